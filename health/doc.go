@@ -1,0 +1,80 @@
+// Package health implements ECS container health checks: a pure state
+// machine that turns check results into a health status, probers that carry
+// out checks, and a Monitor that runs a prober on schedule.
+//
+// # Rules
+//
+// A container health check has a command (see ParseCommand) and a Config:
+// interval 5-300 s (default 30), timeout 2-60 s (default 5), retries 1-10
+// (default 3) and startPeriod 0-300 s (default 0). A container's status is
+// UNKNOWN until the first result that counts, HEALTHY after a success and
+// UNHEALTHY after Retries consecutive counted failures. A success resets
+// the failure count. Failures of checks that start within the start period
+// do not count, but a success during it makes the container HEALTHY at once
+// (and ends the start period), as in ECS and Docker. A check that exceeds
+// its timeout is a failure. A task's status is the worst of its essential
+// containers that have a health check (UNHEALTHY > UNKNOWN > HEALTHY); see
+// TaskStatus and Worst.
+//
+// # The state machine
+//
+// State is a value and State.Observe a pure function: the caller passes the
+// time, so planners and tests drive it without clocks or goroutines.
+//
+//	cfg := health.DefaultConfig()
+//	if err := cfg.Validate(); err != nil { // errors.Is(err, health.ErrInvalidConfig)
+//		return err                         // errors.As(err, new(*health.RangeError)) names the field
+//	}
+//	s := health.NewState(startedAt)
+//	s = s.Observe(cfg, health.Result{OK: true}, now) // s.Status == health.Healthy
+//	next := s.NextCheck(cfg, now)                   // now + cfg.Interval
+//
+// A State keeps the last LogSize results in its Log, each output truncated
+// to MaxOutput bytes, and carries JSON tags so that it can be stored as is.
+//
+// # Probers
+//
+// A Prober runs one check and reports it as a Result; failures to run the
+// check are failed results, not errors. Three probers are provided:
+//
+//   - ExecProber runs the ECS command in the container through an Execer,
+//     which every runtime.Runtime is. CMD runs its arguments directly,
+//     CMD-SHELL runs /bin/sh -c "<command>"; exit code 0 passes.
+//   - HTTPProber sends GET http://host:port/path and passes on an expected
+//     status (DefaultExpectedStatus, or WithExpectedStatus("200,302")).
+//   - TCPProber passes when a TCP connection is accepted.
+//
+// The network probers dial through a DialFunc (WithDialer), so that an agent
+// can dial from inside a task's network namespace; the default is a plain
+// net.Dialer to DefaultHost. ProberFunc turns a function into a Prober.
+//
+// # Monitor
+//
+// A Monitor runs a Prober on the schedule of a Config and reports through
+// callbacks:
+//
+//	m, err := health.NewMonitor(cfg, prober, startedAt,
+//		health.OnStatusChange(func(prev, next health.State) {
+//			report(containerID, next.Status)
+//		}))
+//	if err != nil {
+//		return err
+//	}
+//	go m.Run(ctx) // returns when ctx is done
+//
+// The Monitor uses the time package's clock and timers only, so tests run it
+// deterministically inside testing/synctest.
+//
+// # Concurrency
+//
+// State and the other values are safe to copy and share. Probers are safe
+// for concurrent use. A Monitor's State method may be called from any
+// goroutine while Run runs; Run itself runs at most once at a time.
+//
+// # Errors
+//
+// Configuration errors wrap ErrInvalidConfig (with a *RangeError per field),
+// command errors wrap ErrInvalidCommand, prober construction errors wrap
+// ErrInvalidProber and status-matcher errors wrap ErrInvalidStatusMatcher.
+// Test for them with errors.Is.
+package health

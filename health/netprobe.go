@@ -1,0 +1,335 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrInvalidProber is wrapped by the errors NewHTTPProber and NewTCPProber
+// return for bad arguments or options.
+var ErrInvalidProber = errors.New("health: invalid prober")
+
+// DialFunc opens a network connection, like net.Dialer.DialContext. Agents
+// pass one that dials from inside a task's network namespace.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// DefaultHost is the host network probers connect to unless WithHost says
+// otherwise: the task's own loopback, reached through a DialFunc that dials
+// from inside the task's network namespace.
+const DefaultHost = "127.0.0.1"
+
+// DefaultExpectedStatus is the HTTP status range an HTTPProber accepts by
+// default. It matches `curl -f` without -L: any status below 400 passes.
+const DefaultExpectedStatus = "200-399"
+
+// httpOutputBody is how much of an HTTP response body goes into Result.Output.
+const httpOutputBody = 512
+
+// Option configures an HTTPProber or a TCPProber.
+type Option func(*netOptions) error
+
+type netOptions struct {
+	http    bool // the options are for an HTTPProber
+	host    string
+	timeout time.Duration
+	dial    DialFunc
+	expect  StatusMatcher
+}
+
+func newNetOptions(http bool, opts []Option) (*netOptions, error) {
+	o := &netOptions{http: http, host: DefaultHost, dial: (&net.Dialer{}).DialContext}
+	if http {
+		o.expect, _ = ParseStatusMatcher(DefaultExpectedStatus)
+	}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// withTimeout returns ctx limited by the prober's own timeout, if it has one.
+func (o *netOptions) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if o.timeout > 0 {
+		return context.WithTimeout(ctx, o.timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// WithHost sets the host (name or IP address) to connect to; the default is
+// DefaultHost.
+func WithHost(host string) Option {
+	return func(o *netOptions) error {
+		if host == "" {
+			return fmt.Errorf("%w: WithHost: empty host", ErrInvalidProber)
+		}
+		o.host = host
+		return nil
+	}
+}
+
+// WithTimeout bounds every check to d, on top of any deadline the caller
+// puts on the context. A Monitor already applies Config.Timeout, so this is
+// for probers used on their own.
+func WithTimeout(d time.Duration) Option {
+	return func(o *netOptions) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithTimeout: timeout %s must be positive", ErrInvalidProber, d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// WithDialer makes the prober open its connections with dial instead of a
+// plain net.Dialer.
+func WithDialer(dial DialFunc) Option {
+	return func(o *netOptions) error {
+		if dial == nil {
+			return fmt.Errorf("%w: WithDialer: nil DialFunc", ErrInvalidProber)
+		}
+		o.dial = dial
+		return nil
+	}
+}
+
+// WithExpectedStatus sets the HTTP statuses that pass, in the syntax of
+// ParseStatusMatcher ("200", "200-299", "200,302"). Only for HTTPProber.
+func WithExpectedStatus(spec string) Option {
+	return func(o *netOptions) error {
+		if !o.http {
+			return fmt.Errorf("%w: WithExpectedStatus applies to HTTP probers only", ErrInvalidProber)
+		}
+		m, err := ParseStatusMatcher(spec)
+		if err != nil {
+			return fmt.Errorf("%w: WithExpectedStatus: %w", ErrInvalidProber, err)
+		}
+		o.expect = m
+		return nil
+	}
+}
+
+func checkPort(port int) error {
+	if port < 1 || port > 65535 {
+		return fmt.Errorf("%w: port %d out of range [1, 65535]", ErrInvalidProber, port)
+	}
+	return nil
+}
+
+// HTTPProber checks that GET http://host:port/path answers with an expected
+// status. It does not follow redirects, so a 3xx is judged by itself, and
+// it opens a new connection for every check.
+type HTTPProber struct {
+	opts   *netOptions
+	url    string
+	client *http.Client
+}
+
+// NewHTTPProber returns a prober for GET http://host:port/path, host being
+// DefaultHost unless WithHost is given. path must start with "/" and may
+// carry a query; empty means "/". Errors wrap ErrInvalidProber.
+func NewHTTPProber(port int, path string, opts ...Option) (*HTTPProber, error) {
+	o, err := newNetOptions(true, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPort(port); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		path = "/"
+	}
+	if !strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("%w: path %q must start with /", ErrInvalidProber, path)
+	}
+	raw := "http://" + net.JoinHostPort(o.host, strconv.Itoa(port)) + path
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: url %q: %w", ErrInvalidProber, raw, err)
+	}
+	transport := &http.Transport{
+		// No Proxy: a health check talks to the task, never through a proxy.
+		DialContext:       o.dial,
+		DisableKeepAlives: true,
+	}
+	client := &http.Client{
+		Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return &HTTPProber{opts: o, url: u.String(), client: client}, nil
+}
+
+// URL returns the URL the prober requests.
+func (p *HTTPProber) URL() string { return p.url }
+
+// Probe makes one request.
+func (p *HTTPProber) Probe(ctx context.Context) Result {
+	ctx, cancel := p.opts.withTimeout(ctx)
+	defer cancel()
+	start := time.Now()
+	r := Result{Time: start, ExitCode: 1}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		r.Err = fmt.Errorf("GET %s: %w", p.url, err)
+		r.Duration = time.Since(start)
+		return r
+	}
+	req.Header.Set("User-Agent", "stevedore-health")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		r.Duration = time.Since(start)
+		r.Err = err
+		r.TimedOut = isTimeout(ctx, err)
+		return r
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, httpOutputBody))
+	_ = resp.Body.Close()
+	r.Duration = time.Since(start)
+	r.Output = fmt.Sprintf("GET %s: %s", p.url, resp.Status)
+	if len(body) > 0 {
+		r.Output += "\n" + string(body)
+	}
+	if p.opts.expect.Match(resp.StatusCode) {
+		r.OK, r.ExitCode = true, 0
+	} else {
+		r.Output += fmt.Sprintf("\nstatus %d, want %s", resp.StatusCode, p.opts.expect)
+	}
+	return r
+}
+
+// TCPProber checks that a TCP connection to host:port is accepted.
+type TCPProber struct {
+	opts *netOptions
+	addr string
+}
+
+// NewTCPProber returns a prober that connects to host:port, host being
+// DefaultHost unless WithHost is given. Errors wrap ErrInvalidProber.
+func NewTCPProber(port int, opts ...Option) (*TCPProber, error) {
+	o, err := newNetOptions(false, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPort(port); err != nil {
+		return nil, err
+	}
+	return &TCPProber{opts: o, addr: net.JoinHostPort(o.host, strconv.Itoa(port))}, nil
+}
+
+// Addr returns the host:port the prober connects to.
+func (p *TCPProber) Addr() string { return p.addr }
+
+// Probe opens one connection and closes it.
+func (p *TCPProber) Probe(ctx context.Context) Result {
+	ctx, cancel := p.opts.withTimeout(ctx)
+	defer cancel()
+	start := time.Now()
+	conn, err := p.opts.dial(ctx, "tcp", p.addr)
+	r := Result{Time: start, Duration: time.Since(start)}
+	if err != nil {
+		r.ExitCode = 1
+		r.Err = fmt.Errorf("connect %s: %w", p.addr, err)
+		r.TimedOut = isTimeout(ctx, err)
+		return r
+	}
+	_ = conn.Close()
+	r.OK = true
+	r.Output = "connected to " + p.addr
+	return r
+}
+
+// isTimeout reports whether err, returned while ctx was in force, means the
+// check ran out of time.
+func isTimeout(ctx context.Context, err error) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// ErrInvalidStatusMatcher is wrapped by the errors ParseStatusMatcher returns.
+var ErrInvalidStatusMatcher = errors.New("health: invalid HTTP status matcher")
+
+// StatusMatcher is a set of HTTP status codes, parsed from a spec such as
+// "200", "200-299" or "200-299,302". The zero StatusMatcher matches nothing.
+type StatusMatcher struct {
+	ranges []statusRange
+}
+
+type statusRange struct{ lo, hi int }
+
+// ParseStatusMatcher parses a comma-separated list of status codes and
+// inclusive ranges ("lo-hi"), each within 100-599. Spaces around elements
+// are allowed. Errors wrap ErrInvalidStatusMatcher.
+func ParseStatusMatcher(spec string) (StatusMatcher, error) {
+	if strings.TrimSpace(spec) == "" {
+		return StatusMatcher{}, fmt.Errorf("%w: empty", ErrInvalidStatusMatcher)
+	}
+	var m StatusMatcher
+	for part := range strings.SplitSeq(spec, ",") {
+		part = strings.TrimSpace(part)
+		loText, hiText, isRange := strings.Cut(part, "-")
+		lo, err := parseStatusCode(spec, loText)
+		if err != nil {
+			return StatusMatcher{}, err
+		}
+		hi := lo
+		if isRange {
+			if hi, err = parseStatusCode(spec, hiText); err != nil {
+				return StatusMatcher{}, err
+			}
+			if hi < lo {
+				return StatusMatcher{}, fmt.Errorf("%w: %q: range %q ends before it starts", ErrInvalidStatusMatcher, spec, part)
+			}
+		}
+		m.ranges = append(m.ranges, statusRange{lo, hi})
+	}
+	return m, nil
+}
+
+func parseStatusCode(spec, s string) (int, error) {
+	s = strings.TrimSpace(s)
+	code, err := strconv.Atoi(s)
+	if err != nil || len(s) != 3 {
+		return 0, fmt.Errorf("%w: %q: %q is not a three-digit status code", ErrInvalidStatusMatcher, spec, s)
+	}
+	if code < 100 || code > 599 {
+		return 0, fmt.Errorf("%w: %q: status %d out of range [100, 599]", ErrInvalidStatusMatcher, spec, code)
+	}
+	return code, nil
+}
+
+// Match reports whether code is in the set.
+func (m StatusMatcher) Match(code int) bool {
+	for _, r := range m.ranges {
+		if code >= r.lo && code <= r.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// String returns the matcher in the syntax ParseStatusMatcher reads.
+func (m StatusMatcher) String() string {
+	parts := make([]string, len(m.ranges))
+	for i, r := range m.ranges {
+		if r.lo == r.hi {
+			parts[i] = strconv.Itoa(r.lo)
+		} else {
+			parts[i] = fmt.Sprintf("%d-%d", r.lo, r.hi)
+		}
+	}
+	return strings.Join(parts, ",")
+}
