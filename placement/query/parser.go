@@ -247,6 +247,7 @@ func (p *parser) parseSubject(c *condition) error {
 		c.subject = subjectAttribute
 		c.name = word[len(attributePrefix):]
 		if c.name == "" {
+			p.skipSpace()
 			return p.syntaxError(p.pos, expectAttribute)
 		}
 		return nil
