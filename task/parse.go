@@ -1,0 +1,143 @@
+package task
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+)
+
+// ErrMalformed is matched (errors.Is) by every error of ParseDefinition:
+// input that is not JSON, or JSON of the wrong shape.
+var ErrMalformed = errors.New("malformed task definition JSON")
+
+// ParseError is malformed input: a syntax error with its position, or a
+// value of the wrong JSON type with its path.
+type ParseError struct {
+	// Path is the JSON path of the offending value, as in
+	// "containerDefinitions[0].cpu"; empty for syntax errors.
+	Path string
+	// Line and Column (1-based, in bytes) locate a syntax error; both are
+	// 0 for other errors.
+	Line, Column int
+	// Err is the underlying error.
+	Err error
+}
+
+func (e *ParseError) Error() string {
+	switch {
+	case e.Line > 0:
+		return fmt.Sprintf("line %d, column %d: %v", e.Line, e.Column, e.Err)
+	case e.Path != "":
+		return fmt.Sprintf("%s: %v", e.Path, e.Err)
+	}
+	return e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrMalformed.
+func (e *ParseError) Is(target error) bool { return target == ErrMalformed }
+
+// Warning is a problem that does not stop a parse: an unknown field, kept
+// as is, or a member of describe output that is not part of a task
+// definition, ignored.
+type Warning struct {
+	// Path is the JSON path of the member in the parsed document.
+	Path    string
+	Message string
+}
+
+// String returns "path: message".
+func (w Warning) String() string { return w.Path + ": " + w.Message }
+
+// utf8BOM is skipped at the start of the input: some editors write it.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// ParseDefinition parses a task definition in any of the shapes people
+// keep them in:
+//
+//   - a bare task definition, as in register-task-definition input (with
+//     or without "tags");
+//   - the output of describe-task-definition,
+//     {"taskDefinition": {...}, "tags": [...]}, whose tags are merged into
+//     the definition (the definition's own tags win on equal keys).
+//
+// Output-only members of describe output (taskDefinitionArn, revision,
+// status, registeredAt, ...) are kept in their fields. Unknown members, at
+// any depth, are kept in the Extra field of the struct they belong to, so
+// that they are written back by json.Marshal, and each is reported as a
+// Warning naming its path in data ("containerDefinitions[0].fooBar", or
+// "taskDefinition.containerDefinitions[0].fooBar" in describe output).
+//
+// Member names match exactly, as in the ECS API: "Image" is not "image"
+// (it is kept and reported as unknown). An empty list or object means the
+// same as an absent one and is parsed as nil.
+//
+// Errors are *ParseError and match ErrMalformed: syntax errors carry their
+// line and column, type errors their path. ParseDefinition does not
+// validate; call Validate on the result.
+func ParseDefinition(data []byte) (*TaskDefinition, []Warning, error) {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	if err := checkSyntax(data); err != nil {
+		return nil, nil, fmt.Errorf("parse task definition: %w", err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil || top == nil {
+		err := &ParseError{Err: fmt.Errorf("want a JSON object, got %s", jsonKind(bytes.TrimSpace(data)))}
+		return nil, nil, fmt.Errorf("parse task definition: %w", err)
+	}
+
+	root, body := "", json.RawMessage(data)
+	var warnings []Warning
+	inner, describeOutput := top["taskDefinition"]
+	describeOutput = describeOutput && jsonKind(inner) == "object"
+	if describeOutput {
+		root, body = "taskDefinition", inner
+		for _, k := range sortedKeys(top) {
+			if k != "taskDefinition" && k != "tags" {
+				warnings = append(warnings, Warning{Path: fieldPath("", k), Message: "not part of the task definition, ignored"})
+			}
+		}
+	}
+
+	td := new(TaskDefinition)
+	if err := decodeValue(root, body, reflect.ValueOf(td).Elem()); err != nil {
+		return nil, nil, fmt.Errorf("parse task definition: %w", err)
+	}
+	warnings = unknownFields(root, reflect.ValueOf(td).Elem(), warnings)
+
+	if raw, ok := top["tags"]; ok && describeOutput {
+		var tags []Tag
+		if err := decodeValue("tags", raw, reflect.ValueOf(&tags).Elem()); err != nil {
+			return nil, nil, fmt.Errorf("parse task definition: %w", err)
+		}
+		warnings = unknownFields("tags", reflect.ValueOf(tags), warnings)
+		td.Tags = mergeTags(td.Tags, tags)
+	}
+	return td, warnings, nil
+}
+
+// UnknownFields lists the members kept in Extra fields anywhere in td,
+// with their JSON paths: the warnings ParseDefinition reports for a bare
+// definition. Use it after decoding with json.Unmarshal.
+func (td *TaskDefinition) UnknownFields() []Warning {
+	return unknownFields("", reflect.ValueOf(td).Elem(), nil)
+}
+
+// mergeTags appends to own the tags of more whose keys own lacks.
+func mergeTags(own, more []Tag) []Tag {
+	have := make(map[string]bool, len(own))
+	for _, t := range own {
+		have[t.Key] = true
+	}
+	for _, t := range more {
+		if !have[t.Key] {
+			own = append(own, t)
+			have[t.Key] = true
+		}
+	}
+	return own
+}
