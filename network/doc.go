@@ -1,0 +1,79 @@
+// Package network is the per-task networking of Stevedore: network modes,
+// address and host-port allocation, ingress rules, and the Provider
+// interface through which an agent sets up and tears down a task's network.
+//
+// This package is pure Go and builds on any OS. The Linux implementation of
+// Provider (network namespaces, veth pairs, a bridge, nftables) lives in
+// network/netlinux; network/fake is an in-memory Provider for unit tests.
+//
+// # Modes
+//
+// A task definition's networkMode is a Mode: ModeAWSVPC, ModeBridge,
+// ModeHost or ModeNone. ParseMode reads the ECS spelling (the empty string is
+// bridge, ECS's default on Linux).
+//
+//   - awsvpc: a namespace of its own, one address from the cluster subnet on
+//     eth0, default route through the bridge. Container ports are reached at
+//     the task's address; nothing is published on the host.
+//   - bridge: the same namespace and address, plus host ports published
+//     for the port mappings (host port 0 picks one from 49153-65535).
+//   - host: the host's namespace; container ports are reserved on the host.
+//   - none: a namespace with loopback only.
+//
+// # Requests and attachments
+//
+// A Request names the task, its mode, hostname, port mappings, ingress
+// policy, DNS settings and extra hosts; Request.Validate reports every
+// problem as a *FieldError wrapping ErrInvalid:
+//
+//	req := network.Request{
+//		TaskID:       "3f1c...",
+//		Mode:         network.ModeBridge,
+//		Hostname:     "web",
+//		PortMappings: []network.PortMapping{{ContainerPort: 80}}, // dynamic host port
+//	}
+//	att, err := provider.Setup(ctx, req)
+//	// att.NetNSPath -> runtime.ContainerSpec.NetNSPath (empty: HostNetwork)
+//	// att.HostsPath, att.ResolvConfPath -> read-only bind mounts over
+//	//   /etc/hosts and /etc/resolv.conf
+//	// att.PortBindings[0].HostPort -> the host port picked
+//	...
+//	err = provider.Teardown(ctx, req.TaskID) // idempotent
+//
+// After a restart the agent reads attachments back with Attachment and calls
+// Reconcile(ctx, keep) once, which tears down every task keep rejects and
+// removes leftovers of a crash.
+//
+// # Ingress rules
+//
+// IngressPolicy is the security-group analogue. A nil policy filters
+// nothing: every inbound connection reaches the task, as with Docker's
+// bridge network and as a task whose group allows all. A non-nil policy
+// drops every inbound packet that no IngressRule allows, except replies to
+// the task's own connections and loopback traffic; an empty policy therefore
+// isolates the task from inbound connections. Rules name a protocol (tcp,
+// udp, icmp or all), a port range for tcp and udp, and IPv4 source prefixes:
+//
+//	rule, err := network.ParseIngressRule("tcp:8000-8080 from 10.0.0.0/8")
+//	req.Ingress = &network.IngressPolicy{Rules: []network.IngressRule{rule}}
+//
+// In bridge mode, connections to a published port made from the host itself
+// arrive from the bridge's address (they are masqueraded); connections from
+// elsewhere keep their source address.
+//
+// # Allocation
+//
+// IPAM hands out one IPv4 address per task (gateway = the subnet's first
+// address; network and broadcast addresses are skipped) with a next-fit
+// bitmap, and saves every change through an AllocationStore: FileStore
+// writes a JSON file with an atomic rename, MemoryStore keeps it in memory.
+// PortAllocator reserves static host ports and picks dynamic ones per
+// protocol. Allocator combines the two the way a Provider needs. IPAM,
+// PortAllocator and Allocator are safe for concurrent use.
+//
+// # Errors
+//
+// Test errors with errors.Is against ErrInvalid (with *FieldError for the
+// field), ErrExhausted (no address or dynamic port left), ErrPortInUse,
+// ErrNotFound, ErrExists and ErrConflict.
+package network
