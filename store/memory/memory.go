@@ -1,0 +1,222 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/btree"
+
+	"github.com/stevedore-io/stevedore/store"
+)
+
+// Defaults for New.
+const (
+	// DefaultHistory is how many events of history the store keeps for
+	// watches that start from, or resume at, an earlier revision.
+	DefaultHistory = 10_000
+	// DefaultWatchBuffer is how many events a watcher may fall behind the
+	// newest revision before it is ended with store.ErrWatcherTooSlow.
+	DefaultWatchBuffer = 1_000
+)
+
+// btreeDegree sets the fan-out of the per-kind trees: nodes hold up to
+// 2*degree-1 records. Smaller nodes make the copy-on-write of a path cheaper;
+// larger ones make the tree shallower. 16 measured best for 10,000 objects
+// (see BENCHMARKS.md).
+const btreeDegree = 16
+
+// Option configures a Store.
+type Option func(*options) error
+
+type options struct {
+	history     int
+	watchBuffer int
+}
+
+// WithHistory sets how many events of history the store keeps (at least;
+// it drops whole transactions, oldest first). A watch from a revision whose
+// successors are no longer kept fails with store.ErrCompacted. n must be
+// larger than the watch buffer.
+func WithHistory(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: history %d, want at least 1", store.ErrInvalid, n)
+		}
+		o.history = n
+		return nil
+	}
+}
+
+// WithWatchBuffer sets how many events a watcher may fall behind the newest
+// revision before it is ended with store.ErrWatcherTooSlow. A watcher that
+// has only the newest transaction left to deliver is never ended, however
+// large that transaction is.
+func WithWatchBuffer(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("%w: watch buffer %d, want at least 1", store.ErrInvalid, n)
+		}
+		o.watchBuffer = n
+		return nil
+	}
+}
+
+// Store is the in-memory store.Store. It is for a single process; its state
+// is lost when the process exits. Create it with New.
+type Store struct {
+	opts options
+
+	// writer is held (a value in the channel) by the running Update. A
+	// channel rather than a mutex lets a waiting Update give up when its
+	// context is done.
+	writer chan struct{}
+	// trees holds the writer's own handle on each kind's tree. Only the
+	// goroutine holding writer touches it. Published snapshots hold clones,
+	// so the writer never modifies a node a reader can reach.
+	trees map[string]*btree.BTreeG[record]
+	// snap is the latest committed snapshot; readers load it without locks.
+	snap atomic.Pointer[snapshot]
+
+	hist *history
+
+	closeOnce sync.Once
+	closing   atomic.Bool
+	closed    chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// record is one object in a kind's tree, ordered by ID.
+type record struct {
+	id  string
+	obj store.Object
+}
+
+func lessRecord(a, b record) bool { return a.id < b.id }
+
+// snapshot is an immutable view of the whole store at one revision.
+type snapshot struct {
+	rev   int64
+	kinds map[string]*btree.BTreeG[record]
+}
+
+// New returns an empty store at revision 0.
+func New(opts ...Option) (*Store, error) {
+	o := options{history: DefaultHistory, watchBuffer: DefaultWatchBuffer}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.history <= o.watchBuffer {
+		return nil, fmt.Errorf("%w: history %d must be larger than the watch buffer %d",
+			store.ErrInvalid, o.history, o.watchBuffer)
+	}
+	s := &Store{
+		opts:   o,
+		writer: make(chan struct{}, 1),
+		trees:  make(map[string]*btree.BTreeG[record]),
+		closed: make(chan struct{}),
+	}
+	s.hist = newHistory(o.history, o.watchBuffer, s.closed)
+	s.snap.Store(&snapshot{kinds: map[string]*btree.BTreeG[record]{}})
+	return s, nil
+}
+
+// View runs fn against the latest committed snapshot. It takes no lock:
+// readers never wait for writers nor delay them.
+func (s *Store) View(ctx context.Context, fn func(tx store.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closing.Load() {
+		return store.ErrClosed
+	}
+	return fn(&readTx{snap: s.snap.Load()})
+}
+
+// Update runs fn as the only writer. fn runs exactly once.
+func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return store.ErrClosed
+	}
+	defer func() { <-s.writer }()
+	if s.closing.Load() {
+		return store.ErrClosed
+	}
+
+	tx := newWriteTx(s.snap.Load(), s.trees)
+	committed := false
+	defer func() {
+		tx.finished = true
+		if !committed {
+			tx.rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	s.commit(tx)
+	committed = true
+	return nil
+}
+
+// commit publishes tx's trees as the next snapshot and its events as the
+// next transaction of the history. The caller holds writer.
+func (s *Store) commit(tx *writeTx) {
+	if len(tx.events) == 0 {
+		return
+	}
+	kinds := make(map[string]*btree.BTreeG[record], len(tx.base.kinds)+len(tx.work))
+	for k, t := range tx.base.kinds {
+		kinds[k] = t
+	}
+	for _, w := range tx.work {
+		// The writer keeps w; readers get a clone. Clone gives both new
+		// copy-on-write contexts, so the nodes now published belong to
+		// neither and are never modified again.
+		kinds[w.kind] = w.tree.Clone()
+		s.trees[w.kind] = w.tree
+	}
+	s.snap.Store(&snapshot{rev: tx.rev, kinds: kinds})
+	s.hist.append(tx.rev, tx.events)
+}
+
+// Watch starts a watcher on its own goroutine. It ends when ctx is done, on
+// Close, when the store closes, or when it falls more than the watch buffer
+// behind.
+func (s *Store) Watch(ctx context.Context, from int64, opts ...store.WatchOption) (store.Watcher, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if from < 0 {
+		return nil, fmt.Errorf("%w: watch from negative revision %d", store.ErrInvalid, from)
+	}
+	w, err := s.hist.watch(ctx, from, store.NewWatchFilter(opts...))
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close ends every watch with store.ErrClosed and waits for their goroutines
+// to finish. It waits for a running Update first.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.writer <- struct{}{}
+		s.closing.Store(true)
+		close(s.closed)
+		<-s.writer
+		s.hist.close()
+	})
+	return nil
+}

@@ -1,0 +1,225 @@
+package memory
+
+import (
+	"fmt"
+
+	"github.com/google/btree"
+
+	"github.com/stevedore-io/stevedore/store"
+)
+
+// readTx reads one immutable snapshot.
+type readTx struct {
+	snap *snapshot
+}
+
+func (tx *readTx) Revision() int64 { return tx.snap.rev }
+
+func (tx *readTx) Get(kind, id string) (store.Object, error) {
+	return get(tx.snap.kinds[kind], kind, id)
+}
+
+func (tx *readTx) List(kind string) ([]store.Object, error) {
+	return list(tx.snap.kinds[kind], kind)
+}
+
+func get(t *btree.BTreeG[record], kind, id string) (store.Object, error) {
+	if err := store.ValidateKey(kind, id); err != nil {
+		return nil, err
+	}
+	if t != nil {
+		if r, ok := t.Get(record{id: id}); ok {
+			return r.obj, nil
+		}
+	}
+	return nil, store.NotFoundError(kind, id)
+}
+
+func list(t *btree.BTreeG[record], kind string) ([]store.Object, error) {
+	if err := store.ValidateKey(kind, "-"); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, nil
+	}
+	out := make([]store.Object, 0, t.Len())
+	t.Ascend(func(r record) bool {
+		out = append(out, r.obj)
+		return true
+	})
+	return out, nil
+}
+
+// writeTx is the transaction of the single running Update. It writes to
+// copy-on-write clones of the trees it touches; commit publishes them,
+// rollback drops them.
+type writeTx struct {
+	base  *snapshot
+	trees map[string]*btree.BTreeG[record] // the writer's handles, read-only here
+	rev   int64                            // the revision this transaction commits as
+
+	work   []kindTree // kinds written so far: usually one or two
+	events []store.Event
+	// saved holds the Meta of every object given to Create or Update before
+	// the transaction changed it, to give it back on rollback.
+	saved    []savedMeta
+	finished bool
+}
+
+type kindTree struct {
+	kind string
+	tree *btree.BTreeG[record]
+}
+
+type savedMeta struct {
+	meta *store.Meta
+	was  store.Meta
+}
+
+func newWriteTx(base *snapshot, trees map[string]*btree.BTreeG[record]) *writeTx {
+	return &writeTx{base: base, trees: trees, rev: base.rev + 1}
+}
+
+func (tx *writeTx) Revision() int64 { return tx.base.rev }
+
+func (tx *writeTx) Get(kind, id string) (store.Object, error) {
+	return get(tx.readable(kind), kind, id)
+}
+
+func (tx *writeTx) List(kind string) ([]store.Object, error) {
+	return list(tx.readable(kind), kind)
+}
+
+func (tx *writeTx) Create(obj store.Object) error {
+	kind, id, meta, err := tx.check(obj)
+	if err != nil {
+		return err
+	}
+	if _, ok := tx.lookup(kind, id); ok {
+		return store.AlreadyExistsError(kind, id)
+	}
+	tx.setMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
+	tx.writable(kind).ReplaceOrInsert(record{id: id, obj: obj})
+	tx.events = append(tx.events, store.Event{
+		Type: store.Created, Kind: kind, ID: id, Object: obj, Revision: tx.rev,
+	})
+	return nil
+}
+
+func (tx *writeTx) Update(obj store.Object) error {
+	kind, id, meta, err := tx.check(obj)
+	if err != nil {
+		return err
+	}
+	old, ok := tx.lookup(kind, id)
+	if !ok {
+		return store.NotFoundError(kind, id)
+	}
+	stored := old.obj.StoreMeta()
+	if meta == stored {
+		// The caller changed the very object readers share; every
+		// snapshot holding it changed with it. Refuse loudly.
+		return fmt.Errorf("%w: %s/%s: Update was given the stored object itself; update a copy",
+			store.ErrInvalid, kind, id)
+	}
+	if meta.ModRevision != stored.ModRevision {
+		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
+	}
+	tx.setMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
+	tx.writable(kind).ReplaceOrInsert(record{id: id, obj: obj})
+	tx.events = append(tx.events, store.Event{
+		Type: store.Updated, Kind: kind, ID: id, Object: obj, Prev: old.obj, Revision: tx.rev,
+	})
+	return nil
+}
+
+func (tx *writeTx) Delete(kind, id string) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if err := store.ValidateKey(kind, id); err != nil {
+		return err
+	}
+	old, ok := tx.lookup(kind, id)
+	if !ok {
+		return store.NotFoundError(kind, id)
+	}
+	tx.writable(kind).Delete(record{id: id})
+	tx.events = append(tx.events, store.Event{
+		Type: store.Deleted, Kind: kind, ID: id, Prev: old.obj, Revision: tx.rev,
+	})
+	return nil
+}
+
+// check validates obj for Create and Update.
+func (tx *writeTx) check(obj store.Object) (kind, id string, meta *store.Meta, err error) {
+	if err := tx.usable(); err != nil {
+		return "", "", nil, err
+	}
+	if obj == nil {
+		return "", "", nil, fmt.Errorf("%w: nil object", store.ErrInvalid)
+	}
+	kind, id = obj.Kind(), obj.ObjectID()
+	if err := store.ValidateKey(kind, id); err != nil {
+		return "", "", nil, err
+	}
+	meta = obj.StoreMeta()
+	if meta == nil {
+		return "", "", nil, fmt.Errorf("%w: %s/%s: StoreMeta returned nil", store.ErrInvalid, kind, id)
+	}
+	return kind, id, meta, nil
+}
+
+func (tx *writeTx) usable() error {
+	if tx.finished {
+		return fmt.Errorf("%w: transaction used after its Update returned", store.ErrInvalid)
+	}
+	return nil
+}
+
+func (tx *writeTx) setMeta(m *store.Meta, to store.Meta) {
+	tx.saved = append(tx.saved, savedMeta{meta: m, was: *m})
+	*m = to
+}
+
+func (tx *writeTx) rollback() {
+	for i := len(tx.saved) - 1; i >= 0; i-- {
+		*tx.saved[i].meta = tx.saved[i].was
+	}
+	tx.saved, tx.work, tx.events = nil, nil, nil
+}
+
+func (tx *writeTx) lookup(kind, id string) (record, bool) {
+	t := tx.readable(kind)
+	if t == nil {
+		return record{}, false
+	}
+	return t.Get(record{id: id})
+}
+
+// readable returns the tree of kind as this transaction sees it, or nil.
+func (tx *writeTx) readable(kind string) *btree.BTreeG[record] {
+	for _, w := range tx.work {
+		if w.kind == kind {
+			return w.tree
+		}
+	}
+	return tx.base.kinds[kind]
+}
+
+// writable returns this transaction's private clone of kind's tree.
+func (tx *writeTx) writable(kind string) *btree.BTreeG[record] {
+	for _, w := range tx.work {
+		if w.kind == kind {
+			return w.tree
+		}
+	}
+	var t *btree.BTreeG[record]
+	if mine := tx.trees[kind]; mine != nil {
+		t = mine.Clone()
+	} else {
+		t = btree.NewG(btreeDegree, lessRecord)
+	}
+	tx.work = append(tx.work, kindTree{kind: kind, tree: t})
+	return t
+}
