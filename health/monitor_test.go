@@ -1,0 +1,320 @@
+package health
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// advance moves a synctest bubble's fake clock forward by d and waits until
+// every goroutine in the bubble is blocked again.
+func advance(d time.Duration) {
+	time.Sleep(d) // fake time: only ever called inside synctest.Test
+	synctest.Wait()
+}
+
+// script is a Prober that plays back results, each taking its Duration on
+// the (fake) clock, and records when each check started. After the script
+// runs out, it repeats the last result.
+type script struct {
+	mu      sync.Mutex
+	results []Result
+	starts  []time.Time
+}
+
+func (s *script) Probe(ctx context.Context) Result {
+	s.mu.Lock()
+	s.starts = append(s.starts, time.Now())
+	r := s.results[min(len(s.starts), len(s.results))-1]
+	s.mu.Unlock()
+	if r.Duration > 0 {
+		t := time.NewTimer(r.Duration)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return Result{TimedOut: true, Err: ctx.Err(), ExitCode: -1}
+		case <-t.C:
+		}
+	}
+	return r
+}
+
+func (s *script) offsets(from time.Time) []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []time.Duration
+	for _, t := range s.starts {
+		out = append(out, t.Sub(from))
+	}
+	return out
+}
+
+// recorder collects what a Monitor's callbacks report.
+type recorder struct {
+	mu      sync.Mutex
+	checks  []Status
+	changes [][2]Status
+}
+
+func (r *recorder) onCheck(prev, next State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checks = append(r.checks, next.Status)
+}
+
+// got returns copies of what was recorded so far.
+func (r *recorder) got() (checks []Status, changes [][2]Status) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Status(nil), r.checks...), append([][2]Status(nil), r.changes...)
+}
+
+func (r *recorder) onChange(prev, next State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changes = append(r.changes, [2]Status{prev.Status, next.Status})
+}
+
+// runMonitor starts m.Run in the bubble and returns a function that stops
+// it and returns Run's error.
+func runMonitor(t *testing.T, m *Monitor) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	return func() error {
+		cancel()
+		return <-done
+	}
+}
+
+func TestMonitorSchedule(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{Interval: 10 * time.Second, Timeout: 2 * time.Second, Retries: 2}
+		p := &script{results: []Result{
+			{ExitCode: 1, Duration: time.Second},
+			{ExitCode: 1, Duration: time.Second},
+			{OK: true, Duration: time.Second},
+			{ExitCode: 1, Duration: time.Second},
+		}}
+		rec := &recorder{}
+		started := time.Now()
+		m, err := NewMonitor(cfg, p, started, OnCheck(rec.onCheck), OnStatusChange(rec.onChange))
+		require.NoError(t, err)
+		stop := runMonitor(t, m)
+
+		// Nothing before the first interval.
+		advance(10*time.Second - 1)
+		assert.Empty(t, p.offsets(started))
+		assert.Equal(t, NewState(started), m.State())
+
+		advance(1 + time.Second) // first check: 10s..11s
+		assert.Equal(t, Unknown, m.State().Status)
+		assert.Equal(t, 1, m.State().Failures)
+		assert.Equal(t, started.Add(11*time.Second), m.State().LastCheck)
+
+		advance(33 * time.Second) // up to 44s: checks at 21s, 32s, 43s
+		require.NoError(t, stop())
+
+		assert.Equal(t, []time.Duration{10 * time.Second, 21 * time.Second, 32 * time.Second, 43 * time.Second}, p.offsets(started))
+		checks, changes := rec.got()
+		assert.Equal(t, []Status{Unknown, Unhealthy, Healthy, Healthy}, checks)
+		assert.Equal(t, [][2]Status{{Unknown, Unhealthy}, {Unhealthy, Healthy}}, changes)
+
+		s := m.State()
+		assert.Equal(t, Healthy, s.Status)
+		assert.Equal(t, 1, s.Failures)
+		require.Len(t, s.Log, 4)
+		for i, e := range s.Log {
+			assert.Equal(t, started.Add(p.offsets(started)[i]), e.Start)
+			assert.Equal(t, time.Second, e.End.Sub(e.Start))
+		}
+
+		// Stopped means stopped: no more checks.
+		advance(time.Hour)
+		assert.Len(t, p.offsets(started), 4)
+	})
+}
+
+func TestMonitorTimeout(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 1}
+	tests := []struct {
+		name   string
+		prober Prober
+	}{
+		{"prober honours the deadline", &script{results: []Result{{OK: true, Duration: time.Hour}}}},
+		{"prober succeeds too late", ProberFunc(func(context.Context) Result {
+			<-time.After(6 * time.Second) // ignores ctx on purpose
+			return Result{OK: true}
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				started := time.Now()
+				m, err := NewMonitor(cfg, tt.prober, started)
+				require.NoError(t, err)
+				stop := runMonitor(t, m)
+				advance(40 * time.Second)
+				require.NoError(t, stop())
+
+				s := m.State()
+				assert.Equal(t, Unhealthy, s.Status)
+				last, ok := s.Last()
+				require.True(t, ok)
+				assert.False(t, last.Passed)
+				assert.Equal(t, -1, last.ExitCode)
+				assert.Contains(t, last.Output, "health check exceeded timeout (5s)")
+				assert.Equal(t, started.Add(30*time.Second), last.Start)
+			})
+		})
+	}
+}
+
+func TestMonitorStartPeriod(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{Interval: 10 * time.Second, Timeout: 2 * time.Second, Retries: 1, StartPeriod: 30 * time.Second}
+		p := &script{results: []Result{{ExitCode: 1}}}
+		rec := &recorder{}
+		started := time.Now()
+		m, err := NewMonitor(cfg, p, started, OnStatusChange(rec.onChange))
+		require.NoError(t, err)
+		stop := runMonitor(t, m)
+
+		advance(29 * time.Second) // checks at 10s and 20s: in the start period
+		assert.Equal(t, Unknown, m.State().Status)
+		_, changes := rec.got()
+		assert.Empty(t, changes)
+
+		advance(time.Second) // check at 30s: the start period is over
+		require.NoError(t, stop())
+		s := m.State()
+		assert.Equal(t, Unhealthy, s.Status)
+		var counted []bool
+		for _, e := range s.Log {
+			counted = append(counted, e.Counted)
+		}
+		assert.Equal(t, []bool{false, false, true}, counted)
+		_, changes = rec.got()
+		assert.Equal(t, [][2]Status{{Unknown, Unhealthy}}, changes)
+	})
+}
+
+func TestMonitorCancelDuringCheck(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		p := &script{results: []Result{{OK: true, Duration: 4 * time.Second}}}
+		rec := &recorder{}
+		m, err := NewMonitor(cfg, p, time.Now(), OnCheck(rec.onCheck))
+		require.NoError(t, err)
+		stop := runMonitor(t, m)
+		advance(31 * time.Second) // the first check is running
+		require.Len(t, p.offsets(time.Time{}), 1)
+		require.NoError(t, stop())
+		// The interrupted check is discarded, not recorded as a failure.
+		assert.Empty(t, m.State().Log)
+		checks, _ := rec.got()
+		assert.Empty(t, checks)
+	})
+}
+
+func TestMonitorRunOnceAtATime(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		p := &script{results: []Result{{OK: true}}}
+		m, err := NewMonitor(DefaultConfig(), p, time.Now())
+		require.NoError(t, err)
+		stop := runMonitor(t, m)
+		synctest.Wait()
+		require.ErrorIs(t, m.Run(t.Context()), ErrMonitorRunning)
+		advance(30 * time.Second)
+		require.NoError(t, stop())
+		require.Len(t, p.offsets(time.Time{}), 1)
+
+		// It can run again, and carries on from where it was.
+		stop = runMonitor(t, m)
+		advance(30 * time.Second)
+		require.NoError(t, stop())
+		assert.Len(t, p.offsets(time.Time{}), 2)
+		assert.Len(t, m.State().Log, 2)
+	})
+}
+
+func TestMonitorWithState(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		now := time.Now()
+		// Adopted after an agent restart: HEALTHY, last checked 25s ago.
+		prior := NewState(now.Add(-time.Hour)).Observe(cfg, Result{OK: true}, now.Add(-25*time.Second))
+		p := &script{results: []Result{{ExitCode: 1}}}
+		m, err := NewMonitor(cfg, p, time.Time{}, WithState(prior))
+		require.NoError(t, err)
+		assert.Equal(t, prior, m.State())
+
+		stop := runMonitor(t, m)
+		advance(5 * time.Second)
+		require.NoError(t, stop())
+		assert.Equal(t, []time.Duration{5 * time.Second}, p.offsets(now))
+		s := m.State()
+		assert.Equal(t, Healthy, s.Status)
+		assert.Equal(t, 1, s.Failures)
+		assert.Len(t, s.Log, 2)
+	})
+}
+
+func TestMonitorStateIsACopy(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var seen State
+		m, err := NewMonitor(DefaultConfig(), &script{results: []Result{{OK: true}}}, time.Now(),
+			OnCheck(func(_, next State) {
+				next.Log[0].Output = "changed by callback"
+				seen = next
+			}))
+		require.NoError(t, err)
+		stop := runMonitor(t, m)
+		advance(30 * time.Second)
+		require.NoError(t, stop())
+		require.Len(t, seen.Log, 1)
+
+		s := m.State()
+		assert.Empty(t, s.Log[0].Output)
+		s.Log[0].Output = "changed by caller"
+		assert.Empty(t, m.State().Log[0].Output)
+	})
+}
+
+func TestMonitorZeroStartedIsNow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		m, err := NewMonitor(DefaultConfig(), &script{results: []Result{{OK: true}}}, time.Time{})
+		require.NoError(t, err)
+		assert.Equal(t, time.Now(), m.State().Started)
+	})
+}
+
+func TestNewMonitorErrors(t *testing.T) {
+	t.Parallel()
+	p := ProberFunc(func(context.Context) Result { return Result{OK: true} })
+	_, err := NewMonitor(Config{Interval: time.Second}, p, time.Now())
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "interval 1s out of range")
+
+	_, err = NewMonitor(DefaultConfig(), nil, time.Now())
+	require.ErrorContains(t, err, "nil Prober")
+	_, err = NewMonitor(DefaultConfig(), p, time.Now(), OnCheck(nil))
+	require.ErrorContains(t, err, "nil callback")
+	_, err = NewMonitor(DefaultConfig(), p, time.Now(), OnStatusChange(nil))
+	require.ErrorContains(t, err, "nil callback")
+}
