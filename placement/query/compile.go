@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // compile checks the condition's arguments against its subject and
@@ -19,7 +20,7 @@ func (c *condition) compile(positions []int) error {
 	case subjectRunningTasksCount:
 		n, err := strconv.Atoi(c.args[0])
 		if err != nil {
-			return invalid(0, fmt.Sprintf("%q is not an integer", c.args[0]), nil)
+			return invalid(0, fmt.Sprintf("%s is not an integer", clip(c.args[0])), nil)
 		}
 		c.count = n
 		c.args[0] = strconv.Itoa(n)
@@ -27,7 +28,7 @@ func (c *condition) compile(positions []int) error {
 	case subjectRegisteredAt:
 		d, ok := parseDateRange(c.args[0])
 		if !ok {
-			return invalid(0, fmt.Sprintf("%q is not a date (use 2018-06-18, 2018-06-18T22:28:28, 2018-06-18T22:28:28Z or 2018-06-18T22:28:28+00:00)", c.args[0]), nil)
+			return invalid(0, fmt.Sprintf("%s is not a date (use 2018-06-18, 2018-06-18T22:28:28, 2018-06-18T22:28:28Z or 2018-06-18T22:28:28+00:00)", clip(c.args[0])), nil)
 		}
 		c.date = d
 		c.args[0] = d.String()
@@ -41,7 +42,7 @@ func (c *condition) compile(positions []int) error {
 	case opGt, opGe, opLt, opLe:
 		if c.subject == subjectAgentVersion {
 			if _, ok := versionCore(c.args[0]); !ok {
-				return invalid(0, fmt.Sprintf("%q is not a version such as 1.14.5", c.args[0]), nil)
+				return invalid(0, fmt.Sprintf("%s is not a version such as 1.14.5", clip(c.args[0])), nil)
 			}
 			c.version = c.args[0]
 			return nil
@@ -51,7 +52,7 @@ func (c *condition) compile(positions []int) error {
 	case opMatches, opNotMatches:
 		m, err := newRegexpMatcher(c.args[0])
 		if err != nil {
-			return invalid(0, fmt.Sprintf("%q is not a valid regular expression", c.args[0]), err)
+			return invalid(0, fmt.Sprintf("%s is not a valid regular expression", clip(c.args[0])), err)
 		}
 		c.strings = m
 	default: // ==, !=, in, !in
@@ -68,7 +69,7 @@ func (c *condition) compileBool(invalid func(int, string, error) error) error {
 	case opMatches, opNotMatches:
 		m, err := newRegexpMatcher(c.args[0])
 		if err != nil {
-			return invalid(0, fmt.Sprintf("%q is not a valid regular expression", c.args[0]), err)
+			return invalid(0, fmt.Sprintf("%s is not a valid regular expression", clip(c.args[0])), err)
 		}
 		c.ifTrue, c.ifFalse = m.match("true"), m.match("false")
 	default:
@@ -81,7 +82,7 @@ func (c *condition) compileBool(invalid func(int, string, error) error) error {
 				c.ifFalse = true
 				c.args[i] = "false"
 			default:
-				return invalid(i, fmt.Sprintf("%q is not true or false", v), nil)
+				return invalid(i, fmt.Sprintf("%s is not true or false", clip(v)), nil)
 			}
 		}
 	}
@@ -89,4 +90,16 @@ func (c *condition) compileBool(invalid func(int, string, error) error) error {
 		c.ifTrue, c.ifFalse = !c.ifTrue, !c.ifFalse
 	}
 	return nil
+}
+
+// clip quotes a value for an error message, shortened to foundMax bytes.
+func clip(v string) string {
+	if len(v) <= foundMax {
+		return strconv.Quote(v)
+	}
+	end := foundMax
+	for end > 0 && !utf8.RuneStart(v[end]) {
+		end--
+	}
+	return strconv.Quote(v[:end]) + "..."
 }

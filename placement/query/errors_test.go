@@ -129,6 +129,11 @@ func TestSemanticErrors(t *testing.T) {
 		{"attribute:a =~ '('", 15, "attribute:a", `"(" is not a valid regular expression`},
 		{"attribute:a == b and attribute:c !~ x{2,1}", 36, "attribute:c", `"x{2,1}" is not a valid regular expression`},
 		{"agentConnected =~ '['", 18, "agentConnected", `"[" is not a valid regular expression`},
+		{"attribute:a =~ a{1000}", 15, "attribute:a", `"a{1000}" is not a valid regular expression`},
+		{"attribute:a =~ " + strings.Repeat("a{999}", 300), 15, "attribute:a",
+			`"a{999}a{999}a{999}a{999}"... is not a valid regular expression`},
+		{"runningTasksCount == " + strings.Repeat("9", 30), 21, "runningTasksCount",
+			`"999999999999999999999999"... is not an integer`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -144,7 +149,11 @@ func TestSemanticErrors(t *testing.T) {
 			assert.NotErrorIs(t, err, ErrSyntax)
 			if strings.Contains(tt.reason, "regular expression") {
 				var re *syntax.Error
-				assert.ErrorAs(t, err, &re, "the regexp error is wrapped")
+				if strings.Contains(tt.expr, "a{") {
+					assert.ErrorIs(t, err, errRegexpTooComplex)
+				} else {
+					assert.ErrorAs(t, err, &re, "the regexp error is wrapped")
+				}
 			}
 		})
 	}

@@ -1,7 +1,9 @@
 package query
 
 import (
+	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -43,19 +45,58 @@ func newValueMatcher(values []string) *stringMatcher {
 	return m
 }
 
+// maxRegexpInsts bounds the size of a compiled regular expression. Go's
+// regexp runs in time linear in the input but also in the size of the
+// program, which repetition can blow up (a{1000}a{1000}... fits in 2000
+// characters); an expression is evaluated for every instance and task, so
+// a huge one would stall placement.
+const maxRegexpInsts = 1000
+
+// errRegexpTooComplex is wrapped in the SemanticError for a regular
+// expression over maxRegexpInsts.
+var errRegexpTooComplex = fmt.Errorf("regular expression is too complex (about %d instructions at most)", maxRegexpInsts)
+
 // newRegexpMatcher compiles pattern anchored at both ends: ECS evaluates
 // patterns with Java's Matcher.matches, which must match the whole value.
 func newRegexpMatcher(pattern string) (*stringMatcher, error) {
+	// Parse the pattern alone first so that an error quotes the user's
+	// text, not the anchored wrapper.
+	tree, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil, err
+	}
+	if regexpSize(tree) > maxRegexpInsts {
+		return nil, errRegexpTooComplex
+	}
 	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
 	if err != nil {
-		// Compile again unanchored so that the message quotes the user's
-		// pattern, not the wrapper.
-		if _, err2 := regexp.Compile(pattern); err2 != nil {
-			err = err2
-		}
 		return nil, err
 	}
 	return &stringMatcher{re: re}, nil
+}
+
+// regexpSize estimates, from above, how many instructions re compiles to,
+// without compiling it: compiling a{1000}a{1000}... just to measure it
+// would itself take a long time. It stops counting past maxRegexpInsts.
+func regexpSize(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune)
+	case syntax.OpRepeat:
+		copies := re.Max
+		if copies < 0 {
+			copies = re.Min + 1
+		}
+		return min(max(copies, 1)*(regexpSize(re.Sub[0])+1), maxRegexpInsts+1)
+	}
+	n := 1
+	for _, sub := range re.Sub {
+		n += regexpSize(sub)
+		if n > maxRegexpInsts {
+			return maxRegexpInsts + 1
+		}
+	}
+	return n
 }
 
 func (m *stringMatcher) match(s string) bool {
