@@ -1,0 +1,219 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SchedulingStrategy says how a service decides where and how many tasks run.
+type SchedulingStrategy string
+
+// Scheduling strategies, as in ECS.
+const (
+	// Replica keeps DesiredCount tasks running across the cluster.
+	Replica SchedulingStrategy = "REPLICA"
+	// Daemon keeps exactly one task on every eligible ACTIVE instance.
+	Daemon SchedulingStrategy = "DAEMON"
+)
+
+// DeploymentStatus is the role of a deployment within its service.
+type DeploymentStatus string
+
+// Deployment statuses, as in ECS.
+const (
+	// Primary is the newest deployment: the one the service converges to.
+	Primary DeploymentStatus = "PRIMARY"
+	// Active is an older deployment whose tasks are still being replaced.
+	Active DeploymentStatus = "ACTIVE"
+	// Inactive is a deployment all of whose tasks have been replaced.
+	Inactive DeploymentStatus = "INACTIVE"
+)
+
+// RolloutState is how far a deployment has got.
+type RolloutState string
+
+// Rollout states, as in ECS.
+const (
+	RolloutInProgress RolloutState = "IN_PROGRESS"
+	RolloutCompleted  RolloutState = "COMPLETED"
+	RolloutFailed     RolloutState = "FAILED"
+)
+
+// Defaults and limits of the deployment configuration.
+const (
+	DefaultReplicaMinimumHealthyPercent = 100
+	DefaultReplicaMaximumPercent        = 200
+	DefaultDaemonMinimumHealthyPercent  = 0
+	DefaultDaemonMaximumPercent         = 100
+
+	// MaxMaximumPercent is the largest maximumPercent accepted.
+	MaxMaximumPercent = 1000
+
+	// MinCircuitBreakerThreshold and MaxCircuitBreakerThreshold clamp the
+	// circuit breaker's failure threshold (half the desired count).
+	MinCircuitBreakerThreshold = 3
+	MaxCircuitBreakerThreshold = 200
+
+	// UncheckedSettleTime is how long a RUNNING task without any health check
+	// on an essential container must have run before it counts as healthy
+	// towards minimumHealthyPercent (ECS waits 40 seconds).
+	UncheckedSettleTime = 40 * time.Second
+
+	// MaxThrottleDelay caps the delay between launches of a service whose
+	// tasks keep failing to start (ECS reaches about 27 minutes).
+	MaxThrottleDelay = 27 * time.Minute
+	// BaseThrottleDelay is the delay after the first task that failed to start.
+	BaseThrottleDelay = 5 * time.Second
+)
+
+// ErrInvalid is matched (errors.Is) by every validation error of this package.
+var ErrInvalid = errors.New("service: invalid")
+
+// FieldError is one invalid field of a service request.
+type FieldError struct {
+	// Path names the field, for example "deploymentConfiguration.maximumPercent".
+	Path string
+	// Rule says what the value must satisfy.
+	Rule string
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Rule }
+
+// ValidationError lists every invalid field of a request.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Error()
+	}
+	return "service: invalid request: " + strings.Join(parts, "; ")
+}
+
+// Unwrap lets errors.Is(err, ErrInvalid) match.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+func (e *ValidationError) add(path, format string, args ...any) {
+	e.Fields = append(e.Fields, FieldError{Path: path, Rule: fmt.Sprintf(format, args...)})
+}
+
+func (e *ValidationError) orNil() error {
+	if e == nil || len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// CircuitBreaker is the deployment circuit breaker: with Enable, a rolling
+// deployment whose tasks keep failing to start or failing health checks is
+// marked FAILED; with Rollback too, the service returns to the last
+// deployment that COMPLETED.
+type CircuitBreaker struct {
+	Enable   bool `json:"enable"`
+	Rollback bool `json:"rollback"`
+}
+
+// DeploymentConfiguration bounds a rolling deployment. Nil percentages take
+// the defaults of the scheduling strategy (REPLICA 100/200, DAEMON 0/100).
+type DeploymentConfiguration struct {
+	MinimumHealthyPercent *int            `json:"minimumHealthyPercent,omitempty"`
+	MaximumPercent        *int            `json:"maximumPercent,omitempty"`
+	CircuitBreaker        *CircuitBreaker `json:"deploymentCircuitBreaker,omitempty"`
+}
+
+// Percentages returns the effective minimumHealthyPercent and maximumPercent.
+func (c DeploymentConfiguration) Percentages(s SchedulingStrategy) (minPct, maxPct int) {
+	minPct, maxPct = DefaultReplicaMinimumHealthyPercent, DefaultReplicaMaximumPercent
+	if s == Daemon {
+		minPct, maxPct = DefaultDaemonMinimumHealthyPercent, DefaultDaemonMaximumPercent
+	}
+	if c.MinimumHealthyPercent != nil {
+		minPct = *c.MinimumHealthyPercent
+	}
+	if c.MaximumPercent != nil {
+		maxPct = *c.MaximumPercent
+	}
+	return minPct, maxPct
+}
+
+// Bounds returns the rolling-deployment bounds for desired tasks: at least
+// ceil(desired × minimumHealthyPercent / 100) healthy tasks, and at most
+// floor(desired × maximumPercent / 100) tasks RUNNING or PENDING.
+func (c DeploymentConfiguration) Bounds(s SchedulingStrategy, desired int) (minHealthy, maxTotal int) {
+	minPct, maxPct := c.Percentages(s)
+	minHealthy = (desired*minPct + 99) / 100
+	maxTotal = desired * maxPct / 100
+	return minHealthy, maxTotal
+}
+
+// Validate checks the configuration for strategy s.
+func (c DeploymentConfiguration) Validate(s SchedulingStrategy) error {
+	var v ValidationError
+	c.validate(&v, "deploymentConfiguration", s)
+	return v.orNil()
+}
+
+func (c DeploymentConfiguration) validate(v *ValidationError, path string, s SchedulingStrategy) {
+	minPct, maxPct := c.Percentages(s)
+	if minPct < 0 || minPct > 100 {
+		v.add(path+".minimumHealthyPercent", "must be between 0 and 100, got %d", minPct)
+	}
+	lowest := 100
+	if s == Daemon {
+		lowest = 0
+	}
+	if maxPct < lowest || maxPct > MaxMaximumPercent {
+		v.add(path+".maximumPercent", "must be between %d and %d, got %d", lowest, MaxMaximumPercent, maxPct)
+	}
+	if s == Daemon && maxPct < minPct {
+		v.add(path+".maximumPercent", "must not be below minimumHealthyPercent (%d), got %d", minPct, maxPct)
+	}
+	if cb := c.CircuitBreaker; cb != nil && cb.Rollback && !cb.Enable {
+		v.add(path+".deploymentCircuitBreaker.rollback", "requires enable to be true")
+	}
+}
+
+// CircuitBreakerThreshold is the number of failed tasks that trips the
+// circuit breaker of a deployment of desired tasks: half of desired, rounded
+// up, clamped to [3, 200].
+func CircuitBreakerThreshold(desired int) int {
+	t := (desired + 1) / 2
+	return max(MinCircuitBreakerThreshold, min(t, MaxCircuitBreakerThreshold))
+}
+
+// ThrottleDelay is how long the scheduler waits before launching again after
+// failures consecutive tasks stopped before reaching RUNNING: nothing for the
+// first, then 5 s doubling up to MaxThrottleDelay.
+func ThrottleDelay(failures int) time.Duration {
+	if failures <= 1 {
+		return 0
+	}
+	d := BaseThrottleDelay
+	for i := 2; i < failures && d < MaxThrottleDelay; i++ {
+		d *= 2
+	}
+	return min(d, MaxThrottleDelay)
+}
+
+// Deployment is one task-definition revision a service runs or ran.
+type Deployment struct {
+	ID             string           `json:"id"`
+	Status         DeploymentStatus `json:"status"`
+	TaskDefinition string           `json:"taskDefinition"`
+	DesiredCount   int              `json:"desiredCount"`
+	PendingCount   int              `json:"pendingCount"`
+	RunningCount   int              `json:"runningCount"`
+	// HealthyCount is the number of RUNNING tasks that count as healthy.
+	HealthyCount int `json:"healthyCount"`
+	// FailedTasks counts tasks of this deployment that failed to reach
+	// RUNNING or failed their health checks (what the circuit breaker counts).
+	FailedTasks        int          `json:"failedTasks"`
+	RolloutState       RolloutState `json:"rolloutState"`
+	RolloutStateReason string       `json:"rolloutStateReason,omitempty"`
+	CreatedAt          time.Time    `json:"createdAt"`
+	UpdatedAt          time.Time    `json:"updatedAt"`
+}

@@ -1,0 +1,635 @@
+package service
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stevedore-io/stevedore/health"
+)
+
+// Phase is where a task is in its lifecycle, as far as the planner cares.
+type Phase int
+
+// Task phases. ECS's PROVISIONING, PENDING and ACTIVATING are all Pending;
+// DEACTIVATING, STOPPING and DEPROVISIONING are Stopping.
+const (
+	PhasePending Phase = iota
+	PhaseRunning
+	PhaseStopping
+	PhaseStopped
+)
+
+// TaskState is the planner's view of one task of the service.
+type TaskState struct {
+	ID           string
+	DeploymentID string
+	InstanceID   string
+	Phase        Phase
+	// DesiredStopped is true once someone asked the task to stop.
+	DesiredStopped bool
+	// ReachedRunning is true when the task was RUNNING at some point.
+	ReachedRunning bool
+	// Health is the task's health (worst of its essential containers).
+	Health health.Status
+	// HealthChecked is true when an essential container has a health check
+	// (container or load-balancer); otherwise Health is not consulted.
+	HealthChecked bool
+	// OnDrainingInstance is true when the task's instance is DRAINING.
+	OnDrainingInstance bool
+	StartedAt          time.Time
+	StoppedAt          time.Time
+	// StoppedForHealth is true when the task was stopped because it failed
+	// its health checks.
+	StoppedForHealth bool
+}
+
+// occupying reports whether the task counts towards maximumPercent: ECS
+// counts tasks that are RUNNING or PENDING.
+func (t *TaskState) occupying() bool { return t.Phase == PhasePending || t.Phase == PhaseRunning }
+
+// failed reports whether the stopped task counts as a failure for the
+// circuit breaker: it never reached RUNNING (stage 1) or failed its health
+// checks (stage 2).
+func (t *TaskState) failed() bool {
+	return t.Phase == PhaseStopped && (!t.ReachedRunning || t.StoppedForHealth)
+}
+
+// InstanceState is the planner's view of a container instance, for DAEMON
+// services.
+type InstanceState struct {
+	ID string
+	// Eligible is true when the instance is ACTIVE and satisfies the
+	// service's placement constraints and resource needs.
+	Eligible bool
+	Draining bool
+}
+
+// Input is everything the planner needs: the service's desired state, its
+// deployments, its tasks, and the time.
+type Input struct {
+	Service                string
+	Strategy               SchedulingStrategy
+	DesiredCount           int
+	Config                 DeploymentConfiguration
+	HealthCheckGracePeriod time.Duration
+	// Deployments of the service, primary first.
+	Deployments []Deployment
+	// LastCompleted is the last deployment that reached COMPLETED, the
+	// rollback target of the circuit breaker (nil if none).
+	LastCompleted *Deployment
+	// Steady is true when the previous pass found the service steady.
+	Steady bool
+	// Tasks are the service's tasks, including stopped ones still retained.
+	Tasks []TaskState
+	// Instances matter for DAEMON services only.
+	Instances []InstanceState
+	// NewDeploymentID names a deployment created by a rollback.
+	NewDeploymentID func() string
+	Now             time.Time
+}
+
+// Start asks for Count new tasks of a deployment. For DAEMON services
+// InstanceID names the instance to start on.
+type Start struct {
+	DeploymentID   string
+	TaskDefinition string
+	InstanceID     string
+	Count          int
+}
+
+// Stop asks for one task to be stopped.
+type Stop struct {
+	TaskID string
+	// Reason is ECS's stoppedReason wording.
+	Reason string
+	// Health is true when the task is replaced for failing health checks.
+	Health bool
+}
+
+// Plan is what the planner decided.
+type Plan struct {
+	// Deployments are the service's deployments after this pass, primary first.
+	Deployments []Deployment
+	// LastCompleted is the rollback target after this pass.
+	LastCompleted *Deployment
+	// Steady is true when the service has reached a steady state.
+	Steady bool
+	Starts []Start
+	Stops  []Stop
+	// Events are service events in ECS's wording.
+	Events []string
+	// RequeueAt is when the plan may change through time alone (a health
+	// grace period ends, a throttle delay passes); zero if never.
+	RequeueAt time.Time
+}
+
+// Stop reasons.
+const (
+	ReasonScaling   = "Scaling activity initiated by (deployment %s)"
+	ReasonUnhealthy = "Task failed container health checks"
+	ReasonDraining  = "Container instance is DRAINING"
+	ReasonRemoved   = "Container instance is no longer eligible for this DAEMON service"
+)
+
+type planner struct {
+	in      Input
+	plan    Plan
+	primary *Deployment
+	deps    map[string]*Deployment
+	stopped map[string]bool
+}
+
+// Compute is the deployment planner: a pure function of the service's state
+// and the time. It applies ECS's rules: tasks RUNNING or PENDING never exceed
+// floor(desired × maximumPercent / 100); healthy tasks are only stopped while
+// at least ceil(desired × minimumHealthyPercent / 100) remain; unhealthy tasks
+// are replaced start-first when room allows; tasks that keep failing to start
+// are throttled; the circuit breaker fails (and rolls back) deployments.
+func Compute(in Input) Plan {
+	p := &planner{in: in, deps: map[string]*Deployment{}, stopped: map[string]bool{}}
+	p.plan.Deployments = slices.Clone(in.Deployments)
+	if in.LastCompleted != nil {
+		lc := *in.LastCompleted
+		p.plan.LastCompleted = &lc
+	}
+	if len(p.plan.Deployments) == 0 {
+		return p.plan
+	}
+	p.index()
+	p.circuitBreaker()
+	if in.Strategy == Daemon {
+		p.daemon()
+	} else {
+		p.replica()
+	}
+	p.account()
+	return p.plan
+}
+
+func (p *planner) index() {
+	p.primary = &p.plan.Deployments[0]
+	for i := range p.plan.Deployments {
+		d := &p.plan.Deployments[i]
+		p.deps[d.ID] = d
+	}
+}
+
+func (p *planner) event(format string, args ...any) {
+	p.plan.Events = append(p.plan.Events, fmt.Sprintf("(service %s) ", p.in.Service)+fmt.Sprintf(format, args...))
+}
+
+func (p *planner) requeue(at time.Time) {
+	if !at.After(p.in.Now) {
+		return
+	}
+	if p.plan.RequeueAt.IsZero() || at.Before(p.plan.RequeueAt) {
+		p.plan.RequeueAt = at
+	}
+}
+
+// healthy reports whether a task counts towards minimumHealthyPercent.
+func (p *planner) healthy(t *TaskState) bool {
+	if t.Phase != PhaseRunning || t.DesiredStopped || p.stopped[t.ID] {
+		return false
+	}
+	if t.HealthChecked {
+		return t.Health == health.Healthy
+	}
+	settled := t.StartedAt.Add(UncheckedSettleTime)
+	if p.in.Now.Before(settled) {
+		p.requeue(settled)
+		return false
+	}
+	return true
+}
+
+// unhealthy reports whether a running task failed its health checks and its
+// grace period is over, so it must be replaced.
+func (p *planner) unhealthy(t *TaskState) bool {
+	if t.Phase != PhaseRunning || t.DesiredStopped || !t.HealthChecked || t.Health != health.Unhealthy {
+		return false
+	}
+	graceEnd := t.StartedAt.Add(p.in.HealthCheckGracePeriod)
+	if p.in.Now.Before(graceEnd) {
+		p.requeue(graceEnd)
+		return false
+	}
+	return true
+}
+
+// wanted reports whether a task is desired RUNNING and not yet asked to stop.
+func (p *planner) wanted(t *TaskState) bool {
+	return !t.DesiredStopped && !p.stopped[t.ID] && (t.Phase == PhasePending || t.Phase == PhaseRunning)
+}
+
+func (p *planner) stop(t *TaskState, reason string, forHealth bool) {
+	p.stopped[t.ID] = true
+	p.plan.Stops = append(p.plan.Stops, Stop{TaskID: t.ID, Reason: reason, Health: forHealth})
+}
+
+func (p *planner) counts() (occupying, healthy int) {
+	for i := range p.in.Tasks {
+		t := &p.in.Tasks[i]
+		if t.occupying() {
+			occupying++
+		}
+		if p.healthy(t) {
+			healthy++
+		}
+	}
+	return occupying, healthy
+}
+
+// launchAllowed applies the circuit breaker and start throttling to the
+// primary deployment.
+func (p *planner) launchAllowed() bool {
+	if p.primary.RolloutState == RolloutFailed {
+		return false
+	}
+	// Consecutive failures to start since the deployment began, newest first,
+	// up to the last task that reached RUNNING.
+	var stopped []*TaskState
+	for i := range p.in.Tasks {
+		t := &p.in.Tasks[i]
+		if t.DeploymentID == p.primary.ID && t.Phase == PhaseStopped && !t.StoppedAt.Before(p.primary.CreatedAt) {
+			stopped = append(stopped, t)
+		}
+	}
+	slices.SortFunc(stopped, func(a, b *TaskState) int { return b.StoppedAt.Compare(a.StoppedAt) })
+	failures := 0
+	for _, t := range stopped {
+		if t.ReachedRunning {
+			break
+		}
+		failures++
+	}
+	if failures == 0 {
+		return true
+	}
+	next := stopped[0].StoppedAt.Add(ThrottleDelay(failures))
+	if p.in.Now.Before(next) {
+		p.requeue(next)
+		return false
+	}
+	return true
+}
+
+// circuitBreaker fails the primary deployment when too many of its tasks
+// failed, and rolls back when configured.
+func (p *planner) circuitBreaker() {
+	failed := 0
+	for i := range p.in.Tasks {
+		t := &p.in.Tasks[i]
+		if t.DeploymentID == p.primary.ID && t.failed() && !t.StoppedAt.Before(p.primary.CreatedAt) {
+			failed++
+		}
+	}
+	// Stopped tasks may be forgotten after their retention: never count down.
+	p.primary.FailedTasks = max(p.primary.FailedTasks, failed)
+	cb := p.in.Config.CircuitBreaker
+	if cb == nil || !cb.Enable || p.primary.RolloutState != RolloutInProgress {
+		return
+	}
+	if p.primary.FailedTasks < CircuitBreakerThreshold(p.in.DesiredCount) {
+		return
+	}
+	p.primary.RolloutState = RolloutFailed
+	p.primary.RolloutStateReason = "ECS deployment circuit breaker: tasks failed to start."
+	p.primary.UpdatedAt = p.in.Now
+	p.event("(deployment %s) deployment failed: tasks failed to start.", p.primary.ID)
+	lc := p.plan.LastCompleted
+	if !cb.Rollback || lc == nil || lc.ID == p.primary.ID {
+		return
+	}
+	id := lc.ID + "-rollback"
+	if p.in.NewDeploymentID != nil {
+		id = p.in.NewDeploymentID()
+	}
+	rollback := Deployment{
+		ID:                 id,
+		Status:             Primary,
+		TaskDefinition:     lc.TaskDefinition,
+		DesiredCount:       p.in.DesiredCount,
+		RolloutState:       RolloutInProgress,
+		RolloutStateReason: fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", lc.ID),
+		CreatedAt:          p.in.Now,
+		UpdatedAt:          p.in.Now,
+	}
+	p.primary.Status = Active
+	p.plan.Deployments = append([]Deployment{rollback}, p.plan.Deployments...)
+	p.deps = map[string]*Deployment{}
+	p.index()
+	p.event("(deployment %s) rolling back to deployment %s.", rollback.ID, lc.ID)
+}
+
+// stopOrder sorts candidates so that the cheapest to lose go first: tasks not
+// yet running, then unhealthy, then those on draining instances, then those
+// on the instances most crowded with this service's tasks, newest first.
+func (p *planner) stopOrder(cands []*TaskState) {
+	perInstance := map[string]int{}
+	for i := range p.in.Tasks {
+		if t := &p.in.Tasks[i]; p.wanted(t) {
+			perInstance[t.InstanceID]++
+		}
+	}
+	rank := func(t *TaskState) int {
+		switch {
+		case t.Phase != PhaseRunning:
+			return 0
+		case t.HealthChecked && t.Health == health.Unhealthy:
+			return 1
+		case t.OnDrainingInstance:
+			return 2
+		default:
+			return 3
+		}
+	}
+	slices.SortStableFunc(cands, func(a, b *TaskState) int {
+		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(perInstance[b.InstanceID], perInstance[a.InstanceID]); c != 0 {
+			return c
+		}
+		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+func (p *planner) replica() {
+	in := p.in
+	desired := in.DesiredCount
+	minHealthy, maxTotal := in.Config.Bounds(Replica, desired)
+	primary := p.primary
+
+	// Primary tasks that fulfil the desired count, and the rest that must go.
+	var keep, unhealthy, surplus []*TaskState
+	for i := range in.Tasks {
+		t := &in.Tasks[i]
+		if !p.wanted(t) {
+			continue
+		}
+		switch {
+		case t.DeploymentID != primary.ID || t.OnDrainingInstance:
+			surplus = append(surplus, t)
+		case p.unhealthy(t):
+			unhealthy = append(unhealthy, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) > desired {
+		p.stopOrder(keep)
+		surplus = append(surplus, keep[desired:]...)
+		keep = keep[:desired]
+	}
+
+	occupying, healthy := p.counts()
+	need := desired - len(keep)
+	room := maxTotal - occupying
+	launch := p.launchAllowed()
+
+	// Unhealthy tasks: start-first when maximumPercent leaves room for the
+	// replacement, and stop the unhealthy task once its replacement is
+	// healthy; without room, stop it to make room. Unhealthy tasks do not
+	// count as healthy, so stopping them never breaks the minimum.
+	healthyKeep := 0
+	for _, t := range keep {
+		if p.healthy(t) {
+			healthyKeep++
+		}
+	}
+	startFirst := 0
+	if launch {
+		startFirst = min(need, max(room, 0))
+	}
+	for _, t := range unhealthy {
+		switch {
+		case startFirst > 0:
+			startFirst-- // its replacement starts in this pass
+		case healthyKeep >= desired, !launch, room <= 0 && len(keep) < desired:
+			p.stop(t, ReasonUnhealthy, true)
+			p.event("(task %s) failed container health checks.", t.ID)
+		}
+	}
+
+	// Surplus tasks (older deployments, draining instances, scale-in):
+	// those not counted healthy go at once, healthy ones within the minimum.
+	p.stopOrder(surplus)
+	budget := healthy - minHealthy
+	var stopped []string
+	for _, t := range surplus {
+		reason := fmt.Sprintf(ReasonScaling, primary.ID)
+		if t.OnDrainingInstance {
+			reason = ReasonDraining
+		}
+		if !p.healthy(t) {
+			p.stop(t, reason, false)
+			stopped = append(stopped, t.ID)
+			continue
+		}
+		if budget <= 0 {
+			break
+		}
+		budget--
+		p.stop(t, reason, false)
+		stopped = append(stopped, t.ID)
+	}
+	if len(stopped) > 0 {
+		p.event("has stopped %d running tasks: %s.", len(stopped), taskList(stopped))
+	}
+
+	// Launch what is missing, within maximumPercent.
+	if need > 0 && launch {
+		if n := min(need, room); n > 0 {
+			p.plan.Starts = append(p.plan.Starts, Start{DeploymentID: primary.ID, TaskDefinition: primary.TaskDefinition, Count: n})
+		}
+	}
+}
+
+func (p *planner) daemon() {
+	in := p.in
+	primary := p.primary
+	eligible := map[string]bool{}
+	desired := 0
+	for _, inst := range in.Instances {
+		if inst.Eligible && !inst.Draining {
+			eligible[inst.ID] = true
+			desired++
+		}
+	}
+	primary.DesiredCount = desired
+	minHealthy, maxTotal := in.Config.Bounds(Daemon, desired)
+	occupying, healthy := p.counts()
+	budget := healthy - minHealthy
+	launch := p.launchAllowed()
+
+	byInstance := map[string][]*TaskState{}
+	for i := range in.Tasks {
+		t := &in.Tasks[i]
+		if t.occupying() || t.Phase == PhaseStopping {
+			byInstance[t.InstanceID] = append(byInstance[t.InstanceID], t)
+		}
+	}
+	var stopped []string
+	stop := func(t *TaskState, reason string, forHealth bool) {
+		p.stop(t, reason, forHealth)
+		stopped = append(stopped, t.ID)
+	}
+	instances := make([]string, 0, len(byInstance))
+	for id := range byInstance {
+		instances = append(instances, id)
+	}
+	slices.Sort(instances)
+	// Instances that left the service: stop everything there.
+	for _, id := range instances {
+		if eligible[id] {
+			continue
+		}
+		for _, t := range byInstance[id] {
+			if p.wanted(t) {
+				reason := ReasonRemoved
+				if t.OnDrainingInstance {
+					reason = ReasonDraining
+				}
+				stop(t, reason, false)
+			}
+		}
+	}
+	ids := make([]string, 0, len(eligible))
+	for id := range eligible {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	room := maxTotal - occupying
+	var starts []Start
+	for _, id := range ids {
+		var current, old []*TaskState
+		busy := false
+		for _, t := range byInstance[id] {
+			switch {
+			case !p.wanted(t):
+				busy = true // still stopping: one task per instance
+			case p.unhealthy(t):
+				stop(t, ReasonUnhealthy, true)
+				p.event("(task %s) failed container health checks.", t.ID)
+				busy = true
+			case t.DeploymentID == primary.ID && len(current) == 0:
+				current = append(current, t)
+			default:
+				old = append(old, t)
+			}
+		}
+		p.stopOrder(old)
+		for _, t := range old {
+			if p.healthy(t) {
+				if budget <= 0 {
+					busy = true
+					continue
+				}
+				budget--
+			}
+			stop(t, fmt.Sprintf(ReasonScaling, primary.ID), false)
+			busy = true
+		}
+		if len(current) > 0 || busy || !launch || room <= 0 {
+			continue
+		}
+		room--
+		starts = append(starts, Start{DeploymentID: primary.ID, TaskDefinition: primary.TaskDefinition, InstanceID: id, Count: 1})
+	}
+	if len(stopped) > 0 {
+		p.event("has stopped %d running tasks: %s.", len(stopped), taskList(stopped))
+	}
+	p.plan.Starts = append(p.plan.Starts, starts...)
+}
+
+// account refreshes deployment counts, completes the primary when the
+// service converged, drops drained deployments and reports steady state.
+func (p *planner) account() {
+	in := p.in
+	for i := range p.plan.Deployments {
+		d := &p.plan.Deployments[i]
+		d.PendingCount, d.RunningCount, d.HealthyCount = 0, 0, 0
+	}
+	occupyingOld, stoppingOld := 0, map[string]int{}
+	for i := range in.Tasks {
+		t := &in.Tasks[i]
+		d := p.deps[t.DeploymentID]
+		if d == nil {
+			continue
+		}
+		if t.DesiredStopped || p.stopped[t.ID] {
+			if t.Phase != PhaseStopped {
+				stoppingOld[d.ID]++
+			}
+			if d != p.primary && t.occupying() {
+				occupyingOld++
+			}
+			continue
+		}
+		switch t.Phase {
+		case PhasePending:
+			d.PendingCount++
+		case PhaseRunning:
+			d.RunningCount++
+			if p.healthy(t) {
+				d.HealthyCount++
+			}
+		case PhaseStopping:
+			stoppingOld[d.ID]++
+		}
+		if d != p.primary && t.occupying() {
+			occupyingOld++
+		}
+	}
+	primary := p.primary
+	if in.Strategy == Replica {
+		primary.DesiredCount = in.DesiredCount
+	}
+	converged := primary.HealthyCount == primary.DesiredCount &&
+		primary.RunningCount == primary.DesiredCount &&
+		primary.PendingCount == 0 && occupyingOld == 0 && len(p.plan.Starts) == 0
+	if converged && primary.RolloutState == RolloutInProgress {
+		primary.RolloutState = RolloutCompleted
+		primary.RolloutStateReason = "ECS deployment " + primary.ID + " completed."
+		primary.UpdatedAt = in.Now
+		lc := *primary
+		p.plan.LastCompleted = &lc
+		p.event("(deployment %s) deployment completed.", primary.ID)
+	}
+	// Older deployments leave once none of their tasks remains.
+	kept := p.plan.Deployments[:1]
+	for _, d := range p.plan.Deployments[1:] {
+		d.Status = Active
+		failedVisible := d.RolloutState == RolloutFailed && p.primary.RolloutState == RolloutInProgress
+		if d.PendingCount+d.RunningCount+stoppingOld[d.ID] > 0 || failedVisible {
+			d.DesiredCount = d.PendingCount + d.RunningCount
+			kept = append(kept, d)
+		}
+	}
+	p.plan.Deployments = kept
+	p.primary = &p.plan.Deployments[0]
+	p.primary.Status = Primary
+	if p.plan.LastCompleted != nil && p.plan.LastCompleted.ID == p.primary.ID {
+		lc := *p.primary
+		p.plan.LastCompleted = &lc
+	}
+	p.plan.Steady = converged && len(p.plan.Deployments) == 1 && len(p.plan.Stops) == 0 && stoppingOld[primary.ID] == 0
+	if p.plan.Steady && !in.Steady {
+		p.event("has reached a steady state.")
+	}
+}
+
+func taskList(ids []string) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = "(task " + id + ")"
+	}
+	return strings.Join(parts, " ")
+}
