@@ -1,0 +1,160 @@
+// Package state defines the objects Stevedore keeps in its store: the pure
+// model types of task, cluster and service wrapped with the store's
+// bookkeeping and the few fields the control plane and the agents exchange
+// that ECS does not show. Every component meets the others here
+// (DESIGN.md, "Principles"): the API and the service controller write desired
+// state, agents write what they observe.
+//
+// Field ownership keeps compare-and-swap conflicts rare and harmless: the
+// control plane writes a task's desired status, stop code and reason; the
+// agent of the task's instance writes everything it observes (last status,
+// containers, health, network). A writer that loses a race re-reads the
+// object and reapplies its own change.
+package state
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/network"
+	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// Store kinds.
+const (
+	KindClusters        = "clusters"
+	KindInstances       = "instances"
+	KindTaskDefinitions = "taskdefinitions"
+	KindTasks           = "tasks"
+	KindServices        = "services"
+)
+
+// Cluster is a stored cluster, keyed by name.
+type Cluster struct {
+	store.Meta
+	cluster.Cluster
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Kind implements store.Object.
+func (*Cluster) Kind() string { return KindClusters }
+
+// ObjectID implements store.Object.
+func (c *Cluster) ObjectID() string { return c.Name }
+
+// Copy returns a deep copy without store bookkeeping shared.
+func (c *Cluster) Copy() *Cluster {
+	out := *c
+	out.Cluster = c.Cluster.Clone()
+	return &out
+}
+
+// Instance is a stored container instance, keyed by instance ID.
+type Instance struct {
+	store.Meta
+	cluster.ContainerInstance
+}
+
+// Kind implements store.Object.
+func (*Instance) Kind() string { return KindInstances }
+
+// ObjectID implements store.Object.
+func (i *Instance) ObjectID() string { return i.ID }
+
+// Copy returns a deep copy.
+func (i *Instance) Copy() *Instance {
+	out := *i
+	out.ContainerInstance = i.ContainerInstance.Clone()
+	return &out
+}
+
+// TaskDefinition is a stored task definition revision, keyed by family:N.
+type TaskDefinition struct {
+	store.Meta
+	*task.TaskDefinition
+}
+
+// Kind implements store.Object.
+func (*TaskDefinition) Kind() string { return KindTaskDefinitions }
+
+// ObjectID implements store.Object.
+func (d *TaskDefinition) ObjectID() string { return d.Ref() }
+
+// Copy returns a deep copy.
+func (d *TaskDefinition) Copy() *TaskDefinition {
+	return &TaskDefinition{Meta: d.Meta, TaskDefinition: d.TaskDefinition.Clone()}
+}
+
+// Task is a stored task, keyed by task ID.
+type Task struct {
+	store.Meta
+	*task.Task
+	// ServiceName is set for tasks of a service.
+	ServiceName string `json:"serviceName,omitempty"`
+	// DeploymentID is the service deployment that started the task.
+	DeploymentID string `json:"deploymentId,omitempty"`
+	// Reserved is what the task took on its instance; the agent gives it
+	// back when the task reaches STOPPED.
+	Reserved cluster.Resources `json:"reserved"`
+	// Released is true once Reserved went back to the instance.
+	Released bool `json:"released,omitempty"`
+	// Network is the task's network attachment, reported by the agent.
+	Network *network.Attachment `json:"network,omitempty"`
+	// HealthChecked is true when an essential container has a health check.
+	HealthChecked bool `json:"healthChecked,omitempty"`
+	// StoppedForHealth is true when the task was stopped for failing health
+	// checks (the circuit breaker's second stage counts it).
+	StoppedForHealth bool `json:"stoppedForHealth,omitempty"`
+}
+
+// Kind implements store.Object.
+func (*Task) Kind() string { return KindTasks }
+
+// ObjectID implements store.Object.
+func (t *Task) ObjectID() string { return t.ID() }
+
+// Copy returns a deep copy.
+func (t *Task) Copy() *Task {
+	out := *t
+	out.Task = t.Task.Clone()
+	out.Reserved = t.Reserved.Clone()
+	if t.Network != nil {
+		out.Network = t.Network.Clone()
+	}
+	return &out
+}
+
+// Service is a stored service, keyed by ServiceKey(cluster, name).
+type Service struct {
+	store.Meta
+	service.Service
+}
+
+// Kind implements store.Object.
+func (*Service) Kind() string { return KindServices }
+
+// ObjectID implements store.Object.
+func (s *Service) ObjectID() string { return ServiceKey(s.Cluster, s.Name) }
+
+// Copy returns a deep copy.
+func (s *Service) Copy() *Service {
+	out := *s
+	out.Service = s.Service.Clone()
+	return &out
+}
+
+// ServiceKey is the store ID of a service: services are named per cluster.
+func ServiceKey(clusterName, name string) string { return clusterName + "/" + name }
+
+// SplitServiceKey undoes ServiceKey.
+func SplitServiceKey(key string) (clusterName, name string, err error) {
+	c, n, ok := strings.Cut(key, "/")
+	if !ok {
+		return "", "", fmt.Errorf("state: malformed service key %q", key)
+	}
+	return c, n, nil
+}

@@ -1,0 +1,198 @@
+package service
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/placement"
+)
+
+// Status is the lifecycle status of a service.
+type Status string
+
+// Service statuses, as in ECS.
+const (
+	StatusActive   Status = "ACTIVE"
+	StatusDraining Status = "DRAINING" // being deleted: scaling to zero
+	StatusInactive Status = "INACTIVE"
+)
+
+// MaxEvents is how many service events a service keeps (ECS shows the
+// latest 100).
+const MaxEvents = 100
+
+// Event is a service event in ECS's wording.
+type Event struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	Message   string    `json:"message"`
+}
+
+// LoadBalancer ties a service's tasks to a target group.
+type LoadBalancer struct {
+	TargetGroup   string `json:"targetGroupArn"`
+	ContainerName string `json:"containerName"`
+	ContainerPort int    `json:"containerPort"`
+}
+
+// Service is a long-running set of tasks kept at a desired count: its
+// desired configuration, its deployments and its events.
+type Service struct {
+	Name    string `json:"serviceName"`
+	Cluster string `json:"clusterArn"`
+	Status  Status `json:"status"`
+	// TaskDefinition is the family:revision the primary deployment runs.
+	TaskDefinition          string                           `json:"taskDefinition"`
+	SchedulingStrategy      SchedulingStrategy               `json:"schedulingStrategy"`
+	DesiredCount            int                              `json:"desiredCount"`
+	DeploymentConfiguration DeploymentConfiguration          `json:"deploymentConfiguration"`
+	PlacementConstraints    []placement.Constraint           `json:"placementConstraints,omitempty"`
+	PlacementStrategy       []placement.StrategySpec         `json:"placementStrategy,omitempty"`
+	CapacityProviders       cluster.CapacityProviderStrategy `json:"capacityProviderStrategy,omitempty"`
+	// HealthCheckGracePeriod delays acting on failed health checks of a
+	// task that just started.
+	HealthCheckGracePeriod time.Duration  `json:"healthCheckGracePeriod,omitempty"`
+	LoadBalancers          []LoadBalancer `json:"loadBalancers,omitempty"`
+	CreatedAt              time.Time      `json:"createdAt"`
+
+	// Deployments, primary first.
+	Deployments []Deployment `json:"deployments"`
+	// LastCompleted is the last deployment that completed: the circuit
+	// breaker's rollback target.
+	LastCompleted *Deployment `json:"lastCompleted,omitempty"`
+	// Steady is true while the service is in a steady state.
+	Steady bool `json:"steady"`
+	// DeploymentSeq numbers the service's deployments.
+	DeploymentSeq int `json:"deploymentSeq"`
+	// Events, newest first, at most MaxEvents.
+	Events   []Event `json:"events,omitempty"`
+	EventSeq int     `json:"eventSeq"`
+
+	RunningCount int `json:"runningCount"`
+	PendingCount int `json:"pendingCount"`
+}
+
+// Clone returns a deep copy.
+func (s Service) Clone() Service {
+	out := s
+	out.PlacementConstraints = slices.Clone(s.PlacementConstraints)
+	out.PlacementStrategy = slices.Clone(s.PlacementStrategy)
+	out.CapacityProviders = slices.Clone(s.CapacityProviders)
+	out.LoadBalancers = slices.Clone(s.LoadBalancers)
+	out.Deployments = slices.Clone(s.Deployments)
+	out.Events = slices.Clone(s.Events)
+	if s.LastCompleted != nil {
+		lc := *s.LastCompleted
+		out.LastCompleted = &lc
+	}
+	out.DeploymentConfiguration = s.DeploymentConfiguration.clone()
+	return out
+}
+
+func (c DeploymentConfiguration) clone() DeploymentConfiguration {
+	out := c
+	if c.MinimumHealthyPercent != nil {
+		v := *c.MinimumHealthyPercent
+		out.MinimumHealthyPercent = &v
+	}
+	if c.MaximumPercent != nil {
+		v := *c.MaximumPercent
+		out.MaximumPercent = &v
+	}
+	if c.CircuitBreaker != nil {
+		v := *c.CircuitBreaker
+		out.CircuitBreaker = &v
+	}
+	return out
+}
+
+// Primary returns the primary deployment, or nil.
+func (s *Service) Primary() *Deployment {
+	if len(s.Deployments) == 0 {
+		return nil
+	}
+	return &s.Deployments[0]
+}
+
+// AddEvent records an event, newest first, keeping at most MaxEvents.
+func (s *Service) AddEvent(now time.Time, msg string) {
+	s.EventSeq++
+	ev := Event{ID: fmt.Sprintf("%s-%d", s.Name, s.EventSeq), CreatedAt: now, Message: msg}
+	s.Events = append([]Event{ev}, s.Events...)
+	if len(s.Events) > MaxEvents {
+		s.Events = s.Events[:MaxEvents]
+	}
+}
+
+// NewDeployment makes a new primary deployment of taskDefinition; earlier
+// deployments become ACTIVE.
+func (s *Service) NewDeployment(taskDefinition string, now time.Time) *Deployment {
+	s.DeploymentSeq++
+	for i := range s.Deployments {
+		s.Deployments[i].Status = Active
+	}
+	d := Deployment{
+		ID:             fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq),
+		Status:         Primary,
+		TaskDefinition: taskDefinition,
+		DesiredCount:   s.DesiredCount,
+		RolloutState:   RolloutInProgress,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	s.Deployments = append([]Deployment{d}, s.Deployments...)
+	s.TaskDefinition = taskDefinition
+	s.Steady = false
+	return &s.Deployments[0]
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+
+// Validate checks the desired configuration of s, naming each bad field.
+func (s *Service) Validate() error {
+	var v ValidationError
+	if !nameRE.MatchString(s.Name) {
+		v.add("serviceName", "must be 1-255 letters, digits, hyphens and underscores, got %q", s.Name)
+	}
+	if s.TaskDefinition == "" {
+		v.add("taskDefinition", "is required")
+	}
+	switch s.SchedulingStrategy {
+	case Replica, Daemon:
+	default:
+		v.add("schedulingStrategy", "must be REPLICA or DAEMON, got %q", s.SchedulingStrategy)
+	}
+	if s.DesiredCount < 0 {
+		v.add("desiredCount", "must not be negative, got %d", s.DesiredCount)
+	}
+	if s.SchedulingStrategy == Daemon && len(s.PlacementStrategy) > 0 {
+		v.add("placementStrategy", "is not supported with the DAEMON scheduling strategy")
+	}
+	if len(s.PlacementStrategy) > placement.MaxStrategies {
+		v.add("placementStrategy", "must have at most %d strategies, got %d", placement.MaxStrategies, len(s.PlacementStrategy))
+	}
+	for i, st := range s.PlacementStrategy {
+		if _, err := st.Strategy(); err != nil {
+			v.add(fmt.Sprintf("placementStrategy[%d]", i), "%v", err)
+		}
+	}
+	if len(s.PlacementConstraints) > 10 {
+		v.add("placementConstraints", "must have at most 10 constraints, got %d", len(s.PlacementConstraints))
+	}
+	if s.HealthCheckGracePeriod < 0 || s.HealthCheckGracePeriod > 2147483647*time.Second {
+		v.add("healthCheckGracePeriodSeconds", "must be between 0 and 2147483647 seconds")
+	}
+	for i, lb := range s.LoadBalancers {
+		if lb.ContainerName == "" {
+			v.add(fmt.Sprintf("loadBalancers[%d].containerName", i), "is required")
+		}
+		if lb.ContainerPort < 1 || lb.ContainerPort > 65535 {
+			v.add(fmt.Sprintf("loadBalancers[%d].containerPort", i), "must be between 1 and 65535, got %d", lb.ContainerPort)
+		}
+	}
+	s.DeploymentConfiguration.validate(&v, "deploymentConfiguration", s.SchedulingStrategy)
+	return v.orNil()
+}
