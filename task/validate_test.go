@@ -45,8 +45,11 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "baseline", change: func(*task.TaskDefinition) {}},
 		{
-			name:   "awsvpc host port equal to container port",
-			change: func(td *task.TaskDefinition) { td.NetworkMode = task.NetworkAWSVPC; td.ContainerDefinitions[0].PortMappings[0].HostPort = 80 },
+			name: "awsvpc host port equal to container port",
+			change: func(td *task.TaskDefinition) {
+				td.NetworkMode = task.NetworkAWSVPC
+				td.ContainerDefinitions[0].PortMappings[0].HostPort = 80
+			},
 		},
 		{
 			name: "host mode port used twice",
@@ -63,13 +66,17 @@ func TestValidate(t *testing.T) {
 			},
 		},
 		{
-			name:   "bridge static port used twice",
-			change: func(td *task.TaskDefinition) { td.ContainerDefinitions[0].PortMappings = []task.PortMapping{{ContainerPort: 80, HostPort: 8080}, {ContainerPort: 81, HostPort: 8080}} },
-			want:   []string{"containerDefinitions[0].portMappings[1].hostPort: host port 8080/tcp is already used by containerDefinitions[0].portMappings[0]"},
+			name: "bridge static port used twice",
+			change: func(td *task.TaskDefinition) {
+				td.ContainerDefinitions[0].PortMappings = []task.PortMapping{{ContainerPort: 80, HostPort: 8080}, {ContainerPort: 81, HostPort: 8080}}
+			},
+			want: []string{"containerDefinitions[0].portMappings[1].hostPort: host port 8080/tcp is already used by containerDefinitions[0].portMappings[0]"},
 		},
 		{
-			name:   "health check defaults are valid",
-			change: func(td *task.TaskDefinition) { td.ContainerDefinitions[0].HealthCheck = &task.HealthCheck{Command: []string{"CMD-SHELL", "exit 0"}} },
+			name: "health check defaults are valid",
+			change: func(td *task.TaskDefinition) {
+				td.ContainerDefinitions[0].HealthCheck = &task.HealthCheck{Command: []string{"CMD-SHELL", "exit 0"}}
+			},
 		},
 		{
 			name: "health check bounds are inclusive",
@@ -120,13 +127,21 @@ func TestValidate(t *testing.T) {
 			want:   []string{"containerDefinitions[0].memory: is required, or memoryReservation, when the task sets no memory"},
 		},
 		{
-			name:   "task cpu covers the containers",
-			change: func(td *task.TaskDefinition) { td.CPU = "0.25 vCPU"; td.ContainerDefinitions[0].CPU = 200; td.ContainerDefinitions[1].CPU = 56 },
+			name: "task cpu covers the containers",
+			change: func(td *task.TaskDefinition) {
+				td.CPU = "0.25 vCPU"
+				td.ContainerDefinitions[0].CPU = 200
+				td.ContainerDefinitions[1].CPU = 56
+			},
 		},
 		{
-			name:   "task cpu below the containers' sum",
-			change: func(td *task.TaskDefinition) { td.CPU = "256"; td.ContainerDefinitions[0].CPU = 200; td.ContainerDefinitions[1].CPU = 57 },
-			want:   []string{"cpu: must be at least the sum of the containers' cpu (257 units)"},
+			name: "task cpu below the containers' sum",
+			change: func(td *task.TaskDefinition) {
+				td.CPU = "256"
+				td.ContainerDefinitions[0].CPU = 200
+				td.ContainerDefinitions[1].CPU = 57
+			},
+			want: []string{"cpu: must be at least the sum of the containers' cpu (257 units)"},
 		},
 		{
 			name:   "task cpu upper bound",
@@ -155,16 +170,23 @@ func TestValidate(t *testing.T) {
 			want: []string{"memory: must be 16384 to 61440 MiB in steps of 4096 on Fargate with cpu 8192"},
 		},
 		{
-			name:   "stevedore log driver",
-			change: func(td *task.TaskDefinition) { td.ContainerDefinitions[0].LogConfiguration = &task.LogConfiguration{LogDriver: task.LogDriverStevedore} },
+			name: "stevedore log driver",
+			change: func(td *task.TaskDefinition) {
+				td.ContainerDefinitions[0].LogConfiguration = &task.LogConfiguration{LogDriver: task.LogDriverStevedore}
+			},
 		},
 		{
-			name:   "capabilities ALL",
-			change: func(td *task.TaskDefinition) { td.ContainerDefinitions[0].LinuxParameters = &task.LinuxParameters{Capabilities: &task.KernelCapabilities{Drop: []string{"ALL"}, Add: []string{"NET_BIND_SERVICE"}}} },
+			name: "capabilities ALL",
+			change: func(td *task.TaskDefinition) {
+				td.ContainerDefinitions[0].LinuxParameters = &task.LinuxParameters{Capabilities: &task.KernelCapabilities{Drop: []string{"ALL"}, Add: []string{"NET_BIND_SERVICE"}}}
+			},
 		},
 		{
-			name:   "stop timeout bounds",
-			change: func(td *task.TaskDefinition) { td.ContainerDefinitions[0].StopTimeoutSeconds = ptr(0); td.ContainerDefinitions[1].StopTimeoutSeconds = ptr(120) },
+			name: "stop timeout bounds",
+			change: func(td *task.TaskDefinition) {
+				td.ContainerDefinitions[0].StopTimeoutSeconds = ptr(0)
+				td.ContainerDefinitions[1].StopTimeoutSeconds = ptr(120)
+			},
 		},
 		{
 			name:   "empty docker label key",
@@ -172,13 +194,17 @@ func TestValidate(t *testing.T) {
 			want:   []string{"containerDefinitions[0].dockerLabels: keys must not be empty"},
 		},
 		{
-			name:   "secret name must be an environment variable name",
-			change: func(td *task.TaskDefinition) { td.ContainerDefinitions[0].Secrets = []task.Secret{{Name: "DB-PASSWORD", ValueFrom: "arn:x"}} },
-			want:   []string{"containerDefinitions[0].secrets[0].name: must be a valid environment variable name (letters, digits and underscores, not starting with a digit)"},
+			name: "secret name must be an environment variable name",
+			change: func(td *task.TaskDefinition) {
+				td.ContainerDefinitions[0].Secrets = []task.Secret{{Name: "DB-PASSWORD", ValueFrom: "arn:x"}}
+			},
+			want: []string{"containerDefinitions[0].secrets[0].name: must be a valid environment variable name (letters, digits and underscores, not starting with a digit)"},
 		},
 		{
-			name:   "placement expression at the limit",
-			change: func(td *task.TaskDefinition) { td.PlacementConstraints = []task.PlacementConstraint{{Type: "memberOf", Expression: strings.Repeat("x", 2000)}} },
+			name: "placement expression at the limit",
+			change: func(td *task.TaskDefinition) {
+				td.PlacementConstraints = []task.PlacementConstraint{{Type: "memberOf", Expression: strings.Repeat("x", 2000)}}
+			},
 		},
 	}
 	for _, tt := range tests {
