@@ -315,7 +315,7 @@ type condition struct {
 	groupMatch func(string) bool // task:group: strings.match, bound once
 	number     float64           // attribute ordering: the argument as a number
 	isNumber   bool              // and whether it is one
-	version    string            // agentVersion ordering
+	version    string            // agentVersion ordering: the argument's versionCore
 	count      int               // runningTasksCount
 	date       dateRange         // registeredAt
 	ifTrue     bool              // agentConnected: result when connected
@@ -357,8 +357,8 @@ func (c *condition) eval(t Target) bool {
 		v := t.AgentVersion()
 		switch c.op {
 		case opGt, opGe, opLt, opLe:
-			cmp, ok := compareVersions(v, c.version)
-			return ok && c.op.holds(cmp)
+			core, ok := versionCore(v)
+			return ok && c.op.holds(compareVersionCores(core, c.version))
 		}
 		return c.evalString(v)
 	case subjectAgentConnected:
@@ -462,7 +462,9 @@ func writeValue(b *strings.Builder, v string) {
 	}
 	b.WriteByte('\'')
 	for i := 0; i < len(v); i++ {
-		if v[i] == '\'' || v[i] == '\\' {
+		// A backslash needs doubling only where the parser would read it
+		// as an escape: before a quote, another backslash or the end.
+		if v[i] == '\'' || v[i] == '\\' && (i+1 == len(v) || v[i+1] == '\'' || v[i+1] == '\\') {
 			b.WriteByte('\\')
 		}
 		b.WriteByte(v[i])

@@ -41,10 +41,11 @@ func (c *condition) compile(positions []int) error {
 		return nil
 	case opGt, opGe, opLt, opLe:
 		if c.subject == subjectAgentVersion {
-			if _, ok := versionCore(c.args[0]); !ok {
+			core, ok := versionCore(c.args[0])
+			if !ok {
 				return invalid(0, fmt.Sprintf("%s is not a version such as 1.14.5", clip(c.args[0])), nil)
 			}
-			c.version = c.args[0]
+			c.version = core
 			return nil
 		}
 		c.number, c.isNumber = parseNumber(c.args[0])

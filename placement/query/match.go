@@ -172,28 +172,27 @@ func compareVersions(a, b string) (cmp int, ok bool) {
 	if !okA || !okB {
 		return 0, false
 	}
+	return compareVersionCores(a, b), true
+}
+
+// compareVersionCores compares two versions that versionCore returned.
+func compareVersionCores(a, b string) int {
 	for a != "" || b != "" {
 		var pa, pb string
 		pa, a = nextVersionPart(a)
 		pb, b = nextVersionPart(b)
 		if c := compareDigits(pa, pb); c != 0 {
-			return c, true
+			return c
 		}
 	}
-	return 0, true
+	return 0
 }
 
 // versionCore strips the optional v and suffix and checks that what is left
 // is digits separated by single dots.
 func versionCore(v string) (string, bool) {
-	if strings.HasPrefix(v, "v") || strings.HasPrefix(v, "V") {
+	if v != "" && (v[0] == 'v' || v[0] == 'V') {
 		v = v[1:]
-	}
-	if i := strings.IndexAny(v, "-+"); i >= 0 {
-		v = v[:i]
-	}
-	if v == "" {
-		return "", false
 	}
 	digits := 0
 	for i := 0; i < len(v); i++ {
@@ -202,6 +201,8 @@ func versionCore(v string) (string, bool) {
 			digits++
 		case c == '.' && digits > 0:
 			digits = 0
+		case (c == '-' || c == '+') && i > 0:
+			return v[:i], digits > 0
 		default:
 			return "", false
 		}
@@ -221,8 +222,12 @@ func nextVersionPart(v string) (part, rest string) {
 
 // compareDigits compares two runs of decimal digits as numbers of any size.
 func compareDigits(a, b string) int {
-	a = strings.TrimLeft(a, "0")
-	b = strings.TrimLeft(b, "0")
+	for len(a) > 1 && a[0] == '0' {
+		a = a[1:]
+	}
+	for len(b) > 1 && b[0] == '0' {
+		b = b[1:]
+	}
 	if len(a) != len(b) {
 		if len(a) < len(b) {
 			return -1
