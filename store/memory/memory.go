@@ -75,7 +75,7 @@ type Store struct {
 	// trees holds the writer's own handle on each kind's tree. Only the
 	// goroutine holding writer touches it. Published snapshots hold clones,
 	// so the writer never modifies a node a reader can reach.
-	trees map[string]*btree.BTreeG[record]
+	trees map[string]*btree.BTreeG[*record]
 	// snap is the latest committed snapshot; readers load it without locks.
 	snap atomic.Pointer[snapshot]
 
@@ -88,18 +88,39 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// record is one object in a kind's tree, ordered by ID.
+// record is one object in a kind's tree, ordered by ID. Records are never
+// modified once in a tree: an update inserts a new one. The trees hold
+// pointers, not records, because copy-on-write copies whole nodes: 8-byte
+// items make that copy (and the garbage it leaves) four times smaller.
 type record struct {
 	id  string
 	obj store.Object
 }
 
-func lessRecord(a, b record) bool { return a.id < b.id }
+func lessRecord(a, b *record) bool { return a.id < b.id }
 
 // snapshot is an immutable view of the whole store at one revision.
 type snapshot struct {
-	rev   int64
-	kinds map[string]*btree.BTreeG[record]
+	rev int64
+	// kinds holds one tree per kind, by value: publishing a snapshot
+	// copies a few tree headers and allocates nothing else. A store holds
+	// a handful of kinds, so a slice beats a map here.
+	kinds []kindSnap
+}
+
+type kindSnap struct {
+	kind string
+	tree btree.BTreeG[*record]
+}
+
+// tree returns the tree of kind, or nil.
+func (s *snapshot) tree(kind string) *btree.BTreeG[*record] {
+	for i := range s.kinds {
+		if s.kinds[i].kind == kind {
+			return &s.kinds[i].tree
+		}
+	}
+	return nil
 }
 
 // New returns an empty store at revision 0.
@@ -117,11 +138,11 @@ func New(opts ...Option) (*Store, error) {
 	s := &Store{
 		opts:   o,
 		writer: make(chan struct{}, 1),
-		trees:  make(map[string]*btree.BTreeG[record]),
+		trees:  make(map[string]*btree.BTreeG[*record]),
 		closed: make(chan struct{}),
 	}
 	s.hist = newHistory(o.history, o.watchBuffer, s.closed)
-	s.snap.Store(&snapshot{kinds: map[string]*btree.BTreeG[record]{}})
+	s.snap.Store(&snapshot{})
 	return s, nil
 }
 
@@ -176,15 +197,23 @@ func (s *Store) commit(tx *writeTx) {
 	if len(tx.events) == 0 {
 		return
 	}
-	kinds := make(map[string]*btree.BTreeG[record], len(tx.base.kinds)+len(tx.work))
-	for k, t := range tx.base.kinds {
-		kinds[k] = t
-	}
+	kinds := make([]kindSnap, len(tx.base.kinds), len(tx.base.kinds)+len(tx.work))
+	copy(kinds, tx.base.kinds)
 	for _, w := range tx.work {
-		// The writer keeps w; readers get a clone. Clone gives both new
-		// copy-on-write contexts, so the nodes now published belong to
-		// neither and are never modified again.
-		kinds[w.kind] = w.tree.Clone()
+		// Readers get a copy of the tree's header; the writer keeps the
+		// tree itself and clones it before its next write. That Clone
+		// gives it a new copy-on-write context, so the nodes published
+		// here belong to no writable tree and are never modified again.
+		published := false
+		for i := range kinds {
+			if kinds[i].kind == w.kind {
+				kinds[i].tree = *w.tree
+				published = true
+			}
+		}
+		if !published {
+			kinds = append(kinds, kindSnap{kind: w.kind, tree: *w.tree})
+		}
 		s.trees[w.kind] = w.tree
 	}
 	s.snap.Store(&snapshot{rev: tx.rev, kinds: kinds})

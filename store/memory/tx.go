@@ -16,26 +16,26 @@ type readTx struct {
 func (tx *readTx) Revision() int64 { return tx.snap.rev }
 
 func (tx *readTx) Get(kind, id string) (store.Object, error) {
-	return get(tx.snap.kinds[kind], kind, id)
+	return get(tx.snap.tree(kind), kind, id)
 }
 
 func (tx *readTx) List(kind string) ([]store.Object, error) {
-	return list(tx.snap.kinds[kind], kind)
+	return list(tx.snap.tree(kind), kind)
 }
 
-func get(t *btree.BTreeG[record], kind, id string) (store.Object, error) {
+func get(t *btree.BTreeG[*record], kind, id string) (store.Object, error) {
 	if err := store.ValidateKey(kind, id); err != nil {
 		return nil, err
 	}
 	if t != nil {
-		if r, ok := t.Get(record{id: id}); ok {
+		if r, ok := t.Get(&record{id: id}); ok {
 			return r.obj, nil
 		}
 	}
 	return nil, store.NotFoundError(kind, id)
 }
 
-func list(t *btree.BTreeG[record], kind string) ([]store.Object, error) {
+func list(t *btree.BTreeG[*record], kind string) ([]store.Object, error) {
 	if err := store.ValidateKey(kind, "-"); err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func list(t *btree.BTreeG[record], kind string) ([]store.Object, error) {
 		return nil, nil
 	}
 	out := make([]store.Object, 0, t.Len())
-	t.Ascend(func(r record) bool {
+	t.Ascend(func(r *record) bool {
 		out = append(out, r.obj)
 		return true
 	})
@@ -55,7 +55,7 @@ func list(t *btree.BTreeG[record], kind string) ([]store.Object, error) {
 // rollback drops them.
 type writeTx struct {
 	base  *snapshot
-	trees map[string]*btree.BTreeG[record] // the writer's handles, read-only here
+	trees map[string]*btree.BTreeG[*record] // the writer's handles, read-only here
 	rev   int64                            // the revision this transaction commits as
 
 	work   []kindTree // kinds written so far: usually one or two
@@ -64,11 +64,18 @@ type writeTx struct {
 	// the transaction changed it, to give it back on rollback.
 	saved    []savedMeta
 	finished bool
+	// Backing arrays for work and saved: most transactions write one or
+	// two objects of one kind, and then these slices allocate nothing.
+	workBuf  [2]kindTree
+	savedBuf [2]savedMeta
+	// probe is the search key of lookup, kept here so that searching
+	// allocates nothing (the writer is a single goroutine).
+	probe record
 }
 
 type kindTree struct {
 	kind string
-	tree *btree.BTreeG[record]
+	tree *btree.BTreeG[*record]
 }
 
 type savedMeta struct {
@@ -76,8 +83,10 @@ type savedMeta struct {
 	was  store.Meta
 }
 
-func newWriteTx(base *snapshot, trees map[string]*btree.BTreeG[record]) *writeTx {
-	return &writeTx{base: base, trees: trees, rev: base.rev + 1}
+func newWriteTx(base *snapshot, trees map[string]*btree.BTreeG[*record]) *writeTx {
+	tx := &writeTx{base: base, trees: trees, rev: base.rev + 1}
+	tx.work, tx.saved = tx.workBuf[:0], tx.savedBuf[:0]
+	return tx
 }
 
 func (tx *writeTx) Revision() int64 { return tx.base.rev }
@@ -99,7 +108,7 @@ func (tx *writeTx) Create(obj store.Object) error {
 		return store.AlreadyExistsError(kind, id)
 	}
 	tx.setMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
-	tx.writable(kind).ReplaceOrInsert(record{id: id, obj: obj})
+	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Created, Kind: kind, ID: id, Object: obj, Revision: tx.rev,
 	})
@@ -126,7 +135,7 @@ func (tx *writeTx) Update(obj store.Object) error {
 		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
 	}
 	tx.setMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
-	tx.writable(kind).ReplaceOrInsert(record{id: id, obj: obj})
+	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Updated, Kind: kind, ID: id, Object: obj, Prev: old.obj, Revision: tx.rev,
 	})
@@ -144,7 +153,7 @@ func (tx *writeTx) Delete(kind, id string) error {
 	if !ok {
 		return store.NotFoundError(kind, id)
 	}
-	tx.writable(kind).Delete(record{id: id})
+	tx.writable(kind).Delete(&tx.probe)
 	tx.events = append(tx.events, store.Event{
 		Type: store.Deleted, Kind: kind, ID: id, Prev: old.obj, Revision: tx.rev,
 	})
@@ -189,32 +198,35 @@ func (tx *writeTx) rollback() {
 	tx.saved, tx.work, tx.events = nil, nil, nil
 }
 
-func (tx *writeTx) lookup(kind, id string) (record, bool) {
+// lookup finds kind/id as this transaction sees it, and leaves tx.probe
+// set to id.
+func (tx *writeTx) lookup(kind, id string) (*record, bool) {
+	tx.probe.id = id
 	t := tx.readable(kind)
 	if t == nil {
-		return record{}, false
+		return nil, false
 	}
-	return t.Get(record{id: id})
+	return t.Get(&tx.probe)
 }
 
 // readable returns the tree of kind as this transaction sees it, or nil.
-func (tx *writeTx) readable(kind string) *btree.BTreeG[record] {
+func (tx *writeTx) readable(kind string) *btree.BTreeG[*record] {
 	for _, w := range tx.work {
 		if w.kind == kind {
 			return w.tree
 		}
 	}
-	return tx.base.kinds[kind]
+	return tx.base.tree(kind)
 }
 
 // writable returns this transaction's private clone of kind's tree.
-func (tx *writeTx) writable(kind string) *btree.BTreeG[record] {
+func (tx *writeTx) writable(kind string) *btree.BTreeG[*record] {
 	for _, w := range tx.work {
 		if w.kind == kind {
 			return w.tree
 		}
 	}
-	var t *btree.BTreeG[record]
+	var t *btree.BTreeG[*record]
 	if mine := tx.trees[kind]; mine != nil {
 		t = mine.Clone()
 	} else {
