@@ -1,0 +1,237 @@
+package netlinux
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/stevedore-io/stevedore/network"
+)
+
+// ingressTableName is the table inside a task's namespace that holds its
+// ingress policy.
+const ingressTableName = "stevedore"
+
+// applyIngress installs policy in the namespace of the calling thread (conn
+// must have been created there): an inet table whose input chain drops what
+// no rule accepts.
+//
+//	table inet stevedore {
+//	  chain input {
+//	    type filter hook input priority filter; policy drop;
+//	    iifname "lo" accept
+//	    ct state established,related accept
+//	    meta nfproto ipv4 [meta l4proto P] [th dport A-B] [ip saddr S] accept   # one per rule and source
+//	  }
+//	}
+func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) error {
+	t := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: ingressTableName})
+	drop := nftables.ChainPolicyDrop
+	c := conn.AddChain(&nftables.Chain{
+		Name: "input", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &drop,
+	})
+	add := func(exprs ...expr.Any) {
+		conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: append(exprs, accept())})
+	}
+	add(matchIfname(expr.MetaKeyIIFNAME, "lo", expr.CmpOpEq)...)
+	add(matchCtState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)...)
+	for _, r := range policy.Rules {
+		base := []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+		}
+		switch r.Protocol {
+		case network.ProtocolTCP, network.ProtocolUDP:
+			from, to := r.PortRange()
+			base = append(base, matchL4Proto(r.Protocol)...)
+			base = append(base,
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+				&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: binaryutil.BigEndian.PutUint16(from), ToData: binaryutil.BigEndian.PutUint16(to)},
+			)
+		case network.ProtocolICMP:
+			base = append(base, matchL4Proto(r.Protocol)...)
+		}
+		for _, src := range r.Sources {
+			add(append(append([]expr.Any(nil), base...), matchPrefix(12, src)...)...)
+		}
+	}
+	return nil
+}
+
+// hostTableName is the provider's table in the host namespace.
+func hostTableName(prefix string) string { return prefix + "host" }
+
+// applyHostNAT (re)creates the provider's host table:
+//
+//	table ip <prefix>host {
+//	  chain postrouting {
+//	    type nat hook postrouting priority srcnat;
+//	    oifname BRIDGE ip saddr 127.0.0.0/8 masquerade             # host -> 127.0.0.1:published port
+//	    oifname BRIDGE ip saddr SUBNET ct status dnat masquerade   # task -> host:published port (hairpin)
+//	    oifname != BRIDGE ip saddr SUBNET masquerade               # egress (needs ip_forward)
+//	  }
+//	}
+func applyHostNAT(conn *nftables.Conn, prefix, bridge string, subnet netip.Prefix) {
+	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: hostTableName(prefix)}
+	replaceTable(conn, t)
+	c := conn.AddChain(&nftables.Chain{
+		Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource,
+	})
+	add := func(exprs ...expr.Any) {
+		conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: append(exprs, &expr.Masq{})})
+	}
+	loopback := netip.MustParsePrefix("127.0.0.0/8")
+	add(append(matchIfname(expr.MetaKeyOIFNAME, bridge, expr.CmpOpEq), matchPrefix(12, loopback)...)...)
+	add(append(append(matchIfname(expr.MetaKeyOIFNAME, bridge, expr.CmpOpEq), matchPrefix(12, subnet)...),
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+	)...)
+	add(append(matchIfname(expr.MetaKeyOIFNAME, bridge, expr.CmpOpNeq), matchPrefix(12, subnet)...)...)
+}
+
+// ipsDstNAT is conntrack's IPS_DST_NAT status bit.
+const ipsDstNAT = 1 << 5
+
+// applyPortForwards creates a task's table of published ports in the host
+// namespace:
+//
+//	table ip NAME {
+//	  chain prerouting { type nat hook prerouting priority dstnat; RULES }
+//	  chain output     { type nat hook output priority dstnat; RULES }
+//	}
+//
+// with one rule per binding: fib daddr type local PROTO dport HOST dnat to ADDR:CONTAINER.
+// The output chain catches connections made from the host itself.
+func applyPortForwards(conn *nftables.Conn, name string, addr netip.Addr, bindings []network.PortBinding) {
+	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: name}
+	replaceTable(conn, t)
+	for _, hook := range []struct {
+		name string
+		hook *nftables.ChainHook
+	}{{"prerouting", nftables.ChainHookPrerouting}, {"output", nftables.ChainHookOutput}} {
+		c := conn.AddChain(&nftables.Chain{
+			Name: hook.name, Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: hook.hook, Priority: nftables.ChainPriorityNATDest,
+		})
+		ip := addr.As4()
+		for _, b := range bindings {
+			exprs := []expr.Any{
+				&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+			}
+			exprs = append(exprs, matchL4Proto(b.Protocol)...)
+			exprs = append(exprs,
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(b.HostPort)},
+				&expr.Immediate{Register: 1, Data: ip[:]},
+				&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(b.ContainerPort)},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+			)
+			conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: exprs})
+		}
+	}
+}
+
+// replaceTable queues commands that leave t empty whether or not it existed
+// ("add table; delete table; add table" in one batch), so that a table left
+// by a crash is replaced atomically.
+func replaceTable(conn *nftables.Conn, t *nftables.Table) {
+	conn.AddTable(t)
+	conn.DelTable(t)
+	conn.AddTable(t)
+}
+
+// deleteTable deletes a table if it exists.
+func deleteTable(conn *nftables.Conn, family nftables.TableFamily, name string) error {
+	t := &nftables.Table{Family: family, Name: name}
+	conn.AddTable(t)
+	conn.DelTable(t)
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("delete nftables table %s: %w", name, err)
+	}
+	return nil
+}
+
+// listTables returns the IPv4 tables whose name starts with prefix.
+func listTables(conn *nftables.Conn, prefix string) ([]string, error) {
+	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, fmt.Errorf("list nftables tables: %w", err)
+	}
+	var names []string
+	for _, t := range tables {
+		if strings.HasPrefix(t.Name, prefix) {
+			names = append(names, t.Name)
+		}
+	}
+	return names, nil
+}
+
+func accept() expr.Any { return &expr.Verdict{Kind: expr.VerdictAccept} }
+
+func matchIfname(key expr.MetaKey, name string, op expr.CmpOp) []expr.Any {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: op, Register: 1, Data: b},
+	}
+}
+
+func matchCtState(bits uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+func matchL4Proto(p network.Protocol) []expr.Any {
+	var num byte
+	switch p {
+	case network.ProtocolTCP:
+		num = unix.IPPROTO_TCP
+	case network.ProtocolUDP:
+		num = unix.IPPROTO_UDP
+	case network.ProtocolICMP:
+		num = unix.IPPROTO_ICMP
+	default:
+		return nil
+	}
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{num}},
+	}
+}
+
+// matchPrefix matches the IPv4 address at offset of the network header
+// (12: source, 16: destination) against p; a /0 prefix matches everything
+// and adds nothing.
+func matchPrefix(offset uint32, p netip.Prefix) []expr.Any {
+	p = p.Masked()
+	if p.Bits() == 0 {
+		return nil
+	}
+	addr := p.Addr().As4()
+	m := prefixMask(p.Bits())
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: m[:], Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
+	}
+}
+
+func prefixMask(bits int) [4]byte {
+	v := ^uint32(0) << (32 - bits)
+	return [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}

@@ -1,0 +1,603 @@
+package netlinux
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/stevedore-io/stevedore/network"
+)
+
+// Provider is the Linux network.Provider: a named network namespace per
+// task, a veth pair whose host end joins a bridge, addresses from an IPAM
+// persisted in StateDir, ingress rules as nftables rules inside the task's
+// namespace, and published bridge-mode ports as nftables DNAT rules in the
+// host namespace. It is safe for concurrent use; calls for different tasks
+// run in parallel.
+type Provider struct {
+	cfg   Config
+	log   *slog.Logger
+	alloc *network.Allocator
+	nl    *netlink.Handle // netlink socket in the host namespace
+
+	// opMu is held for reading by Setup and Teardown and for writing by
+	// Reconcile and Destroy, which look at every task at once.
+	opMu  sync.RWMutex
+	names keyedMutex // serialises work on one object name
+
+	mu      sync.Mutex
+	records map[string]*network.Attachment // by task ID
+	byName  map[string]string              // object name -> task ID
+
+	hostMu      sync.Mutex
+	hostReady   bool // bridge, sysctls and host table are in place
+	bridgeIndex int
+	nsDirReady  bool
+}
+
+var _ network.Provider = (*Provider)(nil)
+
+// New returns a Provider for cfg (zero fields take their defaults). It
+// loads the IPAM state and the attachment records that an earlier process
+// left in StateDir, so tasks set up before a restart keep their addresses
+// and host ports and can be torn down. It creates nothing in the kernel:
+// the bridge and the host table are created by the first Setup that needs
+// them. New needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) for the Provider to
+// be usable.
+func New(cfg Config) (*Provider, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "tasks"), 0o755); err != nil {
+		return nil, fmt.Errorf("netlinux: create state directory: %w", err)
+	}
+	ipam, err := network.NewIPAM(cfg.Subnet, network.FileStore{Path: filepath.Join(cfg.StateDir, "ipam.json")})
+	if err != nil {
+		return nil, fmt.Errorf("netlinux: %w", err)
+	}
+	ports, err := network.NewPortAllocator(network.WithDynamicPorts(cfg.DynamicPorts), network.WithPortProbe(portBusy))
+	if err != nil {
+		return nil, fmt.Errorf("netlinux: %w", err)
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netlinux: open netlink: %w", err)
+	}
+	p := &Provider{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "netlinux", "bridge", cfg.BridgeName),
+		alloc:   network.NewAllocator(ipam, ports),
+		nl:      h,
+		records: map[string]*network.Attachment{},
+		byName:  map[string]string{},
+	}
+	p.loadRecords()
+	return p, nil
+}
+
+// Close releases the provider's netlink socket. It leaves every task's
+// network in place (see Destroy).
+func (p *Provider) Close() error {
+	p.nl.Close()
+	return nil
+}
+
+// Config returns the configuration in use, defaults filled in.
+func (p *Provider) Config() Config { return p.cfg }
+
+// Allocator returns the provider's address and port allocator.
+func (p *Provider) Allocator() *network.Allocator { return p.alloc }
+
+// Setup creates the task's network; see network.Provider.
+func (p *Provider) Setup(ctx context.Context, req network.Request) (*network.Attachment, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p.opMu.RLock()
+	defer p.opMu.RUnlock()
+	name := objectName(p.cfg.NamePrefix, req.TaskID)
+	defer p.names.lock(name)()
+
+	p.mu.Lock()
+	_, exists := p.records[req.TaskID]
+	other, taken := p.byName[name]
+	p.mu.Unlock()
+	if exists {
+		return nil, fmt.Errorf("netlinux: task %q: %w", req.TaskID, network.ErrExists)
+	}
+	if taken {
+		return nil, fmt.Errorf("netlinux: task %q: %w: its object name %s is used by task %q", req.TaskID, network.ErrConflict, name, other)
+	}
+
+	att, err := p.setup(req, name)
+	if err != nil {
+		p.log.Warn("network setup failed", "task", req.TaskID, "mode", req.Mode, "err", err)
+		return nil, err
+	}
+	p.mu.Lock()
+	p.records[req.TaskID] = att
+	p.byName[name] = req.TaskID
+	p.mu.Unlock()
+	p.log.Debug("network set up", "task", req.TaskID, "mode", req.Mode, "name", name, "address", att.Address)
+	return att.Clone(), nil
+}
+
+func (p *Provider) setup(req network.Request, name string) (_ *network.Attachment, err error) {
+	var undo []func() error
+	defer func() {
+		if err == nil {
+			return
+		}
+		for i := len(undo) - 1; i >= 0; i-- {
+			if uerr := undo[i](); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("undo: %w", uerr))
+			}
+		}
+	}()
+
+	a, err := p.alloc.Allocate(req)
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() error { return p.alloc.Release(req.TaskID) })
+	att := &network.Attachment{TaskID: req.TaskID, Mode: req.Mode, Address: a.Address, PortBindings: a.Bindings}
+
+	if req.Mode.HasNamespace() {
+		if err := p.prepareHost(req.Mode); err != nil {
+			return nil, err
+		}
+		// A crash can leave objects with this name behind; so can a
+		// namespace whose teardown the kernel has not finished.
+		if err := p.removeObjects(name, true); err != nil {
+			return nil, err
+		}
+		att.NetNSPath = filepath.Join(p.cfg.NetNSDir, name)
+		undo = append(undo, func() error { return p.removeObjects(name, true) })
+		if req.Mode.HasInterface() {
+			att.HostInterface = name
+			att.Gateway = p.alloc.IPAM().Gateway()
+			att.MAC = macFor(a.Address.Addr()).String()
+		}
+		if err := p.createNamespace(req, att); err != nil {
+			if req.Mode.HasInterface() {
+				p.invalidateHost() // the bridge may have gone away: check it again next time
+			}
+			return nil, fmt.Errorf("netlinux: task %q: %w", req.TaskID, err)
+		}
+		if req.Mode == network.ModeBridge && len(att.PortBindings) > 0 {
+			conn, err := nftables.New()
+			if err != nil {
+				return nil, fmt.Errorf("netlinux: nftables: %w", err)
+			}
+			applyPortForwards(conn, name, att.Address.Addr(), att.PortBindings)
+			if err := conn.Flush(); err != nil {
+				return nil, fmt.Errorf("netlinux: task %q: publish ports: %w", req.TaskID, err)
+			}
+		}
+	}
+
+	dir := p.taskDir(name)
+	undo = append(undo, func() error { return os.RemoveAll(dir) })
+	if err := p.writeFiles(dir, req, att); err != nil {
+		return nil, err
+	}
+	return att, nil
+}
+
+// createNamespace creates the task's namespace and, in awsvpc and bridge
+// mode, its veth pair, address, route and ingress rules. The work inside
+// the namespace runs on a thread that is discarded afterwards.
+func (p *Provider) createNamespace(req network.Request, att *network.Attachment) error {
+	p.hostMu.Lock()
+	bridgeIndex := p.bridgeIndex
+	p.hostMu.Unlock()
+	return onFreshThread(func() error {
+		if err := enterNewNetNS(att.NetNSPath); err != nil {
+			return err
+		}
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE) // bound to the new namespace
+		if err != nil {
+			return fmt.Errorf("open netlink in namespace: %w", err)
+		}
+		defer h.Close()
+		lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}
+		if err := h.LinkSetAlias(lo, label(req.TaskID)); err != nil {
+			return fmt.Errorf("label loopback: %w", err)
+		}
+		if err := h.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("bring up loopback: %w", err)
+		}
+		if !req.Mode.HasInterface() {
+			return nil
+		}
+
+		nsfd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open namespace: %w", err)
+		}
+		defer unix.Close(nsfd)
+		la := netlink.NewLinkAttrs()
+		la.Name = att.HostInterface
+		la.Alias = label(req.TaskID)
+		la.MTU = p.cfg.MTU
+		la.Flags = net.FlagUp
+		la.MasterIndex = bridgeIndex
+		mac := macFor(att.Address.Addr())
+		veth := &netlink.Veth{LinkAttrs: la, PeerName: "eth0", PeerNamespace: netlink.NsFd(nsfd), PeerHardwareAddr: mac}
+		if err := p.nl.LinkAdd(veth); err != nil { // host socket: the host end stays in the host
+			return fmt.Errorf("create veth %s: %w", la.Name, err)
+		}
+
+		eth0, err := h.LinkByName("eth0")
+		if err != nil {
+			return fmt.Errorf("find eth0: %w", err)
+		}
+		ipnet := &net.IPNet{IP: att.Address.Addr().AsSlice(), Mask: net.CIDRMask(att.Address.Bits(), 32)}
+		if err := h.AddrAdd(eth0, &netlink.Addr{IPNet: ipnet}); err != nil {
+			return fmt.Errorf("add address %s to eth0: %w", att.Address, err)
+		}
+		if err := h.LinkSetUp(eth0); err != nil {
+			return fmt.Errorf("bring up eth0: %w", err)
+		}
+		route := &netlink.Route{LinkIndex: eth0.Attrs().Index, Gw: att.Gateway.AsSlice()}
+		if err := h.RouteAdd(route); err != nil {
+			return fmt.Errorf("add default route via %s: %w", att.Gateway, err)
+		}
+		if req.Ingress != nil {
+			conn, err := nftables.New() // dials from this thread, in the task's namespace
+			if err != nil {
+				return fmt.Errorf("nftables: %w", err)
+			}
+			if err := applyIngress(conn, req.Ingress); err != nil {
+				return err
+			}
+			if err := conn.Flush(); err != nil {
+				return fmt.Errorf("install ingress rules: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// macFor derives eth0's MAC from the task's address (locally administered,
+// like Docker's 02:42:a.b.c.d), so the MAC is known before the link exists.
+func macFor(addr netip.Addr) net.HardwareAddr {
+	b := addr.As4()
+	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
+}
+
+// prepareHost makes sure what mode needs in the host exists: the netns
+// directory, and for awsvpc and bridge the bridge, its sysctls and the host
+// table.
+func (p *Provider) prepareHost(mode network.Mode) error {
+	p.hostMu.Lock()
+	defer p.hostMu.Unlock()
+	if !p.nsDirReady {
+		if err := ensureNetNSDir(p.cfg.NetNSDir); err != nil {
+			return fmt.Errorf("netlinux: %w", err)
+		}
+		p.nsDirReady = true
+	}
+	if !mode.HasInterface() || p.hostReady {
+		return nil
+	}
+	idx, err := p.ensureBridge()
+	if err != nil {
+		return fmt.Errorf("netlinux: bridge %s: %w", p.cfg.BridgeName, err)
+	}
+	// Connections from the host to 127.0.0.1:<published port> are DNATed to
+	// a task and leave through the bridge with a loopback source; the
+	// kernel drops those unless route_localnet is set (the host table then
+	// masquerades them to the bridge address).
+	if err := writeSysctl("net/ipv4/conf/"+p.cfg.BridgeName+"/route_localnet", "1"); err != nil {
+		return fmt.Errorf("netlinux: %w", err)
+	}
+	// IPv4 checks the forwarding flag of the interface a packet arrives on:
+	// setting it on the bridge alone lets tasks' packets be routed (to
+	// another task's published port through the host, or out of the host)
+	// without making the host a router for its other interfaces.
+	if err := writeSysctl("net/ipv4/conf/"+p.cfg.BridgeName+"/forwarding", "1"); err != nil {
+		return fmt.Errorf("netlinux: %w", err)
+	}
+	if p.cfg.EnableIPForward {
+		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
+			return fmt.Errorf("netlinux: %w", err)
+		}
+	}
+	conn, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("netlinux: nftables: %w", err)
+	}
+	applyHostNAT(conn, p.cfg.NamePrefix, p.cfg.BridgeName, p.cfg.Subnet)
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("netlinux: install host table %s: %w", hostTableName(p.cfg.NamePrefix), err)
+	}
+	p.bridgeIndex = idx
+	p.hostReady = true
+	p.log.Info("host network ready", "subnet", p.cfg.Subnet, "gateway", p.alloc.IPAM().Gateway())
+	return nil
+}
+
+func (p *Provider) invalidateHost() {
+	p.hostMu.Lock()
+	p.hostReady = false
+	p.hostMu.Unlock()
+}
+
+// ensureBridge creates the bridge when missing, gives it the gateway
+// address and brings it up; it returns the bridge's index.
+func (p *Provider) ensureBridge() (int, error) {
+	link, err := p.nl.LinkByName(p.cfg.BridgeName)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
+		la := netlink.NewLinkAttrs()
+		la.Name = p.cfg.BridgeName
+		la.MTU = p.cfg.MTU
+		if err := p.nl.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return 0, fmt.Errorf("create: %w", err)
+		}
+		p.log.Info("bridge created")
+		link, err = p.nl.LinkByName(p.cfg.BridgeName)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("look up: %w", err)
+	}
+	if link.Type() != "bridge" {
+		return 0, fmt.Errorf("%w: %s is a %s, not a bridge", network.ErrConflict, p.cfg.BridgeName, link.Type())
+	}
+	gw := netip.PrefixFrom(p.alloc.IPAM().Gateway(), p.cfg.Subnet.Bits())
+	addrs, err := p.nl.AddrList(link, unix.AF_INET)
+	if err != nil {
+		return 0, fmt.Errorf("list addresses: %w", err)
+	}
+	if !slices.ContainsFunc(addrs, func(a netlink.Addr) bool { return prefixOf(a.IPNet) == gw }) {
+		ipnet := &net.IPNet{IP: gw.Addr().AsSlice(), Mask: net.CIDRMask(gw.Bits(), 32)}
+		if err := p.nl.AddrAdd(link, &netlink.Addr{IPNet: ipnet}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return 0, fmt.Errorf("add address %s: %w", gw, err)
+		}
+	}
+	if err := p.nl.LinkSetUp(link); err != nil {
+		return 0, fmt.Errorf("bring up: %w", err)
+	}
+	return link.Attrs().Index, nil
+}
+
+// removeObjects removes the kernel objects named name: the port-forward
+// table, the namespace and, with deleteVeth, the veth's host end (which the
+// kernel otherwise removes on its own, shortly after the namespace goes).
+func (p *Provider) removeObjects(name string, deleteVeth bool) error {
+	var errs []error
+	conn, err := nftables.New()
+	if err == nil {
+		err = deleteTable(conn, nftables.TableFamilyIPv4, name)
+	}
+	errs = append(errs, err)
+	errs = append(errs, deleteNetNS(filepath.Join(p.cfg.NetNSDir, name)))
+	if deleteVeth {
+		link, err := p.nl.LinkByName(name)
+		var notFound netlink.LinkNotFoundError
+		switch {
+		case errors.As(err, &notFound):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("look up veth %s: %w", name, err))
+		default:
+			if err := p.nl.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, fmt.Errorf("delete veth %s: %w", name, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("netlinux: remove %s: %w", name, err)
+	}
+	return nil
+}
+
+// Teardown removes the task's network; see network.Provider. The namespace
+// is unmounted and the kernel deletes it, with the veth in it, once the
+// task's processes are gone; call Teardown after the containers stopped.
+func (p *Provider) Teardown(ctx context.Context, taskID string) error {
+	if err := network.ValidateTaskID(taskID); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.opMu.RLock()
+	defer p.opMu.RUnlock()
+	return p.teardown(taskID)
+}
+
+func (p *Provider) teardown(taskID string) error {
+	name := objectName(p.cfg.NamePrefix, taskID)
+	defer p.names.lock(name)()
+	p.mu.Lock()
+	rec := p.records[taskID]
+	owner, taken := p.byName[name]
+	p.mu.Unlock()
+
+	if !taken || owner == taskID {
+		// Without a record (a crash during Setup) the objects may exist all
+		// the same: remove by name.
+		if rec == nil || rec.Mode.HasNamespace() {
+			if err := p.removeObjects(name, false); err != nil {
+				return err
+			}
+		}
+		if err := os.RemoveAll(p.taskDir(name)); err != nil {
+			return fmt.Errorf("netlinux: remove files of task %q: %w", taskID, err)
+		}
+	}
+	if err := p.alloc.Release(taskID); err != nil {
+		return fmt.Errorf("netlinux: %w", err)
+	}
+	p.mu.Lock()
+	delete(p.records, taskID)
+	if owner == taskID {
+		delete(p.byName, name)
+	}
+	p.mu.Unlock()
+	if rec != nil {
+		p.log.Debug("network torn down", "task", taskID, "name", name)
+	}
+	return nil
+}
+
+// Attachment returns a task's attachment; see network.Provider.
+func (p *Provider) Attachment(_ context.Context, taskID string) (*network.Attachment, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	att, ok := p.records[taskID]
+	if !ok {
+		return nil, fmt.Errorf("netlinux: task %q: %w", taskID, network.ErrNotFound)
+	}
+	return att.Clone(), nil
+}
+
+// TaskIDs returns the tasks that have an attachment, sorted.
+func (p *Provider) TaskIDs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Sorted(maps.Keys(p.records))
+}
+
+func (p *Provider) taskDir(name string) string {
+	return filepath.Join(p.cfg.StateDir, "tasks", name)
+}
+
+const recordFile = "attachment.json"
+
+// writeFiles writes the task's hosts and resolv.conf and, last, its
+// attachment record.
+func (p *Provider) writeFiles(dir string, req network.Request, att *network.Attachment) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("netlinux: create %s: %w", dir, err)
+	}
+	hostResolv, err := os.ReadFile(p.cfg.HostResolvConf)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p.log.Warn("cannot read the host's resolver configuration", "path", p.cfg.HostResolvConf, "err", err)
+	}
+	att.HostsPath = filepath.Join(dir, "hosts")
+	att.ResolvConfPath = filepath.Join(dir, "resolv.conf")
+	if err := network.WriteFileAtomic(att.HostsPath, network.RenderHosts(req.Hostname, att.Address.Addr(), req.ExtraHosts), 0o644); err != nil {
+		return err
+	}
+	resolv := network.RenderResolvConf(req.DNS, hostResolv, req.Mode.HasNamespace())
+	if err := network.WriteFileAtomic(att.ResolvConfPath, resolv, 0o644); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(att, "", "  ")
+	if err != nil {
+		return fmt.Errorf("netlinux: encode attachment: %w", err)
+	}
+	return network.WriteFileAtomic(filepath.Join(dir, recordFile), append(b, '\n'), 0o644)
+}
+
+// loadRecords reads the attachment records an earlier process wrote and
+// reserves their host ports again. A record that cannot be read or
+// restored is logged and skipped; Reconcile then treats its objects as
+// leftovers.
+func (p *Provider) loadRecords() {
+	dirs, err := os.ReadDir(filepath.Join(p.cfg.StateDir, "tasks"))
+	if err != nil {
+		p.log.Warn("cannot list attachment records", "err", err)
+		return
+	}
+	for _, d := range dirs {
+		path := filepath.Join(p.cfg.StateDir, "tasks", d.Name(), recordFile)
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		var att network.Attachment
+		if err == nil {
+			err = json.Unmarshal(b, &att)
+		}
+		if err == nil && objectName(p.cfg.NamePrefix, att.TaskID) != d.Name() {
+			err = fmt.Errorf("record of task %q is in the directory of another name", att.TaskID)
+		}
+		if err == nil {
+			err = p.alloc.Restore(&att)
+		}
+		if err != nil {
+			p.log.Warn("skipping attachment record", "path", path, "err", err)
+			continue
+		}
+		p.records[att.TaskID] = &att
+		p.byName[d.Name()] = att.TaskID
+	}
+}
+
+// portBusy reports whether something on the host is bound to a port, by
+// trying to bind it.
+func portBusy(proto network.Protocol, port uint16) bool {
+	addr := ":" + strconv.Itoa(int(port))
+	if proto == network.ProtocolUDP {
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return true
+	}
+	l.Close()
+	return false
+}
+
+// keyedMutex is a set of mutexes by name, created on demand.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock locks name and returns the unlock function.
+func (k *keyedMutex) lock(name string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[name]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[name] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, name)
+		}
+		k.mu.Unlock()
+	}
+}

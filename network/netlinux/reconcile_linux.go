@@ -1,0 +1,217 @@
+package netlinux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Reconcile tears down every task for which keep returns false and removes
+// leftovers; see network.Provider. The tasks it considers are those with an
+// attachment record, those with an address in the IPAM (a crash during
+// Setup leaves an address but no record), and those named by the label on
+// the loopback of a namespace carrying the provider's prefix. Namespaces,
+// veths and host nftables tables with the prefix that belong to no kept task
+// are removed, as are stale task directories in StateDir. It waits for
+// Setup and Teardown calls in flight, and they wait for it.
+func (p *Provider) Reconcile(ctx context.Context, keep func(taskID string) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	return p.reconcile(keep)
+}
+
+func (p *Provider) reconcile(keep func(string) bool) error {
+	prefix := p.cfg.NamePrefix
+	objs, err := p.listObjects()
+	if err != nil {
+		return err
+	}
+
+	tasks := map[string]bool{} // task ID -> seen
+	p.mu.Lock()
+	for id := range p.records {
+		tasks[id] = true
+	}
+	p.mu.Unlock()
+	for id := range p.alloc.IPAM().Allocations() {
+		tasks[id] = true
+	}
+	named := map[string]bool{}
+	for id := range tasks {
+		named[objectName(prefix, id)] = true
+	}
+	for _, ns := range objs.netns {
+		if named[ns] {
+			continue
+		}
+		id, ok := p.readLabel(ns)
+		if ok && objectName(prefix, id) == ns {
+			tasks[id] = true
+			named[ns] = true
+		}
+	}
+
+	var errs []error
+	keptNames := map[string]bool{}
+	for _, id := range slices.Sorted(maps.Keys(tasks)) {
+		if keep(id) {
+			keptNames[objectName(prefix, id)] = true
+			continue
+		}
+		p.log.Info("reconcile: tearing down the network of a task that is not kept", "task", id)
+		errs = append(errs, p.teardown(id))
+	}
+
+	removeIfOrphan := func(kind, name string, remove func() error) {
+		if keptNames[name] {
+			return
+		}
+		p.log.Info("reconcile: removing a leftover", "kind", kind, "name", name)
+		if err := remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, name := range objs.tables {
+		removeIfOrphan("nftables table", name, func() error {
+			conn, err := nftables.New()
+			if err != nil {
+				return err
+			}
+			return deleteTable(conn, nftables.TableFamilyIPv4, name)
+		})
+	}
+	for _, name := range objs.netns {
+		removeIfOrphan("namespace", name, func() error { return deleteNetNS(filepath.Join(p.cfg.NetNSDir, name)) })
+	}
+	for _, link := range objs.veths {
+		removeIfOrphan("veth", link.Attrs().Name, func() error {
+			if err := p.nl.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+				return fmt.Errorf("delete veth %s: %w", link.Attrs().Name, err)
+			}
+			return nil
+		})
+	}
+	dirs, err := os.ReadDir(filepath.Join(p.cfg.StateDir, "tasks"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, d := range dirs {
+		if isObjectName(prefix, d.Name()) {
+			removeIfOrphan("task directory", d.Name(), func() error { return os.RemoveAll(p.taskDir(d.Name())) })
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("netlinux: reconcile: %w", err)
+	}
+	return nil
+}
+
+// objects are the kernel objects carrying the provider's prefix.
+type objects struct {
+	netns  []string
+	veths  []netlink.Link
+	tables []string
+}
+
+func (p *Provider) listObjects() (objects, error) {
+	var o objects
+	var err error
+	if o.netns, err = listNetNS(p.cfg.NetNSDir, p.cfg.NamePrefix); err != nil {
+		return o, fmt.Errorf("netlinux: %w", err)
+	}
+	links, err := p.nl.LinkList()
+	if err != nil {
+		return o, fmt.Errorf("netlinux: list links: %w", err)
+	}
+	for _, l := range links {
+		if l.Type() == "veth" && isObjectName(p.cfg.NamePrefix, l.Attrs().Name) {
+			o.veths = append(o.veths, l)
+		}
+	}
+	conn, err := nftables.New()
+	if err != nil {
+		return o, fmt.Errorf("netlinux: nftables: %w", err)
+	}
+	tables, err := listTables(conn, p.cfg.NamePrefix)
+	if err != nil {
+		return o, fmt.Errorf("netlinux: %w", err)
+	}
+	for _, t := range tables {
+		if isObjectName(p.cfg.NamePrefix, t) {
+			o.tables = append(o.tables, t)
+		}
+	}
+	return o, nil
+}
+
+// readLabel returns the task ID in the alias of the loopback of the
+// namespace name.
+func (p *Provider) readLabel(name string) (string, bool) {
+	var alias string
+	err := onFreshThread(func() error {
+		if err := enterNetNS(filepath.Join(p.cfg.NetNSDir, name)); err != nil {
+			return err
+		}
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		lo, err := h.LinkByIndex(1)
+		if err != nil {
+			return err
+		}
+		alias = lo.Attrs().Alias
+		return nil
+	})
+	if err != nil {
+		p.log.Debug("cannot read the label of a namespace", "name", name, "err", err)
+		return "", false
+	}
+	return taskFromLabel(alias)
+}
+
+// Destroy tears down every task's network and removes the bridge and the
+// provider's host table: what an instance leaving the cluster (or a test)
+// does. The provider can still be used afterwards; the next Setup creates
+// the bridge again.
+func (p *Provider) Destroy(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	errs := []error{p.reconcile(func(string) bool { return false })}
+	conn, err := nftables.New()
+	if err == nil {
+		err = deleteTable(conn, nftables.TableFamilyIPv4, hostTableName(p.cfg.NamePrefix))
+	}
+	errs = append(errs, err)
+	link, err := p.nl.LinkByName(p.cfg.BridgeName)
+	var notFound netlink.LinkNotFoundError
+	switch {
+	case errors.As(err, &notFound):
+	case err != nil:
+		errs = append(errs, err)
+	case link.Type() == "bridge":
+		if err := p.nl.LinkDel(link); err != nil {
+			errs = append(errs, fmt.Errorf("delete bridge %s: %w", p.cfg.BridgeName, err))
+		}
+	}
+	p.invalidateHost()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("netlinux: destroy: %w", err)
+	}
+	return nil
+}
