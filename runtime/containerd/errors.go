@@ -1,0 +1,12 @@
+package containerd
+
+import "errors"
+
+var (
+	// ErrClosed is returned by a Runtime's methods after Close, and is the
+	// ExitStatus.Err of Wait channels still pending when Close is called.
+	ErrClosed = errors.New("containerd: runtime closed")
+	// ErrUnsupported is returned by New on operating systems other than
+	// Linux.
+	ErrUnsupported = errors.New("containerd: only supported on Linux")
+)

@@ -1,0 +1,115 @@
+//go:build linux
+
+package containerd
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/containerd/containerd/v2/pkg/cio"
+)
+
+// maxExecOutput bounds the output Exec keeps, as Docker does for health
+// checks.
+const maxExecOutput = 4096
+
+// outputIO is the output side of one process: FIFOs in a directory of the
+// runtime's FIFO directory, copied to writers by containerd's cio.
+type outputIO struct {
+	// keep, once set, makes closing the IO leave the FIFOs in place, so that
+	// a later Runtime can attach to a container that outlives this one.
+	keep atomic.Bool
+}
+
+// creator returns a cio.Creator writing the process's stdout and stderr to
+// the writers (nil discards). Writes to the writers are serialised, and a
+// writer's error does not stop the copy: the output is then dropped, since
+// a stalled copy would block the container once the pipe fills.
+func (o *outputIO) creator(fifoRoot string, stdout, stderr io.Writer) cio.Creator {
+	if stdout == nil && stderr == nil {
+		return cio.NullIO
+	}
+	var mu sync.Mutex
+	wrap := func(w io.Writer) io.Writer {
+		if w == nil {
+			w = io.Discard
+		}
+		return &drainWriter{mu: &mu, w: w}
+	}
+	return func(id string) (cio.IO, error) {
+		if err := os.MkdirAll(fifoRoot, 0o700); err != nil {
+			return nil, err
+		}
+		dir, err := os.MkdirTemp(fifoRoot, id+"-")
+		if err != nil {
+			return nil, err
+		}
+		// containerd 1.6's shim needs both FIFOs when it has one.
+		cfg := cio.Config{Stdout: filepath.Join(dir, "stdout"), Stderr: filepath.Join(dir, "stderr")}
+		set := cio.NewFIFOSet(cfg, func() error {
+			if o.keep.Load() {
+				return nil
+			}
+			return os.RemoveAll(dir)
+		})
+		return cio.NewAttach(cio.WithStreams(nil, wrap(stdout), wrap(stderr)))(set)
+	}
+}
+
+// drainWriter writes to w until w fails, then discards.
+type drainWriter struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	failed bool
+}
+
+func (d *drainWriter) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.failed {
+		if _, err := d.w.Write(p); err != nil {
+			d.failed = true
+		}
+	}
+	return len(p), nil
+}
+
+// limitedBuffer keeps the first max bytes written to it and counts the rest.
+type limitedBuffer struct {
+	mu      sync.Mutex
+	buf     []byte
+	max     int
+	dropped int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := min(len(p), b.max-len(b.buf))
+	b.buf = append(b.buf, p[:n]...)
+	b.dropped += len(p) - n
+	return len(p), nil
+}
+
+func (b *limitedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf...)
+}
+
+// removeFIFODir removes the directory holding a FIFO when it lies inside
+// root (a directory this runtime, or an earlier one, created).
+func removeFIFODir(root, fifo string) error {
+	if fifo == "" {
+		return nil
+	}
+	dir := filepath.Dir(filepath.Clean(fifo))
+	if filepath.Dir(dir) != root || !strings.HasPrefix(dir, root+string(filepath.Separator)) {
+		return nil
+	}
+	return os.RemoveAll(dir)
+}
