@@ -14,10 +14,13 @@ type ProviderShare struct {
 
 // SplitCapacity shares count new tasks among the providers of strategy, as
 // ECS does: the provider with a base gets tasks until it runs base of
-// them, then every further task goes to the provider whose share of the
-// weighted tasks is furthest below its weight (the one for which
-// (tasks+1)/weight is smallest; ties go to the provider listed first).
-// Providers with weight 0 get only their base.
+// them, then the tasks beyond the bases are shared in proportion to the
+// weights. They are handed out one at a time, each to the provider whose
+// share would be furthest below its weight: the one for which
+// (2*tasks+1)/weight is smallest (the Sainte-Laguë rule), ties going to
+// the provider listed first. Handing out one at a time makes the split
+// consistent as a service grows: placing five tasks then one gives the
+// same shares as placing six. Providers with weight 0 get only their base.
 //
 // running counts the tasks already running per provider (for a service);
 // they count towards the base and the weights, so a scaled-up service
@@ -60,8 +63,14 @@ func SplitCapacity(strategy cluster.CapacityProviderStrategy, count int, running
 			if item.Weight == 0 {
 				continue
 			}
-			// (weighted[i]+1)/w_i < (weighted[best]+1)/w_best, in integers.
-			if best < 0 || (weighted[i]+1)*strategy[best].Weight < (weighted[best]+1)*item.Weight {
+			if best < 0 {
+				best = i
+				continue
+			}
+			// Compare (2*weighted+1)/weight in integers.
+			mine := (2*weighted[i] + 1) * strategy[best].Weight
+			theirs := (2*weighted[best] + 1) * item.Weight
+			if mine < theirs {
 				best = i
 			}
 		}
