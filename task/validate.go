@@ -91,7 +91,13 @@ var (
 //
 // Besides the ECS log drivers, logDriver may be LogDriverStevedore.
 func (td *TaskDefinition) Validate() error {
-	v := &validator{td: td, mode: td.EffectiveNetworkMode(), containers: map[string]int{}}
+	v := &validator{
+		td:         td,
+		mode:       td.EffectiveNetworkMode(),
+		containers: map[string]int{},
+		hostPorts:  map[string]string{},
+		portNames:  map[string]string{},
+	}
 	for i, c := range td.ContainerDefinitions {
 		if _, dup := v.containers[c.Name]; !dup && c.Name != "" {
 			v.containers[c.Name] = i
@@ -112,9 +118,9 @@ func (td *TaskDefinition) Validate() error {
 type validator struct {
 	td         *TaskDefinition
 	mode       NetworkMode
-	containers map[string]int // name -> index of its first definition
-	hostPorts  map[string]string
-	portNames  map[string]string
+	containers map[string]int    // name -> index of its first definition
+	hostPorts  map[string]string // "80/tcp" -> path of the mapping that takes it
+	portNames  map[string]string // port mapping name -> path of its mapping
 	errs       []FieldError
 }
 
@@ -133,10 +139,26 @@ func (v *validator) oneOf(path, value string, allowed ...string) {
 	}
 }
 
-func (v *validator) inRange(path string, n, lo, hi int, unit string) {
+// inRange checks that lo <= n <= hi, and reports whether it is.
+func (v *validator) inRange(path string, n, lo, hi int, unit string) bool {
 	if n < lo || n > hi {
 		v.add(path, "must be between %d and %d%s", lo, hi, unit)
+		return false
 	}
+	return true
+}
+
+// unique checks that no earlier element of list has the same non-empty
+// key in field; seen maps the keys met so far to their element's index.
+func (v *validator) unique(seen map[string]int, key string, i int, path, list, field string) {
+	if key == "" {
+		return
+	}
+	if j, dup := seen[key]; dup {
+		v.add(path, "duplicates %s[%d].%s", list, j, field)
+		return
+	}
+	seen[key] = i
 }
 
 // name checks an ECS name: 1 to 255 letters, numbers, hyphens and
@@ -229,11 +251,7 @@ func (v *validator) volumes() {
 	for i, vol := range v.td.Volumes {
 		p := indexPath("volumes", i)
 		v.name(p+".name", vol.Name)
-		if j, dup := seen[vol.Name]; dup && vol.Name != "" {
-			v.add(p+".name", "duplicates volumes[%d].name", j)
-		} else {
-			seen[vol.Name] = i
-		}
+		v.unique(seen, vol.Name, i, p+".name", "volumes", "name")
 		if vol.Host != nil && vol.DockerVolumeConfiguration != nil {
 			v.add(p, "cannot have both host and dockerVolumeConfiguration")
 		}
@@ -285,11 +303,7 @@ func (v *validator) tags() {
 		case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
 			v.add(p+".key", "must not start with the reserved prefix aws:")
 		}
-		if j, dup := seen[t.Key]; dup && t.Key != "" {
-			v.add(p+".key", "duplicates tags[%d].key", j)
-		} else {
-			seen[t.Key] = i
-		}
+		v.unique(seen, t.Key, i, p+".key", "tags", "key")
 		if len(t.Value) > 256 {
 			v.add(p+".value", "must be at most 256 characters")
 		}
@@ -464,14 +478,10 @@ func (v *validator) portMappings(p string, c *ContainerDefinition) {
 		v.add(p+".portMappings", "are not allowed in none network mode")
 		return
 	}
-	if v.hostPorts == nil {
-		v.hostPorts, v.portNames = map[string]string{}, map[string]string{}
-	}
 	for j, pm := range c.PortMappings {
 		pp := indexPath(p+".portMappings", j)
-		validPorts := pm.ContainerPort >= 1 && pm.ContainerPort <= 65535 && pm.HostPort >= 0 && pm.HostPort <= 65535
-		v.inRange(pp+".containerPort", pm.ContainerPort, 1, 65535, "")
-		v.inRange(pp+".hostPort", pm.HostPort, 0, 65535, "")
+		validPorts := v.inRange(pp+".containerPort", pm.ContainerPort, 1, 65535, "")
+		validPorts = v.inRange(pp+".hostPort", pm.HostPort, 0, 65535, "") && validPorts
 		if pm.Protocol != "" {
 			v.oneOf(pp+".protocol", string(pm.Protocol), "tcp", "udp")
 		}
@@ -517,13 +527,8 @@ func (v *validator) environment(p string, c *ContainerDefinition) {
 	seen := map[string]int{}
 	for j, e := range c.Environment {
 		ep := indexPath(p+".environment", j)
-		if !v.required(ep+".name", e.Name) {
-			continue
-		}
-		if k, dup := seen[e.Name]; dup {
-			v.add(ep+".name", "duplicates environment[%d].name", k)
-		} else {
-			seen[e.Name] = j
+		if v.required(ep+".name", e.Name) {
+			v.unique(seen, e.Name, j, ep+".name", "environment", "name")
 		}
 	}
 	for j, f := range c.EnvironmentFiles {
@@ -538,11 +543,7 @@ func (v *validator) environment(p string, c *ContainerDefinition) {
 			if !envNamePattern.MatchString(s.Name) {
 				v.add(sp+".name", "must be a valid environment variable name (letters, digits and underscores, not starting with a digit)")
 			}
-			if k, dup := seen[s.Name]; dup {
-				v.add(sp+".name", "duplicates secrets[%d].name", k)
-			} else {
-				seen[s.Name] = j
-			}
+			v.unique(seen, s.Name, j, sp+".name", "secrets", "name")
 		}
 		v.required(sp+".valueFrom", s.ValueFrom)
 	}
@@ -686,11 +687,7 @@ func (v *validator) ulimits(p string, c *ContainerDefinition) {
 	for j, u := range c.Ulimits {
 		up := indexPath(p+".ulimits", j)
 		v.oneOf(up+".name", u.Name, ulimitNames...)
-		if k, dup := seen[u.Name]; dup {
-			v.add(up+".name", "duplicates ulimits[%d].name", k)
-		} else {
-			seen[u.Name] = j
-		}
+		v.unique(seen, u.Name, j, up+".name", "ulimits", "name")
 		if u.SoftLimit > u.HardLimit {
 			v.add(up+".softLimit", "must not exceed hardLimit (%d)", u.HardLimit)
 		}
