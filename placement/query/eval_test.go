@@ -352,3 +352,14 @@ func TestDates(t *testing.T) {
 		assert.False(t, ok, bad)
 	}
 }
+
+func TestRegexpQuoting(t *testing.T) {
+	t.Parallel()
+	in := &instance{attributes: map[string]string{"a": "x.*)", "b": "x.*)y"}}
+	e := MustParse(`attribute:a =~ '\Qx.*)'`)
+	assert.True(t, e.Eval(in))
+	e = MustParse(`attribute:b =~ '\Qx.*)'`)
+	assert.False(t, e.Eval(in), "the pattern is anchored at the end")
+	e = MustParse(`attribute:b =~ '\Qx.*)\Ey'`)
+	assert.True(t, e.Eval(in))
+}

@@ -68,6 +68,11 @@ func newRegexpMatcher(pattern string) (*stringMatcher, error) {
 	if regexpSize(tree) > maxRegexpInsts {
 		return nil, errRegexpTooComplex
 	}
+	if strings.Contains(pattern, `\Q`) {
+		// \Q quotes up to \E or the end, which would swallow the wrapper's
+		// closing )$; the parsed form spells the same pattern without it.
+		pattern = tree.String()
+	}
 	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
 	if err != nil {
 		return nil, err
