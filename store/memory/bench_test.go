@@ -36,7 +36,7 @@ type benchContainer struct {
 	Ports               []int
 }
 
-func (*benchTask) Kind() string        { return "tasks" }
+func (*benchTask) Kind() string       { return "tasks" }
 func (t *benchTask) ObjectID() string { return t.ID }
 
 func (t *benchTask) clone() *benchTask {

@@ -56,7 +56,7 @@ func list(t *btree.BTreeG[*record], kind string) ([]store.Object, error) {
 type writeTx struct {
 	base  *snapshot
 	trees map[string]*btree.BTreeG[*record] // the writer's handles, read-only here
-	rev   int64                            // the revision this transaction commits as
+	rev   int64                             // the revision this transaction commits as
 
 	work   []kindTree // kinds written so far: usually one or two
 	events []store.Event

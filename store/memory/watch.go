@@ -185,7 +185,7 @@ type watcher struct {
 	once   sync.Once
 
 	next    int64        // next revision to deliver; run's goroutine only
-	pos     atomic.Int64 // sequence number of the first undelivered event
+	pos     atomic.Int64 // sequence number of the first event not yet sent
 	tooSlow atomic.Bool  // set by the writer; checked between transactions
 
 	errMu sync.Mutex
@@ -247,12 +247,17 @@ func (w *watcher) deliver() error {
 			if w.tooSlow.Load() {
 				return store.ErrWatcherTooSlow
 			}
-			for _, ev := range t.events {
+			for i, ev := range t.events {
 				if !w.filter.Match(ev) {
 					continue
 				}
 				select {
 				case w.events <- ev:
+					// Counting progress per event, not per
+					// transaction, keeps a consumer that has
+					// read a large transaction from looking
+					// behind when the next one commits.
+					w.pos.Store(t.seq + int64(i) + 1)
 				case <-w.ctx.Done():
 					return w.ctx.Err()
 				case <-w.stop:
