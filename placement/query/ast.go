@@ -311,8 +311,8 @@ type condition struct {
 	args    []string // canonical argument values, for String
 	list    bool     // args were written as a list
 
-	strings    *stringMatcher    // string operators (==, !=, in, !in, =~, !~)
-	groupMatch func(string) bool // task:group: strings.match, bound once
+	matcher    *stringMatcher    // string operators (==, !=, in, !in, =~, !~)
+	groupMatch func(string) bool // task:group: matcher.match, bound once
 	number     float64           // attribute ordering: the argument as a number
 	isNumber   bool              // and whether it is one
 	version    string            // agentVersion ordering: the argument's versionCore
@@ -391,9 +391,9 @@ func (c *condition) eval(t Target) bool {
 func (c *condition) evalString(v string) bool {
 	switch c.op {
 	case opEq, opIn, opMatches:
-		return c.strings.match(v)
+		return c.matcher.match(v)
 	case opNe, opNotIn, opNotMatches:
-		return !c.strings.match(v)
+		return !c.matcher.match(v)
 	}
 	// Ordering on an attribute: numeric when both sides are numbers,
 	// otherwise byte-wise on the strings.

@@ -55,11 +55,11 @@ func (c *condition) compile(positions []int) error {
 		if err != nil {
 			return invalid(0, fmt.Sprintf("%s is not a valid regular expression", clip(c.args[0])), err)
 		}
-		c.strings = m
+		c.matcher = m
 	default: // ==, !=, in, !in
-		c.strings = newValueMatcher(c.args)
+		c.matcher = newValueMatcher(c.args)
 	}
-	c.groupMatch = c.strings.match
+	c.groupMatch = c.matcher.match
 	return nil
 }
 

@@ -16,7 +16,9 @@ type Target interface {
 	// desired status is RUNNING.
 	RunningTasksCount() int
 	// HasTaskGroup reports whether a task of the given group, desired
-	// RUNNING, is on the instance. match decides whether a group qualifies.
+	// RUNNING, is on the instance. match decides whether a group qualifies;
+	// it is safe for concurrent use, does not allocate, and need not be
+	// kept after the call. Expressions call it for task:group conditions.
 	HasTaskGroup(match func(group string) bool) bool
 	// AgentConnected reports whether the instance's agent is connected.
 	AgentConnected() bool
