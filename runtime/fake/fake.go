@@ -1,0 +1,775 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stevedore-io/stevedore/runtime"
+)
+
+// Runtime is an in-memory runtime.Runtime for tests. Create one with New. It
+// is safe for concurrent use.
+type Runtime struct {
+	mu         sync.Mutex
+	scripts    []script
+	images     map[string]bool // images available locally
+	onlyLocal  bool
+	pulls      []string
+	containers map[string]*container
+	calls      []Call
+	nextPID    int
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+type script struct {
+	sel Selector
+	b   Behavior
+}
+
+// Option configures a Runtime made by New.
+type Option func(*Runtime)
+
+// WithImage scripts the pulls of image ref and the containers created from
+// it; see Runtime.Script.
+func WithImage(ref string, b Behavior) Option {
+	return WithScript(Selector{Image: ref}, b)
+}
+
+// WithScript scripts the pulls and containers sel matches; see
+// Runtime.ScriptFor.
+func WithScript(sel Selector, b Behavior) Option {
+	return func(r *Runtime) { r.ScriptFor(sel, b) }
+}
+
+// WithLocalImages makes refs available from the start: EnsureImage does not
+// pull them and Create accepts them.
+func WithLocalImages(refs ...string) Option {
+	return func(r *Runtime) { r.LoadImages(refs...) }
+}
+
+// WithOnlyLocalImages turns the registry off: EnsureImage of an image that is
+// not available locally (see WithLocalImages and LoadImages) fails with an
+// error wrapping runtime.ErrImagePull and runtime.ErrNotFound.
+func WithOnlyLocalImages() Option {
+	return func(r *Runtime) { r.onlyLocal = true }
+}
+
+// New returns an empty Runtime. By default every image can be pulled, no
+// image is available locally before its pull, and every container's process
+// follows its command (see the package documentation).
+func New(opts ...Option) *Runtime {
+	r := &Runtime{
+		images:     map[string]bool{},
+		containers: map[string]*container{},
+		nextPID:    1000,
+	}
+	for _, opt := range opts {
+		opt(r)
+	}
+	return r
+}
+
+// Script scripts the pulls of image ref and the containers created from it.
+// It is ScriptFor(Selector{Image: ref}, b).
+func (r *Runtime) Script(ref string, b Behavior) {
+	r.ScriptFor(Selector{Image: ref}, b)
+}
+
+// ScriptFor scripts the pulls and the containers that sel matches. When
+// several scripts match, the one added last applies, whole: scripts are not
+// merged. A container's script is chosen when it is created, a pull's when
+// EnsureImage runs, so scripting later changes only what comes after.
+func (r *Runtime) ScriptFor(sel Selector, b Behavior) {
+	sel.Labels = maps.Clone(sel.Labels)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.scripts = append(r.scripts, script{sel: sel, b: b.clone()})
+}
+
+// LoadImages makes refs available locally, as if pulled, without recording a
+// pull.
+func (r *Runtime) LoadImages(refs ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range refs {
+		r.images[ref] = true
+	}
+}
+
+// Images returns the references of the images available locally, sorted.
+func (r *Runtime) Images() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.images))
+}
+
+// Pulls returns the image references EnsureImage pulled, in order. Calls of
+// EnsureImage for images already available are not pulls.
+func (r *Runtime) Pulls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.pulls)
+}
+
+// Calls returns every call of a runtime.Runtime method so far, in the order
+// the calls began.
+func (r *Runtime) Calls() []Call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+// CallsTo returns the calls of one method, such as "Start" (see the Method
+// constants), in the order they began. It panics on a name that is not a
+// runtime.Runtime method, so that a typo cannot pass for "never called".
+func (r *Runtime) CallsTo(method string) []Call {
+	if !methods[method] {
+		panic(fmt.Sprintf("fake: CallsTo(%q): no such runtime.Runtime method", method))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Call
+	for _, c := range r.calls {
+		if c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Container returns a snapshot of container id, and false when there is no
+// such container (it was never created, or was deleted).
+func (r *Runtime) Container(id string) (Container, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.containers[id]
+	if !ok {
+		return Container{}, false
+	}
+	return c.snapshot(), true
+}
+
+// Containers returns snapshots of every container, in ID order.
+func (r *Runtime) Containers() []Container {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Container, 0, len(r.containers))
+	for _, id := range slices.Sorted(maps.Keys(r.containers)) {
+		out = append(out, r.containers[id].snapshot())
+	}
+	return out
+}
+
+func (c *container) snapshot() Container {
+	spec := cloneSpec(c.spec)
+	return Container{
+		Spec:    *spec,
+		Info:    c.info(),
+		Signals: slices.Clone(c.signals),
+		Execs:   c.execs,
+		Stdout:  c.stdout.String(),
+		Stderr:  c.stderr.String(),
+	}
+}
+
+// Exit makes the main process of running container id exit now with code,
+// as if it crashed. It is not a runtime.Runtime method and is not recorded.
+// Errors wrap runtime.ErrNotFound or runtime.ErrNotRunning.
+func (r *Runtime) Exit(id string, code int) error {
+	c, err := r.lookup(id)
+	if err != nil {
+		return fmt.Errorf("fake: exit container %q: %w", id, err)
+	}
+	c.seq.Lock()
+	defer c.seq.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.state != runtime.StateRunning {
+		return fmt.Errorf("fake: exit container %q: %w", id, runtime.ErrNotRunning)
+	}
+	r.finish(c, code)
+	return nil
+}
+
+// Close kills every running container (exit code 137, as for SIGKILL) and
+// ends every pending Wait, so that no timer or waiting goroutine outlives the
+// test. Containers stay, stopped, for inspection; the Runtime remains usable.
+func (r *Runtime) Close() {
+	r.mu.Lock()
+	all := slices.Collect(maps.Values(r.containers))
+	r.mu.Unlock()
+	for _, c := range all {
+		c.seq.Lock()
+		r.mu.Lock()
+		r.finish(c, 128+int(syscall.SIGKILL))
+		r.release(c, runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: runtime closed before it started: %w", c.spec.ID, runtime.ErrNotRunning)})
+		r.mu.Unlock()
+		c.seq.Unlock()
+	}
+}
+
+// record notes the beginning of a call and returns a function that notes its
+// error and returns it.
+func (r *Runtime) record(call Call) func(error) error {
+	call.Time = time.Now()
+	r.mu.Lock()
+	i := len(r.calls)
+	r.calls = append(r.calls, call)
+	r.mu.Unlock()
+	return func(err error) error {
+		r.mu.Lock()
+		r.calls[i].Err = err
+		r.mu.Unlock()
+		return err
+	}
+}
+
+// behaviorFor returns the script that applies to spec. Called with mu held.
+func (r *Runtime) behaviorFor(spec *runtime.ContainerSpec) Behavior {
+	for i := len(r.scripts) - 1; i >= 0; i-- {
+		if r.scripts[i].sel.matchesContainer(spec) {
+			return r.scripts[i].b
+		}
+	}
+	return Behavior{}
+}
+
+// lookup returns container id or an error wrapping runtime.ErrNotFound.
+func (r *Runtime) lookup(id string) (*container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.containers[id]
+	if !ok {
+		return nil, runtime.ErrNotFound
+	}
+	return c, nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// EnsureImage makes ref available, recording a pull when it was not. Errors
+// wrap runtime.ErrImagePull.
+func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Auth) error {
+	call := Call{Method: MethodEnsureImage, Ref: ref}
+	if auth != nil {
+		a := *auth
+		call.Auth = &a
+	}
+	done := r.record(call)
+	fail := func(err error) error {
+		return done(fmt.Errorf("fake: pull image %q: %w: %w", ref, runtime.ErrImagePull, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if ref == "" {
+		return fail(fmt.Errorf("empty image reference: %w", runtime.ErrInvalidSpec))
+	}
+	r.mu.Lock()
+	if r.images[ref] {
+		r.mu.Unlock()
+		return done(nil)
+	}
+	var b Behavior
+	for i := len(r.scripts) - 1; i >= 0; i-- {
+		if r.scripts[i].sel.matchesPull(ref) {
+			b = r.scripts[i].b
+			break
+		}
+	}
+	onlyLocal := r.onlyLocal
+	r.mu.Unlock()
+
+	if onlyLocal {
+		return fail(fmt.Errorf("no registry: %w", runtime.ErrNotFound))
+	}
+	if err := sleep(ctx, b.PullDelay); err != nil {
+		return fail(err)
+	}
+	if b.PullError != nil {
+		return fail(b.PullError)
+	}
+	r.mu.Lock()
+	r.images[ref] = true
+	r.pulls = append(r.pulls, ref)
+	r.mu.Unlock()
+	return done(nil)
+}
+
+// idPattern is containerd's rule for identifiers.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
+
+// validate checks what a real runtime would refuse.
+func validate(spec *runtime.ContainerSpec) error {
+	switch {
+	case spec.ID == "":
+		return fmt.Errorf("field ID: empty")
+	case len(spec.ID) > 76 || !idPattern.MatchString(spec.ID):
+		return fmt.Errorf("field ID: %q is not letters and digits separated by single '.', '_' or '-' (at most 76 characters)", spec.ID)
+	case spec.Image == "":
+		return fmt.Errorf("field Image: empty")
+	case spec.MemoryLimit < 0:
+		return fmt.Errorf("field MemoryLimit: negative (%d)", spec.MemoryLimit)
+	case spec.MemoryReservation < 0:
+		return fmt.Errorf("field MemoryReservation: negative (%d)", spec.MemoryReservation)
+	case spec.MemoryLimit > 0 && spec.MemoryReservation > spec.MemoryLimit:
+		return fmt.Errorf("field MemoryReservation: %d is above MemoryLimit %d", spec.MemoryReservation, spec.MemoryLimit)
+	case spec.PidsLimit < 0:
+		return fmt.Errorf("field PidsLimit: negative (%d)", spec.PidsLimit)
+	case spec.HostNetwork && spec.NetNSPath != "":
+		return fmt.Errorf("fields HostNetwork and NetNSPath: both set")
+	}
+	for i, m := range spec.Mounts {
+		if !strings.HasPrefix(m.Source, "/") || !strings.HasPrefix(m.Destination, "/") {
+			return fmt.Errorf("field Mounts[%d]: source %q and destination %q must be absolute paths", i, m.Source, m.Destination)
+		}
+	}
+	for i, u := range spec.Ulimits {
+		if u.Name == "" || u.Soft > u.Hard {
+			return fmt.Errorf("field Ulimits[%d]: %q soft %d hard %d: needs a name and soft <= hard", i, u.Name, u.Soft, u.Hard)
+		}
+	}
+	return nil
+}
+
+func cloneSpec(spec runtime.ContainerSpec) *runtime.ContainerSpec {
+	spec.EntryPoint = slices.Clone(spec.EntryPoint)
+	spec.Command = slices.Clone(spec.Command)
+	spec.Env = slices.Clone(spec.Env)
+	spec.Labels = maps.Clone(spec.Labels)
+	spec.Mounts = slices.Clone(spec.Mounts)
+	spec.Ulimits = slices.Clone(spec.Ulimits)
+	spec.CapAdd = slices.Clone(spec.CapAdd)
+	spec.CapDrop = slices.Clone(spec.CapDrop)
+	return &spec
+}
+
+// Create creates a container from spec. Its image must be available (pulled
+// by EnsureImage or loaded). Errors wrap runtime.ErrInvalidSpec,
+// runtime.ErrAlreadyExists or runtime.ErrNotFound.
+func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error {
+	s := cloneSpec(spec)
+	done := r.record(Call{Method: MethodCreate, ID: spec.ID, Spec: cloneSpec(spec)})
+	fail := func(err error) error {
+		return done(fmt.Errorf("fake: create container %q: %w", spec.ID, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := validate(s); err != nil {
+		return fail(fmt.Errorf("%w: %w", runtime.ErrInvalidSpec, err))
+	}
+	return done(r.create(s))
+}
+
+// create adds a container for a validated spec.
+func (r *Runtime) create(s *runtime.ContainerSpec) error {
+	fail := func(err error) error {
+		return fmt.Errorf("fake: create container %q: %w", s.ID, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.containers[s.ID]; ok {
+		return fail(runtime.ErrAlreadyExists)
+	}
+	if !r.images[s.Image] {
+		return fail(fmt.Errorf("image %q: %w", s.Image, runtime.ErrNotFound))
+	}
+	c := &container{
+		spec:      *s,
+		behavior:  r.behaviorFor(s),
+		state:     runtime.StateCreated,
+		createdAt: time.Now(),
+	}
+	c.env = procEnv{
+		env:      append(slices.Clone(defaultEnv), s.Env...),
+		hostname: s.Hostname,
+		user:     s.User,
+		workdir:  s.WorkingDir,
+		pid1:     !s.Init,
+	}
+	if c.env.hostname == "" {
+		c.env.hostname = s.ID
+	}
+	c.prog = mainProgram(s, &c.behavior, c.env)
+	r.containers[s.ID] = c
+	return nil
+}
+
+// mainProgram works out the container's main process from its script and
+// command.
+func mainProgram(spec *runtime.ContainerSpec, b *Behavior, env procEnv) *program {
+	var p *program
+	if b.scriptsProcess() {
+		p = &program{known: true, exitAt: b.RunFor, code: b.ExitCode}
+	} else {
+		p = interpret(append(slices.Clone(spec.EntryPoint), spec.Command...), env)
+	}
+	if p.react == nil {
+		// A scripted process, or a program outside the vocabulary: an
+		// ordinary program with default signal dispositions.
+		p.react = func(sig syscall.Signal, at time.Duration) reaction {
+			return defaultReaction(sig, at, false)
+		}
+	}
+	var lines []chunk
+	for _, l := range b.Stdout {
+		lines = append(lines, chunk{text: l + "\n"})
+	}
+	for _, l := range b.Stderr {
+		lines = append(lines, chunk{stderr: true, text: l + "\n"})
+	}
+	p.out = append(lines, p.out...)
+	return p
+}
+
+// Start starts created container id. Errors wrap runtime.ErrNotFound,
+// runtime.ErrAlreadyStarted or runtime.ErrStart.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	done := r.record(Call{Method: MethodStart, ID: id})
+	fail := func(err error) error {
+		return done(fmt.Errorf("fake: start container %q: %w", id, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	c, err := r.lookup(id)
+	if err != nil {
+		return fail(err)
+	}
+	r.mu.Lock()
+	if c.state != runtime.StateCreated || c.starting {
+		r.mu.Unlock()
+		return fail(runtime.ErrAlreadyStarted)
+	}
+	c.starting = true
+	b := c.behavior
+	r.mu.Unlock()
+
+	err = sleep(ctx, b.StartDelay)
+	r.mu.Lock()
+	c.starting = false
+	switch {
+	case r.containers[id] != c:
+		err = runtime.ErrNotFound // deleted while starting
+	case err != nil:
+		err = fmt.Errorf("%w: %w", runtime.ErrStart, err)
+	case b.StartError != nil:
+		err = fmt.Errorf("%w: %w", runtime.ErrStart, b.StartError)
+	default:
+		c.begin(time.Now(), r.nextPID)
+		r.nextPID++
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
+	c.seq.Lock()
+	r.step(c)
+	c.seq.Unlock()
+	return done(nil)
+}
+
+// Wait returns a channel that receives container id's exit status once and is
+// then closed. When ctx ends first, the channel receives a status whose Err
+// wraps the context's error (and Code 255), as containerd does; when the
+// container is deleted or the Runtime closed before it ever ran, Err wraps
+// runtime.ErrNotFound or runtime.ErrNotRunning. Errors wrap
+// runtime.ErrNotFound.
+func (r *Runtime) Wait(ctx context.Context, id string) (<-chan runtime.ExitStatus, error) {
+	done := r.record(Call{Method: MethodWait, ID: id})
+	if err := ctx.Err(); err != nil {
+		return nil, done(fmt.Errorf("fake: wait for container %q: %w", id, err))
+	}
+	ch, err := r.wait(ctx, id)
+	return ch, done(err)
+}
+
+func (r *Runtime) wait(ctx context.Context, id string) (<-chan runtime.ExitStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.containers[id]
+	if !ok {
+		return nil, fmt.Errorf("fake: wait for container %q: %w", id, runtime.ErrNotFound)
+	}
+	ch := make(chan runtime.ExitStatus, 1)
+	if c.state == runtime.StateStopped {
+		ch <- runtime.ExitStatus{Code: c.exitCode, ExitedAt: c.exitedAt}
+		close(ch)
+		return ch, nil
+	}
+	w := &waiter{ch: ch}
+	c.waiters = append(c.waiters, w)
+	w.stop = context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if c.removeWaiter(w) {
+			w.ch <- runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: %w", id, ctx.Err())}
+			close(w.ch)
+		}
+	})
+	return ch, nil
+}
+
+// Signal sends sig to container id's main process. Errors wrap
+// runtime.ErrNotFound or runtime.ErrNotRunning.
+func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) error {
+	done := r.record(Call{Method: MethodSignal, ID: id, Signal: sig})
+	fail := func(err error) error {
+		return done(fmt.Errorf("fake: signal container %q with %s: %w", id, signalName(sig), err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	c, err := r.lookup(id)
+	if err != nil {
+		return fail(err)
+	}
+	c.seq.Lock()
+	defer c.seq.Unlock()
+	r.mu.Lock()
+	if r.containers[id] != c {
+		r.mu.Unlock()
+		return fail(runtime.ErrNotFound)
+	}
+	if c.state != runtime.StateRunning {
+		r.mu.Unlock()
+		return fail(runtime.ErrNotRunning)
+	}
+	now := time.Now()
+	c.signals = append(c.signals, ReceivedSignal{Signal: sig, Time: now})
+	if sig == syscall.SIGKILL {
+		r.finish(c, 128+int(sig))
+		r.mu.Unlock()
+		return done(nil)
+	}
+	re := c.react(sig, now.Sub(c.startedAt))
+	if re.exit {
+		c.exitBy(re.at, re.code)
+	}
+	var out []chunk
+	for _, ch := range re.out {
+		if ch.at <= c.exitAt {
+			out = append(out, ch)
+		}
+	}
+	c.insert(out, true)
+	r.mu.Unlock()
+	r.step(c)
+	return done(nil)
+}
+
+// Exec answers cmd in running container id from the container's script or
+// the command vocabulary. Errors wrap runtime.ErrNotFound,
+// runtime.ErrNotRunning or the context's error.
+func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.ExecResult, error) {
+	done := r.record(Call{Method: MethodExec, ID: id, Cmd: slices.Clone(cmd)})
+	fail := func(err error) (runtime.ExecResult, error) {
+		return runtime.ExecResult{}, done(fmt.Errorf("fake: exec %q in container %q: %w", cmd, id, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	r.mu.Lock()
+	c, ok := r.containers[id]
+	switch {
+	case !ok:
+		r.mu.Unlock()
+		return fail(runtime.ErrNotFound)
+	case c.state != runtime.StateRunning:
+		r.mu.Unlock()
+		return fail(runtime.ErrNotRunning)
+	}
+	c.execs++
+	env := c.env
+	env.pid1 = false
+	call := ExecCall{
+		ID:      id,
+		Cmd:     slices.Clone(cmd),
+		N:       c.execs,
+		Elapsed: time.Since(c.startedAt),
+		interpret: func() (ExecReply, bool) {
+			return execReply(cmd, env)
+		},
+	}
+	script, exited := c.behavior.Exec, c.done
+	r.mu.Unlock()
+
+	var reply ExecReply
+	if script != nil {
+		reply = script(call)
+	} else {
+		reply, _ = call.Interpret()
+	}
+	result := runtime.ExecResult{ExitCode: reply.ExitCode, Output: []byte(reply.Output)}
+	if len(result.Output) > maxExecOutput {
+		result.Output = result.Output[:maxExecOutput]
+	}
+	if reply.Takes <= 0 {
+		return result, done(nil)
+	}
+	var finished <-chan time.Time
+	if reply.Takes != Forever {
+		t := time.NewTimer(reply.Takes)
+		defer t.Stop()
+		finished = t.C
+	}
+	select {
+	case <-finished:
+		return result, done(nil)
+	case <-exited:
+		// The container's processes are killed with its main process.
+		return runtime.ExecResult{ExitCode: 128 + int(syscall.SIGKILL)}, done(nil)
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+}
+
+// execReply is the vocabulary's answer to an exec'd command.
+func execReply(cmd []string, env procEnv) (ExecReply, bool) {
+	p := interpret(cmd, env)
+	if !p.known {
+		return ExecReply{}, false
+	}
+	var out strings.Builder
+	for _, ch := range p.out {
+		if ch.at <= p.exitAt {
+			out.WriteString(ch.text)
+		}
+	}
+	return ExecReply{ExitCode: p.code, Output: out.String(), Takes: p.exitAt}, true
+}
+
+// Stats returns running container id's resource usage: the script's reading,
+// or a default one. Errors wrap runtime.ErrNotFound or runtime.ErrNotRunning.
+func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
+	done := r.record(Call{Method: MethodStats, ID: id})
+	fail := func(err error) (runtime.Stats, error) {
+		return runtime.Stats{}, done(fmt.Errorf("fake: stats of container %q: %w", id, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	r.mu.Lock()
+	c, ok := r.containers[id]
+	switch {
+	case !ok:
+		r.mu.Unlock()
+		return fail(runtime.ErrNotFound)
+	case c.state != runtime.StateRunning:
+		r.mu.Unlock()
+		return fail(runtime.ErrNotRunning)
+	}
+	now := time.Now()
+	elapsed := now.Sub(c.startedAt)
+	script, limit, init := c.behavior.Stats, c.spec.MemoryLimit, c.spec.Init
+	r.mu.Unlock()
+
+	var s runtime.Stats
+	if script != nil {
+		s = script(elapsed)
+	} else {
+		s = runtime.Stats{
+			CPUUsage:    elapsed / 100,
+			MemoryUsage: 1 << 20,
+			MemoryLimit: uint64(limit),
+			Pids:        1,
+		}
+		if init {
+			s.Pids = 2
+		}
+	}
+	if s.Time.IsZero() {
+		s.Time = now
+	}
+	return s, done(nil)
+}
+
+// Inspect returns what the fake knows of container id. Errors wrap
+// runtime.ErrNotFound.
+func (r *Runtime) Inspect(ctx context.Context, id string) (runtime.ContainerInfo, error) {
+	done := r.record(Call{Method: MethodInspect, ID: id})
+	if err := ctx.Err(); err != nil {
+		return runtime.ContainerInfo{}, done(fmt.Errorf("fake: inspect container %q: %w", id, err))
+	}
+	r.mu.Lock()
+	c, ok := r.containers[id]
+	var info runtime.ContainerInfo
+	if ok {
+		info = c.info()
+	}
+	r.mu.Unlock()
+	if !ok {
+		return info, done(fmt.Errorf("fake: inspect container %q: %w", id, runtime.ErrNotFound))
+	}
+	return info, done(nil)
+}
+
+// List returns the containers carrying every label in selector, in ID order.
+func (r *Runtime) List(ctx context.Context, selector map[string]string) ([]runtime.ContainerInfo, error) {
+	done := r.record(Call{Method: MethodList, Selector: maps.Clone(selector)})
+	if err := ctx.Err(); err != nil {
+		return nil, done(fmt.Errorf("fake: list containers: %w", err))
+	}
+	r.mu.Lock()
+	var out []runtime.ContainerInfo
+	for _, id := range slices.Sorted(maps.Keys(r.containers)) {
+		if c := r.containers[id]; hasLabels(c.spec.Labels, selector) {
+			out = append(out, c.info())
+		}
+	}
+	r.mu.Unlock()
+	return out, done(nil)
+}
+
+// Delete removes container id, killing its main process first (exit code
+// 137) when it runs. Waiters of a container that never ran receive a status
+// whose Err wraps runtime.ErrNotFound. Errors wrap runtime.ErrNotFound.
+func (r *Runtime) Delete(ctx context.Context, id string) error {
+	done := r.record(Call{Method: MethodDelete, ID: id})
+	fail := func(err error) error {
+		return done(fmt.Errorf("fake: delete container %q: %w", id, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	c, err := r.lookup(id)
+	if err != nil {
+		return fail(err)
+	}
+	c.seq.Lock()
+	r.mu.Lock()
+	removed := r.containers[id] == c
+	if removed {
+		r.finish(c, 128+int(syscall.SIGKILL))
+		r.release(c, runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: deleted before it ran: %w", id, runtime.ErrNotFound)})
+		delete(r.containers, id)
+	}
+	r.mu.Unlock()
+	c.seq.Unlock()
+	if !removed {
+		return fail(runtime.ErrNotFound)
+	}
+	return done(nil)
+}

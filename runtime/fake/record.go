@@ -1,0 +1,131 @@
+package fake
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stevedore-io/stevedore/runtime"
+)
+
+// Method names, as recorded in Call.Method and accepted by CallsTo.
+const (
+	MethodEnsureImage = "EnsureImage"
+	MethodCreate      = "Create"
+	MethodStart       = "Start"
+	MethodWait        = "Wait"
+	MethodSignal      = "Signal"
+	MethodExec        = "Exec"
+	MethodStats       = "Stats"
+	MethodInspect     = "Inspect"
+	MethodList        = "List"
+	MethodDelete      = "Delete"
+)
+
+var methods = map[string]bool{
+	MethodEnsureImage: true, MethodCreate: true, MethodStart: true, MethodWait: true,
+	MethodSignal: true, MethodExec: true, MethodStats: true, MethodInspect: true,
+	MethodList: true, MethodDelete: true,
+}
+
+// Call is one recorded call of a runtime.Runtime method. Fields that do not
+// apply to the method are zero.
+type Call struct {
+	// Method is the method's name, such as "Start" (see the Method
+	// constants).
+	Method string
+	// ID is the container ID; empty for EnsureImage and List.
+	ID string
+	// Ref is the image reference of EnsureImage.
+	Ref string
+	// Auth is a copy of EnsureImage's credentials, kept so that tests can
+	// check what reached the runtime. Unlike a real runtime, which never
+	// stores credentials, the fake keeps them for the Runtime's lifetime;
+	// String leaves the password out.
+	Auth *runtime.Auth
+	// Spec is a copy of Create's ContainerSpec (its Stdout and Stderr are
+	// the caller's writers).
+	Spec *runtime.ContainerSpec
+	// Signal is the signal sent by Signal.
+	Signal syscall.Signal
+	// Cmd is the command of Exec.
+	Cmd []string
+	// Selector is List's label selector.
+	Selector map[string]string
+	// Time is when the call began.
+	Time time.Time
+	// Err is the error the call returned.
+	Err error
+}
+
+// String describes the call in one line, without credentials.
+func (c Call) String() string {
+	var b strings.Builder
+	b.WriteString(c.Method)
+	b.WriteByte('(')
+	var args []string
+	if c.ID != "" {
+		args = append(args, fmt.Sprintf("%q", c.ID))
+	}
+	switch c.Method {
+	case MethodEnsureImage:
+		args = append(args, fmt.Sprintf("%q", c.Ref))
+		if c.Auth != nil {
+			args = append(args, fmt.Sprintf("auth user %q", c.Auth.Username))
+		}
+	case MethodCreate:
+		if c.Spec != nil {
+			args = append(args, fmt.Sprintf("image %q", c.Spec.Image))
+		}
+	case MethodSignal:
+		args = append(args, signalName(c.Signal))
+	case MethodExec:
+		args = append(args, fmt.Sprintf("%q", c.Cmd))
+	case MethodList:
+		args = append(args, fmt.Sprintf("%v", c.Selector))
+	}
+	b.WriteString(strings.Join(args, ", "))
+	b.WriteByte(')')
+	if c.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(c.Err.Error())
+	}
+	return b.String()
+}
+
+func signalName(sig syscall.Signal) string {
+	for name, s := range signalNames {
+		if s == sig {
+			return "SIG" + name
+		}
+	}
+	switch sig {
+	case syscall.SIGKILL:
+		return "SIGKILL"
+	}
+	return fmt.Sprintf("signal %d", int(sig))
+}
+
+// Container is a snapshot of one container, for assertions.
+type Container struct {
+	// Spec is the spec the container was created with.
+	Spec runtime.ContainerSpec
+	// Info is what Inspect would return.
+	Info runtime.ContainerInfo
+	// Signals are the signals the main process received, in order.
+	// Signals sent when it was not running are not included.
+	Signals []ReceivedSignal
+	// Execs counts the Execs run in the container.
+	Execs int
+	// Stdout and Stderr are what the main process wrote, up to the first
+	// 64 KiB of each.
+	Stdout string
+	Stderr string
+}
+
+// ReceivedSignal is one signal delivered to a main process.
+type ReceivedSignal struct {
+	Signal syscall.Signal
+	Time   time.Time
+}
