@@ -62,6 +62,12 @@ func (b *RequestBuilder) UDPPort(n uint16) *RequestBuilder {
 	return b
 }
 
+// Ports adds host ports (number 0 for a dynamic one).
+func (b *RequestBuilder) Ports(ports ...cluster.Port) *RequestBuilder {
+	b.req.Ports = append(b.req.Ports, ports...)
+	return b
+}
+
 // DynamicPort adds a dynamic TCP host port (bridge mode, host port 0).
 func (b *RequestBuilder) DynamicPort() *RequestBuilder {
 	b.req.Ports = append(b.req.Ports, cluster.TCPPort(0))
@@ -100,6 +106,12 @@ func (b *RequestBuilder) SpreadAZ() *RequestBuilder {
 // Binpack adds a binpack strategy on field (cpu or memory).
 func (b *RequestBuilder) Binpack(field string) *RequestBuilder {
 	b.req.Strategies = append(b.req.Strategies, placement.Binpack(field))
+	return b
+}
+
+// Strategy adds a strategy.
+func (b *RequestBuilder) Strategy(spec placement.StrategySpec) *RequestBuilder {
+	b.req.Strategies = append(b.req.Strategies, spec)
 	return b
 }
 
