@@ -46,8 +46,8 @@ func genInstances(t *rapid.T) []cluster.ContainerInstance {
 	out := make([]cluster.ContainerInstance, 0, n)
 	for i := range n {
 		b := testutil.Instance(fmt.Sprintf("i-%02d", i)).
-			CPU(rapid.IntRange(0, 8).Draw(t, "cpu")*512).
-			Memory(rapid.IntRange(0, 8).Draw(t, "memory")*1024).
+			CPU(rapid.IntRange(0, 8).Draw(t, "cpu") * 512).
+			Memory(rapid.IntRange(0, 8).Draw(t, "memory") * 1024).
 			NetworkSlots(rapid.IntRange(0, 3).Draw(t, "slots")).
 			InstanceType(rapid.SampledFrom(genTypes).Draw(t, "type"))
 		if rapid.IntRange(0, 9).Draw(t, "hasAZ") > 0 {
