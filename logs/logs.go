@@ -1,0 +1,393 @@
+// Package logs captures containers' output and answers queries over it: the
+// local counterpart of CloudWatch Logs.
+//
+// A Store implements the agent's LogSink: each container of each task gets a
+// pair of writers (stdout, stderr). Output is cut into lines, each stamped
+// with the time it arrived and its stream, and appended to a file per
+// container under the store's directory, as JSON lines. A file that grows
+// past MaxFileBytes is rotated (kept as one numbered backup per rotation, at
+// most MaxFiles in all), and containers whose task stopped longer than the
+// retention ago can be removed with Prune.
+//
+//	logs, err := logs.Open(dir)
+//	orc, err := stevedore.New(stevedore.WithLogSink(logs))
+//	...
+//	entries, err := logs.Query(logs.Query{Task: id, Container: "web", Tail: 20})
+//
+// A Store is safe for concurrent use. Lines longer than MaxLineBytes are
+// split. Secrets never reach the logs unless a container prints them itself.
+package logs
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Stream says which output a line came from.
+type Stream string
+
+// Streams.
+const (
+	Stdout Stream = "stdout"
+	Stderr Stream = "stderr"
+)
+
+// Defaults of a Store.
+const (
+	DefaultMaxFileBytes = 8 << 20
+	DefaultMaxFiles     = 3
+	MaxLineBytes        = 16 << 10
+)
+
+// Entry is one line of output.
+type Entry struct {
+	Time      time.Time `json:"time"`
+	Task      string    `json:"task"`
+	Container string    `json:"container"`
+	Stream    Stream    `json:"stream"`
+	Message   string    `json:"message"`
+}
+
+// Option configures a Store.
+type Option func(*Store) error
+
+// WithMaxFileBytes rotates a container's log file when it passes n bytes.
+func WithMaxFileBytes(n int64) Option {
+	return func(s *Store) error {
+		if n < 1024 {
+			return fmt.Errorf("logs: WithMaxFileBytes: must be at least 1024, got %d", n)
+		}
+		s.maxBytes = n
+		return nil
+	}
+}
+
+// WithMaxFiles keeps at most n files (the live one and n-1 rotated) per
+// container.
+func WithMaxFiles(n int) Option {
+	return func(s *Store) error {
+		if n < 1 {
+			return fmt.Errorf("logs: WithMaxFiles: must be at least 1, got %d", n)
+		}
+		s.maxFiles = n
+		return nil
+	}
+}
+
+// WithClock stamps lines with now() instead of time.Now (for tests).
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) error {
+		s.now = now
+		return nil
+	}
+}
+
+// Store keeps containers' output in files under a directory.
+type Store struct {
+	dir      string
+	maxBytes int64
+	maxFiles int
+	now      func() time.Time
+
+	mu    sync.Mutex
+	files map[string]*file // by task/container
+}
+
+type file struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	size int64
+}
+
+// Open returns a Store writing under dir (created if missing).
+func Open(dir string, opts ...Option) (*Store, error) {
+	s := &Store{dir: dir, maxBytes: DefaultMaxFileBytes, maxFiles: DefaultMaxFiles, now: time.Now, files: map[string]*file{}}
+	for _, opt := range opts {
+		if err := opt(s); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes every open file. Writers handed out earlier fail afterwards.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for key, f := range s.files {
+		f.mu.Lock()
+		if f.f != nil {
+			errs = append(errs, f.f.Close())
+			f.f = nil
+		}
+		f.mu.Unlock()
+		delete(s.files, key)
+	}
+	return errors.Join(errs...)
+}
+
+var safeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+func (s *Store) path(taskID, container string) string {
+	return filepath.Join(s.dir, safeName.ReplaceAllString(taskID, "_"), safeName.ReplaceAllString(container, "_")+".log")
+}
+
+// Writers implements the agent's LogSink: stdout and stderr of one container.
+func (s *Store) Writers(taskID, container string) (stdout, stderr io.Writer) {
+	return s.writer(taskID, container, Stdout), s.writer(taskID, container, Stderr)
+}
+
+func (s *Store) writer(taskID, container string, stream Stream) io.Writer {
+	return &lineWriter{s: s, task: taskID, container: container, stream: stream}
+}
+
+func (s *Store) file(taskID, container string) (*file, error) {
+	key := taskID + "/" + container
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.files[key]; f != nil {
+		return f, nil
+	}
+	p := s.path(taskID, container)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, err
+	}
+	fh, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	f := &file{path: p, f: fh, size: st.Size()}
+	s.files[key] = f
+	return f, nil
+}
+
+// append writes one entry, rotating first when the file is full.
+func (s *Store) append(e Entry) error {
+	f, err := s.file(e.Task, e.Container)
+	if err != nil {
+		return err
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.f == nil {
+		return errors.New("logs: store closed")
+	}
+	if f.size+int64(len(line)) > s.maxBytes && f.size > 0 {
+		if err := s.rotate(f); err != nil {
+			return err
+		}
+	}
+	n, err := f.f.Write(line)
+	f.size += int64(n)
+	return err
+}
+
+// rotate shifts name.log -> name.log.1 -> name.log.2 ..., dropping the oldest.
+func (s *Store) rotate(f *file) error {
+	if err := f.f.Close(); err != nil {
+		return err
+	}
+	for i := s.maxFiles - 1; i >= 1; i-- {
+		from := f.path
+		if i > 1 {
+			from = fmt.Sprintf("%s.%d", f.path, i-1)
+		}
+		to := fmt.Sprintf("%s.%d", f.path, i)
+		if err := os.Rename(from, to); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if s.maxFiles == 1 {
+		if err := os.Remove(f.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	fh, err := os.OpenFile(f.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	f.f, f.size = fh, 0
+	return nil
+}
+
+// lineWriter cuts a stream into lines.
+type lineWriter struct {
+	s               *Store
+	task, container string
+	stream          Stream
+	mu              sync.Mutex
+	partial         []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.partial = append(w.partial, p...)
+			for len(w.partial) >= MaxLineBytes {
+				if err := w.emit(w.partial[:MaxLineBytes]); err != nil {
+					return 0, err
+				}
+				w.partial = w.partial[MaxLineBytes:]
+			}
+			break
+		}
+		line := append(w.partial, p[:i]...)
+		w.partial = nil
+		p = p[i+1:]
+		for len(line) > MaxLineBytes {
+			if err := w.emit(line[:MaxLineBytes]); err != nil {
+				return 0, err
+			}
+			line = line[MaxLineBytes:]
+		}
+		if err := w.emit(line); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+func (w *lineWriter) emit(line []byte) error {
+	return w.s.append(Entry{Time: w.s.now(), Task: w.task, Container: w.container, Stream: w.stream,
+		Message: strings.TrimSuffix(string(line), "\r")})
+}
+
+// Query selects log lines. Empty fields match everything.
+type Query struct {
+	// Task and Container narrow the query; with no Task every task is read.
+	Task      string
+	Container string
+	// Stream keeps one stream only.
+	Stream Stream
+	// Since and Until bound the lines' times (Since inclusive, Until
+	// exclusive); zero means unbounded.
+	Since, Until time.Time
+	// Contains keeps lines containing the string; Match lines matching the
+	// regular expression.
+	Contains string
+	Match    *regexp.Regexp
+	// Tail keeps only the last Tail matching lines (0 = all).
+	Tail int
+}
+
+// Query returns the matching lines in time order.
+func (s *Store) Query(q Query) ([]Entry, error) {
+	var files []string
+	taskDirs := []string{}
+	if q.Task != "" {
+		taskDirs = append(taskDirs, filepath.Join(s.dir, safeName.ReplaceAllString(q.Task, "_")))
+	} else {
+		ents, err := os.ReadDir(s.dir)
+		if err != nil {
+			return nil, fmt.Errorf("logs: %w", err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				taskDirs = append(taskDirs, filepath.Join(s.dir, e.Name()))
+			}
+		}
+	}
+	for _, d := range taskDirs {
+		pattern := "*.log*"
+		if q.Container != "" {
+			pattern = safeName.ReplaceAllString(q.Container, "_") + ".log*"
+		}
+		m, err := filepath.Glob(filepath.Join(d, pattern))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, m...)
+	}
+	var out []Entry
+	for _, p := range files {
+		if err := s.scan(p, q, &out); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Entry) int { return a.Time.Compare(b.Time) })
+	if q.Tail > 0 && len(out) > q.Tail {
+		out = out[len(out)-q.Tail:]
+	}
+	return out, nil
+}
+
+func (s *Store) scan(path string, q Query, out *[]Entry) error {
+	s.mu.Lock() // keep rotation from moving files under the reader
+	defer s.mu.Unlock()
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4*MaxLineBytes)
+	for sc.Scan() {
+		var e Entry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			continue // a torn last line after a crash
+		}
+		switch {
+		case q.Container != "" && e.Container != q.Container,
+			q.Stream != "" && e.Stream != q.Stream,
+			!q.Since.IsZero() && e.Time.Before(q.Since),
+			!q.Until.IsZero() && !e.Time.Before(q.Until),
+			q.Contains != "" && !strings.Contains(e.Message, q.Contains),
+			q.Match != nil && !q.Match.MatchString(e.Message):
+			continue
+		}
+		*out = append(*out, e)
+	}
+	return sc.Err()
+}
+
+// Remove deletes a task's logs (for example once the task is forgotten).
+func (s *Store) Remove(taskID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prefix := taskID + "/"
+	for key, f := range s.files {
+		if strings.HasPrefix(key, prefix) {
+			f.mu.Lock()
+			if f.f != nil {
+				f.f.Close()
+				f.f = nil
+			}
+			f.mu.Unlock()
+			delete(s.files, key)
+		}
+	}
+	return os.RemoveAll(filepath.Join(s.dir, safeName.ReplaceAllString(taskID, "_")))
+}
