@@ -92,7 +92,9 @@ type TaskDefinition struct {
 
 	// Extra holds the JSON members this package does not model, raw and
 	// keyed by name, so that they survive a parse and marshal round trip.
-	// Every struct of the definition has such a field.
+	// Every struct of the definition has such a field. When marshalling, a
+	// member of Extra named like a field of the struct is left out: the
+	// field wins.
 	Extra map[string]json.RawMessage `json:"-"`
 }
 
