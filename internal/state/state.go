@@ -14,6 +14,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +38,9 @@ const (
 type Cluster struct {
 	store.Meta
 	cluster.Cluster
-	CreatedAt time.Time `json:"createdAt"`
+	// Providers are the cluster's capacity providers in full.
+	Providers []cluster.CapacityProvider `json:"capacityProviders,omitempty"`
+	CreatedAt time.Time                  `json:"createdAt"`
 }
 
 // Kind implements store.Object.
@@ -50,6 +53,7 @@ func (c *Cluster) ObjectID() string { return c.Name }
 func (c *Cluster) Copy() *Cluster {
 	out := *c
 	out.Cluster = c.Cluster.Clone()
+	out.Providers = slices.Clone(c.Providers)
 	return &out
 }
 
