@@ -1085,21 +1085,38 @@ func (s *shell) react(sig syscall.Signal, at time.Duration) reaction {
 }
 
 // handlerTime is when a trap handler for a signal received at offset at runs:
-// when the foreground command running at that moment ends.
+// when the foreground command running at that moment ends. At the very
+// moment one command ends and the next begins the shell is between commands
+// and runs the handler at once.
 func (s *shell) handlerTime(at time.Duration) time.Duration {
-	for _, b := range s.busy {
-		if b.from <= at && at < b.to {
-			return b.to
-		}
+	if when, ok := spanEnd(s.busy, at); ok {
+		return when
 	}
 	if s.loop == nil || at < s.loop.start || s.loop.period == 0 {
 		return at
 	}
 	into := (at - s.loop.start) % s.loop.period
-	for _, b := range s.loopBusy {
-		if b.from <= into && into < b.to {
-			return at + b.to - into
-		}
+	if into == 0 && at > s.loop.start {
+		return at // one iteration ended, the next has not begun
+	}
+	if when, ok := spanEnd(s.loopBusy, into); ok {
+		return at + when - into
 	}
 	return at
+}
+
+// spanEnd returns the end of the span that is running at offset at; ok is
+// false when no command runs then. A span that ends at at is over.
+func spanEnd(spans []span, at time.Duration) (end time.Duration, ok bool) {
+	for _, b := range spans {
+		if b.to == at {
+			return 0, false
+		}
+	}
+	for _, b := range spans {
+		if b.from <= at && at < b.to {
+			return b.to, true
+		}
+	}
+	return 0, false
 }
