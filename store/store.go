@@ -98,7 +98,8 @@ type Store interface {
 	Close() error
 }
 
-// ReadTx reads one consistent snapshot.
+// ReadTx reads one consistent snapshot. Use it only from the goroutine that
+// runs the function it was passed to, and only until that function returns.
 //
 // Objects returned by Get and List are shared with the store and with every
 // other reader: treat them as read-only. To change one, copy it, change the
@@ -137,8 +138,9 @@ type Tx interface {
 type Watcher interface {
 	// Events delivers the changes. The channel is closed when the watch
 	// ends; Err then says why. The events of one transaction arrive one
-	// after the other and share a revision; a watch that ends on its own
-	// (ErrWatcherTooSlow, ErrClosed) never ends between two of them.
+	// after the other and share a revision; a watch ended for being too
+	// slow never ends between two of them, so its last revision delivered
+	// is a safe point to resume from.
 	Events() <-chan Event
 	// Err returns why Events was closed: ErrWatcherTooSlow, ErrClosed, the
 	// context's error, or nil after Close. It returns nil while the
