@@ -143,6 +143,10 @@ type Task struct {
 	Containers    []Container   `json:"containers"`
 	Overrides     *TaskOverride `json:"overrides,omitempty"`
 	Tags          []Tag         `json:"tags,omitempty"`
+	// Attachments describe the task's network interface in awsvpc mode,
+	// as ECS reports its elastic network interface: details
+	// privateIPv4Address, subnetPrefixLength, gateway, macAddress.
+	Attachments []Attachment `json:"attachments,omitempty"`
 
 	CreatedAt     time.Time `json:"createdAt,omitzero"`
 	PullStartedAt time.Time `json:"pullStartedAt,omitzero"`
@@ -177,6 +181,37 @@ type Container struct {
 	Essential       bool             `json:"essential"`
 	HasHealthCheck  bool             `json:"hasHealthCheck,omitempty"`
 	NetworkBindings []NetworkBinding `json:"networkBindings,omitempty"`
+}
+
+// Attachment is a resource attached to a task, as ECS's task attachments:
+// Stevedore reports the task's network interface (Type
+// "ElasticNetworkInterface").
+type Attachment struct {
+	ID      string         `json:"id"`
+	Type    string         `json:"type"`
+	Status  string         `json:"status"`
+	Details []KeyValuePair `json:"details,omitempty"`
+}
+
+// Detail returns the value of the named detail, or "".
+func (a *Attachment) Detail(name string) string {
+	for _, d := range a.Details {
+		if d.Name == name {
+			return d.Value
+		}
+	}
+	return ""
+}
+
+// PrivateIPv4Address returns the task's address in awsvpc or bridge mode
+// (from its network attachment), or "".
+func (t *Task) PrivateIPv4Address() string {
+	for i := range t.Attachments {
+		if v := t.Attachments[i].Detail("privateIPv4Address"); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // NetworkBinding is a published port of a running container.
