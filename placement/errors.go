@@ -137,8 +137,9 @@ type Explanation struct {
 }
 
 // String returns the reasons such as
-// "3 instances: RESOURCE:MEMORY; 1 instance: DRAINING", or
-// "no container instances" for an empty round.
+// "3 instances: RESOURCE:MEMORY; 1 instance: DRAINING", followed by
+// "; 2 instances fit" when some do, or "no container instances" for an
+// empty round.
 func (e Explanation) String() string {
 	if e.Instances == 0 {
 		return "no container instances"
@@ -157,7 +158,11 @@ func (e Explanation) String() string {
 			b.WriteString("; ")
 		}
 		b.WriteString(plural(e.Fit, "instance"))
-		b.WriteString(" fit")
+		if e.Fit == 1 {
+			b.WriteString(" fits")
+		} else {
+			b.WriteString(" fit")
+		}
 	}
 	return b.String()
 }
