@@ -257,13 +257,22 @@ func (f WatchFilter) Match(ev Event) bool {
 // both non-empty, and no '/' in the kind (durable implementations use it as
 // a separator). Errors wrap ErrInvalid.
 func ValidateKey(kind, id string) error {
+	if err := ValidateKind(kind); err != nil {
+		return err
+	}
+	if id == "" {
+		return invalidf("empty id (kind %q)", kind)
+	}
+	return nil
+}
+
+// ValidateKind checks a kind as ValidateKey does.
+func ValidateKind(kind string) error {
 	switch {
 	case kind == "":
-		return invalidf("empty kind (id %q)", id)
+		return invalidf("empty kind")
 	case strings.Contains(kind, "/"):
 		return invalidf("kind %q contains '/'", kind)
-	case id == "":
-		return invalidf("empty id (kind %q)", kind)
 	}
 	return nil
 }

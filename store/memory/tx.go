@@ -36,7 +36,7 @@ func get(t *btree.BTreeG[*record], kind, id string) (store.Object, error) {
 }
 
 func list(t *btree.BTreeG[*record], kind string) ([]store.Object, error) {
-	if err := store.ValidateKey(kind, "-"); err != nil {
+	if err := store.ValidateKind(kind); err != nil {
 		return nil, err
 	}
 	if t == nil {
@@ -92,7 +92,13 @@ func newWriteTx(base *snapshot, trees map[string]*btree.BTreeG[*record]) *writeT
 func (tx *writeTx) Revision() int64 { return tx.base.rev }
 
 func (tx *writeTx) Get(kind, id string) (store.Object, error) {
-	return get(tx.readable(kind), kind, id)
+	if err := store.ValidateKey(kind, id); err != nil {
+		return nil, err
+	}
+	if r, ok := tx.lookup(kind, id); ok {
+		return r.obj, nil
+	}
+	return nil, store.NotFoundError(kind, id)
 }
 
 func (tx *writeTx) List(kind string) ([]store.Object, error) {
