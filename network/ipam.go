@@ -43,7 +43,9 @@ type AllocationStore interface {
 // the same state gives the same addresses.
 //
 // Every change is saved to the AllocationStore before the call returns; when
-// saving fails the change is undone and the error returned. An IPAM is safe
+// saving fails the change is undone and the error returned. A store that is
+// an AllocationJournal gets each change appended and a full snapshot only
+// every few hundred changes. An IPAM is safe
 // for concurrent use.
 type IPAM struct {
 	mu     sync.Mutex
@@ -55,6 +57,9 @@ type IPAM struct {
 	free   int
 	byTask map[string]uint32 // task ID -> offset
 	store  AllocationStore
+	// journaled counts changes appended since the last snapshot, when the
+	// store is an AllocationJournal.
+	journaled int
 }
 
 // Smallest and largest subnets an IPAM accepts.
@@ -96,6 +101,13 @@ func NewIPAM(subnet netip.Prefix, store AllocationStore) (*IPAM, error) {
 	}
 	if err := a.restore(st); err != nil {
 		return nil, err
+	}
+	if _, ok := store.(AllocationJournal); ok && st.Subnet.IsValid() {
+		// Compact what earlier processes appended.
+		if err := store.Save(a.stateLocked()); err != nil {
+			return nil, fmt.Errorf("network: compact IPAM state: %w", err)
+		}
+		a.journaled = 1
 	}
 	return a, nil
 }
@@ -168,7 +180,7 @@ func (a *IPAM) Allocate(taskID string) (netip.Addr, error) {
 	if a.next >= a.size-1 {
 		a.next = 2
 	}
-	if err := a.save(); err != nil {
+	if err := a.save(AllocationChange{TaskID: taskID, Address: u32ToAddr(a.base + off), Next: u32ToAddr(a.base + a.next)}); err != nil {
 		a.unmark(off)
 		delete(a.byTask, taskID)
 		a.free++
@@ -190,7 +202,7 @@ func (a *IPAM) Release(taskID string) error {
 	a.unmark(off)
 	delete(a.byTask, taskID)
 	a.free++
-	if err := a.save(); err != nil {
+	if err := a.save(AllocationChange{TaskID: taskID}); err != nil {
 		a.mark(off)
 		a.byTask[taskID] = off
 		a.free--
@@ -236,11 +248,25 @@ func (a *IPAM) stateLocked() IPAMState {
 	return st
 }
 
-func (a *IPAM) save() error {
+// save persists a change: appended to a journal while the journal is short
+// compared to the state, as a full snapshot otherwise.
+func (a *IPAM) save(c AllocationChange) error {
 	if a.store == nil {
 		return nil
 	}
-	return a.store.Save(a.stateLocked())
+	if j, ok := a.store.(AllocationJournal); ok && a.journaled > 0 && a.journaled < 256+2*len(a.byTask) {
+		if err := j.Append(c); err != nil {
+			a.journaled = 0 // the next change writes a whole snapshot over a possibly torn line
+			return err
+		}
+		a.journaled++
+		return nil
+	}
+	if err := a.store.Save(a.stateLocked()); err != nil {
+		return err
+	}
+	a.journaled = 1
+	return nil
 }
 
 // findFree returns the first free offset at or after a.next, wrapping once.

@@ -111,7 +111,7 @@ func TestIPAMLargeSubnetCrossesWords(t *testing.T) {
 
 func TestIPAMPersistsThroughStore(t *testing.T) {
 	t.Parallel()
-	store := FileStore{Path: filepath.Join(t.TempDir(), "sub", "ipam.json")}
+	store := NewFileStore(filepath.Join(t.TempDir(), "sub", "ipam.json"))
 	a := mustIPAM(t, "10.213.1.0/24", store)
 	x, err := a.Allocate("x")
 	require.NoError(t, err)
@@ -190,13 +190,13 @@ func TestIPAMUndoesChangeWhenSaveFails(t *testing.T) {
 func TestFileStoreLoadErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	st, err := FileStore{Path: filepath.Join(dir, "missing.json")}.Load()
+	st, err := NewFileStore(filepath.Join(dir, "missing.json")).Load()
 	require.NoError(t, err)
 	assert.False(t, st.Subnet.IsValid())
 
 	bad := filepath.Join(dir, "bad.json")
 	require.NoError(t, os.WriteFile(bad, []byte("{"), 0o644))
-	_, err = FileStore{Path: bad}.Load()
+	_, err = NewFileStore(bad).Load()
 	require.ErrorContains(t, err, "parse")
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,8 +41,12 @@ func requireRoot(t testing.TB) {
 	t.Skip(why)
 }
 
+// subnetCounter gives each test its own 10.213.N.0/24; the start depends
+// on the process ID so that two test binaries running at once are unlikely
+// to pick the same subnets (the bridge names are random as well).
 var subnetCounter atomic.Uint32
 
+var subnetBase = uint32(os.Getpid())
 
 // testConfig returns a configuration with names and a subnet no other test
 // (or anything else on the host) uses: bridge "stb<hex>", prefix
@@ -52,11 +57,7 @@ func testConfig(t testing.TB) Config {
 	_, err := rand.Read(b[:])
 	require.NoError(t, err)
 	id := hex.EncodeToString(b[:])
-	n := subnetCounter.Add(1)
-	if n == 1 {
-		subnetCounter.Store(uint32(b[0]) % 128)
-		n = subnetCounter.Add(1)
-	}
+	n := subnetBase + subnetCounter.Add(1)
 	cfg := DefaultConfig()
 	cfg.BridgeName = "stb" + id
 	cfg.NamePrefix = "t" + id + "-"
@@ -92,9 +93,11 @@ func newTestProvider(t testing.TB, cfg Config) *Provider {
 	return p
 }
 
-// requireNoLeftovers waits (at most 5 s) for the kernel to finish removing
-// deleted namespaces, then fails if anything of p's remains.
-func requireNoLeftovers(t testing.TB, p *Provider) {
+// requireNoLeftovers fails if anything of p's remains beyond the objects
+// in allowed ("kind name" strings as Leftovers gives them). The kernel
+// removes a deleted namespace's veth asynchronously, so it polls Leftovers
+// for at most 5 s before failing.
+func requireNoLeftovers(t testing.TB, p *Provider, allowed ...string) {
 	t.Helper()
 	var left []string
 	deadline := time.Now().Add(5 * time.Second)
@@ -102,10 +105,11 @@ func requireNoLeftovers(t testing.TB, p *Provider) {
 		var err error
 		left, err = p.Leftovers()
 		require.NoError(t, err)
+		left = slices.DeleteFunc(left, func(s string) bool { return slices.Contains(allowed, s) })
 		if len(left) == 0 || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(20 * time.Millisecond) // the kernel's namespace cleanup is asynchronous
+		time.Sleep(20 * time.Millisecond)
 	}
 	assert.Empty(t, left, "leftover kernel objects")
 }

@@ -29,11 +29,11 @@ func (p *Provider) Leftovers() ([]string, error) {
 	for _, t := range objs.tables {
 		out = append(out, "nftables table "+t)
 	}
-	conn, err := nftables.New()
-	if err != nil {
-		return nil, fmt.Errorf("netlinux: nftables: %w", err)
-	}
-	if _, err := conn.ListTableOfFamily(hostTableName(p.cfg.NamePrefix), nftables.TableFamilyIPv4); err == nil {
+	err = p.withNFT(func(conn *nftables.Conn) error {
+		_, err := conn.ListTableOfFamily(hostTableName(p.cfg.NamePrefix), nftables.TableFamilyIPv4)
+		return err
+	})
+	if err == nil {
 		out = append(out, "nftables table "+hostTableName(p.cfg.NamePrefix))
 	}
 	_, err = p.nl.LinkByName(p.cfg.BridgeName)

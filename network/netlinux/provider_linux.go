@@ -33,7 +33,14 @@ type Provider struct {
 	cfg   Config
 	log   *slog.Logger
 	alloc *network.Allocator
+	store *network.FileStore
 	nl    *netlink.Handle // netlink socket in the host namespace
+
+	// nft is a lasting nftables connection in the host namespace. A Conn
+	// buffers commands until Flush, so batches must not interleave: nftMu
+	// serialises them (the kernel serialises commits anyway).
+	nftMu sync.Mutex
+	nft   *nftables.Conn
 
 	// opMu is held for reading by Setup and Teardown and for writing by
 	// Reconcile and Destroy, which look at every task at once.
@@ -67,7 +74,8 @@ func New(cfg Config) (*Provider, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "tasks"), 0o755); err != nil {
 		return nil, fmt.Errorf("netlinux: create state directory: %w", err)
 	}
-	ipam, err := network.NewIPAM(cfg.Subnet, network.FileStore{Path: filepath.Join(cfg.StateDir, "ipam.json")})
+	store := network.NewFileStore(filepath.Join(cfg.StateDir, "ipam.json"))
+	ipam, err := network.NewIPAM(cfg.Subnet, store)
 	if err != nil {
 		return nil, fmt.Errorf("netlinux: %w", err)
 	}
@@ -77,13 +85,22 @@ func New(cfg Config) (*Provider, error) {
 	}
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
+		store.Close()
 		return nil, fmt.Errorf("netlinux: open netlink: %w", err)
+	}
+	nft, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		h.Close()
+		store.Close()
+		return nil, fmt.Errorf("netlinux: open nftables: %w", err)
 	}
 	p := &Provider{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "netlinux", "bridge", cfg.BridgeName),
 		alloc:   network.NewAllocator(ipam, ports),
+		store:   store,
 		nl:      h,
+		nft:     nft,
 		records: map[string]*network.Attachment{},
 		byName:  map[string]string{},
 	}
@@ -91,11 +108,19 @@ func New(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// Close releases the provider's netlink socket. It leaves every task's
-// network in place (see Destroy).
+// Close releases the provider's netlink socket and state file. It leaves
+// every task's network in place (see Destroy). The provider must not be
+// used afterwards.
 func (p *Provider) Close() error {
 	p.nl.Close()
-	return nil
+	return errors.Join(p.nft.CloseLasting(), p.store.Close())
+}
+
+// withNFT runs fn with the host nftables connection, one batch at a time.
+func (p *Provider) withNFT(fn func(conn *nftables.Conn) error) error {
+	p.nftMu.Lock()
+	defer p.nftMu.Unlock()
+	return fn(p.nft)
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -167,11 +192,11 @@ func (p *Provider) setup(req network.Request, name string) (_ *network.Attachmen
 		}
 		// A crash can leave objects with this name behind; so can a
 		// namespace whose teardown the kernel has not finished.
-		if err := p.removeObjects(name, true); err != nil {
+		if err := p.removeObjects(name, tableIfExists, true); err != nil {
 			return nil, err
 		}
 		att.NetNSPath = filepath.Join(p.cfg.NetNSDir, name)
-		undo = append(undo, func() error { return p.removeObjects(name, true) })
+		undo = append(undo, func() error { return p.removeObjects(name, tableIfExists, true) })
 		if req.Mode.HasInterface() {
 			att.HostInterface = name
 			att.Gateway = p.alloc.IPAM().Gateway()
@@ -184,12 +209,11 @@ func (p *Provider) setup(req network.Request, name string) (_ *network.Attachmen
 			return nil, fmt.Errorf("netlinux: task %q: %w", req.TaskID, err)
 		}
 		if req.Mode == network.ModeBridge && len(att.PortBindings) > 0 {
-			conn, err := nftables.New()
+			err := p.withNFT(func(conn *nftables.Conn) error {
+				applyPortForwards(conn, name, att.Address.Addr(), att.PortBindings)
+				return conn.Flush()
+			})
 			if err != nil {
-				return nil, fmt.Errorf("netlinux: nftables: %w", err)
-			}
-			applyPortForwards(conn, name, att.Address.Addr(), att.PortBindings)
-			if err := conn.Flush(); err != nil {
 				return nil, fmt.Errorf("netlinux: task %q: publish ports: %w", req.TaskID, err)
 			}
 		}
@@ -323,12 +347,11 @@ func (p *Provider) prepareHost(mode network.Mode) error {
 			return fmt.Errorf("netlinux: %w", err)
 		}
 	}
-	conn, err := nftables.New()
+	err = p.withNFT(func(conn *nftables.Conn) error {
+		applyHostNAT(conn, p.cfg.NamePrefix, p.cfg.BridgeName, p.cfg.Subnet)
+		return conn.Flush()
+	})
 	if err != nil {
-		return fmt.Errorf("netlinux: nftables: %w", err)
-	}
-	applyHostNAT(conn, p.cfg.NamePrefix, p.cfg.BridgeName, p.cfg.Subnet)
-	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("netlinux: install host table %s: %w", hostTableName(p.cfg.NamePrefix), err)
 	}
 	p.bridgeIndex = idx
@@ -381,18 +404,33 @@ func (p *Provider) ensureBridge() (int, error) {
 	return link.Attrs().Index, nil
 }
 
+// tableRemoval says what removeObjects does with a port-forward table.
+type tableRemoval int
+
+const (
+	tableKeep     tableRemoval = iota // the task has none
+	tableIfExists                     // look first: deleting costs a commit
+	tableDelete                       // the task has one
+)
+
 // removeObjects removes the kernel objects named name: the port-forward
-// table, the namespace and, with deleteVeth, the veth's host end (which the
+// table, the namespace and, with veth, the veth's host end (which the
 // kernel otherwise removes on its own, shortly after the namespace goes).
-func (p *Provider) removeObjects(name string, deleteVeth bool) error {
+func (p *Provider) removeObjects(name string, table tableRemoval, veth bool) error {
 	var errs []error
-	conn, err := nftables.New()
-	if err == nil {
-		err = deleteTable(conn, nftables.TableFamilyIPv4, name)
+	if table != tableKeep {
+		errs = append(errs, p.withNFT(func(conn *nftables.Conn) error {
+			if table == tableIfExists {
+				_, err := conn.ListTableOfFamily(name, nftables.TableFamilyIPv4)
+				if errors.Is(err, unix.ENOENT) {
+					return nil
+				}
+			}
+			return deleteTable(conn, nftables.TableFamilyIPv4, name)
+		}))
 	}
-	errs = append(errs, err)
 	errs = append(errs, deleteNetNS(filepath.Join(p.cfg.NetNSDir, name)))
-	if deleteVeth {
+	if veth {
 		link, err := p.nl.LinkByName(name)
 		var notFound netlink.LinkNotFoundError
 		switch {
@@ -437,8 +475,17 @@ func (p *Provider) teardown(taskID string) error {
 	if !taken || owner == taskID {
 		// Without a record (a crash during Setup) the objects may exist all
 		// the same: remove by name.
-		if rec == nil || rec.Mode.HasNamespace() {
-			if err := p.removeObjects(name, false); err != nil {
+		switch {
+		case rec == nil:
+			if err := p.removeObjects(name, tableIfExists, false); err != nil {
+				return err
+			}
+		case rec.Mode.HasNamespace():
+			table := tableKeep
+			if rec.Mode == network.ModeBridge && len(rec.PortBindings) > 0 {
+				table = tableDelete
+			}
+			if err := p.removeObjects(name, table, false); err != nil {
 				return err
 			}
 		}

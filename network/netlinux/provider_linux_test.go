@@ -2,7 +2,6 @@ package netlinux
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -295,17 +294,7 @@ func TestTeardownLeavesNothing(t *testing.T) {
 	assert.Empty(t, dirs)
 
 	// Only the shared pieces remain: the bridge and the host table.
-	deadline := time.Now().Add(5 * time.Second)
-	var left []string
-	for {
-		left, err = p.Leftovers()
-		require.NoError(t, err)
-		if len(left) <= 2 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // veths go with their namespace, asynchronously
-	}
-	assert.ElementsMatch(t, []string{"bridge " + cfg.BridgeName, "nftables table " + hostTableName(cfg.NamePrefix)}, left)
+	requireNoLeftovers(t, p, "bridge "+cfg.BridgeName, "nftables table "+hostTableName(cfg.NamePrefix))
 
 	// The same task can be set up again right away.
 	_, err = p.Setup(ctx, reqs[0])
@@ -357,18 +346,15 @@ func TestReconcileRemovesWhatNoLiveTaskOwns(t *testing.T) {
 	// Lose every trace of the two "lost" tasks in StateDir, as if the state
 	// directory had been wiped for them: only the label in their namespace
 	// says whose they are.
-	ipamPath := filepath.Join(cfg.StateDir, "ipam.json")
-	var st network.IPAMState
-	b, err := os.ReadFile(ipamPath)
+	store := network.NewFileStore(filepath.Join(cfg.StateDir, "ipam.json"))
+	st, err := store.Load()
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(b, &st))
 	for _, id := range []string{"lost-kept", "lost-stopped"} {
 		delete(st.Allocations, id)
 		require.NoError(t, os.RemoveAll(p1.taskDir(objectName(cfg.NamePrefix, id))))
 	}
-	b, err = json.Marshal(st)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(ipamPath, b, 0o644))
+	require.NoError(t, store.Save(st))
+	require.NoError(t, store.Close())
 
 	// Unlabelled leftovers with the prefix: a namespace and a table.
 	orphan := cfg.NamePrefix + strings.Repeat("0", 15-len(cfg.NamePrefix))

@@ -84,11 +84,9 @@ func (p *Provider) reconcile(keep func(string) bool) error {
 	}
 	for _, name := range objs.tables {
 		removeIfOrphan("nftables table", name, func() error {
-			conn, err := nftables.New()
-			if err != nil {
-				return err
-			}
-			return deleteTable(conn, nftables.TableFamilyIPv4, name)
+			return p.withNFT(func(conn *nftables.Conn) error {
+				return deleteTable(conn, nftables.TableFamilyIPv4, name)
+			})
 		})
 	}
 	for _, name := range objs.netns {
@@ -139,11 +137,11 @@ func (p *Provider) listObjects() (objects, error) {
 			o.veths = append(o.veths, l)
 		}
 	}
-	conn, err := nftables.New()
-	if err != nil {
-		return o, fmt.Errorf("netlinux: nftables: %w", err)
-	}
-	tables, err := listTables(conn, p.cfg.NamePrefix)
+	var tables []string
+	err = p.withNFT(func(conn *nftables.Conn) (err error) {
+		tables, err = listTables(conn, p.cfg.NamePrefix)
+		return err
+	})
 	if err != nil {
 		return o, fmt.Errorf("netlinux: %w", err)
 	}
@@ -193,11 +191,9 @@ func (p *Provider) Destroy(ctx context.Context) error {
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
 	errs := []error{p.reconcile(func(string) bool { return false })}
-	conn, err := nftables.New()
-	if err == nil {
-		err = deleteTable(conn, nftables.TableFamilyIPv4, hostTableName(p.cfg.NamePrefix))
-	}
-	errs = append(errs, err)
+	errs = append(errs, p.withNFT(func(conn *nftables.Conn) error {
+		return deleteTable(conn, nftables.TableFamilyIPv4, hostTableName(p.cfg.NamePrefix))
+	}))
 	link, err := p.nl.LinkByName(p.cfg.BridgeName)
 	var notFound netlink.LinkNotFoundError
 	switch {
