@@ -334,7 +334,15 @@ func (r *Runtime) specOpts(spec runtime.ContainerSpec, img ocispec.ImageConfig) 
 	if len(args) == 0 {
 		return nil, invalid("Command", "the image has no ENTRYPOINT or CMD and the spec sets none")
 	}
-	opts := []oci.SpecOpts{withImageConfig(img)}
+	opts := []oci.SpecOpts{
+		withImageConfig(img),
+		// The container's own cgroups, read-only, as Docker mounts them:
+		// runtimes such as the JVM size themselves from the limits there.
+		oci.WithMounts([]specs.Mount{{
+			Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+			Options: []string{"ro", "nosuid", "noexec", "nodev", "relatime"},
+		}}),
+	}
 	if spec.Init {
 		initPath, err := r.initBinary()
 		if err != nil {
