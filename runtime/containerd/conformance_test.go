@@ -1,0 +1,18 @@
+//go:build linux
+
+package containerd
+
+import (
+	"testing"
+
+	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/runtimetest"
+)
+
+func TestConformance(t *testing.T) {
+	needContainerd(t)
+	runtimetest.Run(t, runtimetest.Harness{
+		New:   func(t *testing.T) runtime.Runtime { return newRuntime(t) },
+		Image: testImage,
+	})
+}
