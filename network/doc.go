@@ -65,8 +65,15 @@
 //
 // IPAM hands out one IPv4 address per task (gateway = the subnet's first
 // address; network and broadcast addresses are skipped) with a next-fit
-// bitmap, and saves every change through an AllocationStore: FileStore
-// writes a JSON file with an atomic rename, MemoryStore keeps it in memory.
+// bitmap, and saves every change through an AllocationStore before
+// returning: FileStore appends each change to a JSON-lines file and now and
+// then replaces it with a snapshot by atomic rename (so allocations survive
+// a restart of the orchestrator), MemoryStore keeps the state in memory:
+//
+//	store := network.NewFileStore("/var/lib/stevedore/network/ipam.json")
+//	ipam, err := network.NewIPAM(netip.MustParsePrefix("10.88.0.0/16"), store)
+//	addr, err := ipam.Allocate(taskID) // 10.88.0.2, then .3, ...; ErrExhausted when full
+//	err = ipam.Release(taskID)
 // PortAllocator reserves static host ports and picks dynamic ones per
 // protocol. Allocator combines the two the way a Provider needs. IPAM,
 // PortAllocator and Allocator are safe for concurrent use.

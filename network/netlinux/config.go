@@ -158,6 +158,10 @@ func isObjectName(prefix, name string) bool {
 	return true
 }
 
+// hostTableName is the provider's table in the host namespace; being
+// shorter than 15 characters, it never passes isObjectName.
+func hostTableName(prefix string) string { return prefix + "host" }
+
 // labelPrefix starts the alias set on a task namespace's loopback (and on
 // the host end of its veth): the label that maps kernel objects back to a
 // task ID when the provider's state is lost.

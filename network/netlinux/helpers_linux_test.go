@@ -28,9 +28,12 @@ import (
 )
 
 // requireRoot skips a test that needs root, or fails it when CI=true (CI
-// runs as root, where nothing may be skipped).
+// runs as root, where nothing may be skipped). -short skips it as well.
 func requireRoot(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test against the kernel; skipped with -short")
+	}
 	if os.Geteuid() == 0 {
 		return
 	}

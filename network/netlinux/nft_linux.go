@@ -64,9 +64,6 @@ func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) error {
 	return nil
 }
 
-// hostTableName is the provider's table in the host namespace.
-func hostTableName(prefix string) string { return prefix + "host" }
-
 // applyHostNAT (re)creates the provider's host table:
 //
 //	table ip <prefix>host {
