@@ -330,7 +330,9 @@ func (r *Round) place(p *plan, count int, out []Decision) ([]Decision, error) {
 		return out, err
 	}
 	if out == nil {
-		out = make([]Decision, 0, count)
+		// Room for the whole batch, up to a bound: a batch far larger than
+		// what fits must not allocate for tasks that will never be placed.
+		out = make([]Decision, 0, min(count, 1<<16))
 	}
 	start := len(out)
 	if c := compileChain(p); c != nil && !r.sched.scanOnly {
