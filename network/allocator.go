@@ -77,13 +77,14 @@ func (a *Allocator) Allocate(req Request) (Allocation, error) {
 }
 
 // Restore re-reserves what an attachment holds after a restart: its
-// address must already be in the IPAM (loaded from its store), its host
-// ports are reserved again.
+// address (normally already in the IPAM, loaded from its store; reserved
+// again when missing) and its host ports. An address the IPAM gives to
+// another task, or a host port another task holds, is an error wrapping
+// ErrConflict or ErrPortInUse.
 func (a *Allocator) Restore(att *Attachment) error {
 	if att.Mode.HasInterface() {
-		addr, ok := a.ipam.Lookup(att.TaskID)
-		if !ok || addr != att.Address.Addr() {
-			return fmt.Errorf("%w: task %q has address %s but the IPAM has %s", ErrConflict, att.TaskID, att.Address.Addr(), addr)
+		if err := a.ipam.Reserve(att.TaskID, att.Address.Addr()); err != nil {
+			return fmt.Errorf("restore task %q: %w", att.TaskID, err)
 		}
 	}
 	if att.Mode != ModeHost && att.Mode != ModeBridge {

@@ -76,5 +76,12 @@ func TestAllocatorRestore(t *testing.T) {
 	assert.Equal(t, "br", owner)
 
 	att.Address = netip.MustParsePrefix("10.213.0.99/24")
-	require.ErrorIs(t, b.Restore(att), ErrConflict)
+	require.ErrorIs(t, b.Restore(att), ErrConflict, "the IPAM has another address for the task")
+
+	// An attachment whose address the IPAM lost gets it back.
+	lost := &Attachment{TaskID: "lost", Mode: ModeAWSVPC, Address: netip.MustParsePrefix("10.213.0.77/24")}
+	require.NoError(t, b.Restore(lost))
+	addr, ok := b.IPAM().Lookup("lost")
+	assert.True(t, ok)
+	assert.Equal(t, "10.213.0.77", addr.String())
 }

@@ -190,6 +190,43 @@ func (a *IPAM) Allocate(taskID string) (netip.Addr, error) {
 	return u32ToAddr(a.base + off), nil
 }
 
+// Reserve gives taskID the address addr, for adopting a task whose
+// address is known from elsewhere (a namespace found after the state was
+// lost). Reserving the address the task already has is a no-op. An address
+// outside the subnet or not assignable is an error wrapping ErrInvalid; an
+// address held by another task, or a task holding another address, one
+// wrapping ErrConflict. The cursor does not move.
+func (a *IPAM) Reserve(taskID string, addr netip.Addr) error {
+	if taskID == "" {
+		return fieldErr("taskID", "must not be empty")
+	}
+	off, ok := a.offset(addr)
+	if !ok || off < 2 || off >= a.size-1 {
+		return fieldErr("address", "%s is not assignable in %s", addr, a.subnet)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cur, ok := a.byTask[taskID]; ok {
+		if cur == off {
+			return nil
+		}
+		return fmt.Errorf("%w: task %q holds %s, not %s", ErrConflict, taskID, u32ToAddr(a.base+cur), addr)
+	}
+	if a.isUsed(off) {
+		return fmt.Errorf("%w: %s is allocated to another task", ErrConflict, addr)
+	}
+	a.mark(off)
+	a.byTask[taskID] = off
+	a.free--
+	if err := a.save(AllocationChange{TaskID: taskID, Address: addr}); err != nil {
+		a.unmark(off)
+		delete(a.byTask, taskID)
+		a.free++
+		return fmt.Errorf("network: save reservation of task %q: %w", taskID, err)
+	}
+	return nil
+}
+
 // Release gives taskID's address back. Releasing a task that has none is
 // not an error.
 func (a *IPAM) Release(taskID string) error {

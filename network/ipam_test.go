@@ -151,6 +151,22 @@ func TestIPAMRejectsInconsistentState(t *testing.T) {
 	}
 }
 
+func TestIPAMReserve(t *testing.T) {
+	t.Parallel()
+	a := mustIPAM(t, "10.213.0.0/29", nil)
+	require.NoError(t, a.Reserve("x", netip.MustParseAddr("10.213.0.4")))
+	require.NoError(t, a.Reserve("x", netip.MustParseAddr("10.213.0.4")), "idempotent")
+	require.ErrorIs(t, a.Reserve("x", netip.MustParseAddr("10.213.0.5")), ErrConflict)
+	require.ErrorIs(t, a.Reserve("y", netip.MustParseAddr("10.213.0.4")), ErrConflict)
+	require.ErrorIs(t, a.Reserve("y", netip.MustParseAddr("10.213.0.1")), ErrInvalid, "the gateway")
+	require.ErrorIs(t, a.Reserve("y", netip.MustParseAddr("10.9.0.4")), ErrInvalid)
+	require.ErrorIs(t, a.Reserve("", netip.MustParseAddr("10.213.0.6")), ErrInvalid)
+	assert.Equal(t, 4, a.Free())
+	got, err := a.Allocate("z")
+	require.NoError(t, err)
+	assert.Equal(t, "10.213.0.2", got.String(), "Reserve does not move the cursor")
+}
+
 type failingStore struct {
 	MemoryStore
 	fail bool

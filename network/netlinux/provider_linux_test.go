@@ -342,6 +342,8 @@ func TestReconcileRemovesWhatNoLiveTaskOwns(t *testing.T) {
 		_, err := p1.Setup(ctx, r)
 		require.NoError(t, err)
 	}
+	lostKept, err := p1.Attachment(ctx, "lost-kept")
+	require.NoError(t, err)
 
 	// Lose every trace of the two "lost" tasks in StateDir, as if the state
 	// directory had been wiped for them: only the label in their namespace
@@ -376,7 +378,9 @@ func TestReconcileRemovesWhatNoLiveTaskOwns(t *testing.T) {
 		assert.NoFileExists(t, filepath.Join(cfg.NetNSDir, objectName(cfg.NamePrefix, id)), id)
 	}
 	assert.NoFileExists(t, filepath.Join(cfg.NetNSDir, orphan))
-	assert.Equal(t, []string{"keep"}, keys(p2.Allocator().IPAM().Allocations()))
+	allocs := p2.Allocator().IPAM().Allocations()
+	assert.ElementsMatch(t, []string{"keep", "lost-kept"}, keys(allocs))
+	assert.Equal(t, lostKept.Address.Addr(), allocs["lost-kept"], "the kept namespace's address is reserved again")
 	left, err := p2.Leftovers()
 	require.NoError(t, err)
 	for _, l := range left {

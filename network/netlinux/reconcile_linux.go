@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,14 +52,16 @@ func (p *Provider) reconcile(keep func(string) bool) error {
 	for id := range tasks {
 		named[objectName(prefix, id)] = true
 	}
+	lostAddrs := map[string]netip.Addr{} // tasks known only from a label
 	for _, ns := range objs.netns {
 		if named[ns] {
 			continue
 		}
-		id, ok := p.readLabel(ns)
+		id, addr, ok := p.readLabel(ns)
 		if ok && objectName(prefix, id) == ns {
 			tasks[id] = true
 			named[ns] = true
+			lostAddrs[id] = addr
 		}
 	}
 
@@ -67,6 +70,13 @@ func (p *Provider) reconcile(keep func(string) bool) error {
 	for _, id := range slices.Sorted(maps.Keys(tasks)) {
 		if keep(id) {
 			keptNames[objectName(prefix, id)] = true
+			if addr, lost := lostAddrs[id]; lost && addr.IsValid() {
+				// The namespace still uses the address: take it back so that
+				// no other task gets it.
+				if err := p.alloc.IPAM().Reserve(id, addr); err != nil {
+					p.log.Warn("reconcile: cannot reserve the address of a kept task", "task", id, "address", addr, "err", err)
+				}
+			}
 			continue
 		}
 		p.log.Info("reconcile: tearing down the network of a task that is not kept", "task", id)
@@ -154,8 +164,8 @@ func (p *Provider) listObjects() (objects, error) {
 }
 
 // readLabel returns the task ID in the alias of the loopback of the
-// namespace name.
-func (p *Provider) readLabel(name string) (string, bool) {
+// namespace name, and eth0's IPv4 address when it has one.
+func (p *Provider) readLabel(name string) (taskID string, addr netip.Addr, ok bool) {
 	var alias string
 	err := onFreshThread(func() error {
 		if err := enterNetNS(filepath.Join(p.cfg.NetNSDir, name)); err != nil {
@@ -171,13 +181,22 @@ func (p *Provider) readLabel(name string) (string, bool) {
 			return err
 		}
 		alias = lo.Attrs().Alias
+		eth0, err := h.LinkByName("eth0")
+		if err != nil {
+			return nil // none mode
+		}
+		addrs, err := h.AddrList(eth0, unix.AF_INET)
+		if err == nil && len(addrs) > 0 {
+			addr = prefixOf(addrs[0].IPNet).Addr()
+		}
 		return nil
 	})
 	if err != nil {
 		p.log.Debug("cannot read the label of a namespace", "name", name, "err", err)
-		return "", false
+		return "", netip.Addr{}, false
 	}
-	return taskFromLabel(alias)
+	taskID, ok = taskFromLabel(alias)
+	return taskID, addr, ok
 }
 
 // Destroy tears down every task's network and removes the bridge and the
