@@ -1,0 +1,6 @@
+package main
+
+// addressEnv names the environment variable holding containerd's socket.
+const addressEnv = "STEVEDORE_CONTAINERD_ADDRESS"
+
+func main() {}
