@@ -329,10 +329,10 @@ func (r *Round) place(p *plan, count int, out []Decision) ([]Decision, error) {
 	if err != nil {
 		return out, err
 	}
-	if out == nil {
-		// Room for the whole batch, up to a bound: a batch far larger than
-		// what fits must not allocate for tasks that will never be placed.
-		out = make([]Decision, 0, min(count, 1<<16))
+	if room := len(out) + min(count, r.capacity(p, cands, count)); cap(out) < room {
+		// Room for the tasks that can fit, and no more: a batch far larger
+		// than the cluster must not allocate for tasks never placed.
+		out = slices.Grow(out, room-len(out))
 	}
 	start := len(out)
 	if c := compileChain(p); c != nil && !r.sched.scanOnly {
@@ -376,6 +376,33 @@ func (r *Round) candidates(p *plan) ([]int32, error) {
 		}
 	}
 	return cands, nil
+}
+
+// capacity returns an upper bound of how many tasks of plan p the
+// candidates can take, counting cpu, memory and network slots (and one per
+// instance with fixed ports or distinctInstance), stopping at limit.
+func (r *Round) capacity(p *plan, cands []int32, limit int) int {
+	total := 0
+	for _, i := range cands {
+		inf := &r.infos[i]
+		n := limit
+		if p.cpu > 0 {
+			n = min(n, inf.cpu/p.cpu)
+		}
+		if p.mem > 0 {
+			n = min(n, inf.memory/p.mem)
+		}
+		if p.slots > 0 {
+			n = min(n, int(inf.slots)/p.slots)
+		}
+		if p.distinct || len(p.static) > 0 {
+			n = min(n, 1)
+		}
+		if total += n; total >= limit {
+			return limit
+		}
+	}
+	return total
 }
 
 // check returns the first reason inf cannot take a task of plan p, or ""
