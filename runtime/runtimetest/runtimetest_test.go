@@ -1,0 +1,21 @@
+package runtimetest_test
+
+import (
+	"testing"
+
+	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/runtime/runtimetest"
+)
+
+// TestRunOnFake runs the suite against runtime/fake, which must pass it.
+func TestRunOnFake(t *testing.T) {
+	runtimetest.Run(t, runtimetest.Harness{
+		New: func(t *testing.T) runtime.Runtime {
+			rt := fake.New()
+			t.Cleanup(rt.Close)
+			return rt
+		},
+		Image: "docker.io/library/busybox:1.36",
+	})
+}
