@@ -27,6 +27,7 @@ import (
 	"github.com/containerd/containerd/v2/plugins"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/log"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/singleflight"
 
@@ -53,6 +54,7 @@ type Runtime struct {
 	client      *client.Client
 	opts        options
 	log         *slog.Logger
+	clientLog   *log.Entry
 	snapshotter string
 
 	// ctx carries the namespace; Close cancels it, which ends the
@@ -150,10 +152,11 @@ func New(address string, opts ...Option) (*Runtime, error) {
 		client:      c,
 		opts:        o,
 		log:         o.logger.With("namespace", o.namespace),
+		clientLog:   clientLogger(o.logger.With("namespace", o.namespace)),
 		snapshotter: sn,
 		containers:  make(map[string]*entry),
 	}
-	r.ctx, r.cancel = context.WithCancel(base)
+	r.ctx, r.cancel = context.WithCancel(log.WithLogger(base, r.clientLog))
 	return r, nil
 }
 
@@ -232,7 +235,7 @@ func (r *Runtime) begin(ctx context.Context) (context.Context, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
-	return namespaces.WithNamespace(ctx, r.opts.namespace), nil
+	return log.WithLogger(namespaces.WithNamespace(ctx, r.opts.namespace), r.clientLog), nil
 }
 
 // kindOf maps a containerd error to the runtime's sentinel of the same kind.

@@ -1,0 +1,106 @@
+//go:build linux
+
+package containerd
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore/internal/ocitest"
+	"github.com/stevedore-io/stevedore/runtime"
+)
+
+// registry serves a busybox image (with a marker file) from an in-process
+// registry on loopback that wants basic auth.
+func registry(t *testing.T, marker string) (host string, reg *ocitest.Registry) {
+	t.Helper()
+	img, err := ocitest.Busybox("stevedore.local/pulled:"+marker, map[string][]byte{"/marker": []byte(marker)})
+	if err != nil {
+		t.Skipf("cannot build the busybox image: %v", err)
+	}
+	built, err := ocitest.Build(img)
+	require.NoError(t, err)
+	reg = ocitest.NewRegistry(built)
+	reg.RequireBasicAuth("puller", "s3cret")
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	return u.Host, reg
+}
+
+func TestEnsureImagePullsWithCredentials(t *testing.T) {
+	t.Parallel()
+	needContainerd(t)
+	tag := uniqueID(t)
+	host, reg := registry(t, tag)
+	ref := host + "/pulled:" + tag
+	r := newRuntime(t, WithPlainHTTP("127.0.0.1"))
+	ctx := testCtx(t)
+
+	t.Run("wrong password", func(t *testing.T) {
+		err := r.EnsureImage(ctx, ref, &runtime.Auth{Username: "puller", Password: "wrong"})
+		require.ErrorIs(t, err, runtime.ErrImagePull)
+	})
+	t.Run("unknown tag", func(t *testing.T) {
+		err := r.EnsureImage(ctx, host+"/pulled:nope", &runtime.Auth{Username: "puller", Password: "s3cret"})
+		require.ErrorIs(t, err, runtime.ErrImagePull)
+		require.ErrorIs(t, err, runtime.ErrNotFound)
+	})
+
+	require.NoError(t, r.EnsureImage(ctx, ref, &runtime.Auth{Username: "puller", Password: "s3cret"}))
+	before := reg.Requests()
+	require.NoError(t, r.EnsureImage(ctx, ref, nil), "present and unpacked: no pull, no credentials needed")
+	assert.Equal(t, before, reg.Requests(), "no registry request for an image already there")
+
+	code, out := runOutput(t, r, runtime.ContainerSpec{Image: ref, Command: []string{"cat", "/marker"}})
+	require.Equal(t, 0, code, out)
+	assert.Equal(t, tag, out)
+}
+
+func TestEnsureImageRefusesPlainHTTPUnlessAllowed(t *testing.T) {
+	t.Parallel()
+	needContainerd(t)
+	host, _ := registry(t, uniqueID(t))
+	r := newRuntime(t) // no WithPlainHTTP: HTTPS only
+	err := r.EnsureImage(testCtx(t), host+"/pulled:x", &runtime.Auth{Username: "puller", Password: "s3cret"})
+	require.ErrorIs(t, err, runtime.ErrImagePull)
+}
+
+func TestImportArchive(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	ctx := testCtx(t)
+
+	one, err := ocitest.Busybox("stevedore.local/import-a:"+uniqueID(t), nil)
+	if err != nil {
+		t.Skipf("cannot build the busybox image: %v", err)
+	}
+	a, err := ocitest.Build(one)
+	require.NoError(t, err)
+	b, err := ocitest.Build(ocitest.Image{Ref: "stevedore.local/import-b:1", Files: []ocitest.File{{Path: "/hello", Data: []byte("hi")}}})
+	require.NoError(t, err)
+	var archive bytes.Buffer
+	require.NoError(t, ocitest.WriteArchive(&archive, a, b))
+
+	names, err := r.ImportArchive(ctx, &archive)
+	require.NoError(t, err)
+	assert.Equal(t, []string{a.Ref, b.Ref}, names)
+	require.NoError(t, r.EnsureImage(ctx, a.Ref, nil), "imported images are unpacked")
+
+	_, err = r.ImportArchive(ctx, strings.NewReader("not a tar"))
+	require.ErrorIs(t, err, runtime.ErrImagePull)
+}
+
+func TestEnsureImageInvalidReference(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	err := r.EnsureImage(testCtx(t), "UPPER/Case:bad", nil)
+	require.ErrorIs(t, err, runtime.ErrImagePull)
+}
