@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,7 +62,13 @@ func (c *Cluster) Validate() error {
 		return nil
 	}
 	if err := c.DefaultCapacityProviderStrategy.Validate(); err != nil {
-		return prefixed("defaultCapacityProviderStrategy", err)
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			c := *fe
+			c.Field = "default" + strings.ToUpper(c.Field[:1]) + c.Field[1:]
+			return &c
+		}
+		return err
 	}
 	for i, item := range c.DefaultCapacityProviderStrategy {
 		if !slices.Contains(c.CapacityProviders, item.CapacityProvider) {

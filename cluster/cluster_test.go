@@ -73,7 +73,10 @@ func TestClusterValidate(t *testing.T) {
 		}, field: "defaultCapacityProviderStrategy[0].capacityProvider"},
 		{name: "invalid strategy", mutate: func(c *cluster.Cluster) {
 			c.DefaultCapacityProviderStrategy[0].Weight = 0
-		}, field: "defaultCapacityProviderStrategy.capacityProviderStrategy"},
+		}, field: "defaultCapacityProviderStrategy"},
+		{name: "invalid strategy item", mutate: func(c *cluster.Cluster) {
+			c.DefaultCapacityProviderStrategy[0].Base = -1
+		}, field: "defaultCapacityProviderStrategy[0].base"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -82,10 +82,8 @@ type groupCount struct {
 }
 
 // InstanceInfo is a container instance as a round sees it: the instance
-// given to NewRound plus what the round has placed on it. Plug-ins read it;
-// it implements query.Target. Its methods must not be called after the
-// round's next placement has started from another goroutine (a Round is
-// single-threaded).
+// given to NewRound plus what the round has placed on it. Plug-ins read it,
+// and it implements query.Target. Like its Round, it is for one goroutine.
 type InstanceInfo struct {
 	ci      *cluster.ContainerInstance
 	round   *Round
