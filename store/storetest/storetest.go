@@ -36,8 +36,8 @@ type Limits struct {
 	// WatchBuffer is how many events a watcher may fall behind the newest
 	// revision before the store ends it with store.ErrWatcherTooSlow. The
 	// suite expects a watcher whose consumer reads nothing to be ended
-	// once it is 4×WatchBuffer+16 single-event transactions behind, and a
-	// watcher whose consumer keeps up never to be ended.
+	// once it is 4×WatchBuffer+16 transactions behind, and a watcher whose
+	// consumer keeps up never to be ended.
 	WatchBuffer int
 }
 

@@ -155,22 +155,24 @@ func testWatchLimits(t *testing.T, newStore NewStore) {
 		const writes = 4*buffer + 16
 		s := newStore(t, Limits{History: 1000, WatchBuffer: buffer})
 		w := watch(t, s, 0)
-		var revs []int64
+		var revs []int64 // two events, two objects, per transaction
 		for i := range writes {
-			revs = append(revs, create(t, s, item(KindA, fmt.Sprintf("%03d", i), i)))
+			rev := create(t, s, item(KindA, fmt.Sprintf("%03d", i), i), item(KindB, fmt.Sprintf("%03d", i), i))
+			revs = append(revs, rev, rev)
 		}
 
 		got, err := drain(t, w)
 		require.ErrorIs(t, err, store.ErrWatcherTooSlow)
-		require.Less(t, len(got), writes)
+		require.Less(t, len(got), len(revs))
 		assert.Equal(t, revs[:len(got)], revisions(got), "what arrived before the end has no gaps")
+		require.Zero(t, len(got)%2, "the watch ended between two events of one transaction")
 
 		last := int64(0) // the revision the watch started from
 		if len(got) > 0 {
 			last = got[len(got)-1].Revision
 		}
 		resumed := watch(t, s, last)
-		rest := recvN(t, resumed, writes-len(got))
+		rest := recvN(t, resumed, len(revs)-len(got))
 		assert.Equal(t, revs[len(got):], revisions(rest))
 	})
 
