@@ -195,7 +195,7 @@ func linksIn(t testing.TB, path string) []netlink.Link {
 			return err
 		}
 		defer h.Close()
-		links, err = h.LinkList()
+		links, err = retryDump(h.LinkList)
 		return err
 	})
 	return links

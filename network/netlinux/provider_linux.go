@@ -388,7 +388,7 @@ func (p *Provider) ensureBridge() (int, error) {
 		return 0, fmt.Errorf("%w: %s is a %s, not a bridge", network.ErrConflict, p.cfg.BridgeName, link.Type())
 	}
 	gw := netip.PrefixFrom(p.alloc.IPAM().Gateway(), p.cfg.Subnet.Bits())
-	addrs, err := p.nl.AddrList(link, unix.AF_INET)
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return p.nl.AddrList(link, unix.AF_INET) })
 	if err != nil {
 		return 0, fmt.Errorf("list addresses: %w", err)
 	}

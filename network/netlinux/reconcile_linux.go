@@ -138,7 +138,7 @@ func (p *Provider) listObjects() (objects, error) {
 	if o.netns, err = listNetNS(p.cfg.NetNSDir, p.cfg.NamePrefix); err != nil {
 		return o, fmt.Errorf("netlinux: %w", err)
 	}
-	links, err := p.nl.LinkList()
+	links, err := retryDump(p.nl.LinkList)
 	if err != nil {
 		return o, fmt.Errorf("netlinux: list links: %w", err)
 	}
@@ -185,7 +185,7 @@ func (p *Provider) readLabel(name string) (taskID string, addr netip.Addr, ok bo
 		if err != nil {
 			return nil // none mode
 		}
-		addrs, err := h.AddrList(eth0, unix.AF_INET)
+		addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(eth0, unix.AF_INET) })
 		if err == nil && len(addrs) > 0 {
 			addr = prefixOf(addrs[0].IPNet).Addr()
 		}
