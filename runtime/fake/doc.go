@@ -72,7 +72,10 @@
 // exit code 143. A shell trap runs once the foreground command ends, as in a
 // real shell: with `trap "exit 0" TERM; while true; do sleep 1; done` the
 // process exits 0 up to a second after SIGTERM, at the end of the current
-// sleep. SIGKILL always ends the process with 137.
+// sleep. SIGKILL always ends the process with 137. Signal numbers are
+// Linux's, whatever the host: HUP, INT, QUIT, KILL, ALRM and TERM have the
+// same numbers everywhere, but on macOS pass syscall.Signal(10), not
+// syscall.SIGUSR1, for a container's SIGUSR1.
 //
 // # Scripts
 //

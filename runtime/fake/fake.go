@@ -209,7 +209,7 @@ func (r *Runtime) Close() {
 	for _, c := range all {
 		c.seq.Lock()
 		r.mu.Lock()
-		r.finish(c, 128+int(syscall.SIGKILL))
+		r.finish(c, 128+int(sigKILL))
 		r.release(c, runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: runtime closed before it started: %w", c.spec.ID, runtime.ErrNotRunning)})
 		r.mu.Unlock()
 		c.seq.Unlock()
@@ -559,7 +559,7 @@ func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) err
 	}
 	now := time.Now()
 	c.signals = append(c.signals, ReceivedSignal{Signal: sig, Time: now})
-	if sig == syscall.SIGKILL {
+	if sig == sigKILL {
 		r.finish(c, 128+int(sig))
 		r.mu.Unlock()
 		return done(nil)
@@ -640,7 +640,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.Ex
 		return result, done(nil)
 	case <-exited:
 		// The container's processes are killed with its main process.
-		return runtime.ExecResult{ExitCode: 128 + int(syscall.SIGKILL)}, done(nil)
+		return runtime.ExecResult{ExitCode: 128 + int(sigKILL)}, done(nil)
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
@@ -762,7 +762,7 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	r.mu.Lock()
 	removed := r.containers[id] == c
 	if removed {
-		r.finish(c, 128+int(syscall.SIGKILL))
+		r.finish(c, 128+int(sigKILL))
 		r.release(c, runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: deleted before it ran: %w", id, runtime.ErrNotFound)})
 		delete(r.containers, id)
 	}

@@ -20,6 +20,12 @@ import (
 
 const image = "busybox:1.36"
 
+// Linux signal numbers missing from package syscall on some systems.
+const (
+	sigUSR1 = syscall.Signal(10)
+	sigCHLD = syscall.Signal(17)
+)
+
 // buffer is an io.Writer safe for the fake's goroutines and the test's.
 type buffer struct {
 	mu sync.Mutex
@@ -121,7 +127,7 @@ func TestSignals(t *testing.T) {
 		{"scripted process dies of SIGTERM", forever, cmd("c"), syscall.SIGTERM, 143, 0},
 		{"scripted process dies of SIGINT", forever, cmd("c"), syscall.SIGINT, 130, 0},
 		{"SIGKILL", forever, cmd("c"), syscall.SIGKILL, 137, 0},
-		{"SIGCHLD does nothing", forever, cmd("c"), syscall.SIGCHLD, -1, 0},
+		{"SIGCHLD does nothing", forever, cmd("c"), sigCHLD, -1, 0},
 		{
 			"graceful shutdown",
 			fake.Behavior{RunFor: fake.Forever, Signals: map[syscall.Signal]fake.Reaction{syscall.SIGTERM: {ExitCode: 0, After: 2 * time.Second}}},
@@ -621,7 +627,7 @@ func TestContainerSnapshot(t *testing.T) {
 	spec.Labels = map[string]string{"app": "web"}
 	run(t, rt, spec)
 	ctx := context.Background()
-	require.NoError(t, rt.Signal(ctx, "c", syscall.SIGUSR1))
+	require.NoError(t, rt.Signal(ctx, "c", sigUSR1))
 	_, err := rt.Exec(ctx, "c", []string{"true"})
 	require.NoError(t, err)
 	spec.Labels["app"] = "changed"
@@ -635,7 +641,7 @@ func TestContainerSnapshot(t *testing.T) {
 	assert.Equal(t, "err\n", c.Stderr)
 	assert.Equal(t, 1, c.Execs)
 	require.Len(t, c.Signals, 1)
-	assert.Equal(t, syscall.SIGUSR1, c.Signals[0].Signal)
+	assert.Equal(t, sigUSR1, c.Signals[0].Signal)
 
 	c.Info.Labels["app"] = "mutated"
 	c2, _ := rt.Container("c")

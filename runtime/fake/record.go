@@ -101,7 +101,7 @@ func signalName(sig syscall.Signal) string {
 		}
 	}
 	switch sig {
-	case syscall.SIGKILL:
+	case sigKILL:
 		return "SIGKILL"
 	}
 	return fmt.Sprintf("signal %d", int(sig))

@@ -948,10 +948,28 @@ func (s *shell) trap(args []string) {
 	s.status = 0
 }
 
+// Linux signal numbers. The fake models Linux containers whatever the host,
+// and some numbers differ between systems (SIGUSR1 is 10 on Linux and 30 on
+// macOS; Windows lacks it). HUP, INT, QUIT, KILL, ALRM and TERM are the same
+// everywhere.
+const (
+	sigHUP   = syscall.Signal(1)
+	sigINT   = syscall.Signal(2)
+	sigQUIT  = syscall.Signal(3)
+	sigKILL  = syscall.Signal(9)
+	sigUSR1  = syscall.Signal(10)
+	sigUSR2  = syscall.Signal(12)
+	sigALRM  = syscall.Signal(14)
+	sigTERM  = syscall.Signal(15)
+	sigCHLD  = syscall.Signal(17)
+	sigCONT  = syscall.Signal(18)
+	sigURG   = syscall.Signal(23)
+	sigWINCH = syscall.Signal(28)
+)
+
 var signalNames = map[string]syscall.Signal{
-	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
-	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM,
-	"ALRM": syscall.SIGALRM,
+	"HUP": sigHUP, "INT": sigINT, "QUIT": sigQUIT, "USR1": sigUSR1,
+	"USR2": sigUSR2, "ALRM": sigALRM, "TERM": sigTERM,
 }
 
 func signalByName(name string) (syscall.Signal, bool) {
@@ -1032,7 +1050,7 @@ func (s *shell) program() *program {
 // defaultIgnored are signals whose default action is to do nothing.
 func defaultIgnored(sig syscall.Signal) bool {
 	switch sig {
-	case syscall.SIGCHLD, syscall.SIGCONT, syscall.SIGURG, syscall.SIGWINCH:
+	case sigCHLD, sigCONT, sigURG, sigWINCH:
 		return true
 	}
 	return false

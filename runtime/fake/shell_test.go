@@ -140,7 +140,7 @@ func TestInterpretUnknown(t *testing.T) {
 func TestReact(t *testing.T) {
 	t.Parallel()
 	const (
-		term = syscall.SIGTERM
+		term = sigTERM
 		sec  = time.Second
 	)
 	type want struct {
@@ -159,8 +159,8 @@ func TestReact(t *testing.T) {
 	}{
 		{"pid1 sleep ignores TERM", []string{"sleep", "10"}, false, term, sec, want{}},
 		{"sleep under init dies", []string{"sleep", "10"}, true, term, sec, want{exit: true, at: sec, code: 143}},
-		{"sleep under init, SIGINT", []string{"sleep", "10"}, true, syscall.SIGINT, sec, want{exit: true, at: sec, code: 130}},
-		{"SIGCHLD is ignored anyway", []string{"sleep", "10"}, true, syscall.SIGCHLD, sec, want{}},
+		{"sleep under init, SIGINT", []string{"sleep", "10"}, true, sigINT, sec, want{exit: true, at: sec, code: 130}},
+		{"SIGCHLD is ignored anyway", []string{"sleep", "10"}, true, sigCHLD, sec, want{}},
 		{"pid1 shell without trap ignores", []string{"sh", "-c", "while true; do sleep 1; done"}, false, term, sec, want{}},
 		{"shell under init dies at once", []string{"sh", "-c", "while true; do sleep 1; done"}, true, term, 1500 * time.Millisecond, want{exit: true, at: 1500 * time.Millisecond, code: 143}},
 		{
@@ -205,7 +205,7 @@ func TestReact(t *testing.T) {
 		},
 		{
 			"handler that does not exit only writes",
-			[]string{"sh", "-c", `trap 'echo got it' USR1; while true; do sleep 1; done`}, false, syscall.SIGUSR1, 500 * time.Millisecond,
+			[]string{"sh", "-c", `trap 'echo got it' USR1; while true; do sleep 1; done`}, false, sigUSR1, 500 * time.Millisecond,
 			want{out: "got it\n"},
 		},
 		{
@@ -325,7 +325,7 @@ func FuzzInterpret(f *testing.F) {
 		if p.exitAt < 0 {
 			t.Fatalf("negative exit time %v", p.exitAt)
 		}
-		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		for _, sig := range []syscall.Signal{sigTERM, sigINT} {
 			if r := p.react(sig, time.Second); r.exit && r.at < time.Second {
 				t.Fatalf("exits at %v, before the signal", r.at)
 			}
