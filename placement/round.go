@@ -9,7 +9,11 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/placement/query"
 )
+
+// InstanceInfo is what memberOf expressions are evaluated on.
+var _ query.Target = (*InstanceInfo)(nil)
 
 // dynamicRangeSize is the number of ports in the dynamic range.
 const dynamicRangeSize = DynamicPortLast - DynamicPortFirst + 1
