@@ -1,0 +1,445 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/network"
+	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// DefaultStartTimeout is how long a container waits for a COMPLETE, SUCCESS
+// or HEALTHY dependency whose definition sets no startTimeout, counted from
+// the dependency's start (the ECS agent's ECS_CONTAINER_START_TIMEOUT).
+const DefaultStartTimeout = 3 * time.Minute
+
+// Sentinel errors.
+var (
+	// ErrInvalidConfig is wrapped by New's errors.
+	ErrInvalidConfig = errors.New("agent: invalid config")
+	// ErrAlreadyRunning is returned by Run when the agent is already
+	// running.
+	ErrAlreadyRunning = errors.New("agent: already running")
+	// ErrNoSecretResolver means a container has secrets or repository
+	// credentials but the agent has no SecretResolver. The task fails to
+	// start with it.
+	ErrNoSecretResolver = errors.New("agent: no secret resolver configured")
+)
+
+// SecretResolver resolves secrets for containers when they are created.
+type SecretResolver interface {
+	// Resolve returns the value of an ECS secrets[].valueFrom reference.
+	Resolve(ctx context.Context, valueFrom string) (string, error)
+}
+
+// LogSink receives the output of containers.
+type LogSink interface {
+	// Writers returns where one container's stdout and stderr go (nil =
+	// discard).
+	Writers(taskID, container string) (stdout, stderr io.Writer)
+}
+
+// Config is what an Agent needs. InstanceID, Store, Runtime and Network are
+// required.
+type Config struct {
+	// InstanceID is the instance's ID (the state.Instance key).
+	InstanceID string
+	// Store is the orchestrator's store.
+	Store store.Store
+	// Runtime runs the instance's containers.
+	Runtime runtime.Runtime
+	// Network sets up the instance's task networks.
+	Network network.Provider
+	// Secrets resolves secrets and repository credentials; optional.
+	Secrets SecretResolver
+	// Logs receives container output; optional (output is discarded).
+	Logs LogSink
+	// Logger receives the agent's own log; optional.
+	Logger *slog.Logger
+
+	// StateDir holds the agent's files: task-scoped volumes under
+	// StateDir/tasks/<task>/volumes and shared docker volumes under
+	// StateDir/volumes. Optional: the default is
+	// <os.TempDir()>/stevedore-agent/<InstanceID>.
+	StateDir string
+	// StartTimeout replaces DefaultStartTimeout when positive.
+	StartTimeout time.Duration
+}
+
+// Agent runs the tasks of one container instance. Create it with New and
+// drive it with Run.
+type Agent struct {
+	cfg          Config
+	log          *slog.Logger
+	stateDir     string
+	startTimeout time.Duration
+	running      atomic.Bool
+}
+
+// New returns an agent for cfg. Errors wrap ErrInvalidConfig.
+func New(cfg Config) (*Agent, error) {
+	var missing []string
+	if cfg.InstanceID == "" {
+		missing = append(missing, "InstanceID")
+	}
+	if cfg.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if cfg.Runtime == nil {
+		missing = append(missing, "Runtime")
+	}
+	if cfg.Network == nil {
+		missing = append(missing, "Network")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %v missing", ErrInvalidConfig, missing)
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger, stateDir: cfg.StateDir, startTimeout: cfg.StartTimeout}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.stateDir == "" {
+		a.stateDir = filepath.Join(os.TempDir(), "stevedore-agent", safeName(cfg.InstanceID))
+	}
+	if a.startTimeout <= 0 {
+		a.startTimeout = DefaultStartTimeout
+	}
+	return a, nil
+}
+
+// Run drives the instance's tasks until ctx is done, then returns nil after
+// every goroutine it started has ended. Containers keep running when Run
+// returns; a new agent for the same instance (or this one, run again)
+// adopts them. Run returns an error when it cannot go on: the store failed
+// or was closed, or the runtime could not list its containers at start-up.
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer a.running.Store(false)
+
+	a.setConnected(ctx, true)
+	defer a.setConnected(context.WithoutCancel(ctx), false)
+
+	ctx, cancel := context.WithCancel(ctx)
+	s := &session{
+		a:        a,
+		runners:  map[string]*runner{},
+		finished: map[string]bool{},
+		tasks:    map[string]*state.Task{},
+		done:     make(chan runnerDone),
+	}
+	defer s.wg.Wait()
+	defer cancel()
+	err := s.run(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// setConnected records whether the agent is connected, best effort.
+func (a *Agent) setConnected(ctx context.Context, connected bool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := a.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		inst, err := store.Get[*state.Instance](tx, state.KindInstances, a.cfg.InstanceID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil || inst.AgentConnected == connected {
+			return err
+		}
+		next := inst.Copy()
+		next.AgentConnected = connected
+		return tx.Update(next)
+	})
+	if err != nil {
+		a.log.Warn("agent: could not record agent connection", "connected", connected, "err", err)
+	}
+}
+
+// session is one Run: the watch of the instance's tasks and their runners.
+type session struct {
+	a *Agent
+	// runners are the tasks being driven, by task ID.
+	runners map[string]*runner
+	// finished are the tasks whose runner brought them to STOPPED (or saw
+	// them deleted) in this session: late events about them start nothing.
+	finished map[string]bool
+	// tasks is the latest version seen of every task of the instance.
+	tasks map[string]*state.Task
+	done  chan runnerDone
+	wg    sync.WaitGroup
+
+	countsKnown      bool
+	running, pending int
+}
+
+type runnerDone struct {
+	id  string
+	err error
+}
+
+func (s *session) mine(ev store.Event) bool {
+	for _, obj := range []store.Object{ev.Object, ev.Prev} {
+		if t, ok := obj.(*state.Task); ok && t.Task != nil && t.ContainerInstanceID() == s.a.cfg.InstanceID {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshot reads the instance's tasks and starts watching them.
+func (s *session) snapshot(ctx context.Context) ([]*state.Task, store.Watcher, int64, error) {
+	var tasks []*state.Task
+	var rev int64
+	w, err := store.ViewAndWatch(ctx, s.a.cfg.Store, func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		all, err := store.List[*state.Task](tx, state.KindTasks)
+		if err != nil {
+			return err
+		}
+		for _, t := range all {
+			if t.Task != nil && t.ContainerInstanceID() == s.a.cfg.InstanceID {
+				tasks = append(tasks, t)
+			}
+		}
+		return nil
+	}, store.WithKinds(state.KindTasks), store.WithFilter(s.mine))
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("agent: watch tasks: %w", err)
+	}
+	return tasks, w, rev, nil
+}
+
+func (s *session) run(ctx context.Context) error {
+	tasks, w, rev, err := s.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { w.Close() }()
+	if err := s.adopt(ctx, tasks); err != nil {
+		return err
+	}
+	s.updateCounts(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d := <-s.done:
+			delete(s.runners, d.id)
+			if d.err != nil && ctx.Err() == nil {
+				return fmt.Errorf("agent: task %s: %w", d.id, d.err)
+			}
+			if s.tasks[d.id] != nil {
+				s.finished[d.id] = true
+			}
+		case ev, ok := <-w.Events():
+			if !ok {
+				w, rev, err = s.resume(ctx, w, rev)
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			rev = ev.Revision
+			s.handle(ctx, ev)
+			s.updateCounts(ctx)
+		}
+	}
+}
+
+// resume starts a new watch after one ended: from the last revision seen
+// when the watcher fell behind, from a fresh snapshot when that history is
+// gone.
+func (s *session) resume(ctx context.Context, w store.Watcher, rev int64) (store.Watcher, int64, error) {
+	err := w.Err()
+	if ctx.Err() != nil {
+		return w, rev, ctx.Err()
+	}
+	if !errors.Is(err, store.ErrWatcherTooSlow) {
+		return w, rev, fmt.Errorf("agent: task watch ended: %w", err)
+	}
+	s.a.log.Warn("agent: task watch fell behind; resuming", "revision", rev)
+	next, err := s.a.cfg.Store.Watch(ctx, rev, store.WithKinds(state.KindTasks), store.WithFilter(s.mine))
+	if err == nil {
+		return next, rev, nil
+	}
+	if !errors.Is(err, store.ErrCompacted) {
+		return w, rev, fmt.Errorf("agent: resume task watch: %w", err)
+	}
+	tasks, next, rev, err := s.snapshot(ctx)
+	if err != nil {
+		return w, rev, err
+	}
+	seen := map[string]bool{}
+	for _, t := range tasks {
+		seen[t.ID()] = true
+		s.tasks[t.ID()] = t
+		s.deliver(ctx, t, nil)
+	}
+	for id, r := range s.runners {
+		if !seen[id] {
+			delete(s.tasks, id)
+			r.markGone()
+		}
+	}
+	s.updateCounts(ctx)
+	return next, rev, nil
+}
+
+func (s *session) handle(ctx context.Context, ev store.Event) {
+	if ev.Type == store.Deleted {
+		delete(s.tasks, ev.ID)
+		delete(s.finished, ev.ID)
+		if r := s.runners[ev.ID]; r != nil {
+			r.markGone()
+		}
+		return
+	}
+	t, ok := ev.Object.(*state.Task)
+	if !ok {
+		return
+	}
+	s.tasks[ev.ID] = t
+	s.deliver(ctx, t, nil)
+}
+
+// deliver passes a task version to its runner, starting one for a task
+// that is not STOPPED.
+func (s *session) deliver(ctx context.Context, t *state.Task, adopted map[string]runtime.ContainerInfo) {
+	id := t.ID()
+	if r := s.runners[id]; r != nil {
+		r.deliver(t)
+		return
+	}
+	if t.LastStatus == task.Stopped || s.finished[id] {
+		return
+	}
+	r := newRunner(ctx, s.a, t, adopted)
+	s.runners[id] = r
+	s.wg.Go(func() {
+		err := r.run(ctx)
+		select {
+		case s.done <- runnerDone{id: id, err: err}:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// adopt takes over what an earlier agent left: the containers of live
+// tasks are handed to their runners, the others removed, and the network
+// provider reconciled.
+func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
+	a := s.a
+	infos, err := a.cfg.Runtime.List(ctx, map[string]string{LabelInstance: a.cfg.InstanceID})
+	if err != nil {
+		return fmt.Errorf("agent: list containers of instance %s: %w", a.cfg.InstanceID, err)
+	}
+	live := map[string]*state.Task{}
+	for _, t := range tasks {
+		s.tasks[t.ID()] = t
+		if t.LastStatus != task.Stopped {
+			live[t.ID()] = t
+		}
+	}
+	byTask := map[string]map[string]runtime.ContainerInfo{}
+	for _, info := range infos {
+		tid, name := info.Labels[LabelTask], info.Labels[LabelContainer]
+		t := live[tid]
+		_, dup := byTask[tid][name]
+		if t == nil || t.Container(name) == nil || dup {
+			a.log.Info("agent: removing orphan container", "container", info.ID, "task", tid)
+			if err := a.cfg.Runtime.Delete(ctx, info.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				a.log.Warn("agent: could not remove orphan container", "container", info.ID, "err", err)
+			}
+			continue
+		}
+		if byTask[tid] == nil {
+			byTask[tid] = map[string]runtime.ContainerInfo{}
+		}
+		byTask[tid][name] = info
+	}
+	err = a.cfg.Network.Reconcile(ctx, func(taskID string) bool { return live[taskID] != nil })
+	if err != nil {
+		a.log.Warn("agent: network reconcile failed", "err", err)
+	}
+	s.removeStaleDirs(live)
+	for _, t := range tasks {
+		if live[t.ID()] != nil {
+			s.deliver(ctx, t, byTask[t.ID()])
+		}
+	}
+	return nil
+}
+
+// removeStaleDirs removes the task directories of tasks that are no longer
+// live.
+func (s *session) removeStaleDirs(live map[string]*state.Task) {
+	root := filepath.Join(s.a.stateDir, "tasks")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	keep := map[string]bool{}
+	for id := range live {
+		keep[safeName(id)] = true
+	}
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+				s.a.log.Warn("agent: could not remove task directory", "dir", e.Name(), "err", err)
+			}
+		}
+	}
+}
+
+// updateCounts writes the instance's running and pending task counts when
+// they changed.
+func (s *session) updateCounts(ctx context.Context) {
+	running, pending := 0, 0
+	for _, t := range s.tasks {
+		switch t.LastStatus {
+		case task.Running:
+			running++
+		case task.Provisioning, task.Pending, task.Activating:
+			if t.DesiredStatus != task.Stopped {
+				pending++
+			}
+		}
+	}
+	if s.countsKnown && running == s.running && pending == s.pending {
+		return
+	}
+	err := s.a.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		inst, err := store.Get[*state.Instance](tx, state.KindInstances, s.a.cfg.InstanceID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil || (inst.RunningTasksCount == running && inst.PendingTasksCount == pending) {
+			return err
+		}
+		next := inst.Copy()
+		next.RunningTasksCount, next.PendingTasksCount = running, pending
+		return tx.Update(next)
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.a.log.Warn("agent: could not update task counts", "err", err)
+		}
+		return
+	}
+	s.countsKnown, s.running, s.pending = true, running, pending
+}
