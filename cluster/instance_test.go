@@ -101,6 +101,10 @@ func TestInvalidReservations(t *testing.T) {
 		{name: "port zero", r: cluster.Resources{Ports: []cluster.Port{cluster.TCPPort(0)}}, field: "reserve.ports[0].number"},
 		{name: "unknown protocol", r: cluster.Resources{Ports: []cluster.Port{{Protocol: "sctp", Number: 1}}}, field: "reserve.ports[0].protocol"},
 		{name: "duplicate port", r: cluster.Resources{Ports: []cluster.Port{cluster.TCPPort(80), cluster.TCPPort(80)}}, field: "reserve.ports[1]"},
+		{name: "duplicate among many ports", r: cluster.Resources{Ports: []cluster.Port{
+			cluster.TCPPort(1), cluster.TCPPort(2), cluster.TCPPort(3), cluster.TCPPort(4), cluster.TCPPort(5),
+			cluster.TCPPort(6), cluster.TCPPort(7), cluster.TCPPort(8), cluster.UDPPort(8), cluster.TCPPort(3),
+		}}, field: "reserve.ports[9]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -92,6 +93,12 @@ func (r Resources) Validate() error {
 	case r.NetworkSlots < 0:
 		return &FieldError{Field: "networkSlots", Value: r.NetworkSlots, Reason: "must not be negative"}
 	}
+	// Instances can hold thousands of ports in use: look for duplicates in
+	// a set rather than pair by pair.
+	var seen map[Port]struct{}
+	if len(r.Ports) > 8 {
+		seen = make(map[Port]struct{}, len(r.Ports))
+	}
 	for i, p := range r.Ports {
 		field := fmt.Sprintf("ports[%d]", i)
 		if !p.Protocol.Valid() {
@@ -100,10 +107,15 @@ func (r Resources) Validate() error {
 		if p.Number == 0 {
 			return &FieldError{Field: field + ".number", Value: 0, Reason: "must be between 1 and 65535"}
 		}
-		for _, q := range r.Ports[:i] {
-			if q == p {
-				return &FieldError{Field: field, Value: p, Reason: "appears twice"}
-			}
+		dup := false
+		if seen != nil {
+			_, dup = seen[p]
+			seen[p] = struct{}{}
+		} else {
+			dup = slices.Contains(r.Ports[:i], p)
+		}
+		if dup {
+			return &FieldError{Field: field, Value: p, Reason: "appears twice"}
 		}
 	}
 	return nil
