@@ -852,19 +852,73 @@ func (s *shell) emit(fds [2]target, fd int, text string) {
 }
 
 func (s *shell) echo(args []string, fds [2]target) {
-	newline := true
+	newline, escapes := true, false
 	for len(args) > 0 && (args[0] == "-n" || args[0] == "-e" || args[0] == "-E") {
-		if args[0] == "-n" {
+		switch args[0] {
+		case "-n":
 			newline = false
+		case "-e":
+			escapes = true
+		case "-E":
+			escapes = false
 		}
 		args = args[1:]
 	}
 	text := strings.Join(args, " ")
+	if escapes {
+		var stop, ok bool
+		text, stop, ok = unescape(text)
+		if !ok {
+			s.unknown = true
+			return
+		}
+		newline = newline && !stop
+	}
 	if newline {
 		text += "\n"
 	}
 	s.emit(fds, 1, text)
 	s.status = 0
+}
+
+// unescape interprets the backslash escapes of echo -e. stop reports \c,
+// which ends the output, newline included; ok is false for the numeric
+// escapes (\0NNN, \xHH), which are outside the vocabulary.
+func unescape(text string) (out string, stop, ok bool) {
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\\' || i+1 == len(text) {
+			b.WriteByte(text[i])
+			continue
+		}
+		i++
+		switch c := text[i]; c {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'v':
+			b.WriteByte('\v')
+		case '\\':
+			b.WriteByte('\\')
+		case 'c':
+			return b.String(), true, true
+		case '0', 'x':
+			return "", false, false
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), false, true
 }
 
 func (s *shell) sleep(args []string, fds [2]target) {

@@ -48,6 +48,9 @@ func TestInterpret(t *testing.T) {
 		{"false", []string{"/bin/false"}, 0, 1, "", ""},
 		{"echo", []string{"echo", "hello", "$FOO"}, 0, 0, "hello $FOO\n", ""},
 		{"echo -n", []string{"echo", "-n", "x"}, 0, 0, "x", ""},
+		{"echo -e", []string{"echo", "-e", `a\tb\\c\q`}, 0, 0, "a\tb\\c\\q\n", ""},
+		{"echo -e stops at \\c", []string{"echo", "-e", `a\cb`}, 0, 0, "a", ""},
+		{"echo without -e keeps escapes", []string{"echo", `a\tb`}, 0, 0, `a\tb` + "\n", ""},
 		{"sleep", []string{"sleep", "2"}, 2 * time.Second, 0, "", ""},
 		{"sleep fraction", []string{"sleep", "0.25"}, 250 * time.Millisecond, 0, "", ""},
 		{"sleep suffixes add up", []string{"sleep", "1m", "1s"}, 61 * time.Second, 0, "", ""},
@@ -125,6 +128,7 @@ func TestInterpretUnknown(t *testing.T) {
 		{"sh", "-c", "exec sh -c 'exit 1'"},
 		{"exit", "1"},
 		{"id"},
+		{"echo", "-e", `\0101`},
 		{"hostname", "-f"},
 	}
 	for _, argv := range tests {
