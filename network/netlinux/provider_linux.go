@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -298,6 +299,14 @@ func (p *Provider) createNamespace(req network.Request, att *network.Attachment)
 				return fmt.Errorf("install ingress rules: %w", err)
 			}
 		}
+		// The bridge starts forwarding through the port only once the
+		// kernel's link watcher has seen the carrier come up, a moment after
+		// eth0 is up; until then the task's first packets are dropped and
+		// its first connection waits a second for a SYN retransmission.
+		// Waiting last overlaps that moment with the work above.
+		if err := waitForwarding(att.HostInterface, 2*time.Second); err != nil {
+			p.log.Warn("bridge port is not forwarding yet", "task", req.TaskID, "interface", att.HostInterface, "err", err)
+		}
 		return nil
 	})
 }
@@ -321,8 +330,17 @@ func (p *Provider) prepareHost(mode network.Mode) error {
 		}
 		p.nsDirReady = true
 	}
-	if !mode.HasInterface() || p.hostReady {
+	if !mode.HasInterface() {
 		return nil
+	}
+	if p.hostReady {
+		// One cheap lookup notices a bridge deleted behind our back.
+		link, err := p.nl.LinkByIndex(p.bridgeIndex)
+		if err == nil && link.Attrs().Name == p.cfg.BridgeName {
+			return nil
+		}
+		p.log.Warn("bridge vanished; creating it again")
+		p.hostReady = false
 	}
 	idx, err := p.ensureBridge()
 	if err != nil {

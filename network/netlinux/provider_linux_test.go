@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,6 +41,10 @@ func TestAWSVPCTasksReachEachOtherOnAllowedPortsOnly(t *testing.T) {
 		assert.FileExists(t, att.NetNSPath)
 		assert.Equal(t, filepath.Join(cfg.NetNSDir, att.HostInterface), att.NetNSPath)
 		assert.LessOrEqual(t, len(att.HostInterface), 15)
+		state, err := os.ReadFile("/sys/class/net/" + att.HostInterface + "/brport/state")
+		require.NoError(t, err)
+		assert.Equal(t, brportForwarding, strings.TrimSpace(string(state)),
+			"the bridge forwards through the task's port when Setup returns, so its first packets are not lost")
 	}
 	assert.NotEqual(t, a.Address, b.Address)
 
@@ -299,6 +304,24 @@ func TestTeardownLeavesNothing(t *testing.T) {
 	// The same task can be set up again right away.
 	_, err = p.Setup(ctx, reqs[0])
 	require.NoError(t, err)
+}
+
+func TestBridgeDeletedBehindOurBackIsRecreated(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	p := newTestProvider(t, cfg)
+	ctx := context.Background()
+	_, err := p.Setup(ctx, awsvpc("first"))
+	require.NoError(t, err)
+	out, err := exec.Command("ip", "link", "del", cfg.BridgeName).CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	second, err := p.Setup(ctx, awsvpc("second"))
+	require.NoError(t, err)
+	serve(t, second.NetNSPath, 80, "second")
+	line, err := dial(t, "", netip.AddrPortFrom(second.Address.Addr(), 80), 2*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "second\n", line)
 }
 
 func TestRestartKeepsAllocations(t *testing.T) {
