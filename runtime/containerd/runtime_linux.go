@@ -651,6 +651,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (_ runtime.
 	if err != nil {
 		return runtime.ExecResult{}, err
 	}
+	defer func() { err = contextErr(ctx, err) }()
 	if len(cmd) == 0 {
 		return runtime.ExecResult{}, fmt.Errorf("exec in container %q: %w: empty command", id, runtime.ErrInvalidSpec)
 	}
@@ -723,6 +724,26 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (_ runtime.
 		return runtime.ExecResult{ExitCode: -1, Output: buf.Bytes()},
 			fmt.Errorf("exec %q in container %q: %w", cmd[0], id, ctx.Err())
 	}
+}
+
+// contextErr attributes err to ctx when ctx has ended, or is about to: a
+// deadline travels with the request, and the daemon or shim may give up a
+// moment before the caller's own timer fires.
+func contextErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == nil {
+		_, hasDeadline := ctx.Deadline()
+		if !hasDeadline || !(errdefs.IsDeadlineExceeded(err) || strings.Contains(err.Error(), context.DeadlineExceeded.Error())) {
+			return err
+		}
+		<-ctx.Done()
+	}
+	if errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ctx.Err(), err)
 }
 
 // execErr classifies a failed exec: a task that is gone or stopped means

@@ -3,12 +3,14 @@
 package containerd
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	cgroup1 "github.com/containerd/cgroups/v3/cgroup1/stats"
@@ -276,4 +278,26 @@ func TestRemoveFIFODir(t *testing.T) {
 	require.NoError(t, removeFIFODir(root, root+"/stdout"))
 	assert.DirExists(t, root, "the root itself is never removed")
 	require.NoError(t, removeFIFODir(root, ""))
+}
+
+func TestContextErr(t *testing.T) {
+	t.Parallel()
+	plain := errors.New("boom")
+	assert.NoError(t, contextErr(context.Background(), nil))
+	assert.Equal(t, plain, contextErr(context.Background(), plain))
+
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := contextErr(canceled, plain)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, plain)
+
+	// A daemon that reports the propagated deadline before the caller's
+	// context ends: the error is attributed to the deadline.
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err := contextErr(ctx, errors.New("context deadline exceeded: unknown"))
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	})
 }
