@@ -1,0 +1,54 @@
+package network_test
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/stevedore-io/stevedore/network"
+)
+
+func ExampleIPAM() {
+	ipam, err := network.NewIPAM(netip.MustParsePrefix("10.88.0.0/29"), &network.MemoryStore{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("gateway", ipam.Gateway())
+	for _, task := range []string{"web", "db", "web"} {
+		addr, _ := ipam.Allocate(task)
+		fmt.Println(task, addr)
+	}
+	_ = ipam.Release("web")
+	fmt.Println("free", ipam.Free())
+	// Output:
+	// gateway 10.88.0.1
+	// web 10.88.0.2
+	// db 10.88.0.3
+	// web 10.88.0.2
+	// free 4
+}
+
+func ExampleParseIngressRule() {
+	rule, err := network.ParseIngressRule("tcp:8000-8080 from 10.0.0.0/8, 192.168.1.7")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(rule.Protocol, rule.FromPort, rule.ToPort, rule.Sources)
+	fmt.Println(rule)
+	_, err = network.ParseIngressRule("tcp:80")
+	fmt.Println(err)
+	// Output:
+	// tcp 8000 8080 [10.0.0.0/8 192.168.1.7/32]
+	// tcp:8000-8080 from 10.0.0.0/8,192.168.1.7/32
+	// network: invalid ingressRule: "tcp:80": want PROTOCOL[:PORTS] from PREFIX[,PREFIX...]
+}
+
+func ExampleRequest_Validate() {
+	req := network.Request{
+		TaskID:       "web-1",
+		Mode:         network.ModeAWSVPC,
+		PortMappings: []network.PortMapping{{ContainerPort: 80, HostPort: 8080}},
+	}
+	fmt.Println(req.Validate())
+	// Output:
+	// network: invalid portMappings[0].hostPort: 8080: in awsvpc mode the host port is empty or equal to the container port (80)
+}
