@@ -74,6 +74,7 @@
 //	ipam, err := network.NewIPAM(netip.MustParsePrefix("10.88.0.0/16"), store)
 //	addr, err := ipam.Allocate(taskID) // 10.88.0.2, then .3, ...; ErrExhausted when full
 //	err = ipam.Release(taskID)
+//
 // PortAllocator reserves static host ports and picks dynamic ones per
 // protocol. Allocator combines the two the way a Provider needs. IPAM,
 // PortAllocator and Allocator are safe for concurrent use.
