@@ -284,3 +284,5 @@ func (e *env) storedJSON() string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
