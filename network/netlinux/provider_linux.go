@@ -551,7 +551,9 @@ func (p *Provider) taskDir(name string) string {
 const recordFile = "attachment.json"
 
 // writeFiles writes the task's hosts and resolv.conf and, last, its
-// attachment record.
+// attachment record. Plain writes suffice: the directory is new, and a
+// record torn by a crash is skipped when loaded (Reconcile then goes by the
+// namespace's label).
 func (p *Provider) writeFiles(dir string, req network.Request, att *network.Attachment) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("netlinux: create %s: %w", dir, err)
@@ -562,18 +564,23 @@ func (p *Provider) writeFiles(dir string, req network.Request, att *network.Atta
 	}
 	att.HostsPath = filepath.Join(dir, "hosts")
 	att.ResolvConfPath = filepath.Join(dir, "resolv.conf")
-	if err := network.WriteFileAtomic(att.HostsPath, network.RenderHosts(req.Hostname, att.Address.Addr(), req.ExtraHosts), 0o644); err != nil {
-		return err
-	}
-	resolv := network.RenderResolvConf(req.DNS, hostResolv, req.Mode.HasNamespace())
-	if err := network.WriteFileAtomic(att.ResolvConfPath, resolv, 0o644); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(att, "", "  ")
+	record, err := json.MarshalIndent(att, "", "  ")
 	if err != nil {
 		return fmt.Errorf("netlinux: encode attachment: %w", err)
 	}
-	return network.WriteFileAtomic(filepath.Join(dir, recordFile), append(b, '\n'), 0o644)
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{
+		{att.HostsPath, network.RenderHosts(req.Hostname, att.Address.Addr(), req.ExtraHosts)},
+		{att.ResolvConfPath, network.RenderResolvConf(req.DNS, hostResolv, req.Mode.HasNamespace())},
+		{filepath.Join(dir, recordFile), append(record, '\n')},
+	} {
+		if err := os.WriteFile(f.path, f.data, 0o644); err != nil {
+			return fmt.Errorf("netlinux: task %q: %w", att.TaskID, err)
+		}
+	}
+	return nil
 }
 
 // loadRecords reads the attachment records an earlier process wrote and
