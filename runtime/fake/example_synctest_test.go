@@ -161,7 +161,7 @@ func TestUsingTheFakeWithSynctest(t *testing.T) {
 			// then unhealthy from the minute on.
 			var codes []int
 			for range 4 {
-				res, err := rt.Exec(ctx, "api", []string{"CMD-SHELL", "curl -f localhost"})
+				res, err := rt.Exec(ctx, "api", []string{"sh", "-c", "curl -f localhost || exit 1"})
 				require.NoError(t, err)
 				codes = append(codes, res.ExitCode)
 				time.Sleep(30 * time.Second)
