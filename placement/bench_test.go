@@ -121,3 +121,21 @@ func indexBytesPerInstance(b *testing.B, s *placement.Scheduler, instances []clu
 	runtime.KeepAlive(r)
 	return float64(after.TotalAlloc-before.TotalAlloc) / float64(len(instances))
 }
+
+// BenchmarkPlaceRunTask measures a small batch (RunTask's maximum of 10
+// tasks) on a fresh round of 10,000 instances: here the per-round work
+// (aggregates, memberOf on every instance, index), which a large batch
+// spreads over many tasks, dominates.
+func BenchmarkPlaceRunTask(b *testing.B) {
+	instances := benchInstances(10000)
+	req := benchRequest()
+	s, err := placement.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.NewRound(instances, 1).Place(req, 10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package placement
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -106,7 +105,10 @@ type InstanceInfo struct {
 	dirty bool
 }
 
-func (inf *InstanceInfo) init(r *Round, ci *cluster.ContainerInstance, index int32) {
+// init computes the round's view of ci. Its ports and group counts are
+// carved out of the shared arrays ports and groups, capped so that growing
+// them past their room copies them out instead of overwriting a neighbour.
+func (inf *InstanceInfo) init(r *Round, ci *cluster.ContainerInstance, index int32, ports *[]uint32, groups *[]groupCount) {
 	*inf = InstanceInfo{
 		ci:      ci,
 		round:   r,
@@ -117,29 +119,30 @@ func (inf *InstanceInfo) init(r *Round, ci *cluster.ContainerInstance, index int
 		dynNext: [2]int32{DynamicPortFirst, DynamicPortFirst},
 	}
 	if len(ci.Remaining.Ports) > 0 {
-		inf.ports = make([]uint32, 0, len(ci.Remaining.Ports))
+		start := len(*ports)
 		for _, p := range ci.Remaining.Ports {
-			inf.ports = append(inf.ports, encodePort(p))
+			*ports = append(*ports, encodePort(p))
 		}
-		slices.Sort(inf.ports)
-		inf.ports = slices.Compact(inf.ports)
+		mine := (*ports)[start:len(*ports):len(*ports)]
+		slices.Sort(mine)
+		inf.ports = slices.Compact(mine)
 		for _, v := range inf.ports {
 			if n := v & 0xffff; n >= DynamicPortFirst {
 				inf.dynUsed[v>>16]++
 			}
 		}
 	}
-	if len(ci.TaskGroups) > 0 {
-		inf.groups = make([]groupCount, 0, len(ci.TaskGroups))
-		for _, name := range slices.Sorted(maps.Keys(ci.TaskGroups)) {
-			n := ci.TaskGroups[name]
-			if n <= 0 {
-				continue
-			}
-			inf.groups = append(inf.groups, groupCount{group: r.groups.intern(name), count: int32(n)})
-			inf.tasks += int32(n)
+	start := len(*groups)
+	for name, n := range ci.TaskGroups {
+		if n <= 0 {
+			continue
 		}
+		*groups = append(*groups, groupCount{group: r.groups.intern(name), count: int32(n)})
+		inf.tasks += int32(n)
 	}
+	end := len(*groups)
+	*groups = append(*groups, groupCount{}) // room for one more
+	inf.groups = (*groups)[start : end : end+1]
 }
 
 // Instance returns the instance as given to NewRound. It is read-only and

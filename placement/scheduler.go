@@ -82,8 +82,18 @@ func (s *Scheduler) NewRound(instances []cluster.ContainerInstance, seed uint64)
 		memberOf: map[string][]uint8{},
 		spread:   map[spreadKey]*spreadCounts{},
 	}
+	// The ports and group counts of all instances share two arrays: one
+	// allocation each instead of one per instance. Each instance gets room
+	// for one more group, the one a batch typically adds.
+	nPorts, nGroups := 0, len(instances)
 	for i := range instances {
-		r.infos[i].init(r, &instances[i], int32(i))
+		nPorts += len(instances[i].Remaining.Ports)
+		nGroups += len(instances[i].TaskGroups)
+	}
+	ports := make([]uint32, 0, nPorts)
+	groups := make([]groupCount, 0, nGroups)
+	for i := range instances {
+		r.infos[i].init(r, &instances[i], int32(i), &ports, &groups)
 	}
 	return r
 }
