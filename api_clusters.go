@@ -1,0 +1,379 @@
+package stevedore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/network"
+	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// CreateClusterInput describes a new cluster.
+type CreateClusterInput struct {
+	Name string
+	// CapacityProviders associated with the cluster.
+	CapacityProviders []cluster.CapacityProvider
+	// DefaultCapacityProviderStrategy is used by tasks and services that name
+	// no strategy of their own.
+	DefaultCapacityProviderStrategy cluster.CapacityProviderStrategy
+}
+
+// ClusterDescription is a cluster with its counters, as ECS DescribeClusters.
+type ClusterDescription struct {
+	cluster.Cluster
+	CapacityProviderDetails           []cluster.CapacityProvider
+	RegisteredContainerInstancesCount int
+	RunningTasksCount                 int
+	PendingTasksCount                 int
+	ActiveServicesCount               int
+}
+
+// CreateCluster creates a cluster. Creating an existing ACTIVE cluster
+// returns it unchanged, as ECS does.
+func (o *Orchestrator) CreateCluster(ctx context.Context, in CreateClusterInput) (*cluster.Cluster, error) {
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	c := cluster.Cluster{Name: in.Name, Status: cluster.ClusterActive, DefaultCapacityProviderStrategy: slices.Clone(in.DefaultCapacityProviderStrategy)}
+	for _, cp := range in.CapacityProviders {
+		c.CapacityProviders = append(c.CapacityProviders, cp.Name)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	for i, cp := range in.CapacityProviders {
+		if err := cp.Validate(); err != nil {
+			return nil, invalid(fmt.Sprintf("capacityProviders[%d]", i), "%v", err)
+		}
+	}
+	var out cluster.Cluster
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		existing, err := store.Get[*state.Cluster](tx, state.KindClusters, in.Name)
+		switch {
+		case err == nil && existing.Status == cluster.ClusterActive:
+			out = existing.Clone()
+			return nil
+		case err == nil:
+			// An INACTIVE cluster of the same name comes back to life.
+			next := existing.Copy()
+			next.Cluster = c
+			next.Providers = slices.Clone(in.CapacityProviders)
+			next.CreatedAt = o.now()
+			out = c
+			return tx.Update(next)
+		case errors.Is(err, store.ErrNotFound):
+			out = c
+			return tx.Create(&state.Cluster{Cluster: c, Providers: slices.Clone(in.CapacityProviders), CreatedAt: o.now()})
+		default:
+			return err
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DescribeClusters describes the named clusters (all clusters when none is
+// named) with their counters.
+func (o *Orchestrator) DescribeClusters(ctx context.Context, names ...string) ([]ClusterDescription, error) {
+	var out []ClusterDescription
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		clusters, err := store.List[*state.Cluster](tx, state.KindClusters)
+		if err != nil {
+			return err
+		}
+		byName := map[string]*state.Cluster{}
+		for _, c := range clusters {
+			byName[c.Name] = c
+		}
+		if len(names) == 0 {
+			names = slices.Sorted(maps.Keys(byName))
+		}
+		instances, err := store.List[*state.Instance](tx, state.KindInstances)
+		if err != nil {
+			return err
+		}
+		services, err := store.List[*state.Service](tx, state.KindServices)
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			c, ok := byName[name]
+			if !ok {
+				return notFound("cluster", name)
+			}
+			d := ClusterDescription{Cluster: c.Clone(), CapacityProviderDetails: slices.Clone(c.Providers)}
+			for _, inst := range instances {
+				if inst.Cluster != name || inst.Status == cluster.StatusInactive {
+					continue
+				}
+				d.RegisteredContainerInstancesCount++
+				d.RunningTasksCount += inst.RunningTasksCount
+				d.PendingTasksCount += inst.PendingTasksCount
+			}
+			for _, s := range services {
+				if s.Cluster == name && s.Status == "ACTIVE" {
+					d.ActiveServicesCount++
+				}
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteCluster marks a cluster INACTIVE. It fails with ErrInUse while
+// container instances are registered or services are active in it.
+func (o *Orchestrator) DeleteCluster(ctx context.Context, name string) error {
+	return o.store.Update(ctx, func(tx store.Tx) error {
+		c, err := o.getCluster(tx, name)
+		if err != nil {
+			return err
+		}
+		instances, err := store.List[*state.Instance](tx, state.KindInstances)
+		if err != nil {
+			return err
+		}
+		for _, inst := range instances {
+			if inst.Cluster == name && inst.Status != cluster.StatusInactive {
+				return fmt.Errorf("%w: cluster %q still has container instance %s", ErrInUse, name, inst.ID)
+			}
+		}
+		services, err := store.List[*state.Service](tx, state.KindServices)
+		if err != nil {
+			return err
+		}
+		for _, s := range services {
+			if s.Cluster == name && s.Status != "INACTIVE" {
+				return fmt.Errorf("%w: cluster %q still has service %s", ErrInUse, name, s.Name)
+			}
+		}
+		next := c.Copy()
+		next.Status = cluster.ClusterInactive
+		return tx.Update(next)
+	})
+}
+
+func (o *Orchestrator) getCluster(tx store.ReadTx, name string) (*state.Cluster, error) {
+	c, err := store.Get[*state.Cluster](tx, state.KindClusters, name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Status != cluster.ClusterActive) {
+		return nil, notFound("cluster", name)
+	}
+	return c, err
+}
+
+// RegisterInstanceInput describes a host joining a cluster.
+type RegisterInstanceInput struct {
+	Cluster string
+	// InstanceID names the instance; empty picks one ("i-" and 17 hex digits).
+	InstanceID string
+	// Resources the instance offers to tasks: cpu units, memory MiB,
+	// task-network slots, and host ports reserved for other uses.
+	Resources cluster.Resources
+	// Attributes such as ecs.availability-zone and ecs.instance-type;
+	// ecs.os-type defaults to linux.
+	Attributes map[string]string
+	// CapacityProvider the instance belongs to (optional).
+	CapacityProvider string
+	// Runtime runs the instance's containers; Network sets up its tasks'
+	// networks. With both set, the Orchestrator runs the instance's agent
+	// in this process. Without them, the instance is only registered and an
+	// agent elsewhere (or a test) must drive its tasks.
+	Runtime runtime.Runtime
+	Network network.Provider
+	// Secrets resolves secrets[].valueFrom for the instance's tasks.
+	Secrets SecretResolver
+}
+
+// RegisterContainerInstance adds a container instance to a cluster and
+// starts its agent.
+func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in RegisterInstanceInput) (*cluster.ContainerInstance, error) {
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	if (in.Runtime == nil) != (in.Network == nil) {
+		return nil, invalid("runtime", "Runtime and Network must be given together")
+	}
+	id := in.InstanceID
+	if id == "" {
+		id = "i-" + randomHex(17)
+	}
+	inst, err := cluster.NewContainerInstance(id, in.Resources, o.now())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	inst.Cluster = in.Cluster
+	inst.CapacityProvider = in.CapacityProvider
+	inst.AgentConnected = in.Runtime != nil
+	inst.AgentVersion = AgentVersion
+	for k, v := range in.Attributes {
+		inst.SetAttribute(k, v)
+	}
+	if _, ok := inst.Attribute(cluster.AttributeOSType); !ok {
+		inst.SetAttribute(cluster.AttributeOSType, "linux")
+	}
+	if err := inst.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	err = o.store.Update(ctx, func(tx store.Tx) error {
+		c, err := o.getCluster(tx, in.Cluster)
+		if err != nil {
+			return err
+		}
+		if in.CapacityProvider != "" && !slices.Contains(c.CapacityProviders, in.CapacityProvider) {
+			return invalid("capacityProvider", "%q is not associated with cluster %q", in.CapacityProvider, in.Cluster)
+		}
+		if err := tx.Create(&state.Instance{ContainerInstance: inst.Clone()}); errors.Is(err, store.ErrAlreadyExists) {
+			return fmt.Errorf("%w: container instance %q", ErrAlreadyExists, id)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if in.Runtime != nil {
+		if err := o.startAgent(id, in.Runtime, in.Network, in.Secrets); err != nil {
+			return nil, err
+		}
+	}
+	return &inst, nil
+}
+
+// DeregisterContainerInstance removes an instance from its cluster. Without
+// force it fails with ErrInUse while tasks still run there; with force the
+// tasks are stopped and the services place them elsewhere.
+func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, clusterName, id string, force bool) error {
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		inst, err := o.getInstance(tx, clusterName, id)
+		if err != nil {
+			return err
+		}
+		tasks, err := o.tasksOnInstance(tx, id)
+		if err != nil {
+			return err
+		}
+		if len(tasks) > 0 && !force {
+			return fmt.Errorf("%w: container instance %s has %d tasks; drain it or force", ErrInUse, id, len(tasks))
+		}
+		for _, t := range tasks {
+			next := t.Copy()
+			if next.Stop(task.TerminationNotice, "Container instance deregistered", o.now()) {
+				if err := tx.Update(next); err != nil {
+					return err
+				}
+			}
+		}
+		next := inst.Copy()
+		next.Status = cluster.StatusInactive
+		next.StatusReason = "deregistered"
+		return tx.Update(next)
+	})
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// UpdateContainerInstancesState sets instances ACTIVE or DRAINING. A
+// DRAINING instance receives no new tasks, and the services replace the
+// tasks running there within their minimum healthy bound.
+func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, clusterName string, status cluster.InstanceStatus, ids ...string) error {
+	if status != cluster.StatusActive && status != cluster.StatusDraining {
+		return invalid("status", "must be ACTIVE or DRAINING, got %q", status)
+	}
+	return o.store.Update(ctx, func(tx store.Tx) error {
+		for _, id := range ids {
+			inst, err := o.getInstance(tx, clusterName, id)
+			if err != nil {
+				return err
+			}
+			if inst.Status == status {
+				continue
+			}
+			next := inst.Copy()
+			next.Status = status
+			next.StatusReason = ""
+			if err := tx.Update(next); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DescribeContainerInstances describes instances of a cluster (all of them,
+// INACTIVE ones excepted, when no ID is given).
+func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, clusterName string, ids ...string) ([]cluster.ContainerInstance, error) {
+	var out []cluster.ContainerInstance
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		if _, err := o.getCluster(tx, clusterName); err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			for _, id := range ids {
+				inst, err := o.getInstance(tx, clusterName, id)
+				if err != nil {
+					return err
+				}
+				out = append(out, inst.Clone())
+			}
+			return nil
+		}
+		all, err := store.List[*state.Instance](tx, state.KindInstances)
+		if err != nil {
+			return err
+		}
+		for _, inst := range all {
+			if inst.Cluster == clusterName && inst.Status != cluster.StatusInactive {
+				out = append(out, inst.Clone())
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (o *Orchestrator) getInstance(tx store.ReadTx, clusterName, id string) (*state.Instance, error) {
+	inst, err := store.Get[*state.Instance](tx, state.KindInstances, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && inst.Cluster != clusterName) {
+		return nil, notFound("container instance", clusterName+"/"+id)
+	}
+	return inst, err
+}
+
+// tasksOnInstance lists the tasks assigned to an instance that are not
+// STOPPED yet.
+func (o *Orchestrator) tasksOnInstance(tx store.ReadTx, id string) ([]*state.Task, error) {
+	all, err := store.List[*state.Task](tx, state.KindTasks)
+	if err != nil {
+		return nil, err
+	}
+	var out []*state.Task
+	for _, t := range all {
+		if t.ContainerInstanceID() == id && t.LastStatus != "STOPPED" {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)[:n]
+}

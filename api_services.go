@@ -1,0 +1,305 @@
+package stevedore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/placement"
+	"github.com/stevedore-io/stevedore/placement/query"
+	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// DefaultServicePlacement is the placement strategy of services that name
+// none: balanced across availability zones, then across instances.
+var DefaultServicePlacement = []placement.StrategySpec{
+	placement.Spread("attribute:" + cluster.AttributeAvailabilityZone),
+	placement.Spread("instanceId"),
+}
+
+// CreateServiceInput describes a new service, as ECS CreateService.
+type CreateServiceInput struct {
+	Cluster        string
+	ServiceName    string
+	TaskDefinition string
+	DesiredCount   int
+	// SchedulingStrategy defaults to REPLICA.
+	SchedulingStrategy       service.SchedulingStrategy
+	DeploymentConfiguration  service.DeploymentConfiguration
+	PlacementConstraints     []placement.Constraint
+	PlacementStrategy        []placement.StrategySpec
+	CapacityProviderStrategy cluster.CapacityProviderStrategy
+	HealthCheckGracePeriod   time.Duration
+	LoadBalancers            []service.LoadBalancer
+}
+
+// CreateService creates a service and its first deployment; the service
+// controller then starts its tasks.
+func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput) (*service.Service, error) {
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	strategy := in.SchedulingStrategy
+	if strategy == "" {
+		strategy = service.Replica
+	}
+	svc := service.Service{
+		Name:                    in.ServiceName,
+		Cluster:                 in.Cluster,
+		Status:                  service.StatusActive,
+		SchedulingStrategy:      strategy,
+		DesiredCount:            in.DesiredCount,
+		DeploymentConfiguration: in.DeploymentConfiguration,
+		PlacementConstraints:    slices.Clone(in.PlacementConstraints),
+		PlacementStrategy:       slices.Clone(in.PlacementStrategy),
+		CapacityProviders:       slices.Clone(in.CapacityProviderStrategy),
+		HealthCheckGracePeriod:  in.HealthCheckGracePeriod,
+		LoadBalancers:           slices.Clone(in.LoadBalancers),
+		TaskDefinition:          in.TaskDefinition,
+	}
+	if strategy == service.Replica && len(svc.PlacementStrategy) == 0 {
+		svc.PlacementStrategy = slices.Clone(DefaultServicePlacement)
+	}
+	if strategy == service.Daemon {
+		svc.DesiredCount = 0
+	}
+	if err := validateService(&svc); err != nil {
+		return nil, err
+	}
+	var out service.Service
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := o.getCluster(tx, in.Cluster); err != nil {
+			return err
+		}
+		def, err := o.getTaskDefinition(tx, in.TaskDefinition)
+		if err != nil {
+			return err
+		}
+		if def.Status != task.DefinitionActive {
+			return invalid("taskDefinition", "%s is INACTIVE", def.Ref())
+		}
+		if err := checkLoadBalancers(&svc, def.TaskDefinition); err != nil {
+			return err
+		}
+		existing, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(in.Cluster, in.ServiceName))
+		if err == nil && existing.Status != service.StatusInactive {
+			return fmt.Errorf("%w: service %s in cluster %s", ErrAlreadyExists, in.ServiceName, in.Cluster)
+		}
+		now := o.now()
+		s := svc.Clone()
+		s.CreatedAt = now
+		s.NewDeployment(def.Ref(), now)
+		out = s.Clone()
+		if err == nil {
+			next := existing.Copy()
+			next.Service = s
+			return tx.Update(next)
+		}
+		return tx.Create(&state.Service{Service: s})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateServiceInput changes a service, as ECS UpdateService. Nil fields are
+// left as they are.
+type UpdateServiceInput struct {
+	Cluster        string
+	Service        string
+	TaskDefinition *string
+	DesiredCount   *int
+	// ForceNewDeployment starts a new deployment even when the task
+	// definition does not change (to pick up a new image of the same tag).
+	ForceNewDeployment      bool
+	DeploymentConfiguration *service.DeploymentConfiguration
+	PlacementConstraints    *[]placement.Constraint
+	PlacementStrategy       *[]placement.StrategySpec
+	HealthCheckGracePeriod  *time.Duration
+}
+
+// UpdateService changes a service. A new task definition (or
+// ForceNewDeployment) starts a rolling deployment. An invalid request is
+// rejected as a whole and changes nothing.
+func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput) (*service.Service, error) {
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	var out service.Service
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		cur, err := o.getService(tx, in.Cluster, in.Service)
+		if err != nil {
+			return err
+		}
+		next := cur.Copy()
+		s := &next.Service
+		if in.DesiredCount != nil {
+			if s.SchedulingStrategy == service.Daemon {
+				return invalid("desiredCount", "cannot be set for a DAEMON service")
+			}
+			s.DesiredCount = *in.DesiredCount
+		}
+		if in.DeploymentConfiguration != nil {
+			s.DeploymentConfiguration = *in.DeploymentConfiguration
+		}
+		if in.PlacementConstraints != nil {
+			s.PlacementConstraints = slices.Clone(*in.PlacementConstraints)
+		}
+		if in.PlacementStrategy != nil {
+			s.PlacementStrategy = slices.Clone(*in.PlacementStrategy)
+		}
+		if in.HealthCheckGracePeriod != nil {
+			s.HealthCheckGracePeriod = *in.HealthCheckGracePeriod
+		}
+		newDef := s.TaskDefinition
+		if in.TaskDefinition != nil {
+			def, err := o.getTaskDefinition(tx, *in.TaskDefinition)
+			if err != nil {
+				return err
+			}
+			if def.Status != task.DefinitionActive {
+				return invalid("taskDefinition", "%s is INACTIVE", def.Ref())
+			}
+			if err := checkLoadBalancers(s, def.TaskDefinition); err != nil {
+				return err
+			}
+			newDef = def.Ref()
+		}
+		if err := validateService(s); err != nil {
+			return err
+		}
+		now := o.now()
+		if newDef != s.TaskDefinition || in.ForceNewDeployment {
+			s.NewDeployment(newDef, now)
+		} else if p := s.Primary(); p != nil {
+			p.DesiredCount = s.DesiredCount
+			s.Steady = false
+		}
+		out = s.Clone()
+		return tx.Update(next)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteService deletes a service. Without force its desired count must be
+// 0 (scale it in first); with force its tasks are stopped. The service is
+// DRAINING until its tasks have stopped, then INACTIVE.
+func (o *Orchestrator) DeleteService(ctx context.Context, clusterName, name string, force bool) (*service.Service, error) {
+	var out service.Service
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		cur, err := o.getService(tx, clusterName, name)
+		if err != nil {
+			return err
+		}
+		if cur.DesiredCount > 0 && !force && cur.SchedulingStrategy == service.Replica {
+			return invalid("force", "service %s has desiredCount %d: scale it to 0 first or force", name, cur.DesiredCount)
+		}
+		next := cur.Copy()
+		next.Status = service.StatusDraining
+		next.DesiredCount = 0
+		if p := next.Primary(); p != nil {
+			p.DesiredCount = 0
+		}
+		next.Steady = false
+		out = next.Service.Clone()
+		return tx.Update(next)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DescribeServices describes services of a cluster (all when none named).
+func (o *Orchestrator) DescribeServices(ctx context.Context, clusterName string, names ...string) ([]service.Service, error) {
+	var out []service.Service
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		if _, err := o.getCluster(tx, clusterName); err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			all, err := store.List[*state.Service](tx, state.KindServices)
+			if err != nil {
+				return err
+			}
+			for _, s := range all {
+				if s.Cluster == clusterName {
+					out = append(out, s.Service.Clone())
+				}
+			}
+			return nil
+		}
+		for _, n := range names {
+			s, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(clusterName, n))
+			if errors.Is(err, store.ErrNotFound) {
+				return notFound("service", clusterName+"/"+n)
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, s.Service.Clone())
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (o *Orchestrator) getService(tx store.ReadTx, clusterName, name string) (*state.Service, error) {
+	s, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(clusterName, name))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && s.Status == service.StatusInactive) {
+		return nil, notFound("service", clusterName+"/"+name)
+	}
+	return s, err
+}
+
+// validateService checks a service's desired configuration, constraints'
+// query expressions included.
+func validateService(s *service.Service) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	for i, c := range s.PlacementConstraints {
+		switch c.Type {
+		case placement.ConstraintDistinctInstance:
+			if c.Expression != "" {
+				return invalid(fmt.Sprintf("placementConstraints[%d].expression", i), "must be empty for distinctInstance")
+			}
+		case placement.ConstraintMemberOf:
+			if _, err := query.Parse(c.Expression); err != nil {
+				return invalid(fmt.Sprintf("placementConstraints[%d].expression", i), "%v", err)
+			}
+		default:
+			return invalid(fmt.Sprintf("placementConstraints[%d].type", i), "must be distinctInstance or memberOf, got %q", c.Type)
+		}
+	}
+	return nil
+}
+
+// checkLoadBalancers makes sure the load balancers name a container and port
+// of the definition.
+func checkLoadBalancers(s *service.Service, def *task.TaskDefinition) error {
+	for i, lb := range s.LoadBalancers {
+		c := def.Container(lb.ContainerName)
+		if c == nil {
+			return invalid(fmt.Sprintf("loadBalancers[%d].containerName", i), "%q is not a container of %s", lb.ContainerName, def.Ref())
+		}
+		found := false
+		for _, pm := range c.PortMappings {
+			found = found || pm.ContainerPort == lb.ContainerPort
+		}
+		if !found {
+			return invalid(fmt.Sprintf("loadBalancers[%d].containerPort", i), "container %s maps no port %d", lb.ContainerName, lb.ContainerPort)
+		}
+	}
+	return nil
+}

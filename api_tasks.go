@@ -1,0 +1,294 @@
+package stevedore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/placement"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// RunTaskInput asks for standalone tasks, as ECS RunTask.
+type RunTaskInput struct {
+	Cluster string
+	// TaskDefinition is "family", "family:N" or an ARN.
+	TaskDefinition string
+	// Count is 1-10 (0 means 1).
+	Count int
+	// Group defaults to "family:<family>".
+	Group     string
+	StartedBy string
+	// PlacementConstraints add to the task definition's.
+	PlacementConstraints []placement.Constraint
+	// PlacementStrategy defaults to random.
+	PlacementStrategy        []placement.StrategySpec
+	CapacityProviderStrategy cluster.CapacityProviderStrategy
+	Overrides                *task.TaskOverride
+}
+
+// Failure is a task that could not be run, as ECS reports it: the reason is
+// in placement's terms ("RESOURCE:MEMORY", ...) with the full explanation
+// in Detail.
+type Failure struct {
+	Arn    string
+	Reason string
+	Detail string
+}
+
+// RunTaskOutput lists the tasks started and those that could not be placed.
+type RunTaskOutput struct {
+	Tasks    []*task.Task
+	Failures []Failure
+}
+
+// RunTask places and starts Count tasks of a task definition. Tasks that
+// cannot be placed are reported in Failures (not as an error), as ECS does.
+func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOutput, error) {
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	count := in.Count
+	if count == 0 {
+		count = 1
+	}
+	if count < 1 || count > MaxRunTaskCount {
+		return nil, invalid("count", "must be between 1 and %d, got %d", MaxRunTaskCount, in.Count)
+	}
+	if len(in.PlacementStrategy) > placement.MaxStrategies {
+		return nil, invalid("placementStrategy", "must have at most %d strategies", placement.MaxStrategies)
+	}
+	strategies := in.PlacementStrategy
+	if len(strategies) == 0 {
+		strategies = []placement.StrategySpec{placement.Random()}
+	}
+	return o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch {
+		group := in.Group
+		if group == "" {
+			group = "family:" + def.Family
+		}
+		return &launch{
+			cluster: in.Cluster, def: def, overrides: in.Overrides, count: count, group: group,
+			startedBy: in.StartedBy, constraints: in.PlacementConstraints, strategies: strategies,
+			providers: in.CapacityProviderStrategy,
+		}
+	})
+}
+
+// StartTaskInput starts tasks on chosen instances, as ECS StartTask.
+type StartTaskInput struct {
+	Cluster            string
+	TaskDefinition     string
+	ContainerInstances []string
+	Group              string
+	StartedBy          string
+	Overrides          *task.TaskOverride
+}
+
+// StartTask starts one task on each of the named container instances,
+// without placement strategies (resources, ports and status still apply).
+func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTaskOutput, error) {
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	if len(in.ContainerInstances) < 1 || len(in.ContainerInstances) > MaxRunTaskCount {
+		return nil, invalid("containerInstances", "must name 1 to %d instances", MaxRunTaskCount)
+	}
+	out := &RunTaskOutput{}
+	for _, id := range in.ContainerInstances {
+		res, err := o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch {
+			group := in.Group
+			if group == "" {
+				group = "family:" + def.Family
+			}
+			return &launch{cluster: in.Cluster, def: def, overrides: in.Overrides, count: 1, group: group,
+				startedBy: in.StartedBy, instances: []string{id}}
+		})
+		if err != nil {
+			return nil, err
+		}
+		out.Tasks = append(out.Tasks, res.Tasks...)
+		for _, f := range res.Failures {
+			f.Arn = id
+			out.Failures = append(out.Failures, f)
+		}
+	}
+	return out, nil
+}
+
+func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string, mk func(*task.TaskDefinition) *launch) (*RunTaskOutput, error) {
+	out := &RunTaskOutput{}
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		out.Tasks, out.Failures = nil, nil
+		if _, err := o.getCluster(tx, clusterName); err != nil {
+			return err
+		}
+		d, err := o.getTaskDefinition(tx, ref)
+		if err != nil {
+			return err
+		}
+		if d.Status != task.DefinitionActive {
+			return invalid("taskDefinition", "%s is INACTIVE", d.Ref())
+		}
+		l := mk(d.TaskDefinition)
+		created, err := o.place(tx, l)
+		var noFit *placement.NoFitError
+		if errors.As(err, &noFit) {
+			reason := "RESOURCE"
+			if len(noFit.Reasons) > 0 {
+				reason = string(noFit.Reasons[0].Reason)
+			}
+			for range noFit.Requested - noFit.Placed {
+				out.Failures = append(out.Failures, Failure{Reason: reason, Detail: noFit.Error()})
+			}
+		} else if err != nil {
+			return err
+		}
+		for _, t := range created {
+			out.Tasks = append(out.Tasks, describeTask(t))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// StopTask asks a task to stop: its containers get SIGTERM, then SIGKILL
+// after their stopTimeout. The reason is kept as stoppedReason. Stopping a
+// stopped task is not an error.
+func (o *Orchestrator) StopTask(ctx context.Context, clusterName, taskID, reason string) (*task.Task, error) {
+	var out *task.Task
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		t, err := o.getTask(tx, clusterName, taskID)
+		if err != nil {
+			return err
+		}
+		next := t.Copy()
+		if reason == "" {
+			reason = "Task stopped by user"
+		}
+		if next.Stop(task.UserInitiated, reason, o.now()) {
+			if err := tx.Update(next); err != nil {
+				return err
+			}
+		}
+		out = describeTask(next)
+		return nil
+	})
+	return out, err
+}
+
+// DescribeTasks returns tasks by ID or ARN.
+func (o *Orchestrator) DescribeTasks(ctx context.Context, clusterName string, ids ...string) ([]*task.Task, error) {
+	var out []*task.Task
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		for _, id := range ids {
+			t, err := o.getTask(tx, clusterName, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, describeTask(t))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListTasksInput filters ListTasks, as ECS ListTasks. Empty fields match all.
+type ListTasksInput struct {
+	Cluster           string
+	Family            string
+	DesiredStatus     task.Status
+	StartedBy         string
+	ServiceName       string
+	ContainerInstance string
+}
+
+// ListTasks returns the IDs of the tasks matching the filter, sorted.
+// Without DesiredStatus it lists tasks desired RUNNING, as ECS does.
+func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) ([]string, error) {
+	desired := in.DesiredStatus
+	if desired == "" {
+		desired = task.Running
+	}
+	var out []string
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		if _, err := o.getCluster(tx, in.Cluster); err != nil {
+			return err
+		}
+		all, err := store.List[*state.Task](tx, state.KindTasks)
+		if err != nil {
+			return err
+		}
+		for _, t := range all {
+			switch {
+			case t.ClusterName() != in.Cluster, t.DesiredStatus != desired,
+				in.Family != "" && familyOf(t.TaskDefinitionRef()) != in.Family,
+				in.StartedBy != "" && t.StartedBy != in.StartedBy,
+				in.ServiceName != "" && t.ServiceName != in.ServiceName,
+				in.ContainerInstance != "" && t.ContainerInstanceID() != in.ContainerInstance:
+				continue
+			}
+			out = append(out, t.ID())
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out, err
+}
+
+func familyOf(ref string) string {
+	f, _, _ := splitRef(ref)
+	return f
+}
+
+func (o *Orchestrator) getTask(tx store.ReadTx, clusterName, id string) (*state.Task, error) {
+	if i := lastSlash(id); i >= 0 {
+		id = id[i+1:]
+	}
+	t, err := store.Get[*state.Task](tx, state.KindTasks, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.ClusterName() != clusterName) {
+		return nil, notFound("task", clusterName+"/"+id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func lastSlash(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '/' {
+			return i
+		}
+	}
+	return -1
+}
+
+// describeTask is the task as the API shows it: the stored task with its
+// network attachment in ECS's form.
+func describeTask(t *state.Task) *task.Task {
+	out := t.Task.Clone()
+	if n := t.Network; n != nil && n.Address.IsValid() {
+		out.Attachments = []task.Attachment{{
+			ID:     "eni-" + t.ID(),
+			Type:   "ElasticNetworkInterface",
+			Status: "ATTACHED",
+			Details: []task.KeyValuePair{
+				{Name: "privateIPv4Address", Value: n.Address.Addr().String()},
+				{Name: "subnetPrefixLength", Value: strconv.Itoa(n.Address.Bits())},
+				{Name: "gateway", Value: n.Gateway.String()},
+				{Name: "macAddress", Value: n.MAC},
+				{Name: "networkMode", Value: string(n.Mode)},
+			},
+		}}
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package stevedore
+
+import (
+	"context"
+	"time"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// EventType says what an Event is about.
+type EventType string
+
+// Event types, named after ECS's EventBridge detail types.
+const (
+	// EventTaskStateChange: a task was created or its lastStatus,
+	// desiredStatus or health changed.
+	EventTaskStateChange EventType = "ECS Task State Change"
+	// EventServiceAction: a service event ("has reached a steady state").
+	EventServiceAction EventType = "ECS Service Action"
+	// EventDeploymentStateChange: a deployment started, completed or failed.
+	EventDeploymentStateChange EventType = "ECS Deployment State Change"
+	// EventInstanceStateChange: an instance registered, or its status or
+	// agent connection changed.
+	EventInstanceStateChange EventType = "ECS Container Instance State Change"
+)
+
+// Event is one thing that happened in the Orchestrator. Exactly one of Task,
+// Deployment (with Service) or Instance is set, or Message for a service
+// action.
+type Event struct {
+	Type     EventType
+	Time     time.Time
+	Cluster  string
+	Revision int64
+	// Task is a snapshot of the task after the change.
+	Task *task.Task
+	// Service names the service of a service action or deployment change.
+	Service    string
+	Message    string
+	Deployment *service.Deployment
+	Instance   *cluster.ContainerInstance
+}
+
+// Subscribe delivers every event from now on until ctx is done. A
+// subscriber that falls far behind is dropped: its channel closes early.
+// Events of one object arrive in the order they happened.
+func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
+	var rev int64
+	if err := o.store.View(ctx, func(tx store.ReadTx) error { rev = tx.Revision(); return nil }); err != nil {
+		return nil, err
+	}
+	w, err := o.store.Watch(ctx, rev, store.WithKinds(state.KindTasks, state.KindServices, state.KindInstances))
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan Event, 256)
+	go func() {
+		defer close(out)
+		defer w.Close()
+		for ev := range w.Events() {
+			for _, e := range translate(ev) {
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// translate turns one store change into API events.
+func translate(ev store.Event) []Event {
+	switch obj := ev.Object.(type) {
+	case *state.Task:
+		prev, _ := ev.Prev.(*state.Task)
+		if prev != nil && prev.LastStatus == obj.LastStatus && prev.DesiredStatus == obj.DesiredStatus &&
+			prev.HealthStatus == obj.HealthStatus {
+			return nil
+		}
+		return []Event{{Type: EventTaskStateChange, Time: eventTime(obj.Task), Cluster: obj.ClusterName(),
+			Revision: ev.Revision, Task: obj.Task.Clone()}}
+	case *state.Service:
+		prev, _ := ev.Prev.(*state.Service)
+		var out []Event
+		known := map[string]bool{}
+		rollout := map[string]service.RolloutState{}
+		if prev != nil {
+			for _, e := range prev.Events {
+				known[e.ID] = true
+			}
+			for _, d := range prev.Deployments {
+				rollout[d.ID] = d.RolloutState
+			}
+		}
+		for i := len(obj.Events) - 1; i >= 0; i-- {
+			e := obj.Events[i]
+			if !known[e.ID] {
+				out = append(out, Event{Type: EventServiceAction, Time: e.CreatedAt, Cluster: obj.Cluster,
+					Revision: ev.Revision, Service: obj.Name, Message: e.Message})
+			}
+		}
+		for _, d := range obj.Deployments {
+			if st, ok := rollout[d.ID]; !ok || st != d.RolloutState {
+				d := d
+				out = append(out, Event{Type: EventDeploymentStateChange, Time: d.UpdatedAt, Cluster: obj.Cluster,
+					Revision: ev.Revision, Service: obj.Name, Deployment: &d})
+			}
+		}
+		return out
+	case *state.Instance:
+		prev, _ := ev.Prev.(*state.Instance)
+		if prev != nil && prev.Status == obj.Status && prev.AgentConnected == obj.AgentConnected {
+			return nil
+		}
+		inst := obj.Clone()
+		return []Event{{Type: EventInstanceStateChange, Time: time.Now(), Cluster: obj.Cluster,
+			Revision: ev.Revision, Instance: &inst}}
+	}
+	return nil
+}
+
+// eventTime is the time of the task's latest recorded transition.
+func eventTime(t *task.Task) time.Time {
+	latest := t.CreatedAt
+	for _, ts := range []time.Time{t.PullStartedAt, t.PullStoppedAt, t.ConnectivityAt, t.StartedAt,
+		t.StoppingAt, t.ExecutionStoppedAt, t.StoppedAt} {
+		if ts.After(latest) {
+			latest = ts
+		}
+	}
+	return latest
+}

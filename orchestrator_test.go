@@ -1,0 +1,224 @@
+package stevedore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/cluster"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// env is an Orchestrator with a cluster of fake instances, for tests that
+// run inside a synctest bubble.
+type env struct {
+	t        *testing.T
+	o        *stevedore.Orchestrator
+	ctx      context.Context
+	runtimes map[string]*fake.Runtime
+	opts     []fake.Option
+}
+
+func newEnv(t *testing.T, instances int, opts ...fake.Option) *env {
+	t.Helper()
+	o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithTaskRetention(3*time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, o.Close()) })
+	e := &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}, opts: opts}
+	_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "test"})
+	require.NoError(t, err)
+	for i := range instances {
+		e.addInstance(fmt.Sprintf("i-%d", i), string(rune('a'+i%3)))
+	}
+	return e
+}
+
+func (e *env) addInstance(id, az string) {
+	e.t.Helper()
+	rt := fake.New(e.opts...)
+	e.t.Cleanup(rt.Close)
+	e.runtimes[id] = rt
+	_, err := e.o.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
+		Cluster:    "test",
+		InstanceID: id,
+		Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
+		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + az},
+		Runtime:    rt,
+		Network:    netfake.New(),
+	})
+	require.NoError(e.t, err)
+}
+
+const webDef = `{
+  "family": "web",
+  "networkMode": "awsvpc",
+  "containerDefinitions": [{
+    "name": "app",
+    "image": "web:%s",
+    "memory": 256,
+    "cpu": 128,
+    "command": ["sleep", "infinity"],
+    "portMappings": [{"containerPort": 8080}],
+    "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 2}
+  }]
+}`
+
+func (e *env) register(version string) string {
+	e.t.Helper()
+	td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, version))
+	require.NoError(e.t, err)
+	reg, err := e.o.RegisterTaskDefinition(e.ctx, td)
+	require.NoError(e.t, err)
+	return reg.Ref()
+}
+
+func (e *env) service(name string) service.Service {
+	e.t.Helper()
+	out, err := e.o.DescribeServices(e.ctx, "test", name)
+	require.NoError(e.t, err)
+	require.Len(e.t, out, 1)
+	return out[0]
+}
+
+// waitSteady advances fake time until the service reports a steady state.
+func (e *env) waitSteady(name string, limit time.Duration) service.Service {
+	e.t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		synctest.Wait()
+		if s := e.service(name); s.Steady {
+			return s
+		}
+		time.Sleep(time.Second)
+	}
+	s := e.service(name)
+	js, _ := json.MarshalIndent(s, "", "  ")
+	e.t.Fatalf("service %s not steady after %v:\n%s", name, limit, js)
+	return s
+}
+
+func (e *env) tasks(filter stevedore.ListTasksInput) []*task.Task {
+	e.t.Helper()
+	filter.Cluster = "test"
+	ids, err := e.o.ListTasks(e.ctx, filter)
+	require.NoError(e.t, err)
+	if len(ids) == 0 {
+		return nil
+	}
+	out, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+	require.NoError(e.t, err)
+	return out
+}
+
+func TestRunTaskAndStopTask(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 2)
+		ref := e.register("v1")
+		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 3})
+		require.NoError(t, err)
+		require.Len(t, out.Tasks, 3)
+		assert.Empty(t, out.Failures)
+		assert.Equal(t, ref, out.Tasks[0].TaskDefinitionRef())
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		tasks := e.tasks(stevedore.ListTasksInput{Family: "web"})
+		require.Len(t, tasks, 3)
+		for _, tk := range tasks {
+			assert.Equal(t, task.Running, tk.LastStatus)
+			assert.Equal(t, task.Healthy, tk.HealthStatus)
+		}
+
+		stopped, err := e.o.StopTask(e.ctx, "test", tasks[0].ID(), "done with it")
+		require.NoError(t, err)
+		assert.Equal(t, task.Stopped, stopped.DesiredStatus)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		got, err := e.o.DescribeTasks(e.ctx, "test", tasks[0].ID())
+		require.NoError(t, err)
+		assert.Equal(t, task.Stopped, got[0].LastStatus)
+		assert.Equal(t, task.UserInitiated, got[0].StopCode)
+		assert.Equal(t, "done with it", got[0].StoppedReason)
+
+		// Its resources went back to the instance.
+		insts, err := e.o.DescribeContainerInstances(e.ctx, "test")
+		require.NoError(t, err)
+		used := 0
+		for _, inst := range insts {
+			used += inst.Registered.Memory - inst.Remaining.Memory
+		}
+		assert.Equal(t, 2*256, used)
+	})
+}
+
+func TestRunTaskReportsWhyNothingFits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 1)
+		td, _, err := task.ParseDefinition([]byte(`{"family":"big","containerDefinitions":[{"name":"a","image":"x","memory":100000}]}`))
+		require.NoError(t, err)
+		_, err = e.o.RegisterTaskDefinition(e.ctx, td)
+		require.NoError(t, err)
+		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "big", Count: 2})
+		require.NoError(t, err)
+		assert.Empty(t, out.Tasks)
+		require.Len(t, out.Failures, 2)
+		assert.Equal(t, "RESOURCE:MEMORY", out.Failures[0].Reason)
+	})
+}
+
+func TestServiceReachesSteadyState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 3)
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
+		})
+		require.NoError(t, err)
+		s := e.waitSteady("web", 5*time.Minute)
+		assert.Equal(t, 3, s.RunningCount)
+		require.Len(t, s.Deployments, 1)
+		assert.Equal(t, service.RolloutCompleted, s.Deployments[0].RolloutState)
+		assert.Equal(t, "(service web) has reached a steady state.", s.Events[0].Message)
+
+		// Spread over the three zones: one task per instance.
+		perInstance := map[string]int{}
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+			perInstance[tk.ContainerInstanceID()]++
+		}
+		assert.Equal(t, map[string]int{"i-0": 1, "i-1": 1, "i-2": 1}, perInstance)
+	})
+}
+
+func TestRejectedUpdateChangesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 1)
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
+		require.NoError(t, err)
+		before := e.waitSteady("web", 5*time.Minute)
+
+		bad := service.DeploymentConfiguration{MaximumPercent: ptr(50)}
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web",
+			DesiredCount: ptr(5), DeploymentConfiguration: &bad})
+		require.ErrorIs(t, err, service.ErrInvalid)
+		assert.Contains(t, err.Error(), "deploymentConfiguration.maximumPercent")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web",
+			TaskDefinition: ptr("nope:7")})
+		require.ErrorIs(t, err, stevedore.ErrNotFound)
+		after := e.service("web")
+		assert.Equal(t, before.Deployments, after.Deployments)
+		assert.Equal(t, before.DesiredCount, after.DesiredCount)
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

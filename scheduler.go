@@ -1,0 +1,167 @@
+package stevedore
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/placement"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// launch describes tasks to create: which definition, where they may go, and
+// the bookkeeping that ties them to a service deployment.
+type launch struct {
+	cluster     string
+	def         *task.TaskDefinition
+	overrides   *task.TaskOverride // applied by task.NewTask
+	count       int
+	group       string
+	startedBy   string
+	service     string
+	deployment  string
+	constraints []placement.Constraint
+	strategies  []placement.StrategySpec
+	providers   cluster.CapacityProviderStrategy
+	// instances, when set, limits placement to these instance IDs
+	// (StartTask and DAEMON services).
+	instances []string
+}
+
+// placementRequest converts a task definition into what placement needs.
+func placementRequest(l *launch) (*placement.Request, error) {
+	def := l.def
+	if l.overrides != nil {
+		var err error
+		if def, err = l.overrides.Apply(l.def); err != nil {
+			return nil, fmt.Errorf("%w: overrides: %w", ErrInvalid, err)
+		}
+	}
+	cpu, mem := def.Requirements()
+	req := &placement.Request{
+		Task:                     l.def.Ref(),
+		Family:                   l.def.Family,
+		Group:                    l.group,
+		CPU:                      cpu,
+		Memory:                   mem,
+		Strategies:               l.strategies,
+		CapacityProviderStrategy: l.providers,
+	}
+	mode := l.def.EffectiveNetworkMode()
+	req.NetworkSlot = mode == task.NetworkAWSVPC
+	if mode == task.NetworkBridge || mode == task.NetworkHost {
+		for _, c := range l.def.ContainerDefinitions {
+			for _, pm := range c.PortMappings {
+				host := pm.HostPort
+				if mode == task.NetworkHost && host == 0 {
+					host = pm.ContainerPort
+				}
+				p := cluster.TCPPort(uint16(host))
+				if pm.EffectiveProtocol() == task.ProtocolUDP {
+					p = cluster.UDPPort(uint16(host))
+				}
+				req.Ports = append(req.Ports, p)
+			}
+		}
+	}
+	for _, pc := range l.def.PlacementConstraints {
+		req.Constraints = append(req.Constraints, placement.Constraint{Type: placement.ConstraintType(pc.Type), Expression: pc.Expression})
+	}
+	req.Constraints = append(req.Constraints, l.constraints...)
+	return req, nil
+}
+
+// place finds instances for l.count tasks and creates them, reserving their
+// resources on the instances in the same transaction. It returns the tasks
+// created; when not all fit, the error is a *placement.NoFitError and the
+// tasks that fit are created all the same.
+func (o *Orchestrator) place(tx store.Tx, l *launch) ([]*state.Task, error) {
+	req, err := placementRequest(l)
+	if err != nil {
+		return nil, err
+	}
+	all, err := store.List[*state.Instance](tx, state.KindInstances)
+	if err != nil {
+		return nil, err
+	}
+	allowed := map[string]bool{}
+	for _, id := range l.instances {
+		allowed[id] = true
+	}
+	var instances []cluster.ContainerInstance
+	stored := map[string]*state.Instance{}
+	for _, inst := range all {
+		if inst.Cluster != l.cluster || (len(allowed) > 0 && !allowed[inst.ID]) {
+			continue
+		}
+		instances = append(instances, inst.ContainerInstance)
+		stored[inst.ID] = inst
+	}
+	round := o.sched.NewRound(instances, o.seed())
+	decisions, placeErr := round.Place(req, l.count)
+	var noFit *placement.NoFitError
+	if placeErr != nil && !errors.As(placeErr, &noFit) {
+		return nil, placeErr
+	}
+	now := o.now()
+	updated := map[string]*state.Instance{}
+	var created []*state.Task
+	for _, d := range decisions {
+		inst := updated[d.Instance]
+		if inst == nil {
+			inst = stored[d.Instance].Copy()
+			updated[d.Instance] = inst
+		}
+		if err := inst.AddTask(d.Group, d.Resources); err != nil {
+			return nil, fmt.Errorf("reserve on %s: %w", d.Instance, err)
+		}
+		t, err := o.newTask(l, d, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.Create(t); err != nil {
+			return nil, err
+		}
+		created = append(created, t)
+	}
+	for _, inst := range updated {
+		if err := tx.Update(inst); err != nil {
+			return nil, err
+		}
+	}
+	if placeErr != nil {
+		return created, placeErr
+	}
+	return created, nil
+}
+
+func (o *Orchestrator) newTask(l *launch, d placement.Decision, now time.Time) (*state.Task, error) {
+	id := randomHex(32)
+	t, err := task.NewTask("arn:stevedore:ecs:local:task/"+l.cluster+"/"+id, l.def, l.overrides, now)
+	if err != nil {
+		return nil, err
+	}
+	t.ClusterARN = l.cluster
+	t.ContainerInstanceARN = d.Instance
+	t.TaskDefinitionARN = l.def.Ref()
+	t.Group = d.Group
+	t.StartedBy = l.startedBy
+	t.LaunchType = "EC2"
+	t.CapacityProviderName = d.CapacityProvider
+	checked := false
+	for _, c := range l.def.ContainerDefinitions {
+		if c.IsEssential() && c.HealthCheck != nil {
+			checked = true
+		}
+	}
+	return &state.Task{
+		Task:          t,
+		ServiceName:   l.service,
+		DeploymentID:  l.deployment,
+		Reserved:      d.Resources,
+		HealthChecked: checked,
+	}, nil
+}
