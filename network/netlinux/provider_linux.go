@@ -217,6 +217,7 @@ func (p *Provider) setup(req network.Request, name string) (_ *network.Attachmen
 			if err != nil {
 				return nil, fmt.Errorf("netlinux: task %q: publish ports: %w", req.TaskID, err)
 			}
+			p.forgetUDPFlows(att.PortBindings)
 		}
 	}
 
@@ -226,6 +227,35 @@ func (p *Provider) setup(req network.Request, name string) (_ *network.Attachmen
 		return nil, err
 	}
 	return att, nil
+}
+
+// forgetUDPFlows deletes the host's conntrack entries of UDP flows to the
+// host ports of bindings. A client that keeps sending from the same
+// address and port keeps its entry alive, and with it the DNAT to the
+// previous task that published the port; without this the new task would
+// never see that client's datagrams. Failures (no conntrack support) are
+// logged: the ports are published all the same.
+func (p *Provider) forgetUDPFlows(bindings []network.PortBinding) {
+	var filters []netlink.CustomConntrackFilter
+	for _, b := range bindings {
+		if b.Protocol != network.ProtocolUDP {
+			continue
+		}
+		f := &netlink.ConntrackFilter{}
+		if err := f.AddProtocol(unix.IPPROTO_UDP); err != nil {
+			continue
+		}
+		if err := f.AddPort(netlink.ConntrackOrigDstPort, b.HostPort); err != nil {
+			continue
+		}
+		filters = append(filters, f)
+	}
+	if len(filters) == 0 {
+		return
+	}
+	if _, err := p.nl.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...); err != nil {
+		p.log.Debug("cannot delete stale UDP conntrack entries", "err", err)
+	}
 }
 
 // createNamespace creates the task's namespace and, in awsvpc and bridge

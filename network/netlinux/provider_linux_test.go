@@ -3,6 +3,7 @@ package netlinux
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -199,6 +200,43 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 	assert.Error(t, err, "the port is no longer published")
 	_, held := p.Allocator().Ports().Owner(network.ProtocolTCP, hostPort)
 	assert.False(t, held)
+}
+
+func TestBridgeModeUDPPortMovesToNextTask(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	p := newTestProvider(t, cfg)
+	ctx := context.Background()
+	const hostPort = 50301
+	req := func(id string) network.Request {
+		return network.Request{TaskID: id, Mode: network.ModeBridge,
+			PortMappings: []network.PortMapping{{ContainerPort: 5000, HostPort: hostPort, Protocol: network.ProtocolUDP}}}
+	}
+	client, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	target := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: hostPort}
+
+	for _, id := range []string{"first", "second"} {
+		att, err := p.Setup(ctx, req(id))
+		require.NoError(t, err)
+		var server *net.UDPConn
+		inNetNS(t, att.NetNSPath, func() (err error) {
+			server, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 5000})
+			return err
+		})
+		// The same client socket (same source port) talks to both tasks:
+		// the second must not be shadowed by the first one's conntrack entry.
+		_, err = client.WriteTo([]byte(id), target)
+		require.NoError(t, err)
+		require.NoError(t, server.SetReadDeadline(time.Now().Add(2*time.Second)))
+		buf := make([]byte, 64)
+		n, _, err := server.ReadFrom(buf)
+		require.NoError(t, err, id)
+		assert.Equal(t, id, string(buf[:n]))
+		server.Close()
+		require.NoError(t, p.Teardown(ctx, id))
+	}
 }
 
 func TestBridgeModeStaticHostPortConflict(t *testing.T) {
