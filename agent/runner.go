@@ -232,6 +232,9 @@ func (r *runner) run(ctx context.Context) error {
 		if !errors.As(err, &f) {
 			return err
 		}
+		if ctx.Err() != nil {
+			return ctx.Err() // the agent is going away: not the task's fault
+		}
 		if err := r.fail(ctx, f); err != nil {
 			return err
 		}
@@ -767,6 +770,9 @@ func (r *runner) startContainer(ctx context.Context, c *ctr) error {
 // startError handles a failed start: the task fails before RUNNING or when
 // the container is essential; a non-essential container is given up.
 func (r *runner) startError(ctx context.Context, c *ctr, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if r.stopWanted() {
 		return nil
 	}

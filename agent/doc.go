@@ -1,0 +1,144 @@
+// Package agent runs the tasks of one container instance: it turns the tasks
+// the control plane assigns to its instance into running containers, and
+// writes back what it observes. The agent and the control plane never call
+// each other; they meet in the store (DESIGN.md, "Principles").
+//
+// # Running an agent
+//
+// One agent runs per instance, with the instance's container runtime and
+// network provider:
+//
+//	a, err := agent.New(agent.Config{
+//		InstanceID: "i-1",
+//		Store:      st,       // the orchestrator's store
+//		Runtime:    rt,       // runtime/containerd, or runtime/fake in tests
+//		Network:    nw,       // the Linux provider, or network/fake in tests
+//		Secrets:    resolver, // optional: secrets and registry credentials
+//		Logs:       sink,     // optional: where container output goes
+//		Logger:     logger,   // optional
+//	})
+//	if err != nil {
+//		return err // errors.Is(err, agent.ErrInvalidConfig)
+//	}
+//	err = a.Run(ctx) // until ctx is done
+//
+// Run returns nil once ctx is done and every goroutine it started has ended.
+// It returns an error when it cannot go on (the store failed or closed, the
+// runtime could not list containers at start-up); run it again to resume.
+// Containers keep running when Run returns: the next Run, of this agent or of
+// a new one for the same instance, adopts them. Run marks the instance's agent
+// connected when it starts and disconnected when it returns (best effort).
+// One Agent runs at most once at a time (ErrAlreadyRunning).
+//
+// # Task lifecycle
+//
+// The agent watches the store for the tasks of its instance and drives each
+// with one goroutine, through the ECS statuses:
+//
+//   - PROVISIONING: the task's network is set up (network.Provider.Setup with
+//     the mode, hostname, port mappings, DNS servers, search domains and extra
+//     hosts of the definition). The attachment is stored in the task, and each
+//     container's networkBindings are filled from it. Then PENDING.
+//   - PENDING: images are made available (with credentials from
+//     repositoryCredentials, resolved through the SecretResolver), every
+//     container is created and then started in dependsOn order: START waits
+//     until the dependency started, COMPLETE until it exited, SUCCESS until it
+//     exited with 0, HEALTHY until its health check passed. A dependency that
+//     can never be met (SUCCESS of a container that failed, HEALTHY of one
+//     that exited), or that is not met within the dependency's startTimeout
+//     (Config.StartTimeout, default 3 minutes, when it sets none; counted from
+//     the dependency's start), gives the waiting container up: an essential
+//     one fails the task, a non-essential one is marked STOPPED with the reason.
+//   - ACTIVATING, then RUNNING as soon as every essential container runs.
+//     Non-essential containers may exit at any time; an essential container
+//     that exits stops the task (stop code EssentialContainerExited).
+//   - When the desired status is STOPPED: DEACTIVATING (for a task that was
+//     activating or running), STOPPING (each container gets SIGTERM, then
+//     SIGKILL after its stopTimeout, 30 s by default; containers stop in
+//     reverse dependency order), DEPROVISIONING (containers deleted, network
+//     torn down, task volumes removed) and STOPPED. The exit code of every
+//     container that ran is recorded.
+//
+// A failure before RUNNING stops the task with TaskFailedToStart and an
+// ECS-like reason, and cleans up what was made:
+// "CannotPullContainerError: ...", "CannotCreateContainerError: ...",
+// "CannotStartContainerError: ...", "ResourceInitializationError: ..." (network
+// set-up, secrets, registry credentials, missing task definition) or
+// "DependencyError: ...". The container at fault carries the same reason.
+//
+// Each container with a healthCheck gets a health.Monitor running its command
+// in the container; container health and task health (the worst of the
+// essential containers that have a check) are written as they change. The
+// agent does not stop unhealthy tasks: the service controller replaces them.
+//
+// # Containers
+//
+// Containers are created from their definition: entryPoint, command,
+// environment plus resolved secrets, workingDirectory, user, hostname,
+// dockerLabels, cpu (CPU shares), memory and memoryReservation (bytes),
+// readonlyRootFilesystem, ulimits, linuxParameters capabilities and
+// initProcessEnabled; they join the task's network namespace (or the host's
+// in host mode) and get the attachment's hosts and resolv.conf files mounted
+// over /etc/hosts and /etc/resolv.conf. Volumes with a host sourcePath are
+// bind-mounted from it; other volumes are directories of the task under
+// Config.StateDir (docker volumes of scope "shared" live under
+// StateDir/volumes and outlive the task); mountPoints and volumesFrom mount
+// them. Output goes to the LogSink's writers. environmentFiles are not
+// supported: a container that has them fails to start. Definition fields the
+// runtime cannot express (privileged, devices, tmpfs, sysctls, log drivers)
+// are not applied.
+//
+// Container IDs are "<taskID>-<container>" when that is a valid containerd ID
+// and a cleaned-up, hashed form otherwise (see ContainerID). Every container
+// carries the labels LabelTask, LabelContainer, LabelCluster, LabelInstance
+// and LabelFamily (family:revision), which the user's dockerLabels cannot
+// override.
+//
+// # Secrets
+//
+// secrets[].valueFrom and repositoryCredentials.credentialsParameter are
+// resolved with Config.Secrets when the containers are created. Values go
+// into the container's environment (or the pull's credentials) only: they are
+// never stored, logged or put in a stop reason. Registry credentials are JSON
+// {"username": ..., "password": ...}, as in ECS, or "username:password". A
+// container with secrets and no resolver fails to start (ErrNoSecretResolver).
+//
+// # Who writes what
+//
+// The control plane creates tasks (PROVISIONING, desired RUNNING, resources
+// reserved on the instance) and sets desired STOPPED with a stop code and
+// reason. The agent writes everything it observes: lastStatus and its
+// timestamps, pull times, containers (status, runtime ID, exit code, reason,
+// health, network bindings), task health and the network attachment. When it
+// decides itself that a task must stop (an essential container exited, the
+// task failed to start) it sets desired STOPPED with its stop code too. In the
+// transaction that moves a task to STOPPED it gives the task's reservation
+// back to the instance (ContainerInstance.RemoveTask) and sets Released. It
+// also keeps the instance's RunningTasksCount and PendingTasksCount (tasks not
+// yet RUNNING and not stopping) and AgentConnected. Every write is a
+// compare-and-swap on a copy of the latest stored version, changing only the
+// agent's fields.
+//
+// # Adoption
+//
+// When Run starts, it lists the runtime's containers labelled with its
+// instance. The containers of live tasks (in the store, on this instance, not
+// STOPPED) are handed to their tasks: running ones are waited for again and
+// their health checks resume from the stored health; exited ones have their
+// exit recorded (an essential one stops the task); created ones start when
+// their dependencies are met. Nothing is created twice and nothing is
+// restarted. A container the store shows RUNNING that is gone from the
+// runtime is recorded as STOPPED with the reason "Container <name> vanished
+// from the runtime while the agent was away" (which stops the task when it is
+// essential). Containers of no live task are removed, and
+// network.Provider.Reconcile tears down the networks of tasks that are not
+// live. A task half-way through starting or stopping carries on from where
+// its stored status says it was. Output of adopted containers is not
+// re-attached: the runtime interface has no attach.
+//
+// # Time
+//
+// The agent uses the time package's clock and timers only, so tests run it
+// deterministically inside testing/synctest with runtime/fake, network/fake
+// and store/memory.
+package agent
