@@ -2,6 +2,8 @@ package fake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -149,7 +151,8 @@ func (p *Provider) Setup(ctx context.Context, req network.Request) (att *network
 }
 
 func (p *Provider) writeFiles(req network.Request, att *network.Attachment) error {
-	dir := filepath.Join(p.cfg.dir, fmt.Sprintf("task-%d", len(p.calls)))
+	sum := sha256.Sum256([]byte(req.TaskID))
+	dir := filepath.Join(p.cfg.dir, "task-"+hex.EncodeToString(sum[:8]))
 	att.HostsPath = filepath.Join(dir, "hosts")
 	att.ResolvConfPath = filepath.Join(dir, "resolv.conf")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
