@@ -1,0 +1,145 @@
+package unittest_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/examples/unittest"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+const workerDef = `{
+  "family": "worker",
+  "containerDefinitions": [{
+    "name": "worker",
+    "image": "worker:1",
+    "memory": 128,
+    "command": ["sleep", "infinity"],
+    "healthCheck": {"command": ["CMD", "true"], "interval": 10}
+  }]
+}`
+
+// newCluster returns an Orchestrator with a cluster "c" of n fake instances
+// and the worker task definition registered.
+func newCluster(t *testing.T, n int, opts ...fake.Option) *stevedore.Orchestrator {
+	t.Helper()
+	ctx := t.Context()
+	o, err := stevedore.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { o.Close() })
+	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "c"})
+	require.NoError(t, err)
+	for i := range n {
+		rt := fake.New(opts...)
+		t.Cleanup(rt.Close)
+		_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+			Cluster:    "c",
+			Resources:  cluster.Resources{CPU: 2048, Memory: 4096},
+			Attributes: map[string]string{"ecs.availability-zone": fmt.Sprintf("az-%d", i)},
+			Runtime:    rt,
+			Network:    netfake.New(),
+		})
+		require.NoError(t, err)
+	}
+	td, _, err := task.ParseDefinition([]byte(workerDef))
+	require.NoError(t, err)
+	_, err = o.RegisterTaskDefinition(ctx, td)
+	require.NoError(t, err)
+	return o
+}
+
+// TestScaleToQueue runs inside a synctest bubble: time only moves when every
+// goroutine is blocked, so a minute of health checks takes microseconds and
+// the result is the same on every run.
+func TestScaleToQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		o := newCluster(t, 3)
+		_, err := o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "c", ServiceName: "workers", TaskDefinition: "worker", DesiredCount: 1})
+		require.NoError(t, err)
+
+		got, err := unittest.ScaleToQueue(ctx, o, "c", "workers", 45, 1, 4)
+		require.NoError(t, err)
+		assert.Equal(t, 4, got, "45 messages: 5 tasks wanted, capped at 4")
+
+		time.Sleep(2 * time.Minute) // fake time: health checks pass, the service converges
+		synctest.Wait()
+		svc, err := o.DescribeServices(ctx, "c", "workers")
+		require.NoError(t, err)
+		assert.Equal(t, 4, svc[0].RunningCount)
+		assert.True(t, svc[0].Steady)
+
+		got, err = unittest.ScaleToQueue(ctx, o, "c", "workers", 0, 1, 4)
+		require.NoError(t, err)
+		assert.Equal(t, 1, got)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		svc, err = o.DescribeServices(ctx, "c", "workers")
+		require.NoError(t, err)
+		assert.Equal(t, 1, svc[0].RunningCount)
+	})
+}
+
+// TestCrashingWorkersAreReplaced scripts the fake runtime: every worker
+// container exits with code 1 after 30 seconds, and the service replaces it.
+func TestCrashingWorkersAreReplaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		o := newCluster(t, 1, fake.WithImage("worker:1", fake.Behavior{RunFor: 30 * time.Second, ExitCode: 1}))
+		_, err := o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "c", ServiceName: "workers", TaskDefinition: "worker", DesiredCount: 1})
+		require.NoError(t, err)
+		time.Sleep(100 * time.Second)
+		synctest.Wait()
+		ids, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "workers", DesiredStatus: task.Stopped})
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, len(ids), 2, "a crashed worker is replaced, again and again")
+		stopped, err := o.DescribeTasks(ctx, "c", ids[0])
+		require.NoError(t, err)
+		assert.Equal(t, task.EssentialContainerExited, stopped[0].StopCode)
+		assert.Equal(t, 1, *stopped[0].Containers[0].ExitCode)
+	})
+}
+
+// Example runs a task on a fake instance in real time: the fake runtime
+// starts containers at once, so this takes milliseconds.
+func Example() {
+	ctx := context.Background()
+	o, _ := stevedore.New()
+	defer o.Close()
+	o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "c"})
+	rt := fake.New()
+	defer rt.Close()
+	o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+		Cluster: "c", InstanceID: "i-1",
+		Resources: cluster.Resources{CPU: 1024, Memory: 2048},
+		Runtime:   rt, Network: netfake.New(),
+	})
+	td, _, _ := task.ParseDefinition([]byte(`{"family":"hello","containerDefinitions":[
+		{"name":"hello","image":"busybox","memory":64,"command":["sleep","infinity"]}]}`))
+	o.RegisterTaskDefinition(ctx, td)
+	out, _ := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "c", TaskDefinition: "hello"})
+	id := out.Tasks[0].ID()
+	for range 200 { // bounded wait
+		ts, _ := o.DescribeTasks(ctx, "c", id)
+		if ts[0].LastStatus == task.Running {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ts, _ := o.DescribeTasks(ctx, "c", id)
+	fmt.Println(ts[0].TaskDefinitionRef(), ts[0].LastStatus, ts[0].ContainerInstanceID())
+	fmt.Println(len(rt.CallsTo(fake.MethodStart)), "container started")
+	// Output:
+	// hello:1 RUNNING i-1
+	// 1 container started
+}
