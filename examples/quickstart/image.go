@@ -10,13 +10,14 @@ import (
 )
 
 // webappScript is the image's entrypoint. It writes the one page the app
-// serves (its version and the container's hostname), then runs busybox's
+// serves (its version, the container's hostname and its address), then runs busybox's
 // httpd in the background so that the shell, as PID 1, can turn the SIGTERM
 // of a stopping task into a clean exit: PID 1 ignores signals it has no
 // handler for, which would cost every stop its full stopTimeout.
 const webappScript = `#!/bin/sh
 mkdir -p /www
-echo "webapp ${VERSION:-unknown} on $(hostname)" >/www/index.html
+addr=$(ip -o -4 addr show scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4; exit}')
+echo "webapp ${VERSION:-unknown} on $(hostname)${addr:+ ($addr)}" >/www/index.html
 httpd -f -p 8080 -h /www &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit 0' TERM INT
@@ -49,22 +50,22 @@ func webappImage(version string) (ocitest.Image, error) {
 
 // webappArchive writes one OCI image layout holding the webapp image of
 // every version.
-func webappArchive(versions ...string) ([]byte, error) {
+func webappArchive(versions ...string) ([]byte, []*ocitest.Built, error) {
 	built := make([]*ocitest.Built, 0, len(versions))
 	for _, v := range versions {
 		img, err := webappImage(v)
 		if err != nil {
-			return nil, fmt.Errorf("webapp image %s: %w", v, err)
+			return nil, nil, fmt.Errorf("webapp image %s: %w", v, err)
 		}
 		b, err := ocitest.Build(img)
 		if err != nil {
-			return nil, fmt.Errorf("webapp image %s: %w", v, err)
+			return nil, nil, fmt.Errorf("webapp image %s: %w", v, err)
 		}
 		built = append(built, b)
 	}
 	var buf bytes.Buffer
 	if err := ocitest.WriteArchive(&buf, built...); err != nil {
-		return nil, fmt.Errorf("webapp images: %w", err)
+		return nil, nil, fmt.Errorf("webapp images: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), built, nil
 }

@@ -16,36 +16,14 @@ import (
 	"github.com/stevedore-io/stevedore/runtime/containerd"
 )
 
-// needContainerd skips the test when it cannot run here (not root, or no
-// containerd address), and fails it instead when CI=true: there the
-// environment must provide both.
-func needContainerd(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv(addressEnv)
-	var reason string
-	switch {
-	case os.Geteuid() != 0:
-		reason = "needs root (network namespaces, bridges, containers)"
-	case addr == "":
-		reason = addressEnv + " is not set; run through ./scripts/with-containerd.sh"
-	default:
-		return addr
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but the integration test cannot run: %s", reason)
-	}
-	t.Skip(reason)
-	return ""
-}
-
 func TestWebappArchiveIsDeterministic(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skip("needs a static busybox (busybox-static)")
 	}
-	a, err := webappArchive("v1", "v2")
+	a, _, err := webappArchive("v1", "v2")
 	require.NoError(t, err)
-	b, err := webappArchive("v1", "v2")
+	b, _, err := webappArchive("v1", "v2")
 	require.NoError(t, err)
 	assert.Equal(t, a, b, "the same versions must give the same archive")
 }
@@ -62,7 +40,7 @@ func TestWebappImage(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, rt.Close()) })
 
-	archive, err := webappArchive("v1", "v2")
+	archive, _, err := webappArchive("v1", "v2")
 	require.NoError(t, err)
 	names, err := rt.ImportArchive(ctx, bytes.NewReader(archive))
 	require.NoError(t, err)

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore/service"
+)
+
+// needContainerd skips the test when it cannot run here (not root, or no
+// containerd address), and fails it instead when CI=true: there the
+// environment must provide both.
+func needContainerd(t *testing.T) string {
+	t.Helper()
+	addr := os.Getenv(addressEnv)
+	var reason string
+	switch {
+	case os.Geteuid() != 0:
+		reason = "needs root (network namespaces, bridges, containers)"
+	case addr == "":
+		reason = addressEnv + " is not set; run through ./scripts/with-containerd.sh"
+	default:
+		return addr
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but the integration test cannot run: %s", reason)
+	}
+	t.Skip(reason)
+	return ""
+}
+
+// testConfig is the demo's configuration with names of its own, so that the
+// test does not clash with a demo running at the same time.
+func testConfig(t *testing.T, addr string) config {
+	cfg := defaultConfig()
+	cfg.ContainerdAddress = addr
+	cfg.Namespace = "stevedore-quickstart-test"
+	cfg.Subnet = netip.MustParsePrefix("10.213.78.0/24")
+	cfg.Bridge = "stvd-qtest0"
+	cfg.NamePrefix = "stvqt-"
+	logs := &testLogWriter{t: t}
+	t.Cleanup(logs.stop)
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return cfg
+}
+
+// TestQuickstart runs the whole demo against the real containerd, network
+// and agents, and checks what it tells: v1 answers from every task, then v2
+// answers only, and a clean clean-up.
+func TestQuickstart(t *testing.T) {
+	addr := needContainerd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+
+	var out bytes.Buffer
+	err := run(ctx, testConfig(t, addr), &out)
+	t.Logf("demo output:\n%s", out.String())
+	require.NoError(t, err)
+
+	text := out.String()
+	firstV1 := strings.Index(text, `"webapp v1 on `)
+	lastV1 := strings.LastIndex(text, `"webapp v1 on `)
+	firstV2 := strings.Index(text, `"webapp v2 on `)
+	require.NotEqual(t, -1, firstV1, "no v1 answer")
+	require.NotEqual(t, -1, firstV2, "no v2 answer")
+	assert.Less(t, lastV1, firstV2, "every v1 answer comes before the first v2 answer")
+	assert.Equal(t, 3*2, strings.Count(text, `"webapp v1 on `), "2 requests to each of 3 tasks")
+	assert.Equal(t, 3*2, strings.Count(text, `"webapp v2 on `), "2 requests to each of 3 tasks")
+	for _, zone := range zones {
+		assert.Contains(t, text, zone)
+	}
+	assert.Contains(t, text, "has reached a steady state")
+	assert.Contains(t, text, "all clean")
+	assert.NotContains(t, text, "PROBLEM")
+	assert.NotContains(t, text, "not spread one per zone")
+	assert.NotContains(t, text, "STOPPED:", "no task failed")
+}
+
+// TestPreflight covers the refusals that need no containerd.
+func TestPreflight(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the other refusals come after the root check")
+	}
+	tests := []struct {
+		name string
+		edit func(*config)
+		want string
+	}{
+		{"no address", func(c *config) { c.ContainerdAddress = "" }, addressEnv + " is not set"},
+		{"IPv6 subnet", func(c *config) { c.Subnet = netip.MustParsePrefix("fd00::/64") }, "need an IPv4 prefix"},
+		{"subnet in use", func(c *config) { c.Subnet = netip.MustParsePrefix("127.0.0.0/8") }, "is in use on interface lo"},
+		{"too many requests", func(c *config) { c.Requests = 1000 }, "between 1 and 100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultConfig()
+			cfg.ContainerdAddress = "/nonexistent.sock"
+			tt.edit(&cfg)
+			var out bytes.Buffer
+			err := run(context.Background(), cfg, &out)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, out.String(), "nothing is created, so nothing is cleaned up")
+		})
+	}
+}
+
+func TestBar(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                      string
+		healthy, running, pending int
+		scale                     int
+		want                      string
+	}{
+		{"empty", 0, 0, 0, 3, "[························]"},
+		{"one pending", 0, 0, 1, 3, "[▒▒▒▒▒▒▒▒················]"},
+		{"mixed", 1, 2, 1, 3, "[████████▓▓▓▓▓▓▓▓▒▒▒▒▒▒▒▒]"},
+		{"over scale", 3, 3, 3, 3, "[████████████████████████]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dep := service.Deployment{HealthyCount: tt.healthy, RunningCount: tt.running, PendingCount: tt.pending}
+			got := bar(dep, tt.scale)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, barWidth+2, len([]rune(got)))
+		})
+	}
+}
+
+// testLogWriter sends log lines to the test's log until the test ends.
+type testLogWriter struct {
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Helper()
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testLogWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+}
