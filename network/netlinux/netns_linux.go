@@ -112,10 +112,10 @@ func listNetNS(dir, prefix string) ([]string, error) {
 	return names, nil
 }
 
-// writeSysctl writes value to /proc/sys/<key> (key with slashes) in the
-// network namespace of the calling thread.
-func writeSysctl(key, value string) error {
-	p := filepath.Join("/proc/sys", key)
+// writeSysctl writes value to <root>/<key> (key with slashes; root is
+// /proc/sys) in the network namespace of the calling thread.
+func writeSysctl(root, key, value string) error {
+	p := filepath.Join(root, key)
 	if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
 		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
 	}

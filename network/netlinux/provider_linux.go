@@ -52,6 +52,8 @@ type Provider struct {
 	records map[string]*network.Attachment // by task ID
 	byName  map[string]string              // object name -> task ID
 
+	procSys string // /proc/sys; tests point it elsewhere
+
 	hostMu      sync.Mutex
 	hostReady   bool // bridge, sysctls and host table are in place
 	bridgeIndex int
@@ -104,6 +106,7 @@ func New(cfg Config) (*Provider, error) {
 		nft:     nft,
 		records: map[string]*network.Attachment{},
 		byName:  map[string]string{},
+		procSys: "/proc/sys",
 	}
 	p.loadRecords()
 	return p, nil
@@ -380,18 +383,18 @@ func (p *Provider) prepareHost(mode network.Mode) error {
 	// a task and leave through the bridge with a loopback source; the
 	// kernel drops those unless route_localnet is set (the host table then
 	// masquerades them to the bridge address).
-	if err := writeSysctl("net/ipv4/conf/"+p.cfg.BridgeName+"/route_localnet", "1"); err != nil {
+	if err := writeSysctl(p.procSys, "net/ipv4/conf/"+p.cfg.BridgeName+"/route_localnet", "1"); err != nil {
 		return fmt.Errorf("netlinux: %w", err)
 	}
 	// IPv4 checks the forwarding flag of the interface a packet arrives on:
 	// setting it on the bridge alone lets tasks' packets be routed (to
 	// another task's published port through the host, or out of the host)
 	// without making the host a router for its other interfaces.
-	if err := writeSysctl("net/ipv4/conf/"+p.cfg.BridgeName+"/forwarding", "1"); err != nil {
+	if err := writeSysctl(p.procSys, "net/ipv4/conf/"+p.cfg.BridgeName+"/forwarding", "1"); err != nil {
 		return fmt.Errorf("netlinux: %w", err)
 	}
 	if p.cfg.EnableIPForward {
-		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
+		if err := writeSysctl(p.procSys, "net/ipv4/ip_forward", "1"); err != nil {
 			return fmt.Errorf("netlinux: %w", err)
 		}
 	}

@@ -362,6 +362,38 @@ func TestBridgeDeletedBehindOurBackIsRecreated(t *testing.T) {
 	assert.Equal(t, "second\n", line)
 }
 
+func TestSysctlsWritten(t *testing.T) {
+	t.Parallel()
+	for _, forward := range []bool{false, true} {
+		t.Run(fmt.Sprint("EnableIPForward=", forward), func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			cfg.EnableIPForward = forward
+			p := newTestProvider(t, cfg)
+			// Point the provider at a copy of the sysctls it writes, so that
+			// the test does not turn the machine into a router.
+			root := t.TempDir()
+			files := []string{"net/ipv4/ip_forward", "net/ipv4/conf/" + cfg.BridgeName + "/route_localnet", "net/ipv4/conf/" + cfg.BridgeName + "/forwarding"}
+			for _, f := range files {
+				require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755))
+				require.NoError(t, os.WriteFile(filepath.Join(root, f), []byte("0"), 0o644))
+			}
+			p.procSys = root
+			_, err := p.Setup(context.Background(), awsvpc("t"))
+			require.NoError(t, err)
+			want := map[string]string{files[0]: "0", files[1]: "1", files[2]: "1"}
+			if forward {
+				want[files[0]] = "1"
+			}
+			for f, v := range want {
+				b, err := os.ReadFile(filepath.Join(root, f))
+				require.NoError(t, err)
+				assert.Equal(t, v, string(b), f)
+			}
+		})
+	}
+}
+
 func TestRestartKeepsAllocations(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
