@@ -29,7 +29,7 @@ const ingressTableName = "stevedore"
 //	    meta nfproto ipv4 [meta l4proto P] [th dport A-B] [ip saddr S] accept   # one per rule and source
 //	  }
 //	}
-func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) error {
+func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) {
 	t := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: ingressTableName})
 	drop := nftables.ChainPolicyDrop
 	c := conn.AddChain(&nftables.Chain{
@@ -61,7 +61,6 @@ func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) error {
 			add(append(append([]expr.Any(nil), base...), matchPrefix(12, src)...)...)
 		}
 	}
-	return nil
 }
 
 // applyHostNAT (re)creates the provider's host table:

@@ -325,9 +325,7 @@ func (p *Provider) createNamespace(req network.Request, att *network.Attachment)
 			if err != nil {
 				return fmt.Errorf("nftables: %w", err)
 			}
-			if err := applyIngress(conn, req.Ingress); err != nil {
-				return err
-			}
+			applyIngress(conn, req.Ingress)
 			if err := conn.Flush(); err != nil {
 				return fmt.Errorf("install ingress rules: %w", err)
 			}
