@@ -11,10 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/agent"
+	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -381,6 +383,47 @@ func TestTaskStoppedBeforeTheAgentSawIt(t *testing.T) {
 		require.Equal(t, task.Stopped, tk.LastStatus)
 		assert.Equal(t, []task.Status{task.Provisioning, task.Stopped}, e.statuses("t1"))
 		assert.Empty(t, e.rt.Calls()[1:], "nothing but the adoption List")
+		assert.True(t, tk.Released)
+	})
+}
+
+func TestMissingTaskDefinition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.runTask(e.register(webDef), "t1")
+		require.NoError(t, e.store.Update(e.ctx, func(tx store.Tx) error {
+			return tx.Delete(state.KindTaskDefinitions, "web:1")
+		}))
+		e.start()
+		advance(time.Second)
+		tk := e.task("t1")
+		require.Equal(t, task.Stopped, tk.LastStatus)
+		assert.Equal(t, task.TaskFailedToStart, tk.StopCode)
+		assert.Equal(t, "ResourceInitializationError: task definition web:1 not found", tk.StoppedReason)
+		assert.True(t, tk.Released)
+	})
+}
+
+func TestTeardownFailureDoesNotBlockStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fake.WithImage("web:1", fake.Behavior{RunFor: fake.Forever}))
+		e.runTask(e.register(webDef), "t1")
+		e.start()
+		advance(time.Second)
+		e.net.FailTeardown(func(string) error { return errors.New("device busy") })
+		t0 := time.Now()
+		e.stopTask("t1", "bye")
+		advance(time.Minute)
+		tk := e.task("t1")
+		require.Equal(t, task.Stopped, tk.LastStatus)
+		assert.Equal(t, 7*time.Second, tk.StoppedAt.Sub(t0), "retried after 1 s, 2 s and 4 s")
+		var teardowns int
+		for _, c := range e.net.Calls() {
+			if c.Op == netfake.OpTeardown {
+				teardowns++
+			}
+		}
+		assert.Equal(t, 4, teardowns)
 		assert.True(t, tk.Released)
 	})
 }
