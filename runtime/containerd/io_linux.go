@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 )
@@ -17,19 +16,16 @@ import (
 // checks.
 const maxExecOutput = 4096
 
-// outputIO is the output side of one process: FIFOs in a directory of the
-// runtime's FIFO directory, copied to writers by containerd's cio.
-type outputIO struct {
-	// keep, once set, makes closing the IO leave the FIFOs in place, so that
-	// a later Runtime can attach to a container that outlives this one.
-	keep atomic.Bool
-}
-
-// creator returns a cio.Creator writing the process's stdout and stderr to
-// the writers (nil discards). Writes to the writers are serialised, and a
-// writer's error does not stop the copy: the output is then dropped, since
-// a stalled copy would block the container once the pipe fills.
-func (o *outputIO) creator(fifoRoot string, stdout, stderr io.Writer) cio.Creator {
+// outputCreator returns a cio.Creator for a process whose stdout and
+// stderr go to the writers (nil discards): FIFOs in a new directory under
+// fifoRoot, copied by containerd's cio and removed when the IO is closed.
+// Cancelling the IO instead stops the copy but keeps the FIFOs, so that a
+// later Runtime can attach to a container that outlives this one.
+//
+// Writes to the writers are serialised, and a writer's error does not stop
+// the copy: the output is then dropped, since a stalled copy would block the
+// container once the pipe fills.
+func outputCreator(fifoRoot string, stdout, stderr io.Writer) cio.Creator {
 	if stdout == nil && stderr == nil {
 		return cio.NullIO
 	}
@@ -50,12 +46,7 @@ func (o *outputIO) creator(fifoRoot string, stdout, stderr io.Writer) cio.Creato
 		}
 		// containerd 1.6's shim needs both FIFOs when it has one.
 		cfg := cio.Config{Stdout: filepath.Join(dir, "stdout"), Stderr: filepath.Join(dir, "stderr")}
-		set := cio.NewFIFOSet(cfg, func() error {
-			if o.keep.Load() {
-				return nil
-			}
-			return os.RemoveAll(dir)
-		})
+		set := cio.NewFIFOSet(cfg, func() error { return os.RemoveAll(dir) })
 		return cio.NewAttach(cio.WithStreams(nil, wrap(stdout), wrap(stderr)))(set)
 	}
 }

@@ -85,7 +85,6 @@ type entry struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	task      client.Task
-	output    *outputIO
 	started   bool
 	watching  bool
 
@@ -216,10 +215,10 @@ func (r *Runtime) Close() error {
 	closed := runtime.ExitStatus{Err: fmt.Errorf("exit status unknown: %w", ErrClosed)}
 	for _, e := range entries {
 		e.mu.Lock()
-		if e.output != nil && e.task != nil {
-			e.output.keep.Store(true)
+		if e.task != nil {
 			if tio := e.task.IO(); tio != nil {
-				_ = tio.Close()
+				// Stop copying but keep the FIFOs for the next Runtime.
+				tio.Cancel()
 			}
 		}
 		e.mu.Unlock()
@@ -306,19 +305,25 @@ func (r *Runtime) entryFor(ctx context.Context, id string) (*entry, error) {
 	}
 
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return nil, ErrClosed
+	existing, found := r.containers[id]
+	closed := r.closed
+	if !closed && !found {
+		r.containers[id] = e
+		if e.task != nil {
+			r.watchLocked(e, e.task, nil)
+		}
 	}
-	if existing, ok := r.containers[id]; ok {
-		if tio := e.task; tio != nil && tio.IO() != nil {
-			tio.IO().Cancel()
+	r.mu.Unlock()
+	if closed || found {
+		// Another call took the container over first, or the runtime
+		// closed meanwhile: stop this attachment's copy.
+		if e.task != nil && e.task.IO() != nil {
+			e.task.IO().Cancel()
+		}
+		if closed {
+			return nil, ErrClosed
 		}
 		return existing, nil
-	}
-	r.containers[id] = e
-	if e.task != nil {
-		r.watchLocked(e, e.task, nil)
 	}
 	return e, nil
 }
@@ -473,8 +478,14 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 	e := newEntry(spec.ID, c)
 	e.stdout, e.stderr = spec.Stdout, spec.Stderr
 	r.mu.Lock()
+	old := r.containers[spec.ID]
 	r.containers[spec.ID] = e
 	r.mu.Unlock()
+	if old != nil {
+		// A container of the same ID that was deleted behind this
+		// Runtime's back.
+		old.resolve(runtime.ExitStatus{Err: fmt.Errorf("container %q was replaced: %w", spec.ID, runtime.ErrNotFound)})
+	}
 	return nil
 }
 
@@ -515,8 +526,7 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 		return wrapErr("start", id, runtime.ErrAlreadyStarted, errors.New("started before"))
 	}
 
-	out := &outputIO{}
-	t, err := c.NewTask(ctx, out.creator(r.opts.fifoDir, stdout, stderr))
+	t, err := c.NewTask(ctx, outputCreator(r.opts.fifoDir, stdout, stderr))
 	if err != nil {
 		if errdefs.IsNotFound(err) {
 			return wrapErr("start", id, runtime.ErrNotFound, err)
@@ -547,7 +557,7 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 		r.log.Warn("recording start time", "container", id, "error", err)
 	}
 	e.mu.Lock()
-	e.task, e.output, e.started = t, out, true
+	e.task, e.started = t, true
 	e.mu.Unlock()
 
 	r.mu.Lock()
@@ -670,8 +680,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (_ runtime.
 
 	execID := newExecID()
 	buf := &limitedBuffer{max: maxExecOutput}
-	out := &outputIO{}
-	proc, err := t.Exec(nctx, execID, &pspec, out.creator(r.opts.fifoDir, buf, buf))
+	proc, err := t.Exec(nctx, execID, &pspec, outputCreator(r.opts.fifoDir, buf, buf))
 	if err != nil {
 		return runtime.ExecResult{}, r.execErr(nctx, id, err)
 	}
