@@ -112,6 +112,9 @@ func (d *demo) cleanup() error {
 			problem(fmt.Errorf("remove %s: %w", d.tmpDir, err))
 		}
 	}
+	if d.lockFile != nil {
+		d.lockFile.Close() // releases the lock; the file stays for the next run
+	}
 	if len(d.images) > 0 {
 		fmt.Fprintf(d.out, "   note: images %s stay in containerd namespace %q: the runtime has no call to remove images (make demo's private containerd is deleted with them)\n",
 			strings.Join(d.images, ", "), d.cfg.Namespace)

@@ -18,6 +18,7 @@ func main() {
 	verbose := flag.Bool("v", false, "log what Stevedore does (to stderr)")
 	subnet := flag.String("subnet", cfg.Subnet.String(), "IPv4 subnet the tasks' addresses come from")
 	flag.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "name of the Linux bridge standing for the subnet")
+	flag.StringVar(&cfg.NamePrefix, "prefix", cfg.NamePrefix, "prefix of the tasks' namespaces, veths and nftables tables (1-7 characters)")
 	flag.IntVar(&cfg.Requests, "requests", cfg.Requests, "HTTP requests sent to each task per round of traffic")
 	flag.Parse()
 

@@ -26,6 +26,7 @@ type watcher struct {
 	cancel context.CancelFunc
 	events <-chan stevedore.Event
 	p      *progress
+	seen   map[string]bool // service events already shown
 }
 
 // watch subscribes to the Orchestrator's events. Call it before the action
@@ -37,8 +38,15 @@ func (d *demo) watch(ctx context.Context) (*watcher, error) {
 		cancel()
 		return nil, fmt.Errorf("subscribe to events: %w", err)
 	}
-	return &watcher{d: d, ctx: ctx, cancel: cancel, events: events,
-		p: &progress{out: d.out, tty: d.cfg.Terminal, start: time.Now()}}, nil
+	w := &watcher{d: d, ctx: ctx, cancel: cancel, events: events, seen: map[string]bool{},
+		p: &progress{out: d.out, tty: d.cfg.Terminal, start: time.Now()}}
+	// Events of earlier steps are not news.
+	if svcs, err := d.orc.DescribeServices(ctx, clusterName, serviceName); err == nil && len(svcs) == 1 {
+		for _, e := range svcs[0].Events {
+			w.seen[e.ID] = true
+		}
+	}
+	return w, nil
 }
 
 // stop ends the subscription.
@@ -58,6 +66,7 @@ func (w *watcher) until(timeout time.Duration, what string, done func(service.Se
 		svcs, err := w.d.orc.DescribeServices(ctx, clusterName, serviceName)
 		if err == nil && len(svcs) == 1 {
 			last = svcs[0]
+			w.showEvents(last)
 			w.p.update(last)
 			ok, err := done(last)
 			if err != nil {
@@ -91,22 +100,50 @@ func (w *watcher) until(timeout time.Duration, what string, done func(service.Se
 	}
 }
 
-// show prints the events worth a line: the service's own messages,
-// deployment state changes, and tasks that fail.
+// showEvents prints the service's events not shown yet, oldest first. They
+// come with the service's state, so what the progress shows next follows
+// them.
+func (w *watcher) showEvents(s service.Service) {
+	for i := len(s.Events) - 1; i >= 0; i-- {
+		e := s.Events[i]
+		if w.seen[e.ID] {
+			continue
+		}
+		w.seen[e.ID] = true
+		w.p.line(fmt.Sprintf("   %-8s %s", "+"+round(max(e.CreatedAt.Sub(w.p.start), 0)), e.Message))
+	}
+}
+
+// follow shows the service's events and failing tasks until the watcher's
+// context ends (-keep).
+func (w *watcher) follow() {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	events := w.events
+	for {
+		if svcs, err := w.d.orc.DescribeServices(w.ctx, clusterName, serviceName); err == nil && len(svcs) == 1 {
+			w.showEvents(svcs[0])
+		}
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			w.show(ev)
+		case <-tick.C:
+		case <-w.ctx.Done():
+			return
+		}
+	}
+}
+
+// show prints the events of the Orchestrator's stream worth a line: tasks
+// that fail. (The service's own events come with its state; see
+// showEvents.)
 func (w *watcher) show(ev stevedore.Event) {
 	at := "+" + round(time.Since(w.p.start))
-	switch ev.Type {
-	case stevedore.EventServiceAction:
-		if ev.Service == serviceName {
-			w.p.line(fmt.Sprintf("   %-8s %s", at, ev.Message))
-		}
-	case stevedore.EventDeploymentStateChange:
-		if ev.Service == serviceName && ev.Deployment != nil {
-			dep := ev.Deployment
-			w.p.line(fmt.Sprintf("   %-8s deployment %s (%s) is %s %s", at, dep.ID, dep.TaskDefinition,
-				dep.RolloutState, dep.RolloutStateReason))
-		}
-	case stevedore.EventTaskStateChange:
+	if ev.Type == stevedore.EventTaskStateChange {
 		t := ev.Task
 		if t == nil || t.Group != "service:"+serviceName {
 			return
@@ -146,7 +183,7 @@ func containerReasons(t *task.Task) string {
 		if c.ExitCode != nil {
 			fmt.Fprintf(&b, " exit code %d", *c.ExitCode)
 		}
-		if c.Reason != "" {
+		if c.Reason != "" && c.Reason != t.StoppedReason {
 			b.WriteString(" " + c.Reason)
 		}
 	}

@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -109,6 +111,7 @@ type demo struct {
 	zoneOf    map[string]string // instance ID -> zone
 	service   bool
 	images    []string
+	lockFile  *os.File
 }
 
 // run tells the whole story and cleans up after itself, whatever happens.
@@ -117,6 +120,9 @@ type demo struct {
 func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	d := &demo{cfg: cfg, out: out, start: time.Now(), zoneOf: map[string]string{}}
 	if err := d.preflight(); err != nil {
+		return err
+	}
+	if err := d.lock(); err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, d.cleanup()) }()
@@ -144,8 +150,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		return err
 	}
 	if cfg.Keep {
-		d.explore()
-		<-ctx.Done()
+		if err := d.explore(ctx); err != nil {
+			return err
+		}
 		fmt.Fprintln(d.out, "\nCtrl-C: cleaning up.")
 	}
 	return nil
@@ -164,6 +171,27 @@ func (d *demo) preflight() error {
 		return fmt.Errorf("requests per task must be between 1 and 100, got %d", d.cfg.Requests)
 	}
 	return checkSubnetFree(d.cfg.Subnet, d.cfg.Bridge)
+}
+
+// lock makes sure no other quickstart uses the same name prefix: the
+// start-up clean-up of one would take the other's task networks for
+// leftovers. The lock goes with the process.
+func (d *demo) lock() error {
+	dir := "/run/lock"
+	if _, err := os.Stat(dir); err != nil {
+		dir = os.TempDir()
+	}
+	path := filepath.Join(dir, "stevedore-quickstart-"+d.cfg.NamePrefix+"lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("another quickstart runs with name prefix %q (lock %s): wait for it, or give this one its own -prefix, -bridge and -subnet", d.cfg.NamePrefix, path)
+	}
+	d.lockFile = f
+	return nil
 }
 
 // checkSubnetFree fails when an interface other than the demo's bridge has
@@ -504,20 +532,35 @@ func orDash(s string) string {
 	return s
 }
 
-// explore prints what to try while the demo keeps running.
-func (d *demo) explore() {
-	tasks, _ := d.serviceTasks(context.Background())
-	fmt.Fprintf(d.out, "\n== Keeping everything running (-keep). Try, in another shell:\n")
-	for _, t := range tasks {
-		if ip := t.PrivateIPv4Address(); ip != "" {
-			fmt.Fprintf(d.out, "   wget -q -O - http://%s:%d/\n", ip, webappPort)
-			break
-		}
+// explore prints what to try while the demo keeps running, then shows the
+// service's events until ctx ends.
+func (d *demo) explore(ctx context.Context) error {
+	tasks, err := d.serviceTasks(ctx)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(d.out, "   ip netns list | grep %s     # one namespace per task\n", d.cfg.NamePrefix)
-	fmt.Fprintf(d.out, "   ip -br addr show %s        # the subnet's bridge\n", d.cfg.Bridge)
-	fmt.Fprintf(d.out, "   ctr -a %s -n %s containers list\n", d.cfg.ContainerdAddress, d.cfg.Namespace)
-	fmt.Fprintln(d.out, "Press Ctrl-C to clean up and exit.")
+	fmt.Fprintf(d.out, "\n== Keeping everything running (-keep). Try, in another shell:\n")
+	if len(tasks) > 0 {
+		t := tasks[0]
+		ctr := fmt.Sprintf("ctr -a %s -n %s", d.cfg.ContainerdAddress, d.cfg.Namespace)
+		tw := tabwriter.NewWriter(d.out, 0, 0, 3, ' ', 0)
+		fmt.Fprintf(tw, "   wget -q -O - http://%s:%d/\t# ask a task\n", t.PrivateIPv4Address(), webappPort)
+		fmt.Fprintf(tw, "   ip netns list | grep %s\t# one network namespace per task\n", d.cfg.NamePrefix)
+		fmt.Fprintf(tw, "   ip -br addr show %s\t# the subnet's bridge\n", d.cfg.Bridge)
+		fmt.Fprintf(tw, "   %s containers list\t# the tasks' containers\n", ctr)
+		if len(t.Containers) > 0 && t.Containers[0].RuntimeID != "" {
+			fmt.Fprintf(tw, "   %s tasks kill %s\t# the service replaces the task\n", ctr, t.Containers[0].RuntimeID)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(d.out, "Press Ctrl-C to clean up and exit. The service's events follow:")
+	w, err := d.watch(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.stop()
+	w.follow()
+	return nil
 }
 
 // round shortens a duration for display.

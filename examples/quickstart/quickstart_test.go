@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/netip"
 	"os"
 	"strings"
@@ -40,14 +41,18 @@ func needContainerd(t *testing.T) string {
 }
 
 // testConfig is the demo's configuration with names of its own, so that the
-// test does not clash with a demo running at the same time.
+// test does not clash with a demo, or another run of the test, at the same
+// time.
 func testConfig(t *testing.T, addr string) config {
 	cfg := defaultConfig()
 	cfg.ContainerdAddress = addr
+	// Names of this run only: another run of the test (make test in
+	// another tree, say) may share the host.
+	suffix := randomHex(3)
 	cfg.Namespace = "stevedore-quickstart-test"
-	cfg.Subnet = netip.MustParsePrefix("10.213.78.0/24")
-	cfg.Bridge = "stvd-qtest0"
-	cfg.NamePrefix = "stvqt-"
+	cfg.Subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, byte(100 + mrand.IntN(100)), 0}), 24)
+	cfg.Bridge = "stvd-qt" + suffix
+	cfg.NamePrefix = "sq" + suffix + "-"
 	logs := &testLogWriter{t: t}
 	t.Cleanup(logs.stop)
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
