@@ -80,7 +80,7 @@ func TestAWSVPCTasksReachEachOtherOnAllowedPortsOnly(t *testing.T) {
 	serve(t, a.NetNSPath, 9090, "a:9090")
 	serve(t, b.NetNSPath, 7070, "b:7070")
 
-	line, err := dial(t, b.NetNSPath, netip.AddrPortFrom(a.Address.Addr(), 8080), 2*time.Second)
+	line, err := dial(t, b.NetNSPath, netip.AddrPortFrom(a.Address.Addr(), 8080), 5*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "a:8080\n", line)
 
@@ -88,11 +88,11 @@ func TestAWSVPCTasksReachEachOtherOnAllowedPortsOnly(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, isTimeout(err), "a port no rule allows is dropped, not refused: %v", err)
 
-	line, err = dial(t, a.NetNSPath, netip.AddrPortFrom(b.Address.Addr(), 7070), 2*time.Second)
+	line, err = dial(t, a.NetNSPath, netip.AddrPortFrom(b.Address.Addr(), 7070), 5*time.Second)
 	require.NoError(t, err, "without a policy everything is allowed, and A's replies pass A's filter")
 	assert.Equal(t, "b:7070\n", line)
 
-	line, err = dial(t, "", netip.AddrPortFrom(a.Address.Addr(), 8080), 2*time.Second)
+	line, err = dial(t, "", netip.AddrPortFrom(a.Address.Addr(), 8080), 5*time.Second)
 	require.NoError(t, err, "the host reaches the task from the gateway address, inside the subnet")
 	assert.Equal(t, "a:8080\n", line)
 
@@ -123,7 +123,7 @@ func TestIngressRulesBySourceAndProtocol(t *testing.T) {
 	serve(t, server.NetNSPath, 8005, "server")
 
 	target := netip.AddrPortFrom(server.Address.Addr(), 8005)
-	line, err := dial(t, client1.NetNSPath, target, 2*time.Second)
+	line, err := dial(t, client1.NetNSPath, target, 5*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "server\n", line)
 	_, err = dial(t, client2.NetNSPath, target, 300*time.Millisecond)
@@ -152,10 +152,10 @@ func TestEmptyIngressPolicyDeniesAllInbound(t *testing.T) {
 
 	_, err = dial(t, open.NetNSPath, netip.AddrPortFrom(closed.Address.Addr(), 80), 300*time.Millisecond)
 	assert.True(t, isTimeout(err), "%v", err)
-	line, err := dial(t, closed.NetNSPath, netip.AddrPortFrom(open.Address.Addr(), 80), 2*time.Second)
+	line, err := dial(t, closed.NetNSPath, netip.AddrPortFrom(open.Address.Addr(), 80), 5*time.Second)
 	require.NoError(t, err, "outbound connections and their replies still work")
 	assert.Equal(t, "open\n", line)
-	line, err = dial(t, closed.NetNSPath, netip.MustParseAddrPort("127.0.0.1:80"), 2*time.Second)
+	line, err = dial(t, closed.NetNSPath, netip.MustParseAddrPort("127.0.0.1:80"), 5*time.Second)
 	require.NoError(t, err, "loopback is always allowed")
 	assert.Equal(t, "closed\n", line)
 }
@@ -179,7 +179,7 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 	serve(t, att.NetNSPath, 8080, "web")
 
 	for _, host := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), att.Gateway} {
-		line, err := dial(t, "", netip.AddrPortFrom(host, hostPort), 2*time.Second)
+		line, err := dial(t, "", netip.AddrPortFrom(host, hostPort), 5*time.Second)
 		require.NoError(t, err, "via %s", host)
 		assert.Equal(t, "web\n", line, "via %s", host)
 	}
@@ -187,7 +187,7 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 	// Another task reaches the published port through the host (hairpin).
 	client, err := p.Setup(ctx, awsvpc("client"))
 	require.NoError(t, err)
-	line, err := dial(t, client.NetNSPath, netip.AddrPortFrom(att.Gateway, hostPort), 2*time.Second)
+	line, err := dial(t, client.NetNSPath, netip.AddrPortFrom(att.Gateway, hostPort), 5*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "web\n", line)
 
@@ -277,7 +277,7 @@ func TestNoneModeHasOnlyLoopback(t *testing.T) {
 	assert.Equal(t, "lo", links[0].Attrs().Name)
 	assert.Equal(t, label("isolated"), links[0].Attrs().Alias)
 	serve(t, att.NetNSPath, 80, "iso")
-	line, err := dial(t, att.NetNSPath, netip.MustParseAddrPort("127.0.0.1:80"), 2*time.Second)
+	line, err := dial(t, att.NetNSPath, netip.MustParseAddrPort("127.0.0.1:80"), 5*time.Second)
 	require.NoError(t, err, "loopback is up")
 	assert.Equal(t, "iso\n", line)
 	hosts, err := os.ReadFile(att.HostsPath)
@@ -357,7 +357,7 @@ func TestBridgeDeletedBehindOurBackIsRecreated(t *testing.T) {
 	second, err := p.Setup(ctx, awsvpc("second"))
 	require.NoError(t, err)
 	serve(t, second.NetNSPath, 80, "second")
-	line, err := dial(t, "", netip.AddrPortFrom(second.Address.Addr(), 80), 2*time.Second)
+	line, err := dial(t, "", netip.AddrPortFrom(second.Address.Addr(), 80), 5*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "second\n", line)
 }
@@ -484,7 +484,7 @@ func TestReconcileRemovesWhatNoLiveTaskOwns(t *testing.T) {
 	keep, err := p2.Attachment(ctx, "keep")
 	require.NoError(t, err)
 	serve(t, keep.NetNSPath, 80, "kept")
-	line, err := dial(t, "", netip.AddrPortFrom(keep.Address.Addr(), 80), 2*time.Second)
+	line, err := dial(t, "", netip.AddrPortFrom(keep.Address.Addr(), 80), 5*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "kept\n", line)
 }
