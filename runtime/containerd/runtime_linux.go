@@ -68,7 +68,7 @@ type Runtime struct {
 	containers map[string]*entry
 
 	pulls        singleflight.Group
-	imageConfigs sync.Map // image config digest -> ocispec.ImageConfig
+	imageConfigs sync.Map // image target digest -> ocispec.ImageConfig
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -435,16 +435,8 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 		return fmt.Errorf("create container %q: %w", spec.ID, err)
 	}
 
-	ctx, done, err := r.client.WithLease(ctx)
-	if err != nil {
-		return wrapErr("create", spec.ID, nil, fmt.Errorf("lease: %w", err))
-	}
-	defer func() {
-		if derr := done(context.WithoutCancel(ctx)); derr != nil {
-			r.log.Warn("releasing lease", "container", spec.ID, "error", derr)
-		}
-	}()
-
+	// NewContainer holds a lease while it prepares the snapshot, so that
+	// garbage collection cannot take it before the container refers to it.
 	labels := maps.Clone(spec.Labels)
 	create := func() (client.Container, error) {
 		return r.client.NewContainer(ctx, spec.ID,
@@ -489,20 +481,18 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 	return nil
 }
 
-// imageConfig returns the image's runtime configuration, cached by digest.
+// imageConfig returns the image's runtime configuration, cached by the
+// digest of the image's target (content-addressed, so never stale).
 func (r *Runtime) imageConfig(ctx context.Context, img client.Image) (ocispec.ImageConfig, error) {
-	desc, err := img.Config(ctx)
-	if err != nil {
-		return ocispec.ImageConfig{}, err
-	}
-	if v, ok := r.imageConfigs.Load(desc.Digest); ok {
+	key := img.Target().Digest
+	if v, ok := r.imageConfigs.Load(key); ok {
 		return v.(ocispec.ImageConfig), nil
 	}
 	s, err := img.Spec(ctx)
 	if err != nil {
 		return ocispec.ImageConfig{}, err
 	}
-	r.imageConfigs.Store(desc.Digest, s.Config)
+	r.imageConfigs.Store(key, s.Config)
 	return s.Config, nil
 }
 
@@ -923,15 +913,11 @@ func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 	e.op.Lock()
 	defer e.op.Unlock()
 
-	c, err := r.client.LoadContainer(ctx, id)
-	if err != nil {
-		if errdefs.IsNotFound(err) {
-			r.forget(e)
-		}
-		return wrapErr("delete", id, nil, err)
-	}
-	t := e.getTask()
+	e.mu.Lock()
+	c, t := e.container, e.task
+	e.mu.Unlock()
 	if t == nil {
+		// Not started by this Runtime; another one may have started it.
 		if t, err = c.Task(ctx, nil); err != nil && !errdefs.IsNotFound(err) {
 			return wrapErr("delete", id, nil, err)
 		}
@@ -941,10 +927,15 @@ func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 			return wrapErr("delete", id, nil, err)
 		}
 	}
-	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+	err = c.Delete(ctx, client.WithSnapshotCleanup)
+	if err == nil || errdefs.IsNotFound(err) {
+		// Gone either way (deleted behind this Runtime's back, when
+		// NotFound): forget it.
+		r.forget(e)
+	}
+	if err != nil {
 		return wrapErr("delete", id, nil, err)
 	}
-	r.forget(e)
 	return nil
 }
 
@@ -960,7 +951,9 @@ func (r *Runtime) deleteTask(ctx context.Context, e *entry, t client.Task) error
 	}
 	p := resp.Process
 	if p.Status != apitask.Status_STOPPED {
-		if err := t.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsFailedPrecondition(err) {
+		// The container has its own PID namespace: killing its PID 1
+		// kills every process in it, exec'd ones included.
+		if err := t.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsFailedPrecondition(err) {
 			return fmt.Errorf("kill: %w", err)
 		}
 		e.mu.Lock()
