@@ -402,4 +402,3 @@ func (b *syncBuffer) Tail(n int) string {
 	}
 	return s
 }
-
