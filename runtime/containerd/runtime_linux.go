@@ -121,6 +121,13 @@ func New(address string, opts ...Option) (*Runtime, error) {
 	if address == "" {
 		return nil, fmt.Errorf("%w: empty containerd address", ErrInvalidOption)
 	}
+	if !strings.Contains(address, "://") {
+		// A socket path: say plainly when it is missing rather than time
+		// out connecting.
+		if _, err := os.Stat(address); err != nil {
+			return nil, fmt.Errorf("containerd socket: %w", err)
+		}
+	}
 	c, err := client.New(address,
 		client.WithDefaultNamespace(o.namespace),
 		client.WithDefaultRuntime(o.runtime),
