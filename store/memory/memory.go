@@ -23,7 +23,7 @@ const (
 
 // btreeDegree sets the fan-out of the per-kind trees: nodes hold up to
 // 2*degree-1 records. Smaller nodes make the copy-on-write of a path cheaper;
-// larger ones make the tree shallower. 16 measured best for 10,000 objects
+// larger ones make the tree shallower. 16 did as well as any degree tried
 // (see BENCHMARKS.md).
 const btreeDegree = 16
 
