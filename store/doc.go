@@ -47,7 +47,7 @@
 // Writes that commit while the function runs are invisible to it. Get, List
 // and the typed helpers of the same names hand out the stored values
 // themselves, shared with every other reader and watcher: no copy is made on
-// the way out, which is what keeps a pass over 10,000 tasks well under a
+// the way out, which is what keeps a pass over 10,000 tasks around a
 // millisecond. Treat them as read-only.
 //
 // # Writing
