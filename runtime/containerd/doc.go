@@ -94,7 +94,9 @@
 // FIFOs are kept, so a new Runtime (an agent that restarted) finds its
 // containers with List, takes each over on first use (Wait, Signal, Exec,
 // Delete...), drains and discards the output of those still running, and
-// reports their exits. Exit statuses of containers that exited while no
+// reports their exits. (The writers of a ContainerSpec belong to the
+// process that called Create: a container created by one Runtime and started
+// by another has its output discarded.) Exit statuses of containers that exited while no
 // Runtime was watching are still in containerd, unless the daemon itself
 // restarted: such containers show as runtime.StateUnknown.
 //

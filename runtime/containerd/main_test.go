@@ -129,10 +129,13 @@ func cleanupNamespace(r *Runtime) {
 	}
 }
 
-// needContainerd skips the test when containerd is not available, except
-// under CI=true, where it fails.
+// needContainerd skips the test with -short, and when containerd is not
+// available, except under CI=true, where that fails it.
 func needContainerd(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
 	if skipReason == "" {
 		return
 	}
