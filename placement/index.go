@@ -1,8 +1,9 @@
 package placement
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
-	"strings"
 )
 
 // The index places tasks without scanning every instance per task. It
@@ -101,10 +102,10 @@ func newIndex(r *Round, p *plan, c *chainPlan, cands []int32) *index {
 	for i, a := range c.attrs {
 		counts[i] = r.spreadCounts(p.group, a)
 	}
-	newPart := func(inf *InstanceInfo) *partition {
+	newPart := func(inst int32) *partition {
 		part := &partition{counters: make([]*int32, len(c.attrs))}
-		for i, a := range c.attrs {
-			part.counters[i] = counts[i].counter(inf.attributeValue(a))
+		for i := range c.attrs {
+			part.counters[i] = counts[i].of(inst)
 		}
 		x.parts = append(x.parts, part)
 		return part
@@ -112,35 +113,50 @@ func newIndex(r *Round, p *plan, c *chainPlan, cands []int32) *index {
 	switch len(c.attrs) {
 	case 0:
 		if len(cands) > 0 {
-			part := newPart(&r.infos[cands[0]])
+			part := newPart(cands[0])
 			part.members = cands
 		}
 	case 1:
-		byValue := map[string]*partition{}
+		av := counts[0].attr
+		byValue := make([]*partition, len(av.values))
 		for _, i := range cands {
-			inf := &r.infos[i]
-			v := inf.attributeValue(c.attrs[0])
-			part, ok := byValue[v]
-			if !ok {
-				part = newPart(inf)
-				byValue[v] = part
+			v := av.ids[i]
+			if byValue[v] == nil {
+				byValue[v] = newPart(i)
 			}
-			part.members = append(part.members, i)
+			byValue[v].members = append(byValue[v].members, i)
 		}
 	default:
-		byKey := map[string]*partition{}
-		var key strings.Builder
+		// A combination of values is numbered in mixed radix when the
+		// numbers fit in 64 bits, and spelled out as bytes otherwise.
+		radix, fits := uint64(1), true
+		for _, sc := range counts {
+			hi, lo := bits.Mul64(radix, uint64(len(sc.attr.values)))
+			radix, fits = lo, fits && hi == 0
+		}
+		byNumber := map[uint64]*partition{}
+		byBytes := map[string]*partition{}
+		var buf []byte
 		for _, i := range cands {
-			inf := &r.infos[i]
-			key.Reset()
-			for _, a := range c.attrs {
-				key.WriteString(inf.attributeValue(a))
-				key.WriteByte(0)
-			}
-			part, ok := byKey[key.String()]
-			if !ok {
-				part = newPart(inf)
-				byKey[key.String()] = part
+			var part *partition
+			if fits {
+				var key uint64
+				for _, sc := range counts {
+					key = key*uint64(len(sc.attr.values)) + uint64(sc.attr.ids[i])
+				}
+				if part = byNumber[key]; part == nil {
+					part = newPart(i)
+					byNumber[key] = part
+				}
+			} else {
+				buf = buf[:0]
+				for _, sc := range counts {
+					buf = binary.LittleEndian.AppendUint32(buf, uint32(sc.attr.ids[i]))
+				}
+				if part = byBytes[string(buf)]; part == nil {
+					part = newPart(i)
+					byBytes[string(buf)] = part
+				}
 			}
 			part.members = append(part.members, i)
 		}

@@ -2,7 +2,9 @@ package placement_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -554,4 +556,68 @@ func TestDecisionsApplyToInstances(t *testing.T) {
 	assert.Equal(t, []cluster.Port{cluster.TCPPort(22), cluster.TCPPort(49153), cluster.UDPPort(49153), cluster.TCPPort(49154), cluster.UDPPort(49154)},
 		ci.Remaining.Ports)
 	assert.True(t, errors.Is(ci.AddTask("service:web", ds[0].Resources), cluster.ErrInsufficientResources))
+}
+
+// TestManySpreadValues spreads on five attributes with so many values that
+// their combinations do not fit in 64 bits; the index must still agree with
+// the general path.
+func TestManySpreadValues(t *testing.T) {
+	t.Parallel()
+	const n = 8200 // 8200^5 > 2^64
+	instances := make([]cluster.ContainerInstance, n)
+	for i := range instances {
+		b := testutil.Instance(fmt.Sprintf("i-%05d", i)).Memory(1024 + i%7*512)
+		for a, p := range []int{1, 3, 7, 9, 11} { // prime to n: n values each
+			b.Attr(fmt.Sprintf("a%d", a), fmt.Sprintf("v%d", i*p%n))
+		}
+		instances[i] = b.Obj()
+	}
+	req := testutil.Task("web:1").Memory(512)
+	for a := range 5 {
+		req.Spread(fmt.Sprintf("attribute:a%d", a))
+	}
+	var results [][]placement.Decision
+	for _, path := range []string{"index", "scan"} {
+		s := schedulers(t)[path]
+		ds, err := s.NewRound(instances, 1).Place(req.Obj(), 40)
+		require.NoError(t, err)
+		results = append(results, ds)
+	}
+	assert.Equal(t, results[0], results[1])
+}
+
+func TestInstanceInfo(t *testing.T) {
+	t.Parallel()
+	at := testutil.RegisteredAt.Add(time.Hour)
+	s, err := placement.New()
+	require.NoError(t, err)
+	r := s.NewRound([]cluster.ContainerInstance{
+		testutil.Instance("i-1").CPU(1024).Memory(2048).NetworkSlots(2).AZ("a").Provider("spot").
+			AgentVersion("1.2.3").RegisteredAt(at).Draining().
+			UsedPorts(cluster.TCPPort(80)).Tasks("service:web", 2).Obj(),
+	}, 99)
+	assert.Equal(t, uint64(99), r.Seed())
+	assert.NotNil(t, r.Rand())
+	require.Equal(t, 1, r.Len())
+	inf := r.Instance(0)
+	assert.Equal(t, "i-1", inf.InstanceID())
+	assert.Equal(t, "i-1", inf.Instance().ID)
+	v, ok := inf.Attribute(cluster.AttributeAvailabilityZone)
+	assert.True(t, ok)
+	assert.Equal(t, "a", v)
+	assert.Equal(t, cluster.StatusDraining, inf.Status())
+	assert.Equal(t, "spot", inf.CapacityProvider())
+	assert.Equal(t, at, inf.RegisteredAt())
+	assert.True(t, inf.AgentConnected())
+	assert.Equal(t, "1.2.3", inf.AgentVersion())
+	assert.Equal(t, 1024, inf.RemainingCPU())
+	assert.Equal(t, 2048, inf.RemainingMemory())
+	assert.Equal(t, 2, inf.RemainingNetworkSlots())
+	assert.True(t, inf.PortInUse(cluster.TCPPort(80)))
+	assert.False(t, inf.PortInUse(cluster.UDPPort(80)))
+	assert.Equal(t, 2, inf.TaskGroupCount("service:web"))
+	assert.Equal(t, 0, inf.TaskGroupCount("service:nope"))
+	assert.Equal(t, 2, inf.RunningTasksCount())
+	assert.True(t, inf.HasTaskGroup(func(g string) bool { return g == "service:web" }))
+	assert.False(t, inf.HasTaskGroup(func(g string) bool { return g == "service:db" }))
 }

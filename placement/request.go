@@ -365,12 +365,3 @@ func protoIndex(p cluster.Protocol) int {
 func encodePort(p cluster.Port) uint32 {
 	return uint32(protoIndex(p.Protocol))<<16 | uint32(p.Number)
 }
-
-// decodePort undoes encodePort.
-func decodePort(v uint32) cluster.Port {
-	proto := cluster.TCP
-	if v>>16 == 1 {
-		proto = cluster.UDP
-	}
-	return cluster.Port{Protocol: proto, Number: uint16(v)}
-}

@@ -17,10 +17,6 @@ var _ query.Target = (*InstanceInfo)(nil)
 // dynamicRangeSize is the number of ports in the dynamic range.
 const dynamicRangeSize = DynamicPortLast - DynamicPortFirst + 1
 
-// missingValue stands for "the instance lacks the attribute" among the
-// values a spread strategy balances; ECS attribute values cannot contain it.
-const missingValue = "\x00"
-
 // Round is one round of placement: the engine's view of a set of instances,
 // computed once, and updated as tasks are placed so that each placement
 // sees the ones before it (resources, ports, task groups, spread counts).
@@ -36,11 +32,61 @@ type Round struct {
 	// memberOf caches, per expression that is not dynamic, its result on
 	// each instance: 0 not computed yet, 1 false, 2 true.
 	memberOf map[string][]uint8
+	// attrs caches, per attribute a strategy spreads on, each instance's
+	// value as a small integer.
+	attrs map[string]*attrValues
 	// spread holds, per task group and attribute, how many of the group's
 	// tasks run on instances with each value of the attribute; byGroup
 	// lists them per group for updating after a placement.
 	spread  map[spreadKey]*spreadCounts
 	byGroup map[int32][]*spreadCounts
+}
+
+// attrValues numbers the values of one attribute across the round's
+// instances. An instance lacking the attribute gets a value of its own
+// ("missing"), distinct from every real value.
+type attrValues struct {
+	// ids holds each instance's value number, by instance index.
+	ids []int32
+	// values holds the value of each number; missing is the number of
+	// "missing", or -1 when every instance has the attribute.
+	values  []string
+	missing int32
+}
+
+// attrValues returns the numbered values of attribute, computing them on
+// first use in the round.
+func (r *Round) attrValues(attribute string) *attrValues {
+	if av, ok := r.attrs[attribute]; ok {
+		return av
+	}
+	av := &attrValues{ids: make([]int32, len(r.infos)), missing: -1}
+	byValue := map[string]int32{}
+	for i := range r.infos {
+		v, ok := r.infos[i].ci.Attributes[attribute]
+		var id int32
+		switch {
+		case !ok && av.missing >= 0:
+			id = av.missing
+		case !ok:
+			id = int32(len(av.values))
+			av.missing = id
+			av.values = append(av.values, "")
+		default:
+			var seen bool
+			if id, seen = byValue[v]; !seen {
+				id = int32(len(av.values))
+				byValue[v] = id
+				av.values = append(av.values, v)
+			}
+		}
+		av.ids[i] = id
+	}
+	if r.attrs == nil {
+		r.attrs = map[string]*attrValues{}
+	}
+	r.attrs[attribute] = av
+	return av
 }
 
 type spreadKey struct {
@@ -50,19 +96,14 @@ type spreadKey struct {
 
 // spreadCounts counts a group's tasks per value of one attribute.
 type spreadCounts struct {
-	attribute string
-	byValue   map[string]*int32
+	attr *attrValues
+	// counts is indexed by value number; it never grows, so pointers to
+	// its elements stay valid.
+	counts []int32
 }
 
-// counter returns the count of value, creating it at 0.
-func (s *spreadCounts) counter(value string) *int32 {
-	c, ok := s.byValue[value]
-	if !ok {
-		c = new(int32)
-		s.byValue[value] = c
-	}
-	return c
-}
+// of returns the count of the value instance i has.
+func (s *spreadCounts) of(i int32) *int32 { return &s.counts[s.attr.ids[i]] }
 
 // groupTable interns task-group names as small integers.
 type groupTable struct {
@@ -223,14 +264,6 @@ func (inf *InstanceInfo) HasTaskGroup(match func(group string) bool) bool {
 		}
 	}
 	return false
-}
-
-// attributeValue returns the attribute's value, or missingValue.
-func (inf *InstanceInfo) attributeValue(name string) string {
-	if v, ok := inf.ci.Attributes[name]; ok {
-		return v
-	}
-	return missingValue
 }
 
 func (inf *InstanceInfo) portUsed(v uint32) bool {
@@ -549,7 +582,7 @@ func (r *Round) commit(p *plan, inf *InstanceInfo) Decision {
 		inf.groups = append(inf.groups, groupCount{group: p.group, count: 1})
 	}
 	for _, sc := range r.byGroup[p.group] {
-		*sc.counter(inf.attributeValue(sc.attribute))++
+		*sc.of(inf.index)++
 	}
 	return d
 }
@@ -571,17 +604,17 @@ func (inf *InstanceInfo) takeDynamicPort(proto cluster.Protocol) cluster.Port {
 }
 
 // spreadCounts returns the counts of group's tasks per value of attribute,
-// computing them on first use.
+// computing them on first use in the round.
 func (r *Round) spreadCounts(group int32, attribute string) *spreadCounts {
 	key := spreadKey{group: group, attribute: attribute}
 	if sc, ok := r.spread[key]; ok {
 		return sc
 	}
-	sc := &spreadCounts{attribute: attribute, byValue: map[string]*int32{}}
+	av := r.attrValues(attribute)
+	sc := &spreadCounts{attr: av, counts: make([]int32, len(av.values))}
 	for i := range r.infos {
-		inf := &r.infos[i]
-		if n := inf.groupCount(group); n > 0 {
-			*sc.counter(inf.attributeValue(attribute)) += n
+		if n := r.infos[i].groupCount(group); n > 0 {
+			*sc.of(int32(i)) += n
 		}
 	}
 	r.spread[key] = sc

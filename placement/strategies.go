@@ -50,7 +50,7 @@ func (b *builtinStrategy) Select(r *Round, req *Request, candidates []*InstanceI
 		key = func(inf *InstanceInfo) int { return int(inf.groupCount(group)) }
 	case kindSpreadAttribute:
 		sc := r.spreadCounts(r.groups.intern(req.group()), b.attribute)
-		key = func(inf *InstanceInfo) int { return int(*sc.counter(inf.attributeValue(b.attribute))) }
+		key = func(inf *InstanceInfo) int { return int(*sc.of(inf.index)) }
 	}
 	return keepMin(candidates, key), nil
 }
