@@ -31,7 +31,7 @@ type agentHandle struct {
 func (o *Orchestrator) startAgent(id string, rt runtime.Runtime, nw network.Provider, secrets SecretResolver) error {
 	a, err := agent.New(agent.Config{
 		InstanceID: id,
-		Store:      o.store,
+		Store:      agentStore{Store: o.store, feed: o.feed, instance: id},
 		Runtime:    rt,
 		Network:    nw,
 		Secrets:    secrets,

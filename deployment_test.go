@@ -198,7 +198,7 @@ func TestTasksThatFailToStartAreThrottled(t *testing.T) {
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		stopped := e.tasks(stevedore.ListTasksInput{ServiceName: "web", DesiredStatus: task.Stopped})
-		require.NotEmpty(t, stopped)
+		require.NotEmpty(t, stopped, "events: %v", e.service("web").Events)
 		// Without throttling a task would be retried every few milliseconds.
 		assert.Less(t, len(stopped), 15, "growing delays between launches")
 		assert.Greater(t, len(stopped), 3)
@@ -212,7 +212,14 @@ func TestTasksThatFailToStartAreThrottled(t *testing.T) {
 		}
 		slices.SortFunc(created, time.Time.Compare)
 		first, last := created[1].Sub(created[0]), created[len(created)-1].Sub(created[len(created)-2])
-		assert.Greater(t, last, first, "launch delays grow: %v", created)
+		if !assert.Greater(t, last, first, "launch delays grow: %v", created) {
+			for _, ev := range e.service("web").Events {
+				t.Log(ev.CreatedAt.Format("15:04:05"), ev.Message)
+			}
+			for _, tk := range stopped {
+				t.Log(tk.ID()[:6], tk.CreatedAt.Format("15:04:05"), tk.StoppedAt.Format("15:04:05"), tk.StopCode, tk.StoppedReason, tk.StartedBy)
+			}
+		}
 		assert.GreaterOrEqual(t, time.Since(start), 10*time.Minute)
 	})
 }

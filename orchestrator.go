@@ -142,6 +142,7 @@ type Orchestrator struct {
 	closed bool
 
 	services *serviceController
+	feed     *taskFeed
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -185,6 +186,12 @@ func New(opts ...Option) (*Orchestrator, error) {
 	orc.rand = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	orc.ctx, orc.cancel = context.WithCancel(context.Background())
 	orc.services = newServiceController(orc)
+	orc.feed = newTaskFeed(orc.store)
+	if err := orc.feed.start(orc.ctx); err != nil {
+		orc.cancel()
+		return nil, err
+	}
+	orc.goLoop("task feed", orc.feed.run)
 	orc.goLoop("service controller", orc.services.run)
 	orc.goLoop("task reaper", orc.reap)
 	return orc, nil

@@ -259,6 +259,16 @@ func (p *planner) launchAllowed() bool {
 		}
 	}
 	slices.SortFunc(stopped, func(a, b *TaskState) int { return b.StoppedAt.Compare(a.StoppedAt) })
+	// A task still on its way to STOPPED without ever running may have
+	// failed to start: decide once it has stopped and can be counted, or a
+	// launch now would beat the throttle.
+	for i := range p.in.Tasks {
+		t := &p.in.Tasks[i]
+		stopping := t.Phase == PhaseStopping || (t.DesiredStopped && t.Phase != PhaseStopped)
+		if t.DeploymentID == p.primary.ID && stopping && !t.ReachedRunning {
+			return false
+		}
+	}
 	failures := 0
 	for _, t := range stopped {
 		if t.ReachedRunning {

@@ -548,3 +548,22 @@ func TestPlannerConverges(t *testing.T) {
 		t.Fatalf("no steady state after 50 passes: %+v", s.in.Deployments)
 	})
 }
+
+func TestNoLaunchWhileAFailedTaskIsStillStopping(t *testing.T) {
+	t.Parallel()
+	in := rolling(1, cfg(100, 200), nil)
+	in.Deployments = in.Deployments[:1]
+	in.Tasks = []TaskState{
+		failedToStart("a", "new", t0.Add(1*time.Second)),
+		failedToStart("b", "new", t0.Add(2*time.Second)),
+		{ID: "c", DeploymentID: "new", Phase: PhaseStopping},
+	}
+	in.Now = t0.Add(time.Hour)
+	assert.Equal(t, 0, started(Compute(in)), "c may have failed to start: count it first")
+	in.Tasks[2].Phase, in.Tasks[2].DesiredStopped = PhasePending, true
+	assert.Equal(t, 0, started(Compute(in)), "c is being stopped before it ran")
+	in.Tasks[2].Phase, in.Tasks[2].StoppedAt = PhaseStopped, in.Now
+	p := Compute(in)
+	assert.Equal(t, 0, started(p))
+	assert.Equal(t, in.Now.Add(ThrottleDelay(3)), p.RequeueAt)
+}
