@@ -149,6 +149,12 @@ func (e *env) newOrchestrator() *stevedore.Orchestrator {
 // registerInstance registers the env's instance with its runtime and
 // network, which starts its agent.
 func (e *env) registerInstance() {
+	_, err := e.orc.RegisterContainerInstance(e.ctx, e.instanceInput())
+	require.NoError(e.t, err, "register container instance %s", e.instance)
+}
+
+// instanceInput is the registration of the env's instance.
+func (e *env) instanceInput() stevedore.RegisterInstanceInput {
 	in := stevedore.RegisterInstanceInput{
 		Cluster:    e.cluster,
 		InstanceID: e.instance,
@@ -157,11 +163,10 @@ func (e *env) registerInstance() {
 		Runtime:    e.rt,
 		Network:    e.nw,
 	}
-	if e.secrets != nil {
+	if e.secrets != nil { // not a typed nil in the interface
 		in.Secrets = e.secrets
 	}
-	_, err := e.orc.RegisterContainerInstance(e.ctx, in)
-	require.NoError(e.t, err, "register container instance %s", e.instance)
+	return in
 }
 
 // cleanup stops every task and service and waits until they are STOPPED,
