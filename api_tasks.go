@@ -136,7 +136,7 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 			return invalid("taskDefinition", "%s is INACTIVE", d.Ref())
 		}
 		l := mk(d.TaskDefinition)
-		created, err := o.place(tx, l)
+		created, err := o.place(tx, l, nil)
 		var noFit *placement.NoFitError
 		if errors.As(err, &noFit) {
 			reason := "RESOURCE"

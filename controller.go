@@ -34,6 +34,10 @@ type serviceController struct {
 	instances map[string]*state.Instance        // by instance ID
 	dirty     map[string]bool
 	wake      map[string]time.Time // service key -> requeue time
+	// round is the placement round of the current pass, built on the
+	// first placement and shared by the services of the pass, so that a
+	// pass costs one scan of the instances, not one per service.
+	round *placement.Round
 }
 
 func newServiceController(o *Orchestrator) *serviceController {
@@ -187,6 +191,8 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 	}
 	clear(c.dirty)
 	slices.Sort(keys)
+	c.round = nil
+	defer func() { c.round = nil }()
 	for _, key := range keys {
 		if ctx.Err() != nil {
 			return
@@ -197,6 +203,7 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 		}
 		wake, err := c.reconcile(ctx, key)
 		if err != nil {
+			c.round = nil // it may hold placements that were not written
 			if ctx.Err() == nil {
 				c.o.log.Warn("service reconcile failed; retrying", "service", key, "err", err)
 			}
@@ -243,6 +250,18 @@ func (c *serviceController) taskState(t *state.Task) service.TaskState {
 // reconcile plans one service and applies the plan. It returns when the
 // service wants to be looked at again through time alone.
 func (c *serviceController) reconcile(ctx context.Context, key string) (time.Time, error) {
+	// Most passes change nothing: plan on the cached service first and
+	// write only when the plan does something.
+	if cached := c.services[key]; cached != nil {
+		next, plan, err := c.plan(cached, c.o.now())
+		if err != nil {
+			return time.Time{}, err
+		}
+		draining := cached.Status == service.StatusDraining && len(tasksAlive(c.tasks[key])) == 0
+		if len(plan.Stops) == 0 && len(plan.Starts) == 0 && !draining && serviceUnchanged(cached, next) {
+			return plan.RequeueAt, nil
+		}
+	}
 	var wake time.Time
 	err := c.o.store.Update(ctx, func(tx store.Tx) error {
 		wake = time.Time{}
@@ -254,42 +273,12 @@ func (c *serviceController) reconcile(ctx context.Context, key string) (time.Tim
 			return err
 		}
 		now := c.o.now()
-		next := cur.Copy()
+		next, plan, err := c.plan(cur, now)
+		if err != nil {
+			return err
+		}
 		s := &next.Service
-		tasks := c.tasks[key]
-		in := service.Input{
-			Service:                s.Name,
-			Strategy:               s.SchedulingStrategy,
-			DesiredCount:           s.DesiredCount,
-			Config:                 s.DeploymentConfiguration,
-			HealthCheckGracePeriod: s.HealthCheckGracePeriod,
-			Deployments:            s.Deployments,
-			LastCompleted:          s.LastCompleted,
-			Steady:                 s.Steady,
-			Tasks:                  make([]service.TaskState, 0, len(tasks)),
-			NewDeploymentID: func() string {
-				s.DeploymentSeq++
-				return fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq)
-			},
-			Now: now,
-		}
-		for _, t := range tasks {
-			in.Tasks = append(in.Tasks, c.taskState(t))
-		}
-		if s.SchedulingStrategy == service.Daemon {
-			if in.Instances, err = c.daemonInstances(s); err != nil {
-				return err
-			}
-		}
-		plan := service.Compute(in)
-		s.Deployments, s.LastCompleted, s.Steady = plan.Deployments, plan.LastCompleted, plan.Steady
-		if p := s.Primary(); p != nil {
-			s.TaskDefinition = p.TaskDefinition // a rollback changes it
-		}
 		wake = plan.RequeueAt
-		for _, msg := range plan.Events {
-			s.AddEvent(now, msg)
-		}
 		for _, st := range plan.Stops {
 			if err := c.stopTask(tx, st, now); err != nil {
 				return err
@@ -298,12 +287,7 @@ func (c *serviceController) reconcile(ctx context.Context, key string) (time.Tim
 		if err := c.startTasks(tx, s, plan.Starts, now, &wake); err != nil {
 			return err
 		}
-		s.RunningCount, s.PendingCount = 0, 0
-		for _, d := range s.Deployments {
-			s.RunningCount += d.RunningCount
-			s.PendingCount += d.PendingCount
-		}
-		if s.Status == service.StatusDraining && len(tasksAlive(tasks)) == 0 && len(plan.Starts) == 0 {
+		if s.Status == service.StatusDraining && len(tasksAlive(c.tasks[key])) == 0 && len(plan.Starts) == 0 {
 			s.Status = service.StatusInactive
 			s.AddEvent(now, fmt.Sprintf("(service %s) has been deleted.", s.Name))
 		}
@@ -313,6 +297,55 @@ func (c *serviceController) reconcile(ctx context.Context, key string) (time.Tim
 		return tx.Update(next)
 	})
 	return wake, err
+}
+
+// plan runs the deployment planner on a service and returns the service as
+// the plan leaves it (a copy) with the plan.
+func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Service, service.Plan, error) {
+	// A shallow copy is enough: the planner returns new deployments, and
+	// AddEvent builds a new slice; nothing below changes a shared slice.
+	next := &state.Service{Meta: cur.Meta, Service: cur.Service}
+	s := &next.Service
+	tasks := c.tasks[cur.ObjectID()]
+	in := service.Input{
+		Service:                s.Name,
+		Strategy:               s.SchedulingStrategy,
+		DesiredCount:           s.DesiredCount,
+		Config:                 s.DeploymentConfiguration,
+		HealthCheckGracePeriod: s.HealthCheckGracePeriod,
+		Deployments:            s.Deployments,
+		LastCompleted:          s.LastCompleted,
+		Steady:                 s.Steady,
+		Tasks:                  make([]service.TaskState, 0, len(tasks)),
+		NewDeploymentID: func() string {
+			s.DeploymentSeq++
+			return fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq)
+		},
+		Now: now,
+	}
+	for _, t := range tasks {
+		in.Tasks = append(in.Tasks, c.taskState(t))
+	}
+	if s.SchedulingStrategy == service.Daemon {
+		var err error
+		if in.Instances, err = c.daemonInstances(s); err != nil {
+			return nil, service.Plan{}, err
+		}
+	}
+	plan := service.Compute(in)
+	s.Deployments, s.LastCompleted, s.Steady = plan.Deployments, plan.LastCompleted, plan.Steady
+	if p := s.Primary(); p != nil {
+		s.TaskDefinition = p.TaskDefinition // a rollback changes it
+	}
+	for _, msg := range plan.Events {
+		s.AddEvent(now, msg)
+	}
+	s.RunningCount, s.PendingCount = 0, 0
+	for _, d := range s.Deployments {
+		s.RunningCount += d.RunningCount
+		s.PendingCount += d.PendingCount
+	}
+	return next, plan, nil
 }
 
 func tasksAlive(tasks map[string]*state.Task) []*state.Task {
@@ -374,10 +407,18 @@ func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts [
 			strategies:  s.PlacementStrategy,
 			providers:   s.CapacityProviders,
 		}
+		var round *placement.Round
 		if st.InstanceID != "" {
 			l.instances = []string{st.InstanceID}
+		} else {
+			if c.round == nil {
+				if c.round, err = c.o.newRound(tx, s.Cluster, nil); err != nil {
+					return err
+				}
+			}
+			round = c.round
 		}
-		created, err := c.o.place(tx, l)
+		created, err := c.o.place(tx, l, round)
 		var noFit *placement.NoFitError
 		if errors.As(err, &noFit) {
 			msg := fmt.Sprintf("(service %s) was unable to place a task because no container instance met all of its requirements. %s", s.Name, noFit.Explanation.String())

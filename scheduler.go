@@ -3,6 +3,7 @@ package stevedore
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
@@ -74,33 +75,40 @@ func placementRequest(l *launch) (*placement.Request, error) {
 	return req, nil
 }
 
-// place finds instances for l.count tasks and creates them, reserving their
-// resources on the instances in the same transaction. It returns the tasks
-// created; when not all fit, the error is a *placement.NoFitError and the
-// tasks that fit are created all the same.
-func (o *Orchestrator) place(tx store.Tx, l *launch) ([]*state.Task, error) {
-	req, err := placementRequest(l)
-	if err != nil {
-		return nil, err
-	}
+// newRound starts a placement round over the instances of a cluster (only
+// those in allowed, when it is not empty).
+func (o *Orchestrator) newRound(tx store.ReadTx, clusterName string, allowed []string) (*placement.Round, error) {
 	all, err := store.List[*state.Instance](tx, state.KindInstances)
 	if err != nil {
 		return nil, err
 	}
-	allowed := map[string]bool{}
-	for _, id := range l.instances {
-		allowed[id] = true
-	}
 	var instances []cluster.ContainerInstance
-	stored := map[string]*state.Instance{}
 	for _, inst := range all {
-		if inst.Cluster != l.cluster || (len(allowed) > 0 && !allowed[inst.ID]) {
+		if inst.Cluster != clusterName || (len(allowed) > 0 && !slices.Contains(allowed, inst.ID)) {
 			continue
 		}
 		instances = append(instances, inst.ContainerInstance)
-		stored[inst.ID] = inst
 	}
-	round := o.sched.NewRound(instances, o.seed())
+	return o.sched.NewRound(instances, o.seed()), nil
+}
+
+// place finds instances for l.count tasks and creates them, reserving their
+// resources on the instances in the same transaction. round, when given, is
+// a round of an earlier placement in the same pass (it accounts for what it
+// placed); otherwise a new one is started. It returns the tasks created;
+// when not all fit, the error is a *placement.NoFitError and the tasks that
+// fit are created all the same. Reserving on the stored instance never
+// overcommits it: a round that missed a concurrent placement fails there.
+func (o *Orchestrator) place(tx store.Tx, l *launch, round *placement.Round) ([]*state.Task, error) {
+	req, err := placementRequest(l)
+	if err != nil {
+		return nil, err
+	}
+	if round == nil {
+		if round, err = o.newRound(tx, l.cluster, l.instances); err != nil {
+			return nil, err
+		}
+	}
 	decisions, placeErr := round.Place(req, l.count)
 	var noFit *placement.NoFitError
 	if placeErr != nil && !errors.As(placeErr, &noFit) {
@@ -112,7 +120,11 @@ func (o *Orchestrator) place(tx store.Tx, l *launch) ([]*state.Task, error) {
 	for _, d := range decisions {
 		inst := updated[d.Instance]
 		if inst == nil {
-			inst = stored[d.Instance].Copy()
+			stored, err := store.Get[*state.Instance](tx, state.KindInstances, d.Instance)
+			if err != nil {
+				return nil, err
+			}
+			inst = stored.Copy()
 			updated[d.Instance] = inst
 		}
 		if err := inst.AddTask(d.Group, d.Resources); err != nil {
