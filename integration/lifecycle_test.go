@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/logs"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -55,6 +56,15 @@ func TestEssentialContainerExitStopsTask(t *testing.T) {
 	statuses := taskStatuses(events.stop(), id)
 	assert.Contains(t, statuses, "RUNNING")
 	assert.Equal(t, "STOPPED", statuses[len(statuses)-1])
+
+	// The output of a container that exited is complete in the logs.
+	lines, err := e.logs.Query(logs.Query{Task: id, Container: "main"})
+	require.NoError(t, err)
+	var msgs []string
+	for _, l := range lines {
+		msgs = append(msgs, string(l.Stream)+": "+l.Message)
+	}
+	assert.Equal(t, []string{"stdout: working", "stderr: giving up"}, msgs)
 
 	// Both containers are gone from the runtime.
 	left, err := e.rt.List(e.ctx, map[string]string{"stevedore.task": id})
@@ -120,6 +130,57 @@ func TestDependsOnHealthyOrder(t *testing.T) {
 	assert.Equal(t, "yes", lines[3], "app saw db's passing check when it started")
 
 	e.stopTask(id)
+}
+
+// TestStopTimeoutEndsWithSIGKILL stops a task whose container ignores
+// SIGTERM (a shell as PID 1 without a trap): after the container's
+// stopTimeout it gets SIGKILL, and exits with 128+9.
+func TestStopTimeoutEndsWithSIGKILL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	def := e.registerDef(fmt.Sprintf(`{
+		"family": "stubborn",
+		"networkMode": "awsvpc",
+		"containerDefinitions": [{"name": "stubborn", "image": %q, "essential": true, "memory": 16,
+			%s, "stopTimeout": 2}]
+	}`, imageRef, shellCommand(`while :; do sleep 1; done`)))
+	id := e.waitRunning(e.runTask(def).ID(), 30*time.Second).ID()
+	_, err := e.orc.StopTask(e.ctx, e.cluster, id, "")
+	require.NoError(t, err)
+	stopped := e.waitStopped(id, 30*time.Second)
+	assert.Equal(t, "Task stopped by user", stopped.StoppedReason)
+	c := stopped.Container("stubborn")
+	require.NotNil(t, c.ExitCode)
+	assert.Equal(t, 137, *c.ExitCode, "killed by SIGKILL")
+	took := stopped.ExecutionStoppedAt.Sub(stopped.StoppingAt)
+	assert.GreaterOrEqual(t, took, 2*time.Second, "SIGKILL came before the stopTimeout")
+	assert.Less(t, took, 10*time.Second, "the stop took far longer than the stopTimeout")
+}
+
+// TestContainerThatCannotStartFailsTask gives a container an entry point
+// that does not exist: the task stops with TaskFailedToStart and a
+// CannotStartContainerError reason, without reaching RUNNING, and its
+// containers and network are cleaned up.
+func TestContainerThatCannotStartFailsTask(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	def := e.registerDef(fmt.Sprintf(`{
+		"family": "broken",
+		"networkMode": "awsvpc",
+		"containerDefinitions": [{"name": "broken", "image": %q, "essential": true, "memory": 16,
+			"entryPoint": ["/no/such/program"]}]
+	}`, imageRef))
+	id := e.runTask(def).ID()
+	stopped := e.waitStopped(id, 30*time.Second)
+	assert.Equal(t, task.TaskFailedToStart, stopped.StopCode)
+	assert.True(t, strings.HasPrefix(stopped.StoppedReason, "CannotStartContainerError: "), "reason: %s", stopped.StoppedReason)
+	assert.True(t, stopped.StartedAt.IsZero(), "the task never ran")
+	c := stopped.Container("broken")
+	assert.Equal(t, task.ContainerStopped, c.LastStatus)
+	assert.Equal(t, stopped.StoppedReason, c.Reason, "the container at fault carries the reason")
+	assert.Empty(t, e.taskContainers(id))
+	_, err := e.nw.Attachment(e.ctx, id)
+	assert.Error(t, err, "the task's network is torn down")
 }
 
 func seconds(t *testing.T, s string) float64 {
