@@ -197,7 +197,10 @@ type RegisterInstanceInput struct {
 }
 
 // RegisterContainerInstance adds a container instance to a cluster and
-// starts its agent.
+// starts its agent. Registering an instance that is already registered in
+// the same cluster with the same resources (the same host coming back, for
+// example after the orchestrator restarted on a durable store) keeps its
+// tasks: its new agent adopts the containers that still run.
 func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in RegisterInstanceInput) (*cluster.ContainerInstance, error) {
 	if err := o.checkOpen(); err != nil {
 		return nil, err
@@ -234,12 +237,37 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 		if in.CapacityProvider != "" && !slices.Contains(c.CapacityProviders, in.CapacityProvider) {
 			return invalid("capacityProvider", "%q is not associated with cluster %q", in.CapacityProvider, in.Cluster)
 		}
-		if err := tx.Create(&state.Instance{ContainerInstance: inst.Clone()}); errors.Is(err, store.ErrAlreadyExists) {
-			return fmt.Errorf("%w: container instance %q", ErrAlreadyExists, id)
-		} else if err != nil {
+		existing, err := store.Get[*state.Instance](tx, state.KindInstances, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return tx.Create(&state.Instance{ContainerInstance: inst.Clone()})
+		case err != nil:
 			return err
+		case existing.Cluster != in.Cluster:
+			return fmt.Errorf("%w: container instance %q is registered in cluster %q", ErrAlreadyExists, id, existing.Cluster)
+		case existing.Status == cluster.StatusInactive:
+			// A deregistered instance comes back as new.
+			next := &state.Instance{Meta: existing.Meta, ContainerInstance: inst.Clone()}
+			return tx.Update(next)
+		default:
+			// The same host registering again (for example after the
+			// orchestrator restarted): keep its tasks and what they
+			// reserved, take the new attributes, and let its agent adopt
+			// what runs there.
+			if existing.Registered.CPU != inst.Registered.CPU || existing.Registered.Memory != inst.Registered.Memory ||
+				existing.Registered.NetworkSlots != inst.Registered.NetworkSlots {
+				return invalid("resources", "instance %s is registered with other resources; deregister it first", id)
+			}
+			next := existing.Copy()
+			for k, v := range in.Attributes {
+				next.SetAttribute(k, v)
+			}
+			next.CapacityProvider = in.CapacityProvider
+			next.AgentConnected = inst.AgentConnected
+			next.AgentVersion = inst.AgentVersion
+			inst = next.Clone()
+			return tx.Update(next)
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, err

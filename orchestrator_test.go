@@ -16,6 +16,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -222,3 +223,59 @@ func TestRejectedUpdateChangesNothing(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestRestartAdoptsRunningTasks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		st, err := memory.New()
+		require.NoError(t, err)
+		defer st.Close()
+		rt := fake.New()
+		defer rt.Close()
+		nw := netfake.New()
+		register := func(o *stevedore.Orchestrator) {
+			_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+				Cluster: "test", InstanceID: "i-1", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4},
+				Runtime: rt, Network: nw,
+			})
+			require.NoError(t, err)
+		}
+		o1, err := stevedore.New(stevedore.WithStore(st))
+		require.NoError(t, err)
+		_, err = o1.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		require.NoError(t, err)
+		register(o1)
+		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
+		require.NoError(t, err)
+		_, err = o1.RegisterTaskDefinition(ctx, td)
+		require.NoError(t, err)
+		out, err := o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		require.NoError(t, o1.Close())
+		starts := len(rt.CallsTo(fake.MethodStart))
+
+		o2, err := stevedore.New(stevedore.WithStore(st))
+		require.NoError(t, err)
+		defer o2.Close()
+		register(o2)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		got, err := o2.DescribeTasks(ctx, "test", out.Tasks[0].ID())
+		require.NoError(t, err)
+		assert.Equal(t, task.Running, got[0].LastStatus)
+		assert.Equal(t, starts, len(rt.CallsTo(fake.MethodStart)), "nothing restarted")
+		insts, err := o2.DescribeContainerInstances(ctx, "test")
+		require.NoError(t, err)
+		assert.Equal(t, 4096-256, insts[0].Remaining.Memory, "the running task's reservation is kept")
+
+		_, err = o2.StopTask(ctx, "test", out.Tasks[0].ID(), "")
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		got, err = o2.DescribeTasks(ctx, "test", out.Tasks[0].ID())
+		require.NoError(t, err)
+		assert.Equal(t, task.Stopped, got[0].LastStatus)
+	})
+}
