@@ -56,7 +56,10 @@
 //     forward signals and reap zombies. The binary comes from the host:
 //     WithInitBinary, or the first of DefaultInitPaths (Debian's tini package
 //     installs /usr/bin/tini-static). Without one, Create refuses the spec
-//     with runtime.ErrInvalidSpec rather than run without an init.
+//     with runtime.ErrInvalidSpec rather than run without an init. Start
+//     returns once the init is ready to forward signals (it watches the
+//     init in /proc, so the runtime must see the host's PIDs, as containerd
+//     does): a SIGTERM sent right after Start is not lost.
 //
 // # Security defaults
 //

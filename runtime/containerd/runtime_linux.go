@@ -84,6 +84,7 @@ type entry struct {
 	container client.Container
 	stdout    io.Writer
 	stderr    io.Writer
+	init      bool // runs the init binary as PID 1
 	task      client.Task
 	started   bool
 	watching  bool
@@ -475,7 +476,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 	}
 
 	e := newEntry(spec.ID, c)
-	e.stdout, e.stderr = spec.Stdout, spec.Stderr
+	e.stdout, e.stderr, e.init = spec.Stdout, spec.Stderr, spec.Init
 	r.mu.Lock()
 	old := r.containers[spec.ID]
 	r.containers[spec.ID] = e
@@ -517,7 +518,7 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 	e.op.Lock()
 	defer e.op.Unlock()
 	e.mu.Lock()
-	started, c, stdout, stderr := e.started, e.container, e.stdout, e.stderr
+	started, c, stdout, stderr, withInit := e.started, e.container, e.stdout, e.stderr, e.init
 	e.mu.Unlock()
 	if started {
 		return wrapErr("start", id, runtime.ErrAlreadyStarted, errors.New("started before"))
@@ -552,6 +553,11 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 
 	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: now.Format(time.RFC3339Nano)}); err != nil {
 		r.log.Warn("recording start time", "container", id, "error", err)
+	}
+	if withInit {
+		if err := waitInitReady(ctx, t.Pid()); err != nil {
+			r.log.Warn("init not seen ready to forward signals", "container", id, "error", err)
+		}
 	}
 	e.mu.Lock()
 	e.task, e.started = t, true

@@ -334,4 +334,17 @@ func TestInitProcess(t *testing.T) {
 
 	code, got := runOutput(t, r, runtime.ContainerSpec{Init: true, Command: []string{"sh", "-c", "exit 7"}})
 	assert.Equal(t, 7, code, got)
+
+	// Start returns once the init forwards signals: a SIGTERM right away
+	// is not lost.
+	for i := range 3 {
+		id := start(t, r, runtime.ContainerSpec{Init: true, Command: []string{"sleep", "1000"}})
+		info, err := r.Inspect(testCtx(t), id)
+		require.NoError(t, err)
+		ready, err := initReady(uint32(info.PID))
+		require.NoError(t, err)
+		require.True(t, ready, "round %d", i)
+		require.NoError(t, r.Signal(testCtx(t), id, syscall.SIGTERM))
+		assert.Equal(t, 128+int(syscall.SIGTERM), waitExit(t, r, id).Code)
+	}
 }

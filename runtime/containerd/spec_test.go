@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"slices"
 	"sync"
 	"testing"
@@ -300,4 +301,35 @@ func TestContextErr(t *testing.T) {
 		err := contextErr(ctx, errors.New("context deadline exceeded: unknown"))
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
+}
+
+func TestStatusMask(t *testing.T) {
+	t.Parallel()
+	mask, err := statusMask([]byte("Name:\ttini\nSigQ:\t0/1\nSigBlk:\tfffffffe7ffbfeff\nSigIgn:\t0\n"), "SigBlk")
+	require.NoError(t, err)
+	assert.NotZero(t, mask&(1<<14), "SIGTERM (15) is bit 14")
+	_, err = statusMask([]byte("Name:\tx\n"), "SigCgt")
+	require.Error(t, err)
+}
+
+func TestHasChild(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("sleep", "60")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	has, err := hasChild(uint32(os.Getpid()))
+	require.NoError(t, err)
+	assert.True(t, has)
+	has, err = hasChild(uint32(cmd.Process.Pid))
+	require.NoError(t, err)
+	assert.False(t, has)
+}
+
+func TestInitReadyOfAnOrdinaryProcess(t *testing.T) {
+	t.Parallel()
+	ready, err := initReady(uint32(os.Getpid()))
+	require.NoError(t, err)
+	assert.False(t, ready, "the test binary is not the init")
+	_, err = initReady(1 << 30)
+	require.Error(t, err, "no such process")
 }
