@@ -88,12 +88,24 @@ func statusMask(status []byte, field string) (uint64, error) {
 
 // hasChild reports whether process pid has a child process.
 func hasChild(pid uint32) (bool, error) {
-	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err == nil {
-		return len(bytes.TrimSpace(children)) > 0, nil
+	// Each thread lists the children it forked.
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return false, err
 	}
-	if _, serr := os.Stat(fmt.Sprintf("/proc/%d", pid)); serr != nil {
-		return false, serr
+	listed := false
+	for _, task := range tasks {
+		children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		listed = true
+		if len(bytes.TrimSpace(children)) > 0 {
+			return true, nil
+		}
+	}
+	if listed {
+		return false, nil
 	}
 	// A kernel without CONFIG_PROC_CHILDREN: look for a process whose
 	// parent is pid.

@@ -3,6 +3,7 @@
 package containerd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -314,15 +316,27 @@ func TestStatusMask(t *testing.T) {
 
 func TestHasChild(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("sleep", "60")
+	cmd := exec.Command("sh", "-c", "sleep 60 & echo started; wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	has, err := hasChild(uint32(os.Getpid()))
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the shell and its sleep
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err)
-	assert.True(t, has)
-	has, err = hasChild(uint32(cmd.Process.Pid))
+	require.Equal(t, "started\n", line)
+
+	has, err := hasChild(uint32(cmd.Process.Pid))
 	require.NoError(t, err)
-	assert.False(t, has)
+	assert.True(t, has, "the shell has forked sleep")
+	has, err = hasChild(uint32(os.Getpid()))
+	require.NoError(t, err)
+	assert.True(t, has, "the test has started the shell")
+	_, err = hasChild(1 << 30)
+	require.Error(t, err, "no such process")
 }
 
 func TestInitReadyOfAnOrdinaryProcess(t *testing.T) {
