@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/logs"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -181,6 +182,67 @@ func TestContainerThatCannotStartFailsTask(t *testing.T) {
 	assert.Empty(t, e.taskContainers(id))
 	_, err := e.nw.Attachment(e.ctx, id)
 	assert.Error(t, err, "the task's network is torn down")
+}
+
+// TestStopTaskWhileStarting stops tasks at each step of their start: right
+// after RunTask, and as soon as the task is seen PENDING (network set up,
+// images and containers on the way), ACTIVATING and RUNNING. Each reaches
+// STOPPED with the user's stop code, and nothing of it is left: no
+// container, no network, no reservation.
+func TestStopTaskWhileStarting(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	def := e.registerDef(fmt.Sprintf(`{
+		"family": "fleeting",
+		"networkMode": "awsvpc",
+		"containerDefinitions": [{"name": "idle", "image": %q, "essential": true, "memory": 16, %s, "stopTimeout": 2}]
+	}`, imageRef, shellCommand(idleScript)))
+	events, err := e.orc.Subscribe(e.ctx)
+	require.NoError(t, err)
+	for _, at := range []task.Status{task.Provisioning, task.Pending, task.Activating, task.Running} {
+		t.Run(string(at), func(t *testing.T) {
+			id := e.runTask(def).ID()
+			if at != task.Provisioning {
+				waitEvent(t, events, 30*time.Second, func(ev stevedore.Event) bool {
+					return ev.Task != nil && ev.Task.ID() == id && ev.Task.LastStatus == at
+				})
+			}
+			_, err := e.orc.StopTask(e.ctx, e.cluster, id, "changed my mind")
+			require.NoError(t, err)
+			stopped := e.waitStopped(id, 30*time.Second)
+			assert.Equal(t, task.UserInitiated, stopped.StopCode)
+			assert.Equal(t, "changed my mind", stopped.StoppedReason)
+			for _, c := range stopped.Containers {
+				assert.Equal(t, task.ContainerStopped, c.LastStatus, "container %s", c.Name)
+			}
+			assert.Empty(t, e.taskContainers(id))
+			_, err = e.nw.Attachment(e.ctx, id)
+			assert.Error(t, err, "the task still has a network")
+		})
+	}
+	insts, err := e.orc.DescribeContainerInstances(e.ctx, e.cluster, e.instance)
+	require.NoError(t, err)
+	assert.Equal(t, insts[0].Registered, insts[0].Remaining, "every reservation went back to the instance")
+	assert.Zero(t, insts[0].RunningTasksCount)
+	assert.Zero(t, insts[0].PendingTasksCount)
+}
+
+// waitEvent reads events until one matches, for at most timeout.
+func waitEvent(t *testing.T, events <-chan stevedore.Event, timeout time.Duration, match func(stevedore.Event) bool) stevedore.Event {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case ev, ok := <-events:
+			require.True(t, ok, "the event stream ended")
+			if match(ev) {
+				return ev
+			}
+		case <-timer.C:
+			t.Fatalf("no matching event within %s", timeout)
+		}
+	}
 }
 
 func seconds(t *testing.T, s string) float64 {

@@ -153,10 +153,10 @@ func (e *env) vethOf(tk *task.Task) string {
 	return att.HostInterface
 }
 
-// TestBridgeModePublishesDynamicHostPort runs a bridge-mode task whose
-// port mapping asks for a dynamic host port: the task's network bindings
-// name a port in 49153-65535, which answers on the host's loopback and on
-// the bridge's address. The port is given back when the task stops.
+// TestBridgeModePublishesDynamicHostPort runs two bridge-mode tasks whose
+// port mapping asks for a dynamic host port: each task's network bindings
+// name its own port in 49153-65535, which answers on the host's loopback
+// (and on the bridge's address). The port closes when the task stops.
 func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -172,7 +172,10 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 		}]
 	}`, imageRef, shellCommand(webScript), webHealthCheck))
 
-	tk := e.waitRunning(e.runTask(def).ID(), 30*time.Second)
+	first := e.runTask(def).ID()
+	second := e.runTask(def).ID()
+	tk := e.waitRunning(first, 30*time.Second)
+	other := e.waitRunning(second, 30*time.Second)
 	web := tk.Container("web")
 	require.NotNil(t, web)
 	require.Len(t, web.NetworkBindings, 1, "bindings: %s", toJSON(web.NetworkBindings))
@@ -182,6 +185,9 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 	assert.GreaterOrEqual(t, b.HostPort, int(network.DefaultDynamicPorts.First))
 	assert.LessOrEqual(t, b.HostPort, int(network.DefaultDynamicPorts.Last))
 	t.Logf("published 8080/tcp on host port %d (bindIP %q)", b.HostPort, b.BindIP)
+	require.Len(t, other.Container("web").NetworkBindings, 1)
+	otherPort := other.Container("web").NetworkBindings[0].HostPort
+	assert.NotEqual(t, b.HostPort, otherPort, "two tasks, two host ports")
 
 	port := strconv.Itoa(b.HostPort)
 	body := e.eventuallyGet("http://127.0.0.1:"+port+"/", 10*time.Second)
@@ -189,7 +195,10 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 	gateway := e.netCfg.Subnet.Addr().Next().String()
 	body = e.eventuallyGet("http://"+gateway+":"+port+"/", 10*time.Second)
 	assert.True(t, strings.HasPrefix(body, "hello from "), "page on the bridge's address: %q", body)
+	otherBody := e.eventuallyGet("http://127.0.0.1:"+strconv.Itoa(otherPort)+"/", 10*time.Second)
+	assert.True(t, strings.HasPrefix(otherBody, "hello from "), "page: %q", otherBody)
 
+	e.stopTask(second)
 	e.stopTask(tk.ID())
 	_, err := httpGet(e.ctx, "http://127.0.0.1:"+port+"/")
 	assert.Error(t, err, "the host port is closed once the task stopped")
