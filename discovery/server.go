@@ -1,0 +1,384 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stevedore-io/stevedore/network"
+)
+
+// Defaults of Config.
+const (
+	DefaultNamespace = "local"
+	DefaultListen    = "127.0.0.1:53"
+	DefaultTTL       = 10 * time.Second
+	// MaxTTL is the longest TTL a Config accepts: discovery answers must
+	// not outlive the tasks they name for long.
+	MaxTTL = time.Hour
+)
+
+// shutdownTimeout bounds how long Close waits for open TCP connections.
+const shutdownTimeout = 5 * time.Second
+
+// Config configures a Server. Start from DefaultConfig or leave fields zero
+// for their defaults.
+type Config struct {
+	// Namespace is the zone the server is authoritative for, "local" by
+	// default: service web answers as web.local. It may have several
+	// labels ("svc.example"). Names outside it are REFUSED.
+	Namespace string
+	// Listen is the IP:port the server binds, for UDP and TCP both
+	// ("127.0.0.1:53" by default). In production, the bridge gateway's
+	// address with port 53, which every task reaches; in tests
+	// "127.0.0.1:0" (a free port, the same for UDP and TCP).
+	Listen string
+	// Advertise is the address written into tasks' resolv.conf
+	// (DNSConfig). By default the Listen address; required when Listen's
+	// address is unspecified (0.0.0.0 or ::).
+	Advertise netip.Addr
+	// TTL of every record and of negative answers: 10 s by default, whole
+	// seconds from 1 s to MaxTTL. Short, so that clients notice stopped
+	// and new tasks soon.
+	TTL time.Duration
+	// Logger receives start, stop and serving errors; nothing by default.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults: namespace "local", listening on
+// 127.0.0.1:53, TTL 10 s.
+func DefaultConfig() Config {
+	return Config{Namespace: DefaultNamespace, Listen: DefaultListen, TTL: DefaultTTL}
+}
+
+// withDefaults fills the zero fields.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Namespace == "" {
+		c.Namespace = d.Namespace
+	}
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.TTL == 0 {
+		c.TTL = d.TTL
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults are applied, as
+// NewServer does) as errors wrapping ErrInvalid.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if err := validZone(c.Namespace); err != nil {
+		errs = append(errs, fmt.Errorf("discovery: config: namespace: %w", err))
+	}
+	listen, err := netip.ParseAddrPort(c.Listen)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("discovery: config: listen %q: want IP:port: %w", c.Listen, ErrInvalid))
+	} else if listen.Addr().IsUnspecified() && !c.Advertise.IsValid() {
+		errs = append(errs, fmt.Errorf("discovery: config: advertise: required when listening on %s: %w", listen.Addr(), ErrInvalid))
+	}
+	if c.Advertise.IsValid() && c.Advertise.IsUnspecified() {
+		errs = append(errs, fmt.Errorf("discovery: config: advertise: %s is unspecified: %w", c.Advertise, ErrInvalid))
+	}
+	if c.TTL < time.Second || c.TTL > MaxTTL || c.TTL%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("discovery: config: ttl %v: want whole seconds from 1s to %v: %w", c.TTL, MaxTTL, ErrInvalid))
+	}
+	return errors.Join(errs...)
+}
+
+// validZone checks a namespace: one or more labels, fully qualified or not.
+func validZone(zone string) error {
+	z := strings.TrimSuffix(zone, ".")
+	if z == "" {
+		return fmt.Errorf("%q is not a domain name: %w", zone, ErrInvalid)
+	}
+	for l := range strings.SplitSeq(z, ".") {
+		if err := validLabel(l); err != nil {
+			return fmt.Errorf("%q: label %w", zone, err)
+		}
+	}
+	return nil
+}
+
+// Server is a DNS server authoritative for one namespace, answering from a
+// Registry. It serves UDP and TCP on one address; it is also a dns.Handler,
+// so it can be mounted on another miekg/dns server without Start. Its
+// methods are safe for concurrent use.
+type Server struct {
+	cfg Config
+	reg *Registry
+	h   *responder
+	log *slog.Logger
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	addr    netip.AddrPort
+	servers []*dns.Server
+	stopped chan struct{} // closed when Close is done
+	wg      sync.WaitGroup
+}
+
+// NewServer returns a Server for reg with cfg (zero fields take their
+// defaults). It fails with ErrInvalid when cfg is not valid. Call Start (or
+// Run) to serve, and Close to stop.
+func NewServer(reg *Registry, cfg Config) (*Server, error) {
+	if reg == nil {
+		return nil, fmt.Errorf("discovery: NewServer: nil registry: %w", ErrInvalid)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:     cfg,
+		reg:     reg,
+		h:       newResponder(reg, cfg.Namespace, uint32(cfg.TTL/time.Second)),
+		log:     cfg.Logger,
+		stopped: make(chan struct{}),
+	}
+	if a := s.advertised(netip.MustParseAddrPort(cfg.Listen).Addr()); a.IsValid() {
+		s.h.self.Store(&a)
+	}
+	return s, nil
+}
+
+// Namespace returns the zone the server is authoritative for, fully
+// qualified and lower-cased ("local.").
+func (s *Server) Namespace() string { return s.h.zone }
+
+// Start binds the UDP and TCP sockets and serves in the background until
+// ctx is done or Close is called. It returns once both sockets accept
+// queries. A Server starts once: a second Start, or a Start after Close,
+// fails with ErrClosed.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.closed {
+		return fmt.Errorf("discovery: start: %w", ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("discovery: start: %w", err)
+	}
+	listen := netip.MustParseAddrPort(s.cfg.Listen)
+	pc, ln, err := listenBoth(listen)
+	if err != nil {
+		return fmt.Errorf("discovery: listen on %s: %w", listen, err)
+	}
+	s.addr = netip.AddrPortFrom(listen.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	if a := s.advertised(listen.Addr()); a.IsValid() {
+		s.h.self.Store(&a)
+	}
+
+	ready := make(chan struct{}, 2)
+	failed := make(chan error, 2)
+	for _, srv := range []*dns.Server{
+		{PacketConn: pc, Handler: s, UDPSize: dns.DefaultMsgSize},
+		{Listener: ln, Handler: s},
+	} {
+		srv.NotifyStartedFunc = func() { ready <- struct{}{} }
+		s.servers = append(s.servers, srv)
+		s.wg.Go(func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				failed <- err
+				s.log.Error("discovery: serving stopped", "addr", s.addr, "error", err)
+			}
+		})
+	}
+	for range 2 {
+		select {
+		case <-ready:
+		case err := <-failed:
+			// The other socket may be serving: closing both ends it.
+			_ = pc.Close()
+			_ = ln.Close()
+			s.wg.Wait()
+			s.closed = true
+			close(s.stopped)
+			return fmt.Errorf("discovery: serve on %s: %w", s.addr, err)
+		}
+	}
+	s.started = true
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Close()
+		case <-s.stopped:
+		}
+	}()
+	s.log.Info("discovery: serving", "addr", s.addr, "namespace", s.h.zone, "ttl", s.cfg.TTL)
+	return nil
+}
+
+// Run serves until ctx is done, then closes the server: Start and Close in
+// one call, for an errgroup. It returns nil after a clean stop.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.stopped:
+	}
+	return s.Close()
+}
+
+// Close stops serving, closes the sockets and waits for the queries in
+// flight. It is idempotent; a Server that was never started just becomes
+// closed.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.started {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		for _, srv := range s.servers {
+			if err := srv.ShutdownContext(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.wg.Wait()
+		s.log.Info("discovery: stopped", "addr", s.addr)
+	}
+	close(s.stopped)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("discovery: close: %w", err)
+	}
+	return nil
+}
+
+// Addr returns the address the server listens on, for UDP and TCP (with
+// the port picked when Listen's port was 0). It is the zero AddrPort
+// before Start.
+func (s *Server) Addr() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// ServeDNS answers one query: it makes Server a dns.Handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	_, tcp := w.LocalAddr().(*net.TCPAddr)
+	resp := s.h.reply(req, !tcp)
+	if resp == nil {
+		return
+	}
+	if err := w.WriteMsg(resp); err != nil {
+		s.log.Debug("discovery: write answer", "remote", w.RemoteAddr(), "error", err)
+	}
+}
+
+// Resolver returns a net.Resolver that sends every query to this server
+// (UDP, then TCP when an answer is truncated), for Go programs that want
+// net.Resolver's API. It honours the host's /etc/hosts and resolv.conf
+// search list like any net.Resolver, so ask for names in the namespace
+// ("web.local"); names outside it fail (the server refuses them). Use it
+// after Start.
+func (s *Server) Resolver() *net.Resolver {
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			addr := s.Addr()
+			if !addr.IsValid() {
+				return nil, fmt.Errorf("discovery: resolver: server not started: %w", ErrClosed)
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr.String())
+		},
+	}
+}
+
+// DNSConfig returns the resolver settings of a task's /etc/resolv.conf
+// that point at this server (see TaskDNSConfig): pass it to the network
+// provider in network.Request.DNS. namespace is the task's sub-namespace
+// (its cluster, as in Instance.Namespace) or "".
+//
+// resolv.conf cannot name a port: the server must listen on port 53 for
+// tasks to use it.
+func (s *Server) DNSConfig(namespace string) network.DNSConfig {
+	var addr netip.Addr
+	if a := s.h.self.Load(); a != nil {
+		addr = *a
+	}
+	return TaskDNSConfig(addr, s.h.zone, namespace)
+}
+
+// TaskDNSConfig returns the resolver settings that make a task resolve
+// service names through the discovery server at server for zone:
+//
+//	nameserver <server>
+//	search <namespace>.<zone> <zone>    (just <zone> without a namespace)
+//	options ndots:2                      (ndots:1 without a namespace)
+//
+// so that a container resolves "web" (and "web.<namespace>") by service
+// name. ndots:2 with a namespace lets "web.prod" go through the search list
+// before being tried as a fully qualified name.
+//
+// The server answers only its zone and refuses every other name. To let
+// tasks resolve other names too, append the host's upstream servers to
+// Servers: glibc moves to the next nameserver on REFUSED, and musl takes
+// the first answer that is not a refusal.
+func TaskDNSConfig(server netip.Addr, zone, namespace string) network.DNSConfig {
+	zone = strings.ToLower(strings.TrimSuffix(zone, "."))
+	cfg := network.DNSConfig{Search: []string{zone}, Options: []string{"ndots:1"}}
+	if namespace != "" {
+		cfg.Search = []string{strings.ToLower(namespace) + "." + zone, zone}
+		cfg.Options = []string{"ndots:2"}
+	}
+	if server.IsValid() {
+		cfg.Servers = []netip.Addr{server}
+	}
+	return cfg
+}
+
+// advertised is the address tasks should use for the server.
+func (s *Server) advertised(listen netip.Addr) netip.Addr {
+	if s.cfg.Advertise.IsValid() {
+		return s.cfg.Advertise.Unmap()
+	}
+	if listen.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return listen.Unmap()
+}
+
+// listenBoth binds UDP and TCP on the same address and port. With port 0
+// it retries when the UDP port picked is taken for TCP.
+func listenBoth(ap netip.AddrPort) (*net.UDPConn, *net.TCPListener, error) {
+	const attempts = 20
+	for attempt := 1; ; attempt++ {
+		pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		if err != nil {
+			return nil, nil, fmt.Errorf("udp: %w", err)
+		}
+		tcpAddr := netip.AddrPortFrom(ap.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(tcpAddr))
+		if err == nil {
+			return pc, ln, nil
+		}
+		_ = pc.Close()
+		if ap.Port() != 0 || !errors.Is(err, syscall.EADDRINUSE) || attempt == attempts {
+			return nil, nil, fmt.Errorf("tcp: %w", err)
+		}
+	}
+}
