@@ -24,7 +24,7 @@ unit:
 	$(GO) test -race -count=1 -short $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	./scripts/with-containerd.sh $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 demo:
 	./scripts/with-containerd.sh $(GO) run ./examples/quickstart

@@ -20,6 +20,8 @@ command -v runc >/dev/null 2>&1 || need="$need runc"
 command -v nft >/dev/null 2>&1 || need="$need nftables"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 [ -x /bin/busybox ] || need="$need busybox-static"
+# initProcessEnabled binds the host's static tini into containers.
+command -v tini-static >/dev/null 2>&1 || need="$need tini"
 if [ -n "$need" ]; then
 	echo "with-containerd: installing$need" >&2
 	export DEBIAN_FRONTEND=noninteractive
