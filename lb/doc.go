@@ -1,0 +1,107 @@
+// Package lb is Stevedore's embedded load balancer, shaped after the
+// Application and Network Load Balancers: listeners accept client traffic
+// and forward it to target groups, target groups health-check their
+// targets (service tasks) and pick one for each request or connection.
+//
+// # Target groups
+//
+// A TargetGroup holds targets of one protocol. HTTP groups take requests
+// from HTTP listeners; TCP groups take connections from TCP listeners.
+//
+//	web, err := lb.NewTargetGroup("web", lb.HTTP,
+//		lb.WithHealthCheck(lb.HealthCheck{Path: "/healthz", Matcher: "200-299"}),
+//		lb.WithDeregistrationDelay(30*time.Second),      // default 300 s
+//		lb.WithAlgorithm(lb.LeastOutstandingRequests),   // default round robin
+//	)
+//	defer web.Close()
+//	err = web.Register(lb.Target{ID: taskID, Addr: "10.0.0.7:8080"})
+//
+// Each registered target goes through the ALB states:
+//
+//	initial   --1 passed check------------------------> healthy
+//	initial   --UnhealthyThreshold failed checks------> unhealthy
+//	healthy   --UnhealthyThreshold failed checks------> unhealthy
+//	unhealthy --HealthyThreshold passed checks--------> healthy
+//	any       --Deregister----------------------------> draining
+//	draining  --nothing in flight, or delay over------> unused (removed)
+//
+// Only healthy targets get new traffic. Health(id) returns a TargetHealth
+// with the state, an ALB reason code (Target.Timeout,
+// Target.ResponseCodeMismatch, Target.FailedHealthChecks, ...) and a
+// description; Targets() lists every target with its health and its
+// TargetStats (requests, errors, requests or connections in flight).
+// WaitState blocks until a target reaches a state, and OnHealthChange
+// reports every change as it happens.
+//
+// # Health checks
+//
+// HealthCheck carries the ALB settings: protocol (HTTP: GET Path and pass
+// on a Matcher status such as "200" or "200-299,302"; TCP: pass when the
+// connection is accepted), port (default the traffic port), interval 5-300 s
+// (30), timeout 2-120 s and less than the interval (5), healthy threshold
+// 2-10 (5) and unhealthy threshold 2-10 (2). Zero fields take the defaults.
+// The first check of a target runs when it is registered; then one starts
+// every interval. Checks use a new connection each, opened through the
+// group's DialFunc (WithDialer), which also carries the traffic: an
+// orchestrator whose tasks live in network namespaces passes a dialer that
+// reaches them. Checks run on the time package's timers, so tests drive
+// them with testing/synctest and a fake dialer.
+//
+// # Deregistration and draining
+//
+// Deregister stops new traffic to a target at once; requests in flight and
+// open TCP connections go on. The target is removed when the last of them
+// ends, or when the deregistration delay (default 300 s, 0-3600 s) has
+// passed, whichever comes first; traffic still in flight then is cut (the
+// client of an HTTP request gets a broken response, a TCP connection is
+// closed). A draining target is not health-checked. Registering it again
+// cancels the deregistration.
+//
+// # Listeners
+//
+//	balancer, err := lb.New()
+//	l, err := balancer.AddHTTPListener("0.0.0.0:80", []lb.Rule{
+//		{PathPrefix: "/api/", TargetGroup: api},
+//		{Host: "*.example.com", TargetGroup: site},
+//	}, web) // the default group; nil answers 404
+//	tl, err := balancer.AddTCPListener("0.0.0.0:5432", db)
+//	defer balancer.Shutdown(ctx)
+//
+// HTTP listeners try rules in order and forward to the first match. The
+// proxy (net/http/httputil.ReverseProxy) keeps a pool of keep-alive
+// connections per target, passes the Host header on and sets
+// X-Forwarded-For (appended to the client's), X-Forwarded-Proto,
+// X-Forwarded-Host and X-Forwarded-Port. A group with no healthy target
+// answers 503 (or, with WithFailOpen, routes to its unhealthy targets as
+// ALB does); a target that cannot be reached or breaks off gives 502. A
+// request whose connection to its target failed before anything was sent
+// is tried on another target (at most 3 in all) when its method is
+// idempotent and it has no body. Handler serves the same routing to an
+// http.Server of your own.
+//
+// TCP listeners forward each connection to one target, trying another
+// when the connection to the first fails, copy both ways with 32 KiB
+// buffers and pass half-closes on. A group with no healthy target closes
+// the client's connection.
+//
+// Shutdown stops accepting and waits for traffic in flight (cutting it
+// when its context ends); Close cuts at once. Shut the load balancer down
+// before closing its target groups.
+//
+// # Use in Stevedore
+//
+// A service's load balancer entry names a target group, a container and a
+// container port. The orchestrator registers a task of the service
+// (Target{ID: task ID, Addr: task IP and container port, or host IP and
+// host port in bridge mode}) once it is RUNNING and healthy, counts it
+// healthy for deployments only while Health(id).State is healthy (acting
+// on other states only after the service's health check grace period), and
+// on stopping a task calls Deregister and waits with WaitState(ctx, id,
+// StateUnused) before stopping its containers.
+//
+// # Concurrency and errors
+//
+// TargetGroup, LoadBalancer, Listener and Handler are safe for concurrent
+// use. Errors wrap ErrInvalid (with a *FieldError naming the field),
+// ErrNotFound, ErrConflict or ErrClosed; test with errors.Is.
+package lb

@@ -1,0 +1,129 @@
+package lb
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+)
+
+// Rule sends the HTTP requests that match it to a target group. A request
+// matches when it matches every condition the rule sets.
+type Rule struct {
+	// Host matches the Host header without its port, case-insensitively;
+	// '*' matches any run of characters and '?' one character, as in
+	// "*.example.com".
+	Host string
+	// PathPrefix matches paths that start with it; "/api/" matches
+	// /api/ and below, "/api" also /apix.
+	PathPrefix string
+	// TargetGroup receives the matching requests; an HTTP group.
+	TargetGroup *TargetGroup
+}
+
+// Handler routes HTTP requests to target groups by rules, in order: the
+// first matching rule wins; requests no rule matches go to the default
+// group, or get 404 when there is none. A Handler is what HTTP listeners
+// serve; it can also be mounted in any http.Server.
+type Handler struct {
+	routes atomic.Pointer[routes]
+}
+
+type routes struct {
+	rules []Rule
+	def   *TargetGroup
+}
+
+// NewHandler returns a Handler for rules and the default group def (nil
+// for 404).
+func NewHandler(rules []Rule, def *TargetGroup) (*Handler, error) {
+	h := &Handler{}
+	if err := h.SetRules(rules, def); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// SetRules replaces the rules and the default group; requests in flight
+// finish where they were sent.
+func (h *Handler) SetRules(rules []Rule, def *TargetGroup) error {
+	rs := &routes{rules: make([]Rule, len(rules)), def: def}
+	for i, r := range rules {
+		field := fmt.Sprintf("rules[%d]", i)
+		switch {
+		case r.Host == "" && r.PathPrefix == "":
+			return invalid(field, "needs a host or a path prefix")
+		case r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/"):
+			return invalid(field+".pathPrefix", "must start with /, got %q", r.PathPrefix)
+		case r.TargetGroup == nil:
+			return invalid(field+".targetGroup", "is required")
+		case r.TargetGroup.protocol != HTTP:
+			return invalid(field+".targetGroup", "%s has protocol %s, want HTTP", r.TargetGroup.name, r.TargetGroup.protocol)
+		}
+		r.Host = strings.ToLower(r.Host)
+		rs.rules[i] = r
+	}
+	if def != nil && def.protocol != HTTP {
+		return invalid("defaultTargetGroup", "%s has protocol %s, want HTTP", def.name, def.protocol)
+	}
+	h.routes.Store(rs)
+	return nil
+}
+
+// ServeHTTP forwards r to the target group its route names.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g := h.routes.Load().route(r)
+	if g == nil {
+		http.Error(w, "no rule matches the request", http.StatusNotFound)
+		return
+	}
+	g.proxy.ServeHTTP(w, r)
+}
+
+func (rs *routes) route(r *http.Request) *TargetGroup {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	for _, rule := range rs.rules {
+		if rule.PathPrefix != "" && !strings.HasPrefix(r.URL.Path, rule.PathPrefix) {
+			continue
+		}
+		if rule.Host != "" && !matchHost(rule.Host, host) {
+			continue
+		}
+		return rule.TargetGroup
+	}
+	return rs.def
+}
+
+// matchHost matches host against a lower-case pattern with '*' (any run
+// of characters) and '?' (one character), ignoring case.
+func matchHost(pattern, host string) bool {
+	host = strings.ToLower(host)
+	// Iterative glob match: on a mismatch, let the last '*' take one more
+	// character.
+	p, h := 0, 0
+	star, mark := -1, 0
+	for h < len(host) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == host[h]):
+			p++
+			h++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, h
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			h = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}

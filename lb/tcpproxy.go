@@ -1,0 +1,194 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// tcpProxy forwards each connection accepted on a TCP listener to one
+// target of its group and copies bytes both ways until both sides are done.
+type tcpProxy struct {
+	group  *TargetGroup
+	ln     net.Listener
+	log    *slog.Logger
+	ctx    context.Context // ends on Close: cuts dials in progress
+	cancel context.CancelFunc
+	done   chan struct{} // closed when serve returns
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup
+}
+
+func newTCPProxy(ln net.Listener, g *TargetGroup, log *slog.Logger) *tcpProxy {
+	p := &tcpProxy{group: g, ln: ln, log: log, done: make(chan struct{}), conns: make(map[net.Conn]struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p
+}
+
+func (p *tcpProxy) serve() {
+	defer close(p.done)
+	var backoff time.Duration
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors or the like: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			p.log.Warn("accept", "err", err, "retryIn", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !p.track(c, true) {
+			_ = c.Close()
+			continue
+		}
+		go p.handle(c)
+	}
+}
+
+// track remembers c so that Close can cut it; with conn it also counts a
+// connection for Shutdown to wait for. It fails once the proxy is closing.
+func (p *tcpProxy) track(c net.Conn, conn bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	if conn {
+		p.wg.Add(1)
+	}
+	return true
+}
+
+func (p *tcpProxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	_ = c.Close()
+}
+
+func (p *tcpProxy) handle(client net.Conn) {
+	defer p.wg.Done()
+	defer p.untrack(client)
+	var tried [maxAttempts]*target
+	for n := range maxAttempts {
+		t := p.group.pick(tried[:n])
+		if t == nil {
+			return // no healthy target: the client sees the connection close
+		}
+		tried[n] = t
+		t.requests.Add(1)
+		ctx, cancel := context.WithCancel(p.ctx)
+		stopDial := context.AfterFunc(t.ctx, cancel)
+		backend, err := t.dial(ctx)
+		stopDial()
+		cancel()
+		if err != nil {
+			t.errors.Add(1)
+			t.release()
+			p.log.Debug("connect to target", "target", t.ID, "err", err)
+			continue // nothing was sent: try another target
+		}
+		if !p.track(backend, false) {
+			_ = backend.Close()
+			t.release()
+			return
+		}
+		// The end of the deregistration delay cuts the connection.
+		stop := context.AfterFunc(t.ctx, func() {
+			_ = client.Close()
+			_ = backend.Close()
+		})
+		pipe(client, backend)
+		if !stop() && t.ctx.Err() != nil {
+			t.errors.Add(1)
+		}
+		p.untrack(backend)
+		t.release()
+		return
+	}
+}
+
+// pipe copies a to b and b to a until both directions end. The end of one
+// direction's input is passed on as a half-close of its output, so that
+// each side can still finish sending.
+func pipe(a, b net.Conn) {
+	done := make(chan struct{})
+	go func() {
+		copyHalf(b, a)
+		close(done)
+	}()
+	copyHalf(a, b)
+	<-done
+}
+
+func copyHalf(dst, src net.Conn) {
+	buf := proxyBuffers.Get()
+	defer proxyBuffers.Put(buf)
+	if _, err := io.CopyBuffer(dst, src, buf); err != nil {
+		// Broken: end both directions.
+		_ = dst.Close()
+		_ = src.Close()
+		return
+	}
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		return
+	}
+	_ = dst.Close()
+}
+
+// shutdown stops accepting and waits for the connections to end, cutting
+// them when ctx ends first.
+func (p *tcpProxy) shutdown(ctx context.Context) error {
+	p.stopAccepting()
+	idle := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		p.cut()
+		<-idle
+		return ctx.Err()
+	}
+}
+
+// close stops accepting and cuts every connection.
+func (p *tcpProxy) close() error {
+	p.stopAccepting()
+	p.cut()
+	p.wg.Wait()
+	return nil
+}
+
+func (p *tcpProxy) stopAccepting() {
+	p.mu.Lock()
+	p.closing = true
+	p.mu.Unlock()
+	_ = p.ln.Close()
+	<-p.done
+}
+
+func (p *tcpProxy) cut() {
+	p.cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		_ = c.Close()
+	}
+}
