@@ -1,22 +1,74 @@
-// Package stevedore is an embeddable orchestration core modelled on Amazon ECS.
+// Package stevedore is an embeddable orchestration core modelled on Amazon
+// ECS: clusters of container instances, task definitions, standalone tasks
+// and services that keep a desired count through rolling deployments.
 //
-// A Go program imports Stevedore, registers hosts as container instances of a
-// cluster, registers task definitions (the ECS task-definition JSON people
-// already have), and asks for standalone tasks and long-running services.
-// Stevedore places the tasks on instances, runs their containers through
-// containerd with a network namespace per task, checks their health, and keeps
-// services at their desired count through rolling deployments.
+// # Construction and closing
 //
-// The library is built from small packages that can be used on their own:
+// New returns a running Orchestrator. By default it keeps its state in an
+// in-memory store (package store/memory), for one process; WithStore gives
+// it another store. Close stops its background loops and its agents;
+// containers keep running, and an Orchestrator started later on the same
+// store adopts them when the instances register again.
 //
-//   - task: task definitions (ECS JSON), validation with typed field errors,
-//     the definition registry, and the task and container lifecycle;
-//   - cluster: clusters, container instances, resources and capacity providers;
-//   - placement: filters, strategies (binpack, spread, random), constraints with
-//     the cluster query language, capacity-provider splits, and Explain for
-//     "why nothing fits" — the building blocks of a custom scheduler;
-//   - runtime: the container-engine interface, with runtime/fake for tests.
+//	o, err := stevedore.New(stevedore.WithLogger(logger))
+//	if err != nil { ... }
+//	defer o.Close()
 //
-// Pure packages (task, cluster, placement) import nothing Linux-specific and
-// build and test on any OS.
+// # The model
+//
+// Every call writes desired state to the store and returns; loops make it so.
+// RegisterContainerInstance adds a host to a cluster with the runtime and the
+// network provider its agent uses (runtime/containerd and network/netlinux
+// for real containers, runtime/fake and network/fake for tests). The agent
+// of each instance drives the tasks placed there through ECS's lifecycle —
+// PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING,
+// DEPROVISIONING, STOPPED — and reports what it sees. The service controller
+// compares each service with its tasks and applies the deployment planner of
+// package service: minimumHealthyPercent and maximumPercent bound every
+// rolling update, unhealthy tasks are replaced start-first when room allows,
+// tasks that keep failing to start are throttled, and the circuit breaker
+// fails a deployment and rolls back to the last one that completed.
+//
+//	td, warnings, err := task.ParseDefinition(ecsJSON)
+//	td, err = o.RegisterTaskDefinition(ctx, td) // web:1
+//	out, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "prod", TaskDefinition: "web", Count: 2})
+//	svc, err := o.CreateService(ctx, stevedore.CreateServiceInput{
+//		Cluster: "prod", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
+//	})
+//
+// Placement (package placement) filters instances by status, resources,
+// ports and constraints, then applies up to five strategies; services spread
+// over availability zones by default. When nothing fits, RunTask reports the
+// tasks in Failures with ECS's reason ("RESOURCE:MEMORY") and the service
+// records an event saying why.
+//
+// # Events
+//
+// Subscribe delivers task state changes, service events ("(service web) has
+// reached a steady state."), deployment state changes and instance changes.
+//
+// # Errors
+//
+// Errors wrap ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrInUse or
+// ErrClosed, or a package's own kinds: an invalid task definition is a
+// *task.ValidationError listing every problem with its field path; an invalid
+// service request is a *service.ValidationError or a *FieldError. A rejected
+// request changes nothing.
+//
+//	if errors.Is(err, stevedore.ErrNotFound) { ... }
+//	var verr *task.ValidationError
+//	if errors.As(err, &verr) { for _, fe := range verr.Errors { ... } }
+//
+// # Concurrency
+//
+// An Orchestrator is safe for concurrent use. Objects it returns are copies:
+// changing them changes nothing.
+//
+// # Packages
+//
+// The pure packages — task, cluster, placement, service, health, store —
+// import nothing Linux-specific and can be used on their own, for example to
+// build a custom scheduler (placement's plug-ins) or to unit-test
+// orchestration logic. See examples/unittest for tests with the fakes and
+// testing/synctest, and examples/quickstart for real containers.
 package stevedore
