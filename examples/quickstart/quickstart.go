@@ -296,8 +296,13 @@ func (d *demo) startCluster(ctx context.Context) error {
 			return fmt.Errorf("remove leftovers: %w", err)
 		}
 	}
-	fmt.Fprintf(d.out, "   network: awsvpc, subnet %v on bridge %s (gateway %v)\n",
-		d.cfg.Subnet, d.cfg.Bridge, d.cfg.Subnet.Addr().Next())
+	gateway := d.cfg.Subnet.Masked().Addr().Next()
+	mac, err := fixBridgeMAC(ctx, d.cfg.Bridge, gateway)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "   network: awsvpc, subnet %v on bridge %s (gateway %v, MAC %s)\n",
+		d.cfg.Subnet, d.cfg.Bridge, gateway, mac)
 
 	d.orc, err = stevedore.New(stevedore.WithLogger(d.cfg.Logger))
 	if err != nil {
