@@ -130,6 +130,7 @@ type Server struct {
 	closed  bool
 	addr    netip.AddrPort
 	servers []*dns.Server
+	ready   chan struct{} // closed when Start succeeded
 	stopped chan struct{} // closed when Close is done
 	wg      sync.WaitGroup
 }
@@ -150,6 +151,7 @@ func NewServer(reg *Registry, cfg Config) (*Server, error) {
 		reg:     reg,
 		h:       newResponder(reg, cfg.Namespace, uint32(cfg.TTL/time.Second)),
 		log:     cfg.Logger,
+		ready:   make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
 	if a := s.advertised(netip.MustParseAddrPort(cfg.Listen).Addr()); a.IsValid() {
@@ -214,6 +216,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	s.started = true
+	close(s.ready)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -224,6 +227,10 @@ func (s *Server) Start(ctx context.Context) error {
 	s.log.Info("discovery: serving", "addr", s.addr, "namespace", s.h.zone, "ttl", s.cfg.TTL)
 	return nil
 }
+
+// Ready returns a channel closed once Start has succeeded (the server
+// answers queries from then on until Close), for callers of Run.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Run serves until ctx is done, then closes the server: Start and Close in
 // one call, for an errgroup. It returns nil after a clean stop.
