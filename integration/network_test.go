@@ -101,6 +101,13 @@ func TestAWSVPCTasksReachEachOther(t *testing.T) {
 		})
 	}
 
+	// The task's /etc/resolv.conf comes from the host's (the provider's
+	// HostResolvConf); its /etc/hosts knows localhost.
+	resolv := e.exec(idA, "cat", "/etc/resolv.conf")
+	assert.Contains(t, string(resolv.Output), "nameserver 192.0.2.53")
+	hosts := e.exec(idA, "cat", "/etc/hosts")
+	assert.Contains(t, string(hosts.Output), "127.0.0.1\tlocalhost")
+
 	// The host ends of the veths hang on the instance's bridge, and the
 	// namespaces carry the provider's prefix.
 	for _, tk := range []*task.Task{a, b} {
@@ -141,6 +148,50 @@ func TestVethCarriesTaskLabel(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, strings.TrimSpace(string(alias)), "alias of the host end of the veth")
 	e.stopTask(tk.ID())
+}
+
+// TestTaskHostnameIsItsOwn checks the container's hostname and the task's
+// /etc/hosts. An awsvpc task cannot name a hostname (ECS rejects it, and so
+// does Stevedore); its container's hostname should still be its own, not
+// the host machine's, and resolve through /etc/hosts to the task's address,
+// as Docker does with the container ID and ECS with the ENI's private DNS
+// name. A bridge-mode definition's "hostname" is the container's hostname
+// and resolves to the task's address.
+func TestTaskHostnameIsItsOwn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name, mode, hostname string
+	}{
+		{"awsvpc", "awsvpc", ""},
+		{"bridge with a hostname", "bridge", "db-primary"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			field := ""
+			if tt.hostname != "" {
+				field = fmt.Sprintf(`"hostname": %q,`, tt.hostname)
+			}
+			def := e.registerDef(fmt.Sprintf(`{
+				"family": "named",
+				"networkMode": %q,
+				"containerDefinitions": [{"name": "idle", "image": %q, "essential": true, "memory": 16, %s %s, "stopTimeout": 2}]
+			}`, tt.mode, imageRef, field, shellCommand(idleScript)))
+			tk := e.waitRunning(e.runTask(def).ID(), 30*time.Second)
+			defer e.stopTask(tk.ID())
+			id := runtimeID(t, tk, "idle")
+			name := strings.TrimSpace(string(e.exec(id, "hostname").Output))
+			hosts := string(e.exec(id, "cat", "/etc/hosts").Output)
+			t.Logf("hostname %q; /etc/hosts:\n%s", name, hosts)
+			if tt.hostname != "" {
+				assert.Equal(t, tt.hostname, name)
+			} else {
+				assert.NotEqual(t, host, name, "the container has the host machine's hostname")
+			}
+			assert.Contains(t, hosts, taskIP(t, tk)+"\t"+name, "the container's hostname does not resolve to the task's address")
+		})
+	}
 }
 
 // vethOf returns the host end of a task's veth, as the provider's

@@ -195,3 +195,58 @@ func (e *env) runAgent() {
 		<-done
 	})
 }
+
+// TestReRegisteredInstanceKeepsItsAgentConnected registers the running
+// instance again with the same Orchestrator (a host whose agent
+// reconnects): the Orchestrator replaces the instance's agent, the new
+// agent adopts the running task, and the instance must end up with its
+// agent connected. The old agent marks the instance disconnected when it
+// returns; if that write comes after the new agent marked it connected,
+// the instance shows no agent while one runs (and DAEMON services, which
+// need a connected agent, leave it).
+func TestReRegisteredInstanceKeepsItsAgentConnected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	def := e.registerDef(fmt.Sprintf(`{
+		"family": "steady",
+		"networkMode": "awsvpc",
+		"containerDefinitions": [{"name": "idle", "image": %q, "essential": true, "memory": 16, %s,
+			"healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1},
+			"stopTimeout": 2}]
+	}`, imageRef, shellCommand(idleScript)))
+	id := e.runTask(def).ID()
+	e.waitRunning(id, 30*time.Second)
+	before := e.taskContainers(id)
+
+	events := e.subscribe()
+	_, err := e.orc.RegisterContainerInstance(e.ctx, e.instanceInput())
+	require.NoError(t, err, "registering the same instance again")
+
+	// Both agents have written what they will write about the connection
+	// within a few seconds: the old one when its Run returns, the new one
+	// when its Run starts.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		insts, err := e.orc.DescribeContainerInstances(e.ctx, e.cluster, e.instance)
+		require.NoError(t, err)
+		if !insts[0].AgentConnected {
+			break
+		}
+		sleep(e.ctx, pollEvery)
+	}
+	insts, err := e.orc.DescribeContainerInstances(e.ctx, e.cluster, e.instance)
+	require.NoError(t, err)
+	var connected []bool
+	for _, ev := range events.stop() {
+		if ev.Instance != nil && ev.Instance.ID == e.instance {
+			connected = append(connected, ev.Instance.AgentConnected)
+		}
+	}
+	assert.True(t, insts[0].AgentConnected, "the instance's new agent runs, yet the instance shows it disconnected "+
+		"(agentConnected changes seen: %v)", connected)
+
+	after := e.taskContainers(id)
+	require.Len(t, after, 1)
+	assert.Equal(t, before["idle"].PID, after["idle"].PID, "the container was not restarted")
+	e.stopTask(id)
+}
