@@ -138,7 +138,7 @@ type TargetGroup struct {
 
 	proxy *httputil.ReverseProxy // HTTP groups only
 
-	next   atomic.Uint64             // round-robin position
+	next   atomic.Uint64            // round-robin position
 	routes atomic.Pointer[routeSet] // targets that may take new traffic
 
 	mu         sync.Mutex
