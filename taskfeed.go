@@ -10,9 +10,19 @@ import (
 	"github.com/stevedore-io/stevedore/store"
 )
 
-// feedBuffer is how many events an agent's feed holds before the agent is
-// considered too slow (it then resumes from the store directly).
-const feedBuffer = 4096
+// Sizes of an agent's feed. An agent reads its events from a small
+// channel; what does not fit waits in a queue that grows only while the
+// agent lags. A channel of feedBuffer events for each of a thousand agents
+// would hold hundreds of megabytes of mostly empty buffers that every
+// garbage collection scans.
+const (
+	// feedChan is the capacity of an agent's event channel.
+	feedChan = 32
+	// feedBuffer is how many events may wait in an agent's queue before
+	// the agent is considered too slow (it then resumes from the store
+	// directly).
+	feedBuffer = 4096
+)
 
 // taskFeed fans one store watch of the tasks out to the agents running in
 // this process, by instance. Without it, every agent would watch every task
@@ -83,11 +93,66 @@ func (f *taskFeed) dispatch(ev store.Event) {
 		if ev.Revision <= w.from || !w.filter.Match(ev) {
 			continue
 		}
+		f.send(w, ev)
+	}
+}
+
+// send passes ev to w: into its channel when there is room and nothing is
+// queued before it, otherwise into its queue, which a pump goroutine
+// empties into the channel. A watcher with a full queue is ended as too
+// slow, but only between transactions: it ends after the whole of the
+// last transaction it was given, a safe point to resume from. f.mu is
+// held.
+func (f *taskFeed) send(w *feedWatcher, ev store.Event) {
+	if !w.pumping {
 		select {
 		case w.events <- ev:
+			w.last = ev.Revision
+			return
 		default:
-			f.end(w, store.ErrWatcherTooSlow)
 		}
+	}
+	if len(w.queue) >= feedBuffer && ev.Revision != w.last {
+		f.end(w, store.ErrWatcherTooSlow)
+		return
+	}
+	w.queue = append(w.queue, ev)
+	w.last = ev.Revision
+	if !w.pumping {
+		w.pumping = true
+		go f.pump(w)
+	}
+}
+
+// pump moves w's queue into its channel until the queue is empty. When the
+// watch has ended meanwhile, it closes the channel: after the queue for a
+// watcher too slow, at once otherwise.
+func (f *taskFeed) pump(w *feedWatcher) {
+	var batch []store.Event
+	for {
+		f.mu.Lock()
+		if len(w.queue) == 0 {
+			w.pumping = false
+			if w.ended {
+				w.closeEvents()
+			}
+			f.mu.Unlock()
+			return
+		}
+		batch, w.queue = w.queue, batch[:0]
+		f.mu.Unlock()
+		for i := range batch {
+			select {
+			case w.events <- batch[i]:
+			case <-w.quit:
+				f.mu.Lock()
+				w.pumping = false
+				w.closeEvents()
+				f.mu.Unlock()
+				return
+			}
+		}
+		clear(batch) // let delivered events be collected
 	}
 }
 
@@ -104,15 +169,21 @@ func (f *taskFeed) closeAll(err error) {
 	}
 }
 
-// end closes a watcher; f.mu is held.
+// end ends a watcher; f.mu is held. Its channel is closed at once, or by
+// its pump: a watcher too slow still receives what was queued for it.
 func (f *taskFeed) end(w *feedWatcher, err error) {
+	if !errors.Is(err, store.ErrWatcherTooSlow) {
+		w.abandon()
+	}
 	if w.ended {
 		return
 	}
 	w.ended = true
 	w.err = err
 	delete(f.subs[w.instance], w)
-	close(w.events)
+	if !w.pumping {
+		w.closeEvents()
+	}
 }
 
 // watch subscribes to the task events of one instance after revision from,
@@ -123,7 +194,8 @@ func (f *taskFeed) watch(ctx context.Context, instance string, from int64, filte
 	if from < f.seen {
 		return nil, false
 	}
-	w := &feedWatcher{f: f, instance: instance, from: from, filter: filter, events: make(chan store.Event, feedBuffer)}
+	w := &feedWatcher{f: f, instance: instance, from: from, filter: filter,
+		events: make(chan store.Event, feedChan), quit: make(chan struct{}), closed: make(chan struct{})}
 	if f.subs[instance] == nil {
 		f.subs[instance] = map[*feedWatcher]struct{}{}
 	}
@@ -145,26 +217,55 @@ type feedWatcher struct {
 	filter   store.WatchFilter
 	events   chan store.Event
 	stop     func() bool
-	ended    bool  // guarded by f.mu
-	err      error // guarded by f.mu
+	quit     chan struct{} // closed when queued events are no longer wanted
+	closed   chan struct{} // closed with events
+
+	// Guarded by f.mu.
+	queue     []store.Event // events waiting for room in the channel
+	pumping   bool          // a pump goroutine owns the queue
+	last      int64         // revision of the last event sent or queued
+	ended     bool
+	err       error
+	quitDone  bool
+	eventsOut bool // events is closed
 }
 
 func (w *feedWatcher) Events() <-chan store.Event { return w.events }
 
+// Err implements store.Watcher: nil until the channel is closed.
 func (w *feedWatcher) Err() error {
 	w.f.mu.Lock()
 	defer w.f.mu.Unlock()
+	if !w.eventsOut {
+		return nil
+	}
 	return w.err
 }
 
+// Close implements store.Watcher.
 func (w *feedWatcher) Close() {
 	w.stop()
 	w.f.mu.Lock()
-	defer w.f.mu.Unlock()
-	if !w.ended {
-		w.ended = true
-		delete(w.f.subs[w.instance], w)
+	w.f.end(w, nil)
+	w.f.mu.Unlock()
+	<-w.closed
+}
+
+// abandon drops what is queued; f.mu is held.
+func (w *feedWatcher) abandon() {
+	w.queue = nil
+	if !w.quitDone {
+		w.quitDone = true
+		close(w.quit)
+	}
+}
+
+// closeEvents closes the channel; f.mu is held.
+func (w *feedWatcher) closeEvents() {
+	if !w.eventsOut {
+		w.eventsOut = true
 		close(w.events)
+		close(w.closed)
 	}
 }
 

@@ -256,6 +256,21 @@ func (s *session) run(ctx context.Context) error {
 			}
 			rev = ev.Revision
 			s.handle(ctx, ev)
+			// Take in whatever else is already queued, then write the
+			// counts once for all of it.
+			for more := true; more; {
+				select {
+				case ev, ok := <-w.Events():
+					if !ok {
+						more = false
+						break
+					}
+					rev = ev.Revision
+					s.handle(ctx, ev)
+				default:
+					more = false
+				}
+			}
 			s.updateCounts(ctx)
 		}
 	}

@@ -85,6 +85,12 @@ type runner struct {
 	stopOrder [][]string
 	att       *network.Attachment
 	taskDir   string
+	// later holds changes to the task that nobody needs to see on their
+	// own (timestamps, runtime IDs, a container that started while others
+	// are still to start). They go into the store with the runner's next
+	// write, and before it waits (flush): a task that comes up in one go
+	// costs three writes (PENDING, ACTIVATING, RUNNING), not eight.
+	later []func(t *state.Task) error
 }
 
 func newRunner(ctx context.Context, a *Agent, t *state.Task, adopted map[string]runtime.ContainerInfo) *runner {
@@ -157,10 +163,12 @@ func (r *runner) stopWanted() bool {
 }
 
 // update changes the stored task with fn, compare-and-swap: fn gets a copy
-// of the latest stored version and reports whether it changed it. A task
+// of the latest stored version and reports whether it changed it. The
+// changes kept for later are applied first, in the same transaction. A task
 // that is gone from the store is not written.
 func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task) (bool, error)) error {
 	if r.isGone() {
+		r.later = nil
 		return nil
 	}
 	var written *state.Task
@@ -171,8 +179,13 @@ func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task)
 			return err
 		}
 		next := cur.Copy()
+		for _, change := range r.later {
+			if err := change(next); err != nil {
+				return err
+			}
+		}
 		changed, err := fn(tx, next)
-		if err != nil || !changed {
+		if err != nil || (!changed && len(r.later) == 0) {
 			return err
 		}
 		if err := tx.Update(next); err != nil {
@@ -182,16 +195,31 @@ func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
+		r.later = nil
 		r.markGone()
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", r.id, err)
 	}
+	r.later = nil
 	if written != nil {
 		r.deliver(written)
 	}
 	return nil
+}
+
+// keep records a change to be written with the runner's next write.
+func (r *runner) keep(change func(t *state.Task) error) {
+	r.later = append(r.later, change)
+}
+
+// flush writes the changes kept for later, if any.
+func (r *runner) flush(ctx context.Context) error {
+	if len(r.later) == 0 {
+		return nil
+	}
+	return r.modify(ctx, func(*state.Task) (bool, error) { return false, nil })
 }
 
 // modify is update for changes that need only the task.
@@ -321,9 +349,13 @@ func (r *runner) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read task definition %s: %w", t.TaskDefinitionRef(), err)
 	}
-	def, err := t.Overrides.Apply(stored.TaskDefinition)
-	if err != nil {
-		return failure("", "ResourceInitializationError: overrides: %v", err)
+	// The runner only reads the definition: without overrides it uses the
+	// stored one, which is shared and read-only, rather than a copy.
+	def := stored.TaskDefinition
+	if t.Overrides != nil {
+		if def, err = t.Overrides.Apply(def); err != nil {
+			return failure("", "ResourceInitializationError: overrides: %v", err)
+		}
 	}
 	stopOrder, err := def.StopOrder()
 	if err != nil {
@@ -448,6 +480,7 @@ func (r *runner) provision(ctx context.Context) error {
 	}
 	r.att = att
 	bindings := networkBindings(att, owners)
+	pulling := len(r.toCreate()) > 0 && !r.stopWanted()
 	return r.modify(ctx, func(t *state.Task) (bool, error) {
 		t.Network = att.Clone()
 		for name, b := range bindings {
@@ -455,7 +488,12 @@ func (r *runner) provision(ctx context.Context) error {
 				c.NetworkBindings = slices.Clone(b)
 			}
 		}
-		_, err := advanceStatus(t, task.Pending, time.Now())
+		now := time.Now()
+		_, err := advanceStatus(t, task.Pending, now)
+		if pulling && t.PullStartedAt.IsZero() {
+			// The pull starts right away: one write for both.
+			t.MarkPullStarted(now)
+		}
 		return true, err
 	})
 }
@@ -497,7 +535,13 @@ func (r *runner) pull(ctx context.Context) error {
 		pulled[c.def.Image] = true
 	}
 	if r.current().PullStoppedAt.IsZero() {
-		return r.modify(ctx, func(t *state.Task) (bool, error) { t.MarkPullStopped(time.Now()); return true, nil })
+		now := time.Now()
+		r.keep(func(t *state.Task) error {
+			if t.PullStoppedAt.IsZero() {
+				t.MarkPullStopped(now)
+			}
+			return nil
+		})
 	}
 	return nil
 }
@@ -549,7 +593,8 @@ func (r *runner) create(ctx context.Context) error {
 		}
 		c.created = true
 	}
-	return r.modify(ctx, func(t *state.Task) (bool, error) { return r.recordRuntimeIDs(t), nil })
+	r.keep(func(t *state.Task) error { r.recordRuntimeIDs(t); return nil })
+	return nil
 }
 
 // adoptExisting takes over a container that Create found already there
@@ -664,6 +709,9 @@ func (r *runner) supervise(ctx context.Context) error {
 // next waits for an event, a poke or the deadline (zero: none) and
 // handles what came.
 func (r *runner) next(ctx context.Context, deadline time.Time) error {
+	if err := r.flush(ctx); err != nil {
+		return err
+	}
 	var timeout <-chan time.Time
 	if !deadline.IsZero() {
 		timer := time.NewTimer(time.Until(deadline))
@@ -757,14 +805,15 @@ func (r *runner) startContainer(ctx context.Context, c *ctr) error {
 	r.forward(c.name, ch, cancelWait)
 	r.monitor(c, false)
 	r.log.Info("agent: started container", "container", c.name)
-	return r.modify(ctx, func(t *state.Task) (bool, error) {
+	r.keep(func(t *state.Task) error {
 		sc := t.Container(c.name)
 		if sc == nil || sc.LastStatus != task.ContainerPending {
-			return false, nil
+			return nil
 		}
 		sc.RuntimeID = c.id
-		return true, t.SetContainerRunning(c.name)
+		return t.SetContainerRunning(c.name)
 	})
+	return nil
 }
 
 // startError handles a failed start: the task fails before RUNNING or when
