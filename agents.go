@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/agent"
+	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/store"
 )
 
 // AgentVersion is reported by the agents this Orchestrator runs.
@@ -44,11 +46,20 @@ func (o *Orchestrator) startAgent(id string, rt runtime.Runtime, nw network.Prov
 	ctx, cancel := context.WithCancel(o.ctx)
 	h := &agentHandle{cancel: cancel, done: make(chan struct{})}
 	o.mu.Lock()
-	if old := o.agents[id]; old != nil {
-		old.cancel()
-	}
+	old := o.agents[id]
 	o.agents[id] = h
 	o.mu.Unlock()
+	if old != nil {
+		// The old agent marks the instance disconnected when it ends: let
+		// it finish before the new one starts, so it cannot undo the new
+		// registration (and two agents never drive one instance).
+		old.cancel()
+		<-old.done
+		if err := o.markAgentConnected(id); err != nil {
+			cancel()
+			return err
+		}
+	}
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
@@ -67,4 +78,17 @@ func (o *Orchestrator) startAgent(id string, rt runtime.Runtime, nw network.Prov
 		}
 	}()
 	return nil
+}
+
+// markAgentConnected records that an instance's agent is connected.
+func (o *Orchestrator) markAgentConnected(id string) error {
+	return o.store.Update(o.ctx, func(tx store.Tx) error {
+		inst, err := store.Get[*state.Instance](tx, state.KindInstances, id)
+		if err != nil || inst.AgentConnected {
+			return err
+		}
+		next := inst.Copy()
+		next.AgentConnected = true
+		return tx.Update(next)
+	})
 }

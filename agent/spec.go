@@ -116,6 +116,9 @@ func networkRequest(taskID string, def *task.TaskDefinition) (network.Request, [
 			req.ExtraHosts = append(req.ExtraHosts, network.HostEntry{Hostname: h.Hostname, Address: addr})
 		}
 	}
+	if req.Hostname == "" && mode != network.ModeHost {
+		req.Hostname = TaskHostname(def, taskID)
+	}
 	return req, owners, nil
 }
 
@@ -211,6 +214,9 @@ func containerSpec(c *task.ContainerDefinition, in specInput) (runtime.Container
 			spec.HostNetwork = true
 		} else {
 			spec.NetNSPath = in.att.NetNSPath
+			if spec.Hostname == "" {
+				spec.Hostname = TaskHostname(in.def, in.taskID)
+			}
 		}
 		if in.att.HostsPath != "" {
 			spec.Mounts = append(spec.Mounts, runtime.Mount{Source: in.att.HostsPath, Destination: "/etc/hosts", ReadOnly: true})
@@ -364,3 +370,16 @@ func registryAuth(ctx context.Context, r SecretResolver, c *task.ContainerDefini
 }
 
 var errMalformedCredentials = errors.New(`credentials are neither JSON {"username","password"} nor "username:password"`)
+
+// TaskHostname is the hostname of a task's containers outside host mode:
+// the first hostname a container definition sets, or else, as Docker does,
+// the first 12 characters of the task ID, so that every task has a name of
+// its own that resolves to its address in /etc/hosts.
+func TaskHostname(def *task.TaskDefinition, taskID string) string {
+	for i := range def.ContainerDefinitions {
+		if h := def.ContainerDefinitions[i].Hostname; h != "" {
+			return h
+		}
+	}
+	return taskID[:min(12, len(taskID))]
+}

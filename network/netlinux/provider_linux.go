@@ -304,6 +304,10 @@ func (p *Provider) createNamespace(req network.Request, att *network.Attachment)
 		if err := p.nl.LinkAdd(veth); err != nil { // host socket: the host end stays in the host
 			return fmt.Errorf("create veth %s: %w", la.Name, err)
 		}
+		// The kernel ignores an alias given at creation; set it now.
+		if err := p.nl.LinkSetAlias(veth, la.Alias); err != nil {
+			return fmt.Errorf("label veth %s: %w", la.Name, err)
+		}
 
 		eth0, err := h.LinkByName("eth0")
 		if err != nil {
