@@ -14,7 +14,7 @@ import (
 )
 
 // requestTimeout bounds each HTTP request of the demo.
-const requestTimeout = 2 * time.Second
+const requestTimeout = 5 * time.Second
 
 // traffic sends cfg.Requests GETs to every task, round-robin as a client
 // spreading its requests would, prints the answers and checks that every
