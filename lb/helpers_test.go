@@ -99,4 +99,3 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 	t.Helper()
 	return do(t, c, http.MethodGet, url, "", nil)
 }
-

@@ -25,14 +25,14 @@ import (
 func TestZeroFailedRequestsWhileRolling(t *testing.T) {
 	t.Parallel()
 	const (
-		workers       = 4
-		maxPerWorker  = 3000 // bounds the stream if rolling is slow
-		minPerWorker  = 10
-		perRound      = 40 // requests completed after each step of a roll
-		rounds        = 6
-		startTargets  = 2
-		slowEveryNth  = 10 // some requests are in flight for a while
-		slowRequest   = 2 * time.Millisecond
+		workers      = 4
+		maxPerWorker = 3000 // bounds the stream if rolling is slow
+		minPerWorker = 10
+		perRound     = 40 // requests completed after each step of a roll
+		rounds       = 6
+		startTargets = 2
+		slowEveryNth = 10 // some requests are in flight for a while
+		slowRequest  = 2 * time.Millisecond
 	)
 	for _, algorithm := range []lb.Algorithm{lb.RoundRobin, lb.LeastOutstandingRequests} {
 		t.Run(string(algorithm), func(t *testing.T) {
