@@ -22,13 +22,30 @@
 //	err = reg.SetHealth("web", "3f1c9a", false) // left out of answers
 //	reg.Deregister("web", "3f1c9a")
 //
-// Register replaces the instance with the same service and ID. Replace
-// loads a whole snapshot at once, for the start of a snapshot-then-watch
-// loop. FromTask turns a stored task into its Instance and says whether it
-// should be registered: while ACTIVATING or RUNNING with desired status
-// RUNNING, healthy once its health checks pass (at once without checks),
-// and no longer once it is asked to stop, so that it is gone before
-// DEACTIVATING.
+// Register replaces the instance with the same service and ID (and changes
+// nothing when it is the same). Replace loads a whole snapshot at once.
+//
+// # Following tasks
+//
+// FromTask turns a task and its network attachment into its Instance and
+// says whether it should be registered: while ACTIVATING or RUNNING with
+// desired status RUNNING, healthy once its health checks pass (at once when
+// its essential containers have none), and no longer once it is asked to
+// stop, so that it is gone before DEACTIVATING. SyncTask applies that
+// decision; a snapshot-then-watch loop over the stored tasks is all the
+// wiring:
+//
+//	// snapshot: for every task, inst, ok := discovery.FromTask(...); keep the ok ones
+//	err := reg.Replace(insts)
+//	// then for every change after the snapshot's revision:
+//	if deleted {
+//		reg.DeregisterID(taskID)
+//	} else {
+//		err = reg.SyncTask(t, att, discovery.TaskOptions{})
+//	}
+//
+// The address is the task's own in awsvpc mode; see TaskOptions for bridge
+// and host mode.
 //
 // # Names
 //
@@ -63,6 +80,11 @@
 //	defer srv.Close()
 //	req.DNS = srv.DNSConfig(clusterName) // network.Request of each task
 //
+// Run(ctx) is Start, wait for ctx, Close in one call, for an errgroup;
+// Ready is closed once it serves. Close waits for the queries in flight.
+// A Server is also a dns.Handler (ServeDNS), to mount on a miekg/dns
+// server of one's own.
+//
 // The server is authoritative (AA set) for its namespace and recurses for
 // nobody (RA clear): every name outside the namespace is REFUSED and
 // nothing is ever forwarded. Answers:
@@ -81,7 +103,8 @@
 //     buffer size up to 1232 bytes, with the TC bit set so that the client
 //     retries over TCP, which has room for 65535 bytes. EDNS0 queries get an
 //     OPT record back; a version other than 0 gets BADVERS.
-//   - Opcodes other than QUERY get NOTIMP, classes other than IN REFUSED.
+//   - Opcodes other than QUERY get NOTIMP, classes other than IN (and ANY)
+//     REFUSED.
 //
 // TaskDNSConfig (and Server.DNSConfig) give the resolver settings of a
 // task: the server as nameserver, the namespace as search domain, and

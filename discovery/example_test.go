@@ -85,16 +85,17 @@ func Example() {
 	// options ndots:2
 }
 
-// FromTask keeps the registry in step with a service's tasks.
-func ExampleFromTask() {
+// SyncTask keeps the registry in step with a service's tasks: call it on
+// every change of a task (FromTask decides what to register).
+func ExampleRegistry_SyncTask() {
 	reg := discovery.NewRegistry()
 	t := &task.Task{
 		TaskARN:       "arn:stevedore:ecs:local:task/prod/3f1c9a",
 		ClusterARN:    "prod",
 		Group:         "service:web",
-		LastStatus:    task.Running,
+		LastStatus:    task.Activating,
 		DesiredStatus: task.Running,
-		Containers:    []task.Container{{Name: "app", Essential: true}},
+		Containers:    []task.Container{{Name: "app", Essential: true, HasHealthCheck: true}},
 	}
 	att := &network.Attachment{
 		Mode:         network.ModeAWSVPC,
@@ -102,22 +103,22 @@ func ExampleFromTask() {
 		PortBindings: []network.PortBinding{{ContainerPort: 80, HostPort: 80, Protocol: network.ProtocolTCP}},
 	}
 	sync := func() {
-		inst, ok := discovery.FromTask(t, att, discovery.TaskOptions{})
-		switch {
-		case ok:
-			if err := reg.Register(inst); err != nil {
-				fmt.Println(err)
-			}
-		case inst.Service != "":
-			reg.Deregister(inst.Service, inst.ID)
+		if err := reg.SyncTask(t, att, discovery.TaskOptions{}); err != nil {
+			fmt.Println(err)
 		}
-		fmt.Println(t.LastStatus, reg.LookupIn("prod", "web"))
+		fmt.Printf("%s %s: %d registered, answers %v\n", t.LastStatus, t.Health(), len(reg.Instances()), reg.LookupIn("prod", "web"))
 	}
+	sync() // registered, not answered until healthy
+	t.Containers[0].HealthStatus = task.Healthy
+	sync()
+	t.LastStatus = task.Running
 	sync()
 	t.DesiredStatus, t.LastStatus = task.Stopped, task.Deactivating
 	sync()
 
 	// Output:
-	// RUNNING [{web prod 3f1c9a 10.88.0.5 80 true map[cluster:prod containerInstance: networkMode:awsvpc taskDefinition:]}]
-	// DEACTIVATING []
+	// ACTIVATING UNKNOWN: 1 registered, answers []
+	// ACTIVATING HEALTHY: 1 registered, answers [{web prod 3f1c9a 10.88.0.5 80 true map[cluster:prod containerInstance: networkMode:awsvpc taskDefinition:]}]
+	// RUNNING HEALTHY: 1 registered, answers [{web prod 3f1c9a 10.88.0.5 80 true map[cluster:prod containerInstance: networkMode:awsvpc taskDefinition:]}]
+	// DEACTIVATING HEALTHY: 0 registered, answers []
 }

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/stevedore-io/stevedore/network"
+	"github.com/stevedore-io/stevedore/task"
 )
 
 // Sentinel errors returned (possibly wrapped) by this package. Test for them
@@ -107,8 +110,33 @@ func (r *Registry) Register(inst Instance) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if svc := r.services[strings.ToLower(inst.Service)]; svc != nil {
+		if old := svc.instances[strings.ToLower(inst.ID)]; old != nil && sameInstance(old, &inst) {
+			return nil // nothing changes: no rebuild, same SOA serial
+		}
+	}
 	r.put(inst)
 	r.version++
+	return nil
+}
+
+// SyncTask registers or deregisters the instance of a service task as
+// FromTask decides, to be called with every change of the task: the whole
+// wiring of a task watch is
+//
+//	deleted: reg.DeregisterID(taskID)
+//	changed: err = reg.SyncTask(t, att, opts)
+//
+// It returns Register's error, which FromTask's checks make unlikely.
+// Tasks that belong to no service are ignored.
+func (r *Registry) SyncTask(t *task.Task, att *network.Attachment, opts TaskOptions) error {
+	inst, ok := FromTask(t, att, opts)
+	switch {
+	case ok:
+		return r.Register(inst)
+	case inst.Service != "":
+		r.Deregister(inst.Service, inst.ID)
+	}
 	return nil
 }
 
@@ -329,6 +357,13 @@ func normalize(inst Instance) (Instance, error) {
 	}
 	inst.Attributes = maps.Clone(inst.Attributes)
 	return inst, nil
+}
+
+// sameInstance reports whether two normalized instances are equal.
+func sameInstance(a, b *Instance) bool {
+	return a.Service == b.Service && a.Namespace == b.Namespace && a.ID == b.ID &&
+		a.Addr == b.Addr && a.Port == b.Port && a.Healthy == b.Healthy &&
+		maps.Equal(a.Attributes, b.Attributes)
 }
 
 // validLabel checks that s can be a DNS label of this package's names.

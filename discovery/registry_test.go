@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore/network"
+	"github.com/stevedore-io/stevedore/task"
 )
 
 // inst is a healthy instance of service with an address and port.
@@ -244,4 +247,44 @@ func TestRegistryConcurrent(t *testing.T) {
 	for _, in := range reg.Instances() {
 		assert.Equal(t, "web", in.Service)
 	}
+}
+
+func TestRegisterUnchangedKeepsVersion(t *testing.T) {
+	t.Parallel()
+	reg := NewRegistry()
+	in := inst("web", "a", "10.0.0.1", 80)
+	in.Attributes = map[string]string{"k": "v"}
+	require.NoError(t, reg.Register(in))
+	v := reg.Version()
+	require.NoError(t, reg.Register(in))
+	assert.Equal(t, v, reg.Version(), "same instance: no change")
+	in.Attributes = map[string]string{"k": "w"}
+	require.NoError(t, reg.Register(in))
+	assert.Equal(t, v+1, reg.Version(), "attributes count")
+	in.Port = 81
+	require.NoError(t, reg.Register(in))
+	assert.Equal(t, v+2, reg.Version())
+}
+
+func TestSyncTask(t *testing.T) {
+	t.Parallel()
+	reg := NewRegistry()
+	tk := &task.Task{
+		TaskARN: "task/prod/abc", ClusterARN: "prod", Group: "service:web",
+		LastStatus: task.Running, DesiredStatus: task.Running,
+	}
+	att := &network.Attachment{Mode: network.ModeAWSVPC, Address: netip.MustParsePrefix("10.88.0.5/16")}
+	require.NoError(t, reg.SyncTask(tk, att, TaskOptions{}))
+	assert.Equal(t, []string{"abc"}, ids(reg.Lookup("web")))
+	require.NoError(t, reg.SyncTask(tk, att, TaskOptions{}), "idempotent")
+	assert.Len(t, reg.Instances(), 1)
+
+	tk.DesiredStatus = task.Stopped
+	require.NoError(t, reg.SyncTask(tk, att, TaskOptions{}))
+	assert.Empty(t, reg.Instances())
+
+	standalone := &task.Task{TaskARN: "task/prod/x", Group: "family:web", LastStatus: task.Running, DesiredStatus: task.Running}
+	require.NoError(t, reg.SyncTask(standalone, att, TaskOptions{}))
+	assert.Empty(t, reg.Instances())
+	require.NoError(t, reg.SyncTask(nil, nil, TaskOptions{}))
 }
