@@ -339,7 +339,8 @@ func (s *Server) DNSConfig(namespace string) network.DNSConfig {
 //
 // so that a container resolves "web" (and "web.<namespace>") by service
 // name. ndots:2 with a namespace lets "web.prod" go through the search list
-// before being tried as a fully qualified name.
+// before being tried as a fully qualified name. A namespace that is not a
+// valid label is ignored, as FromTask does with such a cluster name.
 //
 // The server answers only its zone and refuses every other name. To let
 // tasks resolve other names too, append the host's upstream servers to
@@ -348,7 +349,7 @@ func (s *Server) DNSConfig(namespace string) network.DNSConfig {
 func TaskDNSConfig(server netip.Addr, zone, namespace string) network.DNSConfig {
 	zone = strings.ToLower(strings.TrimSuffix(zone, "."))
 	cfg := network.DNSConfig{Search: []string{zone}, Options: []string{"ndots:1"}}
-	if namespace != "" {
+	if namespace != "" && validLabel(namespace) == nil {
 		cfg.Search = []string{strings.ToLower(namespace) + "." + zone, zone}
 		cfg.Options = []string{"ndots:2"}
 	}

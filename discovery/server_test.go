@@ -498,6 +498,7 @@ func TestDNSConfig(t *testing.T) {
 	loop := startServer(t, NewRegistry(), nil)
 	assert.Equal(t, []netip.Addr{netip.MustParseAddr("127.0.0.1")}, loop.DNSConfig("").Servers, "listen address by default")
 	assert.Empty(t, TaskDNSConfig(netip.Addr{}, "local.", "").Servers)
+	assert.Equal(t, []string{"local"}, TaskDNSConfig(netip.Addr{}, "local.", "my.cluster").Search, "not a label: ignored")
 }
 
 // The responder on its own: what never reaches it through miekg's server.
