@@ -71,6 +71,41 @@ func BenchmarkServeA(b *testing.B) {
 		}
 		reportQPS(b)
 	})
+	// Baseline: a bare UDP echo server on loopback, the floor of what any
+	// UDP server can do here (the same client, no DNS work).
+	b.Run("udp/1client/echo-baseline", func(b *testing.B) {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(b, err)
+		echoDone := make(chan struct{})
+		go func() {
+			defer close(echoDone)
+			buf := make([]byte, 1500)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				_, _ = pc.WriteTo(buf[:n], from)
+			}
+		}()
+		defer func() { _ = pc.Close(); <-echoDone }()
+		conn, err := net.Dial("udp", pc.LocalAddr().String())
+		require.NoError(b, err)
+		defer conn.Close()
+		buf := make([]byte, 1500)
+		for b.Loop() {
+			if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.Write(req); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.Read(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportQPS(b)
+	})
 	b.Run("udp/parallel", func(b *testing.B) {
 		b.SetParallelism(4) // 4 x GOMAXPROCS clients
 		b.RunParallel(func(pb *testing.PB) {
