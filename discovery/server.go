@@ -131,6 +131,7 @@ type Server struct {
 	addr    netip.AddrPort
 	servers []*dns.Server
 	ready   chan struct{} // closed when Start succeeded
+	failed  chan error    // serving errors, one per socket at most
 	stopped chan struct{} // closed when Close is done
 	wg      sync.WaitGroup
 }
@@ -152,6 +153,7 @@ func NewServer(reg *Registry, cfg Config) (*Server, error) {
 		h:       newResponder(reg, cfg.Namespace, uint32(cfg.TTL/time.Second)),
 		log:     cfg.Logger,
 		ready:   make(chan struct{}),
+		failed:  make(chan error, 2),
 		stopped: make(chan struct{}),
 	}
 	if a := s.advertised(netip.MustParseAddrPort(cfg.Listen).Addr()); a.IsValid() {
@@ -183,12 +185,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("discovery: listen on %s: %w", listen, err)
 	}
 	s.addr = netip.AddrPortFrom(listen.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
-	if a := s.advertised(listen.Addr()); a.IsValid() {
-		s.h.self.Store(&a)
-	}
 
 	ready := make(chan struct{}, 2)
-	failed := make(chan error, 2)
+	failed := s.failed
 	for _, srv := range []*dns.Server{
 		{PacketConn: pc, Handler: s, UDPSize: dns.DefaultMsgSize},
 		{Listener: ln, Handler: s},
@@ -233,7 +232,9 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Run serves until ctx is done, then closes the server: Start and Close in
-// one call, for an errgroup. It returns nil after a clean stop.
+// one call, for an errgroup. It returns nil after a clean stop, and the
+// error when a socket stops serving on its own (the server is then
+// closed).
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.Start(ctx); err != nil {
 		return err
@@ -241,6 +242,8 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case <-s.stopped:
+	case err := <-s.failed:
+		return errors.Join(fmt.Errorf("discovery: serve on %s: %w", s.Addr(), err), s.Close())
 	}
 	return s.Close()
 }

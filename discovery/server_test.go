@@ -409,6 +409,20 @@ func TestServerLifecycle(t *testing.T) {
 		cancel()
 		require.NoError(t, <-done)
 	})
+	t.Run("run reports a socket that fails", func(t *testing.T) {
+		t.Parallel()
+		srv, err := NewServer(NewRegistry(), Config{Listen: "127.0.0.1:0"})
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(t.Context()) }()
+		<-srv.Ready()
+		srv.mu.Lock()
+		pc := srv.servers[0].PacketConn
+		srv.mu.Unlock()
+		require.NoError(t, pc.Close()) // behind the server's back
+		require.ErrorContains(t, <-done, "discovery: serve on")
+		require.ErrorIs(t, srv.Start(t.Context()), ErrClosed, "closed")
+	})
 	t.Run("cancel stops Start", func(t *testing.T) {
 		t.Parallel()
 		srv, err := NewServer(NewRegistry(), Config{Listen: "127.0.0.1:0"})
