@@ -1,7 +1,6 @@
 package lb
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log"
@@ -91,19 +90,16 @@ func idempotent(method string) bool {
 }
 
 // roundTrip sends req to t, which pick has counted active. The count drops
-// when the response body is closed; the request is cut when t is removed.
+// when the response body is closed. Removing t closes its connections,
+// which cuts the request.
 func (t *target) roundTrip(req *http.Request) (*http.Response, error) {
 	t.requests.Add(1)
-	ctx, cancel := context.WithCancel(req.Context())
-	stop := context.AfterFunc(t.ctx, cancel)
-	out := req.WithContext(ctx)
+	out := *req
 	u := *req.URL
 	u.Host = t.Addr
 	out.URL = &u
-	resp, err := t.transport.RoundTrip(out)
+	resp, err := t.pool.RoundTrip(&out)
 	if err != nil {
-		stop()
-		cancel()
 		if req.Context().Err() == nil { // not the client giving up
 			t.errors.Add(1)
 		}
@@ -113,7 +109,7 @@ func (t *target) roundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 500 {
 		t.errors.Add(1)
 	}
-	tb := &trackedBody{ReadCloser: resp.Body, t: t, req: req, stop: stop, cancel: cancel}
+	tb := &trackedBody{ReadCloser: resp.Body, t: t, req: req}
 	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok { // 101 Switching Protocols
 		resp.Body = &trackedUpgrade{trackedBody: tb, w: rwc}
 	} else {
@@ -127,8 +123,6 @@ type trackedBody struct {
 	io.ReadCloser
 	t      *target
 	req    *http.Request
-	stop   func() bool
-	cancel context.CancelFunc
 	broken atomic.Bool
 	once   sync.Once
 }
@@ -144,8 +138,6 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 func (b *trackedBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.once.Do(func() {
-		b.stop()
-		b.cancel()
 		if b.broken.Load() {
 			b.t.errors.Add(1)
 		}

@@ -3,7 +3,6 @@ package lb
 import (
 	"context"
 	"net"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -71,7 +70,7 @@ type target struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	transport *http.Transport // HTTP groups only
+	pool *connPool // HTTP groups only
 
 	draining atomic.Bool
 	active   atomic.Int64
@@ -102,6 +101,14 @@ func (t *target) acquire() bool {
 func (t *target) release() {
 	if t.active.Add(-1) == 0 && t.draining.Load() {
 		t.group.removeIfIdle(t)
+	}
+}
+
+// cut ends whatever traffic t still carries: it has left the group.
+func (t *target) cut() {
+	t.cancel()
+	if t.pool != nil {
+		t.pool.closeAll()
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"slices"
@@ -244,7 +243,7 @@ func (g *TargetGroup) Register(t Target) error {
 	}
 	tg.ctx, tg.cancel = context.WithCancel(context.Background())
 	if g.protocol == HTTP {
-		tg.transport = g.newTransport(tg)
+		tg.pool = newConnPool(tg.dial)
 	}
 	g.targets[t.ID] = tg
 	g.order = append(g.order, tg)
@@ -322,11 +321,7 @@ func (g *TargetGroup) removeLocked(t *target) {
 		t.drainTimer.Stop()
 	}
 	t.draining.Store(true) // for acquirers holding an old route set
-	t.cancel()
-	if t.transport != nil {
-		// Also closes connections that become idle later.
-		t.transport.CloseIdleConnections()
-	}
+	t.cut()
 	g.setHealthLocked(t, healthUnused)
 }
 
@@ -405,10 +400,7 @@ func (g *TargetGroup) Close() error {
 				t.drainTimer.Stop()
 			}
 			t.draining.Store(true)
-			t.cancel()
-			if t.transport != nil {
-				t.transport.CloseIdleConnections()
-			}
+			t.cut()
 		}
 		clear(g.targets)
 		g.order = nil
@@ -524,24 +516,3 @@ func (g *TargetGroup) pick(tried []*target) *target {
 	}
 	return nil
 }
-
-// newTransport returns the connection pool of one HTTP target.
-func (g *TargetGroup) newTransport(t *target) *http.Transport {
-	return &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return t.dial(ctx)
-		},
-		MaxIdleConnsPerHost:   maxIdleConnsPerTarget,
-		IdleConnTimeout:       idleConnTimeout,
-		DisableCompression:    true, // pass encodings through untouched
-		ExpectContinueTimeout: time.Second,
-	}
-}
-
-const (
-	// maxIdleConnsPerTarget keeps enough keep-alive connections for bursts
-	// of concurrent requests without redialing.
-	maxIdleConnsPerTarget = 256
-	// idleConnTimeout closes pooled connections idle this long.
-	idleConnTimeout = 90 * time.Second
-)
