@@ -218,7 +218,7 @@ func (d *demo) diagnose() string {
 			if len(tasks) > 5 {
 				tasks = tasks[:5]
 			}
-			b.WriteString("   latest stopped tasks:\n")
+			b.WriteString("   latest tasks told to stop:\n")
 			for _, t := range tasks {
 				fmt.Fprintf(&b, "     %s (%s) %s: %s %s%s\n", t.ID(), t.TaskDefinitionRef(), t.LastStatus,
 					t.StopCode, t.StoppedReason, containerReasons(t))

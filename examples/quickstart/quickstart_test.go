@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/netip"
@@ -103,6 +104,9 @@ func TestQuickstart(t *testing.T) {
 func TestPreflight(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
+		err := run(context.Background(), defaultConfig(), io.Discard)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "must run as root")
 		t.Skip("the other refusals come after the root check")
 	}
 	tests := []struct {
