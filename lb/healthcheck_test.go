@@ -200,3 +200,29 @@ func TestWaitStateContext(t *testing.T) {
 		assert.Equal(t, lb.ReasonResponseCodeMismatch, h.Reason)
 	})
 }
+
+func TestOnHealthChangeMayCallTheGroup(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		fake := newFakeTargets()
+		fake.set("10.0.0.1:80", 200)
+		var g *lb.TargetGroup
+		var got []lb.TargetState
+		prev := lb.TargetHealth{State: lb.StateUnused, Reason: lb.ReasonNotRegistered, Description: "Target is not registered to the target group"}
+		g, err := lb.NewTargetGroup("web", lb.HTTP, lb.WithDialer(fake.dial),
+			lb.OnHealthChange(func(c lb.HealthChange) {
+				got = append(got, c.Current.State)
+				assert.Equal(t, prev, c.Previous, "changes come in order")
+				prev = c.Current
+				_ = g.Health(c.Target.ID) // no deadlock
+				if c.Current.State == lb.StateHealthy {
+					assert.NoError(t, g.Deregister(c.Target.ID))
+				}
+			}))
+		require.NoError(t, err)
+		defer g.Close()
+		require.NoError(t, g.Register(lb.Target{ID: "task-1", Addr: "10.0.0.1:80"}))
+		synctest.Wait()
+		assert.Equal(t, []lb.TargetState{lb.StateInitial, lb.StateHealthy, lb.StateDraining, lb.StateUnused}, got)
+	})
+}
