@@ -113,7 +113,10 @@ func (d *demo) cleanup() error {
 		}
 	}
 	if d.lockFile != nil {
-		d.lockFile.Close() // releases the lock; the file stays for the next run
+		// Removed while held, then released: a quickstart that opened the
+		// file meanwhile failed to lock it and gave up.
+		os.Remove(d.lockFile.Name())
+		d.lockFile.Close()
 	}
 	if len(d.images) > 0 {
 		fmt.Fprintf(d.out, "   note: images %s stay in containerd namespace %q: the runtime has no call to remove images (make demo's private containerd is deleted with them)\n",
