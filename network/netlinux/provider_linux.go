@@ -1,6 +1,7 @@
 package netlinux
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -449,6 +450,17 @@ func (p *Provider) ensureBridge() (int, error) {
 		ipnet := &net.IPNet{IP: gw.Addr().AsSlice(), Mask: net.CIDRMask(gw.Bits(), 32)}
 		if err := p.nl.AddrAdd(link, &netlink.Addr{IPNet: ipnet}); err != nil && !errors.Is(err, unix.EEXIST) {
 			return 0, fmt.Errorf("add address %s: %w", gw, err)
+		}
+	}
+	// A bridge without an address of its own takes the lowest MAC of its
+	// ports and changes it when that port goes away: tasks then hold a
+	// stale gateway MAC and their connections stall. Pin it, derived from
+	// the gateway address (locally administered), as Docker and CNI do.
+	gwb := gw.Addr().As4()
+	mac := net.HardwareAddr{0x02, 0x53, gwb[0], gwb[1], gwb[2], gwb[3]}
+	if !bytes.Equal(link.Attrs().HardwareAddr, mac) {
+		if err := p.nl.LinkSetHardwareAddr(link, mac); err != nil {
+			return 0, fmt.Errorf("set MAC %s: %w", mac, err)
 		}
 	}
 	if err := p.nl.LinkSetUp(link); err != nil {
