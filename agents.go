@@ -9,6 +9,7 @@ import (
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
 )
 
 // AgentVersion is reported by the agents this Orchestrator runs.
@@ -35,7 +36,7 @@ func (o *Orchestrator) startAgent(id string, rt runtime.Runtime, nw network.Prov
 		InstanceID: id,
 		Store:      agentStore{Store: o.store, feed: o.feed, instance: id},
 		Runtime:    rt,
-		Network:    nw,
+		Network:    sharedNetwork{Provider: nw, o: o, instance: id},
 		Secrets:    secrets,
 		Logs:       o.logs,
 		Logger:     o.log.With("instance", id),
@@ -91,4 +92,34 @@ func (o *Orchestrator) markAgentConnected(id string) error {
 		next.AgentConnected = true
 		return tx.Update(next)
 	})
+}
+
+// sharedNetwork is an instance's view of a network provider that several
+// instances of this process may share (several instances on one host, as in
+// the quickstart). An agent's Reconcile keeps only its own instance's tasks;
+// on a shared provider that would tear down the networks of the other
+// instances' tasks, so this view also keeps every task that is live on
+// another instance.
+type sharedNetwork struct {
+	network.Provider
+	o        *Orchestrator
+	instance string
+}
+
+// Reconcile implements network.Provider.
+func (n sharedNetwork) Reconcile(ctx context.Context, keep func(taskID string) bool) error {
+	elsewhere := map[string]bool{}
+	err := n.o.store.View(ctx, func(tx store.ReadTx) error {
+		tasks, err := store.List[*state.Task](tx, state.KindTasks)
+		for _, t := range tasks {
+			if t.ContainerInstanceID() != n.instance && t.LastStatus != task.Stopped {
+				elsewhere[t.ID()] = true
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return n.Provider.Reconcile(ctx, func(id string) bool { return keep(id) || elsewhere[id] })
 }

@@ -279,3 +279,40 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 	})
 }
+
+func TestSharedNetworkProviderSurvivesAnAgentRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		o, err := stevedore.New()
+		require.NoError(t, err)
+		defer o.Close()
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		require.NoError(t, err)
+		rt := fake.New()
+		defer rt.Close()
+		nw := netfake.New() // one provider for both instances, as on one host
+		register := func(id string) {
+			_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+				Cluster: "test", InstanceID: id, Resources: cluster.Resources{CPU: 1024, Memory: 1024, NetworkSlots: 4},
+				Runtime: rt, Network: nw,
+			})
+			require.NoError(t, err)
+		}
+		register("i-0")
+		register("i-1")
+		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
+		require.NoError(t, err)
+		_, err = o.RegisterTaskDefinition(ctx, td)
+		require.NoError(t, err)
+		_, err = o.StartTask(ctx, stevedore.StartTaskInput{Cluster: "test", TaskDefinition: "web", ContainerInstances: []string{"i-0", "i-1"}})
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		require.Len(t, nw.TaskIDs(), 2)
+
+		register("i-0") // its agent restarts and reconciles the shared provider
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Len(t, nw.TaskIDs(), 2, "the other instance's task keeps its network")
+	})
+}
