@@ -110,10 +110,13 @@ func BenchmarkConverge(b *testing.B) {
 				o, c := convergeEnv(b, size.instances, size.services, size.perService)
 				cpu += c
 				pass += steadyPass(b, o)
-				perTask = storeBytesPerTask(b, o)
+				tasks := storedTasks(b, o)
+				// Measured after Close, so that no agent or loop
+				// allocates or frees memory meanwhile.
 				if err := o.Close(); err != nil {
 					b.Fatal(err)
 				}
+				perTask = storeBytesPerTask(b, tasks)
 			}
 			b.ReportMetric(cpu.Seconds()/float64(b.N), "converge-cpu-s")
 			b.ReportMetric(float64(pass.Microseconds())/1000/float64(b.N), "steady-pass-ms")
@@ -159,13 +162,11 @@ func steadyPass(b *testing.B, o *Orchestrator) time.Duration {
 	return best
 }
 
-// storeBytesPerTask copies the converged tasks into a fresh memory store and
-// measures the heap they hold there.
-func storeBytesPerTask(b *testing.B, o *Orchestrator) float64 {
+// storedTasks returns the tasks of an Orchestrator's store.
+func storedTasks(b *testing.B, o *Orchestrator) []*state.Task {
 	b.Helper()
-	ctx := context.Background()
 	var tasks []*state.Task
-	err := o.store.View(ctx, func(tx store.ReadTx) error {
+	err := o.store.View(context.Background(), func(tx store.ReadTx) error {
 		var err error
 		tasks, err = store.List[*state.Task](tx, state.KindTasks)
 		return err
@@ -173,6 +174,14 @@ func storeBytesPerTask(b *testing.B, o *Orchestrator) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return tasks
+}
+
+// storeBytesPerTask copies converged tasks into a fresh memory store and
+// measures the heap they hold there.
+func storeBytesPerTask(b *testing.B, tasks []*state.Task) float64 {
+	b.Helper()
+	ctx := context.Background()
 	s, err := memory.New(memory.WithHistory(1001))
 	if err != nil {
 		b.Fatal(err)

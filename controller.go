@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
@@ -34,10 +35,20 @@ type serviceController struct {
 	instances map[string]*state.Instance        // by instance ID
 	dirty     map[string]bool
 	wake      map[string]time.Time // service key -> requeue time
+	// unplaced are the services that could not place every task they
+	// started in their last reconcile: capacity freed on an instance
+	// concerns them, and only them.
+	unplaced map[string]bool
 	// round is the placement round of the current pass, built on the
 	// first placement and shared by the services of the pass, so that a
 	// pass costs one scan of the instances, not one per service.
 	round *placement.Round
+	// w is the watch of services, tasks and instances (nil when the
+	// controller is driven by hand); err says why it ended. A pass takes
+	// in the events queued behind each service it reconciles.
+	w   *queuedWatch
+	buf []store.Event
+	err error
 }
 
 func newServiceController(o *Orchestrator) *serviceController {
@@ -50,11 +61,15 @@ func (c *serviceController) reset() {
 	c.instances = map[string]*state.Instance{}
 	c.dirty = map[string]bool{}
 	c.wake = map[string]time.Time{}
+	c.unplaced = map[string]bool{}
 }
 
 func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
 	c.reset()
-	w, err := store.ViewAndWatch(ctx, c.o.store, func(tx store.ReadTx) error {
+	c.err = nil
+	var rev int64
+	err := c.o.store.View(ctx, func(tx store.ReadTx) error {
+		rev = tx.Revision()
 		for _, kind := range []string{state.KindServices, state.KindTasks, state.KindInstances} {
 			objs, err := tx.List(kind)
 			if err != nil {
@@ -65,11 +80,18 @@ func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
 			}
 		}
 		return nil
-	}, store.WithKinds(state.KindServices, state.KindTasks, state.KindInstances))
+	})
 	if err != nil {
 		return err
 	}
-	defer w.Close()
+	c.w, err = watchQueued(ctx, c.o.store, rev, store.WithKinds(state.KindServices, state.KindTasks, state.KindInstances))
+	if err != nil {
+		return fmt.Errorf("watch after snapshot at revision %d: %w", rev, err)
+	}
+	defer func() {
+		c.w.Close()
+		c.w = nil
+	}()
 	for key := range c.services {
 		c.dirty[key] = true
 	}
@@ -77,6 +99,9 @@ func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
 	defer timer.Stop()
 	for {
 		c.reconcileDirty(ctx)
+		if c.err != nil {
+			return c.err
+		}
 		next := c.nextWake()
 		if !next.IsZero() {
 			timer.Reset(time.Until(next))
@@ -84,23 +109,8 @@ func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case ev, ok := <-w.Events():
-			if !ok {
-				return w.Err()
-			}
-			c.apply(ev)
-			// Take in whatever else is already queued before reconciling.
-			for more := true; more; {
-				select {
-				case ev, ok := <-w.Events():
-					if !ok {
-						return w.Err()
-					}
-					c.apply(ev)
-				default:
-					more = false
-				}
-			}
+		case <-c.w.Ready():
+			c.drain()
 		case <-timer.C:
 			now := c.o.now()
 			for key, at := range c.wake {
@@ -110,6 +120,22 @@ func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
 				}
 			}
 		}
+	}
+}
+
+// drain applies the events queued on the watch.
+func (c *serviceController) drain() {
+	if c.w == nil || c.err != nil {
+		return
+	}
+	var err error
+	c.buf, err = c.w.Take(c.buf[:0])
+	for _, ev := range c.buf {
+		c.apply(ev)
+	}
+	clear(c.buf)
+	if err != nil {
+		c.err = err
 	}
 }
 
@@ -152,16 +178,33 @@ func (c *serviceController) observe(obj, prev store.Object) {
 		}
 	case *state.Instance:
 		c.instances[o.ID] = o
-		if p, ok := prev.(*state.Instance); ok && p.Status == o.Status && p.AgentConnected == o.AgentConnected &&
-			p.Remaining.Memory <= o.Remaining.Memory && p.Remaining.CPU <= o.Remaining.CPU {
-			return // nothing that could change a plan
+		p, ok := prev.(*state.Instance)
+		if !ok || p.Status != o.Status || p.AgentConnected != o.AgentConnected {
+			// A new instance, or one that can take tasks or no
+			// longer can: every plan may change (DAEMON services,
+			// tasks on draining instances, placements).
+			for key, s := range c.services {
+				if s.Cluster == o.Cluster {
+					c.dirty[key] = true
+				}
+			}
+			return
 		}
-		for key, s := range c.services {
-			if s.Cluster == o.Cluster {
-				c.dirty[key] = true
+		if freed(p, o) {
+			for key := range c.unplaced {
+				if s := c.services[key]; s != nil && s.Cluster == o.Cluster {
+					c.dirty[key] = true
+				}
 			}
 		}
+		// Anything else (a reservation, task counts) changes no plan.
 	}
+}
+
+// freed reports whether an instance has more room for tasks than before.
+func freed(p, o *state.Instance) bool {
+	a, b := p.Remaining, o.Remaining
+	return b.CPU > a.CPU || b.Memory > a.Memory || b.NetworkSlots > a.NetworkSlots || len(b.Ports) < len(a.Ports)
 }
 
 // taskChanged reports whether a task change can matter to its service.
@@ -174,6 +217,7 @@ func (c *serviceController) forget(obj store.Object) {
 	case *state.Service:
 		delete(c.services, o.ObjectID())
 		delete(c.wake, o.ObjectID())
+		delete(c.unplaced, o.ObjectID())
 	case *state.Task:
 		if o.ServiceName != "" {
 			key := state.ServiceKey(o.ClusterName(), o.ServiceName)
@@ -194,7 +238,7 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 	c.round = nil
 	defer func() { c.round = nil }()
 	for _, key := range keys {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || c.err != nil {
 			return
 		}
 		s := c.services[key]
@@ -202,6 +246,7 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 			continue
 		}
 		wake, err := c.reconcile(ctx, key)
+		c.drain()
 		if err != nil {
 			c.round = nil // it may hold placements that were not written
 			if ctx.Err() == nil {
@@ -250,6 +295,7 @@ func (c *serviceController) taskState(t *state.Task) service.TaskState {
 // reconcile plans one service and applies the plan. It returns when the
 // service wants to be looked at again through time alone.
 func (c *serviceController) reconcile(ctx context.Context, key string) (time.Time, error) {
+	delete(c.unplaced, key)
 	// Most passes change nothing: plan on the cached service first and
 	// write only when the plan does something.
 	if cached := c.services[key]; cached != nil {
@@ -263,8 +309,9 @@ func (c *serviceController) reconcile(ctx context.Context, key string) (time.Tim
 		}
 	}
 	var wake time.Time
+	unplaced := false
 	err := c.o.store.Update(ctx, func(tx store.Tx) error {
-		wake = time.Time{}
+		wake, unplaced = time.Time{}, false
 		cur, err := store.Get[*state.Service](tx, state.KindServices, key)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -284,7 +331,7 @@ func (c *serviceController) reconcile(ctx context.Context, key string) (time.Tim
 				return err
 			}
 		}
-		if err := c.startTasks(tx, s, plan.Starts, now, &wake); err != nil {
+		if err := c.startTasks(tx, s, plan.Starts, now, &wake, &unplaced); err != nil {
 			return err
 		}
 		if s.Status == service.StatusDraining && len(tasksAlive(c.tasks[key])) == 0 && len(plan.Starts) == 0 {
@@ -296,6 +343,9 @@ func (c *serviceController) reconcile(ctx context.Context, key string) (time.Tim
 		}
 		return tx.Update(next)
 	})
+	if err == nil && unplaced {
+		c.unplaced[key] = true
+	}
 	return wake, err
 }
 
@@ -389,7 +439,7 @@ func (c *serviceController) stopTask(tx store.Tx, st service.Stop, now time.Time
 	return tx.Update(next)
 }
 
-func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts []service.Start, now time.Time, wake *time.Time) error {
+func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts []service.Start, now time.Time, wake *time.Time, unplaced *bool) error {
 	for _, st := range starts {
 		def, err := store.Get[*state.TaskDefinition](tx, state.KindTaskDefinitions, st.TaskDefinition)
 		if err != nil {
@@ -425,6 +475,7 @@ func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts [
 			if len(s.Events) == 0 || s.Events[0].Message != msg {
 				s.AddEvent(now, msg)
 			}
+			*unplaced = true
 			retry := now.Add(placementRetry)
 			if wake.IsZero() || retry.Before(*wake) {
 				*wake = retry
@@ -481,4 +532,122 @@ func (c *serviceController) daemonInstances(s *service.Service) ([]service.Insta
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// maxQueued bounds the events a queuedWatch holds: a consumer that far
+// behind is too slow, and starts again from a snapshot.
+const maxQueued = 1 << 20
+
+// queuedWatch follows a store watch from a goroutine of its own into a
+// queue that grows as needed, and resumes the watch when the store ends it
+// for falling behind. The service controller reads it: it waits for its
+// own writes behind those of every task starting (thousands at once), and
+// meanwhile the store would see its watch fall tens of thousands of events
+// behind, end it, and soon have no history left to resume it from.
+type queuedWatch struct {
+	s      store.Store
+	opts   []store.WatchOption
+	ready  chan struct{} // holds a value when events or the end are waiting
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	queue []store.Event
+	rev   int64 // revision of the last event queued
+	err   error // why the watch ended
+}
+
+// watchQueued starts a queued watch of the changes after revision from.
+func watchQueued(ctx context.Context, s store.Store, from int64, opts ...store.WatchOption) (*queuedWatch, error) {
+	w, err := s.Watch(ctx, from, opts...)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	q := &queuedWatch{s: s, opts: opts, ready: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}), rev: from}
+	go q.run(ctx, w)
+	return q, nil
+}
+
+func (q *queuedWatch) run(ctx context.Context, w store.Watcher) {
+	defer close(q.done)
+	for {
+		for ev := range w.Events() {
+			if !q.push(ev) {
+				w.Close()
+				q.end(store.ErrWatcherTooSlow)
+				return
+			}
+		}
+		err := w.Err()
+		w.Close()
+		if errors.Is(err, store.ErrWatcherTooSlow) {
+			q.mu.Lock()
+			from := q.rev
+			q.mu.Unlock()
+			if w, err = q.s.Watch(ctx, from, q.opts...); err == nil {
+				continue
+			}
+		}
+		if err == nil {
+			err = store.ErrClosed
+		}
+		q.end(err)
+		return
+	}
+}
+
+// push queues ev, or reports false when the queue is full.
+func (q *queuedWatch) push(ev store.Event) bool {
+	q.mu.Lock()
+	if len(q.queue) >= maxQueued && ev.Revision != q.rev {
+		q.mu.Unlock()
+		return false
+	}
+	q.queue = append(q.queue, ev)
+	q.rev = ev.Revision
+	q.mu.Unlock()
+	q.signal()
+	return true
+}
+
+func (q *queuedWatch) end(err error) {
+	q.mu.Lock()
+	q.err = err
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *queuedWatch) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Ready receives a value when events or the end of the watch wait to be
+// taken.
+func (q *queuedWatch) Ready() <-chan struct{} { return q.ready }
+
+// Take appends the queued events to buf and returns it, with the error
+// that ended the watch once nothing is left before it.
+func (q *queuedWatch) Take(buf []store.Event) ([]store.Event, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(buf) == 0 {
+		// Swap the buffers: the queue's array comes back with the
+		// next Take.
+		buf, q.queue = q.queue, buf[:0]
+	} else {
+		buf = append(buf, q.queue...)
+		clear(q.queue)
+		q.queue = q.queue[:0]
+	}
+	return buf, q.err
+}
+
+// Close ends the watch and waits for its goroutine.
+func (q *queuedWatch) Close() {
+	q.cancel()
+	<-q.done
 }

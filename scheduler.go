@@ -3,6 +3,7 @@ package stevedore
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -124,7 +125,7 @@ func (o *Orchestrator) place(tx store.Tx, l *launch, round *placement.Round) ([]
 			if err != nil {
 				return nil, err
 			}
-			inst = stored.Copy()
+			inst = reservingCopy(stored)
 			updated[d.Instance] = inst
 		}
 		if err := inst.AddTask(d.Group, d.Resources); err != nil {
@@ -148,6 +149,17 @@ func (o *Orchestrator) place(tx store.Tx, l *launch, round *placement.Round) ([]
 		return created, placeErr
 	}
 	return created, nil
+}
+
+// reservingCopy copies a stored instance for AddTask: it copies what
+// AddTask changes (the remaining resources and the task groups) and shares
+// the rest, attributes and registered resources, with the stored instance,
+// which no one changes in place.
+func reservingCopy(stored *state.Instance) *state.Instance {
+	next := *stored
+	next.Remaining = stored.Remaining.Clone()
+	next.TaskGroups = maps.Clone(stored.TaskGroups)
+	return &next
 }
 
 func (o *Orchestrator) newTask(l *launch, d placement.Decision, now time.Time) (*state.Task, error) {

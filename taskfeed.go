@@ -53,26 +53,38 @@ func (f *taskFeed) start(ctx context.Context) error {
 	})
 }
 
-// run dispatches task events until ctx ends. After an error it resumes
-// from the last revision dispatched; when the store's history no longer
-// reaches back that far, its subscribers are ended and resubscribe.
+// run dispatches task events until ctx ends. A watch that falls behind is
+// resumed at once from the last revision dispatched (the feed is one
+// goroutine among thousands of busy task runners, and a pause would let
+// the store's history move past it); when the history no longer reaches
+// back that far, its subscribers are ended and resubscribe.
 func (f *taskFeed) run(ctx context.Context, _ *Orchestrator) error {
-	f.mu.Lock()
-	from := f.seen
-	f.mu.Unlock()
-	w, err := f.s.Watch(ctx, from, store.WithKinds(state.KindTasks))
-	if errors.Is(err, store.ErrCompacted) {
-		f.closeAll(err)
-		return f.start(ctx)
+	for {
+		f.mu.Lock()
+		from := f.seen
+		f.mu.Unlock()
+		w, err := f.s.Watch(ctx, from, store.WithKinds(state.KindTasks))
+		if errors.Is(err, store.ErrCompacted) {
+			// Move on first, so that the subscribers ended here
+			// resubscribe from snapshots the feed can serve.
+			if err := f.start(ctx); err != nil {
+				return err
+			}
+			f.closeAll(err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for ev := range w.Events() {
+			f.dispatch(ev)
+		}
+		err = w.Err()
+		w.Close()
+		if !errors.Is(err, store.ErrWatcherTooSlow) {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	for ev := range w.Events() {
-		f.dispatch(ev)
-	}
-	return w.Err()
 }
 
 func instanceOf(ev store.Event) string {

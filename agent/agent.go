@@ -19,6 +19,12 @@ import (
 	"github.com/stevedore-io/stevedore/task"
 )
 
+// countsEvery is the least time between two writes of the instance's task
+// counts while tasks are starting: a burst of task starts then costs a few
+// instance writes, not two per task. Counts that settle (no task starting)
+// are written at once.
+const countsEvery = 500 * time.Millisecond
+
 // DefaultStartTimeout is how long a container waits for a COMPLETE, SUCCESS
 // or HEALTHY dependency whose definition sets no startTimeout, counted from
 // the dependency's start (the ECS agent's ECS_CONTAINER_START_TIMEOUT).
@@ -178,13 +184,53 @@ type session struct {
 	// finished are the tasks whose runner brought them to STOPPED (or saw
 	// them deleted) in this session: late events about them start nothing.
 	finished map[string]bool
-	// tasks is the latest version seen of every task of the instance.
-	tasks map[string]*state.Task
-	done  chan runnerDone
-	wg    sync.WaitGroup
-
-	countsKnown      bool
+	// tasks is the latest version seen of every task of the instance;
+	// set and drop keep running and pending, its counts, up to date.
+	tasks            map[string]*state.Task
 	running, pending int
+	done             chan runnerDone
+	wg               sync.WaitGroup
+
+	// The counts last written to the instance, and when.
+	written      bool
+	wrote        time.Time
+	wroteRunning int
+	wrotePending int
+	countsTimer  *time.Timer
+	countsDue    <-chan time.Time // countsTimer's channel while it is set
+}
+
+// taskCounts says whether t counts as running or pending on its instance
+// (pending: not yet running and not stopping).
+func taskCounts(t *state.Task) (running, pending int) {
+	switch t.LastStatus {
+	case task.Running:
+		return 1, 0
+	case task.Provisioning, task.Pending, task.Activating:
+		if t.DesiredStatus != task.Stopped {
+			return 0, 1
+		}
+	}
+	return 0, 0
+}
+
+// set records the latest version of a task.
+func (s *session) set(t *state.Task) {
+	s.drop(t.ID())
+	s.tasks[t.ID()] = t
+	r, p := taskCounts(t)
+	s.running += r
+	s.pending += p
+}
+
+// drop forgets a task.
+func (s *session) drop(id string) {
+	if old := s.tasks[id]; old != nil {
+		r, p := taskCounts(old)
+		s.running -= r
+		s.pending -= p
+		delete(s.tasks, id)
+	}
 }
 
 type runnerDone struct {
@@ -233,11 +279,19 @@ func (s *session) run(ctx context.Context) error {
 	if err := s.adopt(ctx, tasks); err != nil {
 		return err
 	}
-	s.updateCounts(ctx)
+	s.updateCounts(ctx, true)
+	defer func() {
+		if s.countsTimer != nil {
+			s.countsTimer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.countsDue:
+			s.countsDue = nil
+			s.updateCounts(ctx, true)
 		case d := <-s.done:
 			delete(s.runners, d.id)
 			if d.err != nil && ctx.Err() == nil {
@@ -271,7 +325,7 @@ func (s *session) run(ctx context.Context) error {
 					more = false
 				}
 			}
-			s.updateCounts(ctx)
+			s.updateCounts(ctx, false)
 		}
 	}
 }
@@ -284,7 +338,10 @@ func (s *session) resume(ctx context.Context, w store.Watcher, rev int64) (store
 	if ctx.Err() != nil {
 		return w, rev, ctx.Err()
 	}
-	if !errors.Is(err, store.ErrWatcherTooSlow) {
+	// A watch served from elsewhere (an orchestrator's feed) can end
+	// because the history it followed was compacted: go on from a fresh
+	// snapshot, as for a watch too slow to resume.
+	if !errors.Is(err, store.ErrWatcherTooSlow) && !errors.Is(err, store.ErrCompacted) {
 		return w, rev, fmt.Errorf("agent: task watch ended: %w", err)
 	}
 	s.a.log.Warn("agent: task watch fell behind; resuming", "revision", rev)
@@ -302,22 +359,22 @@ func (s *session) resume(ctx context.Context, w store.Watcher, rev int64) (store
 	seen := map[string]bool{}
 	for _, t := range tasks {
 		seen[t.ID()] = true
-		s.tasks[t.ID()] = t
+		s.set(t)
 		s.deliver(ctx, t, nil)
 	}
 	for id, r := range s.runners {
 		if !seen[id] {
-			delete(s.tasks, id)
+			s.drop(id)
 			r.markGone()
 		}
 	}
-	s.updateCounts(ctx)
+	s.updateCounts(ctx, false)
 	return next, rev, nil
 }
 
 func (s *session) handle(ctx context.Context, ev store.Event) {
 	if ev.Type == store.Deleted {
-		delete(s.tasks, ev.ID)
+		s.drop(ev.ID)
 		delete(s.finished, ev.ID)
 		if r := s.runners[ev.ID]; r != nil {
 			r.markGone()
@@ -328,7 +385,7 @@ func (s *session) handle(ctx context.Context, ev store.Event) {
 	if !ok {
 		return
 	}
-	s.tasks[ev.ID] = t
+	s.set(t)
 	s.deliver(ctx, t, nil)
 }
 
@@ -365,7 +422,7 @@ func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
 	}
 	live := map[string]*state.Task{}
 	for _, t := range tasks {
-		s.tasks[t.ID()] = t
+		s.set(t)
 		if t.LastStatus != task.Stopped {
 			live[t.ID()] = t
 		}
@@ -422,21 +479,26 @@ func (s *session) removeStaleDirs(live map[string]*state.Task) {
 }
 
 // updateCounts writes the instance's running and pending task counts when
-// they changed.
-func (s *session) updateCounts(ctx context.Context) {
-	running, pending := 0, 0
-	for _, t := range s.tasks {
-		switch t.LastStatus {
-		case task.Running:
-			running++
-		case task.Provisioning, task.Pending, task.Activating:
-			if t.DesiredStatus != task.Stopped {
-				pending++
-			}
-		}
-	}
-	if s.countsKnown && running == s.running && pending == s.pending {
+// they changed: at once when now is set or no task is starting, otherwise
+// no sooner than countsEvery after the last write (a timer brings the
+// session back then).
+func (s *session) updateCounts(ctx context.Context, now bool) {
+	running, pending := s.running, s.pending
+	if s.written && running == s.wroteRunning && pending == s.wrotePending {
 		return
+	}
+	if !now && pending > 0 && s.written {
+		if wait := countsEvery - time.Since(s.wrote); wait > 0 {
+			if s.countsDue == nil {
+				if s.countsTimer == nil {
+					s.countsTimer = time.NewTimer(wait)
+				} else {
+					s.countsTimer.Reset(wait)
+				}
+				s.countsDue = s.countsTimer.C
+			}
+			return
+		}
 	}
 	err := s.a.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		inst, err := store.Get[*state.Instance](tx, state.KindInstances, s.a.cfg.InstanceID)
@@ -446,9 +508,12 @@ func (s *session) updateCounts(ctx context.Context) {
 		if err != nil || (inst.RunningTasksCount == running && inst.PendingTasksCount == pending) {
 			return err
 		}
-		next := inst.Copy()
+		// Only the counts change: the copy shares the maps and slices
+		// of the stored instance, which no one changes in place (every
+		// writer changes a Copy).
+		next := *inst
 		next.RunningTasksCount, next.PendingTasksCount = running, pending
-		return tx.Update(next)
+		return tx.Update(&next)
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -456,5 +521,5 @@ func (s *session) updateCounts(ctx context.Context) {
 		}
 		return
 	}
-	s.countsKnown, s.running, s.pending = true, running, pending
+	s.written, s.wrote, s.wroteRunning, s.wrotePending = true, time.Now(), running, pending
 }

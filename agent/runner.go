@@ -178,7 +178,7 @@ func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task)
 		if err != nil {
 			return err
 		}
-		next := cur.Copy()
+		next := copyTask(cur)
 		for _, change := range r.later {
 			if err := change(next); err != nil {
 				return err
@@ -207,6 +207,21 @@ func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task)
 		r.deliver(written)
 	}
 	return nil
+}
+
+// copyTask returns a copy of a stored task for the runner to change. It
+// copies what the runner's changes write to, the task's own fields and its
+// containers, and shares the rest (overrides, tags, attachments, network
+// bindings, exit codes, the network attachment, the reservation) with the
+// stored task: stored tasks are read-only, and the runner and the task
+// methods it calls replace those values, never change them in place. A
+// deep Copy would cost several times more on every write.
+func copyTask(t *state.Task) *state.Task {
+	next := *t
+	tk := *t.Task
+	tk.Containers = slices.Clone(t.Containers)
+	next.Task = &tk
+	return &next
 }
 
 // keep records a change to be written with the runner's next write.
@@ -416,6 +431,9 @@ func (r *runner) adopt(ctx context.Context) error {
 		if info.State == runtime.StateRunning {
 			r.monitor(c, true)
 		}
+	}
+	if len(r.adopted) == 0 && len(lost) == 0 {
+		return nil // a new task: nothing to record
 	}
 	return r.modify(ctx, func(t *state.Task) (bool, error) {
 		now := time.Now()

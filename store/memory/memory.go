@@ -170,9 +170,27 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	case <-s.closed:
 		return store.ErrClosed
 	}
+	appended, err := s.write(fn)
+	if appended {
+		// The watchers are woken only now, after the writer slot was
+		// given up. Giving it up hands it to the next waiting writer,
+		// and the runtime runs the goroutine readied last first: woken
+		// in this order, the watchers run before that writer. Woken
+		// before, they would wait behind every writer in line, and
+		// with thousands of goroutines writing (one per task starting)
+		// a watcher would fall thousands of events behind.
+		s.hist.wake()
+	}
+	return err
+}
+
+// write runs fn holding the writer slot, which the caller took, and gives
+// the slot up before it returns. It reports whether a transaction was
+// appended to the history.
+func (s *Store) write(fn func(tx store.Tx) error) (appended bool, err error) {
 	defer func() { <-s.writer }()
 	if s.closing.Load() {
-		return store.ErrClosed
+		return false, store.ErrClosed
 	}
 
 	tx := newWriteTx(s.snap.Load(), s.trees)
@@ -184,18 +202,20 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		}
 	}()
 	if err := fn(tx); err != nil {
-		return err
+		return false, err
 	}
-	s.commit(tx)
+	appended = s.commit(tx)
 	committed = true
-	return nil
+	return appended, nil
 }
 
 // commit publishes tx's trees as the next snapshot and its events as the
-// next transaction of the history. The caller holds writer.
-func (s *Store) commit(tx *writeTx) {
+// next transaction of the history, and reports whether there was anything
+// to publish. The caller holds writer, and wakes the watchers after giving
+// it up.
+func (s *Store) commit(tx *writeTx) bool {
 	if len(tx.events) == 0 {
-		return
+		return false
 	}
 	kinds := make([]kindSnap, len(tx.base.kinds), len(tx.base.kinds)+len(tx.work))
 	copy(kinds, tx.base.kinds)
@@ -218,6 +238,7 @@ func (s *Store) commit(tx *writeTx) {
 	}
 	s.snap.Store(&snapshot{rev: tx.rev, kinds: kinds})
 	s.hist.append(tx.rev, tx.events)
+	return true
 }
 
 // Watch starts a watcher on its own goroutine. It ends when ctx is done, on

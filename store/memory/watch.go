@@ -56,7 +56,8 @@ func newHistory(limit, watchBuffer int, storeClosed <-chan struct{}) *history {
 }
 
 // append records a committed transaction, drops the oldest ones beyond the
-// limit, ends watchers that fell too far behind and wakes the others.
+// limit and ends watchers that fell too far behind. The writer then wakes
+// the others (wake).
 func (h *history) append(rev int64, events []store.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -86,6 +87,13 @@ func (h *history) append(rev int64, events []store.Event) {
 			w.tooSlow.Store(true)
 		}
 	}
+}
+
+// wake wakes the watchers waiting for a transaction. A watcher that looks
+// between append and wake finds the transaction, so none is missed.
+func (h *history) wake() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.notify != nil {
 		close(h.notify)
 		h.notify = nil
