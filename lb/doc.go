@@ -68,8 +68,7 @@
 //	defer balancer.Shutdown(ctx)
 //
 // HTTP listeners try rules in order and forward to the first match. The
-// proxy (net/http/httputil.ReverseProxy) keeps a pool of keep-alive
-// connections per target, passes the Host header on and sets
+// proxy (net/http/httputil.ReverseProxy) passes the Host header on and sets
 // X-Forwarded-For (appended to the client's), X-Forwarded-Proto,
 // X-Forwarded-Host and X-Forwarded-Port. A group with no healthy target
 // answers 503 (or, with WithFailOpen, routes to its unhealthy targets as
@@ -77,16 +76,42 @@
 // request whose connection to its target failed before anything was sent
 // is tried on another target (at most 3 in all) when its method is
 // idempotent and it has no body. Handler serves the same routing to an
-// http.Server of your own.
+// http.Server of your own. Listeners close client connections idle for
+// 60 s and wait at most 30 s for a request header.
+//
+// Each HTTP target has a pool of keep-alive connections (up to 256 idle,
+// closed after 90 s idle). A request is written and its response read on
+// the proxy's own goroutine, without the goroutine hand-offs of
+// http.Transport, which is most of what the proxy costs besides system
+// calls. Before an idle connection is reused it is checked for a close by
+// the target (on Linux, a non-blocking peek), and a request without a body
+// that meets a connection closed in the meantime is sent again over a new
+// one. Targets speak HTTP/1.1 without TLS; upgrades (101 Switching
+// Protocols, as for WebSocket) are tunnelled; a request body is sent
+// before the response is read, so a target must read the whole body
+// before it answers, or close the connection.
 //
 // TCP listeners forward each connection to one target, trying another
 // when the connection to the first fails, copy both ways with 32 KiB
 // buffers and pass half-closes on. A group with no healthy target closes
-// the client's connection.
+// the client's connection. TCP connections have no idle timeout.
 //
 // Shutdown stops accepting and waits for traffic in flight (cutting it
 // when its context ends); Close cuts at once. Shut the load balancer down
 // before closing its target groups.
+//
+// # Performance
+//
+// BenchmarkProxy sends requests through an HTTP listener to one target and
+// straight to that target, in the same run, from Go clients on loopback
+// (go test -run '^$' -bench BenchmarkProxy -benchtime 2s -count 3, on 2
+// vCPUs shared by clients, proxy and target). With a target that works
+// 1 ms per request the proxy's p50 is 1.06-1.10x the direct p50 with
+// 0.91-0.95x the throughput at 1 client, 1.17x and 0.84-0.85x at 4
+// clients, 1.25-1.30x and 0.76-0.78x at 8 clients, where the CPUs run out.
+// With a target that answers at once the proxy adds about 40 µs per
+// request (2.1x the direct p50 of 36 µs, about half the throughput): a
+// second HTTP hop costs about as many system calls as the first.
 //
 // # Use in Stevedore
 //
