@@ -220,7 +220,7 @@ func (pc *poolConn) roundTrip(req *http.Request) (resp *http.Response, nothingBa
 	ctx := req.Context()
 	stop := context.AfterFunc(ctx, pc.close) // the client gave up
 	defer func() {
-		if err != nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
+		if err != nil {
 			stop()
 		}
 	}()
@@ -256,23 +256,22 @@ func (pc *poolConn) roundTrip(req *http.Request) (resp *http.Response, nothingBa
 	}
 	switch {
 	case resp.StatusCode == http.StatusSwitchingProtocols:
-		// The connection now belongs to the upgraded protocol.
+		// The connection now belongs to the upgraded protocol, which the
+		// proxy closes when the client's request ends.
+		stop()
 		resp.Body = &upgradedConn{Reader: pc.br, pc: pc}
 	case resp.Body == http.NoBody:
-		pc.release(resp, req)
+		// Reuse the connection only if the client's cancellation cannot
+		// close it any more.
+		if stop() && !resp.Close && !req.Close {
+			pc.pool.put(pc)
+		} else {
+			pc.close()
+		}
 	default:
 		resp.Body = &poolBody{body: resp.Body, pc: pc, keep: !resp.Close && !req.Close, stop: stop}
 	}
 	return resp, false, nil
-}
-
-// release returns the connection after a complete exchange, or closes it.
-func (pc *poolConn) release(resp *http.Response, req *http.Request) {
-	if resp.Close || req.Close {
-		pc.close()
-		return
-	}
-	pc.pool.put(pc)
 }
 
 // poolBody is a response body that hands its connection back to the pool
