@@ -31,12 +31,12 @@ type agentHandle struct {
 
 // startAgent runs the agent of one instance until the Orchestrator closes or
 // the instance is deregistered.
-func (o *Orchestrator) startAgent(id string, rt runtime.Runtime, nw network.Provider, secrets SecretResolver) error {
+func (o *Orchestrator) startAgent(clusterName, id string, rt runtime.Runtime, nw network.Provider, secrets SecretResolver) error {
 	a, err := agent.New(agent.Config{
 		InstanceID: id,
 		Store:      agentStore{Store: o.store, feed: o.feed, instance: id},
 		Runtime:    rt,
-		Network:    sharedNetwork{Provider: nw, o: o, instance: id},
+		Network:    sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName},
 		Secrets:    secrets,
 		Logs:       o.logs,
 		Logger:     o.log.With("instance", id),
@@ -104,6 +104,17 @@ type sharedNetwork struct {
 	network.Provider
 	o        *Orchestrator
 	instance string
+	cluster  string
+}
+
+// Setup implements network.Provider. With service discovery on, a task
+// whose definition names no DNS server resolves through the discovery
+// server.
+func (n sharedNetwork) Setup(ctx context.Context, req network.Request) (*network.Attachment, error) {
+	if d := n.o.discovery; d != nil && len(req.DNS.Servers) == 0 && req.Mode.HasNamespace() {
+		req.DNS = d.dnsConfig(n.cluster)
+	}
+	return n.Provider.Setup(ctx, req)
 }
 
 // Reconcile implements network.Provider.

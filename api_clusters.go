@@ -273,7 +273,7 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 		return nil, err
 	}
 	if in.Runtime != nil {
-		if err := o.startAgent(id, in.Runtime, in.Network, in.Secrets); err != nil {
+		if err := o.startAgent(in.Cluster, id, in.Runtime, in.Network, in.Secrets); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stevedore-io/stevedore/discovery"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
@@ -52,6 +53,7 @@ type options struct {
 	seed      uint64
 	seedSet   bool
 	logs      LogSink
+	discovery *discovery.Config
 }
 
 // WithLogSink sends every container's output to sink (see package logs).
@@ -141,8 +143,9 @@ type Orchestrator struct {
 	agents map[string]*agentHandle // by instance ID
 	closed bool
 
-	services *serviceController
-	feed     *taskFeed
+	services  *serviceController
+	feed      *taskFeed
+	discovery *serviceDiscovery
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -186,6 +189,16 @@ func New(opts ...Option) (*Orchestrator, error) {
 	orc.rand = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	orc.ctx, orc.cancel = context.WithCancel(context.Background())
 	orc.services = newServiceController(orc)
+	if o.discovery != nil {
+		d, err := newServiceDiscovery(*o.discovery)
+		if err != nil {
+			orc.cancel()
+			return nil, err
+		}
+		orc.discovery = d
+		orc.goLoop("service discovery", d.sync)
+		orc.goLoop("discovery DNS server", d.serve)
+	}
 	orc.feed = newTaskFeed(orc.store)
 	if err := orc.feed.start(orc.ctx); err != nil {
 		orc.cancel()
