@@ -31,8 +31,11 @@ const placementRetry = 10 * time.Second
 type serviceController struct {
 	o         *Orchestrator
 	services  map[string]*state.Service         // by service key
-	tasks     map[string]map[string]*state.Task // service key -> task ID -> task
-	instances map[string]*state.Instance        // by instance ID
+	tasks     map[string]map[string]cachedTask // service key -> task ID -> task
+	instances map[string]*state.Instance       // by instance ID
+	// inactive holds the instances that are not ACTIVE (by ID): their
+	// tasks are on draining instances for the planner.
+	inactive map[string]bool
 	dirty     map[string]bool
 	wake      map[string]time.Time // service key -> requeue time
 	// unplaced are the services that could not place every task they
@@ -43,6 +46,8 @@ type serviceController struct {
 	// first placement and shared by the services of the pass, so that a
 	// pass costs one scan of the instances, not one per service.
 	round *placement.Round
+	// tsBuf holds the planner's task states during a plan.
+	tsBuf []service.TaskState
 	// w is the watch of services, tasks and instances (nil when the
 	// controller is driven by hand); err says why it ended. A pass takes
 	// in the events queued behind each service it reconciles.
@@ -57,8 +62,9 @@ func newServiceController(o *Orchestrator) *serviceController {
 
 func (c *serviceController) reset() {
 	c.services = map[string]*state.Service{}
-	c.tasks = map[string]map[string]*state.Task{}
+	c.tasks = map[string]map[string]cachedTask{}
 	c.instances = map[string]*state.Instance{}
+	c.inactive = map[string]bool{}
 	c.dirty = map[string]bool{}
 	c.wake = map[string]time.Time{}
 	c.unplaced = map[string]bool{}
@@ -170,14 +176,19 @@ func (c *serviceController) observe(obj, prev store.Object) {
 		}
 		key := state.ServiceKey(o.ClusterName(), o.ServiceName)
 		if c.tasks[key] == nil {
-			c.tasks[key] = map[string]*state.Task{}
+			c.tasks[key] = map[string]cachedTask{}
 		}
-		c.tasks[key][o.ID()] = o
+		c.tasks[key][o.ID()] = cachedTask{t: o, ts: taskState(o)}
 		if p, ok := prev.(*state.Task); !ok || taskChanged(p, o) {
 			c.dirty[key] = true
 		}
 	case *state.Instance:
 		c.instances[o.ID] = o
+		if o.Status != cluster.StatusActive {
+			c.inactive[o.ID] = true
+		} else {
+			delete(c.inactive, o.ID)
+		}
 		p, ok := prev.(*state.Instance)
 		if !ok || p.Status != o.Status || p.AgentConnected != o.AgentConnected {
 			// A new instance, or one that can take tasks or no
@@ -225,6 +236,7 @@ func (c *serviceController) forget(obj store.Object) {
 		}
 	case *state.Instance:
 		delete(c.instances, o.ID)
+		delete(c.inactive, o.ID)
 	}
 }
 
@@ -262,8 +274,17 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 	}
 }
 
-// taskState is the planner's view of a stored task.
-func (c *serviceController) taskState(t *state.Task) service.TaskState {
+// cachedTask is a task as the controller keeps it: the stored version and
+// the planner's view of it, computed once per version rather than on every
+// pass (OnDrainingInstance is left to the pass).
+type cachedTask struct {
+	t  *state.Task
+	ts service.TaskState
+}
+
+// taskState is the planner's view of a stored task, but for
+// OnDrainingInstance.
+func taskState(t *state.Task) service.TaskState {
 	ts := service.TaskState{
 		ID:               t.ID(),
 		DeploymentID:     t.DeploymentID,
@@ -286,9 +307,6 @@ func (c *serviceController) taskState(t *state.Task) service.TaskState {
 	default:
 		ts.Phase = service.PhasePending
 	}
-	if inst := c.instances[ts.InstanceID]; inst != nil && inst.Status != cluster.StatusActive {
-		ts.OnDrainingInstance = true
-	}
 	return ts
 }
 
@@ -303,7 +321,7 @@ func (c *serviceController) reconcile(ctx context.Context, key string) (time.Tim
 		if err != nil {
 			return time.Time{}, err
 		}
-		draining := cached.Status == service.StatusDraining && len(tasksAlive(c.tasks[key])) == 0
+		draining := cached.Status == service.StatusDraining && aliveTasks(c.tasks[key]) == 0
 		if len(plan.Stops) == 0 && len(plan.Starts) == 0 && !draining && serviceUnchanged(cached, next) {
 			return plan.RequeueAt, nil
 		}
@@ -334,7 +352,7 @@ func (c *serviceController) reconcile(ctx context.Context, key string) (time.Tim
 		if err := c.startTasks(tx, s, plan.Starts, now, &wake, &unplaced); err != nil {
 			return err
 		}
-		if s.Status == service.StatusDraining && len(tasksAlive(c.tasks[key])) == 0 && len(plan.Starts) == 0 {
+		if s.Status == service.StatusDraining && aliveTasks(c.tasks[key]) == 0 && len(plan.Starts) == 0 {
 			s.Status = service.StatusInactive
 			s.AddEvent(now, fmt.Sprintf("(service %s) has been deleted.", s.Name))
 		}
@@ -366,16 +384,20 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 		Deployments:            s.Deployments,
 		LastCompleted:          s.LastCompleted,
 		Steady:                 s.Steady,
-		Tasks:                  make([]service.TaskState, 0, len(tasks)),
 		NewDeploymentID: func() string {
 			s.DeploymentSeq++
 			return fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq)
 		},
 		Now: now,
 	}
-	for _, t := range tasks {
-		in.Tasks = append(in.Tasks, c.taskState(t))
+	// The planner keeps nothing of its input: one buffer serves every plan.
+	in.Tasks = c.tsBuf[:0]
+	for _, e := range tasks {
+		ts := e.ts
+		ts.OnDrainingInstance = len(c.inactive) > 0 && c.inactive[ts.InstanceID]
+		in.Tasks = append(in.Tasks, ts)
 	}
+	c.tsBuf = in.Tasks
 	if s.SchedulingStrategy == service.Daemon {
 		var err error
 		if in.Instances, err = c.daemonInstances(s); err != nil {
@@ -398,14 +420,15 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 	return next, plan, nil
 }
 
-func tasksAlive(tasks map[string]*state.Task) []*state.Task {
-	var out []*state.Task
-	for _, t := range tasks {
-		if t.LastStatus != task.Stopped {
-			out = append(out, t)
+// aliveTasks counts the tasks not STOPPED.
+func aliveTasks(tasks map[string]cachedTask) int {
+	n := 0
+	for _, e := range tasks {
+		if e.t.LastStatus != task.Stopped {
+			n++
 		}
 	}
-	return out
+	return n
 }
 
 // serviceUnchanged avoids a write (and a watch event) for a no-op pass.

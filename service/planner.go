@@ -138,7 +138,10 @@ type planner struct {
 	in      Input
 	plan    Plan
 	primary *Deployment
-	deps    map[string]*Deployment
+	// stopped holds the tasks this plan stops; nil until it stops one
+	// (most passes stop nothing, and a service has a handful of
+	// deployments, found by a scan: the planner runs for every service on
+	// every pass, so it allocates as little as it can).
 	stopped map[string]bool
 }
 
@@ -149,7 +152,7 @@ type planner struct {
 // are replaced start-first when room allows; tasks that keep failing to start
 // are throttled; the circuit breaker fails (and rolls back) deployments.
 func Compute(in Input) Plan {
-	p := &planner{in: in, deps: map[string]*Deployment{}, stopped: map[string]bool{}}
+	p := &planner{in: in}
 	p.plan.Deployments = slices.Clone(in.Deployments)
 	if in.LastCompleted != nil {
 		lc := *in.LastCompleted
@@ -171,10 +174,17 @@ func Compute(in Input) Plan {
 
 func (p *planner) index() {
 	p.primary = &p.plan.Deployments[0]
+}
+
+// deployment returns the index in p.plan.Deployments of the deployment
+// with the given ID, or -1.
+func (p *planner) deployment(id string) int {
 	for i := range p.plan.Deployments {
-		d := &p.plan.Deployments[i]
-		p.deps[d.ID] = d
+		if p.plan.Deployments[i].ID == id {
+			return i
+		}
 	}
+	return -1
 }
 
 func (p *planner) event(format string, args ...any) {
@@ -226,6 +236,9 @@ func (p *planner) wanted(t *TaskState) bool {
 }
 
 func (p *planner) stop(t *TaskState, reason string, forHealth bool) {
+	if p.stopped == nil {
+		p.stopped = map[string]bool{}
+	}
 	p.stopped[t.ID] = true
 	p.plan.Stops = append(p.plan.Stops, Stop{TaskID: t.ID, Reason: reason, Health: forHealth})
 }
@@ -330,7 +343,6 @@ func (p *planner) circuitBreaker() {
 	}
 	p.primary.Status = Active
 	p.plan.Deployments = append([]Deployment{rollback}, p.plan.Deployments...)
-	p.deps = map[string]*Deployment{}
 	p.index()
 	p.event("(deployment %s) rolling back to deployment %s.", rollback.ID, lc.ID)
 }
@@ -339,6 +351,9 @@ func (p *planner) circuitBreaker() {
 // yet running, then unhealthy, then those on draining instances, then those
 // on the instances most crowded with this service's tasks, newest first.
 func (p *planner) stopOrder(cands []*TaskState) {
+	if len(cands) < 2 {
+		return // nothing to order (and no need to count)
+	}
 	perInstance := map[string]int{}
 	for i := range p.in.Tasks {
 		if t := &p.in.Tasks[i]; p.wanted(t) {
@@ -567,16 +582,26 @@ func (p *planner) account() {
 		d := &p.plan.Deployments[i]
 		d.PendingCount, d.RunningCount, d.HealthyCount = 0, 0, 0
 	}
-	occupyingOld, stoppingOld := 0, map[string]int{}
+	// stopping counts, per deployment (by index), the tasks on their way
+	// to STOPPED.
+	var stoppingBuf [4]int
+	stopping := stoppingBuf[:0]
+	if n := len(p.plan.Deployments); n <= len(stoppingBuf) {
+		stopping = stoppingBuf[:n]
+	} else {
+		stopping = make([]int, n)
+	}
+	occupyingOld := 0
 	for i := range in.Tasks {
 		t := &in.Tasks[i]
-		d := p.deps[t.DeploymentID]
-		if d == nil {
+		di := p.deployment(t.DeploymentID)
+		if di < 0 {
 			continue
 		}
+		d := &p.plan.Deployments[di]
 		if t.DesiredStopped || p.stopped[t.ID] {
 			if t.Phase != PhaseStopped {
-				stoppingOld[d.ID]++
+				stopping[di]++
 			}
 			if d != p.primary && t.occupying() {
 				occupyingOld++
@@ -592,7 +617,7 @@ func (p *planner) account() {
 				d.HealthyCount++
 			}
 		case PhaseStopping:
-			stoppingOld[d.ID]++
+			stopping[di]++
 		}
 		if d != p.primary && t.occupying() {
 			occupyingOld++
@@ -615,10 +640,10 @@ func (p *planner) account() {
 	}
 	// Older deployments leave once none of their tasks remains.
 	kept := p.plan.Deployments[:1]
-	for _, d := range p.plan.Deployments[1:] {
+	for i, d := range p.plan.Deployments[1:] {
 		d.Status = Active
 		failedVisible := d.RolloutState == RolloutFailed && p.primary.RolloutState == RolloutInProgress
-		if d.PendingCount+d.RunningCount+stoppingOld[d.ID] > 0 || failedVisible {
+		if d.PendingCount+d.RunningCount+stopping[i+1] > 0 || failedVisible {
 			d.DesiredCount = d.PendingCount + d.RunningCount
 			kept = append(kept, d)
 		}
@@ -630,7 +655,7 @@ func (p *planner) account() {
 		lc := *p.primary
 		p.plan.LastCompleted = &lc
 	}
-	p.plan.Steady = converged && len(p.plan.Deployments) == 1 && len(p.plan.Stops) == 0 && stoppingOld[primary.ID] == 0
+	p.plan.Steady = converged && len(p.plan.Deployments) == 1 && len(p.plan.Stops) == 0 && stopping[0] == 0
 	if p.plan.Steady && !in.Steady {
 		p.event("has reached a steady state.")
 	}
