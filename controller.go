@@ -30,14 +30,14 @@ const placementRetry = 10 * time.Second
 // service.
 type serviceController struct {
 	o         *Orchestrator
-	services  map[string]*state.Service         // by service key
+	services  map[string]*state.Service        // by service key
 	tasks     map[string]map[string]cachedTask // service key -> task ID -> task
 	instances map[string]*state.Instance       // by instance ID
 	// inactive holds the instances that are not ACTIVE (by ID): their
 	// tasks are on draining instances for the planner.
 	inactive map[string]bool
-	dirty     map[string]bool
-	wake      map[string]time.Time // service key -> requeue time
+	dirty    map[string]bool
+	wake     map[string]time.Time // service key -> requeue time
 	// unplaced are the services that could not place every task they
 	// started in their last reconcile: capacity freed on an instance
 	// concerns them, and only them.
