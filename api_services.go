@@ -84,7 +84,7 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		if def.Status != task.DefinitionActive {
 			return invalid("taskDefinition", "%s is INACTIVE", def.Ref())
 		}
-		if err := checkLoadBalancers(&svc, def.TaskDefinition); err != nil {
+		if err := o.checkLoadBalancers(&svc, def.TaskDefinition); err != nil {
 			return err
 		}
 		existing, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(in.Cluster, in.ServiceName))
@@ -167,7 +167,7 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 			if def.Status != task.DefinitionActive {
 				return invalid("taskDefinition", "%s is INACTIVE", def.Ref())
 			}
-			if err := checkLoadBalancers(s, def.TaskDefinition); err != nil {
+			if err := o.checkLoadBalancers(s, def.TaskDefinition); err != nil {
 				return err
 			}
 			newDef = def.Ref()
@@ -287,8 +287,11 @@ func validateService(s *service.Service) error {
 
 // checkLoadBalancers makes sure the load balancers name a container and port
 // of the definition.
-func checkLoadBalancers(s *service.Service, def *task.TaskDefinition) error {
+func (o *Orchestrator) checkLoadBalancers(s *service.Service, def *task.TaskDefinition) error {
 	for i, lb := range s.LoadBalancers {
+		if o.targetGroups[lb.TargetGroup] == nil {
+			return invalid(fmt.Sprintf("loadBalancers[%d].targetGroupArn", i), "no target group %q (see WithTargetGroups)", lb.TargetGroup)
+		}
 		c := def.Container(lb.ContainerName)
 		if c == nil {
 			return invalid(fmt.Sprintf("loadBalancers[%d].containerName", i), "%q is not a container of %s", lb.ContainerName, def.Ref())

@@ -54,6 +54,8 @@ type options struct {
 	seedSet   bool
 	logs      LogSink
 	discovery *discovery.Config
+
+	targetGroups map[string]TargetGroup
 }
 
 // WithLogSink sends every container's output to sink (see package logs).
@@ -143,9 +145,10 @@ type Orchestrator struct {
 	agents map[string]*agentHandle // by instance ID
 	closed bool
 
-	services  *serviceController
-	feed      *taskFeed
-	discovery *serviceDiscovery
+	services     *serviceController
+	feed         *taskFeed
+	discovery    *serviceDiscovery
+	targetGroups map[string]TargetGroup
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -198,6 +201,11 @@ func New(opts ...Option) (*Orchestrator, error) {
 		orc.discovery = d
 		orc.goLoop("service discovery", d.sync)
 		orc.goLoop("discovery DNS server", d.serve)
+	}
+	orc.targetGroups = o.targetGroups
+	if len(o.targetGroups) > 0 {
+		ts := &targetSync{groups: o.targetGroups, registered: map[string]map[string]string{}}
+		orc.goLoop("load balancing", ts.run)
 	}
 	orc.feed = newTaskFeed(orc.store)
 	if err := orc.feed.start(orc.ctx); err != nil {

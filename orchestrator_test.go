@@ -34,9 +34,15 @@ func newEnv(t *testing.T, instances int, opts ...fake.Option) *env {
 	t.Helper()
 	o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithTaskRetention(3*time.Hour))
 	require.NoError(t, err)
+	return envFor(t, o, instances, opts...)
+}
+
+// envFor is newEnv with an Orchestrator of the test's own making.
+func envFor(t *testing.T, o *stevedore.Orchestrator, instances int, opts ...fake.Option) *env {
+	t.Helper()
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	e := &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}, opts: opts}
-	_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "test"})
+	_, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "test"})
 	require.NoError(t, err)
 	for i := range instances {
 		e.addInstance(fmt.Sprintf("i-%d", i), string(rune('a'+i%3)))

@@ -1,0 +1,177 @@
+package stevedore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/lb"
+	"github.com/stevedore-io/stevedore/network"
+	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// TargetGroup is what the Orchestrator needs of a load balancer's target
+// group (package lb's *TargetGroup is one): services name it in their
+// LoadBalancers, and the tasks of those services are registered in it while
+// they run and are healthy, and deregistered (draining) as soon as they are
+// asked to stop.
+type TargetGroup interface {
+	Name() string
+	Register(lb.Target) error
+	Deregister(id string) error
+}
+
+// WithTargetGroups makes target groups available to services by name
+// (service.LoadBalancer.TargetGroup).
+func WithTargetGroups(groups ...TargetGroup) Option {
+	return func(o *options) error {
+		if o.targetGroups == nil {
+			o.targetGroups = map[string]TargetGroup{}
+		}
+		for _, g := range groups {
+			if g == nil || g.Name() == "" {
+				return fmt.Errorf("%w: WithTargetGroups: a target group without a name", ErrInvalid)
+			}
+			if _, dup := o.targetGroups[g.Name()]; dup {
+				return fmt.Errorf("%w: WithTargetGroups: two target groups named %q", ErrInvalid, g.Name())
+			}
+			o.targetGroups[g.Name()] = g
+		}
+		return nil
+	}
+}
+
+// targetSync keeps target groups in step with the tasks of the services
+// that name them.
+type targetSync struct {
+	groups     map[string]TargetGroup
+	services   map[string]*state.Service    // by service key
+	registered map[string]map[string]string // task ID -> group -> address
+}
+
+// run follows services and tasks until ctx ends.
+func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
+	s.services = map[string]*state.Service{}
+	var tasks []*state.Task
+	w, err := store.ViewAndWatch(ctx, o.store, func(tx store.ReadTx) error {
+		services, err := store.List[*state.Service](tx, state.KindServices)
+		if err != nil {
+			return err
+		}
+		for _, svc := range services {
+			s.services[svc.ObjectID()] = svc
+		}
+		tasks, err = store.List[*state.Task](tx, state.KindTasks)
+		return err
+	}, store.WithKinds(state.KindServices, state.KindTasks))
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	for _, t := range tasks {
+		s.sync(o, t)
+	}
+	for ev := range w.Events() {
+		switch obj := ev.Object.(type) {
+		case *state.Service:
+			s.services[obj.ObjectID()] = obj
+		case *state.Task:
+			s.sync(o, obj)
+		case nil:
+			if ev.Kind == state.KindTasks {
+				s.deregister(o, ev.ID, nil)
+			}
+		}
+	}
+	if err := w.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// sync registers a task where its service wants it and it is ready, and
+// deregisters it everywhere else.
+func (s *targetSync) sync(o *Orchestrator, t *state.Task) {
+	if t.ServiceName == "" {
+		return
+	}
+	svc := s.services[state.ServiceKey(t.ClusterName(), t.ServiceName)]
+	ready := t.DesiredStatus == task.Running && t.LastStatus == task.Running &&
+		(!t.HealthChecked || t.HealthStatus == task.Healthy)
+	want := map[string]string{}
+	if svc != nil && ready {
+		for _, l := range svc.LoadBalancers {
+			if addr, ok := targetAddr(t, l); ok && s.groups[l.TargetGroup] != nil {
+				want[l.TargetGroup] = addr
+			}
+		}
+	}
+	have := s.registered[t.ID()]
+	for group, addr := range want {
+		if have[group] == addr {
+			continue
+		}
+		if err := s.groups[group].Register(lb.Target{ID: t.ID(), Addr: addr}); err != nil {
+			o.log.Warn("load balancing: cannot register task", "task", t.ID(), "targetGroup", group, "err", err)
+			continue
+		}
+		if s.registered[t.ID()] == nil {
+			s.registered[t.ID()] = map[string]string{}
+		}
+		s.registered[t.ID()][group] = addr
+	}
+	s.deregister(o, t.ID(), want)
+}
+
+// deregister removes a task from the groups it is registered in, except
+// those in keep.
+func (s *targetSync) deregister(o *Orchestrator, id string, keep map[string]string) {
+	for group := range s.registered[id] {
+		if _, ok := keep[group]; ok {
+			continue
+		}
+		if err := s.groups[group].Deregister(id); err != nil && !errors.Is(err, lb.ErrNotFound) {
+			o.log.Warn("load balancing: cannot deregister task", "task", id, "targetGroup", group, "err", err)
+		}
+		delete(s.registered[id], group)
+	}
+	if len(s.registered[id]) == 0 {
+		delete(s.registered, id)
+	}
+}
+
+// targetAddr is where a load balancer reaches a task's container port: the
+// task's own address in awsvpc (and bridge) mode, the host port published
+// on the host in bridge and host mode.
+func targetAddr(t *state.Task, l service.LoadBalancer) (string, bool) {
+	if t.Network == nil {
+		return "", false
+	}
+	port := strconv.Itoa(l.ContainerPort)
+	switch t.Network.Mode {
+	case network.ModeAWSVPC:
+		if !t.Network.Address.IsValid() {
+			return "", false
+		}
+		return netip.AddrPortFrom(t.Network.Address.Addr(), uint16(l.ContainerPort)).String(), true
+	case network.ModeBridge, network.ModeHost:
+		c := t.Container(l.ContainerName)
+		if c == nil {
+			return "", false
+		}
+		for _, b := range c.NetworkBindings {
+			if b.ContainerPort == l.ContainerPort && b.HostPort > 0 {
+				return "127.0.0.1:" + strconv.Itoa(b.HostPort), true
+			}
+		}
+		if t.Network.Mode == network.ModeHost {
+			return "127.0.0.1:" + port, true
+		}
+	}
+	return "", false
+}
