@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -168,6 +169,9 @@ func (c *serviceController) observe(obj, prev store.Object) {
 	switch o := obj.(type) {
 	case *state.Service:
 		key := o.ObjectID()
+		if cur := c.services[key]; cur != nil && cur.ModRevision > o.ModRevision {
+			return // the controller's own newer write is cached already
+		}
 		c.services[key] = o
 		c.dirty[key] = true
 	case *state.Task:
@@ -177,6 +181,9 @@ func (c *serviceController) observe(obj, prev store.Object) {
 		key := state.ServiceKey(o.ClusterName(), o.ServiceName)
 		if c.tasks[key] == nil {
 			c.tasks[key] = map[string]cachedTask{}
+		}
+		if cur, ok := c.tasks[key][o.ID()]; ok && cur.t.ModRevision > o.ModRevision {
+			return // the controller's own newer write is cached already
 		}
 		c.tasks[key][o.ID()] = cachedTask{t: o, ts: taskState(o)}
 		if p, ok := prev.(*state.Task); !ok || taskChanged(p, o) {
@@ -240,6 +247,13 @@ func (c *serviceController) forget(obj store.Object) {
 	}
 }
 
+// writeBatch is how many services one transaction writes at most. A pass
+// that starts many services writes them a batch at a time: an instance
+// that receives tasks of several services of a batch is written once, not
+// once per service, and the watchers see one transaction, not one per
+// service.
+const writeBatch = 64
+
 func (c *serviceController) reconcileDirty(ctx context.Context) {
 	keys := make([]string, 0, len(c.dirty))
 	for key := range c.dirty {
@@ -249,6 +263,7 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 	slices.Sort(keys)
 	c.round = nil
 	defer func() { c.round = nil }()
+	var batch []string
 	for _, key := range keys {
 		if ctx.Err() != nil || c.err != nil {
 			return
@@ -257,21 +272,171 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 		if s == nil || s.Status == service.StatusInactive {
 			continue
 		}
-		wake, err := c.reconcile(ctx, key)
-		c.drain()
+		delete(c.unplaced, key)
+		// Most passes change nothing: plan on the cached service first
+		// and write only when the plan does something.
+		wake, write, err := c.check(key)
 		if err != nil {
-			c.round = nil // it may hold placements that were not written
-			if ctx.Err() == nil {
-				c.o.log.Warn("service reconcile failed; retrying", "service", key, "err", err)
-			}
-			wake = c.o.now().Add(time.Second)
+			c.failed(ctx, key, err)
+			continue
 		}
-		if wake.IsZero() {
-			delete(c.wake, key)
-		} else {
-			c.wake[key] = wake
+		if !write {
+			c.setWake(key, wake)
+			continue
+		}
+		if batch = append(batch, key); len(batch) == writeBatch {
+			c.write(ctx, batch)
+			batch = batch[:0]
 		}
 	}
+	if len(batch) > 0 && ctx.Err() == nil && c.err == nil {
+		c.write(ctx, batch)
+	}
+}
+
+// check plans a service on the cached state and reports whether the plan
+// writes anything; when it does not, wake is when the service wants to be
+// looked at again through time alone.
+func (c *serviceController) check(key string) (wake time.Time, write bool, err error) {
+	cached := c.services[key]
+	next, plan, err := c.plan(cached, c.o.now())
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	draining := cached.Status == service.StatusDraining && aliveTasks(c.tasks[key]) == 0
+	if len(plan.Stops) == 0 && len(plan.Starts) == 0 && !draining && serviceUnchanged(cached, next) {
+		return plan.RequeueAt, false, nil
+	}
+	return time.Time{}, true, nil
+}
+
+func (c *serviceController) setWake(key string, wake time.Time) {
+	if wake.IsZero() {
+		delete(c.wake, key)
+	} else {
+		c.wake[key] = wake
+	}
+}
+
+// failed records that a service could not be reconciled: it is tried again
+// in a second.
+func (c *serviceController) failed(ctx context.Context, key string, err error) {
+	c.round = nil // it may hold placements that were not written
+	if ctx.Err() == nil {
+		c.o.log.Warn("service reconcile failed; retrying", "service", key, "err", err)
+	}
+	c.setWake(key, c.o.now().Add(time.Second))
+}
+
+// serviceWrite is what reconciling one service in a transaction did.
+type serviceWrite struct {
+	key      string
+	wake     time.Time // when time alone may change the plan
+	unplaced bool      // some task could not be placed
+	// written are the tasks and the service as the transaction wrote
+	// them: the cache takes them in at once, for the watch may bring
+	// them much later, and a pass planning on a cache that misses its
+	// own writes would start, or stop, the same tasks twice.
+	written []store.Object
+}
+
+// write reconciles services in one transaction, or, when that fails, in
+// one transaction each, so that a service that cannot be written holds no
+// other back.
+func (c *serviceController) write(ctx context.Context, keys []string) {
+	results, err := c.writeTx(ctx, keys)
+	if err != nil && len(keys) > 1 {
+		c.round = nil
+		for _, key := range keys {
+			c.write(ctx, []string{key})
+		}
+		return
+	}
+	if err != nil {
+		c.failed(ctx, keys[0], err)
+		c.drain()
+		return
+	}
+	for _, r := range results {
+		for _, obj := range r.written {
+			c.observe(obj, nil)
+		}
+		if r.unplaced {
+			c.unplaced[r.key] = true
+		}
+		c.setWake(r.key, r.wake)
+	}
+	c.drain()
+}
+
+// writeTx plans and writes services in one transaction.
+func (c *serviceController) writeTx(ctx context.Context, keys []string) ([]serviceWrite, error) {
+	var results []serviceWrite
+	err := c.o.store.Update(ctx, func(tx store.Tx) error {
+		results = results[:0]
+		// The instances this transaction reserved on, each written
+		// once at the end.
+		reserved := map[string]*state.Instance{}
+		for _, key := range keys {
+			r := serviceWrite{key: key}
+			if err := c.applyPlan(tx, &r, reserved); err != nil {
+				if len(keys) > 1 {
+					err = fmt.Errorf("service %s: %w", key, err)
+				}
+				return err
+			}
+			results = append(results, r)
+		}
+		for _, id := range slices.Sorted(maps.Keys(reserved)) {
+			if err := tx.Update(reserved[id]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return results, err
+}
+
+// applyPlan plans one service on the state of tx and writes the plan.
+func (c *serviceController) applyPlan(tx store.Tx, r *serviceWrite, reserved map[string]*state.Instance) error {
+	cur, err := store.Get[*state.Service](tx, state.KindServices, r.key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := c.o.now()
+	next, plan, err := c.plan(cur, now)
+	if err != nil {
+		return err
+	}
+	s := &next.Service
+	r.wake = plan.RequeueAt
+	for _, st := range plan.Stops {
+		stopped, err := c.stopTask(tx, st, now)
+		if err != nil {
+			return err
+		}
+		if stopped != nil {
+			r.written = append(r.written, stopped)
+		}
+	}
+	if err := c.startTasks(tx, s, plan.Starts, now, r, reserved); err != nil {
+		return err
+	}
+	if s.Status == service.StatusDraining && aliveTasks(c.tasks[r.key]) == 0 && len(plan.Starts) == 0 {
+		s.Status = service.StatusInactive
+		s.AddEvent(now, fmt.Sprintf("(service %s) has been deleted.", s.Name))
+	}
+	if serviceUnchanged(cur, next) {
+		return nil
+	}
+	if err := tx.Update(next); err != nil {
+		return err
+	}
+	r.written = append(r.written, next)
+	return nil
 }
 
 // cachedTask is a task as the controller keeps it: the stored version and
@@ -308,63 +473,6 @@ func taskState(t *state.Task) service.TaskState {
 		ts.Phase = service.PhasePending
 	}
 	return ts
-}
-
-// reconcile plans one service and applies the plan. It returns when the
-// service wants to be looked at again through time alone.
-func (c *serviceController) reconcile(ctx context.Context, key string) (time.Time, error) {
-	delete(c.unplaced, key)
-	// Most passes change nothing: plan on the cached service first and
-	// write only when the plan does something.
-	if cached := c.services[key]; cached != nil {
-		next, plan, err := c.plan(cached, c.o.now())
-		if err != nil {
-			return time.Time{}, err
-		}
-		draining := cached.Status == service.StatusDraining && aliveTasks(c.tasks[key]) == 0
-		if len(plan.Stops) == 0 && len(plan.Starts) == 0 && !draining && serviceUnchanged(cached, next) {
-			return plan.RequeueAt, nil
-		}
-	}
-	var wake time.Time
-	unplaced := false
-	err := c.o.store.Update(ctx, func(tx store.Tx) error {
-		wake, unplaced = time.Time{}, false
-		cur, err := store.Get[*state.Service](tx, state.KindServices, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		now := c.o.now()
-		next, plan, err := c.plan(cur, now)
-		if err != nil {
-			return err
-		}
-		s := &next.Service
-		wake = plan.RequeueAt
-		for _, st := range plan.Stops {
-			if err := c.stopTask(tx, st, now); err != nil {
-				return err
-			}
-		}
-		if err := c.startTasks(tx, s, plan.Starts, now, &wake, &unplaced); err != nil {
-			return err
-		}
-		if s.Status == service.StatusDraining && aliveTasks(c.tasks[key]) == 0 && len(plan.Starts) == 0 {
-			s.Status = service.StatusInactive
-			s.AddEvent(now, fmt.Sprintf("(service %s) has been deleted.", s.Name))
-		}
-		if serviceUnchanged(cur, next) {
-			return nil
-		}
-		return tx.Update(next)
-	})
-	if err == nil && unplaced {
-		c.unplaced[key] = true
-	}
-	return wake, err
 }
 
 // plan runs the deployment planner on a service and returns the service as
@@ -446,23 +554,28 @@ func lastCompletedEqual(a, b *service.Deployment) bool {
 	return *a == *b
 }
 
-func (c *serviceController) stopTask(tx store.Tx, st service.Stop, now time.Time) error {
+// stopTask sets a task's desired status to STOPPED and returns the version
+// written (nil when there was nothing to do).
+func (c *serviceController) stopTask(tx store.Tx, st service.Stop, now time.Time) (*state.Task, error) {
 	t, err := store.Get[*state.Task](tx, state.KindTasks, st.TaskID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	next := t.Copy()
 	if !next.Stop(task.ServiceSchedulerInitiated, st.Reason, now) {
-		return nil
+		return nil, nil
 	}
 	next.StoppedForHealth = st.Health
-	return tx.Update(next)
+	if err := tx.Update(next); err != nil {
+		return nil, err
+	}
+	return next, nil
 }
 
-func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts []service.Start, now time.Time, wake *time.Time, unplaced *bool) error {
+func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts []service.Start, now time.Time, r *serviceWrite, reserved map[string]*state.Instance) error {
 	for _, st := range starts {
 		def, err := store.Get[*state.TaskDefinition](tx, state.KindTaskDefinitions, st.TaskDefinition)
 		if err != nil {
@@ -491,17 +604,17 @@ func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts [
 			}
 			round = c.round
 		}
-		created, err := c.o.place(tx, l, round)
+		created, err := c.o.placeReserving(tx, l, round, reserved)
 		var noFit *placement.NoFitError
 		if errors.As(err, &noFit) {
 			msg := fmt.Sprintf("(service %s) was unable to place a task because no container instance met all of its requirements. %s", s.Name, noFit.Explanation.String())
 			if len(s.Events) == 0 || s.Events[0].Message != msg {
 				s.AddEvent(now, msg)
 			}
-			*unplaced = true
+			r.unplaced = true
 			retry := now.Add(placementRetry)
-			if wake.IsZero() || retry.Before(*wake) {
-				*wake = retry
+			if r.wake.IsZero() || retry.Before(r.wake) {
+				r.wake = retry
 			}
 		} else if err != nil {
 			return err
@@ -510,7 +623,7 @@ func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts [
 			ids := make([]string, len(created))
 			for i, t := range created {
 				ids[i] = "(task " + t.ID() + ")"
-				c.observe(t, nil)
+				r.written = append(r.written, t)
 			}
 			s.AddEvent(now, fmt.Sprintf("(service %s) has started %d tasks: %s.", s.Name, len(created), strings.Join(ids, " ")))
 		}

@@ -79,6 +79,12 @@ func placementRequest(l *launch) (*placement.Request, error) {
 // newRound starts a placement round over the instances of a cluster (only
 // those in allowed, when it is not empty).
 func (o *Orchestrator) newRound(tx store.ReadTx, clusterName string, allowed []string) (*placement.Round, error) {
+	return o.newRoundReserving(tx, clusterName, allowed, nil)
+}
+
+// newRoundReserving is newRound over the instances as reserved holds them,
+// where it holds them (see placeReserving).
+func (o *Orchestrator) newRoundReserving(tx store.ReadTx, clusterName string, allowed []string, reserved map[string]*state.Instance) (*placement.Round, error) {
 	all, err := store.List[*state.Instance](tx, state.KindInstances)
 	if err != nil {
 		return nil, err
@@ -87,6 +93,9 @@ func (o *Orchestrator) newRound(tx store.ReadTx, clusterName string, allowed []s
 	for _, inst := range all {
 		if inst.Cluster != clusterName || (len(allowed) > 0 && !slices.Contains(allowed, inst.ID)) {
 			continue
+		}
+		if r := reserved[inst.ID]; r != nil {
+			inst = r
 		}
 		instances = append(instances, inst.ContainerInstance)
 	}
@@ -101,12 +110,20 @@ func (o *Orchestrator) newRound(tx store.ReadTx, clusterName string, allowed []s
 // fit are created all the same. Reserving on the stored instance never
 // overcommits it: a round that missed a concurrent placement fails there.
 func (o *Orchestrator) place(tx store.Tx, l *launch, round *placement.Round) ([]*state.Task, error) {
+	return o.placeReserving(tx, l, round, nil)
+}
+
+// placeReserving is place. When reserved is not nil, the instances it
+// reserves on are kept there and not written: the caller writes them once
+// after all its placements of the transaction (a placement reads them
+// there first).
+func (o *Orchestrator) placeReserving(tx store.Tx, l *launch, round *placement.Round, reserved map[string]*state.Instance) ([]*state.Task, error) {
 	req, err := placementRequest(l)
 	if err != nil {
 		return nil, err
 	}
 	if round == nil {
-		if round, err = o.newRound(tx, l.cluster, l.instances); err != nil {
+		if round, err = o.newRoundReserving(tx, l.cluster, l.instances, reserved); err != nil {
 			return nil, err
 		}
 	}
@@ -116,7 +133,10 @@ func (o *Orchestrator) place(tx store.Tx, l *launch, round *placement.Round) ([]
 		return nil, placeErr
 	}
 	now := o.now()
-	updated := map[string]*state.Instance{}
+	updated := reserved
+	if updated == nil {
+		updated = map[string]*state.Instance{}
+	}
 	var created []*state.Task
 	for _, d := range decisions {
 		inst := updated[d.Instance]
@@ -140,9 +160,11 @@ func (o *Orchestrator) place(tx store.Tx, l *launch, round *placement.Round) ([]
 		}
 		created = append(created, t)
 	}
-	for _, inst := range updated {
-		if err := tx.Update(inst); err != nil {
-			return nil, err
+	if reserved == nil {
+		for _, inst := range updated {
+			if err := tx.Update(inst); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if placeErr != nil {

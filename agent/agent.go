@@ -141,6 +141,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &session{
 		a:        a,
+		w:        &writer{st: a.cfg.Store},
 		runners:  map[string]*runner{},
 		finished: map[string]bool{},
 		tasks:    map[string]*state.Task{},
@@ -179,6 +180,8 @@ func (a *Agent) setConnected(ctx context.Context, connected bool) {
 // session is one Run: the watch of the instance's tasks and their runners.
 type session struct {
 	a *Agent
+	// w commits the session's writes and its runners'.
+	w *writer
 	// runners are the tasks being driven, by task ID.
 	runners map[string]*runner
 	// finished are the tasks whose runner brought them to STOPPED (or saw
@@ -400,7 +403,7 @@ func (s *session) deliver(ctx context.Context, t *state.Task, adopted map[string
 	if t.LastStatus == task.Stopped || s.finished[id] {
 		return
 	}
-	r := newRunner(ctx, s.a, t, adopted)
+	r := newRunner(ctx, s.a, s.w, t, adopted)
 	s.runners[id] = r
 	s.wg.Go(func() {
 		err := r.run(ctx)
@@ -500,7 +503,7 @@ func (s *session) updateCounts(ctx context.Context, now bool) {
 			return
 		}
 	}
-	err := s.a.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	err := s.w.update(ctx, func(tx store.Tx) error {
 		inst, err := store.Get[*state.Instance](tx, state.KindInstances, s.a.cfg.InstanceID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil

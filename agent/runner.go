@@ -63,6 +63,7 @@ type event struct {
 // the task; waiters and health monitors report to it through events.
 type runner struct {
 	a   *Agent
+	w   *writer
 	id  string
 	log *slog.Logger
 
@@ -93,9 +94,10 @@ type runner struct {
 	later []func(t *state.Task) error
 }
 
-func newRunner(ctx context.Context, a *Agent, t *state.Task, adopted map[string]runtime.ContainerInfo) *runner {
+func newRunner(ctx context.Context, a *Agent, w *writer, t *state.Task, adopted map[string]runtime.ContainerInfo) *runner {
 	r := &runner{
 		a:       a,
+		w:       w,
 		id:      t.ID(),
 		log:     a.log.With("task", t.ID()),
 		latest:  t,
@@ -111,11 +113,21 @@ func newRunner(ctx context.Context, a *Agent, t *state.Task, adopted map[string]
 	return r
 }
 
-// deliver records a newer version of the task. It is called by the session
-// and by the runner after its own writes.
+// deliver records a newer version of the task and wakes the runner. It is
+// called by the session.
 func (r *runner) deliver(t *state.Task) {
+	if r.record(t) {
+		r.poke()
+	}
+}
+
+// record records a newer version of the task and reports whether it was
+// news: the versions the runner wrote itself come back from the watch, and
+// waking the runner for them would only cost a turn of its loop.
+func (r *runner) record(t *state.Task) bool {
 	r.mu.Lock()
-	if t.ModRevision >= r.latest.ModRevision {
+	news := t.ModRevision > r.latest.ModRevision
+	if news {
 		r.latest = t
 	}
 	stop := r.latest.DesiredStatus == task.Stopped
@@ -123,7 +135,7 @@ func (r *runner) deliver(t *state.Task) {
 	if stop {
 		r.cancelStart()
 	}
-	r.poke()
+	return news
 }
 
 // markGone records that the task was deleted from the store: its
@@ -172,7 +184,7 @@ func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task)
 		return nil
 	}
 	var written *state.Task
-	err := r.a.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	err := r.w.update(ctx, func(tx store.Tx) error {
 		written = nil
 		cur, err := store.Get[*state.Task](tx, state.KindTasks, r.id)
 		if err != nil {
@@ -204,7 +216,7 @@ func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task)
 	}
 	r.later = nil
 	if written != nil {
-		r.deliver(written)
+		r.record(written)
 	}
 	return nil
 }
