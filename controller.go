@@ -43,10 +43,17 @@ type serviceController struct {
 	// started in their last reconcile: capacity freed on an instance
 	// concerns them, and only them.
 	unplaced map[string]bool
-	// round is the placement round of the current pass, built on the
-	// first placement and shared by the services of the pass, so that a
-	// pass costs one scan of the instances, not one per service.
-	round *placement.Round
+	// rounds are the placement rounds of the clusters, built on a
+	// cluster's first placement and kept from pass to pass while its
+	// instances change only through the controller's own placements (a
+	// round accounts for those itself): a pass then costs no scan of the
+	// instances at all. Any other change to an instance that placement
+	// reads drops its cluster's round, and so does a failed write (the
+	// round may hold placements that were not written).
+	rounds map[string]*placement.Round
+	// own is, by instance ID, the revision of the controller's last
+	// write of the instance: its event must not drop the round.
+	own map[string]int64
 	// tsBuf holds the planner's task states during a plan.
 	tsBuf []service.TaskState
 	// w is the watch of services, tasks and instances (nil when the
@@ -69,6 +76,8 @@ func (c *serviceController) reset() {
 	c.dirty = map[string]bool{}
 	c.wake = map[string]time.Time{}
 	c.unplaced = map[string]bool{}
+	c.rounds = map[string]*placement.Round{}
+	c.own = map[string]int64{}
 }
 
 func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
@@ -197,6 +206,9 @@ func (c *serviceController) observe(obj, prev store.Object) {
 			delete(c.inactive, o.ID)
 		}
 		p, ok := prev.(*state.Instance)
+		if c.rounds[o.Cluster] != nil && c.own[o.ID] != o.ModRevision && (!ok || !placementSame(p, o)) {
+			delete(c.rounds, o.Cluster)
+		}
 		if !ok || p.Status != o.Status || p.AgentConnected != o.AgentConnected {
 			// A new instance, or one that can take tasks or no
 			// longer can: every plan may change (DAEMON services,
@@ -217,6 +229,20 @@ func (c *serviceController) observe(obj, prev store.Object) {
 		}
 		// Anything else (a reservation, task counts) changes no plan.
 	}
+}
+
+// placementSame reports whether two versions of an instance look the same
+// to placement (task counts, which placement does not read, may differ).
+func placementSame(p, o *state.Instance) bool {
+	a, b := &p.ContainerInstance, &o.ContainerInstance
+	return a.Status == b.Status && a.AgentConnected == b.AgentConnected && a.CapacityProvider == b.CapacityProvider &&
+		a.RegisteredAt.Equal(b.RegisteredAt) && resourcesSame(a.Registered, b.Registered) &&
+		resourcesSame(a.Remaining, b.Remaining) && maps.Equal(a.TaskGroups, b.TaskGroups) &&
+		maps.Equal(a.Attributes, b.Attributes)
+}
+
+func resourcesSame(a, b cluster.Resources) bool {
+	return a.CPU == b.CPU && a.Memory == b.Memory && a.NetworkSlots == b.NetworkSlots && slices.Equal(a.Ports, b.Ports)
 }
 
 // freed reports whether an instance has more room for tasks than before.
@@ -244,6 +270,8 @@ func (c *serviceController) forget(obj store.Object) {
 	case *state.Instance:
 		delete(c.instances, o.ID)
 		delete(c.inactive, o.ID)
+		delete(c.own, o.ID)
+		delete(c.rounds, o.Cluster)
 	}
 }
 
@@ -261,8 +289,6 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 	}
 	clear(c.dirty)
 	slices.Sort(keys)
-	c.round = nil
-	defer func() { c.round = nil }()
 	var batch []string
 	for _, key := range keys {
 		if ctx.Err() != nil || c.err != nil {
@@ -321,7 +347,7 @@ func (c *serviceController) setWake(key string, wake time.Time) {
 // failed records that a service could not be reconciled: it is tried again
 // in a second.
 func (c *serviceController) failed(ctx context.Context, key string, err error) {
-	c.round = nil // it may hold placements that were not written
+	clear(c.rounds) // they may hold placements that were not written
 	if ctx.Err() == nil {
 		c.o.log.Warn("service reconcile failed; retrying", "service", key, "err", err)
 	}
@@ -344,9 +370,9 @@ type serviceWrite struct {
 // one transaction each, so that a service that cannot be written holds no
 // other back.
 func (c *serviceController) write(ctx context.Context, keys []string) {
-	results, err := c.writeTx(ctx, keys)
+	results, reserved, err := c.writeTx(ctx, keys)
 	if err != nil && len(keys) > 1 {
-		c.round = nil
+		clear(c.rounds)
 		for _, key := range keys {
 			c.write(ctx, []string{key})
 		}
@@ -356,6 +382,9 @@ func (c *serviceController) write(ctx context.Context, keys []string) {
 		c.failed(ctx, keys[0], err)
 		c.drain()
 		return
+	}
+	for id, inst := range reserved {
+		c.own[id] = inst.ModRevision
 	}
 	for _, r := range results {
 		for _, obj := range r.written {
@@ -369,14 +398,16 @@ func (c *serviceController) write(ctx context.Context, keys []string) {
 	c.drain()
 }
 
-// writeTx plans and writes services in one transaction.
-func (c *serviceController) writeTx(ctx context.Context, keys []string) ([]serviceWrite, error) {
+// writeTx plans and writes services in one transaction. It returns what
+// each service did and the instances it reserved on.
+func (c *serviceController) writeTx(ctx context.Context, keys []string) ([]serviceWrite, map[string]*state.Instance, error) {
 	var results []serviceWrite
+	var reserved map[string]*state.Instance
 	err := c.o.store.Update(ctx, func(tx store.Tx) error {
 		results = results[:0]
 		// The instances this transaction reserved on, each written
 		// once at the end.
-		reserved := map[string]*state.Instance{}
+		reserved = map[string]*state.Instance{}
 		for _, key := range keys {
 			r := serviceWrite{key: key}
 			if err := c.applyPlan(tx, &r, reserved); err != nil {
@@ -394,7 +425,7 @@ func (c *serviceController) writeTx(ctx context.Context, keys []string) ([]servi
 		}
 		return nil
 	})
-	return results, err
+	return results, reserved, err
 }
 
 // applyPlan plans one service on the state of tx and writes the plan.
@@ -597,12 +628,12 @@ func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts [
 		if st.InstanceID != "" {
 			l.instances = []string{st.InstanceID}
 		} else {
-			if c.round == nil {
-				if c.round, err = c.o.newRound(tx, s.Cluster, nil); err != nil {
+			if round = c.rounds[s.Cluster]; round == nil {
+				if round, err = c.o.newRoundReserving(tx, s.Cluster, nil, reserved); err != nil {
 					return err
 				}
+				c.rounds[s.Cluster] = round
 			}
-			round = c.round
 		}
 		created, err := c.o.placeReserving(tx, l, round, reserved)
 		var noFit *placement.NoFitError

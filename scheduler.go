@@ -89,7 +89,7 @@ func (o *Orchestrator) newRoundReserving(tx store.ReadTx, clusterName string, al
 	if err != nil {
 		return nil, err
 	}
-	var instances []cluster.ContainerInstance
+	instances := make([]cluster.ContainerInstance, 0, len(all))
 	for _, inst := range all {
 		if inst.Cluster != clusterName || (len(allowed) > 0 && !slices.Contains(allowed, inst.ID)) {
 			continue
