@@ -22,6 +22,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/discovery"
 	"github.com/stevedore-io/stevedore/network/netlinux"
 	"github.com/stevedore-io/stevedore/runtime/containerd"
 	"github.com/stevedore-io/stevedore/service"
@@ -304,7 +305,9 @@ func (d *demo) startCluster(ctx context.Context) error {
 	fmt.Fprintf(d.out, "   network: awsvpc, subnet %v on bridge %s (gateway %v, MAC %s)\n",
 		d.cfg.Subnet, d.cfg.Bridge, gateway, mac)
 
-	d.orc, err = stevedore.New(stevedore.WithLogger(d.cfg.Logger))
+	dns := discovery.DefaultConfig()
+	dns.Listen = netip.AddrPortFrom(gateway, 53).String()
+	d.orc, err = stevedore.New(stevedore.WithLogger(d.cfg.Logger), stevedore.WithServiceDiscovery(dns))
 	if err != nil {
 		return err
 	}
@@ -424,7 +427,10 @@ func (d *demo) createService(ctx context.Context, td *task.TaskDefinition) error
 	}
 	d.printTasks(tasks)
 	d.checkSpread(tasks)
-	return d.traffic(ctx, tasks, "v1")
+	if err := d.traffic(ctx, tasks, "v1"); err != nil {
+		return err
+	}
+	return d.byName(ctx, tasks, "v1")
 }
 
 // rollOut registers revision 2 with the v2 image and updates the service.

@@ -81,7 +81,9 @@ func TestQuickstart(t *testing.T) {
 	require.NotEqual(t, -1, firstV1, "no v1 answer")
 	require.NotEqual(t, -1, firstV2, "no v2 answer")
 	assert.Less(t, lastV1, firstV2, "every v1 answer comes before the first v2 answer")
-	assert.Equal(t, 3*2, strings.Count(text, `"webapp v1 on `), "2 requests to each of 3 tasks")
+	assert.Equal(t, 3*2+3, strings.Count(text, `"webapp v1 on `), "2 requests to each of 3 tasks, 3 by service name")
+	assert.Equal(t, 3, strings.Count(text, "by name  GET http://webapp.quickstart.local:8080/"), "requests by service name")
+	assert.Regexp(t, `nslookup webapp -> (\d+\.\d+\.\d+\.\d+ ?){3}\n`, text, "a task resolves the service by name")
 	assert.Equal(t, 3*2, strings.Count(text, `"webapp v2 on `), "2 requests to each of 3 tasks")
 	for _, zone := range zones {
 		assert.Contains(t, text, zone)
