@@ -726,11 +726,12 @@ type queuedWatch struct {
 
 // watchQueued starts a queued watch of the changes after revision from.
 func watchQueued(ctx context.Context, s store.Store, from int64, opts ...store.WatchOption) (*queuedWatch, error) {
+	ctx, cancel := context.WithCancel(ctx)
 	w, err := s.Watch(ctx, from, opts...)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	q := &queuedWatch{s: s, opts: opts, ready: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}), rev: from}
 	go q.run(ctx, w)
 	return q, nil

@@ -1,0 +1,388 @@
+package stevedore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/state"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/placement"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/memory"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// createTasks creates, in one transaction, tasks named prefix-0.. on an
+// instance.
+func createTasks(t *testing.T, s store.Store, instance, prefix string, n int) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error {
+		for i := range n {
+			tk := &task.Task{TaskARN: fmt.Sprintf("%s-%d", prefix, i), ContainerInstanceARN: instance}
+			if err := tx.Create(&state.Task{Task: tk}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// startFeed runs a task feed on s until the test ends.
+func startFeed(t *testing.T, s store.Store) *taskFeed {
+	t.Helper()
+	f := newTaskFeed(s)
+	require.NoError(t, f.start(t.Context()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f.run(ctx, nil)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return f
+}
+
+func newMemoryStore(t *testing.T, opts ...memory.Option) *memory.Store {
+	t.Helper()
+	s, err := memory.New(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestTaskFeedQueuesWhatItsChannelCannotHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemoryStore(t)
+		f := startFeed(t, s)
+		w, ok := f.watch(t.Context(), "i-1", revision(t, s), store.NewWatchFilter(store.WithKinds(state.KindTasks)))
+		require.True(t, ok)
+		defer w.Close()
+
+		const n = 10 * feedChan
+		for i := range n {
+			createTasks(t, s, "i-1", fmt.Sprintf("a%d", i), 1)
+			createTasks(t, s, "i-2", fmt.Sprintf("b%d", i), 1) // not for this watcher
+		}
+		synctest.Wait()
+		var got []string
+		for range n {
+			ev := <-w.Events()
+			got = append(got, ev.ID)
+		}
+		for i := range n {
+			assert.Equal(t, fmt.Sprintf("a%d-0", i), got[i])
+		}
+		select {
+		case ev := <-w.Events():
+			t.Fatalf("unexpected event %s", ev.ID)
+		default:
+		}
+		assert.NoError(t, w.Err())
+	})
+}
+
+func TestTaskFeedEndsASlowWatcherBetweenTransactions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemoryStore(t, memory.WithHistory(100_000), memory.WithWatchBuffer(50_000))
+		f := startFeed(t, s)
+		w, ok := f.watch(t.Context(), "i-1", revision(t, s), store.NewWatchFilter(store.WithKinds(state.KindTasks)))
+		require.True(t, ok)
+		defer w.Close()
+
+		// Transactions of three events each, until the watcher, which
+		// reads nothing, is too slow.
+		const per = 3
+		for i := range (feedChan+feedBuffer)/per + 10 {
+			createTasks(t, s, "i-1", fmt.Sprintf("t%d", i), per)
+			synctest.Wait()
+		}
+		revs := map[int64]int{}
+		n := 0
+		for ev := range w.Events() {
+			revs[ev.Revision]++
+			n++
+		}
+		assert.ErrorIs(t, w.Err(), store.ErrWatcherTooSlow)
+		assert.GreaterOrEqual(t, n, feedChan+feedBuffer)
+		for rev, events := range revs {
+			assert.Equal(t, per, events, "transaction %d delivered whole", rev)
+		}
+	})
+}
+
+func TestTaskFeedWatcherClosesWhileItsQueueWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemoryStore(t)
+		f := startFeed(t, s)
+		w, ok := f.watch(t.Context(), "i-1", revision(t, s), store.NewWatchFilter(store.WithKinds(state.KindTasks)))
+		require.True(t, ok)
+		createTasks(t, s, "i-1", "t", 3*feedChan)
+		synctest.Wait()
+		w.Close() // returns once the channel is closed; no pump is left
+		n := 0
+		for range w.Events() {
+			n++
+		}
+		assert.LessOrEqual(t, n, feedChan)
+		assert.NoError(t, w.Err())
+	})
+}
+
+func revision(t *testing.T, s store.Store) int64 {
+	t.Helper()
+	var rev int64
+	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		return nil
+	}))
+	return rev
+}
+
+func TestQueuedWatchKeepsWhatTheStoreWouldEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The store ends a watcher more than 4 events behind; the
+		// queue takes everything in and holds it for its reader.
+		s := newMemoryStore(t, memory.WithHistory(20), memory.WithWatchBuffer(4))
+		q, err := watchQueued(t.Context(), s, revision(t, s), store.WithKinds(state.KindTasks))
+		require.NoError(t, err)
+		const n = 100
+		for i := range n {
+			createTasks(t, s, "i-1", fmt.Sprintf("t%d", i), 1)
+			synctest.Wait() // the queue's goroutine keeps up; its reader does not
+		}
+		<-q.Ready()
+		evs, err := q.Take(nil)
+		require.NoError(t, err)
+		require.Len(t, evs, n)
+		for i, ev := range evs {
+			assert.Equal(t, fmt.Sprintf("t%d-0", i), ev.ID)
+		}
+		q.Close()
+		_, err = q.Take(nil)
+		assert.Error(t, err, "a closed watch says it ended")
+	})
+}
+
+// slowOnceStore ends its first watch as too slow after a few events.
+type slowOnceStore struct {
+	store.Store
+	watches int
+}
+
+func (s *slowOnceStore) Watch(ctx context.Context, from int64, opts ...store.WatchOption) (store.Watcher, error) {
+	s.watches++
+	w, err := s.Store.Watch(ctx, from, opts...)
+	if err != nil || s.watches > 1 {
+		return w, err
+	}
+	out := &cutWatcher{inner: w, events: make(chan store.Event)}
+	go out.run(3)
+	return out, nil
+}
+
+// cutWatcher passes on n events, then ends with store.ErrWatcherTooSlow.
+type cutWatcher struct {
+	inner  store.Watcher
+	events chan store.Event
+}
+
+func (w *cutWatcher) run(n int) {
+	defer close(w.events)
+	for range n {
+		ev, ok := <-w.inner.Events()
+		if !ok {
+			return
+		}
+		w.events <- ev
+	}
+	w.inner.Close()
+}
+
+func (w *cutWatcher) Events() <-chan store.Event { return w.events }
+func (w *cutWatcher) Err() error                 { return store.ErrWatcherTooSlow }
+func (w *cutWatcher) Close()                     { w.inner.Close() }
+
+func TestQueuedWatchResumesAWatchTooSlow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &slowOnceStore{Store: newMemoryStore(t)}
+		q, err := watchQueued(t.Context(), s, revision(t, s), store.WithKinds(state.KindTasks))
+		require.NoError(t, err)
+		defer q.Close()
+		const n = 10
+		for i := range n {
+			createTasks(t, s, "i-1", fmt.Sprintf("t%d", i), 1)
+		}
+		synctest.Wait()
+		evs, err := q.Take(nil)
+		require.NoError(t, err)
+		require.Len(t, evs, n, "every event once, in order")
+		for i, ev := range evs {
+			assert.Equal(t, fmt.Sprintf("t%d-0", i), ev.ID)
+		}
+		assert.Equal(t, 2, s.watches)
+	})
+}
+
+// controlEnv is an Orchestrator with fake instances, for the controller
+// tests below (inside a synctest bubble).
+type controlEnv struct {
+	t   *testing.T
+	o   *Orchestrator
+	ctx context.Context
+}
+
+func newControlEnv(t *testing.T, instances int, memoryMiB int) *controlEnv {
+	t.Helper()
+	o, err := New(WithSeed(1))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, o.Close()) })
+	e := &controlEnv{t: t, o: o, ctx: t.Context()}
+	_, err = o.CreateCluster(e.ctx, CreateClusterInput{Name: "test"})
+	require.NoError(t, err)
+	for i := range instances {
+		rt := fake.New()
+		t.Cleanup(rt.Close)
+		_, err := o.RegisterContainerInstance(e.ctx, RegisterInstanceInput{
+			Cluster: "test", InstanceID: fmt.Sprintf("i-%d", i),
+			Resources:  cluster.Resources{CPU: 4096, Memory: memoryMiB, NetworkSlots: 10},
+			Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"},
+			Runtime:    rt, Network: netfake.New(),
+		})
+		require.NoError(t, err)
+	}
+	return e
+}
+
+func (e *controlEnv) register(family string, memoryMiB int) {
+	e.t.Helper()
+	td, _, err := task.ParseDefinition(fmt.Appendf(nil,
+		`{"family":%q,"containerDefinitions":[{"name":"app","image":"app:1","memory":%d,"stopTimeout":1,"command":["sleep","infinity"]}]}`, family, memoryMiB))
+	require.NoError(e.t, err)
+	_, err = e.o.RegisterTaskDefinition(e.ctx, td)
+	require.NoError(e.t, err)
+}
+
+func (e *controlEnv) running(family string) int {
+	e.t.Helper()
+	ids, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: family, DesiredStatus: task.Running})
+	require.NoError(e.t, err)
+	if len(ids) == 0 {
+		return 0
+	}
+	tasks, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+	require.NoError(e.t, err)
+	n := 0
+	for _, tk := range tasks {
+		if tk.LastStatus == task.Running {
+			n++
+		}
+	}
+	return n
+}
+
+func TestServicePlacesAsSoonAsCapacityFrees(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newControlEnv(t, 1, 1024)
+		e.register("big", 768)
+		e.register("web", 512)
+		out, err := e.o.RunTask(e.ctx, RunTaskInput{Cluster: "test", TaskDefinition: "big", Count: 1})
+		require.NoError(t, err)
+		require.Len(t, out.Tasks, 1)
+		_, err = e.o.CreateService(e.ctx, CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, 0, e.running("web"), "no room yet")
+
+		_, err = e.o.StopTask(e.ctx, "test", out.Tasks[0].ID(), "make room")
+		require.NoError(t, err)
+		// It stops within two seconds (SIGKILL after one), and the
+		// freed instance wakes the service well before its placement
+		// retry.
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		require.Greater(t, placementRetry, 3*time.Second)
+		assert.Equal(t, 1, e.running("web"))
+	})
+}
+
+func TestServiceThatCannotBeWrittenHoldsNoOtherBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newControlEnv(t, 2, 8192)
+		e.register("a", 128)
+		e.register("b", 128)
+		for _, name := range []string{"a", "b"} {
+			_, err := e.o.CreateService(e.ctx, CreateServiceInput{Cluster: "test", ServiceName: name, TaskDefinition: name})
+			require.NoError(t, err)
+		}
+		synctest.Wait()
+		// Service a's definition vanishes from under it: its writes
+		// fail from now on.
+		require.NoError(t, e.o.store.Update(e.ctx, func(tx store.Tx) error {
+			return tx.Delete(state.KindTaskDefinitions, "a:1")
+		}))
+		for _, name := range []string{"a", "b"} {
+			_, err := e.o.UpdateService(e.ctx, UpdateServiceInput{Cluster: "test", Service: name, DesiredCount: ptr(2)})
+			require.NoError(t, err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Equal(t, 0, e.running("a"))
+		assert.Equal(t, 2, e.running("b"))
+	})
+}
+
+func TestPlacementRoundFollowsInstanceChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newControlEnv(t, 2, 8192)
+		e.register("web", 128)
+		// Spread on instances: a round that still took i-0 for ACTIVE
+		// would put every other new task there.
+		_, err := e.o.CreateService(e.ctx, CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
+			PlacementStrategy: []placement.StrategySpec{placement.Spread(placement.FieldInstanceID)}})
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		first, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: "web"})
+		require.NoError(t, err)
+		require.Len(t, first, 2)
+
+		// A draining instance takes no new task, though the round that
+		// placed the first two knew it as ACTIVE.
+		require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusDraining, "i-0"))
+		_, err = e.o.UpdateService(e.ctx, UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(6)})
+		require.NoError(t, err)
+		synctest.Wait()
+		var ids []string
+		for _, desired := range []task.Status{task.Running, task.Stopped} {
+			some, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: "web", DesiredStatus: desired})
+			require.NoError(t, err)
+			ids = append(ids, some...)
+		}
+		tasks, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+		require.NoError(t, err)
+		placed := 0
+		for _, tk := range tasks {
+			if slices.Contains(first, tk.ID()) {
+				continue
+			}
+			placed++
+			assert.Equal(t, "i-1", tk.ContainerInstanceID(), "task %s", tk.ID())
+		}
+		assert.Positive(t, placed)
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
