@@ -51,9 +51,9 @@ type serviceController struct {
 	// reads drops its cluster's round, and so does a failed write (the
 	// round may hold placements that were not written).
 	rounds map[string]*placement.Round
-	// own is, by instance ID, the revision of the controller's last
-	// write of the instance: its event must not drop the round.
-	own map[string]int64
+	// own holds the instance versions the controller wrote whose events
+	// have not come back yet: those events must not drop the round.
+	own map[*state.Instance]bool
 	// tsBuf holds the planner's task states during a plan.
 	tsBuf []service.TaskState
 	// w is the watch of services, tasks and instances (nil when the
@@ -77,7 +77,7 @@ func (c *serviceController) reset() {
 	c.wake = map[string]time.Time{}
 	c.unplaced = map[string]bool{}
 	c.rounds = map[string]*placement.Round{}
-	c.own = map[string]int64{}
+	c.own = map[*state.Instance]bool{}
 }
 
 func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
@@ -206,7 +206,9 @@ func (c *serviceController) observe(obj, prev store.Object) {
 			delete(c.inactive, o.ID)
 		}
 		p, ok := prev.(*state.Instance)
-		if c.rounds[o.Cluster] != nil && c.own[o.ID] != o.ModRevision && (!ok || !placementSame(p, o)) {
+		if c.own[o] {
+			delete(c.own, o)
+		} else if !ok || !placementSame(p, o) {
 			delete(c.rounds, o.Cluster)
 		}
 		if !ok || p.Status != o.Status || p.AgentConnected != o.AgentConnected {
@@ -270,7 +272,6 @@ func (c *serviceController) forget(obj store.Object) {
 	case *state.Instance:
 		delete(c.instances, o.ID)
 		delete(c.inactive, o.ID)
-		delete(c.own, o.ID)
 		delete(c.rounds, o.Cluster)
 	}
 }
@@ -383,8 +384,8 @@ func (c *serviceController) write(ctx context.Context, keys []string) {
 		c.drain()
 		return
 	}
-	for id, inst := range reserved {
-		c.own[id] = inst.ModRevision
+	for _, inst := range reserved {
+		c.own[inst] = true
 	}
 	for _, r := range results {
 		for _, obj := range r.written {
