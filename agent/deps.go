@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/health"
+	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -30,6 +31,11 @@ type ctr struct {
 	health    health.Status
 
 	stopMonitor context.CancelFunc // nil when no health monitor runs
+	// exit, when not nil, delivers the exit of the main process: the
+	// runner waits for it itself (see runner.forwardExits); stopWait
+	// ends that wait.
+	exit     <-chan runtime.ExitStatus
+	stopWait func()
 }
 
 func (c *ctr) essential() bool { return c.def == nil || c.def.IsEssential() }

@@ -655,8 +655,52 @@ func (r *runner) watch(_ context.Context, c *ctr) error {
 	if err != nil {
 		return fmt.Errorf("wait for container %s: %w", c.id, err)
 	}
-	r.forward(c.name, ch, func() {})
+	c.exit, c.stopWait = ch, nil
 	return nil
+}
+
+// forwardExits starts a forward goroutine for each container whose exit
+// the runner waits for itself. next waits for one exit channel in its own
+// select (a task has one container, often: no goroutine then); with more,
+// each gets a goroutine.
+func (r *runner) forwardExits() (c *ctr) {
+	n := 0
+	for _, name := range r.names {
+		if r.ctrs[name].exit != nil {
+			n++
+			c = r.ctrs[name]
+		}
+	}
+	if n <= 1 {
+		return c
+	}
+	for _, name := range r.names {
+		if c := r.ctrs[name]; c.exit != nil {
+			done := c.stopWait
+			if done == nil {
+				done = func() {}
+			}
+			r.forward(c.name, c.exit, done)
+			c.exit, c.stopWait = nil, nil
+		}
+	}
+	return nil
+}
+
+// exited turns what an exit channel gave into the exit event of c.
+func (r *runner) exited(c *ctr, st runtime.ExitStatus, ok bool) (event, bool) {
+	c.exit = nil
+	if c.stopWait != nil {
+		c.stopWait()
+		c.stopWait = nil
+	}
+	if !ok {
+		st = runtime.ExitStatus{Err: errors.New("exit status channel closed")}
+	}
+	if r.helperCtx.Err() != nil {
+		return event{}, false // the status says the wait was cancelled
+	}
+	return event{name: c.name, exit: &st}, true
 }
 
 // forward passes the exit status from ch to the run goroutine, then calls
@@ -748,12 +792,21 @@ func (r *runner) next(ctx context.Context, deadline time.Time) error {
 		defer timer.Stop()
 		timeout = timer.C
 	}
+	var exit <-chan runtime.ExitStatus
+	waiting := r.forwardExits()
+	if waiting != nil {
+		exit = waiting.exit
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-r.wake:
 	case ev := <-r.events:
 		return r.handle(ctx, ev)
+	case st, ok := <-exit:
+		if ev, ok := r.exited(waiting, st, ok); ok {
+			return r.handle(ctx, ev)
+		}
 	case <-timeout:
 	}
 	return nil
@@ -832,7 +885,7 @@ func (r *runner) startContainer(ctx context.Context, c *ctr) error {
 		return r.startError(ctx, c, err)
 	}
 	c.started, c.startedAt = true, time.Now()
-	r.forward(c.name, ch, cancelWait)
+	c.exit, c.stopWait = ch, cancelWait
 	r.monitor(c, false)
 	r.log.Info("agent: started container", "container", c.name)
 	r.keep(func(t *state.Task) error {
