@@ -46,6 +46,14 @@ import (
 //
 // Each scenario comes from a seed; a failure prints the seed and the whole
 // scenario. To replay one: go test -run 'TestPropertyServiceBounds/seed=7$'.
+// Goroutines still interleave freely inside a bubble, so a seed fixes the
+// scenario, not every schedule: a rare violation may need -count=N.
+//
+// The violations the property test found are shrunk to deterministic tests
+// at the end of the file (TestPropertyStaleCacheStopsTooMany,
+// TestPropertyStopsTaskThatJustTurnedHealthy,
+// TestPropertyScaleInKeepsTheBestTasks); they use a store whose watch lags,
+// which turns the controller's races into exact fake-time schedules.
 
 // propertySeeds is how many random scenarios TestPropertyServiceBounds runs.
 const propertySeeds = 30
@@ -55,55 +63,55 @@ func TestPropertyServiceBounds(t *testing.T) {
 	for seed := uint64(1); seed <= propertySeeds; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			sc := newScenario(seed)
+			sc := newPropScenario(seed)
 			synctest.Test(t, func(t *testing.T) { sc.run(t) })
 		})
 	}
 }
 
-// revKind is how the containers of a task-definition revision behave.
-type revKind int
+// propRevKind is how the containers of a task-definition revision behave.
+type propRevKind int
 
 const (
-	revGood      revKind = iota // passes its health checks, runs forever
-	revUnhealthy                // fails every health check
-	revCrash                    // healthy, then exits after runFor
-	revFlap                     // health checks fail for down out of every period
+	propGood      propRevKind = iota // passes its health checks, runs forever
+	propUnhealthy                    // fails every health check
+	propCrash                        // healthy, then exits after runFor
+	propFlap                         // health checks fail for down out of every period
 )
 
-func (k revKind) String() string {
+func (k propRevKind) String() string {
 	return [...]string{"good", "unhealthy", "crash", "flap"}[k]
 }
 
-// revision is one task-definition revision of the scenario's family; its
+// propRevision is one task-definition revision of the scenario's family; its
 // image web:<version> is scripted on every fake runtime.
-type revision struct {
+type propRevision struct {
 	version  string
-	kind     revKind
+	kind     propRevKind
 	runFor   time.Duration // revCrash
 	exitCode int           // revCrash
 	period   time.Duration // revFlap
 	down     time.Duration // revFlap
 }
 
-func (r revision) String() string {
+func (r propRevision) String() string {
 	switch r.kind {
-	case revCrash:
+	case propCrash:
 		return fmt.Sprintf("%s(crash after %v, exit %d)", r.version, r.runFor, r.exitCode)
-	case revFlap:
+	case propFlap:
 		return fmt.Sprintf("%s(flap: unhealthy %v of every %v)", r.version, r.down, r.period)
 	default:
 		return fmt.Sprintf("%s(%s)", r.version, r.kind)
 	}
 }
 
-func (r revision) behavior() (fake.Behavior, bool) {
+func (r propRevision) behavior() (fake.Behavior, bool) {
 	switch r.kind {
-	case revUnhealthy:
+	case propUnhealthy:
 		return fake.Behavior{Exec: fake.ExecCodes(1)}, true
-	case revCrash:
+	case propCrash:
 		return fake.Behavior{RunFor: r.runFor, ExitCode: r.exitCode}, true
-	case revFlap:
+	case propFlap:
 		period, down := r.period, r.down
 		return fake.Behavior{Exec: func(c fake.ExecCall) fake.ExecReply {
 			if c.Elapsed%period >= period-down {
@@ -115,29 +123,29 @@ func (r revision) behavior() (fake.Behavior, bool) {
 	return fake.Behavior{}, false
 }
 
-type stepKind int
+type propStepKind int
 
-func (k stepKind) String() string {
+func (k propStepKind) String() string {
 	return [...]string{"update", "drain", "activate", "add", "lose", "crash"}[k]
 }
 
 const (
-	stepUpdate   stepKind = iota // one or two UpdateService calls
-	stepDrain                    // an ACTIVE instance goes DRAINING
-	stepActivate                 // a DRAINING instance goes ACTIVE again
-	stepAdd                      // a new instance registers
-	stepLose                     // an instance dies: its containers are killed and it is deregistered
-	stepCrash                    // a running container of the service exits
+	propStepUpdate   propStepKind = iota // one or two UpdateService calls
+	propStepDrain                        // an ACTIVE instance goes DRAINING
+	propStepActivate                     // a DRAINING instance goes ACTIVE again
+	propStepAdd                          // a new instance registers
+	propStepLose                         // an instance dies: its containers are killed and it is deregistered
+	propStepCrash                        // a running container of the service exits
 )
 
-// update is one UpdateService call: a new revision (rev >= 0), a new desired
+// propUpdate is one UpdateService call: a new revision (rev >= 0), a new desired
 // count (desired > 0), or both.
-type update struct {
+type propUpdate struct {
 	rev     int
 	desired int
 }
 
-func (u update) String() string {
+func (u propUpdate) String() string {
 	var parts []string
 	if u.rev >= 0 {
 		parts = append(parts, fmt.Sprintf("rev=%d", u.rev))
@@ -148,9 +156,9 @@ func (u update) String() string {
 	return "UpdateService(" + strings.Join(parts, ",") + ")"
 }
 
-type step struct {
-	kind    stepKind
-	updates []update
+type propStep struct {
+	kind    propStepKind
+	updates []propUpdate
 	// parallel issues two updates from two goroutines at once rather than
 	// back to back.
 	parallel bool
@@ -163,10 +171,10 @@ type step struct {
 	sleep time.Duration
 }
 
-func (s step) String() string {
+func (s propStep) String() string {
 	var what string
 	switch s.kind {
-	case stepUpdate:
+	case propStepUpdate:
 		var us []string
 		for _, u := range s.updates {
 			us = append(us, u.String())
@@ -176,22 +184,22 @@ func (s step) String() string {
 			sep = " || "
 		}
 		what = strings.Join(us, sep)
-	case stepDrain:
+	case propStepDrain:
 		what = fmt.Sprintf("drain(pick %d)", s.pick)
-	case stepActivate:
+	case propStepActivate:
 		what = fmt.Sprintf("activate(pick %d)", s.pick)
-	case stepAdd:
+	case propStepAdd:
 		what = "add instance in zone-" + s.zone
-	case stepLose:
+	case propStepLose:
 		what = fmt.Sprintf("lose instance(pick %d)", s.pick)
-	case stepCrash:
+	case propStepCrash:
 		what = fmt.Sprintf("crash container(pick %d, exit %d)", s.pick, s.code)
 	}
 	return fmt.Sprintf("%s; sleep %v", what, s.sleep)
 }
 
-// scenario is everything a seed decides.
-type scenario struct {
+// propScenario is everything a seed decides.
+type propScenario struct {
 	seed    uint64
 	zones   []string // one per initial instance; several may share one
 	minPct  int
@@ -201,8 +209,8 @@ type scenario struct {
 	// under minPct/maxPct; every desired count the scenario uses is one.
 	progress  []int
 	initial   int
-	revisions []revision // 0 is the initial one, final the last good one
-	steps     []step
+	revisions []propRevision // 0 is the initial one, final the last good one
+	steps     []propStep
 	final     int
 	// finalDesired is set with the final revision.
 	finalDesired int
@@ -211,7 +219,7 @@ type scenario struct {
 	probe int
 }
 
-func (sc *scenario) String() string {
+func (sc *propScenario) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d: %d instances in zones %v; minimumHealthyPercent %d, maximumPercent %d, desired %d",
 		sc.seed, len(sc.zones), sc.zones, sc.minPct, sc.maxPct, sc.initial)
@@ -232,17 +240,17 @@ func (sc *scenario) String() string {
 	return b.String()
 }
 
-// noProgress reports whether a deployment of desired tasks is stuck under
+// propNoProgress reports whether a deployment of desired tasks is stuck under
 // the percentages: it can neither start a task above the desired count nor
 // stop one and stay at the minimum.
-func noProgress(desired, minPct, maxPct int) bool {
+func propNoProgress(desired, minPct, maxPct int) bool {
 	lo, hi := service.DeploymentConfiguration{MinimumHealthyPercent: &minPct, MaximumPercent: &maxPct}.Bounds(service.Replica, desired)
 	return hi <= lo
 }
 
-func newScenario(seed uint64) *scenario {
+func newPropScenario(seed uint64) *propScenario {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed5eed5eed5eed))
-	sc := &scenario{seed: seed, probe: -1}
+	sc := &propScenario{seed: seed, probe: -1}
 	zones := 1 + rng.IntN(3)
 	for range 2 + rng.IntN(4) {
 		sc.zones = append(sc.zones, string(rune('a'+rng.IntN(zones))))
@@ -251,7 +259,7 @@ func newScenario(seed uint64) *scenario {
 		sc.minPct, sc.maxPct = rng.IntN(101), 100+rng.IntN(101)
 		sc.progress = sc.progress[:0]
 		for d := 1; d <= 6; d++ {
-			if !noProgress(d, sc.minPct, sc.maxPct) {
+			if !propNoProgress(d, sc.minPct, sc.maxPct) {
 				sc.progress = append(sc.progress, d)
 			}
 		}
@@ -264,13 +272,13 @@ func newScenario(seed uint64) *scenario {
 	}
 	desired := func() int { return sc.progress[rng.IntN(len(sc.progress))] }
 	sc.initial = desired()
-	newRev := func(kind revKind) int {
-		r := revision{version: fmt.Sprintf("v%d", len(sc.revisions)), kind: kind}
+	newRev := func(kind propRevKind) int {
+		r := propRevision{version: fmt.Sprintf("v%d", len(sc.revisions)), kind: kind}
 		switch kind {
-		case revCrash:
+		case propCrash:
 			r.runFor = time.Duration(5+rng.IntN(120)) * time.Second
 			r.exitCode = []int{0, 1, 2, 137}[rng.IntN(4)]
-		case revFlap:
+		case propFlap:
 			r.period = time.Duration(30+rng.IntN(90)) * time.Second
 			r.down = time.Duration(10+rng.IntN(20)) * time.Second
 		}
@@ -280,24 +288,24 @@ func newScenario(seed uint64) *scenario {
 	randomRev := func() int {
 		switch n := rng.IntN(20); {
 		case n < 10:
-			return newRev(revGood)
+			return newRev(propGood)
 		case n < 13:
-			return newRev(revUnhealthy)
+			return newRev(propUnhealthy)
 		case n < 16:
-			return newRev(revCrash)
+			return newRev(propCrash)
 		default:
-			return newRev(revFlap)
+			return newRev(propFlap)
 		}
 	}
-	newRev(revGood)
-	randomUpdate := func() update {
+	newRev(propGood)
+	randomUpdate := func() propUpdate {
 		switch rng.IntN(3) {
 		case 0:
-			return update{rev: randomRev()}
+			return propUpdate{rev: randomRev()}
 		case 1:
-			return update{rev: -1, desired: desired()}
+			return propUpdate{rev: -1, desired: desired()}
 		default:
-			return update{rev: randomRev(), desired: desired()}
+			return propUpdate{rev: randomRev(), desired: desired()}
 		}
 	}
 	sleep := func() time.Duration {
@@ -313,38 +321,38 @@ func newScenario(seed uint64) *scenario {
 		}
 	}
 	for range 6 + rng.IntN(7) {
-		var s step
+		var s propStep
 		switch n := rng.IntN(14); {
 		case n < 4:
-			s = step{kind: stepUpdate, updates: []update{randomUpdate()}}
+			s = propStep{kind: propStepUpdate, updates: []propUpdate{randomUpdate()}}
 		case n < 6:
-			s = step{kind: stepUpdate, updates: []update{randomUpdate(), randomUpdate()}, parallel: rng.IntN(2) == 0}
+			s = propStep{kind: propStepUpdate, updates: []propUpdate{randomUpdate(), randomUpdate()}, parallel: rng.IntN(2) == 0}
 		case n < 7:
-			s = step{kind: stepDrain, pick: rng.IntN(100)}
+			s = propStep{kind: propStepDrain, pick: rng.IntN(100)}
 		case n < 8:
-			s = step{kind: stepActivate, pick: rng.IntN(100)}
+			s = propStep{kind: propStepActivate, pick: rng.IntN(100)}
 		case n < 9:
-			s = step{kind: stepAdd, zone: string(rune('a' + rng.IntN(zones)))}
+			s = propStep{kind: propStepAdd, zone: string(rune('a' + rng.IntN(zones)))}
 		case n < 10:
-			s = step{kind: stepLose, pick: rng.IntN(100)}
+			s = propStep{kind: propStepLose, pick: rng.IntN(100)}
 		default:
-			s = step{kind: stepCrash, pick: rng.IntN(100), code: []int{0, 1, 137}[rng.IntN(3)]}
+			s = propStep{kind: propStepCrash, pick: rng.IntN(100), code: []int{0, 1, 137}[rng.IntN(3)]}
 		}
 		s.sleep = sleep()
 		sc.steps = append(sc.steps, s)
 	}
-	sc.final = newRev(revGood)
+	sc.final = newRev(propGood)
 	sc.finalDesired = desired()
 	if sc.breaker != nil && sc.breaker.Rollback && rng.IntN(2) == 0 {
-		sc.probe = newRev(revUnhealthy)
+		sc.probe = newRev(propUnhealthy)
 	}
 	return sc
 }
 
-// runner plays a scenario against an env.
-type runner struct {
+// propRunner plays a scenario against an env.
+type propRunner struct {
 	t     *testing.T
-	sc    *scenario
+	sc    *propScenario
 	e     *env
 	chk   *invariantChecker
 	refs  []string
@@ -353,7 +361,7 @@ type runner struct {
 	log   []string
 }
 
-func (sc *scenario) run(t *testing.T) {
+func (sc *propScenario) run(t *testing.T) {
 	var opts []fake.Option
 	for _, r := range sc.revisions {
 		if b, ok := r.behavior(); ok {
@@ -361,11 +369,11 @@ func (sc *scenario) run(t *testing.T) {
 		}
 	}
 	e := newEnv(t, 0, opts...)
-	r := &runner{t: t, sc: sc, e: e, insts: map[string]cluster.InstanceStatus{}}
+	r := &propRunner{t: t, sc: sc, e: e, insts: map[string]cluster.InstanceStatus{}}
 	for _, z := range sc.zones {
 		r.addInstance(z)
 	}
-	kinds := map[string]revKind{}
+	kinds := map[string]propRevKind{}
 	for _, rev := range sc.revisions {
 		ref := e.register(rev.version)
 		r.refs = append(r.refs, ref)
@@ -392,14 +400,14 @@ func (sc *scenario) run(t *testing.T) {
 	// Failures stop here: the last revision is good, so the service must
 	// converge on it.
 	r.logf("final at %s", time.Now().Format("15:04:05"))
-	r.update(update{rev: sc.final, desired: sc.finalDesired})
+	r.update(propUpdate{rev: sc.final, desired: sc.finalDesired})
 	s := r.converge()
 	assert.Equal(t, r.refs[sc.final], s.TaskDefinition, "the service converged on the final revision")
 	r.checkConverged(s)
 
 	if sc.probe >= 0 {
 		r.logf("probe at %s", time.Now().Format("15:04:05"))
-		r.update(update{rev: sc.probe})
+		r.update(propUpdate{rev: sc.probe})
 		s := r.converge()
 		assert.Equal(t, r.refs[sc.final], s.TaskDefinition, "the circuit breaker rolled the unhealthy revision back")
 		assert.True(t, slices.ContainsFunc(s.Events, func(ev service.Event) bool {
@@ -409,12 +417,12 @@ func (sc *scenario) run(t *testing.T) {
 	}
 }
 
-func (r *runner) logf(format string, args ...any) {
+func (r *propRunner) logf(format string, args ...any) {
 	r.log = append(r.log, fmt.Sprintf(format, args...))
 }
 
 // report prints the scenario and what went wrong, when something did.
-func (r *runner) report() {
+func (r *propRunner) report() {
 	violations, stats, err := r.chk.result()
 	assert.NoError(r.t, err, "the invariant watch ended early")
 	if len(violations) > 0 {
@@ -434,7 +442,7 @@ func (r *runner) report() {
 		stats.revisions, stats.failureLeaves, stats.scheduledLeaves, stats.excused, stats.maxActive)
 }
 
-func (r *runner) addInstance(zone string) string {
+func (r *propRunner) addInstance(zone string) string {
 	id := fmt.Sprintf("i-%d", r.next)
 	r.next++
 	r.e.addInstance(id, zone)
@@ -443,7 +451,7 @@ func (r *runner) addInstance(zone string) string {
 }
 
 // withStatus lists the instances of a status, sorted.
-func (r *runner) withStatus(st cluster.InstanceStatus) []string {
+func (r *propRunner) withStatus(st cluster.InstanceStatus) []string {
 	var ids []string
 	for id, s := range r.insts {
 		if s == st {
@@ -454,12 +462,12 @@ func (r *runner) withStatus(st cluster.InstanceStatus) []string {
 	return ids
 }
 
-func (r *runner) update(u update) {
+func (r *propRunner) update(u propUpdate) {
 	r.t.Helper()
 	require.NoError(r.t, r.tryUpdate(u))
 }
 
-func (r *runner) tryUpdate(u update) error {
+func (r *propRunner) tryUpdate(u propUpdate) error {
 	in := stevedore.UpdateServiceInput{Cluster: "test", Service: "web"}
 	if u.rev >= 0 {
 		in.TaskDefinition = &r.refs[u.rev]
@@ -472,10 +480,10 @@ func (r *runner) tryUpdate(u update) error {
 }
 
 // do runs one step and says what it did.
-func (r *runner) do(s step) string {
+func (r *propRunner) do(s propStep) string {
 	t, e := r.t, r.e
 	switch s.kind {
-	case stepUpdate:
+	case propStepUpdate:
 		if s.parallel {
 			errs := make([]error, len(s.updates))
 			var wg sync.WaitGroup
@@ -490,14 +498,14 @@ func (r *runner) do(s step) string {
 			}
 		}
 		return strings.TrimSuffix(s.String(), fmt.Sprintf("; sleep %v", s.sleep))
-	case stepDrain, stepLose:
+	case propStepDrain, propStepLose:
 		// Keep one ACTIVE instance: the service must be able to converge.
 		active := r.withStatus(cluster.StatusActive)
 		if len(active) < 2 {
 			return "skipped (one ACTIVE instance left): " + s.kind.String()
 		}
 		id := active[s.pick%len(active)]
-		if s.kind == stepDrain {
+		if s.kind == propStepDrain {
 			require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusDraining, id))
 			r.insts[id] = cluster.StatusDraining
 			return "drain " + id
@@ -509,7 +517,7 @@ func (r *runner) do(s step) string {
 		require.NoError(t, e.o.DeregisterContainerInstance(e.ctx, "test", id, true))
 		delete(r.insts, id)
 		return "lose " + id
-	case stepActivate:
+	case propStepActivate:
 		draining := r.withStatus(cluster.StatusDraining)
 		if len(draining) == 0 {
 			return "skipped (nothing DRAINING): " + s.kind.String()
@@ -518,9 +526,9 @@ func (r *runner) do(s step) string {
 		require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusActive, id))
 		r.insts[id] = cluster.StatusActive
 		return "activate " + id
-	case stepAdd:
+	case propStepAdd:
 		return "add " + r.addInstance(s.zone) + " in zone-" + s.zone
-	case stepCrash:
+	case propStepCrash:
 		type target struct {
 			rt       *fake.Runtime
 			id, task string
@@ -551,15 +559,15 @@ func (r *runner) do(s step) string {
 	return ""
 }
 
-// convergeLimit is how much fake time a service gets to converge once
+// propConvergeLimit is how much fake time a service gets to converge once
 // failures stop. Throttled launches after tasks that failed to start wait up
 // to service.MaxThrottleDelay, but a new deployment resets the throttle.
-const convergeLimit = time.Hour
+const propConvergeLimit = time.Hour
 
 // converge waits until the service is steady, and makes sure it stays so.
-func (r *runner) converge() service.Service {
+func (r *propRunner) converge() service.Service {
 	r.t.Helper()
-	deadline := time.Now().Add(convergeLimit)
+	deadline := time.Now().Add(propConvergeLimit)
 	for {
 		synctest.Wait()
 		if s := r.e.service("web"); s.Steady {
@@ -568,7 +576,7 @@ func (r *runner) converge() service.Service {
 		if time.Now().After(deadline) {
 			s := r.e.service("web")
 			r.t.Fatalf("service not steady after %v: desired %d, running %d, pending %d, deployments %+v",
-				convergeLimit, s.DesiredCount, s.RunningCount, s.PendingCount, s.Deployments)
+				propConvergeLimit, s.DesiredCount, s.RunningCount, s.PendingCount, s.Deployments)
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -582,7 +590,7 @@ func (r *runner) converge() service.Service {
 
 // checkConverged checks a steady service: one COMPLETED deployment, and
 // exactly the desired tasks, RUNNING and HEALTHY on its task definition.
-func (r *runner) checkConverged(s service.Service) {
+func (r *propRunner) checkConverged(s service.Service) {
 	t := r.t
 	t.Helper()
 	assert.Equal(t, r.sc.finalDesired, s.DesiredCount)
@@ -613,7 +621,7 @@ func (r *runner) checkConverged(s service.Service) {
 // service write and the task writes share one ordered history.
 type invariantChecker struct {
 	service string
-	kinds   map[string]revKind // task definition ref -> behaviour
+	kinds   map[string]propRevKind // task definition ref -> behaviour
 
 	mu    sync.Mutex
 	tasks map[string]*state.Task
@@ -637,11 +645,11 @@ type invariantChecker struct {
 	hits            map[string]bool // tasks whose container the test killed
 	lost            map[string]bool // instances the test killed
 	violations      []string
-	stats           checkStats
+	stats           propStats
 	err             error
 }
 
-type checkStats struct {
+type propStats struct {
 	revisions       int
 	failureLeaves   int
 	scheduledLeaves int
@@ -652,7 +660,7 @@ type checkStats struct {
 	maxActive int
 }
 
-func watchInvariants(t *testing.T, e *env, serviceName string, kinds map[string]revKind) *invariantChecker {
+func watchInvariants(t *testing.T, e *env, serviceName string, kinds map[string]propRevKind) *invariantChecker {
 	t.Helper()
 	c := &invariantChecker{service: serviceName, kinds: kinds, tasks: map[string]*state.Task{},
 		healthy: map[string]bool{}, hits: map[string]bool{}, lost: map[string]bool{}}
@@ -730,7 +738,7 @@ func (c *invariantChecker) lose(instanceID string) {
 
 // result checks the last revision and returns what was found. Call it
 // after synctest.Wait, when the watch has delivered everything.
-func (c *invariantChecker) result() ([]string, checkStats, error) {
+func (c *invariantChecker) result() ([]string, propStats, error) {
 	synctest.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -742,13 +750,13 @@ func (c *invariantChecker) violate(format string, args ...any) {
 	c.violations = append(c.violations, fmt.Sprintf("revision %d at %s: ", c.rev, c.at.Format("15:04:05.000"))+fmt.Sprintf(format, args...))
 }
 
-// isHealthy is a task that counts towards minimumHealthyPercent.
-func isHealthy(t *state.Task) bool {
+// propHealthy is a task that counts towards minimumHealthyPercent.
+func propHealthy(t *state.Task) bool {
 	return t.LastStatus == task.Running && t.DesiredStatus == task.Running && t.HealthStatus == task.Healthy
 }
 
-// isActive is a task that counts towards maximumPercent.
-func isActive(t *state.Task) bool {
+// propActive is a task that counts towards maximumPercent.
+func propActive(t *state.Task) bool {
 	switch t.LastStatus {
 	case task.Provisioning, task.Pending, task.Activating, task.Running:
 		return true
@@ -756,10 +764,10 @@ func isActive(t *state.Task) bool {
 	return false
 }
 
-// leaveCause says why a task left the healthy set: "" when the scheduler
+// propLeaveCause says why a task left the healthy set: "" when the scheduler
 // stopped it for scaling or draining (bound by the minimum), else the
 // failure.
-func leaveCause(t *state.Task) string {
+func propLeaveCause(t *state.Task) string {
 	switch {
 	case t.StoppedForHealth:
 		return "stopped for failing health checks"
@@ -774,14 +782,14 @@ func leaveCause(t *state.Task) string {
 	}
 }
 
-// failure says whether cause (from leaveCause) is a failure, and whether the
+// failure says whether cause (from propLeaveCause) is a failure, and whether the
 // scenario explains it: the task's revision is scripted to fail, or the test
 // killed the task's container or instance.
 func (c *invariantChecker) failure(t *state.Task, cause string) (failure, explained bool) {
 	if cause == "" {
 		return false, true
 	}
-	explained = c.kinds[t.TaskDefinitionRef()] != revGood || c.hits[t.ID()] || c.lost[t.ContainerInstanceID()]
+	explained = c.kinds[t.TaskDefinitionRef()] != propGood || c.hits[t.ID()] || c.lost[t.ContainerInstanceID()]
 	return true, explained
 }
 
@@ -803,10 +811,10 @@ func (c *invariantChecker) flush() {
 	active := 0
 	healthy := map[string]bool{}
 	for id, t := range c.tasks {
-		if isActive(t) {
+		if propActive(t) {
 			active++
 		}
-		if isHealthy(t) {
+		if propHealthy(t) {
 			healthy[id] = true
 		}
 	}
@@ -828,7 +836,7 @@ func (c *invariantChecker) flush() {
 			fell = fmt.Sprintf(" and above the %d tasks left since the desired count fell", c.ceiling)
 		}
 		c.violate("%d tasks RUNNING or PENDING, above floor(%d × %d%%) = %d%s: %s",
-			active, c.svc.DesiredCount, pct(c.svc.DeploymentConfiguration.MaximumPercent), maxActive, fell, c.describe())
+			active, c.svc.DesiredCount, propPct(c.svc.DeploymentConfiguration.MaximumPercent), maxActive, fell, c.describe())
 	}
 	c.active = active
 
@@ -854,7 +862,7 @@ func (c *invariantChecker) flush() {
 			c.violate("healthy task %s vanished from the store", id)
 			continue
 		}
-		cause := leaveCause(t)
+		cause := propLeaveCause(t)
 		failure, explained := c.failure(t, cause)
 		switch {
 		case failure && explained:
@@ -873,12 +881,12 @@ func (c *invariantChecker) flush() {
 	}
 	if len(scheduled) > 0 && len(healthy) < minHealthy-excuse {
 		c.violate("the scheduler stopped healthy tasks %v leaving %d healthy, below ceil(%d × %d%%) = %d (%d excused by failures of this instant): %s",
-			scheduled, len(healthy), c.svc.DesiredCount, pct(c.svc.DeploymentConfiguration.MinimumHealthyPercent), minHealthy, excuse, c.describe())
+			scheduled, len(healthy), c.svc.DesiredCount, propPct(c.svc.DeploymentConfiguration.MinimumHealthyPercent), minHealthy, excuse, c.describe())
 	}
 	c.healthy = healthy
 }
 
-func pct(p *int) int {
+func propPct(p *int) int {
 	if p == nil {
 		return -1
 	}
@@ -985,15 +993,8 @@ func (w *laggingWatcher) Close() {
 //     with no failure at all.
 func TestPropertyStaleCacheStopsTooMany(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st, err := memory.New()
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, st.Close()) })
-		o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithStore(laggingStore{Store: st, lag: time.Second}))
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, o.Close()) })
-		e := &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}}
-		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "test"})
-		require.NoError(t, err)
+		e := propLagEnv(t, time.Second)
+		o := e.o
 		register := func(id string, memory int) {
 			rt := fake.New()
 			t.Cleanup(rt.Close)
@@ -1006,7 +1007,7 @@ func TestPropertyStaleCacheStopsTooMany(t *testing.T) {
 		}
 		register("i-0", 8192)
 		v1, v2, v3 := e.register("v1"), e.register("v2"), e.register("v3")
-		_, err = o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := o.CreateService(e.ctx, stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 1,
 			PlacementStrategy:       []placement.StrategySpec{placement.Binpack("memory")},
 			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(50), MaximumPercent: ptr(150)},
@@ -1023,7 +1024,7 @@ func TestPropertyStaleCacheStopsTooMany(t *testing.T) {
 		}
 		require.Equal(t, map[string]int{"i-0": 1, "i-1": 1}, perInstance)
 
-		chk := watchInvariants(t, e, "web", map[string]revKind{})
+		chk := watchInvariants(t, e, "web", map[string]propRevKind{})
 		synctest.Wait()
 		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
@@ -1035,5 +1036,194 @@ func TestPropertyStaleCacheStopsTooMany(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, violations, "healthy tasks below minimumHealthyPercent without a failure")
 		assert.Zero(t, stats.failureLeaves)
+	})
+}
+
+// propLagEnv is an env without instances whose store delivers watch events
+// lag late.
+func propLagEnv(t *testing.T, lag time.Duration, opts ...fake.Option) *env {
+	t.Helper()
+	st, err := memory.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithStore(laggingStore{Store: st, lag: lag}))
+	require.NoError(t, err)
+	return envFor(t, o, 0, opts...)
+}
+
+// propScale sets the service's desired count and returns the task it starts.
+func propScale(e *env, desired int) *task.Task {
+	e.t.Helper()
+	known := map[string]bool{}
+	for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+		known[tk.ID()] = true
+	}
+	_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(desired)})
+	require.NoError(e.t, err)
+	for range 100 {
+		time.Sleep(100 * time.Millisecond)
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+			if !known[tk.ID()] {
+				return tk
+			}
+		}
+	}
+	e.t.Fatalf("no task started after scaling to %d", desired)
+	return nil
+}
+
+// propContainerStarted waits until the container of task tk runs on instance and
+// returns when it started.
+func propContainerStarted(e *env, instance string, tk *task.Task) time.Time {
+	e.t.Helper()
+	for range 100 {
+		if c, ok := e.runtimes[instance].Container(agent.ContainerID(tk.ID(), "app")); ok && c.Info.State == runtime.StateRunning {
+			return c.Info.StartedAt
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("the container of task %s does not run", tk.ID())
+	return time.Time{}
+}
+
+func propHealth(e *env, tk *task.Task) task.HealthStatus {
+	e.t.Helper()
+	got, err := e.o.DescribeTasks(e.ctx, "test", tk.ID())
+	require.NoError(e.t, err)
+	return got[0].HealthStatus
+}
+
+// TestPropertyStopsTaskThatJustTurnedHealthy is the second violation the
+// property test found (seed 154 under -race, about one run in ten), made
+// deterministic: the service controller plans on its cache and applies the
+// plan in a transaction without checking it against the tasks the
+// transaction reads. A surplus task that is not healthy yet is stopped at
+// once, outside the minimumHealthyPercent budget; when the task turned
+// HEALTHY after the controller's cache was read but before its
+// transaction, a HEALTHY task is stopped, and healthy tasks fall below the
+// minimum without any failure.
+//
+// The store's watch lags one second. Desired 2 at 100%/200%: A is HEALTHY,
+// O has just started. Half a second before O's first health check, a new
+// task definition is deployed. The controller sees the deployment before
+// O's HEALTHY: O is surplus (older deployment) and, in its cache, not
+// healthy, so it is stopped at once although the store says HEALTHY. That
+// leaves A alone healthy, below 2.
+//
+// It fails until the controller plans, inside its write transaction, on the
+// tasks as the transaction reads them (or checks each planned stop against
+// the task it reads there). Refreshing the service's cached tasks from the
+// transaction before planning in applyPlan makes it pass (tried on a copy).
+func TestPropertyStopsTaskThatJustTurnedHealthy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := propLagEnv(t, time.Second)
+		e.addInstance("i-0", "a")
+		v1, v2 := e.register("v1"), e.register("v2")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 1,
+			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(100), MaximumPercent: ptr(200)},
+		})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+
+		chk := watchInvariants(t, e, "web", map[string]propRevKind{})
+		o := propScale(e, 2)
+		started := propContainerStarted(e, "i-0", o)
+		// The first health check runs one interval (5 s) after the start.
+		time.Sleep(time.Until(started.Add(4500 * time.Millisecond)))
+		require.Equal(t, task.HealthUnknown, propHealth(e, o), "O is not healthy yet")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		require.Equal(t, task.Healthy, propHealth(e, o), "O turned healthy before the controller acted")
+		e.waitSteady("web", 10*time.Minute)
+
+		violations, _, err := chk.result()
+		require.NoError(t, err)
+		assert.Empty(t, violations, "healthy tasks below minimumHealthyPercent without a failure")
+	})
+}
+
+// startPeriodDef has a long startPeriod: a container whose checks fail stays
+// UNKNOWN for five minutes instead of turning UNHEALTHY.
+const startPeriodDef = `{
+  "family": "web",
+  "networkMode": "awsvpc",
+  "containerDefinitions": [{
+    "name": "app",
+    "image": "web:v1",
+    "memory": 256,
+    "cpu": 128,
+    "command": ["sleep", "infinity"],
+    "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 2, "startPeriod": 300}
+  }]
+}`
+
+// TestPropertyScaleInKeepsTheBestTasks: when a service has more tasks of its
+// primary deployment than desired, the planner sorts them with stopOrder
+// (cheapest to lose first: not running, unhealthy, on a draining instance,
+// on a crowded instance, newest) and then keeps the first desired ones and
+// makes the rest surplus: the cheapest are kept and the most valuable are
+// offered for stopping (service/planner.go, replica: "keep[desired:]").
+//
+// Desired 2 at 100%/200%: A HEALTHY (oldest), B RUNNING and UNKNOWN (its
+// checks fail inside a five-minute startPeriod), C HEALTHY (newest). Scaled
+// in from 3 to 2, B is the one to stop, at once: it is not healthy. The
+// planner makes A surplus instead; A is healthy and the minimum (2) leaves
+// no budget, so nothing stops, and the service stays at 3 tasks and not
+// steady until B's startPeriod ends and it turns UNHEALTHY.
+//
+// It fails until the planner makes the first len(keep)-desired tasks of the
+// stop order surplus (not keep[desired:]) and stopOrder ranks a RUNNING task
+// that does not count as healthy (UNKNOWN) before the healthy ones; with
+// only the first change C, the newest, is offered instead of B and is
+// blocked by the minimum in the same way. Both changes together make it
+// pass, and service's tests still pass (tried on a copy).
+func TestPropertyScaleInKeepsTheBestTasks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		failing := map[string]bool{} // container IDs whose checks fail
+		script := fake.Behavior{Exec: func(c fake.ExecCall) fake.ExecReply {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing[c.ID] {
+				return fake.ExecReply{ExitCode: 1}
+			}
+			return fake.ExecReply{}
+		}}
+		e := newEnv(t, 0, fake.WithImage("web:v1", script))
+		e.addInstance("i-0", "a")
+		td, _, err := task.ParseDefinition([]byte(startPeriodDef))
+		require.NoError(t, err)
+		def, err := e.o.RegisterTaskDefinition(e.ctx, td)
+		require.NoError(t, err)
+		_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: def.Ref(), DesiredCount: 1,
+			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(100), MaximumPercent: ptr(200)},
+		})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+
+		b := propScale(e, 2)
+		mu.Lock()
+		failing[agent.ContainerID(b.ID(), "app")] = true
+		mu.Unlock()
+		time.Sleep(30 * time.Second)
+		require.Equal(t, task.HealthUnknown, propHealth(e, b), "B's failures fall in its startPeriod")
+		c := propScale(e, 3)
+		time.Sleep(30 * time.Second)
+		require.Equal(t, task.Healthy, propHealth(e, c))
+
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(2)})
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		var ids []string
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+			ids = append(ids, tk.ID())
+		}
+		assert.NotContains(t, ids, b.ID(), "the task that is not healthy is the one scaled in")
+		assert.Len(t, ids, 2)
+		assert.True(t, e.service("web").Steady, "steady a minute after the scale-in")
 	})
 }
