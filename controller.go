@@ -438,6 +438,21 @@ func (c *serviceController) applyPlan(tx store.Tx, r *serviceWrite, reserved map
 	if err != nil {
 		return err
 	}
+	// Plan on the tasks as this transaction reads them: a task the cache
+	// still shows as not healthy may have turned HEALTHY since, and must
+	// then be stopped only within the minimum healthy bound.
+	for id, e := range c.tasks[r.key] {
+		t, err := store.Get[*state.Task](tx, state.KindTasks, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if t.ModRevision > e.t.ModRevision {
+			c.tasks[r.key][id] = cachedTask{t: t, ts: taskState(t)}
+		}
+	}
 	now := c.o.now()
 	next, plan, err := c.plan(cur, now)
 	if err != nil {

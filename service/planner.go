@@ -366,10 +366,12 @@ func (p *planner) stopOrder(cands []*TaskState) {
 			return 0
 		case t.HealthChecked && t.Health == health.Unhealthy:
 			return 1
+		case t.HealthChecked && t.Health != health.Healthy:
+			return 2 // not known healthy yet: cheaper to lose than a healthy one
 		case t.OnDrainingInstance:
-			return 2
-		default:
 			return 3
+		default:
+			return 4
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b *TaskState) int {
@@ -409,9 +411,11 @@ func (p *planner) replica() {
 		}
 	}
 	if len(keep) > desired {
+		// Cheapest to lose first: the first extra ones go, the best stay.
 		p.stopOrder(keep)
-		surplus = append(surplus, keep[desired:]...)
-		keep = keep[:desired]
+		extra := len(keep) - desired
+		surplus = append(surplus, keep[:extra]...)
+		keep = keep[extra:]
 	}
 
 	occupying, healthy := p.counts()
