@@ -500,7 +500,7 @@ func (r *runner) provision(ctx context.Context) error {
 		return failure("", "ResourceInitializationError: invalid network configuration: %v", err)
 	}
 	nw := r.a.cfg.Network
-	att, err := nw.Setup(r.startCtx, req)
+	att, err := nw.Setup(r.startCtx, *req)
 	if errors.Is(err, network.ErrExists) {
 		// Set up by an earlier agent that stopped before recording it.
 		att, err = nw.Attachment(r.startCtx, r.id)
@@ -599,31 +599,40 @@ func (r *runner) create(ctx context.Context) error {
 		def:      r.def,
 		logs:     r.a.cfg.Logs,
 	}
-	rt := r.a.cfg.Runtime
 	for _, c := range todo {
-		if len(c.def.EnvironmentFiles) > 0 {
-			return failure(c.name, "CannotCreateContainerError: environmentFiles are not supported by this agent")
+		if err := r.createContainer(ctx, c, &in); err != nil {
+			return err
 		}
-		env, err := resolveSecrets(r.startCtx, r.a.cfg.Secrets, c.def)
-		if err != nil {
-			return failure(c.name, "ResourceInitializationError: unable to pull secrets or registry auth: %v", err)
-		}
-		in.secretEnv = env
-		spec, err := containerSpec(c.def, in)
-		if err != nil {
-			return failure(c.name, "CannotCreateContainerError: %v", err)
-		}
-		c.id = spec.ID
-		err = rt.Create(r.startCtx, spec)
-		if errors.Is(err, runtime.ErrAlreadyExists) {
-			err = r.adoptExisting(ctx, c)
-		}
-		if err != nil {
-			return failure(c.name, "CannotCreateContainerError: %v", err)
-		}
-		c.created = true
 	}
 	r.keep(func(t *state.Task) error { r.recordRuntimeIDs(t); return nil })
+	return nil
+}
+
+// createContainer creates one container. (Apart from create, so that the
+// large values it handles stay off the stack of the calls that come
+// before: every runner's stack is only as large as its deepest call.)
+func (r *runner) createContainer(ctx context.Context, c *ctr, in *specInput) error {
+	if len(c.def.EnvironmentFiles) > 0 {
+		return failure(c.name, "CannotCreateContainerError: environmentFiles are not supported by this agent")
+	}
+	env, err := resolveSecrets(r.startCtx, r.a.cfg.Secrets, c.def)
+	if err != nil {
+		return failure(c.name, "ResourceInitializationError: unable to pull secrets or registry auth: %v", err)
+	}
+	in.secretEnv = env
+	spec, err := containerSpec(c.def, in)
+	if err != nil {
+		return failure(c.name, "CannotCreateContainerError: %v", err)
+	}
+	c.id = spec.ID
+	err = r.a.cfg.Runtime.Create(r.startCtx, *spec)
+	if errors.Is(err, runtime.ErrAlreadyExists) {
+		err = r.adoptExisting(ctx, c)
+	}
+	if err != nil {
+		return failure(c.name, "CannotCreateContainerError: %v", err)
+	}
+	c.created = true
 	return nil
 }
 

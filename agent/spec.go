@@ -71,12 +71,12 @@ type portOwner struct {
 // mode, the first container hostname, every container's port mappings,
 // DNS servers and search domains, and extra hosts. It also returns the
 // container each port mapping came from, in request order.
-func networkRequest(taskID string, def *task.TaskDefinition) (network.Request, []portOwner, error) {
+func networkRequest(taskID string, def *task.TaskDefinition) (*network.Request, []portOwner, error) {
 	mode, err := network.ParseMode(string(def.EffectiveNetworkMode()))
 	if err != nil {
-		return network.Request{}, nil, err
+		return nil, nil, err
 	}
-	req := network.Request{TaskID: taskID, Mode: mode}
+	req := &network.Request{TaskID: taskID, Mode: mode}
 	var owners []portOwner
 	for i := range def.ContainerDefinitions {
 		c := &def.ContainerDefinitions[i]
@@ -85,7 +85,7 @@ func networkRequest(taskID string, def *task.TaskDefinition) (network.Request, [
 		}
 		for j, pm := range c.PortMappings {
 			if pm.ContainerPort < 1 || pm.ContainerPort > 65535 || pm.HostPort < 0 || pm.HostPort > 65535 {
-				return network.Request{}, nil, fmt.Errorf("container %s: portMappings[%d]: port out of range", c.Name, j)
+				return nil, nil, fmt.Errorf("container %s: portMappings[%d]: port out of range", c.Name, j)
 			}
 			req.PortMappings = append(req.PortMappings, network.PortMapping{
 				ContainerPort: uint16(pm.ContainerPort),
@@ -97,7 +97,7 @@ func networkRequest(taskID string, def *task.TaskDefinition) (network.Request, [
 		for j, s := range c.DNSServers {
 			addr, err := netip.ParseAddr(s)
 			if err != nil {
-				return network.Request{}, nil, fmt.Errorf("container %s: dnsServers[%d]: %w", c.Name, j, err)
+				return nil, nil, fmt.Errorf("container %s: dnsServers[%d]: %w", c.Name, j, err)
 			}
 			if !slices.Contains(req.DNS.Servers, addr) {
 				req.DNS.Servers = append(req.DNS.Servers, addr)
@@ -111,7 +111,7 @@ func networkRequest(taskID string, def *task.TaskDefinition) (network.Request, [
 		for j, h := range c.ExtraHosts {
 			addr, err := netip.ParseAddr(h.IPAddress)
 			if err != nil {
-				return network.Request{}, nil, fmt.Errorf("container %s: extraHosts[%d].ipAddress: %w", c.Name, j, err)
+				return nil, nil, fmt.Errorf("container %s: extraHosts[%d].ipAddress: %w", c.Name, j, err)
 			}
 			req.ExtraHosts = append(req.ExtraHosts, network.HostEntry{Hostname: h.Hostname, Address: addr})
 		}
@@ -178,8 +178,8 @@ type specInput struct {
 }
 
 // containerSpec builds the runtime spec of one container.
-func containerSpec(c *task.ContainerDefinition, in specInput) (runtime.ContainerSpec, error) {
-	spec := runtime.ContainerSpec{
+func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.ContainerSpec, error) {
+	spec := &runtime.ContainerSpec{
 		ID:             ContainerID(in.taskID, c.Name),
 		Image:          c.Image,
 		EntryPoint:     slices.Clone(c.EntryPoint),
@@ -227,7 +227,7 @@ func containerSpec(c *task.ContainerDefinition, in specInput) (runtime.Container
 	}
 	mounts, err := volumeMounts(c, in.def, in.volumes)
 	if err != nil {
-		return runtime.ContainerSpec{}, err
+		return nil, err
 	}
 	spec.Mounts = append(spec.Mounts, mounts...)
 

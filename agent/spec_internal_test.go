@@ -116,7 +116,7 @@ func TestNetworkRequestAndBindings(t *testing.T) {
 	}
 	req, owners, err := networkRequest("t1", def)
 	require.NoError(t, err)
-	assert.Equal(t, network.Request{
+	assert.Equal(t, &network.Request{
 		TaskID: "t1", Mode: network.ModeBridge, Hostname: "first",
 		PortMappings: []network.PortMapping{{ContainerPort: 80, Protocol: "tcp"}, {ContainerPort: 53, Protocol: "udp"}, {ContainerPort: 80, HostPort: 8080, Protocol: "tcp"}},
 		DNS:          network.DNSConfig{Servers: []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")}, Search: []string{"corp", "svc"}},
