@@ -138,6 +138,7 @@ func (o *Orchestrator) placeReserving(tx store.Tx, l *launch, round *placement.R
 		updated = map[string]*state.Instance{}
 	}
 	var created []*state.Task
+	var tmpl *task.Task
 	for _, d := range decisions {
 		inst := updated[d.Instance]
 		if inst == nil {
@@ -151,7 +152,7 @@ func (o *Orchestrator) placeReserving(tx store.Tx, l *launch, round *placement.R
 		if err := inst.AddTask(d.Group, d.Resources); err != nil {
 			return nil, fmt.Errorf("reserve on %s: %w", d.Instance, err)
 		}
-		t, err := o.newTask(l, d, now)
+		t, err := o.newTask(l, d, now, &tmpl)
 		if err != nil {
 			return nil, err
 		}
@@ -184,12 +185,24 @@ func reservingCopy(stored *state.Instance) *state.Instance {
 	return &next
 }
 
-func (o *Orchestrator) newTask(l *launch, d placement.Decision, now time.Time) (*state.Task, error) {
-	id := randomHex(32)
-	t, err := task.NewTask("arn:stevedore:ecs:local:task/"+l.cluster+"/"+id, l.def, l.overrides, now)
-	if err != nil {
-		return nil, err
+// newTask builds the task of one placement decision. *tmpl holds the task
+// the definition and overrides make, built on the first call of a launch
+// and copied for the others: building one applies the overrides to a copy
+// of the whole definition, which the tasks of a launch need only once. The
+// copies share what no one changes in place (the overrides; stored tasks
+// are read-only) and have containers of their own.
+func (o *Orchestrator) newTask(l *launch, d placement.Decision, now time.Time, tmpl **task.Task) (*state.Task, error) {
+	if *tmpl == nil {
+		t, err := task.NewTask("", l.def, l.overrides, now)
+		if err != nil {
+			return nil, err
+		}
+		*tmpl = t
 	}
+	t := new(task.Task)
+	*t = **tmpl
+	t.Containers = slices.Clone(t.Containers)
+	t.TaskARN = "arn:stevedore:ecs:local:task/" + l.cluster + "/" + randomHex(32)
 	t.ClusterARN = l.cluster
 	t.ContainerInstanceARN = d.Instance
 	t.TaskDefinitionARN = l.def.Ref()

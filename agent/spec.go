@@ -34,7 +34,6 @@ const (
 const maxContainerIDLen = 76
 
 var (
-	containerIDPattern = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
 	idUnsafe           = regexp.MustCompile(`[^A-Za-z0-9]+`)
 )
 
@@ -45,7 +44,7 @@ var (
 // the ID is always valid, deterministic and unique per task and container.
 func ContainerID(taskID, name string) string {
 	id := taskID + "-" + name
-	if len(id) <= maxContainerIDLen && containerIDPattern.MatchString(id) {
+	if len(id) <= maxContainerIDLen && validContainerID(id) {
 		return id
 	}
 	sum := sha256.Sum256([]byte(taskID + "\x00" + name))
@@ -58,6 +57,33 @@ func ContainerID(taskID, name string) string {
 		return suffix
 	}
 	return clean + "-" + suffix
+}
+
+// validContainerID reports whether id is a valid containerd identifier:
+// runs of letters and digits separated by single '.', '_' or '-'
+// (^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$, checked by hand: it runs for every
+// container of every task).
+func validContainerID(id string) bool {
+	if id == "" {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	prevSep := true // the first character must be a letter or digit
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case alnum(c):
+			prevSep = false
+		case c == '.' || c == '_' || c == '-':
+			if prevSep {
+				return false
+			}
+			prevSep = true
+		default:
+			return false
+		}
+	}
+	return !prevSep
 }
 
 // portOwner says which container a port mapping of a network request

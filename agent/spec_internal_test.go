@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/stevedore-io/stevedore/health"
 	"github.com/stevedore-io/stevedore/network"
@@ -202,4 +203,17 @@ func TestTaskVolumes(t *testing.T) {
 	}, paths)
 	assert.Equal(t, []string{"/state/tasks/t1/volumes/scratch", "/state/tasks/t1/volumes/empty-host",
 		"/state/volumes/shared", "/state/tasks/t1/volumes/.._escape"}, create)
+}
+
+func TestValidContainerIDMatchesThePattern(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
+	for _, id := range []string{"", "a", "a-b", "a--b", "-a", "a-", "a.b_c-d", "a b", "ä", "A9", "a..b", "_", "t1-app"} {
+		assert.Equal(t, pattern.MatchString(id), validContainerID(id), "%q", id)
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		id := rapid.StringOfN(rapid.SampledFrom([]rune("aZ09._- /é")), 0, 12, -1).Draw(t, "id")
+		if pattern.MatchString(id) != validContainerID(id) {
+			t.Fatalf("%q: pattern %v, validContainerID %v", id, pattern.MatchString(id), validContainerID(id))
+		}
+	})
 }
