@@ -34,7 +34,7 @@ const (
 const maxContainerIDLen = 76
 
 var (
-	idUnsafe           = regexp.MustCompile(`[^A-Za-z0-9]+`)
+	idUnsafe = regexp.MustCompile(`[^A-Za-z0-9]+`)
 )
 
 // ContainerID returns the runtime ID of container name of task taskID:
