@@ -119,6 +119,26 @@
 // compare-and-swap on a copy of the latest stored version, changing only the
 // agent's fields.
 //
+// # What the writes cost
+//
+// A thousand tasks starting at once are a thousand goroutines writing to the
+// store, and every write wakes every watcher: the agent writes as little as
+// it can without hiding a status.
+//
+//   - Every lastStatus a task reaches is written on its own, in order, so
+//     that watchers see each one. Changes that need no write of their own go
+//     in with the next one: the pull's start with PENDING; the pull's end,
+//     the runtime IDs and the containers that started with ACTIVATING (or
+//     with whatever the runner writes next, and before it waits for
+//     anything). A task that comes up in one go costs three writes.
+//   - The writes of an agent's tasks that come together (while one waits
+//     for the store, the others queue) share a transaction; each task still
+//     gets its own version and event. A batch that fails is written again
+//     one task at a time.
+//   - The instance's task counts are written once per burst of events, and
+//     while tasks are starting at most every 500 ms; counts that settle
+//     (no task starting) are written at once.
+//
 // # Adoption
 //
 // When Run starts, it lists the runtime's containers labelled with its
