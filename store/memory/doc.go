@@ -31,6 +31,10 @@
 // Committed transactions go to a history ring shared by all watchers. Each
 // watcher reads the ring at its own pace from its own goroutine; a writer
 // only appends and wakes them, so its cost does not grow with slow watchers.
+// It wakes them after giving up the writer slot: the runtime runs the
+// goroutine readied last first, so the watchers run before the next writer
+// in line rather than after every one of them (with thousands of goroutines
+// writing, a watcher woken first would fall thousands of events behind).
 // A watcher more than the watch buffer (WithWatchBuffer) behind the newest
 // event is ended with store.ErrWatcherTooSlow, between two transactions,
 // unless all it has left is the newest transaction (so one large transaction
