@@ -54,6 +54,9 @@ type serviceController struct {
 	// own holds the instance versions the controller wrote whose events
 	// have not come back yet: those events must not drop the round.
 	own map[*state.Instance]bool
+	// keys interns service keys by cluster and name, so that a task event
+	// finds its service without building the key.
+	keys map[[2]string]string
 	// tsBuf holds the planner's task states during a plan.
 	tsBuf []service.TaskState
 	// w is the watch of services, tasks and instances (nil when the
@@ -77,6 +80,7 @@ func (c *serviceController) reset() {
 	c.wake = map[string]time.Time{}
 	c.unplaced = map[string]bool{}
 	c.rounds = map[string]*placement.Round{}
+	c.keys = map[[2]string]string{}
 	c.own = map[*state.Instance]bool{}
 }
 
@@ -187,7 +191,7 @@ func (c *serviceController) observe(obj, prev store.Object) {
 		if o.ServiceName == "" {
 			return
 		}
-		key := state.ServiceKey(o.ClusterName(), o.ServiceName)
+		key := c.serviceKey(o.ClusterName(), o.ServiceName)
 		if c.tasks[key] == nil {
 			c.tasks[key] = map[string]cachedTask{}
 		}
@@ -253,6 +257,17 @@ func freed(p, o *state.Instance) bool {
 	return b.CPU > a.CPU || b.Memory > a.Memory || b.NetworkSlots > a.NetworkSlots || len(b.Ports) < len(a.Ports)
 }
 
+// serviceKey returns state.ServiceKey(clusterName, name), interned.
+func (c *serviceController) serviceKey(clusterName, name string) string {
+	k := [2]string{clusterName, name}
+	key, ok := c.keys[k]
+	if !ok {
+		key = state.ServiceKey(clusterName, name)
+		c.keys[k] = key
+	}
+	return key
+}
+
 // taskChanged reports whether a task change can matter to its service.
 func taskChanged(p, t *state.Task) bool {
 	return p.LastStatus != t.LastStatus || p.DesiredStatus != t.DesiredStatus || p.HealthStatus != t.HealthStatus
@@ -261,12 +276,13 @@ func taskChanged(p, t *state.Task) bool {
 func (c *serviceController) forget(obj store.Object) {
 	switch o := obj.(type) {
 	case *state.Service:
+		delete(c.keys, [2]string{o.Cluster, o.Name})
 		delete(c.services, o.ObjectID())
 		delete(c.wake, o.ObjectID())
 		delete(c.unplaced, o.ObjectID())
 	case *state.Task:
 		if o.ServiceName != "" {
-			key := state.ServiceKey(o.ClusterName(), o.ServiceName)
+			key := c.serviceKey(o.ClusterName(), o.ServiceName)
 			delete(c.tasks[key], o.ID())
 		}
 	case *state.Instance:

@@ -91,6 +91,32 @@ type Agent struct {
 	stateDir     string
 	startTimeout time.Duration
 	running      atomic.Bool
+
+	// orders caches the stop order of stored task definitions (which
+	// never change): the tasks of a definition share it, read-only.
+	ordersMu sync.Mutex
+	orders   map[*task.TaskDefinition][][]string
+}
+
+// maxOrders bounds Agent.orders: past it the cache starts over.
+const maxOrders = 256
+
+// stopOrder returns def.StopOrder() for a stored definition, computed once.
+func (a *Agent) stopOrder(def *task.TaskDefinition) ([][]string, error) {
+	a.ordersMu.Lock()
+	defer a.ordersMu.Unlock()
+	if order, ok := a.orders[def]; ok {
+		return order, nil
+	}
+	order, err := def.StopOrder()
+	if err != nil {
+		return nil, err
+	}
+	if a.orders == nil || len(a.orders) >= maxOrders {
+		a.orders = map[*task.TaskDefinition][][]string{}
+	}
+	a.orders[def] = order
+	return order, nil
 }
 
 // New returns an agent for cfg. Errors wrap ErrInvalidConfig.

@@ -379,12 +379,15 @@ func (r *runner) load(ctx context.Context) error {
 	// The runner only reads the definition: without overrides it uses the
 	// stored one, which is shared and read-only, rather than a copy.
 	def := stored.TaskDefinition
+	var stopOrder [][]string
 	if t.Overrides != nil {
 		if def, err = t.Overrides.Apply(def); err != nil {
 			return failure("", "ResourceInitializationError: overrides: %v", err)
 		}
+		stopOrder, err = def.StopOrder()
+	} else {
+		stopOrder, err = r.a.stopOrder(def)
 	}
-	stopOrder, err := def.StopOrder()
 	if err != nil {
 		return failure("", "ResourceInitializationError: %v", err)
 	}

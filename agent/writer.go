@@ -27,7 +27,8 @@ type writer struct {
 	leading bool // a goroutine is committing the queue
 }
 
-// write is one queued write: fn as given to store.Update.
+// write is one queued write: fn as given to store.Update. done is closed
+// when it is committed; the leader's own write has none.
 type write struct {
 	fn   func(tx store.Tx) error
 	err  error
@@ -38,14 +39,16 @@ type write struct {
 // and returns fn's outcome. The first caller commits the queue until it is
 // empty; the others wait for it.
 func (w *writer) update(ctx context.Context, fn func(tx store.Tx) error) error {
-	mine := &write{fn: fn, done: make(chan struct{})}
+	mine := &write{fn: fn}
 	w.mu.Lock()
-	w.queue = append(w.queue, mine)
 	if w.leading {
+		mine.done = make(chan struct{})
+		w.queue = append(w.queue, mine)
 		w.mu.Unlock()
 		<-mine.done // the leader commits it, whatever happens
 		return mine.err
 	}
+	w.queue = append(w.queue, mine)
 	w.leading = true
 	for len(w.queue) > 0 {
 		batch := w.queue
@@ -63,7 +66,9 @@ func (w *writer) update(ctx context.Context, fn func(tx store.Tx) error) error {
 func (w *writer) commit(ctx context.Context, batch []*write) {
 	defer func() {
 		for _, wr := range batch {
-			close(wr.done)
+			if wr.done != nil {
+				close(wr.done)
+			}
 		}
 	}()
 	if len(batch) == 1 {
