@@ -85,7 +85,6 @@ type runner struct {
 	names     []string // containers in definition order
 	stopOrder [][]string
 	att       *network.Attachment
-	taskDir   string
 	// later holds changes to the task that nobody needs to see on their
 	// own (timestamps, runtime IDs, a container that started while others
 	// are still to start). They go into the store with the runner's next
@@ -104,7 +103,6 @@ func newRunner(ctx context.Context, a *Agent, w *writer, t *state.Task, adopted 
 		wake:    make(chan struct{}, 1),
 		events:  make(chan event),
 		adopted: adopted,
-		taskDir: filepath.Join(a.stateDir, "tasks", safeName(t.ID())),
 	}
 	r.startCtx, r.cancelStart = context.WithCancel(ctx)
 	if t.DesiredStatus == task.Stopped {
@@ -324,6 +322,11 @@ func (r *runner) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// taskDir is the directory of the task's volumes.
+func (r *runner) taskDir() string {
+	return filepath.Join(r.a.stateDir, "tasks", safeName(r.id))
 }
 
 // offStack runs f on a goroutine of its own and waits for it to return.
@@ -604,7 +607,7 @@ func (r *runner) create(ctx context.Context) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	volumes, dirs := taskVolumes(r.def, r.taskDir, filepath.Join(r.a.stateDir, "volumes"))
+	volumes, dirs := taskVolumes(r.def, r.taskDir(), filepath.Join(r.a.stateDir, "volumes"))
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return failure("", "ResourceInitializationError: task volume: %v", err)
@@ -714,6 +717,15 @@ func (r *runner) forwardExits() (c *ctr) {
 			r.forward(c.name, c.exit, done)
 			c.exit, c.stopWait = nil, nil
 		}
+	}
+	return nil
+}
+
+// onExit handles what c's exit channel gave. (Apart from next, whose
+// variables would otherwise be allocated on every call.)
+func (r *runner) onExit(ctx context.Context, c *ctr, st runtime.ExitStatus, ok bool) error {
+	if ev, ok := r.exited(c, st, ok); ok {
+		return r.handle(ctx, ev)
 	}
 	return nil
 }
@@ -835,9 +847,7 @@ func (r *runner) next(ctx context.Context, deadline time.Time) error {
 	case ev := <-r.events:
 		return r.handle(ctx, ev)
 	case st, ok := <-exit:
-		if ev, ok := r.exited(waiting, st, ok); ok {
-			return r.handle(ctx, ev)
-		}
+		return r.onExit(ctx, waiting, st, ok)
 	case <-timeout:
 	}
 	return nil
@@ -905,18 +915,19 @@ func (r *runner) abandon(ctx context.Context, c *ctr, reason string) error {
 func (r *runner) startContainer(ctx context.Context, c *ctr) error {
 	rt := r.a.cfg.Runtime
 	// Wait before Start, so that an exit right after the start is seen.
-	waitCtx, cancelWait := context.WithCancel(r.helperCtx)
-	ch, err := rt.Wait(waitCtx, c.id)
+	// The wait lasts as long as the runner's helpers (a container that
+	// fails to start is deleted with the task, which ends it), so it needs
+	// no context of its own: one per container would cost as much memory
+	// as the rest of its bookkeeping.
+	ch, err := rt.Wait(r.helperCtx, c.id)
 	if err != nil {
-		cancelWait()
 		return r.startError(ctx, c, err)
 	}
 	if err := rt.Start(r.startCtx, c.id); err != nil {
-		cancelWait()
 		return r.startError(ctx, c, err)
 	}
 	c.started, c.startedAt = true, time.Now()
-	c.exit, c.stopWait = ch, cancelWait
+	c.exit, c.stopWait = ch, nil
 	r.monitor(c, false)
 	r.log.Info("agent: started container", "container", c.name)
 	r.keep(func(t *state.Task) error {
@@ -1182,7 +1193,7 @@ func (r *runner) cleanup(ctx context.Context) error {
 		}
 		r.log.Error("agent: could not tear the task network down", "err", err)
 	}
-	if err := os.RemoveAll(r.taskDir); err != nil {
+	if err := os.RemoveAll(r.taskDir()); err != nil {
 		r.log.Warn("agent: could not remove task directory", "err", err)
 	}
 	return nil
