@@ -27,8 +27,10 @@ const placementRetry = 10 * time.Second
 // serviceController keeps services at their desired state. It caches the
 // services, their tasks and the instances from a store watch, and on every
 // change reconciles the services concerned: it runs the pure deployment
-// planner (service.Compute) and applies the plan in one transaction per
-// service.
+// planner (service.Compute) on the cache, and the services whose plan
+// writes something are planned again and written in transactions of up to
+// writeBatch services (one per service when a batch fails). The cache takes
+// in the controller's own writes at once.
 type serviceController struct {
 	o         *Orchestrator
 	services  map[string]*state.Service        // by service key
@@ -61,7 +63,7 @@ type serviceController struct {
 	tsBuf []service.TaskState
 	// w is the watch of services, tasks and instances (nil when the
 	// controller is driven by hand); err says why it ended. A pass takes
-	// in the events queued behind each service it reconciles.
+	// in the events queued behind each batch it writes.
 	w   *queuedWatch
 	buf []store.Event
 	err error
