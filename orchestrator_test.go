@@ -322,3 +322,27 @@ func TestSharedNetworkProviderSurvivesAnAgentRestart(t *testing.T) {
 		assert.Len(t, nw.TaskIDs(), 2, "the other instance's task keeps its network")
 	})
 }
+
+func TestStoppedTasksAreForgottenAfterTheRetention(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o, err := stevedore.New(stevedore.WithTaskRetention(10 * time.Minute))
+		require.NoError(t, err)
+		e := envFor(t, o, 1)
+		e.register("v1")
+		out, err := o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
+		require.NoError(t, err)
+		id := out.Tasks[0].ID()
+		time.Sleep(time.Minute)
+		_, err = o.StopTask(e.ctx, "test", id, "")
+		require.NoError(t, err)
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		got, err := o.DescribeTasks(e.ctx, "test", id)
+		require.NoError(t, err, "kept during the retention")
+		assert.Equal(t, task.Stopped, got[0].LastStatus)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		_, err = o.DescribeTasks(e.ctx, "test", id)
+		require.ErrorIs(t, err, stevedore.ErrNotFound, "forgotten after it")
+	})
+}
