@@ -681,29 +681,10 @@ func (w *benchWorld) cleanup() {
 		}
 	}
 	if w.rt != nil {
-		left, err := w.rt.List(ctx, nil)
-		if err != nil {
-			b.Errorf("clean-up: list containers: %v", err)
-		}
-		for _, c := range left {
-			b.Errorf("clean-up: container %s (%s) left behind; removing it", c.ID, c.State)
-			if err := w.rt.Delete(ctx, c.ID); err != nil {
-				b.Errorf("clean-up: delete container %s: %v", c.ID, err)
-			}
-		}
-		if err := w.rt.LeakCheck(ctx); err != nil {
-			b.Errorf("clean-up: %v", err)
-		}
-		_ = w.rt.Close()
+		cleanUpRuntime(ctx, b, w.rt)
 	}
 	if w.nw != nil {
-		if err := w.nw.Destroy(ctx); err != nil {
-			b.Errorf("clean-up: destroy the task networks and the bridge: %v", err)
-		}
-		if left := waitNoNetworkLeftovers(ctx, w.nw); len(left) > 0 {
-			b.Errorf("clean-up: network objects left behind: %s", strings.Join(left, ", "))
-		}
-		_ = w.nw.Close()
+		cleanUpNetwork(ctx, b, w.nw)
 	}
 	if w.instance != "" {
 		dir := agentStateDir(w.instance)

@@ -191,29 +191,10 @@ func (e *env) cleanup() {
 		_ = e.store.Close()
 	}
 	if e.rt != nil {
-		left, err := e.rt.List(ctx, nil)
-		if err != nil {
-			t.Errorf("clean-up: list containers: %v", err)
-		}
-		for _, c := range left {
-			t.Errorf("clean-up: container %s (%s) left behind; removing it", c.ID, c.State)
-			if err := e.rt.Delete(ctx, c.ID); err != nil {
-				t.Errorf("clean-up: delete container %s: %v", c.ID, err)
-			}
-		}
-		if err := e.rt.LeakCheck(ctx); err != nil {
-			t.Errorf("clean-up: %v", err)
-		}
-		_ = e.rt.Close()
+		cleanUpRuntime(ctx, t, e.rt)
 	}
 	if e.nw != nil {
-		if err := e.nw.Destroy(ctx); err != nil {
-			t.Errorf("clean-up: destroy the task networks and the bridge: %v", err)
-		}
-		if left := waitNoNetworkLeftovers(ctx, e.nw); len(left) > 0 {
-			t.Errorf("clean-up: network objects left behind: %s", strings.Join(left, ", "))
-		}
-		_ = e.nw.Close()
+		cleanUpNetwork(ctx, t, e.nw)
 	}
 	if e.logs != nil {
 		_ = e.logs.Close()
@@ -406,4 +387,37 @@ func (b *syncBuffer) Tail(n int) string {
 		return "...\n" + s[len(s)-n:]
 	}
 	return s
+}
+
+// cleanUpRuntime removes (and reports) containers left in a test's runtime,
+// checks for leaked snapshots and FIFOs, and closes it.
+func cleanUpRuntime(ctx context.Context, tb testing.TB, rt *containerd.Runtime) {
+	tb.Helper()
+	left, err := rt.List(ctx, nil)
+	if err != nil {
+		tb.Errorf("clean-up: list containers: %v", err)
+	}
+	for _, c := range left {
+		tb.Errorf("clean-up: container %s (%s) left behind; removing it", c.ID, c.State)
+		if err := rt.Delete(ctx, c.ID); err != nil {
+			tb.Errorf("clean-up: delete container %s: %v", c.ID, err)
+		}
+	}
+	if err := rt.LeakCheck(ctx); err != nil {
+		tb.Errorf("clean-up: %v", err)
+	}
+	_ = rt.Close()
+}
+
+// cleanUpNetwork destroys a test's task networks and bridge, checks that
+// nothing is left, and closes the provider.
+func cleanUpNetwork(ctx context.Context, tb testing.TB, nw *netlinux.Provider) {
+	tb.Helper()
+	if err := nw.Destroy(ctx); err != nil {
+		tb.Errorf("clean-up: destroy the task networks and the bridge: %v", err)
+	}
+	if left := waitNoNetworkLeftovers(ctx, nw); len(left) > 0 {
+		tb.Errorf("clean-up: network objects left behind: %s", strings.Join(left, ", "))
+	}
+	_ = nw.Close()
 }
