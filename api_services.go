@@ -37,6 +37,9 @@ type CreateServiceInput struct {
 	CapacityProviderStrategy cluster.CapacityProviderStrategy
 	HealthCheckGracePeriod   time.Duration
 	LoadBalancers            []service.LoadBalancer
+	// NetworkConfiguration puts the service's tasks in security groups
+	// (awsvpc task definitions only).
+	NetworkConfiguration *task.NetworkConfiguration
 }
 
 // CreateService creates a service and its first deployment; the service
@@ -87,6 +90,10 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		if err := o.checkLoadBalancers(&svc, def.TaskDefinition); err != nil {
 			return err
 		}
+		nc, _, err := o.resolveNetworkConfiguration(tx, in.NetworkConfiguration, def.TaskDefinition)
+		if err != nil {
+			return err
+		}
 		existing, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(in.Cluster, in.ServiceName))
 		if err == nil && existing.Status != service.StatusInactive {
 			return fmt.Errorf("%w: service %s in cluster %s", ErrAlreadyExists, in.ServiceName, in.Cluster)
@@ -94,6 +101,7 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		now := o.now()
 		s := svc.Clone()
 		s.CreatedAt = now
+		s.NetworkConfiguration = nc
 		s.NewDeployment(def.Ref(), now)
 		out = s.Clone()
 		if err == nil {
@@ -123,10 +131,14 @@ type UpdateServiceInput struct {
 	PlacementConstraints    *[]placement.Constraint
 	PlacementStrategy       *[]placement.StrategySpec
 	HealthCheckGracePeriod  *time.Duration
+	// NetworkConfiguration replaces the service's; one without security
+	// groups takes its tasks out of every group. A change starts a new
+	// deployment.
+	NetworkConfiguration *task.NetworkConfiguration
 }
 
-// UpdateService changes a service. A new task definition (or
-// ForceNewDeployment) starts a rolling deployment. An invalid request is
+// UpdateService changes a service. A new task definition, new security
+// groups (or ForceNewDeployment) start a rolling deployment. An invalid request is
 // rejected as a whole and changes nothing.
 func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput) (*service.Service, error) {
 	if err := o.checkOpen(); err != nil {
@@ -172,11 +184,15 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 			}
 			newDef = def.Ref()
 		}
+		networkChanged, err := o.updateServiceNetwork(tx, s, in.NetworkConfiguration, newDef)
+		if err != nil {
+			return err
+		}
 		if err := validateService(s); err != nil {
 			return err
 		}
 		now := o.now()
-		if newDef != s.TaskDefinition || in.ForceNewDeployment {
+		if newDef != s.TaskDefinition || in.ForceNewDeployment || networkChanged {
 			s.NewDeployment(newDef, now)
 		} else if p := s.Primary(); p != nil {
 			p.DesiredCount = s.DesiredCount

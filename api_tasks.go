@@ -30,6 +30,9 @@ type RunTaskInput struct {
 	PlacementStrategy        []placement.StrategySpec
 	CapacityProviderStrategy cluster.CapacityProviderStrategy
 	Overrides                *task.TaskOverride
+	// NetworkConfiguration puts the tasks in security groups (awsvpc task
+	// definitions only); without it their inbound traffic is not filtered.
+	NetworkConfiguration *task.NetworkConfiguration
 }
 
 // Failure is a task that could not be run, as ECS reports it: the reason is
@@ -75,7 +78,7 @@ func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOu
 		return &launch{
 			cluster: in.Cluster, def: def, overrides: in.Overrides, count: count, group: group,
 			startedBy: in.StartedBy, constraints: in.PlacementConstraints, strategies: strategies,
-			providers: in.CapacityProviderStrategy,
+			providers: in.CapacityProviderStrategy, network: in.NetworkConfiguration,
 		}
 	})
 }
@@ -88,6 +91,8 @@ type StartTaskInput struct {
 	Group              string
 	StartedBy          string
 	Overrides          *task.TaskOverride
+	// NetworkConfiguration is as in RunTaskInput.
+	NetworkConfiguration *task.NetworkConfiguration
 }
 
 // StartTask starts one task on each of the named container instances,
@@ -107,7 +112,7 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 				group = "family:" + def.Family
 			}
 			return &launch{cluster: in.Cluster, def: def, overrides: in.Overrides, count: 1, group: group,
-				startedBy: in.StartedBy, instances: []string{id}}
+				startedBy: in.StartedBy, instances: []string{id}, network: in.NetworkConfiguration}
 		})
 		if err != nil {
 			return nil, err

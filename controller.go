@@ -581,6 +581,7 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 	s.Deployments, s.LastCompleted, s.Steady = plan.Deployments, plan.LastCompleted, plan.Steady
 	if p := s.Primary(); p != nil {
 		s.TaskDefinition = p.TaskDefinition // a rollback changes it
+		s.NetworkConfiguration = p.NetworkConfiguration
 	}
 	for _, msg := range plan.Events {
 		s.AddEvent(now, msg)
@@ -657,6 +658,7 @@ func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts [
 			constraints: s.PlacementConstraints,
 			strategies:  s.PlacementStrategy,
 			providers:   s.CapacityProviders,
+			network:     deploymentNetwork(s, st.DeploymentID),
 		}
 		var round *placement.Round
 		if st.InstanceID != "" {

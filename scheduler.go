@@ -9,6 +9,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
@@ -31,6 +32,13 @@ type launch struct {
 	// instances, when set, limits placement to these instance IDs
 	// (StartTask and DAEMON services).
 	instances []string
+	// network is the tasks' network configuration as asked (security
+	// groups by ID or name); placeReserving resolves it.
+	network *task.NetworkConfiguration
+
+	// Set by placeReserving: the security groups by ID and their policy.
+	securityGroups []string
+	ingress        *network.IngressPolicy
 }
 
 // placementRequest converts a task definition into what placement needs.
@@ -122,6 +130,11 @@ func (o *Orchestrator) placeReserving(tx store.Tx, l *launch, round *placement.R
 	if err != nil {
 		return nil, err
 	}
+	nc, ingress, err := o.resolveNetworkConfiguration(tx, l.network, l.def)
+	if err != nil {
+		return nil, err
+	}
+	l.securityGroups, l.ingress = nc.SecurityGroupIDs(), ingress
 	if round == nil {
 		if round, err = o.newRoundReserving(tx, l.cluster, l.instances, reserved); err != nil {
 			return nil, err
@@ -210,6 +223,7 @@ func (o *Orchestrator) newTask(l *launch, d placement.Decision, now time.Time, t
 	t.StartedBy = l.startedBy
 	t.LaunchType = "EC2"
 	t.CapacityProviderName = d.CapacityProvider
+	t.SecurityGroups = l.securityGroups // shared: stored tasks are read-only
 	checked := false
 	for _, c := range l.def.ContainerDefinitions {
 		if c.IsEssential() && c.HealthCheck != nil {
@@ -222,5 +236,6 @@ func (o *Orchestrator) newTask(l *launch, d placement.Decision, now time.Time, t
 		DeploymentID:  l.deployment,
 		Reserved:      d.Resources,
 		HealthChecked: checked,
+		Ingress:       l.ingress,
 	}, nil
 }

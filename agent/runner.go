@@ -523,6 +523,7 @@ func (r *runner) provision(ctx context.Context) error {
 	if err != nil {
 		return failure("", "ResourceInitializationError: invalid network configuration: %v", err)
 	}
+	req.Ingress = r.current().Ingress // the task's security groups; nil: unfiltered
 	nw := r.a.cfg.Network
 	var att *network.Attachment
 	offStack(func() { att, err = nw.Setup(r.startCtx, *req) })

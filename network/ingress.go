@@ -20,6 +20,14 @@ type IngressPolicy struct {
 	Rules []IngressRule `json:"rules"`
 }
 
+// Clone returns a deep copy of p (nil for nil).
+func (p *IngressPolicy) Clone() *IngressPolicy {
+	if p == nil {
+		return nil
+	}
+	return &IngressPolicy{Rules: cloneRules(p.Rules)}
+}
+
 // Validate checks every rule.
 func (p *IngressPolicy) Validate() error {
 	if p == nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/stevedore-io/stevedore/task"
 )
 
 // SchedulingStrategy says how a service decides where and how many tasks run.
@@ -216,4 +218,9 @@ type Deployment struct {
 	RolloutStateReason string       `json:"rolloutStateReason,omitempty"`
 	CreatedAt          time.Time    `json:"createdAt"`
 	UpdatedAt          time.Time    `json:"updatedAt"`
+	// NetworkConfiguration is the network configuration the deployment's
+	// tasks start with. Copies of a Deployment share it, and it is never
+	// changed in place (a change makes a new deployment): Deployment values
+	// stay comparable with ==. Service.Clone copies it.
+	NetworkConfiguration *task.NetworkConfiguration `json:"networkConfiguration,omitempty"`
 }

@@ -332,14 +332,15 @@ func (p *planner) circuitBreaker() {
 		id = p.in.NewDeploymentID()
 	}
 	rollback := Deployment{
-		ID:                 id,
-		Status:             Primary,
-		TaskDefinition:     lc.TaskDefinition,
-		DesiredCount:       p.in.DesiredCount,
-		RolloutState:       RolloutInProgress,
-		RolloutStateReason: fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", lc.ID),
-		CreatedAt:          p.in.Now,
-		UpdatedAt:          p.in.Now,
+		ID:                   id,
+		Status:               Primary,
+		TaskDefinition:       lc.TaskDefinition,
+		NetworkConfiguration: lc.NetworkConfiguration,
+		DesiredCount:         p.in.DesiredCount,
+		RolloutState:         RolloutInProgress,
+		RolloutStateReason:   fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", lc.ID),
+		CreatedAt:            p.in.Now,
+		UpdatedAt:            p.in.Now,
 	}
 	p.primary.Status = Active
 	p.plan.Deployments = append([]Deployment{rollback}, p.plan.Deployments...)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/placement"
+	"github.com/stevedore-io/stevedore/task"
 )
 
 // Status is the lifecycle status of a service.
@@ -58,6 +59,10 @@ type Service struct {
 	LoadBalancers          []LoadBalancer `json:"loadBalancers,omitempty"`
 	CreatedAt              time.Time      `json:"createdAt"`
 
+	// NetworkConfiguration puts the service's tasks in security groups;
+	// new deployments take it (see Deployment.NetworkConfiguration).
+	NetworkConfiguration *task.NetworkConfiguration `json:"networkConfiguration,omitempty"`
+
 	// Deployments, primary first.
 	Deployments []Deployment `json:"deployments"`
 	// LastCompleted is the last deployment that completed: the circuit
@@ -89,6 +94,13 @@ func (s Service) Clone() Service {
 		out.LastCompleted = &lc
 	}
 	out.DeploymentConfiguration = s.DeploymentConfiguration.clone()
+	out.NetworkConfiguration = s.NetworkConfiguration.Clone()
+	for i := range out.Deployments {
+		out.Deployments[i].NetworkConfiguration = s.Deployments[i].NetworkConfiguration.Clone()
+	}
+	if out.LastCompleted != nil {
+		out.LastCompleted.NetworkConfiguration = s.LastCompleted.NetworkConfiguration.Clone()
+	}
 	return out
 }
 
@@ -127,8 +139,8 @@ func (s *Service) AddEvent(now time.Time, msg string) {
 	}
 }
 
-// NewDeployment makes a new primary deployment of taskDefinition; earlier
-// deployments become ACTIVE.
+// NewDeployment makes a new primary deployment of taskDefinition with the
+// service's network configuration; earlier deployments become ACTIVE.
 func (s *Service) NewDeployment(taskDefinition string, now time.Time) *Deployment {
 	s.DeploymentSeq++
 	for i := range s.Deployments {
@@ -142,6 +154,8 @@ func (s *Service) NewDeployment(taskDefinition string, now time.Time) *Deploymen
 		RolloutState:   RolloutInProgress,
 		CreatedAt:      now,
 		UpdatedAt:      now,
+		// Shared, never changed in place: Deployment stays comparable.
+		NetworkConfiguration: s.NetworkConfiguration,
 	}
 	s.Deployments = append([]Deployment{d}, s.Deployments...)
 	s.TaskDefinition = taskDefinition

@@ -147,6 +147,11 @@ type Task struct {
 	// as ECS reports its elastic network interface: details
 	// privateIPv4Address, subnetPrefixLength, gateway, macAddress.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// SecurityGroups are the IDs of the security groups the task is in
+	// (its networkConfiguration's); its network accepts only the inbound
+	// connections their rules allow. Not an ECS Task field: ECS shows them
+	// on the task's network interface.
+	SecurityGroups []string `json:"securityGroups,omitempty"`
 
 	CreatedAt     time.Time `json:"createdAt,omitzero"`
 	PullStartedAt time.Time `json:"pullStartedAt,omitzero"`

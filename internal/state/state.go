@@ -32,6 +32,7 @@ const (
 	KindTaskDefinitions = "taskdefinitions"
 	KindTasks           = "tasks"
 	KindServices        = "services"
+	KindSecurityGroups  = "securitygroups"
 )
 
 // Cluster is a stored cluster, keyed by name.
@@ -113,6 +114,11 @@ type Task struct {
 	// StoppedForHealth is true when the task was stopped for failing health
 	// checks (the circuit breaker's second stage counts it).
 	StoppedForHealth bool `json:"stoppedForHealth,omitempty"`
+	// Ingress is the union of the rules of the task's security groups
+	// (task.Task.SecurityGroups), resolved when the task was created; the
+	// agent sets up the task's network with it. Nil for a task in no group:
+	// its inbound traffic is not filtered.
+	Ingress *network.IngressPolicy `json:"ingress,omitempty"`
 }
 
 // Kind implements store.Object.
@@ -129,6 +135,7 @@ func (t *Task) Copy() *Task {
 	if t.Network != nil {
 		out.Network = t.Network.Clone()
 	}
+	out.Ingress = t.Ingress.Clone()
 	return &out
 }
 
@@ -148,6 +155,25 @@ func (s *Service) ObjectID() string { return ServiceKey(s.Cluster, s.Name) }
 func (s *Service) Copy() *Service {
 	out := *s
 	out.Service = s.Service.Clone()
+	return &out
+}
+
+// SecurityGroup is a stored security group, keyed by its ID.
+type SecurityGroup struct {
+	store.Meta
+	network.SecurityGroup
+}
+
+// Kind implements store.Object.
+func (*SecurityGroup) Kind() string { return KindSecurityGroups }
+
+// ObjectID implements store.Object.
+func (g *SecurityGroup) ObjectID() string { return g.ID }
+
+// Copy returns a deep copy.
+func (g *SecurityGroup) Copy() *SecurityGroup {
+	out := *g
+	out.SecurityGroup = *g.SecurityGroup.Clone()
 	return &out
 }
 

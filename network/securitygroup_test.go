@@ -1,0 +1,145 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func rules(t *testing.T, specs ...string) []IngressRule {
+	t.Helper()
+	out := make([]IngressRule, len(specs))
+	for i, s := range specs {
+		r, err := ParseIngressRule(s)
+		require.NoError(t, err, s)
+		out[i] = r
+	}
+	return out
+}
+
+func ruleStrings(rs []IngressRule) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return out
+}
+
+// fieldsOf lists the fields of the *FieldError values joined in err.
+func fieldsOf(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, inner := range j.Unwrap() {
+				walk(inner)
+			}
+			return
+		}
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe.Field)
+		}
+	}
+	walk(err)
+	return out
+}
+
+func TestSecurityGroupAuthorizeMergesPermissions(t *testing.T) {
+	t.Parallel()
+	g := &SecurityGroup{ID: "sg-1", Name: "web"}
+	require.NoError(t, g.AuthorizeIngress(rules(t, "tcp:80 from 10.0.0.7/8", "tcp:80-80 from 192.168.0.0/16", "udp:53 from 0.0.0.0/0")))
+	assert.Equal(t, []string{"tcp:80 from 10.0.0.0/8,192.168.0.0/16", "udp:53 from 0.0.0.0/0"}, ruleStrings(g.Rules),
+		"same protocol and ports share a rule; host bits are dropped")
+	assert.Equal(t, 3, g.Permissions())
+
+	before := g.Clone()
+	err := g.AuthorizeIngress(rules(t, "tcp:443 from 0.0.0.0/0", "tcp:80 from 10.0.0.0/8, 172.16.0.0/12"))
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, []string{"ingressRules[1].sources[0]"}, fieldsOf(err))
+	assert.Contains(t, err.Error(), "tcp:80 from 10.0.0.0/8 is already authorized")
+	assert.Equal(t, before, g, "a rejected call changes nothing")
+
+	err = g.AuthorizeIngress([]IngressRule{{Protocol: "gre"}, {Protocol: ProtocolTCP, FromPort: 1, Sources: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, []string{"ingressRules[0].protocol", "ingressRules[0].sources"}, fieldsOf(err))
+	assert.Equal(t, before, g)
+}
+
+func TestSecurityGroupRevoke(t *testing.T) {
+	t.Parallel()
+	g := &SecurityGroup{ID: "sg-1", Name: "web", Rules: rules(t, "tcp:80 from 10.0.0.0/8,192.168.0.0/16", "icmp from 0.0.0.0/0")}
+	before := g.Clone()
+	err := g.RevokeIngress(rules(t, "tcp:80 from 10.0.0.0/8", "tcp:81 from 10.0.0.0/8", "icmp from 10.0.0.0/8"))
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, []string{"ingressRules[1].sources[0]", "ingressRules[2].sources[0]"}, fieldsOf(err))
+	assert.Contains(t, err.Error(), "tcp:81 from 10.0.0.0/8 is not authorized")
+	assert.Equal(t, before, g, "a rejected call changes nothing")
+
+	require.NoError(t, g.RevokeIngress(rules(t, "tcp:80 from 10.1.2.3/8", "icmp from 0.0.0.0/0")))
+	assert.Equal(t, []string{"tcp:80 from 192.168.0.0/16"}, ruleStrings(g.Rules), "a rule without sources goes")
+}
+
+func TestSecurityGroupValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		g          SecurityGroup
+		wantFields []string
+	}{
+		{"fine", SecurityGroup{Name: "web servers", Description: "port 80 from the office"}, nil},
+		{"no name", SecurityGroup{}, []string{"groupName"}},
+		{"name like an ID", SecurityGroup{Name: "sg-web"}, []string{"groupName"}},
+		{"long name", SecurityGroup{Name: strings.Repeat("a", 256)}, []string{"groupName"}},
+		{"control character", SecurityGroup{Name: "web", Description: "a\nb"}, []string{"description"}},
+		{"bad rule", SecurityGroup{Name: "web", Rules: []IngressRule{{Protocol: ProtocolUDP, FromPort: 9, ToPort: 8, Sources: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}}},
+			[]string{"ingressRules[0].toPort"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.g.Validate()
+			if tt.wantFields == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalid)
+			assert.Equal(t, tt.wantFields, fieldsOf(err))
+		})
+	}
+}
+
+func TestSecurityGroupPermissionLimit(t *testing.T) {
+	t.Parallel()
+	var sources []string
+	for i := range MaxSecurityGroupRules {
+		sources = append(sources, fmt.Sprintf("10.0.%d.0/24", i))
+	}
+	g := &SecurityGroup{Name: "web"}
+	require.NoError(t, g.AuthorizeIngress(rules(t, "tcp:80 from "+strings.Join(sources, ","))))
+	err := g.AuthorizeIngress(rules(t, "tcp:81 from 10.0.0.0/24"))
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Equal(t, []string{"ingressRules"}, fieldsOf(err))
+	assert.Equal(t, MaxSecurityGroupRules, g.Permissions())
+}
+
+func TestPolicyOfIsTheUnionOfTheGroups(t *testing.T) {
+	t.Parallel()
+	assert.Nil(t, PolicyOf(), "no group: no filtering")
+	empty := PolicyOf(&SecurityGroup{Name: "none"})
+	require.NotNil(t, empty, "a group without rules denies everything")
+	assert.Empty(t, empty.Rules)
+
+	a := &SecurityGroup{Name: "a", Rules: rules(t, "tcp:80 from 10.0.0.0/8", "icmp from 0.0.0.0/0")}
+	b := &SecurityGroup{Name: "b", Rules: rules(t, "tcp:80 from 10.0.0.0/8,192.168.0.0/16", "udp:53-54 from 10.0.0.0/8")}
+	p := PolicyOf(a, b)
+	require.NoError(t, p.Validate())
+	assert.Equal(t, []string{"tcp:80 from 10.0.0.0/8,192.168.0.0/16", "icmp from 0.0.0.0/0", "udp:53-54 from 10.0.0.0/8"}, ruleStrings(p.Rules))
+	p.Rules[0].Sources[0] = netip.MustParsePrefix("1.0.0.0/8")
+	assert.Equal(t, "tcp:80 from 10.0.0.0/8", a.Rules[0].String(), "the policy shares nothing with the groups")
+}
