@@ -1,0 +1,326 @@
+package stevedore_test
+
+import (
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/network"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// sgEnv is an env with one instance whose network provider the test keeps,
+// to read the requests the agent made.
+func sgEnv(t *testing.T) (*env, *netfake.Provider) {
+	t.Helper()
+	o, err := stevedore.New(stevedore.WithSeed(1))
+	require.NoError(t, err)
+	e := envFor(t, o, 0)
+	rt := fake.New()
+	t.Cleanup(rt.Close)
+	nw := netfake.New()
+	_, err = o.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
+		Cluster: "test", InstanceID: "i-0", Resources: cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
+		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}, Runtime: rt, Network: nw,
+	})
+	require.NoError(t, err)
+	return e, nw
+}
+
+func (e *env) securityGroup(name string, specs ...string) network.SecurityGroup {
+	e.t.Helper()
+	g, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: name, IngressRules: parseRules(e.t, specs...)})
+	require.NoError(e.t, err)
+	return *g
+}
+
+func parseRules(t *testing.T, specs ...string) []network.IngressRule {
+	t.Helper()
+	out := make([]network.IngressRule, len(specs))
+	for i, s := range specs {
+		r, err := network.ParseIngressRule(s)
+		require.NoError(t, err, s)
+		out[i] = r
+	}
+	return out
+}
+
+func inGroups(groups ...string) *task.NetworkConfiguration {
+	return &task.NetworkConfiguration{AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: groups}}
+}
+
+// fieldsOf lists the fields of the *stevedore.FieldError values joined in err.
+func fieldsOf(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, inner := range j.Unwrap() {
+				walk(inner)
+			}
+			return
+		}
+		var fe *stevedore.FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe.Field)
+		}
+	}
+	walk(err)
+	return out
+}
+
+// setupRequest returns the network request the agent made for a task.
+func setupRequest(t *testing.T, nw *netfake.Provider, taskID string) *network.Request {
+	t.Helper()
+	for _, c := range nw.Calls() {
+		if c.Op == netfake.OpSetup && c.TaskID == taskID {
+			return c.Req
+		}
+	}
+	t.Fatalf("no network set-up for task %s", taskID)
+	return nil
+}
+
+func TestSecurityGroupLifecycle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := sgEnv(t)
+		web := e.securityGroup("web", "tcp:80 from 10.0.0.0/8")
+		assert.Regexp(t, `^sg-[0-9a-f]{17}$`, web.ID)
+
+		_, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "web"})
+		require.ErrorIs(t, err, stevedore.ErrAlreadyExists)
+		_, err = e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "sg-nope",
+			IngressRules: []network.IngressRule{{Protocol: network.ProtocolTCP}}})
+		require.ErrorIs(t, err, stevedore.ErrInvalid)
+		assert.Equal(t, []string{"groupName", "ingressRules[0].fromPort", "ingressRules[0].sources"}, fieldsOf(err))
+
+		got, err := e.o.DescribeSecurityGroups(e.ctx, "web", web.ID)
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		assert.Equal(t, web, got[0])
+		assert.Equal(t, web, got[1])
+		all, err := e.o.DescribeSecurityGroups(e.ctx)
+		require.NoError(t, err)
+		assert.Len(t, all, 1, "the rejected groups were not created")
+		_, err = e.o.DescribeSecurityGroups(e.ctx, "sg-00000000000000000")
+		require.ErrorIs(t, err, stevedore.ErrNotFound)
+
+		g, err := e.o.AuthorizeSecurityGroupIngress(e.ctx, "web", parseRules(t, "tcp:80 from 192.168.0.0/16", "udp:53 from 0.0.0.0/0"))
+		require.NoError(t, err)
+		assert.Equal(t, "tcp:80 from 10.0.0.0/8,192.168.0.0/16", g.Rules[0].String())
+		assert.Equal(t, 3, g.Permissions())
+
+		// Rejected calls change nothing.
+		_, err = e.o.AuthorizeSecurityGroupIngress(e.ctx, "web", parseRules(t, "tcp:443 from 0.0.0.0/0", "udp:53 from 0.0.0.0/0"))
+		require.ErrorIs(t, err, stevedore.ErrInvalid)
+		assert.Equal(t, []string{"ingressRules[1].sources[0]"}, fieldsOf(err))
+		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, web.ID, parseRules(t, "udp:53 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8"))
+		require.ErrorIs(t, err, stevedore.ErrInvalid)
+		assert.Equal(t, []string{"ingressRules[1].sources[0]"}, fieldsOf(err))
+		now, err := e.o.DescribeSecurityGroups(e.ctx, "web")
+		require.NoError(t, err)
+		assert.Equal(t, *g, now[0])
+
+		g, err = e.o.RevokeSecurityGroupIngress(e.ctx, web.ID, parseRules(t, "udp:53 from 0.0.0.0/0", "tcp:80 from 10.0.0.0/8"))
+		require.NoError(t, err)
+		assert.Equal(t, []network.IngressRule{parseRules(t, "tcp:80 from 192.168.0.0/16")[0]}, g.Rules)
+
+		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "web"))
+		require.ErrorIs(t, e.o.DeleteSecurityGroup(e.ctx, "web"), stevedore.ErrNotFound)
+	})
+}
+
+func TestTaskGetsTheUnionOfItsGroupsRules(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, nw := sgEnv(t)
+		e.register("v1")
+		web := e.securityGroup("web", "tcp:80 from 10.0.0.0/8", "icmp from 0.0.0.0/0")
+		dns := e.securityGroup("dns", "tcp:80 from 10.0.0.0/8,192.168.0.0/16", "udp:53 from 10.0.0.0/8")
+		closed := e.securityGroup("closed")
+
+		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("web", dns.ID)})
+		require.NoError(t, err)
+		require.Len(t, out.Tasks, 1)
+		filtered := out.Tasks[0].ID()
+		assert.Equal(t, []string{web.ID, dns.ID}, out.Tasks[0].SecurityGroups, "by ID, in the order given")
+		out, err = e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("closed")})
+		require.NoError(t, err)
+		isolated := out.Tasks[0].ID()
+		out, err = e.o.StartTask(e.ctx, stevedore.StartTaskInput{Cluster: "test", TaskDefinition: "web", ContainerInstances: []string{"i-0"}})
+		require.NoError(t, err)
+		open := out.Tasks[0].ID()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+
+		req := setupRequest(t, nw, filtered)
+		require.NotNil(t, req.Ingress)
+		var got []string
+		for _, r := range req.Ingress.Rules {
+			got = append(got, r.String())
+		}
+		assert.Equal(t, []string{"tcp:80 from 10.0.0.0/8,192.168.0.0/16", "icmp from 0.0.0.0/0", "udp:53 from 10.0.0.0/8"}, got)
+
+		req = setupRequest(t, nw, isolated)
+		require.NotNil(t, req.Ingress, "a group without rules denies all inbound traffic")
+		assert.Empty(t, req.Ingress.Rules)
+		assert.Nil(t, setupRequest(t, nw, open).Ingress, "a task in no group is not filtered")
+
+		tasks, err := e.o.DescribeTasks(e.ctx, "test", filtered, isolated, open)
+		require.NoError(t, err)
+		assert.Equal(t, task.Running, tasks[0].LastStatus)
+		assert.Equal(t, []string{web.ID, dns.ID}, tasks[0].SecurityGroups)
+		assert.Equal(t, []string{closed.ID}, tasks[1].SecurityGroups)
+		assert.Empty(t, tasks[2].SecurityGroups)
+	})
+}
+
+func TestNetworkConfigurationIsValidated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := sgEnv(t)
+		e.register("v1")
+		bridge, _, err := task.ParseDefinition([]byte(`{"family":"br","networkMode":"bridge","containerDefinitions":[{"name":"a","image":"x","memory":16}]}`))
+		require.NoError(t, err)
+		_, err = e.o.RegisterTaskDefinition(e.ctx, bridge)
+		require.NoError(t, err)
+		web := e.securityGroup("web", "tcp:80 from 10.0.0.0/8")
+		const field = "networkConfiguration.awsvpcConfiguration.securityGroups"
+		tests := []struct {
+			name       string
+			def        string
+			nc         *task.NetworkConfiguration
+			wantFields []string
+		}{
+			{"unknown groups", "web", inGroups("web", "nope", "sg-0123456789abcdef0"), []string{field + "[1]", field + "[2]"}},
+			{"a group twice", "web", inGroups("web", web.ID), []string{field + "[1]"}},
+			{"empty name", "web", inGroups(""), []string{field + "[0]"}},
+			{"six groups", "web", inGroups("web", "web", "web", "web", "web", "web"), []string{field}},
+			{"bridge mode", "br", inGroups("web"), []string{"networkConfiguration.awsvpcConfiguration"}},
+		}
+		for _, tt := range tests { // no t.Run inside a synctest bubble
+			_, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: tt.def, NetworkConfiguration: tt.nc})
+			require.ErrorIs(t, err, stevedore.ErrInvalid, tt.name)
+			assert.Equal(t, tt.wantFields, fieldsOf(err), "%s: RunTask: %v", tt.name, err)
+			_, err = e.o.StartTask(e.ctx, stevedore.StartTaskInput{Cluster: "test", TaskDefinition: tt.def, ContainerInstances: []string{"i-0"}, NetworkConfiguration: tt.nc})
+			assert.Equal(t, tt.wantFields, fieldsOf(err), "%s: StartTask: %v", tt.name, err)
+			_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: tt.def, DesiredCount: 1, NetworkConfiguration: tt.nc})
+			assert.Equal(t, tt.wantFields, fieldsOf(err), "%s: CreateService: %v", tt.name, err)
+		}
+		assert.Empty(t, e.tasks(stevedore.ListTasksInput{}), "no rejected call started a task")
+		services, err := e.o.DescribeServices(e.ctx, "test")
+		require.NoError(t, err)
+		assert.Empty(t, services, "no rejected call created a service")
+
+		// A configuration without awsvpcConfiguration puts tasks in no
+		// group, whatever the network mode.
+		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "br", NetworkConfiguration: &task.NetworkConfiguration{}})
+		require.NoError(t, err)
+		assert.Empty(t, out.Tasks[0].SecurityGroups)
+	})
+}
+
+func TestDeleteSecurityGroupInUse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := sgEnv(t)
+		e.register("v1")
+		byTask := e.securityGroup("by-task")
+		byService := e.securityGroup("by-service")
+		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("by-task")})
+		require.NoError(t, err)
+		_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: "web",
+			DesiredCount: 1, NetworkConfiguration: inGroups("by-service")})
+		require.NoError(t, err)
+		e.waitSteady("svc", 5*time.Minute)
+
+		err = e.o.DeleteSecurityGroup(e.ctx, "by-task")
+		require.ErrorIs(t, err, stevedore.ErrInUse)
+		var inUse *stevedore.InUseError
+		require.ErrorAs(t, err, &inUse)
+		assert.Equal(t, []string{"task " + out.Tasks[0].ID()}, inUse.UsedBy)
+		err = e.o.DeleteSecurityGroup(e.ctx, byService.ID)
+		require.ErrorAs(t, err, &inUse)
+		assert.Contains(t, inUse.UsedBy, "service test/svc")
+		assert.Len(t, inUse.UsedBy, 2, "the service and its task: %v", inUse.UsedBy)
+
+		_, err = e.o.StopTask(e.ctx, "test", out.Tasks[0].ID(), "")
+		require.NoError(t, err)
+		_, err = e.o.DeleteService(e.ctx, "test", "svc", true)
+		require.NoError(t, err)
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, byTask.ID), "its task is STOPPED")
+		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "by-service"), "its service is INACTIVE")
+	})
+}
+
+func TestServiceNetworkConfigurationChangeStartsADeployment(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, nw := sgEnv(t)
+		e.register("v1")
+		a := e.securityGroup("a", "tcp:80 from 10.0.0.0/8")
+		b := e.securityGroup("b", "tcp:8080 from 10.0.0.0/8")
+		c := e.securityGroup("c", "udp:53 from 10.0.0.0/8")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: "web",
+			DesiredCount: 2, NetworkConfiguration: inGroups("a")})
+		require.NoError(t, err)
+		s := e.waitSteady("svc", 5*time.Minute)
+		assert.Equal(t, inGroups(a.ID), s.NetworkConfiguration)
+		require.Len(t, s.Deployments, 1)
+		assert.Equal(t, inGroups(a.ID), s.Deployments[0].NetworkConfiguration)
+		first := s.Deployments[0].ID
+
+		// The same groups (by ID now) change nothing.
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: inGroups(a.ID)})
+		require.NoError(t, err)
+		assert.Equal(t, first, e.service("svc").Deployments[0].ID)
+
+		// A rejected update changes nothing.
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "svc",
+			DesiredCount: ptr(3), NetworkConfiguration: inGroups("b", "nope")})
+		require.ErrorIs(t, err, stevedore.ErrInvalid)
+		assert.Equal(t, []string{"networkConfiguration.awsvpcConfiguration.securityGroups[1]"}, fieldsOf(err))
+		after := e.service("svc")
+		assert.Equal(t, s.Deployments, after.Deployments)
+		assert.Equal(t, 2, after.DesiredCount)
+		assert.Equal(t, inGroups(a.ID), after.NetworkConfiguration)
+
+		// New groups roll the tasks over to them.
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: inGroups("c", "b")})
+		require.NoError(t, err)
+		s = e.service("svc")
+		require.Len(t, s.Deployments, 2, "a new deployment")
+		assert.Equal(t, inGroups(c.ID, b.ID), s.Deployments[0].NetworkConfiguration)
+		assert.Equal(t, inGroups(a.ID), s.Deployments[1].NetworkConfiguration)
+		s = e.waitSteady("svc", 10*time.Minute)
+		assert.Equal(t, service.RolloutCompleted, s.Deployments[0].RolloutState)
+		tasks := e.tasks(stevedore.ListTasksInput{ServiceName: "svc"})
+		require.Len(t, tasks, 2)
+		for _, tk := range tasks {
+			assert.Equal(t, []string{c.ID, b.ID}, tk.SecurityGroups)
+			var got []string
+			for _, r := range setupRequest(t, nw, tk.ID()).Ingress.Rules {
+				got = append(got, r.String())
+			}
+			assert.Equal(t, []string{"udp:53 from 10.0.0.0/8", "tcp:8080 from 10.0.0.0/8"}, got)
+		}
+		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "a"), "no deployment uses a any more")
+
+		// Leaving every group is a change too; the tasks are unfiltered.
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: &task.NetworkConfiguration{}})
+		require.NoError(t, err)
+		s = e.waitSteady("svc", 10*time.Minute)
+		assert.Nil(t, s.NetworkConfiguration)
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "svc"}) {
+			assert.Empty(t, tk.SecurityGroups)
+			assert.Nil(t, setupRequest(t, nw, tk.ID()).Ingress)
+		}
+	})
+}
