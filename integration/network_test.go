@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -31,11 +33,8 @@ wait $pid`
 // address of its own in the instance's subnet, its own namespace and a
 // veth on the bridge. The host reaches both; each task reaches the other
 // on the ports it listens on, and a port nobody listens on is refused.
-//
-// Ingress rules (network.IngressPolicy, which network/netlinux enforces
-// with nftables in the task's namespace) cannot be given through the task
-// definition or the root API yet, so "only on allowed ports" is checked
-// as far as it can be: open ports answer, closed ports refuse.
+// (Tasks in no security group are not filtered; see
+// TestSecurityGroupsFilterInboundTraffic for tasks that are.)
 func TestAWSVPCTasksReachEachOther(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -253,4 +252,127 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 	e.stopTask(tk.ID())
 	_, err := httpGet(e.ctx, "http://127.0.0.1:"+port+"/")
 	assert.Error(t, err, "the host port is closed once the task stopped")
+}
+
+// TestSecurityGroupsFilterInboundTraffic runs awsvpc tasks through the
+// root API's security groups, enforced by network/netlinux with nftables in
+// each task's namespace. Task b, in a group allowing tcp 8080 from the
+// instance's subnet, answers a (in no group) on 8080 and drops a's
+// connections to 9090, where it listens too; task c, in a group allowing
+// 8080 only from a prefix that excludes a, drops a on both ports. b still
+// reaches a (unfiltered), and gets the replies to its own connections.
+func TestSecurityGroupsFilterInboundTraffic(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	def := e.registerDef(fmt.Sprintf(`{
+		"family": "guarded",
+		"networkMode": "awsvpc",
+		"containerDefinitions": [{
+			"name": "peer", "image": %q, "essential": true, "memory": 16,
+			%s,
+			"portMappings": [{"containerPort": 8080}, {"containerPort": 9090}],
+			"stopTimeout": 2
+		}]
+	}`, imageRef, shellCommand(peerScript)))
+	rule := func(s string) network.IngressRule {
+		r, err := network.ParseIngressRule(s)
+		require.NoError(t, err)
+		return r
+	}
+	fromSubnet, err := e.orc.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{
+		GroupName:    "web-from-subnet-" + e.name,
+		IngressRules: []network.IngressRule{rule("tcp:8080 from " + e.netCfg.Subnet.String())},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.orc.DeleteSecurityGroup(context.Background(), fromSubnet.ID) })
+	// 192.0.2.0/24 (TEST-NET-1) is never the test's subnet.
+	fromElsewhere, err := e.orc.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{
+		GroupName:    "web-from-elsewhere-" + e.name,
+		IngressRules: []network.IngressRule{rule("tcp:8080 from 192.0.2.0/24")},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.orc.DeleteSecurityGroup(context.Background(), fromElsewhere.ID) })
+
+	run := func(groups ...string) *task.Task {
+		in := stevedore.RunTaskInput{Cluster: e.cluster, TaskDefinition: def.Ref()}
+		if len(groups) > 0 {
+			in.NetworkConfiguration = &task.NetworkConfiguration{AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: groups}}
+		}
+		out, err := e.orc.RunTask(e.ctx, in)
+		require.NoError(t, err)
+		require.Empty(t, out.Failures)
+		return e.waitRunning(out.Tasks[0].ID(), 30*time.Second)
+	}
+	a := run()
+	b := run(fromSubnet.Name)
+	c := run(fromElsewhere.ID)
+	assert.Empty(t, a.SecurityGroups)
+	assert.Equal(t, []string{fromSubnet.ID}, b.SecurityGroups)
+	assert.Equal(t, []string{fromElsewhere.ID}, c.SecurityGroups)
+	ipA, ipB, ipC := taskIP(t, a), taskIP(t, b), taskIP(t, c)
+	idA, idB := runtimeID(t, a, "peer"), runtimeID(t, b, "peer")
+
+	// Every server is up before anything is expected to fail: each task
+	// answers itself on both ports (a task's connections to its own
+	// address go through its loopback, which is never filtered).
+	for _, tk := range []*task.Task{a, b, c} {
+		id, ip := runtimeID(t, tk, "peer"), taskIP(t, tk)
+		e.eventuallyExec(id, "timeout 5 wget -q -O - http://"+ip+":8080/", "peer "+ip, 10*time.Second)
+		e.eventuallyExec(id, "echo | timeout 5 nc -w 2 "+ip+" 9090", "nc "+ip, 10*time.Second)
+	}
+
+	tests := []struct {
+		name string
+		from string
+		cmd  string
+		want string // "" when the connection must fail
+	}{
+		{"a to b on the allowed port", idA, "timeout 5 wget -q -O - http://" + ipB + ":8080/", "peer " + ipB},
+		{"a to b on another port", idA, "echo | timeout 5 nc -w 2 " + ipB + " 9090", ""},
+		{"a to c from outside the allowed prefix", idA, "timeout 5 wget -q -O - http://" + ipC + ":8080/", ""},
+		{"a to c on another port", idA, "echo | timeout 5 nc -w 2 " + ipC + " 9090", ""},
+		{"b to a, which is in no group", idB, "echo | timeout 5 nc -w 2 " + ipA + " 9090", "nc " + ipA},
+		{"b to c from outside the allowed prefix", idB, "timeout 5 wget -q -O - http://" + ipC + ":8080/", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := e.exec(tt.from, "sh", "-c", tt.cmd)
+			if tt.want != "" {
+				require.Equal(t, 0, out.ExitCode, "output: %s", out.Output)
+				assert.Contains(t, string(out.Output), tt.want)
+			} else {
+				assert.NotEqual(t, 0, out.ExitCode, "the connection went through: %s", out.Output)
+				assert.NotContains(t, string(out.Output), "peer ")
+			}
+		})
+	}
+
+	// From the host: its address on the bridge is in the subnet.
+	assert.Equal(t, "peer "+ipB+"\n", e.eventuallyGet("http://"+ipB+":8080/", 10*time.Second))
+	_, err = httpGet(e.ctx, "http://"+ipC+":8080/")
+	assert.Error(t, err, "c drops the host too")
+
+	err = e.orc.DeleteSecurityGroup(e.ctx, fromSubnet.ID)
+	require.ErrorIs(t, err, stevedore.ErrInUse, "b is in the group")
+	for _, tk := range []*task.Task{a, b, c} {
+		e.stopTask(tk.ID())
+	}
+	require.NoError(t, e.orc.DeleteSecurityGroup(e.ctx, fromSubnet.ID), "its task stopped")
+}
+
+// eventuallyExec runs script in a container until its output contains
+// want, for at most timeout.
+func (e *env) eventuallyExec(id, script, want string, timeout time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for attempt := 1; ; attempt++ {
+		out := e.exec(id, "sh", "-c", script)
+		if out.ExitCode == 0 && strings.Contains(string(out.Output), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s in %s: no %q within %s (%d attempts): exit %d: %s", script, id, want, timeout, attempt, out.ExitCode, out.Output)
+		}
+		sleep(e.ctx, 200*time.Millisecond)
+	}
 }
