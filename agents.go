@@ -32,11 +32,15 @@ type agentHandle struct {
 // startAgent runs the agent of one instance until the Orchestrator closes or
 // the instance is deregistered.
 func (o *Orchestrator) startAgent(clusterName, id string, rt runtime.Runtime, nw network.Provider, secrets SecretResolver) error {
+	var view network.Provider = sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName}
+	if _, ok := nw.(network.IngressUpdater); ok {
+		view = updatingSharedNetwork{view.(sharedNetwork)}
+	}
 	a, err := agent.New(agent.Config{
 		InstanceID: id,
 		Store:      agentStore{Store: o.store, feed: o.feed, instance: id},
 		Runtime:    rt,
-		Network:    sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName},
+		Network:    view,
 		Secrets:    secrets,
 		Logs:       o.logs,
 		Logger:     o.log.With("instance", id),
@@ -105,6 +109,16 @@ type sharedNetwork struct {
 	o        *Orchestrator
 	instance string
 	cluster  string
+}
+
+// updatingSharedNetwork is the sharedNetwork of a provider that implements
+// network.IngressUpdater: the view keeps the optional interface visible to
+// the agent.
+type updatingSharedNetwork struct{ sharedNetwork }
+
+// UpdateIngress implements network.IngressUpdater.
+func (n updatingSharedNetwork) UpdateIngress(ctx context.Context, taskID string, policy *network.IngressPolicy) error {
+	return n.Provider.(network.IngressUpdater).UpdateIngress(ctx, taskID, policy)
 }
 
 // Setup implements network.Provider. With service discovery on, a task

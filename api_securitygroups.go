@@ -113,16 +113,22 @@ func (o *Orchestrator) DescribeSecurityGroups(ctx context.Context, groups ...str
 // AuthorizeSecurityGroupIngress adds inbound rules to a group. Each
 // permission (protocol and ports from one source prefix) must be new;
 // otherwise, or when a rule is invalid, the call changes nothing and its
-// *FieldError values name the rules ("ingressRules[0].sources[1]"). Tasks
-// already running keep the rules they started with, unless their instance's
-// network provider can change them in place (network.IngressUpdater).
+// *FieldError values name the rules ("ingressRules[0].sources[1]").
+//
+// As in AWS, the change applies to the group's tasks already running too:
+// each task not yet STOPPED gets the new union of its groups' rules, which
+// its agent applies in place when the instance's network provider
+// implements network.IngressUpdater (network/netlinux and network/fake do);
+// with another provider a running task keeps the rules it started with.
 func (o *Orchestrator) AuthorizeSecurityGroupIngress(ctx context.Context, group string, rules []network.IngressRule) (*network.SecurityGroup, error) {
 	return o.changeIngress(ctx, group, func(g *network.SecurityGroup) error { return g.AuthorizeIngress(rules) })
 }
 
 // RevokeSecurityGroupIngress removes inbound rules from a group. Each
 // permission must be in the group; otherwise, or when a rule is invalid,
-// the call changes nothing and its *FieldError values name the rules.
+// the call changes nothing and its *FieldError values name the rules. The
+// group's running tasks lose the rules as AuthorizeSecurityGroupIngress
+// describes.
 func (o *Orchestrator) RevokeSecurityGroupIngress(ctx context.Context, group string, rules []network.IngressRule) (*network.SecurityGroup, error) {
 	return o.changeIngress(ctx, group, func(g *network.SecurityGroup) error { return g.RevokeIngress(rules) })
 }
@@ -142,12 +148,54 @@ func (o *Orchestrator) changeIngress(ctx context.Context, group string, change f
 			return err
 		}
 		out = next.SecurityGroup.Clone()
-		return tx.Update(next)
+		if err := tx.Update(next); err != nil {
+			return err
+		}
+		return o.refreshTaskIngress(tx, next)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// refreshTaskIngress gives every task in changed that is not STOPPED the
+// union of its groups' rules as they are now.
+func (o *Orchestrator) refreshTaskIngress(tx store.Tx, changed *state.SecurityGroup) error {
+	tasks, err := store.List[*state.Task](tx, state.KindTasks)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if t.LastStatus == task.Stopped || !slices.Contains(t.SecurityGroups, changed.ID) {
+			continue
+		}
+		groups := make([]*network.SecurityGroup, 0, len(t.SecurityGroups))
+		for _, id := range t.SecurityGroups {
+			if id == changed.ID {
+				groups = append(groups, &changed.SecurityGroup)
+				continue
+			}
+			g, err := store.Get[*state.SecurityGroup](tx, state.KindSecurityGroups, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // cannot happen: a group in use is not deleted
+			}
+			if err != nil {
+				return err
+			}
+			groups = append(groups, &g.SecurityGroup)
+		}
+		policy := network.PolicyOf(groups...)
+		if policy.Equal(t.Ingress) {
+			continue
+		}
+		next := t.Copy()
+		next.Ingress = policy
+		if err := tx.Update(next); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteSecurityGroup deletes a group. It fails with an *InUseError

@@ -324,3 +324,62 @@ func TestServiceNetworkConfigurationChangeStartsADeployment(t *testing.T) {
 		}
 	})
 }
+
+func TestRuleChangesReachRunningTasks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, nw := sgEnv(t)
+		e.register("v1")
+		e.securityGroup("web", "tcp:80 from 10.0.0.0/8")
+		e.securityGroup("other", "tcp:22 from 10.0.0.0/8")
+		run := func(group string) string {
+			out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups(group, "other")})
+			require.NoError(t, err)
+			return out.Tasks[0].ID()
+		}
+		inWeb, stopped := run("web"), run("web")
+		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("other")})
+		require.NoError(t, err)
+		notInWeb := out.Tasks[0].ID()
+		time.Sleep(time.Minute)
+		_, err = e.o.StopTask(e.ctx, "test", stopped, "")
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		rulesOf := func(id string) []string {
+			p, ok := nw.Ingress(id)
+			require.True(t, ok, "task %s has a network", id)
+			require.NotNil(t, p)
+			var out []string
+			for _, r := range p.Rules {
+				out = append(out, r.String())
+			}
+			return out
+		}
+		assert.Equal(t, []string{"tcp:80 from 10.0.0.0/8", "tcp:22 from 10.0.0.0/8"}, rulesOf(inWeb))
+
+		_, err = e.o.AuthorizeSecurityGroupIngress(e.ctx, "web", parseRules(t, "tcp:443 from 0.0.0.0/0"))
+		require.NoError(t, err)
+		synctest.Wait()
+		assert.Equal(t, []string{"tcp:80 from 10.0.0.0/8", "tcp:443 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8"}, rulesOf(inWeb))
+		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, "web", parseRules(t, "tcp:80 from 10.0.0.0/8"))
+		require.NoError(t, err)
+		synctest.Wait()
+		assert.Equal(t, []string{"tcp:443 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8"}, rulesOf(inWeb), "the running task has the new rules")
+		assert.Equal(t, []string{"tcp:22 from 10.0.0.0/8"}, rulesOf(notInWeb))
+
+		updates := map[string]int{}
+		for _, c := range nw.Calls() {
+			if c.Op == netfake.OpUpdateIngress {
+				require.NoError(t, c.Err)
+				updates[c.TaskID]++
+			}
+		}
+		assert.Equal(t, map[string]int{inWeb: 2}, updates, "one update per change, for the tasks in the group only")
+
+		// A task started now gets the rules as they are.
+		later := run("web")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Equal(t, []string{"tcp:443 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8"}, rulesOf(later))
+	})
+}

@@ -85,6 +85,7 @@ type runner struct {
 	names     []string // containers in definition order
 	stopOrder [][]string
 	att       *network.Attachment
+	ingress   ingressState // the task's ingress policy in its network (ingress.go)
 	// later holds changes to the task that nobody needs to see on their
 	// own (timestamps, runtime IDs, a container that started while others
 	// are still to start). They go into the store with the runner's next
@@ -527,6 +528,7 @@ func (r *runner) provision(ctx context.Context) error {
 	nw := r.a.cfg.Network
 	var att *network.Attachment
 	offStack(func() { att, err = nw.Setup(r.startCtx, *req) })
+	r.ingress = ingressState{policy: req.Ingress, known: err == nil}
 	if errors.Is(err, network.ErrExists) {
 		// Set up by an earlier agent that stopped before recording it.
 		att, err = nw.Attachment(r.startCtx, r.id)
@@ -817,6 +819,7 @@ func (r *runner) supervise(ctx context.Context) error {
 		if r.stopWanted() {
 			return nil
 		}
+		r.syncIngress(ctx)
 		if err := r.next(ctx, deadline); err != nil {
 			return err
 		}

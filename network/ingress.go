@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -26,6 +27,17 @@ func (p *IngressPolicy) Clone() *IngressPolicy {
 		return nil
 	}
 	return &IngressPolicy{Rules: cloneRules(p.Rules)}
+}
+
+// Equal reports whether p and q are the same policy, rule for rule (nil
+// equals only nil: no filtering is not an empty policy).
+func (p *IngressPolicy) Equal(q *IngressPolicy) bool {
+	if p == nil || q == nil {
+		return p == q
+	}
+	return slices.EqualFunc(p.Rules, q.Rules, func(a, b IngressRule) bool {
+		return a.Protocol == b.Protocol && a.FromPort == b.FromPort && a.ToPort == b.ToPort && slices.Equal(a.Sources, b.Sources)
+	})
 }
 
 // Validate checks every rule.

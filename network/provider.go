@@ -35,6 +35,20 @@ type Provider interface {
 	Reconcile(ctx context.Context, keep func(taskID string) bool) error
 }
 
+// IngressUpdater is implemented by providers that can change a running
+// task's ingress policy in place, as AWS applies a security group's new
+// rules to the interfaces already in the group. The agent uses it when a
+// task's policy changes after Setup; without it a task keeps the policy it
+// was set up with.
+type IngressUpdater interface {
+	// UpdateIngress replaces the ingress policy of a task set up earlier
+	// in awsvpc or bridge mode, atomically: no packet sees a mix of the old
+	// and the new rules. A nil policy removes the filtering. Errors wrap
+	// ErrNotFound (no such task), ErrInvalid (bad policy or a mode without
+	// an interface), or come from the system.
+	UpdateIngress(ctx context.Context, taskID string, policy *IngressPolicy) error
+}
+
 // Request describes the network a task needs.
 type Request struct {
 	// TaskID identifies the task: 1 to 200 printable ASCII characters

@@ -3,7 +3,9 @@
 // The fake creates no namespace, interface or firewall rule, but allocates
 // addresses and host ports with the real network.Allocator, so a test sees
 // the same addresses, dynamic ports, exhaustion and conflicts as with the
-// Linux provider. Every Setup, Teardown and Reconcile is recorded:
+// Linux provider. It implements network.IngressUpdater, and Ingress tells
+// the policy in force for a task. Every Setup, Teardown, Reconcile and
+// UpdateIngress is recorded:
 //
 //	net := fake.New(fake.WithSubnet(netip.MustParsePrefix("10.0.0.0/24")))
 //	agent := agent.New(..., net)

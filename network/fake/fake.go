@@ -21,17 +21,20 @@ type Op string
 
 // Recorded operations.
 const (
-	OpSetup     Op = "Setup"
-	OpTeardown  Op = "Teardown"
-	OpReconcile Op = "Reconcile"
+	OpSetup         Op = "Setup"
+	OpTeardown      Op = "Teardown"
+	OpReconcile     Op = "Reconcile"
+	OpUpdateIngress Op = "UpdateIngress"
 )
 
-// Call is one recorded call of Setup, Teardown or Reconcile.
+// Call is one recorded call of Setup, Teardown, Reconcile or
+// UpdateIngress.
 type Call struct {
-	Op     Op
-	TaskID string           // empty for Reconcile
-	Req    *network.Request // Setup only
-	Err    error            // what the call returned
+	Op      Op
+	TaskID  string                 // empty for Reconcile
+	Req     *network.Request       // Setup only
+	Ingress *network.IngressPolicy // UpdateIngress only: the new policy
+	Err     error                  // what the call returned
 }
 
 // Provider is an in-memory network.Provider for unit tests of code that
@@ -46,6 +49,7 @@ type Provider struct {
 
 	mu          sync.Mutex
 	attachments map[string]*network.Attachment
+	ingress     map[string]*network.IngressPolicy // by task ID; nil: unfiltered
 	calls       []Call
 	setupErr    func(network.Request) error
 	teardownErr func(taskID string) error
@@ -86,10 +90,13 @@ func New(opts ...Option) *Provider {
 	if err != nil {
 		panic(fmt.Sprintf("fake network provider: %v", err))
 	}
-	return &Provider{cfg: cfg, alloc: network.NewAllocator(ipam, ports), attachments: map[string]*network.Attachment{}}
+	return &Provider{cfg: cfg, alloc: network.NewAllocator(ipam, ports), attachments: map[string]*network.Attachment{}, ingress: map[string]*network.IngressPolicy{}}
 }
 
-var _ network.Provider = (*Provider)(nil)
+var (
+	_ network.Provider       = (*Provider)(nil)
+	_ network.IngressUpdater = (*Provider)(nil)
+)
 
 // FailSetup makes Setup return the error fn returns for a request (nil
 // lets it succeed); FailSetup(nil) removes the hook.
@@ -147,6 +154,7 @@ func (p *Provider) Setup(ctx context.Context, req network.Request) (att *network
 		}
 	}
 	p.attachments[req.TaskID] = att
+	p.ingress[req.TaskID] = req.Ingress.Clone()
 	return att.Clone(), nil
 }
 
@@ -185,7 +193,43 @@ func (p *Provider) teardownLocked(taskID string) error {
 		os.RemoveAll(filepath.Dir(att.HostsPath))
 	}
 	delete(p.attachments, taskID)
+	delete(p.ingress, taskID)
 	return p.alloc.Release(taskID)
+}
+
+// UpdateIngress validates policy and records it as the task's; see
+// network.IngressUpdater.
+func (p *Provider) UpdateIngress(ctx context.Context, taskID string, policy *network.IngressPolicy) (err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer func() {
+		p.calls = append(p.calls, Call{Op: OpUpdateIngress, TaskID: taskID, Ingress: policy.Clone(), Err: err})
+	}()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := policy.Validate(); err != nil {
+		return err
+	}
+	att, ok := p.attachments[taskID]
+	if !ok {
+		return fmt.Errorf("%w: task %q", network.ErrNotFound, taskID)
+	}
+	if !att.Mode.HasInterface() {
+		return fmt.Errorf("%w: task %q: ingress filtering needs awsvpc or bridge mode, not %s", network.ErrInvalid, taskID, att.Mode)
+	}
+	p.ingress[taskID] = policy.Clone()
+	return nil
+}
+
+// Ingress returns a copy of the ingress policy in force for a task (from
+// Setup or the latest UpdateIngress; nil when unfiltered) and whether the
+// task has an attachment.
+func (p *Provider) Ingress(taskID string) (*network.IngressPolicy, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.attachments[taskID]
+	return p.ingress[taskID].Clone(), ok
 }
 
 // Attachment returns a copy of the task's attachment.

@@ -19,7 +19,8 @@ const ingressTableName = "stevedore"
 
 // applyIngress installs policy in the namespace of the calling thread (conn
 // must have been created there): an inet table whose input chain drops what
-// no rule accepts.
+// no rule accepts. The table replaces any earlier one in the same batch, so
+// that a new policy takes over atomically.
 //
 //	table inet stevedore {
 //	  chain input {
@@ -30,7 +31,8 @@ const ingressTableName = "stevedore"
 //	  }
 //	}
 func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) {
-	t := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: ingressTableName})
+	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: ingressTableName}
+	replaceTable(conn, t)
 	drop := nftables.ChainPolicyDrop
 	c := conn.AddChain(&nftables.Chain{
 		Name: "input", Table: t, Type: nftables.ChainTypeFilter,

@@ -1,0 +1,74 @@
+package netlinux
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore/network"
+)
+
+func TestUpdateIngressReplacesTheRulesInPlace(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	p := newTestProvider(t, cfg)
+	ctx := context.Background()
+
+	client, err := p.Setup(ctx, awsvpc("client"))
+	require.NoError(t, err)
+	req := awsvpc("server")
+	req.Ingress = &network.IngressPolicy{Rules: []network.IngressRule{allowFrom(network.ProtocolTCP, 8080, cfg.Subnet.String())}}
+	server, err := p.Setup(ctx, req)
+	require.NoError(t, err)
+	serve(t, server.NetNSPath, 8080, "8080")
+	serve(t, server.NetNSPath, 9090, "9090")
+	to := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(server.Address.Addr(), port) }
+
+	line, err := dial(t, client.NetNSPath, to(8080), 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "8080\n", line)
+	_, err = dial(t, client.NetNSPath, to(9090), 300*time.Millisecond)
+	assert.True(t, isTimeout(err), "9090 is not allowed yet: %v", err)
+
+	// Swap the ports.
+	require.NoError(t, p.UpdateIngress(ctx, "server", &network.IngressPolicy{Rules: []network.IngressRule{allowFrom(network.ProtocolTCP, 9090, cfg.Subnet.String())}}))
+	line, err = dial(t, client.NetNSPath, to(9090), 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "9090\n", line)
+	_, err = dial(t, client.NetNSPath, to(8080), 300*time.Millisecond)
+	assert.True(t, isTimeout(err), "8080 is no longer allowed: %v", err)
+	out, err := nft(t, server.NetNSPath, "list", "table", "inet", "stevedore")
+	require.NoError(t, err, out)
+	assert.NotContains(t, out, "8080", "one table, the new rules only")
+
+	// An empty policy denies everything; nil removes the filtering.
+	require.NoError(t, p.UpdateIngress(ctx, "server", &network.IngressPolicy{}))
+	_, err = dial(t, client.NetNSPath, to(9090), 300*time.Millisecond)
+	assert.True(t, isTimeout(err), "%v", err)
+	require.NoError(t, p.UpdateIngress(ctx, "server", nil))
+	_, err = nft(t, server.NetNSPath, "list", "table", "inet", "stevedore")
+	assert.Error(t, err, "no table without a policy")
+	line, err = dial(t, client.NetNSPath, to(8080), 5*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "8080\n", line)
+
+	// A filter can be added to a task set up without one.
+	require.NoError(t, p.UpdateIngress(ctx, "client", &network.IngressPolicy{}))
+	out, err = nft(t, client.NetNSPath, "list", "table", "inet", "stevedore")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "policy drop")
+
+	err = p.UpdateIngress(ctx, "nobody", &network.IngressPolicy{})
+	require.ErrorIs(t, err, network.ErrNotFound)
+	err = p.UpdateIngress(ctx, "server", &network.IngressPolicy{Rules: []network.IngressRule{{Protocol: "gre"}}})
+	require.ErrorIs(t, err, network.ErrInvalid)
+	hostReq := network.Request{TaskID: "in-host", Mode: network.ModeHost}
+	_, err = p.Setup(ctx, hostReq)
+	require.NoError(t, err)
+	err = p.UpdateIngress(ctx, "in-host", &network.IngressPolicy{})
+	require.ErrorIs(t, err, network.ErrInvalid)
+}
