@@ -261,6 +261,7 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 // connections to 9090, where it listens too; task c, in a group allowing
 // 8080 only from a prefix that excludes a, drops a on both ports. b still
 // reaches a (unfiltered), and gets the replies to its own connections.
+// Rules authorized and revoked while c runs apply to c at once.
 func TestSecurityGroupsFilterInboundTraffic(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -351,6 +352,21 @@ func TestSecurityGroupsFilterInboundTraffic(t *testing.T) {
 	assert.Equal(t, "peer "+ipB+"\n", e.eventuallyGet("http://"+ipB+":8080/", 10*time.Second))
 	_, err = httpGet(e.ctx, "http://"+ipC+":8080/")
 	assert.Error(t, err, "c drops the host too")
+
+	// A rule added to c's group reaches c while it runs, and so does its
+	// removal: a connects to c on 8080 (and still not on 9090), then no
+	// longer.
+	onlyA := rule("tcp:8080 from " + ipA + "/32")
+	_, err = e.orc.AuthorizeSecurityGroupIngress(e.ctx, fromElsewhere.ID, []network.IngressRule{onlyA})
+	require.NoError(t, err)
+	e.eventuallyExec(idA, "timeout 5 wget -q -O - http://"+ipC+":8080/", "peer "+ipC, 10*time.Second)
+	out := e.exec(idA, "sh", "-c", "echo | timeout 5 nc -w 2 "+ipC+" 9090")
+	assert.NotEqual(t, 0, out.ExitCode, "9090 is still not allowed: %s", out.Output)
+	out = e.exec(idB, "sh", "-c", "timeout 5 wget -q -O - http://"+ipC+":8080/")
+	assert.NotEqual(t, 0, out.ExitCode, "b is not a: %s", out.Output)
+	_, err = e.orc.RevokeSecurityGroupIngress(e.ctx, fromElsewhere.Name, []network.IngressRule{onlyA})
+	require.NoError(t, err)
+	e.eventuallyExec(idA, "timeout 5 nc -w 2 -z "+ipC+" 8080 || echo blocked", "blocked", 10*time.Second)
 
 	err = e.orc.DeleteSecurityGroup(e.ctx, fromSubnet.ID)
 	require.ErrorIs(t, err, stevedore.ErrInUse, "b is in the group")
