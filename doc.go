@@ -42,6 +42,27 @@
 // tasks in Failures with ECS's reason ("RESOURCE:MEMORY") and the service
 // records an event saying why.
 //
+// # Security groups
+//
+// A security group is a named set of inbound rules (network.IngressRule:
+// tcp, udp, icmp or all, a port range, IPv4 source prefixes). Tasks of an
+// awsvpc task definition join up to five groups through the
+// networkConfiguration of RunTask, StartTask, CreateService and
+// UpdateService; their network then accepts only the inbound connections
+// that a rule of one of their groups allows (no rule: none), enforced with
+// nftables inside the task's namespace. Tasks in no group are not filtered.
+// AuthorizeSecurityGroupIngress and RevokeSecurityGroupIngress apply to the
+// group's running tasks as well; a new networkConfiguration of a service
+// starts a deployment; DeleteSecurityGroup is refused while a task or a
+// service uses the group.
+//
+//	g, err := o.CreateSecurityGroup(ctx, stevedore.CreateSecurityGroupInput{
+//		GroupName: "web", IngressRules: []network.IngressRule{rule}, // network.ParseIngressRule("tcp:443 from 0.0.0.0/0")
+//	})
+//	svc, err := o.CreateService(ctx, stevedore.CreateServiceInput{..., NetworkConfiguration: &task.NetworkConfiguration{
+//		AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: []string{g.ID}},
+//	}})
+//
 // # Events
 //
 // Subscribe delivers task state changes, service events ("(service web) has
@@ -52,8 +73,9 @@
 // Errors wrap ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrInUse or
 // ErrClosed, or a package's own kinds: an invalid task definition is a
 // *task.ValidationError listing every problem with its field path; an invalid
-// service request is a *service.ValidationError or a *FieldError. A rejected
-// request changes nothing.
+// service request is a *service.ValidationError or a *FieldError; a
+// deletion refused because the object is in use may be an *InUseError
+// naming its users. A rejected request changes nothing.
 //
 //	if errors.Is(err, stevedore.ErrNotFound) { ... }
 //	var verr *task.ValidationError

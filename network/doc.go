@@ -57,6 +57,13 @@
 //	rule, err := network.ParseIngressRule("tcp:8000-8080 from 10.0.0.0/8")
 //	req.Ingress = &network.IngressPolicy{Rules: []network.IngressRule{rule}}
 //
+// A SecurityGroup is a named set of rules that tasks join; PolicyOf makes
+// the policy of a task in several groups, the union of their rules. A
+// Provider that also implements IngressUpdater changes a running task's
+// policy in place (network/netlinux replaces the task's nftables table in
+// one transaction), which is how a group's new rules reach its running
+// tasks.
+//
 // In bridge mode, connections to a published port made from the host itself
 // arrive from the bridge's address (they are masqueraded); connections from
 // elsewhere keep their source address.

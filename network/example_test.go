@@ -52,3 +52,30 @@ func ExampleRequest_Validate() {
 	// Output:
 	// network: invalid portMappings[0].hostPort: 8080: in awsvpc mode the host port is empty or equal to the container port (80)
 }
+
+func ExamplePolicyOf() {
+	rule := func(s string) network.IngressRule {
+		r, err := network.ParseIngressRule(s)
+		if err != nil {
+			panic(err)
+		}
+		return r
+	}
+	web := &network.SecurityGroup{ID: "sg-1", Name: "web"}
+	if err := web.AuthorizeIngress([]network.IngressRule{rule("tcp:443 from 0.0.0.0/0")}); err != nil {
+		panic(err)
+	}
+	// A permission the group has already is refused.
+	err := web.AuthorizeIngress([]network.IngressRule{rule("tcp:443 from 0.0.0.0/0")})
+	fmt.Println(err)
+	admin := &network.SecurityGroup{ID: "sg-2", Name: "admin", Rules: []network.IngressRule{rule("tcp:22 from 10.0.0.0/8")}}
+
+	// A task in both groups accepts what either allows.
+	for _, r := range network.PolicyOf(web, admin).Rules {
+		fmt.Println(r)
+	}
+	// Output:
+	// network: invalid ingressRules[0].sources[0]: tcp:443 from 0.0.0.0/0 is already authorized
+	// tcp:443 from 0.0.0.0/0
+	// tcp:22 from 10.0.0.0/8
+}

@@ -40,6 +40,8 @@
 //     the host end joins the bridge, which holds the gateway address. With an
 //     ingress policy, the namespace gets an "inet stevedore" table whose
 //     input chain drops what no rule allows (see network.IngressPolicy).
+//     UpdateIngress (network.IngressUpdater) replaces that table, or adds or
+//     deletes it, in one nftables transaction while the task runs.
 //   - bridge: the same, plus an "ip <name>" table in the host with DNAT
 //     rules from each host port (on any local address, 127.0.0.1 included)
 //     to the task's address and container port, in prerouting for
