@@ -383,3 +383,34 @@ func TestRuleChangesReachRunningTasks(t *testing.T) {
 		assert.Equal(t, []string{"tcp:443 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8"}, rulesOf(later))
 	})
 }
+
+func TestRollbackRestoresTheSecurityGroups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 3, fake.WithImage("web:v2", fake.Behavior{Exec: fake.ExecCodes(1)}))
+		v1 := e.register("v1")
+		old := e.securityGroup("old", "tcp:8080 from 10.0.0.0/8")
+		next := e.securityGroup("new", "tcp:8080 from 0.0.0.0/0")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
+			DeploymentConfiguration: service.DeploymentConfiguration{
+				CircuitBreaker: &service.CircuitBreaker{Enable: true, Rollback: true}},
+			NetworkConfiguration: inGroups("old"),
+		})
+		require.NoError(t, err)
+		e.waitSteady("web", 10*time.Minute)
+		v2 := e.register("v2")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2,
+			NetworkConfiguration: inGroups("new")})
+		require.NoError(t, err)
+		assert.Equal(t, inGroups(next.ID), e.service("web").NetworkConfiguration)
+
+		s := e.waitSteady("web", 30*time.Minute)
+		assert.Equal(t, v1, s.TaskDefinition, "rolled back")
+		assert.Equal(t, inGroups(old.ID), s.Deployments[0].NetworkConfiguration, "with the groups of the deployment rolled back to")
+		assert.Equal(t, inGroups(old.ID), s.NetworkConfiguration)
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+			assert.Equal(t, []string{old.ID}, tk.SecurityGroups)
+		}
+		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "new"), "nothing uses the new group any more")
+	})
+}
