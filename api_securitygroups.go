@@ -351,31 +351,51 @@ func (o *Orchestrator) updateServiceNetwork(tx store.ReadTx, s *service.Service,
 // included) into *FieldError values of the API (matching ErrInvalid),
 // keeping the others.
 func fieldErrors(err error) error {
-	var out []error
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, inner := range j.Unwrap() {
-				walk(inner)
-			}
-			return
-		}
+	errs := flatten(err)
+	for i, e := range errs {
 		var fe *network.FieldError
 		if errors.As(e, &fe) {
-			e = &FieldError{Field: fe.Field, Rule: fe.Reason}
+			errs[i] = &FieldError{Field: fe.Field, Rule: fe.Reason}
 		}
-		out = append(out, e)
 	}
-	if err != nil {
-		walk(err)
-	}
-	switch len(out) {
+	switch len(errs) {
 	case 0:
 		return nil
 	case 1:
-		return out[0]
+		return errs[0]
 	}
-	return errors.Join(out...)
+	return errors.Join(errs...)
+}
+
+// FieldErrors returns the *FieldError values in err, which may join several
+// (an invalid security group or rule list is reported field by field), in
+// order; none when err is nil or names no field.
+func FieldErrors(err error) []*FieldError {
+	var out []*FieldError
+	for _, e := range flatten(err) {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe)
+		}
+	}
+	return out
+}
+
+// flatten lists the errors joined in err, depth first (err itself when it
+// joins none; nothing for nil).
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }
 
 // deploymentNetwork returns the network configuration of a deployment of s.

@@ -75,7 +75,8 @@
 // *task.ValidationError listing every problem with its field path; an invalid
 // service request is a *service.ValidationError or a *FieldError; a
 // deletion refused because the object is in use may be an *InUseError
-// naming its users. A rejected request changes nothing.
+// naming its users. FieldErrors lists the *FieldError values of an error
+// that joins several. A rejected request changes nothing.
 //
 //	if errors.Is(err, stevedore.ErrNotFound) { ... }
 //	var verr *task.ValidationError

@@ -1,7 +1,6 @@
 package stevedore_test
 
 import (
-	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -58,23 +57,12 @@ func inGroups(groups ...string) *task.NetworkConfiguration {
 	return &task.NetworkConfiguration{AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: groups}}
 }
 
-// fieldsOf lists the fields of the *stevedore.FieldError values joined in err.
+// fieldsOf lists the fields of the *stevedore.FieldError values in err.
 func fieldsOf(err error) []string {
 	var out []string
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, inner := range j.Unwrap() {
-				walk(inner)
-			}
-			return
-		}
-		var fe *stevedore.FieldError
-		if errors.As(e, &fe) {
-			out = append(out, fe.Field)
-		}
+	for _, fe := range stevedore.FieldErrors(err) {
+		out = append(out, fe.Field)
 	}
-	walk(err)
 	return out
 }
 

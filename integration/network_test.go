@@ -29,6 +29,22 @@ httpd -f -p 8080 -h /www & pid=$!
 trap 'kill $pid; exit 0' TERM
 wait $pid`
 
+// registerPeer registers an awsvpc task definition of family whose
+// container, "peer", runs peerScript.
+func (e *env) registerPeer(family string) *task.TaskDefinition {
+	e.t.Helper()
+	return e.registerDef(fmt.Sprintf(`{
+		"family": %q,
+		"networkMode": "awsvpc",
+		"containerDefinitions": [{
+			"name": "peer", "image": %q, "essential": true, "memory": 16,
+			%s,
+			"portMappings": [{"containerPort": 8080}, {"containerPort": 9090}],
+			"stopTimeout": 2
+		}]
+	}`, family, imageRef, shellCommand(peerScript)))
+}
+
 // TestAWSVPCTasksReachEachOther runs two awsvpc tasks. Each gets an
 // address of its own in the instance's subnet, its own namespace and a
 // veth on the bridge. The host reaches both; each task reaches the other
@@ -38,16 +54,7 @@ wait $pid`
 func TestAWSVPCTasksReachEachOther(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	def := e.registerDef(fmt.Sprintf(`{
-		"family": "peer",
-		"networkMode": "awsvpc",
-		"containerDefinitions": [{
-			"name": "peer", "image": %q, "essential": true, "memory": 16,
-			%s,
-			"portMappings": [{"containerPort": 8080}, {"containerPort": 9090}],
-			"stopTimeout": 2
-		}]
-	}`, imageRef, shellCommand(peerScript)))
+	def := e.registerPeer("peer")
 
 	a := e.waitRunning(e.runTask(def).ID(), 30*time.Second)
 	b := e.waitRunning(e.runTask(def).ID(), 30*time.Second)
@@ -265,16 +272,7 @@ func TestBridgeModePublishesDynamicHostPort(t *testing.T) {
 func TestSecurityGroupsFilterInboundTraffic(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	def := e.registerDef(fmt.Sprintf(`{
-		"family": "guarded",
-		"networkMode": "awsvpc",
-		"containerDefinitions": [{
-			"name": "peer", "image": %q, "essential": true, "memory": 16,
-			%s,
-			"portMappings": [{"containerPort": 8080}, {"containerPort": 9090}],
-			"stopTimeout": 2
-		}]
-	}`, imageRef, shellCommand(peerScript)))
+	def := e.registerPeer("guarded")
 	rule := func(s string) network.IngressRule {
 		r, err := network.ParseIngressRule(s)
 		require.NoError(t, err)
