@@ -36,7 +36,7 @@ func (o *Orchestrator) startAgent(clusterName, id string, rt runtime.Runtime, nw
 		InstanceID: id,
 		Store:      agentStore{Store: o.store, feed: o.feed, instance: id},
 		Runtime:    rt,
-		Network:    sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName},
+		Network:    instanceNetwork(sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName}),
 		Secrets:    secrets,
 		Logs:       o.logs,
 		Logger:     o.log.With("instance", id),
@@ -115,6 +115,23 @@ func (n sharedNetwork) Setup(ctx context.Context, req network.Request) (*network
 		req.DNS = d.dnsConfig(n.cluster)
 	}
 	return n.Provider.Setup(ctx, req)
+}
+
+// dialingNetwork is a sharedNetwork over a provider that is also a
+// network.TaskDialer, and stays one: the agent's HTTP and TCP health checks
+// dial through it.
+type dialingNetwork struct {
+	sharedNetwork
+	network.TaskDialer
+}
+
+// instanceNetwork returns n, as a network.TaskDialer too when its provider
+// is one.
+func instanceNetwork(n sharedNetwork) network.Provider {
+	if d, ok := n.Provider.(network.TaskDialer); ok {
+		return dialingNetwork{sharedNetwork: n, TaskDialer: d}
+	}
+	return n
 }
 
 // Reconcile implements network.Provider.
