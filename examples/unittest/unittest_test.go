@@ -36,11 +36,7 @@ const workerDef = `{
 func newCluster(t *testing.T, n int, opts ...fake.Option) *stevedore.Orchestrator {
 	t.Helper()
 	ctx := t.Context()
-	o, err := stevedore.New()
-	require.NoError(t, err)
-	t.Cleanup(func() { o.Close() })
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "c"})
-	require.NoError(t, err)
+	o := newEmptyCluster(t)
 	for i := range n {
 		rt := fake.New(opts...)
 		t.Cleanup(rt.Close)
@@ -56,6 +52,17 @@ func newCluster(t *testing.T, n int, opts ...fake.Option) *stevedore.Orchestrato
 	td, _, err := task.ParseDefinition([]byte(workerDef))
 	require.NoError(t, err)
 	_, err = o.RegisterTaskDefinition(ctx, td)
+	require.NoError(t, err)
+	return o
+}
+
+// newEmptyCluster returns an Orchestrator with an empty cluster "c".
+func newEmptyCluster(t *testing.T) *stevedore.Orchestrator {
+	t.Helper()
+	o, err := stevedore.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { o.Close() })
+	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "c"})
 	require.NoError(t, err)
 	return o
 }
@@ -118,14 +125,10 @@ func TestCrashingWorkersAreReplaced(t *testing.T) {
 func TestHTTPHealthCheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		o, err := stevedore.New()
-		require.NoError(t, err)
-		t.Cleanup(func() { o.Close() })
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "c"})
-		require.NoError(t, err)
+		o := newEmptyCluster(t)
 		rt, nw := fake.New(), netfake.New()
 		t.Cleanup(rt.Close)
-		_, err = o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
 			Cluster: "c", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4}, Runtime: rt, Network: nw,
 		})
 		require.NoError(t, err)
