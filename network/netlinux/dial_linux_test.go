@@ -21,7 +21,7 @@ import (
 // serveLoopback starts a TCP server on 127.0.0.1:port in the namespace at
 // path (the host when empty; port 0 picks one) that writes greeting to
 // every connection. It returns the port and stops at the end of the test.
-func serveLoopback(t *testing.T, path string, port int, greeting string) int {
+func serveLoopback(t testing.TB, path string, port int, greeting string) int {
 	t.Helper()
 	var l net.Listener
 	inNetNS(t, path, func() (err error) {
@@ -48,7 +48,7 @@ func serveLoopback(t *testing.T, path string, port int, greeting string) int {
 }
 
 // greeting connects with dial and returns the line the server wrote.
-func greeting(t *testing.T, dial func(ctx context.Context) (net.Conn, error)) (string, error) {
+func greeting(t testing.TB, dial func(ctx context.Context) (net.Conn, error)) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -122,5 +122,59 @@ func TestDialTaskDialsFromInsideTheNamespace(t *testing.T) {
 		})
 		require.NoError(t, err)
 		assert.Equal(t, "host\n", line, "host mode dials from the host")
+	})
+}
+
+// BenchmarkDialTask measures one connection made from inside a task's
+// namespace (locked thread, setns there and back, connect, close) next to
+// a plain loopback dial on the host.
+func BenchmarkDialTask(b *testing.B) {
+	requireRoot(b)
+	p, err := New(testConfig(b))
+	require.NoError(b, err)
+	b.Cleanup(func() {
+		assert.NoError(b, p.Destroy(context.Background()))
+		p.Close()
+	})
+	ctx := context.Background()
+	att, err := p.Setup(ctx, network.Request{TaskID: "bench", Mode: network.ModeAWSVPC})
+	require.NoError(b, err)
+	var l net.Listener
+	inNetNS(b, att.NetNSPath, func() (err error) {
+		l, err = net.Listen("tcp4", "127.0.0.1:0")
+		return err
+	})
+	host, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(b, err)
+	for _, ln := range []net.Listener{l, host} {
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		b.Cleanup(func() { ln.Close() })
+	}
+	b.Run("task", func(b *testing.B) {
+		for b.Loop() {
+			c, err := p.DialTask(ctx, "bench", "tcp", l.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+	})
+	b.Run("host", func(b *testing.B) {
+		var d net.Dialer
+		for b.Loop() {
+			c, err := d.DialContext(ctx, "tcp", host.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
 	})
 }
