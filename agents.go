@@ -32,15 +32,11 @@ type agentHandle struct {
 // startAgent runs the agent of one instance until the Orchestrator closes or
 // the instance is deregistered.
 func (o *Orchestrator) startAgent(clusterName, id string, rt runtime.Runtime, nw network.Provider, secrets SecretResolver) error {
-	var view network.Provider = sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName}
-	if _, ok := nw.(network.IngressUpdater); ok {
-		view = updatingSharedNetwork{view.(sharedNetwork)}
-	}
 	a, err := agent.New(agent.Config{
 		InstanceID: id,
 		Store:      agentStore{Store: o.store, feed: o.feed, instance: id},
 		Runtime:    rt,
-		Network:    view,
+		Network:    instanceNetwork(sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName}),
 		Secrets:    secrets,
 		Logs:       o.logs,
 		Logger:     o.log.With("instance", id),
@@ -111,16 +107,6 @@ type sharedNetwork struct {
 	cluster  string
 }
 
-// updatingSharedNetwork is the sharedNetwork of a provider that implements
-// network.IngressUpdater: the view keeps the optional interface visible to
-// the agent.
-type updatingSharedNetwork struct{ sharedNetwork }
-
-// UpdateIngress implements network.IngressUpdater.
-func (n updatingSharedNetwork) UpdateIngress(ctx context.Context, taskID string, policy *network.IngressPolicy) error {
-	return n.Provider.(network.IngressUpdater).UpdateIngress(ctx, taskID, policy)
-}
-
 // Setup implements network.Provider. With service discovery on, a task
 // whose definition names no DNS server resolves through the discovery
 // server.
@@ -129,6 +115,42 @@ func (n sharedNetwork) Setup(ctx context.Context, req network.Request) (*network
 		req.DNS = d.dnsConfig(n.cluster)
 	}
 	return n.Provider.Setup(ctx, req)
+}
+
+// The views of a sharedNetwork keep the provider's optional interfaces
+// visible to the agent: network.TaskDialer (its HTTP and TCP health checks
+// dial through it) and network.IngressUpdater (security-group rule changes
+// reach running tasks).
+type (
+	dialingNetwork struct {
+		sharedNetwork
+		network.TaskDialer
+	}
+	updatingNetwork struct {
+		sharedNetwork
+		network.IngressUpdater
+	}
+	dialingUpdatingNetwork struct {
+		sharedNetwork
+		network.TaskDialer
+		network.IngressUpdater
+	}
+)
+
+// instanceNetwork returns n, as a network.TaskDialer and a
+// network.IngressUpdater too when its provider is.
+func instanceNetwork(n sharedNetwork) network.Provider {
+	d, dials := n.Provider.(network.TaskDialer)
+	u, updates := n.Provider.(network.IngressUpdater)
+	switch {
+	case dials && updates:
+		return dialingUpdatingNetwork{sharedNetwork: n, TaskDialer: d, IngressUpdater: u}
+	case dials:
+		return dialingNetwork{sharedNetwork: n, TaskDialer: d}
+	case updates:
+		return updatingNetwork{sharedNetwork: n, IngressUpdater: u}
+	}
+	return n
 }
 
 // Reconcile implements network.Provider.

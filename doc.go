@@ -63,6 +63,18 @@
 //		AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: []string{g.ID}},
 //	}})
 //
+// # Health checks
+//
+// A container's healthCheck runs on the agent of its instance: ECS's CMD and
+// CMD-SHELL commands in the container, and Stevedore's network checks from
+// inside the task's network namespace, where localhost is the task's own
+// loopback — ["HTTP", "http://localhost:8080/healthz"] (optionally with the
+// statuses that pass, "200-399" by default, as a third element) and
+// ["TCP", "8080"]. The network checks need an instance network provider that
+// is a network.TaskDialer (network/netlinux and network/fake are); with
+// another one the check fails and the container's reason says why. Services
+// replace tasks that turn UNHEALTHY.
+//
 // # Events
 //
 // Subscribe delivers task state changes, service events ("(service web) has

@@ -66,10 +66,16 @@
 // set-up, secrets, registry credentials, missing task definition) or
 // "DependencyError: ...". The container at fault carries the same reason.
 //
-// Each container with a healthCheck gets a health.Monitor running its command
-// in the container; container health and task health (the worst of the
-// essential containers that have a check) are written as they change. The
-// agent does not stop unhealthy tasks: the service controller replaces them.
+// Each container with a healthCheck gets a health.Monitor. CMD and CMD-SHELL
+// commands run in the container; HTTP and TCP checks (["HTTP",
+// "http://localhost:8080/healthz"], ["TCP", "8080"]) are dialled by the agent
+// from inside the task's network namespace through the network provider's
+// network.TaskDialer, so "localhost" is the task's loopback and the image
+// needs no curl. With a provider that is no TaskDialer such a check fails
+// every time, and the container's reason says why ("HealthCheckError: ...").
+// Container health and task health (the worst of the essential containers
+// that have a check) are written as they change. The agent does not stop
+// unhealthy tasks: the service controller replaces them.
 //
 // # Containers
 //

@@ -782,11 +782,7 @@ func (r *runner) monitor(c *ctr, resume bool) {
 		return
 	}
 	cfg := health.Config{Interval: hc.Interval(), Timeout: hc.Timeout(), Retries: hc.Retries(), StartPeriod: hc.StartPeriod()}
-	prober, err := health.NewExecProber(r.a.cfg.Runtime, c.id, hc.Command)
-	if err != nil {
-		r.log.Warn("agent: health check not run", "container", c.name, "err", err)
-		return
-	}
+	prober := r.healthProber(c, hc.Command)
 	ctx, cancel := context.WithCancel(r.helperCtx)
 	opts := []health.MonitorOption{health.OnStatusChange(func(_, next health.State) {
 		select {

@@ -12,7 +12,7 @@ import (
 
 // TestPureDependencies keeps the package free of container engines and
 // Linux networking: besides the standard library it may only use
-// Stevedore's runtime interface, on every OS.
+// Stevedore's runtime interface and its command parser, on every OS.
 func TestPureDependencies(t *testing.T) {
 	t.Parallel()
 	goTool, err := exec.LookPath("go")
@@ -29,6 +29,7 @@ func TestPureDependencies(t *testing.T) {
 			deps := strings.Fields(string(out))
 			assert.ElementsMatch(t, []string{
 				"github.com/stevedore-io/stevedore/health",
+				"github.com/stevedore-io/stevedore/internal/healthcmd",
 				"github.com/stevedore-io/stevedore/runtime",
 			}, deps)
 		})

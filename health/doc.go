@@ -4,7 +4,7 @@
 //
 // # Rules
 //
-// A container health check has a command (see ParseCommand) and a Config:
+// A container health check has a command (see ParseCheck) and a Config:
 // interval 5-300 s (default 30), timeout 2-60 s (default 5), retries 1-10
 // (default 3) and startPeriod 0-300 s (default 0). A container's status is
 // UNKNOWN until the first result that counts, HEALTHY after a success and
@@ -15,6 +15,24 @@
 // its timeout is a failure. A task's status is the worst of its essential
 // containers that have a health check (UNHEALTHY > UNKNOWN > HEALTHY); see
 // TaskStatus and Worst.
+//
+// # Commands
+//
+// The command is ECS's healthCheck.command. Besides ECS's forms, run in the
+// container, Stevedore accepts two network forms in the same field, so that
+// task-definition JSON round-trips and images need no curl:
+//
+//	["CMD", "pg_isready", "-q"]                         exec in the container
+//	["CMD-SHELL", "curl -f http://localhost/ || exit 1"] /bin/sh -c in the container
+//	["HTTP", "http://localhost:8080/healthz"]            GET; 200-399 pass
+//	["HTTP", "http://localhost:8080/healthz", "200,204"] GET; the statuses that pass
+//	["TCP", "8080"]                                      connect to 127.0.0.1:8080
+//	["TCP", "localhost:5432"]
+//
+// The agent dials HTTP and TCP checks from inside the task's network
+// namespace (network.TaskDialer), so localhost is the task's own loopback.
+// ParseCheck parses every form; NewExecProber and NewNetProber make the
+// prober of a check.
 //
 // # The state machine
 //

@@ -63,6 +63,7 @@ func ExampleParseCommand() {
 	for _, command := range [][]string{
 		{"CMD", "pg_isready", "-q"},
 		{"CMD-SHELL", "curl -f http://localhost/ || exit 1"},
+		{"HTTP", "http://localhost:8080/healthz"},
 		{"NONE"},
 	} {
 		kind, argv, err := health.ParseCommand(command)
@@ -75,7 +76,37 @@ func ExampleParseCommand() {
 	// Output:
 	// CMD ["pg_isready" "-q"]
 	// CMD-SHELL ["/bin/sh" "-c" "curl -f http://localhost/ || exit 1"]
-	// health: invalid command: first element "NONE", want CMD or CMD-SHELL
+	// HTTP []
+	// health: invalid command: "NONE": must be "CMD", "CMD-SHELL", "HTTP" or "TCP"
+}
+
+func ExampleParseCheck() {
+	for _, command := range [][]string{
+		{"HTTP", "http://localhost:8080/healthz", "200-299"},
+		{"TCP", "5432"},
+		{"HTTP", "https://localhost/"},
+	} {
+		c, err := health.ParseCheck(command)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		p, err := health.NewNetProber(c) // add health.WithDialer to dial into a task
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		switch p := p.(type) {
+		case *health.HTTPProber:
+			fmt.Println(c.Kind, p.URL(), c.ExpectedStatus)
+		case *health.TCPProber:
+			fmt.Println(c.Kind, p.Addr())
+		}
+	}
+	// Output:
+	// HTTP http://localhost:8080/healthz 200-299
+	// TCP 127.0.0.1:5432
+	// health: invalid command: "https://localhost/": the scheme must be http
 }
 
 func ExampleTaskStatus() {

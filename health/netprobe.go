@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stevedore-io/stevedore/internal/healthcmd"
 )
 
 // ErrInvalidProber is wrapped by the errors NewHTTPProber and NewTCPProber
@@ -265,56 +267,24 @@ var ErrInvalidStatusMatcher = errors.New("health: invalid HTTP status matcher")
 // StatusMatcher is a set of HTTP status codes, parsed from a spec such as
 // "200", "200-299" or "200-299,302". The zero StatusMatcher matches nothing.
 type StatusMatcher struct {
-	ranges []statusRange
+	ranges []healthcmd.Range
 }
-
-type statusRange struct{ lo, hi int }
 
 // ParseStatusMatcher parses a comma-separated list of status codes and
 // inclusive ranges ("lo-hi"), each within 100-599. Spaces around elements
 // are allowed. Errors wrap ErrInvalidStatusMatcher.
 func ParseStatusMatcher(spec string) (StatusMatcher, error) {
-	if strings.TrimSpace(spec) == "" {
-		return StatusMatcher{}, fmt.Errorf("%w: empty", ErrInvalidStatusMatcher)
+	ranges, err := healthcmd.ParseStatus(spec)
+	if err != nil {
+		return StatusMatcher{}, fmt.Errorf("%w: %w", ErrInvalidStatusMatcher, err)
 	}
-	var m StatusMatcher
-	for part := range strings.SplitSeq(spec, ",") {
-		part = strings.TrimSpace(part)
-		loText, hiText, isRange := strings.Cut(part, "-")
-		lo, err := parseStatusCode(spec, loText)
-		if err != nil {
-			return StatusMatcher{}, err
-		}
-		hi := lo
-		if isRange {
-			if hi, err = parseStatusCode(spec, hiText); err != nil {
-				return StatusMatcher{}, err
-			}
-			if hi < lo {
-				return StatusMatcher{}, fmt.Errorf("%w: %q: range %q ends before it starts", ErrInvalidStatusMatcher, spec, part)
-			}
-		}
-		m.ranges = append(m.ranges, statusRange{lo, hi})
-	}
-	return m, nil
-}
-
-func parseStatusCode(spec, s string) (int, error) {
-	s = strings.TrimSpace(s)
-	code, err := strconv.Atoi(s)
-	if err != nil || len(s) != 3 {
-		return 0, fmt.Errorf("%w: %q: %q is not a three-digit status code", ErrInvalidStatusMatcher, spec, s)
-	}
-	if code < 100 || code > 599 {
-		return 0, fmt.Errorf("%w: %q: status %d out of range [100, 599]", ErrInvalidStatusMatcher, spec, code)
-	}
-	return code, nil
+	return StatusMatcher{ranges: ranges}, nil
 }
 
 // Match reports whether code is in the set.
 func (m StatusMatcher) Match(code int) bool {
 	for _, r := range m.ranges {
-		if code >= r.lo && code <= r.hi {
+		if code >= r.Lo && code <= r.Hi {
 			return true
 		}
 	}
@@ -325,10 +295,10 @@ func (m StatusMatcher) Match(code int) bool {
 func (m StatusMatcher) String() string {
 	parts := make([]string, len(m.ranges))
 	for i, r := range m.ranges {
-		if r.lo == r.hi {
-			parts[i] = strconv.Itoa(r.lo)
+		if r.Lo == r.Hi {
+			parts[i] = strconv.Itoa(r.Lo)
 		} else {
-			parts[i] = fmt.Sprintf("%d-%d", r.lo, r.hi)
+			parts[i] = fmt.Sprintf("%d-%d", r.Lo, r.Hi)
 		}
 	}
 	return strings.Join(parts, ",")

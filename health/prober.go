@@ -44,8 +44,9 @@ type ExecProber struct {
 }
 
 // NewExecProber returns a prober that runs command (an ECS healthCheck
-// command, see ParseCommand) in container containerID through execer.
-// Errors wrap ErrInvalidCommand.
+// command, CMD or CMD-SHELL; see ParseCommand) in container containerID
+// through execer. Errors wrap ErrInvalidCommand, also for HTTP and TCP
+// commands, which NewNetProber runs.
 func NewExecProber(execer Execer, containerID string, command []string) (*ExecProber, error) {
 	if execer == nil {
 		return nil, errors.New("health: exec prober: nil Execer")
@@ -53,6 +54,9 @@ func NewExecProber(execer Execer, containerID string, command []string) (*ExecPr
 	kind, argv, err := ParseCommand(command)
 	if err != nil {
 		return nil, fmt.Errorf("exec prober for container %s: %w", containerID, err)
+	}
+	if kind.IsNetwork() {
+		return nil, fmt.Errorf("exec prober for container %s: %w: %s checks are not run in the container; see NewNetProber", containerID, ErrInvalidCommand, kind)
 	}
 	return &ExecProber{execer: execer, containerID: containerID, kind: kind, argv: argv}, nil
 }

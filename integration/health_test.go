@@ -178,3 +178,61 @@ func (e *env) waitService(name, what string, timeout time.Duration, cond func(se
 		sleep(e.ctx, pollEvery)
 	}
 }
+
+// TestHTTPAndTCPHealthChecks runs Stevedore's network health checks, which
+// the agent dials from inside the task's namespace. The HTTP check's
+// server listens on the task's 127.0.0.1 only, unreachable from the host,
+// and the task becomes HEALTHY through it; a task whose TCP check finds
+// its port closed becomes UNHEALTHY and its service replaces it.
+func TestHTTPAndTCPHealthChecks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	loopbackWeb := `mkdir -p /www && echo "hello from $(hostname)" > /www/index.html
+httpd -f -p 127.0.0.1:8080 -h /www & pid=$!
+trap 'kill $pid; exit 0' TERM
+wait $pid`
+	def := func(family, check string) string {
+		return fmt.Sprintf(`{
+			"family": %q,
+			"networkMode": "awsvpc",
+			"containerDefinitions": [{
+				"name": "web", "image": %q, "essential": true, "memory": 32,
+				%s,
+				"healthCheck": {"command": %s, "interval": 5, "timeout": 2, "retries": 1},
+				"stopTimeout": 2
+			}]
+		}`, family, imageRef, shellCommand(loopbackWeb), check)
+	}
+	httpDef := e.registerDef(def("probed-http", `["HTTP", "http://localhost:8080/index.html", "200"]`))
+	tcpDef := e.registerDef(def("probed-tcp", `["TCP", "9"]`))
+	for _, d := range []*task.TaskDefinition{httpDef, tcpDef} {
+		_, err := e.orc.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: e.cluster, ServiceName: d.Family, TaskDefinition: d.Ref(), DesiredCount: 1,
+		})
+		require.NoError(t, err)
+	}
+
+	web := e.waitServiceTasks("probed-http", 1, 30*time.Second)[0]
+	e.waitRunning(web, 30*time.Second)
+	tk := e.waitTask(web, "HEALTHY", 30*time.Second, func(t *task.Task) bool {
+		return t.HealthStatus != task.HealthUnknown || t.LastStatus == task.Stopped
+	})
+	require.Equal(t, task.Healthy, tk.HealthStatus, "stopped: %s; container reason: %s", tk.StoppedReason, tk.Container("web").Reason)
+	_, err := httpGet(e.ctx, "http://"+taskIP(t, tk)+":8080/")
+	require.Error(t, err, "the server listens on the task's loopback only: the host cannot reach it")
+
+	closed := e.waitServiceTasks("probed-tcp", 1, 30*time.Second)[0]
+	e.waitRunning(closed, 30*time.Second)
+	tk = e.waitTask(closed, "UNHEALTHY", 30*time.Second, func(t *task.Task) bool {
+		return t.HealthStatus != task.HealthUnknown || t.LastStatus == task.Stopped
+	})
+	require.Equal(t, task.Unhealthy, tk.HealthStatus, "stopped: %s", tk.StoppedReason)
+	// Its replacement fails the same way; then there is no room to start
+	// first, and the unhealthy task is stopped.
+	old := e.waitStopped(closed, 60*time.Second)
+	assert.Equal(t, service.ReasonUnhealthy, old.StoppedReason)
+	assert.Equal(t, task.ServiceSchedulerInitiated, old.StopCode)
+	assert.NotEqual(t, []string{closed}, e.serviceTaskIDs("probed-tcp"), "the service replaced the task")
+
+	assert.Equal(t, task.Healthy, e.describe(web).HealthStatus, "the HTTP-checked task stays healthy")
+}

@@ -44,6 +44,15 @@
 // Reconcile(ctx, keep) once, which tears down every task keep rejects and
 // removes leftovers of a crash.
 //
+// # Dialling into a task
+//
+// A Provider may also be a TaskDialer: DialTask opens a connection from
+// inside a task's namespace, where localhost is the task's own loopback. The
+// agent finds it with a type assertion and runs HTTP and TCP health checks
+// through it. Code that wraps a Provider should keep it, as in:
+//
+//	if d, ok := p.(network.TaskDialer); ok { ... }
+//
 // # Ingress rules
 //
 // IngressPolicy is the security-group analogue. A nil policy filters

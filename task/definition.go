@@ -281,7 +281,12 @@ type LogConfiguration struct {
 // the ECS default; see Interval, Timeout, Retries and StartPeriod.
 type HealthCheck struct {
 	// Command starts with "CMD" (exec form) or "CMD-SHELL" (one shell
-	// string).
+	// string), run in the container, or with one of Stevedore's network
+	// checks, run by the agent from inside the task's network namespace
+	// (so that the image needs no curl): "HTTP" followed by a URL
+	// (http://localhost:8080/healthz) and optionally the statuses that
+	// pass ("200-399", the default), or "TCP" followed by "port" or
+	// "host:port". Interval, timeout, retries and startPeriod apply alike.
 	Command            []string                   `json:"command,omitempty"`
 	IntervalSeconds    int                        `json:"interval,omitempty"`
 	TimeoutSeconds     int                        `json:"timeout,omitempty"`

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/stevedore-io/stevedore/internal/healthcmd"
 )
 
 // ErrInvalid is matched (errors.Is) by the error of Validate and of
@@ -727,8 +729,19 @@ func (v *validator) healthCheck(p string, hc *HealthCheck) {
 		if len(cmd) != 2 {
 			v.add(p+".command", `"CMD-SHELL" must be followed by exactly one shell command string`)
 		}
+	case cmd[0] == "HTTP" || cmd[0] == "TCP":
+		// Stevedore's network checks, run by the agent from inside the
+		// task's network namespace.
+		var e *healthcmd.Error
+		if _, err := healthcmd.Parse(cmd); errors.As(err, &e) {
+			path := p + ".command"
+			if e.Element >= 0 {
+				path = indexPath(path, e.Element)
+			}
+			v.add(path, "%s", e.Rule)
+		}
 	default:
-		v.add(p+".command[0]", `must be "CMD" or "CMD-SHELL"`)
+		v.add(p+".command[0]", "must be %s", healthcmd.Kinds)
 	}
 	if hc.IntervalSeconds != 0 {
 		v.inRange(p+".interval", hc.IntervalSeconds, 5, 300, " seconds")

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"sync"
 
 	"github.com/stevedore-io/stevedore/network"
@@ -64,7 +66,10 @@ type instanceNetwork struct {
 	instance string
 }
 
-var _ network.Provider = (*instanceNetwork)(nil)
+var (
+	_ network.Provider   = (*instanceNetwork)(nil)
+	_ network.TaskDialer = (*instanceNetwork)(nil)
+)
 
 // Setup claims the task for the instance before setting it up, so that a
 // Reconcile of another instance running meanwhile keeps it.
@@ -90,6 +95,16 @@ func (n *instanceNetwork) Teardown(ctx context.Context, taskID string) error {
 // Attachment returns the task's attachment.
 func (n *instanceNetwork) Attachment(ctx context.Context, taskID string) (*network.Attachment, error) {
 	return n.shared.provider.Attachment(ctx, taskID)
+}
+
+// DialTask dials from inside the task's network namespace, for HTTP and
+// TCP health checks (see network.TaskDialer).
+func (n *instanceNetwork) DialTask(ctx context.Context, taskID, nw, addr string) (net.Conn, error) {
+	d, ok := n.shared.provider.(network.TaskDialer)
+	if !ok {
+		return nil, fmt.Errorf("%T cannot dial into tasks", n.shared.provider)
+	}
+	return d.DialTask(ctx, taskID, nw, addr)
 }
 
 // Reconcile tears down the tasks that keep turns down, except those that

@@ -3,6 +3,8 @@ package unittest_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -34,11 +36,7 @@ const workerDef = `{
 func newCluster(t *testing.T, n int, opts ...fake.Option) *stevedore.Orchestrator {
 	t.Helper()
 	ctx := t.Context()
-	o, err := stevedore.New()
-	require.NoError(t, err)
-	t.Cleanup(func() { o.Close() })
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "c"})
-	require.NoError(t, err)
+	o := newEmptyCluster(t)
 	for i := range n {
 		rt := fake.New(opts...)
 		t.Cleanup(rt.Close)
@@ -54,6 +52,17 @@ func newCluster(t *testing.T, n int, opts ...fake.Option) *stevedore.Orchestrato
 	td, _, err := task.ParseDefinition([]byte(workerDef))
 	require.NoError(t, err)
 	_, err = o.RegisterTaskDefinition(ctx, td)
+	require.NoError(t, err)
+	return o
+}
+
+// newEmptyCluster returns an Orchestrator with an empty cluster "c".
+func newEmptyCluster(t *testing.T) *stevedore.Orchestrator {
+	t.Helper()
+	o, err := stevedore.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { o.Close() })
+	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "c"})
 	require.NoError(t, err)
 	return o
 }
@@ -107,6 +116,58 @@ func TestCrashingWorkersAreReplaced(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, task.EssentialContainerExited, stopped[0].StopCode)
 		assert.Equal(t, 1, *stopped[0].Containers[0].ExitCode)
+	})
+}
+
+// TestHTTPHealthCheck checks a service whose health check is Stevedore's
+// HTTP form: the agent dials it through the fake network, where the test
+// serves it from a listener for every task, inside the synctest bubble.
+func TestHTTPHealthCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		o := newEmptyCluster(t)
+		rt, nw := fake.New(), netfake.New()
+		t.Cleanup(rt.Close)
+		_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+			Cluster: "c", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4}, Runtime: rt, Network: nw,
+		})
+		require.NoError(t, err)
+
+		// Every task's port 8080 answers with the status the test sets.
+		var status atomic.Int32
+		status.Store(http.StatusOK)
+		l, err := nw.Listen("", 8080)
+		require.NoError(t, err)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(int(status.Load()))
+		})}
+		go func() { _ = srv.Serve(l) }()
+		t.Cleanup(func() { _ = srv.Close() })
+
+		td, _, err := task.ParseDefinition([]byte(`{"family": "api", "networkMode": "awsvpc", "containerDefinitions": [{
+			"name": "api", "image": "api:1", "memory": 128,
+			"healthCheck": {"command": ["HTTP", "http://localhost:8080/healthz"], "interval": 10, "retries": 2}}]}`))
+		require.NoError(t, err)
+		_, err = o.RegisterTaskDefinition(ctx, td)
+		require.NoError(t, err)
+		_, err = o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "c", ServiceName: "api", TaskDefinition: "api", DesiredCount: 1})
+		require.NoError(t, err)
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		ids, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "api"})
+		require.NoError(t, err)
+		require.Len(t, ids, 1)
+		tasks, err := o.DescribeTasks(ctx, "c", ids[0])
+		require.NoError(t, err)
+		assert.Equal(t, task.Healthy, tasks[0].HealthStatus)
+
+		status.Store(http.StatusServiceUnavailable) // two failed checks: UNHEALTHY
+		time.Sleep(25 * time.Second)
+		synctest.Wait()
+		tasks, err = o.DescribeTasks(ctx, "c", ids[0])
+		require.NoError(t, err)
+		assert.Equal(t, task.Unhealthy, tasks[0].HealthStatus)
 	})
 }
 

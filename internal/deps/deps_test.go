@@ -34,6 +34,7 @@ var pure = []string{
 	"./placement/...",
 	"./service/...",
 	"./health/...",
+	"./internal/healthcmd/...",
 }
 
 // forbiddenIn returns the dependencies that match a forbidden fragment.

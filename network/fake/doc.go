@@ -23,6 +23,19 @@
 //		return nil
 //	})
 //
+// The fake is also a network.TaskDialer, so the agent can run HTTP and TCP
+// health checks against it: Listen makes a listener for a task's port (""
+// for every task), served over net.Pipe, and DialTask connects to it as a
+// probe from inside the task would. A port nobody listens on refuses the
+// connection. Nothing touches the host's network, so it all runs under
+// testing/synctest:
+//
+//	l, _ := net.Listen("t1", 8080)
+//	defer l.Close()
+//	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//		w.WriteHeader(http.StatusOK) // ["HTTP", "http://localhost:8080/"] passes
+//	}))
+//
 // With WithFilesDir the fake also writes each task's hosts and resolv.conf
 // files, for code that bind-mounts them. A Provider is safe for concurrent
 // use.

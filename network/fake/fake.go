@@ -42,7 +42,8 @@ type Call struct {
 // ports with the real network.Allocator, so exhaustion and port conflicts
 // behave as in production, records every call, and can be told to fail. It
 // creates no namespace: NetNSPath is a made-up path under /var/run/netns.
-// It is safe for concurrent use.
+// As a network.TaskDialer it connects health checks to listeners the test
+// makes with Listen, over net.Pipe. It is safe for concurrent use.
 type Provider struct {
 	cfg   config
 	alloc *network.Allocator
@@ -53,6 +54,7 @@ type Provider struct {
 	calls       []Call
 	setupErr    func(network.Request) error
 	teardownErr func(taskID string) error
+	listeners   map[listenKey]*listener
 }
 
 type config struct {
