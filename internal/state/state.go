@@ -6,7 +6,8 @@
 // state, agents write what they observe.
 //
 // Field ownership keeps compare-and-swap conflicts rare and harmless: the
-// control plane writes a task's desired status, stop code and reason; the
+// control plane writes a task's desired status, stop code and reason, and
+// its ingress policy (when a rule of one of its security groups changes); the
 // agent of the task's instance writes everything it observes (last status,
 // containers, health, network). A writer that loses a race re-reads the
 // object and reapplies its own change.
