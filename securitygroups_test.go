@@ -1,6 +1,7 @@
 package stevedore_test
 
 import (
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +15,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -400,5 +402,64 @@ func TestRollbackRestoresTheSecurityGroups(t *testing.T) {
 			assert.Equal(t, []string{old.ID}, tk.SecurityGroups)
 		}
 		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "new"), "nothing uses the new group any more")
+	})
+}
+
+func TestAdoptedTaskGetsTheRulesItMissed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		st, err := memory.New()
+		require.NoError(t, err)
+		defer st.Close()
+		rt := fake.New()
+		defer rt.Close()
+		nw := netfake.New()
+		register := func(o *stevedore.Orchestrator) {
+			_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+				Cluster: "test", InstanceID: "i-1", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4},
+				Runtime: rt, Network: nw,
+			})
+			require.NoError(t, err)
+		}
+		o1, err := stevedore.New(stevedore.WithStore(st))
+		require.NoError(t, err)
+		_, err = o1.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		require.NoError(t, err)
+		register(o1)
+		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
+		require.NoError(t, err)
+		_, err = o1.RegisterTaskDefinition(ctx, td)
+		require.NoError(t, err)
+		_, err = o1.CreateSecurityGroup(ctx, stevedore.CreateSecurityGroupInput{GroupName: "web", IngressRules: parseRules(t, "tcp:80 from 10.0.0.0/8")})
+		require.NoError(t, err)
+		_, err = o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"}) // unfiltered
+		require.NoError(t, err)
+		out, err := o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("web")})
+		require.NoError(t, err)
+		id := out.Tasks[0].ID()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		require.NoError(t, o1.Close())
+
+		// The rule changes while no agent runs.
+		o2, err := stevedore.New(stevedore.WithStore(st))
+		require.NoError(t, err)
+		defer o2.Close()
+		_, err = o2.AuthorizeSecurityGroupIngress(ctx, "web", parseRules(t, "tcp:443 from 0.0.0.0/0"))
+		require.NoError(t, err)
+		register(o2)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		p, ok := nw.Ingress(id)
+		require.True(t, ok)
+		require.Len(t, p.Rules, 2, "the adopted task has the rule added while no agent ran")
+		assert.Equal(t, "tcp:443 from 0.0.0.0/0", p.Rules[1].String())
+		var updates []string
+		for _, c := range nw.Calls() {
+			if c.Op == netfake.OpUpdateIngress {
+				updates = append(updates, c.TaskID)
+			}
+		}
+		assert.Equal(t, []string{id}, updates, "one update, for the filtered task only")
 	})
 }
