@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 )
 
 func rules(t *testing.T, specs ...string) []IngressRule {
@@ -142,4 +143,77 @@ func TestPolicyOfIsTheUnionOfTheGroups(t *testing.T) {
 	assert.Equal(t, []string{"tcp:80 from 10.0.0.0/8,192.168.0.0/16", "icmp from 0.0.0.0/0", "udp:53-54 from 10.0.0.0/8"}, ruleStrings(p.Rules))
 	p.Rules[0].Sources[0] = netip.MustParsePrefix("1.0.0.0/8")
 	assert.Equal(t, "tcp:80 from 10.0.0.0/8", a.Rules[0].String(), "the policy shares nothing with the groups")
+}
+
+// permission is one (protocol, ports, source) of a group, as a string.
+func permissions(rs []IngressRule) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rs {
+		for _, src := range r.Sources {
+			out[permString(keyOf(r), src.Masked())] = true
+		}
+	}
+	return out
+}
+
+func genRule(t *rapid.T, label string) IngressRule {
+	protos := []Protocol{ProtocolTCP, ProtocolUDP, ProtocolICMP, ProtocolAll}
+	r := IngressRule{Protocol: rapid.SampledFrom(protos).Draw(t, label+".protocol")}
+	if r.Protocol.HasPorts() {
+		r.FromPort = rapid.Uint16Range(1, 4).Draw(t, label+".from")
+		r.ToPort = rapid.SampledFrom([]uint16{0, r.FromPort, 4}).Draw(t, label+".to")
+	}
+	n := rapid.IntRange(1, 3).Draw(t, label+".sources")
+	for i := range n {
+		bits := rapid.SampledFrom([]int{0, 8, 16, 32}).Draw(t, fmt.Sprintf("%s.bits%d", label, i))
+		addr := netip.AddrFrom4([4]byte{10, rapid.ByteRange(0, 2).Draw(t, fmt.Sprintf("%s.b%d", label, i)), 0, 7})
+		r.Sources = append(r.Sources, netip.PrefixFrom(addr, bits))
+	}
+	return r
+}
+
+// TestSecurityGroupPermissionsProperties checks the permission algebra: an
+// accepted AuthorizeIngress adds exactly its permissions, a refused one
+// changes nothing and is refused because of a permission held already (or
+// given twice); RevokeIngress of what was just added gives the group back;
+// PolicyOf holds the union of the groups' permissions.
+func TestSecurityGroupPermissionsProperties(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		g := &SecurityGroup{Name: "g"}
+		for step := range rapid.IntRange(1, 6).Draw(t, "steps") {
+			add := make([]IngressRule, rapid.IntRange(1, 3).Draw(t, "rules"))
+			for i := range add {
+				add[i] = genRule(t, fmt.Sprintf("step%d.rule%d", step, i))
+			}
+			before := g.Clone()
+			had := permissions(g.Rules)
+			err := g.AuthorizeIngress(add)
+			if err != nil {
+				require.Equal(t, before, g, "a refused call changes nothing")
+				require.Contains(t, err.Error(), "already authorized")
+				continue
+			}
+			got := permissions(g.Rules)
+			for p := range had {
+				require.True(t, got[p], "kept %s", p)
+			}
+			for p := range permissions(add) {
+				require.True(t, got[p] && !had[p], "added %s", p)
+			}
+			require.Equal(t, len(had)+len(permissions(add)), len(got))
+			require.NoError(t, (&IngressPolicy{Rules: g.Rules}).Validate())
+
+			if rapid.Bool().Draw(t, fmt.Sprintf("step%d.undo", step)) {
+				require.NoError(t, g.RevokeIngress(add))
+				require.Equal(t, had, permissions(g.Rules), "revoking what was added gives the group back")
+			}
+		}
+		other := &SecurityGroup{Name: "o", Rules: []IngressRule{genRule(t, "other")}}
+		union := permissions(g.Rules)
+		for p := range permissions(other.Rules) {
+			union[p] = true
+		}
+		require.Equal(t, union, permissions(PolicyOf(g, other).Rules))
+	})
 }

@@ -96,3 +96,42 @@ func TestFakeReconcile(t *testing.T) {
 	assert.Equal(t, []string{"keep"}, p.TaskIDs())
 	assert.Len(t, p.Allocator().IPAM().Allocations(), 1)
 }
+
+func TestFakeUpdateIngress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := fake.New()
+	var _ network.IngressUpdater = p
+	rule, err := network.ParseIngressRule("tcp:80 from 10.0.0.0/8")
+	require.NoError(t, err)
+	_, err = p.Setup(ctx, network.Request{TaskID: "a", Mode: network.ModeAWSVPC, Ingress: &network.IngressPolicy{}})
+	require.NoError(t, err)
+	got, ok := p.Ingress("a")
+	require.True(t, ok)
+	assert.Equal(t, &network.IngressPolicy{}, got)
+
+	require.NoError(t, p.UpdateIngress(ctx, "a", &network.IngressPolicy{Rules: []network.IngressRule{rule}}))
+	got, _ = p.Ingress("a")
+	assert.Equal(t, []network.IngressRule{rule}, got.Rules)
+	require.NoError(t, p.UpdateIngress(ctx, "a", nil))
+	got, ok = p.Ingress("a")
+	assert.True(t, ok)
+	assert.Nil(t, got, "nil: unfiltered")
+
+	require.ErrorIs(t, p.UpdateIngress(ctx, "nobody", nil), network.ErrNotFound)
+	require.ErrorIs(t, p.UpdateIngress(ctx, "a", &network.IngressPolicy{Rules: []network.IngressRule{{Protocol: "gre"}}}), network.ErrInvalid)
+	_, err = p.Setup(ctx, network.Request{TaskID: "h", Mode: network.ModeHost})
+	require.NoError(t, err)
+	require.ErrorIs(t, p.UpdateIngress(ctx, "h", &network.IngressPolicy{}), network.ErrInvalid)
+
+	require.NoError(t, p.Teardown(ctx, "a"))
+	_, ok = p.Ingress("a")
+	assert.False(t, ok)
+	var updates int
+	for _, c := range p.Calls() {
+		if c.Op == fake.OpUpdateIngress {
+			updates++
+		}
+	}
+	assert.Equal(t, 5, updates, "failed calls are recorded too")
+}
