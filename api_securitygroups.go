@@ -39,6 +39,7 @@ type InUseError struct {
 	UsedBy []string
 }
 
+// Error implements error.
 func (e *InUseError) Error() string {
 	return fmt.Sprintf("stevedore: in use: %s is used by %s", e.Object, strings.Join(e.UsedBy, ", "))
 }
