@@ -230,31 +230,68 @@ func TestRejectedUpdateChangesNothing(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// restartWorld is a store, a fake runtime and a fake network provider that
+// outlive Orchestrators, for tests that restart the control plane: open
+// starts an Orchestrator on the store (the first one also creates the
+// cluster "test" and registers web:1, webDef), register registers instance
+// i-1 with the runtime and the provider, which starts its agent, and start
+// does both.
+type restartWorld struct {
+	t      *testing.T
+	st     *memory.Store
+	rt     *fake.Runtime
+	nw     *netfake.Provider
+	starts int
+}
+
+func newRestartWorld(t *testing.T) *restartWorld {
+	t.Helper()
+	st, err := memory.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	rt := fake.New()
+	t.Cleanup(rt.Close)
+	return &restartWorld{t: t, st: st, rt: rt, nw: netfake.New()}
+}
+
+func (w *restartWorld) start() *stevedore.Orchestrator {
+	w.t.Helper()
+	o := w.open()
+	w.register(o)
+	return o
+}
+
+func (w *restartWorld) open() *stevedore.Orchestrator {
+	w.t.Helper()
+	ctx := w.t.Context()
+	o, err := stevedore.New(stevedore.WithStore(w.st))
+	require.NoError(w.t, err)
+	if w.starts++; w.starts == 1 {
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		require.NoError(w.t, err)
+		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
+		require.NoError(w.t, err)
+		_, err = o.RegisterTaskDefinition(ctx, td)
+		require.NoError(w.t, err)
+	}
+	return o
+}
+
+func (w *restartWorld) register(o *stevedore.Orchestrator) {
+	w.t.Helper()
+	_, err := o.RegisterContainerInstance(w.t.Context(), stevedore.RegisterInstanceInput{
+		Cluster: "test", InstanceID: "i-1", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4},
+		Runtime: w.rt, Network: w.nw,
+	})
+	require.NoError(w.t, err)
+}
+
 func TestRestartAdoptsRunningTasks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		st, err := memory.New()
-		require.NoError(t, err)
-		defer st.Close()
-		rt := fake.New()
-		defer rt.Close()
-		nw := netfake.New()
-		register := func(o *stevedore.Orchestrator) {
-			_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
-				Cluster: "test", InstanceID: "i-1", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4},
-				Runtime: rt, Network: nw,
-			})
-			require.NoError(t, err)
-		}
-		o1, err := stevedore.New(stevedore.WithStore(st))
-		require.NoError(t, err)
-		_, err = o1.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
-		require.NoError(t, err)
-		register(o1)
-		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
-		require.NoError(t, err)
-		_, err = o1.RegisterTaskDefinition(ctx, td)
-		require.NoError(t, err)
+		w := newRestartWorld(t)
+		rt := w.rt
+		o1 := w.start()
 		out, err := o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
@@ -262,10 +299,8 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 		require.NoError(t, o1.Close())
 		starts := len(rt.CallsTo(fake.MethodStart))
 
-		o2, err := stevedore.New(stevedore.WithStore(st))
-		require.NoError(t, err)
+		o2 := w.start()
 		defer o2.Close()
-		register(o2)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		got, err := o2.DescribeTasks(ctx, "test", out.Tasks[0].ID())

@@ -1,7 +1,6 @@
 package stevedore_test
 
 import (
-	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,7 +14,6 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
-	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -408,30 +406,11 @@ func TestRollbackRestoresTheSecurityGroups(t *testing.T) {
 func TestAdoptedTaskGetsTheRulesItMissed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
-		st, err := memory.New()
+		w := newRestartWorld(t)
+		o1 := w.open()
+		_, err := o1.CreateSecurityGroup(ctx, stevedore.CreateSecurityGroupInput{GroupName: "web", IngressRules: parseRules(t, "tcp:80 from 10.0.0.0/8")})
 		require.NoError(t, err)
-		defer st.Close()
-		rt := fake.New()
-		defer rt.Close()
-		nw := netfake.New()
-		register := func(o *stevedore.Orchestrator) {
-			_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
-				Cluster: "test", InstanceID: "i-1", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4},
-				Runtime: rt, Network: nw,
-			})
-			require.NoError(t, err)
-		}
-		o1, err := stevedore.New(stevedore.WithStore(st))
-		require.NoError(t, err)
-		_, err = o1.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
-		require.NoError(t, err)
-		register(o1)
-		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
-		require.NoError(t, err)
-		_, err = o1.RegisterTaskDefinition(ctx, td)
-		require.NoError(t, err)
-		_, err = o1.CreateSecurityGroup(ctx, stevedore.CreateSecurityGroupInput{GroupName: "web", IngressRules: parseRules(t, "tcp:80 from 10.0.0.0/8")})
-		require.NoError(t, err)
+		w.register(o1)
 		_, err = o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"}) // unfiltered
 		require.NoError(t, err)
 		out, err := o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("web")})
@@ -442,20 +421,19 @@ func TestAdoptedTaskGetsTheRulesItMissed(t *testing.T) {
 		require.NoError(t, o1.Close())
 
 		// The rule changes while no agent runs.
-		o2, err := stevedore.New(stevedore.WithStore(st))
-		require.NoError(t, err)
+		o2 := w.open()
 		defer o2.Close()
 		_, err = o2.AuthorizeSecurityGroupIngress(ctx, "web", parseRules(t, "tcp:443 from 0.0.0.0/0"))
 		require.NoError(t, err)
-		register(o2)
+		w.register(o2)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		p, ok := nw.Ingress(id)
+		p, ok := w.nw.Ingress(id)
 		require.True(t, ok)
 		require.Len(t, p.Rules, 2, "the adopted task has the rule added while no agent ran")
 		assert.Equal(t, "tcp:443 from 0.0.0.0/0", p.Rules[1].String())
 		var updates []string
-		for _, c := range nw.Calls() {
+		for _, c := range w.nw.Calls() {
 			if c.Op == netfake.OpUpdateIngress {
 				updates = append(updates, c.TaskID)
 			}
