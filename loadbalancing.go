@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/lb"
@@ -19,11 +20,21 @@ import (
 // group (package lb's *TargetGroup is one): services name it in their
 // LoadBalancers, and the tasks of those services are registered in it while
 // they run and are healthy, and deregistered (draining) as soon as they are
-// asked to stop.
+// asked to stop. A stopping task's containers get SIGTERM once it is
+// drained (WaitState gives StateUnused) or DeregistrationDelay has passed;
+// deployments count a task healthy only while its target groups do
+// (Health, WaitState).
 type TargetGroup interface {
 	Name() string
 	Register(lb.Target) error
 	Deregister(id string) error
+	// Health is the health of target id; lb.StateUnused when it is not
+	// registered.
+	Health(id string) lb.TargetHealth
+	// WaitState waits until target id is in one of states, or ctx ends.
+	WaitState(ctx context.Context, id string, states ...lb.TargetState) (lb.TargetHealth, error)
+	// DeregistrationDelay is how long a deregistered target drains at most.
+	DeregistrationDelay() time.Duration
 }
 
 // WithTargetGroups makes target groups available to services by name
