@@ -113,6 +113,10 @@ type Task struct {
 	// StoppedForHealth is true when the task was stopped for failing health
 	// checks (the circuit breaker's second stage counts it).
 	StoppedForHealth bool `json:"stoppedForHealth,omitempty"`
+	// TargetHealth is the worst health of the task in the target groups of
+	// its service (HEALTHY only when healthy in every one); empty until it
+	// is first HEALTHY or UNHEALTHY, which counts as UNKNOWN.
+	TargetHealth task.HealthStatus `json:"targetHealth,omitempty"`
 }
 
 // Kind implements store.Object.
