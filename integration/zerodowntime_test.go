@@ -50,6 +50,16 @@ type balancedWorld struct {
 	group *lb.TargetGroup
 	url   string
 	lbLog *syncBuffer
+
+	mu        sync.Mutex
+	healthyAt map[string]time.Time // when each target last became healthy
+}
+
+// healthy returns when target id last became healthy (zero: never).
+func (w *balancedWorld) healthy(id string) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.healthyAt[id]
 }
 
 // Settings of the target group: ALB's shortest health-check interval (the
@@ -65,13 +75,20 @@ const (
 func newBalancedWorld(tb testing.TB, opts ...envOption) *balancedWorld {
 	tb.Helper()
 	needIntegrationTB(tb)
-	w := &balancedWorld{lbLog: &syncBuffer{}}
+	w := &balancedWorld{lbLog: &syncBuffer{}, healthyAt: map[string]time.Time{}}
 	logger := slog.New(slog.NewTextHandler(w.lbLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	g, err := lb.NewTargetGroup("web-tg", lb.HTTP,
 		lb.WithHealthCheck(lb.HealthCheck{Path: "/", Interval: balancedInterval, Timeout: 2 * time.Second,
 			HealthyThreshold: 2, UnhealthyThreshold: 2}),
 		lb.WithDeregistrationDelay(balancedDelay),
-		lb.WithGroupLogger(logger))
+		lb.WithGroupLogger(logger),
+		lb.OnHealthChange(func(c lb.HealthChange) {
+			if c.Current.State == lb.StateHealthy {
+				w.mu.Lock()
+				w.healthyAt[c.Target.ID] = time.Now()
+				w.mu.Unlock()
+			}
+		}))
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = g.Close() })
 	balancer, err := lb.New()
