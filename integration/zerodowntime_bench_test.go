@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,25 +12,27 @@ import (
 )
 
 // BenchmarkRollingUpdateBehindLB times rolling updates of a 4-task awsvpc
-// service behind the load balancer (minimumHealthyPercent 50,
-// maximumPercent 200, health checks every 5 s, deregistration delay 3 s)
-// under a stream of requests from 4 clients, and compares them with the
-// floor the deployment bounds and the checks allow.
+// service behind the load balancer (health checks every 5 s, deregistration
+// delay 3 s) under a stream of requests from 4 clients, for three pairs of
+// minimumHealthyPercent/maximumPercent, and compares them with the floor
+// the deployment bounds and the checks allow.
 //
-// With 4 tasks at 50/200 the planner may run 8 tasks and must keep 2
-// healthy: it starts the 4 new tasks at once and stops 2 old ones at once
-// (one wave of starts), and stops the last 2 old ones once the new ones
-// are healthy in the target group. The critical path is one task start,
-// its first health check (run on registration; a new target is healthy
-// after one passed check, as in ALB, so the healthy threshold does not
-// apply), the drain of the last old tasks (their requests in flight, at
-// most slowResponse) and their stop. The floor is that path with a start
-// and a stop of one task measured in the same run (a standalone task of
-// the same definition, from the task's own timestamps) and the first check
-// counted as free: floor = start + 0 + slowResponse + stop. A server that
-// is not yet listening when its task becomes RUNNING (and is registered)
+// The bounds: at most M = floor(4 × max/100) tasks RUNNING or PENDING, at
+// least H = ceil(4 × min/100) healthy. A wave replaces up to M − H tasks:
+// it starts M − (tasks still occupying) new ones while it stops old ones
+// down to H healthy, and the next wave waits until the new ones are
+// healthy in the target group. waves = ceil(4 / (M − H)): 1 at 50/200
+// (8 − 2) and 100/200 (8 − 4), 2 at 50/100 (4 − 2). Each wave costs one
+// task start and its first health check (run on registration; a new
+// target is healthy after one passed check, as in ALB, so the healthy
+// threshold does not apply); the last old tasks then drain (their requests
+// in flight, at most slowResponse) and stop. The floor takes the start and
+// stop of one task measured in the same run (a standalone task of the same
+// definition, from the task's own timestamps) and counts the first check
+// as free: floor = waves × start + slowResponse + stop. A server that is
+// not yet listening when its task becomes RUNNING (and is registered)
 // fails that first check and passes the next, one interval later: the
-// second floor adds the interval.
+// second floor adds waves × interval.
 //
 // One iteration is one update, alternating between two revisions. Per
 // iteration, from the tasks' timestamps and the group's health changes:
@@ -37,9 +40,17 @@ import (
 // new task healthy in the group), tail (to the last old task STOPPED:
 // drain and stop), and rollout, the sum. Failed requests must be 0.
 func BenchmarkRollingUpdateBehindLB(b *testing.B) {
+	for _, bounds := range []struct{ min, max, waves int }{{50, 200, 1}, {100, 200, 1}, {50, 100, 2}} {
+		b.Run(fmt.Sprintf("min%d-max%d", bounds.min, bounds.max), func(b *testing.B) {
+			rollingUpdateBehindLB(b, bounds.min, bounds.max, bounds.waves)
+		})
+	}
+}
+
+func rollingUpdateBehindLB(b *testing.B, minPct, maxPct, waves int) {
 	w := newBalancedWorld(b, withTimeout(15*time.Minute))
 	refs := []string{w.registerVersion("v1"), w.registerVersion("v2")}
-	w.createService(refs[0], 4, 50, 200)
+	w.createService(refs[0], 4, minPct, maxPct)
 
 	// One task started and stopped on its own, three times: the floor's
 	// start and stop.
@@ -56,8 +67,8 @@ func BenchmarkRollingUpdateBehindLB(b *testing.B) {
 		soloStop = append(soloStop, tk.StoppedAt.Sub(tk.StoppingAt))
 	}
 	start, stop := percentile(soloStart, 0.5), percentile(soloStop, 0.5)
-	floor := start + slowResponse + stop
-	floorInterval := floor + balancedInterval
+	floor := time.Duration(waves)*start + slowResponse + stop
+	floorInterval := floor + time.Duration(waves)*balancedInterval
 
 	var rollouts, starts, checks, tails []time.Duration
 	failed := 0
@@ -94,8 +105,8 @@ func BenchmarkRollingUpdateBehindLB(b *testing.B) {
 			checks[i].Round(time.Millisecond), tails[i].Round(time.Millisecond), len(results), len(failures(results)))
 	}
 	b.StopTimer()
-	b.Logf("floor %v = start %v (one task, p50 of %v) + first check 0 + drain %v + stop %v (p50 of %v)",
-		floor.Round(time.Millisecond), start.Round(time.Millisecond), soloStart, slowResponse, stop.Round(time.Millisecond), soloStop)
+	b.Logf("floor %v = %d × start %v (one task, p50 of %v) + first check 0 + drain %v + stop %v (p50 of %v)",
+		floor.Round(time.Millisecond), waves, start.Round(time.Millisecond), soloStart, slowResponse, stop.Round(time.Millisecond), soloStop)
 	p50 := percentile(rollouts, 0.5)
 	b.ReportMetric(ms(p50), "rollout-p50-ms")
 	b.ReportMetric(ms(percentile(rollouts, 0.9)), "rollout-p90-ms")
