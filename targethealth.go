@@ -23,7 +23,7 @@ var targetStates = []lb.TargetState{lb.StateInitial, lb.StateHealthy, lb.StateUn
 // belongs in (expect) and starts a watcher per registration, which reports
 // each change (observe); run writes the tasks whose health changed, as
 // many as have in one transaction, and only when their health did: a task
-// that is UNKNOWN (initial, not yet registered) costs no write.
+// that is unknown (initial, not yet registered) costs no write.
 type targetHealth struct {
 	mu     sync.Mutex
 	tasks  map[string]*taskTargets // by task ID
@@ -101,28 +101,28 @@ func (h *targetHealth) markLocked(id string) {
 
 // status is the health of a task in its groups: HEALTHY when healthy in
 // every one, UNHEALTHY when unhealthy in one, UNKNOWN otherwise.
-func (tt *taskTargets) status() task.HealthStatus {
-	out := task.Healthy
+func (tt *taskTargets) status() state.TargetHealth {
+	out := state.TargetHealthHealthy
 	for _, s := range tt.states {
 		switch s {
 		case lb.StateHealthy:
 		case lb.StateUnhealthy:
-			return task.Unhealthy
+			return state.TargetHealthUnhealthy
 		default:
-			out = task.HealthUnknown
+			out = state.TargetHealthUnknown
 		}
 	}
 	return out
 }
 
 // take returns the health of the tasks changed since the last call.
-func (h *targetHealth) take() map[string]task.HealthStatus {
+func (h *targetHealth) take() map[string]state.TargetHealth {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.dirty) == 0 {
 		return nil
 	}
-	out := make(map[string]task.HealthStatus, len(h.dirty))
+	out := make(map[string]state.TargetHealth, len(h.dirty))
 	for id := range h.dirty {
 		if tt := h.tasks[id]; tt != nil {
 			out[id] = tt.status()
@@ -153,7 +153,7 @@ func (h *targetHealth) run(ctx context.Context, o *Orchestrator) error {
 				if err != nil {
 					return err
 				}
-				if t.DesiredStatus != task.Running || sameTargetHealth(t.TargetHealth, hs) {
+				if t.DesiredStatus != task.Running || t.TargetHealth == hs {
 					continue
 				}
 				next := t.Copy()
@@ -177,15 +177,6 @@ func (h *targetHealth) run(ctx context.Context, o *Orchestrator) error {
 			return err
 		}
 	}
-}
-
-// sameTargetHealth compares a stored health with a new one; nothing stored
-// is UNKNOWN.
-func sameTargetHealth(stored, hs task.HealthStatus) bool {
-	if stored == "" {
-		stored = task.HealthUnknown
-	}
-	return stored == hs
 }
 
 // watchTarget reports the states of task id in group g to h until ctx
@@ -251,10 +242,7 @@ func (s *targetSync) unwatch(id, group string) {
 // checked) and its target groups', where a task not yet registered or
 // still in its first checks is UNKNOWN, not healthy.
 func withTargetHealth(ts *service.TaskState, t *state.Task) {
-	tg := health.Status(t.TargetHealth)
-	if tg == "" {
-		tg = health.Unknown
-	}
+	tg := health.Status(t.TargetHealth.Status())
 	if ts.HealthChecked {
 		ts.Health = health.Worst(ts.Health, tg)
 	} else {
@@ -267,7 +255,7 @@ func withTargetHealth(ts *service.TaskState, t *state.Task) {
 // wording for a task that failed its target group's health checks rather
 // than its containers'.
 func stopReason(t *state.Task, st service.Stop) string {
-	if st.Health && t.TargetHealth == task.Unhealthy && t.HealthStatus != task.Unhealthy {
+	if st.Health && t.TargetHealth == state.TargetHealthUnhealthy && t.HealthStatus != task.Unhealthy {
 		return "Task failed ELB health checks"
 	}
 	return st.Reason

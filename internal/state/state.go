@@ -114,9 +114,49 @@ type Task struct {
 	// checks (the circuit breaker's second stage counts it).
 	StoppedForHealth bool `json:"stoppedForHealth,omitempty"`
 	// TargetHealth is the worst health of the task in the target groups of
-	// its service (HEALTHY only when healthy in every one); empty until it
-	// is first HEALTHY or UNHEALTHY, which counts as UNKNOWN.
-	TargetHealth task.HealthStatus `json:"targetHealth,omitempty"`
+	// its service: healthy only when healthy in every one. One byte, in
+	// the padding after the flags above.
+	TargetHealth TargetHealth `json:"targetHealth,omitempty"`
+}
+
+// TargetHealth is a task's health in the target groups of its service.
+type TargetHealth uint8
+
+// Target healths. The zero value is unknown: not registered yet, still in
+// the first checks (initial) or draining.
+const (
+	TargetHealthUnknown TargetHealth = iota
+	TargetHealthHealthy
+	TargetHealthUnhealthy
+)
+
+// Status is h as a task health status.
+func (h TargetHealth) Status() task.HealthStatus {
+	switch h {
+	case TargetHealthHealthy:
+		return task.Healthy
+	case TargetHealthUnhealthy:
+		return task.Unhealthy
+	default:
+		return task.HealthUnknown
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler: HEALTHY, UNHEALTHY or
+// UNKNOWN.
+func (h TargetHealth) MarshalText() ([]byte, error) { return []byte(h.Status()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *TargetHealth) UnmarshalText(b []byte) error {
+	switch task.HealthStatus(b) {
+	case task.Healthy:
+		*h = TargetHealthHealthy
+	case task.Unhealthy:
+		*h = TargetHealthUnhealthy
+	default:
+		*h = TargetHealthUnknown
+	}
+	return nil
 }
 
 // Kind implements store.Object.
