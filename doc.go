@@ -42,6 +42,11 @@
 // tasks in Failures with ECS's reason ("RESOURCE:MEMORY") and the service
 // records an event saying why.
 //
+// # Events
+//
+// Subscribe delivers task state changes, service events ("(service web) has
+// reached a steady state."), deployment state changes and instance changes.
+//
 // # Load balancing
 //
 // WithTargetGroups gives services target groups (package lb) to name in
@@ -54,11 +59,6 @@
 // at once and stays DEACTIVATING, its containers running, until the groups
 // have drained it (nothing in flight, or the deregistration delay over);
 // only then do its containers get SIGTERM.
-//
-// # Events
-//
-// Subscribe delivers task state changes, service events ("(service web) has
-// reached a steady state."), deployment state changes and instance changes.
 //
 // # Errors
 //
