@@ -40,6 +40,7 @@ func (o *Orchestrator) startAgent(clusterName, id string, rt runtime.Runtime, nw
 		Secrets:    secrets,
 		Logs:       o.logs,
 		Logger:     o.log.With("instance", id),
+		Deactivate: o.deactivator(),
 	})
 	if err != nil {
 		return err

@@ -272,7 +272,8 @@ func (c *serviceController) serviceKey(clusterName, name string) string {
 
 // taskChanged reports whether a task change can matter to its service.
 func taskChanged(p, t *state.Task) bool {
-	return p.LastStatus != t.LastStatus || p.DesiredStatus != t.DesiredStatus || p.HealthStatus != t.HealthStatus
+	return p.LastStatus != t.LastStatus || p.DesiredStatus != t.DesiredStatus || p.HealthStatus != t.HealthStatus ||
+		p.TargetHealth != t.TargetHealth
 }
 
 func (c *serviceController) forget(obj store.Object) {
@@ -565,9 +566,13 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 	}
 	// The planner keeps nothing of its input: one buffer serves every plan.
 	in.Tasks = c.tsBuf[:0]
+	balanced := len(s.LoadBalancers) > 0
 	for _, e := range tasks {
 		ts := e.ts
 		ts.OnDrainingInstance = len(c.inactive) > 0 && c.inactive[ts.InstanceID]
+		if balanced {
+			withTargetHealth(&ts, e.t)
+		}
 		in.Tasks = append(in.Tasks, ts)
 	}
 	c.tsBuf = in.Tasks
@@ -631,7 +636,7 @@ func (c *serviceController) stopTask(tx store.Tx, st service.Stop, now time.Time
 		return nil, err
 	}
 	next := t.Copy()
-	if !next.Stop(task.ServiceSchedulerInitiated, st.Reason, now) {
+	if !next.Stop(task.ServiceSchedulerInitiated, stopReason(t, st), now) {
 		return nil, nil
 	}
 	next.StoppedForHealth = st.Health

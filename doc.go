@@ -80,6 +80,19 @@
 // Subscribe delivers task state changes, service events ("(service web) has
 // reached a steady state."), deployment state changes and instance changes.
 //
+// # Load balancing
+//
+// WithTargetGroups gives services target groups (package lb) to name in
+// their LoadBalancers. A task of such a service joins them once RUNNING and
+// container-healthy, and counts as healthy for its deployment only while
+// every group reports it healthy: a rolling update waits for the groups'
+// health checks, and a task that fails them is replaced like a
+// container-unhealthy one, once healthCheckGracePeriod has passed since it
+// started. A task asked to stop leaves its groups (and service discovery)
+// at once and stays DEACTIVATING, its containers running, until the groups
+// have drained it (nothing in flight, or the deregistration delay over);
+// only then do its containers get SIGTERM.
+//
 // # Errors
 //
 // Errors wrap ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrInUse or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/lb"
@@ -19,11 +20,21 @@ import (
 // group (package lb's *TargetGroup is one): services name it in their
 // LoadBalancers, and the tasks of those services are registered in it while
 // they run and are healthy, and deregistered (draining) as soon as they are
-// asked to stop.
+// asked to stop. A stopping task's containers get SIGTERM once it is
+// drained (WaitState gives StateUnused) or DeregistrationDelay has passed;
+// deployments count a task healthy only while its target groups do
+// (Health, WaitState).
 type TargetGroup interface {
 	Name() string
 	Register(lb.Target) error
 	Deregister(id string) error
+	// Health is the health of target id; lb.StateUnused when it is not
+	// registered.
+	Health(id string) lb.TargetHealth
+	// WaitState waits until target id is in one of states, or ctx ends.
+	WaitState(ctx context.Context, id string, states ...lb.TargetState) (lb.TargetHealth, error)
+	// DeregistrationDelay is how long a deregistered target drains at most.
+	DeregistrationDelay() time.Duration
 }
 
 // WithTargetGroups makes target groups available to services by name
@@ -52,11 +63,15 @@ type targetSync struct {
 	groups     map[string]TargetGroup
 	services   map[string]*state.Service    // by service key
 	registered map[string]map[string]string // task ID -> group -> address
+	health     *targetHealth
+	watches    map[string]map[string]context.CancelFunc // task ID -> group -> its health watcher
+	ctx        context.Context                          // of the watchers
 }
 
 // run follows services and tasks until ctx ends.
 func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
 	s.services = map[string]*state.Service{}
+	s.ctx = ctx
 	var tasks []*state.Task
 	w, err := store.ViewAndWatch(ctx, o.store, func(tx store.ReadTx) error {
 		services, err := store.List[*state.Service](tx, state.KindServices)
@@ -85,6 +100,7 @@ func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
 		case nil:
 			if ev.Kind == state.KindTasks {
 				s.deregister(o, ev.ID, nil)
+				s.health.forget(ev.ID)
 			}
 		}
 	}
@@ -101,6 +117,7 @@ func (s *targetSync) sync(o *Orchestrator, t *state.Task) {
 		return
 	}
 	svc := s.services[state.ServiceKey(t.ClusterName(), t.ServiceName)]
+	s.expectHealth(t, svc)
 	ready := t.DesiredStatus == task.Running && t.LastStatus == task.Running &&
 		(!t.HealthChecked || t.HealthStatus == task.Healthy)
 	want := map[string]string{}
@@ -124,6 +141,7 @@ func (s *targetSync) sync(o *Orchestrator, t *state.Task) {
 			s.registered[t.ID()] = map[string]string{}
 		}
 		s.registered[t.ID()][group] = addr
+		s.watch(o, t.ID(), group)
 	}
 	s.deregister(o, t.ID(), want)
 }
@@ -138,6 +156,7 @@ func (s *targetSync) deregister(o *Orchestrator, id string, keep map[string]stri
 		if err := s.groups[group].Deregister(id); err != nil && !errors.Is(err, lb.ErrNotFound) {
 			o.log.Warn("load balancing: cannot deregister task", "task", id, "targetGroup", group, "err", err)
 		}
+		s.unwatch(id, group)
 		delete(s.registered[id], group)
 	}
 	if len(s.registered[id]) == 0 {

@@ -14,11 +14,14 @@ import (
 	"github.com/stevedore-io/stevedore/service"
 )
 
-// recordingGroup is a target group that remembers its targets.
+// recordingGroup is a target group that remembers its targets. Their
+// health is what the test says (targetgroup_fake_test.go); by default they
+// are healthy as soon as registered, and drained as soon as deregistered.
 type recordingGroup struct {
 	mu      sync.Mutex
 	targets map[string]string
 	log     []string
+	fakeHealth
 }
 
 func (g *recordingGroup) Name() string { return "web-tg" }
@@ -28,6 +31,7 @@ func (g *recordingGroup) Register(t lb.Target) error {
 	defer g.mu.Unlock()
 	g.targets[t.ID] = t.Addr
 	g.log = append(g.log, "+"+t.ID)
+	g.registeredLocked(t.ID)
 	return nil
 }
 
@@ -39,6 +43,7 @@ func (g *recordingGroup) Deregister(id string) error {
 	}
 	delete(g.targets, id)
 	g.log = append(g.log, "-"+id)
+	g.deregisteredLocked(&g.mu, id)
 	return nil
 }
 

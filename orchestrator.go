@@ -204,8 +204,10 @@ func New(opts ...Option) (*Orchestrator, error) {
 	}
 	orc.targetGroups = o.targetGroups
 	if len(o.targetGroups) > 0 {
-		ts := &targetSync{groups: o.targetGroups, registered: map[string]map[string]string{}}
+		ts := &targetSync{groups: o.targetGroups, registered: map[string]map[string]string{},
+			health: newTargetHealth(), watches: map[string]map[string]context.CancelFunc{}}
 		orc.goLoop("load balancing", ts.run)
+		orc.goLoop("target health", ts.health.run)
 	}
 	orc.feed = newTaskFeed(orc.store)
 	if err := orc.feed.start(orc.ctx); err != nil {

@@ -81,6 +81,14 @@ type Config struct {
 	StateDir string
 	// StartTimeout replaces DefaultStartTimeout when positive.
 	StartTimeout time.Duration
+	// Deactivate, when set, is called while a task that got as far as
+	// ACTIVATING is DEACTIVATING (the status is stored before the call),
+	// before its containers get SIGTERM: the orchestrator takes the task
+	// out of its load balancers and service discovery there and waits
+	// for its traffic to drain. It must return when ctx ends (the agent
+	// is going away: the next agent calls it again) and should bound its
+	// own wait. An error is logged and the task stops anyway.
+	Deactivate func(ctx context.Context, t *state.Task) error
 }
 
 // Agent runs the tasks of one container instance. Create it with New and

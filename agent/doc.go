@@ -53,7 +53,9 @@
 //     Non-essential containers may exit at any time; an essential container
 //     that exits stops the task (stop code EssentialContainerExited).
 //   - When the desired status is STOPPED: DEACTIVATING (for a task that was
-//     activating or running), STOPPING (each container gets SIGTERM, then
+//     activating or running; Config.Deactivate, when set, runs then and the
+//     containers keep running until it returns: the orchestrator drains the
+//     task from its load balancers there), STOPPING (each container gets SIGTERM, then
 //     SIGKILL after its stopTimeout, 30 s by default; containers stop in
 //     reverse dependency order), DEPROVISIONING (containers deleted, network
 //     torn down, task volumes removed) and STOPPED. The exit code of every

@@ -995,10 +995,10 @@ func (r *runner) handle(ctx context.Context, ev event) error {
 	})
 }
 
-// stop takes the task down: DEACTIVATING, STOPPING (SIGTERM, SIGKILL after
-// the stop timeout, in reverse dependency order), DEPROVISIONING (delete
-// the containers, tear the network down) and STOPPED, giving the
-// reservation back in the same transaction.
+// stop takes the task down: DEACTIVATING (the Deactivate hook), STOPPING
+// (SIGTERM, SIGKILL after the stop timeout, in reverse dependency order),
+// DEPROVISIONING (delete the containers, tear the network down) and
+// STOPPED, giving the reservation back in the same transaction.
 func (r *runner) stop(ctx context.Context) error {
 	r.cancelStart()
 	for _, name := range r.names {
@@ -1008,8 +1008,11 @@ func (r *runner) stop(ctx context.Context) error {
 	}
 	t := r.current()
 	created := slices.ContainsFunc(r.names, func(n string) bool { return r.ctrs[n].created })
-	if s := t.LastStatus; s == task.Activating || s == task.Running {
+	if s := t.LastStatus; s == task.Activating || s == task.Running || s == task.Deactivating {
 		if err := r.setStatus(ctx, task.Deactivating); err != nil {
+			return err
+		}
+		if err := r.deactivate(ctx); err != nil {
 			return err
 		}
 	}

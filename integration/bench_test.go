@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"net/netip"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -294,7 +293,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	require.Equal(b, []string{imageRef}, names)
 
 	require.NoError(b, os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 192.0.2.53\n"), 0o644))
-	w.netCfg = pickNetworkTB(b, dir)
+	w.netCfg = pickNetwork(b, dir)
 	w.netCfg.StateDir = filepath.Join(dir, "network")
 	w.netCfg.Logger = logger.With("component", "network")
 	w.nw, err = netlinux.New(w.netCfg)
@@ -1155,25 +1154,6 @@ func needIntegrationTB(tb testing.TB) {
 		tb.Fatalf("CI=true but the integration benchmarks cannot run: %s", skipReason)
 	}
 	tb.Skip(skipReason)
-}
-
-// pickNetworkTB is pickNetwork for benchmarks (same counter, same checks).
-func pickNetworkTB(tb testing.TB, dir string) netlinux.Config {
-	tb.Helper()
-	for range 250 {
-		n := 1 + (netBase+netCounter.Add(1))%250
-		id := fmt.Sprintf("%02x", n)
-		cfg := netlinux.DefaultConfig()
-		cfg.Subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 214, byte(n), 0}), 24)
-		cfg.BridgeName = namePrefix + id + "br"
-		cfg.NamePrefix = namePrefix + id + "-"
-		cfg.HostResolvConf = filepath.Join(dir, "resolv.conf")
-		if networkFree(cfg) {
-			return cfg
-		}
-	}
-	tb.Fatal("no free 10.214.<n>.0/24 subnet and stvi<nn> names left on this host")
-	return netlinux.Config{}
 }
 
 // benchName is "bench-" and the benchmark's name as a lower-case

@@ -49,7 +49,7 @@ const (
 // (bridge, prefix, subnet), store, Orchestrator, cluster and container
 // instance. Its clean-up removes all of it and reports what was left.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context // ends with the test, bounded by testTimeout
 
 	name      string // short test name, for namespaces and the cluster
@@ -73,6 +73,9 @@ type env struct {
 	// extraAgents are stopped by the clean-up before the Orchestrator
 	// closes (see runAgent).
 	extraAgents []func()
+
+	timeout time.Duration      // bounds ctx; testTimeout unless withTimeout
+	orcOpts []stevedore.Option // more options of the Orchestrator
 }
 
 // envOption adjusts newEnv.
@@ -83,19 +86,31 @@ func withSecrets(values map[string]string) envOption {
 	return func(e *env) { e.secrets = secrets.NewMemory(values) }
 }
 
+// withTimeout bounds the test body by d instead of testTimeout.
+func withTimeout(d time.Duration) envOption {
+	return func(e *env) { e.timeout = d }
+}
+
+// withOrchestratorOptions gives the env's Orchestrator more options (for
+// example WithTargetGroups).
+func withOrchestratorOptions(opts ...stevedore.Option) envOption {
+	return func(e *env) { e.orcOpts = append(e.orcOpts, opts...) }
+}
+
 // newEnv builds the test's world and registers its clean-up, which runs
 // also when the test fails half-way through building it.
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	needIntegration(t)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
+	needIntegrationTB(t)
 	// Made before the clean-up is registered, so that it is removed after it.
 	dir := t.TempDir()
-	e := &env{t: t, ctx: ctx, name: shortName(t), dir: dir, log: &syncBuffer{}}
+	e := &env{t: t, name: shortName(t), dir: dir, log: &syncBuffer{}, timeout: testTimeout}
 	for _, opt := range opts {
 		opt(e)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	t.Cleanup(cancel)
+	e.ctx = ctx
 	e.logger = slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Registered first, so it runs last: the log of the clean-up is in.
 	t.Cleanup(func() {
@@ -140,8 +155,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 // newOrchestrator starts an Orchestrator on the env's store and log sink.
 func (e *env) newOrchestrator() *stevedore.Orchestrator {
-	orc, err := stevedore.New(stevedore.WithStore(e.store), stevedore.WithLogger(e.logger.With("component", "orchestrator")),
-		stevedore.WithLogSink(e.logs))
+	opts := append([]stevedore.Option{stevedore.WithStore(e.store), stevedore.WithLogger(e.logger.With("component", "orchestrator")),
+		stevedore.WithLogSink(e.logs)}, e.orcOpts...)
+	orc, err := stevedore.New(opts...)
 	require.NoError(e.t, err)
 	return orc
 }
@@ -300,7 +316,7 @@ var (
 	netBase    = rand.Uint32N(250)
 )
 
-func pickNetwork(t *testing.T, dir string) netlinux.Config {
+func pickNetwork(t testing.TB, dir string) netlinux.Config {
 	t.Helper()
 	for range 250 {
 		n := 1 + (netBase+netCounter.Add(1))%250
@@ -346,8 +362,8 @@ var nonName = regexp.MustCompile(`[^a-z0-9]+`)
 
 // shortName is the test's name as a lower-case identifier of at most 24
 // characters (unique among the package's tests).
-func shortName(t *testing.T) string {
-	name := strings.TrimPrefix(t.Name(), "Test")
+func shortName(t testing.TB) string {
+	name := strings.TrimPrefix(strings.TrimPrefix(t.Name(), "Test"), "Benchmark")
 	name = strings.Trim(nonName.ReplaceAllString(strings.ToLower(name), "-"), "-")
 	if len(name) > 24 {
 		name = strings.TrimRight(name[:24], "-")

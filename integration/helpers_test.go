@@ -136,11 +136,16 @@ func (e *env) exec(id string, cmd ...string) runtime.ExecResult {
 func httpGet(ctx context.Context, url string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
+	return get(ctx, &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}, url)
+}
+
+// get fetches url with client and returns its body; a status other than
+// 200 is an error.
+func get(ctx context.Context, client *http.Client, url string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "", err
 	}
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", err

@@ -115,11 +115,55 @@ type Task struct {
 	// StoppedForHealth is true when the task was stopped for failing health
 	// checks (the circuit breaker's second stage counts it).
 	StoppedForHealth bool `json:"stoppedForHealth,omitempty"`
+	// TargetHealth is the worst health of the task in the target groups of
+	// its service: healthy only when healthy in every one. One byte, in
+	// the padding after the flags above.
+	TargetHealth TargetHealth `json:"targetHealth,omitempty"`
 	// Ingress is the union of the rules of the task's security groups
 	// (task.Task.SecurityGroups), resolved when the task was created; the
 	// agent sets up the task's network with it. Nil for a task in no group:
 	// its inbound traffic is not filtered.
 	Ingress *network.IngressPolicy `json:"ingress,omitempty"`
+}
+
+// TargetHealth is a task's health in the target groups of its service.
+type TargetHealth uint8
+
+// Target healths. The zero value is unknown: not registered yet, still in
+// the first checks (initial) or draining.
+const (
+	TargetHealthUnknown TargetHealth = iota
+	TargetHealthHealthy
+	TargetHealthUnhealthy
+)
+
+// Status is h as a task health status.
+func (h TargetHealth) Status() task.HealthStatus {
+	switch h {
+	case TargetHealthHealthy:
+		return task.Healthy
+	case TargetHealthUnhealthy:
+		return task.Unhealthy
+	default:
+		return task.HealthUnknown
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler: HEALTHY, UNHEALTHY or
+// UNKNOWN.
+func (h TargetHealth) MarshalText() ([]byte, error) { return []byte(h.Status()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *TargetHealth) UnmarshalText(b []byte) error {
+	switch task.HealthStatus(b) {
+	case task.Healthy:
+		*h = TargetHealthHealthy
+	case task.Unhealthy:
+		*h = TargetHealthUnhealthy
+	default:
+		*h = TargetHealthUnknown
+	}
+	return nil
 }
 
 // Kind implements store.Object.
