@@ -719,7 +719,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (_ runtime.
 		if werr != nil {
 			return runtime.ExecResult{}, wrapErr("exec in", id, nil, werr)
 		}
-		// Delete waits for the output to be copied.
+		// Delete cancels the copy of the output (it closes the FIFOs), so
+		// the copy must reach the end of the output first.
+		waitOutput(proc.IO())
 		deleted = true
 		if _, derr := proc.Delete(cctx); derr != nil && !errdefs.IsNotFound(derr) {
 			r.log.Warn("deleting exec process", "container", id, "exec", execID, "error", derr)
