@@ -88,7 +88,10 @@ type Input struct {
 	Instances []InstanceState
 	// NewDeploymentID names a deployment created by a rollback.
 	NewDeploymentID func() string
-	Now             time.Time
+	// Routing is how the service's listener rules forward, as last
+	// applied (blue/green strategies; nil when never applied).
+	Routing *AppliedRouting
+	Now     time.Time
 }
 
 // Start asks for Count new tasks of a deployment. For DAEMON services
@@ -143,6 +146,12 @@ type planner struct {
 	// deployments, found by a scan: the planner runs for every service on
 	// every pass, so it allocates as little as it can).
 	stopped map[string]bool
+	// hold holds tasks the replica planner must leave alone (blue/green:
+	// tasks that may still get traffic); nil when none.
+	hold map[string]bool
+	// holdCompletion keeps the primary from completing (blue/green:
+	// before CLEAN_UP).
+	holdCompletion bool
 }
 
 // Compute is the deployment planner: a pure function of the service's state
@@ -162,10 +171,14 @@ func Compute(in Input) Plan {
 		return p.plan
 	}
 	p.index()
-	p.circuitBreaker()
-	if in.Strategy == Daemon {
+	switch {
+	case in.Strategy == Replica && in.Config.Strategy.BlueGreen():
+		p.blueGreen()
+	case in.Strategy == Daemon:
+		p.circuitBreaker()
 		p.daemon()
-	} else {
+	default:
+		p.circuitBreaker()
 		p.replica()
 	}
 	p.account()
@@ -303,15 +316,7 @@ func (p *planner) launchAllowed() bool {
 // circuitBreaker fails the primary deployment when too many of its tasks
 // failed, and rolls back when configured.
 func (p *planner) circuitBreaker() {
-	failed := 0
-	for i := range p.in.Tasks {
-		t := &p.in.Tasks[i]
-		if t.DeploymentID == p.primary.ID && t.failed() && !t.StoppedAt.Before(p.primary.CreatedAt) {
-			failed++
-		}
-	}
-	// Stopped tasks may be forgotten after their retention: never count down.
-	p.primary.FailedTasks = max(p.primary.FailedTasks, failed)
+	p.countFailures()
 	cb := p.in.Config.CircuitBreaker
 	if cb == nil || !cb.Enable || p.primary.RolloutState != RolloutInProgress {
 		return
@@ -345,6 +350,19 @@ func (p *planner) circuitBreaker() {
 	p.plan.Deployments = append([]Deployment{rollback}, p.plan.Deployments...)
 	p.index()
 	p.event("(deployment %s) rolling back to deployment %s.", rollback.ID, lc.ID)
+}
+
+// countFailures updates the primary's count of failed tasks.
+func (p *planner) countFailures() {
+	failed := 0
+	for i := range p.in.Tasks {
+		t := &p.in.Tasks[i]
+		if t.DeploymentID == p.primary.ID && t.failed() && !t.StoppedAt.Before(p.primary.CreatedAt) {
+			failed++
+		}
+	}
+	// Stopped tasks may be forgotten after their retention: never count down.
+	p.primary.FailedTasks = max(p.primary.FailedTasks, failed)
 }
 
 // stopOrder sorts candidates so that the cheapest to lose go first: tasks not
@@ -398,7 +416,7 @@ func (p *planner) replica() {
 	var keep, unhealthy, surplus []*TaskState
 	for i := range in.Tasks {
 		t := &in.Tasks[i]
-		if !p.wanted(t) {
+		if !p.wanted(t) || p.hold[t.ID] {
 			continue
 		}
 		switch {
@@ -631,7 +649,7 @@ func (p *planner) account() {
 	if in.Strategy == Replica {
 		primary.DesiredCount = in.DesiredCount
 	}
-	converged := primary.HealthyCount == primary.DesiredCount &&
+	converged := !p.holdCompletion && primary.HealthyCount == primary.DesiredCount &&
 		primary.RunningCount == primary.DesiredCount &&
 		primary.PendingCount == 0 && occupyingOld == 0 && len(p.plan.Starts) == 0
 	if converged && primary.RolloutState == RolloutInProgress {
