@@ -87,6 +87,9 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		if err := o.checkLoadBalancers(&svc, def.TaskDefinition); err != nil {
 			return err
 		}
+		if err := o.checkBlueGreen(&svc); err != nil {
+			return err
+		}
 		existing, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(in.Cluster, in.ServiceName))
 		if err == nil && existing.Status != service.StatusInactive {
 			return fmt.Errorf("%w: service %s in cluster %s", ErrAlreadyExists, in.ServiceName, in.Cluster)
@@ -173,6 +176,9 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 			newDef = def.Ref()
 		}
 		if err := validateService(s); err != nil {
+			return err
+		}
+		if err := o.checkBlueGreen(s); err != nil {
 			return err
 		}
 		now := o.now()

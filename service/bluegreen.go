@@ -129,12 +129,23 @@ type AppliedRouting struct {
 // DesiredRouting is how the listener rules of a blue/green service should
 // forward, given its deployments (primary first): the primary's share of
 // production traffic and test traffic on the primary's target groups, the
-// rest on the others. A COMPLETED primary takes everything.
+// rest on the others. A COMPLETED primary takes everything; a primary the
+// planner has not seen yet (no lifecycle stage) nothing: everything stays on
+// the last deployment that completed.
 func DesiredRouting(deployments []Deployment) Routing {
 	if len(deployments) == 0 {
 		return Routing{}
 	}
 	d := deployments[0]
+	if d.LifecycleStage == "" && d.RolloutState == RolloutInProgress {
+		d = Deployment{RolloutState: RolloutCompleted} // on TargetGroup, unless…
+		for _, o := range deployments[1:] {
+			if o.RolloutState == RolloutCompleted {
+				d = o
+				break
+			}
+		}
+	}
 	pct, test := d.ProductionPercent, d.TestTraffic
 	if d.RolloutState == RolloutCompleted {
 		pct, test = 100, true

@@ -510,10 +510,18 @@ func TestBlueGreenValidation(t *testing.T) {
 func TestDesiredRouting(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, Routing{}, DesiredRouting(nil))
-	green := Deployment{ID: "g", Alternate: true, ProductionPercent: 25, TestTraffic: true, RolloutState: RolloutInProgress}
+	green := Deployment{ID: "g", Alternate: true, ProductionPercent: 25, TestTraffic: true, RolloutState: RolloutInProgress, LifecycleStage: StageProductionTrafficShift}
 	assert.Equal(t, Routing{AlternatePercent: 25, TestOnAlternate: true}, DesiredRouting([]Deployment{green}))
 	green.Alternate = false
 	assert.Equal(t, Routing{AlternatePercent: 75, TestOnAlternate: false}, DesiredRouting([]Deployment{green}))
 	done := Deployment{ID: "d", Alternate: true, RolloutState: RolloutCompleted}
 	assert.Equal(t, Routing{AlternatePercent: 100, TestOnAlternate: true}, DesiredRouting([]Deployment{done}))
+	// A deployment the planner has not seen yet leaves everything on the
+	// last one that completed, even past an interrupted one.
+	fresh := Deployment{ID: "f", RolloutState: RolloutInProgress}
+	green.Alternate = true
+	assert.Equal(t, Routing{AlternatePercent: 100, TestOnAlternate: true}, DesiredRouting([]Deployment{fresh, done}))
+	done.Alternate = false
+	assert.Equal(t, Routing{AlternatePercent: 0, TestOnAlternate: false}, DesiredRouting([]Deployment{fresh, green, done}))
+	assert.Equal(t, Routing{AlternatePercent: 0, TestOnAlternate: false}, DesiredRouting([]Deployment{fresh}))
 }

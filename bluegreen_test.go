@@ -1,0 +1,361 @@
+package stevedore_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/lb"
+	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// namedGroup is a target group that remembers its targets.
+type namedGroup struct {
+	name    string
+	mu      sync.Mutex
+	targets map[string]string
+}
+
+func (g *namedGroup) Name() string { return g.name }
+
+func (g *namedGroup) Register(t lb.Target) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.targets[t.ID] = t.Addr
+	return nil
+}
+
+func (g *namedGroup) Deregister(id string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.targets[id]; !ok {
+		return lb.ErrNotFound
+	}
+	delete(g.targets, id)
+	return nil
+}
+
+func (g *namedGroup) ids() map[string]bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := map[string]bool{}
+	for id := range g.targets {
+		out[id] = true
+	}
+	return out
+}
+
+// weightsAt is a change of a listener rule's weights and when it happened.
+type weightsAt struct {
+	at      time.Time
+	weights map[string]int
+}
+
+// fakeRule is a listener rule that records every change of its weights.
+type fakeRule struct {
+	name    string
+	mu      sync.Mutex
+	history []weightsAt
+}
+
+func (r *fakeRule) Name() string { return r.name }
+
+func (r *fakeRule) SetWeights(w map[string]int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := len(r.history); n > 0 && maps.Equal(r.history[n-1].weights, w) {
+		return nil
+	}
+	r.history = append(r.history, weightsAt{time.Now(), maps.Clone(w)})
+	return nil
+}
+
+func (r *fakeRule) changes() []weightsAt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]weightsAt(nil), r.history...)
+}
+
+func (r *fakeRule) current() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.history) == 0 {
+		return nil
+	}
+	return r.history[len(r.history)-1].weights
+}
+
+// blueGreenEnv is an env with two target groups, a production and a test
+// listener rule, and an alarm the test fires at will.
+type blueGreenEnv struct {
+	*env
+	groupA, groupB *namedGroup
+	prod, test     *fakeRule
+	fire           atomic.Bool
+}
+
+func newBlueGreenEnv(t *testing.T) *blueGreenEnv {
+	e := &blueGreenEnv{
+		groupA: &namedGroup{name: "tg-a", targets: map[string]string{}},
+		groupB: &namedGroup{name: "tg-b", targets: map[string]string{}},
+		prod:   &fakeRule{name: "prod"},
+		test:   &fakeRule{name: "test"},
+	}
+	o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithTaskRetention(3*time.Hour),
+		stevedore.WithTargetGroups(e.groupA, e.groupB),
+		stevedore.WithListenerRules(e.prod, e.test),
+		stevedore.WithAlarms(stevedore.Alarm{
+			Name:      "errors",
+			Predicate: func(context.Context) (bool, error) { return e.fire.Load(), nil },
+			Period:    time.Minute, EvaluationPeriods: 2, DatapointsToAlarm: 2,
+		}))
+	require.NoError(t, err)
+	e.env = envFor(t, o, 3)
+	return e
+}
+
+var blueGreenLB = []service.LoadBalancer{{TargetGroup: "tg-a", ContainerName: "app", ContainerPort: 8080,
+	AdvancedConfiguration: &service.AdvancedConfiguration{AlternateTargetGroup: "tg-b", ProductionListenerRule: "prod", TestListenerRule: "test"}}}
+
+func (e *blueGreenEnv) create(t *testing.T, c service.DeploymentConfiguration) {
+	t.Helper()
+	e.register("v1")
+	_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
+		DeploymentConfiguration: c, LoadBalancers: blueGreenLB,
+	})
+	require.NoError(t, err)
+	e.waitSteady("web", 10*time.Minute)
+	synctest.Wait()
+}
+
+// tasksOf returns the service's tasks of a task definition, by ID.
+func (e *blueGreenEnv) tasksOf(def string) map[string]*task.Task {
+	out := map[string]*task.Task{}
+	for _, desired := range []task.Status{task.Running, task.Stopped} {
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web", DesiredStatus: desired}) {
+			if tk.TaskDefinitionRef() == def {
+				out[tk.ID()] = tk
+			}
+		}
+	}
+	return out
+}
+
+// waitStage advances fake time until the primary deployment reaches stage.
+func (e *blueGreenEnv) waitStage(t *testing.T, stage service.LifecycleStage, limit time.Duration) service.Service {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		synctest.Wait()
+		if s := e.service("web"); s.Deployments[0].LifecycleStage == stage {
+			return s
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("stage %s not reached after %v: %+v", stage, limit, e.service("web").Deployments)
+	return service.Service{}
+}
+
+func TestLinearDeploymentShiftsTrafficInBakedSteps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBlueGreenEnv(t)
+		c := service.DeploymentConfiguration{
+			Strategy: service.StrategyLinear, BakeTime: 5 * time.Minute,
+			LinearConfiguration: &service.LinearConfiguration{StepPercent: 25, StepBakeTime: 2 * time.Minute},
+			Alarms:              &service.DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true},
+		}
+		e.create(t, c)
+		v1 := e.tasksOf(e.service("web").TaskDefinition)
+		require.Len(t, v1, 3)
+		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.prod.current(), "the first deployment serves from tg-a")
+		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.test.current())
+		for id := range v1 {
+			assert.True(t, e.groupA.ids()[id], "blue task %s in tg-a", id)
+		}
+		prodBefore, testBefore := len(e.prod.changes()), len(e.test.changes())
+
+		v2 := e.register("v2")
+		updated := time.Now()
+		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+
+		s := e.waitStage(t, service.StageProductionTrafficShift, 10*time.Minute)
+		green := s.Deployments[0]
+		assert.Equal(t, service.RolloutInProgress, green.RolloutState)
+		assert.True(t, green.Alternate)
+		require.Len(t, s.Deployments, 2, "blue still there")
+		for id := range e.tasksOf(v2) {
+			assert.True(t, e.groupB.ids()[id], "green task %s in tg-b", id)
+		}
+		assert.Len(t, e.groupA.ids(), 3, "blue still serving")
+
+		s = e.waitSteady("web", time.Hour)
+		require.Len(t, s.Deployments, 1)
+		assert.Equal(t, v2, s.TaskDefinition)
+		assert.Equal(t, service.RolloutCompleted, s.Deployments[0].RolloutState)
+		assert.Equal(t, service.StageCleanUp, s.Deployments[0].LifecycleStage)
+
+		// Test traffic moved once, before any production traffic.
+		test := e.test.changes()[testBefore:]
+		require.Len(t, test, 1)
+		assert.Equal(t, map[string]int{"tg-a": 0, "tg-b": 1000}, test[0].weights)
+		prod := e.prod.changes()[prodBefore:]
+		var shares []int
+		for _, c := range prod {
+			shares = append(shares, c.weights["tg-b"])
+			assert.Equal(t, 1000, c.weights["tg-a"]+c.weights["tg-b"])
+		}
+		assert.Equal(t, []int{250, 500, 750, 1000}, shares)
+		assert.False(t, prod[0].at.Before(test[0].at), "test traffic on green before production")
+		for i := 1; i < len(prod); i++ {
+			assert.GreaterOrEqual(t, prod[i].at.Sub(prod[i-1].at), 2*time.Minute, "step %d baked", i)
+		}
+		// Blue stops only after the bake time, once production is all on green.
+		allOnGreen := prod[len(prod)-1].at
+		for id, tk := range e.tasksOf(e.service("web").Deployments[0].TaskDefinition) {
+			assert.Equal(t, task.Running, tk.LastStatus, "green task %s", id)
+		}
+		for id := range v1 {
+			tk := e.tasksOf(v1[id].TaskDefinitionRef())[id]
+			assert.Equal(t, task.Stopped, tk.DesiredStatus)
+			assert.GreaterOrEqual(t, tk.StoppingAt.Sub(allOnGreen), 5*time.Minute, "blue task %s stopped after the bake", id)
+			assert.False(t, e.groupA.ids()[id])
+		}
+		assert.Less(t, allOnGreen.Sub(updated), 20*time.Minute)
+
+		var msgs []string
+		for _, ev := range s.Events {
+			msgs = append(msgs, ev.Message)
+		}
+		assert.Contains(t, msgs, "(service web) (deployment "+green.ID+") entered lifecycle stage BAKE_TIME.")
+		assert.Contains(t, msgs, "(service web) (deployment "+green.ID+") shifting 25% of production traffic.")
+
+		// The next deployment swaps the roles of the groups: it goes to tg-a.
+		v3 := e.register("v3")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v3})
+		require.NoError(t, err)
+		s = e.waitSteady("web", time.Hour)
+		assert.Equal(t, v3, s.TaskDefinition)
+		assert.False(t, s.Deployments[0].Alternate)
+		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.prod.current())
+		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.test.current())
+		for id := range e.tasksOf(v3) {
+			assert.True(t, e.groupA.ids()[id])
+		}
+		assert.Empty(t, e.groupB.ids())
+	})
+}
+
+func TestCanaryDeploymentRollsBackWhenAnAlarmFires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBlueGreenEnv(t)
+		c := service.DeploymentConfiguration{
+			Strategy: service.StrategyCanary, BakeTime: 5 * time.Minute,
+			CanaryConfiguration: &service.CanaryConfiguration{CanaryPercent: 10, CanaryBakeTime: 30 * time.Minute},
+			Alarms:              &service.DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true},
+		}
+		e.create(t, c)
+		v1 := e.service("web").TaskDefinition
+		blue := e.tasksOf(v1)
+
+		v2 := e.register("v2")
+		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		s := e.waitStage(t, service.StageProductionTrafficShift, 10*time.Minute)
+		synctest.Wait()
+		assert.Equal(t, map[string]int{"tg-a": 900, "tg-b": 100}, e.prod.current(), "the canary")
+		greenID := s.Deployments[0].ID
+
+		// The alarm fires after two breaching datapoints, a minute apart.
+		e.fire.Store(true)
+		s = e.waitSteady("web", 10*time.Minute)
+		assert.Equal(t, v1, s.TaskDefinition, "back on blue")
+		assert.Equal(t, service.RolloutCompleted, s.Deployments[0].RolloutState)
+		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.prod.current())
+		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.test.current())
+		for id, tk := range e.tasksOf(v2) {
+			assert.Equal(t, task.Stopped, tk.DesiredStatus, "green task %s stopped", id)
+		}
+		for id, tk := range e.tasksOf(v1) {
+			assert.True(t, blue[id] != nil && tk.DesiredStatus == task.Running, "blue task %s untouched", id)
+		}
+		assert.Empty(t, e.groupB.ids())
+		var msgs []string
+		for _, ev := range s.Events {
+			msgs = append(msgs, ev.Message)
+		}
+		assert.Contains(t, msgs, "(service web) (deployment "+greenID+") deployment failed: alarm errors: 2 of the last 2 datapoints breaching.")
+		assert.Contains(t, msgs, "(service web) (deployment "+greenID+") rolling back to deployment "+s.Deployments[0].ID+".")
+		assert.Contains(t, msgs, "(service web) (deployment "+greenID+") rollback completed: traffic is back on deployment "+s.Deployments[0].ID+".")
+	})
+}
+
+func TestBlueGreenRequestsAreChecked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBlueGreenEnv(t)
+		e.register("v1")
+		create := func(c service.DeploymentConfiguration, lbs []service.LoadBalancer) error {
+			_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+				Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1,
+				DeploymentConfiguration: c, LoadBalancers: lbs,
+			})
+			return err
+		}
+		bg := service.DeploymentConfiguration{Strategy: service.StrategyBlueGreen}
+		withAC := func(ac service.AdvancedConfiguration) []service.LoadBalancer {
+			return []service.LoadBalancer{{TargetGroup: "tg-a", ContainerName: "app", ContainerPort: 8080, AdvancedConfiguration: &ac}}
+		}
+		tests := []struct {
+			name  string
+			c     service.DeploymentConfiguration
+			lbs   []service.LoadBalancer
+			field string
+		}{
+			{"no advanced configuration", bg, []service.LoadBalancer{{TargetGroup: "tg-a", ContainerName: "app", ContainerPort: 8080}}, "loadBalancers[0].advancedConfiguration"},
+			{"unknown alternate group", bg, withAC(service.AdvancedConfiguration{AlternateTargetGroup: "nope", ProductionListenerRule: "prod"}), "loadBalancers[0].advancedConfiguration.alternateTargetGroupArn"},
+			{"unknown production rule", bg, withAC(service.AdvancedConfiguration{AlternateTargetGroup: "tg-b", ProductionListenerRule: "nope"}), "loadBalancers[0].advancedConfiguration.productionListenerRule"},
+			{"unknown test rule", bg, withAC(service.AdvancedConfiguration{AlternateTargetGroup: "tg-b", ProductionListenerRule: "prod", TestListenerRule: "nope"}), "loadBalancers[0].advancedConfiguration.testListenerRule"},
+			{"unknown alarm", service.DeploymentConfiguration{Strategy: service.StrategyBlueGreen, Alarms: &service.DeploymentAlarms{AlarmNames: []string{"nope"}, Enable: true}},
+				blueGreenLB, "deploymentConfiguration.alarms.alarmNames[0]"},
+		}
+		for _, tt := range tests {
+			err := create(tt.c, tt.lbs)
+			require.Error(t, err, tt.name)
+			assert.True(t, errors.Is(err, stevedore.ErrInvalid) || errors.Is(err, service.ErrInvalid), "%s: %v", tt.name, err)
+			assert.Contains(t, err.Error(), tt.field, tt.name)
+		}
+
+		// A rejected UpdateService changes nothing.
+		e.create(t, bg)
+		before := e.service("web")
+		bad := service.DeploymentConfiguration{Strategy: service.StrategyLinear}
+		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &bad})
+		require.ErrorIs(t, err, service.ErrInvalid)
+		assert.Contains(t, err.Error(), "deploymentConfiguration.linearConfiguration")
+		bad = service.DeploymentConfiguration{Strategy: service.StrategyBlueGreen, Alarms: &service.DeploymentAlarms{AlarmNames: []string{"nope"}, Enable: true}}
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &bad})
+		require.ErrorIs(t, err, stevedore.ErrInvalid)
+		assert.Equal(t, before.DeploymentConfiguration, e.service("web").DeploymentConfiguration)
+	})
+
+	_, err := stevedore.New(stevedore.WithAlarms(stevedore.Alarm{Name: "a"}))
+	require.ErrorIs(t, err, stevedore.ErrInvalid, "neither predicate nor metric")
+	_, err = stevedore.New(stevedore.WithAlarms(stevedore.Alarm{Name: "a", Metric: func(context.Context) (float64, error) { return 0, nil }}))
+	require.ErrorIs(t, err, stevedore.ErrInvalid, "no comparison")
+	_, err = stevedore.New(stevedore.WithAlarms(stevedore.Alarm{Name: "a", Predicate: func(context.Context) (bool, error) { return false, nil },
+		EvaluationPeriods: 2, DatapointsToAlarm: 3}))
+	require.ErrorIs(t, err, stevedore.ErrInvalid, "more datapoints than periods")
+	_, err = stevedore.New(stevedore.WithListenerRules(&fakeRule{name: "r"}, &fakeRule{name: "r"}))
+	require.ErrorIs(t, err, stevedore.ErrInvalid, "two rules of one name")
+}
