@@ -73,6 +73,8 @@ type env struct {
 	// extraAgents are stopped by the clean-up before the Orchestrator
 	// closes (see runAgent).
 	extraAgents []func()
+	// orcOpts are more options of the Orchestrator (see withOrchestrator).
+	orcOpts []stevedore.Option
 }
 
 // envOption adjusts newEnv.
@@ -81,6 +83,11 @@ type envOption func(*env)
 // withSecrets gives the instance a secret resolver holding values.
 func withSecrets(values map[string]string) envOption {
 	return func(e *env) { e.secrets = secrets.NewMemory(values) }
+}
+
+// withOrchestrator gives the Orchestrator more options.
+func withOrchestrator(opts ...stevedore.Option) envOption {
+	return func(e *env) { e.orcOpts = append(e.orcOpts, opts...) }
 }
 
 // newEnv builds the test's world and registers its clean-up, which runs
@@ -140,8 +147,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 // newOrchestrator starts an Orchestrator on the env's store and log sink.
 func (e *env) newOrchestrator() *stevedore.Orchestrator {
-	orc, err := stevedore.New(stevedore.WithStore(e.store), stevedore.WithLogger(e.logger.With("component", "orchestrator")),
-		stevedore.WithLogSink(e.logs))
+	opts := append([]stevedore.Option{stevedore.WithStore(e.store), stevedore.WithLogger(e.logger.With("component", "orchestrator")),
+		stevedore.WithLogSink(e.logs)}, e.orcOpts...)
+	orc, err := stevedore.New(opts...)
 	require.NoError(e.t, err)
 	return orc
 }
