@@ -176,6 +176,13 @@ func (w *alarmWindow) add(a Alarm, breaching bool) bool {
 func (o *Orchestrator) checkBlueGreen(s *service.Service) error {
 	c := s.DeploymentConfiguration
 	if !c.Strategy.BlueGreen() {
+		// ROLLING registers every task in TargetGroup: production
+		// traffic must be there already.
+		for _, d := range s.Deployments {
+			if d.Alternate {
+				return invalid("deploymentConfiguration.strategy", "cannot change to %s while deployment %s serves from the alternate target groups: deploy once more with a blue/green strategy first", c.Strategy, d.ID)
+			}
+		}
 		return nil
 	}
 	for i, l := range s.LoadBalancers {

@@ -347,6 +347,19 @@ func TestBlueGreenRequestsAreChecked(t *testing.T) {
 		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &bad})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, before.DeploymentConfiguration, e.service("web").DeploymentConfiguration)
+
+		// Once production is on the alternate target groups, ROLLING
+		// (which uses TargetGroup only) must wait for the next
+		// blue/green deployment.
+		v2 := e.register("v2")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		s := e.waitSteady("web", time.Hour)
+		require.True(t, s.Deployments[0].Alternate)
+		rolling := service.DeploymentConfiguration{}
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &rolling})
+		require.ErrorIs(t, err, stevedore.ErrInvalid)
+		assert.Contains(t, err.Error(), "deploymentConfiguration.strategy")
 	})
 
 	_, err := stevedore.New(stevedore.WithAlarms(stevedore.Alarm{Name: "a"}))

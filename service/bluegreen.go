@@ -266,6 +266,13 @@ const (
 // blue stops only once production and test traffic are all on green, and
 // green stops after a rollback only once traffic is all back on blue.
 func (p *planner) blueGreen() {
+	if p.in.DesiredCount == 0 {
+		// Scaling to zero (or deleting) is no deployment: nothing is
+		// left to serve traffic, so nothing waits for it.
+		p.circuitBreaker()
+		p.replica()
+		return
+	}
 	switch p.primary.RolloutState {
 	case RolloutCompleted:
 		p.blueGreenSteady()

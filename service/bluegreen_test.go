@@ -525,3 +525,18 @@ func TestDesiredRouting(t *testing.T) {
 	assert.Equal(t, Routing{AlternatePercent: 0, TestOnAlternate: false}, DesiredRouting([]Deployment{fresh, green, done}))
 	assert.Equal(t, Routing{AlternatePercent: 0, TestOnAlternate: false}, DesiredRouting([]Deployment{fresh}))
 }
+
+func TestBlueGreenScaleToZero(t *testing.T) {
+	t.Parallel()
+	s := newBlueGreen(t, 2, DeploymentConfiguration{Strategy: StrategyBlueGreen, BakeTime: time.Hour})
+	s.run(5*time.Minute, nil)
+	require.Equal(t, StageBakeTime, s.in.Deployments[0].LifecycleStage)
+	// Deleting the service mid-deployment stops everything at once, bake
+	// time or not.
+	s.in.DesiredCount = 0
+	s.run(time.Minute, func() bool { return s.in.Steady })
+	require.True(t, s.in.Steady)
+	for _, tk := range s.in.Tasks {
+		assert.Equal(t, PhaseStopped, tk.Phase, tk.ID)
+	}
+}
