@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -81,10 +82,7 @@ var blueGreenLoadBalancers = []service.LoadBalancer{{TargetGroup: "tg-a", Contai
 // registerVersion registers a web server answering its version.
 func (e *env) registerVersion(version string) *task.TaskDefinition {
 	e.t.Helper()
-	script := fmt.Sprintf(`mkdir -p /www && echo %s > /www/index.html
-httpd -f -p 8080 -h /www & pid=$!
-trap 'kill $pid; exit 0' TERM
-wait $pid`, version)
+	script := strings.Replace(webScript, "hello from $(hostname)", version, 1)
 	return e.registerDef(fmt.Sprintf(`{
 		"family": "bg",
 		"networkMode": "awsvpc",
@@ -97,6 +95,19 @@ wait $pid`, version)
 			"stopTimeout": 2
 		}]
 	}`, imageRef, shellCommand(script), webHealthCheck))
+}
+
+// createBlueGreen creates service "bg" of desired v1 tasks behind b and
+// waits until it is steady and v1 answers on the production listener.
+func (e *env) createBlueGreen(b *blueGreenBalancer, desired int, c service.DeploymentConfiguration) {
+	e.t.Helper()
+	_, err := e.orc.CreateService(e.ctx, stevedore.CreateServiceInput{
+		Cluster: e.cluster, ServiceName: "bg", TaskDefinition: "bg", DesiredCount: desired,
+		DeploymentConfiguration: c, LoadBalancers: blueGreenLoadBalancers,
+	})
+	require.NoError(e.t, err)
+	e.waitService("bg", "steady", time.Minute, func(s service.Service) bool { return s.Steady })
+	require.Equal(e.t, "v1", strings.TrimSpace(e.eventuallyGet(b.prodURL, 20*time.Second)))
 }
 
 // requestStream sends GETs to a URL one after another, at most max, until
@@ -147,19 +158,14 @@ func get(ctx context.Context, c *http.Client, url string) (string, error) {
 		return "", err
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 512)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %s: %q", resp.Status, b.String())
+		return "", fmt.Errorf("status %s: %q", resp.Status, body)
 	}
-	return strings.TrimSpace(b.String()), nil
+	return strings.TrimSpace(string(body)), nil
 }
 
 // stop ends the stream and returns what it saw.
@@ -185,20 +191,14 @@ func TestLinearDeploymentServesEveryRequest(t *testing.T) {
 		Strategy: service.StrategyLinear, BakeTime: 3 * time.Second,
 		LinearConfiguration: &service.LinearConfiguration{StepPercent: 50, StepBakeTime: 3 * time.Second},
 	}
-	_, err := e.orc.CreateService(e.ctx, stevedore.CreateServiceInput{
-		Cluster: e.cluster, ServiceName: "bg", TaskDefinition: "bg", DesiredCount: 2,
-		DeploymentConfiguration: c, LoadBalancers: blueGreenLoadBalancers,
-	})
-	require.NoError(t, err)
-	e.waitService("bg", "steady", time.Minute, func(s service.Service) bool { return s.Steady })
-	require.Equal(t, "v1", strings.TrimSpace(e.eventuallyGet(b.prodURL, 20*time.Second)))
+	e.createBlueGreen(b, 2, c)
 
 	prod := startStream(e.ctx, b.prodURL, 6000, 10*time.Millisecond)
 	// The test stream polls fast: production shifts right after the test
 	// listener is on green (POST_TEST_TRAFFIC_SHIFT has no wait).
 	test := startStream(e.ctx, b.testURL, 20000, 2*time.Millisecond)
 	v2 := e.registerVersion("v2").Ref()
-	_, err = e.orc.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: e.cluster, Service: "bg", TaskDefinition: &v2})
+	_, err := e.orc.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: e.cluster, Service: "bg", TaskDefinition: &v2})
 	require.NoError(t, err)
 	mid := e.waitService("bg", "shifting production traffic", time.Minute, func(s service.Service) bool {
 		return s.Deployments[0].LifecycleStage == service.StageProductionTrafficShift
@@ -243,17 +243,11 @@ func TestCanaryDeploymentRollsBackOnAlarm(t *testing.T) {
 		CanaryConfiguration: &service.CanaryConfiguration{CanaryPercent: 50, CanaryBakeTime: 10 * time.Minute},
 		Alarms:              &service.DeploymentAlarms{AlarmNames: []string{"canary-errors"}, Enable: true, Rollback: true},
 	}
-	_, err := e.orc.CreateService(e.ctx, stevedore.CreateServiceInput{
-		Cluster: e.cluster, ServiceName: "bg", TaskDefinition: "bg", DesiredCount: 1,
-		DeploymentConfiguration: c, LoadBalancers: blueGreenLoadBalancers,
-	})
-	require.NoError(t, err)
-	e.waitService("bg", "steady", time.Minute, func(s service.Service) bool { return s.Steady })
-	require.Equal(t, "v1", strings.TrimSpace(e.eventuallyGet(b.prodURL, 20*time.Second)))
+	e.createBlueGreen(b, 1, c)
 
 	prod := startStream(e.ctx, b.prodURL, 6000, 10*time.Millisecond)
 	v2 := e.registerVersion("v2").Ref()
-	_, err = e.orc.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: e.cluster, Service: "bg", TaskDefinition: &v2})
+	_, err := e.orc.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: e.cluster, Service: "bg", TaskDefinition: &v2})
 	require.NoError(t, err)
 	s := e.waitService("bg", "baking the canary", time.Minute, func(s service.Service) bool {
 		return s.Deployments[0].LifecycleStage == service.StageProductionTrafficShift && s.Routing != nil && s.Routing.AlternatePercent == 50

@@ -185,28 +185,33 @@ func (c DeploymentConfiguration) validateStrategy(v *ValidationError, path strin
 	if c.Strategy.BlueGreen() && s == Daemon {
 		v.add(path+".strategy", "%s is not supported with the DAEMON scheduling strategy", c.Strategy)
 	}
-	if lc := c.LinearConfiguration; lc != nil {
-		if c.Strategy != StrategyLinear {
-			v.add(path+".linearConfiguration", "is only valid with the LINEAR strategy")
+	// shift checks the configuration of a traffic-shifting strategy: set
+	// exactly with its strategy, a share within [least, 100], a bake time.
+	shift := func(field string, strategy DeploymentStrategy, set bool, pctField string, pct, least float64, bakeField string, bake time.Duration) {
+		switch {
+		case !set && c.Strategy == strategy:
+			v.add(path+"."+field, "is required with the %s strategy", strategy)
+		case !set:
+		default:
+			if c.Strategy != strategy {
+				v.add(path+"."+field, "is only valid with the %s strategy", strategy)
+			}
+			if !(pct >= least && pct <= 100) {
+				v.add(path+"."+field+"."+pctField, "must be between %.1f and 100.0, got %v", least, pct)
+			}
+			bakeTime(field+"."+bakeField, bake)
 		}
-		if !(lc.StepPercent >= MinStepPercent && lc.StepPercent <= 100) {
-			v.add(path+".linearConfiguration.stepPercent", "must be between 3.0 and 100.0, got %v", lc.StepPercent)
-		}
-		bakeTime("linearConfiguration.stepBakeTimeInMinutes", lc.StepBakeTime)
-	} else if c.Strategy == StrategyLinear {
-		v.add(path+".linearConfiguration", "is required with the LINEAR strategy")
 	}
-	if cc := c.CanaryConfiguration; cc != nil {
-		if c.Strategy != StrategyCanary {
-			v.add(path+".canaryConfiguration", "is only valid with the CANARY strategy")
-		}
-		if !(cc.CanaryPercent >= MinCanaryPercent && cc.CanaryPercent <= 100) {
-			v.add(path+".canaryConfiguration.canaryPercent", "must be between 0.1 and 100.0, got %v", cc.CanaryPercent)
-		}
-		bakeTime("canaryConfiguration.canaryBakeTimeInMinutes", cc.CanaryBakeTime)
-	} else if c.Strategy == StrategyCanary {
-		v.add(path+".canaryConfiguration", "is required with the CANARY strategy")
+	var lc LinearConfiguration
+	if c.LinearConfiguration != nil {
+		lc = *c.LinearConfiguration
 	}
+	shift("linearConfiguration", StrategyLinear, c.LinearConfiguration != nil, "stepPercent", lc.StepPercent, MinStepPercent, "stepBakeTimeInMinutes", lc.StepBakeTime)
+	var cc CanaryConfiguration
+	if c.CanaryConfiguration != nil {
+		cc = *c.CanaryConfiguration
+	}
+	shift("canaryConfiguration", StrategyCanary, c.CanaryConfiguration != nil, "canaryPercent", cc.CanaryPercent, MinCanaryPercent, "canaryBakeTimeInMinutes", cc.CanaryBakeTime)
 	if a := c.Alarms; a != nil {
 		if !c.Strategy.BlueGreen() && (a.Enable || len(a.AlarmNames) > 0) {
 			v.add(path+".alarms", "are supported with the BLUE_GREEN, LINEAR and CANARY strategies")
