@@ -361,8 +361,12 @@ func (p *planner) blueGreenInProgress() {
 	g := p.primary
 	bi := p.blue()
 	// Blue stays until CLEAN_UP and is never counted for completion
-	// before then.
+	// before then; it stays listed (the rollback target) even when its
+	// tasks are gone.
 	p.holdCompletion = g.LifecycleStage != StageCleanUp
+	if bi >= 0 && g.LifecycleStage != StageCleanUp {
+		p.keep = p.plan.Deployments[bi].ID
+	}
 	if g.LifecycleStage == "" {
 		if bi >= 0 {
 			g.Alternate = !p.plan.Deployments[bi].Alternate
@@ -373,28 +377,6 @@ func (p *planner) blueGreenInProgress() {
 		}
 		p.enter(StageReconcileService)
 	}
-	blueID := ""
-	if bi >= 0 {
-		blueID = p.plan.Deployments[bi].ID
-	}
-	// Tasks of other deployments (an interrupted green) stop once the
-	// traffic sends them nothing.
-	routed := p.routed()
-	var leftovers []string
-	for i := range p.in.Tasks {
-		t := &p.in.Tasks[i]
-		if t.DeploymentID == g.ID || t.DeploymentID == blueID || !p.wanted(t) {
-			continue
-		}
-		if routed {
-			p.stop(t, fmt.Sprintf(ReasonScaling, g.ID), false)
-			leftovers = append(leftovers, t.ID)
-		}
-	}
-	if len(leftovers) > 0 {
-		p.event("has stopped %d running tasks: %s.", len(leftovers), taskList(leftovers))
-	}
-
 	if g.LifecycleStage != StageCleanUp {
 		if reason, rollback := p.greenFailure(); reason != "" {
 			p.failGreen(reason, rollback, bi)
@@ -402,7 +384,49 @@ func (p *planner) blueGreenInProgress() {
 		}
 	}
 	p.scaleGreen()
+	p.stopLeftovers(bi)
 	for p.advance(bi) {
+	}
+}
+
+// stopLeftovers stops the tasks of deployments other than green and blue
+// (an interrupted green) once the applied routing sends their target groups
+// no traffic, or green, sharing their target groups, is ready to take it.
+func (p *planner) stopLeftovers(bi int) {
+	g := p.primary
+	if !p.routed() {
+		return
+	}
+	blueID := ""
+	if bi >= 0 {
+		blueID = p.plan.Deployments[bi].ID
+	}
+	r := p.in.Routing.Routing
+	live := func(alt bool) bool {
+		if alt {
+			return r.AlternatePercent > 0 || r.TestOnAlternate
+		}
+		return r.AlternatePercent < 100 || !r.TestOnAlternate
+	}
+	ready := p.greenReady()
+	var stopped []string
+	for i := range p.in.Tasks {
+		t := &p.in.Tasks[i]
+		if t.DeploymentID == g.ID || t.DeploymentID == blueID || !p.wanted(t) {
+			continue
+		}
+		alt := false
+		if di := p.deployment(t.DeploymentID); di >= 0 {
+			alt = p.plan.Deployments[di].Alternate
+		}
+		if live(alt) && !(alt == g.Alternate && ready) {
+			continue
+		}
+		p.stop(t, fmt.Sprintf(ReasonScaling, g.ID), false)
+		stopped = append(stopped, t.ID)
+	}
+	if len(stopped) > 0 {
+		p.event("has stopped %d running tasks: %s.", len(stopped), taskList(stopped))
 	}
 }
 

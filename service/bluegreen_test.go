@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/stevedore-io/stevedore/health"
 )
@@ -23,7 +24,7 @@ type routed struct {
 // that start healthy at once and a load balancer that applies the desired
 // routing as soon as the plan is written (unless lagging).
 type bgSim struct {
-	t       *testing.T
+	t       interface{ Helper() }
 	in      Input
 	seq     int
 	history []routed
@@ -539,4 +540,105 @@ func TestBlueGreenScaleToZero(t *testing.T) {
 	for _, tk := range s.in.Tasks {
 		assert.Equal(t, PhaseStopped, tk.Phase, tk.ID)
 	}
+}
+
+// TestBlueGreenKeepsServingLiveTargetGroups checks the safety property of
+// blue/green deployments under random failures, alarms, redeployments, time
+// and a lagging load balancer: a plan never stops the last healthy task of
+// a side (TargetGroup or the alternate one) that the applied routing sends
+// production or test traffic to.
+func TestBlueGreenKeepsServingLiveTargetGroups(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(rt *rapid.T) {
+		minutes := func(label string) time.Duration {
+			return time.Duration(rapid.IntRange(0, 30).Draw(rt, label)) * time.Minute
+		}
+		c := DeploymentConfiguration{
+			Strategy:       rapid.SampledFrom([]DeploymentStrategy{StrategyBlueGreen, StrategyLinear, StrategyCanary}).Draw(rt, "strategy"),
+			BakeTime:       minutes("bake"),
+			CircuitBreaker: &CircuitBreaker{Enable: rapid.Bool().Draw(rt, "cb"), Rollback: rapid.Bool().Draw(rt, "cbRollback")},
+			Alarms:         &DeploymentAlarms{AlarmNames: []string{"a"}, Enable: true, Rollback: rapid.Bool().Draw(rt, "alarmRollback")},
+		}
+		switch c.Strategy {
+		case StrategyLinear:
+			c.LinearConfiguration = &LinearConfiguration{StepPercent: float64(rapid.IntRange(3, 100).Draw(rt, "step")), StepBakeTime: minutes("stepBake")}
+		case StrategyCanary:
+			c.CanaryConfiguration = &CanaryConfiguration{CanaryPercent: float64(rapid.IntRange(1, 1000).Draw(rt, "canary")) / 10, CanaryBakeTime: minutes("canaryBake")}
+		}
+		s := newBlueGreen(nil, rapid.IntRange(1, 5).Draw(rt, "desired"), c)
+		s.t = rt
+		running := func() []int {
+			var out []int
+			for i, tk := range s.in.Tasks {
+				if tk.Phase == PhaseRunning && !tk.DesiredStopped {
+					out = append(out, i)
+				}
+			}
+			return out
+		}
+		deploys := 0
+		for range 80 {
+			switch rapid.IntRange(0, 11).Draw(rt, "event") {
+			case 0:
+				if r := running(); len(r) > 0 {
+					i := r[rapid.IntRange(0, len(r)-1).Draw(rt, "crash")]
+					s.in.Tasks[i].Phase, s.in.Tasks[i].StoppedAt = PhaseStopped, s.in.Now
+				}
+			case 1:
+				if r := running(); len(r) > 0 {
+					s.in.Tasks[r[rapid.IntRange(0, len(r)-1).Draw(rt, "sick")]].Health = health.Unhealthy
+				}
+			case 2:
+				s.in.Deployments[0].AlarmFired = "a"
+			case 3:
+				s.lag = !s.lag
+			case 4:
+				s.failStarts = !s.failStarts
+			case 5:
+				deploys++
+				s.in.Deployments[0].Status = Active
+				d := Deployment{ID: fmt.Sprintf("d%d", deploys), Status: Primary, TaskDefinition: "web:3", RolloutState: RolloutInProgress, CreatedAt: s.in.Now}
+				s.in.Deployments = append([]Deployment{d}, s.in.Deployments...)
+			default:
+				s.in.Now = s.in.Now.Add(time.Duration(rapid.IntRange(0, 600).Draw(rt, "wait")) * time.Second)
+			}
+			applied := s.in.Routing.Routing
+			side := map[string]bool{}
+			for _, d := range s.in.Deployments {
+				side[d.ID] = d.Alternate
+			}
+			tasks := slices.Clone(s.in.Tasks)
+			plan, _ := s.step()
+			for _, d := range plan.Deployments {
+				side[d.ID] = d.Alternate
+			}
+			stopped := map[string]bool{}
+			for _, st := range plan.Stops {
+				stopped[st.TaskID] = true
+			}
+			for _, alt := range []bool{false, true} {
+				share := 100 - applied.AlternatePercent
+				if alt {
+					share = applied.AlternatePercent
+				}
+				if share == 0 && applied.TestOnAlternate != alt {
+					continue // no traffic goes there
+				}
+				before, after := 0, 0
+				for _, tk := range tasks {
+					if side[tk.DeploymentID] != alt || tk.Phase != PhaseRunning || tk.DesiredStopped || tk.Health != health.Healthy {
+						continue
+					}
+					before++
+					if !stopped[tk.ID] {
+						after++
+					}
+				}
+				if before > 0 && after == 0 {
+					rt.Fatalf("the plan stops every healthy task of the side (alternate=%v) that gets traffic: routing %+v, stops %+v, deployments %+v",
+						alt, applied, plan.Stops, plan.Deployments)
+				}
+			}
+		}
+	})
 }

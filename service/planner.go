@@ -152,6 +152,9 @@ type planner struct {
 	// holdCompletion keeps the primary from completing (blue/green:
 	// before CLEAN_UP).
 	holdCompletion bool
+	// keep names a deployment that stays listed without tasks (blue/green:
+	// blue, the rollback target).
+	keep string
 }
 
 // Compute is the deployment planner: a pure function of the service's state
@@ -665,7 +668,7 @@ func (p *planner) account() {
 	for i, d := range p.plan.Deployments[1:] {
 		d.Status = Active
 		failedVisible := d.RolloutState == RolloutFailed && p.primary.RolloutState == RolloutInProgress
-		if d.PendingCount+d.RunningCount+stopping[i+1] > 0 || failedVisible {
+		if d.PendingCount+d.RunningCount+stopping[i+1] > 0 || failedVisible || d.ID == p.keep {
 			d.DesiredCount = d.PendingCount + d.RunningCount
 			kept = append(kept, d)
 		}
