@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/lb"
+	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -104,7 +106,7 @@ type blueGreenEnv struct {
 	fire           atomic.Bool
 }
 
-func newBlueGreenEnv(t *testing.T) *blueGreenEnv {
+func newBlueGreenEnv(t *testing.T, opts ...fake.Option) *blueGreenEnv {
 	e := &blueGreenEnv{
 		groupA: &namedGroup{name: "tg-a", targets: map[string]string{}},
 		groupB: &namedGroup{name: "tg-b", targets: map[string]string{}},
@@ -120,7 +122,7 @@ func newBlueGreenEnv(t *testing.T) *blueGreenEnv {
 			Period:    time.Minute, EvaluationPeriods: 2, DatapointsToAlarm: 2,
 		}))
 	require.NoError(t, err)
-	e.env = envFor(t, o, 3)
+	e.env = envFor(t, o, 3, opts...)
 	return e
 }
 
@@ -298,6 +300,35 @@ func TestCanaryDeploymentRollsBackWhenAnAlarmFires(t *testing.T) {
 		assert.Contains(t, msgs, "(service web) (deployment "+greenID+") deployment failed: alarm errors: 2 of the last 2 datapoints breaching.")
 		assert.Contains(t, msgs, "(service web) (deployment "+greenID+") rolling back to deployment "+s.Deployments[0].ID+".")
 		assert.Contains(t, msgs, "(service web) (deployment "+greenID+") rollback completed: traffic is back on deployment "+s.Deployments[0].ID+".")
+	})
+}
+
+func TestBlueGreenRollsBackWhenGreenFailsHealthChecks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		unhealthy := fake.Behavior{Exec: func(fake.ExecCall) fake.ExecReply { return fake.ExecReply{ExitCode: 1} }}
+		e := newBlueGreenEnv(t, fake.WithImage("web:v2", unhealthy))
+		e.create(t, service.DeploymentConfiguration{Strategy: service.StrategyBlueGreen, BakeTime: time.Hour})
+		v1 := e.service("web").TaskDefinition
+		testBefore := len(e.test.changes())
+
+		v2 := e.register("v2")
+		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		s := e.waitSteady("web", 10*time.Minute)
+		assert.Equal(t, v1, s.TaskDefinition, "rolled back")
+		require.Len(t, s.Deployments, 1)
+		assert.Equal(t, service.RolloutCompleted, s.Deployments[0].RolloutState)
+		assert.Len(t, e.test.changes(), testBefore, "green never got test traffic")
+		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.prod.current())
+		for id, tk := range e.tasksOf(v2) {
+			assert.Equal(t, task.Stopped, tk.DesiredStatus, "green task %s", id)
+		}
+		assert.Len(t, e.tasksOf(v1), 3)
+		var failed bool
+		for _, ev := range s.Events {
+			failed = failed || strings.Contains(ev.Message, "failed its health checks")
+		}
+		assert.True(t, failed, "an event says why")
 	})
 }
 
