@@ -316,8 +316,10 @@ func TestBlueGreenRollsBackWhenGreenFailsHealthChecks(t *testing.T) {
 		require.NoError(t, err)
 		s := e.waitSteady("web", 10*time.Minute)
 		assert.Equal(t, v1, s.TaskDefinition, "rolled back")
-		require.Len(t, s.Deployments, 1)
+		require.Len(t, s.Deployments, 2)
 		assert.Equal(t, service.RolloutCompleted, s.Deployments[0].RolloutState)
+		assert.Equal(t, service.StageRollbackSuccessful, s.Deployments[1].LifecycleStage)
+		assert.Equal(t, service.RolloutFailed, s.Deployments[1].RolloutState)
 		assert.Len(t, e.test.changes(), testBefore, "green never got test traffic")
 		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.prod.current())
 		for id, tk := range e.tasksOf(v2) {

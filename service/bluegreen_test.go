@@ -324,11 +324,22 @@ func TestBlueGreenRollback(t *testing.T) {
 			s.step() // the routing is applied
 			s.run(10*time.Minute, func() bool { return s.in.Steady })
 			require.True(t, s.in.Steady)
-			require.Len(t, s.in.Deployments, 1)
+			require.Len(t, s.in.Deployments, 2, "the rolled-back deployment shows how it ended")
 			assert.Equal(t, "blue", s.in.Deployments[0].ID)
+			g = s.in.Deployments[1]
+			assert.Equal(t, StageRollbackSuccessful, g.LifecycleStage)
+			assert.Equal(t, RolloutFailed, g.RolloutState)
+			assert.Equal(t, Inactive, g.Status)
 			assert.Len(t, s.stopTimes("green"), 3)
 			assert.Empty(t, s.stopTimes("blue"))
 			assert.Contains(t, strings.Join(s.events, "\n"), "(deployment green) rollback completed")
+
+			// Until the next deployment completes.
+			s.in.Deployments[0].Status = Active
+			s.in.Deployments = append([]Deployment{{ID: "next", Status: Primary, TaskDefinition: "web:3", RolloutState: RolloutInProgress, CreatedAt: s.in.Now}}, s.in.Deployments...)
+			s.run(3*time.Hour, func() bool { return s.in.Steady })
+			require.Len(t, s.in.Deployments, 1)
+			assert.Equal(t, "next", s.in.Deployments[0].ID)
 		})
 	}
 }

@@ -668,7 +668,14 @@ func (p *planner) account() {
 	for i, d := range p.plan.Deployments[1:] {
 		d.Status = Active
 		failedVisible := d.RolloutState == RolloutFailed && p.primary.RolloutState == RolloutInProgress
-		if d.PendingCount+d.RunningCount+stopping[i+1] > 0 || failedVisible || d.ID == p.keep {
+		// A rolled-back blue/green deployment shows how it ended while
+		// the deployment it rolled back to (an older one) is primary.
+		rolledBack := d.LifecycleStage == StageRollbackSuccessful && p.primary.RolloutState == RolloutCompleted &&
+			d.CreatedAt.After(p.primary.CreatedAt)
+		if rolledBack {
+			d.Status = Inactive
+		}
+		if d.PendingCount+d.RunningCount+stopping[i+1] > 0 || failedVisible || d.ID == p.keep || rolledBack {
 			d.DesiredCount = d.PendingCount + d.RunningCount
 			kept = append(kept, d)
 		}
@@ -680,7 +687,13 @@ func (p *planner) account() {
 		lc := *p.primary
 		p.plan.LastCompleted = &lc
 	}
-	p.plan.Steady = converged && len(p.plan.Deployments) == 1 && len(p.plan.Stops) == 0 && stopping[0] == 0
+	others := len(p.plan.Deployments) - 1
+	for _, d := range p.plan.Deployments[1:] {
+		if d.LifecycleStage == StageRollbackSuccessful {
+			others--
+		}
+	}
+	p.plan.Steady = converged && others == 0 && len(p.plan.Stops) == 0 && stopping[0] == 0
 	if p.plan.Steady && !in.Steady {
 		p.event("has reached a steady state.")
 	}
