@@ -178,8 +178,8 @@ func (o *Orchestrator) checkBlueGreen(s *service.Service) error {
 	if !c.Strategy.BlueGreen() {
 		// ROLLING registers every task in TargetGroup: production
 		// traffic must be there already.
-		for _, d := range s.Deployments {
-			if d.Alternate {
+		for i, d := range s.Deployments {
+			if d.Alternate && (i == 0 || d.RunningCount+d.PendingCount > 0) {
 				return invalid("deploymentConfiguration.strategy", "cannot change to %s while deployment %s serves from the alternate target groups: deploy once more with a blue/green strategy first", c.Strategy, d.ID)
 			}
 		}
@@ -269,9 +269,11 @@ func (tc *trafficController) run(ctx context.Context, o *Orchestrator) error {
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	armed := false // the timer runs for the retries
 	for {
-		if len(tc.retry) > 0 {
+		if len(tc.retry) > 0 && !armed {
 			timer.Reset(trafficRetry)
+			armed = true
 		}
 		select {
 		case ev, ok := <-w.Events():
@@ -288,6 +290,7 @@ func (tc *trafficController) run(ctx context.Context, o *Orchestrator) error {
 				tc.forget(ev.ID)
 			}
 		case <-timer.C:
+			armed = false
 			for key := range tc.retry {
 				delete(tc.retry, key)
 				if svc := tc.services[key]; svc != nil {

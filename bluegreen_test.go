@@ -65,9 +65,16 @@ type weightsAt struct {
 
 // fakeRule is a listener rule that records every change of its weights.
 type fakeRule struct {
-	name    string
-	mu      sync.Mutex
-	history []weightsAt
+	name     string
+	mu       sync.Mutex
+	history  []weightsAt
+	failures int // SetWeights calls still to fail
+}
+
+func (r *fakeRule) failNext(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = n
 }
 
 func (r *fakeRule) Name() string { return r.name }
@@ -75,6 +82,10 @@ func (r *fakeRule) Name() string { return r.name }
 func (r *fakeRule) SetWeights(w map[string]int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.failures > 0 {
+		r.failures--
+		return errors.New("fake rule: unavailable")
+	}
 	if n := len(r.history); n > 0 && maps.Equal(r.history[n-1].weights, w) {
 		return nil
 	}
@@ -331,6 +342,27 @@ func TestBlueGreenRollsBackWhenGreenFailsHealthChecks(t *testing.T) {
 			failed = failed || strings.Contains(ev.Message, "failed its health checks")
 		}
 		assert.True(t, failed, "an event says why")
+	})
+}
+
+func TestBlueGreenWaitsForListenerRulesThatFail(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBlueGreenEnv(t)
+		e.create(t, service.DeploymentConfiguration{Strategy: service.StrategyBlueGreen})
+		v2 := e.register("v2")
+		e.prod.failNext(5)
+		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		// The rules are set together: while the production rule fails,
+		// the test shift is not applied and the deployment waits.
+		s := e.waitStage(t, service.StageTestTrafficShift, 10*time.Minute)
+		require.Equal(t, service.Routing{AlternatePercent: 0, TestOnAlternate: false}, s.Routing.Routing, "not applied yet")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		assert.Equal(t, service.StageTestTrafficShift, e.service("web").Deployments[0].LifecycleStage, "still waiting")
+		s = e.waitSteady("web", 10*time.Minute)
+		assert.Equal(t, v2, s.TaskDefinition)
+		assert.Equal(t, map[string]int{"tg-a": 0, "tg-b": 1000}, e.prod.current(), "applied once the rule works again")
 	})
 }
 
