@@ -3,8 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,15 +121,14 @@ type requestStream struct {
 
 func startStream(ctx context.Context, url string, max int, pause time.Duration) *requestStream {
 	s := &requestStream{seen: map[string]int{}, first: map[string]time.Time{}, done: make(chan struct{})}
-	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
 	go func() {
 		defer close(s.done)
-		defer client.CloseIdleConnections()
 		for range max {
 			if s.stopped.Load() || ctx.Err() != nil {
 				return
 			}
-			body, err := get(ctx, client, url)
+			body, err := httpGet(ctx, url) // a new connection each time
+			body = strings.TrimSpace(body)
 			s.mu.Lock()
 			if err != nil {
 				s.failures = append(s.failures, err.Error())
@@ -146,26 +143,6 @@ func startStream(ctx context.Context, url string, max int, pause time.Duration) 
 		}
 	}()
 	return s
-}
-
-func get(ctx context.Context, c *http.Client, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %s: %q", resp.Status, body)
-	}
-	return strings.TrimSpace(string(body)), nil
 }
 
 // stop ends the stream and returns what it saw.
