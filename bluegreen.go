@@ -9,9 +9,24 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/lb"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
 )
+
+// TargetHealthReporter is what a TargetGroup may also do (package lb's
+// *TargetGroup does): report the health of a target as the group's own
+// health checks see it. A green task that turns unhealthy in such a group
+// rolls its blue/green deployment back, once the service's health check
+// grace period after the task started is over.
+type TargetHealthReporter interface {
+	Health(id string) lb.TargetHealth
+}
+
+// targetHealthEvery is how often the target health of the tasks of a
+// blue/green deployment is read.
+const targetHealthEvery = 5 * time.Second
 
 // ListenerRule is what the Orchestrator needs of a load balancer listener
 // rule for blue/green deployments (package lb's *ForwardAction is one): a
@@ -234,7 +249,8 @@ type trafficController struct {
 	services map[string]*state.Service   // blue/green services, by key
 	applied  map[string]service.Routing  // by service key, since this run started
 	retry    map[string]bool             // services whose routing failed
-	monitors map[string]*deploymentWatch // by service key
+	monitors map[string]*deploymentWatch // alarm watches, by service key
+	targets  map[string]*deploymentWatch // target health watches, by service key
 	wg       sync.WaitGroup
 }
 
@@ -249,6 +265,7 @@ func (tc *trafficController) run(ctx context.Context, o *Orchestrator) error {
 	tc.applied = map[string]service.Routing{}
 	tc.retry = map[string]bool{}
 	tc.monitors = map[string]*deploymentWatch{}
+	tc.targets = map[string]*deploymentWatch{}
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		cancel()
@@ -302,7 +319,8 @@ func (tc *trafficController) run(ctx context.Context, o *Orchestrator) error {
 }
 
 func (tc *trafficController) forget(key string) {
-	tc.stopWatch(key)
+	stopWatch(tc.monitors, key)
+	stopWatch(tc.targets, key)
 	delete(tc.services, key)
 	delete(tc.applied, key)
 	delete(tc.retry, key)
@@ -334,6 +352,7 @@ func (tc *trafficController) reconcile(ctx context.Context, svc *state.Service) 
 		}
 	}
 	tc.watchAlarms(ctx, svc)
+	tc.watchTargets(ctx, svc)
 }
 
 // perMille converts a percentage to a weight out of 1000.
@@ -397,16 +416,10 @@ func (tc *trafficController) watchAlarms(ctx context.Context, svc *state.Service
 	a := svc.DeploymentConfiguration.Alarms
 	watched := a != nil && a.Enable && len(a.AlarmNames) > 0 && d.RolloutState == service.RolloutInProgress &&
 		d.LifecycleStage.AlarmsMonitored() && d.AlarmFired == ""
-	cur := tc.monitors[key]
-	if cur != nil && (!watched || cur.deployment != d.ID) {
-		tc.stopWatch(key)
-		cur = nil
-	}
-	if !watched || cur != nil {
+	wctx, ok := startWatch(ctx, tc.monitors, key, d.ID, watched)
+	if !ok {
 		return
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	tc.monitors[key] = &deploymentWatch{deployment: d.ID, cancel: cancel}
 	for _, name := range a.AlarmNames {
 		alarm, ok := tc.o.alarms[name]
 		if !ok {
@@ -416,11 +429,108 @@ func (tc *trafficController) watchAlarms(ctx context.Context, svc *state.Service
 	}
 }
 
-func (tc *trafficController) stopWatch(key string) {
-	if m := tc.monitors[key]; m != nil {
-		m.cancel()
-		delete(tc.monitors, key)
+// startWatch keeps watches[key] in step: it ends a watch of another
+// deployment or one no longer wanted, and starts one of deployment when
+// wanted and none runs, returning its context and true.
+func startWatch(ctx context.Context, watches map[string]*deploymentWatch, key, deployment string, wanted bool) (context.Context, bool) {
+	cur := watches[key]
+	if cur != nil && (!wanted || cur.deployment != deployment) {
+		stopWatch(watches, key)
+		cur = nil
 	}
+	if !wanted || cur != nil {
+		return nil, false
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	watches[key] = &deploymentWatch{deployment: deployment, cancel: cancel}
+	return wctx, true
+}
+
+func stopWatch(watches map[string]*deploymentWatch, key string) {
+	if m := watches[key]; m != nil {
+		m.cancel()
+		delete(watches, key)
+	}
+}
+
+// watchTargets watches the target health of the primary deployment's tasks
+// in the stages that watch alarms, when a target group can report it.
+func (tc *trafficController) watchTargets(ctx context.Context, svc *state.Service) {
+	d := svc.Deployments[0]
+	reports := false
+	for _, l := range svc.LoadBalancers {
+		names := []string{l.TargetGroup}
+		if ac := l.AdvancedConfiguration; ac != nil {
+			names = append(names, ac.AlternateTargetGroup)
+		}
+		for _, name := range names {
+			_, ok := tc.o.targetGroups[name].(TargetHealthReporter)
+			reports = reports || ok
+		}
+	}
+	watched := reports && d.RolloutState == service.RolloutInProgress && d.LifecycleStage.AlarmsMonitored() && d.FailedTargetHealth == ""
+	if wctx, ok := startWatch(ctx, tc.targets, svc.ObjectID(), d.ID, watched); ok {
+		tc.wg.Go(func() { tc.checkTargets(wctx, svc.ObjectID(), d.ID) })
+	}
+}
+
+// checkTargets reads the target health of a deployment's tasks every
+// targetHealthEvery until one is unhealthy (and records it in the
+// deployment) or ctx ends.
+func (tc *trafficController) checkTargets(ctx context.Context, key, deployment string) {
+	ticker := time.NewTicker(targetHealthEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		var failure string
+		err := tc.o.store.View(ctx, func(tx store.ReadTx) error {
+			svc, err := store.Get[*state.Service](tx, state.KindServices, key)
+			if err != nil || len(svc.Deployments) == 0 || svc.Deployments[0].ID != deployment {
+				return err
+			}
+			tasks, err := store.List[*state.Task](tx, state.KindTasks)
+			if err != nil {
+				return err
+			}
+			failure = tc.unhealthyTarget(svc, tasks)
+			return nil
+		})
+		if err != nil || failure == "" {
+			continue
+		}
+		tc.o.log.Info("blue/green: green task unhealthy in its target group", "service", key, "deployment", deployment, "reason", failure)
+		tc.recordFailure(ctx, key, deployment, func(d *service.Deployment) *string { return &d.FailedTargetHealth }, failure)
+		return
+	}
+}
+
+// unhealthyTarget says which task of the service's primary deployment its
+// target group finds unhealthy, past the health check grace period; "" if
+// none.
+func (tc *trafficController) unhealthyTarget(svc *state.Service, tasks []*state.Task) string {
+	d := svc.Deployments[0]
+	now := tc.o.now()
+	for _, t := range tasks {
+		if t.ServiceName != svc.Name || t.ClusterName() != svc.Cluster || t.DeploymentID != d.ID ||
+			t.LastStatus != task.Running || t.DesiredStatus != task.Running || now.Before(t.StartedAt.Add(svc.HealthCheckGracePeriod)) {
+			continue
+		}
+		for _, l := range svc.LoadBalancers {
+			name := targetGroupOf(svc, t, l)
+			r, ok := tc.o.targetGroups[name].(TargetHealthReporter)
+			if !ok {
+				continue
+			}
+			if h := r.Health(t.ID()); h.State == lb.StateUnhealthy {
+				return fmt.Sprintf("green task %s failed the health checks of target group %s (%s)", t.ID(), name, h.Reason)
+			}
+		}
+	}
+	return ""
 }
 
 // watch evaluates one alarm of a deployment every period until it fires
@@ -447,28 +557,35 @@ func (tc *trafficController) watch(ctx context.Context, key, deployment string, 
 		}
 		reason := fmt.Sprintf("%s: %d of the last %d datapoints breaching%s", a.Name, a.DatapointsToAlarm, a.EvaluationPeriods, detail)
 		tc.o.log.Info("alarm fired", "alarm", a.Name, "service", key, "deployment", deployment)
-		for ctx.Err() == nil {
-			err := tc.o.store.Update(ctx, func(tx store.Tx) error {
-				cur, err := store.Get[*state.Service](tx, state.KindServices, key)
-				if err != nil {
-					return err
-				}
-				if len(cur.Deployments) == 0 || cur.Deployments[0].ID != deployment || cur.Deployments[0].AlarmFired != "" {
-					return nil
-				}
-				next := cur.Copy()
-				next.Deployments[0].AlarmFired = reason
-				return tx.Update(next)
-			})
-			if err == nil || errors.Is(err, store.ErrNotFound) {
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(trafficRetry):
-			}
-		}
+		tc.recordFailure(ctx, key, deployment, func(d *service.Deployment) *string { return &d.AlarmFired }, reason)
 		return
+	}
+}
+
+// recordFailure writes why deployment failed into the field of it that
+// field returns, unless the deployment is no longer primary or the field is
+// set; it retries until it succeeds or ctx ends.
+func (tc *trafficController) recordFailure(ctx context.Context, key, deployment string, field func(*service.Deployment) *string, why string) {
+	for ctx.Err() == nil {
+		err := tc.o.store.Update(ctx, func(tx store.Tx) error {
+			cur, err := store.Get[*state.Service](tx, state.KindServices, key)
+			if err != nil {
+				return err
+			}
+			if len(cur.Deployments) == 0 || cur.Deployments[0].ID != deployment || *field(&cur.Deployments[0]) != "" {
+				return nil
+			}
+			next := cur.Copy()
+			*field(&next.Deployments[0]) = why
+			return tx.Update(next)
+		})
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(trafficRetry):
+		}
 	}
 }
 

@@ -21,11 +21,26 @@ import (
 	"github.com/stevedore-io/stevedore/task"
 )
 
-// namedGroup is a target group that remembers its targets.
+// namedGroup is a target group that remembers its targets and reports
+// them healthy, unless sick.
 type namedGroup struct {
 	name    string
 	mu      sync.Mutex
 	targets map[string]string
+	sick    atomic.Bool
+}
+
+func (g *namedGroup) Health(id string) lb.TargetHealth {
+	g.mu.Lock()
+	_, ok := g.targets[id]
+	g.mu.Unlock()
+	switch {
+	case !ok:
+		return lb.TargetHealth{State: lb.StateUnused}
+	case g.sick.Load():
+		return lb.TargetHealth{State: lb.StateUnhealthy, Reason: lb.ReasonResponseCodeMismatch}
+	}
+	return lb.TargetHealth{State: lb.StateHealthy}
 }
 
 func (g *namedGroup) Name() string { return g.name }
@@ -363,6 +378,27 @@ func TestBlueGreenWaitsForListenerRulesThatFail(t *testing.T) {
 		s = e.waitSteady("web", 10*time.Minute)
 		assert.Equal(t, v2, s.TaskDefinition)
 		assert.Equal(t, map[string]int{"tg-a": 0, "tg-b": 1000}, e.prod.current(), "applied once the rule works again")
+	})
+}
+
+func TestBlueGreenRollsBackWhenGreenFailsTargetHealth(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBlueGreenEnv(t)
+		e.create(t, service.DeploymentConfiguration{Strategy: service.StrategyCanary,
+			CanaryConfiguration: &service.CanaryConfiguration{CanaryPercent: 20, CanaryBakeTime: time.Hour}})
+		v1 := e.service("web").TaskDefinition
+		v2 := e.register("v2")
+		e.groupB.sick.Store(true) // green's group fails its checks
+		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		s := e.waitSteady("web", 10*time.Minute)
+		assert.Equal(t, v1, s.TaskDefinition, "rolled back")
+		require.Len(t, s.Deployments, 2)
+		assert.Contains(t, s.Deployments[1].RolloutStateReason, "failed the health checks of target group tg-b (Target.ResponseCodeMismatch)")
+		assert.Equal(t, map[string]int{"tg-a": 1000, "tg-b": 0}, e.prod.current())
+		for id, tk := range e.tasksOf(v2) {
+			assert.Equal(t, task.Stopped, tk.DesiredStatus, "green task %s", id)
+		}
 	})
 }
 

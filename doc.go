@@ -65,7 +65,9 @@
 // are applied, so blue stops only when no traffic goes to it.
 //
 // Before CLEAN_UP the deployment rolls back by itself when a green task fails
-// its health checks, when the circuit breaker trips (with its rollback) or
+// its container health checks or those of its target group (a TargetGroup
+// that is a TargetHealthReporter, as package lb's are), when the circuit
+// breaker trips (with its rollback) or
 // when an alarm of DeploymentConfiguration.Alarms fires (with its rollback):
 // traffic returns to blue, green stops, the deployment is FAILED with its
 // reason, and its stage reads ROLLBACK_IN_PROGRESS then ROLLBACK_SUCCESSFUL.

@@ -432,11 +432,15 @@ func (p *planner) stopLeftovers(bi int) {
 
 // greenFailure says why green failed, if it did, and whether the failure
 // rolls back: a firing alarm (Alarms.Rollback), a green task failing its
-// health checks (always), the circuit breaker (its Rollback).
+// target group's health checks or its container health checks (always), the
+// circuit breaker (its Rollback).
 func (p *planner) greenFailure() (reason string, rollback bool) {
 	g := p.primary
 	if a := p.in.Config.Alarms; a != nil && a.Enable && g.AlarmFired != "" {
 		return fmt.Sprintf(ReasonAlarm, g.AlarmFired), a.Rollback
+	}
+	if g.FailedTargetHealth != "" {
+		return g.FailedTargetHealth, true
 	}
 	for i := range p.in.Tasks {
 		if t := &p.in.Tasks[i]; t.DeploymentID == g.ID && p.unhealthy(t) {

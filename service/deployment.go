@@ -259,4 +259,7 @@ type Deployment struct {
 	// AlarmFired names the alarm that fired during the deployment and says
 	// why, when one did.
 	AlarmFired string `json:"alarmFired,omitempty"`
+	// FailedTargetHealth says which task of the deployment failed its
+	// target group's health checks, when one did.
+	FailedTargetHealth string `json:"failedTargetHealth,omitempty"`
 }
