@@ -138,7 +138,7 @@ func DesiredRouting(deployments []Deployment) Routing {
 	}
 	d := deployments[0]
 	if d.LifecycleStage == "" && d.RolloutState == RolloutInProgress {
-		d = Deployment{RolloutState: RolloutCompleted} // on TargetGroup, unless…
+		d = Deployment{RolloutState: RolloutCompleted} // none completed: all on TargetGroup
 		for _, o := range deployments[1:] {
 			if o.RolloutState == RolloutCompleted {
 				d = o

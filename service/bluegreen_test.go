@@ -290,7 +290,9 @@ func TestBlueGreenRollback(t *testing.T) {
 		{"alarm", DeploymentConfiguration{Strategy: StrategyLinear, LinearConfiguration: linear, Alarms: alarms},
 			func(s *bgSim) { s.in.Deployments[0].AlarmFired = "errors: 7 > 5" }, "alarm errors: 7 > 5"},
 		{"target group health", DeploymentConfiguration{Strategy: StrategyLinear, LinearConfiguration: linear},
-			func(s *bgSim) { s.in.Deployments[0].FailedTargetHealth = "green task t1 failed the health checks of target group tg-b" },
+			func(s *bgSim) {
+				s.in.Deployments[0].FailedTargetHealth = "green task t1 failed the health checks of target group tg-b"
+			},
 			"failed the health checks of target group tg-b"},
 		{"green unhealthy", DeploymentConfiguration{Strategy: StrategyLinear, LinearConfiguration: linear},
 			func(s *bgSim) {
