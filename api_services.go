@@ -90,6 +90,9 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		if err := o.checkLoadBalancers(&svc, def.TaskDefinition); err != nil {
 			return err
 		}
+		if err := o.checkBlueGreen(&svc); err != nil {
+			return err
+		}
 		nc, _, err := o.resolveNetworkConfiguration(tx, in.NetworkConfiguration, def.TaskDefinition)
 		if err != nil {
 			return err
@@ -189,6 +192,9 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 			return err
 		}
 		if err := validateService(s); err != nil {
+			return err
+		}
+		if err := o.checkBlueGreen(s); err != nil {
 			return err
 		}
 		now := o.now()

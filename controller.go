@@ -558,6 +558,7 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 		Deployments:            s.Deployments,
 		LastCompleted:          s.LastCompleted,
 		Steady:                 s.Steady,
+		Routing:                s.Routing,
 		NewDeploymentID: func() string {
 			s.DeploymentSeq++
 			return fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq)

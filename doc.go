@@ -1,6 +1,7 @@
 // Package stevedore is an embeddable orchestration core modelled on Amazon
 // ECS: clusters of container instances, task definitions, standalone tasks
-// and services that keep a desired count through rolling deployments.
+// and services that keep a desired count through rolling or blue/green
+// deployments.
 //
 // # Construction and closing
 //
@@ -74,6 +75,45 @@
 // is a network.TaskDialer (network/netlinux and network/fake are); with
 // another one the check fails and the container's reason says why. Services
 // replace tasks that turn UNHEALTHY.
+//
+// # Blue/green deployments
+//
+// A service whose DeploymentConfiguration.Strategy is BLUE_GREEN, LINEAR or
+// CANARY deploys as ECS's native blue/green deployments do. Each of its load
+// balancers names, in AdvancedConfiguration, a second (alternate) target
+// group, a production listener rule and optionally a test listener rule; the
+// rules are registered with WithListenerRules (package lb's *ForwardAction
+// is one: a weighted forward action, usable on a rule or as a listener's
+// default). A new deployment goes through ECS's lifecycle stages, shown in
+// DescribeServices (Deployment.LifecycleStage) and as service events:
+// RECONCILE_SERVICE, PRE_SCALE_UP, SCALE_UP (a full set of green tasks,
+// registered in the target groups the blue tasks do not use), POST_SCALE_UP,
+// TEST_TRAFFIC_SHIFT (the test rule forwards to green), POST_TEST_TRAFFIC_SHIFT,
+// PRODUCTION_TRAFFIC_SHIFT (all at once; in LinearConfiguration.StepPercent
+// steps baking StepBakeTime each; or CanaryConfiguration.CanaryPercent, a
+// CanaryBakeTime, then the rest), POST_PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME
+// (blue keeps running for BakeTime) and CLEAN_UP (blue stops; the next
+// deployment uses blue's target groups). Service.Routing shows the weights
+// last applied; the deployment moves on from a traffic stage only once they
+// are applied, so blue stops only when no traffic goes to it.
+//
+// Before CLEAN_UP the deployment rolls back by itself when a green task fails
+// its container health checks or those of its target group, when the circuit
+// breaker trips (with its rollback) or
+// when an alarm of DeploymentConfiguration.Alarms fires (with its rollback):
+// traffic returns to blue, green stops, the deployment is FAILED with its
+// reason, and its stage reads ROLLBACK_IN_PROGRESS then ROLLBACK_SUCCESSFUL.
+// Alarms are registered with WithAlarms: a predicate or a metric with a
+// threshold, evaluated every period from SCALE_UP through BAKE_TIME.
+//
+//	o, err := stevedore.New(
+//		stevedore.WithTargetGroups(groupA, groupB),
+//		stevedore.WithListenerRules(prodAction, testAction),
+//		stevedore.WithAlarms(stevedore.Alarm{Name: "5xx", Predicate: tooManyErrors}),
+//	)
+//
+// Green tasks need room for a full set beside blue. The DAEMON scheduling
+// strategy supports ROLLING only.
 //
 // # Events
 //

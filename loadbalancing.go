@@ -123,8 +123,9 @@ func (s *targetSync) sync(o *Orchestrator, t *state.Task) {
 	want := map[string]string{}
 	if svc != nil && ready {
 		for _, l := range svc.LoadBalancers {
-			if addr, ok := targetAddr(t, l); ok && s.groups[l.TargetGroup] != nil {
-				want[l.TargetGroup] = addr
+			group := targetGroupOf(svc, t, l)
+			if addr, ok := targetAddr(t, l); ok && s.groups[group] != nil {
+				want[group] = addr
 			}
 		}
 	}

@@ -18,13 +18,19 @@ import (
 // health is what the test says (targetgroup_fake_test.go); by default they
 // are healthy as soon as registered, and drained as soon as deregistered.
 type recordingGroup struct {
+	name    string // "web-tg" when empty
 	mu      sync.Mutex
 	targets map[string]string
 	log     []string
 	fakeHealth
 }
 
-func (g *recordingGroup) Name() string { return "web-tg" }
+func (g *recordingGroup) Name() string {
+	if g.name == "" {
+		return "web-tg"
+	}
+	return g.name
+}
 
 func (g *recordingGroup) Register(t lb.Target) error {
 	g.mu.Lock()

@@ -56,6 +56,8 @@ type options struct {
 	discovery *discovery.Config
 
 	targetGroups map[string]TargetGroup
+	rules        map[string]ListenerRule
+	alarms       map[string]Alarm
 }
 
 // WithLogSink sends every container's output to sink (see package logs).
@@ -149,6 +151,8 @@ type Orchestrator struct {
 	feed         *taskFeed
 	discovery    *serviceDiscovery
 	targetGroups map[string]TargetGroup
+	rules        map[string]ListenerRule // blue/green listener rules, by name
+	alarms       map[string]Alarm        // by name
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -203,6 +207,11 @@ func New(opts ...Option) (*Orchestrator, error) {
 		orc.goLoop("discovery DNS server", d.serve)
 	}
 	orc.targetGroups = o.targetGroups
+	orc.rules, orc.alarms = o.rules, o.alarms
+	if len(o.rules) > 0 {
+		tc := &trafficController{o: orc}
+		orc.goLoop("blue/green traffic", tc.run)
+	}
 	if len(o.targetGroups) > 0 {
 		ts := &targetSync{groups: o.targetGroups, registered: map[string]map[string]string{},
 			health: newTargetHealth(), watches: map[string]map[string]context.CancelFunc{}}

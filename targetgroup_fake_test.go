@@ -15,6 +15,7 @@ import (
 // under the group's mutex, passed in where they need it.
 type fakeHealth struct {
 	initial lb.TargetState // the state Register gives; "" is healthy
+	reason  string         // the reason of unhealthy targets
 	delay   time.Duration  // the deregistration delay
 
 	states  map[string]lb.TargetState
@@ -71,6 +72,9 @@ func (g *recordingGroup) Health(id string) lb.TargetHealth {
 	defer g.mu.Unlock()
 	g.initLocked()
 	if s, ok := g.states[id]; ok {
+		if s == lb.StateUnhealthy {
+			return lb.TargetHealth{State: s, Reason: g.reason}
+		}
 		return lb.TargetHealth{State: s}
 	}
 	return lb.TargetHealth{State: lb.StateUnused}
@@ -108,6 +112,13 @@ func (g *recordingGroup) setHealth(id string, s lb.TargetState) {
 	if _, ok := g.targets[id]; ok {
 		g.setLocked(id, s)
 	}
+}
+
+// failNew makes the targets registered from now on unhealthy, for reason.
+func (g *recordingGroup) failNew(reason string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.initial, g.reason = lb.StateUnhealthy, reason
 }
 
 // hold marks target id busy (traffic in flight) or, with busy false, idle:

@@ -203,8 +203,9 @@ func (s *targetSync) expectHealth(t *state.Task, svc *state.Service) {
 	}
 	groups := make([]string, 0, len(svc.LoadBalancers))
 	for _, l := range svc.LoadBalancers {
-		if s.groups[l.TargetGroup] != nil && !slices.Contains(groups, l.TargetGroup) {
-			groups = append(groups, l.TargetGroup)
+		g := targetGroupOf(svc, t, l)
+		if s.groups[g] != nil && !slices.Contains(groups, g) {
+			groups = append(groups, g)
 		}
 	}
 	s.health.expect(t.ID(), groups)

@@ -103,3 +103,33 @@ func TestParseMatcher(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkForwardActionPick measures the weighted choice of a target
+// group, with both groups able to serve.
+func BenchmarkForwardActionPick(b *testing.B) {
+	blue, green := servingGroup(b, "blue"), servingGroup(b, "green")
+	f, err := NewForwardAction("prod", WeightedTargetGroup{TargetGroup: blue, Weight: 900}, WeightedTargetGroup{TargetGroup: green, Weight: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if f.pick() == nil {
+				b.Fatal("no group")
+			}
+		}
+	})
+}
+
+// servingGroup is a group whose route set has one healthy target (no
+// health checks run).
+func servingGroup(b *testing.B, name string) *TargetGroup {
+	g, err := NewTargetGroup(name, HTTP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { g.Close() })
+	g.routes.Store(&routeSet{healthy: []*target{{Target: Target{ID: name + "-1", Addr: "127.0.0.1:1"}}}})
+	return g
+}

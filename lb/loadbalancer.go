@@ -184,6 +184,17 @@ func (l *Listener) SetRules(rules []Rule, def *TargetGroup) error {
 	return nil
 }
 
+// SetDefaultForward makes f an HTTP listener's default action in place of
+// its default group (nil goes back to the group); see
+// Handler.SetDefaultForward.
+func (l *Listener) SetDefaultForward(f *ForwardAction) error {
+	if l.protocol != HTTP {
+		return fmt.Errorf("listener %s: %w", l.Addr(), invalid("defaultForward", "a %s listener has no default action", l.protocol))
+	}
+	l.handler.SetDefaultForward(f)
+	return nil
+}
+
 // Shutdown stops accepting and waits for the requests or connections in
 // flight to finish; when ctx ends first it cuts them and returns ctx's
 // error. Idle keep-alive client connections are closed at once.

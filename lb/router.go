@@ -20,19 +20,23 @@ type Rule struct {
 	PathPrefix string
 	// TargetGroup receives the matching requests; an HTTP group.
 	TargetGroup *TargetGroup
+	// Forward, instead of TargetGroup, spreads the matching requests over
+	// several target groups by weight.
+	Forward *ForwardAction
 }
 
 // Handler routes HTTP requests to target groups by rules, in order: the
 // first matching rule wins; requests no rule matches go to the default
-// group, or get 404 when there is none. A Handler is what HTTP listeners
+// group (or default forward action), or get 404 when there is none. A Handler is what HTTP listeners
 // serve; it can also be mounted in any http.Server.
 type Handler struct {
 	routes atomic.Pointer[routes]
 }
 
 type routes struct {
-	rules []Rule
-	def   *TargetGroup
+	rules  []Rule
+	def    *TargetGroup
+	defFwd *ForwardAction
 }
 
 // NewHandler returns a Handler for rules and the default group def (nil
@@ -45,8 +49,9 @@ func NewHandler(rules []Rule, def *TargetGroup) (*Handler, error) {
 	return h, nil
 }
 
-// SetRules replaces the rules and the default group; requests in flight
-// finish where they were sent.
+// SetRules replaces the rules and the default group (a default forward
+// action set by SetDefaultForward stays); requests in flight finish where
+// they were sent.
 func (h *Handler) SetRules(rules []Rule, def *TargetGroup) error {
 	rs := &routes{rules: make([]Rule, len(rules)), def: def}
 	for i, r := range rules {
@@ -56,6 +61,9 @@ func (h *Handler) SetRules(rules []Rule, def *TargetGroup) error {
 			return invalid(field, "needs a host or a path prefix")
 		case r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/"):
 			return invalid(field+".pathPrefix", "must start with /, got %q", r.PathPrefix)
+		case r.TargetGroup != nil && r.Forward != nil:
+			return invalid(field+".forward", "a rule has a target group or a forward action, not both")
+		case r.Forward != nil:
 		case r.TargetGroup == nil:
 			return invalid(field+".targetGroup", "is required")
 		case r.TargetGroup.protocol != HTTP:
@@ -67,21 +75,44 @@ func (h *Handler) SetRules(rules []Rule, def *TargetGroup) error {
 	if def != nil && def.protocol != HTTP {
 		return invalid("defaultTargetGroup", "%s has protocol %s, want HTTP", def.name, def.protocol)
 	}
-	h.routes.Store(rs)
-	return nil
+	for {
+		cur := h.routes.Load()
+		if cur != nil {
+			rs.defFwd = cur.defFwd
+		}
+		if h.routes.CompareAndSwap(cur, rs) {
+			return nil
+		}
+	}
+}
+
+// SetDefaultForward makes f the default action, for the requests no rule
+// matches, in place of the default group; nil goes back to the default
+// group. The rules are unchanged.
+func (h *Handler) SetDefaultForward(f *ForwardAction) {
+	for {
+		cur := h.routes.Load()
+		next := *cur
+		next.defFwd = f
+		if h.routes.CompareAndSwap(cur, &next) {
+			return
+		}
+	}
 }
 
 // ServeHTTP forwards r to the target group its route names.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g := h.routes.Load().route(r)
-	if g == nil {
+	next := h.routes.Load().route(r)
+	if next == nil {
 		http.Error(w, "no rule matches the request", http.StatusNotFound)
 		return
 	}
-	g.proxy.ServeHTTP(w, r)
+	next.ServeHTTP(w, r)
 }
 
-func (rs *routes) route(r *http.Request) *TargetGroup {
+// route returns what serves r: a forward action or a group's proxy; nil
+// for none.
+func (rs *routes) route(r *http.Request) http.Handler {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -93,9 +124,18 @@ func (rs *routes) route(r *http.Request) *TargetGroup {
 		if rule.Host != "" && !matchHost(rule.Host, host) {
 			continue
 		}
-		return rule.TargetGroup
+		if rule.Forward != nil {
+			return rule.Forward
+		}
+		return rule.TargetGroup.proxy
 	}
-	return rs.def
+	switch {
+	case rs.defFwd != nil:
+		return rs.defFwd
+	case rs.def != nil:
+		return rs.def.proxy
+	}
+	return nil
 }
 
 // matchHost matches host against a lower-case pattern with '*' (any run

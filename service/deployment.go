@@ -121,10 +121,26 @@ type CircuitBreaker struct {
 
 // DeploymentConfiguration bounds a rolling deployment. Nil percentages take
 // the defaults of the scheduling strategy (REPLICA 100/200, DAEMON 0/100).
+//
+// Strategy picks how a new deployment replaces the old one: ROLLING (the
+// default) replaces tasks within the percentages; BLUE_GREEN, LINEAR and
+// CANARY start a full set of new (green) tasks beside the old (blue) ones
+// and shift load-balancer traffic to them (see bluegreen.go).
 type DeploymentConfiguration struct {
 	MinimumHealthyPercent *int            `json:"minimumHealthyPercent,omitempty"`
 	MaximumPercent        *int            `json:"maximumPercent,omitempty"`
 	CircuitBreaker        *CircuitBreaker `json:"deploymentCircuitBreaker,omitempty"`
+	// Strategy defaults to ROLLING.
+	Strategy DeploymentStrategy `json:"strategy,omitempty"`
+	// BakeTime is how long the blue tasks keep running once production
+	// traffic is all on green, before they stop (0 to 1440 minutes; ECS's
+	// bakeTimeInMinutes).
+	BakeTime            time.Duration        `json:"bakeTimeInMinutes,omitempty"`
+	LinearConfiguration *LinearConfiguration `json:"linearConfiguration,omitempty"`
+	CanaryConfiguration *CanaryConfiguration `json:"canaryConfiguration,omitempty"`
+	// Alarms roll back (or fail) a blue/green deployment when one of the
+	// named alarms fires.
+	Alarms *DeploymentAlarms `json:"alarms,omitempty"`
 }
 
 // Percentages returns the effective minimumHealthyPercent and maximumPercent.
@@ -177,6 +193,7 @@ func (c DeploymentConfiguration) validate(v *ValidationError, path string, s Sch
 	if cb := c.CircuitBreaker; cb != nil && cb.Rollback && !cb.Enable {
 		v.add(path+".deploymentCircuitBreaker.rollback", "requires enable to be true")
 	}
+	c.validateStrategy(v, path, s)
 }
 
 // CircuitBreakerThreshold is the number of failed tasks that trips the
@@ -223,4 +240,30 @@ type Deployment struct {
 	// changed in place (a change makes a new deployment): Deployment values
 	// stay comparable with ==. Service.Clone copies it.
 	NetworkConfiguration *task.NetworkConfiguration `json:"networkConfiguration,omitempty"`
+
+	// The fields below are used by the BLUE_GREEN, LINEAR and CANARY
+	// strategies only.
+
+	// LifecycleStage is the stage a blue/green deployment has reached.
+	LifecycleStage LifecycleStage `json:"lifecycleStage,omitempty"`
+	// StageStartedAt is when the deployment entered LifecycleStage, or
+	// its current traffic-shift step.
+	StageStartedAt time.Time `json:"stageStartedAt,omitzero"`
+	// Alternate is true when the deployment's tasks serve from the
+	// alternate target groups of the service's load balancers
+	// (AdvancedConfiguration.AlternateTargetGroup): the two groups swap
+	// roles from one deployment to the next.
+	Alternate bool `json:"usesAlternateTargetGroups,omitempty"`
+	// ProductionPercent is the share of production traffic the
+	// deployment's target groups take (0 to 100).
+	ProductionPercent float64 `json:"productionTrafficPercent,omitempty"`
+	// TestTraffic is true when the test listener rules forward to the
+	// deployment's target groups.
+	TestTraffic bool `json:"testTraffic,omitempty"`
+	// ShiftStep counts the production traffic-shift steps taken (LINEAR and
+	// CANARY).
+	ShiftStep int `json:"shiftStep,omitempty"`
+	// AlarmFired names the alarm that fired during the deployment and says
+	// why, when one did.
+	AlarmFired string `json:"alarmFired,omitempty"`
 }

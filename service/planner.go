@@ -88,7 +88,10 @@ type Input struct {
 	Instances []InstanceState
 	// NewDeploymentID names a deployment created by a rollback.
 	NewDeploymentID func() string
-	Now             time.Time
+	// Routing is how the service's listener rules forward, as last
+	// applied (blue/green strategies; nil when never applied).
+	Routing *AppliedRouting
+	Now     time.Time
 }
 
 // Start asks for Count new tasks of a deployment. For DAEMON services
@@ -143,6 +146,15 @@ type planner struct {
 	// deployments, found by a scan: the planner runs for every service on
 	// every pass, so it allocates as little as it can).
 	stopped map[string]bool
+	// hold holds tasks the replica planner must leave alone (blue/green:
+	// tasks that may still get traffic); nil when none.
+	hold map[string]bool
+	// holdCompletion keeps the primary from completing (blue/green:
+	// before CLEAN_UP).
+	holdCompletion bool
+	// keep names a deployment that stays listed without tasks (blue/green:
+	// blue, the rollback target).
+	keep string
 }
 
 // Compute is the deployment planner: a pure function of the service's state
@@ -162,10 +174,14 @@ func Compute(in Input) Plan {
 		return p.plan
 	}
 	p.index()
-	p.circuitBreaker()
-	if in.Strategy == Daemon {
+	switch {
+	case in.Strategy == Replica && in.Config.Strategy.BlueGreen():
+		p.blueGreen()
+	case in.Strategy == Daemon:
+		p.circuitBreaker()
 		p.daemon()
-	} else {
+	default:
+		p.circuitBreaker()
 		p.replica()
 	}
 	p.account()
@@ -303,15 +319,7 @@ func (p *planner) launchAllowed() bool {
 // circuitBreaker fails the primary deployment when too many of its tasks
 // failed, and rolls back when configured.
 func (p *planner) circuitBreaker() {
-	failed := 0
-	for i := range p.in.Tasks {
-		t := &p.in.Tasks[i]
-		if t.DeploymentID == p.primary.ID && t.failed() && !t.StoppedAt.Before(p.primary.CreatedAt) {
-			failed++
-		}
-	}
-	// Stopped tasks may be forgotten after their retention: never count down.
-	p.primary.FailedTasks = max(p.primary.FailedTasks, failed)
+	p.countFailures()
 	cb := p.in.Config.CircuitBreaker
 	if cb == nil || !cb.Enable || p.primary.RolloutState != RolloutInProgress {
 		return
@@ -346,6 +354,19 @@ func (p *planner) circuitBreaker() {
 	p.plan.Deployments = append([]Deployment{rollback}, p.plan.Deployments...)
 	p.index()
 	p.event("(deployment %s) rolling back to deployment %s.", rollback.ID, lc.ID)
+}
+
+// countFailures updates the primary's count of failed tasks.
+func (p *planner) countFailures() {
+	failed := 0
+	for i := range p.in.Tasks {
+		t := &p.in.Tasks[i]
+		if t.DeploymentID == p.primary.ID && t.failed() && !t.StoppedAt.Before(p.primary.CreatedAt) {
+			failed++
+		}
+	}
+	// Stopped tasks may be forgotten after their retention: never count down.
+	p.primary.FailedTasks = max(p.primary.FailedTasks, failed)
 }
 
 // stopOrder sorts candidates so that the cheapest to lose go first: tasks not
@@ -399,7 +420,7 @@ func (p *planner) replica() {
 	var keep, unhealthy, surplus []*TaskState
 	for i := range in.Tasks {
 		t := &in.Tasks[i]
-		if !p.wanted(t) {
+		if !p.wanted(t) || p.hold[t.ID] {
 			continue
 		}
 		switch {
@@ -632,7 +653,7 @@ func (p *planner) account() {
 	if in.Strategy == Replica {
 		primary.DesiredCount = in.DesiredCount
 	}
-	converged := primary.HealthyCount == primary.DesiredCount &&
+	converged := !p.holdCompletion && primary.HealthyCount == primary.DesiredCount &&
 		primary.RunningCount == primary.DesiredCount &&
 		primary.PendingCount == 0 && occupyingOld == 0 && len(p.plan.Starts) == 0
 	if converged && primary.RolloutState == RolloutInProgress {
@@ -648,7 +669,14 @@ func (p *planner) account() {
 	for i, d := range p.plan.Deployments[1:] {
 		d.Status = Active
 		failedVisible := d.RolloutState == RolloutFailed && p.primary.RolloutState == RolloutInProgress
-		if d.PendingCount+d.RunningCount+stopping[i+1] > 0 || failedVisible {
+		// A rolled-back blue/green deployment shows how it ended while
+		// the deployment it rolled back to (an older one) is primary.
+		rolledBack := d.LifecycleStage == StageRollbackSuccessful && p.primary.RolloutState == RolloutCompleted &&
+			d.CreatedAt.After(p.primary.CreatedAt)
+		if rolledBack {
+			d.Status = Inactive
+		}
+		if d.PendingCount+d.RunningCount+stopping[i+1] > 0 || failedVisible || d.ID == p.keep || rolledBack {
 			d.DesiredCount = d.PendingCount + d.RunningCount
 			kept = append(kept, d)
 		}
@@ -660,7 +688,13 @@ func (p *planner) account() {
 		lc := *p.primary
 		p.plan.LastCompleted = &lc
 	}
-	p.plan.Steady = converged && len(p.plan.Deployments) == 1 && len(p.plan.Stops) == 0 && stopping[0] == 0
+	others := len(p.plan.Deployments) - 1
+	for _, d := range p.plan.Deployments[1:] {
+		if d.LifecycleStage == StageRollbackSuccessful {
+			others--
+		}
+	}
+	p.plan.Steady = converged && others == 0 && len(p.plan.Stops) == 0 && stopping[0] == 0
 	if p.plan.Steady && !in.Steady {
 		p.event("has reached a steady state.")
 	}

@@ -37,6 +37,25 @@ type LoadBalancer struct {
 	TargetGroup   string `json:"targetGroupArn"`
 	ContainerName string `json:"containerName"`
 	ContainerPort int    `json:"containerPort"`
+	// AdvancedConfiguration names the second target group and the listener
+	// rules that the BLUE_GREEN, LINEAR and CANARY strategies need; the
+	// ROLLING strategy ignores it.
+	AdvancedConfiguration *AdvancedConfiguration `json:"advancedConfiguration,omitempty"`
+}
+
+// AdvancedConfiguration is a load balancer's blue/green set-up, as in ECS:
+// the deployment that is not serving production registers its tasks in the
+// other target group, the test listener rule sends test traffic to it, and
+// the production listener rule shifts production traffic between the two.
+type AdvancedConfiguration struct {
+	// AlternateTargetGroup is the second target group (same protocol and
+	// port as TargetGroup).
+	AlternateTargetGroup string `json:"alternateTargetGroupArn"`
+	// ProductionListenerRule names the listener rule whose forward action
+	// weighs the two target groups for production traffic.
+	ProductionListenerRule string `json:"productionListenerRule"`
+	// TestListenerRule names the listener rule for test traffic; optional.
+	TestListenerRule string `json:"testListenerRule,omitempty"`
 }
 
 // Service is a long-running set of tasks kept at a desired count: its
@@ -78,6 +97,11 @@ type Service struct {
 
 	RunningCount int `json:"runningCount"`
 	PendingCount int `json:"pendingCount"`
+
+	// Routing is how the service's listener rules forward, as the
+	// orchestrator last applied it (BLUE_GREEN, LINEAR and CANARY
+	// strategies); nil before it first applied any.
+	Routing *AppliedRouting `json:"routing,omitempty"`
 }
 
 // Clone returns a deep copy.
@@ -87,6 +111,16 @@ func (s Service) Clone() Service {
 	out.PlacementStrategy = slices.Clone(s.PlacementStrategy)
 	out.CapacityProviders = slices.Clone(s.CapacityProviders)
 	out.LoadBalancers = slices.Clone(s.LoadBalancers)
+	for i, lb := range out.LoadBalancers {
+		if lb.AdvancedConfiguration != nil {
+			ac := *lb.AdvancedConfiguration
+			out.LoadBalancers[i].AdvancedConfiguration = &ac
+		}
+	}
+	if s.Routing != nil {
+		r := *s.Routing
+		out.Routing = &r
+	}
 	out.Deployments = slices.Clone(s.Deployments)
 	out.Events = slices.Clone(s.Events)
 	if s.LastCompleted != nil {
@@ -117,6 +151,19 @@ func (c DeploymentConfiguration) clone() DeploymentConfiguration {
 	if c.CircuitBreaker != nil {
 		v := *c.CircuitBreaker
 		out.CircuitBreaker = &v
+	}
+	if c.LinearConfiguration != nil {
+		v := *c.LinearConfiguration
+		out.LinearConfiguration = &v
+	}
+	if c.CanaryConfiguration != nil {
+		v := *c.CanaryConfiguration
+		out.CanaryConfiguration = &v
+	}
+	if c.Alarms != nil {
+		v := *c.Alarms
+		v.AlarmNames = slices.Clone(v.AlarmNames)
+		out.Alarms = &v
 	}
 	return out
 }
@@ -208,5 +255,8 @@ func (s *Service) Validate() error {
 		}
 	}
 	s.DeploymentConfiguration.validate(&v, "deploymentConfiguration", s.SchedulingStrategy)
+	if s.DeploymentConfiguration.Strategy.BlueGreen() {
+		validateBlueGreenLoadBalancers(&v, s.LoadBalancers)
+	}
 	return v.orNil()
 }
