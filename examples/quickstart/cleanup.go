@@ -66,6 +66,13 @@ func (d *demo) cleanup() error {
 			fmt.Fprintln(d.out, "   closed the orchestrator (its agents stopped)")
 		}
 	}
+	if d.balancer != nil || d.targets != nil {
+		if err := d.closeLoadBalancer(); err != nil {
+			problem(fmt.Errorf("close the load balancer: %w", err))
+		} else {
+			fmt.Fprintln(d.out, "   closed the load balancer")
+		}
+	}
 
 	if d.rt != nil {
 		// The agents removed their tasks' containers; anything still there

@@ -7,10 +7,14 @@
 //     one per availability zone, sharing one containerd runtime and one
 //     Linux network provider (awsvpc: a namespace and an address per task);
 //  3. it registers the task definition in webapp-taskdef.json;
-//  4. it creates a service of three tasks spread over the zones, waits for a
-//     steady state and sends a few HTTP requests to every task;
-//  5. it rolls the service to version 2, showing the deployments' progress,
-//     and shows the answers switch;
+//  4. it creates a service of three tasks spread over the zones behind an
+//     embedded load balancer (an HTTP listener on 127.0.0.1 forwarding to a
+//     target group with health checks), waits for a steady state, sends a
+//     few HTTP requests to every task, through the load balancer and by
+//     service name through Stevedore's DNS server;
+//  5. it rolls the service to version 2, showing the deployments' progress
+//     while a client keeps sending requests through the load balancer (the
+//     run fails if one of them fails), and shows the answers switch;
 //  6. it deletes everything it created.
 //
 // The easiest way to run it is
@@ -22,7 +26,8 @@
 //
 //	STEVEDORE_CONTAINERD_ADDRESS=/run/containerd/containerd.sock go run ./examples/quickstart [-keep] [-v]
 //
-// With -keep it stays up after the roll-out, to explore with wget, ip netns
+// The load balancer listens on a free port of 127.0.0.1 (-listen picks
+// one). With -keep it stays up after the roll-out, to explore with wget, ip netns
 // and ctr (it prints the commands), and shows the service's events until
 // Ctrl-C. Ctrl-C at any time cleans up before exiting; a second Ctrl-C
 // aborts the clean-up. -v logs what Stevedore does to stderr.

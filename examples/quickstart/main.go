@@ -19,6 +19,7 @@ func main() {
 	subnet := flag.String("subnet", cfg.Subnet.String(), "IPv4 subnet the tasks' addresses come from")
 	flag.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "name of the Linux bridge standing for the subnet")
 	flag.StringVar(&cfg.NamePrefix, "prefix", cfg.NamePrefix, "prefix of the tasks' namespaces, veths and nftables tables (1-7 characters)")
+	flag.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the load balancer's HTTP listener (port 0: any free port)")
 	flag.IntVar(&cfg.Requests, "requests", cfg.Requests, "HTTP requests sent to each task per round of traffic")
 	flag.Parse()
 

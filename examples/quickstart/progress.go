@@ -237,6 +237,9 @@ type progress struct {
 	block []string // the bars currently shown (tty)
 	drawn int      // lines of the block on screen (tty)
 	last  string   // the last block printed (plain)
+	// traffic, when set, tells how the requests through the load balancer
+	// fare; a terminal shows it live under the bars.
+	traffic func() string
 }
 
 // barWidth is the width of a progress bar in cells.
@@ -271,6 +274,9 @@ func (p *progress) update(s service.Service) {
 		p.block = append(p.block, fmt.Sprintf("   %-9s %-8s %s healthy %d/%d  running %d  pending %d  %s",
 			dep.TaskDefinition, dep.Status, bar(dep, scale), dep.HealthyCount, dep.DesiredCount,
 			dep.RunningCount, dep.PendingCount, dep.RolloutState))
+	}
+	if p.traffic != nil {
+		p.block = append(p.block, "   via the load balancer: "+p.traffic())
 	}
 	p.block = append(p.block, fmt.Sprintf("   elapsed %s   (█ healthy  ▓ running  ▒ pending)", round(time.Since(p.start))))
 	p.redraw()

@@ -23,6 +23,7 @@ import (
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/discovery"
+	"github.com/stevedore-io/stevedore/lb"
 	"github.com/stevedore-io/stevedore/network/netlinux"
 	"github.com/stevedore-io/stevedore/runtime/containerd"
 	"github.com/stevedore-io/stevedore/service"
@@ -65,6 +66,9 @@ type config struct {
 	// Requests is how many HTTP requests each task receives per round of
 	// traffic.
 	Requests int
+	// Listen is the load balancer's HTTP listener address (port 0: any
+	// free port).
+	Listen string
 	// SteadyTimeout bounds the wait for the service's first steady state,
 	// RolloutTimeout the roll-out to version 2, CleanupTimeout the clean-up.
 	SteadyTimeout  time.Duration
@@ -89,6 +93,7 @@ func defaultConfig() config {
 		Bridge:            "stvd-quick0",
 		NamePrefix:        "stvqs-",
 		Requests:          2,
+		Listen:            "127.0.0.1:0",
 		SteadyTimeout:     2 * time.Minute,
 		RolloutTimeout:    3 * time.Minute,
 		CleanupTimeout:    2 * time.Minute,
@@ -112,6 +117,9 @@ type demo struct {
 	zoneOf    map[string]string // instance ID -> zone
 	service   bool
 	images    []string
+	balancer  *lb.LoadBalancer
+	targets   *lb.TargetGroup
+	listener  *lb.Listener
 	lockFile  *os.File
 }
 
@@ -305,9 +313,13 @@ func (d *demo) startCluster(ctx context.Context) error {
 	fmt.Fprintf(d.out, "   network: awsvpc, subnet %v on bridge %s (gateway %v, MAC %s)\n",
 		d.cfg.Subnet, d.cfg.Bridge, gateway, mac)
 
+	if err := d.startLoadBalancer(); err != nil {
+		return err
+	}
 	dns := discovery.DefaultConfig()
 	dns.Listen = netip.AddrPortFrom(gateway, 53).String()
-	d.orc, err = stevedore.New(stevedore.WithLogger(d.cfg.Logger), stevedore.WithServiceDiscovery(dns))
+	d.orc, err = stevedore.New(stevedore.WithLogger(d.cfg.Logger), stevedore.WithServiceDiscovery(dns),
+		stevedore.WithTargetGroups(d.targets))
 	if err != nil {
 		return err
 	}
@@ -411,13 +423,17 @@ func (d *demo) createService(ctx context.Context, td *task.TaskDefinition) error
 		},
 		// The default too, spelled out: balance over zones, then instances.
 		PlacementStrategy: stevedore.DefaultServicePlacement,
+		LoadBalancers:     serviceLoadBalancers(),
+		// The target group's first check comes on registration; a task
+		// failing it gets this long before the service replaces it.
+		HealthCheckGracePeriod: 30 * time.Second,
 	})
 	if err != nil {
 		return err
 	}
 	d.service = true
-	fmt.Fprintf(d.out, "   created service %s (%s, desired 3, minimumHealthyPercent %d, maximumPercent %d, circuit breaker with rollback)\n",
-		serviceName, td.Ref(), minHealthy, maxPercent)
+	fmt.Fprintf(d.out, "   created service %s (%s, desired 3, minimumHealthyPercent %d, maximumPercent %d, circuit breaker with rollback, behind target group %s)\n",
+		serviceName, td.Ref(), minHealthy, maxPercent, targetGroupName)
 	if _, err := w.until(d.cfg.SteadyTimeout, "the service to reach a steady state", rolledOut(td.Ref(), 3)); err != nil {
 		return err
 	}
@@ -428,6 +444,9 @@ func (d *demo) createService(ctx context.Context, td *task.TaskDefinition) error
 	d.printTasks(tasks)
 	d.checkSpread(tasks)
 	if err := d.traffic(ctx, tasks, "v1"); err != nil {
+		return err
+	}
+	if err := d.throughLoadBalancer(ctx, tasks, "v1"); err != nil {
 		return err
 	}
 	return d.byName(ctx, tasks, "v1")
@@ -445,21 +464,36 @@ func (d *demo) rollOut(ctx context.Context) error {
 	}
 	defer w.stop()
 	ref := v2.Ref()
+	// Clients keep using the load balancer all through the roll-out.
+	s := d.startStream(ctx, int(d.cfg.RolloutTimeout/streamEvery))
+	w.p.traffic = s.summary
 	if _, err := d.orc.UpdateService(ctx, stevedore.UpdateServiceInput{
 		Cluster: clusterName, Service: serviceName, TaskDefinition: &ref,
 	}); err != nil {
+		s.stop()
 		return err
 	}
 	fmt.Fprintf(d.out, "   updated service %s to %s: rolling deployment, at least 2 healthy tasks, at most 6 tasks\n", serviceName, ref)
-	if _, err := w.until(d.cfg.RolloutTimeout, "the roll-out to "+ref, rolledOut(ref, 3)); err != nil {
+	fmt.Fprintf(d.out, "   meanwhile a client sends a request every %s to the load balancer\n", streamEvery)
+	_, err = w.until(d.cfg.RolloutTimeout, "the roll-out to "+ref, rolledOut(ref, 3))
+	summary := s.summary()
+	_, failed, firstErr := s.stop()
+	if err != nil {
 		return err
+	}
+	fmt.Fprintf(d.out, "   through the load balancer during the roll-out: %s\n", summary)
+	if failed > 0 {
+		return fmt.Errorf("%d requests through the load balancer failed during the roll-out, the first with: %w", failed, firstErr)
 	}
 	tasks, err := d.serviceTasks(ctx)
 	if err != nil {
 		return err
 	}
 	d.printTasks(tasks)
-	return d.traffic(ctx, tasks, "v2")
+	if err := d.traffic(ctx, tasks, "v2"); err != nil {
+		return err
+	}
+	return d.throughLoadBalancer(ctx, tasks, "v2")
 }
 
 // rolledOut is the condition of a finished deployment of ref with desired
@@ -555,6 +589,7 @@ func (d *demo) explore(ctx context.Context) error {
 		t := tasks[0]
 		ctr := fmt.Sprintf("ctr -a %s -n %s", d.cfg.ContainerdAddress, d.cfg.Namespace)
 		tw := tabwriter.NewWriter(d.out, 0, 0, 3, ' ', 0)
+		fmt.Fprintf(tw, "   wget -q -O - %s\t# ask the load balancer\n", d.lbURL())
 		fmt.Fprintf(tw, "   wget -q -O - http://%s:%d/\t# ask a task\n", t.PrivateIPv4Address(), webappPort)
 		fmt.Fprintf(tw, "   ip netns list | grep %s\t# one network namespace per task\n", d.cfg.NamePrefix)
 		fmt.Fprintf(tw, "   ip -br addr show %s\t# the subnet's bridge\n", d.cfg.Bridge)
