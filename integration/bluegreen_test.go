@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,48 @@ type blueGreenBalancer struct {
 	prod, test     *lb.ForwardAction
 	prodURL        string
 	testURL        string
+	// shifts logs, in order, the weights the Orchestrator set on the rules.
+	shifts weightLog
+}
+
+// weightLog is the ordered log of the weights set on listener rules.
+type weightLog struct {
+	mu      sync.Mutex
+	entries []weightEntry
+}
+
+type weightEntry struct {
+	rule    string
+	weights map[string]int
+}
+
+// first returns the position of the first entry of rule where group has
+// weight, or -1.
+func (l *weightLog) first(rule, group string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, e := range l.entries {
+		if e.rule == rule && e.weights[group] > 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// loggedRule is a forward action whose weight changes go to a log.
+type loggedRule struct {
+	*lb.ForwardAction
+	log *weightLog
+}
+
+func (r loggedRule) SetWeights(w map[string]int) error {
+	if err := r.ForwardAction.SetWeights(w); err != nil {
+		return err
+	}
+	r.log.mu.Lock()
+	defer r.log.mu.Unlock()
+	r.log.entries = append(r.log.entries, weightEntry{rule: r.Name(), weights: maps.Clone(w)})
+	return nil
 }
 
 func newBlueGreenBalancer(t *testing.T) *blueGreenBalancer {
@@ -67,7 +110,7 @@ func newBlueGreenBalancer(t *testing.T) *blueGreenBalancer {
 // options are the Orchestrator options that make the balancer's groups
 // and rules available.
 func (b *blueGreenBalancer) options(alarms ...stevedore.Alarm) envOption {
-	opts := []stevedore.Option{stevedore.WithTargetGroups(b.groupA, b.groupB), stevedore.WithListenerRules(b.prod, b.test)}
+	opts := []stevedore.Option{stevedore.WithTargetGroups(b.groupA, b.groupB), stevedore.WithListenerRules(loggedRule{b.prod, &b.shifts}, loggedRule{b.test, &b.shifts})}
 	if len(alarms) > 0 {
 		opts = append(opts, stevedore.WithAlarms(alarms...))
 	}
@@ -156,9 +199,9 @@ func (s *requestStream) stop() (seen map[string]int, first map[string]time.Time,
 
 // TestLinearDeploymentServesEveryRequest deploys v1 then v2 with the
 // LINEAR strategy behind a real load balancer while a bounded stream of
-// requests goes through the production listener: not one fails, v2
-// answers on the test listener before any production request reaches it,
-// and v1's tasks stop only at the end.
+// requests goes through the production listener: not one fails, the test
+// listener forwards to v2 (and serves it) before the production listener
+// does, and v1's tasks stop only at the end.
 func TestLinearDeploymentServesEveryRequest(t *testing.T) {
 	t.Parallel()
 	b := newBlueGreenBalancer(t)
@@ -191,8 +234,13 @@ func TestLinearDeploymentServesEveryRequest(t *testing.T) {
 	assert.Positive(t, seen["v2"])
 	require.False(t, testFirst["v2"].IsZero(), "v2 seen on the test listener")
 	require.False(t, first["v2"].IsZero(), "v2 seen on the production listener")
-	assert.True(t, testFirst["v2"].Before(first["v2"]), "v2 on test (%v) before production (%v)", testFirst["v2"], first["v2"])
-	t.Logf("production requests: %v; v2 on test at %v, on production at %v", seen, testFirst["v2"].Format(time.StampMilli), first["v2"].Format(time.StampMilli))
+	// Which came first is the Orchestrator's order of the weight changes;
+	// the clients' first sightings race (production shifts right after
+	// the test listener does).
+	testShift, prodShift := b.shifts.first("test", "tg-b"), b.shifts.first("prod", "tg-b")
+	require.NotEqual(t, -1, testShift, "the test rule forwarded to green")
+	assert.Less(t, testShift, prodShift, "the test rule forwarded to green before the production rule did")
+	t.Logf("production requests: %v; v2 first seen on test at %v, on production at %v", seen, testFirst["v2"].Format(time.StampMilli), first["v2"].Format(time.StampMilli))
 
 	assert.Equal(t, service.RolloutCompleted, s.Deployments[0].RolloutState)
 	assert.Equal(t, map[string]int{"tg-a": 0, "tg-b": 1000}, b.prod.Weights())
