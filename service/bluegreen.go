@@ -52,8 +52,10 @@ type LinearConfiguration struct {
 	// StepPercent is the share of production traffic each step moves,
 	// 3.0 to 100.0.
 	StepPercent float64 `json:"stepPercent"`
-	// StepBakeTime is the wait after each step, 0 to 1440 minutes.
-	StepBakeTime time.Duration `json:"stepBakeTimeInMinutes,omitempty"`
+	// StepBakeTime is the wait after each step, 0 to 1440 minutes (ECS's
+	// stepBakeTimeInMinutes; in JSON a duration in nanoseconds, as every
+	// time.Duration of the package).
+	StepBakeTime time.Duration `json:"stepBakeTime,omitempty"`
 }
 
 // CanaryConfiguration shapes a CANARY deployment: CanaryPercent of
@@ -64,8 +66,8 @@ type CanaryConfiguration struct {
 	// 100.0.
 	CanaryPercent float64 `json:"canaryPercent"`
 	// CanaryBakeTime is the wait before the rest of the traffic moves, 0
-	// to 1440 minutes.
-	CanaryBakeTime time.Duration `json:"canaryBakeTimeInMinutes,omitempty"`
+	// to 1440 minutes (ECS's canaryBakeTimeInMinutes; nanoseconds in JSON).
+	CanaryBakeTime time.Duration `json:"canaryBakeTime,omitempty"`
 }
 
 // DeploymentAlarms are the alarms watched during a blue/green deployment,

@@ -134,8 +134,8 @@ type DeploymentConfiguration struct {
 	Strategy DeploymentStrategy `json:"strategy,omitempty"`
 	// BakeTime is how long the blue tasks keep running once production
 	// traffic is all on green, before they stop (0 to 1440 minutes; ECS's
-	// bakeTimeInMinutes).
-	BakeTime            time.Duration        `json:"bakeTimeInMinutes,omitempty"`
+	// bakeTimeInMinutes; nanoseconds in JSON).
+	BakeTime            time.Duration        `json:"bakeTime,omitempty"`
 	LinearConfiguration *LinearConfiguration `json:"linearConfiguration,omitempty"`
 	CanaryConfiguration *CanaryConfiguration `json:"canaryConfiguration,omitempty"`
 	// Alarms roll back (or fail) a blue/green deployment when one of the
