@@ -171,10 +171,34 @@ func (w *alarmWindow) add(a Alarm, breaching bool) bool {
 	return n >= a.DatapointsToAlarm
 }
 
-// checkBlueGreen makes sure the target groups, listener rules and alarms a
-// blue/green service names exist.
+// alarmBakeTime is the bake time of a rolling deployment with alarms: the
+// longest time one of its alarms takes to fire (EvaluationPeriods periods),
+// plus one period, so that a verdict due when the bake time would end still
+// reaches the deployment.
+func (o *Orchestrator) alarmBakeTime(a *service.DeploymentAlarms) time.Duration {
+	if a == nil || !a.Enable {
+		return 0
+	}
+	var bake time.Duration
+	for _, name := range a.AlarmNames {
+		if al, ok := o.alarms[name]; ok {
+			bake = max(bake, time.Duration(al.EvaluationPeriods+1)*al.Period)
+		}
+	}
+	return bake
+}
+
+// checkBlueGreen makes sure the alarms a service names, and the target
+// groups and listener rules a blue/green service names, exist.
 func (o *Orchestrator) checkBlueGreen(s *service.Service) error {
 	c := s.DeploymentConfiguration
+	if c.Alarms != nil {
+		for i, name := range c.Alarms.AlarmNames {
+			if _, ok := o.alarms[name]; !ok {
+				return invalid(fmt.Sprintf("deploymentConfiguration.alarms.alarmNames[%d]", i), "no alarm %q (see WithAlarms)", name)
+			}
+		}
+	}
 	if !c.Strategy.BlueGreen() {
 		// ROLLING registers every task in TargetGroup: production
 		// traffic must be there already.
@@ -196,13 +220,6 @@ func (o *Orchestrator) checkBlueGreen(s *service.Service) error {
 		}
 		if ac.TestListenerRule != "" && o.rules[ac.TestListenerRule] == nil {
 			return invalid(path+"testListenerRule", "no listener rule %q (see WithListenerRules)", ac.TestListenerRule)
-		}
-	}
-	if c.Alarms != nil {
-		for i, name := range c.Alarms.AlarmNames {
-			if _, ok := o.alarms[name]; !ok {
-				return invalid(fmt.Sprintf("deploymentConfiguration.alarms.alarmNames[%d]", i), "no alarm %q (see WithAlarms)", name)
-			}
 		}
 	}
 	return nil
@@ -312,8 +329,16 @@ func (tc *trafficController) forget(key string) {
 // watch.
 func (tc *trafficController) reconcile(ctx context.Context, svc *state.Service) {
 	key := svc.ObjectID()
-	if !svc.DeploymentConfiguration.Strategy.BlueGreen() || svc.Status == service.StatusInactive || len(svc.Deployments) == 0 {
+	if svc.Status == service.StatusInactive || len(svc.Deployments) == 0 {
 		tc.forget(key)
+		return
+	}
+	if !svc.DeploymentConfiguration.Strategy.BlueGreen() {
+		// A rolling deployment has alarms only.
+		delete(tc.services, key)
+		delete(tc.applied, key)
+		delete(tc.retry, key)
+		tc.watchAlarms(ctx, svc)
 		return
 	}
 	tc.services[key] = svc
@@ -390,13 +415,15 @@ func (tc *trafficController) record(ctx context.Context, key string, r service.R
 }
 
 // watchAlarms watches the alarms of the service's primary deployment while
-// it is in a stage that watches them, and stops watching otherwise.
+// it is in progress (a blue/green one: in a stage that watches them), and
+// stops watching otherwise.
 func (tc *trafficController) watchAlarms(ctx context.Context, svc *state.Service) {
 	key := svc.ObjectID()
 	d := svc.Deployments[0]
 	a := svc.DeploymentConfiguration.Alarms
 	watched := a != nil && a.Enable && len(a.AlarmNames) > 0 && d.RolloutState == service.RolloutInProgress &&
-		d.LifecycleStage.AlarmsMonitored() && d.AlarmFired == ""
+		(d.LifecycleStage.AlarmsMonitored() || !svc.DeploymentConfiguration.Strategy.BlueGreen()) &&
+		d.AlarmFired == "" && d.RollbackOf == ""
 	wctx, ok := startWatch(ctx, tc.monitors, key, d.ID, watched)
 	if !ok {
 		return

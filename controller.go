@@ -559,6 +559,7 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 		LastCompleted:          s.LastCompleted,
 		Steady:                 s.Steady,
 		Routing:                s.Routing,
+		AlarmBakeTime:          c.o.alarmBakeTime(s.DeploymentConfiguration.Alarms),
 		NewDeploymentID: func() string {
 			s.DeploymentSeq++
 			return fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -296,5 +297,62 @@ func TestDeleteService(t *testing.T) {
 		assert.Empty(t, e.tasks(stevedore.ListTasksInput{ServiceName: "web"}))
 		s := e.service("web")
 		assert.Equal(t, service.StatusInactive, s.Status)
+	})
+}
+
+// TestRollingDeploymentRollsBackWhenAnAlarmFires: deployment alarms work
+// for rolling deployments as in ECS: an alarm firing while the deployment
+// is in progress fails it, and with rollback the service goes back to the
+// last completed deployment.
+func TestRollingDeploymentRollsBackWhenAnAlarmFires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var fire atomic.Bool
+		o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithAlarms(stevedore.Alarm{
+			Name:      "errors",
+			Predicate: func(context.Context) (bool, error) { return fire.Load(), nil },
+			Period:    time.Second,
+		}))
+		require.NoError(t, err)
+		e := envFor(t, o, 3)
+		v1 := e.register("v1")
+		minHealthy, maxPercent := 100, 200
+		cfg := service.DeploymentConfiguration{
+			MinimumHealthyPercent: &minHealthy, MaximumPercent: &maxPercent,
+			Alarms: &service.DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true},
+		}
+		_, err = o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 2, DeploymentConfiguration: cfg,
+		})
+		require.NoError(t, err)
+		assert.Equal(t, v1, e.waitSteady("web", 5*time.Minute).TaskDefinition, "no alarm: the first deployment completes")
+
+		// An unknown alarm is refused, and the refused update changes nothing.
+		v2 := e.register("v2")
+		bad := cfg
+		bad.Alarms = &service.DeploymentAlarms{AlarmNames: []string{"nope"}, Enable: true}
+		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2, DeploymentConfiguration: &bad})
+		require.ErrorIs(t, err, stevedore.ErrInvalid)
+		assert.Contains(t, err.Error(), "deploymentConfiguration.alarms.alarmNames[0]")
+		assert.Equal(t, v1, e.service("web").TaskDefinition)
+
+		fire.Store(true)
+		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		s := e.waitSteady("web", 10*time.Minute)
+		assert.Equal(t, v1, s.TaskDefinition, "rolled back")
+		require.GreaterOrEqual(t, len(s.Deployments), 1)
+		assert.Equal(t, v1, s.Deployments[0].TaskDefinition)
+		assert.NotEmpty(t, s.Deployments[0].RollbackOf, "the primary is the rollback")
+		var msgs []string
+		for _, ev := range s.Events {
+			msgs = append(msgs, ev.Message)
+		}
+		assert.True(t, slices.ContainsFunc(msgs, func(m string) bool {
+			return strings.Contains(m, "deployment failed: alarm errors")
+		}), "events: %q", msgs)
+		assert.Contains(t, msgs, "(service web) (deployment "+s.Deployments[0].ID+") rolling back to deployment ecs-svc/web/1.")
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+			assert.Equal(t, v1, tk.TaskDefinitionRef(), "task %s", tk.ID())
+		}
 	})
 }

@@ -28,7 +28,11 @@
 // package service: minimumHealthyPercent and maximumPercent bound every
 // rolling update, unhealthy tasks are replaced start-first when room allows,
 // tasks that keep failing to start are throttled, and the circuit breaker
-// fails a deployment and rolls back to the last one that completed.
+// fails a deployment and rolls back to the last one that completed. So do
+// deployment alarms (DeploymentConfiguration.Alarms, alarms registered with
+// WithAlarms: a predicate or a metric threshold): watched while the
+// deployment is in progress and for a bake time once its tasks are all
+// healthy, a firing alarm fails it and, with rollback, rolls it back.
 //
 //	td, warnings, err := task.ParseDefinition(ecsJSON)
 //	td, err = o.RegisterTaskDefinition(ctx, td) // web:1

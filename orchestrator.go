@@ -208,9 +208,10 @@ func New(opts ...Option) (*Orchestrator, error) {
 	}
 	orc.targetGroups = o.targetGroups
 	orc.rules, orc.alarms = o.rules, o.alarms
-	if len(o.rules) > 0 {
+	if len(o.rules) > 0 || len(o.alarms) > 0 {
+		// Blue/green traffic shifts, and the alarms of every deployment.
 		tc := &trafficController{o: orc}
-		orc.goLoop("blue/green traffic", tc.run)
+		orc.goLoop("deployment traffic and alarms", tc.run)
 	}
 	if len(o.targetGroups) > 0 {
 		ts := &targetSync{groups: o.targetGroups, registered: map[string]map[string]string{},

@@ -70,10 +70,13 @@ type CanaryConfiguration struct {
 	CanaryBakeTime time.Duration `json:"canaryBakeTime,omitempty"`
 }
 
-// DeploymentAlarms are the alarms watched during a blue/green deployment,
-// from SCALE_UP through BAKE_TIME. The names refer to alarms registered with
-// the orchestrator. With Enable, a firing alarm fails the deployment; with
-// Rollback too, production and test traffic return to blue and green stops.
+// DeploymentAlarms are the alarms watched during a deployment: a rolling
+// one while it is IN_PROGRESS, a blue/green one from SCALE_UP through
+// BAKE_TIME. The names refer to alarms registered with the orchestrator.
+// With Enable, a firing alarm fails the deployment; with Rollback too, a
+// rolling deployment rolls back to the last completed one (as the circuit
+// breaker does), and a blue/green one returns production and test traffic
+// to blue and stops green.
 type DeploymentAlarms struct {
 	AlarmNames []string `json:"alarmNames"`
 	Enable     bool     `json:"enable"`
@@ -215,9 +218,6 @@ func (c DeploymentConfiguration) validateStrategy(v *ValidationError, path strin
 	}
 	shift("canaryConfiguration", StrategyCanary, c.CanaryConfiguration != nil, "canaryPercent", cc.CanaryPercent, MinCanaryPercent, "canaryBakeTimeInMinutes", cc.CanaryBakeTime)
 	if a := c.Alarms; a != nil {
-		if !c.Strategy.BlueGreen() && (a.Enable || len(a.AlarmNames) > 0) {
-			v.add(path+".alarms", "are supported with the BLUE_GREEN, LINEAR and CANARY strategies")
-		}
 		if a.Enable && len(a.AlarmNames) == 0 {
 			v.add(path+".alarms.alarmNames", "must name at least one alarm when enable is true")
 		}

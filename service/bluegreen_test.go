@@ -477,10 +477,6 @@ func TestBlueGreenValidation(t *testing.T) {
 		{"duplicate alarm", func(s *Service) {
 			s.DeploymentConfiguration.Alarms = &DeploymentAlarms{AlarmNames: []string{"a", "a"}, Enable: true}
 		}, "deploymentConfiguration.alarms.alarmNames[1]"},
-		{"alarms with rolling", func(s *Service) {
-			s.DeploymentConfiguration.Strategy = StrategyRolling
-			s.DeploymentConfiguration.Alarms = &DeploymentAlarms{AlarmNames: []string{"a"}, Enable: true}
-		}, "deploymentConfiguration.alarms"},
 		{"daemon", func(s *Service) { s.SchedulingStrategy = Daemon; s.DesiredCount = 0 }, "deploymentConfiguration.strategy"},
 		{"no load balancer", func(s *Service) { s.LoadBalancers = nil }, "loadBalancers"},
 		{"no advanced configuration", func(s *Service) { s.LoadBalancers[0].AdvancedConfiguration = nil }, "loadBalancers[0].advancedConfiguration"},

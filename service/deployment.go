@@ -263,6 +263,10 @@ type Deployment struct {
 	// ShiftStep counts the production traffic-shift steps taken (LINEAR and
 	// CANARY).
 	ShiftStep int `json:"shiftStep,omitempty"`
+	// RollbackOf is the ID of the failed deployment this one rolls back
+	// (circuit breaker or alarms of a rolling deployment). A rollback is
+	// not rolled back in turn, and its alarms are not watched.
+	RollbackOf string `json:"rollbackOf,omitempty"`
 	// AlarmFired names the alarm that fired during the deployment and says
 	// why, when one did.
 	AlarmFired string `json:"alarmFired,omitempty"`

@@ -86,6 +86,11 @@ type Input struct {
 	Tasks []TaskState
 	// Instances matter for DAEMON services only.
 	Instances []InstanceState
+	// AlarmBakeTime is how long a rolling deployment with enabled
+	// deployment alarms keeps watching them once all its tasks are
+	// healthy, before it completes (ECS's bake time, derived from the
+	// alarms' periods); 0 completes it at once.
+	AlarmBakeTime time.Duration
 	// NewDeploymentID names a deployment created by a rollback.
 	NewDeploymentID func() string
 	// Routing is how the service's listener rules forward, as last
@@ -317,43 +322,58 @@ func (p *planner) launchAllowed() bool {
 }
 
 // circuitBreaker fails the primary deployment when too many of its tasks
-// failed, and rolls back when configured.
+// failed or a deployment alarm fired, and rolls back when configured.
 func (p *planner) circuitBreaker() {
 	p.countFailures()
+	if p.primary.RolloutState != RolloutInProgress {
+		return
+	}
+	if a := p.in.Config.Alarms; a != nil && a.Enable && p.primary.AlarmFired != "" && p.primary.RollbackOf == "" {
+		alarm := fmt.Sprintf(ReasonAlarm, p.primary.AlarmFired)
+		p.failPrimary("ECS deployment alarms: "+alarm+".", alarm, a.Rollback,
+			"ECS deployment alarms: rolling back to deploymentId %s.")
+		return
+	}
 	cb := p.in.Config.CircuitBreaker
-	if cb == nil || !cb.Enable || p.primary.RolloutState != RolloutInProgress {
+	if cb == nil || !cb.Enable || p.primary.FailedTasks < CircuitBreakerThreshold(p.in.DesiredCount) {
 		return
 	}
-	if p.primary.FailedTasks < CircuitBreakerThreshold(p.in.DesiredCount) {
-		return
-	}
+	p.failPrimary("ECS deployment circuit breaker: tasks failed to start.", "tasks failed to start", cb.Rollback,
+		"ECS deployment circuit breaker: rolling back to deploymentId %s.")
+}
+
+// failPrimary marks the primary deployment FAILED with reason (the event
+// says why) and, with rollback, starts a deployment of the last completed
+// one, whose reason is rollbackReason with that deployment's ID.
+func (p *planner) failPrimary(reason, why string, rollback bool, rollbackReason string) {
 	p.primary.RolloutState = RolloutFailed
-	p.primary.RolloutStateReason = "ECS deployment circuit breaker: tasks failed to start."
+	p.primary.RolloutStateReason = reason
 	p.primary.UpdatedAt = p.in.Now
-	p.event("(deployment %s) deployment failed: tasks failed to start.", p.primary.ID)
+	p.event("(deployment %s) deployment failed: %s.", p.primary.ID, why)
 	lc := p.plan.LastCompleted
-	if !cb.Rollback || lc == nil || lc.ID == p.primary.ID {
+	if !rollback || lc == nil || lc.ID == p.primary.ID || p.primary.RollbackOf != "" {
 		return
 	}
 	id := lc.ID + "-rollback"
 	if p.in.NewDeploymentID != nil {
 		id = p.in.NewDeploymentID()
 	}
-	rollback := Deployment{
+	next := Deployment{
 		ID:                   id,
 		Status:               Primary,
 		TaskDefinition:       lc.TaskDefinition,
 		NetworkConfiguration: lc.NetworkConfiguration,
 		DesiredCount:         p.in.DesiredCount,
 		RolloutState:         RolloutInProgress,
-		RolloutStateReason:   fmt.Sprintf("ECS deployment circuit breaker: rolling back to deploymentId %s.", lc.ID),
+		RolloutStateReason:   fmt.Sprintf(rollbackReason, lc.ID),
+		RollbackOf:           p.primary.ID,
 		CreatedAt:            p.in.Now,
 		UpdatedAt:            p.in.Now,
 	}
 	p.primary.Status = Active
-	p.plan.Deployments = append([]Deployment{rollback}, p.plan.Deployments...)
+	p.plan.Deployments = append([]Deployment{next}, p.plan.Deployments...)
 	p.index()
-	p.event("(deployment %s) rolling back to deployment %s.", rollback.ID, lc.ID)
+	p.event("(deployment %s) rolling back to deployment %s.", next.ID, lc.ID)
 }
 
 // countFailures updates the primary's count of failed tasks.
@@ -656,6 +676,9 @@ func (p *planner) account() {
 	converged := !p.holdCompletion && primary.HealthyCount == primary.DesiredCount &&
 		primary.RunningCount == primary.DesiredCount &&
 		primary.PendingCount == 0 && occupyingOld == 0 && len(p.plan.Starts) == 0
+	if primary.RolloutState == RolloutInProgress {
+		converged = p.alarmsBaked(primary, converged)
+	}
 	if converged && primary.RolloutState == RolloutInProgress {
 		primary.RolloutState = RolloutCompleted
 		primary.RolloutStateReason = "ECS deployment " + primary.ID + " completed."
@@ -698,6 +721,33 @@ func (p *planner) account() {
 	if p.plan.Steady && !in.Steady {
 		p.event("has reached a steady state.")
 	}
+}
+
+// alarmsBaked reports whether a converged rolling deployment may complete:
+// with enabled deployment alarms it first stays in its BAKE_TIME stage for
+// AlarmBakeTime, the alarms still watched (a deployment that stops being
+// converged starts its bake time over). Other deployments are as converged
+// says.
+func (p *planner) alarmsBaked(d *Deployment, converged bool) bool {
+	a := p.in.Config.Alarms
+	if a == nil || !a.Enable || p.in.AlarmBakeTime <= 0 || p.in.Config.Strategy.BlueGreen() {
+		return converged
+	}
+	if !converged {
+		if d.LifecycleStage == StageBakeTime {
+			d.LifecycleStage, d.StageStartedAt = "", time.Time{}
+		}
+		return false
+	}
+	if d.LifecycleStage != StageBakeTime {
+		d.LifecycleStage, d.StageStartedAt = StageBakeTime, p.in.Now
+	}
+	if end := d.StageStartedAt.Add(p.in.AlarmBakeTime); p.in.Now.Before(end) {
+		p.requeue(end)
+		return false
+	}
+	d.LifecycleStage, d.StageStartedAt = "", time.Time{}
+	return true
 }
 
 func taskList(ids []string) string {

@@ -344,6 +344,80 @@ func TestCircuitBreakerWithoutRollbackStopsLaunching(t *testing.T) {
 	assert.Equal(t, 0, started(p))
 }
 
+func TestRollingAlarmRollsBack(t *testing.T) {
+	t.Parallel()
+	c := cfg(100, 200)
+	c.Alarms = &DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true}
+	in := rolling(2, c, running("old", 2))
+	in.Tasks = append(in.Tasks, running("new", 2)...)
+	in.Now = t0.Add(time.Minute)
+	in.NewDeploymentID = func() string { return "rb" }
+	assert.Len(t, Compute(in).Deployments, 2, "no alarm: the deployment goes on")
+
+	in.Deployments[0].AlarmFired = "errors: 7 > 5"
+	p := Compute(in)
+	require.Len(t, p.Deployments, 3)
+	assert.Equal(t, "rb", p.Deployments[0].ID)
+	assert.Equal(t, "web:1", p.Deployments[0].TaskDefinition)
+	assert.Equal(t, "ECS deployment alarms: rolling back to deploymentId old.", p.Deployments[0].RolloutStateReason)
+	assert.Equal(t, RolloutFailed, p.Deployments[1].RolloutState)
+	assert.Equal(t, "ECS deployment alarms: alarm errors: 7 > 5.", p.Deployments[1].RolloutStateReason)
+	assert.Contains(t, p.Events, "(service web) (deployment new) deployment failed: alarm errors: 7 > 5.")
+	assert.Contains(t, p.Events, "(service web) (deployment rb) rolling back to deployment old.")
+	assert.Equal(t, "new", p.Deployments[0].RollbackOf)
+
+	// The rollback's own alarm verdict does not roll back again.
+	in.Deployments = p.Deployments
+	in.Deployments[0].AlarmFired = "errors: 7 > 5"
+	in.Now = in.Now.Add(time.Minute)
+	p = Compute(in)
+	assert.Equal(t, "rb", p.Deployments[0].ID)
+	assert.Equal(t, RolloutInProgress, p.Deployments[0].RolloutState)
+}
+
+func TestRollingAlarmBakeTime(t *testing.T) {
+	t.Parallel()
+	c := cfg(100, 200)
+	c.Alarms = &DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true}
+	in := rolling(2, c, nil)
+	in.Deployments = in.Deployments[:1]
+	in.Tasks = running("new", 2)
+	in.AlarmBakeTime = 3 * time.Minute
+	in.Now = t0.Add(time.Minute)
+	p := Compute(in)
+	require.Len(t, p.Deployments, 1)
+	assert.Equal(t, RolloutInProgress, p.Deployments[0].RolloutState, "converged, baking")
+	assert.Equal(t, StageBakeTime, p.Deployments[0].LifecycleStage)
+	assert.False(t, p.Steady)
+	assert.Equal(t, t0.Add(4*time.Minute), p.RequeueAt)
+
+	in.Deployments = p.Deployments
+	in.Now = t0.Add(4 * time.Minute)
+	p = Compute(in)
+	assert.Equal(t, RolloutCompleted, p.Deployments[0].RolloutState, "baked")
+	assert.Empty(t, p.Deployments[0].LifecycleStage)
+	assert.True(t, p.Steady)
+}
+
+func TestRollingAlarmWithoutRollbackFails(t *testing.T) {
+	t.Parallel()
+	c := cfg(100, 200)
+	c.Alarms = &DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true}
+	in := rolling(2, c, running("old", 2))
+	in.Deployments[0].AlarmFired = "errors: 7 > 5"
+	in.Now = t0.Add(time.Minute)
+	p := Compute(in)
+	require.Len(t, p.Deployments, 2, "no rollback")
+	assert.Equal(t, RolloutFailed, p.Deployments[0].RolloutState)
+	assert.Equal(t, 0, started(p), "a failed deployment launches nothing")
+
+	// An alarm that is not enabled is not acted on.
+	c.Alarms.Enable = false
+	in = rolling(2, c, running("old", 2))
+	in.Deployments[0].AlarmFired = "errors: 7 > 5"
+	assert.Equal(t, RolloutInProgress, Compute(in).Deployments[0].RolloutState)
+}
+
 func TestDaemon(t *testing.T) {
 	t.Parallel()
 	in := Input{
