@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"strings"
 	"sync"
@@ -124,18 +123,7 @@ var blueGreenLoadBalancers = []service.LoadBalancer{{TargetGroup: "tg-a", Contai
 func (e *env) registerVersion(version string) *task.TaskDefinition {
 	e.t.Helper()
 	script := strings.Replace(webScript, "hello from $(hostname)", version, 1)
-	return e.registerDef(fmt.Sprintf(`{
-		"family": "bg",
-		"networkMode": "awsvpc",
-		"cpu": "128", "memory": "64",
-		"containerDefinitions": [{
-			"name": "web", "image": %q, "essential": true,
-			%s,
-			"portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-			%s,
-			"stopTimeout": 2
-		}]
-	}`, imageRef, shellCommand(script), webHealthCheck))
+	return e.registerDef(webTaskDef("bg", script))
 }
 
 // createBlueGreen creates service "bg" of desired v1 tasks behind b and

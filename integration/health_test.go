@@ -20,18 +20,7 @@ import (
 func TestWebTaskBecomesHealthy(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	def := e.registerDef(fmt.Sprintf(`{
-		"family": "web",
-		"networkMode": "awsvpc",
-		"cpu": "128", "memory": "64",
-		"containerDefinitions": [{
-			"name": "web", "image": %q, "essential": true,
-			%s,
-			"portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-			%s,
-			"stopTimeout": 2
-		}]
-	}`, imageRef, shellCommand(webScript), webHealthCheck))
+	def := e.registerDef(webTaskDef("web", webScript))
 	events := e.subscribe()
 
 	id := e.runTask(def).ID()

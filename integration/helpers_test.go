@@ -40,6 +40,24 @@ func shellCommand(script string) string {
 	return fmt.Sprintf(`"entryPoint": ["sh", "-c"], "command": [%s]`, b)
 }
 
+// webTaskDef is the JSON of an awsvpc task definition of family with one
+// essential container, web, that runs script, listens on 8080 and has
+// webHealthCheck.
+func webTaskDef(family, script string) string {
+	return fmt.Sprintf(`{
+		"family": %q,
+		"networkMode": "awsvpc",
+		"cpu": "128", "memory": "64",
+		"containerDefinitions": [{
+			"name": "web", "image": %q, "essential": true,
+			%s,
+			"portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+			%s,
+			"stopTimeout": 2
+		}]
+	}`, family, imageRef, shellCommand(script), webHealthCheck)
+}
+
 // registerDef parses an ECS task definition and registers it.
 func (e *env) registerDef(def string) *task.TaskDefinition {
 	e.t.Helper()
