@@ -38,7 +38,7 @@ func (o *Orchestrator) startAgent(clusterName, id string, rt runtime.Runtime, nw
 		Runtime:    rt,
 		Network:    sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName},
 		Secrets:    secrets,
-		Logs:       o.logs,
+		Logs:       o.agentLogs(),
 		Logger:     o.log.With("instance", id),
 	})
 	if err != nil {

@@ -19,6 +19,9 @@
 //	...
 //	entries, err := logs.Query(logs.Query{Task: id, Container: "web", Tail: 20})
 //
+// The Orchestrator answers queries over such a store with GetLogEvents and
+// FilterLogEvents, by cluster, service and family too.
+//
 // A Store is safe for concurrent use. Lines longer than MaxLineBytes are
 // split. Secrets never reach the logs unless a container prints them itself.
 package logs
