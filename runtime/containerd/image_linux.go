@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
@@ -89,6 +91,37 @@ func (r *Runtime) ensureImage(ctx context.Context, name string, auth *runtime.Au
 		client.WithPullSnapshotter(r.snapshotter),
 	); err != nil {
 		return pullErr(name, err)
+	}
+	return nil
+}
+
+// RemoveImage deletes image ref and collects its garbage before returning:
+// the snapshots unpacked from it and its content go unless another image or
+// a container still refers to them. It refuses while a container of this
+// Runtime's namespace was made from the image. Errors wrap
+// runtime.ErrNotFound or runtime.ErrInUse.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) (err error) {
+	ctx, err = r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	name, err := normalizeRef(ref)
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w: %w", ref, runtime.ErrInvalidSpec, err)
+	}
+	users, err := r.client.ContainerService().List(ctx, "image=="+strconv.Quote(name))
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w", name, err)
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("remove image %s: %w: container %q", name, runtime.ErrInUse, users[0].ID)
+	}
+	err = r.client.ImageService().Delete(ctx, name, images.SynchronousDelete())
+	if errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove image %s: %w: %w", name, runtime.ErrNotFound, err)
+	}
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w", name, err)
 	}
 	return nil
 }

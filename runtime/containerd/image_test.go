@@ -4,11 +4,17 @@ package containerd
 
 import (
 	"bytes"
+	"context"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -103,4 +109,55 @@ func TestEnsureImageInvalidReference(t *testing.T) {
 	r := newRuntime(t)
 	err := r.EnsureImage(testCtx(t), "UPPER/Case:bad", nil)
 	require.ErrorIs(t, err, runtime.ErrImagePull)
+}
+
+// TestRemoveImageCollectsGarbage removes an image whose layer is its own:
+// its unpacked snapshot and its blobs are gone when RemoveImage returns,
+// while the layers of the package's shared image stay.
+func TestRemoveImageCollectsGarbage(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	ref := importMarkedImage(t, r, uniqueID(t))
+	ctx, err := r.begin(testCtx(t))
+	require.NoError(t, err)
+
+	// What the image holds: its manifest (the target), config and layer
+	// blobs, and the snapshot of its one layer.
+	img, err := r.client.GetImage(ctx, ref)
+	require.NoError(t, err)
+	var blobs []digest.Digest
+	require.NoError(t, images.Walk(ctx, images.HandlerFunc(func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		blobs = append(blobs, desc.Digest)
+		return images.Children(ctx, r.client.ContentStore(), desc)
+	}), img.Target()))
+	require.Len(t, blobs, 3, "manifest, config, layer")
+	diffIDs, err := img.RootFS(ctx)
+	require.NoError(t, err)
+	chain := identity.ChainID(diffIDs).String()
+	sn := r.client.SnapshotService(r.Snapshotter())
+	_, err = sn.Stat(ctx, chain)
+	require.NoError(t, err, "unpacked")
+
+	// Used by a container, deleted at the end of the subtest.
+	t.Run("used", func(t *testing.T) {
+		code, out := runOutput(t, r, runtime.ContainerSpec{Image: ref, Command: []string{"cat", "/marker"}})
+		require.Equal(t, 0, code, out)
+	})
+	require.NoError(t, r.RemoveImage(ctx, ref))
+
+	_, err = r.client.GetImage(ctx, ref)
+	assert.True(t, errdefs.IsNotFound(err), "image record: %v", err)
+	for _, d := range blobs {
+		_, err := r.client.ContentStore().Info(ctx, d)
+		assert.True(t, errdefs.IsNotFound(err), "blob %s: %v", d, err)
+	}
+	_, err = sn.Stat(ctx, chain)
+	assert.True(t, errdefs.IsNotFound(err), "snapshot %s: %v", chain, err)
+
+	shared, err := r.client.GetImage(ctx, testImage)
+	require.NoError(t, err)
+	unpacked, err := shared.IsUnpacked(ctx, r.Snapshotter())
+	require.NoError(t, err)
+	assert.True(t, unpacked, "the shared image keeps its layers")
+	require.ErrorIs(t, r.RemoveImage(ctx, ref), runtime.ErrNotFound)
 }

@@ -317,6 +317,39 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 	return done(nil)
 }
 
+// RemoveImage makes ref unavailable locally, as a real runtime removes an
+// image: Create refuses it until EnsureImage pulls it again. Errors wrap
+// runtime.ErrNotFound, or runtime.ErrInUse while a container (of any state,
+// until Delete) was made from it.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+	done := r.record(Call{Method: MethodRemoveImage, Ref: ref})
+	fail := func(err error) error {
+		return done(fmt.Errorf("fake: remove image %q: %w", ref, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := r.removeImage(ref); err != nil {
+		return fail(err)
+	}
+	return done(nil)
+}
+
+func (r *Runtime) removeImage(ref string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.images[ref] {
+		return runtime.ErrNotFound
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.containers)) {
+		if r.containers[id].spec.Image == ref {
+			return fmt.Errorf("%w: container %q", runtime.ErrInUse, id)
+		}
+	}
+	delete(r.images, ref)
+	return nil
+}
+
 // idPattern is containerd's rule for identifiers.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
 
