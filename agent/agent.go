@@ -81,6 +81,9 @@ type Config struct {
 	StateDir string
 	// StartTimeout replaces DefaultStartTimeout when positive.
 	StartTimeout time.Duration
+	// ImageCleanup removes images no longer used (see ImageCleanup; the
+	// zero value is on, with the ECS agent's defaults).
+	ImageCleanup ImageCleanup
 }
 
 // Agent runs the tasks of one container instance. Create it with New and
@@ -91,6 +94,7 @@ type Agent struct {
 	stateDir     string
 	startTimeout time.Duration
 	running      atomic.Bool
+	images       *imageTracker // nil when the image cleanup is off
 
 	// orders caches the stop order of stored task definitions (which
 	// never change): the tasks of a definition share it, read-only.
@@ -147,6 +151,13 @@ func New(cfg Config) (*Agent, error) {
 	if a.startTimeout <= 0 {
 		a.startTimeout = DefaultStartTimeout
 	}
+	images, err := newImageTracker(cfg.Runtime, cfg.ImageCleanup)
+	if err != nil {
+		return nil, err
+	}
+	if images != nil {
+		a.images, a.cfg.Runtime = images, images
+	}
 	return a, nil
 }
 
@@ -175,6 +186,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer s.wg.Wait()
 	defer cancel()
+	if a.images != nil {
+		s.wg.Go(func() { a.images.run(ctx, a) })
+	}
 	err := s.run(ctx)
 	if ctx.Err() != nil {
 		return nil
