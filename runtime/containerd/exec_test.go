@@ -254,6 +254,9 @@ func TestAdoptionByANewRuntime(t *testing.T) {
 		Stdout:  out,
 	})
 	out.WaitContains(t, "ready")
+	before, err := first.Inspect(testCtx(t), id)
+	require.NoError(t, err)
+	require.False(t, before.StartedAt.IsZero(), "the start time, while its label may be on its way")
 	pending, err := first.Wait(testCtx(t), id)
 	require.NoError(t, err)
 	require.NoError(t, first.Close())
@@ -271,7 +274,7 @@ func TestAdoptionByANewRuntime(t *testing.T) {
 	}
 	require.NotNil(t, found)
 	assert.Equal(t, runtime.StateRunning, found.State)
-	assert.False(t, found.StartedAt.IsZero(), "start time survives the restart")
+	assert.True(t, before.StartedAt.Equal(found.StartedAt), "start time survives the restart: %v, then %v", before.StartedAt, found.StartedAt)
 
 	require.ErrorIs(t, second.Start(testCtx(t), id), runtime.ErrAlreadyStarted)
 	res, err := second.Exec(testCtx(t), id, []string{"echo", "adopted"})

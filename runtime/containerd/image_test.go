@@ -161,3 +161,46 @@ func TestRemoveImageCollectsGarbage(t *testing.T) {
 	assert.True(t, unpacked, "the shared image keeps its layers")
 	require.ErrorIs(t, r.RemoveImage(ctx, ref), runtime.ErrNotFound)
 }
+
+// TestEnsureImageRemembersUnpackedImages: once an image is known unpacked,
+// EnsureImage asks neither the registry nor containerd again, until the
+// image is removed; an image removed behind the Runtime's back fails one
+// Create with runtime.ErrNotFound and is pulled again by the next
+// EnsureImage.
+func TestEnsureImageRemembersUnpackedImages(t *testing.T) {
+	t.Parallel()
+	tag := uniqueID(t)
+	host, reg := registry(t, tag)
+	ref := host + "/pulled:" + tag
+	r := newRuntime(t, WithPlainHTTP("127.0.0.1"))
+	ctx := testCtx(t)
+	auth := &runtime.Auth{Username: "puller", Password: "s3cret"}
+	t.Cleanup(func() { _ = r.RemoveImage(context.Background(), ref) })
+
+	require.NoError(t, r.EnsureImage(ctx, ref, auth))
+	pulled := reg.Requests()
+	require.NoError(t, r.EnsureImage(ctx, ref, auth))
+	assert.Equal(t, pulled, reg.Requests(), "known unpacked")
+
+	require.NoError(t, r.RemoveImage(ctx, ref))
+	require.NoError(t, r.EnsureImage(ctx, ref, auth))
+	assert.Greater(t, reg.Requests(), pulled, "pulled again after RemoveImage")
+	code, out := runOutput(t, r, runtime.ContainerSpec{Image: ref, Command: []string{"cat", "/marker"}})
+	require.Equal(t, 0, code, out)
+
+	// Removed behind the Runtime's back.
+	nctx, err := r.begin(ctx)
+	require.NoError(t, err)
+	name, err := normalizeRef(ref)
+	require.NoError(t, err)
+	require.NoError(t, r.client.ImageService().Delete(nctx, name, images.SynchronousDelete()))
+	require.NoError(t, r.EnsureImage(ctx, ref, auth), "still believed unpacked")
+	err = r.Create(ctx, runtime.ContainerSpec{ID: uniqueID(t), Image: ref, Command: []string{"true"}})
+	require.ErrorIs(t, err, runtime.ErrNotFound)
+	pulled = reg.Requests()
+	require.NoError(t, r.EnsureImage(ctx, ref, auth))
+	assert.Greater(t, reg.Requests(), pulled, "pulled again after the failed Create")
+	code, out = runOutput(t, r, runtime.ContainerSpec{Image: ref, Command: []string{"cat", "/marker"}})
+	require.Equal(t, 0, code, out)
+	assert.Equal(t, tag, out)
+}
