@@ -114,7 +114,18 @@ func (n sharedNetwork) Setup(ctx context.Context, req network.Request) (*network
 	if d := n.o.discovery; d != nil && len(req.DNS.Servers) == 0 && req.Mode.HasNamespace() {
 		req.DNS = d.dnsConfig(n.cluster)
 	}
+	if _, ok := n.Provider.(network.Readier); !ok {
+		req.DeferReady = false // nobody would wait
+	}
 	return n.Provider.Setup(ctx, req)
+}
+
+// Ready implements network.Readier for the providers that are Readiers.
+func (n sharedNetwork) Ready(ctx context.Context, taskID string) error {
+	if rd, ok := n.Provider.(network.Readier); ok {
+		return rd.Ready(ctx, taskID)
+	}
+	return nil
 }
 
 // Reconcile implements network.Provider.

@@ -524,6 +524,7 @@ func (r *runner) provision(ctx context.Context) error {
 		return failure("", "ResourceInitializationError: invalid network configuration: %v", err)
 	}
 	nw := r.a.cfg.Network
+	_, req.DeferReady = nw.(network.Readier) // see networkReady
 	var att *network.Attachment
 	offStack(func() { att, err = nw.Setup(r.startCtx, *req) })
 	if errors.Is(err, network.ErrExists) {
@@ -630,7 +631,7 @@ func (r *runner) create(ctx context.Context) error {
 		}
 	}
 	r.keep(func(t *state.Task) error { r.recordRuntimeIDs(t); return nil })
-	return nil
+	return r.networkReady()
 }
 
 // createContainer creates one container. (Apart from create, so that the
