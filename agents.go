@@ -120,14 +120,6 @@ func (n sharedNetwork) Setup(ctx context.Context, req network.Request) (*network
 	return n.Provider.Setup(ctx, req)
 }
 
-// Ready implements network.Readier for the providers that are Readiers.
-func (n sharedNetwork) Ready(ctx context.Context, taskID string) error {
-	if rd, ok := n.Provider.(network.Readier); ok {
-		return rd.Ready(ctx, taskID)
-	}
-	return nil
-}
-
 // Reconcile implements network.Provider.
 func (n sharedNetwork) Reconcile(ctx context.Context, keep func(taskID string) bool) error {
 	elsewhere := map[string]bool{}
@@ -144,4 +136,12 @@ func (n sharedNetwork) Reconcile(ctx context.Context, keep func(taskID string) b
 		return err
 	}
 	return n.Provider.Reconcile(ctx, func(id string) bool { return keep(id) || elsewhere[id] })
+}
+
+// Ready implements network.Readier for the providers that are Readiers.
+func (n sharedNetwork) Ready(ctx context.Context, taskID string) error {
+	if rd, ok := n.Provider.(network.Readier); ok {
+		return rd.Ready(ctx, taskID)
+	}
+	return nil
 }

@@ -47,6 +47,23 @@
 // Subscribe delivers task state changes, service events ("(service web) has
 // reached a steady state."), deployment state changes and instance changes.
 //
+// # Errors
+//
+// Errors wrap ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrInUse or
+// ErrClosed, or a package's own kinds: an invalid task definition is a
+// *task.ValidationError listing every problem with its field path; an invalid
+// service request is a *service.ValidationError or a *FieldError. A rejected
+// request changes nothing.
+//
+//	if errors.Is(err, stevedore.ErrNotFound) { ... }
+//	var verr *task.ValidationError
+//	if errors.As(err, &verr) { for _, fe := range verr.Errors { ... } }
+//
+// # Concurrency
+//
+// An Orchestrator is safe for concurrent use. Objects it returns are copies:
+// changing them changes nothing.
+//
 // # Logs
 //
 // WithLogSink sends every container's output to a log sink; with a
@@ -65,23 +82,6 @@
 //	found, err := o.FilterLogEvents(ctx, stevedore.FilterLogEventsInput{
 //		Cluster: "prod", ServiceName: "web", FilterPattern: "%5[0-9][0-9]%",
 //	})
-//
-// # Errors
-//
-// Errors wrap ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrInUse or
-// ErrClosed, or a package's own kinds: an invalid task definition is a
-// *task.ValidationError listing every problem with its field path; an invalid
-// service request is a *service.ValidationError or a *FieldError. A rejected
-// request changes nothing.
-//
-//	if errors.Is(err, stevedore.ErrNotFound) { ... }
-//	var verr *task.ValidationError
-//	if errors.As(err, &verr) { for _, fe := range verr.Errors { ... } }
-//
-// # Concurrency
-//
-// An Orchestrator is safe for concurrent use. Objects it returns are copies:
-// changing them changes nothing.
 //
 // # Packages
 //

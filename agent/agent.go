@@ -79,11 +79,11 @@ type Config struct {
 	// StateDir/volumes. Optional: the default is
 	// <os.TempDir()>/stevedore-agent/<InstanceID>.
 	StateDir string
-	// StartTimeout replaces DefaultStartTimeout when positive.
-	StartTimeout time.Duration
 	// ImageCleanup removes images no longer used (see ImageCleanup; the
 	// zero value is on, with the ECS agent's defaults).
 	ImageCleanup ImageCleanup
+	// StartTimeout replaces DefaultStartTimeout when positive.
+	StartTimeout time.Duration
 }
 
 // Agent runs the tasks of one container instance. Create it with New and
