@@ -123,23 +123,17 @@ type GetLogEventsOutput struct {
 // stopped, including a task forgotten after the task retention while its
 // logs remain in the log store.
 func (o *Orchestrator) GetLogEvents(ctx context.Context, in GetLogEventsInput) (*GetLogEventsOutput, error) {
-	ls, err := o.logStore()
+	q, err := o.beginLogQuery(in.Limit, in.StartTime, in.EndTime, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
-	limit, err := logLimit(in.Limit, in.StartTime, in.EndTime)
-	if err != nil {
-		return nil, err
-	}
+	ls, limit, cur := q.ls, q.limit, q.cur
 	if in.Container == "" {
 		return nil, invalid("container", "required")
 	}
 	forward := in.StartFromHead
-	var cur logCursor
 	if in.NextToken != "" {
-		if forward, cur, err = parseLogToken(in.NextToken); err != nil {
-			return nil, err
-		}
+		forward = q.forward
 	}
 	id := lastSegment(in.Task)
 	if id == "" {
@@ -244,26 +238,17 @@ type FilterLogEventsOutput struct {
 // FilterLogEvents returns the lines of a cluster's tasks, running, stopped
 // or forgotten after the task retention, that match the input's filters.
 func (o *Orchestrator) FilterLogEvents(ctx context.Context, in FilterLogEventsInput) (*FilterLogEventsOutput, error) {
-	ls, err := o.logStore()
+	q, err := o.beginLogQuery(in.Limit, in.StartTime, in.EndTime, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
-	limit, err := logLimit(in.Limit, in.StartTime, in.EndTime)
-	if err != nil {
-		return nil, err
-	}
+	ls, limit, cur := q.ls, q.limit, q.cur
 	if len(in.TaskIDs) > maxLogTaskIDs {
 		return nil, invalid("taskIds", "must name at most %d tasks, got %d", maxLogTaskIDs, len(in.TaskIDs))
 	}
 	match, err := parseFilterPattern(in.FilterPattern)
 	if err != nil {
 		return nil, err
-	}
-	var cur logCursor
-	if in.NextToken != "" {
-		if _, cur, err = parseLogToken(in.NextToken); err != nil {
-			return nil, err
-		}
 	}
 	ids, err := o.logTasks(ctx, ls, in)
 	if err != nil {
@@ -358,28 +343,41 @@ func (o *Orchestrator) logTasks(ctx context.Context, ls LogStore, in FilterLogEv
 	return out, nil
 }
 
-func (o *Orchestrator) logStore() (LogStore, error) {
+// logQuery is what both queries check first: the log store, the limit
+// (defaulted), the time range and the token.
+type logQuery struct {
+	ls      LogStore
+	limit   int
+	forward bool // the token's direction
+	cur     logCursor
+}
+
+func (o *Orchestrator) beginLogQuery(limit int, start, end time.Time, token string) (logQuery, error) {
+	var q logQuery
 	if err := o.checkOpen(); err != nil {
-		return nil, err
+		return q, err
 	}
 	ls, ok := o.logs.(LogStore)
 	if !ok {
-		return nil, ErrLogsUnavailable
+		return q, ErrLogsUnavailable
 	}
-	return ls, nil
-}
-
-func logLimit(limit int, start, end time.Time) (int, error) {
 	if limit < 0 || limit > MaxLogEvents {
-		return 0, invalid("limit", "must be between 1 and %d, got %d", MaxLogEvents, limit)
+		return q, invalid("limit", "must be between 1 and %d, got %d", MaxLogEvents, limit)
 	}
 	if !start.IsZero() && !end.IsZero() && end.Before(start) {
-		return 0, invalid("endTime", "%s is before startTime %s", end.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano))
+		return q, invalid("endTime", "%s is before startTime %s", end.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano))
 	}
 	if limit == 0 {
 		limit = MaxLogEvents
 	}
-	return limit, nil
+	q.ls, q.limit = ls, limit
+	if token != "" {
+		var err error
+		if q.forward, q.cur, err = parseLogToken(token); err != nil {
+			return q, err
+		}
+	}
+	return q, nil
 }
 
 func logEvents(entries []logs.Entry) []LogEvent {
