@@ -237,6 +237,8 @@ type FilterLogEventsOutput struct {
 
 // FilterLogEvents returns the lines of a cluster's tasks, running, stopped
 // or forgotten after the task retention, that match the input's filters.
+// Each call reads the selected tasks' log files in full (the local store
+// keeps no index by time): narrow the tasks for large clusters.
 func (o *Orchestrator) FilterLogEvents(ctx context.Context, in FilterLogEventsInput) (*FilterLogEventsOutput, error) {
 	q, err := o.beginLogQuery(in.Limit, in.StartTime, in.EndTime, in.NextToken)
 	if err != nil {
