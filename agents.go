@@ -38,7 +38,7 @@ func (o *Orchestrator) startAgent(clusterName, id string, rt runtime.Runtime, nw
 		Runtime:    rt,
 		Network:    instanceNetwork(sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName}),
 		Secrets:    secrets,
-		Logs:       o.logs,
+		Logs:       o.agentLogs(),
 		Logger:     o.log.With("instance", id),
 		Deactivate: o.deactivator(),
 	})
@@ -115,6 +115,9 @@ func (n sharedNetwork) Setup(ctx context.Context, req network.Request) (*network
 	if d := n.o.discovery; d != nil && len(req.DNS.Servers) == 0 && req.Mode.HasNamespace() {
 		req.DNS = d.dnsConfig(n.cluster)
 	}
+	if _, ok := n.Provider.(network.Readier); !ok {
+		req.DeferReady = false // nobody would wait
+	}
 	return n.Provider.Setup(ctx, req)
 }
 
@@ -170,4 +173,12 @@ func (n sharedNetwork) Reconcile(ctx context.Context, keep func(taskID string) b
 		return err
 	}
 	return n.Provider.Reconcile(ctx, func(id string) bool { return keep(id) || elsewhere[id] })
+}
+
+// Ready implements network.Readier for the providers that are Readiers.
+func (n sharedNetwork) Ready(ctx context.Context, taskID string) error {
+	if rd, ok := n.Provider.(network.Readier); ok {
+		return rd.Ready(ctx, taskID)
+	}
+	return nil
 }

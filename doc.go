@@ -156,6 +156,25 @@
 // An Orchestrator is safe for concurrent use. Objects it returns are copies:
 // changing them changes nothing.
 //
+// # Logs
+//
+// WithLogSink sends every container's output to a log sink; with a
+// *logs.Store (or another LogStore) the Orchestrator answers queries over
+// it, as CloudWatch Logs does for ECS: GetLogEvents reads one container of
+// one task, newest or oldest first, with tokens to page on; FilterLogEvents
+// searches the tasks of a cluster by task, service or family, time range and
+// filter pattern. Logs outlive the tasks: a task forgotten after the task
+// retention keeps its logs until they are removed from the store.
+//
+//	store, err := logs.Open(dir)
+//	o, err := stevedore.New(stevedore.WithLogSink(store))
+//	out, err := o.GetLogEvents(ctx, stevedore.GetLogEventsInput{
+//		Cluster: "prod", Task: id, Container: "web", Limit: 20,
+//	})
+//	found, err := o.FilterLogEvents(ctx, stevedore.FilterLogEventsInput{
+//		Cluster: "prod", ServiceName: "web", FilterPattern: "%5[0-9][0-9]%",
+//	})
+//
 // # Packages
 //
 // The pure packages — task, cluster, placement, service, health, store —

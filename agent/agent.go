@@ -79,6 +79,9 @@ type Config struct {
 	// StateDir/volumes. Optional: the default is
 	// <os.TempDir()>/stevedore-agent/<InstanceID>.
 	StateDir string
+	// ImageCleanup removes images no longer used (see ImageCleanup; the
+	// zero value is on, with the ECS agent's defaults).
+	ImageCleanup ImageCleanup
 	// StartTimeout replaces DefaultStartTimeout when positive.
 	StartTimeout time.Duration
 	// Deactivate, when set, is called while a task that got as far as
@@ -99,6 +102,7 @@ type Agent struct {
 	stateDir     string
 	startTimeout time.Duration
 	running      atomic.Bool
+	images       *imageTracker // nil when the image cleanup is off
 
 	// orders caches the stop order of stored task definitions (which
 	// never change): the tasks of a definition share it, read-only.
@@ -155,6 +159,13 @@ func New(cfg Config) (*Agent, error) {
 	if a.startTimeout <= 0 {
 		a.startTimeout = DefaultStartTimeout
 	}
+	images, err := newImageTracker(cfg.Runtime, cfg.ImageCleanup)
+	if err != nil {
+		return nil, err
+	}
+	if images != nil {
+		a.images, a.cfg.Runtime = images, images
+	}
 	return a, nil
 }
 
@@ -183,6 +194,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer s.wg.Wait()
 	defer cancel()
+	if a.images != nil {
+		s.wg.Go(func() { a.images.run(ctx, a) })
+	}
 	err := s.run(ctx)
 	if ctx.Err() != nil {
 		return nil

@@ -102,6 +102,17 @@
 // and LabelFamily (family:revision), which the user's dockerLabels cannot
 // override.
 //
+// # Images
+//
+// Images are pulled (Runtime.EnsureImage) before a task's containers are
+// created. Like the ECS agent, the agent removes images its containers no
+// longer use (Config.ImageCleanup, on by default with ECS's settings: every
+// 30 minutes, at most 5 images, each unused for an hour), least recently
+// used first, never the image of a task of the instance that is not
+// STOPPED; ImageCleanup.Disabled turns it off. It only removes images it
+// pulled or saw the instance's tasks use, and assumes the runtime serves
+// this instance alone.
+//
 // # Secrets
 //
 // secrets[].valueFrom and repositoryCredentials.credentialsParameter are

@@ -526,6 +526,7 @@ func (r *runner) provision(ctx context.Context) error {
 	}
 	req.Ingress = r.current().Ingress // the task's security groups; nil: unfiltered
 	nw := r.a.cfg.Network
+	_, req.DeferReady = nw.(network.Readier) // see networkReady
 	var att *network.Attachment
 	offStack(func() { att, err = nw.Setup(r.startCtx, *req) })
 	r.ingress = ingressState{policy: req.Ingress, known: err == nil}
@@ -633,7 +634,7 @@ func (r *runner) create(ctx context.Context) error {
 		}
 	}
 	r.keep(func(t *state.Task) error { r.recordRuntimeIDs(t); return nil })
-	return nil
+	return r.networkReady()
 }
 
 // createContainer creates one container. (Apart from create, so that the

@@ -899,6 +899,15 @@ func (n timedNetwork) Setup(ctx context.Context, req network.Request) (*network.
 	return att, err
 }
 
+// Ready passes network.Readier on, so that Setup may defer its wait for
+// forwarding (timed as its own stage).
+func (n timedNetwork) Ready(ctx context.Context, taskID string) error {
+	begin := time.Now()
+	err := n.Provider.(network.Readier).Ready(ctx, taskID)
+	n.spans.add(taskID, "ready", begin, time.Now())
+	return err
+}
+
 func (n timedNetwork) Teardown(ctx context.Context, taskID string) error {
 	begin := time.Now()
 	err := n.Provider.Teardown(ctx, taskID)

@@ -6,13 +6,21 @@
 // with the time it arrived and its stream, and appended to a file per
 // container under the store's directory, as JSON lines. A file that grows
 // past MaxFileBytes is rotated (kept as one numbered backup per rotation, at
-// most MaxFiles in all), and containers whose task stopped longer than the
-// retention ago can be removed with Prune.
+// most MaxFiles in all). A task's logs stay until Remove deletes them: they
+// do not go away with the task.
+//
+// Each task's directory also holds an index (task.json): the task's ID, its
+// containers and labels given with SetTaskLabels (the Orchestrator records
+// the cluster, family and service there). Tasks lists the index, so logs
+// can be found by those labels after the task itself is forgotten.
 //
 //	logs, err := logs.Open(dir)
 //	orc, err := stevedore.New(stevedore.WithLogSink(logs))
 //	...
 //	entries, err := logs.Query(logs.Query{Task: id, Container: "web", Tail: 20})
+//
+// The Orchestrator answers queries over such a store with GetLogEvents and
+// FilterLogEvents, by cluster, service and family too.
 //
 // A Store is safe for concurrent use. Lines longer than MaxLineBytes are
 // split. Secrets never reach the logs unless a container prints them itself.
@@ -25,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -145,7 +154,7 @@ func (s *Store) Close() error {
 var safeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 
 func (s *Store) path(taskID, container string) string {
-	return filepath.Join(s.dir, safeName.ReplaceAllString(taskID, "_"), safeName.ReplaceAllString(container, "_")+".log")
+	return filepath.Join(s.taskDir(taskID), safeName.ReplaceAllString(container, "_")+".log")
 }
 
 // Writers implements the agent's LogSink: stdout and stderr of one container.
@@ -179,7 +188,131 @@ func (s *Store) file(taskID, container string) (*file, error) {
 	}
 	f := &file{path: p, f: fh, size: st.Size()}
 	s.files[key] = f
+	if err := s.updateIndex(taskID, func(t *TaskLog) {
+		if !slices.Contains(t.Containers, container) {
+			t.Containers = append(t.Containers, container)
+			slices.Sort(t.Containers)
+		}
+	}); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// TaskLog is the index of one task's logs.
+type TaskLog struct {
+	// Task is the task's ID.
+	Task string `json:"task"`
+	// Containers are the containers that have a log.
+	Containers []string `json:"containers,omitempty"`
+	// Labels are those given with SetTaskLabels.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// ErrNotFound means a task has no logs in the store.
+var ErrNotFound = errors.New("logs: not found")
+
+const indexName = "task.json"
+
+func (s *Store) taskDir(taskID string) string {
+	return filepath.Join(s.dir, safeName.ReplaceAllString(taskID, "_"))
+}
+
+// updateIndex changes a task's index; s.mu is held.
+func (s *Store) updateIndex(taskID string, change func(*TaskLog)) error {
+	dir := s.taskDir(taskID)
+	t, err := readIndex(dir)
+	if errors.Is(err, ErrNotFound) {
+		t, err = TaskLog{Task: taskID}, nil
+	}
+	if err != nil {
+		return err
+	}
+	change(&t)
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, indexName+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, indexName))
+}
+
+// readIndex reads a task directory's index. A directory without one (logs
+// written before the index existed) is described from its file names.
+func readIndex(dir string) (TaskLog, error) {
+	var t TaskLog
+	b, err := os.ReadFile(filepath.Join(dir, indexName))
+	if err == nil {
+		if err := json.Unmarshal(b, &t); err != nil {
+			return t, fmt.Errorf("logs: %s: %w", dir, err)
+		}
+		return t, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return t, fmt.Errorf("logs: %w", err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if len(logs) == 0 {
+		return t, fmt.Errorf("%w: %s", ErrNotFound, filepath.Base(dir))
+	}
+	t.Task = filepath.Base(dir)
+	for _, l := range logs {
+		t.Containers = append(t.Containers, strings.TrimSuffix(filepath.Base(l), ".log"))
+	}
+	return t, nil
+}
+
+// SetTaskLabels adds labels to a task's index (replacing those of the same
+// names), whether or not the task has written anything yet.
+func (s *Store) SetTaskLabels(taskID string, labels map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.updateIndex(taskID, func(t *TaskLog) {
+		if t.Labels == nil {
+			t.Labels = map[string]string{}
+		}
+		maps.Copy(t.Labels, labels)
+	})
+}
+
+// Task returns the index of one task's logs; an error wrapping ErrNotFound
+// when the store has nothing of the task.
+func (s *Store) Task(taskID string) (TaskLog, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return readIndex(s.taskDir(taskID))
+}
+
+// Tasks returns the index of every task with logs or labels, by task ID.
+func (s *Store) Tasks() ([]TaskLog, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	var out []TaskLog
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		t, err := readIndex(filepath.Join(s.dir, e.Name()))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b TaskLog) int { return strings.Compare(a.Task, b.Task) })
+	return out, nil
 }
 
 // append writes one entry, rotating first when the file is full.
@@ -305,7 +438,7 @@ func (s *Store) Query(q Query) ([]Entry, error) {
 	var files []string
 	taskDirs := []string{}
 	if q.Task != "" {
-		taskDirs = append(taskDirs, filepath.Join(s.dir, safeName.ReplaceAllString(q.Task, "_")))
+		taskDirs = append(taskDirs, s.taskDir(q.Task))
 	} else {
 		ents, err := os.ReadDir(s.dir)
 		if err != nil {
@@ -389,5 +522,5 @@ func (s *Store) Remove(taskID string) error {
 			delete(s.files, key)
 		}
 	}
-	return os.RemoveAll(filepath.Join(s.dir, safeName.ReplaceAllString(taskID, "_")))
+	return os.RemoveAll(s.taskDir(taskID))
 }

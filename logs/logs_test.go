@@ -152,3 +152,43 @@ func TestConcurrentWriters(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, 400)
 }
+
+func TestTaskIndexOutlivesTheWriters(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := logs.Open(dir)
+	require.NoError(t, err)
+	require.NoError(t, s.SetTaskLabels("arn:task/1", map[string]string{"cluster": "prod", "family": "web"}))
+	web, _ := s.Writers("arn:task/1", "web")
+	_, err = io.WriteString(web, "up\n")
+	require.NoError(t, err)
+	_, sidecar := s.Writers("arn:task/1", "log-router")
+	_, err = io.WriteString(sidecar, "up\n")
+	require.NoError(t, err)
+	require.NoError(t, s.SetTaskLabels("arn:task/1", map[string]string{"family": "web2", "service": "front"}))
+	other, _ := s.Writers("t2", "db")
+	_, err = io.WriteString(other, "ready\n")
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	// A new Store on the same directory (the process restarted) reads
+	// the index back, with the task IDs as given.
+	s, err = logs.Open(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	want1 := logs.TaskLog{Task: "arn:task/1", Containers: []string{"log-router", "web"},
+		Labels: map[string]string{"cluster": "prod", "family": "web2", "service": "front"}}
+	got, err := s.Task("arn:task/1")
+	require.NoError(t, err)
+	assert.Equal(t, want1, got)
+	all, err := s.Tasks()
+	require.NoError(t, err)
+	assert.Equal(t, []logs.TaskLog{want1, {Task: "t2", Containers: []string{"db"}}}, all)
+
+	require.NoError(t, s.Remove("t2"))
+	_, err = s.Task("t2")
+	require.ErrorIs(t, err, logs.ErrNotFound)
+	all, err = s.Tasks()
+	require.NoError(t, err)
+	assert.Len(t, all, 1)
+}

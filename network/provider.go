@@ -73,6 +73,22 @@ type Request struct {
 	DNS DNSConfig `json:"dns,omitzero"`
 	// ExtraHosts are added to the task's /etc/hosts (ECS extraHosts).
 	ExtraHosts []HostEntry `json:"extraHosts,omitempty"`
+	// DeferReady lets a Readier return from Setup before the network
+	// forwards traffic, so that the caller overlaps the rest with its own
+	// work (creating containers); the caller must then call Ready before
+	// the task's processes start. Providers that are not Readiers ignore
+	// it; a wrapper of a Provider passes it on only if it passes Ready on.
+	DeferReady bool `json:"-"`
+}
+
+// Readier is a Provider whose Setup can return before the task's network
+// forwards traffic (see Request.DeferReady).
+type Readier interface {
+	// Ready waits until the network of a task set up with DeferReady
+	// forwards traffic, or the provider gives up waiting (the network
+	// works then, but its first packets may be lost: not an error). It
+	// returns at once for any other task. Errors are ctx's.
+	Ready(ctx context.Context, taskID string) error
 }
 
 // PortMapping is one container port mapping of a task definition.

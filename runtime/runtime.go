@@ -1,6 +1,7 @@
 // Package runtime defines what a Stevedore agent needs from a container engine.
 //
-// The Runtime interface is deliberately small: make an image available, create a
+// The Runtime interface is deliberately small: make an image available (and
+// remove it), create a
 // container from a ContainerSpec, start it, wait for its exit, signal it, exec a
 // command in it (health checks), read its statistics, list containers by label
 // (adoption after a restart) and delete it. Two implementations ship with
@@ -40,6 +41,9 @@ var (
 	ErrStart = errors.New("runtime: container start failed")
 	// ErrInvalidSpec means the ContainerSpec is incomplete or inconsistent.
 	ErrInvalidSpec = errors.New("runtime: invalid container spec")
+	// ErrInUse means an image cannot be removed: a container made from it
+	// still exists.
+	ErrInUse = errors.New("runtime: image in use")
 )
 
 // Runtime is a container engine as seen by an agent.
@@ -52,6 +56,12 @@ type Runtime interface {
 	// EnsureImage makes ref available locally, pulling it with auth when it is
 	// missing. auth may be nil. Errors wrap ErrImagePull.
 	EnsureImage(ctx context.Context, ref string, auth *Auth) error
+
+	// RemoveImage removes image ref from local storage, with its layers
+	// and content once no other image shares them. It refuses while a
+	// container made from the image exists. A later EnsureImage pulls it
+	// again. Errors wrap ErrNotFound (no such image) or ErrInUse.
+	RemoveImage(ctx context.Context, ref string) error
 
 	// Create creates, but does not start, a container. Errors wrap
 	// ErrAlreadyExists, ErrNotFound (image missing) or ErrInvalidSpec.

@@ -55,13 +55,21 @@ type Provider struct {
 
 	procSys string // /proc/sys; tests point it elsewhere
 
+	// forwarding holds, for tasks set up with DeferReady, a channel
+	// closed when the bridge forwards through the task's port (see Ready).
+	forwardingMu sync.Mutex
+	forwarding   map[string]chan struct{}
+
 	hostMu      sync.Mutex
 	hostReady   bool // bridge, sysctls and host table are in place
 	bridgeIndex int
 	nsDirReady  bool
 }
 
-var _ network.Provider = (*Provider)(nil)
+var (
+	_ network.Provider = (*Provider)(nil)
+	_ network.Readier  = (*Provider)(nil)
+)
 
 // New returns a Provider for cfg (zero fields take their defaults). It
 // loads the IPAM state and the attachment records that an earlier process
@@ -167,8 +175,60 @@ func (p *Provider) Setup(ctx context.Context, req network.Request) (*network.Att
 	p.records[req.TaskID] = att
 	p.byName[name] = req.TaskID
 	p.mu.Unlock()
+	if req.DeferReady && req.Mode.HasInterface() {
+		p.awaitForwarding(req.TaskID, att.HostInterface)
+	}
 	p.log.Debug("network set up", "task", req.TaskID, "mode", req.Mode, "name", name, "address", att.Address)
 	return att.Clone(), nil
+}
+
+// forwardingWait bounds the wait for a bridge port to forward.
+const forwardingWait = 2 * time.Second
+
+// awaitForwarding waits in the background for the bridge to forward
+// through iface, for Ready.
+func (p *Provider) awaitForwarding(taskID, iface string) {
+	done := make(chan struct{})
+	p.forwardingMu.Lock()
+	if p.forwarding == nil {
+		p.forwarding = map[string]chan struct{}{}
+	}
+	p.forwarding[taskID] = done
+	p.forwardingMu.Unlock()
+	go func() {
+		defer close(done)
+		if err := waitForwarding(iface, forwardingWait); err != nil {
+			p.log.Warn("bridge port is not forwarding yet", "task", taskID, "interface", iface, "err", err)
+		}
+	}()
+}
+
+// Ready implements network.Readier: it waits until the bridge forwards
+// through the port of a task set up with DeferReady (at most about two
+// seconds after Setup).
+func (p *Provider) Ready(ctx context.Context, taskID string) error {
+	p.forwardingMu.Lock()
+	done := p.forwarding[taskID]
+	p.forwardingMu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.forgetForwarding(taskID, done)
+	return nil
+}
+
+// forgetForwarding drops the wait of a task (once over, or at teardown).
+func (p *Provider) forgetForwarding(taskID string, done chan struct{}) {
+	p.forwardingMu.Lock()
+	if cur, ok := p.forwarding[taskID]; ok && (done == nil || cur == done) {
+		delete(p.forwarding, taskID)
+	}
+	p.forwardingMu.Unlock()
 }
 
 func (p *Provider) setup(req network.Request, name string) (_ *network.Attachment, err error) {
@@ -339,8 +399,12 @@ func (p *Provider) createNamespace(req network.Request, att *network.Attachment)
 		// kernel's link watcher has seen the carrier come up, a moment after
 		// eth0 is up; until then the task's first packets are dropped and
 		// its first connection waits a second for a SYN retransmission.
-		// Waiting last overlaps that moment with the work above.
-		if err := waitForwarding(att.HostInterface, 2*time.Second); err != nil {
+		// Waiting last overlaps that moment with the work above; with
+		// DeferReady the caller's work overlaps it too (see Ready).
+		if req.DeferReady {
+			return nil
+		}
+		if err := waitForwarding(att.HostInterface, forwardingWait); err != nil {
 			p.log.Warn("bridge port is not forwarding yet", "task", req.TaskID, "interface", att.HostInterface, "err", err)
 		}
 		return nil
@@ -530,6 +594,7 @@ func (p *Provider) Teardown(ctx context.Context, taskID string) error {
 }
 
 func (p *Provider) teardown(taskID string) error {
+	p.forgetForwarding(taskID, nil)
 	name := objectName(p.cfg.NamePrefix, taskID)
 	defer p.names.lock(name)()
 	p.mu.Lock()

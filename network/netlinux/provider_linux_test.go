@@ -545,3 +545,36 @@ func TestSetupRejectsInvalidRequests(t *testing.T) {
 	_, err = p.Setup(ctx, awsvpc("x"))
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// TestDeferReady: with Request.DeferReady, Setup returns before waiting for
+// the bridge to forward through the task's port, and Ready waits for it.
+func TestDeferReady(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	p := newTestProvider(t, cfg)
+	ctx := context.Background()
+
+	req := awsvpc("task-deferred")
+	req.DeferReady = true
+	att, err := p.Setup(ctx, req)
+	require.NoError(t, err)
+	require.NoError(t, p.Ready(ctx, req.TaskID))
+	state, err := os.ReadFile("/sys/class/net/" + att.HostInterface + "/brport/state")
+	require.NoError(t, err)
+	assert.Equal(t, brportForwarding, strings.TrimSpace(string(state)), "forwarding once Ready returns")
+	require.NoError(t, p.Ready(ctx, req.TaskID), "a second Ready returns at once")
+	require.NoError(t, p.Ready(ctx, "unknown-task"), "so does Ready of a task without a deferred wait")
+
+	// A Ready cut short by its context, and a teardown meanwhile.
+	other := awsvpc("task-deferred-2")
+	other.DeferReady = true
+	_, err = p.Setup(ctx, other)
+	require.NoError(t, err)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := p.Ready(cancelled, other.TaskID); err != nil {
+		require.ErrorIs(t, err, context.Canceled)
+	}
+	require.NoError(t, p.Teardown(ctx, other.TaskID))
+	require.NoError(t, p.Ready(ctx, other.TaskID), "nothing to wait for after the teardown")
+}

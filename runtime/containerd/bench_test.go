@@ -23,7 +23,7 @@ import (
 // doing the same (image lookup, a snapshot, a spec from the image config,
 // a task with no output, wait, start, kill, delete). The runtime does more:
 // a spec with capabilities, seccomp profile and cgroup mount, the start time
-// recorded as a label, a watcher for the exit. start-ms/op is the part up to the
+// recorded as a label (written after Start returns), a watcher for the exit. start-ms/op is the part up to the
 // running process, delete-ms/op the rest.
 func BenchmarkCreateStart(b *testing.B) {
 	r := newRuntime(b)

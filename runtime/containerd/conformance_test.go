@@ -14,5 +14,8 @@ func TestConformance(t *testing.T) {
 	runtimetest.Run(t, runtimetest.Harness{
 		New:   func(t *testing.T) runtime.Runtime { return newRuntime(t) },
 		Image: testImage,
+		NewImage: func(t *testing.T, rt runtime.Runtime) string {
+			return importMarkedImage(t, rt.(*Runtime), uniqueID(t))
+		},
 	})
 }

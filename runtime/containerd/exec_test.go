@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/runtimetest"
 )
 
 func TestExec(t *testing.T) {
@@ -160,9 +161,9 @@ func TestWaitBeforeStartAndAfterDelete(t *testing.T) {
 func TestDeleteRemovesSnapshotAndFIFOs(t *testing.T) {
 	t.Parallel()
 	r := newRuntime(t, WithFIFODir(filepath.Join(t.TempDir(), "fifo")))
-	out := newOutput()
+	out := runtimetest.NewOutput()
 	id := start(t, r, runtime.ContainerSpec{Command: []string{"sh", "-c", "echo ready; exec sleep 1000"}, Stdout: out})
-	out.waitFor(t, "ready")
+	out.WaitContains(t, "ready")
 
 	ctx, err := r.begin(testCtx(t))
 	require.NoError(t, err)
@@ -246,13 +247,16 @@ func TestLabelsAndList(t *testing.T) {
 func TestAdoptionByANewRuntime(t *testing.T) {
 	t.Parallel()
 	first := newRuntime(t)
-	out := newOutput()
+	out := runtimetest.NewOutput()
 	id := start(t, first, runtime.ContainerSpec{
 		Command: []string{"sh", "-c", "echo ready; while :; do echo tick; sleep 0.1; done"},
 		Labels:  map[string]string{"adopt": "yes"},
 		Stdout:  out,
 	})
-	out.waitFor(t, "ready")
+	out.WaitContains(t, "ready")
+	before, err := first.Inspect(testCtx(t), id)
+	require.NoError(t, err)
+	require.False(t, before.StartedAt.IsZero(), "the start time, while its label may be on its way")
 	pending, err := first.Wait(testCtx(t), id)
 	require.NoError(t, err)
 	require.NoError(t, first.Close())
@@ -270,7 +274,7 @@ func TestAdoptionByANewRuntime(t *testing.T) {
 	}
 	require.NotNil(t, found)
 	assert.Equal(t, runtime.StateRunning, found.State)
-	assert.False(t, found.StartedAt.IsZero(), "start time survives the restart")
+	assert.True(t, before.StartedAt.Equal(found.StartedAt), "start time survives the restart: %v, then %v", before.StartedAt, found.StartedAt)
 
 	require.ErrorIs(t, second.Start(testCtx(t), id), runtime.ErrAlreadyStarted)
 	res, err := second.Exec(testCtx(t), id, []string{"echo", "adopted"})

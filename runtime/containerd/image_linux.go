@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
@@ -38,7 +40,9 @@ func pullErr(ref string, err error) error {
 }
 
 // EnsureImage makes ref available and unpacked into the snapshotter. An
-// image already present and unpacked costs no registry request. Otherwise
+// image already present and unpacked costs no registry request, and once
+// this Runtime has seen it unpacked no request to containerd either (until
+// RemoveImage, or a Create that finds it gone). Otherwise
 // it is pulled, with auth (when not nil) for the registry of ref, over
 // HTTPS, or plain HTTP for the loopback registries allowed by
 // WithPlainHTTP. Concurrent calls for the same image and credentials share
@@ -52,6 +56,9 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 	if err != nil {
 		return pullErr(ref, fmt.Errorf("%w: %w", runtime.ErrInvalidSpec, err))
 	}
+	if _, ok := r.unpacked.Load(name); ok {
+		return nil
+	}
 	key := name
 	if auth != nil {
 		key += "\x00" + auth.Username + "\x00" + auth.Password
@@ -59,6 +66,9 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 	_, err, _ = r.pulls.Do(key, func() (any, error) {
 		return nil, r.ensureImage(ctx, name, auth)
 	})
+	if err == nil {
+		r.unpacked.Store(name, struct{}{})
+	}
 	return err
 }
 
@@ -89,6 +99,39 @@ func (r *Runtime) ensureImage(ctx context.Context, name string, auth *runtime.Au
 		client.WithPullSnapshotter(r.snapshotter),
 	); err != nil {
 		return pullErr(name, err)
+	}
+	return nil
+}
+
+// RemoveImage deletes image ref and collects its garbage before returning:
+// the snapshots unpacked from it and its content go unless another image or
+// a container still refers to them. It refuses while a container of this
+// Runtime's namespace was made from the image. Errors wrap
+// runtime.ErrNotFound or runtime.ErrInUse.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) (err error) {
+	ctx, err = r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	name, err := normalizeRef(ref)
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w: %w", ref, runtime.ErrInvalidSpec, err)
+	}
+	users, err := r.client.ContainerService().List(ctx, "image=="+strconv.Quote(name))
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w", name, err)
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("remove image %s: %w: container %q", name, runtime.ErrInUse, users[0].ID)
+	}
+	// No longer known unpacked, even if the delete fails halfway.
+	r.unpacked.Delete(name)
+	err = r.client.ImageService().Delete(ctx, name, images.SynchronousDelete())
+	if errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove image %s: %w: %w", name, runtime.ErrNotFound, err)
+	}
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w", name, err)
 	}
 	return nil
 }
@@ -146,6 +189,7 @@ func (r *Runtime) ImportArchive(ctx context.Context, rd io.Reader) (_ []string, 
 			return nil, fmt.Errorf("import: %w: unpack %s: %w", runtime.ErrImagePull, img.Name, err)
 		}
 		names = append(names, img.Name)
+		r.unpacked.Store(img.Name, struct{}{})
 	}
 	sort.Strings(names)
 	return names, nil

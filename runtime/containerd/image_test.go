@@ -4,11 +4,17 @@ package containerd
 
 import (
 	"bytes"
+	"context"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -103,4 +109,98 @@ func TestEnsureImageInvalidReference(t *testing.T) {
 	r := newRuntime(t)
 	err := r.EnsureImage(testCtx(t), "UPPER/Case:bad", nil)
 	require.ErrorIs(t, err, runtime.ErrImagePull)
+}
+
+// TestRemoveImageCollectsGarbage removes an image whose layer is its own:
+// its unpacked snapshot and its blobs are gone when RemoveImage returns,
+// while the layers of the package's shared image stay.
+func TestRemoveImageCollectsGarbage(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	ref := importMarkedImage(t, r, uniqueID(t))
+	ctx, err := r.begin(testCtx(t))
+	require.NoError(t, err)
+
+	// What the image holds: its manifest (the target), config and layer
+	// blobs, and the snapshot of its one layer.
+	img, err := r.client.GetImage(ctx, ref)
+	require.NoError(t, err)
+	var blobs []digest.Digest
+	require.NoError(t, images.Walk(ctx, images.HandlerFunc(func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		blobs = append(blobs, desc.Digest)
+		return images.Children(ctx, r.client.ContentStore(), desc)
+	}), img.Target()))
+	require.Len(t, blobs, 3, "manifest, config, layer")
+	diffIDs, err := img.RootFS(ctx)
+	require.NoError(t, err)
+	chain := identity.ChainID(diffIDs).String()
+	sn := r.client.SnapshotService(r.Snapshotter())
+	_, err = sn.Stat(ctx, chain)
+	require.NoError(t, err, "unpacked")
+
+	// Used by a container, deleted at the end of the subtest.
+	t.Run("used", func(t *testing.T) {
+		code, out := runOutput(t, r, runtime.ContainerSpec{Image: ref, Command: []string{"cat", "/marker"}})
+		require.Equal(t, 0, code, out)
+	})
+	require.NoError(t, r.RemoveImage(ctx, ref))
+
+	_, err = r.client.GetImage(ctx, ref)
+	assert.True(t, errdefs.IsNotFound(err), "image record: %v", err)
+	for _, d := range blobs {
+		_, err := r.client.ContentStore().Info(ctx, d)
+		assert.True(t, errdefs.IsNotFound(err), "blob %s: %v", d, err)
+	}
+	_, err = sn.Stat(ctx, chain)
+	assert.True(t, errdefs.IsNotFound(err), "snapshot %s: %v", chain, err)
+
+	shared, err := r.client.GetImage(ctx, testImage)
+	require.NoError(t, err)
+	unpacked, err := shared.IsUnpacked(ctx, r.Snapshotter())
+	require.NoError(t, err)
+	assert.True(t, unpacked, "the shared image keeps its layers")
+	require.ErrorIs(t, r.RemoveImage(ctx, ref), runtime.ErrNotFound)
+}
+
+// TestEnsureImageRemembersUnpackedImages: once an image is known unpacked,
+// EnsureImage asks neither the registry nor containerd again, until the
+// image is removed; an image removed behind the Runtime's back fails one
+// Create with runtime.ErrNotFound and is pulled again by the next
+// EnsureImage.
+func TestEnsureImageRemembersUnpackedImages(t *testing.T) {
+	t.Parallel()
+	tag := uniqueID(t)
+	host, reg := registry(t, tag)
+	ref := host + "/pulled:" + tag
+	r := newRuntime(t, WithPlainHTTP("127.0.0.1"))
+	ctx := testCtx(t)
+	auth := &runtime.Auth{Username: "puller", Password: "s3cret"}
+	t.Cleanup(func() { _ = r.RemoveImage(context.Background(), ref) })
+
+	require.NoError(t, r.EnsureImage(ctx, ref, auth))
+	pulled := reg.Requests()
+	require.NoError(t, r.EnsureImage(ctx, ref, auth))
+	assert.Equal(t, pulled, reg.Requests(), "known unpacked")
+
+	require.NoError(t, r.RemoveImage(ctx, ref))
+	require.NoError(t, r.EnsureImage(ctx, ref, auth))
+	assert.Greater(t, reg.Requests(), pulled, "pulled again after RemoveImage")
+	code, out := runOutput(t, r, runtime.ContainerSpec{Image: ref, Command: []string{"cat", "/marker"}})
+	require.Equal(t, 0, code, out)
+
+	// Removed behind the Runtime's back.
+	nctx, err := r.begin(ctx)
+	require.NoError(t, err)
+	name, err := normalizeRef(ref)
+	require.NoError(t, err)
+	require.NoError(t, r.client.ImageService().Delete(nctx, name, images.SynchronousDelete()))
+	require.NoError(t, r.EnsureImage(ctx, ref, auth), "still believed unpacked")
+	err = r.Create(ctx, runtime.ContainerSpec{ID: uniqueID(t), Image: ref, Command: []string{"true"}})
+	require.ErrorIs(t, err, runtime.ErrNotFound)
+	pulled = reg.Requests()
+	require.NoError(t, r.EnsureImage(ctx, ref, auth))
+	assert.Greater(t, reg.Requests(), pulled, "pulled again after the failed Create")
+	code, out = runOutput(t, r, runtime.ContainerSpec{Image: ref, Command: []string{"cat", "/marker"}})
+	require.Equal(t, 0, code, out)
+	assert.Equal(t, tag, out)
 }

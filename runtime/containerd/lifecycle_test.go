@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/runtimetest"
 )
 
 func TestExitCodes(t *testing.T) {
@@ -53,12 +54,12 @@ func TestSignals(t *testing.T) {
 
 	t.Run("SIGTERM handled", func(t *testing.T) {
 		t.Parallel()
-		out := newOutput()
+		out := runtimetest.NewOutput()
 		id := start(t, r, runtime.ContainerSpec{
 			Command: []string{"sh", "-c", `trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done`},
 			Stdout:  out,
 		})
-		out.waitFor(t, "ready")
+		out.WaitContains(t, "ready")
 		require.NoError(t, r.Signal(testCtx(t), id, syscall.SIGTERM))
 		assert.Equal(t, 42, waitExit(t, r, id).Code)
 		require.ErrorIs(t, r.Signal(testCtx(t), id, syscall.SIGTERM), runtime.ErrNotRunning)
@@ -66,12 +67,12 @@ func TestSignals(t *testing.T) {
 
 	t.Run("SIGTERM ignored then SIGKILL", func(t *testing.T) {
 		t.Parallel()
-		out := newOutput()
+		out := runtimetest.NewOutput()
 		id := start(t, r, runtime.ContainerSpec{
 			Command: []string{"sh", "-c", `trap "" TERM; echo ready; while :; do sleep 1; done`},
 			Stdout:  out,
 		})
-		out.waitFor(t, "ready")
+		out.WaitContains(t, "ready")
 		require.NoError(t, r.Signal(testCtx(t), id, syscall.SIGTERM))
 		// An ignored signal is discarded when sent: the container runs on.
 		info, err := r.Inspect(testCtx(t), id)

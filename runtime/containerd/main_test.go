@@ -7,11 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -218,45 +218,23 @@ func waitExit(t testing.TB, r *Runtime, id string) runtime.ExitStatus {
 	return st
 }
 
-// output is an io.Writer that tests read concurrently, and wait on.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
-
-func newOutput() *output { return &output{changed: make(chan struct{})} }
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n, err := o.buf.Write(p)
-	close(o.changed)
-	o.changed = make(chan struct{})
-	return n, err
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitFor blocks until the output contains s (or the test's context ends).
-func (o *output) waitFor(t testing.TB, s string) {
+// importMarkedImage imports a busybox image with a file /marker holding
+// marker, named stevedore.local/marked:<marker>: its layer is its own, shared
+// with no other image. The image is removed at cleanup if still there.
+func importMarkedImage(t testing.TB, r *Runtime, marker string) string {
 	t.Helper()
-	ctx := testCtx(t)
-	for {
-		o.mu.Lock()
-		found, changed := strings.Contains(o.buf.String(), s), o.changed
-		o.mu.Unlock()
-		if found {
-			return
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("output never contained %q; got %q", s, o.String())
-		}
+	ref := "stevedore.local/marked:" + marker
+	var archive bytes.Buffer
+	if err := ocitest.BusyboxArchive(&archive, ref, map[string][]byte{"/marker": []byte(marker)}); err != nil {
+		t.Skipf("cannot build the busybox image: %v", err)
 	}
+	names, err := r.ImportArchive(testCtx(t), &archive)
+	require.NoError(t, err)
+	require.Equal(t, []string{ref}, names)
+	t.Cleanup(func() {
+		if err := r.RemoveImage(context.Background(), ref); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("cleanup: remove image %s: %v", ref, err)
+		}
+	})
+	return ref
 }

@@ -69,6 +69,15 @@ type Runtime struct {
 
 	pulls        singleflight.Group
 	imageConfigs sync.Map // image target digest -> ocispec.ImageConfig
+	// unpacked holds the names of the images EnsureImage found (or made)
+	// unpacked into the snapshotter, so that the next EnsureImage costs
+	// no round trip. RemoveImage, and a Create that finds the image gone,
+	// drop the name.
+	unpacked sync.Map // normalized image name -> struct{}
+
+	// labels counts the start-time labels being written; Close waits
+	// for them.
+	labels sync.WaitGroup
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -88,6 +97,12 @@ type entry struct {
 	task      client.Task
 	started   bool
 	watching  bool
+	// startedAt is when Start started the task, for Inspect while the
+	// label recording it is being written.
+	startedAt time.Time
+	// labelled is closed once the start-time label is written (or failed);
+	// nil when no write is under way.
+	labelled chan struct{}
 
 	done chan struct{} // closed when exit is set
 	exit runtime.ExitStatus
@@ -218,6 +233,7 @@ func (r *Runtime) Close() error {
 	}
 	r.mu.Unlock()
 
+	r.labels.Wait() // a container's start time is worth keeping
 	r.cancel()
 	r.wg.Wait()
 	closed := runtime.ExitStatus{Err: fmt.Errorf("exit status unknown: %w", ErrClosed)}
@@ -432,6 +448,9 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 	}
 	img, err := r.client.GetImage(ctx, ref)
 	if err != nil {
+		if errdefs.IsNotFound(err) {
+			r.unpacked.Delete(ref) // removed behind this Runtime's back
+		}
 		return wrapErr("create", spec.ID, nil, fmt.Errorf("image %s: %w", ref, err))
 	}
 	cfg, err := r.imageConfig(ctx, img)
@@ -551,16 +570,13 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 		return wrapErr("start", id, runtime.ErrStart, err)
 	}
 
-	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: now.Format(time.RFC3339Nano)}); err != nil {
-		r.log.Warn("recording start time", "container", id, "error", err)
-	}
 	if withInit {
 		if err := waitInitReady(ctx, t.Pid()); err != nil {
 			r.log.Warn("init not seen ready to forward signals", "container", id, "error", err)
 		}
 	}
 	e.mu.Lock()
-	e.task, e.started = t, true
+	e.task, e.started, e.startedAt = t, true, now
 	e.mu.Unlock()
 
 	r.mu.Lock()
@@ -569,7 +585,30 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 		return nil
 	}
 	r.watchLocked(e, t, exited)
+	r.labelStartLocked(ctx, e, c, now)
 	return nil
+}
+
+// labelStartLocked records the start time in a container label, for
+// Inspect and for a Runtime that takes the container over later. The
+// write (a metadata commit in containerd, some milliseconds) runs apart
+// from Start's caller; until it is done Inspect reads e.startedAt, Delete
+// waits for it and Close too. r.mu must be held, the Runtime open.
+func (r *Runtime) labelStartLocked(ctx context.Context, e *entry, c client.Container, at time.Time) {
+	done := make(chan struct{})
+	e.mu.Lock()
+	e.labelled = done
+	e.mu.Unlock()
+	r.labels.Add(1)
+	go func() {
+		defer r.labels.Done()
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
+		defer cancel()
+		if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: at.Format(time.RFC3339Nano)}); err != nil && !errdefs.IsNotFound(err) {
+			r.log.Warn("recording start time", "container", e.id, "error", err)
+		}
+	}()
 }
 
 // Wait returns a channel that receives the container's exit status. If ctx
@@ -826,17 +865,21 @@ func (r *Runtime) info(c containers.Container, p *apitask.Process) runtime.Conta
 			ci.Labels[k] = v
 		}
 	}
+	r.mu.Lock()
+	e := r.containers[c.ID]
+	r.mu.Unlock()
 	if s := c.Labels[labelStartedAt]; s != "" {
 		ci.StartedAt, _ = time.Parse(time.RFC3339Nano, s)
+	} else if e != nil {
+		e.mu.Lock()
+		ci.StartedAt = e.startedAt // the label is on its way
+		e.mu.Unlock()
 	}
 	if p == nil {
 		if !ci.StartedAt.IsZero() {
 			// Started, but containerd no longer has the task (a daemon
 			// restart reaped it): use the exit this runtime saw, if any.
 			ci.State = runtime.StateUnknown
-			r.mu.Lock()
-			e := r.containers[c.ID]
-			r.mu.Unlock()
 			if e != nil {
 				select {
 				case <-e.done:
@@ -929,8 +972,17 @@ func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 	defer e.op.Unlock()
 
 	e.mu.Lock()
-	c, t := e.container, e.task
+	c, t, labelled := e.container, e.task, e.labelled
 	e.mu.Unlock()
+	if labelled != nil {
+		// The label must not land on a container made later with the
+		// same ID.
+		select {
+		case <-labelled:
+		case <-ctx.Done():
+			return wrapErr("delete", id, nil, ctx.Err())
+		}
+	}
 	if t == nil {
 		// Not started by this Runtime; another one may have started it.
 		if t, err = c.Task(ctx, nil); err != nil && !errdefs.IsNotFound(err) {

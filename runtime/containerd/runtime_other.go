@@ -38,6 +38,9 @@ func (r *Runtime) Namespace() string { return "" }
 // EnsureImage returns ErrUnsupported.
 func (r *Runtime) EnsureImage(context.Context, string, *runtime.Auth) error { return ErrUnsupported }
 
+// RemoveImage returns ErrUnsupported.
+func (r *Runtime) RemoveImage(context.Context, string) error { return ErrUnsupported }
+
 // ImportArchive returns ErrUnsupported.
 func (r *Runtime) ImportArchive(context.Context, io.Reader) ([]string, error) {
 	return nil, ErrUnsupported

@@ -19,13 +19,14 @@ import (
 
 	"github.com/stevedore-io/stevedore/internal/ocitest"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/runtimetest"
 )
 
 // runOutput runs a container to its exit and returns its exit code and
 // combined output.
 func runOutput(t *testing.T, r *Runtime, spec runtime.ContainerSpec) (int, string) {
 	t.Helper()
-	out := newOutput()
+	out := runtimetest.NewOutput()
 	spec.Stdout, spec.Stderr = out, out
 	id := start(t, r, spec)
 	st := waitExit(t, r, id)
@@ -158,13 +159,13 @@ func TestResourceLimits(t *testing.T) {
 		// runc converts shares 512 to weight 1 + ((512-2)*9999)/262142 = 20.
 		want = fmt.Sprintf("%d\n%d\n20\n50\n", limit, reservation)
 	}
-	out := newOutput()
+	out := runtimetest.NewOutput()
 	id := start(t, r, runtime.ContainerSpec{
 		MemoryLimit: limit, MemoryReservation: reservation, CPUShares: 512, PidsLimit: 50,
 		Command: []string{"sh", "-c", "cd /sys/fs/cgroup; cat " + files + "; echo ready; exec sleep 1000"},
 		Stdout:  out, Stderr: out,
 	})
-	out.waitFor(t, "ready")
+	out.WaitContains(t, "ready")
 	assert.Equal(t, want+"ready\n", out.String())
 
 	st, err := r.Stats(testCtx(t), id)
@@ -179,12 +180,12 @@ func TestResourceLimits(t *testing.T) {
 func TestStatsWithoutLimit(t *testing.T) {
 	t.Parallel()
 	r := newRuntime(t)
-	out := newOutput()
+	out := runtimetest.NewOutput()
 	id := start(t, r, runtime.ContainerSpec{
 		Command: []string{"sh", "-c", "sleep 1000 & sleep 1000 & echo ready; wait"},
 		Stdout:  out,
 	})
-	out.waitFor(t, "ready")
+	out.WaitContains(t, "ready")
 	st, err := r.Stats(testCtx(t), id)
 	require.NoError(t, err)
 	assert.Zero(t, st.MemoryLimit, "no limit reads as 0")
@@ -320,13 +321,13 @@ func TestInitProcess(t *testing.T) {
 		t.Skipf("no init binary on this host (install tini): checked that Create refuses Init: %v", err)
 	}
 
-	out := newOutput()
+	out := runtimetest.NewOutput()
 	id := start(t, r, runtime.ContainerSpec{
 		Init:    true,
 		Command: []string{"sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo ready; exec sleep 1000"},
 		Stdout:  out,
 	})
-	out.waitFor(t, "ready")
+	out.WaitContains(t, "ready")
 	assert.Contains(t, out.String(), initDestination+" -- sh -c")
 	// sleep is not PID 1: SIGTERM, forwarded by the init, ends it.
 	require.NoError(t, r.Signal(testCtx(t), id, syscall.SIGTERM))

@@ -18,5 +18,9 @@ func TestConformance(t *testing.T) {
 			return rt
 		},
 		Image: "busybox:1.36",
+		NewImage: func(t *testing.T, rt runtime.Runtime) string {
+			rt.(*fake.Runtime).LoadImages("busybox:removable")
+			return "busybox:removable"
+		},
 	})
 }

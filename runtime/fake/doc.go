@@ -30,7 +30,9 @@
 // neither pulled nor loaded fails with runtime.ErrNotFound, as on a real
 // runtime, which catches a forgotten EnsureImage. WithLocalImages (or
 // LoadImages) makes images present without a pull; WithOnlyLocalImages turns
-// the registry off. References are compared as plain strings.
+// the registry off. RemoveImage makes an image unavailable again (refused
+// while a container made from it exists). References are compared as plain
+// strings.
 //
 // # The command vocabulary
 //

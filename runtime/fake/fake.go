@@ -232,6 +232,40 @@ func (r *Runtime) record(call Call) func(error) error {
 	}
 }
 
+// op is a recorded call under way; fail and ok end it.
+type op struct {
+	done func(error) error
+	what string // what the call does, for its errors: `start container "x"`
+}
+
+// fail ends the call with err, prefixed with what the call does.
+func (o op) fail(err error) error { return o.done(fmt.Errorf("fake: %s: %w", o.what, err)) }
+
+// ok ends the call without error.
+func (o op) ok() error { return o.done(nil) }
+
+// begin records call and fails it at once when ctx is done.
+func (r *Runtime) begin(ctx context.Context, call Call, what string) (op, error) {
+	o := op{done: r.record(call), what: what}
+	if err := ctx.Err(); err != nil {
+		return o, o.fail(err)
+	}
+	return o, nil
+}
+
+// beginOn is begin for a call on container call.ID, which it looks up.
+func (r *Runtime) beginOn(ctx context.Context, call Call, what string) (op, *container, error) {
+	o, err := r.begin(ctx, call, what)
+	if err != nil {
+		return o, nil, err
+	}
+	c, err := r.lookup(call.ID)
+	if err != nil {
+		return o, nil, o.fail(err)
+	}
+	return o, c, nil
+}
+
 // behaviorFor returns the script that applies to spec. Called with mu held.
 func (r *Runtime) behaviorFor(spec *runtime.ContainerSpec) Behavior {
 	for i := len(r.scripts) - 1; i >= 0; i-- {
@@ -276,10 +310,8 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 		a := *auth
 		call.Auth = &a
 	}
-	done := r.record(call)
-	fail := func(err error) error {
-		return done(fmt.Errorf("fake: pull image %q: %w: %w", ref, runtime.ErrImagePull, err))
-	}
+	o := op{done: r.record(call), what: fmt.Sprintf("pull image %q", ref)}
+	fail := func(err error) error { return o.fail(fmt.Errorf("%w: %w", runtime.ErrImagePull, err)) }
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
@@ -289,7 +321,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 	r.mu.Lock()
 	if r.images[ref] {
 		r.mu.Unlock()
-		return done(nil)
+		return o.ok()
 	}
 	var b Behavior
 	for i := len(r.scripts) - 1; i >= 0; i-- {
@@ -314,7 +346,37 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 	r.images[ref] = true
 	r.pulls = append(r.pulls, ref)
 	r.mu.Unlock()
-	return done(nil)
+	return o.ok()
+}
+
+// RemoveImage makes ref unavailable locally, as a real runtime removes an
+// image: Create refuses it until EnsureImage pulls it again. Errors wrap
+// runtime.ErrNotFound, or runtime.ErrInUse while a container (of any state,
+// until Delete) was made from it.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+	o, err := r.begin(ctx, Call{Method: MethodRemoveImage, Ref: ref}, fmt.Sprintf("remove image %q", ref))
+	if err != nil {
+		return err
+	}
+	if err := r.removeImage(ref); err != nil {
+		return o.fail(err)
+	}
+	return o.ok()
+}
+
+func (r *Runtime) removeImage(ref string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.images[ref] {
+		return runtime.ErrNotFound
+	}
+	for _, id := range slices.Sorted(maps.Keys(r.containers)) {
+		if r.containers[id].spec.Image == ref {
+			return fmt.Errorf("%w: container %q", runtime.ErrInUse, id)
+		}
+	}
+	delete(r.images, ref)
+	return nil
 }
 
 // idPattern is containerd's rule for identifiers.
@@ -370,17 +432,14 @@ func cloneSpec(spec runtime.ContainerSpec) *runtime.ContainerSpec {
 // runtime.ErrAlreadyExists or runtime.ErrNotFound.
 func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error {
 	s := cloneSpec(spec)
-	done := r.record(Call{Method: MethodCreate, ID: spec.ID, Spec: cloneSpec(spec)})
-	fail := func(err error) error {
-		return done(fmt.Errorf("fake: create container %q: %w", spec.ID, err))
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
+	o, err := r.begin(ctx, Call{Method: MethodCreate, ID: spec.ID, Spec: cloneSpec(spec)}, fmt.Sprintf("create container %q", spec.ID))
+	if err != nil {
+		return err
 	}
 	if err := validate(s); err != nil {
-		return fail(fmt.Errorf("%w: %w", runtime.ErrInvalidSpec, err))
+		return o.fail(fmt.Errorf("%w: %w", runtime.ErrInvalidSpec, err))
 	}
-	return done(r.create(s))
+	return o.done(r.create(s))
 }
 
 // create adds a container for a validated spec.
@@ -447,21 +506,14 @@ func mainProgram(spec *runtime.ContainerSpec, b *Behavior, env procEnv) *program
 // Start starts created container id. Errors wrap runtime.ErrNotFound,
 // runtime.ErrAlreadyStarted or runtime.ErrStart.
 func (r *Runtime) Start(ctx context.Context, id string) error {
-	done := r.record(Call{Method: MethodStart, ID: id})
-	fail := func(err error) error {
-		return done(fmt.Errorf("fake: start container %q: %w", id, err))
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	c, err := r.lookup(id)
+	o, c, err := r.beginOn(ctx, Call{Method: MethodStart, ID: id}, fmt.Sprintf("start container %q", id))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	r.mu.Lock()
 	if c.state != runtime.StateCreated || c.starting {
 		r.mu.Unlock()
-		return fail(runtime.ErrAlreadyStarted)
+		return o.fail(runtime.ErrAlreadyStarted)
 	}
 	c.starting = true
 	b := c.behavior
@@ -483,12 +535,12 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	r.mu.Unlock()
 	if err != nil {
-		return fail(err)
+		return o.fail(err)
 	}
 	c.seq.Lock()
 	r.step(c)
 	c.seq.Unlock()
-	return done(nil)
+	return o.ok()
 }
 
 // Wait returns a channel that receives container id's exit status once and is
@@ -498,12 +550,12 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 // runtime.ErrNotFound or runtime.ErrNotRunning. Errors wrap
 // runtime.ErrNotFound.
 func (r *Runtime) Wait(ctx context.Context, id string) (<-chan runtime.ExitStatus, error) {
-	done := r.record(Call{Method: MethodWait, ID: id})
-	if err := ctx.Err(); err != nil {
-		return nil, done(fmt.Errorf("fake: wait for container %q: %w", id, err))
+	o, err := r.begin(ctx, Call{Method: MethodWait, ID: id}, fmt.Sprintf("wait for container %q", id))
+	if err != nil {
+		return nil, err
 	}
 	ch, err := r.wait(ctx, id)
-	return ch, done(err)
+	return ch, o.done(err)
 }
 
 func (r *Runtime) wait(ctx context.Context, id string) (<-chan runtime.ExitStatus, error) {
@@ -535,34 +587,27 @@ func (r *Runtime) wait(ctx context.Context, id string) (<-chan runtime.ExitStatu
 // Signal sends sig to container id's main process. Errors wrap
 // runtime.ErrNotFound or runtime.ErrNotRunning.
 func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) error {
-	done := r.record(Call{Method: MethodSignal, ID: id, Signal: sig})
-	fail := func(err error) error {
-		return done(fmt.Errorf("fake: signal container %q with %s: %w", id, signalName(sig), err))
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	c, err := r.lookup(id)
+	o, c, err := r.beginOn(ctx, Call{Method: MethodSignal, ID: id, Signal: sig}, fmt.Sprintf("signal container %q with %s", id, signalName(sig)))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	c.seq.Lock()
 	defer c.seq.Unlock()
 	r.mu.Lock()
 	if r.containers[id] != c {
 		r.mu.Unlock()
-		return fail(runtime.ErrNotFound)
+		return o.fail(runtime.ErrNotFound)
 	}
 	if c.state != runtime.StateRunning {
 		r.mu.Unlock()
-		return fail(runtime.ErrNotRunning)
+		return o.fail(runtime.ErrNotRunning)
 	}
 	now := time.Now()
 	c.signals = append(c.signals, ReceivedSignal{Signal: sig, Time: now})
 	if sig == sigKILL {
 		r.finish(c, 128+int(sig))
 		r.mu.Unlock()
-		return done(nil)
+		return o.ok()
 	}
 	re := c.react(sig, now.Sub(c.startedAt))
 	if re.exit {
@@ -577,20 +622,18 @@ func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) err
 	c.insert(out, true)
 	r.mu.Unlock()
 	r.step(c)
-	return done(nil)
+	return o.ok()
 }
 
 // Exec answers cmd in running container id from the container's script or
 // the command vocabulary. Errors wrap runtime.ErrNotFound,
 // runtime.ErrNotRunning or the context's error.
 func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.ExecResult, error) {
-	done := r.record(Call{Method: MethodExec, ID: id, Cmd: slices.Clone(cmd)})
-	fail := func(err error) (runtime.ExecResult, error) {
-		return runtime.ExecResult{}, done(fmt.Errorf("fake: exec %q in container %q: %w", cmd, id, err))
+	o, err := r.begin(ctx, Call{Method: MethodExec, ID: id, Cmd: slices.Clone(cmd)}, fmt.Sprintf("exec %q in container %q", cmd, id))
+	if err != nil {
+		return runtime.ExecResult{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
+	fail := func(err error) (runtime.ExecResult, error) { return runtime.ExecResult{}, o.fail(err) }
 	r.mu.Lock()
 	c, ok := r.containers[id]
 	switch {
@@ -627,7 +670,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.Ex
 		result.Output = result.Output[:maxExecOutput]
 	}
 	if reply.Takes <= 0 {
-		return result, done(nil)
+		return result, o.ok()
 	}
 	var finished <-chan time.Time
 	if reply.Takes != Forever {
@@ -637,10 +680,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.Ex
 	}
 	select {
 	case <-finished:
-		return result, done(nil)
+		return result, o.ok()
 	case <-exited:
 		// The container's processes are killed with its main process.
-		return runtime.ExecResult{ExitCode: 128 + int(sigKILL)}, done(nil)
+		return runtime.ExecResult{ExitCode: 128 + int(sigKILL)}, o.ok()
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
@@ -664,13 +707,11 @@ func execReply(cmd []string, env procEnv) (ExecReply, bool) {
 // Stats returns running container id's resource usage: the script's reading,
 // or a default one. Errors wrap runtime.ErrNotFound or runtime.ErrNotRunning.
 func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
-	done := r.record(Call{Method: MethodStats, ID: id})
-	fail := func(err error) (runtime.Stats, error) {
-		return runtime.Stats{}, done(fmt.Errorf("fake: stats of container %q: %w", id, err))
+	o, err := r.begin(ctx, Call{Method: MethodStats, ID: id}, fmt.Sprintf("stats of container %q", id))
+	if err != nil {
+		return runtime.Stats{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
+	fail := func(err error) (runtime.Stats, error) { return runtime.Stats{}, o.fail(err) }
 	r.mu.Lock()
 	c, ok := r.containers[id]
 	switch {
@@ -703,15 +744,15 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 	if s.Time.IsZero() {
 		s.Time = now
 	}
-	return s, done(nil)
+	return s, o.ok()
 }
 
 // Inspect returns what the fake knows of container id. Errors wrap
 // runtime.ErrNotFound.
 func (r *Runtime) Inspect(ctx context.Context, id string) (runtime.ContainerInfo, error) {
-	done := r.record(Call{Method: MethodInspect, ID: id})
-	if err := ctx.Err(); err != nil {
-		return runtime.ContainerInfo{}, done(fmt.Errorf("fake: inspect container %q: %w", id, err))
+	o, err := r.begin(ctx, Call{Method: MethodInspect, ID: id}, fmt.Sprintf("inspect container %q", id))
+	if err != nil {
+		return runtime.ContainerInfo{}, err
 	}
 	r.mu.Lock()
 	c, ok := r.containers[id]
@@ -721,16 +762,16 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (runtime.ContainerInfo
 	}
 	r.mu.Unlock()
 	if !ok {
-		return info, done(fmt.Errorf("fake: inspect container %q: %w", id, runtime.ErrNotFound))
+		return info, o.fail(runtime.ErrNotFound)
 	}
-	return info, done(nil)
+	return info, o.ok()
 }
 
 // List returns the containers carrying every label in selector, in ID order.
 func (r *Runtime) List(ctx context.Context, selector map[string]string) ([]runtime.ContainerInfo, error) {
-	done := r.record(Call{Method: MethodList, Selector: maps.Clone(selector)})
-	if err := ctx.Err(); err != nil {
-		return nil, done(fmt.Errorf("fake: list containers: %w", err))
+	o, err := r.begin(ctx, Call{Method: MethodList, Selector: maps.Clone(selector)}, "list containers")
+	if err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	var out []runtime.ContainerInfo
@@ -740,23 +781,16 @@ func (r *Runtime) List(ctx context.Context, selector map[string]string) ([]runti
 		}
 	}
 	r.mu.Unlock()
-	return out, done(nil)
+	return out, o.ok()
 }
 
 // Delete removes container id, killing its main process first (exit code
 // 137) when it runs. Waiters of a container that never ran receive a status
 // whose Err wraps runtime.ErrNotFound. Errors wrap runtime.ErrNotFound.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
-	done := r.record(Call{Method: MethodDelete, ID: id})
-	fail := func(err error) error {
-		return done(fmt.Errorf("fake: delete container %q: %w", id, err))
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	c, err := r.lookup(id)
+	o, c, err := r.beginOn(ctx, Call{Method: MethodDelete, ID: id}, fmt.Sprintf("delete container %q", id))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	c.seq.Lock()
 	r.mu.Lock()
@@ -769,7 +803,7 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	r.mu.Unlock()
 	c.seq.Unlock()
 	if !removed {
-		return fail(runtime.ErrNotFound)
+		return o.fail(runtime.ErrNotFound)
 	}
-	return done(nil)
+	return o.ok()
 }

@@ -12,6 +12,7 @@ import (
 // Method names, as recorded in Call.Method and accepted by CallsTo.
 const (
 	MethodEnsureImage = "EnsureImage"
+	MethodRemoveImage = "RemoveImage"
 	MethodCreate      = "Create"
 	MethodStart       = "Start"
 	MethodWait        = "Wait"
@@ -24,7 +25,7 @@ const (
 )
 
 var methods = map[string]bool{
-	MethodEnsureImage: true, MethodCreate: true, MethodStart: true, MethodWait: true,
+	MethodEnsureImage: true, MethodRemoveImage: true, MethodCreate: true, MethodStart: true, MethodWait: true,
 	MethodSignal: true, MethodExec: true, MethodStats: true, MethodInspect: true,
 	MethodList: true, MethodDelete: true,
 }
@@ -35,9 +36,9 @@ type Call struct {
 	// Method is the method's name, such as "Start" (see the Method
 	// constants).
 	Method string
-	// ID is the container ID; empty for EnsureImage and List.
+	// ID is the container ID; empty for EnsureImage, RemoveImage and List.
 	ID string
-	// Ref is the image reference of EnsureImage.
+	// Ref is the image reference of EnsureImage and RemoveImage.
 	Ref string
 	// Auth is a copy of EnsureImage's credentials, kept so that tests can
 	// check what reached the runtime. Unlike a real runtime, which never
@@ -69,6 +70,8 @@ func (c Call) String() string {
 		args = append(args, fmt.Sprintf("%q", c.ID))
 	}
 	switch c.Method {
+	case MethodRemoveImage:
+		args = append(args, fmt.Sprintf("%q", c.Ref))
 	case MethodEnsureImage:
 		args = append(args, fmt.Sprintf("%q", c.Ref))
 		if c.Auth != nil {

@@ -5,8 +5,9 @@
 //
 // # Running the suite
 //
-// Give Run a Harness: a constructor for a fresh runtime per subtest and a
-// busybox image reference.
+// Give Run a Harness: a constructor for a fresh runtime per subtest, a
+// busybox image reference and, for the RemoveImage case, a way to make an
+// image of the subtest's own.
 //
 //	func TestConformance(t *testing.T) {
 //		if testing.Short() {
@@ -34,7 +35,7 @@
 // The suite uses real time, within bounds: calls have a context with a
 // timeout, exits and output are awaited on channels with a deadline, and
 // nothing polls. A fast runtime finishes in a couple of seconds; the bounds
-// (30 s a call, 2 min a pull) leave room for a slow machine.
+// (30 s a call, 1 min for output, 2 min a pull) leave room for a slow machine.
 //
 // # What it checks
 //
@@ -45,6 +46,9 @@
 //   - EnsureImage succeeds, also a second time. Create with an image never
 //     pulled fails with runtime.ErrNotFound; without ID or Image with
 //     runtime.ErrInvalidSpec; with an ID in use with runtime.ErrAlreadyExists.
+//   - RemoveImage (with Harness.NewImage) fails with runtime.ErrInUse while
+//     a container made from the image exists, then removes it: Create from
+//     it and a second RemoveImage fail with runtime.ErrNotFound.
 //   - Every call on an unknown ID fails with runtime.ErrNotFound. Start of a
 //     running or exited container fails with runtime.ErrAlreadyStarted.
 //     Exec, Signal and Stats of a created or exited container fail with

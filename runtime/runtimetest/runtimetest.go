@@ -28,6 +28,10 @@ type Harness struct {
 	// Image is an image reference with busybox (/bin/sh and applets: sleep,
 	// echo, cat, true, false, env, id, hostname) usable by EnsureImage.
 	Image string
+	// NewImage makes an image like Image available to rt under a
+	// reference that no other subtest uses, and returns the reference:
+	// the RemoveImage case removes it. When nil, that case is skipped.
+	NewImage func(t *testing.T, rt runtime.Runtime) string
 }
 
 // Bounds on how long the suite waits. They are generous because a real
@@ -55,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		run  func(t *testing.T, s *suite)
 	}{
 		{"EnsureImage", testEnsureImage},
+		{"RemoveImage", testRemoveImage},
 		{"CreateInvalidSpec", testCreateInvalidSpec},
 		{"CreateMissingImage", testCreateMissingImage},
 		{"CreateTwice", testCreateTwice},
@@ -85,7 +90,7 @@ func Run(t *testing.T, h Harness) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				s := &suite{t: t, rt: h.New(t), image: h.Image, prefix: "rtt-" + randomSuffix(t), seq: new(atomic.Int64)}
+				s := &suite{t: t, rt: h.New(t), image: h.Image, newImage: h.NewImage, prefix: "rtt-" + randomSuffix(t), seq: new(atomic.Int64)}
 				tt.run(t, s)
 			})
 		}
@@ -99,6 +104,8 @@ type suite struct {
 	image  string
 	prefix string
 	seq    *atomic.Int64
+
+	newImage func(t *testing.T, rt runtime.Runtime) string
 }
 
 // sub returns the suite for a nested subtest t, so that helpers fail the
@@ -208,16 +215,20 @@ func (s *suite) requireClosed(id string, ch <-chan runtime.ExitStatus) {
 	}
 }
 
-// output is a concurrency-safe io.Writer that can wait for a line.
-type output struct {
+// Output is a concurrency-safe io.Writer for a container's Stdout or
+// Stderr that a test can read while the container writes, and wait on. It
+// is exported for implementations' own tests.
+type Output struct {
 	mu      sync.Mutex
 	buf     bytes.Buffer
 	changed chan struct{}
 }
 
-func newOutput() *output { return &output{changed: make(chan struct{})} }
+// NewOutput returns an empty Output.
+func NewOutput() *Output { return &Output{changed: make(chan struct{})} }
 
-func (o *output) Write(p []byte) (int, error) {
+// Write appends p and wakes the waiters.
+func (o *Output) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n, err := o.buf.Write(p)
@@ -226,28 +237,45 @@ func (o *output) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (o *output) String() string {
+// String returns what was written so far.
+func (o *Output) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.buf.String()
 }
 
-// waitLine waits, at most callTimeout, until line appears as a whole line.
-func (o *output) waitLine(t *testing.T, line string) {
+// OutputTimeout bounds Output's waits.
+const OutputTimeout = time.Minute
+
+// WaitLine waits, at most OutputTimeout, until line appears as a whole
+// line, and fails t otherwise.
+func (o *Output) WaitLine(t testing.TB, line string) {
 	t.Helper()
-	deadline := time.After(callTimeout)
+	o.wait(t, fmt.Sprintf("line %q", line), func(s string) bool { return slices.Contains(strings.Split(s, "\n"), line) })
+}
+
+// WaitContains waits, at most OutputTimeout, until the output contains
+// sub, and fails t otherwise.
+func (o *Output) WaitContains(t testing.TB, sub string) {
+	t.Helper()
+	o.wait(t, fmt.Sprintf("%q", sub), func(s string) bool { return strings.Contains(s, sub) })
+}
+
+func (o *Output) wait(t testing.TB, what string, found func(string) bool) {
+	t.Helper()
+	deadline := time.NewTimer(OutputTimeout)
+	defer deadline.Stop()
 	for {
 		o.mu.Lock()
-		found := slices.Contains(strings.Split(o.buf.String(), "\n"), line)
-		changed := o.changed
+		ok, changed := found(o.buf.String()), o.changed
 		o.mu.Unlock()
-		if found {
+		if ok {
 			return
 		}
 		select {
 		case <-changed:
-		case <-deadline:
-			require.FailNow(t, "no output", "line %q not written within %v; output so far: %q", line, callTimeout, o.String())
+		case <-deadline.C:
+			require.FailNow(t, "no output", "%s not written within %v; output so far: %q", what, OutputTimeout, o.String())
 		}
 	}
 }
@@ -262,6 +290,29 @@ const sleepLong = "3600"
 func testEnsureImage(t *testing.T, s *suite) {
 	s.ensureImage()
 	s.ensureImage() // a second time: nothing to pull, still no error
+}
+
+func testRemoveImage(t *testing.T, s *suite) {
+	if s.newImage == nil {
+		t.Skip("Harness.NewImage is nil")
+	}
+	ref := s.newImage(t, s.rt)
+	spec := s.spec("rmimage", "true")
+	spec.Image = ref
+	s.create(spec)
+	require.ErrorIs(t, s.rt.RemoveImage(s.ctx(), ref), runtime.ErrInUse, "RemoveImage while a container made from it exists")
+	require.NoError(t, s.rt.Delete(s.ctx(), spec.ID))
+	require.NoError(t, s.rt.RemoveImage(s.ctx(), ref))
+
+	again := s.spec("rmimage", "true")
+	again.Image = ref
+	err := s.rt.Create(s.ctx(), again)
+	if err == nil {
+		_ = s.rt.Delete(s.ctx(), again.ID)
+	}
+	require.ErrorIs(t, err, runtime.ErrNotFound, "Create from a removed image")
+	require.ErrorIs(t, s.rt.RemoveImage(s.ctx(), ref), runtime.ErrNotFound, "RemoveImage a second time")
+	require.Equal(t, 0, s.exitCode(s.run(s.spec("other", "true"))), "the suite's image is still there")
 }
 
 func testCreateInvalidSpec(t *testing.T, s *suite) {
@@ -388,12 +439,12 @@ func testSIGKILL(t *testing.T, s *suite) {
 }
 
 func testSIGTERMHandled(t *testing.T, s *suite) {
-	out := newOutput()
+	out := NewOutput()
 	spec := s.spec("term", "sh", "-c", trapTERM)
 	spec.Stdout = out
 	id := s.run(spec)
 	ch := s.wait(id)
-	out.waitLine(t, "ready")
+	out.WaitLine(t, "ready")
 	require.NoError(t, s.rt.Signal(s.ctx(), id, syscall.SIGTERM))
 	require.Equal(t, 0, s.exit(id, ch).Code)
 }
@@ -488,7 +539,7 @@ func testNotRunning(t *testing.T, s *suite) {
 }
 
 func testOutput(t *testing.T, s *suite) {
-	stdout, stderr := newOutput(), newOutput()
+	stdout, stderr := NewOutput(), NewOutput()
 	spec := s.spec("output", "sh", "-c", `echo "$FOO"; echo to-stderr >&2; echo $BAR`)
 	spec.Env = []string{"FOO=hello  there", "BAR=x"}
 	spec.Stdout, spec.Stderr = stdout, stderr
@@ -500,7 +551,7 @@ func testOutput(t *testing.T, s *suite) {
 }
 
 func testProcessSettings(t *testing.T, s *suite) {
-	stdout := newOutput()
+	stdout := NewOutput()
 	spec := s.spec("settings", "sh", "-c", "hostname; id -u; id -g; pwd")
 	spec.Hostname = "rtt-host"
 	spec.User = "1000:1001"

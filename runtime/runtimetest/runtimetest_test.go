@@ -17,5 +17,9 @@ func TestRunOnFake(t *testing.T) {
 			return rt
 		},
 		Image: "docker.io/library/busybox:1.36",
+		NewImage: func(t *testing.T, rt runtime.Runtime) string {
+			rt.(*fake.Runtime).LoadImages("busybox:removable")
+			return "busybox:removable"
+		},
 	})
 }
