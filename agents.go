@@ -7,7 +7,6 @@ import (
 	"github.com/stevedore-io/stevedore/agent"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
-	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -24,6 +23,10 @@ type SecretResolver = agent.SecretResolver
 // can be queried.
 type LogSink = agent.LogSink
 
+// ImageCleanup configures an agent's removal of unused images (see
+// agent.ImageCleanup).
+type ImageCleanup = agent.ImageCleanup
+
 type agentHandle struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -31,16 +34,17 @@ type agentHandle struct {
 
 // startAgent runs the agent of one instance until the Orchestrator closes or
 // the instance is deregistered.
-func (o *Orchestrator) startAgent(clusterName, id string, rt runtime.Runtime, nw network.Provider, secrets SecretResolver) error {
+func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
 	a, err := agent.New(agent.Config{
-		InstanceID: id,
-		Store:      agentStore{Store: o.store, feed: o.feed, instance: id},
-		Runtime:    rt,
-		Network:    instanceNetwork(sharedNetwork{Provider: nw, o: o, instance: id, cluster: clusterName}),
-		Secrets:    secrets,
-		Logs:       o.agentLogs(),
-		Logger:     o.log.With("instance", id),
-		Deactivate: o.deactivator(),
+		InstanceID:   id,
+		Store:        agentStore{Store: o.store, feed: o.feed, instance: id},
+		Runtime:      in.Runtime,
+		Network:      instanceNetwork(sharedNetwork{Provider: in.Network, o: o, instance: id, cluster: clusterName}),
+		Secrets:      in.Secrets,
+		ImageCleanup: in.ImageCleanup,
+		Logs:         o.agentLogs(),
+		Logger:       o.log.With("instance", id),
+		Deactivate:   o.deactivator(),
 	})
 	if err != nil {
 		return err

@@ -194,6 +194,10 @@ type RegisterInstanceInput struct {
 	Network network.Provider
 	// Secrets resolves secrets[].valueFrom for the instance's tasks.
 	Secrets SecretResolver
+	// ImageCleanup configures the agent's removal of images no task has
+	// used for a while (the ECS agent's defaults when zero; Disabled turns
+	// it off, for images that cannot be pulled again).
+	ImageCleanup ImageCleanup
 }
 
 // RegisterContainerInstance adds a container instance to a cluster and
@@ -273,7 +277,7 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 		return nil, err
 	}
 	if in.Runtime != nil {
-		if err := o.startAgent(in.Cluster, id, in.Runtime, in.Network, in.Secrets); err != nil {
+		if err := o.startAgent(in.Cluster, id, in); err != nil {
 			return nil, err
 		}
 	}

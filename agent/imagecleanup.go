@@ -90,6 +90,7 @@ type imageTracker struct {
 	// removal (and pulls the image again).
 	mu     sync.Mutex
 	images map[string]*trackedImage // by reference as pulled
+	seeded bool                     // the images of earlier tasks are tracked
 }
 
 type trackedImage struct {
@@ -155,11 +156,17 @@ func (t *imageTracker) cleanup(ctx context.Context, a *Agent) error {
 	}
 	now := time.Now()
 	t.mu.Lock()
-	for _, ref := range used {
-		t.track(ref, now) // images of tasks run before this agent started
+	if !t.seeded {
+		// Images of tasks run before this agent started, once: an image
+		// removed since stays forgotten, even while a stopped task of it
+		// is still retained.
+		for _, ref := range used {
+			t.track(ref, now)
+		}
+		t.seeded = true
 	}
 	for _, ref := range needed {
-		t.images[ref].lastUsed = now
+		t.track(ref, now).lastUsed = now
 	}
 	var candidates []string
 	for ref, img := range t.images {
