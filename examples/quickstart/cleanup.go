@@ -94,6 +94,14 @@ func (d *demo) cleanup() error {
 		if err := d.rt.LeakCheck(ctx); err != nil {
 			problem(err)
 		}
+		for _, ref := range d.images {
+			if err := d.rt.RemoveImage(ctx, ref); err != nil {
+				problem(fmt.Errorf("remove image %s: %w", ref, err))
+			}
+		}
+		if len(d.images) > 0 {
+			fmt.Fprintf(d.out, "   removed images %s (their snapshots and content with them)\n", strings.Join(d.images, ", "))
+		}
 	}
 
 	if d.nw != nil {
@@ -124,10 +132,6 @@ func (d *demo) cleanup() error {
 		// file meanwhile failed to lock it and gave up.
 		os.Remove(d.lockFile.Name())
 		d.lockFile.Close()
-	}
-	if len(d.images) > 0 {
-		fmt.Fprintf(d.out, "   note: images %s stay in containerd namespace %q: the runtime has no call to remove images (make demo's private containerd is deleted with them)\n",
-			strings.Join(d.images, ", "), d.cfg.Namespace)
 	}
 	if len(errs) == 0 {
 		fmt.Fprintf(d.out, "   all clean: no containers, namespaces, veths, bridge or nftables tables left (%s)\n", round(time.Since(t0)))

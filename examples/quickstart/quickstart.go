@@ -344,6 +344,9 @@ func (d *demo) startCluster(ctx context.Context) error {
 			},
 			Runtime: d.rt,
 			Network: shared.forInstance(id),
+			// The images were imported, not pulled: they could not come
+			// back. The clean-up removes them.
+			ImageCleanup: stevedore.ImageCleanup{Disabled: true},
 		})
 		if err != nil {
 			return fmt.Errorf("register the instance of %s: %w", zone, err)
