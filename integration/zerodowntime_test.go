@@ -73,11 +73,20 @@ const (
 // closed after the env's clean-up has stopped every task.
 func newBalancedWorld(tb testing.TB, opts ...envOption) *balancedWorld {
 	tb.Helper()
+	return newBalancedWorldEvery(tb, balancedInterval, opts...)
+}
+
+// newBalancedWorldEvery is newBalancedWorld with the target group's health
+// checks every interval (below ALB's 5 s with lb.WithFastHealthChecks),
+// each timing out after at most 2 s and less than interval.
+func newBalancedWorldEvery(tb testing.TB, interval time.Duration, opts ...envOption) *balancedWorld {
+	tb.Helper()
 	needIntegrationTB(tb)
 	w := &balancedWorld{lbLog: &syncBuffer{}, healthyAt: map[string]time.Time{}}
 	logger := slog.New(slog.NewTextHandler(w.lbLog, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	g, err := lb.NewTargetGroup("web-tg", lb.HTTP,
-		lb.WithHealthCheck(lb.HealthCheck{Path: "/", Interval: balancedInterval, Timeout: 2 * time.Second,
+		lb.WithFastHealthChecks(),
+		lb.WithHealthCheck(lb.HealthCheck{Path: "/", Interval: interval, Timeout: min(2*time.Second, interval/2),
 			HealthyThreshold: 2, UnhealthyThreshold: 2}),
 		lb.WithDeregistrationDelay(balancedDelay),
 		lb.WithGroupLogger(logger),

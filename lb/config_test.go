@@ -70,6 +70,17 @@ func TestHealthCheckValidate(t *testing.T) {
 	}
 }
 
+func TestFastHealthChecks(t *testing.T) {
+	t.Parallel()
+	hc := lb.HealthCheck{Interval: time.Second, Timeout: 500 * time.Millisecond}
+	require.ErrorIs(t, hc.Validate(), lb.ErrInvalid, "ALB's limits")
+	g, err := lb.NewTargetGroup("fast", lb.HTTP, lb.WithFastHealthChecks(), lb.WithHealthCheck(hc))
+	require.NoError(t, err)
+	defer g.Close()
+	assert.Equal(t, time.Second, g.HealthCheck().Interval)
+	assert.Equal(t, 500*time.Millisecond, g.HealthCheck().Timeout)
+}
+
 func TestNewTargetGroupInvalid(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -88,6 +99,11 @@ func TestNewTargetGroupInvalid(t *testing.T) {
 		{"logger", "g", lb.HTTP, []lb.GroupOption{lb.WithGroupLogger(nil)}, "logger"},
 		{"callback", "g", lb.HTTP, []lb.GroupOption{lb.OnHealthChange(nil)}, "onHealthChange"},
 		{"health check", "g", lb.TCP, []lb.GroupOption{lb.WithHealthCheck(lb.HealthCheck{Path: "/x"})}, "healthCheck.path"},
+		{"interval below ALB's", "g", lb.HTTP, []lb.GroupOption{lb.WithHealthCheck(lb.HealthCheck{Interval: time.Second, Timeout: 500 * time.Millisecond})}, "healthCheck.interval"},
+		{"fast interval too short", "g", lb.HTTP, []lb.GroupOption{lb.WithFastHealthChecks(),
+			lb.WithHealthCheck(lb.HealthCheck{Interval: 999 * time.Millisecond, Timeout: 500 * time.Millisecond})}, "healthCheck.interval"},
+		{"fast timeout too short", "g", lb.HTTP, []lb.GroupOption{lb.WithFastHealthChecks(),
+			lb.WithHealthCheck(lb.HealthCheck{Interval: time.Second, Timeout: 499 * time.Millisecond})}, "healthCheck.timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,13 +35,17 @@ const (
 	DefaultDeregistrationDelay = 300 * time.Second
 
 	MinHealthCheckInterval = 5 * time.Second
-	MaxHealthCheckInterval = 300 * time.Second
-	MinHealthCheckTimeout  = 2 * time.Second
-	MaxHealthCheckTimeout  = 120 * time.Second
-	MinThreshold           = 2
-	MaxThreshold           = 10
-	MaxDeregistrationDelay = 3600 * time.Second
-	maxHealthCheckPath     = 1024
+	// FastMinHealthCheckInterval and FastMinHealthCheckTimeout are the
+	// limits with WithFastHealthChecks.
+	FastMinHealthCheckInterval = time.Second
+	FastMinHealthCheckTimeout  = 500 * time.Millisecond
+	MaxHealthCheckInterval     = 300 * time.Second
+	MinHealthCheckTimeout      = 2 * time.Second
+	MaxHealthCheckTimeout      = 120 * time.Second
+	MinThreshold               = 2
+	MaxThreshold               = 10
+	MaxDeregistrationDelay     = 3600 * time.Second
+	maxHealthCheckPath         = 1024
 )
 
 // HealthCheck configures the health checks a target group runs against each
@@ -112,20 +116,21 @@ func (hc HealthCheck) withDefaults(p Protocol) HealthCheck {
 // Validate checks hc with its zero fields taking their defaults (an empty
 // Protocol counts as HTTP). The error wraps ErrInvalid and is a *FieldError.
 func (hc HealthCheck) Validate() error {
-	_, _, err := hc.withDefaults(HTTP).compile()
+	_, _, err := hc.withDefaults(HTTP).compile(MinHealthCheckInterval, MinHealthCheckTimeout)
 	return err
 }
 
-// compile validates a health check whose defaults are applied and returns
-// its request target and status matcher (both zero for TCP checks).
-func (hc HealthCheck) compile() (*url.URL, statusMatcher, error) {
+// compile validates a health check whose defaults are applied, with the
+// shortest interval and timeout allowed, and returns its request target and
+// status matcher (both zero for TCP checks).
+func (hc HealthCheck) compile(minInterval, minTimeout time.Duration) (*url.URL, statusMatcher, error) {
 	switch {
 	case !hc.Protocol.valid():
 		return nil, nil, invalid("healthCheck.protocol", "must be HTTP or TCP, got %q", hc.Protocol)
-	case hc.Interval < MinHealthCheckInterval || hc.Interval > MaxHealthCheckInterval:
-		return nil, nil, invalid("healthCheck.interval", "must be between %s and %s, got %s", MinHealthCheckInterval, MaxHealthCheckInterval, hc.Interval)
-	case hc.Timeout < MinHealthCheckTimeout || hc.Timeout > MaxHealthCheckTimeout:
-		return nil, nil, invalid("healthCheck.timeout", "must be between %s and %s, got %s", MinHealthCheckTimeout, MaxHealthCheckTimeout, hc.Timeout)
+	case hc.Interval < minInterval || hc.Interval > MaxHealthCheckInterval:
+		return nil, nil, invalid("healthCheck.interval", "must be between %s and %s, got %s", minInterval, MaxHealthCheckInterval, hc.Interval)
+	case hc.Timeout < minTimeout || hc.Timeout > MaxHealthCheckTimeout:
+		return nil, nil, invalid("healthCheck.timeout", "must be between %s and %s, got %s", minTimeout, MaxHealthCheckTimeout, hc.Timeout)
 	case hc.Timeout >= hc.Interval:
 		return nil, nil, invalid("healthCheck.timeout", "must be less than the interval %s, got %s", hc.Interval, hc.Timeout)
 	case hc.HealthyThreshold < MinThreshold || hc.HealthyThreshold > MaxThreshold:

@@ -42,12 +42,22 @@ type groupOptions struct {
 	dial        DialFunc
 	log         *slog.Logger
 	onChange    func(HealthChange)
+	fastChecks  bool
 }
 
 // WithHealthCheck sets the group's health check; zero fields take their
 // defaults (see HealthCheck).
 func WithHealthCheck(hc HealthCheck) GroupOption {
 	return func(o *groupOptions) error { o.healthCheck = hc; return nil }
+}
+
+// WithFastHealthChecks lets the group's health check run every
+// FastMinHealthCheckInterval (1 s) and time out after
+// FastMinHealthCheckTimeout (500 ms) at the shortest, beyond Application
+// Load Balancer's 5 s and 2 s: targets on the same host answer fast, and
+// tests and benchmarks need not wait ALB's intervals.
+func WithFastHealthChecks() GroupOption {
+	return func(o *groupOptions) error { o.fastChecks = true; return nil }
 }
 
 // WithDeregistrationDelay sets how long a deregistered target drains before
@@ -178,7 +188,11 @@ func NewTargetGroup(name string, p Protocol, opts ...GroupOption) (*TargetGroup,
 		}
 	}
 	hc := o.healthCheck.withDefaults(p)
-	u, m, err := hc.compile()
+	minInterval, minTimeout := MinHealthCheckInterval, MinHealthCheckTimeout
+	if o.fastChecks {
+		minInterval, minTimeout = FastMinHealthCheckInterval, FastMinHealthCheckTimeout
+	}
+	u, m, err := hc.compile(minInterval, minTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("target group %s: %w", name, err)
 	}
