@@ -6,8 +6,9 @@
 // with the time it arrived and its stream, and appended to a file per
 // container under the store's directory, as JSON lines. A file that grows
 // past MaxFileBytes is rotated (kept as one numbered backup per rotation, at
-// most MaxFiles in all). A task's logs stay until Remove deletes them: they
-// do not go away with the task.
+// most MaxFiles in all). A task's logs stay until Remove deletes them, or
+// until the retention period given with WithRetention has passed since
+// their last line: they do not go away with the task.
 //
 // Each task's directory also holds an index (task.json): the task's ID, its
 // containers and labels given with SetTaskLabels (the Orchestrator records
@@ -94,6 +95,20 @@ func WithMaxFiles(n int) Option {
 	}
 }
 
+// WithRetention removes the logs of a task once nothing was written to them
+// for d, like a CloudWatch Logs retention period (but by task, not by
+// event): the Store sweeps every d/10 (between a second and an hour) until
+// Close. 0, the default, keeps logs until Remove.
+func WithRetention(d time.Duration) Option {
+	return func(s *Store) error {
+		if d < 0 {
+			return fmt.Errorf("logs: retention must not be negative, got %v", d)
+		}
+		s.retention = d
+		return nil
+	}
+}
+
 // WithClock stamps lines with now() instead of time.Now (for tests).
 func WithClock(now func() time.Time) Option {
 	return func(s *Store) error {
@@ -109,8 +124,13 @@ type Store struct {
 	maxFiles int
 	now      func() time.Time
 
-	mu    sync.Mutex
-	files map[string]*file // by task/container
+	retention time.Duration
+	stop      chan struct{} // closed by Close: ends the retention sweep
+	swept     chan struct{} // closed when the sweep has ended
+
+	mu     sync.Mutex
+	files  map[string]*file // by task/container
+	closed bool
 }
 
 type file struct {
@@ -131,11 +151,97 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
+	if s.retention > 0 {
+		s.stop, s.swept = make(chan struct{}), make(chan struct{})
+		go s.sweep()
+	}
 	return s, nil
+}
+
+// sweep expires logs past their retention until Close.
+func (s *Store) sweep() {
+	defer close(s.swept)
+	tick := time.NewTicker(min(max(s.retention/10, time.Second), time.Hour))
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			// An error leaves the rest for the next sweep.
+			_, _ = s.Expire(time.Now().Add(-s.retention))
+		}
+	}
+}
+
+// Expire removes the logs of every task whose last line was written before
+// before, and returns the IDs of those tasks. A task that writes again
+// later starts new logs.
+func (s *Store) Expire(before time.Time) ([]string, error) {
+	dirs, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	var expired []string
+	var errs []error
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		idx, err := readIndex(filepath.Join(s.dir, d.Name()))
+		if err != nil || idx.Task == "" {
+			continue // not a task's logs
+		}
+		last, err := lastWrite(filepath.Join(s.dir, d.Name()))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !last.Before(before) {
+			continue
+		}
+		if err := s.Remove(idx.Task); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		expired = append(expired, idx.Task)
+	}
+	return expired, errors.Join(errs...)
+}
+
+// lastWrite is the newest modification time of the log files in dir.
+func lastWrite(dir string) (time.Time, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("logs: %w", err)
+	}
+	var last time.Time
+	for _, e := range entries {
+		if !strings.Contains(e.Name(), ".log") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if info.ModTime().After(last) {
+			last = info.ModTime()
+		}
+	}
+	return last, nil
 }
 
 // Close closes every open file. Writers handed out earlier fail afterwards.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.stop != nil && !s.closed {
+		close(s.stop)
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.swept != nil {
+		<-s.swept
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error

@@ -3,9 +3,12 @@ package logs_test
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -191,4 +194,72 @@ func TestTaskIndexOutlivesTheWriters(t *testing.T) {
 	all, err = s.Tasks()
 	require.NoError(t, err)
 	assert.Len(t, all, 1)
+}
+
+// setWritten dates every file of a task's logs at t.
+func setWritten(t *testing.T, dir, taskID string, at time.Time) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, taskID, "*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		require.NoError(t, os.Chtimes(f, at, at))
+	}
+}
+
+func TestExpireRemovesTasksSilentSinceBefore(t *testing.T) {
+	dir := t.TempDir()
+	s, err := logs.Open(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	for _, id := range []string{"old", "new"} {
+		out, _ := s.Writers(id, "web")
+		_, err := io.WriteString(out, "hello\n")
+		require.NoError(t, err)
+	}
+	now := time.Now()
+	setWritten(t, dir, "old", now.Add(-2*time.Hour))
+
+	expired, err := s.Expire(now.Add(-time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"old"}, expired)
+	_, err = s.Task("old")
+	assert.ErrorIs(t, err, logs.ErrNotFound)
+	got, err := s.Query(logs.Query{Task: "new", Container: "web"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"hello"}, messages(got), "the task written to since is kept")
+
+	// A task that writes again after its logs expired starts new ones.
+	out, _ := s.Writers("old", "web")
+	_, err = io.WriteString(out, "again\n")
+	require.NoError(t, err)
+	got, err = s.Query(logs.Query{Task: "old", Container: "web"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"again"}, messages(got))
+}
+
+func TestRetentionSweeps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		s, err := logs.Open(dir, logs.WithRetention(time.Hour))
+		require.NoError(t, err)
+		defer s.Close()
+		out, _ := s.Writers("t1", "web")
+		_, err = io.WriteString(out, "hello\n")
+		require.NoError(t, err)
+		// The bubble's clock is not the file system's: date the file in it.
+		setWritten(t, dir, "t1", time.Now())
+
+		time.Sleep(50 * time.Minute)
+		synctest.Wait()
+		_, err = s.Task("t1")
+		require.NoError(t, err, "kept within the retention period")
+
+		time.Sleep(20 * time.Minute) // a sweep every 6 minutes
+		synctest.Wait()
+		_, err = s.Task("t1")
+		assert.ErrorIs(t, err, logs.ErrNotFound, "removed after it")
+	})
+	_, err := logs.Open(t.TempDir(), logs.WithRetention(-time.Second))
+	assert.Error(t, err)
 }
