@@ -386,6 +386,7 @@ func (p *planner) blueGreenInProgress() {
 		}
 	}
 	p.scaleGreen()
+	p.keepBlue(bi)
 	p.stopLeftovers(bi)
 	for p.advance(bi) {
 	}
@@ -474,6 +475,52 @@ func (p *planner) failGreen(reason string, rollback bool, bi int) {
 	p.index()
 	p.holdCompletion = false
 	p.blueGreenSteady()
+}
+
+// keepBlue replaces blue tasks that stopped (a crash, a lost instance)
+// while blue still takes production traffic, so that it serves its share
+// at full strength; once all production traffic is on green, blue is only
+// the rollback target and is not replaced. Blue's launches are throttled
+// as the primary's are.
+func (p *planner) keepBlue(bi int) {
+	if bi < 0 || p.primary.ProductionPercent >= 100 {
+		return
+	}
+	b := &p.plan.Deployments[bi]
+	n, failures := 0, 0
+	var lastFailure time.Time
+	for i := range p.in.Tasks {
+		t := &p.in.Tasks[i]
+		if t.DeploymentID != b.ID {
+			continue
+		}
+		if p.wanted(t) {
+			n++
+		} else if t.Phase == PhaseStopped && !t.ReachedRunning && !t.StoppedAt.Before(p.primary.CreatedAt) {
+			failures++
+			lastFailure = latest(lastFailure, t.StoppedAt)
+		}
+	}
+	need := p.in.DesiredCount - n
+	if need <= 0 {
+		return
+	}
+	if failures > 0 {
+		if next := lastFailure.Add(ThrottleDelay(failures)); p.in.Now.Before(next) {
+			p.requeue(next)
+			return
+		}
+	}
+	p.plan.Starts = append(p.plan.Starts, Start{DeploymentID: b.ID, TaskDefinition: b.TaskDefinition, Count: need})
+	p.event("(deployment %s) replacing %d stopped blue tasks: blue still serves production traffic.", b.ID, need)
+}
+
+// latest returns the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // scaleGreen starts the green tasks missing from the desired count (the

@@ -649,3 +649,33 @@ func TestBlueGreenKeepsServingLiveTargetGroups(t *testing.T) {
 		}
 	})
 }
+
+func TestBlueGreenReplacesBlueTasksWhileTheyServe(t *testing.T) {
+	t.Parallel()
+	s := newBlueGreen(t, 3, DeploymentConfiguration{Strategy: StrategyLinear,
+		LinearConfiguration: &LinearConfiguration{StepPercent: 50, StepBakeTime: 10 * time.Minute}})
+	s.run(time.Hour, func() bool { return s.in.Deployments[0].ProductionPercent == 50 })
+	require.Equal(t, 50.0, s.in.Deployments[0].ProductionPercent, "half the production traffic on green")
+	// A blue task dies while blue takes the other half: it is replaced.
+	crash := func() {
+		for i := range s.in.Tasks {
+			if t := &s.in.Tasks[i]; t.DeploymentID == "blue" && t.Phase == PhaseRunning {
+				t.Phase, t.StoppedAt = PhaseStopped, s.in.Now
+				return
+			}
+		}
+	}
+	crash()
+	plan, _ := s.step()
+	require.Len(t, plan.Starts, 1)
+	assert.Equal(t, Start{DeploymentID: "blue", TaskDefinition: "web:1", Count: 1}, plan.Starts[0])
+
+	// Once production is all on green, blue is only the rollback target.
+	s.run(time.Hour, func() bool { return s.in.Deployments[0].ProductionPercent == 100 })
+	require.Equal(t, 100.0, s.in.Deployments[0].ProductionPercent)
+	crash()
+	plan, _ = s.step()
+	for _, st := range plan.Starts {
+		assert.NotEqual(t, "blue", st.DeploymentID, "blue is not replaced after the shift")
+	}
+}
