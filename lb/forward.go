@@ -37,13 +37,16 @@ type WeightedTargetGroup struct {
 // find their listener rules by this name). A ForwardAction is safe for
 // concurrent use.
 type ForwardAction struct {
-	name   string
-	groups atomic.Pointer[[]WeightedTargetGroup]
-	next   atomic.Uint64 // requests forwarded, for the spread of picks
+	name     string
+	protocol Protocol // of every group
+	groups   atomic.Pointer[[]WeightedTargetGroup]
+	next     atomic.Uint64 // requests forwarded, for the spread of picks
 }
 
 // NewForwardAction returns a forward action named name over groups (1 to
-// MaxForwardGroups distinct HTTP groups, weights 0 to MaxWeight).
+// MaxForwardGroups distinct groups of one protocol, weights 0 to
+// MaxWeight). An action over HTTP groups serves HTTP listeners (rules and
+// default), one over TCP groups a TCP listener, by connection.
 func NewForwardAction(name string, groups ...WeightedTargetGroup) (*ForwardAction, error) {
 	if name == "" {
 		return nil, invalid("forward.name", "is required")
@@ -60,21 +63,24 @@ func NewForwardAction(name string, groups ...WeightedTargetGroup) (*ForwardActio
 		switch {
 		case wg.TargetGroup == nil:
 			return nil, fmt.Errorf("forward action %s: %w", name, invalid(field+".targetGroup", "is required"))
-		case wg.TargetGroup.protocol != HTTP:
-			return nil, fmt.Errorf("forward action %s: %w", name, invalid(field+".targetGroup", "%s has protocol %s, want HTTP", wg.TargetGroup.name, wg.TargetGroup.protocol))
+		case wg.TargetGroup.protocol != gs[0].TargetGroup.protocol:
+			return nil, fmt.Errorf("forward action %s: %w", name, invalid(field+".targetGroup", "%s has protocol %s, want %s as %s", wg.TargetGroup.name, wg.TargetGroup.protocol, gs[0].TargetGroup.protocol, gs[0].TargetGroup.name))
 		case slices.IndexFunc(gs[:i], func(o WeightedTargetGroup) bool { return o.TargetGroup.name == wg.TargetGroup.name }) >= 0:
 			return nil, fmt.Errorf("forward action %s: %w", name, invalid(field+".targetGroup", "%s appears twice", wg.TargetGroup.name))
 		case wg.Weight < 0 || wg.Weight > MaxWeight:
 			return nil, fmt.Errorf("forward action %s: %w", name, invalid(field+".weight", "must be between 0 and %d, got %d", MaxWeight, wg.Weight))
 		}
 	}
-	f := &ForwardAction{name: name}
+	f := &ForwardAction{name: name, protocol: gs[0].TargetGroup.protocol}
 	f.groups.Store(&gs)
 	return f, nil
 }
 
 // Name returns the action's name.
 func (f *ForwardAction) Name() string { return f.name }
+
+// Protocol returns the protocol of the action's groups.
+func (f *ForwardAction) Protocol() Protocol { return f.protocol }
 
 // Weights returns the weight of each target group, by group name.
 func (f *ForwardAction) Weights() map[string]int {

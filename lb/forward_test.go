@@ -157,7 +157,7 @@ func TestForwardActionValidation(t *testing.T) {
 		{"no group", "f", nil, "forward.targetGroups"},
 		{"too many groups", "f", []lb.WeightedTargetGroup{w(blue, 1), w(green, 1), w(tcp, 1), w(blue, 1), w(green, 1), w(tcp, 1)}, "forward.targetGroups"},
 		{"nil group", "f", []lb.WeightedTargetGroup{{Weight: 1}}, "forward.targetGroups[0].targetGroup"},
-		{"TCP group", "f", []lb.WeightedTargetGroup{w(tcp, 1)}, "forward.targetGroups[0].targetGroup"},
+		{"mixed protocols", "f", []lb.WeightedTargetGroup{w(blue, 1), w(tcp, 1)}, "forward.targetGroups[1].targetGroup"},
 		{"twice", "f", []lb.WeightedTargetGroup{w(blue, 1), w(blue, 2)}, "forward.targetGroups[1].targetGroup"},
 		{"weight too large", "f", []lb.WeightedTargetGroup{w(blue, lb.MaxWeight+1)}, "forward.targetGroups[0].weight"},
 		{"negative weight", "f", []lb.WeightedTargetGroup{w(blue, -1)}, "forward.targetGroups[0].weight"},
@@ -180,6 +180,55 @@ func TestForwardActionValidation(t *testing.T) {
 	var fe *lb.FieldError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "rules[0].forward", fe.Field)
+
+	// An action forwards to one protocol: TCP actions serve TCP listeners.
+	tcpAction, err := lb.NewForwardAction("t", w(tcp, 1))
+	require.NoError(t, err)
+	_, err = lb.NewHandler([]lb.Rule{{PathPrefix: "/", Forward: tcpAction}}, nil)
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "rules[0].forward", fe.Field)
+	b := newBalancer(t)
+	httpL, err := b.AddHTTPListener("127.0.0.1:0", nil, blue)
+	require.NoError(t, err)
+	require.ErrorAs(t, httpL.SetDefaultForward(tcpAction), &fe)
+	assert.Equal(t, "defaultForward", fe.Field)
+	tcpL, err := b.AddTCPListener("127.0.0.1:0", tcp)
+	require.NoError(t, err)
+	require.ErrorAs(t, tcpL.SetDefaultForward(f), &fe)
+	assert.Equal(t, "defaultForward", fe.Field)
+}
+
+// TestForwardActionOnATCPListener shifts a TCP listener's connections
+// from one group to the other with the weights.
+func TestForwardActionOnATCPListener(t *testing.T) {
+	t.Parallel()
+	blue, green := newGroup(t, "blue", lb.TCP), newGroup(t, "green", lb.TCP)
+	registerHealthy(t, blue, "b", tcpBackend(t, "blue"))
+	registerHealthy(t, green, "g", tcpBackend(t, "green"))
+	f, err := lb.NewForwardAction("db", lb.WeightedTargetGroup{TargetGroup: blue, Weight: 1000}, lb.WeightedTargetGroup{TargetGroup: green})
+	require.NoError(t, err)
+	assert.Equal(t, lb.TCP, f.Protocol())
+	b := newBalancer(t)
+	l, err := b.AddTCPListener("127.0.0.1:0", blue)
+	require.NoError(t, err)
+	require.NoError(t, l.SetDefaultForward(f))
+	served := func() map[string]int {
+		seen := map[string]int{}
+		for range 10 {
+			c := dialTCP(t, l.Addr().String())
+			seen[c.line(t)]++
+			c.Close()
+		}
+		return seen
+	}
+	assert.Equal(t, map[string]int{"blue": 10}, served())
+	require.NoError(t, f.SetWeights(map[string]int{"blue": 500, "green": 500}))
+	half := served()
+	assert.InDelta(t, 5, half["green"], 2, "about half to green: %v", half)
+	require.NoError(t, f.SetWeights(map[string]int{"blue": 0, "green": 1000}))
+	assert.Equal(t, map[string]int{"green": 10}, served())
+	require.NoError(t, l.SetDefaultForward(nil))
+	assert.Equal(t, map[string]int{"blue": 10}, served(), "back to the listener's group")
 }
 
 // TestForwardActionWeightsChangeUnderLoad shifts the weights while

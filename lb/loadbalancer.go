@@ -184,12 +184,18 @@ func (l *Listener) SetRules(rules []Rule, def *TargetGroup) error {
 	return nil
 }
 
-// SetDefaultForward makes f an HTTP listener's default action in place of
-// its default group (nil goes back to the group); see
-// Handler.SetDefaultForward.
+// SetDefaultForward makes f the listener's default action in place of its
+// default group (nil goes back to the group): for an HTTP listener the
+// requests no rule matches (see Handler.SetDefaultForward), for a TCP
+// listener every new connection. f's groups must have the listener's
+// protocol.
 func (l *Listener) SetDefaultForward(f *ForwardAction) error {
-	if l.protocol != HTTP {
-		return fmt.Errorf("listener %s: %w", l.Addr(), invalid("defaultForward", "a %s listener has no default action", l.protocol))
+	if f != nil && f.protocol != l.protocol {
+		return fmt.Errorf("listener %s: %w", l.Addr(), invalid("defaultForward", "%s forwards to %s groups, want %s", f.name, f.protocol, l.protocol))
+	}
+	if l.tcp != nil {
+		l.tcp.forward.Store(f)
+		return nil
 	}
 	l.handler.SetDefaultForward(f)
 	return nil

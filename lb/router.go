@@ -63,6 +63,8 @@ func (h *Handler) SetRules(rules []Rule, def *TargetGroup) error {
 			return invalid(field+".pathPrefix", "must start with /, got %q", r.PathPrefix)
 		case r.TargetGroup != nil && r.Forward != nil:
 			return invalid(field+".forward", "a rule has a target group or a forward action, not both")
+		case r.Forward != nil && r.Forward.protocol != HTTP:
+			return invalid(field+".forward", "%s forwards to %s groups, want HTTP", r.Forward.name, r.Forward.protocol)
 		case r.Forward != nil:
 		case r.TargetGroup == nil:
 			return invalid(field+".targetGroup", "is required")

@@ -7,18 +7,20 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // tcpProxy forwards each connection accepted on a TCP listener to one
 // target of its group and copies bytes both ways until both sides are done.
 type tcpProxy struct {
-	group  *TargetGroup
-	ln     net.Listener
-	log    *slog.Logger
-	ctx    context.Context // ends on Close: cuts dials in progress
-	cancel context.CancelFunc
-	done   chan struct{} // closed when serve returns
+	group   *TargetGroup
+	forward atomic.Pointer[ForwardAction] // when set, picks the group per connection
+	ln      net.Listener
+	log     *slog.Logger
+	ctx     context.Context // ends on Close: cuts dials in progress
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when serve returns
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -81,9 +83,15 @@ func (p *tcpProxy) untrack(c net.Conn) {
 func (p *tcpProxy) handle(client net.Conn) {
 	defer p.wg.Done()
 	defer p.untrack(client)
+	group := p.group
+	if f := p.forward.Load(); f != nil {
+		if group = f.pick(); group == nil {
+			return // every weight is 0: the client sees the connection close
+		}
+	}
 	var tried [maxAttempts]*target
 	for n := range maxAttempts {
-		t := p.group.pick(tried[:n])
+		t := group.pick(tried[:n])
 		if t == nil {
 			return // no healthy target: the client sees the connection close
 		}
