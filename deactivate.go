@@ -29,11 +29,12 @@ func (o *Orchestrator) deactivator() func(context.Context, *state.Task) error {
 // deactivate takes a DEACTIVATING task out of service discovery and out of
 // every target group it is in (as the load-balancing loop does when the
 // task is asked to stop; whichever comes first, the other finds nothing to
-// do), then waits until the groups have drained it: no request or
+// do, and neither takes the task back in: see leaving), then waits until the groups have drained it: no request or
 // connection in flight, or the deregistration delay over. The wait is
 // bounded by the longest delay of those groups plus drainSlack.
 func (o *Orchestrator) deactivate(ctx context.Context, t *state.Task) error {
 	id := t.ID()
+	o.leaving.Store(id, struct{}{})
 	if o.discovery != nil {
 		o.discovery.reg.DeregisterID(id)
 	}
@@ -64,4 +65,10 @@ func (o *Orchestrator) deactivate(ctx context.Context, t *state.Task) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isLeaving reports whether task id is being deactivated.
+func (o *Orchestrator) isLeaving(id string) bool {
+	_, ok := o.leaving.Load(id)
+	return ok
 }

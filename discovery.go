@@ -121,10 +121,15 @@ func (d *serviceDiscovery) sync(ctx context.Context, o *Orchestrator) error {
 	for ev := range w.Events() {
 		if ev.Type == store.Deleted {
 			d.reg.DeregisterID(ev.ID)
+			o.leaving.Delete(ev.ID)
 			continue
 		}
 		t, ok := ev.Object.(*state.Task)
 		if !ok || t.ServiceName == "" {
+			continue
+		}
+		if o.isLeaving(t.ID()) {
+			d.reg.DeregisterID(t.ID()) // an event from before its deactivation
 			continue
 		}
 		if err := d.reg.SyncTask(t.Task, t.Network, discovery.TaskOptions{Service: t.ServiceName}); err != nil {

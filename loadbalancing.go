@@ -99,6 +99,7 @@ func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
 			s.sync(o, obj)
 		case nil:
 			if ev.Kind == state.KindTasks {
+				o.leaving.Delete(ev.ID)
 				s.deregister(o, ev.ID, nil)
 				s.health.forget(ev.ID)
 			}
@@ -119,7 +120,7 @@ func (s *targetSync) sync(o *Orchestrator, t *state.Task) {
 	svc := s.services[state.ServiceKey(t.ClusterName(), t.ServiceName)]
 	s.expectHealth(t, svc)
 	ready := t.DesiredStatus == task.Running && t.LastStatus == task.Running &&
-		(!t.HealthChecked || t.HealthStatus == task.Healthy)
+		(!t.HealthChecked || t.HealthStatus == task.Healthy) && !o.isLeaving(t.ID())
 	want := map[string]string{}
 	if svc != nil && ready {
 		for _, l := range svc.LoadBalancers {

@@ -151,6 +151,11 @@ type Orchestrator struct {
 	feed         *taskFeed
 	discovery    *serviceDiscovery
 	targetGroups map[string]TargetGroup
+	// leaving holds the IDs of the tasks being deactivated (see
+	// deactivate): load balancing and service discovery do not take them
+	// (back) in, even on a task event older than the deactivation. An ID
+	// goes when its task is deleted from the store.
+	leaving sync.Map
 	rules        map[string]ListenerRule // blue/green listener rules, by name
 	alarms       map[string]Alarm        // by name
 }
