@@ -156,8 +156,8 @@ type Orchestrator struct {
 	// (back) in, even on a task event older than the deactivation. An ID
 	// goes when its task is deleted from the store.
 	leaving sync.Map
-	rules        map[string]ListenerRule // blue/green listener rules, by name
-	alarms       map[string]Alarm        // by name
+	rules   map[string]ListenerRule // blue/green listener rules, by name
+	alarms  map[string]Alarm        // by name
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
