@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"context"
 	"errors"
 	"syscall"
 	"testing"
@@ -425,5 +426,40 @@ func TestTeardownFailureDoesNotBlockStopped(t *testing.T) {
 		}
 		assert.Equal(t, 4, teardowns)
 		assert.True(t, tk.Released)
+	})
+}
+
+// losingRuntime removes an image right after its first pull, as another
+// process might between the pull and the creation of the container.
+type losingRuntime struct {
+	*fake.Runtime
+	lost bool
+}
+
+func (r *losingRuntime) EnsureImage(ctx context.Context, ref string, auth *runtime.Auth) error {
+	if err := r.Runtime.EnsureImage(ctx, ref, auth); err != nil {
+		return err
+	}
+	if !r.lost {
+		r.lost = true
+		return r.Runtime.RemoveImage(ctx, ref)
+	}
+	return nil
+}
+
+// TestImageLostBeforeCreateIsPulledAgain: a container whose image went
+// between the pull and the create is created after one more pull.
+func TestImageLostBeforeCreateIsPulledAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fake.WithImage("web:1", fake.Behavior{RunFor: fake.Forever}))
+		e.cfg.Runtime = &losingRuntime{Runtime: e.rt}
+		ref := e.register(webDef)
+		e.runTask(ref, "t1")
+		e.start()
+		advance(time.Second)
+
+		require.Equal(t, task.Running, e.task("t1").LastStatus, "%s %v", e.task("t1").StoppedReason, e.rt.Calls())
+		assert.Len(t, e.rt.CallsTo(fake.MethodCreate), 2, "refused once, then created")
+		assert.Len(t, e.rt.CallsTo(fake.MethodEnsureImage), 2, "pulled again")
 	})
 }

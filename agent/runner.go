@@ -557,6 +557,20 @@ func (r *runner) provision(ctx context.Context) error {
 	})
 }
 
+// repull makes c's image available again and retries the creation of its
+// container.
+func (r *runner) repull(c *ctr, spec *runtime.ContainerSpec) error {
+	auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, c.def)
+	if err != nil {
+		return err
+	}
+	if err := r.a.cfg.Runtime.EnsureImage(r.startCtx, c.def.Image, auth); err != nil {
+		return err
+	}
+	offStack(func() { err = r.a.cfg.Runtime.Create(r.startCtx, *spec) })
+	return err
+}
+
 // toCreate lists the containers that still have to be created.
 func (r *runner) toCreate() []*ctr {
 	var out []*ctr
@@ -655,6 +669,11 @@ func (r *runner) createContainer(ctx context.Context, c *ctr, in *specInput) err
 	}
 	c.id = spec.ID
 	offStack(func() { err = r.a.cfg.Runtime.Create(r.startCtx, *spec) })
+	if errors.Is(err, runtime.ErrNotFound) {
+		// The image went between the pull and now (removed behind the
+		// runtime's back): pull it again, once.
+		err = r.repull(c, spec)
+	}
 	if errors.Is(err, runtime.ErrAlreadyExists) {
 		err = r.adoptExisting(ctx, c)
 	}
