@@ -78,6 +78,7 @@ type UnknownLogStreamError struct {
 	Container string
 }
 
+// Error says which task or container has no log.
 func (e *UnknownLogStreamError) Error() string {
 	if e.Container != "" {
 		return fmt.Sprintf("%v: task %s/%s has no container %q", ErrNotFound, e.Cluster, e.Task, e.Container)

@@ -310,6 +310,7 @@ type FieldError struct {
 	Rule  string
 }
 
+// Error names the field and the rule it broke.
 func (e *FieldError) Error() string { return "stevedore: invalid request: " + e.Field + ": " + e.Rule }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.

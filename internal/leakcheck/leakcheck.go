@@ -145,6 +145,7 @@ type Error struct {
 	Leaks []Leak
 }
 
+// Error lists what was left behind.
 func (e *Error) Error() string {
 	lines := make([]string, len(e.Leaks))
 	for i, l := range e.Leaks {
