@@ -288,6 +288,13 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 // force it fails with ErrInUse while tasks still run there; with force the
 // tasks are stopped and the services place them elsewhere.
 func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, clusterName, id string, force bool) error {
+	return o.deregister(ctx, clusterName, id, force, task.TerminationNotice, "Container instance deregistered", "deregistered")
+}
+
+// deregister makes an instance INACTIVE for instReason; with force, the
+// tasks still there stop with code and reason (otherwise they make it fail
+// with ErrInUse).
+func (o *Orchestrator) deregister(ctx context.Context, clusterName, id string, force bool, code task.StopCode, reason, instReason string) error {
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		inst, err := o.getInstance(tx, clusterName, id)
 		if err != nil {
@@ -302,7 +309,7 @@ func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, clusterN
 		}
 		for _, t := range tasks {
 			next := t.Copy()
-			if next.Stop(task.TerminationNotice, "Container instance deregistered", o.now()) {
+			if next.Stop(code, reason, o.now()) {
 				if err := tx.Update(next); err != nil {
 					return err
 				}
@@ -310,7 +317,7 @@ func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, clusterN
 		}
 		next := inst.Copy()
 		next.Status = cluster.StatusInactive
-		next.StatusReason = "deregistered"
+		next.StatusReason = instReason
 		return tx.Update(next)
 	})
 	if err != nil {

@@ -47,6 +47,13 @@
 // tasks in Failures with ECS's reason ("RESOURCE:MEMORY") and the service
 // records an event saying why.
 //
+// Instances may belong to capacity providers, ON_DEMAND or SPOT, which
+// tasks and services weigh with a capacity provider strategy.
+// InterruptSpotInstance passes on a Spot interruption notice: the instance
+// drains at once, so the services start replacements on the remaining
+// capacity while the notice runs, and when it ends the tasks still there
+// stop with stop code SpotInterruption and the instance is deregistered.
+//
 // # Security groups
 //
 // A security group is a named set of inbound rules (network.IngressRule:

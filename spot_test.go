@@ -1,0 +1,87 @@
+package stevedore_test
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/cluster"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// TestSpotInterruption: the notice drains the Spot instance, the service's
+// tasks move to on-demand capacity while it runs, and at its end what is
+// left on the instance stops with SpotInterruption and the instance goes.
+func TestSpotInterruption(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithTaskRetention(3*time.Hour))
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, o.Close()) })
+		ctx := t.Context()
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
+			{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
+			{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
+		}})
+		require.NoError(t, err)
+		e := &env{t: t, o: o, ctx: ctx, runtimes: map[string]*fake.Runtime{}}
+		register := func(id, provider string) {
+			rt := fake.New()
+			t.Cleanup(rt.Close)
+			_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+				Cluster: "test", InstanceID: id, CapacityProvider: provider,
+				Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
+				Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"},
+				Runtime:    rt, Network: netfake.New(),
+			})
+			require.NoError(t, err)
+		}
+		register("i-spot", "spot")
+		ref := e.register("v1")
+		_, err = o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+		out, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+		require.NoError(t, err)
+		standalone := out.Tasks[0].ID()
+		register("i-od", "ondemand")
+
+		// Only Spot capacity can be interrupted, with a sane notice.
+		require.ErrorIs(t, o.InterruptSpotInstance(ctx, "test", "i-od", 0), stevedore.ErrInvalid)
+		require.ErrorIs(t, o.InterruptSpotInstance(ctx, "test", "i-spot", -time.Second), stevedore.ErrInvalid)
+		require.ErrorIs(t, o.InterruptSpotInstance(ctx, "test", "i-nope", 0), stevedore.ErrNotFound)
+
+		require.NoError(t, o.InterruptSpotInstance(ctx, "test", "i-spot", 0))
+		insts, err := o.DescribeContainerInstances(ctx, "test", "i-spot")
+		require.NoError(t, err)
+		assert.Equal(t, cluster.StatusDraining, insts[0].Status)
+		assert.Contains(t, insts[0].StatusReason, "Spot interruption")
+
+		// Within the two minutes' notice the service moves to on-demand.
+		time.Sleep(90 * time.Second)
+		synctest.Wait()
+		moved := e.tasks(stevedore.ListTasksInput{ServiceName: "web"})
+		require.Len(t, moved, 2)
+		for _, tk := range moved {
+			assert.Equal(t, "i-od", tk.ContainerInstanceID(), "task %s", tk.ID())
+			assert.Equal(t, task.Running, tk.LastStatus)
+		}
+		assert.Equal(t, task.Running, e.task(standalone).LastStatus, "standalone tasks run until the capacity goes")
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		tk := e.task(standalone)
+		assert.Equal(t, task.Stopped, tk.LastStatus)
+		assert.Equal(t, task.SpotInterruption, tk.StopCode)
+		assert.Equal(t, "Your Spot Task was interrupted.", tk.StoppedReason)
+		insts, err = o.DescribeContainerInstances(ctx, "test", "i-spot")
+		require.NoError(t, err)
+		assert.Equal(t, cluster.StatusInactive, insts[0].Status)
+		assert.Equal(t, "Spot capacity reclaimed", insts[0].StatusReason)
+	})
+}
