@@ -27,6 +27,7 @@ type Option func(*options) error
 type options struct {
 	logger  *slog.Logger
 	timeout time.Duration
+	groups  []TargetGroup
 }
 
 // WithLogger logs failed scrapes and event subscriptions through l
@@ -56,12 +57,14 @@ func WithScrapeTimeout(d time.Duration) Option {
 // Collector is a prometheus.Collector of an Orchestrator's state. Each
 // scrape reads clusters, container instances, services and tasks through the
 // Orchestrator's API: a fixed number of calls per cluster, whatever the
-// number of tasks. Event counters are fed by Run. A Collector is safe for
+// number of tasks; and the targets of the groups given WithTargetGroups.
+// Event counters are fed by Run. A Collector is safe for
 // concurrent use.
 type Collector struct {
 	o       *stevedore.Orchestrator
 	log     *slog.Logger
 	timeout time.Duration
+	groups  []TargetGroup
 
 	// scrapeMu serialises scrapes: two registries scraping at once do not
 	// double the load on the Orchestrator.
@@ -126,6 +129,7 @@ func NewCollector(o *stevedore.Orchestrator, opts ...Option) (*Collector, error)
 		o:       o,
 		log:     cfg.logger,
 		timeout: cfg.timeout,
+		groups:  cfg.groups,
 		scrapeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stevedore_scrape_errors_total",
 			Help: "Scrapes that could not read part or all of the Orchestrator's state.",
@@ -144,6 +148,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	if len(c.groups) > 0 {
+		for _, d := range targetDescs {
+			ch <- d
+		}
+	}
 	c.scrapeErrors.Describe(ch)
 	c.events.describe(ch)
 }
@@ -160,6 +169,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		c.scrapeErrors.Inc()
 		c.log.Warn("metrics scrape failed", "err", err)
 	}
+	collectTargets(c.groups, ch)
 	c.scrapeErrors.Collect(ch)
 	c.events.collect(ch)
 }

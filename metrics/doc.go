@@ -48,6 +48,17 @@
 // stevedore_service_deployments and stevedore_container_instances report
 // every known state, zero or not, so that alerts have a series to watch.
 //
+// With WithTargetGroups, the targets of load balancer target groups (any
+// TargetGroup, such as *lb.TargetGroup), read on each scrape:
+//
+//	stevedore_targets{target_group,state}
+//	stevedore_target_requests_total{target_group,target}
+//	stevedore_target_errors_total{target_group,target}
+//	stevedore_target_active_requests{target_group,target}
+//
+// A target's counters count from its registration; a target registered
+// again starts from zero, which Prometheus's rate() takes as a reset.
+//
 // Counters, counted by Run from the Orchestrator's events:
 //
 //	stevedore_task_state_change_events_total{cluster,service,last_status}
