@@ -173,29 +173,9 @@ stevedore_scrape_errors_total 0
 
 		// Three tasks of 128 cpu units and 256 MiB hold resources; where
 		// they went is placement's business.
-		assert.Equal(t, float64(2*4096-3*128), sumGauge(t, c, "stevedore_container_instance_cpu_remaining_units"))
-		assert.Equal(t, float64(2*8192-3*256)*(1<<20), sumGauge(t, c, "stevedore_container_instance_memory_remaining_bytes"))
+		assert.Equal(t, float64(2*4096-3*128), sum(t, c, "stevedore_container_instance_cpu_remaining_units", nil))
+		assert.Equal(t, float64(2*8192-3*256)*(1<<20), sum(t, c, "stevedore_container_instance_memory_remaining_bytes", nil))
 	})
-}
-
-// sumGauge adds up the values of every series of the gauge name.
-func sumGauge(t *testing.T, c prometheus.Collector, name string) float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	var sum float64
-	for _, f := range families {
-		if f.GetName() == name {
-			for _, m := range f.GetMetric() {
-				sum += m.GetGauge().GetValue()
-			}
-			return sum
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }
 
 func TestCollectorReportsEmptyCluster(t *testing.T) {
@@ -226,29 +206,30 @@ func TestCollectorCountsEvents(t *testing.T) {
 		waitSteady(t, o, "web")
 		synctest.Wait()
 
-		assert.GreaterOrEqual(t, sumCounter(t, c, "stevedore_task_state_change_events_total",
+		assert.GreaterOrEqual(t, sum(t, c, "stevedore_task_state_change_events_total",
 			map[string]string{"service": "web", "last_status": "RUNNING"}), 2.0, "each task reached RUNNING")
-		assert.Equal(t, 1.0, sumCounter(t, c, "stevedore_deployment_state_change_events_total",
+		assert.Equal(t, 1.0, sum(t, c, "stevedore_deployment_state_change_events_total",
 			map[string]string{"service": "web", "rollout_state": "COMPLETED"}))
-		assert.GreaterOrEqual(t, sumCounter(t, c, "stevedore_service_events_total",
+		assert.GreaterOrEqual(t, sum(t, c, "stevedore_service_events_total",
 			map[string]string{"service": "web"}), 1.0, "the steady state event")
-		assert.GreaterOrEqual(t, sumCounter(t, c, "stevedore_container_instance_state_change_events_total",
+		assert.GreaterOrEqual(t, sum(t, c, "stevedore_container_instance_state_change_events_total",
 			map[string]string{"status": "ACTIVE"}), 1.0, "i-1 registered")
-		assert.Equal(t, 0.0, sumCounter(t, c, "stevedore_event_resubscriptions_total", nil))
+		assert.Equal(t, 0.0, sum(t, c, "stevedore_event_resubscriptions_total", nil))
 
 		cancel()
 		require.NoError(t, <-done)
 	})
 }
 
-// sumCounter adds up the counters name whose labels include want.
-func sumCounter(t *testing.T, c prometheus.Collector, name string, want map[string]string) float64 {
+// sum adds up the values of the gauges or counters name whose labels
+// include want.
+func sum(t *testing.T, c prometheus.Collector, name string, want map[string]string) float64 {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	families, err := reg.Gather()
 	require.NoError(t, err)
-	var sum float64
+	var total float64
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -264,10 +245,10 @@ func sumCounter(t *testing.T, c prometheus.Collector, name string, want map[stri
 					continue series
 				}
 			}
-			sum += m.GetCounter().GetValue()
+			total += m.GetGauge().GetValue() + m.GetCounter().GetValue()
 		}
 	}
-	return sum
+	return total
 }
 
 func TestScrapeOfClosedOrchestratorCountsAnError(t *testing.T) {
