@@ -1,8 +1,10 @@
 package metrics_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -18,6 +20,7 @@ import (
 	"github.com/stevedore-io/stevedore/metrics"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -254,7 +257,9 @@ func sum(t *testing.T, c prometheus.Collector, name string, want map[string]stri
 func TestScrapeOfClosedOrchestratorCountsAnError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		o := newOrchestrator(t, 1)
-		c := newCollector(t, o)
+		var logged bytes.Buffer
+		c, err := metrics.NewCollector(o, metrics.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+		require.NoError(t, err)
 		require.NoError(t, o.Close())
 
 		const want = `
@@ -264,9 +269,10 @@ stevedore_scrape_errors_total 1
 `
 		require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "stevedore_scrape_errors_total"))
 		assert.Equal(t, 0, testutil.CollectAndCount(c, "stevedore_tasks", "stevedore_container_instances"))
+		assert.Contains(t, logged.String(), "metrics scrape failed")
 
-		err := c.Run(t.Context())
-		require.Error(t, err)
+		err = c.Run(t.Context())
+		require.ErrorIs(t, err, store.ErrClosed)
 		assert.Contains(t, err.Error(), "subscribe")
 	})
 }
