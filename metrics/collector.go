@@ -56,10 +56,9 @@ func WithScrapeTimeout(d time.Duration) Option {
 
 // Collector is a prometheus.Collector of an Orchestrator's state. Each
 // scrape reads clusters, container instances, services and tasks through the
-// Orchestrator's API: a fixed number of calls per cluster, whatever the
-// number of tasks; and the targets of the groups given WithTargetGroups.
-// Event counters are fed by Run. A Collector is safe for
-// concurrent use.
+// Orchestrator's API (a fixed number of calls per cluster, whatever the
+// number of tasks) and the targets of the groups given WithTargetGroups.
+// Run feeds its event counters. A Collector is safe for concurrent use.
 type Collector struct {
 	o       *stevedore.Orchestrator
 	log     *slog.Logger
@@ -158,8 +157,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect reads the Orchestrator's state and sends it as metrics. A cluster
-// whose state cannot be read is left out and counted in
-// stevedore_scrape_errors_total; the other clusters are still reported.
+// whose state cannot be read is left out and the other clusters are still
+// reported; a scrape with any such failure is logged and counted in
+// stevedore_scrape_errors_total.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.scrapeMu.Lock()
 	defer c.scrapeMu.Unlock()
