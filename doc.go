@@ -188,5 +188,6 @@
 // import nothing Linux-specific and can be used on their own, for example to
 // build a custom scheduler (placement's plug-ins) or to unit-test
 // orchestration logic. See examples/unittest for tests with the fakes and
-// testing/synctest, and examples/quickstart for real containers.
+// testing/synctest, and examples/quickstart for real containers. Package
+// metrics exports the Orchestrator's state and events to Prometheus.
 package stevedore
