@@ -34,6 +34,7 @@ var pure = []string{
 	"./placement/...",
 	"./service/...",
 	"./health/...",
+	"./autoscaling/...",
 	"./internal/healthcmd/...",
 }
 
