@@ -7,6 +7,7 @@ import (
 	"github.com/stevedore-io/stevedore/agent"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
+	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -30,6 +31,8 @@ type ImageCleanup = agent.ImageCleanup
 type agentHandle struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	// runtime is the instance's, for the autoscaler's Stats.
+	runtime runtime.Runtime
 }
 
 // startAgent runs the agent of one instance until the Orchestrator closes or
@@ -50,7 +53,7 @@ func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInp
 		return err
 	}
 	ctx, cancel := context.WithCancel(o.ctx)
-	h := &agentHandle{cancel: cancel, done: make(chan struct{})}
+	h := &agentHandle{cancel: cancel, done: make(chan struct{}), runtime: in.Runtime}
 	o.mu.Lock()
 	old := o.agents[id]
 	o.agents[id] = h

@@ -58,6 +58,7 @@ type options struct {
 	targetGroups map[string]TargetGroup
 	rules        map[string]ListenerRule
 	alarms       map[string]Alarm
+	scaling      scalingOptions
 }
 
 // WithLogSink sends every container's output to sink (see package logs).
@@ -158,6 +159,7 @@ type Orchestrator struct {
 	leaving sync.Map
 	rules   map[string]ListenerRule // blue/green listener rules, by name
 	alarms  map[string]Alarm        // by name
+	scaler  *autoscaler
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -232,6 +234,8 @@ func New(opts ...Option) (*Orchestrator, error) {
 	orc.goLoop("task feed", orc.feed.run)
 	orc.goLoop("service controller", orc.services.run)
 	orc.goLoop("task reaper", orc.reap)
+	orc.scaler = newAutoscaler(o.scaling)
+	orc.goLoop("service auto scaling", orc.scaler.run)
 	return orc, nil
 }
 
