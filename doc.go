@@ -182,11 +182,39 @@
 //		Cluster: "prod", ServiceName: "web", FilterPattern: "%5[0-9][0-9]%",
 //	})
 //
+// # Service auto scaling
+//
+// Target tracking scaling, as Application Auto Scaling does for ECS
+// services: RegisterScalableTarget bounds a REPLICA service's desired count,
+// PutScalingPolicy adds a policy keeping a metric near a target value, and
+// every evaluation period (WithScalingEvaluationPeriod, default one minute)
+// the Orchestrator sets the desired count to ceil(count × metric / target),
+// within the bounds, the cooldowns and the scale-in tolerance of package
+// autoscaling, recording a service event. The metrics are
+// ECSServiceAverageCPUUtilization and ECSServiceAverageMemoryUtilization
+// (the average over the service's RUNNING tasks of their containers' use, in
+// percent of what the task reserves, read from the runtimes' Stats; CPU is a
+// rate between two evaluations) or custom metrics registered with
+// WithMetrics. With several policies the service scales out when any says so
+// and in only when all do.
+//
+//	o, err := stevedore.New(stevedore.WithMetrics(map[string]stevedore.MetricFunc{
+//		"queue": func(ctx context.Context, cluster, service string) (float64, error) { ... },
+//	}))
+//	err = o.RegisterScalableTarget(ctx, stevedore.RegisterScalableTargetInput{
+//		Cluster: "prod", Service: "web", MinCapacity: 2, MaxCapacity: 20,
+//	})
+//	_, err = o.PutScalingPolicy(ctx, stevedore.PutScalingPolicyInput{
+//		Cluster: "prod", Service: "web",
+//		Policy: autoscaling.TargetTrackingPolicy{Name: "cpu70",
+//			Metric: autoscaling.ECSServiceAverageCPUUtilization, TargetValue: 70},
+//	})
+//
 // # Packages
 //
-// The pure packages — task, cluster, placement, service, health, store —
-// import nothing Linux-specific and can be used on their own, for example to
-// build a custom scheduler (placement's plug-ins) or to unit-test
+// The pure packages — task, cluster, placement, service, health, store,
+// autoscaling — import nothing Linux-specific and can be used on their own,
+// for example to build a custom scheduler (placement's plug-ins) or to unit-test
 // orchestration logic. See examples/unittest for tests with the fakes and
 // testing/synctest, and examples/quickstart for real containers. Package
 // metrics exports the Orchestrator's state and events to Prometheus.
