@@ -267,3 +267,26 @@ func TestAutoScalingOnMemory(t *testing.T) {
 		assert.True(t, e.hasEvent(autoscaling.ECSServiceAverageMemoryUtilization+" is 50, target 25"))
 	})
 }
+
+func TestAutoScalingSeveralPolicies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// CPU at 50% of a 50% target; the queue decides.
+		queue := &gauge{v: 1}
+		e := scalingEnv(t, queue, 4, busy(0.5))
+		e.scalable(1, 8, autoscaling.TargetTrackingPolicy{Name: "cpu", Metric: autoscaling.ECSServiceAverageCPUUtilization, TargetValue: 50,
+			ScaleInCooldown: time.Minute})
+		_, err := e.o.PutScalingPolicy(e.ctx, stevedore.PutScalingPolicyInput{Cluster: "test", Service: "web",
+			Policy: autoscaling.TargetTrackingPolicy{Name: "queue", Metric: "queue", TargetValue: 10, ScaleInCooldown: time.Minute}})
+		require.NoError(t, err)
+		d, err := e.o.DescribeScalingPolicies(e.ctx, "test", "web")
+		require.NoError(t, err)
+		require.Len(t, d.Policies, 2)
+		assert.Equal(t, autoscaling.DefaultCooldown, d.Policies[1].ScaleOutCooldown, "defaults set")
+
+		// The queue wants 1 task, CPU holds 4: no scale-in.
+		e.holdsDesired(4, 10*time.Minute)
+		// The queue wants more: out.
+		queue.set(20)
+		e.waitDesired(8, 2*time.Minute)
+	})
+}
