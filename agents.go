@@ -31,7 +31,9 @@ type ImageCleanup = agent.ImageCleanup
 type agentHandle struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	// runtime is the instance's, for the autoscaler's Stats.
+	// runtime is the instance's, for the autoscaler's Stats; guarded by
+	// Orchestrator.mu once the handle is in o.agents, nil once the
+	// instance is deregistered.
 	runtime runtime.Runtime
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/autoscaling"
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
@@ -413,6 +414,16 @@ func (o *Orchestrator) setScaledCount(ctx context.Context, read *state.Scaling, 
 	})
 }
 
+// forgetRuntime stops the autoscaler reading the Stats of a deregistered
+// instance's runtime; registering the instance again gives it one anew.
+func (o *Orchestrator) forgetRuntime(instanceID string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if h := o.agents[instanceID]; h != nil {
+		h.runtime = nil
+	}
+}
+
 // utilization is the average use of a service's running tasks, in percent
 // of what they reserve, and how many tasks each average covers.
 type utilization struct {
@@ -430,9 +441,12 @@ func (a *autoscaler) utilization(ctx context.Context, o *Orchestrator, tasks []*
 	var cpuSum, memSum float64
 	for _, t := range tasks {
 		o.mu.Lock()
-		h := o.agents[t.ContainerInstanceID()]
+		var rt runtime.Runtime
+		if h := o.agents[t.ContainerInstanceID()]; h != nil {
+			rt = h.runtime
+		}
 		o.mu.Unlock()
-		if h == nil || h.runtime == nil {
+		if rt == nil {
 			continue
 		}
 		var used time.Duration
@@ -443,7 +457,7 @@ func (a *autoscaler) utilization(ctx context.Context, o *Orchestrator, tasks []*
 			if c.RuntimeID == "" {
 				continue
 			}
-			st, err := h.runtime.Stats(ctx, c.RuntimeID)
+			st, err := rt.Stats(ctx, c.RuntimeID)
 			if err != nil {
 				ok = false
 				break

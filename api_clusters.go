@@ -323,6 +323,7 @@ func (o *Orchestrator) deregister(ctx context.Context, clusterName, id string, f
 	if err != nil {
 		return err
 	}
+	o.forgetRuntime(id)
 	return nil
 }
 

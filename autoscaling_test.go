@@ -290,3 +290,23 @@ func TestAutoScalingSeveralPolicies(t *testing.T) {
 		e.waitDesired(8, 2*time.Minute)
 	})
 }
+
+func TestAutoScalingReadsStatsOfRegisteredInstancesOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := scalingEnv(t, &gauge{}, 2, busy(0.5))
+		e.scalable(2, 2, autoscaling.TargetTrackingPolicy{Name: "cpu", Metric: autoscaling.ECSServiceAverageCPUUtilization, TargetValue: 50})
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		for id, rt := range e.runtimes {
+			assert.NotEmpty(t, rt.CallsTo(fake.MethodStats), "no Stats read from %s", id)
+		}
+		require.NoError(t, e.o.DeregisterContainerInstance(e.ctx, "test", "i-0", true))
+		e.waitSteady("web", 5*time.Minute)
+		before := len(e.runtimes["i-0"].CallsTo(fake.MethodStats))
+		after1 := len(e.runtimes["i-1"].CallsTo(fake.MethodStats))
+		time.Sleep(3 * time.Minute)
+		synctest.Wait()
+		assert.Len(t, e.runtimes["i-0"].CallsTo(fake.MethodStats), before)
+		assert.Greater(t, len(e.runtimes["i-1"].CallsTo(fake.MethodStats)), after1)
+	})
+}
