@@ -152,7 +152,9 @@ func Decide(t ScalableTarget, p TargetTrackingPolicy, current int, metric float6
 	raw := current
 	if current > 0 {
 		// The small epsilon keeps 3 × 50/50 at 3 despite rounding.
-		raw = int(math.Ceil(float64(current)*ratio - 1e-9))
+		// Clamping in float first keeps a huge ratio from overflowing
+		// the conversion to int.
+		raw = int(min(math.Ceil(float64(current)*ratio-1e-9), float64(t.MaxCapacity)))
 	}
 	desired := t.Clamp(raw)
 	what := fmt.Sprintf("%s is %.4g, target %.4g", p.Metric, metric, p.TargetValue)

@@ -52,6 +52,7 @@ func TestDecide(t *testing.T) {
 		{"scale out with scale in disabled", noScaleIn, 4, 100, autoscaling.History{}, t0, 8},
 		{"above max comes down whatever", noScaleIn, 12, 100, autoscaling.History{LastScaleIn: t0}, t0, 10},
 		{"below min comes up whatever", policy, 0, 0, autoscaling.History{LastScaleOut: t0}, t0, 1},
+		{"huge metric", policy, 3, math.MaxFloat64, autoscaling.History{}, t0, 10},
 		{"no metric", policy, 3, math.NaN(), autoscaling.History{}, t0, 3},
 		{"negative metric", policy, 3, -1, autoscaling.History{}, t0, 3},
 	} {
@@ -130,7 +131,7 @@ func TestDecideProperties(t *testing.T) {
 			DisableScaleIn:   rapid.Bool().Draw(t, "disableScaleIn"),
 		}
 		current := rapid.IntRange(0, 60).Draw(t, "current")
-		metric := rapid.Float64Range(0, 1000).Draw(t, "metric")
+		metric := rapid.OneOf(rapid.Float64Range(0, 1000), rapid.Float64Range(0, math.MaxFloat64)).Draw(t, "metric")
 		h := autoscaling.History{
 			LastScaleOut: t0.Add(-time.Duration(rapid.IntRange(0, 900).Draw(t, "sinceOut")) * time.Second),
 			LastScaleIn:  t0.Add(-time.Duration(rapid.IntRange(0, 900).Draw(t, "sinceIn")) * time.Second),
