@@ -271,6 +271,7 @@ type scalingView struct {
 func (a *autoscaler) evaluate(ctx context.Context, o *Orchestrator) error {
 	var views []scalingView
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		views = views[:0]
 		all, err := store.List[*state.Scaling](tx, state.KindScaling)
 		if err != nil || len(all) == 0 {
 			return err
