@@ -234,6 +234,11 @@ func (o *Orchestrator) DeleteService(ctx context.Context, clusterName, name stri
 		}
 		next.Steady = false
 		out = next.Service.Clone()
+		// Its auto scaling goes with it: a service created again under the
+		// same name starts without.
+		if err := tx.Delete(state.KindScaling, cur.ObjectID()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		return tx.Update(next)
 	})
 	if err != nil {

@@ -234,6 +234,20 @@ func TestAutoScalingDeletePolicyStopsScaling(t *testing.T) {
 	})
 }
 
+// TestAutoScalingGoesWithTheService: deleting a service deletes its auto
+// scaling; a service created again under its name starts without.
+func TestAutoScalingGoesWithTheService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		queue := &gauge{v: 10}
+		e := scalingEnv(t, queue, 1)
+		e.scalable(1, 8, autoscaling.TargetTrackingPolicy{Name: "q", Metric: "queue", TargetValue: 10})
+		_, err := e.o.DeleteService(e.ctx, "test", "web", true)
+		require.NoError(t, err)
+		_, err = e.o.DescribeScalingPolicies(e.ctx, "test", "web")
+		require.ErrorIs(t, err, stevedore.ErrNotFound)
+	})
+}
+
 // busy scripts containers that use share of their task's 128 cpu units and
 // 128 MiB of memory.
 func busy(share float64) fake.Option {
