@@ -9,8 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore"
-	"github.com/stevedore-io/stevedore/cluster"
-	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -26,15 +24,7 @@ func TestInstanceImageCleanup(t *testing.T) {
 			"i-cleans": {Interval: time.Minute, MinimumAge: 2 * time.Minute},
 			"i-keeps":  {Disabled: true},
 		} {
-			rt := fake.New()
-			t.Cleanup(rt.Close)
-			runtimes[id] = rt
-			_, err := e.o.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
-				Cluster: "test", InstanceID: id,
-				Resources: cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
-				Runtime:   rt, Network: netfake.New(), ImageCleanup: cleanup,
-			})
-			require.NoError(t, err)
+			runtimes[id] = e.addInstanceWith(stevedore.RegisterInstanceInput{InstanceID: id, ImageCleanup: cleanup})
 		}
 		ref := e.register("v1")
 		for id := range runtimes {

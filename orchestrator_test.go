@@ -52,18 +52,30 @@ func envFor(t *testing.T, o *stevedore.Orchestrator, instances int, opts ...fake
 
 func (e *env) addInstance(id, az string) {
 	e.t.Helper()
+	e.addInstanceWith(stevedore.RegisterInstanceInput{
+		InstanceID: id,
+		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + az},
+	})
+}
+
+// addInstanceWith registers instance in of cluster "test" with a fake runtime of
+// its own (kept in e.runtimes) and a fake network; in's zero Cluster and
+// Resources take the env's defaults.
+func (e *env) addInstanceWith(in stevedore.RegisterInstanceInput) *fake.Runtime {
+	e.t.Helper()
 	rt := fake.New(e.opts...)
 	e.t.Cleanup(rt.Close)
-	e.runtimes[id] = rt
-	_, err := e.o.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
-		Cluster:    "test",
-		InstanceID: id,
-		Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
-		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + az},
-		Runtime:    rt,
-		Network:    netfake.New(),
-	})
+	e.runtimes[in.InstanceID] = rt
+	if in.Cluster == "" {
+		in.Cluster = "test"
+	}
+	if in.Resources.CPU == 0 {
+		in.Resources = cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10}
+	}
+	in.Runtime, in.Network = rt, netfake.New()
+	_, err := e.o.RegisterContainerInstance(e.ctx, in)
 	require.NoError(e.t, err)
+	return rt
 }
 
 const webDef = `{

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/cluster"
-	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -31,15 +30,8 @@ func TestSpotInterruption(t *testing.T) {
 		require.NoError(t, err)
 		e := &env{t: t, o: o, ctx: ctx, runtimes: map[string]*fake.Runtime{}}
 		register := func(id, provider string) {
-			rt := fake.New()
-			t.Cleanup(rt.Close)
-			_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
-				Cluster: "test", InstanceID: id, CapacityProvider: provider,
-				Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
-				Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"},
-				Runtime:    rt, Network: netfake.New(),
-			})
-			require.NoError(t, err)
+			e.addInstanceWith(stevedore.RegisterInstanceInput{InstanceID: id, CapacityProvider: provider,
+				Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}})
 		}
 		register("i-spot", "spot")
 		ref := e.register("v1")
