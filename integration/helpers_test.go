@@ -58,6 +58,16 @@ func webTaskDef(family, script string) string {
 	}`, family, imageRef, shellCommand(script), webHealthCheck)
 }
 
+// idleTaskDef is the JSON of an awsvpc task definition of family with one
+// essential container, idle, that runs idleScript.
+func idleTaskDef(family string) string {
+	return fmt.Sprintf(`{
+		"family": %q,
+		"networkMode": "awsvpc",
+		"containerDefinitions": [{"name": "idle", "image": %q, "essential": true, "memory": 16, %s, "stopTimeout": 2}]
+	}`, family, imageRef, shellCommand(idleScript))
+}
+
 // registerDef parses an ECS task definition and registers it.
 func (e *env) registerDef(def string) *task.TaskDefinition {
 	e.t.Helper()

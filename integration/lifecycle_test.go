@@ -192,11 +192,7 @@ func TestContainerThatCannotStartFailsTask(t *testing.T) {
 func TestStopTaskWhileStarting(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	def := e.registerDef(fmt.Sprintf(`{
-		"family": "fleeting",
-		"networkMode": "awsvpc",
-		"containerDefinitions": [{"name": "idle", "image": %q, "essential": true, "memory": 16, %s, "stopTimeout": 2}]
-	}`, imageRef, shellCommand(idleScript)))
+	def := e.registerDef(idleTaskDef("fleeting"))
 	events, err := e.orc.Subscribe(e.ctx)
 	require.NoError(t, err)
 	for _, at := range []task.Status{task.Provisioning, task.Pending, task.Activating, task.Running} {

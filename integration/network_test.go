@@ -139,11 +139,7 @@ func TestAWSVPCTasksReachEachOther(t *testing.T) {
 func TestVethCarriesTaskLabel(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	def := e.registerDef(fmt.Sprintf(`{
-		"family": "label",
-		"networkMode": "awsvpc",
-		"containerDefinitions": [{"name": "idle", "image": %q, "essential": true, "memory": 16, %s, "stopTimeout": 2}]
-	}`, imageRef, shellCommand(idleScript)))
+	def := e.registerDef(idleTaskDef("label"))
 	tk := e.waitRunning(e.runTask(def).ID(), 30*time.Second)
 	want := "stevedore-task=" + tk.ID()
 
