@@ -46,9 +46,11 @@ import (
 
 // The benchmarks below compare a whole awsvpc task through the Orchestrator
 // with the same container started by plain containerd client calls in a
-// network namespace of its own, in the same run and interleaved (even
-// iterations run Stevedore first, odd ones the raw client first), so that
-// both sides see the same load. Each reports its own percentiles with
+// network namespace of its own, in the same run and interleaved (the
+// sides take turns in a rotating order), so that all sides see the same
+// load. The raw client runs twice: with the default seccomp profile and
+// no_new_privs that Stevedore's spec has ("raw", like for like) and with
+// containerd's default spec ("raw-plain"). Each reports its own percentiles with
 // b.ReportMetric; ns/op is the whole iteration, both sides and the
 // untimed start or stop around the measured part, and means little.
 //
