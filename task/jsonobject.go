@@ -237,6 +237,9 @@ func unknownFields(path string, v reflect.Value, out []Warning) []Warning {
 		f := fieldsOf(v.Type())
 		extra := v.Field(f.extra).Interface().(map[string]json.RawMessage)
 		for _, k := range sortedKeys(extra) {
+			if isEmptyJSON(extra[k]) {
+				continue // null, [] or {}: says nothing, so not worth a warning
+			}
 			msg := "unknown field, kept as is"
 			if unsupportedECSFields[k] {
 				msg = "ECS field not supported by Stevedore, kept as is"
@@ -248,6 +251,16 @@ func unknownFields(path string, v reflect.Value, out []Warning) []Warning {
 		}
 	}
 	return out
+}
+
+// isEmptyJSON reports whether raw is null, an empty array or an empty
+// object, as exports from the console are full of.
+func isEmptyJSON(raw json.RawMessage) bool {
+	switch string(bytes.Join(bytes.Fields(raw), nil)) {
+	case "null", "[]", "{}":
+		return true
+	}
+	return false
 }
 
 // unsupportedECSFields are ECS task definition members that Stevedore

@@ -93,6 +93,11 @@ var (
 //
 // Besides the ECS log drivers, logDriver may be LogDriverStevedore.
 func (td *TaskDefinition) Validate() error {
+	if rp := td.RuntimePlatform; rp != nil && strings.HasPrefix(rp.OperatingSystemFamily, "WINDOWS") {
+		// Its paths and settings follow Windows' rules: one clear refusal
+		// says more than a problem for each of them.
+		return &ValidationError{Family: td.Family, Errors: []FieldError{errWindows}}
+	}
 	v := &validator{
 		td:         td,
 		mode:       td.EffectiveNetworkMode(),
@@ -185,10 +190,22 @@ func (v *validator) required(path, s string) bool {
 }
 
 func (v *validator) absolutePath(p, s string) {
-	if v.required(p, s) && !path.IsAbs(s) {
+	switch {
+	case !v.required(p, s), path.IsAbs(s):
+	case windowsPath.MatchString(s):
+		v.add(p, "%q is a Windows path: Windows containers are not supported", s)
+	default:
 		v.add(p, "must be an absolute path")
 	}
 }
+
+// windowsPath matches a path with a drive letter, "C:/data" or `C:\data`.
+var windowsPath = regexp.MustCompile(`^[A-Za-z]:[/\\]`)
+
+// errWindows is the one problem Validate reports for a definition for
+// Windows containers, which Stevedore (containerd with runc) cannot run.
+var errWindows = FieldError{Path: "runtimePlatform.operatingSystemFamily",
+	Message: "Windows containers are not supported: Stevedore runs Linux containers (containerd and runc)"}
 
 func (v *validator) task() {
 	td := v.td
