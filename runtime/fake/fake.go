@@ -35,8 +35,17 @@ type script struct {
 	b   Behavior
 }
 
-// Option configures a Runtime made by New.
-type Option func(*Runtime)
+// Option configures a Runtime made by New. Options that cannot apply
+// return an error, and New panics with it: a bad option is a bug in the
+// test that uses the fake.
+type Option func(*options) error
+
+// options are what the options of New set, applied to the Runtime in New.
+type options struct {
+	scripts   []script
+	images    []string
+	onlyLocal bool
+}
 
 // WithImage scripts the pulls of image ref and the containers created from
 // it; see Runtime.Script.
@@ -47,34 +56,52 @@ func WithImage(ref string, b Behavior) Option {
 // WithScript scripts the pulls and containers sel matches; see
 // Runtime.ScriptFor.
 func WithScript(sel Selector, b Behavior) Option {
-	return func(r *Runtime) { r.ScriptFor(sel, b) }
+	return func(o *options) error {
+		o.scripts = append(o.scripts, script{sel: sel, b: b})
+		return nil
+	}
 }
 
 // WithLocalImages makes refs available from the start: EnsureImage does not
 // pull them and Create accepts them.
 func WithLocalImages(refs ...string) Option {
-	return func(r *Runtime) { r.LoadImages(refs...) }
+	return func(o *options) error {
+		o.images = append(o.images, refs...)
+		return nil
+	}
 }
 
 // WithOnlyLocalImages turns the registry off: EnsureImage of an image that is
 // not available locally (see WithLocalImages and LoadImages) fails with an
 // error wrapping runtime.ErrImagePull and runtime.ErrNotFound.
 func WithOnlyLocalImages() Option {
-	return func(r *Runtime) { r.onlyLocal = true }
+	return func(o *options) error {
+		o.onlyLocal = true
+		return nil
+	}
 }
 
 // New returns an empty Runtime. By default every image can be pulled, no
 // image is available locally before its pull, and every container's process
-// follows its command (see the package documentation).
+// follows its command (see the package documentation). It panics when an
+// option returns an error.
 func New(opts ...Option) *Runtime {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			panic(fmt.Sprintf("fake runtime: %v", err))
+		}
+	}
 	r := &Runtime{
 		images:     map[string]bool{},
 		containers: map[string]*container{},
 		nextPID:    1000,
+		onlyLocal:  o.onlyLocal,
 	}
-	for _, opt := range opts {
-		opt(r)
+	for _, sc := range o.scripts {
+		r.ScriptFor(sc.sel, sc.b)
 	}
+	r.LoadImages(o.images...)
 	return r
 }
 
