@@ -79,17 +79,24 @@ func listDeps(t *testing.T, root, pattern string) []string {
 	return deps
 }
 
-func TestPurePackagesHaveNoPlatformDependencies(t *testing.T) {
-	t.Parallel()
+// checkDeps fails a subtest per pattern for each of its dependencies that
+// bad returns.
+func checkDeps(t *testing.T, patterns []string, bad func(deps []string) []string) {
+	t.Helper()
 	root := moduleRoot(t)
-	for _, pattern := range pure {
+	for _, pattern := range patterns {
 		t.Run(strings.Trim(pattern, "./"), func(t *testing.T) {
 			t.Parallel()
-			for _, dep := range forbiddenIn(listDeps(t, root, pattern)) {
+			for _, dep := range bad(listDeps(t, root, pattern)) {
 				t.Errorf("%s depends on %s", pattern, dep)
 			}
 		})
 	}
+}
+
+func TestPurePackagesHaveNoPlatformDependencies(t *testing.T) {
+	t.Parallel()
+	checkDeps(t, pure, forbiddenIn)
 }
 
 // TestTheCheckCatchesImpurePackages makes sure the check would fail: the
@@ -166,15 +173,7 @@ func within(deps, pkgs []string) []string {
 
 func TestPlannersDoNoIO(t *testing.T) {
 	t.Parallel()
-	root := moduleRoot(t)
-	for _, pattern := range planners {
-		t.Run(strings.Trim(pattern, "./"), func(t *testing.T) {
-			t.Parallel()
-			for _, dep := range within(listDeps(t, root, pattern), plannerForbidden) {
-				t.Errorf("%s depends on %s", pattern, dep)
-			}
-		})
-	}
+	checkDeps(t, planners, func(deps []string) []string { return within(deps, plannerForbidden) })
 }
 
 // TestInternalPackagesDoNotImportTheRoot keeps the loops components that
