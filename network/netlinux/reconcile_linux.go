@@ -101,6 +101,13 @@ func (p *Provider) reconcile(keep func(string) bool) error {
 			})
 		})
 	}
+	for _, name := range objs.guards {
+		removeIfOrphan("nftables bridge table", name, func() error {
+			return p.withNFT(func(conn *nftables.Conn) error {
+				return deleteTable(conn, nftables.TableFamilyBridge, name)
+			})
+		})
+	}
 	for _, name := range objs.netns {
 		removeIfOrphan("namespace", name, func() error { return deleteNetNS(filepath.Join(p.cfg.NetNSDir, name)) })
 	}
@@ -131,7 +138,8 @@ func (p *Provider) reconcile(keep func(string) bool) error {
 type objects struct {
 	netns  []string
 	veths  []netlink.Link
-	tables []string
+	tables []string // family ip: published ports
+	guards []string // family bridge: bridge port guards
 }
 
 func (p *Provider) listObjects() (objects, error) {
@@ -149,17 +157,22 @@ func (p *Provider) listObjects() (objects, error) {
 			o.veths = append(o.veths, l)
 		}
 	}
-	var tables []string
-	err = p.withNFT(func(conn *nftables.Conn) (err error) {
-		tables, err = listTables(conn, p.cfg.NamePrefix)
-		return err
-	})
-	if err != nil {
-		return o, fmt.Errorf("netlinux: %w", err)
-	}
-	for _, t := range tables {
-		if isObjectName(p.cfg.NamePrefix, t) {
-			o.tables = append(o.tables, t)
+	for _, f := range []struct {
+		family nftables.TableFamily
+		into   *[]string
+	}{{nftables.TableFamilyIPv4, &o.tables}, {nftables.TableFamilyBridge, &o.guards}} {
+		var tables []string
+		err = p.withNFT(func(conn *nftables.Conn) (err error) {
+			tables, err = listTables(conn, f.family, p.cfg.NamePrefix)
+			return err
+		})
+		if err != nil {
+			return o, fmt.Errorf("netlinux: %w", err)
+		}
+		for _, t := range tables {
+			if isObjectName(p.cfg.NamePrefix, t) {
+				*f.into = append(*f.into, t)
+			}
 		}
 	}
 	return o, nil
