@@ -560,11 +560,8 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 		Steady:                 s.Steady,
 		Routing:                s.Routing,
 		AlarmBakeTime:          c.o.alarmBakeTime(s.DeploymentConfiguration.Alarms),
-		NewDeploymentID: func() string {
-			s.DeploymentSeq++
-			return fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq)
-		},
-		Now: now,
+		DeploymentSeq:          s.DeploymentSeq,
+		Now:                    now,
 	}
 	// The planner keeps nothing of its input: one buffer serves every plan.
 	in.Tasks = c.tsBuf[:0]
@@ -585,7 +582,7 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 		}
 	}
 	plan := service.Compute(in)
-	s.Deployments, s.LastCompleted, s.Steady = plan.Deployments, plan.LastCompleted, plan.Steady
+	s.Deployments, s.LastCompleted, s.Steady, s.DeploymentSeq = plan.Deployments, plan.LastCompleted, plan.Steady, plan.DeploymentSeq
 	if p := s.Primary(); p != nil {
 		s.TaskDefinition = p.TaskDefinition // a rollback changes it
 		s.NetworkConfiguration = p.NetworkConfiguration

@@ -69,12 +69,20 @@ type Entry struct {
 	Message   string    `json:"message"`
 }
 
-// Option configures a Store.
-type Option func(*Store) error
+// Option configures a Store made by Open.
+type Option func(*options) error
+
+// options are what the options of Open set.
+type options struct {
+	maxBytes  int64
+	maxFiles  int
+	now       func() time.Time
+	retention time.Duration
+}
 
 // WithMaxFileBytes rotates a container's log file when it passes n bytes.
 func WithMaxFileBytes(n int64) Option {
-	return func(s *Store) error {
+	return func(s *options) error {
 		if n < 1024 {
 			return fmt.Errorf("logs: WithMaxFileBytes: must be at least 1024, got %d", n)
 		}
@@ -86,7 +94,7 @@ func WithMaxFileBytes(n int64) Option {
 // WithMaxFiles keeps at most n files (the live one and n-1 rotated) per
 // container.
 func WithMaxFiles(n int) Option {
-	return func(s *Store) error {
+	return func(s *options) error {
 		if n < 1 {
 			return fmt.Errorf("logs: WithMaxFiles: must be at least 1, got %d", n)
 		}
@@ -100,7 +108,7 @@ func WithMaxFiles(n int) Option {
 // event): the Store sweeps every d/10 (between a second and an hour) until
 // Close. 0, the default, keeps logs until Remove.
 func WithRetention(d time.Duration) Option {
-	return func(s *Store) error {
+	return func(s *options) error {
 		if d < 0 {
 			return fmt.Errorf("logs: retention must not be negative, got %v", d)
 		}
@@ -111,7 +119,7 @@ func WithRetention(d time.Duration) Option {
 
 // WithClock stamps lines with now() instead of time.Now (for tests).
 func WithClock(now func() time.Time) Option {
-	return func(s *Store) error {
+	return func(s *options) error {
 		s.now = now
 		return nil
 	}
@@ -119,14 +127,11 @@ func WithClock(now func() time.Time) Option {
 
 // Store keeps containers' output in files under a directory.
 type Store struct {
-	dir      string
-	maxBytes int64
-	maxFiles int
-	now      func() time.Time
+	dir string
+	options
 
-	retention time.Duration
-	stop      chan struct{} // closed by Close: ends the retention sweep
-	swept     chan struct{} // closed when the sweep has ended
+	stop  chan struct{} // closed by Close: ends the retention sweep
+	swept chan struct{} // closed when the sweep has ended
 
 	mu     sync.Mutex
 	files  map[string]*file // by task/container
@@ -142,9 +147,9 @@ type file struct {
 
 // Open returns a Store writing under dir (created if missing).
 func Open(dir string, opts ...Option) (*Store, error) {
-	s := &Store{dir: dir, maxBytes: DefaultMaxFileBytes, maxFiles: DefaultMaxFiles, now: time.Now, files: map[string]*file{}}
+	s := &Store{dir: dir, options: options{maxBytes: DefaultMaxFileBytes, maxFiles: DefaultMaxFiles, now: time.Now}, files: map[string]*file{}}
 	for _, opt := range opts {
-		if err := opt(s); err != nil {
+		if err := opt(&s.options); err != nil {
 			return nil, err
 		}
 	}

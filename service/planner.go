@@ -93,8 +93,10 @@ type Input struct {
 	// healthy, before it completes (ECS's bake time, derived from the
 	// alarms' periods); 0 completes it at once.
 	AlarmBakeTime time.Duration
-	// NewDeploymentID names a deployment created by a rollback.
-	NewDeploymentID func() string
+	// DeploymentSeq is the number of the service's last deployment
+	// (Service.DeploymentSeq). A deployment the planner creates, a
+	// rollback, takes the next number and is named by DeploymentID.
+	DeploymentSeq int
 	// StopBalance is how the planner keeps the service balanced when it
 	// chooses tasks to stop (scale-in, deployments, draining): the
 	// service's placement strategy, level by level, as in TaskState.Placement.
@@ -133,6 +135,9 @@ type Plan struct {
 	Deployments []Deployment
 	// LastCompleted is the rollback target after this pass.
 	LastCompleted *Deployment
+	// DeploymentSeq is the number of the service's last deployment after
+	// this pass: Input.DeploymentSeq, plus one for a rollback.
+	DeploymentSeq int
 	// Steady is true when the service has reached a steady state.
 	Steady bool
 	Starts []Start
@@ -181,6 +186,7 @@ type planner struct {
 func Compute(in Input) Plan {
 	p := &planner{in: in}
 	p.plan.Deployments = slices.Clone(in.Deployments)
+	p.plan.DeploymentSeq = in.DeploymentSeq
 	if in.LastCompleted != nil {
 		lc := *in.LastCompleted
 		p.plan.LastCompleted = &lc
@@ -364,12 +370,9 @@ func (p *planner) failPrimary(reason, why string, rollback bool, rollbackReason 
 	if !rollback || lc == nil || lc.ID == p.primary.ID || p.primary.RollbackOf != "" {
 		return
 	}
-	id := lc.ID + "-rollback"
-	if p.in.NewDeploymentID != nil {
-		id = p.in.NewDeploymentID()
-	}
+	p.plan.DeploymentSeq++
 	next := Deployment{
-		ID:                   id,
+		ID:                   DeploymentID(p.in.Service, p.plan.DeploymentSeq),
 		Status:               Primary,
 		TaskDefinition:       lc.TaskDefinition,
 		NetworkConfiguration: lc.NetworkConfiguration,

@@ -186,6 +186,13 @@ func (s *Service) AddEvent(now time.Time, msg string) {
 	}
 }
 
+// DeploymentID names deployment number seq of a service:
+// "ecs-svc/<service>/<seq>", unique within the service because its
+// DeploymentSeq only grows.
+func DeploymentID(service string, seq int) string {
+	return fmt.Sprintf("ecs-svc/%s/%d", service, seq)
+}
+
 // NewDeployment makes a new primary deployment of taskDefinition with the
 // service's network configuration; earlier deployments become ACTIVE.
 func (s *Service) NewDeployment(taskDefinition string, now time.Time) *Deployment {
@@ -194,7 +201,7 @@ func (s *Service) NewDeployment(taskDefinition string, now time.Time) *Deploymen
 		s.Deployments[i].Status = Active
 	}
 	d := Deployment{
-		ID:             fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq),
+		ID:             DeploymentID(s.Name, s.DeploymentSeq),
 		Status:         Primary,
 		TaskDefinition: taskDefinition,
 		DesiredCount:   s.DesiredCount,

@@ -65,15 +65,12 @@
 // StartOrder gives the containers in the order they start (dependsOn,
 // links and volumesFrom first), StopOrder the reverse.
 //
-// # Registry
+// # References
 //
-// Registry holds revisions in memory: Register validates and stores the
-// next revision of a family ("web:1", "web:2", ... never reused);
-// Deregister makes a revision INACTIVE; Get takes "web" (latest ACTIVE),
-// "web:2" or an ARN ending in "task-definition/web:2". Definitions go in
-// and out as deep copies, the registry is safe for concurrent use, and
-// its clock is passed to NewRegistry. Lookups that find nothing match
-// ErrNotFound.
+// ParseRef reads a reference to a definition: "web" (the family's latest
+// ACTIVE revision), "web:2", or an ARN ending in "task-definition/web:2";
+// TaskDefinition.Ref gives a definition's own "family:revision". Revisions
+// are numbered, stored and looked up by the orchestrator, in its store.
 //
 // # Tasks
 //
@@ -91,5 +88,5 @@
 // reads the clock.
 //
 // Values of this package are plain data and not safe for concurrent
-// mutation; Registry is the exception. Clone makes deep copies.
+// mutation. Clone makes deep copies.
 package task

@@ -13,8 +13,9 @@ import (
 	"github.com/stevedore-io/stevedore/internal/healthcmd"
 )
 
-// ErrInvalid is matched (errors.Is) by the error of Validate and of
-// Registry.Register for a definition that breaks an ECS rule.
+// ErrInvalid is matched (errors.Is) by the error of Validate for a
+// definition that breaks an ECS rule, and by ParseRef's for a malformed
+// reference.
 var ErrInvalid = errors.New("invalid task definition")
 
 // FieldError is one broken rule: the JSON path of the field, relative to

@@ -22,6 +22,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/stevedore-io/stevedore/internal/nldump"
 	"github.com/stevedore-io/stevedore/network"
 )
 
@@ -533,7 +534,7 @@ func (p *Provider) ensureBridge() (int, error) {
 		return 0, fmt.Errorf("%w: %s is a %s, not a bridge", network.ErrConflict, p.cfg.BridgeName, link.Type())
 	}
 	gw := netip.PrefixFrom(p.alloc.IPAM().Gateway(), p.cfg.Subnet.Bits())
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return p.nl.AddrList(link, unix.AF_INET) })
+	addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return p.nl.AddrList(link, unix.AF_INET) })
 	if err != nil {
 		return 0, fmt.Errorf("list addresses: %w", err)
 	}

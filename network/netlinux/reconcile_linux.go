@@ -13,6 +13,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/stevedore-io/stevedore/internal/nldump"
 )
 
 // Reconcile tears down every task for which keep returns false and removes
@@ -146,7 +148,7 @@ func (p *Provider) listObjects() (objects, error) {
 	if o.netns, err = listNetNS(p.cfg.NetNSDir, p.cfg.NamePrefix); err != nil {
 		return o, fmt.Errorf("netlinux: %w", err)
 	}
-	links, err := retryDump(p.nl.LinkList)
+	links, err := nldump.Retry(p.nl.LinkList)
 	if err != nil {
 		return o, fmt.Errorf("netlinux: list links: %w", err)
 	}
@@ -198,7 +200,7 @@ func (p *Provider) readLabel(name string) (taskID string, addr netip.Addr, ok bo
 		if err != nil {
 			return nil // none mode
 		}
-		addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(eth0, unix.AF_INET) })
+		addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return h.AddrList(eth0, unix.AF_INET) })
 		if err == nil && len(addrs) > 0 {
 			addr = prefixOf(addrs[0].IPNet).Addr()
 		}

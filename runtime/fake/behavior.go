@@ -2,16 +2,16 @@ package fake
 
 import (
 	"maps"
-	"math"
 	"syscall"
 	"time"
 
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake/shell"
 )
 
 // Forever is a RunFor (or ExecReply.Takes) that never ends: the process runs
 // until a signal, Delete or Close stops it.
-const Forever time.Duration = math.MaxInt64
+const Forever = shell.Forever
 
 // Behavior scripts what happens to an image's pulls and to the containers a
 // script matches. The zero Behavior changes nothing: pulls succeed, and the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake/shell"
 )
 
 // Method names, as recorded in Call.Method and accepted by CallsTo.
@@ -82,7 +83,7 @@ func (c Call) String() string {
 			args = append(args, fmt.Sprintf("image %q", c.Spec.Image))
 		}
 	case MethodSignal:
-		args = append(args, signalName(c.Signal))
+		args = append(args, shell.SignalName(c.Signal))
 	case MethodExec:
 		args = append(args, fmt.Sprintf("%q", c.Cmd))
 	case MethodList:
@@ -95,19 +96,6 @@ func (c Call) String() string {
 		b.WriteString(c.Err.Error())
 	}
 	return b.String()
-}
-
-func signalName(sig syscall.Signal) string {
-	for name, s := range signalNames {
-		if s == sig {
-			return "SIG" + name
-		}
-	}
-	switch sig {
-	case sigKILL:
-		return "SIGKILL"
-	}
-	return fmt.Sprintf("signal %d", int(sig))
 }
 
 // Container is a snapshot of one container, for assertions.

@@ -1,4 +1,4 @@
-package health
+package probe
 
 import (
 	"bufio"
@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/stevedore-io/stevedore/health"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -97,32 +99,32 @@ func TestNetProberArguments(t *testing.T) {
 		build   func() error
 		wantErr string
 	}{
-		{"port 0", func() error { _, err := NewHTTPProber(0, "/"); return err }, "port 0 out of range"},
-		{"port too high", func() error { _, err := NewTCPProber(65536); return err }, "port 65536 out of range"},
-		{"relative path", func() error { _, err := NewHTTPProber(80, "health"); return err }, `path "health" must start with /`},
-		{"bad path", func() error { _, err := NewHTTPProber(80, "/%zz"); return err }, "url"},
-		{"empty host", func() error { _, err := NewTCPProber(80, WithHost("")); return err }, "empty host"},
-		{"zero timeout", func() error { _, err := NewTCPProber(80, WithTimeout(0)); return err }, "must be positive"},
-		{"nil dialer", func() error { _, err := NewHTTPProber(80, "/", WithDialer(nil)); return err }, "nil DialFunc"},
-		{"status on TCP", func() error { _, err := NewTCPProber(80, WithExpectedStatus("200")); return err }, "HTTP probers only"},
-		{"bad status", func() error { _, err := NewHTTPProber(80, "/", WithExpectedStatus("2xx")); return err }, "not a three-digit"},
+		{"port 0", func() error { _, err := NewHTTP(0, "/"); return err }, "port 0 out of range"},
+		{"port too high", func() error { _, err := NewTCP(65536); return err }, "port 65536 out of range"},
+		{"relative path", func() error { _, err := NewHTTP(80, "health"); return err }, `path "health" must start with /`},
+		{"bad path", func() error { _, err := NewHTTP(80, "/%zz"); return err }, "url"},
+		{"empty host", func() error { _, err := NewTCP(80, WithHost("")); return err }, "empty host"},
+		{"zero timeout", func() error { _, err := NewTCP(80, WithTimeout(0)); return err }, "must be positive"},
+		{"nil dialer", func() error { _, err := NewHTTP(80, "/", WithDialer(nil)); return err }, "nil DialFunc"},
+		{"status on TCP", func() error { _, err := NewTCP(80, WithExpectedStatus("200")); return err }, "HTTP probers only"},
+		{"bad status", func() error { _, err := NewHTTP(80, "/", WithExpectedStatus("2xx")); return err }, "not a three-digit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := tt.build()
-			require.ErrorIs(t, err, ErrInvalidProber)
+			require.ErrorIs(t, err, ErrInvalid)
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
 
-	p, err := NewHTTPProber(8080, "")
+	p, err := NewHTTP(8080, "")
 	require.NoError(t, err)
 	assert.Equal(t, "http://127.0.0.1:8080/", p.URL())
-	p, err = NewHTTPProber(80, "/health?deep=1", WithHost("::1"))
+	p, err = NewHTTP(80, "/health?deep=1", WithHost("::1"))
 	require.NoError(t, err)
 	assert.Equal(t, "http://[::1]:80/health?deep=1", p.URL())
-	tp, err := NewTCPProber(5432, WithHost("10.0.0.7"))
+	tp, err := NewTCP(5432, WithHost("10.0.0.7"))
 	require.NoError(t, err)
 	assert.Equal(t, "10.0.0.7:5432", tp.Addr())
 }
@@ -179,7 +181,7 @@ func TestHTTPProber(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p, err := NewHTTPProber(port, tt.path, tt.opts...)
+			p, err := NewHTTP(port, tt.path, tt.opts...)
 			require.NoError(t, err)
 			before := time.Now()
 			r := p.Probe(t.Context())
@@ -196,7 +198,7 @@ func TestHTTPProber(t *testing.T) {
 
 func TestHTTPProberConnectionRefused(t *testing.T) {
 	t.Parallel()
-	p, err := NewHTTPProber(closedPort(t), "/")
+	p, err := NewHTTP(closedPort(t), "/")
 	require.NoError(t, err)
 	r := p.Probe(t.Context())
 	assert.False(t, r.OK)
@@ -224,9 +226,9 @@ func TestNetProbersUseDialer(t *testing.T) {
 	t.Parallel()
 	port := testServer(t)
 	d := &recordingDialer{}
-	hp, err := NewHTTPProber(port, "/ok", WithDialer(d.dial), WithHost("127.0.0.1"))
+	hp, err := NewHTTP(port, "/ok", WithDialer(d.dial), WithHost("127.0.0.1"))
 	require.NoError(t, err)
-	tp, err := NewTCPProber(port, WithDialer(d.dial))
+	tp, err := NewTCP(port, WithDialer(d.dial))
 	require.NoError(t, err)
 	for range 2 {
 		assert.True(t, hp.Probe(t.Context()).OK)
@@ -255,7 +257,7 @@ func silentPipeDialer() DialFunc {
 func TestHTTPProberTimeout(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p, err := NewHTTPProber(80, "/slow", WithDialer(silentPipeDialer()), WithTimeout(5*time.Second))
+		p, err := NewHTTP(80, "/slow", WithDialer(silentPipeDialer()), WithTimeout(5*time.Second))
 		require.NoError(t, err)
 		start := time.Now()
 		r := p.Probe(t.Context())
@@ -274,7 +276,7 @@ func TestTCPProber(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = l.Close() })
-		p, err := NewTCPProber(l.Addr().(*net.TCPAddr).Port, WithTimeout(10*time.Second))
+		p, err := NewTCP(l.Addr().(*net.TCPAddr).Port, WithTimeout(10*time.Second))
 		require.NoError(t, err)
 		r := p.Probe(t.Context())
 		require.NoError(t, r.Err)
@@ -284,7 +286,7 @@ func TestTCPProber(t *testing.T) {
 	})
 	t.Run("refused", func(t *testing.T) {
 		t.Parallel()
-		p, err := NewTCPProber(closedPort(t))
+		p, err := NewTCP(closedPort(t))
 		require.NoError(t, err)
 		r := p.Probe(t.Context())
 		assert.False(t, r.OK)
@@ -300,12 +302,53 @@ func TestTCPProber(t *testing.T) {
 				<-ctx.Done()
 				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: ctx.Err()}
 			}
-			p, err := NewTCPProber(9, WithDialer(hang), WithTimeout(3*time.Second))
+			p, err := NewTCP(9, WithDialer(hang), WithTimeout(3*time.Second))
 			require.NoError(t, err)
 			r := p.Probe(t.Context())
 			assert.False(t, r.OK)
 			assert.True(t, r.TimedOut)
 			assert.Equal(t, 3*time.Second, r.Duration)
 		})
+	})
+}
+
+func TestNewNet(t *testing.T) {
+	t.Parallel()
+	c, err := health.ParseCheck([]string{"HTTP", "http://localhost:8080/healthz?x=1", "200"})
+	require.NoError(t, err)
+	p, err := NewNet(c)
+	require.NoError(t, err)
+	require.IsType(t, &HTTP{}, p)
+	assert.Equal(t, "http://localhost:8080/healthz?x=1", p.(*HTTP).URL())
+
+	c, err = health.ParseCheck([]string{"TCP", "5432"})
+	require.NoError(t, err)
+	p, err = NewNet(c, WithTimeout(time.Second))
+	require.NoError(t, err)
+	require.IsType(t, &TCP{}, p)
+	assert.Equal(t, "127.0.0.1:5432", p.(*TCP).Addr())
+
+	_, err = NewNet(health.Check{Kind: health.CommandExec, Argv: []string{"true"}})
+	require.ErrorIs(t, err, ErrInvalid)
+
+	_, err = NewExec(&scriptedExecer{}, "c1", []string{"TCP", "80"})
+	require.ErrorIs(t, err, health.ErrInvalidCommand)
+	assert.Contains(t, err.Error(), "not run in the container")
+}
+
+// FuzzNewNet checks that every network check ParseCheck accepts makes a
+// prober.
+func FuzzNewNet(f *testing.F) {
+	f.Add("HTTP\x00http://localhost:8080/healthz?x=1\x00200-299,302")
+	f.Add("HTTP\x00http://[::1]/")
+	f.Add("TCP\x00[::1]:5432")
+	f.Add("TCP\x008080")
+	f.Fuzz(func(t *testing.T, joined string) {
+		c, err := health.ParseCheck(strings.Split(joined, "\x00"))
+		if err != nil || !c.Kind.IsNetwork() {
+			return
+		}
+		_, err = NewNet(c)
+		require.NoError(t, err, "every valid network check makes a prober")
 	})
 }

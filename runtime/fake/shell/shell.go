@@ -1,4 +1,4 @@
-package fake
+package shell
 
 import (
 	"errors"
@@ -11,81 +11,92 @@ import (
 	"time"
 )
 
-// This file holds the command vocabulary: a tiny model of busybox applets and
-// of busybox sh, worked out ahead of time. Interpreting a command does not run
-// anything; it produces a program: the output the process writes and when, when
-// it exits and with which code, and how it answers a signal received at a
-// given moment. The process machinery in process.go then plays the program
-// against the clock.
+// Forever is an exit time (Program.ExitAt) that never comes: the process
+// runs until a signal ends it.
+const Forever time.Duration = math.MaxInt64
 
-// program is what a main process or an exec'd command does.
-type program struct {
-	// known is false when the command is outside the vocabulary.
-	known bool
-	// out is the output, in time order, as offsets from the start.
-	out []chunk
-	// loop, when set, repeats its body's output forever.
-	loop *loopOutput
-	// exitAt is when the process exits by itself; Forever when it only ends
+// Program is what a main process or an exec'd command does.
+type Program struct {
+	// Known is false when the command is outside the vocabulary.
+	Known bool
+	// Out is the output, in time order, as offsets from the start.
+	Out []Chunk
+	// Loop, when set, repeats its body's output forever.
+	Loop *Loop
+	// ExitAt is when the process exits by itself; Forever when it only ends
 	// on a signal.
-	exitAt time.Duration
-	// code is the exit code at exitAt.
-	code int
-	// react tells how the process answers sig received at offset at.
-	react func(sig syscall.Signal, at time.Duration) reaction
+	ExitAt time.Duration
+	// Code is the exit code at ExitAt.
+	Code int
+	// React tells how the process answers sig received at offset at.
+	React func(sig syscall.Signal, at time.Duration) Reaction
 }
 
-// chunk is one write to stdout or stderr.
-type chunk struct {
-	at     time.Duration
-	stderr bool
-	text   string
+// Chunk is one write to stdout or stderr.
+type Chunk struct {
+	// At is when the process writes it, as an offset from the start.
+	At time.Duration
+	// Stderr is true for a write to stderr, false for stdout.
+	Stderr bool
+	// Text is what is written.
+	Text string
 }
 
-// loopOutput is the output of an endless loop: body (offsets relative to the
-// start of an iteration) repeats every period from start on.
-type loopOutput struct {
-	start, period time.Duration
-	body          []chunk
+// Loop is the output of an endless loop: Body (offsets relative to the
+// start of an iteration) repeats every Period from Start on.
+type Loop struct {
+	// Start is when the first iteration starts; Period is the length of
+	// one iteration.
+	Start, Period time.Duration
+	// Body is one iteration's output.
+	Body []Chunk
 }
 
-// iteration returns the chunks of loop iteration k with absolute offsets.
-func (l *loopOutput) iteration(k int) []chunk {
-	base := l.start + time.Duration(k)*l.period
-	out := make([]chunk, len(l.body))
-	for i, c := range l.body {
-		c.at += base
+// Iteration returns the chunks of loop iteration k with absolute offsets.
+func (l *Loop) Iteration(k int) []Chunk {
+	base := l.Start + time.Duration(k)*l.Period
+	out := make([]Chunk, len(l.Body))
+	for i, c := range l.Body {
+		c.At += base
 		out[i] = c
 	}
 	return out
 }
 
-// reaction is a process's answer to a signal.
-type reaction struct {
-	// exit is true when the process exits because of the signal, at offset
-	// at with code.
-	exit bool
-	at   time.Duration
-	code int
-	// out is output written while handling the signal (absolute offsets).
-	out []chunk
+// Reaction is a process's answer to a signal.
+type Reaction struct {
+	// Exit is true when the process exits because of the signal, at
+	// offset At with Code.
+	Exit bool
+	// At is when the process exits, as an offset from its start.
+	At time.Duration
+	// Code is the exit code.
+	Code int
+	// Out is output written while handling the signal (absolute offsets).
+	Out []Chunk
 }
 
-// procEnv is what a process sees of its container.
-type procEnv struct {
-	env      []string // KEY=VALUE, later entries win
-	hostname string
-	user     string
-	workdir  string
-	// pid1 is true for a main process that runs as PID 1 (no init process):
+// Env is what a process sees of its container.
+type Env struct {
+	// Vars is the environment, KEY=VALUE; later entries win.
+	Vars []string
+	// Hostname is what hostname prints.
+	Hostname string
+	// User is the container's user, "uid[:gid]" or a name (root, nobody).
+	User string
+	// Workdir is the working directory, what pwd prints.
+	Workdir string
+	// PID1 is true for a main process that runs as PID 1 (no init process):
 	// signals it has no handler for are ignored, as the kernel does for the
 	// init process of a PID namespace.
-	pid1 bool
+	PID1 bool
 }
 
-func (e procEnv) lookup(name string) string {
-	for i := len(e.env) - 1; i >= 0; i-- {
-		k, v, _ := strings.Cut(e.env[i], "=")
+// Lookup returns the value of the environment variable name, "" when it is
+// not set.
+func (e Env) Lookup(name string) string {
+	for i := len(e.Vars) - 1; i >= 0; i-- {
+		k, v, _ := strings.Cut(e.Vars[i], "=")
 		if k == name {
 			return v
 		}
@@ -93,12 +104,12 @@ func (e procEnv) lookup(name string) string {
 	return ""
 }
 
-// environ returns the environment with later duplicates replacing earlier
+// Environ returns the environment with later duplicates replacing earlier
 // entries in place, as the process would see it.
-func (e procEnv) environ() []string {
+func (e Env) Environ() []string {
 	var out []string
 	index := map[string]int{}
-	for _, kv := range e.env {
+	for _, kv := range e.Vars {
 		k, _, _ := strings.Cut(kv, "=")
 		if i, ok := index[k]; ok {
 			out[i] = kv
@@ -110,13 +121,13 @@ func (e procEnv) environ() []string {
 	return out
 }
 
-// ids returns the numeric uid and gid of the process, or ok false when the
+// IDs returns the numeric uid and gid of the process, or ok false when the
 // user is a name the vocabulary does not know.
-func (e procEnv) ids() (uid, gid int, ok bool) {
-	if e.user == "" {
+func (e Env) IDs() (uid, gid int, ok bool) {
+	if e.User == "" {
 		return 0, 0, true
 	}
-	u, g, hasGroup := strings.Cut(e.user, ":")
+	u, g, hasGroup := strings.Cut(e.User, ":")
 	uid, ok = userID(u)
 	if !ok {
 		return 0, 0, false
@@ -139,14 +150,16 @@ func userID(s string) (int, bool) {
 	return n, err == nil && n >= 0
 }
 
-// defaultEnv is the environment of the image before the spec's Env, as in the
-// busybox image.
-var defaultEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+// DefaultEnv returns the environment of the image before the spec's Env, as
+// in the busybox image.
+func DefaultEnv() []string {
+	return []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+}
 
-// interpret works out what argv does. The result's known is false when argv is
+// Interpret works out what argv does. The result's Known is false when argv is
 // outside the vocabulary.
-func interpret(argv []string, env procEnv) *program {
-	unknown := &program{exitAt: Forever}
+func Interpret(argv []string, env Env) *Program {
+	unknown := &Program{ExitAt: Forever}
 	if len(argv) == 0 {
 		return unknown
 	}
@@ -627,16 +640,16 @@ type trap struct {
 type span struct{ from, to time.Duration }
 
 type shell struct {
-	env    procEnv
+	env    Env
 	t      time.Duration
 	status int
-	out    []chunk
+	out    []Chunk
 
 	traps []trap
 	busy  []span
 	// loopBusy are the busy spans of one iteration of the endless loop,
 	// relative to the iteration's start.
-	loop     *loopOutput
+	loop     *Loop
 	loopBusy []span
 	// execAt is when `exec` replaced the shell with another program; -1 if
 	// never.
@@ -648,7 +661,7 @@ type shell struct {
 	inLoop  bool
 }
 
-func newShell(env procEnv) *shell { return &shell{env: env, execAt: -1} }
+func newShell(env Env) *shell { return &shell{env: env, execAt: -1} }
 
 // fork returns a shell that runs a sub-script (a loop body or a trap
 // handler) from offset at.
@@ -703,7 +716,7 @@ func (s *shell) while(n *whileLoop) {
 		s.unknown = true // endless output in no time
 		return
 	}
-	s.loop = &loopOutput{start: s.t, period: body.t, body: body.out}
+	s.loop = &Loop{Start: s.t, Period: body.t, Body: body.out}
 	s.loopBusy = body.busy
 	s.done, s.forever = true, true
 }
@@ -797,17 +810,17 @@ func (s *shell) applet(args []string, fds [2]target) {
 			s.unknown = true
 			return
 		}
-		s.emit(fds, 1, s.env.hostname+"\n")
+		s.emit(fds, 1, s.env.Hostname+"\n")
 		s.status = 0
 	case "pwd":
-		dir := s.env.workdir
+		dir := s.env.Workdir
 		if dir == "" {
 			dir = "/"
 		}
 		s.emit(fds, 1, dir+"\n")
 		s.status = 0
 	case "id":
-		uid, gid, ok := s.env.ids()
+		uid, gid, ok := s.env.IDs()
 		if !ok || len(args) != 2 || (args[1] != "-u" && args[1] != "-g") {
 			s.unknown = true
 			return
@@ -823,7 +836,7 @@ func (s *shell) applet(args []string, fds [2]target) {
 			s.unknown = true
 			return
 		}
-		for _, kv := range s.env.environ() {
+		for _, kv := range s.env.Environ() {
 			s.emit(fds, 1, kv+"\n")
 		}
 		s.status = 0
@@ -845,9 +858,9 @@ func isSystemPath(p string) bool {
 func (s *shell) emit(fds [2]target, fd int, text string) {
 	switch fds[fd-1] {
 	case toStdout:
-		s.out = append(s.out, chunk{at: s.t, text: text})
+		s.out = append(s.out, Chunk{At: s.t, Text: text})
 	case toStderr:
-		s.out = append(s.out, chunk{at: s.t, stderr: true, text: text})
+		s.out = append(s.out, Chunk{At: s.t, Stderr: true, Text: text})
 	}
 }
 
@@ -935,7 +948,7 @@ func (s *shell) sleep(args []string, fds [2]target) {
 			s.status = 1
 			return
 		}
-		total = addDuration(total, d)
+		total = AddDuration(total, d)
 	}
 	if total == Forever {
 		s.busy = append(s.busy, span{from: s.t, to: Forever})
@@ -943,7 +956,7 @@ func (s *shell) sleep(args []string, fds [2]target) {
 		return
 	}
 	s.busy = append(s.busy, span{from: s.t, to: s.t + total})
-	s.t = addDuration(s.t, total)
+	s.t = AddDuration(s.t, total)
 	s.status = 0
 }
 
@@ -977,8 +990,8 @@ func parseSleep(a string) (time.Duration, error) {
 	return time.Duration(secs * float64(time.Second)), nil
 }
 
-// addDuration adds without overflowing past Forever.
-func addDuration(a, b time.Duration) time.Duration {
+// AddDuration adds without overflowing past Forever.
+func AddDuration(a, b time.Duration) time.Duration {
 	if a == Forever || b == Forever || a > Forever-b {
 		return Forever
 	}
@@ -1007,10 +1020,11 @@ func (s *shell) trap(args []string) {
 // macOS; Windows lacks it). HUP, INT, QUIT, KILL, ALRM and TERM are the same
 // everywhere.
 const (
-	sigHUP   = syscall.Signal(1)
-	sigINT   = syscall.Signal(2)
-	sigQUIT  = syscall.Signal(3)
-	sigKILL  = syscall.Signal(9)
+	sigHUP  = syscall.Signal(1)
+	sigINT  = syscall.Signal(2)
+	sigQUIT = syscall.Signal(3)
+	// SigKILL is SIGKILL, which no process can handle or ignore.
+	SigKILL  = syscall.Signal(9)
 	sigUSR1  = syscall.Signal(10)
 	sigUSR2  = syscall.Signal(12)
 	sigALRM  = syscall.Signal(14)
@@ -1024,6 +1038,20 @@ const (
 var signalNames = map[string]syscall.Signal{
 	"HUP": sigHUP, "INT": sigINT, "QUIT": sigQUIT, "USR1": sigUSR1,
 	"USR2": sigUSR2, "ALRM": sigALRM, "TERM": sigTERM,
+}
+
+// SignalName returns the name of a Linux signal, such as "SIGTERM".
+func SignalName(sig syscall.Signal) string {
+	for name, s := range signalNames {
+		if s == sig {
+			return "SIG" + name
+		}
+	}
+	switch sig {
+	case SigKILL:
+		return "SIGKILL"
+	}
+	return fmt.Sprintf("signal %d", int(sig))
 }
 
 func signalByName(name string) (syscall.Signal, bool) {
@@ -1055,7 +1083,7 @@ func (s *shell) expand(w word) []string {
 			if v == "?" {
 				v = strconv.Itoa(s.status)
 			} else {
-				v = s.env.lookup(v)
+				v = s.env.Lookup(v)
 			}
 		}
 		if !p.param || p.quoted {
@@ -1089,15 +1117,15 @@ func (s *shell) expand(w word) []string {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
 
 // program turns the simulated run into a program.
-func (s *shell) program() *program {
-	p := &program{known: true, out: s.out, exitAt: s.t, code: s.status}
+func (s *shell) program() *Program {
+	p := &Program{Known: true, Out: s.out, ExitAt: s.t, Code: s.status}
 	if s.forever {
-		p.exitAt = Forever
+		p.ExitAt = Forever
 	}
-	if s.loop != nil && len(s.loop.body) > 0 {
-		p.loop = s.loop
+	if s.loop != nil && len(s.loop.Body) > 0 {
+		p.Loop = s.loop
 	}
-	p.react = s.react
+	p.React = s.react
 	return p
 }
 
@@ -1110,19 +1138,19 @@ func defaultIgnored(sig syscall.Signal) bool {
 	return false
 }
 
-// defaultReaction is what a process without a handler does with sig.
-func defaultReaction(sig syscall.Signal, at time.Duration, pid1 bool) reaction {
+// DefaultReaction is what a process without a handler does with sig.
+func DefaultReaction(sig syscall.Signal, at time.Duration, pid1 bool) Reaction {
 	if defaultIgnored(sig) || pid1 {
-		return reaction{}
+		return Reaction{}
 	}
-	return reaction{exit: true, at: at, code: 128 + int(sig)}
+	return Reaction{Exit: true, At: at, Code: 128 + int(sig)}
 }
 
 // react answers sig at offset at: a trap set by then runs once the current
 // foreground command ends; without one the signal takes its default action.
-func (s *shell) react(sig syscall.Signal, at time.Duration) reaction {
+func (s *shell) react(sig syscall.Signal, at time.Duration) Reaction {
 	if s.execAt >= 0 && at >= s.execAt {
-		return defaultReaction(sig, at, s.env.pid1)
+		return DefaultReaction(sig, at, s.env.PID1)
 	}
 	var handler *trap
 	for i := range s.traps {
@@ -1131,27 +1159,27 @@ func (s *shell) react(sig syscall.Signal, at time.Duration) reaction {
 		}
 	}
 	if handler == nil || handler.reset {
-		return defaultReaction(sig, at, s.env.pid1)
+		return DefaultReaction(sig, at, s.env.PID1)
 	}
 	if handler.action == "" {
-		return reaction{} // trap '' SIG ignores it
+		return Reaction{} // trap '' SIG ignores it
 	}
 	when := s.handlerTime(at)
 	if when == Forever {
-		return reaction{} // the foreground command never ends
+		return Reaction{} // the foreground command never ends
 	}
 	nodes, err := parseScript(handler.action)
 	if err != nil {
-		return reaction{}
+		return Reaction{}
 	}
 	h := s.fork(when)
 	h.run(nodes)
 	if h.unknown {
-		return reaction{}
+		return Reaction{}
 	}
-	r := reaction{out: h.out}
+	r := Reaction{Out: h.out}
 	if h.done && !h.forever && h.execAt < 0 {
-		r.exit, r.at, r.code = true, h.t, h.status
+		r.Exit, r.At, r.Code = true, h.t, h.status
 	}
 	return r
 }
@@ -1164,11 +1192,11 @@ func (s *shell) handlerTime(at time.Duration) time.Duration {
 	if when, ok := spanEnd(s.busy, at); ok {
 		return when
 	}
-	if s.loop == nil || at < s.loop.start || s.loop.period == 0 {
+	if s.loop == nil || at < s.loop.Start || s.loop.Period == 0 {
 		return at
 	}
-	into := (at - s.loop.start) % s.loop.period
-	if into == 0 && at > s.loop.start {
+	into := (at - s.loop.Start) % s.loop.Period
+	if into == 0 && at > s.loop.Start {
 		return at // one iteration ended, the next has not begun
 	}
 	if when, ok := spanEnd(s.loopBusy, into); ok {

@@ -1,4 +1,4 @@
-package fake
+package shell
 
 import (
 	"strings"
@@ -10,25 +10,25 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var testEnv = procEnv{
-	env:      append(append([]string(nil), defaultEnv...), "FOO=bar", "SPACED=a  b ", "FOO=baz"),
-	hostname: "web-1",
-	user:     "1000:2000",
-	workdir:  "/srv",
-	pid1:     true,
+var testEnv = Env{
+	Vars:     append(DefaultEnv(), "FOO=bar", "SPACED=a  b ", "FOO=baz"),
+	Hostname: "web-1",
+	User:     "1000:2000",
+	Workdir:  "/srv",
+	PID1:     true,
 }
 
 // text returns what p writes to stdout and stderr before it exits.
-func text(p *program) (stdout, stderr string) {
+func text(p *Program) (stdout, stderr string) {
 	var o, e strings.Builder
-	for _, c := range p.out {
-		if c.at > p.exitAt {
+	for _, c := range p.Out {
+		if c.At > p.ExitAt {
 			continue
 		}
-		if c.stderr {
-			e.WriteString(c.text)
+		if c.Stderr {
+			e.WriteString(c.Text)
 		} else {
-			o.WriteString(c.text)
+			o.WriteString(c.Text)
 		}
 	}
 	return o.String(), e.String()
@@ -61,7 +61,7 @@ func TestInterpret(t *testing.T) {
 		{"pwd", []string{"pwd"}, 0, 0, "/srv\n", ""},
 		{"id -u", []string{"id", "-u"}, 0, 0, "1000\n", ""},
 		{"id -g", []string{"id", "-g"}, 0, 0, "2000\n", ""},
-		{"env", []string{"env"}, 0, 0, defaultEnv[0] + "\nFOO=baz\nSPACED=a  b \n", ""},
+		{"env", []string{"env"}, 0, 0, DefaultEnv()[0] + "\nFOO=baz\nSPACED=a  b \n", ""},
 		{"sh alone", []string{"sh"}, 0, 0, "", ""},
 		{"sh exit", []string{"sh", "-c", "exit 3"}, 0, 3, "", ""},
 		{"sh exit wraps", []string{"sh", "-c", "exit 258"}, 0, 2, "", ""},
@@ -91,10 +91,10 @@ func TestInterpret(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := interpret(tt.argv, testEnv)
-			require.True(t, p.known, "known")
-			assert.Equal(t, tt.exitAt, p.exitAt, "exitAt")
-			assert.Equal(t, tt.code, p.code, "code")
+			p := Interpret(tt.argv, testEnv)
+			require.True(t, p.Known, "known")
+			assert.Equal(t, tt.exitAt, p.ExitAt, "exitAt")
+			assert.Equal(t, tt.code, p.Code, "code")
 			stdout, stderr := text(p)
 			assert.Equal(t, tt.stdout, stdout, "stdout")
 			assert.Equal(t, tt.stderr, stderr, "stderr")
@@ -134,9 +134,9 @@ func TestInterpretUnknown(t *testing.T) {
 	for _, argv := range tests {
 		t.Run(strings.Join(argv, " "), func(t *testing.T) {
 			t.Parallel()
-			p := interpret(argv, testEnv)
-			assert.False(t, p.known)
-			assert.Equal(t, Forever, p.exitAt)
+			p := Interpret(argv, testEnv)
+			assert.False(t, p.Known)
+			assert.Equal(t, Forever, p.ExitAt)
 		})
 	}
 }
@@ -237,50 +237,26 @@ func TestReact(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := testEnv
-			env.pid1 = !tt.init
-			p := interpret(tt.argv, env)
-			require.True(t, p.known)
-			r := p.react(tt.sig, tt.at)
+			env.PID1 = !tt.init
+			p := Interpret(tt.argv, env)
+			require.True(t, p.Known)
+			r := p.React(tt.sig, tt.at)
 			var out strings.Builder
-			for _, c := range r.out {
-				out.WriteString(c.text)
+			for _, c := range r.Out {
+				out.WriteString(c.Text)
 			}
-			assert.Equal(t, tt.want, want{exit: r.exit, at: r.at, code: r.code, out: out.String()})
+			assert.Equal(t, tt.want, want{exit: r.Exit, at: r.At, code: r.Code, out: out.String()})
 		})
 	}
 }
 
 func TestLoopOutput(t *testing.T) {
 	t.Parallel()
-	p := interpret([]string{"sh", "-c", "echo start; while true; do echo tick; sleep 2; done"}, testEnv)
-	require.True(t, p.known)
-	require.NotNil(t, p.loop)
-	assert.Equal(t, []chunk{{at: 0, text: "start\n"}}, p.out)
-	assert.Equal(t, []chunk{{at: 4 * time.Second, text: "tick\n"}}, p.loop.iteration(2))
-}
-
-func TestExecReply(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		cmd   []string
-		want  ExecReply
-		known bool
-	}{
-		{[]string{"true"}, ExecReply{}, true},
-		{[]string{"false"}, ExecReply{ExitCode: 1}, true},
-		{[]string{"sh", "-c", "echo out; echo err >&2; exit 4"}, ExecReply{ExitCode: 4, Output: "out\nerr\n"}, true},
-		{[]string{"sleep", "3"}, ExecReply{Takes: 3 * time.Second}, true},
-		{[]string{"sleep", "infinity"}, ExecReply{Takes: Forever}, true},
-		{[]string{"curl", "-f", "http://localhost/"}, ExecReply{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.cmd, " "), func(t *testing.T) {
-			t.Parallel()
-			got, known := execReply(tt.cmd, testEnv)
-			assert.Equal(t, tt.known, known)
-			assert.Equal(t, tt.want, got)
-		})
-	}
+	p := Interpret([]string{"sh", "-c", "echo start; while true; do echo tick; sleep 2; done"}, testEnv)
+	require.True(t, p.Known)
+	require.NotNil(t, p.Loop)
+	assert.Equal(t, []Chunk{{At: 0, Text: "start\n"}}, p.Out)
+	assert.Equal(t, []Chunk{{At: 4 * time.Second, Text: "tick\n"}}, p.Loop.Iteration(2))
 }
 
 func TestIDs(t *testing.T) {
@@ -299,7 +275,7 @@ func TestIDs(t *testing.T) {
 		{"1000:staff", 0, 0, false},
 	}
 	for _, tt := range tests {
-		uid, gid, ok := procEnv{user: tt.user}.ids()
+		uid, gid, ok := Env{User: tt.user}.IDs()
 		assert.Equal(t, tt.ok, ok, tt.user)
 		if tt.ok {
 			assert.Equal(t, [2]int{tt.uid, tt.gid}, [2]int{uid, gid}, tt.user)
@@ -317,21 +293,21 @@ func FuzzInterpret(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, script string) {
-		p := interpret([]string{"sh", "-c", script}, testEnv)
-		if !p.known {
+		p := Interpret([]string{"sh", "-c", script}, testEnv)
+		if !p.Known {
 			return
 		}
-		for i := 1; i < len(p.out); i++ {
-			if p.out[i].at < p.out[i-1].at {
-				t.Fatalf("output out of order: %+v", p.out)
+		for i := 1; i < len(p.Out); i++ {
+			if p.Out[i].At < p.Out[i-1].At {
+				t.Fatalf("output out of order: %+v", p.Out)
 			}
 		}
-		if p.exitAt < 0 {
-			t.Fatalf("negative exit time %v", p.exitAt)
+		if p.ExitAt < 0 {
+			t.Fatalf("negative exit time %v", p.ExitAt)
 		}
 		for _, sig := range []syscall.Signal{sigTERM, sigINT} {
-			if r := p.react(sig, time.Second); r.exit && r.at < time.Second {
-				t.Fatalf("exits at %v, before the signal", r.at)
+			if r := p.React(sig, time.Second); r.Exit && r.At < time.Second {
+				t.Fatalf("exits at %v, before the signal", r.At)
 			}
 		}
 	})

@@ -1,4 +1,4 @@
-package health
+package probe
 
 import (
 	"context"
@@ -12,34 +12,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stevedore-io/stevedore/health"
 	"github.com/stevedore-io/stevedore/internal/healthcmd"
 )
 
-// ErrInvalidProber is wrapped by the errors NewHTTPProber and NewTCPProber
-// return for bad arguments or options.
-var ErrInvalidProber = errors.New("health: invalid prober")
+// ErrInvalid is wrapped by the errors NewHTTP, NewTCP and NewNet return
+// for bad arguments or options.
+var ErrInvalid = errors.New("health: invalid prober")
 
 // DialFunc opens a network connection, like net.Dialer.DialContext. Agents
 // pass one that dials from inside a task's network namespace.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// DefaultHost is the host network probers connect to unless WithHost says
-// otherwise: the task's own loopback, reached through a DialFunc that dials
-// from inside the task's network namespace.
-const DefaultHost = "127.0.0.1"
-
-// DefaultExpectedStatus is the HTTP status range an HTTPProber accepts by
-// default. It matches `curl -f` without -L: any status below 400 passes.
-const DefaultExpectedStatus = "200-399"
-
-// httpOutputBody is how much of an HTTP response body goes into Result.Output.
+// httpOutputBody is how much of an HTTP response body goes into
+// health.Result.Output.
 const httpOutputBody = 512
 
-// Option configures an HTTPProber or a TCPProber.
+// Option configures an HTTP or a TCP prober.
 type Option func(*netOptions) error
 
 type netOptions struct {
-	http    bool // the options are for an HTTPProber
+	http    bool // the options are for an HTTP prober
 	host    string
 	timeout time.Duration
 	dial    DialFunc
@@ -47,9 +40,9 @@ type netOptions struct {
 }
 
 func newNetOptions(http bool, opts []Option) (*netOptions, error) {
-	o := &netOptions{http: http, host: DefaultHost, dial: (&net.Dialer{}).DialContext}
+	o := &netOptions{http: http, host: health.DefaultHost, dial: (&net.Dialer{}).DialContext}
 	if http {
-		o.expect, _ = ParseStatusMatcher(DefaultExpectedStatus)
+		o.expect, _ = ParseStatusMatcher(health.DefaultExpectedStatus)
 	}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
@@ -68,11 +61,11 @@ func (o *netOptions) withTimeout(ctx context.Context) (context.Context, context.
 }
 
 // WithHost sets the host (name or IP address) to connect to; the default is
-// DefaultHost.
+// health.DefaultHost.
 func WithHost(host string) Option {
 	return func(o *netOptions) error {
 		if host == "" {
-			return fmt.Errorf("%w: WithHost: empty host", ErrInvalidProber)
+			return fmt.Errorf("%w: WithHost: empty host", ErrInvalid)
 		}
 		o.host = host
 		return nil
@@ -85,7 +78,7 @@ func WithHost(host string) Option {
 func WithTimeout(d time.Duration) Option {
 	return func(o *netOptions) error {
 		if d <= 0 {
-			return fmt.Errorf("%w: WithTimeout: timeout %s must be positive", ErrInvalidProber, d)
+			return fmt.Errorf("%w: WithTimeout: timeout %s must be positive", ErrInvalid, d)
 		}
 		o.timeout = d
 		return nil
@@ -97,7 +90,7 @@ func WithTimeout(d time.Duration) Option {
 func WithDialer(dial DialFunc) Option {
 	return func(o *netOptions) error {
 		if dial == nil {
-			return fmt.Errorf("%w: WithDialer: nil DialFunc", ErrInvalidProber)
+			return fmt.Errorf("%w: WithDialer: nil DialFunc", ErrInvalid)
 		}
 		o.dial = dial
 		return nil
@@ -105,15 +98,15 @@ func WithDialer(dial DialFunc) Option {
 }
 
 // WithExpectedStatus sets the HTTP statuses that pass, in the syntax of
-// ParseStatusMatcher ("200", "200-299", "200,302"). Only for HTTPProber.
+// ParseStatusMatcher ("200", "200-299", "200,302"). Only for HTTP probers.
 func WithExpectedStatus(spec string) Option {
 	return func(o *netOptions) error {
 		if !o.http {
-			return fmt.Errorf("%w: WithExpectedStatus applies to HTTP probers only", ErrInvalidProber)
+			return fmt.Errorf("%w: WithExpectedStatus applies to HTTP probers only", ErrInvalid)
 		}
 		m, err := ParseStatusMatcher(spec)
 		if err != nil {
-			return fmt.Errorf("%w: WithExpectedStatus: %w", ErrInvalidProber, err)
+			return fmt.Errorf("%w: WithExpectedStatus: %w", ErrInvalid, err)
 		}
 		o.expect = m
 		return nil
@@ -122,24 +115,24 @@ func WithExpectedStatus(spec string) Option {
 
 func checkPort(port int) error {
 	if port < 1 || port > 65535 {
-		return fmt.Errorf("%w: port %d out of range [1, 65535]", ErrInvalidProber, port)
+		return fmt.Errorf("%w: port %d out of range [1, 65535]", ErrInvalid, port)
 	}
 	return nil
 }
 
-// HTTPProber checks that GET http://host:port/path answers with an expected
+// HTTP is a prober that checks that GET http://host:port/path answers with an expected
 // status. It does not follow redirects, so a 3xx is judged by itself, and
 // it opens a new connection for every check.
-type HTTPProber struct {
+type HTTP struct {
 	opts   *netOptions
 	url    string
 	client *http.Client
 }
 
-// NewHTTPProber returns a prober for GET http://host:port/path, host being
-// DefaultHost unless WithHost is given. path must start with "/" and may
-// carry a query; empty means "/". Errors wrap ErrInvalidProber.
-func NewHTTPProber(port int, path string, opts ...Option) (*HTTPProber, error) {
+// NewHTTP returns a prober for GET http://host:port/path, host being
+// health.DefaultHost unless WithHost is given. path must start with "/" and may
+// carry a query; empty means "/". Errors wrap ErrInvalid.
+func NewHTTP(port int, path string, opts ...Option) (*HTTP, error) {
 	o, err := newNetOptions(true, opts)
 	if err != nil {
 		return nil, err
@@ -151,12 +144,12 @@ func NewHTTPProber(port int, path string, opts ...Option) (*HTTPProber, error) {
 		path = "/"
 	}
 	if !strings.HasPrefix(path, "/") {
-		return nil, fmt.Errorf("%w: path %q must start with /", ErrInvalidProber, path)
+		return nil, fmt.Errorf("%w: path %q must start with /", ErrInvalid, path)
 	}
 	raw := "http://" + net.JoinHostPort(o.host, strconv.Itoa(port)) + path
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: url %q: %w", ErrInvalidProber, raw, err)
+		return nil, fmt.Errorf("%w: url %q: %w", ErrInvalid, raw, err)
 	}
 	transport := &http.Transport{
 		// No Proxy: a health check talks to the task, never through a proxy.
@@ -169,18 +162,18 @@ func NewHTTPProber(port int, path string, opts ...Option) (*HTTPProber, error) {
 			return http.ErrUseLastResponse
 		},
 	}
-	return &HTTPProber{opts: o, url: u.String(), client: client}, nil
+	return &HTTP{opts: o, url: u.String(), client: client}, nil
 }
 
 // URL returns the URL the prober requests.
-func (p *HTTPProber) URL() string { return p.url }
+func (p *HTTP) URL() string { return p.url }
 
 // Probe makes one request.
-func (p *HTTPProber) Probe(ctx context.Context) Result {
+func (p *HTTP) Probe(ctx context.Context) health.Result {
 	ctx, cancel := p.opts.withTimeout(ctx)
 	defer cancel()
 	start := time.Now()
-	r := Result{Time: start, ExitCode: 1}
+	r := health.Result{Time: start, ExitCode: 1}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
 	if err != nil {
 		r.Err = fmt.Errorf("GET %s: %w", p.url, err)
@@ -210,15 +203,15 @@ func (p *HTTPProber) Probe(ctx context.Context) Result {
 	return r
 }
 
-// TCPProber checks that a TCP connection to host:port is accepted.
-type TCPProber struct {
+// TCP is a prober that checks that a TCP connection to host:port is accepted.
+type TCP struct {
 	opts *netOptions
 	addr string
 }
 
-// NewTCPProber returns a prober that connects to host:port, host being
-// DefaultHost unless WithHost is given. Errors wrap ErrInvalidProber.
-func NewTCPProber(port int, opts ...Option) (*TCPProber, error) {
+// NewTCP returns a prober that connects to host:port, host being
+// health.DefaultHost unless WithHost is given. Errors wrap ErrInvalid.
+func NewTCP(port int, opts ...Option) (*TCP, error) {
 	o, err := newNetOptions(false, opts)
 	if err != nil {
 		return nil, err
@@ -226,19 +219,19 @@ func NewTCPProber(port int, opts ...Option) (*TCPProber, error) {
 	if err := checkPort(port); err != nil {
 		return nil, err
 	}
-	return &TCPProber{opts: o, addr: net.JoinHostPort(o.host, strconv.Itoa(port))}, nil
+	return &TCP{opts: o, addr: net.JoinHostPort(o.host, strconv.Itoa(port))}, nil
 }
 
 // Addr returns the host:port the prober connects to.
-func (p *TCPProber) Addr() string { return p.addr }
+func (p *TCP) Addr() string { return p.addr }
 
 // Probe opens one connection and closes it.
-func (p *TCPProber) Probe(ctx context.Context) Result {
+func (p *TCP) Probe(ctx context.Context) health.Result {
 	ctx, cancel := p.opts.withTimeout(ctx)
 	defer cancel()
 	start := time.Now()
 	conn, err := p.opts.dial(ctx, "tcp", p.addr)
-	r := Result{Time: start, Duration: time.Since(start)}
+	r := health.Result{Time: start, Duration: time.Since(start)}
 	if err != nil {
 		r.ExitCode = 1
 		r.Err = fmt.Errorf("connect %s: %w", p.addr, err)
@@ -259,6 +252,30 @@ func isTimeout(ctx context.Context, err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// NewNet returns the prober of an HTTP or TCP check: an HTTP or a TCP
+// prober for c's host, port, path and expected status, with opts added
+// (WithDialer to dial from inside a task's network namespace,
+// WithTimeout). An empty Host or ExpectedStatus means the prober's
+// default. Errors wrap ErrInvalid, also for a CMD or CMD-SHELL check,
+// which NewExec runs.
+func NewNet(c health.Check, opts ...Option) (health.Prober, error) {
+	var own []Option
+	if c.Host != "" {
+		own = append(own, WithHost(c.Host))
+	}
+	switch c.Kind {
+	case health.CommandHTTP:
+		if c.ExpectedStatus != "" {
+			own = append(own, WithExpectedStatus(c.ExpectedStatus))
+		}
+		return NewHTTP(c.Port, c.Path, append(own, opts...)...)
+	case health.CommandTCP:
+		return NewTCP(c.Port, append(own, opts...)...)
+	default:
+		return nil, fmt.Errorf("%w: %q checks are not network checks", ErrInvalid, c.Kind)
+	}
 }
 
 // ErrInvalidStatusMatcher is wrapped by the errors ParseStatusMatcher returns.
