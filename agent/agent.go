@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -43,11 +44,12 @@ var (
 	ErrNoSecretResolver = errors.New("agent: no secret resolver configured")
 )
 
-// SecretResolver resolves secrets for containers when they are created.
-type SecretResolver interface {
-	// Resolve returns the value of an ECS secrets[].valueFrom reference.
-	Resolve(ctx context.Context, valueFrom string) (string, error)
-}
+// SecretResolver resolves secrets for containers when they are created:
+// secrets[].valueFrom references and repositoryCredentials. The request
+// says which task asks (cluster, family, execution role) and, for registry
+// credentials, for which registry, so that a resolver can refuse what the
+// task was not granted (see secrets.Scoped).
+type SecretResolver = secrets.Provider
 
 // LogSink receives the output of containers.
 type LogSink interface {

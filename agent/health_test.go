@@ -20,6 +20,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -99,13 +100,13 @@ func TestHealthChecks(t *testing.T) {
 	}
 }
 
-// secrets is a SecretResolver backed by a map.
-type secrets map[string]string
+// secretMap is a SecretResolver backed by a map.
+type secretMap map[string]string
 
-func (s secrets) Resolve(_ context.Context, ref string) (string, error) {
-	v, ok := s[ref]
+func (s secretMap) Resolve(_ context.Context, req secrets.Request) (string, error) {
+	v, ok := s[req.ValueFrom]
 	if !ok {
-		return "", fmt.Errorf("secret %s: %w", ref, os.ErrNotExist)
+		return "", fmt.Errorf("secret %s: %w", req.ValueFrom, os.ErrNotExist)
 	}
 	return v, nil
 }
@@ -127,13 +128,13 @@ func TestSecrets(t *testing.T) {
 	)
 	tests := []struct {
 		name       string
-		resolver   secrets
+		resolver   secretMap
 		noResolver bool
 		wantReason string
 	}{
 		{
 			name:     "resolved",
-			resolver: secrets{"arn:secret:db": dbPassword, "arn:secret:registry": `{"username":"bob","password":"` + registryPassword + `"}`},
+			resolver: secretMap{"arn:secret:db": dbPassword, "arn:secret:registry": `{"username":"bob","password":"` + registryPassword + `"}`},
 		},
 		{
 			name:       "no resolver",
@@ -142,7 +143,7 @@ func TestSecrets(t *testing.T) {
 		},
 		{
 			name:       "unknown secret",
-			resolver:   secrets{"arn:secret:registry": "bob:" + registryPassword},
+			resolver:   secretMap{"arn:secret:registry": "bob:" + registryPassword},
 			wantReason: "ResourceInitializationError: unable to pull secrets or registry auth: container app: secrets[0] (DB_PASSWORD from arn:secret:db): secret arn:secret:db: file does not exist",
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/distribution/reference"
 	"maps"
 	"net/netip"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -340,7 +342,7 @@ func safeName(s string) string {
 
 // resolveSecrets resolves the container's secrets into KEY=VALUE pairs.
 // Errors name the secret and its reference, never a value.
-func resolveSecrets(ctx context.Context, r SecretResolver, c *task.ContainerDefinition) ([]string, error) {
+func resolveSecrets(ctx context.Context, r SecretResolver, who secrets.Request, c *task.ContainerDefinition) ([]string, error) {
 	if len(c.Secrets) == 0 {
 		return nil, nil
 	}
@@ -349,7 +351,9 @@ func resolveSecrets(ctx context.Context, r SecretResolver, c *task.ContainerDefi
 	}
 	out := make([]string, 0, len(c.Secrets))
 	for i, s := range c.Secrets {
-		v, err := r.Resolve(ctx, s.ValueFrom)
+		req := who
+		req.ValueFrom, req.Registry = s.ValueFrom, ""
+		v, err := r.Resolve(ctx, req)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: secrets[%d] (%s from %s): %w", c.Name, i, s.Name, s.ValueFrom, err)
 		}
@@ -358,10 +362,11 @@ func resolveSecrets(ctx context.Context, r SecretResolver, c *task.ContainerDefi
 	return out, nil
 }
 
-// registryAuth resolves a container's repositoryCredentials. The secret
-// holds JSON {"username": ..., "password": ...}, as in ECS, or
+// registryAuth resolves a container's repositoryCredentials, asking for
+// them as credentials for the registry of the container's image. The
+// secret holds JSON {"username": ..., "password": ...}, as in ECS, or
 // "username:password".
-func registryAuth(ctx context.Context, r SecretResolver, c *task.ContainerDefinition) (*runtime.Auth, error) {
+func registryAuth(ctx context.Context, r SecretResolver, who secrets.Request, c *task.ContainerDefinition) (*runtime.Auth, error) {
 	if c.RepositoryCredentials == nil || c.RepositoryCredentials.CredentialsParameter == "" {
 		return nil, nil
 	}
@@ -369,7 +374,13 @@ func registryAuth(ctx context.Context, r SecretResolver, c *task.ContainerDefini
 	if r == nil {
 		return nil, fmt.Errorf("container %s: repositoryCredentials (%s): %w", c.Name, ref, ErrNoSecretResolver)
 	}
-	v, err := r.Resolve(ctx, ref)
+	host, err := registryHost(c.Image)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: repositoryCredentials (%s): %w", c.Name, ref, err)
+	}
+	req := who
+	req.ValueFrom, req.Registry = ref, host
+	v, err := r.Resolve(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: repositoryCredentials (%s): %w", c.Name, ref, err)
 	}
@@ -393,6 +404,17 @@ func registryAuth(ctx context.Context, r SecretResolver, c *task.ContainerDefini
 		return nil, fmt.Errorf("container %s: repositoryCredentials (%s): %w", c.Name, ref, errMalformedCredentials)
 	}
 	return &runtime.Auth{Username: cred.Username, Password: cred.Password}, nil
+}
+
+// registryHost returns the registry host an image reference pulls from,
+// as containerd normalises it (a reference without a host pulls from the
+// default registry).
+func registryHost(image string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", image, err)
+	}
+	return reference.Domain(named), nil
 }
 
 var errMalformedCredentials = errors.New(`credentials are neither JSON {"username","password"} nor "username:password"`)
