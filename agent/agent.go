@@ -86,6 +86,14 @@ type Config struct {
 	ImageCleanup ImageCleanup
 	// StartTimeout replaces DefaultStartTimeout when positive.
 	StartTimeout time.Duration
+	// VerifyImageAccess makes the agent ask the registry, before a
+	// container uses an image, whether the container's own credentials
+	// (none without repositoryCredentials) could pull it, when the
+	// Runtime is a runtime.AccessVerifier. Without it, an image that one
+	// task's credentials pulled onto the host serves every later task
+	// that names it, as with Docker's and the ECS agent's defaults. The
+	// check costs a registry round trip per image and task start.
+	VerifyImageAccess bool
 	// Deactivate, when set, is called while a task that got as far as
 	// ACTIVATING is DEACTIVATING (the status is stored before the call),
 	// before its containers get SIGTERM: the orchestrator takes the task
@@ -105,6 +113,9 @@ type Agent struct {
 	startTimeout time.Duration
 	running      atomic.Bool
 	images       *imageTracker // nil when the image cleanup is off
+	// verifier checks a task's access to a local image; nil unless
+	// Config.VerifyImageAccess is set and the runtime can.
+	verifier runtime.AccessVerifier
 
 	// orders caches the stop order of stored task definitions (which
 	// never change): the tasks of a definition share it, read-only.
@@ -160,6 +171,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if a.startTimeout <= 0 {
 		a.startTimeout = DefaultStartTimeout
+	}
+	if v, ok := cfg.Runtime.(runtime.AccessVerifier); ok && cfg.VerifyImageAccess {
+		a.verifier = v // before the image tracker hides it
 	}
 	images, err := newImageTracker(cfg.Runtime, cfg.ImageCleanup)
 	if err != nil {

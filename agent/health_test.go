@@ -314,3 +314,40 @@ func TestEnvironmentFilesAreRefused(t *testing.T) {
 		assert.Empty(t, e.rt.CallsTo(fake.MethodCreate))
 	})
 }
+
+// TestVerifyImageAccess: a private image pulled onto the host with one
+// task's credentials serves a task without credentials only when the agent
+// does not check access.
+func TestVerifyImageAccess(t *testing.T) {
+	t.Parallel()
+	const withCreds = `{"family": "a", "containerDefinitions": [{"name": "app", "image": "registry.example/private:1", "memory": 64,
+	  "repositoryCredentials": {"credentialsParameter": "creds"}}]}`
+	const withoutCreds = `{"family": "b", "containerDefinitions": [{"name": "app", "image": "registry.example/private:1", "memory": 64}]}`
+	for _, verify := range []bool{false, true} {
+		t.Run(fmt.Sprint("verify=", verify), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, fake.WithImage("registry.example/private:1",
+					fake.Behavior{RunFor: fake.Forever, PullAuth: &runtime.Auth{Username: "bob", Password: "pw"}}))
+				e.cfg.Secrets = secretMap{"creds": "bob:pw"}
+				e.cfg.VerifyImageAccess = verify
+				e.runTask(e.register(withCreds), "owner")
+				e.start()
+				advance(time.Minute)
+				require.Equal(t, task.Running, e.task("owner").LastStatus)
+
+				e.runTask(e.register(withoutCreds), "other")
+				advance(time.Minute)
+				other := e.task("other")
+				if !verify {
+					assert.Equal(t, task.Running, other.LastStatus, "the local image serves it")
+					return
+				}
+				require.Equal(t, task.Stopped, other.LastStatus)
+				assert.Equal(t, task.TaskFailedToStart, other.StopCode)
+				assert.Contains(t, other.StoppedReason, "CannotPullContainerError: the task's credentials cannot pull the image on this host")
+				assert.Equal(t, task.Running, e.task("owner").LastStatus, "the owner's task is untouched")
+			})
+		})
+	}
+}

@@ -606,6 +606,12 @@ func (r *runner) pull(ctx context.Context) error {
 		if err := r.a.cfg.Runtime.EnsureImage(r.startCtx, c.def.Image, auth); err != nil {
 			return failure(c.name, "CannotPullContainerError: %v", err)
 		}
+		if v := r.a.verifier; v != nil {
+			// The image may have come from another task's pull.
+			if err := v.VerifyImageAccess(r.startCtx, c.def.Image, auth); err != nil {
+				return failure(c.name, "CannotPullContainerError: the task's credentials cannot pull the image on this host: %v", err)
+			}
+		}
 		pulled[c.def.Image] = true
 	}
 	if r.current().PullStoppedAt.IsZero() {
