@@ -49,7 +49,7 @@ func (o *TaskOverride) Apply(td *TaskDefinition) (*TaskDefinition, error) {
 	for _, co := range o.ContainerOverrides {
 		c := out.Container(co.Name)
 		if c == nil {
-			return nil, fmt.Errorf("container override %q: %w", co.Name, ErrUnknownContainer)
+			return nil, fmt.Errorf("container override %s: %w", quote(co.Name), ErrUnknownContainer)
 		}
 		if co.Command != nil {
 			c.Command = append([]string(nil), co.Command...)
