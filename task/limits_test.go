@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -221,4 +222,22 @@ func webDefWithFamily(f string) *task.TaskDefinition {
 	td := webDef()
 	td.Family = f
 	return td
+}
+
+// The durations of a definition that was never validated saturate rather
+// than wrap to a negative time.
+func TestDurationsDoNotWrap(t *testing.T) {
+	t.Parallel()
+	huge := math.MaxInt64 / 1000
+	c := task.ContainerDefinition{StartTimeoutSeconds: ptr(huge), StopTimeoutSeconds: ptr(huge)}
+	start, ok := c.StartTimeout()
+	require.True(t, ok)
+	assert.Equal(t, time.Duration(math.MaxInt64), start)
+	assert.Equal(t, time.Duration(math.MaxInt64), c.StopTimeout())
+	hc := task.HealthCheck{IntervalSeconds: huge, TimeoutSeconds: -huge, StartPeriodSeconds: huge}
+	assert.Equal(t, time.Duration(math.MaxInt64), hc.Interval())
+	assert.Equal(t, time.Duration(math.MinInt64), hc.Timeout())
+	assert.Equal(t, time.Duration(math.MaxInt64), hc.StartPeriod())
+	c.StopTimeoutSeconds = ptr(7)
+	assert.Equal(t, 7*time.Second, c.StopTimeout())
 }
