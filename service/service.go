@@ -21,6 +21,14 @@ const (
 	StatusInactive Status = "INACTIVE"
 )
 
+// MaxDesiredCount is the largest desiredCount a service accepts. ECS's
+// "tasks per service" quota is 5,000 by default and can be raised;
+// Stevedore accepts up to 10,000, the largest maxCapacity its service auto
+// scaling takes, so that every count auto scaling sets is one Validate
+// accepts. The bound keeps the deployment arithmetic (desiredCount times
+// maximumPercent) far from overflowing.
+const MaxDesiredCount = 10000
+
 // MaxEvents is how many service events a service keeps (ECS shows the
 // latest 100).
 const MaxEvents = 100
@@ -226,8 +234,8 @@ func (s *Service) Validate() error {
 	default:
 		v.add("schedulingStrategy", "must be REPLICA or DAEMON, got %q", s.SchedulingStrategy)
 	}
-	if s.DesiredCount < 0 {
-		v.add("desiredCount", "must not be negative, got %d", s.DesiredCount)
+	if s.DesiredCount < 0 || s.DesiredCount > MaxDesiredCount {
+		v.add("desiredCount", "must be between 0 and %d, got %d", MaxDesiredCount, s.DesiredCount)
 	}
 	if s.SchedulingStrategy == Daemon && len(s.PlacementStrategy) > 0 {
 		v.add("placementStrategy", "is not supported with the DAEMON scheduling strategy")
