@@ -21,6 +21,9 @@ const (
 	// It also bounds the lists that ECS does not count, such as a
 	// container's environment: at most about 2,700 entries fit.
 	MaxDefinitionBytes = 64 << 10
+	// MaxOverrideBytes is the largest TaskOverride, in bytes of JSON
+	// (RunTask: "A total of 8192 characters are allowed for overrides").
+	MaxOverrideBytes = 8192
 	// MaxEnvironmentFiles is the most environmentFiles of a container
 	// ("You can specify up to ten environment files").
 	MaxEnvironmentFiles = 10
@@ -44,26 +47,26 @@ const (
 // Validate for a definition larger than MaxDefinitionBytes.
 var ErrTooLarge = errors.New("task definition too large")
 
-// tooLarge states the rule a definition of n bytes breaks; n is 0 when
-// the size is only known to be past the limit.
-func tooLarge(n int) string {
+// tooLarge states the rule a value of n bytes breaks; n is 0 when the
+// size is only known to be past limit.
+func tooLarge(n, limit int) string {
 	size := strconv.Itoa(n) + " bytes"
 	if n == 0 {
 		size = "more"
 	}
-	return fmt.Sprintf("must be at most %d bytes of JSON, is %s", MaxDefinitionBytes, size)
+	return fmt.Sprintf("must be at most %d bytes of JSON, is %s", limit, size)
 }
 
-// encodedSize returns the size of td's JSON, as ECS counts it (<, > and &
-// written as themselves), or ok false when it is past MaxDefinitionBytes.
-// A cheap walk first makes sure that a definition far too large is never
-// encoded whole.
-func (td *TaskDefinition) encodedSize() (n int, ok bool) {
-	budget := MaxDefinitionBytes
-	if !minSize(reflect.ValueOf(td).Elem(), &budget) {
+// jsonSize returns the size of v's JSON, as ECS counts it (<, > and &
+// written as themselves), or ok false when it is past limit (n is 0 when
+// it is far past). A cheap walk first makes sure that a value far too
+// large is never encoded whole.
+func jsonSize(v any, limit int) (n int, ok bool) {
+	budget := limit
+	if !minSize(reflect.ValueOf(v), &budget) {
 		return 0, false
 	}
-	b, err := json.Marshal(td)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return 0, true // not for the size check to report
 	}
@@ -71,7 +74,7 @@ func (td *TaskDefinition) encodedSize() (n int, ok bool) {
 	for _, esc := range []string{`\u003c`, `\u003e`, `\u0026`} {
 		n -= 5 * bytes.Count(b, []byte(esc))
 	}
-	return n, n <= MaxDefinitionBytes
+	return n, n <= limit
 }
 
 // minSize takes from *budget a lower bound of the bytes v takes in JSON,

@@ -241,3 +241,43 @@ func TestDurationsDoNotWrap(t *testing.T) {
 	c.StopTimeoutSeconds = ptr(7)
 	assert.Equal(t, 7*time.Second, c.StopTimeout())
 }
+
+// Overrides are held to ECS's RunTask rules when applied, so that every
+// entry point refuses the same: cpu that made the task's requirement
+// overflow to a negative amount (which fits every instance), and
+// environments too large to apply in reasonable time.
+func TestOverridesAreBounded(t *testing.T) {
+	t.Parallel()
+	td := webDef()
+	td.ContainerDefinitions[1].CPU = 10
+	overflow := &task.TaskOverride{ContainerOverrides: []task.ContainerOverride{{Name: "app", CPU: ptr(math.MaxInt)}}}
+	_, err := task.NewTask("t", td, overflow, t0)
+	require.ErrorIs(t, err, task.ErrInvalid)
+	assert.Equal(t, []string{"overrides.containerOverrides[0].cpu: must be between 0 and 262144 cpu units"}, fieldErrors(t, err))
+
+	env := make([]task.KeyValuePair, 20_000)
+	for i := range env {
+		env[i] = task.KeyValuePair{Name: fmt.Sprintf("V%d", i), Value: "x"}
+	}
+	big := &task.TaskOverride{ContainerOverrides: []task.ContainerOverride{{Name: "app", Environment: env}}}
+	_, err = big.Apply(td)
+	require.ErrorIs(t, err, task.ErrInvalid)
+	require.ErrorIs(t, err, task.ErrTooLarge)
+	assert.Contains(t, err.Error(), "overrides: must be at most 8192 bytes of JSON")
+
+	for name, o := range map[string]*task.TaskOverride{
+		"memory":        {ContainerOverrides: []task.ContainerOverride{{Name: "app", Memory: ptr(1<<44 + 1)}}},
+		"reservation":   {ContainerOverrides: []task.ContainerOverride{{Name: "app", MemoryReservation: ptr(-1)}}},
+		"task cpu":      {CPU: "1000000"},
+		"task memory":   {Memory: "1"},
+		"nameless":      {ContainerOverrides: []task.ContainerOverride{{CPU: ptr(1)}}},
+		"unparsed size": {Memory: "lots"},
+	} {
+		_, err := o.Apply(td)
+		assert.ErrorIs(t, err, task.ErrInvalid, name)
+	}
+	ok := &task.TaskOverride{CPU: "1 vCPU", Memory: "2 GB", ContainerOverrides: []task.ContainerOverride{{Name: "app", CPU: ptr(512), Memory: ptr(0)}}}
+	require.NoError(t, ok.Validate())
+	_, err = ok.Apply(td)
+	require.NoError(t, err)
+}

@@ -84,7 +84,7 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 func ParseDefinition(data []byte) (*TaskDefinition, []Warning, error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	if len(data) > MaxDefinitionBytes {
-		return nil, nil, fmt.Errorf("parse task definition: %w", &ParseError{Err: fmt.Errorf("%w: %s", ErrTooLarge, tooLarge(len(data)))})
+		return nil, nil, fmt.Errorf("parse task definition: %w", &ParseError{Err: fmt.Errorf("%w: %s", ErrTooLarge, tooLarge(len(data), MaxDefinitionBytes))})
 	}
 	if err := checkSyntax(data); err != nil {
 		return nil, nil, fmt.Errorf("parse task definition: %w", err)

@@ -103,8 +103,8 @@ var (
 //
 // Besides the ECS log drivers, logDriver may be LogDriverStevedore.
 func (td *TaskDefinition) Validate() error {
-	if n, ok := td.encodedSize(); !ok {
-		return &ValidationError{Family: td.Family, Errors: []FieldError{{Path: "taskDefinition", Message: tooLarge(n), Err: ErrTooLarge}}}
+	if n, ok := jsonSize(td, MaxDefinitionBytes); !ok {
+		return &ValidationError{Family: td.Family, Errors: []FieldError{{Path: "taskDefinition", Message: tooLarge(n, MaxDefinitionBytes), Err: ErrTooLarge}}}
 	}
 	v := &validator{
 		td:         td,
