@@ -428,16 +428,15 @@ func (s *Store) SetTaskLabels(taskID string, labels map[string]string) error {
 
 // Task returns the index of one task's logs; an error wrapping ErrNotFound
 // when the store has nothing of the task.
+//
+// Task and Tasks take no lock: an index is replaced whole (written aside,
+// then renamed over the old one), so a reader sees the old or the new.
 func (s *Store) Task(taskID string) (TaskLog, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return readIndex(s.taskDir(taskID))
 }
 
 // Tasks returns the index of every task with logs or labels, by task ID.
 func (s *Store) Tasks() ([]TaskLog, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)

@@ -59,3 +59,43 @@ func TestQueryDoesNotBlockWriters(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, 1)
 }
+
+// Listing the tasks' indexes does not hold up a container opening its log
+// either. One index is a FIFO, so the test decides when the read ends.
+func TestTasksDoesNotBlockWriters(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "slow"), 0o700))
+	fifo := filepath.Join(dir, "slow", "task.json")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	s, err := logs.Open(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+
+	listed := make(chan error, 1)
+	go func() {
+		_, err := s.Tasks()
+		listed <- err
+	}()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { w.Close() })
+
+	wrote := make(chan error, 1)
+	go func() {
+		out, _ := s.Writers("busy", "web")
+		_, err := io.WriteString(out, "first line of a new container\n")
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second): // a deadlock detector, not a guess at timing
+		w.Close()
+		t.Fatal("a container's first write waited for Tasks")
+	}
+	_, err = io.WriteString(w, `{"task":"slow"}`)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, <-listed)
+}
