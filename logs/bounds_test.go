@@ -139,6 +139,12 @@ func TestQuerySkipsBadLines(t *testing.T) {
 		}
 		assert.Equal(t, want, messages(got), "%+v", q)
 	}
+	for _, tail := range []int{0, 5} {
+		r, err := s.Search(logs.Query{Task: "t", Tail: tail})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"first", "second"}, messages(r.Entries))
+		assert.Equal(t, 2, r.Skipped, "Search counts the bad lines; tail %d", tail)
+	}
 }
 
 // Writing after a crash that tore the last line starts a new line, so the
@@ -248,25 +254,4 @@ func TestTailAndHeadAcrossRotation(t *testing.T) {
 	assert.Error(t, err, "head and tail together")
 	_, err = s.Query(logs.Query{Tail: -1})
 	assert.Error(t, err)
-}
-
-// Search counts the lines it skipped.
-func TestSearchCountsSkippedLines(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	writeRaw(t, dir, "t", "c.log",
-		rawLine(t0, "t", "first"),
-		strings.Repeat("<", 200<<10)+"\n",
-		"{\n",
-		rawLine(t0.Add(time.Second), "t", "second"))
-	s, err := logs.Open(dir)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	for _, tail := range []int{0, 5} {
-		r, err := s.Search(logs.Query{Task: "t", Tail: tail})
-		require.NoError(t, err)
-		assert.Equal(t, []string{"first", "second"}, messages(r.Entries))
-		assert.Equal(t, 2, r.Skipped, "tail %d", tail)
-	}
 }
