@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -35,4 +36,21 @@ func TestValidateBoundsDesiredCount(t *testing.T) {
 	lo, hi := DeploymentConfiguration{MaximumPercent: new(MaxMaximumPercent)}.Bounds(Replica, MaxDesiredCount)
 	assert.Equal(t, MaxDesiredCount, lo)
 	assert.Equal(t, MaxDesiredCount*MaxMaximumPercent/100, hi)
+}
+
+// A service registers with at most MaxLoadBalancers target groups.
+func TestValidateBoundsLoadBalancers(t *testing.T) {
+	t.Parallel()
+	s := Service{Name: "web", TaskDefinition: "web:1", SchedulingStrategy: Replica, DesiredCount: 1}
+	for i := range MaxLoadBalancers + 1 {
+		s.LoadBalancers = append(s.LoadBalancers, LoadBalancer{TargetGroup: fmt.Sprintf("tg-%d", i), ContainerName: "app", ContainerPort: 80})
+	}
+	err := s.Validate()
+	require.ErrorIs(t, err, ErrInvalid)
+	var v *ValidationError
+	require.ErrorAs(t, err, &v)
+	require.Len(t, v.Fields, 1)
+	assert.Equal(t, "loadBalancers", v.Fields[0].Path)
+	s.LoadBalancers = s.LoadBalancers[:MaxLoadBalancers]
+	require.NoError(t, s.Validate())
 }

@@ -29,6 +29,10 @@ const (
 // maximumPercent) far from overflowing.
 const MaxDesiredCount = 10000
 
+// MaxLoadBalancers is how many target groups a service may register its
+// tasks with (ECS's "target groups per service" quota).
+const MaxLoadBalancers = 5
+
 // MaxEvents is how many service events a service keeps (ECS shows the
 // latest 100).
 const MaxEvents = 100
@@ -253,6 +257,9 @@ func (s *Service) Validate() error {
 	}
 	if s.HealthCheckGracePeriod < 0 || s.HealthCheckGracePeriod > 2147483647*time.Second {
 		v.add("healthCheckGracePeriodSeconds", "must be between 0 and 2147483647 seconds")
+	}
+	if n := len(s.LoadBalancers); n > MaxLoadBalancers {
+		v.add("loadBalancers", "must have at most %d target groups, got %d", MaxLoadBalancers, n)
 	}
 	for i, lb := range s.LoadBalancers {
 		if lb.ContainerName == "" {
