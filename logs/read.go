@@ -84,8 +84,11 @@ func (s *Store) Search(q Query) (Result, error) {
 		if err := s.searchTask(d, q, &r); err != nil {
 			return Result{}, err
 		}
-		r.Entries = keepEnds(r.Entries, q)
+		if q.Head > 0 || q.Tail > 0 {
+			r.Entries = keepEnds(r.Entries, q) // memory bounded by the ends kept
+		}
 	}
+	r.Entries = keepEnds(r.Entries, q)
 	return r, nil
 }
 
