@@ -332,7 +332,7 @@ func position(data []byte, offset int64) (line, col int) {
 func typeError(path string, t reflect.Type, err error) error {
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) {
-		return &ParseError{Path: path, Err: fmt.Errorf("want %s, got %s", describeType(t), ute.Value)}
+		return &ParseError{Path: path, Err: fmt.Errorf("want %s, got %s", describeType(t), clip(ute.Value))}
 	}
 	return &ParseError{Path: path, Err: err}
 }

@@ -201,6 +201,8 @@ func TestErrorsEchoABoundedPrefix(t *testing.T) {
 		"timestamp":     `{"registeredAt":"` + big + `"}`,
 		"unknown field": `{"` + big + `":1}`,
 		"type":          `{"family":["` + big + `"]}`,
+		"number":        `{"revision":` + strings.Repeat("1", 50_000) + `}`,
+		"container cpu": `{"containerDefinitions":[{"cpu":` + strings.Repeat("9", 50_000) + `}]}`,
 	} {
 		td, warnings, err := task.ParseDefinition([]byte(doc))
 		if err != nil {
