@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/distribution/reference"
 	"maps"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -216,11 +217,16 @@ func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.Contain
 		User:           c.User,
 		Hostname:       c.Hostname,
 		CPUShares:      uint64(max(c.CPU, 0)),
-		MemoryLimit:    int64(c.Memory) << 20,
 		ReadonlyRootfs: c.ReadonlyRootFilesystem,
 	}
+	var err error
+	if spec.MemoryLimit, err = mibToBytes(c.Memory); err != nil {
+		return nil, fmt.Errorf("container %s: memory: %w", c.Name, err)
+	}
 	if c.MemoryReservation > 0 {
-		spec.MemoryReservation = int64(c.MemoryReservation) << 20
+		if spec.MemoryReservation, err = mibToBytes(c.MemoryReservation); err != nil {
+			return nil, fmt.Errorf("container %s: memoryReservation: %w", c.Name, err)
+		}
 	}
 	for _, kv := range c.Environment {
 		spec.Env = append(spec.Env, kv.Name+"="+kv.Value)
@@ -273,6 +279,17 @@ func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.Contain
 		spec.Stdout, spec.Stderr = in.logs.Writers(in.taskID, c.Name)
 	}
 	return spec, nil
+}
+
+// mibToBytes converts n MiB to bytes. An amount whose bytes do not fit an
+// int64 is an error: shifted, 2^44 MiB and more would wrap (2^44+1 MiB to
+// a limit of 1 MiB). Validate refuses such amounts; this guards
+// definitions that never went through it.
+func mibToBytes(n int) (int64, error) {
+	if n < 0 || int64(n) > math.MaxInt64>>20 {
+		return 0, fmt.Errorf("%d MiB is not an amount of memory this host can limit", n)
+	}
+	return int64(n) << 20, nil
 }
 
 // volumeMounts returns the bind mounts of a container's mountPoints and

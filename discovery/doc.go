@@ -103,8 +103,19 @@
 //     buffer size up to 1232 bytes, with the TC bit set so that the client
 //     retries over TCP, which has room for 65535 bytes. EDNS0 queries get an
 //     OPT record back; a version other than 0 gets BADVERS.
+//   - ANY queries get one synthesized record, HINFO "RFC8482" "", as RFC
+//     8482 recommends, rather than every record of the name: an answer to
+//     ANY is never much larger than the query (NXDOMAIN still for names
+//     that do not exist).
 //   - Opcodes other than QUERY get NOTIMP, classes other than IN (and ANY)
 //     REFUSED.
+//   - Each client (an IPv4 address, or an IPv6 /64) may send
+//     Config.RateLimit queries per second on average, DefaultRateLimit by
+//     default, in bursts of up to Config.RateBurst. Over the limit, UDP
+//     queries are dropped, every second one answered with an empty
+//     truncated answer so that a real client retries over TCP, and TCP
+//     queries get REFUSED. The limiter tracks at most Config.RateClients
+//     clients; see Config.RateLimit.
 //
 // TaskDNSConfig (and Server.DNSConfig) give the resolver settings of a
 // task: the server as nameserver, the namespace as search domain, and

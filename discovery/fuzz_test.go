@@ -2,7 +2,11 @@ package discovery
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
@@ -104,6 +108,76 @@ func FuzzResolve(f *testing.F) {
 				}
 			}
 			require.Equal(t, v4, got, "%q", name)
+		}
+	})
+}
+
+// FuzzServeDNS feeds raw wire bytes to the server as its UDP and TCP
+// listeners would (the same header check, then the same unpacking), from
+// many clients, with a rate limit small enough to be reached: the server
+// never panics, writes at most one message per query, and each is a
+// well-formed response to it that fits UDP's limit over UDP. An answer to
+// ANY is never much larger than the query.
+func FuzzServeDNS(f *testing.F) {
+	for _, q := range []*dns.Msg{query("big.local.", dns.TypeANY), query("big.local.", dns.TypeA), query("_big._tcp.local.", dns.TypeSRV)} {
+		q.SetEdns0(4096, false)
+		b, err := q.Pack()
+		require.NoError(f, err)
+		f.Add(b, uint16(1), false)
+		f.Add(b, uint16(2), true)
+	}
+	f.Add([]byte{0, 1, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0}, uint16(0), false)
+	f.Add([]byte{}, uint16(0), true)
+
+	reg := NewRegistry()
+	for i := range 60 {
+		require.NoError(f, reg.Register(inst("big", fmt.Sprintf("t%d", i), fmt.Sprintf("10.1.0.%d", i+1), 80)))
+	}
+	srv, err := NewServer(reg, Config{Listen: "127.0.0.1:0", RateLimit: 5, RateBurst: 10, RateClients: 8})
+	require.NoError(f, err)
+	f.Cleanup(func() { srv.Close() })
+	clock := newFakeClock()
+	srv.now = clock.now
+
+	f.Fuzz(func(t *testing.T, data []byte, client uint16, tcp bool) {
+		if len(data) < 12 {
+			return // the listeners drop what has no header
+		}
+		be := binary.BigEndian
+		dh := dns.Header{Id: be.Uint16(data), Bits: be.Uint16(data[2:]), Qdcount: be.Uint16(data[4:]),
+			Ancount: be.Uint16(data[6:]), Nscount: be.Uint16(data[8:]), Arcount: be.Uint16(data[10:])}
+		if dns.DefaultMsgAcceptFunc(dh) != dns.MsgAccept {
+			return // answered or dropped by the listeners themselves
+		}
+		req := new(dns.Msg)
+		if err := req.Unpack(data); err != nil {
+			return
+		}
+		clock.advance(time.Duration(client%5) * 100 * time.Millisecond)
+		w := writer(tcp, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(client >> 8), byte(client)}), 40000).String())
+		srv.ServeDNS(w, req)
+
+		require.LessOrEqual(t, len(w.msgs), 1, "one answer at most")
+		if req.Response {
+			require.Empty(t, w.msgs, "responses are not answered")
+		}
+		for _, resp := range w.msgs {
+			require.True(t, resp.Response)
+			require.Equal(t, req.Id, resp.Id)
+			require.False(t, resp.RecursionAvailable)
+			out, err := resp.Pack()
+			if _, qerr := req.Pack(); qerr != nil {
+				continue // a question that cannot be packed back
+			}
+			require.NoError(t, err)
+			if !tcp {
+				require.LessOrEqual(t, len(out), maxUDPSize)
+			}
+			back := new(dns.Msg)
+			require.NoError(t, back.Unpack(out))
+			if len(req.Question) == 1 && req.Question[0].Qtype == dns.TypeANY {
+				require.LessOrEqual(t, len(out), len(data)+len(req.Question[0].Name)+64, "ANY amplifies")
+			}
 		}
 	})
 }

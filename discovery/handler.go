@@ -104,6 +104,13 @@ func (h *responder) answer(resp *dns.Msg, q dns.Question) {
 	resp.Authoritative = true
 	res := h.reg.resolve(labels)
 	owner := q.Name
+	if q.Qtype == dns.TypeANY && res.kind != nameMissing {
+		// RFC 8482: ANY gets one small synthesized record instead of
+		// every record of the name, which for a large service made an
+		// answer 19 to 32 times the size of the query.
+		resp.Answer = append(resp.Answer, h.anyAnswer(owner))
+		return
+	}
 
 	switch res.kind {
 	case nameMissing:
@@ -206,6 +213,12 @@ func (h *responder) srvs(answer, extra []dns.RR, owner string, res *resolution) 
 		extra = h.addrRR(extra, target, dns.TypeANY, inst.Addr)
 	}
 	return answer, extra
+}
+
+// anyAnswer is the HINFO record RFC 8482 (section 4.2) has servers
+// synthesize for ANY queries: CPU "RFC8482", OS empty.
+func (h *responder) anyAnswer(owner string) dns.RR {
+	return &dns.HINFO{Hdr: h.hdr(owner, dns.TypeHINFO), Cpu: "RFC8482", Os: ""}
 }
 
 func (h *responder) soa() dns.RR {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"strings"
@@ -50,14 +51,30 @@ type Config struct {
 	// seconds from 1 s to MaxTTL. Short, so that clients notice stopped
 	// and new tasks soon.
 	TTL time.Duration
+	// RateLimit is how many queries per second each client may send on
+	// average (DefaultRateLimit when 0; negative turns limiting off), with
+	// bursts of up to RateBurst (DefaultRateBurst when 0). A client is an
+	// IPv4 address, or an IPv6 /64. Over the limit, a UDP query is
+	// dropped, except every second one, which gets an empty truncated
+	// answer (TC): a spoofed source is never sent more than it sent, and
+	// a real client retries over TCP. A TCP query over the limit gets
+	// REFUSED: its source is real, and resolvers move on to the next
+	// server at once instead of waiting for a timeout.
+	RateLimit float64
+	RateBurst int
+	// RateClients bounds how many clients the limiter tracks
+	// (DefaultRateClients when 0). When that many are busy, new ones
+	// share one bucket.
+	RateClients int
 	// Logger receives start, stop and serving errors; nothing by default.
 	Logger *slog.Logger
 }
 
 // DefaultConfig returns the defaults: namespace "local", listening on
-// 127.0.0.1:53, TTL 10 s.
+// 127.0.0.1:53, TTL 10 s, DefaultRateLimit queries per second per client.
 func DefaultConfig() Config {
-	return Config{Namespace: DefaultNamespace, Listen: DefaultListen, TTL: DefaultTTL}
+	return Config{Namespace: DefaultNamespace, Listen: DefaultListen, TTL: DefaultTTL,
+		RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, RateClients: DefaultRateClients}
 }
 
 // withDefaults fills the zero fields.
@@ -71,6 +88,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TTL == 0 {
 		c.TTL = d.TTL
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = d.RateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = d.RateBurst
+	}
+	if c.RateClients == 0 {
+		c.RateClients = d.RateClients
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -98,6 +124,15 @@ func (c Config) Validate() error {
 	if c.TTL < time.Second || c.TTL > MaxTTL || c.TTL%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("discovery: config: ttl %v: want whole seconds from 1s to %v: %w", c.TTL, MaxTTL, ErrInvalid))
 	}
+	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		errs = append(errs, fmt.Errorf("discovery: config: rate limit %v: want a number of queries per second: %w", c.RateLimit, ErrInvalid))
+	}
+	if c.RateBurst < 1 {
+		errs = append(errs, fmt.Errorf("discovery: config: rate burst %d: want at least 1: %w", c.RateBurst, ErrInvalid))
+	}
+	if c.RateClients < 1 {
+		errs = append(errs, fmt.Errorf("discovery: config: rate clients %d: want at least 1: %w", c.RateClients, ErrInvalid))
+	}
 	return errors.Join(errs...)
 }
 
@@ -120,10 +155,12 @@ func validZone(zone string) error {
 // so it can be mounted on another miekg/dns server without Start. Its
 // methods are safe for concurrent use.
 type Server struct {
-	cfg Config
-	reg *Registry
-	h   *responder
-	log *slog.Logger
+	cfg   Config
+	reg   *Registry
+	h     *responder
+	log   *slog.Logger
+	limit *limiter // nil when rate limiting is off
+	now   func() time.Time
 
 	mu      sync.Mutex
 	started bool
@@ -152,9 +189,13 @@ func NewServer(reg *Registry, cfg Config) (*Server, error) {
 		reg:     reg,
 		h:       newResponder(reg, cfg.Namespace, uint32(cfg.TTL/time.Second)),
 		log:     cfg.Logger,
+		now:     time.Now,
 		ready:   make(chan struct{}),
 		failed:  make(chan error, 2),
 		stopped: make(chan struct{}),
+	}
+	if cfg.RateLimit > 0 {
+		s.limit = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateClients)
 	}
 	if a := s.advertised(netip.MustParseAddrPort(cfg.Listen).Addr()); a.IsValid() {
 		s.h.self.Store(&a)
@@ -286,16 +327,55 @@ func (s *Server) Addr() netip.AddrPort {
 	return s.addr
 }
 
-// ServeDNS answers one query: it makes Server a dns.Handler.
+// ServeDNS answers one query: it makes Server a dns.Handler. Clients
+// over the rate limit are answered as Config.RateLimit says.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, tcp := w.LocalAddr().(*net.TCPAddr)
-	resp := s.h.reply(req, !tcp)
+	var resp *dns.Msg
+	if s.limit != nil && !s.limit.allow(remoteAddr(w), s.now()) {
+		resp = s.overLimit(req, tcp)
+	} else {
+		resp = s.h.reply(req, !tcp)
+	}
 	if resp == nil {
 		return
 	}
 	if err := w.WriteMsg(resp); err != nil {
 		s.log.Debug("discovery: write answer", "remote", w.RemoteAddr(), "error", err)
 	}
+}
+
+// overLimit is the answer to a query over the rate limit: REFUSED over
+// TCP; over UDP nothing, or every second time an empty truncated answer.
+// Neither is larger than the query.
+func (s *Server) overLimit(req *dns.Msg, tcp bool) *dns.Msg {
+	if req.Response || (!tcp && !s.limit.slip()) {
+		return nil
+	}
+	resp := new(dns.Msg)
+	resp.SetReply(req)
+	resp.Extra = nil // no OPT: EDNS would make the answer larger
+	resp.RecursionAvailable = false
+	if tcp {
+		resp.Rcode = dns.RcodeRefused
+	} else {
+		resp.Truncated = true
+	}
+	if len(resp.Question) > 1 {
+		resp.Question = resp.Question[:1]
+	}
+	return resp
+}
+
+// remoteAddr is the client's address; the zero Addr when unknown.
+func remoteAddr(w dns.ResponseWriter) netip.Addr {
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr()
+	}
+	return netip.Addr{}
 }
 
 // Resolver returns a net.Resolver that sends every query to this server

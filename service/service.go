@@ -21,6 +21,18 @@ const (
 	StatusInactive Status = "INACTIVE"
 )
 
+// MaxDesiredCount is the largest desiredCount a service accepts. ECS's
+// "tasks per service" quota is 5,000 by default and can be raised;
+// Stevedore accepts up to 10,000, the largest maxCapacity its service auto
+// scaling takes, so that every count auto scaling sets is one Validate
+// accepts. The bound keeps the deployment arithmetic (desiredCount times
+// maximumPercent) far from overflowing.
+const MaxDesiredCount = 10000
+
+// MaxLoadBalancers is how many target groups a service may register its
+// tasks with (ECS's "target groups per service" quota).
+const MaxLoadBalancers = 5
+
 // MaxEvents is how many service events a service keeps (ECS shows the
 // latest 100).
 const MaxEvents = 100
@@ -233,8 +245,8 @@ func (s *Service) Validate() error {
 	default:
 		v.add("schedulingStrategy", "must be REPLICA or DAEMON, got %q", s.SchedulingStrategy)
 	}
-	if s.DesiredCount < 0 {
-		v.add("desiredCount", "must not be negative, got %d", s.DesiredCount)
+	if s.DesiredCount < 0 || s.DesiredCount > MaxDesiredCount {
+		v.add("desiredCount", "must be between 0 and %d, got %d", MaxDesiredCount, s.DesiredCount)
 	}
 	if s.SchedulingStrategy == Daemon && len(s.PlacementStrategy) > 0 {
 		v.add("placementStrategy", "is not supported with the DAEMON scheduling strategy")
@@ -252,6 +264,9 @@ func (s *Service) Validate() error {
 	}
 	if s.HealthCheckGracePeriod < 0 || s.HealthCheckGracePeriod > 2147483647*time.Second {
 		v.add("healthCheckGracePeriodSeconds", "must be between 0 and 2147483647 seconds")
+	}
+	if n := len(s.LoadBalancers); n > MaxLoadBalancers {
+		v.add("loadBalancers", "must have at most %d target groups, got %d", MaxLoadBalancers, n)
 	}
 	for i, lb := range s.LoadBalancers {
 		if lb.ContainerName == "" {
