@@ -150,12 +150,15 @@ func matchHost(pattern, host string) bool {
 	star, mark := -1, 0
 	for h < len(host) {
 		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == host[h]):
-			p++
-			h++
+		// A '*' in the pattern is a wildcard even where the host has a
+		// literal '*': tested first, so that the literal case cannot
+		// consume it.
 		case p < len(pattern) && pattern[p] == '*':
 			star, mark = p, h
 			p++
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == host[h]):
+			p++
+			h++
 		case star >= 0:
 			p = star + 1
 			mark++
