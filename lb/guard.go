@@ -1,11 +1,9 @@
 package lb
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -201,16 +199,7 @@ func (w *deadlineWriter) FlushError() error {
 	return w.rc.Flush()
 }
 
-// Hijack hands the connection over for an upgraded protocol, without the
-// deadlines set for the request: the proxy watches the tunnel's idleness
-// on both sides instead.
-func (w *deadlineWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, brw, err := w.rc.Hijack()
-	if err == nil {
-		_ = c.SetDeadline(time.Time{})
-	}
-	return c, brw, err
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
+// Unwrap lets http.ResponseController reach the server's writer, to hijack
+// the connection for an upgrade (which lifts its deadlines: the proxy then
+// watches the tunnel's idleness on both sides).
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -475,7 +475,25 @@ func TestUpgradedConnectionIdleTimeout(t *testing.T) {
 				return
 			}
 			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-			_, _ = io.Copy(c, r)
+			// Echoes lines; "push" gets three ticks, 50 s apart.
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == "push\n" {
+					for range 3 {
+						time.Sleep(50 * time.Second)
+						if _, err := io.WriteString(c, "tick\n"); err != nil {
+							return
+						}
+					}
+					continue
+				}
+				if _, err := io.WriteString(c, line); err != nil {
+					return
+				}
+			}
 		})
 		g := memGroup(t, n, lb.HTTP, "10.0.0.1:80")
 		_, err := memBalancer(t, n, lb.Limits{}).AddHTTPListener(lbAddr, nil, g)
@@ -490,6 +508,14 @@ func TestUpgradedConnectionIdleTimeout(t *testing.T) {
 		for range 3 {
 			time.Sleep(59 * time.Second)
 			require.True(t, echoes(c, r, "ping"), "traffic keeps the tunnel open")
+		}
+		// The target alone sending keeps it open too.
+		_, err = io.WriteString(c, "push\n")
+		require.NoError(t, err)
+		for range 3 {
+			line, err := r.ReadString('\n')
+			require.NoError(t, err)
+			require.Equal(t, "tick\n", line)
 		}
 		closed := closedCh(r, time.Now())
 		time.Sleep(59 * time.Second)
