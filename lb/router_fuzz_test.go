@@ -1,6 +1,11 @@
 package lb
 
 import (
+	"bufio"
+	"bytes"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,6 +95,143 @@ func FuzzMatchHost(f *testing.F) {
 		if isASCII(pattern) && isASCII(host) {
 			if want := regexpMatchHost(pattern, host); got != want {
 				t.Fatalf("matchHost(%q, %q) = %v, regexp oracle says %v", pattern, host, got, want)
+			}
+		}
+	})
+}
+
+// upgradeTokens lists the protocols of every Upgrade header line.
+func upgradeTokens(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Upgrade") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				out = append(out, tok)
+			}
+		}
+	}
+	return out
+}
+
+// routeSeeds are raw requests for FuzzRouteRequest.
+var routeSeeds = []string{
+	"GET /api/users HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+	"GET /x HTTP/1.1\r\nHost: WWW.Example.COM:8080\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: *x.example.com\r\n\r\n",
+	"GET /admin/panel HTTP/1.1\r\nHost: admin.test\r\n\r\n",
+	"GET /w/x HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+	"GET http://other.example.com/api/ HTTP/1.1\r\nHost: admin.test\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket, H2C/1.0\r\nUpgrade: h2\r\nConnection: Upgrade\r\n\r\n",
+	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+	"POST /api/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nxxxx",
+	"POST /api/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+	"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET /api/%2e%2e/admin HTTP/1.0\r\n\r\n",
+}
+
+// FuzzRouteRequest parses raw bytes as a request, as the listener's
+// server would, and routes it: the routing never panics, picks the first
+// rule that a reference says matches (or the default), and ServeHTTP
+// answers only as documented (404 no rule, 503 no healthy target, 413 too
+// long, 505 prior-knowledge HTTP/2, 502 an invalid upgrade), with h2c
+// taken out of the Upgrade header. The groups have no targets, so nothing
+// touches the network.
+func FuzzRouteRequest(f *testing.F) {
+	for _, s := range routeSeeds {
+		f.Add([]byte(s))
+	}
+	group := func(name string) *TargetGroup {
+		g, err := NewTargetGroup(name, HTTP)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Cleanup(func() { g.Close() })
+		return g
+	}
+	api, site, admin, blue, green, def := group("api"), group("site"), group("admin"), group("blue"), group("green"), group("default")
+	fwd, err := NewForwardAction("bluegreen", WeightedTargetGroup{blue, 1}, WeightedTargetGroup{green, 3})
+	if err != nil {
+		f.Fatal(err)
+	}
+	rules := []Rule{
+		{PathPrefix: "/api/", TargetGroup: api},
+		{Host: "*.Example.com", TargetGroup: site},
+		{Host: "admin.?est", PathPrefix: "/admin", TargetGroup: admin},
+		{Host: "*", PathPrefix: "/w", Forward: fwd},
+	}
+	const maxBody = 1 << 10
+	withDef, err := NewHandler(rules, def, WithLimits(Limits{MaxBodyBytes: maxBody}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	withoutDef, err := NewHandler(rules[:3], nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+
+	// want is the reference routing: the first rule whose conditions all
+	// hold, else the default.
+	want := func(h *Handler, r *http.Request) http.Handler {
+		rs := h.routes.Load()
+		host := r.Host
+		if hp, _, err := net.SplitHostPort(host); err == nil {
+			host = hp
+		}
+		for _, rule := range rs.rules {
+			if rule.PathPrefix != "" && !strings.HasPrefix(r.URL.Path, rule.PathPrefix) {
+				continue
+			}
+			if rule.Host != "" && !refMatchHost(strings.ToLower(rule.Host), host) {
+				continue
+			}
+			if rule.Forward != nil {
+				return rule.Forward
+			}
+			return rule.TargetGroup.proxy
+		}
+		if rs.def != nil {
+			return rs.def.proxy
+		}
+		return nil
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, h := range []*Handler{withDef, withoutDef} {
+			req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
+			if err != nil {
+				return
+			}
+			if got, want := h.routes.Load().route(req), want(h, req); got != want {
+				t.Fatalf("route(%s %q Host %q) = %v, want %v", req.Method, req.URL.Path, req.Host, got, want)
+			}
+			routed := want(h, req) != nil
+			tooLong := h.limits.MaxBodyBytes > 0 && req.ContentLength > h.limits.MaxBodyBytes
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			switch code := w.Code; {
+			case req.Method == "PRI":
+				if code != http.StatusHTTPVersionNotSupported {
+					t.Fatalf("PRI answered %d", code)
+				}
+			case tooLong:
+				if code != http.StatusRequestEntityTooLarge {
+					t.Fatalf("Content-Length %d over %d answered %d", req.ContentLength, h.limits.MaxBodyBytes, code)
+				}
+			case !routed:
+				if code != http.StatusNotFound {
+					t.Fatalf("unrouted request answered %d", code)
+				}
+			case code != http.StatusServiceUnavailable && code != http.StatusBadGateway:
+				t.Fatalf("request routed to a group without targets answered %d", code)
+			}
+			for _, tok := range upgradeTokens(req.Header) {
+				if isH2(tok) {
+					t.Fatalf("Upgrade still offers %q: %q", tok, req.Header.Values("Upgrade"))
+				}
+			}
+			if req.Method != "PRI" && req.Header.Get("Http2-Settings") != "" {
+				t.Fatalf("HTTP2-Settings kept")
 			}
 		}
 	})
