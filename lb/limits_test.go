@@ -581,3 +581,30 @@ func TestH2CUpgradeRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestHTTPConnectionLimitOnLoopback(t *testing.T) {
+	t.Parallel()
+	g, _ := proxyTo(t, addr(backend(t, "ok", nil)))
+	b := newBalancer(t, lb.WithLimits(lb.Limits{MaxConns: 1}))
+	l, err := b.AddHTTPListener("127.0.0.1:0", nil, g)
+	require.NoError(t, err)
+	c := newClient(t)
+	status, body := get(t, c, "http://"+l.Addr().String()+"/")
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "ok", body) // its keep-alive connection stays open
+
+	// A client that sends its request before reading still gets the
+	// answer, not a reset.
+	raw, err := net.DialTimeout("tcp", l.Addr().String(), waitTimeout)
+	require.NoError(t, err)
+	defer raw.Close()
+	require.NoError(t, raw.SetDeadline(time.Now().Add(waitTimeout)))
+	_, err = io.WriteString(raw, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(raw), nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	assert.Equal(t, lb.ListenerStats{Active: 1, Refused: 1}, l.Stats())
+}

@@ -32,7 +32,12 @@ type Rule struct {
 // http.Server. It applies the Limits that act on requests (IdleTimeout to
 // request bodies and responses, TargetTimeout, MaxBodyBytes,
 // AllowH2CUpgrade); those on connections (MaxConns, ReadHeaderTimeout,
-// MaxHeaderBytes, IdleTimeout between requests) are the server's.
+// MaxHeaderBytes, IdleTimeout between requests) are the server's. It sets
+// the connection's read and write deadlines through
+// http.ResponseController and leaves a write deadline IdleTimeout ahead
+// when it returns; a server of your own should clear it when the
+// connection goes idle (ConnState), as the listeners do, or the server's
+// own answer to a bad next request may be lost.
 type Handler struct {
 	routes atomic.Pointer[routes]
 	limits Limits
