@@ -75,7 +75,9 @@
 // X-Forwarded-For (appended to the client's), X-Forwarded-Proto,
 // X-Forwarded-Host and X-Forwarded-Port. A group with no healthy target
 // answers 503 (or, with WithFailOpen, routes to its unhealthy targets as
-// ALB does); a target that cannot be reached or breaks off gives 502. A
+// ALB does); a target that refuses the connection or breaks off gives
+// 502, one that does not accept it within 10 s or stays silent past
+// Limits.TargetTimeout gives 504 Gateway Timeout. A
 // request whose connection to its target failed before anything was sent
 // is tried on another target (at most 3 in all) when its method is
 // idempotent and it has no body. Handler serves the same routing to an

@@ -3,6 +3,7 @@ package lb_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -169,6 +170,32 @@ func TestTargetTimeoutGives504(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestConnectTimeoutGives504(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		memEcho(t, n, "10.0.0.1:81") // the health check port answers
+		blackhole := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if strings.HasSuffix(addr, ":80") { // the traffic port never does
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return n.dial(ctx, network, addr)
+		}
+		g, err := lb.NewTargetGroup("web", lb.HTTP, lb.WithDialer(blackhole), lb.WithHealthCheck(lb.HealthCheck{Protocol: lb.TCP, Port: 81}))
+		require.NoError(t, err)
+		t.Cleanup(func() { g.Close() })
+		require.NoError(t, g.Register(lb.Target{ID: "t", Addr: "10.0.0.1:80"}))
+		synctest.Wait()
+		h, err := lb.NewHandler(nil, g)
+		require.NoError(t, err)
+		start := time.Now()
+		w := serve(h, "/")
+		assert.Equal(t, http.StatusGatewayTimeout, w.Code)
+		assert.Equal(t, 10*time.Second, time.Since(start), "ALB's connect timeout")
+	})
 }
 
 func TestTargetTimeoutCutsSilentBody(t *testing.T) {
