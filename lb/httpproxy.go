@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log"
@@ -42,8 +43,9 @@ func (g *TargetGroup) newProxy() *httputil.ReverseProxy {
 
 // proxyError answers a request the group could not forward: 408 when the
 // client's body stalled, 413 when it was too large, 503 when the group had
-// no healthy target, 504 when the target stayed silent past TargetTimeout,
-// 502 when the target failed otherwise.
+// no healthy target, 504 when the target stayed silent past TargetTimeout
+// or did not accept the connection within the connect timeout (10 s), 502
+// when the target failed otherwise.
 func (g *TargetGroup) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadGateway
 	switch {
@@ -53,7 +55,7 @@ func (g *TargetGroup) proxyError(w http.ResponseWriter, r *http.Request, err err
 		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, errNoHealthyTarget):
 		status = http.StatusServiceUnavailable
-	case errors.Is(err, errTargetTimeout):
+	case errors.Is(err, errTargetTimeout), connectTimedOut(err):
 		status = http.StatusGatewayTimeout
 	}
 	g.log.Debug("proxy error", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
@@ -62,6 +64,13 @@ func (g *TargetGroup) proxyError(w http.ResponseWriter, r *http.Request, err err
 		w.Header().Set("Connection", "close")
 	}
 	w.WriteHeader(status)
+}
+
+// connectTimedOut reports a connection to a target that did not open
+// within the connect timeout, which ALB answers with 504 too.
+func connectTimedOut(err error) bool {
+	var de *dialError
+	return errors.As(err, &de) && errors.Is(de.err, context.DeadlineExceeded)
 }
 
 // groupTransport sends each request to a target of the group. A request
