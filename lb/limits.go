@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"net"
 	"time"
 )
@@ -105,24 +106,12 @@ func (l Limits) Validate() error {
 // withDefaults fills the zero fields.
 func (l Limits) withDefaults() Limits {
 	def := DefaultLimits()
-	if l.IdleTimeout == 0 {
-		l.IdleTimeout = def.IdleTimeout
-	}
-	if l.ReadHeaderTimeout == 0 {
-		l.ReadHeaderTimeout = def.ReadHeaderTimeout
-	}
-	if l.TargetTimeout == 0 {
-		l.TargetTimeout = def.TargetTimeout
-	}
-	if l.MaxConns == 0 {
-		l.MaxConns = def.MaxConns
-	}
-	if l.MaxHeaderBytes == 0 {
-		l.MaxHeaderBytes = def.MaxHeaderBytes
-	}
-	if l.TCPIdleTimeout == 0 {
-		l.TCPIdleTimeout = def.TCPIdleTimeout
-	}
+	l.IdleTimeout = cmp.Or(l.IdleTimeout, def.IdleTimeout)
+	l.ReadHeaderTimeout = cmp.Or(l.ReadHeaderTimeout, def.ReadHeaderTimeout)
+	l.TargetTimeout = cmp.Or(l.TargetTimeout, def.TargetTimeout)
+	l.MaxConns = cmp.Or(l.MaxConns, def.MaxConns)
+	l.MaxHeaderBytes = cmp.Or(l.MaxHeaderBytes, def.MaxHeaderBytes)
+	l.TCPIdleTimeout = cmp.Or(l.TCPIdleTimeout, def.TCPIdleTimeout)
 	return l
 }
 

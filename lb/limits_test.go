@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -55,34 +54,7 @@ func memDial(t *testing.T, n *memNet, addr string) (net.Conn, *bufio.Reader) {
 // memRawBackend serves each connection on addr of n with serve.
 func memRawBackend(t *testing.T, n *memNet, addr string, serve func(c net.Conn, r *bufio.Reader)) {
 	t.Helper()
-	l := n.listen(addr)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				defer c.Close()
-				serve(c, bufio.NewReader(c))
-			})
-		}
-	})
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	serveConns(t, n.listen(addr), serve)
 }
 
 // answer is a response and when it came.
