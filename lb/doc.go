@@ -147,7 +147,10 @@
 // h2c (and h2) out of the Upgrade header, drops HTTP2-Settings and
 // forwards the request as HTTP/1.1; other upgrades such as WebSocket pass.
 // HTTP/2 with prior knowledge ("PRI * HTTP/2.0") always gets
-// 505 HTTP Version Not Supported. Listener.Stats reports the connections
+// 505 HTTP Version Not Supported, CONNECT gets 405 Method Not Allowed (the
+// load balancer is no forward proxy), and a request target that is not a
+// path or an absolute URL (an opaque "a:b", or "*" but for OPTIONS) gets
+// 400 Bad Request, since the target would receive another one. Listener.Stats reports the connections
 // open and refused. WithListenFunc opens listeners in another way than
 // net.Listen (in another network namespace, or in memory for tests).
 //

@@ -22,6 +22,17 @@ func (h *Handler) screen(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "HTTP/2 without TLS is not supported", http.StatusHTTPVersionNotSupported)
 		return true
 	}
+	if r.Method == http.MethodConnect {
+		// Not a forward proxy: a target would get the group's name as
+		// the authority.
+		http.Error(w, "CONNECT is not supported", http.StatusMethodNotAllowed)
+		return true
+	}
+	if !originOrAbsolute(r) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "the request target must be a path", http.StatusBadRequest)
+		return true
+	}
 	if !h.limits.AllowH2CUpgrade {
 		stripH2C(r.Header)
 	}
@@ -31,6 +42,21 @@ func (h *Handler) screen(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	return false
+}
+
+// originOrAbsolute reports whether r's target is a path ("/a?b"), an
+// absolute URL ("http://host/a"), or "*" for OPTIONS: the forms whose
+// path the rules match and the target gets back unchanged. An opaque
+// target ("a:b") would reach the target as "b".
+func originOrAbsolute(r *http.Request) bool {
+	switch u := r.URL; {
+	case u.Opaque != "":
+		return false
+	case u.Path == "*":
+		return r.Method == http.MethodOptions
+	default:
+		return u.Path == "" || u.Path[0] == '/'
+	}
 }
 
 // stripH2C takes the h2c protocol (and h2, which is never a valid

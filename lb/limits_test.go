@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -606,4 +607,27 @@ func TestHTTPConnectionLimitOnLoopback(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
 	assert.Equal(t, lb.ListenerStats{Active: 1, Refused: 1}, l.Stats())
+}
+
+func TestRequestTargetForms(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t, "web", lb.HTTP) // no target: a forwarded request gets 503
+	h, err := lb.NewHandler(nil, g)
+	require.NoError(t, err)
+	tests := []struct {
+		method, target string
+		want           int
+	}{
+		{http.MethodGet, "/a?b=c", http.StatusServiceUnavailable},
+		{http.MethodGet, "http://web.test/a", http.StatusServiceUnavailable},
+		{http.MethodOptions, "*", http.StatusServiceUnavailable},
+		{http.MethodGet, "*", http.StatusBadRequest},
+		{http.MethodGet, "a:00", http.StatusBadRequest}, // would reach the target as "00"
+		{http.MethodConnect, "web.test:443", http.StatusMethodNotAllowed},
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(tt.method, tt.target, nil))
+		assert.Equal(t, tt.want, w.Code, "%s %s", tt.method, tt.target)
+	}
 }

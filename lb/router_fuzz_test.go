@@ -128,13 +128,17 @@ var routeSeeds = []string{
 	"POST /api/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 	"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
 	"GET /api/%2e%2e/admin HTTP/1.0\r\n\r\n",
+	"GET a:00 HTTP/1.0\r\n\r\n",
+	"CONNECT admin.test:443 HTTP/1.1\r\nHost: admin.test:443\r\n\r\n",
+	"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
 // FuzzRouteRequest parses raw bytes as a request, as the listener's
 // server would, and routes it: the routing never panics, picks the first
 // rule that a reference says matches (or the default), and ServeHTTP
 // answers only as documented (404 no rule, 503 no healthy target, 413 too
-// long, 505 prior-knowledge HTTP/2, 502 an invalid upgrade), with h2c
+// long, 505 prior-knowledge HTTP/2, 405 CONNECT, 400 a target that is not
+// a path, 502 an invalid upgrade), with h2c
 // taken out of the Upgrade header. The groups have no targets, so nothing
 // touches the network.
 func FuzzRouteRequest(f *testing.F) {
@@ -213,6 +217,14 @@ func FuzzRouteRequest(f *testing.F) {
 			case req.Method == "PRI":
 				if code != http.StatusHTTPVersionNotSupported {
 					t.Fatalf("PRI answered %d", code)
+				}
+			case req.Method == http.MethodConnect:
+				if code != http.StatusMethodNotAllowed {
+					t.Fatalf("CONNECT answered %d", code)
+				}
+			case !originOrAbsolute(req):
+				if code != http.StatusBadRequest {
+					t.Fatalf("request target %q answered %d", req.RequestURI, code)
 				}
 			case tooLong:
 				if code != http.StatusRequestEntityTooLarge {
