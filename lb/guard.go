@@ -23,8 +23,8 @@ func (h *Handler) screen(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if r.Method == http.MethodConnect {
-		// Not a forward proxy: a target would get the group's name as
-		// the authority.
+		// Not a forward proxy: the target would be asked for a tunnel
+		// to its own address, in which no rule applies.
 		http.Error(w, "CONNECT is not supported", http.StatusMethodNotAllowed)
 		return true
 	}
