@@ -133,7 +133,7 @@ func FuzzServeDNS(f *testing.F) {
 	for i := range 60 {
 		require.NoError(f, reg.Register(inst("big", fmt.Sprintf("t%d", i), fmt.Sprintf("10.1.0.%d", i+1), 80)))
 	}
-	srv, err := NewServer(reg, Config{Listen: "127.0.0.1:0", RateLimit: 5, RateBurst: 10, RateClients: 8})
+	srv, err := NewServer(reg, Config{Listen: "127.0.0.1:0", RateLimit: 5, RateBurst: 10, RateClients: 8, NoForward: true})
 	require.NoError(f, err)
 	f.Cleanup(func() { srv.Close() })
 	clock := newFakeClock()

@@ -66,15 +66,54 @@ type Config struct {
 	// (DefaultRateClients when 0). When that many are busy, new ones
 	// share one bucket.
 	RateClients int
+	// NoForward turns forwarding off: names outside the namespace are then
+	// REFUSED, as by a server that recurses for nobody.
+	//
+	// By default the server forwards every name outside its namespace to
+	// the host's resolvers, so that tasks, whose resolv.conf names only
+	// this server, resolve the rest of the world as an ECS task does
+	// through the VPC resolver. Answers are cached (see CacheSize), and a
+	// client gets SERVFAIL when no upstream answers.
+	NoForward bool
+	// ResolvConf is the host's resolv.conf whose nameservers (at most
+	// MaxUpstreams, on port 53) receive the forwarded queries;
+	// DefaultResolvConf by default. A local stub such as 127.0.0.53 is
+	// fine: the server runs on the host. The file is read at the first
+	// forwarded query, and again when it changes. The server's own
+	// address is never forwarded to.
+	ResolvConf string
+	// Upstreams, when set, are the servers forwarded to instead of those
+	// of ResolvConf (at most MaxUpstreams, with their ports).
+	Upstreams []netip.AddrPort
+	// ForwardTimeout bounds each attempt at an upstream
+	// (DefaultForwardTimeout when 0, at most MaxForwardTimeout), and
+	// ForwardAttempts how many attempts a query gets, the upstreams taken
+	// in turn (DefaultForwardAttempts when 0, at most
+	// MaxForwardAttempts). A client waits at most their product.
+	ForwardTimeout  time.Duration
+	ForwardAttempts int
+	// MaxForwards bounds the queries forwarded at once
+	// (DefaultMaxForwards when 0); past it, clients get SERVFAIL at once.
+	MaxForwards int
+	// CacheSize is how many forwarded answers are cached
+	// (DefaultCacheSize when 0; negative turns the cache off). An answer
+	// is kept for its smallest TTL, a negative answer for its SOA's TTL
+	// and minimum (RFC 2308), never longer than MaxCacheTTL; answers of
+	// more than 4 KiB are not kept.
+	CacheSize int
 	// Logger receives start, stop and serving errors; nothing by default.
 	Logger *slog.Logger
 }
 
 // DefaultConfig returns the defaults: namespace "local", listening on
-// 127.0.0.1:53, TTL 10 s, DefaultRateLimit queries per second per client.
+// 127.0.0.1:53, TTL 10 s, DefaultRateLimit queries per second per client,
+// names outside the namespace forwarded to the resolvers of
+// /etc/resolv.conf.
 func DefaultConfig() Config {
 	return Config{Namespace: DefaultNamespace, Listen: DefaultListen, TTL: DefaultTTL,
-		RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, RateClients: DefaultRateClients}
+		RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, RateClients: DefaultRateClients,
+		ResolvConf: DefaultResolvConf, ForwardTimeout: DefaultForwardTimeout, ForwardAttempts: DefaultForwardAttempts,
+		MaxForwards: DefaultMaxForwards, CacheSize: DefaultCacheSize}
 }
 
 // withDefaults fills the zero fields.
@@ -97,6 +136,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RateClients == 0 {
 		c.RateClients = d.RateClients
+	}
+	if c.ResolvConf == "" {
+		c.ResolvConf = d.ResolvConf
+	}
+	if c.ForwardTimeout == 0 {
+		c.ForwardTimeout = d.ForwardTimeout
+	}
+	if c.ForwardAttempts == 0 {
+		c.ForwardAttempts = d.ForwardAttempts
+	}
+	if c.MaxForwards == 0 {
+		c.MaxForwards = d.MaxForwards
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = d.CacheSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -132,6 +186,23 @@ func (c Config) Validate() error {
 	}
 	if c.RateClients < 1 {
 		errs = append(errs, fmt.Errorf("discovery: config: rate clients %d: want at least 1: %w", c.RateClients, ErrInvalid))
+	}
+	if c.ForwardTimeout <= 0 || c.ForwardTimeout > MaxForwardTimeout {
+		errs = append(errs, fmt.Errorf("discovery: config: forward timeout %v: want more than 0 and at most %v: %w", c.ForwardTimeout, MaxForwardTimeout, ErrInvalid))
+	}
+	if c.ForwardAttempts < 1 || c.ForwardAttempts > MaxForwardAttempts {
+		errs = append(errs, fmt.Errorf("discovery: config: forward attempts %d: want 1 to %d: %w", c.ForwardAttempts, MaxForwardAttempts, ErrInvalid))
+	}
+	if c.MaxForwards < 1 {
+		errs = append(errs, fmt.Errorf("discovery: config: max forwards %d: want at least 1: %w", c.MaxForwards, ErrInvalid))
+	}
+	if len(c.Upstreams) > MaxUpstreams {
+		errs = append(errs, fmt.Errorf("discovery: config: upstreams: %d, want at most %d: %w", len(c.Upstreams), MaxUpstreams, ErrInvalid))
+	}
+	for i, up := range c.Upstreams {
+		if !up.IsValid() || up.Port() == 0 || up.Addr().IsUnspecified() {
+			errs = append(errs, fmt.Errorf("discovery: config: upstreams[%d] %s: want IP:port: %w", i, up, ErrInvalid))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -197,8 +268,14 @@ func NewServer(reg *Registry, cfg Config) (*Server, error) {
 	if cfg.RateLimit > 0 {
 		s.limit = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateClients)
 	}
-	if a := s.advertised(netip.MustParseAddrPort(cfg.Listen).Addr()); a.IsValid() {
+	listen := netip.MustParseAddrPort(cfg.Listen)
+	a := s.advertised(listen.Addr())
+	if a.IsValid() {
 		s.h.self.Store(&a)
+	}
+	if !cfg.NoForward {
+		s.h.fwd = newForwarder(cfg, func() time.Time { return s.now() })
+		s.h.fwd.setSelf(listen, a)
 	}
 	return s, nil
 }
@@ -226,6 +303,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("discovery: listen on %s: %w", listen, err)
 	}
 	s.addr = netip.AddrPortFrom(listen.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	if s.h.fwd != nil {
+		s.h.fwd.setSelf(s.addr, s.advertised(listen.Addr()))
+	}
 
 	ready := make(chan struct{}, 2)
 	failed := s.failed
@@ -299,6 +379,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.h.fwd != nil {
+		s.h.fwd.close() // forwards in flight end now, not after their timeouts
+	}
 	var errs []error
 	if s.started {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
