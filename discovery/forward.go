@@ -71,9 +71,12 @@ type forwarder struct {
 	sem        chan struct{} // one token per forward in flight
 	cache      *answerCache  // nil when caching is off
 	now        func() time.Time
-	log        *slog.Logger
-	ctx        context.Context // cancelled by close: forwards in flight end
-	cancel     context.CancelFunc
+	// exchange sends m to up over proto ("udp" or "tcp"); netExchange,
+	// or a stand-in in fuzz tests.
+	exchange func(proto string, m *dns.Msg, up netip.AddrPort) (*dns.Msg, error)
+	log      *slog.Logger
+	ctx      context.Context // cancelled by close: forwards in flight end
+	cancel   context.CancelFunc
 
 	mu       sync.Mutex
 	self     []netip.AddrPort // the server's own addresses: never upstreams
@@ -103,6 +106,7 @@ func newForwarder(cfg Config, now func() time.Time) *forwarder {
 		ctx:        ctx,
 		cancel:     cancel,
 	}
+	f.exchange = f.netExchange
 	if cfg.CacheSize > 0 {
 		f.cache = newAnswerCache(cfg.CacheSize)
 	}
@@ -171,7 +175,7 @@ func (f *forwarder) upstreams() []netip.AddrPort {
 // resolvConfRecheck. f.mu is held.
 func (f *forwarder) reload() {
 	now := f.now()
-	if !f.checked.IsZero() && now.Sub(f.checked) < resolvConfRecheck && now.After(f.checked) {
+	if !f.checked.IsZero() && now.Sub(f.checked) < resolvConfRecheck && !now.Before(f.checked) {
 		return
 	}
 	f.checked = now
@@ -324,7 +328,7 @@ func (f *forwarder) try(q dns.Question, up netip.AddrPort) (*forwarded, error) {
 	return a, nil
 }
 
-func (f *forwarder) exchange(proto string, m *dns.Msg, up netip.AddrPort) (*dns.Msg, error) {
+func (f *forwarder) netExchange(proto string, m *dns.Msg, up netip.AddrPort) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 	defer cancel()
 	c := &dns.Client{Net: proto, Timeout: f.timeout, UDPSize: maxUDPSize}
