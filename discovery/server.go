@@ -36,7 +36,8 @@ const shutdownTimeout = 5 * time.Second
 type Config struct {
 	// Namespace is the zone the server is authoritative for, "local" by
 	// default: service web answers as web.local. It may have several
-	// labels ("svc.example"). Names outside it are REFUSED.
+	// labels ("svc.example"). Names outside it are forwarded (see
+	// NoForward).
 	Namespace string
 	// Listen is the IP:port the server binds, for UDP and TCP both
 	// ("127.0.0.1:53" by default). In production, the bridge gateway's
@@ -465,8 +466,8 @@ func remoteAddr(w dns.ResponseWriter) netip.Addr {
 // (UDP, then TCP when an answer is truncated), for Go programs that want
 // net.Resolver's API. It honours the host's /etc/hosts and resolv.conf
 // search list like any net.Resolver, so ask for names in the namespace
-// ("web.local"); names outside it fail (the server refuses them). Use it
-// after Start.
+// ("web.local"); names outside it are forwarded like any other client's
+// (or refused with Config.NoForward). Use it after Start.
 func (s *Server) Resolver() *net.Resolver {
 	return &net.Resolver{
 		PreferGo: true,
@@ -508,8 +509,9 @@ func (s *Server) DNSConfig(namespace string) network.DNSConfig {
 // before being tried as a fully qualified name. A namespace that is not a
 // valid label is ignored, as FromTask does with such a cluster name.
 //
-// The server answers only its zone and refuses every other name. To let
-// tasks resolve other names too, append the host's upstream servers to
+// The server forwards the names outside its zone to the host's resolvers,
+// so tasks need no other nameserver. With Config.NoForward it refuses them;
+// to let tasks resolve other names then, append upstream servers to
 // Servers: glibc moves to the next nameserver on REFUSED, and musl takes
 // the first answer that is not a refusal.
 func TaskDNSConfig(server netip.Addr, zone, namespace string) network.DNSConfig {
