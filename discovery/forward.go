@@ -158,7 +158,7 @@ func (f *forwarder) upstreams() []netip.AddrPort {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	all := f.explicit
-	if all == nil {
+	if len(all) == 0 {
 		f.reload()
 		all = f.fromFile
 	}
