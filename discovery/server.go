@@ -169,7 +169,7 @@ func (c Config) Validate() error {
 	}
 	listen, err := netip.ParseAddrPort(c.Listen)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("discovery: config: listen %q: want IP:port: %w", c.Listen, ErrInvalid))
+		errs = append(errs, fmt.Errorf("discovery: config: listen %s: want IP:port: %w", quote(c.Listen), ErrInvalid))
 	} else if listen.Addr().IsUnspecified() && !c.Advertise.IsValid() {
 		errs = append(errs, fmt.Errorf("discovery: config: advertise: required when listening on %s: %w", listen.Addr(), ErrInvalid))
 	}
@@ -212,11 +212,11 @@ func (c Config) Validate() error {
 func validZone(zone string) error {
 	z := strings.TrimSuffix(zone, ".")
 	if z == "" {
-		return fmt.Errorf("%q is not a domain name: %w", zone, ErrInvalid)
+		return fmt.Errorf("%s is not a domain name: %w", quote(zone), ErrInvalid)
 	}
 	for l := range strings.SplitSeq(z, ".") {
 		if err := validLabel(l); err != nil {
-			return fmt.Errorf("%q: label %w", zone, err)
+			return fmt.Errorf("%s: label %w", quote(zone), err)
 		}
 	}
 	return nil
