@@ -112,7 +112,7 @@ func (r Resources) Validate() error {
 	for i, p := range r.Ports {
 		field := fmt.Sprintf("ports[%d]", i)
 		if !p.Protocol.Valid() {
-			return &FieldError{Field: field + ".protocol", Value: fmt.Sprintf("%q", p.Protocol), Reason: `must be "tcp" or "udp"`}
+			return &FieldError{Field: field + ".protocol", Value: quote(string(p.Protocol)), Reason: `must be "tcp" or "udp"`}
 		}
 		if p.Number == 0 {
 			return &FieldError{Field: field + ".number", Value: 0, Reason: "must be between 1 and 65535"}

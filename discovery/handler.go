@@ -38,6 +38,8 @@ type responder struct {
 	// turn rotates the order of answers so that clients which take the
 	// first record spread over the instances.
 	turn atomic.Uint64
+	// fwd answers the names outside the zone; nil: they are REFUSED.
+	fwd *forwarder
 }
 
 func newResponder(reg *Registry, zone string, ttl uint32) *responder {
@@ -54,7 +56,7 @@ func (h *responder) reply(req *dns.Msg, udp bool) *dns.Msg {
 	}
 	resp := new(dns.Msg)
 	resp.SetReply(req)
-	resp.RecursionAvailable = false
+	resp.RecursionAvailable = h.fwd != nil
 	if req.Opcode != dns.OpcodeQuery {
 		resp.Rcode = dns.RcodeNotImplemented
 		return resp
@@ -75,7 +77,7 @@ func (h *responder) reply(req *dns.Msg, udp bool) *dns.Msg {
 		}
 	}
 
-	h.answer(resp, req.Question[0])
+	h.answer(resp, req.Question[0], req.RecursionDesired)
 
 	if opt != nil {
 		resp.SetEdns0(maxUDPSize, false)
@@ -88,8 +90,9 @@ func (h *responder) reply(req *dns.Msg, udp bool) *dns.Msg {
 	return resp
 }
 
-// answer fills resp for question q.
-func (h *responder) answer(resp *dns.Msg, q dns.Question) {
+// answer fills resp for question q; rd is whether the client asked for
+// recursion.
+func (h *responder) answer(resp *dns.Msg, q dns.Question, rd bool) {
 	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 		resp.Rcode = dns.RcodeRefused
 		return
@@ -97,8 +100,7 @@ func (h *responder) answer(resp *dns.Msg, q dns.Question) {
 	name := strings.ToLower(q.Name)
 	labels, ok := h.relative(name)
 	if !ok {
-		// Not ours, and no recursion: never forward anywhere.
-		resp.Rcode = dns.RcodeRefused
+		h.forward(resp, q, rd)
 		return
 	}
 	resp.Authoritative = true
@@ -143,6 +145,21 @@ func (h *responder) answer(resp *dns.Msg, q dns.Question) {
 		// Negative answers carry the SOA so that resolvers can cache them
 		// (RFC 2308).
 		resp.Ns = append(resp.Ns, h.soa())
+	}
+}
+
+// forward answers q, a name outside the zone: REFUSED when forwarding is
+// off, for a query that does not ask for recursion, and for zone
+// transfers and meta types; ANY as inside the zone (RFC 8482), without
+// asking anybody; the rest from the upstreams.
+func (h *responder) forward(resp *dns.Msg, q dns.Question, rd bool) {
+	switch {
+	case h.fwd == nil || !rd || q.Qclass != dns.ClassINET || !forwardable(q.Qtype):
+		resp.Rcode = dns.RcodeRefused
+	case q.Qtype == dns.TypeANY:
+		resp.Answer = append(resp.Answer, h.anyAnswer(q.Name))
+	default:
+		h.fwd.answer(resp, q)
 	}
 }
 

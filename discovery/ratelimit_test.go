@@ -153,7 +153,7 @@ func writer(tcp bool, client string) *recorder {
 // answered empty with TC; its TCP queries are REFUSED. Others are served.
 func TestServerRateLimitsEachClient(t *testing.T) {
 	t.Parallel()
-	srv, err := NewServer(bigRegistry(t, 60), Config{Listen: "127.0.0.1:0", RateLimit: 1, RateBurst: 2})
+	srv, err := NewServer(bigRegistry(t, 60), Config{Listen: "127.0.0.1:0", RateLimit: 1, RateBurst: 2, NoForward: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 	clock := newFakeClock()
@@ -198,7 +198,7 @@ func TestServerRateLimitsEachClient(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, dns.RcodeSuccess, got[0].Rcode, "a token back after a second")
 
-	off, err := NewServer(bigRegistry(t, 1), Config{Listen: "127.0.0.1:0", RateLimit: -1})
+	off, err := NewServer(bigRegistry(t, 1), Config{Listen: "127.0.0.1:0", RateLimit: -1, NoForward: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { off.Close() })
 	for range 50 {

@@ -36,7 +36,8 @@ const shutdownTimeout = 5 * time.Second
 type Config struct {
 	// Namespace is the zone the server is authoritative for, "local" by
 	// default: service web answers as web.local. It may have several
-	// labels ("svc.example"). Names outside it are REFUSED.
+	// labels ("svc.example"). Names outside it are forwarded (see
+	// NoForward).
 	Namespace string
 	// Listen is the IP:port the server binds, for UDP and TCP both
 	// ("127.0.0.1:53" by default). In production, the bridge gateway's
@@ -66,15 +67,54 @@ type Config struct {
 	// (DefaultRateClients when 0). When that many are busy, new ones
 	// share one bucket.
 	RateClients int
+	// NoForward turns forwarding off: names outside the namespace are then
+	// REFUSED, as by a server that recurses for nobody.
+	//
+	// By default the server forwards every name outside its namespace to
+	// the host's resolvers, so that tasks, whose resolv.conf names only
+	// this server, resolve the rest of the world as an ECS task does
+	// through the VPC resolver. Answers are cached (see CacheSize), and a
+	// client gets SERVFAIL when no upstream answers.
+	NoForward bool
+	// ResolvConf is the host's resolv.conf whose nameservers (at most
+	// MaxUpstreams, on port 53) receive the forwarded queries;
+	// DefaultResolvConf by default. A local stub such as 127.0.0.53 is
+	// fine: the server runs on the host. The file is read at the first
+	// forwarded query, and again when it changes. The server's own
+	// address is never forwarded to.
+	ResolvConf string
+	// Upstreams, when set, are the servers forwarded to instead of those
+	// of ResolvConf (at most MaxUpstreams, with their ports).
+	Upstreams []netip.AddrPort
+	// ForwardTimeout bounds each attempt at an upstream
+	// (DefaultForwardTimeout when 0, at most MaxForwardTimeout), and
+	// ForwardAttempts how many attempts a query gets, the upstreams taken
+	// in turn (DefaultForwardAttempts when 0, at most
+	// MaxForwardAttempts). A client waits at most their product.
+	ForwardTimeout  time.Duration
+	ForwardAttempts int
+	// MaxForwards bounds the queries forwarded at once
+	// (DefaultMaxForwards when 0); past it, clients get SERVFAIL at once.
+	MaxForwards int
+	// CacheSize is how many forwarded answers are cached
+	// (DefaultCacheSize when 0; negative turns the cache off). An answer
+	// is kept for its smallest TTL, a negative answer for its SOA's TTL
+	// and minimum (RFC 2308), never longer than MaxCacheTTL; answers of
+	// more than 4 KiB are not kept.
+	CacheSize int
 	// Logger receives start, stop and serving errors; nothing by default.
 	Logger *slog.Logger
 }
 
 // DefaultConfig returns the defaults: namespace "local", listening on
-// 127.0.0.1:53, TTL 10 s, DefaultRateLimit queries per second per client.
+// 127.0.0.1:53, TTL 10 s, DefaultRateLimit queries per second per client,
+// names outside the namespace forwarded to the resolvers of
+// /etc/resolv.conf.
 func DefaultConfig() Config {
 	return Config{Namespace: DefaultNamespace, Listen: DefaultListen, TTL: DefaultTTL,
-		RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, RateClients: DefaultRateClients}
+		RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, RateClients: DefaultRateClients,
+		ResolvConf: DefaultResolvConf, ForwardTimeout: DefaultForwardTimeout, ForwardAttempts: DefaultForwardAttempts,
+		MaxForwards: DefaultMaxForwards, CacheSize: DefaultCacheSize}
 }
 
 // withDefaults fills the zero fields.
@@ -98,6 +138,21 @@ func (c Config) withDefaults() Config {
 	if c.RateClients == 0 {
 		c.RateClients = d.RateClients
 	}
+	if c.ResolvConf == "" {
+		c.ResolvConf = d.ResolvConf
+	}
+	if c.ForwardTimeout == 0 {
+		c.ForwardTimeout = d.ForwardTimeout
+	}
+	if c.ForwardAttempts == 0 {
+		c.ForwardAttempts = d.ForwardAttempts
+	}
+	if c.MaxForwards == 0 {
+		c.MaxForwards = d.MaxForwards
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = d.CacheSize
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -114,7 +169,7 @@ func (c Config) Validate() error {
 	}
 	listen, err := netip.ParseAddrPort(c.Listen)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("discovery: config: listen %q: want IP:port: %w", c.Listen, ErrInvalid))
+		errs = append(errs, fmt.Errorf("discovery: config: listen %s: want IP:port: %w", quote(c.Listen), ErrInvalid))
 	} else if listen.Addr().IsUnspecified() && !c.Advertise.IsValid() {
 		errs = append(errs, fmt.Errorf("discovery: config: advertise: required when listening on %s: %w", listen.Addr(), ErrInvalid))
 	}
@@ -133,6 +188,23 @@ func (c Config) Validate() error {
 	if c.RateClients < 1 {
 		errs = append(errs, fmt.Errorf("discovery: config: rate clients %d: want at least 1: %w", c.RateClients, ErrInvalid))
 	}
+	if c.ForwardTimeout <= 0 || c.ForwardTimeout > MaxForwardTimeout {
+		errs = append(errs, fmt.Errorf("discovery: config: forward timeout %v: want more than 0 and at most %v: %w", c.ForwardTimeout, MaxForwardTimeout, ErrInvalid))
+	}
+	if c.ForwardAttempts < 1 || c.ForwardAttempts > MaxForwardAttempts {
+		errs = append(errs, fmt.Errorf("discovery: config: forward attempts %d: want 1 to %d: %w", c.ForwardAttempts, MaxForwardAttempts, ErrInvalid))
+	}
+	if c.MaxForwards < 1 {
+		errs = append(errs, fmt.Errorf("discovery: config: max forwards %d: want at least 1: %w", c.MaxForwards, ErrInvalid))
+	}
+	if len(c.Upstreams) > MaxUpstreams {
+		errs = append(errs, fmt.Errorf("discovery: config: upstreams: %d, want at most %d: %w", len(c.Upstreams), MaxUpstreams, ErrInvalid))
+	}
+	for i, up := range c.Upstreams {
+		if !up.IsValid() || up.Port() == 0 || up.Addr().IsUnspecified() {
+			errs = append(errs, fmt.Errorf("discovery: config: upstreams[%d] %s: want IP:port: %w", i, up, ErrInvalid))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -140,11 +212,11 @@ func (c Config) Validate() error {
 func validZone(zone string) error {
 	z := strings.TrimSuffix(zone, ".")
 	if z == "" {
-		return fmt.Errorf("%q is not a domain name: %w", zone, ErrInvalid)
+		return fmt.Errorf("%s is not a domain name: %w", quote(zone), ErrInvalid)
 	}
 	for l := range strings.SplitSeq(z, ".") {
 		if err := validLabel(l); err != nil {
-			return fmt.Errorf("%q: label %w", zone, err)
+			return fmt.Errorf("%s: label %w", quote(zone), err)
 		}
 	}
 	return nil
@@ -197,8 +269,14 @@ func NewServer(reg *Registry, cfg Config) (*Server, error) {
 	if cfg.RateLimit > 0 {
 		s.limit = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateClients)
 	}
-	if a := s.advertised(netip.MustParseAddrPort(cfg.Listen).Addr()); a.IsValid() {
+	listen := netip.MustParseAddrPort(cfg.Listen)
+	a := s.advertised(listen.Addr())
+	if a.IsValid() {
 		s.h.self.Store(&a)
+	}
+	if !cfg.NoForward {
+		s.h.fwd = newForwarder(cfg, func() time.Time { return s.now() })
+		s.h.fwd.setSelf(listen, a)
 	}
 	return s, nil
 }
@@ -226,6 +304,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("discovery: listen on %s: %w", listen, err)
 	}
 	s.addr = netip.AddrPortFrom(listen.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	if s.h.fwd != nil {
+		s.h.fwd.setSelf(s.addr, s.advertised(listen.Addr()))
+	}
 
 	ready := make(chan struct{}, 2)
 	failed := s.failed
@@ -299,6 +380,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.h.fwd != nil {
+		s.h.fwd.close() // forwards in flight end now, not after their timeouts
+	}
 	var errs []error
 	if s.started {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -382,8 +466,8 @@ func remoteAddr(w dns.ResponseWriter) netip.Addr {
 // (UDP, then TCP when an answer is truncated), for Go programs that want
 // net.Resolver's API. It honours the host's /etc/hosts and resolv.conf
 // search list like any net.Resolver, so ask for names in the namespace
-// ("web.local"); names outside it fail (the server refuses them). Use it
-// after Start.
+// ("web.local"); names outside it are forwarded like any other client's
+// (or refused with Config.NoForward). Use it after Start.
 func (s *Server) Resolver() *net.Resolver {
 	return &net.Resolver{
 		PreferGo: true,
@@ -425,8 +509,9 @@ func (s *Server) DNSConfig(namespace string) network.DNSConfig {
 // before being tried as a fully qualified name. A namespace that is not a
 // valid label is ignored, as FromTask does with such a cluster name.
 //
-// The server answers only its zone and refuses every other name. To let
-// tasks resolve other names too, append the host's upstream servers to
+// The server forwards the names outside its zone to the host's resolvers,
+// so tasks need no other nameserver. With Config.NoForward it refuses them;
+// to let tasks resolve other names then, append upstream servers to
 // Servers: glibc moves to the next nameserver on REFUSED, and musl takes
 // the first answer that is not a refusal.
 func TaskDNSConfig(server netip.Addr, zone, namespace string) network.DNSConfig {

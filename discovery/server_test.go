@@ -22,7 +22,8 @@ import (
 // startServer serves reg on a free loopback port until the test ends.
 func startServer(t testing.TB, reg *Registry, mod func(*Config)) *Server {
 	t.Helper()
-	cfg := Config{Listen: "127.0.0.1:0"}
+	// Never the host's resolvers: forwarding tests name their upstream.
+	cfg := Config{Listen: "127.0.0.1:0", NoForward: true}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -150,6 +150,15 @@ func (s Service) Clone() Service {
 	return out
 }
 
+// Effective returns a deep copy of s as DescribeServices shows it: its
+// deployment configuration with the percentages in force filled in (see
+// DeploymentConfiguration.Effective). s is not changed.
+func (s Service) Effective() Service {
+	out := s.Clone()
+	out.DeploymentConfiguration = s.DeploymentConfiguration.Effective(s.SchedulingStrategy)
+	return out
+}
+
 func (c DeploymentConfiguration) clone() DeploymentConfiguration {
 	out := c
 	if c.MinimumHealthyPercent != nil {
@@ -235,7 +244,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 func (s *Service) Validate() error {
 	var v ValidationError
 	if !nameRE.MatchString(s.Name) {
-		v.add("serviceName", "must be 1-255 letters, digits, hyphens and underscores, got %q", s.Name)
+		v.add("serviceName", "must be 1-255 letters, digits, hyphens and underscores, got %s", quote(s.Name))
 	}
 	if s.TaskDefinition == "" {
 		v.add("taskDefinition", "is required")
@@ -243,9 +252,13 @@ func (s *Service) Validate() error {
 	switch s.SchedulingStrategy {
 	case Replica, Daemon:
 	default:
-		v.add("schedulingStrategy", "must be REPLICA or DAEMON, got %q", s.SchedulingStrategy)
+		v.add("schedulingStrategy", "must be REPLICA or DAEMON, got %s", quote(string(s.SchedulingStrategy)))
 	}
-	if s.DesiredCount < 0 || s.DesiredCount > MaxDesiredCount {
+	if s.SchedulingStrategy == Daemon && s.DesiredCount != 0 {
+		// ECS: a DAEMON service runs one task per instance and takes no
+		// desiredCount; one was accepted and silently described as 0.
+		v.add("desiredCount", "must not be set with the DAEMON scheduling strategy, got %d", s.DesiredCount)
+	} else if s.DesiredCount < 0 || s.DesiredCount > MaxDesiredCount {
 		v.add("desiredCount", "must be between 0 and %d, got %d", MaxDesiredCount, s.DesiredCount)
 	}
 	if s.SchedulingStrategy == Daemon && len(s.PlacementStrategy) > 0 {

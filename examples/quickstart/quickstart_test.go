@@ -86,6 +86,7 @@ func TestQuickstart(t *testing.T) {
 	assert.Equal(t, 3*2+3+3, strings.Count(text, `"webapp v1 on `), "2 requests to each of 3 tasks, 3 tasks via the load balancer, 3 by service name")
 	assert.Equal(t, 3, strings.Count(text, "by name  GET http://webapp.quickstart.local:8080/"), "requests by service name")
 	assert.Regexp(t, `nslookup webapp -> (\d+\.\d+\.\d+\.\d+ ?){3}\n`, text, "a task resolves the service by name")
+	assert.Regexp(t, `nslookup example\.com -> .*(forwarded|resolvers did not answer)`, text, "a task's outside name is forwarded, not refused")
 	assert.Equal(t, 3*2+3, strings.Count(text, `"webapp v2 on `), "2 requests to each of 3 tasks, 3 tasks via the load balancer")
 	assert.Equal(t, 2*3, strings.Count(text, "via LB     2 x "), "each task answered 2 of the requests through the load balancer, for v1 and v2")
 	assert.Regexp(t, `through the load balancer during the roll-out: \d+ requests: v1 \d+, v2 \d+, failed 0\n`, text, "no request failed during the roll-out")
