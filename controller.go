@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
@@ -61,10 +60,10 @@ type serviceController struct {
 	keys map[[2]string]string
 	// tsBuf holds the planner's task states during a plan.
 	tsBuf []service.TaskState
-	// w is the watch of services, tasks and instances (nil when the
-	// controller is driven by hand); err says why it ended. A pass takes
-	// in the events queued behind each batch it writes.
-	w   *queuedWatch
+	// w follows services, tasks and instances (nil when the controller
+	// is driven by hand); err says why it ended. A pass takes in the
+	// events queued behind each batch it writes.
+	w   *store.Follower
 	buf []store.Event
 	err error
 }
@@ -87,36 +86,19 @@ func (c *serviceController) reset() {
 }
 
 func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
-	c.reset()
 	c.err = nil
-	var rev int64
-	err := c.o.store.View(ctx, func(tx store.ReadTx) error {
-		rev = tx.Revision()
-		for _, kind := range []string{state.KindServices, state.KindTasks, state.KindInstances} {
-			objs, err := tx.List(kind)
-			if err != nil {
-				return err
-			}
-			for _, obj := range objs {
-				c.observe(obj, nil)
-			}
-		}
-		return nil
+	var err error
+	c.w, err = store.Follow(ctx, c.o.store, store.FollowConfig{
+		Snapshot: c.snapshot,
+		Options:  []store.WatchOption{store.WithKinds(state.KindServices, state.KindTasks, state.KindInstances)},
 	})
 	if err != nil {
 		return err
-	}
-	c.w, err = watchQueued(ctx, c.o.store, rev, store.WithKinds(state.KindServices, state.KindTasks, state.KindInstances))
-	if err != nil {
-		return fmt.Errorf("watch after snapshot at revision %d: %w", rev, err)
 	}
 	defer func() {
 		c.w.Close()
 		c.w = nil
 	}()
-	for key := range c.services {
-		c.dirty[key] = true
-	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -145,13 +127,33 @@ func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
 	}
 }
 
-// drain applies the events queued on the watch.
+// snapshot replaces the cache with the services, tasks and instances of
+// tx, and marks every service dirty.
+func (c *serviceController) snapshot(tx store.ReadTx) error {
+	c.reset()
+	for _, kind := range []string{state.KindServices, state.KindTasks, state.KindInstances} {
+		objs, err := tx.List(kind)
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			c.observe(obj, nil)
+		}
+	}
+	for key := range c.services {
+		c.dirty[key] = true
+	}
+	return nil
+}
+
+// drain applies the events queued on the watch (after a fresh snapshot,
+// the snapshot has replaced the cache already).
 func (c *serviceController) drain() {
 	if c.w == nil || c.err != nil {
 		return
 	}
 	var err error
-	c.buf, err = c.w.Take(c.buf[:0])
+	c.buf, _, err = c.w.Take(c.buf[:0])
 	for _, ev := range c.buf {
 		c.apply(ev)
 	}
@@ -742,123 +744,4 @@ func (c *serviceController) daemonInstances(s *service.Service) ([]service.Insta
 		out = append(out, st)
 	}
 	return out, nil
-}
-
-// maxQueued bounds the events a queuedWatch holds: a consumer that far
-// behind is too slow, and starts again from a snapshot.
-const maxQueued = 1 << 20
-
-// queuedWatch follows a store watch from a goroutine of its own into a
-// queue that grows as needed, and resumes the watch when the store ends it
-// for falling behind. The service controller reads it: it waits for its
-// own writes behind those of every task starting (thousands at once), and
-// meanwhile the store would see its watch fall tens of thousands of events
-// behind, end it, and soon have no history left to resume it from.
-type queuedWatch struct {
-	s      store.Store
-	opts   []store.WatchOption
-	ready  chan struct{} // holds a value when events or the end are waiting
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu    sync.Mutex
-	queue []store.Event
-	rev   int64 // revision of the last event queued
-	err   error // why the watch ended
-}
-
-// watchQueued starts a queued watch of the changes after revision from.
-func watchQueued(ctx context.Context, s store.Store, from int64, opts ...store.WatchOption) (*queuedWatch, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	w, err := s.Watch(ctx, from, opts...)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	q := &queuedWatch{s: s, opts: opts, ready: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}), rev: from}
-	go q.run(ctx, w)
-	return q, nil
-}
-
-func (q *queuedWatch) run(ctx context.Context, w store.Watcher) {
-	defer close(q.done)
-	for {
-		for ev := range w.Events() {
-			if !q.push(ev) {
-				w.Close()
-				q.end(store.ErrWatcherTooSlow)
-				return
-			}
-		}
-		err := w.Err()
-		w.Close()
-		if errors.Is(err, store.ErrWatcherTooSlow) {
-			q.mu.Lock()
-			from := q.rev
-			q.mu.Unlock()
-			if w, err = q.s.Watch(ctx, from, q.opts...); err == nil {
-				continue
-			}
-		}
-		if err == nil {
-			err = store.ErrClosed
-		}
-		q.end(err)
-		return
-	}
-}
-
-// push queues ev, or reports false when the queue is full.
-func (q *queuedWatch) push(ev store.Event) bool {
-	q.mu.Lock()
-	if len(q.queue) >= maxQueued && ev.Revision != q.rev {
-		q.mu.Unlock()
-		return false
-	}
-	q.queue = append(q.queue, ev)
-	q.rev = ev.Revision
-	q.mu.Unlock()
-	q.signal()
-	return true
-}
-
-func (q *queuedWatch) end(err error) {
-	q.mu.Lock()
-	q.err = err
-	q.mu.Unlock()
-	q.signal()
-}
-
-func (q *queuedWatch) signal() {
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
-}
-
-// Ready receives a value when events or the end of the watch wait to be
-// taken.
-func (q *queuedWatch) Ready() <-chan struct{} { return q.ready }
-
-// Take appends the queued events to buf and returns it, with the error
-// that ended the watch once nothing is left before it.
-func (q *queuedWatch) Take(buf []store.Event) ([]store.Event, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(buf) == 0 {
-		// Swap the buffers: the queue's array comes back with the
-		// next Take.
-		buf, q.queue = q.queue, buf[:0]
-	} else {
-		buf = append(buf, q.queue...)
-		clear(q.queue)
-		q.queue = q.queue[:0]
-	}
-	return buf, q.err
-}
-
-// Close ends the watch and waits for its goroutine.
-func (q *queuedWatch) Close() {
-	q.cancel()
-	<-q.done
 }

@@ -49,30 +49,47 @@ type Event struct {
 // subscriber that falls far behind is dropped: its channel closes early.
 // Events of one object arrive in the order they happened.
 func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
-	var rev int64
-	if err := o.store.View(ctx, func(tx store.ReadTx) error { rev = tx.Revision(); return nil }); err != nil {
-		return nil, err
-	}
-	w, err := o.store.Watch(ctx, rev, store.WithKinds(state.KindTasks, state.KindServices, state.KindInstances))
+	f, err := store.Follow(ctx, o.store, store.FollowConfig{
+		Options:   []store.WatchOption{store.WithKinds(state.KindTasks, state.KindServices, state.KindInstances)},
+		MaxQueued: subscriberQueue,
+	})
 	if err != nil {
 		return nil, err
 	}
 	out := make(chan Event, 256)
 	go func() {
 		defer close(out)
-		defer w.Close()
-		for ev := range w.Events() {
-			for _, e := range translate(ev) {
-				select {
-				case out <- e:
-				case <-ctx.Done():
-					return
+		defer f.Close()
+		var buf []store.Event
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-f.Ready():
+			}
+			evs, resynced, err := f.Take(buf[:0])
+			if err != nil || resynced {
+				return // ended, or too far behind: events were lost
+			}
+			for _, ev := range evs {
+				for _, e := range translate(ev) {
+					select {
+					case out <- e:
+					case <-ctx.Done():
+						return
+					}
 				}
 			}
+			clear(evs)
+			buf = evs
 		}
 	}()
 	return out, nil
 }
+
+// subscriberQueue is how many store changes a subscriber may fall behind
+// before it is dropped.
+const subscriberQueue = 1 << 16
 
 // translate turns one store change into API events.
 func translate(ev store.Event) []Event {

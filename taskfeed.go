@@ -53,37 +53,46 @@ func (f *taskFeed) start(ctx context.Context) error {
 	})
 }
 
-// run dispatches task events until ctx ends. A watch that falls behind is
-// resumed at once from the last revision dispatched (the feed is one
-// goroutine among thousands of busy task runners, and a pause would let
-// the store's history move past it); when the history no longer reaches
-// back that far, its subscribers are ended and resubscribe.
+// run dispatches task events until ctx ends, from the revision start
+// fixed. When the store no longer holds the history the feed needs, the
+// feed moves on to a fresh revision first and then ends its subscribers,
+// so that they resubscribe from snapshots the feed can serve.
 func (f *taskFeed) run(ctx context.Context, _ *Orchestrator) error {
+	f.mu.Lock()
+	from := f.seen
+	f.mu.Unlock()
+	fol, err := store.Resume(ctx, f.s, from, store.FollowConfig{
+		Snapshot: func(tx store.ReadTx) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.seen = tx.Revision()
+			return nil
+		},
+		Options: []store.WatchOption{store.WithKinds(state.KindTasks)},
+	})
+	if err != nil {
+		return err
+	}
+	defer fol.Close()
+	var buf []store.Event
 	for {
-		f.mu.Lock()
-		from := f.seen
-		f.mu.Unlock()
-		w, err := f.s.Watch(ctx, from, store.WithKinds(state.KindTasks))
-		if errors.Is(err, store.ErrCompacted) {
-			// Move on first, so that the subscribers ended here
-			// resubscribe from snapshots the feed can serve.
-			if err := f.start(ctx); err != nil {
-				return err
-			}
-			f.closeAll(err)
-			continue
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-fol.Ready():
 		}
+		evs, resynced, err := fol.Take(buf[:0])
 		if err != nil {
 			return err
 		}
-		for ev := range w.Events() {
+		if resynced {
+			f.closeAll(store.ErrCompacted)
+		}
+		for _, ev := range evs {
 			f.dispatch(ev)
 		}
-		err = w.Err()
-		w.Close()
-		if !errors.Is(err, store.ErrWatcherTooSlow) {
-			return err
-		}
+		clear(evs)
+		buf = evs
 	}
 }
 

@@ -298,35 +298,39 @@ func (s *session) mine(ev store.Event) bool {
 	return false
 }
 
-// snapshot reads the instance's tasks and starts watching them.
-func (s *session) snapshot(ctx context.Context) ([]*state.Task, store.Watcher, int64, error) {
-	var tasks []*state.Task
-	var rev int64
-	w, err := store.ViewAndWatch(ctx, s.a.cfg.Store, func(tx store.ReadTx) error {
-		rev = tx.Revision()
-		all, err := store.List[*state.Task](tx, state.KindTasks)
-		if err != nil {
-			return err
-		}
-		for _, t := range all {
-			if t.Task != nil && t.ContainerInstanceID() == s.a.cfg.InstanceID {
-				tasks = append(tasks, t)
+// follow reads the instance's tasks into *tasks and follows their
+// changes; after a fresh snapshot (Take's resynced), *tasks holds the
+// instance's tasks anew.
+func (s *session) follow(ctx context.Context, tasks *[]*state.Task) (*store.Follower, error) {
+	f, err := store.Follow(ctx, s.a.cfg.Store, store.FollowConfig{
+		Snapshot: func(tx store.ReadTx) error {
+			*tasks = (*tasks)[:0]
+			all, err := store.List[*state.Task](tx, state.KindTasks)
+			if err != nil {
+				return err
 			}
-		}
-		return nil
-	}, store.WithKinds(state.KindTasks), store.WithFilter(s.mine))
+			for _, t := range all {
+				if t.Task != nil && t.ContainerInstanceID() == s.a.cfg.InstanceID {
+					*tasks = append(*tasks, t)
+				}
+			}
+			return nil
+		},
+		Options: []store.WatchOption{store.WithKinds(state.KindTasks), store.WithFilter(s.mine)},
+	})
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("agent: watch tasks: %w", err)
+		return nil, fmt.Errorf("agent: watch tasks: %w", err)
 	}
-	return tasks, w, rev, nil
+	return f, nil
 }
 
 func (s *session) run(ctx context.Context) error {
-	tasks, w, rev, err := s.snapshot(ctx)
+	var tasks []*state.Task
+	f, err := s.follow(ctx, &tasks)
 	if err != nil {
 		return err
 	}
-	defer func() { w.Close() }()
+	defer f.Close()
 	if err := s.adopt(ctx, tasks); err != nil {
 		return err
 	}
@@ -336,6 +340,7 @@ func (s *session) run(ctx context.Context) error {
 			s.countsTimer.Stop()
 		}
 	}()
+	var buf []store.Event
 	for {
 		select {
 		case <-ctx.Done():
@@ -351,62 +356,33 @@ func (s *session) run(ctx context.Context) error {
 			if s.tasks[d.id] != nil {
 				s.finished[d.id] = true
 			}
-		case ev, ok := <-w.Events():
-			if !ok {
-				w, rev, err = s.resume(ctx, w, rev)
-				if err != nil {
-					return err
+		case <-f.Ready():
+			evs, resynced, err := f.Take(buf[:0])
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
 				}
-				continue
+				return fmt.Errorf("agent: task watch ended: %w", err)
 			}
-			rev = ev.Revision
-			s.handle(ctx, ev)
-			// Take in whatever else is already queued, then write the
-			// counts once for all of it.
-			for more := true; more; {
-				select {
-				case ev, ok := <-w.Events():
-					if !ok {
-						more = false
-						break
-					}
-					rev = ev.Revision
-					s.handle(ctx, ev)
-				default:
-					more = false
-				}
+			if resynced {
+				s.a.log.Warn("agent: task watch fell behind; resuming from a snapshot", "revision", f.Revision())
+				s.resync(ctx, tasks)
 			}
+			for _, ev := range evs {
+				s.handle(ctx, ev)
+			}
+			clear(evs)
+			buf = evs
+			// Write the counts once for all of it.
 			s.updateCounts(ctx, false)
 		}
 	}
 }
 
-// resume starts a new watch after one ended: from the last revision seen
-// when the watcher fell behind, from a fresh snapshot when that history is
-// gone.
-func (s *session) resume(ctx context.Context, w store.Watcher, rev int64) (store.Watcher, int64, error) {
-	err := w.Err()
-	if ctx.Err() != nil {
-		return w, rev, ctx.Err()
-	}
-	// A watch served from elsewhere (an orchestrator's feed) can end
-	// because the history it followed was compacted: go on from a fresh
-	// snapshot, as for a watch too slow to resume.
-	if !errors.Is(err, store.ErrWatcherTooSlow) && !errors.Is(err, store.ErrCompacted) {
-		return w, rev, fmt.Errorf("agent: task watch ended: %w", err)
-	}
-	s.a.log.Warn("agent: task watch fell behind; resuming", "revision", rev)
-	next, err := s.a.cfg.Store.Watch(ctx, rev, store.WithKinds(state.KindTasks), store.WithFilter(s.mine))
-	if err == nil {
-		return next, rev, nil
-	}
-	if !errors.Is(err, store.ErrCompacted) {
-		return w, rev, fmt.Errorf("agent: resume task watch: %w", err)
-	}
-	tasks, next, rev, err := s.snapshot(ctx)
-	if err != nil {
-		return w, rev, err
-	}
+// resync takes in a fresh snapshot of the instance's tasks: every task in
+// it goes to its runner, and the runners of tasks no longer there learn
+// that their task is gone.
+func (s *session) resync(ctx context.Context, tasks []*state.Task) {
 	seen := map[string]bool{}
 	for _, t := range tasks {
 		seen[t.ID()] = true
@@ -419,8 +395,6 @@ func (s *session) resume(ctx context.Context, w store.Watcher, rev int64) (store
 			r.markGone()
 		}
 	}
-	s.updateCounts(ctx, false)
-	return next, rev, nil
 }
 
 func (s *session) handle(ctx context.Context, ev store.Event) {
