@@ -11,7 +11,6 @@ import (
 
 	"github.com/stevedore-io/stevedore/autoscaling"
 	"github.com/stevedore-io/stevedore/internal/state"
-	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
@@ -263,7 +262,14 @@ func (a *autoscaler) run(ctx context.Context, o *Orchestrator) error {
 type scalingView struct {
 	scaling *state.Scaling
 	desired int
-	running []*task.Task
+	running []runningTask
+}
+
+// runningTask is a running task of a scalable service with its latest
+// sample (nil: none yet).
+type runningTask struct {
+	t      *task.Task
+	sample *state.Sample
 }
 
 // evaluate reads every scalable service, computes its policies' metrics
@@ -304,7 +310,11 @@ func (a *autoscaler) evaluate(ctx context.Context, o *Orchestrator) error {
 				continue
 			}
 			if i, ok := byService[state.ServiceKey(t.ClusterName(), name)]; ok {
-				views[i].running = append(views[i].running, t.Task.Clone())
+				sample, err := store.Get[*state.Sample](tx, state.KindSamples, t.ID())
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				views[i].running = append(views[i].running, runningTask{t: t.Task.Clone(), sample: sample})
 			}
 		}
 		return nil
@@ -337,7 +347,7 @@ func (a *autoscaler) evaluateService(ctx context.Context, o *Orchestrator, v sca
 		switch p.Metric {
 		case autoscaling.ECSServiceAverageCPUUtilization, autoscaling.ECSServiceAverageMemoryUtilization:
 			if usage == nil {
-				usage = a.utilization(ctx, o, v.running, seen)
+				usage = a.utilization(v.running, seen)
 			}
 			ok := usage.memoryTasks > 0
 			value = usage.memory
@@ -415,16 +425,6 @@ func (o *Orchestrator) setScaledCount(ctx context.Context, read *state.Scaling, 
 	})
 }
 
-// forgetRuntime stops the autoscaler reading the Stats of a deregistered
-// instance's runtime; registering the instance again gives it one anew.
-func (o *Orchestrator) forgetRuntime(instanceID string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if h := o.agents[instanceID]; h != nil {
-		h.runtime = nil
-	}
-}
-
 // utilization is the average use of a service's running tasks, in percent
 // of what they reserve, and how many tasks each average covers.
 type utilization struct {
@@ -432,62 +432,34 @@ type utilization struct {
 	cpuTasks, memoryTasks int
 }
 
-// utilization reads the Stats of the tasks' containers from their
-// instances' runtimes. CPU is a rate between this reading and the previous
-// one of the same task: a task's first reading gives no CPU figure.
-func (a *autoscaler) utilization(ctx context.Context, o *Orchestrator, tasks []*task.Task, seen map[string]bool) *utilization {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
+// utilization computes the use of tasks from the samples their agents
+// wrote (state.Sample). CPU is a rate between this evaluation's sample and
+// the one the previous evaluation read of the same task: a task's first
+// sample gives no CPU figure.
+func (a *autoscaler) utilization(tasks []runningTask, seen map[string]bool) *utilization {
 	var u utilization
 	var cpuSum, memSum float64
-	for _, t := range tasks {
-		o.mu.Lock()
-		var rt runtime.Runtime
-		if h := o.agents[t.ContainerInstanceID()]; h != nil {
-			rt = h.runtime
-		}
-		o.mu.Unlock()
-		if rt == nil {
-			continue
-		}
-		var used time.Duration
-		var mem uint64
-		var at time.Time
-		ok := true
-		for _, c := range t.Containers {
-			if c.RuntimeID == "" {
-				continue
-			}
-			st, err := rt.Stats(ctx, c.RuntimeID)
-			if err != nil {
-				ok = false
-				break
-			}
-			used += st.CPUUsage
-			mem += st.MemoryUsage
-			if st.Time.After(at) {
-				at = st.Time
-			}
-		}
-		if !ok || at.IsZero() {
+	for _, rt := range tasks {
+		t, s := rt.t, rt.sample
+		if s == nil || s.At.IsZero() {
 			continue
 		}
 		id := t.ID()
 		seen[id] = true
 		if mib, err := t.Memory.MiB(); err == nil && mib > 0 {
-			memSum += float64(mem) / float64(uint64(mib)<<20) * 100
+			memSum += float64(s.Memory) / float64(uint64(mib)<<20) * 100
 			u.memoryTasks++
 		}
 		a.mu.Lock()
 		prev, had := a.cpu[id]
-		a.cpu[id] = cpuReading{used: used, at: at}
+		a.cpu[id] = cpuReading{used: s.CPU, at: s.At}
 		a.mu.Unlock()
 		units, err := t.CPU.Units()
-		if !had || err != nil || units <= 0 || !at.After(prev.at) || used < prev.used {
+		if !had || err != nil || units <= 0 || !s.At.After(prev.at) || s.CPU < prev.used {
 			continue
 		}
 		vcpus := float64(units) / 1024
-		cpuSum += (used - prev.used).Seconds() / at.Sub(prev.at).Seconds() / vcpus * 100
+		cpuSum += (s.CPU - prev.used).Seconds() / s.At.Sub(prev.at).Seconds() / vcpus * 100
 		u.cpuTasks++
 	}
 	if u.cpuTasks > 0 {

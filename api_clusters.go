@@ -300,31 +300,16 @@ func (o *Orchestrator) deregister(ctx context.Context, clusterName, id string, f
 		if err != nil {
 			return err
 		}
-		tasks, err := o.tasksOnInstance(tx, id)
+		tasks, err := state.TasksOn(tx, id)
 		if err != nil {
 			return err
 		}
 		if len(tasks) > 0 && !force {
 			return fmt.Errorf("%w: container instance %s has %d tasks; drain it or force", ErrInUse, id, len(tasks))
 		}
-		for _, t := range tasks {
-			next := t.Copy()
-			if next.Stop(code, reason, o.now()) {
-				if err := tx.Update(next); err != nil {
-					return err
-				}
-			}
-		}
-		next := inst.Copy()
-		next.Status = cluster.StatusInactive
-		next.StatusReason = instReason
-		return tx.Update(next)
+		return state.Deregister(tx, inst, tasks, code, reason, instReason, o.now())
 	})
-	if err != nil {
-		return err
-	}
-	o.forgetRuntime(id)
-	return nil
+	return err
 }
 
 // UpdateContainerInstancesState sets instances ACTIVE or DRAINING. A
@@ -392,22 +377,6 @@ func (o *Orchestrator) getInstance(tx store.ReadTx, clusterName, id string) (*st
 		return nil, notFound("container instance", clusterName+"/"+id)
 	}
 	return inst, err
-}
-
-// tasksOnInstance lists the tasks assigned to an instance that are not
-// STOPPED yet.
-func (o *Orchestrator) tasksOnInstance(tx store.ReadTx, id string) ([]*state.Task, error) {
-	all, err := store.List[*state.Task](tx, state.KindTasks)
-	if err != nil {
-		return nil, err
-	}
-	var out []*state.Task
-	for _, t := range all {
-		if t.ContainerInstanceID() == id && t.LastStatus != "STOPPED" {
-			out = append(out, t)
-		}
-	}
-	return out, nil
 }
 
 func randomHex(n int) string {

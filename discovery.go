@@ -12,6 +12,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
 )
 
 // WithServiceDiscovery runs a DNS server authoritative for cfg.Namespace
@@ -97,49 +98,110 @@ func (d *serviceDiscovery) serve(ctx context.Context, _ *Orchestrator) error {
 	}
 }
 
-// sync follows every task change into the registry.
+// sync follows every task change into the registry, and drains the
+// DEACTIVATING tasks whose drain names it (state.DrainDNS): their records
+// go, and the drain says so in the store.
 func (d *serviceDiscovery) sync(ctx context.Context, o *Orchestrator) error {
 	var snapshot []*state.Task
-	w, err := store.ViewAndWatch(ctx, o.store, func(tx store.ReadTx) error {
-		var err error
-		snapshot, err = store.List[*state.Task](tx, state.KindTasks)
-		return err
-	}, store.WithKinds(state.KindTasks))
+	f, err := store.Follow(ctx, o.store, store.FollowConfig{
+		Snapshot: func(tx store.ReadTx) error {
+			var err error
+			snapshot, err = store.List[*state.Task](tx, state.KindTasks)
+			return err
+		},
+		Options: []store.WatchOption{store.WithKinds(state.KindTasks)},
+	})
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	var insts []discovery.Instance
-	for _, t := range snapshot {
-		if inst, ok := discovery.FromTask(t.Task, t.Network, discovery.TaskOptions{Service: t.ServiceName}); ok {
-			insts = append(insts, inst)
+	defer f.Close()
+	replace := func() error {
+		var insts []discovery.Instance
+		for _, t := range snapshot {
+			if inst, ok := discovery.FromTask(t.Task, t.Network, discovery.TaskOptions{Service: t.ServiceName}); ok {
+				insts = append(insts, inst)
+			}
 		}
+		if err := d.reg.Replace(insts); err != nil {
+			return err
+		}
+		for _, t := range snapshot {
+			d.drain(ctx, o, t)
+		}
+		snapshot = nil
+		return nil
 	}
-	if err := d.reg.Replace(insts); err != nil {
+	if err := replace(); err != nil {
 		return err
 	}
-	for ev := range w.Events() {
-		if ev.Type == store.Deleted {
-			d.reg.DeregisterID(ev.ID)
-			o.leaving.Delete(ev.ID)
-			continue
+	var buf []store.Event
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.Ready():
 		}
-		t, ok := ev.Object.(*state.Task)
-		if !ok || t.ServiceName == "" {
-			continue
+		evs, resynced, err := f.Take(buf[:0])
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
-		if o.isLeaving(t.ID()) {
-			d.reg.DeregisterID(t.ID()) // an event from before its deactivation
-			continue
+		if resynced {
+			if err := replace(); err != nil {
+				return err
+			}
 		}
-		if err := d.reg.SyncTask(t.Task, t.Network, discovery.TaskOptions{Service: t.ServiceName}); err != nil {
-			o.log.Warn("service discovery: cannot register task", "task", t.ID(), "err", err)
+		for _, ev := range evs {
+			if ev.Type == store.Deleted {
+				d.reg.DeregisterID(ev.ID)
+				continue
+			}
+			t, ok := ev.Object.(*state.Task)
+			if !ok {
+				continue
+			}
+			if t.ServiceName != "" {
+				if err := d.reg.SyncTask(t.Task, t.Network, discovery.TaskOptions{Service: t.ServiceName}); err != nil {
+					o.log.Warn("service discovery: cannot register task", "task", t.ID(), "err", err)
+				}
+			}
+			d.drain(ctx, o, t)
 		}
+		clear(evs)
+		buf = evs
 	}
-	if err := w.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+}
+
+// drain takes a DEACTIVATING task whose drain waits for service discovery
+// out of the registry and marks it drained.
+func (d *serviceDiscovery) drain(ctx context.Context, o *Orchestrator, t *state.Task) {
+	if t.LastStatus != task.Deactivating || !t.Drain.Wants(state.DrainDNS) {
+		return
 	}
-	return nil
+	d.reg.DeregisterID(t.ID())
+	if err := markDrained(ctx, o.store, t.ID(), state.DrainDNS); err != nil && ctx.Err() == nil {
+		o.log.Warn("service discovery: cannot mark task drained", "task", t.ID(), "err", err)
+	}
+}
+
+// markDrained records in the store that drainer is done with task id.
+func markDrained(ctx context.Context, s store.Store, id, drainer string) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		t, err := store.Get[*state.Task](tx, state.KindTasks, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		next := state.MarkDone(t, drainer)
+		if next == nil {
+			return nil
+		}
+		return tx.Update(next)
+	})
 }
 
 // Resolver answers service names from the Orchestrator's service discovery

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -57,70 +59,105 @@ func WithTargetGroups(groups ...TargetGroup) Option {
 	}
 }
 
+// drainSlack is how much longer than the longest deregistration delay of
+// its target groups a stopping task waits for them to drain it: the groups
+// remove a target when its delay is over, so waiting longer means a group
+// that does not answer, and the task stops anyway.
+const drainSlack = 5 * time.Second
+
 // targetSync keeps target groups in step with the tasks of the services
-// that name them.
+// that name them, and drains the DEACTIVATING tasks whose drain names it
+// (state.DrainTargets).
 type targetSync struct {
 	groups     map[string]TargetGroup
 	services   map[string]*state.Service    // by service key
 	registered map[string]map[string]string // task ID -> group -> address
 	health     *targetHealth
 	watches    map[string]map[string]context.CancelFunc // task ID -> group -> its health watcher
+	draining   map[string]bool                          // tasks whose drain waits on their groups
 	ctx        context.Context                          // of the watchers
 }
 
 // run follows services and tasks until ctx ends.
 func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
-	s.services = map[string]*state.Service{}
 	s.ctx = ctx
 	var tasks []*state.Task
-	w, err := store.ViewAndWatch(ctx, o.store, func(tx store.ReadTx) error {
-		services, err := store.List[*state.Service](tx, state.KindServices)
-		if err != nil {
+	f, err := store.Follow(ctx, o.store, store.FollowConfig{
+		Snapshot: func(tx store.ReadTx) error {
+			s.services = map[string]*state.Service{}
+			services, err := store.List[*state.Service](tx, state.KindServices)
+			if err != nil {
+				return err
+			}
+			for _, svc := range services {
+				s.services[svc.ObjectID()] = svc
+			}
+			tasks, err = store.List[*state.Task](tx, state.KindTasks)
 			return err
-		}
-		for _, svc := range services {
-			s.services[svc.ObjectID()] = svc
-		}
-		tasks, err = store.List[*state.Task](tx, state.KindTasks)
-		return err
-	}, store.WithKinds(state.KindServices, state.KindTasks))
+		},
+		Options: []store.WatchOption{store.WithKinds(state.KindServices, state.KindTasks)},
+	})
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	for _, t := range tasks {
-		s.sync(o, t)
+	defer f.Close()
+	sync := func() {
+		for _, t := range tasks {
+			s.sync(o, t)
+		}
+		tasks = nil
 	}
-	for ev := range w.Events() {
-		switch obj := ev.Object.(type) {
-		case *state.Service:
-			s.services[obj.ObjectID()] = obj
-		case *state.Task:
-			s.sync(o, obj)
-		case nil:
-			if ev.Kind == state.KindTasks {
-				o.leaving.Delete(ev.ID)
-				s.deregister(o, ev.ID, nil)
-				s.health.forget(ev.ID)
+	sync()
+	var buf []store.Event
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.Ready():
+		}
+		evs, resynced, err := f.Take(buf[:0])
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if resynced {
+			sync()
+		}
+		for _, ev := range evs {
+			switch obj := ev.Object.(type) {
+			case *state.Service:
+				s.services[obj.ObjectID()] = obj
+			case *state.Task:
+				s.sync(o, obj)
+			case nil:
+				if ev.Kind == state.KindTasks {
+					delete(s.draining, ev.ID)
+					s.deregister(o, ev.ID, nil)
+					s.health.forget(ev.ID)
+				}
 			}
 		}
+		clear(evs)
+		buf = evs
 	}
-	if err := w.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
 }
 
 // sync registers a task where its service wants it and it is ready, and
 // deregisters it everywhere else.
 func (s *targetSync) sync(o *Orchestrator, t *state.Task) {
-	if t.ServiceName == "" {
-		return
+	if t.ServiceName != "" {
+		s.syncService(o, t)
 	}
+	s.drain(o, t)
+}
+
+func (s *targetSync) syncService(o *Orchestrator, t *state.Task) {
 	svc := s.services[state.ServiceKey(t.ClusterName(), t.ServiceName)]
 	s.expectHealth(t, svc)
 	ready := t.DesiredStatus == task.Running && t.LastStatus == task.Running &&
-		(!t.HealthChecked || t.HealthStatus == task.Healthy) && !o.isLeaving(t.ID())
+		(!t.HealthChecked || t.HealthStatus == task.Healthy)
 	want := map[string]string{}
 	if svc != nil && ready {
 		for _, l := range svc.LoadBalancers {
@@ -146,6 +183,80 @@ func (s *targetSync) sync(o *Orchestrator, t *state.Task) {
 		s.watch(o, t.ID(), group)
 	}
 	s.deregister(o, t.ID(), want)
+}
+
+// drain takes a DEACTIVATING task whose drain names the target groups out
+// of every group it is in, then marks it drained once they have drained
+// it: no request or connection in flight, or the deregistration delay
+// over. The drain's deadline, the longest delay of those groups plus
+// drainSlack from when draining began, is stored first: it bounds the
+// agent's wait, and this wait, even across restarts.
+func (s *targetSync) drain(o *Orchestrator, t *state.Task) {
+	id := t.ID()
+	if t.LastStatus != task.Deactivating || !t.Drain.Wants(state.DrainTargets) {
+		delete(s.draining, id)
+		return
+	}
+	if s.draining[id] {
+		return
+	}
+	var draining []TargetGroup
+	var longest time.Duration
+	for _, name := range slices.Sorted(maps.Keys(s.groups)) {
+		g := s.groups[name]
+		if g.Health(id).State == lb.StateUnused {
+			continue
+		}
+		if err := g.Deregister(id); err != nil && !errors.Is(err, lb.ErrNotFound) {
+			o.log.Warn("load balancing: cannot deregister task", "task", id, "targetGroup", name, "err", err)
+			continue
+		}
+		draining = append(draining, g)
+		longest = max(longest, g.DeregistrationDelay())
+	}
+	if len(draining) == 0 {
+		if err := markDrained(s.ctx, o.store, id, state.DrainTargets); err != nil && s.ctx.Err() == nil {
+			o.log.Warn("load balancing: cannot mark task drained", "task", id, "err", err)
+		}
+		return
+	}
+	deadline := t.Drain.Deadline
+	if deadline.IsZero() {
+		deadline = o.now().Add(longest + drainSlack)
+		if err := setDrainDeadline(s.ctx, o.store, id, deadline); err != nil {
+			o.log.Warn("load balancing: cannot record the drain deadline", "task", id, "err", err)
+		}
+	}
+	s.draining[id] = true
+	ctx, cancel := context.WithDeadline(s.ctx, deadline)
+	o.wg.Go(func() {
+		defer cancel()
+		for _, g := range draining {
+			if _, err := g.WaitState(ctx, id, lb.StateUnused); err != nil {
+				return // the deadline passed: the agent goes on by itself
+			}
+		}
+		if err := markDrained(ctx, o.store, id, state.DrainTargets); err != nil && ctx.Err() == nil {
+			o.log.Warn("load balancing: cannot mark task drained", "task", id, "err", err)
+		}
+	})
+}
+
+// setDrainDeadline records when the drain of task id ends at the latest,
+// unless a deadline is recorded already.
+func setDrainDeadline(ctx context.Context, s store.Store, id string, deadline time.Time) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		t, err := store.Get[*state.Task](tx, state.KindTasks, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil || t.Drain == nil || !t.Drain.Deadline.IsZero() {
+			return err
+		}
+		next := t.Copy()
+		next.Drain.Deadline = deadline
+		return tx.Update(next)
+	})
 }
 
 // deregister removes a task from the groups it is registered in, except

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/discovery"
+	"github.com/stevedore-io/stevedore/internal/reaper"
+	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
@@ -152,14 +154,12 @@ type Orchestrator struct {
 	feed         *taskFeed
 	discovery    *serviceDiscovery
 	targetGroups map[string]TargetGroup
-	// leaving holds the IDs of the tasks being deactivated (see
-	// deactivate): load balancing and service discovery do not take them
-	// (back) in, even on a task event older than the deactivation. An ID
-	// goes when its task is deleted from the store.
-	leaving sync.Map
-	rules   map[string]ListenerRule // blue/green listener rules, by name
-	alarms  map[string]Alarm        // by name
-	scaler  *autoscaler
+	// drainers name the loops that take a task out of service before it
+	// stops (state.Drain.By of every task created).
+	drainers []string
+	rules    map[string]ListenerRule // blue/green listener rules, by name
+	alarms   map[string]Alarm        // by name
+	scaler   *autoscaler
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -214,6 +214,12 @@ func New(opts ...Option) (*Orchestrator, error) {
 		orc.goLoop("discovery DNS server", d.serve)
 	}
 	orc.targetGroups = o.targetGroups
+	if len(o.targetGroups) > 0 {
+		orc.drainers = append(orc.drainers, state.DrainTargets)
+	}
+	if orc.discovery != nil {
+		orc.drainers = append(orc.drainers, state.DrainDNS)
+	}
 	orc.rules, orc.alarms = o.rules, o.alarms
 	if len(o.rules) > 0 || len(o.alarms) > 0 {
 		// Blue/green traffic shifts, and the alarms of every deployment.
@@ -222,7 +228,7 @@ func New(opts ...Option) (*Orchestrator, error) {
 	}
 	if len(o.targetGroups) > 0 {
 		ts := &targetSync{groups: o.targetGroups, registered: map[string]map[string]string{},
-			health: newTargetHealth(), watches: map[string]map[string]context.CancelFunc{}}
+			health: newTargetHealth(), watches: map[string]map[string]context.CancelFunc{}, draining: map[string]bool{}}
 		orc.goLoop("load balancing", ts.run)
 		orc.goLoop("target health", ts.health.run)
 	}
@@ -233,7 +239,12 @@ func New(opts ...Option) (*Orchestrator, error) {
 	}
 	orc.goLoop("task feed", orc.feed.run)
 	orc.goLoop("service controller", orc.services.run)
-	orc.goLoop("task reaper", orc.reap)
+	rp, err := reaper.New(reaper.Config{Store: orc.store, Retention: orc.retention, Now: orc.now, Logger: orc.log})
+	if err != nil {
+		orc.cancel()
+		return nil, err
+	}
+	orc.goLoop("reaper", func(ctx context.Context, _ *Orchestrator) error { return rp.Run(ctx) })
 	orc.scaler = newAutoscaler(o.scaling)
 	orc.goLoop("service auto scaling", orc.scaler.run)
 	return orc, nil

@@ -39,6 +39,9 @@ type launch struct {
 	// Set by placeReserving: the security groups by ID and their policy.
 	securityGroups []string
 	ingress        *network.IngressPolicy
+	// dns is the tasks' resolv.conf when their definition names no DNS
+	// server (the discovery server's); nil: the host's.
+	dns *network.DNSConfig
 }
 
 // placementRequest converts a task definition into what placement needs.
@@ -135,6 +138,10 @@ func (o *Orchestrator) placeReserving(tx store.Tx, l *launch, round *placement.R
 		return nil, err
 	}
 	l.securityGroups, l.ingress = nc.SecurityGroupIDs(), ingress
+	if o.discovery != nil && l.dns == nil {
+		dns := o.discovery.dnsConfig(l.cluster)
+		l.dns = &dns
+	}
 	if round == nil {
 		if round, err = o.newRoundReserving(tx, l.cluster, l.instances, reserved); err != nil {
 			return nil, err
@@ -230,12 +237,17 @@ func (o *Orchestrator) newTask(l *launch, d placement.Decision, now time.Time, t
 			checked = true
 		}
 	}
-	return &state.Task{
+	st := &state.Task{
 		Task:          t,
 		ServiceName:   l.service,
 		DeploymentID:  l.deployment,
 		Reserved:      d.Resources,
 		HealthChecked: checked,
 		Ingress:       l.ingress,
-	}, nil
+		DNS:           l.dns,
+	}
+	if len(o.drainers) > 0 {
+		st.Drain = &state.Drain{By: o.drainers} // shared: stored tasks are read-only
+	}
+	return st, nil
 }

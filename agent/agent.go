@@ -84,14 +84,10 @@ type Config struct {
 	ImageCleanup ImageCleanup
 	// StartTimeout replaces DefaultStartTimeout when positive.
 	StartTimeout time.Duration
-	// Deactivate, when set, is called while a task that got as far as
-	// ACTIVATING is DEACTIVATING (the status is stored before the call),
-	// before its containers get SIGTERM: the orchestrator takes the task
-	// out of its load balancers and service discovery there and waits
-	// for its traffic to drain. It must return when ctx ends (the agent
-	// is going away: the next agent calls it again) and should bound its
-	// own wait. An error is logged and the task stops anyway.
-	Deactivate func(ctx context.Context, t *state.Task) error
+	// SampleInterval is how often the agent writes the CPU and memory use
+	// of the running tasks of scalable services to the store, for the
+	// service scaler; 0 never does.
+	SampleInterval time.Duration
 }
 
 // Agent runs the tasks of one container instance. Create it with New and
@@ -235,6 +231,9 @@ type session struct {
 	// finished are the tasks whose runner brought them to STOPPED (or saw
 	// them deleted) in this session: late events about them start nothing.
 	finished map[string]bool
+	// elsewhere holds the tasks of other instances that are not STOPPED,
+	// as of the last snapshot: adopt keeps their networks.
+	elsewhere map[string]bool
 	// tasks is the latest version seen of every task of the instance;
 	// set and drop keep running and pending, its counts, up to date.
 	tasks            map[string]*state.Task
@@ -309,9 +308,15 @@ func (s *session) follow(ctx context.Context, tasks *[]*state.Task) (*store.Foll
 			if err != nil {
 				return err
 			}
+			s.elsewhere = map[string]bool{}
 			for _, t := range all {
-				if t.Task != nil && t.ContainerInstanceID() == s.a.cfg.InstanceID {
+				if t.Task == nil {
+					continue
+				}
+				if t.ContainerInstanceID() == s.a.cfg.InstanceID {
 					*tasks = append(*tasks, t)
+				} else if t.LastStatus != task.Stopped {
+					s.elsewhere[t.ID()] = true
 				}
 			}
 			return nil
@@ -340,11 +345,33 @@ func (s *session) run(ctx context.Context) error {
 			s.countsTimer.Stop()
 		}
 	}()
+	var sampleTick <-chan time.Time
+	if every := s.a.cfg.SampleInterval; every > 0 {
+		ticker := time.NewTicker(every)
+		defer ticker.Stop()
+		sampleTick = ticker.C
+	}
+	sm := &sampler{a: s.a}
+	sampling := make(chan struct{}, 1) // holds a value while a round runs
 	var buf []store.Event
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-sampleTick:
+			select {
+			case sampling <- struct{}{}:
+			default:
+				continue // the last round is still reading
+			}
+			tasks := make([]*state.Task, 0, len(s.tasks))
+			for _, t := range s.tasks {
+				tasks = append(tasks, t)
+			}
+			s.wg.Go(func() {
+				defer func() { <-sampling }()
+				sm.sample(ctx, tasks)
+			})
 		case <-s.countsDue:
 			s.countsDue = nil
 			s.updateCounts(ctx, true)
@@ -469,7 +496,9 @@ func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
 		}
 		byTask[tid][name] = info
 	}
-	err = a.cfg.Network.Reconcile(ctx, func(taskID string) bool { return live[taskID] != nil })
+	// Several instances may share one network provider (several instances
+	// on one host): the tasks live on the others are theirs to keep.
+	err = a.cfg.Network.Reconcile(ctx, func(taskID string) bool { return live[taskID] != nil || s.elsewhere[taskID] })
 	if err != nil {
 		a.log.Warn("agent: network reconcile failed", "err", err)
 	}

@@ -63,6 +63,10 @@ func (c *Cluster) Copy() *Cluster {
 type Instance struct {
 	store.Meta
 	cluster.ContainerInstance
+	// ReclaimAt is when the capacity of an interrupted Spot instance goes
+	// away (written by InterruptSpotInstance): the reaper then stops the
+	// tasks still there and deregisters the instance. Zero otherwise.
+	ReclaimAt time.Time `json:"reclaimAt,omitzero"`
 }
 
 // Kind implements store.Object.
@@ -124,6 +128,13 @@ type Task struct {
 	// agent sets up the task's network with it. Nil for a task in no group:
 	// its inbound traffic is not filtered.
 	Ingress *network.IngressPolicy `json:"ingress,omitempty"`
+	// DNS is the resolv.conf the task gets when its definition names no
+	// DNS server (the service discovery server's, when it is on), set
+	// when the task is created. Nil: the host's.
+	DNS *network.DNSConfig `json:"dns,omitempty"`
+	// Drain is how the task leaves service before its containers get
+	// SIGTERM (see Drain); nil when nothing drains it.
+	Drain *Drain `json:"drain,omitempty"`
 }
 
 // TargetHealth is a task's health in the target groups of its service.
@@ -181,6 +192,13 @@ func (t *Task) Copy() *Task {
 		out.Network = t.Network.Clone()
 	}
 	out.Ingress = t.Ingress.Clone()
+	if t.DNS != nil {
+		dns := *t.DNS
+		out.DNS = &dns // its slices are shared: no one changes them in place
+	}
+	if t.Drain != nil {
+		out.Drain = t.Drain.Copy()
+	}
 	return &out
 }
 
