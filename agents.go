@@ -35,7 +35,7 @@ type agentHandle struct {
 func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
 	a, err := agent.New(agent.Config{
 		InstanceID:     id,
-		Store:          agentStore{Store: o.store, feed: o.feed, instance: id},
+		Store:          o.feed.Store(id),
 		Runtime:        in.Runtime,
 		Network:        in.Network,
 		Secrets:        in.Secrets,

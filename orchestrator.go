@@ -12,6 +12,7 @@ import (
 	"github.com/stevedore-io/stevedore/discovery"
 	"github.com/stevedore-io/stevedore/internal/reaper"
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/internal/taskfeed"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
@@ -151,7 +152,7 @@ type Orchestrator struct {
 	closed bool
 
 	services     *serviceController
-	feed         *taskFeed
+	feed         *taskfeed.Feed
 	discovery    *serviceDiscovery
 	targetGroups map[string]TargetGroup
 	// drainers name the loops that take a task out of service before it
@@ -232,12 +233,12 @@ func New(opts ...Option) (*Orchestrator, error) {
 		orc.goLoop("load balancing", ts.run)
 		orc.goLoop("target health", ts.health.run)
 	}
-	orc.feed = newTaskFeed(orc.store)
-	if err := orc.feed.start(orc.ctx); err != nil {
+	var err error
+	if orc.feed, err = taskfeed.New(orc.ctx, orc.store); err != nil {
 		orc.cancel()
 		return nil, err
 	}
-	orc.goLoop("task feed", orc.feed.run)
+	orc.goLoop("task feed", func(ctx context.Context, _ *Orchestrator) error { return orc.feed.Run(ctx) })
 	orc.goLoop("service controller", orc.services.run)
 	rp, err := reaper.New(reaper.Config{Store: orc.store, Retention: orc.retention, Now: orc.now, Logger: orc.log})
 	if err != nil {
