@@ -1,7 +1,6 @@
 package stevedore
 
 import (
-	"context"
 	"time"
 
 	"github.com/stevedore-io/stevedore/agent"
@@ -25,11 +24,6 @@ type LogSink = agent.LogSink
 // agent.ImageCleanup).
 type ImageCleanup = agent.ImageCleanup
 
-type agentHandle struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
 // startAgent runs the agent of one instance until the Orchestrator closes or
 // the instance is deregistered.
 func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
@@ -47,42 +41,29 @@ func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInp
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(o.ctx)
-	h := &agentHandle{cancel: cancel, done: make(chan struct{})}
+	o.agentsMu.Lock() // one registration of an instance at a time
+	defer o.agentsMu.Unlock()
 	o.mu.Lock()
 	old := o.agents[id]
-	o.agents[id] = h
 	o.mu.Unlock()
 	if old != nil {
 		// The old agent marks the instance disconnected when it ends: let
 		// it finish before the new one starts, so it cannot undo the new
 		// registration (and two agents never drive one instance).
-		old.cancel()
-		<-old.done
+		old.Stop()
 		if err := o.markAgentConnected(id); err != nil {
-			cancel()
 			return err
 		}
 	}
-	o.wg.Add(1)
-	go func() {
-		defer o.wg.Done()
-		defer close(h.done)
-		for {
-			err := a.Run(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			o.log.Warn("agent ended; restarting", "instance", id, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-		}
-	}()
+	h := o.sup.Go("agent "+id, a, agentRestart)
+	o.mu.Lock()
+	o.agents[id] = h
+	o.mu.Unlock()
 	return nil
 }
+
+// agentRestart is how soon an agent that ended with an error runs again.
+const agentRestart = time.Second
 
 // markAgentConnected records that an instance's agent is connected.
 func (o *Orchestrator) markAgentConnected(id string) error {

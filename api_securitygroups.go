@@ -398,13 +398,3 @@ func flatten(err error) []error {
 	}
 	return out
 }
-
-// deploymentNetwork returns the network configuration of a deployment of s.
-func deploymentNetwork(s *service.Service, deploymentID string) *task.NetworkConfiguration {
-	for _, d := range s.Deployments {
-		if d.ID == deploymentID {
-			return d.NetworkConfiguration
-		}
-	}
-	return s.NetworkConfiguration
-}

@@ -225,16 +225,6 @@ func (o *Orchestrator) checkBlueGreen(s *service.Service) error {
 	return nil
 }
 
-// targetGroupOf is the target group a task of svc registers in for load
-// balancer l: the alternate one when its deployment uses the alternate
-// target groups (blue/green strategies).
-func targetGroupOf(svc *state.Service, t *state.Task, l service.LoadBalancer) string {
-	if l.AdvancedConfiguration != nil && svc.UsesAlternate(t.DeploymentID) {
-		return l.AdvancedConfiguration.AlternateTargetGroup
-	}
-	return l.TargetGroup
-}
-
 // trafficRetry is how soon a routing that could not be applied is tried
 // again.
 const trafficRetry = time.Second

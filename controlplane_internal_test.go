@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/controller"
 	"github.com/stevedore-io/stevedore/internal/state"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/placement"
@@ -98,7 +99,7 @@ func TestServicePlacesAsSoonAsCapacityFrees(t *testing.T) {
 		// retry.
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
-		require.Greater(t, placementRetry, 3*time.Second)
+		require.Greater(t, controller.PlacementRetry, 3*time.Second)
 		assert.Equal(t, 1, e.running("web"))
 	})
 }

@@ -1,8 +1,12 @@
 package state
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"time"
+
+	"github.com/stevedore-io/stevedore/store"
 )
 
 // Drainers: the loops that take a task out of service before its
@@ -78,4 +82,23 @@ func MarkDone(t *Task, drainer string) *Task {
 	next := t.Copy()
 	next.Drain.Done = append(next.Drain.Done, drainer)
 	return next
+}
+
+// MarkDrained records in s that drainer is done with task id (nothing when
+// the task is gone or its drain does not wait for drainer).
+func MarkDrained(ctx context.Context, s store.Store, id, drainer string) error {
+	return s.Update(ctx, func(tx store.Tx) error {
+		t, err := store.Get[*Task](tx, KindTasks, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		next := MarkDone(t, drainer)
+		if next == nil {
+			return nil
+		}
+		return tx.Update(next)
+	})
 }

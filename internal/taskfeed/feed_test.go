@@ -143,4 +143,3 @@ func revision(t *testing.T, s store.Store) int64 {
 	}))
 	return rev
 }
-

@@ -1,8 +1,7 @@
-package stevedore
+package targets
 
 import (
 	"context"
-	"log/slog"
 	"net/netip"
 	"sync"
 	"testing"
@@ -50,14 +49,15 @@ func TestDeactivatingTaskLeavesAndIsMarkedDrained(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	st, err := memory.New()
 	require.NoError(t, err)
-	o := &Orchestrator{log: slog.New(slog.DiscardHandler), store: st}
-	t.Cleanup(func() { cancel(); o.wg.Wait(); require.NoError(t, st.Close()) })
 	g := &countingGroup{registered: map[string]int{}}
+	s, err := New(Config{Store: st, Groups: map[string]Group{"web-tg": g}})
+	require.NoError(t, err)
+	t.Cleanup(func() { cancel(); s.wg.Wait(); require.NoError(t, st.Close()) })
 	svc := &state.Service{Service: service.Service{Name: "web", Cluster: "test",
 		LoadBalancers: []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "app", ContainerPort: 8080}}}}
-	s := &targetSync{groups: map[string]TargetGroup{"web-tg": g}, registered: map[string]map[string]string{},
-		services: map[string]*state.Service{state.ServiceKey("test", "web"): svc}, draining: map[string]bool{},
-		health: newTargetHealth(), watches: map[string]map[string]context.CancelFunc{}, ctx: ctx}
+	s.services = map[string]*state.Service{state.ServiceKey("test", "web"): svc}
+	s.registered, s.draining, s.ctx = map[string]map[string]string{}, map[string]bool{}, ctx
+	s.health, s.watches = newTargetHealth(), map[string]map[string]context.CancelFunc{}
 
 	td, _, err := task.ParseDefinition([]byte(`{"family": "web", "networkMode": "awsvpc",
 		"containerDefinitions": [{"name": "app", "image": "web", "memory": 16}]}`))
@@ -70,12 +70,12 @@ func TestDeactivatingTaskLeavesAndIsMarkedDrained(t *testing.T) {
 			Network: &network.Attachment{TaskID: id, Mode: network.ModeAWSVPC, Address: netip.MustParsePrefix("10.0.0.2/24")}}
 	}
 
-	s.sync(o, build("a", task.Running))
+	s.sync(build("a", task.Running))
 	assert.Equal(t, 1, g.registered["a"], "a running task joins its group")
 
 	b := build("b", task.Deactivating)
 	require.NoError(t, st.Update(ctx, func(tx store.Tx) error { return tx.Create(b) }))
-	s.sync(o, b)
+	s.sync(b)
 	assert.Zero(t, g.registered["b"], "a deactivating task does not")
 	require.NoError(t, st.View(ctx, func(tx store.ReadTx) error {
 		got, err := store.Get[*state.Task](tx, state.KindTasks, b.ID())

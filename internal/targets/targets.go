@@ -1,13 +1,21 @@
-package stevedore
+// Package targets is the target-group loop: it registers the running,
+// healthy tasks of services with load balancers in their target groups and
+// deregisters them when they must not take traffic; it records each task's
+// health in its groups in the store (state.Task.TargetHealth) for the
+// deployments; and it drains the stopping tasks whose drain names it
+// (state.DrainTargets): out of their groups, then marked drained once the
+// groups have no traffic in flight, by a deadline it stores first.
+package targets
 
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/stevedore-io/stevedore/internal/state"
@@ -18,15 +26,9 @@ import (
 	"github.com/stevedore-io/stevedore/task"
 )
 
-// TargetGroup is what the Orchestrator needs of a load balancer's target
-// group (package lb's *TargetGroup is one): services name it in their
-// LoadBalancers, and the tasks of those services are registered in it while
-// they run and are healthy, and deregistered (draining) as soon as they are
-// asked to stop. A stopping task's containers get SIGTERM once it is
-// drained (WaitState gives StateUnused) or DeregistrationDelay has passed;
-// deployments count a task healthy only while its target groups do
-// (Health, WaitState).
-type TargetGroup interface {
+// Group is what the loop needs of a load balancer's target group (package
+// lb's *TargetGroup is one).
+type Group interface {
 	Name() string
 	Register(lb.Target) error
 	Deregister(id string) error
@@ -39,37 +41,25 @@ type TargetGroup interface {
 	DeregistrationDelay() time.Duration
 }
 
-// WithTargetGroups makes target groups available to services by name
-// (service.LoadBalancer.TargetGroup).
-func WithTargetGroups(groups ...TargetGroup) Option {
-	return func(o *options) error {
-		if o.targetGroups == nil {
-			o.targetGroups = map[string]TargetGroup{}
-		}
-		for _, g := range groups {
-			if g == nil || g.Name() == "" {
-				return fmt.Errorf("%w: WithTargetGroups: a target group without a name", ErrInvalid)
-			}
-			if _, dup := o.targetGroups[g.Name()]; dup {
-				return fmt.Errorf("%w: WithTargetGroups: two target groups named %q", ErrInvalid, g.Name())
-			}
-			o.targetGroups[g.Name()] = g
-		}
-		return nil
-	}
+// Config is what the loop needs. Store and Groups are required.
+type Config struct {
+	// Store holds the services and tasks.
+	Store store.Store
+	// Groups are the target groups services name, by name.
+	Groups map[string]Group
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives the loop's log (default: discard).
+	Logger *slog.Logger
 }
 
-// drainSlack is how much longer than the longest deregistration delay of
-// its target groups a stopping task waits for them to drain it: the groups
-// remove a target when its delay is over, so waiting longer means a group
-// that does not answer, and the task stops anyway.
-const drainSlack = 5 * time.Second
+// Targets keeps target groups in step with the tasks of the services that
+// name them, records the tasks' target health, and drains stopping tasks.
+type Targets struct {
+	cfg Config
+	log *slog.Logger
+	wg  sync.WaitGroup // the health and drain watchers
 
-// targetSync keeps target groups in step with the tasks of the services
-// that name them, and drains the DEACTIVATING tasks whose drain names it
-// (state.DrainTargets).
-type targetSync struct {
-	groups     map[string]TargetGroup
 	services   map[string]*state.Service    // by service key
 	registered map[string]map[string]string // task ID -> group -> address
 	health     *targetHealth
@@ -78,11 +68,58 @@ type targetSync struct {
 	ctx        context.Context                          // of the watchers
 }
 
-// run follows services and tasks until ctx ends.
-func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
+// New returns the loop for cfg.
+func New(cfg Config) (*Targets, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("targets: Config.Store missing")
+	case len(cfg.Groups) == 0:
+		return nil, errors.New("targets: Config.Groups empty")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Targets{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Run follows services and tasks, and writes their target health, until
+// ctx ends or the store fails.
+func (s *Targets) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		s.wg.Wait()
+	}()
+	s.registered = map[string]map[string]string{}
+	s.health = newTargetHealth()
+	s.watches = map[string]map[string]context.CancelFunc{}
+	s.draining = map[string]bool{}
+	healthDone := make(chan error, 1)
+	s.wg.Go(func() { healthDone <- s.health.run(ctx, s.cfg.Store) })
+	err := s.follow(ctx)
+	cancel()
+	if herr := <-healthDone; err == nil && ctx.Err() == nil {
+		err = herr
+	}
+	return err
+}
+
+// drainSlack is how much longer than the longest deregistration delay of
+// its target groups a stopping task waits for them to drain it: the groups
+// remove a target when its delay is over, so waiting longer means a group
+// that does not answer, and the task stops anyway.
+const drainSlack = 5 * time.Second
+
+// follow follows services and tasks until ctx ends: registration, and
+// the drain of the DEACTIVATING tasks whose drain names the target groups
+// (state.DrainTargets).
+func (s *Targets) follow(ctx context.Context) error {
 	s.ctx = ctx
 	var tasks []*state.Task
-	f, err := store.Follow(ctx, o.store, store.FollowConfig{
+	f, err := store.Follow(ctx, s.cfg.Store, store.FollowConfig{
 		Snapshot: func(tx store.ReadTx) error {
 			s.services = map[string]*state.Service{}
 			services, err := store.List[*state.Service](tx, state.KindServices)
@@ -103,7 +140,7 @@ func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
 	defer f.Close()
 	sync := func() {
 		for _, t := range tasks {
-			s.sync(o, t)
+			s.sync(t)
 		}
 		tasks = nil
 	}
@@ -130,11 +167,11 @@ func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
 			case *state.Service:
 				s.services[obj.ObjectID()] = obj
 			case *state.Task:
-				s.sync(o, obj)
+				s.sync(obj)
 			case nil:
 				if ev.Kind == state.KindTasks {
 					delete(s.draining, ev.ID)
-					s.deregister(o, ev.ID, nil)
+					s.deregister(ev.ID, nil)
 					s.health.forget(ev.ID)
 				}
 			}
@@ -146,14 +183,14 @@ func (s *targetSync) run(ctx context.Context, o *Orchestrator) error {
 
 // sync registers a task where its service wants it and it is ready, and
 // deregisters it everywhere else.
-func (s *targetSync) sync(o *Orchestrator, t *state.Task) {
+func (s *Targets) sync(t *state.Task) {
 	if t.ServiceName != "" {
-		s.syncService(o, t)
+		s.syncService(t)
 	}
-	s.drain(o, t)
+	s.drain(t)
 }
 
-func (s *targetSync) syncService(o *Orchestrator, t *state.Task) {
+func (s *Targets) syncService(t *state.Task) {
 	svc := s.services[state.ServiceKey(t.ClusterName(), t.ServiceName)]
 	s.expectHealth(t, svc)
 	ready := t.DesiredStatus == task.Running && t.LastStatus == task.Running &&
@@ -161,8 +198,8 @@ func (s *targetSync) syncService(o *Orchestrator, t *state.Task) {
 	want := map[string]string{}
 	if svc != nil && ready {
 		for _, l := range svc.LoadBalancers {
-			group := targetGroupOf(svc, t, l)
-			if addr, ok := targetAddr(t, l); ok && s.groups[group] != nil {
+			group := GroupOf(svc, t, l)
+			if addr, ok := targetAddr(t, l); ok && s.cfg.Groups[group] != nil {
 				want[group] = addr
 			}
 		}
@@ -172,17 +209,17 @@ func (s *targetSync) syncService(o *Orchestrator, t *state.Task) {
 		if have[group] == addr {
 			continue
 		}
-		if err := s.groups[group].Register(lb.Target{ID: t.ID(), Addr: addr}); err != nil {
-			o.log.Warn("load balancing: cannot register task", "task", t.ID(), "targetGroup", group, "err", err)
+		if err := s.cfg.Groups[group].Register(lb.Target{ID: t.ID(), Addr: addr}); err != nil {
+			s.log.Warn("load balancing: cannot register task", "task", t.ID(), "targetGroup", group, "err", err)
 			continue
 		}
 		if s.registered[t.ID()] == nil {
 			s.registered[t.ID()] = map[string]string{}
 		}
 		s.registered[t.ID()][group] = addr
-		s.watch(o, t.ID(), group)
+		s.watch(t.ID(), group)
 	}
-	s.deregister(o, t.ID(), want)
+	s.deregister(t.ID(), want)
 }
 
 // drain takes a DEACTIVATING task whose drain names the target groups out
@@ -191,7 +228,7 @@ func (s *targetSync) syncService(o *Orchestrator, t *state.Task) {
 // over. The drain's deadline, the longest delay of those groups plus
 // drainSlack from when draining began, is stored first: it bounds the
 // agent's wait, and this wait, even across restarts.
-func (s *targetSync) drain(o *Orchestrator, t *state.Task) {
+func (s *Targets) drain(t *state.Task) {
 	id := t.ID()
 	if t.LastStatus != task.Deactivating || !t.Drain.Wants(state.DrainTargets) {
 		delete(s.draining, id)
@@ -200,44 +237,44 @@ func (s *targetSync) drain(o *Orchestrator, t *state.Task) {
 	if s.draining[id] {
 		return
 	}
-	var draining []TargetGroup
+	var draining []Group
 	var longest time.Duration
-	for _, name := range slices.Sorted(maps.Keys(s.groups)) {
-		g := s.groups[name]
+	for _, name := range slices.Sorted(maps.Keys(s.cfg.Groups)) {
+		g := s.cfg.Groups[name]
 		if g.Health(id).State == lb.StateUnused {
 			continue
 		}
 		if err := g.Deregister(id); err != nil && !errors.Is(err, lb.ErrNotFound) {
-			o.log.Warn("load balancing: cannot deregister task", "task", id, "targetGroup", name, "err", err)
+			s.log.Warn("load balancing: cannot deregister task", "task", id, "targetGroup", name, "err", err)
 			continue
 		}
 		draining = append(draining, g)
 		longest = max(longest, g.DeregistrationDelay())
 	}
 	if len(draining) == 0 {
-		if err := markDrained(s.ctx, o.store, id, state.DrainTargets); err != nil && s.ctx.Err() == nil {
-			o.log.Warn("load balancing: cannot mark task drained", "task", id, "err", err)
+		if err := state.MarkDrained(s.ctx, s.cfg.Store, id, state.DrainTargets); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("load balancing: cannot mark task drained", "task", id, "err", err)
 		}
 		return
 	}
 	deadline := t.Drain.Deadline
 	if deadline.IsZero() {
-		deadline = o.now().Add(longest + drainSlack)
-		if err := setDrainDeadline(s.ctx, o.store, id, deadline); err != nil {
-			o.log.Warn("load balancing: cannot record the drain deadline", "task", id, "err", err)
+		deadline = s.cfg.Now().Add(longest + drainSlack)
+		if err := setDrainDeadline(s.ctx, s.cfg.Store, id, deadline); err != nil {
+			s.log.Warn("load balancing: cannot record the drain deadline", "task", id, "err", err)
 		}
 	}
 	s.draining[id] = true
 	ctx, cancel := context.WithDeadline(s.ctx, deadline)
-	o.wg.Go(func() {
+	s.wg.Go(func() {
 		defer cancel()
 		for _, g := range draining {
 			if _, err := g.WaitState(ctx, id, lb.StateUnused); err != nil {
 				return // the deadline passed: the agent goes on by itself
 			}
 		}
-		if err := markDrained(ctx, o.store, id, state.DrainTargets); err != nil && ctx.Err() == nil {
-			o.log.Warn("load balancing: cannot mark task drained", "task", id, "err", err)
+		if err := state.MarkDrained(ctx, s.cfg.Store, id, state.DrainTargets); err != nil && ctx.Err() == nil {
+			s.log.Warn("load balancing: cannot mark task drained", "task", id, "err", err)
 		}
 	})
 }
@@ -261,13 +298,13 @@ func setDrainDeadline(ctx context.Context, s store.Store, id string, deadline ti
 
 // deregister removes a task from the groups it is registered in, except
 // those in keep.
-func (s *targetSync) deregister(o *Orchestrator, id string, keep map[string]string) {
+func (s *Targets) deregister(id string, keep map[string]string) {
 	for group := range s.registered[id] {
 		if _, ok := keep[group]; ok {
 			continue
 		}
-		if err := s.groups[group].Deregister(id); err != nil && !errors.Is(err, lb.ErrNotFound) {
-			o.log.Warn("load balancing: cannot deregister task", "task", id, "targetGroup", group, "err", err)
+		if err := s.cfg.Groups[group].Deregister(id); err != nil && !errors.Is(err, lb.ErrNotFound) {
+			s.log.Warn("load balancing: cannot deregister task", "task", id, "targetGroup", group, "err", err)
 		}
 		s.unwatch(id, group)
 		delete(s.registered[id], group)
@@ -306,4 +343,14 @@ func targetAddr(t *state.Task, l service.LoadBalancer) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// GroupOf is the target group a task of svc registers in for load
+// balancer l: the alternate one when its deployment uses the alternate
+// target groups (blue/green strategies).
+func GroupOf(svc *state.Service, t *state.Task, l service.LoadBalancer) string {
+	if l.AdvancedConfiguration != nil && svc.UsesAlternate(t.DeploymentID) {
+		return l.AdvancedConfiguration.AlternateTargetGroup
+	}
+	return l.TargetGroup
 }
