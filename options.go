@@ -135,3 +135,23 @@ func WithTargetGroups(groups ...TargetGroup) Option {
 		return nil
 	}
 }
+
+// WithServiceDiscovery runs a DNS server authoritative for cfg.Namespace
+// ("local" by default) that answers the healthy tasks of every service by
+// name: web.local (and web.<cluster>.local) gives A records of awsvpc tasks,
+// _web._tcp.local SRV records with their ports. Tasks whose definition names
+// no DNS server get a resolv.conf pointing at it, so containers reach each
+// other by service name. cfg.Listen must be an address tasks reach on port
+// 53, typically the task bridge's gateway ("10.88.0.1:53"); the server binds
+// it as soon as it exists (the bridge appears with the first task). Resolver
+// gives the same answers in-process.
+func WithServiceDiscovery(cfg discovery.Config) Option {
+	return func(o *options) error {
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("%w: WithServiceDiscovery: %w", ErrInvalid, err)
+		}
+		o.discovery = &cfg
+		return nil
+	}
+}
+

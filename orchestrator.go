@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/stevedore-io/stevedore/discovery"
 	"github.com/stevedore-io/stevedore/internal/controller"
+	"github.com/stevedore-io/stevedore/internal/dnssync"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/reaper"
 	"github.com/stevedore-io/stevedore/internal/state"
@@ -72,7 +75,7 @@ type Orchestrator struct {
 
 	launcher     *launch.Launcher
 	feed         *taskfeed.Feed
-	discovery    *serviceDiscovery
+	discovery    *dnssync.Sync
 	targetGroups map[string]TargetGroup
 	rules        map[string]ListenerRule // blue/green listener rules, by name
 	alarms       map[string]Alarm        // by name
@@ -144,15 +147,15 @@ func (o *Orchestrator) wire(opts options) error {
 	}
 	var dns func(string) network.DNSConfig
 	if opts.discovery != nil {
-		d, err := newServiceDiscovery(*opts.discovery)
+		d, err := dnssync.New(dnssync.Config{Store: o.store, Discovery: *opts.discovery, Logger: o.log})
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: service discovery: %w", ErrInvalid, err)
 		}
 		o.discovery = d
 		drainers = append(drainers, state.DrainDNS)
-		dns = d.dnsConfig
-		o.goLoop("service discovery", d.sync)
-		o.goLoop("discovery DNS server", d.serve)
+		dns = d.DNSConfig
+		o.sup.Go("service discovery", d, loopRestart)
+		o.sup.Go("discovery DNS server", supervisor.Func(d.Serve), loopRestart)
 	}
 	var err error
 	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, Now: o.now,
@@ -254,3 +257,21 @@ func (e *FieldError) Error() string { return "stevedore: invalid request: " + e.
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Resolver answers service names from the Orchestrator's service discovery
+// in-process, as the DNS server does; nil without WithServiceDiscovery.
+func (o *Orchestrator) Resolver() *discovery.Resolver {
+	if o.discovery == nil {
+		return nil
+	}
+	return o.discovery.Resolver()
+}
+
+// DNSServerAddr is the address the discovery DNS server listens on, once it
+// does; ok is false before (or without WithServiceDiscovery).
+func (o *Orchestrator) DNSServerAddr() (addr netip.AddrPort, ok bool) {
+	if o.discovery == nil {
+		return netip.AddrPort{}, false
+	}
+	return o.discovery.ServerAddr()
+}
