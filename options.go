@@ -154,4 +154,3 @@ func WithServiceDiscovery(cfg discovery.Config) Option {
 		return nil
 	}
 }
-

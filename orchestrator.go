@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/dnssync"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/reaper"
+	"github.com/stevedore-io/stevedore/internal/shift"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/internal/supervisor"
 	"github.com/stevedore-io/stevedore/internal/targets"
@@ -165,8 +166,15 @@ func (o *Orchestrator) wire(opts options) error {
 	}
 	if len(opts.rules) > 0 || len(opts.alarms) > 0 {
 		// Blue/green traffic shifts, and the alarms of every deployment.
-		tc := &trafficController{o: o}
-		o.goLoop("deployment traffic and alarms", tc.run)
+		rules := make(map[string]shift.Rule, len(opts.rules))
+		for name, r := range opts.rules {
+			rules[name] = r
+		}
+		sh, err := shift.New(shift.Config{Store: o.store, Rules: rules, Alarms: shiftAlarms(opts.alarms), Now: o.now, Logger: o.log})
+		if err != nil {
+			return err
+		}
+		o.sup.Go("deployment traffic and alarms", sh, loopRestart)
 	}
 	if len(opts.targetGroups) > 0 {
 		groups := make(map[string]targets.Group, len(opts.targetGroups))
