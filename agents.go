@@ -36,7 +36,7 @@ func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInp
 		ImageCleanup:   in.ImageCleanup,
 		Logs:           o.agentLogs(),
 		Logger:         o.log.With("instance", id),
-		SampleInterval: o.scaler.period / 2,
+		SampleInterval: o.scalingPeriod / 2,
 	})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/dnssync"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/reaper"
+	"github.com/stevedore-io/stevedore/internal/scaler"
 	"github.com/stevedore-io/stevedore/internal/shift"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/internal/supervisor"
@@ -80,7 +81,10 @@ type Orchestrator struct {
 	targetGroups map[string]TargetGroup
 	rules        map[string]ListenerRule // blue/green listener rules, by name
 	alarms       map[string]Alarm        // by name
-	scaler       *autoscaler
+	// metrics are the custom metrics of scaling policies; the agents
+	// sample tasks twice per scalingPeriod.
+	metrics       map[string]MetricFunc
+	scalingPeriod time.Duration
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -202,15 +206,20 @@ func (o *Orchestrator) wire(opts options) error {
 		return err
 	}
 	o.sup.Go("reaper", rp, loopRestart)
-	o.scaler = newAutoscaler(opts.scaling)
-	o.goLoop("service auto scaling", o.scaler.run)
+	o.metrics, o.scalingPeriod = opts.scaling.metrics, opts.scaling.period
+	if o.scalingPeriod == 0 {
+		o.scalingPeriod = DefaultScalingEvaluationPeriod
+	}
+	metrics := make(map[string]scaler.Metric, len(o.metrics))
+	for name, f := range o.metrics {
+		metrics[name] = scaler.Metric(f)
+	}
+	sc, err := scaler.New(scaler.Config{Store: o.store, Period: o.scalingPeriod, Metrics: metrics, Now: o.now, Logger: o.log})
+	if err != nil {
+		return err
+	}
+	o.sup.Go("service auto scaling", sc, loopRestart)
 	return nil
-}
-
-// goLoop runs a loop that still takes the Orchestrator under the
-// supervisor.
-func (o *Orchestrator) goLoop(name string, run func(ctx context.Context, o *Orchestrator) error) {
-	o.sup.Go(name, supervisor.Func(func(ctx context.Context) error { return run(ctx, o) }), loopRestart)
 }
 
 // Close stops the background loops and the agents. Containers keep running:
