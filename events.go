@@ -6,6 +6,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/internal/supervisor"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
@@ -45,8 +46,9 @@ type Event struct {
 	Instance   *cluster.ContainerInstance
 }
 
-// Subscribe delivers every event from now on until ctx is done. A
-// subscriber that falls far behind is dropped: its channel closes early.
+// Subscribe delivers every event from now on until ctx is done or the
+// Orchestrator is closed; the channel is closed then. A subscriber that
+// falls far behind is dropped: its channel closes early.
 // Events of one object arrive in the order they happened.
 func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
 	f, err := store.Follow(ctx, o.store, store.FollowConfig{
@@ -57,33 +59,46 @@ func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
 		return nil, err
 	}
 	out := make(chan Event, 256)
-	go func() {
+	// The subscription is a component of its own: Close ends it too.
+	started := make(chan struct{})
+	h := o.sup.Go("subscriber", supervisor.Func(func(sctx context.Context) error {
+		close(started)
 		defer close(out)
 		defer f.Close()
 		var buf []store.Event
 		for {
 			select {
 			case <-ctx.Done():
-				return
+				return nil
+			case <-sctx.Done():
+				return nil
 			case <-f.Ready():
 			}
 			evs, resynced, err := f.Take(buf[:0])
 			if err != nil || resynced {
-				return // ended, or too far behind: events were lost
+				return nil // ended, or too far behind: events were lost
 			}
 			for _, ev := range evs {
 				for _, e := range translate(ev) {
 					select {
 					case out <- e:
 					case <-ctx.Done():
-						return
+						return nil
+					case <-sctx.Done():
+						return nil
 					}
 				}
 			}
 			clear(evs)
 			buf = evs
 		}
-	}()
+	}), -1)
+	select {
+	case <-started:
+	case <-h.Done(): // closed meanwhile: nothing runs
+		f.Close()
+		return nil, ErrClosed
+	}
 	return out, nil
 }
 
