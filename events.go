@@ -95,9 +95,13 @@ func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
 	}), -1)
 	select {
 	case <-started:
-	case <-h.Done(): // closed meanwhile: nothing runs
-		f.Close()
-		return nil, ErrClosed
+	case <-h.Done():
+		select {
+		case <-started: // ran, and ended already
+		default: // closed meanwhile: nothing runs
+			f.Close()
+			return nil, ErrClosed
+		}
 	}
 	return out, nil
 }
