@@ -240,10 +240,6 @@ func (o *Orchestrator) Close() error {
 	return nil
 }
 
-// Store returns the store holding the Orchestrator's state, for tools that
-// watch it directly.
-func (o *Orchestrator) Store() store.Store { return o.store }
-
 func (o *Orchestrator) now() time.Time { return time.Now() }
 
 func (o *Orchestrator) checkOpen() error {
