@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stevedore-io/stevedore/internal/state"
@@ -420,35 +418,17 @@ func (o *Orchestrator) agentLogs() LogSink {
 	if !ok {
 		return o.logs
 	}
-	return &labellingSink{LogStore: ls, o: o, done: map[string]bool{}}
+	return logs.NewLabeller(ls, o.logLabels, func(taskID string, err error) {
+		// The logs are still written; only queries by cluster, family or
+		// service will miss them once the task is forgotten.
+		o.log.Warn("labelling a task's logs", "task", taskID, "err", err)
+	})
 }
 
-// labellingSink labels the logs of each task once.
-type labellingSink struct {
-	LogStore
-	o *Orchestrator
-
-	mu   sync.Mutex
-	done map[string]bool // tasks labelled
-}
-
-// maxLabelled bounds labellingSink.done: past it, it starts over (labelling
-// again is harmless).
-const maxLabelled = 4096
-
-func (s *labellingSink) Writers(taskID, container string) (stdout, stderr io.Writer) {
-	s.label(taskID)
-	return s.LogStore.Writers(taskID, container)
-}
-
-func (s *labellingSink) label(taskID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done[taskID] {
-		return
-	}
+// logLabels are the labels of a task's logs.
+func (o *Orchestrator) logLabels(taskID string) (map[string]string, error) {
 	var labels map[string]string
-	err := s.o.store.View(s.o.ctx, func(tx store.ReadTx) error {
+	err := o.store.View(o.ctx, func(tx store.ReadTx) error {
 		t, err := store.Get[*state.Task](tx, state.KindTasks, taskID)
 		if err != nil {
 			return err
@@ -459,17 +439,5 @@ func (s *labellingSink) label(taskID string) {
 		}
 		return nil
 	})
-	if err == nil {
-		err = s.SetTaskLabels(taskID, labels)
-	}
-	if err != nil {
-		// The logs are still written; only queries by cluster, family or
-		// service will miss them once the task is forgotten.
-		s.o.log.Warn("labelling a task's logs", "task", taskID, "err", err)
-		return
-	}
-	if len(s.done) >= maxLabelled {
-		clear(s.done)
-	}
-	s.done[taskID] = true
+	return labels, err
 }
