@@ -2,14 +2,13 @@ package stevedore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -214,7 +213,7 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 	}
 	id := in.InstanceID
 	if id == "" {
-		id = "i-" + randomHex(17)
+		id = "i-" + launch.RandomHex(17)
 	}
 	inst, err := cluster.NewContainerInstance(id, in.Resources, o.now())
 	if err != nil {
@@ -377,12 +376,4 @@ func (o *Orchestrator) getInstance(tx store.ReadTx, clusterName, id string) (*st
 		return nil, notFound("container instance", clusterName+"/"+id)
 	}
 	return inst, err
-}
-
-func randomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return hex.EncodeToString(b)[:n]
 }

@@ -142,20 +142,11 @@ func (o *Orchestrator) GetLogEvents(ctx context.Context, in GetLogEventsInput) (
 	if err != nil {
 		return nil, fmt.Errorf("stevedore: logs of task %s: %w", id, err)
 	}
-	var start, end int
-	switch {
-	case forward && in.NextToken == "":
-		start, end = 0, min(limit, len(entries))
-	case forward:
-		start = cur.Index(entries)
-		end = min(start+limit, len(entries))
-	default:
-		end = len(entries)
-		if in.NextToken != "" {
-			end = cur.Index(entries)
-		}
-		start = max(0, end-limit)
+	var token *logs.Cursor
+	if in.NextToken != "" {
+		token = &cur
 	}
+	start, end := logs.Page(entries, limit, forward, token)
 	return &GetLogEventsOutput{
 		Events:            logEvents(entries[start:end]),
 		NextForwardToken:  logs.CursorAt(entries, end).Token(true),

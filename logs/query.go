@@ -132,3 +132,22 @@ func ParseToken(tok string) (forward bool, c Cursor, err error) {
 	c.n = n
 	return parts[0] == "f", c, nil
 }
+
+// Page is the range entries[start:end] one page of at most limit entries
+// covers, reading forward (oldest first from the start, or after the
+// token's position) or backward (the newest, or those before the token's
+// position). token is nil for a first page.
+func Page(entries []Entry, limit int, forward bool, token *Cursor) (start, end int) {
+	switch {
+	case forward && token == nil:
+		return 0, min(limit, len(entries))
+	case forward:
+		start = token.Index(entries)
+		return start, min(start+limit, len(entries))
+	}
+	end = len(entries)
+	if token != nil {
+		end = token.Index(entries)
+	}
+	return max(0, end-limit), end
+}

@@ -67,3 +67,27 @@ func TestCursorsSurviveAppendsAndRoundTrip(t *testing.T) {
 		assert.ErrorIs(t, err, logs.ErrBadToken, "%q", bad)
 	}
 }
+
+func TestPage(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	var entries []logs.Entry
+	for i := range 10 {
+		entries = append(entries, logs.Entry{Time: t0.Add(time.Duration(i) * time.Second)})
+	}
+	at := logs.CursorAt(entries, 4)
+	for _, tt := range []struct {
+		name       string
+		forward    bool
+		token      *logs.Cursor
+		start, end int
+	}{
+		{"first page from the head", true, nil, 0, 3},
+		{"first page from the tail", false, nil, 7, 10},
+		{"forward after a token", true, &at, 4, 7},
+		{"backward before a token", false, &at, 1, 4},
+	} {
+		start, end := logs.Page(entries, 3, tt.forward, tt.token)
+		assert.Equal(t, [2]int{tt.start, tt.end}, [2]int{start, end}, tt.name)
+	}
+}
