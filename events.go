@@ -6,6 +6,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/internal/subscription"
 	"github.com/stevedore-io/stevedore/internal/supervisor"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
@@ -63,35 +64,8 @@ func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
 	started := make(chan struct{})
 	h := o.sup.Go("subscriber", supervisor.Func(func(sctx context.Context) error {
 		close(started)
-		defer close(out)
-		defer f.Close()
-		var buf []store.Event
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-sctx.Done():
-				return nil
-			case <-f.Ready():
-			}
-			evs, resynced, err := f.Take(buf[:0])
-			if err != nil || resynced {
-				return nil // ended, or too far behind: events were lost
-			}
-			for _, ev := range evs {
-				for _, e := range translate(ev) {
-					select {
-					case out <- e:
-					case <-ctx.Done():
-						return nil
-					case <-sctx.Done():
-						return nil
-					}
-				}
-			}
-			clear(evs)
-			buf = evs
-		}
+		subscription.Pump(ctx, sctx, f, translate, out)
+		return nil
 	}), -1)
 	select {
 	case <-started:
