@@ -38,7 +38,9 @@ func TestAgentSamplesTheTasksOfScalableServices(t *testing.T) {
 			return runtime.Stats{CPUUsage: elapsed / 2, MemoryUsage: 64 << 20}
 		}}))
 		e.cfg.SampleInterval = 30 * time.Second
-		ref := e.register(webDef)
+		// Two tasks on one instance: awsvpc, no host port to share.
+		ref := e.register(`{"family": "w", "networkMode": "awsvpc",
+		  "containerDefinitions": [{"name": "app", "image": "web:1", "memory": 32}]}`)
 		inService := func(t *state.Task) { t.ServiceName = "web" }
 		e.runTaskWith(ref, "scaled", inService)
 		e.runTask(ref, "standalone")
