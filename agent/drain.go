@@ -6,7 +6,8 @@ import (
 )
 
 // MaxDrainWait bounds how long a DEACTIVATING task waits for drainers that
-// set no deadline (state.Drain), counted from when it was asked to stop:
+// set no deadline in the task's stored drain, counted from when it was
+// asked to stop:
 // a drainer named when the task was created but no longer running (an
 // Orchestrator restarted with other options) holds no task forever.
 const MaxDrainWait = 10 * time.Minute

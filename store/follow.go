@@ -212,6 +212,23 @@ func (f *Follower) signal() {
 // wait to be taken.
 func (f *Follower) Ready() <-chan struct{} { return f.ready }
 
+// Next waits until something is ready (see Ready), then takes it as Take
+// does; when ctx ends first, it returns ctx's error. It is the loop of a
+// reader that waits on nothing else:
+//
+//	for {
+//		evs, resynced, err := f.Next(ctx, buf[:0])
+//		...
+//	}
+func (f *Follower) Next(ctx context.Context, buf []Event) (events []Event, resynced bool, err error) {
+	select {
+	case <-ctx.Done():
+		return buf, false, ctx.Err()
+	case <-f.Ready():
+	}
+	return f.Take(buf)
+}
+
 // Revision is the revision of the last event queued, or of the last
 // snapshot when no event came after it.
 func (f *Follower) Revision() int64 {

@@ -277,3 +277,22 @@ func TestFollowReturnsTheSnapshotError(t *testing.T) {
 	_, err := store.Follow(t.Context(), s, store.FollowConfig{Snapshot: func(store.ReadTx) error { return boom }})
 	assert.ErrorIs(t, err, boom)
 }
+
+func TestFollowerNextWaitsForEventsOrTheContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemory(t)
+		f, err := store.Follow(t.Context(), s, store.FollowConfig{})
+		require.NoError(t, err)
+		t.Cleanup(f.Close)
+		create(t, s, "a")
+		evs, resynced, err := f.Next(t.Context(), nil)
+		require.NoError(t, err)
+		assert.False(t, resynced)
+		assert.Equal(t, []string{"a"}, eventIDs(evs))
+
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, _, err = f.Next(ctx, nil)
+		assert.ErrorIs(t, err, context.Canceled)
+	})
+}

@@ -147,12 +147,7 @@ func (s *Targets) follow(ctx context.Context) error {
 	sync()
 	var buf []store.Event
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-f.Ready():
-		}
-		evs, resynced, err := f.Take(buf[:0])
+		evs, resynced, err := f.Next(ctx, buf[:0])
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -87,12 +87,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	defer fol.Close()
 	var buf []store.Event
 	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-fol.Ready():
-		}
-		evs, resynced, err := fol.Take(buf[:0])
+		evs, resynced, err := fol.Next(ctx, buf[:0])
 		if err != nil {
 			return err
 		}
