@@ -240,6 +240,14 @@ func (o *Orchestrator) Close() error {
 	return nil
 }
 
+// Store returns the store holding the Orchestrator's state. Read it only
+// (View, Watch): a tool or a test that must see every committed revision in
+// order may follow it. Its objects are the control plane's own
+// representation, which may change from one release to the next: programs
+// should use Subscribe and the Describe calls instead. Writing to it
+// bypasses every check of the API and is not supported.
+func (o *Orchestrator) Store() store.Store { return o.store }
+
 func (o *Orchestrator) now() time.Time { return time.Now() }
 
 func (o *Orchestrator) checkOpen() error {
