@@ -146,15 +146,41 @@ func (f *Follower) watch(from int64) error {
 	return nil
 }
 
+// maxBatch bounds the events the follower's goroutine moves into the
+// queue at once: those already waiting in the watch's channel go in under
+// one lock, with one signal.
+const maxBatch = 256
+
 func (f *Follower) run(ctx context.Context, w Watcher, done chan struct{}) {
 	defer close(done)
+	batch := make([]Event, 0, 16)
 	for {
-		for ev := range w.Events() {
-			if !f.push(ev) {
+		events := w.Events()
+		for open := true; open; {
+			ev, ok := <-events
+			if !ok {
+				break
+			}
+			batch = append(batch[:0], ev)
+			for open && len(batch) < maxBatch {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						open = false
+						break
+					}
+					batch = append(batch, ev)
+					continue
+				default:
+				}
+				break
+			}
+			if !f.push(batch) {
 				w.Close()
 				f.end(errResync)
 				return
 			}
+			clear(batch)
 		}
 		err := w.Err()
 		w.Close()
@@ -177,18 +203,20 @@ func (f *Follower) run(ctx context.Context, w Watcher, done chan struct{}) {
 	}
 }
 
-// push queues ev, or reports false when the queue is full. A full queue
+// push queues evs, or reports false when the queue is full. A full queue
 // still takes the rest of the transaction it is in, so that a resync
 // never starts between two events of one transaction.
-func (f *Follower) push(ev Event) bool {
+func (f *Follower) push(evs []Event) bool {
 	f.mu.Lock()
-	if len(f.queue) >= f.cfg.MaxQueued && ev.Revision != f.rev {
-		f.queue = nil // a fresh snapshot supersedes it
-		f.mu.Unlock()
-		return false
+	for _, ev := range evs {
+		if len(f.queue) >= f.cfg.MaxQueued && ev.Revision != f.rev {
+			f.queue = nil // a fresh snapshot supersedes it
+			f.mu.Unlock()
+			return false
+		}
+		f.queue = append(f.queue, ev)
+		f.rev = ev.Revision
 	}
-	f.queue = append(f.queue, ev)
-	f.rev = ev.Revision
 	f.mu.Unlock()
 	f.signal()
 	return true
