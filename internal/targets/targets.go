@@ -88,6 +88,7 @@ func New(cfg Config) (*Targets, error) {
 // Run follows services and tasks, and writes their target health, until
 // ctx ends or the store fails.
 func (s *Targets) Run(ctx context.Context) error {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		cancel()
@@ -98,11 +99,18 @@ func (s *Targets) Run(ctx context.Context) error {
 	s.watches = map[string]map[string]context.CancelFunc{}
 	s.draining = map[string]bool{}
 	healthDone := make(chan error, 1)
-	s.wg.Go(func() { healthDone <- s.health.run(ctx, s.cfg.Store) })
+	s.wg.Go(func() {
+		err := s.health.run(ctx, s.cfg.Store)
+		cancel() // the writer failed: both start over
+		healthDone <- err
+	})
 	err := s.follow(ctx)
 	cancel()
-	if herr := <-healthDone; err == nil && ctx.Err() == nil {
+	if herr := <-healthDone; err == nil {
 		err = herr
+	}
+	if parent.Err() != nil {
+		return parent.Err()
 	}
 	return err
 }
