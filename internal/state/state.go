@@ -7,10 +7,15 @@
 //
 // Field ownership keeps compare-and-swap conflicts rare and harmless: the
 // control plane writes a task's desired status, stop code and reason, and
-// its ingress policy (when a rule of one of its security groups changes); the
-// agent of the task's instance writes everything it observes (last status,
-// containers, health, network). A writer that loses a race re-reads the
-// object and reapplies its own change.
+// its ingress policy (when a rule of one of its security groups changes);
+// the launch writes what the agent needs from the control plane (DNS, the
+// drainers of Drain); the agent of the task's instance writes everything it
+// observes (last status, containers, health, network) and the task samples;
+// the target-group loop writes TargetHealth and, with the discovery loop,
+// the progress of a drain (Drain.Deadline, Drain.Done); InterruptSpotInstance
+// writes an instance's ReclaimAt, which the reaper acts on. A writer that
+// loses a race re-reads the object and reapplies its own change.
+// ARCHITECTURE.md, at the repository's root, has the whole table.
 package state
 
 import (
