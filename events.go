@@ -52,9 +52,6 @@ type Event struct {
 // falls far behind is dropped: its channel closes early.
 // Events of one object arrive in the order they happened.
 func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
-	if err := o.checkOpen(); err != nil {
-		return nil, err
-	}
 	f, err := store.Follow(ctx, o.store, store.FollowConfig{
 		Options:   []store.WatchOption{store.WithKinds(state.KindTasks, state.KindServices, state.KindInstances)},
 		MaxQueued: subscriberQueue,

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/store"
 )
 
 func TestSubscriptionEndsWithTheOrchestrator(t *testing.T) {
@@ -34,6 +35,6 @@ func TestSubscriptionEndsWithTheOrchestrator(t *testing.T) {
 			t.Fatal("the subscription outlived Close")
 		}
 		_, err = o.Subscribe(t.Context())
-		assert.ErrorIs(t, err, stevedore.ErrClosed)
+		assert.ErrorIs(t, err, store.ErrClosed, "its store is closed")
 	})
 }
