@@ -131,7 +131,8 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 	out := &RunTaskOutput{}
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		out.Tasks, out.Failures = nil, nil
-		if _, err := o.getCluster(tx, clusterName); err != nil {
+		c, err := o.getCluster(tx, clusterName)
+		if err != nil {
 			return err
 		}
 		d, err := o.getTaskDefinition(tx, ref)
@@ -140,6 +141,9 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 		}
 		if d.Status != task.DefinitionActive {
 			return invalid("taskDefinition", "%s is INACTIVE", d.Ref())
+		}
+		if err := o.checkTaskPolicy(c, d.TaskDefinition); err != nil {
+			return err
 		}
 		l := mk(d.TaskDefinition)
 		if l.Overrides != nil {

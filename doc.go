@@ -77,6 +77,28 @@
 //		AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: []string{g.ID}},
 //	}})
 //
+// # Task policies
+//
+// A task policy (package task/policy) decides which task definitions may
+// run: host paths (an allow-list of prefixes), added capabilities,
+// privileged containers, devices, the host's network, PID and IPC
+// namespaces, sysctls and running as root, at the levels privileged,
+// baseline and restricted. A cluster has one (CreateClusterInput.TaskPolicy,
+// PutClusterTaskPolicy); a cluster that sets none has the Orchestrator's,
+// DefaultTaskPolicy (baseline) unless WithTaskPolicy says otherwise, so a
+// new Orchestrator refuses the definitions that would take the host and
+// runs ordinary images unchanged. RunTask, StartTask and CreateService
+// refuse a violation with a *policy.ViolationError that names every field
+// and the policy (it matches ErrInvalid), and create nothing. A tighter
+// policy leaves what runs alone; a service's next deployment of a
+// definition it refuses is refused, with an event on the service. An
+// instance can have a policy of its own (RegisterInstanceInput.TaskPolicy):
+// placement keeps what it refuses off it (failure reason TaskPolicy).
+//
+//	o, err := stevedore.New(stevedore.WithTaskPolicy(policy.Policy{Level: policy.Restricted}))
+//	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "tools",
+//		TaskPolicy: &policy.Policy{Level: policy.Baseline, HostPaths: []string{"/srv/tools"}}})
+//
 // # Health checks
 //
 // A container's healthCheck runs on the agent of its instance: ECS's CMD and

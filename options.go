@@ -10,6 +10,7 @@ import (
 	"github.com/stevedore-io/stevedore/lb"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // Option configures an Orchestrator. Options that cannot apply return an
@@ -25,6 +26,8 @@ type options struct {
 	seedSet   bool
 	logs      LogSink
 	discovery *discovery.Config
+	// taskPolicy is WithTaskPolicy's; nil: DefaultTaskPolicy.
+	taskPolicy *policy.Policy
 
 	targetGroups map[string]TargetGroup
 	rules        map[string]ListenerRule

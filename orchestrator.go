@@ -25,6 +25,7 @@ import (
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // Sentinel errors of the API. Errors returned by the Orchestrator wrap one of
@@ -85,6 +86,8 @@ type Orchestrator struct {
 	// sample tasks twice per scalingPeriod.
 	metrics       map[string]MetricFunc
 	scalingPeriod time.Duration
+	// taskPolicy is the task policy of clusters that set none.
+	taskPolicy policy.Policy
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -105,6 +108,10 @@ func New(opts ...Option) (*Orchestrator, error) {
 		targetGroups: o.targetGroups,
 		rules:        o.rules,
 		alarms:       o.alarms,
+		taskPolicy:   DefaultTaskPolicy,
+	}
+	if o.taskPolicy != nil {
+		orc.taskPolicy = *o.taskPolicy
 	}
 	if orc.log == nil {
 		orc.log = slog.New(slog.DiscardHandler)

@@ -101,6 +101,9 @@ const (
 	// ReasonCapacityProvider: the instance belongs to another capacity
 	// provider than the one the task is placed on.
 	ReasonCapacityProvider Reason = "CapacityProvider"
+	// ReasonTaskPolicy: the instance's task policy refuses the task
+	// definition (see Request.Refused).
+	ReasonTaskPolicy Reason = "TaskPolicy"
 	// ReasonCPU, ReasonMemory, ReasonENI and ReasonPorts: the instance has
 	// too few cpu units, too little memory, no free task-network slot, or a
 	// host port the task needs is taken (or no dynamic port is left).

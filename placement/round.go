@@ -465,6 +465,11 @@ func (r *Round) check(p *plan, inf *InstanceInfo, full bool) (Reason, error) {
 		if p.provider != "" && inf.ci.CapacityProvider != p.provider {
 			return ReasonCapacityProvider, nil
 		}
+		if p.req.Refuse != nil {
+			if reason := p.req.Refuse(inf.ci); reason != "" {
+				return reason, nil
+			}
+		}
 	}
 	switch {
 	case p.cpu > inf.cpu:

@@ -24,6 +24,7 @@ import (
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // NetworkResolver checks a launch's network configuration against the
@@ -117,6 +118,26 @@ type Request struct {
 	dns            *network.DNSConfig
 }
 
+// refusedByTaskPolicy keeps a definition off the instances whose own task
+// policy refuses it; each instance's verdict is worked out once.
+func refusedByTaskPolicy(def *task.TaskDefinition) func(*cluster.ContainerInstance) placement.Reason {
+	verdicts := map[*policy.Policy]bool{}
+	return func(ci *cluster.ContainerInstance) placement.Reason {
+		if ci.TaskPolicy == nil {
+			return ""
+		}
+		allowed, seen := verdicts[ci.TaskPolicy]
+		if !seen {
+			allowed = ci.TaskPolicy.Check(def) == nil
+			verdicts[ci.TaskPolicy] = allowed
+		}
+		if !allowed {
+			return placement.ReasonTaskPolicy
+		}
+		return ""
+	}
+}
+
 // placementRequest converts a task definition into what placement needs.
 func placementRequest(l *Request) (*placement.Request, error) {
 	def := l.Def
@@ -135,6 +156,7 @@ func placementRequest(l *Request) (*placement.Request, error) {
 		Memory:                   mem,
 		Strategies:               l.Strategies,
 		CapacityProviderStrategy: l.Providers,
+		Refuse:                   refusedByTaskPolicy(l.Def),
 	}
 	mode := l.Def.EffectiveNetworkMode()
 	req.NetworkSlot = mode == task.NetworkAWSVPC

@@ -29,6 +29,7 @@ import (
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // Store kinds.
@@ -47,7 +48,11 @@ type Cluster struct {
 	cluster.Cluster
 	// Providers are the cluster's capacity providers in full.
 	Providers []cluster.CapacityProvider `json:"capacityProviders,omitempty"`
-	CreatedAt time.Time                  `json:"createdAt"`
+	// TaskPolicy is the cluster's task policy; nil means the
+	// Orchestrator's default (written by the API: CreateCluster,
+	// PutClusterTaskPolicy).
+	TaskPolicy *policy.Policy `json:"taskPolicy,omitempty"`
+	CreatedAt  time.Time      `json:"createdAt"`
 }
 
 // Kind implements store.Object.
@@ -61,6 +66,7 @@ func (c *Cluster) Copy() *Cluster {
 	out := *c
 	out.Cluster = c.Cluster.Clone()
 	out.Providers = slices.Clone(c.Providers)
+	out.TaskPolicy = c.TaskPolicy.Clone()
 	return &out
 }
 
