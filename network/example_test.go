@@ -39,7 +39,7 @@ func ExampleParseIngressRule() {
 	// Output:
 	// tcp 8000 8080 [10.0.0.0/8 192.168.1.7/32]
 	// tcp:8000-8080 from 10.0.0.0/8,192.168.1.7/32
-	// network: invalid ingressRule: "tcp:80": want PROTOCOL[:PORTS] from PREFIX[,PREFIX...]
+	// network: invalid ingressRule: "tcp:80": want PROTOCOL[:PORTS] from PREFIX|GROUP[,PREFIX|GROUP...]
 }
 
 func ExampleRequest_Validate() {

@@ -150,7 +150,7 @@ func permissions(rs []IngressRule) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range rs {
 		for _, src := range r.Sources {
-			out[permString(keyOf(r), src.Masked())] = true
+			out[permString(r.generic().key(), src.Masked().String(), inbound)] = true
 		}
 	}
 	return out
