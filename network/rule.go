@@ -95,11 +95,14 @@ func (r rule) validate(d direction) error {
 // validateResolved checks a rule of a policy, whose group references
 // must have been resolved to prefixes.
 func (r rule) validateResolved(d direction) error {
-	err := r.validate(d)
-	if len(r.groups) > 0 {
-		err = errors.Join(err, fieldErr(d.groups, "a policy holds no group references: resolve them to the members' addresses first (ResolvePolicy)"))
+	if len(r.groups) == 0 {
+		return r.validate(d)
 	}
-	return err
+	errs := []error{fieldErr(d.groups, "a policy holds no group references: resolve them to the members' addresses first (ResolvePolicy)")}
+	if err := r.validate(d); err != nil {
+		errs = append(errs, flatten(err)...)
+	}
+	return errors.Join(errs...)
 }
 
 func (r rule) format(d direction) string {
