@@ -135,7 +135,6 @@ func TestSecurityGroupEgressSurvivesJSON(t *testing.T) {
 	}
 }
 
-
 func TestSecurityGroupRulesNamingGroups(t *testing.T) {
 	t.Parallel()
 	g := NewSecurityGroup("sg-1", "db", "")
