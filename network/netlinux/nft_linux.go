@@ -15,13 +15,15 @@ import (
 )
 
 // ingressTableName is the table inside a task's namespace that holds its
-// ingress policy.
+// security-group policy (both directions).
 const ingressTableName = "stevedore"
 
 // applyIngress installs policy in the namespace of the calling thread (conn
 // must have been created there): an inet table whose input chain drops what
-// no rule accepts. The table replaces any earlier one in the same batch, so
-// that a new policy takes over atomically.
+// no inbound rule accepts and, when the policy restricts egress, whose
+// output chain drops what no outbound rule accepts. The table replaces any
+// earlier one in the same batch, so that a new policy takes over
+// atomically, in both directions at once.
 //
 //	table inet stevedore {
 //	  chain input {
@@ -30,38 +32,85 @@ const ingressTableName = "stevedore"
 //	    ct state established,related accept
 //	    meta nfproto ipv4 [meta l4proto P] [th dport A-B] [ip saddr S] accept   # one per rule and source
 //	  }
+//	  chain output {   # only when policy.Egress is not nil
+//	    type filter hook output priority filter; policy drop;
+//	    oifname "lo" accept
+//	    ct state established,related accept
+//	    meta nfproto ipv4 [meta l4proto P] [th dport A-B] [ip daddr D] accept   # one per rule and destination
+//	  }
 //	}
+//
+// As in an AWS security group, nothing else is allowed implicitly: with
+// egress restricted, DNS queries to the task's resolver need a rule.
+// Replies to connections a chain accepted pass the other chain as
+// established. IPv6 matches no rule and meets the drop policy.
 func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) {
 	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: ingressTableName}
 	replaceTable(conn, t)
+	addFilterChain(conn, t, "input", nftables.ChainHookInput, expr.MetaKeyIIFNAME, 12, policyRules(policy.Rules))
+	if policy.Egress != nil {
+		addFilterChain(conn, t, "output", nftables.ChainHookOutput, expr.MetaKeyOIFNAME, 16, policyEgressRules(policy.Egress.Rules))
+	}
+}
+
+// filterRule is a rule of either direction as the chains need it.
+type filterRule struct {
+	proto    network.Protocol
+	from, to uint16
+	peers    []netip.Prefix
+}
+
+func policyRules(rs []network.IngressRule) []filterRule {
+	out := make([]filterRule, len(rs))
+	for i, r := range rs {
+		from, to := r.PortRange()
+		out[i] = filterRule{r.Protocol, from, to, r.Sources}
+	}
+	return out
+}
+
+func policyEgressRules(rs []network.EgressRule) []filterRule {
+	out := make([]filterRule, len(rs))
+	for i, r := range rs {
+		from, to := r.PortRange()
+		out[i] = filterRule{r.Protocol, from, to, r.Destinations}
+	}
+	return out
+}
+
+// addFilterChain adds a base chain with policy drop on hook that accepts
+// loopback traffic (ifKey names the interface: the input or the output
+// one), packets of known connections, and what rules allow, matching each
+// rule's peers at peerOffset of the IPv4 header (12: source, 16:
+// destination).
+func addFilterChain(conn *nftables.Conn, t *nftables.Table, name string, hook *nftables.ChainHook, ifKey expr.MetaKey, peerOffset uint32, rules []filterRule) {
 	drop := nftables.ChainPolicyDrop
 	c := conn.AddChain(&nftables.Chain{
-		Name: "input", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &drop,
+		Name: name, Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: hook, Priority: nftables.ChainPriorityFilter, Policy: &drop,
 	})
 	add := func(exprs ...expr.Any) {
 		conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: append(exprs, accept())})
 	}
-	add(matchIfname(expr.MetaKeyIIFNAME, "lo", expr.CmpOpEq)...)
+	add(matchIfname(ifKey, "lo", expr.CmpOpEq)...)
 	add(matchCtState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)...)
-	for _, r := range policy.Rules {
+	for _, r := range rules {
 		base := []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
 		}
-		switch r.Protocol {
+		switch r.proto {
 		case network.ProtocolTCP, network.ProtocolUDP:
-			from, to := r.PortRange()
-			base = append(base, matchL4Proto(r.Protocol)...)
+			base = append(base, matchL4Proto(r.proto)...)
 			base = append(base,
 				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-				&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: binaryutil.BigEndian.PutUint16(from), ToData: binaryutil.BigEndian.PutUint16(to)},
+				&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: binaryutil.BigEndian.PutUint16(r.from), ToData: binaryutil.BigEndian.PutUint16(r.to)},
 			)
 		case network.ProtocolICMP:
-			base = append(base, matchL4Proto(r.Protocol)...)
+			base = append(base, matchL4Proto(r.proto)...)
 		}
-		for _, src := range r.Sources {
-			add(append(append([]expr.Any(nil), base...), matchPrefix(12, src)...)...)
+		for _, peer := range r.peers {
+			add(append(append([]expr.Any(nil), base...), matchPrefix(peerOffset, peer)...)...)
 		}
 	}
 }
