@@ -103,7 +103,9 @@ func TestEgressRulesAllowOnlyWhatTheyName(t *testing.T) {
 		serve(t, s.NetNSPath, 9090, "9090")
 		udpEcho(t, s.NetNSPath, 53) // a resolver, as far as the client knows
 	}
-	at := func(att *network.Attachment, port uint16) netip.AddrPort { return netip.AddrPortFrom(att.Address.Addr(), port) }
+	at := func(att *network.Attachment, port uint16) netip.AddrPort {
+		return netip.AddrPortFrom(att.Address.Addr(), port)
+	}
 
 	req := awsvpc("client")
 	req.Ingress = &network.IngressPolicy{
