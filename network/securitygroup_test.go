@@ -217,3 +217,38 @@ func TestSecurityGroupPermissionsProperties(t *testing.T) {
 		require.Equal(t, union, permissions(PolicyOf(g, other).Rules))
 	})
 }
+
+// TestSecurityGroupEgressPermissionsProperties checks the same algebra for
+// outbound rules, which start from the default rule: an accepted
+// AuthorizeEgress adds exactly its permissions and RevokeEgress of them
+// gives the group back; a refused call changes nothing.
+func TestSecurityGroupEgressPermissionsProperties(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		g := NewSecurityGroup("sg-1", "g", "")
+		for step := range rapid.IntRange(1, 6).Draw(t, "steps") {
+			add := make([]EgressRule, rapid.IntRange(1, 3).Draw(t, "rules"))
+			for i := range add {
+				r := genRule(t, fmt.Sprintf("step%d.rule%d", step, i)).generic()
+				if rapid.Bool().Draw(t, fmt.Sprintf("step%d.rule%d.group", step, i)) {
+					r.groups = []string{rapid.SampledFrom([]string{"sg-a", "sg-b"}).Draw(t, fmt.Sprintf("step%d.rule%d.id", step, i))}
+				}
+				add[i] = r.egress()
+			}
+			before := g.Clone()
+			had := countPermissions(genericEgress(g.Egress()))
+			if err := g.AuthorizeEgress(add); err != nil {
+				require.Equal(t, before, g, "a refused call changes nothing")
+				require.Contains(t, err.Error(), "already authorized")
+				continue
+			}
+			require.Equal(t, had+countPermissions(genericEgress(add)), g.EgressPermissions())
+			require.NoError(t, g.Validate())
+			if rapid.Bool().Draw(t, fmt.Sprintf("step%d.undo", step)) {
+				require.NoError(t, g.RevokeEgress(add))
+				require.Equal(t, had, g.EgressPermissions(), "revoking what was added gives the group back")
+				require.True(t, equalRules(genericEgress(before.Egress()), genericEgress(g.Egress())))
+			}
+		}
+	})
+}
