@@ -40,27 +40,9 @@ func (r rule) egress() EgressRule {
 	return EgressRule{Protocol: r.proto, FromPort: r.from, ToPort: r.to, Destinations: r.prefixes, DestinationGroups: r.groups}
 }
 
-func genericEgress(rs []EgressRule) []rule {
-	if rs == nil {
-		return nil
-	}
-	out := make([]rule, len(rs))
-	for i, r := range rs {
-		out[i] = r.generic()
-	}
-	return out
-}
+func genericEgress(rs []EgressRule) []rule { return mapRules(rs, EgressRule.generic) }
 
-func egressRules(rs []rule) []EgressRule {
-	if rs == nil {
-		return nil
-	}
-	out := make([]EgressRule, len(rs))
-	for i, r := range rs {
-		out[i] = r.egress()
-	}
-	return out
-}
+func egressRules(rs []rule) []EgressRule { return mapRules(rs, rule.egress) }
 
 func cloneEgressRules(rs []EgressRule) []EgressRule {
 	return egressRules(cloneAll(genericEgress(rs)))

@@ -13,22 +13,10 @@ import (
 
 func egress(t *testing.T, specs ...string) []EgressRule {
 	t.Helper()
-	out := make([]EgressRule, len(specs))
-	for i, s := range specs {
-		r, err := ParseEgressRule(s)
-		require.NoError(t, err, s)
-		out[i] = r
-	}
-	return out
+	return parseAll(t, ParseEgressRule, specs...)
 }
 
-func egressStrings(rs []EgressRule) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.String()
-	}
-	return out
-}
+func egressStrings(rs []EgressRule) []string { return strs(rs) }
 
 func TestParseEgressRule(t *testing.T) {
 	t.Parallel()

@@ -112,27 +112,9 @@ func (r rule) ingress() IngressRule {
 	return IngressRule{Protocol: r.proto, FromPort: r.from, ToPort: r.to, Sources: r.prefixes, SourceGroups: r.groups}
 }
 
-func genericIngress(rs []IngressRule) []rule {
-	if rs == nil {
-		return nil
-	}
-	out := make([]rule, len(rs))
-	for i, r := range rs {
-		out[i] = r.generic()
-	}
-	return out
-}
+func genericIngress(rs []IngressRule) []rule { return mapRules(rs, IngressRule.generic) }
 
-func ingressRules(rs []rule) []IngressRule {
-	if rs == nil {
-		return nil
-	}
-	out := make([]IngressRule, len(rs))
-	for i, r := range rs {
-		out[i] = r.ingress()
-	}
-	return out
-}
+func ingressRules(rs []rule) []IngressRule { return mapRules(rs, rule.ingress) }
 
 func cloneRules(rs []IngressRule) []IngressRule { return ingressRules(cloneAll(genericIngress(rs))) }
 

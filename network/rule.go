@@ -171,22 +171,26 @@ func parseRule(s, field string, d direction) (rule, error) {
 	return r, nil
 }
 
+// mapRules converts rules between an API type and rule; nil stays nil,
+// which SecurityGroup.EgressRules tells apart from empty.
+func mapRules[T, U any](rs []T, convert func(T) U) []U {
+	if rs == nil {
+		return nil
+	}
+	out := make([]U, len(rs))
+	for i, r := range rs {
+		out[i] = convert(r)
+	}
+	return out
+}
+
 func (r rule) clone() rule {
 	r.prefixes = slices.Clone(r.prefixes)
 	r.groups = slices.Clone(r.groups)
 	return r
 }
 
-func cloneAll(rs []rule) []rule {
-	if rs == nil {
-		return nil
-	}
-	out := make([]rule, len(rs))
-	for i, r := range rs {
-		out[i] = r.clone()
-	}
-	return out
-}
+func cloneAll(rs []rule) []rule { return mapRules(rs, rule.clone) }
 
 func equalRules(a, b []rule) bool {
 	return slices.EqualFunc(a, b, func(x, y rule) bool {

@@ -12,24 +12,32 @@ import (
 	"pgregory.net/rapid"
 )
 
-func rules(t *testing.T, specs ...string) []IngressRule {
+// parseAll parses specs with parse, failing the test on an error.
+func parseAll[R any](t *testing.T, parse func(string) (R, error), specs ...string) []R {
 	t.Helper()
-	out := make([]IngressRule, len(specs))
+	out := make([]R, len(specs))
 	for i, s := range specs {
-		r, err := ParseIngressRule(s)
+		r, err := parse(s)
 		require.NoError(t, err, s)
 		out[i] = r
 	}
 	return out
 }
 
-func ruleStrings(rs []IngressRule) []string {
+func rules(t *testing.T, specs ...string) []IngressRule {
+	t.Helper()
+	return parseAll(t, ParseIngressRule, specs...)
+}
+
+func strs[R fmt.Stringer](rs []R) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.String()
 	}
 	return out
 }
+
+func ruleStrings(rs []IngressRule) []string { return strs(rs) }
 
 // fieldsOf lists the fields of the *FieldError values joined in err.
 func fieldsOf(err error) []string {
