@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -43,11 +44,12 @@ var (
 	ErrNoSecretResolver = errors.New("agent: no secret resolver configured")
 )
 
-// SecretResolver resolves secrets for containers when they are created.
-type SecretResolver interface {
-	// Resolve returns the value of an ECS secrets[].valueFrom reference.
-	Resolve(ctx context.Context, valueFrom string) (string, error)
-}
+// SecretResolver resolves secrets for containers when they are created:
+// secrets[].valueFrom references and repositoryCredentials. The request
+// says which task asks (cluster, family, execution role) and, for registry
+// credentials, for which registry, so that a resolver can refuse what the
+// task was not granted (see secrets.Scoped).
+type SecretResolver = secrets.Provider
 
 // LogSink receives the output of containers.
 type LogSink interface {
@@ -84,6 +86,14 @@ type Config struct {
 	ImageCleanup ImageCleanup
 	// StartTimeout replaces DefaultStartTimeout when positive.
 	StartTimeout time.Duration
+	// VerifyImageAccess makes the agent ask the registry, before a
+	// container uses an image, whether the container's own credentials
+	// (none without repositoryCredentials) could pull it, when the
+	// Runtime is a runtime.AccessVerifier. Without it, an image that one
+	// task's credentials pulled onto the host serves every later task
+	// that names it, as with Docker's and the ECS agent's defaults. The
+	// check costs a registry round trip per image and task start.
+	VerifyImageAccess bool
 	// Deactivate, when set, is called while a task that got as far as
 	// ACTIVATING is DEACTIVATING (the status is stored before the call),
 	// before its containers get SIGTERM: the orchestrator takes the task
@@ -103,6 +113,9 @@ type Agent struct {
 	startTimeout time.Duration
 	running      atomic.Bool
 	images       *imageTracker // nil when the image cleanup is off
+	// verifier checks a task's access to a local image; nil unless
+	// Config.VerifyImageAccess is set and the runtime can.
+	verifier runtime.AccessVerifier
 
 	// orders caches the stop order of stored task definitions (which
 	// never change): the tasks of a definition share it, read-only.
@@ -158,6 +171,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if a.startTimeout <= 0 {
 		a.startTimeout = DefaultStartTimeout
+	}
+	if v, ok := cfg.Runtime.(runtime.AccessVerifier); ok && cfg.VerifyImageAccess {
+		a.verifier = v // before the image tracker hides it
 	}
 	images, err := newImageTracker(cfg.Runtime, cfg.ImageCleanup)
 	if err != nil {

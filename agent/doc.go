@@ -121,6 +121,11 @@
 // never stored, logged or put in a stop reason. Registry credentials are JSON
 // {"username": ..., "password": ...}, as in ECS, or "username:password". A
 // container with secrets and no resolver fails to start (ErrNoSecretResolver).
+// Every request names the task (cluster, family, executionRoleArn) and, for
+// registry credentials, the registry host of the image, so that a resolver
+// such as secrets.Scoped refuses a secret the task was not granted (the task
+// stops with ResourceInitializationError) and hands credentials only to the
+// registry they were issued for.
 //
 // # Who writes what
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -560,7 +561,7 @@ func (r *runner) provision(ctx context.Context) error {
 // repull makes c's image available again and retries the creation of its
 // container.
 func (r *runner) repull(c *ctr, spec *runtime.ContainerSpec) error {
-	auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, c.def)
+	auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, r.secretRequest(), c.def)
 	if err != nil {
 		return err
 	}
@@ -598,12 +599,18 @@ func (r *runner) pull(ctx context.Context) error {
 		if pulled[c.def.Image] {
 			continue
 		}
-		auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, c.def)
+		auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, r.secretRequest(), c.def)
 		if err != nil {
 			return failure(c.name, "ResourceInitializationError: unable to pull secrets or registry auth: %v", err)
 		}
 		if err := r.a.cfg.Runtime.EnsureImage(r.startCtx, c.def.Image, auth); err != nil {
 			return failure(c.name, "CannotPullContainerError: %v", err)
+		}
+		if v := r.a.verifier; v != nil {
+			// The image may have come from another task's pull.
+			if err := v.VerifyImageAccess(r.startCtx, c.def.Image, auth); err != nil {
+				return failure(c.name, "CannotPullContainerError: the task's credentials cannot pull the image on this host: %v", err)
+			}
 		}
 		pulled[c.def.Image] = true
 	}
@@ -651,6 +658,12 @@ func (r *runner) create(ctx context.Context) error {
 	return r.networkReady()
 }
 
+// secretRequest says who asks for the task's secrets: its cluster, family
+// and execution role.
+func (r *runner) secretRequest() secrets.Request {
+	return secrets.Request{Cluster: r.current().ClusterName(), Family: r.def.Family, ExecutionRoleARN: r.def.ExecutionRoleARN}
+}
+
 // createContainer creates one container. (Apart from create, so that the
 // large values it handles stay off the stack of the calls that come
 // before: every runner's stack is only as large as its deepest call.)
@@ -658,7 +671,7 @@ func (r *runner) createContainer(ctx context.Context, c *ctr, in *specInput) err
 	if len(c.def.EnvironmentFiles) > 0 {
 		return failure(c.name, "CannotCreateContainerError: environmentFiles are not supported by this agent")
 	}
-	env, err := resolveSecrets(r.startCtx, r.a.cfg.Secrets, c.def)
+	env, err := resolveSecrets(r.startCtx, r.a.cfg.Secrets, r.secretRequest(), c.def)
 	if err != nil {
 		return failure(c.name, "ResourceInitializationError: unable to pull secrets or registry auth: %v", err)
 	}

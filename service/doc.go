@@ -13,6 +13,14 @@
 // deployment alarms with their rollback, and steps blue/green, linear and
 // canary deployments.
 //
+// Validate checks a service's desired configuration as ECS's CreateService
+// and UpdateService do, naming each bad field in a *ValidationError
+// (errors.Is(err, ErrInvalid)); it quotes at most 64 bytes of any name it
+// echoes. A DAEMON service takes no desiredCount, no placement strategy and
+// a maximumPercent of 100 only (minimumHealthyPercent 0-100). Unset
+// percentages take the defaults of the scheduling strategy; Effective
+// returns a copy with them filled in, as DescribeServices shows a service.
+//
 // The planner takes numbers in and gives names out: a rollback it creates
 // takes Input.DeploymentSeq+1, named by DeploymentID, and the Plan returns
 // the new number. It reads no clock and calls nothing back, so a loop calls

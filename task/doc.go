@@ -54,6 +54,17 @@
 // expressions are checked for presence and length only; the placement
 // package parses the query language.
 //
+// ECS's limits bound what one definition can cost: at most
+// MaxDefinitionBytes (64 KiB) of JSON, refused by ParseDefinition before
+// it decodes anything and by Validate for definitions built in Go (both
+// errors match ErrTooLarge); MaxContainers containers, MaxEnvironmentFiles
+// environment files per container, names of at most 255 characters, and
+// numbers within the ECS API's 32-bit integers (MaxInteger), so that no
+// conversion to bytes or to a time.Duration overflows. RunTask overrides
+// are held to MaxOverrideBytes (8 KiB) and the same bounds by
+// TaskOverride.Validate, which Apply calls. Errors quote at most 64 bytes
+// of a value.
+//
 // # Defaults
 //
 // The helpers apply ECS defaults so that callers do not repeat them:

@@ -90,10 +90,15 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // same as an absent one and is parsed as nil.
 //
 // Errors are *ParseError and match ErrMalformed: syntax errors carry their
-// line and column, type errors their path. ParseDefinition does not
-// validate; call Validate on the result.
+// line and column, type errors their path. Input longer than
+// MaxDefinitionBytes is refused before it is decoded, with an error that
+// also matches ErrTooLarge. ParseDefinition does not validate otherwise;
+// call Validate on the result.
 func ParseDefinition(data []byte) (*TaskDefinition, []Warning, error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
+	if len(data) > MaxDefinitionBytes {
+		return nil, nil, fmt.Errorf("parse task definition: %w", &ParseError{Err: fmt.Errorf("%w: %s", ErrTooLarge, tooLarge(len(data), MaxDefinitionBytes))})
+	}
 	if err := checkSyntax(data); err != nil {
 		return nil, nil, fmt.Errorf("parse task definition: %w", err)
 	}

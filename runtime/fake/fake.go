@@ -2,6 +2,7 @@ package fake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -28,7 +29,10 @@ type Runtime struct {
 	nextPID    int
 }
 
-var _ runtime.Runtime = (*Runtime)(nil)
+var (
+	_ runtime.Runtime        = (*Runtime)(nil)
+	_ runtime.AccessVerifier = (*Runtime)(nil)
+)
 
 type script struct {
 	sel Selector
@@ -330,6 +334,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// pullBehavior returns the script of ref's pulls; r.mu is held.
+func (r *Runtime) pullBehavior(ref string) Behavior {
+	for i := len(r.scripts) - 1; i >= 0; i-- {
+		if r.scripts[i].sel.matchesPull(ref) {
+			return r.scripts[i].b
+		}
+	}
+	return Behavior{}
+}
+
 // EnsureImage makes ref available, recording a pull when it was not. Errors
 // wrap runtime.ErrImagePull.
 func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Auth) error {
@@ -351,13 +365,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 		r.mu.Unlock()
 		return o.ok()
 	}
-	var b Behavior
-	for i := len(r.scripts) - 1; i >= 0; i-- {
-		if r.scripts[i].sel.matchesPull(ref) {
-			b = r.scripts[i].b
-			break
-		}
-	}
+	b := r.pullBehavior(ref)
 	onlyLocal := r.onlyLocal
 	r.mu.Unlock()
 
@@ -370,10 +378,42 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 	if b.PullError != nil {
 		return fail(b.PullError)
 	}
+	if err := b.checkAuth(auth); err != nil {
+		return fail(err)
+	}
 	r.mu.Lock()
 	r.images[ref] = true
 	r.pulls = append(r.pulls, ref)
 	r.mu.Unlock()
+	return o.ok()
+}
+
+// VerifyImageAccess implements runtime.AccessVerifier: it fails when ref
+// is not local, when the registry is off (WithOnlyLocalImages), or when
+// the image's script has PullAuth and auth is not those credentials.
+func (r *Runtime) VerifyImageAccess(ctx context.Context, ref string, auth *runtime.Auth) error {
+	call := Call{Method: MethodVerifyImageAccess, Ref: ref}
+	if auth != nil {
+		a := *auth
+		call.Auth = &a
+	}
+	o := op{done: r.record(call), what: fmt.Sprintf("verify access to image %q", ref)}
+	fail := func(err error) error { return o.fail(fmt.Errorf("%w: %w", runtime.ErrImagePull, err)) }
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	r.mu.Lock()
+	local, onlyLocal, b := r.images[ref], r.onlyLocal, r.pullBehavior(ref)
+	r.mu.Unlock()
+	switch {
+	case !local:
+		return fail(fmt.Errorf("not present: %w", runtime.ErrNotFound))
+	case onlyLocal:
+		return fail(errors.New("no registry to ask"))
+	}
+	if err := b.checkAuth(auth); err != nil {
+		return fail(err)
+	}
 	return o.ok()
 }
 

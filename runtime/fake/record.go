@@ -23,12 +23,14 @@ const (
 	MethodInspect     = "Inspect"
 	MethodList        = "List"
 	MethodDelete      = "Delete"
+	// MethodVerifyImageAccess is runtime.AccessVerifier's method.
+	MethodVerifyImageAccess = "VerifyImageAccess"
 )
 
 var methods = map[string]bool{
 	MethodEnsureImage: true, MethodRemoveImage: true, MethodCreate: true, MethodStart: true, MethodWait: true,
 	MethodSignal: true, MethodExec: true, MethodStats: true, MethodInspect: true,
-	MethodList: true, MethodDelete: true,
+	MethodList: true, MethodDelete: true, MethodVerifyImageAccess: true,
 }
 
 // Call is one recorded call of a runtime.Runtime method. Fields that do not
@@ -73,7 +75,7 @@ func (c Call) String() string {
 	switch c.Method {
 	case MethodRemoveImage:
 		args = append(args, fmt.Sprintf("%q", c.Ref))
-	case MethodEnsureImage:
+	case MethodEnsureImage, MethodVerifyImageAccess:
 		args = append(args, fmt.Sprintf("%q", c.Ref))
 		if c.Auth != nil {
 			args = append(args, fmt.Sprintf("auth user %q", c.Auth.Username))
