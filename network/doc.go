@@ -71,7 +71,8 @@
 // EgressRules allow ("udp:53 to 10.88.0.1", "tcp:443 to 0.0.0.0/0"); nil
 // leaves them unrestricted. Only replies to allowed connections and
 // loopback pass without a rule: a task whose egress is restricted reaches
-// its DNS resolver only if a rule allows it, as in AWS.
+// its DNS resolver only if a rule allows it (AWS exempts its own resolver;
+// here the resolver is an ordinary address).
 //
 // A SecurityGroup is a named set of inbound and outbound rules that tasks
 // join. As in AWS, a new group (NewSecurityGroup) allows all outbound

@@ -20,7 +20,9 @@ import (
 // inbound ones) and traffic on the task's loopback are always allowed, and
 // IPv6 is always dropped (tasks are IPv4-only). Nothing else is implicit:
 // with egress restricted, a task reaches its DNS resolver only if a rule
-// allows it, as with an AWS security group.
+// allows it. (AWS exempts its own resolver at the VPC's base address + 2
+// from security groups; a task's resolver here is an ordinary address, so
+// it takes an ordinary rule, such as "udp:53 to 10.88.0.1".)
 //
 // A policy holds addresses only: the rules of a group that name another
 // group (SourceGroups, DestinationGroups) are resolved to the /32 prefixes

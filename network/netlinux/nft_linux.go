@@ -40,8 +40,8 @@ const ingressTableName = "stevedore"
 //	  }
 //	}
 //
-// As in an AWS security group, nothing else is allowed implicitly: with
-// egress restricted, DNS queries to the task's resolver need a rule.
+// Nothing else is allowed implicitly: with egress restricted, DNS queries
+// to the task's resolver need a rule.
 // Replies to connections a chain accepted pass the other chain as
 // established. IPv6 matches no rule and meets the drop policy.
 func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) {
