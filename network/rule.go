@@ -240,26 +240,15 @@ func mergePermissions(have, add []rule, d direction) ([]rule, error) {
 	var errs []error
 	out := cloneAll(have)
 	for i, r := range add {
+		r = r.masked()
 		k := r.key()
 		at := indexOfKey(out, k)
 		if at < 0 {
 			out = append(out, emptyRule(k))
 			at = len(out) - 1
 		}
-		for j, p := range r.prefixes {
-			if p = p.Masked(); slices.Contains(out[at].prefixes, p) {
-				errs = append(errs, fieldErr(fmt.Sprintf("%s[%d].%s[%d]", d.list, i, d.peers, j), "%s is already authorized", permString(k, p.String(), d)))
-				continue
-			}
-			out[at].prefixes = append(out[at].prefixes, p)
-		}
-		for j, g := range r.groups {
-			if slices.Contains(out[at].groups, g) {
-				errs = append(errs, fieldErr(fmt.Sprintf("%s[%d].%s[%d]", d.list, i, d.groups, j), "%s is already authorized", permString(k, g, d)))
-				continue
-			}
-			out[at].groups = append(out[at].groups, g)
-		}
+		errs = append(errs, addPeers(&out[at].prefixes, r.prefixes, k, d, fmt.Sprintf("%s[%d].%s", d.list, i, d.peers))...)
+		errs = append(errs, addPeers(&out[at].groups, r.groups, k, d, fmt.Sprintf("%s[%d].%s", d.list, i, d.groups))...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -280,36 +269,58 @@ func revokePermissions(have, del []rule, d direction) ([]rule, error) {
 	var errs []error
 	out := cloneAll(have)
 	for i, r := range del {
+		r = r.masked()
 		k := r.key()
-		at := indexOfKey(out, k)
-		for j, p := range r.prefixes {
-			p = p.Masked()
-			n := -1
-			if at >= 0 {
-				n = slices.Index(out[at].prefixes, p)
-			}
-			if n < 0 {
-				errs = append(errs, fieldErr(fmt.Sprintf("%s[%d].%s[%d]", d.list, i, d.peers, j), "%s is not authorized", permString(k, p.String(), d)))
-				continue
-			}
-			out[at].prefixes = slices.Delete(out[at].prefixes, n, n+1)
+		var prefixes *[]netip.Prefix
+		var groups *[]string
+		if at := indexOfKey(out, k); at >= 0 {
+			prefixes, groups = &out[at].prefixes, &out[at].groups
 		}
-		for j, g := range r.groups {
-			n := -1
-			if at >= 0 {
-				n = slices.Index(out[at].groups, g)
-			}
-			if n < 0 {
-				errs = append(errs, fieldErr(fmt.Sprintf("%s[%d].%s[%d]", d.list, i, d.groups, j), "%s is not authorized", permString(k, g, d)))
-				continue
-			}
-			out[at].groups = slices.Delete(out[at].groups, n, n+1)
-		}
+		errs = append(errs, removePeers(prefixes, r.prefixes, k, d, fmt.Sprintf("%s[%d].%s", d.list, i, d.peers))...)
+		errs = append(errs, removePeers(groups, r.groups, k, d, fmt.Sprintf("%s[%d].%s", d.list, i, d.groups))...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return slices.DeleteFunc(out, func(r rule) bool { return r.permissions() == 0 }), nil
+}
+
+// masked returns r with the host bits of its prefixes cleared.
+func (r rule) masked() rule {
+	r.prefixes = mapRules(r.prefixes, netip.Prefix.Masked)
+	return r
+}
+
+// addPeers appends the peers of add to *have; one that is there already is
+// an error naming field[j], the j-th peer of add.
+func addPeers[P comparable](have *[]P, add []P, k permKey, d direction, field string) []error {
+	var errs []error
+	for j, p := range add {
+		if slices.Contains(*have, p) {
+			errs = append(errs, fieldErr(fmt.Sprintf("%s[%d]", field, j), "%s is already authorized", permString(k, fmt.Sprint(p), d)))
+			continue
+		}
+		*have = append(*have, p)
+	}
+	return errs
+}
+
+// removePeers deletes the peers of del from *have (nil: a rule that is not
+// there); one that is not there is an error naming field[j].
+func removePeers[P comparable](have *[]P, del []P, k permKey, d direction, field string) []error {
+	var errs []error
+	for j, p := range del {
+		n := -1
+		if have != nil {
+			n = slices.Index(*have, p)
+		}
+		if n < 0 {
+			errs = append(errs, fieldErr(fmt.Sprintf("%s[%d]", field, j), "%s is not authorized", permString(k, fmt.Sprint(p), d)))
+			continue
+		}
+		*have = slices.Delete(*have, n, n+1)
+	}
+	return errs
 }
 
 // union adds the permissions of rs to into, each once, with every group
