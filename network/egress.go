@@ -82,6 +82,7 @@ func ParseEgressRule(s string) (EgressRule, error) {
 // every outbound connection that no rule allows is dropped, so a policy
 // without rules denies every outbound connection.
 type EgressPolicy struct {
+	// Rules are the outbound rules, with destinations only (no groups).
 	Rules []EgressRule `json:"rules"`
 }
 
