@@ -20,11 +20,7 @@ func egressStrings(rs []EgressRule) []string { return strs(rs) }
 
 func TestParseEgressRule(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		in      string
-		want    EgressRule
-		wantErr string
-	}{
+	tests := []parseCase[EgressRule]{
 		{in: "all to 0.0.0.0/0", want: DefaultEgressRule()},
 		{in: "tcp:443 to 10.0.0.0/8, sg-0a1b", want: EgressRule{Protocol: ProtocolTCP, FromPort: 443,
 			Destinations: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, DestinationGroups: []string{"sg-0a1b"}}},
@@ -37,22 +33,7 @@ func TestParseEgressRule(t *testing.T) {
 		{in: "tcp:443 to ::/0", wantErr: "destinations[0]"},
 		{in: "icmp:3 to 0.0.0.0/0", wantErr: "ports do not apply"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseEgressRule(tt.in)
-			if tt.wantErr != "" {
-				require.ErrorIs(t, err, ErrInvalid)
-				assert.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-			again, err := ParseEgressRule(got.String())
-			require.NoError(t, err)
-			assert.Equal(t, got, again)
-		})
-	}
+	runParseCases(t, ParseEgressRule, tests)
 }
 
 func TestParseIngressRuleWithGroups(t *testing.T) {
