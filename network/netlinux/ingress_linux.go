@@ -46,16 +46,16 @@ func (p *Provider) UpdateIngress(ctx context.Context, taskID string, policy *net
 		if err := enterNetNS(rec.NetNSPath); err != nil {
 			return err
 		}
-		conn, err := nftables.New() // dials from this thread, in the task's namespace
+		conn, err := policyConn() // dials from this thread, in the task's namespace
 		if err != nil {
-			return fmt.Errorf("nftables: %w", err)
+			return err
 		}
 		if policy == nil {
 			t := &nftables.Table{Family: nftables.TableFamilyINet, Name: ingressTableName}
 			conn.AddTable(t)
 			conn.DelTable(t)
-		} else {
-			applyIngress(conn, policy)
+		} else if err := applyIngress(conn, policy); err != nil {
+			return err
 		}
 		return conn.Flush()
 	})

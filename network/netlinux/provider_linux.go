@@ -398,11 +398,13 @@ func (p *Provider) createNamespace(req network.Request, att *network.Attachment)
 			return fmt.Errorf("add default route via %s: %w", att.Gateway, err)
 		}
 		if req.Ingress != nil {
-			conn, err := nftables.New() // dials from this thread, in the task's namespace
+			conn, err := policyConn() // dials from this thread, in the task's namespace
 			if err != nil {
-				return fmt.Errorf("nftables: %w", err)
+				return err
 			}
-			applyIngress(conn, req.Ingress)
+			if err := applyIngress(conn, req.Ingress); err != nil {
+				return fmt.Errorf("install security-group rules: %w", err)
+			}
 			if err := conn.Flush(); err != nil {
 				return fmt.Errorf("install security-group rules: %w", err)
 			}
