@@ -46,7 +46,9 @@
 //     connections already allowed pass without a rule, DNS included).
 //     UpdateIngress (network.IngressUpdater) replaces that table, both
 //     directions together, or adds or deletes it, in one nftables
-//     transaction while the task runs.
+//     transaction while the task runs. A rule's peers (its prefixes, and
+//     the members of the groups it names, resolved) are one anonymous
+//     interval set, so a rule naming a large group stays one rule.
 //   - bridge: the same, plus an "ip <name>" table in the host with DNAT
 //     rules from each host port (on any local address, 127.0.0.1 included)
 //     to the task's address and container port, in prerouting for
