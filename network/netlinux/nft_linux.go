@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -183,7 +184,14 @@ func matchPeers(conn *nftables.Conn, t *nftables.Table, offset uint32, peers []n
 	if len(ranges) == 1 && ranges[0] == (addrRange{0, math.MaxUint32}) {
 		return nil, nil
 	}
-	set := &nftables.Set{Table: t, Anonymous: true, Constant: true, Interval: true, KeyType: nftables.TypeIPAddr}
+	// The ID and name are set here: the library would take the ID from a
+	// package counter that it increments without a lock (a data race
+	// between providers, or tasks, applying policies at once). The ID
+	// only has to be unique in the transaction; the kernel names the set.
+	set := &nftables.Set{
+		Table: t, ID: setIDs.Add(1), Name: "__set%d",
+		Anonymous: true, Constant: true, Interval: true, KeyType: nftables.TypeIPAddr,
+	}
 	if err := conn.AddSet(set, intervalElements(ranges)); err != nil {
 		return nil, fmt.Errorf("nftables set: %w", err)
 	}
@@ -192,6 +200,9 @@ func matchPeers(conn *nftables.Conn, t *nftables.Table, offset uint32, peers []n
 		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
 	}, nil
 }
+
+// setIDs numbers the anonymous sets of policies.
+var setIDs atomic.Uint32
 
 // addrRange is an inclusive range of IPv4 addresses.
 type addrRange struct{ lo, hi uint32 }
