@@ -53,9 +53,10 @@
 //     Non-essential containers may exit at any time; an essential container
 //     that exits stops the task (stop code EssentialContainerExited).
 //   - When the desired status is STOPPED: DEACTIVATING (for a task that was
-//     activating or running; Config.Deactivate, when set, runs then and the
-//     containers keep running until it returns: the orchestrator drains the
-//     task from its load balancers there), STOPPING (each container gets SIGTERM, then
+//     activating or running; the containers keep running while the task's
+//     drain holds: until the loops named in the stored drain, which take the
+//     task out of its target groups and service discovery, mark it drained,
+//     or the drain's deadline passes), STOPPING (each container gets SIGTERM, then
 //     SIGKILL after its stopTimeout, 30 s by default; containers stop in
 //     reverse dependency order), DEPROVISIONING (containers deleted, network
 //     torn down, task volumes removed) and STOPPED. The exit code of every

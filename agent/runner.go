@@ -525,7 +525,11 @@ func (r *runner) provision(ctx context.Context) error {
 	if err != nil {
 		return failure("", "ResourceInitializationError: invalid network configuration: %v", err)
 	}
-	req.Ingress = r.current().Ingress // the task's security groups; nil: unfiltered
+	cur := r.current()
+	req.Ingress = cur.Ingress // the task's security groups; nil: unfiltered
+	if cur.DNS != nil && len(req.DNS.Servers) == 0 && req.Mode.HasNamespace() {
+		req.DNS = *cur.DNS // the control plane's choice (service discovery)
+	}
 	nw := r.a.cfg.Network
 	_, req.DeferReady = nw.(network.Readier) // see networkReady
 	var att *network.Attachment
@@ -1028,7 +1032,7 @@ func (r *runner) handle(ctx context.Context, ev event) error {
 	})
 }
 
-// stop takes the task down: DEACTIVATING (the Deactivate hook), STOPPING
+// stop takes the task down: DEACTIVATING (the drain), STOPPING
 // (SIGTERM, SIGKILL after the stop timeout, in reverse dependency order),
 // DEPROVISIONING (delete the containers, tear the network down) and
 // STOPPED, giving the reservation back in the same transaction.
@@ -1045,7 +1049,7 @@ func (r *runner) stop(ctx context.Context) error {
 		if err := r.setStatus(ctx, task.Deactivating); err != nil {
 			return err
 		}
-		if err := r.deactivate(ctx); err != nil {
+		if err := r.drain(ctx); err != nil {
 			return err
 		}
 	}

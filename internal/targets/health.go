@@ -1,4 +1,4 @@
-package stevedore
+package targets
 
 import (
 	"context"
@@ -6,10 +6,8 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/stevedore-io/stevedore/health"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/lb"
-	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -133,7 +131,7 @@ func (h *targetHealth) take() map[string]state.TargetHealth {
 }
 
 // run writes the changes until ctx ends.
-func (h *targetHealth) run(ctx context.Context, o *Orchestrator) error {
+func (h *targetHealth) run(ctx context.Context, st store.Store) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -144,7 +142,7 @@ func (h *targetHealth) run(ctx context.Context, o *Orchestrator) error {
 		if len(changes) == 0 {
 			continue
 		}
-		err := o.store.Update(ctx, func(tx store.Tx) error {
+		err := st.Update(ctx, func(tx store.Tx) error {
 			for id, hs := range changes {
 				t, err := store.Get[*state.Task](tx, state.KindTasks, id)
 				if errors.Is(err, store.ErrNotFound) {
@@ -181,7 +179,7 @@ func (h *targetHealth) run(ctx context.Context, o *Orchestrator) error {
 
 // watchTarget reports the states of task id in group g to h until ctx
 // ends.
-func watchTarget(ctx context.Context, g TargetGroup, id string, h *targetHealth) {
+func watchTarget(ctx context.Context, g Group, id string, h *targetHealth) {
 	prev := lb.TargetState("")
 	for {
 		others := slices.DeleteFunc(slices.Clone(targetStates), func(s lb.TargetState) bool { return s == prev })
@@ -196,15 +194,15 @@ func watchTarget(ctx context.Context, g TargetGroup, id string, h *targetHealth)
 
 // expectHealth tells the health recorder which groups task t belongs in:
 // those of its service's load balancers while it is desired RUNNING.
-func (s *targetSync) expectHealth(t *state.Task, svc *state.Service) {
+func (s *Targets) expectHealth(t *state.Task, svc *state.Service) {
 	if svc == nil || len(svc.LoadBalancers) == 0 || t.DesiredStatus != task.Running {
 		s.health.forget(t.ID())
 		return
 	}
 	groups := make([]string, 0, len(svc.LoadBalancers))
 	for _, l := range svc.LoadBalancers {
-		g := targetGroupOf(svc, t, l)
-		if s.groups[g] != nil && !slices.Contains(groups, g) {
+		g := GroupOf(svc, t, l)
+		if s.cfg.Groups[g] != nil && !slices.Contains(groups, g) {
 			groups = append(groups, g)
 		}
 	}
@@ -212,7 +210,7 @@ func (s *targetSync) expectHealth(t *state.Task, svc *state.Service) {
 }
 
 // watch starts the health watcher of task id in group, once.
-func (s *targetSync) watch(o *Orchestrator, id, group string) {
+func (s *Targets) watch(id, group string) {
 	if s.watches[id][group] != nil {
 		return
 	}
@@ -221,12 +219,12 @@ func (s *targetSync) watch(o *Orchestrator, id, group string) {
 		s.watches[id] = map[string]context.CancelFunc{}
 	}
 	s.watches[id][group] = cancel
-	g := s.groups[group]
-	o.wg.Go(func() { watchTarget(ctx, g, id, s.health) })
+	g := s.cfg.Groups[group]
+	s.wg.Go(func() { watchTarget(ctx, g, id, s.health) })
 }
 
 // unwatch stops the health watcher of task id in group.
-func (s *targetSync) unwatch(id, group string) {
+func (s *Targets) unwatch(id, group string) {
 	if cancel := s.watches[id][group]; cancel != nil {
 		cancel()
 		delete(s.watches[id], group)
@@ -235,29 +233,4 @@ func (s *targetSync) unwatch(id, group string) {
 		}
 	}
 	s.health.observe(id, group, lb.StateUnused)
-}
-
-// withTargetHealth makes the planner's view of a task of a service with
-// load balancers count its target groups' health: the task is health
-// checked, and its health is the worst of its containers' (when they are
-// checked) and its target groups', where a task not yet registered or
-// still in its first checks is UNKNOWN, not healthy.
-func withTargetHealth(ts *service.TaskState, t *state.Task) {
-	tg := health.Status(t.TargetHealth.Status())
-	if ts.HealthChecked {
-		ts.Health = health.Worst(ts.Health, tg)
-	} else {
-		ts.Health = tg
-	}
-	ts.HealthChecked = true
-}
-
-// stopReason is the stoppedReason of a task the planner stops: ECS's
-// wording for a task that failed its target group's health checks rather
-// than its containers'.
-func stopReason(t *state.Task, st service.Stop) string {
-	if st.Health && t.TargetHealth == state.TargetHealthUnhealthy && t.HealthStatus != task.Unhealthy {
-		return "Task failed ELB health checks"
-	}
-	return st.Reason
 }

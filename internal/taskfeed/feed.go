@@ -1,4 +1,13 @@
-package stevedore
+// Package taskfeed fans one store watch of the tasks out to the agents that
+// run in the same process, by instance: without it, every agent would watch
+// every task change of the cluster and discard all but its own, and n agents
+// would cost n deliveries per change. With it a change costs one delivery,
+// to the agent concerned.
+//
+// New fixes the revision the feed starts from; Run dispatches until its
+// context ends; Store gives an agent a store.Store whose task watches the
+// feed serves.
+package taskfeed
 
 import (
 	"context"
@@ -24,12 +33,9 @@ const (
 	feedBuffer = 4096
 )
 
-// taskFeed fans one store watch of the tasks out to the agents running in
-// this process, by instance. Without it, every agent would watch every task
-// change of the cluster and discard all but its own: n agents would cost n
-// deliveries per change. With it a change costs one delivery to the agent
-// concerned.
-type taskFeed struct {
+// Feed fans the task events of the store out to the agents of this
+// process.
+type Feed struct {
 	s store.Store
 
 	mu   sync.Mutex
@@ -37,14 +43,19 @@ type taskFeed struct {
 	subs map[string]map[*feedWatcher]struct{}
 }
 
-func newTaskFeed(s store.Store) *taskFeed {
-	return &taskFeed{s: s, subs: map[string]map[*feedWatcher]struct{}{}}
+// New returns a feed of the tasks of s, dispatching from the store's
+// current revision: call it before any agent subscribes, so that no event
+// after a subscriber's revision is missed.
+func New(ctx context.Context, s store.Store) (*Feed, error) {
+	f := &Feed{s: s, subs: map[string]map[*feedWatcher]struct{}{}}
+	if err := f.start(ctx); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
-// start fixes the revision the feed dispatches from. It must be called
-// before any agent can subscribe, so that no event after a subscriber's
-// revision is missed.
-func (f *taskFeed) start(ctx context.Context) error {
+// start fixes the revision the feed dispatches from.
+func (f *Feed) start(ctx context.Context) error {
 	return f.s.View(ctx, func(tx store.ReadTx) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -53,37 +64,41 @@ func (f *taskFeed) start(ctx context.Context) error {
 	})
 }
 
-// run dispatches task events until ctx ends. A watch that falls behind is
-// resumed at once from the last revision dispatched (the feed is one
-// goroutine among thousands of busy task runners, and a pause would let
-// the store's history move past it); when the history no longer reaches
-// back that far, its subscribers are ended and resubscribe.
-func (f *taskFeed) run(ctx context.Context, _ *Orchestrator) error {
+// Run dispatches task events until ctx ends, from the revision New
+// fixed. When the store no longer holds the history the feed needs, the
+// feed moves on to a fresh revision first and then ends its subscribers,
+// so that they resubscribe from snapshots the feed can serve.
+func (f *Feed) Run(ctx context.Context) error {
+	f.mu.Lock()
+	from := f.seen
+	f.mu.Unlock()
+	fol, err := store.Resume(ctx, f.s, from, store.FollowConfig{
+		Snapshot: func(tx store.ReadTx) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.seen = tx.Revision()
+			return nil
+		},
+		Options: []store.WatchOption{store.WithKinds(state.KindTasks)},
+	})
+	if err != nil {
+		return err
+	}
+	defer fol.Close()
+	var buf []store.Event
 	for {
-		f.mu.Lock()
-		from := f.seen
-		f.mu.Unlock()
-		w, err := f.s.Watch(ctx, from, store.WithKinds(state.KindTasks))
-		if errors.Is(err, store.ErrCompacted) {
-			// Move on first, so that the subscribers ended here
-			// resubscribe from snapshots the feed can serve.
-			if err := f.start(ctx); err != nil {
-				return err
-			}
-			f.closeAll(err)
-			continue
-		}
+		evs, resynced, err := fol.Next(ctx, buf[:0])
 		if err != nil {
 			return err
 		}
-		for ev := range w.Events() {
+		if resynced {
+			f.closeAll(store.ErrCompacted)
+		}
+		for _, ev := range evs {
 			f.dispatch(ev)
 		}
-		err = w.Err()
-		w.Close()
-		if !errors.Is(err, store.ErrWatcherTooSlow) {
-			return err
-		}
+		clear(evs)
+		buf = evs
 	}
 }
 
@@ -97,7 +112,7 @@ func instanceOf(ev store.Event) string {
 	return ""
 }
 
-func (f *taskFeed) dispatch(ev store.Event) {
+func (f *Feed) dispatch(ev store.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seen = ev.Revision
@@ -115,7 +130,7 @@ func (f *taskFeed) dispatch(ev store.Event) {
 // slow, but only between transactions: it ends after the whole of the
 // last transaction it was given, a safe point to resume from. f.mu is
 // held.
-func (f *taskFeed) send(w *feedWatcher, ev store.Event) {
+func (f *Feed) send(w *feedWatcher, ev store.Event) {
 	if !w.pumping {
 		select {
 		case w.events <- ev:
@@ -139,7 +154,7 @@ func (f *taskFeed) send(w *feedWatcher, ev store.Event) {
 // pump moves w's queue into its channel until the queue is empty. When the
 // watch has ended meanwhile, it closes the channel: after the queue for a
 // watcher too slow, at once otherwise.
-func (f *taskFeed) pump(w *feedWatcher) {
+func (f *Feed) pump(w *feedWatcher) {
 	var batch []store.Event
 	for {
 		f.mu.Lock()
@@ -168,7 +183,7 @@ func (f *taskFeed) pump(w *feedWatcher) {
 	}
 }
 
-func (f *taskFeed) closeAll(err error) {
+func (f *Feed) closeAll(err error) {
 	if err == nil {
 		err = store.ErrClosed
 	}
@@ -183,7 +198,7 @@ func (f *taskFeed) closeAll(err error) {
 
 // end ends a watcher; f.mu is held. Its channel is closed at once, or by
 // its pump: a watcher too slow still receives what was queued for it.
-func (f *taskFeed) end(w *feedWatcher, err error) {
+func (f *Feed) end(w *feedWatcher, err error) {
 	if !errors.Is(err, store.ErrWatcherTooSlow) {
 		w.abandon()
 	}
@@ -200,7 +215,7 @@ func (f *taskFeed) end(w *feedWatcher, err error) {
 
 // watch subscribes to the task events of one instance after revision from,
 // or reports false when the feed has already passed from.
-func (f *taskFeed) watch(ctx context.Context, instance string, from int64, filter store.WatchFilter) (*feedWatcher, bool) {
+func (f *Feed) watch(ctx context.Context, instance string, from int64, filter store.WatchFilter) (*feedWatcher, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if from < f.seen {
@@ -223,7 +238,7 @@ func (f *taskFeed) watch(ctx context.Context, instance string, from int64, filte
 
 // feedWatcher is a store.Watcher served by the feed.
 type feedWatcher struct {
-	f        *taskFeed
+	f        *Feed
 	instance string
 	from     int64
 	filter   store.WatchFilter
@@ -281,12 +296,17 @@ func (w *feedWatcher) closeEvents() {
 	}
 }
 
-// agentStore is the store as one in-process agent sees it: everything goes
-// to the real store except watches of the instance's tasks, which the feed
-// serves when it can.
+// Store returns the store as the agent of instance sees it: everything
+// goes to the real store except watches of the instance's tasks, which the
+// feed serves when it can.
+func (f *Feed) Store(instance string) store.Store {
+	return agentStore{Store: f.s, feed: f, instance: instance}
+}
+
+// agentStore is the store as one in-process agent sees it.
 type agentStore struct {
 	store.Store
-	feed     *taskFeed
+	feed     *Feed
 	instance string
 }
 

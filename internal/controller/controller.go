@@ -1,17 +1,25 @@
-package stevedore
+// Package controller is the service controller: it keeps services at their
+// desired state. It follows services, their tasks and the instances through
+// the store (store.Follower), and on every change reconciles the services
+// concerned with the pure deployment planner (service.Compute); it starts
+// tasks through the launcher and stops them by setting their desired
+// status. It writes services (deployments, counts, events) and tasks'
+// desired status; agents write the rest.
+package controller
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/health"
+	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/placement/query"
@@ -20,19 +28,19 @@ import (
 	"github.com/stevedore-io/stevedore/task"
 )
 
-// placementRetry is how soon a service that could not place a task tries
+// PlacementRetry is how soon a service that could not place a task tries
 // again when nothing else changed.
-const placementRetry = 10 * time.Second
+const PlacementRetry = 10 * time.Second
 
-// serviceController keeps services at their desired state. It caches the
+// Controller keeps services at their desired state. It caches the
 // services, their tasks and the instances from a store watch, and on every
 // change reconciles the services concerned: it runs the pure deployment
 // planner (service.Compute) on the cache, and the services whose plan
 // writes something are planned again and written in transactions of up to
 // writeBatch services (one per service when a batch fails). The cache takes
 // in the controller's own writes at once.
-type serviceController struct {
-	o         *Orchestrator
+type Controller struct {
+	cfg       Config
 	services  map[string]*state.Service        // by service key
 	tasks     map[string]map[string]cachedTask // service key -> task ID -> task
 	instances map[string]*state.Instance       // by instance ID
@@ -61,19 +69,61 @@ type serviceController struct {
 	keys map[[2]string]string
 	// tsBuf holds the planner's task states during a plan.
 	tsBuf []service.TaskState
-	// w is the watch of services, tasks and instances (nil when the
-	// controller is driven by hand); err says why it ended. A pass takes
-	// in the events queued behind each batch it writes.
-	w   *queuedWatch
+	// w follows services, tasks and instances (nil when the controller
+	// is driven by hand); err says why it ended. A pass takes in the
+	// events queued behind each batch it writes.
+	w   *store.Follower
 	buf []store.Event
 	err error
 }
 
-func newServiceController(o *Orchestrator) *serviceController {
-	return &serviceController{o: o}
+// Config is what a Controller needs. Store and Launcher are required.
+type Config struct {
+	// Store holds the services, tasks and instances.
+	Store store.Store
+	// Launcher creates the tasks services start.
+	Launcher *launch.Launcher
+	// AlarmBakeTime is the bake time of a rolling deployment with alarms
+	// (0 without); nil: none.
+	AlarmBakeTime func(*service.DeploymentAlarms) time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives the controller's log (default: discard).
+	Logger *slog.Logger
 }
 
-func (c *serviceController) reset() {
+// New returns a Controller for cfg.
+func New(cfg Config) (*Controller, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("controller: Config.Store missing")
+	case cfg.Launcher == nil:
+		return nil, errors.New("controller: Config.Launcher missing")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AlarmBakeTime == nil {
+		cfg.AlarmBakeTime = func(*service.DeploymentAlarms) time.Duration { return 0 }
+	}
+	c := &Controller{cfg: cfg}
+	c.reset()
+	return c, nil
+}
+
+// Load replaces the controller's cache with the services, tasks and
+// instances of tx and marks every service for the next Pass. Run does it
+// itself; Load and Pass drive a controller by hand (a benchmark's steady
+// pass).
+func (c *Controller) Load(tx store.ReadTx) error { return c.snapshot(tx) }
+
+// Pass reconciles the services marked since the last pass.
+func (c *Controller) Pass(ctx context.Context) { c.reconcileDirty(ctx) }
+
+func (c *Controller) reset() {
 	c.services = map[string]*state.Service{}
 	c.tasks = map[string]map[string]cachedTask{}
 	c.instances = map[string]*state.Instance{}
@@ -86,37 +136,21 @@ func (c *serviceController) reset() {
 	c.own = map[*state.Instance]bool{}
 }
 
-func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
-	c.reset()
+// Run reconciles services until ctx ends, or the store fails.
+func (c *Controller) Run(ctx context.Context) error {
 	c.err = nil
-	var rev int64
-	err := c.o.store.View(ctx, func(tx store.ReadTx) error {
-		rev = tx.Revision()
-		for _, kind := range []string{state.KindServices, state.KindTasks, state.KindInstances} {
-			objs, err := tx.List(kind)
-			if err != nil {
-				return err
-			}
-			for _, obj := range objs {
-				c.observe(obj, nil)
-			}
-		}
-		return nil
+	var err error
+	c.w, err = store.Follow(ctx, c.cfg.Store, store.FollowConfig{
+		Snapshot: c.snapshot,
+		Options:  []store.WatchOption{store.WithKinds(state.KindServices, state.KindTasks, state.KindInstances)},
 	})
 	if err != nil {
 		return err
-	}
-	c.w, err = watchQueued(ctx, c.o.store, rev, store.WithKinds(state.KindServices, state.KindTasks, state.KindInstances))
-	if err != nil {
-		return fmt.Errorf("watch after snapshot at revision %d: %w", rev, err)
 	}
 	defer func() {
 		c.w.Close()
 		c.w = nil
 	}()
-	for key := range c.services {
-		c.dirty[key] = true
-	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -134,7 +168,7 @@ func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
 		case <-c.w.Ready():
 			c.drain()
 		case <-timer.C:
-			now := c.o.now()
+			now := c.cfg.Now()
 			for key, at := range c.wake {
 				if !at.After(now) {
 					c.dirty[key] = true
@@ -145,13 +179,33 @@ func (c *serviceController) run(ctx context.Context, _ *Orchestrator) error {
 	}
 }
 
-// drain applies the events queued on the watch.
-func (c *serviceController) drain() {
+// snapshot replaces the cache with the services, tasks and instances of
+// tx, and marks every service dirty.
+func (c *Controller) snapshot(tx store.ReadTx) error {
+	c.reset()
+	for _, kind := range []string{state.KindServices, state.KindTasks, state.KindInstances} {
+		objs, err := tx.List(kind)
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			c.observe(obj, nil)
+		}
+	}
+	for key := range c.services {
+		c.dirty[key] = true
+	}
+	return nil
+}
+
+// drain applies the events queued on the watch (after a fresh snapshot,
+// the snapshot has replaced the cache already).
+func (c *Controller) drain() {
 	if c.w == nil || c.err != nil {
 		return
 	}
 	var err error
-	c.buf, err = c.w.Take(c.buf[:0])
+	c.buf, _, err = c.w.Take(c.buf[:0])
 	for _, ev := range c.buf {
 		c.apply(ev)
 	}
@@ -161,7 +215,7 @@ func (c *serviceController) drain() {
 	}
 }
 
-func (c *serviceController) nextWake() time.Time {
+func (c *Controller) nextWake() time.Time {
 	var next time.Time
 	for _, at := range c.wake {
 		if next.IsZero() || at.Before(next) {
@@ -171,7 +225,7 @@ func (c *serviceController) nextWake() time.Time {
 	return next
 }
 
-func (c *serviceController) apply(ev store.Event) {
+func (c *Controller) apply(ev store.Event) {
 	if ev.Type == store.Deleted {
 		c.forget(ev.Prev)
 		return
@@ -180,7 +234,7 @@ func (c *serviceController) apply(ev store.Event) {
 }
 
 // observe caches an object and marks the services it concerns.
-func (c *serviceController) observe(obj, prev store.Object) {
+func (c *Controller) observe(obj, prev store.Object) {
 	switch o := obj.(type) {
 	case *state.Service:
 		key := o.ObjectID()
@@ -260,7 +314,7 @@ func freed(p, o *state.Instance) bool {
 }
 
 // serviceKey returns state.ServiceKey(clusterName, name), interned.
-func (c *serviceController) serviceKey(clusterName, name string) string {
+func (c *Controller) serviceKey(clusterName, name string) string {
 	k := [2]string{clusterName, name}
 	key, ok := c.keys[k]
 	if !ok {
@@ -276,7 +330,7 @@ func taskChanged(p, t *state.Task) bool {
 		p.TargetHealth != t.TargetHealth
 }
 
-func (c *serviceController) forget(obj store.Object) {
+func (c *Controller) forget(obj store.Object) {
 	switch o := obj.(type) {
 	case *state.Service:
 		delete(c.keys, [2]string{o.Cluster, o.Name})
@@ -302,7 +356,7 @@ func (c *serviceController) forget(obj store.Object) {
 // service.
 const writeBatch = 64
 
-func (c *serviceController) reconcileDirty(ctx context.Context) {
+func (c *Controller) reconcileDirty(ctx context.Context) {
 	keys := make([]string, 0, len(c.dirty))
 	for key := range c.dirty {
 		keys = append(keys, key)
@@ -343,9 +397,9 @@ func (c *serviceController) reconcileDirty(ctx context.Context) {
 // check plans a service on the cached state and reports whether the plan
 // writes anything; when it does not, wake is when the service wants to be
 // looked at again through time alone.
-func (c *serviceController) check(key string) (wake time.Time, write bool, err error) {
+func (c *Controller) check(key string) (wake time.Time, write bool, err error) {
 	cached := c.services[key]
-	next, plan, err := c.plan(cached, c.o.now())
+	next, plan, err := c.plan(cached, c.cfg.Now())
 	if err != nil {
 		return time.Time{}, false, err
 	}
@@ -356,7 +410,7 @@ func (c *serviceController) check(key string) (wake time.Time, write bool, err e
 	return time.Time{}, true, nil
 }
 
-func (c *serviceController) setWake(key string, wake time.Time) {
+func (c *Controller) setWake(key string, wake time.Time) {
 	if wake.IsZero() {
 		delete(c.wake, key)
 	} else {
@@ -366,12 +420,12 @@ func (c *serviceController) setWake(key string, wake time.Time) {
 
 // failed records that a service could not be reconciled: it is tried again
 // in a second.
-func (c *serviceController) failed(ctx context.Context, key string, err error) {
+func (c *Controller) failed(ctx context.Context, key string, err error) {
 	clear(c.rounds) // they may hold placements that were not written
 	if ctx.Err() == nil {
-		c.o.log.Warn("service reconcile failed; retrying", "service", key, "err", err)
+		c.cfg.Logger.Warn("service reconcile failed; retrying", "service", key, "err", err)
 	}
-	c.setWake(key, c.o.now().Add(time.Second))
+	c.setWake(key, c.cfg.Now().Add(time.Second))
 }
 
 // serviceWrite is what reconciling one service in a transaction did.
@@ -389,7 +443,7 @@ type serviceWrite struct {
 // write reconciles services in one transaction, or, when that fails, in
 // one transaction each, so that a service that cannot be written holds no
 // other back.
-func (c *serviceController) write(ctx context.Context, keys []string) {
+func (c *Controller) write(ctx context.Context, keys []string) {
 	results, reserved, err := c.writeTx(ctx, keys)
 	if err != nil && len(keys) > 1 {
 		clear(c.rounds)
@@ -420,10 +474,10 @@ func (c *serviceController) write(ctx context.Context, keys []string) {
 
 // writeTx plans and writes services in one transaction. It returns what
 // each service did and the instances it reserved on.
-func (c *serviceController) writeTx(ctx context.Context, keys []string) ([]serviceWrite, map[string]*state.Instance, error) {
+func (c *Controller) writeTx(ctx context.Context, keys []string) ([]serviceWrite, map[string]*state.Instance, error) {
 	var results []serviceWrite
 	var reserved map[string]*state.Instance
-	err := c.o.store.Update(ctx, func(tx store.Tx) error {
+	err := c.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		results = results[:0]
 		// The instances this transaction reserved on, each written
 		// once at the end.
@@ -449,7 +503,7 @@ func (c *serviceController) writeTx(ctx context.Context, keys []string) ([]servi
 }
 
 // applyPlan plans one service on the state of tx and writes the plan.
-func (c *serviceController) applyPlan(tx store.Tx, r *serviceWrite, reserved map[string]*state.Instance) error {
+func (c *Controller) applyPlan(tx store.Tx, r *serviceWrite, reserved map[string]*state.Instance) error {
 	cur, err := store.Get[*state.Service](tx, state.KindServices, r.key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -472,7 +526,7 @@ func (c *serviceController) applyPlan(tx store.Tx, r *serviceWrite, reserved map
 			c.tasks[r.key][id] = cachedTask{t: t, ts: taskState(t)}
 		}
 	}
-	now := c.o.now()
+	now := c.cfg.Now()
 	next, plan, err := c.plan(cur, now)
 	if err != nil {
 		return err
@@ -543,7 +597,7 @@ func taskState(t *state.Task) service.TaskState {
 
 // plan runs the deployment planner on a service and returns the service as
 // the plan leaves it (a copy) with the plan.
-func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Service, service.Plan, error) {
+func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, service.Plan, error) {
 	// A shallow copy is enough: the planner returns new deployments, and
 	// AddEvent builds a new slice; nothing below changes a shared slice.
 	next := &state.Service{Meta: cur.Meta, Service: cur.Service}
@@ -559,7 +613,7 @@ func (c *serviceController) plan(cur *state.Service, now time.Time) (*state.Serv
 		LastCompleted:          s.LastCompleted,
 		Steady:                 s.Steady,
 		Routing:                s.Routing,
-		AlarmBakeTime:          c.o.alarmBakeTime(s.DeploymentConfiguration.Alarms),
+		AlarmBakeTime:          c.cfg.AlarmBakeTime(s.DeploymentConfiguration.Alarms),
 		DeploymentSeq:          s.DeploymentSeq,
 		Now:                    now,
 	}
@@ -626,7 +680,7 @@ func lastCompletedEqual(a, b *service.Deployment) bool {
 
 // stopTask sets a task's desired status to STOPPED and returns the version
 // written (nil when there was nothing to do).
-func (c *serviceController) stopTask(tx store.Tx, st service.Stop, now time.Time) (*state.Task, error) {
+func (c *Controller) stopTask(tx store.Tx, st service.Stop, now time.Time) (*state.Task, error) {
 	t, err := store.Get[*state.Task](tx, state.KindTasks, st.TaskID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -645,37 +699,37 @@ func (c *serviceController) stopTask(tx store.Tx, st service.Stop, now time.Time
 	return next, nil
 }
 
-func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts []service.Start, now time.Time, r *serviceWrite, reserved map[string]*state.Instance) error {
+func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []service.Start, now time.Time, r *serviceWrite, reserved map[string]*state.Instance) error {
 	for _, st := range starts {
 		def, err := store.Get[*state.TaskDefinition](tx, state.KindTaskDefinitions, st.TaskDefinition)
 		if err != nil {
 			return fmt.Errorf("task definition of deployment %s: %w", st.DeploymentID, err)
 		}
-		l := &launch{
-			cluster:     s.Cluster,
-			def:         def.TaskDefinition,
-			count:       st.Count,
-			group:       "service:" + s.Name,
-			startedBy:   st.DeploymentID,
-			service:     s.Name,
-			deployment:  st.DeploymentID,
-			constraints: s.PlacementConstraints,
-			strategies:  s.PlacementStrategy,
-			providers:   s.CapacityProviders,
-			network:     deploymentNetwork(s, st.DeploymentID),
+		l := &launch.Request{
+			Cluster:     s.Cluster,
+			Def:         def.TaskDefinition,
+			Count:       st.Count,
+			Group:       "service:" + s.Name,
+			StartedBy:   st.DeploymentID,
+			Service:     s.Name,
+			Deployment:  st.DeploymentID,
+			Constraints: s.PlacementConstraints,
+			Strategies:  s.PlacementStrategy,
+			Providers:   s.CapacityProviders,
+			Network:     deploymentNetwork(s, st.DeploymentID),
 		}
 		var round *placement.Round
 		if st.InstanceID != "" {
-			l.instances = []string{st.InstanceID}
+			l.Instances = []string{st.InstanceID}
 		} else {
 			if round = c.rounds[s.Cluster]; round == nil {
-				if round, err = c.o.newRoundReserving(tx, s.Cluster, nil, reserved); err != nil {
+				if round, err = c.cfg.Launcher.NewRound(tx, s.Cluster, nil, reserved); err != nil {
 					return err
 				}
 				c.rounds[s.Cluster] = round
 			}
 		}
-		created, err := c.o.placeReserving(tx, l, round, reserved)
+		created, err := c.cfg.Launcher.Place(tx, l, round, reserved)
 		var noFit *placement.NoFitError
 		if errors.As(err, &noFit) {
 			msg := fmt.Sprintf("(service %s) was unable to place a task because no container instance met all of its requirements. %s", s.Name, noFit.Explanation.String())
@@ -683,7 +737,7 @@ func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts [
 				s.AddEvent(now, msg)
 			}
 			r.unplaced = true
-			retry := now.Add(placementRetry)
+			retry := now.Add(PlacementRetry)
 			if r.wake.IsZero() || retry.Before(r.wake) {
 				r.wake = retry
 			}
@@ -705,7 +759,7 @@ func (c *serviceController) startTasks(tx store.Tx, s *service.Service, starts [
 // daemonInstances lists the cluster's instances as the DAEMON planner sees
 // them: eligible when ACTIVE, with a connected agent, and satisfying the
 // service's memberOf constraints.
-func (c *serviceController) daemonInstances(s *service.Service) ([]service.InstanceState, error) {
+func (c *Controller) daemonInstances(s *service.Service) ([]service.InstanceState, error) {
 	var exprs []*query.Expr
 	for _, pc := range s.PlacementConstraints {
 		if pc.Type != placement.ConstraintMemberOf {
@@ -730,7 +784,7 @@ func (c *serviceController) daemonInstances(s *service.Service) ([]service.Insta
 		st := service.InstanceState{ID: id, Draining: inst.Status == cluster.StatusDraining,
 			Eligible: inst.Status != cluster.StatusRegistering && inst.AgentConnected}
 		if st.Eligible && len(exprs) > 0 {
-			round := c.o.sched.NewRound([]cluster.ContainerInstance{inst.ContainerInstance}, 0)
+			round := c.cfg.Launcher.Scheduler().NewRound([]cluster.ContainerInstance{inst.ContainerInstance}, 0)
 			target := round.Instance(0)
 			for _, e := range exprs {
 				st.Eligible = st.Eligible && e.Eval(target)
@@ -741,121 +795,37 @@ func (c *serviceController) daemonInstances(s *service.Service) ([]service.Insta
 	return out, nil
 }
 
-// maxQueued bounds the events a queuedWatch holds: a consumer that far
-// behind is too slow, and starts again from a snapshot.
-const maxQueued = 1 << 20
-
-// queuedWatch follows a store watch from a goroutine of its own into a
-// queue that grows as needed, and resumes the watch when the store ends it
-// for falling behind. The service controller reads it: it waits for its
-// own writes behind those of every task starting (thousands at once), and
-// meanwhile the store would see its watch fall tens of thousands of events
-// behind, end it, and soon have no history left to resume it from.
-type queuedWatch struct {
-	s      store.Store
-	opts   []store.WatchOption
-	ready  chan struct{} // holds a value when events or the end are waiting
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu    sync.Mutex
-	queue []store.Event
-	rev   int64 // revision of the last event queued
-	err   error // why the watch ended
-}
-
-// watchQueued starts a queued watch of the changes after revision from.
-func watchQueued(ctx context.Context, s store.Store, from int64, opts ...store.WatchOption) (*queuedWatch, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	w, err := s.Watch(ctx, from, opts...)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	q := &queuedWatch{s: s, opts: opts, ready: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}), rev: from}
-	go q.run(ctx, w)
-	return q, nil
-}
-
-func (q *queuedWatch) run(ctx context.Context, w store.Watcher) {
-	defer close(q.done)
-	for {
-		for ev := range w.Events() {
-			if !q.push(ev) {
-				w.Close()
-				q.end(store.ErrWatcherTooSlow)
-				return
-			}
+// deploymentNetwork returns the network configuration of a deployment of s.
+func deploymentNetwork(s *service.Service, deploymentID string) *task.NetworkConfiguration {
+	for _, d := range s.Deployments {
+		if d.ID == deploymentID {
+			return d.NetworkConfiguration
 		}
-		err := w.Err()
-		w.Close()
-		if errors.Is(err, store.ErrWatcherTooSlow) {
-			q.mu.Lock()
-			from := q.rev
-			q.mu.Unlock()
-			if w, err = q.s.Watch(ctx, from, q.opts...); err == nil {
-				continue
-			}
-		}
-		if err == nil {
-			err = store.ErrClosed
-		}
-		q.end(err)
-		return
 	}
+	return s.NetworkConfiguration
 }
 
-// push queues ev, or reports false when the queue is full.
-func (q *queuedWatch) push(ev store.Event) bool {
-	q.mu.Lock()
-	if len(q.queue) >= maxQueued && ev.Revision != q.rev {
-		q.mu.Unlock()
-		return false
-	}
-	q.queue = append(q.queue, ev)
-	q.rev = ev.Revision
-	q.mu.Unlock()
-	q.signal()
-	return true
-}
-
-func (q *queuedWatch) end(err error) {
-	q.mu.Lock()
-	q.err = err
-	q.mu.Unlock()
-	q.signal()
-}
-
-func (q *queuedWatch) signal() {
-	select {
-	case q.ready <- struct{}{}:
-	default:
-	}
-}
-
-// Ready receives a value when events or the end of the watch wait to be
-// taken.
-func (q *queuedWatch) Ready() <-chan struct{} { return q.ready }
-
-// Take appends the queued events to buf and returns it, with the error
-// that ended the watch once nothing is left before it.
-func (q *queuedWatch) Take(buf []store.Event) ([]store.Event, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(buf) == 0 {
-		// Swap the buffers: the queue's array comes back with the
-		// next Take.
-		buf, q.queue = q.queue, buf[:0]
+// withTargetHealth makes the planner's view of a task of a service with
+// load balancers count its target groups' health: the task is health
+// checked, and its health is the worst of its containers' (when they are
+// checked) and its target groups', where a task not yet registered or
+// still in its first checks is UNKNOWN, not healthy.
+func withTargetHealth(ts *service.TaskState, t *state.Task) {
+	tg := health.Status(t.TargetHealth.Status())
+	if ts.HealthChecked {
+		ts.Health = health.Worst(ts.Health, tg)
 	} else {
-		buf = append(buf, q.queue...)
-		clear(q.queue)
-		q.queue = q.queue[:0]
+		ts.Health = tg
 	}
-	return buf, q.err
+	ts.HealthChecked = true
 }
 
-// Close ends the watch and waits for its goroutine.
-func (q *queuedWatch) Close() {
-	q.cancel()
-	<-q.done
+// stopReason is the stoppedReason of a task the planner stops: ECS's
+// wording for a task that failed its target group's health checks rather
+// than its containers'.
+func stopReason(t *state.Task, st service.Stop) string {
+	if st.Health && t.TargetHealth == state.TargetHealthUnhealthy && t.HealthStatus != task.Unhealthy {
+		return "Task failed ELB health checks"
+	}
+	return st.Reason
 }
