@@ -16,6 +16,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/reaper"
 	"github.com/stevedore-io/stevedore/internal/scaler"
+	"github.com/stevedore-io/stevedore/internal/sgsync"
 	"github.com/stevedore-io/stevedore/internal/shift"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/internal/supervisor"
@@ -171,7 +172,7 @@ func (o *Orchestrator) wire(opts options) error {
 	}
 	var err error
 	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, Now: o.now,
-		ResolveNetwork: o.resolveNetworkConfiguration, Drainers: drainers, DNS: dns})
+		ResolveNetwork: o.resolveLaunchNetwork, Drainers: drainers, DNS: dns})
 	if err != nil {
 		return err
 	}
@@ -202,6 +203,11 @@ func (o *Orchestrator) wire(opts options) error {
 		return err
 	}
 	o.sup.Go("task feed", o.feed, loopRestart)
+	sg, err := sgsync.New(sgsync.Config{Store: o.store, Logger: o.log})
+	if err != nil {
+		return err
+	}
+	o.sup.Go("security group members", sg, loopRestart)
 	ctl, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
 		Now: o.now, Logger: o.log})
 	if err != nil {

@@ -28,9 +28,10 @@ import (
 )
 
 // NetworkResolver checks a launch's network configuration against the
-// stored security groups and returns it with the groups by ID, and their
-// ingress policy (nil: unfiltered). Its errors are the caller's API errors.
-type NetworkResolver func(tx store.ReadTx, nc *task.NetworkConfiguration, def *task.TaskDefinition) (*task.NetworkConfiguration, *network.IngressPolicy, error)
+// stored security groups and returns it with the groups by ID, and the
+// policy of tasks in them (nil: unfiltered) whose resolv.conf is dns (nil:
+// the host's). Its errors are the caller's API errors.
+type NetworkResolver func(tx store.ReadTx, nc *task.NetworkConfiguration, def *task.TaskDefinition, dns *network.DNSConfig) (*task.NetworkConfiguration, *network.IngressPolicy, error)
 
 // Config is what a Launcher needs. Scheduler is required.
 type Config struct {
@@ -220,16 +221,16 @@ func (ln *Launcher) Place(tx store.Tx, l *Request, round *placement.Round, reser
 	if err != nil {
 		return nil, err
 	}
+	if ln.cfg.DNS != nil && l.dns == nil {
+		dns := ln.cfg.DNS(l.Cluster)
+		l.dns = &dns
+	}
 	if ln.cfg.ResolveNetwork != nil {
-		nc, ingress, err := ln.cfg.ResolveNetwork(tx, l.Network, l.Def)
+		nc, ingress, err := ln.cfg.ResolveNetwork(tx, l.Network, l.Def, l.dns)
 		if err != nil {
 			return nil, err
 		}
 		l.securityGroups, l.ingress = nc.SecurityGroupIDs(), ingress
-	}
-	if ln.cfg.DNS != nil && l.dns == nil {
-		dns := ln.cfg.DNS(l.Cluster)
-		l.dns = &dns
 	}
 	if round == nil {
 		if round, err = ln.NewRound(tx, l.Cluster, l.Instances, reserved); err != nil {
