@@ -84,7 +84,7 @@ func (o *Orchestrator) CreateSecurityGroup(ctx context.Context, in CreateSecurit
 		if err := fieldErrors(errors.Join(g.Validate(), refErr)); err != nil {
 			return err
 		}
-		if other := refs.byName[g.Name]; other != nil {
+		if other := refs.byName[g.Name]; other != nil && other != g {
 			return fmt.Errorf("%w: security group %q (%s)", ErrAlreadyExists, g.Name, other.ID)
 		}
 		out = g.Clone()
