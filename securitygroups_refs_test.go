@@ -72,7 +72,7 @@ func toGroups(port uint16, groups ...string) network.EgressRule {
 	return network.EgressRule{Protocol: network.ProtocolTCP, FromPort: port, DestinationGroups: groups}
 }
 
-func TestEgressRulesAllowOnlyWhatTheyName(t *testing.T) {
+func TestSecurityGroupEgressThroughTheAPI(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, nw := sgEnv(t)
 		e.register("v1")
