@@ -2,6 +2,7 @@ package sgsync_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -191,5 +192,36 @@ func TestPoliciesFollowTheMembersOfReferencedGroups(t *testing.T) {
 		synctest.Wait()
 		assert.Empty(t, sourcesOf(w.task("db").Ingress), "a task deleted while a member is gone too")
 		assert.Equal(t, rev, w.task("notdb").ModRevision, "a task whose groups name no changed group is not written")
+	})
+}
+
+func TestTheLoopCatchesUpWhenItStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := memory.New()
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, st.Close()) })
+		app := network.NewSecurityGroup("sg-a", "app", "")
+		db := network.NewSecurityGroup("sg-d", "db", "")
+		require.NoError(t, db.AuthorizeIngress([]network.IngressRule{mustRule(t, "tcp:5432 from sg-a")}))
+		dbTask := withAddr(newTask(t, "db", task.Running, "sg-d"), "10.88.0.2")
+		dbTask.Ingress = sgsync.Policy(nil, nil, db) // made before the member came
+		stopped := withAddr(newTask(t, "old", task.Stopped, "sg-d"), "10.88.0.9")
+		require.NoError(t, st.Update(t.Context(), func(tx store.Tx) error {
+			return errors.Join(tx.Create(&state.SecurityGroup{SecurityGroup: *app}), tx.Create(&state.SecurityGroup{SecurityGroup: *db}),
+				tx.Create(dbTask), tx.Create(stopped), tx.Create(withAddr(newTask(t, "a1", task.Running, "sg-a"), "10.88.0.3")))
+		}))
+
+		// The member came while no loop ran; the loop's first pass
+		// makes the policy again, and leaves the STOPPED task alone.
+		w := &world{t: t, ctx: t.Context(), st: st}
+		s, err := sgsync.New(sgsync.Config{Store: st})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+		synctest.Wait()
+		assert.Equal(t, []string{"tcp:5432 from 10.88.0.3/32"}, sourcesOf(w.task("db").Ingress))
+		assert.Nil(t, w.task("old").Ingress)
 	})
 }
