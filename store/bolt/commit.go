@@ -1,0 +1,291 @@
+package bolt
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/btree"
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/stevedore-io/stevedore/store"
+)
+
+// pending is a staged transaction on its way to the file.
+type pending struct {
+	rev    int64
+	snap   *snapshot // the state after it
+	events []store.Event
+	writes []fileWrite // the final version of every object it wrote
+	hist   [][]byte    // its events, encoded for the history bucket
+	saved  []savedMeta // to give objects their Meta back if it fails
+
+	done chan struct{} // closed once err is set
+	err  error
+}
+
+// fileWrite puts data at kind/id, or deletes kind/id when data is nil.
+type fileWrite struct {
+	kind, id string
+	data     []byte
+}
+
+// stage encodes tx and turns it into the next snapshot, still private to
+// the writer. The caller holds the writer slot.
+func (s *Store) stage(tx *writeTx) (*pending, error) {
+	encoded := make(map[store.Object][]byte, len(tx.events))
+	dataOf := func(obj store.Object, kind, id string) []byte {
+		if data, ok := encoded[obj]; ok {
+			return data
+		}
+		if r, ok := find(tx.base.kinds[kind], id); ok && r.obj == obj {
+			return r.data
+		}
+		return nil
+	}
+	p := &pending{rev: tx.rev, events: tx.events, saved: tx.saved, done: make(chan struct{})}
+	p.hist = make([][]byte, len(tx.events))
+	type key struct{ kind, id string }
+	touched := make(map[key]bool, len(tx.events))
+	for i, ev := range tx.events {
+		var objData, prevData []byte
+		if ev.Object != nil {
+			data, err := s.codec.Marshal(ev.Object)
+			if err != nil {
+				return nil, err
+			}
+			encoded[ev.Object] = data
+			objData = data
+		}
+		if ev.Prev != nil {
+			prevData = dataOf(ev.Prev, ev.Kind, ev.ID)
+		}
+		p.hist[i] = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
+		k := key{ev.Kind, ev.ID}
+		if !touched[k] {
+			touched[k] = true
+			p.writes = append(p.writes, fileWrite{kind: ev.Kind, id: ev.ID})
+		}
+	}
+	for i := range p.writes {
+		w := &p.writes[i]
+		if r, ok := find(tx.work[w.kind], w.id); ok {
+			r.data = encoded[r.obj]
+			w.data = r.data
+		}
+	}
+
+	p.snap = &snapshot{rev: tx.rev, kinds: make(map[string]*btree.BTreeG[*record], len(tx.base.kinds)+len(tx.work))}
+	for k, t := range tx.base.kinds {
+		p.snap.kinds[k] = t
+	}
+	for k, t := range tx.work {
+		p.snap.kinds[k] = t
+	}
+	return p, nil
+}
+
+// committer writes staged transactions to the file in order, as many as
+// are waiting in one bbolt transaction: writers that stage while a commit
+// is being fsynced share the next one.
+type committer struct {
+	s *Store
+
+	mu      sync.Mutex
+	queue   []*pending
+	kick    chan struct{} // holds a value when the queue may be non-empty
+	stopped chan struct{} // closed by stop
+	done    chan struct{} // closed when run returns
+
+	// Kept by run alone: the transactions whose events are in the
+	// history bucket, oldest first, as the history ring keeps them.
+	kept       []keptTxn
+	keptEvents int
+}
+
+type keptTxn struct {
+	rev    int64
+	events int
+}
+
+func newCommitter(s *Store, kept []keptTxn) *committer {
+	c := &committer{
+		s:       s,
+		kick:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+		done:    make(chan struct{}),
+		kept:    kept,
+	}
+	for _, k := range kept {
+		c.keptEvents += k.events
+	}
+	go c.run()
+	return c
+}
+
+// enqueue hands p to the committer. The caller holds the writer slot, so
+// transactions are queued in revision order.
+func (c *committer) enqueue(p *pending) {
+	c.mu.Lock()
+	c.queue = append(c.queue, p)
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// stop writes what is queued and ends run. No transaction is staged any
+// more when it is called.
+func (c *committer) stop() {
+	close(c.stopped)
+	<-c.done
+}
+
+func (c *committer) take() []*pending {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := min(len(c.queue), c.s.opts.maxBatch)
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	if len(c.queue) == 0 {
+		c.queue = nil
+	} else {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+	return batch
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.kick:
+		case <-c.stopped:
+			for batch := c.take(); len(batch) > 0; batch = c.take() {
+				c.commit(batch)
+			}
+			return
+		}
+		if batch := c.take(); len(batch) > 0 {
+			c.commit(batch)
+		}
+	}
+}
+
+// commit writes batch in one bbolt transaction, then publishes it or fails
+// it.
+func (c *committer) commit(batch []*pending) {
+	kept, keptEvents, compacted := c.trim(batch)
+	err := c.s.db.Update(func(btx *bbolt.Tx) error { return c.write(btx, batch, compacted) })
+	if err != nil {
+		c.fail(batch, &FileError{Path: c.s.path, Op: "commit", Err: err})
+		return
+	}
+	c.kept, c.keptEvents = kept, keptEvents
+	for _, p := range batch {
+		c.s.snap.Store(p.snap)
+		c.s.hist.append(p.rev, p.events, compacted)
+	}
+	c.s.hist.wake()
+	for _, p := range batch {
+		close(p.done)
+	}
+}
+
+// trim works out which transactions the history keeps once batch is in:
+// at least the history limit of events, dropping whole transactions,
+// oldest first. compacted is the newest revision dropped, or 0 if none
+// ever was (the history ring keeps its own).
+func (c *committer) trim(batch []*pending) (kept []keptTxn, events int, compacted int64) {
+	kept, events = c.kept, c.keptEvents
+	for _, p := range batch {
+		kept = append(kept, keptTxn{rev: p.rev, events: len(p.events)})
+		events += len(p.events)
+	}
+	drop := 0
+	for events-kept[drop].events >= c.s.opts.history {
+		events -= kept[drop].events
+		compacted = kept[drop].rev
+		drop++
+	}
+	return kept[drop:], events, compacted
+}
+
+// write puts batch into the file.
+func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64) error {
+	objects, hist, meta := btx.Bucket(bucketObjects), btx.Bucket(bucketHistory), btx.Bucket(bucketMeta)
+	if objects == nil || hist == nil || meta == nil {
+		return errors.New("buckets missing")
+	}
+	for _, p := range batch {
+		for _, w := range p.writes {
+			b, err := objects.CreateBucketIfNotExists([]byte(w.kind))
+			if err != nil {
+				return fmt.Errorf("bucket of kind %q: %w", w.kind, err)
+			}
+			if w.data == nil {
+				err = b.Delete([]byte(w.id))
+			} else {
+				err = b.Put([]byte(w.id), w.data)
+			}
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", w.kind, w.id, err)
+			}
+		}
+		for i, ev := range p.hist {
+			if err := hist.Put(historyKey(p.rev, i), ev); err != nil {
+				return fmt.Errorf("history at revision %d: %w", p.rev, err)
+			}
+		}
+	}
+	if err := meta.Put(keyRevision, uint64Bytes(batch[len(batch)-1].rev)); err != nil {
+		return err
+	}
+	if compacted == 0 {
+		return nil
+	}
+	if err := meta.Put(keyCompacted, uint64Bytes(compacted)); err != nil {
+		return err
+	}
+	var drop [][]byte
+	cur := hist.Cursor()
+	for k, _ := cur.First(); k != nil && historyRevision(k) <= compacted; k, _ = cur.Next() {
+		drop = append(drop, k)
+	}
+	for _, k := range drop {
+		if err := hist.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fail fails batch and every transaction staged after it (each was built
+// on the state batch left), gives their objects their Meta back, and
+// resets the staged state to the newest durable snapshot.
+func (c *committer) fail(batch []*pending, err error) {
+	c.s.writer <- struct{}{}
+	c.mu.Lock()
+	later := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	c.s.staged = c.s.snap.Load()
+	c.s.lastPending = nil
+	<-c.s.writer
+
+	all := append(batch, later...)
+	for i := len(all) - 1; i >= 0; i-- {
+		p := all[i]
+		restore(p.saved)
+		if i < len(batch) {
+			p.err = err
+		} else {
+			p.err = fmt.Errorf("built on a transaction that failed to commit: %w", err)
+		}
+		close(p.done)
+	}
+}

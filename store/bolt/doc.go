@@ -1,0 +1,2 @@
+// Package bolt is the durable store.Store, kept in one bbolt file.
+package bolt

@@ -1,0 +1,359 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+
+	"github.com/google/btree"
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/stevedore-io/stevedore/store"
+)
+
+// Open opens the store kept in the file at path, creating it if it does not
+// exist (its directory must). It fails with a *FileError that wraps
+// ErrLocked when another Store has the file open, ErrCorrupt when the file
+// is damaged, and a *store.SchemaError when the file holds objects written
+// by a newer release; a file it refuses is left as it was. Options that are
+// not valid give errors wrapping store.ErrInvalid; WithCodec is required.
+//
+//	s, err := bolt.Open(filepath.Join(dir, "state.db"), bolt.WithCodec(state.Codec()))
+//	if err != nil {
+//		return err
+//	}
+//	defer s.Close()
+func Open(path string, opts ...Option) (*Store, error) {
+	o := options{
+		history:     DefaultHistory,
+		watchBuffer: DefaultWatchBuffer,
+		lockTimeout: DefaultLockTimeout,
+		maxBatch:    DefaultMaxBatch,
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.codec == nil {
+		return nil, fmt.Errorf("%w: bolt.Open needs WithCodec", store.ErrInvalid)
+	}
+	if o.history <= o.watchBuffer {
+		return nil, fmt.Errorf("%w: history %d must be larger than the watch buffer %d",
+			store.ErrInvalid, o.history, o.watchBuffer)
+	}
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty path", store.ErrInvalid)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if err := ensureFile(path); err != nil {
+		return nil, err
+	}
+	db, st, err := openFile(path, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		path:   path,
+		opts:   o,
+		db:     db,
+		codec:  o.codec,
+		writer: make(chan struct{}, 1),
+		staged: st.snap,
+		closed: make(chan struct{}),
+	}
+	s.snap.Store(st.snap)
+	s.hist = newHistory(o.watchBuffer, s.closed, st.compacted, st.txns)
+	s.c = newCommitter(s, st.kept)
+	return s, nil
+}
+
+// ensureFile creates the file at path if there is none. A new file is
+// initialized under a temporary name and linked into place, so a file at
+// path is always complete: an empty one was truncated, not freshly made.
+func ensureFile(path string) error {
+	info, err := os.Stat(path)
+	switch {
+	case err == nil && !info.Mode().IsRegular():
+		return &FileError{Path: path, Op: "open", Err: errors.New("not a regular file")}
+	case err == nil && info.Size() == 0:
+		return &FileError{Path: path, Op: "open", Err: fmt.Errorf(
+			"%w: the file is empty (a new file is never left empty: it was truncated)", ErrCorrupt)}
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return &FileError{Path: path, Op: "open", Err: err}
+	}
+	if err := create(path); err != nil {
+		return &FileError{Path: path, Op: "create", Err: err}
+	}
+	return nil
+}
+
+func create(path string) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".new-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Close(); err != nil {
+		return err
+	}
+	db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: DefaultLockTimeout})
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(btx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketObjects, bucketHistory} {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		meta, err := btx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyFormat, uint64Bytes(formatVersion)); err != nil {
+			return err
+		}
+		return meta.Put(keyRevision, uint64Bytes(0))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	// Link fails if path appeared meanwhile (another Open won the race):
+	// then that file is the store.
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// loaded is the state read from a file.
+type loaded struct {
+	snap      *snapshot
+	compacted int64
+	txns      []txn     // the history, oldest first
+	kept      []keptTxn // the same, as the committer counts it
+}
+
+// openFile opens the bbolt file and reads it whole. bbolt panics on some
+// damaged pages, and touching a page past the end of a truncated file
+// faults: both are turned into ErrCorrupt rather than crashing the process.
+func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &FileError{Path: path, Op: "load", Err: fmt.Errorf("%w: %v", ErrCorrupt, r)}
+			if db != nil {
+				_ = db.Close()
+			}
+			db, st = nil, nil
+		}
+	}()
+	db, err = bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: o.lockTimeout,
+		// The freelist is kept in the file (NoFreelistSync false), and
+		// read at Open: rebuilding it instead walks every page on a
+		// goroutine of bbolt's own, where a damaged page would crash
+		// the process.
+		PreLoadFreelist: true,
+		FreelistType:    bbolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, nil, &FileError{Path: path, Op: "open", Err: classify(err)}
+	}
+	st, err = load(db, path, o.codec)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return db, st, nil
+}
+
+// classify marks the errors of bbolt.Open that mean a damaged file or a
+// file held by someone else.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("%w (waited for its lock: %v)", ErrLocked, err)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch), bytes.Contains([]byte(err.Error()), []byte("too small")):
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
+}
+
+func corruptf(path, format string, args ...any) error {
+	return &FileError{Path: path, Op: "load", Err: fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))}
+}
+
+// load reads every object and the history.
+func load(db *bbolt.DB, path string, codec store.Codec) (*loaded, error) {
+	st := &loaded{snap: emptySnapshot()}
+	err := db.View(func(btx *bbolt.Tx) error {
+		info, err := os.Stat(path)
+		if err != nil {
+			return &FileError{Path: path, Op: "load", Err: err}
+		}
+		if btx.Size() > info.Size() {
+			return corruptf(path, "the file is %d bytes but its pages reach %d: truncated", info.Size(), btx.Size())
+		}
+		meta, objects, hist := btx.Bucket(bucketMeta), btx.Bucket(bucketObjects), btx.Bucket(bucketHistory)
+		if meta == nil || objects == nil || hist == nil {
+			return corruptf(path, "not a store file: buckets missing")
+		}
+		format, ok := readUint64(meta.Get(keyFormat))
+		if !ok {
+			return corruptf(path, "not a store file: no format version")
+		}
+		if format != formatVersion {
+			return &FileError{Path: path, Op: "load", Err: fmt.Errorf(
+				"file format %d, this build reads format %d (written by a newer release?)", format, formatVersion)}
+		}
+		rev, ok := readUint64(meta.Get(keyRevision))
+		if !ok {
+			return corruptf(path, "no revision")
+		}
+		st.snap.rev = rev
+		if v := meta.Get(keyCompacted); v != nil {
+			if st.compacted, ok = readUint64(v); !ok || st.compacted > rev {
+				return corruptf(path, "bad compacted revision")
+			}
+		}
+		if err := loadObjects(path, codec, objects, st); err != nil {
+			return err
+		}
+		return loadHistory(path, codec, hist, st)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func readUint64(v []byte) (int64, bool) {
+	if len(v) != 8 {
+		return 0, false
+	}
+	n := binary.BigEndian.Uint64(v)
+	return int64(n), n <= 1<<62
+}
+
+func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, st *loaded) error {
+	return objects.ForEach(func(kindKey, v []byte) error {
+		kind := string(kindKey)
+		b := objects.Bucket(kindKey)
+		if v != nil || b == nil || store.ValidateKind(kind) != nil {
+			return corruptf(path, "objects bucket holds %q, not a kind", kind)
+		}
+		t := btree.NewG(btreeDegree, lessRecord)
+		err := b.ForEach(func(k, v []byte) error {
+			id := string(k)
+			if v == nil {
+				return corruptf(path, "%s/%s is a bucket", kind, id)
+			}
+			obj, err := codec.Unmarshal(kind, v)
+			var schemaErr *store.SchemaError
+			switch {
+			case errors.As(err, &schemaErr):
+				return &FileError{Path: path, Op: "load", Err: fmt.Errorf("%s/%s: %w", kind, id, err)}
+			case err != nil:
+				return corruptf(path, "%s/%s: %v", kind, id, err)
+			case obj.ObjectID() != id:
+				return corruptf(path, "%s/%s holds an object with ID %q", kind, id, obj.ObjectID())
+			}
+			m := obj.StoreMeta()
+			if m.CreateRevision < 1 || m.ModRevision < m.CreateRevision || m.ModRevision > st.snap.rev {
+				return corruptf(path, "%s/%s has revisions %+v, file at revision %d", kind, id, *m, st.snap.rev)
+			}
+			t.ReplaceOrInsert(&record{id: id, obj: obj, data: bytes.Clone(v)})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		st.snap.kinds[kind] = t
+		return nil
+	})
+}
+
+// loadHistory decodes the history. An event's version of an object that
+// is also the current one, or the one an earlier event carried, is shared
+// rather than decoded again, as it was before the restart.
+func loadHistory(path string, codec store.Codec, hist *bbolt.Bucket, st *loaded) error {
+	type key struct{ kind, id string }
+	last := map[key]*record{}
+	decode := func(kind, id string, data []byte) (store.Object, error) {
+		k := key{kind, id}
+		if r, ok := last[k]; ok && bytes.Equal(r.data, data) {
+			return r.obj, nil
+		}
+		if r, ok := find(st.snap.kinds[kind], id); ok && bytes.Equal(r.data, data) {
+			return r.obj, nil
+		}
+		obj, err := codec.Unmarshal(kind, data)
+		if err != nil {
+			return nil, err
+		}
+		if obj.ObjectID() != id {
+			return nil, fmt.Errorf("holds an object with ID %q", obj.ObjectID())
+		}
+		return obj, nil
+	}
+	c := hist.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		rev := historyRevision(k)
+		if rev <= st.compacted || rev > st.snap.rev || v == nil {
+			return corruptf(path, "history key %x out of place (revisions %d to %d kept)", k, st.compacted, st.snap.rev)
+		}
+		de, err := decodeEvent(v)
+		if err != nil {
+			return corruptf(path, "history at revision %d: %v", rev, err)
+		}
+		ev := store.Event{Type: de.typ, Kind: de.kind, ID: de.id, Revision: rev}
+		if len(de.obj) > 0 {
+			if ev.Object, err = decode(de.kind, de.id, de.obj); err != nil {
+				return corruptf(path, "history at revision %d, %s/%s: %v", rev, de.kind, de.id, err)
+			}
+			last[key{de.kind, de.id}] = &record{obj: ev.Object, data: bytes.Clone(de.obj)}
+		}
+		if len(de.prev) > 0 {
+			if ev.Prev, err = decode(de.kind, de.id, de.prev); err != nil {
+				return corruptf(path, "history at revision %d, %s/%s: %v", rev, de.kind, de.id, err)
+			}
+		}
+		if n := len(st.txns); n > 0 && st.txns[n-1].rev == rev {
+			st.txns[n-1].events = append(st.txns[n-1].events, ev)
+			st.kept[n-1].events++
+			continue
+		} else if n > 0 && st.txns[n-1].rev > rev {
+			return corruptf(path, "history out of order at revision %d", rev)
+		}
+		st.txns = append(st.txns, txn{rev: rev, events: []store.Event{ev}})
+		st.kept = append(st.kept, keptTxn{rev: rev, events: 1})
+	}
+	return nil
+}
