@@ -97,6 +97,11 @@ type committer struct {
 	stopped chan struct{} // closed by stop
 	done    chan struct{} // closed when run returns
 
+	// Set by tests only: beforeCommit is called with every batch's size
+	// before it is written, afterEnqueue after every transaction queued.
+	beforeCommit func(n int)
+	afterEnqueue func()
+
 	// Kept by run alone: the transactions whose events are in the
 	// history bucket, oldest first, as the history ring keeps them.
 	kept       []keptTxn
@@ -129,6 +134,9 @@ func (c *committer) enqueue(p *pending) {
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
 	c.mu.Unlock()
+	if c.afterEnqueue != nil {
+		c.afterEnqueue()
+	}
 	select {
 	case c.kick <- struct{}{}:
 	default:
@@ -179,6 +187,9 @@ func (c *committer) run() {
 // commit writes batch in one bbolt transaction, then publishes it or fails
 // it.
 func (c *committer) commit(batch []*pending) {
+	if c.beforeCommit != nil {
+		c.beforeCommit(len(batch))
+	}
 	kept, keptEvents, compacted := c.trim(batch)
 	err := c.s.db.Update(func(btx *bbolt.Tx) error { return c.write(btx, batch, compacted) })
 	if err != nil {

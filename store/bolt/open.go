@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"time"
 
 	"github.com/google/btree"
 	bbolt "go.etcd.io/bbolt"
@@ -163,16 +165,25 @@ type loaded struct {
 // damaged pages, and touching a page past the end of a truncated file
 // faults: both are turned into ErrCorrupt rather than crashing the process.
 func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
+	var file *os.File // bbolt's, to close if bbolt.Open panics
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = &FileError{Path: path, Op: "load", Err: fmt.Errorf("%w: %v", ErrCorrupt, r)}
 			if db != nil {
 				_ = db.Close()
+			} else if file != nil {
+				// bbolt's mapping of the file still holds the
+				// lock: checkFile rules out the damage known to
+				// panic in bbolt.Open, so this is the last resort.
+				_ = file.Close()
 			}
 			db, st = nil, nil
 		}
 	}()
+	if err := checkFile(path, o.lockTimeout); err != nil {
+		return nil, nil, err
+	}
 	db, err = bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout: o.lockTimeout,
 		// The freelist is kept in the file (NoFreelistSync false), and
@@ -181,6 +192,11 @@ func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
 		// the process.
 		PreLoadFreelist: true,
 		FreelistType:    bbolt.FreelistMapType,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
 	})
 	if err != nil {
 		return nil, nil, &FileError{Path: path, Op: "open", Err: classify(err)}
@@ -191,6 +207,83 @@ func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
 		return nil, nil, err
 	}
 	return db, st, nil
+}
+
+// checkFile refuses a file cut short of the pages it uses, or whose
+// freelist page is not one. It opens the file read-only, which reads only
+// the meta pages: opening it for writing reads the freelist, and bbolt
+// panics there on a damaged file after it has mapped the file, and the
+// mapping then keeps the file locked until the process exits.
+func checkFile(path string, timeout time.Duration) error {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		return &FileError{Path: path, Op: "open", Err: classify(err)}
+	}
+	defer db.Close()
+	return db.View(func(btx *bbolt.Tx) error {
+		info, err := os.Stat(path)
+		if err != nil {
+			return &FileError{Path: path, Op: "open", Err: err}
+		}
+		if btx.Size() > info.Size() {
+			return corruptf(path, "the file is %d bytes but its pages reach %d: truncated", info.Size(), btx.Size())
+		}
+		return checkFreelist(path, btx.ID(), db.Info().PageSize, btx.Size())
+	})
+}
+
+// The parts of bbolt's file format (version 2, unchanged since 2014) that
+// checkFreelist reads. Integers are in the machine's byte order.
+const (
+	pageHeaderSize   = 16
+	pageFlagsOffset  = 8
+	pageOverflowAt   = 12
+	freelistPageFlag = 0x10
+	metaFreelistAt   = 32 // in the meta, after the page header
+	metaTxidAt       = 48
+	metaChecksumAt   = 56
+	noFreelist       = ^uint64(0)
+)
+
+// checkFreelist finds the meta page of transaction txid and checks that
+// the freelist page it names is a freelist page.
+func checkFreelist(path string, txid, pageSize int, used int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return &FileError{Path: path, Op: "open", Err: err}
+	}
+	defer f.Close()
+	page := make([]byte, pageSize)
+	for i := range 2 {
+		if _, err := f.ReadAt(page, int64(i*pageSize)); err != nil {
+			return corruptf(path, "meta page %d: %v", i, err)
+		}
+		meta := page[pageHeaderSize:]
+		sum := fnv.New64a()
+		sum.Write(meta[:metaChecksumAt])
+		if sum.Sum64() != binary.NativeEndian.Uint64(meta[metaChecksumAt:]) ||
+			binary.NativeEndian.Uint64(meta[metaTxidAt:]) != uint64(txid) {
+			continue
+		}
+		freelist := binary.NativeEndian.Uint64(meta[metaFreelistAt:])
+		if freelist == noFreelist {
+			return nil
+		}
+		if freelist < 2 || freelist >= uint64(used)/uint64(pageSize) {
+			return corruptf(path, "freelist page %d out of range", freelist)
+		}
+		if _, err := f.ReadAt(page[:pageHeaderSize], int64(freelist)*int64(pageSize)); err != nil {
+			return corruptf(path, "freelist page %d: %v", freelist, err)
+		}
+		id := binary.NativeEndian.Uint64(page)
+		flags := binary.NativeEndian.Uint16(page[pageFlagsOffset:])
+		overflow := uint64(binary.NativeEndian.Uint32(page[pageOverflowAt:]))
+		if id != freelist || flags != freelistPageFlag || freelist+overflow >= uint64(used)/uint64(pageSize) {
+			return corruptf(path, "page %d should hold the freelist but does not", freelist)
+		}
+		return nil
+	}
+	return corruptf(path, "no meta page of transaction %d", txid)
 }
 
 // classify marks the errors of bbolt.Open that mean a damaged file or a
@@ -214,13 +307,6 @@ func corruptf(path, format string, args ...any) error {
 func load(db *bbolt.DB, path string, codec store.Codec) (*loaded, error) {
 	st := &loaded{snap: emptySnapshot()}
 	err := db.View(func(btx *bbolt.Tx) error {
-		info, err := os.Stat(path)
-		if err != nil {
-			return &FileError{Path: path, Op: "load", Err: err}
-		}
-		if btx.Size() > info.Size() {
-			return corruptf(path, "the file is %d bytes but its pages reach %d: truncated", info.Size(), btx.Size())
-		}
 		meta, objects, hist := btx.Bucket(bucketMeta), btx.Bucket(bucketObjects), btx.Bucket(bucketHistory)
 		if meta == nil || objects == nil || hist == nil {
 			return corruptf(path, "not a store file: buckets missing")
@@ -268,6 +354,12 @@ func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, st *load
 		b := objects.Bucket(kindKey)
 		if v != nil || b == nil || store.ValidateKind(kind) != nil {
 			return corruptf(path, "objects bucket holds %q, not a kind", kind)
+		}
+		if known, ok := codec.(interface{ Version(string) (int, bool) }); ok {
+			if _, ok := known.Version(kind); !ok {
+				return &FileError{Path: path, Op: "load", Err: fmt.Errorf(
+					"the file holds objects of kind %q, which this build does not know (written by a newer release?)", kind)}
+			}
 		}
 		t := btree.NewG(btreeDegree, lessRecord)
 		err := b.ForEach(func(k, v []byte) error {

@@ -1,0 +1,533 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/bolt"
+	"github.com/stevedore-io/stevedore/store/storetest"
+)
+
+func item(kind, id string, value int) *storetest.Item {
+	return &storetest.Item{Group: kind, ID: id, Value: value}
+}
+
+func create(t testing.TB, s store.Store, objs ...store.Object) int64 {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error {
+		for _, obj := range objs {
+			if err := tx.Create(obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	return objs[len(objs)-1].StoreMeta().ModRevision
+}
+
+func set(t testing.TB, s store.Store, kind, id string, value int) int64 {
+	t.Helper()
+	var rev int64
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error {
+		cur, err := store.Get[*storetest.Item](tx, kind, id)
+		if err != nil {
+			return err
+		}
+		next := cur.Clone()
+		next.Value = value
+		if err := tx.Update(next); err != nil {
+			return err
+		}
+		rev = next.ModRevision
+		return nil
+	}))
+	return rev
+}
+
+func remove(t testing.TB, s store.Store, kind, id string) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error { return tx.Delete(kind, id) }))
+}
+
+func revision(t testing.TB, s store.Store) int64 {
+	t.Helper()
+	var rev int64
+	require.NoError(t, s.View(context.Background(), func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		return nil
+	}))
+	return rev
+}
+
+func items(t testing.TB, s store.Store, kind string) map[string]storetest.Item {
+	t.Helper()
+	out := map[string]storetest.Item{}
+	require.NoError(t, s.View(context.Background(), func(tx store.ReadTx) error {
+		all, err := store.List[*storetest.Item](tx, kind)
+		for _, it := range all {
+			out[it.ID] = *it
+		}
+		return err
+	}))
+	return out
+}
+
+// recvAll reads n events, failing if the watch ends first.
+func recvAll(t testing.TB, w store.Watcher, n int) []store.Event {
+	t.Helper()
+	var evs []store.Event
+	for range n {
+		select {
+		case ev, ok := <-w.Events():
+			require.True(t, ok, "watch ended: %v", w.Err())
+			evs = append(evs, ev)
+		case <-time.After(30 * time.Second):
+			require.FailNow(t, "no watch event")
+		}
+	}
+	return evs
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+	require.NoError(t, err)
+	r1 := create(t, s, item(storetest.KindA, "a", 1), item(storetest.KindB, "b", 2), &storetest.Other{ID: "o"})
+	r2 := set(t, s, storetest.KindA, "a", 10)
+	remove(t, s, storetest.KindB, "b")
+	r3 := revision(t, s)
+	beforeA := items(t, s, storetest.KindA)
+	require.NoError(t, s.Close())
+
+	s = open(t, path)
+	assert.Equal(t, r3, revision(t, s), "the revision survives")
+	assert.Equal(t, beforeA, items(t, s, storetest.KindA))
+	assert.Equal(t, store.Meta{CreateRevision: r1, ModRevision: r2}, beforeA["a"].Meta)
+	assert.Empty(t, items(t, s, storetest.KindB), "a delete survives")
+	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
+		o, err := store.Get[*storetest.Other](tx, storetest.OtherKind, "o")
+		require.NoError(t, err)
+		assert.Equal(t, r1, o.ModRevision)
+		return nil
+	}))
+	r4 := create(t, s, item(storetest.KindA, "c", 3))
+	assert.Greater(t, r4, r3, "revisions are never reused after a restart")
+
+	// The whole history is still there, with the previous versions.
+	w, err := s.Watch(t.Context(), 0)
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+	evs := recvAll(t, w, 6)
+	type got struct {
+		Type  store.EventType
+		ID    string
+		Rev   int64
+		Prev  int
+		Value int
+	}
+	var gots []got
+	for _, ev := range evs {
+		g := got{Type: ev.Type, ID: ev.ID, Rev: ev.Revision, Prev: -1, Value: -1}
+		if it, ok := ev.Prev.(*storetest.Item); ok {
+			g.Prev = it.Value
+		}
+		if it, ok := ev.Object.(*storetest.Item); ok {
+			g.Value = it.Value
+		}
+		gots = append(gots, g)
+	}
+	assert.Equal(t, []got{
+		{store.Created, "a", r1, -1, 1},
+		{store.Created, "b", r1, -1, 2},
+		{store.Created, "o", r1, -1, -1},
+		{store.Updated, "a", r2, 1, 10},
+		{store.Deleted, "b", r3, 2, -1},
+		{store.Created, "c", r4, -1, 3},
+	}, gots)
+	assert.Same(t, evs[3].Object, mustGet(t, s, storetest.KindA, "a"),
+		"history shares the current version with the snapshot, as before the restart")
+}
+
+func mustGet(t testing.TB, s store.Store, kind, id string) store.Object {
+	t.Helper()
+	var obj store.Object
+	require.NoError(t, s.View(context.Background(), func(tx store.ReadTx) error {
+		var err error
+		obj, err = tx.Get(kind, id)
+		return err
+	}))
+	return obj
+}
+
+// TestWatchResumesAfterRestart checks that a watcher that stopped at a
+// revision resumes from it in a new process, within the bounded history
+// kept in the file, and gets ErrCompacted beyond it.
+func TestWatchResumesAfterRestart(t *testing.T) {
+	t.Parallel()
+	const history = 8
+	path := filepath.Join(t.TempDir(), "state.db")
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(4)}
+	s, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	var revs []int64
+	for i := range 5 * history {
+		revs = append(revs, create(t, s, item(storetest.KindA, fmt.Sprintf("%03d", i), i)))
+	}
+	require.NoError(t, s.Close())
+	assert.Equal(t, history, countHistory(t, path), "the file keeps the bounded history only")
+
+	s, err = bolt.Open(path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	_, err = s.Watch(t.Context(), 0)
+	require.ErrorIs(t, err, store.ErrCompacted)
+	_, err = s.Watch(t.Context(), revs[len(revs)-history-2])
+	require.ErrorIs(t, err, store.ErrCompacted)
+
+	from := revs[len(revs)-history-1]
+	w, err := s.Watch(t.Context(), from)
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+	evs := recvAll(t, w, history)
+	next := create(t, s, item(storetest.KindB, "after", 0))
+	evs = append(evs, recvAll(t, w, 1)...)
+	var got []int64
+	for _, ev := range evs {
+		got = append(got, ev.Revision)
+	}
+	assert.Equal(t, append(revs[len(revs)-history:], next), got, "nothing missed, nothing repeated")
+}
+
+// countHistory counts the events in the history bucket of a closed store.
+func countHistory(t *testing.T, path string) int {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	require.NoError(t, err)
+	defer db.Close()
+	n := 0
+	require.NoError(t, db.View(func(tx *bbolt.Tx) error {
+		n = tx.Bucket([]byte("history")).Stats().KeyN
+		return nil
+	}))
+	return n
+}
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path)
+	create(t, s, item(storetest.KindA, "a", 1))
+
+	start := time.Now()
+	_, err := bolt.Open(path, bolt.WithCodec(itemCodec()), bolt.WithLockTimeout(50*time.Millisecond))
+	require.ErrorIs(t, err, bolt.ErrLocked)
+	assert.Contains(t, err.Error(), path)
+	assert.Less(t, time.Since(start), 10*time.Second, "no hang")
+
+	// The first store is unharmed.
+	create(t, s, item(storetest.KindA, "b", 1))
+}
+
+// TestSecondProcessIsRefused opens the file in a child process while this
+// one holds it.
+func TestSecondProcessIsRefused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	open(t, path)
+	out, err := child(t, childOpen, path).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "locked: true")
+	assert.Contains(t, string(out), path)
+}
+
+func TestDamagedFileIsRefused(t *testing.T) {
+	t.Parallel()
+	// good writes a store with some history and returns its bytes.
+	// good writes a store with some history and returns its bytes and
+	// how far its pages reach (the rest of the file is room to grow).
+	good := func(t *testing.T) (string, []byte, int) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+		require.NoError(t, err)
+		for i := range 20 {
+			var objs []store.Object
+			for j := range 10 {
+				objs = append(objs, item(storetest.KindA, fmt.Sprintf("%d-%d", i, j), i))
+			}
+			create(t, s, objs...)
+		}
+		require.NoError(t, s.Close())
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+		require.NoError(t, err)
+		defer db.Close()
+		var used int64
+		require.NoError(t, db.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil }))
+		return path, data, int(used)
+	}
+	const page = 4096
+	tests := []struct {
+		name   string
+		damage func(data []byte, used int) []byte
+	}{
+		{"Empty", func([]byte, int) []byte { return nil }},
+		{"ShorterThanMetaPages", func(data []byte, _ int) []byte { return data[:100] }},
+		{"TruncatedToHalf", func(data []byte, used int) []byte { return data[:used/2/page*page] }},
+		{"LastUsedPageCut", func(data []byte, used int) []byte { return data[:used-page] }},
+		{"MetaPagesOverwritten", func(data []byte, _ int) []byte {
+			copy(data, make([]byte, 2*page))
+			return data
+		}},
+		{"DataPagesOverwritten", func(data []byte, _ int) []byte {
+			for i := 2 * page; i < len(data); i++ {
+				data[i] = byte(i * 7)
+			}
+			return data
+		}},
+		{"ObjectBytesChanged", func(data []byte, _ int) []byte {
+			return bytes.ReplaceAll(data, []byte(`{"schema":0,`), []byte(`{"schema":#,`))
+		}},
+		{"DataPagesZeroed", func(data []byte, _ int) []byte {
+			clear(data[2*page:])
+			return data
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path, data, used := good(t)
+			damaged := tt.damage(data, used)
+			require.NoError(t, os.WriteFile(path, damaged, 0o600))
+
+			_, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+			t.Log(err)
+			require.ErrorIs(t, err, bolt.ErrCorrupt)
+			var fileErr *bolt.FileError
+			require.ErrorAs(t, err, &fileErr)
+			assert.Equal(t, path, fileErr.Path)
+			assert.Contains(t, err.Error(), path)
+
+			after, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(damaged, after), "the file is left as it was, never emptied")
+
+			// The refusal let go of the file: the next Open reads it
+			// (and refuses it) rather than finding it locked.
+			_, err = bolt.Open(path, bolt.WithCodec(itemCodec()), bolt.WithLockTimeout(50*time.Millisecond))
+			require.ErrorIs(t, err, bolt.ErrCorrupt)
+		})
+	}
+}
+
+// itemV0 is a synthetic first schema of kind alpha, which called the value
+// "val"; storetest.Item, which calls it "value", is version 1.
+type itemV0 struct {
+	store.Meta
+	Group string `json:"group"`
+	ID    string `json:"id"`
+	Val   int    `json:"val"`
+}
+
+func (i *itemV0) Kind() string     { return i.Group }
+func (i *itemV0) ObjectID() string { return i.ID }
+
+func codecV0(t testing.TB) store.Codec {
+	c, err := store.NewSchemaCodec(map[string]store.Schema{
+		storetest.KindA: {New: func() store.Object { return new(itemV0) }},
+	})
+	require.NoError(t, err)
+	return c
+}
+
+func codecV1(t testing.TB) store.Codec {
+	rename := func(object json.RawMessage) (json.RawMessage, error) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(object, &m); err != nil {
+			return nil, err
+		}
+		m["value"] = m["val"]
+		delete(m, "val")
+		return json.Marshal(m)
+	}
+	c, err := store.NewSchemaCodec(map[string]store.Schema{
+		storetest.KindA: {New: func() store.Object { return new(storetest.Item) }, Migrations: []store.Migration{rename}},
+	})
+	require.NoError(t, err)
+	return c
+}
+
+// TestSchemaMigrationOnOpen writes a file at schema version 0 and opens it
+// with a build at version 1: objects and history come back migrated, and
+// the old build then refuses the file once version 1 was written to it.
+func TestSchemaMigrationOnOpen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := bolt.Open(path, bolt.WithCodec(codecV0(t)))
+	require.NoError(t, err)
+	r1 := create(t, s, &itemV0{Group: storetest.KindA, ID: "a", Val: 7})
+	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+		cur, err := store.Get[*itemV0](tx, storetest.KindA, "a")
+		if err != nil {
+			return err
+		}
+		next := *cur
+		next.Val = 8
+		return tx.Update(&next)
+	}))
+	require.NoError(t, s.Close())
+
+	s, err = bolt.Open(path, bolt.WithCodec(codecV1(t)))
+	require.NoError(t, err)
+	got := items(t, s, storetest.KindA)["a"]
+	assert.Equal(t, 8, got.Value, "the object is migrated when read")
+	assert.Equal(t, r1, got.CreateRevision)
+	w, err := s.Watch(t.Context(), 0)
+	require.NoError(t, err)
+	evs := recvAll(t, w, 2)
+	w.Close()
+	assert.Equal(t, 7, evs[0].Object.(*storetest.Item).Value, "history is migrated too")
+	assert.Equal(t, 7, evs[1].Prev.(*storetest.Item).Value)
+	set(t, s, storetest.KindA, "a", 9) // written at version 1
+	require.NoError(t, s.Close())
+
+	_, err = bolt.Open(path, bolt.WithCodec(codecV0(t)))
+	var schemaErr *store.SchemaError
+	require.ErrorAs(t, err, &schemaErr, "an older build refuses a newer file")
+	assert.Equal(t, 1, schemaErr.Version)
+	assert.Contains(t, err.Error(), path)
+	assert.NotErrorIs(t, err, bolt.ErrCorrupt)
+}
+
+// TestGroupCommit holds the first commit until many writers have staged,
+// and checks that they then share one commit, each Update returning only
+// once its transaction is in the file.
+func TestGroupCommit(t *testing.T) {
+	t.Parallel()
+	const writers = 32
+	path := filepath.Join(t.TempDir(), "state.db")
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var batches []int
+	queued := make(chan struct{}, writers)
+	s, err := bolt.OpenHooked(path, bolt.Hooks{
+		BeforeCommit: func(n int) {
+			mu.Lock()
+			batches = append(batches, n)
+			first := len(batches) == 1
+			mu.Unlock()
+			if first {
+				<-release
+			}
+		},
+		AfterEnqueue: func() { queued <- struct{}{} },
+	}, bolt.WithCodec(itemCodec()))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+
+	returned := make(chan int, writers)
+	for i := range writers {
+		go func() {
+			assert.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+				return tx.Create(item(storetest.KindA, fmt.Sprint(i), i))
+			}))
+			returned <- i
+		}()
+	}
+	// Staging never waits for the file: every writer gets through to the
+	// queue while the first commit is held.
+	for range writers {
+		select {
+		case <-queued:
+		case i := <-returned:
+			require.FailNow(t, "an Update returned before its commit", "writer %d", i)
+		}
+	}
+	select {
+	case i := <-returned:
+		require.FailNow(t, "an Update returned before its commit", "writer %d", i)
+	default:
+	}
+	close(release)
+	for range writers {
+		<-returned
+	}
+	mu.Lock()
+	require.Len(t, batches, 2, "the writers that staged during the first commit share the next one: %v", batches)
+	assert.Equal(t, writers, batches[0]+batches[1])
+	mu.Unlock()
+	require.NoError(t, s.Close())
+
+	s = open(t, path)
+	assert.Len(t, items(t, s, storetest.KindA), writers)
+}
+
+func TestOpenOptions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		path string
+		opts []bolt.Option
+	}{
+		{"NoCodec", "a.db", nil},
+		{"NilCodec", "b.db", []bolt.Option{bolt.WithCodec(nil)}},
+		{"ZeroHistory", "c.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(0)}},
+		{"HistoryNotAboveBuffer", "d.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(5), bolt.WithWatchBuffer(5)}},
+		{"ZeroLockTimeout", "e.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithLockTimeout(0)}},
+		{"ZeroBatch", "f.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithMaxBatch(0)}},
+		{"EmptyPath", "", []bolt.Option{bolt.WithCodec(itemCodec())}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := ""
+			if tt.path != "" {
+				path = filepath.Join(dir, tt.path)
+			}
+			_, err := bolt.Open(path, tt.opts...)
+			require.ErrorIs(t, err, store.ErrInvalid)
+			if path != "" {
+				_, err = os.Stat(path)
+				require.ErrorIs(t, err, os.ErrNotExist, "no file is made for invalid options")
+			}
+		})
+	}
+}
+
+func TestOpenMissingDirectory(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "missing", "state.db")
+	_, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+	var fileErr *bolt.FileError
+	require.ErrorAs(t, err, &fileErr)
+	assert.Contains(t, err.Error(), path)
+}
+
+func TestOpenUnknownKind(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+	require.NoError(t, err)
+	create(t, s, item(storetest.KindB, "b", 1))
+	require.NoError(t, s.Close())
+
+	_, err = bolt.Open(path, bolt.WithCodec(codecV1(t)))
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, bolt.ErrCorrupt, "a kind of a newer release is not damage")
+	assert.Contains(t, err.Error(), `kind "beta"`)
+	assert.Contains(t, err.Error(), path)
+}
