@@ -31,6 +31,7 @@ const (
 
 	childOpen  = "open"  // try to open the file, print whether it was locked
 	childWrite = "write" // write until killed, printing every commit
+	childFull  = "full"  // write with the file size limited until a commit fails
 )
 
 // crashWriters is how many goroutines of the child write at once, so that
@@ -56,6 +57,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runChildOpen(os.Getenv(childPathEnv)))
 	case childWrite:
 		os.Exit(runChildWrite(os.Getenv(childPathEnv)))
+	case childFull:
+		os.Exit(runChildFull(os.Getenv(childPathEnv)))
 	}
 	os.Exit(m.Run())
 }
