@@ -40,7 +40,7 @@ func BenchmarkUpdate(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var commits atomic.Int64
 			s, err := bolt.OpenHooked(filepath.Join(b.TempDir(), "state.db"),
-				bolt.Hooks{BeforeCommit: func(int) { commits.Add(1) }},
+				bolt.Hooks{BeforeCommit: func(int) error { commits.Add(1); return nil }},
 				bolt.WithCodec(itemCodec()), bolt.WithMaxBatch(tc.maxBatch))
 			require.NoError(b, err)
 			b.Cleanup(func() { s.Close() })

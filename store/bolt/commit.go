@@ -98,8 +98,9 @@ type committer struct {
 	done    chan struct{} // closed when run returns
 
 	// Set by tests only: beforeCommit is called with every batch's size
-	// before it is written, afterEnqueue after every transaction queued.
-	beforeCommit func(n int)
+	// before it is written, and an error from it fails the batch;
+	// afterEnqueue is called after every transaction queued.
+	beforeCommit func(n int) error
 	afterEnqueue func()
 
 	// Kept by run alone: the transactions whose events are in the
@@ -187,11 +188,14 @@ func (c *committer) run() {
 // commit writes batch in one bbolt transaction, then publishes it or fails
 // it.
 func (c *committer) commit(batch []*pending) {
-	if c.beforeCommit != nil {
-		c.beforeCommit(len(batch))
-	}
 	kept, keptEvents, compacted := c.trim(batch)
-	err := c.s.db.Update(func(btx *bbolt.Tx) error { return c.write(btx, batch, compacted) })
+	var err error
+	if c.beforeCommit != nil {
+		err = c.beforeCommit(len(batch))
+	}
+	if err == nil {
+		err = c.s.db.Update(func(btx *bbolt.Tx) error { return c.write(btx, batch, compacted) })
+	}
 	if err != nil {
 		c.fail(batch, &FileError{Path: c.s.path, Op: "commit", Err: err})
 		return
@@ -277,18 +281,22 @@ func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64) erro
 
 // fail fails batch and every transaction staged after it (each was built
 // on the state batch left), gives their objects their Meta back, and
-// resets the staged state to the newest durable snapshot.
+// resets the staged state to the newest durable snapshot. The revisions
+// of the failed transactions are not used again: an I/O error can leave
+// the outcome of a commit unknown (its meta page may have reached the
+// disk), and a restart right after it would then find them in the file.
 func (c *committer) fail(batch []*pending, err error) {
 	c.s.writer <- struct{}{}
 	c.mu.Lock()
 	later := c.queue
 	c.queue = nil
 	c.mu.Unlock()
-	c.s.staged = c.s.snap.Load()
+	all := append(batch, later...)
+	durable := c.s.snap.Load()
+	c.s.staged = &snapshot{rev: all[len(all)-1].rev, kinds: durable.kinds}
 	c.s.lastPending = nil
 	<-c.s.writer
 
-	all := append(batch, later...)
 	for i := len(all) - 1; i >= 0; i-- {
 		p := all[i]
 		restore(p.saved)

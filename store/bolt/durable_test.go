@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -424,7 +425,7 @@ func TestGroupCommit(t *testing.T) {
 	var batches []int
 	queued := make(chan struct{}, writers)
 	s, err := bolt.OpenHooked(path, bolt.Hooks{
-		BeforeCommit: func(n int) {
+		BeforeCommit: func(n int) error {
 			mu.Lock()
 			batches = append(batches, n)
 			first := len(batches) == 1
@@ -432,6 +433,7 @@ func TestGroupCommit(t *testing.T) {
 			if first {
 				<-release
 			}
+			return nil
 		},
 		AfterEnqueue: func() { queued <- struct{}{} },
 	}, bolt.WithCodec(itemCodec()))
@@ -530,4 +532,73 @@ func TestOpenUnknownKind(t *testing.T) {
 	assert.NotErrorIs(t, err, bolt.ErrCorrupt, "a kind of a newer release is not damage")
 	assert.Contains(t, err.Error(), `kind "beta"`)
 	assert.Contains(t, err.Error(), path)
+}
+
+// TestFailedCommitFailsWhatWasBuiltOnIt fails a commit while a second
+// transaction, built on the first one's write, waits behind it: both fail,
+// their objects get their Meta back, nothing of either is visible, their
+// revisions are not used again, and the store goes on.
+func TestFailedCommitFailsWhatWasBuiltOnIt(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	errDisk := errors.New("disk on fire")
+	held, release := make(chan struct{}), make(chan error)
+	queued := make(chan struct{}, 2)
+	var once sync.Once
+	s, err := bolt.OpenHooked(path, bolt.Hooks{
+		BeforeCommit: func(int) error {
+			var err error
+			once.Do(func() {
+				close(held)
+				err = <-release
+			})
+			return err
+		},
+		AfterEnqueue: func() { queued <- struct{}{} },
+	}, bolt.WithCodec(itemCodec()))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+
+	first := item(storetest.KindA, "a", 1)
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(first) })
+	}()
+	<-held
+	<-queued
+	var second *storetest.Item
+	secondDone := make(chan error, 1)
+	go func() {
+		secondDone <- s.Update(t.Context(), func(tx store.Tx) error {
+			cur, err := store.Get[*storetest.Item](tx, storetest.KindA, "a") // the first's write, not yet durable
+			if err != nil {
+				return err
+			}
+			second = cur.Clone()
+			second.Value = 2
+			return tx.Update(second)
+		})
+	}()
+	<-queued
+	assert.Equal(t, int64(0), revision(t, s), "readers see only what is durable")
+	release <- errDisk
+
+	require.ErrorIs(t, <-firstDone, errDisk)
+	err = <-secondDone
+	require.ErrorIs(t, err, errDisk)
+	assert.Contains(t, err.Error(), "built on a transaction that failed")
+	var fileErr *bolt.FileError
+	require.ErrorAs(t, err, &fileErr)
+	assert.Equal(t, path, fileErr.Path)
+	assert.Zero(t, first.Meta, "the failed Create gave the object its Meta back")
+	assert.Equal(t, store.Meta{CreateRevision: 1, ModRevision: 1}, second.Meta, "and the failed Update its Meta as read")
+	assert.Empty(t, items(t, s, storetest.KindA))
+
+	rev := create(t, s, item(storetest.KindA, "b", 3))
+	assert.Greater(t, rev, int64(2), "the failed revisions are not used again")
+	require.NoError(t, s.Close())
+	s = open(t, path)
+	got := items(t, s, storetest.KindA)
+	assert.Len(t, got, 1)
+	assert.Equal(t, rev, got["b"].ModRevision)
 }

@@ -4,8 +4,9 @@ package bolt
 // to see transactions queued.
 type Hooks struct {
 	// BeforeCommit is called with every batch's size before it is
-	// written, on the committer's goroutine.
-	BeforeCommit func(n int)
+	// written, on the committer's goroutine. An error from it fails the
+	// batch as a failed write would.
+	BeforeCommit func(n int) error
 	// AfterEnqueue is called after every transaction is queued, on the
 	// writer's goroutine.
 	AfterEnqueue func()
