@@ -66,46 +66,14 @@ func TestJSONCodec(t *testing.T) {
 	})
 }
 
-// itemV0 is the synthetic first schema of kind "alpha": its value was
-// called "val". Version 1 is storetest.Item, which calls it "value".
-type itemV0 struct {
-	store.Meta
-	Group string `json:"group"`
-	ID    string `json:"id"`
-	Val   int    `json:"val"`
-}
-
-func (i *itemV0) Kind() string     { return i.Group }
-func (i *itemV0) ObjectID() string { return i.ID }
-
-// renameVal is the migration of kind "alpha" from version 0 to 1.
-func renameVal(object json.RawMessage) (json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(object, &m); err != nil {
-		return nil, err
-	}
-	if v, ok := m["val"]; ok {
-		m["value"] = v
-		delete(m, "val")
-	}
-	return json.Marshal(m)
-}
-
 func TestJSONCodecSchemaMigration(t *testing.T) {
 	t.Parallel()
-	v0, err := store.NewSchemaCodec(map[string]store.Schema{
-		storetest.KindA: {New: func() store.Object { return new(itemV0) }},
-	})
-	require.NoError(t, err)
-	v1, err := store.NewSchemaCodec(map[string]store.Schema{
-		storetest.KindA: {New: func() store.Object { return new(storetest.Item) }, Migrations: []store.Migration{renameVal}},
-	})
-	require.NoError(t, err)
+	v0, v1 := storetest.SchemaCodecs()
 	version, ok := v1.Version(storetest.KindA)
 	require.True(t, ok)
 	require.Equal(t, 1, version)
 
-	old, err := v0.Marshal(&itemV0{Group: storetest.KindA, ID: "a", Val: 42,
+	old, err := v0.Marshal(&storetest.ItemV0{Group: storetest.KindA, ID: "a", Val: 42,
 		Meta: store.Meta{CreateRevision: 2, ModRevision: 5}})
 	require.NoError(t, err)
 	require.Contains(t, string(old), `"schema":0`)

@@ -12,13 +12,7 @@ import (
 )
 
 // itemCodec encodes the conformance suite's objects.
-func itemCodec() store.Codec {
-	return store.NewJSONCodec(map[string]func() store.Object{
-		storetest.KindA:     func() store.Object { return new(storetest.Item) },
-		storetest.KindB:     func() store.Object { return new(storetest.Item) },
-		storetest.OtherKind: func() store.Object { return new(storetest.Other) },
-	})
-}
+func itemCodec() store.Codec { return storetest.Codec() }
 
 func limitOpts(limits storetest.Limits) []bolt.Option {
 	opts := []bolt.Option{bolt.WithCodec(itemCodec())}

@@ -3,7 +3,6 @@ package bolt_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -128,6 +127,17 @@ func TestHistoryAfterRestart(t *testing.T) {
 	ev := recvAll(t, w, 1)[0]
 	assert.Same(t, mustGet(t, s, storetest.KindA, "000"), ev.Object)
 	assert.Equal(t, 0, ev.Prev.(*storetest.Item).Value)
+}
+
+// fileWith returns the path of a closed store file holding objs.
+func fileWith(t *testing.T, objs ...store.Object) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+	require.NoError(t, err)
+	create(t, s, objs...)
+	require.NoError(t, s.Close())
+	return path
 }
 
 func mustGet(t testing.TB, s store.Store, kind, id string) store.Object {
@@ -263,54 +273,18 @@ func TestDamagedFileIsRefused(t *testing.T) {
 	}
 }
 
-// itemV0 is a synthetic first schema of kind alpha, which called the value
-// "val"; storetest.Item, which calls it "value", is version 1.
-type itemV0 struct {
-	store.Meta
-	Group string `json:"group"`
-	ID    string `json:"id"`
-	Val   int    `json:"val"`
-}
-
-func (i *itemV0) Kind() string     { return i.Group }
-func (i *itemV0) ObjectID() string { return i.ID }
-
-func codecV0(t testing.TB) store.Codec {
-	c, err := store.NewSchemaCodec(map[string]store.Schema{
-		storetest.KindA: {New: func() store.Object { return new(itemV0) }},
-	})
-	require.NoError(t, err)
-	return c
-}
-
-func codecV1(t testing.TB) store.Codec {
-	rename := func(object json.RawMessage) (json.RawMessage, error) {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(object, &m); err != nil {
-			return nil, err
-		}
-		m["value"] = m["val"]
-		delete(m, "val")
-		return json.Marshal(m)
-	}
-	c, err := store.NewSchemaCodec(map[string]store.Schema{
-		storetest.KindA: {New: func() store.Object { return new(storetest.Item) }, Migrations: []store.Migration{rename}},
-	})
-	require.NoError(t, err)
-	return c
-}
-
 // TestSchemaMigrationOnOpen writes a file at schema version 0 and opens it
 // with a build at version 1: objects and history come back migrated, and
 // the old build then refuses the file once version 1 was written to it.
 func TestSchemaMigrationOnOpen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := bolt.Open(path, bolt.WithCodec(codecV0(t)))
+	v0, v1 := storetest.SchemaCodecs()
+	s, err := bolt.Open(path, bolt.WithCodec(v0))
 	require.NoError(t, err)
-	r1 := create(t, s, &itemV0{Group: storetest.KindA, ID: "a", Val: 7})
+	r1 := create(t, s, &storetest.ItemV0{Group: storetest.KindA, ID: "a", Val: 7})
 	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
-		cur, err := store.Get[*itemV0](tx, storetest.KindA, "a")
+		cur, err := store.Get[*storetest.ItemV0](tx, storetest.KindA, "a")
 		if err != nil {
 			return err
 		}
@@ -320,7 +294,7 @@ func TestSchemaMigrationOnOpen(t *testing.T) {
 	}))
 	require.NoError(t, s.Close())
 
-	s, err = bolt.Open(path, bolt.WithCodec(codecV1(t)))
+	s, err = bolt.Open(path, bolt.WithCodec(v1))
 	require.NoError(t, err)
 	got := items(t, s, storetest.KindA)["a"]
 	assert.Equal(t, 8, got.Value, "the object is migrated when read")
@@ -334,7 +308,7 @@ func TestSchemaMigrationOnOpen(t *testing.T) {
 	set(t, s, storetest.KindA, "a", 9) // written at version 1
 	require.NoError(t, s.Close())
 
-	_, err = bolt.Open(path, bolt.WithCodec(codecV0(t)))
+	_, err = bolt.Open(path, bolt.WithCodec(v0))
 	var schemaErr *store.SchemaError
 	require.ErrorAs(t, err, &schemaErr, "an older build refuses a newer file")
 	assert.Equal(t, 1, schemaErr.Version)
@@ -450,13 +424,9 @@ func TestOpenMissingDirectory(t *testing.T) {
 
 func TestOpenUnknownKind(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
-	require.NoError(t, err)
-	create(t, s, item(storetest.KindB, "b", 1))
-	require.NoError(t, s.Close())
-
-	_, err = bolt.Open(path, bolt.WithCodec(codecV1(t)))
+	path := fileWith(t, item(storetest.KindB, "b", 1))
+	_, v1 := storetest.SchemaCodecs()
+	_, err := bolt.Open(path, bolt.WithCodec(v1))
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, bolt.ErrCorrupt, "a kind of a newer release is not damage")
 	assert.Contains(t, err.Error(), `kind "beta"`)

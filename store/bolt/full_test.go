@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,12 +84,7 @@ func runChildFull(path string) int {
 // restart, and that everything committed before it is kept.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.db")
-	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
-	require.NoError(t, err)
-	create(t, s, item(storetest.KindB, "before", 0))
-	require.NoError(t, s.Close())
-
+	path := fileWith(t, item(storetest.KindB, "before", 0))
 	out, err := child(t, childFull, path).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	committed := map[int]int64{}
@@ -115,7 +109,7 @@ func TestDiskFull(t *testing.T) {
 	assert.Contains(t, string(out), "invisible\n", "nothing of the failed commit is visible")
 	assert.Contains(t, string(out), "meta {CreateRevision:0 ModRevision:0}", "the failed Create gave the object its Meta back")
 
-	s = open(t, path)
+	s := open(t, path)
 	got := items(t, s, storetest.KindB)
 	assert.Contains(t, got, "before")
 	assert.Len(t, got, len(committed)+1, "only what committed is in the file")
