@@ -501,3 +501,90 @@ func TestFailedCommitFailsWhatWasBuiltOnIt(t *testing.T) {
 	assert.Len(t, got, 1)
 	assert.Equal(t, rev, got["b"].ModRevision)
 }
+
+// TestCloseDuringWrites closes the store under many writers: every Update
+// either succeeds, and its object is in the file, or fails with
+// ErrClosed; none hangs.
+func TestCloseDuringWrites(t *testing.T) {
+	t.Parallel()
+	const writers = 16
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	acked := map[string]int64{}
+	started := make(chan struct{}, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				obj := item(storetest.KindA, fmt.Sprintf("%d-%d", w, i), i)
+				err := s.Update(context.Background(), func(tx store.Tx) error { return tx.Create(obj) })
+				if i == 0 {
+					started <- struct{}{}
+				}
+				if errors.Is(err, store.ErrClosed) {
+					return
+				}
+				if !assert.NoError(t, err) {
+					return
+				}
+				mu.Lock()
+				acked[obj.ID] = obj.ModRevision
+				mu.Unlock()
+			}
+		})
+	}
+	for range writers {
+		<-started
+	}
+	require.NoError(t, s.Close())
+	wg.Wait()
+
+	s = open(t, path)
+	got := items(t, s, storetest.KindA)
+	require.NotEmpty(t, acked)
+	for id, rev := range acked {
+		require.Contains(t, got, id, "an Update that returned nil before Close is in the file")
+		assert.Equal(t, rev, got[id].ModRevision)
+	}
+}
+
+// TestReadOnlyUpdateWaitsForWhatItRead checks that an Update that writes
+// nothing, but read a write still on its way to the file, returns only
+// once that write is durable.
+func TestReadOnlyUpdateWaitsForWhatItRead(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s, err := bolt.OpenHooked(path, bolt.Hooks{BeforeCommit: func(int) error {
+		once.Do(func() {
+			close(held)
+			<-release
+		})
+		return nil
+	}}, bolt.WithCodec(itemCodec()))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+
+	go func() { _ = s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(item(storetest.KindA, "a", 1)) }) }()
+	<-held
+	read := make(chan error, 1)
+	go func() {
+		read <- s.Update(t.Context(), func(tx store.Tx) error {
+			_, err := tx.Get(storetest.KindA, "a")
+			return err
+		})
+	}()
+	select {
+	case err := <-read:
+		require.FailNow(t, "the read-only Update returned before the write it read was durable", "%v", err)
+	case <-time.After(50 * time.Millisecond):
+		// Not a wait for an event: checking that one does not come.
+	}
+	close(release)
+	require.NoError(t, <-read)
+	assert.Contains(t, items(t, s, storetest.KindA), "a")
+}
