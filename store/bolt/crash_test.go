@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/bolt"
@@ -60,7 +61,9 @@ func TestMain(m *testing.M) {
 	case childFull:
 		os.Exit(runChildFull(os.Getenv(childPathEnv)))
 	}
-	os.Exit(m.Run())
+	// Every store, watcher and committer a test starts is gone when it
+	// ends.
+	goleak.VerifyTestMain(m)
 }
 
 // child returns a command running this test binary in mode on path. The
