@@ -588,3 +588,25 @@ func TestReadOnlyUpdateWaitsForWhatItRead(t *testing.T) {
 	require.NoError(t, <-read)
 	assert.Contains(t, items(t, s, storetest.KindA), "a")
 }
+
+// TestUnencodableObjectFailsUpdate checks that an object the codec cannot
+// encode (here, of a kind it does not know) fails its Update with
+// ErrInvalid before anything is staged.
+func TestUnencodableObjectFailsUpdate(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "state.db"))
+	before := revision(t, s)
+	obj := item("nosuchkind", "x", 1)
+	err := s.Update(t.Context(), func(tx store.Tx) error {
+		if err := tx.Create(item(storetest.KindA, "a", 1)); err != nil {
+			return err
+		}
+		return tx.Create(obj)
+	})
+	require.ErrorIs(t, err, store.ErrInvalid)
+	assert.Contains(t, err.Error(), "nosuchkind")
+	assert.Zero(t, obj.Meta)
+	assert.Equal(t, before, revision(t, s))
+	assert.Empty(t, items(t, s, storetest.KindA), "the transaction is all or nothing")
+	assert.Greater(t, create(t, s, item(storetest.KindA, "b", 1)), before)
+}
