@@ -107,10 +107,9 @@ func WithMaxBatch(n int) Option {
 // Store is the durable store.Store, kept in one bbolt file. Create it with
 // Open and close it with Close. It is safe for concurrent use.
 type Store struct {
-	path  string
-	opts  options
-	db    *bbolt.DB
-	codec store.Codec
+	path string
+	opts options
+	db   *bbolt.DB
 
 	// writer is held (a value in the channel) while an Update's function
 	// runs and its transaction is staged. A channel rather than a mutex

@@ -50,7 +50,7 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 	for i, ev := range tx.events {
 		var objData, prevData []byte
 		if ev.Object != nil {
-			data, err := s.codec.Marshal(ev.Object)
+			data, err := s.opts.codec.Marshal(ev.Object)
 			if err != nil {
 				return nil, err
 			}

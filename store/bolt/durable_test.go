@@ -569,7 +569,9 @@ func TestReadOnlyUpdateWaitsForWhatItRead(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 
-	go func() { _ = s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(item(storetest.KindA, "a", 1)) }) }()
+	go func() {
+		_ = s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(item(storetest.KindA, "a", 1)) })
+	}()
 	<-held
 	read := make(chan error, 1)
 	go func() {

@@ -21,8 +21,8 @@ var (
 type FileError struct {
 	// Path is the file.
 	Path string
-	// Op is what the store was doing: "open", "check", "load", "commit",
-	// "create" or "close".
+	// Op is what the store was doing: "create", "open", "load" (reading
+	// the file's contents), "commit" or "close".
 	Op string
 	// Err is the cause. It may wrap ErrLocked, ErrCorrupt, a
 	// *store.SchemaError (a file written by a newer release) or an error

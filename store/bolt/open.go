@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/google/btree"
@@ -67,7 +68,6 @@ func Open(path string, opts ...Option) (*Store, error) {
 		path:   path,
 		opts:   o,
 		db:     db,
-		codec:  o.codec,
 		writer: make(chan struct{}, 1),
 		staged: st.snap,
 		closed: make(chan struct{}),
@@ -293,7 +293,7 @@ func classify(err error) error {
 	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("%w (waited for its lock: %v)", ErrLocked, err)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
-		errors.Is(err, berrors.ErrVersionMismatch), bytes.Contains([]byte(err.Error()), []byte("too small")):
+		errors.Is(err, berrors.ErrVersionMismatch), strings.Contains(err.Error(), "too small"):
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return err
