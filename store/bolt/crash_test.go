@@ -204,7 +204,7 @@ func crashOnce(t *testing.T, path string, killAfter int) []ack {
 	killed := false
 	kill := func() {
 		if !killed {
-			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+			require.NoError(t, cmd.Process.Kill()) // SIGKILL
 			killed = true
 		}
 	}
