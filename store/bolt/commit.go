@@ -62,6 +62,12 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 		}
 		p.hist[i] = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
 		k := key{ev.Kind, ev.ID}
+		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
+			// Refused here rather than by bbolt at commit, where it
+			// would fail every transaction sharing the commit.
+			return nil, fmt.Errorf("%w: %s/%.64s...: kind or ID longer than %d bytes",
+				store.ErrInvalid, ev.Kind, ev.ID, bbolt.MaxKeySize)
+		}
 		if !touched[k] {
 			touched[k] = true
 			p.writes = append(p.writes, fileWrite{kind: ev.Kind, id: ev.ID})
@@ -236,6 +242,9 @@ func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64) erro
 	if objects == nil || hist == nil || meta == nil {
 		return errors.New("buckets missing")
 	}
+	// History keys only ever grow: pack its pages rather than leave
+	// half of each free for inserts that never come.
+	hist.FillPercent = 0.9
 	for _, p := range batch {
 		for _, w := range p.writes {
 			b, err := objects.CreateBucketIfNotExists([]byte(w.kind))

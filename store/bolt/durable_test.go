@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -611,4 +612,16 @@ func TestUnencodableObjectFailsUpdate(t *testing.T) {
 	assert.Equal(t, before, revision(t, s))
 	assert.Empty(t, items(t, s, storetest.KindA), "the transaction is all or nothing")
 	assert.Greater(t, create(t, s, item(storetest.KindA, "b", 1)), before)
+}
+
+// TestKeyTooLong checks that an ID longer than the file takes fails its own
+// Update, and no other.
+func TestKeyTooLong(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "state.db"))
+	long := item(storetest.KindA, strings.Repeat("x", bbolt.MaxKeySize+1), 1)
+	err := s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(long) })
+	require.ErrorIs(t, err, store.ErrInvalid)
+	assert.Zero(t, long.Meta)
+	create(t, s, item(storetest.KindA, strings.Repeat("x", bbolt.MaxKeySize), 1))
 }
