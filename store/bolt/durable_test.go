@@ -625,3 +625,50 @@ func TestKeyTooLong(t *testing.T) {
 	assert.Zero(t, long.Meta)
 	create(t, s, item(storetest.KindA, strings.Repeat("x", bbolt.MaxKeySize), 1))
 }
+
+// TestNewerFileFormatIsRefused checks that a file whose layout is newer
+// than this build's is refused, saying so, and left alone.
+func TestNewerFileFormatIsRefused(t *testing.T) {
+	t.Parallel()
+	path := fileWith(t, item(storetest.KindA, "a", 1))
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte{0, 0, 0, 0, 0, 0, 0, 2})
+	}))
+	require.NoError(t, db.Close())
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	_, err = bolt.Open(path, bolt.WithCodec(itemCodec()))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "file format 2")
+	assert.Contains(t, err.Error(), "newer release")
+	assert.NotErrorIs(t, err, bolt.ErrCorrupt)
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(before, after))
+}
+
+// TestSmallerHistoryOnReopen reopens a file with a smaller history bound:
+// the next commit trims the file to it.
+func TestSmallerHistoryOnReopen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path, bolt.WithHistory(100), bolt.WithWatchBuffer(10))
+	for i := range 50 {
+		create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+	}
+	require.NoError(t, s.Close())
+
+	s = open(t, path, bolt.WithHistory(10), bolt.WithWatchBuffer(5))
+	w, err := s.Watch(t.Context(), 0)
+	require.NoError(t, err, "until the next commit, the whole history is there")
+	recvAll(t, w, 50)
+	w.Close()
+	create(t, s, item(storetest.KindA, "last", 50))
+	_, err = s.Watch(t.Context(), 0)
+	require.ErrorIs(t, err, store.ErrCompacted)
+	require.NoError(t, s.Close())
+	assert.Equal(t, 10, countHistory(t, path))
+}
