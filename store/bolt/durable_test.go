@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -554,42 +555,48 @@ func TestCloseDuringWrites(t *testing.T) {
 
 // TestReadOnlyUpdateWaitsForWhatItRead checks that an Update that writes
 // nothing, but read a write still on its way to the file, returns only
-// once that write is durable.
+// once that write is durable. synctest.Wait returns once every goroutine
+// of the test is blocked: the committer on the held commit, the reader on
+// that commit, unless it returned early.
 func TestReadOnlyUpdateWaitsForWhatItRead(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.db")
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	s, err := bolt.OpenHooked(path, bolt.Hooks{BeforeCommit: func(int) error {
-		once.Do(func() {
-			close(held)
-			<-release
-		})
-		return nil
-	}}, bolt.WithCodec(itemCodec()))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		held, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		s, err := bolt.OpenHooked(path, bolt.Hooks{BeforeCommit: func(int) error {
+			once.Do(func() {
+				close(held)
+				<-release
+			})
+			return nil
+		}}, bolt.WithCodec(itemCodec()))
+		require.NoError(t, err)
+		defer s.Close()
 
-	go func() {
-		_ = s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(item(storetest.KindA, "a", 1)) })
-	}()
-	<-held
-	read := make(chan error, 1)
-	go func() {
-		read <- s.Update(t.Context(), func(tx store.Tx) error {
-			_, err := tx.Get(storetest.KindA, "a")
-			return err
-		})
-	}()
-	select {
-	case err := <-read:
-		require.FailNow(t, "the read-only Update returned before the write it read was durable", "%v", err)
-	case <-time.After(50 * time.Millisecond):
-		// Not a wait for an event: checking that one does not come.
-	}
-	close(release)
-	require.NoError(t, <-read)
-	assert.Contains(t, items(t, s, storetest.KindA), "a")
+		wrote := make(chan error, 1)
+		go func() {
+			wrote <- s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(item(storetest.KindA, "a", 1)) })
+		}()
+		<-held
+		read := make(chan error, 1)
+		go func() {
+			read <- s.Update(t.Context(), func(tx store.Tx) error {
+				_, err := tx.Get(storetest.KindA, "a")
+				return err
+			})
+		}()
+		synctest.Wait()
+		select {
+		case err := <-read:
+			require.FailNow(t, "the read-only Update returned before the write it read was durable", "%v", err)
+		default:
+		}
+		close(release)
+		require.NoError(t, <-wrote)
+		require.NoError(t, <-read)
+		assert.Contains(t, items(t, s, storetest.KindA), "a")
+	})
 }
 
 // TestUnencodableObjectFailsUpdate checks that an object the codec cannot
