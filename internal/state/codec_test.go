@@ -1,11 +1,14 @@
 package state_test
 
 import (
+	"encoding"
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,6 +98,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, *obj.StoreMeta(), *got.StoreMeta(), "revisions are kept")
 			assert.Equal(t, obj.ObjectID(), got.ObjectID())
+			assert.Equal(t, obj, got, "nothing is lost on the way")
 			again, err := codec.Marshal(got)
 			require.NoError(t, err)
 			assert.JSONEq(t, string(data), string(again))
@@ -160,4 +164,53 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, obj.ObjectID(), again.ObjectID())
 		require.Equal(t, *obj.StoreMeta(), *again.StoreMeta())
 	})
+}
+
+// TestStoredTypesKeepEverything walks every stored type and checks that
+// each field is encoded: a field JSON skips (unexported, or tagged "-")
+// would be lost when a durable store reads the object back after a
+// restart. Types that encode themselves (json.Marshaler,
+// encoding.TextMarshaler) are trusted with their fields.
+func TestStoredTypesKeepEverything(t *testing.T) {
+	t.Parallel()
+	marshaler := reflect.TypeFor[json.Marshaler]()
+	textMarshaler := reflect.TypeFor[encoding.TextMarshaler]()
+	seen := map[reflect.Type]bool{}
+	var walk func(path string, typ reflect.Type)
+	walk = func(path string, typ reflect.Type) {
+		if seen[typ] {
+			return
+		}
+		seen[typ] = true
+		if typ.Implements(marshaler) || reflect.PointerTo(typ).Implements(marshaler) ||
+			typ.Implements(textMarshaler) || reflect.PointerTo(typ).Implements(textMarshaler) {
+			return
+		}
+		switch typ.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array:
+			walk(path, typ.Elem())
+		case reflect.Map:
+			walk(path+"[key]", typ.Key())
+			walk(path+"[]", typ.Elem())
+		case reflect.Struct:
+			for i := range typ.NumField() {
+				f := typ.Field(i)
+				name := path + "." + f.Name
+				if !f.IsExported() && !f.Anonymous {
+					t.Errorf("%s (%s) is unexported: JSON does not keep it", name, f.Type)
+					continue
+				}
+				if f.Tag.Get("json") == "-" {
+					t.Errorf("%s is tagged json:\"-\": JSON does not keep it", name)
+					continue
+				}
+				walk(name, f.Type)
+			}
+		case reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+			t.Errorf("%s is a %s: JSON cannot keep it", path, typ.Kind())
+		}
+	}
+	for kind, schema := range state.Schemas() {
+		walk(kind, reflect.TypeOf(schema.New()))
+	}
 }
