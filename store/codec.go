@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Codec turns objects into bytes and back. Implementations that keep state
@@ -147,11 +148,18 @@ func (c *JSONCodec) Marshal(obj Object) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s/%s: %w", kind, id, err)
 	}
-	data, err := json.Marshal(envelope{Schema: len(s.Migrations), Meta: *meta, Object: body})
-	if err != nil {
-		return nil, fmt.Errorf("marshal %s/%s: %w", kind, id, err)
-	}
-	return data, nil
+	// The envelope is written by hand: json.Marshal would scan and
+	// compact body, which it has just produced, all over again.
+	data := make([]byte, 0, len(body)+80)
+	data = append(data, `{"schema":`...)
+	data = strconv.AppendInt(data, int64(len(s.Migrations)), 10)
+	data = append(data, `,"meta":{"createRevision":`...)
+	data = strconv.AppendInt(data, meta.CreateRevision, 10)
+	data = append(data, `,"modRevision":`...)
+	data = strconv.AppendInt(data, meta.ModRevision, 10)
+	data = append(data, `},"object":`...)
+	data = append(data, body...)
+	return append(data, '}'), nil
 }
 
 // Unmarshal decodes data into a new object of kind, migrating it from the
@@ -162,11 +170,24 @@ func (c *JSONCodec) Unmarshal(kind string, data []byte) (Object, error) {
 	if !ok {
 		return nil, invalidf("codec knows no kind %q", kind)
 	}
+	current := len(s.Migrations)
+	// Most objects are at the current version: decode envelope and
+	// object in one pass. An older object fails or is decoded wrongly
+	// here, and is read again below, through its migrations.
+	obj := s.New()
+	fast := struct {
+		Schema int  `json:"schema"`
+		Meta   Meta `json:"meta"`
+		Object any  `json:"object"`
+	}{Schema: -1, Object: obj}
+	if err := json.Unmarshal(data, &fast); err == nil && fast.Schema == current && fast.Object != nil {
+		return c.finish(kind, obj, fast.Meta)
+	}
+
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		return nil, fmt.Errorf("%w: unmarshal %s: %w", ErrInvalid, kind, err)
 	}
-	current := len(s.Migrations)
 	switch {
 	case env.Schema > current:
 		return nil, &SchemaError{Kind: kind, Version: env.Schema, Current: current}
@@ -183,20 +204,25 @@ func (c *JSONCodec) Unmarshal(kind string, data []byte) (Object, error) {
 		}
 		body = next
 	}
-	obj := s.New()
+	obj = s.New()
 	if err := json.Unmarshal(body, obj); err != nil {
 		return nil, fmt.Errorf("%w: unmarshal %s: %w", ErrInvalid, kind, err)
 	}
+	return c.finish(kind, obj, env.Meta)
+}
+
+// finish checks a decoded object and gives it meta.
+func (c *JSONCodec) finish(kind string, obj Object, meta Meta) (Object, error) {
 	if got := obj.Kind(); got != kind {
 		return nil, invalidf("unmarshal %s: decoded object has kind %q", kind, got)
 	}
 	if id := obj.ObjectID(); id == "" {
 		return nil, invalidf("unmarshal %s: decoded object has no ID", kind)
 	}
-	meta := obj.StoreMeta()
-	if meta == nil {
+	m := obj.StoreMeta()
+	if m == nil {
 		return nil, invalidf("unmarshal %s/%s: StoreMeta returned nil", kind, obj.ObjectID())
 	}
-	*meta = env.Meta
+	*m = meta
 	return obj, nil
 }

@@ -10,9 +10,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/bolt"
 	"github.com/stevedore-io/stevedore/store/storetest"
+	"github.com/stevedore-io/stevedore/task"
 )
 
 // BenchmarkUpdate measures small read-modify-write Updates, each of one
@@ -138,14 +140,51 @@ func BenchmarkList(b *testing.B) {
 	}
 }
 
-// BenchmarkOpen opens a file of 10,000 objects and 10,000 events of
-// history: the start-up cost of a restart.
+// BenchmarkOpen opens a file: the start-up cost of a restart. items holds
+// 10,000 small objects and their 10,000 creations in the history; tasks
+// holds 10,000 of Stevedore's task objects (three containers each), and a
+// history of 10,000 updates of them, each with its previous version.
 func BenchmarkOpen(b *testing.B) {
-	path, s := fill(b, 10_000)
-	require.NoError(b, s.Close())
+	b.Run("items", func(b *testing.B) {
+		path, s := fill(b, 10_000)
+		require.NoError(b, s.Close())
+		benchOpen(b, path, itemCodec())
+	})
+	b.Run("tasks", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "state.db")
+		s, err := bolt.Open(path, bolt.WithCodec(state.Codec()))
+		require.NoError(b, err)
+		tasks := convergeTaskObjects(b)
+		for i := 0; i < len(tasks); i += 1000 {
+			var objs []store.Object
+			for _, t := range tasks[i:min(len(tasks), i+1000)] {
+				objs = append(objs, t)
+			}
+			create(b, s, objs...)
+		}
+		for i := 0; i < len(tasks); i += 1000 {
+			require.NoError(b, s.Update(context.Background(), func(tx store.Tx) error {
+				for _, t := range tasks[i:min(len(tasks), i+1000)] {
+					next := t.Copy()
+					next.LastStatus = task.Running
+					if err := tx.Update(next); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+		}
+		require.NoError(b, s.Close())
+		benchOpen(b, path, state.Codec())
+	})
+}
+
+func benchOpen(b *testing.B, path string, codec store.Codec) {
 	b.ReportAllocs()
+	before := processCPU()
+	defer func() { b.ReportMetric((processCPU()-before)/float64(b.N), "cpu-s/op") }()
 	for b.Loop() {
-		s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+		s, err := bolt.Open(path, bolt.WithCodec(codec))
 		if err != nil {
 			b.Fatal(err)
 		}

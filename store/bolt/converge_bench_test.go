@@ -22,6 +22,26 @@ import (
 // lifecycle.
 const convergeTasks = 10_000
 
+// convergeTaskObjects returns convergeTasks of Stevedore's task objects,
+// three containers each, spread over 100 instances.
+func convergeTaskObjects(b *testing.B) []*state.Task {
+	td, _, err := task.ParseDefinition([]byte(`{"family":"web","containerDefinitions":[
+		{"name":"app","image":"registry.example.com/team/app:1.2.3","memory":256,"portMappings":[{"containerPort":8080}]},
+		{"name":"sidecar","image":"registry.example.com/team/sidecar:1.2.3","memory":64},
+		{"name":"log-router","image":"registry.example.com/team/log-router:1.2.3","memory":64}]}`))
+	require.NoError(b, err)
+	td.Revision = 42
+	tasks := make([]*state.Task, convergeTasks)
+	for i := range tasks {
+		tk, err := task.NewTask(fmt.Sprintf("arn:aws:ecs:local:0:task/default/%08x%024x", i*7919, i), td, nil,
+			time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		require.NoError(b, err)
+		tk.ContainerInstanceARN = fmt.Sprintf("arn:aws:ecs:local:0:container-instance/default/i-%017x", i%100)
+		tasks[i] = &state.Task{Task: tk, ServiceName: "web"}
+	}
+	return tasks
+}
+
 // BenchmarkConverge creates 10,000 of Stevedore's own task objects (three
 // containers each) and moves every one through seven lifecycle states, one
 // transaction per step (80,000 in all), from 64 concurrent writers, while
@@ -36,26 +56,8 @@ const convergeTasks = 10_000
 //
 //	go test -run '^$' -bench Converge -benchtime=1x ./store/bolt/
 func BenchmarkConverge(b *testing.B) {
-	td, _, err := task.ParseDefinition([]byte(`{"family":"web","containerDefinitions":[
-		{"name":"app","image":"registry.example.com/team/app:1.2.3","memory":256,"portMappings":[{"containerPort":8080}]},
-		{"name":"sidecar","image":"registry.example.com/team/sidecar:1.2.3","memory":64},
-		{"name":"log-router","image":"registry.example.com/team/log-router:1.2.3","memory":64}]}`))
-	require.NoError(b, err)
-	td.Revision = 42
 	lifecycle := []task.Status{task.Pending, task.Activating, task.Running, task.Deactivating,
 		task.Stopping, task.Deprovisioning, task.Stopped}
-	newTasks := func() []*state.Task {
-		tasks := make([]*state.Task, convergeTasks)
-		for i := range tasks {
-			tk, err := task.NewTask(fmt.Sprintf("arn:aws:ecs:local:0:task/default/%08x%024x", i*7919, i), td, nil,
-				time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			require.NoError(b, err)
-			tk.ContainerInstanceARN = fmt.Sprintf("arn:aws:ecs:local:0:container-instance/default/i-%017x", i%100)
-			tasks[i] = &state.Task{Task: tk, ServiceName: "web"}
-		}
-		return tasks
-	}
-
 	for _, tc := range []struct {
 		name string
 		open func(b *testing.B) store.Store
@@ -77,7 +79,7 @@ func BenchmarkConverge(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				s := tc.open(b)
-				tasks := newTasks()
+				tasks := convergeTaskObjects(b)
 				w, err := s.Watch(context.Background(), 0)
 				require.NoError(b, err)
 				consumed := make(chan int)
