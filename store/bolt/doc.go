@@ -17,8 +17,9 @@
 // Open creates the file if there is none (its directory must exist). A new
 // file is built under a temporary name and linked into place, so a file at
 // the path is always whole. Open reads the file entirely: every object is
-// decoded into memory, and so is the history. It takes about 40 ms for
-// 10,000 small objects and 10,000 events (BenchmarkOpen).
+// decoded into memory, and so is the history. It takes about 40 ms of CPU
+// for 10,000 small objects and 10,000 events, and 0.4 s for 10,000 of
+// Stevedore's tasks with a history of 10,000 updates (BenchmarkOpen).
 //
 // Close lets a running Update finish and reach the file, ends every watch
 // with store.ErrClosed and releases the file; later calls fail with
