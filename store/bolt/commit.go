@@ -113,22 +113,31 @@ type committer struct {
 	// history bucket, oldest first, as the history ring keeps them.
 	kept       []keptTxn
 	keptEvents int
+	// checkpoint is the revision the objects bucket is up to date with;
+	// dirty holds the newest encoding of every object written since (nil
+	// for one deleted), which the next checkpoint writes there.
+	checkpoint int64
+	dirty      map[objectKey][]byte
 }
+
+type objectKey struct{ kind, id string }
 
 type keptTxn struct {
 	rev    int64
 	events int
 }
 
-func newCommitter(s *Store, kept []keptTxn) *committer {
+func newCommitter(s *Store, st *loaded) *committer {
 	c := &committer{
-		s:       s,
-		kick:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		done:    make(chan struct{}),
-		kept:    kept,
+		s:          s,
+		kick:       make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
+		done:       make(chan struct{}),
+		kept:       st.kept,
+		checkpoint: st.checkpoint,
+		dirty:      st.dirty,
 	}
-	for _, k := range kept {
+	for _, k := range st.kept {
 		c.keptEvents += k.events
 	}
 	go c.run()
@@ -193,20 +202,41 @@ func (c *committer) run() {
 
 // commit writes batch in one bbolt transaction, then publishes it or fails
 // it.
+//
+// A commit appends the batch's events to the history, which holds every
+// object written, and leaves the objects bucket as it was: rewriting a
+// random leaf page of it per object written, and fsyncing it, cost three
+// times the pages of appending. The history is the log; the objects
+// bucket, a checkpoint of the state at an earlier revision, is brought up
+// to date only when the history is about to drop events after it, from
+// the newest version of each object written since (written once, however
+// often it changed). Open reads the checkpoint and replays the history
+// after it.
 func (c *committer) commit(batch []*pending) {
 	kept, keptEvents, compacted := c.trim(batch)
+	checkpoint := compacted > c.checkpoint
 	var err error
 	if c.beforeCommit != nil {
 		err = c.beforeCommit(len(batch))
 	}
 	if err == nil {
-		err = c.s.db.Update(func(btx *bbolt.Tx) error { return c.write(btx, batch, compacted) })
+		err = c.s.db.Update(func(btx *bbolt.Tx) error { return c.write(btx, batch, compacted, checkpoint) })
 	}
 	if err != nil {
 		c.fail(batch, &FileError{Path: c.s.path, Op: "commit", Err: err})
 		return
 	}
 	c.kept, c.keptEvents = kept, keptEvents
+	if checkpoint {
+		c.checkpoint = batch[len(batch)-1].rev
+		clear(c.dirty)
+	} else {
+		for _, p := range batch {
+			for _, w := range p.writes {
+				c.dirty[objectKey{w.kind, w.id}] = w.data
+			}
+		}
+	}
 	for _, p := range batch {
 		c.s.snap.Store(p.snap)
 		c.s.hist.append(p.rev, p.events, compacted)
@@ -236,37 +266,44 @@ func (c *committer) trim(batch []*pending) (kept []keptTxn, events int, compacte
 	return kept[drop:], events, compacted
 }
 
-// write puts batch into the file.
-func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64) error {
+// write puts batch into the file, and with checkpoint, brings the objects
+// bucket up to date with it.
+func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64, checkpoint bool) error {
 	objects, hist, meta := btx.Bucket(bucketObjects), btx.Bucket(bucketHistory), btx.Bucket(bucketMeta)
 	if objects == nil || hist == nil || meta == nil {
 		return errors.New("buckets missing")
+	}
+	last := batch[len(batch)-1].rev
+	if checkpoint {
+		// The batch's own writes go after the older ones they
+		// supersede; bbolt writes only the last Put of a key.
+		for k, data := range c.dirty {
+			if err := putObject(objects, k.kind, k.id, data); err != nil {
+				return err
+			}
+		}
+		for _, p := range batch {
+			for _, w := range p.writes {
+				if err := putObject(objects, w.kind, w.id, w.data); err != nil {
+					return err
+				}
+			}
+		}
+		if err := meta.Put(keyCheckpoint, uint64Bytes(last)); err != nil {
+			return err
+		}
 	}
 	// History keys only ever grow: pack its pages rather than leave
 	// half of each free for inserts that never come.
 	hist.FillPercent = 0.9
 	for _, p := range batch {
-		for _, w := range p.writes {
-			b, err := objects.CreateBucketIfNotExists([]byte(w.kind))
-			if err != nil {
-				return fmt.Errorf("bucket of kind %q: %w", w.kind, err)
-			}
-			if w.data == nil {
-				err = b.Delete([]byte(w.id))
-			} else {
-				err = b.Put([]byte(w.id), w.data)
-			}
-			if err != nil {
-				return fmt.Errorf("%s/%s: %w", w.kind, w.id, err)
-			}
-		}
 		for i, ev := range p.hist {
 			if err := hist.Put(historyKey(p.rev, i), ev); err != nil {
 				return fmt.Errorf("history at revision %d: %w", p.rev, err)
 			}
 		}
 	}
-	if err := meta.Put(keyRevision, uint64Bytes(batch[len(batch)-1].rev)); err != nil {
+	if err := meta.Put(keyRevision, uint64Bytes(last)); err != nil {
 		return err
 	}
 	if compacted == 0 {
@@ -284,6 +321,24 @@ func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64) erro
 		if err := hist.Delete(k); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// putObject puts data at kind/id in the objects bucket, or deletes kind/id
+// when data is nil.
+func putObject(objects *bbolt.Bucket, kind, id string, data []byte) error {
+	b, err := objects.CreateBucketIfNotExists([]byte(kind))
+	if err != nil {
+		return fmt.Errorf("bucket of kind %q: %w", kind, err)
+	}
+	if data == nil {
+		err = b.Delete([]byte(id))
+	} else {
+		err = b.Put([]byte(id), data)
+	}
+	if err != nil {
+		return fmt.Errorf("%s/%s: %w", kind, id, err)
 	}
 	return nil
 }

@@ -70,6 +70,16 @@
 // when an fsync took 10 ms, one writer made 98/s, 16 writers 4,500/s with
 // group commit and 135/s without.
 //
+// A commit appends to the file's history: every event, with the object's
+// new version and its previous one. The history is the log. The objects
+// bucket is a checkpoint: the state at an earlier revision, brought up to
+// date only when the history is about to drop events after it (each
+// object written since is then written once, however often it changed).
+// Rewriting an object's page of the objects bucket on every commit wrote
+// 2.4 times the pages (BenchmarkConverge: 227,000 against 95,000 pages of
+// 4 KiB for 80,000 transactions). Open reads the checkpoint and replays
+// the history after it.
+//
 // The function given to Update runs once. It sees the transactions staged
 // before it, durable or not; if their commit fails, its transaction fails
 // with them ("built on a transaction that failed to commit").
@@ -116,14 +126,20 @@
 //
 //	meta/format              the layout version (1); another one is refused
 //	meta/revision            the revision of the last commit
+//	meta/checkpoint          the revision the objects bucket is up to date with
 //	meta/compacted           the newest revision dropped from the history
-//	objects/<kind>/<id>      each object, as the codec encodes it
+//	objects/<kind>/<id>      each object at the checkpoint, as the codec
+//	                         encodes it
 //	history/<rev><index>     the events of the kept history, in order:
 //	                         type, kind, ID, the object and its previous
-//	                         version, each as the codec encodes it
+//	                         version, each as the codec encodes it; every
+//	                         event after the checkpoint is kept
 //
-// Each commit writes its objects, its events, the revision, and drops the
-// oldest transactions beyond the history bound, in one bbolt transaction.
+// The state is the objects bucket with the history after the checkpoint
+// replayed on it. Each commit writes its events and the revision, drops
+// the oldest transactions beyond the history bound, and, when that would
+// drop an event after the checkpoint, moves the checkpoint to itself, all
+// in one bbolt transaction.
 // The freelist is written with every commit rather than rebuilt at Open.
 // In memory, each record keeps its encoded bytes besides the decoded
 // object, so that an update's history event needs no second encoding of

@@ -679,3 +679,43 @@ func TestSmallerHistoryOnReopen(t *testing.T) {
 	require.NoError(t, s.Close())
 	assert.Equal(t, 10, countHistory(t, path))
 }
+
+// TestCheckpointAndReplay covers the two halves of the state in the file,
+// the objects bucket (a checkpoint) and the history after it (replayed at
+// Open), across restarts: a delete and an update made after the
+// checkpoint are replayed, and still hold after the next checkpoint,
+// written by a store that learned of them only from the replay.
+func TestCheckpointAndReplay(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	small := []bolt.Option{bolt.WithHistory(4), bolt.WithWatchBuffer(2)}     // a checkpoint every few commits
+	large := []bolt.Option{bolt.WithHistory(1000), bolt.WithWatchBuffer(10)} // no checkpoint
+
+	s := open(t, path, small...)
+	create(t, s, item(storetest.KindA, "gone", 1), item(storetest.KindA, "kept", 1))
+	for i := range 12 {
+		create(t, s, item(storetest.KindB, fmt.Sprint(i), i))
+	}
+	require.NoError(t, s.Close()) // both are in the checkpoint by now
+
+	s = open(t, path, large...)
+	remove(t, s, storetest.KindA, "gone")
+	set(t, s, storetest.KindA, "kept", 2)
+	want := items(t, s, storetest.KindA)
+	require.NoError(t, s.Close()) // the delete and update are in the history only
+
+	s = open(t, path, small...)
+	assert.Equal(t, want, items(t, s, storetest.KindA), "replayed after the checkpoint")
+	create(t, s, item(storetest.KindB, "next", 0)) // trims the history: a checkpoint
+	require.NoError(t, s.Close())
+	assert.LessOrEqual(t, countHistory(t, path), 4)
+
+	s = open(t, path, small...)
+	assert.Equal(t, want, items(t, s, storetest.KindA), "kept by the next checkpoint")
+	assert.Len(t, items(t, s, storetest.KindB), 13)
+}
+
+func remove(t testing.TB, s store.Store, kind, id string) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error { return tx.Delete(kind, id) }))
+}

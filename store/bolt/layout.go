@@ -12,11 +12,17 @@ import (
 //
 //	meta/format      formatVersion, 8 bytes big-endian
 //	meta/revision    the revision of the last committed transaction
+//	meta/checkpoint  the revision the objects bucket is up to date with
 //	meta/compacted   the newest revision dropped from the history (absent: none)
-//	objects/<kind>/<id>            the object, as the codec encodes it
+//	objects/<kind>/<id>            the object at the checkpoint, as the codec
+//	                               encodes it
 //	history/<revision><index>      the index-th event of the transaction at
 //	                               revision (8 + 4 bytes big-endian), encoded
-//	                               by encodeEvent
+//	                               by encodeEvent; every event after the
+//	                               checkpoint is kept
+//
+// The state at meta/revision is the objects bucket with the history after
+// meta/checkpoint replayed on it; compacted <= checkpoint <= revision.
 const formatVersion = 1
 
 var (
@@ -24,9 +30,10 @@ var (
 	bucketObjects = []byte("objects")
 	bucketHistory = []byte("history")
 
-	keyFormat    = []byte("format")
-	keyRevision  = []byte("revision")
-	keyCompacted = []byte("compacted")
+	keyFormat     = []byte("format")
+	keyRevision   = []byte("revision")
+	keyCheckpoint = []byte("checkpoint")
+	keyCompacted  = []byte("compacted")
 )
 
 func uint64Bytes(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }

@@ -33,6 +33,11 @@ func FuzzLoad(f *testing.F) {
 	tk, err := task.NewTask("arn:aws:ecs:local:0:task/prod/0123", td, nil, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	require.NoError(f, err)
 	meta := store.Meta{CreateRevision: 1, ModRevision: 1}
+	type seed struct {
+		kind, id string
+		data     []byte
+	}
+	var seeds []seed
 	for _, obj := range []store.Object{
 		&state.TaskDefinition{Meta: meta, TaskDefinition: td},
 		&state.Task{Meta: meta, Task: tk},
@@ -41,6 +46,7 @@ func FuzzLoad(f *testing.F) {
 	} {
 		data, err := codec.Marshal(obj)
 		require.NoError(f, err)
+		seeds = append(seeds, seed{obj.Kind(), obj.ObjectID(), data})
 		k := uint8(slices.Index(kinds, obj.Kind()))
 		f.Add(k, obj.ObjectID(), data)
 		f.Add(k, obj.ObjectID(), []byte(`{}`))
@@ -54,11 +60,9 @@ func FuzzLoad(f *testing.F) {
 	empty, err := os.ReadFile(template)
 	require.NoError(f, err)
 
-	f.Fuzz(func(t *testing.T, k uint8, id string, value []byte) {
-		if id == "" || len(id) > 1024 {
-			return // bbolt takes no such key
-		}
-		kind := kinds[int(k)%len(kinds)]
+	// load writes value at kind/id of a store file made from empty, as a
+	// checkpoint at revision 2^32, and opens the file.
+	load := func(t testing.TB, kind, id string, value []byte) (*bolt.Store, error) {
 		path := filepath.Join(t.TempDir(), "state.db")
 		require.NoError(t, os.WriteFile(path, empty, 0o600))
 		db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
@@ -71,11 +75,28 @@ func FuzzLoad(f *testing.F) {
 			if err := b.Put([]byte(id), value); err != nil {
 				return err
 			}
-			return tx.Bucket([]byte("meta")).Put([]byte("revision"), []byte{0, 0, 0, 1, 0, 0, 0, 0})
+			rev := []byte{0, 0, 0, 1, 0, 0, 0, 0}
+			meta := tx.Bucket([]byte("meta"))
+			if err := meta.Put([]byte("checkpoint"), rev); err != nil {
+				return err
+			}
+			return meta.Put([]byte("revision"), rev)
 		}))
 		require.NoError(t, db.Close())
-
-		s, err := bolt.Open(path, bolt.WithCodec(codec))
+		return bolt.Open(path, bolt.WithCodec(codec))
+	}
+	// The real objects load: the target reaches past the refusals.
+	for _, seed := range seeds {
+		s, err := load(f, seed.kind, seed.id, seed.data)
+		require.NoError(f, err, "seed %s/%s", seed.kind, seed.id)
+		require.NoError(f, s.Close())
+	}
+	f.Fuzz(func(t *testing.T, k uint8, id string, value []byte) {
+		if id == "" || len(id) > 1024 {
+			return // bbolt takes no such key
+		}
+		kind := kinds[int(k)%len(kinds)]
+		s, err := load(t, kind, id, value)
 		if err != nil {
 			var schemaErr *store.SchemaError
 			require.True(t, errors.Is(err, bolt.ErrCorrupt) || errors.As(err, &schemaErr), "%v", err)

@@ -74,7 +74,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s.snap.Store(st.snap)
 	s.hist = newHistory(o.watchBuffer, s.closed, st.compacted, st.txns)
-	s.c = newCommitter(s, st.kept)
+	s.c = newCommitter(s, st)
 	return s, nil
 }
 
@@ -128,6 +128,9 @@ func create(path string) error {
 		if err := meta.Put(keyFormat, uint64Bytes(formatVersion)); err != nil {
 			return err
 		}
+		if err := meta.Put(keyCheckpoint, uint64Bytes(0)); err != nil {
+			return err
+		}
 		return meta.Put(keyRevision, uint64Bytes(0))
 	})
 	if cerr := db.Close(); err == nil {
@@ -155,10 +158,14 @@ func syncDir(dir string) error {
 
 // loaded is the state read from a file.
 type loaded struct {
-	snap      *snapshot
-	compacted int64
-	txns      []txn     // the history, oldest first
-	kept      []keptTxn // the same, as the committer counts it
+	snap       *snapshot
+	compacted  int64
+	checkpoint int64
+	txns       []txn     // the history, oldest first
+	kept       []keptTxn // the same, as the committer counts it
+	// dirty holds the newest encoding of every object written after the
+	// checkpoint (nil: deleted), for the committer's next checkpoint.
+	dirty map[objectKey][]byte
 }
 
 // openFile opens the bbolt file and reads it whole. bbolt panics on some
@@ -305,7 +312,7 @@ func corruptf(path, format string, args ...any) error {
 
 // load reads every object and the history.
 func load(db *bbolt.DB, path string, codec store.Codec) (*loaded, error) {
-	st := &loaded{snap: emptySnapshot()}
+	st := &loaded{snap: emptySnapshot(), dirty: map[objectKey][]byte{}}
 	err := db.View(func(btx *bbolt.Tx) error {
 		meta, objects, hist := btx.Bucket(bucketMeta), btx.Bucket(bucketObjects), btx.Bucket(bucketHistory)
 		if meta == nil || objects == nil || hist == nil {
@@ -324,15 +331,24 @@ func load(db *bbolt.DB, path string, codec store.Codec) (*loaded, error) {
 			return corruptf(path, "no revision")
 		}
 		st.snap.rev = rev
+		if st.checkpoint, ok = readUint64(meta.Get(keyCheckpoint)); !ok || st.checkpoint > rev {
+			return corruptf(path, "bad checkpoint revision")
+		}
 		if v := meta.Get(keyCompacted); v != nil {
-			if st.compacted, ok = readUint64(v); !ok || st.compacted > rev {
+			if st.compacted, ok = readUint64(v); !ok || st.compacted > st.checkpoint {
 				return corruptf(path, "bad compacted revision")
 			}
 		}
 		if err := loadObjects(path, codec, objects, st); err != nil {
 			return err
 		}
-		return loadHistory(path, codec, hist, st)
+		if err := loadHistory(path, codec, hist, st); err != nil {
+			return err
+		}
+		if n := len(st.txns); rev > st.checkpoint && (n == 0 || st.txns[n-1].rev != rev) {
+			return corruptf(path, "the history does not reach revision %d", rev)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -355,11 +371,8 @@ func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, st *load
 		if v != nil || b == nil || store.ValidateKind(kind) != nil {
 			return corruptf(path, "objects bucket holds %q, not a kind", kind)
 		}
-		if known, ok := codec.(interface{ Version(string) (int, bool) }); ok {
-			if _, ok := known.Version(kind); !ok {
-				return &FileError{Path: path, Op: "load", Err: fmt.Errorf(
-					"the file holds objects of kind %q, which this build does not know (written by a newer release?)", kind)}
-			}
+		if err := knownKind(path, codec, kind); err != nil {
+			return err
 		}
 		t := btree.NewG(btreeDegree, lessRecord)
 		err := b.ForEach(func(k, v []byte) error {
@@ -368,18 +381,15 @@ func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, st *load
 				return corruptf(path, "%s/%s is a bucket", kind, id)
 			}
 			obj, err := codec.Unmarshal(kind, v)
-			var schemaErr *store.SchemaError
 			switch {
-			case errors.As(err, &schemaErr):
-				return &FileError{Path: path, Op: "load", Err: fmt.Errorf("%s/%s: %w", kind, id, err)}
 			case err != nil:
-				return corruptf(path, "%s/%s: %v", kind, id, err)
+				return decodeError(path, kind+"/"+id, err)
 			case obj.ObjectID() != id:
 				return corruptf(path, "%s/%s holds an object with ID %q", kind, id, obj.ObjectID())
 			}
 			m := obj.StoreMeta()
-			if m.CreateRevision < 1 || m.ModRevision < m.CreateRevision || m.ModRevision > st.snap.rev {
-				return corruptf(path, "%s/%s has revisions %+v, file at revision %d", kind, id, *m, st.snap.rev)
+			if m.CreateRevision < 1 || m.ModRevision < m.CreateRevision || m.ModRevision > st.checkpoint {
+				return corruptf(path, "%s/%s has revisions %+v, checkpoint at revision %d", kind, id, *m, st.checkpoint)
 			}
 			t.ReplaceOrInsert(&record{id: id, obj: obj, data: bytes.Clone(v)})
 			return nil
@@ -392,15 +402,37 @@ func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, st *load
 	})
 }
 
-// loadHistory decodes the history. An event's version of an object that
+// knownKind refuses a kind the codec does not know: the file was written
+// by a newer release, not damaged.
+func knownKind(path string, codec store.Codec, kind string) error {
+	if known, ok := codec.(interface{ Version(string) (int, bool) }); ok {
+		if _, ok := known.Version(kind); !ok {
+			return &FileError{Path: path, Op: "load", Err: fmt.Errorf(
+				"the file holds objects of kind %q, which this build does not know (written by a newer release?)", kind)}
+		}
+	}
+	return nil
+}
+
+// decodeError is the error of an object that did not decode: a
+// *store.SchemaError for one written by a newer release, ErrCorrupt for
+// anything else.
+func decodeError(path, what string, err error) error {
+	var schemaErr *store.SchemaError
+	if errors.As(err, &schemaErr) {
+		return &FileError{Path: path, Op: "load", Err: fmt.Errorf("%s: %w", what, err)}
+	}
+	return corruptf(path, "%s: %v", what, err)
+}
+
+// loadHistory decodes the history and replays the events after the
+// checkpoint on the objects loaded. An event's version of an object that
 // is also the current one, or the one an earlier event carried, is shared
 // rather than decoded again, as it was before the restart.
 func loadHistory(path string, codec store.Codec, hist *bbolt.Bucket, st *loaded) error {
-	type key struct{ kind, id string }
-	last := map[key]*record{}
+	last := map[objectKey]*record{}
 	decode := func(kind, id string, data []byte) (store.Object, error) {
-		k := key{kind, id}
-		if r, ok := last[k]; ok && bytes.Equal(r.data, data) {
+		if r, ok := last[objectKey{kind, id}]; ok && bytes.Equal(r.data, data) {
 			return r.obj, nil
 		}
 		if r, ok := find(st.snap.kinds[kind], id); ok && bytes.Equal(r.data, data) {
@@ -425,17 +457,29 @@ func loadHistory(path string, codec store.Codec, hist *bbolt.Bucket, st *loaded)
 		if err != nil {
 			return corruptf(path, "history at revision %d: %v", rev, err)
 		}
+		if store.ValidateKey(de.kind, de.id) != nil {
+			return corruptf(path, "history at revision %d: bad key %q/%q", rev, de.kind, de.id)
+		}
+		if err := knownKind(path, codec, de.kind); err != nil {
+			return err
+		}
+		key := objectKey{de.kind, de.id}
 		ev := store.Event{Type: de.typ, Kind: de.kind, ID: de.id, Revision: rev}
+		var r *record
 		if len(de.obj) > 0 {
 			if ev.Object, err = decode(de.kind, de.id, de.obj); err != nil {
-				return corruptf(path, "history at revision %d, %s/%s: %v", rev, de.kind, de.id, err)
+				return decodeError(path, fmt.Sprintf("history at revision %d, %s/%s", rev, de.kind, de.id), err)
 			}
-			last[key{de.kind, de.id}] = &record{obj: ev.Object, data: bytes.Clone(de.obj)}
+			r = &record{id: de.id, obj: ev.Object, data: bytes.Clone(de.obj)}
+			last[key] = r
 		}
 		if len(de.prev) > 0 {
 			if ev.Prev, err = decode(de.kind, de.id, de.prev); err != nil {
-				return corruptf(path, "history at revision %d, %s/%s: %v", rev, de.kind, de.id, err)
+				return decodeError(path, fmt.Sprintf("history at revision %d, %s/%s", rev, de.kind, de.id), err)
 			}
+		}
+		if rev > st.checkpoint {
+			replay(st, key, r)
 		}
 		if n := len(st.txns); n > 0 && st.txns[n-1].rev == rev {
 			st.txns[n-1].events = append(st.txns[n-1].events, ev)
@@ -448,4 +492,21 @@ func loadHistory(path string, codec store.Codec, hist *bbolt.Bucket, st *loaded)
 		st.kept = append(st.kept, keptTxn{rev: rev, events: 1})
 	}
 	return nil
+}
+
+// replay applies an event after the checkpoint to the state loaded: r is
+// the object's new version, or nil if it was deleted.
+func replay(st *loaded, key objectKey, r *record) {
+	t := st.snap.kinds[key.kind]
+	if t == nil {
+		t = btree.NewG(btreeDegree, lessRecord)
+		st.snap.kinds[key.kind] = t
+	}
+	if r == nil {
+		t.Delete(&record{id: key.id})
+		st.dirty[key] = nil
+		return
+	}
+	t.ReplaceOrInsert(r)
+	st.dirty[key] = r.data
 }
