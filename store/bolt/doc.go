@@ -63,12 +63,12 @@
 // new snapshot to readers, append the events to the watch history, and
 // let the Updates return. So a committed Update is on disk when it
 // returns, and nothing that readers or watchers have seen can be lost.
-// BenchmarkUpdate shows the effect. On the shared development machine, in
-// a quiet moment, one writer made about 4,200 updates/s (one fsync each),
-// 16 writers 23,000/s (0.13 commits per update) and 64 writers 40,000/s,
-// while 16 writers with WithMaxBatch(1) made 4,400/s; under heavy load,
-// when an fsync took 10 ms, one writer made 98/s, 16 writers 4,500/s with
-// group commit and 135/s without.
+// BenchmarkUpdate shows the effect. On the shared two-core development
+// machine (load average about 10), one writer made about 2,300 updates/s
+// (one commit each), 16 writers 12,800/s (0.13 commits per update) and 64
+// writers 41,000/s (0.04), while 16 writers with WithMaxBatch(1) made
+// 1,200/s. The figures swing with the machine's load (an fsync took from
+// 0.2 to 10 ms there); the ratios hold.
 //
 // A commit appends to the file's history: every event, with the object's
 // new version and its previous one. The history is the log. The objects
