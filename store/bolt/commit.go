@@ -45,8 +45,7 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 	}
 	p := &pending{rev: tx.rev, events: tx.events, saved: tx.saved, done: make(chan struct{})}
 	p.hist = make([][]byte, len(tx.events))
-	type key struct{ kind, id string }
-	touched := make(map[key]bool, len(tx.events))
+	touched := make(map[objectKey]bool, len(tx.events))
 	for i, ev := range tx.events {
 		var objData, prevData []byte
 		if ev.Object != nil {
@@ -58,10 +57,14 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 			objData = data
 		}
 		if ev.Prev != nil {
-			prevData = dataOf(ev.Prev, ev.Kind, ev.ID)
+			if prevData = dataOf(ev.Prev, ev.Kind, ev.ID); prevData == nil {
+				// Every version the store holds was encoded when
+				// it was staged or loaded.
+				return nil, fmt.Errorf("bolt: %s/%s: previous version not encoded", ev.Kind, ev.ID)
+			}
 		}
 		p.hist[i] = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
-		k := key{ev.Kind, ev.ID}
+		k := objectKey{ev.Kind, ev.ID}
 		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
 			// Refused here rather than by bbolt at commit, where it
 			// would fail every transaction sharing the commit.
