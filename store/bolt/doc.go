@@ -107,11 +107,14 @@
 // ErrLocked after the lock timeout; it never hangs. A file that is empty,
 // shorter than the pages it uses, or whose pages or objects do not decode
 // is refused with ErrCorrupt: Open never repairs, truncates or empties a
-// file, and leaves a file it refuses as it was. (Open first opens the file
-// read-only to check its size and freelist page: opening it for writing
-// reads the freelist, and bbolt panics there on a damaged file while
-// keeping it locked. Panics and memory faults while loading are turned
-// into ErrCorrupt as well.)
+// file, and leaves a file it refuses as it was. Before bbolt opens the
+// file for writing, Open checks its structure with plain reads: the size
+// against the pages in use, the freelist, and every page of the tree of
+// buckets (in range, of the right type, its elements inside it, reached
+// once). bbolt trusts its pages: on a damaged one it panics, faults,
+// corrupts the Go heap or loops forever (TestRandomDamageIsRefused found
+// all of these before the check). Panics and memory faults while loading
+// are turned into ErrCorrupt as well.
 //
 // A commit that fails (a full disk, an I/O error) fails its Update with a
 // *FileError, and every transaction staged after it; their objects get

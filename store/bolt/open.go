@@ -5,13 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/google/btree"
 	bbolt "go.etcd.io/bbolt"
@@ -214,83 +212,6 @@ func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
 		return nil, nil, err
 	}
 	return db, st, nil
-}
-
-// checkFile refuses a file cut short of the pages it uses, or whose
-// freelist page is not one. It opens the file read-only, which reads only
-// the meta pages: opening it for writing reads the freelist, and bbolt
-// panics there on a damaged file after it has mapped the file, and the
-// mapping then keeps the file locked until the process exits.
-func checkFile(path string, timeout time.Duration) error {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
-	if err != nil {
-		return &FileError{Path: path, Op: "open", Err: classify(err)}
-	}
-	defer db.Close()
-	return db.View(func(btx *bbolt.Tx) error {
-		info, err := os.Stat(path)
-		if err != nil {
-			return &FileError{Path: path, Op: "open", Err: err}
-		}
-		if btx.Size() > info.Size() {
-			return corruptf(path, "the file is %d bytes but its pages reach %d: truncated", info.Size(), btx.Size())
-		}
-		return checkFreelist(path, btx.ID(), db.Info().PageSize, btx.Size())
-	})
-}
-
-// The parts of bbolt's file format (version 2, unchanged since 2014) that
-// checkFreelist reads. Integers are in the machine's byte order.
-const (
-	pageHeaderSize   = 16
-	pageFlagsOffset  = 8
-	pageOverflowAt   = 12
-	freelistPageFlag = 0x10
-	metaFreelistAt   = 32 // in the meta, after the page header
-	metaTxidAt       = 48
-	metaChecksumAt   = 56
-	noFreelist       = ^uint64(0)
-)
-
-// checkFreelist finds the meta page of transaction txid and checks that
-// the freelist page it names is a freelist page.
-func checkFreelist(path string, txid, pageSize int, used int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return &FileError{Path: path, Op: "open", Err: err}
-	}
-	defer f.Close()
-	page := make([]byte, pageSize)
-	for i := range 2 {
-		if _, err := f.ReadAt(page, int64(i*pageSize)); err != nil {
-			return corruptf(path, "meta page %d: %v", i, err)
-		}
-		meta := page[pageHeaderSize:]
-		sum := fnv.New64a()
-		sum.Write(meta[:metaChecksumAt])
-		if sum.Sum64() != binary.NativeEndian.Uint64(meta[metaChecksumAt:]) ||
-			binary.NativeEndian.Uint64(meta[metaTxidAt:]) != uint64(txid) {
-			continue
-		}
-		freelist := binary.NativeEndian.Uint64(meta[metaFreelistAt:])
-		if freelist == noFreelist {
-			return nil
-		}
-		if freelist < 2 || freelist >= uint64(used)/uint64(pageSize) {
-			return corruptf(path, "freelist page %d out of range", freelist)
-		}
-		if _, err := f.ReadAt(page[:pageHeaderSize], int64(freelist)*int64(pageSize)); err != nil {
-			return corruptf(path, "freelist page %d: %v", freelist, err)
-		}
-		id := binary.NativeEndian.Uint64(page)
-		flags := binary.NativeEndian.Uint16(page[pageFlagsOffset:])
-		overflow := uint64(binary.NativeEndian.Uint32(page[pageOverflowAt:]))
-		if id != freelist || flags != freelistPageFlag || freelist+overflow >= uint64(used)/uint64(pageSize) {
-			return corruptf(path, "page %d should hold the freelist but does not", freelist)
-		}
-		return nil
-	}
-	return corruptf(path, "no meta page of transaction %d", txid)
 }
 
 // classify marks the errors of bbolt.Open that mean a damaged file or a
