@@ -42,7 +42,11 @@ func checkFile(path string, timeout time.Duration) error {
 		}
 		defer f.Close()
 		pageSize := db.Info().PageSize
-		w := &pageWalker{f: f, pageSize: pageSize, hwm: uint64(btx.Size()) / uint64(pageSize), seen: map[uint64]bool{}}
+		hwm := uint64(btx.Size()) / uint64(pageSize)
+		if hwm < 4 { // two meta pages, a freelist and a root
+			return corruptf(path, "%d pages in use, fewer than any file has", hwm)
+		}
+		w := &pageWalker{f: f, pageSize: pageSize, hwm: hwm, seen: make([]uint64, (hwm+63)/64)}
 		if err := w.check(uint64(btx.ID())); err != nil {
 			return corruptf(path, "%v", err)
 		}
@@ -77,9 +81,13 @@ var native = binary.NativeEndian
 type pageWalker struct {
 	f        *os.File
 	pageSize int
-	hwm      uint64          // pages in use: IDs below it
-	seen     map[uint64]bool // pages reached so far
+	hwm      uint64   // pages in use: IDs below it
+	seen     []uint64 // a bit per page: reached so far
+	buf      []byte   // the page read last
 }
+
+func (w *pageWalker) mark(id uint64)         { w.seen[id/64] |= 1 << (id % 64) }
+func (w *pageWalker) reached(id uint64) bool { return w.seen[id/64]&(1<<(id%64)) != 0 }
 
 // check finds the meta page of transaction txid, then walks the tree of
 // buckets from its root and checks the freelist.
@@ -95,7 +103,8 @@ func (w *pageWalker) check(txid uint64) error {
 		if sum.Sum64() != native.Uint64(meta[metaChecksumAt:]) || native.Uint64(meta[metaTxidAt:]) != txid {
 			continue
 		}
-		w.seen[0], w.seen[1] = true, true
+		w.mark(0)
+		w.mark(1)
 		if err := w.walk(native.Uint64(meta[metaRootAt:])); err != nil {
 			return err
 		}
@@ -105,12 +114,16 @@ func (w *pageWalker) check(txid uint64) error {
 }
 
 // read returns page id with its overflow pages, after checking that they
-// are in range and reached for the first time.
+// are in range and reached for the first time. The page is valid until the
+// next read.
 func (w *pageWalker) read(id uint64) ([]byte, error) {
 	if id < 2 || id >= w.hwm {
 		return nil, fmt.Errorf("page %d out of range (pages 2 to %d in use)", id, w.hwm-1)
 	}
-	header := make([]byte, pageHeaderSize)
+	if len(w.buf) < w.pageSize {
+		w.buf = make([]byte, w.pageSize)
+	}
+	header := w.buf[:pageHeaderSize]
 	if _, err := w.f.ReadAt(header, int64(id)*int64(w.pageSize)); err != nil {
 		return nil, fmt.Errorf("page %d: %v", id, err)
 	}
@@ -119,12 +132,16 @@ func (w *pageWalker) read(id uint64) ([]byte, error) {
 		return nil, fmt.Errorf("page %d has a bad header", id)
 	}
 	for p := id; p <= id+overflow; p++ {
-		if w.seen[p] {
+		if w.reached(p) {
 			return nil, fmt.Errorf("page %d reached twice", p)
 		}
-		w.seen[p] = true
+		w.mark(p)
 	}
-	page := make([]byte, (overflow+1)*uint64(w.pageSize))
+	size := int((overflow + 1) * uint64(w.pageSize))
+	if len(w.buf) < size {
+		w.buf = make([]byte, size)
+	}
+	page := w.buf[:size]
 	if _, err := w.f.ReadAt(page, int64(id)*int64(w.pageSize)); err != nil {
 		return nil, fmt.Errorf("page %d: %v", id, err)
 	}
@@ -227,7 +244,7 @@ func (w *pageWalker) checkFreelist(id uint64) error {
 	}
 	for i := range count {
 		free := native.Uint64(ids[i*8:])
-		if free < 2 || free >= w.hwm || w.seen[free] {
+		if free < 2 || free >= w.hwm || w.reached(free) {
 			return fmt.Errorf("freelist page %d names page %d, which is in use or out of range", id, free)
 		}
 	}
