@@ -57,9 +57,9 @@
 // takes the next revision and becomes the state the next writer starts
 // from. The writer slot is then free, and Update waits for the commit. A
 // committer goroutine writes staged transactions to the file in order, all
-// those waiting in one bbolt transaction, with one fsync (group commit):
-// writers that stage while a commit is on its way to the disk share the
-// next one. Only once the commit is on disk does the committer publish the
+// those waiting in one bbolt transaction, and so with the fsyncs of one
+// commit (group commit): writers that stage while a commit is on its way
+// to the disk share the next one. Only once the commit is on disk does the committer publish the
 // new snapshot to readers, append the events to the watch history, and
 // let the Updates return. So a committed Update is on disk when it
 // returns, and nothing that readers or watchers have seen can be lost.
@@ -142,8 +142,9 @@
 // replayed on it. Each commit writes its events and the revision, drops
 // the oldest transactions beyond the history bound, and, when that would
 // drop an event after the checkpoint, moves the checkpoint to itself, all
-// in one bbolt transaction.
-// The freelist is written with every commit rather than rebuilt at Open.
+// in one bbolt transaction. The freelist is written with every commit
+// rather than rebuilt at Open.
+//
 // In memory, each record keeps its encoded bytes besides the decoded
 // object, so that an update's history event needs no second encoding of
 // the previous version: about the object's encoded size per object more
