@@ -77,8 +77,10 @@
 // object written since is then written once, however often it changed).
 // Rewriting an object's page of the objects bucket on every commit wrote
 // 2.4 times the pages (BenchmarkConverge: 227,000 against 95,000 pages of
-// 4 KiB for 80,000 transactions). Open reads the checkpoint and replays
-// the history after it.
+// 4 KiB for 80,000 transactions). The price is the commit that moves the
+// checkpoint, about once per WithHistory events: it writes every object
+// changed since, and the Updates sharing it wait that much longer. Open
+// reads the checkpoint and replays the history after it.
 //
 // The function given to Update runs once. It sees the transactions staged
 // before it, durable or not; if their commit fails, its transaction fails
