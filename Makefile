@@ -4,12 +4,14 @@
 #               (installs and starts a private containerd when run as root)
 #   make demo   runs examples/quickstart against a private containerd
 #   make bench  runs the benchmarks recorded in BENCHMARKS.md
+#   make fuzz   runs every fuzz target for FUZZTIME each (default 10s)
 
 GO ?= go
 PKGS ?= ./...
 TEST_TIMEOUT ?= 15m
+FUZZTIME ?= 10s
 
-.PHONY: test check unit bench demo fmt
+.PHONY: test check unit bench demo fmt fuzz
 
 # test ends with a leak check inside the private containerd: no containers,
 # snapshots, namespaces, veths, bridges or nftables tables of ours may be left.
@@ -28,6 +30,9 @@ unit:
 
 bench:
 	./scripts/with-containerd.sh $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+fuzz:
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME)
 
 demo:
 	./scripts/with-containerd.sh $(GO) run ./examples/quickstart

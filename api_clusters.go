@@ -2,14 +2,13 @@ package stevedore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -214,7 +213,7 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 	}
 	id := in.InstanceID
 	if id == "" {
-		id = "i-" + randomHex(17)
+		id = "i-" + launch.RandomHex(17)
 	}
 	inst, err := cluster.NewContainerInstance(id, in.Resources, o.now())
 	if err != nil {
@@ -300,31 +299,16 @@ func (o *Orchestrator) deregister(ctx context.Context, clusterName, id string, f
 		if err != nil {
 			return err
 		}
-		tasks, err := o.tasksOnInstance(tx, id)
+		tasks, err := state.TasksOn(tx, id)
 		if err != nil {
 			return err
 		}
 		if len(tasks) > 0 && !force {
 			return fmt.Errorf("%w: container instance %s has %d tasks; drain it or force", ErrInUse, id, len(tasks))
 		}
-		for _, t := range tasks {
-			next := t.Copy()
-			if next.Stop(code, reason, o.now()) {
-				if err := tx.Update(next); err != nil {
-					return err
-				}
-			}
-		}
-		next := inst.Copy()
-		next.Status = cluster.StatusInactive
-		next.StatusReason = instReason
-		return tx.Update(next)
+		return state.Deregister(tx, inst, tasks, code, reason, instReason, o.now())
 	})
-	if err != nil {
-		return err
-	}
-	o.forgetRuntime(id)
-	return nil
+	return err
 }
 
 // UpdateContainerInstancesState sets instances ACTIVE or DRAINING. A
@@ -392,28 +376,4 @@ func (o *Orchestrator) getInstance(tx store.ReadTx, clusterName, id string) (*st
 		return nil, notFound("container instance", clusterName+"/"+id)
 	}
 	return inst, err
-}
-
-// tasksOnInstance lists the tasks assigned to an instance that are not
-// STOPPED yet.
-func (o *Orchestrator) tasksOnInstance(tx store.ReadTx, id string) ([]*state.Task, error) {
-	all, err := store.List[*state.Task](tx, state.KindTasks)
-	if err != nil {
-		return nil, err
-	}
-	var out []*state.Task
-	for _, t := range all {
-		if t.ContainerInstanceID() == id && t.LastStatus != "STOPPED" {
-			out = append(out, t)
-		}
-	}
-	return out, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return hex.EncodeToString(b)[:n]
 }

@@ -3,15 +3,10 @@ package stevedore
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stevedore-io/stevedore/internal/state"
@@ -147,24 +142,15 @@ func (o *Orchestrator) GetLogEvents(ctx context.Context, in GetLogEventsInput) (
 	if err != nil {
 		return nil, fmt.Errorf("stevedore: logs of task %s: %w", id, err)
 	}
-	var start, end int
-	switch {
-	case forward && in.NextToken == "":
-		start, end = 0, min(limit, len(entries))
-	case forward:
-		start = cur.index(entries)
-		end = min(start+limit, len(entries))
-	default:
-		end = len(entries)
-		if in.NextToken != "" {
-			end = cur.index(entries)
-		}
-		start = max(0, end-limit)
+	var token *logs.Cursor
+	if in.NextToken != "" {
+		token = &cur
 	}
+	start, end := logs.Page(entries, limit, forward, token)
 	return &GetLogEventsOutput{
 		Events:            logEvents(entries[start:end]),
-		NextForwardToken:  cursorAt(entries, end).token(true),
-		NextBackwardToken: cursorAt(entries, start).token(false),
+		NextForwardToken:  logs.CursorAt(entries, end).Token(true),
+		NextBackwardToken: logs.CursorAt(entries, start).Token(false),
 	}, nil
 }
 
@@ -259,12 +245,12 @@ func (o *Orchestrator) FilterLogEvents(ctx context.Context, in FilterLogEventsIn
 	}
 	var entries []logs.Entry
 	for _, id := range ids {
-		got, err := ls.Query(logs.Query{Task: id, Container: in.Container, Since: in.StartTime, Until: in.EndTime, Match: match.re})
+		got, err := ls.Query(logs.Query{Task: id, Container: in.Container, Since: in.StartTime, Until: in.EndTime, Match: match.Regexp})
 		if err != nil {
 			return nil, fmt.Errorf("stevedore: logs of task %s: %w", id, err)
 		}
 		for _, e := range got {
-			if match.terms(e.Message) {
+			if match.Terms(e.Message) {
 				entries = append(entries, e)
 			}
 		}
@@ -272,11 +258,11 @@ func (o *Orchestrator) FilterLogEvents(ctx context.Context, in FilterLogEventsIn
 	slices.SortStableFunc(entries, func(a, b logs.Entry) int {
 		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.Task, b.Task), strings.Compare(a.Container, b.Container))
 	})
-	start := cur.index(entries)
+	start := cur.Index(entries)
 	end := min(start+limit, len(entries))
 	out := &FilterLogEventsOutput{Events: logEvents(entries[start:end])}
 	if end < len(entries) {
-		out.NextToken = cursorAt(entries, end).token(true)
+		out.NextToken = logs.CursorAt(entries, end).Token(true)
 	}
 	return out, nil
 }
@@ -352,7 +338,7 @@ type logQuery struct {
 	ls      LogStore
 	limit   int
 	forward bool // the token's direction
-	cur     logCursor
+	cur     logs.Cursor
 }
 
 func (o *Orchestrator) beginLogQuery(limit int, start, end time.Time, token string) (logQuery, error) {
@@ -398,109 +384,21 @@ func lastSegment(s string) string {
 	return s
 }
 
-// filterPattern is a parsed FilterPattern: a regular expression, or terms
-// that must all appear.
-type filterPattern struct {
-	re    *regexp.Regexp
-	words []string
-}
-
-func (p filterPattern) terms(msg string) bool {
-	for _, w := range p.words {
-		if !strings.Contains(msg, w) {
-			return false
-		}
-	}
-	return true
-}
-
-func parseFilterPattern(s string) (filterPattern, error) {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && strings.HasPrefix(s, "%") && strings.HasSuffix(s, "%") {
-		re, err := regexp.Compile(s[1 : len(s)-1])
-		if err != nil {
-			return filterPattern{}, invalid("filterPattern", "bad regular expression: %v", err)
-		}
-		return filterPattern{re: re}, nil
-	}
-	var p filterPattern
-	for s != "" {
-		if s[0] == '"' {
-			end := strings.IndexByte(s[1:], '"')
-			if end < 0 {
-				return filterPattern{}, invalid("filterPattern", "unterminated quoted phrase in %q", s)
-			}
-			p.words = append(p.words, s[1:1+end])
-			s = strings.TrimSpace(s[end+2:])
-			continue
-		}
-		word, rest, _ := strings.Cut(s, " ")
-		p.words = append(p.words, word)
-		s = strings.TrimSpace(rest)
+// parseFilterPattern parses FilterLogEventsInput.FilterPattern.
+func parseFilterPattern(s string) (logs.Pattern, error) {
+	p, err := logs.ParsePattern(s)
+	if err != nil {
+		return p, invalid("filterPattern", "%v", err)
 	}
 	return p, nil
 }
 
-// logCursor is a position between log events in time order: after every
-// event older than at and the first n events at at.
-type logCursor struct {
-	at time.Time
-	n  int
-}
-
-// cursorAt is the position before entries[i].
-func cursorAt(entries []logs.Entry, i int) logCursor {
-	if i == 0 {
-		return logCursor{}
-	}
-	c := logCursor{at: entries[i-1].Time}
-	for j := i - 1; j >= 0 && entries[j].Time.Equal(c.at); j-- {
-		c.n++
-	}
-	return c
-}
-
-// index is the index of the first entry after the position.
-func (c logCursor) index(entries []logs.Entry) int {
-	i, _ := slices.BinarySearchFunc(entries, c.at, func(e logs.Entry, t time.Time) int { return e.Time.Compare(t) })
-	for k := 0; k < c.n && i < len(entries) && entries[i].Time.Equal(c.at); k++ {
-		i++
-	}
-	return i
-}
-
-func (c logCursor) token(forward bool) string {
-	dir := "b"
-	if forward {
-		dir = "f"
-	}
-	var ns int64
-	if !c.at.IsZero() {
-		ns = c.at.UnixNano()
-	}
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s/%d/%d", dir, ns, c.n))
-}
-
-func parseLogToken(tok string) (forward bool, c logCursor, err error) {
-	bad := invalid("nextToken", "not a token of this API: %q", tok)
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
+func parseLogToken(tok string) (forward bool, c logs.Cursor, err error) {
+	forward, c, err = logs.ParseToken(tok)
 	if err != nil {
-		return false, c, bad
+		return false, c, invalid("nextToken", "not a token of this API: %q", tok)
 	}
-	parts := strings.Split(string(raw), "/")
-	if len(parts) != 3 || (parts[0] != "f" && parts[0] != "b") {
-		return false, c, bad
-	}
-	ns, err1 := strconv.ParseInt(parts[1], 10, 64)
-	n, err2 := strconv.Atoi(parts[2])
-	if err1 != nil || err2 != nil || n < 0 {
-		return false, c, bad
-	}
-	if ns != 0 {
-		c.at = time.Unix(0, ns)
-	}
-	c.n = n
-	return parts[0] == "f", c, nil
+	return forward, c, nil
 }
 
 // agentLogs is the log sink of an instance's agent: with a LogStore, each
@@ -511,35 +409,17 @@ func (o *Orchestrator) agentLogs() LogSink {
 	if !ok {
 		return o.logs
 	}
-	return &labellingSink{LogStore: ls, o: o, done: map[string]bool{}}
+	return logs.NewLabeller(ls, o.logLabels, func(taskID string, err error) {
+		// The logs are still written; only queries by cluster, family or
+		// service will miss them once the task is forgotten.
+		o.log.Warn("labelling a task's logs", "task", taskID, "err", err)
+	})
 }
 
-// labellingSink labels the logs of each task once.
-type labellingSink struct {
-	LogStore
-	o *Orchestrator
-
-	mu   sync.Mutex
-	done map[string]bool // tasks labelled
-}
-
-// maxLabelled bounds labellingSink.done: past it, it starts over (labelling
-// again is harmless).
-const maxLabelled = 4096
-
-func (s *labellingSink) Writers(taskID, container string) (stdout, stderr io.Writer) {
-	s.label(taskID)
-	return s.LogStore.Writers(taskID, container)
-}
-
-func (s *labellingSink) label(taskID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done[taskID] {
-		return
-	}
+// logLabels are the labels of a task's logs.
+func (o *Orchestrator) logLabels(taskID string) (map[string]string, error) {
 	var labels map[string]string
-	err := s.o.store.View(s.o.ctx, func(tx store.ReadTx) error {
+	err := o.store.View(o.ctx, func(tx store.ReadTx) error {
 		t, err := store.Get[*state.Task](tx, state.KindTasks, taskID)
 		if err != nil {
 			return err
@@ -550,17 +430,5 @@ func (s *labellingSink) label(taskID string) {
 		}
 		return nil
 	})
-	if err == nil {
-		err = s.SetTaskLabels(taskID, labels)
-	}
-	if err != nil {
-		// The logs are still written; only queries by cluster, family or
-		// service will miss them once the task is forgotten.
-		s.o.log.Warn("labelling a task's logs", "task", taskID, "err", err)
-		return
-	}
-	if len(s.done) >= maxLabelled {
-		clear(s.done)
-	}
-	s.done[taskID] = true
+	return labels, err
 }

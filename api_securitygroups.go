@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/service"
@@ -58,7 +59,7 @@ func (o *Orchestrator) CreateSecurityGroup(ctx context.Context, in CreateSecurit
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
-	g := &network.SecurityGroup{ID: "sg-" + randomHex(17), Name: in.GroupName, Description: in.Description}
+	g := &network.SecurityGroup{ID: "sg-" + launch.RandomHex(17), Name: in.GroupName, Description: in.Description}
 	// Validate checks the name and description (the group has no rule
 	// yet); AuthorizeIngress checks and normalises the rules.
 	if err := fieldErrors(errors.Join(g.Validate(), g.AuthorizeIngress(in.IngressRules))); err != nil {
@@ -397,14 +398,4 @@ func flatten(err error) []error {
 		out = append(out, flatten(e)...)
 	}
 	return out
-}
-
-// deploymentNetwork returns the network configuration of a deployment of s.
-func deploymentNetwork(s *service.Service, deploymentID string) *task.NetworkConfiguration {
-	for _, d := range s.Deployments {
-		if d.ID == deploymentID {
-			return d.NetworkConfiguration
-		}
-	}
-	return s.NetworkConfiguration
 }

@@ -2,14 +2,11 @@ package stevedore
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/store"
-	"github.com/stevedore-io/stevedore/task"
 )
 
 // DefaultSpotNotice is the warning a Spot interruption gives before the
@@ -18,10 +15,6 @@ const DefaultSpotNotice = 2 * time.Minute
 
 // MaxSpotNotice bounds the notice InterruptSpotInstance accepts.
 const MaxSpotNotice = time.Hour
-
-// spotStoppedReason is ECS's stoppedReason for tasks on reclaimed Spot
-// capacity.
-const spotStoppedReason = "Your Spot Task was interrupted."
 
 // InterruptSpotInstance tells the Orchestrator that the capacity of a Spot
 // instance is being taken back, as an EC2 Spot interruption notice does
@@ -35,8 +28,9 @@ const spotStoppedReason = "Your Spot Task was interrupted."
 //
 // The instance must belong to a SPOT capacity provider of its cluster.
 // Errors wrap ErrNotFound or ErrInvalid (a *FieldError naming the field).
-// The end of the notice is kept in memory: an Orchestrator closed before
-// it leaves the instance DRAINING, not deregistered.
+// The end of the notice is kept in the store (the reaper acts on it): an
+// Orchestrator started again on a durable store reclaims the instance when
+// the notice is over, as this one would have.
 func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, clusterName, instanceID string, notice time.Duration) error {
 	if err := o.checkOpen(); err != nil {
 		return err
@@ -48,7 +42,7 @@ func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, clusterName, i
 		return invalid("notice", "must be between 0 and %s, got %s", MaxSpotNotice, notice)
 	}
 	deadline := o.now().Add(notice)
-	err := o.store.Update(ctx, func(tx store.Tx) error {
+	return o.store.Update(ctx, func(tx store.Tx) error {
 		c, err := o.getCluster(tx, clusterName)
 		if err != nil {
 			return err
@@ -66,29 +60,9 @@ func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, clusterName, i
 		next := inst.Copy()
 		next.Status = cluster.StatusDraining
 		next.StatusReason = "Spot interruption: capacity reclaimed at " + deadline.UTC().Format(time.RFC3339)
+		next.ReclaimAt = deadline
 		return tx.Update(next)
 	})
-	if err != nil {
-		return err
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		return ErrClosed
-	}
-	o.wg.Go(func() {
-		timer := time.NewTimer(notice)
-		defer timer.Stop()
-		select {
-		case <-o.ctx.Done():
-			return
-		case <-timer.C:
-		}
-		if err := o.reclaimSpot(o.ctx, clusterName, instanceID); err != nil && o.ctx.Err() == nil {
-			o.log.Warn("spot interruption: cannot reclaim the instance", "instance", instanceID, "err", err)
-		}
-	})
-	return nil
 }
 
 // isSpot reports whether provider is a SPOT capacity provider of c.
@@ -99,17 +73,4 @@ func isSpot(c *state.Cluster, provider string) bool {
 		}
 	}
 	return false
-}
-
-// reclaimSpot ends a Spot interruption: the tasks left on the instance stop
-// with stop code SpotInterruption, and the instance is deregistered.
-func (o *Orchestrator) reclaimSpot(ctx context.Context, clusterName, instanceID string) error {
-	err := o.deregister(ctx, clusterName, instanceID, true, task.SpotInterruption, spotStoppedReason, "Spot capacity reclaimed")
-	if errors.Is(err, ErrNotFound) {
-		return nil // deregistered meanwhile
-	}
-	if err != nil {
-		return fmt.Errorf("reclaim spot instance %s: %w", instanceID, err)
-	}
-	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -154,24 +153,13 @@ func (o *Orchestrator) ListTaskDefinitions(ctx context.Context, family string, s
 	return out, err
 }
 
-// splitRef parses "family", "family:N" or an ARN ending in one of them.
-// rev is 0 for a bare family.
+// splitRef is task.ParseRef with the error the API returns for a bad field.
 func splitRef(ref string) (family string, rev int, err error) {
-	if i := strings.LastIndex(ref, "task-definition/"); i >= 0 {
-		ref = ref[i+len("task-definition/"):]
+	family, rev, err = task.ParseRef(ref)
+	if fe := (task.FieldError{}); errors.As(err, &fe) {
+		return "", 0, invalid(fe.Path, "%s", fe.Message)
 	}
-	family, revStr, hasRev := strings.Cut(ref, ":")
-	if family == "" {
-		return "", 0, invalid("taskDefinition", "empty reference %q", ref)
-	}
-	if !hasRev {
-		return family, 0, nil
-	}
-	rev, err = strconv.Atoi(revStr)
-	if err != nil || rev < 1 {
-		return "", 0, invalid("taskDefinition", "revision of %q must be a positive number", ref)
-	}
-	return family, rev, nil
+	return family, rev, err
 }
 
 func (o *Orchestrator) getTaskDefinition(tx store.ReadTx, ref string) (*state.TaskDefinition, error) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
@@ -70,15 +71,15 @@ func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOu
 	if len(strategies) == 0 {
 		strategies = []placement.StrategySpec{placement.Random()}
 	}
-	return o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch {
+	return o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch.Request {
 		group := in.Group
 		if group == "" {
 			group = "family:" + def.Family
 		}
-		return &launch{
-			cluster: in.Cluster, def: def, overrides: in.Overrides, count: count, group: group,
-			startedBy: in.StartedBy, constraints: in.PlacementConstraints, strategies: strategies,
-			providers: in.CapacityProviderStrategy, network: in.NetworkConfiguration,
+		return &launch.Request{
+			Cluster: in.Cluster, Def: def, Overrides: in.Overrides, Count: count, Group: group,
+			StartedBy: in.StartedBy, Constraints: in.PlacementConstraints, Strategies: strategies,
+			Providers: in.CapacityProviderStrategy, Network: in.NetworkConfiguration,
 		}
 	})
 }
@@ -106,13 +107,13 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 	}
 	out := &RunTaskOutput{}
 	for _, id := range in.ContainerInstances {
-		res, err := o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch {
+		res, err := o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch.Request {
 			group := in.Group
 			if group == "" {
 				group = "family:" + def.Family
 			}
-			return &launch{cluster: in.Cluster, def: def, overrides: in.Overrides, count: 1, group: group,
-				startedBy: in.StartedBy, instances: []string{id}, network: in.NetworkConfiguration}
+			return &launch.Request{Cluster: in.Cluster, Def: def, Overrides: in.Overrides, Count: 1, Group: group,
+				StartedBy: in.StartedBy, Instances: []string{id}, Network: in.NetworkConfiguration}
 		})
 		if err != nil {
 			return nil, err
@@ -126,7 +127,7 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 	return out, nil
 }
 
-func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string, mk func(*task.TaskDefinition) *launch) (*RunTaskOutput, error) {
+func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string, mk func(*task.TaskDefinition) *launch.Request) (*RunTaskOutput, error) {
 	out := &RunTaskOutput{}
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		out.Tasks, out.Failures = nil, nil
@@ -141,7 +142,12 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 			return invalid("taskDefinition", "%s is INACTIVE", d.Ref())
 		}
 		l := mk(d.TaskDefinition)
-		created, err := o.place(tx, l, nil)
+		if l.Overrides != nil {
+			if _, err := l.Overrides.Apply(l.Def); err != nil {
+				return fmt.Errorf("%w: overrides: %w", ErrInvalid, err)
+			}
+		}
+		created, err := o.launcher.Place(tx, l, nil, nil)
 		var noFit *placement.NoFitError
 		if errors.As(err, &noFit) {
 			reason := "RESOURCE"

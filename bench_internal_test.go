@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/controller"
 	"github.com/stevedore-io/stevedore/internal/state"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
@@ -133,30 +134,18 @@ func steadyPass(b *testing.B, o *Orchestrator) time.Duration {
 	ctx := context.Background()
 	// Let the live controller finish its last writes first.
 	time.Sleep(200 * time.Millisecond)
-	c := newServiceController(o)
-	c.reset()
-	err := o.store.View(ctx, func(tx store.ReadTx) error {
-		for _, kind := range []string{state.KindServices, state.KindTasks, state.KindInstances} {
-			objs, err := tx.List(kind)
-			if err != nil {
-				return err
-			}
-			for _, obj := range objs {
-				c.observe(obj, nil)
-			}
-		}
-		return nil
-	})
+	c, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
+		Now: o.now, Logger: o.log})
 	if err != nil {
 		b.Fatal(err)
 	}
 	best := time.Duration(1 << 62)
 	for range 5 {
-		for key := range c.services {
-			c.dirty[key] = true
+		if err := o.store.View(ctx, c.Load); err != nil {
+			b.Fatal(err)
 		}
 		start := time.Now()
-		c.reconcileDirty(ctx)
+		c.Pass(ctx)
 		best = min(best, time.Since(start))
 	}
 	return best

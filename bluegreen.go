@@ -2,15 +2,11 @@ package stevedore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
-	"sync"
 	"time"
 
-	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/internal/shift"
 	"github.com/stevedore-io/stevedore/service"
-	"github.com/stevedore-io/stevedore/store"
 )
 
 // ListenerRule is what the Orchestrator needs of a load balancer listener
@@ -151,26 +147,6 @@ func WithAlarms(alarms ...Alarm) Option {
 	}
 }
 
-// alarmWindow keeps an alarm's last datapoints.
-type alarmWindow struct {
-	breaching []bool // oldest first, at most EvaluationPeriods
-}
-
-// add records a datapoint and reports whether the alarm fires.
-func (w *alarmWindow) add(a Alarm, breaching bool) bool {
-	w.breaching = append(w.breaching, breaching)
-	if len(w.breaching) > a.EvaluationPeriods {
-		w.breaching = w.breaching[1:]
-	}
-	n := 0
-	for _, b := range w.breaching {
-		if b {
-			n++
-		}
-	}
-	return n >= a.DatapointsToAlarm
-}
-
 // alarmBakeTime is the bake time of a rolling deployment with alarms: the
 // longest time one of its alarms takes to fire (EvaluationPeriods periods),
 // plus one period, so that a verdict due when the bake time would end still
@@ -225,298 +201,6 @@ func (o *Orchestrator) checkBlueGreen(s *service.Service) error {
 	return nil
 }
 
-// targetGroupOf is the target group a task of svc registers in for load
-// balancer l: the alternate one when its deployment uses the alternate
-// target groups (blue/green strategies).
-func targetGroupOf(svc *state.Service, t *state.Task, l service.LoadBalancer) string {
-	if l.AdvancedConfiguration != nil && svc.UsesAlternate(t.DeploymentID) {
-		return l.AdvancedConfiguration.AlternateTargetGroup
-	}
-	return l.TargetGroup
-}
-
-// trafficRetry is how soon a routing that could not be applied is tried
-// again.
-const trafficRetry = time.Second
-
-// trafficController carries out the side effects of blue/green deployments
-// that the planner (service.Compute) decides: it sets the weights of the
-// listener rules to the routing the services' deployments want
-// (service.DesiredRouting) and records the routing applied in the service,
-// which lets the planner go on; and it watches the alarms of deployments
-// from SCALE_UP through BAKE_TIME, recording the first that fires in the
-// deployment.
-type trafficController struct {
-	o        *Orchestrator
-	services map[string]*state.Service   // blue/green services, by key
-	applied  map[string]service.Routing  // by service key, since this run started
-	retry    map[string]bool             // services whose routing failed
-	monitors map[string]*deploymentWatch // alarm watches, by service key
-	wg       sync.WaitGroup
-}
-
-// deploymentWatch is the alarm watch of one deployment.
-type deploymentWatch struct {
-	deployment string
-	cancel     context.CancelFunc
-}
-
-func (tc *trafficController) run(ctx context.Context, o *Orchestrator) error {
-	tc.services = map[string]*state.Service{}
-	tc.applied = map[string]service.Routing{}
-	tc.retry = map[string]bool{}
-	tc.monitors = map[string]*deploymentWatch{}
-	ctx, cancel := context.WithCancel(ctx)
-	defer func() {
-		cancel()
-		tc.wg.Wait()
-	}()
-	var initial []*state.Service
-	w, err := store.ViewAndWatch(ctx, o.store, func(tx store.ReadTx) error {
-		var err error
-		initial, err = store.List[*state.Service](tx, state.KindServices)
-		return err
-	}, store.WithKinds(state.KindServices))
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	for _, svc := range initial {
-		tc.reconcile(ctx, svc)
-	}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	armed := false // the timer runs for the retries
-	for {
-		if len(tc.retry) > 0 && !armed {
-			timer.Reset(trafficRetry)
-			armed = true
-		}
-		select {
-		case ev, ok := <-w.Events():
-			if !ok {
-				if err := w.Err(); err != nil && !errors.Is(err, context.Canceled) {
-					return err
-				}
-				return nil
-			}
-			switch svc := ev.Object.(type) {
-			case *state.Service:
-				tc.reconcile(ctx, svc)
-			case nil:
-				tc.forget(ev.ID)
-			}
-		case <-timer.C:
-			armed = false
-			for key := range tc.retry {
-				delete(tc.retry, key)
-				if svc := tc.services[key]; svc != nil {
-					tc.reconcile(ctx, svc)
-				}
-			}
-		}
-	}
-}
-
-func (tc *trafficController) forget(key string) {
-	stopWatch(tc.monitors, key)
-	delete(tc.services, key)
-	delete(tc.applied, key)
-	delete(tc.retry, key)
-}
-
-// reconcile applies a service's routing and starts or stops its alarm
-// watch.
-func (tc *trafficController) reconcile(ctx context.Context, svc *state.Service) {
-	key := svc.ObjectID()
-	if svc.Status == service.StatusInactive || len(svc.Deployments) == 0 {
-		tc.forget(key)
-		return
-	}
-	if !svc.DeploymentConfiguration.Strategy.BlueGreen() {
-		// A rolling deployment has alarms only.
-		delete(tc.services, key)
-		delete(tc.applied, key)
-		delete(tc.retry, key)
-		tc.watchAlarms(ctx, svc)
-		return
-	}
-	tc.services[key] = svc
-	want := service.DesiredRouting(svc.Deployments)
-	if cur, ok := tc.applied[key]; !ok || cur != want {
-		if err := tc.apply(svc, want); err != nil {
-			tc.o.log.Warn("blue/green: cannot apply routing; retrying", "service", key, "err", err)
-			delete(tc.applied, key)
-			tc.retry[key] = true
-			return
-		}
-		tc.applied[key] = want
-	}
-	if svc.Routing == nil || svc.Routing.Routing != want {
-		if err := tc.record(ctx, key, want); err != nil && ctx.Err() == nil {
-			tc.o.log.Warn("blue/green: cannot record routing; retrying", "service", key, "err", err)
-			tc.retry[key] = true
-		}
-	}
-	tc.watchAlarms(ctx, svc)
-}
-
-// perMille converts a percentage to a weight out of 1000.
-func perMille(pct float64) int { return int(math.Round(pct * 10)) }
-
-// apply sets the weights of the service's listener rules.
-func (tc *trafficController) apply(svc *state.Service, r service.Routing) error {
-	alt := perMille(r.AlternatePercent)
-	var errs []error
-	for _, l := range svc.LoadBalancers {
-		ac := l.AdvancedConfiguration
-		if ac == nil {
-			continue
-		}
-		set := func(rule string, altWeight int) {
-			rl := tc.o.rules[rule]
-			if rl == nil {
-				errs = append(errs, fmt.Errorf("no listener rule %q", rule))
-				return
-			}
-			if err := rl.SetWeights(map[string]int{l.TargetGroup: 1000 - altWeight, ac.AlternateTargetGroup: altWeight}); err != nil {
-				errs = append(errs, fmt.Errorf("listener rule %s: %w", rule, err))
-			}
-		}
-		if ac.TestListenerRule != "" {
-			test := 0
-			if r.TestOnAlternate {
-				test = 1000
-			}
-			set(ac.TestListenerRule, test)
-		}
-		set(ac.ProductionListenerRule, alt)
-	}
-	return errors.Join(errs...)
-}
-
-// record writes the routing applied into the service, for the planner.
-func (tc *trafficController) record(ctx context.Context, key string, r service.Routing) error {
-	return tc.o.store.Update(ctx, func(tx store.Tx) error {
-		cur, err := store.Get[*state.Service](tx, state.KindServices, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if service.DesiredRouting(cur.Deployments) != r || (cur.Routing != nil && cur.Routing.Routing == r) {
-			return nil // the service moved on: its next event applies
-		}
-		next := cur.Copy()
-		next.Routing = &service.AppliedRouting{Routing: r, AppliedAt: tc.o.now()}
-		return tx.Update(next)
-	})
-}
-
-// watchAlarms watches the alarms of the service's primary deployment while
-// it is in progress (a blue/green one: in a stage that watches them), and
-// stops watching otherwise.
-func (tc *trafficController) watchAlarms(ctx context.Context, svc *state.Service) {
-	key := svc.ObjectID()
-	d := svc.Deployments[0]
-	a := svc.DeploymentConfiguration.Alarms
-	watched := a != nil && a.Enable && len(a.AlarmNames) > 0 && d.RolloutState == service.RolloutInProgress &&
-		(d.LifecycleStage.AlarmsMonitored() || !svc.DeploymentConfiguration.Strategy.BlueGreen()) &&
-		d.AlarmFired == "" && d.RollbackOf == ""
-	wctx, ok := startWatch(ctx, tc.monitors, key, d.ID, watched)
-	if !ok {
-		return
-	}
-	for _, name := range a.AlarmNames {
-		alarm, ok := tc.o.alarms[name]
-		if !ok {
-			continue // checked when the service was written; gone since a restart
-		}
-		tc.wg.Go(func() { tc.watch(wctx, key, d.ID, alarm) })
-	}
-}
-
-// startWatch keeps watches[key] in step: it ends a watch of another
-// deployment or one no longer wanted, and starts one of deployment when
-// wanted and none runs, returning its context and true.
-func startWatch(ctx context.Context, watches map[string]*deploymentWatch, key, deployment string, wanted bool) (context.Context, bool) {
-	cur := watches[key]
-	if cur != nil && (!wanted || cur.deployment != deployment) {
-		stopWatch(watches, key)
-		cur = nil
-	}
-	if !wanted || cur != nil {
-		return nil, false
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	watches[key] = &deploymentWatch{deployment: deployment, cancel: cancel}
-	return wctx, true
-}
-
-func stopWatch(watches map[string]*deploymentWatch, key string) {
-	if m := watches[key]; m != nil {
-		m.cancel()
-		delete(watches, key)
-	}
-}
-
-// watch evaluates one alarm of a deployment every period until it fires
-// (and records it) or ctx ends.
-func (tc *trafficController) watch(ctx context.Context, key, deployment string, a Alarm) {
-	ticker := time.NewTicker(a.Period)
-	defer ticker.Stop()
-	var win alarmWindow
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		breaching, detail, err := sample(ctx, a)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			tc.o.log.Warn("alarm: datapoint missing", "alarm", a.Name, "service", key, "err", err)
-		}
-		if !win.add(a, breaching) {
-			continue
-		}
-		reason := fmt.Sprintf("%s: %d of the last %d datapoints breaching%s", a.Name, a.DatapointsToAlarm, a.EvaluationPeriods, detail)
-		tc.o.log.Info("alarm fired", "alarm", a.Name, "service", key, "deployment", deployment)
-		tc.recordFailure(ctx, key, deployment, func(d *service.Deployment) *string { return &d.AlarmFired }, reason)
-		return
-	}
-}
-
-// recordFailure writes why deployment failed into the field of it that
-// field returns, unless the deployment is no longer primary or the field is
-// set; it retries until it succeeds or ctx ends.
-func (tc *trafficController) recordFailure(ctx context.Context, key, deployment string, field func(*service.Deployment) *string, why string) {
-	for ctx.Err() == nil {
-		err := tc.o.store.Update(ctx, func(tx store.Tx) error {
-			cur, err := store.Get[*state.Service](tx, state.KindServices, key)
-			if err != nil {
-				return err
-			}
-			if len(cur.Deployments) == 0 || cur.Deployments[0].ID != deployment || *field(&cur.Deployments[0]) != "" {
-				return nil
-			}
-			next := cur.Copy()
-			*field(&next.Deployments[0]) = why
-			return tx.Update(next)
-		})
-		if err == nil || errors.Is(err, store.ErrNotFound) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(trafficRetry):
-		}
-	}
-}
-
 // sample takes one datapoint of a.
 func sample(ctx context.Context, a Alarm) (breaching bool, detail string, err error) {
 	if a.Predicate != nil {
@@ -528,4 +212,15 @@ func sample(ctx context.Context, a Alarm) (breaching bool, detail string, err er
 		return false, "", err
 	}
 	return a.Comparison.breaches(v, a.Threshold), fmt.Sprintf(" (last %g, %s %g)", v, a.Comparison, a.Threshold), nil
+}
+
+// shiftAlarms converts the registered alarms for the traffic shift loop.
+func shiftAlarms(alarms map[string]Alarm) map[string]shift.Alarm {
+	out := make(map[string]shift.Alarm, len(alarms))
+	for name, a := range alarms {
+		out[name] = shift.Alarm{Name: a.Name, Period: a.Period,
+			EvaluationPeriods: a.EvaluationPeriods, DatapointsToAlarm: a.DatapointsToAlarm,
+			Sample: func(ctx context.Context) (bool, string, error) { return sample(ctx, a) }}
+	}
+	return out
 }

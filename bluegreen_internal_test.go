@@ -9,29 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestAlarmWindowFiresOnMOfN(t *testing.T) {
+func TestAlarmDefaults(t *testing.T) {
 	t.Parallel()
-	a, err := Alarm{Name: "x", Predicate: func(context.Context) (bool, error) { return false, nil }, EvaluationPeriods: 3, DatapointsToAlarm: 2}.withDefaults()
-	require.NoError(t, err)
-	tests := []struct {
-		name   string
-		points []bool
-		fires  []bool // after each datapoint
-	}{
-		{"two of three in a row", []bool{true, true}, []bool{false, true}},
-		{"two of three apart", []bool{true, false, true}, []bool{false, false, true}},
-		{"old breaches leave the window", []bool{true, false, false, true}, []bool{false, false, false, false}},
-		{"never", []bool{false, false, false, false}, []bool{false, false, false, false}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var w alarmWindow
-			for i, p := range tt.points {
-				assert.Equal(t, tt.fires[i], w.add(a, p), "after datapoint %d", i)
-			}
-		})
-	}
-	d, err := Alarm{Name: "d", Predicate: a.Predicate}.withDefaults()
+	d, err := Alarm{Name: "d", Predicate: func(context.Context) (bool, error) { return false, nil }}.withDefaults()
 	require.NoError(t, err)
 	assert.Equal(t, DefaultAlarmPeriod, d.Period)
 	assert.Equal(t, 1, d.EvaluationPeriods)
@@ -64,12 +44,5 @@ func TestAlarmSample(t *testing.T) {
 			assert.Equal(t, tt.breaching, breaching)
 			assert.Equal(t, tt.err, err != nil)
 		})
-	}
-}
-
-func TestPerMille(t *testing.T) {
-	t.Parallel()
-	for pct, want := range map[float64]int{0: 0, 0.1: 1, 10: 100, 33.3: 333, 99.9: 999, 100: 1000} {
-		assert.Equal(t, want, perMille(pct), "%v%%", pct)
 	}
 }

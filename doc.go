@@ -17,7 +17,8 @@
 //
 // # The model
 //
-// Every call writes desired state to the store and returns; loops make it so.
+// Every call writes desired state to the store and returns; loops make it so,
+// meeting only in the store (ARCHITECTURE.md lists them and who writes what).
 // RegisterContainerInstance adds a host to a cluster with the runtime and the
 // network provider its agent uses (runtime/containerd and network/netlinux
 // for real containers, runtime/fake and network/fake for tests). The agent
@@ -51,8 +52,9 @@
 // tasks and services weigh with a capacity provider strategy.
 // InterruptSpotInstance passes on a Spot interruption notice: the instance
 // drains at once, so the services start replacements on the remaining
-// capacity while the notice runs, and when it ends the tasks still there
-// stop with stop code SpotInterruption and the instance is deregistered.
+// capacity while the notice runs, and when it ends (a time kept in the
+// store) the tasks still there stop with stop code SpotInterruption and the
+// instance is deregistered.
 //
 // # Security groups
 //
@@ -193,8 +195,9 @@
 // autoscaling, recording a service event. The metrics are
 // ECSServiceAverageCPUUtilization and ECSServiceAverageMemoryUtilization
 // (the average over the service's RUNNING tasks of their containers' use, in
-// percent of what the task reserves, read from the runtimes' Stats; CPU is a
-// rate between two evaluations) or custom metrics registered with
+// percent of what the task reserves, from the samples the agents take of
+// the runtimes' Stats twice per period; CPU is a rate between the samples
+// of two evaluations) or custom metrics registered with
 // WithMetrics. With several policies the service scales out when any says so
 // and in only when all do.
 //

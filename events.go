@@ -6,6 +6,8 @@ import (
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/internal/subscription"
+	"github.com/stevedore-io/stevedore/internal/supervisor"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
@@ -45,34 +47,42 @@ type Event struct {
 	Instance   *cluster.ContainerInstance
 }
 
-// Subscribe delivers every event from now on until ctx is done. A
-// subscriber that falls far behind is dropped: its channel closes early.
+// Subscribe delivers every event from now on until ctx is done or the
+// Orchestrator is closed; the channel is closed then. A subscriber that
+// falls far behind is dropped: its channel closes early.
 // Events of one object arrive in the order they happened.
 func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
-	var rev int64
-	if err := o.store.View(ctx, func(tx store.ReadTx) error { rev = tx.Revision(); return nil }); err != nil {
-		return nil, err
-	}
-	w, err := o.store.Watch(ctx, rev, store.WithKinds(state.KindTasks, state.KindServices, state.KindInstances))
+	f, err := store.Follow(ctx, o.store, store.FollowConfig{
+		Options:   []store.WatchOption{store.WithKinds(state.KindTasks, state.KindServices, state.KindInstances)},
+		MaxQueued: subscriberQueue,
+	})
 	if err != nil {
 		return nil, err
 	}
 	out := make(chan Event, 256)
-	go func() {
-		defer close(out)
-		defer w.Close()
-		for ev := range w.Events() {
-			for _, e := range translate(ev) {
-				select {
-				case out <- e:
-				case <-ctx.Done():
-					return
-				}
-			}
+	// The subscription is a component of its own: Close ends it too.
+	started := make(chan struct{})
+	h := o.sup.Go("subscriber", supervisor.Func(func(sctx context.Context) error {
+		close(started)
+		subscription.Pump(ctx, sctx, f, translate, out)
+		return nil
+	}), -1)
+	select {
+	case <-started:
+	case <-h.Done():
+		select {
+		case <-started: // ran, and ended already
+		default: // closed meanwhile: nothing runs
+			f.Close()
+			return nil, ErrClosed
 		}
-	}()
+	}
 	return out, nil
 }
+
+// subscriberQueue is how many store changes a subscriber may fall behind
+// before it is dropped.
+const subscriberQueue = 1 << 16
 
 // translate turns one store change into API events.
 func translate(ev store.Event) []Event {

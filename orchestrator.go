@@ -6,10 +6,22 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/stevedore-io/stevedore/discovery"
+	"github.com/stevedore-io/stevedore/internal/controller"
+	"github.com/stevedore-io/stevedore/internal/dnssync"
+	"github.com/stevedore-io/stevedore/internal/launch"
+	"github.com/stevedore-io/stevedore/internal/reaper"
+	"github.com/stevedore-io/stevedore/internal/scaler"
+	"github.com/stevedore-io/stevedore/internal/shift"
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/internal/supervisor"
+	"github.com/stevedore-io/stevedore/internal/targets"
+	"github.com/stevedore-io/stevedore/internal/taskfeed"
+	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
@@ -41,125 +53,38 @@ const (
 	MaxRunTaskCount = 10
 )
 
-// Option configures an Orchestrator. Options that cannot apply return an
-// error from New.
-type Option func(*options) error
-
-type options struct {
-	store     store.Store
-	logger    *slog.Logger
-	retention time.Duration
-	scheduler *placement.Scheduler
-	seed      uint64
-	seedSet   bool
-	logs      LogSink
-	discovery *discovery.Config
-
-	targetGroups map[string]TargetGroup
-	rules        map[string]ListenerRule
-	alarms       map[string]Alarm
-	scaling      scalingOptions
-}
-
-// WithLogSink sends every container's output to sink (see package logs).
-func WithLogSink(sink LogSink) Option {
-	return func(o *options) error {
-		o.logs = sink
-		return nil
-	}
-}
-
-// WithStore keeps state in s instead of a new in-memory store. The
-// Orchestrator does not close a store it was given.
-func WithStore(s store.Store) Option {
-	return func(o *options) error {
-		if s == nil {
-			return fmt.Errorf("%w: WithStore: nil store", ErrInvalid)
-		}
-		o.store = s
-		return nil
-	}
-}
-
-// WithLogger logs through l (default: discard).
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) error {
-		if l == nil {
-			return fmt.Errorf("%w: WithLogger: nil logger", ErrInvalid)
-		}
-		o.logger = l
-		return nil
-	}
-}
-
-// WithTaskRetention keeps stopped tasks describable for d before removing
-// them (default DefaultTaskRetention).
-func WithTaskRetention(d time.Duration) Option {
-	return func(o *options) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: WithTaskRetention: must be positive, got %v", ErrInvalid, d)
-		}
-		o.retention = d
-		return nil
-	}
-}
-
-// WithPlacementScheduler places tasks with s, a placement engine carrying
-// your own filters and strategies (see package placement).
-func WithPlacementScheduler(s *placement.Scheduler) Option {
-	return func(o *options) error {
-		if s == nil {
-			return fmt.Errorf("%w: WithPlacementScheduler: nil scheduler", ErrInvalid)
-		}
-		o.scheduler = s
-		return nil
-	}
-}
-
-// WithSeed seeds the random placement strategy, for reproducible runs.
-func WithSeed(seed uint64) Option {
-	return func(o *options) error {
-		o.seed, o.seedSet = seed, true
-		return nil
-	}
-}
-
 // Orchestrator is the ECS-like control plane: clusters, container
 // instances, task definitions, tasks and services. Every call writes desired
-// state to the store; background loops (the service controller, the task
-// reaper and one agent per container instance) drive actual state towards
-// it. An Orchestrator is safe for concurrent use. Close stops its loops.
+// state to the store; components (the loops listed in ARCHITECTURE.md, and
+// one agent per container instance) follow the store and drive actual state
+// towards it. An Orchestrator is safe for concurrent use. Close stops its
+// components.
 type Orchestrator struct {
 	store     store.Store
 	ownStore  bool
 	log       *slog.Logger
 	retention time.Duration
-	sched     *placement.Scheduler
 	logs      LogSink
 
-	randMu sync.Mutex
-	rand   *rand.Rand
+	// sup runs every component; ctx is its context.
+	sup *supervisor.Supervisor
+	ctx context.Context
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	agentsMu sync.Mutex // held while an instance's agent is replaced
+	mu       sync.Mutex
+	agents   map[string]*supervisor.Handle // by instance ID
+	closed   bool
 
-	mu     sync.Mutex
-	agents map[string]*agentHandle // by instance ID
-	closed bool
-
-	services     *serviceController
-	feed         *taskFeed
-	discovery    *serviceDiscovery
+	launcher     *launch.Launcher
+	feed         *taskfeed.Feed
+	discovery    *dnssync.Sync
 	targetGroups map[string]TargetGroup
-	// leaving holds the IDs of the tasks being deactivated (see
-	// deactivate): load balancing and service discovery do not take them
-	// (back) in, even on a task event older than the deactivation. An ID
-	// goes when its task is deleted from the store.
-	leaving sync.Map
-	rules   map[string]ListenerRule // blue/green listener rules, by name
-	alarms  map[string]Alarm        // by name
-	scaler  *autoscaler
+	rules        map[string]ListenerRule // blue/green listener rules, by name
+	alarms       map[string]Alarm        // by name
+	// metrics are the custom metrics of scaling policies; the agents
+	// sample tasks twice per scalingPeriod.
+	metrics       map[string]MetricFunc
+	scalingPeriod time.Duration
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -172,12 +97,14 @@ func New(opts ...Option) (*Orchestrator, error) {
 		}
 	}
 	orc := &Orchestrator{
-		store:     o.store,
-		log:       o.logger,
-		retention: o.retention,
-		sched:     o.scheduler,
-		logs:      o.logs,
-		agents:    map[string]*agentHandle{},
+		store:        o.store,
+		log:          o.logger,
+		retention:    o.retention,
+		logs:         o.logs,
+		agents:       map[string]*supervisor.Handle{},
+		targetGroups: o.targetGroups,
+		rules:        o.rules,
+		alarms:       o.alarms,
 	}
 	if orc.log == nil {
 		orc.log = slog.New(slog.DiscardHandler)
@@ -189,75 +116,110 @@ func New(opts ...Option) (*Orchestrator, error) {
 		}
 		orc.store, orc.ownStore = s, true
 	}
-	if orc.sched == nil {
-		s, err := placement.New()
-		if err != nil {
-			return nil, err
+	if err := orc.wire(o); err != nil {
+		orc.sup.Stop()
+		if orc.ownStore {
+			_ = orc.store.Close()
 		}
-		orc.sched = s
-	}
-	seed := o.seed
-	if !o.seedSet {
-		seed = rand.Uint64()
-	}
-	orc.rand = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	orc.ctx, orc.cancel = context.WithCancel(context.Background())
-	orc.services = newServiceController(orc)
-	if o.discovery != nil {
-		d, err := newServiceDiscovery(*o.discovery)
-		if err != nil {
-			orc.cancel()
-			return nil, err
-		}
-		orc.discovery = d
-		orc.goLoop("service discovery", d.sync)
-		orc.goLoop("discovery DNS server", d.serve)
-	}
-	orc.targetGroups = o.targetGroups
-	orc.rules, orc.alarms = o.rules, o.alarms
-	if len(o.rules) > 0 || len(o.alarms) > 0 {
-		// Blue/green traffic shifts, and the alarms of every deployment.
-		tc := &trafficController{o: orc}
-		orc.goLoop("deployment traffic and alarms", tc.run)
-	}
-	if len(o.targetGroups) > 0 {
-		ts := &targetSync{groups: o.targetGroups, registered: map[string]map[string]string{},
-			health: newTargetHealth(), watches: map[string]map[string]context.CancelFunc{}}
-		orc.goLoop("load balancing", ts.run)
-		orc.goLoop("target health", ts.health.run)
-	}
-	orc.feed = newTaskFeed(orc.store)
-	if err := orc.feed.start(orc.ctx); err != nil {
-		orc.cancel()
 		return nil, err
 	}
-	orc.goLoop("task feed", orc.feed.run)
-	orc.goLoop("service controller", orc.services.run)
-	orc.goLoop("task reaper", orc.reap)
-	orc.scaler = newAutoscaler(o.scaling)
-	orc.goLoop("service auto scaling", orc.scaler.run)
 	return orc, nil
 }
 
-// goLoop runs a background loop until Close, restarting it after an error
-// that is not the end of the Orchestrator.
-func (o *Orchestrator) goLoop(name string, run func(ctx context.Context, o *Orchestrator) error) {
-	o.wg.Add(1)
-	go func() {
-		defer o.wg.Done()
-		for {
-			err := run(o.ctx, o)
-			if o.ctx.Err() != nil {
-				return
-			}
-			o.log.Warn("loop ended; restarting", "loop", name, "err", err)
-			select {
-			case <-o.ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
+// loopRestart is how soon a loop that ended with an error runs again.
+const loopRestart = 100 * time.Millisecond
+
+// wire builds the components from the store and their real dependencies,
+// and runs them under one supervisor (swarmkit's manager.go is the model).
+// The agents join it as instances register.
+func (o *Orchestrator) wire(opts options) error {
+	o.sup = supervisor.New(o.log)
+	o.ctx = o.sup.Context()
+	sched := opts.scheduler
+	if sched == nil {
+		var err error
+		if sched, err = placement.New(); err != nil {
+			return err
 		}
-	}()
+	}
+	seed := opts.seed
+	if !opts.seedSet {
+		seed = rand.Uint64()
+	}
+	var drainers []string
+	if len(opts.targetGroups) > 0 {
+		drainers = append(drainers, state.DrainTargets)
+	}
+	var dns func(string) network.DNSConfig
+	if opts.discovery != nil {
+		d, err := dnssync.New(dnssync.Config{Store: o.store, Discovery: *opts.discovery, Logger: o.log})
+		if err != nil {
+			return fmt.Errorf("%w: service discovery: %w", ErrInvalid, err)
+		}
+		o.discovery = d
+		drainers = append(drainers, state.DrainDNS)
+		dns = d.DNSConfig
+		o.sup.Go("service discovery", d, loopRestart)
+		o.sup.Go("discovery DNS server", supervisor.Func(d.Serve), loopRestart)
+	}
+	var err error
+	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, Now: o.now,
+		ResolveNetwork: o.resolveNetworkConfiguration, Drainers: drainers, DNS: dns})
+	if err != nil {
+		return err
+	}
+	if len(opts.rules) > 0 || len(opts.alarms) > 0 {
+		// Blue/green traffic shifts, and the alarms of every deployment.
+		rules := make(map[string]shift.Rule, len(opts.rules))
+		for name, r := range opts.rules {
+			rules[name] = r
+		}
+		sh, err := shift.New(shift.Config{Store: o.store, Rules: rules, Alarms: shiftAlarms(opts.alarms), Now: o.now, Logger: o.log})
+		if err != nil {
+			return err
+		}
+		o.sup.Go("deployment traffic and alarms", sh, loopRestart)
+	}
+	if len(opts.targetGroups) > 0 {
+		groups := make(map[string]targets.Group, len(opts.targetGroups))
+		for name, g := range opts.targetGroups {
+			groups[name] = g
+		}
+		ts, err := targets.New(targets.Config{Store: o.store, Groups: groups, Now: o.now, Logger: o.log})
+		if err != nil {
+			return err
+		}
+		o.sup.Go("target groups", ts, loopRestart)
+	}
+	if o.feed, err = taskfeed.New(o.ctx, o.store); err != nil {
+		return err
+	}
+	o.sup.Go("task feed", o.feed, loopRestart)
+	ctl, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
+		Now: o.now, Logger: o.log})
+	if err != nil {
+		return err
+	}
+	o.sup.Go("service controller", ctl, loopRestart)
+	rp, err := reaper.New(reaper.Config{Store: o.store, Retention: o.retention, Now: o.now, Logger: o.log})
+	if err != nil {
+		return err
+	}
+	o.sup.Go("reaper", rp, loopRestart)
+	o.metrics, o.scalingPeriod = opts.scaling.metrics, opts.scaling.period
+	if o.scalingPeriod == 0 {
+		o.scalingPeriod = DefaultScalingEvaluationPeriod
+	}
+	metrics := make(map[string]scaler.Metric, len(o.metrics))
+	for name, f := range o.metrics {
+		metrics[name] = scaler.Metric(f)
+	}
+	sc, err := scaler.New(scaler.Config{Store: o.store, Period: o.scalingPeriod, Metrics: metrics, Now: o.now, Logger: o.log})
+	if err != nil {
+		return err
+	}
+	o.sup.Go("service auto scaling", sc, loopRestart)
+	return nil
 }
 
 // Close stops the background loops and the agents. Containers keep running:
@@ -271,23 +233,20 @@ func (o *Orchestrator) Close() error {
 	}
 	o.closed = true
 	o.mu.Unlock()
-	o.cancel()
-	o.wg.Wait()
+	o.sup.Stop()
 	if o.ownStore {
 		return o.store.Close()
 	}
 	return nil
 }
 
-// Store returns the store holding the Orchestrator's state, for tools that
-// watch it directly.
+// Store returns the store holding the Orchestrator's state. Read it only
+// (View, Watch): a tool or a test that must see every committed revision in
+// order may follow it. Its objects are the control plane's own
+// representation, which may change from one release to the next: programs
+// should use Subscribe and the Describe calls instead. Writing to it
+// bypasses every check of the API and is not supported.
 func (o *Orchestrator) Store() store.Store { return o.store }
-
-func (o *Orchestrator) seed() uint64 {
-	o.randMu.Lock()
-	defer o.randMu.Unlock()
-	return o.rand.Uint64()
-}
 
 func (o *Orchestrator) now() time.Time { return time.Now() }
 
@@ -319,3 +278,21 @@ func (e *FieldError) Error() string { return "stevedore: invalid request: " + e.
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Resolver answers service names from the Orchestrator's service discovery
+// in-process, as the DNS server does; nil without WithServiceDiscovery.
+func (o *Orchestrator) Resolver() *discovery.Resolver {
+	if o.discovery == nil {
+		return nil
+	}
+	return o.discovery.Resolver()
+}
+
+// DNSServerAddr is the address the discovery DNS server listens on, once it
+// does; ok is false before (or without WithServiceDiscovery).
+func (o *Orchestrator) DNSServerAddr() (addr netip.AddrPort, ok bool) {
+	if o.discovery == nil {
+		return netip.AddrPort{}, false
+	}
+	return o.discovery.ServerAddr()
+}

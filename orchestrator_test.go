@@ -16,6 +16,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -23,8 +24,10 @@ import (
 // env is an Orchestrator with a cluster of fake instances, for tests that
 // run inside a synctest bubble.
 type env struct {
-	t        *testing.T
-	o        *stevedore.Orchestrator
+	t *testing.T
+	o *stevedore.Orchestrator
+	// store is o's store when the test made it (newEnv, propLagEnv).
+	store    store.Store
 	ctx      context.Context
 	runtimes map[string]*fake.Runtime
 	opts     []fake.Option
@@ -32,9 +35,14 @@ type env struct {
 
 func newEnv(t *testing.T, instances int, opts ...fake.Option) *env {
 	t.Helper()
-	o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithTaskRetention(3*time.Hour))
+	st, err := memory.New()
 	require.NoError(t, err)
-	return envFor(t, o, instances, opts...)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithTaskRetention(3*time.Hour), stevedore.WithStore(st))
+	require.NoError(t, err)
+	e := envFor(t, o, instances, opts...)
+	e.store = st
+	return e
 }
 
 // envFor is newEnv with an Orchestrator of the test's own making.

@@ -665,7 +665,8 @@ func watchInvariants(t *testing.T, e *env, serviceName string, kinds map[string]
 	c := &invariantChecker{service: serviceName, kinds: kinds, tasks: map[string]*state.Task{},
 		healthy: map[string]bool{}, hits: map[string]bool{}, lost: map[string]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := store.ViewAndWatch(ctx, e.o.Store(), func(tx store.ReadTx) error {
+	require.NotNil(t, e.store, "the env's store")
+	w, err := store.ViewAndWatch(ctx, e.store, func(tx store.ReadTx) error {
 		for _, kind := range []string{state.KindTasks, state.KindServices} {
 			objs, err := tx.List(kind)
 			if err != nil {
@@ -1046,9 +1047,12 @@ func propLagEnv(t *testing.T, lag time.Duration, opts ...fake.Option) *env {
 	st, err := memory.New()
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
-	o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithStore(laggingStore{Store: st, lag: lag}))
+	lagging := laggingStore{Store: st, lag: lag}
+	o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithStore(lagging))
 	require.NoError(t, err)
-	return envFor(t, o, 0, opts...)
+	e := envFor(t, o, 0, opts...)
+	e.store = lagging
+	return e
 }
 
 // propScale sets the service's desired count and returns the task it starts.

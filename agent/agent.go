@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -43,11 +44,12 @@ var (
 	ErrNoSecretResolver = errors.New("agent: no secret resolver configured")
 )
 
-// SecretResolver resolves secrets for containers when they are created.
-type SecretResolver interface {
-	// Resolve returns the value of an ECS secrets[].valueFrom reference.
-	Resolve(ctx context.Context, valueFrom string) (string, error)
-}
+// SecretResolver resolves secrets for containers when they are created:
+// secrets[].valueFrom references and repositoryCredentials. The request
+// says which task asks (cluster, family, execution role) and, for registry
+// credentials, for which registry, so that a resolver can refuse what the
+// task was not granted (see secrets.Scoped).
+type SecretResolver = secrets.Provider
 
 // LogSink receives the output of containers.
 type LogSink interface {
@@ -84,14 +86,18 @@ type Config struct {
 	ImageCleanup ImageCleanup
 	// StartTimeout replaces DefaultStartTimeout when positive.
 	StartTimeout time.Duration
-	// Deactivate, when set, is called while a task that got as far as
-	// ACTIVATING is DEACTIVATING (the status is stored before the call),
-	// before its containers get SIGTERM: the orchestrator takes the task
-	// out of its load balancers and service discovery there and waits
-	// for its traffic to drain. It must return when ctx ends (the agent
-	// is going away: the next agent calls it again) and should bound its
-	// own wait. An error is logged and the task stops anyway.
-	Deactivate func(ctx context.Context, t *state.Task) error
+	// VerifyImageAccess makes the agent ask the registry, before a
+	// container uses an image, whether the container's own credentials
+	// (none without repositoryCredentials) could pull it, when the
+	// Runtime is a runtime.AccessVerifier. Without it, an image that one
+	// task's credentials pulled onto the host serves every later task
+	// that names it, as with Docker's and the ECS agent's defaults. The
+	// check costs a registry round trip per image and task start.
+	VerifyImageAccess bool
+	// SampleInterval is how often the agent writes the CPU and memory use
+	// of the running tasks of scalable services to the store, for the
+	// service scaler; 0 never does.
+	SampleInterval time.Duration
 }
 
 // Agent runs the tasks of one container instance. Create it with New and
@@ -103,6 +109,9 @@ type Agent struct {
 	startTimeout time.Duration
 	running      atomic.Bool
 	images       *imageTracker // nil when the image cleanup is off
+	// verifier checks a task's access to a local image; nil unless
+	// Config.VerifyImageAccess is set and the runtime can.
+	verifier runtime.AccessVerifier
 
 	// orders caches the stop order of stored task definitions (which
 	// never change): the tasks of a definition share it, read-only.
@@ -158,6 +167,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if a.startTimeout <= 0 {
 		a.startTimeout = DefaultStartTimeout
+	}
+	if v, ok := cfg.Runtime.(runtime.AccessVerifier); ok && cfg.VerifyImageAccess {
+		a.verifier = v // before the image tracker hides it
 	}
 	images, err := newImageTracker(cfg.Runtime, cfg.ImageCleanup)
 	if err != nil {
@@ -235,6 +247,9 @@ type session struct {
 	// finished are the tasks whose runner brought them to STOPPED (or saw
 	// them deleted) in this session: late events about them start nothing.
 	finished map[string]bool
+	// elsewhere holds the tasks of other instances that are not STOPPED,
+	// as of the last snapshot: adopt keeps their networks.
+	elsewhere map[string]bool
 	// tasks is the latest version seen of every task of the instance;
 	// set and drop keep running and pending, its counts, up to date.
 	tasks            map[string]*state.Task
@@ -298,35 +313,45 @@ func (s *session) mine(ev store.Event) bool {
 	return false
 }
 
-// snapshot reads the instance's tasks and starts watching them.
-func (s *session) snapshot(ctx context.Context) ([]*state.Task, store.Watcher, int64, error) {
-	var tasks []*state.Task
-	var rev int64
-	w, err := store.ViewAndWatch(ctx, s.a.cfg.Store, func(tx store.ReadTx) error {
-		rev = tx.Revision()
-		all, err := store.List[*state.Task](tx, state.KindTasks)
-		if err != nil {
-			return err
-		}
-		for _, t := range all {
-			if t.Task != nil && t.ContainerInstanceID() == s.a.cfg.InstanceID {
-				tasks = append(tasks, t)
+// follow reads the instance's tasks into *tasks and follows their
+// changes; after a fresh snapshot (Take's resynced), *tasks holds the
+// instance's tasks anew.
+func (s *session) follow(ctx context.Context, tasks *[]*state.Task) (*store.Follower, error) {
+	f, err := store.Follow(ctx, s.a.cfg.Store, store.FollowConfig{
+		Snapshot: func(tx store.ReadTx) error {
+			*tasks = (*tasks)[:0]
+			all, err := store.List[*state.Task](tx, state.KindTasks)
+			if err != nil {
+				return err
 			}
-		}
-		return nil
-	}, store.WithKinds(state.KindTasks), store.WithFilter(s.mine))
+			s.elsewhere = map[string]bool{}
+			for _, t := range all {
+				if t.Task == nil {
+					continue
+				}
+				if t.ContainerInstanceID() == s.a.cfg.InstanceID {
+					*tasks = append(*tasks, t)
+				} else if t.LastStatus != task.Stopped {
+					s.elsewhere[t.ID()] = true
+				}
+			}
+			return nil
+		},
+		Options: []store.WatchOption{store.WithKinds(state.KindTasks), store.WithFilter(s.mine)},
+	})
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("agent: watch tasks: %w", err)
+		return nil, fmt.Errorf("agent: watch tasks: %w", err)
 	}
-	return tasks, w, rev, nil
+	return f, nil
 }
 
 func (s *session) run(ctx context.Context) error {
-	tasks, w, rev, err := s.snapshot(ctx)
+	var tasks []*state.Task
+	f, err := s.follow(ctx, &tasks)
 	if err != nil {
 		return err
 	}
-	defer func() { w.Close() }()
+	defer f.Close()
 	if err := s.adopt(ctx, tasks); err != nil {
 		return err
 	}
@@ -336,10 +361,33 @@ func (s *session) run(ctx context.Context) error {
 			s.countsTimer.Stop()
 		}
 	}()
+	var sampleTick <-chan time.Time
+	if every := s.a.cfg.SampleInterval; every > 0 {
+		ticker := time.NewTicker(every)
+		defer ticker.Stop()
+		sampleTick = ticker.C
+	}
+	sm := &sampler{a: s.a}
+	sampling := make(chan struct{}, 1) // holds a value while a round runs
+	var buf []store.Event
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-sampleTick:
+			select {
+			case sampling <- struct{}{}:
+			default:
+				continue // the last round is still reading
+			}
+			tasks := make([]*state.Task, 0, len(s.tasks))
+			for _, t := range s.tasks {
+				tasks = append(tasks, t)
+			}
+			s.wg.Go(func() {
+				defer func() { <-sampling }()
+				sm.sample(ctx, tasks)
+			})
 		case <-s.countsDue:
 			s.countsDue = nil
 			s.updateCounts(ctx, true)
@@ -351,62 +399,33 @@ func (s *session) run(ctx context.Context) error {
 			if s.tasks[d.id] != nil {
 				s.finished[d.id] = true
 			}
-		case ev, ok := <-w.Events():
-			if !ok {
-				w, rev, err = s.resume(ctx, w, rev)
-				if err != nil {
-					return err
+		case <-f.Ready():
+			evs, resynced, err := f.Take(buf[:0])
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
 				}
-				continue
+				return fmt.Errorf("agent: task watch ended: %w", err)
 			}
-			rev = ev.Revision
-			s.handle(ctx, ev)
-			// Take in whatever else is already queued, then write the
-			// counts once for all of it.
-			for more := true; more; {
-				select {
-				case ev, ok := <-w.Events():
-					if !ok {
-						more = false
-						break
-					}
-					rev = ev.Revision
-					s.handle(ctx, ev)
-				default:
-					more = false
-				}
+			if resynced {
+				s.a.log.Warn("agent: task watch fell behind; resuming from a snapshot", "revision", f.Revision())
+				s.resync(ctx, tasks)
 			}
+			for _, ev := range evs {
+				s.handle(ctx, ev)
+			}
+			clear(evs)
+			buf = evs
+			// Write the counts once for all of it.
 			s.updateCounts(ctx, false)
 		}
 	}
 }
 
-// resume starts a new watch after one ended: from the last revision seen
-// when the watcher fell behind, from a fresh snapshot when that history is
-// gone.
-func (s *session) resume(ctx context.Context, w store.Watcher, rev int64) (store.Watcher, int64, error) {
-	err := w.Err()
-	if ctx.Err() != nil {
-		return w, rev, ctx.Err()
-	}
-	// A watch served from elsewhere (an orchestrator's feed) can end
-	// because the history it followed was compacted: go on from a fresh
-	// snapshot, as for a watch too slow to resume.
-	if !errors.Is(err, store.ErrWatcherTooSlow) && !errors.Is(err, store.ErrCompacted) {
-		return w, rev, fmt.Errorf("agent: task watch ended: %w", err)
-	}
-	s.a.log.Warn("agent: task watch fell behind; resuming", "revision", rev)
-	next, err := s.a.cfg.Store.Watch(ctx, rev, store.WithKinds(state.KindTasks), store.WithFilter(s.mine))
-	if err == nil {
-		return next, rev, nil
-	}
-	if !errors.Is(err, store.ErrCompacted) {
-		return w, rev, fmt.Errorf("agent: resume task watch: %w", err)
-	}
-	tasks, next, rev, err := s.snapshot(ctx)
-	if err != nil {
-		return w, rev, err
-	}
+// resync takes in a fresh snapshot of the instance's tasks: every task in
+// it goes to its runner, and the runners of tasks no longer there learn
+// that their task is gone.
+func (s *session) resync(ctx context.Context, tasks []*state.Task) {
 	seen := map[string]bool{}
 	for _, t := range tasks {
 		seen[t.ID()] = true
@@ -419,8 +438,6 @@ func (s *session) resume(ctx context.Context, w store.Watcher, rev int64) (store
 			r.markGone()
 		}
 	}
-	s.updateCounts(ctx, false)
-	return next, rev, nil
 }
 
 func (s *session) handle(ctx context.Context, ev store.Event) {
@@ -495,7 +512,9 @@ func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
 		}
 		byTask[tid][name] = info
 	}
-	err = a.cfg.Network.Reconcile(ctx, func(taskID string) bool { return live[taskID] != nil })
+	// Several instances may share one network provider (several instances
+	// on one host): the tasks live on the others are theirs to keep.
+	err = a.cfg.Network.Reconcile(ctx, func(taskID string) bool { return live[taskID] != nil || s.elsewhere[taskID] })
 	if err != nil {
 		a.log.Warn("agent: network reconcile failed", "err", err)
 	}

@@ -53,9 +53,10 @@
 //     Non-essential containers may exit at any time; an essential container
 //     that exits stops the task (stop code EssentialContainerExited).
 //   - When the desired status is STOPPED: DEACTIVATING (for a task that was
-//     activating or running; Config.Deactivate, when set, runs then and the
-//     containers keep running until it returns: the orchestrator drains the
-//     task from its load balancers there), STOPPING (each container gets SIGTERM, then
+//     activating or running; the containers keep running while the task's
+//     drain holds: until the loops named in the stored drain, which take the
+//     task out of its target groups and service discovery, mark it drained,
+//     or the drain's deadline passes), STOPPING (each container gets SIGTERM, then
 //     SIGKILL after its stopTimeout, 30 s by default; containers stop in
 //     reverse dependency order), DEPROVISIONING (containers deleted, network
 //     torn down, task volumes removed) and STOPPED. The exit code of every
@@ -121,6 +122,11 @@
 // never stored, logged or put in a stop reason. Registry credentials are JSON
 // {"username": ..., "password": ...}, as in ECS, or "username:password". A
 // container with secrets and no resolver fails to start (ErrNoSecretResolver).
+// Every request names the task (cluster, family, executionRoleArn) and, for
+// registry credentials, the registry host of the image, so that a resolver
+// such as secrets.Scoped refuses a secret the task was not granted (the task
+// stops with ResourceInitializationError) and hands credentials only to the
+// registry they were issued for.
 //
 // # Who writes what
 //

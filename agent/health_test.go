@@ -20,6 +20,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -99,13 +100,13 @@ func TestHealthChecks(t *testing.T) {
 	}
 }
 
-// secrets is a SecretResolver backed by a map.
-type secrets map[string]string
+// secretMap is a SecretResolver backed by a map.
+type secretMap map[string]string
 
-func (s secrets) Resolve(_ context.Context, ref string) (string, error) {
-	v, ok := s[ref]
+func (s secretMap) Resolve(_ context.Context, req secrets.Request) (string, error) {
+	v, ok := s[req.ValueFrom]
 	if !ok {
-		return "", fmt.Errorf("secret %s: %w", ref, os.ErrNotExist)
+		return "", fmt.Errorf("secret %s: %w", req.ValueFrom, os.ErrNotExist)
 	}
 	return v, nil
 }
@@ -127,13 +128,13 @@ func TestSecrets(t *testing.T) {
 	)
 	tests := []struct {
 		name       string
-		resolver   secrets
+		resolver   secretMap
 		noResolver bool
 		wantReason string
 	}{
 		{
 			name:     "resolved",
-			resolver: secrets{"arn:secret:db": dbPassword, "arn:secret:registry": `{"username":"bob","password":"` + registryPassword + `"}`},
+			resolver: secretMap{"arn:secret:db": dbPassword, "arn:secret:registry": `{"username":"bob","password":"` + registryPassword + `"}`},
 		},
 		{
 			name:       "no resolver",
@@ -142,7 +143,7 @@ func TestSecrets(t *testing.T) {
 		},
 		{
 			name:       "unknown secret",
-			resolver:   secrets{"arn:secret:registry": "bob:" + registryPassword},
+			resolver:   secretMap{"arn:secret:registry": "bob:" + registryPassword},
 			wantReason: "ResourceInitializationError: unable to pull secrets or registry auth: container app: secrets[0] (DB_PASSWORD from arn:secret:db): secret arn:secret:db: file does not exist",
 		},
 	}
@@ -312,4 +313,41 @@ func TestEnvironmentFilesAreRefused(t *testing.T) {
 		assert.Equal(t, "CannotCreateContainerError: environmentFiles are not supported by this agent", tk.StoppedReason)
 		assert.Empty(t, e.rt.CallsTo(fake.MethodCreate))
 	})
+}
+
+// TestVerifyImageAccess: a private image pulled onto the host with one
+// task's credentials serves a task without credentials only when the agent
+// does not check access.
+func TestVerifyImageAccess(t *testing.T) {
+	t.Parallel()
+	const withCreds = `{"family": "a", "containerDefinitions": [{"name": "app", "image": "registry.example/private:1", "memory": 64,
+	  "repositoryCredentials": {"credentialsParameter": "creds"}}]}`
+	const withoutCreds = `{"family": "b", "containerDefinitions": [{"name": "app", "image": "registry.example/private:1", "memory": 64}]}`
+	for _, verify := range []bool{false, true} {
+		t.Run(fmt.Sprint("verify=", verify), func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, fake.WithImage("registry.example/private:1",
+					fake.Behavior{RunFor: fake.Forever, PullAuth: &runtime.Auth{Username: "bob", Password: "pw"}}))
+				e.cfg.Secrets = secretMap{"creds": "bob:pw"}
+				e.cfg.VerifyImageAccess = verify
+				e.runTask(e.register(withCreds), "owner")
+				e.start()
+				advance(time.Minute)
+				require.Equal(t, task.Running, e.task("owner").LastStatus)
+
+				e.runTask(e.register(withoutCreds), "other")
+				advance(time.Minute)
+				other := e.task("other")
+				if !verify {
+					assert.Equal(t, task.Running, other.LastStatus, "the local image serves it")
+					return
+				}
+				require.Equal(t, task.Stopped, other.LastStatus)
+				assert.Equal(t, task.TaskFailedToStart, other.StopCode)
+				assert.Contains(t, other.StoppedReason, "CannotPullContainerError: the task's credentials cannot pull the image on this host")
+				assert.Equal(t, task.Running, e.task("owner").LastStatus, "the owner's task is untouched")
+			})
+		})
+	}
 }

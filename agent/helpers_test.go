@@ -85,6 +85,12 @@ func (e *env) register(def string) string {
 // PROVISIONING, desired RUNNING, its resources reserved on the instance.
 func (e *env) runTask(ref, id string) {
 	e.t.Helper()
+	e.runTaskWith(ref, id, nil)
+}
+
+// runTaskWith is runTask for a task that changes builds further.
+func (e *env) runTaskWith(ref, id string, change func(*state.Task)) {
+	e.t.Helper()
 	require.NoError(e.t, e.store.Update(e.ctx, func(tx store.Tx) error {
 		def, err := store.Get[*state.TaskDefinition](tx, state.KindTaskDefinitions, ref)
 		if err != nil {
@@ -110,7 +116,11 @@ func (e *env) runTask(ref, id string) {
 		if err := tx.Update(next); err != nil {
 			return err
 		}
-		return tx.Create(&state.Task{Task: tk, Reserved: reserved})
+		st := &state.Task{Task: tk, Reserved: reserved}
+		if change != nil {
+			change(st)
+		}
+		return tx.Create(st)
 	}))
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/health"
+	"github.com/stevedore-io/stevedore/health/probe"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 )
@@ -45,14 +46,14 @@ func (r *runner) newProber(c *ctr, command []string) (health.Prober, error) {
 		return nil, err
 	}
 	if !check.Kind.IsNetwork() {
-		return health.NewExecProber(r.a.cfg.Runtime, c.id, command)
+		return probe.NewExec(r.a.cfg.Runtime, c.id, command)
 	}
 	dialer, ok := r.a.cfg.Network.(network.TaskDialer)
 	if !ok {
 		return nil, fmt.Errorf("%s health checks need a network provider that dials into tasks (network.TaskDialer); %T does not", check.Kind, r.a.cfg.Network)
 	}
 	taskID := r.id
-	return health.NewNetProber(check, health.WithDialer(func(ctx context.Context, nw, addr string) (net.Conn, error) {
+	return probe.NewNet(check, probe.WithDialer(func(ctx context.Context, nw, addr string) (net.Conn, error) {
 		return dialer.DialTask(ctx, taskID, nw, addr)
 	}))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -524,7 +525,11 @@ func (r *runner) provision(ctx context.Context) error {
 	if err != nil {
 		return failure("", "ResourceInitializationError: invalid network configuration: %v", err)
 	}
-	req.Ingress = r.current().Ingress // the task's security groups; nil: unfiltered
+	cur := r.current()
+	req.Ingress = cur.Ingress // the task's security groups; nil: unfiltered
+	if cur.DNS != nil && len(req.DNS.Servers) == 0 && req.Mode.HasNamespace() {
+		req.DNS = *cur.DNS // the control plane's choice (service discovery)
+	}
 	nw := r.a.cfg.Network
 	_, req.DeferReady = nw.(network.Readier) // see networkReady
 	var att *network.Attachment
@@ -560,7 +565,7 @@ func (r *runner) provision(ctx context.Context) error {
 // repull makes c's image available again and retries the creation of its
 // container.
 func (r *runner) repull(c *ctr, spec *runtime.ContainerSpec) error {
-	auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, c.def)
+	auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, r.secretRequest(), c.def)
 	if err != nil {
 		return err
 	}
@@ -598,12 +603,18 @@ func (r *runner) pull(ctx context.Context) error {
 		if pulled[c.def.Image] {
 			continue
 		}
-		auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, c.def)
+		auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, r.secretRequest(), c.def)
 		if err != nil {
 			return failure(c.name, "ResourceInitializationError: unable to pull secrets or registry auth: %v", err)
 		}
 		if err := r.a.cfg.Runtime.EnsureImage(r.startCtx, c.def.Image, auth); err != nil {
 			return failure(c.name, "CannotPullContainerError: %v", err)
+		}
+		if v := r.a.verifier; v != nil {
+			// The image may have come from another task's pull.
+			if err := v.VerifyImageAccess(r.startCtx, c.def.Image, auth); err != nil {
+				return failure(c.name, "CannotPullContainerError: the task's credentials cannot pull the image on this host: %v", err)
+			}
 		}
 		pulled[c.def.Image] = true
 	}
@@ -651,6 +662,12 @@ func (r *runner) create(ctx context.Context) error {
 	return r.networkReady()
 }
 
+// secretRequest says who asks for the task's secrets: its cluster, family
+// and execution role.
+func (r *runner) secretRequest() secrets.Request {
+	return secrets.Request{Cluster: r.current().ClusterName(), Family: r.def.Family, ExecutionRoleARN: r.def.ExecutionRoleARN}
+}
+
 // createContainer creates one container. (Apart from create, so that the
 // large values it handles stay off the stack of the calls that come
 // before: every runner's stack is only as large as its deepest call.)
@@ -658,7 +675,7 @@ func (r *runner) createContainer(ctx context.Context, c *ctr, in *specInput) err
 	if len(c.def.EnvironmentFiles) > 0 {
 		return failure(c.name, "CannotCreateContainerError: environmentFiles are not supported by this agent")
 	}
-	env, err := resolveSecrets(r.startCtx, r.a.cfg.Secrets, c.def)
+	env, err := resolveSecrets(r.startCtx, r.a.cfg.Secrets, r.secretRequest(), c.def)
 	if err != nil {
 		return failure(c.name, "ResourceInitializationError: unable to pull secrets or registry auth: %v", err)
 	}
@@ -1015,7 +1032,7 @@ func (r *runner) handle(ctx context.Context, ev event) error {
 	})
 }
 
-// stop takes the task down: DEACTIVATING (the Deactivate hook), STOPPING
+// stop takes the task down: DEACTIVATING (the drain), STOPPING
 // (SIGTERM, SIGKILL after the stop timeout, in reverse dependency order),
 // DEPROVISIONING (delete the containers, tear the network down) and
 // STOPPED, giving the reservation back in the same transaction.
@@ -1032,7 +1049,7 @@ func (r *runner) stop(ctx context.Context) error {
 		if err := r.setStatus(ctx, task.Deactivating); err != nil {
 			return err
 		}
-		if err := r.deactivate(ctx); err != nil {
+		if err := r.drain(ctx); err != nil {
 			return err
 		}
 	}

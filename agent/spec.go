@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/distribution/reference"
 	"maps"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -214,11 +217,16 @@ func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.Contain
 		User:           c.User,
 		Hostname:       c.Hostname,
 		CPUShares:      uint64(max(c.CPU, 0)),
-		MemoryLimit:    int64(c.Memory) << 20,
 		ReadonlyRootfs: c.ReadonlyRootFilesystem,
 	}
+	var err error
+	if spec.MemoryLimit, err = mibToBytes(c.Memory); err != nil {
+		return nil, fmt.Errorf("container %s: memory: %w", c.Name, err)
+	}
 	if c.MemoryReservation > 0 {
-		spec.MemoryReservation = int64(c.MemoryReservation) << 20
+		if spec.MemoryReservation, err = mibToBytes(c.MemoryReservation); err != nil {
+			return nil, fmt.Errorf("container %s: memoryReservation: %w", c.Name, err)
+		}
 	}
 	for _, kv := range c.Environment {
 		spec.Env = append(spec.Env, kv.Name+"="+kv.Value)
@@ -271,6 +279,17 @@ func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.Contain
 		spec.Stdout, spec.Stderr = in.logs.Writers(in.taskID, c.Name)
 	}
 	return spec, nil
+}
+
+// mibToBytes converts n MiB to bytes. An amount whose bytes do not fit an
+// int64 is an error: shifted, 2^44 MiB and more would wrap (2^44+1 MiB to
+// a limit of 1 MiB). Validate refuses such amounts; this guards
+// definitions that never went through it.
+func mibToBytes(n int) (int64, error) {
+	if n < 0 || int64(n) > math.MaxInt64>>20 {
+		return 0, fmt.Errorf("%d MiB is not an amount of memory this host can limit", n)
+	}
+	return int64(n) << 20, nil
 }
 
 // volumeMounts returns the bind mounts of a container's mountPoints and
@@ -340,7 +359,7 @@ func safeName(s string) string {
 
 // resolveSecrets resolves the container's secrets into KEY=VALUE pairs.
 // Errors name the secret and its reference, never a value.
-func resolveSecrets(ctx context.Context, r SecretResolver, c *task.ContainerDefinition) ([]string, error) {
+func resolveSecrets(ctx context.Context, r SecretResolver, who secrets.Request, c *task.ContainerDefinition) ([]string, error) {
 	if len(c.Secrets) == 0 {
 		return nil, nil
 	}
@@ -349,7 +368,9 @@ func resolveSecrets(ctx context.Context, r SecretResolver, c *task.ContainerDefi
 	}
 	out := make([]string, 0, len(c.Secrets))
 	for i, s := range c.Secrets {
-		v, err := r.Resolve(ctx, s.ValueFrom)
+		req := who
+		req.ValueFrom, req.Registry = s.ValueFrom, ""
+		v, err := r.Resolve(ctx, req)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: secrets[%d] (%s from %s): %w", c.Name, i, s.Name, s.ValueFrom, err)
 		}
@@ -358,10 +379,11 @@ func resolveSecrets(ctx context.Context, r SecretResolver, c *task.ContainerDefi
 	return out, nil
 }
 
-// registryAuth resolves a container's repositoryCredentials. The secret
-// holds JSON {"username": ..., "password": ...}, as in ECS, or
+// registryAuth resolves a container's repositoryCredentials, asking for
+// them as credentials for the registry of the container's image. The
+// secret holds JSON {"username": ..., "password": ...}, as in ECS, or
 // "username:password".
-func registryAuth(ctx context.Context, r SecretResolver, c *task.ContainerDefinition) (*runtime.Auth, error) {
+func registryAuth(ctx context.Context, r SecretResolver, who secrets.Request, c *task.ContainerDefinition) (*runtime.Auth, error) {
 	if c.RepositoryCredentials == nil || c.RepositoryCredentials.CredentialsParameter == "" {
 		return nil, nil
 	}
@@ -369,7 +391,13 @@ func registryAuth(ctx context.Context, r SecretResolver, c *task.ContainerDefini
 	if r == nil {
 		return nil, fmt.Errorf("container %s: repositoryCredentials (%s): %w", c.Name, ref, ErrNoSecretResolver)
 	}
-	v, err := r.Resolve(ctx, ref)
+	host, err := registryHost(c.Image)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: repositoryCredentials (%s): %w", c.Name, ref, err)
+	}
+	req := who
+	req.ValueFrom, req.Registry = ref, host
+	v, err := r.Resolve(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: repositoryCredentials (%s): %w", c.Name, ref, err)
 	}
@@ -393,6 +421,17 @@ func registryAuth(ctx context.Context, r SecretResolver, c *task.ContainerDefini
 		return nil, fmt.Errorf("container %s: repositoryCredentials (%s): %w", c.Name, ref, errMalformedCredentials)
 	}
 	return &runtime.Auth{Username: cred.Username, Password: cred.Password}, nil
+}
+
+// registryHost returns the registry host an image reference pulls from,
+// as containerd normalises it (a reference without a host pulls from the
+// default registry).
+func registryHost(image string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", image, err)
+	}
+	return reference.Domain(named), nil
 }
 
 var errMalformedCredentials = errors.New(`credentials are neither JSON {"username","password"} nor "username:password"`)

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"github.com/stevedore-io/stevedore/secrets"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -142,8 +143,8 @@ func TestNetworkRequestAndBindings(t *testing.T) {
 
 type mapResolver map[string]string
 
-func (m mapResolver) Resolve(_ context.Context, ref string) (string, error) {
-	if v, ok := m[ref]; ok {
+func (m mapResolver) Resolve(_ context.Context, req secrets.Request) (string, error) {
+	if v, ok := m[req.ValueFrom]; ok {
 		return v, nil
 	}
 	return "", errors.New("not found")
@@ -151,7 +152,7 @@ func (m mapResolver) Resolve(_ context.Context, ref string) (string, error) {
 
 func TestRegistryAuth(t *testing.T) {
 	t.Parallel()
-	c := &task.ContainerDefinition{Name: "app", RepositoryCredentials: &task.RepositoryCredentials{CredentialsParameter: "ref"}}
+	c := &task.ContainerDefinition{Name: "app", Image: "registry.example.com:5000/team/app:1", RepositoryCredentials: &task.RepositoryCredentials{CredentialsParameter: "ref"}}
 	tests := []struct {
 		name    string
 		value   string
@@ -167,7 +168,7 @@ func TestRegistryAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := registryAuth(context.Background(), mapResolver{"ref": tt.value}, c)
+			got, err := registryAuth(context.Background(), mapResolver{"ref": tt.value}, secrets.Request{}, c)
 			if tt.wantErr {
 				require.Error(t, err)
 				assert.NotContains(t, err.Error(), "SECRETVALUE")
@@ -177,10 +178,10 @@ func TestRegistryAuth(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
-	got, err := registryAuth(context.Background(), nil, &task.ContainerDefinition{Name: "plain"})
+	got, err := registryAuth(context.Background(), nil, secrets.Request{}, &task.ContainerDefinition{Name: "plain"})
 	require.NoError(t, err)
 	assert.Nil(t, got)
-	_, err = registryAuth(context.Background(), nil, c)
+	_, err = registryAuth(context.Background(), nil, secrets.Request{}, c)
 	assert.ErrorIs(t, err, ErrNoSecretResolver)
 }
 
@@ -216,4 +217,45 @@ func TestValidContainerIDMatchesThePattern(t *testing.T) {
 			t.Fatalf("%q: pattern %v, validContainerID %v", id, pattern.MatchString(id), validContainerID(id))
 		}
 	})
+}
+
+// TestSecretsAreAskedForWithTheTaskAndTheRegistry: the agent names the task
+// (cluster, family, execution role) in every secret request, and the
+// registry of the image for registry credentials, so that a scoped
+// resolver hands registry credentials only to their registry and secrets
+// only to the tasks granted them.
+func TestSecretsAreAskedForWithTheTaskAndTheRegistry(t *testing.T) {
+	t.Parallel()
+	mem := secrets.NewMemory(map[string]string{"creds": "u:p", "db": "pw"})
+	scoped, err := secrets.NewScoped(mem,
+		secrets.Grant{Secrets: []string{"creds"}, Registries: []string{"registry.example.com:5000"}, Families: []string{"web"}},
+		secrets.Grant{Secrets: []string{"db"}, ExecutionRoles: []string{"arn:aws:iam::1:role/web"}},
+	)
+	require.NoError(t, err)
+	web := secrets.Request{Cluster: "prod", Family: "web", ExecutionRoleARN: "arn:aws:iam::1:role/web"}
+	c := &task.ContainerDefinition{Name: "app", Image: "registry.example.com:5000/team/app:1",
+		RepositoryCredentials: &task.RepositoryCredentials{CredentialsParameter: "creds"},
+		Secrets:               []task.Secret{{Name: "DB", ValueFrom: "db"}}}
+
+	auth, err := registryAuth(context.Background(), scoped, web, c)
+	require.NoError(t, err)
+	assert.Equal(t, &runtime.Auth{Username: "u", Password: "p"}, auth)
+	env, err := resolveSecrets(context.Background(), scoped, web, c)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"DB=pw"}, env)
+
+	other := *c
+	other.Image = "elsewhere.example.net/team/app:1"
+	_, err = registryAuth(context.Background(), scoped, web, &other)
+	assert.ErrorIs(t, err, secrets.ErrDenied, "credentials go only to the registry they were issued for")
+
+	asCreds := *c
+	asCreds.Secrets = []task.Secret{{Name: "LEAK", ValueFrom: "creds"}}
+	_, err = resolveSecrets(context.Background(), scoped, web, &asCreds)
+	assert.ErrorIs(t, err, secrets.ErrDenied, "registry credentials never land in the environment")
+
+	batch := secrets.Request{Cluster: "prod", Family: "batch", ExecutionRoleARN: "arn:aws:iam::1:role/batch"}
+	_, err = resolveSecrets(context.Background(), scoped, batch, c)
+	assert.ErrorIs(t, err, secrets.ErrDenied, "a task without the execution role gets no secret")
+	assert.NotContains(t, err.Error(), "pw")
 }

@@ -47,7 +47,7 @@ func (c *Cluster) Validate() error {
 		return err
 	}
 	if c.Status != ClusterActive && c.Status != ClusterInactive {
-		return &FieldError{Field: "status", Value: fmt.Sprintf("%q", c.Status), Reason: "is not ACTIVE or INACTIVE"}
+		return &FieldError{Field: "status", Value: quote(string(c.Status)), Reason: "is not ACTIVE or INACTIVE"}
 	}
 	for i, name := range c.CapacityProviders {
 		field := fmt.Sprintf("capacityProviders[%d]", i)
@@ -55,7 +55,7 @@ func (c *Cluster) Validate() error {
 			return err
 		}
 		if slices.Contains(c.CapacityProviders[:i], name) {
-			return &FieldError{Field: field, Value: name, Reason: "appears twice"}
+			return &FieldError{Field: field, Value: quote(name), Reason: "appears twice"}
 		}
 	}
 	if len(c.DefaultCapacityProviderStrategy) == 0 {
@@ -117,14 +117,14 @@ func (p *CapacityProvider) Validate() error {
 	lower := strings.ToLower(p.Name)
 	for _, prefix := range []string{"aws", "ecs", "fargate"} {
 		if strings.HasPrefix(lower, prefix) {
-			return &FieldError{Field: "name", Value: p.Name, Reason: fmt.Sprintf("must not start with %q", prefix)}
+			return &FieldError{Field: "name", Value: quote(p.Name), Reason: fmt.Sprintf("must not start with %q", prefix)}
 		}
 	}
 	if p.Kind != OnDemand && p.Kind != Spot {
-		return &FieldError{Field: "kind", Value: fmt.Sprintf("%q", p.Kind), Reason: "is not ON_DEMAND or SPOT"}
+		return &FieldError{Field: "kind", Value: quote(string(p.Kind)), Reason: "is not ON_DEMAND or SPOT"}
 	}
 	if p.Status != CapacityProviderActive && p.Status != CapacityProviderInactive {
-		return &FieldError{Field: "status", Value: fmt.Sprintf("%q", p.Status), Reason: "is not ACTIVE or INACTIVE"}
+		return &FieldError{Field: "status", Value: quote(string(p.Status)), Reason: "is not ACTIVE or INACTIVE"}
 	}
 	return nil
 }
@@ -177,7 +177,7 @@ func (s CapacityProviderStrategy) Validate() error {
 		}
 		for _, prev := range s[:i] {
 			if prev.CapacityProvider == item.CapacityProvider {
-				return &FieldError{Field: field + ".capacityProvider", Value: item.CapacityProvider, Reason: "appears twice"}
+				return &FieldError{Field: field + ".capacityProvider", Value: quote(item.CapacityProvider), Reason: "appears twice"}
 			}
 		}
 		if item.Base < 0 || item.Base > MaxBase {
@@ -205,11 +205,11 @@ func (s CapacityProviderStrategy) Validate() error {
 // providers: 1-255 letters, digits, hyphens and underscores.
 func validateName(field, name string) error {
 	if name == "" || len(name) > 255 {
-		return &FieldError{Field: field, Value: fmt.Sprintf("%q", name), Reason: "must be 1-255 characters long"}
+		return &FieldError{Field: field, Value: quote(name), Reason: "must be 1-255 characters long"}
 	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return &FieldError{Field: field, Value: fmt.Sprintf("%q", name), Reason: "may contain only letters, digits, hyphens and underscores"}
+			return &FieldError{Field: field, Value: quote(name), Reason: "may contain only letters, digits, hyphens and underscores"}
 		}
 	}
 	return nil

@@ -156,7 +156,7 @@ func (ci *ContainerInstance) Validate() error {
 		return &FieldError{Field: "id", Reason: "must not be empty"}
 	}
 	if !ci.Status.Valid() {
-		return &FieldError{Field: "status", Value: fmt.Sprintf("%q", ci.Status), Reason: "is not REGISTERING, ACTIVE, DRAINING or INACTIVE"}
+		return &FieldError{Field: "status", Value: quote(string(ci.Status)), Reason: "is not REGISTERING, ACTIVE, DRAINING or INACTIVE"}
 	}
 	for _, name := range slices.Sorted(maps.Keys(ci.Attributes)) {
 		if err := validateAttribute(name, ci.Attributes[name]); err != nil {
@@ -192,7 +192,7 @@ func (ci *ContainerInstance) Validate() error {
 			return &FieldError{Field: "taskGroups", Value: `""`, Reason: "is not a task group name"}
 		}
 		if n := ci.TaskGroups[g]; n <= 0 {
-			return &FieldError{Field: fmt.Sprintf("taskGroups[%q]", g), Value: n, Reason: "must be positive"}
+			return &FieldError{Field: "taskGroups[" + quote(g) + "]", Value: n, Reason: "must be positive"}
 		}
 	}
 	return nil
@@ -202,7 +202,7 @@ func (ci *ContainerInstance) Validate() error {
 // '-', '_', '.', '/' or '\'; a value of at most 128 characters among those
 // and '@', ':' and ' '.
 func validateAttribute(name, value string) error {
-	field := fmt.Sprintf("attributes[%q]", name)
+	field := "attributes[" + quote(name) + "]"
 	if name == "" || len(name) > 128 {
 		return &FieldError{Field: field, Reason: "name must be 1-128 characters long"}
 	}
@@ -320,7 +320,7 @@ func (ci *ContainerInstance) AddTask(group string, r Resources) error {
 // error wrapping ErrNotReserved.
 func (ci *ContainerInstance) RemoveTask(group string, r Resources) error {
 	if ci.TaskGroups[group] <= 0 {
-		return fmt.Errorf("cluster: instance %s: no task of group %q: %w", ci.ID, group, ErrNotReserved)
+		return fmt.Errorf("cluster: instance %s: no task of group %s: %w", ci.ID, quote(group), ErrNotReserved)
 	}
 	if err := ci.Release(r); err != nil {
 		return err

@@ -2,9 +2,16 @@ package cluster
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 )
+
+// MaxAmount is the largest amount of cpu units, MiB or network slots a
+// Resources holds: the ECS API types resource amounts as 32-bit integers.
+// It keeps sums of amounts (an instance's remaining resources plus a
+// released task's) far from overflowing.
+const MaxAmount = math.MaxInt32
 
 // Protocol is the transport protocol of a host port.
 type Protocol string
@@ -82,16 +89,19 @@ func (r Resources) Clone() Resources {
 	return r
 }
 
-// Validate checks that amounts are not negative and that ports have a
-// known protocol, a number other than 0, and appear once.
+// Validate checks that amounts are between 0 and MaxAmount and that ports
+// have a known protocol, a number other than 0, and appear once.
 func (r Resources) Validate() error {
+	outside := func(field string, n int) error {
+		return &FieldError{Field: field, Value: n, Reason: fmt.Sprintf("must be between 0 and %d", MaxAmount)}
+	}
 	switch {
-	case r.CPU < 0:
-		return &FieldError{Field: "cpu", Value: r.CPU, Reason: "must not be negative"}
-	case r.Memory < 0:
-		return &FieldError{Field: "memory", Value: r.Memory, Reason: "must not be negative"}
-	case r.NetworkSlots < 0:
-		return &FieldError{Field: "networkSlots", Value: r.NetworkSlots, Reason: "must not be negative"}
+	case r.CPU < 0 || r.CPU > MaxAmount:
+		return outside("cpu", r.CPU)
+	case r.Memory < 0 || r.Memory > MaxAmount:
+		return outside("memory", r.Memory)
+	case r.NetworkSlots < 0 || r.NetworkSlots > MaxAmount:
+		return outside("networkSlots", r.NetworkSlots)
 	}
 	// Instances can hold thousands of ports in use: look for duplicates in
 	// a set rather than pair by pair.
@@ -102,7 +112,7 @@ func (r Resources) Validate() error {
 	for i, p := range r.Ports {
 		field := fmt.Sprintf("ports[%d]", i)
 		if !p.Protocol.Valid() {
-			return &FieldError{Field: field + ".protocol", Value: fmt.Sprintf("%q", p.Protocol), Reason: `must be "tcp" or "udp"`}
+			return &FieldError{Field: field + ".protocol", Value: quote(string(p.Protocol)), Reason: `must be "tcp" or "udp"`}
 		}
 		if p.Number == 0 {
 			return &FieldError{Field: field + ".number", Value: 0, Reason: "must be between 1 and 65535"}

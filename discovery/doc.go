@@ -85,9 +85,11 @@
 // A Server is also a dns.Handler (ServeDNS), to mount on a miekg/dns
 // server of one's own.
 //
-// The server is authoritative (AA set) for its namespace and recurses for
-// nobody (RA clear): every name outside the namespace is REFUSED and
-// nothing is ever forwarded. Answers:
+// The server is authoritative (AA set) for its namespace. Every other name
+// is forwarded to the host's resolvers (see Forwarding below), so that a
+// task whose resolv.conf names only this server resolves the rest of the
+// world too; with Config.NoForward it is REFUSED instead. Answers in the
+// namespace:
 //
 //   - A (IPv4 instances) and AAAA (IPv6 instances), rotated from one answer
 //     to the next so that clients taking the first address spread the load.
@@ -103,14 +105,52 @@
 //     buffer size up to 1232 bytes, with the TC bit set so that the client
 //     retries over TCP, which has room for 65535 bytes. EDNS0 queries get an
 //     OPT record back; a version other than 0 gets BADVERS.
+//   - ANY queries get one synthesized record, HINFO "RFC8482" "", as RFC
+//     8482 recommends, rather than every record of the name: an answer to
+//     ANY is never much larger than the query (NXDOMAIN still for names
+//     that do not exist).
 //   - Opcodes other than QUERY get NOTIMP, classes other than IN (and ANY)
 //     REFUSED.
+//   - Each client (an IPv4 address, or an IPv6 /64) may send
+//     Config.RateLimit queries per second on average, DefaultRateLimit by
+//     default, in bursts of up to Config.RateBurst. Over the limit, UDP
+//     queries are dropped, every second one answered with an empty
+//     truncated answer so that a real client retries over TCP, and TCP
+//     queries get REFUSED. The limiter tracks at most Config.RateClients
+//     clients; see Config.RateLimit.
 //
 // TaskDNSConfig (and Server.DNSConfig) give the resolver settings of a
 // task: the server as nameserver, the namespace as search domain, and
-// ndots, so that "web" resolves; see TaskDNSConfig for names outside the
-// namespace. resolv.conf cannot name a port: tasks need the server on port
-// 53.
+// ndots, so that "web" resolves, and through forwarding "example.com" as
+// well. resolv.conf cannot name a port: tasks need the server on port 53.
+//
+// # Forwarding
+//
+// A query for a name outside the namespace goes to the nameservers of the
+// host's resolv.conf (Config.ResolvConf, read again when it changes; a
+// local stub such as 127.0.0.53 works, since the server runs on the host),
+// or to Config.Upstreams, never to the server's own address:
+//
+//   - Only recursive queries (RD set) of class IN are forwarded; zone
+//     transfers and meta types are REFUSED, and ANY gets the RFC 8482
+//     answer without asking anybody. The rate limit applies first.
+//   - Each attempt waits Config.ForwardTimeout (2 s); a query gets
+//     Config.ForwardAttempts attempts (3), the upstreams taken in turn,
+//     over UDP and then TCP when the answer is truncated. An upstream
+//     answer is taken only if it answers the very question asked with
+//     NOERROR or NXDOMAIN; when none does, the client gets SERVFAIL.
+//   - At most Config.MaxForwards queries (256) are forwarded at once; past
+//     that, SERVFAIL at once rather than a queue.
+//   - Answers are cached (Config.CacheSize, 2048 answers of at most 4 KiB,
+//     least recently used dropped first) for their smallest TTL, negative
+//     answers for their SOA's TTL and minimum (RFC 2308), never longer
+//     than MaxCacheTTL; TTLs count down in answers from the cache. Failures
+//     are not cached.
+//   - Forwarded answers have RA set and AA clear.
+//
+// Whoever reaches the server can have names resolved through it: listen on
+// an address only tasks and the host reach (the task bridge's gateway, as
+// the orchestrator does), not on a public one.
 //
 // # In-process resolution
 //

@@ -21,7 +21,8 @@ import (
 // TestGlibcResolvesThroughServer checks the resolv.conf of a task against
 // the C library's stub resolver, as a container sees it: getent runs in a
 // mount namespace of its own where the rendered resolv.conf is bind-mounted
-// over /etc/resolv.conf. The servers listen on port 53 of two loopback
+// over /etc/resolv.conf, which names only the discovery server; a name
+// outside its zone is forwarded. The servers listen on port 53 of two loopback
 // addresses (resolv.conf cannot name another port); no packet leaves the
 // host. It needs root and util-linux's unshare.
 func TestGlibcResolvesThroughServer(t *testing.T) {
@@ -48,8 +49,8 @@ func TestGlibcResolvesThroughServer(t *testing.T) {
 	other := NewRegistry()
 	require.NoError(t, other.Register(inst("api", "x1", "10.9.0.1", 0)))
 
-	start := func(reg *Registry, listen, zone string) *Server {
-		srv, err := NewServer(reg, Config{Listen: listen, Namespace: zone})
+	start := func(reg *Registry, cfg Config) *Server {
+		srv, err := NewServer(reg, cfg)
 		require.NoError(t, err)
 		if err := srv.Start(t.Context()); err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL) {
@@ -60,13 +61,15 @@ func TestGlibcResolvesThroughServer(t *testing.T) {
 		t.Cleanup(func() { assert.NoError(t, srv.Close()) })
 		return srv
 	}
-	srv := start(reg, "127.0.0.153:53", "local")
 	// A second server for another zone stands for the host's resolver:
-	// the task reaches it after the discovery server refuses a name.
-	upstream := start(other, "127.0.0.154:53", "example")
+	// the discovery server forwards to it what is not its own, and the
+	// task's resolv.conf names only the discovery server.
+	upstream := start(other, Config{Listen: "127.0.0.154:53", Namespace: "example", NoForward: true})
+	srv := start(reg, Config{Listen: "127.0.0.153:53", Namespace: "local", Upstreams: []netip.AddrPort{upstream.Addr()},
+		ForwardTimeout: time.Second, ForwardAttempts: 1})
 
 	dnsCfg := srv.DNSConfig("prod")
-	dnsCfg.Servers = append(dnsCfg.Servers, upstream.Addr().Addr())
+	require.Len(t, dnsCfg.Servers, 1)
 	resolvConf := filepath.Join(t.TempDir(), "resolv.conf")
 	require.NoError(t, os.WriteFile(resolvConf, network.RenderResolvConf(dnsCfg, nil, true), 0o644))
 
@@ -87,7 +90,7 @@ func TestGlibcResolvesThroughServer(t *testing.T) {
 		{"web.local", "10.0.1.1"},
 		{"db", "10.0.2.1"}, // search local after prod.local's NXDOMAIN
 		{"p1.web.prod.local", "10.0.1.1"},
-		{"api.example", "10.9.0.1"}, // REFUSED by discovery, answered by the next server
+		{"api.example", "10.9.0.1"}, // forwarded by discovery to the upstream
 		{"nope", ""},
 	}
 	for _, tt := range tests {

@@ -38,6 +38,8 @@ type responder struct {
 	// turn rotates the order of answers so that clients which take the
 	// first record spread over the instances.
 	turn atomic.Uint64
+	// fwd answers the names outside the zone; nil: they are REFUSED.
+	fwd *forwarder
 }
 
 func newResponder(reg *Registry, zone string, ttl uint32) *responder {
@@ -54,7 +56,7 @@ func (h *responder) reply(req *dns.Msg, udp bool) *dns.Msg {
 	}
 	resp := new(dns.Msg)
 	resp.SetReply(req)
-	resp.RecursionAvailable = false
+	resp.RecursionAvailable = h.fwd != nil
 	if req.Opcode != dns.OpcodeQuery {
 		resp.Rcode = dns.RcodeNotImplemented
 		return resp
@@ -75,7 +77,7 @@ func (h *responder) reply(req *dns.Msg, udp bool) *dns.Msg {
 		}
 	}
 
-	h.answer(resp, req.Question[0])
+	h.answer(resp, req.Question[0], req.RecursionDesired)
 
 	if opt != nil {
 		resp.SetEdns0(maxUDPSize, false)
@@ -88,8 +90,9 @@ func (h *responder) reply(req *dns.Msg, udp bool) *dns.Msg {
 	return resp
 }
 
-// answer fills resp for question q.
-func (h *responder) answer(resp *dns.Msg, q dns.Question) {
+// answer fills resp for question q; rd is whether the client asked for
+// recursion.
+func (h *responder) answer(resp *dns.Msg, q dns.Question, rd bool) {
 	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 		resp.Rcode = dns.RcodeRefused
 		return
@@ -97,13 +100,19 @@ func (h *responder) answer(resp *dns.Msg, q dns.Question) {
 	name := strings.ToLower(q.Name)
 	labels, ok := h.relative(name)
 	if !ok {
-		// Not ours, and no recursion: never forward anywhere.
-		resp.Rcode = dns.RcodeRefused
+		h.forward(resp, q, rd)
 		return
 	}
 	resp.Authoritative = true
 	res := h.reg.resolve(labels)
 	owner := q.Name
+	if q.Qtype == dns.TypeANY && res.kind != nameMissing {
+		// RFC 8482: ANY gets one small synthesized record instead of
+		// every record of the name, which for a large service made an
+		// answer 19 to 32 times the size of the query.
+		resp.Answer = append(resp.Answer, h.anyAnswer(owner))
+		return
+	}
 
 	switch res.kind {
 	case nameMissing:
@@ -136,6 +145,21 @@ func (h *responder) answer(resp *dns.Msg, q dns.Question) {
 		// Negative answers carry the SOA so that resolvers can cache them
 		// (RFC 2308).
 		resp.Ns = append(resp.Ns, h.soa())
+	}
+}
+
+// forward answers q, a name outside the zone: REFUSED when forwarding is
+// off, for a query that does not ask for recursion, and for zone
+// transfers and meta types; ANY as inside the zone (RFC 8482), without
+// asking anybody; the rest from the upstreams.
+func (h *responder) forward(resp *dns.Msg, q dns.Question, rd bool) {
+	switch {
+	case h.fwd == nil || !rd || q.Qclass != dns.ClassINET || !forwardable(q.Qtype):
+		resp.Rcode = dns.RcodeRefused
+	case q.Qtype == dns.TypeANY:
+		resp.Answer = append(resp.Answer, h.anyAnswer(q.Name))
+	default:
+		h.fwd.answer(resp, q)
 	}
 }
 
@@ -206,6 +230,12 @@ func (h *responder) srvs(answer, extra []dns.RR, owner string, res *resolution) 
 		extra = h.addrRR(extra, target, dns.TypeANY, inst.Addr)
 	}
 	return answer, extra
+}
+
+// anyAnswer is the HINFO record RFC 8482 (section 4.2) has servers
+// synthesize for ANY queries: CPU "RFC8482", OS empty.
+func (h *responder) anyAnswer(owner string) dns.RR {
+	return &dns.HINFO{Hdr: h.hdr(owner, dns.TypeHINFO), Cpu: "RFC8482", Os: ""}
 }
 
 func (h *responder) soa() dns.RR {

@@ -7,8 +7,10 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/task"
@@ -179,7 +181,7 @@ func (r *Registry) SetHealth(service, id string, healthy bool) error {
 	defer r.mu.Unlock()
 	svc := r.services[key]
 	if svc == nil || svc.instances[idKey] == nil {
-		return fmt.Errorf("discovery: instance %s/%s: %w", service, id, ErrNotFound)
+		return fmt.Errorf("discovery: instance %s/%s: %w", clip(service), clip(id), ErrNotFound)
 	}
 	if svc.instances[idKey].Healthy == healthy {
 		return nil
@@ -335,7 +337,7 @@ func (s *serviceEntry) rebuild() {
 
 // normalize validates inst and returns the copy to store.
 func normalize(inst Instance) (Instance, error) {
-	name := inst.Service + "/" + inst.ID
+	name := clip(inst.Service) + "/" + clip(inst.ID)
 	var errs []error
 	if err := validLabel(inst.Service); err != nil {
 		errs = append(errs, fmt.Errorf("discovery: instance %s: service: %w", name, err))
@@ -372,13 +374,13 @@ func validLabel(s string) error {
 	case s == "":
 		return fmt.Errorf("empty: %w", ErrInvalid)
 	case len(s) > MaxLabelLen:
-		return fmt.Errorf("%q longer than %d characters: %w", s, MaxLabelLen, ErrInvalid)
+		return fmt.Errorf("%s longer than %d characters: %w", quote(s), MaxLabelLen, ErrInvalid)
 	case s[0] == '_' || s[0] == '-':
-		return fmt.Errorf("%q starts with %q: %w", s, s[0], ErrInvalid)
+		return fmt.Errorf("%s starts with %q: %w", quote(s), s[0], ErrInvalid)
 	}
 	for i := 0; i < len(s); i++ {
 		if !labelByte(s[i]) {
-			return fmt.Errorf("%q has %q (letters, digits, '-' and '_' only): %w", s, s[i], ErrInvalid)
+			return fmt.Errorf("%s has %q (letters, digits, '-' and '_' only): %w", quote(s), s[i], ErrInvalid)
 		}
 	}
 	return nil
@@ -398,4 +400,33 @@ func cloneInstances(in []Instance) []Instance {
 		out[i].Attributes = maps.Clone(out[i].Attributes)
 	}
 	return out
+}
+
+// maxQuoted is how much of a name an error quotes: a name of a megabyte
+// must not come back whole in the error and the logs carrying it.
+const maxQuoted = 64
+
+// quote returns s quoted as by %q, cut as clip cuts it.
+func quote(s string) string {
+	head, tail := shorten(s)
+	return strconv.Quote(head) + tail
+}
+
+// clip returns s cut after maxQuoted bytes (at a character boundary) and
+// followed by the length of the whole when it was longer, as package task
+// quotes what it is given.
+func clip(s string) string {
+	head, tail := shorten(s)
+	return head + tail
+}
+
+func shorten(s string) (head, tail string) {
+	if len(s) <= maxQuoted {
+		return s, ""
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut], fmt.Sprintf("... (%d bytes)", len(s))
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -287,4 +288,31 @@ func TestSyncTask(t *testing.T) {
 	require.NoError(t, reg.SyncTask(standalone, att, TaskOptions{}))
 	assert.Empty(t, reg.Instances())
 	require.NoError(t, reg.SyncTask(nil, nil, TaskOptions{}))
+}
+
+// Errors about a name quote at most a short prefix of it: a service name
+// or namespace of a megabyte came back whole.
+func TestErrorsQuoteABoundedPrefix(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 1<<19) + "!"
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		require.Error(t, err)
+		msg := err.Error()
+		assert.Less(t, len(msg), 2000, "the error echoes the whole name: %.200s", msg)
+		assert.Contains(t, msg, "(1048577 bytes)")
+		assert.True(t, utf8.ValidString(msg))
+	}
+	reg := NewRegistry()
+	err := reg.Register(Instance{Service: long, ID: long, Namespace: long, Addr: netip.MustParseAddr("10.0.0.1")})
+	require.ErrorIs(t, err, ErrInvalid)
+	check(t, err)
+	err = reg.SetHealth(long, "a", true)
+	require.ErrorIs(t, err, ErrNotFound)
+	check(t, err)
+	_, err = NewServer(reg, Config{Namespace: long, Listen: long})
+	require.ErrorIs(t, err, ErrInvalid)
+	check(t, err)
+	_, err = NewResolver(reg, long)
+	check(t, err)
 }

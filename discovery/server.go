@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"strings"
@@ -35,7 +36,8 @@ const shutdownTimeout = 5 * time.Second
 type Config struct {
 	// Namespace is the zone the server is authoritative for, "local" by
 	// default: service web answers as web.local. It may have several
-	// labels ("svc.example"). Names outside it are REFUSED.
+	// labels ("svc.example"). Names outside it are forwarded (see
+	// NoForward).
 	Namespace string
 	// Listen is the IP:port the server binds, for UDP and TCP both
 	// ("127.0.0.1:53" by default). In production, the bridge gateway's
@@ -50,14 +52,69 @@ type Config struct {
 	// seconds from 1 s to MaxTTL. Short, so that clients notice stopped
 	// and new tasks soon.
 	TTL time.Duration
+	// RateLimit is how many queries per second each client may send on
+	// average (DefaultRateLimit when 0; negative turns limiting off), with
+	// bursts of up to RateBurst (DefaultRateBurst when 0). A client is an
+	// IPv4 address, or an IPv6 /64. Over the limit, a UDP query is
+	// dropped, except every second one, which gets an empty truncated
+	// answer (TC): a spoofed source is never sent more than it sent, and
+	// a real client retries over TCP. A TCP query over the limit gets
+	// REFUSED: its source is real, and resolvers move on to the next
+	// server at once instead of waiting for a timeout.
+	RateLimit float64
+	RateBurst int
+	// RateClients bounds how many clients the limiter tracks
+	// (DefaultRateClients when 0). When that many are busy, new ones
+	// share one bucket.
+	RateClients int
+	// NoForward turns forwarding off: names outside the namespace are then
+	// REFUSED, as by a server that recurses for nobody.
+	//
+	// By default the server forwards every name outside its namespace to
+	// the host's resolvers, so that tasks, whose resolv.conf names only
+	// this server, resolve the rest of the world as an ECS task does
+	// through the VPC resolver. Answers are cached (see CacheSize), and a
+	// client gets SERVFAIL when no upstream answers.
+	NoForward bool
+	// ResolvConf is the host's resolv.conf whose nameservers (at most
+	// MaxUpstreams, on port 53) receive the forwarded queries;
+	// DefaultResolvConf by default. A local stub such as 127.0.0.53 is
+	// fine: the server runs on the host. The file is read at the first
+	// forwarded query, and again when it changes. The server's own
+	// address is never forwarded to.
+	ResolvConf string
+	// Upstreams, when set, are the servers forwarded to instead of those
+	// of ResolvConf (at most MaxUpstreams, with their ports).
+	Upstreams []netip.AddrPort
+	// ForwardTimeout bounds each attempt at an upstream
+	// (DefaultForwardTimeout when 0, at most MaxForwardTimeout), and
+	// ForwardAttempts how many attempts a query gets, the upstreams taken
+	// in turn (DefaultForwardAttempts when 0, at most
+	// MaxForwardAttempts). A client waits at most their product.
+	ForwardTimeout  time.Duration
+	ForwardAttempts int
+	// MaxForwards bounds the queries forwarded at once
+	// (DefaultMaxForwards when 0); past it, clients get SERVFAIL at once.
+	MaxForwards int
+	// CacheSize is how many forwarded answers are cached
+	// (DefaultCacheSize when 0; negative turns the cache off). An answer
+	// is kept for its smallest TTL, a negative answer for its SOA's TTL
+	// and minimum (RFC 2308), never longer than MaxCacheTTL; answers of
+	// more than 4 KiB are not kept.
+	CacheSize int
 	// Logger receives start, stop and serving errors; nothing by default.
 	Logger *slog.Logger
 }
 
 // DefaultConfig returns the defaults: namespace "local", listening on
-// 127.0.0.1:53, TTL 10 s.
+// 127.0.0.1:53, TTL 10 s, DefaultRateLimit queries per second per client,
+// names outside the namespace forwarded to the resolvers of
+// /etc/resolv.conf.
 func DefaultConfig() Config {
-	return Config{Namespace: DefaultNamespace, Listen: DefaultListen, TTL: DefaultTTL}
+	return Config{Namespace: DefaultNamespace, Listen: DefaultListen, TTL: DefaultTTL,
+		RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, RateClients: DefaultRateClients,
+		ResolvConf: DefaultResolvConf, ForwardTimeout: DefaultForwardTimeout, ForwardAttempts: DefaultForwardAttempts,
+		MaxForwards: DefaultMaxForwards, CacheSize: DefaultCacheSize}
 }
 
 // withDefaults fills the zero fields.
@@ -71,6 +128,30 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TTL == 0 {
 		c.TTL = d.TTL
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = d.RateLimit
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = d.RateBurst
+	}
+	if c.RateClients == 0 {
+		c.RateClients = d.RateClients
+	}
+	if c.ResolvConf == "" {
+		c.ResolvConf = d.ResolvConf
+	}
+	if c.ForwardTimeout == 0 {
+		c.ForwardTimeout = d.ForwardTimeout
+	}
+	if c.ForwardAttempts == 0 {
+		c.ForwardAttempts = d.ForwardAttempts
+	}
+	if c.MaxForwards == 0 {
+		c.MaxForwards = d.MaxForwards
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = d.CacheSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -88,7 +169,7 @@ func (c Config) Validate() error {
 	}
 	listen, err := netip.ParseAddrPort(c.Listen)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("discovery: config: listen %q: want IP:port: %w", c.Listen, ErrInvalid))
+		errs = append(errs, fmt.Errorf("discovery: config: listen %s: want IP:port: %w", quote(c.Listen), ErrInvalid))
 	} else if listen.Addr().IsUnspecified() && !c.Advertise.IsValid() {
 		errs = append(errs, fmt.Errorf("discovery: config: advertise: required when listening on %s: %w", listen.Addr(), ErrInvalid))
 	}
@@ -98,6 +179,32 @@ func (c Config) Validate() error {
 	if c.TTL < time.Second || c.TTL > MaxTTL || c.TTL%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("discovery: config: ttl %v: want whole seconds from 1s to %v: %w", c.TTL, MaxTTL, ErrInvalid))
 	}
+	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		errs = append(errs, fmt.Errorf("discovery: config: rate limit %v: want a number of queries per second: %w", c.RateLimit, ErrInvalid))
+	}
+	if c.RateBurst < 1 {
+		errs = append(errs, fmt.Errorf("discovery: config: rate burst %d: want at least 1: %w", c.RateBurst, ErrInvalid))
+	}
+	if c.RateClients < 1 {
+		errs = append(errs, fmt.Errorf("discovery: config: rate clients %d: want at least 1: %w", c.RateClients, ErrInvalid))
+	}
+	if c.ForwardTimeout <= 0 || c.ForwardTimeout > MaxForwardTimeout {
+		errs = append(errs, fmt.Errorf("discovery: config: forward timeout %v: want more than 0 and at most %v: %w", c.ForwardTimeout, MaxForwardTimeout, ErrInvalid))
+	}
+	if c.ForwardAttempts < 1 || c.ForwardAttempts > MaxForwardAttempts {
+		errs = append(errs, fmt.Errorf("discovery: config: forward attempts %d: want 1 to %d: %w", c.ForwardAttempts, MaxForwardAttempts, ErrInvalid))
+	}
+	if c.MaxForwards < 1 {
+		errs = append(errs, fmt.Errorf("discovery: config: max forwards %d: want at least 1: %w", c.MaxForwards, ErrInvalid))
+	}
+	if len(c.Upstreams) > MaxUpstreams {
+		errs = append(errs, fmt.Errorf("discovery: config: upstreams: %d, want at most %d: %w", len(c.Upstreams), MaxUpstreams, ErrInvalid))
+	}
+	for i, up := range c.Upstreams {
+		if !up.IsValid() || up.Port() == 0 || up.Addr().IsUnspecified() {
+			errs = append(errs, fmt.Errorf("discovery: config: upstreams[%d] %s: want IP:port: %w", i, up, ErrInvalid))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -105,11 +212,11 @@ func (c Config) Validate() error {
 func validZone(zone string) error {
 	z := strings.TrimSuffix(zone, ".")
 	if z == "" {
-		return fmt.Errorf("%q is not a domain name: %w", zone, ErrInvalid)
+		return fmt.Errorf("%s is not a domain name: %w", quote(zone), ErrInvalid)
 	}
 	for l := range strings.SplitSeq(z, ".") {
 		if err := validLabel(l); err != nil {
-			return fmt.Errorf("%q: label %w", zone, err)
+			return fmt.Errorf("%s: label %w", quote(zone), err)
 		}
 	}
 	return nil
@@ -120,10 +227,12 @@ func validZone(zone string) error {
 // so it can be mounted on another miekg/dns server without Start. Its
 // methods are safe for concurrent use.
 type Server struct {
-	cfg Config
-	reg *Registry
-	h   *responder
-	log *slog.Logger
+	cfg   Config
+	reg   *Registry
+	h     *responder
+	log   *slog.Logger
+	limit *limiter // nil when rate limiting is off
+	now   func() time.Time
 
 	mu      sync.Mutex
 	started bool
@@ -152,12 +261,22 @@ func NewServer(reg *Registry, cfg Config) (*Server, error) {
 		reg:     reg,
 		h:       newResponder(reg, cfg.Namespace, uint32(cfg.TTL/time.Second)),
 		log:     cfg.Logger,
+		now:     time.Now,
 		ready:   make(chan struct{}),
 		failed:  make(chan error, 2),
 		stopped: make(chan struct{}),
 	}
-	if a := s.advertised(netip.MustParseAddrPort(cfg.Listen).Addr()); a.IsValid() {
+	if cfg.RateLimit > 0 {
+		s.limit = newLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateClients)
+	}
+	listen := netip.MustParseAddrPort(cfg.Listen)
+	a := s.advertised(listen.Addr())
+	if a.IsValid() {
 		s.h.self.Store(&a)
+	}
+	if !cfg.NoForward {
+		s.h.fwd = newForwarder(cfg, func() time.Time { return s.now() })
+		s.h.fwd.setSelf(listen, a)
 	}
 	return s, nil
 }
@@ -185,6 +304,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("discovery: listen on %s: %w", listen, err)
 	}
 	s.addr = netip.AddrPortFrom(listen.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	if s.h.fwd != nil {
+		s.h.fwd.setSelf(s.addr, s.advertised(listen.Addr()))
+	}
 
 	ready := make(chan struct{}, 2)
 	failed := s.failed
@@ -258,6 +380,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.h.fwd != nil {
+		s.h.fwd.close() // forwards in flight end now, not after their timeouts
+	}
 	var errs []error
 	if s.started {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -286,10 +411,16 @@ func (s *Server) Addr() netip.AddrPort {
 	return s.addr
 }
 
-// ServeDNS answers one query: it makes Server a dns.Handler.
+// ServeDNS answers one query: it makes Server a dns.Handler. Clients
+// over the rate limit are answered as Config.RateLimit says.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, tcp := w.LocalAddr().(*net.TCPAddr)
-	resp := s.h.reply(req, !tcp)
+	var resp *dns.Msg
+	if s.limit != nil && !s.limit.allow(remoteAddr(w), s.now()) {
+		resp = s.overLimit(req, tcp)
+	} else {
+		resp = s.h.reply(req, !tcp)
+	}
 	if resp == nil {
 		return
 	}
@@ -298,12 +429,45 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
+// overLimit is the answer to a query over the rate limit: REFUSED over
+// TCP; over UDP nothing, or every second time an empty truncated answer.
+// Neither is larger than the query.
+func (s *Server) overLimit(req *dns.Msg, tcp bool) *dns.Msg {
+	if req.Response || (!tcp && !s.limit.slip()) {
+		return nil
+	}
+	resp := new(dns.Msg)
+	resp.SetReply(req)
+	resp.Extra = nil // no OPT: EDNS would make the answer larger
+	resp.RecursionAvailable = false
+	if tcp {
+		resp.Rcode = dns.RcodeRefused
+	} else {
+		resp.Truncated = true
+	}
+	if len(resp.Question) > 1 {
+		resp.Question = resp.Question[:1]
+	}
+	return resp
+}
+
+// remoteAddr is the client's address; the zero Addr when unknown.
+func remoteAddr(w dns.ResponseWriter) netip.Addr {
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr()
+	}
+	return netip.Addr{}
+}
+
 // Resolver returns a net.Resolver that sends every query to this server
 // (UDP, then TCP when an answer is truncated), for Go programs that want
 // net.Resolver's API. It honours the host's /etc/hosts and resolv.conf
 // search list like any net.Resolver, so ask for names in the namespace
-// ("web.local"); names outside it fail (the server refuses them). Use it
-// after Start.
+// ("web.local"); names outside it are forwarded like any other client's
+// (or refused with Config.NoForward). Use it after Start.
 func (s *Server) Resolver() *net.Resolver {
 	return &net.Resolver{
 		PreferGo: true,
@@ -345,8 +509,9 @@ func (s *Server) DNSConfig(namespace string) network.DNSConfig {
 // before being tried as a fully qualified name. A namespace that is not a
 // valid label is ignored, as FromTask does with such a cluster name.
 //
-// The server answers only its zone and refuses every other name. To let
-// tasks resolve other names too, append the host's upstream servers to
+// The server forwards the names outside its zone to the host's resolvers,
+// so tasks need no other nameserver. With Config.NoForward it refuses them;
+// to let tasks resolve other names then, append upstream servers to
 // Servers: glibc moves to the next nameserver on REFUSED, and musl takes
 // the first answer that is not a refusal.
 func TaskDNSConfig(server netip.Addr, zone, namespace string) network.DNSConfig {

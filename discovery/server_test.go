@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -21,7 +22,8 @@ import (
 // startServer serves reg on a free loopback port until the test ends.
 func startServer(t testing.TB, reg *Registry, mod func(*Config)) *Server {
 	t.Helper()
-	cfg := Config{Listen: "127.0.0.1:0"}
+	// Never the host's resolvers: forwarding tests name their upstream.
+	cfg := Config{Listen: "127.0.0.1:0", NoForward: true}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -106,7 +108,7 @@ func TestServerAnswers(t *testing.T) {
 		{name: "AAAA", q: "api.local.", qtype: dns.TypeAAAA, aa: true,
 			answer: []string{"api.local. 10 IN AAAA fd00::6"}},
 		{name: "ANY", q: "api.local.", qtype: dns.TypeANY, aa: true,
-			answer: []string{"api.local. 10 IN AAAA fd00::6"}},
+			answer: []string{`api.local. 10 IN HINFO "RFC8482" ""`}},
 		{name: "SRV form", q: "_web._tcp.local.", qtype: dns.TypeSRV, aa: true,
 			answer: []string{
 				"_web._tcp.local. 10 IN SRV 1 1 8080 a1.web.local.",
@@ -467,6 +469,12 @@ func TestConfigValidate(t *testing.T) {
 		{"negative ttl", Config{TTL: -time.Second}, "ttl"},
 		{"sub-second ttl", Config{TTL: 1500 * time.Millisecond}, "ttl"},
 		{"long ttl", Config{TTL: 2 * time.Hour}, "ttl"},
+		{"rate limit off", Config{RateLimit: -1}, ""},
+		{"fractional rate", Config{RateLimit: 0.5, RateBurst: 1}, ""},
+		{"rate limit NaN", Config{RateLimit: math.NaN()}, "rate limit"},
+		{"rate limit infinite", Config{RateLimit: math.Inf(1)}, "rate limit"},
+		{"negative burst", Config{RateBurst: -1}, "rate burst"},
+		{"negative clients", Config{RateClients: -5}, "rate clients"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

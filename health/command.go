@@ -32,6 +32,16 @@ const (
 	CommandTCP CommandKind = CommandKind(healthcmd.TCP)
 )
 
+// DefaultHost is the host of HTTP and TCP checks whose command names none:
+// the task's own loopback, reached by dialling from inside the task's
+// network namespace.
+const DefaultHost = "127.0.0.1"
+
+// DefaultExpectedStatus is the HTTP status range an HTTP check accepts when
+// its command names none. It matches `curl -f` without -L: any status below
+// 400 passes.
+const DefaultExpectedStatus = "200-399"
+
 // IsNetwork reports whether checks of this kind are network probes (HTTP
 // or TCP) rather than commands run in the container.
 func (k CommandKind) IsNetwork() bool { return k == CommandHTTP || k == CommandTCP }
@@ -108,28 +118,4 @@ func ParseCommand(command []string) (CommandKind, []string, error) {
 		return "", nil, err
 	}
 	return c.Kind, c.Argv, nil
-}
-
-// NewNetProber returns the prober of an HTTP or TCP check: an HTTPProber or
-// a TCPProber for c's host, port, path and expected status, with opts
-// added (WithDialer to dial from inside a task's network namespace,
-// WithTimeout). An empty Host or ExpectedStatus means the prober's
-// default. Errors wrap ErrInvalidProber, also for a CMD or CMD-SHELL
-// check, which NewExecProber runs.
-func NewNetProber(c Check, opts ...Option) (Prober, error) {
-	var own []Option
-	if c.Host != "" {
-		own = append(own, WithHost(c.Host))
-	}
-	switch c.Kind {
-	case CommandHTTP:
-		if c.ExpectedStatus != "" {
-			own = append(own, WithExpectedStatus(c.ExpectedStatus))
-		}
-		return NewHTTPProber(c.Port, c.Path, append(own, opts...)...)
-	case CommandTCP:
-		return NewTCPProber(c.Port, append(own, opts...)...)
-	default:
-		return nil, fmt.Errorf("%w: %q checks are not network checks", ErrInvalidProber, c.Kind)
-	}
 }

@@ -3,7 +3,6 @@ package health
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -79,11 +78,10 @@ func FuzzParseCommand(f *testing.F) {
 			return
 		}
 		if kind.IsNetwork() {
+			// probe.FuzzNewNet checks that each makes a prober.
 			require.Nil(t, argv)
-			c, err := ParseCheck(command)
+			_, err := ParseCheck(command)
 			require.NoError(t, err)
-			_, err = NewNetProber(c)
-			require.NoError(t, err, "every valid network check makes a prober")
 			return
 		}
 		require.NotEmpty(t, argv)
@@ -148,28 +146,4 @@ func TestParseCheck(t *testing.T) {
 			assert.Equal(t, tt.want, c)
 		})
 	}
-}
-
-func TestNewNetProber(t *testing.T) {
-	t.Parallel()
-	c, err := ParseCheck([]string{"HTTP", "http://localhost:8080/healthz?x=1", "200"})
-	require.NoError(t, err)
-	p, err := NewNetProber(c)
-	require.NoError(t, err)
-	require.IsType(t, &HTTPProber{}, p)
-	assert.Equal(t, "http://localhost:8080/healthz?x=1", p.(*HTTPProber).URL())
-
-	c, err = ParseCheck([]string{"TCP", "5432"})
-	require.NoError(t, err)
-	p, err = NewNetProber(c, WithTimeout(time.Second))
-	require.NoError(t, err)
-	require.IsType(t, &TCPProber{}, p)
-	assert.Equal(t, "127.0.0.1:5432", p.(*TCPProber).Addr())
-
-	_, err = NewNetProber(Check{Kind: CommandExec, Argv: []string{"true"}})
-	require.ErrorIs(t, err, ErrInvalidProber)
-
-	_, err = NewExecProber(&scriptedExecer{}, "c1", []string{"TCP", "80"})
-	require.ErrorIs(t, err, ErrInvalidCommand)
-	assert.Contains(t, err.Error(), "not run in the container")
 }

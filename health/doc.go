@@ -1,6 +1,9 @@
 // Package health implements ECS container health checks: a pure state
-// machine that turns check results into a health status, probers that carry
-// out checks, and a Monitor that runs a prober on schedule.
+// machine that turns check results into a health status, the checks'
+// configuration and commands, the Prober interface, and a Monitor that runs
+// a prober on schedule. The probers themselves (exec in the container, HTTP,
+// TCP) are in package health/probe, so that health imports no runtime and
+// no network code, and the planners that read health statuses stay pure.
 //
 // # Rules
 //
@@ -31,7 +34,7 @@
 //
 // The agent dials HTTP and TCP checks from inside the task's network
 // namespace (network.TaskDialer), so localhost is the task's own loopback.
-// ParseCheck parses every form; NewExecProber and NewNetProber make the
+// ParseCheck parses every form; probe.NewExec and probe.NewNet make the
 // prober of a check.
 //
 // # The state machine
@@ -53,18 +56,8 @@
 // # Probers
 //
 // A Prober runs one check and reports it as a Result; failures to run the
-// check are failed results, not errors. Three probers are provided:
-//
-//   - ExecProber runs the ECS command in the container through an Execer,
-//     which every runtime.Runtime is. CMD runs its arguments directly,
-//     CMD-SHELL runs /bin/sh -c "<command>"; exit code 0 passes.
-//   - HTTPProber sends GET http://host:port/path and passes on an expected
-//     status (DefaultExpectedStatus, or WithExpectedStatus("200,302")).
-//   - TCPProber passes when a TCP connection is accepted.
-//
-// The network probers dial through a DialFunc (WithDialer), so that an agent
-// can dial from inside a task's network namespace; the default is a plain
-// net.Dialer to DefaultHost. ProberFunc turns a function into a Prober.
+// check are failed results, not errors. ProberFunc turns a function into a
+// Prober; package health/probe provides the probers of the command forms.
 //
 // # Monitor
 //
@@ -92,7 +85,5 @@
 // # Errors
 //
 // Configuration errors wrap ErrInvalidConfig (with a *RangeError per field),
-// command errors wrap ErrInvalidCommand, prober construction errors wrap
-// ErrInvalidProber and status-matcher errors wrap ErrInvalidStatusMatcher.
-// Test for them with errors.Is.
+// and command errors wrap ErrInvalidCommand. Test for them with errors.Is.
 package health

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/health"
+	"github.com/stevedore-io/stevedore/health/probe"
 )
 
 // Feeding check results through the state machine: the first failure falls
@@ -86,26 +87,21 @@ func ExampleParseCheck() {
 		{"TCP", "5432"},
 		{"HTTP", "https://localhost/"},
 	} {
-		c, err := health.ParseCheck(command)
+		c, err := health.ParseCheck(command) // probe.NewNet makes its prober
 		if err != nil {
 			fmt.Println(err)
 			continue
 		}
-		p, err := health.NewNetProber(c) // add health.WithDialer to dial into a task
-		if err != nil {
-			fmt.Println(err)
-			continue
-		}
-		switch p := p.(type) {
-		case *health.HTTPProber:
-			fmt.Println(c.Kind, p.URL(), c.ExpectedStatus)
-		case *health.TCPProber:
-			fmt.Println(c.Kind, p.Addr())
+		switch c.Kind {
+		case health.CommandHTTP:
+			fmt.Println(c.Kind, c.Host, c.Port, c.Path, c.ExpectedStatus)
+		case health.CommandTCP:
+			fmt.Println(c.Kind, c.Host, c.Port)
 		}
 	}
 	// Output:
-	// HTTP http://localhost:8080/healthz 200-299
-	// TCP 127.0.0.1:5432
+	// HTTP localhost 8080 /healthz 200-299
+	// TCP 127.0.0.1 5432
 	// health: invalid command: "https://localhost/": the scheme must be http
 }
 
@@ -127,7 +123,7 @@ func ExampleNewMonitor() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	prober, err := health.NewHTTPProber(8080, "/healthz", health.WithExpectedStatus("200-299"))
+	prober, err := probe.NewHTTP(8080, "/healthz", probe.WithExpectedStatus("200-299"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -20,23 +20,30 @@ var ErrMonitorRunning = errors.New("health: monitor already running")
 // Run drives it; State may be read from any goroutine. Callbacks run on the
 // Run goroutine, one at a time, and delay the next check while they run.
 type Monitor struct {
-	cfg      Config
-	prober   Prober
-	onChange func(prev, next State)
-	onCheck  func(prev, next State)
+	cfg    Config
+	prober Prober
+	monitorOptions
 
 	running atomic.Bool
 	mu      sync.Mutex
 	state   State
 }
 
-// MonitorOption configures a Monitor.
-type MonitorOption func(*Monitor) error
+// MonitorOption configures a Monitor made by NewMonitor.
+type MonitorOption func(*monitorOptions) error
+
+// monitorOptions are what the options of NewMonitor set.
+type monitorOptions struct {
+	onChange func(prev, next State)
+	onCheck  func(prev, next State)
+	// resume is the state WithState resumes from; nil starts afresh.
+	resume *State
+}
 
 // OnStatusChange registers fn to be called after every check that changes
 // the status, with the states before and after.
 func OnStatusChange(fn func(prev, next State)) MonitorOption {
-	return func(m *Monitor) error {
+	return func(m *monitorOptions) error {
 		if fn == nil {
 			return errors.New("health: OnStatusChange: nil callback")
 		}
@@ -48,7 +55,7 @@ func OnStatusChange(fn func(prev, next State)) MonitorOption {
 // OnCheck registers fn to be called after every check, with the states
 // before and after.
 func OnCheck(fn func(prev, next State)) MonitorOption {
-	return func(m *Monitor) error {
+	return func(m *monitorOptions) error {
 		if fn == nil {
 			return errors.New("health: OnCheck: nil callback")
 		}
@@ -61,10 +68,10 @@ func OnCheck(fn func(prev, next State)) MonitorOption {
 // that restarts and adopts a running container resumes its health where it
 // was. The started argument of NewMonitor is then ignored.
 func WithState(s State) MonitorOption {
-	return func(m *Monitor) error {
+	return func(m *monitorOptions) error {
 		s.Status = s.Status.normalize()
 		s.Log = slices.Clone(s.Log)
-		m.state = s
+		m.resume = &s
 		return nil
 	}
 }
@@ -84,9 +91,12 @@ func NewMonitor(cfg Config, p Prober, started time.Time, opts ...MonitorOption) 
 	}
 	m := &Monitor{cfg: cfg, prober: p, state: NewState(started)}
 	for _, opt := range opts {
-		if err := opt(m); err != nil {
+		if err := opt(&m.monitorOptions); err != nil {
 			return nil, err
 		}
+	}
+	if m.resume != nil {
+		m.state, m.resume = *m.resume, nil
 	}
 	return m, nil
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -45,13 +46,15 @@ import (
 
 // The benchmarks below compare a whole awsvpc task through the Orchestrator
 // with the same container started by plain containerd client calls in a
-// network namespace of its own, in the same run and interleaved (even
-// iterations run Stevedore first, odd ones the raw client first), so that
-// both sides see the same load. Each reports its own percentiles with
+// network namespace of its own, in the same run and interleaved (the
+// sides take turns in a rotating order), so that all sides see the same
+// load. The raw client runs twice: with the default seccomp profile and
+// no_new_privs that Stevedore's spec has ("raw", like for like) and with
+// containerd's default spec ("raw-plain"). Each reports its own percentiles with
 // b.ReportMetric; ns/op is the whole iteration, both sides and the
 // untimed start or stop around the measured part, and means little.
 //
-//	./scripts/with-containerd.sh go test -run '^$' -bench . -benchtime 20x ./integration/
+//	./scripts/with-containerd.sh go test -run '^$' -bench . -benchtime 30x ./integration/
 //
 // Stevedore's side waits through Orchestrator.Subscribe: a task is RUNNING
 // (STOPPED) when the event saying so reaches the benchmark. The runtime and
@@ -68,60 +71,68 @@ const benchWait = 90 * time.Second
 
 // BenchmarkRunTaskToRunning measures RunTask to RUNNING of a one-container
 // awsvpc task against the raw client doing netns creation, create (image
-// lookup, snapshot, spec) and start of the same container. Metrics: p50-ms
-// and p90-ms (Stevedore), raw-p50-ms and raw-p90-ms, ratio-p50; the p50
-// and p90 of each stage of both sides are logged.
+// lookup, snapshot, spec) and start of the same container, twice: with
+// containerd's default spec ("raw-plain") and with the default seccomp
+// profile and no_new_privs as Stevedore's spec has them ("raw", like for
+// like). The three sides take turns, in a rotating order. Metrics: p50-ms
+// and p90-ms (Stevedore), raw-p50-ms, raw-p90-ms, raw-plain-p50-ms and
+// raw-plain-p90-ms, ratio-p50 (against raw) and ratio-plain-p50; the p50
+// and p90 of each stage of every side are logged.
 func BenchmarkRunTaskToRunning(b *testing.B) {
 	w := newBenchWorld(b)
 	w.warmUp()
 	var sd []startSample
-	var raw []rawStart
+	var raw, plain []rawStart
 	i := 0
 	for b.Loop() {
 		sides := []func(){
 			func() { sd = append(sd, w.startOne()) },
-			func() { raw = append(raw, w.rawStartOne()) },
+			func() { raw = append(raw, w.rawStartOne(true)) },
+			func() { plain = append(plain, w.rawStartOne(false)) },
 		}
-		if i%2 == 1 {
-			slices.Reverse(sides)
+		for k := range sides {
+			sides[(i+k)%len(sides)]()
 		}
-		for _, side := range sides {
-			side()
-		}
-		// Untimed as far as the metrics go: take both down again.
+		// Untimed as far as the metrics go: take them down again.
 		w.stopTask(w.handlingTerm(sd[len(sd)-1].id))
 		w.rawStop(w.rawHandlingTerm(raw[len(raw)-1].task))
+		w.rawStop(w.rawHandlingTerm(plain[len(plain)-1].task))
 		i++
 	}
 	total := durations(sd, func(s startSample) time.Duration { return s.total })
 	rawTotal := durations(raw, func(s rawStart) time.Duration { return s.total })
+	plainTotal := durations(plain, func(s rawStart) time.Duration { return s.total })
 	reportPercentiles(b, "", total)
 	reportPercentiles(b, "raw-", rawTotal)
+	reportPercentiles(b, "raw-plain-", plainTotal)
 	b.ReportMetric(ms(percentile(total, 0.5))/ms(percentile(rawTotal, 0.5)), "ratio-p50")
+	b.ReportMetric(ms(percentile(total, 0.5))/ms(percentile(plainTotal, 0.5)), "ratio-plain-p50")
 	logStages(b, "RunTask to RUNNING (Stevedore)", sd, startColumns)
-	logStages(b, "create + start + netns (raw client)", raw, rawStartColumns)
+	logStages(b, "create + start + netns (raw client, seccomp and no_new_privs)", raw, rawStartColumns)
+	logStages(b, "create + start + netns (raw client, containerd's default spec)", plain, rawStartColumns)
 }
 
 // BenchmarkRunTaskConcurrent starts benchConcurrency tasks at once (one
 // RunTask call per task, all at the same time) and measures the time until
 // all of them are RUNNING, against the raw client starting as many
-// containers at once, each in a netns of its own. One iteration is one
-// round of one side, the sides taking turns (S R R S S R ...), so that
-// -benchtime 20x gives ten rounds of each. The tasks of a round are then
+// containers at once, each in a netns of its own, with seccomp and
+// no_new_privs ("raw") and without ("raw-plain"). One iteration is one
+// round of one side, the sides taking turns in a rotating order, so that
+// -benchtime 30x gives ten rounds of each. The tasks of a round are then
 // stopped, all at once too, and the time until all are gone is reported
 // as well (stop-p50-ms, raw-stop-p50-ms).
 func BenchmarkRunTaskConcurrent(b *testing.B) {
 	w := newBenchWorld(b)
 	w.warmUp()
-	var sdStart, rawStartAll, sdStop, rawStopAll []time.Duration
+	var sdStart, rawStartAll, plainStartAll, sdStop, rawStopAll []time.Duration
 	var sdTasks []startSample
 	var sdStops []stopSample
-	var rawTasks []rawStart
+	var rawTasks, plainTasks []rawStart
 	var rawStops []rawStopSample
 	i := 0
 	for b.Loop() {
-		// Pairs of rounds, the order swapped every other pair.
-		if (i%2 == 0) == (i/2%2 == 0) {
+		switch (i + i/3) % 3 {
+		case 0:
 			d, samples := w.startMany(benchConcurrency)
 			sdStart, sdTasks = append(sdStart, d), append(sdTasks, samples...)
 			for _, s := range samples {
@@ -129,9 +140,14 @@ func BenchmarkRunTaskConcurrent(b *testing.B) {
 			}
 			d, stops := w.stopMany(taskIDs(samples))
 			sdStop, sdStops = append(sdStop, d), append(sdStops, stops...)
-		} else {
-			d, samples := w.rawStartMany(benchConcurrency)
-			rawStartAll, rawTasks = append(rawStartAll, d), append(rawTasks, samples...)
+		default:
+			secure := (i+i/3)%3 == 1
+			d, samples := w.rawStartMany(benchConcurrency, secure)
+			if secure {
+				rawStartAll, rawTasks = append(rawStartAll, d), append(rawTasks, samples...)
+			} else {
+				plainStartAll, plainTasks = append(plainStartAll, d), append(plainTasks, samples...)
+			}
 			for _, s := range samples {
 				w.rawHandlingTerm(s.task)
 			}
@@ -140,19 +156,23 @@ func BenchmarkRunTaskConcurrent(b *testing.B) {
 		}
 		i++
 	}
-	if len(sdStart) == 0 || len(rawStartAll) == 0 {
-		b.Fatalf("%d rounds: run at least 2 (-benchtime 20x gives 10 of each side)", i)
+	if len(sdStart) == 0 || len(rawStartAll) == 0 || len(plainStartAll) == 0 {
+		b.Fatalf("%d rounds: run at least 3 (-benchtime 30x gives 10 of each side)", i)
 	}
 	reportPercentiles(b, "", sdStart)
 	reportPercentiles(b, "raw-", rawStartAll)
+	reportPercentiles(b, "raw-plain-", plainStartAll)
 	b.ReportMetric(ms(percentile(sdStart, 0.5))/ms(percentile(rawStartAll, 0.5)), "ratio-p50")
+	b.ReportMetric(ms(percentile(sdStart, 0.5))/ms(percentile(plainStartAll, 0.5)), "ratio-plain-p50")
 	b.ReportMetric(ms(percentile(sdStop, 0.5)), "stop-p50-ms")
 	b.ReportMetric(ms(percentile(rawStopAll, 0.5)), "raw-stop-p50-ms")
-	b.Logf("%d at once, %d+%d rounds, all RUNNING: Stevedore p50 %.0f ms p90 %.0f ms, raw p50 %.0f ms p90 %.0f ms; all STOPPED: Stevedore p50 %.0f ms, raw p50 %.0f ms",
-		benchConcurrency, len(sdStart), len(rawStartAll), ms(percentile(sdStart, 0.5)), ms(percentile(sdStart, 0.9)),
-		ms(percentile(rawStartAll, 0.5)), ms(percentile(rawStartAll, 0.9)), ms(percentile(sdStop, 0.5)), ms(percentile(rawStopAll, 0.5)))
+	b.Logf("%d at once, %d+%d+%d rounds, all RUNNING: Stevedore p50 %.0f ms p90 %.0f ms, raw p50 %.0f ms p90 %.0f ms, raw-plain p50 %.0f ms; all STOPPED: Stevedore p50 %.0f ms, raw p50 %.0f ms",
+		benchConcurrency, len(sdStart), len(rawStartAll), len(plainStartAll), ms(percentile(sdStart, 0.5)), ms(percentile(sdStart, 0.9)),
+		ms(percentile(rawStartAll, 0.5)), ms(percentile(rawStartAll, 0.9)), ms(percentile(plainStartAll, 0.5)),
+		ms(percentile(sdStop, 0.5)), ms(percentile(rawStopAll, 0.5)))
 	logStages(b, "each task, RunTask to RUNNING (Stevedore)", sdTasks, startColumns)
-	logStages(b, "each container, create + start + netns (raw client)", rawTasks, rawStartColumns)
+	logStages(b, "each container, create + start + netns (raw client, seccomp and no_new_privs)", rawTasks, rawStartColumns)
+	logStages(b, "each container, create + start + netns (raw client, containerd's default spec)", plainTasks, rawStartColumns)
 	logStages(b, "each task, StopTask to STOPPED (Stevedore)", sdStops, stopColumns)
 	logStages(b, "each container, Kill + Wait + Delete + netns delete (raw client)", rawStops, rawStopColumns)
 }
@@ -178,7 +198,7 @@ func BenchmarkStopTaskToStopped(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		id := w.handlingTerm(w.startOne().id)
-		rt := w.rawHandlingTerm(w.rawStartOne().task)
+		rt := w.rawHandlingTerm(w.rawStartOne(false).task)
 		sides := []func(){
 			func() { sd = append(sd, w.stopOne(id)) },
 			func() { raw = append(raw, w.rawStop(rt)) },
@@ -350,7 +370,8 @@ const (
 func (w *benchWorld) warmUp() {
 	w.b.Helper()
 	w.stopTask(w.handlingTerm(w.startOne().id))
-	w.rawStop(w.rawHandlingTerm(w.rawStartOne().task))
+	w.rawStop(w.rawHandlingTerm(w.rawStartOne(false).task))
+	w.rawStop(w.rawHandlingTerm(w.rawStartOne(true).task))
 }
 
 // handlingTerm waits until the shell of task id handles SIGTERM and
@@ -576,6 +597,7 @@ func (w *benchWorld) stopMany(ids []string) (time.Duration, []stopSample) {
 // rawStart is one raw netns + create + start.
 type rawStart struct {
 	task   *rawTask
+	secure bool // seccomp and no_new_privs
 	total  time.Duration
 	netns  time.Duration
 	create time.Duration
@@ -590,11 +612,11 @@ type rawStopSample struct {
 	netns  time.Duration // netns unmounted and removed
 }
 
-func (w *benchWorld) rawStartOne() rawStart {
+func (w *benchWorld) rawStartOne(secure bool) rawStart {
 	w.b.Helper()
 	ctx, cancel := w.waitCtx()
 	defer cancel()
-	s, err := w.raw.start(ctx)
+	s, err := w.raw.start(ctx, secure)
 	require.NoError(w.b, err)
 	return s
 }
@@ -610,7 +632,7 @@ func (w *benchWorld) rawStop(t *rawTask) rawStopSample {
 
 // rawStartMany starts n raw containers at once and returns the time until
 // all of them were started, and each one's sample.
-func (w *benchWorld) rawStartMany(n int) (time.Duration, []rawStart) {
+func (w *benchWorld) rawStartMany(n int, secure bool) (time.Duration, []rawStart) {
 	w.b.Helper()
 	ctx, cancel := w.waitCtx()
 	defer cancel()
@@ -620,7 +642,7 @@ func (w *benchWorld) rawStartMany(n int) (time.Duration, []rawStart) {
 	for i := range n {
 		g.Go(func() error {
 			var err error
-			samples[i], err = w.raw.start(ctx)
+			samples[i], err = w.raw.start(ctx, secure)
 			return err
 		})
 	}
@@ -961,7 +983,10 @@ func newRawLauncher(ctx context.Context, ns, snapshotter string, cfg netlinux.Co
 
 // start creates a netns, then the container (image lookup, snapshot, spec
 // from the image config joining the netns) and its task, and starts it.
-func (r *rawLauncher) start(ctx context.Context) (rawStart, error) {
+// With secure the spec also has what Stevedore's has on top of
+// containerd's default spec: containerd's default seccomp profile and
+// no_new_privs, so that the two sides pay for the same security.
+func (r *rawLauncher) start(ctx context.Context, secure bool) (rawStart, error) {
 	k := r.n.Add(1)
 	t := &rawTask{id: fmt.Sprintf("raw-%d", k), netns: filepath.Join(r.netnsDir, fmt.Sprintf("%s%d", r.netnsPrefix, k))}
 	r.mu.Lock()
@@ -983,10 +1008,7 @@ func (r *rawLauncher) start(ctx context.Context) (rawStart, error) {
 		client.WithImage(img),
 		client.WithSnapshotter(r.snapshotter),
 		client.WithNewSnapshot(t.id, img),
-		client.WithNewSpec(oci.WithImageConfig(img),
-			oci.WithProcessArgs("sh", "-c", idleScript),
-			oci.WithMemoryLimit(benchMemoryMiB<<20),
-			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: t.netns})),
+		client.WithNewSpec(rawSpec(img, t.netns, secure)...),
 		client.WithRuntime(containerd.DefaultRuntime, nil),
 	)
 	if err != nil {
@@ -1008,7 +1030,21 @@ func (r *rawLauncher) start(ctx context.Context) (rawStart, error) {
 		return rawStart{}, fmt.Errorf("raw: start %s: %w", t.id, err)
 	}
 	t3 := time.Now()
-	return rawStart{task: t, total: t3.Sub(t0), netns: t1.Sub(t0), create: t2.Sub(t1), start: t3.Sub(t2)}, nil
+	return rawStart{task: t, secure: secure, total: t3.Sub(t0), netns: t1.Sub(t0), create: t2.Sub(t1), start: t3.Sub(t2)}, nil
+}
+
+// rawSpec is the raw side's container spec: the image's config, the idle
+// script, the memory limit and the netns; with secure, the default
+// seccomp profile and no_new_privs as well.
+func rawSpec(img client.Image, netns string, secure bool) []oci.SpecOpts {
+	opts := []oci.SpecOpts{oci.WithImageConfig(img),
+		oci.WithProcessArgs("sh", "-c", idleScript),
+		oci.WithMemoryLimit(benchMemoryMiB << 20),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns})}
+	if secure {
+		opts = append(opts, oci.WithNoNewPrivileges, seccomp.WithDefaultProfile())
+	}
+	return opts
 }
 
 // stop sends SIGTERM, waits for the exit, deletes the task and the

@@ -188,3 +188,45 @@ func TestListenerInvalid(t *testing.T) {
 	_, err = balancer.AddHTTPListener("127.0.0.1:0", nil, web)
 	assert.True(t, errors.Is(err, lb.ErrClosed))
 }
+
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, lb.Limits{
+		IdleTimeout:       60 * time.Second,
+		ReadHeaderTimeout: 30 * time.Second,
+		TargetTimeout:     60 * time.Second,
+		MaxConns:          10000,
+		MaxHeaderBytes:    64 << 10,
+		MaxBodyBytes:      0,
+		TCPIdleTimeout:    350 * time.Second,
+		AllowH2CUpgrade:   false,
+	}, lb.DefaultLimits())
+	require.NoError(t, lb.DefaultLimits().Validate())
+	require.NoError(t, lb.Limits{}.Validate(), "zero fields take the defaults")
+
+	tests := []struct {
+		lim   lb.Limits
+		field string
+	}{
+		{lb.Limits{IdleTimeout: -1}, "limits.idleTimeout"},
+		{lb.Limits{ReadHeaderTimeout: -1}, "limits.readHeaderTimeout"},
+		{lb.Limits{TargetTimeout: -1}, "limits.targetTimeout"},
+		{lb.Limits{MaxConns: -1}, "limits.maxConns"},
+		{lb.Limits{MaxHeaderBytes: -1}, "limits.maxHeaderBytes"},
+		{lb.Limits{MaxBodyBytes: -1}, "limits.maxBodyBytes"},
+		{lb.Limits{TCPIdleTimeout: -1}, "limits.tcpIdleTimeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			var fe *lb.FieldError
+			require.ErrorAs(t, tt.lim.Validate(), &fe)
+			assert.Equal(t, tt.field, fe.Field)
+			_, err := lb.New(lb.WithLimits(tt.lim))
+			assert.ErrorIs(t, err, lb.ErrInvalid)
+			_, err = lb.NewHandler(nil, nil, lb.WithLimits(tt.lim))
+			assert.ErrorIs(t, err, lb.ErrInvalid)
+		})
+	}
+	_, err := lb.New(lb.WithListenFunc(nil))
+	assert.ErrorIs(t, err, lb.ErrInvalid)
+}

@@ -67,17 +67,21 @@
 //	tl, err := balancer.AddTCPListener("0.0.0.0:5432", db)
 //	defer balancer.Shutdown(ctx)
 //
-// HTTP listeners try rules in order and forward to the first match. The
+// HTTP listeners try rules in order and forward to the first match. A
+// rule's Host pattern takes '*' (any run of characters) and '?' (one), and
+// matches the Host header without its port, ignoring case; a '*' or '?' in
+// the Host header itself is an ordinary character. The
 // proxy (net/http/httputil.ReverseProxy) passes the Host header on and sets
 // X-Forwarded-For (appended to the client's), X-Forwarded-Proto,
 // X-Forwarded-Host and X-Forwarded-Port. A group with no healthy target
 // answers 503 (or, with WithFailOpen, routes to its unhealthy targets as
-// ALB does); a target that cannot be reached or breaks off gives 502. A
+// ALB does); a target that refuses the connection or breaks off gives
+// 502, one that does not accept it within 10 s or stays silent past
+// Limits.TargetTimeout gives 504 Gateway Timeout. A
 // request whose connection to its target failed before anything was sent
 // is tried on another target (at most 3 in all) when its method is
 // idempotent and it has no body. Handler serves the same routing to an
-// http.Server of your own. Listeners close client connections idle for
-// 60 s and wait at most 30 s for a request header.
+// http.Server of your own (NewHandler takes WithLimits too).
 //
 // Each HTTP target has a pool of keep-alive connections (up to 256 idle,
 // closed after 90 s idle). A request is written and its response read on
@@ -93,8 +97,62 @@
 //
 // TCP listeners forward each connection to one target, trying another
 // when the connection to the first fails, copy both ways with 32 KiB
-// buffers and pass half-closes on. A group with no healthy target closes
-// the client's connection. TCP connections have no idle timeout.
+// buffers (in user space, so that the idle timeout sees the traffic) and
+// pass half-closes on. A group with no healthy target closes the client's
+// connection.
+//
+// # Limits
+//
+// No client and no target can hold a listener's resources without bound.
+// WithLimits sets, for every listener of a load balancer, a Limits whose
+// zero fields keep these defaults (DefaultLimits):
+//
+//	IdleTimeout        60 s     ALB's idle timeout, client side: a keep-alive connection
+//	                            between requests, a request body that sends nothing
+//	                            (408 Request Timeout, and the target's request is cut), a
+//	                            response the client does not read (cut), an upgraded
+//	                            connection silent both ways (closed)
+//	ReadHeaderTimeout  30 s     from a request's first byte to the end of its header
+//	TargetTimeout      60 s     a target silent after the request (504 Gateway Timeout),
+//	                            not reading the request body (504), or silent between two
+//	                            parts of its response body (cut)
+//	MaxConns           10000    client connections per listener; beyond it HTTP answers
+//	                            503 Service Unavailable with a body and closes, TCP closes
+//	                            at once; ListenerStats.Refused counts them, and a warning
+//	                            is logged at most once a second
+//	MaxHeaderBytes     64 KiB   a request's header (431 Request Header Fields Too Large)
+//	MaxBodyBytes       none     a request's body (413 Content Too Large): bodies stream
+//	                            through unstored and IdleTimeout cuts a stalled one, so
+//	                            there is no default cap, as in ALB
+//	TCPIdleTimeout     350 s    a TCP connection silent both ways, as NLB (closed, on both
+//	                            sides)
+//	AllowH2CUpgrade    false    see below
+//
+//	balancer, err := lb.New(lb.WithLimits(lb.Limits{
+//		IdleTimeout:  5 * time.Minute, // long polls
+//		MaxBodyBytes: 10 << 20,
+//	}))
+//
+// The idle timeouts count progress, not totals: a large upload or download
+// that keeps moving is never cut. Timeouts other than zero are not clamped
+// to ALB's ranges (1-4000 s), so that tests may use short ones. A
+// request's failure at the client (408, 413) does not count in the
+// target's TargetStats.Errors; a target timeout does.
+//
+// An "Upgrade: h2c" request asks the target to speak HTTP/2 on the
+// client's connection, after which the load balancer only copies bytes: a
+// client could send, inside the tunnel, requests for paths that the rules
+// send to other groups, or that a rule in front was meant to block (h2c
+// smuggling). So, unless AllowH2CUpgrade is set, the load balancer takes
+// h2c (and h2) out of the Upgrade header, drops HTTP2-Settings and
+// forwards the request as HTTP/1.1; other upgrades such as WebSocket pass.
+// HTTP/2 with prior knowledge ("PRI * HTTP/2.0") always gets
+// 505 HTTP Version Not Supported, CONNECT gets 405 Method Not Allowed (the
+// load balancer is no forward proxy), and a request target that is not a
+// path or an absolute URL (an opaque "a:b", or "*" but for OPTIONS) gets
+// 400 Bad Request, since the target would receive another one. Listener.Stats reports the connections
+// open and refused. WithListenFunc opens listeners in another way than
+// net.Listen (in another network namespace, or in memory for tests).
 //
 // Shutdown stops accepting and waits for traffic in flight (cutting it
 // when its context ends); Close cuts at once. Shut the load balancer down
@@ -112,6 +170,8 @@
 // With a target that answers at once the proxy adds about 40 µs per
 // request (2.1x the direct p50 of 36 µs, about half the throughput): a
 // second HTTP hop costs about as many system calls as the first.
+// These figures predate the limits, which add a few deadline updates and
+// allocations per request; measure again before quoting them.
 //
 // # Use in Stevedore
 //

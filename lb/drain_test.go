@@ -85,7 +85,8 @@ func TestDeregistrationDelay(t *testing.T) {
 				g, err := lb.NewTargetGroup("web", lb.HTTP, opts...)
 				require.NoError(t, err)
 				defer g.Close()
-				h, err := lb.NewHandler(nil, g)
+				// The in-flight request outlasts the default target timeout.
+				h, err := lb.NewHandler(nil, g, lb.WithLimits(lb.Limits{TargetTimeout: time.Hour}))
 				require.NoError(t, err)
 
 				require.NoError(t, g.Register(lb.Target{ID: "old", Addr: "10.0.0.1:80"}))
@@ -136,7 +137,8 @@ func TestReregisterCancelsDraining(t *testing.T) {
 		g, err := lb.NewTargetGroup("web", lb.HTTP, lb.WithDialer(n.dial))
 		require.NoError(t, err)
 		defer g.Close()
-		h, err := lb.NewHandler(nil, g)
+		// The in-flight request outlasts the default target timeout.
+		h, err := lb.NewHandler(nil, g, lb.WithLimits(lb.Limits{TargetTimeout: 2 * time.Hour}))
 		require.NoError(t, err)
 		target := lb.Target{ID: "a", Addr: "10.0.0.1:80"}
 		require.NoError(t, g.Register(target))

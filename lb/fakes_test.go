@@ -130,6 +130,10 @@ func (n *memNet) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	}
 }
 
+// listenFunc serves lb.WithListenFunc: the load balancer's listeners
+// accept on n.
+func (n *memNet) listenFunc(_, addr string) (net.Listener, error) { return n.listen(addr), nil }
+
 type memListener struct {
 	net   *memNet
 	addr  string

@@ -63,6 +63,15 @@ func TestMatchHost(t *testing.T) {
 		{"*", "anything", true},
 		{"a*b*c", "axxbyyc", true},
 		{"a*b*c", "axxbyy", false},
+		// A literal '*' or '?' in the host is a character like any other:
+		// the pattern's wildcard must not take it as a literal first.
+		{"*.example.com", "*x.example.com", true},
+		{"*.example.com", "*.example.com", true},
+		{"a*", "a*", true},
+		{"*a", "*ba", true},
+		{"?*c", "*xc", true},
+		{"*", "", true},
+		{"?", "", false},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, matchHost(tt.pattern, tt.host), "%s ~ %s", tt.pattern, tt.host)

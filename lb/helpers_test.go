@@ -56,9 +56,9 @@ func waitState(t *testing.T, g *lb.TargetGroup, id string, s lb.TargetState) {
 	require.NoError(t, err)
 }
 
-func newBalancer(t *testing.T) *lb.LoadBalancer {
+func newBalancer(t *testing.T, opts ...lb.Option) *lb.LoadBalancer {
 	t.Helper()
-	b, err := lb.New()
+	b, err := lb.New(opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
 	return b

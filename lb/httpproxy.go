@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log"
@@ -40,15 +41,36 @@ func (g *TargetGroup) newProxy() *httputil.ReverseProxy {
 	}
 }
 
-// proxyError answers a request the group could not forward: 503 when it
-// had no healthy target, 502 when the target failed.
+// proxyError answers a request the group could not forward: 408 when the
+// client's body stalled, 413 when it was too large, 503 when the group had
+// no healthy target, 504 when the target stayed silent past TargetTimeout
+// or did not accept the connection within the connect timeout (10 s), 502
+// when the target failed otherwise.
 func (g *TargetGroup) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadGateway
-	if errors.Is(err, errNoHealthyTarget) {
+	switch {
+	case bodyFailure(r.Context()) == bodyTimedOut:
+		status = http.StatusRequestTimeout
+	case bodyFailure(r.Context()) == bodyTooLarge:
+		status = http.StatusRequestEntityTooLarge
+	case errors.Is(err, errNoHealthyTarget):
 		status = http.StatusServiceUnavailable
+	case errors.Is(err, errTargetTimeout), connectTimedOut(err):
+		status = http.StatusGatewayTimeout
 	}
 	g.log.Debug("proxy error", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	if status == http.StatusRequestTimeout || status == http.StatusRequestEntityTooLarge {
+		// The rest of the body is not worth reading.
+		w.Header().Set("Connection", "close")
+	}
 	w.WriteHeader(status)
+}
+
+// connectTimedOut reports a connection to a target that did not open
+// within the connect timeout, which ALB answers with 504 too.
+func connectTimedOut(err error) bool {
+	var de *dialError
+	return errors.As(err, &de) && errors.Is(de.err, context.DeadlineExceeded)
 }
 
 // groupTransport sends each request to a target of the group. A request
@@ -100,7 +122,7 @@ func (t *target) roundTrip(req *http.Request) (*http.Response, error) {
 	out.URL = &u
 	resp, err := t.pool.RoundTrip(&out)
 	if err != nil {
-		if req.Context().Err() == nil { // not the client giving up
+		if req.Context().Err() == nil && bodyFailure(req.Context()) == bodyOK { // not the client's fault
 			t.errors.Add(1)
 		}
 		t.release()
@@ -111,7 +133,12 @@ func (t *target) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	tb := &trackedBody{ReadCloser: resp.Body, t: t, req: req}
 	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok { // 101 Switching Protocols
-		resp.Body = &trackedUpgrade{trackedBody: tb, w: rwc}
+		// Silence both ways for the idle timeout closes the tunnel, as
+		// ALB does with WebSockets: the proxy then closes the client's
+		// side too.
+		up := &trackedUpgrade{trackedBody: tb, w: rwc}
+		up.watch = newIdleWatch(requestLimits(req.Context()).IdleTimeout, func() { _ = rwc.Close() })
+		resp.Body = up
 	} else {
 		resp.Body = tb
 	}
@@ -146,13 +173,34 @@ func (b *trackedBody) Close() error {
 	return err
 }
 
-// trackedUpgrade is a trackedBody that the proxy can also write to.
+// trackedUpgrade is a trackedBody that the proxy can also write to: an
+// upgraded connection, closed when idle.
 type trackedUpgrade struct {
 	*trackedBody
-	w io.Writer
+	w     io.Writer
+	watch *idleWatch
 }
 
-func (b *trackedUpgrade) Write(p []byte) (int, error) { return b.w.Write(p) }
+func (b *trackedUpgrade) Read(p []byte) (int, error) {
+	n, err := b.trackedBody.Read(p)
+	if n > 0 {
+		b.watch.touch()
+	}
+	return n, err
+}
+
+func (b *trackedUpgrade) Write(p []byte) (int, error) {
+	n, err := b.w.Write(p)
+	if n > 0 {
+		b.watch.touch()
+	}
+	return n, err
+}
+
+func (b *trackedUpgrade) Close() error {
+	b.watch.stop()
+	return b.trackedBody.Close()
+}
 
 // proxyBuffers recycles the buffers that copy response bodies.
 var proxyBuffers = &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}

@@ -17,7 +17,19 @@ import (
 type Option func(*options) error
 
 type options struct {
-	log *slog.Logger
+	log    *slog.Logger
+	limits Limits
+	listen ListenFunc
+}
+
+func newOptions(opts []Option) (options, error) {
+	o := options{log: slog.New(slog.DiscardHandler), limits: DefaultLimits(), listen: net.Listen}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 // WithLogger sets the load balancer's logger; default discards.
@@ -31,16 +43,12 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// HTTP listener timeouts, as ALB's idle timeout.
-const (
-	httpIdleTimeout       = 60 * time.Second
-	httpReadHeaderTimeout = 30 * time.Second
-)
-
 // LoadBalancer is a set of listeners that forward traffic to target groups.
 // Its methods are safe for concurrent use.
 type LoadBalancer struct {
-	log *slog.Logger
+	log    *slog.Logger
+	limits Limits
+	listen ListenFunc
 
 	mu        sync.Mutex
 	listeners []*Listener
@@ -49,13 +57,11 @@ type LoadBalancer struct {
 
 // New returns a load balancer without listeners.
 func New(opts ...Option) (*LoadBalancer, error) {
-	o := options{log: slog.New(slog.DiscardHandler)}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("load balancer: %w", err)
-		}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("load balancer: %w", err)
 	}
-	return &LoadBalancer{log: o.log}, nil
+	return &LoadBalancer{log: o.log, limits: o.limits, listen: o.listen}, nil
 }
 
 // Listener accepts connections on one address and forwards them: an HTTP
@@ -65,8 +71,10 @@ type Listener struct {
 	lb       *LoadBalancer
 	protocol Protocol
 	ln       net.Listener
-	handler  *Handler     // HTTP
-	server   *http.Server // HTTP
+	count    *connCounter
+	handler  *Handler        // HTTP
+	server   *http.Server    // HTTP
+	capped   *cappedListener // HTTP
 	served   chan struct{}
 	tcp      *tcpProxy // TCP
 }
@@ -75,22 +83,25 @@ type Listener struct {
 // Listener.Addr) and forwards HTTP requests by rules, in order, the others
 // to def (nil answers 404).
 func (lb *LoadBalancer) AddHTTPListener(addr string, rules []Rule, def *TargetGroup) (*Listener, error) {
-	h, err := NewHandler(rules, def)
+	h, err := NewHandler(rules, def, WithLimits(lb.limits))
 	if err != nil {
 		return nil, fmt.Errorf("load balancer: HTTP listener %s: %w", addr, err)
 	}
 	return lb.add(addr, HTTP, func(l *Listener) {
 		l.handler = h
+		l.capped = newCappedListener(l.ln, l.count)
 		l.server = &http.Server{
 			Handler:           h,
-			ReadHeaderTimeout: httpReadHeaderTimeout,
-			IdleTimeout:       httpIdleTimeout,
+			ReadHeaderTimeout: lb.limits.ReadHeaderTimeout,
+			IdleTimeout:       lb.limits.IdleTimeout,
+			MaxHeaderBytes:    lb.limits.MaxHeaderBytes,
+			ConnState:         clearWriteDeadlineWhenIdle,
 			ErrorLog:          log.New(slogWriter{lb.log}, "", 0),
 		}
 		l.served = make(chan struct{})
 		go func() {
 			defer close(l.served)
-			_ = l.server.Serve(l.ln)
+			_ = l.server.Serve(l.capped)
 		}()
 	})
 }
@@ -105,7 +116,7 @@ func (lb *LoadBalancer) AddTCPListener(addr string, g *TargetGroup) (*Listener, 
 		return nil, fmt.Errorf("load balancer: TCP listener %s: %w", addr, invalid("targetGroup", "%s has protocol %s, want TCP", g.name, g.protocol))
 	}
 	return lb.add(addr, TCP, func(l *Listener) {
-		l.tcp = newTCPProxy(l.ln, g, lb.log.With("listener", l.ln.Addr().String()))
+		l.tcp = newTCPProxy(l.ln, g, l.count, lb.limits.TCPIdleTimeout, l.count.log)
 		go l.tcp.serve()
 	})
 }
@@ -116,11 +127,12 @@ func (lb *LoadBalancer) add(addr string, p Protocol, start func(*Listener)) (*Li
 	if lb.closed {
 		return nil, fmt.Errorf("load balancer: %s listener %s: %w", p, addr, ErrClosed)
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := lb.listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("load balancer: %s listener: %w", p, err)
 	}
-	l := &Listener{lb: lb, protocol: p, ln: ln}
+	log := lb.log.With("listener", ln.Addr().String())
+	l := &Listener{lb: lb, protocol: p, ln: ln, count: &connCounter{max: int64(lb.limits.MaxConns), log: log}}
 	start(l)
 	lb.listeners = append(lb.listeners, l)
 	lb.log.Info("listening", "protocol", p, "addr", ln.Addr().String())
@@ -173,6 +185,9 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 // Protocol returns HTTP or TCP.
 func (l *Listener) Protocol() Protocol { return l.protocol }
 
+// Stats returns the listener's connection counters.
+func (l *Listener) Stats() ListenerStats { return l.count.stats() }
+
 // SetRules replaces an HTTP listener's rules and default group.
 func (l *Listener) SetRules(rules []Rule, def *TargetGroup) error {
 	if l.protocol != HTTP {
@@ -214,6 +229,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 		_ = l.server.Close()
 	}
 	<-l.served
+	l.capped.wait()
 	return err
 }
 
@@ -225,7 +241,18 @@ func (l *Listener) Close() error {
 	}
 	err := l.server.Close()
 	<-l.served
+	l.capped.wait()
 	return err
+}
+
+// clearWriteDeadlineWhenIdle lifts the write deadline that the Handler
+// left on a connection once its response is sent, so that the server's
+// own answers on the next request (100 Continue, 400, 431) are not cut by
+// a deadline set for the previous one.
+func clearWriteDeadlineWhenIdle(c net.Conn, s http.ConnState) {
+	if s == http.StateIdle {
+		_ = c.SetWriteDeadline(time.Time{})
+	}
 }
 
 // slogWriter sends the HTTP server's error log (client connection errors)

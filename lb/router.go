@@ -27,10 +27,20 @@ type Rule struct {
 
 // Handler routes HTTP requests to target groups by rules, in order: the
 // first matching rule wins; requests no rule matches go to the default
-// group (or default forward action), or get 404 when there is none. A Handler is what HTTP listeners
-// serve; it can also be mounted in any http.Server.
+// group (or default forward action), or get 404 when there is none. A
+// Handler is what HTTP listeners serve; it can also be mounted in any
+// http.Server. It applies the Limits that act on requests (IdleTimeout to
+// request bodies and responses, TargetTimeout, MaxBodyBytes,
+// AllowH2CUpgrade); those on connections (MaxConns, ReadHeaderTimeout,
+// MaxHeaderBytes, IdleTimeout between requests) are the server's. It sets
+// the connection's read and write deadlines through
+// http.ResponseController and leaves a write deadline IdleTimeout ahead
+// when it returns; a server of your own should clear it when the
+// connection goes idle (ConnState), as the listeners do, or the server's
+// own answer to a bad next request may be lost.
 type Handler struct {
 	routes atomic.Pointer[routes]
+	limits Limits
 }
 
 type routes struct {
@@ -40,9 +50,13 @@ type routes struct {
 }
 
 // NewHandler returns a Handler for rules and the default group def (nil
-// for 404).
-func NewHandler(rules []Rule, def *TargetGroup) (*Handler, error) {
-	h := &Handler{}
+// for 404). Of the options, WithLimits applies.
+func NewHandler(rules []Rule, def *TargetGroup, opts ...Option) (*Handler, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{limits: o.limits}
 	if err := h.SetRules(rules, def); err != nil {
 		return nil, err
 	}
@@ -104,12 +118,15 @@ func (h *Handler) SetDefaultForward(f *ForwardAction) {
 
 // ServeHTTP forwards r to the target group its route names.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if refused := h.screen(w, r); refused {
+		return
+	}
 	next := h.routes.Load().route(r)
 	if next == nil {
 		http.Error(w, "no rule matches the request", http.StatusNotFound)
 		return
 	}
-	next.ServeHTTP(w, r)
+	h.forward(next, w, r)
 }
 
 // route returns what serves r: a forward action or a group's proxy; nil
@@ -150,12 +167,15 @@ func matchHost(pattern, host string) bool {
 	star, mark := -1, 0
 	for h < len(host) {
 		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == host[h]):
-			p++
-			h++
+		// A '*' in the pattern is a wildcard even where the host has a
+		// literal '*': tested first, so that the literal case cannot
+		// consume it.
 		case p < len(pattern) && pattern[p] == '*':
 			star, mark = p, h
 			p++
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == host[h]):
+			p++
+			h++
 		case star >= 0:
 			p = star + 1
 			mark++

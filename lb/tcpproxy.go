@@ -17,6 +17,8 @@ type tcpProxy struct {
 	group   *TargetGroup
 	forward atomic.Pointer[ForwardAction] // when set, picks the group per connection
 	ln      net.Listener
+	count   *connCounter
+	idle    time.Duration // TCPIdleTimeout
 	log     *slog.Logger
 	ctx     context.Context // ends on Close: cuts dials in progress
 	cancel  context.CancelFunc
@@ -28,8 +30,8 @@ type tcpProxy struct {
 	wg      sync.WaitGroup
 }
 
-func newTCPProxy(ln net.Listener, g *TargetGroup, log *slog.Logger) *tcpProxy {
-	p := &tcpProxy{group: g, ln: ln, log: log, done: make(chan struct{}), conns: make(map[net.Conn]struct{})}
+func newTCPProxy(ln net.Listener, g *TargetGroup, count *connCounter, idle time.Duration, log *slog.Logger) *tcpProxy {
+	p := &tcpProxy{group: g, ln: ln, count: count, idle: idle, log: log, done: make(chan struct{}), conns: make(map[net.Conn]struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p
 }
@@ -50,7 +52,12 @@ func (p *tcpProxy) serve() {
 			continue
 		}
 		backoff = 0
+		if !p.count.acquire() {
+			_ = c.Close() // over the cap: TCP has no way to say why
+			continue
+		}
 		if !p.track(c, true) {
+			p.count.release()
 			_ = c.Close()
 			continue
 		}
@@ -82,6 +89,7 @@ func (p *tcpProxy) untrack(c net.Conn) {
 
 func (p *tcpProxy) handle(client net.Conn) {
 	defer p.wg.Done()
+	defer p.count.release()
 	defer p.untrack(client)
 	group := p.group
 	if f := p.forward.Load(); f != nil {
@@ -113,12 +121,19 @@ func (p *tcpProxy) handle(client net.Conn) {
 			t.release()
 			return
 		}
-		// The end of the deregistration delay cuts the connection.
-		stop := context.AfterFunc(t.ctx, func() {
+		cutBoth := func() {
 			_ = client.Close()
 			_ = backend.Close()
+		}
+		// The end of the deregistration delay cuts the connection, and
+		// so does silence on both sides for the idle timeout.
+		stop := context.AfterFunc(t.ctx, cutBoth)
+		watch := newIdleWatch(p.idle, func() {
+			p.log.Debug("idle timeout, closing connection", "target", t.ID, "client", client.RemoteAddr().String(), "idleTimeout", p.idle)
+			cutBoth()
 		})
-		pipe(client, backend)
+		pipe(client, backend, watch)
+		watch.stop()
 		if !stop() && t.ctx.Err() != nil {
 			t.errors.Add(1)
 		}
@@ -128,23 +143,25 @@ func (p *tcpProxy) handle(client net.Conn) {
 	}
 }
 
-// pipe copies a to b and b to a until both directions end. The end of one
-// direction's input is passed on as a half-close of its output, so that
-// each side can still finish sending.
-func pipe(a, b net.Conn) {
+// pipe copies a to b and b to a until both directions end, telling
+// watch of every read. The end of one direction's input is passed on as a
+// half-close of its output, so that each side can still finish sending.
+func pipe(a, b net.Conn, watch *idleWatch) {
 	done := make(chan struct{})
 	go func() {
-		copyHalf(b, a)
+		copyHalf(b, a, watch)
 		close(done)
 	}()
-	copyHalf(a, b)
+	copyHalf(a, b, watch)
 	<-done
 }
 
-func copyHalf(dst, src net.Conn) {
+func copyHalf(dst, src net.Conn, watch *idleWatch) {
 	buf := proxyBuffers.Get()
 	defer proxyBuffers.Put(buf)
-	if _, err := io.CopyBuffer(dst, src, buf); err != nil {
+	// Plain Read and Write through buf, so that each read is seen (a
+	// splice in the kernel would hide the traffic from the idle watch).
+	if _, err := io.CopyBuffer(writerOnly{dst}, activityReader{src, watch}, buf); err != nil {
 		// Broken: end both directions.
 		_ = dst.Close()
 		_ = src.Close()
@@ -199,4 +216,21 @@ func (p *tcpProxy) cut() {
 	for c := range p.conns {
 		_ = c.Close()
 	}
+}
+
+// writerOnly hides a connection's ReadFrom from io.CopyBuffer.
+type writerOnly struct{ io.Writer }
+
+// activityReader tells an idleWatch of every read that brought bytes.
+type activityReader struct {
+	r     io.Reader
+	watch *idleWatch
+}
+
+func (a activityReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.watch.touch()
+	}
+	return n, err
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"os"
 	"sync"
 	"time"
 )
@@ -54,6 +55,7 @@ func newConnPool(dial func(context.Context) (net.Conn, error)) *connPool {
 // poolConn is one connection to the target.
 type poolConn struct {
 	conn      net.Conn
+	tc        timedConn // conn, for the exchanges
 	lr        limitReader
 	br        *bufio.Reader
 	bw        *bufio.Writer
@@ -79,6 +81,47 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
 	return n, err
+}
+
+// errTargetTimeout is the error of a read from or write to a target that
+// made no progress within TargetTimeout; the client gets 504.
+var errTargetTimeout = errors.New("target timed out")
+
+// timedConn fails a read or write that makes no progress within timeout
+// (none when 0) with errTargetTimeout.
+type timedConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *timedConn) Read(p []byte) (int, error) {
+	if c.timeout > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	}
+	n, err := c.Conn.Read(p)
+	return n, c.timedOut(err)
+}
+
+func (c *timedConn) Write(p []byte) (int, error) {
+	if c.timeout > 0 {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
+	n, err := c.Conn.Write(p)
+	return n, c.timedOut(err)
+}
+
+func (c *timedConn) timedOut(err error) error {
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: silent for %s: %w", errTargetTimeout, c.timeout, err)
+	}
+	return err
+}
+
+// untimed lifts the deadlines: the connection goes idle, or carries an
+// upgraded protocol whose idleness the proxy watches on both sides.
+func (c *timedConn) untimed() {
+	c.timeout = 0
+	_ = c.Conn.SetDeadline(time.Time{})
 }
 
 func (pc *poolConn) close() {
@@ -136,9 +179,10 @@ func (p *connPool) get(ctx context.Context) (*poolConn, bool, error) {
 		return nil, false, err
 	}
 	pc := &poolConn{conn: conn, pool: p}
-	pc.lr.r = conn
+	pc.tc.Conn = conn
+	pc.lr.r = &pc.tc
 	pc.br = bufio.NewReaderSize(&pc.lr, 4<<10)
-	pc.bw = bufio.NewWriterSize(conn, 4<<10)
+	pc.bw = bufio.NewWriterSize(&pc.tc, 4<<10)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -154,6 +198,7 @@ var errTargetRemoved = errors.New("target removed")
 
 // put returns a connection whose exchange ended cleanly to the pool.
 func (p *connPool) put(pc *poolConn) {
+	pc.tc.untimed() // an expired deadline would fail the liveness check
 	pc.idleSince = time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= maxIdleConnsPerTarget {
@@ -218,6 +263,7 @@ func (p *connPool) closeAll() {
 // reports a failure before any byte of a response came.
 func (pc *poolConn) roundTrip(req *http.Request) (resp *http.Response, nothingBack bool, err error) {
 	ctx := req.Context()
+	pc.tc.timeout = requestLimits(ctx).TargetTimeout
 	stop := context.AfterFunc(ctx, pc.close) // the client gave up
 	defer func() {
 		if err != nil {
@@ -259,6 +305,7 @@ func (pc *poolConn) roundTrip(req *http.Request) (resp *http.Response, nothingBa
 		// The connection now belongs to the upgraded protocol, which the
 		// proxy closes when the client's request ends.
 		stop()
+		pc.tc.untimed()
 		resp.Body = &upgradedConn{Reader: pc.br, pc: pc}
 	case resp.Body == http.NoBody:
 		// Reuse the connection only if the client's cancellation cannot
@@ -327,7 +374,7 @@ type upgradedConn struct {
 	pc *poolConn
 }
 
-func (u *upgradedConn) Write(p []byte) (int, error) { return u.pc.conn.Write(p) }
+func (u *upgradedConn) Write(p []byte) (int, error) { return u.pc.tc.Write(p) }
 
 func (u *upgradedConn) Close() error {
 	u.pc.close()

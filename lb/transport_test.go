@@ -129,6 +129,13 @@ func rawBackend(t *testing.T, serve func(c net.Conn, r *bufio.Reader)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	serveConns(t, ln, serve)
+	return ln.Addr().String()
+}
+
+// serveConns serves each connection ln accepts with serve, until the test
+// ends.
+func serveConns(t *testing.T, ln net.Listener, serve func(c net.Conn, r *bufio.Reader)) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
@@ -156,7 +163,6 @@ func rawBackend(t *testing.T, serve func(c net.Conn, r *bufio.Reader)) string {
 		mu.Unlock()
 		wg.Wait()
 	})
-	return ln.Addr().String()
 }
 
 func TestProxyStaleConnection(t *testing.T) {

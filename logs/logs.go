@@ -24,11 +24,16 @@
 // FilterLogEvents, by cluster, service and family too.
 //
 // A Store is safe for concurrent use. Lines longer than MaxLineBytes are
-// split. Secrets never reach the logs unless a container prints them itself.
+// split at write time, as Docker splits them at 16 KiB: every piece but the
+// last is marked Partial. A query never fails on one bad line (cut by a
+// crash, or written by something else): it skips the line and counts it in
+// Result.Skipped. A query with a Tail reads each file from its end and
+// stops there, so the last lines of a large file cost little memory, and
+// no query holds a lock that writers need while it reads. Secrets never
+// reach the logs unless a container prints them itself.
 package logs
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -42,6 +47,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Stream says which output a line came from.
@@ -60,6 +66,12 @@ const (
 	MaxLineBytes        = 16 << 10
 )
 
+// maxRecordBytes bounds one stored line, JSON and all. JSON escaping grows
+// a message at most six-fold (a control byte becomes \u0001), so a full
+// MaxLineBytes piece fits with room for the task and container names;
+// writes split further when it would not, and reads skip longer lines.
+const maxRecordBytes = 8 * MaxLineBytes
+
 // Entry is one line of output.
 type Entry struct {
 	Time      time.Time `json:"time"`
@@ -67,14 +79,25 @@ type Entry struct {
 	Container string    `json:"container"`
 	Stream    Stream    `json:"stream"`
 	Message   string    `json:"message"`
+	// Partial marks a piece of a line longer than MaxLineBytes: the line
+	// goes on in the container's next entry.
+	Partial bool `json:"partial,omitempty"`
 }
 
-// Option configures a Store.
-type Option func(*Store) error
+// Option configures a Store made by Open.
+type Option func(*options) error
+
+// options are what the options of Open set.
+type options struct {
+	maxBytes  int64
+	maxFiles  int
+	now       func() time.Time
+	retention time.Duration
+}
 
 // WithMaxFileBytes rotates a container's log file when it passes n bytes.
 func WithMaxFileBytes(n int64) Option {
-	return func(s *Store) error {
+	return func(s *options) error {
 		if n < 1024 {
 			return fmt.Errorf("logs: WithMaxFileBytes: must be at least 1024, got %d", n)
 		}
@@ -86,7 +109,7 @@ func WithMaxFileBytes(n int64) Option {
 // WithMaxFiles keeps at most n files (the live one and n-1 rotated) per
 // container.
 func WithMaxFiles(n int) Option {
-	return func(s *Store) error {
+	return func(s *options) error {
 		if n < 1 {
 			return fmt.Errorf("logs: WithMaxFiles: must be at least 1, got %d", n)
 		}
@@ -100,7 +123,7 @@ func WithMaxFiles(n int) Option {
 // event): the Store sweeps every d/10 (between a second and an hour) until
 // Close. 0, the default, keeps logs until Remove.
 func WithRetention(d time.Duration) Option {
-	return func(s *Store) error {
+	return func(s *options) error {
 		if d < 0 {
 			return fmt.Errorf("logs: retention must not be negative, got %v", d)
 		}
@@ -111,7 +134,7 @@ func WithRetention(d time.Duration) Option {
 
 // WithClock stamps lines with now() instead of time.Now (for tests).
 func WithClock(now func() time.Time) Option {
-	return func(s *Store) error {
+	return func(s *options) error {
 		s.now = now
 		return nil
 	}
@@ -119,18 +142,20 @@ func WithClock(now func() time.Time) Option {
 
 // Store keeps containers' output in files under a directory.
 type Store struct {
-	dir      string
-	maxBytes int64
-	maxFiles int
-	now      func() time.Time
+	dir string
+	options
 
-	retention time.Duration
-	stop      chan struct{} // closed by Close: ends the retention sweep
-	swept     chan struct{} // closed when the sweep has ended
+	stop  chan struct{} // closed by Close: ends the retention sweep
+	swept chan struct{} // closed when the sweep has ended
 
 	mu     sync.Mutex
 	files  map[string]*file // by task/container
 	closed bool
+
+	// rotating is held for writing while a file rotates, and for reading
+	// while a query opens a task's files: the query sees each file once.
+	// Queries read the files they opened without it.
+	rotating sync.RWMutex
 }
 
 type file struct {
@@ -142,9 +167,9 @@ type file struct {
 
 // Open returns a Store writing under dir (created if missing).
 func Open(dir string, opts ...Option) (*Store, error) {
-	s := &Store{dir: dir, maxBytes: DefaultMaxFileBytes, maxFiles: DefaultMaxFiles, now: time.Now, files: map[string]*file{}}
+	s := &Store{dir: dir, options: options{maxBytes: DefaultMaxFileBytes, maxFiles: DefaultMaxFiles, now: time.Now}, files: map[string]*file{}}
 	for _, opt := range opts {
-		if err := opt(s); err != nil {
+		if err := opt(&s.options); err != nil {
 			return nil, err
 		}
 	}
@@ -283,16 +308,16 @@ func (s *Store) file(taskID, container string) (*file, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return nil, err
 	}
-	fh, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	fh, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	st, err := fh.Stat()
+	size, err := endLine(fh)
 	if err != nil {
 		fh.Close()
 		return nil, err
 	}
-	f := &file{path: p, f: fh, size: st.Size()}
+	f := &file{path: p, f: fh, size: size}
 	s.files[key] = f
 	if err := s.updateIndex(taskID, func(t *TaskLog) {
 		if !slices.Contains(t.Containers, container) {
@@ -303,6 +328,25 @@ func (s *Store) file(taskID, container string) (*file, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// endLine ends a file torn by a crash in the middle of a line with a
+// newline, so that the next line written does not join the torn one, and
+// returns the file's size.
+func endLine(fh *os.File) (int64, error) {
+	st, err := fh.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0, err
+	}
+	last := make([]byte, 1)
+	if _, err := fh.ReadAt(last, st.Size()-1); err != nil {
+		return 0, err
+	}
+	if last[0] == '\n' {
+		return st.Size(), nil
+	}
+	n, err := fh.Write([]byte{'\n'})
+	return st.Size() + int64(n), err
 }
 
 // TaskLog is the index of one task's logs.
@@ -389,16 +433,15 @@ func (s *Store) SetTaskLabels(taskID string, labels map[string]string) error {
 
 // Task returns the index of one task's logs; an error wrapping ErrNotFound
 // when the store has nothing of the task.
+//
+// Task and Tasks take no lock: an index is replaced whole (written aside,
+// then renamed over the old one), so a reader sees the old or the new.
 func (s *Store) Task(taskID string) (TaskLog, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return readIndex(s.taskDir(taskID))
 }
 
 // Tasks returns the index of every task with logs or labels, by task ID.
 func (s *Store) Tasks() ([]TaskLog, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
@@ -421,17 +464,30 @@ func (s *Store) Tasks() ([]TaskLog, error) {
 	return out, nil
 }
 
-// append writes one entry, rotating first when the file is full.
+// append writes one entry, rotating first when the file is full. An entry
+// whose JSON would pass maxRecordBytes is split in two first.
 func (s *Store) append(e Entry) error {
 	f, err := s.file(e.Task, e.Container)
 	if err != nil {
 		return err
 	}
-	line, err := json.Marshal(e)
+	line, err := encode(e)
 	if err != nil {
 		return err
 	}
-	line = append(line, '\n')
+	if len(line) > maxRecordBytes {
+		cut := runeCut(e.Message, len(e.Message)/2)
+		if cut == 0 {
+			return fmt.Errorf("logs: task %.64q container %.64q: names too long for a log line", e.Task, e.Container)
+		}
+		first, rest := e, e
+		first.Message, first.Partial = e.Message[:cut], true
+		rest.Message = e.Message[cut:]
+		if err := s.append(first); err != nil {
+			return err
+		}
+		return s.append(rest)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.f == nil {
@@ -447,8 +503,22 @@ func (s *Store) append(e Entry) error {
 	return err
 }
 
+// encode is e's JSON line. It leaves <, > and & alone: the files are not
+// HTML, and escaping them would grow a line six-fold.
+func encode(e Entry) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
 // rotate shifts name.log -> name.log.1 -> name.log.2 ..., dropping the oldest.
 func (s *Store) rotate(f *file) error {
+	s.rotating.Lock()
+	defer s.rotating.Unlock()
 	if err := f.f.Close(); err != nil {
 		return err
 	}
@@ -492,11 +562,14 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			w.partial = append(w.partial, p...)
-			for len(w.partial) >= MaxLineBytes {
-				if err := w.emit(w.partial[:MaxLineBytes]); err != nil {
+			// Keep up to MaxLineBytes: a line of exactly that length
+			// that ends in the next write is one entry.
+			for len(w.partial) > MaxLineBytes {
+				cut := runeCut(w.partial, MaxLineBytes)
+				if err := w.emit(w.partial[:cut], true); err != nil {
 					return 0, err
 				}
-				w.partial = w.partial[MaxLineBytes:]
+				w.partial = w.partial[cut:]
 			}
 			break
 		}
@@ -504,112 +577,37 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.partial = nil
 		p = p[i+1:]
 		for len(line) > MaxLineBytes {
-			if err := w.emit(line[:MaxLineBytes]); err != nil {
+			cut := runeCut(line, MaxLineBytes)
+			if err := w.emit(line[:cut], true); err != nil {
 				return 0, err
 			}
-			line = line[MaxLineBytes:]
+			line = line[cut:]
 		}
-		if err := w.emit(line); err != nil {
+		if err := w.emit(bytes.TrimSuffix(line, []byte("\r")), false); err != nil {
 			return 0, err
 		}
 	}
 	return n, nil
 }
 
-func (w *lineWriter) emit(line []byte) error {
+// runeCut returns where to cut s to keep at most n bytes before the cut
+// without splitting a UTF-8 sequence (bytes that are not UTF-8 are cut
+// at n).
+func runeCut[T ~string | ~[]byte](s T, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	for i := n; i > n-utf8.UTFMax && i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			return i
+		}
+	}
+	return n
+}
+
+func (w *lineWriter) emit(line []byte, partial bool) error {
 	return w.s.append(Entry{Time: w.s.now(), Task: w.task, Container: w.container, Stream: w.stream,
-		Message: strings.TrimSuffix(string(line), "\r")})
-}
-
-// Query selects log lines. Empty fields match everything.
-type Query struct {
-	// Task and Container narrow the query; with no Task every task is read.
-	Task      string
-	Container string
-	// Stream keeps one stream only.
-	Stream Stream
-	// Since and Until bound the lines' times (Since inclusive, Until
-	// exclusive); zero means unbounded.
-	Since, Until time.Time
-	// Contains keeps lines containing the string; Match lines matching the
-	// regular expression.
-	Contains string
-	Match    *regexp.Regexp
-	// Tail keeps only the last Tail matching lines (0 = all).
-	Tail int
-}
-
-// Query returns the matching lines in time order.
-func (s *Store) Query(q Query) ([]Entry, error) {
-	var files []string
-	taskDirs := []string{}
-	if q.Task != "" {
-		taskDirs = append(taskDirs, s.taskDir(q.Task))
-	} else {
-		ents, err := os.ReadDir(s.dir)
-		if err != nil {
-			return nil, fmt.Errorf("logs: %w", err)
-		}
-		for _, e := range ents {
-			if e.IsDir() {
-				taskDirs = append(taskDirs, filepath.Join(s.dir, e.Name()))
-			}
-		}
-	}
-	for _, d := range taskDirs {
-		pattern := "*.log*"
-		if q.Container != "" {
-			pattern = safeName.ReplaceAllString(q.Container, "_") + ".log*"
-		}
-		m, err := filepath.Glob(filepath.Join(d, pattern))
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, m...)
-	}
-	var out []Entry
-	for _, p := range files {
-		if err := s.scan(p, q, &out); err != nil {
-			return nil, err
-		}
-	}
-	slices.SortStableFunc(out, func(a, b Entry) int { return a.Time.Compare(b.Time) })
-	if q.Tail > 0 && len(out) > q.Tail {
-		out = out[len(out)-q.Tail:]
-	}
-	return out, nil
-}
-
-func (s *Store) scan(path string, q Query, out *[]Entry) error {
-	s.mu.Lock() // keep rotation from moving files under the reader
-	defer s.mu.Unlock()
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4*MaxLineBytes)
-	for sc.Scan() {
-		var e Entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			continue // a torn last line after a crash
-		}
-		switch {
-		case q.Container != "" && e.Container != q.Container,
-			q.Stream != "" && e.Stream != q.Stream,
-			!q.Since.IsZero() && e.Time.Before(q.Since),
-			!q.Until.IsZero() && !e.Time.Before(q.Until),
-			q.Contains != "" && !strings.Contains(e.Message, q.Contains),
-			q.Match != nil && !q.Match.MatchString(e.Message):
-			continue
-		}
-		*out = append(*out, e)
-	}
-	return sc.Err()
+		Message: string(line), Partial: partial})
 }
 
 // Remove deletes a task's logs (for example once the task is forgotten).

@@ -40,9 +40,9 @@ type PortProbe func(proto Protocol, port uint16) (inUse bool)
 // dynamic port handed out, so released ports are reused as late as possible.
 // A PortAllocator is safe for concurrent use.
 type PortAllocator struct {
+	portOptions // set by NewPortAllocator, never changed
+
 	mu      sync.Mutex
-	dynamic PortRange
-	probe   PortProbe
 	used    map[Protocol]*[1024]uint64 // 65536 bits per protocol
 	next    map[Protocol]uint16
 	owners  map[portKey]string
@@ -54,13 +54,19 @@ type portKey struct {
 	port  uint16
 }
 
-// PortOption configures a PortAllocator.
-type PortOption func(*PortAllocator) error
+// PortOption configures a PortAllocator made by NewPortAllocator.
+type PortOption func(*portOptions) error
+
+// portOptions are what the options of NewPortAllocator set.
+type portOptions struct {
+	dynamic PortRange
+	probe   PortProbe
+}
 
 // WithDynamicPorts sets the range dynamic ports come from
 // (DefaultDynamicPorts when not given).
 func WithDynamicPorts(r PortRange) PortOption {
-	return func(p *PortAllocator) error {
+	return func(p *portOptions) error {
 		if err := r.Validate(); err != nil {
 			return err
 		}
@@ -72,7 +78,7 @@ func WithDynamicPorts(r PortRange) PortOption {
 // WithPortProbe makes dynamic allocation skip ports that probe reports in
 // use.
 func WithPortProbe(probe PortProbe) PortOption {
-	return func(p *PortAllocator) error {
+	return func(p *portOptions) error {
 		p.probe = probe
 		return nil
 	}
@@ -81,14 +87,14 @@ func WithPortProbe(probe PortProbe) PortOption {
 // NewPortAllocator returns an empty allocator.
 func NewPortAllocator(opts ...PortOption) (*PortAllocator, error) {
 	p := &PortAllocator{
-		dynamic: DefaultDynamicPorts,
-		used:    map[Protocol]*[1024]uint64{ProtocolTCP: new([1024]uint64), ProtocolUDP: new([1024]uint64)},
-		next:    map[Protocol]uint16{},
-		owners:  map[portKey]string{},
-		byOwner: map[string][]portKey{},
+		portOptions: portOptions{dynamic: DefaultDynamicPorts},
+		used:        map[Protocol]*[1024]uint64{ProtocolTCP: new([1024]uint64), ProtocolUDP: new([1024]uint64)},
+		next:        map[Protocol]uint16{},
+		owners:      map[portKey]string{},
+		byOwner:     map[string][]portKey{},
 	}
 	for _, opt := range opts {
-		if err := opt(p); err != nil {
+		if err := opt(&p.portOptions); err != nil {
 			return nil, err
 		}
 	}

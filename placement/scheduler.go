@@ -12,19 +12,24 @@ import (
 // state of its own: each round of placement starts with NewRound. A
 // Scheduler is immutable and safe for concurrent use.
 type Scheduler struct {
+	options
+}
+
+// Option configures a Scheduler made by New.
+type Option func(*options) error
+
+// options are what the options of New set.
+type options struct {
 	filters    []Filter
 	strategies []Strategy
 	// scanOnly turns the index off, so tests can compare both paths.
 	scanOnly bool
 }
 
-// Option configures a Scheduler.
-type Option func(*Scheduler) error
-
 // WithFilters adds filters that run, in order, after the built-in ones on
 // every request.
 func WithFilters(filters ...Filter) Option {
-	return func(s *Scheduler) error {
+	return func(s *options) error {
 		for i, f := range filters {
 			if f == nil {
 				return &FieldError{Field: fmt.Sprintf("filters[%d]", i), Reason: "is nil"}
@@ -40,7 +45,7 @@ func WithFilters(filters ...Filter) Option {
 // ScoreStrategy adapts a Scorer. Without this option (and without request
 // strategies) the first instance that fits, in round order, wins.
 func WithStrategies(strategies ...Strategy) Option {
-	return func(s *Scheduler) error {
+	return func(s *options) error {
 		for i, st := range strategies {
 			if st == nil {
 				return &FieldError{Field: fmt.Sprintf("strategies[%d]", i), Reason: "is nil"}
@@ -56,7 +61,7 @@ func WithStrategies(strategies ...Strategy) Option {
 func New(opts ...Option) (*Scheduler, error) {
 	s := &Scheduler{}
 	for _, opt := range opts {
-		if err := opt(s); err != nil {
+		if err := opt(&s.options); err != nil {
 			return nil, err
 		}
 	}

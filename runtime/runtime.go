@@ -46,6 +46,19 @@ var (
 	ErrInUse = errors.New("runtime: image in use")
 )
 
+// AccessVerifier is implemented by runtimes that can check, without
+// pulling, that credentials could pull an image that is already present:
+// the registry serves the local image's manifest, by digest, to them. An
+// agent asked to check access (agent.Config.VerifyImageAccess) calls it
+// before a container uses a local image, so that a task never runs an
+// image that another task's credentials pulled and its own could not.
+type AccessVerifier interface {
+	// VerifyImageAccess returns nil when auth (nil: anonymous) may pull
+	// the content of local image ref. Errors wrap ErrImagePull, and
+	// ErrNotFound when ref is not present.
+	VerifyImageAccess(ctx context.Context, ref string, auth *Auth) error
+}
+
 // Runtime is a container engine as seen by an agent.
 //
 // A container goes through Create -> Start -> (exit) -> Delete. Wait may be

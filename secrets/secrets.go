@@ -12,7 +12,18 @@
 //   - Memory holds secrets in memory, for tests and for programs that fetch
 //     secrets themselves.
 //
-// Both implement the agent's SecretResolver (Resolve(ctx, valueFrom)).
+// Both implement the agent's SecretResolver (Resolve(ctx, Request)) and
+// hand any secret they hold to any task that names it. Wrap them in Scoped
+// to tie each secret to the tasks allowed to read it, as ECS ties a secret
+// to the execution roles granted it, and registry credentials to the
+// registries they were issued for:
+//
+//	dir, _ := secrets.NewDir("/etc/stevedore/secrets")
+//	scoped, err := secrets.NewScoped(dir,
+//		secrets.Grant{Secrets: []string{"db-password"}, ExecutionRoles: []string{"arn:aws:iam::123456789012:role/web"}},
+//		secrets.Grant{Secrets: []string{"registry-creds"}, Registries: []string{"registry.example.com"}, Clusters: []string{"prod"}},
+//	)
+//
 // Errors never contain a secret's value.
 package secrets
 
@@ -68,7 +79,8 @@ func NewDir(dir string) (*Dir, error) {
 }
 
 // Resolve reads the secret's file; one trailing newline is dropped.
-func (d *Dir) Resolve(ctx context.Context, valueFrom string) (string, error) {
+func (d *Dir) Resolve(ctx context.Context, req Request) (string, error) {
+	valueFrom := req.ValueFrom
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -112,7 +124,8 @@ func (m *Memory) Set(name, value string) {
 }
 
 // Resolve looks the reference up as given, then by its Name.
-func (m *Memory) Resolve(ctx context.Context, valueFrom string) (string, error) {
+func (m *Memory) Resolve(ctx context.Context, req Request) (string, error) {
+	valueFrom := req.ValueFrom
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}

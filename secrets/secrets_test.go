@@ -37,12 +37,12 @@ func TestDir(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "db-password"), []byte("s3cret\n"), 0o600))
 	d, err := secrets.NewDir(dir)
 	require.NoError(t, err)
-	v, err := d.Resolve(context.Background(), "arn:aws:secretsmanager:r:1:secret:db-password")
+	v, err := d.Resolve(context.Background(), secrets.Request{ValueFrom: "arn:aws:secretsmanager:r:1:secret:db-password"})
 	require.NoError(t, err)
 	assert.Equal(t, "s3cret", v)
-	_, err = d.Resolve(context.Background(), "missing")
+	_, err = d.Resolve(context.Background(), secrets.Request{ValueFrom: "missing"})
 	require.ErrorIs(t, err, secrets.ErrNotFound)
-	_, err = d.Resolve(context.Background(), "../etc/passwd")
+	_, err = d.Resolve(context.Background(), secrets.Request{ValueFrom: "../etc/passwd"})
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "root:")
 }
@@ -50,10 +50,10 @@ func TestDir(t *testing.T) {
 func TestMemory(t *testing.T) {
 	t.Parallel()
 	m := secrets.NewMemory(map[string]string{"token": "abc"})
-	v, err := m.Resolve(context.Background(), "arn:aws:ssm:r:1:parameter/token")
+	v, err := m.Resolve(context.Background(), secrets.Request{ValueFrom: "arn:aws:ssm:r:1:parameter/token"})
 	require.NoError(t, err)
 	assert.Equal(t, "abc", v)
-	_, err = m.Resolve(context.Background(), "other")
+	_, err = m.Resolve(context.Background(), secrets.Request{ValueFrom: "other"})
 	require.ErrorIs(t, err, secrets.ErrNotFound)
 	assert.NotContains(t, err.Error(), "abc")
 }

@@ -179,7 +179,7 @@ func (c DeploymentConfiguration) validateStrategy(v *ValidationError, path strin
 	switch c.Strategy {
 	case "", StrategyRolling, StrategyBlueGreen, StrategyLinear, StrategyCanary:
 	default:
-		v.add(path+".strategy", "must be ROLLING, BLUE_GREEN, LINEAR or CANARY, got %q", c.Strategy)
+		v.add(path+".strategy", "must be ROLLING, BLUE_GREEN, LINEAR or CANARY, got %s", quote(string(c.Strategy)))
 	}
 	bakeTime := func(field string, d time.Duration) {
 		if d < 0 || d > MaxBakeTime {
@@ -226,7 +226,7 @@ func (c DeploymentConfiguration) validateStrategy(v *ValidationError, path strin
 		}
 		for i, name := range a.AlarmNames {
 			if name == "" || slices.Index(a.AlarmNames, name) < i {
-				v.add(fmt.Sprintf("%s.alarms.alarmNames[%d]", path, i), "must be a distinct, non-empty name, got %q", name)
+				v.add(fmt.Sprintf("%s.alarms.alarmNames[%d]", path, i), "must be a distinct, non-empty name, got %s", quote(name))
 			}
 		}
 	}
@@ -248,13 +248,13 @@ func validateBlueGreenLoadBalancers(v *ValidationError, lbs []LoadBalancer) {
 		if ac.AlternateTargetGroup == "" {
 			v.add(path+".alternateTargetGroupArn", "is required")
 		} else if ac.AlternateTargetGroup == lb.TargetGroup {
-			v.add(path+".alternateTargetGroupArn", "must differ from targetGroupArn %q", lb.TargetGroup)
+			v.add(path+".alternateTargetGroupArn", "must differ from targetGroupArn %s", quote(lb.TargetGroup))
 		}
 		if ac.ProductionListenerRule == "" {
 			v.add(path+".productionListenerRule", "is required")
 		}
 		if ac.TestListenerRule != "" && ac.TestListenerRule == ac.ProductionListenerRule {
-			v.add(path+".testListenerRule", "must differ from productionListenerRule %q", ac.ProductionListenerRule)
+			v.add(path+".testListenerRule", "must differ from productionListenerRule %s", quote(ac.ProductionListenerRule))
 		}
 	}
 }

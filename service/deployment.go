@@ -3,8 +3,10 @@ package service
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -110,6 +112,25 @@ func (e *ValidationError) orNil() error {
 	return e
 }
 
+// maxQuoted is how much of a value a validation error quotes: a name of a
+// megabyte must not come back whole in the error, its logs and its API
+// answer.
+const maxQuoted = 64
+
+// quote returns s quoted as by %q, cut after maxQuoted bytes (at a
+// character boundary) and followed by the length of the whole when it was
+// longer, as package task quotes what it is given.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
+}
+
 // CircuitBreaker is the deployment circuit breaker: with Enable, a rolling
 // deployment whose tasks keep failing to start or failing health checks is
 // marked FAILED; with Rollback too, the service returns to the last
@@ -158,6 +179,17 @@ func (c DeploymentConfiguration) Percentages(s SchedulingStrategy) (minPct, maxP
 	return minPct, maxPct
 }
 
+// Effective returns a copy of c with the percentages in force filled in
+// for strategy s (the defaults of s where c leaves them unset), as ECS
+// describes a service: REPLICA 100/200, DAEMON 0/100 unless set. c itself
+// is not changed, so that what is stored still says what the user set.
+func (c DeploymentConfiguration) Effective(s SchedulingStrategy) DeploymentConfiguration {
+	out := c.clone()
+	minPct, maxPct := c.Percentages(s)
+	out.MinimumHealthyPercent, out.MaximumPercent = &minPct, &maxPct
+	return out
+}
+
 // Bounds returns the rolling-deployment bounds for desired tasks: at least
 // ceil(desired × minimumHealthyPercent / 100) healthy tasks, and at most
 // floor(desired × maximumPercent / 100) tasks RUNNING or PENDING.
@@ -180,15 +212,13 @@ func (c DeploymentConfiguration) validate(v *ValidationError, path string, s Sch
 	if minPct < 0 || minPct > 100 {
 		v.add(path+".minimumHealthyPercent", "must be between 0 and 100, got %d", minPct)
 	}
-	lowest := 100
-	if s == Daemon {
-		lowest = 0
-	}
-	if maxPct < lowest || maxPct > MaxMaximumPercent {
-		v.add(path+".maximumPercent", "must be between %d and %d, got %d", lowest, MaxMaximumPercent, maxPct)
-	}
-	if s == Daemon && maxPct < minPct {
-		v.add(path+".maximumPercent", "must not be below minimumHealthyPercent (%d), got %d", minPct, maxPct)
+	switch {
+	case s == Daemon && maxPct != DefaultDaemonMaximumPercent:
+		// ECS: a DAEMON service's maximumPercent stays at 100, one task
+		// per instance; its minimumHealthyPercent may be 0-100.
+		v.add(path+".maximumPercent", "must be %d with the DAEMON scheduling strategy, got %d", DefaultDaemonMaximumPercent, maxPct)
+	case s != Daemon && (maxPct < 100 || maxPct > MaxMaximumPercent):
+		v.add(path+".maximumPercent", "must be between 100 and %d, got %d", MaxMaximumPercent, maxPct)
 	}
 	if cb := c.CircuitBreaker; cb != nil && cb.Rollback && !cb.Enable {
 		v.add(path+".deploymentCircuitBreaker.rollback", "requires enable to be true")

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -44,6 +43,9 @@ type TaskState struct {
 	// StoppedForHealth is true when the task was stopped because it failed
 	// its health checks.
 	StoppedForHealth bool
+	// Placement is where the task sits for each level of Input.StopBalance,
+	// in the same order.
+	Placement []PlacementValue
 }
 
 // occupying reports whether the task counts towards maximumPercent: ECS
@@ -91,8 +93,18 @@ type Input struct {
 	// healthy, before it completes (ECS's bake time, derived from the
 	// alarms' periods); 0 completes it at once.
 	AlarmBakeTime time.Duration
-	// NewDeploymentID names a deployment created by a rollback.
-	NewDeploymentID func() string
+	// DeploymentSeq is the number of the service's last deployment
+	// (Service.DeploymentSeq). A deployment the planner creates, a
+	// rollback, takes the next number and is named by DeploymentID.
+	DeploymentSeq int
+	// StopBalance is how the planner keeps the service balanced when it
+	// chooses tasks to stop (scale-in, deployments, draining): the
+	// service's placement strategy, level by level, as in TaskState.Placement.
+	// Empty means spread over instances.
+	StopBalance []BalanceKind
+	// Seed drives the choice among tasks that random levels of StopBalance
+	// leave equal, so that a plan is reproducible.
+	Seed uint64
 	// Routing is how the service's listener rules forward, as last
 	// applied (blue/green strategies; nil when never applied).
 	Routing *AppliedRouting
@@ -123,6 +135,9 @@ type Plan struct {
 	Deployments []Deployment
 	// LastCompleted is the rollback target after this pass.
 	LastCompleted *Deployment
+	// DeploymentSeq is the number of the service's last deployment after
+	// this pass: Input.DeploymentSeq, plus one for a rollback.
+	DeploymentSeq int
 	// Steady is true when the service has reached a steady state.
 	Steady bool
 	Starts []Start
@@ -171,6 +186,7 @@ type planner struct {
 func Compute(in Input) Plan {
 	p := &planner{in: in}
 	p.plan.Deployments = slices.Clone(in.Deployments)
+	p.plan.DeploymentSeq = in.DeploymentSeq
 	if in.LastCompleted != nil {
 		lc := *in.LastCompleted
 		p.plan.LastCompleted = &lc
@@ -354,12 +370,9 @@ func (p *planner) failPrimary(reason, why string, rollback bool, rollbackReason 
 	if !rollback || lc == nil || lc.ID == p.primary.ID || p.primary.RollbackOf != "" {
 		return
 	}
-	id := lc.ID + "-rollback"
-	if p.in.NewDeploymentID != nil {
-		id = p.in.NewDeploymentID()
-	}
+	p.plan.DeploymentSeq++
 	next := Deployment{
-		ID:                   id,
+		ID:                   DeploymentID(p.in.Service, p.plan.DeploymentSeq),
 		Status:               Primary,
 		TaskDefinition:       lc.TaskDefinition,
 		NetworkConfiguration: lc.NetworkConfiguration,
@@ -389,47 +402,6 @@ func (p *planner) countFailures() {
 	p.primary.FailedTasks = max(p.primary.FailedTasks, failed)
 }
 
-// stopOrder sorts candidates so that the cheapest to lose go first: tasks not
-// yet running, then unhealthy, then those on draining instances, then those
-// on the instances most crowded with this service's tasks, newest first.
-func (p *planner) stopOrder(cands []*TaskState) {
-	if len(cands) < 2 {
-		return // nothing to order (and no need to count)
-	}
-	perInstance := map[string]int{}
-	for i := range p.in.Tasks {
-		if t := &p.in.Tasks[i]; p.wanted(t) {
-			perInstance[t.InstanceID]++
-		}
-	}
-	rank := func(t *TaskState) int {
-		switch {
-		case t.Phase != PhaseRunning:
-			return 0
-		case t.HealthChecked && t.Health == health.Unhealthy:
-			return 1
-		case t.HealthChecked && t.Health != health.Healthy:
-			return 2 // not known healthy yet: cheaper to lose than a healthy one
-		case t.OnDrainingInstance:
-			return 3
-		default:
-			return 4
-		}
-	}
-	slices.SortStableFunc(cands, func(a, b *TaskState) int {
-		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(perInstance[b.InstanceID], perInstance[a.InstanceID]); c != 0 {
-			return c
-		}
-		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-}
-
 func (p *planner) replica() {
 	in := p.in
 	desired := in.DesiredCount
@@ -454,8 +426,8 @@ func (p *planner) replica() {
 	}
 	if len(keep) > desired {
 		// Cheapest to lose first: the first extra ones go, the best stay.
-		p.stopOrder(keep)
 		extra := len(keep) - desired
+		p.stopOrder(keep, extra)
 		surplus = append(surplus, keep[:extra]...)
 		keep = keep[extra:]
 	}
@@ -491,8 +463,8 @@ func (p *planner) replica() {
 
 	// Surplus tasks (older deployments, draining instances, scale-in):
 	// those not counted healthy go at once, healthy ones within the minimum.
-	p.stopOrder(surplus)
 	budget := healthy - minHealthy
+	p.stopOrder(surplus, p.countUnhealthy(surplus)+max(budget, 0))
 	var stopped []string
 	for _, t := range surplus {
 		reason := fmt.Sprintf(ReasonScaling, primary.ID)
@@ -596,7 +568,7 @@ func (p *planner) daemon() {
 				old = append(old, t)
 			}
 		}
-		p.stopOrder(old)
+		p.stopOrder(old, len(old))
 		for _, t := range old {
 			if p.healthy(t) {
 				if budget <= 0 {

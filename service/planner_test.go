@@ -42,6 +42,7 @@ func rolling(desired int, c DeploymentConfiguration, tasks []TaskState) Input {
 			{ID: "old", Status: Active, TaskDefinition: "web:1", RolloutState: RolloutCompleted, CreatedAt: t0.Add(-time.Hour)},
 		},
 		LastCompleted: &Deployment{ID: "old", TaskDefinition: "web:1", RolloutState: RolloutCompleted},
+		DeploymentSeq: 2,
 		Tasks:         tasks,
 		Now:           t0,
 	}
@@ -317,10 +318,11 @@ func TestCircuitBreakerRollsBack(t *testing.T) {
 		in.Tasks = append(in.Tasks, st)
 	}
 	in.Now = t0.Add(time.Minute)
-	in.NewDeploymentID = func() string { return "rb" }
 	p := Compute(in)
 	require.Len(t, p.Deployments, 3)
-	assert.Equal(t, "rb", p.Deployments[0].ID)
+	assert.Equal(t, "ecs-svc/web/3", p.Deployments[0].ID, "the rollback takes the next number")
+	assert.Equal(t, 3, p.DeploymentSeq)
+	assert.Equal(t, 2, in.DeploymentSeq, "the input is left alone")
 	assert.Equal(t, Primary, p.Deployments[0].Status)
 	assert.Equal(t, "web:1", p.Deployments[0].TaskDefinition)
 	assert.Equal(t, RolloutFailed, p.Deployments[1].RolloutState)
@@ -351,27 +353,30 @@ func TestRollingAlarmRollsBack(t *testing.T) {
 	in := rolling(2, c, running("old", 2))
 	in.Tasks = append(in.Tasks, running("new", 2)...)
 	in.Now = t0.Add(time.Minute)
-	in.NewDeploymentID = func() string { return "rb" }
-	assert.Len(t, Compute(in).Deployments, 2, "no alarm: the deployment goes on")
+	p := Compute(in)
+	assert.Len(t, p.Deployments, 2, "no alarm: the deployment goes on")
+	assert.Equal(t, 2, p.DeploymentSeq, "no deployment, no new number")
 
 	in.Deployments[0].AlarmFired = "errors: 7 > 5"
-	p := Compute(in)
+	p = Compute(in)
 	require.Len(t, p.Deployments, 3)
-	assert.Equal(t, "rb", p.Deployments[0].ID)
+	assert.Equal(t, "ecs-svc/web/3", p.Deployments[0].ID)
+	assert.Equal(t, 3, p.DeploymentSeq)
 	assert.Equal(t, "web:1", p.Deployments[0].TaskDefinition)
 	assert.Equal(t, "ECS deployment alarms: rolling back to deploymentId old.", p.Deployments[0].RolloutStateReason)
 	assert.Equal(t, RolloutFailed, p.Deployments[1].RolloutState)
 	assert.Equal(t, "ECS deployment alarms: alarm errors: 7 > 5.", p.Deployments[1].RolloutStateReason)
 	assert.Contains(t, p.Events, "(service web) (deployment new) deployment failed: alarm errors: 7 > 5.")
-	assert.Contains(t, p.Events, "(service web) (deployment rb) rolling back to deployment old.")
+	assert.Contains(t, p.Events, "(service web) (deployment ecs-svc/web/3) rolling back to deployment old.")
 	assert.Equal(t, "new", p.Deployments[0].RollbackOf)
 
 	// The rollback's own alarm verdict does not roll back again.
-	in.Deployments = p.Deployments
+	in.Deployments, in.DeploymentSeq = p.Deployments, p.DeploymentSeq
 	in.Deployments[0].AlarmFired = "errors: 7 > 5"
 	in.Now = in.Now.Add(time.Minute)
 	p = Compute(in)
-	assert.Equal(t, "rb", p.Deployments[0].ID)
+	assert.Equal(t, "ecs-svc/web/3", p.Deployments[0].ID)
+	assert.Equal(t, 3, p.DeploymentSeq)
 	assert.Equal(t, RolloutInProgress, p.Deployments[0].RolloutState)
 }
 
@@ -516,7 +521,17 @@ func (s *sim) apply(t *rapid.T, p Plan) {
 	if occ > maxTotal {
 		t.Fatalf("%d tasks RUNNING or PENDING, above the maximum %d", occ, maxTotal)
 	}
-	s.in.Deployments, s.in.LastCompleted, s.in.Steady = p.Deployments, p.LastCompleted, p.Steady
+	ids := map[string]bool{}
+	for _, d := range p.Deployments {
+		if ids[d.ID] {
+			t.Fatalf("two deployments named %s", d.ID)
+		}
+		ids[d.ID] = true
+	}
+	if p.DeploymentSeq < s.in.DeploymentSeq {
+		t.Fatalf("deployment number went back from %d to %d", s.in.DeploymentSeq, p.DeploymentSeq)
+	}
+	s.in.Deployments, s.in.LastCompleted, s.in.Steady, s.in.DeploymentSeq = p.Deployments, p.LastCompleted, p.Steady, p.DeploymentSeq
 }
 
 func (s *sim) isHealthy(t *TaskState) bool {
@@ -536,8 +551,6 @@ func TestPlannerInvariants(t *testing.T) {
 		s := &sim{in: Input{Service: "svc", Strategy: Replica, DesiredCount: desired, Config: c, Now: t0,
 			Deployments: []Deployment{{ID: "d0", Status: Primary, TaskDefinition: "x:1", RolloutState: RolloutInProgress, CreatedAt: t0}},
 		}}
-		deps := 0
-		s.in.NewDeploymentID = func() string { deps++; return fmt.Sprintf("rb%d", deps) }
 		for step := range 60 {
 			s.apply(t, Compute(s.in))
 			s.in.Now = s.in.Now.Add(time.Minute)

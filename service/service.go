@@ -21,6 +21,18 @@ const (
 	StatusInactive Status = "INACTIVE"
 )
 
+// MaxDesiredCount is the largest desiredCount a service accepts. ECS's
+// "tasks per service" quota is 5,000 by default and can be raised;
+// Stevedore accepts up to 10,000, the largest maxCapacity its service auto
+// scaling takes, so that every count auto scaling sets is one Validate
+// accepts. The bound keeps the deployment arithmetic (desiredCount times
+// maximumPercent) far from overflowing.
+const MaxDesiredCount = 10000
+
+// MaxLoadBalancers is how many target groups a service may register its
+// tasks with (ECS's "target groups per service" quota).
+const MaxLoadBalancers = 5
+
 // MaxEvents is how many service events a service keeps (ECS shows the
 // latest 100).
 const MaxEvents = 100
@@ -138,6 +150,15 @@ func (s Service) Clone() Service {
 	return out
 }
 
+// Effective returns a deep copy of s as DescribeServices shows it: its
+// deployment configuration with the percentages in force filled in (see
+// DeploymentConfiguration.Effective). s is not changed.
+func (s Service) Effective() Service {
+	out := s.Clone()
+	out.DeploymentConfiguration = s.DeploymentConfiguration.Effective(s.SchedulingStrategy)
+	return out
+}
+
 func (c DeploymentConfiguration) clone() DeploymentConfiguration {
 	out := c
 	if c.MinimumHealthyPercent != nil {
@@ -186,6 +207,13 @@ func (s *Service) AddEvent(now time.Time, msg string) {
 	}
 }
 
+// DeploymentID names deployment number seq of a service:
+// "ecs-svc/<service>/<seq>", unique within the service because its
+// DeploymentSeq only grows.
+func DeploymentID(service string, seq int) string {
+	return fmt.Sprintf("ecs-svc/%s/%d", service, seq)
+}
+
 // NewDeployment makes a new primary deployment of taskDefinition with the
 // service's network configuration; earlier deployments become ACTIVE.
 func (s *Service) NewDeployment(taskDefinition string, now time.Time) *Deployment {
@@ -194,7 +222,7 @@ func (s *Service) NewDeployment(taskDefinition string, now time.Time) *Deploymen
 		s.Deployments[i].Status = Active
 	}
 	d := Deployment{
-		ID:             fmt.Sprintf("ecs-svc/%s/%d", s.Name, s.DeploymentSeq),
+		ID:             DeploymentID(s.Name, s.DeploymentSeq),
 		Status:         Primary,
 		TaskDefinition: taskDefinition,
 		DesiredCount:   s.DesiredCount,
@@ -216,7 +244,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 func (s *Service) Validate() error {
 	var v ValidationError
 	if !nameRE.MatchString(s.Name) {
-		v.add("serviceName", "must be 1-255 letters, digits, hyphens and underscores, got %q", s.Name)
+		v.add("serviceName", "must be 1-255 letters, digits, hyphens and underscores, got %s", quote(s.Name))
 	}
 	if s.TaskDefinition == "" {
 		v.add("taskDefinition", "is required")
@@ -224,10 +252,14 @@ func (s *Service) Validate() error {
 	switch s.SchedulingStrategy {
 	case Replica, Daemon:
 	default:
-		v.add("schedulingStrategy", "must be REPLICA or DAEMON, got %q", s.SchedulingStrategy)
+		v.add("schedulingStrategy", "must be REPLICA or DAEMON, got %s", quote(string(s.SchedulingStrategy)))
 	}
-	if s.DesiredCount < 0 {
-		v.add("desiredCount", "must not be negative, got %d", s.DesiredCount)
+	if s.SchedulingStrategy == Daemon && s.DesiredCount != 0 {
+		// ECS: a DAEMON service runs one task per instance and takes no
+		// desiredCount; one was accepted and silently described as 0.
+		v.add("desiredCount", "must not be set with the DAEMON scheduling strategy, got %d", s.DesiredCount)
+	} else if s.DesiredCount < 0 || s.DesiredCount > MaxDesiredCount {
+		v.add("desiredCount", "must be between 0 and %d, got %d", MaxDesiredCount, s.DesiredCount)
 	}
 	if s.SchedulingStrategy == Daemon && len(s.PlacementStrategy) > 0 {
 		v.add("placementStrategy", "is not supported with the DAEMON scheduling strategy")
@@ -245,6 +277,9 @@ func (s *Service) Validate() error {
 	}
 	if s.HealthCheckGracePeriod < 0 || s.HealthCheckGracePeriod > 2147483647*time.Second {
 		v.add("healthCheckGracePeriodSeconds", "must be between 0 and 2147483647 seconds")
+	}
+	if n := len(s.LoadBalancers); n > MaxLoadBalancers {
+		v.add("loadBalancers", "must have at most %d target groups, got %d", MaxLoadBalancers, n)
 	}
 	for i, lb := range s.LoadBalancers {
 		if lb.ContainerName == "" {

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -84,7 +85,7 @@ func (c *ContainerDefinition) StopTimeout() time.Duration {
 	if c.StopTimeoutSeconds == nil {
 		return DefaultStopTimeout
 	}
-	return time.Duration(*c.StopTimeoutSeconds) * time.Second
+	return seconds(*c.StopTimeoutSeconds)
 }
 
 // StartTimeout returns how long to wait for the container's dependencies;
@@ -93,7 +94,7 @@ func (c *ContainerDefinition) StartTimeout() (d time.Duration, ok bool) {
 	if c.StartTimeoutSeconds == nil {
 		return 0, false
 	}
-	return time.Duration(*c.StartTimeoutSeconds) * time.Second, true
+	return seconds(*c.StartTimeoutSeconds), true
 }
 
 // EffectiveProtocol returns the protocol, ProtocolTCP when unset.
@@ -126,12 +127,27 @@ func (hc *HealthCheck) Retries() int {
 // StartPeriod returns the grace period after start during which failures
 // do not count, 0 when unset.
 func (hc *HealthCheck) StartPeriod() time.Duration {
-	return time.Duration(hc.StartPeriodSeconds) * time.Second
+	return seconds(hc.StartPeriodSeconds)
 }
 
 func secondsOr(s int, def time.Duration) time.Duration {
 	if s == 0 {
 		return def
+	}
+	return seconds(s)
+}
+
+// seconds converts s seconds to a Duration, saturating rather than
+// wrapping: Validate keeps the numbers of a definition far below the
+// limits, but a definition that was never validated must not turn a long
+// timeout into a negative one.
+func seconds(s int) time.Duration {
+	const most = int(math.MaxInt64 / int64(time.Second))
+	switch {
+	case s > most:
+		return math.MaxInt64
+	case s < -most:
+		return math.MinInt64
 	}
 	return time.Duration(s) * time.Second
 }

@@ -60,8 +60,8 @@ const LogDriverStevedore = "stevedore"
 // form is the one of the ECS API (see ParseDefinition).
 //
 // The fields under "Set by the registry" are output-only: they are filled in
-// by Registry.Register (or kept from describe-task-definition output) and
-// ignored by Validate.
+// when the definition is registered (Orchestrator.RegisterTaskDefinition),
+// or kept from describe-task-definition output, and ignored by Validate.
 type TaskDefinition struct {
 	Family                  string                `json:"family,omitempty"`
 	TaskRoleARN             string                `json:"taskRoleArn,omitempty"`

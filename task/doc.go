@@ -54,6 +54,17 @@
 // expressions are checked for presence and length only; the placement
 // package parses the query language.
 //
+// ECS's limits bound what one definition can cost: at most
+// MaxDefinitionBytes (64 KiB) of JSON, refused by ParseDefinition before
+// it decodes anything and by Validate for definitions built in Go (both
+// errors match ErrTooLarge); MaxContainers containers, MaxEnvironmentFiles
+// environment files per container, names of at most 255 characters, and
+// numbers within the ECS API's 32-bit integers (MaxInteger), so that no
+// conversion to bytes or to a time.Duration overflows. RunTask overrides
+// are held to MaxOverrideBytes (8 KiB) and the same bounds by
+// TaskOverride.Validate, which Apply calls. Errors quote at most 64 bytes
+// of a value.
+//
 // # Defaults
 //
 // The helpers apply ECS defaults so that callers do not repeat them:
@@ -65,15 +76,12 @@
 // StartOrder gives the containers in the order they start (dependsOn,
 // links and volumesFrom first), StopOrder the reverse.
 //
-// # Registry
+// # References
 //
-// Registry holds revisions in memory: Register validates and stores the
-// next revision of a family ("web:1", "web:2", ... never reused);
-// Deregister makes a revision INACTIVE; Get takes "web" (latest ACTIVE),
-// "web:2" or an ARN ending in "task-definition/web:2". Definitions go in
-// and out as deep copies, the registry is safe for concurrent use, and
-// its clock is passed to NewRegistry. Lookups that find nothing match
-// ErrNotFound.
+// ParseRef reads a reference to a definition: "web" (the family's latest
+// ACTIVE revision), "web:2", or an ARN ending in "task-definition/web:2";
+// TaskDefinition.Ref gives a definition's own "family:revision". Revisions
+// are numbered, stored and looked up by the orchestrator, in its store.
 //
 // # Tasks
 //
@@ -91,5 +99,5 @@
 // reads the clock.
 //
 // Values of this package are plain data and not safe for concurrent
-// mutation; Registry is the exception. Clone makes deep copies.
+// mutation. Clone makes deep copies.
 package task

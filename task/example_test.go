@@ -93,38 +93,25 @@ func ExampleTaskDefinition_StartOrder() {
 	// stop:  [[app] [migrate] [proxy]]
 }
 
-func ExampleRegistry() {
-	now := time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC)
-	registry := task.NewRegistry(func() time.Time { return now })
-
-	td := &task.TaskDefinition{
-		Family: "web",
-		ContainerDefinitions: []task.ContainerDefinition{
-			{Name: "nginx", Image: "nginx:1.27", Memory: 128},
-		},
+func ExampleParseRef() {
+	for _, ref := range []string{
+		"web",
+		"web:2",
+		"arn:aws:ecs:eu-west-1:123456789012:task-definition/web:2",
+		"web:latest",
+	} {
+		family, revision, err := task.ParseRef(ref)
+		if err != nil {
+			fmt.Println(errors.Is(err, task.ErrInvalid), err)
+			continue
+		}
+		fmt.Println(family, revision)
 	}
-	first, _ := registry.Register(td)
-	td.ContainerDefinitions[0].Image = "nginx:1.28"
-	second, _ := registry.Register(td)
-	fmt.Println(first.Ref(), second.Ref(), second.Status, second.RegisteredAt.Format(time.RFC3339))
-
-	_, _ = registry.Deregister("web:2")
-	latest, _ := registry.Get("web")
-	fmt.Println("latest ACTIVE:", latest.Ref(), latest.ContainerDefinitions[0].Image)
-	old, _ := registry.Get("arn:aws:ecs:eu-west-1:123456789012:task-definition/web:2")
-	fmt.Println(old.Ref(), old.Status)
-
-	active, _ := registry.ListRevisions("web", task.DefinitionActive)
-	fmt.Println("active revisions:", active)
-
-	_, err := registry.Get("web:3")
-	fmt.Println(errors.Is(err, task.ErrNotFound))
 	// Output:
-	// web:1 web:2 ACTIVE 2025-01-01T09:00:00Z
-	// latest ACTIVE: web:1 nginx:1.27
-	// web:2 INACTIVE
-	// active revisions: [web:1]
-	// true
+	// web 0
+	// web 2
+	// web 2
+	// true invalid task definition: taskDefinition: revision of "web:latest" must be a positive number
 }
 
 func ExampleTask() {

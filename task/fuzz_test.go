@@ -46,6 +46,13 @@ func FuzzParseDefinition(f *testing.F) {
 
 		b, err := json.Marshal(td)
 		require.NoError(t, err)
+		if len(b) > task.MaxDefinitionBytes {
+			// Marshal escapes <, > and &, and writes U+FFFD for bad
+			// UTF-8, six bytes each: the input fit, its encoding not.
+			_, _, err := task.ParseDefinition(b)
+			require.ErrorIs(t, err, task.ErrTooLarge)
+			return
+		}
 		again, againWarnings, err := task.ParseDefinition(b)
 		require.NoError(t, err, "re-parse of %s", b)
 		require.Equal(t, td, again, "round trip through %s", b)

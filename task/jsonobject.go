@@ -237,6 +237,9 @@ func unknownFields(path string, v reflect.Value, out []Warning) []Warning {
 		f := fieldsOf(v.Type())
 		extra := v.Field(f.extra).Interface().(map[string]json.RawMessage)
 		for _, k := range sortedKeys(extra) {
+			if isEmptyJSON(extra[k]) {
+				continue // null, [] or {}: says nothing, so not worth a warning
+			}
 			msg := "unknown field, kept as is"
 			if unsupportedECSFields[k] {
 				msg = "ECS field not supported by Stevedore, kept as is"
@@ -248,6 +251,16 @@ func unknownFields(path string, v reflect.Value, out []Warning) []Warning {
 		}
 	}
 	return out
+}
+
+// isEmptyJSON reports whether raw is null, an empty array or an empty
+// object, as exports from the console are full of.
+func isEmptyJSON(raw json.RawMessage) bool {
+	switch string(bytes.Join(bytes.Fields(raw), nil)) {
+	case "null", "[]", "{}":
+		return true
+	}
+	return false
 }
 
 // unsupportedECSFields are ECS task definition members that Stevedore
@@ -280,7 +293,7 @@ func decodeTime(raw json.RawMessage) (time.Time, error) {
 		}
 		var err error
 		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			return t, fmt.Errorf("timestamp %q is not RFC 3339", s)
+			return t, fmt.Errorf("timestamp %s is not RFC 3339", quote(s))
 		}
 	} else {
 		var secs float64
@@ -289,14 +302,14 @@ func decodeTime(raw json.RawMessage) (time.Time, error) {
 		}
 		// Within years 0 to 9999, which RFC 3339 can write back.
 		if secs < -62167219200 || secs >= 253402300800 {
-			return t, fmt.Errorf("timestamp %s is out of range", raw)
+			return t, fmt.Errorf("timestamp %s is out of range", clip(string(raw)))
 		}
 		whole, frac := math.Modf(secs)
 		t = time.Unix(int64(whole), int64(math.Round(frac*1e9)))
 	}
 	t = t.UTC()
 	if y := t.Year(); y < 0 || y > 9999 {
-		return time.Time{}, fmt.Errorf("timestamp %s is out of range", raw)
+		return time.Time{}, fmt.Errorf("timestamp %s is out of range", clip(string(raw)))
 	}
 	return t, nil
 }
@@ -332,7 +345,7 @@ func position(data []byte, offset int64) (line, col int) {
 func typeError(path string, t reflect.Type, err error) error {
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) {
-		return &ParseError{Path: path, Err: fmt.Errorf("want %s, got %s", describeType(t), ute.Value)}
+		return &ParseError{Path: path, Err: fmt.Errorf("want %s, got %s", describeType(t), clip(ute.Value))}
 	}
 	return &ParseError{Path: path, Err: err}
 }
@@ -380,7 +393,7 @@ func isNull(raw json.RawMessage) bool {
 }
 
 func fieldPath(path, name string) string {
-	if !isIdentifier(name) {
+	if !isIdentifier(name) || len(name) > maxQuoted {
 		return keyPath(path, name)
 	}
 	if path == "" {
@@ -394,7 +407,7 @@ func indexPath(path string, i int) string {
 }
 
 func keyPath(path, key string) string {
-	return path + "[" + strconv.Quote(key) + "]"
+	return path + "[" + quote(key) + "]"
 }
 
 func isIdentifier(s string) bool {

@@ -25,11 +25,65 @@ type ContainerOverride struct {
 	MemoryReservation *int           `json:"memoryReservation,omitempty"`
 }
 
+// Validate checks o against ECS's rules for RunTask overrides: at most
+// MaxOverrideBytes of JSON (an error that also matches ErrTooLarge; nothing
+// else is checked then), a name for each container override, and cpu and
+// memory within the bounds Validate sets for a task definition. The error
+// is a *ValidationError (matching ErrInvalid) whose paths start with
+// "overrides".
+func (o *TaskOverride) Validate() error {
+	if o == nil {
+		return nil
+	}
+	v := &validator{}
+	if n, ok := jsonSize(o, MaxOverrideBytes); !ok {
+		v.errs = append(v.errs, FieldError{Path: "overrides", Message: tooLarge(n, MaxOverrideBytes), Err: ErrTooLarge})
+		return &ValidationError{Errors: v.errs}
+	}
+	if o.CPU != "" {
+		if n, err := o.CPU.Units(); err != nil {
+			v.add("overrides.cpu", "%v", err)
+		} else {
+			v.inRange("overrides.cpu", n, MinTaskCPU, MaxTaskCPU, " cpu units")
+		}
+	}
+	if o.Memory != "" {
+		if n, err := o.Memory.MiB(); err != nil {
+			v.add("overrides.memory", "%v", err)
+		} else {
+			v.inRange("overrides.memory", n, MinMemoryMiB, MaxInteger, " MiB")
+		}
+	}
+	for i, co := range o.ContainerOverrides {
+		p := indexPath("overrides.containerOverrides", i)
+		v.required(p+".name", co.Name)
+		if co.CPU != nil {
+			v.inRange(p+".cpu", *co.CPU, 0, MaxContainerCPU, " cpu units")
+		}
+		// 0 takes the definition's limit away.
+		if co.Memory != nil && *co.Memory != 0 {
+			v.inRange(p+".memory", *co.Memory, MinMemoryMiB, MaxInteger, " MiB")
+		}
+		if co.MemoryReservation != nil && *co.MemoryReservation != 0 {
+			v.inRange(p+".memoryReservation", *co.MemoryReservation, MinMemoryMiB, MaxInteger, " MiB")
+		}
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Errors: v.errs}
+}
+
 // Apply returns a copy of td with the overrides applied; td is not
-// changed, and a nil o gives a plain copy. A container override naming no
-// container of td is an error matching ErrUnknownContainer. Apply does
-// not validate the result.
+// changed, and a nil o gives a plain copy. Overrides that break a rule of
+// Validate are refused with its error, so that every entry point refuses
+// the same overrides; a container override naming no container of td is
+// an error matching ErrUnknownContainer. Apply does not validate the
+// result.
 func (o *TaskOverride) Apply(td *TaskDefinition) (*TaskDefinition, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	out := td.Clone()
 	if o == nil {
 		return out, nil
@@ -49,7 +103,7 @@ func (o *TaskOverride) Apply(td *TaskDefinition) (*TaskDefinition, error) {
 	for _, co := range o.ContainerOverrides {
 		c := out.Container(co.Name)
 		if c == nil {
-			return nil, fmt.Errorf("container override %q: %w", co.Name, ErrUnknownContainer)
+			return nil, fmt.Errorf("container override %s: %w", quote(co.Name), ErrUnknownContainer)
 		}
 		if co.Command != nil {
 			c.Command = append([]string(nil), co.Command...)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 )
 
 // ErrMalformed is matched (errors.Is) by every error of ParseDefinition:
@@ -63,7 +64,18 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 //     or without "tags");
 //   - the output of describe-task-definition,
 //     {"taskDefinition": {...}, "tags": [...]}, whose tags are merged into
-//     the definition (the definition's own tags win on equal keys).
+//     the definition (the definition's own tags win on equal keys);
+//   - a bare array of container definitions, as Terraform's
+//     container_definitions and the CLI's --container-definitions hold
+//     them: the result has only ContainerDefinitions, and the caller sets
+//     the family and the task-level fields;
+//   - any of these with PascalCase member names, as CloudFormation and
+//     several SDKs write them ("Family", "ContainerDefinitions",
+//     "PortMappings"), and a CloudFormation resource
+//     {"Type": "AWS::ECS::TaskDefinition", "Properties": {...}}. The names
+//     are read as the ECS API's camelCase; the keys of dockerLabels, log
+//     and FireLens options, and volume driver options and labels are data
+//     and stay as they are.
 //
 // Output-only members of describe output (taskDefinitionArn, revision,
 // status, registeredAt, ...) are kept in their fields. Unknown members, at
@@ -72,26 +84,57 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // Warning naming its path in data ("containerDefinitions[0].fooBar", or
 // "taskDefinition.containerDefinitions[0].fooBar" in describe output).
 //
-// Member names match exactly, as in the ECS API: "Image" is not "image"
-// (it is kept and reported as unknown). An empty list or object means the
+// Otherwise member names match exactly, as in the ECS API: "Image" in a
+// camelCase definition is not "image" (it is kept and reported as
+// unknown). An empty list or object means the
 // same as an absent one and is parsed as nil.
 //
 // Errors are *ParseError and match ErrMalformed: syntax errors carry their
-// line and column, type errors their path. ParseDefinition does not
-// validate; call Validate on the result.
+// line and column, type errors their path. Input longer than
+// MaxDefinitionBytes is refused before it is decoded, with an error that
+// also matches ErrTooLarge. ParseDefinition does not validate otherwise;
+// call Validate on the result.
 func ParseDefinition(data []byte) (*TaskDefinition, []Warning, error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
+	if len(data) > MaxDefinitionBytes {
+		return nil, nil, fmt.Errorf("parse task definition: %w", &ParseError{Err: fmt.Errorf("%w: %s", ErrTooLarge, tooLarge(len(data), MaxDefinitionBytes))})
+	}
 	if err := checkSyntax(data); err != nil {
 		return nil, nil, fmt.Errorf("parse task definition: %w", err)
 	}
+	var warnings []Warning
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '[' {
+		// Terraform's container_definitions and the CLI's
+		// --container-definitions: the containers alone.
+		data = slices.Concat([]byte(`{"containerDefinitions":`), trimmed, []byte(`}`))
+		warnings = append(warnings, Warning{Path: "", Message: "a bare array of container definitions: the task's family and other fields are to be set before registering"})
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil || top == nil {
-		err := &ParseError{Err: fmt.Errorf("want a JSON object, got %s", jsonKind(bytes.TrimSpace(data)))}
+		err := &ParseError{Err: fmt.Errorf("want a JSON object or an array of container definitions, got %s", jsonKind(bytes.TrimSpace(data)))}
 		return nil, nil, fmt.Errorf("parse task definition: %w", err)
+	}
+	if props, ok := cloudFormationProperties(top); ok {
+		data = props
+		if err := json.Unmarshal(data, &top); err != nil || top == nil {
+			err := &ParseError{Err: fmt.Errorf("Properties: want a JSON object")}
+			return nil, nil, fmt.Errorf("parse task definition: %w", err)
+		}
+		warnings = append(warnings, Warning{Path: "Properties", Message: "a CloudFormation AWS::ECS::TaskDefinition resource: its Properties are read"})
+	}
+	if isPascalCase(top) {
+		camel, err := camelCaseMembers(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("parse task definition: %w", &ParseError{Err: err})
+		}
+		data = camel
+		if err := json.Unmarshal(data, &top); err != nil {
+			return nil, nil, fmt.Errorf("parse task definition: %w", &ParseError{Err: err})
+		}
+		warnings = append(warnings, Warning{Path: "", Message: "member names in PascalCase (CloudFormation, the SDKs) read as the ECS API's camelCase"})
 	}
 
 	root, body := "", json.RawMessage(data)
-	var warnings []Warning
 	inner, describeOutput := top["taskDefinition"]
 	describeOutput = describeOutput && jsonKind(inner) == "object"
 	if describeOutput {

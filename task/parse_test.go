@@ -158,8 +158,8 @@ func TestParseDefinitionErrors(t *testing.T) {
 		{name: "empty input", data: ``, line: 1, column: 1, msg: "line 1, column 1: unexpected end of JSON input"},
 		{name: "syntax on line 3", data: "{\n  \"family\": \"x\",\n  \"cpu\" 1\n}", line: 3, column: 9},
 		{name: "trailing data", data: `{} {}`, line: 1, column: 4},
-		{name: "array", data: `[]`, msg: "want a JSON object, got array"},
-		{name: "null", data: `null`, msg: "want a JSON object, got null"},
+		{name: "array of numbers", data: `[3]`, path: "containerDefinitions[0]", msg: "want an object, got number"},
+		{name: "null", data: `null`, msg: "want a JSON object or an array of container definitions, got null"},
 		{name: "string family", data: `{"family": 7}`, path: "family", msg: "family: want a string, got number"},
 		{name: "container not object", data: `{"containerDefinitions": [{"name":"a"}, 3]}`, path: "containerDefinitions[1]", msg: "want an object, got number"},
 		{name: "nested type", data: `{"containerDefinitions": [{"healthCheck": {"interval": "10s"}}]}`, path: "containerDefinitions[0].healthCheck.interval"},
@@ -253,4 +253,77 @@ func TestQuantities(t *testing.T) {
 		require.NoError(t, err, "%q", tt.in)
 		assert.Equal(t, tt.want, got, "%q", tt.in)
 	}
+}
+
+// TestParseDefinitionShapesOfOtherTools: Terraform's container_definitions
+// (a bare array), CloudFormation's PascalCase resource, and console exports
+// full of nulls and empty lists.
+func TestParseDefinitionShapesOfOtherTools(t *testing.T) {
+	t.Parallel()
+	t.Run("terraform container_definitions", func(t *testing.T) {
+		td, warnings, err := task.ParseDefinition([]byte(`[{"name": "web", "image": "nginx", "memory": 128,
+		  "portMappings": [{"containerPort": 80}]}]`))
+		require.NoError(t, err)
+		require.Len(t, td.ContainerDefinitions, 1)
+		assert.Equal(t, "nginx", td.ContainerDefinitions[0].Image)
+		assert.Equal(t, uint16(80), uint16(td.ContainerDefinitions[0].PortMappings[0].ContainerPort))
+		assert.Empty(t, td.Family, "the caller names the family")
+		require.Len(t, warnings, 1)
+		td.Family = "web"
+		assert.NoError(t, td.Validate())
+	})
+	t.Run("cloudformation", func(t *testing.T) {
+		td, warnings, err := task.ParseDefinition([]byte(`{"Type": "AWS::ECS::TaskDefinition", "Properties": {
+		  "Family": "web", "NetworkMode": "awsvpc", "Cpu": "256", "Memory": "512",
+		  "ContainerDefinitions": [{"Name": "web", "Image": "nginx", "Essential": true,
+		    "PortMappings": [{"ContainerPort": 80, "Protocol": "tcp"}],
+		    "Environment": [{"Name": "MODE", "Value": "<prod>"}],
+		    "DockerLabels": {"Com.Example.Team": "Web"},
+		    "LogConfiguration": {"LogDriver": "awslogs", "Options": {"awslogs-group": "G"}},
+		    "HealthCheck": {"Command": ["CMD", "true"], "Interval": 10}}],
+		  "Volumes": [{"Name": "data", "Host": {"SourcePath": "/srv/data"}},
+		    {"Name": "efs", "EFSVolumeConfiguration": {"FilesystemId": "fs-1"}}]}}`))
+		require.NoError(t, err)
+		assert.Equal(t, "web", td.Family)
+		assert.Equal(t, task.NetworkAWSVPC, td.NetworkMode)
+		c := td.ContainerDefinitions[0]
+		assert.Equal(t, "nginx", c.Image)
+		assert.Equal(t, "<prod>", c.Environment[0].Value, "values are data, HTML characters included")
+		assert.Equal(t, map[string]string{"Com.Example.Team": "Web"}, c.DockerLabels, "label keys are data")
+		assert.Equal(t, "G", c.LogConfiguration.Options["awslogs-group"])
+		assert.Equal(t, 10, c.HealthCheck.IntervalSeconds)
+		assert.Equal(t, "/srv/data", td.Volumes[0].Host.SourcePath)
+		assert.Contains(t, td.Volumes[1].Extra, "efsVolumeConfiguration")
+		var msgs []string
+		for _, w := range warnings {
+			msgs = append(msgs, w.String())
+		}
+		assert.Contains(t, msgs, "Properties: a CloudFormation AWS::ECS::TaskDefinition resource: its Properties are read")
+		assert.NoError(t, td.Validate())
+	})
+	t.Run("nulls and empty lists say nothing", func(t *testing.T) {
+		_, warnings, err := task.ParseDefinition([]byte(`{"family": "web", "ipcMode": null, "inferenceAccelerators": [],
+		  "containerDefinitions": [{"name": "web", "image": "nginx", "memory": 64, "credentialSpecs": [],
+		    "systemControls": [], "restartPolicy": null, "fooBar": {}}]}`))
+		require.NoError(t, err)
+		assert.Empty(t, warnings)
+	})
+}
+
+func TestWindowsDefinitionsAreRefusedOnce(t *testing.T) {
+	t.Parallel()
+	td, _, err := task.ParseDefinition([]byte(`{"family": "iis", "runtimePlatform": {"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"},
+	  "volumes": [{"name": "data", "host": {"sourcePath": "C:\\data"}}],
+	  "containerDefinitions": [{"name": "iis", "image": "mcr/iis", "memory": 512,
+	    "mountPoints": [{"sourceVolume": "data", "containerPath": "C:/data/"}]}]}`))
+	require.NoError(t, err)
+	var ve *task.ValidationError
+	require.ErrorAs(t, td.Validate(), &ve)
+	require.Len(t, ve.Errors, 1)
+	assert.Equal(t, "runtimePlatform.operatingSystemFamily", ve.Errors[0].Path)
+	assert.Contains(t, ve.Errors[0].Message, "Windows containers are not supported")
+
+	td.RuntimePlatform = nil
+	err = td.Validate()
+	assert.Contains(t, err.Error(), `containerDefinitions[0].mountPoints[0].containerPath: "C:/data/" is a Windows path: Windows containers are not supported`)
 }

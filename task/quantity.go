@@ -60,28 +60,28 @@ func parseQuantity(s, base string, factors map[string]int) (int, error) {
 	num, unit := s[:end], strings.ToLower(strings.TrimSpace(s[end:]))
 	factor, ok := factors[unit]
 	if !ok || num == "" {
-		return 0, fmt.Errorf("%q is not an amount of %s", s, base)
+		return 0, fmt.Errorf("%s is not an amount of %s", quote(s), base)
 	}
 	if unit == "" {
 		n, err := strconv.Atoi(num)
 		if err != nil || n > math.MaxInt32 {
 			if err == nil || errors.Is(err, strconv.ErrRange) {
-				return 0, fmt.Errorf("%q is too large", s)
+				return 0, fmt.Errorf("%s is too large", quote(s))
 			}
-			return 0, fmt.Errorf("%q is not a whole number of %s", s, base)
+			return 0, fmt.Errorf("%s is not a whole number of %s", quote(s), base)
 		}
 		return n, nil
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an amount of %s", s, base)
+		return 0, fmt.Errorf("%s is not an amount of %s", quote(s), base)
 	}
 	x := f * float64(factor)
 	if x > math.MaxInt32 {
-		return 0, fmt.Errorf("%q is too large", s)
+		return 0, fmt.Errorf("%s is too large", quote(s))
 	}
 	if r := math.Round(x); math.Abs(x-r) > 1e-6 {
-		return 0, fmt.Errorf("%q is not a whole number of %s", s, base)
+		return 0, fmt.Errorf("%s is not a whole number of %s", quote(s), base)
 	}
 	return int(math.Round(x)), nil
 }

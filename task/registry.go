@@ -90,7 +90,7 @@ func (r *Registry) Deregister(ref string) (*TaskDefinition, error) {
 		return nil, err
 	}
 	if revision == 0 {
-		return nil, fmt.Errorf("deregister task definition %q: name a revision, as in %s:1: %w", ref, family, ErrNotFound)
+		return nil, fmt.Errorf("deregister task definition %s: name a revision, as in %s:1: %w", quote(ref), clip(family), ErrNotFound)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -131,7 +131,7 @@ func (r *Registry) ListRevisions(family string, status DefinitionStatus) ([]stri
 	defer r.mu.RUnlock()
 	revisions, ok := r.families[family]
 	if !ok {
-		return nil, fmt.Errorf("task definition family %q: %w", family, ErrNotFound)
+		return nil, fmt.Errorf("task definition family %s: %w", quote(family), ErrNotFound)
 	}
 	var refs []string
 	for _, td := range revisions {
@@ -152,7 +152,7 @@ func (r *Registry) lookup(family string, revision int) (*TaskDefinition, error) 
 				return revisions[i], nil
 			}
 		}
-		return nil, fmt.Errorf("task definition family %q has no ACTIVE revision: %w", family, ErrNotFound)
+		return nil, fmt.Errorf("task definition family %s has no ACTIVE revision: %w", quote(family), ErrNotFound)
 	}
 	if revision > len(revisions) {
 		return nil, fmt.Errorf("task definition %s:%d: %w", family, revision, ErrNotFound)
@@ -167,18 +167,18 @@ func parseRef(ref string) (family string, revision int, err error) {
 	if strings.HasPrefix(s, "arn:") {
 		_, rest, ok := strings.Cut(s, ":task-definition/")
 		if !ok {
-			return "", 0, fmt.Errorf("task definition %q: not a task definition ARN: %w", ref, ErrNotFound)
+			return "", 0, fmt.Errorf("task definition %s: not a task definition ARN: %w", quote(ref), ErrNotFound)
 		}
 		s = rest
 	}
 	family, rev, hasRev := strings.Cut(s, ":")
 	if family == "" || !namePattern.MatchString(family) {
-		return "", 0, fmt.Errorf("task definition %q: malformed reference: %w", ref, ErrNotFound)
+		return "", 0, fmt.Errorf("task definition %s: malformed reference: %w", quote(ref), ErrNotFound)
 	}
 	if hasRev {
 		revision, err = strconv.Atoi(rev)
 		if err != nil || revision < 1 {
-			return "", 0, fmt.Errorf("task definition %q: revision must be a positive number: %w", ref, ErrNotFound)
+			return "", 0, fmt.Errorf("task definition %s: revision must be a positive number: %w", quote(ref), ErrNotFound)
 		}
 	}
 	return family, revision, nil

@@ -448,7 +448,7 @@ func (t *Task) container(name string) (*Container, error) {
 	if c := t.Container(name); c != nil {
 		return c, nil
 	}
-	return nil, fmt.Errorf("task %s: container %q: %w", t.ID(), name, ErrUnknownContainer)
+	return nil, fmt.Errorf("task %s: container %s: %w", t.ID(), quote(name), ErrUnknownContainer)
 }
 
 func setOnce(ts *time.Time, now time.Time) {

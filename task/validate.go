@@ -13,8 +13,9 @@ import (
 	"github.com/stevedore-io/stevedore/internal/healthcmd"
 )
 
-// ErrInvalid is matched (errors.Is) by the error of Validate and of
-// Registry.Register for a definition that breaks an ECS rule.
+// ErrInvalid is matched (errors.Is) by the error of Validate for a
+// definition that breaks an ECS rule, and by ParseRef's for a malformed
+// reference.
 var ErrInvalid = errors.New("invalid task definition")
 
 // FieldError is one broken rule: the JSON path of the field, relative to
@@ -24,9 +25,14 @@ type FieldError struct {
 	Path string
 	// Message states the rule, like "must be between 5 and 300 seconds".
 	Message string
+	// Err, when set, is a sentinel the rule matches, like ErrTooLarge.
+	Err error
 }
 
 func (e FieldError) Error() string { return e.Path + ": " + e.Message }
+
+// Unwrap returns Err.
+func (e FieldError) Unwrap() error { return e.Err }
 
 // ValidationError lists every rule a task definition breaks.
 type ValidationError struct {
@@ -40,7 +46,8 @@ func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid task definition")
 	if e.Family != "" {
-		fmt.Fprintf(&b, " %q", e.Family)
+		b.WriteString(" ")
+		b.WriteString(quote(e.Family))
 	}
 	if len(e.Errors) == 1 {
 		b.WriteString(": ")
@@ -89,10 +96,22 @@ var (
 // on EC2 or external instances, plus the Fargate rules when
 // requiresCompatibilities includes FARGATE) and returns a
 // *ValidationError listing every problem, or nil. Output-only fields
-// (revision, status, ...) are not checked.
+// (revision, status, ...) are not checked, but count in the size.
+//
+// A definition whose JSON is larger than MaxDefinitionBytes gets one
+// error, on the path "taskDefinition", that matches ErrTooLarge; nothing
+// else of it is checked. Errors quote at most a short prefix of a value.
 //
 // Besides the ECS log drivers, logDriver may be LogDriverStevedore.
 func (td *TaskDefinition) Validate() error {
+	if n, ok := jsonSize(td, MaxDefinitionBytes); !ok {
+		return &ValidationError{Family: td.Family, Errors: []FieldError{{Path: "taskDefinition", Message: tooLarge(n, MaxDefinitionBytes), Err: ErrTooLarge}}}
+	}
+	if rp := td.RuntimePlatform; rp != nil && strings.HasPrefix(rp.OperatingSystemFamily, "WINDOWS") {
+		// Its paths and settings follow Windows' rules: one clear refusal
+		// says more than a problem for each of them.
+		return &ValidationError{Family: td.Family, Errors: []FieldError{errWindows}}
+	}
 	v := &validator{
 		td:         td,
 		mode:       td.EffectiveNetworkMode(),
@@ -185,10 +204,22 @@ func (v *validator) required(path, s string) bool {
 }
 
 func (v *validator) absolutePath(p, s string) {
-	if v.required(p, s) && !path.IsAbs(s) {
+	switch {
+	case !v.required(p, s), path.IsAbs(s):
+	case windowsPath.MatchString(s):
+		v.add(p, "%q is a Windows path: Windows containers are not supported", s)
+	default:
 		v.add(p, "must be an absolute path")
 	}
 }
+
+// windowsPath matches a path with a drive letter, "C:/data" or `C:\data`.
+var windowsPath = regexp.MustCompile(`^[A-Za-z]:[/\\]`)
+
+// errWindows is the one problem Validate reports for a definition for
+// Windows containers, which Stevedore (containerd with runc) cannot run.
+var errWindows = FieldError{Path: "runtimePlatform.operatingSystemFamily",
+	Message: "Windows containers are not supported: Stevedore runs Linux containers (containerd and runc)"}
 
 func (v *validator) task() {
 	td := v.td
@@ -365,7 +396,11 @@ func (v *validator) container(i int) {
 	if j := v.containers[c.Name]; j != i && c.Name != "" {
 		v.add(p+".name", "duplicates containerDefinitions[%d].name", j)
 	}
-	if v.required(p+".image", c.Image) && strings.ContainsAny(c.Image, " \t\r\n") {
+	switch {
+	case !v.required(p+".image", c.Image):
+	case len(c.Image) > MaxImageLength:
+		v.add(p+".image", "must be at most %d characters", MaxImageLength)
+	case strings.ContainsAny(c.Image, " \t\r\n"):
 		v.add(p+".image", "must not contain whitespace")
 	}
 	if rc := c.RepositoryCredentials; rc != nil {
@@ -375,10 +410,13 @@ func (v *validator) container(i int) {
 	v.links(p, i, c)
 	v.portMappings(p, c)
 	v.environment(p, c)
+	if len(c.Hostname) > MaxHostnameLength {
+		v.add(p+".hostname", "must be at most %d characters", MaxHostnameLength)
+	}
 	for j, m := range c.MountPoints {
 		mp := indexPath(p+".mountPoints", j)
 		if v.required(mp+".sourceVolume", m.SourceVolume) && !slices.ContainsFunc(td.Volumes, func(vol Volume) bool { return vol.Name == m.SourceVolume }) {
-			v.add(mp+".sourceVolume", "names no volume of the task (%q)", m.SourceVolume)
+			v.add(mp+".sourceVolume", "names no volume of the task (%s)", quote(m.SourceVolume))
 		}
 		v.absolutePath(mp+".containerPath", m.ContainerPath)
 	}
@@ -389,8 +427,8 @@ func (v *validator) container(i int) {
 		v.linuxParameters(p+".linuxParameters", lp)
 	}
 	v.dependsOn(p, i, c)
-	if c.StartTimeoutSeconds != nil && *c.StartTimeoutSeconds < 0 {
-		v.add(p+".startTimeout", "must not be negative")
+	if c.StartTimeoutSeconds != nil {
+		v.inRange(p+".startTimeout", *c.StartTimeoutSeconds, 0, MaxInteger, " seconds")
 	}
 	if c.StopTimeoutSeconds != nil {
 		v.inRange(p+".stopTimeout", *c.StopTimeoutSeconds, 0, MaxStopTimeoutSeconds, " seconds")
@@ -424,14 +462,12 @@ func (v *validator) container(i int) {
 }
 
 func (v *validator) memory(p string, c *ContainerDefinition) {
-	if c.CPU < 0 {
-		v.add(p+".cpu", "must not be negative")
+	v.inRange(p+".cpu", c.CPU, 0, MaxContainerCPU, " cpu units")
+	if c.Memory != 0 {
+		v.inRange(p+".memory", c.Memory, MinMemoryMiB, MaxInteger, " MiB")
 	}
-	if c.Memory != 0 && c.Memory < MinMemoryMiB {
-		v.add(p+".memory", "must be at least %d MiB", MinMemoryMiB)
-	}
-	if c.MemoryReservation != 0 && c.MemoryReservation < MinMemoryMiB {
-		v.add(p+".memoryReservation", "must be at least %d MiB", MinMemoryMiB)
+	if c.MemoryReservation != 0 {
+		v.inRange(p+".memoryReservation", c.MemoryReservation, MinMemoryMiB, MaxInteger, " MiB")
 	}
 	if c.Memory > 0 && c.MemoryReservation > c.Memory {
 		v.add(p+".memoryReservation", "must not exceed memory (%d MiB)", c.Memory)
@@ -456,7 +492,7 @@ func (v *validator) links(p string, i int, c *ContainerDefinition) {
 		name, alias, hasAlias := strings.Cut(l, ":")
 		v.containerRef(lp, name, i)
 		if hasAlias && (alias == "" || len(alias) > 255 || !namePattern.MatchString(alias)) {
-			v.add(lp, "alias %q may contain only letters, numbers, hyphens and underscores", alias)
+			v.add(lp, "alias %s may contain only letters, numbers, hyphens and underscores", quote(alias))
 		}
 	}
 }
@@ -469,7 +505,7 @@ func (v *validator) containerRef(p, name string, self int) {
 	j, ok := v.containers[name]
 	switch {
 	case !ok:
-		v.add(p, "names no container of the task (%q)", name)
+		v.add(p, "names no container of the task (%s)", quote(name))
 	case j == self:
 		v.add(p, "must name another container, not itself")
 	}
@@ -533,6 +569,9 @@ func (v *validator) environment(p string, c *ContainerDefinition) {
 			v.unique(seen, e.Name, j, ep+".name", "environment", "name")
 		}
 	}
+	if n := len(c.EnvironmentFiles); n > MaxEnvironmentFiles {
+		v.add(p+".environmentFiles", "must have at most %d files, has %d", MaxEnvironmentFiles, n)
+	}
 	for j, f := range c.EnvironmentFiles {
 		fp := indexPath(p+".environmentFiles", j)
 		v.required(fp+".value", f.Value)
@@ -563,24 +602,20 @@ func (v *validator) linuxParameters(p string, lp *LinuxParameters) {
 			v.oneOf(indexPath(dp+".permissions", k), perm, "read", "write", "mknod")
 		}
 	}
-	if lp.SharedMemorySize < 0 {
-		v.add(p+".sharedMemorySize", "must not be negative")
-	}
+	v.inRange(p+".sharedMemorySize", lp.SharedMemorySize, 0, MaxInteger, " MiB")
 	for j, t := range lp.Tmpfs {
 		tp := indexPath(p+".tmpfs", j)
 		v.absolutePath(tp+".containerPath", t.ContainerPath)
-		if t.Size < 1 {
-			v.add(tp+".size", "must be at least 1 MiB")
-		}
+		v.inRange(tp+".size", t.Size, 1, MaxInteger, " MiB")
 		for k, o := range t.MountOptions {
 			name, _, _ := strings.Cut(o, "=")
 			if !slices.Contains(tmpfsMountOptions, name) {
-				v.add(indexPath(tp+".mountOptions", k), "unknown tmpfs mount option %q", o)
+				v.add(indexPath(tp+".mountOptions", k), "unknown tmpfs mount option %s", quote(o))
 			}
 		}
 	}
-	if lp.MaxSwap != nil && *lp.MaxSwap < 0 {
-		v.add(p+".maxSwap", "must not be negative")
+	if lp.MaxSwap != nil {
+		v.inRange(p+".maxSwap", *lp.MaxSwap, 0, MaxInteger, " MiB")
 	}
 	if lp.Swappiness != nil {
 		v.inRange(p+".swappiness", *lp.Swappiness, 0, 100, "")
@@ -613,10 +648,10 @@ func (v *validator) capabilities(p string, caps []string) {
 			continue
 		}
 		if bare, ok := strings.CutPrefix(c, "CAP_"); ok && slices.Contains(linuxCapabilities, bare) {
-			v.add(indexPath(p, j), "must be written without the CAP_ prefix: %q", bare)
+			v.add(indexPath(p, j), "must be written without the CAP_ prefix: %s", quote(bare))
 			continue
 		}
-		v.add(indexPath(p, j), "unknown Linux capability %q", c)
+		v.add(indexPath(p, j), "unknown Linux capability %s", quote(c))
 	}
 }
 
@@ -636,11 +671,11 @@ func (v *validator) dependsOn(p string, i int, c *ContainerDefinition) {
 		switch d.Condition {
 		case ConditionHealthy:
 			if target.HealthCheck == nil {
-				v.add(dp+".condition", "HEALTHY needs a health check on container %q", target.Name)
+				v.add(dp+".condition", "HEALTHY needs a health check on container %s", quote(target.Name))
 			}
 		case ConditionComplete, ConditionSuccess:
 			if target.IsEssential() {
-				v.add(dp+".condition", "%s cannot target essential container %q", d.Condition, target.Name)
+				v.add(dp+".condition", "%s cannot target essential container %s", d.Condition, quote(target.Name))
 			}
 		}
 	}

@@ -51,6 +51,8 @@ func (d *demo) byName(ctx context.Context, tasks []*task.Task, version string) e
 		return fmt.Errorf("nslookup %s in a task: exit %d, %d addresses, want %d:\n%s", serviceName, res.ExitCode, len(found), len(tasks), res.Output)
 	}
 
+	d.outsideName(ctx, from)
+
 	// From the host, by name, through the DNS server.
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var dialer net.Dialer
@@ -73,4 +75,45 @@ func (d *demo) byName(ctx context.Context, tasks []*task.Task, version string) e
 		}
 	}
 	return nil
+}
+
+// outsideName is the name a task looks up to show forwarding.
+const outsideName = "example.com"
+
+// outsideName shows that a task resolves names outside the discovery
+// namespace too: the DNS server forwards them to the host's resolvers (its
+// resolv.conf, 127.0.0.53 included). Whether the host's resolvers answer
+// depends on the host (an offline host gets SERVFAIL), so the demo reports
+// what happened and goes on; only REFUSED, a server that does not forward,
+// is a problem.
+func (d *demo) outsideName(ctx context.Context, from *task.Task) {
+	// busybox tries the search list first; each forwarded query may take
+	// the server's attempts in full (3 x 2 s).
+	execCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	res, err := d.rt.Exec(execCtx, agent.ContainerID(from.ID(), "web"), []string{"nslookup", outsideName})
+	if err != nil {
+		fmt.Fprintf(d.out, "   in task %s: nslookup %s: %v\n", from.ID()[:12], outsideName, err)
+		return
+	}
+	out := string(res.Output)
+	var found []string
+	answers := false
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "Name:") {
+			answers = true // addresses after the first Name: line are answers, not the server's
+		}
+		if a, ok := strings.CutPrefix(line, "Address: "); ok && answers && !slices.Contains(found, a) {
+			found = append(found, a)
+		}
+	}
+	switch {
+	case len(found) > 0:
+		fmt.Fprintf(d.out, "   in task %s: nslookup %s -> %s (forwarded to the host's resolvers)\n", from.ID()[:12], outsideName, strings.Join(found, " "))
+	case strings.Contains(out, "REFUSED"):
+		fmt.Fprintf(d.out, "   PROBLEM: in task %s: nslookup %s was REFUSED: the DNS server does not forward\n", from.ID()[:12], outsideName)
+	default:
+		fmt.Fprintf(d.out, "   in task %s: nslookup %s -> no answer (forwarded, but the host's resolvers did not answer: offline?)\n", from.ID()[:12], outsideName)
+	}
 }

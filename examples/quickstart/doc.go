@@ -11,7 +11,9 @@
 //     embedded load balancer (an HTTP listener on 127.0.0.1 forwarding to a
 //     target group with health checks), waits for a steady state, sends a
 //     few HTTP requests to every task, through the load balancer and by
-//     service name through Stevedore's DNS server;
+//     service name through Stevedore's DNS server, which also forwards
+//     names outside its namespace to the host's resolvers (a task looks up
+//     example.com);
 //  5. it rolls the service to version 2, showing the deployments' progress
 //     while a client keeps sending requests through the load balancer (the
 //     run fails if one of them fails), and shows the answers switch;

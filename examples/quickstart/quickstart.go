@@ -82,6 +82,9 @@ type config struct {
 	// Logger receives the logs of the Orchestrator, its agents, the runtime
 	// and the network provider.
 	Logger *slog.Logger
+	// DNSUpstreams, when set, are the resolvers the DNS server forwards
+	// outside names to, instead of the host's (its resolv.conf).
+	DNSUpstreams []netip.AddrPort
 }
 
 // defaultConfig returns the configuration of `make demo`.
@@ -318,6 +321,7 @@ func (d *demo) startCluster(ctx context.Context) error {
 	}
 	dns := discovery.DefaultConfig()
 	dns.Listen = netip.AddrPortFrom(gateway, 53).String()
+	dns.Upstreams = d.cfg.DNSUpstreams
 	d.orc, err = stevedore.New(stevedore.WithLogger(d.cfg.Logger), stevedore.WithServiceDiscovery(dns),
 		stevedore.WithTargetGroups(d.targets))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -58,7 +60,42 @@ func testConfig(t *testing.T, addr string) config {
 	logs := &testLogWriter{t: t}
 	t.Cleanup(logs.stop)
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Outside names go to a resolver of the test's own, on loopback: a
+	// test sends nothing to the host's resolvers.
+	cfg.DNSUpstreams = []netip.AddrPort{upstreamDNS(t)}
 	return cfg
+}
+
+// upstreamOutsideAddr is what the test's upstream resolver answers for
+// every A query (a documentation address: nothing is sent to it).
+const upstreamOutsideAddr = "192.0.2.80"
+
+// upstreamDNS starts a DNS server on 127.0.0.1 standing in for the host's
+// resolvers, which answers every A query with upstreamOutsideAddr.
+func upstreamDNS(t *testing.T) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.RecursionAvailable = true
+		if len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeA && strings.HasPrefix(r.Question[0].Name, outsideName+".") {
+			m.Answer = append(m.Answer, &dns.A{
+				Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+				A:   net.ParseIP(upstreamOutsideAddr).To4(),
+			})
+		} else if len(r.Question) == 1 && !strings.HasPrefix(r.Question[0].Name, outsideName+".") {
+			m.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
 // TestQuickstart runs the whole demo against the real containerd, network
@@ -86,6 +123,7 @@ func TestQuickstart(t *testing.T) {
 	assert.Equal(t, 3*2+3+3, strings.Count(text, `"webapp v1 on `), "2 requests to each of 3 tasks, 3 tasks via the load balancer, 3 by service name")
 	assert.Equal(t, 3, strings.Count(text, "by name  GET http://webapp.quickstart.local:8080/"), "requests by service name")
 	assert.Regexp(t, `nslookup webapp -> (\d+\.\d+\.\d+\.\d+ ?){3}\n`, text, "a task resolves the service by name")
+	assert.Contains(t, text, "nslookup example.com -> "+upstreamOutsideAddr+" (forwarded to the host's resolvers)", "a task's outside name is forwarded to the upstream, not refused")
 	assert.Equal(t, 3*2+3, strings.Count(text, `"webapp v2 on `), "2 requests to each of 3 tasks, 3 tasks via the load balancer")
 	assert.Equal(t, 2*3, strings.Count(text, "via LB     2 x "), "each task answered 2 of the requests through the load balancer, for v1 and v2")
 	assert.Regexp(t, `through the load balancer during the roll-out: \d+ requests: v1 \d+, v2 \d+, failed 0\n`, text, "no request failed during the roll-out")

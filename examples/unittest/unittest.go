@@ -4,7 +4,8 @@
 // so that health-check intervals and deployments take no real time.
 //
 // The logic under test here is a tiny autoscaler, ScaleToQueue, that sizes
-// a service after the depth of a work queue. See unittest_test.go.
+// a service after the depth of a work queue. See unittest_test.go, and
+// kit_test.go for the same set-up in one line with package stevedoretest.
 package unittest
 
 import (

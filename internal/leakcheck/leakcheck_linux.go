@@ -19,11 +19,9 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-)
 
-// dumpRetries bounds the retries of a netlink dump interrupted by
-// concurrent changes (other tests create and delete links all the time).
-const dumpRetries = 10
+	"github.com/stevedore-io/stevedore/internal/nldump"
+)
 
 // findContainerd lists containers, tasks and writable snapshots in the
 // containerd namespaces carrying the prefix.
@@ -105,7 +103,7 @@ func findNetwork(cfg Config) ([]Leak, error) {
 		return nil, fmt.Errorf("leakcheck: netlink: %w", err)
 	}
 	defer h.Close()
-	links, err := retryDump(h.LinkList)
+	links, err := nldump.Retry(h.LinkList)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("leakcheck: list links: %w", err))
 	}
@@ -201,17 +199,4 @@ func familyName(f nftables.TableFamily) string {
 		return "netdev"
 	}
 	return fmt.Sprintf("family-%d", f)
-}
-
-// retryDump repeats a netlink dump that concurrent changes interrupted.
-func retryDump[T any](dump func() (T, error)) (T, error) {
-	var v T
-	var err error
-	for range dumpRetries {
-		v, err = dump()
-		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return v, err
-		}
-	}
-	return v, err
 }

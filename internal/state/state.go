@@ -7,10 +7,15 @@
 //
 // Field ownership keeps compare-and-swap conflicts rare and harmless: the
 // control plane writes a task's desired status, stop code and reason, and
-// its ingress policy (when a rule of one of its security groups changes); the
-// agent of the task's instance writes everything it observes (last status,
-// containers, health, network). A writer that loses a race re-reads the
-// object and reapplies its own change.
+// its ingress policy (when a rule of one of its security groups changes);
+// the launch writes what the agent needs from the control plane (DNS, the
+// drainers of Drain); the agent of the task's instance writes everything it
+// observes (last status, containers, health, network) and the task samples;
+// the target-group loop writes TargetHealth and, with the discovery loop,
+// the progress of a drain (Drain.Deadline, Drain.Done); InterruptSpotInstance
+// writes an instance's ReclaimAt, which the reaper acts on. A writer that
+// loses a race re-reads the object and reapplies its own change.
+// ARCHITECTURE.md, at the repository's root, has the whole table.
 package state
 
 import (
@@ -63,6 +68,10 @@ func (c *Cluster) Copy() *Cluster {
 type Instance struct {
 	store.Meta
 	cluster.ContainerInstance
+	// ReclaimAt is when the capacity of an interrupted Spot instance goes
+	// away (written by InterruptSpotInstance): the reaper then stops the
+	// tasks still there and deregisters the instance. Zero otherwise.
+	ReclaimAt time.Time `json:"reclaimAt,omitzero"`
 }
 
 // Kind implements store.Object.
@@ -124,6 +133,13 @@ type Task struct {
 	// agent sets up the task's network with it. Nil for a task in no group:
 	// its inbound traffic is not filtered.
 	Ingress *network.IngressPolicy `json:"ingress,omitempty"`
+	// DNS is the resolv.conf the task gets when its definition names no
+	// DNS server (the service discovery server's, when it is on), set
+	// when the task is created. Nil: the host's.
+	DNS *network.DNSConfig `json:"dns,omitempty"`
+	// Drain is how the task leaves service before its containers get
+	// SIGTERM (see Drain); nil when nothing drains it.
+	Drain *Drain `json:"drain,omitempty"`
 }
 
 // TargetHealth is a task's health in the target groups of its service.
@@ -181,6 +197,13 @@ func (t *Task) Copy() *Task {
 		out.Network = t.Network.Clone()
 	}
 	out.Ingress = t.Ingress.Clone()
+	if t.DNS != nil {
+		dns := *t.DNS
+		out.DNS = &dns // its slices are shared: no one changes them in place
+	}
+	if t.Drain != nil {
+		out.Drain = t.Drain.Copy()
+	}
 	return &out
 }
 

@@ -45,7 +45,7 @@ type Call struct {
 // As a network.TaskDialer it connects health checks to listeners the test
 // makes with Listen, over net.Pipe. It is safe for concurrent use.
 type Provider struct {
-	cfg   config
+	cfg   options
 	alloc *network.Allocator
 
 	mu          sync.Mutex
@@ -57,32 +57,52 @@ type Provider struct {
 	listeners   map[listenKey]*listener
 }
 
-type config struct {
+// options are what the options of New set.
+type options struct {
 	subnet  netip.Prefix
 	dynamic network.PortRange
 	dir     string
 }
 
-// Option configures a Provider.
-type Option func(*config)
+// Option configures a Provider made by New. Options that cannot apply
+// return an error, and New panics with it: a bad option is a bug in the
+// test that uses the fake.
+type Option func(*options) error
 
 // WithSubnet sets the subnet addresses come from (default 10.88.0.0/16).
-func WithSubnet(p netip.Prefix) Option { return func(c *config) { c.subnet = p } }
+func WithSubnet(p netip.Prefix) Option {
+	return func(o *options) error {
+		o.subnet = p
+		return nil
+	}
+}
 
 // WithDynamicPorts sets the dynamic host-port range (default 49153-65535).
-func WithDynamicPorts(r network.PortRange) Option { return func(c *config) { c.dynamic = r } }
+func WithDynamicPorts(r network.PortRange) Option {
+	return func(o *options) error {
+		o.dynamic = r
+		return nil
+	}
+}
 
 // WithFilesDir makes Setup write each task's hosts and resolv.conf files
 // under dir, as the Linux provider does; without it the attachment's file
 // paths are empty.
-func WithFilesDir(dir string) Option { return func(c *config) { c.dir = dir } }
+func WithFilesDir(dir string) Option {
+	return func(o *options) error {
+		o.dir = dir
+		return nil
+	}
+}
 
 // New returns an empty fake Provider. It panics when an option is invalid
 // (a test-only type: a bad subnet is a bug in the test).
 func New(opts ...Option) *Provider {
-	cfg := config{subnet: netip.MustParsePrefix("10.88.0.0/16"), dynamic: network.DefaultDynamicPorts}
+	cfg := options{subnet: netip.MustParsePrefix("10.88.0.0/16"), dynamic: network.DefaultDynamicPorts}
 	for _, o := range opts {
-		o(&cfg)
+		if err := o(&cfg); err != nil {
+			panic(fmt.Sprintf("fake network provider: %v", err))
+		}
 	}
 	ipam, err := network.NewIPAM(cfg.subnet, nil)
 	if err != nil {

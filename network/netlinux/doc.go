@@ -29,8 +29,9 @@
 // Every kernel object of a task is named by the provider's NamePrefix
 // followed by hex digits of a hash of the task ID, 15 characters in all
 // ("stvd-3fa4c2d19b"): the namespace (bound at NetNSDir/<name>, as
-// `ip netns` does), the host end of the veth pair, and in bridge mode the
-// nftables table of its published ports. The task ID is also written into
+// `ip netns` does), the host end of the veth pair, its bridge-family
+// nftables table (the port guard below) and in bridge mode the nftables
+// table of its published ports. The task ID is also written into
 // the alias of the namespace's loopback (and of the veth's host end), so
 // that Reconcile can tell whose a namespace is even when StateDir was lost.
 //
@@ -58,17 +59,40 @@
 // subnet's first address, up) and the provider's host table "ip
 // <prefix>host", which masquerades connections from the host's loopback to
 // published ports, connections between tasks through a published port
-// (hairpin), and tasks' traffic leaving the host. It sets two sysctls on the
-// bridge only: route_localnet=1 (connections to 127.0.0.1:<published port>
-// are routed to the bridge) and forwarding=1 (packets arriving from tasks
-// may be routed: hairpin and egress). The global net.ipv4.ip_forward is
-// left alone unless Config.EnableIPForward is set; without it published
-// ports answer connections made on this host but not from other hosts, and
-// tasks reach the host and each other but nothing beyond the host.
+// (hairpin), and tasks' traffic leaving the host. It sets forwarding=1 on the
+// bridge only (packets arriving from tasks may be routed: hairpin and
+// egress), and the first bridge-mode Setup sets route_localnet=1 on the
+// bridge only (connections from the host to 127.0.0.1:<published port> are
+// routed to the bridge).
+//
+// # What a task may send
+//
+// A task holds CAP_NET_RAW by default (Docker and ECS keep it: ping and
+// some network tools need it), so it can write any Ethernet frame to its
+// eth0. Two guards make that harmless:
+//
+//   - Every awsvpc and bridge task's veth gets a table "bridge <name>",
+//     installed before the veth exists, whose chain lets through the bridge
+//     only frames with the task's own MAC, only ARP and IPv4 (IPv6, VLAN
+//     tags and other types are dropped: tasks have no IPv6), only the task's
+//     own address as the IPv4 or ARP sender, and nothing addressed to
+//     127.0.0.0/8. A task cannot pass for another task, which security
+//     groups' rules by source address rely on, nor for an address outside
+//     the subnet.
+//   - The host table's "guard" chain drops, at the routing layer, packets
+//     from the bridge whose source is outside the subnet, and packets from
+//     the bridge for 127.0.0.0/8 that are not replies to the host's own
+//     connections. route_localnet would otherwise let a task reach what the
+//     host binds to loopback (CVE-2020-8558).
+//
+// The global net.ipv4.ip_forward is left alone unless Config.EnableIPForward
+// is set; without it published ports answer connections made on this host
+// but not from other hosts, and tasks reach the host and each other but
+// nothing beyond the host.
 //
 // # Teardown and Reconcile
 //
-// Teardown deletes the task's port table, unmounts its namespace and removes
+// Teardown deletes the task's nftables tables, unmounts its namespace and removes
 // its files, then releases its address and ports. The kernel destroys the
 // namespace and the veth in it once no process holds the namespace any
 // more, a moment later; call Teardown after the task's containers stopped.

@@ -24,6 +24,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/stevedore-io/stevedore/internal/nldump"
 	"github.com/stevedore-io/stevedore/network"
 )
 
@@ -196,7 +197,7 @@ func linksIn(t testing.TB, path string) []netlink.Link {
 			return err
 		}
 		defer h.Close()
-		links, err = retryDump(h.LinkList)
+		links, err = nldump.Retry(h.LinkList)
 		return err
 	})
 	return links

@@ -29,6 +29,9 @@ func (p *Provider) Leftovers() ([]string, error) {
 	for _, t := range objs.tables {
 		out = append(out, "nftables table "+t)
 	}
+	for _, t := range objs.guards {
+		out = append(out, "nftables bridge table "+t)
+	}
 	err = p.withNFT(func(conn *nftables.Conn) error {
 		_, err := conn.ListTableOfFamily(hostTableName(p.cfg.NamePrefix), nftables.TableFamilyIPv4)
 		return err

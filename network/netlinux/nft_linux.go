@@ -2,6 +2,7 @@ package netlinux
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -68,6 +69,11 @@ func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) {
 // applyHostNAT (re)creates the provider's host table:
 //
 //	table ip <prefix>host {
+//	  chain guard {
+//	    type filter hook prerouting priority filter;
+//	    iifname BRIDGE ip saddr != SUBNET drop                                   # forged sources
+//	    iifname BRIDGE ip daddr 127.0.0.0/8 ct state != established,related drop # CVE-2020-8558
+//	  }
 //	  chain postrouting {
 //	    type nat hook postrouting priority srcnat;
 //	    oifname BRIDGE ip saddr 127.0.0.0/8 masquerade             # host -> 127.0.0.1:published port
@@ -75,9 +81,33 @@ func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) {
 //	    oifname != BRIDGE ip saddr SUBNET masquerade               # egress (needs ip_forward)
 //	  }
 //	}
+//
+// The guard chain backs up each task's port guard (applyPortGuard) at the
+// routing layer. route_localnet on the bridge makes the kernel accept
+// packets addressed to 127.0.0.0/8 that arrive on it; the only ones that
+// may are replies to the host's own connections to 127.0.0.1:<published
+// port>, which conntrack has seen leave (their destination was the
+// masqueraded loopback source, restored before this chain runs).
 func applyHostNAT(conn *nftables.Conn, prefix, bridge string, subnet netip.Prefix) {
 	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: hostTableName(prefix)}
 	replaceTable(conn, t)
+	guard := conn.AddChain(&nftables.Chain{
+		Name: "guard", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityFilter,
+	})
+	fromBridge := matchIfname(expr.MetaKeyIIFNAME, bridge, expr.CmpOpEq)
+	if subnet.Bits() > 0 {
+		conn.AddRule(&nftables.Rule{Table: t, Chain: guard, Exprs: concat(fromBridge, notPrefix(12, subnet), drop())})
+	}
+	conn.AddRule(&nftables.Rule{Table: t, Chain: guard, Exprs: concat(fromBridge,
+		matchPrefix(16, netip.MustParsePrefix("127.0.0.0/8")),
+		[]expr.Any{
+			&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+		},
+		drop())})
 	c := conn.AddChain(&nftables.Chain{
 		Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource,
@@ -95,6 +125,70 @@ func applyHostNAT(conn *nftables.Conn, prefix, bridge string, subnet netip.Prefi
 	)...)
 	add(append(matchIfname(expr.MetaKeyOIFNAME, bridge, expr.CmpOpNeq), matchPrefix(12, subnet)...)...)
 }
+
+// applyPortGuard creates a task's table in the bridge family, which
+// filters what the task sends into the bridge through its veth (NAME, the
+// host end): only its own MAC, only IPv4 and ARP, only its own address as
+// the source, and nothing for the host's loopback.
+//
+//	table bridge NAME {
+//	  chain prerouting {
+//	    type filter hook prerouting priority -200; policy accept;
+//	    iifname NAME jump port
+//	  }
+//	  chain port {
+//	    ether saddr != MAC drop
+//	    ether type arp arp saddr ether != MAC drop
+//	    ether type arp arp saddr ip != ADDR drop
+//	    ether type arp accept
+//	    ether type != ip drop                # IPv6, VLAN tags and the rest
+//	    ip saddr != ADDR drop
+//	    ip daddr 127.0.0.0/8 drop
+//	  }
+//	}
+//
+// The rules name the veth, not a device index, so the table is in place
+// before the veth exists: no frame leaves the task unfiltered.
+func applyPortGuard(conn *nftables.Conn, name string, mac net.HardwareAddr, addr netip.Addr) {
+	t := &nftables.Table{Family: nftables.TableFamilyBridge, Name: name}
+	replaceTable(conn, t)
+	port := conn.AddChain(&nftables.Chain{Name: "port", Table: t})
+	base := conn.AddChain(&nftables.Chain{
+		Name: "prerouting", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityRef(bridgeFilterPriority),
+	})
+	conn.AddRule(&nftables.Rule{Table: t, Chain: base, Exprs: concat(
+		matchIfname(expr.MetaKeyIIFNAME, name, expr.CmpOpEq),
+		[]expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: port.Name}})})
+	ip := addr.As4()
+	etherType := func(op expr.CmpOp, typ uint16) []expr.Any {
+		return []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 12, Len: 2},
+			&expr.Cmp{Op: op, Register: 1, Data: binaryutil.BigEndian.PutUint16(typ)},
+		}
+	}
+	field := func(base expr.PayloadBase, offset uint32, want []byte) []expr.Any {
+		return []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: base, Offset: offset, Len: uint32(len(want))},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: want},
+		}
+	}
+	for _, exprs := range [][]expr.Any{
+		concat(field(expr.PayloadBaseLLHeader, 6, mac), drop()),
+		concat(etherType(expr.CmpOpEq, unix.ETH_P_ARP), field(expr.PayloadBaseNetworkHeader, 8, mac), drop()),
+		concat(etherType(expr.CmpOpEq, unix.ETH_P_ARP), field(expr.PayloadBaseNetworkHeader, 14, ip[:]), drop()),
+		concat(etherType(expr.CmpOpEq, unix.ETH_P_ARP), []expr.Any{accept()}),
+		concat(etherType(expr.CmpOpNeq, unix.ETH_P_IP), drop()),
+		concat(field(expr.PayloadBaseNetworkHeader, 12, ip[:]), drop()),
+		concat(matchPrefix(16, netip.MustParsePrefix("127.0.0.0/8")), drop()),
+	} {
+		conn.AddRule(&nftables.Rule{Table: t, Chain: port, Exprs: exprs})
+	}
+}
+
+// bridgeFilterPriority is the bridge family's "filter" priority
+// (NF_BR_PRI_FILTER_BRIDGED).
+const bridgeFilterPriority = -200
 
 // ipsDstNAT is conntrack's IPS_DST_NAT status bit.
 const ipsDstNAT = 1 << 5
@@ -159,9 +253,9 @@ func deleteTable(conn *nftables.Conn, family nftables.TableFamily, name string) 
 	return nil
 }
 
-// listTables returns the IPv4 tables whose name starts with prefix.
-func listTables(conn *nftables.Conn, prefix string) ([]string, error) {
-	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyIPv4)
+// listTables returns the tables of family whose name starts with prefix.
+func listTables(conn *nftables.Conn, family nftables.TableFamily, prefix string) ([]string, error) {
+	tables, err := conn.ListTablesOfFamily(family)
 	if err != nil {
 		return nil, fmt.Errorf("list nftables tables: %w", err)
 	}
@@ -175,6 +269,25 @@ func listTables(conn *nftables.Conn, prefix string) ([]string, error) {
 }
 
 func accept() expr.Any { return &expr.Verdict{Kind: expr.VerdictAccept} }
+
+func drop() []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}} }
+
+// concat joins lists of expressions into one rule's.
+func concat(parts ...[]expr.Any) []expr.Any {
+	var out []expr.Any
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// notPrefix matches an IPv4 address at offset of the network header that
+// is outside p, which must not be /0.
+func notPrefix(offset uint32, p netip.Prefix) []expr.Any {
+	m := matchPrefix(offset, p)
+	m[len(m)-1].(*expr.Cmp).Op = expr.CmpOpNeq
+	return m
+}
 
 func matchIfname(key expr.MetaKey, name string, op expr.CmpOp) []expr.Any {
 	b := make([]byte, unix.IFNAMSIZ)

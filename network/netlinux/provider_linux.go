@@ -22,6 +22,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/stevedore-io/stevedore/internal/nldump"
 	"github.com/stevedore-io/stevedore/network"
 )
 
@@ -62,6 +63,7 @@ type Provider struct {
 
 	hostMu      sync.Mutex
 	hostReady   bool // bridge, sysctls and host table are in place
+	localnet    bool // route_localnet is on (bridge mode needs it)
 	bridgeIndex int
 	nsDirReady  bool
 }
@@ -257,15 +259,25 @@ func (p *Provider) setup(req network.Request, name string) (_ *network.Attachmen
 		}
 		// A crash can leave objects with this name behind; so can a
 		// namespace whose teardown the kernel has not finished.
-		if err := p.removeObjects(name, tableIfExists, true); err != nil {
+		if err := p.removeObjects(name, allTablesIfExist, true); err != nil {
 			return nil, err
 		}
 		att.NetNSPath = filepath.Join(p.cfg.NetNSDir, name)
-		undo = append(undo, func() error { return p.removeObjects(name, tableIfExists, true) })
+		undo = append(undo, func() error { return p.removeObjects(name, allTablesIfExist, true) })
 		if req.Mode.HasInterface() {
 			att.HostInterface = name
 			att.Gateway = p.alloc.IPAM().Gateway()
-			att.MAC = macFor(a.Address.Addr()).String()
+			mac := macFor(a.Address.Addr())
+			att.MAC = mac.String()
+			// The guard goes in before the veth exists: the task never
+			// sends a frame that it has not filtered.
+			err := p.withNFT(func(conn *nftables.Conn) error {
+				applyPortGuard(conn, name, mac, a.Address.Addr())
+				return conn.Flush()
+			})
+			if err != nil {
+				return nil, fmt.Errorf("netlinux: task %q: guard its bridge port: %w", req.TaskID, err)
+			}
 		}
 		if err := p.createNamespace(req, att); err != nil {
 			if req.Mode.HasInterface() {
@@ -437,21 +449,17 @@ func (p *Provider) prepareHost(mode network.Mode) error {
 		// One cheap lookup notices a bridge deleted behind our back.
 		link, err := p.nl.LinkByIndex(p.bridgeIndex)
 		if err == nil && link.Attrs().Name == p.cfg.BridgeName {
-			return nil
+			return p.enableLocalnet(mode)
 		}
 		p.log.Warn("bridge vanished; creating it again")
-		p.hostReady = false
+		p.hostReady, p.localnet = false, false
 	}
 	idx, err := p.ensureBridge()
 	if err != nil {
 		return fmt.Errorf("netlinux: bridge %s: %w", p.cfg.BridgeName, err)
 	}
-	// Connections from the host to 127.0.0.1:<published port> are DNATed to
-	// a task and leave through the bridge with a loopback source; the
-	// kernel drops those unless route_localnet is set (the host table then
-	// masquerades them to the bridge address).
-	if err := writeSysctl(p.procSys, "net/ipv4/conf/"+p.cfg.BridgeName+"/route_localnet", "1"); err != nil {
-		return fmt.Errorf("netlinux: %w", err)
+	if err := p.enableLocalnet(mode); err != nil {
+		return err
 	}
 	// IPv4 checks the forwarding flag of the interface a packet arrives on:
 	// setting it on the bridge alone lets tasks' packets be routed (to
@@ -475,6 +483,26 @@ func (p *Provider) prepareHost(mode network.Mode) error {
 	p.bridgeIndex = idx
 	p.hostReady = true
 	p.log.Info("host network ready", "subnet", p.cfg.Subnet, "gateway", p.alloc.IPAM().Gateway())
+	return nil
+}
+
+// enableLocalnet turns route_localnet on for the bridge the first time a
+// bridge-mode task needs it; p.hostMu is held. Connections from the host to
+// 127.0.0.1:<published port> are DNATed to a task and leave through the
+// bridge with a loopback source; the kernel drops those unless
+// route_localnet is set (the host table then masquerades them to the
+// bridge address). Only bridge mode publishes ports, so only it turns
+// route_localnet on; what it would otherwise let in from tasks, packets
+// for 127.0.0.0/8, the host table's guard chain and every task's port
+// guard drop.
+func (p *Provider) enableLocalnet(mode network.Mode) error {
+	if mode != network.ModeBridge || p.localnet {
+		return nil
+	}
+	if err := writeSysctl(p.procSys, "net/ipv4/conf/"+p.cfg.BridgeName+"/route_localnet", "1"); err != nil {
+		return fmt.Errorf("netlinux: %w", err)
+	}
+	p.localnet = true
 	return nil
 }
 
@@ -506,7 +534,7 @@ func (p *Provider) ensureBridge() (int, error) {
 		return 0, fmt.Errorf("%w: %s is a %s, not a bridge", network.ErrConflict, p.cfg.BridgeName, link.Type())
 	}
 	gw := netip.PrefixFrom(p.alloc.IPAM().Gateway(), p.cfg.Subnet.Bits())
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return p.nl.AddrList(link, unix.AF_INET) })
+	addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return p.nl.AddrList(link, unix.AF_INET) })
 	if err != nil {
 		return 0, fmt.Errorf("list addresses: %w", err)
 	}
@@ -542,20 +570,48 @@ const (
 	tableDelete                       // the task has one
 )
 
-// removeObjects removes the kernel objects named name: the port-forward
-// table, the namespace and, with veth, the veth's host end (which the
+// taskTables says which of a task's nftables tables, both named after the
+// task, removeObjects removes: its published ports (family ip) and its
+// bridge port's guard (family bridge).
+type taskTables struct{ ports, guard tableRemoval }
+
+// allTablesIfExist removes whichever of a task's tables exist.
+var allTablesIfExist = taskTables{ports: tableIfExists, guard: tableIfExists}
+
+// removeObjects removes the kernel objects named name: the task's nftables
+// tables, the namespace and, with veth, the veth's host end (which the
 // kernel otherwise removes on its own, shortly after the namespace goes).
-func (p *Provider) removeObjects(name string, table tableRemoval, veth bool) error {
+// The tables go in one commit.
+func (p *Provider) removeObjects(name string, tables taskTables, veth bool) error {
 	var errs []error
-	if table != tableKeep {
+	if tables.ports != tableKeep || tables.guard != tableKeep {
 		errs = append(errs, p.withNFT(func(conn *nftables.Conn) error {
-			if table == tableIfExists {
-				_, err := conn.ListTableOfFamily(name, nftables.TableFamilyIPv4)
-				if errors.Is(err, unix.ENOENT) {
-					return nil
+			queued := false
+			for _, tb := range []struct {
+				family nftables.TableFamily
+				how    tableRemoval
+			}{{nftables.TableFamilyIPv4, tables.ports}, {nftables.TableFamilyBridge, tables.guard}} {
+				if tb.how == tableKeep {
+					continue
 				}
+				if tb.how == tableIfExists {
+					_, err := conn.ListTableOfFamily(name, tb.family)
+					if errors.Is(err, unix.ENOENT) {
+						continue
+					}
+				}
+				t := &nftables.Table{Family: tb.family, Name: name}
+				conn.AddTable(t)
+				conn.DelTable(t)
+				queued = true
 			}
-			return deleteTable(conn, nftables.TableFamilyIPv4, name)
+			if !queued {
+				return nil
+			}
+			if err := conn.Flush(); err != nil {
+				return fmt.Errorf("delete nftables tables %s: %w", name, err)
+			}
+			return nil
 		}))
 	}
 	errs = append(errs, deleteNetNS(filepath.Join(p.cfg.NetNSDir, name)))
@@ -607,15 +663,18 @@ func (p *Provider) teardown(taskID string) error {
 		// the same: remove by name.
 		switch {
 		case rec == nil:
-			if err := p.removeObjects(name, tableIfExists, false); err != nil {
+			if err := p.removeObjects(name, allTablesIfExist, false); err != nil {
 				return err
 			}
 		case rec.Mode.HasNamespace():
-			table := tableKeep
+			var tables taskTables
 			if rec.Mode == network.ModeBridge && len(rec.PortBindings) > 0 {
-				table = tableDelete
+				tables.ports = tableDelete
 			}
-			if err := p.removeObjects(name, table, false); err != nil {
+			if rec.Mode.HasInterface() {
+				tables.guard = tableDelete
+			}
+			if err := p.removeObjects(name, tables, false); err != nil {
 				return err
 			}
 		}

@@ -379,17 +379,26 @@ func TestSysctlsWritten(t *testing.T) {
 				require.NoError(t, os.WriteFile(filepath.Join(root, f), []byte("0"), 0o644))
 			}
 			p.procSys = root
+			check := func(want map[string]string) {
+				t.Helper()
+				for f, v := range want {
+					b, err := os.ReadFile(filepath.Join(root, f))
+					require.NoError(t, err)
+					assert.Equal(t, v, string(b), f)
+				}
+			}
+			ipForward := "0"
+			if forward {
+				ipForward = "1"
+			}
 			_, err := p.Setup(context.Background(), awsvpc("t"))
 			require.NoError(t, err)
-			want := map[string]string{files[0]: "0", files[1]: "1", files[2]: "1"}
-			if forward {
-				want[files[0]] = "1"
-			}
-			for f, v := range want {
-				b, err := os.ReadFile(filepath.Join(root, f))
-				require.NoError(t, err)
-				assert.Equal(t, v, string(b), f)
-			}
+			check(map[string]string{files[0]: ipForward, files[1]: "0", files[2]: "1"})
+			// Only bridge mode publishes ports on 127.0.0.1, so only it needs
+			// the bridge to route loopback addresses.
+			_, err = p.Setup(context.Background(), network.Request{TaskID: "b", Mode: network.ModeBridge})
+			require.NoError(t, err)
+			check(map[string]string{files[0]: ipForward, files[1]: "1", files[2]: "1"})
 		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/stevedore-io/stevedore/internal/nldump"
 )
 
 // Reconcile tears down every task for which keep returns false and removes
@@ -99,6 +101,13 @@ func (p *Provider) reconcile(keep func(string) bool) error {
 			})
 		})
 	}
+	for _, name := range objs.guards {
+		removeIfOrphan("nftables bridge table", name, func() error {
+			return p.withNFT(func(conn *nftables.Conn) error {
+				return deleteTable(conn, nftables.TableFamilyBridge, name)
+			})
+		})
+	}
 	for _, name := range objs.netns {
 		removeIfOrphan("namespace", name, func() error { return deleteNetNS(filepath.Join(p.cfg.NetNSDir, name)) })
 	}
@@ -129,7 +138,8 @@ func (p *Provider) reconcile(keep func(string) bool) error {
 type objects struct {
 	netns  []string
 	veths  []netlink.Link
-	tables []string
+	tables []string // family ip: published ports
+	guards []string // family bridge: bridge port guards
 }
 
 func (p *Provider) listObjects() (objects, error) {
@@ -138,7 +148,7 @@ func (p *Provider) listObjects() (objects, error) {
 	if o.netns, err = listNetNS(p.cfg.NetNSDir, p.cfg.NamePrefix); err != nil {
 		return o, fmt.Errorf("netlinux: %w", err)
 	}
-	links, err := retryDump(p.nl.LinkList)
+	links, err := nldump.Retry(p.nl.LinkList)
 	if err != nil {
 		return o, fmt.Errorf("netlinux: list links: %w", err)
 	}
@@ -147,17 +157,22 @@ func (p *Provider) listObjects() (objects, error) {
 			o.veths = append(o.veths, l)
 		}
 	}
-	var tables []string
-	err = p.withNFT(func(conn *nftables.Conn) (err error) {
-		tables, err = listTables(conn, p.cfg.NamePrefix)
-		return err
-	})
-	if err != nil {
-		return o, fmt.Errorf("netlinux: %w", err)
-	}
-	for _, t := range tables {
-		if isObjectName(p.cfg.NamePrefix, t) {
-			o.tables = append(o.tables, t)
+	for _, f := range []struct {
+		family nftables.TableFamily
+		into   *[]string
+	}{{nftables.TableFamilyIPv4, &o.tables}, {nftables.TableFamilyBridge, &o.guards}} {
+		var tables []string
+		err = p.withNFT(func(conn *nftables.Conn) (err error) {
+			tables, err = listTables(conn, f.family, p.cfg.NamePrefix)
+			return err
+		})
+		if err != nil {
+			return o, fmt.Errorf("netlinux: %w", err)
+		}
+		for _, t := range tables {
+			if isObjectName(p.cfg.NamePrefix, t) {
+				*f.into = append(*f.into, t)
+			}
 		}
 	}
 	return o, nil
@@ -185,7 +200,7 @@ func (p *Provider) readLabel(name string) (taskID string, addr netip.Addr, ok bo
 		if err != nil {
 			return nil // none mode
 		}
-		addrs, err := retryDump(func() ([]netlink.Addr, error) { return h.AddrList(eth0, unix.AF_INET) })
+		addrs, err := nldump.Retry(func() ([]netlink.Addr, error) { return h.AddrList(eth0, unix.AF_INET) })
 		if err == nil && len(addrs) > 0 {
 			addr = prefixOf(addrs[0].IPNet).Addr()
 		}

@@ -103,6 +103,40 @@ func (r *Runtime) ensureImage(ctx context.Context, name string, auth *runtime.Au
 	return nil
 }
 
+// VerifyImageAccess implements runtime.AccessVerifier: it asks the
+// registry of ref for the manifest of the local image, by its digest, with
+// auth's credentials (a HEAD request: nothing is pulled). It fails when
+// the registry refuses them, or no longer has that content.
+func (r *Runtime) VerifyImageAccess(ctx context.Context, ref string, auth *runtime.Auth) (err error) {
+	ctx, err = r.begin(ctx)
+	if err != nil {
+		return err
+	}
+	name, err := normalizeRef(ref)
+	if err != nil {
+		return pullErr(ref, fmt.Errorf("%w: %w", runtime.ErrInvalidSpec, err))
+	}
+	img, err := r.client.GetImage(ctx, name)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return fmt.Errorf("image %s: %w: %w: not present", name, runtime.ErrImagePull, runtime.ErrNotFound)
+		}
+		return pullErr(name, err)
+	}
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return pullErr(name, err)
+	}
+	byDigest, err := reference.WithDigest(reference.TrimNamed(named), img.Target().Digest)
+	if err != nil {
+		return pullErr(name, err)
+	}
+	if _, _, err := r.resolver(auth).Resolve(ctx, byDigest.String()); err != nil {
+		return fmt.Errorf("image %s: %w: the registry does not serve it to these credentials: %w", name, runtime.ErrImagePull, err)
+	}
+	return nil
+}
+
 // RemoveImage deletes image ref and collects its garbage before returning:
 // the snapshots unpacked from it and its content go unless another image or
 // a container still refers to them. It refuses while a container of this

@@ -204,3 +204,27 @@ func TestEnsureImageRemembersUnpackedImages(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	assert.Equal(t, tag, out)
 }
+
+func TestVerifyImageAccessAsksTheRegistryWithTheCredentials(t *testing.T) {
+	t.Parallel()
+	needContainerd(t)
+	tag := uniqueID(t)
+	host, reg := registry(t, tag)
+	ref := host + "/pulled:" + tag
+	r := newRuntime(t, WithPlainHTTP("127.0.0.1"))
+	ctx := testCtx(t)
+	right := &runtime.Auth{Username: "puller", Password: "s3cret"}
+
+	err := r.VerifyImageAccess(ctx, ref, right)
+	require.ErrorIs(t, err, runtime.ErrNotFound, "not present yet")
+	require.NoError(t, r.EnsureImage(ctx, ref, right))
+
+	before := reg.Requests()
+	require.NoError(t, r.VerifyImageAccess(ctx, ref, right))
+	assert.Greater(t, reg.Requests(), before, "the registry was asked")
+	for name, auth := range map[string]*runtime.Auth{"anonymous": nil, "wrong password": {Username: "puller", Password: "wrong"}} {
+		err := r.VerifyImageAccess(ctx, ref, auth)
+		assert.ErrorIs(t, err, runtime.ErrImagePull, name)
+		assert.NotContains(t, err.Error(), "s3cret")
+	}
+}

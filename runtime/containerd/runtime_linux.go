@@ -80,7 +80,10 @@ type Runtime struct {
 	labels sync.WaitGroup
 }
 
-var _ runtime.Runtime = (*Runtime)(nil)
+var (
+	_ runtime.Runtime        = (*Runtime)(nil)
+	_ runtime.AccessVerifier = (*Runtime)(nil)
+)
 
 // entry is what the runtime keeps in memory about one container: its output
 // writers, its task once started, and its exit status once known.

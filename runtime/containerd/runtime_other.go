@@ -15,7 +15,10 @@ import (
 // that code wiring a runtime builds everywhere.
 type Runtime struct{}
 
-var _ runtime.Runtime = (*Runtime)(nil)
+var (
+	_ runtime.Runtime        = (*Runtime)(nil)
+	_ runtime.AccessVerifier = (*Runtime)(nil)
+)
 
 // New returns ErrUnsupported: containerd containers need Linux.
 func New(address string, opts ...Option) (*Runtime, error) {
@@ -34,6 +37,11 @@ func (r *Runtime) Snapshotter() string { return "" }
 
 // Namespace returns "".
 func (r *Runtime) Namespace() string { return "" }
+
+// VerifyImageAccess returns ErrUnsupported.
+func (r *Runtime) VerifyImageAccess(context.Context, string, *runtime.Auth) error {
+	return ErrUnsupported
+}
 
 // EnsureImage returns ErrUnsupported.
 func (r *Runtime) EnsureImage(context.Context, string, *runtime.Auth) error { return ErrUnsupported }

@@ -1,17 +1,18 @@
 package fake
 
 import (
+	"errors"
 	"maps"
-	"math"
 	"syscall"
 	"time"
 
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake/shell"
 )
 
 // Forever is a RunFor (or ExecReply.Takes) that never ends: the process runs
 // until a signal, Delete or Close stops it.
-const Forever time.Duration = math.MaxInt64
+const Forever = shell.Forever
 
 // Behavior scripts what happens to an image's pulls and to the containers a
 // script matches. The zero Behavior changes nothing: pulls succeed, and the
@@ -25,6 +26,11 @@ type Behavior struct {
 	// an error wrapping runtime.ErrImagePull and the context's error, when
 	// its context ends first.
 	PullDelay time.Duration
+
+	// PullAuth makes the image private: its registry serves it only to
+	// these credentials, so a pull (and VerifyImageAccess) with other
+	// credentials, or none, fails with runtime.ErrImagePull.
+	PullAuth *runtime.Auth
 
 	// StartError makes every Start of the container fail; the container
 	// stays CREATED. The returned error wraps runtime.ErrStart and
@@ -67,10 +73,22 @@ type Behavior struct {
 	Stats func(elapsed time.Duration) runtime.Stats
 }
 
+// checkAuth refuses credentials other than PullAuth's, when set.
+func (b *Behavior) checkAuth(auth *runtime.Auth) error {
+	if b.PullAuth == nil || (auth != nil && *auth == *b.PullAuth) {
+		return nil
+	}
+	return errors.New("the registry refuses these credentials (401 Unauthorized)")
+}
+
 // scriptsProcess reports whether b overrides the command.
 func (b *Behavior) scriptsProcess() bool { return b.RunFor != 0 || b.ExitCode != 0 }
 
 func (b Behavior) clone() Behavior {
+	if b.PullAuth != nil {
+		a := *b.PullAuth
+		b.PullAuth = &a
+	}
 	b.Signals = maps.Clone(b.Signals)
 	b.Stdout = append([]string(nil), b.Stdout...)
 	b.Stderr = append([]string(nil), b.Stderr...)

@@ -65,7 +65,8 @@
 // program, pipes, command substitution, files — is outside the vocabulary: a
 // main process outside it runs until it is signalled (and dies of any signal
 // with 128+n); an Exec outside it exits 0 with no output, so health checks
-// pass unless scripted. Scripts decide otherwise (see below).
+// pass unless scripted. Scripts decide otherwise (see below). The
+// interpreter of the vocabulary is package runtime/fake/shell.
 //
 // Signals follow what the kernel does to a container's PID 1. Without an init
 // process (ContainerSpec.Init false) the command is PID 1, and a signal it has

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake/shell"
 )
 
 // Runtime is an in-memory runtime.Runtime for tests. Create one with New. It
@@ -27,15 +29,27 @@ type Runtime struct {
 	nextPID    int
 }
 
-var _ runtime.Runtime = (*Runtime)(nil)
+var (
+	_ runtime.Runtime        = (*Runtime)(nil)
+	_ runtime.AccessVerifier = (*Runtime)(nil)
+)
 
 type script struct {
 	sel Selector
 	b   Behavior
 }
 
-// Option configures a Runtime made by New.
-type Option func(*Runtime)
+// Option configures a Runtime made by New. Options that cannot apply
+// return an error, and New panics with it: a bad option is a bug in the
+// test that uses the fake.
+type Option func(*options) error
+
+// options are what the options of New set, applied to the Runtime in New.
+type options struct {
+	scripts   []script
+	images    []string
+	onlyLocal bool
+}
 
 // WithImage scripts the pulls of image ref and the containers created from
 // it; see Runtime.Script.
@@ -46,34 +60,52 @@ func WithImage(ref string, b Behavior) Option {
 // WithScript scripts the pulls and containers sel matches; see
 // Runtime.ScriptFor.
 func WithScript(sel Selector, b Behavior) Option {
-	return func(r *Runtime) { r.ScriptFor(sel, b) }
+	return func(o *options) error {
+		o.scripts = append(o.scripts, script{sel: sel, b: b})
+		return nil
+	}
 }
 
 // WithLocalImages makes refs available from the start: EnsureImage does not
 // pull them and Create accepts them.
 func WithLocalImages(refs ...string) Option {
-	return func(r *Runtime) { r.LoadImages(refs...) }
+	return func(o *options) error {
+		o.images = append(o.images, refs...)
+		return nil
+	}
 }
 
 // WithOnlyLocalImages turns the registry off: EnsureImage of an image that is
 // not available locally (see WithLocalImages and LoadImages) fails with an
 // error wrapping runtime.ErrImagePull and runtime.ErrNotFound.
 func WithOnlyLocalImages() Option {
-	return func(r *Runtime) { r.onlyLocal = true }
+	return func(o *options) error {
+		o.onlyLocal = true
+		return nil
+	}
 }
 
 // New returns an empty Runtime. By default every image can be pulled, no
 // image is available locally before its pull, and every container's process
-// follows its command (see the package documentation).
+// follows its command (see the package documentation). It panics when an
+// option returns an error.
 func New(opts ...Option) *Runtime {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			panic(fmt.Sprintf("fake runtime: %v", err))
+		}
+	}
 	r := &Runtime{
 		images:     map[string]bool{},
 		containers: map[string]*container{},
 		nextPID:    1000,
+		onlyLocal:  o.onlyLocal,
 	}
-	for _, opt := range opts {
-		opt(r)
+	for _, sc := range o.scripts {
+		r.ScriptFor(sc.sel, sc.b)
 	}
+	r.LoadImages(o.images...)
 	return r
 }
 
@@ -209,7 +241,7 @@ func (r *Runtime) Close() {
 	for _, c := range all {
 		c.seq.Lock()
 		r.mu.Lock()
-		r.finish(c, 128+int(sigKILL))
+		r.finish(c, 128+int(shell.SigKILL))
 		r.release(c, runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: runtime closed before it started: %w", c.spec.ID, runtime.ErrNotRunning)})
 		r.mu.Unlock()
 		c.seq.Unlock()
@@ -302,6 +334,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// pullBehavior returns the script of ref's pulls; r.mu is held.
+func (r *Runtime) pullBehavior(ref string) Behavior {
+	for i := len(r.scripts) - 1; i >= 0; i-- {
+		if r.scripts[i].sel.matchesPull(ref) {
+			return r.scripts[i].b
+		}
+	}
+	return Behavior{}
+}
+
 // EnsureImage makes ref available, recording a pull when it was not. Errors
 // wrap runtime.ErrImagePull.
 func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Auth) error {
@@ -323,13 +365,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 		r.mu.Unlock()
 		return o.ok()
 	}
-	var b Behavior
-	for i := len(r.scripts) - 1; i >= 0; i-- {
-		if r.scripts[i].sel.matchesPull(ref) {
-			b = r.scripts[i].b
-			break
-		}
-	}
+	b := r.pullBehavior(ref)
 	onlyLocal := r.onlyLocal
 	r.mu.Unlock()
 
@@ -342,10 +378,42 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 	if b.PullError != nil {
 		return fail(b.PullError)
 	}
+	if err := b.checkAuth(auth); err != nil {
+		return fail(err)
+	}
 	r.mu.Lock()
 	r.images[ref] = true
 	r.pulls = append(r.pulls, ref)
 	r.mu.Unlock()
+	return o.ok()
+}
+
+// VerifyImageAccess implements runtime.AccessVerifier: it fails when ref
+// is not local, when the registry is off (WithOnlyLocalImages), or when
+// the image's script has PullAuth and auth is not those credentials.
+func (r *Runtime) VerifyImageAccess(ctx context.Context, ref string, auth *runtime.Auth) error {
+	call := Call{Method: MethodVerifyImageAccess, Ref: ref}
+	if auth != nil {
+		a := *auth
+		call.Auth = &a
+	}
+	o := op{done: r.record(call), what: fmt.Sprintf("verify access to image %q", ref)}
+	fail := func(err error) error { return o.fail(fmt.Errorf("%w: %w", runtime.ErrImagePull, err)) }
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	r.mu.Lock()
+	local, onlyLocal, b := r.images[ref], r.onlyLocal, r.pullBehavior(ref)
+	r.mu.Unlock()
+	switch {
+	case !local:
+		return fail(fmt.Errorf("not present: %w", runtime.ErrNotFound))
+	case onlyLocal:
+		return fail(errors.New("no registry to ask"))
+	}
+	if err := b.checkAuth(auth); err != nil {
+		return fail(err)
+	}
 	return o.ok()
 }
 
@@ -461,15 +529,15 @@ func (r *Runtime) create(s *runtime.ContainerSpec) error {
 		state:     runtime.StateCreated,
 		createdAt: time.Now(),
 	}
-	c.env = procEnv{
-		env:      append(slices.Clone(defaultEnv), s.Env...),
-		hostname: s.Hostname,
-		user:     s.User,
-		workdir:  s.WorkingDir,
-		pid1:     !s.Init,
+	c.env = shell.Env{
+		Vars:     append(shell.DefaultEnv(), s.Env...),
+		Hostname: s.Hostname,
+		User:     s.User,
+		Workdir:  s.WorkingDir,
+		PID1:     !s.Init,
 	}
-	if c.env.hostname == "" {
-		c.env.hostname = s.ID
+	if c.env.Hostname == "" {
+		c.env.Hostname = s.ID
 	}
 	c.prog = mainProgram(s, &c.behavior, c.env)
 	r.containers[s.ID] = c
@@ -478,28 +546,28 @@ func (r *Runtime) create(s *runtime.ContainerSpec) error {
 
 // mainProgram works out the container's main process from its script and
 // command.
-func mainProgram(spec *runtime.ContainerSpec, b *Behavior, env procEnv) *program {
-	var p *program
+func mainProgram(spec *runtime.ContainerSpec, b *Behavior, env shell.Env) *shell.Program {
+	var p *shell.Program
 	if b.scriptsProcess() {
-		p = &program{known: true, exitAt: b.RunFor, code: b.ExitCode}
+		p = &shell.Program{Known: true, ExitAt: b.RunFor, Code: b.ExitCode}
 	} else {
-		p = interpret(append(slices.Clone(spec.EntryPoint), spec.Command...), env)
+		p = shell.Interpret(append(slices.Clone(spec.EntryPoint), spec.Command...), env)
 	}
-	if p.react == nil {
+	if p.React == nil {
 		// A scripted process, or a program outside the vocabulary: an
 		// ordinary program with default signal dispositions.
-		p.react = func(sig syscall.Signal, at time.Duration) reaction {
-			return defaultReaction(sig, at, false)
+		p.React = func(sig syscall.Signal, at time.Duration) shell.Reaction {
+			return shell.DefaultReaction(sig, at, false)
 		}
 	}
-	var lines []chunk
+	var lines []shell.Chunk
 	for _, l := range b.Stdout {
-		lines = append(lines, chunk{text: l + "\n"})
+		lines = append(lines, shell.Chunk{Text: l + "\n"})
 	}
 	for _, l := range b.Stderr {
-		lines = append(lines, chunk{stderr: true, text: l + "\n"})
+		lines = append(lines, shell.Chunk{Stderr: true, Text: l + "\n"})
 	}
-	p.out = append(lines, p.out...)
+	p.Out = append(lines, p.Out...)
 	return p
 }
 
@@ -587,7 +655,7 @@ func (r *Runtime) wait(ctx context.Context, id string) (<-chan runtime.ExitStatu
 // Signal sends sig to container id's main process. Errors wrap
 // runtime.ErrNotFound or runtime.ErrNotRunning.
 func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) error {
-	o, c, err := r.beginOn(ctx, Call{Method: MethodSignal, ID: id, Signal: sig}, fmt.Sprintf("signal container %q with %s", id, signalName(sig)))
+	o, c, err := r.beginOn(ctx, Call{Method: MethodSignal, ID: id, Signal: sig}, fmt.Sprintf("signal container %q with %s", id, shell.SignalName(sig)))
 	if err != nil {
 		return err
 	}
@@ -604,18 +672,18 @@ func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) err
 	}
 	now := time.Now()
 	c.signals = append(c.signals, ReceivedSignal{Signal: sig, Time: now})
-	if sig == sigKILL {
+	if sig == shell.SigKILL {
 		r.finish(c, 128+int(sig))
 		r.mu.Unlock()
 		return o.ok()
 	}
 	re := c.react(sig, now.Sub(c.startedAt))
-	if re.exit {
-		c.exitBy(re.at, re.code)
+	if re.Exit {
+		c.exitBy(re.At, re.Code)
 	}
-	var out []chunk
-	for _, ch := range re.out {
-		if ch.at <= c.exitAt {
+	var out []shell.Chunk
+	for _, ch := range re.Out {
+		if ch.At <= c.exitAt {
 			out = append(out, ch)
 		}
 	}
@@ -646,7 +714,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.Ex
 	}
 	c.execs++
 	env := c.env
-	env.pid1 = false
+	env.PID1 = false
 	call := ExecCall{
 		ID:      id,
 		Cmd:     slices.Clone(cmd),
@@ -683,25 +751,25 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.Ex
 		return result, o.ok()
 	case <-exited:
 		// The container's processes are killed with its main process.
-		return runtime.ExecResult{ExitCode: 128 + int(sigKILL)}, o.ok()
+		return runtime.ExecResult{ExitCode: 128 + int(shell.SigKILL)}, o.ok()
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
 }
 
 // execReply is the vocabulary's answer to an exec'd command.
-func execReply(cmd []string, env procEnv) (ExecReply, bool) {
-	p := interpret(cmd, env)
-	if !p.known {
+func execReply(cmd []string, env shell.Env) (ExecReply, bool) {
+	p := shell.Interpret(cmd, env)
+	if !p.Known {
 		return ExecReply{}, false
 	}
 	var out strings.Builder
-	for _, ch := range p.out {
-		if ch.at <= p.exitAt {
-			out.WriteString(ch.text)
+	for _, ch := range p.Out {
+		if ch.At <= p.ExitAt {
+			out.WriteString(ch.Text)
 		}
 	}
-	return ExecReply{ExitCode: p.code, Output: out.String(), Takes: p.exitAt}, true
+	return ExecReply{ExitCode: p.Code, Output: out.String(), Takes: p.ExitAt}, true
 }
 
 // Stats returns running container id's resource usage: the script's reading,
@@ -796,7 +864,7 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	r.mu.Lock()
 	removed := r.containers[id] == c
 	if removed {
-		r.finish(c, 128+int(sigKILL))
+		r.finish(c, 128+int(shell.SigKILL))
 		r.release(c, runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: deleted before it ran: %w", id, runtime.ErrNotFound)})
 		delete(r.containers, id)
 	}

@@ -844,3 +844,23 @@ func TestConcurrentUse(t *testing.T) {
 		assert.Equal(t, 1, n, "statuses per Wait channel")
 	}
 }
+
+func TestPrivateImagesAndVerifyImageAccess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	right := &runtime.Auth{Username: "u", Password: "p"}
+	r := fake.New(fake.WithImage("private:1", fake.Behavior{PullAuth: right}))
+	t.Cleanup(r.Close)
+
+	require.ErrorIs(t, r.VerifyImageAccess(ctx, "private:1", right), runtime.ErrNotFound, "not pulled yet")
+	require.ErrorIs(t, r.EnsureImage(ctx, "private:1", nil), runtime.ErrImagePull)
+	require.ErrorIs(t, r.EnsureImage(ctx, "private:1", &runtime.Auth{Username: "u", Password: "x"}), runtime.ErrImagePull)
+	require.NoError(t, r.EnsureImage(ctx, "private:1", right))
+	require.NoError(t, r.EnsureImage(ctx, "private:1", nil), "present: no pull, no credentials needed")
+
+	assert.NoError(t, r.VerifyImageAccess(ctx, "private:1", right))
+	assert.ErrorIs(t, r.VerifyImageAccess(ctx, "private:1", nil), runtime.ErrImagePull)
+	require.NoError(t, r.EnsureImage(ctx, "public:1", nil))
+	assert.NoError(t, r.VerifyImageAccess(ctx, "public:1", nil))
+	assert.Len(t, r.CallsTo(fake.MethodVerifyImageAccess), 4)
+}

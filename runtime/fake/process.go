@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake/shell"
 )
 
 // unknownExitCode is the code of an ExitStatus whose exit could not be
@@ -30,8 +31,8 @@ type container struct {
 
 	spec     runtime.ContainerSpec
 	behavior Behavior
-	prog     *program
-	env      procEnv
+	prog     *shell.Program
+	env      shell.Env
 
 	state     runtime.State
 	starting  bool
@@ -47,7 +48,7 @@ type container struct {
 	stderr    capture
 
 	// The running process.
-	pending []chunk       // output still to write, in time order
+	pending []shell.Chunk // output still to write, in time order
 	loopK   int           // next loop iteration to add to pending
 	exitAt  time.Duration // when the process exits (Forever: never by itself)
 	code    int           // its code then
@@ -89,14 +90,14 @@ func (c *container) info() runtime.ContainerInfo {
 
 // react answers a signal: the script's reaction when it has one, otherwise
 // the program's.
-func (c *container) react(sig syscall.Signal, at time.Duration) reaction {
+func (c *container) react(sig syscall.Signal, at time.Duration) shell.Reaction {
 	if r, ok := c.behavior.Signals[sig]; ok {
 		if r.Ignore {
-			return reaction{}
+			return shell.Reaction{}
 		}
-		return reaction{exit: true, at: addDuration(at, r.After), code: r.ExitCode}
+		return shell.Reaction{Exit: true, At: shell.AddDuration(at, r.After), Code: r.ExitCode}
 	}
-	return c.prog.react(sig, at)
+	return c.prog.React(sig, at)
 }
 
 // begin sets up the process of a container that has just started. Called
@@ -106,45 +107,45 @@ func (c *container) begin(now time.Time, pid int) {
 	c.pid = pid
 	c.startedAt = now
 	c.done = make(chan struct{})
-	c.pending = slices.Clone(c.prog.out)
-	c.exitAt, c.code = c.prog.exitAt, c.prog.code
+	c.pending = slices.Clone(c.prog.Out)
+	c.exitAt, c.code = c.prog.ExitAt, c.prog.Code
 }
 
 // materialise adds the output of endless-loop iterations up to elapsed, and
 // the next iteration after it, to pending. Called with mu held.
 func (c *container) materialise(elapsed time.Duration) {
-	l := c.prog.loop
+	l := c.prog.Loop
 	if l == nil {
 		return
 	}
 	for {
-		start := l.start + time.Duration(c.loopK)*l.period
+		start := l.Start + time.Duration(c.loopK)*l.Period
 		if start >= c.exitAt && c.exitAt != Forever {
 			return
 		}
-		future := len(c.pending) > 0 && c.pending[len(c.pending)-1].at > elapsed
+		future := len(c.pending) > 0 && c.pending[len(c.pending)-1].At > elapsed
 		if start > elapsed && future {
 			return
 		}
-		c.insert(l.iteration(c.loopK), false)
+		c.insert(l.Iteration(c.loopK), false)
 		c.loopK++
 	}
 }
 
 // insert merges chunks (in time order) into pending. With first, they go
 // before pending chunks of the same time.
-func (c *container) insert(chunks []chunk, first bool) {
+func (c *container) insert(chunks []shell.Chunk, first bool) {
 	for _, ch := range chunks {
-		i := position(c.pending, ch.at, first)
+		i := position(c.pending, ch.At, first)
 		c.pending = slices.Insert(c.pending, i, ch)
 	}
 }
 
 // position returns where a chunk at offset at goes in pending.
-func position(pending []chunk, at time.Duration, first bool) int {
-	i, _ := slices.BinarySearchFunc(pending, at, func(c chunk, at time.Duration) int {
+func position(pending []shell.Chunk, at time.Duration, first bool) int {
+	i, _ := slices.BinarySearchFunc(pending, at, func(c shell.Chunk, at time.Duration) int {
 		switch {
-		case c.at < at, c.at == at && !first:
+		case c.At < at, c.At == at && !first:
 			return -1
 		default:
 			return 1
@@ -179,23 +180,23 @@ func (r *Runtime) step(c *container) {
 	c.materialise(elapsed)
 	limit := min(elapsed, c.exitAt)
 	n := 0
-	for n < len(c.pending) && c.pending[n].at <= limit {
+	for n < len(c.pending) && c.pending[n].At <= limit {
 		n++
 	}
 	due := slices.Clone(c.pending[:n])
 	c.pending = slices.Delete(c.pending, 0, n)
 	for _, ch := range due {
-		if ch.stderr {
-			c.stderr.add(ch.text)
+		if ch.Stderr {
+			c.stderr.add(ch.Text)
 		} else {
-			c.stdout.add(ch.text)
+			c.stdout.add(ch.Text)
 		}
 	}
 	exiting := elapsed >= c.exitAt
 	if !exiting {
 		next := c.exitAt
 		if len(c.pending) > 0 {
-			next = min(next, c.pending[0].at)
+			next = min(next, c.pending[0].At)
 		}
 		r.arm(c, next-elapsed)
 	}
@@ -204,13 +205,13 @@ func (r *Runtime) step(c *container) {
 
 	for _, ch := range due {
 		w := stdout
-		if ch.stderr {
+		if ch.Stderr {
 			w = stderr
 		}
 		if w != nil {
 			// A failing writer loses output; the process does not notice,
 			// as with a real container's log pipe.
-			_, _ = io.WriteString(w, ch.text)
+			_, _ = io.WriteString(w, ch.Text)
 		}
 	}
 	if exiting {

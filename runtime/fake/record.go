@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake/shell"
 )
 
 // Method names, as recorded in Call.Method and accepted by CallsTo.
@@ -22,12 +23,14 @@ const (
 	MethodInspect     = "Inspect"
 	MethodList        = "List"
 	MethodDelete      = "Delete"
+	// MethodVerifyImageAccess is runtime.AccessVerifier's method.
+	MethodVerifyImageAccess = "VerifyImageAccess"
 )
 
 var methods = map[string]bool{
 	MethodEnsureImage: true, MethodRemoveImage: true, MethodCreate: true, MethodStart: true, MethodWait: true,
 	MethodSignal: true, MethodExec: true, MethodStats: true, MethodInspect: true,
-	MethodList: true, MethodDelete: true,
+	MethodList: true, MethodDelete: true, MethodVerifyImageAccess: true,
 }
 
 // Call is one recorded call of a runtime.Runtime method. Fields that do not
@@ -72,7 +75,7 @@ func (c Call) String() string {
 	switch c.Method {
 	case MethodRemoveImage:
 		args = append(args, fmt.Sprintf("%q", c.Ref))
-	case MethodEnsureImage:
+	case MethodEnsureImage, MethodVerifyImageAccess:
 		args = append(args, fmt.Sprintf("%q", c.Ref))
 		if c.Auth != nil {
 			args = append(args, fmt.Sprintf("auth user %q", c.Auth.Username))
@@ -82,7 +85,7 @@ func (c Call) String() string {
 			args = append(args, fmt.Sprintf("image %q", c.Spec.Image))
 		}
 	case MethodSignal:
-		args = append(args, signalName(c.Signal))
+		args = append(args, shell.SignalName(c.Signal))
 	case MethodExec:
 		args = append(args, fmt.Sprintf("%q", c.Cmd))
 	case MethodList:
@@ -95,19 +98,6 @@ func (c Call) String() string {
 		b.WriteString(c.Err.Error())
 	}
 	return b.String()
-}
-
-func signalName(sig syscall.Signal) string {
-	for name, s := range signalNames {
-		if s == sig {
-			return "SIG" + name
-		}
-	}
-	switch sig {
-	case sigKILL:
-		return "SIGKILL"
-	}
-	return fmt.Sprintf("signal %d", int(sig))
 }
 
 // Container is a snapshot of one container, for assertions.

@@ -1,0 +1,56 @@
+package service
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A desiredCount past MaxDesiredCount is refused: from about 4.6e16 up,
+// desiredCount times maximumPercent overflowed, and the service was
+// accepted to run nothing.
+func TestValidateBoundsDesiredCount(t *testing.T) {
+	t.Parallel()
+	svc := func(n int) Service {
+		return Service{Name: "web", TaskDefinition: "web:1", SchedulingStrategy: Replica, DesiredCount: n}
+	}
+	for _, n := range []int{0, 1, MaxDesiredCount} {
+		s := svc(n)
+		require.NoError(t, s.Validate(), "desiredCount %d", n)
+	}
+	for _, n := range []int{-1, MaxDesiredCount + 1, 46_116_860_184_273_880, math.MaxInt} {
+		s := svc(n)
+		err := s.Validate()
+		require.ErrorIs(t, err, ErrInvalid, "desiredCount %d", n)
+		var v *ValidationError
+		require.ErrorAs(t, err, &v)
+		require.Len(t, v.Fields, 1)
+		assert.Equal(t, "desiredCount", v.Fields[0].Path)
+		assert.Contains(t, v.Fields[0].Error(), "must be between 0 and 10000")
+	}
+	// What the bound protects: the deployment bounds of the largest
+	// count stay exact.
+	lo, hi := DeploymentConfiguration{MaximumPercent: new(MaxMaximumPercent)}.Bounds(Replica, MaxDesiredCount)
+	assert.Equal(t, MaxDesiredCount, lo)
+	assert.Equal(t, MaxDesiredCount*MaxMaximumPercent/100, hi)
+}
+
+// A service registers with at most MaxLoadBalancers target groups.
+func TestValidateBoundsLoadBalancers(t *testing.T) {
+	t.Parallel()
+	s := Service{Name: "web", TaskDefinition: "web:1", SchedulingStrategy: Replica, DesiredCount: 1}
+	for i := range MaxLoadBalancers + 1 {
+		s.LoadBalancers = append(s.LoadBalancers, LoadBalancer{TargetGroup: fmt.Sprintf("tg-%d", i), ContainerName: "app", ContainerPort: 80})
+	}
+	err := s.Validate()
+	require.ErrorIs(t, err, ErrInvalid)
+	var v *ValidationError
+	require.ErrorAs(t, err, &v)
+	require.Len(t, v.Fields, 1)
+	assert.Equal(t, "loadBalancers", v.Fields[0].Path)
+	s.LoadBalancers = s.LoadBalancers[:MaxLoadBalancers]
+	require.NoError(t, s.Validate())
+}
