@@ -27,6 +27,7 @@ func Schemas() map[string]store.Schema {
 		KindServices:       {New: func() store.Object { return new(Service) }},
 		KindSecurityGroups: {New: func() store.Object { return new(SecurityGroup) }},
 		KindScaling:        {New: func() store.Object { return new(Scaling) }},
+		KindSamples:        {New: func() store.Object { return new(Sample) }},
 	}
 }
 

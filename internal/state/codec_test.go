@@ -41,12 +41,14 @@ func samples(t testing.TB) []store.Object {
 	meta := store.Meta{CreateRevision: 3, ModRevision: 9}
 	return []store.Object{
 		&state.Cluster{Meta: meta, Cluster: cluster.Cluster{Name: "prod", Status: "ACTIVE"}, CreatedAt: at},
-		&state.Instance{Meta: meta, ContainerInstance: testutil.Instance("i-1").CPU(2048).Memory(4096).AZ("a").Obj()},
+		&state.Instance{Meta: meta, ContainerInstance: testutil.Instance("i-1").CPU(2048).Memory(4096).AZ("a").Obj(), ReclaimAt: at},
 		&state.TaskDefinition{Meta: meta, TaskDefinition: td},
-		&state.Task{Meta: meta, Task: tk, ServiceName: "web", TargetHealth: state.TargetHealthHealthy},
+		&state.Task{Meta: meta, Task: tk, ServiceName: "web", TargetHealth: state.TargetHealthHealthy,
+			Drain: &state.Drain{By: []string{state.DrainTargets}, Deadline: at}},
 		&state.Service{Meta: meta, Service: service.Service{Name: "web", Cluster: "prod", DesiredCount: 2, TaskDefinition: "web:3", CreatedAt: at}},
 		&state.SecurityGroup{Meta: meta, SecurityGroup: network.SecurityGroup{ID: "sg-1", Name: "web"}},
 		&state.Scaling{Meta: meta, Cluster: "prod", Service: "web"},
+		&state.Sample{Meta: meta, TaskID: "0123abcd", Instance: "i-1", CPU: 3 * time.Second, Memory: 64 << 20, At: at},
 	}
 }
 
