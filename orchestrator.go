@@ -116,7 +116,15 @@ func New(opts ...Option) (*Orchestrator, error) {
 	if orc.log == nil {
 		orc.log = slog.New(slog.DiscardHandler)
 	}
-	if orc.store == nil {
+	switch {
+	case orc.store != nil:
+	case o.dataDir != "":
+		s, err := openDataDir(o.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		orc.store, orc.ownStore = s, true
+	default:
 		s, err := memory.New()
 		if err != nil {
 			return nil, err
