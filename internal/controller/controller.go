@@ -67,8 +67,13 @@ type Controller struct {
 	// keys interns service keys by cluster and name, so that a task event
 	// finds its service without building the key.
 	keys map[[2]string]string
-	// tsBuf holds the planner's task states during a plan.
-	tsBuf []service.TaskState
+	// tsBuf holds the planner's task states during a plan; levelBuf,
+	// kindBuf and placeBuf its stop balance and the tasks' placement
+	// values.
+	tsBuf    []service.TaskState
+	levelBuf []balanceLevel
+	kindBuf  []service.BalanceKind
+	placeBuf []service.PlacementValue
 	// w follows services, tasks and instances (nil when the controller
 	// is driven by hand); err says why it ended. A pass takes in the
 	// events queued behind each batch it writes.
@@ -619,6 +624,17 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	}
 	// The planner keeps nothing of its input: one buffer serves every plan.
 	in.Tasks = c.tsBuf[:0]
+	// The tasks it may stop are chosen to keep the service balanced
+	// under its placement strategy, from where each task sits.
+	levels := stopBalance(s.PlacementStrategy, c.levelBuf)
+	c.levelBuf = levels
+	in.StopBalance = c.kindBuf[:0]
+	for _, l := range levels {
+		in.StopBalance = append(in.StopBalance, l.kind)
+	}
+	c.kindBuf = in.StopBalance
+	in.Seed = stopSeed(c.cfg.Launcher.Seed(), s.Cluster, s.Name)
+	places := c.placeBuf[:0]
 	balanced := len(s.LoadBalancers) > 0
 	for _, e := range tasks {
 		ts := e.ts
@@ -626,9 +642,18 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 		if balanced {
 			withTargetHealth(&ts, e.t)
 		}
+		if !ts.DesiredStopped && (ts.Phase == service.PhasePending || ts.Phase == service.PhaseRunning) {
+			inst := c.instances[ts.InstanceID]
+			start := len(places)
+			for _, l := range levels {
+				places = append(places, l.placementValue(e.t, inst))
+			}
+			ts.Placement = places[start:len(places):len(places)]
+		}
 		in.Tasks = append(in.Tasks, ts)
 	}
 	c.tsBuf = in.Tasks
+	c.placeBuf = places
 	if s.SchedulingStrategy == service.Daemon {
 		var err error
 		if in.Instances, err = c.daemonInstances(s); err != nil {

@@ -73,6 +73,10 @@ func New(cfg Config) (*Launcher, error) {
 // Scheduler is the placement scheduler the launcher places with.
 func (ln *Launcher) Scheduler() *placement.Scheduler { return ln.cfg.Scheduler }
 
+// Seed is the seed the launcher was configured with (Config.Seed): the
+// service controller derives its own reproducible choices from it.
+func (ln *Launcher) Seed() uint64 { return ln.cfg.Seed }
+
 func (ln *Launcher) seed() uint64 {
 	ln.randMu.Lock()
 	defer ln.randMu.Unlock()
