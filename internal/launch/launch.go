@@ -38,6 +38,11 @@ type Config struct {
 	// Seed seeds the random placement of the rounds, for reproducible
 	// runs.
 	Seed uint64
+	// SeededIDs draws the IDs of new tasks (and those of NewID) from Seed
+	// too, so that a run with a fixed seed creates the same IDs, which
+	// break the scheduler's last ties; false draws them from crypto/rand.
+	// A seeded ID already taken in the store is drawn again.
+	SeededIDs bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// ResolveNetwork resolves network configurations; nil accepts none.
@@ -56,6 +61,7 @@ type Launcher struct {
 
 	randMu sync.Mutex
 	rand   *rand.Rand
+	ids    *rand.Rand // SeededIDs only; guarded by randMu
 }
 
 // New returns a Launcher for cfg.
@@ -67,7 +73,13 @@ func New(cfg Config) (*Launcher, error) {
 		cfg.Now = time.Now
 	}
 	seed := cfg.Seed
-	return &Launcher{cfg: cfg, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}, nil
+	ln := &Launcher{cfg: cfg, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	if cfg.SeededIDs {
+		// A stream of its own: drawing IDs does not move the rounds'
+		// seeds, nor the other way round.
+		ln.ids = rand.New(rand.NewPCG(seed^0xbb67ae8584caa73b, seed))
+	}
+	return ln, nil
 }
 
 // Scheduler is the placement scheduler the launcher places with.
@@ -81,6 +93,42 @@ func (ln *Launcher) seed() uint64 {
 	ln.randMu.Lock()
 	defer ln.randMu.Unlock()
 	return ln.rand.Uint64()
+}
+
+// NewID returns n hex digits for an ID: from the launcher's seed with
+// Config.SeededIDs, from crypto/rand otherwise (RandomHex). The root draws
+// the IDs it makes itself (container instances) here too, so that a run
+// under a fixed seed is reproducible.
+func (ln *Launcher) NewID(n int) string {
+	if ln.ids == nil {
+		return RandomHex(n)
+	}
+	b := make([]byte, (n+1)/2)
+	ln.randMu.Lock()
+	for i := range b {
+		b[i] = byte(ln.ids.Uint32())
+	}
+	ln.randMu.Unlock()
+	return hex.EncodeToString(b)[:n]
+}
+
+// taskID returns a new task ID: a seeded ID is drawn again while it is
+// taken (an Orchestrator restarted with the same seed on a durable store
+// draws the same IDs again).
+func (ln *Launcher) taskID(tx store.ReadTx) (string, error) {
+	for {
+		id := ln.NewID(32)
+		if ln.ids == nil {
+			return id, nil
+		}
+		_, err := store.Get[*state.Task](tx, state.KindTasks, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return id, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
 }
 
 // RandomHex returns n random hex digits, for IDs.
@@ -243,7 +291,11 @@ func (ln *Launcher) Place(tx store.Tx, l *Request, round *placement.Round, reser
 		if err := inst.AddTask(d.Group, d.Resources); err != nil {
 			return nil, fmt.Errorf("reserve on %s: %w", d.Instance, err)
 		}
-		t, err := ln.newTask(l, d, now, &tmpl)
+		id, err := ln.taskID(tx)
+		if err != nil {
+			return nil, err
+		}
+		t, err := ln.newTask(l, d, id, now, &tmpl)
 		if err != nil {
 			return nil, err
 		}
@@ -276,13 +328,13 @@ func reservingCopy(stored *state.Instance) *state.Instance {
 	return &next
 }
 
-// newTask builds the task of one placement decision. *tmpl holds the task
+// newTask builds the task of one placement decision, with ID id. *tmpl holds the task
 // the definition and overrides make, built on the first call of a launch
 // and copied for the others: building one applies the overrides to a copy
 // of the whole definition, which the tasks of a launch need only once. The
 // copies share what no one changes in place (the overrides; stored tasks
 // are read-only) and have containers of their own.
-func (ln *Launcher) newTask(l *Request, d placement.Decision, now time.Time, tmpl **task.Task) (*state.Task, error) {
+func (ln *Launcher) newTask(l *Request, d placement.Decision, id string, now time.Time, tmpl **task.Task) (*state.Task, error) {
 	if *tmpl == nil {
 		t, err := task.NewTask("", l.Def, l.Overrides, now)
 		if err != nil {
@@ -293,7 +345,7 @@ func (ln *Launcher) newTask(l *Request, d placement.Decision, now time.Time, tmp
 	t := new(task.Task)
 	*t = **tmpl
 	t.Containers = slices.Clone(t.Containers)
-	t.TaskARN = "arn:stevedore:ecs:local:task/" + l.Cluster + "/" + RandomHex(32)
+	t.TaskARN = "arn:stevedore:ecs:local:task/" + l.Cluster + "/" + id
 	t.ClusterARN = l.Cluster
 	t.ContainerInstanceARN = d.Instance
 	t.TaskDefinitionARN = l.Def.Ref()
