@@ -757,7 +757,7 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		created, err := c.cfg.Launcher.Place(tx, l, round, reserved)
 		var noFit *placement.NoFitError
 		if errors.As(err, &noFit) {
-			msg := fmt.Sprintf("(service %s) was unable to place a task because no container instance met all of its requirements. %s", s.Name, noFit.Explanation.String())
+			msg := noCapacityEvent(s.Name, noFit.Explanation)
 			if len(s.Events) == 0 || s.Events[0].Message != msg {
 				s.AddEvent(now, msg)
 			}
@@ -779,6 +779,20 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		}
 	}
 	return nil
+}
+
+// noCapacityEvent is the event of a service that could not place a task:
+// ECS's words, naming the closest matching instance and what it lacks,
+// then Stevedore's account of every instance.
+func noCapacityEvent(serviceName string, e placement.Explanation) string {
+	msg := "(service " + serviceName + ") was unable to place a task because no container instance met all of its requirements."
+	if closest := e.ClosestMatch(); closest != "" {
+		msg += " " + closest
+	}
+	if e.Instances > 0 {
+		msg += " (" + e.String() + ")"
+	}
+	return msg
 }
 
 // daemonInstances lists the cluster's instances as the DAEMON planner sees
