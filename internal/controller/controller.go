@@ -756,17 +756,16 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		}
 		created, err := c.cfg.Launcher.Place(tx, l, round, reserved)
 		var noFit *placement.NoFitError
-		if errors.As(err, &noFit) {
-			msg := noCapacityEvent(s.Name, noFit.Explanation)
-			if len(s.Events) == 0 || s.Events[0].Message != msg {
-				s.AddEvent(now, msg)
-			}
-			r.unplaced = true
-			retry := now.Add(PlacementRetry)
-			if r.wake.IsZero() || retry.Before(r.wake) {
-				r.wake = retry
-			}
-		} else if err != nil {
+		var invalid *launch.FieldError
+		switch {
+		case errors.As(err, &noFit):
+			unplaced(s, r, now, noCapacityEvent(s.Name, noFit.Explanation))
+		case errors.As(err, &invalid):
+			// The service's configuration no longer holds (a capacity
+			// provider left the cluster): say so, and try again later
+			// rather than fail the whole write.
+			unplaced(s, r, now, fmt.Sprintf("(service %s) was unable to place a task. Reason: %s: %s.", s.Name, invalid.Field, invalid.Rule))
+		case err != nil:
 			return err
 		}
 		if len(created) > 0 {
@@ -779,6 +778,19 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		}
 	}
 	return nil
+}
+
+// unplaced records that a service could not place a task: its event (not
+// repeated while it is the latest), and a retry after PlacementRetry.
+func unplaced(s *service.Service, r *serviceWrite, now time.Time, msg string) {
+	if len(s.Events) == 0 || s.Events[0].Message != msg {
+		s.AddEvent(now, msg)
+	}
+	r.unplaced = true
+	retry := now.Add(PlacementRetry)
+	if r.wake.IsZero() || retry.Before(r.wake) {
+		r.wake = retry
+	}
 }
 
 // noCapacityEvent is the event of a service that could not place a task:

@@ -26,6 +26,49 @@ import (
 	"github.com/stevedore-io/stevedore/task"
 )
 
+// ErrInvalid is matched (errors.Is) by the errors of a launch asked for
+// wrongly: nothing was created, and the caller's API reports an invalid
+// request (ECS's InvalidParameterException).
+var ErrInvalid = errors.New("launch: invalid request")
+
+// FieldError is an invalid field of a launch request. It matches
+// ErrInvalid.
+type FieldError struct {
+	// Field is the field's path, such as
+	// "capacityProviderStrategy[1].capacityProvider".
+	Field string
+	// Rule says what is wrong with it.
+	Rule string
+}
+
+// Error names the field and the rule it broke.
+func (e *FieldError) Error() string { return "launch: invalid request: " + e.Field + ": " + e.Rule }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// CheckCapacityProviders checks that every provider of a capacity provider
+// strategy is associated with the cluster, as ECS does before it creates
+// anything: a provider that is not is a *FieldError. An empty strategy is
+// fine. Place checks its request's; CreateService and UpdateService check
+// a service's with it.
+func CheckCapacityProviders(tx store.ReadTx, clusterName string, strategy cluster.CapacityProviderStrategy) error {
+	if len(strategy) == 0 {
+		return nil
+	}
+	c, err := store.Get[*state.Cluster](tx, state.KindClusters, clusterName)
+	if err != nil {
+		return fmt.Errorf("cluster %q: %w", clusterName, err)
+	}
+	for i, item := range strategy {
+		if !slices.Contains(c.CapacityProviders, item.CapacityProvider) {
+			return &FieldError{Field: fmt.Sprintf("capacityProviderStrategy[%d].capacityProvider", i),
+				Rule: fmt.Sprintf("%q is not associated with cluster %q", item.CapacityProvider, clusterName)}
+		}
+	}
+	return nil
+}
+
 // NetworkResolver checks a launch's network configuration against the
 // stored security groups and returns it with the groups by ID, and their
 // ingress policy (nil: unfiltered). Its errors are the caller's API errors.
@@ -238,7 +281,9 @@ func (ln *Launcher) NewRound(tx store.ReadTx, clusterName string, allowed []stri
 // given, is a round of an earlier placement in the same pass (it accounts
 // for what it placed); otherwise a new one is started. It returns the
 // tasks created; when not all fit, the error is a *placement.NoFitError
-// and the tasks that fit are created all the same. Reserving on the stored
+// and the tasks that fit are created all the same. A capacity provider
+// strategy naming a provider not associated with the cluster is a
+// *FieldError (ErrInvalid), and nothing is created. Reserving on the stored
 // instance never overcommits it: a round that missed a concurrent
 // placement fails there.
 //
@@ -248,6 +293,9 @@ func (ln *Launcher) NewRound(tx store.ReadTx, clusterName string, allowed []stri
 func (ln *Launcher) Place(tx store.Tx, l *Request, round *placement.Round, reserved map[string]*state.Instance) ([]*state.Task, error) {
 	req, err := placementRequest(l)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckCapacityProviders(tx, l.Cluster, l.Providers); err != nil {
 		return nil, err
 	}
 	if ln.cfg.ResolveNetwork != nil {
