@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -84,4 +85,31 @@ func TestScaleInReproducible(t *testing.T) {
 		})
 	}
 	assert.Len(t, outcomes, 1, "outcomes of 30 runs with the same seed: %v", outcomes)
+}
+
+// TestDeploymentStopsOldTasksBalanced: a deployment at 50%/100% stops half
+// the old tasks before it starts new ones; the old tasks that keep serving
+// stay spread over the zones (one per zone), not packed into some.
+func TestDeploymentStopsOldTasksBalanced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := zonedEnv(t, 3, 1, 2)
+		half, full := 50, 100
+		env.CreateService(stevedore.CreateServiceInput{ServiceName: "web", TaskDefinition: "web", DesiredCount: 6,
+			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: &half, MaximumPercent: &full}})
+		env.WaitSteady("web")
+		v2 := env.Register(webDef)
+		ref := v2.Ref()
+		env.UpdateService(stevedore.UpdateServiceInput{Service: "web", TaskDefinition: &ref})
+		var old []*task.Task
+		env.WaitFor("3 old tasks stopping", func() bool {
+			old = old[:0]
+			for _, tk := range env.Tasks("web", task.Running) {
+				if tk.TaskDefinitionRef() == "web:1" {
+					old = append(old, tk)
+				}
+			}
+			return len(old) == 3
+		})
+		assert.Equal(t, map[string]int{"a": 1, "b": 1, "c": 1}, env.CountByZone(old))
+	})
 }
