@@ -178,7 +178,7 @@ func (o *Orchestrator) wire(opts options) error {
 		o.sup.Go("discovery DNS server", supervisor.Func(d.Serve), loopRestart)
 	}
 	var err error
-	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, Now: o.now,
+	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, SeededIDs: opts.seedSet, Now: o.now,
 		ResolveNetwork: o.resolveNetworkConfiguration, Drainers: drainers, DNS: dns})
 	if err != nil {
 		return err

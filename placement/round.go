@@ -529,6 +529,11 @@ func (r *Round) failures(p *plan, inf *InstanceInfo, out []Reason) ([]Reason, er
 	if p.provider != "" && inf.ci.CapacityProvider != p.provider {
 		out = append(out, ReasonCapacityProvider)
 	}
+	if p.req.Refuse != nil {
+		if reason := p.req.Refuse(inf.ci); reason != "" {
+			out = append(out, reason)
+		}
+	}
 	if p.cpu > inf.cpu {
 		out = append(out, ReasonCPU)
 	}
