@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/stevedore-io/stevedore/cluster"
-	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -228,7 +227,7 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 	}
 	id := in.InstanceID
 	if id == "" {
-		id = "i-" + launch.RandomHex(17)
+		id = "i-" + o.launcher.NewID(17)
 	}
 	inst, err := cluster.NewContainerInstance(id, in.Resources, o.now())
 	if err != nil {

@@ -6,12 +6,14 @@
 // # Construction and closing
 //
 // New returns a running Orchestrator. By default it keeps its state in an
-// in-memory store (package store/memory), for one process; WithStore gives
-// it another store. Close stops its background loops and its agents;
-// containers keep running, and an Orchestrator started later on the same
-// store adopts them when the instances register again.
+// in-memory store (package store/memory), for one process and for tests.
+// WithDataDir keeps it in a durable store on disk (package store/bolt), the
+// choice for any real deployment: state survives a crash or a restart.
+// WithStore gives it any other store. Close stops its background loops and
+// its agents; containers keep running, and an Orchestrator started later on
+// the same store adopts them when the instances register again.
 //
-//	o, err := stevedore.New(stevedore.WithLogger(logger))
+//	o, err := stevedore.New(stevedore.WithDataDir("/var/lib/stevedore"), stevedore.WithLogger(logger))
 //	if err != nil { ... }
 //	defer o.Close()
 //

@@ -117,7 +117,15 @@ func New(opts ...Option) (*Orchestrator, error) {
 	if orc.log == nil {
 		orc.log = slog.New(slog.DiscardHandler)
 	}
-	if orc.store == nil {
+	switch {
+	case orc.store != nil:
+	case o.dataDir != "":
+		s, err := openDataDir(o.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		orc.store, orc.ownStore = s, true
+	default:
 		s, err := memory.New()
 		if err != nil {
 			return nil, err
@@ -171,7 +179,7 @@ func (o *Orchestrator) wire(opts options) error {
 		o.sup.Go("discovery DNS server", supervisor.Func(d.Serve), loopRestart)
 	}
 	var err error
-	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, Now: o.now,
+	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, SeededIDs: opts.seedSet, Now: o.now,
 		ResolveNetwork: o.resolveLaunchNetwork, Drainers: drainers, DNS: dns})
 	if err != nil {
 		return err
