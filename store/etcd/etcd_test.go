@@ -1,0 +1,314 @@
+package etcd_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/etcd"
+	"github.com/stevedore-io/stevedore/store/storetest"
+)
+
+// stuck bounds every wait for a watch event: it only turns a hang into a
+// failure.
+const stuck = 30 * time.Second
+
+func item(kind, id string, value int) *storetest.Item {
+	return &storetest.Item{Group: kind, ID: id, Value: value}
+}
+
+func createItems(t *testing.T, s store.Store, items ...*storetest.Item) int64 {
+	t.Helper()
+	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+		for _, it := range items {
+			if err := tx.Create(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	return items[len(items)-1].ModRevision
+}
+
+func getItem(t *testing.T, s store.Store, kind, id string) *storetest.Item {
+	t.Helper()
+	var it *storetest.Item
+	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
+		var err error
+		it, err = store.Get[*storetest.Item](tx, kind, id)
+		return err
+	}))
+	return it
+}
+
+func listItems(t *testing.T, s store.Store, kind string) []*storetest.Item {
+	t.Helper()
+	var items []*storetest.Item
+	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
+		var err error
+		items, err = store.List[*storetest.Item](tx, kind)
+		return err
+	}))
+	return items
+}
+
+func recv(t *testing.T, w store.Watcher) store.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-w.Events():
+		require.True(t, ok, "watch ended: %v", w.Err())
+		return ev
+	case <-time.After(stuck):
+		require.FailNow(t, "no watch event")
+		return store.Event{}
+	}
+}
+
+// increment adds one to kind/id in an Update that reads it: the way a
+// loop changes state. It returns how many times fn ran.
+func increment(t *testing.T, s store.Store, kind, id string) int {
+	runs := 0
+	assert.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+		runs++
+		cur, err := store.Get[*storetest.Item](tx, kind, id)
+		if err != nil {
+			return err
+		}
+		next := cur.Clone()
+		next.Value++
+		return tx.Update(next)
+	}))
+	return runs
+}
+
+// TestConcurrentIncrementsAcrossClients has writers on two clients (two
+// connections, as two replicas have) increment one counter inside Update,
+// without ever handling a conflict themselves: no increment is lost, and
+// a watcher sees every value once, in order.
+func TestConcurrentIncrementsAcrossClients(t *testing.T) {
+	t.Parallel()
+	prefix := etcd.WithPrefix(uniquePrefix(t))
+	a, b := open(t, shared.Endpoints, prefix), open(t, shared.Endpoints, prefix)
+	rev := createItems(t, a, item(storetest.KindA, "counter", 0))
+	w, err := b.Watch(t.Context(), rev)
+	require.NoError(t, err)
+	t.Cleanup(w.Close)
+
+	const writers, increments = 4, 25
+	var runs atomic.Int64
+	var wg sync.WaitGroup
+	for n := range 2 * writers {
+		s := a
+		if n%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			for range increments {
+				runs.Add(int64(increment(t, s, storetest.KindA, "counter")))
+			}
+		})
+	}
+	wg.Wait()
+
+	total := 2 * writers * increments
+	assert.Equal(t, total, getItem(t, b, storetest.KindA, "counter").Value, "no increment lost")
+	for want := 1; want <= total; want++ {
+		ev := recv(t, w)
+		require.Equal(t, want, ev.Object.(*storetest.Item).Value)
+		require.Equal(t, want-1, ev.Prev.(*storetest.Item).Value)
+	}
+	t.Logf("%d increments took %d runs of the transaction", total, runs.Load())
+}
+
+// TestUpdateRerunsOnChangedRead changes what an Update read between its
+// read and its commit, from another client: the commit fails and the
+// function runs again on the new value.
+func TestUpdateRerunsOnChangedRead(t *testing.T) {
+	t.Parallel()
+	prefix := etcd.WithPrefix(uniquePrefix(t))
+	s, other := open(t, shared.Endpoints, prefix), open(t, shared.Endpoints, prefix)
+	createItems(t, s, item(storetest.KindA, "x", 1), item(storetest.KindA, "y", 0))
+
+	var seen []int
+	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+		x, err := store.Get[*storetest.Item](tx, storetest.KindA, "x")
+		if err != nil {
+			return err
+		}
+		seen = append(seen, x.Value)
+		if len(seen) == 1 {
+			increment(t, other, storetest.KindA, "x") // a concurrent writer
+		}
+		y, err := store.Get[*storetest.Item](tx, storetest.KindA, "y")
+		if err != nil {
+			return err
+		}
+		next := y.Clone()
+		next.Value = 10 * x.Value // derived from x: must not be stale
+		return tx.Update(next)
+	}))
+	assert.Equal(t, []int{1, 2}, seen, "the function ran again after x changed")
+	assert.Equal(t, 20, getItem(t, s, storetest.KindA, "y").Value)
+}
+
+// TestUpdateRerunsOnChangedList does the same to a kind the Update listed:
+// creating, updating or deleting any object of the kind makes it run
+// again, also for an object the list did not return.
+func TestUpdateRerunsOnChangedList(t *testing.T) {
+	t.Parallel()
+	changes := []struct {
+		name   string
+		change func(t *testing.T, s store.Store)
+		want   int
+	}{
+		{"Create", func(t *testing.T, s store.Store) { createItems(t, s, item(storetest.KindA, "new", 5)) }, 1 + 2 + 5},
+		{"Update", func(t *testing.T, s store.Store) { increment(t, s, storetest.KindA, "one") }, 2 + 2},
+		{"Delete", func(t *testing.T, s store.Store) {
+			require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error { return tx.Delete(storetest.KindA, "one") }))
+		}, 2},
+	}
+	for _, tt := range changes {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			prefix := etcd.WithPrefix(uniquePrefix(t))
+			s, other := open(t, shared.Endpoints, prefix), open(t, shared.Endpoints, prefix)
+			createItems(t, s, item(storetest.KindA, "one", 1), item(storetest.KindA, "two", 2))
+
+			runs := 0
+			require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+				runs++
+				all, err := store.List[*storetest.Item](tx, storetest.KindA)
+				if err != nil {
+					return err
+				}
+				if runs == 1 {
+					tt.change(t, other)
+				}
+				sum := 0
+				for _, it := range all {
+					sum += it.Value
+				}
+				return tx.Create(item(storetest.KindB, "sum", sum))
+			}))
+			assert.Equal(t, 2, runs)
+			assert.Equal(t, tt.want, getItem(t, s, storetest.KindB, "sum").Value, "the sum counts the list as committed")
+		})
+	}
+}
+
+// TestManyReadsStayWithinTxnLimits reads more objects one by one than etcd
+// accepts compares in a transaction (128 by default): the store compares
+// the kind's guard instead, and still re-runs on a change.
+func TestManyReadsStayWithinTxnLimits(t *testing.T) {
+	t.Parallel()
+	prefix := etcd.WithPrefix(uniquePrefix(t))
+	s, other := open(t, shared.Endpoints, prefix), open(t, shared.Endpoints, prefix)
+	var items []*storetest.Item
+	for i := range 200 {
+		items = append(items, item(storetest.KindA, fmt.Sprintf("%03d", i), i))
+	}
+	createItems(t, s, items[:100]...)
+	createItems(t, s, items[100:]...)
+
+	runs := 0
+	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+		runs++
+		sum := 0
+		for i := range 200 {
+			it, err := store.Get[*storetest.Item](tx, storetest.KindA, fmt.Sprintf("%03d", i))
+			if err != nil {
+				return err
+			}
+			sum += it.Value
+		}
+		if runs == 1 {
+			increment(t, other, storetest.KindA, "199")
+		}
+		return tx.Create(item(storetest.KindB, "sum", sum))
+	}))
+	assert.Equal(t, 2, runs)
+	assert.Equal(t, 199*200/2+1, getItem(t, s, storetest.KindB, "sum").Value)
+}
+
+// TestPrefixesSideBySide runs two installations on one etcd: each sees its
+// own objects, revisions and events only.
+func TestPrefixesSideBySide(t *testing.T) {
+	t.Parallel()
+	base := uniquePrefix(t)
+	a := open(t, shared.Endpoints, etcd.WithPrefix(base+"/east"))
+	b := open(t, shared.Endpoints, etcd.WithPrefix(base+"/west/"))
+	assert.Equal(t, base+"/west/", b.Prefix())
+
+	var rev int64
+	require.NoError(t, b.View(t.Context(), func(tx store.ReadTx) error { rev = tx.Revision(); return nil }))
+	assert.Zero(t, rev, "an installation with nothing written is at revision 0, whatever etcd's revision")
+
+	wa, err := a.Watch(t.Context(), 0)
+	require.NoError(t, err)
+	t.Cleanup(wa.Close)
+	wb, err := b.Watch(t.Context(), 0)
+	require.NoError(t, err)
+	t.Cleanup(wb.Close)
+
+	createItems(t, a, item(storetest.KindA, "x", 1))
+	createItems(t, b, item(storetest.KindA, "x", 2), item(storetest.KindA, "y", 2))
+	increment(t, a, storetest.KindA, "x")
+
+	assert.Equal(t, 2, getItem(t, a, storetest.KindA, "x").Value)
+	assert.Equal(t, 2, getItem(t, b, storetest.KindA, "x").Value)
+	assert.Len(t, listItems(t, a, storetest.KindA), 1)
+	assert.Len(t, listItems(t, b, storetest.KindA), 2)
+
+	assert.Equal(t, []store.EventType{store.Created, store.Updated},
+		[]store.EventType{recv(t, wa).Type, recv(t, wa).Type}, "a sees its own events only")
+	assert.Equal(t, []string{"x", "y"}, []string{recv(t, wb).ID, recv(t, wb).ID})
+	createItems(t, b, item(storetest.KindB, "last", 0))
+	assert.Equal(t, "last", recv(t, wb).ID, "b saw nothing of a's update")
+}
+
+// TestRevisionsAreEtcdRevisions checks the mapping documented in doc.go:
+// an object's ModRevision is its key's ModRevision in etcd, which is the
+// revision of the etcd transaction that committed it.
+func TestRevisionsAreEtcdRevisions(t *testing.T) {
+	t.Parallel()
+	s := open(t, shared.Endpoints, etcd.WithPrefix(uniquePrefix(t)))
+	x := item(storetest.KindA, "x", 1)
+	createItems(t, s, x)
+	next := x.Clone()
+	next.Value = 2
+	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error { return tx.Update(next) }))
+
+	resp, err := s.Client().Get(t.Context(), s.Prefix()+"objects/"+storetest.KindA+"/x")
+	require.NoError(t, err)
+	require.Len(t, resp.Kvs, 1)
+	assert.Equal(t, resp.Kvs[0].ModRevision, next.ModRevision)
+	assert.Equal(t, resp.Kvs[0].CreateRevision, next.CreateRevision)
+	assert.Equal(t, resp.Header.Revision, next.ModRevision, "nothing else was written since")
+}
+
+// TestNew checks New's options, and that closing its store leaves the
+// client open.
+func TestNew(t *testing.T) {
+	t.Parallel()
+	c := client(t, shared.Endpoints)
+	_, err := etcd.New(c, etcd.WithCodec(itemCodec()), etcd.WithCredentials("root", "secret"))
+	require.ErrorIs(t, err, store.ErrInvalid)
+	_, err = etcd.New(c)
+	require.ErrorIs(t, err, store.ErrInvalid, "a codec is required")
+	_, err = etcd.New(c, etcd.WithCodec(itemCodec()), etcd.WithPrefix("/"))
+	require.ErrorIs(t, err, store.ErrInvalid, "the prefix cannot be empty")
+
+	s, err := etcd.New(c, etcd.WithCodec(itemCodec()), etcd.WithPrefix(uniquePrefix(t)))
+	require.NoError(t, err)
+	createItems(t, s, item(storetest.KindA, "x", 1))
+	require.NoError(t, s.Close())
+	_, err = c.Get(t.Context(), "anything")
+	require.NoError(t, err, "closing a store made by New leaves the client open")
+	require.ErrorIs(t, s.Update(t.Context(), func(store.Tx) error { return nil }), store.ErrClosed)
+}
