@@ -83,6 +83,7 @@ func New(dir string, opts ...Option) (*Server, error) {
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.UnsafeNoFsync = true // tests lose nothing they need on a crash
 	cfg.EnableGRPCGateway = false
+	cfg.BcryptCost = 4 // the minimum: tests add users, and they need no strength
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	for _, opt := range opts {
 		opt(cfg)
