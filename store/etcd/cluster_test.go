@@ -44,7 +44,7 @@ func TestCluster(t *testing.T) {
 		for _, s := range []store.Store{a, b, a, b} {
 			wg.Go(func() {
 				for range perWriter {
-					increment(t, s, storetest.KindA, "counter")
+					storetest.Increment(t, s, storetest.KindA, "counter")
 				}
 			})
 		}

@@ -2,8 +2,6 @@ package etcd_test
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,138 +68,6 @@ func recv(t *testing.T, w store.Watcher) store.Event {
 	}
 }
 
-// increment adds one to kind/id in an Update that reads it: the way a
-// loop changes state. It returns how many times fn ran.
-func increment(t *testing.T, s store.Store, kind, id string) int {
-	runs := 0
-	assert.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
-		runs++
-		cur, err := store.Get[*storetest.Item](tx, kind, id)
-		if err != nil {
-			return err
-		}
-		next := cur.Clone()
-		next.Value++
-		return tx.Update(next)
-	}))
-	return runs
-}
-
-// TestConcurrentIncrementsAcrossClients has writers on two clients (two
-// connections, as two replicas have) increment one counter inside Update,
-// without ever handling a conflict themselves: no increment is lost, and
-// a watcher sees every value once, in order.
-func TestConcurrentIncrementsAcrossClients(t *testing.T) {
-	t.Parallel()
-	prefix := etcd.WithPrefix(uniquePrefix(t))
-	a, b := open(t, shared.Endpoints, prefix), open(t, shared.Endpoints, prefix)
-	rev := createItems(t, a, item(storetest.KindA, "counter", 0))
-	w, err := b.Watch(t.Context(), rev)
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
-
-	const writers, increments = 4, 25
-	var runs atomic.Int64
-	var wg sync.WaitGroup
-	for n := range 2 * writers {
-		s := a
-		if n%2 == 1 {
-			s = b
-		}
-		wg.Go(func() {
-			for range increments {
-				runs.Add(int64(increment(t, s, storetest.KindA, "counter")))
-			}
-		})
-	}
-	wg.Wait()
-
-	total := 2 * writers * increments
-	assert.Equal(t, total, getItem(t, b, storetest.KindA, "counter").Value, "no increment lost")
-	for want := 1; want <= total; want++ {
-		ev := recv(t, w)
-		require.Equal(t, want, ev.Object.(*storetest.Item).Value)
-		require.Equal(t, want-1, ev.Prev.(*storetest.Item).Value)
-	}
-	t.Logf("%d increments took %d runs of the transaction", total, runs.Load())
-}
-
-// TestUpdateRerunsOnChangedRead changes what an Update read between its
-// read and its commit, from another client: the commit fails and the
-// function runs again on the new value.
-func TestUpdateRerunsOnChangedRead(t *testing.T) {
-	t.Parallel()
-	prefix := etcd.WithPrefix(uniquePrefix(t))
-	s, other := open(t, shared.Endpoints, prefix), open(t, shared.Endpoints, prefix)
-	createItems(t, s, item(storetest.KindA, "x", 1), item(storetest.KindA, "y", 0))
-
-	var seen []int
-	require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
-		x, err := store.Get[*storetest.Item](tx, storetest.KindA, "x")
-		if err != nil {
-			return err
-		}
-		seen = append(seen, x.Value)
-		if len(seen) == 1 {
-			increment(t, other, storetest.KindA, "x") // a concurrent writer
-		}
-		y, err := store.Get[*storetest.Item](tx, storetest.KindA, "y")
-		if err != nil {
-			return err
-		}
-		next := y.Clone()
-		next.Value = 10 * x.Value // derived from x: must not be stale
-		return tx.Update(next)
-	}))
-	assert.Equal(t, []int{1, 2}, seen, "the function ran again after x changed")
-	assert.Equal(t, 20, getItem(t, s, storetest.KindA, "y").Value)
-}
-
-// TestUpdateRerunsOnChangedList does the same to a kind the Update listed:
-// creating, updating or deleting any object of the kind makes it run
-// again, also for an object the list did not return.
-func TestUpdateRerunsOnChangedList(t *testing.T) {
-	t.Parallel()
-	changes := []struct {
-		name   string
-		change func(t *testing.T, s store.Store)
-		want   int
-	}{
-		{"Create", func(t *testing.T, s store.Store) { createItems(t, s, item(storetest.KindA, "new", 5)) }, 1 + 2 + 5},
-		{"Update", func(t *testing.T, s store.Store) { increment(t, s, storetest.KindA, "one") }, 2 + 2},
-		{"Delete", func(t *testing.T, s store.Store) {
-			require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error { return tx.Delete(storetest.KindA, "one") }))
-		}, 2},
-	}
-	for _, tt := range changes {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			prefix := etcd.WithPrefix(uniquePrefix(t))
-			s, other := open(t, shared.Endpoints, prefix), open(t, shared.Endpoints, prefix)
-			createItems(t, s, item(storetest.KindA, "one", 1), item(storetest.KindA, "two", 2))
-
-			runs := 0
-			require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
-				runs++
-				all, err := store.List[*storetest.Item](tx, storetest.KindA)
-				if err != nil {
-					return err
-				}
-				if runs == 1 {
-					tt.change(t, other)
-				}
-				sum := 0
-				for _, it := range all {
-					sum += it.Value
-				}
-				return tx.Create(item(storetest.KindB, "sum", sum))
-			}))
-			assert.Equal(t, 2, runs)
-			assert.Equal(t, tt.want, getItem(t, s, storetest.KindB, "sum").Value, "the sum counts the list as committed")
-		})
-	}
-}
-
 // TestManyReadsStayWithinTxnLimits reads more objects one by one than etcd
 // accepts compares in a transaction (128 by default): the store compares
 // the kind's guard instead, and still re-runs on a change.
@@ -228,7 +94,7 @@ func TestManyReadsStayWithinTxnLimits(t *testing.T) {
 			sum += it.Value
 		}
 		if runs == 1 {
-			increment(t, other, storetest.KindA, "199")
+			storetest.Increment(t, other, storetest.KindA, "199")
 		}
 		return tx.Create(item(storetest.KindB, "sum", sum))
 	}))
@@ -258,7 +124,7 @@ func TestPrefixesSideBySide(t *testing.T) {
 
 	createItems(t, a, item(storetest.KindA, "x", 1))
 	createItems(t, b, item(storetest.KindA, "x", 2), item(storetest.KindA, "y", 2))
-	increment(t, a, storetest.KindA, "x")
+	storetest.Increment(t, a, storetest.KindA, "x")
 
 	assert.Equal(t, 2, getItem(t, a, storetest.KindA, "x").Value)
 	assert.Equal(t, 2, getItem(t, b, storetest.KindA, "x").Value)

@@ -62,7 +62,7 @@ func TestGuardFencesDeposedLeader(t *testing.T) {
 
 	oldLeader := old.lead(t)
 	createItems(t, oldLeader, item(storetest.KindA, "counter", 0))
-	increment(t, oldLeader, storetest.KindA, "counter")
+	storetest.Increment(t, oldLeader, storetest.KindA, "counter")
 	guard := oldLeader.Guard()
 
 	// Paused between read and commit: the lease runs out and the
@@ -104,10 +104,10 @@ func TestGuardFencesDeposedLeader(t *testing.T) {
 
 	newLeader, err := successor.store.WithGuard(etcd.ElectionGuard(successor.elect))
 	require.NoError(t, err)
-	increment(t, newLeader, storetest.KindA, "counter")
+	storetest.Increment(t, newLeader, storetest.KindA, "counter")
 	assert.Equal(t, 2, getItem(t, successor.store, storetest.KindA, "counter").Value)
 	require.NoError(t, newLeader.Close())
-	increment(t, successor.store, storetest.KindA, "counter") // closing the guarded store left the store open
+	storetest.Increment(t, successor.store, storetest.KindA, "counter") // closing the guarded store left the store open
 }
 
 // TestGuardOnAKeyRecreated refuses a guard whose key exists again with a

@@ -96,3 +96,11 @@ func TestConformance(t *testing.T) {
 		return open(t, endpoints, opts...)
 	})
 }
+
+func TestShared(t *testing.T) {
+	t.Parallel()
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		prefix := etcd.WithPrefix(uniquePrefix(t))
+		return open(t, shared.Endpoints, prefix), open(t, shared.Endpoints, prefix)
+	})
+}

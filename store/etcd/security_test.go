@@ -145,7 +145,7 @@ func TestCredentials(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(w.Close)
 	createItems(t, s, item(storetest.KindA, "x", 1))
-	increment(t, s, storetest.KindA, "x")
+	storetest.Increment(t, s, storetest.KindA, "x")
 	assert.Equal(t, 2, getItem(t, s, storetest.KindA, "x").Value)
 	assert.Equal(t, "x", recv(t, w).ID)
 
