@@ -61,6 +61,11 @@
 // update is lost and nothing is written from a stale read. This is why the
 // function must not have effects outside its transaction.
 //
+// The price of optimism is paid by Updates that read much: one that lists a
+// kind other processes write all the time runs again whenever any object of
+// that kind changes first. Keep such Updates short, or read in a View and
+// make the Update read and compare only the objects it changes.
+//
 // A commit whose request to etcd fails (a timeout, a leader change) may or
 // may not have been applied: Update returns the error and leaves the
 // objects' Meta as before. Read again before retrying anything that is not

@@ -26,6 +26,10 @@ const (
 	DefaultDialTimeout = 5 * time.Second
 )
 
+// retryWarnEvery is how many runs of one Update make a warning that it
+// keeps losing races.
+const retryWarnEvery = 10
+
 // Option configures a Store.
 type Option func(*options) error
 
@@ -342,7 +346,11 @@ func (s *Store) update(ctx context.Context, g *Guard, fn func(tx store.Tx) error
 		if err != nil || committed {
 			return err
 		}
-		s.log.Debug("etcd store: a value read changed before commit; running the transaction again",
+		level := slog.LevelDebug
+		if attempt%retryWarnEvery == 0 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, "etcd store: a value read changed before commit; running the transaction again",
 			"attempt", attempt, "revision", b.etcdRev)
 	}
 }
