@@ -38,6 +38,7 @@ type options struct {
 	prefix      string
 	watchBuffer int
 	compactKeep int64
+	cacheSize   int
 	logger      *slog.Logger
 
 	// Connection options, for Open only.
@@ -105,6 +106,19 @@ func WithCompaction(keep int64) Option {
 	}
 }
 
+// WithCacheSize sets how many decoded objects the store keeps to hand out
+// again while their version is current (DefaultCacheSize without it; 0
+// keeps none and decodes every read).
+func WithCacheSize(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("%w: cache size %d", store.ErrInvalid, n)
+		}
+		o.cacheSize = n
+		return nil
+	}
+}
+
 // WithLogger sets where the store logs (retried commits, compactions,
 // re-established watches). Without it the store logs nothing.
 func WithLogger(l *slog.Logger) Option {
@@ -156,6 +170,7 @@ func buildOptions(opts []Option) (options, error) {
 		prefix:      DefaultPrefix,
 		watchBuffer: DefaultWatchBuffer,
 		dialTimeout: DefaultDialTimeout,
+		cacheSize:   DefaultCacheSize,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -180,6 +195,7 @@ type Store struct {
 	keys      layout
 	opts      options
 	log       *slog.Logger
+	decoded   *decoded
 
 	// compacted is the revision this store last compacted etcd to.
 	compacted atomic.Int64
@@ -265,6 +281,7 @@ func newStore(client *clientv3.Client, own bool, o options) (*Store, error) {
 		keys:      keys,
 		opts:      o,
 		log:       o.logger,
+		decoded:   newDecoded(o.cacheSize),
 		closed:    make(chan struct{}),
 	}
 	s.cond = sync.NewCond(&s.mu)
@@ -376,6 +393,7 @@ func (s *Store) attempt(ctx context.Context, tx *writeTx, g *Guard, fn func(tx s
 		return false, err
 	}
 	tx.settle(rev)
+	tx.remember(rev)
 	s.maybeCompact(ctx, rev)
 	return true, nil
 }

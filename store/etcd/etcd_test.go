@@ -178,3 +178,40 @@ func TestNew(t *testing.T) {
 	require.NoError(t, err, "closing a store made by New leaves the client open")
 	require.ErrorIs(t, s.Update(t.Context(), func(store.Tx) error { return nil }), store.ErrClosed)
 }
+
+// TestDecodedObjectsAreShared checks the cache of decoded objects: an
+// unchanged version is decoded once and handed out again, a changed one
+// is read afresh, and a small cache that overflows stays correct.
+func TestDecodedObjectsAreShared(t *testing.T) {
+	t.Parallel()
+	s := open(t, shared.Endpoints, etcd.WithPrefix(uniquePrefix(t)))
+	createItems(t, s, item(storetest.KindA, "x", 1))
+	first, again := getItem(t, s, storetest.KindA, "x"), getItem(t, s, storetest.KindA, "x")
+	assert.Same(t, first, again, "an unchanged version is decoded once")
+	storetest.Increment(t, s, storetest.KindA, "x")
+	changed := getItem(t, s, storetest.KindA, "x")
+	assert.Equal(t, 2, changed.Value)
+	assert.Equal(t, 1, first.Value, "an object handed out is never changed")
+
+	none := open(t, shared.Endpoints, etcd.WithPrefix(s.Prefix()), etcd.WithCacheSize(0))
+	assert.NotSame(t, getItem(t, none, storetest.KindA, "x"), getItem(t, none, storetest.KindA, "x"))
+
+	small := open(t, shared.Endpoints, etcd.WithPrefix(uniquePrefix(t)), etcd.WithCacheSize(4))
+	var items []*storetest.Item
+	for i := range 10 {
+		items = append(items, item(storetest.KindA, fmt.Sprint(i), i))
+	}
+	createItems(t, small, items...)
+	for round := range 3 {
+		for i, it := range listItems(t, small, storetest.KindA) {
+			want := i
+			if i == 9 {
+				want += round
+			}
+			require.Equal(t, fmt.Sprint(i), it.ID)
+			require.Equal(t, want, it.Value)
+		}
+		storetest.Increment(t, small, storetest.KindA, "9")
+	}
+	assert.Equal(t, 12, getItem(t, small, storetest.KindA, "9").Value)
+}

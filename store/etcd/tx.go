@@ -49,7 +49,7 @@ func (tx *readTx) List(kind string) ([]store.Object, error) {
 	}
 	out := make([]store.Object, len(kvs))
 	for i, kv := range kvs {
-		if out[i], err = tx.s.decode(kind, kv.Value, kv.ModRevision); err != nil {
+		if out[i], err = tx.s.decodeKey(kv.Key, kind, kv.Value, kv.ModRevision); err != nil {
 			return nil, err
 		}
 	}
@@ -70,7 +70,7 @@ func (tx *readTx) fetch(kind, id string) (store.Object, int64, error) {
 		return nil, 0, nil
 	}
 	kv := resp.Kvs[0]
-	obj, err := tx.s.decode(kind, kv.Value, kv.ModRevision)
+	obj, err := tx.s.decodeKey(string(kv.Key), kind, kv.Value, kv.ModRevision)
 	return obj, kv.ModRevision, err
 }
 
@@ -110,6 +110,20 @@ func (s *Store) decode(kind string, data []byte, modRev int64) (store.Object, er
 	if m.CreateRevision == 0 {
 		m.CreateRevision = modRev
 	}
+	return obj, nil
+}
+
+// decodeKey decodes the version of key at modRev, or returns it from the
+// cache of decoded objects.
+func (s *Store) decodeKey(key, kind string, data []byte, modRev int64) (store.Object, error) {
+	if obj := s.decoded.get(key, modRev); obj != nil {
+		return obj, nil
+	}
+	obj, err := s.decode(kind, data, modRev)
+	if err != nil {
+		return nil, err
+	}
+	s.decoded.put(key, modRev, obj)
 	return obj, nil
 }
 
@@ -213,7 +227,7 @@ func (tx *writeTx) List(kind string) ([]store.Object, error) {
 				r.listed = true
 				continue
 			}
-			obj, err := tx.s.decode(kind, kv.Value, kv.ModRevision)
+			obj, err := tx.s.decodeKey(kv.Key, kind, kv.Value, kv.ModRevision)
 			if err != nil {
 				return nil, err
 			}
@@ -406,6 +420,17 @@ func (tx *writeTx) settle(rev int64) {
 		}
 		if m.ModRevision == tx.prov {
 			m.ModRevision = rev
+		}
+	}
+}
+
+// remember puts the objects the transaction committed at rev in the cache
+// of decoded objects: they belong to the store now, and their Meta is
+// what decoding them would give.
+func (tx *writeTx) remember(rev int64) {
+	for key, w := range tx.writes {
+		if w.obj != nil {
+			tx.s.decoded.put(key, rev, w.obj)
 		}
 	}
 }

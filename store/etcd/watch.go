@@ -289,7 +289,7 @@ func (s *Store) revisionEvents(rev int64, evs []*clientv3.Event) ([]store.Event,
 		sev := store.Event{Kind: kind, ID: id, Revision: rev}
 		var err error
 		if ev.PrevKv != nil {
-			if sev.Prev, err = s.decode(kind, ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
+			if sev.Prev, err = s.decodeKey(string(ev.Kv.Key), kind, ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
 				return nil, err
 			}
 		}
@@ -302,7 +302,7 @@ func (s *Store) revisionEvents(rev int64, evs []*clientv3.Event) ([]store.Event,
 			sev.Type = store.Updated
 		}
 		if ev.Type == mvccpb.PUT {
-			if sev.Object, err = s.decode(kind, ev.Kv.Value, rev); err != nil {
+			if sev.Object, err = s.decodeKey(string(ev.Kv.Key), kind, ev.Kv.Value, rev); err != nil {
 				return nil, err
 			}
 		}
@@ -326,7 +326,7 @@ func (s *Store) replay(rev int64, data []byte, byKey map[string]*clientv3.Event)
 		if !started[key] {
 			started[key] = true
 			if ev != nil && ev.PrevKv != nil {
-				prev, err := s.decode(op.Kind, ev.PrevKv.Value, ev.PrevKv.ModRevision)
+				prev, err := s.decodeKey(key, op.Kind, ev.PrevKv.Value, ev.PrevKv.ModRevision)
 				if err != nil {
 					return nil, err
 				}
@@ -341,7 +341,7 @@ func (s *Store) replay(rev int64, data []byte, byKey map[string]*clientv3.Event)
 				return nil, err
 			}
 		case ev != nil && ev.Type == mvccpb.PUT:
-			if sev.Object, err = s.decode(op.Kind, ev.Kv.Value, rev); err != nil {
+			if sev.Object, err = s.decodeKey(key, op.Kind, ev.Kv.Value, rev); err != nil {
 				return nil, err
 			}
 		default:
