@@ -224,6 +224,11 @@ func Open(ctx context.Context, endpoints []string, opts ...Option) (*Store, erro
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: o.dialTimeout,
+		// Pings find a member that stopped answering (paused, cut
+		// off) on a connection that stays open; etcd refuses pings
+		// more often than every 5 s.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
 		TLS:         o.tls,
 		Username:    o.username,
 		Password:    o.password,
