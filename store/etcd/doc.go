@@ -39,6 +39,13 @@
 // (a linearizable one for the first). A View that outlives a compaction
 // past R fails with store.ErrCompacted.
 //
+// Decoding is what a read costs most on the client, so the store keeps the
+// objects it decoded (and those it wrote) by key and ModRevision, up to
+// WithCacheSize objects: a reconcile pass that lists 10,000 tasks decodes
+// only those that changed since the last pass. Objects read are therefore
+// shared between readers, as with the other stores: treat them as
+// read-only.
+//
 // # Updates: optimistic concurrency
 //
 // Writers are not serialized by a lock: Update runs its function against a

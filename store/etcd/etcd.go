@@ -229,11 +229,11 @@ func Open(ctx context.Context, endpoints []string, opts ...Option) (*Store, erro
 		// more often than every 5 s.
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
-		TLS:         o.tls,
-		Username:    o.username,
-		Password:    o.password,
-		Context:     context.WithoutCancel(ctx),
-		Logger:      zap.NewNop(),
+		TLS:                  o.tls,
+		Username:             o.username,
+		Password:             o.password,
+		Context:              context.WithoutCancel(ctx),
+		Logger:               zap.NewNop(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd store: connect to %v: %w", endpoints, err)
