@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stevedore-io/stevedore/store"
@@ -226,6 +227,9 @@ func (w *watcher) ended(resp clientv3.WatchResponse, ok bool) error {
 		return w.ctx.Err()
 	case ok && resp.CompactRevision != 0:
 		return store.CompactedError(w.next-1, resp.CompactRevision-1)
+	case errors.Is(resp.Err(), rpctypes.ErrPermissionDenied), errors.Is(resp.Err(), rpctypes.ErrAuthFailed):
+		// Watching again would be refused again.
+		return fmt.Errorf("etcd store: watch from revision %d: %w", w.next, resp.Err())
 	}
 	select {
 	case <-w.stop:
