@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stevedore-io/stevedore/internal/etcdtest"
@@ -137,6 +138,15 @@ func TestCredentials(t *testing.T) {
 	require.NoError(t, err)
 	_, err = admin.UserGrantRole(ctx, "stevedore", "stevedore")
 	require.NoError(t, err)
+	// A user who may read the revision key only: its watches are refused.
+	_, err = admin.RoleAdd(ctx, "peek")
+	require.NoError(t, err)
+	_, err = admin.RoleGrantPermission(ctx, "peek", prefix+"revision", "", clientv3.PermissionType(clientv3.PermRead))
+	require.NoError(t, err)
+	_, err = admin.UserAdd(ctx, "peek", "peek")
+	require.NoError(t, err)
+	_, err = admin.UserGrantRole(ctx, "peek", "peek")
+	require.NoError(t, err)
 	_, err = admin.AuthEnable(ctx)
 	require.NoError(t, err)
 
@@ -148,6 +158,14 @@ func TestCredentials(t *testing.T) {
 	storetest.Increment(t, s, storetest.KindA, "x")
 	assert.Equal(t, 2, getItem(t, s, storetest.KindA, "x").Value)
 	assert.Equal(t, "x", recv(t, w).ID)
+
+	peek := open(t, srv.Endpoints, etcd.WithPrefix(prefix), etcd.WithCredentials("peek", "peek"))
+	refused, err := peek.Watch(ctx, 0)
+	require.NoError(t, err)
+	for range refused.Events() {
+		t.Fatal("an event reached a watch etcd refused")
+	}
+	require.ErrorIs(t, refused.Err(), rpctypes.ErrPermissionDenied, "the watch ends rather than retrying forever")
 
 	_, err = etcd.Open(ctx, srv.Endpoints, etcd.WithCodec(itemCodec()), etcd.WithPrefix(prefix), failFast,
 		etcd.WithCredentials("stevedore", "wrong"))

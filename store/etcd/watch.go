@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,9 +228,11 @@ func (w *watcher) ended(resp clientv3.WatchResponse, ok bool) error {
 		return w.ctx.Err()
 	case ok && resp.CompactRevision != 0:
 		return store.CompactedError(w.next-1, resp.CompactRevision-1)
-	case errors.Is(resp.Err(), rpctypes.ErrPermissionDenied), errors.Is(resp.Err(), rpctypes.ErrAuthFailed):
-		// Watching again would be refused again.
-		return fmt.Errorf("etcd store: watch from revision %d: %w", w.next, resp.Err())
+	}
+	if err := resp.Err(); err != nil && strings.Contains(err.Error(), rpctypes.ErrPermissionDenied.Error()) {
+		// Watching again would be refused again. etcd gives the reason
+		// only as text in the watch's cancel reason.
+		return fmt.Errorf("etcd store: watch from revision %d: %w", w.next, rpctypes.ErrPermissionDenied)
 	}
 	select {
 	case <-w.stop:
