@@ -113,7 +113,8 @@
 // store.ErrWatcherTooSlow between two transactions. Resume with Watch from
 // the last revision handled. A watch whose etcd member fails or loses its
 // leader is re-established from the next revision by the store; the
-// consumer sees nothing of it.
+// consumer sees nothing of it. One that etcd refuses for lack of
+// permission ends with an error wrapping rpctypes.ErrPermissionDenied.
 //
 // # Compaction
 //
