@@ -7,6 +7,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
 
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/etcd"
@@ -20,7 +21,7 @@ func ExampleStore_WithGuard() {
 	endpoints := shared.Endpoints // the etcd members
 	prefix := fmt.Sprintf("/example/%d", prefixes.Add(1))
 
-	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints})
+	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, Logger: zap.NewNop()})
 	if err != nil {
 		panic(err)
 	}
