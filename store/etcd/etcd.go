@@ -45,6 +45,7 @@ type options struct {
 	tls                *tls.Config
 	username, password string
 	dialTimeout        time.Duration
+	dialTimeoutSet     bool
 }
 
 // WithCodec sets how objects are encoded. It is required.
@@ -160,7 +161,7 @@ func WithDialTimeout(d time.Duration) Option {
 		if d <= 0 {
 			return fmt.Errorf("%w: dial timeout %v", store.ErrInvalid, d)
 		}
-		o.dialTimeout = d
+		o.dialTimeout, o.dialTimeoutSet = d, true
 		return nil
 	}
 }
@@ -221,6 +222,10 @@ func Open(ctx context.Context, endpoints []string, opts ...Option) (*Store, erro
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("%w: no etcd endpoints", store.ErrInvalid)
 	}
+	keys, err := newLayout(o.prefix)
+	if err != nil {
+		return nil, err
+	}
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: o.dialTimeout,
@@ -242,10 +247,6 @@ func Open(ctx context.Context, endpoints []string, opts ...Option) (*Store, erro
 	// and proves the credentials work.
 	dial, cancel := context.WithTimeout(ctx, o.dialTimeout)
 	defer cancel()
-	keys, err := newLayout(o.prefix)
-	if err != nil {
-		return nil, err
-	}
 	if _, err := client.Get(dial, keys.revision); err != nil {
 		err = fmt.Errorf("etcd store: connect to %v: %w", endpoints, err)
 		if cerr := client.Close(); cerr != nil && !errors.Is(cerr, context.Canceled) {
@@ -268,8 +269,8 @@ func New(client *clientv3.Client, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.tls != nil || o.username != "" {
-		return nil, fmt.Errorf("%w: TLS and credentials are options of the client given to New", store.ErrInvalid)
+	if o.tls != nil || o.username != "" || o.dialTimeoutSet {
+		return nil, fmt.Errorf("%w: TLS, credentials and the dial timeout are settings of the client given to New", store.ErrInvalid)
 	}
 	return newStore(client, false, o)
 }

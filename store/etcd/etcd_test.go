@@ -165,6 +165,8 @@ func TestNew(t *testing.T) {
 	c := client(t, shared.Endpoints)
 	_, err := etcd.New(c, etcd.WithCodec(itemCodec()), etcd.WithCredentials("root", "secret"))
 	require.ErrorIs(t, err, store.ErrInvalid)
+	_, err = etcd.New(c, etcd.WithCodec(itemCodec()), etcd.WithDialTimeout(time.Second))
+	require.ErrorIs(t, err, store.ErrInvalid)
 	_, err = etcd.New(c)
 	require.ErrorIs(t, err, store.ErrInvalid, "a codec is required")
 	_, err = etcd.New(c, etcd.WithCodec(itemCodec()), etcd.WithPrefix("/"))
