@@ -41,9 +41,9 @@ type replica struct {
 	store   *etcd.Store
 	elector *leader.Elector
 
-	mu      sync.Mutex
-	terms   int              // how many times Lead was called
-	leading store.Store      // the store of the running term; nil between terms
+	mu       sync.Mutex
+	terms    int             // how many times Lead was called
+	leading  store.Store     // the store of the running term; nil between terms
 	statuses []leader.Status // every Notify
 
 	stop func()
