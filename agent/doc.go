@@ -69,7 +69,7 @@
 // set-up, secrets, registry credentials, missing task definition) or
 // "DependencyError: ...". The container at fault carries the same reason.
 //
-// Each container with a healthCheck gets a health.Monitor. CMD and CMD-SHELL
+// Each container with a healthCheck gets a probe.Monitor. CMD and CMD-SHELL
 // commands run in the container; HTTP and TCP checks (["HTTP",
 // "http://localhost:8080/healthz"], ["TCP", "8080"]) are dialled by the agent
 // from inside the task's network namespace through the network provider's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/health"
+	"github.com/stevedore-io/stevedore/health/probe"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/task"
@@ -110,16 +111,16 @@ func (r *runner) monitor(c *ctr, resume bool) {
 	cfg := health.Config{Interval: hc.Interval(), Timeout: hc.Timeout(), Retries: hc.Retries(), StartPeriod: hc.StartPeriod()}
 	prober := r.healthProber(c, hc.Command)
 	ctx, cancel := context.WithCancel(r.helperCtx)
-	opts := []health.MonitorOption{health.OnStatusChange(func(_, next health.State) {
+	opts := []probe.MonitorOption{probe.OnStatusChange(func(_, next health.State) {
 		select {
 		case r.events <- event{name: c.name, health: next.Status}:
 		case <-ctx.Done():
 		}
 	})}
 	if resume {
-		opts = append(opts, health.WithState(health.State{Status: c.health, Started: c.startedAt}))
+		opts = append(opts, probe.WithState(health.State{Status: c.health, Started: c.startedAt}))
 	}
-	m, err := health.NewMonitor(cfg, prober, c.startedAt, opts...)
+	m, err := probe.NewMonitor(cfg, prober, c.startedAt, opts...)
 	if err != nil {
 		cancel()
 		r.log.Warn("agent: health check not run", "container", c.name, "err", err)
