@@ -1,6 +1,7 @@
 package stevedore
 
 import (
+	"context"
 	"time"
 
 	"github.com/stevedore-io/stevedore/agent"
@@ -55,7 +56,14 @@ func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInp
 			return err
 		}
 	}
-	h := o.sup.Go("agent "+id, a, agentRestart)
+	h, err := o.sup.Start("agent "+id, a, agentRestart)
+	if err != nil {
+		// Closed since the instance was written: no agent runs for it,
+		// so it must not stay marked connected (best effort: an owned
+		// store may be closed already).
+		_ = o.setAgentConnected(id, false)
+		return closedErr(err)
+	}
 	o.mu.Lock()
 	o.agents[id] = h
 	o.mu.Unlock()
@@ -67,13 +75,22 @@ const agentRestart = time.Second
 
 // markAgentConnected records that an instance's agent is connected.
 func (o *Orchestrator) markAgentConnected(id string) error {
-	return o.store.Update(o.ctx, func(tx store.Tx) error {
+	if err := o.checkOpen(); err != nil {
+		return err
+	}
+	return closedErr(o.setAgentConnected(id, true))
+}
+
+// setAgentConnected records whether an instance's agent is connected. It
+// writes to the backing store: it also runs while Close does.
+func (o *Orchestrator) setAgentConnected(id string, connected bool) error {
+	return o.backing.Update(context.WithoutCancel(o.ctx), func(tx store.Tx) error {
 		inst, err := store.Get[*state.Instance](tx, state.KindInstances, id)
-		if err != nil || inst.AgentConnected {
+		if err != nil || inst.AgentConnected == connected {
 			return err
 		}
 		next := inst.Copy()
-		next.AgentConnected = true
+		next.AgentConnected = connected
 		return tx.Update(next)
 	})
 }
