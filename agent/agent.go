@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -157,6 +158,11 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %v missing", ErrInvalidConfig, missing)
+	}
+	// The ID names the state directory and labels containers: it must be
+	// one printable path element.
+	if err := cluster.ValidateInstanceID(cfg.InstanceID); err != nil {
+		return nil, fmt.Errorf("%w: InstanceID: %w", ErrInvalidConfig, err)
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, stateDir: cfg.StateDir, startTimeout: cfg.StartTimeout}
 	if a.log == nil {
