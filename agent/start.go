@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -47,9 +45,13 @@ func (r *runner) start(ctx context.Context) error {
 	return nil
 }
 
-// taskDir is the directory of the task's volumes.
+// taskDir is the directory of the task's volumes; "" without a state
+// directory (no default could be found).
 func (r *runner) taskDir() string {
-	return filepath.Join(r.a.stateDir, "tasks", safeName(r.id))
+	if r.a.dirs.err != nil {
+		return ""
+	}
+	return r.a.dirs.join("tasks", safeName(r.id))
 }
 
 // fail stops the task with TaskFailedToStart.
@@ -256,9 +258,9 @@ func (r *runner) create(ctx context.Context) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	volumes, dirs := taskVolumes(r.def, r.taskDir(), filepath.Join(r.a.stateDir, "volumes"))
+	volumes, dirs := taskVolumes(r.def, r.taskDir(), r.a.dirs.join("volumes"))
 	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := r.mkdir(d); err != nil {
 			return failure("", "ResourceInitializationError: task volume: %v", err)
 		}
 	}
@@ -280,6 +282,21 @@ func (r *runner) create(ctx context.Context) error {
 	}
 	r.keep(func(t *state.Task) error { r.recordRuntimeIDs(t); return nil })
 	return r.networkReady()
+}
+
+// mkdir creates a volume directory of the task below the state directory:
+// the volume 0755 (as before the checks, so that a container's non-root
+// user reads it), the directories above it 0700.
+func (r *runner) mkdir(dir string) error {
+	if r.a.dirs.err != nil {
+		return r.a.dirs.err
+	}
+	elems, err := r.a.dirs.rel(dir)
+	if err != nil {
+		return err
+	}
+	_, err = r.a.dirs.mkdir(0o755, elems...)
+	return err
 }
 
 // secretRequest says who asks for the task's secrets: its cluster, family

@@ -227,8 +227,10 @@ func (r *runner) cleanup(ctx context.Context) error {
 		}
 		r.log.Error("agent: could not tear the task network down", "err", err)
 	}
-	if err := os.RemoveAll(r.taskDir()); err != nil {
-		r.log.Warn("agent: could not remove task directory", "err", err)
+	if dir := r.taskDir(); dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			r.log.Warn("agent: could not remove task directory", "err", err)
+		}
 	}
 	return nil
 }
