@@ -16,6 +16,9 @@ import (
 // live by default, one per instance (see DefaultStateDir).
 const RootStateDir = "/var/lib/stevedore/agent"
 
+// rootStateDir is RootStateDir, but for tests.
+var rootStateDir = RootStateDir
+
 // ErrUnsafeStateDir means a path of the agent's state directory, or one of
 // the directories above it, could let another user choose what a task
 // mounts: it is a symbolic link, it is owned by another user, or it is
@@ -35,7 +38,7 @@ func DefaultStateDir(instanceID string) (string, error) {
 		return "", err
 	}
 	if os.Geteuid() == 0 {
-		return filepath.Join(RootStateDir, instanceID), nil
+		return filepath.Join(rootStateDir, instanceID), nil
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
