@@ -144,10 +144,12 @@
 // directories below it 0700 and the volumes themselves 0755. It opens every
 // component of every path it mounts from, from "/" down, without following
 // symbolic links, and refuses (ErrUnsafeStateDir; the task fails to start
-// with a ResourceInitializationError naming the path) a link anywhere on the
-// path, a directory at or below the state directory that another user owns,
-// and a directory above it that is neither root's nor the agent's, or that
-// others may write to without the sticky bit. A task's directory is removed
+// with a ResourceInitializationError naming the path) a link at or below the
+// state directory, a directory there that another user owns, and above it a
+// link that another user owns (links of root or of the agent's user are
+// followed, as Linux's protected_symlinks does) or a directory that is
+// neither root's nor the agent's, or that others may write to without the
+// sticky bit. A task's directory is removed
 // when the task stops; when Run ends, the agent removes what it made that is
 // left empty (empty shared volumes, "tasks", "volumes", and the state
 // directory and the directories above it that it created). An agent whose

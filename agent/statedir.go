@@ -21,8 +21,9 @@ var rootStateDir = RootStateDir
 
 // ErrUnsafeStateDir means a path of the agent's state directory, or one of
 // the directories above it, could let another user choose what a task
-// mounts: it is a symbolic link, it is owned by another user, or it is
-// writable by others. The agent neither follows nor uses it; the task that
+// mounts: it is a symbolic link (at or below the state directory, or
+// another user's above it), it is owned by another user, or, above the
+// state directory, others may write to it without the sticky bit. The agent neither follows nor uses it; the task that
 // needed it fails to start with the error.
 var ErrUnsafeStateDir = errors.New("agent: unsafe state directory")
 

@@ -61,3 +61,47 @@ func TestStateDirTightensAnOpenStateDir(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
 }
+
+// TestStateDirFollowsTrustedLinksAboveIt: a link above the state directory
+// that root or the agent's user made is followed (as /var on some systems),
+// one another user made is not; the state directory itself is never a link.
+func TestStateDirFollowsTrustedLinksAboveIt(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	require.NoError(t, os.Mkdir(real, 0o700))
+	require.NoError(t, os.Symlink(real, filepath.Join(base, "link")))
+
+	vol, err := newStateDir(filepath.Join(base, "link", "state"), "i-1").mkdir(0o755, "tasks", "t1")
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(base, "link", "state", "tasks", "t1"), vol, "mounted by the path given")
+	assert.DirExists(t, filepath.Join(real, "state", "tasks", "t1"))
+
+	_, err = newStateDir(filepath.Join(base, "link"), "i-1").mkdir(0o755, "tasks")
+	require.ErrorIs(t, err, ErrUnsafeStateDir, "the state directory itself is a link")
+
+	if os.Geteuid() == 0 {
+		require.NoError(t, os.Symlink(real, filepath.Join(base, "theirs")))
+		require.NoError(t, os.Lchown(filepath.Join(base, "theirs"), 4242, 4242))
+		_, err = newStateDir(filepath.Join(base, "theirs", "state"), "i-1").mkdir(0o755, "tasks")
+		require.ErrorIs(t, err, ErrUnsafeStateDir, "a link of another user")
+		assert.Contains(t, err.Error(), "is a symbolic link")
+	}
+}
+
+// TestStateDirRefusesAnOpenParent: above the state directory, a directory
+// others may write to is refused unless it is sticky, as /tmp is.
+func TestStateDirRefusesAnOpenParent(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	open := filepath.Join(base, "open")
+	require.NoError(t, os.Mkdir(open, 0o700))
+	require.NoError(t, os.Chmod(open, 0o777))
+	_, err := newStateDir(filepath.Join(open, "state"), "i-1").mkdir(0o755, "tasks")
+	require.ErrorIs(t, err, ErrUnsafeStateDir)
+	assert.Contains(t, err.Error(), open+", above the state directory, is writable by others")
+
+	require.NoError(t, os.Chmod(open, 0o777|os.ModeSticky))
+	_, err = newStateDir(filepath.Join(open, "state"), "i-1").mkdir(0o755, "tasks")
+	require.NoError(t, err, "sticky, as /tmp")
+}
