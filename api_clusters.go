@@ -8,12 +8,12 @@ import (
 	"slices"
 
 	"github.com/stevedore-io/stevedore/cluster"
-	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // CreateClusterInput describes a new cluster.
@@ -24,11 +24,17 @@ type CreateClusterInput struct {
 	// DefaultCapacityProviderStrategy is used by tasks and services that name
 	// no strategy of their own.
 	DefaultCapacityProviderStrategy cluster.CapacityProviderStrategy
+	// TaskPolicy decides which task definitions may run in the cluster;
+	// nil means the Orchestrator's (see WithTaskPolicy).
+	TaskPolicy *policy.Policy
 }
 
 // ClusterDescription is a cluster with its counters, as ECS DescribeClusters.
 type ClusterDescription struct {
 	cluster.Cluster
+	// TaskPolicy is the task policy in force: the cluster's, or the
+	// Orchestrator's default.
+	TaskPolicy                        policy.Policy
 	CapacityProviderDetails           []cluster.CapacityProvider
 	RegisteredContainerInstancesCount int
 	RunningTasksCount                 int
@@ -54,6 +60,9 @@ func (o *Orchestrator) CreateCluster(ctx context.Context, in CreateClusterInput)
 			return nil, invalid(fmt.Sprintf("capacityProviders[%d]", i), "%v", err)
 		}
 	}
+	if err := validTaskPolicy("taskPolicy", in.TaskPolicy); err != nil {
+		return nil, err
+	}
 	var out cluster.Cluster
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		existing, err := store.Get[*state.Cluster](tx, state.KindClusters, in.Name)
@@ -66,12 +75,13 @@ func (o *Orchestrator) CreateCluster(ctx context.Context, in CreateClusterInput)
 			next := existing.Copy()
 			next.Cluster = c
 			next.Providers = slices.Clone(in.CapacityProviders)
+			next.TaskPolicy = in.TaskPolicy.Clone()
 			next.CreatedAt = o.now()
 			out = c
 			return tx.Update(next)
 		case errors.Is(err, store.ErrNotFound):
 			out = c
-			return tx.Create(&state.Cluster{Cluster: c, Providers: slices.Clone(in.CapacityProviders), CreatedAt: o.now()})
+			return tx.Create(&state.Cluster{Cluster: c, Providers: slices.Clone(in.CapacityProviders), TaskPolicy: in.TaskPolicy.Clone(), CreatedAt: o.now()})
 		default:
 			return err
 		}
@@ -111,7 +121,7 @@ func (o *Orchestrator) DescribeClusters(ctx context.Context, names ...string) ([
 			if !ok {
 				return notFound("cluster", name)
 			}
-			d := ClusterDescription{Cluster: c.Clone(), CapacityProviderDetails: slices.Clone(c.Providers)}
+			d := ClusterDescription{Cluster: c.Clone(), TaskPolicy: o.taskPolicyOf(c), CapacityProviderDetails: slices.Clone(c.Providers)}
 			for _, inst := range instances {
 				if inst.Cluster != name || inst.Status == cluster.StatusInactive {
 					continue
@@ -193,6 +203,10 @@ type RegisterInstanceInput struct {
 	Network network.Provider
 	// Secrets resolves secrets[].valueFrom for the instance's tasks.
 	Secrets SecretResolver
+	// TaskPolicy, when set, is the instance's own task policy, on top of
+	// the cluster's: placement keeps the task definitions it refuses off
+	// the instance (they fail to place with reason TaskPolicy).
+	TaskPolicy *policy.Policy
 	// ImageCleanup configures the agent's removal of images no task has
 	// used for a while (the ECS agent's defaults when zero; Disabled turns
 	// it off, for images that cannot be pulled again).
@@ -213,14 +227,18 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 	}
 	id := in.InstanceID
 	if id == "" {
-		id = "i-" + launch.RandomHex(17)
+		id = "i-" + o.launcher.NewID(17)
 	}
 	inst, err := cluster.NewContainerInstance(id, in.Resources, o.now())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if err := validTaskPolicy("taskPolicy", in.TaskPolicy); err != nil {
+		return nil, err
+	}
 	inst.Cluster = in.Cluster
 	inst.CapacityProvider = in.CapacityProvider
+	inst.TaskPolicy = in.TaskPolicy.Clone()
 	inst.AgentConnected = in.Runtime != nil
 	inst.AgentVersion = AgentVersion
 	for k, v := range in.Attributes {
@@ -266,6 +284,7 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 				next.SetAttribute(k, v)
 			}
 			next.CapacityProvider = in.CapacityProvider
+			next.TaskPolicy = inst.TaskPolicy.Clone()
 			next.AgentConnected = inst.AgentConnected
 			next.AgentVersion = inst.AgentVersion
 			inst = next.Clone()

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/placement/query"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // DefaultServicePlacement is the placement strategy of services that name
@@ -77,7 +79,15 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 	}
 	var out service.Service
 	err := o.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := o.getCluster(tx, in.Cluster); err != nil {
+		c, err := o.getCluster(tx, in.Cluster)
+		if err != nil {
+			return err
+		}
+		if err := launch.CheckCapacityProviders(tx, in.Cluster, svc.CapacityProviders); err != nil {
+			var bad *launch.FieldError
+			if errors.As(err, &bad) {
+				return invalid(bad.Field, "%s", bad.Rule)
+			}
 			return err
 		}
 		def, err := o.getTaskDefinition(tx, in.TaskDefinition)
@@ -86,6 +96,9 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		}
 		if def.Status != task.DefinitionActive {
 			return invalid("taskDefinition", "%s is INACTIVE", def.Ref())
+		}
+		if err := o.checkTaskPolicy(c, def.TaskDefinition); err != nil {
+			return err
 		}
 		if err := o.checkLoadBalancers(&svc, def.TaskDefinition); err != nil {
 			return err
@@ -148,7 +161,9 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 		return nil, err
 	}
 	var out service.Service
+	var refused *deploymentRefusal
 	err := o.store.Update(ctx, func(tx store.Tx) error {
+		refused = nil // the store may run the update again
 		cur, err := o.getService(tx, in.Cluster, in.Service)
 		if err != nil {
 			return err
@@ -199,6 +214,20 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 		}
 		now := o.now()
 		if newDef != s.TaskDefinition || in.ForceNewDeployment || networkChanged {
+			// A new deployment runs under the cluster's task policy as it
+			// is now: a tighter policy refuses it, and what runs stays.
+			c, err := o.getCluster(tx, in.Cluster)
+			if err != nil {
+				return err
+			}
+			def, err := o.getTaskDefinition(tx, newDef)
+			if err != nil {
+				return err
+			}
+			if err := o.checkTaskPolicy(c, def.TaskDefinition); err != nil {
+				refused = &deploymentRefusal{def: newDef, err: err}
+				return err
+			}
 			s.NewDeployment(newDef, now)
 		} else if p := s.Primary(); p != nil {
 			p.DesiredCount = s.DesiredCount
@@ -207,10 +236,48 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 		out = s.Clone()
 		return tx.Update(next)
 	})
+	if refused != nil && errors.Is(err, policy.ErrViolation) {
+		o.recordRefusedDeployment(ctx, in.Cluster, in.Service, refused)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// deploymentRefusal is a deployment UpdateService refused under the
+// cluster's task policy.
+type deploymentRefusal struct {
+	def string
+	err error
+}
+
+// recordRefusedDeployment adds an event to a service whose new deployment
+// the task policy refused, so that whoever watches the service, not only
+// the caller, sees why it stays on its current deployment. The update
+// itself changed nothing.
+func (o *Orchestrator) recordRefusedDeployment(ctx context.Context, clusterName, name string, r *deploymentRefusal) {
+	var ve *policy.ViolationError
+	if !errors.As(r.err, &ve) {
+		return
+	}
+	msg := fmt.Sprintf("(service %s) was unable to start a deployment of %s: task policy %q (%s) refuses it: %s",
+		name, r.def, ve.Policy, ve.Level, ve.Violations[0].Error())
+	if len(ve.Violations) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(ve.Violations)-1)
+	}
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		cur, err := o.getService(tx, clusterName, name)
+		if err != nil {
+			return err
+		}
+		next := cur.Copy()
+		next.AddEvent(o.now(), msg)
+		return tx.Update(next)
+	})
+	if err != nil {
+		o.log.Warn("cannot record a refused deployment", "service", name, "err", err)
+	}
 }
 
 // DeleteService deletes a service. Without force its desired count must be

@@ -131,7 +131,8 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 	out := &RunTaskOutput{}
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		out.Tasks, out.Failures = nil, nil
-		if _, err := o.getCluster(tx, clusterName); err != nil {
+		c, err := o.getCluster(tx, clusterName)
+		if err != nil {
 			return err
 		}
 		d, err := o.getTaskDefinition(tx, ref)
@@ -141,6 +142,9 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 		if d.Status != task.DefinitionActive {
 			return invalid("taskDefinition", "%s is INACTIVE", d.Ref())
 		}
+		if err := o.checkTaskPolicy(c, d.TaskDefinition); err != nil {
+			return err
+		}
 		l := mk(d.TaskDefinition)
 		if l.Overrides != nil {
 			if _, err := l.Overrides.Apply(l.Def); err != nil {
@@ -149,6 +153,10 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 		}
 		created, err := o.launcher.Place(tx, l, nil, nil)
 		var noFit *placement.NoFitError
+		var bad *launch.FieldError
+		if errors.As(err, &bad) {
+			return invalid(bad.Field, "%s", bad.Rule)
+		}
 		if errors.As(err, &noFit) {
 			reason := "RESOURCE"
 			if len(noFit.Reasons) > 0 {

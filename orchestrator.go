@@ -17,6 +17,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/reaper"
 	"github.com/stevedore-io/stevedore/internal/scaler"
+	"github.com/stevedore-io/stevedore/internal/sgsync"
 	"github.com/stevedore-io/stevedore/internal/shift"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/internal/supervisor"
@@ -26,6 +27,7 @@ import (
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // Sentinel errors of the API. Errors returned by the Orchestrator wrap one of
@@ -90,6 +92,8 @@ type Orchestrator struct {
 	// sample tasks twice per scalingPeriod.
 	metrics       map[string]MetricFunc
 	scalingPeriod time.Duration
+	// taskPolicy is the task policy of clusters that set none.
+	taskPolicy policy.Policy
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -110,11 +114,23 @@ func New(opts ...Option) (*Orchestrator, error) {
 		targetGroups: o.targetGroups,
 		rules:        o.rules,
 		alarms:       o.alarms,
+		taskPolicy:   DefaultTaskPolicy,
+	}
+	if o.taskPolicy != nil {
+		orc.taskPolicy = *o.taskPolicy
 	}
 	if orc.log == nil {
 		orc.log = slog.New(slog.DiscardHandler)
 	}
-	if orc.backing == nil {
+	switch {
+	case orc.backing != nil:
+	case o.dataDir != "":
+		s, err := openDataDir(o.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		orc.backing, orc.ownStore = s, true
+	default:
 		s, err := memory.New()
 		if err != nil {
 			return nil, err
@@ -169,8 +185,8 @@ func (o *Orchestrator) wire(opts options) error {
 		o.sup.Go("discovery DNS server", supervisor.Func(d.Serve), loopRestart)
 	}
 	var err error
-	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, Now: o.now,
-		ResolveNetwork: o.resolveNetworkConfiguration, Drainers: drainers, DNS: dns})
+	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, SeededIDs: opts.seedSet, Now: o.now,
+		ResolveNetwork: o.resolveLaunchNetwork, Drainers: drainers, DNS: dns})
 	if err != nil {
 		return err
 	}
@@ -201,6 +217,11 @@ func (o *Orchestrator) wire(opts options) error {
 		return err
 	}
 	o.sup.Go("task feed", o.feed, loopRestart)
+	sg, err := sgsync.New(sgsync.Config{Store: o.backing, Logger: o.log})
+	if err != nil {
+		return err
+	}
+	o.sup.Go("security group members", sg, loopRestart)
 	ctl, err := controller.New(controller.Config{Store: o.backing, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
 		Now: o.now, Logger: o.log})
 	if err != nil {

@@ -297,7 +297,7 @@ func (r *runner) handle(ctx context.Context, ev event) error {
 		c.health = ev.health
 		r.log.Info("agent: container health changed", "container", c.name, "health", ev.health)
 		return r.modify(ctx, func(t *state.Task) (bool, error) {
-			return true, t.SetContainerHealth(c.name, task.HealthStatus(ev.health))
+			return true, t.SetContainerHealthAt(c.name, task.HealthStatus(ev.health), time.Now())
 		})
 	}
 	c.exited = true

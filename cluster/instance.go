@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"github.com/stevedore-io/stevedore/task/policy"
 	"maps"
 	"slices"
 	"time"
@@ -81,6 +82,11 @@ type ContainerInstance struct {
 	// the orchestrator as tasks progress; placement does not read them.
 	RunningTasksCount int
 	PendingTasksCount int
+	// TaskPolicy, when set, is the instance's own task policy: placement
+	// keeps tasks whose definition it refuses off the instance, and the
+	// instance's agent refuses to run them (see package task/policy). The
+	// cluster's policy applies too.
+	TaskPolicy *policy.Policy `json:",omitempty"`
 	// TaskGroups counts, per task group ("service:web", "family:batch"),
 	// the tasks on the instance whose desired status is RUNNING. AddTask
 	// and RemoveTask keep it; placement reads it for distinctInstance,
@@ -112,6 +118,7 @@ func (ci *ContainerInstance) Clone() ContainerInstance {
 	c := *ci
 	c.Attributes = maps.Clone(ci.Attributes)
 	c.TaskGroups = maps.Clone(ci.TaskGroups)
+	c.TaskPolicy = ci.TaskPolicy.Clone()
 	c.Registered = ci.Registered.Clone()
 	c.Remaining = ci.Remaining.Clone()
 	return c

@@ -12,6 +12,7 @@ import (
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/task"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // TestWebTaskBecomesHealthy runs busybox httpd in an awsvpc task with the
@@ -61,6 +62,9 @@ func TestUnhealthyServiceTaskIsReplaced(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctl := t.TempDir()
+	// The default task policy allows no host path: this cluster's allows
+	// the test's directory.
+	require.NoError(t, e.orc.PutClusterTaskPolicy(e.ctx, e.cluster, &policy.Policy{Level: policy.Baseline, HostPaths: []string{ctl}}))
 	script := `mkdir /ctl/first 2>/dev/null && touch /tmp/fail
 ` + webScript
 	def := e.registerDef(fmt.Sprintf(`{

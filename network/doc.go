@@ -1,5 +1,5 @@
 // Package network is the per-task networking of Stevedore: network modes,
-// address and host-port allocation, ingress rules, and the Provider
+// address and host-port allocation, security-group rules, and the Provider
 // interface through which an agent sets up and tears down a task's network.
 //
 // This package is pure Go and builds on any OS. The Linux implementation of
@@ -53,25 +53,48 @@
 //
 //	if d, ok := p.(network.TaskDialer); ok { ... }
 //
-// # Ingress rules
+// # Security-group rules
 //
-// IngressPolicy is the security-group analogue. A nil policy filters
-// nothing: every inbound connection reaches the task, as with Docker's
-// bridge network and as a task whose group allows all. A non-nil policy
-// drops every inbound packet that no IngressRule allows, except replies to
-// the task's own connections and loopback traffic; an empty policy therefore
-// isolates the task from inbound connections. Rules name a protocol (tcp,
-// udp, icmp or all), a port range for tcp and udp, and IPv4 source prefixes:
+// IngressPolicy is the security-group analogue, a task's policy in both
+// directions. A nil policy filters nothing: every inbound connection
+// reaches the task, as with Docker's bridge network and as a task whose
+// group allows all. A non-nil policy drops every inbound packet that no
+// IngressRule allows, except replies to the task's own connections and
+// loopback traffic; an empty policy therefore isolates the task from
+// inbound connections. Rules name a protocol (tcp, udp, icmp or all), a
+// port range for tcp and udp, and IPv4 source prefixes:
 //
 //	rule, err := network.ParseIngressRule("tcp:8000-8080 from 10.0.0.0/8")
 //	req.Ingress = &network.IngressPolicy{Rules: []network.IngressRule{rule}}
 //
-// A SecurityGroup is a named set of rules that tasks join; PolicyOf makes
-// the policy of a task in several groups, the union of their rules. A
-// Provider that also implements IngressUpdater changes a running task's
-// policy in place (network/netlinux replaces the task's nftables table in
-// one transaction), which is how a group's new rules reach its running
-// tasks.
+// Its Egress, when set, restricts outbound connections to what its
+// EgressRules allow ("udp:53 to 10.88.0.1", "tcp:443 to 0.0.0.0/0"); nil
+// leaves them unrestricted. Only replies to allowed connections and
+// loopback pass without a rule: a task whose egress is restricted reaches
+// its DNS resolver only if a rule allows it (AWS exempts its own resolver;
+// here the resolver is an ordinary address, and Stevedore's Orchestrator
+// adds the rules for the DNS server it gives a task).
+//
+// A SecurityGroup is a named set of inbound and outbound rules that tasks
+// join. As in AWS, a new group (NewSecurityGroup) allows all outbound
+// traffic through DefaultEgressRule until that rule is revoked
+// (RevokeEgress), and rules may name another group instead of a prefix
+// ("tcp:5432 from sg-0a1b": the tasks in sg-0a1b). ResolvePolicy makes the
+// policy of a task in several groups, the union of their rules, with group
+// references resolved to the /32 addresses of the groups' members, which
+// the caller supplies:
+//
+//	policy := network.ResolvePolicy(func(id string) []netip.Addr {
+//		return addressesOfTasksIn(id) // the caller's view of the members
+//	}, web, admin)
+//
+// The resolution is the caller's: a policy holds addresses only, and when
+// the members of a referenced group (SecurityGroup.ReferencedGroups)
+// change, the caller resolves the policies that depend on them again and
+// applies them. A Provider that also implements IngressUpdater changes a
+// running task's policy in place (network/netlinux replaces the task's
+// nftables table, both directions, in one transaction), which is how a
+// group's new rules and new members reach its running tasks.
 //
 // In bridge mode, connections to a published port made from the host itself
 // arrive from the bridge's address (they are masqueraded); connections from

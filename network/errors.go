@@ -53,12 +53,7 @@ func prefixField(prefix string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
+	errs := flatten(err)
 	out := make([]error, 0, len(errs))
 	for _, e := range errs {
 		var fe *FieldError
@@ -77,4 +72,17 @@ func prefixField(prefix string, err error) error {
 		out = append(out, e)
 	}
 	return errors.Join(out...)
+}
+
+// flatten lists the errors joined in err, however deeply.
+func flatten(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }

@@ -39,7 +39,7 @@ func ExampleParseIngressRule() {
 	// Output:
 	// tcp 8000 8080 [10.0.0.0/8 192.168.1.7/32]
 	// tcp:8000-8080 from 10.0.0.0/8,192.168.1.7/32
-	// network: invalid ingressRule: "tcp:80": want PROTOCOL[:PORTS] from PREFIX[,PREFIX...]
+	// network: invalid ingressRule: "tcp:80": want PROTOCOL[:PORTS] from PREFIX|GROUP[,PREFIX|GROUP...]
 }
 
 func ExampleRequest_Validate() {
@@ -78,4 +78,31 @@ func ExamplePolicyOf() {
 	// network: invalid ingressRules[0].sources[0]: tcp:443 from 0.0.0.0/0 is already authorized
 	// tcp:443 from 0.0.0.0/0
 	// tcp:22 from 10.0.0.0/8
+}
+
+func ExampleResolvePolicy() {
+	db := network.NewSecurityGroup("sg-0b", "db", "")
+	in, _ := network.ParseIngressRule("tcp:5432 from sg-0a") // from the web group's tasks
+	if err := db.AuthorizeIngress([]network.IngressRule{in}); err != nil {
+		panic(err)
+	}
+	// Outbound: only DNS, once the default allow-all rule is revoked.
+	out, _ := network.ParseEgressRule("udp:53 to 10.88.0.1")
+	if err := db.AuthorizeEgress([]network.EgressRule{out}); err != nil {
+		panic(err)
+	}
+	if err := db.RevokeEgress([]network.EgressRule{network.DefaultEgressRule()}); err != nil {
+		panic(err)
+	}
+
+	// The caller knows the members of each group.
+	members := map[string][]netip.Addr{"sg-0a": {netip.MustParseAddr("10.88.0.7"), netip.MustParseAddr("10.88.0.3")}}
+	policy := network.ResolvePolicy(func(id string) []netip.Addr { return members[id] }, db)
+	fmt.Println(policy.Rules[0])
+	fmt.Println(policy.Egress.Rules[0])
+	fmt.Println(db.ReferencedGroups())
+	// Output:
+	// tcp:5432 from 10.88.0.3/32,10.88.0.7/32
+	// udp:53 to 10.88.0.1/32
+	// [sg-0a]
 }

@@ -4,21 +4,39 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 )
 
-// IngressPolicy is the security-group analogue of a task: when a Request
-// carries one, every inbound connection to the task that no rule allows is
-// dropped. A nil *IngressPolicy means no filtering at all; an empty
-// IngressPolicy (no rules) denies every inbound connection.
+// IngressPolicy is a task's security-group policy, what the task's
+// network enforces: its inbound Rules and, when Egress is set, its outbound
+// rules. (It is named for the inbound rules, which it held alone at
+// first.) A nil *IngressPolicy means no filtering at all, in either
+// direction; an IngressPolicy without rules denies every inbound
+// connection, and with a nil Egress allows every outbound one.
 //
-// Whatever the rules, replies to the task's own outbound connections
-// (conntrack established/related) and traffic on the task's loopback are
-// always allowed, and IPv6 is always dropped (tasks are IPv4-only).
+// Whatever the rules, packets of connections already allowed (conntrack
+// established/related: replies to the task's outbound connections, and to
+// inbound ones) and traffic on the task's loopback are always allowed, and
+// IPv6 is always dropped (tasks are IPv4-only). Nothing else is implicit:
+// with egress restricted, a task reaches its DNS resolver only if a rule
+// allows it. (AWS exempts its own resolver at the VPC's base address + 2
+// from security groups; here the policy's maker does it with an ordinary
+// rule, such as "udp:53 to 10.88.0.1", as Stevedore's Orchestrator does
+// for the DNS server it gives a task.)
+//
+// A policy holds addresses only: the rules of a group that name another
+// group (SourceGroups, DestinationGroups) are resolved to the /32 prefixes
+// of that group's members when the policy is made (ResolvePolicy). The
+// caller resolves them, and makes and applies the policy again whenever
+// the membership of a referenced group changes (see
+// SecurityGroup.ReferencedGroups).
 type IngressPolicy struct {
+	// Rules are the inbound rules.
 	Rules []IngressRule `json:"rules"`
+	// Egress filters outbound traffic; nil allows all of it, like a group
+	// with the default outbound rule.
+	Egress *EgressPolicy `json:"egress,omitempty"`
 }
 
 // Clone returns a deep copy of p (nil for nil).
@@ -26,7 +44,7 @@ func (p *IngressPolicy) Clone() *IngressPolicy {
 	if p == nil {
 		return nil
 	}
-	return &IngressPolicy{Rules: cloneRules(p.Rules)}
+	return &IngressPolicy{Rules: cloneRules(p.Rules), Egress: p.Egress.Clone()}
 }
 
 // Equal reports whether p and q are the same policy, rule for rule (nil
@@ -35,25 +53,42 @@ func (p *IngressPolicy) Equal(q *IngressPolicy) bool {
 	if p == nil || q == nil {
 		return p == q
 	}
-	return slices.EqualFunc(p.Rules, q.Rules, func(a, b IngressRule) bool {
-		return a.Protocol == b.Protocol && a.FromPort == b.FromPort && a.ToPort == b.ToPort && slices.Equal(a.Sources, b.Sources)
-	})
+	return equalRules(genericIngress(p.Rules), genericIngress(q.Rules)) && p.Egress.Equal(q.Egress)
 }
 
-// Validate checks every rule.
+// Validate checks every rule, in both directions, and that no rule names a
+// group (a policy's references are resolved). Errors are *FieldError values
+// such as "rules[1].sources[0]" and "egress.rules[0].toPort".
 func (p *IngressPolicy) Validate() error {
 	if p == nil {
 		return nil
 	}
 	var errs []error
 	for i, r := range p.Rules {
-		errs = append(errs, prefixField(fmt.Sprintf("rules[%d]", i), r.Validate()))
+		errs = append(errs, prefixField(fmt.Sprintf("rules[%d]", i), r.generic().validateResolved(inbound)))
 	}
+	errs = append(errs, prefixField("egress", p.Egress.Validate()))
 	return errors.Join(errs...)
 }
 
-// IngressRule allows inbound traffic of one protocol, on a port range, from a
-// set of source prefixes, like one inbound rule of an AWS security group.
+// AllowsInbound reports whether the policy lets a connection of proto
+// from src reach port of the task (port is ignored for icmp and all). A
+// nil policy allows everything. It is the reference semantics of the
+// policy, which network/fake enforces with it.
+func (p *IngressPolicy) AllowsInbound(src netip.Addr, proto Protocol, port uint16) bool {
+	return p == nil || allows(genericIngress(p.Rules), src, proto, port)
+}
+
+// AllowsOutbound reports whether the policy lets the task open a
+// connection of proto to port of dst: always without a policy or with a
+// nil Egress.
+func (p *IngressPolicy) AllowsOutbound(dst netip.Addr, proto Protocol, port uint16) bool {
+	return p == nil || p.Egress == nil || allows(genericEgress(p.Egress.Rules), dst, proto, port)
+}
+
+// IngressRule allows inbound traffic of one protocol, on a port range, from
+// source prefixes and from the tasks of source security groups, like one
+// inbound rule of an AWS security group.
 type IngressRule struct {
 	// Protocol is tcp, udp, icmp or all.
 	Protocol Protocol `json:"protocol"`
@@ -61,108 +96,61 @@ type IngressRule struct {
 	// and udp; ToPort 0 means FromPort alone. Both are 0 for icmp and all.
 	FromPort uint16 `json:"fromPort,omitempty"`
 	ToPort   uint16 `json:"toPort,omitempty"`
-	// Sources are the IPv4 prefixes allowed to connect; at least one is
-	// needed (0.0.0.0/0 allows any source). Host bits are ignored.
+	// Sources are the IPv4 prefixes allowed to connect (0.0.0.0/0 allows
+	// any source). Host bits are ignored.
 	Sources []netip.Prefix `json:"sources"`
+	// SourceGroups are the IDs of security groups whose member tasks are
+	// allowed to connect, as in an AWS rule whose source is a group. A
+	// rule needs at least one source or source group. Only a
+	// SecurityGroup's rules name groups: in an IngressPolicy they are
+	// resolved to Sources.
+	SourceGroups []string `json:"sourceGroups,omitempty"`
 }
+
+func (r IngressRule) generic() rule {
+	return rule{proto: r.Protocol, from: r.FromPort, to: r.ToPort, prefixes: r.Sources, groups: r.SourceGroups}
+}
+
+func (r rule) ingress() IngressRule {
+	return IngressRule{Protocol: r.proto, FromPort: r.from, ToPort: r.to, Sources: r.prefixes, SourceGroups: r.groups}
+}
+
+func genericIngress(rs []IngressRule) []rule { return mapRules(rs, IngressRule.generic) }
+
+func ingressRules(rs []rule) []IngressRule { return mapRules(rs, rule.ingress) }
+
+func cloneRules(rs []IngressRule) []IngressRule { return ingressRules(cloneAll(genericIngress(rs))) }
 
 // PortRange returns the rule's inclusive destination port range; ToPort 0
 // is read as FromPort.
 func (r IngressRule) PortRange() (from, to uint16) {
-	if r.ToPort == 0 {
-		return r.FromPort, r.FromPort
-	}
-	return r.FromPort, r.ToPort
+	k := r.generic().key()
+	return k.from, k.to
 }
 
-// Validate checks the rule and returns *FieldError values wrapping ErrInvalid.
-func (r IngressRule) Validate() error {
-	var errs []error
-	switch r.Protocol {
-	case ProtocolTCP, ProtocolUDP:
-		if r.FromPort == 0 {
-			errs = append(errs, fieldErr("fromPort", "must be between 1 and 65535 for %s", r.Protocol))
-		}
-		if r.ToPort != 0 && r.ToPort < r.FromPort {
-			errs = append(errs, fieldErr("toPort", "%d is below fromPort %d", r.ToPort, r.FromPort))
-		}
-	case ProtocolICMP, ProtocolAll:
-		if r.FromPort != 0 || r.ToPort != 0 {
-			errs = append(errs, fieldErr("fromPort", "ports do not apply to %s", r.Protocol))
-		}
-	default:
-		errs = append(errs, fieldErr("protocol", "%q is not one of tcp, udp, icmp, all", string(r.Protocol)))
-	}
-	if len(r.Sources) == 0 {
-		errs = append(errs, fieldErr("sources", "at least one prefix is needed (0.0.0.0/0 allows any source)"))
-	}
-	for i, p := range r.Sources {
-		if !p.IsValid() || !p.Addr().Is4() {
-			errs = append(errs, fieldErr(fmt.Sprintf("sources[%d]", i), "%q is not an IPv4 prefix", p.String()))
-		}
-	}
-	return errors.Join(errs...)
-}
+// Validate checks the rule and returns *FieldError values wrapping
+// ErrInvalid ("protocol", "sources[1]", "sourceGroups[0]").
+func (r IngressRule) Validate() error { return r.generic().validate(inbound) }
 
 // String formats the rule as ParseIngressRule reads it, for example
-// "tcp:8000-8080 from 10.0.0.0/8,192.168.1.0/24" or "icmp from 0.0.0.0/0".
-func (r IngressRule) String() string {
-	var b strings.Builder
-	b.WriteString(string(r.Protocol))
-	if r.Protocol.HasPorts() {
-		b.WriteByte(':')
-		b.WriteString(portString(r.FromPort, r.ToPort))
-	}
-	b.WriteString(" from ")
-	for i, p := range r.Sources {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(p.String())
-	}
-	return b.String()
-}
+// "tcp:8000-8080 from 10.0.0.0/8,192.168.1.0/24", "icmp from 0.0.0.0/0"
+// or "tcp:5432 from sg-0a1b2c3d4e5f60718".
+func (r IngressRule) String() string { return r.generic().format(inbound) }
 
 // ParseIngressRule parses the String form of a rule:
 //
-//	PROTOCOL[:PORT[-PORT]] from PREFIX[,PREFIX...]
+//	PROTOCOL[:PORT[-PORT]] from PEER[,PEER...]
 //
 // PROTOCOL is tcp, udp, icmp or all; tcp and udp need a port or port range,
-// icmp and all take none. A bare IPv4 address is read as a /32 prefix. The
-// result is validated.
+// icmp and all take none. A PEER starting with "sg-" is a source group,
+// any other an IPv4 prefix (a bare address is read as a /32). The result
+// is validated.
 func ParseIngressRule(s string) (IngressRule, error) {
-	head, sources, ok := strings.Cut(strings.TrimSpace(s), " from ")
-	if !ok {
-		return IngressRule{}, fieldErr("ingressRule", "%q: want PROTOCOL[:PORTS] from PREFIX[,PREFIX...]", s)
-	}
-	var r IngressRule
-	protoStr, ports, hasPorts := strings.Cut(strings.TrimSpace(head), ":")
-	proto, err := ParseProtocol(protoStr)
+	r, err := parseRule(s, "ingressRule", inbound)
 	if err != nil {
 		return IngressRule{}, err
 	}
-	r.Protocol = proto
-	if hasPorts {
-		from, to, err := parsePortRange(ports)
-		if err != nil {
-			return IngressRule{}, err
-		}
-		r.FromPort = from
-		if to != from {
-			r.ToPort = to
-		}
-	}
-	for _, src := range strings.Split(sources, ",") {
-		p, err := parsePrefix(strings.TrimSpace(src))
-		if err != nil {
-			return IngressRule{}, fieldErr("sources", "%q: %v", src, err)
-		}
-		r.Sources = append(r.Sources, p)
-	}
-	if err := r.Validate(); err != nil {
-		return IngressRule{}, err
-	}
-	return r, nil
+	return r.ingress(), nil
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -11,11 +12,7 @@ import (
 func TestParseIngressRule(t *testing.T) {
 	t.Parallel()
 	any4 := netip.MustParsePrefix("0.0.0.0/0")
-	tests := []struct {
-		in      string
-		want    IngressRule
-		wantErr string
-	}{
+	tests := []parseCase[IngressRule]{
 		{in: "tcp:80 from 0.0.0.0/0", want: IngressRule{Protocol: ProtocolTCP, FromPort: 80, Sources: []netip.Prefix{any4}}},
 		{in: "udp:8000-8080 from 10.0.0.0/8, 192.168.1.7", want: IngressRule{Protocol: ProtocolUDP, FromPort: 8000, ToPort: 8080,
 			Sources: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}}},
@@ -32,22 +29,7 @@ func TestParseIngressRule(t *testing.T) {
 		{in: "tcp:80 from nowhere", wantErr: "sources"},
 		{in: "gre from 0.0.0.0/0", wantErr: "protocol"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseIngressRule(tt.in)
-			if tt.wantErr != "" {
-				require.ErrorIs(t, err, ErrInvalid)
-				assert.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-			again, err := ParseIngressRule(got.String())
-			require.NoError(t, err)
-			assert.Equal(t, got, again)
-		})
-	}
+	runParseCases(t, ParseIngressRule, tests)
 }
 
 func TestIngressPolicyValidateNamesField(t *testing.T) {
@@ -85,4 +67,34 @@ func FuzzParseIngressRule(f *testing.F) {
 		require.NoError(t, err, "re-parse of %q", r.String())
 		require.Equal(t, r, again)
 	})
+}
+
+// parseCase is a case of a rule parser's table test: the rule wanted, or
+// a part of the error wanted.
+type parseCase[R any] struct {
+	in      string
+	want    R
+	wantErr string
+}
+
+// runParseCases checks parse against tests, and that what it parses
+// parses back from its String form.
+func runParseCases[R fmt.Stringer](t *testing.T, parse func(string) (R, error), tests []parseCase[R]) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+			got, err := parse(tt.in)
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, ErrInvalid)
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			again, err := parse(got.String())
+			require.NoError(t, err)
+			assert.Equal(t, got, again)
+		})
+	}
 }

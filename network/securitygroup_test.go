@@ -12,24 +12,32 @@ import (
 	"pgregory.net/rapid"
 )
 
-func rules(t *testing.T, specs ...string) []IngressRule {
+// parseAll parses specs with parse, failing the test on an error.
+func parseAll[R any](t *testing.T, parse func(string) (R, error), specs ...string) []R {
 	t.Helper()
-	out := make([]IngressRule, len(specs))
+	out := make([]R, len(specs))
 	for i, s := range specs {
-		r, err := ParseIngressRule(s)
+		r, err := parse(s)
 		require.NoError(t, err, s)
 		out[i] = r
 	}
 	return out
 }
 
-func ruleStrings(rs []IngressRule) []string {
+func rules(t *testing.T, specs ...string) []IngressRule {
+	t.Helper()
+	return parseAll(t, ParseIngressRule, specs...)
+}
+
+func strs[R fmt.Stringer](rs []R) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.String()
 	}
 	return out
 }
+
+func ruleStrings(rs []IngressRule) []string { return strs(rs) }
 
 // fieldsOf lists the fields of the *FieldError values joined in err.
 func fieldsOf(err error) []string {
@@ -150,7 +158,7 @@ func permissions(rs []IngressRule) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range rs {
 		for _, src := range r.Sources {
-			out[permString(keyOf(r), src.Masked())] = true
+			out[permString(r.generic().key(), src.Masked().String(), inbound)] = true
 		}
 	}
 	return out
@@ -215,5 +223,40 @@ func TestSecurityGroupPermissionsProperties(t *testing.T) {
 			union[p] = true
 		}
 		require.Equal(t, union, permissions(PolicyOf(g, other).Rules))
+	})
+}
+
+// TestSecurityGroupEgressPermissionsProperties checks the same algebra for
+// outbound rules, which start from the default rule: an accepted
+// AuthorizeEgress adds exactly its permissions and RevokeEgress of them
+// gives the group back; a refused call changes nothing.
+func TestSecurityGroupEgressPermissionsProperties(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		g := NewSecurityGroup("sg-1", "g", "")
+		for step := range rapid.IntRange(1, 6).Draw(t, "steps") {
+			add := make([]EgressRule, rapid.IntRange(1, 3).Draw(t, "rules"))
+			for i := range add {
+				r := genRule(t, fmt.Sprintf("step%d.rule%d", step, i)).generic()
+				if rapid.Bool().Draw(t, fmt.Sprintf("step%d.rule%d.group", step, i)) {
+					r.groups = []string{rapid.SampledFrom([]string{"sg-a", "sg-b"}).Draw(t, fmt.Sprintf("step%d.rule%d.id", step, i))}
+				}
+				add[i] = r.egress()
+			}
+			before := g.Clone()
+			had := countPermissions(genericEgress(g.Egress()))
+			if err := g.AuthorizeEgress(add); err != nil {
+				require.Equal(t, before, g, "a refused call changes nothing")
+				require.Contains(t, err.Error(), "already authorized")
+				continue
+			}
+			require.Equal(t, had+countPermissions(genericEgress(add)), g.EgressPermissions())
+			require.NoError(t, g.Validate())
+			if rapid.Bool().Draw(t, fmt.Sprintf("step%d.undo", step)) {
+				require.NoError(t, g.RevokeEgress(add))
+				require.Equal(t, had, g.EgressPermissions(), "revoking what was added gives the group back")
+				require.True(t, equalRules(genericEgress(before.Egress()), genericEgress(g.Egress())))
+			}
+		}
 	})
 }

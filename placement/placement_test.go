@@ -621,3 +621,31 @@ func TestInstanceInfo(t *testing.T) {
 	assert.True(t, inf.HasTaskGroup(func(g string) bool { return g == "service:web" }))
 	assert.False(t, inf.HasTaskGroup(func(g string) bool { return g == "service:db" }))
 }
+
+func TestRefusedInstancesNeverTakeTheTask(t *testing.T) {
+	t.Parallel()
+	for path, s := range schedulers(t) {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			insts := []cluster.ContainerInstance{testutil.Instance("i-1").Obj(), testutil.Instance("i-2").Obj()}
+			req := testutil.Task("web:1").CPU(0).Memory(0).Obj()
+			refused := map[string]bool{"i-1": true}
+			req.Refuse = func(ci *cluster.ContainerInstance) placement.Reason {
+				if refused[ci.ID] {
+					return placement.ReasonTaskPolicy
+				}
+				return ""
+			}
+			ds, err := s.NewRound(insts, 1).Place(req, 3)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"i-2", "i-2", "i-2"}, instancesOf(ds))
+
+			refused["i-2"] = true
+			_, err = s.NewRound(insts, 1).Place(req, 1)
+			var noFit *placement.NoFitError
+			require.ErrorAs(t, err, &noFit)
+			require.Len(t, noFit.Reasons, 1)
+			assert.Equal(t, placement.ReasonTaskPolicy, noFit.Reasons[0].Reason)
+		})
+	}
+}

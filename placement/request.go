@@ -63,6 +63,11 @@ type Request struct {
 	// ProviderTasks counts the group's tasks already running per capacity
 	// provider; a service passes it so that the split accounts for them.
 	ProviderTasks map[string]int
+	// Refuse, when set, is asked once per instance and round whether the
+	// instance refuses the task for a reason decided outside placement
+	// (such as the instance's task policy): a non-empty Reason keeps the
+	// task off it.
+	Refuse func(*cluster.ContainerInstance) Reason
 }
 
 // name returns the task's name for messages.

@@ -39,7 +39,9 @@ func webappImage(version string) (ocitest.Image, error) {
 	}
 	img.Files = append(img.Files,
 		ocitest.File{Path: "usr/local/bin/webapp", Mode: 0o755, Data: []byte(webappScript)},
-		ocitest.File{Path: "www", Mode: fs.ModeDir | 0o755},
+		// The app runs as UID 1000 (the restricted task policy wants a
+		// non-root user) and writes its page here.
+		ocitest.File{Path: "www", Mode: fs.ModeDir | 0o777},
 	)
 	img.Config.Env = append(slices.Clone(img.Config.Env), "VERSION="+version)
 	img.Config.Entrypoint = []string{"/usr/local/bin/webapp"}

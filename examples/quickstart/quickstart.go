@@ -28,6 +28,7 @@ import (
 	"github.com/stevedore-io/stevedore/runtime/containerd"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/task"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // taskDefinitionJSON is the webapp's task definition, in the ECS JSON
@@ -327,7 +328,10 @@ func (d *demo) startCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := d.orc.CreateCluster(ctx, stevedore.CreateClusterInput{Name: clusterName}); err != nil {
+	// The demo's tasks run under the strictest task policy: non-root,
+	// no added capability, nothing of the host's.
+	if _, err := d.orc.CreateCluster(ctx, stevedore.CreateClusterInput{Name: clusterName,
+		TaskPolicy: &policy.Policy{Name: "quickstart", Level: policy.Restricted}}); err != nil {
 		return err
 	}
 	d.cluster = true

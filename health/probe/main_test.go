@@ -1,4 +1,4 @@
-package probe
+package probe_test
 
 import (
 	"testing"
@@ -6,8 +6,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain fails the run when a goroutine started by the tests outlives
-// them.
+// TestMain fails the package's tests if a goroutine outlives them.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }

@@ -50,12 +50,17 @@ func (p *Provider) Listen(taskID string, port uint16) (net.Listener, error) {
 	return l, nil
 }
 
-// DialTask connects to a listener of the task made with Listen. addr's
-// host must be "localhost", a loopback address or the task's own address
-// (in every mode alike: the fake has no host namespace). Without a
-// listener the connection is refused (an error wrapping
-// syscall.ECONNREFUSED, as a real one); a task without an attachment gives
-// an error wrapping network.ErrNotFound.
+// DialTask connects from inside a task to a listener made with Listen.
+// When addr's host is "localhost", a loopback address or the task's own
+// address (in every mode alike: the fake has no host namespace), it
+// reaches the task's own listener. When it is another task's address, it
+// reaches that task's listener if the security-group policies allow the
+// connection (see Check; an error wrapping ErrDropped otherwise). Without
+// a listener the connection is refused (an error wrapping
+// syscall.ECONNREFUSED, as a real one); an address that is no task's is
+// unreachable (syscall.EHOSTUNREACH) once the sender's outbound rules let
+// it go; a task without an attachment gives an error wrapping
+// network.ErrNotFound.
 func (p *Provider) DialTask(ctx context.Context, taskID, nw, addr string) (net.Conn, error) {
 	fail := func(err error) (net.Conn, error) {
 		return nil, &net.OpError{Op: "dial", Net: nw, Err: err}
@@ -73,19 +78,36 @@ func (p *Provider) DialTask(ctx context.Context, taskID, nw, addr string) (net.C
 	if err != nil || port == 0 {
 		return fail(fmt.Errorf("invalid port %q", portText))
 	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fail(fmt.Errorf("fake network: %q is not an IP address or localhost", host))
+	}
 	p.mu.Lock()
-	att, ok := p.attachments[taskID]
-	l := p.listeners[listenKey{taskID, uint16(port)}]
+	_, ok := p.attachments[taskID]
+	if !ok {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("dial %s in task %q: %w", addr, taskID, network.ErrNotFound)
+	}
+	dst, err := p.checkLocked(taskID, network.ProtocolTCP, netip.AddrPortFrom(ip, uint16(port)))
+	if err != nil {
+		p.mu.Unlock()
+		return fail(err)
+	}
+	owner := taskID
+	if dst != "" {
+		owner = dst
+	} else if att := p.attachments[taskID]; !ip.Unmap().IsLoopback() && (!att.Address.IsValid() || ip.Unmap() != att.Address.Addr()) {
+		p.mu.Unlock()
+		return fail(&os.SyscallError{Syscall: "connect", Err: syscall.EHOSTUNREACH})
+	}
+	l := p.listeners[listenKey{owner, uint16(port)}]
 	if l == nil {
 		l = p.listeners[listenKey{"", uint16(port)}]
 	}
 	p.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("dial %s in task %q: %w", addr, taskID, network.ErrNotFound)
-	}
-	if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback() && ip != att.Address.Addr()) {
-		return fail(fmt.Errorf("fake network: %s is neither loopback nor the address of task %q", host, taskID))
-	}
 	refused := &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}
 	if l == nil {
 		return fail(refused)

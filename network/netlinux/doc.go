@@ -1,7 +1,7 @@
 // Package netlinux is the Linux implementation of network.Provider: a
 // network namespace per task, a veth pair into a Linux bridge, addresses from
-// an IPAM persisted on disk, ingress rules and published ports with
-// nftables. It is the only package of Stevedore that imports netlink, netns
+// an IPAM persisted on disk, security-group rules (inbound and outbound)
+// and published ports with nftables. It is the only package of Stevedore that imports netlink, netns
 // and nftables; on other systems it holds only Config.
 //
 // # Construction
@@ -40,9 +40,15 @@
 //     (02:42:a:b:c:d), the IPAM address and a default route via the gateway;
 //     the host end joins the bridge, which holds the gateway address. With an
 //     ingress policy, the namespace gets an "inet stevedore" table whose
-//     input chain drops what no rule allows (see network.IngressPolicy).
-//     UpdateIngress (network.IngressUpdater) replaces that table, or adds or
-//     deletes it, in one nftables transaction while the task runs.
+//     input chain drops what no inbound rule allows and, when the policy
+//     restricts egress, whose output chain drops what no outbound rule
+//     allows (see network.IngressPolicy; only loopback and packets of
+//     connections already allowed pass without a rule, DNS included).
+//     UpdateIngress (network.IngressUpdater) replaces that table, both
+//     directions together, or adds or deletes it, in one nftables
+//     transaction while the task runs. A rule's peers (its prefixes, and
+//     the members of the groups it names, resolved) are one anonymous
+//     interval set, so a rule naming a large group stays one rule.
 //   - bridge: the same, plus an "ip <name>" table in the host with DNAT
 //     rules from each host port (on any local address, 127.0.0.1 included)
 //     to the task's address and container port, in prerouting for

@@ -52,9 +52,10 @@ var subnetCounter atomic.Uint32
 
 var subnetBase = uint32(os.Getpid())
 
-// testConfig returns a configuration with names and a subnet no other test
-// (or anything else on the host) uses: bridge "stb<hex>", prefix
-// "t<hex>-", subnet 10.213.N.0/24.
+// testConfig returns a configuration with names, a subnet and dynamic host
+// ports no other test (or anything else on the host) uses: bridge
+// "stb<hex>", prefix "t<hex>-", subnet 10.213.N.0/24, 100 ports from
+// 52000 up.
 func testConfig(t testing.TB) Config {
 	t.Helper()
 	var b [2]byte
@@ -66,6 +67,12 @@ func testConfig(t testing.TB) Config {
 	cfg.BridgeName = "stb" + id
 	cfg.NamePrefix = "t" + id + "-"
 	cfg.Subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, byte(n % 250), 0}), 24)
+	// Dynamic host ports are the host's, shared by every provider: two
+	// tests publishing 49153 at once would each DNAT the other's
+	// connections. Each test gets 100 ports of its own, above the ones
+	// tests use statically (50100-50110, 50301).
+	first := uint16(52000 + n%130*100)
+	cfg.DynamicPorts = network.PortRange{First: first, Last: first + 99}
 	cfg.StateDir = t.TempDir()
 	cfg.HostResolvConf = writeTemp(t, "nameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch example.test\n")
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

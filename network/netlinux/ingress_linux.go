@@ -11,9 +11,11 @@ import (
 
 var _ network.IngressUpdater = (*Provider)(nil)
 
-// UpdateIngress replaces the ingress policy of a task set up earlier; see
+// UpdateIngress replaces the security-group policy of a task set up
+// earlier, inbound and outbound rules together; see
 // network.IngressUpdater. The task's table inside its namespace is
-// replaced (or, for a nil policy, deleted) in one nftables transaction.
+// replaced (or, for a nil policy, deleted) in one nftables transaction, so
+// no packet in either direction sees a mix of the old and the new rules.
 // Connections already established stay established: like AWS security
 // groups, the rules decide which connections may start.
 func (p *Provider) UpdateIngress(ctx context.Context, taskID string, policy *network.IngressPolicy) error {
@@ -44,16 +46,16 @@ func (p *Provider) UpdateIngress(ctx context.Context, taskID string, policy *net
 		if err := enterNetNS(rec.NetNSPath); err != nil {
 			return err
 		}
-		conn, err := nftables.New() // dials from this thread, in the task's namespace
+		conn, err := policyConn() // dials from this thread, in the task's namespace
 		if err != nil {
-			return fmt.Errorf("nftables: %w", err)
+			return err
 		}
 		if policy == nil {
 			t := &nftables.Table{Family: nftables.TableFamilyINet, Name: ingressTableName}
 			conn.AddTable(t)
 			conn.DelTable(t)
-		} else {
-			applyIngress(conn, policy)
+		} else if err := applyIngress(conn, policy); err != nil {
+			return err
 		}
 		return conn.Flush()
 	})
@@ -63,7 +65,11 @@ func (p *Provider) UpdateIngress(ctx context.Context, taskID string, policy *net
 	if policy == nil {
 		p.log.Debug("ingress filtering removed", "task", taskID)
 	} else {
-		p.log.Debug("ingress rules updated", "task", taskID, "rules", len(policy.Rules))
+		egress := -1 // unrestricted
+		if policy.Egress != nil {
+			egress = len(policy.Egress.Rules)
+		}
+		p.log.Debug("security-group rules updated", "task", taskID, "rules", len(policy.Rules), "egressRules", egress)
 	}
 	return nil
 }

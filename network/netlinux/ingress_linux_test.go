@@ -96,3 +96,26 @@ func BenchmarkUpdateIngress(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUpdateIngressLargeGroup measures replacing the policy of a
+// task whose inbound rule names a group of 1000 members (1000 /32s, one
+// interval set) and whose outbound rules go to the same members.
+func BenchmarkUpdateIngressLargeGroup(b *testing.B) {
+	p := newTestProvider(b, testConfig(b))
+	ctx := context.Background()
+	_, err := p.Setup(ctx, awsvpc("bench"))
+	require.NoError(b, err)
+	var members []netip.Prefix
+	for i := range 1000 {
+		members = append(members, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 214, byte(i / 250), byte(i%250 + 1)}), 32))
+	}
+	policy := &network.IngressPolicy{
+		Rules:  []network.IngressRule{{Protocol: network.ProtocolTCP, FromPort: 5432, Sources: members}},
+		Egress: &network.EgressPolicy{Rules: []network.EgressRule{{Protocol: network.ProtocolTCP, FromPort: 443, Destinations: members}}},
+	}
+	for b.Loop() {
+		if err := p.UpdateIngress(ctx, "bench", policy); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

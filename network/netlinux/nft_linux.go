@@ -1,27 +1,36 @@
 package netlinux
 
 import (
+	"cmp"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/stevedore-io/stevedore/network"
 )
 
 // ingressTableName is the table inside a task's namespace that holds its
-// ingress policy.
+// security-group policy (both directions).
 const ingressTableName = "stevedore"
 
 // applyIngress installs policy in the namespace of the calling thread (conn
 // must have been created there): an inet table whose input chain drops what
-// no rule accepts. The table replaces any earlier one in the same batch, so
-// that a new policy takes over atomically.
+// no inbound rule accepts and, when the policy restricts egress, whose
+// output chain drops what no outbound rule accepts. The table replaces any
+// earlier one in the same batch, so that a new policy takes over
+// atomically, in both directions at once.
 //
 //	table inet stevedore {
 //	  chain input {
@@ -30,40 +39,211 @@ const ingressTableName = "stevedore"
 //	    ct state established,related accept
 //	    meta nfproto ipv4 [meta l4proto P] [th dport A-B] [ip saddr S] accept   # one per rule and source
 //	  }
+//	  chain output {   # only when policy.Egress is not nil
+//	    type filter hook output priority filter; policy drop;
+//	    oifname "lo" accept
+//	    ct state established,related accept
+//	    meta nfproto ipv4 [meta l4proto P] [th dport A-B] [ip daddr D] accept   # one per rule and destination
+//	  }
 //	}
-func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) {
+//
+// Nothing else is allowed implicitly: with egress restricted, DNS queries
+// to the task's resolver need a rule.
+// Replies to connections a chain accepted pass the other chain as
+// established. IPv6 matches no rule and meets the drop policy.
+//
+// A rule with several peers matches them with one lookup in an anonymous
+// interval set ("ip saddr { 10.0.0.0/8, 10.88.0.7 }"), so that a rule
+// naming a group of many members stays one rule.
+func applyIngress(conn *nftables.Conn, policy *network.IngressPolicy) error {
 	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: ingressTableName}
 	replaceTable(conn, t)
+	if err := addFilterChain(conn, t, "input", nftables.ChainHookInput, expr.MetaKeyIIFNAME, 12, policyRules(policy.Rules)); err != nil {
+		return err
+	}
+	if policy.Egress != nil {
+		return addFilterChain(conn, t, "output", nftables.ChainHookOutput, expr.MetaKeyOIFNAME, 16, policyEgressRules(policy.Egress.Rules))
+	}
+	return nil
+}
+
+// policyConn opens an nftables connection from the calling thread (so in
+// its network namespace) whose socket can send a whole policy in one
+// transaction and take the kernel's answers to it. A transaction is one
+// sendmsg, and the default socket send buffer (net.core.wmem_default, 208
+// KiB) holds about 200 rules; a task in five groups of sixty permissions
+// needs 300, with both directions more. The kernel answers every rule
+// (the library asks for an echo), which overflows the default receive
+// buffer as much. SO_SNDBUFFORCE and SO_RCVBUFFORCE (CAP_NET_ADMIN) pass
+// net.core.wmem_max and rmem_max by, as nft itself does for large
+// batches.
+func policyConn() (*nftables.Conn, error) {
+	conn, err := nftables.New(nftables.WithSockOptions(func(c *netlink.Conn) error {
+		raw, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := raw.Control(func(fd uintptr) {
+			serr = errors.Join(
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, policySocketBuffer),
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, policySocketBuffer))
+		}); err != nil {
+			return err
+		}
+		return serr
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	return conn, nil
+}
+
+// policySocketBuffer is the size of policyConn's send and receive
+// buffers: room for a few thousand rules (about 1 KiB each) and many more
+// set elements.
+const policySocketBuffer = 4 << 20
+
+// filterRule is a rule of either direction as the chains need it.
+type filterRule struct {
+	proto    network.Protocol
+	from, to uint16
+	peers    []netip.Prefix
+}
+
+func policyRules(rs []network.IngressRule) []filterRule {
+	out := make([]filterRule, len(rs))
+	for i, r := range rs {
+		from, to := r.PortRange()
+		out[i] = filterRule{r.Protocol, from, to, r.Sources}
+	}
+	return out
+}
+
+func policyEgressRules(rs []network.EgressRule) []filterRule {
+	out := make([]filterRule, len(rs))
+	for i, r := range rs {
+		from, to := r.PortRange()
+		out[i] = filterRule{r.Protocol, from, to, r.Destinations}
+	}
+	return out
+}
+
+// addFilterChain adds a base chain with policy drop on hook that accepts
+// loopback traffic (ifKey names the interface: the input or the output
+// one), packets of known connections, and what rules allow, matching each
+// rule's peers at peerOffset of the IPv4 header (12: source, 16:
+// destination).
+func addFilterChain(conn *nftables.Conn, t *nftables.Table, name string, hook *nftables.ChainHook, ifKey expr.MetaKey, peerOffset uint32, rules []filterRule) error {
 	drop := nftables.ChainPolicyDrop
 	c := conn.AddChain(&nftables.Chain{
-		Name: "input", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &drop,
+		Name: name, Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: hook, Priority: nftables.ChainPriorityFilter, Policy: &drop,
 	})
 	add := func(exprs ...expr.Any) {
 		conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: append(exprs, accept())})
 	}
-	add(matchIfname(expr.MetaKeyIIFNAME, "lo", expr.CmpOpEq)...)
+	add(matchIfname(ifKey, "lo", expr.CmpOpEq)...)
 	add(matchCtState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)...)
-	for _, r := range policy.Rules {
+	for _, r := range rules {
 		base := []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
 		}
-		switch r.Protocol {
+		switch r.proto {
 		case network.ProtocolTCP, network.ProtocolUDP:
-			from, to := r.PortRange()
-			base = append(base, matchL4Proto(r.Protocol)...)
+			base = append(base, matchL4Proto(r.proto)...)
 			base = append(base,
 				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-				&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: binaryutil.BigEndian.PutUint16(from), ToData: binaryutil.BigEndian.PutUint16(to)},
+				&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: binaryutil.BigEndian.PutUint16(r.from), ToData: binaryutil.BigEndian.PutUint16(r.to)},
 			)
 		case network.ProtocolICMP:
-			base = append(base, matchL4Proto(r.Protocol)...)
+			base = append(base, matchL4Proto(r.proto)...)
 		}
-		for _, src := range r.Sources {
-			add(append(append([]expr.Any(nil), base...), matchPrefix(12, src)...)...)
+		if len(r.peers) == 0 {
+			continue // matches no one
+		}
+		peers, err := matchPeers(conn, t, peerOffset, r.peers)
+		if err != nil {
+			return err
+		}
+		add(append(base, peers...)...)
+	}
+	return nil
+}
+
+// matchPeers matches the IPv4 address at offset of the network header
+// (12: source, 16: destination) against peers: nothing when one of them is
+// /0, a prefix match for a single peer, and a lookup in an anonymous
+// interval set of the merged peers otherwise.
+func matchPeers(conn *nftables.Conn, t *nftables.Table, offset uint32, peers []netip.Prefix) ([]expr.Any, error) {
+	if len(peers) == 1 {
+		return matchPrefix(offset, peers[0]), nil
+	}
+	ranges := mergeRanges(peers)
+	if len(ranges) == 1 && ranges[0] == (addrRange{0, math.MaxUint32}) {
+		return nil, nil
+	}
+	// The ID and name are set here: the library would take the ID from a
+	// package counter that it increments without a lock (a data race
+	// between providers, or tasks, applying policies at once). The ID
+	// only has to be unique in the transaction; the kernel names the set.
+	set := &nftables.Set{
+		Table: t, ID: setIDs.Add(1), Name: "__set%d",
+		Anonymous: true, Constant: true, Interval: true, KeyType: nftables.TypeIPAddr,
+	}
+	if err := conn.AddSet(set, intervalElements(ranges)); err != nil {
+		return nil, fmt.Errorf("nftables set: %w", err)
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
+	}, nil
+}
+
+// setIDs numbers the anonymous sets of policies.
+var setIDs atomic.Uint32
+
+// addrRange is an inclusive range of IPv4 addresses.
+type addrRange struct{ lo, hi uint32 }
+
+// mergeRanges returns the addresses of prefixes as sorted ranges that
+// neither overlap nor touch (the kernel refuses overlapping intervals).
+func mergeRanges(prefixes []netip.Prefix) []addrRange {
+	rs := make([]addrRange, 0, len(prefixes))
+	for _, p := range prefixes {
+		p = p.Masked()
+		lo := binary.BigEndian.Uint32(p.Addr().AsSlice())
+		rs = append(rs, addrRange{lo, lo | uint32(uint64(1)<<(32-p.Bits())-1)})
+	}
+	slices.SortFunc(rs, func(a, b addrRange) int { return cmp.Compare(a.lo, b.lo) })
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && (r.lo <= out[n-1].hi || out[n-1].hi != math.MaxUint32 && r.lo == out[n-1].hi+1) {
+			out[n-1].hi = max(out[n-1].hi, r.hi)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// intervalElements encodes ranges as an interval set's elements, as nft
+// does: each range's first address, and the address after its last
+// flagged as an interval end (none after 255.255.255.255), preceded by an
+// interval end at 0.0.0.0 when the first range starts above it.
+func intervalElements(ranges []addrRange) []nftables.SetElement {
+	var els []nftables.SetElement
+	if len(ranges) > 0 && ranges[0].lo != 0 {
+		els = append(els, nftables.SetElement{Key: binaryutil.BigEndian.PutUint32(0), IntervalEnd: true})
+	}
+	for _, r := range ranges {
+		els = append(els, nftables.SetElement{Key: binaryutil.BigEndian.PutUint32(r.lo)})
+		if r.hi != math.MaxUint32 {
+			els = append(els, nftables.SetElement{Key: binaryutil.BigEndian.PutUint32(r.hi + 1), IntervalEnd: true})
 		}
 	}
+	return els
 }
 
 // applyHostNAT (re)creates the provider's host table:

@@ -28,7 +28,7 @@ import (
 
 // Provider is the Linux network.Provider: a named network namespace per
 // task, a veth pair whose host end joins a bridge, addresses from an IPAM
-// persisted in StateDir, ingress rules as nftables rules inside the task's
+// persisted in StateDir, security-group rules as nftables rules inside the task's
 // namespace, and published bridge-mode ports as nftables DNAT rules in the
 // host namespace. It is safe for concurrent use; calls for different tasks
 // run in parallel.
@@ -335,7 +335,7 @@ func (p *Provider) forgetUDPFlows(bindings []network.PortBinding) {
 }
 
 // createNamespace creates the task's namespace and, in awsvpc and bridge
-// mode, its veth pair, address, route and ingress rules. The work inside
+// mode, its veth pair, address, route and security-group rules. The work inside
 // the namespace runs on a thread that is discarded afterwards.
 func (p *Provider) createNamespace(req network.Request, att *network.Attachment) error {
 	p.hostMu.Lock()
@@ -398,13 +398,15 @@ func (p *Provider) createNamespace(req network.Request, att *network.Attachment)
 			return fmt.Errorf("add default route via %s: %w", att.Gateway, err)
 		}
 		if req.Ingress != nil {
-			conn, err := nftables.New() // dials from this thread, in the task's namespace
+			conn, err := policyConn() // dials from this thread, in the task's namespace
 			if err != nil {
-				return fmt.Errorf("nftables: %w", err)
+				return err
 			}
-			applyIngress(conn, req.Ingress)
+			if err := applyIngress(conn, req.Ingress); err != nil {
+				return fmt.Errorf("install security-group rules: %w", err)
+			}
 			if err := conn.Flush(); err != nil {
-				return fmt.Errorf("install ingress rules: %w", err)
+				return fmt.Errorf("install security-group rules: %w", err)
 			}
 		}
 		// The bridge starts forwarding through the port only once the

@@ -7,12 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/runtimetest"
@@ -289,4 +293,38 @@ func TestAdoptionByANewRuntime(t *testing.T) {
 	for _, e := range entries {
 		assert.False(t, strings.HasPrefix(e.Name(), id+"-"), "FIFOs of the adopted container removed")
 	}
+}
+
+// TestExecDeadlineDuringStartKillsTheCommand makes the deadline of an Exec
+// fall while the daemon's reply to Start is on its way: the command runs,
+// and the client never learns its PID (which is what the containerd
+// client's own kill-on-delete goes by). The command must not be left
+// running.
+func TestExecDeadlineDuringStartKillsTheCommand(t *testing.T) {
+	t.Parallel()
+	var delayed atomic.Bool // the first exec's Start only
+	lateStart := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		start, ok := req.(*tasks.StartRequest)
+		if !ok || start.ExecID == "" || !delayed.CompareAndSwap(false, true) {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		if err := invoker(context.WithoutCancel(ctx), method, req, reply, cc, opts...); err != nil {
+			return err
+		}
+		<-ctx.Done() // the reply arrives too late
+		return status.FromContextError(ctx.Err()).Err()
+	})
+	r := newRuntime(t, func(o *options) error {
+		o.dialOpts = append(o.dialOpts, lateStart)
+		return nil
+	})
+	id := start(t, r, runtime.ContainerSpec{Command: []string{"sleep", "1000"}})
+
+	ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
+	defer cancel()
+	_, err := r.Exec(ctx, id, []string{"sleep", "999"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	res, err := r.Exec(testCtx(t), id, []string{"ps", "-o", "args"})
+	require.NoError(t, err)
+	assert.NotContains(t, string(res.Output), "sleep 999", "the command was left running")
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/stevedore-io/stevedore/internal/ocitest"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -38,7 +39,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
+	code := testMain(m)
+	// After testMain's deferred clean-up has closed the Runtime: no
+	// goroutine of ours, nor of the containerd client, may outlive it.
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 func testMain(m *testing.M) int {

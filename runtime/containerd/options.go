@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // Defaults used by New.
@@ -54,6 +56,9 @@ type options struct {
 	fifoDir            string
 	initPath           string
 	connectTimeout     time.Duration
+	// dialOpts are added to the client's gRPC dial options; tests use it
+	// to interpose on the daemon's replies.
+	dialOpts []grpc.DialOption
 }
 
 func defaultOptions() options {

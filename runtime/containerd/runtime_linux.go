@@ -150,7 +150,8 @@ func New(address string, opts ...Option) (*Runtime, error) {
 	c, err := client.New(address,
 		client.WithDefaultNamespace(o.namespace),
 		client.WithDefaultRuntime(o.runtime),
-		client.WithTimeout(o.connectTimeout))
+		client.WithTimeout(o.connectTimeout),
+		client.WithExtraDialOpts(o.dialOpts))
 	if err != nil {
 		return nil, fmt.Errorf("containerd at %s: %w", address, err)
 	}
@@ -748,6 +749,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (_ runtime.
 	}
 	if err := proc.Start(nctx); err != nil {
 		if ctx.Err() != nil {
+			// The deadline may have cut off the reply of a Start that
+			// took place: the command runs, and the client, which never
+			// learnt its PID, would skip it when killing on Delete.
+			r.killExec(cctx, proc, exited, id, execID)
 			return runtime.ExecResult{}, wrapErr("exec in", id, nil, ctx.Err())
 		}
 		if code, ok := execFailureCode(err); ok {
@@ -770,15 +775,26 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (_ runtime.
 		}
 		return runtime.ExecResult{ExitCode: int(code), Output: buf.Bytes()}, nil
 	case <-ctx.Done():
-		if kerr := proc.Kill(cctx, syscall.SIGKILL); kerr != nil && !errdefs.IsNotFound(kerr) {
-			r.log.Warn("killing timed-out exec", "container", id, "exec", execID, "error", kerr)
-		}
-		select {
-		case <-exited:
-		case <-cctx.Done():
-		}
+		r.killExec(cctx, proc, exited, id, execID)
 		return runtime.ExecResult{ExitCode: -1, Output: buf.Bytes()},
 			fmt.Errorf("exec %q in container %q: %w", cmd[0], id, ctx.Err())
+	}
+}
+
+// killExec kills a timed-out exec process by its ID (not its PID, which
+// the client may not know) and waits until it has exited, or ctx ends.
+// A process that never started, or has gone, is not waited for.
+func (r *Runtime) killExec(ctx context.Context, proc client.Process, exited <-chan client.ExitStatus, id, execID string) {
+	err := proc.Kill(ctx, syscall.SIGKILL)
+	switch {
+	case err == nil:
+		select {
+		case <-exited:
+		case <-ctx.Done():
+		}
+	case errdefs.IsNotFound(err) || errdefs.IsFailedPrecondition(err):
+	default:
+		r.log.Warn("killing timed-out exec", "container", id, "exec", execID, "error", err)
 	}
 }
 

@@ -94,6 +94,17 @@ type Policy struct {
 	Capabilities []string
 }
 
+// Clone returns a deep copy of p (nil for nil).
+func (p *Policy) Clone() *Policy {
+	if p == nil {
+		return nil
+	}
+	out := *p
+	out.HostPaths = slices.Clone(p.HostPaths)
+	out.Capabilities = slices.Clone(p.Capabilities)
+	return &out
+}
+
 // Validate checks the policy itself.
 func (p Policy) Validate() error {
 	switch p.Level {
