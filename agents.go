@@ -2,6 +2,7 @@ package stevedore
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/stevedore-io/stevedore/agent"
@@ -30,6 +31,7 @@ type ImageCleanup = agent.ImageCleanup
 func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
 	a, err := agent.New(agent.Config{
 		InstanceID:     id,
+		StateDir:       o.agentStateDir(id),
 		Store:          o.feed.Store(id),
 		Runtime:        in.Runtime,
 		Network:        in.Network,
@@ -68,6 +70,16 @@ func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInp
 	o.agents[id] = h
 	o.mu.Unlock()
 	return nil
+}
+
+// agentStateDir is the state directory of an instance's agent: under the
+// data directory with WithDataDir, the agent's default otherwise
+// (agent.DefaultStateDir).
+func (o *Orchestrator) agentStateDir(id string) string {
+	if o.agentDirs == "" {
+		return ""
+	}
+	return filepath.Join(o.agentDirs, id)
 }
 
 // agentRestart is how soon an agent that ended with an error runs again.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,9 @@ type Orchestrator struct {
 	scalingPeriod time.Duration
 	// taskPolicy is the task policy of clusters that set none.
 	taskPolicy policy.Policy
+	// agentDirs holds the agents' state directories, one per instance:
+	// <WithDataDir>/agents; "" for the agent's default.
+	agentDirs string
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -130,6 +134,10 @@ func New(opts ...Option) (*Orchestrator, error) {
 			return nil, err
 		}
 		orc.backing, orc.ownStore = s, true
+		if orc.agentDirs, err = filepath.Abs(filepath.Join(o.dataDir, "agents")); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("stevedore: data directory: %w", err)
+		}
 	default:
 		s, err := memory.New()
 		if err != nil {

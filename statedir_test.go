@@ -2,6 +2,7 @@ package stevedore_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -43,15 +44,7 @@ func TestUnitTestWithFakesLeavesNoFiles(t *testing.T) {
 			Resources: cluster.Resources{CPU: 1024, Memory: 1024, NetworkSlots: 4},
 		})
 		require.NoError(t, err)
-		td, _, err := task.ParseDefinition([]byte(`{
-		  "family": "vol",
-		  "networkMode": "awsvpc",
-		  "volumes": [{"name": "scratch"},
-		              {"name": "cache", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": true}}],
-		  "containerDefinitions": [{"name": "app", "image": "app", "memory": 32,
-		    "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/scratch"},
-		                    {"sourceVolume": "cache", "containerPath": "/cache"}]}]
-		}`))
+		td, _, err := task.ParseDefinition([]byte(volumeDef))
 		require.NoError(t, err)
 		_, err = o.RegisterTaskDefinition(ctx, td)
 		require.NoError(t, err)
@@ -79,4 +72,49 @@ func TestUnitTestWithFakesLeavesNoFiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries, "nothing left under TMPDIR")
 	assert.NoDirExists(t, stateDir, "nothing left in the default state directory")
+}
+
+// volumeDef has a task-scoped volume and a shared docker volume: both are
+// directories of the agent.
+const volumeDef = `{
+  "family": "vol",
+  "networkMode": "awsvpc",
+  "volumes": [{"name": "scratch"},
+              {"name": "cache", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": true}}],
+  "containerDefinitions": [{"name": "app", "image": "app", "memory": 32,
+    "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/scratch"},
+                    {"sourceVolume": "cache", "containerPath": "/cache"}]}]
+}`
+
+// TestWithDataDirHoldsTheAgentsStateDirs: with a data directory, the
+// agents keep their tasks' volumes in it, beside the durable store.
+func TestWithDataDirHoldsTheAgentsStateDirs(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		o, err := stevedore.New(stevedore.WithDataDir(dataDir))
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, o.Close()) })
+		ctx := t.Context()
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		require.NoError(t, err)
+		rt := fake.New(fake.WithImage("app", fake.Behavior{RunFor: fake.Forever}))
+		t.Cleanup(rt.Close)
+		_, err = o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+			Cluster: "test", InstanceID: "i-1", Runtime: rt, Network: netfake.New(),
+			Resources: cluster.Resources{CPU: 1024, Memory: 1024, NetworkSlots: 4},
+		})
+		require.NoError(t, err)
+		td, _, err := task.ParseDefinition([]byte(volumeDef))
+		require.NoError(t, err)
+		_, err = o.RegisterTaskDefinition(ctx, td)
+		require.NoError(t, err)
+		out, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "vol"})
+		require.NoError(t, err)
+		require.Len(t, out.Tasks, 1)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.DirExists(t, filepath.Join(dataDir, "agents", "i-1", "tasks", out.Tasks[0].ID(), "volumes", "scratch"))
+		assert.DirExists(t, filepath.Join(dataDir, "agents", "i-1", "volumes", "cache"))
+	})
 }
