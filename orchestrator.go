@@ -259,6 +259,9 @@ func (o *Orchestrator) wire(opts options) error {
 
 // Close stops the background loops and the agents. Containers keep running:
 // an Orchestrator started later on the same durable store adopts them.
+// After Close every call fails with ErrClosed, reads included; a call made
+// while Close runs either completes (an instance registered then has had
+// its agent started, and stopped by Close) or fails with ErrClosed.
 // Closing twice is fine.
 func (o *Orchestrator) Close() error {
 	if !o.closed.CompareAndSwap(false, true) {
