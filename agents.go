@@ -1,6 +1,7 @@
 package stevedore
 
 import (
+	"cmp"
 	"context"
 	"path/filepath"
 	"time"
@@ -31,7 +32,7 @@ type ImageCleanup = agent.ImageCleanup
 func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
 	a, err := agent.New(agent.Config{
 		InstanceID:     id,
-		StateDir:       o.agentStateDir(id),
+		StateDir:       cmp.Or(in.StateDir, o.agentStateDir(id)),
 		Store:          o.feed.Store(id),
 		Runtime:        in.Runtime,
 		Network:        in.Network,
