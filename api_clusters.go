@@ -203,6 +203,10 @@ type RegisterInstanceInput struct {
 	Network network.Provider
 	// Secrets resolves secrets[].valueFrom for the instance's tasks.
 	Secrets SecretResolver
+	// StateDir is the instance's agent directory (agent.Config.StateDir):
+	// its tasks' volumes. Empty: <WithDataDir>/agents/<instance> with a
+	// data directory, else agent.DefaultStateDir(InstanceID).
+	StateDir string
 	// TaskPolicy, when set, is the instance's own task policy, on top of
 	// the cluster's: placement keeps the task definitions it refuses off
 	// the instance (they fail to place with reason TaskPolicy).

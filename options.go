@@ -66,7 +66,9 @@ func WithStore(s store.Store) Option {
 // so that it survives a crash or a restart: a new Orchestrator on the same
 // directory finds its clusters, definitions, services and tasks again. A
 // second process on the same directory is refused (the file is locked).
-// The Orchestrator closes the store on Close. WithStore wins over it.
+// The agents of the instances this Orchestrator runs keep their state
+// directories (their tasks' volumes) in dir/agents/<instance>. The
+// Orchestrator closes the store on Close. WithStore wins over it.
 func WithDataDir(dir string) Option {
 	return func(o *options) error {
 		if dir == "" {
