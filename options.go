@@ -39,6 +39,8 @@ type options struct {
 	rules        map[string]ListenerRule
 	alarms       map[string]Alarm
 	scaling      scalingOptions
+	// etcd is WithEtcd's (replicas.go).
+	etcd *etcdOptions
 }
 
 // WithLogSink sends every container's output to sink (see package logs).

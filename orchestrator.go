@@ -13,16 +13,11 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/discovery"
-	"github.com/stevedore-io/stevedore/internal/controller"
 	"github.com/stevedore-io/stevedore/internal/dnssync"
 	"github.com/stevedore-io/stevedore/internal/launch"
-	"github.com/stevedore-io/stevedore/internal/reaper"
-	"github.com/stevedore-io/stevedore/internal/scaler"
-	"github.com/stevedore-io/stevedore/internal/sgsync"
-	"github.com/stevedore-io/stevedore/internal/shift"
+	"github.com/stevedore-io/stevedore/internal/leader"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/internal/supervisor"
-	"github.com/stevedore-io/stevedore/internal/targets"
 	"github.com/stevedore-io/stevedore/internal/taskfeed"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/placement"
@@ -98,6 +93,8 @@ type Orchestrator struct {
 	// agentDirs holds the agents' state directories, one per instance:
 	// <WithDataDir>/agents; "" for the agent's default.
 	agentDirs string
+	// elector runs the loops that must run once under WithEtcd.
+	elector *leader.Elector
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -127,6 +124,12 @@ func New(opts ...Option) (*Orchestrator, error) {
 		orc.log = slog.New(slog.DiscardHandler)
 	}
 	switch {
+	case o.etcd != nil: // several replicas on etcd: replicas.go
+		s, err := openEtcd(o)
+		if err != nil {
+			return nil, err
+		}
+		orc.backing, orc.ownStore = s, true
 	case orc.backing != nil:
 	case o.dataDir != "":
 		s, err := openDataDir(o.dataDir)
@@ -198,63 +201,16 @@ func (o *Orchestrator) wire(opts options) error {
 	if err != nil {
 		return err
 	}
-	if len(opts.rules) > 0 || len(opts.alarms) > 0 {
-		// Blue/green traffic shifts, and the alarms of every deployment.
-		rules := make(map[string]shift.Rule, len(opts.rules))
-		for name, r := range opts.rules {
-			rules[name] = r
-		}
-		sh, err := shift.New(shift.Config{Store: o.backing, Rules: rules, Alarms: shiftAlarms(opts.alarms), Now: o.now, Logger: o.log})
-		if err != nil {
-			return err
-		}
-		o.sup.Go("deployment traffic and alarms", sh, loopRestart)
-	}
-	if len(opts.targetGroups) > 0 {
-		groups := make(map[string]targets.Group, len(opts.targetGroups))
-		for name, g := range opts.targetGroups {
-			groups[name] = g
-		}
-		ts, err := targets.New(targets.Config{Store: o.backing, Groups: groups, Now: o.now, Logger: o.log})
-		if err != nil {
-			return err
-		}
-		o.sup.Go("target groups", ts, loopRestart)
-	}
 	if o.feed, err = taskfeed.New(o.ctx, o.backing); err != nil {
 		return err
 	}
 	o.sup.Go("task feed", o.feed, loopRestart)
-	sg, err := sgsync.New(sgsync.Config{Store: o.backing, Logger: o.log})
-	if err != nil {
-		return err
-	}
-	o.sup.Go("security group members", sg, loopRestart)
-	ctl, err := controller.New(controller.Config{Store: o.backing, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
-		Now: o.now, Logger: o.log})
-	if err != nil {
-		return err
-	}
-	o.sup.Go("service controller", ctl, loopRestart)
-	rp, err := reaper.New(reaper.Config{Store: o.backing, Retention: o.retention, Now: o.now, Logger: o.log})
-	if err != nil {
-		return err
-	}
-	o.sup.Go("reaper", rp, loopRestart)
 	o.metrics, o.scalingPeriod = opts.scaling.metrics, opts.scaling.period
 	if o.scalingPeriod == 0 {
 		o.scalingPeriod = DefaultScalingEvaluationPeriod
 	}
-	metrics := make(map[string]scaler.Metric, len(o.metrics))
-	for name, f := range o.metrics {
-		metrics[name] = scaler.Metric(f)
-	}
-	sc, err := scaler.New(scaler.Config{Store: o.backing, Period: o.scalingPeriod, Metrics: metrics, Now: o.now, Logger: o.log})
-	if err != nil {
-		return err
-	}
-	o.sup.Go("service auto scaling", sc, loopRestart)
-	return nil
+	// The loops that must run once: here, or on the elected replica.
+	return o.runLeaderLoops(opts)
 }
 
 // Close stops the background loops and the agents. Containers keep running:

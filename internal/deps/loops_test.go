@@ -21,6 +21,7 @@ var loops = []string{
 	"./internal/controller",
 	"./internal/dnssync",
 	"./internal/launch",
+	"./internal/leader",
 	"./internal/reaper",
 	"./internal/scaler",
 	"./internal/sgsync",

@@ -1,0 +1,357 @@
+package stevedore_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/etcdtest"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/memory"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// Replicas on a real etcd (in this process, on loopback) run in real
+// time: every wait below is bounded by replicaWait.
+const (
+	replicaTTL  = stevedore.MinLeaseTTL
+	replicaWait = 30 * time.Second
+	poll        = 20 * time.Millisecond
+)
+
+// replica is one Orchestrator of an installation on etcd, with its own
+// etcd client.
+type replica struct {
+	t    *testing.T
+	name string
+	o    *stevedore.Orchestrator
+
+	mu       sync.Mutex
+	statuses []stevedore.LeaderStatus // every Notify
+}
+
+// startReplica starts an Orchestrator named name on the etcd at endpoint,
+// and closes it when the test ends.
+func startReplica(t *testing.T, name, endpoint string, opts ...stevedore.Option) *replica {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, Logger: zap.NewNop(), DialTimeout: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	r := &replica{t: t, name: name}
+	cfg := stevedore.EtcdConfig{Prefix: "/replicas-test", Name: name, LeaseTTL: replicaTTL,
+		Notify: func(s stevedore.LeaderStatus) {
+			r.mu.Lock()
+			r.statuses = append(r.statuses, s)
+			r.mu.Unlock()
+		}}
+	r.o, err = stevedore.New(append([]stevedore.Option{stevedore.WithEtcd(c, cfg)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, r.o.Close()) })
+	return r
+}
+
+// waitLeader waits until r leads.
+func (r *replica) waitLeader() {
+	r.t.Helper()
+	require.Eventually(r.t, func() bool { return r.o.LeaderStatus().Leading }, replicaWait, poll, "%s leads", r.name)
+}
+
+// addInstance registers an instance with a fake runtime on r: its agent
+// runs on r.
+func (r *replica) addInstance(id, az string) {
+	r.t.Helper()
+	rt := fake.New()
+	r.t.Cleanup(rt.Close)
+	_, err := r.o.RegisterContainerInstance(r.t.Context(), stevedore.RegisterInstanceInput{
+		Cluster: "test", InstanceID: id,
+		Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
+		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + az},
+		Runtime:    rt, Network: netfake.New(),
+	})
+	require.NoError(r.t, err)
+}
+
+// appDef is a task definition with a health check, which the fake
+// runtime passes (without one a task counts as healthy only after
+// service.UncheckedSettleTime), and an init process, so that SIGTERM stops
+// it at once.
+const appDef = `{
+  "family": "app",
+  "networkMode": "awsvpc",
+  "containerDefinitions": [{"name": "app", "image": "app:%s", "memory": 128, "cpu": 64, "command": ["sleep", "infinity"],
+    "linuxParameters": {"initProcessEnabled": true},
+    "healthCheck": {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1}}]
+}`
+
+func (r *replica) register(version string) string {
+	r.t.Helper()
+	td, _, err := task.ParseDefinition(fmt.Appendf(nil, appDef, version))
+	require.NoError(r.t, err)
+	reg, err := r.o.RegisterTaskDefinition(r.t.Context(), td)
+	require.NoError(r.t, err)
+	return reg.Ref()
+}
+
+// running returns the service's tasks that are RUNNING and desired so.
+func (r *replica) running(svc string) []*task.Task {
+	r.t.Helper()
+	ids, err := r.o.ListTasks(r.t.Context(), stevedore.ListTasksInput{Cluster: "test", ServiceName: svc})
+	require.NoError(r.t, err)
+	if len(ids) == 0 {
+		return nil
+	}
+	tasks, err := r.o.DescribeTasks(r.t.Context(), "test", ids...)
+	require.NoError(r.t, err)
+	var out []*task.Task
+	for _, tk := range tasks {
+		if tk.LastStatus == task.Running {
+			out = append(out, tk)
+		}
+	}
+	return out
+}
+
+// waitRunning waits until svc has exactly n tasks RUNNING, all of
+// definition ref, and is steady.
+func (r *replica) waitRunning(svc string, n int, ref string) []*task.Task {
+	r.t.Helper()
+	var tasks []*task.Task
+	ok := assert.Eventually(r.t, func() bool {
+		tasks = r.running(svc)
+		if len(tasks) != n {
+			return false
+		}
+		for _, tk := range tasks {
+			if tk.TaskDefinitionRef() != ref {
+				return false
+			}
+		}
+		out, err := r.o.DescribeServices(r.t.Context(), "test", svc)
+		return err == nil && len(out) == 1 && out[0].Steady && out[0].RunningCount == n
+	}, replicaWait, poll, "%s: %d tasks of %s running, steady", svc, n, ref)
+	if !ok {
+		out, _ := r.o.DescribeServices(r.t.Context(), "test", svc)
+		r.t.Logf("service: %+v", out)
+		for _, tk := range tasks {
+			r.t.Logf("task %s %s %s", tk.ID(), tk.LastStatus, tk.TaskDefinitionRef())
+		}
+		r.t.FailNow()
+	}
+	return tasks
+}
+
+// TestReplicasShareTheControlPlane: two replicas on one etcd. The API of
+// either serves the same state; the leader drives a service whose tasks
+// run on the other replica's agents; when the leader closes, the other
+// takes over at once, finishes the deployment under way and keeps the
+// service at its desired count.
+func TestReplicasShareTheControlPlane(t *testing.T) {
+	srv := etcdtest.Start(t)
+	a := startReplica(t, "a", srv.Endpoints[0], stevedore.WithSeed(1))
+	a.waitLeader()
+	b := startReplica(t, "b", srv.Endpoints[0], stevedore.WithSeed(2))
+	require.Eventually(t, func() bool { return b.o.LeaderStatus().Leader == "a" }, replicaWait, poll, "b sees a lead")
+	st := b.o.LeaderStatus()
+	assert.False(t, st.Leading)
+	assert.Zero(t, st.Term)
+
+	_, err := a.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test"})
+	require.NoError(t, err)
+	// The instances and their agents are b's: b does not lead, and its
+	// agents run what a's controller places on them.
+	b.addInstance("i-1", "a")
+	b.addInstance("i-2", "b")
+	v1 := b.register("v1")
+	_, err = a.o.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 4})
+	require.NoError(t, err)
+	tasks := b.waitRunning("web", 4, v1)
+	perInstance := map[string]int{}
+	for _, tk := range tasks {
+		perInstance[tk.ContainerInstanceID()]++
+	}
+	assert.Equal(t, map[string]int{"i-1": 2, "i-2": 2}, perInstance)
+	a.waitRunning("web", 4, v1) // a reads the same state
+
+	// A deployment under way when the leader goes.
+	v2 := a.register("v2")
+	_, err = a.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+	require.NoError(t, err)
+	term := a.o.LeaderStatus().Term
+	closed := time.Now()
+	require.NoError(t, a.o.Close())
+	b.waitLeader()
+	assert.Less(t, time.Since(closed), replicaTTL, "a revoked its lease on Close: b did not wait for it to run out")
+	st = b.o.LeaderStatus()
+	assert.Equal(t, "b", st.Leader)
+	assert.Greater(t, st.Term, term)
+	assert.Equal(t, "elected", st.Reason)
+
+	tasks = b.waitRunning("web", 4, v2)
+	// A task that fails is replaced by the new leader.
+	_, err = b.o.StopTask(t.Context(), "test", tasks[0].ID(), "test: a task goes")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		for _, tk := range b.running("web") {
+			if tk.ID() == tasks[0].ID() {
+				return false
+			}
+		}
+		return len(b.running("web")) == 4
+	}, replicaWait, poll, "the stopped task is replaced")
+	b.waitRunning("web", 4, v2)
+}
+
+// TestReplicaCutOffFromEtcdStepsDown: a leader that loses etcd stops its
+// loops within its lease TTL, says why through LeaderStatus and Notify,
+// and the replica that still reaches etcd leads and drives the services.
+func TestReplicaCutOffFromEtcdStepsDown(t *testing.T) {
+	srv := etcdtest.Start(t)
+	proxy := etcdtest.StartProxy(t, srv.Endpoints[0])
+	a := startReplica(t, "a", proxy.Endpoint)
+	a.waitLeader()
+	b := startReplica(t, "b", srv.Endpoints[0])
+	_, err := b.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test"})
+	require.NoError(t, err)
+	b.addInstance("i-1", "a")
+	v1 := b.register("v1")
+	_, err = b.o.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 1})
+	require.NoError(t, err)
+	b.waitRunning("web", 1, v1)
+	require.False(t, b.o.LeaderStatus().Leading)
+
+	cut := time.Now()
+	proxy.Cut()
+	require.Eventually(t, func() bool { return !a.o.LeaderStatus().Leading }, replicaWait, poll, "a steps down")
+	assert.Less(t, time.Since(cut), replicaTTL, "a stopped acting within its lease TTL")
+	st := a.o.LeaderStatus()
+	assert.Contains(t, st.Reason, "lost etcd")
+	a.mu.Lock()
+	last := a.statuses[len(a.statuses)-1]
+	a.mu.Unlock()
+	assert.False(t, last.Leading, "Notify told of the loss")
+
+	b.waitLeader()
+	two := 2
+	_, err = b.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &two})
+	require.NoError(t, err)
+	b.waitRunning("web", 2, v1)
+
+	proxy.Restore()
+	require.Eventually(t, func() bool { return a.o.LeaderStatus().Leader == "b" }, replicaWait, poll, "back on etcd, a follows b")
+	assert.False(t, a.o.LeaderStatus().Leading)
+}
+
+// TestSubscribeIsTheSameOnEveryReplica: Subscribe follows the store, so
+// two replicas deliver the same events in the same order.
+func TestSubscribeIsTheSameOnEveryReplica(t *testing.T) {
+	srv := etcdtest.Start(t)
+	a := startReplica(t, "a", srv.Endpoints[0])
+	b := startReplica(t, "b", srv.Endpoints[0])
+	evA, err := a.o.Subscribe(t.Context())
+	require.NoError(t, err)
+	evB, err := b.o.Subscribe(t.Context())
+	require.NoError(t, err)
+
+	_, err = a.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test"})
+	require.NoError(t, err)
+	a.addInstance("i-1", "a")
+	b.addInstance("i-2", "b")
+	v1 := a.register("v1")
+	_, err = b.o.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 2})
+	require.NoError(t, err)
+	a.waitRunning("web", 2, v1)
+	// A last event to stop at: what follows it may still be on its way.
+	_, err = b.o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{Cluster: "test", InstanceID: "i-marker",
+		Resources: cluster.Resources{CPU: 1024, Memory: 1024}})
+	require.NoError(t, err)
+
+	seqA, seqB := upToMarker(t, evA), upToMarker(t, evB)
+	require.NotEmpty(t, seqA)
+	assert.Equal(t, seqA, seqB)
+	assert.Greater(t, len(seqA), 6, "instances, tasks and the service's events: %v", seqA)
+}
+
+// upToMarker reads events until instance i-marker's registration, and
+// describes each.
+func upToMarker(t *testing.T, events <-chan stevedore.Event) []string {
+	t.Helper()
+	var out []string
+	timeout := time.After(replicaWait)
+	for {
+		select {
+		case ev, ok := <-events:
+			require.True(t, ok, "the subscription ended")
+			d := fmt.Sprintf("%d %s", ev.Revision, ev.Type)
+			switch {
+			case ev.Task != nil:
+				d += fmt.Sprintf(" task %s %s/%s", ev.Task.ID(), ev.Task.LastStatus, ev.Task.DesiredStatus)
+			case ev.Instance != nil:
+				d += fmt.Sprintf(" instance %s %s connected=%v", ev.Instance.ID, ev.Instance.Status, ev.Instance.AgentConnected)
+				if ev.Instance.ID == "i-marker" {
+					return append(out, d)
+				}
+			case ev.Deployment != nil:
+				d += fmt.Sprintf(" deployment %s %s", ev.Deployment.ID, ev.Deployment.RolloutState)
+			default:
+				d += " " + ev.Service + ": " + ev.Message
+			}
+			out = append(out, d)
+		case <-timeout:
+			t.Fatalf("no event for i-marker within %v; got %d events", replicaWait, len(out))
+		}
+	}
+}
+
+func TestWithEtcdChecksItsConfiguration(t *testing.T) {
+	srv := etcdtest.Start(t)
+	c, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints, Logger: zap.NewNop(), DialTimeout: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	mem, err := memory.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { mem.Close() })
+
+	for name, opts := range map[string][]stevedore.Option{
+		"nil client":     {stevedore.WithEtcd(nil, stevedore.EtcdConfig{})},
+		"short lease":    {stevedore.WithEtcd(c, stevedore.EtcdConfig{LeaseTTL: time.Second})},
+		"and a store":    {stevedore.WithEtcd(c, stevedore.EtcdConfig{}), stevedore.WithStore(mem)},
+		"and a data dir": {stevedore.WithDataDir(t.TempDir()), stevedore.WithEtcd(c, stevedore.EtcdConfig{})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := stevedore.New(opts...)
+			assert.ErrorIs(t, err, stevedore.ErrInvalid)
+		})
+	}
+
+	// Without WithEtcd, an Orchestrator runs every loop itself.
+	o, err := stevedore.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { o.Close() })
+	assert.True(t, o.LeaderStatus().Leading)
+
+	// With it, the Orchestrator's store is etcd's: another replica's
+	// reads see its writes.
+	one := startReplica(t, "one", srv.Endpoints[0])
+	_, err = one.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "shared"})
+	require.NoError(t, err)
+	two := startReplica(t, "two", srv.Endpoints[0])
+	out, err := two.o.DescribeClusters(t.Context(), "shared")
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	var rev int64
+	require.NoError(t, two.o.Store().View(t.Context(), func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		return nil
+	}))
+	assert.Positive(t, rev)
+}
