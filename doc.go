@@ -17,6 +17,35 @@
 //	if err != nil { ... }
 //	defer o.Close()
 //
+// # Several replicas on etcd
+//
+// WithEtcd keeps the state in etcd (package store/etcd) and lets several
+// Orchestrator processes, on one host or many, share it as replicas of one
+// control plane. Each serves the whole API: reads and writes go to etcd,
+// and Subscribe delivers the same events in the same order on every
+// replica. The replicas elect a leader through etcd; only the leader runs
+// the loops that must run once (the service controller, traffic shifts and
+// alarms, target groups, security-group members, auto scaling, the reaper),
+// and its writes are fenced by its election key: a leader that was paused
+// or cut off and wakes up after another took over has every write refused
+// (store/etcd.ErrFenced), so it cannot undo the new leader's work. The new
+// leader's loops start from the stored state, as after a restart, and take
+// deployments, shifts and timers up where they were. An instance's agent
+// runs on the replica it was registered on, leader or not. A replica that
+// loses etcd stops leading within its lease TTL, logs it, and says so in
+// LeaderStatus and through EtcdConfig.Notify; Close hands the leadership
+// over at once.
+//
+//	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tlsConfig})
+//	o, err := stevedore.New(stevedore.WithEtcd(client, stevedore.EtcdConfig{
+//		Prefix: "/stevedore/prod", Name: "cp-1", LeaseTTL: 5 * time.Second,
+//		Notify: func(s stevedore.LeaderStatus) { log.Printf("leading=%v: %s", s.Leading, s.Reason) },
+//	}))
+//	defer o.Close()
+//	if st := o.LeaderStatus(); !st.Leading {
+//		log.Printf("following %s", st.Leader)
+//	}
+//
 // # The model
 //
 // Every call writes desired state to the store and returns; loops make it so,
