@@ -355,3 +355,33 @@ func TestWithEtcdChecksItsConfiguration(t *testing.T) {
 	}))
 	assert.Positive(t, rev)
 }
+
+// TestDeposedLeaderStopsItsLoops: a leader whose lease etcd let go (here
+// revoked, as when it runs out while the leader is paused) finds out from
+// the keep-alive, stops its loops and says why; the other replica leads.
+// The refusal of the deposed leader's late writes is internal/leader's
+// TestDeposedLeaderIsFenced.
+func TestDeposedLeaderStopsItsLoops(t *testing.T) {
+	srv := etcdtest.Start(t)
+	a := startReplica(t, "a", srv.Endpoints[0])
+	a.waitLeader()
+	b := startReplica(t, "b", srv.Endpoints[0])
+	require.Eventually(t, func() bool { return b.o.LeaderStatus().Leader == "a" }, replicaWait, poll, "b sees a lead")
+	term := a.o.LeaderStatus().Term
+
+	c, err := clientv3.New(clientv3.Config{Endpoints: srv.Endpoints, Logger: zap.NewNop(), DialTimeout: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	keys, err := c.Get(t.Context(), "/replicas-test-leader/", clientv3.WithFirstCreate()...)
+	require.NoError(t, err)
+	require.Len(t, keys.Kvs, 1)
+	require.Equal(t, "a", string(keys.Kvs[0].Value))
+	_, err = c.Revoke(t.Context(), clientv3.LeaseID(keys.Kvs[0].Lease))
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool { return !a.o.LeaderStatus().Leading }, replicaWait, poll, "a steps down")
+	assert.Contains(t, a.o.LeaderStatus().Reason, "lost etcd")
+	b.waitLeader()
+	assert.Greater(t, b.o.LeaderStatus().Term, term)
+	require.Eventually(t, func() bool { return a.o.LeaderStatus().Leader == "b" }, replicaWait, poll, "a follows b")
+}
