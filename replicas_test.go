@@ -102,6 +102,20 @@ func (r *replica) register(version string) string {
 	return reg.Ref()
 }
 
+// createCluster creates cluster "test" through r.
+func (r *replica) createCluster() {
+	r.t.Helper()
+	_, err := r.o.CreateCluster(r.t.Context(), stevedore.CreateClusterInput{Name: "test"})
+	require.NoError(r.t, err)
+}
+
+// createService creates service name of n tasks of ref through r.
+func (r *replica) createService(name, ref string, n int) {
+	r.t.Helper()
+	_, err := r.o.CreateService(r.t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: name, TaskDefinition: ref, DesiredCount: n})
+	require.NoError(r.t, err)
+}
+
 // running returns the service's tasks that are RUNNING and desired so.
 func (r *replica) running(svc string) []*task.Task {
 	r.t.Helper()
@@ -165,15 +179,13 @@ func TestReplicasShareTheControlPlane(t *testing.T) {
 	assert.False(t, st.Leading)
 	assert.Zero(t, st.Term)
 
-	_, err := a.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test"})
-	require.NoError(t, err)
+	a.createCluster()
 	// The instances and their agents are b's: b does not lead, and its
 	// agents run what a's controller places on them.
 	b.addInstance("i-1", "a")
 	b.addInstance("i-2", "b")
 	v1 := b.register("v1")
-	_, err = a.o.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 4})
-	require.NoError(t, err)
+	a.createService("web", v1, 4)
 	tasks := b.waitRunning("web", 4, v1)
 	perInstance := map[string]int{}
 	for _, tk := range tasks {
@@ -184,7 +196,7 @@ func TestReplicasShareTheControlPlane(t *testing.T) {
 
 	// A deployment under way when the leader goes.
 	v2 := a.register("v2")
-	_, err = a.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+	_, err := a.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 	require.NoError(t, err)
 	term := a.o.LeaderStatus().Term
 	closed := time.Now()
@@ -220,12 +232,10 @@ func TestReplicaCutOffFromEtcdStepsDown(t *testing.T) {
 	a := startReplica(t, "a", proxy.Endpoint)
 	a.waitLeader()
 	b := startReplica(t, "b", srv.Endpoints[0])
-	_, err := b.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test"})
-	require.NoError(t, err)
+	b.createCluster()
 	b.addInstance("i-1", "a")
 	v1 := b.register("v1")
-	_, err = b.o.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 1})
-	require.NoError(t, err)
+	b.createService("web", v1, 1)
 	b.waitRunning("web", 1, v1)
 	require.False(t, b.o.LeaderStatus().Leading)
 
@@ -242,7 +252,7 @@ func TestReplicaCutOffFromEtcdStepsDown(t *testing.T) {
 
 	b.waitLeader()
 	two := 2
-	_, err = b.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &two})
+	_, err := b.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &two})
 	require.NoError(t, err)
 	b.waitRunning("web", 2, v1)
 
@@ -262,13 +272,11 @@ func TestSubscribeIsTheSameOnEveryReplica(t *testing.T) {
 	evB, err := b.o.Subscribe(t.Context())
 	require.NoError(t, err)
 
-	_, err = a.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test"})
-	require.NoError(t, err)
+	a.createCluster()
 	a.addInstance("i-1", "a")
 	b.addInstance("i-2", "b")
 	v1 := a.register("v1")
-	_, err = b.o.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 2})
-	require.NoError(t, err)
+	b.createService("web", v1, 2)
 	a.waitRunning("web", 2, v1)
 	// A last event to stop at: what follows it may still be on its way.
 	_, err = b.o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{Cluster: "test", InstanceID: "i-marker",
