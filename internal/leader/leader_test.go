@@ -21,6 +21,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if etcdtest.IsMember() { // a member process of TestElectionOnAThreeMemberCluster
+		etcdtest.MemberMain()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -70,9 +74,9 @@ func (r *replica) term() store.Store {
 	return r.leading
 }
 
-func startReplica(t *testing.T, name, endpoint string) *replica {
+func startReplica(t *testing.T, name string, endpoints ...string) *replica {
 	t.Helper()
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, Logger: zap.NewNop(), DialTimeout: time.Second})
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, Logger: zap.NewNop(), DialTimeout: time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	s, err := etcd.New(c, etcd.WithCodec(codec()), etcd.WithPrefix("/leader-test"))
@@ -291,4 +295,46 @@ func TestNewChecksTheConfig(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
+}
+
+// TestElectionOnAThreeMemberCluster: replicas dialling every member of a
+// three-member cluster keep one leader, whose writes commit, while a member
+// is killed and brought back.
+func TestElectionOnAThreeMemberCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three etcd processes")
+	}
+	c := etcdtest.StartCluster(t, 3)
+	a := startReplica(t, "a", c.Endpoints()...)
+	b := startReplica(t, "b", c.Endpoints()...)
+	write := func(id string) {
+		t.Helper()
+		eventually(t, func() bool {
+			var s store.Store
+			for _, r := range []*replica{a, b} {
+				if r.elector.Status().Leading {
+					s = r.term()
+				}
+			}
+			if s == nil {
+				return false
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), ttl)
+			defer cancel()
+			return s.Update(ctx, func(tx store.Tx) error {
+				return tx.Create(&storetest.Item{Group: storetest.KindA, ID: id})
+			}) == nil
+		}, "the leader writes "+id)
+	}
+	write("before")
+	c.Members[0].Kill(t)
+	write("member-killed")
+	c.Members[0].Restart(t)
+	write("member-back")
+	err := a.store.View(t.Context(), func(tx store.ReadTx) error {
+		items, err := store.List[*storetest.Item](tx, storetest.KindA)
+		require.Len(t, items, 3)
+		return err
+	})
+	require.NoError(t, err)
 }
