@@ -52,8 +52,8 @@ type EtcdConfig struct {
 	// LeaderStatus, in order. It must return quickly.
 	Notify func(LeaderStatus)
 	// StoreOptions tune the store (etcd.WithCacheSize, WithWatchBuffer,
-	// WithCompaction, WithLogger); its codec and prefix are set by the
-	// Orchestrator.
+	// WithCompaction, WithLogger: WithLogger's logger by default); its
+	// codec and prefix are set by the Orchestrator.
 	StoreOptions []etcd.Option
 }
 
@@ -124,7 +124,11 @@ func openEtcd(o options) (*etcd.Store, error) {
 	if o.store != nil || o.dataDir != "" {
 		return nil, fmt.Errorf("%w: WithEtcd cannot be combined with WithStore or WithDataDir", ErrInvalid)
 	}
-	opts := append([]etcd.Option{}, o.etcd.cfg.StoreOptions...)
+	var opts []etcd.Option
+	if o.logger != nil {
+		opts = append(opts, etcd.WithLogger(o.logger))
+	}
+	opts = append(opts, o.etcd.cfg.StoreOptions...)
 	opts = append(opts, etcd.WithCodec(state.Codec()), etcd.WithPrefix(o.etcd.cfg.Prefix))
 	s, err := etcd.New(o.etcd.client, opts...)
 	if err != nil {
