@@ -223,6 +223,53 @@ func TestReplicasShareTheControlPlane(t *testing.T) {
 	b.waitRunning("web", 4, v2)
 }
 
+// TestNewLeaderKeepsTheStoredTimers: a Spot interruption notice given
+// through the leader ends on time after the leader has gone: the new
+// leader's reaper reclaims the instance at the stored time, neither
+// before nor much after.
+func TestNewLeaderKeepsTheStoredTimers(t *testing.T) {
+	srv := etcdtest.Start(t)
+	a := startReplica(t, "a", srv.Endpoints[0])
+	a.waitLeader()
+	b := startReplica(t, "b", srv.Endpoints[0])
+	_, err := b.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
+		{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
+	}})
+	require.NoError(t, err)
+	rt := fake.New()
+	t.Cleanup(rt.Close)
+	_, err = b.o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{
+		Cluster: "test", InstanceID: "i-spot", CapacityProvider: "spot",
+		Resources: cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
+		Runtime:   rt, Network: netfake.New(),
+	})
+	require.NoError(t, err)
+	out, err := b.o.RunTask(t.Context(), stevedore.RunTaskInput{Cluster: "test", TaskDefinition: b.register("v1")})
+	require.NoError(t, err)
+	id := out.Tasks[0].ID()
+	describe := func() *task.Task {
+		tasks, err := b.o.DescribeTasks(t.Context(), "test", id)
+		require.NoError(t, err)
+		return tasks[0]
+	}
+	require.Eventually(t, func() bool { return describe().LastStatus == task.Running }, replicaWait, poll, "the task runs")
+
+	const notice = 3 * time.Second
+	require.NoError(t, a.o.InterruptSpotInstance(t.Context(), "test", "i-spot", notice))
+	interrupted := time.Now()
+	require.NoError(t, a.o.Close())
+	b.waitLeader()
+
+	require.Eventually(t, func() bool { return describe().LastStatus == task.Stopped }, replicaWait, poll, "the task stops")
+	took := time.Since(interrupted)
+	assert.GreaterOrEqual(t, took, notice, "not before the notice is over")
+	assert.Less(t, took, notice+5*time.Second, "soon after it")
+	assert.Equal(t, task.SpotInterruption, describe().StopCode)
+	insts, err := b.o.DescribeContainerInstances(t.Context(), "test", "i-spot")
+	require.NoError(t, err)
+	assert.Equal(t, cluster.StatusInactive, insts[0].Status)
+}
+
 // TestReplicaCutOffFromEtcdStepsDown: a leader that loses etcd stops its
 // loops within its lease TTL, says why through LeaderStatus and Notify,
 // and the replica that still reaches etcd leads and drives the services.
