@@ -1,8 +1,10 @@
 package leader_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +51,7 @@ type replica struct {
 	terms    int             // how many times Lead was called
 	leading  store.Store     // the store of the running term; nil between terms
 	statuses []leader.Status // every Notify
+	log      syncBuffer      // what the elector logs
 
 	stop func()
 	done chan error
@@ -84,6 +87,7 @@ func startReplica(t *testing.T, name string, endpoints ...string) *replica {
 	t.Cleanup(func() { s.Close() })
 	r := &replica{name: name, client: c, store: s, done: make(chan error, 1)}
 	r.elector, err = leader.New(leader.Config{Store: s, Key: electionKey, Name: name, TTL: ttl, Lead: r.lead,
+		Logger: slog.New(slog.NewTextHandler(&r.log, nil)),
 		Notify: func(st leader.Status) {
 			r.mu.Lock()
 			r.statuses = append(r.statuses, st)
@@ -119,6 +123,24 @@ func startReplica(t *testing.T, name string, endpoints ...string) *replica {
 	}()
 	t.Cleanup(r.stop)
 	return r
+}
+
+// syncBuffer is a bytes.Buffer for a logger and a test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func codec() store.Codec {
@@ -261,6 +283,7 @@ func TestLeaderCutOffFromEtcdStepsDown(t *testing.T) {
 	assert.Nil(t, a.term(), "a's loops have stopped")
 	st := a.elector.Status()
 	assert.Contains(t, st.Reason, "lost etcd")
+	assert.Regexp(t, `level=WARN msg="leader election: this replica no longer leads.*reason="lost etcd`, a.log.String(), "a says so in its log")
 
 	assert.Equal(t, b, theLeader(t, a, b))
 	a.mu.Lock()
