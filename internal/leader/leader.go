@@ -182,7 +182,8 @@ func (e *Elector) requestTimeout() time.Duration { return time.Duration(e.ttl) *
 
 // term is one lease: campaign with it, lead while it lasts, give it back.
 func (e *Elector) term(ctx context.Context) error {
-	granted := e.cfg.Now()
+	// The lease is counted in real time, whatever Config.Now says.
+	granted := time.Now()
 	gctx, cancel := context.WithTimeout(ctx, e.requestTimeout())
 	lease, err := e.client.Grant(gctx, e.ttl)
 	cancel()
@@ -265,7 +266,7 @@ func (e *Elector) watchLease(ctx context.Context, alive <-chan *clientv3.LeaseKe
 				endTerm(fmt.Errorf("%w: the lease expired or was revoked", errLeaseLost))
 				return
 			}
-			last = e.cfg.Now()
+			last = time.Now()
 			timer.Reset(time.Until(last.Add(ttl - margin)))
 		case <-timer.C:
 			endTerm(fmt.Errorf("%w: no renewal of the %v lease for %v", errLeaseLost, ttl, ttl-margin))
