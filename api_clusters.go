@@ -212,6 +212,10 @@ type RegisterInstanceInput struct {
 	// used for a while (the ECS agent's defaults when zero; Disabled turns
 	// it off, for images that cannot be pulled again).
 	ImageCleanup ImageCleanup
+	// VerifyImageAccess makes the agent check, before a container uses an
+	// image already on the host, that the container's own credentials could
+	// pull it (see agent.Config.VerifyImageAccess).
+	VerifyImageAccess bool
 }
 
 // RegisterContainerInstance adds a container instance to a cluster and

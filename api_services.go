@@ -70,9 +70,6 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 	if strategy == service.Replica && len(svc.PlacementStrategy) == 0 {
 		svc.PlacementStrategy = slices.Clone(DefaultServicePlacement)
 	}
-	if strategy == service.Daemon {
-		svc.DesiredCount = 0
-	}
 	if err := validateService(&svc); err != nil {
 		return nil, err
 	}
@@ -111,7 +108,7 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		s.CreatedAt = now
 		s.NetworkConfiguration = nc
 		s.NewDeployment(def.Ref(), now)
-		out = s.Clone()
+		out = s.Effective()
 		if err == nil {
 			next := existing.Copy()
 			next.Service = s
@@ -225,7 +222,7 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 			p.DesiredCount = s.DesiredCount
 			s.Steady = false
 		}
-		out = s.Clone()
+		out = s.Effective()
 		return tx.Update(next)
 	})
 	if refused != nil && errors.Is(err, policy.ErrViolation) {
@@ -320,7 +317,7 @@ func (o *Orchestrator) DescribeServices(ctx context.Context, clusterName string,
 			}
 			for _, s := range all {
 				if s.Cluster == clusterName {
-					out = append(out, s.Service.Clone())
+					out = append(out, s.Service.Effective())
 				}
 			}
 			return nil
@@ -333,7 +330,7 @@ func (o *Orchestrator) DescribeServices(ctx context.Context, clusterName string,
 			if err != nil {
 				return err
 			}
-			out = append(out, s.Service.Clone())
+			out = append(out, s.Service.Effective())
 		}
 		return nil
 	})
@@ -352,7 +349,7 @@ func (o *Orchestrator) getService(tx store.ReadTx, clusterName, name string) (*s
 // query expressions included.
 func validateService(s *service.Service) error {
 	if err := s.Validate(); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	for i, c := range s.PlacementConstraints {
 		switch c.Type {
