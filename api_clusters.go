@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/launch"
@@ -17,8 +18,29 @@ import (
 	"github.com/stevedore-io/stevedore/task/policy"
 )
 
+// DefaultCluster is the cluster of the calls that name none, as in ECS.
+// CreateCluster without a name creates it, and so does the first
+// RegisterContainerInstance into it; other calls find it or fail with
+// ErrNotFound.
+const DefaultCluster = "default"
+
+// clusterName is the cluster a request names, by name or ARN:
+// DefaultCluster when it names none.
+func clusterName(s string) string {
+	if s == "" {
+		return DefaultCluster
+	}
+	if strings.HasPrefix(s, "arn:") {
+		if i := strings.LastIndex(s, ":cluster/"); i >= 0 {
+			return s[i+len(":cluster/"):]
+		}
+	}
+	return s
+}
+
 // CreateClusterInput describes a new cluster.
 type CreateClusterInput struct {
+	// Name is the cluster's name; empty means DefaultCluster.
 	Name string
 	// CapacityProviders associated with the cluster.
 	CapacityProviders []cluster.CapacityProvider
@@ -49,6 +71,7 @@ func (o *Orchestrator) CreateCluster(ctx context.Context, in CreateClusterInput)
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Name = clusterName(in.Name)
 	c := cluster.Cluster{Name: in.Name, Status: cluster.ClusterActive, DefaultCapacityProviderStrategy: slices.Clone(in.DefaultCapacityProviderStrategy)}
 	for _, cp := range in.CapacityProviders {
 		c.CapacityProviders = append(c.CapacityProviders, cp.Name)
@@ -66,31 +89,36 @@ func (o *Orchestrator) CreateCluster(ctx context.Context, in CreateClusterInput)
 	}
 	var out cluster.Cluster
 	err := o.store.Update(ctx, func(tx store.Tx) error {
-		existing, err := store.Get[*state.Cluster](tx, state.KindClusters, in.Name)
-		switch {
-		case err == nil && existing.Status == cluster.ClusterActive:
-			out = existing.Clone()
-			return nil
-		case err == nil:
-			// An INACTIVE cluster of the same name comes back to life.
-			next := existing.Copy()
-			next.Cluster = c
-			next.Providers = slices.Clone(in.CapacityProviders)
-			next.TaskPolicy = in.TaskPolicy.Clone()
-			next.CreatedAt = o.now()
-			out = c
-			return tx.Update(next)
-		case errors.Is(err, store.ErrNotFound):
-			out = c
-			return tx.Create(&state.Cluster{Cluster: c, Providers: slices.Clone(in.CapacityProviders), TaskPolicy: in.TaskPolicy.Clone(), CreatedAt: o.now()})
-		default:
-			return err
-		}
+		var err error
+		out, err = o.putCluster(tx, c, in)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// putCluster creates cluster c of request in, or returns it as it is when
+// it exists and is ACTIVE.
+func (o *Orchestrator) putCluster(tx store.Tx, c cluster.Cluster, in CreateClusterInput) (cluster.Cluster, error) {
+	existing, err := store.Get[*state.Cluster](tx, state.KindClusters, c.Name)
+	switch {
+	case err == nil && existing.Status == cluster.ClusterActive:
+		return existing.Clone(), nil
+	case err == nil:
+		// An INACTIVE cluster of the same name comes back to life.
+		next := existing.Copy()
+		next.Cluster = c
+		next.Providers = slices.Clone(in.CapacityProviders)
+		next.TaskPolicy = in.TaskPolicy.Clone()
+		next.CreatedAt = o.now()
+		return c, tx.Update(next)
+	case errors.Is(err, store.ErrNotFound):
+		return c, tx.Create(&state.Cluster{Cluster: c, Providers: slices.Clone(in.CapacityProviders), TaskPolicy: in.TaskPolicy.Clone(), CreatedAt: o.now()})
+	default:
+		return cluster.Cluster{}, err
+	}
 }
 
 // DescribeClusters describes the named clusters (all clusters when none is
@@ -146,6 +174,7 @@ func (o *Orchestrator) DescribeClusters(ctx context.Context, names ...string) ([
 // DeleteCluster marks a cluster INACTIVE. It fails with ErrInUse while
 // container instances are registered or services are active in it.
 func (o *Orchestrator) DeleteCluster(ctx context.Context, name string) error {
+	name = clusterName(name)
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		c, err := o.getCluster(tx, name)
 		if err != nil {
@@ -227,6 +256,7 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	if (in.Runtime == nil) != (in.Network == nil) {
 		return nil, invalid("runtime", "Runtime and Network must be given together")
 	}
@@ -257,6 +287,14 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 	}
 	err = o.store.Update(ctx, func(tx store.Tx) error {
 		c, err := o.getCluster(tx, in.Cluster)
+		if errors.Is(err, ErrNotFound) && in.Cluster == DefaultCluster {
+			// As in ECS, the first instance to join the default cluster
+			// creates it.
+			if _, err := o.putCluster(tx, cluster.Cluster{Name: DefaultCluster, Status: cluster.ClusterActive}, CreateClusterInput{}); err != nil {
+				return err
+			}
+			c, err = o.getCluster(tx, in.Cluster)
+		}
 		if err != nil {
 			return err
 		}
@@ -317,7 +355,8 @@ func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, clusterN
 // deregister makes an instance INACTIVE for instReason; with force, the
 // tasks still there stop with code and reason (otherwise they make it fail
 // with ErrInUse).
-func (o *Orchestrator) deregister(ctx context.Context, clusterName, id string, force bool, code task.StopCode, reason, instReason string) error {
+func (o *Orchestrator) deregister(ctx context.Context, clusterArg, id string, force bool, code task.StopCode, reason, instReason string) error {
+	clusterName := clusterName(clusterArg)
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		inst, err := o.getInstance(tx, clusterName, id)
 		if err != nil {
@@ -338,7 +377,8 @@ func (o *Orchestrator) deregister(ctx context.Context, clusterName, id string, f
 // UpdateContainerInstancesState sets instances ACTIVE or DRAINING. A
 // DRAINING instance receives no new tasks, and the services replace the
 // tasks running there within their minimum healthy bound.
-func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, clusterName string, status cluster.InstanceStatus, ids ...string) error {
+func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, clusterArg string, status cluster.InstanceStatus, ids ...string) error {
+	clusterName := clusterName(clusterArg)
 	if status != cluster.StatusActive && status != cluster.StatusDraining {
 		return invalid("status", "must be ACTIVE or DRAINING, got %q", status)
 	}
@@ -364,7 +404,8 @@ func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, cluste
 
 // DescribeContainerInstances describes instances of a cluster (all of them,
 // INACTIVE ones excepted, when no ID is given).
-func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, clusterName string, ids ...string) ([]cluster.ContainerInstance, error) {
+func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, clusterArg string, ids ...string) ([]cluster.ContainerInstance, error) {
+	clusterName := clusterName(clusterArg)
 	var out []cluster.ContainerInstance
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
 		if _, err := o.getCluster(tx, clusterName); err != nil {

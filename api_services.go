@@ -49,6 +49,7 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	strategy := in.SchedulingStrategy
 	if strategy == "" {
 		strategy = service.Replica
@@ -149,6 +150,7 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	var out service.Service
 	var refused *deploymentRefusal
 	err := o.store.Update(ctx, func(tx store.Tx) error {
@@ -272,7 +274,8 @@ func (o *Orchestrator) recordRefusedDeployment(ctx context.Context, clusterName,
 // DeleteService deletes a service. Without force its desired count must be
 // 0 (scale it in first); with force its tasks are stopped. The service is
 // DRAINING until its tasks have stopped, then INACTIVE.
-func (o *Orchestrator) DeleteService(ctx context.Context, clusterName, name string, force bool) (*service.Service, error) {
+func (o *Orchestrator) DeleteService(ctx context.Context, clusterArg, name string, force bool) (*service.Service, error) {
+	clusterName := clusterName(clusterArg)
 	var out service.Service
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		cur, err := o.getService(tx, clusterName, name)
@@ -304,7 +307,8 @@ func (o *Orchestrator) DeleteService(ctx context.Context, clusterName, name stri
 }
 
 // DescribeServices describes services of a cluster (all when none named).
-func (o *Orchestrator) DescribeServices(ctx context.Context, clusterName string, names ...string) ([]service.Service, error) {
+func (o *Orchestrator) DescribeServices(ctx context.Context, clusterArg string, names ...string) ([]service.Service, error) {
+	clusterName := clusterName(clusterArg)
 	var out []service.Service
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
 		if _, err := o.getCluster(tx, clusterName); err != nil {

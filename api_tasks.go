@@ -57,6 +57,7 @@ func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOu
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	count := in.Count
 	if count == 0 {
 		count = 1
@@ -102,6 +103,7 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	if len(in.ContainerInstances) < 1 || len(in.ContainerInstances) > MaxRunTaskCount {
 		return nil, invalid("containerInstances", "must name 1 to %d instances", MaxRunTaskCount)
 	}
@@ -178,7 +180,8 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 // StopTask asks a task to stop: its containers get SIGTERM, then SIGKILL
 // after their stopTimeout. The reason is kept as stoppedReason. Stopping a
 // stopped task is not an error.
-func (o *Orchestrator) StopTask(ctx context.Context, clusterName, taskID, reason string) (*task.Task, error) {
+func (o *Orchestrator) StopTask(ctx context.Context, clusterArg, taskID, reason string) (*task.Task, error) {
+	clusterName := clusterName(clusterArg)
 	var out *task.Task
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		t, err := o.getTask(tx, clusterName, taskID)
@@ -201,7 +204,8 @@ func (o *Orchestrator) StopTask(ctx context.Context, clusterName, taskID, reason
 }
 
 // DescribeTasks returns tasks by ID or ARN.
-func (o *Orchestrator) DescribeTasks(ctx context.Context, clusterName string, ids ...string) ([]*task.Task, error) {
+func (o *Orchestrator) DescribeTasks(ctx context.Context, clusterArg string, ids ...string) ([]*task.Task, error) {
+	clusterName := clusterName(clusterArg)
 	var out []*task.Task
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
 		for _, id := range ids {
@@ -229,6 +233,7 @@ type ListTasksInput struct {
 // ListTasks returns the IDs of the tasks matching the filter, sorted.
 // Without DesiredStatus it lists tasks desired RUNNING, as ECS does.
 func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) ([]string, error) {
+	in.Cluster = clusterName(in.Cluster)
 	desired := in.DesiredStatus
 	if desired == "" {
 		desired = task.Running
