@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 	"github.com/stevedore-io/stevedore/task/policy"
@@ -121,22 +121,37 @@ func (o *Orchestrator) putCluster(tx store.Tx, c cluster.Cluster, in CreateClust
 	}
 }
 
-// DescribeClusters describes the named clusters (all clusters when none is
-// named) with their counters.
-func (o *Orchestrator) DescribeClusters(ctx context.Context, names ...string) ([]ClusterDescription, error) {
-	var out []ClusterDescription
+// DescribeClustersInput names the clusters to describe, as ECS
+// DescribeClusters.
+type DescribeClustersInput struct {
+	// Clusters are up to MaxDescribeClusters names or ARNs; none means
+	// DefaultCluster.
+	Clusters []string
+}
+
+// DescribeClustersOutput is the clusters found, and a Failure (reason
+// "MISSING") for each one that does not exist.
+type DescribeClustersOutput struct {
+	Clusters []ClusterDescription
+	Failures []Failure
+}
+
+// MaxDescribeClusters is the most clusters one DescribeClusters names.
+const MaxDescribeClusters = 100
+
+// DescribeClusters describes clusters with their counters. A cluster that
+// does not exist is reported in Failures; the others are still described.
+func (o *Orchestrator) DescribeClusters(ctx context.Context, in DescribeClustersInput) (*DescribeClustersOutput, error) {
+	names := in.Clusters
+	if len(names) == 0 {
+		names = []string{DefaultCluster}
+	}
+	if len(names) > MaxDescribeClusters {
+		return nil, invalid("clusters", "must name at most %d clusters, got %d", MaxDescribeClusters, len(names))
+	}
+	out := &DescribeClustersOutput{}
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
-		clusters, err := store.List[*state.Cluster](tx, state.KindClusters)
-		if err != nil {
-			return err
-		}
-		byName := map[string]*state.Cluster{}
-		for _, c := range clusters {
-			byName[c.Name] = c
-		}
-		if len(names) == 0 {
-			names = slices.Sorted(maps.Keys(byName))
-		}
+		out.Clusters, out.Failures = nil, nil
 		instances, err := store.List[*state.Instance](tx, state.KindInstances)
 		if err != nil {
 			return err
@@ -145,10 +160,15 @@ func (o *Orchestrator) DescribeClusters(ctx context.Context, names ...string) ([
 		if err != nil {
 			return err
 		}
-		for _, name := range names {
-			c, ok := byName[name]
-			if !ok {
-				return notFound("cluster", name)
+		for _, arg := range names {
+			name := clusterName(arg)
+			c, err := store.Get[*state.Cluster](tx, state.KindClusters, name)
+			if errors.Is(err, store.ErrNotFound) {
+				out.Failures = append(out.Failures, missing(clusterARN(name)))
+				continue
+			}
+			if err != nil {
+				return err
 			}
 			d := ClusterDescription{Cluster: c.Clone(), TaskPolicy: o.taskPolicyOf(c), CapacityProviderDetails: slices.Clone(c.Providers)}
 			for _, inst := range instances {
@@ -160,15 +180,63 @@ func (o *Orchestrator) DescribeClusters(ctx context.Context, names ...string) ([
 				d.PendingTasksCount += inst.PendingTasksCount
 			}
 			for _, s := range services {
-				if s.Cluster == name && s.Status == "ACTIVE" {
+				if s.Cluster == name && s.Status == service.StatusActive {
 					d.ActiveServicesCount++
 				}
 			}
-			out = append(out, d)
+			out.Clusters = append(out.Clusters, d)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListClustersInput pages through the clusters, as ECS ListClusters.
+type ListClustersInput struct {
+	// MaxResults is 1 to 100 (0 means 100).
+	MaxResults int
+	// NextToken continues a previous call's listing.
+	NextToken string
+}
+
+// ListClustersOutput is a page of cluster ARNs, sorted by name; NextToken
+// is empty on the last page.
+type ListClustersOutput struct {
+	ClusterArns []string
+	NextToken   string
+}
+
+// ListClusters lists the ARNs of the ACTIVE clusters.
+func (o *Orchestrator) ListClusters(ctx context.Context, in ListClustersInput) (*ListClustersOutput, error) {
+	var names []string
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		names = nil
+		all, err := store.List[*state.Cluster](tx, state.KindClusters)
+		if err != nil {
+			return err
+		}
+		for _, c := range all {
+			if c.Status == cluster.ClusterActive {
+				names = append(names, c.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	page, next, err := paginate(names, in.MaxResults, 100, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListClustersOutput{NextToken: next}
+	for _, n := range page {
+		out.ClusterArns = append(out.ClusterArns, clusterARN(n))
+	}
+	return out, nil
 }
 
 // DeleteCluster marks a cluster INACTIVE. It fails with ErrInUse while
@@ -402,22 +470,54 @@ func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, cluste
 	})
 }
 
-// DescribeContainerInstances describes instances of a cluster (all of them,
-// INACTIVE ones excepted, when no ID is given).
-func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, clusterArg string, ids ...string) ([]cluster.ContainerInstance, error) {
-	clusterName := clusterName(clusterArg)
-	var out []cluster.ContainerInstance
+// DescribeContainerInstancesInput names instances of a cluster, as ECS
+// DescribeContainerInstances.
+type DescribeContainerInstancesInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// ContainerInstances are up to MaxDescribeContainerInstances IDs or
+	// ARNs. None means every instance of the cluster that is not INACTIVE
+	// (an extension: ECS requires at least one).
+	ContainerInstances []string
+}
+
+// DescribeContainerInstancesOutput is the instances found, and a Failure
+// (reason "MISSING") for each one that is not in the cluster.
+type DescribeContainerInstancesOutput struct {
+	ContainerInstances []cluster.ContainerInstance
+	Failures           []Failure
+}
+
+// MaxDescribeContainerInstances is the most instances one
+// DescribeContainerInstances names.
+const MaxDescribeContainerInstances = 100
+
+// DescribeContainerInstances describes instances of a cluster. It fails
+// with ErrNotFound when the cluster does not exist; an instance that does
+// not is reported in Failures.
+func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, in DescribeContainerInstancesInput) (*DescribeContainerInstancesOutput, error) {
+	clusterName := clusterName(in.Cluster)
+	if len(in.ContainerInstances) > MaxDescribeContainerInstances {
+		return nil, invalid("containerInstances", "must name at most %d instances, got %d", MaxDescribeContainerInstances, len(in.ContainerInstances))
+	}
+	out := &DescribeContainerInstancesOutput{}
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		out.ContainerInstances, out.Failures = nil, nil
 		if _, err := o.getCluster(tx, clusterName); err != nil {
 			return err
 		}
-		if len(ids) > 0 {
-			for _, id := range ids {
+		if len(in.ContainerInstances) > 0 {
+			for _, arg := range in.ContainerInstances {
+				id := lastSegment(arg)
 				inst, err := o.getInstance(tx, clusterName, id)
+				if errors.Is(err, ErrNotFound) {
+					out.Failures = append(out.Failures, missing(containerInstanceARN(clusterName, id)))
+					continue
+				}
 				if err != nil {
 					return err
 				}
-				out = append(out, inst.Clone())
+				out.ContainerInstances = append(out.ContainerInstances, inst.Clone())
 			}
 			return nil
 		}
@@ -427,12 +527,15 @@ func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, clusterAr
 		}
 		for _, inst := range all {
 			if inst.Cluster == clusterName && inst.Status != cluster.StatusInactive {
-				out = append(out, inst.Clone())
+				out.ContainerInstances = append(out.ContainerInstances, inst.Clone())
 			}
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (o *Orchestrator) getInstance(tx store.ReadTx, clusterName, id string) (*state.Instance, error) {

@@ -306,39 +306,131 @@ func (o *Orchestrator) DeleteService(ctx context.Context, clusterArg, name strin
 	return &out, nil
 }
 
-// DescribeServices describes services of a cluster (all when none named).
-func (o *Orchestrator) DescribeServices(ctx context.Context, clusterArg string, names ...string) ([]service.Service, error) {
-	clusterName := clusterName(clusterArg)
-	var out []service.Service
+// DescribeServicesInput names services of a cluster, as ECS
+// DescribeServices.
+type DescribeServicesInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// Services are up to MaxDescribeServices names or ARNs. None means
+	// every service of the cluster (an extension: ECS requires at least
+	// one; ListServices is the ECS way to find them).
+	Services []string
+}
+
+// DescribeServicesOutput is the services found, and a Failure (reason
+// "MISSING") for each one that does not exist.
+type DescribeServicesOutput struct {
+	Services []service.Service
+	Failures []Failure
+}
+
+// MaxDescribeServices is the most services one DescribeServices names.
+const MaxDescribeServices = 10
+
+// DescribeServices describes services of a cluster, INACTIVE ones
+// included while they are kept. It fails with ErrNotFound when the cluster
+// does not exist; a service that does not is reported in Failures.
+func (o *Orchestrator) DescribeServices(ctx context.Context, in DescribeServicesInput) (*DescribeServicesOutput, error) {
+	clusterName := clusterName(in.Cluster)
+	if len(in.Services) > MaxDescribeServices {
+		return nil, invalid("services", "must name at most %d services, got %d", MaxDescribeServices, len(in.Services))
+	}
+	out := &DescribeServicesOutput{}
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		out.Services, out.Failures = nil, nil
 		if _, err := o.getCluster(tx, clusterName); err != nil {
 			return err
 		}
-		if len(names) == 0 {
+		if len(in.Services) == 0 {
 			all, err := store.List[*state.Service](tx, state.KindServices)
 			if err != nil {
 				return err
 			}
 			for _, s := range all {
 				if s.Cluster == clusterName {
-					out = append(out, s.Service.Effective())
+					out.Services = append(out.Services, s.Service.Effective())
 				}
 			}
 			return nil
 		}
-		for _, n := range names {
+		for _, arg := range in.Services {
+			n := lastSegment(arg)
 			s, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(clusterName, n))
 			if errors.Is(err, store.ErrNotFound) {
-				return notFound("service", clusterName+"/"+n)
+				out.Failures = append(out.Failures, missing(serviceARN(clusterName, n)))
+				continue
 			}
 			if err != nil {
 				return err
 			}
-			out = append(out, s.Service.Effective())
+			out.Services = append(out.Services, s.Service.Effective())
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListServicesInput pages through a cluster's services, as ECS
+// ListServices.
+type ListServicesInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// SchedulingStrategy keeps the services of one strategy when set.
+	SchedulingStrategy service.SchedulingStrategy
+	// MaxResults is 1 to 100 (0 means 10, as ECS).
+	MaxResults int
+	// NextToken continues a previous call's listing.
+	NextToken string
+}
+
+// ListServicesOutput is a page of service ARNs, sorted by name; NextToken
+// is empty on the last page.
+type ListServicesOutput struct {
+	ServiceArns []string
+	NextToken   string
+}
+
+// ListServices lists the ARNs of a cluster's services that are not
+// INACTIVE.
+func (o *Orchestrator) ListServices(ctx context.Context, in ListServicesInput) (*ListServicesOutput, error) {
+	clusterName := clusterName(in.Cluster)
+	var names []string
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		names = nil
+		if _, err := o.getCluster(tx, clusterName); err != nil {
+			return err
+		}
+		all, err := store.List[*state.Service](tx, state.KindServices)
+		if err != nil {
+			return err
+		}
+		for _, s := range all {
+			if s.Cluster == clusterName && s.Status != service.StatusInactive &&
+				(in.SchedulingStrategy == "" || s.SchedulingStrategy == in.SchedulingStrategy) {
+				names = append(names, s.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	max := in.MaxResults
+	if max == 0 {
+		max = 10
+	}
+	page, next, err := paginate(names, max, 100, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListServicesOutput{NextToken: next}
+	for _, n := range page {
+		out.ServiceArns = append(out.ServiceArns, serviceARN(clusterName, n))
+	}
+	return out, nil
 }
 
 func (o *Orchestrator) getService(tx store.ReadTx, clusterName, name string) (*state.Service, error) {

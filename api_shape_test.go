@@ -13,6 +13,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 )
 
 func TestCreateServiceRefusesDesiredCountOfDaemon(t *testing.T) {
@@ -106,7 +107,7 @@ func TestDefaultClusterWhenNoneIsNamed(t *testing.T) {
 		require.NoError(t, err)
 
 		// A cluster named by its ARN is the same cluster.
-		svcs, err := o.DescribeServices(e.ctx, "arn:aws:ecs:us-east-1:123456789012:cluster/default", "svc")
+		svcs, err := stevedoretest.ServicesOf(o.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/default", Services: []string{"svc"}}))
 		require.NoError(t, err)
 		require.Len(t, svcs, 1)
 		assert.Equal(t, stevedore.DefaultCluster, svcs[0].Cluster)
@@ -115,5 +116,86 @@ func TestDefaultClusterWhenNoneIsNamed(t *testing.T) {
 		c, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{})
 		require.NoError(t, err)
 		assert.Equal(t, stevedore.DefaultCluster, c.Name)
+	})
+}
+
+func TestDescribeCallsReportMissingObjectsAsFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 1)
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
+		require.NoError(t, err)
+		run, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
+		require.NoError(t, err)
+		id := run.Tasks[0].ID()
+
+		clusters, err := e.o.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{"test", "nope"}})
+		require.NoError(t, err)
+		require.Len(t, clusters.Clusters, 1)
+		assert.Equal(t, "test", clusters.Clusters[0].Name)
+		assert.Equal(t, []stevedore.Failure{{Arn: e.o.ClusterARN("nope"), Reason: "MISSING"}}, clusters.Failures)
+
+		services, err := e.o.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"gone", e.o.ServiceARN("test", "web")}})
+		require.NoError(t, err)
+		require.Len(t, services.Services, 1)
+		assert.Equal(t, "web", services.Services[0].Name)
+		assert.Equal(t, []stevedore.Failure{{Arn: e.o.ServiceARN("test", "gone"), Reason: "MISSING"}}, services.Failures)
+
+		tasks, err := e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id, "0123"}})
+		require.NoError(t, err)
+		require.Len(t, tasks.Tasks, 1)
+		assert.Equal(t, id, tasks.Tasks[0].ID())
+		assert.Equal(t, []stevedore.Failure{{Arn: e.o.TaskARN("test", "0123"), Reason: "MISSING"}}, tasks.Failures)
+
+		insts, err := e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-0", "i-9"}})
+		require.NoError(t, err)
+		require.Len(t, insts.ContainerInstances, 1)
+		assert.Equal(t, []stevedore.Failure{{Arn: e.o.ContainerInstanceARN("test", "i-9"), Reason: "MISSING"}}, insts.Failures)
+
+		// A missing cluster is still an error, as ECS's ClusterNotFoundException.
+		_, err = e.o.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "nope", Services: []string{"web"}})
+		assert.ErrorIs(t, err, stevedore.ErrNotFound)
+		_, err = e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test"})
+		assert.ErrorIs(t, err, stevedore.ErrInvalid)
+	})
+}
+
+func TestListClustersAndServicesPage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 1)
+		e.register("v1")
+		for _, name := range []string{"c", "a", "b"} {
+			_, err := e.o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: name})
+			require.NoError(t, err)
+			_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "s-" + name, TaskDefinition: "web"})
+			require.NoError(t, err)
+		}
+		var got []string
+		in := stevedore.ListClustersInput{MaxResults: 3}
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 3)
+			out, err := e.o.ListClusters(e.ctx, in)
+			require.NoError(t, err)
+			got = append(got, out.ClusterArns...)
+			if out.NextToken == "" {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+		want := []string{e.o.ClusterARN("a"), e.o.ClusterARN("b"), e.o.ClusterARN("c"), e.o.ClusterARN("test")}
+		assert.Equal(t, want, got)
+
+		first, err := e.o.ListServices(e.ctx, stevedore.ListServicesInput{Cluster: "test", MaxResults: 2})
+		require.NoError(t, err)
+		assert.Equal(t, []string{e.o.ServiceARN("test", "s-a"), e.o.ServiceARN("test", "s-b")}, first.ServiceArns)
+		second, err := e.o.ListServices(e.ctx, stevedore.ListServicesInput{Cluster: "test", MaxResults: 2, NextToken: first.NextToken})
+		require.NoError(t, err)
+		assert.Equal(t, []string{e.o.ServiceARN("test", "s-c")}, second.ServiceArns)
+		assert.Empty(t, second.NextToken)
+
+		_, err = e.o.ListServices(e.ctx, stevedore.ListServicesInput{Cluster: "test", NextToken: "!"})
+		assert.ErrorIs(t, err, stevedore.ErrInvalid)
+		_, err = e.o.ListClusters(e.ctx, stevedore.ListClustersInput{MaxResults: 101})
+		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 	})
 }

@@ -203,21 +203,55 @@ func (o *Orchestrator) StopTask(ctx context.Context, clusterArg, taskID, reason 
 	return out, err
 }
 
-// DescribeTasks returns tasks by ID or ARN.
-func (o *Orchestrator) DescribeTasks(ctx context.Context, clusterArg string, ids ...string) ([]*task.Task, error) {
-	clusterName := clusterName(clusterArg)
-	var out []*task.Task
+// DescribeTasksInput names tasks of a cluster, as ECS DescribeTasks.
+type DescribeTasksInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// Tasks are 1 to MaxDescribeTasks IDs or ARNs.
+	Tasks []string
+}
+
+// DescribeTasksOutput is the tasks found, and a Failure (reason "MISSING")
+// for each one that is not in the cluster (or was forgotten after the task
+// retention).
+type DescribeTasksOutput struct {
+	Tasks    []*task.Task
+	Failures []Failure
+}
+
+// MaxDescribeTasks is the most tasks one DescribeTasks names.
+const MaxDescribeTasks = 100
+
+// DescribeTasks describes tasks. It fails with ErrNotFound when the
+// cluster does not exist; a task that does not is reported in Failures.
+func (o *Orchestrator) DescribeTasks(ctx context.Context, in DescribeTasksInput) (*DescribeTasksOutput, error) {
+	clusterName := clusterName(in.Cluster)
+	if len(in.Tasks) == 0 || len(in.Tasks) > MaxDescribeTasks {
+		return nil, invalid("tasks", "must name 1 to %d tasks, got %d", MaxDescribeTasks, len(in.Tasks))
+	}
+	out := &DescribeTasksOutput{}
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
-		for _, id := range ids {
+		out.Tasks, out.Failures = nil, nil
+		if _, err := o.getCluster(tx, clusterName); err != nil {
+			return err
+		}
+		for _, id := range in.Tasks {
 			t, err := o.getTask(tx, clusterName, id)
+			if errors.Is(err, ErrNotFound) {
+				out.Failures = append(out.Failures, missing(taskARN(clusterName, lastSegment(id))))
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			out = append(out, describeTask(t))
+			out.Tasks = append(out.Tasks, describeTask(t))
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ListTasksInput filters ListTasks, as ECS ListTasks. Empty fields match all.

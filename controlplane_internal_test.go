@@ -67,10 +67,10 @@ func (e *controlEnv) running(family string) int {
 	if len(ids) == 0 {
 		return 0
 	}
-	tasks, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+	out, err := e.o.DescribeTasks(e.ctx, DescribeTasksInput{Cluster: "test", Tasks: ids})
 	require.NoError(e.t, err)
 	n := 0
-	for _, tk := range tasks {
+	for _, tk := range out.Tasks {
 		if tk.LastStatus == task.Running {
 			n++
 		}
@@ -157,10 +157,10 @@ func TestPlacementRoundFollowsInstanceChanges(t *testing.T) {
 			require.NoError(t, err)
 			ids = append(ids, some...)
 		}
-		tasks, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+		out, err := e.o.DescribeTasks(e.ctx, DescribeTasksInput{Cluster: "test", Tasks: ids})
 		require.NoError(t, err)
 		placed := 0
-		for _, tk := range tasks {
+		for _, tk := range out.Tasks {
 			if slices.Contains(first, tk.ID()) {
 				continue
 			}

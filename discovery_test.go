@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/discovery"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -52,7 +53,7 @@ func TestServiceDiscovery(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "two healthy tasks answer web.local")
 	tasks, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
 	require.NoError(t, err)
-	described, err := o.DescribeTasks(ctx, "prod", tasks...)
+	described, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "prod", Tasks: tasks}))
 	require.NoError(t, err)
 	var want []netip.Addr
 	for _, tk := range described {

@@ -60,8 +60,12 @@ func Example() {
 
 	// The service controller and the instance's agent take it from here.
 	for range 250 { // bounded: the fake runtime starts tasks at once
-		if svcs, _ := o.DescribeServices(ctx, "prod", "web"); svcs[0].RunningCount == 2 {
-			fmt.Printf("service web: %d tasks running %s\n", svcs[0].RunningCount, svcs[0].TaskDefinition)
+		out, err := o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: "prod", Services: []string{"web"}})
+		if err != nil {
+			panic(err)
+		}
+		if svc := out.Services[0]; svc.RunningCount == 2 {
+			fmt.Printf("service web: %d tasks running %s\n", svc.RunningCount, svc.TaskDefinition)
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -16,6 +16,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
@@ -111,7 +112,7 @@ func (e *env) register(version string) string {
 
 func (e *env) service(name string) service.Service {
 	e.t.Helper()
-	out, err := e.o.DescribeServices(e.ctx, "test", name)
+	out, err := stevedoretest.ServicesOf(e.o.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{name}}))
 	require.NoError(e.t, err)
 	require.Len(e.t, out, 1)
 	return out[0]
@@ -142,7 +143,7 @@ func (e *env) tasks(filter stevedore.ListTasksInput) []*task.Task {
 	if len(ids) == 0 {
 		return nil
 	}
-	out, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+	out, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
 	require.NoError(e.t, err)
 	return out
 }
@@ -171,14 +172,14 @@ func TestRunTaskAndStopTask(t *testing.T) {
 		assert.Equal(t, task.Stopped, stopped.DesiredStatus)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err := e.o.DescribeTasks(e.ctx, "test", tasks[0].ID())
+		got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 		assert.Equal(t, task.UserInitiated, got[0].StopCode)
 		assert.Equal(t, "done with it", got[0].StoppedReason)
 
 		// Its resources went back to the instance.
-		insts, err := e.o.DescribeContainerInstances(e.ctx, "test")
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		used := 0
 		for _, inst := range insts {
@@ -323,11 +324,11 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 		defer o2.Close()
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err := o2.DescribeTasks(ctx, "test", out.Tasks[0].ID())
+		got, err := stevedoretest.TasksOf(o2.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Running, got[0].LastStatus)
 		assert.Equal(t, starts, len(rt.CallsTo(fake.MethodStart)), "nothing restarted")
-		insts, err := o2.DescribeContainerInstances(ctx, "test")
+		insts, err := stevedoretest.InstancesOf(o2.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		assert.Equal(t, 4096-256, insts[0].Remaining.Memory, "the running task's reservation is kept")
 
@@ -335,7 +336,7 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err = o2.DescribeTasks(ctx, "test", out.Tasks[0].ID())
+		got, err = stevedoretest.TasksOf(o2.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 	})
@@ -392,12 +393,12 @@ func TestStoppedTasksAreForgottenAfterTheRetention(t *testing.T) {
 		require.NoError(t, err)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
-		got, err := o.DescribeTasks(e.ctx, "test", id)
+		got, err := stevedoretest.TasksOf(o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.NoError(t, err, "kept during the retention")
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
-		_, err = o.DescribeTasks(e.ctx, "test", id)
+		_, err = stevedoretest.TasksOf(o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.ErrorIs(t, err, stevedore.ErrNotFound, "forgotten after it")
 	})
 }

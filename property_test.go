@@ -25,6 +25,7 @@ import (
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
@@ -431,7 +432,7 @@ func (r *propRunner) report() {
 	}
 	if r.t.Failed() {
 		r.t.Logf("scenario %s\nrun:\n%s", r.sc, strings.Join(r.log, "\n"))
-		if out, err := r.e.o.DescribeServices(r.e.ctx, "test", "web"); err == nil && len(out) == 1 {
+		if out, err := stevedoretest.ServicesOf(r.e.o.DescribeServices(r.e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}})); err == nil && len(out) == 1 {
 			evs := out[0].Events
 			for i := len(evs) - 1; i >= 0; i-- {
 				r.t.Logf("event %s %s", evs[i].CreatedAt.Format("15:04:05"), evs[i].Message)
@@ -1092,7 +1093,7 @@ func propContainerStarted(e *env, instance string, tk *task.Task) time.Time {
 
 func propHealth(e *env, tk *task.Task) task.HealthStatus {
 	e.t.Helper()
-	got, err := e.o.DescribeTasks(e.ctx, "test", tk.ID())
+	got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tk.ID()}}))
 	require.NoError(e.t, err)
 	return got[0].HealthStatus
 }

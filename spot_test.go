@@ -11,6 +11,7 @@ import (
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -49,7 +50,7 @@ func TestSpotInterruption(t *testing.T) {
 		require.ErrorIs(t, o.InterruptSpotInstance(ctx, "test", "i-nope", 0), stevedore.ErrNotFound)
 
 		require.NoError(t, o.InterruptSpotInstance(ctx, "test", "i-spot", 0))
-		insts, err := o.DescribeContainerInstances(ctx, "test", "i-spot")
+		insts, err := stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 		require.NoError(t, err)
 		assert.Equal(t, cluster.StatusDraining, insts[0].Status)
 		assert.Contains(t, insts[0].StatusReason, "Spot interruption")
@@ -71,7 +72,7 @@ func TestSpotInterruption(t *testing.T) {
 		assert.Equal(t, task.Stopped, tk.LastStatus)
 		assert.Equal(t, task.SpotInterruption, tk.StopCode)
 		assert.Equal(t, "Your Spot Task was interrupted.", tk.StoppedReason)
-		insts, err = o.DescribeContainerInstances(ctx, "test", "i-spot")
+		insts, err = stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 		require.NoError(t, err)
 		assert.Equal(t, cluster.StatusInactive, insts[0].Status)
 		assert.Equal(t, "Spot capacity reclaimed", insts[0].StatusReason)

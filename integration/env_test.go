@@ -30,6 +30,7 @@ import (
 	"github.com/stevedore-io/stevedore/runtime/containerd"
 	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
@@ -230,7 +231,7 @@ func (e *env) cleanup() {
 // cluster, and waits until every service is INACTIVE and every task
 // STOPPED.
 func (e *env) stopEverything(ctx context.Context) error {
-	svcs, err := e.orc.DescribeServices(ctx, e.cluster)
+	svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: e.cluster}))
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("describe services: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 	"github.com/stevedore-io/stevedore/task/policy"
 )
@@ -159,7 +160,7 @@ func (e *env) waitService(name, what string, timeout time.Duration, cond func(se
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		svcs, err := e.orc.DescribeServices(e.ctx, e.cluster, name)
+		svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: e.cluster, Services: []string{name}}))
 		require.NoError(e.t, err)
 		require.Len(e.t, svcs, 1)
 		if cond(svcs[0]) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -92,7 +93,7 @@ func (e *env) runTask(def *task.TaskDefinition) *task.Task {
 // describe returns the task as DescribeTasks shows it.
 func (e *env) describe(id string) *task.Task {
 	e.t.Helper()
-	tasks, err := e.orc.DescribeTasks(e.ctx, e.cluster, id)
+	tasks, err := stevedoretest.TasksOf(e.orc.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: e.cluster, Tasks: []string{id}}))
 	require.NoError(e.t, err)
 	require.Len(e.t, tasks, 1)
 	return tasks[0]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/logs"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -216,7 +217,7 @@ func TestStopTaskWhileStarting(t *testing.T) {
 			assert.Error(t, err, "the task still has a network")
 		})
 	}
-	insts, err := e.orc.DescribeContainerInstances(e.ctx, e.cluster, e.instance)
+	insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
 	require.NoError(t, err)
 	assert.Equal(t, insts[0].Registered, insts[0].Remaining, "every reservation went back to the instance")
 	assert.Zero(t, insts[0].RunningTasksCount)

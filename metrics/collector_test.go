@@ -20,6 +20,7 @@ import (
 	"github.com/stevedore-io/stevedore/metrics"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -76,7 +77,7 @@ func waitSteady(t *testing.T, o *stevedore.Orchestrator, name string) {
 	t.Helper()
 	for range 300 {
 		synctest.Wait()
-		s, err := o.DescribeServices(t.Context(), "test", name)
+		s, err := stevedoretest.ServicesOf(o.DescribeServices(t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{name}}))
 		require.NoError(t, err)
 		if s[0].Steady {
 			return

@@ -176,7 +176,7 @@ func (d *demo) deleteService(ctx context.Context) error {
 // serviceRemains returns the service's status and the tasks of it that are
 // not STOPPED, as "id lastStatus".
 func (d *demo) serviceRemains(ctx context.Context) (service.Status, []string, error) {
-	svcs, err := d.orc.DescribeServices(ctx, clusterName, serviceName)
+	svc, err := d.describeService(ctx)
 	if err != nil {
 		return "", nil, err
 	}
@@ -190,7 +190,7 @@ func (d *demo) serviceRemains(ctx context.Context) (service.Status, []string, er
 	}
 	var alive []string
 	if len(ids) > 0 {
-		tasks, err := d.orc.DescribeTasks(ctx, clusterName, ids...)
+		tasks, err := d.describeTasks(ctx, ids)
 		if err != nil {
 			return "", nil, err
 		}
@@ -200,7 +200,7 @@ func (d *demo) serviceRemains(ctx context.Context) (service.Status, []string, er
 			}
 		}
 	}
-	return svcs[0].Status, alive, nil
+	return svc.Status, alive, nil
 }
 
 // waitNoNetworkLeftovers waits briefly for the kernel to finish removing
