@@ -266,9 +266,21 @@ func (o *Orchestrator) checkOpen() error {
 	return nil
 }
 
-func notFound(kind, id string) error {
-	return fmt.Errorf("%w: %s %q", ErrNotFound, kind, id)
+func notFound(kind, id string) error { return &NotFoundError{Kind: kind, ID: id} }
+
+// NotFoundError is an object that does not exist. It matches ErrNotFound.
+type NotFoundError struct {
+	// Kind is "cluster", "service", "task", "task definition",
+	// "container instance", ...
+	Kind string
+	ID   string
 }
+
+// Error names the kind and the object.
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%v: %s %q", ErrNotFound, e.Kind, e.ID) }
+
+// Is makes errors.Is(err, ErrNotFound) hold.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 func invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Rule: fmt.Sprintf(format, args...)}

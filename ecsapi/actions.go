@@ -1,0 +1,539 @@
+package ecsapi
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"time"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// actions are the ECS actions served, by name.
+var actions = map[string]action{
+	"CreateCluster":            createCluster,
+	"DescribeClusters":         describeClusters,
+	"DeleteCluster":            deleteCluster,
+	"ListClusters":             listClusters,
+	"RegisterTaskDefinition":   registerTaskDefinition,
+	"DescribeTaskDefinition":   describeTaskDefinition,
+	"DeregisterTaskDefinition": deregisterTaskDefinition,
+	"ListTaskDefinitions":      listTaskDefinitions,
+	"CreateService":            createService,
+	"UpdateService":            updateService,
+	"DescribeServices":         describeServices,
+	"DeleteService":            deleteService,
+	"ListServices":             listServices,
+	"RunTask":                  runTask,
+	"StopTask":                 stopTask,
+	"DescribeTasks":            describeTasks,
+	"ListTasks":                listTasks,
+}
+
+// param is an InvalidParameterException about a member.
+func param(msg string) error { return clientError("InvalidParameterException", msg) }
+
+// --- clusters
+
+func createCluster(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ClusterName                     string                 `json:"clusterName"`
+		DefaultCapacityProviderStrategy []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	c, err := h.o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy)})
+	if err != nil {
+		return nil, err
+	}
+	d, err := h.describeCluster(ctx, c.Name)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"cluster": d}, nil
+}
+
+func (h *Handler) describeCluster(ctx context.Context, name string) (wireCluster, error) {
+	out, err := h.o.DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: []string{name}})
+	if err != nil {
+		return wireCluster{}, err
+	}
+	if len(out.Clusters) == 0 {
+		return wireCluster{}, &stevedore.NotFoundError{Kind: "cluster", ID: name}
+	}
+	return h.wireCluster(out.Clusters[0]), nil
+}
+
+func describeClusters(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Clusters []string `json:"clusters"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: in.Clusters})
+	if err != nil {
+		return nil, err
+	}
+	clusters := []wireCluster{}
+	for _, c := range out.Clusters {
+		clusters = append(clusters, h.wireCluster(c))
+	}
+	return map[string]any{"clusters": clusters, "failures": wireFailures(out.Failures)}, nil
+}
+
+func deleteCluster(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster string `json:"cluster"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.Cluster == "" {
+		return nil, param("cluster is required.")
+	}
+	if err := h.o.DeleteCluster(ctx, in.Cluster); err != nil {
+		return nil, err
+	}
+	d, err := h.describeCluster(ctx, in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"cluster": d}, nil
+}
+
+func listClusters(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		NextToken  string `json:"nextToken"`
+		MaxResults int    `json:"maxResults"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.ListClusters(ctx, stevedore.ListClustersInput{NextToken: in.NextToken, MaxResults: in.MaxResults})
+	if err != nil {
+		return nil, err
+	}
+	return listOutput("clusterArns", out.ClusterArns, out.NextToken), nil
+}
+
+// listOutput is a List action's answer: ARNs under member, and the next
+// token when there are more.
+func listOutput(member string, arns []string, next string) map[string]any {
+	if arns == nil {
+		arns = []string{}
+	}
+	out := map[string]any{member: arns}
+	if next != "" {
+		out["nextToken"] = next
+	}
+	return out
+}
+
+// --- task definitions
+
+func registerTaskDefinition(h *Handler, ctx context.Context, body []byte) (any, error) {
+	// The input is a task definition in ECS's JSON; ParseDefinition keeps
+	// what Stevedore does not use and reports it.
+	td, _, err := task.ParseDefinition(body)
+	if err != nil {
+		return nil, param(err.Error())
+	}
+	reg, err := h.o.RegisterTaskDefinition(ctx, td)
+	if err != nil {
+		return nil, err
+	}
+	js, err := h.wireTaskDefinition(reg)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"taskDefinition": js, "tags": reg.Tags}, nil
+}
+
+func describeTaskDefinition(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		TaskDefinition string `json:"taskDefinition"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	td, err := h.o.DescribeTaskDefinition(ctx, in.TaskDefinition)
+	if err != nil {
+		return nil, err
+	}
+	js, err := h.wireTaskDefinition(td)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"taskDefinition": js}, nil
+}
+
+func deregisterTaskDefinition(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		TaskDefinition string `json:"taskDefinition"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	td, err := h.o.DeregisterTaskDefinition(ctx, in.TaskDefinition)
+	if err != nil {
+		return nil, err
+	}
+	js, err := h.wireTaskDefinition(td)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"taskDefinition": js}, nil
+}
+
+func listTaskDefinitions(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		FamilyPrefix string `json:"familyPrefix"`
+		Status       string `json:"status"`
+		Sort         string `json:"sort"`
+		NextToken    string `json:"nextToken"`
+		MaxResults   int    `json:"maxResults"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	status := task.DefinitionStatus(in.Status)
+	if status == "" {
+		status = task.DefinitionActive
+	}
+	refs, err := h.o.ListTaskDefinitions(ctx, in.FamilyPrefix, status)
+	if err != nil {
+		return nil, err
+	}
+	switch in.Sort {
+	case "", "ASC":
+	case "DESC":
+		for i, j := 0, len(refs)-1; i < j; i, j = i+1, j-1 {
+			refs[i], refs[j] = refs[j], refs[i]
+		}
+	default:
+		return nil, param("sort must be ASC or DESC.")
+	}
+	page, next, err := offsetPage(refs, in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	arns := make([]string, len(page))
+	for i, ref := range page {
+		arns[i] = h.o.TaskDefinitionARN(ref)
+	}
+	return listOutput("taskDefinitionArns", arns, next), nil
+}
+
+// offsetPage pages items the Go API lists whole: the token is the offset
+// of the next page.
+func offsetPage(items []string, maxResults int, token string) ([]string, string, error) {
+	if maxResults == 0 {
+		maxResults = 100
+	}
+	if maxResults < 1 || maxResults > 100 {
+		return nil, "", param("maxResults must be between 1 and 100.")
+	}
+	start := 0
+	if token != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(token)
+		n, cerr := strconv.Atoi(string(raw))
+		if err != nil || cerr != nil || n < 0 || n > len(items) {
+			return nil, "", param("nextToken is not valid.")
+		}
+		start = n
+	}
+	end := min(start+maxResults, len(items))
+	next := ""
+	if end < len(items) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+	}
+	return items[start:end], next, nil
+}
+
+// --- services
+
+// serviceInput is the members CreateService and UpdateService share.
+type serviceInput struct {
+	Cluster                       string                       `json:"cluster"`
+	TaskDefinition                *string                      `json:"taskDefinition"`
+	DesiredCount                  *int                         `json:"desiredCount"`
+	DeploymentConfiguration       *wireDeploymentConfiguration `json:"deploymentConfiguration"`
+	PlacementConstraints          *[]wireConstraint            `json:"placementConstraints"`
+	PlacementStrategy             *[]wireStrategy              `json:"placementStrategy"`
+	HealthCheckGracePeriodSeconds *int                         `json:"healthCheckGracePeriodSeconds"`
+	NetworkConfiguration          *task.NetworkConfiguration   `json:"networkConfiguration"`
+}
+
+func (in *serviceInput) gracePeriod() *time.Duration {
+	if in.HealthCheckGracePeriodSeconds == nil {
+		return nil
+	}
+	d := time.Duration(*in.HealthCheckGracePeriodSeconds) * time.Second
+	return &d
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func createService(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		serviceInput
+		ServiceName              string                 `json:"serviceName"`
+		SchedulingStrategy       string                 `json:"schedulingStrategy"`
+		CapacityProviderStrategy []wireProviderStrategy `json:"capacityProviderStrategy"`
+		LoadBalancers            []service.LoadBalancer `json:"loadBalancers"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.ServiceName == "" {
+		return nil, param("serviceName is required.")
+	}
+	if in.TaskDefinition == nil {
+		return nil, param("taskDefinition is required.")
+	}
+	s, err := h.o.CreateService(ctx, stevedore.CreateServiceInput{
+		Cluster: in.Cluster, ServiceName: in.ServiceName, TaskDefinition: *in.TaskDefinition,
+		DesiredCount: deref(in.DesiredCount), SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
+		DeploymentConfiguration:  in.DeploymentConfiguration.model(),
+		PlacementConstraints:     constraintsModel(deref(in.PlacementConstraints)),
+		PlacementStrategy:        strategiesModel(deref(in.PlacementStrategy)),
+		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy),
+		HealthCheckGracePeriod:   deref(in.gracePeriod()),
+		LoadBalancers:            in.LoadBalancers,
+		NetworkConfiguration:     in.NetworkConfiguration,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"service": h.wireService(*s)}, nil
+}
+
+func updateService(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		serviceInput
+		Service            string `json:"service"`
+		ForceNewDeployment bool   `json:"forceNewDeployment"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.Service == "" {
+		return nil, param("service is required.")
+	}
+	up := stevedore.UpdateServiceInput{
+		Cluster: in.Cluster, Service: lastSegment(in.Service), DesiredCount: in.DesiredCount,
+		ForceNewDeployment: in.ForceNewDeployment, HealthCheckGracePeriod: in.gracePeriod(),
+		NetworkConfiguration: in.NetworkConfiguration,
+	}
+	if in.TaskDefinition != nil {
+		ref := *in.TaskDefinition
+		up.TaskDefinition = &ref
+	}
+	if in.DeploymentConfiguration != nil {
+		dc := in.DeploymentConfiguration.model()
+		up.DeploymentConfiguration = &dc
+	}
+	if in.PlacementConstraints != nil {
+		cs := constraintsModel(*in.PlacementConstraints)
+		up.PlacementConstraints = &cs
+	}
+	if in.PlacementStrategy != nil {
+		ss := strategiesModel(*in.PlacementStrategy)
+		up.PlacementStrategy = &ss
+	}
+	s, err := h.o.UpdateService(ctx, up)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"service": h.wireService(*s)}, nil
+}
+
+func describeServices(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster  string   `json:"cluster"`
+		Services []string `json:"services"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Services) == 0 {
+		return nil, param("services must name 1 to 10 services.")
+	}
+	out, err := h.o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: in.Cluster, Services: in.Services})
+	if err != nil {
+		return nil, err
+	}
+	services := []wireService{}
+	for _, s := range out.Services {
+		services = append(services, h.wireService(s))
+	}
+	return map[string]any{"services": services, "failures": wireFailures(out.Failures)}, nil
+}
+
+func deleteService(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster string `json:"cluster"`
+		Service string `json:"service"`
+		Force   bool   `json:"force"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	s, err := h.o.DeleteService(ctx, in.Cluster, lastSegment(in.Service), in.Force)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"service": h.wireService(*s)}, nil
+}
+
+func listServices(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster            string `json:"cluster"`
+		SchedulingStrategy string `json:"schedulingStrategy"`
+		NextToken          string `json:"nextToken"`
+		MaxResults         int    `json:"maxResults"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.ListServices(ctx, stevedore.ListServicesInput{
+		Cluster: in.Cluster, SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
+		NextToken: in.NextToken, MaxResults: in.MaxResults,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return listOutput("serviceArns", out.ServiceArns, out.NextToken), nil
+}
+
+// --- tasks
+
+func runTask(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster                  string                     `json:"cluster"`
+		TaskDefinition           string                     `json:"taskDefinition"`
+		Count                    int                        `json:"count"`
+		Group                    string                     `json:"group"`
+		StartedBy                string                     `json:"startedBy"`
+		PlacementConstraints     []wireConstraint           `json:"placementConstraints"`
+		PlacementStrategy        []wireStrategy             `json:"placementStrategy"`
+		CapacityProviderStrategy []wireProviderStrategy     `json:"capacityProviderStrategy"`
+		Overrides                *task.TaskOverride         `json:"overrides"`
+		NetworkConfiguration     *task.NetworkConfiguration `json:"networkConfiguration"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.TaskDefinition == "" {
+		return nil, param("taskDefinition is required.")
+	}
+	out, err := h.o.RunTask(ctx, stevedore.RunTaskInput{
+		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, Count: in.Count, Group: in.Group, StartedBy: in.StartedBy,
+		PlacementConstraints: constraintsModel(in.PlacementConstraints), PlacementStrategy: strategiesModel(in.PlacementStrategy),
+		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy), Overrides: in.Overrides,
+		NetworkConfiguration: in.NetworkConfiguration,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := h.wireTasks(out.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"tasks": tasks, "failures": wireFailures(out.Failures)}, nil
+}
+
+func stopTask(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster string `json:"cluster"`
+		Task    string `json:"task"`
+		Reason  string `json:"reason"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.Task == "" {
+		return nil, param("task is required.")
+	}
+	t, err := h.o.StopTask(ctx, in.Cluster, in.Task, in.Reason)
+	if err != nil {
+		return nil, err
+	}
+	js, err := h.wireTask(t)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"task": js}, nil
+}
+
+func describeTasks(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster string   `json:"cluster"`
+		Tasks   []string `json:"tasks"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: in.Cluster, Tasks: in.Tasks})
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := h.wireTasks(out.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"tasks": tasks, "failures": wireFailures(out.Failures)}, nil
+}
+
+func listTasks(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster           string `json:"cluster"`
+		ContainerInstance string `json:"containerInstance"`
+		Family            string `json:"family"`
+		StartedBy         string `json:"startedBy"`
+		ServiceName       string `json:"serviceName"`
+		DesiredStatus     string `json:"desiredStatus"`
+		NextToken         string `json:"nextToken"`
+		MaxResults        int    `json:"maxResults"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	ids, err := h.o.ListTasks(ctx, stevedore.ListTasksInput{
+		Cluster: in.Cluster, ContainerInstance: lastSegment(in.ContainerInstance), Family: in.Family,
+		StartedBy: in.StartedBy, ServiceName: lastSegment(in.ServiceName), DesiredStatus: task.Status(in.DesiredStatus),
+	})
+	if err != nil {
+		return nil, err
+	}
+	page, next, err := offsetPage(ids, in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	arns := make([]string, len(page))
+	for i, id := range page {
+		arns[i] = h.o.TaskARN(in.Cluster, id)
+	}
+	return listOutput("taskArns", arns, next), nil
+}
+
+// lastSegment is the name at the end of an ARN ("...:service/c/web" is
+// "web"), or s itself.
+func lastSegment(s string) string {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '/' {
+			return s[i+1:]
+		}
+	}
+	return s
+}
