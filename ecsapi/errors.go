@@ -52,9 +52,6 @@ func toError(action string, err error) *Error {
 		case "cluster":
 			return clientError("ClusterNotFoundException", "Cluster not found.")
 		case "service":
-			if action == "UpdateService" {
-				return clientError("ServiceNotActiveException", "Service was not ACTIVE.")
-			}
 			return clientError("ServiceNotFoundException", "Service not found.")
 		case "task definition":
 			return clientError("ClientException", "Unable to describe task definition.")
