@@ -2,47 +2,90 @@ package stevedore
 
 import (
 	"encoding/base64"
+	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/task"
 )
 
-// arnPrefix begins every ARN the Orchestrator gives out: partition,
-// service and region (the launcher and RegisterTaskDefinition use the same).
-const arnPrefix = "arn:stevedore:ecs:local:"
+// The partition, region and account of the ARNs the API gives out unless
+// WithARNs says otherwise.
+const (
+	DefaultARNPartition = "aws"
+	DefaultARNRegion    = "local"
+	DefaultARNAccount   = "000000000000"
+)
 
-// ClusterARN is the ARN of a cluster.
-func (o *Orchestrator) ClusterARN(name string) string { return clusterARN(clusterName(name)) }
+// WithARNs sets the partition, region and account of the ARNs the API
+// gives out (clusterArn, serviceArn, taskArn, containerInstanceArn,
+// taskDefinitionArn), such as "aws", "eu-west-1", "123456789012" for
+// arn:aws:ecs:eu-west-1:123456789012:cluster/prod. Calls accept names and
+// ARNs alike; only the name at the end of an ARN counts.
+func WithARNs(partition, region, account string) Option {
+	return func(o *options) error {
+		for field, v := range map[string]string{"partition": partition, "region": region, "account": account} {
+			if v == "" || strings.ContainsAny(v, ":/ \t\n") {
+				return invalid("WithARNs."+field, "must be non-empty, without ':', '/' or spaces, got %q", v)
+			}
+		}
+		o.arnPrefix = arnPrefix(partition, region, account)
+		return nil
+	}
+}
+
+func arnPrefix(partition, region, account string) string {
+	return fmt.Sprintf("arn:%s:ecs:%s:%s:", partition, region, account)
+}
+
+// ClusterARN is the ARN of a cluster (named by name or ARN; "" is
+// DefaultCluster).
+func (o *Orchestrator) ClusterARN(name string) string {
+	return o.arnPrefix + "cluster/" + clusterName(name)
+}
 
 // ServiceARN is the ARN of a service of a cluster.
 func (o *Orchestrator) ServiceARN(clusterArg, name string) string {
-	return serviceARN(clusterName(clusterArg), name)
+	return o.arnPrefix + "service/" + clusterName(clusterArg) + "/" + lastSegment(name)
 }
 
 // ContainerInstanceARN is the ARN of a container instance of a cluster.
 func (o *Orchestrator) ContainerInstanceARN(clusterArg, id string) string {
-	return containerInstanceARN(clusterName(clusterArg), id)
+	return o.arnPrefix + "container-instance/" + clusterName(clusterArg) + "/" + lastSegment(id)
 }
 
 // TaskARN is the ARN of a task of a cluster.
 func (o *Orchestrator) TaskARN(clusterArg, id string) string {
-	return taskARN(clusterName(clusterArg), id)
+	return o.arnPrefix + "task/" + clusterName(clusterArg) + "/" + lastSegment(id)
 }
 
-// TaskDefinitionARN is the ARN of a task definition ("family:N").
+// TaskDefinitionARN is the ARN of a task definition ("family:N", or an
+// ARN ending in it).
 func (o *Orchestrator) TaskDefinitionARN(ref string) string {
-	return arnPrefix + "task-definition/" + ref
+	return o.arnPrefix + "task-definition/" + lastSegment(ref)
 }
 
-func clusterARN(name string) string { return arnPrefix + "cluster/" + name }
-
-func serviceARN(clusterName, name string) string {
-	return arnPrefix + "service/" + clusterName + "/" + name
+// describeTask is the task as the API shows it: the stored task with its
+// ARNs in the Orchestrator's form and its network attachment in ECS's.
+func (o *Orchestrator) describeTask(t *state.Task) *task.Task {
+	out := describeTaskNetwork(t)
+	clusterName := t.ClusterName()
+	out.TaskARN = o.TaskARN(clusterName, t.ID())
+	out.ClusterARN = o.ClusterARN(clusterName)
+	if id := t.ContainerInstanceID(); id != "" {
+		out.ContainerInstanceARN = o.ContainerInstanceARN(clusterName, id)
+	}
+	out.TaskDefinitionARN = o.TaskDefinitionARN(t.TaskDefinitionRef())
+	return out
 }
 
-func containerInstanceARN(clusterName, id string) string {
-	return arnPrefix + "container-instance/" + clusterName + "/" + id
+// describeTaskDefinition is a task definition as the API shows it.
+func (o *Orchestrator) describeTaskDefinition(td *task.TaskDefinition) *task.TaskDefinition {
+	out := td.Clone()
+	out.TaskDefinitionARN = o.TaskDefinitionARN(td.Ref())
+	return out
 }
-
-func taskARN(clusterName, id string) string { return arnPrefix + "task/" + clusterName + "/" + id }
 
 // missing is the Failure of a Describe call for an object that does not
 // exist, as ECS reports it.

@@ -164,7 +164,7 @@ func (o *Orchestrator) DescribeClusters(ctx context.Context, in DescribeClusters
 			name := clusterName(arg)
 			c, err := store.Get[*state.Cluster](tx, state.KindClusters, name)
 			if errors.Is(err, store.ErrNotFound) {
-				out.Failures = append(out.Failures, missing(clusterARN(name)))
+				out.Failures = append(out.Failures, missing(o.ClusterARN(name)))
 				continue
 			}
 			if err != nil {
@@ -234,7 +234,7 @@ func (o *Orchestrator) ListClusters(ctx context.Context, in ListClustersInput) (
 	}
 	out := &ListClustersOutput{NextToken: next}
 	for _, n := range page {
-		out.ClusterArns = append(out.ClusterArns, clusterARN(n))
+		out.ClusterArns = append(out.ClusterArns, o.ClusterARN(n))
 	}
 	return out, nil
 }
@@ -511,7 +511,7 @@ func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, in Descri
 				id := lastSegment(arg)
 				inst, err := o.getInstance(tx, clusterName, id)
 				if errors.Is(err, ErrNotFound) {
-					out.Failures = append(out.Failures, missing(containerInstanceARN(clusterName, id)))
+					out.Failures = append(out.Failures, missing(o.ContainerInstanceARN(clusterName, id)))
 					continue
 				}
 				if err != nil {

@@ -357,7 +357,7 @@ func (o *Orchestrator) DescribeServices(ctx context.Context, in DescribeServices
 			n := lastSegment(arg)
 			s, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(clusterName, n))
 			if errors.Is(err, store.ErrNotFound) {
-				out.Failures = append(out.Failures, missing(serviceARN(clusterName, n)))
+				out.Failures = append(out.Failures, missing(o.ServiceARN(clusterName, n)))
 				continue
 			}
 			if err != nil {
@@ -428,7 +428,7 @@ func (o *Orchestrator) ListServices(ctx context.Context, in ListServicesInput) (
 	}
 	out := &ListServicesOutput{NextToken: next}
 	for _, n := range page {
-		out.ServiceArns = append(out.ServiceArns, serviceARN(clusterName, n))
+		out.ServiceArns = append(out.ServiceArns, o.ServiceARN(clusterName, n))
 	}
 	return out, nil
 }

@@ -199,3 +199,39 @@ func TestListClustersAndServicesPage(t *testing.T) {
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 	})
 }
+
+func TestARNsAreConsistentAndConfigurable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o, err := stevedore.New(stevedore.WithSeed(1), stevedore.WithARNs("aws", "eu-west-1", "123456789012"))
+		require.NoError(t, err)
+		e := envFor(t, o, 1)
+		ref := e.register("v1")
+		const prefix = "arn:aws:ecs:eu-west-1:123456789012:"
+
+		td, err := o.DescribeTaskDefinition(e.ctx, prefix+"task-definition/"+ref)
+		require.NoError(t, err)
+		assert.Equal(t, prefix+"task-definition/web:1", td.TaskDefinitionARN)
+
+		run, err := o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: prefix + "cluster/test", TaskDefinition: td.TaskDefinitionARN})
+		require.NoError(t, err)
+		require.Len(t, run.Tasks, 1)
+		tk := run.Tasks[0]
+		assert.Equal(t, prefix+"task/test/"+tk.ID(), tk.TaskARN)
+		assert.Equal(t, prefix+"cluster/test", tk.ClusterARN)
+		assert.Equal(t, prefix+"container-instance/test/i-0", tk.ContainerInstanceARN)
+		assert.Equal(t, prefix+"task-definition/web:1", tk.TaskDefinitionARN)
+		assert.Equal(t, "test", tk.ClusterName())
+
+		described, err := o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tk.TaskARN}})
+		require.NoError(t, err)
+		require.Len(t, described.Tasks, 1)
+		assert.Equal(t, tk.TaskARN, described.Tasks[0].TaskARN)
+		stopped, err := o.StopTask(e.ctx, prefix+"cluster/test", tk.TaskARN, "")
+		require.NoError(t, err)
+		assert.Equal(t, tk.TaskARN, stopped.TaskARN)
+
+		_, err = stevedore.New(stevedore.WithARNs("aws", "eu:west", "1"))
+		assert.ErrorIs(t, err, stevedore.ErrInvalid)
+		assert.ErrorContains(t, err, "WithARNs.region")
+	})
+}

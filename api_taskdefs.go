@@ -44,13 +44,13 @@ func (o *Orchestrator) RegisterTaskDefinition(ctx context.Context, td *task.Task
 		reg.Status = task.DefinitionActive
 		reg.RegisteredAt = o.now()
 		reg.DeregisteredAt = time.Time{}
-		reg.TaskDefinitionARN = "arn:stevedore:ecs:local:task-definition/" + reg.Ref()
+		reg.TaskDefinitionARN = o.TaskDefinitionARN(reg.Ref())
 		return tx.Create(&state.TaskDefinition{TaskDefinition: reg})
 	})
 	if err != nil {
 		return nil, err
 	}
-	return reg.Clone(), nil
+	return o.describeTaskDefinition(reg), nil
 }
 
 // DeregisterTaskDefinition marks family:N INACTIVE. Running tasks and
@@ -77,7 +77,7 @@ func (o *Orchestrator) DeregisterTaskDefinition(ctx context.Context, ref string)
 				return err
 			}
 		}
-		out = next.TaskDefinition.Clone()
+		out = o.describeTaskDefinition(next.TaskDefinition)
 		return nil
 	})
 	return out, err
@@ -92,7 +92,7 @@ func (o *Orchestrator) DescribeTaskDefinition(ctx context.Context, ref string) (
 		if err != nil {
 			return err
 		}
-		out = d.TaskDefinition.Clone()
+		out = o.describeTaskDefinition(d.TaskDefinition)
 		return nil
 	})
 	return out, err

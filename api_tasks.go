@@ -167,7 +167,7 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 			return err
 		}
 		for _, t := range created {
-			out.Tasks = append(out.Tasks, describeTask(t))
+			out.Tasks = append(out.Tasks, o.describeTask(t))
 		}
 		return nil
 	})
@@ -197,7 +197,7 @@ func (o *Orchestrator) StopTask(ctx context.Context, clusterArg, taskID, reason 
 				return err
 			}
 		}
-		out = describeTask(next)
+		out = o.describeTask(next)
 		return nil
 	})
 	return out, err
@@ -238,13 +238,13 @@ func (o *Orchestrator) DescribeTasks(ctx context.Context, in DescribeTasksInput)
 		for _, id := range in.Tasks {
 			t, err := o.getTask(tx, clusterName, id)
 			if errors.Is(err, ErrNotFound) {
-				out.Failures = append(out.Failures, missing(taskARN(clusterName, lastSegment(id))))
+				out.Failures = append(out.Failures, missing(o.TaskARN(clusterName, id)))
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			out.Tasks = append(out.Tasks, describeTask(t))
+			out.Tasks = append(out.Tasks, o.describeTask(t))
 		}
 		return nil
 	})
@@ -326,9 +326,9 @@ func lastSlash(s string) int {
 	return -1
 }
 
-// describeTask is the task as the API shows it: the stored task with its
-// network attachment in ECS's form.
-func describeTask(t *state.Task) *task.Task {
+// describeTaskNetwork is the stored task with its network attachment in
+// ECS's form.
+func describeTaskNetwork(t *state.Task) *task.Task {
 	out := t.Task.Clone()
 	if n := t.Network; n != nil && n.Address.IsValid() {
 		out.Attachments = []task.Attachment{{

@@ -88,6 +88,8 @@ type Orchestrator struct {
 	scalingPeriod time.Duration
 	// taskPolicy is the task policy of clusters that set none.
 	taskPolicy policy.Policy
+	// arnPrefix begins the ARNs the API gives out (see WithARNs).
+	arnPrefix string
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -109,6 +111,10 @@ func New(opts ...Option) (*Orchestrator, error) {
 		rules:        o.rules,
 		alarms:       o.alarms,
 		taskPolicy:   DefaultTaskPolicy,
+		arnPrefix:    arnPrefix(DefaultARNPartition, DefaultARNRegion, DefaultARNAccount),
+	}
+	if o.arnPrefix != "" {
+		orc.arnPrefix = o.arnPrefix
 	}
 	if o.taskPolicy != nil {
 		orc.taskPolicy = *o.taskPolicy
