@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,8 +327,8 @@ func (e *env) clusters(t *testing.T) []string {
 }
 
 func TestRefusedRequestsChangeNothing(t *testing.T) {
-	skewed := time.Now()
-	e := newEnv(t, ecsapi.WithClock(func() time.Time { return skewed }), ecsapi.WithMaxBodyBytes(4096))
+	var skew atomic.Int64 // how far ahead of real time the Handler's clock is
+	e := newEnv(t, ecsapi.WithClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }), ecsapi.WithMaxBodyBytes(4096))
 	ctx := t.Context()
 	before := e.clusters(t)
 	create := &ecs.CreateClusterInput{ClusterName: aws.String("intruder")}
@@ -338,10 +339,13 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 	assert.Equal(t, "UnrecognizedClientException", apiError(err))
 
 	// A request signed now, checked by a clock 20 minutes ahead.
-	skewed = time.Now().Add(20 * time.Minute)
+	skew.Store(int64(20 * time.Minute))
 	_, err = e.client.CreateCluster(ctx, create)
 	assert.Equal(t, "InvalidSignatureException", apiError(err))
-	skewed = time.Now()
+	skew.Store(int64(-20 * time.Minute))
+	_, err = e.client.CreateCluster(ctx, create)
+	assert.Equal(t, "InvalidSignatureException", apiError(err), "a request from the future")
+	skew.Store(0)
 
 	post := func(target, body string, header http.Header) (*http.Response, string) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL, strings.NewReader(body))
