@@ -18,8 +18,8 @@ var actions = map[string]action{
 	"DeleteCluster":            deleteCluster,
 	"ListClusters":             listClusters,
 	"RegisterTaskDefinition":   registerTaskDefinition,
-	"DescribeTaskDefinition":   describeTaskDefinition,
-	"DeregisterTaskDefinition": deregisterTaskDefinition,
+	"DescribeTaskDefinition":   taskDefinitionAction((*stevedore.Orchestrator).DescribeTaskDefinition),
+	"DeregisterTaskDefinition": taskDefinitionAction((*stevedore.Orchestrator).DeregisterTaskDefinition),
 	"ListTaskDefinitions":      listTaskDefinitions,
 	"CreateService":            createService,
 	"UpdateService":            updateService,
@@ -153,40 +153,29 @@ func registerTaskDefinition(h *Handler, ctx context.Context, body []byte) (any, 
 	return map[string]any{"taskDefinition": js, "tags": reg.Tags}, nil
 }
 
-func describeTaskDefinition(h *Handler, ctx context.Context, body []byte) (any, error) {
-	var in struct {
-		TaskDefinition string `json:"taskDefinition"`
+// taskDefinitionAction serves an action that takes a task definition
+// reference and answers with the task definition: Describe and Deregister.
+func taskDefinitionAction(call func(o *stevedore.Orchestrator, ctx context.Context, ref string) (*task.TaskDefinition, error)) action {
+	return func(h *Handler, ctx context.Context, body []byte) (any, error) {
+		var in struct {
+			TaskDefinition string `json:"taskDefinition"`
+		}
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		if in.TaskDefinition == "" {
+			return nil, param("taskDefinition is required.")
+		}
+		td, err := call(h.o, ctx, in.TaskDefinition)
+		if err != nil {
+			return nil, err
+		}
+		js, err := h.wireTaskDefinition(td)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"taskDefinition": js}, nil
 	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	td, err := h.o.DescribeTaskDefinition(ctx, in.TaskDefinition)
-	if err != nil {
-		return nil, err
-	}
-	js, err := h.wireTaskDefinition(td)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"taskDefinition": js}, nil
-}
-
-func deregisterTaskDefinition(h *Handler, ctx context.Context, body []byte) (any, error) {
-	var in struct {
-		TaskDefinition string `json:"taskDefinition"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	td, err := h.o.DeregisterTaskDefinition(ctx, in.TaskDefinition)
-	if err != nil {
-		return nil, err
-	}
-	js, err := h.wireTaskDefinition(td)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"taskDefinition": js}, nil
 }
 
 func listTaskDefinitions(h *Handler, ctx context.Context, body []byte) (any, error) {
