@@ -95,21 +95,28 @@ func missing(arn string) Failure { return Failure{Arn: arn, Reason: "MISSING"} }
 // at most maxResults (1 to limit; 0 means limit), and the token of the next
 // page ("" after the last).
 func paginate(items []string, maxResults, limit int, token string) (page []string, next string, err error) {
+	return paginateBy(items, strings.Compare, maxResults, limit, token)
+}
+
+// paginateBy is paginate with items sorted by cmp. A token names the last
+// item of its page, so that a page follows it even when items were added
+// or removed in between.
+func paginateBy(items []string, cmp func(a, b string) int, maxResults, limit int, token string) (page []string, next string, err error) {
 	if maxResults == 0 {
 		maxResults = limit
 	}
 	if maxResults < 1 || maxResults > limit {
 		return nil, "", invalid("maxResults", "must be between 1 and %d, got %d", limit, maxResults)
 	}
-	slices.Sort(items)
+	slices.SortFunc(items, cmp)
 	start := 0
 	if token != "" {
 		after, err := base64.RawURLEncoding.DecodeString(token)
 		if err != nil || len(after) == 0 {
 			return nil, "", invalid("nextToken", "is not a token this API gave out")
 		}
-		start, _ = slices.BinarySearch(items, string(after))
-		if start < len(items) && items[start] == string(after) {
+		start, _ = slices.BinarySearchFunc(items, string(after), cmp)
+		if start < len(items) && cmp(items[start], string(after)) == 0 {
 			start++
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/task"
 	"github.com/stevedore-io/stevedore/stevedoretest"
 )
 
@@ -233,5 +234,57 @@ func TestARNsAreConsistentAndConfigurable(t *testing.T) {
 		_, err = stevedore.New(stevedore.WithARNs("aws", "eu:west", "1"))
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.ErrorContains(t, err, "WithARNs.region")
+	})
+}
+
+func TestListTaskDefinitionsAndFamilies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 0)
+		for range 11 {
+			e.register("v")
+		}
+		other, _, err := task.ParseDefinition([]byte(`{"family": "worker", "containerDefinitions": [{"name": "w", "image": "w", "memory": 64}]}`))
+		require.NoError(t, err)
+		_, err = e.o.RegisterTaskDefinition(e.ctx, other)
+		require.NoError(t, err)
+		_, err = e.o.DeregisterTaskDefinition(e.ctx, "worker:1")
+		require.NoError(t, err)
+
+		// Revisions in numeric order across pages (web:10 after web:9).
+		var got []string
+		in := stevedore.ListTaskDefinitionsInput{FamilyPrefix: "web", MaxResults: 4}
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 4)
+			out, err := e.o.ListTaskDefinitions(e.ctx, in)
+			require.NoError(t, err)
+			got = append(got, out.TaskDefinitionArns...)
+			if out.NextToken == "" {
+				break
+			}
+			in.NextToken = out.NextToken
+		}
+		require.Len(t, got, 11)
+		assert.Equal(t, e.o.TaskDefinitionARN("web:9"), got[8])
+		assert.Equal(t, e.o.TaskDefinitionARN("web:10"), got[9])
+
+		desc, err := e.o.ListTaskDefinitions(e.ctx, stevedore.ListTaskDefinitionsInput{Sort: "DESC", MaxResults: 2})
+		require.NoError(t, err)
+		assert.Equal(t, []string{e.o.TaskDefinitionARN("web:11"), e.o.TaskDefinitionARN("web:10")}, desc.TaskDefinitionArns)
+		inactive, err := e.o.ListTaskDefinitions(e.ctx, stevedore.ListTaskDefinitionsInput{Status: task.DefinitionInactive})
+		require.NoError(t, err)
+		assert.Equal(t, []string{e.o.TaskDefinitionARN("worker:1")}, inactive.TaskDefinitionArns)
+
+		for status, want := range map[task.DefinitionStatus][]string{
+			"": {"web", "worker"}, task.DefinitionActive: {"web"}, task.DefinitionInactive: {"worker"},
+		} {
+			out, err := e.o.ListTaskDefinitionFamilies(e.ctx, stevedore.ListTaskDefinitionFamiliesInput{Status: status})
+			require.NoError(t, err)
+			assert.Equal(t, want, out.Families, "status %q", status)
+		}
+		out, err := e.o.ListTaskDefinitionFamilies(e.ctx, stevedore.ListTaskDefinitionFamiliesInput{FamilyPrefix: "wo"})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"worker"}, out.Families)
+		_, err = e.o.ListTaskDefinitions(e.ctx, stevedore.ListTaskDefinitionsInput{Sort: "UP"})
+		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 	})
 }

@@ -13,23 +13,24 @@ import (
 
 // actions are the ECS actions served, by name.
 var actions = map[string]action{
-	"CreateCluster":            createCluster,
-	"DescribeClusters":         describeClusters,
-	"DeleteCluster":            deleteCluster,
-	"ListClusters":             listClusters,
-	"RegisterTaskDefinition":   registerTaskDefinition,
-	"DescribeTaskDefinition":   taskDefinitionAction((*stevedore.Orchestrator).DescribeTaskDefinition),
-	"DeregisterTaskDefinition": taskDefinitionAction((*stevedore.Orchestrator).DeregisterTaskDefinition),
-	"ListTaskDefinitions":      listTaskDefinitions,
-	"CreateService":            createService,
-	"UpdateService":            updateService,
-	"DescribeServices":         describeServices,
-	"DeleteService":            deleteService,
-	"ListServices":             listServices,
-	"RunTask":                  runTask,
-	"StopTask":                 stopTask,
-	"DescribeTasks":            describeTasks,
-	"ListTasks":                listTasks,
+	"CreateCluster":              createCluster,
+	"DescribeClusters":           describeClusters,
+	"DeleteCluster":              deleteCluster,
+	"ListClusters":               listClusters,
+	"RegisterTaskDefinition":     registerTaskDefinition,
+	"DescribeTaskDefinition":     taskDefinitionAction((*stevedore.Orchestrator).DescribeTaskDefinition),
+	"DeregisterTaskDefinition":   taskDefinitionAction((*stevedore.Orchestrator).DeregisterTaskDefinition),
+	"ListTaskDefinitions":        listTaskDefinitions,
+	"ListTaskDefinitionFamilies": listTaskDefinitionFamilies,
+	"CreateService":              createService,
+	"UpdateService":              updateService,
+	"DescribeServices":           describeServices,
+	"DeleteService":              deleteService,
+	"ListServices":               listServices,
+	"RunTask":                    runTask,
+	"StopTask":                   stopTask,
+	"DescribeTasks":              describeTasks,
+	"ListTasks":                  listTasks,
 }
 
 // param is an InvalidParameterException about a member.
@@ -189,32 +190,33 @@ func listTaskDefinitions(h *Handler, ctx context.Context, body []byte) (any, err
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	status := task.DefinitionStatus(in.Status)
-	if status == "" {
-		status = task.DefinitionActive
-	}
-	refs, err := h.o.ListTaskDefinitions(ctx, in.FamilyPrefix, status)
+	out, err := h.o.ListTaskDefinitions(ctx, stevedore.ListTaskDefinitionsInput{
+		FamilyPrefix: in.FamilyPrefix, Status: task.DefinitionStatus(in.Status), Sort: in.Sort,
+		MaxResults: in.MaxResults, NextToken: in.NextToken,
+	})
 	if err != nil {
 		return nil, err
 	}
-	switch in.Sort {
-	case "", "ASC":
-	case "DESC":
-		for i, j := 0, len(refs)-1; i < j; i, j = i+1, j-1 {
-			refs[i], refs[j] = refs[j], refs[i]
-		}
-	default:
-		return nil, param("sort must be ASC or DESC.")
+	return listOutput("taskDefinitionArns", out.TaskDefinitionArns, out.NextToken), nil
+}
+
+func listTaskDefinitionFamilies(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		FamilyPrefix string `json:"familyPrefix"`
+		Status       string `json:"status"`
+		NextToken    string `json:"nextToken"`
+		MaxResults   int    `json:"maxResults"`
 	}
-	page, next, err := offsetPage(refs, in.MaxResults, in.NextToken)
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.ListTaskDefinitionFamilies(ctx, stevedore.ListTaskDefinitionFamiliesInput{
+		FamilyPrefix: in.FamilyPrefix, Status: task.DefinitionStatus(in.Status), MaxResults: in.MaxResults, NextToken: in.NextToken,
+	})
 	if err != nil {
 		return nil, err
 	}
-	arns := make([]string, len(page))
-	for i, ref := range page {
-		arns[i] = h.o.TaskDefinitionARN(ref)
-	}
-	return listOutput("taskDefinitionArns", arns, next), nil
+	return listOutput("families", out.Families, out.NextToken), nil
 }
 
 // offsetPage pages items the Go API lists whole: the token is the offset

@@ -175,6 +175,20 @@ func TestTaskDefinitions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{e.o.TaskDefinitionARN("web:1")}, inactive.TaskDefinitionArns)
 
+	var desc []string
+	pages := ecs.NewListTaskDefinitionsPaginator(e.client, &ecs.ListTaskDefinitionsInput{
+		Sort: types.SortOrderDesc, Status: types.TaskDefinitionStatusInactive, MaxResults: aws.Int32(1),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		require.NoError(t, err)
+		desc = append(desc, page.TaskDefinitionArns...)
+	}
+	assert.Equal(t, []string{e.o.TaskDefinitionARN("web:1")}, desc)
+	families, err := e.client.ListTaskDefinitionFamilies(ctx, &ecs.ListTaskDefinitionFamiliesInput{FamilyPrefix: aws.String("w")})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"web"}, families.Families)
+
 	_, err = e.client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("nope:3")})
 	var ce *types.ClientException
 	assert.ErrorAs(t, err, &ce)
