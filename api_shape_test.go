@@ -13,8 +13,8 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
-	"github.com/stevedore-io/stevedore/task"
 	"github.com/stevedore-io/stevedore/stevedoretest"
+	"github.com/stevedore-io/stevedore/task"
 )
 
 func TestCreateServiceRefusesDesiredCountOfDaemon(t *testing.T) {
