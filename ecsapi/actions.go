@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -31,6 +32,9 @@ var actions = map[string]action{
 	"StopTask":                   stopTask,
 	"DescribeTasks":              describeTasks,
 	"ListTasks":                  listTasks,
+
+	"DescribeContainerInstances": describeContainerInstances,
+	"ListContainerInstances":     listContainerInstances,
 }
 
 // param is an InvalidParameterException about a member.
@@ -538,4 +542,49 @@ func lastSegment(s string) string {
 		}
 	}
 	return s
+}
+
+// --- container instances
+
+func describeContainerInstances(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster            string   `json:"cluster"`
+		ContainerInstances []string `json:"containerInstances"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.ContainerInstances) == 0 {
+		return nil, param("containerInstances must name 1 to 100 container instances.")
+	}
+	out, err := h.o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: in.Cluster, ContainerInstances: in.ContainerInstances})
+	if err != nil {
+		return nil, err
+	}
+	instances := []wireContainerInstance{}
+	for _, i := range out.ContainerInstances {
+		instances = append(instances, h.wireContainerInstance(i))
+	}
+	return map[string]any{"containerInstances": instances, "failures": wireFailures(out.Failures)}, nil
+}
+
+func listContainerInstances(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster    string `json:"cluster"`
+		Filter     string `json:"filter"`
+		Status     string `json:"status"`
+		NextToken  string `json:"nextToken"`
+		MaxResults int    `json:"maxResults"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.ListContainerInstances(ctx, stevedore.ListContainerInstancesInput{
+		Cluster: in.Cluster, Filter: in.Filter, Status: cluster.InstanceStatus(in.Status),
+		MaxResults: in.MaxResults, NextToken: in.NextToken,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return listOutput("containerInstanceArns", out.ContainerInstanceArns, out.NextToken), nil
 }

@@ -415,3 +415,35 @@ func TestUnknownActionIsRefused(t *testing.T) {
 type httpDoer func(*http.Request) (*http.Response, error)
 
 func (f httpDoer) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestContainerInstances(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+
+	listed, err := e.client.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{
+		Cluster: aws.String("c"), Filter: aws.String("attribute:ecs.availability-zone == zone-i-2"),
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{e.o.ContainerInstanceARN("c", "i-2")}, listed.ContainerInstanceArns)
+
+	described, err := e.client.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{
+		Cluster: aws.String("c"), ContainerInstances: []string{"i-1", e.o.ContainerInstanceARN("c", "i-9")},
+	})
+	require.NoError(t, err)
+	require.Len(t, described.ContainerInstances, 1)
+	ci := described.ContainerInstances[0]
+	assert.Equal(t, "i-1", aws.ToString(ci.Ec2InstanceId))
+	assert.Equal(t, "ACTIVE", aws.ToString(ci.Status))
+	assert.True(t, ci.AgentConnected)
+	require.NotNil(t, ci.RegisteredAt)
+	registered := map[string]int32{}
+	for _, r := range ci.RegisteredResources {
+		registered[aws.ToString(r.Name)] = r.IntegerValue
+	}
+	assert.Equal(t, map[string]int32{"CPU": 2048, "MEMORY": 4096, "PORTS": 0, "PORTS_UDP": 0}, registered)
+	require.Len(t, described.Failures, 1)
+	assert.Equal(t, "MISSING", aws.ToString(described.Failures[0].Reason))
+
+	_, err = e.client.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("c"), Filter: aws.String("attribute:x ==")})
+	assert.Equal(t, "InvalidParameterException", apiError(err))
+}

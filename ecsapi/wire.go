@@ -2,6 +2,8 @@ package ecsapi
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -305,6 +307,67 @@ func (h *Handler) wireService(s service.Service) wireService {
 	}
 	for _, e := range s.Events {
 		out.Events = append(out.Events, wireEvent{ID: e.ID, CreatedAt: epoch(e.CreatedAt), Message: e.Message})
+	}
+	return out
+}
+
+// wireResource is ECS's Resource: CPU and MEMORY as integers, PORTS and
+// PORTS_UDP as string sets.
+type wireResource struct {
+	Name           string   `json:"name"`
+	Type           string   `json:"type"`
+	IntegerValue   int      `json:"integerValue,omitempty"`
+	StringSetValue []string `json:"stringSetValue,omitempty"`
+}
+
+func wireResources(r cluster.Resources) []wireResource {
+	out := []wireResource{
+		{Name: "CPU", Type: "INTEGER", IntegerValue: r.CPU},
+		{Name: "MEMORY", Type: "INTEGER", IntegerValue: r.Memory},
+	}
+	ports := map[cluster.Protocol][]string{}
+	for _, p := range r.Ports {
+		ports[p.Protocol] = append(ports[p.Protocol], strconv.Itoa(int(p.Number)))
+	}
+	out = append(out, wireResource{Name: "PORTS", Type: "STRINGSET", StringSetValue: ports[cluster.TCP]})
+	out = append(out, wireResource{Name: "PORTS_UDP", Type: "STRINGSET", StringSetValue: ports[cluster.UDP]})
+	return out
+}
+
+// wireAttribute is ECS's Attribute.
+type wireAttribute struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+}
+
+// wireContainerInstance is ECS's ContainerInstance.
+type wireContainerInstance struct {
+	ContainerInstanceArn string            `json:"containerInstanceArn"`
+	Ec2InstanceID        string            `json:"ec2InstanceId"`
+	CapacityProviderName string            `json:"capacityProviderName,omitempty"`
+	Status               string            `json:"status"`
+	StatusReason         string            `json:"statusReason,omitempty"`
+	AgentConnected       bool              `json:"agentConnected"`
+	RunningTasksCount    int               `json:"runningTasksCount"`
+	PendingTasksCount    int               `json:"pendingTasksCount"`
+	RegisteredResources  []wireResource    `json:"registeredResources"`
+	RemainingResources   []wireResource    `json:"remainingResources"`
+	Attributes           []wireAttribute   `json:"attributes"`
+	RegisteredAt         epoch             `json:"registeredAt,omitzero"`
+	VersionInfo          map[string]string `json:"versionInfo"`
+}
+
+func (h *Handler) wireContainerInstance(i cluster.ContainerInstance) wireContainerInstance {
+	out := wireContainerInstance{
+		ContainerInstanceArn: h.o.ContainerInstanceARN(i.Cluster, i.ID), Ec2InstanceID: i.ID,
+		CapacityProviderName: i.CapacityProvider, Status: string(i.Status), StatusReason: i.StatusReason,
+		AgentConnected: i.AgentConnected, RunningTasksCount: i.RunningTasksCount, PendingTasksCount: i.PendingTasksCount,
+		RegisteredResources: wireResources(i.Registered), RemainingResources: wireResources(i.Remaining),
+		Attributes: []wireAttribute{}, RegisteredAt: epoch(i.RegisteredAt),
+		VersionInfo: map[string]string{"agentVersion": i.AgentVersion},
+	}
+	for _, name := range slices.Sorted(maps.Keys(i.Attributes)) {
+		out.Attributes = append(out.Attributes, wireAttribute{Name: name, Value: i.Attributes[name]})
 	}
 	return out
 }
