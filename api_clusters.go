@@ -239,11 +239,22 @@ func (o *Orchestrator) ListClusters(ctx context.Context, in ListClustersInput) (
 	return out, nil
 }
 
+// DeleteClusterInput names a cluster to delete, as ECS DeleteCluster.
+type DeleteClusterInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+}
+
+// DeleteClusterOutput is the cluster as it is once deleted (INACTIVE).
+type DeleteClusterOutput struct {
+	Cluster ClusterDescription
+}
+
 // DeleteCluster marks a cluster INACTIVE. It fails with ErrInUse while
 // container instances are registered or services are active in it.
-func (o *Orchestrator) DeleteCluster(ctx context.Context, name string) error {
-	name = clusterName(name)
-	return o.store.Update(ctx, func(tx store.Tx) error {
+func (o *Orchestrator) DeleteCluster(ctx context.Context, in DeleteClusterInput) (*DeleteClusterOutput, error) {
+	name := clusterName(in.Cluster)
+	err := o.store.Update(ctx, func(tx store.Tx) error {
 		c, err := o.getCluster(tx, name)
 		if err != nil {
 			return err
@@ -270,6 +281,17 @@ func (o *Orchestrator) DeleteCluster(ctx context.Context, name string) error {
 		next.Status = cluster.ClusterInactive
 		return tx.Update(next)
 	})
+	if err != nil {
+		return nil, err
+	}
+	described, err := o.DescribeClusters(ctx, DescribeClustersInput{Clusters: []string{name}})
+	if err != nil {
+		return nil, err
+	}
+	if len(described.Clusters) == 0 {
+		return nil, notFound("cluster", name)
+	}
+	return &DeleteClusterOutput{Cluster: described.Clusters[0]}, nil
 }
 
 func (o *Orchestrator) getCluster(tx store.ReadTx, name string) (*state.Cluster, error) {
@@ -413,11 +435,44 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 	return &inst, nil
 }
 
+// DeregisterContainerInstanceInput names an instance to deregister, as ECS
+// DeregisterContainerInstance.
+type DeregisterContainerInstanceInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// ContainerInstance is the instance's ID or ARN.
+	ContainerInstance string
+	// Force deregisters an instance that still has tasks: they are
+	// stopped, and the services place them elsewhere.
+	Force bool
+}
+
+// DeregisterContainerInstanceOutput is the instance as it is once
+// deregistered (INACTIVE).
+type DeregisterContainerInstanceOutput struct {
+	ContainerInstance cluster.ContainerInstance
+}
+
 // DeregisterContainerInstance removes an instance from its cluster. Without
-// force it fails with ErrInUse while tasks still run there; with force the
-// tasks are stopped and the services place them elsewhere.
-func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, clusterName, id string, force bool) error {
-	return o.deregister(ctx, clusterName, id, force, task.TerminationNotice, "Container instance deregistered", "deregistered")
+// Force it fails with ErrInUse while tasks still run there.
+func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, in DeregisterContainerInstanceInput) (*DeregisterContainerInstanceOutput, error) {
+	clusterName, id := clusterName(in.Cluster), lastSegment(in.ContainerInstance)
+	if err := o.deregister(ctx, clusterName, id, in.Force, task.TerminationNotice, "Container instance deregistered", "deregistered"); err != nil {
+		return nil, err
+	}
+	var out cluster.ContainerInstance
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		inst, err := o.getInstance(tx, clusterName, id)
+		if err != nil {
+			return err
+		}
+		out = inst.Clone()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &DeregisterContainerInstanceOutput{ContainerInstance: out}, nil
 }
 
 // deregister makes an instance INACTIVE for instReason; with force, the
@@ -442,32 +497,69 @@ func (o *Orchestrator) deregister(ctx context.Context, clusterArg, id string, fo
 	return err
 }
 
+// UpdateContainerInstancesStateInput sets the status of instances, as ECS
+// UpdateContainerInstancesState.
+type UpdateContainerInstancesStateInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// ContainerInstances are up to MaxDescribeContainerInstances IDs or
+	// ARNs.
+	ContainerInstances []string
+	// Status is ACTIVE or DRAINING.
+	Status cluster.InstanceStatus
+}
+
+// UpdateContainerInstancesStateOutput is the instances as they are now,
+// and a Failure (reason "MISSING") for each one that is not in the
+// cluster.
+type UpdateContainerInstancesStateOutput struct {
+	ContainerInstances []cluster.ContainerInstance
+	Failures           []Failure
+}
+
 // UpdateContainerInstancesState sets instances ACTIVE or DRAINING. A
 // DRAINING instance receives no new tasks, and the services replace the
 // tasks running there within their minimum healthy bound.
-func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, clusterArg string, status cluster.InstanceStatus, ids ...string) error {
-	clusterName := clusterName(clusterArg)
-	if status != cluster.StatusActive && status != cluster.StatusDraining {
-		return invalid("status", "must be ACTIVE or DRAINING, got %q", status)
+func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, in UpdateContainerInstancesStateInput) (*UpdateContainerInstancesStateOutput, error) {
+	clusterName := clusterName(in.Cluster)
+	if in.Status != cluster.StatusActive && in.Status != cluster.StatusDraining {
+		return nil, invalid("status", "must be ACTIVE or DRAINING, got %q", in.Status)
 	}
-	return o.store.Update(ctx, func(tx store.Tx) error {
-		for _, id := range ids {
+	if len(in.ContainerInstances) == 0 || len(in.ContainerInstances) > MaxDescribeContainerInstances {
+		return nil, invalid("containerInstances", "must name 1 to %d instances, got %d", MaxDescribeContainerInstances, len(in.ContainerInstances))
+	}
+	out := &UpdateContainerInstancesStateOutput{}
+	err := o.store.Update(ctx, func(tx store.Tx) error {
+		out.ContainerInstances, out.Failures = nil, nil
+		if _, err := o.getCluster(tx, clusterName); err != nil {
+			return err
+		}
+		for _, arg := range in.ContainerInstances {
+			id := lastSegment(arg)
 			inst, err := o.getInstance(tx, clusterName, id)
+			if errors.Is(err, ErrNotFound) {
+				out.Failures = append(out.Failures, missing(o.ContainerInstanceARN(clusterName, id)))
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			if inst.Status == status {
-				continue
-			}
 			next := inst.Copy()
-			next.Status = status
-			next.StatusReason = ""
-			if err := tx.Update(next); err != nil {
-				return err
+			if next.Status != in.Status {
+				next.Status = in.Status
+				next.StatusReason = ""
+				if err := tx.Update(next); err != nil {
+					return err
+				}
 			}
+			out.ContainerInstances = append(out.ContainerInstances, next.Clone())
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // DescribeContainerInstancesInput names instances of a cluster, as ECS

@@ -241,7 +241,7 @@ func TestLogsOutliveForgottenTasks(t *testing.T) {
 		id := e.runLogged("chatty")
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		_, err := e.o.StopTask(e.ctx, "test", id, "")
+		_, err := e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: id})
 		require.NoError(t, err)
 		time.Sleep(time.Hour)
 		synctest.Wait()

@@ -271,11 +271,27 @@ func (o *Orchestrator) recordRefusedDeployment(ctx context.Context, clusterName,
 	}
 }
 
-// DeleteService deletes a service. Without force its desired count must be
-// 0 (scale it in first); with force its tasks are stopped. The service is
+// DeleteServiceInput names a service to delete, as ECS DeleteService.
+type DeleteServiceInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// Service is the service's name or ARN.
+	Service string
+	// Force deletes a REPLICA service that still has a desired count
+	// (its tasks are stopped).
+	Force bool
+}
+
+// DeleteServiceOutput is the service as it is once deleted (DRAINING).
+type DeleteServiceOutput struct {
+	Service service.Service
+}
+
+// DeleteService deletes a service. Without Force its desired count must be
+// 0 (scale it in first); with Force its tasks are stopped. The service is
 // DRAINING until its tasks have stopped, then INACTIVE.
-func (o *Orchestrator) DeleteService(ctx context.Context, clusterArg, name string, force bool) (*service.Service, error) {
-	clusterName := clusterName(clusterArg)
+func (o *Orchestrator) DeleteService(ctx context.Context, in DeleteServiceInput) (*DeleteServiceOutput, error) {
+	clusterName, name, force := clusterName(in.Cluster), lastSegment(in.Service), in.Force
 	var out service.Service
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		cur, err := o.getService(tx, clusterName, name)
@@ -292,7 +308,7 @@ func (o *Orchestrator) DeleteService(ctx context.Context, clusterArg, name strin
 			p.DesiredCount = 0
 		}
 		next.Steady = false
-		out = next.Service.Clone()
+		out = next.Service.Effective()
 		// Its auto scaling goes with it: a service created again under the
 		// same name starts without.
 		if err := tx.Delete(state.KindScaling, cur.ObjectID()); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -303,7 +319,7 @@ func (o *Orchestrator) DeleteService(ctx context.Context, clusterArg, name strin
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &DeleteServiceOutput{Service: out}, nil
 }
 
 // DescribeServicesInput names services of a cluster, as ECS

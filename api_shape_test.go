@@ -209,8 +209,9 @@ func TestARNsAreConsistentAndConfigurable(t *testing.T) {
 		ref := e.register("v1")
 		const prefix = "arn:aws:ecs:eu-west-1:123456789012:"
 
-		td, err := o.DescribeTaskDefinition(e.ctx, prefix+"task-definition/"+ref)
+		byARN, err := o.DescribeTaskDefinition(e.ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: prefix + "task-definition/" + ref})
 		require.NoError(t, err)
+		td := byARN.TaskDefinition
 		assert.Equal(t, prefix+"task-definition/web:1", td.TaskDefinitionARN)
 
 		run, err := o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: prefix + "cluster/test", TaskDefinition: td.TaskDefinitionARN})
@@ -227,9 +228,9 @@ func TestARNsAreConsistentAndConfigurable(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, described.Tasks, 1)
 		assert.Equal(t, tk.TaskARN, described.Tasks[0].TaskARN)
-		stopped, err := o.StopTask(e.ctx, prefix+"cluster/test", tk.TaskARN, "")
+		stopped, err := o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: prefix + "cluster/test", Task: tk.TaskARN})
 		require.NoError(t, err)
-		assert.Equal(t, tk.TaskARN, stopped.TaskARN)
+		assert.Equal(t, tk.TaskARN, stopped.Task.TaskARN)
 
 		_, err = stevedore.New(stevedore.WithARNs("aws", "eu:west", "1"))
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
@@ -247,7 +248,7 @@ func TestListTaskDefinitionsAndFamilies(t *testing.T) {
 		require.NoError(t, err)
 		_, err = e.o.RegisterTaskDefinition(e.ctx, other)
 		require.NoError(t, err)
-		_, err = e.o.DeregisterTaskDefinition(e.ctx, "worker:1")
+		_, err = e.o.DeregisterTaskDefinition(e.ctx, stevedore.DeregisterTaskDefinitionInput{TaskDefinition: "worker:1"})
 		require.NoError(t, err)
 
 		// Revisions in numeric order across pages (web:10 after web:9).
@@ -286,5 +287,30 @@ func TestListTaskDefinitionsAndFamilies(t *testing.T) {
 		assert.Equal(t, []string{"worker"}, out.Families)
 		_, err = e.o.ListTaskDefinitions(e.ctx, stevedore.ListTaskDefinitionsInput{Sort: "UP"})
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
+	})
+}
+
+func TestInstanceAndClusterCallsAnswerWithTheirObjects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 2)
+		drained, err := e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{
+			Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0", e.o.ContainerInstanceARN("test", "i-7")},
+		})
+		require.NoError(t, err)
+		require.Len(t, drained.ContainerInstances, 1)
+		assert.Equal(t, cluster.StatusDraining, drained.ContainerInstances[0].Status)
+		assert.Equal(t, []stevedore.Failure{{Arn: e.o.ContainerInstanceARN("test", "i-7"), Reason: "MISSING"}}, drained.Failures)
+
+		_, err = e.o.DeleteCluster(e.ctx, stevedore.DeleteClusterInput{Cluster: "test"})
+		assert.ErrorIs(t, err, stevedore.ErrInUse)
+		for _, id := range []string{"i-0", "i-1"} {
+			out, err := e.o.DeregisterContainerInstance(e.ctx, stevedore.DeregisterContainerInstanceInput{Cluster: "test", ContainerInstance: id})
+			require.NoError(t, err)
+			assert.Equal(t, cluster.StatusInactive, out.ContainerInstance.Status)
+		}
+		deleted, err := e.o.DeleteCluster(e.ctx, stevedore.DeleteClusterInput{Cluster: e.o.ClusterARN("test")})
+		require.NoError(t, err)
+		assert.Equal(t, cluster.ClusterInactive, deleted.Cluster.Status)
+		assert.Equal(t, 0, deleted.Cluster.RegisteredContainerInstancesCount)
 	})
 }

@@ -52,9 +52,22 @@ func (o *Orchestrator) RegisterTaskDefinition(ctx context.Context, td *task.Task
 	return o.describeTaskDefinition(reg), nil
 }
 
+// DeregisterTaskDefinitionInput names a task definition revision, as ECS
+// DeregisterTaskDefinition.
+type DeregisterTaskDefinitionInput struct {
+	// TaskDefinition is "family:N" or its ARN.
+	TaskDefinition string
+}
+
+// DeregisterTaskDefinitionOutput is the task definition, INACTIVE.
+type DeregisterTaskDefinitionOutput struct {
+	TaskDefinition *task.TaskDefinition
+}
+
 // DeregisterTaskDefinition marks family:N INACTIVE. Running tasks and
 // services keep using it; new ones cannot.
-func (o *Orchestrator) DeregisterTaskDefinition(ctx context.Context, ref string) (*task.TaskDefinition, error) {
+func (o *Orchestrator) DeregisterTaskDefinition(ctx context.Context, in DeregisterTaskDefinitionInput) (*DeregisterTaskDefinitionOutput, error) {
+	ref := in.TaskDefinition
 	var out *task.TaskDefinition
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		_, rev, err := splitRef(ref)
@@ -79,12 +92,28 @@ func (o *Orchestrator) DeregisterTaskDefinition(ctx context.Context, ref string)
 		out = o.describeTaskDefinition(next.TaskDefinition)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &DeregisterTaskDefinitionOutput{TaskDefinition: out}, nil
 }
 
-// DescribeTaskDefinition returns a task definition by "family" (its latest
-// ACTIVE revision), "family:N" or an ARN ending in either.
-func (o *Orchestrator) DescribeTaskDefinition(ctx context.Context, ref string) (*task.TaskDefinition, error) {
+// DescribeTaskDefinitionInput names a task definition, as ECS
+// DescribeTaskDefinition.
+type DescribeTaskDefinitionInput struct {
+	// TaskDefinition is "family" (its latest ACTIVE revision), "family:N"
+	// or an ARN ending in either.
+	TaskDefinition string
+}
+
+// DescribeTaskDefinitionOutput is the task definition.
+type DescribeTaskDefinitionOutput struct {
+	TaskDefinition *task.TaskDefinition
+}
+
+// DescribeTaskDefinition describes a task definition.
+func (o *Orchestrator) DescribeTaskDefinition(ctx context.Context, in DescribeTaskDefinitionInput) (*DescribeTaskDefinitionOutput, error) {
+	ref := in.TaskDefinition
 	var out *task.TaskDefinition
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
 		d, err := o.getTaskDefinition(tx, ref)
@@ -94,7 +123,10 @@ func (o *Orchestrator) DescribeTaskDefinition(ctx context.Context, ref string) (
 		out = o.describeTaskDefinition(d.TaskDefinition)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &DescribeTaskDefinitionOutput{TaskDefinition: out}, nil
 }
 
 // ListTaskDefinitionFamiliesInput filters and pages the families, as ECS

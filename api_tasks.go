@@ -177,11 +177,29 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 	return out, nil
 }
 
+// StopTaskInput names a task to stop, as ECS StopTask.
+type StopTaskInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// Task is the task's ID or ARN.
+	Task string
+	// Reason is kept as the task's stoppedReason ("Task stopped by user"
+	// when empty).
+	Reason string
+}
+
+// StopTaskOutput is the task as it is once asked to stop.
+type StopTaskOutput struct {
+	Task *task.Task
+}
+
 // StopTask asks a task to stop: its containers get SIGTERM, then SIGKILL
-// after their stopTimeout. The reason is kept as stoppedReason. Stopping a
-// stopped task is not an error.
-func (o *Orchestrator) StopTask(ctx context.Context, clusterArg, taskID, reason string) (*task.Task, error) {
-	clusterName := clusterName(clusterArg)
+// after their stopTimeout. Stopping a stopped task is not an error.
+func (o *Orchestrator) StopTask(ctx context.Context, in StopTaskInput) (*StopTaskOutput, error) {
+	clusterName, taskID, reason := clusterName(in.Cluster), in.Task, in.Reason
+	if taskID == "" {
+		return nil, invalid("task", "is required")
+	}
 	var out *task.Task
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		t, err := o.getTask(tx, clusterName, taskID)
@@ -200,7 +218,10 @@ func (o *Orchestrator) StopTask(ctx context.Context, clusterArg, taskID, reason 
 		out = o.describeTask(next)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &StopTaskOutput{Task: out}, nil
 }
 
 // DescribeTasksInput names tasks of a cluster, as ECS DescribeTasks.

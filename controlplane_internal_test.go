@@ -92,7 +92,7 @@ func TestServicePlacesAsSoonAsCapacityFrees(t *testing.T) {
 		synctest.Wait()
 		require.Equal(t, 0, e.running("web"), "no room yet")
 
-		_, err = e.o.StopTask(e.ctx, "test", out.Tasks[0].ID(), "make room")
+		_, err = e.o.StopTask(e.ctx, StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID(), Reason: "make room"})
 		require.NoError(t, err)
 		// It stops within two seconds (SIGKILL after one), and the
 		// freed instance wakes the service well before its placement
@@ -147,7 +147,8 @@ func TestPlacementRoundFollowsInstanceChanges(t *testing.T) {
 
 		// A draining instance takes no new task, though the round that
 		// placed the first two knew it as ACTIVE.
-		require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusDraining, "i-0"))
+		_, err = e.o.UpdateContainerInstancesState(e.ctx, UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
+		require.NoError(t, err)
 		_, err = e.o.UpdateService(e.ctx, UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(6)})
 		require.NoError(t, err)
 		synctest.Wait()

@@ -167,9 +167,9 @@ func TestRunTaskAndStopTask(t *testing.T) {
 			assert.Equal(t, task.Healthy, tk.HealthStatus)
 		}
 
-		stopped, err := e.o.StopTask(e.ctx, "test", tasks[0].ID(), "done with it")
+		stopped, err := e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: tasks[0].ID(), Reason: "done with it"})
 		require.NoError(t, err)
-		assert.Equal(t, task.Stopped, stopped.DesiredStatus)
+		assert.Equal(t, task.Stopped, stopped.Task.DesiredStatus)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tasks[0].ID()}}))
@@ -332,7 +332,7 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 4096-256, insts[0].Remaining.Memory, "the running task's reservation is kept")
 
-		_, err = o2.StopTask(ctx, "test", out.Tasks[0].ID(), "")
+		_, err = o2.StopTask(ctx, stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID()})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -389,7 +389,7 @@ func TestStoppedTasksAreForgottenAfterTheRetention(t *testing.T) {
 		require.NoError(t, err)
 		id := out.Tasks[0].ID()
 		time.Sleep(time.Minute)
-		_, err = o.StopTask(e.ctx, "test", id, "")
+		_, err = o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: id})
 		require.NoError(t, err)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()

@@ -507,7 +507,8 @@ func (r *propRunner) do(s propStep) string {
 		}
 		id := active[s.pick%len(active)]
 		if s.kind == propStepDrain {
-			require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusDraining, id))
+			_, err := e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{id}})
+			require.NoError(t, err)
 			r.insts[id] = cluster.StatusDraining
 			return "drain " + id
 		}
@@ -515,7 +516,8 @@ func (r *propRunner) do(s propStep) string {
 		// deregisters the instance.
 		r.chk.lose(id)
 		e.runtimes[id].Close()
-		require.NoError(t, e.o.DeregisterContainerInstance(e.ctx, "test", id, true))
+		_, err := e.o.DeregisterContainerInstance(e.ctx, stevedore.DeregisterContainerInstanceInput{Cluster: "test", ContainerInstance: id, Force: true})
+		require.NoError(t, err)
 		delete(r.insts, id)
 		return "lose " + id
 	case propStepActivate:
@@ -524,7 +526,8 @@ func (r *propRunner) do(s propStep) string {
 			return "skipped (nothing DRAINING): " + s.kind.String()
 		}
 		id := draining[s.pick%len(draining)]
-		require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusActive, id))
+		_, err := e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusActive, ContainerInstances: []string{id}})
+		require.NoError(t, err)
 		r.insts[id] = cluster.StatusActive
 		return "activate " + id
 	case propStepAdd:

@@ -14,13 +14,25 @@ import (
 
 // actions are the ECS actions served, by name.
 var actions = map[string]action{
-	"CreateCluster":              createCluster,
-	"DescribeClusters":           describeClusters,
-	"DeleteCluster":              deleteCluster,
-	"ListClusters":               listClusters,
-	"RegisterTaskDefinition":     registerTaskDefinition,
-	"DescribeTaskDefinition":     taskDefinitionAction((*stevedore.Orchestrator).DescribeTaskDefinition),
-	"DeregisterTaskDefinition":   taskDefinitionAction((*stevedore.Orchestrator).DeregisterTaskDefinition),
+	"CreateCluster":          createCluster,
+	"DescribeClusters":       describeClusters,
+	"DeleteCluster":          deleteCluster,
+	"ListClusters":           listClusters,
+	"RegisterTaskDefinition": registerTaskDefinition,
+	"DescribeTaskDefinition": taskDefinitionAction(func(o *stevedore.Orchestrator, ctx context.Context, ref string) (*task.TaskDefinition, error) {
+		out, err := o.DescribeTaskDefinition(ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: ref})
+		if err != nil {
+			return nil, err
+		}
+		return out.TaskDefinition, nil
+	}),
+	"DeregisterTaskDefinition": taskDefinitionAction(func(o *stevedore.Orchestrator, ctx context.Context, ref string) (*task.TaskDefinition, error) {
+		out, err := o.DeregisterTaskDefinition(ctx, stevedore.DeregisterTaskDefinitionInput{TaskDefinition: ref})
+		if err != nil {
+			return nil, err
+		}
+		return out.TaskDefinition, nil
+	}),
 	"ListTaskDefinitions":        listTaskDefinitions,
 	"ListTaskDefinitionFamilies": listTaskDefinitionFamilies,
 	"CreateService":              createService,
@@ -100,14 +112,11 @@ func deleteCluster(h *Handler, ctx context.Context, body []byte) (any, error) {
 	if in.Cluster == "" {
 		return nil, param("cluster is required.")
 	}
-	if err := h.o.DeleteCluster(ctx, in.Cluster); err != nil {
-		return nil, err
-	}
-	d, err := h.describeCluster(ctx, in.Cluster)
+	out, err := h.o.DeleteCluster(ctx, stevedore.DeleteClusterInput{Cluster: in.Cluster})
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"cluster": d}, nil
+	return map[string]any{"cluster": h.wireCluster(out.Cluster)}, nil
 }
 
 func listClusters(h *Handler, ctx context.Context, body []byte) (any, error) {
@@ -395,11 +404,11 @@ func deleteService(h *Handler, ctx context.Context, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	s, err := h.o.DeleteService(ctx, in.Cluster, lastSegment(in.Service), in.Force)
+	out, err := h.o.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: in.Cluster, Service: in.Service, Force: in.Force})
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"service": h.wireService(*s)}, nil
+	return map[string]any{"service": h.wireService(out.Service)}, nil
 }
 
 func listServices(h *Handler, ctx context.Context, body []byte) (any, error) {
@@ -471,11 +480,11 @@ func stopTask(h *Handler, ctx context.Context, body []byte) (any, error) {
 	if in.Task == "" {
 		return nil, param("task is required.")
 	}
-	t, err := h.o.StopTask(ctx, in.Cluster, in.Task, in.Reason)
+	out, err := h.o.StopTask(ctx, stevedore.StopTaskInput{Cluster: in.Cluster, Task: in.Task, Reason: in.Reason})
 	if err != nil {
 		return nil, err
 	}
-	js, err := h.wireTask(t)
+	js, err := h.wireTask(out.Task)
 	if err != nil {
 		return nil, err
 	}

@@ -150,7 +150,8 @@ func TestAWSCLI(t *testing.T) {
 	deleted := cli.json("ecs", "delete-service", "--cluster", "cli", "--service", "web", "--force")
 	assert.Equal(t, "DRAINING", at(deleted, "service", "status"))
 	cli.json("ecs", "wait", "services-inactive", "--cluster", "cli", "--services", "web")
-	require.NoError(t, e.o.DeregisterContainerInstance(ctx, "cli", "i-cli", true))
+	_, err = e.o.DeregisterContainerInstance(ctx, stevedore.DeregisterContainerInstanceInput{Cluster: "cli", ContainerInstance: "i-cli", Force: true})
+	require.NoError(t, err)
 	gone := cli.json("ecs", "delete-cluster", "--cluster", "cli")
 	assert.Equal(t, "INACTIVE", at(gone, "cluster", "status"))
 

@@ -541,7 +541,7 @@ func (w *benchWorld) stopOne(id string) stopSample {
 	ctx, cancel := w.waitCtx()
 	defer cancel()
 	t0 := time.Now()
-	_, err := w.orc.StopTask(ctx, w.cluster, id, "benchmark")
+	_, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark"})
 	require.NoError(w.b, err)
 	returned := time.Now()
 	stopped, err := w.status.wait(ctx, id, task.Stopped)
@@ -578,7 +578,7 @@ func (w *benchWorld) stopMany(ids []string) (time.Duration, []stopSample) {
 	t0 := time.Now()
 	for i, id := range ids {
 		g.Go(func() error {
-			if _, err := w.orc.StopTask(ctx, w.cluster, id, "benchmark"); err != nil {
+			if _, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark"}); err != nil {
 				return fmt.Errorf("stop task %s: %w", id, err)
 			}
 			returned := time.Now()
@@ -727,7 +727,7 @@ func (w *benchWorld) stopEverything(ctx context.Context) error {
 	}
 	var errs []error
 	for _, id := range ids {
-		if _, err := w.orc.StopTask(ctx, w.cluster, id, "benchmark clean-up"); err != nil {
+		if _, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark clean-up"}); err != nil {
 			errs = append(errs, fmt.Errorf("stop task %s: %w", id, err))
 			continue
 		}

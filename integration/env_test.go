@@ -237,7 +237,7 @@ func (e *env) stopEverything(ctx context.Context) error {
 	}
 	for _, s := range svcs {
 		if s.Status != service.StatusInactive {
-			if _, err := e.orc.DeleteService(ctx, e.cluster, s.Name, true); err != nil && !errors.Is(err, stevedore.ErrNotFound) {
+			if _, err := e.orc.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: e.cluster, Service: s.Name, Force: true}); err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 				return fmt.Errorf("delete service %s: %w", s.Name, err)
 			}
 		}
@@ -247,7 +247,7 @@ func (e *env) stopEverything(ctx context.Context) error {
 		return fmt.Errorf("list tasks: %w", err)
 	}
 	for _, id := range ids {
-		if _, err := e.orc.StopTask(ctx, e.cluster, id, "integration test clean-up"); err != nil {
+		if _, err := e.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "integration test clean-up"}); err != nil {
 			return fmt.Errorf("stop task %s: %w", id, err)
 		}
 	}

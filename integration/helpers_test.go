@@ -136,7 +136,7 @@ func (e *env) waitStopped(id string, timeout time.Duration) *task.Task {
 // stopTask stops a task and waits until it is STOPPED.
 func (e *env) stopTask(id string) *task.Task {
 	e.t.Helper()
-	_, err := e.orc.StopTask(e.ctx, e.cluster, id, "stopped by the integration test")
+	_, err := e.orc.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "stopped by the integration test"})
 	require.NoError(e.t, err)
 	return e.waitStopped(id, 30*time.Second)
 }

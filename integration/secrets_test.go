@@ -52,7 +52,7 @@ func TestSecretsReachOnlyTheContainer(t *testing.T) {
 	collect := func() {
 		tasks, err := stevedoretest.TasksOf(e.orc.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: e.cluster, Tasks: []string{id}}))
 		require.NoError(t, err)
-		td, err := e.orc.DescribeTaskDefinition(e.ctx, def.Ref())
+		td, err := e.orc.DescribeTaskDefinition(e.ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: def.Ref()})
 		require.NoError(t, err)
 		clusters, err := e.orc.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{e.cluster}})
 		require.NoError(t, err)

@@ -112,7 +112,7 @@ func TestCollectorReportsState(t *testing.T) {
 		require.Len(t, run.Tasks, 2)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		_, err = o.StopTask(ctx, "test", run.Tasks[0].ID(), "test")
+		_, err = o.StopTask(ctx, stevedore.StopTaskInput{Cluster: "test", Task: run.Tasks[0].ID(), Reason: "test"})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()

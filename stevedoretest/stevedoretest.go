@@ -389,7 +389,7 @@ func (e *Env) CrashTask(taskID string, code int) {
 // DrainInstance sets instance i DRAINING: its service tasks move elsewhere.
 func (e *Env) DrainInstance(i int) {
 	e.t.Helper()
-	if err := e.O.UpdateContainerInstancesState(e.ctx, e.Cluster, cluster.StatusDraining, e.Instances[i].ID); err != nil {
+	if _, err := e.O.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: e.Cluster, Status: cluster.StatusDraining, ContainerInstances: []string{e.Instances[i].ID}}); err != nil {
 		e.t.Fatalf("stevedoretest: drain %s: %v", e.Instances[i].ID, err)
 	}
 }
