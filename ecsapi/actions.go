@@ -45,8 +45,10 @@ var actions = map[string]action{
 	"DescribeTasks":              describeTasks,
 	"ListTasks":                  listTasks,
 
-	"DescribeContainerInstances": describeContainerInstances,
-	"ListContainerInstances":     listContainerInstances,
+	"DescribeContainerInstances":    describeContainerInstances,
+	"ListContainerInstances":        listContainerInstances,
+	"DeregisterContainerInstance":   deregisterContainerInstance,
+	"UpdateContainerInstancesState": updateContainerInstancesState,
 }
 
 // param is an InvalidParameterException about a member.
@@ -596,4 +598,47 @@ func listContainerInstances(h *Handler, ctx context.Context, body []byte) (any, 
 		return nil, err
 	}
 	return listOutput("containerInstanceArns", out.ContainerInstanceArns, out.NextToken), nil
+}
+
+func deregisterContainerInstance(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster           string `json:"cluster"`
+		ContainerInstance string `json:"containerInstance"`
+		Force             bool   `json:"force"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.ContainerInstance == "" {
+		return nil, param("containerInstance is required.")
+	}
+	out, err := h.o.DeregisterContainerInstance(ctx, stevedore.DeregisterContainerInstanceInput{
+		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Force: in.Force,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"containerInstance": h.wireContainerInstance(out.ContainerInstance)}, nil
+}
+
+func updateContainerInstancesState(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster            string   `json:"cluster"`
+		ContainerInstances []string `json:"containerInstances"`
+		Status             string   `json:"status"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.UpdateContainerInstancesState(ctx, stevedore.UpdateContainerInstancesStateInput{
+		Cluster: in.Cluster, ContainerInstances: in.ContainerInstances, Status: cluster.InstanceStatus(in.Status),
+	})
+	if err != nil {
+		return nil, err
+	}
+	instances := []wireContainerInstance{}
+	for _, i := range out.ContainerInstances {
+		instances = append(instances, h.wireContainerInstance(i))
+	}
+	return map[string]any{"containerInstances": instances, "failures": wireFailures(out.Failures)}, nil
 }

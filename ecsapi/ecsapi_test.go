@@ -446,4 +446,20 @@ func TestContainerInstances(t *testing.T) {
 
 	_, err = e.client.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("c"), Filter: aws.String("attribute:x ==")})
 	assert.Equal(t, "InvalidParameterException", apiError(err))
+
+	drained, err := e.client.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{
+		Cluster: aws.String("c"), ContainerInstances: []string{"i-1"}, Status: types.ContainerInstanceStatusDraining,
+	})
+	require.NoError(t, err)
+	require.Len(t, drained.ContainerInstances, 1)
+	assert.Equal(t, "DRAINING", aws.ToString(drained.ContainerInstances[0].Status))
+	draining, err := e.client.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("c"), Status: types.ContainerInstanceStatusDraining})
+	require.NoError(t, err)
+	assert.Equal(t, []string{e.o.ContainerInstanceARN("c", "i-1")}, draining.ContainerInstanceArns)
+
+	gone, err := e.client.DeregisterContainerInstance(ctx, &ecs.DeregisterContainerInstanceInput{
+		Cluster: aws.String("c"), ContainerInstance: aws.String(e.o.ContainerInstanceARN("c", "i-1")),
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "INACTIVE", aws.ToString(gone.ContainerInstance.Status))
 }
