@@ -150,7 +150,7 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
-	in.Cluster = clusterName(in.Cluster)
+	in.Cluster, in.Service = clusterName(in.Cluster), lastSegment(in.Service)
 	var out service.Service
 	var refused *deploymentRefusal
 	err := o.store.Update(ctx, func(tx store.Tx) error {

@@ -314,3 +314,37 @@ func TestInstanceAndClusterCallsAnswerWithTheirObjects(t *testing.T) {
 		assert.Equal(t, 0, deleted.Cluster.RegisteredContainerInstancesCount)
 	})
 }
+
+func TestListTasksPages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 2)
+		e.register("v1")
+		var started []string
+		for range 3 {
+			run, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 2, StartedBy: "pager"})
+			require.NoError(t, err)
+			for _, tk := range run.Tasks {
+				started = append(started, tk.TaskARN)
+			}
+		}
+		var pages [][]string
+		for p := stevedore.NewListTasksPaginator(e.o, stevedore.ListTasksInput{Cluster: "test", StartedBy: "pager", MaxResults: 4}); p.HasMorePages(); {
+			page, err := p.NextPage(e.ctx)
+			require.NoError(t, err)
+			pages = append(pages, page.TaskArns)
+		}
+		require.Len(t, pages, 2)
+		assert.Len(t, pages[0], 4)
+		assert.ElementsMatch(t, started, append(pages[0], pages[1]...))
+
+		all, err := e.o.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: "test", ContainerInstance: e.o.ContainerInstanceARN("test", "i-0")})
+		require.NoError(t, err)
+		for _, arn := range all {
+			out, err := e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{arn}})
+			require.NoError(t, err)
+			assert.Equal(t, "i-0", out.Tasks[0].ContainerInstanceID())
+		}
+		_, err = e.o.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: "test", DesiredStatus: task.Pending})
+		assert.ErrorIs(t, err, stevedore.ErrInvalid)
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/stevedore-io/stevedore/cluster"
@@ -275,26 +274,45 @@ func (o *Orchestrator) DescribeTasks(ctx context.Context, in DescribeTasksInput)
 	return out, nil
 }
 
-// ListTasksInput filters ListTasks, as ECS ListTasks. Empty fields match all.
+// ListTasksInput filters and pages ListTasks, as ECS ListTasks. Empty
+// filters match all.
 type ListTasksInput struct {
-	Cluster           string
-	Family            string
-	DesiredStatus     task.Status
-	StartedBy         string
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	Family  string
+	// DesiredStatus is RUNNING (the default, as in ECS) or STOPPED.
+	DesiredStatus task.Status
+	StartedBy     string
+	// ServiceName and ContainerInstance take names, IDs or ARNs.
 	ServiceName       string
 	ContainerInstance string
+	// MaxResults is 1 to 100 (0 means 100).
+	MaxResults int
+	// NextToken continues a previous call's listing.
+	NextToken string
 }
 
-// ListTasks returns the IDs of the tasks matching the filter, sorted.
-// Without DesiredStatus it lists tasks desired RUNNING, as ECS does.
-func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) ([]string, error) {
+// ListTasksOutput is a page of task ARNs, sorted by task ID; NextToken is
+// empty on the last page (NewListTasksPaginator walks every page).
+type ListTasksOutput struct {
+	TaskArns  []string
+	NextToken string
+}
+
+// ListTasks lists the tasks that match the filters.
+func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) (*ListTasksOutput, error) {
 	in.Cluster = clusterName(in.Cluster)
 	desired := in.DesiredStatus
 	if desired == "" {
 		desired = task.Running
 	}
-	var out []string
+	if desired != task.Running && desired != task.Stopped {
+		return nil, invalid("desiredStatus", "must be RUNNING or STOPPED, got %q", desired)
+	}
+	service, instance := lastSegment(in.ServiceName), lastSegment(in.ContainerInstance)
+	var ids []string
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		ids = nil
 		if _, err := o.getCluster(tx, in.Cluster); err != nil {
 			return err
 		}
@@ -307,16 +325,69 @@ func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) ([]stri
 			case t.ClusterName() != in.Cluster, t.DesiredStatus != desired,
 				in.Family != "" && familyOf(t.TaskDefinitionRef()) != in.Family,
 				in.StartedBy != "" && t.StartedBy != in.StartedBy,
-				in.ServiceName != "" && t.ServiceName != in.ServiceName,
-				in.ContainerInstance != "" && t.ContainerInstanceID() != in.ContainerInstance:
+				service != "" && t.ServiceName != service,
+				instance != "" && t.ContainerInstanceID() != instance:
 				continue
 			}
-			out = append(out, t.ID())
+			ids = append(ids, t.ID())
 		}
 		return nil
 	})
-	slices.Sort(out)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	page, next, err := paginate(ids, in.MaxResults, 100, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListTasksOutput{NextToken: next, TaskArns: make([]string, len(page))}
+	for i, id := range page {
+		out.TaskArns[i] = o.TaskARN(in.Cluster, id)
+	}
+	return out, nil
+}
+
+// ListTasksPaginator walks the pages of ListTasks, as aws-sdk-go-v2's
+// paginators do.
+type ListTasksPaginator struct {
+	o     *Orchestrator
+	in    ListTasksInput
+	first bool
+}
+
+// NewListTasksPaginator returns a paginator of ListTasks from in.
+func NewListTasksPaginator(o *Orchestrator, in ListTasksInput) *ListTasksPaginator {
+	return &ListTasksPaginator{o: o, in: in, first: true}
+}
+
+// HasMorePages reports whether NextPage has a page to return.
+func (p *ListTasksPaginator) HasMorePages() bool { return p.first || p.in.NextToken != "" }
+
+// NextPage returns the next page.
+func (p *ListTasksPaginator) NextPage(ctx context.Context) (*ListTasksOutput, error) {
+	if !p.HasMorePages() {
+		return nil, invalid("nextToken", "no more pages")
+	}
+	out, err := p.o.ListTasks(ctx, p.in)
+	if err != nil {
+		return nil, err
+	}
+	p.first, p.in.NextToken = false, out.NextToken
+	return out, nil
+}
+
+// AllTaskArns is every task ARN that ListTasks lists for in, page after
+// page.
+func (o *Orchestrator) AllTaskArns(ctx context.Context, in ListTasksInput) ([]string, error) {
+	var arns []string
+	for p := NewListTasksPaginator(o, in); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		arns = append(arns, page.TaskArns...)
+	}
+	return arns, nil
 }
 
 func familyOf(ref string) string {

@@ -62,7 +62,7 @@ func (e *controlEnv) register(family string, memoryMiB int) {
 
 func (e *controlEnv) running(family string) int {
 	e.t.Helper()
-	ids, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: family, DesiredStatus: task.Running})
+	ids, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: family, DesiredStatus: task.Running})
 	require.NoError(e.t, err)
 	if len(ids) == 0 {
 		return 0
@@ -141,7 +141,7 @@ func TestPlacementRoundFollowsInstanceChanges(t *testing.T) {
 		require.NoError(t, err)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		first, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: "web"})
+		first, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: "web"})
 		require.NoError(t, err)
 		require.Len(t, first, 2)
 
@@ -154,7 +154,7 @@ func TestPlacementRoundFollowsInstanceChanges(t *testing.T) {
 		synctest.Wait()
 		var ids []string
 		for _, desired := range []task.Status{task.Running, task.Stopped} {
-			some, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: "web", DesiredStatus: desired})
+			some, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: "web", DesiredStatus: desired})
 			require.NoError(t, err)
 			ids = append(ids, some...)
 		}
@@ -162,7 +162,7 @@ func TestPlacementRoundFollowsInstanceChanges(t *testing.T) {
 		require.NoError(t, err)
 		placed := 0
 		for _, tk := range out.Tasks {
-			if slices.Contains(first, tk.ID()) {
+			if slices.Contains(first, tk.TaskARN) {
 				continue
 			}
 			placed++

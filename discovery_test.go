@@ -51,7 +51,7 @@ func TestServiceDiscovery(t *testing.T) {
 		addrs, err = o.Resolver().LookupHost(ctx, "web.local")
 		return err == nil && len(addrs) == 2
 	}, 10*time.Second, 20*time.Millisecond, "two healthy tasks answer web.local")
-	tasks, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
+	tasks, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
 	require.NoError(t, err)
 	described, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "prod", Tasks: tasks}))
 	require.NoError(t, err)

@@ -71,7 +71,7 @@ func Example() {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	ids, _ := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
+	ids, _ := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
 	out, err := o.GetLogEvents(ctx, stevedore.GetLogEventsInput{Cluster: "prod", Task: ids[0], Container: "app"})
 	if err != nil {
 		panic(err)

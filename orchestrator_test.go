@@ -138,7 +138,7 @@ func (e *env) waitSteady(name string, limit time.Duration) service.Service {
 func (e *env) tasks(filter stevedore.ListTasksInput) []*task.Task {
 	e.t.Helper()
 	filter.Cluster = "test"
-	ids, err := e.o.ListTasks(e.ctx, filter)
+	ids, err := e.o.AllTaskArns(e.ctx, filter)
 	require.NoError(e.t, err)
 	if len(ids) == 0 {
 		return nil

@@ -55,7 +55,7 @@ func TestDefaultTaskPolicyRefusesHostTakeover(t *testing.T) {
 
 		_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "own", TaskDefinition: ref, DesiredCount: 1})
 		assert.ErrorIs(t, err, policy.ErrViolation)
-		ids, err := e.o.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: "test"})
+		ids, err := e.o.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: "test"})
 		require.NoError(t, err)
 		assert.Empty(t, ids, "nothing was created")
 

@@ -2,8 +2,6 @@ package ecsapi
 
 import (
 	"context"
-	"encoding/base64"
-	"strconv"
 	"time"
 
 	"github.com/stevedore-io/stevedore"
@@ -234,32 +232,6 @@ func listTaskDefinitionFamilies(h *Handler, ctx context.Context, body []byte) (a
 	return listOutput("families", out.Families, out.NextToken), nil
 }
 
-// offsetPage pages items the Go API lists whole: the token is the offset
-// of the next page.
-func offsetPage(items []string, maxResults int, token string) ([]string, string, error) {
-	if maxResults == 0 {
-		maxResults = 100
-	}
-	if maxResults < 1 || maxResults > 100 {
-		return nil, "", param("maxResults must be between 1 and 100.")
-	}
-	start := 0
-	if token != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(token)
-		n, cerr := strconv.Atoi(string(raw))
-		if err != nil || cerr != nil || n < 0 || n > len(items) {
-			return nil, "", param("nextToken is not valid.")
-		}
-		start = n
-	}
-	end := min(start+maxResults, len(items))
-	next := ""
-	if end < len(items) {
-		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
-	}
-	return items[start:end], next, nil
-}
-
 // --- services
 
 // serviceInput is the members CreateService and UpdateService share.
@@ -348,7 +320,7 @@ func updateService(h *Handler, ctx context.Context, body []byte) (any, error) {
 		return nil, clientError("ServiceNotActiveException", "Service was not ACTIVE: it is "+string(cur.Services[0].Status)+".")
 	}
 	up := stevedore.UpdateServiceInput{
-		Cluster: in.Cluster, Service: lastSegment(in.Service), DesiredCount: in.DesiredCount,
+		Cluster: in.Cluster, Service: in.Service, DesiredCount: in.DesiredCount,
 		ForceNewDeployment: in.ForceNewDeployment, HealthCheckGracePeriod: in.gracePeriod(),
 		NetworkConfiguration: in.NetworkConfiguration,
 	}
@@ -526,33 +498,15 @@ func listTasks(h *Handler, ctx context.Context, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	ids, err := h.o.ListTasks(ctx, stevedore.ListTasksInput{
-		Cluster: in.Cluster, ContainerInstance: lastSegment(in.ContainerInstance), Family: in.Family,
-		StartedBy: in.StartedBy, ServiceName: lastSegment(in.ServiceName), DesiredStatus: task.Status(in.DesiredStatus),
+	out, err := h.o.ListTasks(ctx, stevedore.ListTasksInput{
+		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Family: in.Family,
+		StartedBy: in.StartedBy, ServiceName: in.ServiceName, DesiredStatus: task.Status(in.DesiredStatus),
+		MaxResults: in.MaxResults, NextToken: in.NextToken,
 	})
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := offsetPage(ids, in.MaxResults, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	arns := make([]string, len(page))
-	for i, id := range page {
-		arns[i] = h.o.TaskARN(in.Cluster, id)
-	}
-	return listOutput("taskArns", arns, next), nil
-}
-
-// lastSegment is the name at the end of an ARN ("...:service/c/web" is
-// "web"), or s itself.
-func lastSegment(s string) string {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '/' {
-			return s[i+1:]
-		}
-	}
-	return s
+	return listOutput("taskArns", out.TaskArns, out.NextToken), nil
 }
 
 // --- container instances

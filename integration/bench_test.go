@@ -721,12 +721,12 @@ func (w *benchWorld) cleanup() {
 // stopEverything stops the cluster's tasks that are not STOPPED and waits
 // for their STOPPED events.
 func (w *benchWorld) stopEverything(ctx context.Context) error {
-	ids, err := w.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: w.cluster})
+	arns, err := w.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: w.cluster})
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("list tasks: %w", err)
 	}
 	var errs []error
-	for _, id := range ids {
+	for _, id := range idsOfARNs(arns) {
 		if _, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark clean-up"}); err != nil {
 			errs = append(errs, fmt.Errorf("stop task %s: %w", id, err))
 			continue

@@ -242,7 +242,7 @@ func (e *env) stopEverything(ctx context.Context) error {
 			}
 		}
 	}
-	ids, err := e.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: e.cluster})
+	ids, err := e.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: e.cluster})
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("list tasks: %w", err)
 	}

@@ -134,9 +134,9 @@ func TestUnhealthyServiceTaskIsReplaced(t *testing.T) {
 // serviceTaskIDs lists the tasks of a service desired RUNNING.
 func (e *env) serviceTaskIDs(name string) []string {
 	e.t.Helper()
-	ids, err := e.orc.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: name})
+	arns, err := e.orc.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: name})
 	require.NoError(e.t, err)
-	return ids
+	return idsOfARNs(arns)
 }
 
 // waitServiceTasks waits until a service has n tasks desired RUNNING.

@@ -296,3 +296,12 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-timer.C:
 	}
 }
+
+// idsOfARNs is the task IDs at the end of task ARNs.
+func idsOfARNs(arns []string) []string {
+	ids := make([]string, len(arns))
+	for i, arn := range arns {
+		ids[i] = arn[strings.LastIndexByte(arn, '/')+1:]
+	}
+	return ids
+}

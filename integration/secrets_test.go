@@ -60,7 +60,7 @@ func TestSecretsReachOnlyTheContainer(t *testing.T) {
 		require.NoError(t, err)
 		services, err := stevedoretest.ServicesOf(e.orc.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: e.cluster}))
 		require.NoError(t, err)
-		ids, err := e.orc.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, DesiredStatus: task.Stopped})
+		ids, err := e.orc.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, DesiredStatus: task.Stopped})
 		require.NoError(t, err)
 		outputs = append(outputs, tasks, td, clusters, instances, services, ids)
 	}

@@ -154,7 +154,7 @@ func (w *balancedWorld) waitSettled(ref string, count int, timeout time.Duration
 		if !s.Steady || len(s.Deployments) != 1 || s.Deployments[0].TaskDefinition != ref || s.RunningCount != count {
 			return false
 		}
-		ids, err := w.orc.ListTasks(w.ctx, stevedore.ListTasksInput{Cluster: w.cluster, ServiceName: "web"})
+		ids, err := w.orc.AllTaskArns(w.ctx, stevedore.ListTasksInput{Cluster: w.cluster, ServiceName: "web"})
 		if err != nil || len(ids) == 0 {
 			return false
 		}

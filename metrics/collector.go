@@ -269,7 +269,7 @@ func (c *Collector) scrapeCluster(ctx context.Context, name string, ch chan<- pr
 func (c *Collector) tasks(ctx context.Context, clusterName string) ([]*task.Task, error) {
 	var ids []string
 	for _, desired := range []task.Status{task.Running, task.Stopped} {
-		some, err := c.o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: clusterName, DesiredStatus: desired})
+		some, err := c.o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, DesiredStatus: desired})
 		if err != nil {
 			return nil, fmt.Errorf("list tasks desired %s: %w", desired, err)
 		}

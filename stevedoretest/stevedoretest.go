@@ -290,7 +290,7 @@ func (e *Env) Service(name string) service.Service {
 // cluster) whose desired status is desired (task.Running or task.Stopped).
 func (e *Env) Tasks(serviceName string, desired task.Status) []*task.Task {
 	e.t.Helper()
-	ids, err := e.O.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: e.Cluster, ServiceName: serviceName, DesiredStatus: desired})
+	ids, err := e.O.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.Cluster, ServiceName: serviceName, DesiredStatus: desired})
 	if err != nil {
 		e.t.Fatalf("stevedoretest: ListTasks: %v", err)
 	}

@@ -182,7 +182,7 @@ func (d *demo) serviceRemains(ctx context.Context) (service.Status, []string, er
 	}
 	var ids []string
 	for _, desired := range []task.Status{task.Running, task.Stopped} {
-		more, err := d.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: desired})
+		more, err := d.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: desired})
 		if err != nil {
 			return "", nil, err
 		}

@@ -531,7 +531,7 @@ func rolledOut(ref string, desired int) func(service.Service) (bool, error) {
 
 // serviceTasks returns the service's tasks desired RUNNING, by zone.
 func (d *demo) serviceTasks(ctx context.Context) ([]*task.Task, error) {
-	ids, err := d.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName})
+	ids, err := d.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName})
 	if err != nil {
 		return nil, err
 	}

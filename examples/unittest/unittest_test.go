@@ -109,7 +109,7 @@ func TestCrashingWorkersAreReplaced(t *testing.T) {
 		require.NoError(t, err)
 		time.Sleep(100 * time.Second)
 		synctest.Wait()
-		ids, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "workers", DesiredStatus: task.Stopped})
+		ids, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "workers", DesiredStatus: task.Stopped})
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, len(ids), 2, "a crashed worker is replaced, again and again")
 		stopped, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids[:1]})
@@ -155,7 +155,7 @@ func TestHTTPHealthCheck(t *testing.T) {
 
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		ids, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "api"})
+		ids, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "api"})
 		require.NoError(t, err)
 		require.Len(t, ids, 1)
 		tasks, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids})
