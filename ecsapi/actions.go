@@ -47,6 +47,10 @@ var actions = map[string]action{
 	"ListContainerInstances":        listContainerInstances,
 	"DeregisterContainerInstance":   deregisterContainerInstance,
 	"UpdateContainerInstancesState": updateContainerInstancesState,
+
+	"PutAttributes":    putAttributes,
+	"DeleteAttributes": deleteAttributes,
+	"ListAttributes":   listAttributes,
 }
 
 // param is an InvalidParameterException about a member.
@@ -595,4 +599,86 @@ func updateContainerInstancesState(h *Handler, ctx context.Context, body []byte)
 		instances = append(instances, h.wireContainerInstance(i))
 	}
 	return map[string]any{"containerInstances": instances, "failures": wireFailures(out.Failures)}, nil
+}
+
+// --- attributes
+
+// wireAttributeTarget is ECS's Attribute with its target.
+type wireAttributeTarget struct {
+	Name       string `json:"name"`
+	Value      string `json:"value,omitempty"`
+	TargetType string `json:"targetType,omitempty"`
+	TargetID   string `json:"targetId,omitempty"`
+}
+
+func attributesModel(as []wireAttributeTarget) []stevedore.Attribute {
+	out := make([]stevedore.Attribute, len(as))
+	for i, a := range as {
+		out[i] = stevedore.Attribute(a)
+	}
+	return out
+}
+
+func wireAttributes(as []stevedore.Attribute) []wireAttributeTarget {
+	out := make([]wireAttributeTarget, len(as))
+	for i, a := range as {
+		out[i] = wireAttributeTarget(a)
+	}
+	return out
+}
+
+// attributesInput is PutAttributes' and DeleteAttributes' input.
+type attributesInput struct {
+	Cluster    string                `json:"cluster"`
+	Attributes []wireAttributeTarget `json:"attributes"`
+}
+
+func putAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in attributesInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.PutAttributes(ctx, stevedore.PutAttributesInput{Cluster: in.Cluster, Attributes: attributesModel(in.Attributes)})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"attributes": wireAttributes(out.Attributes)}, nil
+}
+
+func deleteAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in attributesInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.DeleteAttributes(ctx, stevedore.DeleteAttributesInput{Cluster: in.Cluster, Attributes: attributesModel(in.Attributes)})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"attributes": wireAttributes(out.Attributes)}, nil
+}
+
+func listAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster        string `json:"cluster"`
+		TargetType     string `json:"targetType"`
+		AttributeName  string `json:"attributeName"`
+		AttributeValue string `json:"attributeValue"`
+		NextToken      string `json:"nextToken"`
+		MaxResults     int    `json:"maxResults"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.ListAttributes(ctx, stevedore.ListAttributesInput{
+		Cluster: in.Cluster, TargetType: in.TargetType, AttributeName: in.AttributeName, AttributeValue: in.AttributeValue,
+		MaxResults: in.MaxResults, NextToken: in.NextToken,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]any{"attributes": wireAttributes(out.Attributes)}
+	if out.NextToken != "" {
+		res["nextToken"] = out.NextToken
+	}
+	return res, nil
 }

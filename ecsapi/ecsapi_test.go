@@ -463,3 +463,51 @@ func TestContainerInstances(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "INACTIVE", aws.ToString(gone.ContainerInstance.Status))
 }
+
+func TestAttributes(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+
+	put, err := e.client.PutAttributes(ctx, &ecs.PutAttributesInput{Cluster: aws.String("c"), Attributes: []types.Attribute{
+		{Name: aws.String("stack"), Value: aws.String("prod"), TargetId: aws.String("i-1")},
+		{Name: aws.String("stack"), Value: aws.String("test"), TargetId: aws.String(e.o.ContainerInstanceARN("c", "i-2"))},
+	}})
+	require.NoError(t, err)
+	require.Len(t, put.Attributes, 2)
+	assert.Equal(t, e.o.ContainerInstanceARN("c", "i-1"), aws.ToString(put.Attributes[0].TargetId))
+
+	// The attribute decides placement.
+	e.register(t, "web:1")
+	run, err := e.client.RunTask(ctx, &ecs.RunTaskInput{
+		Cluster: aws.String("c"), TaskDefinition: aws.String("web"), Count: aws.Int32(3),
+		PlacementConstraints: []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:stack == prod")}},
+	})
+	require.NoError(t, err)
+	for _, tk := range run.Tasks {
+		assert.Equal(t, e.o.ContainerInstanceARN("c", "i-1"), aws.ToString(tk.ContainerInstanceArn))
+	}
+
+	listed, err := e.client.ListAttributes(ctx, &ecs.ListAttributesInput{
+		Cluster: aws.String("c"), TargetType: types.TargetTypeContainerInstance, AttributeName: aws.String("stack"), AttributeValue: aws.String("test"),
+	})
+	require.NoError(t, err)
+	require.Len(t, listed.Attributes, 1)
+	assert.Equal(t, e.o.ContainerInstanceARN("c", "i-2"), aws.ToString(listed.Attributes[0].TargetId))
+
+	_, err = e.client.DeleteAttributes(ctx, &ecs.DeleteAttributesInput{Cluster: aws.String("c"), Attributes: []types.Attribute{
+		{Name: aws.String("stack"), TargetId: aws.String("i-2")},
+	}})
+	require.NoError(t, err)
+	listed, err = e.client.ListAttributes(ctx, &ecs.ListAttributesInput{Cluster: aws.String("c"), TargetType: types.TargetTypeContainerInstance, AttributeName: aws.String("stack")})
+	require.NoError(t, err)
+	require.Len(t, listed.Attributes, 1)
+
+	_, err = e.client.PutAttributes(ctx, &ecs.PutAttributesInput{Cluster: aws.String("c"), Attributes: []types.Attribute{
+		{Name: aws.String("bad name!"), Value: aws.String("x"), TargetId: aws.String("i-1")},
+	}})
+	assert.Equal(t, "InvalidParameterException", apiError(err))
+	_, err = e.client.DeleteAttributes(ctx, &ecs.DeleteAttributesInput{Cluster: aws.String("c"), Attributes: []types.Attribute{
+		{Name: aws.String("ecs.availability-zone"), TargetId: aws.String("i-1")},
+	}})
+	assert.Equal(t, "InvalidParameterException", apiError(err))
+}
