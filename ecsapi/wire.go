@@ -211,19 +211,75 @@ func wireStrategies(ss []placement.StrategySpec) []wireStrategy {
 	return out
 }
 
-// wireDeploymentConfiguration is ECS's DeploymentConfiguration, as far as
-// rolling deployments go.
+// wireDeploymentConfiguration is ECS's DeploymentConfiguration, with
+// durations in ECS's units (minutes).
 type wireDeploymentConfiguration struct {
-	MinimumHealthyPercent    *int                    `json:"minimumHealthyPercent,omitempty"`
-	MaximumPercent           *int                    `json:"maximumPercent,omitempty"`
-	DeploymentCircuitBreaker *service.CircuitBreaker `json:"deploymentCircuitBreaker,omitempty"`
+	MinimumHealthyPercent    *int                      `json:"minimumHealthyPercent,omitempty"`
+	MaximumPercent           *int                      `json:"maximumPercent,omitempty"`
+	DeploymentCircuitBreaker *service.CircuitBreaker   `json:"deploymentCircuitBreaker,omitempty"`
+	Strategy                 string                    `json:"strategy,omitempty"`
+	BakeTimeInMinutes        *int                      `json:"bakeTimeInMinutes,omitempty"`
+	LinearConfiguration      *wireLinearConfiguration  `json:"linearConfiguration,omitempty"`
+	CanaryConfiguration      *wireCanaryConfiguration  `json:"canaryConfiguration,omitempty"`
+	Alarms                   *service.DeploymentAlarms `json:"alarms,omitempty"`
+}
+
+// wireLinearConfiguration is ECS's LinearConfiguration.
+type wireLinearConfiguration struct {
+	StepPercent           float64 `json:"stepPercent"`
+	StepBakeTimeInMinutes *int    `json:"stepBakeTimeInMinutes,omitempty"`
+}
+
+// wireCanaryConfiguration is ECS's CanaryConfiguration.
+type wireCanaryConfiguration struct {
+	CanaryPercent           float64 `json:"canaryPercent"`
+	CanaryBakeTimeInMinutes *int    `json:"canaryBakeTimeInMinutes,omitempty"`
+}
+
+func minutes(p *int) time.Duration {
+	if p == nil {
+		return 0
+	}
+	return time.Duration(*p) * time.Minute
+}
+
+func inMinutes(d time.Duration) *int {
+	if d == 0 {
+		return nil
+	}
+	m := int(d / time.Minute)
+	return &m
 }
 
 func (c *wireDeploymentConfiguration) model() service.DeploymentConfiguration {
 	if c == nil {
 		return service.DeploymentConfiguration{}
 	}
-	return service.DeploymentConfiguration{MinimumHealthyPercent: c.MinimumHealthyPercent, MaximumPercent: c.MaximumPercent, CircuitBreaker: c.DeploymentCircuitBreaker}
+	out := service.DeploymentConfiguration{
+		MinimumHealthyPercent: c.MinimumHealthyPercent, MaximumPercent: c.MaximumPercent, CircuitBreaker: c.DeploymentCircuitBreaker,
+		Strategy: service.DeploymentStrategy(c.Strategy), BakeTime: minutes(c.BakeTimeInMinutes), Alarms: c.Alarms,
+	}
+	if l := c.LinearConfiguration; l != nil {
+		out.LinearConfiguration = &service.LinearConfiguration{StepPercent: l.StepPercent, StepBakeTime: minutes(l.StepBakeTimeInMinutes)}
+	}
+	if cc := c.CanaryConfiguration; cc != nil {
+		out.CanaryConfiguration = &service.CanaryConfiguration{CanaryPercent: cc.CanaryPercent, CanaryBakeTime: minutes(cc.CanaryBakeTimeInMinutes)}
+	}
+	return out
+}
+
+func wireDeploymentConfig(c service.DeploymentConfiguration) wireDeploymentConfiguration {
+	out := wireDeploymentConfiguration{
+		MinimumHealthyPercent: c.MinimumHealthyPercent, MaximumPercent: c.MaximumPercent, DeploymentCircuitBreaker: c.CircuitBreaker,
+		Strategy: string(c.Strategy), BakeTimeInMinutes: inMinutes(c.BakeTime), Alarms: c.Alarms,
+	}
+	if l := c.LinearConfiguration; l != nil {
+		out.LinearConfiguration = &wireLinearConfiguration{StepPercent: l.StepPercent, StepBakeTimeInMinutes: inMinutes(l.StepBakeTime)}
+	}
+	if cc := c.CanaryConfiguration; cc != nil {
+		out.CanaryConfiguration = &wireCanaryConfiguration{CanaryPercent: cc.CanaryPercent, CanaryBakeTimeInMinutes: inMinutes(cc.CanaryBakeTime)}
+	}
+	return out
 }
 
 // wireDeployment is ECS's Deployment.
@@ -279,10 +335,8 @@ func (h *Handler) wireService(s service.Service) wireService {
 		ServiceArn: h.o.ServiceARN(s.Cluster, s.Name), ServiceName: s.Name, ClusterArn: h.o.ClusterARN(s.Cluster),
 		Status: string(s.Status), DesiredCount: s.DesiredCount, RunningCount: s.RunningCount, PendingCount: s.PendingCount,
 		LaunchType: "EC2", TaskDefinition: h.o.TaskDefinitionARN(s.TaskDefinition), SchedulingStrategy: string(s.SchedulingStrategy),
-		DeploymentConfiguration: wireDeploymentConfiguration{
-			MinimumHealthyPercent: dc.MinimumHealthyPercent, MaximumPercent: dc.MaximumPercent, DeploymentCircuitBreaker: dc.CircuitBreaker,
-		},
-		Deployments: []wireDeployment{}, Events: []wireEvent{}, CreatedAt: epoch(s.CreatedAt),
+		DeploymentConfiguration: wireDeploymentConfig(dc),
+		Deployments:             []wireDeployment{}, Events: []wireEvent{}, CreatedAt: epoch(s.CreatedAt),
 		PlacementConstraints: wireConstraints(s.PlacementConstraints), PlacementStrategy: wireStrategies(s.PlacementStrategy),
 		LoadBalancers: append([]service.LoadBalancer{}, s.LoadBalancers...), NetworkConfiguration: s.NetworkConfiguration,
 	}
