@@ -40,8 +40,8 @@ func clusterName(s string) string {
 
 // CreateClusterInput describes a new cluster.
 type CreateClusterInput struct {
-	// Name is the cluster's name; empty means DefaultCluster.
-	Name string
+	// ClusterName is the cluster's name; empty means DefaultCluster.
+	ClusterName string
 	// CapacityProviders associated with the cluster.
 	CapacityProviders []cluster.CapacityProvider
 	// DefaultCapacityProviderStrategy is used by tasks and services that name
@@ -71,8 +71,8 @@ func (o *Orchestrator) CreateCluster(ctx context.Context, in CreateClusterInput)
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
-	in.Name = clusterName(in.Name)
-	c := cluster.Cluster{Name: in.Name, Status: cluster.ClusterActive, DefaultCapacityProviderStrategy: slices.Clone(in.DefaultCapacityProviderStrategy)}
+	in.ClusterName = clusterName(in.ClusterName)
+	c := cluster.Cluster{Name: in.ClusterName, Status: cluster.ClusterActive, DefaultCapacityProviderStrategy: slices.Clone(in.DefaultCapacityProviderStrategy)}
 	for _, cp := range in.CapacityProviders {
 		c.CapacityProviders = append(c.CapacityProviders, cp.Name)
 	}

@@ -166,7 +166,7 @@ func TestListClustersAndServicesPage(t *testing.T) {
 		e := newEnv(t, 1)
 		e.register("v1")
 		for _, name := range []string{"c", "a", "b"} {
-			_, err := e.o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: name})
+			_, err := e.o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: name})
 			require.NoError(t, err)
 			_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "s-" + name, TaskDefinition: "web"})
 			require.NoError(t, err)

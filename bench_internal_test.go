@@ -35,7 +35,7 @@ func convergeEnv(b *testing.B, instances, services, perService int) (*Orchestrat
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.CreateCluster(ctx, CreateClusterInput{Name: "bench"}); err != nil {
+	if _, err := o.CreateCluster(ctx, CreateClusterInput{ClusterName: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	rt := fake.New()

@@ -35,7 +35,7 @@ func newControlEnv(t *testing.T, instances int, memoryMiB int) *controlEnv {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	e := &controlEnv{t: t, o: o, ctx: t.Context()}
-	_, err = o.CreateCluster(e.ctx, CreateClusterInput{Name: "test"})
+	_, err = o.CreateCluster(e.ctx, CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range instances {
 		rt := fake.New()

@@ -29,7 +29,7 @@ func TestServiceDiscovery(t *testing.T) {
 	o, err := stevedore.New(stevedore.WithServiceDiscovery(cfg))
 	require.NoError(t, err)
 	t.Cleanup(func() { o.Close() })
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "prod"})
+	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"})
 	require.NoError(t, err)
 	rt := fake.New()
 	t.Cleanup(rt.Close)

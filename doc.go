@@ -96,7 +96,7 @@
 // placement keeps what it refuses off it (failure reason TaskPolicy).
 //
 //	o, err := stevedore.New(stevedore.WithTaskPolicy(policy.Policy{Level: policy.Restricted}))
-//	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "tools",
+//	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "tools",
 //		TaskPolicy: &policy.Policy{Level: policy.Baseline, HostPaths: []string{"/srv/tools"}}})
 //
 // # Health checks

@@ -29,7 +29,7 @@ func Example() {
 	}
 	defer o.Close()
 
-	o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "prod"})
+	o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"})
 	rt := fake.New(fake.WithImage("web:1", fake.Behavior{RunFor: fake.Forever, Stdout: []string{"listening on :8080"}}))
 	defer rt.Close()
 	_, err = o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{

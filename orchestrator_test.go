@@ -51,7 +51,7 @@ func envFor(t *testing.T, o *stevedore.Orchestrator, instances int, opts ...fake
 	t.Helper()
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	e := &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}, opts: opts}
-	_, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "test"})
+	_, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range instances {
 		e.addInstance(fmt.Sprintf("i-%d", i), string(rune('a'+i%3)))
@@ -288,7 +288,7 @@ func (w *restartWorld) open() *stevedore.Orchestrator {
 	o, err := stevedore.New(stevedore.WithStore(w.st))
 	require.NoError(w.t, err)
 	if w.starts++; w.starts == 1 {
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 		require.NoError(w.t, err)
 		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
 		require.NoError(w.t, err)
@@ -348,7 +348,7 @@ func TestSharedNetworkProviderSurvivesAnAgentRestart(t *testing.T) {
 		o, err := stevedore.New()
 		require.NoError(t, err)
 		defer o.Close()
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 		require.NoError(t, err)
 		rt := fake.New()
 		defer rt.Close()

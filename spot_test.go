@@ -24,7 +24,7 @@ func TestSpotInterruption(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, o.Close()) })
 		ctx := t.Context()
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test", CapacityProviders: []cluster.CapacityProvider{
 			{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
 			{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
 		}})

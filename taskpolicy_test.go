@@ -74,14 +74,14 @@ func TestPrivilegedClusterRunsWhatBaselineRefuses(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, out.Tasks, 1)
 
-		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "strict", TaskPolicy: &policy.Policy{Level: policy.Restricted}})
+		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "strict", TaskPolicy: &policy.Policy{Level: policy.Restricted}})
 		require.NoError(t, err)
 		descs, err := o.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{"strict"}})
 		require.NoError(t, err)
 		assert.Equal(t, policy.Restricted, descs.Clusters[0].TaskPolicy.Level)
 		assert.Equal(t, "cluster strict", descs.Clusters[0].TaskPolicy.String())
 
-		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "bad", TaskPolicy: &policy.Policy{HostPaths: []string{"/"}}})
+		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "bad", TaskPolicy: &policy.Policy{HostPaths: []string{"/"}}})
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 	})
 }

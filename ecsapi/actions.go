@@ -66,7 +66,7 @@ func createCluster(h *Handler, ctx context.Context, body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	c, err := h.o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy)})
+	c, err := h.o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy)})
 	if err != nil {
 		return nil, err
 	}

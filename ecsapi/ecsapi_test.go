@@ -47,7 +47,7 @@ func newEnv(t *testing.T, opts ...ecsapi.Option) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	ctx := t.Context()
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "c"})
+	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "c"})
 	require.NoError(t, err)
 	for _, id := range []string{"i-1", "i-2"} {
 		rt := fake.New()

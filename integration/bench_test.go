@@ -331,7 +331,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	require.NoError(b, err)
 
 	w.cluster = "bench-" + w.name
-	_, err = w.orc.CreateCluster(ctx, stevedore.CreateClusterInput{Name: w.cluster})
+	_, err = w.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: w.cluster})
 	require.NoError(b, err)
 	_, err = w.orc.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
 		Cluster:    w.cluster,

@@ -148,7 +148,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.orc = e.newOrchestrator()
 
 	e.cluster = "it-" + e.name
-	_, err = e.orc.CreateCluster(ctx, stevedore.CreateClusterInput{Name: e.cluster})
+	_, err = e.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: e.cluster})
 	require.NoError(t, err)
 	e.registerInstance()
 	return e

@@ -46,7 +46,7 @@ func newOrchestrator(t *testing.T, n int) *stevedore.Orchestrator {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	ctx := t.Context()
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range n {
 		addInstance(t, o, fmt.Sprintf("i-%d", i))

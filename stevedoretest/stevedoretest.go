@@ -202,7 +202,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	t.Cleanup(func() { o.Close() })
 	e := &Env{O: o, Cluster: c.cluster, t: t, ctx: context.Background(), timeout: c.timeout}
-	if _, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: c.cluster}); err != nil {
+	if _, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: c.cluster}); err != nil {
 		t.Fatalf("stevedoretest: CreateCluster: %v", err)
 	}
 	for i := range c.instances {

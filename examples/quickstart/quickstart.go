@@ -330,7 +330,7 @@ func (d *demo) startCluster(ctx context.Context) error {
 	}
 	// The demo's tasks run under the strictest task policy: non-root,
 	// no added capability, nothing of the host's.
-	if _, err := d.orc.CreateCluster(ctx, stevedore.CreateClusterInput{Name: clusterName,
+	if _, err := d.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: clusterName,
 		TaskPolicy: &policy.Policy{Name: "quickstart", Level: policy.Restricted}}); err != nil {
 		return err
 	}

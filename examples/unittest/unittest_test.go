@@ -62,7 +62,7 @@ func newEmptyCluster(t *testing.T) *stevedore.Orchestrator {
 	o, err := stevedore.New()
 	require.NoError(t, err)
 	t.Cleanup(func() { o.Close() })
-	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "c"})
+	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "c"})
 	require.NoError(t, err)
 	return o
 }
@@ -177,7 +177,7 @@ func Example() {
 	ctx := context.Background()
 	o, _ := stevedore.New()
 	defer o.Close()
-	o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "c"})
+	o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "c"})
 	rt := fake.New()
 	defer rt.Close()
 	o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
