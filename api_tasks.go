@@ -107,7 +107,8 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 		return nil, invalid("containerInstances", "must name 1 to %d instances", MaxRunTaskCount)
 	}
 	out := &RunTaskOutput{}
-	for _, id := range in.ContainerInstances {
+	for _, arg := range in.ContainerInstances {
+		id := lastSegment(arg)
 		res, err := o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch.Request {
 			group := in.Group
 			if group == "" {
@@ -121,7 +122,7 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 		}
 		out.Tasks = append(out.Tasks, res.Tasks...)
 		for _, f := range res.Failures {
-			f.Arn = id
+			f.Arn = o.ContainerInstanceARN(in.Cluster, id)
 			out.Failures = append(out.Failures, f)
 		}
 	}

@@ -39,6 +39,7 @@ var actions = map[string]action{
 	"DeleteService":              deleteService,
 	"ListServices":               listServices,
 	"RunTask":                    runTask,
+	"StartTask":                  startTask,
 	"StopTask":                   stopTask,
 	"DescribeTasks":              describeTasks,
 	"ListTasks":                  listTasks,
@@ -681,4 +682,34 @@ func listAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
 		res["nextToken"] = out.NextToken
 	}
 	return res, nil
+}
+
+func startTask(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		Cluster              string                     `json:"cluster"`
+		TaskDefinition       string                     `json:"taskDefinition"`
+		ContainerInstances   []string                   `json:"containerInstances"`
+		Group                string                     `json:"group"`
+		StartedBy            string                     `json:"startedBy"`
+		Overrides            *task.TaskOverride         `json:"overrides"`
+		NetworkConfiguration *task.NetworkConfiguration `json:"networkConfiguration"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.TaskDefinition == "" {
+		return nil, param("taskDefinition is required.")
+	}
+	out, err := h.o.StartTask(ctx, stevedore.StartTaskInput{
+		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, ContainerInstances: in.ContainerInstances,
+		Group: in.Group, StartedBy: in.StartedBy, Overrides: in.Overrides, NetworkConfiguration: in.NetworkConfiguration,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := h.wireTasks(out.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"tasks": tasks, "failures": wireFailures(out.Failures)}, nil
 }

@@ -511,3 +511,17 @@ func TestAttributes(t *testing.T) {
 	}})
 	assert.Equal(t, "InvalidParameterException", apiError(err))
 }
+
+func TestStartTask(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.register(t, "web:1")
+	out, err := e.client.StartTask(ctx, &ecs.StartTaskInput{
+		Cluster: aws.String("c"), TaskDefinition: aws.String("web"),
+		ContainerInstances: []string{e.o.ContainerInstanceARN("c", "i-2"), "i-1"},
+	})
+	require.NoError(t, err)
+	require.Len(t, out.Tasks, 2)
+	assert.Equal(t, e.o.ContainerInstanceARN("c", "i-2"), aws.ToString(out.Tasks[0].ContainerInstanceArn))
+	assert.Equal(t, e.o.ContainerInstanceARN("c", "i-1"), aws.ToString(out.Tasks[1].ContainerInstanceArn))
+}
