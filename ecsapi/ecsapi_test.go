@@ -525,3 +525,27 @@ func TestStartTask(t *testing.T) {
 	assert.Equal(t, e.o.ContainerInstanceARN("c", "i-2"), aws.ToString(out.Tasks[0].ContainerInstanceArn))
 	assert.Equal(t, e.o.ContainerInstanceARN("c", "i-1"), aws.ToString(out.Tasks[1].ContainerInstanceArn))
 }
+
+func TestRequestsSignedForAnotherRegionAreRefused(t *testing.T) {
+	e := newEnv(t, ecsapi.WithRegion("eu-west-1"))
+	_, err := e.client.ListClusters(t.Context(), &ecs.ListClustersInput{}) // signed for us-east-1
+	assert.Equal(t, "InvalidSignatureException", apiError(err))
+
+	c := ecs.New(ecs.Options{
+		Region: "eu-west-1", BaseEndpoint: aws.String(e.srv.URL), HTTPClient: e.srv.Client(), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+	})
+	out, err := c.ListClusters(t.Context(), &ecs.ListClustersInput{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{e.o.ClusterARN("c")}, out.ClusterArns)
+}
+
+func TestNewRefusesAHandlerWithoutCredentials(t *testing.T) {
+	o, err := stevedore.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, o.Close()) })
+	_, err = ecsapi.New(o)
+	assert.ErrorContains(t, err, "no credentials")
+	_, err = ecsapi.New(o, ecsapi.WithCredentials(ecsapi.Credentials{AccessKeyID: "AKID"}))
+	assert.ErrorContains(t, err, "SecretAccessKey")
+}
