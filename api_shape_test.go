@@ -1,6 +1,7 @@
 package stevedore_test
 
 import (
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -346,5 +347,40 @@ func TestListTasksPages(t *testing.T) {
 		}
 		_, err = e.o.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: "test", DesiredStatus: task.Pending})
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
+	})
+}
+
+func TestWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 2)
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		require.NoError(t, err)
+		stable := stevedore.NewServicesStableWaiter(e.o)
+		require.NoError(t, stable.Wait(e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}}, 5*time.Minute))
+		assert.Equal(t, 2, e.service("web").RunningCount)
+
+		err = stable.Wait(e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web", "gone"}}, 5*time.Minute)
+		assert.ErrorIs(t, err, stevedore.ErrWaiterFailure)
+
+		run, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
+		require.NoError(t, err)
+		in := stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{run.Tasks[0].TaskARN}}
+		require.NoError(t, stevedore.NewTasksRunningWaiter(e.o).Wait(e.ctx, in, 5*time.Minute))
+		_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: run.Tasks[0].TaskARN})
+		require.NoError(t, err)
+		require.NoError(t, stevedore.NewTasksStoppedWaiter(e.o, func(o *stevedore.WaiterOptions) { o.MaxDelay = 2 * time.Second }).Wait(e.ctx, in, 5*time.Minute))
+		err = stevedore.NewTasksRunningWaiter(e.o).Wait(e.ctx, in, 5*time.Minute)
+		assert.ErrorIs(t, err, stevedore.ErrWaiterFailure, "a STOPPED task never runs")
+
+		// A service that cannot become stable: its image never starts.
+		e.register("v2")
+		for _, rt := range e.runtimes {
+			rt.Script("web:v2", fake.Behavior{StartError: errors.New("no such binary")})
+		}
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: ptr("web:2")})
+		require.NoError(t, err)
+		err = stable.Wait(e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}}, time.Minute)
+		assert.ErrorIs(t, err, stevedore.ErrWaitTimeout)
 	})
 }

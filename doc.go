@@ -177,8 +177,10 @@
 // account of WithARNs. Describe calls take ECS's inputs and report each
 // object they cannot find in Failures, with reason "MISSING", instead of
 // failing; only a missing cluster is an error. List calls page with
-// MaxResults and NextToken. Package ecsapi serves the same API on the wire,
-// for the aws CLI and the AWS SDKs.
+// MaxResults and NextToken (NewListTasksPaginator walks the pages), and the
+// waiters of aws-sdk-go-v2 have counterparts: NewServicesStableWaiter,
+// NewTasksRunningWaiter and NewTasksStoppedWaiter. Package ecsapi serves
+// the same API on the wire, for the aws CLI and the AWS SDKs.
 //
 //	out, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "prod", Tasks: ids})
 //	for _, f := range out.Failures { ... } // f.Arn, f.Reason "MISSING"

@@ -349,7 +349,7 @@ func (h *Handler) wireService(s service.Service) wireService {
 		out.HealthCheckGracePeriodSeconds = &secs
 	}
 	for _, d := range s.Deployments {
-		if d.Status == "INACTIVE" {
+		if d.Status == service.Inactive {
 			continue
 		}
 		out.Deployments = append(out.Deployments, wireDeployment{
