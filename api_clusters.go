@@ -50,6 +50,8 @@ type CreateClusterInput struct {
 	// TaskPolicy decides which task definitions may run in the cluster;
 	// nil means the Orchestrator's (see WithTaskPolicy).
 	TaskPolicy *policy.Policy
+	// Tags are the cluster's tags (see TagResource).
+	Tags []Tag
 }
 
 // ClusterDescription is a cluster with its counters, as ECS DescribeClusters.
@@ -87,6 +89,9 @@ func (o *Orchestrator) CreateCluster(ctx context.Context, in CreateClusterInput)
 	if err := validTaskPolicy("taskPolicy", in.TaskPolicy); err != nil {
 		return nil, err
 	}
+	if err := validTags(in.Tags); err != nil {
+		return nil, err
+	}
 	var out cluster.Cluster
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		var err error
@@ -113,9 +118,11 @@ func (o *Orchestrator) putCluster(tx store.Tx, c cluster.Cluster, in CreateClust
 		next.Providers = slices.Clone(in.CapacityProviders)
 		next.TaskPolicy = in.TaskPolicy.Clone()
 		next.CreatedAt = o.now()
+		next.Tags = slices.Clone(in.Tags)
 		return c, tx.Update(next)
 	case errors.Is(err, store.ErrNotFound):
-		return c, tx.Create(&state.Cluster{Cluster: c, Providers: slices.Clone(in.CapacityProviders), TaskPolicy: in.TaskPolicy.Clone(), CreatedAt: o.now()})
+		return c, tx.Create(&state.Cluster{Cluster: c, Providers: slices.Clone(in.CapacityProviders), TaskPolicy: in.TaskPolicy.Clone(),
+			CreatedAt: o.now(), Tags: slices.Clone(in.Tags)})
 	default:
 		return cluster.Cluster{}, err
 	}

@@ -41,6 +41,8 @@ type CreateServiceInput struct {
 	// NetworkConfiguration puts the service's tasks in security groups
 	// (awsvpc task definitions only).
 	NetworkConfiguration *task.NetworkConfiguration
+	// Tags are the service's tags (see TagResource).
+	Tags []Tag
 }
 
 // CreateService creates a service and its first deployment; the service
@@ -67,11 +69,15 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		HealthCheckGracePeriod:  in.HealthCheckGracePeriod,
 		LoadBalancers:           slices.Clone(in.LoadBalancers),
 		TaskDefinition:          in.TaskDefinition,
+		Tags:                    slices.Clone(in.Tags),
 	}
 	if strategy == service.Replica && len(svc.PlacementStrategy) == 0 {
 		svc.PlacementStrategy = slices.Clone(DefaultServicePlacement)
 	}
 	if err := validateService(&svc); err != nil {
+		return nil, err
+	}
+	if err := validTags(in.Tags); err != nil {
 		return nil, err
 	}
 	var out service.Service

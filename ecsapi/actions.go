@@ -52,6 +52,10 @@ var actions = map[string]action{
 	"PutAttributes":    putAttributes,
 	"DeleteAttributes": deleteAttributes,
 	"ListAttributes":   listAttributes,
+
+	"TagResource":         tagResource,
+	"UntagResource":       untagResource,
+	"ListTagsForResource": listTagsForResource,
 }
 
 // param is an InvalidParameterException about a member.
@@ -63,11 +67,14 @@ func createCluster(h *Handler, ctx context.Context, body []byte) (any, error) {
 	var in struct {
 		ClusterName                     string                 `json:"clusterName"`
 		DefaultCapacityProviderStrategy []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
+		Tags                            []stevedore.Tag        `json:"tags"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	c, err := h.o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy)})
+	c, err := h.o.CreateCluster(ctx, stevedore.CreateClusterInput{
+		ClusterName: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy), Tags: in.Tags,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +281,7 @@ func createService(h *Handler, ctx context.Context, body []byte) (any, error) {
 		SchedulingStrategy       string                 `json:"schedulingStrategy"`
 		CapacityProviderStrategy []wireProviderStrategy `json:"capacityProviderStrategy"`
 		LoadBalancers            []service.LoadBalancer `json:"loadBalancers"`
+		Tags                     []stevedore.Tag        `json:"tags"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -294,6 +302,7 @@ func createService(h *Handler, ctx context.Context, body []byte) (any, error) {
 		HealthCheckGracePeriod:   deref(in.gracePeriod()),
 		LoadBalancers:            in.LoadBalancers,
 		NetworkConfiguration:     in.NetworkConfiguration,
+		Tags:                     in.Tags,
 	})
 	if err != nil {
 		return nil, err
@@ -712,4 +721,52 @@ func startTask(h *Handler, ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"tasks": tasks, "failures": wireFailures(out.Failures)}, nil
+}
+
+// --- tags
+
+func tagResource(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceArn string          `json:"resourceArn"`
+		Tags        []stevedore.Tag `json:"tags"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := h.o.TagResource(ctx, stevedore.TagResourceInput{ResourceArn: in.ResourceArn, Tags: in.Tags}); err != nil {
+		return nil, err
+	}
+	return map[string]any{}, nil
+}
+
+func untagResource(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceArn string   `json:"resourceArn"`
+		TagKeys     []string `json:"tagKeys"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if _, err := h.o.UntagResource(ctx, stevedore.UntagResourceInput{ResourceArn: in.ResourceArn, TagKeys: in.TagKeys}); err != nil {
+		return nil, err
+	}
+	return map[string]any{}, nil
+}
+
+func listTagsForResource(h *Handler, ctx context.Context, body []byte) (any, error) {
+	var in struct {
+		ResourceArn string `json:"resourceArn"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	out, err := h.o.ListTagsForResource(ctx, stevedore.ListTagsForResourceInput{ResourceArn: in.ResourceArn})
+	if err != nil {
+		return nil, err
+	}
+	tags := out.Tags
+	if tags == nil {
+		tags = []stevedore.Tag{}
+	}
+	return map[string]any{"tags": tags}, nil
 }

@@ -549,3 +549,52 @@ func TestNewRefusesAHandlerWithoutCredentials(t *testing.T) {
 	_, err = ecsapi.New(o, ecsapi.WithCredentials(ecsapi.Credentials{AccessKeyID: "AKID"}))
 	assert.ErrorContains(t, err, "SecretAccessKey")
 }
+
+func TestTags(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	td := e.register(t, "web:1")
+	tag := func(k, v string) types.Tag { return types.Tag{Key: aws.String(k), Value: aws.String(v)} }
+	tagsOf := func(arn string) map[string]string {
+		t.Helper()
+		out, err := e.client.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+		require.NoError(t, err)
+		m := map[string]string{}
+		for _, tg := range out.Tags {
+			m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		}
+		return m
+	}
+
+	_, err := e.client.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("tagged"), Tags: []types.Tag{tag("team", "a")}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"team": "a"}, tagsOf(e.o.ClusterARN("tagged")))
+	svc, err := e.client.CreateService(ctx, &ecs.CreateServiceInput{
+		Cluster: aws.String("c"), ServiceName: aws.String("web"), TaskDefinition: aws.String("web"), Tags: []types.Tag{tag("tier", "front")},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"tier": "front"}, tagsOf(aws.ToString(svc.Service.ServiceArn)))
+	run, err := e.client.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("c"), TaskDefinition: aws.String("web")})
+	require.NoError(t, err)
+
+	for _, arn := range []string{
+		e.o.ClusterARN("c"), aws.ToString(td.TaskDefinitionArn), aws.ToString(run.Tasks[0].TaskArn),
+		e.o.ContainerInstanceARN("c", "i-1"), aws.ToString(svc.Service.ServiceArn),
+	} {
+		_, err := e.client.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{tag("env", "dev"), tag("tier", "x")}})
+		require.NoError(t, err, arn)
+		_, err = e.client.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{tag("env", "prod")}})
+		require.NoError(t, err, arn)
+		_, err = e.client.UntagResource(ctx, &ecs.UntagResourceInput{ResourceArn: aws.String(arn), TagKeys: []string{"tier"}})
+		require.NoError(t, err, arn)
+		assert.Equal(t, map[string]string{"env": "prod"}, tagsOf(arn), arn)
+	}
+
+	_, err = e.client.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(e.o.ClusterARN("c")), Tags: []types.Tag{tag("aws:owner", "me")}})
+	assert.Equal(t, "InvalidParameterException", apiError(err))
+	_, err = e.client.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(e.o.ClusterARN("nope"))})
+	var cnf *types.ClusterNotFoundException
+	assert.ErrorAs(t, err, &cnf)
+	_, err = e.client.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:s3:::bucket")})
+	assert.Equal(t, "InvalidParameterException", apiError(err))
+}
