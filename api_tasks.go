@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/stevedore-io/stevedore/cluster"
@@ -33,6 +34,8 @@ type RunTaskInput struct {
 	// NetworkConfiguration puts the tasks in security groups (awsvpc task
 	// definitions only); without it their inbound traffic is not filtered.
 	NetworkConfiguration *task.NetworkConfiguration
+	// Tags are the tasks' tags (see TagResource).
+	Tags []Tag
 }
 
 // Failure is a task that could not be run, as ECS reports it: the reason is
@@ -64,6 +67,9 @@ func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOu
 	if count < 1 || count > MaxRunTaskCount {
 		return nil, invalid("count", "must be between 1 and %d, got %d", MaxRunTaskCount, in.Count)
 	}
+	if err := validTags(in.Tags); err != nil {
+		return nil, err
+	}
 	if len(in.PlacementStrategy) > placement.MaxStrategies {
 		return nil, invalid("placementStrategy", "must have at most %d strategies", placement.MaxStrategies)
 	}
@@ -71,7 +77,7 @@ func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOu
 	if len(strategies) == 0 {
 		strategies = []placement.StrategySpec{placement.Random()}
 	}
-	return o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch.Request {
+	return o.launchTasks(ctx, in.Cluster, in.TaskDefinition, in.Tags, func(def *task.TaskDefinition) *launch.Request {
 		group := in.Group
 		if group == "" {
 			group = "family:" + def.Family
@@ -109,7 +115,7 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 	out := &RunTaskOutput{}
 	for _, arg := range in.ContainerInstances {
 		id := lastSegment(arg)
-		res, err := o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch.Request {
+		res, err := o.launchTasks(ctx, in.Cluster, in.TaskDefinition, nil, func(def *task.TaskDefinition) *launch.Request {
 			group := in.Group
 			if group == "" {
 				group = "family:" + def.Family
@@ -129,7 +135,7 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 	return out, nil
 }
 
-func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string, mk func(*task.TaskDefinition) *launch.Request) (*RunTaskOutput, error) {
+func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string, tags []Tag, mk func(*task.TaskDefinition) *launch.Request) (*RunTaskOutput, error) {
 	out := &RunTaskOutput{}
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		out.Tasks, out.Failures = nil, nil
@@ -167,6 +173,14 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 			return err
 		}
 		for _, t := range created {
+			if len(tags) > 0 {
+				next := t.Copy()
+				next.Tags = slices.Clone(tags)
+				if err := tx.Update(next); err != nil {
+					return err
+				}
+				t = next
+			}
 			out.Tasks = append(out.Tasks, o.describeTask(t))
 		}
 		return nil

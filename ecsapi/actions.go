@@ -433,6 +433,7 @@ func runTask(h *Handler, ctx context.Context, body []byte) (any, error) {
 		CapacityProviderStrategy []wireProviderStrategy     `json:"capacityProviderStrategy"`
 		Overrides                *task.TaskOverride         `json:"overrides"`
 		NetworkConfiguration     *task.NetworkConfiguration `json:"networkConfiguration"`
+		Tags                     []stevedore.Tag            `json:"tags"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -444,7 +445,7 @@ func runTask(h *Handler, ctx context.Context, body []byte) (any, error) {
 		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, Count: in.Count, Group: in.Group, StartedBy: in.StartedBy,
 		PlacementConstraints: constraintsModel(in.PlacementConstraints), PlacementStrategy: strategiesModel(in.PlacementStrategy),
 		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy), Overrides: in.Overrides,
-		NetworkConfiguration: in.NetworkConfiguration,
+		NetworkConfiguration: in.NetworkConfiguration, Tags: in.Tags,
 	})
 	if err != nil {
 		return nil, err
