@@ -65,6 +65,8 @@ type ClusterDescription struct {
 	RunningTasksCount                 int
 	PendingTasksCount                 int
 	ActiveServicesCount               int
+	// Tags are the cluster's tags.
+	Tags []Tag
 }
 
 // CreateCluster creates a cluster. Creating an existing ACTIVE cluster
@@ -177,7 +179,7 @@ func (o *Orchestrator) DescribeClusters(ctx context.Context, in DescribeClusters
 			if err != nil {
 				return err
 			}
-			d := ClusterDescription{Cluster: c.Clone(), TaskPolicy: o.taskPolicyOf(c), CapacityProviderDetails: slices.Clone(c.Providers)}
+			d := ClusterDescription{Cluster: c.Clone(), TaskPolicy: o.taskPolicyOf(c), CapacityProviderDetails: slices.Clone(c.Providers), Tags: slices.Clone(c.Tags)}
 			for _, inst := range instances {
 				if inst.Cluster != name || inst.Status == cluster.StatusInactive {
 					continue

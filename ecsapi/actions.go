@@ -2,6 +2,7 @@ package ecsapi
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/stevedore-io/stevedore"
@@ -99,6 +100,7 @@ func (h *Handler) describeCluster(ctx context.Context, name string) (wireCluster
 func describeClusters(h *Handler, ctx context.Context, body []byte) (any, error) {
 	var in struct {
 		Clusters []string `json:"clusters"`
+		Include  []string `json:"include"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -109,7 +111,11 @@ func describeClusters(h *Handler, ctx context.Context, body []byte) (any, error)
 	}
 	clusters := []wireCluster{}
 	for _, c := range out.Clusters {
-		clusters = append(clusters, h.wireCluster(c))
+		wc := h.wireCluster(c)
+		if slices.Contains(in.Include, "TAGS") {
+			wc.Tags = c.Tags
+		}
+		clusters = append(clusters, wc)
 	}
 	return map[string]any{"clusters": clusters, "failures": wireFailures(out.Failures)}, nil
 }
@@ -200,7 +206,11 @@ func taskDefinitionAction(call func(o *stevedore.Orchestrator, ctx context.Conte
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"taskDefinition": js}, nil
+		tags := td.Tags
+		if tags == nil {
+			tags = []task.Tag{}
+		}
+		return map[string]any{"taskDefinition": js, "tags": tags}, nil
 	}
 }
 
@@ -365,6 +375,7 @@ func describeServices(h *Handler, ctx context.Context, body []byte) (any, error)
 	var in struct {
 		Cluster  string   `json:"cluster"`
 		Services []string `json:"services"`
+		Include  []string `json:"include"`
 	}
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -378,7 +389,11 @@ func describeServices(h *Handler, ctx context.Context, body []byte) (any, error)
 	}
 	services := []wireService{}
 	for _, s := range out.Services {
-		services = append(services, h.wireService(s))
+		ws := h.wireService(s)
+		if slices.Contains(in.Include, "TAGS") {
+			ws.Tags = s.Tags
+		}
+		services = append(services, ws)
 	}
 	return map[string]any{"services": services, "failures": wireFailures(out.Failures)}, nil
 }

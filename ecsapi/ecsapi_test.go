@@ -593,6 +593,18 @@ func TestTags(t *testing.T) {
 		assert.Equal(t, map[string]string{"env": "prod"}, got, arn)
 	}
 
+	clusters, err := e.client.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"tagged"}, Include: []types.ClusterField{types.ClusterFieldTags}})
+	require.NoError(t, err)
+	require.Len(t, clusters.Clusters[0].Tags, 1)
+	assert.Equal(t, "team", aws.ToString(clusters.Clusters[0].Tags[0].Key))
+	services, err := e.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("c"), Services: []string{"web"}, Include: []types.ServiceField{types.ServiceFieldTags}})
+	require.NoError(t, err)
+	require.Len(t, services.Services[0].Tags, 1)
+	assert.Equal(t, "env", aws.ToString(services.Services[0].Tags[0].Key))
+	described, err := e.client.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("web:1"), Include: []types.TaskDefinitionField{types.TaskDefinitionFieldTags}})
+	require.NoError(t, err)
+	require.Len(t, described.Tags, 1)
+
 	_, err = e.client.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(e.o.ClusterARN("c")), Tags: []types.Tag{tag("aws:owner", "me")}})
 	assert.Equal(t, "InvalidParameterException", apiError(err))
 	_, err = e.client.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(e.o.ClusterARN("nope"))})

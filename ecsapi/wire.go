@@ -132,6 +132,7 @@ type wireCluster struct {
 	ActiveServicesCount               int                    `json:"activeServicesCount"`
 	CapacityProviders                 []string               `json:"capacityProviders"`
 	DefaultCapacityProviderStrategy   []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
+	Tags                              []stevedore.Tag        `json:"tags,omitempty"`
 }
 
 func (h *Handler) wireCluster(d stevedore.ClusterDescription) wireCluster {
@@ -327,6 +328,7 @@ type wireService struct {
 	HealthCheckGracePeriodSeconds *int                        `json:"healthCheckGracePeriodSeconds,omitempty"`
 	LoadBalancers                 []service.LoadBalancer      `json:"loadBalancers"`
 	NetworkConfiguration          *task.NetworkConfiguration  `json:"networkConfiguration,omitempty"`
+	Tags                          []task.Tag                  `json:"tags,omitempty"`
 }
 
 func (h *Handler) wireService(s service.Service) wireService {
