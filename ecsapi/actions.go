@@ -13,25 +13,13 @@ import (
 
 // actions are the ECS actions served, by name.
 var actions = map[string]action{
-	"CreateCluster":          createCluster,
-	"DescribeClusters":       describeClusters,
-	"DeleteCluster":          deleteCluster,
-	"ListClusters":           listClusters,
-	"RegisterTaskDefinition": registerTaskDefinition,
-	"DescribeTaskDefinition": taskDefinitionAction(func(o *stevedore.Orchestrator, ctx context.Context, ref string) (*task.TaskDefinition, error) {
-		out, err := o.DescribeTaskDefinition(ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: ref})
-		if err != nil {
-			return nil, err
-		}
-		return out.TaskDefinition, nil
-	}),
-	"DeregisterTaskDefinition": taskDefinitionAction(func(o *stevedore.Orchestrator, ctx context.Context, ref string) (*task.TaskDefinition, error) {
-		out, err := o.DeregisterTaskDefinition(ctx, stevedore.DeregisterTaskDefinitionInput{TaskDefinition: ref})
-		if err != nil {
-			return nil, err
-		}
-		return out.TaskDefinition, nil
-	}),
+	"CreateCluster":              createCluster,
+	"DescribeClusters":           describeClusters,
+	"DeleteCluster":              deleteCluster,
+	"ListClusters":               listClusters,
+	"RegisterTaskDefinition":     registerTaskDefinition,
+	"DescribeTaskDefinition":     describeTaskDefinition,
+	"DeregisterTaskDefinition":   deregisterTaskDefinition,
 	"ListTaskDefinitions":        listTaskDefinitions,
 	"ListTaskDefinitionFamilies": listTaskDefinitionFamilies,
 	"CreateService":              createService,
@@ -64,7 +52,7 @@ func param(msg string) error { return clientError("InvalidParameterException", m
 
 // --- clusters
 
-func createCluster(h *Handler, ctx context.Context, body []byte) (any, error) {
+func createCluster(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		ClusterName                     string                 `json:"clusterName"`
 		DefaultCapacityProviderStrategy []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
@@ -97,7 +85,7 @@ func (h *Handler) describeCluster(ctx context.Context, name string) (wireCluster
 	return h.wireCluster(out.Clusters[0]), nil
 }
 
-func describeClusters(h *Handler, ctx context.Context, body []byte) (any, error) {
+func describeClusters(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Clusters []string `json:"clusters"`
 		Include  []string `json:"include"`
@@ -120,7 +108,7 @@ func describeClusters(h *Handler, ctx context.Context, body []byte) (any, error)
 	return map[string]any{"clusters": clusters, "failures": wireFailures(out.Failures)}, nil
 }
 
-func deleteCluster(h *Handler, ctx context.Context, body []byte) (any, error) {
+func deleteCluster(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster string `json:"cluster"`
 	}
@@ -137,7 +125,7 @@ func deleteCluster(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"cluster": h.wireCluster(out.Cluster)}, nil
 }
 
-func listClusters(h *Handler, ctx context.Context, body []byte) (any, error) {
+func listClusters(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		NextToken  string `json:"nextToken"`
 		MaxResults int    `json:"maxResults"`
@@ -167,7 +155,7 @@ func listOutput(member string, arns []string, next string) map[string]any {
 
 // --- task definitions
 
-func registerTaskDefinition(h *Handler, ctx context.Context, body []byte) (any, error) {
+func registerTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, error) {
 	// The input is a task definition in ECS's JSON; ParseDefinition keeps
 	// what Stevedore does not use and reports it.
 	td, _, err := task.ParseDefinition(body)
@@ -185,36 +173,60 @@ func registerTaskDefinition(h *Handler, ctx context.Context, body []byte) (any, 
 	return map[string]any{"taskDefinition": js, "tags": reg.Tags}, nil
 }
 
-// taskDefinitionAction serves an action that takes a task definition
-// reference and answers with the task definition: Describe and Deregister.
-func taskDefinitionAction(call func(o *stevedore.Orchestrator, ctx context.Context, ref string) (*task.TaskDefinition, error)) action {
-	return func(h *Handler, ctx context.Context, body []byte) (any, error) {
-		var in struct {
-			TaskDefinition string `json:"taskDefinition"`
-		}
-		if err := decode(body, &in); err != nil {
-			return nil, err
-		}
-		if in.TaskDefinition == "" {
-			return nil, param("taskDefinition is required.")
-		}
-		td, err := call(h.o, ctx, in.TaskDefinition)
-		if err != nil {
-			return nil, err
-		}
-		js, err := h.wireTaskDefinition(td)
-		if err != nil {
-			return nil, err
-		}
-		tags := td.Tags
-		if tags == nil {
-			tags = []task.Tag{}
-		}
-		return map[string]any{"taskDefinition": js, "tags": tags}, nil
+// taskDefinitionRef reads the taskDefinition member of Describe and
+// DeregisterTaskDefinition.
+func taskDefinitionRef(body []byte) (string, error) {
+	var in struct {
+		TaskDefinition string `json:"taskDefinition"`
 	}
+	if err := decode(body, &in); err != nil {
+		return "", err
+	}
+	if in.TaskDefinition == "" {
+		return "", param("taskDefinition is required.")
+	}
+	return in.TaskDefinition, nil
 }
 
-func listTaskDefinitions(h *Handler, ctx context.Context, body []byte) (any, error) {
+// taskDefinitionAnswer is the answer of Describe and
+// DeregisterTaskDefinition: the definition and its tags.
+func (h *Handler) taskDefinitionAnswer(td *task.TaskDefinition) (any, error) {
+	js, err := h.wireTaskDefinition(td)
+	if err != nil {
+		return nil, err
+	}
+	tags := td.Tags
+	if tags == nil {
+		tags = []task.Tag{}
+	}
+	return map[string]any{"taskDefinition": js, "tags": tags}, nil
+}
+
+func describeTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, error) {
+	ref, err := taskDefinitionRef(body)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.o.DescribeTaskDefinition(ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: ref})
+	if err != nil {
+		return nil, err
+	}
+	return h.taskDefinitionAnswer(out.TaskDefinition)
+}
+
+func deregisterTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, error) {
+	ref, err := taskDefinitionRef(body)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.o.DeregisterTaskDefinition(ctx, stevedore.DeregisterTaskDefinitionInput{TaskDefinition: ref})
+	if err != nil {
+		return nil, err
+	}
+	return h.taskDefinitionAnswer(out.TaskDefinition)
+}
+
+func listTaskDefinitions(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		FamilyPrefix string `json:"familyPrefix"`
 		Status       string `json:"status"`
@@ -235,7 +247,7 @@ func listTaskDefinitions(h *Handler, ctx context.Context, body []byte) (any, err
 	return listOutput("taskDefinitionArns", out.TaskDefinitionArns, out.NextToken), nil
 }
 
-func listTaskDefinitionFamilies(h *Handler, ctx context.Context, body []byte) (any, error) {
+func listTaskDefinitionFamilies(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		FamilyPrefix string `json:"familyPrefix"`
 		Status       string `json:"status"`
@@ -284,7 +296,7 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func createService(h *Handler, ctx context.Context, body []byte) (any, error) {
+func createService(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		serviceInput
 		ServiceName              string                 `json:"serviceName"`
@@ -320,7 +332,7 @@ func createService(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"service": h.wireService(*s)}, nil
 }
 
-func updateService(h *Handler, ctx context.Context, body []byte) (any, error) {
+func updateService(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		serviceInput
 		Service            string `json:"service"`
@@ -371,7 +383,7 @@ func updateService(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"service": h.wireService(*s)}, nil
 }
 
-func describeServices(h *Handler, ctx context.Context, body []byte) (any, error) {
+func describeServices(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster  string   `json:"cluster"`
 		Services []string `json:"services"`
@@ -398,7 +410,7 @@ func describeServices(h *Handler, ctx context.Context, body []byte) (any, error)
 	return map[string]any{"services": services, "failures": wireFailures(out.Failures)}, nil
 }
 
-func deleteService(h *Handler, ctx context.Context, body []byte) (any, error) {
+func deleteService(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster string `json:"cluster"`
 		Service string `json:"service"`
@@ -414,7 +426,7 @@ func deleteService(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"service": h.wireService(out.Service)}, nil
 }
 
-func listServices(h *Handler, ctx context.Context, body []byte) (any, error) {
+func listServices(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster            string `json:"cluster"`
 		SchedulingStrategy string `json:"schedulingStrategy"`
@@ -436,7 +448,7 @@ func listServices(h *Handler, ctx context.Context, body []byte) (any, error) {
 
 // --- tasks
 
-func runTask(h *Handler, ctx context.Context, body []byte) (any, error) {
+func runTask(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster                  string                     `json:"cluster"`
 		TaskDefinition           string                     `json:"taskDefinition"`
@@ -472,7 +484,7 @@ func runTask(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"tasks": tasks, "failures": wireFailures(out.Failures)}, nil
 }
 
-func stopTask(h *Handler, ctx context.Context, body []byte) (any, error) {
+func stopTask(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster string `json:"cluster"`
 		Task    string `json:"task"`
@@ -495,7 +507,7 @@ func stopTask(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"task": js}, nil
 }
 
-func describeTasks(h *Handler, ctx context.Context, body []byte) (any, error) {
+func describeTasks(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster string   `json:"cluster"`
 		Tasks   []string `json:"tasks"`
@@ -514,7 +526,7 @@ func describeTasks(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"tasks": tasks, "failures": wireFailures(out.Failures)}, nil
 }
 
-func listTasks(h *Handler, ctx context.Context, body []byte) (any, error) {
+func listTasks(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster           string `json:"cluster"`
 		ContainerInstance string `json:"containerInstance"`
@@ -541,7 +553,7 @@ func listTasks(h *Handler, ctx context.Context, body []byte) (any, error) {
 
 // --- container instances
 
-func describeContainerInstances(h *Handler, ctx context.Context, body []byte) (any, error) {
+func describeContainerInstances(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster            string   `json:"cluster"`
 		ContainerInstances []string `json:"containerInstances"`
@@ -563,7 +575,7 @@ func describeContainerInstances(h *Handler, ctx context.Context, body []byte) (a
 	return map[string]any{"containerInstances": instances, "failures": wireFailures(out.Failures)}, nil
 }
 
-func listContainerInstances(h *Handler, ctx context.Context, body []byte) (any, error) {
+func listContainerInstances(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster    string `json:"cluster"`
 		Filter     string `json:"filter"`
@@ -584,7 +596,7 @@ func listContainerInstances(h *Handler, ctx context.Context, body []byte) (any, 
 	return listOutput("containerInstanceArns", out.ContainerInstanceArns, out.NextToken), nil
 }
 
-func deregisterContainerInstance(h *Handler, ctx context.Context, body []byte) (any, error) {
+func deregisterContainerInstance(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster           string `json:"cluster"`
 		ContainerInstance string `json:"containerInstance"`
@@ -605,7 +617,7 @@ func deregisterContainerInstance(h *Handler, ctx context.Context, body []byte) (
 	return map[string]any{"containerInstance": h.wireContainerInstance(out.ContainerInstance)}, nil
 }
 
-func updateContainerInstancesState(h *Handler, ctx context.Context, body []byte) (any, error) {
+func updateContainerInstancesState(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster            string   `json:"cluster"`
 		ContainerInstances []string `json:"containerInstances"`
@@ -659,7 +671,7 @@ type attributesInput struct {
 	Attributes []wireAttributeTarget `json:"attributes"`
 }
 
-func putAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
+func putAttributes(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in attributesInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -671,7 +683,7 @@ func putAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{"attributes": wireAttributes(out.Attributes)}, nil
 }
 
-func deleteAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
+func deleteAttributes(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in attributesInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -683,7 +695,7 @@ func deleteAttributes(h *Handler, ctx context.Context, body []byte) (any, error)
 	return map[string]any{"attributes": wireAttributes(out.Attributes)}, nil
 }
 
-func listAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
+func listAttributes(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster        string `json:"cluster"`
 		TargetType     string `json:"targetType"`
@@ -709,7 +721,7 @@ func listAttributes(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return res, nil
 }
 
-func startTask(h *Handler, ctx context.Context, body []byte) (any, error) {
+func startTask(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		Cluster              string                     `json:"cluster"`
 		TaskDefinition       string                     `json:"taskDefinition"`
@@ -741,7 +753,7 @@ func startTask(h *Handler, ctx context.Context, body []byte) (any, error) {
 
 // --- tags
 
-func tagResource(h *Handler, ctx context.Context, body []byte) (any, error) {
+func tagResource(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		ResourceArn string          `json:"resourceArn"`
 		Tags        []stevedore.Tag `json:"tags"`
@@ -755,7 +767,7 @@ func tagResource(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{}, nil
 }
 
-func untagResource(h *Handler, ctx context.Context, body []byte) (any, error) {
+func untagResource(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		ResourceArn string   `json:"resourceArn"`
 		TagKeys     []string `json:"tagKeys"`
@@ -769,7 +781,7 @@ func untagResource(h *Handler, ctx context.Context, body []byte) (any, error) {
 	return map[string]any{}, nil
 }
 
-func listTagsForResource(h *Handler, ctx context.Context, body []byte) (any, error) {
+func listTagsForResource(ctx context.Context, h *Handler, body []byte) (any, error) {
 	var in struct {
 		ResourceArn string `json:"resourceArn"`
 	}

@@ -146,7 +146,7 @@ func NewServer(addr string, h http.Handler) *http.Server {
 
 // action serves one ECS action: it decodes its input from body and returns
 // its output, to be encoded as JSON.
-type action func(h *Handler, ctx context.Context, body []byte) (any, error)
+type action func(ctx context.Context, h *Handler, body []byte) (any, error)
 
 // Actions are the ECS actions the Handler serves, sorted.
 func Actions() []string {
@@ -191,7 +191,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	out, err := act(h, ctx, body)
+	out, err := act(ctx, h, body)
 	if err != nil {
 		e := toError(name, err)
 		if e.Status >= 500 {
