@@ -5,13 +5,15 @@
 #   make demo   runs examples/quickstart against a private containerd
 #   make bench  runs the benchmarks recorded in BENCHMARKS.md
 #   make fuzz   runs every fuzz target for FUZZTIME each (default 10s)
+#   make chaos  long crash trials: SIGKILL at random moments (CHAOS_ITERATIONS)
 
 GO ?= go
 PKGS ?= ./...
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 10s
+CHAOS_ITERATIONS ?= 200
 
-.PHONY: test check unit bench demo fmt fuzz
+.PHONY: test check unit bench demo fmt fuzz chaos
 
 # test ends with a leak check inside the private containerd: no containers,
 # snapshots, namespaces, veths, bridges or nftables tables of ours may be left.
@@ -33,6 +35,14 @@ bench:
 
 fuzz:
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME)
+
+# chaos kills a writer of the durable store with SIGKILL at random moments
+# (the seed is printed; -bolt.crash-seed replays one) and damages its file
+# at random, CHAOS_ITERATIONS times each: nothing committed may be lost,
+# and a damaged file is refused, never emptied.
+chaos:
+	STEVEDORE_CRASH_ITERATIONS=$(CHAOS_ITERATIONS) STEVEDORE_DAMAGE_ITERATIONS=$$(( $(CHAOS_ITERATIONS) * 50 )) \
+		$(GO) test -count=1 -timeout 60m -run 'TestCrashSafety|TestRandomDamageIsRefused' -v ./store/bolt/
 
 demo:
 	./scripts/with-containerd.sh $(GO) run ./examples/quickstart

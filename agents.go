@@ -1,6 +1,9 @@
 package stevedore
 
 import (
+	"cmp"
+	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/stevedore-io/stevedore/agent"
@@ -29,6 +32,7 @@ type ImageCleanup = agent.ImageCleanup
 func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
 	a, err := agent.New(agent.Config{
 		InstanceID:        id,
+		StateDir:          cmp.Or(in.StateDir, o.agentStateDir(id)),
 		Store:             o.feed.Store(id),
 		Runtime:           in.Runtime,
 		Network:           in.Network,
@@ -56,11 +60,28 @@ func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInp
 			return err
 		}
 	}
-	h := o.sup.Go("agent "+id, a, agentRestart)
+	h, err := o.sup.Start("agent "+id, a, agentRestart)
+	if err != nil {
+		// Closed since the instance was written: no agent runs for it,
+		// so it must not stay marked connected (best effort: an owned
+		// store may be closed already).
+		_ = o.setAgentConnected(id, false)
+		return closedErr(err)
+	}
 	o.mu.Lock()
 	o.agents[id] = h
 	o.mu.Unlock()
 	return nil
+}
+
+// agentStateDir is the state directory of an instance's agent: under the
+// data directory with WithDataDir, the agent's default otherwise
+// (agent.DefaultStateDir).
+func (o *Orchestrator) agentStateDir(id string) string {
+	if o.agentDirs == "" {
+		return ""
+	}
+	return filepath.Join(o.agentDirs, id)
 }
 
 // agentRestart is how soon an agent that ended with an error runs again.
@@ -68,13 +89,22 @@ const agentRestart = time.Second
 
 // markAgentConnected records that an instance's agent is connected.
 func (o *Orchestrator) markAgentConnected(id string) error {
-	return o.store.Update(o.ctx, func(tx store.Tx) error {
+	if err := o.checkOpen(); err != nil {
+		return err
+	}
+	return closedErr(o.setAgentConnected(id, true))
+}
+
+// setAgentConnected records whether an instance's agent is connected. It
+// writes to the backing store: it also runs while Close does.
+func (o *Orchestrator) setAgentConnected(id string, connected bool) error {
+	return o.backing.Update(context.WithoutCancel(o.ctx), func(tx store.Tx) error {
 		inst, err := store.Get[*state.Instance](tx, state.KindInstances, id)
-		if err != nil || inst.AgentConnected {
+		if err != nil || inst.AgentConnected == connected {
 			return err
 		}
 		next := inst.Copy()
-		next.AgentConnected = true
+		next.AgentConnected = connected
 		return tx.Update(next)
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/stevedore-io/stevedore/cluster"
-	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -332,6 +331,10 @@ type RegisterInstanceInput struct {
 	Network network.Provider
 	// Secrets resolves secrets[].valueFrom for the instance's tasks.
 	Secrets SecretResolver
+	// StateDir is the instance's agent directory (agent.Config.StateDir):
+	// its tasks' volumes. Empty: <WithDataDir>/agents/<instance> with a
+	// data directory, else agent.DefaultStateDir(InstanceID).
+	StateDir string
 	// TaskPolicy, when set, is the instance's own task policy, on top of
 	// the cluster's: placement keeps the task definitions it refuses off
 	// the instance (they fail to place with reason TaskPolicy).
@@ -361,7 +364,7 @@ func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in Registe
 	}
 	id := in.InstanceID
 	if id == "" {
-		id = "i-" + launch.RandomHex(17)
+		id = "i-" + o.launcher.NewID(17)
 	}
 	inst, err := cluster.NewContainerInstance(id, in.Resources, o.now())
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/placement/query"
@@ -84,6 +85,13 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		c, err := o.getCluster(tx, in.Cluster)
 		if err != nil {
+			return err
+		}
+		if err := launch.CheckCapacityProviders(tx, in.Cluster, svc.CapacityProviders); err != nil {
+			var bad *launch.FieldError
+			if errors.As(err, &bad) {
+				return invalid(bad.Field, "%s", bad.Rule)
+			}
 			return err
 		}
 		def, err := o.getTaskDefinition(tx, in.TaskDefinition)

@@ -6,12 +6,14 @@
 // # Construction and closing
 //
 // New returns a running Orchestrator. By default it keeps its state in an
-// in-memory store (package store/memory), for one process; WithStore gives
-// it another store. Close stops its background loops and its agents;
-// containers keep running, and an Orchestrator started later on the same
-// store adopts them when the instances register again.
+// in-memory store (package store/memory), for one process and for tests.
+// WithDataDir keeps it in a durable store on disk (package store/bolt), the
+// choice for any real deployment: state survives a crash or a restart.
+// WithStore gives it any other store. Close stops its background loops and
+// its agents; containers keep running, and an Orchestrator started later on
+// the same store adopts them when the instances register again.
 //
-//	o, err := stevedore.New(stevedore.WithLogger(logger))
+//	o, err := stevedore.New(stevedore.WithDataDir("/var/lib/stevedore"), stevedore.WithLogger(logger))
 //	if err != nil { ... }
 //	defer o.Close()
 //
@@ -58,17 +60,29 @@
 //
 // # Security groups
 //
-// A security group is a named set of inbound rules (network.IngressRule:
-// tcp, udp, icmp or all, a port range, IPv4 source prefixes). Tasks of an
-// awsvpc task definition join up to five groups through the
-// networkConfiguration of RunTask, StartTask, CreateService and
-// UpdateService; their network then accepts only the inbound connections
-// that a rule of one of their groups allows (no rule: none), enforced with
-// nftables inside the task's namespace. Tasks in no group are not filtered.
-// AuthorizeSecurityGroupIngress and RevokeSecurityGroupIngress apply to the
+// A security group is a named set of inbound and outbound rules
+// (network.IngressRule, network.EgressRule: tcp, udp, icmp or all, a port
+// range, IPv4 prefixes or other security groups). Tasks of an awsvpc task
+// definition join up to five groups through the networkConfiguration of
+// RunTask, StartTask, CreateService and UpdateService; their network then
+// accepts only the inbound connections that a rule of one of their groups
+// allows (no rule: none), and opens only the outbound connections that an
+// outbound rule allows, enforced with nftables inside the task's
+// namespace. Tasks in no group are not filtered. As in AWS, a new group
+// allows all outbound traffic through a default rule, until
+// RevokeSecurityGroupEgress takes it away; a task whose outbound traffic is
+// restricted can still reach the DNS server the Orchestrator gives it
+// (service discovery's, udp and tcp port 53), as AWS exempts its resolver.
+//
+// A rule may name a group, by ID or name, instead of a prefix: it admits
+// (or reaches) the group's members, the tasks in the group from the moment
+// they have a network address until they reach DEPROVISIONING, and the
+// policies of the tasks follow the members as they come and go.
+// AuthorizeSecurityGroupIngress, RevokeSecurityGroupIngress,
+// AuthorizeSecurityGroupEgress and RevokeSecurityGroupEgress apply to the
 // group's running tasks as well; a new networkConfiguration of a service
 // starts a deployment; DeleteSecurityGroup is refused while a task or a
-// service uses the group.
+// service uses the group, or a rule of another group names it.
 //
 //	g, err := o.CreateSecurityGroup(ctx, stevedore.CreateSecurityGroupInput{
 //		GroupName: "web", IngressRules: []network.IngressRule{rule}, // network.ParseIngressRule("tcp:443 from 0.0.0.0/0")

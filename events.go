@@ -93,7 +93,7 @@ func translate(ev store.Event) []Event {
 			prev.HealthStatus == obj.HealthStatus {
 			return nil
 		}
-		return []Event{{Type: EventTaskStateChange, Time: eventTime(obj.Task), Cluster: obj.ClusterName(),
+		return []Event{{Type: EventTaskStateChange, Time: subscription.TaskTime(obj.Task), Cluster: obj.ClusterName(),
 			Revision: ev.Revision, Task: obj.Task.Clone()}}
 	case *state.Service:
 		prev, _ := ev.Prev.(*state.Service)
@@ -133,16 +133,4 @@ func translate(ev store.Event) []Event {
 			Revision: ev.Revision, Instance: &inst}}
 	}
 	return nil
-}
-
-// eventTime is the time of the task's latest recorded transition.
-func eventTime(t *task.Task) time.Time {
-	latest := t.CreatedAt
-	for _, ts := range []time.Time{t.PullStartedAt, t.PullStoppedAt, t.ConnectivityAt, t.StartedAt,
-		t.StoppingAt, t.ExecutionStoppedAt, t.StoppedAt} {
-		if ts.After(latest) {
-			latest = ts
-		}
-	}
-	return latest
 }

@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/stevedore-io/stevedore/discovery"
+	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/lb"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/bolt"
 	"github.com/stevedore-io/stevedore/task/policy"
 )
 
@@ -26,6 +30,8 @@ type options struct {
 	seedSet   bool
 	logs      LogSink
 	discovery *discovery.Config
+	// dataDir is WithDataDir's: the durable store's directory.
+	dataDir string
 	// taskPolicy is WithTaskPolicy's; nil: DefaultTaskPolicy.
 	taskPolicy *policy.Policy
 
@@ -55,6 +61,39 @@ func WithStore(s store.Store) Option {
 		o.store = s
 		return nil
 	}
+}
+
+// WithDataDir keeps the Orchestrator's state in a durable store in dir
+// (store/bolt, file state.db; the directory is created 0700 if missing),
+// so that it survives a crash or a restart: a new Orchestrator on the same
+// directory finds its clusters, definitions, services and tasks again. A
+// second process on the same directory is refused (the file is locked).
+// The agents of the instances this Orchestrator runs keep their state
+// directories (their tasks' volumes) in dir/agents/<instance>. The
+// Orchestrator closes the store on Close. WithStore wins over it.
+func WithDataDir(dir string) Option {
+	return func(o *options) error {
+		if dir == "" {
+			return fmt.Errorf("%w: WithDataDir: empty directory", ErrInvalid)
+		}
+		o.dataDir = dir
+		return nil
+	}
+}
+
+// dataFile is the durable store's file in a WithDataDir directory.
+const dataFile = "state.db"
+
+// openDataDir opens the durable store of a WithDataDir directory.
+func openDataDir(dir string) (store.Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("stevedore: data directory: %w", err)
+	}
+	s, err := bolt.Open(filepath.Join(dir, dataFile), bolt.WithCodec(state.Codec()))
+	if err != nil {
+		return nil, fmt.Errorf("stevedore: data directory: %w", err)
+	}
+	return s, nil
 }
 
 // WithLogger logs through l (default: discard).

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stevedore-io/stevedore/discovery"
@@ -16,6 +18,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/reaper"
 	"github.com/stevedore-io/stevedore/internal/scaler"
+	"github.com/stevedore-io/stevedore/internal/sgsync"
 	"github.com/stevedore-io/stevedore/internal/shift"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/internal/supervisor"
@@ -61,7 +64,11 @@ const (
 // towards it. An Orchestrator is safe for concurrent use. Close stops its
 // components.
 type Orchestrator struct {
+	// store is the store as the API calls see it: after Close, every call
+	// on it fails with ErrClosed (see apiStore). The components use
+	// backing, which stays open until they have stopped.
 	store     store.Store
+	backing   store.Store
 	ownStore  bool
 	log       *slog.Logger
 	retention time.Duration
@@ -74,7 +81,7 @@ type Orchestrator struct {
 	agentsMu sync.Mutex // held while an instance's agent is replaced
 	mu       sync.Mutex
 	agents   map[string]*supervisor.Handle // by instance ID
-	closed   bool
+	closed   atomic.Bool
 
 	launcher     *launch.Launcher
 	feed         *taskfeed.Feed
@@ -90,6 +97,9 @@ type Orchestrator struct {
 	taskPolicy policy.Policy
 	// arnPrefix begins the ARNs the API gives out (see WithARNs).
 	arnPrefix string
+	// agentDirs holds the agents' state directories, one per instance:
+	// <WithDataDir>/agents; "" for the agent's default.
+	agentDirs string
 }
 
 // New returns a running Orchestrator. Without WithStore it keeps state in
@@ -102,7 +112,7 @@ func New(opts ...Option) (*Orchestrator, error) {
 		}
 	}
 	orc := &Orchestrator{
-		store:        o.store,
+		backing:      o.store,
 		log:          o.logger,
 		retention:    o.retention,
 		logs:         o.logs,
@@ -122,17 +132,30 @@ func New(opts ...Option) (*Orchestrator, error) {
 	if orc.log == nil {
 		orc.log = slog.New(slog.DiscardHandler)
 	}
-	if orc.store == nil {
+	switch {
+	case orc.backing != nil:
+	case o.dataDir != "":
+		s, err := openDataDir(o.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		orc.backing, orc.ownStore = s, true
+		if orc.agentDirs, err = filepath.Abs(filepath.Join(o.dataDir, "agents")); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("stevedore: data directory: %w", err)
+		}
+	default:
 		s, err := memory.New()
 		if err != nil {
 			return nil, err
 		}
-		orc.store, orc.ownStore = s, true
+		orc.backing, orc.ownStore = s, true
 	}
+	orc.store = apiStore{Store: orc.backing, closed: &orc.closed}
 	if err := orc.wire(o); err != nil {
 		orc.sup.Stop()
 		if orc.ownStore {
-			_ = orc.store.Close()
+			_ = orc.backing.Close()
 		}
 		return nil, err
 	}
@@ -165,7 +188,7 @@ func (o *Orchestrator) wire(opts options) error {
 	}
 	var dns func(string) network.DNSConfig
 	if opts.discovery != nil {
-		d, err := dnssync.New(dnssync.Config{Store: o.store, Discovery: *opts.discovery, Logger: o.log})
+		d, err := dnssync.New(dnssync.Config{Store: o.backing, Discovery: *opts.discovery, Logger: o.log})
 		if err != nil {
 			return fmt.Errorf("%w: service discovery: %w", ErrInvalid, err)
 		}
@@ -176,8 +199,8 @@ func (o *Orchestrator) wire(opts options) error {
 		o.sup.Go("discovery DNS server", supervisor.Func(d.Serve), loopRestart)
 	}
 	var err error
-	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, Now: o.now,
-		ResolveNetwork: o.resolveNetworkConfiguration, Drainers: drainers, DNS: dns})
+	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, SeededIDs: opts.seedSet, Now: o.now,
+		ResolveNetwork: o.resolveLaunchNetwork, Drainers: drainers, DNS: dns})
 	if err != nil {
 		return err
 	}
@@ -187,7 +210,7 @@ func (o *Orchestrator) wire(opts options) error {
 		for name, r := range opts.rules {
 			rules[name] = r
 		}
-		sh, err := shift.New(shift.Config{Store: o.store, Rules: rules, Alarms: shiftAlarms(opts.alarms), Now: o.now, Logger: o.log})
+		sh, err := shift.New(shift.Config{Store: o.backing, Rules: rules, Alarms: shiftAlarms(opts.alarms), Now: o.now, Logger: o.log})
 		if err != nil {
 			return err
 		}
@@ -198,23 +221,28 @@ func (o *Orchestrator) wire(opts options) error {
 		for name, g := range opts.targetGroups {
 			groups[name] = g
 		}
-		ts, err := targets.New(targets.Config{Store: o.store, Groups: groups, Now: o.now, Logger: o.log})
+		ts, err := targets.New(targets.Config{Store: o.backing, Groups: groups, Now: o.now, Logger: o.log})
 		if err != nil {
 			return err
 		}
 		o.sup.Go("target groups", ts, loopRestart)
 	}
-	if o.feed, err = taskfeed.New(o.ctx, o.store); err != nil {
+	if o.feed, err = taskfeed.New(o.ctx, o.backing); err != nil {
 		return err
 	}
 	o.sup.Go("task feed", o.feed, loopRestart)
-	ctl, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
+	sg, err := sgsync.New(sgsync.Config{Store: o.backing, Logger: o.log})
+	if err != nil {
+		return err
+	}
+	o.sup.Go("security group members", sg, loopRestart)
+	ctl, err := controller.New(controller.Config{Store: o.backing, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
 		Now: o.now, Logger: o.log})
 	if err != nil {
 		return err
 	}
 	o.sup.Go("service controller", ctl, loopRestart)
-	rp, err := reaper.New(reaper.Config{Store: o.store, Retention: o.retention, Now: o.now, Logger: o.log})
+	rp, err := reaper.New(reaper.Config{Store: o.backing, Retention: o.retention, Now: o.now, Logger: o.log})
 	if err != nil {
 		return err
 	}
@@ -227,7 +255,7 @@ func (o *Orchestrator) wire(opts options) error {
 	for name, f := range o.metrics {
 		metrics[name] = scaler.Metric(f)
 	}
-	sc, err := scaler.New(scaler.Config{Store: o.store, Period: o.scalingPeriod, Metrics: metrics, Now: o.now, Logger: o.log})
+	sc, err := scaler.New(scaler.Config{Store: o.backing, Period: o.scalingPeriod, Metrics: metrics, Now: o.now, Logger: o.log})
 	if err != nil {
 		return err
 	}
@@ -237,25 +265,29 @@ func (o *Orchestrator) wire(opts options) error {
 
 // Close stops the background loops and the agents. Containers keep running:
 // an Orchestrator started later on the same durable store adopts them.
+// After Close every call fails with ErrClosed, reads included; a call made
+// while Close runs either completes (an instance registered then has had
+// its agent started, and stopped by Close) or fails with ErrClosed.
 // Closing twice is fine.
 func (o *Orchestrator) Close() error {
-	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
+	if !o.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	o.closed = true
-	o.mu.Unlock()
+	// From here every API call fails with ErrClosed (checkOpen and
+	// apiStore), and the supervisor starts no agent for a registration
+	// still under way (supervisor.ErrStopped). The components stop before
+	// the store they use closes.
 	o.sup.Stop()
 	if o.ownStore {
-		return o.store.Close()
+		return o.backing.Close()
 	}
 	return nil
 }
 
 // Store returns the store holding the Orchestrator's state. Read it only
 // (View, Watch): a tool or a test that must see every committed revision in
-// order may follow it. Its objects are the control plane's own
+// order may follow it. After Close, its calls fail with ErrClosed, as the
+// Orchestrator's do. Its objects are the control plane's own
 // representation, which may change from one release to the next: programs
 // should use Subscribe and the Describe calls instead. Writing to it
 // bypasses every check of the API and is not supported.
@@ -264,13 +296,69 @@ func (o *Orchestrator) Store() store.Store { return o.store }
 func (o *Orchestrator) now() time.Time { return time.Now() }
 
 func (o *Orchestrator) checkOpen() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
+	if o.closed.Load() {
 		return ErrClosed
 	}
 	return nil
 }
+
+// closedErr reports a failure that comes from the Orchestrator being
+// closed as ErrClosed: the store closed under a call (store.ErrClosed) or
+// the supervisor refusing to start an agent (supervisor.ErrStopped). The
+// cause stays in the chain.
+func closedErr(err error) error {
+	if err == nil || errors.Is(err, ErrClosed) {
+		return err
+	}
+	if errors.Is(err, store.ErrClosed) || errors.Is(err, supervisor.ErrStopped) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
+}
+
+// apiStore is the store as the API calls see it. After Close every call
+// fails with ErrClosed, also on a store the Orchestrator was given and does
+// not close; and a call that the closing store cuts short fails with
+// ErrClosed too, rather than with the store's own error. Every API call
+// reaches the store through it, so none has to check on its own.
+type apiStore struct {
+	store.Store
+	closed *atomic.Bool
+}
+
+// errStoreClosed is apiStore's error after Close. It matches ErrClosed and,
+// since the store is closed to the API whether or not the Orchestrator
+// owns it, store.ErrClosed.
+var errStoreClosed = fmt.Errorf("%w: %w", ErrClosed, store.ErrClosed)
+
+// View implements store.Store.
+func (s apiStore) View(ctx context.Context, fn func(tx store.ReadTx) error) error {
+	if s.closed.Load() {
+		return errStoreClosed
+	}
+	return closedErr(s.Store.View(ctx, fn))
+}
+
+// Update implements store.Store.
+func (s apiStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	if s.closed.Load() {
+		return errStoreClosed
+	}
+	return closedErr(s.Store.Update(ctx, fn))
+}
+
+// Watch implements store.Store.
+func (s apiStore) Watch(ctx context.Context, from int64, opts ...store.WatchOption) (store.Watcher, error) {
+	if s.closed.Load() {
+		return nil, errStoreClosed
+	}
+	w, err := s.Store.Watch(ctx, from, opts...)
+	return w, closedErr(err)
+}
+
+// Close implements store.Store: the Orchestrator closes the store it owns
+// itself, in Close, once its components have stopped.
+func (s apiStore) Close() error { return nil }
 
 func notFound(kind, id string) error { return &NotFoundError{Kind: kind, ID: id} }
 

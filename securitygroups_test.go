@@ -19,10 +19,10 @@ import (
 )
 
 // sgEnv is an env with one instance whose network provider the test keeps,
-// to read the requests the agent made.
-func sgEnv(t *testing.T) (*env, *netfake.Provider) {
+// to read the requests the agent made; opts are the Orchestrator's.
+func sgEnv(t *testing.T, opts ...stevedore.Option) (*env, *netfake.Provider) {
 	t.Helper()
-	o, err := stevedore.New(stevedore.WithSeed(1))
+	o, err := stevedore.New(append([]stevedore.Option{stevedore.WithSeed(1)}, opts...)...)
 	require.NoError(t, err)
 	e := envFor(t, o, 0)
 	rt := fake.New()

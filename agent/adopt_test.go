@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/agent"
+	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
@@ -283,4 +285,18 @@ func TestNewValidates(t *testing.T) {
 	assert.Contains(t, err.Error(), "Store")
 	assert.Contains(t, err.Error(), "Runtime")
 	assert.Contains(t, err.Error(), "Network")
+}
+
+func TestNewValidatesTheInstanceID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, id := range []string{"../../etc", "a/b", "..", "a b", strings.Repeat("i", cluster.MaxInstanceIDLength+1)} {
+		cfg := e.cfg
+		cfg.InstanceID = id
+		_, err := agent.New(cfg)
+		require.ErrorIs(t, err, agent.ErrInvalidConfig, "%q", id)
+		var fe *cluster.FieldError
+		require.ErrorAs(t, err, &fe, "%q", id)
+		assert.Contains(t, err.Error(), "InstanceID")
+	}
 }

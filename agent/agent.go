@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -78,8 +79,12 @@ type Config struct {
 
 	// StateDir holds the agent's files: task-scoped volumes under
 	// StateDir/tasks/<task>/volumes and shared docker volumes under
-	// StateDir/volumes. Optional: the default is
-	// <os.TempDir()>/stevedore-agent/<InstanceID>.
+	// StateDir/volumes. It must be an absolute path. Optional: the
+	// default is DefaultStateDir(InstanceID). The agent creates it 0700
+	// when a task first needs a directory, refuses symbolic links and
+	// directories of other users on every path it mounts from
+	// (ErrUnsafeStateDir), removes a task's directory when the task stops,
+	// and, when Run ends, what it made that is left empty.
 	StateDir string
 	// ImageCleanup removes images no longer used (see ImageCleanup; the
 	// zero value is on, with the ECS agent's defaults).
@@ -105,7 +110,7 @@ type Config struct {
 type Agent struct {
 	cfg          Config
 	log          *slog.Logger
-	stateDir     string
+	dirs         *stateDir
 	startTimeout time.Duration
 	running      atomic.Bool
 	images       *imageTracker // nil when the image cleanup is off
@@ -158,12 +163,17 @@ func New(cfg Config) (*Agent, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %v missing", ErrInvalidConfig, missing)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, stateDir: cfg.StateDir, startTimeout: cfg.StartTimeout}
+	// The ID names the state directory and labels containers: it must be
+	// one printable path element.
+	if err := cluster.ValidateInstanceID(cfg.InstanceID); err != nil {
+		return nil, fmt.Errorf("%w: InstanceID: %w", ErrInvalidConfig, err)
+	}
+	if cfg.StateDir != "" && !filepath.IsAbs(cfg.StateDir) {
+		return nil, fmt.Errorf("%w: StateDir: %q is not an absolute path", ErrInvalidConfig, cfg.StateDir)
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger, dirs: newStateDir(cfg.StateDir, cfg.InstanceID), startTimeout: cfg.StartTimeout}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
-	}
-	if a.stateDir == "" {
-		a.stateDir = filepath.Join(os.TempDir(), "stevedore-agent", safeName(cfg.InstanceID))
 	}
 	if a.startTimeout <= 0 {
 		a.startTimeout = DefaultStartTimeout
@@ -204,6 +214,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		tasks:    map[string]*state.Task{},
 		done:     make(chan runnerDone),
 	}
+	// Once the runners are done: what they left empty goes.
+	defer a.dirs.prune()
 	defer s.wg.Wait()
 	defer cancel()
 	if a.images != nil {
@@ -528,9 +540,19 @@ func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
 }
 
 // removeStaleDirs removes the task directories of tasks that are no longer
-// live.
+// live. It reads nothing from a state directory that fails the checks of
+// ErrUnsafeStateDir.
 func (s *session) removeStaleDirs(live map[string]*state.Task) {
-	root := filepath.Join(s.a.stateDir, "tasks")
+	if ok, err := s.a.dirs.check(); !ok {
+		if err != nil {
+			s.a.log.Warn("agent: not cleaning the state directory", "err", err)
+		}
+		return
+	}
+	root := s.a.dirs.join("tasks")
+	if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
+		return // none, or not a directory the agent made (links are not followed)
+	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return

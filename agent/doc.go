@@ -69,7 +69,7 @@
 // set-up, secrets, registry credentials, missing task definition) or
 // "DependencyError: ...". The container at fault carries the same reason.
 //
-// Each container with a healthCheck gets a health.Monitor. CMD and CMD-SHELL
+// Each container with a healthCheck gets a probe.Monitor. CMD and CMD-SHELL
 // commands run in the container; HTTP and TCP checks (["HTTP",
 // "http://localhost:8080/healthz"], ["TCP", "8080"]) are dialled by the agent
 // from inside the task's network namespace through the network provider's
@@ -127,6 +127,37 @@
 // such as secrets.Scoped refuses a secret the task was not granted (the task
 // stops with ResourceInitializationError) and hands credentials only to the
 // registry they were issued for.
+//
+// # The state directory
+//
+// Volumes without a host sourcePath are directories of the agent:
+// StateDir/tasks/<task>/volumes/<volume>, and StateDir/volumes/<volume> for
+// docker volumes of scope "shared". Config.StateDir defaults to
+// DefaultStateDir: RootStateDir/<instance> (/var/lib/stevedore/agent/...)
+// when the agent runs as root, <user cache directory>/stevedore/agent/
+// <instance> otherwise; never a world-writable directory such as /tmp, where
+// another user could plant a directory or a link first. It persists, so that
+// the agent that adopts a task finds its volumes.
+//
+// The agent uses no disk until a task needs a directory. It creates the
+// state directory 0700 (and tightens an existing one to 0700), the
+// directories below it 0700 and the volumes themselves 0755. It opens every
+// component of every path it mounts from, from "/" down, without following
+// symbolic links, and refuses (ErrUnsafeStateDir; the task fails to start
+// with a ResourceInitializationError naming the path) a link at or below the
+// state directory, a directory there that another user owns, and above it a
+// link that another user owns (links of root or of the agent's user are
+// followed, as Linux's protected_symlinks does) or a directory that is
+// neither root's nor the agent's, or that others may write to without the
+// sticky bit. A task's directory is removed
+// when the task stops; when Run ends, the agent removes what it made that is
+// left empty (empty shared volumes, "tasks", "volumes", and the state
+// directory and the directories above it that it created). An agent whose
+// tasks have all stopped leaves nothing behind; a task still running keeps
+// its directory. A unit test that leaves tasks with volumes running sets
+// StateDir to a directory of its own (t.TempDir()). Host sourcePath volumes
+// are mounted as given: which host paths a task may name is the task
+// policy's concern.
 //
 // # Who writes what
 //

@@ -159,8 +159,8 @@ func (ci *ContainerInstance) DesiredRunningTasks() int {
 // resources within registered ones, reserved ports in use, and positive
 // task-group counts.
 func (ci *ContainerInstance) Validate() error {
-	if ci.ID == "" {
-		return &FieldError{Field: "id", Reason: "must not be empty"}
+	if err := ValidateInstanceID(ci.ID); err != nil {
+		return err
 	}
 	if !ci.Status.Valid() {
 		return &FieldError{Field: "status", Value: quote(string(ci.Status)), Reason: "is not REGISTERING, ACTIVE, DRAINING or INACTIVE"}
@@ -200,6 +200,35 @@ func (ci *ContainerInstance) Validate() error {
 		}
 		if n := ci.TaskGroups[g]; n <= 0 {
 			return &FieldError{Field: "taskGroups[" + quote(g) + "]", Value: n, Reason: "must be positive"}
+		}
+	}
+	return nil
+}
+
+// MaxInstanceIDLength is the longest container instance ID accepted, in
+// bytes: as long as ECS's names, and far above EC2's "i-" and 17 hex digits.
+const MaxInstanceIDLength = 255
+
+// ValidateInstanceID checks a container instance ID: 1-MaxInstanceIDLength
+// visible ASCII characters (no space or control character), no slash or
+// backslash, and not "." or "..". An ID names the instance in the store, in
+// labels on its containers and in the path of its agent's state directory,
+// so it must be one printable path element. Errors are *FieldError with
+// Field "id".
+func ValidateInstanceID(id string) error {
+	if id == "" || len(id) > MaxInstanceIDLength {
+		return &FieldError{Field: "id", Value: quote(id), Reason: fmt.Sprintf("must be 1-%d characters long", MaxInstanceIDLength)}
+	}
+	if id == "." || id == ".." {
+		return &FieldError{Field: "id", Value: quote(id), Reason: "is not a valid instance ID"}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= ' ' || c > '~' {
+			return &FieldError{Field: "id", Value: quote(id), Reason: "may contain only visible ASCII characters"}
+		}
+		if c == '/' || c == '\\' {
+			return &FieldError{Field: "id", Value: quote(id), Reason: "must not contain a path separator ('/' or '\\')"}
 		}
 	}
 	return nil

@@ -2,7 +2,10 @@ package cluster_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -269,4 +272,39 @@ func TestReserveNeverOvercommits(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestValidateInstanceID(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"i-0123456789abcdef0", "host-1", "a", "i_1.2:3@x", strings.Repeat("x", cluster.MaxInstanceIDLength)} {
+		assert.NoError(t, cluster.ValidateInstanceID(id), "%q", id)
+	}
+	for _, tc := range []struct{ id, reason string }{
+		{"", "1-255 characters"},
+		{strings.Repeat("x", cluster.MaxInstanceIDLength+1), "1-255 characters"},
+		{".", "not a valid instance ID"},
+		{"..", "not a valid instance ID"},
+		{"../../etc", "path separator"},
+		{"a/b", "path separator"},
+		{`a\b`, "path separator"},
+		{"a b", "visible ASCII"},
+		{"a\x00b", "visible ASCII"},
+		{"a\nb", "visible ASCII"},
+		{"a\x7fb", "visible ASCII"},
+		{"é", "visible ASCII"},
+	} {
+		t.Run(fmt.Sprintf("%q", tc.id), func(t *testing.T) {
+			t.Parallel()
+			err := cluster.ValidateInstanceID(tc.id)
+			require.ErrorIs(t, err, cluster.ErrInvalid)
+			var fe *cluster.FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, "id", fe.Field)
+			assert.Contains(t, fe.Reason, tc.reason)
+			assert.LessOrEqual(t, len(err.Error()), 200, "a long ID is not echoed whole")
+		})
+	}
+	// Every instance is held to it.
+	_, err := cluster.NewContainerInstance("a/b", cluster.Resources{CPU: 1}, time.Now())
+	require.ErrorIs(t, err, cluster.ErrInvalid)
 }

@@ -1,9 +1,10 @@
 // Package health implements ECS container health checks: a pure state
 // machine that turns check results into a health status, the checks'
-// configuration and commands, the Prober interface, and a Monitor that runs
-// a prober on schedule. The probers themselves (exec in the container, HTTP,
-// TCP) are in package health/probe, so that health imports no runtime and
-// no network code, and the planners that read health statuses stay pure.
+// configuration and commands, and the Prober interface. What runs checks
+// (the probers: exec in the container, HTTP, TCP; and the Monitor that runs
+// a prober on schedule) is in package health/probe, so that health imports
+// no runtime, no network code and no timers, and the planners that read
+// health statuses stay pure.
 //
 // # Rules
 //
@@ -61,26 +62,15 @@
 //
 // # Monitor
 //
-// A Monitor runs a Prober on the schedule of a Config and reports through
-// callbacks:
-//
-//	m, err := health.NewMonitor(cfg, prober, startedAt,
-//		health.OnStatusChange(func(prev, next health.State) {
-//			report(containerID, next.Status)
-//		}))
-//	if err != nil {
-//		return err
-//	}
-//	go m.Run(ctx) // returns when ctx is done
-//
-// The Monitor uses the time package's clock and timers only, so tests run it
-// deterministically inside testing/synctest.
+// probe.Monitor runs a Prober on the schedule of a Config, feeding each
+// result through this state machine and reporting changes through
+// callbacks. It lives in health/probe because it owns goroutines and timers;
+// this package stays a pure function of results and times.
 //
 // # Concurrency
 //
 // State and the other values are safe to copy and share. Probers are safe
-// for concurrent use. A Monitor's State method may be called from any
-// goroutine while Run runs; Run itself runs at most once at a time.
+// for concurrent use.
 //
 // # Errors
 //

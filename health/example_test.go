@@ -1,14 +1,12 @@
 package health_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log"
 	"time"
 
 	"github.com/stevedore-io/stevedore/health"
-	"github.com/stevedore-io/stevedore/health/probe"
 )
 
 // Feeding check results through the state machine: the first failure falls
@@ -115,24 +113,4 @@ func ExampleTaskStatus() {
 	fmt.Println(status)
 	// Output:
 	// UNKNOWN
-}
-
-// A Monitor per checked container, reporting status changes. (Not run: it
-// runs on the real clock; the package's tests run it under testing/synctest.)
-func ExampleNewMonitor() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	prober, err := probe.NewHTTP(8080, "/healthz", probe.WithExpectedStatus("200-299"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	m, err := health.NewMonitor(health.DefaultConfig(), prober, time.Now(),
-		health.OnStatusChange(func(prev, next health.State) {
-			fmt.Printf("web: %s -> %s\n", prev.Status, next.Status)
-		}))
-	if err != nil {
-		log.Fatal(err)
-	}
-	go func() { _ = m.Run(ctx) }()
 }

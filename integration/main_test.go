@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stevedore-io/stevedore/agent"
 	"github.com/stevedore-io/stevedore/internal/leakcheck"
 	"github.com/stevedore-io/stevedore/internal/ocitest"
 )
@@ -127,5 +127,9 @@ func needIntegration(t *testing.T) {
 // agentStateDir is where the agent of an instance keeps its files (the
 // root package does not set agent.Config.StateDir, so the agent's default).
 func agentStateDir(instanceID string) string {
-	return filepath.Join(os.TempDir(), "stevedore-agent", instanceID)
+	dir, err := agent.DefaultStateDir(instanceID)
+	if err != nil {
+		panic(err) // the tests' instance IDs are valid, and they run as root
+	}
+	return dir
 }

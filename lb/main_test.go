@@ -7,15 +7,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
-// TestMain fails the run when goroutines of this package outlive the tests:
-// health checkers, proxy loops, connection copiers.
+// TestMain fails the run when goroutines outlive the tests: first it waits
+// for the package's own (health checkers, proxy loops, connection copiers),
+// which take a moment to end once their connections close, then goleak
+// checks every goroutine, the standard library's and dependencies' too.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
 		if leaks := leakedGoroutines(5 * time.Second); leaks != "" {
 			fmt.Fprintf(os.Stderr, "goroutines of package lb still running after the tests:\n%s\n", leaks)
+			code = 1
+		} else if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: goroutines still running after the tests: %v\n", err)
 			code = 1
 		}
 	}

@@ -72,7 +72,8 @@
 // leaves them unrestricted. Only replies to allowed connections and
 // loopback pass without a rule: a task whose egress is restricted reaches
 // its DNS resolver only if a rule allows it (AWS exempts its own resolver;
-// here the resolver is an ordinary address).
+// here the resolver is an ordinary address, and Stevedore's Orchestrator
+// adds the rules for the DNS server it gives a task).
 //
 // A SecurityGroup is a named set of inbound and outbound rules that tasks
 // join. As in AWS, a new group (NewSecurityGroup) allows all outbound

@@ -21,8 +21,9 @@ import (
 // IPv6 is always dropped (tasks are IPv4-only). Nothing else is implicit:
 // with egress restricted, a task reaches its DNS resolver only if a rule
 // allows it. (AWS exempts its own resolver at the VPC's base address + 2
-// from security groups; a task's resolver here is an ordinary address, so
-// it takes an ordinary rule, such as "udp:53 to 10.88.0.1".)
+// from security groups; here the policy's maker does it with an ordinary
+// rule, such as "udp:53 to 10.88.0.1", as Stevedore's Orchestrator does
+// for the DNS server it gives a task.)
 //
 // A policy holds addresses only: the rules of a group that name another
 // group (SourceGroups, DestinationGroups) are resolved to the /32 prefixes

@@ -76,6 +76,11 @@
 //	placement: no instance fits task web:3: 3 instances: RESOURCE:MEMORY; 2 instances: MemberOf; 1 instance: DRAINING
 //
 // Round.Explain gives the same account for a request without placing it.
+// When no instance fits, the Explanation also names the closest instance
+// (the one that failed the fewest checks, ties to the lowest ID) with
+// every check it failed, and ClosestMatch says it in ECS's words: "The
+// closest matching container-instance i-1 has insufficient memory
+// available."
 // Reasons are REGISTERING, DRAINING, INACTIVE, AGENT (disconnected agent),
 // CapacityProvider, RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:ENI (no network
 // slot), RESOURCE:PORTS, DistinctInstance, MemberOf, and the reasons of

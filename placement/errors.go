@@ -137,6 +137,56 @@ type Explanation struct {
 	// Reasons counts the others per reason, most frequent first (ties in
 	// alphabetical order).
 	Reasons []ReasonCount
+	// Closest is, when no instance fits, the instance that comes closest:
+	// the one that failed the fewest checks (ties go to the lowest
+	// instance ID), with every check it failed. It is what ECS names in
+	// its event ("The closest matching container-instance ..."); see
+	// ClosestMatch. Zero when some instance fits or there is none.
+	Closest InstanceResult
+}
+
+// InstanceResult is how one instance fared against a task's checks.
+type InstanceResult struct {
+	// Instance is the instance's ID.
+	Instance string
+	// Failed are the checks it failed, in the order they are made
+	// (status, agent, capacity provider, cpu, memory, network slots,
+	// ports, distinctInstance, memberOf, then the plug-in filters): the
+	// first is the reason Reasons counts it under.
+	Failed []Reason
+}
+
+// ClosestMatch says in ECS's words why no instance took the task, naming
+// the closest instance and what it lacks, such as
+// "The closest matching container-instance i-1 has insufficient memory
+// available." (the first check it failed), or
+// "Reason: No Container Instances were found in your cluster." for an
+// empty round. It is "" when some instance fits.
+func (e Explanation) ClosestMatch() string {
+	if e.Instances == 0 {
+		return "Reason: No Container Instances were found in your cluster."
+	}
+	if e.Closest.Instance == "" || len(e.Closest.Failed) == 0 {
+		return ""
+	}
+	return "The closest matching container-instance " + e.Closest.Instance + " " + e.Closest.Failed[0].lacking() + "."
+}
+
+// lacking is what an instance turned down for r lacks, in ECS's words
+// where ECS has some ("has insufficient memory available"), otherwise as
+// ECS words the rest (`encountered error "DRAINING"`).
+func (r Reason) lacking() string {
+	switch r {
+	case ReasonCPU:
+		return "has insufficient CPU units available"
+	case ReasonMemory:
+		return "has insufficient memory available"
+	case ReasonPorts:
+		return "is already using a port required by your task"
+	case ReasonMemberOf:
+		return "is missing an attribute required by your task"
+	}
+	return `encountered error "` + string(r) + `"`
 }
 
 // String returns the reasons such as

@@ -506,6 +506,71 @@ func (r *Round) check(p *plan, inf *InstanceInfo, full bool) (Reason, error) {
 	return "", nil
 }
 
+// failures appends to out every check inf fails for a task of plan p, in
+// the order check makes them (its first is the reason check returns),
+// and returns it: the full account of how far the instance is from
+// taking the task, for Explain. A memberOf constraint or a filter
+// counts once each.
+func (r *Round) failures(p *plan, inf *InstanceInfo, out []Reason) ([]Reason, error) {
+	switch inf.ci.Status {
+	case cluster.StatusActive:
+	case cluster.StatusDraining:
+		out = append(out, ReasonDraining)
+	case cluster.StatusInactive:
+		out = append(out, ReasonInactive)
+	case cluster.StatusRegistering:
+		out = append(out, ReasonRegistering)
+	default:
+		out = append(out, Reason(inf.ci.Status))
+	}
+	if !inf.ci.AgentConnected {
+		out = append(out, ReasonAgent)
+	}
+	if p.provider != "" && inf.ci.CapacityProvider != p.provider {
+		out = append(out, ReasonCapacityProvider)
+	}
+	if p.req.Refuse != nil {
+		if reason := p.req.Refuse(inf.ci); reason != "" {
+			out = append(out, reason)
+		}
+	}
+	if p.cpu > inf.cpu {
+		out = append(out, ReasonCPU)
+	}
+	if p.mem > inf.memory {
+		out = append(out, ReasonMemory)
+	}
+	if p.slots > int(inf.slots) {
+		out = append(out, ReasonENI)
+	}
+	if !portsFit(p, inf) {
+		out = append(out, ReasonPorts)
+	}
+	if p.distinct && inf.groupCount(p.group) > 0 {
+		out = append(out, ReasonDistinctInstance)
+	}
+	for _, m := range p.memberOf {
+		if !r.evalMemberOf(m, inf) {
+			out = append(out, ReasonMemberOf)
+		}
+	}
+	for _, f := range p.filters {
+		st := f.Filter(p.req, inf)
+		switch st.Code() {
+		case CodeSuccess:
+		case CodeUnfit:
+			reason := st.Reason()
+			if reason == "" {
+				reason = Reason(f.Name())
+			}
+			out = append(out, reason)
+		default:
+			return out, &PluginError{Plugin: f.Name(), Instance: inf.ci.ID, Err: st.Err()}
+		}
+	}
+	return out, nil
+}
+
 // evalMemberOf evaluates a memberOf expression on inf, from the round's
 // cache when the expression is not dynamic.
 func (r *Round) evalMemberOf(m memberOf, inf *InstanceInfo) bool {
@@ -645,16 +710,27 @@ func (r *Round) Explain(req *Request) (Explanation, error) {
 func (r *Round) explain(p *plan) (Explanation, error) {
 	e := Explanation{Task: p.task, Instances: len(r.infos)}
 	counts := map[Reason]int{}
+	var closest InstanceResult
+	var buf []Reason
 	for i := range r.infos {
-		reason, err := r.check(p, &r.infos[i], true)
+		inf := &r.infos[i]
+		failed, err := r.failures(p, inf, buf[:0])
 		if err != nil {
 			return Explanation{}, err
 		}
-		if reason == "" {
+		if len(failed) == 0 {
 			e.Fit++
 			continue
 		}
-		counts[reason]++
+		counts[failed[0]]++
+		if closest.Instance == "" || len(failed) < len(closest.Failed) ||
+			(len(failed) == len(closest.Failed) && inf.ci.ID < closest.Instance) {
+			closest = InstanceResult{Instance: inf.ci.ID, Failed: slices.Clone(failed)}
+		}
+		buf = failed
+	}
+	if e.Fit == 0 {
+		e.Closest = closest
 	}
 	for reason, n := range counts {
 		e.Reasons = append(e.Reasons, ReasonCount{Reason: reason, Instances: n})

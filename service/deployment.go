@@ -300,4 +300,10 @@ type Deployment struct {
 	// AlarmFired names the alarm that fired during the deployment and says
 	// why, when one did.
 	AlarmFired string `json:"alarmFired,omitempty"`
+	// Throttled is true while the deployment's launches are throttled:
+	// its tasks keep failing to start (ThrottleDelay is not zero). It
+	// ends when one of its tasks reaches RUNNING. The service's event
+	// "is unable to consistently start tasks successfully." marks each
+	// time it begins.
+	Throttled bool `json:"throttled,omitempty"`
 }

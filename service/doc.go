@@ -9,9 +9,12 @@
 // the plan. It keeps ECS's bounds (never more than maximumPercent of the
 // desired count RUNNING or PENDING, never fewer healthy tasks than
 // minimumHealthyPercent while it stops old ones), replaces unhealthy tasks,
-// throttles tasks that keep failing to start, runs the circuit breaker and
-// deployment alarms with their rollback, and steps blue/green, linear and
-// canary deployments.
+// throttles tasks that keep failing to start (and says so once per
+// episode), runs the circuit breaker and deployment alarms with their
+// rollback, and steps blue/green, linear and canary deployments. The tasks
+// it stops (scale-in, old deployments, draining instances) are chosen to
+// keep the service balanced under its placement strategy
+// (Input.StopBalance), random choices reproducible under Input.Seed.
 //
 // Validate checks a service's desired configuration as ECS's CreateService
 // and UpdateService do, naming each bad field in a *ValidationError

@@ -326,10 +326,19 @@ func (p *planner) launchAllowed() bool {
 		}
 		failures++
 	}
+	// ECS says so once when the throttle engages, not on every pass
+	// while it holds: the episode is stored in the deployment.
+	delay := ThrottleDelay(failures)
+	if throttled := delay > 0; throttled != p.primary.Throttled {
+		p.primary.Throttled = throttled
+		if throttled {
+			p.event("is unable to consistently start tasks successfully.")
+		}
+	}
 	if failures == 0 {
 		return true
 	}
-	next := stopped[0].StoppedAt.Add(ThrottleDelay(failures))
+	next := stopped[0].StoppedAt.Add(delay)
 	if p.in.Now.Before(next) {
 		p.requeue(next)
 		return false

@@ -654,3 +654,42 @@ func TestNoLaunchWhileAFailedTaskIsStillStopping(t *testing.T) {
 	assert.Equal(t, 0, started(p))
 	assert.Equal(t, in.Now.Add(ThrottleDelay(3)), p.RequeueAt)
 }
+
+// TestThrottledServiceSaysSo: when the start throttle engages, the service
+// says so in ECS's words, once per episode: not on the passes while it
+// holds, nor on the next failure; again after a task reached RUNNING and
+// the failures started over.
+func TestThrottledServiceSaysSo(t *testing.T) {
+	t.Parallel()
+	const msg = "(service web) is unable to consistently start tasks successfully."
+	in := rolling(1, cfg(100, 200), nil)
+	in.Deployments = in.Deployments[:1]
+	pass := func(now time.Time) Plan {
+		in.Now = now
+		p := Compute(in)
+		in.Deployments = p.Deployments
+		return p
+	}
+	in.Tasks = []TaskState{failedToStart("a", "new", t0.Add(time.Second))}
+	p := pass(t0.Add(time.Second))
+	assert.NotContains(t, p.Events, msg, "one failure: no delay, no throttle")
+	assert.False(t, p.Deployments[0].Throttled)
+
+	in.Tasks = append(in.Tasks, failedToStart("b", "new", t0.Add(2*time.Second)))
+	p = pass(t0.Add(2 * time.Second))
+	assert.Contains(t, p.Events, msg, "the throttle engages")
+	assert.True(t, p.Deployments[0].Throttled)
+	assert.NotContains(t, pass(t0.Add(3*time.Second)).Events, msg, "a pass while it holds")
+	in.Tasks = append(in.Tasks, failedToStart("c", "new", t0.Add(8*time.Second)))
+	assert.NotContains(t, pass(t0.Add(8*time.Second)).Events, msg, "the same episode")
+
+	// A task reaches RUNNING: the episode ends, and the next one is told.
+	ok := failedToStart("d", "new", t0.Add(20*time.Second))
+	ok.ReachedRunning = true
+	in.Tasks = append(in.Tasks, ok)
+	p = pass(t0.Add(20 * time.Second))
+	assert.NotContains(t, p.Events, msg)
+	assert.False(t, p.Deployments[0].Throttled)
+	in.Tasks = append(in.Tasks, failedToStart("e", "new", t0.Add(30*time.Second)), failedToStart("f", "new", t0.Add(31*time.Second)))
+	assert.Contains(t, pass(t0.Add(31*time.Second)).Events, msg, "a new episode")
+}

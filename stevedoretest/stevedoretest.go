@@ -27,7 +27,8 @@
 //
 // Every helper fails the test (t.Fatal) when what it asks of the
 // Orchestrator fails, and everything New creates is closed by t.Cleanup.
-// The kit keeps nothing on disk of its own.
+// Every instance's agent keeps its files in a directory of the test's
+// own (t.TempDir), removed when the test ends.
 package stevedoretest
 
 import (
@@ -221,6 +222,7 @@ func (e *Env) AddInstance(zone string, r cluster.Resources, opts ...fake.Option)
 	e.t.Cleanup(in.Runtime.Close)
 	_, err := e.O.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
 		Cluster: e.Cluster, InstanceID: in.ID, Resources: r,
+		StateDir:   e.t.TempDir(), // the test's own: removed when it ends
 		Attributes: map[string]string{"ecs.availability-zone": zone},
 		Runtime:    in.Runtime, Network: in.Network,
 	})

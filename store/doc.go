@@ -130,8 +130,31 @@
 // # Implementations
 //
 // store/memory keeps Go values in copy-on-write trees, so readers never wait
-// for writers and no write encodes anything. Durable implementations encode
-// objects with a Codec (JSONCodec is one) and restore the revisions they keep.
-// Every implementation must pass the conformance suite in store/storetest.
-// All implementations are safe for concurrent use.
+// for writers and no write encodes anything. store/bolt is the durable
+// implementation for one host: the same trees in memory, and every commit
+// in a bbolt file (fsynced before Update returns, shared by concurrent
+// writers), with the history kept there so that watches resume after a
+// restart. Every implementation must pass the conformance suite in
+// store/storetest, and durable ones storetest.RunRestart as well. All
+// implementations are safe for concurrent use.
+//
+// # Encoding and schema versions
+//
+// Durable implementations encode objects with a Codec. JSONCodec wraps each
+// object's JSON in an envelope holding its revisions and the schema version
+// of its kind, so that neither is lost whatever the type's own JSON does.
+// NewSchemaCodec takes a Schema per kind: the constructor to decode into
+// (which must return a usable value: set embedded pointers) and the
+// migrations from each earlier version, applied in order when an older
+// object is read. An object written at a newer version than the build
+// knows gives a *SchemaError:
+//
+//	codec, err := store.NewSchemaCodec(map[string]store.Schema{
+//		"tasks": {
+//			New:        func() store.Object { return &Task{Spec: new(Spec)} },
+//			Migrations: []store.Migration{renameStatusField}, // version 0 -> 1
+//		},
+//	})
+//
+// internal/state.Codec is the codec of Stevedore's own kinds.
 package store

@@ -167,6 +167,11 @@ type Task struct {
 	// (DEPROVISIONING or STOPPED).
 	ExecutionStoppedAt time.Time `json:"executionStoppedAt,omitzero"`
 	StoppedAt          time.Time `json:"stoppedAt,omitzero"`
+	// UpdatedAt is when the task last changed through a method that
+	// takes the time: its lastStatus, desiredStatus, health, image pulls
+	// or a container's exit. It is the time of the change a task state
+	// change event reports (ECS's events carry it as updatedAt).
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
 // Container is the runtime state of one container of a task.
@@ -248,6 +253,7 @@ func NewTask(taskARN string, td *TaskDefinition, overrides *TaskOverride, now ti
 		Memory:            Memory(strconv.Itoa(mem)),
 		Overrides:         deepCopy(overrides),
 		CreatedAt:         now,
+		UpdatedAt:         now,
 	}
 	if t.TaskDefinitionARN == "" {
 		t.TaskDefinitionARN = td.Ref()
@@ -328,6 +334,7 @@ func (t *Task) SetLastStatus(s Status, now time.Time) error {
 		t.StoppedAt = now
 		t.DesiredStatus = Stopped
 	}
+	t.UpdatedAt = now
 	t.Version++
 	return nil
 }
@@ -343,6 +350,7 @@ func (t *Task) Stop(code StopCode, reason string, now time.Time) bool {
 	t.StopCode = code
 	t.StoppedReason = reason
 	setOnce(&t.StoppingAt, now)
+	t.UpdatedAt = now
 	t.Version++
 	return true
 }
@@ -350,12 +358,14 @@ func (t *Task) Stop(code StopCode, reason string, now time.Time) bool {
 // MarkPullStarted records when image pulls began.
 func (t *Task) MarkPullStarted(now time.Time) {
 	t.PullStartedAt = now
+	t.UpdatedAt = now
 	t.Version++
 }
 
 // MarkPullStopped records when image pulls ended.
 func (t *Task) MarkPullStopped(now time.Time) {
 	t.PullStoppedAt = now
+	t.UpdatedAt = now
 	t.Version++
 }
 
@@ -397,6 +407,7 @@ func (t *Task) SetContainerStopped(name string, exitCode *int, reason string, no
 		c.ExitCode = &code
 	}
 	c.Reason = reason
+	t.UpdatedAt = now
 	t.Version++
 	if c.Essential {
 		t.Stop(EssentialContainerExited, ReasonEssentialContainerExited, now)
@@ -404,20 +415,38 @@ func (t *Task) SetContainerStopped(name string, exitCode *int, reason string, no
 	return nil
 }
 
+// SetContainerHealthAt records a container's health, found at now, and
+// recomputes the task's (see Health); a change is dated now (UpdatedAt).
+func (t *Task) SetContainerHealthAt(name string, h HealthStatus, now time.Time) error {
+	changed, err := t.setContainerHealth(name, h)
+	if changed {
+		t.UpdatedAt = now
+	}
+	return err
+}
+
 // SetContainerHealth records a container's health and recomputes the
-// task's (see Health).
+// task's (see Health), without dating the change.
+//
+// Deprecated: use SetContainerHealthAt, which records when the health
+// changed: the time of the task's state change event.
 func (t *Task) SetContainerHealth(name string, h HealthStatus) error {
+	_, err := t.setContainerHealth(name, h)
+	return err
+}
+
+func (t *Task) setContainerHealth(name string, h HealthStatus) (bool, error) {
 	c, err := t.container(name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if c.HealthStatus == h {
-		return nil
+		return false, nil
 	}
 	c.HealthStatus = h
 	t.HealthStatus = t.Health()
 	t.Version++
-	return nil
+	return true, nil
 }
 
 // Health computes the task's health from its containers: the worst

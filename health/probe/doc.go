@@ -23,8 +23,25 @@
 //
 // The network probers dial through a DialFunc (WithDialer), so that an
 // agent can dial from inside a task's network namespace; the default is a
-// plain net.Dialer to health.DefaultHost. A health.Monitor runs a prober on
-// the schedule of a health.Config.
+// plain net.Dialer to health.DefaultHost.
+//
+// # Monitor
+//
+// A Monitor runs a prober on the schedule of a health.Config, keeps the
+// health.State its results make, and reports through callbacks:
+//
+//	m, err := probe.NewMonitor(cfg, prober, startedAt,
+//		probe.OnStatusChange(func(prev, next health.State) {
+//			report(containerID, next.Status)
+//		}))
+//	if err != nil {
+//		return err
+//	}
+//	go m.Run(ctx) // returns when ctx is done
+//
+// WithState resumes from a stored state (an agent adopting a running
+// container). The Monitor uses the time package's clock and timers only, so
+// tests run it deterministically inside testing/synctest.
 //
 // Health and its state machine import none of this: the split keeps
 // net/http, os/exec and the runtime out of the pure packages that read
@@ -32,7 +49,9 @@
 //
 // # Concurrency
 //
-// Probers are safe for concurrent use.
+// Probers are safe for concurrent use. A Monitor's State method may be
+// called from any goroutine while Run runs; Run itself runs at most once at
+// a time (a second call returns ErrMonitorRunning).
 //
 // # Errors
 //

@@ -67,8 +67,13 @@ type Controller struct {
 	// keys interns service keys by cluster and name, so that a task event
 	// finds its service without building the key.
 	keys map[[2]string]string
-	// tsBuf holds the planner's task states during a plan.
-	tsBuf []service.TaskState
+	// tsBuf holds the planner's task states during a plan; levelBuf,
+	// kindBuf and placeBuf its stop balance and the tasks' placement
+	// values.
+	tsBuf    []service.TaskState
+	levelBuf []balanceLevel
+	kindBuf  []service.BalanceKind
+	placeBuf []service.PlacementValue
 	// w follows services, tasks and instances (nil when the controller
 	// is driven by hand); err says why it ended. A pass takes in the
 	// events queued behind each batch it writes.
@@ -619,6 +624,17 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	}
 	// The planner keeps nothing of its input: one buffer serves every plan.
 	in.Tasks = c.tsBuf[:0]
+	// The tasks it may stop are chosen to keep the service balanced
+	// under its placement strategy, from where each task sits.
+	levels := stopBalance(s.PlacementStrategy, c.levelBuf)
+	c.levelBuf = levels
+	in.StopBalance = c.kindBuf[:0]
+	for _, l := range levels {
+		in.StopBalance = append(in.StopBalance, l.kind)
+	}
+	c.kindBuf = in.StopBalance
+	in.Seed = stopSeed(c.cfg.Launcher.Seed(), s.Cluster, s.Name)
+	places := c.placeBuf[:0]
 	balanced := len(s.LoadBalancers) > 0
 	for _, e := range tasks {
 		ts := e.ts
@@ -626,9 +642,18 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 		if balanced {
 			withTargetHealth(&ts, e.t)
 		}
+		if !ts.DesiredStopped && (ts.Phase == service.PhasePending || ts.Phase == service.PhaseRunning) {
+			inst := c.instances[ts.InstanceID]
+			start := len(places)
+			for _, l := range levels {
+				places = append(places, l.placementValue(e.t, inst))
+			}
+			ts.Placement = places[start:len(places):len(places)]
+		}
 		in.Tasks = append(in.Tasks, ts)
 	}
 	c.tsBuf = in.Tasks
+	c.placeBuf = places
 	if s.SchedulingStrategy == service.Daemon {
 		var err error
 		if in.Instances, err = c.daemonInstances(s); err != nil {
@@ -731,17 +756,16 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		}
 		created, err := c.cfg.Launcher.Place(tx, l, round, reserved)
 		var noFit *placement.NoFitError
-		if errors.As(err, &noFit) {
-			msg := fmt.Sprintf("(service %s) was unable to place a task because no container instance met all of its requirements. %s", s.Name, noFit.Explanation.String())
-			if len(s.Events) == 0 || s.Events[0].Message != msg {
-				s.AddEvent(now, msg)
-			}
-			r.unplaced = true
-			retry := now.Add(PlacementRetry)
-			if r.wake.IsZero() || retry.Before(r.wake) {
-				r.wake = retry
-			}
-		} else if err != nil {
+		var invalid *launch.FieldError
+		switch {
+		case errors.As(err, &noFit):
+			unplaced(s, r, now, noCapacityEvent(s.Name, noFit.Explanation))
+		case errors.As(err, &invalid):
+			// The service's configuration no longer holds (a capacity
+			// provider left the cluster): say so, and try again later
+			// rather than fail the whole write.
+			unplaced(s, r, now, fmt.Sprintf("(service %s) was unable to place a task. Reason: %s: %s.", s.Name, invalid.Field, invalid.Rule))
+		case err != nil:
 			return err
 		}
 		if len(created) > 0 {
@@ -754,6 +778,33 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		}
 	}
 	return nil
+}
+
+// unplaced records that a service could not place a task: its event (not
+// repeated while it is the latest), and a retry after PlacementRetry.
+func unplaced(s *service.Service, r *serviceWrite, now time.Time, msg string) {
+	if len(s.Events) == 0 || s.Events[0].Message != msg {
+		s.AddEvent(now, msg)
+	}
+	r.unplaced = true
+	retry := now.Add(PlacementRetry)
+	if r.wake.IsZero() || retry.Before(r.wake) {
+		r.wake = retry
+	}
+}
+
+// noCapacityEvent is the event of a service that could not place a task:
+// ECS's words, naming the closest matching instance and what it lacks,
+// then Stevedore's account of every instance.
+func noCapacityEvent(serviceName string, e placement.Explanation) string {
+	msg := "(service " + serviceName + ") was unable to place a task because no container instance met all of its requirements."
+	if closest := e.ClosestMatch(); closest != "" {
+		msg += " " + closest
+	}
+	if e.Instances > 0 {
+		msg += " (" + e.String() + ")"
+	}
+	return msg
 }
 
 // daemonInstances lists the cluster's instances as the DAEMON planner sees

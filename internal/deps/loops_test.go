@@ -23,6 +23,7 @@ var loops = []string{
 	"./internal/launch",
 	"./internal/reaper",
 	"./internal/scaler",
+	"./internal/sgsync",
 	"./internal/shift",
 	"./internal/subscription",
 	"./internal/supervisor",

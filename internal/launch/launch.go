@@ -27,10 +27,54 @@ import (
 	"github.com/stevedore-io/stevedore/task/policy"
 )
 
+// ErrInvalid is matched (errors.Is) by the errors of a launch asked for
+// wrongly: nothing was created, and the caller's API reports an invalid
+// request (ECS's InvalidParameterException).
+var ErrInvalid = errors.New("launch: invalid request")
+
+// FieldError is an invalid field of a launch request. It matches
+// ErrInvalid.
+type FieldError struct {
+	// Field is the field's path, such as
+	// "capacityProviderStrategy[1].capacityProvider".
+	Field string
+	// Rule says what is wrong with it.
+	Rule string
+}
+
+// Error names the field and the rule it broke.
+func (e *FieldError) Error() string { return "launch: invalid request: " + e.Field + ": " + e.Rule }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// CheckCapacityProviders checks that every provider of a capacity provider
+// strategy is associated with the cluster, as ECS does before it creates
+// anything: a provider that is not is a *FieldError. An empty strategy is
+// fine. Place checks its request's; CreateService and UpdateService check
+// a service's with it.
+func CheckCapacityProviders(tx store.ReadTx, clusterName string, strategy cluster.CapacityProviderStrategy) error {
+	if len(strategy) == 0 {
+		return nil
+	}
+	c, err := store.Get[*state.Cluster](tx, state.KindClusters, clusterName)
+	if err != nil {
+		return fmt.Errorf("cluster %q: %w", clusterName, err)
+	}
+	for i, item := range strategy {
+		if !slices.Contains(c.CapacityProviders, item.CapacityProvider) {
+			return &FieldError{Field: fmt.Sprintf("capacityProviderStrategy[%d].capacityProvider", i),
+				Rule: fmt.Sprintf("%q is not associated with cluster %q", item.CapacityProvider, clusterName)}
+		}
+	}
+	return nil
+}
+
 // NetworkResolver checks a launch's network configuration against the
-// stored security groups and returns it with the groups by ID, and their
-// ingress policy (nil: unfiltered). Its errors are the caller's API errors.
-type NetworkResolver func(tx store.ReadTx, nc *task.NetworkConfiguration, def *task.TaskDefinition) (*task.NetworkConfiguration, *network.IngressPolicy, error)
+// stored security groups and returns it with the groups by ID, and the
+// policy of tasks in them (nil: unfiltered) whose resolv.conf is dns (nil:
+// the host's). Its errors are the caller's API errors.
+type NetworkResolver func(tx store.ReadTx, nc *task.NetworkConfiguration, def *task.TaskDefinition, dns *network.DNSConfig) (*task.NetworkConfiguration, *network.IngressPolicy, error)
 
 // Config is what a Launcher needs. Scheduler is required.
 type Config struct {
@@ -39,6 +83,11 @@ type Config struct {
 	// Seed seeds the random placement of the rounds, for reproducible
 	// runs.
 	Seed uint64
+	// SeededIDs draws the IDs of new tasks (and those of NewID) from Seed
+	// too, so that a run with a fixed seed creates the same IDs, which
+	// break the scheduler's last ties; false draws them from crypto/rand.
+	// A seeded ID already taken in the store is drawn again.
+	SeededIDs bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// ResolveNetwork resolves network configurations; nil accepts none.
@@ -57,6 +106,7 @@ type Launcher struct {
 
 	randMu sync.Mutex
 	rand   *rand.Rand
+	ids    *rand.Rand // SeededIDs only; guarded by randMu
 }
 
 // New returns a Launcher for cfg.
@@ -68,16 +118,62 @@ func New(cfg Config) (*Launcher, error) {
 		cfg.Now = time.Now
 	}
 	seed := cfg.Seed
-	return &Launcher{cfg: cfg, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}, nil
+	ln := &Launcher{cfg: cfg, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	if cfg.SeededIDs {
+		// A stream of its own: drawing IDs does not move the rounds'
+		// seeds, nor the other way round.
+		ln.ids = rand.New(rand.NewPCG(seed^0xbb67ae8584caa73b, seed))
+	}
+	return ln, nil
 }
 
 // Scheduler is the placement scheduler the launcher places with.
 func (ln *Launcher) Scheduler() *placement.Scheduler { return ln.cfg.Scheduler }
 
+// Seed is the seed the launcher was configured with (Config.Seed): the
+// service controller derives its own reproducible choices from it.
+func (ln *Launcher) Seed() uint64 { return ln.cfg.Seed }
+
 func (ln *Launcher) seed() uint64 {
 	ln.randMu.Lock()
 	defer ln.randMu.Unlock()
 	return ln.rand.Uint64()
+}
+
+// NewID returns n hex digits for an ID: from the launcher's seed with
+// Config.SeededIDs, from crypto/rand otherwise (RandomHex). The root draws
+// the IDs it makes itself (container instances) here too, so that a run
+// under a fixed seed is reproducible.
+func (ln *Launcher) NewID(n int) string {
+	if ln.ids == nil {
+		return RandomHex(n)
+	}
+	b := make([]byte, (n+1)/2)
+	ln.randMu.Lock()
+	for i := range b {
+		b[i] = byte(ln.ids.Uint32())
+	}
+	ln.randMu.Unlock()
+	return hex.EncodeToString(b)[:n]
+}
+
+// taskID returns a new task ID: a seeded ID is drawn again while it is
+// taken (an Orchestrator restarted with the same seed on a durable store
+// draws the same IDs again).
+func (ln *Launcher) taskID(tx store.ReadTx) (string, error) {
+	for {
+		id := ln.NewID(32)
+		if ln.ids == nil {
+			return id, nil
+		}
+		_, err := store.Get[*state.Task](tx, state.KindTasks, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return id, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
 }
 
 // RandomHex returns n random hex digits, for IDs.
@@ -208,7 +304,9 @@ func (ln *Launcher) NewRound(tx store.ReadTx, clusterName string, allowed []stri
 // given, is a round of an earlier placement in the same pass (it accounts
 // for what it placed); otherwise a new one is started. It returns the
 // tasks created; when not all fit, the error is a *placement.NoFitError
-// and the tasks that fit are created all the same. Reserving on the stored
+// and the tasks that fit are created all the same. A capacity provider
+// strategy naming a provider not associated with the cluster is a
+// *FieldError (ErrInvalid), and nothing is created. Reserving on the stored
 // instance never overcommits it: a round that missed a concurrent
 // placement fails there.
 //
@@ -220,16 +318,19 @@ func (ln *Launcher) Place(tx store.Tx, l *Request, round *placement.Round, reser
 	if err != nil {
 		return nil, err
 	}
-	if ln.cfg.ResolveNetwork != nil {
-		nc, ingress, err := ln.cfg.ResolveNetwork(tx, l.Network, l.Def)
-		if err != nil {
-			return nil, err
-		}
-		l.securityGroups, l.ingress = nc.SecurityGroupIDs(), ingress
+	if err := CheckCapacityProviders(tx, l.Cluster, l.Providers); err != nil {
+		return nil, err
 	}
 	if ln.cfg.DNS != nil && l.dns == nil {
 		dns := ln.cfg.DNS(l.Cluster)
 		l.dns = &dns
+	}
+	if ln.cfg.ResolveNetwork != nil {
+		nc, ingress, err := ln.cfg.ResolveNetwork(tx, l.Network, l.Def, l.dns)
+		if err != nil {
+			return nil, err
+		}
+		l.securityGroups, l.ingress = nc.SecurityGroupIDs(), ingress
 	}
 	if round == nil {
 		if round, err = ln.NewRound(tx, l.Cluster, l.Instances, reserved); err != nil {
@@ -261,7 +362,11 @@ func (ln *Launcher) Place(tx store.Tx, l *Request, round *placement.Round, reser
 		if err := inst.AddTask(d.Group, d.Resources); err != nil {
 			return nil, fmt.Errorf("reserve on %s: %w", d.Instance, err)
 		}
-		t, err := ln.newTask(l, d, now, &tmpl)
+		id, err := ln.taskID(tx)
+		if err != nil {
+			return nil, err
+		}
+		t, err := ln.newTask(l, d, id, now, &tmpl)
 		if err != nil {
 			return nil, err
 		}
@@ -294,13 +399,13 @@ func reservingCopy(stored *state.Instance) *state.Instance {
 	return &next
 }
 
-// newTask builds the task of one placement decision. *tmpl holds the task
+// newTask builds the task of one placement decision, with ID id. *tmpl holds the task
 // the definition and overrides make, built on the first call of a launch
 // and copied for the others: building one applies the overrides to a copy
 // of the whole definition, which the tasks of a launch need only once. The
 // copies share what no one changes in place (the overrides; stored tasks
 // are read-only) and have containers of their own.
-func (ln *Launcher) newTask(l *Request, d placement.Decision, now time.Time, tmpl **task.Task) (*state.Task, error) {
+func (ln *Launcher) newTask(l *Request, d placement.Decision, id string, now time.Time, tmpl **task.Task) (*state.Task, error) {
 	if *tmpl == nil {
 		t, err := task.NewTask("", l.Def, l.Overrides, now)
 		if err != nil {
@@ -311,7 +416,7 @@ func (ln *Launcher) newTask(l *Request, d placement.Decision, now time.Time, tmp
 	t := new(task.Task)
 	*t = **tmpl
 	t.Containers = slices.Clone(t.Containers)
-	t.TaskARN = "arn:stevedore:ecs:local:task/" + l.Cluster + "/" + RandomHex(32)
+	t.TaskARN = "arn:stevedore:ecs:local:task/" + l.Cluster + "/" + id
 	t.ClusterARN = l.Cluster
 	t.ContainerInstanceARN = d.Instance
 	t.TaskDefinitionARN = l.Def.Ref()

@@ -94,3 +94,47 @@ func TestPlaceCreatesTasksWithWhatTheirAgentNeeds(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestPlaceRefusesUnassociatedCapacityProvider: a capacity provider
+// strategy naming a provider the cluster does not have is an invalid
+// request (ECS's InvalidParameterException), and nothing is created; a
+// provider of the cluster is placed on.
+func TestPlaceRefusesUnassociatedCapacityProvider(t *testing.T) {
+	st := newStore(t, "i-1")
+	require.NoError(t, st.Update(t.Context(), func(tx store.Tx) error {
+		return tx.Create(&state.Cluster{Cluster: cluster.Cluster{Name: "test", CapacityProviders: []string{"spot"}}})
+	}))
+	sched, err := placement.New()
+	require.NoError(t, err)
+	ln, err := launch.New(launch.Config{Scheduler: sched, Seed: 1})
+	require.NoError(t, err)
+	place := func(provider string) ([]*state.Task, error) {
+		var created []*state.Task
+		err := st.Update(t.Context(), func(tx store.Tx) error {
+			var err error
+			created, err = ln.Place(tx, &launch.Request{Cluster: "test", Def: definition(t, 64), Count: 1, Group: "family:web",
+				Providers: cluster.CapacityProviderStrategy{{CapacityProvider: provider, Weight: 1}}}, nil, nil)
+			return err
+		})
+		return created, err
+	}
+
+	created, err := place("on-demand")
+	require.ErrorIs(t, err, launch.ErrInvalid)
+	var fe *launch.FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "capacityProviderStrategy[0].capacityProvider", fe.Field)
+	assert.Contains(t, fe.Rule, `"on-demand" is not associated with cluster "test"`)
+	assert.Empty(t, created)
+	require.NoError(t, st.View(t.Context(), func(tx store.ReadTx) error {
+		tasks, err := store.List[*state.Task](tx, state.KindTasks)
+		assert.Empty(t, tasks, "nothing created")
+		return err
+	}))
+
+	// A provider of the cluster: placed on its instances (i-1 has none,
+	// so it does not fit, but that is no invalid request).
+	_, err = place("spot")
+	assert.ErrorIs(t, err, placement.ErrNoFit)
+	assert.NotErrorIs(t, err, launch.ErrInvalid)
+}

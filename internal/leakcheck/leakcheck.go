@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stevedore-io/stevedore/agent"
 )
 
 // Defaults of a Config.
@@ -66,10 +68,21 @@ type Config struct {
 	FIFODirs []string
 	// AgentStateDirs are agents' state directories, or directories of
 	// them: every directory under <dir>/tasks or <dir>/*/tasks is a task
-	// directory left behind (default: <os.TempDir()>/stevedore-agent).
+	// directory left behind (default: DefaultAgentStateDirs()).
 	AgentStateDirs []string
 	// Timeout bounds Find (default DefaultTimeout).
 	Timeout time.Duration
+}
+
+// DefaultAgentStateDirs is where agents keep their state directories when
+// they are given none: the directory of agent.DefaultStateDir's (as root,
+// agent.RootStateDir); none when there is no default.
+func DefaultAgentStateDirs() []string {
+	dir, err := agent.DefaultStateDir("i")
+	if err != nil {
+		return []string{}
+	}
+	return []string{filepath.Dir(dir)}
 }
 
 func (c Config) withDefaults() Config {
@@ -86,7 +99,7 @@ func (c Config) withDefaults() Config {
 		c.FIFODirs = slices.Clone(DefaultFIFODirs)
 	}
 	if c.AgentStateDirs == nil {
-		c.AgentStateDirs = []string{filepath.Join(os.TempDir(), "stevedore-agent")}
+		c.AgentStateDirs = DefaultAgentStateDirs()
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout

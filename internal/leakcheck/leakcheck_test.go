@@ -48,7 +48,7 @@ func TestConfigDefaultsAndPrefixes(t *testing.T) {
 	assert.Equal(t, DefaultNamePrefixes, cfg.NamePrefixes)
 	assert.Equal(t, DefaultNetNSDir, cfg.NetNSDir)
 	assert.Equal(t, DefaultFIFODirs, cfg.FIFODirs)
-	assert.Equal(t, []string{filepath.Join(os.TempDir(), "stevedore-agent")}, cfg.AgentStateDirs)
+	assert.Equal(t, DefaultAgentStateDirs(), cfg.AgentStateDirs)
 	assert.Equal(t, DefaultTimeout, cfg.Timeout)
 
 	assert.True(t, cfg.hasPrefix("stvd0"))

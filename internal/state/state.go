@@ -7,7 +7,8 @@
 //
 // Field ownership keeps compare-and-swap conflicts rare and harmless: the
 // control plane writes a task's desired status, stop code and reason, and
-// its ingress policy (when a rule of one of its security groups changes);
+// its ingress policy (when a rule of one of its security groups changes,
+// or the members of a group that a rule names);
 // the launch writes what the agent needs from the control plane (DNS, the
 // drainers of Drain); the agent of the task's instance writes everything it
 // observes (last status, containers, health, network) and the task samples;
@@ -142,10 +143,15 @@ type Task struct {
 	// its service: healthy only when healthy in every one. One byte, in
 	// the padding after the flags above.
 	TargetHealth TargetHealth `json:"targetHealth,omitempty"`
-	// Ingress is the union of the rules of the task's security groups
-	// (task.Task.SecurityGroups), resolved when the task was created; the
-	// agent sets up the task's network with it. Nil for a task in no group:
-	// its inbound traffic is not filtered.
+	// Ingress is the task's security-group policy, inbound and outbound
+	// (Ingress.Egress): the union of the rules of its groups
+	// (task.Task.SecurityGroups), rules that name groups resolved to the
+	// addresses of their members, and its DNS server allowed when egress
+	// is restricted (internal/sgsync). The launch writes it; the API again
+	// when a rule of one of the groups changes, and the security-group
+	// loop when the members of a group that a rule names do. The agent sets
+	// up the task's network with it and applies changes in place. Nil for a
+	// task in no group: its traffic is not filtered.
 	Ingress *network.IngressPolicy `json:"ingress,omitempty"`
 	// DNS is the resolv.conf the task gets when its definition names no
 	// DNS server (the service discovery server's, when it is on), set

@@ -7,10 +7,15 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 )
+
+// ErrStopped is returned by Start after Stop: the supervisor runs nothing
+// any more. The Orchestrator reports it as its ErrClosed.
+var ErrStopped = errors.New("supervisor: stopped")
 
 // Component is what the supervisor runs: a loop that runs until its context
 // ends (returning then) or fails (returning an error).
@@ -62,20 +67,19 @@ func (h *Handle) Stop() {
 // Done is closed when the component has returned for good.
 func (h *Handle) Done() <-chan struct{} { return h.done }
 
-// Go runs c until the supervisor stops (or the handle's Stop is called).
-// When c returns before that, with an error or not, it runs again after
-// restartDelay; restartDelay < 0 runs it once. After Stop, Go runs nothing
-// and returns a handle that is done.
-func (s *Supervisor) Go(name string, c Component, restartDelay time.Duration) *Handle {
-	ctx, cancel := context.WithCancel(s.ctx)
-	h := &Handle{cancel: cancel, done: make(chan struct{})}
+// Start runs c until the supervisor stops (or the handle's Stop is
+// called). When c returns before that, with an error or not, it runs again
+// after restartDelay; restartDelay < 0 runs it once. After Stop, Start runs
+// nothing and returns ErrStopped: a caller that starts components on
+// request (an agent for a registration) learns that it came too late.
+func (s *Supervisor) Start(name string, c Component, restartDelay time.Duration) (*Handle, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
-		cancel()
-		close(h.done)
-		return h
+		return nil, ErrStopped
 	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	h := &Handle{cancel: cancel, done: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -96,6 +100,18 @@ func (s *Supervisor) Go(name string, c Component, restartDelay time.Duration) *H
 			}
 		}
 	}()
+	return h, nil
+}
+
+// Go is Start for components whose caller has no use for ErrStopped (the
+// loops that New wires, before anyone can call Stop): after Stop, Go runs
+// nothing and returns a handle that is done.
+func (s *Supervisor) Go(name string, c Component, restartDelay time.Duration) *Handle {
+	h, err := s.Start(name, c, restartDelay)
+	if err != nil {
+		h = &Handle{cancel: func() {}, done: make(chan struct{})}
+		close(h.done)
+	}
 	return h
 }
 

@@ -78,3 +78,18 @@ func TestRunOnceIsNotRestarted(t *testing.T) {
 		assert.Equal(t, int32(1), runs.Load())
 	})
 }
+
+func TestStartAfterStopFailsWithErrStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := supervisor.New(nil)
+		s.Stop()
+		var ran atomic.Bool
+		h, err := s.Start("late", supervisor.Func(func(context.Context) error { ran.Store(true); return nil }), -1)
+		assert.ErrorIs(t, err, supervisor.ErrStopped)
+		assert.Nil(t, h)
+		// Go, for callers that do not ask, gives a handle that is done.
+		<-s.Go("late", supervisor.Func(func(context.Context) error { ran.Store(true); return nil }), -1).Done()
+		synctest.Wait()
+		assert.False(t, ran.Load(), "nothing runs after Stop")
+	})
+}

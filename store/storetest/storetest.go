@@ -16,6 +16,10 @@
 // watchers, large transactions, cancellation, closing), concurrent writers,
 // and a property test that checks random transactions against a model and
 // rebuilds the final state from the watch history.
+//
+// Durable implementations also run RunRestart, which checks what survives a
+// restart, and encode the suite's objects with Codec; SchemaCodecs gives two
+// releases of one kind for testing schema migrations.
 package storetest
 
 import (

@@ -1,4 +1,4 @@
-package health
+package probe
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stevedore-io/stevedore/health"
 )
 
 // ErrMonitorRunning is returned by Monitor.Run when the monitor is already
 // running.
-var ErrMonitorRunning = errors.New("health: monitor already running")
+var ErrMonitorRunning = errors.New("probe: monitor already running")
 
 // Monitor runs a Prober on the schedule of a Config and keeps the resulting
 // State: one Monitor per checked container.
@@ -20,13 +22,13 @@ var ErrMonitorRunning = errors.New("health: monitor already running")
 // Run drives it; State may be read from any goroutine. Callbacks run on the
 // Run goroutine, one at a time, and delay the next check while they run.
 type Monitor struct {
-	cfg    Config
-	prober Prober
+	cfg    health.Config
+	prober health.Prober
 	monitorOptions
 
 	running atomic.Bool
 	mu      sync.Mutex
-	state   State
+	state   health.State
 }
 
 // MonitorOption configures a Monitor made by NewMonitor.
@@ -34,18 +36,18 @@ type MonitorOption func(*monitorOptions) error
 
 // monitorOptions are what the options of NewMonitor set.
 type monitorOptions struct {
-	onChange func(prev, next State)
-	onCheck  func(prev, next State)
+	onChange func(prev, next health.State)
+	onCheck  func(prev, next health.State)
 	// resume is the state WithState resumes from; nil starts afresh.
-	resume *State
+	resume *health.State
 }
 
 // OnStatusChange registers fn to be called after every check that changes
 // the status, with the states before and after.
-func OnStatusChange(fn func(prev, next State)) MonitorOption {
+func OnStatusChange(fn func(prev, next health.State)) MonitorOption {
 	return func(m *monitorOptions) error {
 		if fn == nil {
-			return errors.New("health: OnStatusChange: nil callback")
+			return errors.New("probe: OnStatusChange: nil callback")
 		}
 		m.onChange = fn
 		return nil
@@ -54,10 +56,10 @@ func OnStatusChange(fn func(prev, next State)) MonitorOption {
 
 // OnCheck registers fn to be called after every check, with the states
 // before and after.
-func OnCheck(fn func(prev, next State)) MonitorOption {
+func OnCheck(fn func(prev, next health.State)) MonitorOption {
 	return func(m *monitorOptions) error {
 		if fn == nil {
-			return errors.New("health: OnCheck: nil callback")
+			return errors.New("probe: OnCheck: nil callback")
 		}
 		m.onCheck = fn
 		return nil
@@ -67,9 +69,9 @@ func OnCheck(fn func(prev, next State)) MonitorOption {
 // WithState starts the monitor from s instead of NewState(started): an agent
 // that restarts and adopts a running container resumes its health where it
 // was. The started argument of NewMonitor is then ignored.
-func WithState(s State) MonitorOption {
+func WithState(s health.State) MonitorOption {
 	return func(m *monitorOptions) error {
-		s.Status = s.Status.normalize()
+		s.Status = normalize(s.Status)
 		s.Log = slices.Clone(s.Log)
 		m.resume = &s
 		return nil
@@ -79,17 +81,17 @@ func WithState(s State) MonitorOption {
 // NewMonitor returns a monitor that checks a container started at started
 // (zero means now) with p, on cfg's schedule. cfg must be valid; errors wrap
 // ErrInvalidConfig.
-func NewMonitor(cfg Config, p Prober, started time.Time, opts ...MonitorOption) (*Monitor, error) {
+func NewMonitor(cfg health.Config, p health.Prober, started time.Time, opts ...MonitorOption) (*Monitor, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("health: monitor: %w", err)
+		return nil, fmt.Errorf("probe: monitor: %w", err)
 	}
 	if p == nil {
-		return nil, errors.New("health: monitor: nil Prober")
+		return nil, errors.New("probe: monitor: nil Prober")
 	}
 	if started.IsZero() {
 		started = time.Now()
 	}
-	m := &Monitor{cfg: cfg, prober: p, state: NewState(started)}
+	m := &Monitor{cfg: cfg, prober: p, state: health.NewState(started)}
 	for _, opt := range opts {
 		if err := opt(&m.monitorOptions); err != nil {
 			return nil, err
@@ -102,7 +104,7 @@ func NewMonitor(cfg Config, p Prober, started time.Time, opts ...MonitorOption) 
 }
 
 // State returns the current state.
-func (m *Monitor) State() State {
+func (m *Monitor) State() health.State {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.state
@@ -140,7 +142,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 }
 
 // check runs the prober once with the config's timeout.
-func (m *Monitor) check(ctx context.Context) Result {
+func (m *Monitor) check(ctx context.Context) health.Result {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -154,7 +156,7 @@ func (m *Monitor) check(ctx context.Context) Result {
 }
 
 // record folds r into the state and calls the callbacks.
-func (m *Monitor) record(r Result, now time.Time) {
+func (m *Monitor) record(r health.Result, now time.Time) {
 	m.mu.Lock()
 	prev := m.state
 	next := prev.Observe(m.cfg, r, now)
@@ -168,5 +170,16 @@ func (m *Monitor) record(r Result, now time.Time) {
 	}
 	if m.onChange != nil && prev.Status != next.Status {
 		m.onChange(prev, next)
+	}
+}
+
+// normalize maps unrecognised statuses (including "") to health.Unknown, as
+// health's state machine reads them.
+func normalize(s health.Status) health.Status {
+	switch s {
+	case health.Healthy, health.Unhealthy:
+		return s
+	default:
+		return health.Unknown
 	}
 }

@@ -1,4 +1,4 @@
-package health
+package probe
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stevedore-io/stevedore/health"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,11 +24,11 @@ func advance(d time.Duration) {
 // runs out, it repeats the last result.
 type script struct {
 	mu      sync.Mutex
-	results []Result
+	results []health.Result
 	starts  []time.Time
 }
 
-func (s *script) Probe(ctx context.Context) Result {
+func (s *script) Probe(ctx context.Context) health.Result {
 	s.mu.Lock()
 	s.starts = append(s.starts, time.Now())
 	r := s.results[min(len(s.starts), len(s.results))-1]
@@ -37,7 +38,7 @@ func (s *script) Probe(ctx context.Context) Result {
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return Result{TimedOut: true, Err: ctx.Err(), ExitCode: -1}
+			return health.Result{TimedOut: true, Err: ctx.Err(), ExitCode: -1}
 		case <-t.C:
 		}
 	}
@@ -57,27 +58,27 @@ func (s *script) offsets(from time.Time) []time.Duration {
 // recorder collects what a Monitor's callbacks report.
 type recorder struct {
 	mu      sync.Mutex
-	checks  []Status
-	changes [][2]Status
+	checks  []health.Status
+	changes [][2]health.Status
 }
 
-func (r *recorder) onCheck(prev, next State) {
+func (r *recorder) onCheck(prev, next health.State) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checks = append(r.checks, next.Status)
 }
 
 // got returns copies of what was recorded so far.
-func (r *recorder) got() (checks []Status, changes [][2]Status) {
+func (r *recorder) got() (checks []health.Status, changes [][2]health.Status) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Status(nil), r.checks...), append([][2]Status(nil), r.changes...)
+	return append([]health.Status(nil), r.checks...), append([][2]health.Status(nil), r.changes...)
 }
 
-func (r *recorder) onChange(prev, next State) {
+func (r *recorder) onChange(prev, next health.State) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.changes = append(r.changes, [2]Status{prev.Status, next.Status})
+	r.changes = append(r.changes, [2]health.Status{prev.Status, next.Status})
 }
 
 // runMonitor starts m.Run in the bubble and returns a function that stops
@@ -96,8 +97,8 @@ func runMonitor(t *testing.T, m *Monitor) (stop func() error) {
 func TestMonitorSchedule(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		cfg := Config{Interval: 10 * time.Second, Timeout: 2 * time.Second, Retries: 2}
-		p := &script{results: []Result{
+		cfg := health.Config{Interval: 10 * time.Second, Timeout: 2 * time.Second, Retries: 2}
+		p := &script{results: []health.Result{
 			{ExitCode: 1, Duration: time.Second},
 			{ExitCode: 1, Duration: time.Second},
 			{OK: true, Duration: time.Second},
@@ -112,10 +113,10 @@ func TestMonitorSchedule(t *testing.T) {
 		// Nothing before the first interval.
 		advance(10*time.Second - 1)
 		assert.Empty(t, p.offsets(started))
-		assert.Equal(t, NewState(started), m.State())
+		assert.Equal(t, health.NewState(started), m.State())
 
 		advance(1 + time.Second) // first check: 10s..11s
-		assert.Equal(t, Unknown, m.State().Status)
+		assert.Equal(t, health.Unknown, m.State().Status)
 		assert.Equal(t, 1, m.State().Failures)
 		assert.Equal(t, started.Add(11*time.Second), m.State().LastCheck)
 
@@ -124,11 +125,11 @@ func TestMonitorSchedule(t *testing.T) {
 
 		assert.Equal(t, []time.Duration{10 * time.Second, 21 * time.Second, 32 * time.Second, 43 * time.Second}, p.offsets(started))
 		checks, changes := rec.got()
-		assert.Equal(t, []Status{Unknown, Unhealthy, Healthy, Healthy}, checks)
-		assert.Equal(t, [][2]Status{{Unknown, Unhealthy}, {Unhealthy, Healthy}}, changes)
+		assert.Equal(t, []health.Status{health.Unknown, health.Unhealthy, health.Healthy, health.Healthy}, checks)
+		assert.Equal(t, [][2]health.Status{{health.Unknown, health.Unhealthy}, {health.Unhealthy, health.Healthy}}, changes)
 
 		s := m.State()
-		assert.Equal(t, Healthy, s.Status)
+		assert.Equal(t, health.Healthy, s.Status)
 		assert.Equal(t, 1, s.Failures)
 		require.Len(t, s.Log, 4)
 		for i, e := range s.Log {
@@ -144,15 +145,15 @@ func TestMonitorSchedule(t *testing.T) {
 
 func TestMonitorTimeout(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 1}
+	cfg := health.Config{Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 1}
 	tests := []struct {
 		name   string
-		prober Prober
+		prober health.Prober
 	}{
-		{"prober honours the deadline", &script{results: []Result{{OK: true, Duration: time.Hour}}}},
-		{"prober succeeds too late", ProberFunc(func(context.Context) Result {
+		{"prober honours the deadline", &script{results: []health.Result{{OK: true, Duration: time.Hour}}}},
+		{"prober succeeds too late", health.ProberFunc(func(context.Context) health.Result {
 			<-time.After(6 * time.Second) // ignores ctx on purpose
-			return Result{OK: true}
+			return health.Result{OK: true}
 		})},
 	}
 	for _, tt := range tests {
@@ -167,7 +168,7 @@ func TestMonitorTimeout(t *testing.T) {
 				require.NoError(t, stop())
 
 				s := m.State()
-				assert.Equal(t, Unhealthy, s.Status)
+				assert.Equal(t, health.Unhealthy, s.Status)
 				last, ok := s.Last()
 				require.True(t, ok)
 				assert.False(t, last.Passed)
@@ -182,8 +183,8 @@ func TestMonitorTimeout(t *testing.T) {
 func TestMonitorStartPeriod(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		cfg := Config{Interval: 10 * time.Second, Timeout: 2 * time.Second, Retries: 1, StartPeriod: 30 * time.Second}
-		p := &script{results: []Result{{ExitCode: 1}}}
+		cfg := health.Config{Interval: 10 * time.Second, Timeout: 2 * time.Second, Retries: 1, StartPeriod: 30 * time.Second}
+		p := &script{results: []health.Result{{ExitCode: 1}}}
 		rec := &recorder{}
 		started := time.Now()
 		m, err := NewMonitor(cfg, p, started, OnStatusChange(rec.onChange))
@@ -191,29 +192,29 @@ func TestMonitorStartPeriod(t *testing.T) {
 		stop := runMonitor(t, m)
 
 		advance(29 * time.Second) // checks at 10s and 20s: in the start period
-		assert.Equal(t, Unknown, m.State().Status)
+		assert.Equal(t, health.Unknown, m.State().Status)
 		_, changes := rec.got()
 		assert.Empty(t, changes)
 
 		advance(time.Second) // check at 30s: the start period is over
 		require.NoError(t, stop())
 		s := m.State()
-		assert.Equal(t, Unhealthy, s.Status)
+		assert.Equal(t, health.Unhealthy, s.Status)
 		var counted []bool
 		for _, e := range s.Log {
 			counted = append(counted, e.Counted)
 		}
 		assert.Equal(t, []bool{false, false, true}, counted)
 		_, changes = rec.got()
-		assert.Equal(t, [][2]Status{{Unknown, Unhealthy}}, changes)
+		assert.Equal(t, [][2]health.Status{{health.Unknown, health.Unhealthy}}, changes)
 	})
 }
 
 func TestMonitorCancelDuringCheck(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		cfg := DefaultConfig()
-		p := &script{results: []Result{{OK: true, Duration: 4 * time.Second}}}
+		cfg := health.DefaultConfig()
+		p := &script{results: []health.Result{{OK: true, Duration: 4 * time.Second}}}
 		rec := &recorder{}
 		m, err := NewMonitor(cfg, p, time.Now(), OnCheck(rec.onCheck))
 		require.NoError(t, err)
@@ -231,8 +232,8 @@ func TestMonitorCancelDuringCheck(t *testing.T) {
 func TestMonitorRunOnceAtATime(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		p := &script{results: []Result{{OK: true}}}
-		m, err := NewMonitor(DefaultConfig(), p, time.Now())
+		p := &script{results: []health.Result{{OK: true}}}
+		m, err := NewMonitor(health.DefaultConfig(), p, time.Now())
 		require.NoError(t, err)
 		stop := runMonitor(t, m)
 		synctest.Wait()
@@ -253,11 +254,11 @@ func TestMonitorRunOnceAtATime(t *testing.T) {
 func TestMonitorWithState(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		cfg := DefaultConfig()
+		cfg := health.DefaultConfig()
 		now := time.Now()
 		// Adopted after an agent restart: HEALTHY, last checked 25s ago.
-		prior := NewState(now.Add(-time.Hour)).Observe(cfg, Result{OK: true}, now.Add(-25*time.Second))
-		p := &script{results: []Result{{ExitCode: 1}}}
+		prior := health.NewState(now.Add(-time.Hour)).Observe(cfg, health.Result{OK: true}, now.Add(-25*time.Second))
+		p := &script{results: []health.Result{{ExitCode: 1}}}
 		m, err := NewMonitor(cfg, p, time.Time{}, WithState(prior))
 		require.NoError(t, err)
 		assert.Equal(t, prior, m.State())
@@ -267,7 +268,7 @@ func TestMonitorWithState(t *testing.T) {
 		require.NoError(t, stop())
 		assert.Equal(t, []time.Duration{5 * time.Second}, p.offsets(now))
 		s := m.State()
-		assert.Equal(t, Healthy, s.Status)
+		assert.Equal(t, health.Healthy, s.Status)
 		assert.Equal(t, 1, s.Failures)
 		assert.Len(t, s.Log, 2)
 	})
@@ -276,9 +277,9 @@ func TestMonitorWithState(t *testing.T) {
 func TestMonitorStateIsACopy(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		var seen State
-		m, err := NewMonitor(DefaultConfig(), &script{results: []Result{{OK: true}}}, time.Now(),
-			OnCheck(func(_, next State) {
+		var seen health.State
+		m, err := NewMonitor(health.DefaultConfig(), &script{results: []health.Result{{OK: true}}}, time.Now(),
+			OnCheck(func(_, next health.State) {
 				next.Log[0].Output = "changed by callback"
 				seen = next
 			}))
@@ -298,7 +299,7 @@ func TestMonitorStateIsACopy(t *testing.T) {
 func TestMonitorZeroStartedIsNow(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		m, err := NewMonitor(DefaultConfig(), &script{results: []Result{{OK: true}}}, time.Time{})
+		m, err := NewMonitor(health.DefaultConfig(), &script{results: []health.Result{{OK: true}}}, time.Time{})
 		require.NoError(t, err)
 		assert.Equal(t, time.Now(), m.State().Started)
 	})
@@ -306,15 +307,15 @@ func TestMonitorZeroStartedIsNow(t *testing.T) {
 
 func TestNewMonitorErrors(t *testing.T) {
 	t.Parallel()
-	p := ProberFunc(func(context.Context) Result { return Result{OK: true} })
-	_, err := NewMonitor(Config{Interval: time.Second}, p, time.Now())
-	require.ErrorIs(t, err, ErrInvalidConfig)
+	p := health.ProberFunc(func(context.Context) health.Result { return health.Result{OK: true} })
+	_, err := NewMonitor(health.Config{Interval: time.Second}, p, time.Now())
+	require.ErrorIs(t, err, health.ErrInvalidConfig)
 	assert.Contains(t, err.Error(), "interval 1s out of range")
 
-	_, err = NewMonitor(DefaultConfig(), nil, time.Now())
+	_, err = NewMonitor(health.DefaultConfig(), nil, time.Now())
 	require.ErrorContains(t, err, "nil Prober")
-	_, err = NewMonitor(DefaultConfig(), p, time.Now(), OnCheck(nil))
+	_, err = NewMonitor(health.DefaultConfig(), p, time.Now(), OnCheck(nil))
 	require.ErrorContains(t, err, "nil callback")
-	_, err = NewMonitor(DefaultConfig(), p, time.Now(), OnStatusChange(nil))
+	_, err = NewMonitor(health.DefaultConfig(), p, time.Now(), OnStatusChange(nil))
 	require.ErrorContains(t, err, "nil callback")
 }

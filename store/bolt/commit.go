@@ -1,0 +1,377 @@
+package bolt
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/btree"
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/stevedore-io/stevedore/store"
+)
+
+// pending is a staged transaction on its way to the file.
+type pending struct {
+	rev    int64
+	snap   *snapshot // the state after it
+	events []store.Event
+	writes []fileWrite // the final version of every object it wrote
+	hist   [][]byte    // its events, encoded for the history bucket
+	saved  []savedMeta // to give objects their Meta back if it fails
+
+	done chan struct{} // closed once err is set
+	err  error
+}
+
+// fileWrite puts data at kind/id, or deletes kind/id when data is nil.
+type fileWrite struct {
+	kind, id string
+	data     []byte
+}
+
+// stage encodes tx and turns it into the next snapshot, still private to
+// the writer. The caller holds the writer slot.
+func (s *Store) stage(tx *writeTx) (*pending, error) {
+	encoded := make(map[store.Object][]byte, len(tx.events))
+	dataOf := func(obj store.Object, kind, id string) []byte {
+		if data, ok := encoded[obj]; ok {
+			return data
+		}
+		if r, ok := find(tx.base.kinds[kind], id); ok && r.obj == obj {
+			return r.data
+		}
+		return nil
+	}
+	p := &pending{rev: tx.rev, events: tx.events, saved: tx.saved, done: make(chan struct{})}
+	p.hist = make([][]byte, len(tx.events))
+	touched := make(map[objectKey]bool, len(tx.events))
+	for i, ev := range tx.events {
+		var objData, prevData []byte
+		if ev.Object != nil {
+			data, err := s.opts.codec.Marshal(ev.Object)
+			if err != nil {
+				return nil, err
+			}
+			encoded[ev.Object] = data
+			objData = data
+		}
+		if ev.Prev != nil {
+			if prevData = dataOf(ev.Prev, ev.Kind, ev.ID); prevData == nil {
+				// Every version the store holds was encoded when
+				// it was staged or loaded.
+				return nil, fmt.Errorf("bolt: %s/%s: previous version not encoded", ev.Kind, ev.ID)
+			}
+		}
+		p.hist[i] = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
+		k := objectKey{ev.Kind, ev.ID}
+		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
+			// Refused here rather than by bbolt at commit, where it
+			// would fail every transaction sharing the commit.
+			return nil, fmt.Errorf("%w: %s/%.64s...: kind or ID longer than %d bytes",
+				store.ErrInvalid, ev.Kind, ev.ID, bbolt.MaxKeySize)
+		}
+		if !touched[k] {
+			touched[k] = true
+			p.writes = append(p.writes, fileWrite{kind: ev.Kind, id: ev.ID})
+		}
+	}
+	for i := range p.writes {
+		w := &p.writes[i]
+		if r, ok := find(tx.work[w.kind], w.id); ok {
+			r.data = encoded[r.obj]
+			w.data = r.data
+		}
+	}
+
+	p.snap = &snapshot{rev: tx.rev, kinds: make(map[string]*btree.BTreeG[*record], len(tx.base.kinds)+len(tx.work))}
+	for k, t := range tx.base.kinds {
+		p.snap.kinds[k] = t
+	}
+	for k, t := range tx.work {
+		p.snap.kinds[k] = t
+	}
+	return p, nil
+}
+
+// committer writes staged transactions to the file in order, as many as
+// are waiting in one bbolt transaction: writers that stage while a commit
+// is being fsynced share the next one.
+type committer struct {
+	s *Store
+
+	mu      sync.Mutex
+	queue   []*pending
+	kick    chan struct{} // holds a value when the queue may be non-empty
+	stopped chan struct{} // closed by stop
+	done    chan struct{} // closed when run returns
+
+	// Set by tests only: beforeCommit is called with every batch's size
+	// before it is written, and an error from it fails the batch;
+	// afterEnqueue is called after every transaction queued.
+	beforeCommit func(n int) error
+	afterEnqueue func()
+
+	// Kept by run alone: the transactions whose events are in the
+	// history bucket, oldest first, as the history ring keeps them.
+	kept       []keptTxn
+	keptEvents int
+	// checkpoint is the revision the objects bucket is up to date with;
+	// dirty holds the newest encoding of every object written since (nil
+	// for one deleted), which the next checkpoint writes there.
+	checkpoint int64
+	dirty      map[objectKey][]byte
+}
+
+type objectKey struct{ kind, id string }
+
+type keptTxn struct {
+	rev    int64
+	events int
+}
+
+func newCommitter(s *Store, st *loaded) *committer {
+	c := &committer{
+		s:          s,
+		kick:       make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
+		done:       make(chan struct{}),
+		kept:       st.kept,
+		checkpoint: st.checkpoint,
+		dirty:      st.dirty,
+	}
+	for _, k := range st.kept {
+		c.keptEvents += k.events
+	}
+	go c.run()
+	return c
+}
+
+// enqueue hands p to the committer. The caller holds the writer slot, so
+// transactions are queued in revision order.
+func (c *committer) enqueue(p *pending) {
+	c.mu.Lock()
+	c.queue = append(c.queue, p)
+	c.mu.Unlock()
+	if c.afterEnqueue != nil {
+		c.afterEnqueue()
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// stop writes what is queued and ends run. No transaction is staged any
+// more when it is called.
+func (c *committer) stop() {
+	close(c.stopped)
+	<-c.done
+}
+
+func (c *committer) take() []*pending {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := min(len(c.queue), c.s.opts.maxBatch)
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	if len(c.queue) == 0 {
+		c.queue = nil
+	} else {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+	return batch
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.kick:
+		case <-c.stopped:
+			for batch := c.take(); len(batch) > 0; batch = c.take() {
+				c.commit(batch)
+			}
+			return
+		}
+		if batch := c.take(); len(batch) > 0 {
+			c.commit(batch)
+		}
+	}
+}
+
+// commit writes batch in one bbolt transaction, then publishes it or fails
+// it.
+//
+// A commit appends the batch's events to the history, which holds every
+// object written, and leaves the objects bucket as it was: rewriting a
+// random leaf page of it per object written, and fsyncing it, cost three
+// times the pages of appending. The history is the log; the objects
+// bucket, a checkpoint of the state at an earlier revision, is brought up
+// to date only when the history is about to drop events after it, from
+// the newest version of each object written since (written once, however
+// often it changed). Open reads the checkpoint and replays the history
+// after it.
+func (c *committer) commit(batch []*pending) {
+	kept, keptEvents, compacted := c.trim(batch)
+	checkpoint := compacted > c.checkpoint
+	var err error
+	if c.beforeCommit != nil {
+		err = c.beforeCommit(len(batch))
+	}
+	if err == nil {
+		err = c.s.db.Update(func(btx *bbolt.Tx) error { return c.write(btx, batch, compacted, checkpoint) })
+	}
+	if err != nil {
+		c.fail(batch, &FileError{Path: c.s.path, Op: "commit", Err: err})
+		return
+	}
+	c.kept, c.keptEvents = kept, keptEvents
+	if checkpoint {
+		c.checkpoint = batch[len(batch)-1].rev
+		clear(c.dirty)
+	} else {
+		for _, p := range batch {
+			for _, w := range p.writes {
+				c.dirty[objectKey{w.kind, w.id}] = w.data
+			}
+		}
+	}
+	for _, p := range batch {
+		c.s.snap.Store(p.snap)
+		c.s.hist.append(p.rev, p.events, compacted)
+	}
+	c.s.hist.wake()
+	for _, p := range batch {
+		close(p.done)
+	}
+}
+
+// trim works out which transactions the history keeps once batch is in:
+// at least the history limit of events, dropping whole transactions,
+// oldest first. compacted is the newest revision dropped, or 0 if none
+// ever was (the history ring keeps its own).
+func (c *committer) trim(batch []*pending) (kept []keptTxn, events int, compacted int64) {
+	kept, events = c.kept, c.keptEvents
+	for _, p := range batch {
+		kept = append(kept, keptTxn{rev: p.rev, events: len(p.events)})
+		events += len(p.events)
+	}
+	drop := 0
+	for events-kept[drop].events >= c.s.opts.history {
+		events -= kept[drop].events
+		compacted = kept[drop].rev
+		drop++
+	}
+	return kept[drop:], events, compacted
+}
+
+// write puts batch into the file, and with checkpoint, brings the objects
+// bucket up to date with it.
+func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64, checkpoint bool) error {
+	objects, hist, meta := btx.Bucket(bucketObjects), btx.Bucket(bucketHistory), btx.Bucket(bucketMeta)
+	if objects == nil || hist == nil || meta == nil {
+		return errors.New("buckets missing")
+	}
+	last := batch[len(batch)-1].rev
+	if checkpoint {
+		// The batch's own writes go after the older ones they
+		// supersede; bbolt writes only the last Put of a key.
+		for k, data := range c.dirty {
+			if err := putObject(objects, k.kind, k.id, data); err != nil {
+				return err
+			}
+		}
+		for _, p := range batch {
+			for _, w := range p.writes {
+				if err := putObject(objects, w.kind, w.id, w.data); err != nil {
+					return err
+				}
+			}
+		}
+		if err := meta.Put(keyCheckpoint, uint64Bytes(last)); err != nil {
+			return err
+		}
+	}
+	// History keys only ever grow: pack its pages rather than leave
+	// half of each free for inserts that never come.
+	hist.FillPercent = 0.9
+	for _, p := range batch {
+		for i, ev := range p.hist {
+			if err := hist.Put(historyKey(p.rev, i), ev); err != nil {
+				return fmt.Errorf("history at revision %d: %w", p.rev, err)
+			}
+		}
+	}
+	if err := meta.Put(keyRevision, uint64Bytes(last)); err != nil {
+		return err
+	}
+	if compacted == 0 {
+		return nil
+	}
+	if err := meta.Put(keyCompacted, uint64Bytes(compacted)); err != nil {
+		return err
+	}
+	var drop [][]byte
+	cur := hist.Cursor()
+	for k, _ := cur.First(); k != nil && historyRevision(k) <= compacted; k, _ = cur.Next() {
+		drop = append(drop, k)
+	}
+	for _, k := range drop {
+		if err := hist.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putObject puts data at kind/id in the objects bucket, or deletes kind/id
+// when data is nil.
+func putObject(objects *bbolt.Bucket, kind, id string, data []byte) error {
+	b, err := objects.CreateBucketIfNotExists([]byte(kind))
+	if err != nil {
+		return fmt.Errorf("bucket of kind %q: %w", kind, err)
+	}
+	if data == nil {
+		err = b.Delete([]byte(id))
+	} else {
+		err = b.Put([]byte(id), data)
+	}
+	if err != nil {
+		return fmt.Errorf("%s/%s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// fail fails batch and every transaction staged after it (each was built
+// on the state batch left), gives their objects their Meta back, and
+// resets the staged state to the newest durable snapshot. The revisions
+// of the failed transactions are not used again: an I/O error can leave
+// the outcome of a commit unknown (its meta page may have reached the
+// disk), and a restart right after it would then find them in the file.
+func (c *committer) fail(batch []*pending, err error) {
+	c.s.writer <- struct{}{}
+	c.mu.Lock()
+	later := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	all := append(batch, later...)
+	durable := c.s.snap.Load()
+	c.s.staged = &snapshot{rev: all[len(all)-1].rev, kinds: durable.kinds}
+	c.s.lastPending = nil
+	<-c.s.writer
+
+	for i := len(all) - 1; i >= 0; i-- {
+		p := all[i]
+		restore(p.saved)
+		if i < len(batch) {
+			p.err = err
+		} else {
+			p.err = fmt.Errorf("built on a transaction that failed to commit: %w", err)
+		}
+		close(p.done)
+	}
+}

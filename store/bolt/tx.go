@@ -1,0 +1,251 @@
+package bolt
+
+import (
+	"fmt"
+
+	"github.com/google/btree"
+
+	"github.com/stevedore-io/stevedore/store"
+)
+
+// btreeDegree is the fan-out of the per-kind trees (see store/memory, which
+// measured it).
+const btreeDegree = 16
+
+// record is one object in a kind's tree, ordered by ID, with the bytes it
+// is stored as in the file. Records are never modified once in a tree.
+// Keeping the bytes saves encoding the previous version again for the
+// history of every update and delete.
+type record struct {
+	id   string
+	obj  store.Object
+	data []byte
+}
+
+func lessRecord(a, b *record) bool { return a.id < b.id }
+
+// snapshot is an immutable view of the whole store at one revision. Its
+// trees are never written: a transaction clones the ones it changes.
+type snapshot struct {
+	rev   int64
+	kinds map[string]*btree.BTreeG[*record]
+}
+
+func emptySnapshot() *snapshot {
+	return &snapshot{kinds: map[string]*btree.BTreeG[*record]{}}
+}
+
+// readTx reads one snapshot.
+type readTx struct {
+	snap *snapshot
+}
+
+func (tx *readTx) Revision() int64 { return tx.snap.rev }
+
+func (tx *readTx) Get(kind, id string) (store.Object, error) {
+	if err := store.ValidateKey(kind, id); err != nil {
+		return nil, err
+	}
+	if r, ok := find(tx.snap.kinds[kind], id); ok {
+		return r.obj, nil
+	}
+	return nil, store.NotFoundError(kind, id)
+}
+
+func (tx *readTx) List(kind string) ([]store.Object, error) {
+	return list(tx.snap.kinds[kind], kind)
+}
+
+func find(t *btree.BTreeG[*record], id string) (*record, bool) {
+	if t == nil {
+		return nil, false
+	}
+	return t.Get(&record{id: id})
+}
+
+func list(t *btree.BTreeG[*record], kind string) ([]store.Object, error) {
+	if err := store.ValidateKind(kind); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, nil
+	}
+	out := make([]store.Object, 0, t.Len())
+	t.Ascend(func(r *record) bool {
+		out = append(out, r.obj)
+		return true
+	})
+	return out, nil
+}
+
+// writeTx is the transaction of the running Update. It writes to clones
+// of the trees it touches; staging turns them into the next snapshot.
+type writeTx struct {
+	base *snapshot
+	rev  int64 // the revision this transaction commits as
+
+	work   map[string]*btree.BTreeG[*record]
+	events []store.Event
+	// saved holds the Meta of every object given to Create or Update
+	// before the transaction changed it, to give it back on rollback or
+	// when the commit fails.
+	saved    []savedMeta
+	finished bool
+}
+
+type savedMeta struct {
+	meta *store.Meta
+	was  store.Meta
+}
+
+func newWriteTx(base *snapshot) *writeTx {
+	return &writeTx{base: base, rev: base.rev + 1}
+}
+
+func (tx *writeTx) Revision() int64 { return tx.base.rev }
+
+func (tx *writeTx) Get(kind, id string) (store.Object, error) {
+	if err := store.ValidateKey(kind, id); err != nil {
+		return nil, err
+	}
+	if r, ok := find(tx.readable(kind), id); ok {
+		return r.obj, nil
+	}
+	return nil, store.NotFoundError(kind, id)
+}
+
+func (tx *writeTx) List(kind string) ([]store.Object, error) {
+	return list(tx.readable(kind), kind)
+}
+
+func (tx *writeTx) Create(obj store.Object) error {
+	kind, id, meta, err := tx.check(obj)
+	if err != nil {
+		return err
+	}
+	if _, ok := find(tx.readable(kind), id); ok {
+		return store.AlreadyExistsError(kind, id)
+	}
+	tx.setMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
+	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
+	tx.events = append(tx.events, store.Event{
+		Type: store.Created, Kind: kind, ID: id, Object: obj, Revision: tx.rev,
+	})
+	return nil
+}
+
+func (tx *writeTx) Update(obj store.Object) error {
+	kind, id, meta, err := tx.check(obj)
+	if err != nil {
+		return err
+	}
+	old, ok := find(tx.readable(kind), id)
+	if !ok {
+		return store.NotFoundError(kind, id)
+	}
+	stored := old.obj.StoreMeta()
+	if meta == stored {
+		return fmt.Errorf("%w: %s/%s: Update was given the stored object itself; update a copy",
+			store.ErrInvalid, kind, id)
+	}
+	if meta.ModRevision != stored.ModRevision {
+		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
+	}
+	tx.setMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
+	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
+	tx.events = append(tx.events, store.Event{
+		Type: store.Updated, Kind: kind, ID: id, Object: obj, Prev: old.obj, Revision: tx.rev,
+	})
+	return nil
+}
+
+func (tx *writeTx) Delete(kind, id string) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if err := store.ValidateKey(kind, id); err != nil {
+		return err
+	}
+	old, ok := find(tx.readable(kind), id)
+	if !ok {
+		return store.NotFoundError(kind, id)
+	}
+	tx.writable(kind).Delete(old)
+	tx.events = append(tx.events, store.Event{
+		Type: store.Deleted, Kind: kind, ID: id, Prev: old.obj, Revision: tx.rev,
+	})
+	return nil
+}
+
+// check validates obj for Create and Update.
+func (tx *writeTx) check(obj store.Object) (kind, id string, meta *store.Meta, err error) {
+	if err := tx.usable(); err != nil {
+		return "", "", nil, err
+	}
+	if obj == nil {
+		return "", "", nil, fmt.Errorf("%w: nil object", store.ErrInvalid)
+	}
+	kind, id = obj.Kind(), obj.ObjectID()
+	if err := store.ValidateKey(kind, id); err != nil {
+		return "", "", nil, err
+	}
+	meta = obj.StoreMeta()
+	if meta == nil {
+		return "", "", nil, fmt.Errorf("%w: %s/%s: StoreMeta returned nil", store.ErrInvalid, kind, id)
+	}
+	return kind, id, meta, nil
+}
+
+func (tx *writeTx) usable() error {
+	if tx.finished {
+		return fmt.Errorf("%w: transaction used after its Update returned", store.ErrInvalid)
+	}
+	return nil
+}
+
+func (tx *writeTx) setMeta(m *store.Meta, to store.Meta) {
+	tx.saved = append(tx.saved, savedMeta{meta: m, was: *m})
+	*m = to
+}
+
+func (tx *writeTx) rollback() {
+	restore(tx.saved)
+	tx.saved, tx.work, tx.events = nil, nil, nil
+}
+
+// restore gives objects their Meta back, latest change first.
+func restore(saved []savedMeta) {
+	for i := len(saved) - 1; i >= 0; i-- {
+		*saved[i].meta = saved[i].was
+	}
+}
+
+// readable returns the tree of kind as this transaction sees it, or nil.
+func (tx *writeTx) readable(kind string) *btree.BTreeG[*record] {
+	if t, ok := tx.work[kind]; ok {
+		return t
+	}
+	return tx.base.kinds[kind]
+}
+
+// writable returns this transaction's private clone of kind's tree.
+func (tx *writeTx) writable(kind string) *btree.BTreeG[*record] {
+	if t, ok := tx.work[kind]; ok {
+		return t
+	}
+	var t *btree.BTreeG[*record]
+	if base := tx.base.kinds[kind]; base != nil {
+		// Clone gives both trees new copy-on-write contexts, and so
+		// writes to its receiver: clone a copy of the header, never
+		// the snapshot's tree, which readers hold.
+		header := *base
+		t = header.Clone()
+	} else {
+		t = btree.NewG(btreeDegree, lessRecord)
+	}
+	if tx.work == nil {
+		tx.work = make(map[string]*btree.BTreeG[*record], 2)
+	}
+	tx.work[kind] = t
+	return t
+}

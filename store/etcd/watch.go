@@ -1,0 +1,362 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/stevedore-io/stevedore/store"
+)
+
+// maxEventChan caps the capacity of a watcher's channel. Events in the
+// channel count as delivered; the watch buffer bounds the rest.
+const maxEventChan = 64
+
+// rewatchDelay is how long a watcher waits before it watches etcd again
+// after etcd ended its watch without compaction (a member lost its
+// leader, the connection broke).
+const rewatchDelay = 100 * time.Millisecond
+
+// Watch delivers every change after from. It maps onto one etcd watch of
+// the store's objects and revision key, from etcd revision from+1, with
+// previous values. Revisions between from and the store's first
+// transaction hold nothing of this store, so a watch from before it starts
+// there. It fails with store.ErrCompacted when etcd compacted past that
+// start. A running watch that etcd ends (a member lost quorum, a
+// connection dropped) is re-established from the next revision; one that
+// etcd compacted past ends with store.ErrCompacted.
+func (s *Store) Watch(ctx context.Context, from int64, opts ...store.WatchOption) (store.Watcher, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if from < 0 {
+		return nil, fmt.Errorf("%w: watch from negative revision %d", store.ErrInvalid, from)
+	}
+	if s.isClosing() {
+		return nil, store.ErrClosed
+	}
+	b, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start := from + 1
+	floor := b.firstRev
+	if floor == 0 {
+		floor = b.etcdRev + 1
+	}
+	start = max(start, floor)
+	if start <= b.etcdRev {
+		// Reading at start fails exactly when a watch from it would.
+		if _, err := s.client.Get(ctx, s.keys.revision, clientv3.WithRev(start), clientv3.WithCountOnly()); err != nil {
+			err = s.rpcError(ctx, fmt.Sprintf("watch from revision %d", from), err)
+			if errors.Is(err, store.ErrCompacted) {
+				return nil, fmt.Errorf("%w (%w)", store.CompactedError(from, start-1), err)
+			}
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	if s.isClosed {
+		s.mu.Unlock()
+		return nil, store.ErrClosed
+	}
+	s.watchers.Add(1)
+	s.mu.Unlock()
+	wctx, cancel := context.WithCancel(ctx)
+	w := &watcher{
+		s:      s,
+		ctx:    ctx,
+		wctx:   wctx,
+		cancel: cancel,
+		filter: store.NewWatchFilter(opts...),
+		head:   b.etcdRev,
+		next:   start,
+		events: make(chan store.Event, min(s.opts.watchBuffer, maxEventChan)),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go w.run()
+	return w, nil
+}
+
+// watcher turns one etcd watch into the store's events, from its own
+// goroutine. It keeps what the consumer has not taken yet, transaction by
+// transaction, and ends when that grows past the watch buffer.
+type watcher struct {
+	s      *Store
+	ctx    context.Context // the caller's
+	wctx   context.Context // the etcd watch's; cancel ends it
+	cancel context.CancelFunc
+	filter store.WatchFilter
+	// head is etcd's revision when the watch began. Events up to it are
+	// history, which etcd sends in bursts as fast as it reads them: they
+	// never make a watcher too slow, as the memory store's history does
+	// not. Only transactions committed after it are measured.
+	head int64
+	next int64 // the etcd revision to watch from if the watch must start again
+
+	events chan store.Event
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+
+	errMu sync.Mutex
+	err   error
+}
+
+var _ store.Watcher = (*watcher)(nil)
+
+func (w *watcher) Events() <-chan store.Event { return w.events }
+
+func (w *watcher) Err() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+func (w *watcher) Close() {
+	w.once.Do(func() { close(w.stop) })
+	<-w.done
+}
+
+func (w *watcher) run() {
+	err := w.deliver()
+	w.cancel()
+	w.errMu.Lock()
+	w.err = err
+	w.errMu.Unlock()
+	close(w.events)
+	w.s.watchers.Done()
+	close(w.done)
+}
+
+func (w *watcher) watch() clientv3.WatchChan {
+	return w.s.client.Watch(clientv3.WithRequireLeader(w.wctx), w.s.keys.objects,
+		clientv3.WithRange(w.s.keys.watchEnd), clientv3.WithRev(w.next), clientv3.WithPrevKV())
+}
+
+// txn is the events of one transaction still to deliver.
+type txn struct {
+	rev    int64
+	events []store.Event
+}
+
+// deliver runs the watch until it ends and says why.
+func (w *watcher) deliver() error {
+	wch := w.watch()
+	var (
+		queue   []txn // queue[0] is being delivered
+		sent    int   // events of queue[0] already sent
+		pending int   // events queued and not sent
+		tooSlow bool
+		retry   <-chan time.Time
+	)
+	for {
+		var out chan<- store.Event
+		var next store.Event
+		if len(queue) > 0 {
+			if sent == 0 && tooSlow {
+				// Between two transactions: a safe point to end.
+				return store.ErrWatcherTooSlow
+			}
+			out, next = w.events, queue[0].events[sent]
+		}
+		in := wch
+		if tooSlow || retry != nil {
+			in = nil
+		}
+		select {
+		case out <- next:
+			sent++
+			pending--
+			if sent == len(queue[0].events) {
+				queue[0] = txn{}
+				queue, sent = queue[1:], 0
+			}
+		case resp, ok := <-in:
+			if !ok || resp.Canceled || resp.Err() != nil {
+				if err := w.ended(resp, ok); err != nil {
+					return err
+				}
+				retry = time.After(rewatchDelay)
+				continue
+			}
+			txns, err := w.s.translate(resp.Events, w.filter)
+			if err != nil {
+				return err
+			}
+			if len(resp.Events) > 0 {
+				w.next = resp.Events[len(resp.Events)-1].Kv.ModRevision + 1
+			}
+			for _, t := range txns {
+				// As the memory store does: too slow when more than
+				// the buffer waits and some of it precedes the
+				// transaction just arrived.
+				if t.rev > w.head && pending > 0 && pending+len(t.events) > w.s.opts.watchBuffer {
+					tooSlow = true
+				}
+				queue = append(queue, t)
+				pending += len(t.events)
+			}
+		case <-retry:
+			retry = nil
+			wch = w.watch()
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		case <-w.stop:
+			return nil
+		case <-w.s.closed:
+			return store.ErrClosed
+		}
+	}
+}
+
+// ended says whether an etcd watch that ended ends the store's watch too,
+// and with what error; nil means watch again.
+func (w *watcher) ended(resp clientv3.WatchResponse, ok bool) error {
+	switch {
+	case w.s.isClosing():
+		return store.ErrClosed
+	case w.ctx.Err() != nil:
+		return w.ctx.Err()
+	case ok && resp.CompactRevision != 0:
+		return store.CompactedError(w.next-1, resp.CompactRevision-1)
+	}
+	if err := resp.Err(); err != nil && strings.Contains(err.Error(), rpctypes.ErrPermissionDenied.Error()) {
+		// Watching again would be refused again. etcd gives the reason
+		// only as text in the watch's cancel reason.
+		return fmt.Errorf("etcd store: watch from revision %d: %w", w.next, rpctypes.ErrPermissionDenied)
+	}
+	select {
+	case <-w.stop:
+		return nil
+	default:
+	}
+	w.s.log.Warn("etcd store: etcd ended a watch; watching again", "revision", w.next, "error", resp.Err())
+	return nil
+}
+
+// translate turns etcd's events into the store's, transaction by
+// transaction, keeping those filter matches. etcd never splits the events
+// of one revision across watch responses (without WithFragment).
+func (s *Store) translate(evs []*clientv3.Event, filter store.WatchFilter) ([]txn, error) {
+	var out []txn
+	for i := 0; i < len(evs); {
+		rev := evs[i].Kv.ModRevision
+		j := i
+		for j < len(evs) && evs[j].Kv.ModRevision == rev {
+			j++
+		}
+		events, err := s.revisionEvents(rev, evs[i:j])
+		if err != nil {
+			return nil, err
+		}
+		kept := events[:0]
+		for _, ev := range events {
+			if filter.Match(ev) {
+				kept = append(kept, ev)
+			}
+		}
+		if len(kept) > 0 {
+			out = append(out, txn{rev: rev, events: kept})
+		}
+		i = j
+	}
+	return out, nil
+}
+
+// revisionEvents returns the store events of the transaction at rev.
+func (s *Store) revisionEvents(rev int64, evs []*clientv3.Event) ([]store.Event, error) {
+	var journalData []byte
+	byKey := make(map[string]*clientv3.Event, len(evs))
+	for _, ev := range evs {
+		key := string(ev.Kv.Key)
+		if key == s.keys.revision {
+			journalData = ev.Kv.Value
+			continue
+		}
+		byKey[key] = ev
+	}
+	if len(journalData) > 0 {
+		return s.replay(rev, journalData, byKey)
+	}
+	out := make([]store.Event, 0, len(evs))
+	for _, ev := range evs {
+		kind, id, ok := s.keys.parseObject(string(ev.Kv.Key))
+		if !ok {
+			continue
+		}
+		sev := store.Event{Kind: kind, ID: id, Revision: rev}
+		var err error
+		if ev.PrevKv != nil {
+			if sev.Prev, err = s.decodeKey(string(ev.Kv.Key), kind, ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case ev.Type == mvccpb.DELETE:
+			sev.Type = store.Deleted
+		case ev.PrevKv == nil:
+			sev.Type = store.Created
+		default:
+			sev.Type = store.Updated
+		}
+		if ev.Type == mvccpb.PUT {
+			if sev.Object, err = s.decodeKey(string(ev.Kv.Key), kind, ev.Kv.Value, rev); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, sev)
+	}
+	return out, nil
+}
+
+// replay returns the events of a transaction that kept a journal.
+func (s *Store) replay(rev int64, data []byte, byKey map[string]*clientv3.Event) ([]store.Event, error) {
+	j, err := decodeJournal(data)
+	if err != nil {
+		return nil, fmt.Errorf("revision %d: %w", rev, err)
+	}
+	current := map[string]store.Object{} // each key's version so far
+	started := map[string]bool{}
+	out := make([]store.Event, 0, len(j.Ops))
+	for _, op := range j.Ops {
+		key := s.keys.object(op.Kind, op.ID)
+		ev := byKey[key]
+		if !started[key] {
+			started[key] = true
+			if ev != nil && ev.PrevKv != nil {
+				prev, err := s.decodeKey(key, op.Kind, ev.PrevKv.Value, ev.PrevKv.ModRevision)
+				if err != nil {
+					return nil, err
+				}
+				current[key] = prev
+			}
+		}
+		sev := store.Event{Type: op.Type, Kind: op.Kind, ID: op.ID, Revision: rev, Prev: current[key]}
+		switch {
+		case op.Type == store.Deleted:
+		case len(op.Value) > 0:
+			if sev.Object, err = s.decode(op.Kind, op.Value, rev); err != nil {
+				return nil, err
+			}
+		case ev != nil && ev.Type == mvccpb.PUT:
+			if sev.Object, err = s.decodeKey(key, op.Kind, ev.Kv.Value, rev); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%w: etcd store: revision %d: the journal's last write of %s/%s has no value in etcd",
+				store.ErrInvalid, rev, op.Kind, op.ID)
+		}
+		current[key] = sev.Object
+		out = append(out, sev)
+	}
+	return out, nil
+}
