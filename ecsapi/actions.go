@@ -13,38 +13,49 @@ import (
 
 // actions are the ECS actions served, by name.
 var actions = map[string]action{
-	"CreateCluster":              createCluster,
-	"DescribeClusters":           describeClusters,
-	"DeleteCluster":              deleteCluster,
-	"ListClusters":               listClusters,
+	"CreateCluster":              handle(createCluster),
+	"DescribeClusters":           handle(describeClusters),
+	"DeleteCluster":              handle(deleteCluster),
+	"ListClusters":               handle(listClusters),
 	"RegisterTaskDefinition":     registerTaskDefinition,
-	"DescribeTaskDefinition":     describeTaskDefinition,
-	"DeregisterTaskDefinition":   deregisterTaskDefinition,
-	"ListTaskDefinitions":        listTaskDefinitions,
-	"ListTaskDefinitionFamilies": listTaskDefinitionFamilies,
-	"CreateService":              createService,
-	"UpdateService":              updateService,
-	"DescribeServices":           describeServices,
-	"DeleteService":              deleteService,
-	"ListServices":               listServices,
-	"RunTask":                    runTask,
-	"StartTask":                  startTask,
-	"StopTask":                   stopTask,
-	"DescribeTasks":              describeTasks,
-	"ListTasks":                  listTasks,
+	"DescribeTaskDefinition":     handle(describeTaskDefinition),
+	"DeregisterTaskDefinition":   handle(deregisterTaskDefinition),
+	"ListTaskDefinitions":        handle(listTaskDefinitions),
+	"ListTaskDefinitionFamilies": handle(listTaskDefinitionFamilies),
+	"CreateService":              handle(createService),
+	"UpdateService":              handle(updateService),
+	"DescribeServices":           handle(describeServices),
+	"DeleteService":              handle(deleteService),
+	"ListServices":               handle(listServices),
+	"RunTask":                    handle(runTask),
+	"StartTask":                  handle(startTask),
+	"StopTask":                   handle(stopTask),
+	"DescribeTasks":              handle(describeTasks),
+	"ListTasks":                  handle(listTasks),
 
-	"DescribeContainerInstances":    describeContainerInstances,
-	"ListContainerInstances":        listContainerInstances,
-	"DeregisterContainerInstance":   deregisterContainerInstance,
-	"UpdateContainerInstancesState": updateContainerInstancesState,
+	"DescribeContainerInstances":    handle(describeContainerInstances),
+	"ListContainerInstances":        handle(listContainerInstances),
+	"DeregisterContainerInstance":   handle(deregisterContainerInstance),
+	"UpdateContainerInstancesState": handle(updateContainerInstancesState),
 
-	"PutAttributes":    putAttributes,
-	"DeleteAttributes": deleteAttributes,
-	"ListAttributes":   listAttributes,
+	"PutAttributes":    handle(putAttributes),
+	"DeleteAttributes": handle(deleteAttributes),
+	"ListAttributes":   handle(listAttributes),
 
-	"TagResource":         tagResource,
-	"UntagResource":       untagResource,
-	"ListTagsForResource": listTagsForResource,
+	"TagResource":         handle(tagResource),
+	"UntagResource":       handle(untagResource),
+	"ListTagsForResource": handle(listTagsForResource),
+}
+
+// handle serves an action whose request decodes into In.
+func handle[In any](serve func(ctx context.Context, h *Handler, in *In) (any, error)) action {
+	return func(ctx context.Context, h *Handler, body []byte) (any, error) {
+		in := new(In)
+		if err := decode(body, in); err != nil {
+			return nil, err
+		}
+		return serve(ctx, h, in)
+	}
 }
 
 // param is an InvalidParameterException about a member.
@@ -52,15 +63,14 @@ func param(msg string) error { return clientError("InvalidParameterException", m
 
 // --- clusters
 
-func createCluster(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		ClusterName                     string                 `json:"clusterName"`
-		DefaultCapacityProviderStrategy []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
-		Tags                            []stevedore.Tag        `json:"tags"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// createClusterInput is the request of CreateCluster.
+type createClusterInput struct {
+	ClusterName                     string                 `json:"clusterName"`
+	DefaultCapacityProviderStrategy []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
+	Tags                            []stevedore.Tag        `json:"tags"`
+}
+
+func createCluster(ctx context.Context, h *Handler, in *createClusterInput) (any, error) {
 	c, err := h.o.CreateCluster(ctx, stevedore.CreateClusterInput{
 		ClusterName: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy), Tags: in.Tags,
 	})
@@ -85,14 +95,13 @@ func (h *Handler) describeCluster(ctx context.Context, name string) (wireCluster
 	return h.wireCluster(out.Clusters[0]), nil
 }
 
-func describeClusters(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Clusters []string `json:"clusters"`
-		Include  []string `json:"include"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// describeClustersInput is the request of DescribeClusters.
+type describeClustersInput struct {
+	Clusters []string `json:"clusters"`
+	Include  []string `json:"include"`
+}
+
+func describeClusters(ctx context.Context, h *Handler, in *describeClustersInput) (any, error) {
 	out, err := h.o.DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: in.Clusters})
 	if err != nil {
 		return nil, err
@@ -108,13 +117,12 @@ func describeClusters(ctx context.Context, h *Handler, body []byte) (any, error)
 	return map[string]any{"clusters": clusters, "failures": wireFailures(out.Failures)}, nil
 }
 
-func deleteCluster(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster string `json:"cluster"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// deleteClusterInput is the request of DeleteCluster.
+type deleteClusterInput struct {
+	Cluster string `json:"cluster"`
+}
+
+func deleteCluster(ctx context.Context, h *Handler, in *deleteClusterInput) (any, error) {
 	if in.Cluster == "" {
 		return nil, param("cluster is required.")
 	}
@@ -125,14 +133,13 @@ func deleteCluster(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return map[string]any{"cluster": h.wireCluster(out.Cluster)}, nil
 }
 
-func listClusters(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		NextToken  string `json:"nextToken"`
-		MaxResults int    `json:"maxResults"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// listClustersInput is the request of ListClusters.
+type listClustersInput struct {
+	NextToken  string `json:"nextToken"`
+	MaxResults int    `json:"maxResults"`
+}
+
+func listClusters(ctx context.Context, h *Handler, in *listClustersInput) (any, error) {
 	out, err := h.o.ListClusters(ctx, stevedore.ListClustersInput{NextToken: in.NextToken, MaxResults: in.MaxResults})
 	if err != nil {
 		return nil, err
@@ -173,19 +180,10 @@ func registerTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, 
 	return map[string]any{"taskDefinition": js, "tags": reg.Tags}, nil
 }
 
-// taskDefinitionRef reads the taskDefinition member of Describe and
+// taskDefinitionInput is the request of Describe and
 // DeregisterTaskDefinition.
-func taskDefinitionRef(body []byte) (string, error) {
-	var in struct {
-		TaskDefinition string `json:"taskDefinition"`
-	}
-	if err := decode(body, &in); err != nil {
-		return "", err
-	}
-	if in.TaskDefinition == "" {
-		return "", param("taskDefinition is required.")
-	}
-	return in.TaskDefinition, nil
+type taskDefinitionInput struct {
+	TaskDefinition string `json:"taskDefinition"`
 }
 
 // taskDefinitionAnswer is the answer of Describe and
@@ -202,41 +200,38 @@ func (h *Handler) taskDefinitionAnswer(td *task.TaskDefinition) (any, error) {
 	return map[string]any{"taskDefinition": js, "tags": tags}, nil
 }
 
-func describeTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, error) {
-	ref, err := taskDefinitionRef(body)
-	if err != nil {
-		return nil, err
+func describeTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionInput) (any, error) {
+	if in.TaskDefinition == "" {
+		return nil, param("taskDefinition is required.")
 	}
-	out, err := h.o.DescribeTaskDefinition(ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: ref})
-	if err != nil {
-		return nil, err
-	}
-	return h.taskDefinitionAnswer(out.TaskDefinition)
-}
-
-func deregisterTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, error) {
-	ref, err := taskDefinitionRef(body)
-	if err != nil {
-		return nil, err
-	}
-	out, err := h.o.DeregisterTaskDefinition(ctx, stevedore.DeregisterTaskDefinitionInput{TaskDefinition: ref})
+	out, err := h.o.DescribeTaskDefinition(ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
 	if err != nil {
 		return nil, err
 	}
 	return h.taskDefinitionAnswer(out.TaskDefinition)
 }
 
-func listTaskDefinitions(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		FamilyPrefix string `json:"familyPrefix"`
-		Status       string `json:"status"`
-		Sort         string `json:"sort"`
-		NextToken    string `json:"nextToken"`
-		MaxResults   int    `json:"maxResults"`
+func deregisterTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionInput) (any, error) {
+	if in.TaskDefinition == "" {
+		return nil, param("taskDefinition is required.")
 	}
-	if err := decode(body, &in); err != nil {
+	out, err := h.o.DeregisterTaskDefinition(ctx, stevedore.DeregisterTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
+	if err != nil {
 		return nil, err
 	}
+	return h.taskDefinitionAnswer(out.TaskDefinition)
+}
+
+// listTaskDefinitionsInput is the request of ListTaskDefinitions.
+type listTaskDefinitionsInput struct {
+	FamilyPrefix string `json:"familyPrefix"`
+	Status       string `json:"status"`
+	Sort         string `json:"sort"`
+	NextToken    string `json:"nextToken"`
+	MaxResults   int    `json:"maxResults"`
+}
+
+func listTaskDefinitions(ctx context.Context, h *Handler, in *listTaskDefinitionsInput) (any, error) {
 	out, err := h.o.ListTaskDefinitions(ctx, stevedore.ListTaskDefinitionsInput{
 		FamilyPrefix: in.FamilyPrefix, Status: task.DefinitionStatus(in.Status), Sort: in.Sort,
 		MaxResults: in.MaxResults, NextToken: in.NextToken,
@@ -247,16 +242,15 @@ func listTaskDefinitions(ctx context.Context, h *Handler, body []byte) (any, err
 	return listOutput("taskDefinitionArns", out.TaskDefinitionArns, out.NextToken), nil
 }
 
-func listTaskDefinitionFamilies(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		FamilyPrefix string `json:"familyPrefix"`
-		Status       string `json:"status"`
-		NextToken    string `json:"nextToken"`
-		MaxResults   int    `json:"maxResults"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// listTaskDefinitionFamiliesInput is the request of ListTaskDefinitionFamilies.
+type listTaskDefinitionFamiliesInput struct {
+	FamilyPrefix string `json:"familyPrefix"`
+	Status       string `json:"status"`
+	NextToken    string `json:"nextToken"`
+	MaxResults   int    `json:"maxResults"`
+}
+
+func listTaskDefinitionFamilies(ctx context.Context, h *Handler, in *listTaskDefinitionFamiliesInput) (any, error) {
 	out, err := h.o.ListTaskDefinitionFamilies(ctx, stevedore.ListTaskDefinitionFamiliesInput{
 		FamilyPrefix: in.FamilyPrefix, Status: task.DefinitionStatus(in.Status), MaxResults: in.MaxResults, NextToken: in.NextToken,
 	})
@@ -296,18 +290,17 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func createService(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		serviceInput
-		ServiceName              string                 `json:"serviceName"`
-		SchedulingStrategy       string                 `json:"schedulingStrategy"`
-		CapacityProviderStrategy []wireProviderStrategy `json:"capacityProviderStrategy"`
-		LoadBalancers            []service.LoadBalancer `json:"loadBalancers"`
-		Tags                     []stevedore.Tag        `json:"tags"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// createServiceInput is the request of CreateService.
+type createServiceInput struct {
+	serviceInput
+	ServiceName              string                 `json:"serviceName"`
+	SchedulingStrategy       string                 `json:"schedulingStrategy"`
+	CapacityProviderStrategy []wireProviderStrategy `json:"capacityProviderStrategy"`
+	LoadBalancers            []service.LoadBalancer `json:"loadBalancers"`
+	Tags                     []stevedore.Tag        `json:"tags"`
+}
+
+func createService(ctx context.Context, h *Handler, in *createServiceInput) (any, error) {
 	if in.ServiceName == "" {
 		return nil, param("serviceName is required.")
 	}
@@ -332,15 +325,14 @@ func createService(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return map[string]any{"service": h.wireService(*s)}, nil
 }
 
-func updateService(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		serviceInput
-		Service            string `json:"service"`
-		ForceNewDeployment bool   `json:"forceNewDeployment"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// updateServiceInput is the request of UpdateService.
+type updateServiceInput struct {
+	serviceInput
+	Service            string `json:"service"`
+	ForceNewDeployment bool   `json:"forceNewDeployment"`
+}
+
+func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any, error) {
 	if in.Service == "" {
 		return nil, param("service is required.")
 	}
@@ -383,15 +375,14 @@ func updateService(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return map[string]any{"service": h.wireService(*s)}, nil
 }
 
-func describeServices(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster  string   `json:"cluster"`
-		Services []string `json:"services"`
-		Include  []string `json:"include"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// describeServicesInput is the request of DescribeServices.
+type describeServicesInput struct {
+	Cluster  string   `json:"cluster"`
+	Services []string `json:"services"`
+	Include  []string `json:"include"`
+}
+
+func describeServices(ctx context.Context, h *Handler, in *describeServicesInput) (any, error) {
 	if len(in.Services) == 0 {
 		return nil, param("services must name 1 to 10 services.")
 	}
@@ -410,15 +401,14 @@ func describeServices(ctx context.Context, h *Handler, body []byte) (any, error)
 	return map[string]any{"services": services, "failures": wireFailures(out.Failures)}, nil
 }
 
-func deleteService(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster string `json:"cluster"`
-		Service string `json:"service"`
-		Force   bool   `json:"force"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// deleteServiceInput is the request of DeleteService.
+type deleteServiceInput struct {
+	Cluster string `json:"cluster"`
+	Service string `json:"service"`
+	Force   bool   `json:"force"`
+}
+
+func deleteService(ctx context.Context, h *Handler, in *deleteServiceInput) (any, error) {
 	out, err := h.o.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: in.Cluster, Service: in.Service, Force: in.Force})
 	if err != nil {
 		return nil, err
@@ -426,16 +416,15 @@ func deleteService(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return map[string]any{"service": h.wireService(out.Service)}, nil
 }
 
-func listServices(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster            string `json:"cluster"`
-		SchedulingStrategy string `json:"schedulingStrategy"`
-		NextToken          string `json:"nextToken"`
-		MaxResults         int    `json:"maxResults"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// listServicesInput is the request of ListServices.
+type listServicesInput struct {
+	Cluster            string `json:"cluster"`
+	SchedulingStrategy string `json:"schedulingStrategy"`
+	NextToken          string `json:"nextToken"`
+	MaxResults         int    `json:"maxResults"`
+}
+
+func listServices(ctx context.Context, h *Handler, in *listServicesInput) (any, error) {
 	out, err := h.o.ListServices(ctx, stevedore.ListServicesInput{
 		Cluster: in.Cluster, SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
 		NextToken: in.NextToken, MaxResults: in.MaxResults,
@@ -448,23 +437,22 @@ func listServices(ctx context.Context, h *Handler, body []byte) (any, error) {
 
 // --- tasks
 
-func runTask(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster                  string                     `json:"cluster"`
-		TaskDefinition           string                     `json:"taskDefinition"`
-		Count                    int                        `json:"count"`
-		Group                    string                     `json:"group"`
-		StartedBy                string                     `json:"startedBy"`
-		PlacementConstraints     []wireConstraint           `json:"placementConstraints"`
-		PlacementStrategy        []wireStrategy             `json:"placementStrategy"`
-		CapacityProviderStrategy []wireProviderStrategy     `json:"capacityProviderStrategy"`
-		Overrides                *task.TaskOverride         `json:"overrides"`
-		NetworkConfiguration     *task.NetworkConfiguration `json:"networkConfiguration"`
-		Tags                     []stevedore.Tag            `json:"tags"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// runTaskInput is the request of RunTask.
+type runTaskInput struct {
+	Cluster                  string                     `json:"cluster"`
+	TaskDefinition           string                     `json:"taskDefinition"`
+	Count                    int                        `json:"count"`
+	Group                    string                     `json:"group"`
+	StartedBy                string                     `json:"startedBy"`
+	PlacementConstraints     []wireConstraint           `json:"placementConstraints"`
+	PlacementStrategy        []wireStrategy             `json:"placementStrategy"`
+	CapacityProviderStrategy []wireProviderStrategy     `json:"capacityProviderStrategy"`
+	Overrides                *task.TaskOverride         `json:"overrides"`
+	NetworkConfiguration     *task.NetworkConfiguration `json:"networkConfiguration"`
+	Tags                     []stevedore.Tag            `json:"tags"`
+}
+
+func runTask(ctx context.Context, h *Handler, in *runTaskInput) (any, error) {
 	if in.TaskDefinition == "" {
 		return nil, param("taskDefinition is required.")
 	}
@@ -484,15 +472,14 @@ func runTask(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return map[string]any{"tasks": tasks, "failures": wireFailures(out.Failures)}, nil
 }
 
-func stopTask(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster string `json:"cluster"`
-		Task    string `json:"task"`
-		Reason  string `json:"reason"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// stopTaskInput is the request of StopTask.
+type stopTaskInput struct {
+	Cluster string `json:"cluster"`
+	Task    string `json:"task"`
+	Reason  string `json:"reason"`
+}
+
+func stopTask(ctx context.Context, h *Handler, in *stopTaskInput) (any, error) {
 	if in.Task == "" {
 		return nil, param("task is required.")
 	}
@@ -507,14 +494,13 @@ func stopTask(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return map[string]any{"task": js}, nil
 }
 
-func describeTasks(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster string   `json:"cluster"`
-		Tasks   []string `json:"tasks"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// describeTasksInput is the request of DescribeTasks.
+type describeTasksInput struct {
+	Cluster string   `json:"cluster"`
+	Tasks   []string `json:"tasks"`
+}
+
+func describeTasks(ctx context.Context, h *Handler, in *describeTasksInput) (any, error) {
 	out, err := h.o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: in.Cluster, Tasks: in.Tasks})
 	if err != nil {
 		return nil, err
@@ -526,20 +512,19 @@ func describeTasks(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return map[string]any{"tasks": tasks, "failures": wireFailures(out.Failures)}, nil
 }
 
-func listTasks(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster           string `json:"cluster"`
-		ContainerInstance string `json:"containerInstance"`
-		Family            string `json:"family"`
-		StartedBy         string `json:"startedBy"`
-		ServiceName       string `json:"serviceName"`
-		DesiredStatus     string `json:"desiredStatus"`
-		NextToken         string `json:"nextToken"`
-		MaxResults        int    `json:"maxResults"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// listTasksInput is the request of ListTasks.
+type listTasksInput struct {
+	Cluster           string `json:"cluster"`
+	ContainerInstance string `json:"containerInstance"`
+	Family            string `json:"family"`
+	StartedBy         string `json:"startedBy"`
+	ServiceName       string `json:"serviceName"`
+	DesiredStatus     string `json:"desiredStatus"`
+	NextToken         string `json:"nextToken"`
+	MaxResults        int    `json:"maxResults"`
+}
+
+func listTasks(ctx context.Context, h *Handler, in *listTasksInput) (any, error) {
 	out, err := h.o.ListTasks(ctx, stevedore.ListTasksInput{
 		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Family: in.Family,
 		StartedBy: in.StartedBy, ServiceName: in.ServiceName, DesiredStatus: task.Status(in.DesiredStatus),
@@ -553,14 +538,13 @@ func listTasks(ctx context.Context, h *Handler, body []byte) (any, error) {
 
 // --- container instances
 
-func describeContainerInstances(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster            string   `json:"cluster"`
-		ContainerInstances []string `json:"containerInstances"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// describeContainerInstancesInput is the request of DescribeContainerInstances.
+type describeContainerInstancesInput struct {
+	Cluster            string   `json:"cluster"`
+	ContainerInstances []string `json:"containerInstances"`
+}
+
+func describeContainerInstances(ctx context.Context, h *Handler, in *describeContainerInstancesInput) (any, error) {
 	if len(in.ContainerInstances) == 0 {
 		return nil, param("containerInstances must name 1 to 100 container instances.")
 	}
@@ -575,17 +559,16 @@ func describeContainerInstances(ctx context.Context, h *Handler, body []byte) (a
 	return map[string]any{"containerInstances": instances, "failures": wireFailures(out.Failures)}, nil
 }
 
-func listContainerInstances(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster    string `json:"cluster"`
-		Filter     string `json:"filter"`
-		Status     string `json:"status"`
-		NextToken  string `json:"nextToken"`
-		MaxResults int    `json:"maxResults"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// listContainerInstancesInput is the request of ListContainerInstances.
+type listContainerInstancesInput struct {
+	Cluster    string `json:"cluster"`
+	Filter     string `json:"filter"`
+	Status     string `json:"status"`
+	NextToken  string `json:"nextToken"`
+	MaxResults int    `json:"maxResults"`
+}
+
+func listContainerInstances(ctx context.Context, h *Handler, in *listContainerInstancesInput) (any, error) {
 	out, err := h.o.ListContainerInstances(ctx, stevedore.ListContainerInstancesInput{
 		Cluster: in.Cluster, Filter: in.Filter, Status: cluster.InstanceStatus(in.Status),
 		MaxResults: in.MaxResults, NextToken: in.NextToken,
@@ -596,15 +579,14 @@ func listContainerInstances(ctx context.Context, h *Handler, body []byte) (any, 
 	return listOutput("containerInstanceArns", out.ContainerInstanceArns, out.NextToken), nil
 }
 
-func deregisterContainerInstance(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster           string `json:"cluster"`
-		ContainerInstance string `json:"containerInstance"`
-		Force             bool   `json:"force"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// deregisterContainerInstanceInput is the request of DeregisterContainerInstance.
+type deregisterContainerInstanceInput struct {
+	Cluster           string `json:"cluster"`
+	ContainerInstance string `json:"containerInstance"`
+	Force             bool   `json:"force"`
+}
+
+func deregisterContainerInstance(ctx context.Context, h *Handler, in *deregisterContainerInstanceInput) (any, error) {
 	if in.ContainerInstance == "" {
 		return nil, param("containerInstance is required.")
 	}
@@ -617,15 +599,14 @@ func deregisterContainerInstance(ctx context.Context, h *Handler, body []byte) (
 	return map[string]any{"containerInstance": h.wireContainerInstance(out.ContainerInstance)}, nil
 }
 
-func updateContainerInstancesState(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster            string   `json:"cluster"`
-		ContainerInstances []string `json:"containerInstances"`
-		Status             string   `json:"status"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// updateContainerInstancesStateInput is the request of UpdateContainerInstancesState.
+type updateContainerInstancesStateInput struct {
+	Cluster            string   `json:"cluster"`
+	ContainerInstances []string `json:"containerInstances"`
+	Status             string   `json:"status"`
+}
+
+func updateContainerInstancesState(ctx context.Context, h *Handler, in *updateContainerInstancesStateInput) (any, error) {
 	out, err := h.o.UpdateContainerInstancesState(ctx, stevedore.UpdateContainerInstancesStateInput{
 		Cluster: in.Cluster, ContainerInstances: in.ContainerInstances, Status: cluster.InstanceStatus(in.Status),
 	})
@@ -671,11 +652,7 @@ type attributesInput struct {
 	Attributes []wireAttributeTarget `json:"attributes"`
 }
 
-func putAttributes(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in attributesInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+func putAttributes(ctx context.Context, h *Handler, in *attributesInput) (any, error) {
 	out, err := h.o.PutAttributes(ctx, stevedore.PutAttributesInput{Cluster: in.Cluster, Attributes: attributesModel(in.Attributes)})
 	if err != nil {
 		return nil, err
@@ -683,11 +660,7 @@ func putAttributes(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return map[string]any{"attributes": wireAttributes(out.Attributes)}, nil
 }
 
-func deleteAttributes(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in attributesInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+func deleteAttributes(ctx context.Context, h *Handler, in *attributesInput) (any, error) {
 	out, err := h.o.DeleteAttributes(ctx, stevedore.DeleteAttributesInput{Cluster: in.Cluster, Attributes: attributesModel(in.Attributes)})
 	if err != nil {
 		return nil, err
@@ -695,18 +668,17 @@ func deleteAttributes(ctx context.Context, h *Handler, body []byte) (any, error)
 	return map[string]any{"attributes": wireAttributes(out.Attributes)}, nil
 }
 
-func listAttributes(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster        string `json:"cluster"`
-		TargetType     string `json:"targetType"`
-		AttributeName  string `json:"attributeName"`
-		AttributeValue string `json:"attributeValue"`
-		NextToken      string `json:"nextToken"`
-		MaxResults     int    `json:"maxResults"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// listAttributesInput is the request of ListAttributes.
+type listAttributesInput struct {
+	Cluster        string `json:"cluster"`
+	TargetType     string `json:"targetType"`
+	AttributeName  string `json:"attributeName"`
+	AttributeValue string `json:"attributeValue"`
+	NextToken      string `json:"nextToken"`
+	MaxResults     int    `json:"maxResults"`
+}
+
+func listAttributes(ctx context.Context, h *Handler, in *listAttributesInput) (any, error) {
 	out, err := h.o.ListAttributes(ctx, stevedore.ListAttributesInput{
 		Cluster: in.Cluster, TargetType: in.TargetType, AttributeName: in.AttributeName, AttributeValue: in.AttributeValue,
 		MaxResults: in.MaxResults, NextToken: in.NextToken,
@@ -721,19 +693,18 @@ func listAttributes(ctx context.Context, h *Handler, body []byte) (any, error) {
 	return res, nil
 }
 
-func startTask(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		Cluster              string                     `json:"cluster"`
-		TaskDefinition       string                     `json:"taskDefinition"`
-		ContainerInstances   []string                   `json:"containerInstances"`
-		Group                string                     `json:"group"`
-		StartedBy            string                     `json:"startedBy"`
-		Overrides            *task.TaskOverride         `json:"overrides"`
-		NetworkConfiguration *task.NetworkConfiguration `json:"networkConfiguration"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// startTaskInput is the request of StartTask.
+type startTaskInput struct {
+	Cluster              string                     `json:"cluster"`
+	TaskDefinition       string                     `json:"taskDefinition"`
+	ContainerInstances   []string                   `json:"containerInstances"`
+	Group                string                     `json:"group"`
+	StartedBy            string                     `json:"startedBy"`
+	Overrides            *task.TaskOverride         `json:"overrides"`
+	NetworkConfiguration *task.NetworkConfiguration `json:"networkConfiguration"`
+}
+
+func startTask(ctx context.Context, h *Handler, in *startTaskInput) (any, error) {
 	if in.TaskDefinition == "" {
 		return nil, param("taskDefinition is required.")
 	}
@@ -753,41 +724,38 @@ func startTask(ctx context.Context, h *Handler, body []byte) (any, error) {
 
 // --- tags
 
-func tagResource(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		ResourceArn string          `json:"resourceArn"`
-		Tags        []stevedore.Tag `json:"tags"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// tagResourceInput is the request of TagResource.
+type tagResourceInput struct {
+	ResourceArn string          `json:"resourceArn"`
+	Tags        []stevedore.Tag `json:"tags"`
+}
+
+func tagResource(ctx context.Context, h *Handler, in *tagResourceInput) (any, error) {
 	if _, err := h.o.TagResource(ctx, stevedore.TagResourceInput{ResourceArn: in.ResourceArn, Tags: in.Tags}); err != nil {
 		return nil, err
 	}
 	return map[string]any{}, nil
 }
 
-func untagResource(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		ResourceArn string   `json:"resourceArn"`
-		TagKeys     []string `json:"tagKeys"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// untagResourceInput is the request of UntagResource.
+type untagResourceInput struct {
+	ResourceArn string   `json:"resourceArn"`
+	TagKeys     []string `json:"tagKeys"`
+}
+
+func untagResource(ctx context.Context, h *Handler, in *untagResourceInput) (any, error) {
 	if _, err := h.o.UntagResource(ctx, stevedore.UntagResourceInput{ResourceArn: in.ResourceArn, TagKeys: in.TagKeys}); err != nil {
 		return nil, err
 	}
 	return map[string]any{}, nil
 }
 
-func listTagsForResource(ctx context.Context, h *Handler, body []byte) (any, error) {
-	var in struct {
-		ResourceArn string `json:"resourceArn"`
-	}
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+// listTagsForResourceInput is the request of ListTagsForResource.
+type listTagsForResourceInput struct {
+	ResourceArn string `json:"resourceArn"`
+}
+
+func listTagsForResource(ctx context.Context, h *Handler, in *listTagsForResourceInput) (any, error) {
 	out, err := h.o.ListTagsForResource(ctx, stevedore.ListTagsForResourceInput{ResourceArn: in.ResourceArn})
 	if err != nil {
 		return nil, err
