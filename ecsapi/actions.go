@@ -58,6 +58,16 @@ func handle[In any](serve func(ctx context.Context, h *Handler, in *In) (any, er
 	}
 }
 
+// described is a Describe action's answer: the objects found, in ECS's
+// shape, under member, and the failures.
+func described[T, W any](member string, items []T, wire func(T) W, failures []stevedore.Failure) map[string]any {
+	out := make([]W, 0, len(items))
+	for _, it := range items {
+		out = append(out, wire(it))
+	}
+	return map[string]any{member: out, "failures": wireFailures(failures)}
+}
+
 // param is an InvalidParameterException about a member.
 func param(msg string) error { return clientError("InvalidParameterException", msg) }
 
@@ -106,15 +116,14 @@ func describeClusters(ctx context.Context, h *Handler, in *describeClustersInput
 	if err != nil {
 		return nil, err
 	}
-	clusters := []wireCluster{}
-	for _, c := range out.Clusters {
+	tags := slices.Contains(in.Include, "TAGS")
+	return described("clusters", out.Clusters, func(c stevedore.ClusterDescription) wireCluster {
 		wc := h.wireCluster(c)
-		if slices.Contains(in.Include, "TAGS") {
+		if tags {
 			wc.Tags = c.Tags
 		}
-		clusters = append(clusters, wc)
-	}
-	return map[string]any{"clusters": clusters, "failures": wireFailures(out.Failures)}, nil
+		return wc
+	}, out.Failures), nil
 }
 
 // deleteClusterInput is the request of DeleteCluster.
@@ -390,15 +399,14 @@ func describeServices(ctx context.Context, h *Handler, in *describeServicesInput
 	if err != nil {
 		return nil, err
 	}
-	services := []wireService{}
-	for _, s := range out.Services {
+	tags := slices.Contains(in.Include, "TAGS")
+	return described("services", out.Services, func(s service.Service) wireService {
 		ws := h.wireService(s)
-		if slices.Contains(in.Include, "TAGS") {
+		if tags {
 			ws.Tags = s.Tags
 		}
-		services = append(services, ws)
-	}
-	return map[string]any{"services": services, "failures": wireFailures(out.Failures)}, nil
+		return ws
+	}, out.Failures), nil
 }
 
 // deleteServiceInput is the request of DeleteService.
@@ -552,11 +560,7 @@ func describeContainerInstances(ctx context.Context, h *Handler, in *describeCon
 	if err != nil {
 		return nil, err
 	}
-	instances := []wireContainerInstance{}
-	for _, i := range out.ContainerInstances {
-		instances = append(instances, h.wireContainerInstance(i))
-	}
-	return map[string]any{"containerInstances": instances, "failures": wireFailures(out.Failures)}, nil
+	return described("containerInstances", out.ContainerInstances, h.wireContainerInstance, out.Failures), nil
 }
 
 // listContainerInstancesInput is the request of ListContainerInstances.
@@ -613,11 +617,7 @@ func updateContainerInstancesState(ctx context.Context, h *Handler, in *updateCo
 	if err != nil {
 		return nil, err
 	}
-	instances := []wireContainerInstance{}
-	for _, i := range out.ContainerInstances {
-		instances = append(instances, h.wireContainerInstance(i))
-	}
-	return map[string]any{"containerInstances": instances, "failures": wireFailures(out.Failures)}, nil
+	return described("containerInstances", out.ContainerInstances, h.wireContainerInstance, out.Failures), nil
 }
 
 // --- attributes
