@@ -199,6 +199,18 @@
 //	out, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "prod", Tasks: ids})
 //	for _, f := range out.Failures { ... } // f.Arn, f.Reason "MISSING"
 //
+// Stevedore's extensions to ECS keep their own calls and members, and the
+// wire protocol does not carry them unless ECS has them: security groups
+// (CreateSecurityGroup and NetworkConfiguration's security groups, enforced
+// in the task's network namespace), task policies (PutClusterTaskPolicy),
+// HTTP and TCP health checks (healthCheck.command ["HTTP", url] and
+// ["TCP", port]), Spot interruption notices (InterruptSpotInstance), log
+// queries (GetLogEvents, FilterLogEvents), service auto scaling
+// (RegisterScalableTarget, PutScalingPolicy), and Describe calls that
+// describe every service or instance of a cluster when none is named.
+// Blue/green deployments and deployment alarms are ECS's, and travel on the
+// wire in ECS's members and units (bakeTimeInMinutes, ...).
+//
 // # Errors
 //
 // Errors wrap ErrNotFound (a *NotFoundError names the kind and the object),

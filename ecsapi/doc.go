@@ -27,6 +27,17 @@
 //
 //	aws ecs --endpoint-url http://127.0.0.1:8080 --region us-east-1 list-clusters
 //
-// The actions served are listed in Actions. A Handler is safe for
-// concurrent use.
+// The actions served are listed in Actions: clusters, container
+// instances, attributes, task definitions, services, tasks and tags. An
+// action the Handler does not serve is an UnknownOperationException.
+// Errors of the Orchestrator become ECS's: a missing cluster a
+// ClusterNotFoundException, a missing service a ServiceNotFoundException
+// (ServiceNotActiveException when UpdateService finds it being deleted), a
+// missing task definition a ClientException, an invalid request
+// (ErrInvalid, with the field in the message) an
+// InvalidParameterException, a task policy's refusal an
+// AccessDeniedException, a cluster still in use a
+// ClusterContains...Exception, and anything else a ServerException (500).
+//
+// A Handler is safe for concurrent use.
 package ecsapi
