@@ -157,9 +157,14 @@ type UpdateServiceInput struct {
 	NetworkConfiguration *task.NetworkConfiguration
 }
 
+// ErrServiceNotActive means a service is being deleted (DRAINING) or was
+// (INACTIVE), so it cannot change, as ECS's ServiceNotActiveException.
+var ErrServiceNotActive = errors.New("stevedore: service not active")
+
 // UpdateService changes a service. A new task definition, new security
 // groups (or ForceNewDeployment) start a rolling deployment. An invalid request is
-// rejected as a whole and changes nothing.
+// rejected as a whole and changes nothing; a service that is not ACTIVE
+// is refused with ErrServiceNotActive.
 func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput) (*service.Service, error) {
 	if err := o.checkOpen(); err != nil {
 		return nil, err
@@ -169,9 +174,15 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 	var refused *deploymentRefusal
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		refused = nil // the store may run the update again
-		cur, err := o.getService(tx, in.Cluster, in.Service)
+		cur, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(in.Cluster, in.Service))
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("service", in.Cluster+"/"+in.Service)
+		}
 		if err != nil {
 			return err
+		}
+		if cur.Status != service.StatusActive {
+			return fmt.Errorf("%w: service %s is %s", ErrServiceNotActive, in.Service, cur.Status)
 		}
 		next := cur.Copy()
 		s := &next.Service

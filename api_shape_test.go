@@ -384,3 +384,19 @@ func TestWaiters(t *testing.T) {
 		assert.ErrorIs(t, err, stevedore.ErrWaitTimeout)
 	})
 }
+
+func TestUpdateServiceRefusesAServiceBeingDeleted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 1)
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
+		require.NoError(t, err)
+		deleted, err := e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: e.o.ServiceARN("test", "web"), Force: true})
+		require.NoError(t, err)
+		assert.Equal(t, service.StatusDraining, deleted.Service.Status)
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(2)})
+		assert.ErrorIs(t, err, stevedore.ErrServiceNotActive)
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "nope", DesiredCount: ptr(2)})
+		assert.ErrorIs(t, err, stevedore.ErrNotFound)
+	})
+}

@@ -345,17 +345,6 @@ func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any
 	if in.Service == "" {
 		return nil, param("service is required.")
 	}
-	// ECS refuses to update a service that is being deleted or was.
-	cur, err := h.o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: in.Cluster, Services: []string{in.Service}})
-	if err != nil {
-		return nil, err
-	}
-	if len(cur.Services) == 0 {
-		return nil, clientError("ServiceNotFoundException", "Service not found.")
-	}
-	if cur.Services[0].Status != service.StatusActive {
-		return nil, clientError("ServiceNotActiveException", "Service was not ACTIVE: it is "+string(cur.Services[0].Status)+".")
-	}
 	up := stevedore.UpdateServiceInput{
 		Cluster: in.Cluster, Service: in.Service, DesiredCount: in.DesiredCount,
 		ForceNewDeployment: in.ForceNewDeployment, HealthCheckGracePeriod: in.gracePeriod(),

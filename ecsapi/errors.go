@@ -60,6 +60,8 @@ func toError(action string, err error) *Error {
 		default:
 			return clientError("InvalidParameterException", err.Error())
 		}
+	case errors.Is(err, stevedore.ErrServiceNotActive):
+		return clientError("ServiceNotActiveException", err.Error())
 	case errors.Is(err, policy.ErrViolation):
 		return clientError("AccessDeniedException", err.Error())
 	case errors.Is(err, stevedore.ErrInUse):
