@@ -42,7 +42,7 @@ func convergeTimed(b *testing.B, instances, services, perService int, opts ...Op
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.CreateCluster(ctx, CreateClusterInput{Name: "bench"}); err != nil {
+	if _, err := o.CreateCluster(ctx, CreateClusterInput{ClusterName: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	rt := fake.New()

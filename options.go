@@ -39,6 +39,8 @@ type options struct {
 	rules        map[string]ListenerRule
 	alarms       map[string]Alarm
 	scaling      scalingOptions
+	// arnPrefix is WithARNs'; "": DefaultARNPartition and the others.
+	arnPrefix string
 }
 
 // WithLogSink sends every container's output to sink (see package logs).
