@@ -31,16 +31,17 @@ type ImageCleanup = agent.ImageCleanup
 // the instance is deregistered.
 func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
 	a, err := agent.New(agent.Config{
-		InstanceID:     id,
-		StateDir:       cmp.Or(in.StateDir, o.agentStateDir(id)),
-		Store:          o.feed.Store(id),
-		Runtime:        in.Runtime,
-		Network:        in.Network,
-		Secrets:        in.Secrets,
-		ImageCleanup:   in.ImageCleanup,
-		Logs:           o.agentLogs(),
-		Logger:         o.log.With("instance", id),
-		SampleInterval: o.scalingPeriod / 2,
+		InstanceID:        id,
+		StateDir:          cmp.Or(in.StateDir, o.agentStateDir(id)),
+		Store:             o.feed.Store(id),
+		Runtime:           in.Runtime,
+		Network:           in.Network,
+		Secrets:           in.Secrets,
+		ImageCleanup:      in.ImageCleanup,
+		VerifyImageAccess: in.VerifyImageAccess,
+		Logs:              o.agentLogs(),
+		Logger:            o.log.With("instance", id),
+		SampleInterval:    o.scalingPeriod / 2,
 	})
 	if err != nil {
 		return err

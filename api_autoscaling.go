@@ -82,6 +82,7 @@ func (o *Orchestrator) RegisterScalableTarget(ctx context.Context, in RegisterSc
 	if err := o.checkOpen(); err != nil {
 		return err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	target := autoscaling.ScalableTarget{MinCapacity: in.MinCapacity, MaxCapacity: in.MaxCapacity}
 	if err := target.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -109,7 +110,8 @@ func (o *Orchestrator) RegisterScalableTarget(ctx context.Context, in RegisterSc
 
 // DeregisterScalableTarget stops scaling a service and deletes its
 // policies. The service keeps its desired count.
-func (o *Orchestrator) DeregisterScalableTarget(ctx context.Context, clusterName, serviceName string) error {
+func (o *Orchestrator) DeregisterScalableTarget(ctx context.Context, clusterArg, serviceName string) error {
+	clusterName := clusterName(clusterArg)
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := o.getScaling(tx, clusterName, serviceName); err != nil {
 			return err
@@ -133,6 +135,7 @@ func (o *Orchestrator) PutScalingPolicy(ctx context.Context, in PutScalingPolicy
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	if err := in.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -164,7 +167,8 @@ func (o *Orchestrator) PutScalingPolicy(ctx context.Context, in PutScalingPolicy
 }
 
 // DeleteScalingPolicy deletes a policy of a service.
-func (o *Orchestrator) DeleteScalingPolicy(ctx context.Context, clusterName, serviceName, policyName string) error {
+func (o *Orchestrator) DeleteScalingPolicy(ctx context.Context, clusterArg, serviceName, policyName string) error {
+	clusterName := clusterName(clusterArg)
 	return o.store.Update(ctx, func(tx store.Tx) error {
 		cur, err := o.getScaling(tx, clusterName, serviceName)
 		if err != nil {
@@ -192,7 +196,8 @@ type ServiceScaling struct {
 
 // DescribeScalingPolicies describes the scalable target and the policies
 // of a service; ErrNotFound when no target is registered.
-func (o *Orchestrator) DescribeScalingPolicies(ctx context.Context, clusterName, serviceName string) (*ServiceScaling, error) {
+func (o *Orchestrator) DescribeScalingPolicies(ctx context.Context, clusterArg, serviceName string) (*ServiceScaling, error) {
+	clusterName := clusterName(clusterArg)
 	var out ServiceScaling
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
 		sc, err := o.getScaling(tx, clusterName, serviceName)

@@ -119,6 +119,7 @@ type GetLogEventsOutput struct {
 // stopped, including a task forgotten after the task retention while its
 // logs remain in the log store.
 func (o *Orchestrator) GetLogEvents(ctx context.Context, in GetLogEventsInput) (*GetLogEventsOutput, error) {
+	in.Cluster = clusterName(in.Cluster)
 	q, err := o.beginLogQuery(in.Limit, in.StartTime, in.EndTime, in.NextToken)
 	if err != nil {
 		return nil, err
@@ -227,6 +228,7 @@ type FilterLogEventsOutput struct {
 // Each call reads the selected tasks' log files in full (the local store
 // keeps no index by time): narrow the tasks for large clusters.
 func (o *Orchestrator) FilterLogEvents(ctx context.Context, in FilterLogEventsInput) (*FilterLogEventsOutput, error) {
+	in.Cluster = clusterName(in.Cluster)
 	q, err := o.beginLogQuery(in.Limit, in.StartTime, in.EndTime, in.NextToken)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/logs"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -240,11 +241,11 @@ func TestLogsOutliveForgottenTasks(t *testing.T) {
 		id := e.runLogged("chatty")
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		_, err := e.o.StopTask(e.ctx, "test", id, "")
+		_, err := e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: id})
 		require.NoError(t, err)
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		_, err = e.o.DescribeTasks(e.ctx, "test", id)
+		_, err = stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.ErrorIs(t, err, stevedore.ErrNotFound, "the task is forgotten")
 
 		out, err := e.o.GetLogEvents(e.ctx, stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "talker", Limit: 1})

@@ -42,6 +42,8 @@ type CreateServiceInput struct {
 	// NetworkConfiguration puts the service's tasks in security groups
 	// (awsvpc task definitions only).
 	NetworkConfiguration *task.NetworkConfiguration
+	// Tags are the service's tags (see TagResource).
+	Tags []Tag
 }
 
 // CreateService creates a service and its first deployment; the service
@@ -50,6 +52,7 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	strategy := in.SchedulingStrategy
 	if strategy == "" {
 		strategy = service.Replica
@@ -67,14 +70,15 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		HealthCheckGracePeriod:  in.HealthCheckGracePeriod,
 		LoadBalancers:           slices.Clone(in.LoadBalancers),
 		TaskDefinition:          in.TaskDefinition,
+		Tags:                    slices.Clone(in.Tags),
 	}
 	if strategy == service.Replica && len(svc.PlacementStrategy) == 0 {
 		svc.PlacementStrategy = slices.Clone(DefaultServicePlacement)
 	}
-	if strategy == service.Daemon {
-		svc.DesiredCount = 0
-	}
 	if err := validateService(&svc); err != nil {
+		return nil, err
+	}
+	if err := validTags(in.Tags); err != nil {
 		return nil, err
 	}
 	var out service.Service
@@ -119,7 +123,7 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 		s.CreatedAt = now
 		s.NetworkConfiguration = nc
 		s.NewDeployment(def.Ref(), now)
-		out = s.Clone()
+		out = s.Effective()
 		if err == nil {
 			next := existing.Copy()
 			next.Service = s
@@ -153,20 +157,32 @@ type UpdateServiceInput struct {
 	NetworkConfiguration *task.NetworkConfiguration
 }
 
+// ErrServiceNotActive means a service is being deleted (DRAINING) or was
+// (INACTIVE), so it cannot change, as ECS's ServiceNotActiveException.
+var ErrServiceNotActive = errors.New("stevedore: service not active")
+
 // UpdateService changes a service. A new task definition, new security
 // groups (or ForceNewDeployment) start a rolling deployment. An invalid request is
-// rejected as a whole and changes nothing.
+// rejected as a whole and changes nothing; a service that is not ACTIVE
+// is refused with ErrServiceNotActive.
 func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput) (*service.Service, error) {
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster, in.Service = clusterName(in.Cluster), lastSegment(in.Service)
 	var out service.Service
 	var refused *deploymentRefusal
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		refused = nil // the store may run the update again
-		cur, err := o.getService(tx, in.Cluster, in.Service)
+		cur, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(in.Cluster, in.Service))
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("service", in.Cluster+"/"+in.Service)
+		}
 		if err != nil {
 			return err
+		}
+		if cur.Status != service.StatusActive {
+			return fmt.Errorf("%w: service %s is %s", ErrServiceNotActive, in.Service, cur.Status)
 		}
 		next := cur.Copy()
 		s := &next.Service
@@ -233,7 +249,7 @@ func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput)
 			p.DesiredCount = s.DesiredCount
 			s.Steady = false
 		}
-		out = s.Clone()
+		out = s.Effective()
 		return tx.Update(next)
 	})
 	if refused != nil && errors.Is(err, policy.ErrViolation) {
@@ -280,10 +296,27 @@ func (o *Orchestrator) recordRefusedDeployment(ctx context.Context, clusterName,
 	}
 }
 
-// DeleteService deletes a service. Without force its desired count must be
-// 0 (scale it in first); with force its tasks are stopped. The service is
+// DeleteServiceInput names a service to delete, as ECS DeleteService.
+type DeleteServiceInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// Service is the service's name or ARN.
+	Service string
+	// Force deletes a REPLICA service that still has a desired count
+	// (its tasks are stopped).
+	Force bool
+}
+
+// DeleteServiceOutput is the service as it is once deleted (DRAINING).
+type DeleteServiceOutput struct {
+	Service service.Service
+}
+
+// DeleteService deletes a service. Without Force its desired count must be
+// 0 (scale it in first); with Force its tasks are stopped. The service is
 // DRAINING until its tasks have stopped, then INACTIVE.
-func (o *Orchestrator) DeleteService(ctx context.Context, clusterName, name string, force bool) (*service.Service, error) {
+func (o *Orchestrator) DeleteService(ctx context.Context, in DeleteServiceInput) (*DeleteServiceOutput, error) {
+	clusterName, name, force := clusterName(in.Cluster), lastSegment(in.Service), in.Force
 	var out service.Service
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		cur, err := o.getService(tx, clusterName, name)
@@ -300,7 +333,7 @@ func (o *Orchestrator) DeleteService(ctx context.Context, clusterName, name stri
 			p.DesiredCount = 0
 		}
 		next.Steady = false
-		out = next.Service.Clone()
+		out = next.Service.Effective()
 		// Its auto scaling goes with it: a service created again under the
 		// same name starts without.
 		if err := tx.Delete(state.KindScaling, cur.ObjectID()); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -311,41 +344,134 @@ func (o *Orchestrator) DeleteService(ctx context.Context, clusterName, name stri
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &DeleteServiceOutput{Service: out}, nil
 }
 
-// DescribeServices describes services of a cluster (all when none named).
-func (o *Orchestrator) DescribeServices(ctx context.Context, clusterName string, names ...string) ([]service.Service, error) {
-	var out []service.Service
+// DescribeServicesInput names services of a cluster, as ECS
+// DescribeServices.
+type DescribeServicesInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// Services are up to MaxDescribeServices names or ARNs. None means
+	// every service of the cluster (an extension: ECS requires at least
+	// one; ListServices is the ECS way to find them).
+	Services []string
+}
+
+// DescribeServicesOutput is the services found, and a Failure (reason
+// "MISSING") for each one that does not exist.
+type DescribeServicesOutput struct {
+	Services []service.Service
+	Failures []Failure
+}
+
+// MaxDescribeServices is the most services one DescribeServices names.
+const MaxDescribeServices = 10
+
+// DescribeServices describes services of a cluster, INACTIVE ones
+// included while they are kept. It fails with ErrNotFound when the cluster
+// does not exist; a service that does not is reported in Failures.
+func (o *Orchestrator) DescribeServices(ctx context.Context, in DescribeServicesInput) (*DescribeServicesOutput, error) {
+	clusterName := clusterName(in.Cluster)
+	if len(in.Services) > MaxDescribeServices {
+		return nil, invalid("services", "must name at most %d services, got %d", MaxDescribeServices, len(in.Services))
+	}
+	out := &DescribeServicesOutput{}
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		out.Services, out.Failures = nil, nil
 		if _, err := o.getCluster(tx, clusterName); err != nil {
 			return err
 		}
-		if len(names) == 0 {
+		if len(in.Services) == 0 {
 			all, err := store.List[*state.Service](tx, state.KindServices)
 			if err != nil {
 				return err
 			}
 			for _, s := range all {
 				if s.Cluster == clusterName {
-					out = append(out, s.Service.Clone())
+					out.Services = append(out.Services, s.Service.Effective())
 				}
 			}
 			return nil
 		}
-		for _, n := range names {
+		for _, arg := range in.Services {
+			n := lastSegment(arg)
 			s, err := store.Get[*state.Service](tx, state.KindServices, state.ServiceKey(clusterName, n))
 			if errors.Is(err, store.ErrNotFound) {
-				return notFound("service", clusterName+"/"+n)
+				out.Failures = append(out.Failures, missing(o.ServiceARN(clusterName, n)))
+				continue
 			}
 			if err != nil {
 				return err
 			}
-			out = append(out, s.Service.Clone())
+			out.Services = append(out.Services, s.Service.Effective())
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListServicesInput pages through a cluster's services, as ECS
+// ListServices.
+type ListServicesInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// SchedulingStrategy keeps the services of one strategy when set.
+	SchedulingStrategy service.SchedulingStrategy
+	// MaxResults is 1 to 100 (0 means 10, as ECS).
+	MaxResults int
+	// NextToken continues a previous call's listing.
+	NextToken string
+}
+
+// ListServicesOutput is a page of service ARNs, sorted by name; NextToken
+// is empty on the last page.
+type ListServicesOutput struct {
+	ServiceArns []string
+	NextToken   string
+}
+
+// ListServices lists the ARNs of a cluster's services that are not
+// INACTIVE.
+func (o *Orchestrator) ListServices(ctx context.Context, in ListServicesInput) (*ListServicesOutput, error) {
+	clusterName := clusterName(in.Cluster)
+	var names []string
+	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		names = nil
+		if _, err := o.getCluster(tx, clusterName); err != nil {
+			return err
+		}
+		all, err := store.List[*state.Service](tx, state.KindServices)
+		if err != nil {
+			return err
+		}
+		for _, s := range all {
+			if s.Cluster == clusterName && s.Status != service.StatusInactive &&
+				(in.SchedulingStrategy == "" || s.SchedulingStrategy == in.SchedulingStrategy) {
+				names = append(names, s.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	max := in.MaxResults
+	if max == 0 {
+		max = 10
+	}
+	page, next, err := paginate(names, max, 100, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListServicesOutput{NextToken: next}
+	for _, n := range page {
+		out.ServiceArns = append(out.ServiceArns, o.ServiceARN(clusterName, n))
+	}
+	return out, nil
 }
 
 func (o *Orchestrator) getService(tx store.ReadTx, clusterName, name string) (*state.Service, error) {
@@ -360,7 +486,7 @@ func (o *Orchestrator) getService(tx store.ReadTx, clusterName, name string) (*s
 // query expressions included.
 func validateService(s *service.Service) error {
 	if err := s.Validate(); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	for i, c := range s.PlacementConstraints {
 		switch c.Type {

@@ -31,7 +31,8 @@ const MaxSpotNotice = time.Hour
 // The end of the notice is kept in the store (the reaper acts on it): an
 // Orchestrator started again on a durable store reclaims the instance when
 // the notice is over, as this one would have.
-func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, clusterName, instanceID string, notice time.Duration) error {
+func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, clusterArg, instanceID string, notice time.Duration) error {
+	clusterName := clusterName(clusterArg)
 	if err := o.checkOpen(); err != nil {
 		return err
 	}

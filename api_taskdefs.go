@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,18 +43,31 @@ func (o *Orchestrator) RegisterTaskDefinition(ctx context.Context, td *task.Task
 		reg.Status = task.DefinitionActive
 		reg.RegisteredAt = o.now()
 		reg.DeregisteredAt = time.Time{}
-		reg.TaskDefinitionARN = "arn:stevedore:ecs:local:task-definition/" + reg.Ref()
+		reg.TaskDefinitionARN = o.TaskDefinitionARN(reg.Ref())
 		return tx.Create(&state.TaskDefinition{TaskDefinition: reg})
 	})
 	if err != nil {
 		return nil, err
 	}
-	return reg.Clone(), nil
+	return o.describeTaskDefinition(reg), nil
+}
+
+// DeregisterTaskDefinitionInput names a task definition revision, as ECS
+// DeregisterTaskDefinition.
+type DeregisterTaskDefinitionInput struct {
+	// TaskDefinition is "family:N" or its ARN.
+	TaskDefinition string
+}
+
+// DeregisterTaskDefinitionOutput is the task definition, INACTIVE.
+type DeregisterTaskDefinitionOutput struct {
+	TaskDefinition *task.TaskDefinition
 }
 
 // DeregisterTaskDefinition marks family:N INACTIVE. Running tasks and
 // services keep using it; new ones cannot.
-func (o *Orchestrator) DeregisterTaskDefinition(ctx context.Context, ref string) (*task.TaskDefinition, error) {
+func (o *Orchestrator) DeregisterTaskDefinition(ctx context.Context, in DeregisterTaskDefinitionInput) (*DeregisterTaskDefinitionOutput, error) {
+	ref := in.TaskDefinition
 	var out *task.TaskDefinition
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		_, rev, err := splitRef(ref)
@@ -77,80 +89,180 @@ func (o *Orchestrator) DeregisterTaskDefinition(ctx context.Context, ref string)
 				return err
 			}
 		}
-		out = next.TaskDefinition.Clone()
+		out = o.describeTaskDefinition(next.TaskDefinition)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &DeregisterTaskDefinitionOutput{TaskDefinition: out}, nil
 }
 
-// DescribeTaskDefinition returns a task definition by "family" (its latest
-// ACTIVE revision), "family:N" or an ARN ending in either.
-func (o *Orchestrator) DescribeTaskDefinition(ctx context.Context, ref string) (*task.TaskDefinition, error) {
+// DescribeTaskDefinitionInput names a task definition, as ECS
+// DescribeTaskDefinition.
+type DescribeTaskDefinitionInput struct {
+	// TaskDefinition is "family" (its latest ACTIVE revision), "family:N"
+	// or an ARN ending in either.
+	TaskDefinition string
+}
+
+// DescribeTaskDefinitionOutput is the task definition.
+type DescribeTaskDefinitionOutput struct {
+	TaskDefinition *task.TaskDefinition
+}
+
+// DescribeTaskDefinition describes a task definition.
+func (o *Orchestrator) DescribeTaskDefinition(ctx context.Context, in DescribeTaskDefinitionInput) (*DescribeTaskDefinitionOutput, error) {
+	ref := in.TaskDefinition
 	var out *task.TaskDefinition
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
 		d, err := o.getTaskDefinition(tx, ref)
 		if err != nil {
 			return err
 		}
-		out = d.TaskDefinition.Clone()
+		out = o.describeTaskDefinition(d.TaskDefinition)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &DescribeTaskDefinitionOutput{TaskDefinition: out}, nil
 }
 
-// ListTaskDefinitionFamilies lists families with at least one revision of
-// the given status (any status when empty), sorted.
-func (o *Orchestrator) ListTaskDefinitionFamilies(ctx context.Context, status task.DefinitionStatus) ([]string, error) {
-	var out []string
+// ListTaskDefinitionFamiliesInput filters and pages the families, as ECS
+// ListTaskDefinitionFamilies.
+type ListTaskDefinitionFamiliesInput struct {
+	// FamilyPrefix keeps the families whose name begins with it.
+	FamilyPrefix string
+	// Status ACTIVE keeps the families with an ACTIVE revision, INACTIVE
+	// those without; empty (or ALL) keeps all.
+	Status task.DefinitionStatus
+	// MaxResults is 1 to 100 (0 means 100).
+	MaxResults int
+	// NextToken continues a previous call's listing.
+	NextToken string
+}
+
+// ListTaskDefinitionFamiliesOutput is a page of family names, sorted;
+// NextToken is empty on the last page.
+type ListTaskDefinitionFamiliesOutput struct {
+	Families  []string
+	NextToken string
+}
+
+// ListTaskDefinitionFamilies lists the families of the task definitions.
+func (o *Orchestrator) ListTaskDefinitionFamilies(ctx context.Context, in ListTaskDefinitionFamiliesInput) (*ListTaskDefinitionFamiliesOutput, error) {
+	switch in.Status {
+	case "", "ALL", task.DefinitionActive, task.DefinitionInactive:
+	default:
+		return nil, invalid("status", "must be ACTIVE, INACTIVE or ALL, got %q", in.Status)
+	}
+	active := map[string]bool{}
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		clear(active)
 		defs, err := store.List[*state.TaskDefinition](tx, state.KindTaskDefinitions)
 		if err != nil {
 			return err
 		}
-		seen := map[string]bool{}
 		for _, d := range defs {
-			if (status == "" || d.Status == status) && !seen[d.Family] {
-				seen[d.Family] = true
-				out = append(out, d.Family)
+			if strings.HasPrefix(d.Family, in.FamilyPrefix) {
+				active[d.Family] = active[d.Family] || d.Status == task.DefinitionActive
 			}
 		}
-		slices.Sort(out)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	var families []string
+	for f, act := range active {
+		if in.Status == "" || in.Status == "ALL" || act == (in.Status == task.DefinitionActive) {
+			families = append(families, f)
+		}
+	}
+	page, next, err := paginate(families, in.MaxResults, 100, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	return &ListTaskDefinitionFamiliesOutput{Families: page, NextToken: next}, nil
 }
 
-// ListTaskDefinitions lists family:N references of a family (all families
-// when empty), in family then revision order, optionally by status.
-func (o *Orchestrator) ListTaskDefinitions(ctx context.Context, family string, status task.DefinitionStatus) ([]string, error) {
-	type ref struct {
-		family string
-		rev    int
+// ListTaskDefinitionsInput filters and pages task definitions, as ECS
+// ListTaskDefinitions.
+type ListTaskDefinitionsInput struct {
+	// FamilyPrefix keeps the revisions of one family (ECS's name for it).
+	FamilyPrefix string
+	// Status is ACTIVE (the default) or INACTIVE.
+	Status task.DefinitionStatus
+	// Sort is ASC (the default: family, then revision) or DESC.
+	Sort string
+	// MaxResults is 1 to 100 (0 means 100).
+	MaxResults int
+	// NextToken continues a previous call's listing.
+	NextToken string
+}
+
+// ListTaskDefinitionsOutput is a page of task definition ARNs; NextToken
+// is empty on the last page.
+type ListTaskDefinitionsOutput struct {
+	TaskDefinitionArns []string
+	NextToken          string
+}
+
+// ListTaskDefinitions lists task definitions in family then revision
+// order.
+func (o *Orchestrator) ListTaskDefinitions(ctx context.Context, in ListTaskDefinitionsInput) (*ListTaskDefinitionsOutput, error) {
+	status := in.Status
+	if status == "" {
+		status = task.DefinitionActive
 	}
-	var refs []ref
+	if status != task.DefinitionActive && status != task.DefinitionInactive {
+		return nil, invalid("status", "must be ACTIVE or INACTIVE, got %q", in.Status)
+	}
+	cmp := compareRefs
+	switch in.Sort {
+	case "", "ASC":
+	case "DESC":
+		cmp = func(a, b string) int { return compareRefs(b, a) }
+	default:
+		return nil, invalid("sort", "must be ASC or DESC, got %q", in.Sort)
+	}
+	var refs []string
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		refs = nil
 		defs, err := store.List[*state.TaskDefinition](tx, state.KindTaskDefinitions)
 		if err != nil {
 			return err
 		}
 		for _, d := range defs {
-			if (family == "" || d.Family == family) && (status == "" || d.Status == status) {
-				refs = append(refs, ref{d.Family, d.Revision})
+			if (in.FamilyPrefix == "" || d.Family == in.FamilyPrefix) && d.Status == status {
+				refs = append(refs, d.Ref())
 			}
 		}
 		return nil
 	})
-	slices.SortFunc(refs, func(a, b ref) int {
-		if c := strings.Compare(a.family, b.family); c != 0 {
-			return c
-		}
-		return a.rev - b.rev
-	})
-	out := make([]string, len(refs))
-	for i, r := range refs {
-		out[i] = fmt.Sprintf("%s:%d", r.family, r.rev)
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	page, next, err := paginateBy(refs, cmp, in.MaxResults, 100, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListTaskDefinitionsOutput{NextToken: next}
+	for _, ref := range page {
+		out.TaskDefinitionArns = append(out.TaskDefinitionArns, o.TaskDefinitionARN(ref))
+	}
+	return out, nil
+}
+
+// compareRefs orders "family:N" references by family, then revision.
+func compareRefs(a, b string) int {
+	fa, ra, _ := task.ParseRef(a)
+	fb, rb, _ := task.ParseRef(b)
+	if c := strings.Compare(fa, fb); c != 0 {
+		return c
+	}
+	return ra - rb
 }
 
 // splitRef is task.ParseRef with the error the API returns for a bad field.

@@ -34,6 +34,8 @@ type RunTaskInput struct {
 	// NetworkConfiguration puts the tasks in security groups (awsvpc task
 	// definitions only); without it their inbound traffic is not filtered.
 	NetworkConfiguration *task.NetworkConfiguration
+	// Tags are the tasks' tags (see TagResource).
+	Tags []Tag
 }
 
 // Failure is a task that could not be run, as ECS reports it: the reason is
@@ -57,12 +59,16 @@ func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOu
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	count := in.Count
 	if count == 0 {
 		count = 1
 	}
 	if count < 1 || count > MaxRunTaskCount {
 		return nil, invalid("count", "must be between 1 and %d, got %d", MaxRunTaskCount, in.Count)
+	}
+	if err := validTags(in.Tags); err != nil {
+		return nil, err
 	}
 	if len(in.PlacementStrategy) > placement.MaxStrategies {
 		return nil, invalid("placementStrategy", "must have at most %d strategies", placement.MaxStrategies)
@@ -71,7 +77,7 @@ func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOu
 	if len(strategies) == 0 {
 		strategies = []placement.StrategySpec{placement.Random()}
 	}
-	return o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch.Request {
+	return o.launchTasks(ctx, in.Cluster, in.TaskDefinition, in.Tags, func(def *task.TaskDefinition) *launch.Request {
 		group := in.Group
 		if group == "" {
 			group = "family:" + def.Family
@@ -102,12 +108,14 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
+	in.Cluster = clusterName(in.Cluster)
 	if len(in.ContainerInstances) < 1 || len(in.ContainerInstances) > MaxRunTaskCount {
 		return nil, invalid("containerInstances", "must name 1 to %d instances", MaxRunTaskCount)
 	}
 	out := &RunTaskOutput{}
-	for _, id := range in.ContainerInstances {
-		res, err := o.launchTasks(ctx, in.Cluster, in.TaskDefinition, func(def *task.TaskDefinition) *launch.Request {
+	for _, arg := range in.ContainerInstances {
+		id := lastSegment(arg)
+		res, err := o.launchTasks(ctx, in.Cluster, in.TaskDefinition, nil, func(def *task.TaskDefinition) *launch.Request {
 			group := in.Group
 			if group == "" {
 				group = "family:" + def.Family
@@ -120,14 +128,14 @@ func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTa
 		}
 		out.Tasks = append(out.Tasks, res.Tasks...)
 		for _, f := range res.Failures {
-			f.Arn = id
+			f.Arn = o.ContainerInstanceARN(in.Cluster, id)
 			out.Failures = append(out.Failures, f)
 		}
 	}
 	return out, nil
 }
 
-func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string, mk func(*task.TaskDefinition) *launch.Request) (*RunTaskOutput, error) {
+func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string, tags []Tag, mk func(*task.TaskDefinition) *launch.Request) (*RunTaskOutput, error) {
 	out := &RunTaskOutput{}
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		out.Tasks, out.Failures = nil, nil
@@ -169,7 +177,15 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 			return err
 		}
 		for _, t := range created {
-			out.Tasks = append(out.Tasks, describeTask(t))
+			if len(tags) > 0 {
+				next := t.Copy()
+				next.Tags = slices.Clone(tags)
+				if err := tx.Update(next); err != nil {
+					return err
+				}
+				t = next
+			}
+			out.Tasks = append(out.Tasks, o.describeTask(t))
 		}
 		return nil
 	})
@@ -179,10 +195,29 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 	return out, nil
 }
 
+// StopTaskInput names a task to stop, as ECS StopTask.
+type StopTaskInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// Task is the task's ID or ARN.
+	Task string
+	// Reason is kept as the task's stoppedReason ("Task stopped by user"
+	// when empty).
+	Reason string
+}
+
+// StopTaskOutput is the task as it is once asked to stop.
+type StopTaskOutput struct {
+	Task *task.Task
+}
+
 // StopTask asks a task to stop: its containers get SIGTERM, then SIGKILL
-// after their stopTimeout. The reason is kept as stoppedReason. Stopping a
-// stopped task is not an error.
-func (o *Orchestrator) StopTask(ctx context.Context, clusterName, taskID, reason string) (*task.Task, error) {
+// after their stopTimeout. Stopping a stopped task is not an error.
+func (o *Orchestrator) StopTask(ctx context.Context, in StopTaskInput) (*StopTaskOutput, error) {
+	clusterName, taskID, reason := clusterName(in.Cluster), in.Task, in.Reason
+	if taskID == "" {
+		return nil, invalid("task", "is required")
+	}
 	var out *task.Task
 	err := o.store.Update(ctx, func(tx store.Tx) error {
 		t, err := o.getTask(tx, clusterName, taskID)
@@ -198,47 +233,105 @@ func (o *Orchestrator) StopTask(ctx context.Context, clusterName, taskID, reason
 				return err
 			}
 		}
-		out = describeTask(next)
+		out = o.describeTask(next)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &StopTaskOutput{Task: out}, nil
 }
 
-// DescribeTasks returns tasks by ID or ARN.
-func (o *Orchestrator) DescribeTasks(ctx context.Context, clusterName string, ids ...string) ([]*task.Task, error) {
-	var out []*task.Task
+// DescribeTasksInput names tasks of a cluster, as ECS DescribeTasks.
+type DescribeTasksInput struct {
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	// Tasks are 1 to MaxDescribeTasks IDs or ARNs.
+	Tasks []string
+}
+
+// DescribeTasksOutput is the tasks found, and a Failure (reason "MISSING")
+// for each one that is not in the cluster (or was forgotten after the task
+// retention).
+type DescribeTasksOutput struct {
+	Tasks    []*task.Task
+	Failures []Failure
+}
+
+// MaxDescribeTasks is the most tasks one DescribeTasks names.
+const MaxDescribeTasks = 100
+
+// DescribeTasks describes tasks. It fails with ErrNotFound when the
+// cluster does not exist; a task that does not is reported in Failures.
+func (o *Orchestrator) DescribeTasks(ctx context.Context, in DescribeTasksInput) (*DescribeTasksOutput, error) {
+	clusterName := clusterName(in.Cluster)
+	if len(in.Tasks) == 0 || len(in.Tasks) > MaxDescribeTasks {
+		return nil, invalid("tasks", "must name 1 to %d tasks, got %d", MaxDescribeTasks, len(in.Tasks))
+	}
+	out := &DescribeTasksOutput{}
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
-		for _, id := range ids {
+		out.Tasks, out.Failures = nil, nil
+		if _, err := o.getCluster(tx, clusterName); err != nil {
+			return err
+		}
+		for _, id := range in.Tasks {
 			t, err := o.getTask(tx, clusterName, id)
+			if errors.Is(err, ErrNotFound) {
+				out.Failures = append(out.Failures, missing(o.TaskARN(clusterName, id)))
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			out = append(out, describeTask(t))
+			out.Tasks = append(out.Tasks, o.describeTask(t))
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// ListTasksInput filters ListTasks, as ECS ListTasks. Empty fields match all.
+// ListTasksInput filters and pages ListTasks, as ECS ListTasks. Empty
+// filters match all.
 type ListTasksInput struct {
-	Cluster           string
-	Family            string
-	DesiredStatus     task.Status
-	StartedBy         string
+	// Cluster is a name or ARN; empty means DefaultCluster.
+	Cluster string
+	Family  string
+	// DesiredStatus is RUNNING (the default, as in ECS) or STOPPED.
+	DesiredStatus task.Status
+	StartedBy     string
+	// ServiceName and ContainerInstance take names, IDs or ARNs.
 	ServiceName       string
 	ContainerInstance string
+	// MaxResults is 1 to 100 (0 means 100).
+	MaxResults int
+	// NextToken continues a previous call's listing.
+	NextToken string
 }
 
-// ListTasks returns the IDs of the tasks matching the filter, sorted.
-// Without DesiredStatus it lists tasks desired RUNNING, as ECS does.
-func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) ([]string, error) {
+// ListTasksOutput is a page of task ARNs, sorted by task ID; NextToken is
+// empty on the last page (NewListTasksPaginator walks every page).
+type ListTasksOutput struct {
+	TaskArns  []string
+	NextToken string
+}
+
+// ListTasks lists the tasks that match the filters.
+func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) (*ListTasksOutput, error) {
+	in.Cluster = clusterName(in.Cluster)
 	desired := in.DesiredStatus
 	if desired == "" {
 		desired = task.Running
 	}
-	var out []string
+	if desired != task.Running && desired != task.Stopped {
+		return nil, invalid("desiredStatus", "must be RUNNING or STOPPED, got %q", desired)
+	}
+	service, instance := lastSegment(in.ServiceName), lastSegment(in.ContainerInstance)
+	var ids []string
 	err := o.store.View(ctx, func(tx store.ReadTx) error {
+		ids = nil
 		if _, err := o.getCluster(tx, in.Cluster); err != nil {
 			return err
 		}
@@ -251,16 +344,69 @@ func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) ([]stri
 			case t.ClusterName() != in.Cluster, t.DesiredStatus != desired,
 				in.Family != "" && familyOf(t.TaskDefinitionRef()) != in.Family,
 				in.StartedBy != "" && t.StartedBy != in.StartedBy,
-				in.ServiceName != "" && t.ServiceName != in.ServiceName,
-				in.ContainerInstance != "" && t.ContainerInstanceID() != in.ContainerInstance:
+				service != "" && t.ServiceName != service,
+				instance != "" && t.ContainerInstanceID() != instance:
 				continue
 			}
-			out = append(out, t.ID())
+			ids = append(ids, t.ID())
 		}
 		return nil
 	})
-	slices.Sort(out)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	page, next, err := paginate(ids, in.MaxResults, 100, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListTasksOutput{NextToken: next, TaskArns: make([]string, len(page))}
+	for i, id := range page {
+		out.TaskArns[i] = o.TaskARN(in.Cluster, id)
+	}
+	return out, nil
+}
+
+// ListTasksPaginator walks the pages of ListTasks, as aws-sdk-go-v2's
+// paginators do.
+type ListTasksPaginator struct {
+	o     *Orchestrator
+	in    ListTasksInput
+	first bool
+}
+
+// NewListTasksPaginator returns a paginator of ListTasks from in.
+func NewListTasksPaginator(o *Orchestrator, in ListTasksInput) *ListTasksPaginator {
+	return &ListTasksPaginator{o: o, in: in, first: true}
+}
+
+// HasMorePages reports whether NextPage has a page to return.
+func (p *ListTasksPaginator) HasMorePages() bool { return p.first || p.in.NextToken != "" }
+
+// NextPage returns the next page.
+func (p *ListTasksPaginator) NextPage(ctx context.Context) (*ListTasksOutput, error) {
+	if !p.HasMorePages() {
+		return nil, invalid("nextToken", "no more pages")
+	}
+	out, err := p.o.ListTasks(ctx, p.in)
+	if err != nil {
+		return nil, err
+	}
+	p.first, p.in.NextToken = false, out.NextToken
+	return out, nil
+}
+
+// AllTaskArns is every task ARN that ListTasks lists for in, page after
+// page.
+func (o *Orchestrator) AllTaskArns(ctx context.Context, in ListTasksInput) ([]string, error) {
+	var arns []string
+	for p := NewListTasksPaginator(o, in); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		arns = append(arns, page.TaskArns...)
+	}
+	return arns, nil
 }
 
 func familyOf(ref string) string {
@@ -291,9 +437,9 @@ func lastSlash(s string) int {
 	return -1
 }
 
-// describeTask is the task as the API shows it: the stored task with its
-// network attachment in ECS's form.
-func describeTask(t *state.Task) *task.Task {
+// describeTaskNetwork is the stored task with its network attachment in
+// ECS's form.
+func describeTaskNetwork(t *state.Task) *task.Task {
 	out := t.Task.Clone()
 	if n := t.Network; n != nil && n.Address.IsValid() {
 		out.Attachments = []task.Attachment{{

@@ -241,7 +241,7 @@ func TestAutoScalingGoesWithTheService(t *testing.T) {
 		queue := &gauge{v: 10}
 		e := scalingEnv(t, queue, 1)
 		e.scalable(1, 8, autoscaling.TargetTrackingPolicy{Name: "q", Metric: "queue", TargetValue: 10})
-		_, err := e.o.DeleteService(e.ctx, "test", "web", true)
+		_, err := e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: "web", Force: true})
 		require.NoError(t, err)
 		_, err = e.o.DescribeScalingPolicies(e.ctx, "test", "web")
 		require.ErrorIs(t, err, stevedore.ErrNotFound)
@@ -314,7 +314,8 @@ func TestAutoScalingReadsStatsOfRegisteredInstancesOnly(t *testing.T) {
 		for id, rt := range e.runtimes {
 			assert.NotEmpty(t, rt.CallsTo(fake.MethodStats), "no Stats read from %s", id)
 		}
-		require.NoError(t, e.o.DeregisterContainerInstance(e.ctx, "test", "i-0", true))
+		_, err := e.o.DeregisterContainerInstance(e.ctx, stevedore.DeregisterContainerInstanceInput{Cluster: "test", ContainerInstance: "i-0", Force: true})
+		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
 		before := len(e.runtimes["i-0"].CallsTo(fake.MethodStats))
 		after1 := len(e.runtimes["i-1"].CallsTo(fake.MethodStats))

@@ -28,14 +28,21 @@ func cpuTime() time.Duration {
 
 // convergeEnv builds an Orchestrator with instances fake instances and
 // services services of perService tasks, and waits until every task runs.
-func convergeEnv(b *testing.B, instances, services, perService int) (*Orchestrator, time.Duration) {
+func convergeEnv(b *testing.B, instances, services, perService int, opts ...Option) (*Orchestrator, time.Duration) {
+	o, cpu, _ := convergeTimed(b, instances, services, perService, opts...)
+	return o, cpu
+}
+
+// convergeTimed is convergeEnv that also returns the wall time from the
+// first CreateService to the last task RUNNING.
+func convergeTimed(b *testing.B, instances, services, perService int, opts ...Option) (*Orchestrator, time.Duration, time.Duration) {
 	b.Helper()
 	ctx := context.Background()
-	o, err := New(WithSeed(1))
+	o, err := New(append([]Option{WithSeed(1)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.CreateCluster(ctx, CreateClusterInput{Name: "bench"}); err != nil {
+	if _, err := o.CreateCluster(ctx, CreateClusterInput{ClusterName: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	rt := fake.New()
@@ -60,7 +67,7 @@ func convergeEnv(b *testing.B, instances, services, perService int) (*Orchestrat
 	if _, err := o.RegisterTaskDefinition(ctx, td); err != nil {
 		b.Fatal(err)
 	}
-	start := cpuTime()
+	start, wallStart := cpuTime(), time.Now()
 	for i := range services {
 		if _, err := o.CreateService(ctx, CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
 			TaskDefinition: "svc", DesiredCount: perService}); err != nil {
@@ -91,7 +98,7 @@ func convergeEnv(b *testing.B, instances, services, perService int) (*Orchestrat
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return o, cpuTime() - start
+	return o, cpuTime() - start, time.Since(wallStart)
 }
 
 // BenchmarkConverge converges services × tasks on fake instances from empty
@@ -122,6 +129,32 @@ func BenchmarkConverge(b *testing.B) {
 			b.ReportMetric(cpu.Seconds()/float64(b.N), "converge-cpu-s")
 			b.ReportMetric(float64(pass.Microseconds())/1000/float64(b.N), "steady-pass-ms")
 			b.ReportMetric(perTask, "store-B/task")
+		})
+	}
+}
+
+// BenchmarkConvergeStores converges 10,000 tasks (1,000 instances, 1,000
+// services) on the memory store and on the durable store (WithDataDir:
+// store/bolt, every commit fsynced), in the same run, and reports the CPU
+// time (converge-cpu-s) and the wall time (converge-wall-s) of each.
+// Issue 10's targets: bolt at most 1.5x memory's CPU and 2x its wall time.
+func BenchmarkConvergeStores(b *testing.B) {
+	for _, st := range []string{"memory", "bolt"} {
+		b.Run("store="+st, func(b *testing.B) {
+			var cpu, wall time.Duration
+			for b.Loop() {
+				var opts []Option
+				if st == "bolt" {
+					opts = append(opts, WithDataDir(b.TempDir()))
+				}
+				o, c, w := convergeTimed(b, 1000, 1000, 10, opts...)
+				cpu, wall = cpu+c, wall+w
+				if err := o.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "converge-cpu-s")
+			b.ReportMetric(wall.Seconds()/float64(b.N), "converge-wall-s")
 		})
 	}
 }

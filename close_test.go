@@ -40,7 +40,7 @@ func TestCloseRacesRegistrations(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, o.Close()) })
 			ctx := t.Context()
-			_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+			_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 			require.NoError(t, err)
 			rt := fake.New()
 			t.Cleanup(rt.Close)
@@ -84,11 +84,11 @@ func TestCloseRacesRegistrations(t *testing.T) {
 			calls := map[string]func() error{
 				"RegisterContainerInstance": func() error { return register("i-late") },
 				"DescribeClusters": func() error {
-					_, err := o.DescribeClusters(ctx, "test")
+					_, err := o.DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: []string{"test"}})
 					return err
 				},
 				"DescribeContainerInstances": func() error {
-					_, err := o.DescribeContainerInstances(ctx, "test")
+					_, err := o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"})
 					return err
 				},
 				"ListTasks": func() error {
@@ -96,7 +96,8 @@ func TestCloseRacesRegistrations(t *testing.T) {
 					return err
 				},
 				"UpdateContainerInstancesState": func() error {
-					return o.UpdateContainerInstancesState(ctx, "test", cluster.StatusDraining, "i-000")
+					_, err := o.UpdateContainerInstancesState(ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-000"}})
+					return err
 				},
 				"Subscribe": func() error {
 					_, err := o.Subscribe(ctx)

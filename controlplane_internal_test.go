@@ -35,7 +35,7 @@ func newControlEnv(t *testing.T, instances int, memoryMiB int) *controlEnv {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	e := &controlEnv{t: t, o: o, ctx: t.Context()}
-	_, err = o.CreateCluster(e.ctx, CreateClusterInput{Name: "test"})
+	_, err = o.CreateCluster(e.ctx, CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range instances {
 		rt := fake.New()
@@ -62,15 +62,15 @@ func (e *controlEnv) register(family string, memoryMiB int) {
 
 func (e *controlEnv) running(family string) int {
 	e.t.Helper()
-	ids, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: family, DesiredStatus: task.Running})
+	ids, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: family, DesiredStatus: task.Running})
 	require.NoError(e.t, err)
 	if len(ids) == 0 {
 		return 0
 	}
-	tasks, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+	out, err := e.o.DescribeTasks(e.ctx, DescribeTasksInput{Cluster: "test", Tasks: ids})
 	require.NoError(e.t, err)
 	n := 0
-	for _, tk := range tasks {
+	for _, tk := range out.Tasks {
 		if tk.LastStatus == task.Running {
 			n++
 		}
@@ -92,7 +92,7 @@ func TestServicePlacesAsSoonAsCapacityFrees(t *testing.T) {
 		synctest.Wait()
 		require.Equal(t, 0, e.running("web"), "no room yet")
 
-		_, err = e.o.StopTask(e.ctx, "test", out.Tasks[0].ID(), "make room")
+		_, err = e.o.StopTask(e.ctx, StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID(), Reason: "make room"})
 		require.NoError(t, err)
 		// It stops within two seconds (SIGKILL after one), and the
 		// freed instance wakes the service well before its placement
@@ -141,27 +141,28 @@ func TestPlacementRoundFollowsInstanceChanges(t *testing.T) {
 		require.NoError(t, err)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		first, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: "web"})
+		first, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: "web"})
 		require.NoError(t, err)
 		require.Len(t, first, 2)
 
 		// A draining instance takes no new task, though the round that
 		// placed the first two knew it as ACTIVE.
-		require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusDraining, "i-0"))
+		_, err = e.o.UpdateContainerInstancesState(e.ctx, UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
+		require.NoError(t, err)
 		_, err = e.o.UpdateService(e.ctx, UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(6)})
 		require.NoError(t, err)
 		synctest.Wait()
 		var ids []string
 		for _, desired := range []task.Status{task.Running, task.Stopped} {
-			some, err := e.o.ListTasks(e.ctx, ListTasksInput{Cluster: "test", Family: "web", DesiredStatus: desired})
+			some, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: "web", DesiredStatus: desired})
 			require.NoError(t, err)
 			ids = append(ids, some...)
 		}
-		tasks, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+		out, err := e.o.DescribeTasks(e.ctx, DescribeTasksInput{Cluster: "test", Tasks: ids})
 		require.NoError(t, err)
 		placed := 0
-		for _, tk := range tasks {
-			if slices.Contains(first, tk.ID()) {
+		for _, tk := range out.Tasks {
+			if slices.Contains(first, tk.TaskARN) {
 				continue
 			}
 			placed++

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -35,11 +36,11 @@ func TestDataDirKeepsStateAcrossARestart(t *testing.T) {
 		o2, err := stevedore.New(stevedore.WithDataDir(dir))
 		require.NoError(t, err)
 		defer o2.Close()
-		svcs, err := o2.DescribeServices(e.ctx, "test", "web")
+		svcs, err := stevedoretest.ServicesOf(o2.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}}))
 		require.NoError(t, err)
 		assert.Equal(t, ref, svcs[0].TaskDefinition)
 		assert.Equal(t, 1, svcs[0].DesiredCount)
-		ids, err := o2.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: "test", ServiceName: "web", DesiredStatus: task.Running})
+		ids, err := o2.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: "test", ServiceName: "web", DesiredStatus: task.Running})
 		require.NoError(t, err)
 		assert.Len(t, ids, 1)
 	})

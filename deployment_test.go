@@ -245,7 +245,9 @@ func TestDaemonServiceFollowsInstances(t *testing.T) {
 		}
 		assert.Equal(t, map[string]int{"i-0": 1, "i-1": 1, "i-new": 1}, perInstance)
 
-		require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusDraining, "i-0"))
+		_, err = e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
+
+		require.NoError(t, err)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
 		perInstance = map[string]int{}
@@ -268,7 +270,8 @@ func TestDrainingInstanceTasksMoveWithinBounds(t *testing.T) {
 		w := watchBounds(t, e, "service:web")
 		synctest.Wait()
 		w.arm()
-		require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusDraining, "i-0"))
+		_, err = e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
+		require.NoError(t, err)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
 		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
@@ -288,9 +291,9 @@ func TestDeleteService(t *testing.T) {
 		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
-		_, err = e.o.DeleteService(e.ctx, "test", "web", false)
+		_, err = e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: "web"})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
-		_, err = e.o.DeleteService(e.ctx, "test", "web", true)
+		_, err = e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: "web", Force: true})
 		require.NoError(t, err)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()

@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/discovery"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -28,7 +29,7 @@ func TestServiceDiscovery(t *testing.T) {
 	o, err := stevedore.New(stevedore.WithServiceDiscovery(cfg))
 	require.NoError(t, err)
 	t.Cleanup(func() { o.Close() })
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "prod"})
+	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"})
 	require.NoError(t, err)
 	rt := fake.New()
 	t.Cleanup(rt.Close)
@@ -50,9 +51,9 @@ func TestServiceDiscovery(t *testing.T) {
 		addrs, err = o.Resolver().LookupHost(ctx, "web.local")
 		return err == nil && len(addrs) == 2
 	}, 10*time.Second, 20*time.Millisecond, "two healthy tasks answer web.local")
-	tasks, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
+	tasks, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
 	require.NoError(t, err)
-	described, err := o.DescribeTasks(ctx, "prod", tasks...)
+	described, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "prod", Tasks: tasks}))
 	require.NoError(t, err)
 	var want []netip.Addr
 	for _, tk := range described {

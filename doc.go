@@ -139,7 +139,7 @@
 // placement keeps what it refuses off it (failure reason TaskPolicy).
 //
 //	o, err := stevedore.New(stevedore.WithTaskPolicy(policy.Policy{Level: policy.Restricted}))
-//	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "tools",
+//	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "tools",
 //		TaskPolicy: &policy.Policy{Level: policy.Baseline, HostPaths: []string{"/srv/tools"}}})
 //
 // # Health checks
@@ -211,9 +211,39 @@
 // have drained it (nothing in flight, or the deregistration delay over);
 // only then do its containers get SIGTERM.
 //
+// # ECS's shape: the default cluster, ARNs, Failures
+//
+// A call that names no cluster uses DefaultCluster ("default"), as ECS
+// does: CreateCluster without a name and the first instance registered
+// without a cluster create it. Objects are named by name or by ARN alike;
+// the ARNs the API gives out are ECS's, in the partition, region and
+// account of WithARNs. Describe calls take ECS's inputs and report each
+// object they cannot find in Failures, with reason "MISSING", instead of
+// failing; only a missing cluster is an error. List calls page with
+// MaxResults and NextToken (NewListTasksPaginator walks the pages), and the
+// waiters of aws-sdk-go-v2 have counterparts: NewServicesStableWaiter,
+// NewTasksRunningWaiter and NewTasksStoppedWaiter. Package ecsapi serves
+// the same API on the wire, for the aws CLI and the AWS SDKs.
+//
+//	out, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "prod", Tasks: ids})
+//	for _, f := range out.Failures { ... } // f.Arn, f.Reason "MISSING"
+//
+// Stevedore's extensions to ECS keep their own calls and members, and the
+// wire protocol does not carry them unless ECS has them: security groups
+// (CreateSecurityGroup and NetworkConfiguration's security groups, enforced
+// in the task's network namespace), task policies (PutClusterTaskPolicy),
+// HTTP and TCP health checks (healthCheck.command ["HTTP", url] and
+// ["TCP", port]), Spot interruption notices (InterruptSpotInstance), log
+// queries (GetLogEvents, FilterLogEvents), service auto scaling
+// (RegisterScalableTarget, PutScalingPolicy), and Describe calls that
+// describe every service or instance of a cluster when none is named.
+// Blue/green deployments and deployment alarms are ECS's, and travel on the
+// wire in ECS's members and units (bakeTimeInMinutes, ...).
+//
 // # Errors
 //
-// Errors wrap ErrNotFound, ErrAlreadyExists, ErrInvalid, ErrInUse or
+// Errors wrap ErrNotFound (a *NotFoundError names the kind and the object),
+// ErrAlreadyExists, ErrInvalid, ErrInUse or
 // ErrClosed, or a package's own kinds: an invalid task definition is a
 // *task.ValidationError listing every problem with its field path; an invalid
 // service request is a *service.ValidationError or a *FieldError; a
@@ -285,5 +315,6 @@
 // for example to build a custom scheduler (placement's plug-ins) or to unit-test
 // orchestration logic. See examples/unittest for tests with the fakes and
 // testing/synctest, and examples/quickstart for real containers. Package
-// metrics exports the Orchestrator's state and events to Prometheus.
+// metrics exports the Orchestrator's state and events to Prometheus, and
+// package ecsapi serves the API as ECS's wire protocol.
 package stevedore

@@ -39,7 +39,7 @@ func ExampleWithListenerRules() {
 	}
 	defer o.Close()
 	ctx := context.Background()
-	_, _ = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "prod"})
+	_, _ = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"})
 	td, _, _ := task.ParseDefinition([]byte(`{"family": "web", "networkMode": "awsvpc",
 		"containerDefinitions": [{"name": "web", "image": "web:1", "memory": 128,
 			"portMappings": [{"containerPort": 8080}]}]}`))

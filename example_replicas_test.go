@@ -49,14 +49,14 @@ func ExampleWithEtcd() {
 	first := leaderOf(replicas)
 
 	// Any replica serves the API, and every one reads the same state.
-	if _, err := replicas[2].CreateCluster(ctx, stevedore.CreateClusterInput{Name: "prod"}); err != nil {
+	if _, err := replicas[2].CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"}); err != nil {
 		panic(err)
 	}
-	clusters, err := replicas[0].DescribeClusters(ctx, "prod")
+	out, err := replicas[0].DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: []string{"prod"}})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("cluster seen by another replica:", clusters[0].Name)
+	fmt.Println("cluster seen by another replica:", out.Clusters[0].Name)
 
 	// Closing the leader hands the leadership over at once.
 	if err := first.Close(); err != nil {

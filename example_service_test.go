@@ -29,7 +29,7 @@ func Example() {
 	}
 	defer o.Close()
 
-	o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "prod"})
+	o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"})
 	rt := fake.New(fake.WithImage("web:1", fake.Behavior{RunFor: fake.Forever, Stdout: []string{"listening on :8080"}}))
 	defer rt.Close()
 	_, err = o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
@@ -60,14 +60,18 @@ func Example() {
 
 	// The service controller and the instance's agent take it from here.
 	for range 250 { // bounded: the fake runtime starts tasks at once
-		if svcs, _ := o.DescribeServices(ctx, "prod", "web"); svcs[0].RunningCount == 2 {
-			fmt.Printf("service web: %d tasks running %s\n", svcs[0].RunningCount, svcs[0].TaskDefinition)
+		out, err := o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: "prod", Services: []string{"web"}})
+		if err != nil {
+			panic(err)
+		}
+		if svc := out.Services[0]; svc.RunningCount == 2 {
+			fmt.Printf("service web: %d tasks running %s\n", svc.RunningCount, svc.TaskDefinition)
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	ids, _ := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
+	ids, _ := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
 	out, err := o.GetLogEvents(ctx, stevedore.GetLogEventsInput{Cluster: "prod", Task: ids[0], Container: "app"})
 	if err != nil {
 		panic(err)

@@ -32,7 +32,7 @@ func TestInstanceImageCleanup(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, out.Tasks, 1)
 			synctest.Wait()
-			_, err = e.o.StopTask(e.ctx, "test", out.Tasks[0].ID(), "done")
+			_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID(), Reason: "done"})
 			require.NoError(t, err)
 		}
 		time.Sleep(time.Hour)

@@ -18,7 +18,7 @@ func TestRegisterRefusesBadInstanceIDs(t *testing.T) {
 	o, err := stevedore.New()
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
-	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test"})
+	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for _, id := range []string{"../../tmp/x", "a/b", `a\b`, "..", "a b", "a\x00"} {
 		_, err := o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{

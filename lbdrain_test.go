@@ -13,6 +13,7 @@ import (
 	"github.com/stevedore-io/stevedore/lb"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -49,7 +50,7 @@ func (e *env) sigterm(id string) time.Time {
 
 func (e *env) task(id string) *task.Task {
 	e.t.Helper()
-	out, err := e.o.DescribeTasks(e.ctx, "test", id)
+	out, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 	require.NoError(e.t, err)
 	require.Len(e.t, out, 1)
 	return out[0]

@@ -41,6 +41,8 @@ type options struct {
 	scaling      scalingOptions
 	// etcd is WithEtcd's (replicas.go).
 	etcd *etcdOptions
+	// arnPrefix is WithARNs'; "": DefaultARNPartition and the others.
+	arnPrefix string
 }
 
 // WithLogSink sends every container's output to sink (see package logs).

@@ -90,6 +90,8 @@ type Orchestrator struct {
 	scalingPeriod time.Duration
 	// taskPolicy is the task policy of clusters that set none.
 	taskPolicy policy.Policy
+	// arnPrefix begins the ARNs the API gives out (see WithARNs).
+	arnPrefix string
 	// agentDirs holds the agents' state directories, one per instance:
 	// <WithDataDir>/agents; "" for the agent's default.
 	agentDirs string
@@ -116,6 +118,10 @@ func New(opts ...Option) (*Orchestrator, error) {
 		rules:        o.rules,
 		alarms:       o.alarms,
 		taskPolicy:   DefaultTaskPolicy,
+		arnPrefix:    arnPrefix(DefaultARNPartition, DefaultARNRegion, DefaultARNAccount),
+	}
+	if o.arnPrefix != "" {
+		orc.arnPrefix = o.arnPrefix
 	}
 	if o.taskPolicy != nil {
 		orc.taskPolicy = *o.taskPolicy
@@ -310,9 +316,21 @@ func (s apiStore) Watch(ctx context.Context, from int64, opts ...store.WatchOpti
 // itself, in Close, once its components have stopped.
 func (s apiStore) Close() error { return nil }
 
-func notFound(kind, id string) error {
-	return fmt.Errorf("%w: %s %q", ErrNotFound, kind, id)
+func notFound(kind, id string) error { return &NotFoundError{Kind: kind, ID: id} }
+
+// NotFoundError is an object that does not exist. It matches ErrNotFound.
+type NotFoundError struct {
+	// Kind is "cluster", "service", "task", "task definition",
+	// "container instance", ...
+	Kind string
+	ID   string
 }
+
+// Error names the kind and the object.
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%v: %s %q", ErrNotFound, e.Kind, e.ID) }
+
+// Is makes errors.Is(err, ErrNotFound) hold.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
 func invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Rule: fmt.Sprintf(format, args...)}

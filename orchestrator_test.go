@@ -16,6 +16,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
@@ -50,7 +51,7 @@ func envFor(t *testing.T, o *stevedore.Orchestrator, instances int, opts ...fake
 	t.Helper()
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	e := &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}, opts: opts}
-	_, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "test"})
+	_, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range instances {
 		e.addInstance(fmt.Sprintf("i-%d", i), string(rune('a'+i%3)))
@@ -111,7 +112,7 @@ func (e *env) register(version string) string {
 
 func (e *env) service(name string) service.Service {
 	e.t.Helper()
-	out, err := e.o.DescribeServices(e.ctx, "test", name)
+	out, err := stevedoretest.ServicesOf(e.o.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{name}}))
 	require.NoError(e.t, err)
 	require.Len(e.t, out, 1)
 	return out[0]
@@ -137,12 +138,12 @@ func (e *env) waitSteady(name string, limit time.Duration) service.Service {
 func (e *env) tasks(filter stevedore.ListTasksInput) []*task.Task {
 	e.t.Helper()
 	filter.Cluster = "test"
-	ids, err := e.o.ListTasks(e.ctx, filter)
+	ids, err := e.o.AllTaskArns(e.ctx, filter)
 	require.NoError(e.t, err)
 	if len(ids) == 0 {
 		return nil
 	}
-	out, err := e.o.DescribeTasks(e.ctx, "test", ids...)
+	out, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
 	require.NoError(e.t, err)
 	return out
 }
@@ -166,19 +167,19 @@ func TestRunTaskAndStopTask(t *testing.T) {
 			assert.Equal(t, task.Healthy, tk.HealthStatus)
 		}
 
-		stopped, err := e.o.StopTask(e.ctx, "test", tasks[0].ID(), "done with it")
+		stopped, err := e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: tasks[0].ID(), Reason: "done with it"})
 		require.NoError(t, err)
-		assert.Equal(t, task.Stopped, stopped.DesiredStatus)
+		assert.Equal(t, task.Stopped, stopped.Task.DesiredStatus)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err := e.o.DescribeTasks(e.ctx, "test", tasks[0].ID())
+		got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 		assert.Equal(t, task.UserInitiated, got[0].StopCode)
 		assert.Equal(t, "done with it", got[0].StoppedReason)
 
 		// Its resources went back to the instance.
-		insts, err := e.o.DescribeContainerInstances(e.ctx, "test")
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		used := 0
 		for _, inst := range insts {
@@ -287,7 +288,7 @@ func (w *restartWorld) open() *stevedore.Orchestrator {
 	o, err := stevedore.New(stevedore.WithStore(w.st))
 	require.NoError(w.t, err)
 	if w.starts++; w.starts == 1 {
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 		require.NoError(w.t, err)
 		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
 		require.NoError(w.t, err)
@@ -323,19 +324,19 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 		defer o2.Close()
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err := o2.DescribeTasks(ctx, "test", out.Tasks[0].ID())
+		got, err := stevedoretest.TasksOf(o2.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Running, got[0].LastStatus)
 		assert.Equal(t, starts, len(rt.CallsTo(fake.MethodStart)), "nothing restarted")
-		insts, err := o2.DescribeContainerInstances(ctx, "test")
+		insts, err := stevedoretest.InstancesOf(o2.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		assert.Equal(t, 4096-256, insts[0].Remaining.Memory, "the running task's reservation is kept")
 
-		_, err = o2.StopTask(ctx, "test", out.Tasks[0].ID(), "")
+		_, err = o2.StopTask(ctx, stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID()})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err = o2.DescribeTasks(ctx, "test", out.Tasks[0].ID())
+		got, err = stevedoretest.TasksOf(o2.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 	})
@@ -347,7 +348,7 @@ func TestSharedNetworkProviderSurvivesAnAgentRestart(t *testing.T) {
 		o, err := stevedore.New()
 		require.NoError(t, err)
 		defer o.Close()
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 		require.NoError(t, err)
 		rt := fake.New()
 		defer rt.Close()
@@ -388,16 +389,16 @@ func TestStoppedTasksAreForgottenAfterTheRetention(t *testing.T) {
 		require.NoError(t, err)
 		id := out.Tasks[0].ID()
 		time.Sleep(time.Minute)
-		_, err = o.StopTask(e.ctx, "test", id, "")
+		_, err = o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: id})
 		require.NoError(t, err)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
-		got, err := o.DescribeTasks(e.ctx, "test", id)
+		got, err := stevedoretest.TasksOf(o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.NoError(t, err, "kept during the retention")
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
-		_, err = o.DescribeTasks(e.ctx, "test", id)
+		_, err = stevedoretest.TasksOf(o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.ErrorIs(t, err, stevedore.ErrNotFound, "forgotten after it")
 	})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
@@ -431,7 +432,7 @@ func (r *propRunner) report() {
 	}
 	if r.t.Failed() {
 		r.t.Logf("scenario %s\nrun:\n%s", r.sc, strings.Join(r.log, "\n"))
-		if out, err := r.e.o.DescribeServices(r.e.ctx, "test", "web"); err == nil && len(out) == 1 {
+		if out, err := stevedoretest.ServicesOf(r.e.o.DescribeServices(r.e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}})); err == nil && len(out) == 1 {
 			evs := out[0].Events
 			for i := len(evs) - 1; i >= 0; i-- {
 				r.t.Logf("event %s %s", evs[i].CreatedAt.Format("15:04:05"), evs[i].Message)
@@ -506,7 +507,8 @@ func (r *propRunner) do(s propStep) string {
 		}
 		id := active[s.pick%len(active)]
 		if s.kind == propStepDrain {
-			require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusDraining, id))
+			_, err := e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{id}})
+			require.NoError(t, err)
 			r.insts[id] = cluster.StatusDraining
 			return "drain " + id
 		}
@@ -514,7 +516,8 @@ func (r *propRunner) do(s propStep) string {
 		// deregisters the instance.
 		r.chk.lose(id)
 		e.runtimes[id].Close()
-		require.NoError(t, e.o.DeregisterContainerInstance(e.ctx, "test", id, true))
+		_, err := e.o.DeregisterContainerInstance(e.ctx, stevedore.DeregisterContainerInstanceInput{Cluster: "test", ContainerInstance: id, Force: true})
+		require.NoError(t, err)
 		delete(r.insts, id)
 		return "lose " + id
 	case propStepActivate:
@@ -523,7 +526,8 @@ func (r *propRunner) do(s propStep) string {
 			return "skipped (nothing DRAINING): " + s.kind.String()
 		}
 		id := draining[s.pick%len(draining)]
-		require.NoError(t, e.o.UpdateContainerInstancesState(e.ctx, "test", cluster.StatusActive, id))
+		_, err := e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusActive, ContainerInstances: []string{id}})
+		require.NoError(t, err)
 		r.insts[id] = cluster.StatusActive
 		return "activate " + id
 	case propStepAdd:
@@ -1092,7 +1096,7 @@ func propContainerStarted(e *env, instance string, tk *task.Task) time.Time {
 
 func propHealth(e *env, tk *task.Task) task.HealthStatus {
 	e.t.Helper()
-	got, err := e.o.DescribeTasks(e.ctx, "test", tk.ID())
+	got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tk.ID()}}))
 	require.NoError(e.t, err)
 	return got[0].HealthStatus
 }

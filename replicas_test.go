@@ -16,6 +16,7 @@ import (
 	"github.com/stevedore-io/stevedore/internal/etcdtest"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
@@ -105,7 +106,7 @@ func (r *replica) register(version string) string {
 // createCluster creates cluster "test" through r.
 func (r *replica) createCluster() {
 	r.t.Helper()
-	_, err := r.o.CreateCluster(r.t.Context(), stevedore.CreateClusterInput{Name: "test"})
+	_, err := r.o.CreateCluster(r.t.Context(), stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(r.t, err)
 }
 
@@ -119,12 +120,12 @@ func (r *replica) createService(name, ref string, n int) {
 // running returns the service's tasks that are RUNNING and desired so.
 func (r *replica) running(svc string) []*task.Task {
 	r.t.Helper()
-	ids, err := r.o.ListTasks(r.t.Context(), stevedore.ListTasksInput{Cluster: "test", ServiceName: svc})
+	ids, err := r.o.AllTaskArns(r.t.Context(), stevedore.ListTasksInput{Cluster: "test", ServiceName: svc})
 	require.NoError(r.t, err)
 	if len(ids) == 0 {
 		return nil
 	}
-	tasks, err := r.o.DescribeTasks(r.t.Context(), "test", ids...)
+	tasks, err := stevedoretest.TasksOf(r.o.DescribeTasks(r.t.Context(), stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
 	require.NoError(r.t, err)
 	var out []*task.Task
 	for _, tk := range tasks {
@@ -150,11 +151,11 @@ func (r *replica) waitRunning(svc string, n int, ref string) []*task.Task {
 				return false
 			}
 		}
-		out, err := r.o.DescribeServices(r.t.Context(), "test", svc)
+		out, err := stevedoretest.ServicesOf(r.o.DescribeServices(r.t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{svc}}))
 		return err == nil && len(out) == 1 && out[0].Steady && out[0].RunningCount == n
 	}, replicaWait, poll, "%s: %d tasks of %s running, steady", svc, n, ref)
 	if !ok {
-		out, _ := r.o.DescribeServices(r.t.Context(), "test", svc)
+		out, _ := stevedoretest.ServicesOf(r.o.DescribeServices(r.t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{svc}}))
 		r.t.Logf("service: %+v", out)
 		for _, tk := range tasks {
 			r.t.Logf("task %s %s %s", tk.ID(), tk.LastStatus, tk.TaskDefinitionRef())
@@ -210,7 +211,7 @@ func TestReplicasShareTheControlPlane(t *testing.T) {
 
 	tasks = b.waitRunning("web", 4, v2)
 	// A task that fails is replaced by the new leader.
-	_, err = b.o.StopTask(t.Context(), "test", tasks[0].ID(), "test: a task goes")
+	_, err = b.o.StopTask(t.Context(), stevedore.StopTaskInput{Cluster: "test", Task: tasks[0].ID(), Reason: "test: a task goes"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		for _, tk := range b.running("web") {
@@ -232,7 +233,7 @@ func TestNewLeaderKeepsTheStoredTimers(t *testing.T) {
 	a := startReplica(t, "a", srv.Endpoints[0])
 	a.waitLeader()
 	b := startReplica(t, "b", srv.Endpoints[0])
-	_, err := b.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
+	_, err := b.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "test", CapacityProviders: []cluster.CapacityProvider{
 		{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
 	}})
 	require.NoError(t, err)
@@ -248,7 +249,7 @@ func TestNewLeaderKeepsTheStoredTimers(t *testing.T) {
 	require.NoError(t, err)
 	id := out.Tasks[0].ID()
 	describe := func() *task.Task {
-		tasks, err := b.o.DescribeTasks(t.Context(), "test", id)
+		tasks, err := stevedoretest.TasksOf(b.o.DescribeTasks(t.Context(), stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.NoError(t, err)
 		return tasks[0]
 	}
@@ -265,7 +266,8 @@ func TestNewLeaderKeepsTheStoredTimers(t *testing.T) {
 	assert.GreaterOrEqual(t, took, notice, "not before the notice is over")
 	assert.Less(t, took, notice+5*time.Second, "soon after it")
 	assert.Equal(t, task.SpotInterruption, describe().StopCode)
-	insts, err := b.o.DescribeContainerInstances(t.Context(), "test", "i-spot")
+	insts, err := stevedoretest.InstancesOf(b.o.DescribeContainerInstances(t.Context(),
+		stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 	require.NoError(t, err)
 	assert.Equal(t, cluster.StatusInactive, insts[0].Status)
 }
@@ -415,12 +417,12 @@ func TestWithEtcdChecksItsConfiguration(t *testing.T) {
 	// With it, the Orchestrator's store is etcd's: another replica's
 	// reads see its writes.
 	one := startReplica(t, "one", srv.Endpoints[0])
-	_, err = one.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "shared"})
+	_, err = one.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "shared"})
 	require.NoError(t, err)
 	two := startReplica(t, "two", srv.Endpoints[0])
-	out, err := two.o.DescribeClusters(t.Context(), "shared")
+	out, err := two.o.DescribeClusters(t.Context(), stevedore.DescribeClustersInput{Clusters: []string{"shared"}})
 	require.NoError(t, err)
-	require.Len(t, out, 1)
+	require.Len(t, out.Clusters, 1)
 	var rev int64
 	require.NoError(t, two.o.Store().View(t.Context(), func(tx store.ReadTx) error {
 		rev = tx.Revision()

@@ -160,7 +160,7 @@ func TestGroupReferencesAdmitTheGroupsMembers(t *testing.T) {
 
 		// A stopped member is not.
 		a1Addr := addrOf(t, nw, a1, 0).Addr()
-		_, err = e.o.StopTask(e.ctx, "test", a1, "")
+		_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: a1})
 		require.NoError(t, err)
 		settle()
 		p, ok := nw.Ingress(dbTask)

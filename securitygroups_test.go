@@ -14,6 +14,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -162,7 +163,7 @@ func TestTaskGetsTheUnionOfItsGroupsRules(t *testing.T) {
 		assert.Empty(t, req.Ingress.Rules)
 		assert.Nil(t, setupRequest(t, nw, open).Ingress, "a task in no group is not filtered")
 
-		tasks, err := e.o.DescribeTasks(e.ctx, "test", filtered, isolated, open)
+		tasks, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{filtered, isolated, open}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Running, tasks[0].LastStatus)
 		assert.Equal(t, []string{web.ID, dns.ID}, tasks[0].SecurityGroups)
@@ -203,7 +204,7 @@ func TestNetworkConfigurationIsValidated(t *testing.T) {
 			assert.Equal(t, tt.wantFields, fieldsOf(err), "%s: CreateService: %v", tt.name, err)
 		}
 		assert.Empty(t, e.tasks(stevedore.ListTasksInput{}), "no rejected call started a task")
-		services, err := e.o.DescribeServices(e.ctx, "test")
+		services, err := stevedoretest.ServicesOf(e.o.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		assert.Empty(t, services, "no rejected call created a service")
 
@@ -238,9 +239,9 @@ func TestDeleteSecurityGroupInUse(t *testing.T) {
 		assert.Contains(t, inUse.UsedBy, "service test/svc")
 		assert.Len(t, inUse.UsedBy, 2, "the service and its task: %v", inUse.UsedBy)
 
-		_, err = e.o.StopTask(e.ctx, "test", out.Tasks[0].ID(), "")
+		_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID()})
 		require.NoError(t, err)
-		_, err = e.o.DeleteService(e.ctx, "test", "svc", true)
+		_, err = e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: "svc", Force: true})
 		require.NoError(t, err)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
@@ -329,7 +330,7 @@ func TestRuleChangesReachRunningTasks(t *testing.T) {
 		require.NoError(t, err)
 		notInWeb := out.Tasks[0].ID()
 		time.Sleep(time.Minute)
-		_, err = e.o.StopTask(e.ctx, "test", stopped, "")
+		_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: stopped})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()

@@ -11,6 +11,7 @@ import (
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -23,7 +24,7 @@ func TestSpotInterruption(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, o.Close()) })
 		ctx := t.Context()
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
+		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test", CapacityProviders: []cluster.CapacityProvider{
 			{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
 			{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
 		}})
@@ -49,7 +50,7 @@ func TestSpotInterruption(t *testing.T) {
 		require.ErrorIs(t, o.InterruptSpotInstance(ctx, "test", "i-nope", 0), stevedore.ErrNotFound)
 
 		require.NoError(t, o.InterruptSpotInstance(ctx, "test", "i-spot", 0))
-		insts, err := o.DescribeContainerInstances(ctx, "test", "i-spot")
+		insts, err := stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 		require.NoError(t, err)
 		assert.Equal(t, cluster.StatusDraining, insts[0].Status)
 		assert.Contains(t, insts[0].StatusReason, "Spot interruption")
@@ -71,7 +72,7 @@ func TestSpotInterruption(t *testing.T) {
 		assert.Equal(t, task.Stopped, tk.LastStatus)
 		assert.Equal(t, task.SpotInterruption, tk.StopCode)
 		assert.Equal(t, "Your Spot Task was interrupted.", tk.StoppedReason)
-		insts, err = o.DescribeContainerInstances(ctx, "test", "i-spot")
+		insts, err = stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 		require.NoError(t, err)
 		assert.Equal(t, cluster.StatusInactive, insts[0].Status)
 		assert.Equal(t, "Spot capacity reclaimed", insts[0].StatusReason)

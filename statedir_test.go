@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/cluster"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -36,7 +37,7 @@ const volumeDef = `{
 func runVolumeTask(t *testing.T, o *stevedore.Orchestrator, id string) string {
 	t.Helper()
 	ctx := t.Context()
-	_, err := o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+	_, err := o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	rt := fake.New(fake.WithImage("app", fake.Behavior{RunFor: fake.Forever}))
 	t.Cleanup(rt.Close)
@@ -54,7 +55,7 @@ func runVolumeTask(t *testing.T, o *stevedore.Orchestrator, id string) string {
 	require.Len(t, out.Tasks, 1)
 	time.Sleep(time.Minute)
 	synctest.Wait()
-	got, err := o.DescribeTasks(ctx, "test", out.Tasks[0].ID())
+	got, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
 	require.NoError(t, err)
 	require.Equal(t, task.Running, got[0].LastStatus)
 	return out.Tasks[0].ID()
@@ -79,11 +80,11 @@ func TestUnitTestWithFakesLeavesNoFiles(t *testing.T) {
 		taskID := runVolumeTask(t, o, id)
 		assert.DirExists(t, stateDir, "the volumes are directories while the task runs")
 
-		_, err = o.StopTask(t.Context(), "test", taskID, "done")
+		_, err = o.StopTask(t.Context(), stevedore.StopTaskInput{Cluster: "test", Task: taskID, Reason: "done"})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err := o.DescribeTasks(t.Context(), "test", taskID)
+		got, err := stevedoretest.TasksOf(o.DescribeTasks(t.Context(), stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{taskID}}))
 		require.NoError(t, err)
 		require.Equal(t, task.Stopped, got[0].LastStatus)
 		require.NoError(t, o.Close())

@@ -19,7 +19,7 @@ func TestSubscriptionEndsWithTheOrchestrator(t *testing.T) {
 		t.Cleanup(func() { require.NoError(t, o.Close()) })
 		ch, err := o.Subscribe(t.Context())
 		require.NoError(t, err)
-		_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "test"})
+		_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "test"})
 		require.NoError(t, err)
 		_, err = o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{Cluster: "test", InstanceID: "i-1"})
 		require.NoError(t, err)

@@ -74,7 +74,8 @@ func validTaskPolicy(field string, p *policy.Policy) error {
 // running tasks and services keep running, and a service's next
 // deployment of a definition the policy refuses is refused, with an event
 // on the service saying why.
-func (o *Orchestrator) PutClusterTaskPolicy(ctx context.Context, clusterName string, p *policy.Policy) error {
+func (o *Orchestrator) PutClusterTaskPolicy(ctx context.Context, clusterArg string, p *policy.Policy) error {
+	clusterName := clusterName(clusterArg)
 	if err := o.checkOpen(); err != nil {
 		return err
 	}

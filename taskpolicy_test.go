@@ -11,6 +11,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/placement"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 	"github.com/stevedore-io/stevedore/task/policy"
 )
@@ -54,13 +55,13 @@ func TestDefaultTaskPolicyRefusesHostTakeover(t *testing.T) {
 
 		_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "own", TaskDefinition: ref, DesiredCount: 1})
 		assert.ErrorIs(t, err, policy.ErrViolation)
-		ids, err := e.o.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: "test"})
+		ids, err := e.o.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: "test"})
 		require.NoError(t, err)
 		assert.Empty(t, ids, "nothing was created")
 
-		descs, err := e.o.DescribeClusters(e.ctx, "test")
+		descs, err := e.o.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{"test"}})
 		require.NoError(t, err)
-		assert.Equal(t, stevedore.DefaultTaskPolicy, descs[0].TaskPolicy)
+		assert.Equal(t, stevedore.DefaultTaskPolicy, descs.Clusters[0].TaskPolicy)
 	})
 }
 
@@ -73,14 +74,14 @@ func TestPrivilegedClusterRunsWhatBaselineRefuses(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, out.Tasks, 1)
 
-		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "strict", TaskPolicy: &policy.Policy{Level: policy.Restricted}})
+		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "strict", TaskPolicy: &policy.Policy{Level: policy.Restricted}})
 		require.NoError(t, err)
-		descs, err := o.DescribeClusters(e.ctx, "strict")
+		descs, err := o.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{"strict"}})
 		require.NoError(t, err)
-		assert.Equal(t, policy.Restricted, descs[0].TaskPolicy.Level)
-		assert.Equal(t, "cluster strict", descs[0].TaskPolicy.String())
+		assert.Equal(t, policy.Restricted, descs.Clusters[0].TaskPolicy.Level)
+		assert.Equal(t, "cluster strict", descs.Clusters[0].TaskPolicy.String())
 
-		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "bad", TaskPolicy: &policy.Policy{HostPaths: []string{"/"}}})
+		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "bad", TaskPolicy: &policy.Policy{HostPaths: []string{"/"}}})
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 	})
 }
@@ -147,7 +148,7 @@ func TestInstancePolicyKeepsRefusedTasksOff(t *testing.T) {
 		for _, tk := range out.Tasks {
 			assert.Equal(t, "i-open", tk.ContainerInstanceID())
 		}
-		insts, err := e.o.DescribeContainerInstances(e.ctx, "test", "i-strict")
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-strict"}}))
 		require.NoError(t, err)
 		assert.Equal(t, restricted, insts[0].TaskPolicy)
 		assert.False(t, errors.Is(err, stevedore.ErrInvalid))

@@ -331,7 +331,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	require.NoError(b, err)
 
 	w.cluster = "bench-" + w.name
-	_, err = w.orc.CreateCluster(ctx, stevedore.CreateClusterInput{Name: w.cluster})
+	_, err = w.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: w.cluster})
 	require.NoError(b, err)
 	_, err = w.orc.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
 		Cluster:    w.cluster,
@@ -541,7 +541,7 @@ func (w *benchWorld) stopOne(id string) stopSample {
 	ctx, cancel := w.waitCtx()
 	defer cancel()
 	t0 := time.Now()
-	_, err := w.orc.StopTask(ctx, w.cluster, id, "benchmark")
+	_, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark"})
 	require.NoError(w.b, err)
 	returned := time.Now()
 	stopped, err := w.status.wait(ctx, id, task.Stopped)
@@ -578,7 +578,7 @@ func (w *benchWorld) stopMany(ids []string) (time.Duration, []stopSample) {
 	t0 := time.Now()
 	for i, id := range ids {
 		g.Go(func() error {
-			if _, err := w.orc.StopTask(ctx, w.cluster, id, "benchmark"); err != nil {
+			if _, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark"}); err != nil {
 				return fmt.Errorf("stop task %s: %w", id, err)
 			}
 			returned := time.Now()
@@ -721,13 +721,13 @@ func (w *benchWorld) cleanup() {
 // stopEverything stops the cluster's tasks that are not STOPPED and waits
 // for their STOPPED events.
 func (w *benchWorld) stopEverything(ctx context.Context) error {
-	ids, err := w.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: w.cluster})
+	arns, err := w.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: w.cluster})
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("list tasks: %w", err)
 	}
 	var errs []error
-	for _, id := range ids {
-		if _, err := w.orc.StopTask(ctx, w.cluster, id, "benchmark clean-up"); err != nil {
+	for _, id := range idsOfARNs(arns) {
+		if _, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark clean-up"}); err != nil {
 			errs = append(errs, fmt.Errorf("stop task %s: %w", id, err))
 			continue
 		}

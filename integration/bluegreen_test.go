@@ -291,7 +291,7 @@ func TestCanaryDeploymentRollsBackOnAlarm(t *testing.T) {
 		msgs = append(msgs, ev.Message)
 	}
 	assert.Contains(t, strings.Join(msgs, "\n"), "(deployment "+green+") deployment failed: alarm canary-errors")
-	ids, err := e.orc.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: "bg", DesiredStatus: task.Stopped})
+	ids, err := e.orc.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: "bg", DesiredStatus: task.Stopped})
 	require.NoError(t, err)
 	require.NotEmpty(t, ids)
 	for _, id := range ids {

@@ -30,6 +30,7 @@ import (
 	"github.com/stevedore-io/stevedore/runtime/containerd"
 	"github.com/stevedore-io/stevedore/secrets"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
 	"github.com/stevedore-io/stevedore/task"
@@ -147,7 +148,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.orc = e.newOrchestrator()
 
 	e.cluster = "it-" + e.name
-	_, err = e.orc.CreateCluster(ctx, stevedore.CreateClusterInput{Name: e.cluster})
+	_, err = e.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: e.cluster})
 	require.NoError(t, err)
 	e.registerInstance()
 	return e
@@ -230,23 +231,23 @@ func (e *env) cleanup() {
 // cluster, and waits until every service is INACTIVE and every task
 // STOPPED.
 func (e *env) stopEverything(ctx context.Context) error {
-	svcs, err := e.orc.DescribeServices(ctx, e.cluster)
+	svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: e.cluster}))
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("describe services: %w", err)
 	}
 	for _, s := range svcs {
 		if s.Status != service.StatusInactive {
-			if _, err := e.orc.DeleteService(ctx, e.cluster, s.Name, true); err != nil && !errors.Is(err, stevedore.ErrNotFound) {
+			if _, err := e.orc.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: e.cluster, Service: s.Name, Force: true}); err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 				return fmt.Errorf("delete service %s: %w", s.Name, err)
 			}
 		}
 	}
-	ids, err := e.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: e.cluster})
+	ids, err := e.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: e.cluster})
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("list tasks: %w", err)
 	}
 	for _, id := range ids {
-		if _, err := e.orc.StopTask(ctx, e.cluster, id, "integration test clean-up"); err != nil {
+		if _, err := e.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "integration test clean-up"}); err != nil {
 			return fmt.Errorf("stop task %s: %w", id, err)
 		}
 	}

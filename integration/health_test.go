@@ -11,6 +11,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 	"github.com/stevedore-io/stevedore/task/policy"
 )
@@ -133,9 +134,9 @@ func TestUnhealthyServiceTaskIsReplaced(t *testing.T) {
 // serviceTaskIDs lists the tasks of a service desired RUNNING.
 func (e *env) serviceTaskIDs(name string) []string {
 	e.t.Helper()
-	ids, err := e.orc.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: name})
+	arns, err := e.orc.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: name})
 	require.NoError(e.t, err)
-	return ids
+	return idsOfARNs(arns)
 }
 
 // waitServiceTasks waits until a service has n tasks desired RUNNING.
@@ -159,7 +160,7 @@ func (e *env) waitService(name, what string, timeout time.Duration, cond func(se
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		svcs, err := e.orc.DescribeServices(e.ctx, e.cluster, name)
+		svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: e.cluster, Services: []string{name}}))
 		require.NoError(e.t, err)
 		require.Len(e.t, svcs, 1)
 		if cond(svcs[0]) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -92,7 +93,7 @@ func (e *env) runTask(def *task.TaskDefinition) *task.Task {
 // describe returns the task as DescribeTasks shows it.
 func (e *env) describe(id string) *task.Task {
 	e.t.Helper()
-	tasks, err := e.orc.DescribeTasks(e.ctx, e.cluster, id)
+	tasks, err := stevedoretest.TasksOf(e.orc.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: e.cluster, Tasks: []string{id}}))
 	require.NoError(e.t, err)
 	require.Len(e.t, tasks, 1)
 	return tasks[0]
@@ -135,7 +136,7 @@ func (e *env) waitStopped(id string, timeout time.Duration) *task.Task {
 // stopTask stops a task and waits until it is STOPPED.
 func (e *env) stopTask(id string) *task.Task {
 	e.t.Helper()
-	_, err := e.orc.StopTask(e.ctx, e.cluster, id, "stopped by the integration test")
+	_, err := e.orc.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "stopped by the integration test"})
 	require.NoError(e.t, err)
 	return e.waitStopped(id, 30*time.Second)
 }
@@ -294,4 +295,13 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-timer.C:
 	}
+}
+
+// idsOfARNs is the task IDs at the end of task ARNs.
+func idsOfARNs(arns []string) []string {
+	ids := make([]string, len(arns))
+	for i, arn := range arns {
+		ids[i] = arn[strings.LastIndexByte(arn, '/')+1:]
+	}
+	return ids
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/logs"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -49,17 +50,17 @@ func TestSecretsReachOnlyTheContainer(t *testing.T) {
 	// What the API shows while the task runs, and once it stopped.
 	var outputs []any
 	collect := func() {
-		tasks, err := e.orc.DescribeTasks(e.ctx, e.cluster, id)
+		tasks, err := stevedoretest.TasksOf(e.orc.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: e.cluster, Tasks: []string{id}}))
 		require.NoError(t, err)
-		td, err := e.orc.DescribeTaskDefinition(e.ctx, def.Ref())
+		td, err := e.orc.DescribeTaskDefinition(e.ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: def.Ref()})
 		require.NoError(t, err)
-		clusters, err := e.orc.DescribeClusters(e.ctx, e.cluster)
+		clusters, err := e.orc.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{e.cluster}})
 		require.NoError(t, err)
-		instances, err := e.orc.DescribeContainerInstances(e.ctx, e.cluster)
+		instances, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: e.cluster}))
 		require.NoError(t, err)
-		services, err := e.orc.DescribeServices(e.ctx, e.cluster)
+		services, err := stevedoretest.ServicesOf(e.orc.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: e.cluster}))
 		require.NoError(t, err)
-		ids, err := e.orc.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, DesiredStatus: task.Stopped})
+		ids, err := e.orc.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, DesiredStatus: task.Stopped})
 		require.NoError(t, err)
 		outputs = append(outputs, tasks, td, clusters, instances, services, ids)
 	}

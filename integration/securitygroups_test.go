@@ -47,7 +47,9 @@ func TestSecurityGroupReferencesFollowMembers(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, out.Failures)
 		tk := e.waitRunning(out.Tasks[0].ID(), 30*time.Second)
-		t.Cleanup(func() { _, _ = e.orc.StopTask(context.Background(), e.cluster, tk.ID(), "test over") })
+		t.Cleanup(func() {
+			_, _ = e.orc.StopTask(context.Background(), stevedore.StopTaskInput{Cluster: e.cluster, Task: tk.ID(), Reason: "test over"})
+		})
 		return tk
 	}
 	server, client, outsider := run(db.ID), run(app.ID), run()

@@ -17,6 +17,7 @@ import (
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/lb"
 	"github.com/stevedore-io/stevedore/service"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -153,11 +154,11 @@ func (w *balancedWorld) waitSettled(ref string, count int, timeout time.Duration
 		if !s.Steady || len(s.Deployments) != 1 || s.Deployments[0].TaskDefinition != ref || s.RunningCount != count {
 			return false
 		}
-		ids, err := w.orc.ListTasks(w.ctx, stevedore.ListTasksInput{Cluster: w.cluster, ServiceName: "web"})
+		ids, err := w.orc.AllTaskArns(w.ctx, stevedore.ListTasksInput{Cluster: w.cluster, ServiceName: "web"})
 		if err != nil || len(ids) == 0 {
 			return false
 		}
-		tasks, err := w.orc.DescribeTasks(w.ctx, w.cluster, ids...)
+		tasks, err := stevedoretest.TasksOf(w.orc.DescribeTasks(w.ctx, stevedore.DescribeTasksInput{Cluster: w.cluster, Tasks: ids}))
 		if err != nil {
 			return false
 		}

@@ -30,7 +30,7 @@ func BenchmarkCollect(b *testing.B) {
 			require.NoError(b, err)
 			b.Cleanup(func() { o.Close() })
 			ctx := b.Context()
-			_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "bench"})
+			_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "bench"})
 			require.NoError(b, err)
 			for i := range 4 {
 				rt := fake.New()

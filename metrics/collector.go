@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -177,30 +178,34 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // scrape reports every cluster. It returns the first error met and goes on
 // with the next cluster.
 func (c *Collector) scrape(ctx context.Context, ch chan<- prometheus.Metric) error {
-	clusters, err := c.o.DescribeClusters(ctx)
-	if err != nil {
-		return fmt.Errorf("describe clusters: %w", err)
-	}
 	var first error
-	for _, cl := range clusters {
-		if cl.Status != cluster.ClusterActive {
-			continue
+	in := stevedore.ListClustersInput{}
+	for {
+		page, err := c.o.ListClusters(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list clusters: %w", err)
 		}
-		if err := c.scrapeCluster(ctx, cl.Name, ch); err != nil && first == nil {
-			first = fmt.Errorf("cluster %s: %w", cl.Name, err)
+		for _, arn := range page.ClusterArns {
+			name := arn[strings.LastIndexByte(arn, '/')+1:]
+			if err := c.scrapeCluster(ctx, name, ch); err != nil && first == nil {
+				first = fmt.Errorf("cluster %s: %w", name, err)
+			}
 		}
+		if page.NextToken == "" {
+			return first
+		}
+		in.NextToken = page.NextToken
 	}
-	return first
 }
 
 // scrapeCluster reads everything of one cluster before sending anything, so
 // that a cluster is reported whole or not at all.
 func (c *Collector) scrapeCluster(ctx context.Context, name string, ch chan<- prometheus.Metric) error {
-	instances, err := c.o.DescribeContainerInstances(ctx, name)
+	instances, err := c.o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: name})
 	if err != nil {
 		return fmt.Errorf("describe container instances: %w", err)
 	}
-	services, err := c.o.DescribeServices(ctx, name)
+	services, err := c.o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: name})
 	if err != nil {
 		return fmt.Errorf("describe services: %w", err)
 	}
@@ -215,7 +220,7 @@ func (c *Collector) scrapeCluster(ctx context.Context, name string, ch chan<- pr
 	}
 
 	byStatus := map[cluster.InstanceStatus]int{}
-	for _, inst := range instances {
+	for _, inst := range instances.ContainerInstances {
 		byStatus[inst.Status]++
 		gauge(instanceAgentDesc, boolValue(inst.AgentConnected), name, inst.ID)
 		gauge(instanceCPURegisteredDesc, float64(inst.Registered.CPU), name, inst.ID)
@@ -227,7 +232,7 @@ func (c *Collector) scrapeCluster(ctx context.Context, name string, ch chan<- pr
 		gauge(instancesDesc, float64(byStatus[st]), name, string(st))
 	}
 
-	for _, s := range services {
+	for _, s := range services.Services {
 		gauge(serviceDesiredDesc, float64(s.DesiredCount), name, s.Name)
 		gauge(serviceRunningDesc, float64(s.RunningCount), name, s.Name)
 		gauge(servicePendingDesc, float64(s.PendingCount), name, s.Name)
@@ -264,7 +269,7 @@ func (c *Collector) scrapeCluster(ctx context.Context, name string, ch chan<- pr
 func (c *Collector) tasks(ctx context.Context, clusterName string) ([]*task.Task, error) {
 	var ids []string
 	for _, desired := range []task.Status{task.Running, task.Stopped} {
-		some, err := c.o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: clusterName, DesiredStatus: desired})
+		some, err := c.o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, DesiredStatus: desired})
 		if err != nil {
 			return nil, fmt.Errorf("list tasks desired %s: %w", desired, err)
 		}
@@ -273,11 +278,15 @@ func (c *Collector) tasks(ctx context.Context, clusterName string) ([]*task.Task
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	tasks, err := c.o.DescribeTasks(ctx, clusterName, ids...)
-	if err != nil {
-		// A task listed a moment ago can have been reaped since: that fails
-		// this scrape only; the next one lists afresh.
-		return nil, fmt.Errorf("describe %d tasks: %w", len(ids), err)
+	var tasks []*task.Task
+	for batch := range slices.Chunk(ids, stevedore.MaxDescribeTasks) {
+		// A task listed a moment ago can have been reaped since: it is
+		// in Failures, and the next scrape lists afresh.
+		out, err := c.o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: clusterName, Tasks: batch})
+		if err != nil {
+			return nil, fmt.Errorf("describe %d tasks: %w", len(batch), err)
+		}
+		tasks = append(tasks, out.Tasks...)
 	}
 	return tasks, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stevedore-io/stevedore/metrics"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -45,7 +46,7 @@ func newOrchestrator(t *testing.T, n int) *stevedore.Orchestrator {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	ctx := t.Context()
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "test"})
+	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range n {
 		addInstance(t, o, fmt.Sprintf("i-%d", i))
@@ -76,7 +77,7 @@ func waitSteady(t *testing.T, o *stevedore.Orchestrator, name string) {
 	t.Helper()
 	for range 300 {
 		synctest.Wait()
-		s, err := o.DescribeServices(t.Context(), "test", name)
+		s, err := stevedoretest.ServicesOf(o.DescribeServices(t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{name}}))
 		require.NoError(t, err)
 		if s[0].Steady {
 			return
@@ -111,7 +112,7 @@ func TestCollectorReportsState(t *testing.T) {
 		require.Len(t, run.Tasks, 2)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		_, err = o.StopTask(ctx, "test", run.Tasks[0].ID(), "test")
+		_, err = o.StopTask(ctx, stevedore.StopTaskInput{Cluster: "test", Task: run.Tasks[0].ID(), Reason: "test"})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()

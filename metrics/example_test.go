@@ -27,7 +27,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer o.Close()
-	if _, err := o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "prod"}); err != nil {
+	if _, err := o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"}); err != nil {
 		log.Fatal(err)
 	}
 	rt := fake.New()

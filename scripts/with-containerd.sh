@@ -2,7 +2,7 @@
 # with-containerd.sh CMD...: runs CMD with a private containerd daemon.
 #
 # As root it installs what is missing (containerd, runc, nftables, iproute2,
-# busybox-static) with apt, starts containerd with its own root, state and
+# busybox-static, tini, awscli) with apt, starts containerd with its own root, state and
 # socket under a temporary directory, exports STEVEDORE_CONTAINERD_ADDRESS for
 # the tests and examples, runs CMD, and stops the daemon and removes the
 # directory whatever CMD's outcome. Without root it runs CMD as it is: the
@@ -22,6 +22,8 @@ command -v ip >/dev/null 2>&1 || need="$need iproute2"
 [ -x /bin/busybox ] || need="$need busybox-static"
 # initProcessEnabled binds the host's static tini into containers.
 command -v tini-static >/dev/null 2>&1 || need="$need tini"
+# ecsapi's TestAWSCLI drives the aws CLI (Debian's awscli is v2).
+command -v aws >/dev/null 2>&1 || need="$need awscli"
 if [ -n "$need" ]; then
 	echo "with-containerd: installing$need" >&2
 	export DEBIAN_FRONTEND=noninteractive

@@ -114,6 +114,10 @@ type Service struct {
 	// orchestrator last applied it (BLUE_GREEN, LINEAR and CANARY
 	// strategies); nil before it first applied any.
 	Routing *AppliedRouting `json:"routing,omitempty"`
+
+	// Tags are the service's tags (written by the API: CreateService,
+	// TagResource, UntagResource).
+	Tags []task.Tag `json:"tags,omitempty"`
 }
 
 // Clone returns a deep copy.
@@ -135,6 +139,7 @@ func (s Service) Clone() Service {
 	}
 	out.Deployments = slices.Clone(s.Deployments)
 	out.Events = slices.Clone(s.Events)
+	out.Tags = slices.Clone(s.Tags)
 	if s.LastCompleted != nil {
 		lc := *s.LastCompleted
 		out.LastCompleted = &lc

@@ -203,7 +203,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	t.Cleanup(func() { o.Close() })
 	e := &Env{O: o, Cluster: c.cluster, t: t, ctx: context.Background(), timeout: c.timeout}
-	if _, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: c.cluster}); err != nil {
+	if _, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: c.cluster}); err != nil {
 		t.Fatalf("stevedoretest: CreateCluster: %v", err)
 	}
 	for i := range c.instances {
@@ -278,30 +278,34 @@ func (e *Env) UpdateService(in stevedore.UpdateServiceInput) *service.Service {
 // Service describes a service of the Env's cluster.
 func (e *Env) Service(name string) service.Service {
 	e.t.Helper()
-	svcs, err := e.O.DescribeServices(e.ctx, e.Cluster, name)
+	out, err := e.O.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: e.Cluster, Services: []string{name}})
 	if err != nil {
 		e.t.Fatalf("stevedoretest: DescribeServices %s: %v", name, err)
 	}
-	if len(svcs) != 1 {
-		e.t.Fatalf("stevedoretest: DescribeServices %s: %d services", name, len(svcs))
+	if len(out.Services) != 1 {
+		e.t.Fatalf("stevedoretest: DescribeServices %s: %d services, failures %v", name, len(out.Services), out.Failures)
 	}
-	return svcs[0]
+	return out.Services[0]
 }
 
 // Tasks describes the tasks of a service ("" for every task of the
 // cluster) whose desired status is desired (task.Running or task.Stopped).
 func (e *Env) Tasks(serviceName string, desired task.Status) []*task.Task {
 	e.t.Helper()
-	ids, err := e.O.ListTasks(e.ctx, stevedore.ListTasksInput{Cluster: e.Cluster, ServiceName: serviceName, DesiredStatus: desired})
+	ids, err := e.O.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.Cluster, ServiceName: serviceName, DesiredStatus: desired})
 	if err != nil {
 		e.t.Fatalf("stevedoretest: ListTasks: %v", err)
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	tasks, err := e.O.DescribeTasks(e.ctx, e.Cluster, ids...)
-	if err != nil {
-		e.t.Fatalf("stevedoretest: DescribeTasks: %v", err)
+	var tasks []*task.Task
+	for batch := range slices.Chunk(ids, stevedore.MaxDescribeTasks) {
+		out, err := e.O.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: e.Cluster, Tasks: batch})
+		if err != nil {
+			e.t.Fatalf("stevedoretest: DescribeTasks: %v", err)
+		}
+		tasks = append(tasks, out.Tasks...)
 	}
 	return tasks
 }
@@ -387,7 +391,7 @@ func (e *Env) CrashTask(taskID string, code int) {
 // DrainInstance sets instance i DRAINING: its service tasks move elsewhere.
 func (e *Env) DrainInstance(i int) {
 	e.t.Helper()
-	if err := e.O.UpdateContainerInstancesState(e.ctx, e.Cluster, cluster.StatusDraining, e.Instances[i].ID); err != nil {
+	if _, err := e.O.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: e.Cluster, Status: cluster.StatusDraining, ContainerInstances: []string{e.Instances[i].ID}}); err != nil {
 		e.t.Fatalf("stevedoretest: drain %s: %v", e.Instances[i].ID, err)
 	}
 }
@@ -403,4 +407,37 @@ func (e *Env) CountByZone(tasks []*task.Task) map[string]int {
 		out[zones[t.ContainerInstanceID()]]++
 	}
 	return out
+}
+
+// TasksOf is the tasks of a DescribeTasks call, for tests that treat a
+// missing task as an error: a Failure is an error wrapping
+// stevedore.ErrNotFound. Call it as TasksOf(o.DescribeTasks(ctx, in)).
+func TasksOf(out *stevedore.DescribeTasksOutput, err error) ([]*task.Task, error) {
+	if err != nil {
+		return nil, err
+	}
+	return out.Tasks, failed(out.Failures)
+}
+
+// ServicesOf is TasksOf for DescribeServices.
+func ServicesOf(out *stevedore.DescribeServicesOutput, err error) ([]service.Service, error) {
+	if err != nil {
+		return nil, err
+	}
+	return out.Services, failed(out.Failures)
+}
+
+// InstancesOf is TasksOf for DescribeContainerInstances.
+func InstancesOf(out *stevedore.DescribeContainerInstancesOutput, err error) ([]cluster.ContainerInstance, error) {
+	if err != nil {
+		return nil, err
+	}
+	return out.ContainerInstances, failed(out.Failures)
+}
+
+func failed(fs []stevedore.Failure) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d objects, the first %s (%s)", stevedore.ErrNotFound, len(fs), fs[0].Arn, fs[0].Reason)
 }

@@ -41,10 +41,10 @@ func (d *demo) cleanup() error {
 			}
 		}
 		for _, id := range d.instances {
-			err := d.orc.DeregisterContainerInstance(ctx, clusterName, id, false)
+			_, err := d.orc.DeregisterContainerInstance(ctx, stevedore.DeregisterContainerInstanceInput{Cluster: clusterName, ContainerInstance: id})
 			if errors.Is(err, stevedore.ErrInUse) {
 				problem(fmt.Errorf("instance %s still has tasks after the service was deleted: %w", id, err))
-				err = d.orc.DeregisterContainerInstance(ctx, clusterName, id, true)
+				_, err = d.orc.DeregisterContainerInstance(ctx, stevedore.DeregisterContainerInstanceInput{Cluster: clusterName, ContainerInstance: id, Force: true})
 			}
 			if err != nil {
 				problem(fmt.Errorf("deregister instance %s: %w", id, err))
@@ -54,7 +54,7 @@ func (d *demo) cleanup() error {
 			fmt.Fprintf(d.out, "   deregistered instances %s\n", strings.Join(d.instances, ", "))
 		}
 		if d.cluster {
-			if err := d.orc.DeleteCluster(ctx, clusterName); err != nil {
+			if _, err := d.orc.DeleteCluster(ctx, stevedore.DeleteClusterInput{Cluster: clusterName}); err != nil {
 				problem(fmt.Errorf("delete cluster %s: %w", clusterName, err))
 			} else {
 				fmt.Fprintf(d.out, "   deleted cluster %s\n", clusterName)
@@ -142,7 +142,7 @@ func (d *demo) cleanup() error {
 // deleteService deletes the service with force and waits until it is
 // INACTIVE and every one of its tasks STOPPED.
 func (d *demo) deleteService(ctx context.Context) error {
-	if _, err := d.orc.DeleteService(ctx, clusterName, serviceName, true); err != nil {
+	if _, err := d.orc.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: clusterName, Service: serviceName, Force: true}); err != nil {
 		return fmt.Errorf("delete service %s: %w", serviceName, err)
 	}
 	fmt.Fprintf(d.out, "   deleted service %s (force): its tasks stop\n", serviceName)
@@ -176,13 +176,13 @@ func (d *demo) deleteService(ctx context.Context) error {
 // serviceRemains returns the service's status and the tasks of it that are
 // not STOPPED, as "id lastStatus".
 func (d *demo) serviceRemains(ctx context.Context) (service.Status, []string, error) {
-	svcs, err := d.orc.DescribeServices(ctx, clusterName, serviceName)
+	svc, err := d.describeService(ctx)
 	if err != nil {
 		return "", nil, err
 	}
 	var ids []string
 	for _, desired := range []task.Status{task.Running, task.Stopped} {
-		more, err := d.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: desired})
+		more, err := d.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: desired})
 		if err != nil {
 			return "", nil, err
 		}
@@ -190,7 +190,7 @@ func (d *demo) serviceRemains(ctx context.Context) (service.Status, []string, er
 	}
 	var alive []string
 	if len(ids) > 0 {
-		tasks, err := d.orc.DescribeTasks(ctx, clusterName, ids...)
+		tasks, err := d.describeTasks(ctx, ids)
 		if err != nil {
 			return "", nil, err
 		}
@@ -200,7 +200,7 @@ func (d *demo) serviceRemains(ctx context.Context) (service.Status, []string, er
 			}
 		}
 	}
-	return svcs[0].Status, alive, nil
+	return svc.Status, alive, nil
 }
 
 // waitNoNetworkLeftovers waits briefly for the kernel to finish removing

@@ -41,8 +41,8 @@ func (d *demo) watch(ctx context.Context) (*watcher, error) {
 	w := &watcher{d: d, ctx: ctx, cancel: cancel, events: events, seen: map[string]bool{},
 		p: &progress{out: d.out, tty: d.cfg.Terminal, start: time.Now()}}
 	// Events of earlier steps are not news.
-	if svcs, err := d.orc.DescribeServices(ctx, clusterName, serviceName); err == nil && len(svcs) == 1 {
-		for _, e := range svcs[0].Events {
+	if svc, err := d.describeService(ctx); err == nil {
+		for _, e := range svc.Events {
 			w.seen[e.ID] = true
 		}
 	}
@@ -63,9 +63,9 @@ func (w *watcher) until(timeout time.Duration, what string, done func(service.Se
 	events := w.events
 	var last service.Service
 	for {
-		svcs, err := w.d.orc.DescribeServices(ctx, clusterName, serviceName)
-		if err == nil && len(svcs) == 1 {
-			last = svcs[0]
+		svc, err := w.d.describeService(ctx)
+		if err == nil {
+			last = svc
 			w.showEvents(last)
 			w.p.update(last)
 			ok, err := done(last)
@@ -121,8 +121,8 @@ func (w *watcher) follow() {
 	defer tick.Stop()
 	events := w.events
 	for {
-		if svcs, err := w.d.orc.DescribeServices(w.ctx, clusterName, serviceName); err == nil && len(svcs) == 1 {
-			w.showEvents(svcs[0])
+		if svc, err := w.d.describeService(w.ctx); err == nil {
+			w.showEvents(svc)
 		}
 		select {
 		case ev, ok := <-events:
@@ -197,11 +197,11 @@ func (d *demo) diagnose() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var b strings.Builder
-	svcs, err := d.orc.DescribeServices(ctx, clusterName, serviceName)
-	if err != nil || len(svcs) != 1 {
+	svc, err := d.describeService(ctx)
+	if err != nil {
 		fmt.Fprintf(&b, "   (cannot describe the service: %v)\n", err)
 	} else {
-		evs := svcs[0].Events
+		evs := svc.Events
 		if len(evs) > 8 {
 			evs = evs[:8]
 		}
@@ -210,9 +210,9 @@ func (d *demo) diagnose() string {
 			fmt.Fprintf(&b, "     %s %s\n", evs[i].CreatedAt.Format("15:04:05.000"), evs[i].Message)
 		}
 	}
-	ids, err := d.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: task.Stopped})
+	ids, err := d.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: task.Stopped})
 	if err == nil && len(ids) > 0 {
-		tasks, err := d.orc.DescribeTasks(ctx, clusterName, ids...)
+		tasks, err := d.describeTasks(ctx, ids)
 		if err == nil {
 			slices.SortFunc(tasks, func(a, b *task.Task) int { return b.StoppingAt.Compare(a.StoppingAt) })
 			if len(tasks) > 5 {

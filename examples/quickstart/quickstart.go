@@ -330,7 +330,7 @@ func (d *demo) startCluster(ctx context.Context) error {
 	}
 	// The demo's tasks run under the strictest task policy: non-root,
 	// no added capability, nothing of the host's.
-	if _, err := d.orc.CreateCluster(ctx, stevedore.CreateClusterInput{Name: clusterName,
+	if _, err := d.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: clusterName,
 		TaskPolicy: &policy.Policy{Name: "quickstart", Level: policy.Restricted}}); err != nil {
 		return err
 	}
@@ -362,10 +362,11 @@ func (d *demo) startCluster(ctx context.Context) error {
 		d.instances = append(d.instances, inst.ID)
 		d.zoneOf[inst.ID] = zone
 	}
-	insts, err := d.orc.DescribeContainerInstances(ctx, clusterName)
+	described, err := d.orc.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: clusterName})
 	if err != nil {
 		return err
 	}
+	insts := described.ContainerInstances
 	tw := tabwriter.NewWriter(d.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "   INSTANCE\tZONE\tSTATUS\tAGENT\tCPU\tMEMORY\tTASK NETWORKS")
 	for _, inst := range insts {
@@ -530,14 +531,14 @@ func rolledOut(ref string, desired int) func(service.Service) (bool, error) {
 
 // serviceTasks returns the service's tasks desired RUNNING, by zone.
 func (d *demo) serviceTasks(ctx context.Context) ([]*task.Task, error) {
-	ids, err := d.orc.ListTasks(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName})
+	ids, err := d.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName})
 	if err != nil {
 		return nil, err
 	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	tasks, err := d.orc.DescribeTasks(ctx, clusterName, ids...)
+	tasks, err := d.describeTasks(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -630,4 +631,30 @@ func round(d time.Duration) string {
 	default:
 		return d.Round(10 * time.Millisecond).String()
 	}
+}
+
+// describeService describes the demo's service.
+func (d *demo) describeService(ctx context.Context) (service.Service, error) {
+	out, err := d.orc.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: clusterName, Services: []string{serviceName}})
+	if err != nil {
+		return service.Service{}, err
+	}
+	if len(out.Services) == 0 {
+		return service.Service{}, fmt.Errorf("service %s: %s", serviceName, out.Failures[0].Reason)
+	}
+	return out.Services[0], nil
+}
+
+// describeTasks describes tasks of the demo's cluster; those reaped since
+// they were listed are left out.
+func (d *demo) describeTasks(ctx context.Context, ids []string) ([]*task.Task, error) {
+	var tasks []*task.Task
+	for batch := range slices.Chunk(ids, stevedore.MaxDescribeTasks) {
+		out, err := d.orc.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: clusterName, Tasks: batch})
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, out.Tasks...)
+	}
+	return tasks, nil
 }

@@ -62,7 +62,7 @@ func newEmptyCluster(t *testing.T) *stevedore.Orchestrator {
 	o, err := stevedore.New()
 	require.NoError(t, err)
 	t.Cleanup(func() { o.Close() })
-	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{Name: "c"})
+	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "c"})
 	require.NoError(t, err)
 	return o
 }
@@ -83,19 +83,19 @@ func TestScaleToQueue(t *testing.T) {
 
 		time.Sleep(2 * time.Minute) // fake time: health checks pass, the service converges
 		synctest.Wait()
-		svc, err := o.DescribeServices(ctx, "c", "workers")
+		svc, err := o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: "c", Services: []string{"workers"}})
 		require.NoError(t, err)
-		assert.Equal(t, 4, svc[0].RunningCount)
-		assert.True(t, svc[0].Steady)
+		assert.Equal(t, 4, svc.Services[0].RunningCount)
+		assert.True(t, svc.Services[0].Steady)
 
 		got, err = unittest.ScaleToQueue(ctx, o, "c", "workers", 0, 1, 4)
 		require.NoError(t, err)
 		assert.Equal(t, 1, got)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		svc, err = o.DescribeServices(ctx, "c", "workers")
+		svc, err = o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: "c", Services: []string{"workers"}})
 		require.NoError(t, err)
-		assert.Equal(t, 1, svc[0].RunningCount)
+		assert.Equal(t, 1, svc.Services[0].RunningCount)
 	})
 }
 
@@ -109,13 +109,13 @@ func TestCrashingWorkersAreReplaced(t *testing.T) {
 		require.NoError(t, err)
 		time.Sleep(100 * time.Second)
 		synctest.Wait()
-		ids, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "workers", DesiredStatus: task.Stopped})
+		ids, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "workers", DesiredStatus: task.Stopped})
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, len(ids), 2, "a crashed worker is replaced, again and again")
-		stopped, err := o.DescribeTasks(ctx, "c", ids[0])
+		stopped, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids[:1]})
 		require.NoError(t, err)
-		assert.Equal(t, task.EssentialContainerExited, stopped[0].StopCode)
-		assert.Equal(t, 1, *stopped[0].Containers[0].ExitCode)
+		assert.Equal(t, task.EssentialContainerExited, stopped.Tasks[0].StopCode)
+		assert.Equal(t, 1, *stopped.Tasks[0].Containers[0].ExitCode)
 	})
 }
 
@@ -155,19 +155,19 @@ func TestHTTPHealthCheck(t *testing.T) {
 
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		ids, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "api"})
+		ids, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "api"})
 		require.NoError(t, err)
 		require.Len(t, ids, 1)
-		tasks, err := o.DescribeTasks(ctx, "c", ids[0])
+		tasks, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids})
 		require.NoError(t, err)
-		assert.Equal(t, task.Healthy, tasks[0].HealthStatus)
+		assert.Equal(t, task.Healthy, tasks.Tasks[0].HealthStatus)
 
 		status.Store(http.StatusServiceUnavailable) // two failed checks: UNHEALTHY
 		time.Sleep(25 * time.Second)
 		synctest.Wait()
-		tasks, err = o.DescribeTasks(ctx, "c", ids[0])
+		tasks, err = o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids})
 		require.NoError(t, err)
-		assert.Equal(t, task.Unhealthy, tasks[0].HealthStatus)
+		assert.Equal(t, task.Unhealthy, tasks.Tasks[0].HealthStatus)
 	})
 }
 
@@ -177,7 +177,7 @@ func Example() {
 	ctx := context.Background()
 	o, _ := stevedore.New()
 	defer o.Close()
-	o.CreateCluster(ctx, stevedore.CreateClusterInput{Name: "c"})
+	o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "c"})
 	rt := fake.New()
 	defer rt.Close()
 	o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
@@ -191,14 +191,14 @@ func Example() {
 	out, _ := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "c", TaskDefinition: "hello"})
 	id := out.Tasks[0].ID()
 	for range 200 { // bounded wait
-		ts, _ := o.DescribeTasks(ctx, "c", id)
-		if ts[0].LastStatus == task.Running {
+		ts, _ := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: []string{id}})
+		if ts.Tasks[0].LastStatus == task.Running {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	ts, _ := o.DescribeTasks(ctx, "c", id)
-	fmt.Println(ts[0].TaskDefinitionRef(), ts[0].LastStatus, ts[0].ContainerInstanceID())
+	ts, _ := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: []string{id}})
+	fmt.Println(ts.Tasks[0].TaskDefinitionRef(), ts.Tasks[0].LastStatus, ts.Tasks[0].ContainerInstanceID())
 	fmt.Println(len(rt.CallsTo(fake.MethodStart)), "container started")
 	// Output:
 	// hello:1 RUNNING i-1

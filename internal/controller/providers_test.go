@@ -39,7 +39,7 @@ func TestCreateServiceRefusesUnassociatedCapacityProvider(t *testing.T) {
 			CapacityProviderStrategy: cluster.CapacityProviderStrategy{{CapacityProvider: "spot", Weight: 1}}})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Contains(t, err.Error(), `capacityProviderStrategy[0].capacityProvider: "spot" is not associated with cluster "test"`)
-		_, err = env.O.DescribeServices(t.Context(), env.Cluster, "web")
+		_, err = stevedoretest.ServicesOf(env.O.DescribeServices(t.Context(), stevedore.DescribeServicesInput{Cluster: env.Cluster, Services: []string{"web"}}))
 		assert.ErrorIs(t, err, stevedore.ErrNotFound)
 	})
 }

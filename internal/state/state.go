@@ -54,6 +54,9 @@ type Cluster struct {
 	// PutClusterTaskPolicy).
 	TaskPolicy *policy.Policy `json:"taskPolicy,omitempty"`
 	CreatedAt  time.Time      `json:"createdAt"`
+	// Tags are the cluster's tags (written by the API: CreateCluster,
+	// TagResource, UntagResource).
+	Tags []task.Tag `json:"tags,omitempty"`
 }
 
 // Kind implements store.Object.
@@ -68,6 +71,7 @@ func (c *Cluster) Copy() *Cluster {
 	out.Cluster = c.Cluster.Clone()
 	out.Providers = slices.Clone(c.Providers)
 	out.TaskPolicy = c.TaskPolicy.Clone()
+	out.Tags = slices.Clone(c.Tags)
 	return &out
 }
 
@@ -79,6 +83,9 @@ type Instance struct {
 	// away (written by InterruptSpotInstance): the reaper then stops the
 	// tasks still there and deregisters the instance. Zero otherwise.
 	ReclaimAt time.Time `json:"reclaimAt,omitzero"`
+	// Tags are the instance's tags (written by the API: TagResource,
+	// UntagResource).
+	Tags []task.Tag `json:"tags,omitempty"`
 }
 
 // Kind implements store.Object.
@@ -91,6 +98,7 @@ func (i *Instance) ObjectID() string { return i.ID }
 func (i *Instance) Copy() *Instance {
 	out := *i
 	out.ContainerInstance = i.ContainerInstance.Clone()
+	out.Tags = slices.Clone(i.Tags)
 	return &out
 }
 

@@ -1,0 +1,237 @@
+// Command stevedore runs the Stevedore control plane as a server: an
+// Orchestrator, this host registered as a container instance, and the ECS
+// API on the wire (package ecsapi), so that the aws CLI and the AWS SDKs
+// drive it:
+//
+//	export STEVEDORE_ACCESS_KEY_ID=AKIDLOCAL STEVEDORE_SECRET_ACCESS_KEY=...
+//	stevedore -listen 127.0.0.1:8080
+//	AWS_ACCESS_KEY_ID=AKIDLOCAL AWS_SECRET_ACCESS_KEY=... AWS_DEFAULT_REGION=us-east-1 \
+//		aws --endpoint-url http://127.0.0.1:8080 ecs list-clusters
+//
+// By default the host's containers run through containerd, with a network
+// namespace per task (network/netlinux), which needs root. -runtime fake
+// runs them in the fake runtime instead (for trying the API out), and
+// -runtime none registers no instance. Settings come from flags, or from a
+// JSON file (-config) whose members are the flags' names; flags given on
+// the command line win. The access key comes from STEVEDORE_ACCESS_KEY_ID
+// and STEVEDORE_SECRET_ACCESS_KEY (or the file); it is never logged.
+// SIGINT or SIGTERM shuts the server down gracefully.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	goruntime "runtime"
+	"syscall"
+	"time"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/ecsapi"
+	"github.com/stevedore-io/stevedore/network"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, os.Getenv, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "stevedore:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the server's settings: flags, or members of the -config file.
+type config struct {
+	Listen          string `json:"listen"`
+	Region          string `json:"region"`
+	AccessKeyID     string `json:"access-key-id"`
+	SecretAccessKey string `json:"secret-access-key"`
+	Cluster         string `json:"cluster"`
+	InstanceID      string `json:"instance-id"`
+	Zone            string `json:"zone"`
+	Runtime         string `json:"runtime"`
+	Containerd      string `json:"containerd"`
+	Namespace       string `json:"namespace"`
+	Bridge          string `json:"bridge"`
+	Subnet          string `json:"subnet"`
+	StateDir        string `json:"state-dir"`
+	CPU             int    `json:"cpu"`
+	Memory          int    `json:"memory"`
+	NetworkSlots    int    `json:"network-slots"`
+	LogLevel        string `json:"log-level"`
+}
+
+func defaults() config {
+	return config{
+		Listen: "127.0.0.1:8080", Cluster: stevedore.DefaultCluster, Zone: "local-1", Runtime: "containerd",
+		Containerd: "/run/containerd/containerd.sock", Namespace: "stevedore", Bridge: "stevedore0",
+		Subnet: "10.77.0.0/16", StateDir: "/var/lib/stevedore", CPU: goruntime.NumCPU() * 1024, Memory: 2048,
+		NetworkSlots: 64, LogLevel: "info",
+	}
+}
+
+// parse reads the -config file (when given) over the defaults, then the
+// flags set on the command line over both.
+func parse(args []string, getenv func(string) string) (config, error) {
+	cfg := defaults()
+	fs := flag.NewFlagSet("stevedore", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	file := fs.String("config", "", "a JSON file of settings (members named as the flags)")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the ECS endpoint")
+	fs.StringVar(&cfg.Region, "region", cfg.Region, "accept only requests signed for this region (any when empty)")
+	fs.StringVar(&cfg.Cluster, "cluster", cfg.Cluster, "cluster of this host")
+	fs.StringVar(&cfg.InstanceID, "instance-id", cfg.InstanceID, "container instance ID of this host (random when empty)")
+	fs.StringVar(&cfg.Zone, "zone", cfg.Zone, "ecs.availability-zone of this host")
+	fs.StringVar(&cfg.Runtime, "runtime", cfg.Runtime, "containerd, fake or none")
+	fs.StringVar(&cfg.Containerd, "containerd", cfg.Containerd, "containerd's socket")
+	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "containerd namespace")
+	fs.StringVar(&cfg.Bridge, "bridge", cfg.Bridge, "bridge of the task network")
+	fs.StringVar(&cfg.Subnet, "subnet", cfg.Subnet, "subnet of the task network")
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory of the runtime's and network's state")
+	fs.IntVar(&cfg.CPU, "cpu", cfg.CPU, "cpu units this host offers")
+	fs.IntVar(&cfg.Memory, "memory", cfg.Memory, "MiB of memory this host offers")
+	fs.IntVar(&cfg.NetworkSlots, "network-slots", cfg.NetworkSlots, "task networks this host offers")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if *file != "" {
+		fromFile := defaults()
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return config{}, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&fromFile); err != nil {
+			return config{}, fmt.Errorf("config %s: %w", *file, err)
+		}
+		// The flags are bound to cfg's fields: parsing the command line
+		// again over the file's settings lets the flags given win.
+		cfg = fromFile
+		if err := fs.Parse(args); err != nil {
+			return config{}, err
+		}
+	}
+	if cfg.AccessKeyID == "" {
+		cfg.AccessKeyID = getenv("STEVEDORE_ACCESS_KEY_ID")
+	}
+	if cfg.SecretAccessKey == "" {
+		cfg.SecretAccessKey = getenv("STEVEDORE_SECRET_ACCESS_KEY")
+	}
+	if cfg.AccessKeyID == "" || cfg.SecretAccessKey == "" {
+		return config{}, errors.New("no access key: set STEVEDORE_ACCESS_KEY_ID and STEVEDORE_SECRET_ACCESS_KEY (or the config file's access-key-id and secret-access-key)")
+	}
+	return cfg, nil
+}
+
+// run serves until ctx ends. ready, when not nil, receives the endpoint's
+// address once it listens.
+func run(ctx context.Context, args []string, logOut io.Writer, getenv func(string) string, ready chan<- string) error {
+	cfg, err := parse(args, getenv)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+
+	orc, err := stevedore.New(stevedore.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := orc.Close(); err != nil {
+			log.Error("close the orchestrator", "err", err)
+		}
+	}()
+	if _, err := orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: cfg.Cluster}); err != nil {
+		return fmt.Errorf("create cluster %s: %w", cfg.Cluster, err)
+	}
+	rt, nw, closeHost, err := hostRuntime(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeHost()
+	if rt != nil {
+		inst, err := orc.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+			Cluster: cfg.Cluster, InstanceID: cfg.InstanceID,
+			Resources:  cluster.Resources{CPU: cfg.CPU, Memory: cfg.Memory, NetworkSlots: cfg.NetworkSlots},
+			Attributes: map[string]string{cluster.AttributeAvailabilityZone: cfg.Zone},
+			Runtime:    rt, Network: nw,
+		})
+		if err != nil {
+			return fmt.Errorf("register this host: %w", err)
+		}
+		log.Info("registered this host", "cluster", cfg.Cluster, "instance", inst.ID, "runtime", cfg.Runtime)
+	}
+
+	opts := []ecsapi.Option{
+		ecsapi.WithCredentials(ecsapi.Credentials{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey}),
+		ecsapi.WithLogger(log),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, ecsapi.WithRegion(cfg.Region))
+	}
+	h, err := ecsapi.New(orc, opts...)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := ecsapi.NewServer(cfg.Listen, h)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("serving the ECS API", "endpoint", "http://"+ln.Addr().String(), "access-key-id", cfg.AccessKeyID)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// hostRuntime builds the runtime and network provider of this host's
+// instance (nil, nil with -runtime none) and a function that closes them.
+func hostRuntime(cfg config, log *slog.Logger) (runtime.Runtime, network.Provider, func(), error) {
+	switch cfg.Runtime {
+	case "none":
+		return nil, nil, func() {}, nil
+	case "fake":
+		rt := fake.New()
+		return rt, netfake.New(), rt.Close, nil
+	case "containerd":
+		return containerdHost(cfg, log)
+	default:
+		return nil, nil, nil, fmt.Errorf("runtime: want containerd, fake or none, got %q", cfg.Runtime)
+	}
+}

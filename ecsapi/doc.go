@@ -1,0 +1,43 @@
+// Package ecsapi serves the Amazon ECS API on the wire, over an
+// *stevedore.Orchestrator, so that the aws CLI, the AWS SDKs and any tool
+// that takes an ECS endpoint URL drive Stevedore.
+//
+// The Handler speaks ECS's JSON 1.1 protocol: a POST whose
+// X-Amz-Target header is "AmazonEC2ContainerServiceV20141113.<Action>",
+// with a body of Content-Type application/x-amz-json-1.1. Answers and
+// errors have ECS's shapes: timestamps in epoch seconds, enums in ECS's
+// spelling, durations in ECS's units, and errors as
+// {"__type": "ClusterNotFoundException", "message": "..."} with the HTTP
+// status ECS uses.
+//
+// Every request must be signed with AWS Signature Version 4 by one of the
+// credentials the embedding program configures (WithCredentials). The
+// Handler recomputes the signature with aws-sdk-go-v2's signer and refuses,
+// before anything is read or changed, a request that is unsigned, signed by
+// an unknown key or with a wrong signature, or dated more than MaxClockSkew
+// away from the Handler's clock.
+//
+//	h, err := ecsapi.New(orc, ecsapi.WithCredentials(ecsapi.Credentials{
+//		AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: secret,
+//	}))
+//	srv := ecsapi.NewServer("127.0.0.1:8080", h)
+//	go srv.ListenAndServe()
+//
+// and then
+//
+//	aws ecs --endpoint-url http://127.0.0.1:8080 --region us-east-1 list-clusters
+//
+// The actions served are listed in Actions: clusters, container
+// instances, attributes, task definitions, services, tasks and tags. An
+// action the Handler does not serve is an UnknownOperationException.
+// Errors of the Orchestrator become ECS's: a missing cluster a
+// ClusterNotFoundException, a missing service a ServiceNotFoundException
+// (ServiceNotActiveException when UpdateService finds it being deleted), a
+// missing task definition a ClientException, an invalid request
+// (ErrInvalid, with the field in the message) an
+// InvalidParameterException, a task policy's refusal an
+// AccessDeniedException, a cluster still in use a
+// ClusterContains...Exception, and anything else a ServerException (500).
+//
+// A Handler is safe for concurrent use.
+package ecsapi
