@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,9 @@ func TestMain(m *testing.M) {
 	if etcdtest.IsMember() { // a member process of TestElectionOnAThreeMemberCluster
 		etcdtest.MemberMain()
 		return
+	}
+	if endpoint := os.Getenv(replicaProcessEnv); endpoint != "" { // of TestPausedLeaderProcessIsFenced
+		os.Exit(replicaProcess(endpoint))
 	}
 	goleak.VerifyTestMain(m)
 }
