@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/etcdtest"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
@@ -45,7 +46,13 @@ type replica struct {
 // and closes it when the test ends.
 func startReplica(t *testing.T, name, endpoint string, opts ...stevedore.Option) *replica {
 	t.Helper()
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, Logger: zap.NewNop(), DialTimeout: time.Second})
+	return startReplicaOn(t, name, []string{endpoint}, opts...)
+}
+
+// startReplicaOn is startReplica with a client of several endpoints.
+func startReplicaOn(t *testing.T, name string, endpoints []string, opts ...stevedore.Option) *replica {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, Logger: zap.NewNop(), DialTimeout: time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	r := &replica{t: t, name: name}
@@ -69,7 +76,7 @@ func (r *replica) waitLeader() {
 
 // addInstance registers an instance with a fake runtime on r: its agent
 // runs on r.
-func (r *replica) addInstance(id, az string) {
+func (r *replica) addInstance(id, az string) *fake.Runtime {
 	r.t.Helper()
 	rt := fake.New()
 	r.t.Cleanup(rt.Close)
@@ -80,6 +87,7 @@ func (r *replica) addInstance(id, az string) {
 		Runtime:    rt, Network: netfake.New(),
 	})
 	require.NoError(r.t, err)
+	return rt
 }
 
 // appDef is a task definition with a health check, which the fake
@@ -460,4 +468,56 @@ func TestDeposedLeaderStopsItsLoops(t *testing.T) {
 	b.waitLeader()
 	assert.Greater(t, b.o.LeaderStatus().Term, term)
 	require.Eventually(t, func() bool { return a.o.LeaderStatus().Leader == "b" }, replicaWait, poll, "a follows b")
+}
+
+// TestReplicasOnAThreeMemberCluster: three replicas on a three-member etcd
+// cluster. The leader closes in the middle of a rolling deployment of six
+// tasks and an etcd member is killed; the deployment completes under the
+// new leader, no task runs twice and no container is left over; the member
+// comes back.
+func TestReplicasOnAThreeMemberCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three etcd processes")
+	}
+	members := etcdtest.StartCluster(t, 3)
+	a := startReplicaOn(t, "a", members.Endpoints(), stevedore.WithSeed(1))
+	a.waitLeader()
+	b := startReplicaOn(t, "b", members.Endpoints(), stevedore.WithSeed(2))
+	c := startReplicaOn(t, "c", members.Endpoints(), stevedore.WithSeed(3))
+	b.createCluster()
+	runtimes := []*fake.Runtime{b.addInstance("i-1", "a"), b.addInstance("i-2", "b")}
+	v1 := c.register("v1")
+	c.createService("web", v1, 6)
+	b.waitRunning("web", 6, v1)
+
+	v2 := c.register("v2")
+	_, err := c.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+	require.NoError(t, err)
+	require.NoError(t, a.o.Close())
+	members.Members[0].Kill(t)
+	require.Eventually(t, func() bool { return b.o.LeaderStatus().Leading != c.o.LeaderStatus().Leading }, replicaWait, poll,
+		"b or c leads")
+	tasks := b.waitRunning("web", 6, v2)
+	members.Members[0].Restart(t)
+
+	ids := map[string]bool{}
+	for _, tk := range tasks {
+		assert.False(t, ids[tk.ID()], "task %s twice", tk.ID())
+		ids[tk.ID()] = true
+	}
+	all, err := b.o.AllTaskArns(t.Context(), stevedore.ListTasksInput{Cluster: "test", ServiceName: "web"})
+	require.NoError(t, err)
+	assert.Len(t, all, 6, "no task desired RUNNING beyond the six")
+	require.Eventually(t, func() bool {
+		running := 0
+		for _, rt := range runtimes {
+			for _, ctr := range rt.Containers() {
+				if ctr.Info.State == runtime.StateRunning {
+					running++
+				}
+			}
+		}
+		return running == 6
+	}, replicaWait, poll, "six containers run, one per task: none left over")
+	c.waitRunning("web", 6, v2) // with the member back
 }
