@@ -1,7 +1,6 @@
 package leader_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/internal/etcdtest"
 	"github.com/stevedore-io/stevedore/internal/leader"
+	"github.com/stevedore-io/stevedore/internal/testutil"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/etcd"
 	"github.com/stevedore-io/stevedore/store/storetest"
@@ -52,10 +52,10 @@ type replica struct {
 	elector *leader.Elector
 
 	mu       sync.Mutex
-	terms    int             // how many times Lead was called
-	leading  store.Store     // the store of the running term; nil between terms
-	statuses []leader.Status // every Notify
-	log      syncBuffer      // what the elector logs
+	terms    int                 // how many times Lead was called
+	leading  store.Store         // the store of the running term; nil between terms
+	statuses []leader.Status     // every Notify
+	log      testutil.SyncBuffer // what the elector logs
 
 	stop func()
 	done chan error
@@ -127,24 +127,6 @@ func startReplica(t *testing.T, name string, endpoints ...string) *replica {
 	}()
 	t.Cleanup(r.stop)
 	return r
-}
-
-// syncBuffer is a bytes.Buffer for a logger and a test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func codec() store.Codec {
