@@ -521,3 +521,31 @@ func TestReplicasOnAThreeMemberCluster(t *testing.T) {
 	}, replicaWait, poll, "six containers run, one per task: none left over")
 	c.waitRunning("web", 6, v2) // with the member back
 }
+
+// TestReplicaClosesWithoutEtcd: a leader cut off from etcd still closes
+// promptly: nothing waits for etcd longer than a bounded request (the
+// longest is the agent's last word, marking its instance disconnected,
+// which gives up after 5 s).
+func TestReplicaClosesWithoutEtcd(t *testing.T) {
+	srv := etcdtest.Start(t)
+	proxy := etcdtest.StartProxy(t, srv.Endpoints[0])
+	a := startReplica(t, "a", proxy.Endpoint)
+	a.waitLeader()
+	a.createCluster()
+	a.addInstance("i-1", "a")
+	a.createService("web", a.register("v1"), 2)
+	a.waitRunning("web", 2, "app:1")
+
+	proxy.Cut()
+	closed := make(chan error, 1)
+	start := time.Now()
+	go func() { closed <- a.o.Close() }()
+	select {
+	case err := <-closed:
+		assert.NoError(t, err)
+		t.Logf("closed in %v without etcd", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Close did not return within 10 s without etcd")
+	}
+	assert.False(t, a.o.LeaderStatus().Leading)
+}
