@@ -16,6 +16,11 @@
 // the command line win. The access key comes from STEVEDORE_ACCESS_KEY_ID
 // and STEVEDORE_SECRET_ACCESS_KEY (or the file); it is never logged.
 // SIGINT or SIGTERM shuts the server down gracefully.
+//
+// The state is kept in memory, unless -etcd names an etcd cluster: then
+// several servers with the same -etcd and -etcd-prefix are replicas of one
+// control plane (stevedore.WithEtcd). Each serves the API and runs its
+// host's instance; the elected leader runs the loops that must run once.
 package main
 
 import (
@@ -72,6 +77,12 @@ type config struct {
 	Memory          int    `json:"memory"`
 	NetworkSlots    int    `json:"network-slots"`
 	LogLevel        string `json:"log-level"`
+	// Etcd, EtcdPrefix, ReplicaName and LeaseTTL make this server one
+	// replica of a control plane on etcd (etcd.go).
+	Etcd        string `json:"etcd"`
+	EtcdPrefix  string `json:"etcd-prefix"`
+	ReplicaName string `json:"replica-name"`
+	LeaseTTL    int    `json:"lease-ttl"` // seconds
 }
 
 func defaults() config {
@@ -105,6 +116,10 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&cfg.Memory, "memory", cfg.Memory, "MiB of memory this host offers")
 	fs.IntVar(&cfg.NetworkSlots, "network-slots", cfg.NetworkSlots, "task networks this host offers")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&cfg.Etcd, "etcd", cfg.Etcd, "etcd endpoints, comma-separated: keep the state there, as one of several replicas")
+	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "the installation's etcd key prefix (/stevedore when empty)")
+	fs.StringVar(&cfg.ReplicaName, "replica-name", cfg.ReplicaName, "this replica's name in the leader election (host:pid when empty)")
+	fs.IntVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL, "seconds of the leader's lease (10 when 0)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -151,7 +166,12 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 
-	orc, err := stevedore.New(stevedore.WithLogger(log))
+	storeOpts, closeStore, err := storeOptions(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	orc, err := stevedore.New(append(storeOpts, stevedore.WithLogger(log))...)
 	if err != nil {
 		return err
 	}
