@@ -1,0 +1,336 @@
+package stevedore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stevedore-io/stevedore"
+	"github.com/stevedore-io/stevedore/agent"
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/state"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
+	"github.com/stevedore-io/stevedore/runtime"
+	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/bolt"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// errCrashed is what a crashed process's writes get: nothing it does after
+// the crash reaches the file.
+var errCrashed = errors.New("test: the process was killed")
+
+// crashStore is the durable store of one process. crash models kill -9:
+// from then on no write of the process reaches the file (Update fails
+// before it touches the store), so whatever the process's components and
+// agents do while they are being torn down in-process (an agent marking
+// its instance disconnected, a runner writing a last status) is lost, as
+// it would be with the process gone.
+type crashStore struct {
+	store.Store
+	crashed atomic.Bool
+}
+
+func (s *crashStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if s.crashed.Load() {
+		return errCrashed
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// crashEnv is an env whose Orchestrator keeps its state in a data directory
+// (store/bolt, as WithDataDir opens it) and can be killed and started
+// again on it. The hosts outlive the control plane: each instance keeps its
+// fake runtime and fake network, whose containers and namespaces go on
+// while no Orchestrator runs, and the instances register again with them
+// when a new Orchestrator starts, as ECS agents coming back do. External
+// systems (target groups, listener rules) given in opts outlive it too.
+type crashEnv struct {
+	*env
+	dir  string
+	opts []stevedore.Option
+	cs   *crashStore
+	// registered are the instances as registered, runtime and network
+	// included, in order.
+	registered []stevedore.RegisterInstanceInput
+	networks   map[string]*netfake.Provider
+}
+
+// newCrashEnv starts an Orchestrator with opts on a new data directory,
+// with cluster "test" and instances fake instances i-0, i-1, ... in zones
+// a, b, c.
+func newCrashEnv(t *testing.T, instances int, opts []stevedore.Option, fakeOpts ...fake.Option) *crashEnv {
+	t.Helper()
+	e := &crashEnv{dir: filepath.Join(t.TempDir(), "data"), opts: opts, networks: map[string]*netfake.Provider{}}
+	o := e.boot(t)
+	e.env = &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}, opts: fakeOpts}
+	_, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "test"})
+	require.NoError(t, err)
+	for i := range instances {
+		id := fmt.Sprintf("i-%d", i)
+		rt := fake.New(fakeOpts...)
+		t.Cleanup(rt.Close)
+		nw := netfake.New()
+		e.runtimes[id], e.networks[id] = rt, nw
+		in := stevedore.RegisterInstanceInput{
+			Cluster: "test", InstanceID: id,
+			Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
+			Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + string(rune('a'+i%3))},
+			Runtime:    rt, Network: nw,
+		}
+		e.registered = append(e.registered, in)
+		_, err := o.RegisterContainerInstance(e.ctx, in)
+		require.NoError(t, err)
+	}
+	return e
+}
+
+// boot opens the data directory as WithDataDir does and starts an
+// Orchestrator on it.
+func (e *crashEnv) boot(t *testing.T) *stevedore.Orchestrator {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(e.dir, 0o700))
+	bs, err := bolt.Open(filepath.Join(e.dir, "state.db"), bolt.WithCodec(state.Codec()))
+	require.NoError(t, err)
+	e.cs = &crashStore{Store: bs}
+	cs := e.cs
+	o, err := stevedore.New(append([]stevedore.Option{stevedore.WithSeed(1), stevedore.WithTaskRetention(3 * time.Hour),
+		stevedore.WithStore(cs)}, e.opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, o.Close())
+		require.NoError(t, cs.Store.Close())
+	})
+	return o
+}
+
+// crash kills the running Orchestrator as kill -9 would: nothing it writes
+// from now on is kept; the file is released (the kernel drops the lock of
+// a dead process) and its goroutines are stopped. Containers and networks
+// keep running.
+func (e *crashEnv) crash() {
+	e.t.Helper()
+	e.cs.crashed.Store(true)
+	require.NoError(e.t, e.cs.Store.Close())
+	require.NoError(e.t, e.o.Close())
+}
+
+// restart starts a new Orchestrator on the data directory and registers
+// every instance again with its runtime and network.
+func (e *crashEnv) restart() {
+	e.t.Helper()
+	e.o = e.boot(e.t)
+	for _, in := range e.registered {
+		_, err := e.o.RegisterContainerInstance(e.ctx, in)
+		require.NoError(e.t, err)
+	}
+}
+
+// crashAndRestart is crash, down for a while, then restart.
+func (e *crashEnv) crashAndRestart(down time.Duration) {
+	e.t.Helper()
+	e.crash()
+	time.Sleep(down)
+	synctest.Wait()
+	e.restart()
+}
+
+// starts counts the containers started on every instance so far.
+func (e *crashEnv) starts() int {
+	n := 0
+	for _, rt := range e.runtimes {
+		n += len(rt.CallsTo(fake.MethodStart))
+	}
+	return n
+}
+
+// taskIDs are the IDs of the tasks of the cluster that are not STOPPED,
+// and of every task, as stored.
+func (e *crashEnv) allTasks() []*state.Task {
+	e.t.Helper()
+	var out []*state.Task
+	require.NoError(e.t, e.o.Store().View(e.ctx, func(tx store.ReadTx) error {
+		var err error
+		out, err = store.List[*state.Task](tx, state.KindTasks)
+		return err
+	}))
+	return out
+}
+
+// checkNoOrphans checks the hosts against the store: every container and
+// every task network belongs to a task of its instance that is not STOPPED
+// (a STOPPED task's containers are deleted and its namespace torn down),
+// and every RUNNING task has each of its containers running, once.
+func (e *crashEnv) checkNoOrphans() {
+	e.t.Helper()
+	live := map[string]*state.Task{}
+	for _, tk := range e.allTasks() {
+		if tk.LastStatus != task.Stopped {
+			live[tk.ID()] = tk
+		}
+	}
+	running := map[string]int{} // task ID -> running containers
+	for inst, rt := range e.runtimes {
+		for _, c := range rt.Containers() {
+			id := c.Info.Labels[agent.LabelTask]
+			tk, ok := live[id]
+			if !assert.True(e.t, ok, "container %s on %s (%s) is left for task %q, which is STOPPED or unknown", c.Info.ID, inst, c.Info.State, id) {
+				continue
+			}
+			assert.Equal(e.t, inst, tk.ContainerInstanceID(), "container %s runs on another instance than its task", c.Info.ID)
+			if c.Info.State == runtime.StateRunning {
+				running[id]++
+			}
+		}
+		for _, id := range e.networks[inst].TaskIDs() {
+			assert.Contains(e.t, live, id, "network of task %s on %s is left", id, inst)
+		}
+	}
+	for id, tk := range live {
+		if tk.LastStatus == task.Running {
+			assert.Equal(e.t, len(tk.Containers), running[id], "task %s is RUNNING: each of its containers runs once", id)
+		}
+	}
+}
+
+// liveIDs are the IDs of the tasks that are not STOPPED, with their
+// task definitions.
+func (e *crashEnv) liveIDs() map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	for _, tk := range e.allTasks() {
+		if tk.LastStatus != task.Stopped {
+			out[tk.ID()] = tk.TaskDefinitionRef()
+		}
+	}
+	return out
+}
+
+// TestKilledOrchestratorAdoptsServicesAndTasks: a service and a standalone
+// task run when the process is killed; the next process on the same data
+// directory, with the instances registered again, adopts their containers
+// (no container created or started again), keeps the service's desired
+// count and its deployment, places nothing new and leaves nothing behind.
+func TestKilledOrchestratorAdoptsServicesAndTasks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnv(t, 3, nil)
+		ref := e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 3})
+		require.NoError(t, err)
+		before := e.waitSteady("web", 5*time.Minute)
+		run, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		live := e.liveIDs()
+		require.Len(t, live, 4)
+		starts := e.starts()
+		insts, err := e.o.DescribeContainerInstances(e.ctx, "test")
+		require.NoError(t, err)
+
+		e.crashAndRestart(10 * time.Minute)
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+
+		after := e.service("web")
+		assert.True(t, after.Steady)
+		assert.Equal(t, 3, after.DesiredCount)
+		assert.Equal(t, 3, after.RunningCount)
+		assert.Equal(t, before.Deployments[0].ID, after.Deployments[0].ID, "the same deployment")
+		assert.Equal(t, live, e.liveIDs(), "the same tasks, nothing placed again")
+		assert.Len(t, e.allTasks(), 4, "no task created")
+		assert.Equal(t, starts, e.starts(), "no container started again")
+		for _, tk := range e.tasks(stevedore.ListTasksInput{}) {
+			assert.Equal(t, task.Running, tk.LastStatus, "task %s", tk.ID())
+			assert.Equal(t, task.Healthy, tk.HealthStatus, "task %s", tk.ID())
+		}
+		again, err := e.o.DescribeContainerInstances(e.ctx, "test")
+		require.NoError(t, err)
+		for i := range insts {
+			assert.Equal(t, insts[i].Remaining, again[i].Remaining, "reservations of %s kept", insts[i].ID)
+			assert.True(t, again[i].AgentConnected)
+		}
+		e.checkNoOrphans()
+
+		// The adopted tasks are driven as before.
+		_, err = e.o.StopTask(e.ctx, "test", run.Tasks[0].ID(), "done")
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		got, err := e.o.DescribeTasks(e.ctx, "test", run.Tasks[0].ID())
+		require.NoError(t, err)
+		assert.Equal(t, task.Stopped, got[0].LastStatus)
+		e.checkNoOrphans()
+	})
+}
+
+// TestContainersThatDiedWhileDownAreHandled: while no Orchestrator runs,
+// the container of a service's task and that of a standalone task exit.
+// After the restart the service's task is STOPPED and replaced, and the
+// standalone task is STOPPED with ECS's reason; the others are adopted.
+func TestContainersThatDiedWhileDownAreHandled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnv(t, 2, nil)
+		ref := e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+		run, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		svcTasks := e.tasks(stevedore.ListTasksInput{ServiceName: "web"})
+		require.Len(t, svcTasks, 2)
+		dead, kept := svcTasks[0], svcTasks[1]
+		standalone := run.Tasks[0]
+
+		e.crash()
+		exit := func(tk *task.Task, code int) {
+			for _, c := range e.runtimes[tk.ContainerInstanceID()].Containers() {
+				if c.Info.Labels[agent.LabelTask] == tk.ID() {
+					require.NoError(t, e.runtimes[tk.ContainerInstanceID()].Exit(c.Info.ID, code))
+				}
+			}
+		}
+		exit(dead, 1)
+		exit(standalone, 0)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		e.restart()
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+
+		s := e.waitSteady("web", 5*time.Minute)
+		assert.Equal(t, 2, s.RunningCount)
+		byID := map[string]*task.Task{}
+		for _, tk := range e.tasks(stevedore.ListTasksInput{DesiredStatus: task.Stopped}) {
+			byID[tk.ID()] = tk
+		}
+		for _, tk := range e.tasks(stevedore.ListTasksInput{}) {
+			byID[tk.ID()] = tk
+		}
+		require.Contains(t, byID, dead.ID())
+		assert.Equal(t, task.Stopped, byID[dead.ID()].LastStatus)
+		assert.Equal(t, task.EssentialContainerExited, byID[dead.ID()].StopCode)
+		require.Contains(t, byID, standalone.ID())
+		assert.Equal(t, task.Stopped, byID[standalone.ID()].LastStatus)
+		assert.Equal(t, task.EssentialContainerExited, byID[standalone.ID()].StopCode)
+		assert.Equal(t, task.ReasonEssentialContainerExited, byID[standalone.ID()].StoppedReason)
+		require.NotNil(t, byID[standalone.ID()].Containers[0].ExitCode)
+		assert.Equal(t, 0, *byID[standalone.ID()].Containers[0].ExitCode)
+		assert.Equal(t, task.Running, byID[kept.ID()].LastStatus, "the other task is adopted")
+		running := e.tasks(stevedore.ListTasksInput{ServiceName: "web", DesiredStatus: task.Running})
+		assert.Len(t, running, 2, "the dead task is replaced")
+		e.checkNoOrphans()
+	})
+}
