@@ -21,6 +21,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/bolt"
 	"github.com/stevedore-io/stevedore/task"
@@ -333,4 +334,71 @@ func TestContainersThatDiedWhileDownAreHandled(t *testing.T) {
 		assert.Len(t, running, 2, "the dead task is replaced")
 		e.checkNoOrphans()
 	})
+}
+
+// TestRollingDeploymentContinuesAfterAKill kills the process at moments
+// all along a rolling deployment of 4 tasks (minimumHealthyPercent 50,
+// maximumPercent 100: 2 old stop before 2 new start), and restarts it on
+// the same data directory. The deployment continues where it was: the same
+// deployment completes, each old task is replaced once (4 new tasks in all,
+// none placed twice), the bounds hold across the restart (never more than 4
+// tasks RUNNING or PENDING), and nothing is left on the hosts.
+func TestRollingDeploymentContinuesAfterAKill(t *testing.T) {
+	for _, at := range []time.Duration{0, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second,
+		5 * time.Second, 8 * time.Second, 13 * time.Second, 21 * time.Second, 34 * time.Second, 55 * time.Second, 89 * time.Second} {
+		t.Run(at.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newCrashEnv(t, 4, nil)
+				e.register("v1")
+				_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+					Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 4,
+					DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(50), MaximumPercent: ptr(100)},
+				})
+				require.NoError(t, err)
+				e.waitSteady("web", 10*time.Minute)
+				v2 := e.register("v2")
+				_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+				require.NoError(t, err)
+				primary := e.service("web").Deployments[0]
+				require.Equal(t, v2, primary.TaskDefinition)
+				time.Sleep(at)
+				synctest.Wait()
+				e.checkBounds(4)
+
+				e.crash()
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				e.restart()
+				s := e.waitSteady("web", 20*time.Minute)
+				require.Len(t, s.Deployments, 1)
+				assert.Equal(t, primary.ID, s.Deployments[0].ID, "the deployment in progress completed")
+				assert.Equal(t, service.RolloutCompleted, s.Deployments[0].RolloutState)
+				assert.Equal(t, 4, s.RunningCount)
+				created := map[string]int{}
+				for _, tk := range e.allTasks() {
+					created[tk.TaskDefinitionRef()]++
+					if tk.TaskDefinitionRef() == v2 {
+						assert.Equal(t, task.Running, tk.LastStatus, "task %s of v2", tk.ID())
+					} else {
+						assert.Equal(t, task.Stopped, tk.LastStatus, "task %s of v1", tk.ID())
+					}
+				}
+				assert.Equal(t, map[string]int{"web:1": 4, v2: 4}, created, "each old task replaced once")
+				e.checkNoOrphans()
+			})
+		})
+	}
+}
+
+// checkBounds checks that no more than limit tasks of the cluster are
+// wanted (desired RUNNING) and not STOPPED: what maximumPercent bounds.
+func (e *crashEnv) checkBounds(limit int) {
+	e.t.Helper()
+	n := 0
+	for _, tk := range e.allTasks() {
+		if tk.DesiredStatus == task.Running && tk.LastStatus != task.Stopped {
+			n++
+		}
+	}
+	assert.LessOrEqual(e.t, n, limit, "tasks desired RUNNING")
 }
