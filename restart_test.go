@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -401,4 +402,144 @@ func (e *crashEnv) checkBounds(limit int) {
 		}
 	}
 	assert.LessOrEqual(e.t, n, limit, "tasks desired RUNNING")
+}
+
+// TestBlueGreenShiftResumesAfterAKill kills the process 20 minutes into a
+// canary's 30-minute bake and keeps it down 5 minutes. The restarted
+// process keeps the canary's weights, shifts all production traffic 30
+// minutes after the canary started (counted from the stored start, not
+// from the restart), bakes 5 minutes from there, and only then stops blue.
+// Target-group membership comes back as it was: no task is deregistered
+// or registered again by the restart.
+func TestBlueGreenShiftResumesAfterAKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		groupA := &recordingGroup{name: "tg-a", targets: map[string]string{}}
+		groupB := &recordingGroup{name: "tg-b", targets: map[string]string{}}
+		prod, test := &fakeRule{name: "prod"}, &fakeRule{name: "test"}
+		e := newCrashEnv(t, 3, []stevedore.Option{
+			stevedore.WithTargetGroups(groupA, groupB), stevedore.WithListenerRules(prod, test),
+		})
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3, LoadBalancers: blueGreenLB,
+			DeploymentConfiguration: service.DeploymentConfiguration{
+				Strategy: service.StrategyCanary, BakeTime: 5 * time.Minute,
+				CanaryConfiguration: &service.CanaryConfiguration{CanaryPercent: 10, CanaryBakeTime: 30 * time.Minute},
+			},
+		})
+		require.NoError(t, err)
+		e.waitSteady("web", 10*time.Minute)
+		blue := e.liveIDs()
+		v2 := e.register("v2")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		bg := &blueGreenEnv{env: e.env}
+		s := bg.waitStage(t, service.StageProductionTrafficShift, 10*time.Minute)
+		synctest.Wait()
+		require.Equal(t, map[string]int{"tg-a": 900, "tg-b": 100}, prod.current(), "the canary")
+		canaryAt := prod.changes()[len(prod.changes())-1].at
+		green := s.Deployments[0].ID
+		time.Sleep(20 * time.Minute)
+		synctest.Wait()
+		inA, inB := groupA.snapshot(), groupB.snapshot()
+		logA, logB := len(groupA.logSince(0)), len(groupB.logSince(0))
+		require.Len(t, inA, 3)
+		require.Len(t, inB, 3)
+		prodChanges := len(prod.changes())
+
+		e.crashAndRestart(5 * time.Minute)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Equal(t, map[string]int{"tg-a": 900, "tg-b": 100}, prod.current(), "the canary's weights after the restart")
+		assert.Equal(t, inA, groupA.snapshot(), "tg-a keeps its targets")
+		assert.Equal(t, inB, groupB.snapshot(), "tg-b keeps its targets")
+		assert.Equal(t, green, e.service("web").Deployments[0].ID)
+
+		s = e.waitSteady("web", time.Hour)
+		assert.Equal(t, v2, s.TaskDefinition)
+		changes := prod.changes()[prodChanges:]
+		require.NotEmpty(t, changes)
+		assert.Equal(t, map[string]int{"tg-a": 0, "tg-b": 1000}, changes[0].weights)
+		assert.Equal(t, 30*time.Minute, changes[0].at.Sub(canaryAt).Round(10*time.Second),
+			"all traffic on green 30 minutes after the canary started, not 30 minutes after the restart")
+		for id := range blue {
+			tk := e.task(id)
+			assert.Equal(t, task.Stopped, tk.DesiredStatus)
+			assert.Equal(t, 5*time.Minute, tk.StoppingAt.Sub(changes[0].at).Round(10*time.Second), "blue task %s stopped after the bake", id)
+		}
+		var leave []string
+		for id := range blue {
+			leave = append(leave, "-"+id)
+		}
+		assert.ElementsMatch(t, leave, groupA.logSince(logA), "tg-a: blue leaves, nothing else")
+		assert.Empty(t, groupB.logSince(logB), "tg-b: nothing registered again")
+		e.checkNoOrphans()
+	})
+}
+
+// logSince is g's registrations ("+id") and deregistrations ("-id") from
+// the nth on.
+func (g *recordingGroup) logSince(n int) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.log[n:])
+}
+
+// gatedGroup is a recordingGroup whose deregistrations hang while its gate
+// is shut: the process is killed before the load balancer heard of them.
+type gatedGroup struct {
+	*recordingGroup
+	shut atomic.Bool
+	gate chan struct{}
+}
+
+func (g *gatedGroup) Deregister(id string) error {
+	if g.shut.Load() {
+		<-g.gate
+		return errCrashed
+	}
+	return g.recordingGroup.Deregister(id)
+}
+
+// TestTargetOfATaskStoppedBeforeTheKillIsDeregisteredAfterIt: a service
+// task is stopped, but the process is killed before its target group heard
+// of it (the deregistration hangs, and the task reaches STOPPED once the
+// agent's drain wait is over). The restarted process deregisters it: no
+// target is left in a group for a task that is gone, and the tasks that run
+// stay registered.
+func TestTargetOfATaskStoppedBeforeTheKillIsDeregisteredAfterIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &gatedGroup{recordingGroup: &recordingGroup{targets: map[string]string{}}, gate: make(chan struct{})}
+		e := newCrashEnv(t, 2, []stevedore.Option{stevedore.WithTargetGroups(g)})
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
+			LoadBalancers: []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "app", ContainerPort: 8080}}})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+		require.Len(t, g.snapshot(), 2)
+
+		g.shut.Store(true)
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(1)})
+		require.NoError(t, err)
+		time.Sleep(agent.MaxDrainWait + time.Minute)
+		synctest.Wait()
+		stopped := e.tasks(stevedore.ListTasksInput{ServiceName: "web", DesiredStatus: task.Stopped})
+		require.Len(t, stopped, 1)
+		require.Equal(t, task.Stopped, stopped[0].LastStatus)
+		require.Contains(t, g.snapshot(), stopped[0].ID(), "the group did not hear of it")
+
+		e.cs.crashed.Store(true)
+		close(g.gate) // the hung call dies with the process, and any later one
+		e.crash()
+		g.shut.Store(false)
+		time.Sleep(time.Minute)
+		e.restart()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		running := e.tasks(stevedore.ListTasksInput{ServiceName: "web"})
+		require.Len(t, running, 1)
+		assert.Equal(t, map[string]string{running[0].ID(): g.snapshot()[running[0].ID()]}, g.snapshot(),
+			"only the running task is a target")
+		e.checkNoOrphans()
+	})
 }
