@@ -543,3 +543,100 @@ func TestTargetOfATaskStoppedBeforeTheKillIsDeregisteredAfterIt(t *testing.T) {
 		e.checkNoOrphans()
 	})
 }
+
+// TestCircuitBreakerCountsAcrossAKill: a deployment whose tasks fail to
+// start is killed after 2 of its 3 allowed failures; the restarted process
+// keeps the count, so the third failure trips the breaker and rolls back
+// (3 failed tasks in all, not 3 more).
+func TestCircuitBreakerCountsAcrossAKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnv(t, 4, nil, fake.WithImage("web:v2", fake.Behavior{StartError: errors.New("exec format error")}))
+		v1 := e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 4,
+			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(100), MaximumPercent: ptr(125),
+				CircuitBreaker: &service.CircuitBreaker{Enable: true, Rollback: true}},
+		})
+		require.NoError(t, err)
+		e.waitSteady("web", 10*time.Minute)
+		v2 := e.register("v2")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		for e.service("web").Deployments[0].FailedTasks < 2 {
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		require.Equal(t, 2, e.service("web").Deployments[0].FailedTasks)
+
+		e.crashAndRestart(time.Minute)
+		s := e.waitSteady("web", time.Hour)
+		assert.Equal(t, v1, s.TaskDefinition, "rolled back")
+		failed := 0
+		for _, tk := range e.allTasks() {
+			if tk.TaskDefinitionRef() == v2 {
+				assert.Equal(t, task.TaskFailedToStart, tk.StopCode)
+				failed++
+			}
+		}
+		assert.Equal(t, 3, failed, "the breaker tripped at the third failure")
+		for _, d := range s.Deployments {
+			if d.TaskDefinition == v2 {
+				assert.Equal(t, service.RolloutFailed, d.RolloutState)
+				assert.Equal(t, 3, d.FailedTasks)
+			}
+		}
+		e.checkNoOrphans()
+	})
+}
+
+// TestStartThrottlingHoldsAcrossAKill: a service whose tasks keep failing
+// to start is throttled; killed and restarted at once, the process waits
+// out the delay due after the last failure before it launches again,
+// rather than launching at once.
+func TestStartThrottlingHoldsAcrossAKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnv(t, 1, nil, fake.WithImage("web:v1", fake.Behavior{StartError: errors.New("exec format error")}))
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
+		require.NoError(t, err)
+		// Until the delay after the last failure is long.
+		var failed []*state.Task
+		for len(failed) < 6 {
+			time.Sleep(time.Second)
+			synctest.Wait()
+			failed = failed[:0]
+			for _, tk := range e.allTasks() {
+				if tk.LastStatus == task.Stopped {
+					failed = append(failed, tk)
+				}
+			}
+		}
+		require.Len(t, failed, 6, "not 7 at once")
+		for _, tk := range e.allTasks() {
+			require.Equal(t, task.Stopped, tk.LastStatus, "nothing in flight")
+		}
+		last := failed[0].StoppedAt
+		for _, tk := range failed {
+			if tk.StoppedAt.After(last) {
+				last = tk.StoppedAt
+			}
+		}
+		due := last.Add(service.ThrottleDelay(6))
+		require.Greater(t, service.ThrottleDelay(6), time.Minute)
+
+		e.crashAndRestart(time.Second)
+		time.Sleep(time.Until(due) + time.Minute)
+		synctest.Wait()
+		var next []time.Time
+		for _, tk := range e.allTasks() {
+			if tk.CreatedAt.After(last) {
+				next = append(next, tk.CreatedAt)
+			}
+		}
+		require.NotEmpty(t, next, "it launches again once the delay is over")
+		for _, at := range next {
+			assert.False(t, at.Before(due), "launched %v before the delay due after the last failure was over", due.Sub(at))
+		}
+		assert.True(t, e.service("web").Deployments[0].Throttled)
+	})
+}
