@@ -17,6 +17,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/agent"
+	"github.com/stevedore-io/stevedore/autoscaling"
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
@@ -638,5 +639,55 @@ func TestStartThrottlingHoldsAcrossAKill(t *testing.T) {
 			assert.False(t, at.Before(due), "launched %v before the delay due after the last failure was over", due.Sub(at))
 		}
 		assert.True(t, e.service("web").Deployments[0].Throttled)
+	})
+}
+
+// TestAutoScalingCooldownHoldsAcrossAKill: a service scaled out on a
+// custom metric, whose metric then drops, is killed 2 minutes into its
+// 10-minute scale-in cooldown and restarted a minute later: it keeps its
+// desired count, and scales in once the cooldown counted from the stored
+// scale-out is over, not from the restart.
+func TestAutoScalingCooldownHoldsAcrossAKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		queue := &gauge{v: 20}
+		e := newCrashEnv(t, 2, []stevedore.Option{stevedore.WithMetrics(map[string]stevedore.MetricFunc{"queue": queue.read})})
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		require.NoError(t, err)
+		e.waitSteady("web", 10*time.Minute)
+		e.scalable(1, 10, autoscaling.TargetTrackingPolicy{Name: "q", Metric: "queue", TargetValue: 10,
+			ScaleOutCooldown: 10 * time.Minute, ScaleInCooldown: 10 * time.Minute})
+		out := e.waitDesired(4, 2*time.Minute)
+		queue.set(2)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		require.Equal(t, 4, e.service("web").DesiredCount)
+
+		e.crashAndRestart(time.Minute)
+		e.holdsDesired(4, out.Add(10*time.Minute).Sub(time.Now())-10*time.Second)
+		in := e.waitDesired(1, 5*time.Minute)
+		assert.Less(t, in.Sub(out), 12*time.Minute, "the cooldown counts from the scale-out, not the restart")
+		assert.WithinDuration(t, out, e.history().LastScaleOut, time.Second)
+		e.waitSteady("web", 5*time.Minute)
+		e.checkNoOrphans()
+	})
+}
+
+// TestAutoScalingOnCPUDoesNotJumpAfterAKill: the scaler's previous CPU
+// reading of each task is not stored (the first evaluation after a restart
+// only takes a reading, as after a task starts), so a restart delays a CPU
+// decision by one period and never makes one on half the data: a service
+// at its target stays put across the restart.
+func TestAutoScalingOnCPUDoesNotJumpAfterAKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnv(t, 2, nil, busy(0.45))
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		require.NoError(t, err)
+		e.waitSteady("web", 10*time.Minute)
+		e.scalable(1, 4, autoscaling.TargetTrackingPolicy{Name: "cpu", Metric: autoscaling.ECSServiceAverageCPUUtilization, TargetValue: 45})
+		e.holdsDesired(2, 5*time.Minute)
+		e.crashAndRestart(30 * time.Second)
+		e.holdsDesired(2, 10*time.Minute)
 	})
 }
