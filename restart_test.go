@@ -67,6 +67,8 @@ type crashEnv struct {
 	// included, in order.
 	registered []stevedore.RegisterInstanceInput
 	networks   map[string]*netfake.Provider
+	// down is true between crash and restart.
+	down bool
 }
 
 // newCrashEnv starts an Orchestrator with opts on a new data directory,
@@ -74,28 +76,55 @@ type crashEnv struct {
 // a, b, c.
 func newCrashEnv(t *testing.T, instances int, opts []stevedore.Option, fakeOpts ...fake.Option) *crashEnv {
 	t.Helper()
+	e := newCrashEnvWith(t, stevedore.CreateClusterInput{Name: "test"}, opts, fakeOpts...)
+	for i := range instances {
+		e.add(stevedore.RegisterInstanceInput{InstanceID: fmt.Sprintf("i-%d", i),
+			Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + string(rune('a'+i%3))}})
+	}
+	return e
+}
+
+// newCrashEnvWith starts an Orchestrator with opts on a new data
+// directory, with cluster c and no instances.
+func newCrashEnvWith(t *testing.T, c stevedore.CreateClusterInput, opts []stevedore.Option, fakeOpts ...fake.Option) *crashEnv {
+	t.Helper()
 	e := &crashEnv{dir: filepath.Join(t.TempDir(), "data"), opts: opts, networks: map[string]*netfake.Provider{}}
 	o := e.boot(t)
 	e.env = &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}, opts: fakeOpts}
-	_, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{Name: "test"})
+	_, err := o.CreateCluster(e.ctx, c)
 	require.NoError(t, err)
-	for i := range instances {
-		id := fmt.Sprintf("i-%d", i)
-		rt := fake.New(fakeOpts...)
-		t.Cleanup(rt.Close)
-		nw := netfake.New()
-		e.runtimes[id], e.networks[id] = rt, nw
-		in := stevedore.RegisterInstanceInput{
-			Cluster: "test", InstanceID: id,
-			Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
-			Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + string(rune('a'+i%3))},
-			Runtime:    rt, Network: nw,
-		}
-		e.registered = append(e.registered, in)
-		_, err := o.RegisterContainerInstance(e.ctx, in)
-		require.NoError(t, err)
-	}
 	return e
+}
+
+// add registers an instance of cluster "test" with a fake runtime and a
+// fake network of its own, which restart registers again (an instance
+// added while the Orchestrator is down registers then); in's zero
+// Resources take 4 vCPU, 8 GiB and 10 network slots.
+func (e *crashEnv) add(in stevedore.RegisterInstanceInput) {
+	e.t.Helper()
+	rt := fake.New(e.env.opts...)
+	e.t.Cleanup(rt.Close)
+	nw := netfake.New()
+	e.runtimes[in.InstanceID], e.networks[in.InstanceID] = rt, nw
+	in.Cluster = "test"
+	if in.Resources.CPU == 0 {
+		in.Resources = cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10}
+	}
+	in.Runtime, in.Network = rt, nw
+	e.registered = append(e.registered, in)
+	if e.down {
+		return // it registers when the Orchestrator starts again
+	}
+	_, err := e.o.RegisterContainerInstance(e.ctx, in)
+	require.NoError(e.t, err)
+}
+
+// gone takes instance id away with its host: it does not register again,
+// and checkNoOrphans no longer looks at it.
+func (e *crashEnv) gone(id string) {
+	e.registered = slices.DeleteFunc(e.registered, func(in stevedore.RegisterInstanceInput) bool { return in.InstanceID == id })
+	delete(e.runtimes, id)
+	delete(e.networks, id)
 }
 
 // boot opens the data directory as WithDataDir does and starts an
@@ -126,13 +155,14 @@ func (e *crashEnv) crash() {
 	e.cs.crashed.Store(true)
 	require.NoError(e.t, e.cs.Store.Close())
 	require.NoError(e.t, e.o.Close())
+	e.down = true
 }
 
 // restart starts a new Orchestrator on the data directory and registers
 // every instance again with its runtime and network.
 func (e *crashEnv) restart() {
 	e.t.Helper()
-	e.o = e.boot(e.t)
+	e.o, e.down = e.boot(e.t), false
 	for _, in := range e.registered {
 		_, err := e.o.RegisterContainerInstance(e.ctx, in)
 		require.NoError(e.t, err)
@@ -689,5 +719,64 @@ func TestAutoScalingOnCPUDoesNotJumpAfterAKill(t *testing.T) {
 		e.holdsDesired(2, 5*time.Minute)
 		e.crashAndRestart(30 * time.Second)
 		e.holdsDesired(2, 10*time.Minute)
+	})
+}
+
+// TestSpotReclaimDeadlineSurvivesAKill: a Spot instance is interrupted
+// (two minutes' notice) and the process is killed 30 seconds later, before
+// anything moved, for 30 seconds. The restarted process keeps the stored
+// reclaim time: the service's tasks move to on-demand capacity within the
+// notice, and at the reclaim time (not two minutes after the restart) the
+// standalone task on the Spot instance stops with SpotInterruption and the
+// instance goes INACTIVE.
+func TestSpotReclaimDeadlineSurvivesAKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnvWith(t, stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
+			{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
+			{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
+		}}, nil)
+		zone := map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}
+		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-spot", CapacityProvider: "spot", Attributes: zone})
+		ref := e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+		require.NoError(t, err)
+		standalone := out.Tasks[0].ID()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		require.NoError(t, e.o.InterruptSpotInstance(e.ctx, "test", "i-spot", 0))
+		reclaim := time.Now().Add(2 * time.Minute)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+
+		e.crash()
+		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zone})
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		e.restart()
+		time.Sleep(time.Until(reclaim) - 5*time.Second)
+		synctest.Wait()
+		moved := e.tasks(stevedore.ListTasksInput{ServiceName: "web"})
+		require.Len(t, moved, 2)
+		for _, tk := range moved {
+			assert.Equal(t, "i-od", tk.ContainerInstanceID(), "task %s moved within the notice", tk.ID())
+			assert.Equal(t, task.Running, tk.LastStatus)
+		}
+		assert.Equal(t, task.Running, e.task(standalone).LastStatus, "standalone tasks run until the capacity goes")
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		tk := e.task(standalone)
+		assert.Equal(t, task.Stopped, tk.LastStatus)
+		assert.Equal(t, task.SpotInterruption, tk.StopCode)
+		assert.WithinDuration(t, reclaim, tk.StoppingAt, 5*time.Second, "stopped at the stored reclaim time")
+		insts, err := e.o.DescribeContainerInstances(e.ctx, "test", "i-spot")
+		require.NoError(t, err)
+		assert.Equal(t, cluster.StatusInactive, insts[0].Status)
+		s := e.waitSteady("web", 5*time.Minute)
+		assert.Equal(t, 2, s.RunningCount)
+		e.checkNoOrphans()
 	})
 }
