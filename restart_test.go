@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/stevedore-io/stevedore/agent"
 	"github.com/stevedore-io/stevedore/autoscaling"
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/discovery"
 	"github.com/stevedore-io/stevedore/internal/state"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -779,4 +781,39 @@ func TestSpotReclaimDeadlineSurvivesAKill(t *testing.T) {
 		assert.Equal(t, 2, s.RunningCount)
 		e.checkNoOrphans()
 	})
+}
+
+// TestDiscoveryRecordsComeBackAfterAKill runs in real time (the DNS server
+// reads real UDP sockets, which a synctest bubble cannot wait on): the
+// records of a service's tasks, kept in memory by the discovery loop, are
+// rebuilt from the store by the restarted process, with the same
+// addresses, and no task is started again for it.
+func TestDiscoveryRecordsComeBackAfterAKill(t *testing.T) {
+	t.Parallel()
+	cfg := discovery.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	e := newCrashEnv(t, 1, []stevedore.Option{stevedore.WithServiceDiscovery(cfg)})
+	td, _, err := task.ParseDefinition([]byte(`{"family":"web","networkMode":"awsvpc","containerDefinitions":[
+		{"name":"web","image":"web:1","memory":64,"command":["sleep","infinity"],"portMappings":[{"containerPort":8080}]}]}`))
+	require.NoError(t, err)
+	_, err = e.o.RegisterTaskDefinition(e.ctx, td)
+	require.NoError(t, err)
+	_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+	require.NoError(t, err)
+	var before []netip.Addr
+	require.Eventually(t, func() bool {
+		before, err = e.o.Resolver().LookupHost(e.ctx, "web.local")
+		return err == nil && len(before) == 2
+	}, 10*time.Second, 20*time.Millisecond, "two tasks answer web.local")
+	starts := e.starts()
+
+	e.crash()
+	e.restart()
+	var after []netip.Addr
+	require.Eventually(t, func() bool {
+		after, err = e.o.Resolver().LookupHost(e.ctx, "web.local")
+		return err == nil && len(after) == 2
+	}, 10*time.Second, 20*time.Millisecond, "two tasks answer web.local after the restart")
+	assert.ElementsMatch(t, before, after)
+	assert.Equal(t, starts, e.starts(), "nothing started again")
 }
