@@ -22,6 +22,7 @@ import (
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/discovery"
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/network"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
@@ -816,4 +817,62 @@ func TestDiscoveryRecordsComeBackAfterAKill(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "two tasks answer web.local after the restart")
 	assert.ElementsMatch(t, before, after)
 	assert.Equal(t, starts, e.starts(), "nothing started again")
+}
+
+// TestSecurityGroupMembersFollowTasksThatDiedWhileDown: group db lets in
+// tcp:5432 from the members of group app. While no Orchestrator runs, one
+// of the two app tasks dies. After the restart it is STOPPED, and the db
+// task's inbound rules name only the member left: a dead task's address
+// (which the pool may give to the next task) is not let in.
+func TestSecurityGroupMembersFollowTasksThatDiedWhileDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnv(t, 1, nil)
+		e.register("v1")
+		_, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "app"})
+		require.NoError(t, err)
+		_, err = e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "db",
+			IngressRules: []network.IngressRule{fromGroups(5432, "app")}})
+		require.NoError(t, err)
+		run := func(group string) string {
+			out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups(group)})
+			require.NoError(t, err)
+			return out.Tasks[0].ID()
+		}
+		db, app1, app2 := run("db"), run("app"), run("app")
+		settle()
+		nw := e.networks["i-0"]
+		dbAddr := addrOf(t, nw, db, 5432)
+		addr1, addr2 := addrOf(t, nw, app1, 0).Addr(), addrOf(t, nw, app2, 0).Addr()
+		require.NoError(t, nw.Check(app1, network.ProtocolTCP, dbAddr))
+		require.NoError(t, nw.Check(app2, network.ProtocolTCP, dbAddr))
+		sources := func() []string {
+			p, ok := nw.Ingress(db)
+			require.True(t, ok)
+			var out []string
+			for _, r := range p.Rules {
+				out = append(out, r.String())
+			}
+			return out
+		}
+		require.ElementsMatch(t, []string{"tcp:5432 from " + addr1.String() + "/32," + addr2.String() + "/32"}, sources())
+
+		e.crash()
+		for _, c := range e.runtimes["i-0"].Containers() {
+			if c.Info.Labels[agent.LabelTask] == app1 {
+				require.NoError(t, e.runtimes["i-0"].Exit(c.Info.ID, 137))
+			}
+		}
+		time.Sleep(time.Minute)
+		e.restart()
+		settle()
+		assert.Equal(t, task.Stopped, e.task(app1).LastStatus)
+		assert.Equal(t, []string{"tcp:5432 from " + addr2.String() + "/32"}, sources(), "only the member left")
+		require.NoError(t, nw.Check(app2, network.ProtocolTCP, dbAddr))
+
+		// A new member is let in.
+		app3 := run("app")
+		settle()
+		require.NoError(t, nw.Check(app3, network.ProtocolTCP, dbAddr))
+		e.checkNoOrphans()
+	})
 }
