@@ -876,3 +876,70 @@ func TestSecurityGroupMembersFollowTasksThatDiedWhileDown(t *testing.T) {
 		e.checkNoOrphans()
 	})
 }
+
+// TestRunAndStopBurstsSurviveAKill kills the process at moments along a
+// burst of RunTask and StopTask calls (tasks in every state of their
+// lifecycle), restarts it and checks that every task ends as it was asked:
+// desired RUNNING tasks run, each once, the others are STOPPED; that the
+// instances' reservations add up to the tasks that hold them; and that
+// nothing is left on the hosts.
+func TestRunAndStopBurstsSurviveAKill(t *testing.T) {
+	for _, at := range []time.Duration{0, 10 * time.Millisecond, 100 * time.Millisecond, time.Second, 2 * time.Second,
+		5 * time.Second, 15 * time.Second, 31 * time.Second, 40 * time.Second} {
+		t.Run(at.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newCrashEnv(t, 2, nil)
+				e.register("v1")
+				out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 6})
+				require.NoError(t, err)
+				require.Len(t, out.Tasks, 6)
+				settle()
+				for _, tk := range out.Tasks[:3] {
+					_, err := e.o.StopTask(e.ctx, "test", tk.ID(), "burst")
+					require.NoError(t, err)
+				}
+				more, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 4})
+				require.NoError(t, err)
+				_, err = e.o.StopTask(e.ctx, "test", more.Tasks[0].ID(), "burst")
+				require.NoError(t, err)
+				time.Sleep(at)
+				synctest.Wait()
+
+				e.crashAndRestart(time.Minute)
+				time.Sleep(2 * time.Minute)
+				synctest.Wait()
+				reserved := map[string]cluster.Resources{}
+				starts := map[string]int{}
+				for _, rt := range e.runtimes {
+					for _, c := range rt.CallsTo(fake.MethodStart) {
+						starts[c.ID]++
+					}
+				}
+				for _, tk := range e.allTasks() {
+					if tk.DesiredStatus == task.Running {
+						assert.Equal(t, task.Running, tk.LastStatus, "task %s", tk.ID())
+					} else {
+						assert.Equal(t, task.Stopped, tk.LastStatus, "task %s", tk.ID())
+					}
+					if !tk.Released {
+						r := reserved[tk.ContainerInstanceID()]
+						r.CPU += tk.Reserved.CPU
+						r.Memory += tk.Reserved.Memory
+						reserved[tk.ContainerInstanceID()] = r
+					}
+				}
+				for id, n := range starts {
+					assert.Equal(t, 1, n, "container %s started once", id)
+				}
+				insts, err := e.o.DescribeContainerInstances(e.ctx, "test")
+				require.NoError(t, err)
+				for _, inst := range insts {
+					assert.Equal(t, reserved[inst.ID].CPU, inst.Registered.CPU-inst.Remaining.CPU, "cpu reserved on %s", inst.ID)
+					assert.Equal(t, reserved[inst.ID].Memory, inst.Registered.Memory-inst.Remaining.Memory, "memory reserved on %s", inst.ID)
+				}
+				assert.Len(t, e.liveIDs(), 6)
+				e.checkNoOrphans()
+			})
+		})
+	}
+}
