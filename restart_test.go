@@ -1,10 +1,8 @@
 package stevedore_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -28,35 +26,20 @@ import (
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
-	"github.com/stevedore-io/stevedore/store/bolt"
 	"github.com/stevedore-io/stevedore/task"
 )
 
-// errCrashed is what a crashed process's writes get: nothing it does after
-// the crash reaches the file.
+// errCrashed is what a killed process's calls to the outside world get.
 var errCrashed = errors.New("test: the process was killed")
 
-// crashStore is the durable store of one process. crash models kill -9:
-// from then on no write of the process reaches the file (Update fails
-// before it touches the store), so whatever the process's components and
-// agents do while they are being torn down in-process (an agent marking
-// its instance disconnected, a runner writing a last status) is lost, as
-// it would be with the process gone.
-type crashStore struct {
-	store.Store
-	crashed atomic.Bool
-}
-
-func (s *crashStore) Update(ctx context.Context, fn func(store.Tx) error) error {
-	if s.crashed.Load() {
-		return errCrashed
-	}
-	return s.Store.Update(ctx, fn)
-}
-
 // crashEnv is an env whose Orchestrator keeps its state in a data directory
-// (store/bolt, as WithDataDir opens it) and can be killed and started
-// again on it. The hosts outlive the control plane: each instance keeps its
+// (WithDataDir) and can be killed and started again on it. crash models
+// kill -9: it closes the Orchestrator's store first, so that from then on
+// nothing the process writes reaches the file (store/bolt lets a running
+// Update finish, and fails every later one), and only then stops the
+// process's components and agents in-process; whatever they would write on
+// their way out (an agent marking its instance disconnected, a runner a
+// last status) is lost, as it would be with the process gone. The hosts outlive the control plane: each instance keeps its
 // fake runtime and fake network, whose containers and namespaces go on
 // while no Orchestrator runs, and the instances register again with them
 // when a new Orchestrator starts, as ECS agents coming back do. External
@@ -65,7 +48,6 @@ type crashEnv struct {
 	*env
 	dir  string
 	opts []stevedore.Option
-	cs   *crashStore
 	// registered are the instances as registered, runtime and network
 	// included, in order.
 	registered []stevedore.RegisterInstanceInput
@@ -130,22 +112,13 @@ func (e *crashEnv) gone(id string) {
 	delete(e.networks, id)
 }
 
-// boot opens the data directory as WithDataDir does and starts an
-// Orchestrator on it.
+// boot starts an Orchestrator on the data directory.
 func (e *crashEnv) boot(t *testing.T) *stevedore.Orchestrator {
 	t.Helper()
-	require.NoError(t, os.MkdirAll(e.dir, 0o700))
-	bs, err := bolt.Open(filepath.Join(e.dir, "state.db"), bolt.WithCodec(state.Codec()))
-	require.NoError(t, err)
-	e.cs = &crashStore{Store: bs}
-	cs := e.cs
 	o, err := stevedore.New(append([]stevedore.Option{stevedore.WithSeed(1), stevedore.WithTaskRetention(3 * time.Hour),
-		stevedore.WithStore(cs)}, e.opts...)...)
+		stevedore.WithDataDir(e.dir)}, e.opts...)...)
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		require.NoError(t, o.Close())
-		require.NoError(t, cs.Store.Close())
-	})
+	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	return o
 }
 
@@ -155,8 +128,7 @@ func (e *crashEnv) boot(t *testing.T) *stevedore.Orchestrator {
 // keep running.
 func (e *crashEnv) crash() {
 	e.t.Helper()
-	e.cs.crashed.Store(true)
-	require.NoError(e.t, e.cs.Store.Close())
+	require.NoError(e.t, e.o.Store().Close())
 	require.NoError(e.t, e.o.Close())
 	e.down = true
 }
@@ -562,7 +534,7 @@ func TestTargetOfATaskStoppedBeforeTheKillIsDeregisteredAfterIt(t *testing.T) {
 		require.Equal(t, task.Stopped, stopped[0].LastStatus)
 		require.Contains(t, g.snapshot(), stopped[0].ID(), "the group did not hear of it")
 
-		e.cs.crashed.Store(true)
+		require.NoError(t, e.o.Store().Close()) // the kill, before the hung call returns
 		close(g.gate) // the hung call dies with the process, and any later one
 		e.crash()
 		g.shut.Store(false)
