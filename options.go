@@ -80,13 +80,20 @@ func WithDataDir(dir string) Option {
 // dataFile is the durable store's file in a WithDataDir directory.
 const dataFile = "state.db"
 
-// openDataDir opens the durable store of a WithDataDir directory.
+// openDataDir opens the durable store of a WithDataDir directory. No other
+// process can hold it, so no agent found connected in it is: they ran in
+// the process that had the directory before, and connect again as their
+// instances register (state.DisconnectAgents).
 func openDataDir(dir string) (store.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("stevedore: data directory: %w", err)
 	}
 	s, err := bolt.Open(filepath.Join(dir, dataFile), bolt.WithCodec(state.Codec()))
 	if err != nil {
+		return nil, fmt.Errorf("stevedore: data directory: %w", err)
+	}
+	if err := state.DisconnectAgents(context.Background(), s); err != nil {
+		_ = s.Close()
 		return nil, fmt.Errorf("stevedore: data directory: %w", err)
 	}
 	return s, nil

@@ -134,14 +134,27 @@ func (e *crashEnv) crash() {
 }
 
 // restart starts a new Orchestrator on the data directory and registers
-// every instance again with its runtime and network.
-func (e *crashEnv) restart() {
+// every instance again with its runtime and network, except those in
+// away (their hosts are not back yet: comeBack registers them).
+func (e *crashEnv) restart(away ...string) {
 	e.t.Helper()
 	e.o, e.down = e.boot(e.t), false
 	for _, in := range e.registered {
+		if slices.Contains(away, in.InstanceID) {
+			continue
+		}
 		_, err := e.o.RegisterContainerInstance(e.ctx, in)
 		require.NoError(e.t, err)
 	}
+}
+
+// comeBack registers instance id again, with its runtime and network.
+func (e *crashEnv) comeBack(id string) {
+	e.t.Helper()
+	i := slices.IndexFunc(e.registered, func(in stevedore.RegisterInstanceInput) bool { return in.InstanceID == id })
+	require.GreaterOrEqual(e.t, i, 0, "instance %s", id)
+	_, err := e.o.RegisterContainerInstance(e.ctx, e.registered[i])
+	require.NoError(e.t, err)
 }
 
 // crashAndRestart is crash, down for a while, then restart.
@@ -535,7 +548,7 @@ func TestTargetOfATaskStoppedBeforeTheKillIsDeregisteredAfterIt(t *testing.T) {
 		require.Contains(t, g.snapshot(), stopped[0].ID(), "the group did not hear of it")
 
 		require.NoError(t, e.o.Store().Close()) // the kill, before the hung call returns
-		close(g.gate) // the hung call dies with the process, and any later one
+		close(g.gate)                           // the hung call dies with the process, and any later one
 		e.crash()
 		g.shut.Store(false)
 		time.Sleep(time.Minute)
@@ -914,4 +927,51 @@ func TestRunAndStopBurstsSurviveAKill(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestNothingIsPlacedOnAnInstanceWhoseAgentIsNotBack: after a kill, the
+// agents of the instances are gone with the process; until an instance
+// registers again its agent is disconnected, and placement keeps new
+// tasks off it (ECS places nothing on an instance whose agent is not
+// connected): a service scaled out while one host is not back places
+// every new task on the other, where they run, rather than leaving them
+// PROVISIONING on a host that may never return. When the host does come
+// back, its task is adopted.
+func TestNothingIsPlacedOnAnInstanceWhoseAgentIsNotBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnv(t, 2, nil)
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+		live := e.liveIDs()
+		starts := e.starts()
+
+		e.crash()
+		time.Sleep(time.Minute)
+		e.restart("i-1")
+		insts, err := e.o.DescribeContainerInstances(e.ctx, "test", "i-1")
+		require.NoError(t, err)
+		assert.False(t, insts[0].AgentConnected, "i-1's agent died with the process and is not back")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(4)})
+		require.NoError(t, err)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+			if _, old := live[tk.ID()]; old {
+				continue
+			}
+			assert.Equal(t, "i-0", tk.ContainerInstanceID(), "new task %s placed on an instance without its agent", tk.ID())
+			assert.Equal(t, task.Running, tk.LastStatus, "new task %s", tk.ID())
+		}
+
+		e.comeBack("i-1")
+		s := e.waitSteady("web", 5*time.Minute)
+		assert.Equal(t, 4, s.RunningCount)
+		for id := range live {
+			assert.Equal(t, task.Running, e.task(id).LastStatus, "task %s adopted", id)
+		}
+		assert.Equal(t, starts+2, e.starts(), "only the 2 new tasks started")
+		e.checkNoOrphans()
+	})
 }
