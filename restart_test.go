@@ -104,14 +104,6 @@ func (e *crashEnv) add(in stevedore.RegisterInstanceInput) {
 	require.NoError(e.t, err)
 }
 
-// gone takes instance id away with its host: it does not register again,
-// and checkNoOrphans no longer looks at it.
-func (e *crashEnv) gone(id string) {
-	e.registered = slices.DeleteFunc(e.registered, func(in stevedore.RegisterInstanceInput) bool { return in.InstanceID == id })
-	delete(e.runtimes, id)
-	delete(e.networks, id)
-}
-
 // boot starts an Orchestrator on the data directory.
 func (e *crashEnv) boot(t *testing.T) *stevedore.Orchestrator {
 	t.Helper()
@@ -547,8 +539,10 @@ func TestTargetOfATaskStoppedBeforeTheKillIsDeregisteredAfterIt(t *testing.T) {
 		require.Equal(t, task.Stopped, stopped[0].LastStatus)
 		require.Contains(t, g.snapshot(), stopped[0].ID(), "the group did not hear of it")
 
-		require.NoError(t, e.o.Store().Close()) // the kill, before the hung call returns
-		close(g.gate)                           // the hung call dies with the process, and any later one
+		// The kill, then the hung call returns: it died with the process,
+		// and so does any later one.
+		require.NoError(t, e.o.Store().Close())
+		close(g.gate)
 		e.crash()
 		g.shut.Store(false)
 		time.Sleep(time.Minute)
