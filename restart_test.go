@@ -969,3 +969,51 @@ func TestNothingIsPlacedOnAnInstanceWhoseAgentIsNotBack(t *testing.T) {
 		e.checkNoOrphans()
 	})
 }
+
+// slowGroup is a recordingGroup whose targets take an hour to drain while
+// held busy, but which reports a deregistration delay of 5 minutes: the
+// drain's stored deadline decides when a stopping task gets SIGTERM.
+type slowGroup struct{ *recordingGroup }
+
+func (slowGroup) DeregistrationDelay() time.Duration { return 5 * time.Minute }
+
+// TestDrainDeadlineSurvivesAKill: a task stopping behind a target group
+// that does not drain is killed a minute into its drain and restarted a
+// minute later. It stays DEACTIVATING (no SIGTERM at the restart), and gets
+// SIGTERM at the stored deadline (the delay plus 5 s from the stop), not a
+// delay after the restart.
+func TestDrainDeadlineSurvivesAKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := slowGroup{&recordingGroup{targets: map[string]string{}, fakeHealth: fakeHealth{delay: time.Hour}}}
+		e := newCrashEnv(t, 2, []stevedore.Option{stevedore.WithTargetGroups(g)})
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
+			LoadBalancers: []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "app", ContainerPort: 8080}}})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+		synctest.Wait()
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+			g.hold(tk.ID(), true)
+		}
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(1)})
+		require.NoError(t, err)
+		synctest.Wait()
+		stopping := e.tasks(stevedore.ListTasksInput{ServiceName: "web", DesiredStatus: task.Stopped})
+		require.Len(t, stopping, 1)
+		id := stopping[0].ID()
+		require.Equal(t, task.Deactivating, stopping[0].LastStatus)
+		deadline := time.Now().Add(5*time.Minute + 5*time.Second)
+
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		e.crashAndRestart(time.Minute)
+		synctest.Wait()
+		assert.Equal(t, task.Deactivating, e.task(id).LastStatus, "still draining after the restart")
+		assert.True(t, e.env.sigterm(id).IsZero(), "no SIGTERM at the restart")
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		assert.WithinDuration(t, deadline, e.env.sigterm(id), time.Second, "SIGTERM at the stored deadline")
+		assert.Equal(t, task.Stopped, e.task(id).LastStatus)
+		e.checkNoOrphans()
+	})
+}
