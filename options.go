@@ -81,9 +81,11 @@ func WithDataDir(dir string) Option {
 const dataFile = "state.db"
 
 // openDataDir opens the durable store of a WithDataDir directory. No other
-// process can hold it, so no agent found connected in it is: they ran in
-// the process that had the directory before, and connect again as their
-// instances register (state.DisconnectAgents).
+// process can hold it, so nothing that ran in the process that had it
+// before runs any more: no agent found connected in it is (they connect
+// again as their instances register: state.DisconnectAgents), and the
+// alarm watches of deployments in progress start over
+// (state.RestartAlarmWatches).
 func openDataDir(dir string) (store.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("stevedore: data directory: %w", err)
@@ -92,7 +94,11 @@ func openDataDir(dir string) (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stevedore: data directory: %w", err)
 	}
-	if err := state.DisconnectAgents(context.Background(), s); err != nil {
+	err = state.DisconnectAgents(context.Background(), s)
+	if err == nil {
+		err = state.RestartAlarmWatches(context.Background(), s, time.Now())
+	}
+	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("stevedore: data directory: %w", err)
 	}

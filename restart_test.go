@@ -1,6 +1,7 @@
 package stevedore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -1014,6 +1015,49 @@ func TestDrainDeadlineSurvivesAKill(t *testing.T) {
 		synctest.Wait()
 		assert.WithinDuration(t, deadline, e.env.sigterm(id), time.Second, "SIGTERM at the stored deadline")
 		assert.Equal(t, task.Stopped, e.task(id).LastStatus)
+		e.checkNoOrphans()
+	})
+}
+
+// TestAlarmBakeIsWatchedInFullAcrossAKill: a rolling deployment with an
+// alarm (2 of 2 datapoints a minute apart: a bake of 3 minutes) enters its
+// bake, and the alarm starts breaching; the process is killed 30 seconds
+// later and down 2 minutes. The alarm's datapoints were in the killed
+// process's memory, and none were taken while it was down: the restarted
+// process does not let the bake end before the alarm has been watched a
+// full bake time again, so the alarm fires and the deployment rolls back,
+// rather than completing unwatched.
+func TestAlarmBakeIsWatchedInFullAcrossAKill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var fire atomic.Bool
+		e := newCrashEnv(t, 3, []stevedore.Option{stevedore.WithAlarms(stevedore.Alarm{
+			Name:      "errors",
+			Predicate: func(context.Context) (bool, error) { return fire.Load(), nil },
+			Period:    time.Minute, EvaluationPeriods: 2, DatapointsToAlarm: 2,
+		})})
+		v1 := e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 2,
+			DeploymentConfiguration: service.DeploymentConfiguration{
+				Alarms: &service.DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true}},
+		})
+		require.NoError(t, err)
+		e.waitSteady("web", 10*time.Minute)
+		v2 := e.register("v2")
+		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, err)
+		for e.service("web").Deployments[0].LifecycleStage != service.StageBakeTime {
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		fire.Store(true)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+
+		e.crashAndRestart(2 * time.Minute)
+		s := e.waitSteady("web", 20*time.Minute)
+		assert.Equal(t, v1, s.TaskDefinition, "rolled back on the alarm")
+		assert.NotEmpty(t, s.Deployments[0].RollbackOf)
 		e.checkNoOrphans()
 	})
 }

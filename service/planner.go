@@ -723,12 +723,27 @@ func (p *planner) alarmsBaked(d *Deployment, converged bool) bool {
 	if d.LifecycleStage != StageBakeTime {
 		d.LifecycleStage, d.StageStartedAt = StageBakeTime, p.in.Now
 	}
-	if end := d.StageStartedAt.Add(p.in.AlarmBakeTime); p.in.Now.Before(end) {
+	if end := p.alarmBakeEnd(d, d.StageStartedAt.Add(p.in.AlarmBakeTime)); p.in.Now.Before(end) {
 		p.requeue(end)
 		return false
 	}
 	d.LifecycleStage, d.StageStartedAt = "", time.Time{}
 	return true
+}
+
+// alarmBakeEnd is when the bake of deployment d, due to end at end, may
+// end with its alarms watched long enough: no sooner than AlarmBakeTime
+// after their present watch began (Deployment.AlarmsWatchedFrom), when
+// its alarms are enabled.
+func (p *planner) alarmBakeEnd(d *Deployment, end time.Time) time.Time {
+	a := p.in.Config.Alarms
+	if a == nil || !a.Enable || p.in.AlarmBakeTime <= 0 || d.AlarmsWatchedFrom.IsZero() || d.RollbackOf != "" {
+		return end
+	}
+	if watched := d.AlarmsWatchedFrom.Add(p.in.AlarmBakeTime); watched.After(end) {
+		return watched
+	}
+	return end
 }
 
 func taskList(ids []string) string {

@@ -404,6 +404,40 @@ func TestRollingAlarmBakeTime(t *testing.T) {
 	assert.True(t, p.Steady)
 }
 
+// TestRollingAlarmBakeWaitsForAFullWatch: a watch of the alarms that began
+// after the bake did (a restart during it: the datapoints died with the
+// process) holds the bake until AlarmBakeTime after the watch began; an
+// earlier watch changes nothing.
+func TestRollingAlarmBakeWaitsForAFullWatch(t *testing.T) {
+	t.Parallel()
+	c := cfg(100, 200)
+	c.Alarms = &DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true}
+	for _, tc := range []struct {
+		name    string
+		watched time.Time
+		end     time.Time
+	}{
+		{"not recorded", time.Time{}, t0.Add(4 * time.Minute)},
+		{"watched before the bake", t0, t0.Add(4 * time.Minute)},
+		{"watched again during the bake", t0.Add(3 * time.Minute), t0.Add(6 * time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := rolling(2, c, nil)
+			in.Deployments = in.Deployments[:1]
+			in.Deployments[0].LifecycleStage, in.Deployments[0].StageStartedAt = StageBakeTime, t0.Add(time.Minute)
+			in.Deployments[0].AlarmsWatchedFrom = tc.watched
+			in.Tasks = running("new", 2)
+			in.AlarmBakeTime = 3 * time.Minute
+			in.Now = tc.end.Add(-time.Second)
+			p := Compute(in)
+			assert.Equal(t, RolloutInProgress, p.Deployments[0].RolloutState, "baking")
+			assert.Equal(t, tc.end, p.RequeueAt)
+			in.Now = tc.end
+			assert.Equal(t, RolloutCompleted, Compute(in).Deployments[0].RolloutState, "baked")
+		})
+	}
+}
+
 func TestRollingAlarmWithoutRollbackFails(t *testing.T) {
 	t.Parallel()
 	c := cfg(100, 200)

@@ -292,6 +292,9 @@ func (tc *Shift) watchAlarms(ctx context.Context, svc *state.Service) {
 	if !ok {
 		return
 	}
+	// The alarms' datapoints start over with this watch: the planner
+	// bakes no sooner than a full window from now.
+	tc.wg.Go(func() { tc.recordWatchStart(wctx, key, d.ID, tc.cfg.Now()) })
 	for _, name := range a.AlarmNames {
 		alarm, ok := tc.cfg.Alarms[name]
 		if !ok {
@@ -351,6 +354,34 @@ func (tc *Shift) watch(ctx context.Context, key, deployment string, a Alarm) {
 		tc.log.Info("alarm fired", "alarm", a.Name, "service", key, "deployment", deployment)
 		tc.recordFailure(ctx, key, deployment, func(d *service.Deployment) *string { return &d.AlarmFired }, reason)
 		return
+	}
+}
+
+// recordWatchStart writes when the present watch of deployment's alarms
+// began (service.Deployment.AlarmsWatchedFrom), unless the deployment is no
+// longer primary or a later start is recorded; it retries until it
+// succeeds or ctx ends.
+func (tc *Shift) recordWatchStart(ctx context.Context, key, deployment string, at time.Time) {
+	for ctx.Err() == nil {
+		err := tc.cfg.Store.Update(ctx, func(tx store.Tx) error {
+			cur, err := store.Get[*state.Service](tx, state.KindServices, key)
+			if err != nil {
+				return err
+			}
+			if len(cur.Deployments) == 0 || cur.Deployments[0].ID != deployment || !cur.Deployments[0].AlarmsWatchedFrom.Before(at) {
+				return nil
+			}
+			next := cur.Copy()
+			next.Deployments[0].AlarmsWatchedFrom = at
+			return tx.Update(next)
+		})
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(trafficRetry):
+		}
 	}
 }
 
