@@ -1061,3 +1061,37 @@ func TestAlarmBakeIsWatchedInFullAcrossAKill(t *testing.T) {
 		e.checkNoOrphans()
 	})
 }
+
+// TestDaemonKeepsItsTaskOnAnInstanceThatIsNotBackYet: a daemon service's
+// task on an instance whose agent has not come back after a kill is not
+// stopped or placed again; when the instance registers again, its task is
+// adopted.
+func TestDaemonKeepsItsTaskOnAnInstanceThatIsNotBackYet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnv(t, 2, nil)
+		e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "agent", TaskDefinition: "web",
+			SchedulingStrategy: service.Daemon})
+		require.NoError(t, err)
+		e.waitSteady("agent", 5*time.Minute)
+		live := e.liveIDs()
+		require.Len(t, live, 2)
+		starts := e.starts()
+
+		e.crash()
+		time.Sleep(time.Minute)
+		e.restart("i-1")
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		assert.Len(t, e.allTasks(), 2, "nothing placed again")
+		for _, tk := range e.allTasks() {
+			assert.Equal(t, task.Running, tk.DesiredStatus, "task %s on %s", tk.ID(), tk.ContainerInstanceID())
+		}
+		e.comeBack("i-1")
+		s := e.waitSteady("agent", 5*time.Minute)
+		assert.Equal(t, 2, s.RunningCount)
+		assert.Equal(t, live, e.liveIDs())
+		assert.Equal(t, starts, e.starts())
+		e.checkNoOrphans()
+	})
+}

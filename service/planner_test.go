@@ -457,6 +457,28 @@ func TestRollingAlarmWithoutRollbackFails(t *testing.T) {
 	assert.Equal(t, RolloutInProgress, Compute(in).Deployments[0].RolloutState)
 }
 
+// TestDaemonKeepsTasksWhileAgentsAreAway: the task on an instance whose
+// agent is disconnected stays (ECS does not stop it for that) and counts;
+// no task is started on such an instance.
+func TestDaemonKeepsTasksWhileAgentsAreAway(t *testing.T) {
+	t.Parallel()
+	in := Input{
+		Service: "agent", Strategy: Daemon,
+		Deployments: []Deployment{{ID: "d1", Status: Primary, TaskDefinition: "agent:1", RolloutState: RolloutInProgress, CreatedAt: t0}},
+		Instances: []InstanceState{
+			{ID: "i-0", Eligible: true}, {ID: "i-1", Eligible: true, AgentDisconnected: true},
+			{ID: "i-2", Eligible: true, AgentDisconnected: true},
+		},
+		Tasks: running("d1", 2), // on i-0 and i-1
+		Now:   t0,
+	}
+	p := Compute(in)
+	assert.Empty(t, p.Stops, "the task on i-1 stays")
+	assert.Empty(t, p.Starts, "nothing starts on i-2 while its agent is away")
+	assert.Equal(t, 2, p.Deployments[0].DesiredCount)
+	assert.Equal(t, RolloutCompleted, p.Deployments[0].RolloutState)
+}
+
 func TestDaemon(t *testing.T) {
 	t.Parallel()
 	in := Input{
