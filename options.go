@@ -66,7 +66,10 @@ func WithStore(s store.Store) Option {
 // so that it survives a crash or a restart: a new Orchestrator on the same
 // directory finds its clusters, definitions, services and tasks again. A
 // second process on the same directory is refused (the file is locked).
-// The Orchestrator closes the store on Close. WithStore wins over it.
+// Register the instances again after a restart, as ECS agents coming back
+// do: until an instance does, its agent counts as disconnected and nothing
+// new is placed there; its agent then adopts the containers that still
+// run. The Orchestrator closes the store on Close. WithStore wins over it.
 func WithDataDir(dir string) Option {
 	return func(o *options) error {
 		if dir == "" {
