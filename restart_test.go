@@ -141,6 +141,14 @@ func (e *crashEnv) restart(away ...string) {
 	}
 }
 
+// gone takes instance id away with its host: it does not register again,
+// and checkNoOrphans no longer looks at it.
+func (e *crashEnv) gone(id string) {
+	e.registered = slices.DeleteFunc(e.registered, func(in stevedore.RegisterInstanceInput) bool { return in.InstanceID == id })
+	delete(e.runtimes, id)
+	delete(e.networks, id)
+}
+
 // comeBack registers instance id again, with its runtime and network.
 func (e *crashEnv) comeBack(id string) {
 	e.t.Helper()
@@ -1092,6 +1100,59 @@ func TestDaemonKeepsItsTaskOnAnInstanceThatIsNotBackYet(t *testing.T) {
 		assert.Equal(t, 2, s.RunningCount)
 		assert.Equal(t, live, e.liveIDs())
 		assert.Equal(t, starts, e.starts())
+		e.checkNoOrphans()
+	})
+}
+
+// TestSpotCapacityReclaimedWhileDown: a Spot instance is interrupted and
+// the process killed within the notice; the capacity is reclaimed while
+// no process runs, and the host never comes back. The restarted process
+// reclaims it at once: the instance goes INACTIVE, and its tasks, which no
+// agent will ever report, are STOPPED with SpotInterruption, their
+// reservations given back; the service runs its tasks on the on-demand
+// instance and reaches a steady state.
+func TestSpotCapacityReclaimedWhileDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCrashEnvWith(t, stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
+			{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
+			{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
+		}}, nil)
+		zone := map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}
+		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-spot", CapacityProvider: "spot", Attributes: zone})
+		ref := e.register("v1")
+		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
+		require.NoError(t, err)
+		e.waitSteady("web", 5*time.Minute)
+		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+		require.NoError(t, err)
+		standalone := out.Tasks[0].ID()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		onSpot := e.liveIDs()
+		require.NoError(t, e.o.InterruptSpotInstance(e.ctx, "test", "i-spot", 0))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+
+		e.crash()
+		e.gone("i-spot")
+		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zone})
+		time.Sleep(5 * time.Minute)
+		e.restart()
+		s := e.waitSteady("web", 5*time.Minute)
+		assert.Equal(t, 2, s.RunningCount)
+		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
+			assert.Equal(t, "i-od", tk.ContainerInstanceID())
+		}
+		for id := range onSpot {
+			tk := e.task(id)
+			assert.Equal(t, task.Stopped, tk.LastStatus, "task %s", id)
+			assert.Equal(t, task.SpotInterruption, tk.StopCode, "task %s", id)
+		}
+		assert.Equal(t, "Your Spot Task was interrupted.", e.task(standalone).StoppedReason)
+		insts, err := e.o.DescribeContainerInstances(e.ctx, "test", "i-spot")
+		require.NoError(t, err)
+		assert.Equal(t, cluster.StatusInactive, insts[0].Status)
+		assert.Equal(t, insts[0].Registered.Memory, insts[0].Remaining.Memory, "reservations given back")
 		e.checkNoOrphans()
 	})
 }
