@@ -246,14 +246,8 @@ func (e *crashEnv) liveIDs() map[string]string {
 func TestKilledOrchestratorAdoptsServicesAndTasks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 3, nil)
-		ref := e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 3})
-		require.NoError(t, err)
-		before := e.waitSteady("web", 5*time.Minute)
-		run, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
-		require.NoError(t, err)
-		time.Sleep(time.Minute)
-		synctest.Wait()
+		standalone := e.serviceAndTask(3)
+		before := e.service("web")
 		live := e.liveIDs()
 		require.Len(t, live, 4)
 		starts := e.starts()
@@ -285,13 +279,11 @@ func TestKilledOrchestratorAdoptsServicesAndTasks(t *testing.T) {
 		e.checkNoOrphans()
 
 		// The adopted tasks are driven as before.
-		_, err = e.o.StopTask(e.ctx, "test", run.Tasks[0].ID(), "done")
+		_, err = e.o.StopTask(e.ctx, "test", standalone, "done")
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err := e.o.DescribeTasks(e.ctx, "test", run.Tasks[0].ID())
-		require.NoError(t, err)
-		assert.Equal(t, task.Stopped, got[0].LastStatus)
+		assert.Equal(t, task.Stopped, e.task(standalone).LastStatus)
 		e.checkNoOrphans()
 	})
 }
@@ -303,18 +295,10 @@ func TestKilledOrchestratorAdoptsServicesAndTasks(t *testing.T) {
 func TestContainersThatDiedWhileDownAreHandled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 2, nil)
-		ref := e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
-		require.NoError(t, err)
-		e.waitSteady("web", 5*time.Minute)
-		run, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
-		require.NoError(t, err)
-		time.Sleep(time.Minute)
-		synctest.Wait()
+		standalone := e.task(e.serviceAndTask(2))
 		svcTasks := e.tasks(stevedore.ListTasksInput{ServiceName: "web"})
 		require.Len(t, svcTasks, 2)
 		dead, kept := svcTasks[0], svcTasks[1]
-		standalone := run.Tasks[0]
 
 		e.crash()
 		exit := func(tk *task.Task, code int) {
@@ -713,6 +697,38 @@ func TestAutoScalingOnCPUDoesNotJumpAfterAKill(t *testing.T) {
 	})
 }
 
+// zoneA is the attributes of an instance in zone a.
+var zoneA = map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}
+
+// spotEnv is a crashEnv whose cluster has a Spot and an on-demand capacity
+// provider, with one Spot instance, i-spot, running service web's 2 tasks
+// and the standalone task it returns.
+func spotEnv(t *testing.T) (*crashEnv, string) {
+	t.Helper()
+	e := newCrashEnvWith(t, stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
+		{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
+		{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
+	}}, nil)
+	e.add(stevedore.RegisterInstanceInput{InstanceID: "i-spot", CapacityProvider: "spot", Attributes: zoneA})
+	return e, e.serviceAndTask(2)
+}
+
+// serviceAndTask registers web:1, runs service web with desired tasks
+// until it is steady and a standalone task of web:1 for a minute, and
+// returns the standalone task's ID.
+func (e *crashEnv) serviceAndTask(desired int) string {
+	e.t.Helper()
+	ref := e.register("v1")
+	_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: desired})
+	require.NoError(e.t, err)
+	e.waitSteady("web", 5*time.Minute)
+	out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+	require.NoError(e.t, err)
+	time.Sleep(time.Minute)
+	synctest.Wait()
+	return out.Tasks[0].ID()
+}
+
 // TestSpotReclaimDeadlineSurvivesAKill: a Spot instance is interrupted
 // (two minutes' notice) and the process is killed 30 seconds later, before
 // anything moved, for 30 seconds. The restarted process keeps the stored
@@ -722,28 +738,14 @@ func TestAutoScalingOnCPUDoesNotJumpAfterAKill(t *testing.T) {
 // instance goes INACTIVE.
 func TestSpotReclaimDeadlineSurvivesAKill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newCrashEnvWith(t, stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
-			{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
-			{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
-		}}, nil)
-		zone := map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}
-		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-spot", CapacityProvider: "spot", Attributes: zone})
-		ref := e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
-		require.NoError(t, err)
-		e.waitSteady("web", 5*time.Minute)
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
-		require.NoError(t, err)
-		standalone := out.Tasks[0].ID()
-		time.Sleep(time.Minute)
-		synctest.Wait()
+		e, standalone := spotEnv(t)
 		require.NoError(t, e.o.InterruptSpotInstance(e.ctx, "test", "i-spot", 0))
 		reclaim := time.Now().Add(2 * time.Minute)
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
 
 		e.crash()
-		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zone})
+		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zoneA})
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
 		e.restart()
@@ -1113,21 +1115,7 @@ func TestDaemonKeepsItsTaskOnAnInstanceThatIsNotBackYet(t *testing.T) {
 // instance and reaches a steady state.
 func TestSpotCapacityReclaimedWhileDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newCrashEnvWith(t, stevedore.CreateClusterInput{Name: "test", CapacityProviders: []cluster.CapacityProvider{
-			{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
-			{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
-		}}, nil)
-		zone := map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}
-		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-spot", CapacityProvider: "spot", Attributes: zone})
-		ref := e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
-		require.NoError(t, err)
-		e.waitSteady("web", 5*time.Minute)
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
-		require.NoError(t, err)
-		standalone := out.Tasks[0].ID()
-		time.Sleep(time.Minute)
-		synctest.Wait()
+		e, standalone := spotEnv(t)
 		onSpot := e.liveIDs()
 		require.NoError(t, e.o.InterruptSpotInstance(e.ctx, "test", "i-spot", 0))
 		time.Sleep(10 * time.Second)
@@ -1135,7 +1123,7 @@ func TestSpotCapacityReclaimedWhileDown(t *testing.T) {
 
 		e.crash()
 		e.gone("i-spot")
-		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zone})
+		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zoneA})
 		time.Sleep(5 * time.Minute)
 		e.restart()
 		s := e.waitSteady("web", 5*time.Minute)
