@@ -1144,3 +1144,68 @@ func TestSpotCapacityReclaimedWhileDown(t *testing.T) {
 		e.checkNoOrphans()
 	})
 }
+
+// TestBlueGreenDeploymentConvergesAfterAKillAtAnyMoment kills the process
+// at moments all along a linear blue/green deployment (test traffic, steps
+// of 50% baked 2 minutes, a bake of 3 minutes) and restarts it a minute
+// later. The same deployment completes: 3 green tasks, each placed once,
+// all production and test traffic on green, only green in the target
+// groups, blue stopped, and nothing left on the hosts.
+func TestBlueGreenDeploymentConvergesAfterAKillAtAnyMoment(t *testing.T) {
+	for _, at := range []time.Duration{0, time.Second, 5 * time.Second, 30 * time.Second, time.Minute,
+		2 * time.Minute, 3 * time.Minute, 4 * time.Minute, 6 * time.Minute, 8 * time.Minute} {
+		t.Run(at.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				groupA := &recordingGroup{name: "tg-a", targets: map[string]string{}}
+				groupB := &recordingGroup{name: "tg-b", targets: map[string]string{}}
+				prod, test := &fakeRule{name: "prod"}, &fakeRule{name: "test"}
+				e := newCrashEnv(t, 3, []stevedore.Option{
+					stevedore.WithTargetGroups(groupA, groupB), stevedore.WithListenerRules(prod, test),
+				})
+				e.register("v1")
+				_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+					Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3, LoadBalancers: blueGreenLB,
+					DeploymentConfiguration: service.DeploymentConfiguration{
+						Strategy: service.StrategyLinear, BakeTime: 3 * time.Minute,
+						LinearConfiguration: &service.LinearConfiguration{StepPercent: 50, StepBakeTime: 2 * time.Minute},
+					},
+				})
+				require.NoError(t, err)
+				e.waitSteady("web", 10*time.Minute)
+				v2 := e.register("v2")
+				_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+				require.NoError(t, err)
+				green := e.service("web").Deployments[0].ID
+				time.Sleep(at)
+				synctest.Wait()
+
+				e.crashAndRestart(time.Minute)
+				s := e.waitSteady("web", time.Hour)
+				require.Len(t, s.Deployments, 1)
+				assert.Equal(t, green, s.Deployments[0].ID)
+				assert.Equal(t, v2, s.TaskDefinition)
+				assert.Equal(t, map[string]int{"tg-a": 0, "tg-b": 1000}, prod.current())
+				assert.Equal(t, map[string]int{"tg-a": 0, "tg-b": 1000}, test.current())
+				created := map[string]int{}
+				greenIDs := map[string]bool{}
+				for _, tk := range e.allTasks() {
+					created[tk.TaskDefinitionRef()]++
+					if tk.TaskDefinitionRef() == v2 {
+						greenIDs[tk.ID()] = true
+						assert.Equal(t, task.Running, tk.LastStatus)
+					} else {
+						assert.Equal(t, task.Stopped, tk.LastStatus)
+					}
+				}
+				assert.Equal(t, map[string]int{"web:1": 3, v2: 3}, created, "each task placed once")
+				assert.Empty(t, groupA.snapshot(), "blue left tg-a")
+				inB := map[string]bool{}
+				for id := range groupB.snapshot() {
+					inB[id] = true
+				}
+				assert.Equal(t, greenIDs, inB, "green, and only green, in tg-b")
+				e.checkNoOrphans()
+			})
+		})
+	}
+}
