@@ -1209,3 +1209,33 @@ func TestBlueGreenDeploymentConvergesAfterAKillAtAnyMoment(t *testing.T) {
 		})
 	}
 }
+
+// TestDaemonTaskSurvivesAGracefulRestart: a closed Orchestrator's agents
+// record their instances disconnected on their way out; the next
+// Orchestrator on the store plans the daemon service before the instance
+// registers again, and must not stop its task for that.
+func TestDaemonTaskSurvivesAGracefulRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newRestartWorld(t)
+		o1 := w.start()
+		_, err := o1.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "agent", TaskDefinition: "web",
+			SchedulingStrategy: service.Daemon})
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		require.NoError(t, o1.Close())
+		o2 := w.open()
+		t.Cleanup(func() { require.NoError(t, o2.Close()) })
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		w.register(o2)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		stopped, err := o2.ListTasks(t.Context(), stevedore.ListTasksInput{Cluster: "test", DesiredStatus: task.Stopped})
+		require.NoError(t, err)
+		assert.Empty(t, stopped, "no daemon task stopped by the restart")
+		running, err := o2.ListTasks(t.Context(), stevedore.ListTasksInput{Cluster: "test"})
+		require.NoError(t, err)
+		assert.Len(t, running, 1)
+	})
+}
