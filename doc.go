@@ -11,7 +11,14 @@
 // choice for any real deployment: state survives a crash or a restart.
 // WithStore gives it any other store. Close stops its background loops and
 // its agents; containers keep running, and an Orchestrator started later on
-// the same store adopts them when the instances register again.
+// the same store adopts them when the instances register again. So does one
+// started after a kill -9: deployments, blue/green shifts and their bake
+// times, circuit-breaker and throttling counts, cooldowns, Spot reclaim
+// times, drains, security groups, target-group membership and DNS records
+// resume from what was stored, and the tasks whose containers died
+// meanwhile are stopped (and replaced, for services). Until an instance
+// registers again, nothing new is placed on it (ARCHITECTURE.md, "What
+// survives a restart").
 //
 //	o, err := stevedore.New(stevedore.WithDataDir("/var/lib/stevedore"), stevedore.WithLogger(logger))
 //	if err != nil { ... }

@@ -70,7 +70,10 @@ func WithStore(s store.Store) Option {
 // so that it survives a crash or a restart: a new Orchestrator on the same
 // directory finds its clusters, definitions, services and tasks again. A
 // second process on the same directory is refused (the file is locked).
-// The agents of the instances this Orchestrator runs keep their state
+// Register the instances again after a restart, as ECS agents coming back
+// do: until an instance does, its agent counts as disconnected and nothing
+// new is placed there; its agent then adopts the containers that still
+// run. The agents of the instances this Orchestrator runs keep their state
 // directories (their tasks' volumes) in dir/agents/<instance>. The
 // Orchestrator closes the store on Close. WithStore wins over it.
 func WithDataDir(dir string) Option {
@@ -86,13 +89,26 @@ func WithDataDir(dir string) Option {
 // dataFile is the durable store's file in a WithDataDir directory.
 const dataFile = "state.db"
 
-// openDataDir opens the durable store of a WithDataDir directory.
+// openDataDir opens the durable store of a WithDataDir directory. No other
+// process can hold it, so nothing that ran in the process that had it
+// before runs any more: no agent found connected in it is (they connect
+// again as their instances register: state.DisconnectAgents), and the
+// alarm watches of deployments in progress start over
+// (state.RestartAlarmWatches).
 func openDataDir(dir string) (store.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("stevedore: data directory: %w", err)
 	}
 	s, err := bolt.Open(filepath.Join(dir, dataFile), bolt.WithCodec(state.Codec()))
 	if err != nil {
+		return nil, fmt.Errorf("stevedore: data directory: %w", err)
+	}
+	err = state.DisconnectAgents(context.Background(), s)
+	if err == nil {
+		err = state.RestartAlarmWatches(context.Background(), s, time.Now())
+	}
+	if err != nil {
+		_ = s.Close()
 		return nil, fmt.Errorf("stevedore: data directory: %w", err)
 	}
 	return s, nil

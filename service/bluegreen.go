@@ -610,7 +610,7 @@ func (p *planner) advance(bi int) bool {
 	case StagePostProductionTrafficShift:
 		p.enter(StageBakeTime)
 	case StageBakeTime:
-		if until := g.StageStartedAt.Add(p.in.Config.BakeTime); bi >= 0 && now.Before(until) {
+		if until := p.alarmBakeEnd(g, g.StageStartedAt.Add(p.in.Config.BakeTime)); bi >= 0 && now.Before(until) {
 			p.requeue(until)
 			return false
 		}

@@ -300,6 +300,15 @@ type Deployment struct {
 	// AlarmFired names the alarm that fired during the deployment and says
 	// why, when one did.
 	AlarmFired string `json:"alarmFired,omitempty"`
+	// AlarmsWatchedFrom is when the present watch of the deployment's
+	// alarms began: written by the loop that watches them when it starts
+	// (again), and set to the start of a process that opens a data
+	// directory, whose earlier watches died with the process before it.
+	// An alarm's datapoints live with its watch, so a bake with alarms
+	// ends no sooner than the alarm bake time after it: a restart during
+	// the bake does not let the deployment complete with its alarms
+	// watched for less than their window. Zero: not recorded.
+	AlarmsWatchedFrom time.Time `json:"alarmsWatchedFrom,omitzero"`
 	// Throttled is true while the deployment's launches are throttled:
 	// its tasks keep failing to start (ThrottleDelay is not zero). It
 	// ends when one of its tasks reaches RUNNING. The service's event

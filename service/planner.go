@@ -67,6 +67,10 @@ type InstanceState struct {
 	// service's placement constraints and resource needs.
 	Eligible bool
 	Draining bool
+	// AgentDisconnected is true while the instance's agent is not
+	// connected (for example after a restart, until the instance registers
+	// again): its daemon task stays, as in ECS, but none is started there.
+	AgentDisconnected bool
 }
 
 // Input is everything the planner needs: the service's desired state, its
@@ -507,11 +511,24 @@ func (p *planner) replica() {
 func (p *planner) daemon() {
 	in := p.in
 	primary := p.primary
-	eligible := map[string]bool{}
-	desired := 0
+	eligible, disconnected := map[string]bool{}, map[string]bool{}
 	for _, inst := range in.Instances {
 		if inst.Eligible && !inst.Draining {
 			eligible[inst.ID] = true
+			disconnected[inst.ID] = inst.AgentDisconnected
+		}
+	}
+	byInstance := map[string][]*TaskState{}
+	for i := range in.Tasks {
+		t := &in.Tasks[i]
+		if t.occupying() || t.Phase == PhaseStopping {
+			byInstance[t.InstanceID] = append(byInstance[t.InstanceID], t)
+		}
+	}
+	// An instance whose agent is away counts while its task is there.
+	desired := 0
+	for id := range eligible {
+		if !disconnected[id] || len(byInstance[id]) > 0 {
 			desired++
 		}
 	}
@@ -521,13 +538,6 @@ func (p *planner) daemon() {
 	budget := healthy - minHealthy
 	launch := p.launchAllowed()
 
-	byInstance := map[string][]*TaskState{}
-	for i := range in.Tasks {
-		t := &in.Tasks[i]
-		if t.occupying() || t.Phase == PhaseStopping {
-			byInstance[t.InstanceID] = append(byInstance[t.InstanceID], t)
-		}
-	}
 	var stopped []string
 	stop := func(t *TaskState, reason string, forHealth bool) {
 		p.stop(t, reason, forHealth)
@@ -589,7 +599,7 @@ func (p *planner) daemon() {
 			stop(t, fmt.Sprintf(ReasonScaling, primary.ID), false)
 			busy = true
 		}
-		if len(current) > 0 || busy || !launch || room <= 0 {
+		if len(current) > 0 || busy || !launch || room <= 0 || disconnected[id] {
 			continue
 		}
 		room--
@@ -723,12 +733,27 @@ func (p *planner) alarmsBaked(d *Deployment, converged bool) bool {
 	if d.LifecycleStage != StageBakeTime {
 		d.LifecycleStage, d.StageStartedAt = StageBakeTime, p.in.Now
 	}
-	if end := d.StageStartedAt.Add(p.in.AlarmBakeTime); p.in.Now.Before(end) {
+	if end := p.alarmBakeEnd(d, d.StageStartedAt.Add(p.in.AlarmBakeTime)); p.in.Now.Before(end) {
 		p.requeue(end)
 		return false
 	}
 	d.LifecycleStage, d.StageStartedAt = "", time.Time{}
 	return true
+}
+
+// alarmBakeEnd is when the bake of deployment d, due to end at end, may
+// end with its alarms watched long enough: no sooner than AlarmBakeTime
+// after their present watch began (Deployment.AlarmsWatchedFrom), when
+// its alarms are enabled.
+func (p *planner) alarmBakeEnd(d *Deployment, end time.Time) time.Time {
+	a := p.in.Config.Alarms
+	if a == nil || !a.Enable || p.in.AlarmBakeTime <= 0 || d.AlarmsWatchedFrom.IsZero() || d.RollbackOf != "" {
+		return end
+	}
+	if watched := d.AlarmsWatchedFrom.Add(p.in.AlarmBakeTime); watched.After(end) {
+		return watched
+	}
+	return end
 }
 
 func taskList(ids []string) string {

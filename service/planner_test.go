@@ -404,6 +404,40 @@ func TestRollingAlarmBakeTime(t *testing.T) {
 	assert.True(t, p.Steady)
 }
 
+// TestRollingAlarmBakeWaitsForAFullWatch: a watch of the alarms that began
+// after the bake did (a restart during it: the datapoints died with the
+// process) holds the bake until AlarmBakeTime after the watch began; an
+// earlier watch changes nothing.
+func TestRollingAlarmBakeWaitsForAFullWatch(t *testing.T) {
+	t.Parallel()
+	c := cfg(100, 200)
+	c.Alarms = &DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true}
+	for _, tc := range []struct {
+		name    string
+		watched time.Time
+		end     time.Time
+	}{
+		{"not recorded", time.Time{}, t0.Add(4 * time.Minute)},
+		{"watched before the bake", t0, t0.Add(4 * time.Minute)},
+		{"watched again during the bake", t0.Add(3 * time.Minute), t0.Add(6 * time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := rolling(2, c, nil)
+			in.Deployments = in.Deployments[:1]
+			in.Deployments[0].LifecycleStage, in.Deployments[0].StageStartedAt = StageBakeTime, t0.Add(time.Minute)
+			in.Deployments[0].AlarmsWatchedFrom = tc.watched
+			in.Tasks = running("new", 2)
+			in.AlarmBakeTime = 3 * time.Minute
+			in.Now = tc.end.Add(-time.Second)
+			p := Compute(in)
+			assert.Equal(t, RolloutInProgress, p.Deployments[0].RolloutState, "baking")
+			assert.Equal(t, tc.end, p.RequeueAt)
+			in.Now = tc.end
+			assert.Equal(t, RolloutCompleted, Compute(in).Deployments[0].RolloutState, "baked")
+		})
+	}
+}
+
 func TestRollingAlarmWithoutRollbackFails(t *testing.T) {
 	t.Parallel()
 	c := cfg(100, 200)
@@ -421,6 +455,28 @@ func TestRollingAlarmWithoutRollbackFails(t *testing.T) {
 	in = rolling(2, c, running("old", 2))
 	in.Deployments[0].AlarmFired = "errors: 7 > 5"
 	assert.Equal(t, RolloutInProgress, Compute(in).Deployments[0].RolloutState)
+}
+
+// TestDaemonKeepsTasksWhileAgentsAreAway: the task on an instance whose
+// agent is disconnected stays (ECS does not stop it for that) and counts;
+// no task is started on such an instance.
+func TestDaemonKeepsTasksWhileAgentsAreAway(t *testing.T) {
+	t.Parallel()
+	in := Input{
+		Service: "agent", Strategy: Daemon,
+		Deployments: []Deployment{{ID: "d1", Status: Primary, TaskDefinition: "agent:1", RolloutState: RolloutInProgress, CreatedAt: t0}},
+		Instances: []InstanceState{
+			{ID: "i-0", Eligible: true}, {ID: "i-1", Eligible: true, AgentDisconnected: true},
+			{ID: "i-2", Eligible: true, AgentDisconnected: true},
+		},
+		Tasks: running("d1", 2), // on i-0 and i-1
+		Now:   t0,
+	}
+	p := Compute(in)
+	assert.Empty(t, p.Stops, "the task on i-1 stays")
+	assert.Empty(t, p.Starts, "nothing starts on i-2 while its agent is away")
+	assert.Equal(t, 2, p.Deployments[0].DesiredCount)
+	assert.Equal(t, RolloutCompleted, p.Deployments[0].RolloutState)
 }
 
 func TestDaemon(t *testing.T) {

@@ -833,7 +833,7 @@ func (c *Controller) daemonInstances(s *service.Service) ([]service.InstanceStat
 	for _, id := range ids {
 		inst := c.instances[id]
 		st := service.InstanceState{ID: id, Draining: inst.Status == cluster.StatusDraining,
-			Eligible: inst.Status != cluster.StatusRegistering && inst.AgentConnected}
+			Eligible: inst.Status != cluster.StatusRegistering, AgentDisconnected: !inst.AgentConnected}
 		if st.Eligible && len(exprs) > 0 {
 			round := c.cfg.Launcher.Scheduler().NewRound([]cluster.ContainerInstance{inst.ContainerInstance}, 0)
 			target := round.Instance(0)

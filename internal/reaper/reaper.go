@@ -173,7 +173,9 @@ func (r *Reaper) sweep(ctx context.Context) error {
 
 // reclaimSpot ends a Spot interruption whose notice is over: the tasks
 // left on the instance stop with stop code SpotInterruption, and the
-// instance is deregistered.
+// instance is deregistered. When its agent is not connected (the host went
+// while no process ran, and will not register again), no agent will report
+// the tasks STOPPED: the reaper records them so itself.
 func (r *Reaper) reclaimSpot(ctx context.Context, id string) error {
 	return r.cfg.Store.Update(ctx, func(tx store.Tx) error {
 		inst, err := store.Get[*state.Instance](tx, state.KindInstances, id)
@@ -190,6 +192,53 @@ func (r *Reaper) reclaimSpot(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		return state.Deregister(tx, inst, tasks, task.SpotInterruption, SpotStoppedReason, "Spot capacity reclaimed", r.cfg.Now())
+		now := r.cfg.Now()
+		if err := state.Deregister(tx, inst, tasks, task.SpotInterruption, SpotStoppedReason, "Spot capacity reclaimed", now); err != nil {
+			return err
+		}
+		if inst.AgentConnected {
+			return nil // its agent stops the tasks, and reports them STOPPED
+		}
+		// No agent will ever report them: the capacity, and the containers
+		// with it, are gone. ECS shows them STOPPED; so does the reaper.
+		return stopLost(tx, id, SpotStoppedReason, now)
 	})
+}
+
+// stopLost records the tasks still on instance id, whose agent is not
+// connected and whose capacity is gone, as STOPPED: their containers
+// stopped for reason, their reservation given back.
+func stopLost(tx store.Tx, id, reason string, now time.Time) error {
+	tasks, err := state.TasksOn(tx, id)
+	if err != nil {
+		return err
+	}
+	inst, err := store.Get[*state.Instance](tx, state.KindInstances, id)
+	if err != nil {
+		return err
+	}
+	nextInst := inst.Copy()
+	for _, t := range tasks {
+		next := t.Copy()
+		for _, c := range next.Containers {
+			if c.LastStatus != task.ContainerStopped {
+				if err := next.SetContainerStopped(c.Name, nil, reason, now); err != nil {
+					return err
+				}
+			}
+		}
+		if !next.Released {
+			if err := nextInst.RemoveTask(next.Group, next.Reserved); err != nil && !errors.Is(err, cluster.ErrNotReserved) {
+				return fmt.Errorf("reaper: give back the reservation of task %s: %w", t.ID(), err)
+			}
+			next.Released = true
+		}
+		if err := next.SetLastStatus(task.Stopped, now); err != nil {
+			return err
+		}
+		if err := tx.Update(next); err != nil {
+			return err
+		}
+	}
+	return tx.Update(nextInst)
 }

@@ -292,6 +292,9 @@ func (tc *Shift) watchAlarms(ctx context.Context, svc *state.Service) {
 	if !ok {
 		return
 	}
+	// The alarms' datapoints start over with this watch: the planner
+	// bakes no sooner than a full window from now.
+	tc.wg.Go(func() { tc.recordWatchStart(wctx, key, d.ID, tc.cfg.Now()) })
 	for _, name := range a.AlarmNames {
 		alarm, ok := tc.cfg.Alarms[name]
 		if !ok {
@@ -354,21 +357,48 @@ func (tc *Shift) watch(ctx context.Context, key, deployment string, a Alarm) {
 	}
 }
 
+// recordWatchStart writes when the present watch of deployment's alarms
+// began (service.Deployment.AlarmsWatchedFrom), unless a later start is
+// recorded.
+func (tc *Shift) recordWatchStart(ctx context.Context, key, deployment string, at time.Time) {
+	tc.updatePrimary(ctx, key, deployment, func(d *service.Deployment) bool {
+		if !d.AlarmsWatchedFrom.Before(at) {
+			return false
+		}
+		d.AlarmsWatchedFrom = at
+		return true
+	})
+}
+
 // recordFailure writes why deployment failed into the field of it that
-// field returns, unless the deployment is no longer primary or the field is
-// set; it retries until it succeeds or ctx ends.
+// field returns, unless the field is set.
 func (tc *Shift) recordFailure(ctx context.Context, key, deployment string, field func(*service.Deployment) *string, why string) {
+	tc.updatePrimary(ctx, key, deployment, func(d *service.Deployment) bool {
+		if *field(d) != "" {
+			return false
+		}
+		*field(d) = why
+		return true
+	})
+}
+
+// updatePrimary applies change to deployment of service key and writes it
+// when change reports a change, unless the deployment is no longer
+// primary; it retries until it succeeds or ctx ends.
+func (tc *Shift) updatePrimary(ctx context.Context, key, deployment string, change func(*service.Deployment) bool) {
 	for ctx.Err() == nil {
 		err := tc.cfg.Store.Update(ctx, func(tx store.Tx) error {
 			cur, err := store.Get[*state.Service](tx, state.KindServices, key)
 			if err != nil {
 				return err
 			}
-			if len(cur.Deployments) == 0 || cur.Deployments[0].ID != deployment || *field(&cur.Deployments[0]) != "" {
+			if len(cur.Deployments) == 0 || cur.Deployments[0].ID != deployment {
 				return nil
 			}
 			next := cur.Copy()
-			*field(&next.Deployments[0]) = why
+			if !change(&next.Deployments[0]) {
+				return nil
+			}
 			return tx.Update(next)
 		})
 		if err == nil || errors.Is(err, store.ErrNotFound) {

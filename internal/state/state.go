@@ -14,7 +14,9 @@
 // observes (last status, containers, health, network) and the task samples;
 // the target-group loop writes TargetHealth and, with the discovery loop,
 // the progress of a drain (Drain.Deadline, Drain.Done); InterruptSpotInstance
-// writes an instance's ReclaimAt, which the reaper acts on. A writer that
+// writes an instance's ReclaimAt, which the reaper acts on; a process
+// opening a data directory resets what held only while the process before
+// it ran (restart.go). A writer that
 // loses a race re-reads the object and reapplies its own change.
 // ARCHITECTURE.md, at the repository's root, has the whole table.
 package state

@@ -148,6 +148,7 @@ func (s *Targets) follow(ctx context.Context) error {
 	defer f.Close()
 	sync := func() {
 		for _, t := range tasks {
+			s.learn(t)
 			s.sync(t)
 		}
 		tasks = nil
@@ -209,7 +210,11 @@ func (s *Targets) syncService(t *state.Task) {
 	}
 	have := s.registered[t.ID()]
 	for group, addr := range want {
-		if have[group] == addr {
+		if had, ok := have[group]; ok && (had == addr || had == addrUnknown) {
+			if had == addrUnknown { // registered before this run: adopt it
+				have[group] = addr
+				s.watch(t.ID(), group)
+			}
 			continue
 		}
 		if err := s.cfg.Groups[group].Register(lb.Target{ID: t.ID(), Addr: addr}); err != nil {
@@ -297,6 +302,38 @@ func setDrainDeadline(ctx context.Context, s store.Store, id string, deadline ti
 		next.Drain.Deadline = deadline
 		return tx.Update(next)
 	})
+}
+
+// addrUnknown is the address of a target found registered in its group
+// when the loop started (learn): the group does not say at which address.
+const addrUnknown = "?"
+
+// learn records the groups service task t is registered in, as the groups
+// say, when it is not known yet: after a restart (or a resync) the loop
+// starts with the groups as they are, not empty. A target left behind by a
+// process killed before it could deregister it (its task stopping or
+// stopped, or moved to the other group of a blue/green service) is then
+// deregistered as any other, and one that is where it should be is not
+// registered again. A target whose task is no longer in the store at all
+// (deleted after its retention while no process ran) cannot be found this
+// way: TargetGroup has no listing.
+func (s *Targets) learn(t *state.Task) {
+	if t.ServiceName == "" {
+		return // only service tasks are registered
+	}
+	id := t.ID()
+	for name, g := range s.cfg.Groups {
+		if _, known := s.registered[id][name]; known {
+			continue
+		}
+		if st := g.Health(id).State; st == lb.StateUnused || st == lb.StateDraining {
+			continue
+		}
+		if s.registered[id] == nil {
+			s.registered[id] = map[string]string{}
+		}
+		s.registered[id][name] = addrUnknown
+	}
 }
 
 // deregister removes a task from the groups it is registered in, except
