@@ -204,6 +204,12 @@ func (o *Orchestrator) runLeaderLoops(opts options) error {
 		Now:    o.now,
 		Logger: o.log,
 		Lead: func(ctx context.Context, s store.Store) error {
+			// The alarm watches of the deployments in progress, and their
+			// datapoints, ended with the previous leader's term: they
+			// begin again now, as after a restart.
+			if err := state.RestartAlarmWatches(ctx, s, o.now()); err != nil {
+				return fmt.Errorf("restart the alarm watches: %w", err)
+			}
 			loops, err := o.leaderLoops(opts, s)
 			if err != nil {
 				return err
