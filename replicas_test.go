@@ -1,6 +1,7 @@
 package stevedore_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
+	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
@@ -548,4 +550,47 @@ func TestReplicaClosesWithoutEtcd(t *testing.T) {
 		t.Fatalf("Close did not return within 10 s without etcd")
 	}
 	assert.False(t, a.o.LeaderStatus().Leading)
+}
+
+// TestNewLeaderRestartsTheAlarmWatches: the datapoints of a deployment's
+// alarm watch live in the leader's shift loop, so under a new leader the
+// watch starts again, and the deployment stays in progress, as after a
+// restart. (The new leader records the restart before its loops run, so
+// that the controller cannot end the bake on the old watch's start before
+// the new shift loop records its own; this test sees the outcome, not that
+// window.)
+func TestNewLeaderRestartsTheAlarmWatches(t *testing.T) {
+	srv := etcdtest.Start(t)
+	quiet := stevedore.WithAlarms(stevedore.Alarm{Name: "errors", Period: time.Second,
+		Predicate: func(context.Context) (bool, error) { return false, nil }})
+	a := startReplica(t, "a", srv.Endpoints[0], quiet)
+	a.waitLeader()
+	b := startReplica(t, "b", srv.Endpoints[0], quiet)
+	b.createCluster()
+	b.addInstance("i-1", "a")
+	_, err := b.o.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web",
+		TaskDefinition: b.register("v1"), DesiredCount: 1,
+		DeploymentConfiguration: service.DeploymentConfiguration{
+			BakeTime: time.Minute, // the deployment stays in progress through the failover
+			Alarms:   &service.DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true},
+		}})
+	require.NoError(t, err)
+	deployment := func() service.Deployment {
+		out, err := stevedoretest.ServicesOf(b.o.DescribeServices(t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}}))
+		require.NoError(t, err)
+		return out[0].Deployments[0]
+	}
+	var watched time.Time
+	require.Eventually(t, func() bool {
+		watched = deployment().AlarmsWatchedFrom
+		return !watched.IsZero()
+	}, replicaWait, poll, "a watches the deployment's alarms")
+
+	require.NoError(t, a.o.Close())
+	b.waitLeader()
+	require.Eventually(t, func() bool { return deployment().AlarmsWatchedFrom.After(watched) }, replicaWait, poll,
+		"b watches them again from its term")
+	d := deployment()
+	assert.Equal(t, service.RolloutInProgress, d.RolloutState)
+	assert.False(t, d.AlarmsWatchedFrom.Before(b.o.LeaderStatus().Since.Add(-time.Second)), "from the start of b's term")
 }
