@@ -16,6 +16,11 @@ import (
 // takes h2c out of an Upgrade header unless it is allowed. It reports
 // whether it answered.
 func (h *Handler) screen(w http.ResponseWriter, r *http.Request) bool {
+	if !h.limits.AllowH2CUpgrade {
+		// First, so that no request leaves the screen offering HTTP/2,
+		// whatever answers it.
+		stripH2C(r.Header)
+	}
 	if r.Method == "PRI" {
 		// HTTP/2 with prior knowledge: the targets get HTTP/1.1 only.
 		w.Header().Set("Connection", "close")
@@ -32,9 +37,6 @@ func (h *Handler) screen(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "the request target must be a path", http.StatusBadRequest)
 		return true
-	}
-	if !h.limits.AllowH2CUpgrade {
-		stripH2C(r.Header)
 	}
 	if max := h.limits.MaxBodyBytes; max > 0 && r.ContentLength > max {
 		w.Header().Set("Connection", "close")
