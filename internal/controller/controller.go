@@ -636,13 +636,14 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	in.Seed = stopSeed(c.cfg.Launcher.Seed(), s.Cluster, s.Name)
 	places := c.placeBuf[:0]
 	balanced := len(s.LoadBalancers) > 0
+	choosing := c.maybeStops(s, tasks)
 	for _, e := range tasks {
 		ts := e.ts
 		ts.OnDrainingInstance = len(c.inactive) > 0 && c.inactive[ts.InstanceID]
 		if balanced {
 			withTargetHealth(&ts, e.t)
 		}
-		if !ts.DesiredStopped && (ts.Phase == service.PhasePending || ts.Phase == service.PhaseRunning) {
+		if choosing && !ts.DesiredStopped && (ts.Phase == service.PhasePending || ts.Phase == service.PhaseRunning) {
 			inst := c.instances[ts.InstanceID]
 			start := len(places)
 			for _, l := range levels {
@@ -675,6 +676,30 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 		s.PendingCount += d.PendingCount
 	}
 	return next, plan, nil
+}
+
+// maybeStops reports whether the planner may have to choose tasks to stop
+// among the service's, which it does only for surplus: tasks of older
+// deployments, tasks on draining instances, or more tasks than desired.
+// Where each task sits (TaskState.Placement) matters only then, and a
+// steady pass over every service skips working it out.
+func (c *Controller) maybeStops(s *service.Service, tasks map[string]cachedTask) bool {
+	if len(s.Deployments) == 0 {
+		return false
+	}
+	primary := s.Deployments[0].ID
+	wanted := 0
+	for _, e := range tasks {
+		ts := &e.ts
+		if ts.DesiredStopped || (ts.Phase != service.PhasePending && ts.Phase != service.PhaseRunning) {
+			continue
+		}
+		if ts.DeploymentID != primary || (len(c.inactive) > 0 && c.inactive[ts.InstanceID]) {
+			return true
+		}
+		wanted++
+	}
+	return wanted > s.DesiredCount
 }
 
 // aliveTasks counts the tasks not STOPPED.
