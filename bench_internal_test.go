@@ -172,11 +172,12 @@ func steadyPass(b *testing.B, o *Orchestrator) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := o.store.View(ctx, c.Load); err != nil {
+		b.Fatal(err)
+	}
 	best := time.Duration(1 << 62)
 	for range 5 {
-		if err := o.store.View(ctx, c.Load); err != nil {
-			b.Fatal(err)
-		}
+		c.MarkAll()
 		start := time.Now()
 		c.Pass(ctx)
 		best = min(best, time.Since(start))

@@ -128,6 +128,14 @@ func (c *Controller) Load(tx store.ReadTx) error { return c.snapshot(tx) }
 // Pass reconciles the services marked since the last pass.
 func (c *Controller) Pass(ctx context.Context) { c.reconcileDirty(ctx) }
 
+// MarkAll marks every cached service for the next Pass, as a full
+// reconcile over the cache (a steady pass) needs.
+func (c *Controller) MarkAll() {
+	for key := range c.services {
+		c.dirty[key] = true
+	}
+}
+
 func (c *Controller) reset() {
 	c.services = map[string]*state.Service{}
 	c.tasks = map[string]map[string]cachedTask{}
