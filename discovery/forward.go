@@ -363,7 +363,18 @@ func accept(q dns.Question, m *dns.Msg) (*forwarded, error) {
 		return nil, fmt.Errorf("answer %s", dns.RcodeToString[m.Rcode])
 	}
 	a := &forwarded{rcode: m.Rcode, answer: keepRRs(m.Answer), ns: keepRRs(m.Ns), extra: keepRRs(m.Extra)}
-	a.size = (&dns.Msg{Question: m.Question, Answer: a.answer, Ns: a.ns, Extra: a.extra}).Len()
+	kept := &dns.Msg{Question: m.Question, Answer: a.answer, Ns: a.ns, Extra: a.extra}
+	// A record the upstream sent short (an SOA without its counters, say)
+	// unpacks, but packs into one that does not: pass on only what a
+	// client can read back.
+	packed, err := kept.Pack()
+	if err == nil {
+		err = new(dns.Msg).Unpack(packed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("a malformed answer: %w", err)
+	}
+	a.size = kept.Len()
 	a.ttl = cacheTTL(a)
 	return a, nil
 }
