@@ -3,8 +3,8 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"unicode/utf8"
+
+	quotepkg "github.com/stevedore-io/stevedore/internal/quote"
 )
 
 // Sentinel errors. Every error this package returns wraps exactly one of
@@ -64,20 +64,5 @@ func prefixed(path string, err error) error {
 	return err
 }
 
-// maxQuoted is how much of a name an error quotes: a name of a megabyte
-// must not come back whole in the error, its logs and its API answer.
-const maxQuoted = 64
-
-// quote returns s quoted as by %q, cut after maxQuoted bytes (at a
-// character boundary) and followed by the length of the whole when it was
-// longer, as package task quotes what it is given.
-func quote(s string) string {
-	if len(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
-}
+// quote cuts what errors echo (see package internal/quote).
+var quote = quotepkg.Quote

@@ -7,11 +7,10 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
+	quotepkg "github.com/stevedore-io/stevedore/internal/quote"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -402,31 +401,8 @@ func cloneInstances(in []Instance) []Instance {
 	return out
 }
 
-// maxQuoted is how much of a name an error quotes: a name of a megabyte
-// must not come back whole in the error and the logs carrying it.
-const maxQuoted = 64
-
-// quote returns s quoted as by %q, cut as clip cuts it.
-func quote(s string) string {
-	head, tail := shorten(s)
-	return strconv.Quote(head) + tail
-}
-
-// clip returns s cut after maxQuoted bytes (at a character boundary) and
-// followed by the length of the whole when it was longer, as package task
-// quotes what it is given.
-func clip(s string) string {
-	head, tail := shorten(s)
-	return head + tail
-}
-
-func shorten(s string) (head, tail string) {
-	if len(s) <= maxQuoted {
-		return s, ""
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut], fmt.Sprintf("... (%d bytes)", len(s))
-}
+// quote and clip cut what errors echo (see package internal/quote).
+var (
+	quote = quotepkg.Quote
+	clip  = quotepkg.Clip
+)

@@ -3,11 +3,10 @@ package service
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	quotepkg "github.com/stevedore-io/stevedore/internal/quote"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -112,24 +111,8 @@ func (e *ValidationError) orNil() error {
 	return e
 }
 
-// maxQuoted is how much of a value a validation error quotes: a name of a
-// megabyte must not come back whole in the error, its logs and its API
-// answer.
-const maxQuoted = 64
-
-// quote returns s quoted as by %q, cut after maxQuoted bytes (at a
-// character boundary) and followed by the length of the whole when it was
-// longer, as package task quotes what it is given.
-func quote(s string) string {
-	if len(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
-}
+// quote cuts what validation errors echo (see package internal/quote).
+var quote = quotepkg.Quote
 
 // CircuitBreaker is the deployment circuit breaker: with Enable, a rolling
 // deployment whose tasks keep failing to start or failing health checks is

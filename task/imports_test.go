@@ -11,7 +11,8 @@ import (
 
 // TestImportsOnlyStandardLibrary keeps the package pure: it builds on any
 // OS because it depends on nothing outside the standard library but the
-// health-check command parser it shares with package health.
+// health-check command parser it shares with package health and the
+// quoting of input in errors it shares with the other pure packages.
 func TestImportsOnlyStandardLibrary(t *testing.T) {
 	t.Parallel()
 	goTool, err := exec.LookPath("go")
@@ -25,6 +26,7 @@ func TestImportsOnlyStandardLibrary(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 		assert.Equal(t, []string{
 			"github.com/stevedore-io/stevedore/internal/healthcmd",
+			"github.com/stevedore-io/stevedore/internal/quote",
 			"github.com/stevedore-io/stevedore/task",
 		}, strings.Fields(string(out)), "GOOS=%s", goos)
 	}

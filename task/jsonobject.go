@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	quotepkg "github.com/stevedore-io/stevedore/internal/quote"
 )
 
 // extraField is the name of the field that holds unknown members.
@@ -393,7 +395,7 @@ func isNull(raw json.RawMessage) bool {
 }
 
 func fieldPath(path, name string) string {
-	if !isIdentifier(name) || len(name) > maxQuoted {
+	if !isIdentifier(name) || len(name) > quotepkg.MaxBytes {
 		return keyPath(path, name)
 	}
 	if path == "" {

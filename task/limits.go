@@ -8,7 +8,8 @@ import (
 	"math"
 	"reflect"
 	"strconv"
-	"unicode/utf8"
+
+	quotepkg "github.com/stevedore-io/stevedore/internal/quote"
 )
 
 // ECS's limits on the size of a task definition and on its numbers, which
@@ -113,32 +114,8 @@ func minSize(v reflect.Value, budget *int) bool {
 	return *budget >= 0
 }
 
-// maxQuoted is how much of a value an error quotes.
-const maxQuoted = 64
-
-// quote returns s quoted as by %q, cut after maxQuoted bytes (at a
-// character boundary) with the length of the whole: errors echo only a
-// short prefix of what they were given.
-func quote(s string) string {
-	head, tail := shorten(s)
-	return strconv.Quote(head) + tail
-}
-
-// clip returns s cut as quote cuts it, unquoted.
-func clip(s string) string {
-	head, tail := shorten(s)
-	return head + tail
-}
-
-// shorten returns at most maxQuoted bytes of s, and what to write after
-// them when s was cut.
-func shorten(s string) (head, tail string) {
-	if len(s) <= maxQuoted {
-		return s, ""
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut], fmt.Sprintf("... (%d bytes)", len(s))
-}
+// quote and clip cut what errors echo (see package internal/quote).
+var (
+	quote = quotepkg.Quote
+	clip  = quotepkg.Clip
+)
