@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/stevedore-io/stevedore/internal/etcdtest"
@@ -43,8 +44,17 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer shared.Close()
-	return m.Run()
+	code := m.Run()
+	shared.Close()
+	if code == 0 {
+		// No test may leave a goroutine running once its store, client
+		// and etcd are closed.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
 }
 
 // itemCodec encodes the conformance suite's objects.
