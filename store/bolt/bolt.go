@@ -10,6 +10,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/history"
 )
 
 // Defaults for Open.
@@ -123,7 +124,7 @@ type Store struct {
 	// snap is the newest durable snapshot; readers load it without locks.
 	snap atomic.Pointer[snapshot]
 
-	hist *history
+	hist *history.History
 	c    *committer
 
 	closeOnce sync.Once
@@ -217,7 +218,7 @@ func (s *Store) Watch(ctx context.Context, from int64, opts ...store.WatchOption
 	if from < 0 {
 		return nil, fmt.Errorf("%w: watch from negative revision %d", store.ErrInvalid, from)
 	}
-	return s.hist.watch(ctx, from, store.NewWatchFilter(opts...))
+	return s.hist.Watch(ctx, from, store.NewWatchFilter(opts...))
 }
 
 // Close lets a running Update finish and reach the file, ends every watch
@@ -231,7 +232,7 @@ func (s *Store) Close() error {
 		close(s.closed)
 		<-s.writer
 		s.c.stop() // writes what is staged, then returns
-		s.hist.close()
+		s.hist.Close()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = &FileError{Path: s.path, Op: "close", Err: err}
 		}

@@ -242,9 +242,9 @@ func (c *committer) commit(batch []*pending) {
 	}
 	for _, p := range batch {
 		c.s.snap.Store(p.snap)
-		c.s.hist.append(p.rev, p.events, compacted)
+		c.s.hist.Append(p.rev, p.events, compacted)
 	}
-	c.s.hist.wake()
+	c.s.hist.Wake()
 	for _, p := range batch {
 		close(p.done)
 	}

@@ -16,6 +16,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/history"
 )
 
 // Open opens the store kept in the file at path, creating it if it does not
@@ -71,7 +72,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		closed: make(chan struct{}),
 	}
 	s.snap.Store(st.snap)
-	s.hist = newHistory(o.watchBuffer, s.closed, st.compacted, st.txns)
+	s.hist = history.New(history.Config{WatchBuffer: o.watchBuffer, StoreClosed: s.closed, Compacted: st.compacted, Txns: st.txns})
 	s.c = newCommitter(s, st)
 	return s, nil
 }
@@ -159,8 +160,8 @@ type loaded struct {
 	snap       *snapshot
 	compacted  int64
 	checkpoint int64
-	txns       []txn     // the history, oldest first
-	kept       []keptTxn // the same, as the committer counts it
+	txns       []history.Txn // the history, oldest first
+	kept       []keptTxn     // the same, as the committer counts it
 	// dirty holds the newest encoding of every object written after the
 	// checkpoint (nil: deleted), for the committer's next checkpoint.
 	dirty map[objectKey][]byte
@@ -266,7 +267,7 @@ func load(db *bbolt.DB, path string, codec store.Codec) (*loaded, error) {
 		if err := loadHistory(path, codec, hist, st); err != nil {
 			return err
 		}
-		if n := len(st.txns); rev > st.checkpoint && (n == 0 || st.txns[n-1].rev != rev) {
+		if n := len(st.txns); rev > st.checkpoint && (n == 0 || st.txns[n-1].Rev != rev) {
 			return corruptf(path, "the history does not reach revision %d", rev)
 		}
 		return nil
@@ -402,14 +403,14 @@ func loadHistory(path string, codec store.Codec, hist *bbolt.Bucket, st *loaded)
 		if rev > st.checkpoint {
 			replay(st, key, r)
 		}
-		if n := len(st.txns); n > 0 && st.txns[n-1].rev == rev {
-			st.txns[n-1].events = append(st.txns[n-1].events, ev)
+		if n := len(st.txns); n > 0 && st.txns[n-1].Rev == rev {
+			st.txns[n-1].Events = append(st.txns[n-1].Events, ev)
 			st.kept[n-1].events++
 			continue
-		} else if n > 0 && st.txns[n-1].rev > rev {
+		} else if n > 0 && st.txns[n-1].Rev > rev {
 			return corruptf(path, "history out of order at revision %d", rev)
 		}
-		st.txns = append(st.txns, txn{rev: rev, events: []store.Event{ev}})
+		st.txns = append(st.txns, history.Txn{Rev: rev, Events: []store.Event{ev}})
 		st.kept = append(st.kept, keptTxn{rev: rev, events: 1})
 	}
 	return nil

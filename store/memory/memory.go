@@ -9,6 +9,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/history"
 )
 
 // Defaults for New.
@@ -79,7 +80,7 @@ type Store struct {
 	// snap is the latest committed snapshot; readers load it without locks.
 	snap atomic.Pointer[snapshot]
 
-	hist *history
+	hist *history.History
 
 	closeOnce sync.Once
 	closing   atomic.Bool
@@ -141,7 +142,7 @@ func New(opts ...Option) (*Store, error) {
 		trees:  make(map[string]*btree.BTreeG[*record]),
 		closed: make(chan struct{}),
 	}
-	s.hist = newHistory(o.history, o.watchBuffer, s.closed)
+	s.hist = history.New(history.Config{Limit: o.history, WatchBuffer: o.watchBuffer, StoreClosed: s.closed})
 	s.snap.Store(&snapshot{})
 	return s, nil
 }
@@ -179,7 +180,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		// before, they would wait behind every writer in line, and
 		// with thousands of goroutines writing (one per task starting)
 		// a watcher would fall thousands of events behind.
-		s.hist.wake()
+		s.hist.Wake()
 	}
 	return err
 }
@@ -237,7 +238,7 @@ func (s *Store) commit(tx *writeTx) bool {
 		s.trees[w.kind] = w.tree
 	}
 	s.snap.Store(&snapshot{rev: tx.rev, kinds: kinds})
-	s.hist.append(tx.rev, tx.events)
+	s.hist.Append(tx.rev, tx.events, 0)
 	return true
 }
 
@@ -251,11 +252,7 @@ func (s *Store) Watch(ctx context.Context, from int64, opts ...store.WatchOption
 	if from < 0 {
 		return nil, fmt.Errorf("%w: watch from negative revision %d", store.ErrInvalid, from)
 	}
-	w, err := s.hist.watch(ctx, from, store.NewWatchFilter(opts...))
-	if err != nil {
-		return nil, err
-	}
-	return w, nil
+	return s.hist.Watch(ctx, from, store.NewWatchFilter(opts...))
 }
 
 // Close ends every watch with store.ErrClosed and waits for their goroutines
@@ -266,7 +263,7 @@ func (s *Store) Close() error {
 		s.closing.Store(true)
 		close(s.closed)
 		<-s.writer
-		s.hist.close()
+		s.hist.Close()
 	})
 	return nil
 }

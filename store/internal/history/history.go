@@ -1,4 +1,9 @@
-package memory
+// Package history is the bounded history of committed transactions that a
+// store's watchers read, shared by store/memory and store/bolt. Writers
+// append to it and never wait for a watcher: each watcher reads the history
+// at its own pace from its own goroutine, and the writer only ends the
+// watchers that fall more than the watch buffer behind.
+package history
 
 import (
 	"context"
@@ -17,81 +22,112 @@ const maxEventChan = 64
 // lock acquisition.
 const maxBatch = 256
 
-// txn is one committed transaction in the history. Its events slice is never
-// modified after commit, so watchers read it without holding the lock.
-type txn struct {
-	rev    int64
+// Txn is one committed transaction. Its events are never modified once
+// appended, so watchers read them without holding the lock.
+type Txn struct {
+	Rev    int64
+	Events []store.Event
 	seq    int64 // position of its first event in the sequence of all events
-	events []store.Event
 }
 
-// history is the bounded ring of recent transactions shared by all watchers.
-// Writers append to it and never wait for a watcher: each watcher reads the
-// ring at its own pace from its own goroutine, and the writer only ends the
-// watchers that fall more than watchBuffer events behind.
-type history struct {
-	limit       int // events kept, at least
+// Config says what a History keeps.
+type Config struct {
+	// Limit, when positive, is how many events the history keeps at
+	// least: the oldest transactions beyond it go as new ones come. Zero
+	// leaves dropping to Append's compacted.
+	Limit int
+	// WatchBuffer is how far a watcher may fall behind, in events.
+	WatchBuffer int
+	// StoreClosed is closed when the store closes; it ends every watch.
+	StoreClosed <-chan struct{}
+	// Compacted and Txns are a history read back from disk: watches from
+	// below Compacted fail, and Txns (oldest first) are kept.
+	Compacted int64
+	Txns      []Txn
+}
+
+// History is the history of a store. It is safe for concurrent use.
+type History struct {
+	limit       int
 	watchBuffer int
 	storeClosed <-chan struct{}
 
 	mu        sync.Mutex
-	txns      []txn // txns[head:] are kept, oldest first
+	txns      []Txn // txns[head:] are kept, oldest first
 	head      int
 	events    int   // events in txns[head:]
 	compacted int64 // a watch from a revision below this misses events
 	nextSeq   int64
-	notify    chan struct{} // closed on the next append; nil if nobody waits
+	notify    chan struct{} // closed on the next Wake; nil if nobody waits
 	watchers  map[*watcher]struct{}
 	closed    bool
 	running   sync.WaitGroup
 }
 
-func newHistory(limit, watchBuffer int, storeClosed <-chan struct{}) *history {
-	return &history{
-		limit:       limit,
-		watchBuffer: watchBuffer,
-		storeClosed: storeClosed,
+// New returns a History.
+func New(cfg Config) *History {
+	h := &History{
+		limit:       cfg.Limit,
+		watchBuffer: cfg.WatchBuffer,
+		storeClosed: cfg.StoreClosed,
+		compacted:   cfg.Compacted,
+		txns:        cfg.Txns,
 		watchers:    make(map[*watcher]struct{}),
 	}
+	for i := range h.txns {
+		h.txns[i].seq = h.nextSeq
+		h.nextSeq += int64(len(h.txns[i].Events))
+		h.events += len(h.txns[i].Events)
+	}
+	return h
 }
 
-// append records a committed transaction, drops the oldest ones beyond the
-// limit and ends watchers that fell too far behind. The writer then wakes
-// the others (wake).
-func (h *history) append(rev int64, events []store.Event) {
+// Append records a committed transaction, drops the transactions at or
+// below compacted (0: none) and the oldest beyond the limit, and ends the
+// watchers that fell too far behind. The writer then wakes the others
+// (Wake).
+func (h *History) Append(rev int64, events []store.Event, compacted int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	newest := h.nextSeq
-	h.txns = append(h.txns, txn{rev: rev, seq: newest, events: events})
+	h.txns = append(h.txns, Txn{Rev: rev, Events: events, seq: newest})
 	h.nextSeq += int64(len(events))
 	h.events += len(events)
-	for h.events-len(h.txns[h.head].events) >= h.limit {
-		old := &h.txns[h.head]
-		h.events -= len(old.events)
-		h.compacted = old.rev
-		*old = txn{}
-		h.head++
+	if compacted > h.compacted {
+		for h.head < len(h.txns) && h.txns[h.head].Rev <= compacted {
+			h.drop()
+		}
+		h.compacted = compacted
+	}
+	for h.limit > 0 && h.events-len(h.txns[h.head].Events) >= h.limit {
+		h.compacted = h.txns[h.head].Rev
+		h.drop()
 	}
 	if h.head > 64 && h.head > len(h.txns)/2 {
 		n := copy(h.txns, h.txns[h.head:])
 		clear(h.txns[n:])
-		h.txns = h.txns[:n]
-		h.head = 0
+		h.txns, h.head = h.txns[:n], 0
 	}
 
 	for w := range h.watchers {
-		pos := w.pos.Load()
 		// A watcher whose only undelivered transaction is the newest one
 		// is never too slow, however large that transaction is.
-		if h.nextSeq-pos > int64(h.watchBuffer) && pos < newest {
+		if pos := w.pos.Load(); h.nextSeq-pos > int64(h.watchBuffer) && pos < newest {
 			w.tooSlow.Store(true)
 		}
 	}
 }
 
-// wake wakes the watchers waiting for a transaction. A watcher that looks
-// between append and wake finds the transaction, so none is missed.
-func (h *history) wake() {
+// drop forgets the oldest kept transaction; h.mu is held.
+func (h *History) drop() {
+	h.events -= len(h.txns[h.head].Events)
+	h.txns[h.head] = Txn{}
+	h.head++
+}
+
+// Wake wakes the watchers waiting for a transaction. A watcher that looks
+// between Append and Wake finds the transaction, so none is missed.
+func (h *History) Wake() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.notify != nil {
@@ -100,8 +136,8 @@ func (h *history) wake() {
 	}
 }
 
-// watch registers a watcher for the events after revision from.
-func (h *history) watch(ctx context.Context, from int64, filter store.WatchFilter) (*watcher, error) {
+// Watch starts a watcher of the events after revision from.
+func (h *History) Watch(ctx context.Context, from int64, filter store.WatchFilter) (store.Watcher, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -119,8 +155,7 @@ func (h *history) watch(ctx context.Context, from int64, filter store.WatchFilte
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	i := h.find(w.next)
-	if i < len(h.txns) {
+	if i := h.find(w.next); i < len(h.txns) {
 		w.pos.Store(h.txns[i].seq)
 	} else {
 		w.pos.Store(h.nextSeq)
@@ -133,14 +168,14 @@ func (h *history) watch(ctx context.Context, from int64, filter store.WatchFilte
 
 // find returns the index in h.txns of the first kept transaction with a
 // revision of at least rev, or len(h.txns).
-func (h *history) find(rev int64) int {
+func (h *History) find(rev int64) int {
 	kept := h.txns[h.head:]
-	return h.head + sort.Search(len(kept), func(i int) bool { return kept[i].rev >= rev })
+	return h.head + sort.Search(len(kept), func(i int) bool { return kept[i].Rev >= rev })
 }
 
 // take appends to batch the transactions w has yet to deliver. When there
-// are none it returns a channel closed by the next append.
-func (h *history) take(w *watcher, batch []txn) ([]txn, <-chan struct{}, error) {
+// are none it returns a channel closed by the next Wake.
+func (h *History) take(w *watcher, batch []Txn) ([]Txn, <-chan struct{}, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -158,20 +193,19 @@ func (h *history) take(w *watcher, batch []txn) ([]txn, <-chan struct{}, error) 
 		}
 		return batch, h.notify, nil
 	}
-	end := min(len(h.txns), i+maxBatch)
-	return append(batch, h.txns[i:end]...), nil, nil
+	return append(batch, h.txns[i:min(len(h.txns), i+maxBatch)]...), nil, nil
 }
 
-func (h *history) remove(w *watcher) {
+func (h *History) remove(w *watcher) {
 	h.mu.Lock()
 	delete(h.watchers, w)
 	h.mu.Unlock()
 	h.running.Done()
 }
 
-// close ends every watcher and waits for their goroutines. The store's
+// Close ends every watcher and waits for their goroutines. The store's
 // closed channel is already closed, which wakes watchers blocked on a send.
-func (h *history) close() {
+func (h *History) Close() {
 	h.mu.Lock()
 	h.closed = true
 	if h.notify != nil {
@@ -184,7 +218,7 @@ func (h *history) close() {
 
 // watcher delivers the history to one consumer from its own goroutine.
 type watcher struct {
-	h      *history
+	h      *History
 	ctx    context.Context
 	filter store.WatchFilter
 	events chan store.Event
@@ -227,14 +261,11 @@ func (w *watcher) run() {
 
 // deliver sends events until the watch ends, and says why it ended.
 func (w *watcher) deliver() error {
-	var batch []txn
+	var batch []Txn
 	for {
-		var (
-			wake <-chan struct{}
-			err  error
-		)
-		batch, wake, err = w.h.take(w, batch[:0])
-		if err != nil {
+		var wake <-chan struct{}
+		var err error
+		if batch, wake, err = w.h.take(w, batch[:0]); err != nil {
 			return err
 		}
 		if len(batch) == 0 {
@@ -255,7 +286,7 @@ func (w *watcher) deliver() error {
 			if w.tooSlow.Load() {
 				return store.ErrWatcherTooSlow
 			}
-			for i, ev := range t.events {
+			for i, ev := range t.Events {
 				if !w.filter.Match(ev) {
 					continue
 				}
@@ -274,8 +305,8 @@ func (w *watcher) deliver() error {
 					return store.ErrClosed
 				}
 			}
-			w.next = t.rev + 1
-			w.pos.Store(t.seq + int64(len(t.events)))
+			w.next = t.Rev + 1
+			w.pos.Store(t.seq + int64(len(t.Events)))
 		}
 		clear(batch) // let delivered events be collected
 	}
