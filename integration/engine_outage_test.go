@@ -12,6 +12,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/containerdtest"
 	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/runtime/fake"
@@ -42,18 +43,18 @@ const (
 //     same tasks, with the same processes, are HEALTHY, their checks
 //     running again.
 //
-// The test kills a containerd of its own (startContainerd), never the
+// The test kills a containerd of its own (internal/containerdtest), never the
 // shared one.
 func TestEngineOutageIsNotAnApplicationFailure(t *testing.T) {
 	t.Parallel()
 	needIntegration(t)
-	daemon := startContainerd(t)
-	e := newEnv(t, withContainerd(daemon.address()), withTimeout(4*time.Minute))
+	daemon := containerdtest.Start(t)
+	e := newEnv(t, withContainerd(daemon.Address()), withTimeout(4*time.Minute))
 	// Runs before the env's clean-up, which needs the daemon to stop the
 	// tasks, when the test ends while it is down.
 	t.Cleanup(func() {
-		if !daemon.running() {
-			daemon.start()
+		if !daemon.Running() {
+			daemon.Start()
 		}
 	})
 
@@ -81,7 +82,7 @@ func TestEngineOutageIsNotAnApplicationFailure(t *testing.T) {
 	}
 	e.waitService("checked", "steady", 30*time.Second, func(s service.Service) bool { return s.RunningCount == 3 })
 
-	daemon.kill()
+	daemon.Kill()
 	inst := e.waitInstance(e.instance, "disconnected from its engine", 30*time.Second, func(ci cluster.ContainerInstance) bool {
 		return !ci.AgentConnected && ci.EngineOutage != nil
 	})
@@ -119,7 +120,7 @@ func TestEngineOutageIsNotAnApplicationFailure(t *testing.T) {
 	}
 
 	checks := map[string]int{}
-	daemon.start()
+	daemon.Start()
 	e.waitInstance(e.instance, "connected again", 60*time.Second, func(ci cluster.ContainerInstance) bool {
 		return ci.AgentConnected && ci.EngineOutage == nil
 	})

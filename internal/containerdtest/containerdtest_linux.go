@@ -1,4 +1,6 @@
-package integration
+//go:build linux
+
+package containerdtest
 
 import (
 	"bufio"
@@ -15,17 +17,17 @@ import (
 	"time"
 )
 
-// daemonStartTimeout bounds the wait for a containerd of a test's own to
-// answer on its socket.
-const daemonStartTimeout = 30 * time.Second
+const (
+	// startTimeout bounds the wait for the daemon to answer on its socket,
+	// and for it to go after SIGKILL.
+	startTimeout = 30 * time.Second
+	// pollEvery is how often the start looks at the socket again.
+	pollEvery = 100 * time.Millisecond
+)
 
-// containerdDaemon is a containerd of one test's own, with its config,
-// root, state and sockets under a directory of its own (as
-// scripts/with-containerd.sh makes the shared one), which the test may kill
-// and start again on the same directories. The shared daemon at
-// STEVEDORE_CONTAINERD_ADDRESS, which other tests use at the same time, is
-// never touched.
-type containerdDaemon struct {
+// Daemon is a containerd of one test's own. Its methods are called from
+// the test's goroutine.
+type Daemon struct {
 	t   testing.TB
 	dir string
 	cmd *exec.Cmd
@@ -33,18 +35,17 @@ type containerdDaemon struct {
 	exited chan struct{}
 }
 
-// startContainerd starts a containerd of the test's own and registers its
-// clean-up, which kills it and the shims it left, unmounts what it left
-// mounted and removes its directory. Register it before anything that
-// uses the daemon in its own clean-up, so that it runs after.
-func startContainerd(t testing.TB) *containerdDaemon {
+// Start starts a containerd of the test's own and registers its clean-up
+// (see the package documentation). It fails the test when the daemon does
+// not answer within 30 s.
+func Start(t testing.TB) *Daemon {
 	t.Helper()
 	// Short: the sockets' paths must fit in a sockaddr_un.
 	dir, err := os.MkdirTemp("", "stvd-ctrd-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &containerdDaemon{t: t, dir: dir}
+	d := &Daemon{t: t, dir: dir}
 	t.Cleanup(d.cleanup)
 	config := fmt.Sprintf(`version = 2
 root = %q
@@ -56,21 +57,22 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = %q
 [debug]
   address = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.address(), d.address()+".ttrpc", filepath.Join(dir, "debug.sock"))
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.Address(), d.Address()+".ttrpc", filepath.Join(dir, "debug.sock"))
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.start()
+	d.Start()
 	return d
 }
 
-// address is the daemon's socket.
-func (d *containerdDaemon) address() string { return filepath.Join(d.dir, "containerd.sock") }
+// Address is the daemon's socket.
+func (d *Daemon) Address() string { return filepath.Join(d.dir, "containerd.sock") }
 
-// start starts the daemon on its directories and waits until it answers.
-func (d *containerdDaemon) start() {
+// Start starts the daemon again on its directories, after Kill, and waits
+// until it answers.
+func (d *Daemon) Start() {
 	d.t.Helper()
-	if d.running() {
+	if d.Running() {
 		d.t.Fatal("containerd of the test: already running")
 	}
 	logf, err := os.OpenFile(filepath.Join(d.dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -89,28 +91,28 @@ func (d *containerdDaemon) start() {
 		close(exited)
 	}()
 	d.cmd, d.exited = cmd, exited
-	deadline := time.Now().Add(daemonStartTimeout)
+	deadline := time.Now().Add(startTimeout)
 	for {
 		// A socket left by a killed daemon refuses connections until the
 		// new one listens.
-		conn, err := net.DialTimeout("unix", d.address(), time.Second)
+		conn, err := net.DialTimeout("unix", d.Address(), time.Second)
 		if err == nil {
 			_ = conn.Close()
 			return
 		}
 		select {
 		case <-exited:
-			d.t.Fatalf("containerd of the test exited at start:\n%s", d.logTail())
+			d.t.Fatalf("containerd of the test exited at start:\n%s", d.LogTail())
 		case <-time.After(pollEvery):
 		}
 		if time.Now().After(deadline) {
-			d.t.Fatalf("containerd of the test does not answer on %s after %s: %v\n%s", d.address(), daemonStartTimeout, err, d.logTail())
+			d.t.Fatalf("containerd of the test does not answer on %s after %s: %v\n%s", d.Address(), startTimeout, err, d.LogTail())
 		}
 	}
 }
 
-// running reports whether the daemon runs.
-func (d *containerdDaemon) running() bool {
+// Running reports whether the daemon runs.
+func (d *Daemon) Running() bool {
 	if d.cmd == nil {
 		return false
 	}
@@ -122,11 +124,11 @@ func (d *containerdDaemon) running() bool {
 	}
 }
 
-// kill sends SIGKILL to the daemon (its shims, and the containers, run
+// Kill sends SIGKILL to the daemon (its shims, and the containers, run
 // on) and waits until it is gone.
-func (d *containerdDaemon) kill() {
+func (d *Daemon) Kill() {
 	d.t.Helper()
-	if !d.running() {
+	if !d.Running() {
 		return
 	}
 	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -134,13 +136,13 @@ func (d *containerdDaemon) kill() {
 	}
 	select {
 	case <-d.exited:
-	case <-time.After(daemonStartTimeout):
-		d.t.Fatalf("containerd of the test survived SIGKILL for %s", daemonStartTimeout)
+	case <-time.After(startTimeout):
+		d.t.Fatalf("containerd of the test survived SIGKILL for %s", startTimeout)
 	}
 }
 
-// logTail is the end of the daemon's log.
-func (d *containerdDaemon) logTail() string {
+// LogTail returns the end of the daemon's log.
+func (d *Daemon) LogTail() string {
 	b, _ := os.ReadFile(filepath.Join(d.dir, "containerd.log"))
 	if len(b) > 8<<10 {
 		b = b[len(b)-8<<10:]
@@ -151,10 +153,10 @@ func (d *containerdDaemon) logTail() string {
 // cleanup kills the daemon and the shims it started (which outlive it),
 // unmounts what is left mounted under its directory, deepest first, and
 // removes the directory: what with-containerd.sh's clean-up does.
-func (d *containerdDaemon) cleanup() {
+func (d *Daemon) cleanup() {
 	t := d.t
-	d.kill()
-	for _, pid := range shimsOf(d.address()) {
+	d.Kill()
+	for _, pid := range shimsOf(d.Address()) {
 		t.Logf("clean-up: killing shim %d of the test's containerd", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
