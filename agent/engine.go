@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
@@ -33,10 +35,12 @@ const (
 // errors for the containers' (see untilAvailable), and the instance says
 // so (watchEngine).
 type engine struct {
-	mu sync.Mutex
-	// epoch counts the outages begun and ended: a success ends an outage
-	// only if the call began after the outage did.
-	epoch  uint64
+	// epoch counts the outages begun and ended, twice over: it is odd
+	// during an outage. A success ends an outage only if the call began
+	// after the outage did. Read without mu on every call; written with
+	// mu held.
+	epoch  atomic.Uint64
+	mu     sync.Mutex
 	outage *cluster.EngineOutage // nil while the engine answers
 	up     chan struct{}         // closed while the engine answers
 	// changed receives a value after each change, for watchEngine.
@@ -50,11 +54,7 @@ func newEngine() *engine {
 }
 
 // begin returns the epoch of a call that starts now.
-func (e *engine) begin() uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.epoch
-}
+func (e *engine) begin() uint64 { return e.epoch.Load() }
 
 // report records the outcome of a call that began in epoch. Errors other
 // than runtime.ErrUnavailable say nothing of the engine's reach: the
@@ -62,15 +62,18 @@ func (e *engine) begin() uint64 {
 func (e *engine) report(epoch uint64, err error) {
 	switch {
 	case err == nil:
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		if e.outage == nil || epoch != e.epoch {
-			// No outage, or one that began after the call did: the
+		if epoch%2 == 0 {
+			// The call began with no outage: if one began since, the
 			// call's answer may predate it.
 			return
 		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if epoch != e.epoch.Load() {
+			return // ended already
+		}
 		e.outage = nil
-		e.epoch++
+		e.epoch.Add(1)
 		close(e.up)
 		e.notify()
 	case errors.Is(err, runtime.ErrUnavailable):
@@ -81,10 +84,14 @@ func (e *engine) report(epoch uint64, err error) {
 		}
 		reason := err.Error()
 		if len(reason) > maxOutageReason {
-			reason = reason[:maxOutageReason]
+			cut := maxOutageReason
+			for cut > 0 && !utf8.RuneStart(reason[cut]) {
+				cut--
+			}
+			reason = reason[:cut]
 		}
 		e.outage = &cluster.EngineOutage{Since: time.Now(), Reason: reason}
-		e.epoch++
+		e.epoch.Add(1)
 		e.up = make(chan struct{})
 		e.notify()
 	}
