@@ -199,9 +199,12 @@ func (a *Agent) probeEngine(ctx context.Context) {
 	_, _ = a.cfg.Runtime.List(ctx, map[string]string{LabelInstance: a.cfg.InstanceID})
 }
 
-// recordEngine writes the engine's state on the instance.
+// recordEngine writes the engine's state on the instance, with the
+// heartbeat.
 func (a *Agent) recordEngine(ctx context.Context, outage *cluster.EngineOutage) error {
-	return a.cfg.Store.Update(ctx, func(tx store.Tx) error {
+	var at time.Time
+	err := a.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		at = time.Time{}
 		inst, err := store.Get[*state.Instance](tx, state.KindInstances, a.cfg.InstanceID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -210,13 +213,19 @@ func (a *Agent) recordEngine(ctx context.Context, outage *cluster.EngineOutage) 
 			return err
 		}
 		connected := outage == nil
-		if inst.AgentConnected == connected && sameOutage(inst.EngineOutage, outage) {
+		if inst.AgentConnected == connected && sameOutage(inst.EngineOutage, outage) && inst.AgentLost == nil {
 			return nil
 		}
 		next := inst.Copy()
-		next.AgentConnected, next.EngineOutage = connected, outage
+		at = time.Now()
+		a.alive(next, at)
+		next.AgentConnected, next.EngineOutage, next.AgentLost = connected, outage, nil
 		return tx.Update(next)
 	})
+	if err == nil && !at.IsZero() {
+		a.beaten(at)
+	}
+	return err
 }
 
 func sameOutage(a, b *cluster.EngineOutage) bool {

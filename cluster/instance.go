@@ -69,6 +69,14 @@ type ContainerInstance struct {
 	// their last status. The agent clears both once the engine answers. A
 	// Stevedore extension; nil otherwise.
 	EngineOutage *EngineOutage `json:",omitempty"`
+	// AgentLost, when set, says that the control plane took the
+	// instance's agent for gone: it wrote no heartbeat for longer than its
+	// heartbeat timeout (its process was killed, is paused, or cannot reach
+	// the store). AgentConnected is false meanwhile, as ECS shows an agent
+	// that stopped reporting, so that no task is placed there; the tasks
+	// keep their last reported status. The agent clears both when it writes
+	// again. A Stevedore extension; nil otherwise.
+	AgentLost *AgentLost `json:",omitempty"`
 	// AgentVersion is the version of the instance's agent.
 	AgentVersion string
 	// CapacityProvider is the name of the capacity provider the instance
@@ -111,6 +119,14 @@ type EngineOutage struct {
 	Reason string
 }
 
+// AgentLost is the control plane's record of an agent that went silent.
+type AgentLost struct {
+	// LastHeartbeat is when the agent last wrote its heartbeat.
+	LastHeartbeat time.Time
+	// Reason says why the agent was taken for gone.
+	Reason string
+}
+
 // NewContainerInstance returns an ACTIVE instance with a connected agent
 // whose remaining resources are all of registered.
 func NewContainerInstance(id string, registered Resources, registeredAt time.Time) (ContainerInstance, error) {
@@ -139,6 +155,10 @@ func (ci *ContainerInstance) Clone() ContainerInstance {
 	if ci.EngineOutage != nil {
 		o := *ci.EngineOutage
 		c.EngineOutage = &o
+	}
+	if ci.AgentLost != nil {
+		l := *ci.AgentLost
+		c.AgentLost = &l
 	}
 	c.Registered = ci.Registered.Clone()
 	c.Remaining = ci.Remaining.Clone()

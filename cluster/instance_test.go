@@ -160,6 +160,11 @@ func TestCloneSharesNothing(t *testing.T) {
 	c.EngineOutage.Reason = "other"
 	assert.Equal(t, "connection refused", ci.EngineOutage.Reason)
 
+	ci.AgentLost = &cluster.AgentLost{Reason: "no heartbeat"}
+	c = ci.Clone()
+	c.AgentLost.Reason = "other"
+	assert.Equal(t, "no heartbeat", ci.AgentLost.Reason)
+
 	cl := cluster.Cluster{Name: "prod", Status: cluster.ClusterActive, CapacityProviders: []string{"spot"},
 		DefaultCapacityProviderStrategy: cluster.CapacityProviderStrategy{{CapacityProvider: "spot", Weight: 1}}}
 	cc := cl.Clone()
