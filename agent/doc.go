@@ -171,7 +171,8 @@
 // transaction that moves a task to STOPPED it gives the task's reservation
 // back to the instance (ContainerInstance.RemoveTask) and sets Released. It
 // also keeps the instance's RunningTasksCount and PendingTasksCount (tasks not
-// yet RUNNING and not stopping), AgentConnected and EngineOutage (below).
+// yet RUNNING and not stopping), AgentConnected and EngineOutage (below), and
+// its heartbeat (below).
 // Every write is a
 // compare-and-swap on a copy of the latest stored version, changing only the
 // agent's fields.
@@ -229,6 +230,21 @@
 // outage is seen through the agent's calls: an instance whose tasks have
 // no health checks shows it at its next call (or the next probe of an
 // outage already seen).
+//
+// # Heartbeat
+//
+// Every write the agent makes to its instance (its task counts, its
+// connection, its engine's state) carries its heartbeat
+// (state.Instance.HeartbeatAt and HeartbeatInterval), and the agent writes
+// one of its own every Config.HeartbeatInterval (DefaultHeartbeatInterval)
+// when none did. The control plane's reaper takes an agent silent for
+// state.HeartbeatMisses intervals for gone (a process killed with SIGKILL
+// or paused says nothing): AgentConnected false and
+// ContainerInstance.AgentLost. The agent's next write clears AgentLost and
+// connects the instance again, or records its engine's outage again when
+// the engine is away. An agent whose engine is away goes on with its
+// heartbeat: AgentConnected false with an EngineOutage means "alive, no
+// engine", with AgentLost "not heard from".
 //
 // # Time
 //
