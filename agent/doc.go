@@ -85,17 +85,18 @@
 // Containers are created from their definition: entryPoint, command,
 // environment plus resolved secrets, workingDirectory, user, hostname,
 // dockerLabels, cpu (CPU shares), memory and memoryReservation (bytes),
-// readonlyRootFilesystem, ulimits, linuxParameters capabilities and
-// initProcessEnabled; they join the task's network namespace (or the host's
+// readonlyRootFilesystem, privileged (which the task policies decide: the
+// cluster's and the instance's were checked when the task was placed),
+// ulimits, linuxParameters capabilities and initProcessEnabled; they join the task's network namespace (or the host's
 // in host mode) and get the attachment's hosts and resolv.conf files mounted
 // over /etc/hosts and /etc/resolv.conf. Volumes with a host sourcePath are
 // bind-mounted from it; other volumes are directories of the task under
 // Config.StateDir (docker volumes of scope "shared" live under
 // StateDir/volumes and outlive the task); mountPoints and volumesFrom mount
-// them. Output goes to the LogSink's writers. environmentFiles are not
-// supported: a container that has them fails to start. Definition fields the
-// runtime cannot express (privileged, devices, tmpfs, sysctls, log drivers)
-// are not applied.
+// them. Output goes to the LogSink's writers, whatever the log driver, but
+// for "none", which keeps nothing. environmentFiles are not supported: a
+// container that has them fails to start. Definition fields the runtime
+// cannot express (devices, tmpfs, sysctls) are not applied.
 //
 // Container IDs are "<taskID>-<container>" when that is a valid containerd ID
 // and a cleaned-up, hashed form otherwise (see ContainerID). Every container

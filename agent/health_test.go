@@ -382,3 +382,31 @@ func TestVerifyImageAccess(t *testing.T) {
 		})
 	}
 }
+
+// TestPrivilegedContainerRunsPrivileged: a container whose definition asks
+// for privileged (the task policies let it when the task was placed) is
+// created privileged, and its neighbour is not.
+func TestPrivilegedContainerRunsPrivileged(t *testing.T) {
+	const def = `{
+	  "family": "system",
+	  "networkMode": "awsvpc",
+	  "containerDefinitions": [
+	    {"name": "driver", "image": "app", "memory": 32, "privileged": true},
+	    {"name": "app", "image": "app", "memory": 32}
+	  ]
+	}`
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fake.WithImage("app", fake.Behavior{RunFor: fake.Forever}))
+		e.runTask(e.register(def), "t1")
+		e.start()
+		advance(time.Second)
+		tk := e.task("t1")
+		require.Equal(t, task.Running, tk.LastStatus)
+		driver, ok := e.rt.Container(tk.Container("driver").RuntimeID)
+		require.True(t, ok)
+		assert.True(t, driver.Spec.Privileged)
+		app, ok := e.rt.Container(tk.Container("app").RuntimeID)
+		require.True(t, ok)
+		assert.False(t, app.Spec.Privileged)
+	})
+}

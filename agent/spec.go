@@ -221,6 +221,9 @@ func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.Contain
 		Hostname:       c.Hostname,
 		CPUShares:      uint64(max(c.CPU, 0)),
 		ReadonlyRootfs: c.ReadonlyRootFilesystem,
+		// The task policies of the cluster and the instance, checked
+		// when the task was placed, decide whether it may.
+		Privileged: c.Privileged,
 	}
 	var err error
 	if spec.MemoryLimit, err = mibToBytes(c.Memory); err != nil {

@@ -179,6 +179,13 @@ type ContainerSpec struct {
 	CapDrop []string
 	// Init runs an init process as PID 1 that forwards signals and reaps zombies.
 	Init bool
+	// Privileged runs the container as Docker's --privileged does: every
+	// capability (CapAdd and CapDrop are then ignored), the host's
+	// devices, no seccomp filter, no masked or read-only paths, a
+	// writable /sys and cgroup filesystem, and no no_new_privs flag. The
+	// container owns the host: set it only for a task the task policy
+	// lets do so (package task/policy, level privileged).
+	Privileged bool
 
 	// Stdout and Stderr receive the container's output. Nil discards it.
 	Stdout io.Writer

@@ -70,7 +70,11 @@
 // /proc/keys, /sys/firmware, ...) and read-only paths (/proc/sys, ...) of the
 // default OCI spec, a read-only /sys, private PID, IPC, UTS, mount and
 // network namespaces, and an empty device allow-list beyond the standard
-// /dev nodes. AppArmor and SELinux profiles are not applied.
+// /dev nodes. AppArmor and SELinux profiles are not applied. A Privileged
+// spec gets none of this, as ctr's and Docker's --privileged: every
+// capability, every host device (and a device cgroup allowing all), no
+// seccomp filter or no_new_privs, no masked or read-only paths, writable
+// /sys and cgroups.
 //
 // # Output, exec and stats
 //
