@@ -11,7 +11,9 @@
 // or the members of a group that a rule names);
 // the launch writes what the agent needs from the control plane (DNS, the
 // drainers of Drain); the agent of the task's instance writes everything it
-// observes (last status, containers, health, network) and the task samples;
+// observes (last status, containers, health, network), the task samples and
+// its instance's heartbeat (HeartbeatAt), which the reaper watches to take a
+// silent agent for gone (AgentConnected false with AgentLost);
 // the target-group loop writes TargetHealth and, with the discovery loop,
 // the progress of a drain (Drain.Deadline, Drain.Done); InterruptSpotInstance
 // writes an instance's ReclaimAt, which the reaper acts on; a process
