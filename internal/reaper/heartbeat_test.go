@@ -160,3 +160,39 @@ func TestReaperGivesAnAgentRegisteredAgainAFullTimeout(t *testing.T) {
 		assert.False(t, e.instance("i-1").AgentConnected)
 	})
 }
+
+// TestReaperCountsFromWhatItSees: an agent whose host clock is a minute
+// behind the reaper's writes heartbeats that look stale; the reaper counts
+// from when it saw each one, and takes the agent for gone only once it
+// stops writing.
+func TestReaperCountsFromWhatItSees(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := start(t, time.Hour)
+		behind := heartbeatInstance(t, "i-1")
+		behind.HeartbeatAt = time.Now().Add(-time.Minute)
+		e.update(func(tx store.Tx) error { return tx.Create(behind) })
+		beatBehind := func() {
+			e.update(func(tx store.Tx) error {
+				inst, err := store.Get[*state.Instance](tx, state.KindInstances, "i-1")
+				if err != nil {
+					return err
+				}
+				next := inst.Copy()
+				next.HeartbeatAt = time.Now().Add(-time.Minute)
+				return tx.Update(next)
+			})
+		}
+		for range 30 {
+			time.Sleep(every)
+			beatBehind()
+		}
+		synctest.Wait()
+		assert.True(t, e.instance("i-1").AgentConnected, "heard from every interval")
+		time.Sleep(state.HeartbeatMisses * every)
+		synctest.Wait()
+		inst := e.instance("i-1")
+		assert.False(t, inst.AgentConnected, "silent for %v", state.HeartbeatMisses*every)
+		require.NotNil(t, inst.AgentLost)
+		assert.Contains(t, inst.AgentLost.Reason, "no heartbeat for 30s")
+	})
+}

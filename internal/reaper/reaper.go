@@ -68,12 +68,13 @@ func New(cfg Config) (*Reaper, error) {
 // times and their agents' heartbeats, and sweeps the tasks every Interval.
 //
 // An agent's heartbeat deadline counts from the later of its last stored
-// heartbeat and when the reaper saw its agent start running (or, for the
-// agents running when the reaper starts, when it started): an instance
-// registered again keeps its previous agent's heartbeat until the new
-// agent writes, and a reaper that takes over gives every agent a full
-// timeout, so that no live agent is ever taken for gone on a time it had
-// no chance to refresh.
+// heartbeat and when the reaper last saw it change, or saw the agent start
+// running (for the agents running when the reaper starts, when it
+// started): an instance registered again keeps its previous agent's
+// heartbeat until the new agent writes, a reaper that takes over gives
+// every agent a full timeout, and an agent whose clock is behind the
+// reaper's is not taken for gone for it, so that no live agent is ever
+// taken for gone on a time it had no chance to refresh.
 func (r *Reaper) Run(ctx context.Context) error {
 	reclaims := map[string]time.Time{} // instance ID -> ReclaimAt
 	beats := map[string]time.Time{}    // instance ID -> heartbeat deadline
@@ -84,9 +85,12 @@ func (r *Reaper) Run(ctx context.Context) error {
 		} else {
 			reclaims[inst.ID] = inst.ReclaimAt
 		}
-		if !inst.AgentRuns() {
+		switch {
+		case !inst.AgentRuns():
 			delete(seen, inst.ID)
-		} else if _, ok := seen[inst.ID]; !ok || (prev != nil && !prev.AgentRuns()) {
+		case prev == nil || !prev.AgentRuns() || !inst.HeartbeatAt.Equal(prev.HeartbeatAt):
+			// First seen running, or heard from: the deadline
+			// counts from now too, whatever the agent's clock says.
 			seen[inst.ID] = r.cfg.Now()
 		}
 		if at, ok := inst.HeartbeatDeadline(seen[inst.ID]); ok {
