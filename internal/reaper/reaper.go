@@ -101,18 +101,13 @@ func (r *Reaper) Run(ctx context.Context) error {
 	}
 	f, err := store.Follow(ctx, r.cfg.Store, store.FollowConfig{
 		Snapshot: func(tx store.ReadTx) error {
+			// Every agent running gets a full timeout from now.
 			clear(reclaims)
 			clear(beats)
+			clear(seen)
 			all, err := store.List[*state.Instance](tx, state.KindInstances)
-			live := map[string]bool{}
 			for _, inst := range all {
-				live[inst.ID] = true
 				note(inst, nil)
-			}
-			for id := range seen {
-				if !live[id] {
-					delete(seen, id)
-				}
 			}
 			return err
 		},
