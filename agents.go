@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/agent"
+	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/store"
 )
 
 // AgentVersion is reported by the agents this Orchestrator runs.
-const AgentVersion = "stevedore-agent/0.1.0"
+const AgentVersion = api.AgentVersion
 
 // SecretResolver resolves secrets[].valueFrom references when containers
 // start. Values are injected into the containers' environment and never
@@ -39,7 +40,7 @@ func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInp
 		Secrets:           in.Secrets,
 		ImageCleanup:      in.ImageCleanup,
 		VerifyImageAccess: in.VerifyImageAccess,
-		Logs:              o.agentLogs(),
+		Logs:              o.actions.AgentLogs(),
 		Logger:            o.log.With("instance", id),
 		SampleInterval:    o.scalingPeriod / 2,
 	})

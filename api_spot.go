@@ -4,17 +4,14 @@ import (
 	"context"
 	"time"
 
-	"github.com/stevedore-io/stevedore/cluster"
-	"github.com/stevedore-io/stevedore/internal/state"
-	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/api"
 )
 
-// DefaultSpotNotice is the warning a Spot interruption gives before the
-// capacity goes: EC2's two minutes.
-const DefaultSpotNotice = 2 * time.Minute
+// DefaultSpotNotice is api.DefaultSpotNotice.
+const DefaultSpotNotice = api.DefaultSpotNotice
 
 // MaxSpotNotice bounds the notice InterruptSpotInstance accepts.
-const MaxSpotNotice = time.Hour
+const MaxSpotNotice = api.MaxSpotNotice
 
 // InterruptSpotInstance tells the Orchestrator that the capacity of a Spot
 // instance is being taken back, as an EC2 Spot interruption notice does
@@ -32,46 +29,5 @@ const MaxSpotNotice = time.Hour
 // Orchestrator started again on a durable store reclaims the instance when
 // the notice is over, as this one would have.
 func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, clusterArg, instanceID string, notice time.Duration) error {
-	clusterName := clusterName(clusterArg)
-	if err := o.checkOpen(); err != nil {
-		return err
-	}
-	switch {
-	case notice == 0:
-		notice = DefaultSpotNotice
-	case notice < 0 || notice > MaxSpotNotice:
-		return invalid("notice", "must be between 0 and %s, got %s", MaxSpotNotice, notice)
-	}
-	deadline := o.now().Add(notice)
-	return o.store.Update(ctx, func(tx store.Tx) error {
-		c, err := o.getCluster(tx, clusterName)
-		if err != nil {
-			return err
-		}
-		inst, err := o.getInstance(tx, clusterName, instanceID)
-		if err != nil {
-			return err
-		}
-		if inst.Status == cluster.StatusInactive {
-			return invalid("containerInstance", "%s is already deregistered", instanceID)
-		}
-		if !isSpot(c, inst.CapacityProvider) {
-			return invalid("containerInstance", "%s is not in a SPOT capacity provider (capacity provider %q)", instanceID, inst.CapacityProvider)
-		}
-		next := inst.Copy()
-		next.Status = cluster.StatusDraining
-		next.StatusReason = "Spot interruption: capacity reclaimed at " + deadline.UTC().Format(time.RFC3339)
-		next.ReclaimAt = deadline
-		return tx.Update(next)
-	})
-}
-
-// isSpot reports whether provider is a SPOT capacity provider of c.
-func isSpot(c *state.Cluster, provider string) bool {
-	for _, p := range c.Providers {
-		if p.Name == provider {
-			return p.Kind == cluster.Spot
-		}
-	}
-	return false
+	return o.actions.InterruptSpotInstance(ctx, clusterArg, instanceID, notice)
 }

@@ -6,33 +6,25 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/task"
 )
 
-// Errors of the waiters.
-var (
-	// ErrWaiterFailure means a waiter met a state from which what it waits
-	// for cannot come (a task STOPPED while waiting for it to run, a
-	// service missing or being deleted).
-	ErrWaiterFailure = errors.New("stevedore: waiter state transitioned to failure")
-	// ErrWaitTimeout means the wait lasted its maximum without success.
-	ErrWaitTimeout = errors.New("stevedore: wait timed out")
-)
+// ErrWaiterFailure is api.ErrWaiterFailure.
+var ErrWaiterFailure = api.ErrWaiterFailure
 
-// WaiterOptions are the delays between a waiter's attempts: the first is
-// MinDelay, and each next one doubles, up to MaxDelay.
-type WaiterOptions struct {
-	MinDelay time.Duration
-	MaxDelay time.Duration
-}
+// ErrWaitTimeout means the wait lasted its maximum without success.
+var ErrWaitTimeout = api.ErrWaitTimeout
 
-// Default delays of the waiters (shorter than the SDK's, which poll a
-// remote API).
-const (
-	DefaultWaiterMinDelay = time.Second
-	DefaultWaiterMaxDelay = 15 * time.Second
-)
+// WaiterOptions is api.WaiterOptions.
+type WaiterOptions = api.WaiterOptions
+
+// DefaultWaiterMinDelay is api.DefaultWaiterMinDelay.
+const DefaultWaiterMinDelay = api.DefaultWaiterMinDelay
+
+// DefaultWaiterMaxDelay is api.DefaultWaiterMaxDelay.
+const DefaultWaiterMaxDelay = api.DefaultWaiterMaxDelay
 
 func waiterOptions(optFns []func(*WaiterOptions)) WaiterOptions {
 	o := WaiterOptions{MinDelay: DefaultWaiterMinDelay, MaxDelay: DefaultWaiterMaxDelay}

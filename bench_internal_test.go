@@ -167,7 +167,7 @@ func steadyPass(b *testing.B, o *Orchestrator) time.Duration {
 	ctx := context.Background()
 	// Let the live controller finish its last writes first.
 	time.Sleep(200 * time.Millisecond)
-	c, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
+	c, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.actions.AlarmBakeTime,
 		Now: o.now, Logger: o.log})
 	if err != nil {
 		b.Fatal(err)
