@@ -30,7 +30,7 @@ type ImageCleanup = agent.ImageCleanup
 
 // startAgent runs the agent of one instance until the Orchestrator closes or
 // the instance is deregistered.
-func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
+func (o *Orchestrator) startAgent(clusterName, id string, in RegisterContainerInstanceInput) error {
 	a, err := agent.New(agent.Config{
 		InstanceID:        id,
 		StateDir:          cmp.Or(in.StateDir, o.agentStateDir(id)),

@@ -35,18 +35,18 @@ type ListAttributesOutput = api.ListAttributesOutput
 
 // PutAttributes sets attributes of container instances. A request with an
 // invalid attribute or an unknown target changes nothing.
-func (o *Orchestrator) PutAttributes(ctx context.Context, in PutAttributesInput) (*PutAttributesOutput, error) {
-	return o.actions.PutAttributes(ctx, in)
+func (o *Orchestrator) PutAttributes(ctx context.Context, in *PutAttributesInput) (*PutAttributesOutput, error) {
+	return o.actions.PutAttributes(ctx, value(in))
 }
 
 // DeleteAttributes removes custom attributes of container instances; the
 // ecs.* attributes the instance registered with cannot be removed.
-func (o *Orchestrator) DeleteAttributes(ctx context.Context, in DeleteAttributesInput) (*DeleteAttributesOutput, error) {
-	return o.actions.DeleteAttributes(ctx, in)
+func (o *Orchestrator) DeleteAttributes(ctx context.Context, in *DeleteAttributesInput) (*DeleteAttributesOutput, error) {
+	return o.actions.DeleteAttributes(ctx, value(in))
 }
 
 // ListAttributes lists the attributes of the instances of a cluster that
 // are not INACTIVE.
-func (o *Orchestrator) ListAttributes(ctx context.Context, in ListAttributesInput) (*ListAttributesOutput, error) {
-	return o.actions.ListAttributes(ctx, in)
+func (o *Orchestrator) ListAttributes(ctx context.Context, in *ListAttributesInput) (*ListAttributesOutput, error) {
+	return o.actions.ListAttributes(ctx, value(in))
 }

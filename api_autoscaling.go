@@ -5,9 +5,32 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/api"
-	"github.com/stevedore-io/stevedore/autoscaling"
 	"github.com/stevedore-io/stevedore/internal/actions"
 )
+
+// RegisterScalableTargetOutput is empty: the target is registered.
+type RegisterScalableTargetOutput = api.RegisterScalableTargetOutput
+
+// DeregisterScalableTargetInput names a service whose scalable target and policies to remove.
+type DeregisterScalableTargetInput = api.DeregisterScalableTargetInput
+
+// DeregisterScalableTargetOutput is empty: the target is gone.
+type DeregisterScalableTargetOutput = api.DeregisterScalableTargetOutput
+
+// PutScalingPolicyOutput is the policy as stored, with its defaults set.
+type PutScalingPolicyOutput = api.PutScalingPolicyOutput
+
+// DeleteScalingPolicyInput names a policy of a service.
+type DeleteScalingPolicyInput = api.DeleteScalingPolicyInput
+
+// DeleteScalingPolicyOutput is empty: the policy is gone.
+type DeleteScalingPolicyOutput = api.DeleteScalingPolicyOutput
+
+// DescribeScalingPoliciesInput names a service whose auto scaling to describe.
+type DescribeScalingPoliciesInput = api.DescribeScalingPoliciesInput
+
+// DescribeScalingPoliciesOutput is the service's auto scaling.
+type DescribeScalingPoliciesOutput = api.DescribeScalingPoliciesOutput
 
 // RegisterScalableTargetInput is api.RegisterScalableTargetInput.
 type RegisterScalableTargetInput = api.RegisterScalableTargetInput
@@ -69,30 +92,30 @@ func WithScalingEvaluationPeriod(d time.Duration) Option {
 
 // RegisterScalableTarget makes a REPLICA service scalable. Registering it
 // again changes its bounds and keeps its policies.
-func (o *Orchestrator) RegisterScalableTarget(ctx context.Context, in RegisterScalableTargetInput) error {
-	return o.actions.RegisterScalableTarget(ctx, in)
+func (o *Orchestrator) RegisterScalableTarget(ctx context.Context, in *RegisterScalableTargetInput) (*RegisterScalableTargetOutput, error) {
+	return o.actions.RegisterScalableTarget(ctx, value(in))
 }
 
 // DeregisterScalableTarget stops scaling a service and deletes its
 // policies. The service keeps its desired count.
-func (o *Orchestrator) DeregisterScalableTarget(ctx context.Context, clusterArg, serviceName string) error {
-	return o.actions.DeregisterScalableTarget(ctx, clusterArg, serviceName)
+func (o *Orchestrator) DeregisterScalableTarget(ctx context.Context, in *DeregisterScalableTargetInput) (*DeregisterScalableTargetOutput, error) {
+	return o.actions.DeregisterScalableTarget(ctx, value(in))
 }
 
 // PutScalingPolicy adds or replaces a policy. The policy's Metric must be
-// predefined or registered with WithMetrics. It returns the policy with its
-// defaults set. An invalid policy changes nothing.
-func (o *Orchestrator) PutScalingPolicy(ctx context.Context, in PutScalingPolicyInput) (*autoscaling.TargetTrackingPolicy, error) {
-	return o.actions.PutScalingPolicy(ctx, in)
+// predefined or registered with WithMetrics. The output is the policy with
+// its defaults set. An invalid policy changes nothing.
+func (o *Orchestrator) PutScalingPolicy(ctx context.Context, in *PutScalingPolicyInput) (*PutScalingPolicyOutput, error) {
+	return o.actions.PutScalingPolicy(ctx, value(in))
 }
 
 // DeleteScalingPolicy deletes a policy of a service.
-func (o *Orchestrator) DeleteScalingPolicy(ctx context.Context, clusterArg, serviceName, policyName string) error {
-	return o.actions.DeleteScalingPolicy(ctx, clusterArg, serviceName, policyName)
+func (o *Orchestrator) DeleteScalingPolicy(ctx context.Context, in *DeleteScalingPolicyInput) (*DeleteScalingPolicyOutput, error) {
+	return o.actions.DeleteScalingPolicy(ctx, value(in))
 }
 
 // DescribeScalingPolicies describes the scalable target and the policies
 // of a service; ErrNotFound when no target is registered.
-func (o *Orchestrator) DescribeScalingPolicies(ctx context.Context, clusterArg, serviceName string) (*ServiceScaling, error) {
-	return o.actions.DescribeScalingPolicies(ctx, clusterArg, serviceName)
+func (o *Orchestrator) DescribeScalingPolicies(ctx context.Context, in *DescribeScalingPoliciesInput) (*DescribeScalingPoliciesOutput, error) {
+	return o.actions.DescribeScalingPolicies(ctx, value(in))
 }

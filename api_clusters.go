@@ -4,8 +4,13 @@ import (
 	"context"
 
 	"github.com/stevedore-io/stevedore/api"
-	"github.com/stevedore-io/stevedore/cluster"
 )
+
+// CreateClusterOutput is api.CreateClusterOutput.
+type CreateClusterOutput = api.CreateClusterOutput
+
+// RegisterContainerInstanceOutput is the instance as registered, as ECS RegisterContainerInstance.
+type RegisterContainerInstanceOutput = api.RegisterContainerInstanceOutput
 
 // DefaultCluster is the cluster of the calls that name none, as in ECS.
 const DefaultCluster = api.DefaultCluster
@@ -37,8 +42,8 @@ type DeleteClusterInput = api.DeleteClusterInput
 // DeleteClusterOutput is the cluster as it is once deleted (INACTIVE).
 type DeleteClusterOutput = api.DeleteClusterOutput
 
-// RegisterInstanceInput describes a host joining a cluster.
-type RegisterInstanceInput = api.RegisterInstanceInput
+// RegisterContainerInstanceInput describes a host joining a cluster.
+type RegisterContainerInstanceInput = api.RegisterContainerInstanceInput
 
 // DeregisterContainerInstanceInput is api.DeregisterContainerInstanceInput.
 type DeregisterContainerInstanceInput = api.DeregisterContainerInstanceInput
@@ -63,25 +68,25 @@ const MaxDescribeContainerInstances = api.MaxDescribeContainerInstances
 
 // CreateCluster creates a cluster. Creating an existing ACTIVE cluster
 // returns it unchanged, as ECS does.
-func (o *Orchestrator) CreateCluster(ctx context.Context, in CreateClusterInput) (*cluster.Cluster, error) {
-	return o.actions.CreateCluster(ctx, in)
+func (o *Orchestrator) CreateCluster(ctx context.Context, in *CreateClusterInput) (*CreateClusterOutput, error) {
+	return o.actions.CreateCluster(ctx, value(in))
 }
 
 // DescribeClusters describes clusters with their counters. A cluster that
 // does not exist is reported in Failures; the others are still described.
-func (o *Orchestrator) DescribeClusters(ctx context.Context, in DescribeClustersInput) (*DescribeClustersOutput, error) {
-	return o.actions.DescribeClusters(ctx, in)
+func (o *Orchestrator) DescribeClusters(ctx context.Context, in *DescribeClustersInput) (*DescribeClustersOutput, error) {
+	return o.actions.DescribeClusters(ctx, value(in))
 }
 
 // ListClusters lists the ARNs of the ACTIVE clusters.
-func (o *Orchestrator) ListClusters(ctx context.Context, in ListClustersInput) (*ListClustersOutput, error) {
-	return o.actions.ListClusters(ctx, in)
+func (o *Orchestrator) ListClusters(ctx context.Context, in *ListClustersInput) (*ListClustersOutput, error) {
+	return o.actions.ListClusters(ctx, value(in))
 }
 
 // DeleteCluster marks a cluster INACTIVE. It fails with ErrInUse while
 // container instances are registered or services are active in it.
-func (o *Orchestrator) DeleteCluster(ctx context.Context, in DeleteClusterInput) (*DeleteClusterOutput, error) {
-	return o.actions.DeleteCluster(ctx, in)
+func (o *Orchestrator) DeleteCluster(ctx context.Context, in *DeleteClusterInput) (*DeleteClusterOutput, error) {
+	return o.actions.DeleteCluster(ctx, value(in))
 }
 
 // RegisterContainerInstance adds a container instance to a cluster and
@@ -89,26 +94,26 @@ func (o *Orchestrator) DeleteCluster(ctx context.Context, in DeleteClusterInput)
 // the same cluster with the same resources (the same host coming back, for
 // example after the orchestrator restarted on a durable store) keeps its
 // tasks: its new agent adopts the containers that still run.
-func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in RegisterInstanceInput) (*cluster.ContainerInstance, error) {
-	return o.actions.RegisterContainerInstance(ctx, in)
+func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in *RegisterContainerInstanceInput) (*RegisterContainerInstanceOutput, error) {
+	return o.actions.RegisterContainerInstance(ctx, value(in))
 }
 
 // DeregisterContainerInstance removes an instance from its cluster. Without
 // Force it fails with ErrInUse while tasks still run there.
-func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, in DeregisterContainerInstanceInput) (*DeregisterContainerInstanceOutput, error) {
-	return o.actions.DeregisterContainerInstance(ctx, in)
+func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, in *DeregisterContainerInstanceInput) (*DeregisterContainerInstanceOutput, error) {
+	return o.actions.DeregisterContainerInstance(ctx, value(in))
 }
 
 // UpdateContainerInstancesState sets instances ACTIVE or DRAINING. A
 // DRAINING instance receives no new tasks, and the services replace the
 // tasks running there within their minimum healthy bound.
-func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, in UpdateContainerInstancesStateInput) (*UpdateContainerInstancesStateOutput, error) {
-	return o.actions.UpdateContainerInstancesState(ctx, in)
+func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, in *UpdateContainerInstancesStateInput) (*UpdateContainerInstancesStateOutput, error) {
+	return o.actions.UpdateContainerInstancesState(ctx, value(in))
 }
 
 // DescribeContainerInstances describes instances of a cluster. It fails
 // with ErrNotFound when the cluster does not exist; an instance that does
 // not is reported in Failures.
-func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, in DescribeContainerInstancesInput) (*DescribeContainerInstancesOutput, error) {
-	return o.actions.DescribeContainerInstances(ctx, in)
+func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, in *DescribeContainerInstancesInput) (*DescribeContainerInstancesOutput, error) {
+	return o.actions.DescribeContainerInstances(ctx, value(in))
 }

@@ -13,6 +13,6 @@ type ListContainerInstancesInput = api.ListContainerInstancesInput
 type ListContainerInstancesOutput = api.ListContainerInstancesOutput
 
 // ListContainerInstances lists the instances of a cluster.
-func (o *Orchestrator) ListContainerInstances(ctx context.Context, in ListContainerInstancesInput) (*ListContainerInstancesOutput, error) {
-	return o.actions.ListContainerInstances(ctx, in)
+func (o *Orchestrator) ListContainerInstances(ctx context.Context, in *ListContainerInstancesInput) (*ListContainerInstancesOutput, error) {
+	return o.actions.ListContainerInstances(ctx, value(in))
 }

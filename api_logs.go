@@ -45,14 +45,14 @@ type FilterLogEventsOutput = api.FilterLogEventsOutput
 // GetLogEvents returns the output of one container of a task, running or
 // stopped, including a task forgotten after the task retention while its
 // logs remain in the log store.
-func (o *Orchestrator) GetLogEvents(ctx context.Context, in GetLogEventsInput) (*GetLogEventsOutput, error) {
-	return o.actions.GetLogEvents(ctx, in)
+func (o *Orchestrator) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogEventsOutput, error) {
+	return o.actions.GetLogEvents(ctx, value(in))
 }
 
 // FilterLogEvents returns the lines of a cluster's tasks, running, stopped
 // or forgotten after the task retention, that match the input's filters.
 // Each call reads the selected tasks' log files in full (the local store
 // keeps no index by time): narrow the tasks for large clusters.
-func (o *Orchestrator) FilterLogEvents(ctx context.Context, in FilterLogEventsInput) (*FilterLogEventsOutput, error) {
-	return o.actions.FilterLogEvents(ctx, in)
+func (o *Orchestrator) FilterLogEvents(ctx context.Context, in *FilterLogEventsInput) (*FilterLogEventsOutput, error) {
+	return o.actions.FilterLogEvents(ctx, value(in))
 }

@@ -5,8 +5,46 @@ import (
 	"errors"
 
 	"github.com/stevedore-io/stevedore/api"
-	"github.com/stevedore-io/stevedore/network"
 )
+
+// CreateSecurityGroupOutput is the group created, with its ID.
+type CreateSecurityGroupOutput = api.CreateSecurityGroupOutput
+
+// DescribeSecurityGroupsInput names the groups to describe by ID or name; none describes every group.
+type DescribeSecurityGroupsInput = api.DescribeSecurityGroupsInput
+
+// DescribeSecurityGroupsOutput is the groups, in the order named (by name when none was).
+type DescribeSecurityGroupsOutput = api.DescribeSecurityGroupsOutput
+
+// AuthorizeSecurityGroupIngressInput adds ingress rules to a group, named by ID or name.
+type AuthorizeSecurityGroupIngressInput = api.AuthorizeSecurityGroupIngressInput
+
+// AuthorizeSecurityGroupIngressOutput is the group with its rules added.
+type AuthorizeSecurityGroupIngressOutput = api.AuthorizeSecurityGroupIngressOutput
+
+// RevokeSecurityGroupIngressInput removes ingress rules from a group, named by ID or name.
+type RevokeSecurityGroupIngressInput = api.RevokeSecurityGroupIngressInput
+
+// RevokeSecurityGroupIngressOutput is the group with its rules removed.
+type RevokeSecurityGroupIngressOutput = api.RevokeSecurityGroupIngressOutput
+
+// AuthorizeSecurityGroupEgressInput adds egress rules to a group, named by ID or name.
+type AuthorizeSecurityGroupEgressInput = api.AuthorizeSecurityGroupEgressInput
+
+// AuthorizeSecurityGroupEgressOutput is the group with its rules added.
+type AuthorizeSecurityGroupEgressOutput = api.AuthorizeSecurityGroupEgressOutput
+
+// RevokeSecurityGroupEgressInput removes egress rules from a group, named by ID or name.
+type RevokeSecurityGroupEgressInput = api.RevokeSecurityGroupEgressInput
+
+// RevokeSecurityGroupEgressOutput is the group with its rules removed.
+type RevokeSecurityGroupEgressOutput = api.RevokeSecurityGroupEgressOutput
+
+// DeleteSecurityGroupInput names a group to delete, by ID or name.
+type DeleteSecurityGroupInput = api.DeleteSecurityGroupInput
+
+// DeleteSecurityGroupOutput is empty: the group is gone.
+type DeleteSecurityGroupOutput = api.DeleteSecurityGroupOutput
 
 // CreateSecurityGroupInput is api.CreateSecurityGroupInput.
 type CreateSecurityGroupInput = api.CreateSecurityGroupInput
@@ -28,14 +66,14 @@ type InUseError = api.InUseError
 // "ingressRules[1].sources[0]", "ingressRules[0].sourceGroups[1]" for a
 // group that does not exist), joined when there are several; a name in
 // use is ErrAlreadyExists.
-func (o *Orchestrator) CreateSecurityGroup(ctx context.Context, in CreateSecurityGroupInput) (*network.SecurityGroup, error) {
-	return o.actions.CreateSecurityGroup(ctx, in)
+func (o *Orchestrator) CreateSecurityGroup(ctx context.Context, in *CreateSecurityGroupInput) (*CreateSecurityGroupOutput, error) {
+	return o.actions.CreateSecurityGroup(ctx, value(in))
 }
 
 // DescribeSecurityGroups returns security groups by ID or name, in the
 // order asked, or every group, sorted by name, when none is named.
-func (o *Orchestrator) DescribeSecurityGroups(ctx context.Context, groups ...string) ([]network.SecurityGroup, error) {
-	return o.actions.DescribeSecurityGroups(ctx, groups...)
+func (o *Orchestrator) DescribeSecurityGroups(ctx context.Context, in *DescribeSecurityGroupsInput) (*DescribeSecurityGroupsOutput, error) {
+	return o.actions.DescribeSecurityGroups(ctx, value(in))
 }
 
 // AuthorizeSecurityGroupIngress adds inbound rules to a group. Each
@@ -54,8 +92,8 @@ func (o *Orchestrator) DescribeSecurityGroups(ctx context.Context, groups ...str
 // A rule naming a group admits that group's members: the tasks in it that
 // have a network address and have not reached DEPROVISIONING. The policies
 // follow the members as they come and go.
-func (o *Orchestrator) AuthorizeSecurityGroupIngress(ctx context.Context, group string, rules []network.IngressRule) (*network.SecurityGroup, error) {
-	return o.actions.AuthorizeSecurityGroupIngress(ctx, group, rules)
+func (o *Orchestrator) AuthorizeSecurityGroupIngress(ctx context.Context, in *AuthorizeSecurityGroupIngressInput) (*AuthorizeSecurityGroupIngressOutput, error) {
+	return o.actions.AuthorizeSecurityGroupIngress(ctx, value(in))
 }
 
 // RevokeSecurityGroupIngress removes inbound rules from a group. Each
@@ -63,8 +101,8 @@ func (o *Orchestrator) AuthorizeSecurityGroupIngress(ctx context.Context, group 
 // the call changes nothing and its *FieldError values name the rules. The
 // group's running tasks lose the rules as AuthorizeSecurityGroupIngress
 // describes.
-func (o *Orchestrator) RevokeSecurityGroupIngress(ctx context.Context, group string, rules []network.IngressRule) (*network.SecurityGroup, error) {
-	return o.actions.RevokeSecurityGroupIngress(ctx, group, rules)
+func (o *Orchestrator) RevokeSecurityGroupIngress(ctx context.Context, in *RevokeSecurityGroupIngressInput) (*RevokeSecurityGroupIngressOutput, error) {
+	return o.actions.RevokeSecurityGroupIngress(ctx, value(in))
 }
 
 // AuthorizeSecurityGroupEgress adds outbound rules to a group, as
@@ -79,16 +117,16 @@ func (o *Orchestrator) RevokeSecurityGroupIngress(ctx context.Context, group str
 // still reach the DNS server the Orchestrator gives it (service
 // discovery's), on udp and tcp port 53, as AWS exempts its own resolver
 // from security groups.
-func (o *Orchestrator) AuthorizeSecurityGroupEgress(ctx context.Context, group string, rules []network.EgressRule) (*network.SecurityGroup, error) {
-	return o.actions.AuthorizeSecurityGroupEgress(ctx, group, rules)
+func (o *Orchestrator) AuthorizeSecurityGroupEgress(ctx context.Context, in *AuthorizeSecurityGroupEgressInput) (*AuthorizeSecurityGroupEgressOutput, error) {
+	return o.actions.AuthorizeSecurityGroupEgress(ctx, value(in))
 }
 
 // RevokeSecurityGroupEgress removes outbound rules from a group, as
 // RevokeSecurityGroupIngress removes inbound ones. Revoking
 // network.DefaultEgressRule from a group without other outbound rules
 // leaves its tasks no outbound connection but to their DNS server.
-func (o *Orchestrator) RevokeSecurityGroupEgress(ctx context.Context, group string, rules []network.EgressRule) (*network.SecurityGroup, error) {
-	return o.actions.RevokeSecurityGroupEgress(ctx, group, rules)
+func (o *Orchestrator) RevokeSecurityGroupEgress(ctx context.Context, in *RevokeSecurityGroupEgressInput) (*RevokeSecurityGroupEgressOutput, error) {
+	return o.actions.RevokeSecurityGroupEgress(ctx, value(in))
 }
 
 // DeleteSecurityGroup deletes a group. It fails with an *InUseError
@@ -96,8 +134,8 @@ func (o *Orchestrator) RevokeSecurityGroupEgress(ctx context.Context, group stri
 // deployments, or its rollback target) is in the group, or while a rule of
 // another group names it (as AWS refuses to delete a referenced group;
 // revoke those rules first).
-func (o *Orchestrator) DeleteSecurityGroup(ctx context.Context, group string) error {
-	return o.actions.DeleteSecurityGroup(ctx, group)
+func (o *Orchestrator) DeleteSecurityGroup(ctx context.Context, in *DeleteSecurityGroupInput) (*DeleteSecurityGroupOutput, error) {
+	return o.actions.DeleteSecurityGroup(ctx, value(in))
 }
 
 // FieldErrors returns the *FieldError values in err, which may join several

@@ -4,8 +4,13 @@ import (
 	"context"
 
 	"github.com/stevedore-io/stevedore/api"
-	"github.com/stevedore-io/stevedore/service"
 )
+
+// CreateServiceOutput is the service created, as ECS CreateService.
+type CreateServiceOutput = api.CreateServiceOutput
+
+// UpdateServiceOutput is the service as updated, as ECS UpdateService.
+type UpdateServiceOutput = api.UpdateServiceOutput
 
 // DefaultServicePlacement is api.DefaultServicePlacement.
 var DefaultServicePlacement = api.DefaultServicePlacement
@@ -42,34 +47,34 @@ type ListServicesOutput = api.ListServicesOutput
 
 // CreateService creates a service and its first deployment; the service
 // controller then starts its tasks.
-func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput) (*service.Service, error) {
-	return o.actions.CreateService(ctx, in)
+func (o *Orchestrator) CreateService(ctx context.Context, in *CreateServiceInput) (*CreateServiceOutput, error) {
+	return o.actions.CreateService(ctx, value(in))
 }
 
 // UpdateService changes a service. A new task definition, new security
 // groups (or ForceNewDeployment) start a rolling deployment. An invalid request is
 // rejected as a whole and changes nothing; a service that is not ACTIVE
 // is refused with ErrServiceNotActive.
-func (o *Orchestrator) UpdateService(ctx context.Context, in UpdateServiceInput) (*service.Service, error) {
-	return o.actions.UpdateService(ctx, in)
+func (o *Orchestrator) UpdateService(ctx context.Context, in *UpdateServiceInput) (*UpdateServiceOutput, error) {
+	return o.actions.UpdateService(ctx, value(in))
 }
 
 // DeleteService deletes a service. Without Force its desired count must be
 // 0 (scale it in first); with Force its tasks are stopped. The service is
 // DRAINING until its tasks have stopped, then INACTIVE.
-func (o *Orchestrator) DeleteService(ctx context.Context, in DeleteServiceInput) (*DeleteServiceOutput, error) {
-	return o.actions.DeleteService(ctx, in)
+func (o *Orchestrator) DeleteService(ctx context.Context, in *DeleteServiceInput) (*DeleteServiceOutput, error) {
+	return o.actions.DeleteService(ctx, value(in))
 }
 
 // DescribeServices describes services of a cluster, INACTIVE ones
 // included while they are kept. It fails with ErrNotFound when the cluster
 // does not exist; a service that does not is reported in Failures.
-func (o *Orchestrator) DescribeServices(ctx context.Context, in DescribeServicesInput) (*DescribeServicesOutput, error) {
-	return o.actions.DescribeServices(ctx, in)
+func (o *Orchestrator) DescribeServices(ctx context.Context, in *DescribeServicesInput) (*DescribeServicesOutput, error) {
+	return o.actions.DescribeServices(ctx, value(in))
 }
 
 // ListServices lists the ARNs of a cluster's services that are not
 // INACTIVE.
-func (o *Orchestrator) ListServices(ctx context.Context, in ListServicesInput) (*ListServicesOutput, error) {
-	return o.actions.ListServices(ctx, in)
+func (o *Orchestrator) ListServices(ctx context.Context, in *ListServicesInput) (*ListServicesOutput, error) {
+	return o.actions.ListServices(ctx, value(in))
 }

@@ -2,10 +2,15 @@ package stevedore
 
 import (
 	"context"
-	"time"
 
 	"github.com/stevedore-io/stevedore/api"
 )
+
+// InterruptSpotInstanceInput is api.InterruptSpotInstanceInput.
+type InterruptSpotInstanceInput = api.InterruptSpotInstanceInput
+
+// InterruptSpotInstanceOutput is api.InterruptSpotInstanceOutput.
+type InterruptSpotInstanceOutput = api.InterruptSpotInstanceOutput
 
 // DefaultSpotNotice is api.DefaultSpotNotice.
 const DefaultSpotNotice = api.DefaultSpotNotice
@@ -20,7 +25,7 @@ const MaxSpotNotice = api.MaxSpotNotice
 // replacements on the cluster's other capacity, within their deployment
 // bounds, while the notice runs; when notice is over, the tasks still on
 // the instance stop with stop code SpotInterruption and the instance is
-// deregistered (INACTIVE). notice 0 means DefaultSpotNotice; it is at most
+// deregistered (INACTIVE). A Notice of 0 means DefaultSpotNotice; it is at most
 // MaxSpotNotice.
 //
 // The instance must belong to a SPOT capacity provider of its cluster.
@@ -28,6 +33,6 @@ const MaxSpotNotice = api.MaxSpotNotice
 // The end of the notice is kept in the store (the reaper acts on it): an
 // Orchestrator started again on a durable store reclaims the instance when
 // the notice is over, as this one would have.
-func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, clusterArg, instanceID string, notice time.Duration) error {
-	return o.actions.InterruptSpotInstance(ctx, clusterArg, instanceID, notice)
+func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, in *InterruptSpotInstanceInput) (*InterruptSpotInstanceOutput, error) {
+	return o.actions.InterruptSpotInstance(ctx, value(in))
 }

@@ -33,17 +33,17 @@ type ListTagsForResourceOutput = api.ListTagsForResourceOutput
 // TagResource adds tags to a resource. Keys are 1-128 characters, values
 // at most 256, the "aws:" prefix is reserved, and a resource carries at
 // most MaxTags; a request that breaks a rule changes nothing.
-func (o *Orchestrator) TagResource(ctx context.Context, in TagResourceInput) (*TagResourceOutput, error) {
-	return o.actions.TagResource(ctx, in)
+func (o *Orchestrator) TagResource(ctx context.Context, in *TagResourceInput) (*TagResourceOutput, error) {
+	return o.actions.TagResource(ctx, value(in))
 }
 
 // UntagResource removes tags from a resource by key; absent keys are
 // ignored.
-func (o *Orchestrator) UntagResource(ctx context.Context, in UntagResourceInput) (*UntagResourceOutput, error) {
-	return o.actions.UntagResource(ctx, in)
+func (o *Orchestrator) UntagResource(ctx context.Context, in *UntagResourceInput) (*UntagResourceOutput, error) {
+	return o.actions.UntagResource(ctx, value(in))
 }
 
 // ListTagsForResource lists a resource's tags.
-func (o *Orchestrator) ListTagsForResource(ctx context.Context, in ListTagsForResourceInput) (*ListTagsForResourceOutput, error) {
-	return o.actions.ListTagsForResource(ctx, in)
+func (o *Orchestrator) ListTagsForResource(ctx context.Context, in *ListTagsForResourceInput) (*ListTagsForResourceOutput, error) {
+	return o.actions.ListTagsForResource(ctx, value(in))
 }

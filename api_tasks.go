@@ -6,6 +6,9 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 )
 
+// StartTaskOutput is the tasks started and the instances that could not take one, as ECS StartTask.
+type StartTaskOutput = api.StartTaskOutput
+
 // RunTaskInput asks for standalone tasks, as ECS RunTask.
 type RunTaskInput = api.RunTaskInput
 
@@ -41,31 +44,31 @@ type ListTasksOutput = api.ListTasksOutput
 
 // RunTask places and starts Count tasks of a task definition. Tasks that
 // cannot be placed are reported in Failures (not as an error), as ECS does.
-func (o *Orchestrator) RunTask(ctx context.Context, in RunTaskInput) (*RunTaskOutput, error) {
-	return o.actions.RunTask(ctx, in)
+func (o *Orchestrator) RunTask(ctx context.Context, in *RunTaskInput) (*RunTaskOutput, error) {
+	return o.actions.RunTask(ctx, value(in))
 }
 
 // StartTask starts one task on each of the named container instances,
 // without placement strategies (resources, ports and status still apply).
-func (o *Orchestrator) StartTask(ctx context.Context, in StartTaskInput) (*RunTaskOutput, error) {
-	return o.actions.StartTask(ctx, in)
+func (o *Orchestrator) StartTask(ctx context.Context, in *StartTaskInput) (*StartTaskOutput, error) {
+	return o.actions.StartTask(ctx, value(in))
 }
 
 // StopTask asks a task to stop: its containers get SIGTERM, then SIGKILL
 // after their stopTimeout. Stopping a stopped task is not an error.
-func (o *Orchestrator) StopTask(ctx context.Context, in StopTaskInput) (*StopTaskOutput, error) {
-	return o.actions.StopTask(ctx, in)
+func (o *Orchestrator) StopTask(ctx context.Context, in *StopTaskInput) (*StopTaskOutput, error) {
+	return o.actions.StopTask(ctx, value(in))
 }
 
 // DescribeTasks describes tasks. It fails with ErrNotFound when the
 // cluster does not exist; a task that does not is reported in Failures.
-func (o *Orchestrator) DescribeTasks(ctx context.Context, in DescribeTasksInput) (*DescribeTasksOutput, error) {
-	return o.actions.DescribeTasks(ctx, in)
+func (o *Orchestrator) DescribeTasks(ctx context.Context, in *DescribeTasksInput) (*DescribeTasksOutput, error) {
+	return o.actions.DescribeTasks(ctx, value(in))
 }
 
 // ListTasks lists the tasks that match the filters.
-func (o *Orchestrator) ListTasks(ctx context.Context, in ListTasksInput) (*ListTasksOutput, error) {
-	return o.actions.ListTasks(ctx, in)
+func (o *Orchestrator) ListTasks(ctx context.Context, in *ListTasksInput) (*ListTasksOutput, error) {
+	return o.actions.ListTasks(ctx, value(in))
 }
 
 // ListTasksPaginator walks the pages of ListTasks, as aws-sdk-go-v2's
@@ -77,8 +80,8 @@ type ListTasksPaginator struct {
 }
 
 // NewListTasksPaginator returns a paginator of ListTasks from in.
-func NewListTasksPaginator(o *Orchestrator, in ListTasksInput) *ListTasksPaginator {
-	return &ListTasksPaginator{o: o, in: in, first: true}
+func NewListTasksPaginator(o *Orchestrator, in *ListTasksInput) *ListTasksPaginator {
+	return &ListTasksPaginator{o: o, in: value(in), first: true}
 }
 
 // HasMorePages reports whether NextPage has a page to return.
@@ -89,7 +92,7 @@ func (p *ListTasksPaginator) NextPage(ctx context.Context) (*ListTasksOutput, er
 	if !p.HasMorePages() {
 		return nil, invalid("nextToken", "no more pages")
 	}
-	out, err := p.o.ListTasks(ctx, p.in)
+	out, err := p.o.ListTasks(ctx, &p.in)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +102,6 @@ func (p *ListTasksPaginator) NextPage(ctx context.Context) (*ListTasksOutput, er
 
 // AllTaskArns is every task ARN that ListTasks lists for in, page after
 // page.
-func (o *Orchestrator) AllTaskArns(ctx context.Context, in ListTasksInput) ([]string, error) {
-	return o.actions.AllTaskArns(ctx, in)
+func (o *Orchestrator) AllTaskArns(ctx context.Context, in *ListTasksInput) ([]string, error) {
+	return o.actions.AllTaskArns(ctx, value(in))
 }

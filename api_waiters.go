@@ -80,7 +80,7 @@ func NewServicesStableWaiter(o *Orchestrator, optFns ...func(*WaiterOptions)) *S
 }
 
 // Wait waits at most maxWait for the services of in to be stable.
-func (w *ServicesStableWaiter) Wait(ctx context.Context, in DescribeServicesInput, maxWait time.Duration) error {
+func (w *ServicesStableWaiter) Wait(ctx context.Context, in *DescribeServicesInput, maxWait time.Duration) error {
 	return poll(ctx, "services stable", w.opts, maxWait, func(ctx context.Context) (bool, error) {
 		out, err := w.o.DescribeServices(ctx, in)
 		if err != nil {
@@ -127,7 +127,7 @@ func NewTasksStoppedWaiter(o *Orchestrator, optFns ...func(*WaiterOptions)) *Tas
 
 // Wait waits at most maxWait for every task of in to reach the waiter's
 // status.
-func (w *TasksWaiter) Wait(ctx context.Context, in DescribeTasksInput, maxWait time.Duration) error {
+func (w *TasksWaiter) Wait(ctx context.Context, in *DescribeTasksInput, maxWait time.Duration) error {
 	return poll(ctx, "tasks "+string(w.status), w.opts, maxWait, func(ctx context.Context) (bool, error) {
 		out, err := w.o.DescribeTasks(ctx, in)
 		if err != nil {

@@ -42,14 +42,14 @@ func convergeTimed(b *testing.B, instances, services, perService int, opts ...Op
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.CreateCluster(ctx, CreateClusterInput{ClusterName: "bench"}); err != nil {
+	if _, err := o.CreateCluster(ctx, &CreateClusterInput{ClusterName: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	rt := fake.New()
 	b.Cleanup(rt.Close)
 	nw := netfake.New()
 	for i := range instances {
-		_, err := o.RegisterContainerInstance(ctx, RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(ctx, &RegisterContainerInstanceInput{
 			Cluster: "bench", InstanceID: fmt.Sprintf("i-%05d", i),
 			Resources:  cluster.Resources{CPU: 16384, Memory: 65536, NetworkSlots: 64},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: fmt.Sprintf("zone-%d", i%3)},
@@ -64,12 +64,12 @@ func convergeTimed(b *testing.B, instances, services, perService int, opts ...Op
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.RegisterTaskDefinition(ctx, td); err != nil {
+	if _, err := o.RegisterTaskDefinition(ctx, &RegisterTaskDefinitionInput{TaskDefinition: *td}); err != nil {
 		b.Fatal(err)
 	}
 	start, wallStart := cpuTime(), time.Now()
 	for i := range services {
-		if _, err := o.CreateService(ctx, CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
+		if _, err := o.CreateService(ctx, &CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
 			TaskDefinition: "svc", DesiredCount: perService}); err != nil {
 			b.Fatal(err)
 		}

@@ -367,3 +367,13 @@ func (o *Orchestrator) DNSServerAddr() (addr netip.AddrPort, ok bool) {
 	}
 	return o.discovery.ServerAddr()
 }
+
+// value is *in, or the zero input for nil: every call takes a nil input as
+// an empty one, whose required fields the call reports missing.
+func value[T any](in *T) T {
+	if in == nil {
+		var zero T
+		return zero
+	}
+	return *in
+}

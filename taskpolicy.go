@@ -4,8 +4,15 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/task/policy"
 )
+
+// PutClusterTaskPolicyInput sets the task policy of a cluster.
+type PutClusterTaskPolicyInput = api.PutClusterTaskPolicyInput
+
+// PutClusterTaskPolicyOutput is empty: the policy applies to the tasks launched from now on.
+type PutClusterTaskPolicyOutput = api.PutClusterTaskPolicyOutput
 
 // DefaultTaskPolicy is the task policy of a cluster that sets none, unless
 // WithTaskPolicy says otherwise: level baseline, which refuses the ways a
@@ -33,11 +40,11 @@ func WithTaskPolicy(p policy.Policy) Option {
 	}
 }
 
-// PutClusterTaskPolicy sets the task policy of a cluster; nil goes back to
-// the Orchestrator's default. A tighter policy leaves what runs alone:
+// PutClusterTaskPolicy sets the task policy of a cluster; a nil TaskPolicy
+// goes back to the Orchestrator's default. A tighter policy leaves what runs alone:
 // running tasks and services keep running, and a service's next
 // deployment of a definition the policy refuses is refused, with an event
 // on the service saying why.
-func (o *Orchestrator) PutClusterTaskPolicy(ctx context.Context, clusterArg string, p *policy.Policy) error {
-	return o.actions.PutClusterTaskPolicy(ctx, clusterArg, p)
+func (o *Orchestrator) PutClusterTaskPolicy(ctx context.Context, in *PutClusterTaskPolicyInput) (*PutClusterTaskPolicyOutput, error) {
+	return o.actions.PutClusterTaskPolicy(ctx, value(in))
 }

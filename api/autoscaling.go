@@ -31,3 +31,43 @@ type ServiceScaling struct {
 	// History is when the autoscaler last scaled the service out and in.
 	History autoscaling.History
 }
+
+// RegisterScalableTargetOutput is empty: the target is registered.
+type RegisterScalableTargetOutput struct{}
+
+// DeregisterScalableTargetInput names a service whose scalable target and
+// policies to remove.
+type DeregisterScalableTargetInput struct {
+	Cluster string
+	Service string
+}
+
+// DeregisterScalableTargetOutput is empty: the target is gone.
+type DeregisterScalableTargetOutput struct{}
+
+// PutScalingPolicyOutput is the policy as stored, with its defaults set.
+type PutScalingPolicyOutput struct {
+	Policy autoscaling.TargetTrackingPolicy
+}
+
+// DeleteScalingPolicyInput names a policy of a service.
+type DeleteScalingPolicyInput struct {
+	Cluster    string
+	Service    string
+	PolicyName string
+}
+
+// DeleteScalingPolicyOutput is empty: the policy is gone.
+type DeleteScalingPolicyOutput struct{}
+
+// DescribeScalingPoliciesInput names a service whose auto scaling to
+// describe.
+type DescribeScalingPoliciesInput struct {
+	Cluster string
+	Service string
+}
+
+// DescribeScalingPoliciesOutput is the service's auto scaling.
+type DescribeScalingPoliciesOutput struct {
+	ServiceScaling
+}

@@ -89,8 +89,8 @@ type DeleteClusterOutput struct {
 	Cluster ClusterDescription
 }
 
-// RegisterInstanceInput describes a host joining a cluster.
-type RegisterInstanceInput struct {
+// RegisterContainerInstanceInput describes a host joining a cluster.
+type RegisterContainerInstanceInput struct {
 	Cluster string
 	// InstanceID names the instance; empty picks one ("i-" and 17 hex digits).
 	InstanceID string
@@ -190,3 +190,15 @@ const MaxDescribeContainerInstances = 100
 
 // AgentVersion is reported by the agents this Orchestrator runs.
 const AgentVersion = "stevedore-agent/0.1.0"
+
+// CreateClusterOutput is the cluster created, or the ACTIVE cluster of that
+// name, as ECS CreateCluster.
+type CreateClusterOutput struct {
+	Cluster cluster.Cluster
+}
+
+// RegisterContainerInstanceOutput is the instance as registered, as ECS
+// RegisterContainerInstance.
+type RegisterContainerInstanceOutput struct {
+	ContainerInstance cluster.ContainerInstance
+}

@@ -36,3 +36,76 @@ func (e *InUseError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrInUse) true.
 func (e *InUseError) Unwrap() error { return ErrInUse }
+
+// CreateSecurityGroupOutput is the group created, with its ID.
+type CreateSecurityGroupOutput struct {
+	SecurityGroup network.SecurityGroup
+}
+
+// DescribeSecurityGroupsInput names the groups to describe by ID or name;
+// none describes every group.
+type DescribeSecurityGroupsInput struct {
+	GroupIDs []string
+}
+
+// DescribeSecurityGroupsOutput is the groups, in the order named (by name
+// when none was).
+type DescribeSecurityGroupsOutput struct {
+	SecurityGroups []network.SecurityGroup
+}
+
+// AuthorizeSecurityGroupIngressInput adds ingress rules to a group, named
+// by ID or name.
+type AuthorizeSecurityGroupIngressInput struct {
+	GroupID string
+	Rules   []network.IngressRule
+}
+
+// AuthorizeSecurityGroupIngressOutput is the group with its rules added.
+type AuthorizeSecurityGroupIngressOutput struct {
+	SecurityGroup network.SecurityGroup
+}
+
+// RevokeSecurityGroupIngressInput removes ingress rules from a group,
+// named by ID or name.
+type RevokeSecurityGroupIngressInput struct {
+	GroupID string
+	Rules   []network.IngressRule
+}
+
+// RevokeSecurityGroupIngressOutput is the group with its rules removed.
+type RevokeSecurityGroupIngressOutput struct {
+	SecurityGroup network.SecurityGroup
+}
+
+// AuthorizeSecurityGroupEgressInput adds egress rules to a group, named by
+// ID or name.
+type AuthorizeSecurityGroupEgressInput struct {
+	GroupID string
+	Rules   []network.EgressRule
+}
+
+// AuthorizeSecurityGroupEgressOutput is the group with its rules added.
+type AuthorizeSecurityGroupEgressOutput struct {
+	SecurityGroup network.SecurityGroup
+}
+
+// RevokeSecurityGroupEgressInput removes egress rules from a group, named
+// by ID or name.
+type RevokeSecurityGroupEgressInput struct {
+	GroupID string
+	Rules   []network.EgressRule
+}
+
+// RevokeSecurityGroupEgressOutput is the group with its rules removed.
+type RevokeSecurityGroupEgressOutput struct {
+	SecurityGroup network.SecurityGroup
+}
+
+// DeleteSecurityGroupInput names a group to delete, by ID or name.
+type DeleteSecurityGroupInput struct {
+	GroupID string
+}
+
+// DeleteSecurityGroupOutput is empty: the group is gone.
+type DeleteSecurityGroupOutput struct{}

@@ -118,3 +118,13 @@ type ListServicesOutput struct {
 	ServiceArns []string
 	NextToken   string
 }
+
+// CreateServiceOutput is the service created, as ECS CreateService.
+type CreateServiceOutput struct {
+	Service service.Service
+}
+
+// UpdateServiceOutput is the service as updated, as ECS UpdateService.
+type UpdateServiceOutput struct {
+	Service service.Service
+}

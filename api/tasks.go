@@ -118,3 +118,10 @@ type ListTasksOutput struct {
 
 // MaxRunTaskCount is the largest count of one RunTask call.
 const MaxRunTaskCount = 10
+
+// StartTaskOutput is the tasks started and the instances that could not
+// take one, as ECS StartTask.
+type StartTaskOutput struct {
+	Tasks    []*task.Task
+	Failures []Failure
+}

@@ -57,7 +57,7 @@ type Config struct {
 	// rolling deployment it watches.
 	AlarmBakeTimes map[string]time.Duration
 	// StartAgent runs the agent of an instance registered with a runtime.
-	StartAgent func(cluster, id string, in api.RegisterInstanceInput) error
+	StartAgent func(cluster, id string, in api.RegisterContainerInstanceInput) error
 }
 
 // Actions carries out the API's calls on the store.
@@ -75,7 +75,7 @@ type Actions struct {
 	targetGroups, rules, metrics map[string]bool
 	alarms                       map[string]time.Duration
 
-	startAgent func(cluster, id string, in api.RegisterInstanceInput) error
+	startAgent func(cluster, id string, in api.RegisterContainerInstanceInput) error
 }
 
 // New returns the actions of cfg.
@@ -103,7 +103,7 @@ func New(cfg Config) (*Actions, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.startAgent == nil {
-		a.startAgent = func(string, string, api.RegisterInstanceInput) error {
+		a.startAgent = func(string, string, api.RegisterContainerInstanceInput) error {
 			return fmt.Errorf("%w: runtime: this Orchestrator runs no agents", api.ErrInvalid)
 		}
 	}

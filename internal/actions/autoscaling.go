@@ -22,7 +22,17 @@ func PredefinedMetric(name string) bool {
 
 // RegisterScalableTarget makes a REPLICA service scalable. Registering it
 // again changes its bounds and keeps its policies.
-func (a *Actions) RegisterScalableTarget(ctx context.Context, in api.RegisterScalableTargetInput) error {
+func (a *Actions) RegisterScalableTarget(ctx context.Context, in api.RegisterScalableTargetInput) (*api.RegisterScalableTargetOutput, error) {
+	if in.Service == "" {
+		return nil, invalid("service", "is required")
+	}
+	if err := a.registerScalableTarget(ctx, in); err != nil {
+		return nil, err
+	}
+	return &api.RegisterScalableTargetOutput{}, nil
+}
+
+func (a *Actions) registerScalableTarget(ctx context.Context, in api.RegisterScalableTargetInput) error {
 	if err := a.checkOpen(); err != nil {
 		return err
 	}
@@ -54,7 +64,17 @@ func (a *Actions) RegisterScalableTarget(ctx context.Context, in api.RegisterSca
 
 // DeregisterScalableTarget stops scaling a service and deletes its
 // policies. The service keeps its desired count.
-func (a *Actions) DeregisterScalableTarget(ctx context.Context, clusterArg, serviceName string) error {
+func (a *Actions) DeregisterScalableTarget(ctx context.Context, in api.DeregisterScalableTargetInput) (*api.DeregisterScalableTargetOutput, error) {
+	if in.Service == "" {
+		return nil, invalid("service", "is required")
+	}
+	if err := a.deregisterScalableTarget(ctx, in.Cluster, in.Service); err != nil {
+		return nil, err
+	}
+	return &api.DeregisterScalableTargetOutput{}, nil
+}
+
+func (a *Actions) deregisterScalableTarget(ctx context.Context, clusterArg, serviceName string) error {
 	clusterName := clusterName(clusterArg)
 	return a.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := a.getScaling(tx, clusterName, serviceName); err != nil {
@@ -65,9 +85,20 @@ func (a *Actions) DeregisterScalableTarget(ctx context.Context, clusterArg, serv
 }
 
 // PutScalingPolicy adds or replaces a policy. The policy's Metric must be
-// predefined or registered with WithMetrics. It returns the policy with its
-// defaults set. An invalid policy changes nothing.
-func (a *Actions) PutScalingPolicy(ctx context.Context, in api.PutScalingPolicyInput) (*autoscaling.TargetTrackingPolicy, error) {
+// predefined or registered with WithMetrics. The output is the policy with
+// its defaults set. An invalid policy changes nothing.
+func (a *Actions) PutScalingPolicy(ctx context.Context, in api.PutScalingPolicyInput) (*api.PutScalingPolicyOutput, error) {
+	if in.Service == "" {
+		return nil, invalid("service", "is required")
+	}
+	p, err := a.putScalingPolicy(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &api.PutScalingPolicyOutput{Policy: *p}, nil
+}
+
+func (a *Actions) putScalingPolicy(ctx context.Context, in api.PutScalingPolicyInput) (*autoscaling.TargetTrackingPolicy, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -103,7 +134,17 @@ func (a *Actions) PutScalingPolicy(ctx context.Context, in api.PutScalingPolicyI
 }
 
 // DeleteScalingPolicy deletes a policy of a service.
-func (a *Actions) DeleteScalingPolicy(ctx context.Context, clusterArg, serviceName, policyName string) error {
+func (a *Actions) DeleteScalingPolicy(ctx context.Context, in api.DeleteScalingPolicyInput) (*api.DeleteScalingPolicyOutput, error) {
+	if in.Service == "" {
+		return nil, invalid("service", "is required")
+	}
+	if err := a.deleteScalingPolicy(ctx, in.Cluster, in.Service, in.PolicyName); err != nil {
+		return nil, err
+	}
+	return &api.DeleteScalingPolicyOutput{}, nil
+}
+
+func (a *Actions) deleteScalingPolicy(ctx context.Context, clusterArg, serviceName, policyName string) error {
 	clusterName := clusterName(clusterArg)
 	return a.store.Update(ctx, func(tx store.Tx) error {
 		cur, err := a.getScaling(tx, clusterName, serviceName)
@@ -122,7 +163,18 @@ func (a *Actions) DeleteScalingPolicy(ctx context.Context, clusterArg, serviceNa
 
 // DescribeScalingPolicies describes the scalable target and the policies
 // of a service; ErrNotFound when no target is registered.
-func (a *Actions) DescribeScalingPolicies(ctx context.Context, clusterArg, serviceName string) (*api.ServiceScaling, error) {
+func (a *Actions) DescribeScalingPolicies(ctx context.Context, in api.DescribeScalingPoliciesInput) (*api.DescribeScalingPoliciesOutput, error) {
+	if in.Service == "" {
+		return nil, invalid("service", "is required")
+	}
+	sc, err := a.describeScalingPolicies(ctx, in.Cluster, in.Service)
+	if err != nil {
+		return nil, err
+	}
+	return &api.DescribeScalingPoliciesOutput{ServiceScaling: *sc}, nil
+}
+
+func (a *Actions) describeScalingPolicies(ctx context.Context, clusterArg, serviceName string) (*api.ServiceScaling, error) {
 	clusterName := clusterName(clusterArg)
 	var out api.ServiceScaling
 	err := a.store.View(ctx, func(tx store.ReadTx) error {

@@ -31,7 +31,15 @@ func clusterName(s string) string {
 
 // CreateCluster creates a cluster. Creating an existing ACTIVE cluster
 // returns it unchanged, as ECS does.
-func (a *Actions) CreateCluster(ctx context.Context, in api.CreateClusterInput) (*cluster.Cluster, error) {
+func (a *Actions) CreateCluster(ctx context.Context, in api.CreateClusterInput) (*api.CreateClusterOutput, error) {
+	c, err := a.createCluster(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &api.CreateClusterOutput{Cluster: *c}, nil
+}
+
+func (a *Actions) createCluster(ctx context.Context, in api.CreateClusterInput) (*cluster.Cluster, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -232,7 +240,15 @@ func (a *Actions) getCluster(tx store.ReadTx, name string) (*state.Cluster, erro
 // the same cluster with the same resources (the same host coming back, for
 // example after the orchestrator restarted on a durable store) keeps its
 // tasks: its new agent adopts the containers that still run.
-func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.RegisterInstanceInput) (*cluster.ContainerInstance, error) {
+func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.RegisterContainerInstanceInput) (*api.RegisterContainerInstanceOutput, error) {
+	inst, err := a.registerContainerInstance(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &api.RegisterContainerInstanceOutput{ContainerInstance: *inst}, nil
+}
+
+func (a *Actions) registerContainerInstance(ctx context.Context, in api.RegisterContainerInstanceInput) (*cluster.ContainerInstance, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -328,6 +344,9 @@ func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.Register
 // DeregisterContainerInstance removes an instance from its cluster. Without
 // Force it fails with ErrInUse while tasks still run there.
 func (a *Actions) DeregisterContainerInstance(ctx context.Context, in api.DeregisterContainerInstanceInput) (*api.DeregisterContainerInstanceOutput, error) {
+	if in.ContainerInstance == "" {
+		return nil, invalid("containerInstance", "is required")
+	}
 	clusterName, id := clusterName(in.Cluster), lastSegment(in.ContainerInstance)
 	if err := a.deregister(ctx, clusterName, id, in.Force, task.TerminationNotice, "Container instance deregistered", "deregistered"); err != nil {
 		return nil, err

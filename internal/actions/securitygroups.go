@@ -34,7 +34,7 @@ const fieldNetworkSecurityGroups = "networkConfiguration.awsvpcConfiguration.sec
 // "ingressRules[1].sources[0]", "ingressRules[0].sourceGroups[1]" for a
 // group that does not exist), joined when there are several; a name in
 // use is ErrAlreadyExists.
-func (a *Actions) CreateSecurityGroup(ctx context.Context, in api.CreateSecurityGroupInput) (*network.SecurityGroup, error) {
+func (a *Actions) CreateSecurityGroup(ctx context.Context, in api.CreateSecurityGroupInput) (*api.CreateSecurityGroupOutput, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (a *Actions) CreateSecurityGroup(ctx context.Context, in api.CreateSecurity
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &api.CreateSecurityGroupOutput{SecurityGroup: *out}, nil
 }
 
 // groupRefs resolves the groups that rules name, by ID or name, against
@@ -148,7 +148,8 @@ func (r *groupRefs) egress(rules []network.EgressRule) ([]network.EgressRule, er
 
 // DescribeSecurityGroups returns security groups by ID or name, in the
 // order asked, or every group, sorted by name, when none is named.
-func (a *Actions) DescribeSecurityGroups(ctx context.Context, groups ...string) ([]network.SecurityGroup, error) {
+func (a *Actions) DescribeSecurityGroups(ctx context.Context, in api.DescribeSecurityGroupsInput) (*api.DescribeSecurityGroupsOutput, error) {
+	groups := in.GroupIDs
 	var out []network.SecurityGroup
 	err := a.store.View(ctx, func(tx store.ReadTx) error {
 		out = nil
@@ -172,7 +173,10 @@ func (a *Actions) DescribeSecurityGroups(ctx context.Context, groups ...string) 
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &api.DescribeSecurityGroupsOutput{SecurityGroups: out}, nil
 }
 
 // AuthorizeSecurityGroupIngress adds inbound rules to a group. Each
@@ -191,14 +195,21 @@ func (a *Actions) DescribeSecurityGroups(ctx context.Context, groups ...string) 
 // A rule naming a group admits that group's members: the tasks in it that
 // have a network address and have not reached DEPROVISIONING. The policies
 // follow the members as they come and go.
-func (a *Actions) AuthorizeSecurityGroupIngress(ctx context.Context, group string, rules []network.IngressRule) (*network.SecurityGroup, error) {
-	return a.changeRules(ctx, group, func(refs *groupRefs, g *network.SecurityGroup) error {
-		rules, err := refs.ingress(rules)
+func (a *Actions) AuthorizeSecurityGroupIngress(ctx context.Context, in api.AuthorizeSecurityGroupIngressInput) (*api.AuthorizeSecurityGroupIngressOutput, error) {
+	if in.GroupID == "" {
+		return nil, invalid("groupId", "is required")
+	}
+	g, err := a.changeRules(ctx, in.GroupID, func(refs *groupRefs, g *network.SecurityGroup) error {
+		rules, err := refs.ingress(in.Rules)
 		if err != nil {
 			return err
 		}
 		return g.AuthorizeIngress(rules)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.AuthorizeSecurityGroupIngressOutput{SecurityGroup: *g}, nil
 }
 
 // RevokeSecurityGroupIngress removes inbound rules from a group. Each
@@ -206,14 +217,21 @@ func (a *Actions) AuthorizeSecurityGroupIngress(ctx context.Context, group strin
 // the call changes nothing and its *FieldError values name the rules. The
 // group's running tasks lose the rules as AuthorizeSecurityGroupIngress
 // describes.
-func (a *Actions) RevokeSecurityGroupIngress(ctx context.Context, group string, rules []network.IngressRule) (*network.SecurityGroup, error) {
-	return a.changeRules(ctx, group, func(refs *groupRefs, g *network.SecurityGroup) error {
-		rules, err := refs.ingress(rules)
+func (a *Actions) RevokeSecurityGroupIngress(ctx context.Context, in api.RevokeSecurityGroupIngressInput) (*api.RevokeSecurityGroupIngressOutput, error) {
+	if in.GroupID == "" {
+		return nil, invalid("groupId", "is required")
+	}
+	g, err := a.changeRules(ctx, in.GroupID, func(refs *groupRefs, g *network.SecurityGroup) error {
+		rules, err := refs.ingress(in.Rules)
 		if err != nil {
 			return err
 		}
 		return g.RevokeIngress(rules)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.RevokeSecurityGroupIngressOutput{SecurityGroup: *g}, nil
 }
 
 // AuthorizeSecurityGroupEgress adds outbound rules to a group, as
@@ -228,28 +246,42 @@ func (a *Actions) RevokeSecurityGroupIngress(ctx context.Context, group string, 
 // still reach the DNS server the Orchestrator gives it (service
 // discovery's), on udp and tcp port 53, as AWS exempts its own resolver
 // from security groups.
-func (a *Actions) AuthorizeSecurityGroupEgress(ctx context.Context, group string, rules []network.EgressRule) (*network.SecurityGroup, error) {
-	return a.changeRules(ctx, group, func(refs *groupRefs, g *network.SecurityGroup) error {
-		rules, err := refs.egress(rules)
+func (a *Actions) AuthorizeSecurityGroupEgress(ctx context.Context, in api.AuthorizeSecurityGroupEgressInput) (*api.AuthorizeSecurityGroupEgressOutput, error) {
+	if in.GroupID == "" {
+		return nil, invalid("groupId", "is required")
+	}
+	g, err := a.changeRules(ctx, in.GroupID, func(refs *groupRefs, g *network.SecurityGroup) error {
+		rules, err := refs.egress(in.Rules)
 		if err != nil {
 			return err
 		}
 		return g.AuthorizeEgress(rules)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.AuthorizeSecurityGroupEgressOutput{SecurityGroup: *g}, nil
 }
 
 // RevokeSecurityGroupEgress removes outbound rules from a group, as
 // RevokeSecurityGroupIngress removes inbound ones. Revoking
 // network.DefaultEgressRule from a group without other outbound rules
 // leaves its tasks no outbound connection but to their DNS server.
-func (a *Actions) RevokeSecurityGroupEgress(ctx context.Context, group string, rules []network.EgressRule) (*network.SecurityGroup, error) {
-	return a.changeRules(ctx, group, func(refs *groupRefs, g *network.SecurityGroup) error {
-		rules, err := refs.egress(rules)
+func (a *Actions) RevokeSecurityGroupEgress(ctx context.Context, in api.RevokeSecurityGroupEgressInput) (*api.RevokeSecurityGroupEgressOutput, error) {
+	if in.GroupID == "" {
+		return nil, invalid("groupId", "is required")
+	}
+	g, err := a.changeRules(ctx, in.GroupID, func(refs *groupRefs, g *network.SecurityGroup) error {
+		rules, err := refs.egress(in.Rules)
 		if err != nil {
 			return err
 		}
 		return g.RevokeEgress(rules)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.RevokeSecurityGroupEgressOutput{SecurityGroup: *g}, nil
 }
 
 // changeRules applies change to a group and gives the tasks in the group
@@ -290,7 +322,17 @@ func (a *Actions) changeRules(ctx context.Context, group string, change func(*gr
 // deployments, or its rollback target) is in the group, or while a rule of
 // another group names it (as AWS refuses to delete a referenced group;
 // revoke those rules first).
-func (a *Actions) DeleteSecurityGroup(ctx context.Context, group string) error {
+func (a *Actions) DeleteSecurityGroup(ctx context.Context, in api.DeleteSecurityGroupInput) (*api.DeleteSecurityGroupOutput, error) {
+	if in.GroupID == "" {
+		return nil, invalid("groupId", "is required")
+	}
+	if err := a.deleteSecurityGroup(ctx, in.GroupID); err != nil {
+		return nil, err
+	}
+	return &api.DeleteSecurityGroupOutput{}, nil
+}
+
+func (a *Actions) deleteSecurityGroup(ctx context.Context, group string) error {
 	if err := a.checkOpen(); err != nil {
 		return err
 	}

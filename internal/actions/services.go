@@ -19,7 +19,15 @@ import (
 
 // CreateService creates a service and its first deployment; the service
 // controller then starts its tasks.
-func (a *Actions) CreateService(ctx context.Context, in api.CreateServiceInput) (*service.Service, error) {
+func (a *Actions) CreateService(ctx context.Context, in api.CreateServiceInput) (*api.CreateServiceOutput, error) {
+	s, err := a.createService(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &api.CreateServiceOutput{Service: *s}, nil
+}
+
+func (a *Actions) createService(ctx context.Context, in api.CreateServiceInput) (*service.Service, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -112,7 +120,18 @@ func (a *Actions) CreateService(ctx context.Context, in api.CreateServiceInput) 
 // groups (or ForceNewDeployment) start a rolling deployment. An invalid request is
 // rejected as a whole and changes nothing; a service that is not ACTIVE
 // is refused with ErrServiceNotActive.
-func (a *Actions) UpdateService(ctx context.Context, in api.UpdateServiceInput) (*service.Service, error) {
+func (a *Actions) UpdateService(ctx context.Context, in api.UpdateServiceInput) (*api.UpdateServiceOutput, error) {
+	if in.Service == "" {
+		return nil, invalid("service", "is required")
+	}
+	s, err := a.updateService(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &api.UpdateServiceOutput{Service: *s}, nil
+}
+
+func (a *Actions) updateService(ctx context.Context, in api.UpdateServiceInput) (*service.Service, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -247,6 +266,9 @@ func (a *Actions) recordRefusedDeployment(ctx context.Context, clusterName, name
 // 0 (scale it in first); with Force its tasks are stopped. The service is
 // DRAINING until its tasks have stopped, then INACTIVE.
 func (a *Actions) DeleteService(ctx context.Context, in api.DeleteServiceInput) (*api.DeleteServiceOutput, error) {
+	if in.Service == "" {
+		return nil, invalid("service", "is required")
+	}
 	clusterName, name, force := clusterName(in.Cluster), lastSegment(in.Service), in.Force
 	var out service.Service
 	err := a.store.Update(ctx, func(tx store.Tx) error {

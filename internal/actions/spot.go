@@ -17,7 +17,7 @@ import (
 // replacements on the cluster's other capacity, within their deployment
 // bounds, while the notice runs; when notice is over, the tasks still on
 // the instance stop with stop code SpotInterruption and the instance is
-// deregistered (INACTIVE). notice 0 means DefaultSpotNotice; it is at most
+// deregistered (INACTIVE). A Notice of 0 means DefaultSpotNotice; it is at most
 // MaxSpotNotice.
 //
 // The instance must belong to a SPOT capacity provider of its cluster.
@@ -25,7 +25,17 @@ import (
 // The end of the notice is kept in the store (the reaper acts on it): an
 // Orchestrator started again on a durable store reclaims the instance when
 // the notice is over, as this one would have.
-func (a *Actions) InterruptSpotInstance(ctx context.Context, clusterArg, instanceID string, notice time.Duration) error {
+func (a *Actions) InterruptSpotInstance(ctx context.Context, in api.InterruptSpotInstanceInput) (*api.InterruptSpotInstanceOutput, error) {
+	if in.ContainerInstance == "" {
+		return nil, invalid("containerInstance", "is required")
+	}
+	if err := a.interruptSpotInstance(ctx, in.Cluster, lastSegment(in.ContainerInstance), in.Notice); err != nil {
+		return nil, err
+	}
+	return &api.InterruptSpotInstanceOutput{}, nil
+}
+
+func (a *Actions) interruptSpotInstance(ctx context.Context, clusterArg, instanceID string, notice time.Duration) error {
 	clusterName := clusterName(clusterArg)
 	if err := a.checkOpen(); err != nil {
 		return err

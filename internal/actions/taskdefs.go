@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,12 +14,20 @@ import (
 	"github.com/stevedore-io/stevedore/task"
 )
 
-// RegisterTaskDefinition validates td and stores it as the next revision of
-// its family (family:N, N counting from 1 and never reused). The returned
-// copy carries Revision, Status ACTIVE and RegisteredAt. Validation errors
+// RegisterTaskDefinition validates the definition and stores it as the next
+// revision of its family (family:N, N counting from 1 and never reused).
+// The output's copy carries Revision, Status ACTIVE and RegisteredAt. Validation errors
 // are *task.ValidationError (errors.Is(err, task.ErrInvalid)) listing every
 // problem with its field path.
-func (a *Actions) RegisterTaskDefinition(ctx context.Context, td *task.TaskDefinition) (*task.TaskDefinition, error) {
+func (a *Actions) RegisterTaskDefinition(ctx context.Context, in api.RegisterTaskDefinitionInput) (*api.RegisterTaskDefinitionOutput, error) {
+	td, err := a.registerTaskDefinition(ctx, &in.TaskDefinition)
+	if err != nil {
+		return nil, err
+	}
+	return &api.RegisterTaskDefinitionOutput{TaskDefinition: td, Tags: slices.Clone(td.Tags)}, nil
+}
+
+func (a *Actions) registerTaskDefinition(ctx context.Context, td *task.TaskDefinition) (*task.TaskDefinition, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}

@@ -44,12 +44,19 @@ func validTaskPolicy(field string, p *policy.Policy) error {
 	return nil
 }
 
-// PutClusterTaskPolicy sets the task policy of a cluster; nil goes back to
-// the Orchestrator's default. A tighter policy leaves what runs alone:
+// PutClusterTaskPolicy sets the task policy of a cluster; a nil TaskPolicy
+// goes back to the Orchestrator's default. A tighter policy leaves what runs alone:
 // running tasks and services keep running, and a service's next
 // deployment of a definition the policy refuses is refused, with an event
 // on the service saying why.
-func (a *Actions) PutClusterTaskPolicy(ctx context.Context, clusterArg string, p *policy.Policy) error {
+func (a *Actions) PutClusterTaskPolicy(ctx context.Context, in api.PutClusterTaskPolicyInput) (*api.PutClusterTaskPolicyOutput, error) {
+	if err := a.putClusterTaskPolicy(ctx, in.Cluster, in.TaskPolicy); err != nil {
+		return nil, err
+	}
+	return &api.PutClusterTaskPolicyOutput{}, nil
+}
+
+func (a *Actions) putClusterTaskPolicy(ctx context.Context, clusterArg string, p *policy.Policy) error {
 	clusterName := clusterName(clusterArg)
 	if err := a.checkOpen(); err != nil {
 		return err
