@@ -8,6 +8,15 @@ import (
 	"github.com/stevedore-io/stevedore/internal/actions"
 )
 
+// RegisterScalableTargetInput is api.RegisterScalableTargetInput.
+type RegisterScalableTargetInput = api.RegisterScalableTargetInput
+
+// PutScalingPolicyInput is api.PutScalingPolicyInput.
+type PutScalingPolicyInput = api.PutScalingPolicyInput
+
+// ServiceScaling describes a service's auto scaling.
+type ServiceScaling = api.ServiceScaling
+
 // RegisterScalableTargetOutput is empty: the target is registered.
 type RegisterScalableTargetOutput = api.RegisterScalableTargetOutput
 
@@ -31,15 +40,6 @@ type DescribeScalingPoliciesInput = api.DescribeScalingPoliciesInput
 
 // DescribeScalingPoliciesOutput is the service's auto scaling.
 type DescribeScalingPoliciesOutput = api.DescribeScalingPoliciesOutput
-
-// RegisterScalableTargetInput is api.RegisterScalableTargetInput.
-type RegisterScalableTargetInput = api.RegisterScalableTargetInput
-
-// PutScalingPolicyInput is api.PutScalingPolicyInput.
-type PutScalingPolicyInput = api.PutScalingPolicyInput
-
-// ServiceScaling describes a service's auto scaling.
-type ServiceScaling = api.ServiceScaling
 
 // DefaultScalingEvaluationPeriod is how often the autoscaler evaluates the
 // scaling policies (Application Auto Scaling's target tracking alarms look

@@ -6,12 +6,6 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 )
 
-// CreateClusterOutput is api.CreateClusterOutput.
-type CreateClusterOutput = api.CreateClusterOutput
-
-// RegisterContainerInstanceOutput is the instance as registered, as ECS RegisterContainerInstance.
-type RegisterContainerInstanceOutput = api.RegisterContainerInstanceOutput
-
 // DefaultCluster is the cluster of the calls that name none, as in ECS.
 const DefaultCluster = api.DefaultCluster
 
@@ -65,6 +59,12 @@ type DescribeContainerInstancesOutput = api.DescribeContainerInstancesOutput
 
 // MaxDescribeContainerInstances is the most instances one DescribeContainerInstances names.
 const MaxDescribeContainerInstances = api.MaxDescribeContainerInstances
+
+// CreateClusterOutput is api.CreateClusterOutput.
+type CreateClusterOutput = api.CreateClusterOutput
+
+// RegisterContainerInstanceOutput is the instance as registered, as ECS RegisterContainerInstance.
+type RegisterContainerInstanceOutput = api.RegisterContainerInstanceOutput
 
 // CreateCluster creates a cluster. Creating an existing ACTIVE cluster
 // returns it unchanged, as ECS does.

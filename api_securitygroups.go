@@ -7,6 +7,12 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 )
 
+// CreateSecurityGroupInput is api.CreateSecurityGroupInput.
+type CreateSecurityGroupInput = api.CreateSecurityGroupInput
+
+// InUseError is the error of a deletion refused because other objects use the object.
+type InUseError = api.InUseError
+
 // CreateSecurityGroupOutput is the group created, with its ID.
 type CreateSecurityGroupOutput = api.CreateSecurityGroupOutput
 
@@ -45,12 +51,6 @@ type DeleteSecurityGroupInput = api.DeleteSecurityGroupInput
 
 // DeleteSecurityGroupOutput is empty: the group is gone.
 type DeleteSecurityGroupOutput = api.DeleteSecurityGroupOutput
-
-// CreateSecurityGroupInput is api.CreateSecurityGroupInput.
-type CreateSecurityGroupInput = api.CreateSecurityGroupInput
-
-// InUseError is the error of a deletion refused because other objects use the object.
-type InUseError = api.InUseError
 
 // CreateSecurityGroup creates a security group, the set of rules that
 // tasks join through the networkConfiguration of RunTask, StartTask,

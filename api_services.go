@@ -6,12 +6,6 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 )
 
-// CreateServiceOutput is the service created, as ECS CreateService.
-type CreateServiceOutput = api.CreateServiceOutput
-
-// UpdateServiceOutput is the service as updated, as ECS UpdateService.
-type UpdateServiceOutput = api.UpdateServiceOutput
-
 // DefaultServicePlacement is api.DefaultServicePlacement.
 var DefaultServicePlacement = api.DefaultServicePlacement
 
@@ -44,6 +38,12 @@ type ListServicesInput = api.ListServicesInput
 
 // ListServicesOutput is a page of service ARNs, sorted by name; NextToken is empty on the last page.
 type ListServicesOutput = api.ListServicesOutput
+
+// CreateServiceOutput is the service created, as ECS CreateService.
+type CreateServiceOutput = api.CreateServiceOutput
+
+// UpdateServiceOutput is the service as updated, as ECS UpdateService.
+type UpdateServiceOutput = api.UpdateServiceOutput
 
 // CreateService creates a service and its first deployment; the service
 // controller then starts its tasks.

@@ -6,17 +6,17 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 )
 
-// InterruptSpotInstanceInput is api.InterruptSpotInstanceInput.
-type InterruptSpotInstanceInput = api.InterruptSpotInstanceInput
-
-// InterruptSpotInstanceOutput is api.InterruptSpotInstanceOutput.
-type InterruptSpotInstanceOutput = api.InterruptSpotInstanceOutput
-
 // DefaultSpotNotice is api.DefaultSpotNotice.
 const DefaultSpotNotice = api.DefaultSpotNotice
 
 // MaxSpotNotice bounds the notice InterruptSpotInstance accepts.
 const MaxSpotNotice = api.MaxSpotNotice
+
+// InterruptSpotInstanceInput is api.InterruptSpotInstanceInput.
+type InterruptSpotInstanceInput = api.InterruptSpotInstanceInput
+
+// InterruptSpotInstanceOutput is api.InterruptSpotInstanceOutput.
+type InterruptSpotInstanceOutput = api.InterruptSpotInstanceOutput
 
 // InterruptSpotInstance tells the Orchestrator that the capacity of a Spot
 // instance is being taken back, as an EC2 Spot interruption notice does

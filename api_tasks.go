@@ -6,9 +6,6 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 )
 
-// StartTaskOutput is the tasks started and the instances that could not take one, as ECS StartTask.
-type StartTaskOutput = api.StartTaskOutput
-
 // RunTaskInput asks for standalone tasks, as ECS RunTask.
 type RunTaskInput = api.RunTaskInput
 
@@ -41,6 +38,9 @@ type ListTasksInput = api.ListTasksInput
 
 // ListTasksOutput is api.ListTasksOutput.
 type ListTasksOutput = api.ListTasksOutput
+
+// StartTaskOutput is the tasks started and the instances that could not take one, as ECS StartTask.
+type StartTaskOutput = api.StartTaskOutput
 
 // RunTask places and starts Count tasks of a task definition. Tasks that
 // cannot be placed are reported in Failures (not as an error), as ECS does.

@@ -45,6 +45,12 @@ var (
 	ErrClosed = api.ErrClosed
 )
 
+// NotFoundError is an object that does not exist. It matches ErrNotFound.
+type NotFoundError = api.NotFoundError
+
+// FieldError is an invalid request field. It matches ErrInvalid.
+type FieldError = api.FieldError
+
 // Default settings.
 const (
 	// DefaultTaskRetention is how long stopped tasks stay describable
@@ -343,12 +349,6 @@ func (s apiStore) Close() error { return nil }
 func invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Rule: fmt.Sprintf(format, args...)}
 }
-
-// NotFoundError is an object that does not exist. It matches ErrNotFound.
-type NotFoundError = api.NotFoundError
-
-// FieldError is an invalid request field. It matches ErrInvalid.
-type FieldError = api.FieldError
 
 // Resolver answers service names from the Orchestrator's service discovery
 // in-process, as the DNS server does; nil without WithServiceDiscovery.
