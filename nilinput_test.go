@@ -107,3 +107,22 @@ func TestANilInputIsAnEmptyOne(t *testing.T) {
 		})
 	}
 }
+
+// TestTheCallerKeepsItsInput: a call normalises its own copy of the input
+// (the default cluster, a name for an ARN), never the caller's.
+func TestTheCallerKeepsItsInput(t *testing.T) {
+	o, err := stevedore.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = o.Close() })
+	ctx := t.Context()
+	created := &stevedore.CreateClusterInput{}
+	_, err = o.CreateCluster(ctx, created)
+	require.NoError(t, err)
+	assert.Equal(t, stevedore.CreateClusterInput{}, *created)
+
+	described := &stevedore.DescribeClustersInput{Clusters: []string{o.ClusterARN("")}}
+	out, err := o.DescribeClusters(ctx, described)
+	require.NoError(t, err)
+	require.Len(t, out.Clusters, 1)
+	assert.Equal(t, []string{o.ClusterARN("")}, described.Clusters)
+}

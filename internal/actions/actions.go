@@ -85,6 +85,8 @@ func New(cfg Config) (*Actions, error) {
 		return nil, errors.New("actions: no store")
 	case cfg.Launcher == nil:
 		return nil, errors.New("actions: no launcher")
+	case cfg.StartAgent == nil:
+		return nil, errors.New("actions: no StartAgent")
 	}
 	a := &Actions{store: cfg.Store, ctx: cfg.Context, checkOpen: cfg.CheckOpen, now: cfg.Now, log: cfg.Logger,
 		arnPrefix: cfg.ARNPrefix, launcher: cfg.Launcher, taskPolicy: cfg.TaskPolicy, logs: cfg.Logs,
@@ -101,11 +103,6 @@ func New(cfg Config) (*Actions, error) {
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
-	}
-	if a.startAgent == nil {
-		a.startAgent = func(string, string, api.RegisterContainerInstanceInput) error {
-			return fmt.Errorf("%w: runtime: this Orchestrator runs no agents", api.ErrInvalid)
-		}
 	}
 	return a, nil
 }
