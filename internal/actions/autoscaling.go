@@ -26,22 +26,15 @@ func (a *Actions) RegisterScalableTarget(ctx context.Context, in api.RegisterSca
 	if in.Service == "" {
 		return nil, invalid("service", "is required")
 	}
-	if err := a.registerScalableTarget(ctx, in); err != nil {
-		return nil, err
-	}
-	return &api.RegisterScalableTargetOutput{}, nil
-}
-
-func (a *Actions) registerScalableTarget(ctx context.Context, in api.RegisterScalableTargetInput) error {
 	if err := a.checkOpen(); err != nil {
-		return err
+		return nil, err
 	}
 	in.Cluster = clusterName(in.Cluster)
 	target := autoscaling.ScalableTarget{MinCapacity: in.MinCapacity, MaxCapacity: in.MaxCapacity}
 	if err := target.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
-	return a.store.Update(ctx, func(tx store.Tx) error {
+	err := a.store.Update(ctx, func(tx store.Tx) error {
 		s, err := a.getService(tx, in.Cluster, in.Service)
 		if err != nil {
 			return err
@@ -60,6 +53,10 @@ func (a *Actions) registerScalableTarget(ctx context.Context, in api.RegisterSca
 		next.Target = target
 		return tx.Update(next)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.RegisterScalableTargetOutput{}, nil
 }
 
 // DeregisterScalableTarget stops scaling a service and deletes its
@@ -68,20 +65,17 @@ func (a *Actions) DeregisterScalableTarget(ctx context.Context, in api.Deregiste
 	if in.Service == "" {
 		return nil, invalid("service", "is required")
 	}
-	if err := a.deregisterScalableTarget(ctx, in.Cluster, in.Service); err != nil {
-		return nil, err
-	}
-	return &api.DeregisterScalableTargetOutput{}, nil
-}
-
-func (a *Actions) deregisterScalableTarget(ctx context.Context, clusterArg, serviceName string) error {
-	clusterName := clusterName(clusterArg)
-	return a.store.Update(ctx, func(tx store.Tx) error {
+	clusterName, serviceName := clusterName(in.Cluster), in.Service
+	err := a.store.Update(ctx, func(tx store.Tx) error {
 		if _, err := a.getScaling(tx, clusterName, serviceName); err != nil {
 			return err
 		}
 		return tx.Delete(state.KindScaling, state.ServiceKey(clusterName, serviceName))
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.DeregisterScalableTargetOutput{}, nil
 }
 
 // PutScalingPolicy adds or replaces a policy. The policy's Metric must be
@@ -91,14 +85,6 @@ func (a *Actions) PutScalingPolicy(ctx context.Context, in api.PutScalingPolicyI
 	if in.Service == "" {
 		return nil, invalid("service", "is required")
 	}
-	p, err := a.putScalingPolicy(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return &api.PutScalingPolicyOutput{Policy: *p}, nil
-}
-
-func (a *Actions) putScalingPolicy(ctx context.Context, in api.PutScalingPolicyInput) (*autoscaling.TargetTrackingPolicy, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -130,7 +116,7 @@ func (a *Actions) putScalingPolicy(ctx context.Context, in api.PutScalingPolicyI
 	if err != nil {
 		return nil, err
 	}
-	return &p, nil
+	return &api.PutScalingPolicyOutput{Policy: p}, nil
 }
 
 // DeleteScalingPolicy deletes a policy of a service.
@@ -138,15 +124,8 @@ func (a *Actions) DeleteScalingPolicy(ctx context.Context, in api.DeleteScalingP
 	if in.Service == "" {
 		return nil, invalid("service", "is required")
 	}
-	if err := a.deleteScalingPolicy(ctx, in.Cluster, in.Service, in.PolicyName); err != nil {
-		return nil, err
-	}
-	return &api.DeleteScalingPolicyOutput{}, nil
-}
-
-func (a *Actions) deleteScalingPolicy(ctx context.Context, clusterArg, serviceName, policyName string) error {
-	clusterName := clusterName(clusterArg)
-	return a.store.Update(ctx, func(tx store.Tx) error {
+	clusterName, serviceName, policyName := clusterName(in.Cluster), in.Service, in.PolicyName
+	err := a.store.Update(ctx, func(tx store.Tx) error {
 		cur, err := a.getScaling(tx, clusterName, serviceName)
 		if err != nil {
 			return err
@@ -159,6 +138,10 @@ func (a *Actions) deleteScalingPolicy(ctx context.Context, clusterArg, serviceNa
 		next.Policies = slices.Delete(next.Policies, i, i+1)
 		return tx.Update(next)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.DeleteScalingPolicyOutput{}, nil
 }
 
 // DescribeScalingPolicies describes the scalable target and the policies
@@ -167,15 +150,7 @@ func (a *Actions) DescribeScalingPolicies(ctx context.Context, in api.DescribeSc
 	if in.Service == "" {
 		return nil, invalid("service", "is required")
 	}
-	sc, err := a.describeScalingPolicies(ctx, in.Cluster, in.Service)
-	if err != nil {
-		return nil, err
-	}
-	return &api.DescribeScalingPoliciesOutput{ServiceScaling: *sc}, nil
-}
-
-func (a *Actions) describeScalingPolicies(ctx context.Context, clusterArg, serviceName string) (*api.ServiceScaling, error) {
-	clusterName := clusterName(clusterArg)
+	clusterName, serviceName := clusterName(in.Cluster), in.Service
 	var out api.ServiceScaling
 	err := a.store.View(ctx, func(tx store.ReadTx) error {
 		sc, err := a.getScaling(tx, clusterName, serviceName)
@@ -189,7 +164,7 @@ func (a *Actions) describeScalingPolicies(ctx context.Context, clusterArg, servi
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &api.DescribeScalingPoliciesOutput{ServiceScaling: out}, nil
 }
 
 func (a *Actions) getScaling(tx store.ReadTx, clusterName, serviceName string) (*state.Scaling, error) {

@@ -32,14 +32,6 @@ func clusterName(s string) string {
 // CreateCluster creates a cluster. Creating an existing ACTIVE cluster
 // returns it unchanged, as ECS does.
 func (a *Actions) CreateCluster(ctx context.Context, in api.CreateClusterInput) (*api.CreateClusterOutput, error) {
-	c, err := a.createCluster(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return &api.CreateClusterOutput{Cluster: *c}, nil
-}
-
-func (a *Actions) createCluster(ctx context.Context, in api.CreateClusterInput) (*cluster.Cluster, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -71,7 +63,7 @@ func (a *Actions) createCluster(ctx context.Context, in api.CreateClusterInput) 
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &api.CreateClusterOutput{Cluster: out}, nil
 }
 
 // putCluster creates cluster c of request in, or returns it as it is when
@@ -241,14 +233,6 @@ func (a *Actions) getCluster(tx store.ReadTx, name string) (*state.Cluster, erro
 // example after the orchestrator restarted on a durable store) keeps its
 // tasks: its new agent adopts the containers that still run.
 func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.RegisterContainerInstanceInput) (*api.RegisterContainerInstanceOutput, error) {
-	inst, err := a.registerContainerInstance(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return &api.RegisterContainerInstanceOutput{ContainerInstance: *inst}, nil
-}
-
-func (a *Actions) registerContainerInstance(ctx context.Context, in api.RegisterContainerInstanceInput) (*cluster.ContainerInstance, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -338,7 +322,7 @@ func (a *Actions) registerContainerInstance(ctx context.Context, in api.Register
 			return nil, err
 		}
 	}
-	return &inst, nil
+	return &api.RegisterContainerInstanceOutput{ContainerInstance: inst}, nil
 }
 
 // DeregisterContainerInstance removes an instance from its cluster. Without

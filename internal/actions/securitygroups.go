@@ -326,17 +326,11 @@ func (a *Actions) DeleteSecurityGroup(ctx context.Context, in api.DeleteSecurity
 	if in.GroupID == "" {
 		return nil, invalid("groupId", "is required")
 	}
-	if err := a.deleteSecurityGroup(ctx, in.GroupID); err != nil {
+	group := in.GroupID
+	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
-	return &api.DeleteSecurityGroupOutput{}, nil
-}
-
-func (a *Actions) deleteSecurityGroup(ctx context.Context, group string) error {
-	if err := a.checkOpen(); err != nil {
-		return err
-	}
-	return a.store.Update(ctx, func(tx store.Tx) error {
+	err := a.store.Update(ctx, func(tx store.Tx) error {
 		g, err := getSecurityGroup(tx, group)
 		if err != nil {
 			return err
@@ -374,6 +368,10 @@ func (a *Actions) deleteSecurityGroup(ctx context.Context, group string) error {
 		}
 		return tx.Delete(state.KindSecurityGroups, g.ID)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.DeleteSecurityGroupOutput{}, nil
 }
 
 // serviceUsesGroup reports whether a service, one of its deployments or its

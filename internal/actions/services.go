@@ -20,14 +20,6 @@ import (
 // CreateService creates a service and its first deployment; the service
 // controller then starts its tasks.
 func (a *Actions) CreateService(ctx context.Context, in api.CreateServiceInput) (*api.CreateServiceOutput, error) {
-	s, err := a.createService(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return &api.CreateServiceOutput{Service: *s}, nil
-}
-
-func (a *Actions) createService(ctx context.Context, in api.CreateServiceInput) (*service.Service, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -113,7 +105,7 @@ func (a *Actions) createService(ctx context.Context, in api.CreateServiceInput) 
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &api.CreateServiceOutput{Service: out}, nil
 }
 
 // UpdateService changes a service. A new task definition, new security
@@ -124,14 +116,6 @@ func (a *Actions) UpdateService(ctx context.Context, in api.UpdateServiceInput) 
 	if in.Service == "" {
 		return nil, invalid("service", "is required")
 	}
-	s, err := a.updateService(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return &api.UpdateServiceOutput{Service: *s}, nil
-}
-
-func (a *Actions) updateService(ctx context.Context, in api.UpdateServiceInput) (*service.Service, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -224,7 +208,7 @@ func (a *Actions) updateService(ctx context.Context, in api.UpdateServiceInput) 
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return &api.UpdateServiceOutput{Service: out}, nil
 }
 
 // deploymentRefusal is a deployment UpdateService refused under the

@@ -29,25 +29,18 @@ func (a *Actions) InterruptSpotInstance(ctx context.Context, in api.InterruptSpo
 	if in.ContainerInstance == "" {
 		return nil, invalid("containerInstance", "is required")
 	}
-	if err := a.interruptSpotInstance(ctx, in.Cluster, lastSegment(in.ContainerInstance), in.Notice); err != nil {
-		return nil, err
-	}
-	return &api.InterruptSpotInstanceOutput{}, nil
-}
-
-func (a *Actions) interruptSpotInstance(ctx context.Context, clusterArg, instanceID string, notice time.Duration) error {
-	clusterName := clusterName(clusterArg)
+	clusterName, instanceID, notice := clusterName(in.Cluster), lastSegment(in.ContainerInstance), in.Notice
 	if err := a.checkOpen(); err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case notice == 0:
 		notice = api.DefaultSpotNotice
 	case notice < 0 || notice > api.MaxSpotNotice:
-		return invalid("notice", "must be between 0 and %s, got %s", api.MaxSpotNotice, notice)
+		return nil, invalid("notice", "must be between 0 and %s, got %s", api.MaxSpotNotice, notice)
 	}
 	deadline := a.now().Add(notice)
-	return a.store.Update(ctx, func(tx store.Tx) error {
+	err := a.store.Update(ctx, func(tx store.Tx) error {
 		c, err := a.getCluster(tx, clusterName)
 		if err != nil {
 			return err
@@ -68,6 +61,10 @@ func (a *Actions) interruptSpotInstance(ctx context.Context, clusterArg, instanc
 		next.ReclaimAt = deadline
 		return tx.Update(next)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.InterruptSpotInstanceOutput{}, nil
 }
 
 // isSpot reports whether provider is a SPOT capacity provider of c.

@@ -20,14 +20,7 @@ import (
 // are *task.ValidationError (errors.Is(err, task.ErrInvalid)) listing every
 // problem with its field path.
 func (a *Actions) RegisterTaskDefinition(ctx context.Context, in api.RegisterTaskDefinitionInput) (*api.RegisterTaskDefinitionOutput, error) {
-	td, err := a.registerTaskDefinition(ctx, &in.TaskDefinition)
-	if err != nil {
-		return nil, err
-	}
-	return &api.RegisterTaskDefinitionOutput{TaskDefinition: td, Tags: slices.Clone(td.Tags)}, nil
-}
-
-func (a *Actions) registerTaskDefinition(ctx context.Context, td *task.TaskDefinition) (*task.TaskDefinition, error) {
+	td := &in.TaskDefinition
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -59,7 +52,8 @@ func (a *Actions) registerTaskDefinition(ctx context.Context, td *task.TaskDefin
 	if err != nil {
 		return nil, err
 	}
-	return a.describeTaskDefinition(reg), nil
+	reg = a.describeTaskDefinition(reg)
+	return &api.RegisterTaskDefinitionOutput{TaskDefinition: reg, Tags: slices.Clone(reg.Tags)}, nil
 }
 
 // DeregisterTaskDefinition marks family:N INACTIVE. Running tasks and

@@ -50,21 +50,14 @@ func validTaskPolicy(field string, p *policy.Policy) error {
 // deployment of a definition the policy refuses is refused, with an event
 // on the service saying why.
 func (a *Actions) PutClusterTaskPolicy(ctx context.Context, in api.PutClusterTaskPolicyInput) (*api.PutClusterTaskPolicyOutput, error) {
-	if err := a.putClusterTaskPolicy(ctx, in.Cluster, in.TaskPolicy); err != nil {
+	clusterName, p := clusterName(in.Cluster), in.TaskPolicy
+	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
-	return &api.PutClusterTaskPolicyOutput{}, nil
-}
-
-func (a *Actions) putClusterTaskPolicy(ctx context.Context, clusterArg string, p *policy.Policy) error {
-	clusterName := clusterName(clusterArg)
-	if err := a.checkOpen(); err != nil {
-		return err
-	}
 	if err := validTaskPolicy("taskPolicy", p); err != nil {
-		return err
+		return nil, err
 	}
-	return a.store.Update(ctx, func(tx store.Tx) error {
+	err := a.store.Update(ctx, func(tx store.Tx) error {
 		c, err := a.getCluster(tx, clusterName)
 		if err != nil {
 			return err
@@ -73,4 +66,8 @@ func (a *Actions) putClusterTaskPolicy(ctx context.Context, clusterArg string, p
 		next.TaskPolicy = p.Clone()
 		return tx.Update(next)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.PutClusterTaskPolicyOutput{}, nil
 }

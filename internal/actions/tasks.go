@@ -55,14 +55,6 @@ func (a *Actions) RunTask(ctx context.Context, in api.RunTaskInput) (*api.RunTas
 // StartTask starts one task on each of the named container instances,
 // without placement strategies (resources, ports and status still apply).
 func (a *Actions) StartTask(ctx context.Context, in api.StartTaskInput) (*api.StartTaskOutput, error) {
-	out, err := a.startTask(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return &api.StartTaskOutput{Tasks: out.Tasks, Failures: out.Failures}, nil
-}
-
-func (a *Actions) startTask(ctx context.Context, in api.StartTaskInput) (*api.RunTaskOutput, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -90,7 +82,7 @@ func (a *Actions) startTask(ctx context.Context, in api.StartTaskInput) (*api.Ru
 			out.Failures = append(out.Failures, f)
 		}
 	}
-	return out, nil
+	return &api.StartTaskOutput{Tasks: out.Tasks, Failures: out.Failures}, nil
 }
 
 func (a *Actions) launchTasks(ctx context.Context, clusterName, ref string, tags []api.Tag, mk func(*task.TaskDefinition) *launch.Request) (*api.RunTaskOutput, error) {
