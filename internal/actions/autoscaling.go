@@ -78,9 +78,8 @@ func (a *Actions) DeregisterScalableTarget(ctx context.Context, in api.Deregiste
 	return &api.DeregisterScalableTargetOutput{}, nil
 }
 
-// PutScalingPolicy adds or replaces a policy. The policy's Metric must be
-// predefined or registered with WithMetrics. The output is the policy with
-// its defaults set. An invalid policy changes nothing.
+// PutScalingPolicy adds or replaces a policy. Orchestrator.PutScalingPolicy
+// documents it.
 func (a *Actions) PutScalingPolicy(ctx context.Context, in api.PutScalingPolicyInput) (*api.PutScalingPolicyOutput, error) {
 	if in.Service == "" {
 		return nil, invalid("service", "is required")

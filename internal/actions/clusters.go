@@ -228,10 +228,7 @@ func (a *Actions) getCluster(tx store.ReadTx, name string) (*state.Cluster, erro
 }
 
 // RegisterContainerInstance adds a container instance to a cluster and
-// starts its agent. Registering an instance that is already registered in
-// the same cluster with the same resources (the same host coming back, for
-// example after the orchestrator restarted on a durable store) keeps its
-// tasks: its new agent adopts the containers that still run.
+// starts its agent. Orchestrator.RegisterContainerInstance documents it.
 func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.RegisterContainerInstanceInput) (*api.RegisterContainerInstanceOutput, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
@@ -372,9 +369,8 @@ func (a *Actions) deregister(ctx context.Context, clusterArg, id string, force b
 	return err
 }
 
-// UpdateContainerInstancesState sets instances ACTIVE or DRAINING. A
-// DRAINING instance receives no new tasks, and the services replace the
-// tasks running there within their minimum healthy bound.
+// UpdateContainerInstancesState sets instances ACTIVE or DRAINING.
+// Orchestrator.UpdateContainerInstancesState documents it.
 func (a *Actions) UpdateContainerInstancesState(ctx context.Context, in api.UpdateContainerInstancesStateInput) (*api.UpdateContainerInstancesStateOutput, error) {
 	clusterName := clusterName(in.Cluster)
 	if in.Status != cluster.StatusActive && in.Status != cluster.StatusDraining {
@@ -417,9 +413,8 @@ func (a *Actions) UpdateContainerInstancesState(ctx context.Context, in api.Upda
 	return out, nil
 }
 
-// DescribeContainerInstances describes instances of a cluster. It fails
-// with ErrNotFound when the cluster does not exist; an instance that does
-// not is reported in Failures.
+// DescribeContainerInstances describes instances of a cluster.
+// Orchestrator.DescribeContainerInstances documents it.
 func (a *Actions) DescribeContainerInstances(ctx context.Context, in api.DescribeContainerInstancesInput) (*api.DescribeContainerInstancesOutput, error) {
 	clusterName := clusterName(in.Cluster)
 	if len(in.ContainerInstances) > api.MaxDescribeContainerInstances {

@@ -22,7 +22,7 @@ const maxLogTaskIDs = 100
 
 // GetLogEvents returns the output of one container of a task, running or
 // stopped, including a task forgotten after the task retention while its
-// logs remain in the log store.
+// logs remain in the log store. Orchestrator.GetLogEvents documents it.
 func (a *Actions) GetLogEvents(ctx context.Context, in api.GetLogEventsInput) (*api.GetLogEventsOutput, error) {
 	in.Cluster = clusterName(in.Cluster)
 	q, err := a.beginLogQuery(in.Limit, in.StartTime, in.EndTime, in.NextToken)
@@ -95,8 +95,7 @@ func (a *Actions) checkLogStream(ctx context.Context, ls api.LogStore, clusterNa
 
 // FilterLogEvents returns the lines of a cluster's tasks, running, stopped
 // or forgotten after the task retention, that match the input's filters.
-// Each call reads the selected tasks' log files in full (the local store
-// keeps no index by time): narrow the tasks for large clusters.
+// Orchestrator.FilterLogEvents documents it.
 func (a *Actions) FilterLogEvents(ctx context.Context, in api.FilterLogEventsInput) (*api.FilterLogEventsOutput, error) {
 	in.Cluster = clusterName(in.Cluster)
 	q, err := a.beginLogQuery(in.Limit, in.StartTime, in.EndTime, in.NextToken)

@@ -20,20 +20,9 @@ import (
 // fieldNetworkSecurityGroups is the path of a request's security groups.
 const fieldNetworkSecurityGroups = "networkConfiguration.awsvpcConfiguration.securityGroups"
 
-// CreateSecurityGroup creates a security group, the set of rules that
-// tasks join through the networkConfiguration of RunTask, StartTask,
-// CreateService and UpdateService. The group gets an ID ("sg-" and 17
-// hexadecimal digits); calls name a group by its ID or its name. As in
-// AWS, the group starts with one outbound rule, all traffic to any
-// address (network.DefaultEgressRule), which RevokeSecurityGroupEgress
-// can take away.
-//
-// A rule may name security groups (IngressRule.SourceGroups) by ID or
-// name, the new group's own name included: the group stores their IDs.
-// Invalid input is reported as *FieldError values ("groupName",
-// "ingressRules[1].sources[0]", "ingressRules[0].sourceGroups[1]" for a
-// group that does not exist), joined when there are several; a name in
-// use is ErrAlreadyExists.
+// CreateSecurityGroup creates a security group, the set of rules that tasks
+// join through the networkConfiguration of RunTask, StartTask, CreateService
+// and UpdateService. Orchestrator.CreateSecurityGroup documents it.
 func (a *Actions) CreateSecurityGroup(ctx context.Context, in api.CreateSecurityGroupInput) (*api.CreateSecurityGroupOutput, error) {
 	if err := a.checkOpen(); err != nil {
 		return nil, err
@@ -179,22 +168,8 @@ func (a *Actions) DescribeSecurityGroups(ctx context.Context, in api.DescribeSec
 	return &api.DescribeSecurityGroupsOutput{SecurityGroups: out}, nil
 }
 
-// AuthorizeSecurityGroupIngress adds inbound rules to a group. Each
-// permission (protocol and ports from one source prefix or group) must be
-// new; otherwise, or when a rule is invalid or names a group that does
-// not exist, the call changes nothing and its *FieldError values name the
-// rules ("ingressRules[0].sources[1]", "ingressRules[1].sourceGroups[0]").
-// Source groups are named by ID or name, and stored by ID.
-//
-// As in AWS, the change applies to the group's tasks already running too:
-// each task not yet STOPPED gets the new union of its groups' rules, which
-// its agent applies in place when the instance's network provider
-// implements network.IngressUpdater (network/netlinux and network/fake do);
-// with another provider a running task keeps the rules it started with.
-//
-// A rule naming a group admits that group's members: the tasks in it that
-// have a network address and have not reached DEPROVISIONING. The policies
-// follow the members as they come and go.
+// AuthorizeSecurityGroupIngress adds inbound rules to a group.
+// Orchestrator.AuthorizeSecurityGroupIngress documents it.
 func (a *Actions) AuthorizeSecurityGroupIngress(ctx context.Context, in api.AuthorizeSecurityGroupIngressInput) (*api.AuthorizeSecurityGroupIngressOutput, error) {
 	if in.GroupID == "" {
 		return nil, invalid("groupId", "is required")
@@ -212,11 +187,8 @@ func (a *Actions) AuthorizeSecurityGroupIngress(ctx context.Context, in api.Auth
 	return &api.AuthorizeSecurityGroupIngressOutput{SecurityGroup: *g}, nil
 }
 
-// RevokeSecurityGroupIngress removes inbound rules from a group. Each
-// permission must be in the group; otherwise, or when a rule is invalid,
-// the call changes nothing and its *FieldError values name the rules. The
-// group's running tasks lose the rules as AuthorizeSecurityGroupIngress
-// describes.
+// RevokeSecurityGroupIngress removes inbound rules from a group.
+// Orchestrator.RevokeSecurityGroupIngress documents it.
 func (a *Actions) RevokeSecurityGroupIngress(ctx context.Context, in api.RevokeSecurityGroupIngressInput) (*api.RevokeSecurityGroupIngressOutput, error) {
 	if in.GroupID == "" {
 		return nil, invalid("groupId", "is required")
@@ -237,15 +209,8 @@ func (a *Actions) RevokeSecurityGroupIngress(ctx context.Context, in api.RevokeS
 // AuthorizeSecurityGroupEgress adds outbound rules to a group, as
 // AuthorizeSecurityGroupIngress adds inbound ones: destination groups are
 // named by ID or name, and errors name the rules ("egressRules[0].toPort",
-// "egressRules[1].destinationGroups[0]"). The group's running tasks get
-// the new rules.
-//
-// A group keeps the default outbound rule (all traffic to any address)
-// until it is revoked: as in AWS, revoke it to limit the group's tasks to
-// the outbound rules added. A task whose outbound traffic is limited can
-// still reach the DNS server the Orchestrator gives it (service
-// discovery's), on udp and tcp port 53, as AWS exempts its own resolver
-// from security groups.
+// "egressRules[1].destinationGroups[0]").
+// Orchestrator.AuthorizeSecurityGroupEgress documents it.
 func (a *Actions) AuthorizeSecurityGroupEgress(ctx context.Context, in api.AuthorizeSecurityGroupEgressInput) (*api.AuthorizeSecurityGroupEgressOutput, error) {
 	if in.GroupID == "" {
 		return nil, invalid("groupId", "is required")
@@ -264,9 +229,8 @@ func (a *Actions) AuthorizeSecurityGroupEgress(ctx context.Context, in api.Autho
 }
 
 // RevokeSecurityGroupEgress removes outbound rules from a group, as
-// RevokeSecurityGroupIngress removes inbound ones. Revoking
-// network.DefaultEgressRule from a group without other outbound rules
-// leaves its tasks no outbound connection but to their DNS server.
+// RevokeSecurityGroupIngress removes inbound ones.
+// Orchestrator.RevokeSecurityGroupEgress documents it.
 func (a *Actions) RevokeSecurityGroupEgress(ctx context.Context, in api.RevokeSecurityGroupEgressInput) (*api.RevokeSecurityGroupEgressOutput, error) {
 	if in.GroupID == "" {
 		return nil, invalid("groupId", "is required")
@@ -317,11 +281,8 @@ func (a *Actions) changeRules(ctx context.Context, group string, change func(*gr
 	return out, nil
 }
 
-// DeleteSecurityGroup deletes a group. It fails with an *InUseError
-// (ErrInUse) while a task not yet STOPPED or a service (any of its
-// deployments, or its rollback target) is in the group, or while a rule of
-// another group names it (as AWS refuses to delete a referenced group;
-// revoke those rules first).
+// DeleteSecurityGroup deletes a group. Orchestrator.DeleteSecurityGroup
+// documents it.
 func (a *Actions) DeleteSecurityGroup(ctx context.Context, in api.DeleteSecurityGroupInput) (*api.DeleteSecurityGroupOutput, error) {
 	if in.GroupID == "" {
 		return nil, invalid("groupId", "is required")

@@ -108,10 +108,7 @@ func (a *Actions) CreateService(ctx context.Context, in api.CreateServiceInput) 
 	return &api.CreateServiceOutput{Service: out}, nil
 }
 
-// UpdateService changes a service. A new task definition, new security
-// groups (or ForceNewDeployment) start a rolling deployment. An invalid request is
-// rejected as a whole and changes nothing; a service that is not ACTIVE
-// is refused with ErrServiceNotActive.
+// UpdateService changes a service. Orchestrator.UpdateService documents it.
 func (a *Actions) UpdateService(ctx context.Context, in api.UpdateServiceInput) (*api.UpdateServiceOutput, error) {
 	if in.Service == "" {
 		return nil, invalid("service", "is required")
@@ -246,9 +243,7 @@ func (a *Actions) recordRefusedDeployment(ctx context.Context, clusterName, name
 	}
 }
 
-// DeleteService deletes a service. Without Force its desired count must be
-// 0 (scale it in first); with Force its tasks are stopped. The service is
-// DRAINING until its tasks have stopped, then INACTIVE.
+// DeleteService deletes a service. Orchestrator.DeleteService documents it.
 func (a *Actions) DeleteService(ctx context.Context, in api.DeleteServiceInput) (*api.DeleteServiceOutput, error) {
 	if in.Service == "" {
 		return nil, invalid("service", "is required")
@@ -284,9 +279,8 @@ func (a *Actions) DeleteService(ctx context.Context, in api.DeleteServiceInput) 
 	return &api.DeleteServiceOutput{Service: out}, nil
 }
 
-// DescribeServices describes services of a cluster, INACTIVE ones
-// included while they are kept. It fails with ErrNotFound when the cluster
-// does not exist; a service that does not is reported in Failures.
+// DescribeServices describes services of a cluster, INACTIVE ones included
+// while they are kept. Orchestrator.DescribeServices documents it.
 func (a *Actions) DescribeServices(ctx context.Context, in api.DescribeServicesInput) (*api.DescribeServicesOutput, error) {
 	clusterName := clusterName(in.Cluster)
 	if len(in.Services) > api.MaxDescribeServices {

@@ -11,9 +11,8 @@ import (
 	"github.com/stevedore-io/stevedore/store"
 )
 
-// TagResource adds tags to a resource. Keys are 1-128 characters, values
-// at most 256, the "aws:" prefix is reserved, and a resource carries at
-// most MaxTags; a request that breaks a rule changes nothing.
+// TagResource adds tags to a resource. Orchestrator.TagResource documents
+// it.
 func (a *Actions) TagResource(ctx context.Context, in api.TagResourceInput) (*api.TagResourceOutput, error) {
 	for i, t := range in.Tags {
 		if err := validTag(fmt.Sprintf("tags[%d]", i), t); err != nil {

@@ -16,9 +16,7 @@ import (
 
 // RegisterTaskDefinition validates the definition and stores it as the next
 // revision of its family (family:N, N counting from 1 and never reused).
-// The output's copy carries Revision, Status ACTIVE and RegisteredAt. Validation errors
-// are *task.ValidationError (errors.Is(err, task.ErrInvalid)) listing every
-// problem with its field path.
+// Orchestrator.RegisterTaskDefinition documents it.
 func (a *Actions) RegisterTaskDefinition(ctx context.Context, in api.RegisterTaskDefinitionInput) (*api.RegisterTaskDefinitionOutput, error) {
 	td := &in.TaskDefinition
 	if err := a.checkOpen(); err != nil {

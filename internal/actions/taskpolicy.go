@@ -45,10 +45,8 @@ func validTaskPolicy(field string, p *policy.Policy) error {
 }
 
 // PutClusterTaskPolicy sets the task policy of a cluster; a nil TaskPolicy
-// goes back to the Orchestrator's default. A tighter policy leaves what runs alone:
-// running tasks and services keep running, and a service's next
-// deployment of a definition the policy refuses is refused, with an event
-// on the service saying why.
+// goes back to the Orchestrator's default. Orchestrator.PutClusterTaskPolicy
+// documents it.
 func (a *Actions) PutClusterTaskPolicy(ctx context.Context, in api.PutClusterTaskPolicyInput) (*api.PutClusterTaskPolicyOutput, error) {
 	clusterName, p := clusterName(in.Cluster), in.TaskPolicy
 	if err := a.checkOpen(); err != nil {
