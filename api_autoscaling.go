@@ -11,23 +11,23 @@ import (
 // RegisterScalableTargetInput is api.RegisterScalableTargetInput.
 type RegisterScalableTargetInput = api.RegisterScalableTargetInput
 
+// RegisterScalableTargetOutput is empty: the target is registered.
+type RegisterScalableTargetOutput = api.RegisterScalableTargetOutput
+
 // PutScalingPolicyInput is api.PutScalingPolicyInput.
 type PutScalingPolicyInput = api.PutScalingPolicyInput
 
+// PutScalingPolicyOutput is the policy as stored, with its defaults set.
+type PutScalingPolicyOutput = api.PutScalingPolicyOutput
+
 // ServiceScaling describes a service's auto scaling.
 type ServiceScaling = api.ServiceScaling
-
-// RegisterScalableTargetOutput is empty: the target is registered.
-type RegisterScalableTargetOutput = api.RegisterScalableTargetOutput
 
 // DeregisterScalableTargetInput names a service whose scalable target and policies to remove.
 type DeregisterScalableTargetInput = api.DeregisterScalableTargetInput
 
 // DeregisterScalableTargetOutput is empty: the target is gone.
 type DeregisterScalableTargetOutput = api.DeregisterScalableTargetOutput
-
-// PutScalingPolicyOutput is the policy as stored, with its defaults set.
-type PutScalingPolicyOutput = api.PutScalingPolicyOutput
 
 // DeleteScalingPolicyInput names a policy of a service.
 type DeleteScalingPolicyInput = api.DeleteScalingPolicyInput

@@ -10,11 +10,11 @@ import (
 // CreateSecurityGroupInput is api.CreateSecurityGroupInput.
 type CreateSecurityGroupInput = api.CreateSecurityGroupInput
 
-// InUseError is the error of a deletion refused because other objects use the object.
-type InUseError = api.InUseError
-
 // CreateSecurityGroupOutput is the group created, with its ID.
 type CreateSecurityGroupOutput = api.CreateSecurityGroupOutput
+
+// InUseError is the error of a deletion refused because other objects use the object.
+type InUseError = api.InUseError
 
 // DescribeSecurityGroupsInput names the groups to describe by ID or name; none describes every group.
 type DescribeSecurityGroupsInput = api.DescribeSecurityGroupsInput

@@ -12,8 +12,14 @@ var DefaultServicePlacement = api.DefaultServicePlacement
 // CreateServiceInput describes a new service, as ECS CreateService.
 type CreateServiceInput = api.CreateServiceInput
 
+// CreateServiceOutput is the service created, as ECS CreateService.
+type CreateServiceOutput = api.CreateServiceOutput
+
 // UpdateServiceInput changes a service, as ECS UpdateService.
 type UpdateServiceInput = api.UpdateServiceInput
+
+// UpdateServiceOutput is the service as updated, as ECS UpdateService.
+type UpdateServiceOutput = api.UpdateServiceOutput
 
 // ErrServiceNotActive is api.ErrServiceNotActive.
 var ErrServiceNotActive = api.ErrServiceNotActive
@@ -38,12 +44,6 @@ type ListServicesInput = api.ListServicesInput
 
 // ListServicesOutput is a page of service ARNs, sorted by name; NextToken is empty on the last page.
 type ListServicesOutput = api.ListServicesOutput
-
-// CreateServiceOutput is the service created, as ECS CreateService.
-type CreateServiceOutput = api.CreateServiceOutput
-
-// UpdateServiceOutput is the service as updated, as ECS UpdateService.
-type UpdateServiceOutput = api.UpdateServiceOutput
 
 // CreateService creates a service and its first deployment; the service
 // controller then starts its tasks.

@@ -6,6 +6,12 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 )
 
+// RegisterTaskDefinitionInput is api.RegisterTaskDefinitionInput.
+type RegisterTaskDefinitionInput = api.RegisterTaskDefinitionInput
+
+// RegisterTaskDefinitionOutput is api.RegisterTaskDefinitionOutput.
+type RegisterTaskDefinitionOutput = api.RegisterTaskDefinitionOutput
+
 // DeregisterTaskDefinitionInput names a task definition revision, as ECS DeregisterTaskDefinition.
 type DeregisterTaskDefinitionInput = api.DeregisterTaskDefinitionInput
 
@@ -29,12 +35,6 @@ type ListTaskDefinitionsInput = api.ListTaskDefinitionsInput
 
 // ListTaskDefinitionsOutput is a page of task definition ARNs; NextToken is empty on the last page.
 type ListTaskDefinitionsOutput = api.ListTaskDefinitionsOutput
-
-// RegisterTaskDefinitionInput is api.RegisterTaskDefinitionInput.
-type RegisterTaskDefinitionInput = api.RegisterTaskDefinitionInput
-
-// RegisterTaskDefinitionOutput is api.RegisterTaskDefinitionOutput.
-type RegisterTaskDefinitionOutput = api.RegisterTaskDefinitionOutput
 
 // RegisterTaskDefinition validates the definition and stores it as the next
 // revision of its family (family:N, N counting from 1 and never reused).

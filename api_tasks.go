@@ -9,14 +9,17 @@ import (
 // RunTaskInput asks for standalone tasks, as ECS RunTask.
 type RunTaskInput = api.RunTaskInput
 
-// Failure is api.Failure.
-type Failure = api.Failure
-
 // RunTaskOutput lists the tasks started and those that could not be placed.
 type RunTaskOutput = api.RunTaskOutput
 
+// Failure is api.Failure.
+type Failure = api.Failure
+
 // StartTaskInput starts tasks on chosen instances, as ECS StartTask.
 type StartTaskInput = api.StartTaskInput
+
+// StartTaskOutput is the tasks started and the instances that could not take one, as ECS StartTask.
+type StartTaskOutput = api.StartTaskOutput
 
 // StopTaskInput names a task to stop, as ECS StopTask.
 type StopTaskInput = api.StopTaskInput
@@ -38,9 +41,6 @@ type ListTasksInput = api.ListTasksInput
 
 // ListTasksOutput is api.ListTasksOutput.
 type ListTasksOutput = api.ListTasksOutput
-
-// StartTaskOutput is the tasks started and the instances that could not take one, as ECS StartTask.
-type StartTaskOutput = api.StartTaskOutput
 
 // RunTask places and starts Count tasks of a task definition. Tasks that
 // cannot be placed are reported in Failures (not as an error), as ECS does.

@@ -14,12 +14,20 @@ type RegisterScalableTargetInput struct {
 	MaxCapacity int
 }
 
+// RegisterScalableTargetOutput is empty: the target is registered.
+type RegisterScalableTargetOutput struct{}
+
 // PutScalingPolicyInput adds or replaces (by name) a target tracking
 // policy of a service whose scalable target is registered.
 type PutScalingPolicyInput struct {
 	Cluster string
 	Service string
 	Policy  autoscaling.TargetTrackingPolicy
+}
+
+// PutScalingPolicyOutput is the policy as stored, with its defaults set.
+type PutScalingPolicyOutput struct {
+	Policy autoscaling.TargetTrackingPolicy
 }
 
 // ServiceScaling describes a service's auto scaling.
@@ -32,9 +40,6 @@ type ServiceScaling struct {
 	History autoscaling.History
 }
 
-// RegisterScalableTargetOutput is empty: the target is registered.
-type RegisterScalableTargetOutput struct{}
-
 // DeregisterScalableTargetInput names a service whose scalable target and
 // policies to remove.
 type DeregisterScalableTargetInput struct {
@@ -44,11 +49,6 @@ type DeregisterScalableTargetInput struct {
 
 // DeregisterScalableTargetOutput is empty: the target is gone.
 type DeregisterScalableTargetOutput struct{}
-
-// PutScalingPolicyOutput is the policy as stored, with its defaults set.
-type PutScalingPolicyOutput struct {
-	Policy autoscaling.TargetTrackingPolicy
-}
 
 // DeleteScalingPolicyInput names a policy of a service.
 type DeleteScalingPolicyInput struct {

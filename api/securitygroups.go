@@ -20,6 +20,11 @@ type CreateSecurityGroupInput struct {
 	IngressRules []network.IngressRule
 }
 
+// CreateSecurityGroupOutput is the group created, with its ID.
+type CreateSecurityGroupOutput struct {
+	SecurityGroup network.SecurityGroup
+}
+
 // InUseError is the error of a deletion refused because other objects use
 // the object. It matches ErrInUse.
 type InUseError struct {
@@ -36,11 +41,6 @@ func (e *InUseError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrInUse) true.
 func (e *InUseError) Unwrap() error { return ErrInUse }
-
-// CreateSecurityGroupOutput is the group created, with its ID.
-type CreateSecurityGroupOutput struct {
-	SecurityGroup network.SecurityGroup
-}
 
 // DescribeSecurityGroupsInput names the groups to describe by ID or name;
 // none describes every group.

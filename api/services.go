@@ -38,6 +38,11 @@ type CreateServiceInput struct {
 	Tags []Tag
 }
 
+// CreateServiceOutput is the service created, as ECS CreateService.
+type CreateServiceOutput struct {
+	Service service.Service
+}
+
 // UpdateServiceInput changes a service, as ECS UpdateService. Nil fields are
 // left as they are.
 type UpdateServiceInput struct {
@@ -56,6 +61,11 @@ type UpdateServiceInput struct {
 	// groups takes its tasks out of every group. A change starts a new
 	// deployment.
 	NetworkConfiguration *task.NetworkConfiguration
+}
+
+// UpdateServiceOutput is the service as updated, as ECS UpdateService.
+type UpdateServiceOutput struct {
+	Service service.Service
 }
 
 // ErrServiceNotActive means a service is being deleted (DRAINING) or was
@@ -117,14 +127,4 @@ type ListServicesInput struct {
 type ListServicesOutput struct {
 	ServiceArns []string
 	NextToken   string
-}
-
-// CreateServiceOutput is the service created, as ECS CreateService.
-type CreateServiceOutput struct {
-	Service service.Service
-}
-
-// UpdateServiceOutput is the service as updated, as ECS UpdateService.
-type UpdateServiceOutput struct {
-	Service service.Service
 }

@@ -4,6 +4,21 @@ import (
 	"github.com/stevedore-io/stevedore/task"
 )
 
+// RegisterTaskDefinitionInput is a task definition to register, as ECS
+// RegisterTaskDefinition: the definition's members (Family,
+// ContainerDefinitions, ..., Tags); the ones the API sets (Revision,
+// Status, RegisteredAt, ...) are ignored.
+type RegisterTaskDefinitionInput struct {
+	task.TaskDefinition
+}
+
+// RegisterTaskDefinitionOutput is the definition as registered, with its
+// revision, and its tags, as ECS RegisterTaskDefinition.
+type RegisterTaskDefinitionOutput struct {
+	TaskDefinition *task.TaskDefinition
+	Tags           []Tag
+}
+
 // DeregisterTaskDefinitionInput names a task definition revision, as ECS
 // DeregisterTaskDefinition.
 type DeregisterTaskDefinitionInput struct {
@@ -70,19 +85,4 @@ type ListTaskDefinitionsInput struct {
 type ListTaskDefinitionsOutput struct {
 	TaskDefinitionArns []string
 	NextToken          string
-}
-
-// RegisterTaskDefinitionInput is a task definition to register, as ECS
-// RegisterTaskDefinition: the definition's members (Family,
-// ContainerDefinitions, ..., Tags); the ones the API sets (Revision,
-// Status, RegisteredAt, ...) are ignored.
-type RegisterTaskDefinitionInput struct {
-	task.TaskDefinition
-}
-
-// RegisterTaskDefinitionOutput is the definition as registered, with its
-// revision, and its tags, as ECS RegisterTaskDefinition.
-type RegisterTaskDefinitionOutput struct {
-	TaskDefinition *task.TaskDefinition
-	Tags           []Tag
 }

@@ -29,6 +29,15 @@ type RunTaskInput struct {
 	Tags []Tag
 }
 
+// RunTaskOutput lists the tasks started and those that could not be placed.
+type RunTaskOutput struct {
+	Tasks    []*task.Task
+	Failures []Failure
+}
+
+// MaxRunTaskCount is the largest count of one RunTask call.
+const MaxRunTaskCount = 10
+
 // Failure is a task that could not be run, as ECS reports it: the reason is
 // in placement's terms ("RESOURCE:MEMORY", ...) with the full explanation
 // in Detail.
@@ -36,12 +45,6 @@ type Failure struct {
 	Arn    string
 	Reason string
 	Detail string
-}
-
-// RunTaskOutput lists the tasks started and those that could not be placed.
-type RunTaskOutput struct {
-	Tasks    []*task.Task
-	Failures []Failure
 }
 
 // StartTaskInput starts tasks on chosen instances, as ECS StartTask.
@@ -54,6 +57,13 @@ type StartTaskInput struct {
 	Overrides          *task.TaskOverride
 	// NetworkConfiguration is as in RunTaskInput.
 	NetworkConfiguration *task.NetworkConfiguration
+}
+
+// StartTaskOutput is the tasks started and the instances that could not
+// take one, as ECS StartTask.
+type StartTaskOutput struct {
+	Tasks    []*task.Task
+	Failures []Failure
 }
 
 // StopTaskInput names a task to stop, as ECS StopTask.
@@ -114,14 +124,4 @@ type ListTasksInput struct {
 type ListTasksOutput struct {
 	TaskArns  []string
 	NextToken string
-}
-
-// MaxRunTaskCount is the largest count of one RunTask call.
-const MaxRunTaskCount = 10
-
-// StartTaskOutput is the tasks started and the instances that could not
-// take one, as ECS StartTask.
-type StartTaskOutput struct {
-	Tasks    []*task.Task
-	Failures []Failure
 }
