@@ -48,14 +48,14 @@ func convergeWith(b *testing.B, wait func(*testing.B, *Orchestrator, int), insta
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.CreateCluster(ctx, CreateClusterInput{ClusterName: "bench"}); err != nil {
+	if _, err := o.CreateCluster(ctx, &CreateClusterInput{ClusterName: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	rt := fake.New()
 	b.Cleanup(rt.Close)
 	nw := netfake.New()
 	for i := range instances {
-		_, err := o.RegisterContainerInstance(ctx, RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(ctx, &RegisterContainerInstanceInput{
 			Cluster: "bench", InstanceID: fmt.Sprintf("i-%05d", i),
 			Resources:  cluster.Resources{CPU: 16384, Memory: 65536, NetworkSlots: 64},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: fmt.Sprintf("zone-%d", i%3)},
@@ -70,12 +70,12 @@ func convergeWith(b *testing.B, wait func(*testing.B, *Orchestrator, int), insta
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.RegisterTaskDefinition(ctx, td); err != nil {
+	if _, err := o.RegisterTaskDefinition(ctx, &RegisterTaskDefinitionInput{TaskDefinition: *td}); err != nil {
 		b.Fatal(err)
 	}
 	start, wallStart := cpuTime(), time.Now()
 	for i := range services {
-		if _, err := o.CreateService(ctx, CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
+		if _, err := o.CreateService(ctx, &CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
 			TaskDefinition: "svc", DesiredCount: perService}); err != nil {
 			b.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func steadyPass(b *testing.B, o *Orchestrator) time.Duration {
 	ctx := context.Background()
 	// Let the live controller finish its last writes first.
 	time.Sleep(200 * time.Millisecond)
-	c, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
+	c, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.actions.AlarmBakeTime,
 		Now: o.now, Logger: o.log})
 	if err != nil {
 		b.Fatal(err)

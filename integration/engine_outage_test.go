@@ -170,7 +170,7 @@ func (e *env) countChecks(tk *task.Task) int {
 // the deployment circuit breaker on.
 func (e *env) createService(name string, def *task.TaskDefinition, desired int) {
 	e.t.Helper()
-	_, err := e.orc.CreateService(e.ctx, stevedore.CreateServiceInput{
+	_, err := e.orc.CreateService(e.ctx, &stevedore.CreateServiceInput{
 		Cluster: e.cluster, ServiceName: name, TaskDefinition: def.Ref(), DesiredCount: desired,
 		DeploymentConfiguration: service.DeploymentConfiguration{CircuitBreaker: &service.CircuitBreaker{Enable: true}},
 	})
@@ -181,7 +181,7 @@ func (e *env) createService(name string, def *task.TaskDefinition, desired int) 
 // DescribeContainerInstances shows it.
 func (e *env) describeInstance(id string) cluster.ContainerInstance {
 	e.t.Helper()
-	out, err := e.orc.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{id}})
+	out, err := e.orc.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{id}})
 	require.NoError(e.t, err)
 	require.Empty(e.t, out.Failures)
 	require.Len(e.t, out.ContainerInstances, 1)
@@ -209,7 +209,7 @@ func (e *env) waitInstance(id, what string, timeout time.Duration, cond func(clu
 func (e *env) registerFakeInstance() string {
 	e.t.Helper()
 	id := "i-" + randomHex(17)
-	_, err := e.orc.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
+	_, err := e.orc.RegisterContainerInstance(e.ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster:    e.cluster,
 		InstanceID: id,
 		Resources:  cluster.Resources{CPU: 4096, Memory: 4096, NetworkSlots: 16},
@@ -229,7 +229,7 @@ func (e *env) runTasks(def *task.TaskDefinition, count int, memberOf string) *st
 	if memberOf != "" {
 		in.PlacementConstraints = []placement.Constraint{{Type: placement.ConstraintMemberOf, Expression: memberOf}}
 	}
-	out, err := e.orc.RunTask(e.ctx, in)
+	out, err := e.orc.RunTask(e.ctx, &in)
 	require.NoError(e.t, err)
 	return out
 }

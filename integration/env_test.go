@@ -155,7 +155,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.orc = e.newOrchestrator()
 
 	e.cluster = "it-" + e.name
-	_, err = e.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: e.cluster})
+	_, err = e.orc.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: e.cluster})
 	require.NoError(t, err)
 	e.registerInstance()
 	return e
@@ -178,8 +178,8 @@ func (e *env) registerInstance() {
 }
 
 // instanceInput is the registration of the env's instance.
-func (e *env) instanceInput() stevedore.RegisterInstanceInput {
-	in := stevedore.RegisterInstanceInput{
+func (e *env) instanceInput() *stevedore.RegisterContainerInstanceInput {
+	in := &stevedore.RegisterContainerInstanceInput{
 		Cluster:    e.cluster,
 		InstanceID: e.instance,
 		Resources:  cluster.Resources{CPU: 4096, Memory: 4096, NetworkSlots: 16},
@@ -238,23 +238,23 @@ func (e *env) cleanup() {
 // cluster, and waits until every service is INACTIVE and every task
 // STOPPED.
 func (e *env) stopEverything(ctx context.Context) error {
-	svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: e.cluster}))
+	svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(ctx, &stevedore.DescribeServicesInput{Cluster: e.cluster}))
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("describe services: %w", err)
 	}
 	for _, s := range svcs {
 		if s.Status != service.StatusInactive {
-			if _, err := e.orc.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: e.cluster, Service: s.Name, Force: true}); err != nil && !errors.Is(err, stevedore.ErrNotFound) {
+			if _, err := e.orc.DeleteService(ctx, &stevedore.DeleteServiceInput{Cluster: e.cluster, Service: s.Name, Force: true}); err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 				return fmt.Errorf("delete service %s: %w", s.Name, err)
 			}
 		}
 	}
-	ids, err := e.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: e.cluster})
+	ids, err := e.orc.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: e.cluster})
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("list tasks: %w", err)
 	}
 	for _, id := range ids {
-		if _, err := e.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "integration test clean-up"}); err != nil {
+		if _, err := e.orc.StopTask(ctx, &stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "integration test clean-up"}); err != nil {
 			return fmt.Errorf("stop task %s: %w", id, err)
 		}
 	}
