@@ -39,16 +39,19 @@
 //
 // The kinds are Stevedore's own values, so that their messages read as
 // Stevedore's ("not found", "in use") and so that InUse and Closed, which
-// containerd has no kind for, are kinds like the others. Each also matches
-// the kind of github.com/containerd/errdefs that means the same
-// (errors.Is(err, cerrdefs.ErrNotFound) and cerrdefs.IsNotFound(err) hold
-// for a Stevedore NotFound): ErrInvalid is containerd's
-// ErrInvalidArgument, ErrInUse its ErrFailedPrecondition (gRPC's code for
-// "cannot delete, something depends on it"), ErrClosed its ErrUnavailable.
-// That module's root package imports only the standard library (its gRPC
-// mapping is in another package, which this one does not import), so the
-// pure packages (task, cluster, placement, service, ...) may import this
-// one; internal/deps checks that this stays so. The other direction is not
-// automatic: a package that calls containerd translates containerd's
-// errors at its boundary (runtime/containerd does).
+// containerd has no kind for, are kinds like the others. The package
+// imports the standard library only, so the pure packages (task, cluster,
+// placement, service, ...), which build on any OS, may use it;
+// internal/deps checks that this stays so.
+//
+// Each kind also matches the kind of github.com/containerd/errdefs that
+// means the same, without importing it: a kind has the method by which
+// containerd (and moby) recognise theirs, so cerrdefs.IsNotFound(err)
+// holds for a Stevedore NotFound, and its Is method matches a target with
+// that method, so errors.Is(err, cerrdefs.ErrNotFound) holds too.
+// ErrInvalid is containerd's ErrInvalidArgument, ErrInUse its
+// ErrFailedPrecondition (gRPC's code for "cannot delete, something
+// depends on it"), ErrClosed its ErrUnavailable. The other direction is
+// not automatic: a package that calls containerd translates containerd's
+// errors at its boundary.
 package errdefs

@@ -1,44 +1,75 @@
 package errdefs
 
-import (
-	"errors"
-
-	cerrdefs "github.com/containerd/errdefs"
-)
+import "errors"
 
 // The kinds. Test for them with errors.Is; every error of a Stevedore
 // package that fails for one of these reasons wraps exactly one of them.
 var (
 	// ErrNotFound means the object asked for does not exist.
-	ErrNotFound error = &kind{"not found", cerrdefs.ErrNotFound}
+	ErrNotFound error = notFound{}
 	// ErrAlreadyExists means the object to create exists already.
-	ErrAlreadyExists error = &kind{"already exists", cerrdefs.ErrAlreadyExists}
+	ErrAlreadyExists error = alreadyExists{}
 	// ErrInvalid means an input breaks a rule: the request is wrong, and
 	// asking again unchanged fails again. A *FieldError names the field.
-	ErrInvalid error = &kind{"invalid", cerrdefs.ErrInvalidArgument}
-	// ErrConflict means the input contradicts the state, as it is now: an
+	ErrInvalid error = invalid{}
+	// ErrConflict means the input contradicts the state as it is now: an
 	// object changed since it was read, or a registration contradicts
 	// another one.
-	ErrConflict error = &kind{"conflict", cerrdefs.ErrConflict}
+	ErrConflict error = conflict{}
 	// ErrInUse means an object cannot be removed while others use it.
-	ErrInUse error = &kind{"in use", cerrdefs.ErrFailedPrecondition}
+	ErrInUse error = inUse{}
 	// ErrClosed means the object called (an Orchestrator, a store, a
 	// runtime, a server) was closed.
-	ErrClosed error = &kind{"closed", cerrdefs.ErrUnavailable}
+	ErrClosed error = closed{}
 )
 
-// kind is one of the kinds; containerd is containerd's kind of the same
-// meaning, which it also matches.
-type kind struct {
-	text       string
-	containerd error
+// Each kind is a type of its own with the method by which containerd's
+// errdefs (and moby's) recognise the kind of the same meaning, so that
+// cerrdefs.IsNotFound(err) holds for a NotFound; its Is method matches
+// any target with that method, so that errors.Is(err, cerrdefs.ErrNotFound)
+// holds too.
+
+type notFound struct{}
+
+func (notFound) Error() string        { return "not found" }
+func (notFound) NotFound()            {}
+func (notFound) Is(target error) bool { return is[interface{ NotFound() }](target) }
+
+type alreadyExists struct{}
+
+func (alreadyExists) Error() string        { return "already exists" }
+func (alreadyExists) AlreadyExists()       {}
+func (alreadyExists) Is(target error) bool { return is[interface{ AlreadyExists() }](target) }
+
+type invalid struct{}
+
+func (invalid) Error() string        { return "invalid" }
+func (invalid) InvalidParameter()    {}
+func (invalid) Is(target error) bool { return is[interface{ InvalidParameter() }](target) }
+
+type conflict struct{}
+
+func (conflict) Error() string        { return "conflict" }
+func (conflict) Conflict()            {}
+func (conflict) Is(target error) bool { return is[interface{ Conflict() }](target) }
+
+type inUse struct{}
+
+func (inUse) Error() string        { return "in use" }
+func (inUse) FailedPrecondition()  {}
+func (inUse) Is(target error) bool { return is[interface{ FailedPrecondition() }](target) }
+
+type closed struct{}
+
+func (closed) Error() string        { return "closed" }
+func (closed) Unavailable()         {}
+func (closed) Is(target error) bool { return is[interface{ Unavailable() }](target) }
+
+// is reports whether target has the method of interface T.
+func is[T any](target error) bool {
+	_, ok := target.(T)
+	return ok
 }
-
-func (k *kind) Error() string { return k.text }
-
-// Is makes errors.Is(err, cerrdefs.ErrXxx) hold for the kind of the same
-// meaning.
-func (k *kind) Is(target error) bool { return target == k.containerd }
 
 // New returns a sentinel of a package: an error with text that matches
 // kind (errors.Is(New(ErrNotFound, "store: not found"), ErrNotFound)), and

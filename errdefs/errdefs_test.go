@@ -3,6 +3,8 @@ package errdefs_test
 import (
 	"errors"
 	"fmt"
+	"os/exec"
+	"strings"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -40,6 +42,8 @@ func TestKindsAreDistinctAndMatchContainerd(t *testing.T) {
 	}
 	assert.Nil(t, errdefs.Kind(errors.New("other")))
 	assert.False(t, errors.Is(cerrdefs.ErrNotFound, errdefs.ErrNotFound), "containerd's errors are translated at the boundary")
+	assert.True(t, errors.Is(fmt.Errorf("x: %w", errdefs.ErrNotFound), cerrdefs.ErrNotFound))
+	assert.False(t, errors.Is(errdefs.ErrNotFound, cerrdefs.ErrInvalidArgument))
 }
 
 func TestNewSentinelMatchesItselfAndItsKind(t *testing.T) {
@@ -103,4 +107,18 @@ func TestJoinPath(t *testing.T) {
 	} {
 		assert.Equal(t, tt.want, errdefs.JoinPath(tt.prefix, tt.path))
 	}
+}
+
+// TestImportsOnlyStandardLibrary keeps the package usable by the pure
+// packages, which build on any OS.
+func TestImportsOnlyStandardLibrary(t *testing.T) {
+	t.Parallel()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not in PATH")
+	}
+	cmd := exec.Command(goTool, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, []string{"github.com/stevedore-io/stevedore/errdefs"}, strings.Fields(string(out)))
 }

@@ -3,8 +3,7 @@
 //   - Linux-only and container-engine dependencies stay out of the pure
 //     packages, which build and test on any OS: only runtime/containerd and
 //     the Linux network code may import containerd, runtime-spec, netlink,
-//     netns, nftables or golang.org/x/sys/unix (containerd's error kinds,
-//     which Stevedore's errdefs matches, excepted).
+//     netns, nftables or golang.org/x/sys/unix.
 //   - The pure packages (task, cluster, placement, service, autoscaling and
 //     health's state machine) decide from state and time alone: they depend
 //     on no runtime, network, store, internal/state, net/http or os/exec.
@@ -19,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 
@@ -37,15 +35,8 @@ var forbidden = []string{
 	"golang.org/x/sys/unix",
 }
 
-// allowed are packages that match a forbidden fragment but that the pure
-// packages may import: containerd's error kinds (its root package imports
-// the standard library only; its gRPC mapping is in errdefs/pkg, which
-// stays forbidden), which Stevedore's errdefs matches.
-var allowed = []string{
-	"github.com/containerd/errdefs",
-}
-
-// pure are the packages that must stay pure, as go list patterns relative
+// pure are the packages that must stay pure (and errdefs, the error kinds
+// they use), as go list patterns relative
 // to the module root. A package not written yet is skipped, saying so.
 var pure = []string{
 	"./task/...",
@@ -62,9 +53,6 @@ var pure = []string{
 func forbiddenIn(deps []string) []string {
 	var bad []string
 	for _, dep := range deps {
-		if slices.Contains(allowed, dep) {
-			continue
-		}
 		for _, f := range forbidden {
 			if strings.Contains(dep, f) {
 				bad = append(bad, dep)
@@ -125,7 +113,6 @@ func TestTheCheckCatchesImpurePackages(t *testing.T) {
 		"github.com/vishvananda/netns",
 		"github.com/google/nftables",
 		"golang.org/x/sys/unix",
-		"github.com/containerd/errdefs/pkg/errgrpc",
 	}, forbiddenIn([]string{
 		"fmt",
 		"github.com/containerd/containerd/v2/client",
@@ -136,8 +123,6 @@ func TestTheCheckCatchesImpurePackages(t *testing.T) {
 		"github.com/google/nftables",
 		"golang.org/x/sys/unix",
 		"golang.org/x/sys/windows",
-		"github.com/containerd/errdefs",
-		"github.com/containerd/errdefs/pkg/errgrpc",
 		"golang.org/x/sync/errgroup",
 	}))
 	require.NotEmpty(t, forbiddenIn(listDeps(t, moduleRoot(t), "./runtime/containerd")),
