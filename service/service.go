@@ -247,7 +247,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
 // Validate checks the desired configuration of s, naming each bad field.
 func (s *Service) Validate() error {
-	var v ValidationError
+	var v validation
 	if !nameRE.MatchString(s.Name) {
 		v.add("serviceName", "must be 1-255 letters, digits, hyphens and underscores, got %s", quote(s.Name))
 	}
@@ -274,7 +274,7 @@ func (s *Service) Validate() error {
 	}
 	for i, st := range s.PlacementStrategy {
 		if _, err := st.Strategy(); err != nil {
-			v.add(fmt.Sprintf("placementStrategy[%d]", i), "%v", err)
+			v.addErr(fmt.Sprintf("placementStrategy[%d]", i), err)
 		}
 	}
 	if len(s.PlacementConstraints) > 10 {
@@ -298,5 +298,5 @@ func (s *Service) Validate() error {
 	if s.DeploymentConfiguration.Strategy.BlueGreen() {
 		validateBlueGreenLoadBalancers(&v, s.LoadBalancers)
 	}
-	return v.orNil()
+	return v.err()
 }
