@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/sgsync"
 	"github.com/stevedore-io/stevedore/internal/state"
@@ -81,7 +82,7 @@ func (o *Orchestrator) CreateSecurityGroup(ctx context.Context, in CreateSecurit
 			// normalises the rules.
 			refErr = g.AuthorizeIngress(rules)
 		}
-		if err := fieldErrors(errors.Join(g.Validate(), refErr)); err != nil {
+		if err := errors.Join(g.Validate(), refErr); err != nil {
 			return err
 		}
 		if other := refs.byName[g.Name]; other != nil && other != g {
@@ -298,7 +299,7 @@ func (o *Orchestrator) changeRules(ctx context.Context, group string, change fun
 			return err
 		}
 		next := cur.Copy()
-		if err := fieldErrors(change(refs, &next.SecurityGroup)); err != nil {
+		if err := change(refs, &next.SecurityGroup); err != nil {
 			return err
 		}
 		out = next.SecurityGroup.Clone()
@@ -488,53 +489,7 @@ func (o *Orchestrator) updateServiceNetwork(tx store.ReadTx, s *service.Service,
 	return changed, nil
 }
 
-// fieldErrors converts the *network.FieldError values in err (joined ones
-// included) into *FieldError values of the API (matching ErrInvalid),
-// keeping the others.
-func fieldErrors(err error) error {
-	errs := flatten(err)
-	for i, e := range errs {
-		var fe *network.FieldError
-		if errors.As(e, &fe) {
-			errs[i] = &FieldError{Field: fe.Field, Rule: fe.Reason}
-		}
-	}
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	return errors.Join(errs...)
-}
-
 // FieldErrors returns the *FieldError values in err, which may join several
-// (an invalid security group or rule list is reported field by field), in
-// order; none when err is nil or names no field.
-func FieldErrors(err error) []*FieldError {
-	var out []*FieldError
-	for _, e := range flatten(err) {
-		var fe *FieldError
-		if errors.As(e, &fe) {
-			out = append(out, fe)
-		}
-	}
-	return out
-}
-
-// flatten lists the errors joined in err, depth first (err itself when it
-// joins none; nothing for nil).
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range j.Unwrap() {
-		out = append(out, flatten(e)...)
-	}
-	return out
-}
+// (an invalid request is reported field by field), in order; none when err
+// is nil or names no field. It is errdefs.FieldErrors.
+func FieldErrors(err error) []*FieldError { return errdefs.FieldErrors(err) }

@@ -88,10 +88,6 @@ func (o *Orchestrator) CreateService(ctx context.Context, in CreateServiceInput)
 			return err
 		}
 		if err := launch.CheckCapacityProviders(tx, in.Cluster, svc.CapacityProviders); err != nil {
-			var bad *launch.FieldError
-			if errors.As(err, &bad) {
-				return invalid(bad.Field, "%s", bad.Rule)
-			}
 			return err
 		}
 		def, err := o.getTaskDefinition(tx, in.TaskDefinition)

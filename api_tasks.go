@@ -161,10 +161,6 @@ func (o *Orchestrator) launchTasks(ctx context.Context, clusterName, ref string,
 		}
 		created, err := o.launcher.Place(tx, l, nil, nil)
 		var noFit *placement.NoFitError
-		var bad *launch.FieldError
-		if errors.As(err, &bad) {
-			return invalid(bad.Field, "%s", bad.Rule)
-		}
 		if errors.As(err, &noFit) {
 			reason := "RESOURCE"
 			if len(noFit.Reasons) > 0 {

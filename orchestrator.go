@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/discovery"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/dnssync"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/leader"
@@ -26,21 +27,27 @@ import (
 	"github.com/stevedore-io/stevedore/task/policy"
 )
 
-// Sentinel errors of the API. Errors returned by the Orchestrator wrap one of
-// these (or a package's own, such as task.ErrInvalid), so callers can test
-// them with errors.Is.
+// The kinds of the API's errors: they are package errdefs' kinds, which
+// the errors of every Stevedore package wrap, so errors.Is(err, ErrInvalid)
+// holds for every invalid input through every entry point, whichever
+// package found it (task.ErrInvalid, service.ErrInvalid and
+// placement.ErrInvalid are the same value).
 var (
-	// ErrNotFound means a cluster, instance, task definition, task or
-	// service does not exist.
-	ErrNotFound = errors.New("stevedore: not found")
+	// ErrNotFound means a cluster, instance, task definition, task,
+	// service or security group does not exist. A *NotFoundError names it.
+	ErrNotFound = errdefs.ErrNotFound
 	// ErrAlreadyExists means the object to create exists already.
-	ErrAlreadyExists = errors.New("stevedore: already exists")
-	// ErrInvalid means a request is malformed; the error names the field.
-	ErrInvalid = errors.New("stevedore: invalid request")
-	// ErrInUse means the object cannot be removed while others use it.
-	ErrInUse = errors.New("stevedore: in use")
+	ErrAlreadyExists = errdefs.ErrAlreadyExists
+	// ErrInvalid means a request is malformed: *FieldError values (see
+	// FieldErrors) name the fields and the rules they break.
+	ErrInvalid = errdefs.ErrInvalid
+	// ErrConflict means the request contradicts the state as it is now.
+	ErrConflict = errdefs.ErrConflict
+	// ErrInUse means the object cannot be removed while others use it. An
+	// *InUseError names the users.
+	ErrInUse = errdefs.ErrInUse
 	// ErrClosed means the Orchestrator was closed.
-	ErrClosed = errors.New("stevedore: closed")
+	ErrClosed = errdefs.ErrClosed
 )
 
 // Default settings.
@@ -327,26 +334,23 @@ type NotFoundError struct {
 }
 
 // Error names the kind and the object.
-func (e *NotFoundError) Error() string { return fmt.Sprintf("%v: %s %q", ErrNotFound, e.Kind, e.ID) }
-
-// Is makes errors.Is(err, ErrNotFound) hold.
-func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
-
-func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Rule: fmt.Sprintf(format, args...)}
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("stevedore: %v: %s %q", ErrNotFound, e.Kind, e.ID)
 }
 
-// FieldError is an invalid request field. It matches ErrInvalid.
-type FieldError struct {
-	Field string
-	Rule  string
-}
+// Unwrap returns ErrNotFound, so that errors.Is(err, ErrNotFound) holds.
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 
-// Error names the field and the rule it broke.
-func (e *FieldError) Error() string { return "stevedore: invalid request: " + e.Field + ": " + e.Rule }
+// invalid returns the *FieldError of field, its reason formatted.
+var invalid = errdefs.Invalid
 
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+// FieldError is an invalid request field: its Path in the style of ECS's
+// JSON ("containerDefinitions[0].memory",
+// "placementConstraints[1].expression") and the Reason, the rule it
+// breaks. It matches ErrInvalid. Every invalid input of the API is
+// reported as FieldError values, whichever package found it; FieldErrors
+// lists them.
+type FieldError = errdefs.FieldError
 
 // Resolver answers service names from the Orchestrator's service discovery
 // in-process, as the DNS server does; nil without WithServiceDiscovery.
