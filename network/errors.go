@@ -52,9 +52,3 @@ func flatten(err error) []error {
 	}
 	return out
 }
-
-// FieldError is the field error of the root package's fieldErrors until it
-// takes errdefs' (the next commit removes it).
-type FieldError struct{ Field, Reason string }
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }

@@ -847,9 +847,3 @@ func (v *validator) taskTotals() {
 func (v *validator) cycles() {
 	v.errs = append(v.errs, newDependencyGraph(v.td).cycleErrors(v.td)...)
 }
-
-// FieldError is the field error of the root package's splitRef until it
-// takes errdefs' (the next commit removes it).
-type FieldError struct{ Path, Message string }
-
-func (e FieldError) Error() string { return e.Path + ": " + e.Message }

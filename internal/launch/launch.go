@@ -34,12 +34,6 @@ import (
 // and the errors are *errdefs.FieldError values naming the field.
 var ErrInvalid = errdefs.ErrInvalid
 
-// FieldError is the field error of the root package until it takes
-// errdefs' (the next commit removes it).
-type FieldError struct{ Field, Rule string }
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Rule }
-
 // CheckCapacityProviders checks that every provider of a capacity provider
 // strategy is associated with the cluster, as ECS does before it creates
 // anything: a provider that is not is an *errdefs.FieldError. An empty strategy is
