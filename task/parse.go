@@ -3,15 +3,17 @@ package task
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // ErrMalformed is matched (errors.Is) by every error of ParseDefinition:
 // input that is not JSON, or JSON of the wrong shape.
-var ErrMalformed = errors.New("malformed task definition JSON")
+// It matches errdefs.ErrInvalid.
+var ErrMalformed = errdefs.New(errdefs.ErrInvalid, "malformed task definition JSON")
 
 // ParseError is malformed input: a syntax error with its position, or a
 // value of the wrong JSON type with its path.

@@ -1,18 +1,19 @@
 package task
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // ErrNotFound is matched (errors.Is) by the errors of Registry methods
 // when a reference names no registered definition.
-var ErrNotFound = errors.New("task definition not found")
+var ErrNotFound = errdefs.New(errdefs.ErrNotFound, "task definition not found")
 
 // Registry is an in-memory store of task definition revisions, the
 // ECS RegisterTaskDefinition family of calls as a plain Go value. It is
