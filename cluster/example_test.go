@@ -46,5 +46,5 @@ func ExampleCapacityProviderStrategy_Validate() {
 	fmt.Println(err)
 	// Output:
 	// true capacityProviderStrategy[1].weight
-	// invalid capacityProviderStrategy[1].weight: 1001 must be between 0 and 1000
+	// capacityProviderStrategy[1].weight: 1001 must be between 0 and 1000
 }

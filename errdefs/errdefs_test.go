@@ -73,9 +73,9 @@ func TestFieldError(t *testing.T) {
 	require.Len(t, fes, 2)
 	assert.Equal(t, "containerDefinitions[0].memory", fes[0].Path)
 	assert.Equal(t, "must be at least 6 MiB, got 4", fes[0].Reason)
-	assert.Equal(t, "invalid containerDefinitions[0].memory: must be at least 6 MiB, got 4", fes[0].Error())
-	assert.Equal(t, "invalid placementConstraints[1].expression: not a cluster query: at position 3: expected an operator", fes[1].Error())
-	assert.Equal(t, "invalid: empty", errdefs.Invalid("", "empty").Error())
+	assert.Equal(t, "containerDefinitions[0].memory: must be at least 6 MiB, got 4", fes[0].Error())
+	assert.Equal(t, "placementConstraints[1].expression: not a cluster query: at position 3: expected an operator", fes[1].Error())
+	assert.Equal(t, "empty", errdefs.Invalid("", "empty").Error())
 	assert.Empty(t, errdefs.FieldErrors(nil))
 	assert.Empty(t, errdefs.FieldErrors(errors.New("x")))
 }

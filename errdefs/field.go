@@ -30,11 +30,13 @@ func Invalid(path, format string, args ...any) error {
 }
 
 // Error returns a message such as
-// "invalid containerDefinitions[0].memory: must be at least 6 MiB, got 4".
+// "containerDefinitions[0].memory: must be at least 6 MiB, got 4": the
+// field and the rule, which says what is wrong; callers that wrap it add
+// the context ("invalid task definition \"web\": ...").
 func (e *FieldError) Error() string {
-	msg := "invalid " + e.Path + ": " + e.Reason
+	msg := e.Path + ": " + e.Reason
 	if e.Path == "" {
-		msg = "invalid: " + e.Reason
+		msg = e.Reason
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()

@@ -84,16 +84,6 @@ func (v *validation) add(path, format string, args ...any) {
 	v.fields = append(v.fields, errdefs.Invalid(path, format, args...))
 }
 
-// addErr adds the field errors of err, their paths under prefix; an
-// error that names no field is added as the rule of prefix.
-func (v *validation) addErr(prefix string, err error) {
-	if len(errdefs.FieldErrors(err)) == 0 {
-		v.add(prefix, "%v", err)
-		return
-	}
-	v.fields = append(v.fields, errdefs.WithPrefix(prefix, err))
-}
-
 // err returns the invalid fields joined, nil when there are none.
 func (v *validation) err() error { return errors.Join(v.fields...) }
 

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -274,7 +276,12 @@ func (s *Service) Validate() error {
 	}
 	for i, st := range s.PlacementStrategy {
 		if _, err := st.Strategy(); err != nil {
-			v.addErr(fmt.Sprintf("placementStrategy[%d]", i), err)
+			// Strategy's paths start with "placementStrategy"; this is
+			// item i of it.
+			item := fmt.Sprintf("placementStrategy[%d]", i)
+			for _, fe := range errdefs.FieldErrors(err) {
+				v.add(item+strings.TrimPrefix(fe.Path, "placementStrategy"), "%s", fe.Reason)
+			}
 		}
 	}
 	if len(s.PlacementConstraints) > 10 {

@@ -109,7 +109,7 @@ func ExampleParseRef() {
 	// web 0
 	// web 2
 	// web 2
-	// true invalid taskDefinition: revision of "web:latest" must be a positive number
+	// true taskDefinition: revision of "web:latest" must be a positive number
 }
 
 func ExampleTask() {
