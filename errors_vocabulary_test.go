@@ -82,10 +82,14 @@ func TestInvalidInputIsErrInvalidNamingTheField(t *testing.T) {
 			_, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "errs", TaskDefinition: "web:latest"})
 			return err
 		}, "taskDefinition"},
-		{"StartTask memberOf", func(ctx context.Context) error {
-			_, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "errs", TaskDefinition: "web:1", PlacementConstraints: badMemberOf})
+		{"StartTask overrides", func(ctx context.Context) error {
+			_, err := o.StartTask(ctx, stevedore.StartTaskInput{Cluster: "errs", TaskDefinition: "web:1", ContainerInstances: []string{"i-1"}, Overrides: &task.TaskOverride{Memory: "1"}})
 			return err
-		}, "placementConstraints[0].expression"},
+		}, "overrides.memory"},
+		{"StartTask network configuration of a bridge task", func(ctx context.Context) error {
+			_, err := o.StartTask(ctx, stevedore.StartTaskInput{Cluster: "errs", TaskDefinition: "web:1", ContainerInstances: []string{"i-1"}, NetworkConfiguration: &task.NetworkConfiguration{AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: []string{"sg-0000000000000000f"}}}})
+			return err
+		}, "networkConfiguration.awsvpcConfiguration"},
 		{"CreateService memberOf", func(ctx context.Context) error {
 			_, err := o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "errs", ServiceName: "bad", TaskDefinition: "web:1", PlacementConstraints: badMemberOf})
 			return err
