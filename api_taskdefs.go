@@ -15,8 +15,8 @@ import (
 // RegisterTaskDefinition validates td and stores it as the next revision of
 // its family (family:N, N counting from 1 and never reused). The returned
 // copy carries Revision, Status ACTIVE and RegisteredAt. Validation errors
-// are *task.ValidationError (errors.Is(err, task.ErrInvalid)) listing every
-// problem with its field path.
+// match ErrInvalid and list every problem as a *FieldError with its path
+// (FieldErrors).
 func (o *Orchestrator) RegisterTaskDefinition(ctx context.Context, td *task.TaskDefinition) (*task.TaskDefinition, error) {
 	if err := o.checkOpen(); err != nil {
 		return nil, err
