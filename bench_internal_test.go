@@ -37,6 +37,12 @@ func convergeEnv(b *testing.B, instances, services, perService int, opts ...Opti
 // first CreateService to the last task RUNNING.
 func convergeTimed(b *testing.B, instances, services, perService int, opts ...Option) (*Orchestrator, time.Duration, time.Duration) {
 	b.Helper()
+	return convergeWith(b, pollRunning, instances, services, perService, opts...)
+}
+
+// convergeWith is convergeTimed waiting for the tasks with wait.
+func convergeWith(b *testing.B, wait func(*testing.B, *Orchestrator, int), instances, services, perService int, opts ...Option) (*Orchestrator, time.Duration, time.Duration) {
+	b.Helper()
 	ctx := context.Background()
 	o, err := New(append([]Option{WithSeed(1)}, opts...)...)
 	if err != nil {
@@ -74,7 +80,14 @@ func convergeTimed(b *testing.B, instances, services, perService int, opts ...Op
 			b.Fatal(err)
 		}
 	}
-	want := services * perService
+	wait(b, o, services*perService)
+	return o, cpuTime() - start, time.Since(wallStart)
+}
+
+// pollRunning waits until want tasks run, listing every task each 20 ms.
+func pollRunning(b *testing.B, o *Orchestrator, want int) {
+	b.Helper()
+	ctx := context.Background()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		running := 0
@@ -98,7 +111,6 @@ func convergeTimed(b *testing.B, instances, services, perService int, opts ...Op
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return o, cpuTime() - start, time.Since(wallStart)
 }
 
 // BenchmarkConverge converges services × tasks on fake instances from empty

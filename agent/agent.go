@@ -119,6 +119,9 @@ type Agent struct {
 	// verifier checks a task's access to a local image; nil unless
 	// Config.VerifyImageAccess is set and the runtime can.
 	verifier runtime.AccessVerifier
+	// engine follows whether the runtime's engine answers; every call to
+	// cfg.Runtime and verifier reports to it.
+	engine *engine
 
 	// orders caches the stop order of stored task definitions (which
 	// never change): the tasks of a definition share it, read-only.
@@ -190,6 +193,11 @@ func New(cfg Config) (*Agent, error) {
 	if images != nil {
 		a.images, a.cfg.Runtime = images, images
 	}
+	a.engine = newEngine()
+	a.cfg.Runtime = engineRuntime{rt: a.cfg.Runtime, e: a.engine}
+	if a.verifier != nil {
+		a.verifier = engineVerifier{v: a.verifier, e: a.engine}
+	}
 	return a, nil
 }
 
@@ -223,6 +231,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.images != nil {
 		s.wg.Go(func() { a.images.run(ctx, a) })
 	}
+	s.wg.Go(func() { a.watchEngine(ctx) })
 	err := s.run(ctx)
 	if ctx.Err() != nil {
 		return nil
@@ -230,7 +239,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// setConnected records whether the agent is connected, best effort.
+// setConnected records whether the agent is connected, best effort. Either
+// way no engine outage is recorded: an agent that starts has seen none yet
+// (watchEngine records the first), and an outage ends with the agent that
+// saw it.
 func (a *Agent) setConnected(ctx context.Context, connected bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -239,11 +251,11 @@ func (a *Agent) setConnected(ctx context.Context, connected bool) {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
-		if err != nil || inst.AgentConnected == connected {
+		if err != nil || (inst.AgentConnected == connected && inst.EngineOutage == nil) {
 			return err
 		}
 		next := inst.Copy()
-		next.AgentConnected = connected
+		next.AgentConnected, next.EngineOutage = connected, nil
 		return tx.Update(next)
 	})
 	if err != nil {
@@ -498,7 +510,11 @@ func (s *session) deliver(ctx context.Context, t *state.Task, adopted map[string
 // provider reconciled.
 func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
 	a := s.a
-	infos, err := a.cfg.Runtime.List(ctx, map[string]string{LabelInstance: a.cfg.InstanceID})
+	var infos []runtime.ContainerInfo
+	err := a.untilAvailable(ctx, func() (err error) {
+		infos, err = a.cfg.Runtime.List(ctx, map[string]string{LabelInstance: a.cfg.InstanceID})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("agent: list containers of instance %s: %w", a.cfg.InstanceID, err)
 	}

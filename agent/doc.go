@@ -171,7 +171,8 @@
 // transaction that moves a task to STOPPED it gives the task's reservation
 // back to the instance (ContainerInstance.RemoveTask) and sets Released. It
 // also keeps the instance's RunningTasksCount and PendingTasksCount (tasks not
-// yet RUNNING and not stopping) and AgentConnected. Every write is a
+// yet RUNNING and not stopping), AgentConnected and EngineOutage (below).
+// Every write is a
 // compare-and-swap on a copy of the latest stored version, changing only the
 // agent's fields.
 //
@@ -211,6 +212,23 @@
 // live. A task half-way through starting or stopping carries on from where
 // its stored status says it was. Output of adopted containers is not
 // re-attached: the runtime interface has no attach.
+//
+// # Engine outages
+//
+// Every call to the runtime tells the agent whether its engine answers. A
+// call failing with runtime.ErrUnavailable (containerd killed or
+// restarting: the containers run on) begins an outage: the agent records
+// it on the instance (AgentConnected false, so that placement keeps new
+// tasks off it, and ContainerInstance.EngineOutage, since when and why),
+// asks the engine every EngineProbeInterval whether it is back, and clears
+// both once a call succeeds. Meanwhile nothing is held against the tasks:
+// exec health checks that cannot run are inconclusive and leave the health
+// as it was (package health), and what the agent has to do to containers
+// (start, stop, delete, adopt) waits for the engine instead of failing, so
+// that no task is reported STOPPED while its containers may be running. An
+// outage is seen through the agent's calls: an instance whose tasks have
+// no health checks shows it at its next call (or the next probe of an
+// outage already seen).
 //
 // # Time
 //

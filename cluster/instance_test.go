@@ -156,6 +156,11 @@ func TestCloneSharesNothing(t *testing.T) {
 	assert.Equal(t, cluster.TCPPort(22), ci.Registered.Ports[0])
 	assert.Equal(t, cluster.TCPPort(22), ci.Remaining.Ports[0])
 
+	ci.EngineOutage = &cluster.EngineOutage{Reason: "connection refused"}
+	c = ci.Clone()
+	c.EngineOutage.Reason = "other"
+	assert.Equal(t, "connection refused", ci.EngineOutage.Reason)
+
 	cl := cluster.Cluster{Name: "prod", Status: cluster.ClusterActive, CapacityProviders: []string{"spot"},
 		DefaultCapacityProviderStrategy: cluster.CapacityProviderStrategy{{CapacityProvider: "spot", Weight: 1}}}
 	cc := cl.Clone()

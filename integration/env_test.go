@@ -77,6 +77,7 @@ type env struct {
 
 	timeout time.Duration      // bounds ctx; testTimeout unless withTimeout
 	orcOpts []stevedore.Option // more options of the Orchestrator
+	address string             // containerd's socket; the shared one unless withContainerd
 }
 
 // envOption adjusts newEnv.
@@ -92,6 +93,12 @@ func withTimeout(d time.Duration) envOption {
 	return func(e *env) { e.timeout = d }
 }
 
+// withContainerd connects the env to the containerd at address instead of
+// the shared one (a daemon of the test's own, which it may kill).
+func withContainerd(address string) envOption {
+	return func(e *env) { e.address = address }
+}
+
 // withOrchestratorOptions gives the env's Orchestrator more options (for
 // example WithTargetGroups).
 func withOrchestratorOptions(opts ...stevedore.Option) envOption {
@@ -105,7 +112,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	needIntegrationTB(t)
 	// Made before the clean-up is registered, so that it is removed after it.
 	dir := t.TempDir()
-	e := &env{t: t, name: shortName(t), dir: dir, log: &syncBuffer{}, timeout: testTimeout}
+	e := &env{t: t, name: shortName(t), dir: dir, log: &syncBuffer{}, timeout: testTimeout, address: address}
 	for _, opt := range opts {
 		opt(e)
 	}
@@ -126,9 +133,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.instance = "i-" + randomHex(17)
 	recordCheckedDirs(e.fifoDir, agentStateDir(e.instance))
 
-	rt, err := containerd.New(address, containerd.WithNamespace(e.namespace),
+	rt, err := containerd.New(e.address, containerd.WithNamespace(e.namespace),
 		containerd.WithFIFODir(e.fifoDir), containerd.WithLogger(e.logger.With("component", "runtime")))
-	require.NoError(t, err, "connect to containerd at %s", address)
+	require.NoError(t, err, "connect to containerd at %s", e.address)
 	e.rt = rt
 	names, err := rt.ImportArchive(ctx, bytes.NewReader(imageArchive))
 	require.NoError(t, err, "import the busybox image")

@@ -48,6 +48,12 @@ var (
 	// ErrInUse means an image cannot be removed: a container made from it
 	// still exists.
 	ErrInUse = errdefs.New(errdefs.ErrInUse, "runtime: image in use")
+	// ErrUnavailable means the engine could not be reached (its daemon is
+	// down or restarting): the call says nothing about the container, whose
+	// processes may well go on running. Callers retry later rather than
+	// count it against the container (a health check that cannot run is
+	// not a failed one).
+	ErrUnavailable = errors.New("runtime: engine unavailable")
 )
 
 // AccessVerifier is implemented by runtimes that can check, without
@@ -69,6 +75,11 @@ type AccessVerifier interface {
 // called at any time after Create and before Delete; the channel it returns
 // receives exactly one ExitStatus when the container's main process exits
 // (or immediately, if it has already exited) and is then closed.
+//
+// Any method may fail with an error wrapping ErrUnavailable while the
+// engine cannot be reached. Containers outlive such an outage, and so do
+// Wait channels: a wait goes on until the engine is back and reports the
+// exit then.
 type Runtime interface {
 	// EnsureImage makes ref available locally, pulling it with auth when it is
 	// missing. auth may be nil. Errors wrap ErrImagePull.

@@ -196,8 +196,10 @@ func (r *Reaper) reclaimSpot(ctx context.Context, id string) error {
 		if err := state.Deregister(tx, inst, tasks, task.SpotInterruption, SpotStoppedReason, "Spot capacity reclaimed", now); err != nil {
 			return err
 		}
-		if inst.AgentConnected {
-			return nil // its agent stops the tasks, and reports them STOPPED
+		if inst.AgentConnected || inst.EngineOutage != nil {
+			// Its agent runs (cut off from its engine, with an outage):
+			// it stops the tasks, and reports them STOPPED.
+			return nil
 		}
 		// No agent will ever report them: the capacity, and the containers
 		// with it, are gone. ECS shows them STOPPED; so does the reaper.

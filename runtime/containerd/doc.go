@@ -103,11 +103,18 @@
 // Runtime was watching are still in containerd, unless the daemon itself
 // restarted: such containers show as runtime.StateUnknown.
 //
+// The daemon itself may go away under a Runtime (killed, restarted) while
+// the shims keep the containers running. The connection is made again by
+// itself, with back-off; until then every call fails with an error
+// wrapping runtime.ErrUnavailable, and Wait channels stay open: the exit
+// is waited for again once the daemon is back.
+//
 // # Errors
 //
 // Errors wrap the runtime package's sentinels (test with errors.Is):
 // runtime.ErrNotFound, ErrAlreadyExists, ErrNotRunning, ErrAlreadyStarted,
-// ErrStart, ErrInvalidSpec, ErrImagePull; containerd's own error kinds
+// ErrStart, ErrInvalidSpec, ErrImagePull, and ErrUnavailable while the
+// daemon cannot be reached; containerd's own error kinds
 // (errdefs) are kept in the chain as well. New fails with ErrInvalidOption
 // for a bad option.
 //
