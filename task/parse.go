@@ -38,11 +38,9 @@ func (e *ParseError) Error() string {
 	return e.Err.Error()
 }
 
-// Unwrap returns the underlying error.
-func (e *ParseError) Unwrap() error { return e.Err }
-
-// Is reports whether target is ErrMalformed.
-func (e *ParseError) Is(target error) bool { return target == ErrMalformed }
+// Unwrap returns ErrMalformed (which matches errdefs.ErrInvalid) and the
+// underlying error.
+func (e *ParseError) Unwrap() []error { return []error{ErrMalformed, e.Err} }
 
 // Warning is a problem that does not stop a parse: an unknown field, kept
 // as is, or a member of describe output that is not part of a task

@@ -179,6 +179,7 @@ func TestParseDefinitionErrors(t *testing.T) {
 			assert.Nil(t, td)
 			assert.Nil(t, warnings)
 			assert.ErrorIs(t, err, task.ErrMalformed)
+			assert.ErrorIs(t, err, errdefs.ErrInvalid, "malformed input is invalid input")
 			var perr *task.ParseError
 			require.True(t, errors.As(err, &perr), "%T", err)
 			assert.Equal(t, tt.line, perr.Line, "line")
