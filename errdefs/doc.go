@@ -51,7 +51,9 @@
 // that method, so errors.Is(err, cerrdefs.ErrNotFound) holds too.
 // ErrInvalid is containerd's ErrInvalidArgument, ErrInUse its
 // ErrFailedPrecondition (gRPC's code for "cannot delete, something
-// depends on it"), ErrClosed its ErrUnavailable. The other direction is
-// not automatic: a package that calls containerd translates containerd's
+// depends on it"). ErrClosed matches none: containerd's ErrUnavailable
+// means "try again later" (runtime/containerd takes it for an engine
+// outage), and a closed object stays closed. The other direction is not
+// automatic: a package that calls containerd translates containerd's
 // errors at its boundary.
 package errdefs

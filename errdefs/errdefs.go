@@ -27,7 +27,7 @@ var (
 // errdefs (and moby's) recognise the kind of the same meaning, so that
 // cerrdefs.IsNotFound(err) holds for a NotFound; its Is method matches
 // any target with that method, so that errors.Is(err, cerrdefs.ErrNotFound)
-// holds too.
+// holds too. Closed has no such kind.
 
 type notFound struct{}
 
@@ -59,11 +59,12 @@ func (inUse) Error() string        { return "in use" }
 func (inUse) FailedPrecondition()  {}
 func (inUse) Is(target error) bool { return is[interface{ FailedPrecondition() }](target) }
 
+// closed has no counterpart: containerd's Unavailable means "try again
+// later" (runtime/containerd retries on it, as an engine outage), and a
+// closed object stays closed.
 type closed struct{}
 
-func (closed) Error() string        { return "closed" }
-func (closed) Unavailable()         {}
-func (closed) Is(target error) bool { return is[interface{ Unavailable() }](target) }
+func (closed) Error() string { return "closed" }
 
 // is reports whether target has the method of interface T.
 func is[T any](target error) bool {
