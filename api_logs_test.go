@@ -149,7 +149,7 @@ func TestGetLogEvents(t *testing.T) {
 				}
 				_, err := e.o.GetLogEvents(e.ctx, &in)
 				require.ErrorAs(t, err, &field, name)
-				assert.Equal(t, name, field.Field)
+				assert.Equal(t, name, field.Path)
 			}
 		}
 	})
@@ -223,7 +223,7 @@ func TestFilterLogEvents(t *testing.T) {
 		var field *stevedore.FieldError
 		_, err = e.o.FilterLogEvents(e.ctx, &stevedore.FilterLogEventsInput{Cluster: "test", FilterPattern: "%(unclosed%"})
 		require.ErrorAs(t, err, &field)
-		assert.Equal(t, "filterPattern", field.Field)
+		assert.Equal(t, "filterPattern", field.Path)
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 		_, err = e.o.FilterLogEvents(e.ctx, &stevedore.FilterLogEventsInput{Cluster: "test", FilterPattern: `"open`})
 		require.ErrorAs(t, err, &field)

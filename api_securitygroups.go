@@ -2,7 +2,6 @@ package stevedore
 
 import (
 	"context"
-	"errors"
 
 	"github.com/stevedore-io/stevedore/api"
 )
@@ -139,32 +138,6 @@ func (o *Orchestrator) DeleteSecurityGroup(ctx context.Context, in *DeleteSecuri
 }
 
 // FieldErrors returns the *FieldError values in err, which may join several
-// (an invalid security group or rule list is reported field by field), in
-// order; none when err is nil or names no field.
-func FieldErrors(err error) []*FieldError {
-	var out []*FieldError
-	for _, e := range flatten(err) {
-		var fe *FieldError
-		if errors.As(e, &fe) {
-			out = append(out, fe)
-		}
-	}
-	return out
-}
-
-// flatten lists the errors joined in err, depth first (err itself when it
-// joins none; nothing for nil).
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range j.Unwrap() {
-		out = append(out, flatten(e)...)
-	}
-	return out
-}
+// (an invalid request is reported field by field), in order; none when err
+// is nil or names no field. It is errdefs.FieldErrors.
+func FieldErrors(err error) []*FieldError { return api.FieldErrors(err) }

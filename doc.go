@@ -262,18 +262,32 @@
 //
 // # Errors
 //
-// Errors wrap ErrNotFound (a *NotFoundError names the kind and the object),
-// ErrAlreadyExists, ErrInvalid, ErrInUse or
-// ErrClosed, or a package's own kinds: an invalid task definition is a
-// *task.ValidationError listing every problem with its field path; an invalid
-// service request is a *service.ValidationError or a *FieldError; a
-// deletion refused because the object is in use may be an *InUseError
-// naming its users. FieldErrors lists the *FieldError values of an error
-// that joins several. A rejected request changes nothing.
+// Every error has one kind, the same through every entry point and
+// whichever package found it (package errdefs defines them; these are the
+// same values): ErrNotFound (a *NotFoundError names the kind and the
+// object), ErrAlreadyExists, ErrInvalid, ErrConflict, ErrInUse (a deletion
+// refused may be an *InUseError naming the users) or ErrClosed. A few
+// errors have a meaning no kind has, and a sentinel of their own
+// (ErrServiceNotActive, placement.ErrNoFit, network.ErrExhausted,
+// network.ErrPortInUse, store.ErrCompacted, ...).
 //
-//	if errors.Is(err, stevedore.ErrNotFound) { ... }
-//	var verr *task.ValidationError
-//	if errors.As(err, &verr) { for _, fe := range verr.Errors { ... } }
+// Invalid input is reported field by field, as *FieldError values: the
+// field's Path in the style of ECS's JSON ("containerDefinitions[0].memory",
+// "placementConstraints[1].expression", "desiredCount") and the Reason, the
+// rule it breaks. A request with several broken rules joins them;
+// FieldErrors lists them. The same bad memberOf expression is the same
+// error through RunTask, StartTask, CreateService and UpdateService. A
+// rejected request changes nothing.
+//
+//	_, err := o.CreateService(ctx, in)
+//	switch {
+//	case errors.Is(err, stevedore.ErrInvalid):
+//		for _, fe := range stevedore.FieldErrors(err) {
+//			log.Printf("%s: %s", fe.Path, fe.Reason)
+//		}
+//	case errors.Is(err, stevedore.ErrNotFound):
+//		...
+//	}
 //
 // # Concurrency
 //

@@ -66,5 +66,5 @@ func ExampleWithListenerRules() {
 	fmt.Println(err)
 	// Output:
 	// LINEAR <nil>
-	// stevedore: invalid request: deploymentConfiguration.alarms.alarmNames[0]: no alarm "latency" (see WithAlarms)
+	// deploymentConfiguration.alarms.alarmNames[0]: no alarm "latency" (see WithAlarms)
 }

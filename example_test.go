@@ -46,7 +46,7 @@ func ExampleOrchestrator_CreateSecurityGroup() {
 	// Bad rules are rejected with the field they are about.
 	_, err = o.RevokeSecurityGroupIngress(ctx, &stevedore.RevokeSecurityGroupIngressInput{GroupID: "web", Rules: []network.IngressRule{{Protocol: "tcp", FromPort: 80}}})
 	var fe *stevedore.FieldError
-	fmt.Println(errors.Is(err, stevedore.ErrInvalid), errors.As(err, &fe) && fe.Field == "ingressRules[0].sources")
+	fmt.Println(errors.Is(err, stevedore.ErrInvalid), errors.As(err, &fe) && fe.Path == "ingressRules[0].sources")
 	// Output:
 	// web tcp:443 from 0.0.0.0/0
 	// web tcp:22 from 10.0.0.0/8

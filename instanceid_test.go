@@ -25,8 +25,8 @@ func TestRegisterRefusesBadInstanceIDs(t *testing.T) {
 			Cluster: "test", InstanceID: id, Resources: cluster.Resources{CPU: 1024, Memory: 1024},
 		})
 		require.ErrorIs(t, err, stevedore.ErrInvalid, "%q", id)
-		var fe *cluster.FieldError
+		var fe *stevedore.FieldError
 		require.ErrorAs(t, err, &fe, "%q", id)
-		assert.Equal(t, "id", fe.Field)
+		assert.Equal(t, "id", fe.Path)
 	}
 }

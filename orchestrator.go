@@ -14,6 +14,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/discovery"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/actions"
 	"github.com/stevedore-io/stevedore/internal/dnssync"
 	"github.com/stevedore-io/stevedore/internal/launch"
@@ -28,9 +29,10 @@ import (
 	"github.com/stevedore-io/stevedore/task/policy"
 )
 
-// Sentinel errors of the API (package api holds them). Errors returned by
-// the Orchestrator wrap one of these (or a package's own, such as
-// task.ErrInvalid), so callers can test them with errors.Is.
+// The kinds of the API's errors (package api holds them): they are package
+// errdefs' kinds, which the errors of every Stevedore package wrap, so
+// errors.Is(err, ErrInvalid) holds for every invalid input through every
+// entry point, whichever package found it.
 var (
 	// ErrNotFound means a cluster, instance, task definition, task or
 	// service does not exist.
@@ -39,6 +41,8 @@ var (
 	ErrAlreadyExists = api.ErrAlreadyExists
 	// ErrInvalid means a request is malformed; the error names the field.
 	ErrInvalid = api.ErrInvalid
+	// ErrConflict means the request contradicts the state as it is now.
+	ErrConflict = api.ErrConflict
 	// ErrInUse means the object cannot be removed while others use it.
 	ErrInUse = api.ErrInUse
 	// ErrClosed means the Orchestrator was closed.
@@ -346,9 +350,8 @@ func (s apiStore) Watch(ctx context.Context, from int64, opts ...store.WatchOpti
 // itself, in Close, once its components have stopped.
 func (s apiStore) Close() error { return nil }
 
-func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Rule: fmt.Sprintf(format, args...)}
-}
+// invalid returns the *FieldError of field, its reason formatted.
+var invalid = errdefs.Invalid
 
 // Resolver answers service names from the Orchestrator's service discovery
 // in-process, as the DNS server does; nil without WithServiceDiscovery.

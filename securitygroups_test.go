@@ -62,7 +62,7 @@ func inGroups(groups ...string) *task.NetworkConfiguration {
 func fieldsOf(err error) []string {
 	var out []string
 	for _, fe := range stevedore.FieldErrors(err) {
-		out = append(out, fe.Field)
+		out = append(out, fe.Path)
 	}
 	return out
 }

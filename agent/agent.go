@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -35,7 +36,8 @@ const DefaultStartTimeout = 3 * time.Minute
 // Sentinel errors.
 var (
 	// ErrInvalidConfig is wrapped by New's errors.
-	ErrInvalidConfig = errors.New("agent: invalid config")
+	// It matches errdefs.ErrInvalid.
+	ErrInvalidConfig = errdefs.New(errdefs.ErrInvalid, "agent: invalid config")
 	// ErrAlreadyRunning is returned by Run when the agent is already
 	// running.
 	ErrAlreadyRunning = errors.New("agent: already running")

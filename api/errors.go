@@ -1,25 +1,32 @@
 package api
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
-// Sentinel errors of the API. Errors returned by the Orchestrator wrap one of
-// these (or a package's own, such as task.ErrInvalid), so callers can test
-// them with errors.Is.
+// The kinds of the API's errors: they are package errdefs' kinds, which
+// the errors of every Stevedore package wrap, so errors.Is(err, ErrInvalid)
+// holds for every invalid input through every entry point, whichever
+// package found it (task.ErrInvalid, service.ErrInvalid and
+// placement.ErrInvalid are the same value).
 var (
-	// ErrNotFound means a cluster, instance, task definition, task or
-	// service does not exist.
-	ErrNotFound = errors.New("stevedore: not found")
+	// ErrNotFound means a cluster, instance, task definition, task,
+	// service or security group does not exist. A *NotFoundError names it.
+	ErrNotFound = errdefs.ErrNotFound
 	// ErrAlreadyExists means the object to create exists already.
-	ErrAlreadyExists = errors.New("stevedore: already exists")
-	// ErrInvalid means a request is malformed; the error names the field.
-	ErrInvalid = errors.New("stevedore: invalid request")
-	// ErrInUse means the object cannot be removed while others use it.
-	ErrInUse = errors.New("stevedore: in use")
+	ErrAlreadyExists = errdefs.ErrAlreadyExists
+	// ErrInvalid means a request is malformed: *FieldError values (see
+	// FieldErrors) name the fields and the rules they break.
+	ErrInvalid = errdefs.ErrInvalid
+	// ErrConflict means the request contradicts the state as it is now.
+	ErrConflict = errdefs.ErrConflict
+	// ErrInUse means the object cannot be removed while others use it. An
+	// *InUseError names the users.
+	ErrInUse = errdefs.ErrInUse
 	// ErrClosed means the Orchestrator was closed.
-	ErrClosed = errors.New("stevedore: closed")
+	ErrClosed = errdefs.ErrClosed
 )
 
 // NotFoundError is an object that does not exist. It matches ErrNotFound.
@@ -31,19 +38,22 @@ type NotFoundError struct {
 }
 
 // Error names the kind and the object.
-func (e *NotFoundError) Error() string { return fmt.Sprintf("%v: %s %q", ErrNotFound, e.Kind, e.ID) }
-
-// Is makes errors.Is(err, ErrNotFound) hold.
-func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
-
-// FieldError is an invalid request field. It matches ErrInvalid.
-type FieldError struct {
-	Field string
-	Rule  string
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("stevedore: %v: %s %q", ErrNotFound, e.Kind, e.ID)
 }
 
-// Error names the field and the rule it broke.
-func (e *FieldError) Error() string { return "stevedore: invalid request: " + e.Field + ": " + e.Rule }
+// Unwrap returns ErrNotFound, so that errors.Is(err, ErrNotFound) holds.
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+// FieldError is an invalid request field: its Path in the style of ECS's
+// JSON ("containerDefinitions[0].memory",
+// "placementConstraints[1].expression") and the Reason, the rule it
+// breaks. It matches ErrInvalid. Every invalid input of the API is
+// reported as FieldError values, whichever package found it; FieldErrors
+// lists them.
+type FieldError = errdefs.FieldError
+
+// FieldErrors returns the *FieldError values in err, which may join several
+// (an invalid request is reported field by field), in order; none when err
+// is nil or names no field.
+func FieldErrors(err error) []*FieldError { return errdefs.FieldErrors(err) }

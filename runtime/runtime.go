@@ -21,15 +21,19 @@ import (
 	"io"
 	"syscall"
 	"time"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Sentinel errors returned (possibly wrapped) by every Runtime implementation.
-// Test for them with errors.Is.
+// Test for them with errors.Is. ErrNotFound, ErrAlreadyExists,
+// ErrInvalidSpec and ErrInUse match their kinds of package errdefs too;
+// the others have a meaning of their own.
 var (
 	// ErrNotFound means the container, or the image, does not exist.
-	ErrNotFound = errors.New("runtime: not found")
+	ErrNotFound = errdefs.New(errdefs.ErrNotFound, "runtime: not found")
 	// ErrAlreadyExists means a container with that ID already exists.
-	ErrAlreadyExists = errors.New("runtime: already exists")
+	ErrAlreadyExists = errdefs.New(errdefs.ErrAlreadyExists, "runtime: already exists")
 	// ErrNotRunning means the operation needs a running container.
 	ErrNotRunning = errors.New("runtime: container not running")
 	// ErrAlreadyStarted means Start was called on a container that was started before.
@@ -40,10 +44,10 @@ var (
 	// (for example, the executable does not exist in the image).
 	ErrStart = errors.New("runtime: container start failed")
 	// ErrInvalidSpec means the ContainerSpec is incomplete or inconsistent.
-	ErrInvalidSpec = errors.New("runtime: invalid container spec")
+	ErrInvalidSpec = errdefs.New(errdefs.ErrInvalid, "runtime: invalid container spec")
 	// ErrInUse means an image cannot be removed: a container made from it
 	// still exists.
-	ErrInUse = errors.New("runtime: image in use")
+	ErrInUse = errdefs.New(errdefs.ErrInUse, "runtime: image in use")
 	// ErrUnavailable means the engine could not be reached (its daemon is
 	// down or restarting): the call says nothing about the container, whose
 	// processes may well go on running. Callers retry later rather than

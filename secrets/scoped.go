@@ -7,6 +7,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Request is one secret a task's container needs, and who asks for it.
@@ -33,7 +35,8 @@ type Provider interface {
 var ErrDenied = errors.New("secrets: access denied")
 
 // ErrInvalidGrant is matched by NewScoped's error for a malformed grant.
-var ErrInvalidGrant = errors.New("secrets: invalid grant")
+// It matches errdefs.ErrInvalid.
+var ErrInvalidGrant = errdefs.New(errdefs.ErrInvalid, "secrets: invalid grant")
 
 // Grant allows secrets to the tasks it names.
 //

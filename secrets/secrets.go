@@ -37,13 +37,17 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
-// ErrNotFound means no secret answers to a reference.
-var ErrNotFound = errors.New("secrets: not found")
+// ErrNotFound means no secret answers to a reference. It matches
+// errdefs.ErrNotFound.
+var ErrNotFound = errdefs.New(errdefs.ErrNotFound, "secrets: not found")
 
 // ErrInvalidRef means a reference is empty or could escape the provider.
-var ErrInvalidRef = errors.New("secrets: invalid reference")
+// It matches errdefs.ErrInvalid.
+var ErrInvalidRef = errdefs.New(errdefs.ErrInvalid, "secrets: invalid reference")
 
 // CurrentStage is the version stage of a Secrets Manager secret's current
 // value, the only version Stevedore's providers hold.

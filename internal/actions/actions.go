@@ -14,12 +14,12 @@ package actions
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/stevedore-io/stevedore/agent"
 	"github.com/stevedore-io/stevedore/api"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task/policy"
@@ -109,6 +109,5 @@ func New(cfg Config) (*Actions, error) {
 
 func notFound(kind, id string) error { return &api.NotFoundError{Kind: kind, ID: id} }
 
-func invalid(field, format string, args ...any) error {
-	return &api.FieldError{Field: field, Rule: fmt.Sprintf(format, args...)}
-}
+// invalid returns the *FieldError of field, its reason formatted.
+var invalid = errdefs.Invalid

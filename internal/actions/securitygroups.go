@@ -41,7 +41,7 @@ func (a *Actions) CreateSecurityGroup(ctx context.Context, in api.CreateSecurity
 			// normalises the rules.
 			refErr = g.AuthorizeIngress(rules)
 		}
-		if err := fieldErrors(errors.Join(g.Validate(), refErr)); err != nil {
+		if err := errors.Join(g.Validate(), refErr); err != nil {
 			return err
 		}
 		if other := refs.byName[g.Name]; other != nil && other != g {
@@ -265,7 +265,7 @@ func (a *Actions) changeRules(ctx context.Context, group string, change func(*gr
 			return err
 		}
 		next := cur.Copy()
-		if err := fieldErrors(change(refs, &next.SecurityGroup)); err != nil {
+		if err := change(refs, &next.SecurityGroup); err != nil {
 			return err
 		}
 		out = next.SecurityGroup.Clone()
@@ -458,41 +458,4 @@ func (a *Actions) updateServiceNetwork(tx store.ReadTx, s *service.Service, nc *
 		s.NetworkConfiguration = resolved
 	}
 	return changed, nil
-}
-
-// fieldErrors converts the *network.FieldError values in err (joined ones
-// included) into *FieldError values of the API (matching ErrInvalid),
-// keeping the others.
-func fieldErrors(err error) error {
-	errs := flatten(err)
-	for i, e := range errs {
-		var fe *network.FieldError
-		if errors.As(e, &fe) {
-			errs[i] = &api.FieldError{Field: fe.Field, Rule: fe.Reason}
-		}
-	}
-	switch len(errs) {
-	case 0:
-		return nil
-	case 1:
-		return errs[0]
-	}
-	return errors.Join(errs...)
-}
-
-// flatten lists the errors joined in err, depth first (err itself when it
-// joins none; nothing for nil).
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range j.Unwrap() {
-		out = append(out, flatten(e)...)
-	}
-	return out
 }

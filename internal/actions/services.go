@@ -59,10 +59,6 @@ func (a *Actions) CreateService(ctx context.Context, in api.CreateServiceInput) 
 			return err
 		}
 		if err := launch.CheckCapacityProviders(tx, in.Cluster, svc.CapacityProviders); err != nil {
-			var bad *launch.FieldError
-			if errors.As(err, &bad) {
-				return invalid(bad.Field, "%s", bad.Rule)
-			}
 			return err
 		}
 		def, err := a.getTaskDefinition(tx, in.TaskDefinition)

@@ -199,14 +199,9 @@ func compareRefs(a, b string) int {
 	return ra - rb
 }
 
-// splitRef is task.ParseRef with the error the API returns for a bad field.
-func splitRef(ref string) (family string, rev int, err error) {
-	family, rev, err = task.ParseRef(ref)
-	if fe := (task.FieldError{}); errors.As(err, &fe) {
-		return "", 0, invalid(fe.Path, "%s", fe.Message)
-	}
-	return family, rev, err
-}
+// splitRef is task.ParseRef: a bad reference is a *FieldError at
+// "taskDefinition".
+func splitRef(ref string) (family string, rev int, err error) { return task.ParseRef(ref) }
 
 func (a *Actions) getTaskDefinition(tx store.ReadTx, ref string) (*state.TaskDefinition, error) {
 	family, rev, err := splitRef(ref)

@@ -111,10 +111,6 @@ func (a *Actions) launchTasks(ctx context.Context, clusterName, ref string, tags
 		}
 		created, err := a.launcher.Place(tx, l, nil, nil)
 		var noFit *placement.NoFitError
-		var bad *launch.FieldError
-		if errors.As(err, &bad) {
-			return invalid(bad.Field, "%s", bad.Rule)
-		}
 		if errors.As(err, &noFit) {
 			reason := "RESOURCE"
 			if len(noFit.Reasons) > 0 {
