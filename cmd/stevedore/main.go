@@ -83,6 +83,13 @@ type config struct {
 	EtcdPrefix  string `json:"etcd-prefix"`
 	ReplicaName string `json:"replica-name"`
 	LeaseTTL    int    `json:"lease-ttl"` // seconds
+	// Partition, Account (with Region) make the ARNs the API gives out;
+	// SecretsDir resolves the tasks' secrets; LogsDir keeps their output
+	// (options.go).
+	Partition  string `json:"partition"`
+	Account    string `json:"account"`
+	SecretsDir string `json:"secrets-dir"`
+	LogsDir    string `json:"logs-dir"`
 }
 
 func defaults() config {
@@ -120,6 +127,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "the installation's etcd key prefix (/stevedore when empty)")
 	fs.StringVar(&cfg.ReplicaName, "replica-name", cfg.ReplicaName, "this replica's name in the leader election (host:pid when empty)")
 	fs.IntVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL, "seconds of the leader's lease (10 when 0)")
+	wireFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -171,7 +179,12 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 		return err
 	}
 	defer closeStore()
-	orc, err := stevedore.New(append(storeOpts, stevedore.WithLogger(log))...)
+	hostOpts, secretsProvider, closeLogs, err := wireOptions(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLogs()
+	orc, err := stevedore.New(append(append(storeOpts, hostOpts...), stevedore.WithLogger(log))...)
 	if err != nil {
 		return err
 	}
@@ -193,7 +206,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 			Cluster: cfg.Cluster, InstanceID: cfg.InstanceID,
 			Resources:  cluster.Resources{CPU: cfg.CPU, Memory: cfg.Memory, NetworkSlots: cfg.NetworkSlots},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: cfg.Zone},
-			Runtime:    rt, Network: nw,
+			Runtime:    rt, Network: nw, Secrets: secretsProvider,
 		})
 		if err != nil {
 			return fmt.Errorf("register this host: %w", err)

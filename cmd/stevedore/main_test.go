@@ -79,8 +79,11 @@ func TestServesTheECSAPIAndShutsDown(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	var logs syncBuffer
+	secretsDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(secretsDir, "db-password"), []byte("hunter2\n"), 0o600))
 	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-runtime", "fake", "-cluster", "local"}, &logs, keys, ready)
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-runtime", "fake", "-cluster", "local",
+			"-region", "us-east-1", "-account", "123456789012", "-secrets-dir", secretsDir}, &logs, keys, ready)
 	}()
 	var addr string
 	select {
@@ -99,15 +102,19 @@ func TestServesTheECSAPIAndShutsDown(t *testing.T) {
 		Family: aws.String("hello"),
 		ContainerDefinitions: []types.ContainerDefinition{{
 			Name: aws.String("hello"), Image: aws.String("busybox"), Memory: aws.Int32(64), Command: []string{"sleep", "infinity"},
+			Secrets: []types.Secret{{Name: aws.String("DB_PASSWORD"), ValueFrom: aws.String("db-password")}},
 		}},
 	})
 	require.NoError(t, err)
 	run, err := client.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("local"), TaskDefinition: aws.String("hello")})
 	require.NoError(t, err)
 	require.Len(t, run.Tasks, 1, "this host is registered in cluster local")
+	assert.True(t, strings.HasPrefix(aws.ToString(run.Tasks[0].TaskArn), "arn:aws:ecs:us-east-1:123456789012:task/"),
+		"ARNs follow -region and -account: %s", aws.ToString(run.Tasks[0].TaskArn))
 	waiter := ecs.NewTasksRunningWaiter(client, func(o *ecs.TasksRunningWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
 	})
+	// The task's secret resolves from -secrets-dir: without it, it fails to start.
 	require.NoError(t, waiter.Wait(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("local"), Tasks: []string{aws.ToString(run.Tasks[0].TaskArn)}}, 30*time.Second))
 
 	cancel()
