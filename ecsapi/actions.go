@@ -49,9 +49,9 @@ var actions = map[string]action{
 
 // handle serves an action whose request decodes into In.
 func handle[In any](serve func(ctx context.Context, h *Handler, in *In) (any, error)) action {
-	return func(ctx context.Context, h *Handler, body []byte) (any, error) {
+	return func(ctx context.Context, h *Handler, name string, body []byte) (any, error) {
 		in := new(In)
-		if err := decode(body, in); err != nil {
+		if err := decode(name, body, in); err != nil {
 			return nil, err
 		}
 		return serve(ctx, h, in)
@@ -171,7 +171,7 @@ func listOutput(member string, arns []string, next string) map[string]any {
 
 // --- task definitions
 
-func registerTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, error) {
+func registerTaskDefinition(ctx context.Context, h *Handler, _ string, body []byte) (any, error) {
 	// The input is a task definition in ECS's JSON; ParseDefinition keeps
 	// what Stevedore does not use and reports it.
 	td, _, err := task.ParseDefinition(body)
@@ -280,7 +280,7 @@ type serviceInput struct {
 	PlacementConstraints          *[]wireConstraint            `json:"placementConstraints"`
 	PlacementStrategy             *[]wireStrategy              `json:"placementStrategy"`
 	HealthCheckGracePeriodSeconds *int                         `json:"healthCheckGracePeriodSeconds"`
-	NetworkConfiguration          *task.NetworkConfiguration   `json:"networkConfiguration"`
+	NetworkConfiguration          *wireNetworkConfiguration    `json:"networkConfiguration"`
 }
 
 func (in *serviceInput) gracePeriod() *time.Duration {
@@ -304,6 +304,7 @@ type createServiceInput struct {
 	serviceInput
 	ServiceName              string                 `json:"serviceName"`
 	SchedulingStrategy       string                 `json:"schedulingStrategy"`
+	LaunchType               string                 `json:"launchType"`
 	CapacityProviderStrategy []wireProviderStrategy `json:"capacityProviderStrategy"`
 	LoadBalancers            []service.LoadBalancer `json:"loadBalancers"`
 	Tags                     []stevedore.Tag        `json:"tags"`
@@ -316,6 +317,13 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 	if in.TaskDefinition == nil {
 		return nil, param("taskDefinition is required.")
 	}
+	if err := checkLaunchType(in.LaunchType, in.CapacityProviderStrategy); err != nil {
+		return nil, err
+	}
+	network, err := in.NetworkConfiguration.model()
+	if err != nil {
+		return nil, err
+	}
 	s, err := h.o.CreateService(ctx, &stevedore.CreateServiceInput{
 		Cluster: in.Cluster, ServiceName: in.ServiceName, TaskDefinition: *in.TaskDefinition,
 		DesiredCount: deref(in.DesiredCount), SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
@@ -325,7 +333,7 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy),
 		HealthCheckGracePeriod:   deref(in.gracePeriod()),
 		LoadBalancers:            in.LoadBalancers,
-		NetworkConfiguration:     in.NetworkConfiguration,
+		NetworkConfiguration:     network,
 		Tags:                     in.Tags,
 	})
 	if err != nil {
@@ -345,10 +353,14 @@ func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any
 	if in.Service == "" {
 		return nil, param("service is required.")
 	}
+	network, err := in.NetworkConfiguration.model()
+	if err != nil {
+		return nil, err
+	}
 	up := stevedore.UpdateServiceInput{
 		Cluster: in.Cluster, Service: in.Service, DesiredCount: in.DesiredCount,
 		ForceNewDeployment: in.ForceNewDeployment, HealthCheckGracePeriod: in.gracePeriod(),
-		NetworkConfiguration: in.NetworkConfiguration,
+		NetworkConfiguration: network,
 	}
 	if in.TaskDefinition != nil {
 		ref := *in.TaskDefinition
@@ -417,11 +429,15 @@ func deleteService(ctx context.Context, h *Handler, in *deleteServiceInput) (any
 type listServicesInput struct {
 	Cluster            string `json:"cluster"`
 	SchedulingStrategy string `json:"schedulingStrategy"`
+	LaunchType         string `json:"launchType"`
 	NextToken          string `json:"nextToken"`
 	MaxResults         int    `json:"maxResults"`
 }
 
 func listServices(ctx context.Context, h *Handler, in *listServicesInput) (any, error) {
+	if none, err := noneOfLaunchType(in.LaunchType); none || err != nil {
+		return listOutput("serviceArns", nil, ""), err
+	}
 	out, err := h.o.ListServices(ctx, &stevedore.ListServicesInput{
 		Cluster: in.Cluster, SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
 		NextToken: in.NextToken, MaxResults: in.MaxResults,
@@ -436,28 +452,36 @@ func listServices(ctx context.Context, h *Handler, in *listServicesInput) (any, 
 
 // runTaskInput is the request of RunTask.
 type runTaskInput struct {
-	Cluster                  string                     `json:"cluster"`
-	TaskDefinition           string                     `json:"taskDefinition"`
-	Count                    int                        `json:"count"`
-	Group                    string                     `json:"group"`
-	StartedBy                string                     `json:"startedBy"`
-	PlacementConstraints     []wireConstraint           `json:"placementConstraints"`
-	PlacementStrategy        []wireStrategy             `json:"placementStrategy"`
-	CapacityProviderStrategy []wireProviderStrategy     `json:"capacityProviderStrategy"`
-	Overrides                *task.TaskOverride         `json:"overrides"`
-	NetworkConfiguration     *task.NetworkConfiguration `json:"networkConfiguration"`
-	Tags                     []stevedore.Tag            `json:"tags"`
+	Cluster                  string                    `json:"cluster"`
+	TaskDefinition           string                    `json:"taskDefinition"`
+	Count                    int                       `json:"count"`
+	Group                    string                    `json:"group"`
+	StartedBy                string                    `json:"startedBy"`
+	LaunchType               string                    `json:"launchType"`
+	PlacementConstraints     []wireConstraint          `json:"placementConstraints"`
+	PlacementStrategy        []wireStrategy            `json:"placementStrategy"`
+	CapacityProviderStrategy []wireProviderStrategy    `json:"capacityProviderStrategy"`
+	Overrides                *task.TaskOverride        `json:"overrides"`
+	NetworkConfiguration     *wireNetworkConfiguration `json:"networkConfiguration"`
+	Tags                     []stevedore.Tag           `json:"tags"`
 }
 
 func runTask(ctx context.Context, h *Handler, in *runTaskInput) (any, error) {
 	if in.TaskDefinition == "" {
 		return nil, param("taskDefinition is required.")
 	}
+	if err := checkLaunchType(in.LaunchType, in.CapacityProviderStrategy); err != nil {
+		return nil, err
+	}
+	network, err := in.NetworkConfiguration.model()
+	if err != nil {
+		return nil, err
+	}
 	out, err := h.o.RunTask(ctx, &stevedore.RunTaskInput{
 		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, Count: in.Count, Group: in.Group, StartedBy: in.StartedBy,
 		PlacementConstraints: constraintsModel(in.PlacementConstraints), PlacementStrategy: strategiesModel(in.PlacementStrategy),
 		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy), Overrides: in.Overrides,
-		NetworkConfiguration: in.NetworkConfiguration, Tags: in.Tags,
+		NetworkConfiguration: network, Tags: in.Tags,
 	})
 	if err != nil {
 		return nil, err
@@ -517,11 +541,15 @@ type listTasksInput struct {
 	StartedBy         string `json:"startedBy"`
 	ServiceName       string `json:"serviceName"`
 	DesiredStatus     string `json:"desiredStatus"`
+	LaunchType        string `json:"launchType"`
 	NextToken         string `json:"nextToken"`
 	MaxResults        int    `json:"maxResults"`
 }
 
 func listTasks(ctx context.Context, h *Handler, in *listTasksInput) (any, error) {
+	if none, err := noneOfLaunchType(in.LaunchType); none || err != nil {
+		return listOutput("taskArns", nil, ""), err
+	}
 	out, err := h.o.ListTasks(ctx, &stevedore.ListTasksInput{
 		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Family: in.Family,
 		StartedBy: in.StartedBy, ServiceName: in.ServiceName, DesiredStatus: task.Status(in.DesiredStatus),
@@ -684,22 +712,26 @@ func listAttributes(ctx context.Context, h *Handler, in *listAttributesInput) (a
 
 // startTaskInput is the request of StartTask.
 type startTaskInput struct {
-	Cluster              string                     `json:"cluster"`
-	TaskDefinition       string                     `json:"taskDefinition"`
-	ContainerInstances   []string                   `json:"containerInstances"`
-	Group                string                     `json:"group"`
-	StartedBy            string                     `json:"startedBy"`
-	Overrides            *task.TaskOverride         `json:"overrides"`
-	NetworkConfiguration *task.NetworkConfiguration `json:"networkConfiguration"`
+	Cluster              string                    `json:"cluster"`
+	TaskDefinition       string                    `json:"taskDefinition"`
+	ContainerInstances   []string                  `json:"containerInstances"`
+	Group                string                    `json:"group"`
+	StartedBy            string                    `json:"startedBy"`
+	Overrides            *task.TaskOverride        `json:"overrides"`
+	NetworkConfiguration *wireNetworkConfiguration `json:"networkConfiguration"`
 }
 
 func startTask(ctx context.Context, h *Handler, in *startTaskInput) (any, error) {
 	if in.TaskDefinition == "" {
 		return nil, param("taskDefinition is required.")
 	}
+	network, err := in.NetworkConfiguration.model()
+	if err != nil {
+		return nil, err
+	}
 	out, err := h.o.StartTask(ctx, &stevedore.StartTaskInput{
 		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, ContainerInstances: in.ContainerInstances,
-		Group: in.Group, StartedBy: in.StartedBy, Overrides: in.Overrides, NetworkConfiguration: in.NetworkConfiguration,
+		Group: in.Group, StartedBy: in.StartedBy, Overrides: in.Overrides, NetworkConfiguration: network,
 	})
 	if err != nil {
 		return nil, err
