@@ -324,10 +324,14 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 	if err != nil {
 		return nil, err
 	}
+	deployment, err := in.DeploymentConfiguration.model()
+	if err != nil {
+		return nil, err
+	}
 	s, err := h.o.CreateService(ctx, &stevedore.CreateServiceInput{
 		Cluster: in.Cluster, ServiceName: in.ServiceName, TaskDefinition: *in.TaskDefinition,
 		DesiredCount: deref(in.DesiredCount), SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
-		DeploymentConfiguration:  in.DeploymentConfiguration.model(),
+		DeploymentConfiguration:  deployment,
 		PlacementConstraints:     constraintsModel(deref(in.PlacementConstraints)),
 		PlacementStrategy:        strategiesModel(deref(in.PlacementStrategy)),
 		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy),
@@ -367,7 +371,10 @@ func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any
 		up.TaskDefinition = &ref
 	}
 	if in.DeploymentConfiguration != nil {
-		dc := in.DeploymentConfiguration.model()
+		dc, err := in.DeploymentConfiguration.model()
+		if err != nil {
+			return nil, err
+		}
 		up.DeploymentConfiguration = &dc
 	}
 	if in.PlacementConstraints != nil {

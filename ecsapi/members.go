@@ -54,13 +54,18 @@ var (
 // that Stevedore does not hold.
 func serviceMembers(extra map[string]refusal) members {
 	m := members{
-		ignored: []string{"clientToken", "role"},
+		ignored: []string{"clientToken", "role", "loadBalancers[].advancedConfiguration.roleArn"},
 		refused: map[string]refusal{
 			"platformVersion": noPlatform, "deploymentController": noController, "enableECSManagedTags": noManagedTags,
 			"propagateTags": noPropagate, "enableExecuteCommand": noExec, "serviceRegistries": noRegistries,
 			"serviceConnectConfiguration": noServiceConnect, "volumeConfigurations": noVolumeConfigs,
 			"vpcLatticeConfigurations": noLattice, "gatewayConnectors": noGateways, "monitoring": noMonitoring,
-			"availabilityZoneRebalancing": noAZRebalancing,
+			"availabilityZoneRebalancing":                                             noAZRebalancing,
+			"deploymentConfiguration.lifecycleHooks":                                  {reason: "deployment lifecycle hooks are not provided by Stevedore"},
+			"deploymentConfiguration.earlySuccessCriteria":                            {reason: "early success criteria are not provided by Stevedore"},
+			"deploymentConfiguration.deploymentCircuitBreaker.resetOnHealthyTask":     {reason: "the circuit breaker counts failures as ECS's default does, without reset"},
+			"deploymentConfiguration.deploymentCircuitBreaker.thresholdConfiguration": {reason: "the circuit breaker's threshold is ECS's default (half the desired count, 3 to 200)"},
+			"loadBalancers[].loadBalancerName":                                        {reason: "Classic Load Balancers are not provided by Stevedore: name a target group of WithTargetGroups in targetGroupArn"},
 		},
 	}
 	for k, r := range extra {
@@ -89,14 +94,24 @@ var unhonoured = map[string]members{
 		"resourceManagementType": {reason: "Stevedore's services are all customer-managed", accept: []string{`"CUSTOMER"`}},
 	}},
 	"ListTasks": {refused: map[string]refusal{"daemonName": {reason: "ECS daemons are not provided by Stevedore"}}},
-	"RunTask": {ignored: []string{"clientToken", "referenceId"}, refused: map[string]refusal{
+	"RunTask": {ignored: []string{"clientToken", "referenceId"}, refused: withOverrides(map[string]refusal{
 		"enableECSManagedTags": noManagedTags, "enableExecuteCommand": noExec, "platformVersion": noPlatform,
 		"propagateTags": noPropagate, "volumeConfigurations": noVolumeConfigs,
-	}},
-	"StartTask": {ignored: []string{"referenceId"}, refused: map[string]refusal{
+	})},
+	"StartTask": {ignored: []string{"referenceId"}, refused: withOverrides(map[string]refusal{
 		"enableECSManagedTags": noManagedTags, "enableExecuteCommand": noExec, "propagateTags": noPropagate,
 		"volumeConfigurations": noVolumeConfigs, "tags": {reason: "StartTask does not tag tasks in Stevedore: tag them with TagResource"},
-	}},
+	})},
+}
+
+// withOverrides adds the members of RunTask's and StartTask's overrides
+// that Stevedore cannot honour to refused.
+func withOverrides(refused map[string]refusal) map[string]refusal {
+	refused["overrides.inferenceAcceleratorOverrides"] = refusal{reason: "Elastic Inference accelerators are not provided by Stevedore"}
+	refused["overrides.ephemeralStorage"] = refusal{reason: "Fargate ephemeral storage is not provided by Stevedore"}
+	refused["overrides.containerOverrides[].environmentFiles"] = refusal{reason: "environment files live in S3, which Stevedore does not read"}
+	refused["overrides.containerOverrides[].resourceRequirements"] = refusal{reason: "GPUs and inference accelerators are not provided by Stevedore"}
+	return refused
 }
 
 // isDefault reports whether raw (compact JSON) asks for nothing: null,
@@ -119,32 +134,82 @@ func isDefault(raw []byte, accept []string) bool {
 // a member that is not ECS's (nor one v holds) is a
 // SerializationException naming it.
 func decode(action string, body []byte, v any) error {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil {
 		return clientError("SerializationException", "Cannot parse the request: "+err.Error())
 	}
 	m := unhonoured[action]
-	for _, name := range slices.Sorted(maps.Keys(top)) {
-		if r, ok := m.refused[name]; ok {
-			if !isDefault(top[name], r.accept) {
-				return param(fmt.Sprintf("%s: %s.", name, r.reason))
+	for _, path := range slices.Sorted(maps.Keys(m.refused)) {
+		r := m.refused[path]
+		err := visit(top, "", strings.Split(path, "."), func(at string, value any) error {
+			if js, err := json.Marshal(value); err != nil || !isDefault(js, r.accept) {
+				return param(fmt.Sprintf("%s: %s.", at, r.reason))
 			}
-			delete(top, name)
-		} else if slices.Contains(m.ignored, name) {
-			delete(top, name)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
+	}
+	for _, path := range m.ignored {
+		_ = visit(top, "", strings.Split(path, "."), func(string, any) error { return nil })
 	}
 	known, err := json.Marshal(top)
 	if err != nil {
 		return clientError("SerializationException", "Cannot parse the request: "+err.Error())
 	}
-	dec := json.NewDecoder(bytes.NewReader(known))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	strict := json.NewDecoder(bytes.NewReader(known))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return clientError("SerializationException", fmt.Sprintf("Unknown member %s in the request of %s: it is not an ECS member, or one Stevedore does not support.", name, action))
 		}
 		return clientError("SerializationException", "Cannot parse the request: "+err.Error())
+	}
+	return nil
+}
+
+// visit calls fn with each member at path (members separated by dots, a
+// list's items by "[]" after the list's name, as in
+// "overrides.containerOverrides[].environmentFiles") in node, and deletes
+// it, unless fn fails. at is where node is.
+func visit(node map[string]any, at string, path []string, fn func(at string, value any) error) error {
+	name, each := strings.CutSuffix(path[0], "[]")
+	value, ok := node[name]
+	if !ok {
+		return nil
+	}
+	here := name
+	if at != "" {
+		here = at + "." + name
+	}
+	if len(path) == 1 {
+		if err := fn(here, value); err != nil {
+			return err
+		}
+		delete(node, name)
+		return nil
+	}
+	var items []any
+	if list, ok := value.([]any); each && ok {
+		items = list
+	} else if !each {
+		items = []any{value}
+	}
+	for i, item := range items {
+		child, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		where := here
+		if each {
+			where = fmt.Sprintf("%s[%d]", here, i)
+		}
+		if err := visit(child, where, path[1:], fn); err != nil {
+			return err
+		}
 	}
 	return nil
 }

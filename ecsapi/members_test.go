@@ -74,6 +74,18 @@ func TestMembersStevedoreCannotHonourAreRefused(t *testing.T) {
 		{"RunTask public IP", runTask(func(in *ecs.RunTaskInput) {
 			in.NetworkConfiguration = vpc(types.AwsVpcConfiguration{Subnets: []string{"subnet-1"}, AssignPublicIp: types.AssignPublicIpEnabled})
 		}), "assignPublicIp"},
+		{"RunTask environment files", runTask(func(in *ecs.RunTaskInput) {
+			in.Overrides = &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{
+				{Name: aws.String("app"), Command: []string{"true"}},
+				{Name: aws.String("app"), EnvironmentFiles: []types.EnvironmentFile{{Type: types.EnvironmentFileTypeS3, Value: aws.String("arn:aws:s3:::b/f.env")}}},
+			}}
+		}), "overrides.containerOverrides[1].environmentFiles"},
+		{"CreateService lifecycle hooks", createService(func(in *ecs.CreateServiceInput) {
+			in.DeploymentConfiguration = &types.DeploymentConfiguration{LifecycleHooks: []types.DeploymentLifecycleHook{{
+				HookTargetArn: aws.String("arn:aws:lambda:us-east-1:1:function:f"), RoleArn: aws.String("arn:aws:iam::1:role/r"),
+				LifecycleStages: []types.DeploymentLifecycleHookStage{types.DeploymentLifecycleHookStagePreScaleUp},
+			}}}
+		}), "deploymentConfiguration.lifecycleHooks"},
 		{"CreateService FARGATE", createService(func(in *ecs.CreateServiceInput) { in.LaunchType = types.LaunchTypeFargate }), "launchType"},
 		{"CreateService Cloud Map", createService(func(in *ecs.CreateServiceInput) {
 			in.ServiceRegistries = []types.ServiceRegistry{{RegistryArn: aws.String("arn:aws:servicediscovery:us-east-1:1:service/srv-1")}}
