@@ -45,6 +45,11 @@ var actions = map[string]action{
 	"TagResource":         handle(tagResource),
 	"UntagResource":       handle(untagResource),
 	"ListTagsForResource": handle(listTagsForResource),
+
+	"CreateCapacityProvider":      handle(createCapacityProvider),
+	"PutClusterCapacityProviders": handle(putClusterCapacityProviders),
+	"DescribeCapacityProviders":   handle(describeCapacityProviders),
+	"DeleteCapacityProvider":      handle(deleteCapacityProvider),
 }
 
 // handle serves an action whose request decodes into In.
@@ -76,13 +81,21 @@ func param(msg string) error { return clientError("InvalidParameterException", m
 // createClusterInput is the request of CreateCluster.
 type createClusterInput struct {
 	ClusterName                     string                 `json:"clusterName"`
+	CapacityProviders               []string               `json:"capacityProviders"`
 	DefaultCapacityProviderStrategy []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
 	Tags                            []stevedore.Tag        `json:"tags"`
 }
 
 func createCluster(ctx context.Context, h *Handler, in *createClusterInput) (any, error) {
+	// A provider named here is a new ON_DEMAND one of the cluster
+	// (CreateCapacityProvider declares a SPOT one).
+	var providers []cluster.CapacityProvider
+	for _, name := range in.CapacityProviders {
+		providers = append(providers, cluster.CapacityProvider{Name: name, Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive})
+	}
 	c, err := h.o.CreateCluster(ctx, &stevedore.CreateClusterInput{
-		ClusterName: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy), Tags: in.Tags,
+		ClusterName: in.ClusterName, CapacityProviders: providers,
+		DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy), Tags: in.Tags,
 	})
 	if err != nil {
 		return nil, err

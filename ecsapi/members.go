@@ -82,7 +82,12 @@ var unhonoured = map[string]members{
 		"configuration":          {reason: "ECS Exec and managed storage are not provided by Stevedore"},
 		"serviceConnectDefaults": {reason: "Service Connect is not provided by Stevedore"},
 	}},
-	"DescribeTaskDefinition":     {ignored: []string{"include"}},
+	"DescribeTaskDefinition":    {ignored: []string{"include"}},
+	"DescribeCapacityProviders": {ignored: []string{"include"}},
+	"CreateCapacityProvider": {refused: map[string]refusal{
+		"autoScalingGroupProvider": {reason: "Auto Scaling groups are not provided by Stevedore: give a cluster and a managedInstancesProvider, whose instances the program registers"},
+		"tags":                     {reason: "capacity providers carry no tags in Stevedore"},
+	}},
 	"DescribeTasks":              {ignored: []string{"include"}},
 	"DescribeContainerInstances": {ignored: []string{"include"}},
 	"CreateService":              serviceMembers(nil),
