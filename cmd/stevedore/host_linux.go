@@ -25,8 +25,12 @@ func containerdHost(cfg config, log *slog.Logger) (runtime.Runtime, network.Prov
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Containerd, err)
 	}
+	prefix := cfg.NetPrefix
+	if prefix == "" {
+		prefix = "sd-"
+	}
 	nw, err := netlinux.New(netlinux.Config{
-		BridgeName: cfg.Bridge, Subnet: subnet, NamePrefix: "sd-",
+		BridgeName: cfg.Bridge, Subnet: subnet, NamePrefix: prefix,
 		StateDir: filepath.Join(cfg.StateDir, "network"), Logger: log,
 	})
 	if err != nil {

@@ -84,12 +84,14 @@ type config struct {
 	ReplicaName string `json:"replica-name"`
 	LeaseTTL    int    `json:"lease-ttl"` // seconds
 	// Partition, Account (with Region) make the ARNs the API gives out;
-	// SecretsDir resolves the tasks' secrets; LogsDir keeps their output
+	// SecretsDir resolves the tasks' secrets; LogsDir keeps their output;
+	// NetPrefix starts the names of the task network's objects
 	// (options.go).
 	Partition  string `json:"partition"`
 	Account    string `json:"account"`
 	SecretsDir string `json:"secrets-dir"`
 	LogsDir    string `json:"logs-dir"`
+	NetPrefix  string `json:"net-prefix"`
 }
 
 func defaults() config {
