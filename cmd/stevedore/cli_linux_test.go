@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -177,14 +175,14 @@ func TestAWSCLIOnRealContainers(t *testing.T) {
 		"-cpu", "2048", "-memory", "1024", "-network-slots", "8",
 		"-region", "us-east-1", "-account", "123456789012", "-log-level", "debug")
 
-	cli := &awsCLI{t: t, ctx: ctx, endpoint: endpoint, dir: dir, key: "AKIDTEST", secret: "s3cr3t-VALUE-42"}
+	cli := testutil.NewAWSCLI(t, endpoint, "AKIDTEST", "s3cr3t-VALUE-42")
 	arn := "arn:aws:ecs:us-east-1:123456789012:"
 
 	// The host's cluster exists: create-cluster gives it back, as ECS does.
-	c := cli.json("ecs", "create-cluster", "--cluster-name", "cli")
-	assert.Equal(t, arn+"cluster/cli", at(c, "cluster", "clusterArn"))
-	assert.Equal(t, "ACTIVE", at(c, "cluster", "status"))
-	assert.EqualValues(t, 1, at(c, "cluster", "registeredContainerInstancesCount"))
+	c := cli.JSON("ecs", "create-cluster", "--cluster-name", "cli")
+	assert.Equal(t, arn+"cluster/cli", testutil.At(c, "cluster", "clusterArn"))
+	assert.Equal(t, "ACTIVE", testutil.At(c, "cluster", "status"))
+	assert.EqualValues(t, 1, testutil.At(c, "cluster", "registeredContainerInstancesCount"))
 
 	def := func(revision int) string {
 		file := filepath.Join(dir, fmt.Sprintf("web-v%d.json", revision))
@@ -200,43 +198,43 @@ func TestAWSCLIOnRealContainers(t *testing.T) {
 		return "file://" + file
 	}
 	for revision := 1; revision <= 2; revision++ {
-		td := cli.json("ecs", "register-task-definition", "--cli-input-json", def(revision))
-		assert.Equal(t, fmt.Sprintf("%stask-definition/web:%d", arn, revision), at(td, "taskDefinition", "taskDefinitionArn"))
-		assert.EqualValues(t, revision, at(td, "taskDefinition", "revision"))
-		assert.Equal(t, "ACTIVE", at(td, "taskDefinition", "status"))
+		td := cli.JSON("ecs", "register-task-definition", "--cli-input-json", def(revision))
+		assert.Equal(t, fmt.Sprintf("%stask-definition/web:%d", arn, revision), testutil.At(td, "taskDefinition", "taskDefinitionArn"))
+		assert.EqualValues(t, revision, testutil.At(td, "taskDefinition", "revision"))
+		assert.Equal(t, "ACTIVE", testutil.At(td, "taskDefinition", "status"))
 	}
 
-	svc := cli.json("ecs", "create-service", "--cluster", "cli", "--service-name", "web", "--task-definition", "web:1", "--desired-count", "2")
-	assert.Equal(t, arn+"service/cli/web", at(svc, "service", "serviceArn"))
-	assert.Equal(t, "ACTIVE", at(svc, "service", "status"))
-	assert.EqualValues(t, 2, at(svc, "service", "desiredCount"))
-	cli.json("ecs", "wait", "services-stable", "--cluster", "cli", "--services", "web")
+	svc := cli.JSON("ecs", "create-service", "--cluster", "cli", "--service-name", "web", "--task-definition", "web:1", "--desired-count", "2")
+	assert.Equal(t, arn+"service/cli/web", testutil.At(svc, "service", "serviceArn"))
+	assert.Equal(t, "ACTIVE", testutil.At(svc, "service", "status"))
+	assert.EqualValues(t, 2, testutil.At(svc, "service", "desiredCount"))
+	cli.JSON("ecs", "wait", "services-stable", "--cluster", "cli", "--services", "web")
 
-	cli.json("ecs", "update-service", "--cluster", "cli", "--service", "web", "--task-definition", "web:2")
-	cli.json("ecs", "wait", "services-stable", "--cluster", "cli", "--services", "web")
-	described := cli.json("ecs", "describe-services", "--cluster", "cli", "--services", "web")
-	assert.Equal(t, arn+"task-definition/web:2", at(described, "services", 0, "taskDefinition"))
-	assert.EqualValues(t, 2, at(described, "services", 0, "runningCount"))
-	assert.Len(t, at(described, "services", 0, "deployments"), 1, "the old deployment is gone")
-	assert.Equal(t, "PRIMARY", at(described, "services", 0, "deployments", 0, "status"))
-	assert.Equal(t, arn+"task-definition/web:2", at(described, "services", 0, "deployments", 0, "taskDefinition"))
-	assert.EqualValues(t, 2, at(described, "services", 0, "deployments", 0, "runningCount"))
-	assert.Empty(t, at(described, "failures"))
+	cli.JSON("ecs", "update-service", "--cluster", "cli", "--service", "web", "--task-definition", "web:2")
+	cli.JSON("ecs", "wait", "services-stable", "--cluster", "cli", "--services", "web")
+	described := cli.JSON("ecs", "describe-services", "--cluster", "cli", "--services", "web")
+	assert.Equal(t, arn+"task-definition/web:2", testutil.At(described, "services", 0, "taskDefinition"))
+	assert.EqualValues(t, 2, testutil.At(described, "services", 0, "runningCount"))
+	assert.Len(t, testutil.At(described, "services", 0, "deployments"), 1, "the old deployment is gone")
+	assert.Equal(t, "PRIMARY", testutil.At(described, "services", 0, "deployments", 0, "status"))
+	assert.Equal(t, arn+"task-definition/web:2", testutil.At(described, "services", 0, "deployments", 0, "taskDefinition"))
+	assert.EqualValues(t, 2, testutil.At(described, "services", 0, "deployments", 0, "runningCount"))
+	assert.Empty(t, testutil.At(described, "failures"))
 
-	listed := cli.json("ecs", "list-tasks", "--cluster", "cli", "--service-name", "web")
-	taskArns, _ := at(listed, "taskArns").([]any)
+	listed := cli.JSON("ecs", "list-tasks", "--cluster", "cli", "--service-name", "web")
+	taskArns, _ := testutil.At(listed, "taskArns").([]any)
 	require.Len(t, taskArns, 2)
 	args := []string{"ecs", "describe-tasks", "--cluster", "cli", "--tasks"}
 	for _, a := range taskArns {
 		args = append(args, a.(string))
 	}
-	tasks := cli.json(args...)
+	tasks := cli.JSON(args...)
 	for i := range 2 {
-		assert.Equal(t, "RUNNING", at(tasks, "tasks", i, "lastStatus"))
-		assert.Equal(t, arn+"task-definition/web:2", at(tasks, "tasks", i, "taskDefinitionArn"))
-		assert.Equal(t, "EC2", at(tasks, "tasks", i, "launchType"))
-		assert.Equal(t, arn+"container-instance/cli/"+instance, at(tasks, "tasks", i, "containerInstanceArn"))
-		assert.Equal(t, "RUNNING", at(tasks, "tasks", i, "containers", 0, "lastStatus"))
+		assert.Equal(t, "RUNNING", testutil.At(tasks, "tasks", i, "lastStatus"))
+		assert.Equal(t, arn+"task-definition/web:2", testutil.At(tasks, "tasks", i, "taskDefinitionArn"))
+		assert.Equal(t, "EC2", testutil.At(tasks, "tasks", i, "launchType"))
+		assert.Equal(t, arn+"container-instance/cli/"+instance, testutil.At(tasks, "tasks", i, "containerInstanceArn"))
+		assert.Equal(t, "RUNNING", testutil.At(tasks, "tasks", i, "containers", 0, "lastStatus"))
 	}
 
 	// The containers' output is kept under the state directory.
@@ -253,39 +251,35 @@ func TestAWSCLIOnRealContainers(t *testing.T) {
 	})
 
 	// What Stevedore cannot do is refused by name.
-	stderr := cli.fail("ecs", "run-task", "--cluster", "cli", "--task-definition", "web:2", "--launch-type", "FARGATE")
+	stderr := cli.Fail("ecs", "run-task", "--cluster", "cli", "--task-definition", "web:2", "--launch-type", "FARGATE")
 	assert.Contains(t, stderr, "InvalidParameterException")
 	assert.Contains(t, stderr, "launchType")
 
 	first := taskArns[0].(string)
-	stopped := cli.json("ecs", "stop-task", "--cluster", "cli", "--task", first, "--reason", "cli test")
-	assert.Equal(t, "STOPPED", at(stopped, "task", "desiredStatus"))
-	cli.json("ecs", "wait", "tasks-stopped", "--cluster", "cli", "--tasks", first)
-	gone := cli.json("ecs", "describe-tasks", "--cluster", "cli", "--tasks", first)
-	assert.Equal(t, "STOPPED", at(gone, "tasks", 0, "lastStatus"))
-	assert.Equal(t, "cli test", at(gone, "tasks", 0, "stoppedReason"))
+	stopped := cli.JSON("ecs", "stop-task", "--cluster", "cli", "--task", first, "--reason", "cli test")
+	assert.Equal(t, "STOPPED", testutil.At(stopped, "task", "desiredStatus"))
+	cli.JSON("ecs", "wait", "tasks-stopped", "--cluster", "cli", "--tasks", first)
+	gone := cli.JSON("ecs", "describe-tasks", "--cluster", "cli", "--tasks", first)
+	assert.Equal(t, "STOPPED", testutil.At(gone, "tasks", 0, "lastStatus"))
+	assert.Equal(t, "cli test", testutil.At(gone, "tasks", 0, "stoppedReason"))
 
-	deleted := cli.json("ecs", "delete-service", "--cluster", "cli", "--service", "web", "--force")
-	assert.Contains(t, []any{"DRAINING", "INACTIVE"}, at(deleted, "service", "status"))
-	cli.json("ecs", "wait", "services-inactive", "--cluster", "cli", "--services", "web")
-	left := cli.json("ecs", "list-tasks", "--cluster", "cli")
-	assert.Empty(t, at(left, "taskArns"), "every task stopped")
+	deleted := cli.JSON("ecs", "delete-service", "--cluster", "cli", "--service", "web", "--force")
+	assert.Contains(t, []any{"DRAINING", "INACTIVE"}, testutil.At(deleted, "service", "status"))
+	cli.JSON("ecs", "wait", "services-inactive", "--cluster", "cli", "--services", "web")
+	left := cli.JSON("ecs", "list-tasks", "--cluster", "cli")
+	assert.Empty(t, testutil.At(left, "taskArns"), "every task stopped")
 
-	stderr = cli.fail("ecs", "delete-cluster", "--cluster", "cli")
+	stderr = cli.Fail("ecs", "delete-cluster", "--cluster", "cli")
 	assert.Contains(t, stderr, "ClusterContainsContainerInstancesException")
-	cli.json("ecs", "deregister-container-instance", "--cluster", "cli", "--container-instance", instance, "--force")
-	dc := cli.json("ecs", "delete-cluster", "--cluster", "cli")
-	assert.Equal(t, "INACTIVE", at(dc, "cluster", "status"))
+	cli.JSON("ecs", "deregister-container-instance", "--cluster", "cli", "--container-instance", instance, "--force")
+	dc := cli.JSON("ecs", "delete-cluster", "--cluster", "cli")
+	assert.Equal(t, "INACTIVE", testutil.At(dc, "cluster", "status"))
 
 	// Bad credentials are refused, and change nothing.
-	bad := *cli
-	bad.secret = "wrong-secret"
-	assert.Contains(t, bad.fail("ecs", "create-cluster", "--cluster-name", "intruder"), "InvalidSignatureException")
-	bad = *cli
-	bad.key = "AKIDUNKNOWN"
-	assert.Contains(t, bad.fail("ecs", "create-cluster", "--cluster-name", "intruder"), "UnrecognizedClientException")
-	clusters := cli.json("ecs", "list-clusters")
-	assert.NotContains(t, fmt.Sprint(at(clusters, "clusterArns")), "intruder")
+	assert.Contains(t, cli.With("AKIDTEST", "wrong-secret").Fail("ecs", "create-cluster", "--cluster-name", "intruder"), "InvalidSignatureException")
+	assert.Contains(t, cli.With("AKIDUNKNOWN", "s3cr3t-VALUE-42").Fail("ecs", "create-cluster", "--cluster-name", "intruder"), "UnrecognizedClientException")
+	clusters := cli.JSON("ecs", "list-clusters")
+	assert.NotContains(t, fmt.Sprint(testutil.At(clusters, "clusterArns")), "intruder")
 }
 
 // startServer starts the server binary with args and returns its endpoint;
@@ -357,69 +351,4 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 		case <-tick.C:
 		}
 	}
-}
-
-// awsCLI runs the aws CLI against the server with a configuration of its
-// own (no profile, no instance metadata, one attempt).
-type awsCLI struct {
-	t             *testing.T
-	ctx           context.Context
-	endpoint, dir string
-	key, secret   string
-}
-
-func (c *awsCLI) run(args ...string) (stdout, stderr string, err error) {
-	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "aws", append([]string{"--endpoint-url", c.endpoint, "--output", "json"}, args...)...)
-	cmd.Env = []string{
-		"HOME=" + c.dir, "PATH=" + os.Getenv("PATH"),
-		"AWS_ACCESS_KEY_ID=" + c.key, "AWS_SECRET_ACCESS_KEY=" + c.secret, "AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE=" + filepath.Join(c.dir, "aws-config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(c.dir, "aws-credentials"),
-		"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=standard",
-	}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	return out.String(), errOut.String(), err
-}
-
-// json runs the CLI, requires success, and decodes what it printed.
-func (c *awsCLI) json(args ...string) map[string]any {
-	c.t.Helper()
-	stdout, stderr, err := c.run(args...)
-	require.NoError(c.t, err, "aws %s\n%s", strings.Join(args, " "), stderr)
-	out := map[string]any{}
-	if strings.TrimSpace(stdout) != "" {
-		require.NoError(c.t, json.Unmarshal([]byte(stdout), &out), stdout)
-	}
-	return out
-}
-
-// fail runs the CLI, requires it to fail, and returns what it printed on
-// standard error.
-func (c *awsCLI) fail(args ...string) string {
-	c.t.Helper()
-	_, stderr, err := c.run(args...)
-	var exit *exec.ExitError
-	require.True(c.t, errors.As(err, &exit), "aws %s should fail: %v", strings.Join(args, " "), err)
-	return stderr
-}
-
-// at is the value at a path of keys and indices in decoded JSON.
-func at(v any, path ...any) any {
-	for _, p := range path {
-		switch p := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[p]
-		case int:
-			s, _ := v.([]any)
-			if p >= len(s) {
-				return nil
-			}
-			v = s[p]
-		}
-	}
-	return v
 }
