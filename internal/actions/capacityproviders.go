@@ -97,14 +97,23 @@ func (a *Actions) PutClusterCapacityProviders(ctx context.Context, in api.PutClu
 	if err != nil {
 		return nil, err
 	}
-	out, err := a.DescribeClusters(ctx, api.DescribeClustersInput{Clusters: []string{name}})
+	described, err := a.describeCluster(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if len(out.Clusters) == 0 {
-		return nil, notFound("cluster", name)
+	return &api.PutClusterCapacityProvidersOutput{Cluster: described}, nil
+}
+
+// describeCluster is DescribeClusters of one cluster, after a change.
+func (a *Actions) describeCluster(ctx context.Context, name string) (api.ClusterDescription, error) {
+	out, err := a.DescribeClusters(ctx, api.DescribeClustersInput{Clusters: []string{name}})
+	if err != nil {
+		return api.ClusterDescription{}, err
 	}
-	return &api.PutClusterCapacityProvidersOutput{Cluster: out.Clusters[0]}, nil
+	if len(out.Clusters) == 0 {
+		return api.ClusterDescription{}, notFound("cluster", name)
+	}
+	return out.Clusters[0], nil
 }
 
 // providerInUse fails with ErrInUse when a service's strategy or an
