@@ -59,6 +59,9 @@ func handle[In any](serve func(ctx context.Context, h *Handler, in *In) (any, er
 		if err := decode(name, body, in); err != nil {
 			return nil, err
 		}
+		if err := checkRequired(in); err != nil {
+			return nil, err
+		}
 		return serve(ctx, h, in)
 	}
 }
@@ -141,13 +144,10 @@ func describeClusters(ctx context.Context, h *Handler, in *describeClustersInput
 
 // deleteClusterInput is the request of DeleteCluster.
 type deleteClusterInput struct {
-	Cluster string `json:"cluster"`
+	Cluster string `json:"cluster" ecs:"required"`
 }
 
 func deleteCluster(ctx context.Context, h *Handler, in *deleteClusterInput) (any, error) {
-	if in.Cluster == "" {
-		return nil, param("cluster is required.")
-	}
 	out, err := h.o.DeleteCluster(ctx, &stevedore.DeleteClusterInput{Cluster: in.Cluster})
 	if err != nil {
 		return nil, err
@@ -205,7 +205,7 @@ func registerTaskDefinition(ctx context.Context, h *Handler, _ string, body []by
 // taskDefinitionInput is the request of Describe and
 // DeregisterTaskDefinition.
 type taskDefinitionInput struct {
-	TaskDefinition string `json:"taskDefinition"`
+	TaskDefinition string `json:"taskDefinition" ecs:"required"`
 }
 
 // taskDefinitionAnswer is the answer of Describe and
@@ -223,9 +223,6 @@ func (h *Handler) taskDefinitionAnswer(td *task.TaskDefinition) (any, error) {
 }
 
 func describeTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionInput) (any, error) {
-	if in.TaskDefinition == "" {
-		return nil, param("taskDefinition is required.")
-	}
 	out, err := h.o.DescribeTaskDefinition(ctx, &stevedore.DescribeTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
 	if err != nil {
 		return nil, err
@@ -234,9 +231,6 @@ func describeTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionI
 }
 
 func deregisterTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionInput) (any, error) {
-	if in.TaskDefinition == "" {
-		return nil, param("taskDefinition is required.")
-	}
 	out, err := h.o.DeregisterTaskDefinition(ctx, &stevedore.DeregisterTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
 	if err != nil {
 		return nil, err
@@ -315,7 +309,7 @@ func deref[T any](p *T) T {
 // createServiceInput is the request of CreateService.
 type createServiceInput struct {
 	serviceInput
-	ServiceName              string                 `json:"serviceName"`
+	ServiceName              string                 `json:"serviceName" ecs:"required"`
 	SchedulingStrategy       string                 `json:"schedulingStrategy"`
 	LaunchType               string                 `json:"launchType"`
 	CapacityProviderStrategy []wireProviderStrategy `json:"capacityProviderStrategy"`
@@ -324,9 +318,6 @@ type createServiceInput struct {
 }
 
 func createService(ctx context.Context, h *Handler, in *createServiceInput) (any, error) {
-	if in.ServiceName == "" {
-		return nil, param("serviceName is required.")
-	}
 	if in.TaskDefinition == nil {
 		return nil, param("taskDefinition is required.")
 	}
@@ -362,14 +353,11 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 // updateServiceInput is the request of UpdateService.
 type updateServiceInput struct {
 	serviceInput
-	Service            string `json:"service"`
+	Service            string `json:"service" ecs:"required"`
 	ForceNewDeployment bool   `json:"forceNewDeployment"`
 }
 
 func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any, error) {
-	if in.Service == "" {
-		return nil, param("service is required.")
-	}
 	network, err := in.NetworkConfiguration.model()
 	if err != nil {
 		return nil, err
@@ -473,7 +461,7 @@ func listServices(ctx context.Context, h *Handler, in *listServicesInput) (any, 
 // runTaskInput is the request of RunTask.
 type runTaskInput struct {
 	Cluster                  string                    `json:"cluster"`
-	TaskDefinition           string                    `json:"taskDefinition"`
+	TaskDefinition           string                    `json:"taskDefinition" ecs:"required"`
 	Count                    int                       `json:"count"`
 	Group                    string                    `json:"group"`
 	StartedBy                string                    `json:"startedBy"`
@@ -487,9 +475,6 @@ type runTaskInput struct {
 }
 
 func runTask(ctx context.Context, h *Handler, in *runTaskInput) (any, error) {
-	if in.TaskDefinition == "" {
-		return nil, param("taskDefinition is required.")
-	}
 	if err := checkLaunchType(in.LaunchType, in.CapacityProviderStrategy); err != nil {
 		return nil, err
 	}
@@ -516,14 +501,11 @@ func runTask(ctx context.Context, h *Handler, in *runTaskInput) (any, error) {
 // stopTaskInput is the request of StopTask.
 type stopTaskInput struct {
 	Cluster string `json:"cluster"`
-	Task    string `json:"task"`
+	Task    string `json:"task" ecs:"required"`
 	Reason  string `json:"reason"`
 }
 
 func stopTask(ctx context.Context, h *Handler, in *stopTaskInput) (any, error) {
-	if in.Task == "" {
-		return nil, param("task is required.")
-	}
 	out, err := h.o.StopTask(ctx, &stevedore.StopTaskInput{Cluster: in.Cluster, Task: in.Task, Reason: in.Reason})
 	if err != nil {
 		return nil, err
@@ -623,14 +605,11 @@ func listContainerInstances(ctx context.Context, h *Handler, in *listContainerIn
 // deregisterContainerInstanceInput is the request of DeregisterContainerInstance.
 type deregisterContainerInstanceInput struct {
 	Cluster           string `json:"cluster"`
-	ContainerInstance string `json:"containerInstance"`
+	ContainerInstance string `json:"containerInstance" ecs:"required"`
 	Force             bool   `json:"force"`
 }
 
 func deregisterContainerInstance(ctx context.Context, h *Handler, in *deregisterContainerInstanceInput) (any, error) {
-	if in.ContainerInstance == "" {
-		return nil, param("containerInstance is required.")
-	}
 	out, err := h.o.DeregisterContainerInstance(ctx, &stevedore.DeregisterContainerInstanceInput{
 		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Force: in.Force,
 	})
@@ -733,7 +712,7 @@ func listAttributes(ctx context.Context, h *Handler, in *listAttributesInput) (a
 // startTaskInput is the request of StartTask.
 type startTaskInput struct {
 	Cluster              string                    `json:"cluster"`
-	TaskDefinition       string                    `json:"taskDefinition"`
+	TaskDefinition       string                    `json:"taskDefinition" ecs:"required"`
 	ContainerInstances   []string                  `json:"containerInstances"`
 	Group                string                    `json:"group"`
 	StartedBy            string                    `json:"startedBy"`
@@ -742,9 +721,6 @@ type startTaskInput struct {
 }
 
 func startTask(ctx context.Context, h *Handler, in *startTaskInput) (any, error) {
-	if in.TaskDefinition == "" {
-		return nil, param("taskDefinition is required.")
-	}
 	network, err := in.NetworkConfiguration.model()
 	if err != nil {
 		return nil, err

@@ -44,15 +44,12 @@ func wireProvider(d stevedore.CapacityProviderDescription) wireCapacityProvider 
 
 // createCapacityProviderInput is the request of CreateCapacityProvider.
 type createCapacityProviderInput struct {
-	Name                     string          `json:"name"`
+	Name                     string          `json:"name" ecs:"required"`
 	Cluster                  string          `json:"cluster"`
 	ManagedInstancesProvider json.RawMessage `json:"managedInstancesProvider"`
 }
 
 func createCapacityProvider(ctx context.Context, h *Handler, in *createCapacityProviderInput) (any, error) {
-	if in.Name == "" {
-		return nil, param("name is required.")
-	}
 	if in.Cluster == "" {
 		return nil, param("cluster is required: Stevedore's capacity providers belong to a cluster, as Managed Instances providers do.")
 	}
@@ -81,15 +78,12 @@ func createCapacityProvider(ctx context.Context, h *Handler, in *createCapacityP
 
 // putClusterCapacityProvidersInput is the request of PutClusterCapacityProviders.
 type putClusterCapacityProvidersInput struct {
-	Cluster                         string                 `json:"cluster"`
+	Cluster                         string                 `json:"cluster" ecs:"required"`
 	CapacityProviders               []string               `json:"capacityProviders"`
 	DefaultCapacityProviderStrategy []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
 }
 
 func putClusterCapacityProviders(ctx context.Context, h *Handler, in *putClusterCapacityProvidersInput) (any, error) {
-	if in.Cluster == "" {
-		return nil, param("cluster is required.")
-	}
 	out, err := h.o.PutClusterCapacityProviders(ctx, &stevedore.PutClusterCapacityProvidersInput{
 		Cluster: in.Cluster, CapacityProviders: in.CapacityProviders, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy),
 	})
@@ -123,14 +117,11 @@ func describeCapacityProviders(ctx context.Context, h *Handler, in *describeCapa
 
 // deleteCapacityProviderInput is the request of DeleteCapacityProvider.
 type deleteCapacityProviderInput struct {
-	CapacityProvider string `json:"capacityProvider"`
+	CapacityProvider string `json:"capacityProvider" ecs:"required"`
 	Cluster          string `json:"cluster"`
 }
 
 func deleteCapacityProvider(ctx context.Context, h *Handler, in *deleteCapacityProviderInput) (any, error) {
-	if in.CapacityProvider == "" {
-		return nil, param("capacityProvider is required.")
-	}
 	out, err := h.o.DeleteCapacityProvider(ctx, &stevedore.DeleteCapacityProviderInput{Cluster: in.Cluster, CapacityProvider: in.CapacityProvider})
 	if err != nil {
 		return nil, err

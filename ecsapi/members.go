@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -214,6 +215,19 @@ func visit(node map[string]any, at string, path []string, fn func(at string, val
 		}
 		if err := visit(child, where, path[1:], fn); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkRequired refuses, as ECS does, a request that leaves out a member
+// that in's struct (a pointer to a struct) tags `ecs:"required"`.
+func checkRequired(in any) error {
+	v := reflect.ValueOf(in).Elem()
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		if f.Tag.Get("ecs") == "required" && v.FieldByIndex(f.Index).IsZero() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			return param(name + " is required.")
 		}
 	}
 	return nil

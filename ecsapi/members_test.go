@@ -170,3 +170,36 @@ func TestUnknownMembersAreRefused(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status, "an empty member asks for nothing: %s", body)
 	assert.Equal(t, append(before, e.o.ClusterARN("fine")), e.clusters(t), "only the accepted request created a cluster")
 }
+
+// A request that leaves out a member ECS requires is refused naming it,
+// whichever action it is.
+func TestRequiredMembers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	tests := []struct {
+		name, member string
+		call         func() error
+	}{
+		{"DeleteCluster", "cluster", func() error {
+			_, err := e.client.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String("")})
+			return err
+		}},
+		{"DeregisterTaskDefinition", "taskDefinition", func() error {
+			_, err := e.client.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String("")})
+			return err
+		}},
+		{"StopTask", "task", func() error { _, err := e.client.StopTask(ctx, &ecs.StopTaskInput{Task: aws.String("")}); return err }},
+		{"DeleteCapacityProvider", "capacityProvider", func() error {
+			_, err := e.client.DeleteCapacityProvider(ctx, &ecs.DeleteCapacityProviderInput{CapacityProvider: aws.String("")})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			assert.Equal(t, "InvalidParameterException", apiError(err), "%v", err)
+			assert.ErrorContains(t, err, tt.member+" is required")
+		})
+	}
+}
