@@ -321,7 +321,7 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 	if in.TaskDefinition == nil {
 		return nil, param("taskDefinition is required.")
 	}
-	if err := checkLaunchType(in.LaunchType, in.CapacityProviderStrategy); err != nil {
+	if err := h.checkLaunchType(ctx, in.Cluster, in.LaunchType, in.CapacityProviderStrategy); err != nil {
 		return nil, err
 	}
 	network, err := in.NetworkConfiguration.model()
@@ -475,7 +475,7 @@ type runTaskInput struct {
 }
 
 func runTask(ctx context.Context, h *Handler, in *runTaskInput) (any, error) {
-	if err := checkLaunchType(in.LaunchType, in.CapacityProviderStrategy); err != nil {
+	if err := h.checkLaunchType(ctx, in.Cluster, in.LaunchType, in.CapacityProviderStrategy); err != nil {
 		return nil, err
 	}
 	network, err := in.NetworkConfiguration.model()

@@ -68,6 +68,12 @@ func TestCapacityProvidersOnTheWire(t *testing.T) {
 	require.Len(t, described.Failures, 1)
 	assert.Equal(t, "MISSING", aws.ToString(described.Failures[0].Reason))
 
+	// launchType EC2 would set the default strategy aside in ECS, which
+	// Stevedore cannot do: it is refused rather than ignored.
+	_, err = e.client.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("cp"), TaskDefinition: aws.String("web:1"), LaunchType: types.LaunchTypeEc2})
+	assert.Equal(t, "InvalidParameterException", apiError(err))
+	assert.ErrorContains(t, err, "default capacity provider strategy")
+
 	// A provider in use stays.
 	rt := fake.New()
 	t.Cleanup(rt.Close)

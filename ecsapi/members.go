@@ -2,6 +2,7 @@ package ecsapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -235,17 +237,29 @@ func checkRequired(in any) error {
 
 // checkLaunchType refuses a launch type Stevedore has no capacity for:
 // tasks run on registered container instances, which is EC2. As in ECS,
-// a launch type and a capacity provider strategy exclude each other.
-func checkLaunchType(launchType string, providers []wireProviderStrategy) error {
+// a launch type and a capacity provider strategy exclude each other. In
+// ECS launchType EC2 also sets the cluster's default capacity provider
+// strategy aside; Stevedore cannot (its launches have no launch type), so
+// it refuses launchType EC2 in a cluster that has one.
+func (h *Handler) checkLaunchType(ctx context.Context, clusterArg, launchType string, providers []wireProviderStrategy) error {
 	switch launchType {
-	case "", "EC2":
+	case "":
+		return nil
+	case "EC2":
 	case "FARGATE", "EXTERNAL":
 		return param("launchType: " + launchType + " capacity is not available in Stevedore: tasks run on registered container instances (launch type EC2).")
 	default:
 		return param(fmt.Sprintf("launchType: %q is not EC2, FARGATE or EXTERNAL.", launchType))
 	}
-	if launchType != "" && len(providers) > 0 {
+	if len(providers) > 0 {
 		return param("launchType: specifying both a launchType and a capacityProviderStrategy is not supported.")
+	}
+	out, err := h.o.DescribeClusters(ctx, &stevedore.DescribeClustersInput{Clusters: []string{clusterArg}})
+	if err != nil {
+		return err
+	}
+	if len(out.Clusters) > 0 && len(out.Clusters[0].DefaultCapacityProviderStrategy) > 0 {
+		return param("launchType: EC2 cannot set cluster " + out.Clusters[0].Name + "'s default capacity provider strategy aside in Stevedore: leave launchType out, or give a capacityProviderStrategy.")
 	}
 	return nil
 }
