@@ -81,7 +81,8 @@ func serviceMembers(extra map[string]refusal) members {
 // not hold, by action.
 var unhonoured = map[string]members{
 	"CreateCluster": {refused: map[string]refusal{
-		"settings":               {reason: "CloudWatch Container Insights is not provided by Stevedore"},
+		"settings": {reason: "CloudWatch Container Insights is not provided by Stevedore",
+			accept: []string{`[{"name":"containerInsights","value":"disabled"}]`}},
 		"configuration":          {reason: "ECS Exec and managed storage are not provided by Stevedore"},
 		"serviceConnectDefaults": {reason: "Service Connect is not provided by Stevedore"},
 	}},

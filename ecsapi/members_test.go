@@ -166,7 +166,11 @@ func TestUnknownMembersAreRefused(t *testing.T) {
 	status, body = post("RunTask", `{"cluster":"c","taskDefinition":"web:1","overrides":{"containerOverrides":[{"name":"app","commnd":["x"]}]}}`)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body, `commnd`, "members are checked at any depth")
-	status, body = post("CreateCluster", `{"clusterName":"fine","settings":[]}`)
+	status, body = post("CreateCluster", `{"clusterName":"insights","settings":[{"name":"containerInsights","value":"enhanced"}]}`)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, `"__type":"InvalidParameterException"`)
+	assert.Contains(t, body, `settings`)
+	status, body = post("CreateCluster", `{"clusterName":"fine","settings":[{"name": "containerInsights", "value": "disabled"}]}`)
 	assert.Equal(t, http.StatusOK, status, "an empty member asks for nothing: %s", body)
 	assert.Equal(t, append(before, e.o.ClusterARN("fine")), e.clusters(t), "only the accepted request created a cluster")
 }
