@@ -2,7 +2,9 @@ package ecsapi
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stevedore-io/stevedore"
@@ -185,11 +187,19 @@ func listOutput(member string, arns []string, next string) map[string]any {
 // --- task definitions
 
 func registerTaskDefinition(ctx context.Context, h *Handler, _ string, body []byte) (any, error) {
-	// The input is a task definition in ECS's JSON; ParseDefinition keeps
-	// what Stevedore does not use and reports it.
-	td, _, err := task.ParseDefinition(body)
+	// The input is a task definition in ECS's JSON. ParseDefinition keeps
+	// and reports the members Stevedore does not use: the ECS fields it
+	// does not act on are accepted (a documented deviation) and logged; a
+	// member that is not ECS's is refused, as every action refuses one.
+	td, warnings, err := task.ParseDefinition(body)
 	if err != nil {
 		return nil, param(err.Error())
+	}
+	for _, w := range warnings {
+		if strings.HasPrefix(w.Message, "unknown field") {
+			return nil, clientError("SerializationException", fmt.Sprintf("Unknown member %s in the request of RegisterTaskDefinition: it is not an ECS member, or one Stevedore does not support.", w.Path))
+		}
+		h.log.Warn("ecsapi: RegisterTaskDefinition: a member is kept but not acted on", "family", td.Family, "member", w.Path, "why", w.Message)
 	}
 	reg, err := h.o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	if err != nil {
