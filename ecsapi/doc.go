@@ -50,7 +50,8 @@
 // another object not found an InvalidParameterException, a task policy's
 // refusal an
 // AccessDeniedException, a cluster still in use a
-// ClusterContains...Exception, and anything else a ServerException (500).
+// ClusterContains...Exception, a capacity provider still in use a
+// ResourceInUseException, and anything else a ServerException (500).
 //
 // A Handler is safe for concurrent use.
 package ecsapi
