@@ -48,6 +48,18 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, "prod", cfg.Cluster, "from the file")
 	assert.Equal(t, 1024, cfg.CPU, "the flag wins over the file")
 
+	require.NoError(t, os.WriteFile(file, []byte(`{"account": "123456789012", "secrets-dir": "/srv/secrets", "net-prefix": "x-"}`), 0o600))
+	cfg, err = parse([]string{"-config", file, "-partition", "aws-cn"}, keys)
+	require.NoError(t, err)
+	assert.Equal(t, "123456789012", cfg.Account)
+	assert.Equal(t, "aws-cn", cfg.Partition)
+	assert.Equal(t, "/srv/secrets", cfg.SecretsDir)
+	assert.Equal(t, "x-", cfg.NetPrefix)
+	err = run(t.Context(), []string{"-runtime", "none", "-listen", "127.0.0.1:0", "-secrets-dir", filepath.Join(t.TempDir(), "missing")}, io.Discard, keys, nil)
+	assert.ErrorContains(t, err, "secrets-dir")
+	err = run(t.Context(), []string{"-runtime", "none", "-listen", "127.0.0.1:0", "-account", "has:colon"}, io.Discard, keys, nil)
+	assert.ErrorContains(t, err, "account")
+
 	require.NoError(t, os.WriteFile(file, []byte(`{"listn": "x"}`), 0o600))
 	_, err = parse([]string{"-config", file}, keys)
 	assert.ErrorContains(t, err, "unknown field")
