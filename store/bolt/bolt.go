@@ -121,6 +121,10 @@ type Store struct {
 	// touches it, and lastPending.
 	staged      *snapshot
 	lastPending *pending
+	// scratch is the buffer the writer encodes objects into, reused
+	// from one transaction to the next; marshal encodes with the codec.
+	scratch []byte
+	marshal func(dst []byte, obj store.Object) ([]byte, error)
 	// snap is the newest durable snapshot; readers load it without locks.
 	snap atomic.Pointer[snapshot]
 

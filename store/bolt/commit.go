@@ -32,6 +32,10 @@ type fileWrite struct {
 
 // stage encodes tx and turns it into the next snapshot, still private to
 // the writer. The caller holds the writer slot.
+//
+// Each version written is encoded once, into the writer's scratch buffer,
+// and copied once, into its history event; the record keeps the bytes
+// within the event rather than a copy of its own.
 func (s *Store) stage(tx *writeTx) (*pending, error) {
 	encoded := make(map[store.Object][]byte, len(tx.events))
 	dataOf := func(obj store.Object, kind, id string) []byte {
@@ -47,14 +51,19 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 	p.hist = make([][]byte, len(tx.events))
 	touched := make(map[objectKey]bool, len(tx.events))
 	for i, ev := range tx.events {
+		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
+			// Refused here rather than by bbolt at commit, where it
+			// would fail every transaction sharing the commit.
+			return nil, fmt.Errorf("%w: %s/%.64s...: kind or ID longer than %d bytes",
+				store.ErrInvalid, ev.Kind, ev.ID, bbolt.MaxKeySize)
+		}
 		var objData, prevData []byte
 		if ev.Object != nil {
-			data, err := s.opts.codec.Marshal(ev.Object)
-			if err != nil {
+			var err error
+			if s.scratch, err = s.marshal(s.scratch[:0], ev.Object); err != nil {
 				return nil, err
 			}
-			encoded[ev.Object] = data
-			objData = data
+			objData = s.scratch
 		}
 		if ev.Prev != nil {
 			if prevData = dataOf(ev.Prev, ev.Kind, ev.ID); prevData == nil {
@@ -63,15 +72,12 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 				return nil, fmt.Errorf("bolt: %s/%s: previous version not encoded", ev.Kind, ev.ID)
 			}
 		}
-		p.hist[i] = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
-		k := objectKey{ev.Kind, ev.ID}
-		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
-			// Refused here rather than by bbolt at commit, where it
-			// would fail every transaction sharing the commit.
-			return nil, fmt.Errorf("%w: %s/%.64s...: kind or ID longer than %d bytes",
-				store.ErrInvalid, ev.Kind, ev.ID, bbolt.MaxKeySize)
+		var objIn []byte
+		p.hist[i], objIn = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
+		if ev.Object != nil {
+			encoded[ev.Object] = objIn
 		}
-		if !touched[k] {
+		if k := (objectKey{ev.Kind, ev.ID}); !touched[k] {
 			touched[k] = true
 			p.writes = append(p.writes, fileWrite{kind: ev.Kind, id: ev.ID})
 		}
