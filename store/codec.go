@@ -134,9 +134,10 @@ func (c *JSONCodec) Marshal(obj Object) ([]byte, error) {
 }
 
 // JSONAppender is implemented by objects that write their own JSON, faster
-// than encoding/json's reflection would. AppendJSON appends to dst exactly
-// what json.Marshal would produce for the object (tests compare the two),
-// and JSONCodec uses it instead.
+// than encoding/json's reflection would. AppendJSON appends to dst what
+// json.Marshal would produce for the object, but for the order of the keys
+// of maps, which decoding does not need (the implementation's tests
+// compare the two), and JSONCodec uses it instead.
 type JSONAppender interface {
 	AppendJSON(dst []byte) ([]byte, error)
 }
