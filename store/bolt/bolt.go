@@ -28,6 +28,9 @@ const (
 	// DefaultMaxBatch is how many transactions at most share one commit
 	// (and one fsync).
 	DefaultMaxBatch = 1_000
+	// DefaultBatchWindow is how long a commit waits at most for as many
+	// transactions as the last one held (see WithBatchWindow).
+	DefaultBatchWindow = 2 * time.Millisecond
 )
 
 // Option configures Open.
@@ -39,6 +42,7 @@ type options struct {
 	watchBuffer int
 	lockTimeout time.Duration
 	maxBatch    int
+	batchWindow time.Duration
 }
 
 // WithCodec sets how objects are encoded in the file. It is required: the
@@ -101,6 +105,20 @@ func WithMaxBatch(n int) Option {
 			return fmt.Errorf("%w: max batch %d, want at least 1", store.ErrInvalid, n)
 		}
 		o.maxBatch = n
+		return nil
+	}
+}
+
+// WithBatchWindow sets how long a commit waits at most, once concurrent
+// writers shared the last one, for as many transactions to be queued as
+// that one held, so that they share an fsync rather than split into
+// smaller commits. A lone writer never waits. 0 commits at once.
+func WithBatchWindow(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: batch window %v, want 0 or more", store.ErrInvalid, d)
+		}
+		o.batchWindow = d
 		return nil
 	}
 }

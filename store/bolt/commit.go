@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/btree"
 	bbolt "go.etcd.io/bbolt"
@@ -194,6 +195,7 @@ func (c *committer) take() []*pending {
 
 func (c *committer) run() {
 	defer close(c.done)
+	last := 0 // the size of the last batch committed
 	for {
 		select {
 		case <-c.kick:
@@ -203,10 +205,44 @@ func (c *committer) run() {
 			}
 			return
 		}
+		c.gather(last)
 		if batch := c.take(); len(batch) > 0 {
 			c.commit(batch)
+			last = len(batch)
 		}
 	}
+}
+
+// gather waits, for the batch window at most, until as many transactions
+// are queued as the last batch held. A lone writer (a last batch of one)
+// never waits. Concurrent writers each wait for their commit before
+// staging their next transaction, so a commit started as soon as one
+// arrives would take the few staged during the last fsync; waiting for as
+// many as last time keeps batches from shrinking, and every commit's fixed
+// cost (two fsyncs, the meta page, the root and the freelist) is shared
+// by more writers.
+func (c *committer) gather(last int) {
+	window := c.s.opts.batchWindow
+	if window <= 0 || last < 2 || c.queued() >= last {
+		return
+	}
+	timer := time.NewTimer(window)
+	defer timer.Stop()
+	for c.queued() < last {
+		select {
+		case <-c.kick:
+		case <-timer.C:
+			return
+		case <-c.stopped:
+			return
+		}
+	}
+}
+
+func (c *committer) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
 }
 
 // commit writes batch in one bbolt transaction, then publishes it or fails

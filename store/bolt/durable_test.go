@@ -319,6 +319,20 @@ func TestSchemaMigrationOnOpen(t *testing.T) {
 	assert.NotErrorIs(t, err, bolt.ErrCorrupt)
 }
 
+// TestLoneWriterDoesNotWaitForTheBatchWindow: with a batch window of an
+// hour, a writer alone still has each Update committed at once (the
+// window applies only once concurrent writers shared a commit).
+func TestLoneWriterDoesNotWaitForTheBatchWindow(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "state.db"), bolt.WithBatchWindow(time.Hour))
+	for i := range 20 {
+		require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+			return tx.Create(item(storetest.KindA, fmt.Sprint(i), i))
+		}))
+	}
+	assert.Len(t, items(t, s, storetest.KindA), 20)
+}
+
 // TestGroupCommit holds the first commit until many writers have staged,
 // and checks that they then share one commit, each Update returning only
 // once its transaction is in the file.
@@ -404,6 +418,7 @@ func TestOpenOptions(t *testing.T) {
 		{"HistoryNotAboveBuffer", "d.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(5), bolt.WithWatchBuffer(5)}},
 		{"ZeroLockTimeout", "e.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithLockTimeout(0)}},
 		{"ZeroBatch", "f.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithMaxBatch(0)}},
+		{"NegativeBatchWindow", "g.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithBatchWindow(-time.Second)}},
 		{"EmptyPath", "", []bolt.Option{bolt.WithCodec(itemCodec())}},
 	}
 	for _, tt := range tests {

@@ -37,6 +37,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		watchBuffer: DefaultWatchBuffer,
 		lockTimeout: DefaultLockTimeout,
 		maxBatch:    DefaultMaxBatch,
+		batchWindow: DefaultBatchWindow,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
