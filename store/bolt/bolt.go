@@ -207,7 +207,7 @@ func (s *Store) write(fn func(tx store.Tx) error) (p *pending, err error) {
 	tx := newWriteTx(s.staged)
 	staged := false
 	defer func() {
-		tx.finished = true
+		tx.Finished = true
 		if !staged {
 			tx.rollback()
 		}

@@ -10,6 +10,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/txn"
 )
 
 // pending is a staged transaction on its way to the file.
@@ -19,7 +20,7 @@ type pending struct {
 	events []store.Event
 	writes []fileWrite // the final version of every object it wrote
 	hist   [][]byte    // its events, encoded for the history bucket
-	saved  []savedMeta // to give objects their Meta back if it fails
+	saved  txn.Saved   // to give objects their Meta back if it fails
 
 	done chan struct{} // closed once err is set
 	err  error
@@ -48,7 +49,7 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 		}
 		return nil
 	}
-	p := &pending{rev: tx.rev, events: tx.events, saved: tx.saved, done: make(chan struct{})}
+	p := &pending{rev: tx.rev, events: tx.events, saved: tx.Saved(), done: make(chan struct{})}
 	p.hist = make([][]byte, len(tx.events))
 	touched := make(map[objectKey]bool, len(tx.events))
 	for i, ev := range tx.events {
@@ -408,7 +409,7 @@ func (c *committer) fail(batch []*pending, err error) {
 
 	for i := len(all) - 1; i >= 0; i-- {
 		p := all[i]
-		restore(p.saved)
+		p.saved.Restore()
 		if i < len(batch) {
 			p.err = err
 		} else {

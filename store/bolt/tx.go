@@ -6,6 +6,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/txn"
 )
 
 // btreeDegree is the fan-out of the per-kind trees (see store/memory, which
@@ -86,16 +87,10 @@ type writeTx struct {
 
 	work   map[string]*btree.BTreeG[*record]
 	events []store.Event
-	// saved holds the Meta of every object given to Create or Update
+	// Guard keeps the Meta of every object given to Create or Update
 	// before the transaction changed it, to give it back on rollback or
 	// when the commit fails.
-	saved    []savedMeta
-	finished bool
-}
-
-type savedMeta struct {
-	meta *store.Meta
-	was  store.Meta
+	txn.Guard
 }
 
 func newWriteTx(base *snapshot) *writeTx {
@@ -119,14 +114,14 @@ func (tx *writeTx) List(kind string) ([]store.Object, error) {
 }
 
 func (tx *writeTx) Create(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
 	if _, ok := find(tx.readable(kind), id); ok {
 		return store.AlreadyExistsError(kind, id)
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
+	tx.SetMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
 	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Created, Kind: kind, ID: id, Object: obj, Revision: tx.rev,
@@ -135,7 +130,7 @@ func (tx *writeTx) Create(obj store.Object) error {
 }
 
 func (tx *writeTx) Update(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
@@ -151,7 +146,7 @@ func (tx *writeTx) Update(obj store.Object) error {
 	if meta.ModRevision != stored.ModRevision {
 		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
+	tx.SetMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
 	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Updated, Kind: kind, ID: id, Object: obj, Prev: old.obj, Revision: tx.rev,
@@ -160,7 +155,7 @@ func (tx *writeTx) Update(obj store.Object) error {
 }
 
 func (tx *writeTx) Delete(kind, id string) error {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return err
 	}
 	if err := store.ValidateKey(kind, id); err != nil {
@@ -177,47 +172,9 @@ func (tx *writeTx) Delete(kind, id string) error {
 	return nil
 }
 
-// check validates obj for Create and Update.
-func (tx *writeTx) check(obj store.Object) (kind, id string, meta *store.Meta, err error) {
-	if err := tx.usable(); err != nil {
-		return "", "", nil, err
-	}
-	if obj == nil {
-		return "", "", nil, fmt.Errorf("%w: nil object", store.ErrInvalid)
-	}
-	kind, id = obj.Kind(), obj.ObjectID()
-	if err := store.ValidateKey(kind, id); err != nil {
-		return "", "", nil, err
-	}
-	meta = obj.StoreMeta()
-	if meta == nil {
-		return "", "", nil, fmt.Errorf("%w: %s/%s: StoreMeta returned nil", store.ErrInvalid, kind, id)
-	}
-	return kind, id, meta, nil
-}
-
-func (tx *writeTx) usable() error {
-	if tx.finished {
-		return fmt.Errorf("%w: transaction used after its Update returned", store.ErrInvalid)
-	}
-	return nil
-}
-
-func (tx *writeTx) setMeta(m *store.Meta, to store.Meta) {
-	tx.saved = append(tx.saved, savedMeta{meta: m, was: *m})
-	*m = to
-}
-
 func (tx *writeTx) rollback() {
-	restore(tx.saved)
-	tx.saved, tx.work, tx.events = nil, nil, nil
-}
-
-// restore gives objects their Meta back, latest change first.
-func restore(saved []savedMeta) {
-	for i := len(saved) - 1; i >= 0; i-- {
-		*saved[i].meta = saved[i].was
-	}
+	tx.Restore()
+	tx.work, tx.events = nil, nil
 }
 
 // readable returns the tree of kind as this transaction sees it, or nil.

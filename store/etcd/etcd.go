@@ -382,7 +382,7 @@ func (s *Store) update(ctx context.Context, g *Guard, fn func(tx store.Tx) error
 // error when the commit failed on a changed read.
 func (s *Store) attempt(ctx context.Context, tx *writeTx, g *Guard, fn func(tx store.Tx) error) (committed bool, err error) {
 	defer func() {
-		tx.finished = true
+		tx.Finished = true
 		if !committed {
 			tx.rollback()
 		}

@@ -8,6 +8,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stevedore-io/stevedore/store"
+	txnguard "github.com/stevedore-io/stevedore/store/internal/txn"
 )
 
 // maxKeyCompares is how many keys of one kind an Update compares one by
@@ -158,9 +159,9 @@ type writeTx struct {
 	writes  map[string]*write
 	order   []string // keys in the order first written
 	journal []journalOp
-	saved   []savedMeta
-
-	finished bool
+	// Guard keeps the Meta of every object given to Create or Update
+	// before the transaction changed it, to give it back on rollback.
+	txnguard.Guard
 }
 
 type read struct {
@@ -176,11 +177,6 @@ type write struct {
 	ops      int
 }
 
-type savedMeta struct {
-	meta *store.Meta
-	was  store.Meta
-}
-
 func newWriteTx(s *Store, ctx context.Context, b base) *writeTx {
 	return &writeTx{
 		readTx:  readTx{s: s, ctx: ctx, base: b},
@@ -193,7 +189,7 @@ func newWriteTx(s *Store, ctx context.Context, b base) *writeTx {
 }
 
 func (tx *writeTx) Get(kind, id string) (store.Object, error) {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return nil, err
 	}
 	if err := store.ValidateKey(kind, id); err != nil {
@@ -210,7 +206,7 @@ func (tx *writeTx) Get(kind, id string) (store.Object, error) {
 }
 
 func (tx *writeTx) List(kind string) ([]store.Object, error) {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return nil, err
 	}
 	if err := store.ValidateKind(kind); err != nil {
@@ -299,7 +295,7 @@ func (tx *writeTx) read(kind, id, key string) (*read, error) {
 }
 
 func (tx *writeTx) Create(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
@@ -310,13 +306,13 @@ func (tx *writeTx) Create(obj store.Object) error {
 	if cur != nil {
 		return store.AlreadyExistsError(kind, id)
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: tx.prov, ModRevision: tx.prov})
+	tx.SetMeta(meta, store.Meta{CreateRevision: tx.prov, ModRevision: tx.prov})
 	tx.write(store.Created, kind, id, obj)
 	return nil
 }
 
 func (tx *writeTx) Update(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
@@ -335,13 +331,13 @@ func (tx *writeTx) Update(obj store.Object) error {
 	if meta.ModRevision != stored.ModRevision {
 		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.prov})
+	tx.SetMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.prov})
 	tx.write(store.Updated, kind, id, obj)
 	return nil
 }
 
 func (tx *writeTx) Delete(kind, id string) error {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return err
 	}
 	if err := store.ValidateKey(kind, id); err != nil {
@@ -371,50 +367,15 @@ func (tx *writeTx) write(typ store.EventType, kind, id string, obj store.Object)
 	tx.journal = append(tx.journal, journalOp{Type: typ, Kind: kind, ID: id, obj: obj})
 }
 
-func (tx *writeTx) check(obj store.Object) (kind, id string, meta *store.Meta, err error) {
-	if err := tx.usable(); err != nil {
-		return "", "", nil, err
-	}
-	if obj == nil {
-		return "", "", nil, fmt.Errorf("%w: nil object", store.ErrInvalid)
-	}
-	kind, id = obj.Kind(), obj.ObjectID()
-	if err := store.ValidateKey(kind, id); err != nil {
-		return "", "", nil, err
-	}
-	meta = obj.StoreMeta()
-	if meta == nil {
-		return "", "", nil, fmt.Errorf("%w: %s/%s: StoreMeta returned nil", store.ErrInvalid, kind, id)
-	}
-	return kind, id, meta, nil
-}
-
-func (tx *writeTx) usable() error {
-	if tx.finished {
-		return fmt.Errorf("%w: transaction used after its Update returned", store.ErrInvalid)
-	}
-	return nil
-}
-
-func (tx *writeTx) setMeta(m *store.Meta, to store.Meta) {
-	tx.saved = append(tx.saved, savedMeta{meta: m, was: *m})
-	*m = to
-}
-
-func (tx *writeTx) rollback() {
-	for i := len(tx.saved) - 1; i >= 0; i-- {
-		*tx.saved[i].meta = tx.saved[i].was
-	}
-	tx.saved = nil
-}
+func (tx *writeTx) rollback() { tx.Restore() }
 
 func (tx *writeTx) wrote() bool { return len(tx.journal) > 0 }
 
 // settle gives every object written the revision the transaction committed
 // at in place of the provisional one.
 func (tx *writeTx) settle(rev int64) {
-	for _, sm := range tx.saved {
-		m := sm.meta
+	for _, c := range tx.Saved() {
+		m := c.Meta
 		if m.CreateRevision == tx.prov {
 			m.CreateRevision = rev
 		}
