@@ -39,19 +39,8 @@ type fileWrite struct {
 // and copied once, into its history event; the record keeps the bytes
 // within the event rather than a copy of its own.
 func (s *Store) stage(tx *writeTx) (*pending, error) {
-	encoded := make(map[store.Object][]byte, len(tx.events))
-	dataOf := func(obj store.Object, kind, id string) []byte {
-		if data, ok := encoded[obj]; ok {
-			return data
-		}
-		if r, ok := find(tx.base.kinds[kind], id); ok && r.obj == obj {
-			return r.data
-		}
-		return nil
-	}
 	p := &pending{rev: tx.rev, events: tx.events, saved: tx.Saved(), done: make(chan struct{})}
 	p.hist = make([][]byte, len(tx.events))
-	touched := make(map[objectKey]bool, len(tx.events))
 	for i, ev := range tx.events {
 		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
 			// Refused here rather than by bbolt at commit, where it
@@ -59,38 +48,29 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 			return nil, fmt.Errorf("%w: %s/%.64s...: kind or ID longer than %d bytes",
 				store.ErrInvalid, ev.Kind, ev.ID, bbolt.MaxKeySize)
 		}
+		ch := tx.changes[i]
 		var objData, prevData []byte
-		if ev.Object != nil {
+		if ch.rec != nil {
 			var err error
-			if s.scratch, err = s.marshal(s.scratch[:0], ev.Object); err != nil {
+			if s.scratch, err = s.marshal(s.scratch[:0], ch.rec.obj); err != nil {
 				return nil, err
 			}
 			objData = s.scratch
 		}
-		if ev.Prev != nil {
-			if prevData = dataOf(ev.Prev, ev.Kind, ev.ID); prevData == nil {
-				// Every version the store holds was encoded when
-				// it was staged or loaded.
+		if ch.old != nil {
+			// Every version the store holds was encoded when it was
+			// staged or loaded, and one this transaction wrote
+			// earlier, above.
+			if prevData = ch.old.data; prevData == nil {
 				return nil, fmt.Errorf("bolt: %s/%s: previous version not encoded", ev.Kind, ev.ID)
 			}
 		}
-		var objIn []byte
-		p.hist[i], objIn = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
-		if ev.Object != nil {
-			encoded[ev.Object] = objIn
-		}
-		if k := (objectKey{ev.Kind, ev.ID}); !touched[k] {
-			touched[k] = true
-			p.writes = append(p.writes, fileWrite{kind: ev.Kind, id: ev.ID})
+		p.hist[i], objData = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
+		if ch.rec != nil {
+			ch.rec.data = objData
 		}
 	}
-	for i := range p.writes {
-		w := &p.writes[i]
-		if r, ok := find(tx.work[w.kind], w.id); ok {
-			r.data = encoded[r.obj]
-			w.data = r.data
-		}
-	}
+	p.writes = finalWrites(tx)
 
 	p.snap = &snapshot{rev: tx.rev, kinds: make(map[string]*btree.BTreeG[*record], len(tx.base.kinds)+len(tx.work))}
 	for k, t := range tx.base.kinds {
@@ -100,6 +80,28 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 		p.snap.kinds[k] = t
 	}
 	return p, nil
+}
+
+// finalWrites returns the final version of every object tx wrote, in the
+// order first written: the bytes of the last record it put in the object's
+// tree, or nil for one it deleted last.
+func finalWrites(tx *writeTx) []fileWrite {
+	writes := make([]fileWrite, 0, len(tx.events))
+	at := make(map[objectKey]int, len(tx.events))
+	for i, ev := range tx.events {
+		k := objectKey{ev.Kind, ev.ID}
+		j, ok := at[k]
+		if !ok {
+			j = len(writes)
+			at[k] = j
+			writes = append(writes, fileWrite{kind: ev.Kind, id: ev.ID})
+		}
+		writes[j].data = nil
+		if r := tx.changes[i].rec; r != nil {
+			writes[j].data = r.data
+		}
+	}
+	return writes
 }
 
 // committer writes staged transactions to the file in order, as many as

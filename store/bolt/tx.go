@@ -87,11 +87,20 @@ type writeTx struct {
 
 	work   map[string]*btree.BTreeG[*record]
 	events []store.Event
+	// changes holds, for each event, the record it put in its tree (nil
+	// for a delete) and the one it replaced (nil for a create), so that
+	// staging finds the bytes of each without searching the trees.
+	changes []change
+	// probe is the search key of lookup, kept here so that the writer's
+	// searches allocate nothing.
+	probe record
 	// Guard keeps the Meta of every object given to Create or Update
 	// before the transaction changed it, to give it back on rollback or
 	// when the commit fails.
 	txn.Guard
 }
+
+type change struct{ rec, old *record }
 
 func newWriteTx(base *snapshot) *writeTx {
 	return &writeTx{base: base, rev: base.rev + 1}
@@ -103,10 +112,20 @@ func (tx *writeTx) Get(kind, id string) (store.Object, error) {
 	if err := store.ValidateKey(kind, id); err != nil {
 		return nil, err
 	}
-	if r, ok := find(tx.readable(kind), id); ok {
+	if r, ok := tx.lookup(kind, id); ok {
 		return r.obj, nil
 	}
 	return nil, store.NotFoundError(kind, id)
+}
+
+// lookup finds kind/id as this transaction sees it.
+func (tx *writeTx) lookup(kind, id string) (*record, bool) {
+	t := tx.readable(kind)
+	if t == nil {
+		return nil, false
+	}
+	tx.probe.id = id
+	return t.Get(&tx.probe)
 }
 
 func (tx *writeTx) List(kind string) ([]store.Object, error) {
@@ -118,11 +137,13 @@ func (tx *writeTx) Create(obj store.Object) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := find(tx.readable(kind), id); ok {
+	if _, ok := tx.lookup(kind, id); ok {
 		return store.AlreadyExistsError(kind, id)
 	}
 	tx.SetMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
-	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
+	r := &record{id: id, obj: obj}
+	tx.writable(kind).ReplaceOrInsert(r)
+	tx.changes = append(tx.changes, change{rec: r})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Created, Kind: kind, ID: id, Object: obj, Revision: tx.rev,
 	})
@@ -134,7 +155,7 @@ func (tx *writeTx) Update(obj store.Object) error {
 	if err != nil {
 		return err
 	}
-	old, ok := find(tx.readable(kind), id)
+	old, ok := tx.lookup(kind, id)
 	if !ok {
 		return store.NotFoundError(kind, id)
 	}
@@ -147,7 +168,9 @@ func (tx *writeTx) Update(obj store.Object) error {
 		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
 	}
 	tx.SetMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
-	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
+	r := &record{id: id, obj: obj}
+	tx.writable(kind).ReplaceOrInsert(r)
+	tx.changes = append(tx.changes, change{rec: r, old: old})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Updated, Kind: kind, ID: id, Object: obj, Prev: old.obj, Revision: tx.rev,
 	})
@@ -161,11 +184,12 @@ func (tx *writeTx) Delete(kind, id string) error {
 	if err := store.ValidateKey(kind, id); err != nil {
 		return err
 	}
-	old, ok := find(tx.readable(kind), id)
+	old, ok := tx.lookup(kind, id)
 	if !ok {
 		return store.NotFoundError(kind, id)
 	}
 	tx.writable(kind).Delete(old)
+	tx.changes = append(tx.changes, change{old: old})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Deleted, Kind: kind, ID: id, Prev: old.obj, Revision: tx.rev,
 	})
@@ -174,7 +198,7 @@ func (tx *writeTx) Delete(kind, id string) error {
 
 func (tx *writeTx) rollback() {
 	tx.Restore()
-	tx.work, tx.events = nil, nil
+	tx.work, tx.events, tx.changes = nil, nil, nil
 }
 
 // readable returns the tree of kind as this transaction sees it, or nil.
