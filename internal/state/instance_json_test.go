@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"encoding"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
 )
 
 var _ store.JSONAppender = (*state.Instance)(nil)
@@ -111,7 +113,18 @@ func fill(v reflect.Value, depth int) {
 	}
 	switch v.Kind() {
 	case reflect.String:
-		v.SetString("a\"b<c>&\u2028\x01é")
+		// A type that checks its text when marshalled gets the first
+		// of these it accepts.
+		for _, s := range []string{"a\"b<c>&\u2028\x01é", "bridge", ""} {
+			v.SetString(s)
+			m, ok := v.Interface().(encoding.TextMarshaler)
+			if !ok {
+				break
+			}
+			if _, err := m.MarshalText(); err == nil {
+				break
+			}
+		}
 	case reflect.Bool:
 		v.SetBool(true)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -147,4 +160,90 @@ func fill(v reflect.Value, depth int) {
 			}
 		}
 	}
+}
+
+var _ store.JSONAppender = (*state.Task)(nil)
+
+// TestTaskJSON checks that Task.AppendJSON writes what json.Marshal writes,
+// but for the order of map keys: for a task as the launcher makes it, one
+// with every field set (a field added to the type, set here by fill, and
+// not written by AppendJSON fails it), and one without its embedded task.
+func TestTaskJSON(t *testing.T) {
+	t.Parallel()
+	var realistic *state.Task
+	for _, obj := range samples(t) {
+		if tk, ok := obj.(*state.Task); ok {
+			realistic = tk
+		}
+	}
+	require.NotNil(t, realistic)
+	full := new(state.Task)
+	fill(reflect.ValueOf(full).Elem(), 0)
+	require.NotNil(t, full.Task)
+	tests := []struct {
+		name string
+		task *state.Task
+	}{
+		{"Realistic", realistic},
+		{"EveryFieldSet", full},
+		{"NoEmbeddedTask", &state.Task{ServiceName: "web", Meta: store.Meta{CreateRevision: 1, ModRevision: 2}}},
+		{"Empty", &state.Task{Task: new(task.Task)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			want, err := json.Marshal(tt.task)
+			require.NoError(t, err)
+			got, err := tt.task.AppendJSON([]byte("x"))
+			require.NoError(t, err)
+			assert.Equal(t, "x", string(got[:1]), "appended to what was there")
+			sameTaskJSON(t, want, got[1:])
+		})
+	}
+}
+
+// TestTaskJSONProperty compares Task.AppendJSON with json.Marshal on tasks
+// with any strings, statuses, times and flags.
+func TestTaskJSONProperty(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		str := rapid.String()
+		at := func(label string) time.Time {
+			if rapid.Bool().Draw(t, label+"-zero") {
+				return time.Time{}
+			}
+			return time.Unix(rapid.Int64Range(0, 1<<34).Draw(t, label), rapid.Int64Range(0, 999_999_999).Draw(t, label+"-ns"))
+		}
+		tk := &state.Task{
+			Meta: store.Meta{CreateRevision: rapid.Int64().Draw(t, "create"), ModRevision: rapid.Int64().Draw(t, "mod")},
+			Task: &task.Task{
+				TaskARN: str.Draw(t, "arn"), ClusterARN: str.Draw(t, "cluster"), Group: str.Draw(t, "group"),
+				Version: rapid.Int64().Draw(t, "version"), LastStatus: task.Status(str.Draw(t, "last")),
+				StoppedReason: str.Draw(t, "reason"), CPU: task.CPU(str.Draw(t, "cpu")),
+				CreatedAt: at("created"), StartedAt: at("started"), StoppedAt: at("stopped"),
+				SecurityGroups: rapid.SliceOf(str).Draw(t, "groups"),
+			},
+			ServiceName: str.Draw(t, "service"), Released: rapid.Bool().Draw(t, "released"),
+			TargetHealth: state.TargetHealth(rapid.IntRange(0, 2).Draw(t, "target")),
+		}
+		want, err := json.Marshal(tk)
+		require.NoError(t, err)
+		got, err := tk.AppendJSON(nil)
+		require.NoError(t, err)
+		sameTaskJSON(t, want, got)
+	})
+}
+
+// sameTaskJSON checks that got is valid JSON with the same members and
+// values as want, and decodes into the same Task.
+func sameTaskJSON(t require.TestingT, want, got []byte) {
+	require.True(t, json.Valid(got), "%s", got)
+	var w, g any
+	require.NoError(t, json.Unmarshal(want, &w))
+	require.NoError(t, json.Unmarshal(got, &g))
+	require.Equal(t, w, g)
+	wt, gt := &state.Task{Task: new(task.Task)}, &state.Task{Task: new(task.Task)}
+	require.NoError(t, json.Unmarshal(want, wt))
+	require.NoError(t, json.Unmarshal(got, gt))
+	require.Equal(t, wt, gt)
 }
