@@ -2,10 +2,12 @@ package etcd
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -205,6 +207,10 @@ type Store struct {
 	// Views and Updates read a snapshot at least as recent.
 	seen atomic.Int64
 
+	// name and marks make the marks of commits (see revisionValue).
+	name  string
+	marks atomic.Uint64
+
 	// compacted is the revision this store last compacted etcd to.
 	compacted atomic.Int64
 
@@ -296,6 +302,7 @@ func newStore(client *clientv3.Client, own bool, o options) (*Store, error) {
 		log:       o.logger,
 		decoded:   newDecoded(o.cacheSize),
 		closed:    make(chan struct{}),
+		name:      rand.Text()[:12],
 	}
 	s.cond = sync.NewCond(&s.mu)
 	s.mirror = newMirror(s)
@@ -304,6 +311,11 @@ func newStore(client *clientv3.Client, own bool, o options) (*Store, error) {
 	s.latest.ctx = ctx
 	go s.mirror.run(ctx)
 	return s, nil
+}
+
+// newMark returns a mark no other commit has.
+func (s *Store) newMark() string {
+	return s.name + "." + strconv.FormatUint(s.marks.Add(1), 36)
 }
 
 // Client returns the etcd client the store uses.

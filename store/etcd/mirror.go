@@ -54,6 +54,9 @@ type mirror struct {
 	err    error         // why the mirror cannot follow etcd now; readers fail with it
 	gen    *generation   // the history watchers read
 	done   chan struct{} // closed when run returns
+
+	marksMu sync.Mutex
+	marks   map[string]int64 // commits in doubt, by mark: the revision they applied at, or 0
 }
 
 // generation is the history of one unbroken run of the mirror's etcd
@@ -126,7 +129,7 @@ func (s *snapshot) list(kind string) []store.Object {
 }
 
 func newMirror(s *Store) *mirror {
-	return &mirror{s: s, done: make(chan struct{})}
+	return &mirror{s: s, done: make(chan struct{}), marks: map[string]int64{}}
 }
 
 // at returns a snapshot at revision rev or later, waiting for the mirror to
@@ -409,10 +412,13 @@ func (m *mirror) apply(evs []*clientv3.Event) error {
 		rev := evs[i].Kv.ModRevision
 		j := i
 		for j < len(evs) && evs[j].Kv.ModRevision == rev {
-			if string(evs[j].Kv.Key) == m.s.keys.revision {
+			if kv := evs[j].Kv; string(kv.Key) == m.s.keys.revision {
 				next.rev = rev
 				if next.first == 0 {
-					next.first = evs[j].Kv.CreateRevision
+					next.first = kv.CreateRevision
+				}
+				if mark, _ := splitRevisionValue(kv.Value); mark != "" {
+					m.marked(mark, rev)
 				}
 			}
 			j++
@@ -460,4 +466,31 @@ func (m *mirror) apply(evs []*clientv3.Event) error {
 	}
 	gen.hist.Wake()
 	return nil
+}
+
+// expect asks the mirror to note the revision at which the commit with
+// mark applies, if it does.
+func (m *mirror) expect(mark string) {
+	m.marksMu.Lock()
+	defer m.marksMu.Unlock()
+	m.marks[mark] = 0
+}
+
+// forget ends what expect began. It returns the revision the commit with
+// mark applied at, or 0 if the mirror has not seen it.
+func (m *mirror) forget(mark string) int64 {
+	m.marksMu.Lock()
+	defer m.marksMu.Unlock()
+	rev := m.marks[mark]
+	delete(m.marks, mark)
+	return rev
+}
+
+// marked notes that the commit with mark applied at rev.
+func (m *mirror) marked(mark string, rev int64) {
+	m.marksMu.Lock()
+	defer m.marksMu.Unlock()
+	if _, ok := m.marks[mark]; ok {
+		m.marks[mark] = rev
+	}
 }

@@ -2,12 +2,17 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/stevedore-io/stevedore/store"
 )
@@ -461,9 +466,26 @@ func (tx *writeTx) commit(ctx context.Context, g *Guard) (rev, behind int64, err
 	if err != nil {
 		return 0, 0, err
 	}
-	ops = append(ops, clientv3.OpPut(s.keys.revision, string(journal)))
+	mark := s.newMark()
+	ops = append(ops, clientv3.OpPut(s.keys.revision, revisionValue(mark, journal)))
+	s.mirror.expect(mark)
+	defer s.mirror.forget(mark)
 
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
+	if err != nil && resendable(ctx, err) && len(ops) > len(kindOrder)+1 {
+		resp, err = tx.resend(ctx, cmps, ops, orElse, err)
+		if err == nil && !resp.Succeeded {
+			// The comparisons fail now, and will ever after
+			// (revisions only grow): the first commit either applied
+			// already, and the mirror saw its mark, or it never will.
+			if _, err := s.mirror.at(ctx, storeRevision(resp.Responses[0])); err != nil {
+				return 0, 0, err
+			}
+			if rev := s.mirror.forget(mark); rev != 0 {
+				return rev, 0, nil
+			}
+		}
+	}
 	if err != nil {
 		return 0, 0, s.rpcError(ctx, "commit", err)
 	}
@@ -480,4 +502,47 @@ func (tx *writeTx) commit(ctx context.Context, g *Guard) (rev, behind int64, err
 		}
 	}
 	return 0, storeRevision(resp.Responses[0]), nil
+}
+
+// maxResends bounds how often commit sends a transaction again after an
+// error that leaves it unknown whether etcd applied it.
+const maxResends = 20
+
+// resendable says whether a commit that failed with err may be sent
+// again: etcd's leader failed or changed, or no member answered.
+func resendable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	for _, e := range []error{rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrNoLeader,
+		rpctypes.ErrLeaderChanged, rpctypes.ErrTimeoutDueToConnectionLost} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return status.Code(err) == codes.Unavailable
+}
+
+// resend sends a commit again after it failed with first, an error that
+// leaves it unknown whether etcd applied it (its leader failed, say). Doing
+// so is safe: the transaction writes keys it compares (an object it read,
+// or the guard of its kind), so at most one of the two sends can apply.
+func (tx *writeTx) resend(ctx context.Context, cmps []clientv3.Cmp, ops, orElse []clientv3.Op, first error) (*clientv3.TxnResponse, error) {
+	s := tx.s
+	err := first
+	for range maxResends {
+		s.log.Debug("etcd store: etcd failed a commit; sending it again", "error", err)
+		select {
+		case <-time.After(rewatchDelay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.closed:
+			return nil, store.ErrClosed
+		}
+		resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
+		if err == nil || !resendable(ctx, err) {
+			return resp, err
+		}
+	}
+	return nil, err
 }

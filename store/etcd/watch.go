@@ -349,7 +349,7 @@ func (s *Store) revisionEvents(rev int64, evs []*clientv3.Event, prevOf prevFunc
 	for _, ev := range evs {
 		key := string(ev.Kv.Key)
 		if key == s.keys.revision {
-			journalData = ev.Kv.Value
+			_, journalData = splitRevisionValue(ev.Kv.Value)
 			continue
 		}
 		byKey[key] = ev
