@@ -109,9 +109,10 @@ func WithCompaction(keep int64) Option {
 	}
 }
 
-// WithCacheSize sets how many decoded objects the store keeps to hand out
-// again while their version is current (DefaultCacheSize without it; 0
-// keeps none and decodes every read).
+// WithCacheSize sets how many objects written by the store's own commits
+// it keeps until its copy of the store takes them in without decoding them
+// (DefaultCacheSize without it; 0 keeps none, and the copy decodes every
+// version). Reads always share the copy's objects, whatever the size.
 func WithCacheSize(n int) Option {
 	return func(o *options) error {
 		if n < 0 {
@@ -500,6 +501,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.stop()
 	<-s.mirror.done
+	s.latest.close()
 	s.watchers.Wait()
 	if s.ownClient {
 		if err := s.client.Close(); err != nil && !errors.Is(err, context.Canceled) {

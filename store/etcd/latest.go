@@ -20,6 +20,8 @@ type latest struct {
 	mu      sync.Mutex
 	running *revRead // sent, not answered yet
 	queued  *revRead // to send when running is answered
+	closed  bool
+	sending sync.WaitGroup
 }
 
 // revRead is one read of the revision key.
@@ -35,10 +37,14 @@ func (l *latest) get(ctx context.Context, s *Store) (int64, error) {
 	l.mu.Lock()
 	r := l.queued
 	switch {
+	case l.closed:
+		l.mu.Unlock()
+		return 0, store.ErrClosed
 	case r != nil:
 	case l.running == nil:
 		r = &revRead{done: make(chan struct{})}
 		l.running = r
+		l.sending.Add(1)
 		go l.send(s, r)
 	default:
 		r = &revRead{done: make(chan struct{})}
@@ -57,6 +63,7 @@ func (l *latest) get(ctx context.Context, s *Store) (int64, error) {
 
 // send reads the revision key for r, then sends the queued read if any.
 func (l *latest) send(s *Store, r *revRead) {
+	defer l.sending.Done()
 	for r != nil {
 		resp, err := s.client.Get(l.ctx, s.keys.revision, clientv3.WithKeysOnly())
 		if err != nil {
@@ -70,4 +77,13 @@ func (l *latest) send(s *Store, r *revRead) {
 		l.running = r
 		l.mu.Unlock()
 	}
+}
+
+// close waits for the read on its way, which the end of the store's
+// context cuts short.
+func (l *latest) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.sending.Wait()
 }

@@ -63,18 +63,13 @@ func (s *Store) decode(kind string, data []byte, modRev int64) (store.Object, er
 	return obj, nil
 }
 
-// decodeKey decodes the version of key at modRev, or returns it from the
-// cache of decoded objects.
+// decodeKey decodes the version of key at modRev, or takes the object this
+// store committed as that version.
 func (s *Store) decodeKey(key, kind string, data []byte, modRev int64) (store.Object, error) {
-	if obj := s.decoded.get(key, modRev); obj != nil {
+	if obj := s.decoded.take(key, modRev); obj != nil {
 		return obj, nil
 	}
-	obj, err := s.decode(kind, data, modRev)
-	if err != nil {
-		return nil, err
-	}
-	s.decoded.put(key, modRev, obj)
-	return obj, nil
+	return s.decode(kind, data, modRev)
 }
 
 // encode encodes obj as written by a transaction whose provisional
@@ -360,6 +355,9 @@ func (tx *writeTx) settle(rev int64) {
 // of decoded objects: they belong to the store now, and their Meta is
 // what decoding them would give.
 func (tx *writeTx) remember(rev int64) {
+	if snap := tx.s.mirror.snap.Load(); snap != nil && snap.rev >= rev {
+		return // the copy decoded them already
+	}
 	for key, w := range tx.writes {
 		if w.obj != nil {
 			tx.s.decoded.put(key, rev, w.obj)
