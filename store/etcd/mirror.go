@@ -164,10 +164,10 @@ func (m *mirror) at(ctx context.Context, rev int64) (*snapshot, error) {
 	}
 }
 
-// current returns the generation watchers read and the snapshot it starts
-// from or a later one, once the mirror has read etcd.
-func (m *mirror) current(ctx context.Context) (*generation, *snapshot, error) {
-	snap, err := m.at(ctx, 0)
+// current returns the generation watchers read and a snapshot at rev or
+// later, which the generation's history reaches.
+func (m *mirror) current(ctx context.Context, rev int64) (*generation, *snapshot, error) {
+	snap, err := m.at(ctx, rev)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -374,9 +374,8 @@ func (m *mirror) follow(ctx context.Context, next int64) error {
 }
 
 // apply turns one watch response into store events, applies them to new
-// copies of the trees they touch, publishes the next snapshot and then
-// appends the events to the history: a watcher never delivers an event
-// that a View started after it would not see.
+// copies of the trees they touch, appends the events to the history and
+// publishes the next snapshot.
 func (m *mirror) apply(evs []*clientv3.Event) error {
 	base := m.snap.Load()
 	next := &snapshot{rev: base.rev, first: base.first}
@@ -456,14 +455,18 @@ func (m *mirror) apply(evs []*clientv3.Event) error {
 		}
 		m.trees[kind] = t
 	}
+	// The history first: a snapshot at a revision promises its
+	// transactions to watches started after it (see Store.Watch).
 	m.mu.Lock()
-	m.snap.Store(next)
-	m.wake()
 	gen := m.gen
 	m.mu.Unlock()
 	for _, t := range txns {
 		gen.hist.Append(t.Rev, t.Events, 0)
 	}
+	m.mu.Lock()
+	m.snap.Store(next)
+	m.wake()
+	m.mu.Unlock()
 	gen.hist.Wake()
 	return nil
 }

@@ -41,7 +41,10 @@ func (s *Store) Watch(ctx context.Context, from int64, opts ...store.WatchOption
 	if s.isClosing() {
 		return nil, store.ErrClosed
 	}
-	gen, snap, err := s.mirror.current(ctx)
+	// The history holds this store's own commits before the watch
+	// starts: a transaction it committed before is never counted as
+	// the watcher falling behind.
+	gen, snap, err := s.mirror.current(ctx, s.seen.Load())
 	switch {
 	case err != nil && !permanent(err):
 		return nil, err
