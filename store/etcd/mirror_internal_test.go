@@ -113,3 +113,22 @@ func revision(t *testing.T, s store.Store) int64 {
 	require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error { rev = tx.Revision(); return nil }))
 	return rev
 }
+
+// TestRevisionValue checks the value of the revision key: a mark, then
+// the journal if any; a value without a mark, as stores wrote before marks,
+// is a journal alone.
+func TestRevisionValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value, mark, journal string
+	}{
+		{revisionValue("abc.1", nil), "abc.1", ""},
+		{revisionValue("abc.2", []byte(`{"ops":[]}`)), "abc.2", `{"ops":[]}`},
+		{`{"ops":[]}`, "", `{"ops":[]}`},
+		{"", "", ""},
+	} {
+		mark, journal := splitRevisionValue([]byte(tc.value))
+		assert.Equal(t, tc.mark, mark, "value %q", tc.value)
+		assert.Equal(t, tc.journal, string(journal), "value %q", tc.value)
+	}
+}
