@@ -37,9 +37,9 @@
 // one etcd revision, and then follows one etcd watch of the prefix. Each
 // event is decoded once and applied to copy-on-write trees, one per kind,
 // published as immutable snapshots; the same events feed every watcher of
-// the store (see Watches). Reads cost no request to etcd and no decoding,
-// and the objects read are shared between readers, as with the other
-// stores: treat them as read-only.
+// the store (see Watches). Get and List cost no request to etcd and no
+// decoding, and the objects read are shared between readers, as with the
+// other stores: treat them as read-only.
 //
 // Consistency, exactly:
 //
@@ -51,14 +51,15 @@
 //     start while one is on its way share) and waits until the copy has
 //     it. A View therefore sees every transaction committed before it
 //     began, by any replica, as etcd's own reads would;
-//   - an Update's function reads a snapshot at least as recent as
-//     everything this Store committed or read before the Update began
-//     (read-your-writes within the process), waiting for the copy to get
-//     there, bounded by the context. It may be behind other replicas'
-//     latest writes: the commit then fails and the function runs again
-//     once the copy caught up (see Updates), so that no write is based on
-//     a stale read, and an Update whose function wrote nothing, or
-//     returned an error, checks its reads the same way before returning.
+//   - an Update's function reads a snapshot at least as recent as every
+//     revision this Store committed or read in a View before the Update
+//     began (read-your-writes within the process), waiting for the copy
+//     to get there, bounded by the context. It may be behind other
+//     replicas' latest writes: the commit then fails and the function runs
+//     again once the copy caught up (see Updates), so that no write is
+//     based on a stale read, and an Update whose function wrote nothing,
+//     or returned an error, checks its reads the same way before
+//     returning.
 //
 // Waiting for the copy is bounded by the context; while etcd cannot be
 // reached, reads wait for it like any request would.
