@@ -129,6 +129,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	defer d.abandon()
+	defer d.log.Close()
 	if err := d.setUp(ctx); err != nil {
 		return rep, fmt.Errorf("%w: set-up: %w", ErrFailed, err)
 	}
@@ -189,6 +190,8 @@ type driver struct {
 	dirs  runDirs
 	names hostNames
 	clean bool // the clean-up ran to its end
+	logMu sync.Mutex
+	log   *os.File // driver.log
 
 	// The intended state, as the trials change it.
 	webDef, bgDef string // task definition ARNs the services must run
@@ -234,7 +237,8 @@ func newDriver(cfg Config) (*driver, error) {
 	if err := os.MkdirAll(dirs.state, 0o700); err != nil {
 		return nil, err
 	}
-	if err := writeImage(dirs.image); err != nil {
+	err := writeImage(dirs.image)
+	if err != nil {
 		return nil, err
 	}
 	names := newHostNames()
@@ -251,6 +255,9 @@ func newDriver(cfg Config) (*driver, error) {
 		},
 	}
 	d := &driver{cfg: cfg, srv: srv, cp: single{srv: srv}, dirs: dirs, names: names}
+	if d.log, err = os.Create(filepath.Join(cfg.WorkDir, "driver.log")); err != nil {
+		return nil, err
+	}
 	d.obs = newObserver(clusterName, d.client)
 	return d, nil
 }
@@ -266,6 +273,17 @@ func writeImage(path string) error {
 		return fmt.Errorf("image: %w", err)
 	}
 	return f.Close()
+}
+
+// logf writes a line to the driver's log (driver.log in WorkDir): what it
+// did and waited for, beside the server's log.
+func (d *driver) logf(format string, args ...any) {
+	d.logMu.Lock()
+	defer d.logMu.Unlock()
+	if d.log == nil {
+		return
+	}
+	fmt.Fprintf(d.log, "%s %s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
 }
 
 // client is the control plane's client now (nil while none serves).

@@ -32,8 +32,13 @@ const hostSettle = 10 * time.Second
 func (d *driver) converge(ctx context.Context, allowStandalone bool) (time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(d.cfg.ConvergeTimeout)
+	var said string
 	for {
 		err := d.converged(ctx, allowStandalone)
+		if err != nil && err.Error() != said {
+			said = err.Error()
+			d.logf("waiting: %v", err)
+		}
 		switch {
 		case err == nil:
 			return time.Since(start), nil
@@ -74,7 +79,9 @@ func (d *driver) converged(ctx context.Context, allowStandalone bool) error {
 		count int
 		def   string
 	}{webService: {d.webDesired, d.webDef}, bgService: {bgCount, d.bgDef}}
-	out, err := c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterName), Services: []string{webService, bgService}})
+	out, err := idempotent(ctx, func() (*ecs.DescribeServicesOutput, error) {
+		return c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterName), Services: []string{webService, bgService}})
+	})
 	if err != nil {
 		return err
 	}
@@ -300,7 +307,7 @@ func (d *driver) cleanUp(ctx context.Context) error {
 	}
 	c := d.client()
 	for _, s := range []string{webService, bgService} {
-		if _, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(s), DesiredCount: aws.Int32(0)}); err != nil {
+		if _, err := d.updateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(s), DesiredCount: aws.Int32(0)}); err != nil {
 			return fmt.Errorf("UpdateService %s: %w", s, err)
 		}
 	}

@@ -162,7 +162,7 @@ func listTasks(ctx context.Context, c *ecs.Client, cluster string, desired types
 		if pages > 100 {
 			return nil, fmt.Errorf("ListTasks: more than 100 pages")
 		}
-		out, err := p.NextPage(ctx)
+		out, err := idempotent(ctx, func() (*ecs.ListTasksOutput, error) { return p.NextPage(ctx) })
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +181,9 @@ func listTasks(ctx context.Context, c *ecs.Client, cluster string, desired types
 func describeTasks(ctx context.Context, c *ecs.Client, cluster string, arns []string) ([]types.Task, error) {
 	var tasks []types.Task
 	for chunk := range slices.Chunk(arns, 100) {
-		out, err := c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: chunk})
+		out, err := idempotent(ctx, func() (*ecs.DescribeTasksOutput, error) {
+			return c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: chunk})
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -193,4 +195,25 @@ func describeTasks(ctx context.Context, c *ecs.Client, cluster string, arns []st
 // taskID is the last part of a task ARN.
 func taskID(arn string) string {
 	return arn[strings.LastIndexByte(arn, '/')+1:]
+}
+
+// attempts is how many times idempotent tries a call.
+const attempts = 3
+
+// idempotent makes a call that may be repeated (a read, or an update to a
+// given value) again after a failure, a few times: now and then a
+// response of the server is cut short ("use of closed network connection"
+// while its body is read).
+func idempotent[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	var out T
+	var err error
+	for range attempts {
+		if out, err = call(); err == nil || ctx.Err() != nil {
+			return out, err
+		}
+		if werr := wait(ctx, 50*time.Millisecond); werr != nil {
+			return out, err
+		}
+	}
+	return out, err
 }

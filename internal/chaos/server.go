@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,9 @@ type controlPlane interface {
 // startTimeout bounds a server's start, images imported and the host
 // registered.
 const startTimeout = 2 * time.Minute
+
+// requestTimeout bounds one request of the driver.
+const requestTimeout = 20 * time.Second
 
 // stopTimeout bounds a graceful stop; SIGKILL follows.
 const stopTimeout = 30 * time.Second
@@ -113,6 +117,9 @@ func (s *server) start(ctx context.Context) error {
 		c := ecs.New(ecs.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
 			Credentials: credentials.NewStaticCredentialsProvider(s.keyID, s.secret, ""),
+			// A connection per request: the driver's reads run across
+			// crashes, and none may find a connection of a dead server.
+			HTTPClient: &http.Client{Timeout: requestTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
 		})
 		s.mu.Lock()
 		s.ecs = c

@@ -38,10 +38,10 @@ var kinds = []kind{
 // Upper bounds of the random moment of the crash after a change: about
 // the time the change takes, so that crashes fall all along it.
 const (
-	rollingCrashWithin   = 4 * time.Second
-	blueGreenCrashWithin = 8 * time.Second
-	burstCrashWithin     = 1500 * time.Millisecond
-	scaleCrashWithin     = 3 * time.Second
+	rollingCrashWithin   = 8 * time.Second
+	blueGreenCrashWithin = 9 * time.Second
+	burstCrashWithin     = time.Second
+	scaleCrashWithin     = 6 * time.Second
 )
 
 // script is the tasks' command: a TCP server on appPort for the target
@@ -95,13 +95,35 @@ func (d *driver) crashAfter(ctx context.Context, delay time.Duration) error {
 		return ctx.Err()
 	case <-timer.C:
 	}
-	if _, err := d.cp.crash(); err != nil {
+	d.logf("before the crash: %s", d.moment(ctx))
+	what, err := d.cp.crash()
+	if err != nil {
 		return fmt.Errorf("crash: %w", err)
 	}
+	d.logf("SIGKILL %s after %v", what, delay)
 	if err := d.cp.recover(ctx); err != nil {
 		return fmt.Errorf("restart: %w", err)
 	}
+	d.logf("restarted %s", what)
 	return nil
+}
+
+// moment describes the services as the crash comes: their deployments
+// and tasks running, for the driver's log.
+func (d *driver) moment(ctx context.Context) string {
+	out, err := d.client().DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterName), Services: []string{webService, bgService}})
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, s := range out.Services {
+		var deps []string
+		for _, dep := range s.Deployments {
+			deps = append(deps, fmt.Sprintf("%s %s %d/%d", aws.ToString(dep.Status), dep.RolloutState, dep.RunningCount, dep.DesiredCount))
+		}
+		parts = append(parts, fmt.Sprintf("%s running %d of %d [%s]", aws.ToString(s.ServiceName), s.RunningCount, s.DesiredCount, strings.Join(deps, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // randomDelay draws a moment in [0, within).
@@ -117,7 +139,7 @@ func (d *driver) rolling(ctx context.Context, rng *mrand.Rand) (string, error) {
 		return "-", err
 	}
 	what := fmt.Sprintf("%s:%d->%d, SIGKILL after %v", webService, d.webRev, rev, delay.Round(time.Millisecond))
-	if _, err := d.client().UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(webService), TaskDefinition: aws.String(arn)}); err != nil {
+	if _, err := d.updateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(webService), TaskDefinition: aws.String(arn)}); err != nil {
 		return what, fmt.Errorf("UpdateService: %w", err)
 	}
 	d.webDef, d.webRev = arn, rev
@@ -132,7 +154,7 @@ func (d *driver) blueGreen(ctx context.Context, rng *mrand.Rand) (string, error)
 		return "-", err
 	}
 	what := fmt.Sprintf("%s:%d->%d (LINEAR 50%%), SIGKILL after %v", bgService, d.bgRev, rev, delay.Round(time.Millisecond))
-	if _, err := d.client().UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(bgService), TaskDefinition: aws.String(arn)}); err != nil {
+	if _, err := d.updateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(bgService), TaskDefinition: aws.String(arn)}); err != nil {
 		return what, fmt.Errorf("UpdateService: %w", err)
 	}
 	d.bgDef, d.bgRev = arn, rev
@@ -151,7 +173,7 @@ func (d *driver) scale(ctx context.Context, rng *mrand.Rand) (string, error) {
 	}
 	what := fmt.Sprintf("%s %d->%d->%d, SIGKILL during %s after %v", webService, webCount, out, webCount, phase, delay.Round(time.Millisecond))
 	for _, n := range []int{out, webCount} {
-		if _, err := d.client().UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(webService), DesiredCount: aws.Int32(int32(n))}); err != nil {
+		if _, err := d.updateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(webService), DesiredCount: aws.Int32(int32(n))}); err != nil {
 			return what, fmt.Errorf("UpdateService: %w", err)
 		}
 		d.webDesired = n
@@ -237,7 +259,8 @@ func (d *driver) burst(ctx context.Context, rng *mrand.Rand) (string, error) {
 	if _, err := d.converge(ctx, true); err != nil {
 		return what, err
 	}
-	tasks, err := describeTasks(ctx, d.client(), clusterName, slices.Concat(o.started, o.stopped))
+	burst := slices.Compact(slices.Sorted(slices.Values(slices.Concat(o.started, o.stopped))))
+	tasks, err := describeTasks(ctx, d.client(), clusterName, burst)
 	if err != nil {
 		return what, err
 	}
@@ -254,24 +277,13 @@ func (d *driver) burst(ctx context.Context, rng *mrand.Rand) (string, error) {
 			lost++
 		}
 	}
-	if len(tasks) != len(o.started)+len(o.stopped)-countIn(o.stopped, o.started) {
-		return what, fmt.Errorf("described %d of the burst's %d tasks", len(tasks), len(o.started)+len(o.stopped))
+	if len(tasks) != len(burst) {
+		return what, fmt.Errorf("described %d of the burst's %d tasks", len(tasks), len(burst))
 	}
 	if lost > 0 {
 		what += fmt.Sprintf(", %d started task(s) STOPPED by the restart", lost)
 	}
 	return what, d.stopStandalone(ctx)
-}
-
-// countIn counts the elements of a that are in b.
-func countIn(a, b []string) int {
-	n := 0
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			n++
-		}
-	}
-	return n
 }
 
 // stopStandalone stops every standalone task still running.
@@ -304,7 +316,13 @@ func (d *driver) registerApp(ctx context.Context, family string, rev int) (arn s
 			Name: aws.String(containerName), Image: aws.String(imageRef), Essential: aws.Bool(true),
 			Memory: aws.Int32(32), Cpu: 32, Command: []string{"sh", "-c", script}, StopTimeout: aws.Int32(5),
 			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(appPort), Protocol: types.TransportProtocolTcp}},
-			Environment:  []types.KeyValuePair{{Name: aws.String("REVISION"), Value: aws.String(strconv.Itoa(rev))}},
+			// Checked, so that a task counts as healthy once it answers,
+			// not 40 s after it started (service.UncheckedSettleTime).
+			HealthCheck: &types.HealthCheck{
+				Command:  []string{"TCP", strconv.Itoa(appPort)},
+				Interval: aws.Int32(5), Timeout: aws.Int32(2), Retries: aws.Int32(2), StartPeriod: aws.Int32(0),
+			},
+			Environment: []types.KeyValuePair{{Name: aws.String("REVISION"), Value: aws.String(strconv.Itoa(rev))}},
 		}},
 	})
 	if err != nil {
@@ -362,3 +380,8 @@ func (d *driver) setUp(ctx context.Context) error {
 
 // errNotYet is what converge waits out.
 var errNotYet = errors.New("not yet")
+
+// updateService updates a service, again when the call failed.
+func (d *driver) updateService(ctx context.Context, in *ecs.UpdateServiceInput) (*ecs.UpdateServiceOutput, error) {
+	return idempotent(ctx, func() (*ecs.UpdateServiceOutput, error) { return d.client().UpdateService(ctx, in) })
+}
