@@ -38,10 +38,11 @@ var kinds = []kind{
 // Upper bounds of the random moment of the crash after a change: about
 // the time the change takes, so that crashes fall all along it.
 const (
-	rollingCrashWithin   = 8 * time.Second
-	blueGreenCrashWithin = 9 * time.Second
+	rollingCrashWithin   = 5500 * time.Millisecond
+	blueGreenCrashWithin = 6 * time.Second
 	burstCrashWithin     = time.Second
-	scaleCrashWithin     = 6 * time.Second
+	scaleOutCrashWithin  = 5 * time.Second
+	scaleInCrashWithin   = 1500 * time.Millisecond
 )
 
 // script is the tasks' command: a TCP server on appPort for the target
@@ -86,44 +87,51 @@ func (d *driver) trial(ctx context.Context, k kind, rng *mrand.Rand) (string, er
 	return fmt.Sprintf("%s; converged %.1fs after the restart, %d containers live, %d task histories consistent", what, took.Seconds(), after.containers(), seen), nil
 }
 
-// crashAfter kills the control plane after delay and starts it again.
-func (d *driver) crashAfter(ctx context.Context, delay time.Duration) error {
+// crashAfter kills the control plane after delay and starts it again. It
+// says how service was as the crash came.
+func (d *driver) crashAfter(ctx context.Context, delay time.Duration, service string) (string, error) {
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return "", ctx.Err()
 	case <-timer.C:
 	}
-	d.logf("before the crash: %s", d.moment(ctx))
+	all, state := d.moment(ctx, service)
+	d.logf("before the crash: %s", all)
 	what, err := d.cp.crash()
 	if err != nil {
-		return fmt.Errorf("crash: %w", err)
+		return state, fmt.Errorf("crash: %w", err)
 	}
 	d.logf("SIGKILL %s after %v", what, delay)
 	if err := d.cp.recover(ctx); err != nil {
-		return fmt.Errorf("restart: %w", err)
+		return state, fmt.Errorf("restart: %w", err)
 	}
 	d.logf("restarted %s", what)
-	return nil
+	return state, nil
 }
 
 // moment describes the services as the crash comes: their deployments
-// and tasks running, for the driver's log.
-func (d *driver) moment(ctx context.Context) string {
+// and tasks running, for the driver's log, and in short the state of
+// service (of its deployment in progress, or "steady").
+func (d *driver) moment(ctx context.Context, service string) (all, short string) {
 	out, err := d.client().DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterName), Services: []string{webService, bgService}})
 	if err != nil {
-		return err.Error()
+		return err.Error(), "unknown"
 	}
+	short = "steady"
 	var parts []string
 	for _, s := range out.Services {
+		if aws.ToString(s.ServiceName) == service && (len(s.Deployments) != 1 || s.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted || s.RunningCount != s.DesiredCount) {
+			short = fmt.Sprintf("%d deployments, %d of %d running", len(s.Deployments), s.RunningCount, s.DesiredCount)
+		}
 		var deps []string
 		for _, dep := range s.Deployments {
 			deps = append(deps, fmt.Sprintf("%s %s %d/%d", aws.ToString(dep.Status), dep.RolloutState, dep.RunningCount, dep.DesiredCount))
 		}
 		parts = append(parts, fmt.Sprintf("%s running %d of %d [%s]", aws.ToString(s.ServiceName), s.RunningCount, s.DesiredCount, strings.Join(deps, ", ")))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; "), short
 }
 
 // randomDelay draws a moment in [0, within).
@@ -143,7 +151,8 @@ func (d *driver) rolling(ctx context.Context, rng *mrand.Rand) (string, error) {
 		return what, fmt.Errorf("UpdateService: %w", err)
 	}
 	d.webDef, d.webRev = arn, rev
-	return what, d.crashAfter(ctx, delay)
+	state, err := d.crashAfter(ctx, delay, webService)
+	return what + " (" + state + ")", err
 }
 
 // blueGreen shifts the blue/green service to a new revision.
@@ -158,7 +167,8 @@ func (d *driver) blueGreen(ctx context.Context, rng *mrand.Rand) (string, error)
 		return what, fmt.Errorf("UpdateService: %w", err)
 	}
 	d.bgDef, d.bgRev = arn, rev
-	return what, d.crashAfter(ctx, delay)
+	state, err := d.crashAfter(ctx, delay, bgService)
+	return what + " (" + state + ")", err
 }
 
 // scale scales the 4-task service out and back in, crashing during one of
@@ -166,11 +176,11 @@ func (d *driver) blueGreen(ctx context.Context, rng *mrand.Rand) (string, error)
 func (d *driver) scale(ctx context.Context, rng *mrand.Rand) (string, error) {
 	out := webCount + 1 + rng.IntN(4)
 	crashOut := rng.IntN(2) == 0
-	delay := randomDelay(rng, scaleCrashWithin)
-	phase := "scale-in"
+	phase, within := "scale-in", scaleInCrashWithin
 	if crashOut {
-		phase = "scale-out"
+		phase, within = "scale-out", scaleOutCrashWithin
 	}
+	delay := randomDelay(rng, within)
 	what := fmt.Sprintf("%s %d->%d->%d, SIGKILL during %s after %v", webService, webCount, out, webCount, phase, delay.Round(time.Millisecond))
 	for _, n := range []int{out, webCount} {
 		if _, err := d.updateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(webService), DesiredCount: aws.Int32(int32(n))}); err != nil {
@@ -178,7 +188,9 @@ func (d *driver) scale(ctx context.Context, rng *mrand.Rand) (string, error) {
 		}
 		d.webDesired = n
 		if crashOut == (n == out) {
-			if err := d.crashAfter(ctx, delay); err != nil {
+			state, err := d.crashAfter(ctx, delay, webService)
+			what += " (" + state + ")"
+			if err != nil {
 				return what, err
 			}
 		}
@@ -248,7 +260,7 @@ func (d *driver) burst(ctx context.Context, rng *mrand.Rand) (string, error) {
 		}
 		done <- o
 	}()
-	crashErr := d.crashAfter(ctx, delay)
+	_, crashErr := d.crashAfter(ctx, delay, webService)
 	o := <-done
 	what += fmt.Sprintf(", %d calls interrupted", o.interrupted)
 	if crashErr != nil {
@@ -275,6 +287,7 @@ func (d *driver) burst(ctx context.Context, rng *mrand.Rand) (string, error) {
 		}
 		if last == "STOPPED" && !slices.Contains(o.stopped, arn) {
 			lost++
+			d.logf("task %s of the burst stopped by the restart: %s", taskID(arn), aws.ToString(t.StoppedReason))
 		}
 	}
 	if len(tasks) != len(burst) {
