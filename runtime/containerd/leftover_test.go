@@ -6,20 +6,19 @@ import (
 	"context"
 	"testing"
 
+	"github.com/containerd/errdefs"
 	"github.com/opencontainers/image-spec/identity"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/runtime"
 )
 
-// TestCreateAfterAKilledCreate: a process killed while it created a
-// container may leave the container's snapshot without the container (it
-// dies between the two). Creating the container again removes that
-// snapshot and creates it, instead of failing with "already exists".
-func TestCreateAfterAKilledCreate(t *testing.T) {
-	t.Parallel()
-	r := newRuntime(t)
-	id := uniqueID(t)
+// leftSnapshot prepares the snapshot of container id under a lease, as a
+// process killed while it created the container leaves it: without the
+// container (the process died between the two), and kept from garbage
+// collection by the dead client's lease.
+func leftSnapshot(t *testing.T, r *Runtime, id string) {
+	t.Helper()
 	ctx, err := r.begin(testCtx(t))
 	require.NoError(t, err)
 	img, err := r.client.GetImage(ctx, testImage)
@@ -33,8 +32,33 @@ func TestCreateAfterAKilledCreate(t *testing.T) {
 	t.Cleanup(func() { _ = done(context.WithoutCancel(leased)) })
 	_, err = r.client.SnapshotService(r.snapshotter).Prepare(leased, id, identity.ChainID(diffIDs).String())
 	require.NoError(t, err, "the snapshot a killed Create left")
+}
+
+// TestCreateAfterAKilledCreate: creating the container again removes the
+// snapshot a killed Create left and creates it, instead of failing with
+// "already exists".
+func TestCreateAfterAKilledCreate(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := uniqueID(t)
+	leftSnapshot(t, r, id)
 
 	create(t, r, runtime.ContainerSpec{ID: id, Command: []string{"true"}})
 	require.NoError(t, r.Start(testCtx(t), id))
 	require.Equal(t, 0, waitExit(t, r, id).Code)
+}
+
+// TestDeleteAfterAKilledCreate: deleting the container (not found) removes
+// the snapshot a killed Create left.
+func TestDeleteAfterAKilledCreate(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := uniqueID(t)
+	leftSnapshot(t, r, id)
+
+	require.ErrorIs(t, r.Delete(testCtx(t), id), runtime.ErrNotFound)
+	ctx, err := r.begin(testCtx(t))
+	require.NoError(t, err)
+	_, err = r.client.SnapshotService(r.snapshotter).Stat(ctx, id)
+	require.True(t, errdefs.IsNotFound(err), "the snapshot is gone: %v", err)
 }

@@ -998,7 +998,9 @@ func (r *Runtime) List(ctx context.Context, selector map[string]string) (_ []run
 }
 
 // Delete kills the container if it runs, waits for its exit, and removes its
-// task, FIFOs, container record and writable layer.
+// task, FIFOs, container record and writable layer. When there is no such
+// container it returns ErrNotFound, after removing the writable layer a
+// Create cut short by the death of its process may have left.
 func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 	ctx, err = r.begin(ctx)
 	if err != nil {
@@ -1006,6 +1008,9 @@ func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 	}
 	e, err := r.entryFor(ctx, id)
 	if err != nil {
+		if errdefs.IsNotFound(err) {
+			r.leftoverSnapshot(ctx, id)
+		}
 		return wrapErr("delete", id, nil, err)
 	}
 	e.op.Lock()
