@@ -190,8 +190,13 @@ type driver struct {
 	dirs  runDirs
 	names hostNames
 	clean bool // the clean-up ran to its end
-	logMu sync.Mutex
-	log   *os.File // driver.log
+	// reported are the orphans a trial found: a trial failed for them,
+	// and the trials after it are not failed for them again.
+	reported map[string]bool
+	// restarted is when the control plane last came back from a crash.
+	restarted time.Time
+	logMu     sync.Mutex
+	log       *os.File // driver.log
 
 	// The intended state, as the trials change it.
 	webDef, bgDef string // task definition ARNs the services must run
@@ -220,9 +225,11 @@ func newHostNames() hostNames {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	suffix := hex.EncodeToString(b)[:4]
-	prefix := "cx" + suffix[:3] + "-"
+	// "stvi" starts the names of Stevedore's integration tests, which the
+	// leak check at the end of make test looks for.
+	prefix := "stvi" + suffix[:2] + "-"
 	return hostNames{
-		namespace: "stevedore-chaos-" + suffix, bridge: "chaos" + suffix, prefix: prefix,
+		namespace: "stevedore-chaos-" + suffix, bridge: "stvichaos" + suffix[:2], prefix: prefix,
 		subnet: fmt.Sprintf("10.231.%d.0/24", b[2]), hostTable: "ip " + prefix + "host",
 	}
 }
@@ -254,7 +261,7 @@ func newDriver(cfg Config) (*driver, error) {
 			"-target-group", blueGroup, "-target-group", greenGroup, "-listener-rule", prodRule + "=" + blueGroup + "," + greenGroup,
 		},
 	}
-	d := &driver{cfg: cfg, srv: srv, cp: single{srv: srv}, dirs: dirs, names: names}
+	d := &driver{cfg: cfg, srv: srv, cp: single{srv: srv}, dirs: dirs, names: names, reported: map[string]bool{}}
 	if d.log, err = os.Create(filepath.Join(cfg.WorkDir, "driver.log")); err != nil {
 		return nil, err
 	}

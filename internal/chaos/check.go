@@ -207,10 +207,16 @@ func (d *driver) hostCheck(ctx context.Context) (hostState, error) {
 			return hostState{}, err
 		}
 		orphans, missing := diff(found, want)
+		orphans = slices.DeleteFunc(orphans, func(o string) bool { return d.reported[o] })
 		if len(orphans) == 0 && len(missing) == 0 {
 			return hostState{process: process, byService: byService}, nil
 		}
 		if time.Now().After(deadline) {
+			// Reported once: the trials after this one are judged on
+			// their own (the final check still finds it).
+			for _, o := range orphans {
+				d.reported[o] = true
+			}
 			return hostState{}, fmt.Errorf("the host does not hold exactly the %d live tasks: orphaned: %v; missing: %v", len(tasks), orphans, missing)
 		}
 		if err := wait(ctx, pollInterval); err != nil {
