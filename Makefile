@@ -8,8 +8,9 @@
 #   make fuzz   runs every fuzz target for FUZZTIME each (default 10s)
 #   make chaos  crash trials: a cmd/stevedore process with real containers
 #               SIGKILLed at random moments and restarted (CHAOS_TRIALS, seed
-#               printed, CHAOS_SEED replays), then store/bolt's in-process
-#               crash and damage trials (CHAOS_ITERATIONS)
+#               printed, CHAOS_SEED replays, CHAOS_TRIAL=n only trial n),
+#               then store/bolt's in-process crash and damage trials
+#               (CHAOS_ITERATIONS)
 
 GO ?= go
 PKGS ?= ./...
@@ -17,6 +18,7 @@ TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 10s
 CHAOS_TRIALS ?= 20
 CHAOS_SEED ?= 0
+CHAOS_TRIAL ?= 0
 CHAOS_ITERATIONS ?= 200
 
 .PHONY: test check unit bench demo fmt fuzz chaos
@@ -55,7 +57,7 @@ fuzz:
 # a damaged file is refused, never emptied.
 chaos:
 	./scripts/with-containerd.sh env GO=$(GO) STEVEDORE_CHAOS_SEED=$(CHAOS_SEED) \
-		$(GO) run ./internal/chaos/cmd/stevedore-chaos -trials $(CHAOS_TRIALS)
+		$(GO) run ./internal/chaos/cmd/stevedore-chaos -trials $(CHAOS_TRIALS) -trial $(CHAOS_TRIAL)
 	STEVEDORE_CRASH_ITERATIONS=$(CHAOS_ITERATIONS) STEVEDORE_DAMAGE_ITERATIONS=$$(( $(CHAOS_ITERATIONS) * 50 )) \
 		$(GO) test -count=1 -timeout 60m -run 'TestCrashSafety|TestRandomDamageIsRefused' ./store/bolt/
 
