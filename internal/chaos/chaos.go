@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -61,7 +62,21 @@ type Config struct {
 	// ConvergeTimeout bounds each wait for the intended state
 	// (DefaultConvergeTimeout when 0).
 	ConvergeTimeout time.Duration
+	// Scenario is ScenarioBolt (the default) or ScenarioEtcd; the latter
+	// needs EtcdMember.
+	Scenario string
+	// EtcdMember is the path of a built internal/etcdtest/etcdmember.
+	EtcdMember string
 }
+
+// Scenarios.
+const (
+	// ScenarioBolt runs one server on a data directory (store/bolt).
+	ScenarioBolt = "bolt"
+	// ScenarioEtcd runs three etcd members and three servers sharing them
+	// (-etcd), each hosting an instance.
+	ScenarioEtcd = "etcd"
+)
 
 // Report is what a run did.
 type Report struct {
@@ -113,6 +128,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, fmt.Errorf("%w: WorkDir: required", ErrInvalid)
 	case cfg.Trials < 0:
 		return Report{}, fmt.Errorf("%w: Trials: must not be negative, got %d", ErrInvalid, cfg.Trials)
+	case cfg.Scenario != "" && cfg.Scenario != ScenarioBolt && cfg.Scenario != ScenarioEtcd:
+		return Report{}, fmt.Errorf("%w: Scenario: want %s or %s, got %q", ErrInvalid, ScenarioBolt, ScenarioEtcd, cfg.Scenario)
+	case cfg.Scenario == ScenarioEtcd && cfg.EtcdMember == "":
+		return Report{}, fmt.Errorf("%w: EtcdMember: the path of internal/etcdtest/etcdmember is required with the etcd scenario", ErrInvalid)
 	case cfg.Only < 0 || cfg.Only > cfg.Trials:
 		return Report{}, fmt.Errorf("%w: Only: must be between 0 and Trials (%d), got %d", ErrInvalid, cfg.Trials, cfg.Only)
 	}
@@ -121,8 +140,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	start := time.Now()
 	rep := Report{Seed: cfg.Seed}
-	fmt.Fprintf(cfg.Out, "chaos: seed %d (STEVEDORE_CHAOS_SEED=%d replays it), %d trials, server log %s\n",
-		cfg.Seed, cfg.Seed, cfg.Trials, filepath.Join(cfg.WorkDir, "server.log"))
+	fmt.Fprintf(cfg.Out, "chaos: %s scenario, seed %d (STEVEDORE_CHAOS_SEED=%d replays it), %d trials, logs in %s\n",
+		cmp.Or(cfg.Scenario, ScenarioBolt), cfg.Seed, cfg.Seed, cfg.Trials, cfg.WorkDir)
 
 	d, err := newDriver(cfg)
 	if err != nil {
@@ -148,7 +167,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		k := kinds[(i-1)%len(kinds)]
+		k := d.kinds[(i-1)%len(d.kinds)]
 		rng := mrand.New(mrand.NewPCG(cfg.Seed, uint64(i)))
 		began := time.Now()
 		what, err := d.trial(ctx, k, rng)
@@ -164,6 +183,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	stopObserving()
 	observing.Wait()
+	if r, ok := d.cp.(*replicas); ok && r.summary() != "" {
+		fmt.Fprintf(cfg.Out, "chaos: %s\n", r.summary())
+	}
 
 	cleanErr := d.cleanUp(ctx)
 	if cleanErr != nil {
@@ -185,11 +207,16 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 type driver struct {
 	cfg   Config
 	cp    controlPlane
-	srv   *server
 	obs   *observer
 	dirs  runDirs
-	names hostNames
-	clean bool // the clean-up ran to its end
+	hosts []host
+	kinds []kind
+	// webCount is the web service's count; withBlueGreen adds the bg
+	// service.
+	webCount      int
+	withBlueGreen bool
+	keyID, secret string
+	clean         bool // the clean-up ran to its end
 	// reported are the orphans a trial found: a trial failed for them,
 	// and the trials after it are not failed for them again.
 	reported map[string]bool
@@ -234,6 +261,15 @@ func newHostNames() hostNames {
 	}
 }
 
+// host is one container instance of the run: its agent's objects on
+// this host, under names of its own.
+type host struct {
+	id     string // the instance ID
+	names  hostNames
+	state  string // -state-dir: the FIFOs and the task network's state
+	agents string // where its agent keeps task directories
+}
+
 func newDriver(cfg Config) (*driver, error) {
 	dirs := runDirs{
 		data:  filepath.Join(cfg.WorkDir, "data"),
@@ -241,32 +277,55 @@ func newDriver(cfg Config) (*driver, error) {
 		image: filepath.Join(cfg.WorkDir, "image.tar"),
 		log:   filepath.Join(cfg.WorkDir, "server.log"),
 	}
-	if err := os.MkdirAll(dirs.state, 0o700); err != nil {
+	if err := writeImage(dirs.image); err != nil {
 		return nil, err
 	}
-	err := writeImage(dirs.image)
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	d := &driver{cfg: cfg, dirs: dirs, reported: map[string]bool{}, keyID: "AKIDCHAOS", secret: hex.EncodeToString(secret)}
+	var err error
+	switch cfg.Scenario {
+	case "", ScenarioBolt:
+		err = d.boltScenario()
+	case ScenarioEtcd:
+		err = d.etcdScenario()
+	}
 	if err != nil {
 		return nil, err
 	}
-	names := newHostNames()
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-	srv := &server{
-		bin: cfg.Server, logPath: dirs.log, keyID: "AKIDCHAOS", secret: hex.EncodeToString(secret),
-		args: []string{
-			"-listen", "127.0.0.1:0", "-runtime", "containerd", "-containerd", cfg.ContainerdAddress,
-			"-namespace", names.namespace, "-bridge", names.bridge, "-subnet", names.subnet, "-name-prefix", names.prefix,
-			"-state-dir", dirs.state, "-data-dir", dirs.data, "-cluster", clusterName, "-instance-id", instanceID,
-			"-cpu", "16384", "-memory", "8192", "-network-slots", "64", "-image-archive", dirs.image,
-			"-target-group", blueGroup, "-target-group", greenGroup, "-listener-rule", prodRule + "=" + blueGroup + "," + greenGroup,
-		},
-	}
-	d := &driver{cfg: cfg, srv: srv, cp: single{srv: srv}, dirs: dirs, names: names, reported: map[string]bool{}}
 	if d.log, err = os.Create(filepath.Join(cfg.WorkDir, "driver.log")); err != nil {
 		return nil, err
 	}
 	d.obs = newObserver(clusterName, d.client)
 	return d, nil
+}
+
+// boltScenario is one server on a data directory, with both services and
+// every kind of trial.
+func (d *driver) boltScenario() error {
+	h := host{id: instanceID, names: newHostNames(), state: d.dirs.state, agents: filepath.Join(d.dirs.data, "agents")}
+	if err := os.MkdirAll(h.state, 0o700); err != nil {
+		return err
+	}
+	srv := d.newServer(h, d.dirs.log, "-data-dir", d.dirs.data,
+		"-target-group", blueGroup, "-target-group", greenGroup, "-listener-rule", prodRule+"="+blueGroup+","+greenGroup)
+	d.hosts, d.cp, d.kinds = []host{h}, single{srv: srv}, kinds
+	d.webCount, d.withBlueGreen = webCount, true
+	return nil
+}
+
+// newServer is a server of this run hosting instance h, logging to
+// logPath, with extra arguments.
+func (d *driver) newServer(h host, logPath string, extra ...string) *server {
+	return &server{
+		bin: d.cfg.Server, logPath: logPath, keyID: d.keyID, secret: d.secret, ready: endpointLine,
+		args: append([]string{
+			"-listen", "127.0.0.1:0", "-runtime", "containerd", "-containerd", d.cfg.ContainerdAddress,
+			"-namespace", h.names.namespace, "-bridge", h.names.bridge, "-subnet", h.names.subnet, "-name-prefix", h.names.prefix,
+			"-state-dir", h.state, "-cluster", clusterName, "-instance-id", h.id,
+			"-cpu", "16384", "-memory", "8192", "-network-slots", "64", "-image-archive", d.dirs.image,
+		}, extra...),
+	}
 }
 
 // writeImage writes the busybox image the tasks run.

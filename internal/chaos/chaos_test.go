@@ -3,6 +3,7 @@ package chaos_test
 import (
 	"cmp"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +18,14 @@ import (
 // TestChaos runs STEVEDORE_CHAOS_TRIALS trials (3 by default; make chaos
 // runs 20) against a real server and containerd. STEVEDORE_CHAOS_SEED
 // replays a run, STEVEDORE_CHAOS_TRIAL one trial of it.
-func TestChaos(t *testing.T) {
+func TestChaos(t *testing.T) { runChaos(t, chaos.ScenarioBolt) }
+
+// TestChaosEtcd runs the etcd scenario's trials as TestChaos runs the
+// bolt scenario's: three servers on three etcd members, the leader killed
+// or paused, or a member killed, during a rolling deployment.
+func TestChaosEtcd(t *testing.T) { runChaos(t, chaos.ScenarioEtcd) }
+
+func runChaos(t *testing.T, scenario string) {
 	addr := needContainerd(t)
 	trials := envInt(t, "STEVEDORE_CHAOS_TRIALS", 3)
 	only := envInt(t, "STEVEDORE_CHAOS_TRIAL", 0)
@@ -26,15 +34,24 @@ func TestChaos(t *testing.T) {
 	work := t.TempDir()
 	server, err := chaos.BuildServer(t.Context(), os.Getenv("GO"), work)
 	require.NoError(t, err)
+	var member string
+	if scenario == chaos.ScenarioEtcd {
+		member, err = chaos.BuildEtcdMember(t.Context(), os.Getenv("GO"), work)
+		require.NoError(t, err)
+	}
 
 	var out testutil.SyncBuffer
 	rep, err := chaos.Run(t.Context(), chaos.Config{
 		Server: server, ContainerdAddress: addr, WorkDir: work, Trials: trials, Seed: seed, Only: only,
+		Scenario: scenario, EtcdMember: member,
 		Out: &lineLogger{t: t, buf: &out},
 	})
 	if err != nil {
-		if log, rerr := os.ReadFile(work + "/server.log"); rerr == nil {
-			t.Logf("server log (last 8 KiB):\n%s", tail(string(log), 8<<10))
+		logs, _ := filepath.Glob(filepath.Join(work, "server*.log"))
+		for _, l := range logs {
+			if log, rerr := os.ReadFile(l); rerr == nil {
+				t.Logf("%s (last 8 KiB):\n%s", filepath.Base(l), tail(string(log), 8<<10))
+			}
 		}
 	}
 	require.NoError(t, err)
@@ -53,6 +70,10 @@ func TestRunRefusesABadConfig(t *testing.T) {
 	_, err = chaos.Run(t.Context(), chaos.Config{Server: "/x", ContainerdAddress: "/x", WorkDir: t.TempDir(), Trials: 3, Only: 4})
 	assert.ErrorIs(t, err, chaos.ErrInvalid)
 	assert.ErrorContains(t, err, "Only")
+	_, err = chaos.Run(t.Context(), chaos.Config{Server: "/x", ContainerdAddress: "/x", WorkDir: t.TempDir(), Scenario: "raft"})
+	assert.ErrorContains(t, err, "Scenario")
+	_, err = chaos.Run(t.Context(), chaos.Config{Server: "/x", ContainerdAddress: "/x", WorkDir: t.TempDir(), Scenario: chaos.ScenarioEtcd})
+	assert.ErrorContains(t, err, "EtcdMember")
 }
 
 // lineLogger writes each line to the test's log and to buf.

@@ -24,8 +24,10 @@ import (
 const pollInterval = 250 * time.Millisecond
 
 // hostSettle bounds the wait for the host to match the tasks once the API
-// says they are as intended.
-const hostSettle = 10 * time.Second
+// says they are as intended: the kernel destroys a stopped task's
+// namespace and veth once nothing holds the namespace, which on a busy
+// machine takes seconds.
+const hostSettle = 30 * time.Second
 
 // converge waits until the cluster is as intended (see converged), and
 // returns how long that took.
@@ -78,9 +80,15 @@ func (d *driver) converged(ctx context.Context, allowStandalone bool) error {
 	want := map[string]struct {
 		count int
 		def   string
-	}{webService: {d.webDesired, d.webDef}, bgService: {bgCount, d.bgDef}}
+	}{webService: {d.webDesired, d.webDef}}
+	if d.withBlueGreen {
+		want[bgService] = struct {
+			count int
+			def   string
+		}{bgCount, d.bgDef}
+	}
 	out, err := idempotent(ctx, func() (*ecs.DescribeServicesOutput, error) {
-		return c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterName), Services: []string{webService, bgService}})
+		return c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterName), Services: d.services()})
 	})
 	if err != nil {
 		return err
@@ -176,33 +184,43 @@ func (d *driver) hostCheck(ctx context.Context) (hostState, error) {
 	if err != nil {
 		return hostState{}, err
 	}
-	want := map[string]bool{"nftables table " + d.names.hostTable: true}
+	byID := map[string]host{}
+	want := map[string]bool{}
+	for _, h := range d.hosts {
+		byID[h.id] = h
+		want[h.id+" nftables table "+h.names.hostTable] = true
+	}
 	byService := map[string][]string{}
 	for _, t := range tasks {
 		if aws.ToString(t.LastStatus) != "RUNNING" {
 			return hostState{}, fmt.Errorf("task %s is %s, not RUNNING", taskID(aws.ToString(t.TaskArn)), aws.ToString(t.LastStatus))
 		}
 		id := taskID(aws.ToString(t.TaskArn))
+		h, ok := byID[taskID(aws.ToString(t.ContainerInstanceArn))]
+		if !ok {
+			return hostState{}, fmt.Errorf("task %s runs on instance %s, not one of the run's", id, aws.ToString(t.ContainerInstanceArn))
+		}
 		for _, ctr := range t.Containers {
 			cid := agent.ContainerID(id, aws.ToString(ctr.Name))
 			for _, k := range []string{"container", "task", "snapshot"} {
-				if want[k+" "+cid] {
+				key := h.id + " " + k + " " + cid
+				if want[key] {
 					return hostState{}, fmt.Errorf("%w: container %s belongs to two tasks", errDuplicate, cid)
 				}
-				want[k+" "+cid] = true
+				want[key] = true
 			}
 			if service, ok := strings.CutPrefix(aws.ToString(t.Group), "service:"); ok {
 				byService[service] = append(byService[service], cid)
 			}
 		}
-		obj := objectName(d.names.prefix, id)
-		want["netns "+filepath.Join(leakcheck.DefaultNetNSDir, obj)] = true
-		want["veth "+obj] = true
-		want["nftables table bridge "+obj] = true
+		obj := objectName(h.names.prefix, id)
+		want[h.id+" netns "+filepath.Join(leakcheck.DefaultNetNSDir, obj)] = true
+		want[h.id+" veth "+obj] = true
+		want[h.id+" nftables table bridge "+obj] = true
 	}
 	deadline := time.Now().Add(hostSettle)
 	for {
-		found, process, err := d.findOnHost(ctx, false)
+		found, process, err := d.findOnHosts(ctx, false)
 		if err != nil {
 			return hostState{}, err
 		}
@@ -225,33 +243,35 @@ func (d *driver) hostCheck(ctx context.Context) (hostState, error) {
 	}
 }
 
-// findOnHost lists the run's objects on the host (leakcheck.Find scoped to
-// the run's names), as "kind name", and the containerd tasks' processes.
-// Unless final, the ignoredKinds are left out.
-func (d *driver) findOnHost(ctx context.Context, final bool) (map[string]bool, map[string]string, error) {
-	cfg := leakcheck.Config{
-		ContainerdAddress: d.cfg.ContainerdAddress, ContainerdNamespacePrefix: d.names.namespace,
-		NamePrefixes: []string{d.names.prefix, d.names.bridge},
-		NoLabels:     true, // other tests' namespaces carry the same label
-		FIFODirs:     []string{}, AgentStateDirs: []string{},
-	}
-	if final {
-		cfg.FIFODirs = []string{filepath.Join(d.dirs.state, "fifo")}
-		cfg.AgentStateDirs = []string{filepath.Join(d.dirs.data, "agents")}
-	}
-	leaks, err := leakcheck.Find(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
+// findOnHosts lists the run's objects on the host (leakcheck.Find scoped
+// to each instance's names), as "instance kind name", and the containerd
+// tasks' processes. Unless final, the ignoredKinds are left out.
+func (d *driver) findOnHosts(ctx context.Context, final bool) (map[string]bool, map[string]string, error) {
 	found := map[string]bool{}
 	process := map[string]string{}
-	for _, l := range leaks {
-		if !final && slices.Contains(ignoredKinds, l.Kind) {
-			continue
+	for _, h := range d.hosts {
+		cfg := leakcheck.Config{
+			ContainerdAddress: d.cfg.ContainerdAddress, ContainerdNamespacePrefix: h.names.namespace,
+			NamePrefixes: []string{h.names.prefix, h.names.bridge},
+			NoLabels:     true, // other tests' namespaces carry the same label
+			FIFODirs:     []string{}, AgentStateDirs: []string{},
 		}
-		found[l.Kind+" "+l.Name] = true
-		if l.Kind == "task" {
-			process[l.Name] = l.Detail
+		if final {
+			cfg.FIFODirs = []string{filepath.Join(h.state, "fifo")}
+			cfg.AgentStateDirs = []string{h.agents}
+		}
+		leaks, err := leakcheck.Find(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, l := range leaks {
+			if !final && slices.Contains(ignoredKinds, l.Kind) {
+				continue
+			}
+			found[h.id+" "+l.Kind+" "+l.Name] = true
+			if l.Kind == "task" {
+				process[l.Name] = l.Detail
+			}
 		}
 	}
 	return found, process, nil
@@ -297,13 +317,21 @@ func adopted(service string, before, after hostState) error {
 	return nil
 }
 
+// services are the services of the run.
+func (d *driver) services() []string {
+	if d.withBlueGreen {
+		return []string{webService, bgService}
+	}
+	return []string{webService}
+}
+
 // cleanUp stops the standalone tasks, deletes the services once their
 // tasks stopped, stops the server, and checks that nothing of the run is
 // left: first with the server stopped (only the task network's bridge and
 // host table may remain, as a server leaves them for the next), then once
 // the task network is removed.
 func (d *driver) cleanUp(ctx context.Context) error {
-	if d.client() == nil || !d.srv.running() {
+	if d.client() == nil || !d.cp.serving() {
 		if err := d.cp.recover(ctx); err != nil {
 			return err
 		}
@@ -312,7 +340,7 @@ func (d *driver) cleanUp(ctx context.Context) error {
 		return err
 	}
 	c := d.client()
-	for _, s := range []string{webService, bgService} {
+	for _, s := range d.services() {
 		if _, err := d.updateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(s), DesiredCount: aws.Int32(0)}); err != nil {
 			return fmt.Errorf("UpdateService %s: %w", s, err)
 		}
@@ -348,7 +376,7 @@ func (d *driver) cleanUp(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, s := range []string{webService, bgService} {
+	for _, s := range d.services() {
 		if _, err := c.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(clusterName), Service: aws.String(s)}); err != nil {
 			return fmt.Errorf("DeleteService %s: %w", s, err)
 		}
@@ -359,17 +387,24 @@ func (d *driver) cleanUp(ctx context.Context) error {
 	if err := d.cp.stop(); err != nil {
 		return err
 	}
-	found, _, err := d.findOnHost(ctx, true)
+	found, _, err := d.findOnHosts(ctx, true)
 	if err != nil {
 		return err
 	}
-	if orphans, _ := diff(found, map[string]bool{"nftables table " + d.names.hostTable: true, "bridge " + d.names.bridge: true}); len(orphans) > 0 {
+	kept := map[string]bool{}
+	for _, h := range d.hosts {
+		kept[h.id+" nftables table "+h.names.hostTable] = true
+		kept[h.id+" bridge "+h.names.bridge] = true
+	}
+	if orphans, _ := diff(found, kept); len(orphans) > 0 {
 		return fmt.Errorf("left once the server stopped: %v", orphans)
 	}
-	if err := destroyNetwork(ctx, d.names, d.dirs.state); err != nil {
-		return err
+	for _, h := range d.hosts {
+		if err := destroyNetwork(ctx, h.names, h.state); err != nil {
+			return err
+		}
 	}
-	found, _, err = d.findOnHost(ctx, true)
+	found, _, err = d.findOnHosts(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -386,11 +421,11 @@ func (d *driver) abandon() {
 	if d.clean {
 		return
 	}
-	if d.srv.running() {
-		_, _ = d.cp.crash()
-	}
+	d.cp.kill()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_ = removeContainers(ctx, d.cfg.ContainerdAddress, d.names.namespace)
-	_ = destroyNetwork(ctx, d.names, d.dirs.state)
+	for _, h := range d.hosts {
+		_ = removeContainers(ctx, d.cfg.ContainerdAddress, h.names.namespace)
+		_ = destroyNetwork(ctx, h.names, h.state)
+	}
 }

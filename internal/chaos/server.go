@@ -22,9 +22,11 @@ import (
 
 // controlPlane is what a scenario's trials run against: the processes of
 // the control plane, one of which a trial kills. The bolt scenario has
-// one server on a data directory; a scenario on etcd has several
-// replicas and etcd members, and kills the leader or a member.
+// one server on a data directory; the etcd scenario has three servers
+// sharing three etcd members, and kills the leader or a member.
 type controlPlane interface {
+	// start starts every process, and returns once the API is served.
+	start(ctx context.Context) error
 	// client returns an ECS client of a process serving the API now.
 	client() *ecs.Client
 	// crash kills a process with SIGKILL, and says which.
@@ -32,8 +34,12 @@ type controlPlane interface {
 	// recover starts what crash killed again, on the same state, and
 	// returns once it serves the API.
 	recover(ctx context.Context) error
+	// serving reports whether every process runs.
+	serving() bool
 	// stop ends every process gracefully (SIGTERM).
 	stop() error
+	// kill kills every process left (after a failed run).
+	kill()
 }
 
 // startTimeout bounds a server's start, images imported and the host
@@ -58,14 +64,27 @@ type server struct {
 	args    []string
 	env     []string
 	logPath string
-	keyID   string
-	secret  string
+	// ready finds the line that says the process serves; its first
+	// group, when it has one, is the ECS endpoint.
+	ready  *regexp.Regexp
+	keyID  string
+	secret string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
 	ecs    *ecs.Client
+	// leading and ledAt: what the process last logged of the leader
+	// election, and when it logged that it leads.
+	leading bool
+	ledAt   time.Time
 }
+
+// leadLine and unleadLine are the leader election's log lines.
+var (
+	leadLine   = regexp.MustCompile(`leader election: this replica leads`)
+	unleadLine = regexp.MustCompile(`leader election: this replica no longer leads`)
+)
 
 // start runs the process and waits until it serves the API.
 func (s *server) start(ctx context.Context) error {
@@ -76,13 +95,16 @@ func (s *server) start(ctx context.Context) error {
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Env = append(os.Environ(), s.env...)
 	cmd.Env = append(cmd.Env, "STEVEDORE_ACCESS_KEY_ID="+s.keyID, "STEVEDORE_SECRET_ACCESS_KEY="+s.secret)
-	stderr, err := cmd.StderrPipe()
+	out, w, err := os.Pipe()
 	if err != nil {
 		logFile.Close()
 		return err
 	}
-	cmd.Stdout = logFile
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		out.Close()
 		logFile.Close()
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
@@ -90,19 +112,21 @@ func (s *server) start(ctx context.Context) error {
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logFile, line)
-			if m := endpointLine.FindStringSubmatch(line); m != nil {
+			if m := s.ready.FindStringSubmatch(line); m != nil {
 				select {
-				case endpoint <- m[1]:
+				case endpoint <- append(m, "")[1]:
 				default:
 				}
 			}
+			s.noteLeader(line)
 		}
-		_, _ = io.Copy(logFile, stderr)
+		_, _ = io.Copy(logFile, out)
+		out.Close()
 		_ = cmd.Wait()
 		logFile.Close()
 	}()
@@ -114,6 +138,9 @@ func (s *server) start(ctx context.Context) error {
 	defer timer.Stop()
 	select {
 	case url := <-endpoint:
+		if url == "" {
+			return nil // not an ECS endpoint: an etcd member
+		}
 		c := ecs.New(ecs.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
 			Credentials: credentials.NewStaticCredentialsProvider(s.keyID, s.secret, ""),
@@ -134,6 +161,26 @@ func (s *server) start(ctx context.Context) error {
 		_ = s.signal(syscall.SIGKILL)
 		return ctx.Err()
 	}
+}
+
+// noteLeader records what a log line says of the leader election.
+func (s *server) noteLeader(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case leadLine.MatchString(line):
+		s.leading, s.ledAt = true, time.Now()
+	case unleadLine.MatchString(line):
+		s.leading = false
+	}
+}
+
+// leads reports whether the process runs and last logged that it leads,
+// and since when.
+func (s *server) leads() (bool, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil && s.leading, s.ledAt
 }
 
 // signal sends sig to the process and waits until it has exited.
@@ -157,7 +204,7 @@ func (s *server) signal(sig syscall.Signal) error {
 		return fmt.Errorf("the server did not exit within %v of %v; killed", stopTimeout, sig)
 	}
 	s.mu.Lock()
-	s.cmd = nil
+	s.cmd, s.ecs, s.leading = nil, nil, false
 	s.mu.Unlock()
 	if sig == syscall.SIGTERM && !cmd.ProcessState.Success() {
 		return fmt.Errorf("the server ended with %v after SIGTERM; its log: %s", cmd.ProcessState, s.logPath)
@@ -186,7 +233,11 @@ func (p single) crash() (string, error) {
 	return "the server", p.srv.signal(syscall.SIGKILL)
 }
 
+func (p single) start(ctx context.Context) error { return p.srv.start(ctx) }
+
 func (p single) recover(ctx context.Context) error { return p.srv.start(ctx) }
+
+func (p single) serving() bool { return p.srv.running() }
 
 func (p single) stop() error {
 	if !p.srv.running() {
@@ -195,20 +246,40 @@ func (p single) stop() error {
 	return p.srv.signal(syscall.SIGTERM)
 }
 
+func (p single) kill() {
+	if p.srv.running() {
+		_ = p.srv.signal(syscall.SIGKILL)
+	}
+}
+
 // ServerPackage is the import path of the server the trials run.
 const ServerPackage = "github.com/stevedore-io/stevedore/cmd/stevedore"
+
+// EtcdMemberPackage is the import path of the etcd member the etcd
+// scenario runs.
+const EtcdMemberPackage = "github.com/stevedore-io/stevedore/internal/etcdtest/etcdmember"
 
 // BuildServer builds ServerPackage into dir with the go command goTool
 // ("go" when empty), from the module the working directory is in, and
 // returns the binary's path.
 func BuildServer(ctx context.Context, goTool, dir string) (string, error) {
+	return build(ctx, goTool, dir, ServerPackage)
+}
+
+// BuildEtcdMember builds EtcdMemberPackage as BuildServer builds the
+// server.
+func BuildEtcdMember(ctx context.Context, goTool, dir string) (string, error) {
+	return build(ctx, goTool, dir, EtcdMemberPackage)
+}
+
+func build(ctx context.Context, goTool, dir, pkg string) (string, error) {
 	if goTool == "" {
 		goTool = "go"
 	}
-	bin := filepath.Join(dir, "stevedore")
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ServerPackage).CombinedOutput()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, pkg).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("build %s: %w\n%s", ServerPackage, err, out)
+		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }

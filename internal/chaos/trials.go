@@ -110,6 +110,11 @@ func (d *driver) crashAfter(ctx context.Context, delay time.Duration, service st
 	}
 	d.restarted = time.Now()
 	d.logf("restarted %s", what)
+	if r, ok := d.cp.(*replicas); ok {
+		r.mu.Lock()
+		state += fmt.Sprintf("; another replica led %v after", r.failover.Round(time.Millisecond))
+		r.mu.Unlock()
+	}
 	return state, nil
 }
 
@@ -117,7 +122,7 @@ func (d *driver) crashAfter(ctx context.Context, delay time.Duration, service st
 // and tasks running, for the driver's log, and in short the state of
 // service (of its deployment in progress, or "steady").
 func (d *driver) moment(ctx context.Context, service string) (all, short string) {
-	out, err := d.client().DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterName), Services: []string{webService, bgService}})
+	out, err := d.client().DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterName), Services: d.services()})
 	if err != nil {
 		return err.Error(), "unknown"
 	}
@@ -176,15 +181,15 @@ func (d *driver) blueGreen(ctx context.Context, rng *mrand.Rand) (string, error)
 // scale scales the 4-task service out and back in, crashing during one of
 // the two.
 func (d *driver) scale(ctx context.Context, rng *mrand.Rand) (string, error) {
-	out := webCount + 1 + rng.IntN(4)
+	out := d.webCount + 1 + rng.IntN(4)
 	crashOut := rng.IntN(2) == 0
 	phase, within := "scale-in", scaleInCrashWithin
 	if crashOut {
 		phase, within = "scale-out", scaleOutCrashWithin
 	}
 	delay := randomDelay(rng, within)
-	what := fmt.Sprintf("%s %d->%d->%d, SIGKILL during %s after %v", webService, webCount, out, webCount, phase, delay.Round(time.Millisecond))
-	for _, n := range []int{out, webCount} {
+	what := fmt.Sprintf("%s %d->%d->%d, SIGKILL during %s after %v", webService, d.webCount, out, d.webCount, phase, delay.Round(time.Millisecond))
+	for _, n := range []int{out, d.webCount} {
 		if _, err := d.updateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(clusterName), Service: aws.String(webService), DesiredCount: aws.Int32(int32(n))}); err != nil {
 			return what, fmt.Errorf("UpdateService: %w", err)
 		}
@@ -363,28 +368,34 @@ func (d *driver) registerApp(ctx context.Context, family string, rev int) (arn s
 // setUp starts the server, registers the definitions, creates the
 // services and waits for them to be steady.
 func (d *driver) setUp(ctx context.Context) error {
-	if err := d.srv.start(ctx); err != nil {
+	if err := d.cp.start(ctx); err != nil {
 		return err
 	}
 	var err error
 	if d.webDef, d.webRev, err = d.registerApp(ctx, webService, 1); err != nil {
 		return err
 	}
-	if d.bgDef, d.bgRev, err = d.registerApp(ctx, bgService, 1); err != nil {
-		return err
+	if d.withBlueGreen {
+		if d.bgDef, d.bgRev, err = d.registerApp(ctx, bgService, 1); err != nil {
+			return err
+		}
 	}
 	if d.jobDef, _, err = d.registerApp(ctx, jobFamily, 1); err != nil {
 		return err
 	}
 	c := d.client()
 	_, err = c.CreateService(ctx, &ecs.CreateServiceInput{
-		Cluster: aws.String(clusterName), ServiceName: aws.String(webService), TaskDefinition: aws.String(d.webDef), DesiredCount: aws.Int32(webCount),
+		Cluster: aws.String(clusterName), ServiceName: aws.String(webService), TaskDefinition: aws.String(d.webDef), DesiredCount: aws.Int32(int32(d.webCount)),
 		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(200)},
 	})
 	if err != nil {
 		return fmt.Errorf("CreateService %s: %w", webService, err)
 	}
-	d.webDesired = webCount
+	d.webDesired = d.webCount
+	if !d.withBlueGreen {
+		_, err = d.converge(ctx, false)
+		return err
+	}
 	_, err = c.CreateService(ctx, &ecs.CreateServiceInput{
 		Cluster: aws.String(clusterName), ServiceName: aws.String(bgService), TaskDefinition: aws.String(d.bgDef), DesiredCount: aws.Int32(bgCount),
 		DeploymentConfiguration: &types.DeploymentConfiguration{

@@ -41,6 +41,7 @@ func run(ctx context.Context) error {
 	flag.Uint64Var(&seed, "seed", seed, "seed of the trials' choices (0: a new one, printed)")
 	only := flag.Int("trial", 0, "run only this trial (from 1) of the seed's sequence")
 	keep := flag.Bool("keep", false, "keep the work directory (the data directory and the server's log)")
+	scenario := flag.String("scenario", chaos.ScenarioBolt, "bolt (one server on a data directory) or etcd (three servers on three etcd members)")
 	flag.Parse()
 	addr := os.Getenv("STEVEDORE_CONTAINERD_ADDRESS")
 	if addr == "" {
@@ -54,9 +55,16 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var member string
+	if *scenario == chaos.ScenarioEtcd {
+		if member, err = chaos.BuildEtcdMember(ctx, os.Getenv("GO"), work); err != nil {
+			return err
+		}
+	}
 	_, err = chaos.Run(ctx, chaos.Config{
 		Server: server, ContainerdAddress: addr, WorkDir: work,
 		Trials: *trials, Seed: seed, Only: *only, Out: os.Stdout,
+		Scenario: *scenario, EtcdMember: member,
 	})
 	if err == nil && !*keep {
 		return os.RemoveAll(work)
