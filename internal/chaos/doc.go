@@ -53,8 +53,24 @@
 // (server.log, every run appended) and the driver's (driver.log: the state
 // of the services at each crash, and what each wait was waiting for).
 //
-// The trials run against a controlPlane: one server on a data directory
-// here; a scenario with several replicas on etcd would be another
-// controlPlane (its crash kills the leader or an etcd member) under the
-// same trials and checks.
+// # Scenarios
+//
+// The trials run against a controlPlane. ScenarioBolt (above) is one
+// server on a data directory. ScenarioEtcd is three etcd members
+// (internal/etcdtest/etcdmember, BuildEtcdMember) and three servers sharing
+// them (-etcd, one -etcd-prefix, -lease-ttl 2), each hosting an instance of
+// its own (its own containerd namespace, bridge, subnet and name prefix),
+// with a 6-task service; during a rolling deployment of it, each trial in
+// turn:
+//
+//   - leader: kills the leading server with SIGKILL (another must lead
+//     within 5 s), and starts it again;
+//   - member: kills an etcd member, and starts it again on its data;
+//   - pause: stops the leader with SIGSTOP past its lease (another must
+//     lead within 5 s), then SIGCONT: the old one must say it no longer
+//     leads within 5 s (its term ended, so its writes are fenced);
+//
+// then the same checks as above, over the three instances. The servers'
+// logs (server-N.log) say who leads; the run ends with the p50 and max of
+// the failovers.
 package chaos
