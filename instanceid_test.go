@@ -18,10 +18,10 @@ func TestRegisterRefusesBadInstanceIDs(t *testing.T) {
 	o, err := stevedore.New()
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
-	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "test"})
+	_, err = o.CreateCluster(t.Context(), &stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for _, id := range []string{"../../tmp/x", "a/b", `a\b`, "..", "a b", "a\x00"} {
-		_, err := o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(t.Context(), &stevedore.RegisterContainerInstanceInput{
 			Cluster: "test", InstanceID: id, Resources: cluster.Resources{CPU: 1024, Memory: 1024},
 		})
 		require.ErrorIs(t, err, stevedore.ErrInvalid, "%q", id)

@@ -61,6 +61,22 @@ type ContainerInstance struct {
 	// AgentConnected reports whether the instance's agent is connected;
 	// instances with a disconnected agent receive no tasks.
 	AgentConnected bool
+	// EngineOutage, when set, says that the instance's agent runs but
+	// cannot reach its container engine (the daemon is down or
+	// restarting), since when and why. AgentConnected is false meanwhile,
+	// as ECS shows an instance whose Docker daemon is away, so that no task
+	// is placed there; the containers go on running and their tasks keep
+	// their last status. The agent clears both once the engine answers. A
+	// Stevedore extension; nil otherwise.
+	EngineOutage *EngineOutage `json:",omitempty"`
+	// AgentLost, when set, says that the control plane took the
+	// instance's agent for gone: it wrote no heartbeat for longer than its
+	// heartbeat timeout (its process was killed, is paused, or cannot reach
+	// the store). AgentConnected is false meanwhile, as ECS shows an agent
+	// that stopped reporting, so that no task is placed there; the tasks
+	// keep their last reported status. The agent clears both when it writes
+	// again. A Stevedore extension; nil otherwise.
+	AgentLost *AgentLost `json:",omitempty"`
 	// AgentVersion is the version of the instance's agent.
 	AgentVersion string
 	// CapacityProvider is the name of the capacity provider the instance
@@ -94,6 +110,23 @@ type ContainerInstance struct {
 	TaskGroups map[string]int
 }
 
+// EngineOutage is an outage of an instance's container engine, as its
+// agent records it.
+type EngineOutage struct {
+	// Since is when the agent first failed to reach the engine.
+	Since time.Time
+	// Reason is the error of that call.
+	Reason string
+}
+
+// AgentLost is the control plane's record of an agent that went silent.
+type AgentLost struct {
+	// LastHeartbeat is when the agent last wrote its heartbeat.
+	LastHeartbeat time.Time
+	// Reason says why the agent was taken for gone.
+	Reason string
+}
+
 // NewContainerInstance returns an ACTIVE instance with a connected agent
 // whose remaining resources are all of registered.
 func NewContainerInstance(id string, registered Resources, registeredAt time.Time) (ContainerInstance, error) {
@@ -119,6 +152,14 @@ func (ci *ContainerInstance) Clone() ContainerInstance {
 	c.Attributes = maps.Clone(ci.Attributes)
 	c.TaskGroups = maps.Clone(ci.TaskGroups)
 	c.TaskPolicy = ci.TaskPolicy.Clone()
+	if ci.EngineOutage != nil {
+		o := *ci.EngineOutage
+		c.EngineOutage = &o
+	}
+	if ci.AgentLost != nil {
+		l := *ci.AgentLost
+		c.AgentLost = &l
+	}
 	c.Registered = ci.Registered.Clone()
 	c.Remaining = ci.Remaining.Clone()
 	return c

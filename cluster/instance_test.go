@@ -155,6 +155,16 @@ func TestCloneSharesNothing(t *testing.T) {
 	assert.Equal(t, cluster.TCPPort(22), ci.Registered.Ports[0])
 	assert.Equal(t, cluster.TCPPort(22), ci.Remaining.Ports[0])
 
+	ci.EngineOutage = &cluster.EngineOutage{Reason: "connection refused"}
+	c = ci.Clone()
+	c.EngineOutage.Reason = "other"
+	assert.Equal(t, "connection refused", ci.EngineOutage.Reason)
+
+	ci.AgentLost = &cluster.AgentLost{Reason: "no heartbeat"}
+	c = ci.Clone()
+	c.AgentLost.Reason = "other"
+	assert.Equal(t, "no heartbeat", ci.AgentLost.Reason)
+
 	cl := cluster.Cluster{Name: "prod", Status: cluster.ClusterActive, CapacityProviders: []string{"spot"},
 		DefaultCapacityProviderStrategy: cluster.CapacityProviderStrategy{{CapacityProvider: "spot", Weight: 1}}}
 	cc := cl.Clone()

@@ -44,6 +44,12 @@ var (
 	// ErrInUse means an image cannot be removed: a container made from it
 	// still exists.
 	ErrInUse = errors.New("runtime: image in use")
+	// ErrUnavailable means the engine could not be reached (its daemon is
+	// down or restarting): the call says nothing about the container, whose
+	// processes may well go on running. Callers retry later rather than
+	// count it against the container (a health check that cannot run is
+	// not a failed one).
+	ErrUnavailable = errors.New("runtime: engine unavailable")
 )
 
 // AccessVerifier is implemented by runtimes that can check, without
@@ -65,6 +71,11 @@ type AccessVerifier interface {
 // called at any time after Create and before Delete; the channel it returns
 // receives exactly one ExitStatus when the container's main process exits
 // (or immediately, if it has already exited) and is then closed.
+//
+// Any method may fail with an error wrapping ErrUnavailable while the
+// engine cannot be reached. Containers outlive such an outage, and so do
+// Wait channels: a wait goes on until the engine is back and reports the
+// exit then.
 type Runtime interface {
 	// EnsureImage makes ref available locally, pulling it with auth when it is
 	// missing. auth may be nil. Errors wrap ErrImagePull.
@@ -168,6 +179,13 @@ type ContainerSpec struct {
 	CapDrop []string
 	// Init runs an init process as PID 1 that forwards signals and reaps zombies.
 	Init bool
+	// Privileged runs the container as Docker's --privileged does: every
+	// capability (CapAdd and CapDrop are then ignored), the host's
+	// devices, no seccomp filter, no masked or read-only paths, a
+	// writable /sys and cgroup filesystem, and no no_new_privs flag. The
+	// container owns the host: set it only for a task the task policy
+	// lets do so (package task/policy, level privileged).
+	Privileged bool
 
 	// Stdout and Stderr receive the container's output. Nil discards it.
 	Stdout io.Writer

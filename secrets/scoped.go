@@ -51,7 +51,9 @@ var ErrInvalidGrant = errors.New("secrets: invalid grant")
 // container's environment through the same grant.
 type Grant struct {
 	// Secrets are secret names (as Name gives them) or path.Match patterns
-	// over them ("db-*").
+	// over them ("db-*"). An SSM parameter's name is its full path, so
+	// "app/*" grants "/app/password" and "password" grants neither it nor
+	// "/other/password"; a pattern's '*' never crosses a '/'.
 	Secrets []string
 	// ExecutionRoles, Families and Clusters select the tasks.
 	ExecutionRoles []string

@@ -223,7 +223,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 			log.Error("close the orchestrator", "err", err)
 		}
 	}()
-	if _, err := orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: cfg.Cluster}); err != nil {
+	if _, err := orc.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: cfg.Cluster}); err != nil {
 		return fmt.Errorf("create cluster %s: %w", cfg.Cluster, err)
 	}
 	rt, nw, closeHost, err := hostRuntime(ctx, cfg, log)
@@ -232,7 +232,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 	}
 	defer closeHost()
 	if rt != nil {
-		inst, err := orc.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+		inst, err := orc.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 			Cluster: cfg.Cluster, InstanceID: cfg.InstanceID,
 			Resources:  cluster.Resources{CPU: cfg.CPU, Memory: cfg.Memory, NetworkSlots: cfg.NetworkSlots},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: cfg.Zone},
@@ -243,7 +243,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 		if err != nil {
 			return fmt.Errorf("register this host: %w", err)
 		}
-		log.Info("registered this host", "cluster", cfg.Cluster, "instance", inst.ID, "runtime", cfg.Runtime)
+		log.Info("registered this host", "cluster", cfg.Cluster, "instance", inst.ContainerInstance.ID, "runtime", cfg.Runtime)
 	}
 
 	opts := []ecsapi.Option{
