@@ -201,9 +201,12 @@ func taskID(arn string) string {
 const attempts = 3
 
 // idempotent makes a call that may be repeated (a read, or an update to a
-// given value) again after a failure, a few times: now and then a
-// response of the server is cut short ("use of closed network connection"
-// while its body is read).
+// given value) again after a failure, a few times: now and then the
+// client's transport closes the connection of a response while its body
+// is read ("use of closed network connection", aws-sdk-go-v2 issue 2737).
+// The SDK retries that by default, but the driver's clients make one
+// attempt (RetryMaxAttempts 1), so that RunTask and StopTask, which may
+// not be repeated, never are.
 func idempotent[T any](ctx context.Context, call func() (T, error)) (T, error) {
 	var out T
 	var err error
