@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/agent"
+	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/store"
 )
 
 // AgentVersion is reported by the agents this Orchestrator runs.
-const AgentVersion = "stevedore-agent/0.1.0"
+const AgentVersion = api.AgentVersion
 
 // SecretResolver resolves secrets[].valueFrom references when containers
 // start. Values are injected into the containers' environment and never
@@ -29,7 +30,7 @@ type ImageCleanup = agent.ImageCleanup
 
 // startAgent runs the agent of one instance until the Orchestrator closes or
 // the instance is deregistered.
-func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInput) error {
+func (o *Orchestrator) startAgent(clusterName, id string, in RegisterContainerInstanceInput) error {
 	a, err := agent.New(agent.Config{
 		InstanceID:        id,
 		StateDir:          cmp.Or(in.StateDir, o.agentStateDir(id)),
@@ -39,7 +40,7 @@ func (o *Orchestrator) startAgent(clusterName, id string, in RegisterInstanceInp
 		Secrets:           in.Secrets,
 		ImageCleanup:      in.ImageCleanup,
 		VerifyImageAccess: in.VerifyImageAccess,
-		Logs:              o.agentLogs(),
+		Logs:              o.actions.AgentLogs(),
 		Logger:            o.log.With("instance", id),
 		SampleInterval:    o.scalingPeriod / 2,
 	})

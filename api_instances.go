@@ -2,104 +2,73 @@ package stevedore
 
 import (
 	"context"
-	"time"
 
-	"github.com/stevedore-io/stevedore/cluster"
-	"github.com/stevedore-io/stevedore/internal/state"
-	"github.com/stevedore-io/stevedore/placement/query"
-	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/api"
 )
 
-// ListContainerInstancesInput filters and pages a cluster's instances, as
-// ECS ListContainerInstances.
-type ListContainerInstancesInput struct {
-	// Cluster is a name or ARN; empty means DefaultCluster.
-	Cluster string
-	// Filter keeps the instances that match a cluster query, such as
-	// "attribute:ecs.availability-zone == zone-a" (at most 2000
-	// characters, as placement constraints).
-	Filter string
-	// Status keeps the instances of one status (ACTIVE, DRAINING,
-	// INACTIVE, ...); empty keeps every one that is not INACTIVE.
-	Status cluster.InstanceStatus
-	// MaxResults is 1 to 100 (0 means 100).
-	MaxResults int
-	// NextToken continues a previous call's listing.
-	NextToken string
+// RegisterContainerInstanceInput describes a host joining a cluster.
+type RegisterContainerInstanceInput = api.RegisterContainerInstanceInput
+
+// RegisterContainerInstanceOutput is the instance as registered, as ECS RegisterContainerInstance.
+type RegisterContainerInstanceOutput = api.RegisterContainerInstanceOutput
+
+// DeregisterContainerInstanceInput is api.DeregisterContainerInstanceInput.
+type DeregisterContainerInstanceInput = api.DeregisterContainerInstanceInput
+
+// DeregisterContainerInstanceOutput is the instance as it is once deregistered (INACTIVE).
+type DeregisterContainerInstanceOutput = api.DeregisterContainerInstanceOutput
+
+// UpdateContainerInstancesStateInput is api.UpdateContainerInstancesStateInput.
+type UpdateContainerInstancesStateInput = api.UpdateContainerInstancesStateInput
+
+// UpdateContainerInstancesStateOutput is api.UpdateContainerInstancesStateOutput.
+type UpdateContainerInstancesStateOutput = api.UpdateContainerInstancesStateOutput
+
+// DescribeContainerInstancesInput names instances of a cluster, as ECS DescribeContainerInstances.
+type DescribeContainerInstancesInput = api.DescribeContainerInstancesInput
+
+// DescribeContainerInstancesOutput is api.DescribeContainerInstancesOutput.
+type DescribeContainerInstancesOutput = api.DescribeContainerInstancesOutput
+
+// MaxDescribeContainerInstances is the most instances one DescribeContainerInstances names.
+const MaxDescribeContainerInstances = api.MaxDescribeContainerInstances
+
+// ListContainerInstancesInput filters and pages a cluster's instances, as ECS ListContainerInstances.
+type ListContainerInstancesInput = api.ListContainerInstancesInput
+
+// ListContainerInstancesOutput is api.ListContainerInstancesOutput.
+type ListContainerInstancesOutput = api.ListContainerInstancesOutput
+
+// RegisterContainerInstance adds a container instance to a cluster and
+// starts its agent. Registering an instance that is already registered in
+// the same cluster with the same resources (the same host coming back, for
+// example after the orchestrator restarted on a durable store) keeps its
+// tasks: its new agent adopts the containers that still run.
+func (o *Orchestrator) RegisterContainerInstance(ctx context.Context, in *RegisterContainerInstanceInput) (*RegisterContainerInstanceOutput, error) {
+	return o.actions.RegisterContainerInstance(ctx, value(in))
 }
 
-// ListContainerInstancesOutput is a page of container instance ARNs,
-// sorted by ID; NextToken is empty on the last page.
-type ListContainerInstancesOutput struct {
-	ContainerInstanceArns []string
-	NextToken             string
+// DeregisterContainerInstance removes an instance from its cluster. Without
+// Force it fails with ErrInUse while tasks still run there.
+func (o *Orchestrator) DeregisterContainerInstance(ctx context.Context, in *DeregisterContainerInstanceInput) (*DeregisterContainerInstanceOutput, error) {
+	return o.actions.DeregisterContainerInstance(ctx, value(in))
+}
+
+// UpdateContainerInstancesState sets instances ACTIVE or DRAINING. A
+// DRAINING instance receives no new tasks, and the services replace the
+// tasks running there within their minimum healthy bound.
+func (o *Orchestrator) UpdateContainerInstancesState(ctx context.Context, in *UpdateContainerInstancesStateInput) (*UpdateContainerInstancesStateOutput, error) {
+	return o.actions.UpdateContainerInstancesState(ctx, value(in))
+}
+
+// DescribeContainerInstances describes instances of a cluster. It fails
+// with ErrNotFound when the cluster does not exist; an instance that does
+// not is reported in Failures.
+func (o *Orchestrator) DescribeContainerInstances(ctx context.Context, in *DescribeContainerInstancesInput) (*DescribeContainerInstancesOutput, error) {
+	return o.actions.DescribeContainerInstances(ctx, value(in))
 }
 
 // ListContainerInstances lists the instances of a cluster.
-func (o *Orchestrator) ListContainerInstances(ctx context.Context, in ListContainerInstancesInput) (*ListContainerInstancesOutput, error) {
-	clusterName := clusterName(in.Cluster)
-	var filter *query.Expr
-	if in.Filter != "" {
-		var err error
-		if filter, err = query.Parse(in.Filter); err != nil {
-			return nil, invalid("filter", "%v", err)
-		}
-	}
-	var ids []string
-	err := o.store.View(ctx, func(tx store.ReadTx) error {
-		ids = nil
-		if _, err := o.getCluster(tx, clusterName); err != nil {
-			return err
-		}
-		all, err := store.List[*state.Instance](tx, state.KindInstances)
-		if err != nil {
-			return err
-		}
-		for _, inst := range all {
-			switch {
-			case inst.Cluster != clusterName,
-				in.Status == "" && inst.Status == cluster.StatusInactive,
-				in.Status != "" && inst.Status != in.Status,
-				filter != nil && !filter.Eval(instanceTarget{&inst.ContainerInstance}):
-				continue
-			}
-			ids = append(ids, inst.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	page, next, err := paginate(ids, in.MaxResults, 100, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	out := &ListContainerInstancesOutput{NextToken: next}
-	for _, id := range page {
-		out.ContainerInstanceArns = append(out.ContainerInstanceArns, o.ContainerInstanceARN(clusterName, id))
-	}
-	return out, nil
-}
-
-// instanceTarget is a container instance as the cluster query language
-// sees it.
-type instanceTarget struct{ *cluster.ContainerInstance }
-
-var _ query.Target = instanceTarget{}
-
-func (t instanceTarget) InstanceID() string { return t.ID }
-func (t instanceTarget) Attribute(name string) (string, bool) {
-	return t.ContainerInstance.Attribute(name)
-}
-func (t instanceTarget) RegisteredAt() time.Time { return t.ContainerInstance.RegisteredAt }
-func (t instanceTarget) RunningTasksCount() int  { return t.ContainerInstance.RunningTasksCount }
-func (t instanceTarget) AgentConnected() bool    { return t.ContainerInstance.AgentConnected }
-func (t instanceTarget) AgentVersion() string    { return t.ContainerInstance.AgentVersion }
-func (t instanceTarget) HasTaskGroup(match func(string) bool) bool {
-	for g, n := range t.TaskGroups {
-		if n > 0 && match(g) {
-			return true
-		}
-	}
-	return false
+func (o *Orchestrator) ListContainerInstances(ctx context.Context, in *ListContainerInstancesInput) (*ListContainerInstancesOutput, error) {
+	return o.actions.ListContainerInstances(ctx, value(in))
 }

@@ -42,7 +42,7 @@ func logEnv(t *testing.T, opts ...stevedore.Option) (*env, *logs.Store) {
 	for _, family := range []string{"chatty", "other"} {
 		td, _, err := task.ParseDefinition(fmt.Appendf(nil, chattyDef, family))
 		require.NoError(t, err)
-		_, err = o.RegisterTaskDefinition(e.ctx, td)
+		_, err = o.RegisterTaskDefinition(e.ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 		require.NoError(t, err)
 	}
 	return e, ls
@@ -50,7 +50,7 @@ func logEnv(t *testing.T, opts ...stevedore.Option) (*env, *logs.Store) {
 
 func (e *env) runLogged(family string) string {
 	e.t.Helper()
-	out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: family})
+	out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: family})
 	require.NoError(e.t, err)
 	require.Len(e.t, out.Tasks, 1)
 	return out.Tasks[0].ID()
@@ -77,7 +77,7 @@ func TestGetLogEvents(t *testing.T) {
 			if in.Container == "" {
 				in.Container = "talker"
 			}
-			out, err := e.o.GetLogEvents(e.ctx, in)
+			out, err := e.o.GetLogEvents(e.ctx, &in)
 			require.NoError(t, err)
 			return out
 		}
@@ -125,15 +125,15 @@ func TestGetLogEvents(t *testing.T) {
 		}
 
 		{ // errors
-			_, err := e.o.GetLogEvents(e.ctx, stevedore.GetLogEventsInput{Cluster: "test", Task: "nope", Container: "talker"})
+			_, err := e.o.GetLogEvents(e.ctx, &stevedore.GetLogEventsInput{Cluster: "test", Task: "nope", Container: "talker"})
 			var unknown *stevedore.UnknownLogStreamError
 			require.ErrorAs(t, err, &unknown)
 			assert.ErrorIs(t, err, stevedore.ErrNotFound)
 			assert.Equal(t, stevedore.UnknownLogStreamError{Cluster: "test", Task: "nope"}, *unknown)
-			_, err = e.o.GetLogEvents(e.ctx, stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "nope"})
+			_, err = e.o.GetLogEvents(e.ctx, &stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "nope"})
 			require.ErrorAs(t, err, &unknown)
 			assert.Equal(t, "nope", unknown.Container)
-			_, err = e.o.GetLogEvents(e.ctx, stevedore.GetLogEventsInput{Cluster: "elsewhere", Task: id, Container: "talker"})
+			_, err = e.o.GetLogEvents(e.ctx, &stevedore.GetLogEventsInput{Cluster: "elsewhere", Task: id, Container: "talker"})
 			require.ErrorAs(t, err, &unknown, "a task of another cluster")
 
 			var field *stevedore.FieldError
@@ -147,9 +147,9 @@ func TestGetLogEvents(t *testing.T) {
 				if name != "container" {
 					in.Container = "talker"
 				}
-				_, err := e.o.GetLogEvents(e.ctx, in)
+				_, err := e.o.GetLogEvents(e.ctx, &in)
 				require.ErrorAs(t, err, &field, name)
-				assert.Equal(t, name, field.Field)
+				assert.Equal(t, name, field.Path)
 			}
 		}
 	})
@@ -160,7 +160,7 @@ func TestFilterLogEvents(t *testing.T) {
 		e, _ := logEnv(t)
 		a, b := e.runLogged("chatty"), e.runLogged("chatty")
 		c := e.runLogged("other")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: "other", DesiredCount: 1})
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: "other", DesiredCount: 1})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -171,7 +171,7 @@ func TestFilterLogEvents(t *testing.T) {
 		filter := func(in stevedore.FilterLogEventsInput) *stevedore.FilterLogEventsOutput {
 			t.Helper()
 			in.Cluster = "test"
-			out, err := e.o.FilterLogEvents(e.ctx, in)
+			out, err := e.o.FilterLogEvents(e.ctx, &in)
 			require.NoError(t, err)
 			return out
 		}
@@ -221,13 +221,13 @@ func TestFilterLogEvents(t *testing.T) {
 		}
 
 		var field *stevedore.FieldError
-		_, err = e.o.FilterLogEvents(e.ctx, stevedore.FilterLogEventsInput{Cluster: "test", FilterPattern: "%(unclosed%"})
+		_, err = e.o.FilterLogEvents(e.ctx, &stevedore.FilterLogEventsInput{Cluster: "test", FilterPattern: "%(unclosed%"})
 		require.ErrorAs(t, err, &field)
-		assert.Equal(t, "filterPattern", field.Field)
+		assert.Equal(t, "filterPattern", field.Path)
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
-		_, err = e.o.FilterLogEvents(e.ctx, stevedore.FilterLogEventsInput{Cluster: "test", FilterPattern: `"open`})
+		_, err = e.o.FilterLogEvents(e.ctx, &stevedore.FilterLogEventsInput{Cluster: "test", FilterPattern: `"open`})
 		require.ErrorAs(t, err, &field)
-		_, err = e.o.FilterLogEvents(e.ctx, stevedore.FilterLogEventsInput{Cluster: "nope"})
+		_, err = e.o.FilterLogEvents(e.ctx, &stevedore.FilterLogEventsInput{Cluster: "nope"})
 		assert.ErrorIs(t, err, stevedore.ErrNotFound)
 	})
 }
@@ -241,30 +241,30 @@ func TestLogsOutliveForgottenTasks(t *testing.T) {
 		id := e.runLogged("chatty")
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		_, err := e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: id})
+		_, err := e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: id})
 		require.NoError(t, err)
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		_, err = stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
+		_, err = stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.ErrorIs(t, err, stevedore.ErrNotFound, "the task is forgotten")
 
-		out, err := e.o.GetLogEvents(e.ctx, stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "talker", Limit: 1})
+		out, err := e.o.GetLogEvents(e.ctx, &stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "talker", Limit: 1})
 		require.NoError(t, err)
 		assert.Equal(t, []string{"ERROR late timeout"}, eventMessages(out.Events))
-		filtered, err := e.o.FilterLogEvents(e.ctx, stevedore.FilterLogEventsInput{Cluster: "test", Family: "chatty", FilterPattern: "quiet"})
+		filtered, err := e.o.FilterLogEvents(e.ctx, &stevedore.FilterLogEventsInput{Cluster: "test", Family: "chatty", FilterPattern: "quiet"})
 		require.NoError(t, err)
 		assert.Equal(t, []string{"quiet here"}, eventMessages(filtered.Events))
 
 		var unknown *stevedore.UnknownLogStreamError
-		_, err = e.o.GetLogEvents(e.ctx, stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "nope"})
+		_, err = e.o.GetLogEvents(e.ctx, &stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "nope"})
 		require.ErrorAs(t, err, &unknown)
 		assert.Equal(t, "nope", unknown.Container)
-		_, err = e.o.GetLogEvents(e.ctx, stevedore.GetLogEventsInput{Cluster: "other", Task: id, Container: "talker"})
+		_, err = e.o.GetLogEvents(e.ctx, &stevedore.GetLogEventsInput{Cluster: "other", Task: id, Container: "talker"})
 		require.ErrorAs(t, err, &unknown)
 
 		// Removing the logs is the end of them.
 		require.NoError(t, ls.Remove(id))
-		_, err = e.o.GetLogEvents(e.ctx, stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "talker"})
+		_, err = e.o.GetLogEvents(e.ctx, &stevedore.GetLogEventsInput{Cluster: "test", Task: id, Container: "talker"})
 		require.ErrorAs(t, err, &unknown)
 	})
 }
@@ -278,9 +278,9 @@ func TestLogQueriesNeedAQueryableSink(t *testing.T) {
 		o, err := stevedore.New(opts...)
 		require.NoError(t, err)
 		t.Cleanup(func() { o.Close() })
-		_, err = o.GetLogEvents(context.Background(), stevedore.GetLogEventsInput{Cluster: "c", Task: "t", Container: "x"})
+		_, err = o.GetLogEvents(context.Background(), &stevedore.GetLogEventsInput{Cluster: "c", Task: "t", Container: "x"})
 		assert.ErrorIs(t, err, stevedore.ErrLogsUnavailable, name)
-		_, err = o.FilterLogEvents(context.Background(), stevedore.FilterLogEventsInput{Cluster: "c"})
+		_, err = o.FilterLogEvents(context.Background(), &stevedore.FilterLogEventsInput{Cluster: "c"})
 		assert.ErrorIs(t, err, stevedore.ErrLogsUnavailable, name)
 	}
 }

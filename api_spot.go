@@ -2,19 +2,21 @@ package stevedore
 
 import (
 	"context"
-	"time"
 
-	"github.com/stevedore-io/stevedore/cluster"
-	"github.com/stevedore-io/stevedore/internal/state"
-	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/api"
 )
 
-// DefaultSpotNotice is the warning a Spot interruption gives before the
-// capacity goes: EC2's two minutes.
-const DefaultSpotNotice = 2 * time.Minute
+// DefaultSpotNotice is api.DefaultSpotNotice.
+const DefaultSpotNotice = api.DefaultSpotNotice
 
 // MaxSpotNotice bounds the notice InterruptSpotInstance accepts.
-const MaxSpotNotice = time.Hour
+const MaxSpotNotice = api.MaxSpotNotice
+
+// InterruptSpotInstanceInput is api.InterruptSpotInstanceInput.
+type InterruptSpotInstanceInput = api.InterruptSpotInstanceInput
+
+// InterruptSpotInstanceOutput is api.InterruptSpotInstanceOutput.
+type InterruptSpotInstanceOutput = api.InterruptSpotInstanceOutput
 
 // InterruptSpotInstance tells the Orchestrator that the capacity of a Spot
 // instance is being taken back, as an EC2 Spot interruption notice does
@@ -23,7 +25,7 @@ const MaxSpotNotice = time.Hour
 // replacements on the cluster's other capacity, within their deployment
 // bounds, while the notice runs; when notice is over, the tasks still on
 // the instance stop with stop code SpotInterruption and the instance is
-// deregistered (INACTIVE). notice 0 means DefaultSpotNotice; it is at most
+// deregistered (INACTIVE). A Notice of 0 means DefaultSpotNotice; it is at most
 // MaxSpotNotice.
 //
 // The instance must belong to a SPOT capacity provider of its cluster.
@@ -31,47 +33,6 @@ const MaxSpotNotice = time.Hour
 // The end of the notice is kept in the store (the reaper acts on it): an
 // Orchestrator started again on a durable store reclaims the instance when
 // the notice is over, as this one would have.
-func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, clusterArg, instanceID string, notice time.Duration) error {
-	clusterName := clusterName(clusterArg)
-	if err := o.checkOpen(); err != nil {
-		return err
-	}
-	switch {
-	case notice == 0:
-		notice = DefaultSpotNotice
-	case notice < 0 || notice > MaxSpotNotice:
-		return invalid("notice", "must be between 0 and %s, got %s", MaxSpotNotice, notice)
-	}
-	deadline := o.now().Add(notice)
-	return o.store.Update(ctx, func(tx store.Tx) error {
-		c, err := o.getCluster(tx, clusterName)
-		if err != nil {
-			return err
-		}
-		inst, err := o.getInstance(tx, clusterName, instanceID)
-		if err != nil {
-			return err
-		}
-		if inst.Status == cluster.StatusInactive {
-			return invalid("containerInstance", "%s is already deregistered", instanceID)
-		}
-		if !isSpot(c, inst.CapacityProvider) {
-			return invalid("containerInstance", "%s is not in a SPOT capacity provider (capacity provider %q)", instanceID, inst.CapacityProvider)
-		}
-		next := inst.Copy()
-		next.Status = cluster.StatusDraining
-		next.StatusReason = "Spot interruption: capacity reclaimed at " + deadline.UTC().Format(time.RFC3339)
-		next.ReclaimAt = deadline
-		return tx.Update(next)
-	})
-}
-
-// isSpot reports whether provider is a SPOT capacity provider of c.
-func isSpot(c *state.Cluster, provider string) bool {
-	for _, p := range c.Providers {
-		if p.Name == provider {
-			return p.Kind == cluster.Spot
-		}
-	}
-	return false
+func (o *Orchestrator) InterruptSpotInstance(ctx context.Context, in *InterruptSpotInstanceInput) (*InterruptSpotInstanceOutput, error) {
+	return o.actions.InterruptSpotInstance(ctx, value(in))
 }

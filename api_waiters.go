@@ -6,33 +6,25 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/task"
 )
 
-// Errors of the waiters.
-var (
-	// ErrWaiterFailure means a waiter met a state from which what it waits
-	// for cannot come (a task STOPPED while waiting for it to run, a
-	// service missing or being deleted).
-	ErrWaiterFailure = errors.New("stevedore: waiter state transitioned to failure")
-	// ErrWaitTimeout means the wait lasted its maximum without success.
-	ErrWaitTimeout = errors.New("stevedore: wait timed out")
-)
+// ErrWaiterFailure is api.ErrWaiterFailure.
+var ErrWaiterFailure = api.ErrWaiterFailure
 
-// WaiterOptions are the delays between a waiter's attempts: the first is
-// MinDelay, and each next one doubles, up to MaxDelay.
-type WaiterOptions struct {
-	MinDelay time.Duration
-	MaxDelay time.Duration
-}
+// ErrWaitTimeout means the wait lasted its maximum without success.
+var ErrWaitTimeout = api.ErrWaitTimeout
 
-// Default delays of the waiters (shorter than the SDK's, which poll a
-// remote API).
-const (
-	DefaultWaiterMinDelay = time.Second
-	DefaultWaiterMaxDelay = 15 * time.Second
-)
+// WaiterOptions is api.WaiterOptions.
+type WaiterOptions = api.WaiterOptions
+
+// DefaultWaiterMinDelay is api.DefaultWaiterMinDelay.
+const DefaultWaiterMinDelay = api.DefaultWaiterMinDelay
+
+// DefaultWaiterMaxDelay is api.DefaultWaiterMaxDelay.
+const DefaultWaiterMaxDelay = api.DefaultWaiterMaxDelay
 
 func waiterOptions(optFns []func(*WaiterOptions)) WaiterOptions {
 	o := WaiterOptions{MinDelay: DefaultWaiterMinDelay, MaxDelay: DefaultWaiterMaxDelay}
@@ -88,7 +80,7 @@ func NewServicesStableWaiter(o *Orchestrator, optFns ...func(*WaiterOptions)) *S
 }
 
 // Wait waits at most maxWait for the services of in to be stable.
-func (w *ServicesStableWaiter) Wait(ctx context.Context, in DescribeServicesInput, maxWait time.Duration) error {
+func (w *ServicesStableWaiter) Wait(ctx context.Context, in *DescribeServicesInput, maxWait time.Duration) error {
 	return poll(ctx, "services stable", w.opts, maxWait, func(ctx context.Context) (bool, error) {
 		out, err := w.o.DescribeServices(ctx, in)
 		if err != nil {
@@ -135,7 +127,7 @@ func NewTasksStoppedWaiter(o *Orchestrator, optFns ...func(*WaiterOptions)) *Tas
 
 // Wait waits at most maxWait for every task of in to reach the waiter's
 // status.
-func (w *TasksWaiter) Wait(ctx context.Context, in DescribeTasksInput, maxWait time.Duration) error {
+func (w *TasksWaiter) Wait(ctx context.Context, in *DescribeTasksInput, maxWait time.Duration) error {
 	return poll(ctx, "tasks "+string(w.status), w.opts, maxWait, func(ctx context.Context) (bool, error) {
 		out, err := w.o.DescribeTasks(ctx, in)
 		if err != nil {

@@ -40,7 +40,7 @@ func scalingEnv(t *testing.T, queue *gauge, desired int, opts ...fake.Option) *e
 	require.NoError(t, err)
 	e := envFor(t, o, 2, opts...)
 	e.register("v1")
-	_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+	_, err = e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 		Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: desired,
 	})
 	require.NoError(t, err)
@@ -50,9 +50,9 @@ func scalingEnv(t *testing.T, queue *gauge, desired int, opts ...fake.Option) *e
 
 func (e *env) scalable(lo, hi int, p autoscaling.TargetTrackingPolicy) {
 	e.t.Helper()
-	require.NoError(e.t, e.o.RegisterScalableTarget(e.ctx, stevedore.RegisterScalableTargetInput{
-		Cluster: "test", Service: "web", MinCapacity: lo, MaxCapacity: hi}))
-	_, err := e.o.PutScalingPolicy(e.ctx, stevedore.PutScalingPolicyInput{Cluster: "test", Service: "web", Policy: p})
+	require.NoError(e.t, errOf(e.o.RegisterScalableTarget(e.ctx, &stevedore.RegisterScalableTargetInput{
+		Cluster: "test", Service: "web", MinCapacity: lo, MaxCapacity: hi})))
+	_, err := e.o.PutScalingPolicy(e.ctx, &stevedore.PutScalingPolicyInput{Cluster: "test", Service: "web", Policy: p})
 	require.NoError(e.t, err)
 }
 
@@ -97,7 +97,7 @@ func (e *env) hasEvent(text string) bool {
 
 func (e *env) history() autoscaling.History {
 	e.t.Helper()
-	d, err := e.o.DescribeScalingPolicies(e.ctx, "test", "web")
+	d, err := e.o.DescribeScalingPolicies(e.ctx, &stevedore.DescribeScalingPoliciesInput{Cluster: "test", Service: "web"})
 	require.NoError(e.t, err)
 	return d.History
 }
@@ -179,18 +179,18 @@ func TestAutoScalingRejectedPolicyChangesNothing(t *testing.T) {
 		queue := &gauge{v: 100}
 		e := scalingEnv(t, queue, 2)
 		put := func(p autoscaling.TargetTrackingPolicy) error {
-			_, err := e.o.PutScalingPolicy(e.ctx, stevedore.PutScalingPolicyInput{Cluster: "test", Service: "web", Policy: p})
+			_, err := e.o.PutScalingPolicy(e.ctx, &stevedore.PutScalingPolicyInput{Cluster: "test", Service: "web", Policy: p})
 			return err
 		}
 		good := autoscaling.TargetTrackingPolicy{Name: "q", Metric: "queue", TargetValue: 10}
 		// No scalable target yet.
 		require.ErrorIs(t, put(good), stevedore.ErrNotFound)
-		require.ErrorIs(t, e.o.RegisterScalableTarget(e.ctx, stevedore.RegisterScalableTargetInput{
-			Cluster: "test", Service: "web", MinCapacity: 5, MaxCapacity: 1}), stevedore.ErrInvalid)
-		require.ErrorIs(t, e.o.RegisterScalableTarget(e.ctx, stevedore.RegisterScalableTargetInput{
-			Cluster: "test", Service: "nope", MinCapacity: 1, MaxCapacity: 2}), stevedore.ErrNotFound)
-		require.NoError(t, e.o.RegisterScalableTarget(e.ctx, stevedore.RegisterScalableTargetInput{
-			Cluster: "test", Service: "web", MinCapacity: 1, MaxCapacity: 8}))
+		require.ErrorIs(t, errOf(e.o.RegisterScalableTarget(e.ctx, &stevedore.RegisterScalableTargetInput{
+			Cluster: "test", Service: "web", MinCapacity: 5, MaxCapacity: 1})), stevedore.ErrInvalid)
+		require.ErrorIs(t, errOf(e.o.RegisterScalableTarget(e.ctx, &stevedore.RegisterScalableTargetInput{
+			Cluster: "test", Service: "nope", MinCapacity: 1, MaxCapacity: 2})), stevedore.ErrNotFound)
+		require.NoError(t, errOf(e.o.RegisterScalableTarget(e.ctx, &stevedore.RegisterScalableTargetInput{
+			Cluster: "test", Service: "web", MinCapacity: 1, MaxCapacity: 8})))
 
 		bad := good
 		bad.TargetValue = -1
@@ -203,7 +203,7 @@ func TestAutoScalingRejectedPolicyChangesNothing(t *testing.T) {
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.ErrorContains(t, err, "latency")
 
-		d, err := e.o.DescribeScalingPolicies(e.ctx, "test", "web")
+		d, err := e.o.DescribeScalingPolicies(e.ctx, &stevedore.DescribeScalingPoliciesInput{Cluster: "test", Service: "web"})
 		require.NoError(t, err)
 		assert.Empty(t, d.Policies)
 		e.holdsDesired(2, 5*time.Minute)
@@ -220,16 +220,16 @@ func TestAutoScalingDeletePolicyStopsScaling(t *testing.T) {
 		e := scalingEnv(t, queue, 1)
 		e.scalable(1, 8, autoscaling.TargetTrackingPolicy{Name: "q", Metric: "queue", TargetValue: 10, ScaleOutCooldown: time.Minute})
 		e.waitDesired(2, 2*time.Minute)
-		require.NoError(t, e.o.DeleteScalingPolicy(e.ctx, "test", "web", "q"))
-		require.ErrorIs(t, e.o.DeleteScalingPolicy(e.ctx, "test", "web", "q"), stevedore.ErrNotFound)
-		d, err := e.o.DescribeScalingPolicies(e.ctx, "test", "web")
+		require.NoError(t, errOf(e.o.DeleteScalingPolicy(e.ctx, &stevedore.DeleteScalingPolicyInput{Cluster: "test", Service: "web", PolicyName: "q"})))
+		require.ErrorIs(t, errOf(e.o.DeleteScalingPolicy(e.ctx, &stevedore.DeleteScalingPolicyInput{Cluster: "test", Service: "web", PolicyName: "q"})), stevedore.ErrNotFound)
+		d, err := e.o.DescribeScalingPolicies(e.ctx, &stevedore.DescribeScalingPoliciesInput{Cluster: "test", Service: "web"})
 		require.NoError(t, err)
 		assert.Empty(t, d.Policies)
 		e.holdsDesired(2, 10*time.Minute)
 
 		// Deregistering the target removes it.
-		require.NoError(t, e.o.DeregisterScalableTarget(e.ctx, "test", "web"))
-		_, err = e.o.DescribeScalingPolicies(e.ctx, "test", "web")
+		require.NoError(t, errOf(e.o.DeregisterScalableTarget(e.ctx, &stevedore.DeregisterScalableTargetInput{Cluster: "test", Service: "web"})))
+		_, err = e.o.DescribeScalingPolicies(e.ctx, &stevedore.DescribeScalingPoliciesInput{Cluster: "test", Service: "web"})
 		require.ErrorIs(t, err, stevedore.ErrNotFound)
 	})
 }
@@ -241,9 +241,9 @@ func TestAutoScalingGoesWithTheService(t *testing.T) {
 		queue := &gauge{v: 10}
 		e := scalingEnv(t, queue, 1)
 		e.scalable(1, 8, autoscaling.TargetTrackingPolicy{Name: "q", Metric: "queue", TargetValue: 10})
-		_, err := e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: "web", Force: true})
+		_, err := e.o.DeleteService(e.ctx, &stevedore.DeleteServiceInput{Cluster: "test", Service: "web", Force: true})
 		require.NoError(t, err)
-		_, err = e.o.DescribeScalingPolicies(e.ctx, "test", "web")
+		_, err = e.o.DescribeScalingPolicies(e.ctx, &stevedore.DescribeScalingPoliciesInput{Cluster: "test", Service: "web"})
 		require.ErrorIs(t, err, stevedore.ErrNotFound)
 	})
 }
@@ -289,10 +289,10 @@ func TestAutoScalingSeveralPolicies(t *testing.T) {
 		e := scalingEnv(t, queue, 4, busy(0.5))
 		e.scalable(1, 8, autoscaling.TargetTrackingPolicy{Name: "cpu", Metric: autoscaling.ECSServiceAverageCPUUtilization, TargetValue: 50,
 			ScaleInCooldown: time.Minute})
-		_, err := e.o.PutScalingPolicy(e.ctx, stevedore.PutScalingPolicyInput{Cluster: "test", Service: "web",
+		_, err := e.o.PutScalingPolicy(e.ctx, &stevedore.PutScalingPolicyInput{Cluster: "test", Service: "web",
 			Policy: autoscaling.TargetTrackingPolicy{Name: "queue", Metric: "queue", TargetValue: 10, ScaleInCooldown: time.Minute}})
 		require.NoError(t, err)
-		d, err := e.o.DescribeScalingPolicies(e.ctx, "test", "web")
+		d, err := e.o.DescribeScalingPolicies(e.ctx, &stevedore.DescribeScalingPoliciesInput{Cluster: "test", Service: "web"})
 		require.NoError(t, err)
 		require.Len(t, d.Policies, 2)
 		assert.Equal(t, autoscaling.DefaultCooldown, d.Policies[1].ScaleOutCooldown, "defaults set")
@@ -314,7 +314,7 @@ func TestAutoScalingReadsStatsOfRegisteredInstancesOnly(t *testing.T) {
 		for id, rt := range e.runtimes {
 			assert.NotEmpty(t, rt.CallsTo(fake.MethodStats), "no Stats read from %s", id)
 		}
-		_, err := e.o.DeregisterContainerInstance(e.ctx, stevedore.DeregisterContainerInstanceInput{Cluster: "test", ContainerInstance: "i-0", Force: true})
+		_, err := e.o.DeregisterContainerInstance(e.ctx, &stevedore.DeregisterContainerInstanceInput{Cluster: "test", ContainerInstance: "i-0", Force: true})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
 		before := len(e.runtimes["i-0"].CallsTo(fake.MethodStats))

@@ -37,19 +37,25 @@ func convergeEnv(b *testing.B, instances, services, perService int, opts ...Opti
 // first CreateService to the last task RUNNING.
 func convergeTimed(b *testing.B, instances, services, perService int, opts ...Option) (*Orchestrator, time.Duration, time.Duration) {
 	b.Helper()
+	return convergeWith(b, pollRunning, instances, services, perService, opts...)
+}
+
+// convergeWith is convergeTimed waiting for the tasks with wait.
+func convergeWith(b *testing.B, wait func(*testing.B, *Orchestrator, int), instances, services, perService int, opts ...Option) (*Orchestrator, time.Duration, time.Duration) {
+	b.Helper()
 	ctx := context.Background()
 	o, err := New(append([]Option{WithSeed(1)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.CreateCluster(ctx, CreateClusterInput{ClusterName: "bench"}); err != nil {
+	if _, err := o.CreateCluster(ctx, &CreateClusterInput{ClusterName: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	rt := fake.New()
 	b.Cleanup(rt.Close)
 	nw := netfake.New()
 	for i := range instances {
-		_, err := o.RegisterContainerInstance(ctx, RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(ctx, &RegisterContainerInstanceInput{
 			Cluster: "bench", InstanceID: fmt.Sprintf("i-%05d", i),
 			Resources:  cluster.Resources{CPU: 16384, Memory: 65536, NetworkSlots: 64},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: fmt.Sprintf("zone-%d", i%3)},
@@ -64,17 +70,24 @@ func convergeTimed(b *testing.B, instances, services, perService int, opts ...Op
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.RegisterTaskDefinition(ctx, td); err != nil {
+	if _, err := o.RegisterTaskDefinition(ctx, &RegisterTaskDefinitionInput{TaskDefinition: *td}); err != nil {
 		b.Fatal(err)
 	}
 	start, wallStart := cpuTime(), time.Now()
 	for i := range services {
-		if _, err := o.CreateService(ctx, CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
+		if _, err := o.CreateService(ctx, &CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
 			TaskDefinition: "svc", DesiredCount: perService}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	want := services * perService
+	wait(b, o, services*perService)
+	return o, cpuTime() - start, time.Since(wallStart)
+}
+
+// pollRunning waits until want tasks run, listing every task each 20 ms.
+func pollRunning(b *testing.B, o *Orchestrator, want int) {
+	b.Helper()
+	ctx := context.Background()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		running := 0
@@ -98,7 +111,6 @@ func convergeTimed(b *testing.B, instances, services, perService int, opts ...Op
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return o, cpuTime() - start, time.Since(wallStart)
 }
 
 // BenchmarkConverge converges services × tasks on fake instances from empty
@@ -167,7 +179,7 @@ func steadyPass(b *testing.B, o *Orchestrator) time.Duration {
 	ctx := context.Background()
 	// Let the live controller finish its last writes first.
 	time.Sleep(200 * time.Millisecond)
-	c, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
+	c, err := controller.New(controller.Config{Store: o.store, Launcher: o.launcher, AlarmBakeTime: o.actions.AlarmBakeTime,
 		Now: o.now, Logger: o.log})
 	if err != nil {
 		b.Fatal(err)

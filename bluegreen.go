@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/internal/shift"
-	"github.com/stevedore-io/stevedore/service"
 )
 
 // ListenerRule is what the Orchestrator needs of a load balancer listener
@@ -145,60 +144,6 @@ func WithAlarms(alarms ...Alarm) Option {
 		}
 		return nil
 	}
-}
-
-// alarmBakeTime is the bake time of a rolling deployment with alarms: the
-// longest time one of its alarms takes to fire (EvaluationPeriods periods),
-// plus one period, so that a verdict due when the bake time would end still
-// reaches the deployment.
-func (o *Orchestrator) alarmBakeTime(a *service.DeploymentAlarms) time.Duration {
-	if a == nil || !a.Enable {
-		return 0
-	}
-	var bake time.Duration
-	for _, name := range a.AlarmNames {
-		if al, ok := o.alarms[name]; ok {
-			bake = max(bake, time.Duration(al.EvaluationPeriods+1)*al.Period)
-		}
-	}
-	return bake
-}
-
-// checkBlueGreen makes sure the alarms a service names, and the target
-// groups and listener rules a blue/green service names, exist.
-func (o *Orchestrator) checkBlueGreen(s *service.Service) error {
-	c := s.DeploymentConfiguration
-	if c.Alarms != nil {
-		for i, name := range c.Alarms.AlarmNames {
-			if _, ok := o.alarms[name]; !ok {
-				return invalid(fmt.Sprintf("deploymentConfiguration.alarms.alarmNames[%d]", i), "no alarm %q (see WithAlarms)", name)
-			}
-		}
-	}
-	if !c.Strategy.BlueGreen() {
-		// ROLLING registers every task in TargetGroup: production
-		// traffic must be there already.
-		for i, d := range s.Deployments {
-			if d.Alternate && (i == 0 || d.RunningCount+d.PendingCount > 0) {
-				return invalid("deploymentConfiguration.strategy", "cannot change to %s while deployment %s serves from the alternate target groups: deploy once more with a blue/green strategy first", c.Strategy, d.ID)
-			}
-		}
-		return nil
-	}
-	for i, l := range s.LoadBalancers {
-		ac := l.AdvancedConfiguration
-		path := fmt.Sprintf("loadBalancers[%d].advancedConfiguration.", i)
-		if o.targetGroups[ac.AlternateTargetGroup] == nil {
-			return invalid(path+"alternateTargetGroupArn", "no target group %q (see WithTargetGroups)", ac.AlternateTargetGroup)
-		}
-		if o.rules[ac.ProductionListenerRule] == nil {
-			return invalid(path+"productionListenerRule", "no listener rule %q (see WithListenerRules)", ac.ProductionListenerRule)
-		}
-		if ac.TestListenerRule != "" && o.rules[ac.TestListenerRule] == nil {
-			return invalid(path+"testListenerRule", "no listener rule %q (see WithListenerRules)", ac.TestListenerRule)
-		}
-	}
-	return nil
 }
 
 // sample takes one datapoint of a.

@@ -107,7 +107,7 @@ var blueGreenLB = []service.LoadBalancer{{TargetGroup: "tg-a", ContainerName: "a
 func (e *blueGreenEnv) create(t *testing.T, c service.DeploymentConfiguration) {
 	t.Helper()
 	e.register("v1")
-	_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+	_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 		Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
 		DeploymentConfiguration: c, LoadBalancers: blueGreenLB,
 	})
@@ -164,7 +164,7 @@ func TestLinearDeploymentShiftsTrafficInBakedSteps(t *testing.T) {
 
 		v2 := e.register("v2")
 		updated := time.Now()
-		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 
 		s := e.waitStage(t, service.StageProductionTrafficShift, 10*time.Minute)
@@ -220,7 +220,7 @@ func TestLinearDeploymentShiftsTrafficInBakedSteps(t *testing.T) {
 
 		// The next deployment swaps the roles of the groups: it goes to tg-a.
 		v3 := e.register("v3")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v3})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v3})
 		require.NoError(t, err)
 		s = e.waitSteady("web", time.Hour)
 		assert.Equal(t, v3, s.TaskDefinition)
@@ -247,7 +247,7 @@ func TestCanaryDeploymentRollsBackWhenAnAlarmFires(t *testing.T) {
 		blue := e.tasksOf(v1)
 
 		v2 := e.register("v2")
-		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		s := e.waitStage(t, service.StageProductionTrafficShift, 10*time.Minute)
 		synctest.Wait()
@@ -287,7 +287,7 @@ func TestBlueGreenRollsBackWhenGreenFailsHealthChecks(t *testing.T) {
 		testBefore := len(e.test.changes())
 
 		v2 := e.register("v2")
-		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		s := e.waitSteady("web", 10*time.Minute)
 		assert.Equal(t, v1, s.TaskDefinition, "rolled back")
@@ -315,7 +315,7 @@ func TestBlueGreenWaitsForListenerRulesThatFail(t *testing.T) {
 		e.create(t, service.DeploymentConfiguration{Strategy: service.StrategyBlueGreen})
 		v2 := e.register("v2")
 		e.prod.failNext(5)
-		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		// The rules are set together: while the production rule fails,
 		// the test shift is not applied and the deployment waits.
@@ -338,7 +338,7 @@ func TestBlueGreenRollsBackWhenGreenFailsTargetHealth(t *testing.T) {
 		v1 := e.service("web").TaskDefinition
 		v2 := e.register("v2")
 		e.groupB.failNew(lb.ReasonResponseCodeMismatch) // green's group fails its checks
-		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		s := e.waitSteady("web", 10*time.Minute)
 		assert.Equal(t, v1, s.TaskDefinition, "rolled back")
@@ -356,7 +356,7 @@ func TestBlueGreenRequestsAreChecked(t *testing.T) {
 		e := newBlueGreenEnv(t)
 		e.register("v1")
 		create := func(c service.DeploymentConfiguration, lbs []service.LoadBalancer) error {
-			_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+			_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 				Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1,
 				DeploymentConfiguration: c, LoadBalancers: lbs,
 			})
@@ -390,11 +390,11 @@ func TestBlueGreenRequestsAreChecked(t *testing.T) {
 		e.create(t, bg)
 		before := e.service("web")
 		bad := service.DeploymentConfiguration{Strategy: service.StrategyLinear}
-		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &bad})
+		_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &bad})
 		require.ErrorIs(t, err, service.ErrInvalid)
 		assert.Contains(t, err.Error(), "deploymentConfiguration.linearConfiguration")
 		bad = service.DeploymentConfiguration{Strategy: service.StrategyBlueGreen, Alarms: &service.DeploymentAlarms{AlarmNames: []string{"nope"}, Enable: true}}
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &bad})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &bad})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, before.DeploymentConfiguration, e.service("web").DeploymentConfiguration)
 
@@ -402,12 +402,12 @@ func TestBlueGreenRequestsAreChecked(t *testing.T) {
 		// (which uses TargetGroup only) must wait for the next
 		// blue/green deployment.
 		v2 := e.register("v2")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		s := e.waitSteady("web", time.Hour)
 		require.True(t, s.Deployments[0].Alternate)
 		rolling := service.DeploymentConfiguration{}
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &rolling})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DeploymentConfiguration: &rolling})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Contains(t, err.Error(), "deploymentConfiguration.strategy")
 	})

@@ -40,13 +40,13 @@ func TestCloseRacesRegistrations(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { require.NoError(t, o.Close()) })
 			ctx := t.Context()
-			_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
+			_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "test"})
 			require.NoError(t, err)
 			rt := fake.New()
 			t.Cleanup(rt.Close)
 			nw := netfake.New()
 			register := func(id string) error {
-				_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+				_, err := o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 					Cluster: "test", InstanceID: id, Runtime: rt, Network: nw,
 					Resources: cluster.Resources{CPU: 1024, Memory: 1024, NetworkSlots: 4},
 				})
@@ -84,19 +84,19 @@ func TestCloseRacesRegistrations(t *testing.T) {
 			calls := map[string]func() error{
 				"RegisterContainerInstance": func() error { return register("i-late") },
 				"DescribeClusters": func() error {
-					_, err := o.DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: []string{"test"}})
+					_, err := o.DescribeClusters(ctx, &stevedore.DescribeClustersInput{Clusters: []string{"test"}})
 					return err
 				},
 				"DescribeContainerInstances": func() error {
-					_, err := o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"})
+					_, err := o.DescribeContainerInstances(ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test"})
 					return err
 				},
 				"ListTasks": func() error {
-					_, err := o.ListTasks(ctx, stevedore.ListTasksInput{Cluster: "test"})
+					_, err := o.ListTasks(ctx, &stevedore.ListTasksInput{Cluster: "test"})
 					return err
 				},
 				"UpdateContainerInstancesState": func() error {
-					_, err := o.UpdateContainerInstancesState(ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-000"}})
+					_, err := o.UpdateContainerInstancesState(ctx, &stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-000"}})
 					return err
 				},
 				"Subscribe": func() error {

@@ -35,12 +35,12 @@ func newControlEnv(t *testing.T, instances int, memoryMiB int) *controlEnv {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	e := &controlEnv{t: t, o: o, ctx: t.Context()}
-	_, err = o.CreateCluster(e.ctx, CreateClusterInput{ClusterName: "test"})
+	_, err = o.CreateCluster(e.ctx, &CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range instances {
 		rt := fake.New()
 		t.Cleanup(rt.Close)
-		_, err := o.RegisterContainerInstance(e.ctx, RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(e.ctx, &RegisterContainerInstanceInput{
 			Cluster: "test", InstanceID: fmt.Sprintf("i-%d", i),
 			Resources:  cluster.Resources{CPU: 4096, Memory: memoryMiB, NetworkSlots: 10},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"},
@@ -56,18 +56,18 @@ func (e *controlEnv) register(family string, memoryMiB int) {
 	td, _, err := task.ParseDefinition(fmt.Appendf(nil,
 		`{"family":%q,"containerDefinitions":[{"name":"app","image":"app:1","memory":%d,"stopTimeout":1,"command":["sleep","infinity"]}]}`, family, memoryMiB))
 	require.NoError(e.t, err)
-	_, err = e.o.RegisterTaskDefinition(e.ctx, td)
+	_, err = e.o.RegisterTaskDefinition(e.ctx, &RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(e.t, err)
 }
 
 func (e *controlEnv) running(family string) int {
 	e.t.Helper()
-	ids, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: family, DesiredStatus: task.Running})
+	ids, err := e.o.AllTaskArns(e.ctx, &ListTasksInput{Cluster: "test", Family: family, DesiredStatus: task.Running})
 	require.NoError(e.t, err)
 	if len(ids) == 0 {
 		return 0
 	}
-	out, err := e.o.DescribeTasks(e.ctx, DescribeTasksInput{Cluster: "test", Tasks: ids})
+	out, err := e.o.DescribeTasks(e.ctx, &DescribeTasksInput{Cluster: "test", Tasks: ids})
 	require.NoError(e.t, err)
 	n := 0
 	for _, tk := range out.Tasks {
@@ -83,16 +83,16 @@ func TestServicePlacesAsSoonAsCapacityFrees(t *testing.T) {
 		e := newControlEnv(t, 1, 1024)
 		e.register("big", 768)
 		e.register("web", 512)
-		out, err := e.o.RunTask(e.ctx, RunTaskInput{Cluster: "test", TaskDefinition: "big", Count: 1})
+		out, err := e.o.RunTask(e.ctx, &RunTaskInput{Cluster: "test", TaskDefinition: "big", Count: 1})
 		require.NoError(t, err)
 		require.Len(t, out.Tasks, 1)
-		_, err = e.o.CreateService(e.ctx, CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
+		_, err = e.o.CreateService(e.ctx, &CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
 		require.NoError(t, err)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		require.Equal(t, 0, e.running("web"), "no room yet")
 
-		_, err = e.o.StopTask(e.ctx, StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID(), Reason: "make room"})
+		_, err = e.o.StopTask(e.ctx, &StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID(), Reason: "make room"})
 		require.NoError(t, err)
 		// It stops within two seconds (SIGKILL after one), and the
 		// freed instance wakes the service well before its placement
@@ -110,7 +110,7 @@ func TestServiceThatCannotBeWrittenHoldsNoOtherBack(t *testing.T) {
 		e.register("a", 128)
 		e.register("b", 128)
 		for _, name := range []string{"a", "b"} {
-			_, err := e.o.CreateService(e.ctx, CreateServiceInput{Cluster: "test", ServiceName: name, TaskDefinition: name})
+			_, err := e.o.CreateService(e.ctx, &CreateServiceInput{Cluster: "test", ServiceName: name, TaskDefinition: name})
 			require.NoError(t, err)
 		}
 		synctest.Wait()
@@ -120,7 +120,7 @@ func TestServiceThatCannotBeWrittenHoldsNoOtherBack(t *testing.T) {
 			return tx.Delete(state.KindTaskDefinitions, "a:1")
 		}))
 		for _, name := range []string{"a", "b"} {
-			_, err := e.o.UpdateService(e.ctx, UpdateServiceInput{Cluster: "test", Service: name, DesiredCount: ptr(2)})
+			_, err := e.o.UpdateService(e.ctx, &UpdateServiceInput{Cluster: "test", Service: name, DesiredCount: ptr(2)})
 			require.NoError(t, err)
 		}
 		time.Sleep(time.Second)
@@ -136,29 +136,29 @@ func TestPlacementRoundFollowsInstanceChanges(t *testing.T) {
 		e.register("web", 128)
 		// Spread on instances: a round that still took i-0 for ACTIVE
 		// would put every other new task there.
-		_, err := e.o.CreateService(e.ctx, CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
+		_, err := e.o.CreateService(e.ctx, &CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
 			PlacementStrategy: []placement.StrategySpec{placement.Spread(placement.FieldInstanceID)}})
 		require.NoError(t, err)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		first, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: "web"})
+		first, err := e.o.AllTaskArns(e.ctx, &ListTasksInput{Cluster: "test", Family: "web"})
 		require.NoError(t, err)
 		require.Len(t, first, 2)
 
 		// A draining instance takes no new task, though the round that
 		// placed the first two knew it as ACTIVE.
-		_, err = e.o.UpdateContainerInstancesState(e.ctx, UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
+		_, err = e.o.UpdateContainerInstancesState(e.ctx, &UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
 		require.NoError(t, err)
-		_, err = e.o.UpdateService(e.ctx, UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(6)})
+		_, err = e.o.UpdateService(e.ctx, &UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(6)})
 		require.NoError(t, err)
 		synctest.Wait()
 		var ids []string
 		for _, desired := range []task.Status{task.Running, task.Stopped} {
-			some, err := e.o.AllTaskArns(e.ctx, ListTasksInput{Cluster: "test", Family: "web", DesiredStatus: desired})
+			some, err := e.o.AllTaskArns(e.ctx, &ListTasksInput{Cluster: "test", Family: "web", DesiredStatus: desired})
 			require.NoError(t, err)
 			ids = append(ids, some...)
 		}
-		out, err := e.o.DescribeTasks(e.ctx, DescribeTasksInput{Cluster: "test", Tasks: ids})
+		out, err := e.o.DescribeTasks(e.ctx, &DescribeTasksInput{Cluster: "test", Tasks: ids})
 		require.NoError(t, err)
 		placed := 0
 		for _, tk := range out.Tasks {

@@ -39,7 +39,7 @@ func TestDataDirOnAReadOnlyFileSystem(t *testing.T) {
 	existing := filepath.Join(mnt, "existing")
 	o, err := stevedore.New(stevedore.WithDataDir(existing))
 	require.NoError(t, err)
-	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "prod"})
+	_, err = o.CreateCluster(t.Context(), &stevedore.CreateClusterInput{ClusterName: "prod"})
 	require.NoError(t, err)
 	require.NoError(t, o.Close())
 
@@ -55,7 +55,7 @@ func TestDataDirOnAReadOnlyFileSystem(t *testing.T) {
 	o, err = stevedore.New(stevedore.WithDataDir(existing))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
-	out, err := o.DescribeClusters(t.Context(), stevedore.DescribeClustersInput{Clusters: []string{"prod"}})
+	out, err := o.DescribeClusters(t.Context(), &stevedore.DescribeClustersInput{Clusters: []string{"prod"}})
 	require.NoError(t, err)
 	assert.Len(t, out.Clusters, 1)
 }

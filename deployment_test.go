@@ -94,7 +94,7 @@ func (w *boundsWatcher) bounds() (maxActive, minHealthy int) {
 func rollingUpdate(t *testing.T, desired, minPct, maxPct int) {
 	e := newEnv(t, 4)
 	e.register("v1")
-	_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+	_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 		Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: desired,
 		DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(minPct), MaximumPercent: ptr(maxPct)},
 	})
@@ -105,7 +105,7 @@ func rollingUpdate(t *testing.T, desired, minPct, maxPct int) {
 	w.arm()
 
 	v2 := e.register("v2")
-	_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+	_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 	require.NoError(t, err)
 	s := e.waitSteady("web", 20*time.Minute)
 	require.Len(t, s.Deployments, 1)
@@ -137,14 +137,14 @@ func TestRollingUpdate2At75And100CannotProceed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 2)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
 			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(75), MaximumPercent: ptr(100)},
 		})
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		v2 := e.register("v2")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
@@ -159,7 +159,7 @@ func TestCircuitBreakerRollsBackFailingHealthChecks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 3, fake.WithImage("web:v2", fake.Behavior{Exec: fake.ExecCodes(1)}))
 		v1 := e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
 			DeploymentConfiguration: service.DeploymentConfiguration{
 				CircuitBreaker: &service.CircuitBreaker{Enable: true, Rollback: true}},
@@ -167,7 +167,7 @@ func TestCircuitBreakerRollsBackFailingHealthChecks(t *testing.T) {
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		v2 := e.register("v2")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 
 		s := e.waitSteady("web", 30*time.Minute)
@@ -192,7 +192,7 @@ func TestTasksThatFailToStartAreThrottled(t *testing.T) {
 		e := newEnv(t, 1, fake.WithImage("web:v1", fake.Behavior{StartError: fmt.Errorf("exec format error")}))
 		e.register("v1")
 		start := time.Now()
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1,
 		})
 		require.NoError(t, err)
@@ -229,7 +229,7 @@ func TestDaemonServiceFollowsInstances(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 2)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "agent", TaskDefinition: "web", SchedulingStrategy: service.Daemon,
 		})
 		require.NoError(t, err)
@@ -245,7 +245,7 @@ func TestDaemonServiceFollowsInstances(t *testing.T) {
 		}
 		assert.Equal(t, map[string]int{"i-0": 1, "i-1": 1, "i-new": 1}, perInstance)
 
-		_, err = e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
+		_, err = e.o.UpdateContainerInstancesState(e.ctx, &stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
 
 		require.NoError(t, err)
 		time.Sleep(2 * time.Minute)
@@ -262,7 +262,7 @@ func TestDrainingInstanceTasksMoveWithinBounds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 3)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
 		})
 		require.NoError(t, err)
@@ -270,7 +270,7 @@ func TestDrainingInstanceTasksMoveWithinBounds(t *testing.T) {
 		w := watchBounds(t, e, "service:web")
 		synctest.Wait()
 		w.arm()
-		_, err = e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
+		_, err = e.o.UpdateContainerInstancesState(e.ctx, &stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{"i-0"}})
 		require.NoError(t, err)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
@@ -288,12 +288,12 @@ func TestDeleteService(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 1)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
-		_, err = e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: "web"})
+		_, err = e.o.DeleteService(e.ctx, &stevedore.DeleteServiceInput{Cluster: "test", Service: "web"})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
-		_, err = e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: "web", Force: true})
+		_, err = e.o.DeleteService(e.ctx, &stevedore.DeleteServiceInput{Cluster: "test", Service: "web", Force: true})
 		require.NoError(t, err)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
@@ -323,7 +323,7 @@ func TestRollingDeploymentRollsBackWhenAnAlarmFires(t *testing.T) {
 			MinimumHealthyPercent: &minHealthy, MaximumPercent: &maxPercent,
 			Alarms: &service.DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true},
 		}
-		_, err = o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err = o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 2, DeploymentConfiguration: cfg,
 		})
 		require.NoError(t, err)
@@ -333,13 +333,13 @@ func TestRollingDeploymentRollsBackWhenAnAlarmFires(t *testing.T) {
 		v2 := e.register("v2")
 		bad := cfg
 		bad.Alarms = &service.DeploymentAlarms{AlarmNames: []string{"nope"}, Enable: true}
-		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2, DeploymentConfiguration: &bad})
+		_, err = o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2, DeploymentConfiguration: &bad})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Contains(t, err.Error(), "deploymentConfiguration.alarms.alarmNames[0]")
 		assert.Equal(t, v1, e.service("web").TaskDefinition)
 
 		fire.Store(true)
-		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		s := e.waitSteady("web", 10*time.Minute)
 		assert.Equal(t, v1, s.TaskDefinition, "rolled back")

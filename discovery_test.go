@@ -29,21 +29,21 @@ func TestServiceDiscovery(t *testing.T) {
 	o, err := stevedore.New(stevedore.WithServiceDiscovery(cfg))
 	require.NoError(t, err)
 	t.Cleanup(func() { o.Close() })
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"})
+	_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "prod"})
 	require.NoError(t, err)
 	rt := fake.New()
 	t.Cleanup(rt.Close)
 	nw := netfake.New()
-	_, err = o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+	_, err = o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster: "prod", Resources: cluster.Resources{CPU: 2048, Memory: 2048, NetworkSlots: 8}, Runtime: rt, Network: nw,
 	})
 	require.NoError(t, err)
 	td, _, err := task.ParseDefinition([]byte(`{"family":"web","networkMode":"awsvpc","containerDefinitions":[
 		{"name":"web","image":"web:1","memory":64,"command":["sleep","infinity"],"portMappings":[{"containerPort":8080}]}]}`))
 	require.NoError(t, err)
-	_, err = o.RegisterTaskDefinition(ctx, td)
+	_, err = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(t, err)
-	_, err = o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "prod", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+	_, err = o.CreateService(ctx, &stevedore.CreateServiceInput{Cluster: "prod", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
 	require.NoError(t, err)
 
 	var addrs []netip.Addr
@@ -51,9 +51,9 @@ func TestServiceDiscovery(t *testing.T) {
 		addrs, err = o.Resolver().LookupHost(ctx, "web.local")
 		return err == nil && len(addrs) == 2
 	}, 10*time.Second, 20*time.Millisecond, "two healthy tasks answer web.local")
-	tasks, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
+	tasks, err := o.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
 	require.NoError(t, err)
-	described, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "prod", Tasks: tasks}))
+	described, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "prod", Tasks: tasks}))
 	require.NoError(t, err)
 	var want []netip.Addr
 	for _, tk := range described {
@@ -84,7 +84,7 @@ func TestServiceDiscovery(t *testing.T) {
 	}
 
 	// Scaled in, a stopped task leaves the answers.
-	_, err = o.UpdateService(ctx, stevedore.UpdateServiceInput{Cluster: "prod", Service: "web", DesiredCount: ptr(1)})
+	_, err = o.UpdateService(ctx, &stevedore.UpdateServiceInput{Cluster: "prod", Service: "web", DesiredCount: ptr(1)})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		addrs, err = o.Resolver().LookupHost(ctx, "web.local")

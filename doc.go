@@ -74,9 +74,9 @@
 // healthy, a firing alarm fails it and, with rollback, rolls it back.
 //
 //	td, warnings, err := task.ParseDefinition(ecsJSON)
-//	td, err = o.RegisterTaskDefinition(ctx, td) // web:1
-//	out, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "prod", TaskDefinition: "web", Count: 2})
-//	svc, err := o.CreateService(ctx, stevedore.CreateServiceInput{
+//	reg, err := o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td}) // web:1
+//	out, err := o.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "prod", TaskDefinition: "web", Count: 2})
+//	created, err := o.CreateService(ctx, &stevedore.CreateServiceInput{
 //		Cluster: "prod", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
 //	})
 //
@@ -120,11 +120,14 @@
 // starts a deployment; DeleteSecurityGroup is refused while a task or a
 // service uses the group, or a rule of another group names it.
 //
-//	g, err := o.CreateSecurityGroup(ctx, stevedore.CreateSecurityGroupInput{
+//	g, err := o.CreateSecurityGroup(ctx, &stevedore.CreateSecurityGroupInput{
 //		GroupName: "web", IngressRules: []network.IngressRule{rule}, // network.ParseIngressRule("tcp:443 from 0.0.0.0/0")
 //	})
-//	svc, err := o.CreateService(ctx, stevedore.CreateServiceInput{..., NetworkConfiguration: &task.NetworkConfiguration{
-//		AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: []string{g.ID}},
+//	_, err = o.AuthorizeSecurityGroupIngress(ctx, &stevedore.AuthorizeSecurityGroupIngressInput{
+//		GroupID: g.SecurityGroup.ID, Rules: []network.IngressRule{more},
+//	})
+//	created, err := o.CreateService(ctx, &stevedore.CreateServiceInput{..., NetworkConfiguration: &task.NetworkConfiguration{
+//		AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: []string{g.SecurityGroup.ID}},
 //	}})
 //
 // # Task policies
@@ -142,11 +145,11 @@
 // and the policy (it matches ErrInvalid), and create nothing. A tighter
 // policy leaves what runs alone; a service's next deployment of a
 // definition it refuses is refused, with an event on the service. An
-// instance can have a policy of its own (RegisterInstanceInput.TaskPolicy):
+// instance can have a policy of its own (RegisterContainerInstanceInput.TaskPolicy):
 // placement keeps what it refuses off it (failure reason TaskPolicy).
 //
 //	o, err := stevedore.New(stevedore.WithTaskPolicy(policy.Policy{Level: policy.Restricted}))
-//	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "tools",
+//	_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "tools",
 //		TaskPolicy: &policy.Policy{Level: policy.Baseline, HostPaths: []string{"/srv/tools"}}})
 //
 // # Health checks
@@ -218,7 +221,17 @@
 // have drained it (nothing in flight, or the deregistration delay over);
 // only then do its containers get SIGTERM.
 //
-// # ECS's shape: the default cluster, ARNs, Failures
+// # ECS's shape: one form of call, the default cluster, ARNs, Failures
+//
+// Every action is one method named as the ECS action, taking and giving
+// ECS's members: RunTask(ctx, *RunTaskInput) (*RunTaskOutput, error),
+// CreateService(ctx, *CreateServiceInput) (*CreateServiceOutput, error),
+// and so on; Stevedore's extensions (security groups, log queries, auto
+// scaling, Spot notices, task policies) have the same form. A nil input is
+// an empty one: a call whose members are all optional runs with its
+// defaults, and one that needs a member reports it missing (ErrInvalid).
+// The inputs and outputs are package api's, which this package re-exports
+// under the same names (stevedore.RunTaskInput is api.RunTaskInput).
 //
 // A call that names no cluster uses DefaultCluster ("default"), as ECS
 // does: CreateCluster without a name and the first instance registered
@@ -232,7 +245,7 @@
 // NewTasksRunningWaiter and NewTasksStoppedWaiter. Package ecsapi serves
 // the same API on the wire, for the aws CLI and the AWS SDKs.
 //
-//	out, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "prod", Tasks: ids})
+//	out, err := o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "prod", Tasks: ids})
 //	for _, f := range out.Failures { ... } // f.Arn, f.Reason "MISSING"
 //
 // Stevedore's extensions to ECS keep their own calls and members, and the
@@ -249,18 +262,32 @@
 //
 // # Errors
 //
-// Errors wrap ErrNotFound (a *NotFoundError names the kind and the object),
-// ErrAlreadyExists, ErrInvalid, ErrInUse or
-// ErrClosed, or a package's own kinds: an invalid task definition is a
-// *task.ValidationError listing every problem with its field path; an invalid
-// service request is a *service.ValidationError or a *FieldError; a
-// deletion refused because the object is in use may be an *InUseError
-// naming its users. FieldErrors lists the *FieldError values of an error
-// that joins several. A rejected request changes nothing.
+// Every error has one kind, the same through every entry point and
+// whichever package found it (package errdefs defines them; these are the
+// same values): ErrNotFound (a *NotFoundError names the kind and the
+// object), ErrAlreadyExists, ErrInvalid, ErrConflict, ErrInUse (a deletion
+// refused may be an *InUseError naming the users) or ErrClosed. A few
+// errors have a meaning no kind has, and a sentinel of their own
+// (ErrServiceNotActive, placement.ErrNoFit, network.ErrExhausted,
+// network.ErrPortInUse, store.ErrCompacted, ...).
 //
-//	if errors.Is(err, stevedore.ErrNotFound) { ... }
-//	var verr *task.ValidationError
-//	if errors.As(err, &verr) { for _, fe := range verr.Errors { ... } }
+// Invalid input is reported field by field, as *FieldError values: the
+// field's Path in the style of ECS's JSON ("containerDefinitions[0].memory",
+// "placementConstraints[1].expression", "desiredCount") and the Reason, the
+// rule it breaks. A request with several broken rules joins them;
+// FieldErrors lists them. The same bad memberOf expression is the same
+// error through RunTask, StartTask, CreateService and UpdateService. A
+// rejected request changes nothing.
+//
+//	_, err := o.CreateService(ctx, in)
+//	switch {
+//	case errors.Is(err, stevedore.ErrInvalid):
+//		for _, fe := range stevedore.FieldErrors(err) {
+//			log.Printf("%s: %s", fe.Path, fe.Reason)
+//		}
+//	case errors.Is(err, stevedore.ErrNotFound):
+//		...
+//	}
 //
 // # Concurrency
 //
@@ -279,10 +306,10 @@
 //
 //	store, err := logs.Open(dir)
 //	o, err := stevedore.New(stevedore.WithLogSink(store))
-//	out, err := o.GetLogEvents(ctx, stevedore.GetLogEventsInput{
+//	out, err := o.GetLogEvents(ctx, &stevedore.GetLogEventsInput{
 //		Cluster: "prod", Task: id, Container: "web", Limit: 20,
 //	})
-//	found, err := o.FilterLogEvents(ctx, stevedore.FilterLogEventsInput{
+//	found, err := o.FilterLogEvents(ctx, &stevedore.FilterLogEventsInput{
 //		Cluster: "prod", ServiceName: "web", FilterPattern: "%5[0-9][0-9]%",
 //	})
 //
@@ -306,10 +333,10 @@
 //	o, err := stevedore.New(stevedore.WithMetrics(map[string]stevedore.MetricFunc{
 //		"queue": func(ctx context.Context, cluster, service string) (float64, error) { ... },
 //	}))
-//	err = o.RegisterScalableTarget(ctx, stevedore.RegisterScalableTargetInput{
+//	_, err = o.RegisterScalableTarget(ctx, &stevedore.RegisterScalableTargetInput{
 //		Cluster: "prod", Service: "web", MinCapacity: 2, MaxCapacity: 20,
 //	})
-//	_, err = o.PutScalingPolicy(ctx, stevedore.PutScalingPolicyInput{
+//	_, err = o.PutScalingPolicy(ctx, &stevedore.PutScalingPolicyInput{
 //		Cluster: "prod", Service: "web",
 //		Policy: autoscaling.TargetTrackingPolicy{Name: "cpu70",
 //			Metric: autoscaling.ECSServiceAverageCPUUtilization, TargetValue: 70},

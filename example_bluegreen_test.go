@@ -39,18 +39,18 @@ func ExampleWithListenerRules() {
 	}
 	defer o.Close()
 	ctx := context.Background()
-	_, _ = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"})
+	_, _ = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "prod"})
 	td, _, _ := task.ParseDefinition([]byte(`{"family": "web", "networkMode": "awsvpc",
 		"containerDefinitions": [{"name": "web", "image": "web:1", "memory": 128,
 			"portMappings": [{"containerPort": 8080}]}]}`))
-	_, _ = o.RegisterTaskDefinition(ctx, td)
+	_, _ = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 
 	cfg := service.DeploymentConfiguration{
 		Strategy: service.StrategyLinear, BakeTime: 10 * time.Minute,
 		LinearConfiguration: &service.LinearConfiguration{StepPercent: 25, StepBakeTime: 5 * time.Minute},
 		Alarms:              &service.DeploymentAlarms{AlarmNames: []string{"error-rate"}, Enable: true, Rollback: true},
 	}
-	svc, err := o.CreateService(ctx, stevedore.CreateServiceInput{
+	svc, err := o.CreateService(ctx, &stevedore.CreateServiceInput{
 		Cluster: "prod", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
 		DeploymentConfiguration: cfg,
 		LoadBalancers: []service.LoadBalancer{{TargetGroup: "web-a", ContainerName: "web", ContainerPort: 8080,
@@ -58,13 +58,13 @@ func ExampleWithListenerRules() {
 				AlternateTargetGroup: "web-b", ProductionListenerRule: "web-prod", TestListenerRule: "web-test",
 			}}},
 	})
-	fmt.Println(svc.DeploymentConfiguration.Strategy, err)
+	fmt.Println(svc.Service.DeploymentConfiguration.Strategy, err)
 
 	// Alarms must be registered with WithAlarms.
 	cfg.Alarms = &service.DeploymentAlarms{AlarmNames: []string{"latency"}, Enable: true}
-	_, err = o.UpdateService(ctx, stevedore.UpdateServiceInput{Cluster: "prod", Service: "web", DeploymentConfiguration: &cfg})
+	_, err = o.UpdateService(ctx, &stevedore.UpdateServiceInput{Cluster: "prod", Service: "web", DeploymentConfiguration: &cfg})
 	fmt.Println(err)
 	// Output:
 	// LINEAR <nil>
-	// stevedore: invalid request: deploymentConfiguration.alarms.alarmNames[0]: no alarm "latency" (see WithAlarms)
+	// deploymentConfiguration.alarms.alarmNames[0]: no alarm "latency" (see WithAlarms)
 }

@@ -49,10 +49,10 @@ func ExampleWithEtcd() {
 	first := leaderOf(replicas)
 
 	// Any replica serves the API, and every one reads the same state.
-	if _, err := replicas[2].CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"}); err != nil {
+	if _, err := replicas[2].CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "prod"}); err != nil {
 		panic(err)
 	}
-	out, err := replicas[0].DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: []string{"prod"}})
+	out, err := replicas[0].DescribeClusters(ctx, &stevedore.DescribeClustersInput{Clusters: []string{"prod"}})
 	if err != nil {
 		panic(err)
 	}

@@ -29,10 +29,10 @@ func Example() {
 	}
 	defer o.Close()
 
-	o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"})
+	o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "prod"})
 	rt := fake.New(fake.WithImage("web:1", fake.Behavior{RunFor: fake.Forever, Stdout: []string{"listening on :8080"}}))
 	defer rt.Close()
-	_, err = o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+	_, err = o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster:    "prod",
 		Resources:  cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 8},
 		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"},
@@ -51,16 +51,16 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	reg, _ := o.RegisterTaskDefinition(ctx, td)
-	if _, err := o.CreateService(ctx, stevedore.CreateServiceInput{
-		Cluster: "prod", ServiceName: "web", TaskDefinition: reg.Ref(), DesiredCount: 2,
+	reg, _ := o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
+	if _, err := o.CreateService(ctx, &stevedore.CreateServiceInput{
+		Cluster: "prod", ServiceName: "web", TaskDefinition: reg.TaskDefinition.Ref(), DesiredCount: 2,
 	}); err != nil {
 		panic(err)
 	}
 
 	// The service controller and the instance's agent take it from here.
 	for range 250 { // bounded: the fake runtime starts tasks at once
-		out, err := o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: "prod", Services: []string{"web"}})
+		out, err := o.DescribeServices(ctx, &stevedore.DescribeServicesInput{Cluster: "prod", Services: []string{"web"}})
 		if err != nil {
 			panic(err)
 		}
@@ -71,8 +71,8 @@ func Example() {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	ids, _ := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
-	out, err := o.GetLogEvents(ctx, stevedore.GetLogEventsInput{Cluster: "prod", Task: ids[0], Container: "app"})
+	ids, _ := o.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: "prod", ServiceName: "web"})
+	out, err := o.GetLogEvents(ctx, &stevedore.GetLogEventsInput{Cluster: "prod", Task: ids[0], Container: "app"})
 	if err != nil {
 		panic(err)
 	}

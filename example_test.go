@@ -22,19 +22,19 @@ func ExampleOrchestrator_CreateSecurityGroup() {
 	defer o.Close()
 
 	https, _ := network.ParseIngressRule("tcp:443 from 0.0.0.0/0")
-	g, err := o.CreateSecurityGroup(ctx, stevedore.CreateSecurityGroupInput{
+	g, err := o.CreateSecurityGroup(ctx, &stevedore.CreateSecurityGroupInput{
 		GroupName: "web", Description: "HTTPS from anywhere", IngressRules: []network.IngressRule{https},
 	})
 	if err != nil {
 		panic(err)
 	}
 	ssh, _ := network.ParseIngressRule("tcp:22 from 10.0.0.0/8")
-	if _, err := o.AuthorizeSecurityGroupIngress(ctx, "web", []network.IngressRule{ssh}); err != nil {
+	if _, err := o.AuthorizeSecurityGroupIngress(ctx, &stevedore.AuthorizeSecurityGroupIngressInput{GroupID: "web", Rules: []network.IngressRule{ssh}}); err != nil {
 		panic(err)
 	}
-	groups, _ := o.DescribeSecurityGroups(ctx, g.ID)
-	for _, r := range groups[0].Rules {
-		fmt.Println(groups[0].Name, r)
+	groups, _ := o.DescribeSecurityGroups(ctx, &stevedore.DescribeSecurityGroupsInput{GroupIDs: []string{g.SecurityGroup.ID}})
+	for _, r := range groups.SecurityGroups[0].Rules {
+		fmt.Println(groups.SecurityGroups[0].Name, r)
 	}
 
 	// Tasks and services name groups by ID or name:
@@ -44,9 +44,9 @@ func ExampleOrchestrator_CreateSecurityGroup() {
 		}}
 
 	// Bad rules are rejected with the field they are about.
-	_, err = o.RevokeSecurityGroupIngress(ctx, "web", []network.IngressRule{{Protocol: "tcp", FromPort: 80}})
+	_, err = o.RevokeSecurityGroupIngress(ctx, &stevedore.RevokeSecurityGroupIngressInput{GroupID: "web", Rules: []network.IngressRule{{Protocol: "tcp", FromPort: 80}}})
 	var fe *stevedore.FieldError
-	fmt.Println(errors.Is(err, stevedore.ErrInvalid), errors.As(err, &fe) && fe.Field == "ingressRules[0].sources")
+	fmt.Println(errors.Is(err, stevedore.ErrInvalid), errors.As(err, &fe) && fe.Path == "ingressRules[0].sources")
 	// Output:
 	// web tcp:443 from 0.0.0.0/0
 	// web tcp:22 from 10.0.0.0/8

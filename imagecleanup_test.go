@@ -24,15 +24,15 @@ func TestInstanceImageCleanup(t *testing.T) {
 			"i-cleans": {Interval: time.Minute, MinimumAge: 2 * time.Minute},
 			"i-keeps":  {Disabled: true},
 		} {
-			runtimes[id] = e.addInstanceWith(stevedore.RegisterInstanceInput{InstanceID: id, ImageCleanup: cleanup})
+			runtimes[id] = e.addInstanceWith(stevedore.RegisterContainerInstanceInput{InstanceID: id, ImageCleanup: cleanup})
 		}
 		ref := e.register("v1")
 		for id := range runtimes {
-			out, err := e.o.StartTask(e.ctx, stevedore.StartTaskInput{Cluster: "test", TaskDefinition: ref, ContainerInstances: []string{id}})
+			out, err := e.o.StartTask(e.ctx, &stevedore.StartTaskInput{Cluster: "test", TaskDefinition: ref, ContainerInstances: []string{id}})
 			require.NoError(t, err)
 			require.Len(t, out.Tasks, 1)
 			synctest.Wait()
-			_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID(), Reason: "done"})
+			_, err = e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID(), Reason: "done"})
 			require.NoError(t, err)
 		}
 		time.Sleep(time.Hour)

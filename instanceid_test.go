@@ -18,15 +18,15 @@ func TestRegisterRefusesBadInstanceIDs(t *testing.T) {
 	o, err := stevedore.New()
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
-	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "test"})
+	_, err = o.CreateCluster(t.Context(), &stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for _, id := range []string{"../../tmp/x", "a/b", `a\b`, "..", "a b", "a\x00"} {
-		_, err := o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(t.Context(), &stevedore.RegisterContainerInstanceInput{
 			Cluster: "test", InstanceID: id, Resources: cluster.Resources{CPU: 1024, Memory: 1024},
 		})
 		require.ErrorIs(t, err, stevedore.ErrInvalid, "%q", id)
-		var fe *cluster.FieldError
+		var fe *stevedore.FieldError
 		require.ErrorAs(t, err, &fe, "%q", id)
-		assert.Equal(t, "id", fe.Field)
+		assert.Equal(t, "id", fe.Path)
 	}
 }

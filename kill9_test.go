@@ -35,7 +35,7 @@ func kill9Instance(t *testing.T, o *stevedore.Orchestrator) {
 	t.Helper()
 	rt := fake.New()
 	t.Cleanup(rt.Close)
-	_, err := o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{Cluster: "test", InstanceID: "i-0",
+	_, err := o.RegisterContainerInstance(t.Context(), &stevedore.RegisterContainerInstanceInput{Cluster: "test", InstanceID: "i-0",
 		Resources: cluster.Resources{CPU: 2048, Memory: 2048, NetworkSlots: 8}, Runtime: rt, Network: netfake.New()})
 	require.NoError(t, err)
 }
@@ -52,21 +52,21 @@ func TestKill9Child(t *testing.T) {
 	ctx := t.Context()
 	o, err := stevedore.New(stevedore.WithDataDir(dir))
 	require.NoError(t, err)
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
+	_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	kill9Instance(t, o)
 	td, _, err := task.ParseDefinition([]byte(kill9Def))
 	require.NoError(t, err)
-	_, err = o.RegisterTaskDefinition(ctx, td)
+	_, err = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(t, err)
-	_, err = o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+	_, err = o.CreateService(ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
 	require.NoError(t, err)
-	run, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
+	run, err := o.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
 	require.NoError(t, err)
 	for {
-		ids, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "test"})
+		ids, err := o.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: "test"})
 		require.NoError(t, err)
-		tasks, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
+		tasks, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
 		require.NoError(t, err)
 		running := 0
 		for _, tk := range tasks {
@@ -75,7 +75,7 @@ func TestKill9Child(t *testing.T) {
 			}
 		}
 		if running == 3 {
-			svc, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "test", ServiceName: "web"})
+			svc, err := o.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: "test", ServiceName: "web"})
 			require.NoError(t, err)
 			fmt.Printf("ready %s %s\n", run.Tasks[0].ID(), strings.Join(svc, ","))
 			select {} // until SIGKILL
@@ -138,11 +138,11 @@ func TestKill9RestartsOnTheSameDataDirectory(t *testing.T) {
 	kill9Instance(t, o)
 	var replaced []*task.Task
 	require.Eventually(t, func() bool {
-		ids, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "test", ServiceName: "web"})
+		ids, err := o.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: "test", ServiceName: "web"})
 		if err != nil || len(ids) != 2 {
 			return false
 		}
-		replaced, err = stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
+		replaced, err = stevedoretest.TasksOf(o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
 		if err != nil {
 			return false
 		}
@@ -151,7 +151,7 @@ func TestKill9RestartsOnTheSameDataDirectory(t *testing.T) {
 				return false
 			}
 		}
-		old, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: append([]string{standalone}, oldService...)}))
+		old, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: append([]string{standalone}, oldService...)}))
 		if err != nil {
 			return false
 		}
@@ -162,12 +162,12 @@ func TestKill9RestartsOnTheSameDataDirectory(t *testing.T) {
 		}
 		return true
 	}, 20*time.Second, 20*time.Millisecond, "the service runs 2 new tasks, and the lost ones are STOPPED")
-	old, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: append([]string{standalone}, oldService...)}))
+	old, err := stevedoretest.TasksOf(o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: append([]string{standalone}, oldService...)}))
 	require.NoError(t, err)
 	for _, tk := range old {
 		assert.Contains(t, tk.StoppedReason, "vanished", "task %s", tk.ID())
 	}
-	insts, err := stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
+	insts, err := stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 	require.NoError(t, err)
 	assert.Equal(t, 2*64, insts[0].Registered.Memory-insts[0].Remaining.Memory, "only the replacements hold memory")
 }

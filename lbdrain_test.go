@@ -25,7 +25,7 @@ func balanced(t *testing.T, g *recordingGroup, count int, grace time.Duration) *
 	require.NoError(t, err)
 	e := envFor(t, o, 2)
 	e.register("v1")
-	_, err = o.CreateService(e.ctx, stevedore.CreateServiceInput{
+	_, err = o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 		Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: count,
 		HealthCheckGracePeriod: grace,
 		LoadBalancers:          []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "app", ContainerPort: 8080}},
@@ -50,7 +50,7 @@ func (e *env) sigterm(id string) time.Time {
 
 func (e *env) task(id string) *task.Task {
 	e.t.Helper()
-	out, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
+	out, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 	require.NoError(e.t, err)
 	require.Len(e.t, out, 1)
 	return out[0]
@@ -71,7 +71,7 @@ func TestStoppingTaskDrainsBeforeSIGTERM(t *testing.T) {
 		// Scale in by one: the task leaves the group at once, and keeps
 		// running DEACTIVATING while its requests finish.
 		two := 2
-		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &two})
+		_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &two})
 		require.NoError(t, err)
 		synctest.Wait()
 		var stopping *task.Task
@@ -102,7 +102,7 @@ func TestStoppingTaskDrainsBeforeSIGTERM(t *testing.T) {
 		// deregistration delay, and the task stops when it is over.
 		one := 1
 		asked := time.Now()
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &one})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &one})
 		require.NoError(t, err)
 		synctest.Wait()
 		var second string
@@ -142,7 +142,7 @@ func TestDeploymentWaitsForTargetGroupHealth(t *testing.T) {
 		// A rolling update at 100/200: the v1 tasks stay until the v2
 		// tasks are healthy in the target group.
 		v2 := e.register("v2")
-		_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2,
+		_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2,
 			DeploymentConfiguration: &service.DeploymentConfiguration{MinimumHealthyPercent: ptr(100), MaximumPercent: ptr(200)}})
 		require.NoError(t, err)
 		time.Sleep(10 * time.Minute)

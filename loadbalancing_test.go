@@ -70,7 +70,7 @@ func TestServiceTasksJoinAndLeaveTheirTargetGroup(t *testing.T) {
 		require.NoError(t, err)
 		e := envFor(t, o, 3)
 		e.register("v1")
-		_, err = o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err = o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
 			LoadBalancers: []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "app", ContainerPort: 8080}},
 		})
@@ -88,7 +88,7 @@ func TestServiceTasksJoinAndLeaveTheirTargetGroup(t *testing.T) {
 
 		// A rolling update: old tasks leave the group, new ones join.
 		v2 := e.register("v2")
-		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		synctest.Wait()
@@ -113,13 +113,13 @@ func TestTargetGroupsAreChecked(t *testing.T) {
 		require.NoError(t, err)
 		e := envFor(t, o, 1)
 		e.register("v1")
-		_, err = o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err = o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1,
 			LoadBalancers: []service.LoadBalancer{{TargetGroup: "nope", ContainerName: "app", ContainerPort: 8080}},
 		})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Contains(t, err.Error(), "loadBalancers[0].targetGroupArn")
-		_, err = o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err = o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1,
 			LoadBalancers: []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "app", ContainerPort: 9999}},
 		})

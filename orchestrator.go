@@ -12,7 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/discovery"
+	"github.com/stevedore-io/stevedore/errdefs"
+	"github.com/stevedore-io/stevedore/internal/actions"
 	"github.com/stevedore-io/stevedore/internal/dnssync"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/leader"
@@ -26,22 +29,31 @@ import (
 	"github.com/stevedore-io/stevedore/task/policy"
 )
 
-// Sentinel errors of the API. Errors returned by the Orchestrator wrap one of
-// these (or a package's own, such as task.ErrInvalid), so callers can test
-// them with errors.Is.
+// The kinds of the API's errors (package api holds them): they are package
+// errdefs' kinds, which the errors of every Stevedore package wrap, so
+// errors.Is(err, ErrInvalid) holds for every invalid input through every
+// entry point, whichever package found it.
 var (
 	// ErrNotFound means a cluster, instance, task definition, task or
 	// service does not exist.
-	ErrNotFound = errors.New("stevedore: not found")
+	ErrNotFound = api.ErrNotFound
 	// ErrAlreadyExists means the object to create exists already.
-	ErrAlreadyExists = errors.New("stevedore: already exists")
+	ErrAlreadyExists = api.ErrAlreadyExists
 	// ErrInvalid means a request is malformed; the error names the field.
-	ErrInvalid = errors.New("stevedore: invalid request")
+	ErrInvalid = api.ErrInvalid
+	// ErrConflict means the request contradicts the state as it is now.
+	ErrConflict = api.ErrConflict
 	// ErrInUse means the object cannot be removed while others use it.
-	ErrInUse = errors.New("stevedore: in use")
+	ErrInUse = api.ErrInUse
 	// ErrClosed means the Orchestrator was closed.
-	ErrClosed = errors.New("stevedore: closed")
+	ErrClosed = api.ErrClosed
 )
+
+// NotFoundError is an object that does not exist. It matches ErrNotFound.
+type NotFoundError = api.NotFoundError
+
+// FieldError is an invalid request field. It matches ErrInvalid.
+type FieldError = api.FieldError
 
 // Default settings.
 const (
@@ -49,7 +61,7 @@ const (
 	// (ECS shows stopped tasks for about an hour).
 	DefaultTaskRetention = time.Hour
 	// MaxRunTaskCount is the largest count of one RunTask call.
-	MaxRunTaskCount = 10
+	MaxRunTaskCount = api.MaxRunTaskCount
 )
 
 // Orchestrator is the ECS-like control plane: clusters, container
@@ -78,7 +90,9 @@ type Orchestrator struct {
 	agents   map[string]*supervisor.Handle // by instance ID
 	closed   atomic.Bool
 
-	launcher     *launch.Launcher
+	launcher *launch.Launcher
+	// actions carries out the API's calls (internal/actions).
+	actions      *actions.Actions
 	feed         *taskfeed.Feed
 	discovery    *dnssync.Sync
 	targetGroups map[string]TargetGroup
@@ -203,7 +217,7 @@ func (o *Orchestrator) wire(opts options) error {
 	}
 	var err error
 	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, SeededIDs: opts.seedSet, Now: o.now,
-		ResolveNetwork: o.resolveLaunchNetwork, Drainers: drainers, DNS: dns})
+		ResolveNetwork: actions.ResolveLaunchNetwork, Drainers: drainers, DNS: dns})
 	if err != nil {
 		return err
 	}
@@ -215,8 +229,28 @@ func (o *Orchestrator) wire(opts options) error {
 	if o.scalingPeriod == 0 {
 		o.scalingPeriod = DefaultScalingEvaluationPeriod
 	}
+	bakeTimes := make(map[string]time.Duration, len(opts.alarms))
+	for name, a := range opts.alarms {
+		bakeTimes[name] = time.Duration(a.EvaluationPeriods+1) * a.Period
+	}
+	o.actions, err = actions.New(actions.Config{Store: o.store, Context: o.ctx, CheckOpen: o.checkOpen, Now: o.now,
+		Logger: o.log, ARNPrefix: o.arnPrefix, Launcher: o.launcher, TaskPolicy: o.taskPolicy, Logs: o.logs,
+		TargetGroups: names(opts.targetGroups), ListenerRules: names(opts.rules), Metrics: names(opts.scaling.metrics),
+		AlarmBakeTimes: bakeTimes, StartAgent: o.startAgent})
+	if err != nil {
+		return err
+	}
 	// The loops that must run once: here, or on the elected replica.
 	return o.runLeaderLoops(opts)
+}
+
+// names is the set of the keys of m.
+func names[T any](m map[string]T) map[string]bool {
+	set := make(map[string]bool, len(m))
+	for name := range m {
+		set[name] = true
+	}
+	return set
 }
 
 // Close stops the background loops and the agents. Containers keep running:
@@ -316,37 +350,8 @@ func (s apiStore) Watch(ctx context.Context, from int64, opts ...store.WatchOpti
 // itself, in Close, once its components have stopped.
 func (s apiStore) Close() error { return nil }
 
-func notFound(kind, id string) error { return &NotFoundError{Kind: kind, ID: id} }
-
-// NotFoundError is an object that does not exist. It matches ErrNotFound.
-type NotFoundError struct {
-	// Kind is "cluster", "service", "task", "task definition",
-	// "container instance", ...
-	Kind string
-	ID   string
-}
-
-// Error names the kind and the object.
-func (e *NotFoundError) Error() string { return fmt.Sprintf("%v: %s %q", ErrNotFound, e.Kind, e.ID) }
-
-// Is makes errors.Is(err, ErrNotFound) hold.
-func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
-
-func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Rule: fmt.Sprintf(format, args...)}
-}
-
-// FieldError is an invalid request field. It matches ErrInvalid.
-type FieldError struct {
-	Field string
-	Rule  string
-}
-
-// Error names the field and the rule it broke.
-func (e *FieldError) Error() string { return "stevedore: invalid request: " + e.Field + ": " + e.Rule }
-
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+// invalid returns the *FieldError of field, its reason formatted.
+var invalid = errdefs.Invalid
 
 // Resolver answers service names from the Orchestrator's service discovery
 // in-process, as the DNS server does; nil without WithServiceDiscovery.
@@ -364,4 +369,14 @@ func (o *Orchestrator) DNSServerAddr() (addr netip.AddrPort, ok bool) {
 		return netip.AddrPort{}, false
 	}
 	return o.discovery.ServerAddr()
+}
+
+// value is *in, or the zero input for nil: every call takes a nil input as
+// an empty one, whose required fields the call reports missing.
+func value[T any](in *T) T {
+	if in == nil {
+		var zero T
+		return zero
+	}
+	return *in
 }

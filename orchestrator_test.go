@@ -51,7 +51,7 @@ func envFor(t *testing.T, o *stevedore.Orchestrator, instances int, opts ...fake
 	t.Helper()
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	e := &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}, opts: opts}
-	_, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "test"})
+	_, err := o.CreateCluster(e.ctx, &stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range instances {
 		e.addInstance(fmt.Sprintf("i-%d", i), string(rune('a'+i%3)))
@@ -61,7 +61,7 @@ func envFor(t *testing.T, o *stevedore.Orchestrator, instances int, opts ...fake
 
 func (e *env) addInstance(id, az string) {
 	e.t.Helper()
-	e.addInstanceWith(stevedore.RegisterInstanceInput{
+	e.addInstanceWith(stevedore.RegisterContainerInstanceInput{
 		InstanceID: id,
 		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + az},
 	})
@@ -70,7 +70,7 @@ func (e *env) addInstance(id, az string) {
 // addInstanceWith registers instance in of cluster "test" with a fake runtime of
 // its own (kept in e.runtimes) and a fake network; in's zero Cluster and
 // Resources take the env's defaults.
-func (e *env) addInstanceWith(in stevedore.RegisterInstanceInput) *fake.Runtime {
+func (e *env) addInstanceWith(in stevedore.RegisterContainerInstanceInput) *fake.Runtime {
 	e.t.Helper()
 	rt := fake.New(e.opts...)
 	e.t.Cleanup(rt.Close)
@@ -82,7 +82,7 @@ func (e *env) addInstanceWith(in stevedore.RegisterInstanceInput) *fake.Runtime 
 		in.Resources = cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10}
 	}
 	in.Runtime, in.Network = rt, netfake.New()
-	_, err := e.o.RegisterContainerInstance(e.ctx, in)
+	_, err := e.o.RegisterContainerInstance(e.ctx, &in)
 	require.NoError(e.t, err)
 	return rt
 }
@@ -105,14 +105,14 @@ func (e *env) register(version string) string {
 	e.t.Helper()
 	td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, version))
 	require.NoError(e.t, err)
-	reg, err := e.o.RegisterTaskDefinition(e.ctx, td)
+	reg, err := e.o.RegisterTaskDefinition(e.ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(e.t, err)
-	return reg.Ref()
+	return reg.TaskDefinition.Ref()
 }
 
 func (e *env) service(name string) service.Service {
 	e.t.Helper()
-	out, err := stevedoretest.ServicesOf(e.o.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{name}}))
+	out, err := stevedoretest.ServicesOf(e.o.DescribeServices(e.ctx, &stevedore.DescribeServicesInput{Cluster: "test", Services: []string{name}}))
 	require.NoError(e.t, err)
 	require.Len(e.t, out, 1)
 	return out[0]
@@ -138,12 +138,12 @@ func (e *env) waitSteady(name string, limit time.Duration) service.Service {
 func (e *env) tasks(filter stevedore.ListTasksInput) []*task.Task {
 	e.t.Helper()
 	filter.Cluster = "test"
-	ids, err := e.o.AllTaskArns(e.ctx, filter)
+	ids, err := e.o.AllTaskArns(e.ctx, &filter)
 	require.NoError(e.t, err)
 	if len(ids) == 0 {
 		return nil
 	}
-	out, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
+	out, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
 	require.NoError(e.t, err)
 	return out
 }
@@ -152,7 +152,7 @@ func TestRunTaskAndStopTask(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 2)
 		ref := e.register("v1")
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 3})
+		out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 3})
 		require.NoError(t, err)
 		require.Len(t, out.Tasks, 3)
 		assert.Empty(t, out.Failures)
@@ -167,19 +167,19 @@ func TestRunTaskAndStopTask(t *testing.T) {
 			assert.Equal(t, task.Healthy, tk.HealthStatus)
 		}
 
-		stopped, err := e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: tasks[0].ID(), Reason: "done with it"})
+		stopped, err := e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: tasks[0].ID(), Reason: "done with it"})
 		require.NoError(t, err)
 		assert.Equal(t, task.Stopped, stopped.Task.DesiredStatus)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tasks[0].ID()}}))
+		got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 		assert.Equal(t, task.UserInitiated, got[0].StopCode)
 		assert.Equal(t, "done with it", got[0].StoppedReason)
 
 		// Its resources went back to the instance.
-		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		used := 0
 		for _, inst := range insts {
@@ -194,9 +194,9 @@ func TestRunTaskReportsWhyNothingFits(t *testing.T) {
 		e := newEnv(t, 1)
 		td, _, err := task.ParseDefinition([]byte(`{"family":"big","containerDefinitions":[{"name":"a","image":"x","memory":100000}]}`))
 		require.NoError(t, err)
-		_, err = e.o.RegisterTaskDefinition(e.ctx, td)
+		_, err = e.o.RegisterTaskDefinition(e.ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 		require.NoError(t, err)
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "big", Count: 2})
+		out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "big", Count: 2})
 		require.NoError(t, err)
 		assert.Empty(t, out.Tasks)
 		require.Len(t, out.Failures, 2)
@@ -208,7 +208,7 @@ func TestServiceReachesSteadyState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 3)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3,
 		})
 		require.NoError(t, err)
@@ -231,16 +231,16 @@ func TestRejectedUpdateChangesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 1)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
 		require.NoError(t, err)
 		before := e.waitSteady("web", 5*time.Minute)
 
 		bad := service.DeploymentConfiguration{MaximumPercent: ptr(50)}
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web",
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web",
 			DesiredCount: ptr(5), DeploymentConfiguration: &bad})
 		require.ErrorIs(t, err, service.ErrInvalid)
 		assert.Contains(t, err.Error(), "deploymentConfiguration.maximumPercent")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web",
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web",
 			TaskDefinition: ptr("nope:7")})
 		require.ErrorIs(t, err, stevedore.ErrNotFound)
 		after := e.service("web")
@@ -288,11 +288,11 @@ func (w *restartWorld) open() *stevedore.Orchestrator {
 	o, err := stevedore.New(stevedore.WithStore(w.st))
 	require.NoError(w.t, err)
 	if w.starts++; w.starts == 1 {
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
+		_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "test"})
 		require.NoError(w.t, err)
 		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
 		require.NoError(w.t, err)
-		_, err = o.RegisterTaskDefinition(ctx, td)
+		_, err = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 		require.NoError(w.t, err)
 	}
 	return o
@@ -300,7 +300,7 @@ func (w *restartWorld) open() *stevedore.Orchestrator {
 
 func (w *restartWorld) register(o *stevedore.Orchestrator) {
 	w.t.Helper()
-	_, err := o.RegisterContainerInstance(w.t.Context(), stevedore.RegisterInstanceInput{
+	_, err := o.RegisterContainerInstance(w.t.Context(), &stevedore.RegisterContainerInstanceInput{
 		Cluster: "test", InstanceID: "i-1", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4},
 		Runtime: w.rt, Network: w.nw,
 	})
@@ -313,7 +313,7 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 		w := newRestartWorld(t)
 		rt := w.rt
 		o1 := w.start()
-		out, err := o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
+		out, err := o1.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -324,19 +324,19 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 		defer o2.Close()
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err := stevedoretest.TasksOf(o2.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
+		got, err := stevedoretest.TasksOf(o2.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Running, got[0].LastStatus)
 		assert.Equal(t, starts, len(rt.CallsTo(fake.MethodStart)), "nothing restarted")
-		insts, err := stevedoretest.InstancesOf(o2.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
+		insts, err := stevedoretest.InstancesOf(o2.DescribeContainerInstances(ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		assert.Equal(t, 4096-256, insts[0].Remaining.Memory, "the running task's reservation is kept")
 
-		_, err = o2.StopTask(ctx, stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID()})
+		_, err = o2.StopTask(ctx, &stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID()})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, err = stevedoretest.TasksOf(o2.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
+		got, err = stevedoretest.TasksOf(o2.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{out.Tasks[0].ID()}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 	})
@@ -348,13 +348,13 @@ func TestSharedNetworkProviderSurvivesAnAgentRestart(t *testing.T) {
 		o, err := stevedore.New()
 		require.NoError(t, err)
 		defer o.Close()
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
+		_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "test"})
 		require.NoError(t, err)
 		rt := fake.New()
 		defer rt.Close()
 		nw := netfake.New() // one provider for both instances, as on one host
 		register := func(id string) {
-			_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+			_, err := o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 				Cluster: "test", InstanceID: id, Resources: cluster.Resources{CPU: 1024, Memory: 1024, NetworkSlots: 4},
 				Runtime: rt, Network: nw,
 			})
@@ -364,9 +364,9 @@ func TestSharedNetworkProviderSurvivesAnAgentRestart(t *testing.T) {
 		register("i-1")
 		td, _, err := task.ParseDefinition(fmt.Appendf(nil, webDef, "v1"))
 		require.NoError(t, err)
-		_, err = o.RegisterTaskDefinition(ctx, td)
+		_, err = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 		require.NoError(t, err)
-		_, err = o.StartTask(ctx, stevedore.StartTaskInput{Cluster: "test", TaskDefinition: "web", ContainerInstances: []string{"i-0", "i-1"}})
+		_, err = o.StartTask(ctx, &stevedore.StartTaskInput{Cluster: "test", TaskDefinition: "web", ContainerInstances: []string{"i-0", "i-1"}})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -385,20 +385,20 @@ func TestStoppedTasksAreForgottenAfterTheRetention(t *testing.T) {
 		require.NoError(t, err)
 		e := envFor(t, o, 1)
 		e.register("v1")
-		out, err := o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
+		out, err := o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"})
 		require.NoError(t, err)
 		id := out.Tasks[0].ID()
 		time.Sleep(time.Minute)
-		_, err = o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: id})
+		_, err = o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: id})
 		require.NoError(t, err)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
-		got, err := stevedoretest.TasksOf(o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
+		got, err := stevedoretest.TasksOf(o.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.NoError(t, err, "kept during the retention")
 		assert.Equal(t, task.Stopped, got[0].LastStatus)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
-		_, err = stevedoretest.TasksOf(o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
+		_, err = stevedoretest.TasksOf(o.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.ErrorIs(t, err, stevedore.ErrNotFound, "forgotten after it")
 	})
 }

@@ -383,7 +383,7 @@ func (sc *propScenario) run(t *testing.T) {
 	r.chk = watchInvariants(t, e, "web", kinds)
 	defer r.report()
 
-	_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+	_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 		Cluster: "test", ServiceName: "web", TaskDefinition: r.refs[0], DesiredCount: sc.initial,
 		DeploymentConfiguration: service.DeploymentConfiguration{
 			MinimumHealthyPercent: ptr(sc.minPct), MaximumPercent: ptr(sc.maxPct), CircuitBreaker: sc.breaker},
@@ -432,7 +432,7 @@ func (r *propRunner) report() {
 	}
 	if r.t.Failed() {
 		r.t.Logf("scenario %s\nrun:\n%s", r.sc, strings.Join(r.log, "\n"))
-		if out, err := stevedoretest.ServicesOf(r.e.o.DescribeServices(r.e.ctx, stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}})); err == nil && len(out) == 1 {
+		if out, err := stevedoretest.ServicesOf(r.e.o.DescribeServices(r.e.ctx, &stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}})); err == nil && len(out) == 1 {
 			evs := out[0].Events
 			for i := len(evs) - 1; i >= 0; i-- {
 				r.t.Logf("event %s %s", evs[i].CreatedAt.Format("15:04:05"), evs[i].Message)
@@ -476,7 +476,7 @@ func (r *propRunner) tryUpdate(u propUpdate) error {
 	if u.desired > 0 {
 		in.DesiredCount = ptr(u.desired)
 	}
-	_, err := r.e.o.UpdateService(r.e.ctx, in)
+	_, err := r.e.o.UpdateService(r.e.ctx, &in)
 	return err
 }
 
@@ -507,7 +507,7 @@ func (r *propRunner) do(s propStep) string {
 		}
 		id := active[s.pick%len(active)]
 		if s.kind == propStepDrain {
-			_, err := e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{id}})
+			_, err := e.o.UpdateContainerInstancesState(e.ctx, &stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusDraining, ContainerInstances: []string{id}})
 			require.NoError(t, err)
 			r.insts[id] = cluster.StatusDraining
 			return "drain " + id
@@ -516,7 +516,7 @@ func (r *propRunner) do(s propStep) string {
 		// deregisters the instance.
 		r.chk.lose(id)
 		e.runtimes[id].Close()
-		_, err := e.o.DeregisterContainerInstance(e.ctx, stevedore.DeregisterContainerInstanceInput{Cluster: "test", ContainerInstance: id, Force: true})
+		_, err := e.o.DeregisterContainerInstance(e.ctx, &stevedore.DeregisterContainerInstanceInput{Cluster: "test", ContainerInstance: id, Force: true})
 		require.NoError(t, err)
 		delete(r.insts, id)
 		return "lose " + id
@@ -526,7 +526,7 @@ func (r *propRunner) do(s propStep) string {
 			return "skipped (nothing DRAINING): " + s.kind.String()
 		}
 		id := draining[s.pick%len(draining)]
-		_, err := e.o.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusActive, ContainerInstances: []string{id}})
+		_, err := e.o.UpdateContainerInstancesState(e.ctx, &stevedore.UpdateContainerInstancesStateInput{Cluster: "test", Status: cluster.StatusActive, ContainerInstances: []string{id}})
 		require.NoError(t, err)
 		r.insts[id] = cluster.StatusActive
 		return "activate " + id
@@ -1004,7 +1004,7 @@ func TestPropertyStaleCacheStopsTooMany(t *testing.T) {
 			rt := fake.New()
 			t.Cleanup(rt.Close)
 			e.runtimes[id] = rt
-			_, err := o.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
+			_, err := o.RegisterContainerInstance(e.ctx, &stevedore.RegisterContainerInstanceInput{
 				Cluster: "test", InstanceID: id, Runtime: rt, Network: netfake.New(),
 				Resources: cluster.Resources{CPU: 4096, Memory: memory, NetworkSlots: 10},
 			})
@@ -1012,7 +1012,7 @@ func TestPropertyStaleCacheStopsTooMany(t *testing.T) {
 		}
 		register("i-0", 8192)
 		v1, v2, v3 := e.register("v1"), e.register("v2"), e.register("v3")
-		_, err := o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 1,
 			PlacementStrategy:       []placement.StrategySpec{placement.Binpack("memory")},
 			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(50), MaximumPercent: ptr(150)},
@@ -1020,7 +1020,7 @@ func TestPropertyStaleCacheStopsTooMany(t *testing.T) {
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
 		register("i-1", 256)
-		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(2)})
+		_, err = o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(2)})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
 		perInstance := map[string]int{}
@@ -1031,10 +1031,10 @@ func TestPropertyStaleCacheStopsTooMany(t *testing.T) {
 
 		chk := watchInvariants(t, e, "web", map[string]propRevKind{})
 		synctest.Wait()
-		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		time.Sleep(500 * time.Millisecond)
-		_, err = o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v3})
+		_, err = o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v3})
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		violations, stats, err := chk.result()
@@ -1066,7 +1066,7 @@ func propScale(e *env, desired int) *task.Task {
 	for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
 		known[tk.ID()] = true
 	}
-	_, err := e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(desired)})
+	_, err := e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(desired)})
 	require.NoError(e.t, err)
 	for range 100 {
 		time.Sleep(100 * time.Millisecond)
@@ -1096,7 +1096,7 @@ func propContainerStarted(e *env, instance string, tk *task.Task) time.Time {
 
 func propHealth(e *env, tk *task.Task) task.HealthStatus {
 	e.t.Helper()
-	got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tk.ID()}}))
+	got, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{tk.ID()}}))
 	require.NoError(e.t, err)
 	return got[0].HealthStatus
 }
@@ -1127,7 +1127,7 @@ func TestPropertyStopsTaskThatJustTurnedHealthy(t *testing.T) {
 		e := propLagEnv(t, time.Second)
 		e.addInstance("i-0", "a")
 		v1, v2 := e.register("v1"), e.register("v2")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 1,
 			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(100), MaximumPercent: ptr(200)},
 		})
@@ -1140,7 +1140,7 @@ func TestPropertyStopsTaskThatJustTurnedHealthy(t *testing.T) {
 		// The first health check runs one interval (5 s) after the start.
 		time.Sleep(time.Until(started.Add(4500 * time.Millisecond)))
 		require.Equal(t, task.HealthUnknown, propHealth(e, o), "O is not healthy yet")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		time.Sleep(time.Second)
 		require.Equal(t, task.Healthy, propHealth(e, o), "O turned healthy before the controller acted")
@@ -1203,10 +1203,10 @@ func TestPropertyScaleInKeepsTheBestTasks(t *testing.T) {
 		e.addInstance("i-0", "a")
 		td, _, err := task.ParseDefinition([]byte(startPeriodDef))
 		require.NoError(t, err)
-		def, err := e.o.RegisterTaskDefinition(e.ctx, td)
+		def, err := e.o.RegisterTaskDefinition(e.ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 		require.NoError(t, err)
-		_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
-			Cluster: "test", ServiceName: "web", TaskDefinition: def.Ref(), DesiredCount: 1,
+		_, err = e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
+			Cluster: "test", ServiceName: "web", TaskDefinition: def.TaskDefinition.Ref(), DesiredCount: 1,
 			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(100), MaximumPercent: ptr(200)},
 		})
 		require.NoError(t, err)
@@ -1222,7 +1222,7 @@ func TestPropertyScaleInKeepsTheBestTasks(t *testing.T) {
 		time.Sleep(30 * time.Second)
 		require.Equal(t, task.Healthy, propHealth(e, c))
 
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(2)})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(2)})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()

@@ -261,7 +261,7 @@ func (o *Orchestrator) leaderLoops(opts options, s store.Store) ([]leaderLoop, e
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := controller.New(controller.Config{Store: s, Launcher: o.launcher, AlarmBakeTime: o.alarmBakeTime,
+	ctl, err := controller.New(controller.Config{Store: s, Launcher: o.launcher, AlarmBakeTime: o.actions.AlarmBakeTime,
 		Now: o.now, Logger: o.log})
 	if err != nil {
 		return nil, err

@@ -82,7 +82,7 @@ func (r *replica) addInstance(id, az string) *fake.Runtime {
 	r.t.Helper()
 	rt := fake.New()
 	r.t.Cleanup(rt.Close)
-	_, err := r.o.RegisterContainerInstance(r.t.Context(), stevedore.RegisterInstanceInput{
+	_, err := r.o.RegisterContainerInstance(r.t.Context(), &stevedore.RegisterContainerInstanceInput{
 		Cluster: "test", InstanceID: id,
 		Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
 		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + az},
@@ -108,34 +108,34 @@ func (r *replica) register(version string) string {
 	r.t.Helper()
 	td, _, err := task.ParseDefinition(fmt.Appendf(nil, appDef, version))
 	require.NoError(r.t, err)
-	reg, err := r.o.RegisterTaskDefinition(r.t.Context(), td)
+	reg, err := r.o.RegisterTaskDefinition(r.t.Context(), &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(r.t, err)
-	return reg.Ref()
+	return reg.TaskDefinition.Ref()
 }
 
 // createCluster creates cluster "test" through r.
 func (r *replica) createCluster() {
 	r.t.Helper()
-	_, err := r.o.CreateCluster(r.t.Context(), stevedore.CreateClusterInput{ClusterName: "test"})
+	_, err := r.o.CreateCluster(r.t.Context(), &stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(r.t, err)
 }
 
 // createService creates service name of n tasks of ref through r.
 func (r *replica) createService(name, ref string, n int) {
 	r.t.Helper()
-	_, err := r.o.CreateService(r.t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: name, TaskDefinition: ref, DesiredCount: n})
+	_, err := r.o.CreateService(r.t.Context(), &stevedore.CreateServiceInput{Cluster: "test", ServiceName: name, TaskDefinition: ref, DesiredCount: n})
 	require.NoError(r.t, err)
 }
 
 // running returns the service's tasks that are RUNNING and desired so.
 func (r *replica) running(svc string) []*task.Task {
 	r.t.Helper()
-	ids, err := r.o.AllTaskArns(r.t.Context(), stevedore.ListTasksInput{Cluster: "test", ServiceName: svc})
+	ids, err := r.o.AllTaskArns(r.t.Context(), &stevedore.ListTasksInput{Cluster: "test", ServiceName: svc})
 	require.NoError(r.t, err)
 	if len(ids) == 0 {
 		return nil
 	}
-	tasks, err := stevedoretest.TasksOf(r.o.DescribeTasks(r.t.Context(), stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
+	tasks, err := stevedoretest.TasksOf(r.o.DescribeTasks(r.t.Context(), &stevedore.DescribeTasksInput{Cluster: "test", Tasks: ids}))
 	require.NoError(r.t, err)
 	var out []*task.Task
 	for _, tk := range tasks {
@@ -161,11 +161,11 @@ func (r *replica) waitRunning(svc string, n int, ref string) []*task.Task {
 				return false
 			}
 		}
-		out, err := stevedoretest.ServicesOf(r.o.DescribeServices(r.t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{svc}}))
+		out, err := stevedoretest.ServicesOf(r.o.DescribeServices(r.t.Context(), &stevedore.DescribeServicesInput{Cluster: "test", Services: []string{svc}}))
 		return err == nil && len(out) == 1 && out[0].Steady && out[0].RunningCount == n
 	}, replicaWait, poll, "%s: %d tasks of %s running, steady", svc, n, ref)
 	if !ok {
-		out, _ := stevedoretest.ServicesOf(r.o.DescribeServices(r.t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{svc}}))
+		out, _ := stevedoretest.ServicesOf(r.o.DescribeServices(r.t.Context(), &stevedore.DescribeServicesInput{Cluster: "test", Services: []string{svc}}))
 		r.t.Logf("service: %+v", out)
 		for _, tk := range tasks {
 			r.t.Logf("task %s %s %s", tk.ID(), tk.LastStatus, tk.TaskDefinitionRef())
@@ -207,7 +207,7 @@ func TestReplicasShareTheControlPlane(t *testing.T) {
 
 	// A deployment under way when the leader goes.
 	v2 := a.register("v2")
-	_, err := a.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+	_, err := a.o.UpdateService(t.Context(), &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 	require.NoError(t, err)
 	term := a.o.LeaderStatus().Term
 	closed := time.Now()
@@ -221,7 +221,7 @@ func TestReplicasShareTheControlPlane(t *testing.T) {
 
 	tasks = b.waitRunning("web", 4, v2)
 	// A task that fails is replaced by the new leader.
-	_, err = b.o.StopTask(t.Context(), stevedore.StopTaskInput{Cluster: "test", Task: tasks[0].ID(), Reason: "test: a task goes"})
+	_, err = b.o.StopTask(t.Context(), &stevedore.StopTaskInput{Cluster: "test", Task: tasks[0].ID(), Reason: "test: a task goes"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		for _, tk := range b.running("web") {
@@ -243,30 +243,30 @@ func TestNewLeaderKeepsTheStoredTimers(t *testing.T) {
 	a := startReplica(t, "a", srv.Endpoints[0])
 	a.waitLeader()
 	b := startReplica(t, "b", srv.Endpoints[0])
-	_, err := b.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "test", CapacityProviders: []cluster.CapacityProvider{
+	_, err := b.o.CreateCluster(t.Context(), &stevedore.CreateClusterInput{ClusterName: "test", CapacityProviders: []cluster.CapacityProvider{
 		{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
 	}})
 	require.NoError(t, err)
 	rt := fake.New()
 	t.Cleanup(rt.Close)
-	_, err = b.o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{
+	_, err = b.o.RegisterContainerInstance(t.Context(), &stevedore.RegisterContainerInstanceInput{
 		Cluster: "test", InstanceID: "i-spot", CapacityProvider: "spot",
 		Resources: cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
 		Runtime:   rt, Network: netfake.New(),
 	})
 	require.NoError(t, err)
-	out, err := b.o.RunTask(t.Context(), stevedore.RunTaskInput{Cluster: "test", TaskDefinition: b.register("v1")})
+	out, err := b.o.RunTask(t.Context(), &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: b.register("v1")})
 	require.NoError(t, err)
 	id := out.Tasks[0].ID()
 	describe := func() *task.Task {
-		tasks, err := stevedoretest.TasksOf(b.o.DescribeTasks(t.Context(), stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
+		tasks, err := stevedoretest.TasksOf(b.o.DescribeTasks(t.Context(), &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{id}}))
 		require.NoError(t, err)
 		return tasks[0]
 	}
 	require.Eventually(t, func() bool { return describe().LastStatus == task.Running }, replicaWait, poll, "the task runs")
 
 	const notice = 3 * time.Second
-	require.NoError(t, a.o.InterruptSpotInstance(t.Context(), "test", "i-spot", notice))
+	require.NoError(t, errOf(a.o.InterruptSpotInstance(t.Context(), &stevedore.InterruptSpotInstanceInput{Cluster: "test", ContainerInstance: "i-spot", Notice: notice})))
 	interrupted := time.Now()
 	require.NoError(t, a.o.Close())
 	b.waitLeader()
@@ -277,7 +277,7 @@ func TestNewLeaderKeepsTheStoredTimers(t *testing.T) {
 	assert.Less(t, took, notice+5*time.Second, "soon after it")
 	assert.Equal(t, task.SpotInterruption, describe().StopCode)
 	insts, err := stevedoretest.InstancesOf(b.o.DescribeContainerInstances(t.Context(),
-		stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
+		&stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 	require.NoError(t, err)
 	assert.Equal(t, cluster.StatusInactive, insts[0].Status)
 }
@@ -312,7 +312,7 @@ func TestReplicaCutOffFromEtcdStepsDown(t *testing.T) {
 
 	b.waitLeader()
 	two := 2
-	_, err := b.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &two})
+	_, err := b.o.UpdateService(t.Context(), &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &two})
 	require.NoError(t, err)
 	b.waitRunning("web", 2, v1)
 
@@ -339,7 +339,7 @@ func TestSubscribeIsTheSameOnEveryReplica(t *testing.T) {
 	b.createService("web", v1, 2)
 	a.waitRunning("web", 2, v1)
 	// A last event to stop at: what follows it may still be on its way.
-	_, err = b.o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{Cluster: "test", InstanceID: "i-marker",
+	_, err = b.o.RegisterContainerInstance(t.Context(), &stevedore.RegisterContainerInstanceInput{Cluster: "test", InstanceID: "i-marker",
 		Resources: cluster.Resources{CPU: 1024, Memory: 1024}})
 	require.NoError(t, err)
 
@@ -428,10 +428,10 @@ func TestWithEtcdChecksItsConfiguration(t *testing.T) {
 	// With it, the Orchestrator's store is etcd's: another replica's
 	// reads see its writes.
 	one := startReplica(t, "one", srv.Endpoints[0])
-	_, err = one.o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "shared"})
+	_, err = one.o.CreateCluster(t.Context(), &stevedore.CreateClusterInput{ClusterName: "shared"})
 	require.NoError(t, err)
 	two := startReplica(t, "two", srv.Endpoints[0])
-	out, err := two.o.DescribeClusters(t.Context(), stevedore.DescribeClustersInput{Clusters: []string{"shared"}})
+	out, err := two.o.DescribeClusters(t.Context(), &stevedore.DescribeClustersInput{Clusters: []string{"shared"}})
 	require.NoError(t, err)
 	require.Len(t, out.Clusters, 1)
 	var rev int64
@@ -493,7 +493,7 @@ func TestReplicasOnAThreeMemberCluster(t *testing.T) {
 	b.waitRunning("web", 6, v1)
 
 	v2 := c.register("v2")
-	_, err := c.o.UpdateService(t.Context(), stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+	_, err := c.o.UpdateService(t.Context(), &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 	require.NoError(t, err)
 	require.NoError(t, a.o.Close())
 	members.Members[0].Kill(t)
@@ -507,7 +507,7 @@ func TestReplicasOnAThreeMemberCluster(t *testing.T) {
 		assert.False(t, ids[tk.ID()], "task %s twice", tk.ID())
 		ids[tk.ID()] = true
 	}
-	all, err := b.o.AllTaskArns(t.Context(), stevedore.ListTasksInput{Cluster: "test", ServiceName: "web"})
+	all, err := b.o.AllTaskArns(t.Context(), &stevedore.ListTasksInput{Cluster: "test", ServiceName: "web"})
 	require.NoError(t, err)
 	assert.Len(t, all, 6, "no task desired RUNNING beyond the six")
 	require.Eventually(t, func() bool {
@@ -568,7 +568,7 @@ func TestNewLeaderRestartsTheAlarmWatches(t *testing.T) {
 	b := startReplica(t, "b", srv.Endpoints[0], quiet)
 	b.createCluster()
 	b.addInstance("i-1", "a")
-	_, err := b.o.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web",
+	_, err := b.o.CreateService(t.Context(), &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web",
 		TaskDefinition: b.register("v1"), DesiredCount: 1,
 		DeploymentConfiguration: service.DeploymentConfiguration{
 			BakeTime: time.Minute, // the deployment stays in progress through the failover
@@ -576,7 +576,7 @@ func TestNewLeaderRestartsTheAlarmWatches(t *testing.T) {
 		}})
 	require.NoError(t, err)
 	deployment := func() service.Deployment {
-		out, err := stevedoretest.ServicesOf(b.o.DescribeServices(t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}}))
+		out, err := stevedoretest.ServicesOf(b.o.DescribeServices(t.Context(), &stevedore.DescribeServicesInput{Cluster: "test", Services: []string{"web"}}))
 		require.NoError(t, err)
 		return out[0].Deployments[0]
 	}

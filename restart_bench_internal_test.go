@@ -20,7 +20,7 @@ import (
 // the Orchestrator as real hosts would.
 type restartFleet struct {
 	dir       string
-	instances []RegisterInstanceInput
+	instances []*RegisterContainerInstanceInput
 }
 
 // newRestartFleet converges services × perService tasks on instances fake
@@ -34,7 +34,7 @@ func newRestartFleet(b *testing.B, instances, services, perService int) *restart
 	nw := netfake.New()
 	f := &restartFleet{dir: b.TempDir()}
 	for i := range instances {
-		f.instances = append(f.instances, RegisterInstanceInput{
+		f.instances = append(f.instances, &RegisterContainerInstanceInput{
 			Cluster: "bench", InstanceID: fmt.Sprintf("i-%05d", i),
 			Resources:  cluster.Resources{CPU: 16384, Memory: 65536, NetworkSlots: 64},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: fmt.Sprintf("zone-%d", i%3)},
@@ -45,7 +45,7 @@ func newRestartFleet(b *testing.B, instances, services, perService int) *restart
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.CreateCluster(ctx, CreateClusterInput{ClusterName: "bench"}); err != nil {
+	if _, err := o.CreateCluster(ctx, &CreateClusterInput{ClusterName: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	f.register(b, o)
@@ -54,11 +54,11 @@ func newRestartFleet(b *testing.B, instances, services, perService int) *restart
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.RegisterTaskDefinition(ctx, td); err != nil {
+	if _, err := o.RegisterTaskDefinition(ctx, &RegisterTaskDefinitionInput{TaskDefinition: *td}); err != nil {
 		b.Fatal(err)
 	}
 	for i := range services {
-		if _, err := o.CreateService(ctx, CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
+		if _, err := o.CreateService(ctx, &CreateServiceInput{Cluster: "bench", ServiceName: fmt.Sprintf("svc-%04d", i),
 			TaskDefinition: "svc", DesiredCount: perService}); err != nil {
 			b.Fatal(err)
 		}

@@ -52,7 +52,7 @@ type crashEnv struct {
 	opts []stevedore.Option
 	// registered are the instances as registered, runtime and network
 	// included, in order.
-	registered []stevedore.RegisterInstanceInput
+	registered []stevedore.RegisterContainerInstanceInput
 	networks   map[string]*netfake.Provider
 	// down is true between crash and restart.
 	down bool
@@ -65,7 +65,7 @@ func newCrashEnv(t *testing.T, instances int, opts []stevedore.Option, fakeOpts 
 	t.Helper()
 	e := newCrashEnvWith(t, stevedore.CreateClusterInput{ClusterName: "test"}, opts, fakeOpts...)
 	for i := range instances {
-		e.add(stevedore.RegisterInstanceInput{InstanceID: fmt.Sprintf("i-%d", i),
+		e.add(stevedore.RegisterContainerInstanceInput{InstanceID: fmt.Sprintf("i-%d", i),
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + string(rune('a'+i%3))}})
 	}
 	return e
@@ -78,7 +78,7 @@ func newCrashEnvWith(t *testing.T, c stevedore.CreateClusterInput, opts []steved
 	e := &crashEnv{dir: filepath.Join(t.TempDir(), "data"), opts: opts, networks: map[string]*netfake.Provider{}}
 	o := e.boot(t)
 	e.env = &env{t: t, o: o, ctx: t.Context(), runtimes: map[string]*fake.Runtime{}, opts: fakeOpts}
-	_, err := o.CreateCluster(e.ctx, c)
+	_, err := o.CreateCluster(e.ctx, &c)
 	require.NoError(t, err)
 	return e
 }
@@ -87,7 +87,7 @@ func newCrashEnvWith(t *testing.T, c stevedore.CreateClusterInput, opts []steved
 // fake network of its own, which restart registers again (an instance
 // added while the Orchestrator is down registers then); in's zero
 // Resources take 4 vCPU, 8 GiB and 10 network slots.
-func (e *crashEnv) add(in stevedore.RegisterInstanceInput) {
+func (e *crashEnv) add(in stevedore.RegisterContainerInstanceInput) {
 	e.t.Helper()
 	rt := fake.New(e.env.opts...)
 	e.t.Cleanup(rt.Close)
@@ -102,7 +102,7 @@ func (e *crashEnv) add(in stevedore.RegisterInstanceInput) {
 	if e.down {
 		return // it registers when the Orchestrator starts again
 	}
-	_, err := e.o.RegisterContainerInstance(e.ctx, in)
+	_, err := e.o.RegisterContainerInstance(e.ctx, &in)
 	require.NoError(e.t, err)
 }
 
@@ -137,7 +137,7 @@ func (e *crashEnv) restart(away ...string) {
 		if slices.Contains(away, in.InstanceID) {
 			continue
 		}
-		_, err := e.o.RegisterContainerInstance(e.ctx, in)
+		_, err := e.o.RegisterContainerInstance(e.ctx, &in)
 		require.NoError(e.t, err)
 	}
 }
@@ -145,7 +145,7 @@ func (e *crashEnv) restart(away ...string) {
 // gone takes instance id away with its host: it does not register again,
 // and checkNoOrphans no longer looks at it.
 func (e *crashEnv) gone(id string) {
-	e.registered = slices.DeleteFunc(e.registered, func(in stevedore.RegisterInstanceInput) bool { return in.InstanceID == id })
+	e.registered = slices.DeleteFunc(e.registered, func(in stevedore.RegisterContainerInstanceInput) bool { return in.InstanceID == id })
 	delete(e.runtimes, id)
 	delete(e.networks, id)
 }
@@ -153,9 +153,9 @@ func (e *crashEnv) gone(id string) {
 // comeBack registers instance id again, with its runtime and network.
 func (e *crashEnv) comeBack(id string) {
 	e.t.Helper()
-	i := slices.IndexFunc(e.registered, func(in stevedore.RegisterInstanceInput) bool { return in.InstanceID == id })
+	i := slices.IndexFunc(e.registered, func(in stevedore.RegisterContainerInstanceInput) bool { return in.InstanceID == id })
 	require.GreaterOrEqual(e.t, i, 0, "instance %s", id)
-	_, err := e.o.RegisterContainerInstance(e.ctx, e.registered[i])
+	_, err := e.o.RegisterContainerInstance(e.ctx, &e.registered[i])
 	require.NoError(e.t, err)
 }
 
@@ -252,7 +252,7 @@ func TestKilledOrchestratorAdoptsServicesAndTasks(t *testing.T) {
 		live := e.liveIDs()
 		require.Len(t, live, 4)
 		starts := e.starts()
-		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 		require.NoError(t, err)
 
 		e.crashAndRestart(10 * time.Minute)
@@ -271,7 +271,7 @@ func TestKilledOrchestratorAdoptsServicesAndTasks(t *testing.T) {
 			assert.Equal(t, task.Running, tk.LastStatus, "task %s", tk.ID())
 			assert.Equal(t, task.Healthy, tk.HealthStatus, "task %s", tk.ID())
 		}
-		again, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
+		again, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		for i := range insts {
 			assert.Equal(t, insts[i].Remaining, again[i].Remaining, "reservations of %s kept", insts[i].ID)
@@ -280,7 +280,7 @@ func TestKilledOrchestratorAdoptsServicesAndTasks(t *testing.T) {
 		e.checkNoOrphans()
 
 		// The adopted tasks are driven as before.
-		_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: standalone, Reason: "done"})
+		_, err = e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: standalone, Reason: "done"})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -356,14 +356,14 @@ func TestRollingDeploymentContinuesAfterAKill(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newCrashEnv(t, 4, nil)
 				e.register("v1")
-				_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+				_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 					Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 4,
 					DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(50), MaximumPercent: ptr(100)},
 				})
 				require.NoError(t, err)
 				e.waitSteady("web", 10*time.Minute)
 				v2 := e.register("v2")
-				_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+				_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 				require.NoError(t, err)
 				primary := e.service("web").Deployments[0]
 				require.Equal(t, v2, primary.TaskDefinition)
@@ -425,7 +425,7 @@ func TestBlueGreenShiftResumesAfterAKill(t *testing.T) {
 			stevedore.WithTargetGroups(groupA, groupB), stevedore.WithListenerRules(prod, test),
 		})
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3, LoadBalancers: blueGreenLB,
 			DeploymentConfiguration: service.DeploymentConfiguration{
 				Strategy: service.StrategyCanary, BakeTime: 5 * time.Minute,
@@ -436,7 +436,7 @@ func TestBlueGreenShiftResumesAfterAKill(t *testing.T) {
 		e.waitSteady("web", 10*time.Minute)
 		blue := e.liveIDs()
 		v2 := e.register("v2")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		bg := &blueGreenEnv{env: e.env}
 		s := bg.waitStage(t, service.StageProductionTrafficShift, 10*time.Minute)
@@ -517,14 +517,14 @@ func TestTargetOfATaskStoppedBeforeTheKillIsDeregisteredAfterIt(t *testing.T) {
 		g := &gatedGroup{recordingGroup: &recordingGroup{targets: map[string]string{}}, gate: make(chan struct{})}
 		e := newCrashEnv(t, 2, []stevedore.Option{stevedore.WithTargetGroups(g)})
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
 			LoadBalancers: []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "app", ContainerPort: 8080}}})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
 		require.Len(t, g.snapshot(), 2)
 
 		g.shut.Store(true)
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(1)})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(1)})
 		require.NoError(t, err)
 		time.Sleep(agent.MaxDrainWait + time.Minute)
 		synctest.Wait()
@@ -559,7 +559,7 @@ func TestCircuitBreakerCountsAcrossAKill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 4, nil, fake.WithImage("web:v2", fake.Behavior{StartError: errors.New("exec format error")}))
 		v1 := e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 4,
 			DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: ptr(100), MaximumPercent: ptr(125),
 				CircuitBreaker: &service.CircuitBreaker{Enable: true, Rollback: true}},
@@ -567,7 +567,7 @@ func TestCircuitBreakerCountsAcrossAKill(t *testing.T) {
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		v2 := e.register("v2")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		for e.service("web").Deployments[0].FailedTasks < 2 {
 			time.Sleep(time.Second)
@@ -604,7 +604,7 @@ func TestStartThrottlingHoldsAcrossAKill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 1, nil, fake.WithImage("web:v1", fake.Behavior{StartError: errors.New("exec format error")}))
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1})
 		require.NoError(t, err)
 		// Until the delay after the last failure is long.
 		var failed []*state.Task
@@ -658,7 +658,7 @@ func TestAutoScalingCooldownHoldsAcrossAKill(t *testing.T) {
 		queue := &gauge{v: 20}
 		e := newCrashEnv(t, 2, []stevedore.Option{stevedore.WithMetrics(map[string]stevedore.MetricFunc{"queue": queue.read})})
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		e.scalable(1, 10, autoscaling.TargetTrackingPolicy{Name: "q", Metric: "queue", TargetValue: 10,
@@ -688,7 +688,7 @@ func TestAutoScalingOnCPUDoesNotJumpAfterAKill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 2, nil, busy(0.45))
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		e.scalable(1, 4, autoscaling.TargetTrackingPolicy{Name: "cpu", Metric: autoscaling.ECSServiceAverageCPUUtilization, TargetValue: 45})
@@ -710,7 +710,7 @@ func spotEnv(t *testing.T) (*crashEnv, string) {
 		{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
 		{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
 	}}, nil)
-	e.add(stevedore.RegisterInstanceInput{InstanceID: "i-spot", CapacityProvider: "spot", Attributes: zoneA})
+	e.add(stevedore.RegisterContainerInstanceInput{InstanceID: "i-spot", CapacityProvider: "spot", Attributes: zoneA})
 	return e, e.serviceAndTask(2)
 }
 
@@ -720,10 +720,10 @@ func spotEnv(t *testing.T) (*crashEnv, string) {
 func (e *crashEnv) serviceAndTask(desired int) string {
 	e.t.Helper()
 	ref := e.register("v1")
-	_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: desired})
+	_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: desired})
 	require.NoError(e.t, err)
 	e.waitSteady("web", 5*time.Minute)
-	out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+	out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
 	require.NoError(e.t, err)
 	time.Sleep(time.Minute)
 	synctest.Wait()
@@ -740,13 +740,13 @@ func (e *crashEnv) serviceAndTask(desired int) string {
 func TestSpotReclaimDeadlineSurvivesAKill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, standalone := spotEnv(t)
-		require.NoError(t, e.o.InterruptSpotInstance(e.ctx, "test", "i-spot", 0))
+		require.NoError(t, errOf(e.o.InterruptSpotInstance(e.ctx, &stevedore.InterruptSpotInstanceInput{Cluster: "test", ContainerInstance: "i-spot", Notice: 0})))
 		reclaim := time.Now().Add(2 * time.Minute)
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
 
 		e.crash()
-		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zoneA})
+		e.add(stevedore.RegisterContainerInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zoneA})
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
 		e.restart()
@@ -766,7 +766,7 @@ func TestSpotReclaimDeadlineSurvivesAKill(t *testing.T) {
 		assert.Equal(t, task.Stopped, tk.LastStatus)
 		assert.Equal(t, task.SpotInterruption, tk.StopCode)
 		assert.WithinDuration(t, reclaim, tk.StoppingAt, 5*time.Second, "stopped at the stored reclaim time")
-		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 		require.NoError(t, err)
 		assert.Equal(t, cluster.StatusInactive, insts[0].Status)
 		s := e.waitSteady("web", 5*time.Minute)
@@ -788,9 +788,9 @@ func TestDiscoveryRecordsComeBackAfterAKill(t *testing.T) {
 	td, _, err := task.ParseDefinition([]byte(`{"family":"web","networkMode":"awsvpc","containerDefinitions":[
 		{"name":"web","image":"web:1","memory":64,"command":["sleep","infinity"],"portMappings":[{"containerPort":8080}]}]}`))
 	require.NoError(t, err)
-	_, err = e.o.RegisterTaskDefinition(e.ctx, td)
+	_, err = e.o.RegisterTaskDefinition(e.ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(t, err)
-	_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+	_, err = e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
 	require.NoError(t, err)
 	var before []netip.Addr
 	require.Eventually(t, func() bool {
@@ -819,13 +819,13 @@ func TestSecurityGroupMembersFollowTasksThatDiedWhileDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 1, nil)
 		e.register("v1")
-		_, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "app"})
+		_, err := e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "app"})
 		require.NoError(t, err)
-		_, err = e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "db",
+		_, err = e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "db",
 			IngressRules: []network.IngressRule{fromGroups(5432, "app")}})
 		require.NoError(t, err)
 		run := func(group string) string {
-			out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups(group)})
+			out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups(group)})
 			require.NoError(t, err)
 			return out.Tasks[0].ID()
 		}
@@ -881,17 +881,17 @@ func TestRunAndStopBurstsSurviveAKill(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newCrashEnv(t, 2, nil)
 				e.register("v1")
-				out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 6})
+				out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 6})
 				require.NoError(t, err)
 				require.Len(t, out.Tasks, 6)
 				settle()
 				for _, tk := range out.Tasks[:3] {
-					_, err := e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: tk.ID(), Reason: "burst"})
+					_, err := e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: tk.ID(), Reason: "burst"})
 					require.NoError(t, err)
 				}
-				more, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 4})
+				more, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 4})
 				require.NoError(t, err)
-				_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: more.Tasks[0].ID(), Reason: "burst"})
+				_, err = e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: more.Tasks[0].ID(), Reason: "burst"})
 				require.NoError(t, err)
 				time.Sleep(at)
 				synctest.Wait()
@@ -922,7 +922,7 @@ func TestRunAndStopBurstsSurviveAKill(t *testing.T) {
 				for id, n := range starts {
 					assert.Equal(t, 1, n, "container %s started once", id)
 				}
-				insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
+				insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test"}))
 				require.NoError(t, err)
 				for _, inst := range insts {
 					assert.Equal(t, reserved[inst.ID].CPU, inst.Registered.CPU-inst.Remaining.CPU, "cpu reserved on %s", inst.ID)
@@ -947,7 +947,7 @@ func TestNothingIsPlacedOnAnInstanceWhoseAgentIsNotBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 2, nil)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
 		live := e.liveIDs()
@@ -956,10 +956,10 @@ func TestNothingIsPlacedOnAnInstanceWhoseAgentIsNotBack(t *testing.T) {
 		e.crash()
 		time.Sleep(time.Minute)
 		e.restart("i-1")
-		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-1"}}))
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-1"}}))
 		require.NoError(t, err)
 		assert.False(t, insts[0].AgentConnected, "i-1's agent died with the process and is not back")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(4)})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(4)})
 		require.NoError(t, err)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
@@ -999,7 +999,7 @@ func TestDrainDeadlineSurvivesAKill(t *testing.T) {
 		g := slowGroup{&recordingGroup{targets: map[string]string{}, fakeHealth: fakeHealth{delay: time.Hour}}}
 		e := newCrashEnv(t, 2, []stevedore.Option{stevedore.WithTargetGroups(g)})
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
 			LoadBalancers: []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "app", ContainerPort: 8080}}})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
@@ -1007,7 +1007,7 @@ func TestDrainDeadlineSurvivesAKill(t *testing.T) {
 		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
 			g.hold(tk.ID(), true)
 		}
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(1)})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: ptr(1)})
 		require.NoError(t, err)
 		synctest.Wait()
 		stopping := e.tasks(stevedore.ListTasksInput{ServiceName: "web", DesiredStatus: task.Stopped})
@@ -1047,7 +1047,7 @@ func TestAlarmBakeIsWatchedInFullAcrossAKill(t *testing.T) {
 			Period:    time.Minute, EvaluationPeriods: 2, DatapointsToAlarm: 2,
 		})})
 		v1 := e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 2,
 			DeploymentConfiguration: service.DeploymentConfiguration{
 				Alarms: &service.DeploymentAlarms{AlarmNames: []string{"errors"}, Enable: true, Rollback: true}},
@@ -1055,7 +1055,7 @@ func TestAlarmBakeIsWatchedInFullAcrossAKill(t *testing.T) {
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		v2 := e.register("v2")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.NoError(t, err)
 		for e.service("web").Deployments[0].LifecycleStage != service.StageBakeTime {
 			time.Sleep(time.Second)
@@ -1081,7 +1081,7 @@ func TestDaemonKeepsItsTaskOnAnInstanceThatIsNotBackYet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 2, nil)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "agent", TaskDefinition: "web",
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "agent", TaskDefinition: "web",
 			SchedulingStrategy: service.Daemon})
 		require.NoError(t, err)
 		e.waitSteady("agent", 5*time.Minute)
@@ -1118,13 +1118,13 @@ func TestSpotCapacityReclaimedWhileDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, standalone := spotEnv(t)
 		onSpot := e.liveIDs()
-		require.NoError(t, e.o.InterruptSpotInstance(e.ctx, "test", "i-spot", 0))
+		require.NoError(t, errOf(e.o.InterruptSpotInstance(e.ctx, &stevedore.InterruptSpotInstanceInput{Cluster: "test", ContainerInstance: "i-spot", Notice: 0})))
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 
 		e.crash()
 		e.gone("i-spot")
-		e.add(stevedore.RegisterInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zoneA})
+		e.add(stevedore.RegisterContainerInstanceInput{InstanceID: "i-od", CapacityProvider: "ondemand", Attributes: zoneA})
 		time.Sleep(5 * time.Minute)
 		e.restart()
 		s := e.waitSteady("web", 5*time.Minute)
@@ -1138,7 +1138,7 @@ func TestSpotCapacityReclaimedWhileDown(t *testing.T) {
 			assert.Equal(t, task.SpotInterruption, tk.StopCode, "task %s", id)
 		}
 		assert.Equal(t, "Your Spot Task was interrupted.", e.task(standalone).StoppedReason)
-		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 		require.NoError(t, err)
 		assert.Equal(t, cluster.StatusInactive, insts[0].Status)
 		assert.Equal(t, insts[0].Registered.Memory, insts[0].Remaining.Memory, "reservations given back")
@@ -1164,7 +1164,7 @@ func TestBlueGreenDeploymentConvergesAfterAKillAtAnyMoment(t *testing.T) {
 					stevedore.WithTargetGroups(groupA, groupB), stevedore.WithListenerRules(prod, test),
 				})
 				e.register("v1")
-				_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+				_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 					Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 3, LoadBalancers: blueGreenLB,
 					DeploymentConfiguration: service.DeploymentConfiguration{
 						Strategy: service.StrategyLinear, BakeTime: 3 * time.Minute,
@@ -1174,7 +1174,7 @@ func TestBlueGreenDeploymentConvergesAfterAKillAtAnyMoment(t *testing.T) {
 				require.NoError(t, err)
 				e.waitSteady("web", 10*time.Minute)
 				v2 := e.register("v2")
-				_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+				_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 				require.NoError(t, err)
 				green := e.service("web").Deployments[0].ID
 				time.Sleep(at)
@@ -1219,7 +1219,7 @@ func TestDaemonTaskSurvivesAGracefulRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newRestartWorld(t)
 		o1 := w.start()
-		_, err := o1.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: "test", ServiceName: "agent", TaskDefinition: "web",
+		_, err := o1.CreateService(t.Context(), &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "agent", TaskDefinition: "web",
 			SchedulingStrategy: service.Daemon})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
@@ -1232,10 +1232,10 @@ func TestDaemonTaskSurvivesAGracefulRestart(t *testing.T) {
 		w.register(o2)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		stopped, err := o2.AllTaskArns(t.Context(), stevedore.ListTasksInput{Cluster: "test", DesiredStatus: task.Stopped})
+		stopped, err := o2.AllTaskArns(t.Context(), &stevedore.ListTasksInput{Cluster: "test", DesiredStatus: task.Stopped})
 		require.NoError(t, err)
 		assert.Empty(t, stopped, "no daemon task stopped by the restart")
-		running, err := o2.AllTaskArns(t.Context(), stevedore.ListTasksInput{Cluster: "test"})
+		running, err := o2.AllTaskArns(t.Context(), &stevedore.ListTasksInput{Cluster: "test"})
 		require.NoError(t, err)
 		assert.Len(t, running, 1)
 	})

@@ -22,7 +22,7 @@ func (e *env) runIn(groups ...string) string {
 	if len(groups) > 0 {
 		in.NetworkConfiguration = inGroups(groups...)
 	}
-	out, err := e.o.RunTask(e.ctx, in)
+	out, err := e.o.RunTask(e.ctx, &in)
 	require.NoError(e.t, err)
 	require.Len(e.t, out.Tasks, 1)
 	return out.Tasks[0].ID()
@@ -78,9 +78,9 @@ func TestSecurityGroupEgressThroughTheAPI(t *testing.T) {
 		e.register("v1")
 		g := e.securityGroup("client")
 		assert.Equal(t, []network.EgressRule{network.DefaultEgressRule()}, g.EgressRules, "a new group allows all outbound traffic, as in AWS")
-		described, err := e.o.DescribeSecurityGroups(e.ctx, "client")
+		described, err := e.o.DescribeSecurityGroups(e.ctx, &stevedore.DescribeSecurityGroupsInput{GroupIDs: []string{"client"}})
 		require.NoError(t, err)
-		assert.Equal(t, g, described[0])
+		assert.Equal(t, g, described.SecurityGroups[0])
 
 		server, client := e.runIn(), e.runIn("client")
 		settle()
@@ -90,15 +90,15 @@ func TestSecurityGroupEgressThroughTheAPI(t *testing.T) {
 		require.NoError(t, nw.Check(client, network.ProtocolUDP, outside))
 
 		// A rule added beside the default one restricts nothing yet.
-		out, err := e.o.AuthorizeSecurityGroupEgress(e.ctx, "client", parseEgress(t, "tcp:443 to "+srv.Addr().String()))
+		out, err := e.o.AuthorizeSecurityGroupEgress(e.ctx, &stevedore.AuthorizeSecurityGroupEgressInput{GroupID: "client", Rules: parseEgress(t, "tcp:443 to "+srv.Addr().String())})
 		require.NoError(t, err)
-		assert.Len(t, out.EgressRules, 2)
+		assert.Len(t, out.SecurityGroup.EgressRules, 2)
 		synctest.Wait()
 		require.NoError(t, nw.Check(client, network.ProtocolTCP, netip.AddrPortFrom(srv.Addr(), 80)))
 
-		out, err = e.o.RevokeSecurityGroupEgress(e.ctx, g.ID, []network.EgressRule{network.DefaultEgressRule()})
+		revoked, err := e.o.RevokeSecurityGroupEgress(e.ctx, &stevedore.RevokeSecurityGroupEgressInput{GroupID: g.ID, Rules: []network.EgressRule{network.DefaultEgressRule()}})
 		require.NoError(t, err)
-		assert.Equal(t, []string{"tcp:443 to " + srv.Addr().String() + "/32"}, egressStrings(out.EgressRules))
+		assert.Equal(t, []string{"tcp:443 to " + srv.Addr().String() + "/32"}, egressStrings(revoked.SecurityGroup.EgressRules))
 		synctest.Wait()
 		require.NoError(t, nw.Check(client, network.ProtocolTCP, srv), "the rule allows it")
 		require.ErrorIs(t, nw.Check(client, network.ProtocolTCP, netip.AddrPortFrom(srv.Addr(), 80)), netfake.ErrDropped, "another port")
@@ -107,17 +107,17 @@ func TestSecurityGroupEgressThroughTheAPI(t *testing.T) {
 		require.NoError(t, nw.Check(server, network.ProtocolTCP, outside), "a task in no group is not filtered")
 
 		// A rejected change changes nothing.
-		_, err = e.o.RevokeSecurityGroupEgress(e.ctx, "client", parseEgress(t, "tcp:443 to 0.0.0.0/0"))
+		_, err = e.o.RevokeSecurityGroupEgress(e.ctx, &stevedore.RevokeSecurityGroupEgressInput{GroupID: "client", Rules: parseEgress(t, "tcp:443 to 0.0.0.0/0")})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, []string{"egressRules[0].destinations[0]"}, fieldsOf(err))
-		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, "client", []network.EgressRule{{Protocol: network.ProtocolTCP}})
+		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, &stevedore.AuthorizeSecurityGroupEgressInput{GroupID: "client", Rules: []network.EgressRule{{Protocol: network.ProtocolTCP}}})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		require.NoError(t, nw.Check(client, network.ProtocolTCP, srv))
 
-		out, err = e.o.RevokeSecurityGroupEgress(e.ctx, "client", parseEgress(t, "tcp:443 to "+srv.Addr().String()))
+		revoked, err = e.o.RevokeSecurityGroupEgress(e.ctx, &stevedore.RevokeSecurityGroupEgressInput{GroupID: "client", Rules: parseEgress(t, "tcp:443 to "+srv.Addr().String())})
 		require.NoError(t, err)
-		assert.Empty(t, out.EgressRules)
-		assert.NotNil(t, out.EgressRules, "an empty list, not the default rule")
+		assert.Empty(t, revoked.SecurityGroup.EgressRules)
+		assert.NotNil(t, revoked.SecurityGroup.EgressRules, "an empty list, not the default rule")
 		synctest.Wait()
 		require.ErrorIs(t, nw.Check(client, network.ProtocolTCP, srv), netfake.ErrDropped, "no outbound rule left")
 		p, ok := nw.Ingress(client)
@@ -125,7 +125,7 @@ func TestSecurityGroupEgressThroughTheAPI(t *testing.T) {
 		require.NotNil(t, p.Egress)
 		assert.Empty(t, p.Egress.Rules)
 
-		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, "client", []network.EgressRule{network.DefaultEgressRule()})
+		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, &stevedore.AuthorizeSecurityGroupEgressInput{GroupID: "client", Rules: []network.EgressRule{network.DefaultEgressRule()}})
 		require.NoError(t, err)
 		synctest.Wait()
 		require.NoError(t, nw.Check(client, network.ProtocolTCP, outside), "the default rule is back")
@@ -140,10 +140,10 @@ func TestGroupReferencesAdmitTheGroupsMembers(t *testing.T) {
 		e.register("v1")
 		app := e.securityGroup("app")
 		e.securityGroup("other")
-		db, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "db",
+		db, err := e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "db",
 			IngressRules: []network.IngressRule{fromGroups(5432, "app")}})
 		require.NoError(t, err)
-		assert.Equal(t, []string{app.ID}, db.Rules[0].SourceGroups, "named by name, stored by ID")
+		assert.Equal(t, []string{app.ID}, db.SecurityGroup.Rules[0].SourceGroups, "named by name, stored by ID")
 
 		dbTask, a1, outsider := e.runIn("db"), e.runIn("app"), e.runIn("other")
 		settle()
@@ -160,7 +160,7 @@ func TestGroupReferencesAdmitTheGroupsMembers(t *testing.T) {
 
 		// A stopped member is not.
 		a1Addr := addrOf(t, nw, a1, 0).Addr()
-		_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: a1})
+		_, err = e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: a1})
 		require.NoError(t, err)
 		settle()
 		p, ok := nw.Ingress(dbTask)
@@ -170,11 +170,11 @@ func TestGroupReferencesAdmitTheGroupsMembers(t *testing.T) {
 			"only the member left (%s stopped)", a1Addr)
 
 		// Outbound rules may name groups too: app's tasks reach db only.
-		_, err = e.o.RevokeSecurityGroupEgress(e.ctx, "app", []network.EgressRule{network.DefaultEgressRule()})
+		_, err = e.o.RevokeSecurityGroupEgress(e.ctx, &stevedore.RevokeSecurityGroupEgressInput{GroupID: "app", Rules: []network.EgressRule{network.DefaultEgressRule()}})
 		require.NoError(t, err)
-		g, err := e.o.AuthorizeSecurityGroupEgress(e.ctx, "app", []network.EgressRule{toGroups(5432, db.ID)})
+		g, err := e.o.AuthorizeSecurityGroupEgress(e.ctx, &stevedore.AuthorizeSecurityGroupEgressInput{GroupID: "app", Rules: []network.EgressRule{toGroups(5432, db.SecurityGroup.ID)}})
 		require.NoError(t, err)
-		assert.Equal(t, []string{db.ID}, g.EgressRules[0].DestinationGroups)
+		assert.Equal(t, []string{db.SecurityGroup.ID}, g.SecurityGroup.EgressRules[0].DestinationGroups)
 		synctest.Wait()
 		require.NoError(t, nw.Check(a2, network.ProtocolTCP, pg))
 		require.ErrorIs(t, nw.Check(a2, network.ProtocolTCP, addrOf(t, nw, outsider, 5432)), netfake.ErrDropped)
@@ -190,32 +190,32 @@ func TestDeleteSecurityGroupReferencedByAnother(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, _ := sgEnv(t)
 		app := e.securityGroup("app")
-		db, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "db",
+		db, err := e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "db",
 			IngressRules: []network.IngressRule{fromGroups(5432, app.ID)}})
 		require.NoError(t, err)
 		web := e.securityGroup("web")
-		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, "web", []network.EgressRule{toGroups(5432, "db")})
+		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, &stevedore.AuthorizeSecurityGroupEgressInput{GroupID: "web", Rules: []network.EgressRule{toGroups(5432, "db")}})
 		require.NoError(t, err)
 
 		var inUse *stevedore.InUseError
-		err = e.o.DeleteSecurityGroup(e.ctx, "app")
+		_, err = e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "app"})
 		require.ErrorIs(t, err, stevedore.ErrInUse)
 		require.ErrorAs(t, err, &inUse)
-		assert.Equal(t, []string{"security group " + db.ID + " (db)"}, inUse.UsedBy)
-		err = e.o.DeleteSecurityGroup(e.ctx, "db")
+		assert.Equal(t, []string{"security group " + db.SecurityGroup.ID + " (db)"}, inUse.UsedBy)
+		_, err = e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "db"})
 		require.ErrorAs(t, err, &inUse)
 		assert.Equal(t, []string{"security group " + web.ID + " (web)"}, inUse.UsedBy, "outbound rules count too")
 
 		// A group that names only itself can go.
-		mesh, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "mesh",
+		mesh, err := e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "mesh",
 			IngressRules: []network.IngressRule{fromGroups(7000, "mesh")}})
 		require.NoError(t, err)
-		assert.Equal(t, []string{mesh.ID}, mesh.Rules[0].SourceGroups, "a new group may name itself")
-		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "mesh"))
+		assert.Equal(t, []string{mesh.SecurityGroup.ID}, mesh.SecurityGroup.Rules[0].SourceGroups, "a new group may name itself")
+		require.NoError(t, errOf(e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "mesh"})))
 
-		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, "db", []network.IngressRule{fromGroups(5432, "app")})
+		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, &stevedore.RevokeSecurityGroupIngressInput{GroupID: "db", Rules: []network.IngressRule{fromGroups(5432, "app")}})
 		require.NoError(t, err)
-		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "app"), "no rule names it any more")
+		require.NoError(t, errOf(e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "app"})), "no rule names it any more")
 	})
 }
 
@@ -226,27 +226,27 @@ func TestUnknownGroupReferencesAreRefused(t *testing.T) {
 		rules := []network.IngressRule{fromGroups(80, "app", "nope"), fromGroups(81, "sg-0123456789abcdef0")}
 		want := []string{"ingressRules[0].sourceGroups[1]", "ingressRules[1].sourceGroups[0]"}
 
-		_, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "x", IngressRules: rules})
+		_, err := e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "x", IngressRules: rules})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, want, fieldsOf(err))
-		_, err = e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "sg-x", IngressRules: rules[1:]})
+		_, err = e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "sg-x", IngressRules: rules[1:]})
 		assert.Equal(t, []string{"groupName", "ingressRules[0].sourceGroups[0]"}, fieldsOf(err))
-		_, err = e.o.AuthorizeSecurityGroupIngress(e.ctx, "app", rules)
+		_, err = e.o.AuthorizeSecurityGroupIngress(e.ctx, &stevedore.AuthorizeSecurityGroupIngressInput{GroupID: "app", Rules: rules})
 		assert.Equal(t, want, fieldsOf(err))
-		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, "app", rules)
+		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, &stevedore.RevokeSecurityGroupIngressInput{GroupID: "app", Rules: rules})
 		assert.Equal(t, want, fieldsOf(err))
 
 		egress := []network.EgressRule{toGroups(443, ""), toGroups(443, "app", "sg-0123456789abcdef0")}
 		wantEgress := []string{"egressRules[0].destinationGroups[0]", "egressRules[1].destinationGroups[1]"}
-		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, "app", egress)
+		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, &stevedore.AuthorizeSecurityGroupEgressInput{GroupID: "app", Rules: egress})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, wantEgress, fieldsOf(err))
-		_, err = e.o.RevokeSecurityGroupEgress(e.ctx, app.ID, egress)
+		_, err = e.o.RevokeSecurityGroupEgress(e.ctx, &stevedore.RevokeSecurityGroupEgressInput{GroupID: app.ID, Rules: egress})
 		assert.Equal(t, wantEgress, fieldsOf(err))
 
-		all, err := e.o.DescribeSecurityGroups(e.ctx)
+		all, err := e.o.DescribeSecurityGroups(e.ctx, &stevedore.DescribeSecurityGroupsInput{})
 		require.NoError(t, err)
-		assert.Equal(t, []network.SecurityGroup{app}, all, "nothing was created or changed")
+		assert.Equal(t, []network.SecurityGroup{app}, all.SecurityGroups, "nothing was created or changed")
 		assert.Equal(t, "app", rules[0].SourceGroups[0], "the caller's rules are left as they were")
 	})
 }
@@ -261,7 +261,7 @@ func TestRestrictedEgressStillReachesTheDNSServer(t *testing.T) {
 		e, nw := sgEnv(t, stevedore.WithServiceDiscovery(cfg))
 		e.register("v1")
 		e.securityGroup("locked")
-		_, err := e.o.RevokeSecurityGroupEgress(e.ctx, "locked", []network.EgressRule{network.DefaultEgressRule()})
+		_, err := e.o.RevokeSecurityGroupEgress(e.ctx, &stevedore.RevokeSecurityGroupEgressInput{GroupID: "locked", Rules: []network.EgressRule{network.DefaultEgressRule()}})
 		require.NoError(t, err)
 		e.securityGroup("open")
 		locked, open := e.runIn("locked"), e.runIn("open")
@@ -278,7 +278,7 @@ func TestRestrictedEgressStillReachesTheDNSServer(t *testing.T) {
 		assert.Nil(t, p.Egress, "unrestricted egress stays unrestricted")
 
 		// The exemption outlives changes of the rules.
-		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, "locked", parseEgress(t, "tcp:443 to 0.0.0.0/0"))
+		_, err = e.o.AuthorizeSecurityGroupEgress(e.ctx, &stevedore.AuthorizeSecurityGroupEgressInput{GroupID: "locked", Rules: parseEgress(t, "tcp:443 to 0.0.0.0/0")})
 		require.NoError(t, err)
 		synctest.Wait()
 		require.NoError(t, nw.Check(locked, network.ProtocolUDP, netip.AddrPortFrom(resolver, 53)))

@@ -28,7 +28,7 @@ func sgEnv(t *testing.T, opts ...stevedore.Option) (*env, *netfake.Provider) {
 	rt := fake.New()
 	t.Cleanup(rt.Close)
 	nw := netfake.New()
-	_, err = o.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
+	_, err = o.RegisterContainerInstance(e.ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster: "test", InstanceID: "i-0", Resources: cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
 		Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}, Runtime: rt, Network: nw,
 	})
@@ -38,9 +38,9 @@ func sgEnv(t *testing.T, opts ...stevedore.Option) (*env, *netfake.Provider) {
 
 func (e *env) securityGroup(name string, specs ...string) network.SecurityGroup {
 	e.t.Helper()
-	g, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: name, IngressRules: parseRules(e.t, specs...)})
+	g, err := e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: name, IngressRules: parseRules(e.t, specs...)})
 	require.NoError(e.t, err)
-	return *g
+	return g.SecurityGroup
 }
 
 func parseRules(t *testing.T, specs ...string) []network.IngressRule {
@@ -62,7 +62,7 @@ func inGroups(groups ...string) *task.NetworkConfiguration {
 func fieldsOf(err error) []string {
 	var out []string
 	for _, fe := range stevedore.FieldErrors(err) {
-		out = append(out, fe.Field)
+		out = append(out, fe.Path)
 	}
 	return out
 }
@@ -85,46 +85,46 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 		web := e.securityGroup("web", "tcp:80 from 10.0.0.0/8")
 		assert.Regexp(t, `^sg-[0-9a-f]{17}$`, web.ID)
 
-		_, err := e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "web"})
+		_, err := e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "web"})
 		require.ErrorIs(t, err, stevedore.ErrAlreadyExists)
-		_, err = e.o.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{GroupName: "sg-nope",
+		_, err = e.o.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{GroupName: "sg-nope",
 			IngressRules: []network.IngressRule{{Protocol: network.ProtocolTCP}}})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, []string{"groupName", "ingressRules[0].fromPort", "ingressRules[0].sources"}, fieldsOf(err))
 
-		got, err := e.o.DescribeSecurityGroups(e.ctx, "web", web.ID)
+		got, err := e.o.DescribeSecurityGroups(e.ctx, &stevedore.DescribeSecurityGroupsInput{GroupIDs: []string{"web", web.ID}})
 		require.NoError(t, err)
-		require.Len(t, got, 2)
-		assert.Equal(t, web, got[0])
-		assert.Equal(t, web, got[1])
-		all, err := e.o.DescribeSecurityGroups(e.ctx)
+		require.Len(t, got.SecurityGroups, 2)
+		assert.Equal(t, web, got.SecurityGroups[0])
+		assert.Equal(t, web, got.SecurityGroups[1])
+		all, err := e.o.DescribeSecurityGroups(e.ctx, &stevedore.DescribeSecurityGroupsInput{})
 		require.NoError(t, err)
-		assert.Len(t, all, 1, "the rejected groups were not created")
-		_, err = e.o.DescribeSecurityGroups(e.ctx, "sg-00000000000000000")
+		assert.Len(t, all.SecurityGroups, 1, "the rejected groups were not created")
+		_, err = e.o.DescribeSecurityGroups(e.ctx, &stevedore.DescribeSecurityGroupsInput{GroupIDs: []string{"sg-00000000000000000"}})
 		require.ErrorIs(t, err, stevedore.ErrNotFound)
 
-		g, err := e.o.AuthorizeSecurityGroupIngress(e.ctx, "web", parseRules(t, "tcp:80 from 192.168.0.0/16", "udp:53 from 0.0.0.0/0"))
+		g, err := e.o.AuthorizeSecurityGroupIngress(e.ctx, &stevedore.AuthorizeSecurityGroupIngressInput{GroupID: "web", Rules: parseRules(t, "tcp:80 from 192.168.0.0/16", "udp:53 from 0.0.0.0/0")})
 		require.NoError(t, err)
-		assert.Equal(t, "tcp:80 from 10.0.0.0/8,192.168.0.0/16", g.Rules[0].String())
-		assert.Equal(t, 3, g.Permissions())
+		assert.Equal(t, "tcp:80 from 10.0.0.0/8,192.168.0.0/16", g.SecurityGroup.Rules[0].String())
+		assert.Equal(t, 3, g.SecurityGroup.Permissions())
 
 		// Rejected calls change nothing.
-		_, err = e.o.AuthorizeSecurityGroupIngress(e.ctx, "web", parseRules(t, "tcp:443 from 0.0.0.0/0", "udp:53 from 0.0.0.0/0"))
+		_, err = e.o.AuthorizeSecurityGroupIngress(e.ctx, &stevedore.AuthorizeSecurityGroupIngressInput{GroupID: "web", Rules: parseRules(t, "tcp:443 from 0.0.0.0/0", "udp:53 from 0.0.0.0/0")})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, []string{"ingressRules[1].sources[0]"}, fieldsOf(err))
-		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, web.ID, parseRules(t, "udp:53 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8"))
+		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, &stevedore.RevokeSecurityGroupIngressInput{GroupID: web.ID, Rules: parseRules(t, "udp:53 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8")})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, []string{"ingressRules[1].sources[0]"}, fieldsOf(err))
-		now, err := e.o.DescribeSecurityGroups(e.ctx, "web")
+		now, err := e.o.DescribeSecurityGroups(e.ctx, &stevedore.DescribeSecurityGroupsInput{GroupIDs: []string{"web"}})
 		require.NoError(t, err)
-		assert.Equal(t, *g, now[0])
+		assert.Equal(t, g.SecurityGroup, now.SecurityGroups[0])
 
-		g, err = e.o.RevokeSecurityGroupIngress(e.ctx, web.ID, parseRules(t, "udp:53 from 0.0.0.0/0", "tcp:80 from 10.0.0.0/8"))
+		revoked, err := e.o.RevokeSecurityGroupIngress(e.ctx, &stevedore.RevokeSecurityGroupIngressInput{GroupID: web.ID, Rules: parseRules(t, "udp:53 from 0.0.0.0/0", "tcp:80 from 10.0.0.0/8")})
 		require.NoError(t, err)
-		assert.Equal(t, []network.IngressRule{parseRules(t, "tcp:80 from 192.168.0.0/16")[0]}, g.Rules)
+		assert.Equal(t, []network.IngressRule{parseRules(t, "tcp:80 from 192.168.0.0/16")[0]}, revoked.SecurityGroup.Rules)
 
-		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "web"))
-		require.ErrorIs(t, e.o.DeleteSecurityGroup(e.ctx, "web"), stevedore.ErrNotFound)
+		require.NoError(t, errOf(e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "web"})))
+		require.ErrorIs(t, errOf(e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "web"})), stevedore.ErrNotFound)
 	})
 }
 
@@ -136,17 +136,17 @@ func TestTaskGetsTheUnionOfItsGroupsRules(t *testing.T) {
 		dns := e.securityGroup("dns", "tcp:80 from 10.0.0.0/8,192.168.0.0/16", "udp:53 from 10.0.0.0/8")
 		closed := e.securityGroup("closed")
 
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("web", dns.ID)})
+		out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("web", dns.ID)})
 		require.NoError(t, err)
 		require.Len(t, out.Tasks, 1)
 		filtered := out.Tasks[0].ID()
 		assert.Equal(t, []string{web.ID, dns.ID}, out.Tasks[0].SecurityGroups, "by ID, in the order given")
-		out, err = e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("closed")})
+		out, err = e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("closed")})
 		require.NoError(t, err)
 		isolated := out.Tasks[0].ID()
-		out, err = e.o.StartTask(e.ctx, stevedore.StartTaskInput{Cluster: "test", TaskDefinition: "web", ContainerInstances: []string{"i-0"}})
+		started, err := e.o.StartTask(e.ctx, &stevedore.StartTaskInput{Cluster: "test", TaskDefinition: "web", ContainerInstances: []string{"i-0"}})
 		require.NoError(t, err)
-		open := out.Tasks[0].ID()
+		open := started.Tasks[0].ID()
 		time.Sleep(time.Minute)
 		synctest.Wait()
 
@@ -163,7 +163,7 @@ func TestTaskGetsTheUnionOfItsGroupsRules(t *testing.T) {
 		assert.Empty(t, req.Ingress.Rules)
 		assert.Nil(t, setupRequest(t, nw, open).Ingress, "a task in no group is not filtered")
 
-		tasks, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{filtered, isolated, open}}))
+		tasks, err := stevedoretest.TasksOf(e.o.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: "test", Tasks: []string{filtered, isolated, open}}))
 		require.NoError(t, err)
 		assert.Equal(t, task.Running, tasks[0].LastStatus)
 		assert.Equal(t, []string{web.ID, dns.ID}, tasks[0].SecurityGroups)
@@ -178,7 +178,7 @@ func TestNetworkConfigurationIsValidated(t *testing.T) {
 		e.register("v1")
 		bridge, _, err := task.ParseDefinition([]byte(`{"family":"br","networkMode":"bridge","containerDefinitions":[{"name":"a","image":"x","memory":16}]}`))
 		require.NoError(t, err)
-		_, err = e.o.RegisterTaskDefinition(e.ctx, bridge)
+		_, err = e.o.RegisterTaskDefinition(e.ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *bridge})
 		require.NoError(t, err)
 		web := e.securityGroup("web", "tcp:80 from 10.0.0.0/8")
 		const field = "networkConfiguration.awsvpcConfiguration.securityGroups"
@@ -195,22 +195,22 @@ func TestNetworkConfigurationIsValidated(t *testing.T) {
 			{"bridge mode", "br", inGroups("web"), []string{"networkConfiguration.awsvpcConfiguration"}},
 		}
 		for _, tt := range tests { // no t.Run inside a synctest bubble
-			_, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: tt.def, NetworkConfiguration: tt.nc})
+			_, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: tt.def, NetworkConfiguration: tt.nc})
 			require.ErrorIs(t, err, stevedore.ErrInvalid, tt.name)
 			assert.Equal(t, tt.wantFields, fieldsOf(err), "%s: RunTask: %v", tt.name, err)
-			_, err = e.o.StartTask(e.ctx, stevedore.StartTaskInput{Cluster: "test", TaskDefinition: tt.def, ContainerInstances: []string{"i-0"}, NetworkConfiguration: tt.nc})
+			_, err = e.o.StartTask(e.ctx, &stevedore.StartTaskInput{Cluster: "test", TaskDefinition: tt.def, ContainerInstances: []string{"i-0"}, NetworkConfiguration: tt.nc})
 			assert.Equal(t, tt.wantFields, fieldsOf(err), "%s: StartTask: %v", tt.name, err)
-			_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: tt.def, DesiredCount: 1, NetworkConfiguration: tt.nc})
+			_, err = e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: tt.def, DesiredCount: 1, NetworkConfiguration: tt.nc})
 			assert.Equal(t, tt.wantFields, fieldsOf(err), "%s: CreateService: %v", tt.name, err)
 		}
 		assert.Empty(t, e.tasks(stevedore.ListTasksInput{}), "no rejected call started a task")
-		services, err := stevedoretest.ServicesOf(e.o.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: "test"}))
+		services, err := stevedoretest.ServicesOf(e.o.DescribeServices(e.ctx, &stevedore.DescribeServicesInput{Cluster: "test"}))
 		require.NoError(t, err)
 		assert.Empty(t, services, "no rejected call created a service")
 
 		// A configuration without awsvpcConfiguration puts tasks in no
 		// group, whatever the network mode.
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "br", NetworkConfiguration: &task.NetworkConfiguration{}})
+		out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "br", NetworkConfiguration: &task.NetworkConfiguration{}})
 		require.NoError(t, err)
 		assert.Empty(t, out.Tasks[0].SecurityGroups)
 	})
@@ -222,31 +222,31 @@ func TestDeleteSecurityGroupInUse(t *testing.T) {
 		e.register("v1")
 		byTask := e.securityGroup("by-task")
 		byService := e.securityGroup("by-service")
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("by-task")})
+		out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("by-task")})
 		require.NoError(t, err)
-		_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: "web",
+		_, err = e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: "web",
 			DesiredCount: 1, NetworkConfiguration: inGroups("by-service")})
 		require.NoError(t, err)
 		e.waitSteady("svc", 5*time.Minute)
 
-		err = e.o.DeleteSecurityGroup(e.ctx, "by-task")
+		_, err = e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "by-task"})
 		require.ErrorIs(t, err, stevedore.ErrInUse)
 		var inUse *stevedore.InUseError
 		require.ErrorAs(t, err, &inUse)
 		assert.Equal(t, []string{"task " + out.Tasks[0].ID()}, inUse.UsedBy)
-		err = e.o.DeleteSecurityGroup(e.ctx, byService.ID)
+		_, err = e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: byService.ID})
 		require.ErrorAs(t, err, &inUse)
 		assert.Contains(t, inUse.UsedBy, "service test/svc")
 		assert.Len(t, inUse.UsedBy, 2, "the service and its task: %v", inUse.UsedBy)
 
-		_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID()})
+		_, err = e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: out.Tasks[0].ID()})
 		require.NoError(t, err)
-		_, err = e.o.DeleteService(e.ctx, stevedore.DeleteServiceInput{Cluster: "test", Service: "svc", Force: true})
+		_, err = e.o.DeleteService(e.ctx, &stevedore.DeleteServiceInput{Cluster: "test", Service: "svc", Force: true})
 		require.NoError(t, err)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
-		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, byTask.ID), "its task is STOPPED")
-		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "by-service"), "its service is INACTIVE")
+		require.NoError(t, errOf(e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: byTask.ID})), "its task is STOPPED")
+		require.NoError(t, errOf(e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "by-service"})), "its service is INACTIVE")
 	})
 }
 
@@ -257,7 +257,7 @@ func TestServiceNetworkConfigurationChangeStartsADeployment(t *testing.T) {
 		a := e.securityGroup("a", "tcp:80 from 10.0.0.0/8")
 		b := e.securityGroup("b", "tcp:8080 from 10.0.0.0/8")
 		c := e.securityGroup("c", "udp:53 from 10.0.0.0/8")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: "web",
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "svc", TaskDefinition: "web",
 			DesiredCount: 2, NetworkConfiguration: inGroups("a")})
 		require.NoError(t, err)
 		s := e.waitSteady("svc", 5*time.Minute)
@@ -267,12 +267,12 @@ func TestServiceNetworkConfigurationChangeStartsADeployment(t *testing.T) {
 		first := s.Deployments[0].ID
 
 		// The same groups (by ID now) change nothing.
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: inGroups(a.ID)})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: inGroups(a.ID)})
 		require.NoError(t, err)
 		assert.Equal(t, first, e.service("svc").Deployments[0].ID)
 
 		// A rejected update changes nothing.
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "svc",
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "svc",
 			DesiredCount: ptr(3), NetworkConfiguration: inGroups("b", "nope")})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Equal(t, []string{"networkConfiguration.awsvpcConfiguration.securityGroups[1]"}, fieldsOf(err))
@@ -282,7 +282,7 @@ func TestServiceNetworkConfigurationChangeStartsADeployment(t *testing.T) {
 		assert.Equal(t, inGroups(a.ID), after.NetworkConfiguration)
 
 		// New groups roll the tasks over to them.
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: inGroups("c", "b")})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: inGroups("c", "b")})
 		require.NoError(t, err)
 		s = e.service("svc")
 		require.Len(t, s.Deployments, 2, "a new deployment")
@@ -300,10 +300,10 @@ func TestServiceNetworkConfigurationChangeStartsADeployment(t *testing.T) {
 			}
 			assert.Equal(t, []string{"udp:53 from 10.0.0.0/8", "tcp:8080 from 10.0.0.0/8"}, got)
 		}
-		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "a"), "no deployment uses a any more")
+		require.NoError(t, errOf(e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "a"})), "no deployment uses a any more")
 
 		// Leaving every group is a change too; the tasks are unfiltered.
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: &task.NetworkConfiguration{}})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "svc", NetworkConfiguration: &task.NetworkConfiguration{}})
 		require.NoError(t, err)
 		s = e.waitSteady("svc", 10*time.Minute)
 		assert.Nil(t, s.NetworkConfiguration)
@@ -321,16 +321,16 @@ func TestRuleChangesReachRunningTasks(t *testing.T) {
 		e.securityGroup("web", "tcp:80 from 10.0.0.0/8")
 		e.securityGroup("other", "tcp:22 from 10.0.0.0/8")
 		run := func(group string) string {
-			out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups(group, "other")})
+			out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups(group, "other")})
 			require.NoError(t, err)
 			return out.Tasks[0].ID()
 		}
 		inWeb, stopped := run("web"), run("web")
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("other")})
+		out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("other")})
 		require.NoError(t, err)
 		notInWeb := out.Tasks[0].ID()
 		time.Sleep(time.Minute)
-		_, err = e.o.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: "test", Task: stopped})
+		_, err = e.o.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: "test", Task: stopped})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -346,11 +346,11 @@ func TestRuleChangesReachRunningTasks(t *testing.T) {
 		}
 		assert.Equal(t, []string{"tcp:80 from 10.0.0.0/8", "tcp:22 from 10.0.0.0/8"}, rulesOf(inWeb))
 
-		_, err = e.o.AuthorizeSecurityGroupIngress(e.ctx, "web", parseRules(t, "tcp:443 from 0.0.0.0/0"))
+		_, err = e.o.AuthorizeSecurityGroupIngress(e.ctx, &stevedore.AuthorizeSecurityGroupIngressInput{GroupID: "web", Rules: parseRules(t, "tcp:443 from 0.0.0.0/0")})
 		require.NoError(t, err)
 		synctest.Wait()
 		assert.Equal(t, []string{"tcp:80 from 10.0.0.0/8", "tcp:443 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8"}, rulesOf(inWeb))
-		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, "web", parseRules(t, "tcp:80 from 10.0.0.0/8"))
+		_, err = e.o.RevokeSecurityGroupIngress(e.ctx, &stevedore.RevokeSecurityGroupIngressInput{GroupID: "web", Rules: parseRules(t, "tcp:80 from 10.0.0.0/8")})
 		require.NoError(t, err)
 		synctest.Wait()
 		assert.Equal(t, []string{"tcp:443 from 0.0.0.0/0", "tcp:22 from 10.0.0.0/8"}, rulesOf(inWeb), "the running task has the new rules")
@@ -379,7 +379,7 @@ func TestRollbackRestoresTheSecurityGroups(t *testing.T) {
 		v1 := e.register("v1")
 		old := e.securityGroup("old", "tcp:8080 from 10.0.0.0/8")
 		next := e.securityGroup("new", "tcp:8080 from 0.0.0.0/0")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
 			DeploymentConfiguration: service.DeploymentConfiguration{
 				CircuitBreaker: &service.CircuitBreaker{Enable: true, Rollback: true}},
@@ -388,7 +388,7 @@ func TestRollbackRestoresTheSecurityGroups(t *testing.T) {
 		require.NoError(t, err)
 		e.waitSteady("web", 10*time.Minute)
 		v2 := e.register("v2")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2,
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2,
 			NetworkConfiguration: inGroups("new")})
 		require.NoError(t, err)
 		assert.Equal(t, inGroups(next.ID), e.service("web").NetworkConfiguration)
@@ -400,7 +400,7 @@ func TestRollbackRestoresTheSecurityGroups(t *testing.T) {
 		for _, tk := range e.tasks(stevedore.ListTasksInput{ServiceName: "web"}) {
 			assert.Equal(t, []string{old.ID}, tk.SecurityGroups)
 		}
-		require.NoError(t, e.o.DeleteSecurityGroup(e.ctx, "new"), "nothing uses the new group any more")
+		require.NoError(t, errOf(e.o.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: "new"})), "nothing uses the new group any more")
 	})
 }
 
@@ -409,12 +409,12 @@ func TestAdoptedTaskGetsTheRulesItMissed(t *testing.T) {
 		ctx := t.Context()
 		w := newRestartWorld(t)
 		o1 := w.open()
-		_, err := o1.CreateSecurityGroup(ctx, stevedore.CreateSecurityGroupInput{GroupName: "web", IngressRules: parseRules(t, "tcp:80 from 10.0.0.0/8")})
+		_, err := o1.CreateSecurityGroup(ctx, &stevedore.CreateSecurityGroupInput{GroupName: "web", IngressRules: parseRules(t, "tcp:80 from 10.0.0.0/8")})
 		require.NoError(t, err)
 		w.register(o1)
-		_, err = o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"}) // unfiltered
+		_, err = o1.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web"}) // unfiltered
 		require.NoError(t, err)
-		out, err := o1.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("web")})
+		out, err := o1.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", NetworkConfiguration: inGroups("web")})
 		require.NoError(t, err)
 		id := out.Tasks[0].ID()
 		time.Sleep(time.Minute)
@@ -424,7 +424,7 @@ func TestAdoptedTaskGetsTheRulesItMissed(t *testing.T) {
 		// The rule changes while no agent runs.
 		o2 := w.open()
 		defer o2.Close()
-		_, err = o2.AuthorizeSecurityGroupIngress(ctx, "web", parseRules(t, "tcp:443 from 0.0.0.0/0"))
+		_, err = o2.AuthorizeSecurityGroupIngress(ctx, &stevedore.AuthorizeSecurityGroupIngressInput{GroupID: "web", Rules: parseRules(t, "tcp:443 from 0.0.0.0/0")})
 		require.NoError(t, err)
 		w.register(o2)
 		time.Sleep(time.Minute)

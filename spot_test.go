@@ -24,33 +24,33 @@ func TestSpotInterruption(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, o.Close()) })
 		ctx := t.Context()
-		_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test", CapacityProviders: []cluster.CapacityProvider{
+		_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "test", CapacityProviders: []cluster.CapacityProvider{
 			{Name: "spot", Kind: cluster.Spot, Status: cluster.CapacityProviderActive},
 			{Name: "ondemand", Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive},
 		}})
 		require.NoError(t, err)
 		e := &env{t: t, o: o, ctx: ctx, runtimes: map[string]*fake.Runtime{}}
 		register := func(id, provider string) {
-			e.addInstanceWith(stevedore.RegisterInstanceInput{InstanceID: id, CapacityProvider: provider,
+			e.addInstanceWith(stevedore.RegisterContainerInstanceInput{InstanceID: id, CapacityProvider: provider,
 				Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-a"}})
 		}
 		register("i-spot", "spot")
 		ref := e.register("v1")
-		_, err = o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
+		_, err = o.CreateService(ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: ref, DesiredCount: 2})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
-		out, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+		out, err := o.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
 		require.NoError(t, err)
 		standalone := out.Tasks[0].ID()
 		register("i-od", "ondemand")
 
 		// Only Spot capacity can be interrupted, with a sane notice.
-		require.ErrorIs(t, o.InterruptSpotInstance(ctx, "test", "i-od", 0), stevedore.ErrInvalid)
-		require.ErrorIs(t, o.InterruptSpotInstance(ctx, "test", "i-spot", -time.Second), stevedore.ErrInvalid)
-		require.ErrorIs(t, o.InterruptSpotInstance(ctx, "test", "i-nope", 0), stevedore.ErrNotFound)
+		require.ErrorIs(t, errOf(o.InterruptSpotInstance(ctx, &stevedore.InterruptSpotInstanceInput{Cluster: "test", ContainerInstance: "i-od", Notice: 0})), stevedore.ErrInvalid)
+		require.ErrorIs(t, errOf(o.InterruptSpotInstance(ctx, &stevedore.InterruptSpotInstanceInput{Cluster: "test", ContainerInstance: "i-spot", Notice: -time.Second})), stevedore.ErrInvalid)
+		require.ErrorIs(t, errOf(o.InterruptSpotInstance(ctx, &stevedore.InterruptSpotInstanceInput{Cluster: "test", ContainerInstance: "i-nope", Notice: 0})), stevedore.ErrNotFound)
 
-		require.NoError(t, o.InterruptSpotInstance(ctx, "test", "i-spot", 0))
-		insts, err := stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
+		require.NoError(t, errOf(o.InterruptSpotInstance(ctx, &stevedore.InterruptSpotInstanceInput{Cluster: "test", ContainerInstance: "i-spot", Notice: 0})))
+		insts, err := stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 		require.NoError(t, err)
 		assert.Equal(t, cluster.StatusDraining, insts[0].Status)
 		assert.Contains(t, insts[0].StatusReason, "Spot interruption")
@@ -72,7 +72,7 @@ func TestSpotInterruption(t *testing.T) {
 		assert.Equal(t, task.Stopped, tk.LastStatus)
 		assert.Equal(t, task.SpotInterruption, tk.StopCode)
 		assert.Equal(t, "Your Spot Task was interrupted.", tk.StoppedReason)
-		insts, err = stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
+		insts, err = stevedoretest.InstancesOf(o.DescribeContainerInstances(ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-spot"}}))
 		require.NoError(t, err)
 		assert.Equal(t, cluster.StatusInactive, insts[0].Status)
 		assert.Equal(t, "Spot capacity reclaimed", insts[0].StatusReason)

@@ -19,9 +19,9 @@ func TestSubscriptionEndsWithTheOrchestrator(t *testing.T) {
 		t.Cleanup(func() { require.NoError(t, o.Close()) })
 		ch, err := o.Subscribe(t.Context())
 		require.NoError(t, err)
-		_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "test"})
+		_, err = o.CreateCluster(t.Context(), &stevedore.CreateClusterInput{ClusterName: "test"})
 		require.NoError(t, err)
-		_, err = o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{Cluster: "test", InstanceID: "i-1"})
+		_, err = o.RegisterContainerInstance(t.Context(), &stevedore.RegisterContainerInstanceInput{Cluster: "test", InstanceID: "i-1"})
 		require.NoError(t, err)
 		synctest.Wait()
 		ev := <-ch

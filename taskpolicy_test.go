@@ -29,9 +29,9 @@ func registerJSON(t *testing.T, o *stevedore.Orchestrator, js string) string {
 	t.Helper()
 	td, _, err := task.ParseDefinition([]byte(js))
 	require.NoError(t, err)
-	reg, err := o.RegisterTaskDefinition(t.Context(), td)
+	reg, err := o.RegisterTaskDefinition(t.Context(), &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(t, err)
-	return reg.Ref()
+	return reg.TaskDefinition.Ref()
 }
 
 func TestDefaultTaskPolicyRefusesHostTakeover(t *testing.T) {
@@ -39,7 +39,7 @@ func TestDefaultTaskPolicyRefusesHostTakeover(t *testing.T) {
 		e := newEnv(t, 1)
 		ref := registerJSON(t, e.o, hostTakeover)
 
-		_, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+		_, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
 		require.Error(t, err)
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.ErrorIs(t, err, policy.ErrViolation)
@@ -53,13 +53,13 @@ func TestDefaultTaskPolicyRefusesHostTakeover(t *testing.T) {
 		assert.Equal(t, []string{"networkMode", "volumes[0].host.sourcePath", "containerDefinitions[0].privileged",
 			"containerDefinitions[0].linuxParameters.capabilities.add[0]"}, paths)
 
-		_, err = e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "own", TaskDefinition: ref, DesiredCount: 1})
+		_, err = e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "own", TaskDefinition: ref, DesiredCount: 1})
 		assert.ErrorIs(t, err, policy.ErrViolation)
-		ids, err := e.o.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: "test"})
+		ids, err := e.o.AllTaskArns(e.ctx, &stevedore.ListTasksInput{Cluster: "test"})
 		require.NoError(t, err)
 		assert.Empty(t, ids, "nothing was created")
 
-		descs, err := e.o.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{"test"}})
+		descs, err := e.o.DescribeClusters(e.ctx, &stevedore.DescribeClustersInput{Clusters: []string{"test"}})
 		require.NoError(t, err)
 		assert.Equal(t, stevedore.DefaultTaskPolicy, descs.Clusters[0].TaskPolicy)
 	})
@@ -70,18 +70,18 @@ func TestPrivilegedClusterRunsWhatBaselineRefuses(t *testing.T) {
 		o, err := stevedore.New(stevedore.WithTaskPolicy(policy.Policy{Level: policy.Privileged}))
 		require.NoError(t, err)
 		e := envFor(t, o, 1)
-		out, err := o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: registerJSON(t, o, hostTakeover)})
+		out, err := o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: registerJSON(t, o, hostTakeover)})
 		require.NoError(t, err)
 		require.Len(t, out.Tasks, 1)
 
-		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "strict", TaskPolicy: &policy.Policy{Level: policy.Restricted}})
+		_, err = o.CreateCluster(e.ctx, &stevedore.CreateClusterInput{ClusterName: "strict", TaskPolicy: &policy.Policy{Level: policy.Restricted}})
 		require.NoError(t, err)
-		descs, err := o.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{"strict"}})
+		descs, err := o.DescribeClusters(e.ctx, &stevedore.DescribeClustersInput{Clusters: []string{"strict"}})
 		require.NoError(t, err)
 		assert.Equal(t, policy.Restricted, descs.Clusters[0].TaskPolicy.Level)
 		assert.Equal(t, "cluster strict", descs.Clusters[0].TaskPolicy.String())
 
-		_, err = o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: "bad", TaskPolicy: &policy.Policy{HostPaths: []string{"/"}}})
+		_, err = o.CreateCluster(e.ctx, &stevedore.CreateClusterInput{ClusterName: "bad", TaskPolicy: &policy.Policy{HostPaths: []string{"/"}}})
 		assert.ErrorIs(t, err, stevedore.ErrInvalid)
 	})
 }
@@ -94,14 +94,14 @@ func TestTighterPolicyKeepsTheServiceButRefusesItsNextDeployment(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 2)
 		v1 := e.register("v1")
-		_, err := e.o.CreateService(e.ctx, stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 2})
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: v1, DesiredCount: 2})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
 
-		require.NoError(t, e.o.PutClusterTaskPolicy(e.ctx, "test", &policy.Policy{Level: policy.Restricted}))
+		require.NoError(t, errOf(e.o.PutClusterTaskPolicy(e.ctx, &stevedore.PutClusterTaskPolicyInput{Cluster: "test", TaskPolicy: &policy.Policy{Level: policy.Restricted}})))
 		v2 := e.register("v2")
 		before := e.service("web")
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		require.ErrorIs(t, err, policy.ErrViolation)
 		assert.Contains(t, err.Error(), `containerDefinitions[0].user`)
 
@@ -114,14 +114,14 @@ func TestTighterPolicyKeepsTheServiceButRefusesItsNextDeployment(t *testing.T) {
 		require.NotEmpty(t, after.Events)
 		assert.Contains(t, after.Events[0].Message, `(service web) was unable to start a deployment of web:2: task policy "cluster test" (restricted) refuses it`)
 
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", ForceNewDeployment: true})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", ForceNewDeployment: true})
 		assert.ErrorIs(t, err, policy.ErrViolation, "a forced deployment of the same definition is a new deployment too")
 		desired := 3
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &desired})
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", DesiredCount: &desired})
 		assert.NoError(t, err, "scaling is no new deployment")
 
-		require.NoError(t, e.o.PutClusterTaskPolicy(e.ctx, "test", nil))
-		_, err = e.o.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
+		require.NoError(t, errOf(e.o.PutClusterTaskPolicy(e.ctx, &stevedore.PutClusterTaskPolicyInput{Cluster: "test", TaskPolicy: nil})))
+		_, err = e.o.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: "test", Service: "web", TaskDefinition: &v2})
 		assert.NoError(t, err, "back to the default policy")
 	})
 }
@@ -133,22 +133,22 @@ func TestInstancePolicyKeepsRefusedTasksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 0)
 		restricted := &policy.Policy{Name: "instance i-strict", Level: policy.Restricted}
-		e.addInstanceWith(stevedore.RegisterInstanceInput{InstanceID: "i-strict", TaskPolicy: restricted})
+		e.addInstanceWith(stevedore.RegisterContainerInstanceInput{InstanceID: "i-strict", TaskPolicy: restricted})
 		ref := e.register("v1") // no user: root in the container
-		out, err := e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
+		out, err := e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref})
 		require.NoError(t, err)
 		assert.Empty(t, out.Tasks)
 		require.Len(t, out.Failures, 1)
 		assert.Equal(t, string(placement.ReasonTaskPolicy), out.Failures[0].Reason)
 
 		e.addInstance("i-open", "a")
-		out, err = e.o.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref, Count: 3})
+		out, err = e.o.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: ref, Count: 3})
 		require.NoError(t, err)
 		require.Len(t, out.Tasks, 3)
 		for _, tk := range out.Tasks {
 			assert.Equal(t, "i-open", tk.ContainerInstanceID())
 		}
-		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-strict"}}))
+		insts, err := stevedoretest.InstancesOf(e.o.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: "test", ContainerInstances: []string{"i-strict"}}))
 		require.NoError(t, err)
 		assert.Equal(t, restricted, insts[0].TaskPolicy)
 		assert.False(t, errors.Is(err, stevedore.ErrInvalid))

@@ -14,6 +14,7 @@ import (
 // and reconciles them with what the store says.
 func (r *runner) adopt(ctx context.Context) error {
 	t := r.current()
+	r.halfCreated = rank(t.LastStatus) >= rank(task.Pending)
 	var lost []string
 	for _, name := range r.names {
 		c := r.ctrs[name]
@@ -96,7 +97,11 @@ func (r *runner) recordRuntimeIDs(t *state.Task) bool {
 // adoptExisting takes over a container that Create found already there
 // (created by an earlier agent that stopped before recording it).
 func (r *runner) adoptExisting(ctx context.Context, c *ctr) error {
-	info, err := r.a.cfg.Runtime.Inspect(r.startCtx, c.id)
+	var info runtime.ContainerInfo
+	err := r.a.untilAvailable(r.startCtx, func() (err error) {
+		info, err = r.a.cfg.Runtime.Inspect(r.startCtx, c.id)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/agent"
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stevedore-io/stevedore/runtime/fake"
@@ -295,7 +296,7 @@ func TestNewValidatesTheInstanceID(t *testing.T) {
 		cfg.InstanceID = id
 		_, err := agent.New(cfg)
 		require.ErrorIs(t, err, agent.ErrInvalidConfig, "%q", id)
-		var fe *cluster.FieldError
+		var fe *errdefs.FieldError
 		require.ErrorAs(t, err, &fe, "%q", id)
 		assert.Contains(t, err.Error(), "InstanceID")
 	}

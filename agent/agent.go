@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/runtime"
@@ -35,7 +36,8 @@ const DefaultStartTimeout = 3 * time.Minute
 // Sentinel errors.
 var (
 	// ErrInvalidConfig is wrapped by New's errors.
-	ErrInvalidConfig = errors.New("agent: invalid config")
+	// It matches errdefs.ErrInvalid.
+	ErrInvalidConfig = errdefs.New(errdefs.ErrInvalid, "agent: invalid config")
 	// ErrAlreadyRunning is returned by Run when the agent is already
 	// running.
 	ErrAlreadyRunning = errors.New("agent: already running")
@@ -103,6 +105,12 @@ type Config struct {
 	// of the running tasks of scalable services to the store, for the
 	// service scaler; 0 never does.
 	SampleInterval time.Duration
+	// HeartbeatInterval is how often the agent says on its instance that
+	// it runs (state.Instance.HeartbeatAt), so that the control plane
+	// takes it for gone when it falls silent (a process killed or paused);
+	// 0 means DefaultHeartbeatInterval. A negative interval writes no
+	// heartbeat, and the agent is then never taken for gone.
+	HeartbeatInterval time.Duration
 }
 
 // Agent runs the tasks of one container instance. Create it with New and
@@ -117,6 +125,13 @@ type Agent struct {
 	// verifier checks a task's access to a local image; nil unless
 	// Config.VerifyImageAccess is set and the runtime can.
 	verifier runtime.AccessVerifier
+	// engine follows whether the runtime's engine answers; every call to
+	// cfg.Runtime and verifier reports to it.
+	engine *engine
+	// heartbeat is the heartbeat interval; 0 writes none.
+	heartbeat time.Duration
+	// lastBeat is the latest heartbeat committed (Unix nanoseconds).
+	lastBeat atomic.Int64
 
 	// orders caches the stop order of stored task definitions (which
 	// never change): the tasks of a definition share it, read-only.
@@ -178,6 +193,12 @@ func New(cfg Config) (*Agent, error) {
 	if a.startTimeout <= 0 {
 		a.startTimeout = DefaultStartTimeout
 	}
+	switch {
+	case cfg.HeartbeatInterval == 0:
+		a.heartbeat = DefaultHeartbeatInterval
+	case cfg.HeartbeatInterval > 0:
+		a.heartbeat = cfg.HeartbeatInterval
+	}
 	if v, ok := cfg.Runtime.(runtime.AccessVerifier); ok && cfg.VerifyImageAccess {
 		a.verifier = v // before the image tracker hides it
 	}
@@ -187,6 +208,11 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if images != nil {
 		a.images, a.cfg.Runtime = images, images
+	}
+	a.engine = newEngine()
+	a.cfg.Runtime = engineRuntime{rt: a.cfg.Runtime, e: a.engine}
+	if a.verifier != nil {
+		a.verifier = engineVerifier{v: a.verifier, e: a.engine}
 	}
 	return a, nil
 }
@@ -221,6 +247,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.images != nil {
 		s.wg.Go(func() { a.images.run(ctx, a) })
 	}
+	s.wg.Go(func() { a.watchEngine(ctx) })
+	if a.heartbeat > 0 {
+		s.wg.Go(func() { s.heartbeat(ctx) })
+	}
 	err := s.run(ctx)
 	if ctx.Err() != nil {
 		return nil
@@ -228,24 +258,39 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// setConnected records whether the agent is connected, best effort.
+// setConnected records whether the agent is connected, best effort. Either
+// way no engine outage is recorded: an agent that starts has seen none yet
+// (watchEngine records the first), and an outage ends with the agent that
+// saw it. An agent that starts writes its first heartbeat with it; one
+// that ends is not gone, only disconnected (no AgentLost).
 func (a *Agent) setConnected(ctx context.Context, connected bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	var at time.Time
 	err := a.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		at = time.Time{}
 		inst, err := store.Get[*state.Instance](tx, state.KindInstances, a.cfg.InstanceID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
-		if err != nil || inst.AgentConnected == connected {
+		if err != nil {
 			return err
 		}
+		if !connected && !inst.AgentConnected && inst.EngineOutage == nil && inst.AgentLost == nil {
+			return nil
+		}
 		next := inst.Copy()
-		next.AgentConnected = connected
+		next.AgentConnected, next.EngineOutage, next.AgentLost = connected, nil, nil
+		if connected {
+			at = time.Now()
+			a.alive(next, at)
+		}
 		return tx.Update(next)
 	})
 	if err != nil {
 		a.log.Warn("agent: could not record agent connection", "connected", connected, "err", err)
+	} else if !at.IsZero() {
+		a.beaten(at)
 	}
 }
 
@@ -496,7 +541,11 @@ func (s *session) deliver(ctx context.Context, t *state.Task, adopted map[string
 // provider reconciled.
 func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
 	a := s.a
-	infos, err := a.cfg.Runtime.List(ctx, map[string]string{LabelInstance: a.cfg.InstanceID})
+	var infos []runtime.ContainerInfo
+	err := a.untilAvailable(ctx, func() (err error) {
+		infos, err = a.cfg.Runtime.List(ctx, map[string]string{LabelInstance: a.cfg.InstanceID})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("agent: list containers of instance %s: %w", a.cfg.InstanceID, err)
 	}
@@ -592,7 +641,9 @@ func (s *session) updateCounts(ctx context.Context, now bool) {
 			return
 		}
 	}
+	var at time.Time
 	err := s.w.update(ctx, func(tx store.Tx) error {
+		at = time.Time{}
 		inst, err := store.Get[*state.Instance](tx, state.KindInstances, s.a.cfg.InstanceID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -600,11 +651,13 @@ func (s *session) updateCounts(ctx context.Context, now bool) {
 		if err != nil || (inst.RunningTasksCount == running && inst.PendingTasksCount == pending) {
 			return err
 		}
-		// Only the counts change: the copy shares the maps and slices
-		// of the stored instance, which no one changes in place (every
-		// writer changes a Copy).
+		// Only the counts change, and the heartbeat they carry: the
+		// copy shares the maps and slices of the stored instance, which
+		// no one changes in place (every writer changes a Copy).
 		next := *inst
 		next.RunningTasksCount, next.PendingTasksCount = running, pending
+		at = time.Now()
+		s.a.alive(&next, at)
 		return tx.Update(&next)
 	})
 	if err != nil {
@@ -612,6 +665,9 @@ func (s *session) updateCounts(ctx context.Context, now bool) {
 			s.a.log.Warn("agent: could not update task counts", "err", err)
 		}
 		return
+	}
+	if !at.IsZero() {
+		s.a.beaten(at)
 	}
 	s.written, s.wrote, s.wroteRunning, s.wrotePending = true, time.Now(), running, pending
 }

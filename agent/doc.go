@@ -85,17 +85,18 @@
 // Containers are created from their definition: entryPoint, command,
 // environment plus resolved secrets, workingDirectory, user, hostname,
 // dockerLabels, cpu (CPU shares), memory and memoryReservation (bytes),
-// readonlyRootFilesystem, ulimits, linuxParameters capabilities and
-// initProcessEnabled; they join the task's network namespace (or the host's
+// readonlyRootFilesystem, privileged (which the task policies decide: the
+// cluster's and the instance's were checked when the task was placed),
+// ulimits, linuxParameters capabilities and initProcessEnabled; they join the task's network namespace (or the host's
 // in host mode) and get the attachment's hosts and resolv.conf files mounted
 // over /etc/hosts and /etc/resolv.conf. Volumes with a host sourcePath are
 // bind-mounted from it; other volumes are directories of the task under
 // Config.StateDir (docker volumes of scope "shared" live under
 // StateDir/volumes and outlive the task); mountPoints and volumesFrom mount
-// them. Output goes to the LogSink's writers. environmentFiles are not
-// supported: a container that has them fails to start. Definition fields the
-// runtime cannot express (privileged, devices, tmpfs, sysctls, log drivers)
-// are not applied.
+// them. Output goes to the LogSink's writers, whatever the log driver, but
+// for "none", which keeps nothing. environmentFiles are not supported: a
+// container that has them fails to start. Definition fields the runtime
+// cannot express (devices, tmpfs, sysctls) are not applied.
 //
 // Container IDs are "<taskID>-<container>" when that is a valid containerd ID
 // and a cleaned-up, hashed form otherwise (see ContainerID). Every container
@@ -171,7 +172,9 @@
 // transaction that moves a task to STOPPED it gives the task's reservation
 // back to the instance (ContainerInstance.RemoveTask) and sets Released. It
 // also keeps the instance's RunningTasksCount and PendingTasksCount (tasks not
-// yet RUNNING and not stopping) and AgentConnected. Every write is a
+// yet RUNNING and not stopping), AgentConnected and EngineOutage (below), and
+// its heartbeat (below).
+// Every write is a
 // compare-and-swap on a copy of the latest stored version, changing only the
 // agent's fields.
 //
@@ -211,6 +214,38 @@
 // live. A task half-way through starting or stopping carries on from where
 // its stored status says it was. Output of adopted containers is not
 // re-attached: the runtime interface has no attach.
+//
+// # Engine outages
+//
+// Every call to the runtime tells the agent whether its engine answers. A
+// call failing with runtime.ErrUnavailable (containerd killed or
+// restarting: the containers run on) begins an outage: the agent records
+// it on the instance (AgentConnected false, so that placement keeps new
+// tasks off it, and ContainerInstance.EngineOutage, since when and why),
+// asks the engine every EngineProbeInterval whether it is back, and clears
+// both once a call succeeds. Meanwhile nothing is held against the tasks:
+// exec health checks that cannot run are inconclusive and leave the health
+// as it was (package health), and what the agent has to do to containers
+// (start, stop, delete, adopt) waits for the engine instead of failing, so
+// that no task is reported STOPPED while its containers may be running. An
+// outage is seen through the agent's calls: an instance whose tasks have
+// no health checks shows it at its next call (or the next probe of an
+// outage already seen).
+//
+// # Heartbeat
+//
+// Every write the agent makes to its instance (its task counts, its
+// connection, its engine's state) carries its heartbeat
+// (state.Instance.HeartbeatAt and HeartbeatInterval), and the agent writes
+// one of its own every Config.HeartbeatInterval (DefaultHeartbeatInterval)
+// when none did. The control plane's reaper takes an agent silent for
+// state.HeartbeatMisses intervals for gone (a process killed with SIGKILL
+// or paused says nothing): AgentConnected false and
+// ContainerInstance.AgentLost. The agent's next write clears AgentLost and
+// connects the instance again, or records its engine's outage again when
+// the engine is away. An agent whose engine is away goes on with its
+// heartbeat: AgentConnected false with an EngineOutage means "alive, no
+// engine", with AgentLost "not heard from".
 //
 // # Time
 //

@@ -225,6 +225,37 @@ func (s *logSink) get(key string) string {
 	return s.out[key].String()
 }
 
+func (s *logSink) has(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.out[key]
+	return ok
+}
+
+// TestLogDriverNoneCapturesNothing: a container whose logDriver is "none"
+// has its output captured by no sink; its neighbour's is.
+func TestLogDriverNoneCapturesNothing(t *testing.T) {
+	const def = `{
+	  "family": "quiet",
+	  "networkMode": "awsvpc",
+	  "containerDefinitions": [
+	    {"name": "quiet", "image": "app", "memory": 32, "logConfiguration": {"logDriver": "none"}},
+	    {"name": "loud", "image": "app", "memory": 32, "logConfiguration": {"logDriver": "json-file"}}
+	  ]
+	}`
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fake.WithImage("app", fake.Behavior{RunFor: fake.Forever, Stdout: []string{"hello"}}))
+		sink := &logSink{}
+		e.cfg.Logs = sink
+		e.runTask(e.register(def), "t1")
+		e.start()
+		advance(time.Second)
+		require.Equal(t, task.Running, e.task("t1").LastStatus)
+		assert.False(t, sink.has("t1/quiet"), "nothing captured with logDriver none")
+		assert.Equal(t, "hello\n", sink.get("t1/loud"))
+	})
+}
+
 func TestLogsVolumesAndNetworkFiles(t *testing.T) {
 	const def = `{
 	  "family": "files",
@@ -350,4 +381,32 @@ func TestVerifyImageAccess(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestPrivilegedContainerRunsPrivileged: a container whose definition asks
+// for privileged (the task policies let it when the task was placed) is
+// created privileged, and its neighbour is not.
+func TestPrivilegedContainerRunsPrivileged(t *testing.T) {
+	const def = `{
+	  "family": "system",
+	  "networkMode": "awsvpc",
+	  "containerDefinitions": [
+	    {"name": "driver", "image": "app", "memory": 32, "privileged": true},
+	    {"name": "app", "image": "app", "memory": 32}
+	  ]
+	}`
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fake.WithImage("app", fake.Behavior{RunFor: fake.Forever}))
+		e.runTask(e.register(def), "t1")
+		e.start()
+		advance(time.Second)
+		tk := e.task("t1")
+		require.Equal(t, task.Running, tk.LastStatus)
+		driver, ok := e.rt.Container(tk.Container("driver").RuntimeID)
+		require.True(t, ok)
+		assert.True(t, driver.Spec.Privileged)
+		app, ok := e.rt.Container(tk.Container("app").RuntimeID)
+		require.True(t, ok)
+		assert.False(t, app.Spec.Privileged)
+	})
 }

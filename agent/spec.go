@@ -206,6 +206,9 @@ type specInput struct {
 	logs      LogSink
 }
 
+// logDriverNone is the log driver that keeps no output.
+const logDriverNone = "none"
+
 // containerSpec builds the runtime spec of one container.
 func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.ContainerSpec, error) {
 	spec := &runtime.ContainerSpec{
@@ -218,6 +221,9 @@ func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.Contain
 		Hostname:       c.Hostname,
 		CPUShares:      uint64(max(c.CPU, 0)),
 		ReadonlyRootfs: c.ReadonlyRootFilesystem,
+		// The task policies of the cluster and the instance, checked
+		// when the task was placed, decide whether it may.
+		Privileged: c.Privileged,
 	}
 	var err error
 	if spec.MemoryLimit, err = mibToBytes(c.Memory); err != nil {
@@ -275,7 +281,9 @@ func containerSpec(c *task.ContainerDefinition, in *specInput) (*runtime.Contain
 			spec.CapDrop = slices.Clone(lp.Capabilities.Drop)
 		}
 	}
-	if in.logs != nil {
+	// With the "none" log driver nothing is captured, as Docker's driver
+	// of that name keeps nothing (the sink is never asked for writers).
+	if in.logs != nil && (c.LogConfiguration == nil || c.LogConfiguration.LogDriver != logDriverNone) {
 		spec.Stdout, spec.Stderr = in.logs.Writers(in.taskID, c.Name)
 	}
 	return spec, nil

@@ -191,11 +191,23 @@ func (r *runner) repull(c *ctr, spec *runtime.ContainerSpec) error {
 	if err != nil {
 		return err
 	}
-	if err := r.a.cfg.Runtime.EnsureImage(r.startCtx, c.def.Image, auth); err != nil {
+	if err := r.ensureImage(c, auth); err != nil {
 		return err
 	}
-	offStack(func() { err = r.a.cfg.Runtime.Create(r.startCtx, *spec) })
+	offStack(func() { err = r.createIn(spec) })
 	return err
+}
+
+// ensureImage makes c's image available, through any outage of the
+// engine.
+func (r *runner) ensureImage(c *ctr, auth *runtime.Auth) error {
+	return r.a.untilAvailable(r.startCtx, func() error { return r.a.cfg.Runtime.EnsureImage(r.startCtx, c.def.Image, auth) })
+}
+
+// createIn creates a container from spec, through any outage of the
+// engine.
+func (r *runner) createIn(spec *runtime.ContainerSpec) error {
+	return r.a.untilAvailable(r.startCtx, func() error { return r.a.cfg.Runtime.Create(r.startCtx, *spec) })
 }
 
 // toCreate lists the containers that still have to be created.
@@ -229,12 +241,13 @@ func (r *runner) pull(ctx context.Context) error {
 		if err != nil {
 			return failure(c.name, "ResourceInitializationError: unable to pull secrets or registry auth: %v", err)
 		}
-		if err := r.a.cfg.Runtime.EnsureImage(r.startCtx, c.def.Image, auth); err != nil {
+		if err := r.ensureImage(c, auth); err != nil {
 			return failure(c.name, "CannotPullContainerError: %v", err)
 		}
 		if v := r.a.verifier; v != nil {
 			// The image may have come from another task's pull.
-			if err := v.VerifyImageAccess(r.startCtx, c.def.Image, auth); err != nil {
+			err := r.a.untilAvailable(r.startCtx, func() error { return v.VerifyImageAccess(r.startCtx, c.def.Image, auth) })
+			if err != nil {
 				return failure(c.name, "CannotPullContainerError: the task's credentials cannot pull the image on this host: %v", err)
 			}
 		}
@@ -322,7 +335,7 @@ func (r *runner) createContainer(ctx context.Context, c *ctr, in *specInput) err
 		return failure(c.name, "CannotCreateContainerError: %v", err)
 	}
 	c.id = spec.ID
-	offStack(func() { err = r.a.cfg.Runtime.Create(r.startCtx, *spec) })
+	offStack(func() { err = r.createIn(spec) })
 	if errors.Is(err, runtime.ErrNotFound) {
 		// The image went between the pull and now (removed behind the
 		// runtime's back): pull it again, once.

@@ -155,10 +155,15 @@ func (r *runner) stopStage(ctx context.Context, stage []string) error {
 		if c == nil || !c.running() {
 			continue
 		}
-		now := time.Now()
-		if err := rt.Signal(ctx, c.id, syscall.SIGTERM); err != nil && !errors.Is(err, runtime.ErrNotRunning) {
+		// An engine that is away is waited for: its containers run on.
+		err := r.a.untilAvailable(ctx, func() error { return rt.Signal(ctx, c.id, syscall.SIGTERM) })
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && !errors.Is(err, runtime.ErrNotRunning) {
 			r.log.Warn("agent: SIGTERM failed", "container", name, "err", err)
 		}
+		now := time.Now()
 		pending = append(pending, &stopping{c: c, deadline: now.Add(c.stopTimeout())})
 	}
 	for {
@@ -186,10 +191,14 @@ func (r *runner) stopStage(ctx context.Context, stage []string) error {
 				continue
 			}
 			r.log.Info("agent: container ignored SIGTERM; sending SIGKILL", "container", s.c.name, "stopTimeout", s.c.stopTimeout())
-			if err := rt.Signal(ctx, s.c.id, syscall.SIGKILL); err != nil && !errors.Is(err, runtime.ErrNotRunning) {
+			err := r.a.untilAvailable(ctx, func() error { return rt.Signal(ctx, s.c.id, syscall.SIGKILL) })
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil && !errors.Is(err, runtime.ErrNotRunning) {
 				r.log.Warn("agent: SIGKILL failed", "container", s.c.name, "err", err)
 			}
-			s.killed, s.deadline = true, now.Add(killGrace)
+			s.killed, s.deadline = true, time.Now().Add(killGrace)
 		}
 	}
 }
@@ -202,10 +211,20 @@ func (r *runner) cleanup(ctx context.Context) error {
 	for _, name := range r.names {
 		c := r.ctrs[name]
 		if !c.created {
+			// A create cut short by the death of an earlier agent's
+			// process may have left the container's writable layer:
+			// the runtime removes it (and finds no container).
+			if !r.halfCreated {
+				continue
+			}
+			if err := rt.Delete(ctx, c.id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				r.log.Warn("agent: could not delete what a container never created left", "container", name, "err", err)
+			}
 			continue
 		}
 		err := retry(ctx, func() error {
-			err := rt.Delete(ctx, c.id)
+			// An engine that is away is waited for, and costs no attempt.
+			err := r.a.untilAvailable(ctx, func() error { return rt.Delete(ctx, c.id) })
 			if errors.Is(err, runtime.ErrNotFound) {
 				return nil
 			}

@@ -15,7 +15,11 @@ import (
 
 // watch reports the exit of c's main process as an event.
 func (r *runner) watch(_ context.Context, c *ctr) error {
-	ch, err := r.a.cfg.Runtime.Wait(r.helperCtx, c.id)
+	var ch <-chan runtime.ExitStatus
+	err := r.a.untilAvailable(r.helperCtx, func() (err error) {
+		ch, err = r.a.cfg.Runtime.Wait(r.helperCtx, c.id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("wait for container %s: %w", c.id, err)
 	}
@@ -246,11 +250,15 @@ func (r *runner) startContainer(ctx context.Context, c *ctr) error {
 	// fails to start is deleted with the task, which ends it), so it needs
 	// no context of its own: one per container would cost as much memory
 	// as the rest of its bookkeeping.
-	ch, err := rt.Wait(r.helperCtx, c.id)
+	var ch <-chan runtime.ExitStatus
+	err := r.a.untilAvailable(r.startCtx, func() (err error) {
+		ch, err = rt.Wait(r.helperCtx, c.id)
+		return err
+	})
 	if err != nil {
 		return r.startError(ctx, c, err)
 	}
-	if err := rt.Start(r.startCtx, c.id); err != nil {
+	if err := r.a.untilAvailable(r.startCtx, func() error { return rt.Start(r.startCtx, c.id) }); err != nil {
 		return r.startError(ctx, c, err)
 	}
 	c.started, c.startedAt = true, time.Now()

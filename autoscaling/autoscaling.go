@@ -1,10 +1,11 @@
 package autoscaling
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Predefined metrics of ECS services, in percent of what the service's
@@ -26,24 +27,11 @@ const (
 	MaxCapacityLimit = 10000
 )
 
-// ErrInvalid is matched by every validation error of the package.
-var ErrInvalid = errors.New("autoscaling: invalid")
+// ErrInvalid is matched by every validation error of the package, each
+// an *errdefs.FieldError. It is errdefs.ErrInvalid.
+var ErrInvalid = errdefs.ErrInvalid
 
-// FieldError is an invalid field. It matches ErrInvalid.
-type FieldError struct {
-	Field string
-	Rule  string
-}
-
-// Error names the field and the rule it broke.
-func (e *FieldError) Error() string { return "autoscaling: invalid " + e.Field + ": " + e.Rule }
-
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
-
-func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Rule: fmt.Sprintf(format, args...)}
-}
+var invalid = errdefs.Invalid
 
 // ScalableTarget bounds a service's desired count.
 type ScalableTarget struct {

@@ -11,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/stevedore-io/stevedore/autoscaling"
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -99,22 +100,22 @@ func TestValidate(t *testing.T) {
 		tc.edit(&p)
 		err := p.Validate()
 		require.ErrorIs(t, err, autoscaling.ErrInvalid)
-		var fe *autoscaling.FieldError
+		var fe *errdefs.FieldError
 		require.True(t, errors.As(err, &fe))
-		assert.Equal(t, tc.field, fe.Field)
+		assert.Equal(t, tc.field, fe.Path)
 	}
 	require.NoError(t, autoscaling.ScalableTarget{MinCapacity: 0, MaxCapacity: 0}.Validate())
 	for field, target := range map[string]autoscaling.ScalableTarget{
 		"minCapacity": {MinCapacity: -1, MaxCapacity: 1},
 		"maxCapacity": {MinCapacity: 2, MaxCapacity: 1},
 	} {
-		var fe *autoscaling.FieldError
+		var fe *errdefs.FieldError
 		require.ErrorAs(t, target.Validate(), &fe)
-		assert.Equal(t, field, fe.Field)
+		assert.Equal(t, field, fe.Path)
 	}
-	var fe *autoscaling.FieldError
+	var fe *errdefs.FieldError
 	require.ErrorAs(t, autoscaling.ScalableTarget{MaxCapacity: autoscaling.MaxCapacityLimit + 1}.Validate(), &fe)
-	assert.Equal(t, "maxCapacity", fe.Field)
+	assert.Equal(t, "maxCapacity", fe.Path)
 }
 
 // TestDecideProperties checks the safety invariants on random inputs.

@@ -27,7 +27,7 @@
 //
 // # Errors
 //
-// Validate methods return a *FieldError naming the field and the rule it
+// Validate methods return an *errdefs.FieldError naming the field and the rule it
 // broke; it matches ErrInvalid:
 //
 //	if err := p.Validate(); errors.Is(err, autoscaling.ErrInvalid) { ... }

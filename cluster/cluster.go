@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // ClusterStatus is the status of a cluster.
@@ -47,7 +49,7 @@ func (c *Cluster) Validate() error {
 		return err
 	}
 	if c.Status != ClusterActive && c.Status != ClusterInactive {
-		return &FieldError{Field: "status", Value: quote(string(c.Status)), Reason: "is not ACTIVE or INACTIVE"}
+		return invalidValue("status", quote(string(c.Status)), "is not ACTIVE or INACTIVE")
 	}
 	for i, name := range c.CapacityProviders {
 		field := fmt.Sprintf("capacityProviders[%d]", i)
@@ -55,25 +57,24 @@ func (c *Cluster) Validate() error {
 			return err
 		}
 		if slices.Contains(c.CapacityProviders[:i], name) {
-			return &FieldError{Field: field, Value: quote(name), Reason: "appears twice"}
+			return invalidValue(field, quote(name), "appears twice")
 		}
 	}
 	if len(c.DefaultCapacityProviderStrategy) == 0 {
 		return nil
 	}
 	if err := c.DefaultCapacityProviderStrategy.Validate(); err != nil {
-		var fe *FieldError
+		var fe *errdefs.FieldError
 		if errors.As(err, &fe) {
 			c := *fe
-			c.Field = "default" + strings.ToUpper(c.Field[:1]) + c.Field[1:]
+			c.Path = "default" + strings.ToUpper(c.Path[:1]) + c.Path[1:]
 			return &c
 		}
 		return err
 	}
 	for i, item := range c.DefaultCapacityProviderStrategy {
 		if !slices.Contains(c.CapacityProviders, item.CapacityProvider) {
-			return &FieldError{Field: fmt.Sprintf("defaultCapacityProviderStrategy[%d].capacityProvider", i),
-				Value: item.CapacityProvider, Reason: "is not associated with the cluster"}
+			return invalidValue(fmt.Sprintf("defaultCapacityProviderStrategy[%d].capacityProvider", i), item.CapacityProvider, "is not associated with the cluster")
 		}
 	}
 	return nil
@@ -117,14 +118,14 @@ func (p *CapacityProvider) Validate() error {
 	lower := strings.ToLower(p.Name)
 	for _, prefix := range []string{"aws", "ecs", "fargate"} {
 		if strings.HasPrefix(lower, prefix) {
-			return &FieldError{Field: "name", Value: quote(p.Name), Reason: fmt.Sprintf("must not start with %q", prefix)}
+			return invalidValue("name", quote(p.Name), fmt.Sprintf("must not start with %q", prefix))
 		}
 	}
 	if p.Kind != OnDemand && p.Kind != Spot {
-		return &FieldError{Field: "kind", Value: quote(string(p.Kind)), Reason: "is not ON_DEMAND or SPOT"}
+		return invalidValue("kind", quote(string(p.Kind)), "is not ON_DEMAND or SPOT")
 	}
 	if p.Status != CapacityProviderActive && p.Status != CapacityProviderInactive {
-		return &FieldError{Field: "status", Value: quote(string(p.Status)), Reason: "is not ACTIVE or INACTIVE"}
+		return invalidValue("status", quote(string(p.Status)), "is not ACTIVE or INACTIVE")
 	}
 	return nil
 }
@@ -159,15 +160,15 @@ type CapacityProviderStrategy []CapacityProviderStrategyItem
 
 // Validate checks ECS's rules: 1-6 items naming distinct providers, bases
 // in 0-100000 with at most one item setting one, weights in 0-1000 with at
-// least one above 0. Errors are *FieldError naming the item and field, such
+// least one above 0. Errors are *errdefs.FieldError naming the item and field, such
 // as "capacityProviderStrategy[1].weight".
 func (s CapacityProviderStrategy) Validate() error {
 	const path = "capacityProviderStrategy"
 	if len(s) == 0 {
-		return &FieldError{Field: path, Reason: "must name at least one capacity provider"}
+		return &errdefs.FieldError{Path: path, Reason: "must name at least one capacity provider"}
 	}
 	if len(s) > MaxStrategyProviders {
-		return &FieldError{Field: path, Value: len(s), Reason: fmt.Sprintf("providers named, at most %d are allowed", MaxStrategyProviders)}
+		return invalidValue(path, len(s), fmt.Sprintf("providers named, at most %d are allowed", MaxStrategyProviders))
 	}
 	baseAt, weighted := -1, false
 	for i, item := range s {
@@ -177,26 +178,25 @@ func (s CapacityProviderStrategy) Validate() error {
 		}
 		for _, prev := range s[:i] {
 			if prev.CapacityProvider == item.CapacityProvider {
-				return &FieldError{Field: field + ".capacityProvider", Value: quote(item.CapacityProvider), Reason: "appears twice"}
+				return invalidValue(field+".capacityProvider", quote(item.CapacityProvider), "appears twice")
 			}
 		}
 		if item.Base < 0 || item.Base > MaxBase {
-			return &FieldError{Field: field + ".base", Value: item.Base, Reason: fmt.Sprintf("must be between 0 and %d", MaxBase)}
+			return invalidValue(field+".base", item.Base, fmt.Sprintf("must be between 0 and %d", MaxBase))
 		}
 		if item.Base > 0 {
 			if baseAt >= 0 {
-				return &FieldError{Field: field + ".base", Value: item.Base,
-					Reason: fmt.Sprintf("is set, but only one provider may set a base and %s[%d] already does", path, baseAt)}
+				return invalidValue(field+".base", item.Base, fmt.Sprintf("is set, but only one provider may set a base and %s[%d] already does", path, baseAt))
 			}
 			baseAt = i
 		}
 		if item.Weight < 0 || item.Weight > MaxWeight {
-			return &FieldError{Field: field + ".weight", Value: item.Weight, Reason: fmt.Sprintf("must be between 0 and %d", MaxWeight)}
+			return invalidValue(field+".weight", item.Weight, fmt.Sprintf("must be between 0 and %d", MaxWeight))
 		}
 		weighted = weighted || item.Weight > 0
 	}
 	if !weighted {
-		return &FieldError{Field: path, Reason: "needs at least one provider with a weight above 0"}
+		return &errdefs.FieldError{Path: path, Reason: "needs at least one provider with a weight above 0"}
 	}
 	return nil
 }
@@ -205,11 +205,11 @@ func (s CapacityProviderStrategy) Validate() error {
 // providers: 1-255 letters, digits, hyphens and underscores.
 func validateName(field, name string) error {
 	if name == "" || len(name) > 255 {
-		return &FieldError{Field: field, Value: quote(name), Reason: "must be 1-255 characters long"}
+		return invalidValue(field, quote(name), "must be 1-255 characters long")
 	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return &FieldError{Field: field, Value: quote(name), Reason: "may contain only letters, digits, hyphens and underscores"}
+			return invalidValue(field, quote(name), "may contain only letters, digits, hyphens and underscores")
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 func TestCapacityProviderStrategyValidate(t *testing.T) {
@@ -43,9 +44,9 @@ func TestCapacityProviderStrategyValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var fe *cluster.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 			assert.ErrorIs(t, err, cluster.ErrInvalid)
 		})
 	}
@@ -88,9 +89,9 @@ func TestClusterValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var fe *cluster.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 		})
 	}
 }
@@ -116,9 +117,9 @@ func TestCapacityProviderValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var fe *cluster.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 		})
 	}
 }

@@ -49,7 +49,7 @@
 //
 // # Errors
 //
-// Every error wraps one sentinel: ErrInvalid (a *FieldError naming the
+// Every error wraps one sentinel: ErrInvalid (a *errdefs.FieldError naming the
 // field, such as "capacityProviderStrategy[1].weight"),
 // ErrInsufficientResources (an *InsufficientResourcesError) or
 // ErrNotReserved (releasing what was not reserved).

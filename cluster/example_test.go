@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 func ExampleContainerInstance_AddTask() {
@@ -40,10 +41,10 @@ func ExampleCapacityProviderStrategy_Validate() {
 		{CapacityProvider: "spot", Weight: 1001},
 	}
 	err := strategy.Validate()
-	var fe *cluster.FieldError
-	fmt.Println(errors.As(err, &fe), fe.Field)
+	var fe *errdefs.FieldError
+	fmt.Println(errors.As(err, &fe), fe.Path)
 	fmt.Println(err)
 	// Output:
 	// true capacityProviderStrategy[1].weight
-	// cluster: capacityProviderStrategy[1].weight: 1001 must be between 0 and 1000
+	// capacityProviderStrategy[1].weight: 1001 must be between 0 and 1000
 }

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"fmt"
-	"github.com/stevedore-io/stevedore/task/policy"
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/stevedore-io/stevedore/errdefs"
+	"github.com/stevedore-io/stevedore/task/policy"
 )
 
 // InstanceStatus is the status of a container instance.
@@ -61,6 +63,22 @@ type ContainerInstance struct {
 	// AgentConnected reports whether the instance's agent is connected;
 	// instances with a disconnected agent receive no tasks.
 	AgentConnected bool
+	// EngineOutage, when set, says that the instance's agent runs but
+	// cannot reach its container engine (the daemon is down or
+	// restarting), since when and why. AgentConnected is false meanwhile,
+	// as ECS shows an instance whose Docker daemon is away, so that no task
+	// is placed there; the containers go on running and their tasks keep
+	// their last status. The agent clears both once the engine answers. A
+	// Stevedore extension; nil otherwise.
+	EngineOutage *EngineOutage `json:",omitempty"`
+	// AgentLost, when set, says that the control plane took the
+	// instance's agent for gone: it wrote no heartbeat for longer than its
+	// heartbeat timeout (its process was killed, is paused, or cannot reach
+	// the store). AgentConnected is false meanwhile, as ECS shows an agent
+	// that stopped reporting, so that no task is placed there; the tasks
+	// keep their last reported status. The agent clears both when it writes
+	// again. A Stevedore extension; nil otherwise.
+	AgentLost *AgentLost `json:",omitempty"`
 	// AgentVersion is the version of the instance's agent.
 	AgentVersion string
 	// CapacityProvider is the name of the capacity provider the instance
@@ -94,6 +112,23 @@ type ContainerInstance struct {
 	TaskGroups map[string]int
 }
 
+// EngineOutage is an outage of an instance's container engine, as its
+// agent records it.
+type EngineOutage struct {
+	// Since is when the agent first failed to reach the engine.
+	Since time.Time
+	// Reason is the error of that call.
+	Reason string
+}
+
+// AgentLost is the control plane's record of an agent that went silent.
+type AgentLost struct {
+	// LastHeartbeat is when the agent last wrote its heartbeat.
+	LastHeartbeat time.Time
+	// Reason says why the agent was taken for gone.
+	Reason string
+}
+
 // NewContainerInstance returns an ACTIVE instance with a connected agent
 // whose remaining resources are all of registered.
 func NewContainerInstance(id string, registered Resources, registeredAt time.Time) (ContainerInstance, error) {
@@ -119,6 +154,14 @@ func (ci *ContainerInstance) Clone() ContainerInstance {
 	c.Attributes = maps.Clone(ci.Attributes)
 	c.TaskGroups = maps.Clone(ci.TaskGroups)
 	c.TaskPolicy = ci.TaskPolicy.Clone()
+	if ci.EngineOutage != nil {
+		o := *ci.EngineOutage
+		c.EngineOutage = &o
+	}
+	if ci.AgentLost != nil {
+		l := *ci.AgentLost
+		c.AgentLost = &l
+	}
 	c.Registered = ci.Registered.Clone()
 	c.Remaining = ci.Remaining.Clone()
 	return c
@@ -163,7 +206,7 @@ func (ci *ContainerInstance) Validate() error {
 		return err
 	}
 	if !ci.Status.Valid() {
-		return &FieldError{Field: "status", Value: quote(string(ci.Status)), Reason: "is not REGISTERING, ACTIVE, DRAINING or INACTIVE"}
+		return invalidValue("status", quote(string(ci.Status)), "is not REGISTERING, ACTIVE, DRAINING or INACTIVE")
 	}
 	for _, name := range slices.Sorted(maps.Keys(ci.Attributes)) {
 		if err := validateAttribute(name, ci.Attributes[name]); err != nil {
@@ -177,8 +220,7 @@ func (ci *ContainerInstance) Validate() error {
 		return prefixed("remainingResources", err)
 	}
 	over := func(field string, remaining, registered int) error {
-		return &FieldError{Field: "remainingResources." + field, Value: remaining,
-			Reason: fmt.Sprintf("exceeds the %d registered", registered)}
+		return invalidValue("remainingResources."+field, remaining, fmt.Sprintf("exceeds the %d registered", registered))
 	}
 	switch {
 	case ci.Remaining.CPU > ci.Registered.CPU:
@@ -190,16 +232,15 @@ func (ci *ContainerInstance) Validate() error {
 	}
 	for i, p := range ci.Registered.Ports {
 		if !ci.PortInUse(p) {
-			return &FieldError{Field: fmt.Sprintf("registeredResources.ports[%d]", i), Value: p,
-				Reason: "is reserved but missing from remainingResources.ports"}
+			return invalidValue(fmt.Sprintf("registeredResources.ports[%d]", i), p, "is reserved but missing from remainingResources.ports")
 		}
 	}
 	for _, g := range slices.Sorted(maps.Keys(ci.TaskGroups)) {
 		if g == "" {
-			return &FieldError{Field: "taskGroups", Value: `""`, Reason: "is not a task group name"}
+			return invalidValue("taskGroups", `""`, "is not a task group name")
 		}
 		if n := ci.TaskGroups[g]; n <= 0 {
-			return &FieldError{Field: "taskGroups[" + quote(g) + "]", Value: n, Reason: "must be positive"}
+			return invalidValue("taskGroups["+quote(g)+"]", n, "must be positive")
 		}
 	}
 	return nil
@@ -213,22 +254,22 @@ const MaxInstanceIDLength = 255
 // visible ASCII characters (no space or control character), no slash or
 // backslash, and not "." or "..". An ID names the instance in the store, in
 // labels on its containers and in the path of its agent's state directory,
-// so it must be one printable path element. Errors are *FieldError with
+// so it must be one printable path element. Errors are *errdefs.FieldError with
 // Field "id".
 func ValidateInstanceID(id string) error {
 	if id == "" || len(id) > MaxInstanceIDLength {
-		return &FieldError{Field: "id", Value: quote(id), Reason: fmt.Sprintf("must be 1-%d characters long", MaxInstanceIDLength)}
+		return invalidValue("id", quote(id), fmt.Sprintf("must be 1-%d characters long", MaxInstanceIDLength))
 	}
 	if id == "." || id == ".." {
-		return &FieldError{Field: "id", Value: quote(id), Reason: "is not a valid instance ID"}
+		return invalidValue("id", quote(id), "is not a valid instance ID")
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if c <= ' ' || c > '~' {
-			return &FieldError{Field: "id", Value: quote(id), Reason: "may contain only visible ASCII characters"}
+			return invalidValue("id", quote(id), "may contain only visible ASCII characters")
 		}
 		if c == '/' || c == '\\' {
-			return &FieldError{Field: "id", Value: quote(id), Reason: "must not contain a path separator ('/' or '\\')"}
+			return invalidValue("id", quote(id), "must not contain a path separator ('/' or '\\')")
 		}
 	}
 	return nil
@@ -240,19 +281,19 @@ func ValidateInstanceID(id string) error {
 func validateAttribute(name, value string) error {
 	field := "attributes[" + quote(name) + "]"
 	if name == "" || len(name) > 128 {
-		return &FieldError{Field: field, Reason: "name must be 1-128 characters long"}
+		return &errdefs.FieldError{Path: field, Reason: "name must be 1-128 characters long"}
 	}
 	for _, r := range name {
 		if !attrNameRune(r) {
-			return &FieldError{Field: field, Value: fmt.Sprintf("%q", r), Reason: "is not allowed in an attribute name"}
+			return invalidValue(field, fmt.Sprintf("%q", r), "is not allowed in an attribute name")
 		}
 	}
 	if len(value) > 128 {
-		return &FieldError{Field: field, Reason: "value must be at most 128 characters long"}
+		return &errdefs.FieldError{Path: field, Reason: "value must be at most 128 characters long"}
 	}
 	for _, r := range value {
 		if !attrNameRune(r) && r != '@' && r != ':' && r != ' ' {
-			return &FieldError{Field: field, Value: fmt.Sprintf("%q", r), Reason: "is not allowed in an attribute value"}
+			return invalidValue(field, fmt.Sprintf("%q", r), "is not allowed in an attribute value")
 		}
 	}
 	return nil
@@ -267,7 +308,7 @@ func attrNameRune(r rune) bool {
 // is taken or nothing is: when a resource is short, Reserve changes nothing
 // and returns an *InsufficientResourcesError naming it (checked in the
 // order CPU, MEMORY, ENI, PORTS). An invalid r (negative amounts, duplicate
-// ports) is a *FieldError.
+// ports) is a *errdefs.FieldError.
 //
 // Reserve never lets the instance go over its capacity.
 func (ci *ContainerInstance) Reserve(r Resources) error {
@@ -339,7 +380,7 @@ func (ci *ContainerInstance) Release(r Resources) error {
 // it does all or nothing.
 func (ci *ContainerInstance) AddTask(group string, r Resources) error {
 	if group == "" {
-		return &FieldError{Field: "group", Reason: "must not be empty"}
+		return &errdefs.FieldError{Path: "group", Reason: "must not be empty"}
 	}
 	if err := ci.Reserve(r); err != nil {
 		return err

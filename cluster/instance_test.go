@@ -12,6 +12,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/testutil"
 )
 
@@ -115,9 +116,9 @@ func TestInvalidReservations(t *testing.T) {
 			ci := testutil.Instance("i-1").Obj()
 			err := ci.Reserve(tt.r)
 			require.ErrorIs(t, err, cluster.ErrInvalid)
-			var fe *cluster.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 		})
 	}
 }
@@ -155,6 +156,16 @@ func TestCloneSharesNothing(t *testing.T) {
 	assert.Equal(t, cluster.TCPPort(22), ci.Registered.Ports[0])
 	assert.Equal(t, cluster.TCPPort(22), ci.Remaining.Ports[0])
 
+	ci.EngineOutage = &cluster.EngineOutage{Reason: "connection refused"}
+	c = ci.Clone()
+	c.EngineOutage.Reason = "other"
+	assert.Equal(t, "connection refused", ci.EngineOutage.Reason)
+
+	ci.AgentLost = &cluster.AgentLost{Reason: "no heartbeat"}
+	c = ci.Clone()
+	c.AgentLost.Reason = "other"
+	assert.Equal(t, "no heartbeat", ci.AgentLost.Reason)
+
 	cl := cluster.Cluster{Name: "prod", Status: cluster.ClusterActive, CapacityProviders: []string{"spot"},
 		DefaultCapacityProviderStrategy: cluster.CapacityProviderStrategy{{CapacityProvider: "spot", Weight: 1}}}
 	cc := cl.Clone()
@@ -191,9 +202,9 @@ func TestInstanceValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var fe *cluster.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 			assert.ErrorIs(t, err, cluster.ErrInvalid)
 		})
 	}
@@ -297,9 +308,9 @@ func TestValidateInstanceID(t *testing.T) {
 			t.Parallel()
 			err := cluster.ValidateInstanceID(tc.id)
 			require.ErrorIs(t, err, cluster.ErrInvalid)
-			var fe *cluster.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, "id", fe.Field)
+			assert.Equal(t, "id", fe.Path)
 			assert.Contains(t, fe.Reason, tc.reason)
 			assert.LessOrEqual(t, len(err.Error()), 200, "a long ID is not echoed whole")
 		})

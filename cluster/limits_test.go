@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/testutil"
 )
 
@@ -33,9 +34,9 @@ func TestResourceAmountsAreBounded(t *testing.T) {
 
 	ci := testutil.Instance("i-1").Obj()
 	ci.Registered.Memory, ci.Remaining.Memory = math.MaxInt, math.MaxInt-1
-	var fe *cluster.FieldError
+	var fe *errdefs.FieldError
 	require.ErrorAs(t, ci.Validate(), &fe)
-	assert.Equal(t, "registeredResources.memory", fe.Field)
+	assert.Equal(t, "registeredResources.memory", fe.Path)
 
 	// A release that would overflow the remaining amount is refused.
 	ci = testutil.Instance("i-1").Obj()
@@ -53,9 +54,9 @@ func TestNameErrorsQuoteABoundedPrefix(t *testing.T) {
 	check := func(t *testing.T, err error, field string) {
 		t.Helper()
 		require.ErrorIs(t, err, cluster.ErrInvalid)
-		var fe *cluster.FieldError
+		var fe *errdefs.FieldError
 		require.ErrorAs(t, err, &fe)
-		assert.Contains(t, fe.Field, field)
+		assert.Contains(t, fe.Path, field)
 		msg := err.Error()
 		assert.Less(t, len(msg), 400, "the error echoes the whole name: %.200s", msg)
 		assert.Contains(t, msg, fmt.Sprintf("(%d bytes)", len(long)), "the error says how long the name was")

@@ -93,7 +93,7 @@ func (r Resources) Clone() Resources {
 // have a known protocol, a number other than 0, and appear once.
 func (r Resources) Validate() error {
 	outside := func(field string, n int) error {
-		return &FieldError{Field: field, Value: n, Reason: fmt.Sprintf("must be between 0 and %d", MaxAmount)}
+		return invalidValue(field, n, fmt.Sprintf("must be between 0 and %d", MaxAmount))
 	}
 	switch {
 	case r.CPU < 0 || r.CPU > MaxAmount:
@@ -112,10 +112,10 @@ func (r Resources) Validate() error {
 	for i, p := range r.Ports {
 		field := fmt.Sprintf("ports[%d]", i)
 		if !p.Protocol.Valid() {
-			return &FieldError{Field: field + ".protocol", Value: quote(string(p.Protocol)), Reason: `must be "tcp" or "udp"`}
+			return invalidValue(field+".protocol", quote(string(p.Protocol)), `must be "tcp" or "udp"`)
 		}
 		if p.Number == 0 {
-			return &FieldError{Field: field + ".number", Value: 0, Reason: "must be between 1 and 65535"}
+			return invalidValue(field+".number", 0, "must be between 1 and 65535")
 		}
 		dup := false
 		if seen != nil {
@@ -125,7 +125,7 @@ func (r Resources) Validate() error {
 			dup = slices.Contains(r.Ports[:i], p)
 		}
 		if dup {
-			return &FieldError{Field: field, Value: p, Reason: "appears twice"}
+			return invalidValue(field, p, "appears twice")
 		}
 	}
 	return nil

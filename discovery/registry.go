@@ -10,18 +10,21 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	quotepkg "github.com/stevedore-io/stevedore/internal/quote"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/task"
 )
 
 // Sentinel errors returned (possibly wrapped) by this package. Test for them
-// with errors.Is.
+// with errors.Is. ErrInvalid, ErrNotFound and ErrClosed match their kinds of
+// package errdefs too; ErrNoHealthy and ErrOutsideZone have a meaning of
+// their own.
 var (
 	// ErrInvalid means an instance, a name or a configuration is malformed.
-	ErrInvalid = errors.New("discovery: invalid")
+	ErrInvalid = errdefs.New(errdefs.ErrInvalid, "discovery: invalid")
 	// ErrNotFound means no service, namespace or instance has the name.
-	ErrNotFound = errors.New("discovery: not found")
+	ErrNotFound = errdefs.New(errdefs.ErrNotFound, "discovery: not found")
 	// ErrNoHealthy means the name is known but none of its instances is
 	// healthy (or, for SRV, none has a port).
 	ErrNoHealthy = errors.New("discovery: no healthy instance")
@@ -29,7 +32,7 @@ var (
 	// server's namespace (the DNS server answers REFUSED).
 	ErrOutsideZone = errors.New("discovery: name outside the namespace")
 	// ErrClosed means the server was closed or is already running.
-	ErrClosed = errors.New("discovery: server closed")
+	ErrClosed = errdefs.New(errdefs.ErrClosed, "discovery: server closed")
 )
 
 // MaxLabelLen is the longest service, namespace or instance ID: one DNS

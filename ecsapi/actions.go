@@ -81,13 +81,13 @@ type createClusterInput struct {
 }
 
 func createCluster(ctx context.Context, h *Handler, in *createClusterInput) (any, error) {
-	c, err := h.o.CreateCluster(ctx, stevedore.CreateClusterInput{
+	c, err := h.o.CreateCluster(ctx, &stevedore.CreateClusterInput{
 		ClusterName: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy), Tags: in.Tags,
 	})
 	if err != nil {
 		return nil, err
 	}
-	d, err := h.describeCluster(ctx, c.Name)
+	d, err := h.describeCluster(ctx, c.Cluster.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func createCluster(ctx context.Context, h *Handler, in *createClusterInput) (any
 }
 
 func (h *Handler) describeCluster(ctx context.Context, name string) (wireCluster, error) {
-	out, err := h.o.DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: []string{name}})
+	out, err := h.o.DescribeClusters(ctx, &stevedore.DescribeClustersInput{Clusters: []string{name}})
 	if err != nil {
 		return wireCluster{}, err
 	}
@@ -112,7 +112,7 @@ type describeClustersInput struct {
 }
 
 func describeClusters(ctx context.Context, h *Handler, in *describeClustersInput) (any, error) {
-	out, err := h.o.DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: in.Clusters})
+	out, err := h.o.DescribeClusters(ctx, &stevedore.DescribeClustersInput{Clusters: in.Clusters})
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func deleteCluster(ctx context.Context, h *Handler, in *deleteClusterInput) (any
 	if in.Cluster == "" {
 		return nil, param("cluster is required.")
 	}
-	out, err := h.o.DeleteCluster(ctx, stevedore.DeleteClusterInput{Cluster: in.Cluster})
+	out, err := h.o.DeleteCluster(ctx, &stevedore.DeleteClusterInput{Cluster: in.Cluster})
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ type listClustersInput struct {
 }
 
 func listClusters(ctx context.Context, h *Handler, in *listClustersInput) (any, error) {
-	out, err := h.o.ListClusters(ctx, stevedore.ListClustersInput{NextToken: in.NextToken, MaxResults: in.MaxResults})
+	out, err := h.o.ListClusters(ctx, &stevedore.ListClustersInput{NextToken: in.NextToken, MaxResults: in.MaxResults})
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +178,11 @@ func registerTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, 
 	if err != nil {
 		return nil, param(err.Error())
 	}
-	reg, err := h.o.RegisterTaskDefinition(ctx, td)
+	reg, err := h.o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	if err != nil {
 		return nil, err
 	}
-	js, err := h.wireTaskDefinition(reg)
+	js, err := h.wireTaskDefinition(reg.TaskDefinition)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func describeTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionI
 	if in.TaskDefinition == "" {
 		return nil, param("taskDefinition is required.")
 	}
-	out, err := h.o.DescribeTaskDefinition(ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
+	out, err := h.o.DescribeTaskDefinition(ctx, &stevedore.DescribeTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func deregisterTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitio
 	if in.TaskDefinition == "" {
 		return nil, param("taskDefinition is required.")
 	}
-	out, err := h.o.DeregisterTaskDefinition(ctx, stevedore.DeregisterTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
+	out, err := h.o.DeregisterTaskDefinition(ctx, &stevedore.DeregisterTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +241,7 @@ type listTaskDefinitionsInput struct {
 }
 
 func listTaskDefinitions(ctx context.Context, h *Handler, in *listTaskDefinitionsInput) (any, error) {
-	out, err := h.o.ListTaskDefinitions(ctx, stevedore.ListTaskDefinitionsInput{
+	out, err := h.o.ListTaskDefinitions(ctx, &stevedore.ListTaskDefinitionsInput{
 		FamilyPrefix: in.FamilyPrefix, Status: task.DefinitionStatus(in.Status), Sort: in.Sort,
 		MaxResults: in.MaxResults, NextToken: in.NextToken,
 	})
@@ -260,7 +260,7 @@ type listTaskDefinitionFamiliesInput struct {
 }
 
 func listTaskDefinitionFamilies(ctx context.Context, h *Handler, in *listTaskDefinitionFamiliesInput) (any, error) {
-	out, err := h.o.ListTaskDefinitionFamilies(ctx, stevedore.ListTaskDefinitionFamiliesInput{
+	out, err := h.o.ListTaskDefinitionFamilies(ctx, &stevedore.ListTaskDefinitionFamiliesInput{
 		FamilyPrefix: in.FamilyPrefix, Status: task.DefinitionStatus(in.Status), MaxResults: in.MaxResults, NextToken: in.NextToken,
 	})
 	if err != nil {
@@ -316,7 +316,7 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 	if in.TaskDefinition == nil {
 		return nil, param("taskDefinition is required.")
 	}
-	s, err := h.o.CreateService(ctx, stevedore.CreateServiceInput{
+	s, err := h.o.CreateService(ctx, &stevedore.CreateServiceInput{
 		Cluster: in.Cluster, ServiceName: in.ServiceName, TaskDefinition: *in.TaskDefinition,
 		DesiredCount: deref(in.DesiredCount), SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
 		DeploymentConfiguration:  in.DeploymentConfiguration.model(),
@@ -331,7 +331,7 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"service": h.wireService(*s)}, nil
+	return map[string]any{"service": h.wireService(s.Service)}, nil
 }
 
 // updateServiceInput is the request of UpdateService.
@@ -366,11 +366,11 @@ func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any
 		ss := strategiesModel(*in.PlacementStrategy)
 		up.PlacementStrategy = &ss
 	}
-	s, err := h.o.UpdateService(ctx, up)
+	s, err := h.o.UpdateService(ctx, &up)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"service": h.wireService(*s)}, nil
+	return map[string]any{"service": h.wireService(s.Service)}, nil
 }
 
 // describeServicesInput is the request of DescribeServices.
@@ -384,7 +384,7 @@ func describeServices(ctx context.Context, h *Handler, in *describeServicesInput
 	if len(in.Services) == 0 {
 		return nil, param("services must name 1 to 10 services.")
 	}
-	out, err := h.o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: in.Cluster, Services: in.Services})
+	out, err := h.o.DescribeServices(ctx, &stevedore.DescribeServicesInput{Cluster: in.Cluster, Services: in.Services})
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +406,7 @@ type deleteServiceInput struct {
 }
 
 func deleteService(ctx context.Context, h *Handler, in *deleteServiceInput) (any, error) {
-	out, err := h.o.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: in.Cluster, Service: in.Service, Force: in.Force})
+	out, err := h.o.DeleteService(ctx, &stevedore.DeleteServiceInput{Cluster: in.Cluster, Service: in.Service, Force: in.Force})
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +422,7 @@ type listServicesInput struct {
 }
 
 func listServices(ctx context.Context, h *Handler, in *listServicesInput) (any, error) {
-	out, err := h.o.ListServices(ctx, stevedore.ListServicesInput{
+	out, err := h.o.ListServices(ctx, &stevedore.ListServicesInput{
 		Cluster: in.Cluster, SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
 		NextToken: in.NextToken, MaxResults: in.MaxResults,
 	})
@@ -453,7 +453,7 @@ func runTask(ctx context.Context, h *Handler, in *runTaskInput) (any, error) {
 	if in.TaskDefinition == "" {
 		return nil, param("taskDefinition is required.")
 	}
-	out, err := h.o.RunTask(ctx, stevedore.RunTaskInput{
+	out, err := h.o.RunTask(ctx, &stevedore.RunTaskInput{
 		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, Count: in.Count, Group: in.Group, StartedBy: in.StartedBy,
 		PlacementConstraints: constraintsModel(in.PlacementConstraints), PlacementStrategy: strategiesModel(in.PlacementStrategy),
 		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy), Overrides: in.Overrides,
@@ -480,7 +480,7 @@ func stopTask(ctx context.Context, h *Handler, in *stopTaskInput) (any, error) {
 	if in.Task == "" {
 		return nil, param("task is required.")
 	}
-	out, err := h.o.StopTask(ctx, stevedore.StopTaskInput{Cluster: in.Cluster, Task: in.Task, Reason: in.Reason})
+	out, err := h.o.StopTask(ctx, &stevedore.StopTaskInput{Cluster: in.Cluster, Task: in.Task, Reason: in.Reason})
 	if err != nil {
 		return nil, err
 	}
@@ -498,7 +498,7 @@ type describeTasksInput struct {
 }
 
 func describeTasks(ctx context.Context, h *Handler, in *describeTasksInput) (any, error) {
-	out, err := h.o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: in.Cluster, Tasks: in.Tasks})
+	out, err := h.o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: in.Cluster, Tasks: in.Tasks})
 	if err != nil {
 		return nil, err
 	}
@@ -522,7 +522,7 @@ type listTasksInput struct {
 }
 
 func listTasks(ctx context.Context, h *Handler, in *listTasksInput) (any, error) {
-	out, err := h.o.ListTasks(ctx, stevedore.ListTasksInput{
+	out, err := h.o.ListTasks(ctx, &stevedore.ListTasksInput{
 		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Family: in.Family,
 		StartedBy: in.StartedBy, ServiceName: in.ServiceName, DesiredStatus: task.Status(in.DesiredStatus),
 		MaxResults: in.MaxResults, NextToken: in.NextToken,
@@ -545,7 +545,7 @@ func describeContainerInstances(ctx context.Context, h *Handler, in *describeCon
 	if len(in.ContainerInstances) == 0 {
 		return nil, param("containerInstances must name 1 to 100 container instances.")
 	}
-	out, err := h.o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: in.Cluster, ContainerInstances: in.ContainerInstances})
+	out, err := h.o.DescribeContainerInstances(ctx, &stevedore.DescribeContainerInstancesInput{Cluster: in.Cluster, ContainerInstances: in.ContainerInstances})
 	if err != nil {
 		return nil, err
 	}
@@ -562,7 +562,7 @@ type listContainerInstancesInput struct {
 }
 
 func listContainerInstances(ctx context.Context, h *Handler, in *listContainerInstancesInput) (any, error) {
-	out, err := h.o.ListContainerInstances(ctx, stevedore.ListContainerInstancesInput{
+	out, err := h.o.ListContainerInstances(ctx, &stevedore.ListContainerInstancesInput{
 		Cluster: in.Cluster, Filter: in.Filter, Status: cluster.InstanceStatus(in.Status),
 		MaxResults: in.MaxResults, NextToken: in.NextToken,
 	})
@@ -583,7 +583,7 @@ func deregisterContainerInstance(ctx context.Context, h *Handler, in *deregister
 	if in.ContainerInstance == "" {
 		return nil, param("containerInstance is required.")
 	}
-	out, err := h.o.DeregisterContainerInstance(ctx, stevedore.DeregisterContainerInstanceInput{
+	out, err := h.o.DeregisterContainerInstance(ctx, &stevedore.DeregisterContainerInstanceInput{
 		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Force: in.Force,
 	})
 	if err != nil {
@@ -600,7 +600,7 @@ type updateContainerInstancesStateInput struct {
 }
 
 func updateContainerInstancesState(ctx context.Context, h *Handler, in *updateContainerInstancesStateInput) (any, error) {
-	out, err := h.o.UpdateContainerInstancesState(ctx, stevedore.UpdateContainerInstancesStateInput{
+	out, err := h.o.UpdateContainerInstancesState(ctx, &stevedore.UpdateContainerInstancesStateInput{
 		Cluster: in.Cluster, ContainerInstances: in.ContainerInstances, Status: cluster.InstanceStatus(in.Status),
 	})
 	if err != nil {
@@ -642,7 +642,7 @@ type attributesInput struct {
 }
 
 func putAttributes(ctx context.Context, h *Handler, in *attributesInput) (any, error) {
-	out, err := h.o.PutAttributes(ctx, stevedore.PutAttributesInput{Cluster: in.Cluster, Attributes: attributesModel(in.Attributes)})
+	out, err := h.o.PutAttributes(ctx, &stevedore.PutAttributesInput{Cluster: in.Cluster, Attributes: attributesModel(in.Attributes)})
 	if err != nil {
 		return nil, err
 	}
@@ -650,7 +650,7 @@ func putAttributes(ctx context.Context, h *Handler, in *attributesInput) (any, e
 }
 
 func deleteAttributes(ctx context.Context, h *Handler, in *attributesInput) (any, error) {
-	out, err := h.o.DeleteAttributes(ctx, stevedore.DeleteAttributesInput{Cluster: in.Cluster, Attributes: attributesModel(in.Attributes)})
+	out, err := h.o.DeleteAttributes(ctx, &stevedore.DeleteAttributesInput{Cluster: in.Cluster, Attributes: attributesModel(in.Attributes)})
 	if err != nil {
 		return nil, err
 	}
@@ -668,7 +668,7 @@ type listAttributesInput struct {
 }
 
 func listAttributes(ctx context.Context, h *Handler, in *listAttributesInput) (any, error) {
-	out, err := h.o.ListAttributes(ctx, stevedore.ListAttributesInput{
+	out, err := h.o.ListAttributes(ctx, &stevedore.ListAttributesInput{
 		Cluster: in.Cluster, TargetType: in.TargetType, AttributeName: in.AttributeName, AttributeValue: in.AttributeValue,
 		MaxResults: in.MaxResults, NextToken: in.NextToken,
 	})
@@ -697,7 +697,7 @@ func startTask(ctx context.Context, h *Handler, in *startTaskInput) (any, error)
 	if in.TaskDefinition == "" {
 		return nil, param("taskDefinition is required.")
 	}
-	out, err := h.o.StartTask(ctx, stevedore.StartTaskInput{
+	out, err := h.o.StartTask(ctx, &stevedore.StartTaskInput{
 		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, ContainerInstances: in.ContainerInstances,
 		Group: in.Group, StartedBy: in.StartedBy, Overrides: in.Overrides, NetworkConfiguration: in.NetworkConfiguration,
 	})
@@ -720,7 +720,7 @@ type tagResourceInput struct {
 }
 
 func tagResource(ctx context.Context, h *Handler, in *tagResourceInput) (any, error) {
-	if _, err := h.o.TagResource(ctx, stevedore.TagResourceInput{ResourceArn: in.ResourceArn, Tags: in.Tags}); err != nil {
+	if _, err := h.o.TagResource(ctx, &stevedore.TagResourceInput{ResourceArn: in.ResourceArn, Tags: in.Tags}); err != nil {
 		return nil, err
 	}
 	return map[string]any{}, nil
@@ -733,7 +733,7 @@ type untagResourceInput struct {
 }
 
 func untagResource(ctx context.Context, h *Handler, in *untagResourceInput) (any, error) {
-	if _, err := h.o.UntagResource(ctx, stevedore.UntagResourceInput{ResourceArn: in.ResourceArn, TagKeys: in.TagKeys}); err != nil {
+	if _, err := h.o.UntagResource(ctx, &stevedore.UntagResourceInput{ResourceArn: in.ResourceArn, TagKeys: in.TagKeys}); err != nil {
 		return nil, err
 	}
 	return map[string]any{}, nil
@@ -745,7 +745,7 @@ type listTagsForResourceInput struct {
 }
 
 func listTagsForResource(ctx context.Context, h *Handler, in *listTagsForResourceInput) (any, error) {
-	out, err := h.o.ListTagsForResource(ctx, stevedore.ListTagsForResourceInput{ResourceArn: in.ResourceArn})
+	out, err := h.o.ListTagsForResource(ctx, &stevedore.ListTagsForResourceInput{ResourceArn: in.ResourceArn})
 	if err != nil {
 		return nil, err
 	}

@@ -112,7 +112,7 @@ func TestAWSCLI(t *testing.T) {
 	assert.Equal(t, "ACTIVE", at(created, "cluster", "status"))
 	rt := fake.New()
 	t.Cleanup(rt.Close)
-	_, err := e.o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+	_, err := e.o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster: "cli", InstanceID: "i-cli", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 8},
 		Runtime: rt, Network: netfake.New(),
 	})
@@ -153,7 +153,7 @@ func TestAWSCLI(t *testing.T) {
 	deleted := cli.json("ecs", "delete-service", "--cluster", "cli", "--service", "web", "--force")
 	assert.Equal(t, "DRAINING", at(deleted, "service", "status"))
 	cli.json("ecs", "wait", "services-inactive", "--cluster", "cli", "--services", "web")
-	_, err = e.o.DeregisterContainerInstance(ctx, stevedore.DeregisterContainerInstanceInput{Cluster: "cli", ContainerInstance: "i-cli", Force: true})
+	_, err = e.o.DeregisterContainerInstance(ctx, &stevedore.DeregisterContainerInstanceInput{Cluster: "cli", ContainerInstance: "i-cli", Force: true})
 	require.NoError(t, err)
 	gone := cli.json("ecs", "delete-cluster", "--cluster", "cli")
 	assert.Equal(t, "INACTIVE", at(gone, "cluster", "status"))
@@ -162,7 +162,7 @@ func TestAWSCLI(t *testing.T) {
 	_, stderr, err := bad.run("ecs", "create-cluster", "--cluster-name", "intruder")
 	require.Error(t, err)
 	assert.Contains(t, stderr, "InvalidSignatureException")
-	out, err := e.o.DescribeClusters(ctx, stevedore.DescribeClustersInput{Clusters: []string{"intruder"}})
+	out, err := e.o.DescribeClusters(ctx, &stevedore.DescribeClustersInput{Clusters: []string{"intruder"}})
 	require.NoError(t, err)
 	assert.Empty(t, out.Clusters, "the refused request created nothing")
 }

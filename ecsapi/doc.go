@@ -33,9 +33,11 @@
 // Errors of the Orchestrator become ECS's: a missing cluster a
 // ClusterNotFoundException, a missing service a ServiceNotFoundException
 // (ServiceNotActiveException when UpdateService finds it being deleted), a
-// missing task definition a ClientException, an invalid request
-// (ErrInvalid, with the field in the message) an
-// InvalidParameterException, a task policy's refusal an
+// missing task definition a ClientException, an invalid request (any
+// error of kind errdefs.ErrInvalid, whichever package found it, with the
+// field and the rule in the message), an object that exists already or
+// another object not found an InvalidParameterException, a task policy's
+// refusal an
 // AccessDeniedException, a cluster still in use a
 // ClusterContains...Exception, and anything else a ServerException (500).
 //

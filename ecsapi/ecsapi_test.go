@@ -47,12 +47,12 @@ func newEnv(t *testing.T, opts ...ecsapi.Option) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	ctx := t.Context()
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "c"})
+	_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "c"})
 	require.NoError(t, err)
 	for _, id := range []string{"i-1", "i-2"} {
 		rt := fake.New()
 		t.Cleanup(rt.Close)
-		_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 			Cluster: "c", InstanceID: id, Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 8},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: "zone-" + id},
 			Runtime:    rt, Network: netfake.New(),
@@ -335,7 +335,7 @@ func TestTasksAndTheirWaiters(t *testing.T) {
 // clusters is the names of the Orchestrator's clusters.
 func (e *env) clusters(t *testing.T) []string {
 	t.Helper()
-	out, err := e.o.ListClusters(t.Context(), stevedore.ListClustersInput{})
+	out, err := e.o.ListClusters(t.Context(), &stevedore.ListClustersInput{})
 	require.NoError(t, err)
 	return out.ClusterArns
 }

@@ -6,8 +6,7 @@ import (
 	"strings"
 
 	"github.com/stevedore-io/stevedore"
-	"github.com/stevedore-io/stevedore/service"
-	"github.com/stevedore-io/stevedore/task"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task/policy"
 )
 
@@ -39,7 +38,12 @@ var (
 	errTooLarge   = &Error{Type: "RequestEntityTooLargeException", Message: "Request body too large.", Status: http.StatusRequestEntityTooLarge}
 )
 
-// toError maps an error of the Orchestrator to ECS's error of action.
+// toError maps an error of the Orchestrator to ECS's error of action, by
+// its kind (package errdefs): an object not found is its ECS exception
+// (ClusterNotFoundException, ServiceNotFoundException, ...), an invalid
+// input or one that exists already InvalidParameterException, an object in
+// use ClientException (or the ClusterContains... exception of
+// DeleteCluster); an error of no kind is ServerException.
 func toError(action string, err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -64,7 +68,7 @@ func toError(action string, err error) *Error {
 		return clientError("ServiceNotActiveException", err.Error())
 	case errors.Is(err, policy.ErrViolation):
 		return clientError("AccessDeniedException", err.Error())
-	case errors.Is(err, stevedore.ErrInUse):
+	case errors.Is(err, errdefs.ErrInUse):
 		if action == "DeleteCluster" {
 			msg := err.Error()
 			switch {
@@ -75,8 +79,7 @@ func toError(action string, err error) *Error {
 			}
 		}
 		return clientError("ClientException", err.Error())
-	case errors.Is(err, stevedore.ErrInvalid), errors.Is(err, task.ErrInvalid), errors.Is(err, service.ErrInvalid),
-		errors.Is(err, stevedore.ErrAlreadyExists):
+	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrAlreadyExists), errors.Is(err, errdefs.ErrNotFound):
 		return clientError("InvalidParameterException", err.Error())
 	default:
 		return &Error{Type: "ServerException", Message: "Internal error.", Status: http.StatusInternalServerError}

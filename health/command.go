@@ -1,15 +1,16 @@
 package health
 
 import (
-	"errors"
 	"fmt"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/healthcmd"
 )
 
 // ErrInvalidCommand is wrapped by every error ParseCommand and ParseCheck
 // return.
-var ErrInvalidCommand = errors.New("health: invalid command")
+// It matches errdefs.ErrInvalid.
+var ErrInvalidCommand = errdefs.New(errdefs.ErrInvalid, "health: invalid command")
 
 // CommandKind is the form of a health-check command: its first element.
 type CommandKind string

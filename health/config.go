@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // ECS limits and defaults for a container health check.
@@ -26,7 +28,8 @@ const (
 )
 
 // ErrInvalidConfig is wrapped by every error Config.Validate returns.
-var ErrInvalidConfig = errors.New("health: invalid config")
+// It matches errdefs.ErrInvalid.
+var ErrInvalidConfig = errdefs.New(errdefs.ErrInvalid, "health: invalid config")
 
 // Config is the timing of a container health check: the ECS healthCheck
 // fields interval, timeout, retries and startPeriod.

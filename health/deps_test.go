@@ -12,7 +12,7 @@ import (
 
 // TestPureDependencies keeps the package free of container runtimes and
 // networking: besides the standard library it may only use Stevedore's
-// command parser, on every OS. The probers, which need the runtime and the
+// command parser and its error kinds (errdefs), on every OS. The probers, which need the runtime and the
 // network, are in health/probe; internal/deps keeps net/http and os/exec
 // out as well.
 func TestPureDependencies(t *testing.T) {
@@ -32,6 +32,7 @@ func TestPureDependencies(t *testing.T) {
 			assert.ElementsMatch(t, []string{
 				"github.com/stevedore-io/stevedore/health",
 				"github.com/stevedore-io/stevedore/internal/healthcmd",
+				"github.com/stevedore-io/stevedore/errdefs",
 			}, deps)
 		})
 	}

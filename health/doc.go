@@ -16,7 +16,9 @@
 // the failure count. Failures of checks that start within the start period
 // do not count, but a success during it makes the container HEALTHY at once
 // (and ends the start period), as in ECS and Docker. A check that exceeds
-// its timeout is a failure. A task's status is the worst of its essential
+// its timeout is a failure. A check that cannot run because the container
+// engine is unreachable (Result.Inconclusive) is no result at all: it
+// leaves the status and the failure count as they were. A task's status is the worst of its essential
 // containers that have a health check (UNHEALTHY > UNKNOWN > HEALTHY); see
 // TaskStatus and Worst.
 //
@@ -57,7 +59,8 @@
 // # Probers
 //
 // A Prober runs one check and reports it as a Result; failures to run the
-// check are failed results, not errors. ProberFunc turns a function into a
+// check are failed results, not errors, except when the engine that runs
+// it is away: that result is Inconclusive. ProberFunc turns a function into a
 // Prober; package health/probe provides the probers of the command forms.
 //
 // # Monitor

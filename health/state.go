@@ -19,8 +19,8 @@ const (
 // Result is the outcome of one health check, as a Prober reports it.
 //
 // A result passes only when OK is true, TimedOut is false, Err is nil and
-// Duration does not exceed the configured timeout. Everything else is a
-// failure.
+// Duration does not exceed the configured timeout. An Inconclusive result
+// neither passes nor fails. Everything else is a failure.
 type Result struct {
 	// Time is when the check started.
 	Time time.Time
@@ -41,6 +41,12 @@ type Result struct {
 	// Err is set when the check could not be carried out (container gone,
 	// connection refused, ...).
 	Err error
+	// Inconclusive is true when the check could not run for a reason
+	// outside the container, which says nothing of its health: the
+	// container engine could not be reached to exec the command. Err says
+	// why. Such a result is logged and changes nothing else (see
+	// State.Observe).
+	Inconclusive bool
 }
 
 // passed reports whether r counts as a success under cfg.
@@ -63,8 +69,11 @@ type Entry struct {
 	// Passed is true when the check counted as a success.
 	Passed bool `json:"passed"`
 	// Counted is false for a failure inside the start period, which does
-	// not count toward Retries.
+	// not count toward Retries, and for an inconclusive result.
 	Counted bool `json:"counted"`
+	// Inconclusive is true for a check that could not run for a reason
+	// outside the container (Result.Inconclusive).
+	Inconclusive bool `json:"inconclusive,omitempty"`
 	// Output is the check's output and, for failures, the reason,
 	// truncated to MaxOutput bytes.
 	Output string `json:"output,omitempty"`
@@ -118,6 +127,10 @@ func (s State) InStartPeriod(cfg Config, t time.Time) bool {
 //     InStartPeriod) is logged but not counted.
 //   - Any other failure increments Failures; at cfg.Retries consecutive
 //     counted failures the status becomes UNHEALTHY.
+//   - An inconclusive result (the engine could not be reached to run the
+//     check) is logged, uncounted, and leaves Status and Failures as they
+//     were: UNKNOWN stays UNKNOWN, HEALTHY stays HEALTHY. It is no
+//     result, only the time of the next check moves on.
 //
 // If r.Time is zero, now is taken as the check's start. Observe expects a
 // valid cfg; a Retries below 1 is treated as 1.
@@ -130,9 +143,11 @@ func (s State) Observe(cfg Config, r Result, now time.Time) State {
 	next.Status = s.Status.normalize()
 	next.LastCheck = now
 
-	passed := r.passed(cfg)
+	passed := !r.Inconclusive && r.passed(cfg)
 	counted := true
 	switch {
+	case r.Inconclusive:
+		counted = false
 	case passed:
 		next.Status = Healthy
 		next.Failures = 0
@@ -146,16 +161,17 @@ func (s State) Observe(cfg Config, r Result, now time.Time) State {
 	}
 
 	exitCode := r.ExitCode
-	if r.TimedOut || r.overran(cfg) {
+	if r.Inconclusive || r.TimedOut || r.overran(cfg) {
 		exitCode = -1
 	}
 	entry := Entry{
-		Start:    start,
-		End:      now,
-		ExitCode: exitCode,
-		Passed:   passed,
-		Counted:  counted,
-		Output:   truncate(describe(cfg, r), MaxOutput),
+		Start:        start,
+		End:          now,
+		ExitCode:     exitCode,
+		Passed:       passed,
+		Counted:      counted,
+		Inconclusive: r.Inconclusive,
+		Output:       truncate(describe(cfg, r), MaxOutput),
 	}
 	keep := s.Log
 	if len(keep) > LogSize-1 {
@@ -192,6 +208,12 @@ func describe(cfg Config, r Result) string {
 		reasons = append(reasons, r.Output)
 	}
 	switch {
+	case r.Inconclusive:
+		reason := "health check not run"
+		if r.Err != nil {
+			reason += ": " + r.Err.Error()
+		}
+		reasons = append(reasons, reason)
 	case r.TimedOut || r.overran(cfg):
 		reasons = append(reasons, fmt.Sprintf("health check exceeded timeout (%s)", cfg.Timeout))
 	case r.Err != nil:

@@ -17,6 +17,11 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func pass() Result { return Result{OK: true} }
 func fail() Result { return Result{ExitCode: 1, Output: "boom"} }
 
+// away is the result of a check the engine was not there to run.
+func away() Result {
+	return Result{ExitCode: -1, Inconclusive: true, Err: errors.New("engine unavailable")}
+}
+
 // at returns r as started at offset after t0.
 func at(offset time.Duration, r Result) step { return step{offset: offset, result: r} }
 
@@ -129,6 +134,36 @@ func TestObserveSequences(t *testing.T) {
 			want:  []want{{Unhealthy, 1, true}},
 		},
 		{
+			name: "inconclusive results leave healthy and its failures as they were",
+			cfg:  noGrace,
+			steps: []step{
+				at(10*time.Second, pass()), at(20*time.Second, fail()), at(30*time.Second, away()),
+				at(40*time.Second, away()), at(50*time.Second, away()), at(60*time.Second, away()), at(70*time.Second, fail()),
+			},
+			want: []want{
+				{Healthy, 0, true}, {Healthy, 1, true}, {Healthy, 1, false},
+				{Healthy, 1, false}, {Healthy, 1, false}, {Healthy, 1, false}, {Healthy, 2, true},
+			},
+		},
+		{
+			name:  "inconclusive results leave unknown unknown",
+			cfg:   oneRetry,
+			steps: []step{at(10*time.Second, away()), at(20*time.Second, away()), at(30*time.Second, pass())},
+			want:  []want{{Unknown, 0, false}, {Unknown, 0, false}, {Healthy, 0, true}},
+		},
+		{
+			name:  "inconclusive results leave unhealthy unhealthy",
+			cfg:   oneRetry,
+			steps: []step{at(10*time.Second, fail()), at(20*time.Second, away())},
+			want:  []want{{Unhealthy, 1, true}, {Unhealthy, 1, false}},
+		},
+		{
+			name:  "inconclusive beats OK and a timeout",
+			cfg:   oneRetry,
+			steps: []step{at(10*time.Second, Result{OK: true, Inconclusive: true}), at(20*time.Second, Result{TimedOut: true, Inconclusive: true, Duration: time.Minute})},
+			want:  []want{{Unknown, 0, false}, {Unknown, 0, false}},
+		},
+		{
 			name:  "zero result is a failure",
 			cfg:   oneRetry,
 			steps: []step{at(10*time.Second, Result{})},
@@ -205,6 +240,15 @@ func TestObserveLog(t *testing.T) {
 		s = s.Observe(cfg, Result{ExitCode: -1, Err: errors.New("container not running")}, t0)
 		last, _ = s.Last()
 		assert.Equal(t, "error: container not running", last.Output)
+		assert.False(t, last.Inconclusive)
+
+		s = s.Observe(cfg, Result{ExitCode: 7, Output: "partial", Inconclusive: true, Err: errors.New("runtime: engine unavailable")}, t0)
+		last, _ = s.Last()
+		assert.Equal(t, "partial\nhealth check not run: runtime: engine unavailable", last.Output)
+		assert.Equal(t, -1, last.ExitCode)
+		assert.True(t, last.Inconclusive)
+		assert.False(t, last.Passed)
+		assert.False(t, last.Counted)
 	})
 }
 
@@ -277,6 +321,10 @@ func resultGen(start time.Time) *rapid.Generator[Result] {
 		if rapid.Float64Range(0, 1).Draw(t, "err") < 0.1 {
 			r.Err = errors.New("probe error")
 		}
+		if rapid.Float64Range(0, 1).Draw(t, "inconclusive") < 0.15 {
+			r.Inconclusive = true
+			r.Err = errors.New("engine unavailable")
+		}
 		return r
 	})
 }
@@ -303,9 +351,12 @@ func TestObserveProperties(t *testing.T) {
 			s = s.Observe(cfg, r, end)
 			now = end
 
-			passed := r.OK && !r.TimedOut && r.Err == nil && r.Duration <= cfg.Timeout
+			passed := !r.Inconclusive && r.OK && !r.TimedOut && r.Err == nil && r.Duration <= cfg.Timeout
 			inGrace := !everPassed && r.Time.Sub(started) < cfg.StartPeriod
 			switch {
+			case r.Inconclusive:
+				// No result: nothing changes but the time of the check.
+				require.Equal(t, prev.Status, s.Status)
 			case passed:
 				everPassed = true
 				streak = 0
@@ -344,6 +395,10 @@ func TestObserveProperties(t *testing.T) {
 			last, ok := s.Last()
 			require.True(t, ok)
 			require.Equal(t, passed, last.Passed)
+			require.Equal(t, r.Inconclusive, last.Inconclusive)
+			if r.Inconclusive {
+				require.False(t, last.Counted)
+			}
 			require.Equal(t, end, last.End)
 			require.Equal(t, end, s.LastCheck)
 			for _, e := range s.Log {

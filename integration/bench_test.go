@@ -331,9 +331,9 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	require.NoError(b, err)
 
 	w.cluster = "bench-" + w.name
-	_, err = w.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: w.cluster})
+	_, err = w.orc.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: w.cluster})
 	require.NoError(b, err)
-	_, err = w.orc.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+	_, err = w.orc.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster:    w.cluster,
 		InstanceID: w.instance,
 		Resources:  cluster.Resources{CPU: 4 * 4096, Memory: 8192, NetworkSlots: 4 * benchConcurrency},
@@ -353,8 +353,9 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	}`, imageRef, benchMemoryMiB, shellCommand(idleScript), int(benchStopTimeout/time.Second)))
 	require.NoError(b, err)
 	require.Empty(b, warnings)
-	w.def, err = w.orc.RegisterTaskDefinition(ctx, td)
+	reg, err := w.orc.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(b, err)
+	w.def = reg.TaskDefinition
 	return w
 }
 
@@ -482,7 +483,7 @@ func (w *benchWorld) startSampleOf(id string, t0, returned, running time.Time) s
 
 // runTask starts one task of the world's definition and returns its ID.
 func (w *benchWorld) runTask(ctx context.Context) (string, error) {
-	out, err := w.orc.RunTask(ctx, stevedore.RunTaskInput{Cluster: w.cluster, TaskDefinition: w.def.Ref()})
+	out, err := w.orc.RunTask(ctx, &stevedore.RunTaskInput{Cluster: w.cluster, TaskDefinition: w.def.Ref()})
 	if err != nil {
 		return "", fmt.Errorf("run task: %w", err)
 	}
@@ -541,7 +542,7 @@ func (w *benchWorld) stopOne(id string) stopSample {
 	ctx, cancel := w.waitCtx()
 	defer cancel()
 	t0 := time.Now()
-	_, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark"})
+	_, err := w.orc.StopTask(ctx, &stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark"})
 	require.NoError(w.b, err)
 	returned := time.Now()
 	stopped, err := w.status.wait(ctx, id, task.Stopped)
@@ -578,7 +579,7 @@ func (w *benchWorld) stopMany(ids []string) (time.Duration, []stopSample) {
 	t0 := time.Now()
 	for i, id := range ids {
 		g.Go(func() error {
-			if _, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark"}); err != nil {
+			if _, err := w.orc.StopTask(ctx, &stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark"}); err != nil {
 				return fmt.Errorf("stop task %s: %w", id, err)
 			}
 			returned := time.Now()
@@ -721,13 +722,13 @@ func (w *benchWorld) cleanup() {
 // stopEverything stops the cluster's tasks that are not STOPPED and waits
 // for their STOPPED events.
 func (w *benchWorld) stopEverything(ctx context.Context) error {
-	arns, err := w.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: w.cluster})
+	arns, err := w.orc.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: w.cluster})
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("list tasks: %w", err)
 	}
 	var errs []error
 	for _, id := range idsOfARNs(arns) {
-		if _, err := w.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark clean-up"}); err != nil {
+		if _, err := w.orc.StopTask(ctx, &stevedore.StopTaskInput{Cluster: w.cluster, Task: id, Reason: "benchmark clean-up"}); err != nil {
 			errs = append(errs, fmt.Errorf("stop task %s: %w", id, err))
 			continue
 		}

@@ -130,7 +130,7 @@ func (e *env) registerVersion(version string) *task.TaskDefinition {
 // waits until it is steady and v1 answers on the production listener.
 func (e *env) createBlueGreen(b *blueGreenBalancer, desired int, c service.DeploymentConfiguration) {
 	e.t.Helper()
-	_, err := e.orc.CreateService(e.ctx, stevedore.CreateServiceInput{
+	_, err := e.orc.CreateService(e.ctx, &stevedore.CreateServiceInput{
 		Cluster: e.cluster, ServiceName: "bg", TaskDefinition: "bg", DesiredCount: desired,
 		DeploymentConfiguration: c, LoadBalancers: blueGreenLoadBalancers,
 	})
@@ -206,7 +206,7 @@ func TestLinearDeploymentServesEveryRequest(t *testing.T) {
 	// listener is on green (POST_TEST_TRAFFIC_SHIFT has no wait).
 	test := startStream(e.ctx, b.testURL, 20000, 2*time.Millisecond)
 	v2 := e.registerVersion("v2").Ref()
-	_, err := e.orc.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: e.cluster, Service: "bg", TaskDefinition: &v2})
+	_, err := e.orc.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: e.cluster, Service: "bg", TaskDefinition: &v2})
 	require.NoError(t, err)
 	mid := e.waitService("bg", "shifting production traffic", time.Minute, func(s service.Service) bool {
 		return s.Deployments[0].LifecycleStage == service.StageProductionTrafficShift
@@ -260,7 +260,7 @@ func TestCanaryDeploymentRollsBackOnAlarm(t *testing.T) {
 
 	prod := startStream(e.ctx, b.prodURL, 6000, 10*time.Millisecond)
 	v2 := e.registerVersion("v2").Ref()
-	_, err := e.orc.UpdateService(e.ctx, stevedore.UpdateServiceInput{Cluster: e.cluster, Service: "bg", TaskDefinition: &v2})
+	_, err := e.orc.UpdateService(e.ctx, &stevedore.UpdateServiceInput{Cluster: e.cluster, Service: "bg", TaskDefinition: &v2})
 	require.NoError(t, err)
 	s := e.waitService("bg", "baking the canary", time.Minute, func(s service.Service) bool {
 		return s.Deployments[0].LifecycleStage == service.StageProductionTrafficShift && s.Routing != nil && s.Routing.AlternatePercent == 50
@@ -291,7 +291,7 @@ func TestCanaryDeploymentRollsBackOnAlarm(t *testing.T) {
 		msgs = append(msgs, ev.Message)
 	}
 	assert.Contains(t, strings.Join(msgs, "\n"), "(deployment "+green+") deployment failed: alarm canary-errors")
-	ids, err := e.orc.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: "bg", DesiredStatus: task.Stopped})
+	ids, err := e.orc.AllTaskArns(e.ctx, &stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: "bg", DesiredStatus: task.Stopped})
 	require.NoError(t, err)
 	require.NotEmpty(t, ids)
 	for _, id := range ids {

@@ -77,6 +77,7 @@ type env struct {
 
 	timeout time.Duration      // bounds ctx; testTimeout unless withTimeout
 	orcOpts []stevedore.Option // more options of the Orchestrator
+	address string             // containerd's socket; the shared one unless withContainerd
 }
 
 // envOption adjusts newEnv.
@@ -92,6 +93,12 @@ func withTimeout(d time.Duration) envOption {
 	return func(e *env) { e.timeout = d }
 }
 
+// withContainerd connects the env to the containerd at address instead of
+// the shared one (a daemon of the test's own, which it may kill).
+func withContainerd(address string) envOption {
+	return func(e *env) { e.address = address }
+}
+
 // withOrchestratorOptions gives the env's Orchestrator more options (for
 // example WithTargetGroups).
 func withOrchestratorOptions(opts ...stevedore.Option) envOption {
@@ -105,7 +112,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	needIntegrationTB(t)
 	// Made before the clean-up is registered, so that it is removed after it.
 	dir := t.TempDir()
-	e := &env{t: t, name: shortName(t), dir: dir, log: &syncBuffer{}, timeout: testTimeout}
+	e := &env{t: t, name: shortName(t), dir: dir, log: &syncBuffer{}, timeout: testTimeout, address: address}
 	for _, opt := range opts {
 		opt(e)
 	}
@@ -126,9 +133,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.instance = "i-" + randomHex(17)
 	recordCheckedDirs(e.fifoDir, agentStateDir(e.instance))
 
-	rt, err := containerd.New(address, containerd.WithNamespace(e.namespace),
+	rt, err := containerd.New(e.address, containerd.WithNamespace(e.namespace),
 		containerd.WithFIFODir(e.fifoDir), containerd.WithLogger(e.logger.With("component", "runtime")))
-	require.NoError(t, err, "connect to containerd at %s", address)
+	require.NoError(t, err, "connect to containerd at %s", e.address)
 	e.rt = rt
 	names, err := rt.ImportArchive(ctx, bytes.NewReader(imageArchive))
 	require.NoError(t, err, "import the busybox image")
@@ -148,7 +155,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	e.orc = e.newOrchestrator()
 
 	e.cluster = "it-" + e.name
-	_, err = e.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: e.cluster})
+	_, err = e.orc.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: e.cluster})
 	require.NoError(t, err)
 	e.registerInstance()
 	return e
@@ -171,8 +178,8 @@ func (e *env) registerInstance() {
 }
 
 // instanceInput is the registration of the env's instance.
-func (e *env) instanceInput() stevedore.RegisterInstanceInput {
-	in := stevedore.RegisterInstanceInput{
+func (e *env) instanceInput() *stevedore.RegisterContainerInstanceInput {
+	in := &stevedore.RegisterContainerInstanceInput{
 		Cluster:    e.cluster,
 		InstanceID: e.instance,
 		Resources:  cluster.Resources{CPU: 4096, Memory: 4096, NetworkSlots: 16},
@@ -231,23 +238,23 @@ func (e *env) cleanup() {
 // cluster, and waits until every service is INACTIVE and every task
 // STOPPED.
 func (e *env) stopEverything(ctx context.Context) error {
-	svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: e.cluster}))
+	svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(ctx, &stevedore.DescribeServicesInput{Cluster: e.cluster}))
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("describe services: %w", err)
 	}
 	for _, s := range svcs {
 		if s.Status != service.StatusInactive {
-			if _, err := e.orc.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: e.cluster, Service: s.Name, Force: true}); err != nil && !errors.Is(err, stevedore.ErrNotFound) {
+			if _, err := e.orc.DeleteService(ctx, &stevedore.DeleteServiceInput{Cluster: e.cluster, Service: s.Name, Force: true}); err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 				return fmt.Errorf("delete service %s: %w", s.Name, err)
 			}
 		}
 	}
-	ids, err := e.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: e.cluster})
+	ids, err := e.orc.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: e.cluster})
 	if err != nil && !errors.Is(err, stevedore.ErrNotFound) {
 		return fmt.Errorf("list tasks: %w", err)
 	}
 	for _, id := range ids {
-		if _, err := e.orc.StopTask(ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "integration test clean-up"}); err != nil {
+		if _, err := e.orc.StopTask(ctx, &stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "integration test clean-up"}); err != nil {
 			return fmt.Errorf("stop task %s: %w", id, err)
 		}
 	}

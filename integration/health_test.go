@@ -65,7 +65,7 @@ func TestUnhealthyServiceTaskIsReplaced(t *testing.T) {
 	ctl := t.TempDir()
 	// The default task policy allows no host path: this cluster's allows
 	// the test's directory.
-	require.NoError(t, e.orc.PutClusterTaskPolicy(e.ctx, e.cluster, &policy.Policy{Level: policy.Baseline, HostPaths: []string{ctl}}))
+	require.NoError(t, errOf(e.orc.PutClusterTaskPolicy(e.ctx, &stevedore.PutClusterTaskPolicyInput{Cluster: e.cluster, TaskPolicy: &policy.Policy{Level: policy.Baseline, HostPaths: []string{ctl}}})))
 	script := `mkdir /ctl/first 2>/dev/null && touch /tmp/fail
 ` + webScript
 	def := e.registerDef(fmt.Sprintf(`{
@@ -83,7 +83,7 @@ func TestUnhealthyServiceTaskIsReplaced(t *testing.T) {
 		}]
 	}`, ctl, imageRef, shellCommand(script)))
 
-	_, err := e.orc.CreateService(e.ctx, stevedore.CreateServiceInput{
+	_, err := e.orc.CreateService(e.ctx, &stevedore.CreateServiceInput{
 		Cluster: e.cluster, ServiceName: "flaky", TaskDefinition: def.Ref(), DesiredCount: 1,
 	})
 	require.NoError(t, err)
@@ -134,7 +134,7 @@ func TestUnhealthyServiceTaskIsReplaced(t *testing.T) {
 // serviceTaskIDs lists the tasks of a service desired RUNNING.
 func (e *env) serviceTaskIDs(name string) []string {
 	e.t.Helper()
-	arns, err := e.orc.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: name})
+	arns, err := e.orc.AllTaskArns(e.ctx, &stevedore.ListTasksInput{Cluster: e.cluster, ServiceName: name})
 	require.NoError(e.t, err)
 	return idsOfARNs(arns)
 }
@@ -160,7 +160,7 @@ func (e *env) waitService(name, what string, timeout time.Duration, cond func(se
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: e.cluster, Services: []string{name}}))
+		svcs, err := stevedoretest.ServicesOf(e.orc.DescribeServices(e.ctx, &stevedore.DescribeServicesInput{Cluster: e.cluster, Services: []string{name}}))
 		require.NoError(e.t, err)
 		require.Len(e.t, svcs, 1)
 		if cond(svcs[0]) {
@@ -200,7 +200,7 @@ wait $pid`
 	httpDef := e.registerDef(def("probed-http", `["HTTP", "http://localhost:8080/index.html", "200"]`))
 	tcpDef := e.registerDef(def("probed-tcp", `["TCP", "9"]`))
 	for _, d := range []*task.TaskDefinition{httpDef, tcpDef} {
-		_, err := e.orc.CreateService(e.ctx, stevedore.CreateServiceInput{
+		_, err := e.orc.CreateService(e.ctx, &stevedore.CreateServiceInput{
 			Cluster: e.cluster, ServiceName: d.Family, TaskDefinition: d.Ref(), DesiredCount: 1,
 		})
 		require.NoError(t, err)

@@ -75,15 +75,15 @@ func (e *env) registerDef(def string) *task.TaskDefinition {
 	td, warnings, err := task.ParseDefinition([]byte(def))
 	require.NoError(e.t, err, "task definition:\n%s", def)
 	require.Empty(e.t, warnings, "task definition has unknown members")
-	reg, err := e.orc.RegisterTaskDefinition(e.ctx, td)
+	reg, err := e.orc.RegisterTaskDefinition(e.ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(e.t, err)
-	return reg
+	return reg.TaskDefinition
 }
 
 // runTask runs one task of def and returns it as RunTask described it.
 func (e *env) runTask(def *task.TaskDefinition) *task.Task {
 	e.t.Helper()
-	out, err := e.orc.RunTask(e.ctx, stevedore.RunTaskInput{Cluster: e.cluster, TaskDefinition: def.Ref()})
+	out, err := e.orc.RunTask(e.ctx, &stevedore.RunTaskInput{Cluster: e.cluster, TaskDefinition: def.Ref()})
 	require.NoError(e.t, err)
 	require.Empty(e.t, out.Failures, "RunTask could not place the task")
 	require.Len(e.t, out.Tasks, 1)
@@ -93,7 +93,7 @@ func (e *env) runTask(def *task.TaskDefinition) *task.Task {
 // describe returns the task as DescribeTasks shows it.
 func (e *env) describe(id string) *task.Task {
 	e.t.Helper()
-	tasks, err := stevedoretest.TasksOf(e.orc.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: e.cluster, Tasks: []string{id}}))
+	tasks, err := stevedoretest.TasksOf(e.orc.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: e.cluster, Tasks: []string{id}}))
 	require.NoError(e.t, err)
 	require.Len(e.t, tasks, 1)
 	return tasks[0]
@@ -136,7 +136,7 @@ func (e *env) waitStopped(id string, timeout time.Duration) *task.Task {
 // stopTask stops a task and waits until it is STOPPED.
 func (e *env) stopTask(id string) *task.Task {
 	e.t.Helper()
-	_, err := e.orc.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "stopped by the integration test"})
+	_, err := e.orc.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "stopped by the integration test"})
 	require.NoError(e.t, err)
 	return e.waitStopped(id, 30*time.Second)
 }
@@ -305,3 +305,6 @@ func idsOfARNs(arns []string) []string {
 	}
 	return ids
 }
+
+// errOf is the error of a call whose output a test does not look at.
+func errOf[T any](_ T, err error) error { return err }

@@ -147,7 +147,7 @@ func TestStopTimeoutEndsWithSIGKILL(t *testing.T) {
 			%s, "stopTimeout": 2}]
 	}`, imageRef, shellCommand(`while :; do sleep 1; done`)))
 	id := e.waitRunning(e.runTask(def).ID(), 30*time.Second).ID()
-	_, err := e.orc.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id})
+	_, err := e.orc.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: e.cluster, Task: id})
 	require.NoError(t, err)
 	stopped := e.waitStopped(id, 30*time.Second)
 	assert.Equal(t, "Task stopped by user", stopped.StoppedReason)
@@ -204,7 +204,7 @@ func TestStopTaskWhileStarting(t *testing.T) {
 					return ev.Task != nil && ev.Task.ID() == id && ev.Task.LastStatus == at
 				})
 			}
-			_, err := e.orc.StopTask(e.ctx, stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "changed my mind"})
+			_, err := e.orc.StopTask(e.ctx, &stevedore.StopTaskInput{Cluster: e.cluster, Task: id, Reason: "changed my mind"})
 			require.NoError(t, err)
 			stopped := e.waitStopped(id, 30*time.Second)
 			assert.Equal(t, task.UserInitiated, stopped.StopCode)
@@ -217,7 +217,7 @@ func TestStopTaskWhileStarting(t *testing.T) {
 			assert.Error(t, err, "the task still has a network")
 		})
 	}
-	insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
+	insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
 	require.NoError(t, err)
 	assert.Equal(t, insts[0].Registered, insts[0].Remaining, "every reservation went back to the instance")
 	assert.Zero(t, insts[0].RunningTasksCount)

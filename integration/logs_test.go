@@ -45,14 +45,14 @@ for i in 1 2 3; do echo "late $i"; done
 		if in.Container == "" {
 			in.Container = "talker"
 		}
-		out, err := e.orc.GetLogEvents(e.ctx, in)
+		out, err := e.orc.GetLogEvents(e.ctx, &in)
 		require.NoError(t, err)
 		return out.Events
 	}
 	filter := func(in stevedore.FilterLogEventsInput) []stevedore.LogEvent {
 		t.Helper()
 		in.Cluster = e.cluster
-		out, err := e.orc.FilterLogEvents(e.ctx, in)
+		out, err := e.orc.FilterLogEvents(e.ctx, &in)
 		require.NoError(t, err)
 		return out.Events
 	}
@@ -134,7 +134,7 @@ func (e *env) waitLogEvents(in stevedore.FilterLogEventsInput, n int, timeout ti
 	in.Cluster = e.cluster
 	deadline := time.Now().Add(timeout)
 	for {
-		out, err := e.orc.FilterLogEvents(e.ctx, in)
+		out, err := e.orc.FilterLogEvents(e.ctx, &in)
 		require.NoError(e.t, err)
 		if len(out.Events) >= n {
 			return

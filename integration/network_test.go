@@ -274,36 +274,40 @@ func TestSecurityGroupsFilterInboundTraffic(t *testing.T) {
 		require.NoError(t, err)
 		return r
 	}
-	fromSubnet, err := e.orc.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{
+	fromSubnet, err := e.orc.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{
 		GroupName:    "web-from-subnet-" + e.name,
 		IngressRules: []network.IngressRule{rule("tcp:8080 from " + e.netCfg.Subnet.String())},
 	})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = e.orc.DeleteSecurityGroup(context.Background(), fromSubnet.ID) })
+	t.Cleanup(func() {
+		_, _ = e.orc.DeleteSecurityGroup(context.Background(), &stevedore.DeleteSecurityGroupInput{GroupID: fromSubnet.SecurityGroup.ID})
+	})
 	// 192.0.2.0/24 (TEST-NET-1) is never the test's subnet.
-	fromElsewhere, err := e.orc.CreateSecurityGroup(e.ctx, stevedore.CreateSecurityGroupInput{
+	fromElsewhere, err := e.orc.CreateSecurityGroup(e.ctx, &stevedore.CreateSecurityGroupInput{
 		GroupName:    "web-from-elsewhere-" + e.name,
 		IngressRules: []network.IngressRule{rule("tcp:8080 from 192.0.2.0/24")},
 	})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = e.orc.DeleteSecurityGroup(context.Background(), fromElsewhere.ID) })
+	t.Cleanup(func() {
+		_, _ = e.orc.DeleteSecurityGroup(context.Background(), &stevedore.DeleteSecurityGroupInput{GroupID: fromElsewhere.SecurityGroup.ID})
+	})
 
 	run := func(groups ...string) *task.Task {
 		in := stevedore.RunTaskInput{Cluster: e.cluster, TaskDefinition: def.Ref()}
 		if len(groups) > 0 {
 			in.NetworkConfiguration = &task.NetworkConfiguration{AwsvpcConfiguration: &task.AwsvpcConfiguration{SecurityGroups: groups}}
 		}
-		out, err := e.orc.RunTask(e.ctx, in)
+		out, err := e.orc.RunTask(e.ctx, &in)
 		require.NoError(t, err)
 		require.Empty(t, out.Failures)
 		return e.waitRunning(out.Tasks[0].ID(), 30*time.Second)
 	}
 	a := run()
-	b := run(fromSubnet.Name)
-	c := run(fromElsewhere.ID)
+	b := run(fromSubnet.SecurityGroup.Name)
+	c := run(fromElsewhere.SecurityGroup.ID)
 	assert.Empty(t, a.SecurityGroups)
-	assert.Equal(t, []string{fromSubnet.ID}, b.SecurityGroups)
-	assert.Equal(t, []string{fromElsewhere.ID}, c.SecurityGroups)
+	assert.Equal(t, []string{fromSubnet.SecurityGroup.ID}, b.SecurityGroups)
+	assert.Equal(t, []string{fromElsewhere.SecurityGroup.ID}, c.SecurityGroups)
 	ipA, ipB, ipC := taskIP(t, a), taskIP(t, b), taskIP(t, c)
 	idA, idB := runtimeID(t, a, "peer"), runtimeID(t, b, "peer")
 
@@ -351,23 +355,23 @@ func TestSecurityGroupsFilterInboundTraffic(t *testing.T) {
 	// removal: a connects to c on 8080 (and still not on 9090), then no
 	// longer.
 	onlyA := rule("tcp:8080 from " + ipA + "/32")
-	_, err = e.orc.AuthorizeSecurityGroupIngress(e.ctx, fromElsewhere.ID, []network.IngressRule{onlyA})
+	_, err = e.orc.AuthorizeSecurityGroupIngress(e.ctx, &stevedore.AuthorizeSecurityGroupIngressInput{GroupID: fromElsewhere.SecurityGroup.ID, Rules: []network.IngressRule{onlyA}})
 	require.NoError(t, err)
 	e.eventuallyExec(idA, "timeout 5 wget -q -O - http://"+ipC+":8080/", "peer "+ipC, 10*time.Second)
 	out := e.exec(idA, "sh", "-c", "echo | timeout 5 nc -w 2 "+ipC+" 9090")
 	assert.NotEqual(t, 0, out.ExitCode, "9090 is still not allowed: %s", out.Output)
 	out = e.exec(idB, "sh", "-c", "timeout 5 wget -q -O - http://"+ipC+":8080/")
 	assert.NotEqual(t, 0, out.ExitCode, "b is not a: %s", out.Output)
-	_, err = e.orc.RevokeSecurityGroupIngress(e.ctx, fromElsewhere.Name, []network.IngressRule{onlyA})
+	_, err = e.orc.RevokeSecurityGroupIngress(e.ctx, &stevedore.RevokeSecurityGroupIngressInput{GroupID: fromElsewhere.SecurityGroup.Name, Rules: []network.IngressRule{onlyA}})
 	require.NoError(t, err)
 	e.eventuallyExec(idA, "timeout 5 nc -w 2 -z "+ipC+" 8080 || echo blocked", "blocked", 10*time.Second)
 
-	err = e.orc.DeleteSecurityGroup(e.ctx, fromSubnet.ID)
+	_, err = e.orc.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: fromSubnet.SecurityGroup.ID})
 	require.ErrorIs(t, err, stevedore.ErrInUse, "b is in the group")
 	for _, tk := range []*task.Task{a, b, c} {
 		e.stopTask(tk.ID())
 	}
-	require.NoError(t, e.orc.DeleteSecurityGroup(e.ctx, fromSubnet.ID), "its task stopped")
+	require.NoError(t, errOf(e.orc.DeleteSecurityGroup(e.ctx, &stevedore.DeleteSecurityGroupInput{GroupID: fromSubnet.SecurityGroup.ID})), "its task stopped")
 }
 
 // eventuallyExec runs script in a container until its output contains

@@ -100,7 +100,7 @@ func TestRestartedOrchestratorAdoptsRunningTasks(t *testing.T) {
 	assert.Equal(t, task.Running, tk.DesiredStatus)
 	assert.Equal(t, task.Healthy, tk.HealthStatus)
 	e.eventuallyGet(url, 10*time.Second)
-	insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
+	insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
 	require.NoError(t, err)
 	require.Len(t, insts, 1)
 	assert.True(t, insts[0].AgentConnected)
@@ -229,14 +229,14 @@ func TestReRegisteredInstanceKeepsItsAgentConnected(t *testing.T) {
 	// when its Run starts.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
+		insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
 		require.NoError(t, err)
 		if !insts[0].AgentConnected {
 			break
 		}
 		sleep(e.ctx, pollEvery)
 	}
-	insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
+	insts, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: e.cluster, ContainerInstances: []string{e.instance}}))
 	require.NoError(t, err)
 	var connected []bool
 	for _, ev := range events.stop() {

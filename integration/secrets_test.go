@@ -50,17 +50,17 @@ func TestSecretsReachOnlyTheContainer(t *testing.T) {
 	// What the API shows while the task runs, and once it stopped.
 	var outputs []any
 	collect := func() {
-		tasks, err := stevedoretest.TasksOf(e.orc.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: e.cluster, Tasks: []string{id}}))
+		tasks, err := stevedoretest.TasksOf(e.orc.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: e.cluster, Tasks: []string{id}}))
 		require.NoError(t, err)
-		td, err := e.orc.DescribeTaskDefinition(e.ctx, stevedore.DescribeTaskDefinitionInput{TaskDefinition: def.Ref()})
+		td, err := e.orc.DescribeTaskDefinition(e.ctx, &stevedore.DescribeTaskDefinitionInput{TaskDefinition: def.Ref()})
 		require.NoError(t, err)
-		clusters, err := e.orc.DescribeClusters(e.ctx, stevedore.DescribeClustersInput{Clusters: []string{e.cluster}})
+		clusters, err := e.orc.DescribeClusters(e.ctx, &stevedore.DescribeClustersInput{Clusters: []string{e.cluster}})
 		require.NoError(t, err)
-		instances, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, stevedore.DescribeContainerInstancesInput{Cluster: e.cluster}))
+		instances, err := stevedoretest.InstancesOf(e.orc.DescribeContainerInstances(e.ctx, &stevedore.DescribeContainerInstancesInput{Cluster: e.cluster}))
 		require.NoError(t, err)
-		services, err := stevedoretest.ServicesOf(e.orc.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: e.cluster}))
+		services, err := stevedoretest.ServicesOf(e.orc.DescribeServices(e.ctx, &stevedore.DescribeServicesInput{Cluster: e.cluster}))
 		require.NoError(t, err)
-		ids, err := e.orc.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.cluster, DesiredStatus: task.Stopped})
+		ids, err := e.orc.AllTaskArns(e.ctx, &stevedore.ListTasksInput{Cluster: e.cluster, DesiredStatus: task.Stopped})
 		require.NoError(t, err)
 		outputs = append(outputs, tasks, td, clusters, instances, services, ids)
 	}

@@ -61,7 +61,7 @@ func rollingUpdateBehindLB(b *testing.B, minPct, maxPct, waves int) {
 	// start and stop.
 	var soloStart, soloStop []time.Duration
 	for range 3 {
-		out, err := w.orc.RunTask(w.ctx, stevedore.RunTaskInput{Cluster: w.cluster, TaskDefinition: refs[0]})
+		out, err := w.orc.RunTask(w.ctx, &stevedore.RunTaskInput{Cluster: w.cluster, TaskDefinition: refs[0]})
 		require.NoError(b, err)
 		require.Len(b, out.Tasks, 1)
 		id := out.Tasks[0].ID()
@@ -83,7 +83,7 @@ func rollingUpdateBehindLB(b *testing.B, minPct, maxPct, waves int) {
 		old := w.serviceTaskIDs("web")
 		tr := w.startTraffic(4, 5000, 10*time.Millisecond)
 		t0 := time.Now()
-		_, err := w.orc.UpdateService(w.ctx, stevedore.UpdateServiceInput{Cluster: w.cluster, Service: "web", TaskDefinition: &ref})
+		_, err := w.orc.UpdateService(w.ctx, &stevedore.UpdateServiceInput{Cluster: w.cluster, Service: "web", TaskDefinition: &ref})
 		require.NoError(b, err)
 		w.waitSettled(ref, 4, 3*time.Minute)
 		results := tr.stop()

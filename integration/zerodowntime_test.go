@@ -136,7 +136,7 @@ func (w *balancedWorld) registerVersion(version string) string {
 // healthy in the group.
 func (w *balancedWorld) createService(ref string, count, minHealthy, maxPercent int) {
 	w.t.Helper()
-	_, err := w.orc.CreateService(w.ctx, stevedore.CreateServiceInput{
+	_, err := w.orc.CreateService(w.ctx, &stevedore.CreateServiceInput{
 		Cluster: w.cluster, ServiceName: "web", TaskDefinition: ref, DesiredCount: count,
 		DeploymentConfiguration: service.DeploymentConfiguration{MinimumHealthyPercent: &minHealthy, MaximumPercent: &maxPercent},
 		LoadBalancers:           []service.LoadBalancer{{TargetGroup: "web-tg", ContainerName: "web", ContainerPort: 8080}},
@@ -154,11 +154,11 @@ func (w *balancedWorld) waitSettled(ref string, count int, timeout time.Duration
 		if !s.Steady || len(s.Deployments) != 1 || s.Deployments[0].TaskDefinition != ref || s.RunningCount != count {
 			return false
 		}
-		ids, err := w.orc.AllTaskArns(w.ctx, stevedore.ListTasksInput{Cluster: w.cluster, ServiceName: "web"})
+		ids, err := w.orc.AllTaskArns(w.ctx, &stevedore.ListTasksInput{Cluster: w.cluster, ServiceName: "web"})
 		if err != nil || len(ids) == 0 {
 			return false
 		}
-		tasks, err := stevedoretest.TasksOf(w.orc.DescribeTasks(w.ctx, stevedore.DescribeTasksInput{Cluster: w.cluster, Tasks: ids}))
+		tasks, err := stevedoretest.TasksOf(w.orc.DescribeTasks(w.ctx, &stevedore.DescribeTasksInput{Cluster: w.cluster, Tasks: ids}))
 		if err != nil {
 			return false
 		}
@@ -255,7 +255,7 @@ func TestZeroDowntimeRollingUpdateAndScaleIn(t *testing.T) {
 	// The rolling update.
 	v2 := w.registerVersion("v2")
 	tr := w.startTraffic(4, 3000, 10*time.Millisecond)
-	_, err := w.orc.UpdateService(w.ctx, stevedore.UpdateServiceInput{Cluster: w.cluster, Service: "web", TaskDefinition: &v2})
+	_, err := w.orc.UpdateService(w.ctx, &stevedore.UpdateServiceInput{Cluster: w.cluster, Service: "web", TaskDefinition: &v2})
 	require.NoError(t, err)
 	settled := w.waitSettled(v2, 4, 2*time.Minute)
 	sleep(w.ctx, time.Second) // some requests after the last v1 task stopped
@@ -287,7 +287,7 @@ func TestZeroDowntimeRollingUpdateAndScaleIn(t *testing.T) {
 	tr = w.startTraffic(4, 3000, 10*time.Millisecond)
 	sleep(w.ctx, 500*time.Millisecond)
 	two := 2
-	_, err = w.orc.UpdateService(w.ctx, stevedore.UpdateServiceInput{Cluster: w.cluster, Service: "web", DesiredCount: &two})
+	_, err = w.orc.UpdateService(w.ctx, &stevedore.UpdateServiceInput{Cluster: w.cluster, Service: "web", DesiredCount: &two})
 	require.NoError(t, err)
 	w.waitSettled(v2, 2, time.Minute)
 	sleep(w.ctx, time.Second)

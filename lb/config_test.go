@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/lb"
 )
 
@@ -63,9 +64,9 @@ func TestHealthCheckValidate(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, lb.ErrInvalid)
-			var fe *lb.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 		})
 	}
 }
@@ -109,9 +110,9 @@ func TestNewTargetGroupInvalid(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := lb.NewTargetGroup(tt.group, tt.proto, tt.opts...)
-			var fe *lb.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 			assert.ErrorIs(t, err, lb.ErrInvalid)
 		})
 	}
@@ -168,9 +169,9 @@ func TestListenerInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := balancer.AddHTTPListener("127.0.0.1:0", tt.rules, tt.def)
-			var fe *lb.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 		})
 	}
 	_, err = balancer.AddTCPListener("127.0.0.1:0", web)
@@ -218,9 +219,9 @@ func TestLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
-			var fe *lb.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, tt.lim.Validate(), &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 			_, err := lb.New(lb.WithLimits(tt.lim))
 			assert.ErrorIs(t, err, lb.ErrInvalid)
 			_, err = lb.NewHandler(nil, nil, lb.WithLimits(tt.lim))

@@ -187,6 +187,6 @@
 // # Concurrency and errors
 //
 // TargetGroup, LoadBalancer, Listener and Handler are safe for concurrent
-// use. Errors wrap ErrInvalid (with a *FieldError naming the field),
+// use. Errors wrap ErrInvalid (with an *errdefs.FieldError naming the field),
 // ErrNotFound, ErrConflict or ErrClosed; test with errors.Is.
 package lb

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/lb"
 )
 
@@ -165,9 +166,9 @@ func TestForwardActionValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := lb.NewForwardAction(tt.action, tt.groups...)
-			var fe *lb.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 		})
 	}
 
@@ -177,25 +178,25 @@ func TestForwardActionValidation(t *testing.T) {
 		assert.Equal(t, map[string]int{"blue": 1, "green": 0}, f.Weights(), "a rejected change changes nothing")
 	}
 	_, err := lb.NewHandler([]lb.Rule{{PathPrefix: "/", TargetGroup: blue, Forward: f}}, nil)
-	var fe *lb.FieldError
+	var fe *errdefs.FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "rules[0].forward", fe.Field)
+	assert.Equal(t, "rules[0].forward", fe.Path)
 
 	// An action forwards to one protocol: TCP actions serve TCP listeners.
 	tcpAction, err := lb.NewForwardAction("t", w(tcp, 1))
 	require.NoError(t, err)
 	_, err = lb.NewHandler([]lb.Rule{{PathPrefix: "/", Forward: tcpAction}}, nil)
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "rules[0].forward", fe.Field)
+	assert.Equal(t, "rules[0].forward", fe.Path)
 	b := newBalancer(t)
 	httpL, err := b.AddHTTPListener("127.0.0.1:0", nil, blue)
 	require.NoError(t, err)
 	require.ErrorAs(t, httpL.SetDefaultForward(tcpAction), &fe)
-	assert.Equal(t, "defaultForward", fe.Field)
+	assert.Equal(t, "defaultForward", fe.Path)
 	tcpL, err := b.AddTCPListener("127.0.0.1:0", tcp)
 	require.NoError(t, err)
 	require.ErrorAs(t, tcpL.SetDefaultForward(f), &fe)
-	assert.Equal(t, "defaultForward", fe.Field)
+	assert.Equal(t, "defaultForward", fe.Path)
 }
 
 // TestForwardActionOnATCPListener shifts a TCP listener's connections

@@ -114,7 +114,7 @@ func (hc HealthCheck) withDefaults(p Protocol) HealthCheck {
 }
 
 // Validate checks hc with its zero fields taking their defaults (an empty
-// Protocol counts as HTTP). The error wraps ErrInvalid and is a *FieldError.
+// Protocol counts as HTTP). The error wraps ErrInvalid and is an *errdefs.FieldError.
 func (hc HealthCheck) Validate() error {
 	_, _, err := hc.withDefaults(HTTP).compile(MinHealthCheckInterval, MinHealthCheckTimeout)
 	return err

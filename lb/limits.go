@@ -82,7 +82,7 @@ func DefaultLimits() Limits {
 	}
 }
 
-// Validate reports the first negative field as a *FieldError.
+// Validate reports the first negative field as an *errdefs.FieldError.
 func (l Limits) Validate() error {
 	for _, d := range []struct {
 		field string

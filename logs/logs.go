@@ -48,6 +48,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Stream says which output a line came from.
@@ -359,8 +361,9 @@ type TaskLog struct {
 	Labels map[string]string `json:"labels,omitempty"`
 }
 
-// ErrNotFound means a task has no logs in the store.
-var ErrNotFound = errors.New("logs: not found")
+// ErrNotFound means a task has no logs in the store. It matches
+// errdefs.ErrNotFound.
+var ErrNotFound = errdefs.New(errdefs.ErrNotFound, "logs: not found")
 
 const indexName = "task.json"
 

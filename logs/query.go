@@ -2,13 +2,14 @@ package logs
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Paging and filtering of query results, as CloudWatch Logs' GetLogEvents
@@ -109,7 +110,8 @@ func (c Cursor) Token(forward bool) string {
 }
 
 // ErrBadToken means a page token was not made by Cursor.Token.
-var ErrBadToken = errors.New("logs: not a page token")
+// It matches errdefs.ErrInvalid.
+var ErrBadToken = errdefs.New(errdefs.ErrInvalid, "logs: not a page token")
 
 // ParseToken decodes a token of Cursor.Token. Errors wrap ErrBadToken.
 func ParseToken(tok string) (forward bool, c Cursor, err error) {

@@ -30,12 +30,12 @@ func BenchmarkCollect(b *testing.B) {
 			require.NoError(b, err)
 			b.Cleanup(func() { o.Close() })
 			ctx := b.Context()
-			_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "bench"})
+			_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "bench"})
 			require.NoError(b, err)
 			for i := range 4 {
 				rt := fake.New()
 				b.Cleanup(rt.Close)
-				_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+				_, err := o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 					Cluster: "bench", InstanceID: fmt.Sprintf("i-%d", i), Runtime: rt, Network: netfake.New(),
 					Resources: cluster.Resources{CPU: 1 << 16, Memory: 1 << 20},
 				})
@@ -43,10 +43,10 @@ func BenchmarkCollect(b *testing.B) {
 			}
 			td, _, err := task.ParseDefinition([]byte(batchDef))
 			require.NoError(b, err)
-			_, err = o.RegisterTaskDefinition(ctx, td)
+			_, err = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 			require.NoError(b, err)
 			for range n / stevedore.MaxRunTaskCount {
-				out, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "bench", TaskDefinition: "batch", Count: stevedore.MaxRunTaskCount})
+				out, err := o.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "bench", TaskDefinition: "batch", Count: stevedore.MaxRunTaskCount})
 				require.NoError(b, err)
 				require.Empty(b, out.Failures)
 			}

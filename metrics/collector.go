@@ -181,7 +181,7 @@ func (c *Collector) scrape(ctx context.Context, ch chan<- prometheus.Metric) err
 	var first error
 	in := stevedore.ListClustersInput{}
 	for {
-		page, err := c.o.ListClusters(ctx, in)
+		page, err := c.o.ListClusters(ctx, &in)
 		if err != nil {
 			return fmt.Errorf("list clusters: %w", err)
 		}
@@ -201,11 +201,11 @@ func (c *Collector) scrape(ctx context.Context, ch chan<- prometheus.Metric) err
 // scrapeCluster reads everything of one cluster before sending anything, so
 // that a cluster is reported whole or not at all.
 func (c *Collector) scrapeCluster(ctx context.Context, name string, ch chan<- prometheus.Metric) error {
-	instances, err := c.o.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: name})
+	instances, err := c.o.DescribeContainerInstances(ctx, &stevedore.DescribeContainerInstancesInput{Cluster: name})
 	if err != nil {
 		return fmt.Errorf("describe container instances: %w", err)
 	}
-	services, err := c.o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: name})
+	services, err := c.o.DescribeServices(ctx, &stevedore.DescribeServicesInput{Cluster: name})
 	if err != nil {
 		return fmt.Errorf("describe services: %w", err)
 	}
@@ -269,7 +269,7 @@ func (c *Collector) scrapeCluster(ctx context.Context, name string, ch chan<- pr
 func (c *Collector) tasks(ctx context.Context, clusterName string) ([]*task.Task, error) {
 	var ids []string
 	for _, desired := range []task.Status{task.Running, task.Stopped} {
-		some, err := c.o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, DesiredStatus: desired})
+		some, err := c.o.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: clusterName, DesiredStatus: desired})
 		if err != nil {
 			return nil, fmt.Errorf("list tasks desired %s: %w", desired, err)
 		}
@@ -282,7 +282,7 @@ func (c *Collector) tasks(ctx context.Context, clusterName string) ([]*task.Task
 	for batch := range slices.Chunk(ids, stevedore.MaxDescribeTasks) {
 		// A task listed a moment ago can have been reaped since: it is
 		// in Failures, and the next scrape lists afresh.
-		out, err := c.o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: clusterName, Tasks: batch})
+		out, err := c.o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: clusterName, Tasks: batch})
 		if err != nil {
 			return nil, fmt.Errorf("describe %d tasks: %w", len(batch), err)
 		}

@@ -46,14 +46,14 @@ func newOrchestrator(t *testing.T, n int) *stevedore.Orchestrator {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, o.Close()) })
 	ctx := t.Context()
-	_, err = o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "test"})
+	_, err = o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "test"})
 	require.NoError(t, err)
 	for i := range n {
 		addInstance(t, o, fmt.Sprintf("i-%d", i))
 	}
 	td, _, err := task.ParseDefinition([]byte(webDef))
 	require.NoError(t, err)
-	_, err = o.RegisterTaskDefinition(ctx, td)
+	_, err = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(t, err)
 	return o
 }
@@ -62,7 +62,7 @@ func addInstance(t *testing.T, o *stevedore.Orchestrator, id string) {
 	t.Helper()
 	rt := fake.New()
 	t.Cleanup(rt.Close)
-	_, err := o.RegisterContainerInstance(t.Context(), stevedore.RegisterInstanceInput{
+	_, err := o.RegisterContainerInstance(t.Context(), &stevedore.RegisterContainerInstanceInput{
 		Cluster:    "test",
 		InstanceID: id,
 		Resources:  cluster.Resources{CPU: 4096, Memory: 8192, NetworkSlots: 10},
@@ -77,7 +77,7 @@ func waitSteady(t *testing.T, o *stevedore.Orchestrator, name string) {
 	t.Helper()
 	for range 300 {
 		synctest.Wait()
-		s, err := stevedoretest.ServicesOf(o.DescribeServices(t.Context(), stevedore.DescribeServicesInput{Cluster: "test", Services: []string{name}}))
+		s, err := stevedoretest.ServicesOf(o.DescribeServices(t.Context(), &stevedore.DescribeServicesInput{Cluster: "test", Services: []string{name}}))
 		require.NoError(t, err)
 		if s[0].Steady {
 			return
@@ -102,17 +102,17 @@ func TestCollectorReportsState(t *testing.T) {
 		o := newOrchestrator(t, 2)
 		ctx := t.Context()
 		c := newCollector(t, o)
-		_, err := o.CreateService(ctx, stevedore.CreateServiceInput{
+		_, err := o.CreateService(ctx, &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
 		})
 		require.NoError(t, err)
 		waitSteady(t, o, "web")
-		run, err := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 2})
+		run, err := o.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "test", TaskDefinition: "web", Count: 2})
 		require.NoError(t, err)
 		require.Len(t, run.Tasks, 2)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		_, err = o.StopTask(ctx, stevedore.StopTaskInput{Cluster: "test", Task: run.Tasks[0].ID(), Reason: "test"})
+		_, err = o.StopTask(ctx, &stevedore.StopTaskInput{Cluster: "test", Task: run.Tasks[0].ID(), Reason: "test"})
 		require.NoError(t, err)
 		time.Sleep(time.Minute)
 		synctest.Wait()
@@ -203,7 +203,7 @@ func TestCollectorCountsEvents(t *testing.T) {
 		synctest.Wait() // subscribed
 
 		addInstance(t, o, "i-1")
-		_, err := o.CreateService(t.Context(), stevedore.CreateServiceInput{
+		_, err := o.CreateService(t.Context(), &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
 		})
 		require.NoError(t, err)
@@ -302,7 +302,7 @@ func TestMetricNamesFollowConventions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		o := newOrchestrator(t, 1)
 		c := newCollector(t, o)
-		_, err := o.CreateService(t.Context(), stevedore.CreateServiceInput{
+		_, err := o.CreateService(t.Context(), &stevedore.CreateServiceInput{
 			Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 1,
 		})
 		require.NoError(t, err)

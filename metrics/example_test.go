@@ -27,12 +27,12 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer o.Close()
-	if _, err := o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "prod"}); err != nil {
+	if _, err := o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "prod"}); err != nil {
 		log.Fatal(err)
 	}
 	rt := fake.New()
 	defer rt.Close()
-	if _, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+	if _, err := o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster: "prod", InstanceID: "i-1", Runtime: rt, Network: netfake.New(),
 		Resources: cluster.Resources{CPU: 2048, Memory: 4096},
 	}); err != nil {

@@ -24,7 +24,7 @@
 //
 // A Request names the task, its mode, hostname, port mappings, ingress
 // policy, DNS settings and extra hosts; Request.Validate reports every
-// problem as a *FieldError wrapping ErrInvalid:
+// problem as an *errdefs.FieldError wrapping ErrInvalid:
 //
 //	req := network.Request{
 //		TaskID:       "3f1c...",
@@ -120,7 +120,7 @@
 //
 // # Errors
 //
-// Test errors with errors.Is against ErrInvalid (with *FieldError for the
+// Test errors with errors.Is against ErrInvalid (with *errdefs.FieldError for the
 // field), ErrExhausted (no address or dynamic port left), ErrPortInUse,
 // ErrNotFound, ErrExists and ErrConflict.
 package network

@@ -55,7 +55,7 @@ func (r EgressRule) PortRange() (from, to uint16) {
 	return k.from, k.to
 }
 
-// Validate checks the rule and returns *FieldError values wrapping
+// Validate checks the rule and returns *errdefs.FieldError values wrapping
 // ErrInvalid ("protocol", "destinations[1]", "destinationGroups[0]").
 func (r EgressRule) Validate() error { return r.generic().validate(outbound) }
 
@@ -104,7 +104,7 @@ func (p *EgressPolicy) Equal(q *EgressPolicy) bool {
 }
 
 // Validate checks every rule and that none names a group; errors are
-// *FieldError values such as "rules[1].destinations[0]".
+// *errdefs.FieldError values such as "rules[1].destinations[0]".
 func (p *EgressPolicy) Validate() error {
 	if p == nil {
 		return nil

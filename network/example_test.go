@@ -39,7 +39,7 @@ func ExampleParseIngressRule() {
 	// Output:
 	// tcp 8000 8080 [10.0.0.0/8 192.168.1.7/32]
 	// tcp:8000-8080 from 10.0.0.0/8,192.168.1.7/32
-	// network: invalid ingressRule: "tcp:80": want PROTOCOL[:PORTS] from PREFIX|GROUP[,PREFIX|GROUP...]
+	// ingressRule: "tcp:80": want PROTOCOL[:PORTS] from PREFIX|GROUP[,PREFIX|GROUP...]
 }
 
 func ExampleRequest_Validate() {
@@ -50,7 +50,7 @@ func ExampleRequest_Validate() {
 	}
 	fmt.Println(req.Validate())
 	// Output:
-	// network: invalid portMappings[0].hostPort: 8080: in awsvpc mode the host port is empty or equal to the container port (80)
+	// portMappings[0].hostPort: 8080: in awsvpc mode the host port is empty or equal to the container port (80)
 }
 
 func ExamplePolicyOf() {
@@ -75,7 +75,7 @@ func ExamplePolicyOf() {
 		fmt.Println(r)
 	}
 	// Output:
-	// network: invalid ingressRules[0].sources[0]: tcp:443 from 0.0.0.0/0 is already authorized
+	// ingressRules[0].sources[0]: tcp:443 from 0.0.0.0/0 is already authorized
 	// tcp:443 from 0.0.0.0/0
 	// tcp:22 from 10.0.0.0/8
 }

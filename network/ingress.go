@@ -57,7 +57,7 @@ func (p *IngressPolicy) Equal(q *IngressPolicy) bool {
 }
 
 // Validate checks every rule, in both directions, and that no rule names a
-// group (a policy's references are resolved). Errors are *FieldError values
+// group (a policy's references are resolved). Errors are *errdefs.FieldError values
 // such as "rules[1].sources[0]" and "egress.rules[0].toPort".
 func (p *IngressPolicy) Validate() error {
 	if p == nil {
@@ -128,7 +128,7 @@ func (r IngressRule) PortRange() (from, to uint16) {
 	return k.from, k.to
 }
 
-// Validate checks the rule and returns *FieldError values wrapping
+// Validate checks the rule and returns *errdefs.FieldError values wrapping
 // ErrInvalid ("protocol", "sources[1]", "sourceGroups[0]").
 func (r IngressRule) Validate() error { return r.generic().validate(inbound) }
 

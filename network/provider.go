@@ -201,7 +201,7 @@ func (a *Attachment) Clone() *Attachment {
 }
 
 // Validate checks the request and returns every problem found, each a
-// *FieldError wrapping ErrInvalid.
+// *errdefs.FieldError wrapping ErrInvalid.
 func (r Request) Validate() error {
 	var errs []error
 	if err := ValidateTaskID(r.TaskID); err != nil {

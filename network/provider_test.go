@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,7 +57,9 @@ func TestRequestValidate(t *testing.T) {
 			tt.mutate(&r)
 			err := r.Validate()
 			require.ErrorIs(t, err, ErrInvalid)
-			assert.ErrorContains(t, err, "invalid "+tt.field+":")
+			assert.ErrorContains(t, err, tt.field+":")
+			require.NotEmpty(t, errdefs.FieldErrors(err))
+			assert.Equal(t, tt.field, errdefs.FieldErrors(err)[0].Path)
 		})
 	}
 }

@@ -86,7 +86,7 @@ func (g *SecurityGroup) Clone() *SecurityGroup {
 }
 
 // Validate checks the group's name, description and rules, and returns
-// every problem as a *FieldError ("groupName", "ingressRules[1].sources[0]",
+// every problem as an *errdefs.FieldError ("groupName", "ingressRules[1].sources[0]",
 // "egressRules[0].destinationGroups[1]"). The rules must be valid, hold no
 // permission twice and at most MaxSecurityGroupRules permissions in each
 // direction.

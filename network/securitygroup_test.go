@@ -1,12 +1,12 @@
 package network
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -39,23 +39,12 @@ func strs[R fmt.Stringer](rs []R) []string {
 
 func ruleStrings(rs []IngressRule) []string { return strs(rs) }
 
-// fieldsOf lists the fields of the *FieldError values joined in err.
+// fieldsOf lists the paths of the *errdefs.FieldError values in err.
 func fieldsOf(err error) []string {
 	var out []string
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, inner := range j.Unwrap() {
-				walk(inner)
-			}
-			return
-		}
-		var fe *FieldError
-		if errors.As(e, &fe) {
-			out = append(out, fe.Field)
-		}
+	for _, fe := range errdefs.FieldErrors(err) {
+		out = append(out, fe.Path)
 	}
-	walk(err)
 	return out
 }
 

@@ -30,15 +30,15 @@ type ProviderShare struct {
 // tasks go 2 to A and 4 to B: one for A's base, then five shared 1:4.
 //
 // The shares come back in strategy order, one per provider (zero counts
-// included). An invalid strategy is an error wrapping cluster.ErrInvalid
-// (a *cluster.FieldError naming the field); a negative count or running
+// included). An invalid strategy is an error wrapping errdefs.ErrInvalid
+// (a *errdefs.FieldError naming the field); a negative count or running
 // count wraps ErrInvalid.
 func SplitCapacity(strategy cluster.CapacityProviderStrategy, count int, running map[string]int) ([]ProviderShare, error) {
 	if err := strategy.Validate(); err != nil {
 		return nil, err
 	}
 	if count < 0 {
-		return nil, &FieldError{Field: "count", Value: count, Reason: "must not be negative"}
+		return nil, invalidValue("count", count, "must not be negative")
 	}
 	shares := make([]ProviderShare, len(strategy))
 	// weighted[i] counts the tasks of provider i beyond its base.
@@ -47,7 +47,7 @@ func SplitCapacity(strategy cluster.CapacityProviderStrategy, count int, running
 		shares[i].CapacityProvider = item.CapacityProvider
 		n := running[item.CapacityProvider]
 		if n < 0 {
-			return nil, &FieldError{Field: fmt.Sprintf("running[%q]", item.CapacityProvider), Value: n, Reason: "must not be negative"}
+			return nil, invalidValue(fmt.Sprintf("running[%q]", item.CapacityProvider), n, "must not be negative")
 		}
 		if item.Base > 0 {
 			toBase := min(max(item.Base-n, 0), count)

@@ -8,6 +8,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/testutil"
 	"github.com/stevedore-io/stevedore/placement"
 )
@@ -110,9 +111,9 @@ func TestSplitCapacityRejects(t *testing.T) {
 	t.Parallel()
 	ok := cluster.CapacityProviderStrategy{{CapacityProvider: "A", Weight: 1}}
 	_, err := placement.SplitCapacity(cluster.CapacityProviderStrategy{{CapacityProvider: "A", Weight: 1001}}, 1, nil)
-	var fe *cluster.FieldError
+	var fe *errdefs.FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "capacityProviderStrategy[0].weight", fe.Field)
+	assert.Equal(t, "capacityProviderStrategy[0].weight", fe.Path)
 	_, err = placement.SplitCapacity(ok, -1, nil)
 	require.ErrorIs(t, err, placement.ErrInvalid)
 	_, err = placement.SplitCapacity(ok, 1, map[string]int{"A": -1})

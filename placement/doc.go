@@ -84,7 +84,7 @@
 // Reasons are REGISTERING, DRAINING, INACTIVE, AGENT (disconnected agent),
 // CapacityProvider, RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:ENI (no network
 // slot), RESOURCE:PORTS, DistinctInstance, MemberOf, and the reasons of
-// custom filters. A malformed request is a *FieldError naming the field
+// custom filters. A malformed request is an *errdefs.FieldError naming the field
 // (errors.Is(err, ErrInvalid)), and places nothing; a memberOf expression
 // that does not parse carries the query's *query.SyntaxError.
 //

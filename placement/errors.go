@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Sentinel errors; test with errors.Is.
 var (
 	// ErrInvalid means a request, a strategy, a constraint or an option is
-	// malformed. The error is a *FieldError naming the field.
-	ErrInvalid = errors.New("placement: invalid request")
+	// malformed. The error is an *errdefs.FieldError naming the field. It
+	// is errdefs.ErrInvalid.
+	ErrInvalid = errdefs.ErrInvalid
 	// ErrNoFit means some task could not be placed on any instance. The
 	// error is a *NoFitError that says why, instance by instance.
 	ErrNoFit = errors.New("placement: no instance fits")
@@ -20,46 +23,10 @@ var (
 	ErrPlugin = errors.New("placement: plug-in failed")
 )
 
-// FieldError reports a malformed field. Field is a path in the style of
-// the ECS JSON, such as "placementConstraints[0].expression".
-type FieldError struct {
-	// Field is the path of the offending field.
-	Field string
-	// Value is the offending value, formatted with %v; nil when it adds
-	// nothing to Reason.
-	Value any
-	// Reason states the rule that was broken.
-	Reason string
-	// Err is the underlying error, such as a *query.SyntaxError or a
-	// *cluster.FieldError; it may be nil.
-	Err error
-}
-
-// Error returns a message such as
-// `placement: placementStrategy[0].field: "gpu" must be cpu or memory for binpack`.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString("placement: ")
-	b.WriteString(e.Field)
-	b.WriteString(": ")
-	if e.Value != nil {
-		fmt.Fprintf(&b, "%v ", e.Value)
-	}
-	b.WriteString(e.Reason)
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns ErrInvalid and the underlying error, so that both
-// errors.Is(err, ErrInvalid) and errors.As(err, &syntaxErr) work.
-func (e *FieldError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{ErrInvalid}
-	}
-	return []error{ErrInvalid, e.Err}
+// invalidValue returns the *errdefs.FieldError of a value that breaks a
+// rule: its reason reads like `"gpu" must be cpu or memory for binpack`.
+func invalidValue(path string, value any, reason string) error {
+	return &errdefs.FieldError{Path: path, Reason: fmt.Sprintf("%v %s", value, reason)}
 }
 
 // PluginError reports a plug-in that broke while placing a task.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/testutil"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/placement/query"
@@ -467,9 +468,9 @@ func TestInvalidRequests(t *testing.T) {
 			ds, err := r.Place(tt.req, tt.count)
 			assert.Empty(t, ds)
 			require.ErrorIs(t, err, placement.ErrInvalid)
-			var fe *placement.FieldError
+			var fe *errdefs.FieldError
 			require.ErrorAs(t, err, &fe)
-			assert.Equal(t, tt.field, fe.Field)
+			assert.Equal(t, tt.field, fe.Path)
 			assert.Equal(t, 0, r.Instance(0).RunningTasksCount(), "an invalid request places nothing")
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/testutil"
 	"github.com/stevedore-io/stevedore/placement"
 )
@@ -193,12 +194,12 @@ func TestCustomStrategies(t *testing.T) {
 func TestOptionsRejectNil(t *testing.T) {
 	t.Parallel()
 	_, err := placement.New(placement.WithFilters(nil))
-	var fe *placement.FieldError
+	var fe *errdefs.FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "filters[0]", fe.Field)
+	assert.Equal(t, "filters[0]", fe.Path)
 	_, err = placement.New(placement.WithStrategies(worstFit{}, nil))
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "strategies[1]", fe.Field)
+	assert.Equal(t, "strategies[1]", fe.Path)
 }
 
 func TestStatus(t *testing.T) {
@@ -238,7 +239,7 @@ func TestStrategyNames(t *testing.T) {
 		assert.Equal(t, want, s.Name())
 	}
 	_, err := placement.Spread("zone").Strategy()
-	var fe *placement.FieldError
+	var fe *errdefs.FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "placementStrategy.field", fe.Field)
+	assert.Equal(t, "placementStrategy.field", fe.Path)
 }

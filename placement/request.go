@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/placement/query"
 )
 
@@ -179,7 +180,7 @@ func (s StrategySpec) compile() (*builtinStrategy, error) {
 		case FieldMemory:
 			return &builtinStrategy{kind: kindBinpackMemory, spec: s}, nil
 		}
-		return nil, &FieldError{Field: "field", Value: fmt.Sprintf("%q", s.Field), Reason: "must be cpu or memory for binpack"}
+		return nil, invalidValue("field", fmt.Sprintf("%q", s.Field), "must be cpu or memory for binpack")
 	case StrategySpread:
 		switch {
 		case s.Field == FieldInstanceID || s.Field == FieldHost:
@@ -187,30 +188,18 @@ func (s StrategySpec) compile() (*builtinStrategy, error) {
 		case len(s.Field) > len(FieldAttributePrefix) && s.Field[:len(FieldAttributePrefix)] == FieldAttributePrefix:
 			return &builtinStrategy{kind: kindSpreadAttribute, spec: s, attribute: s.Field[len(FieldAttributePrefix):]}, nil
 		}
-		return nil, &FieldError{Field: "field", Value: fmt.Sprintf("%q", s.Field), Reason: "must be instanceId, host or attribute:<name> for spread"}
+		return nil, invalidValue("field", fmt.Sprintf("%q", s.Field), "must be instanceId, host or attribute:<name> for spread")
 	case StrategyRandom:
 		if s.Field != "" {
-			return nil, &FieldError{Field: "field", Value: fmt.Sprintf("%q", s.Field), Reason: "must be empty for random"}
+			return nil, invalidValue("field", fmt.Sprintf("%q", s.Field), "must be empty for random")
 		}
 		return &builtinStrategy{kind: kindRandom, spec: s}, nil
 	}
-	return nil, &FieldError{Field: "type", Value: fmt.Sprintf("%q", s.Type), Reason: "must be binpack, spread or random"}
+	return nil, invalidValue("type", fmt.Sprintf("%q", s.Type), "must be binpack, spread or random")
 }
 
-// prefixField prepends path to the Field of a *FieldError.
-func prefixField(path string, err error) error {
-	fe, ok := err.(*FieldError)
-	if !ok {
-		return err
-	}
-	c := *fe
-	if c.Field == "" {
-		c.Field = path
-	} else {
-		c.Field = path + "." + c.Field
-	}
-	return &c
-}
+// prefixField prepends path to the Path of an *errdefs.FieldError.
+func prefixField(path string, err error) error { return errdefs.WithPrefix(path, err) }
 
 // memberOf is a compiled memberOf constraint.
 type memberOf struct {
@@ -246,36 +235,36 @@ type plan struct {
 // it (the split is done by the caller).
 func (r *Request) validate() error {
 	if r.CPU < 0 {
-		return &FieldError{Field: "cpu", Value: r.CPU, Reason: "must not be negative"}
+		return invalidValue("cpu", r.CPU, "must not be negative")
 	}
 	if r.Memory < 0 {
-		return &FieldError{Field: "memory", Value: r.Memory, Reason: "must not be negative"}
+		return invalidValue("memory", r.Memory, "must not be negative")
 	}
 	for i, p := range r.Ports {
 		if !p.Protocol.Valid() {
-			return &FieldError{Field: fmt.Sprintf("ports[%d].protocol", i), Value: fmt.Sprintf("%q", p.Protocol), Reason: `must be "tcp" or "udp"`}
+			return invalidValue(fmt.Sprintf("ports[%d].protocol", i), fmt.Sprintf("%q", p.Protocol), `must be "tcp" or "udp"`)
 		}
 		if p.Number != 0 && slices.Contains(r.Ports[:i], p) {
-			return &FieldError{Field: fmt.Sprintf("ports[%d]", i), Value: p, Reason: "appears twice"}
+			return invalidValue(fmt.Sprintf("ports[%d]", i), p, "appears twice")
 		}
 	}
 	if len(r.Constraints) > MaxConstraints {
-		return &FieldError{Field: "placementConstraints", Value: len(r.Constraints), Reason: fmt.Sprintf("constraints given, at most %d are allowed", MaxConstraints)}
+		return invalidValue("placementConstraints", len(r.Constraints), fmt.Sprintf("constraints given, at most %d are allowed", MaxConstraints))
 	}
 	if len(r.Strategies) > MaxStrategies {
-		return &FieldError{Field: "placementStrategy", Value: len(r.Strategies), Reason: fmt.Sprintf("strategies given, at most %d are allowed", MaxStrategies)}
+		return invalidValue("placementStrategy", len(r.Strategies), fmt.Sprintf("strategies given, at most %d are allowed", MaxStrategies))
 	}
 	if r.CapacityProvider != "" && len(r.CapacityProviderStrategy) > 0 {
-		return &FieldError{Field: "capacityProvider", Reason: "must be empty when capacityProviderStrategy is set"}
+		return &errdefs.FieldError{Path: "capacityProvider", Reason: "must be empty when capacityProviderStrategy is set"}
 	}
 	if len(r.CapacityProviderStrategy) > 0 {
 		if err := r.CapacityProviderStrategy.Validate(); err != nil {
-			return &FieldError{Field: "capacityProviderStrategy", Reason: "is invalid", Err: err}
+			return err
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.ProviderTasks)) {
 		if n := r.ProviderTasks[name]; n < 0 {
-			return &FieldError{Field: fmt.Sprintf("providerTasks[%q]", name), Value: n, Reason: "must not be negative"}
+			return invalidValue(fmt.Sprintf("providerTasks[%q]", name), n, "must not be negative")
 		}
 	}
 	return nil
@@ -316,16 +305,16 @@ func (s *Scheduler) compile(r *Round, req *Request, provider string) (*plan, err
 		switch c.Type {
 		case ConstraintDistinctInstance:
 			if c.Expression != "" {
-				return nil, &FieldError{Field: field + ".expression", Value: fmt.Sprintf("%q", c.Expression), Reason: "must be empty for distinctInstance"}
+				return nil, invalidValue(field+".expression", fmt.Sprintf("%q", c.Expression), "must be empty for distinctInstance")
 			}
 			p.distinct = true
 		case ConstraintMemberOf:
 			if c.Expression == "" {
-				return nil, &FieldError{Field: field + ".expression", Reason: "must not be empty for memberOf"}
+				return nil, &errdefs.FieldError{Path: field + ".expression", Reason: "must not be empty for memberOf"}
 			}
 			expr, err := query.Parse(c.Expression)
 			if err != nil {
-				return nil, &FieldError{Field: field + ".expression", Reason: "is not a valid cluster query", Err: err}
+				return nil, &errdefs.FieldError{Path: field + ".expression", Reason: "is not a valid cluster query", Err: err}
 			}
 			m := memberOf{expr: expr}
 			if !expr.Dynamic() {
@@ -333,7 +322,7 @@ func (s *Scheduler) compile(r *Round, req *Request, provider string) (*plan, err
 			}
 			p.memberOf = append(p.memberOf, m)
 		default:
-			return nil, &FieldError{Field: field + ".type", Value: fmt.Sprintf("%q", c.Type), Reason: "must be distinctInstance or memberOf"}
+			return nil, invalidValue(field+".type", fmt.Sprintf("%q", c.Type), "must be distinctInstance or memberOf")
 		}
 	}
 	if len(req.Strategies) == 0 {

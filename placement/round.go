@@ -313,7 +313,7 @@ type Decision struct {
 // seeing the ones before it. It returns one decision per task placed. When
 // a task finds no instance, Place stops and returns the decisions made so
 // far with a *NoFitError (errors.Is(err, ErrNoFit)); those tasks stay
-// placed in the round. A malformed request is a *FieldError
+// placed in the round. A malformed request is an *errdefs.FieldError
 // (errors.Is(err, ErrInvalid)) and places nothing; a plug-in that breaks is
 // a *PluginError.
 //
@@ -322,7 +322,7 @@ type Decision struct {
 // placed on its provider's instances, in strategy order.
 func (r *Round) Place(req *Request, count int) ([]Decision, error) {
 	if count < 0 {
-		return nil, &FieldError{Field: "count", Value: count, Reason: "must not be negative"}
+		return nil, invalidValue("count", count, "must not be negative")
 	}
 	if len(req.CapacityProviderStrategy) == 0 {
 		p, err := r.sched.compile(r, req, req.CapacityProvider)
@@ -336,7 +336,7 @@ func (r *Round) Place(req *Request, count int) ([]Decision, error) {
 	}
 	shares, err := SplitCapacity(req.CapacityProviderStrategy, count, req.ProviderTasks)
 	if err != nil {
-		return nil, &FieldError{Field: "capacityProviderStrategy", Reason: "is invalid", Err: err}
+		return nil, err
 	}
 	var out []Decision
 	for _, share := range shares {

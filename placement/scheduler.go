@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Scheduler is a placement engine configured with plug-ins. It holds no
@@ -32,7 +33,7 @@ func WithFilters(filters ...Filter) Option {
 	return func(s *options) error {
 		for i, f := range filters {
 			if f == nil {
-				return &FieldError{Field: fmt.Sprintf("filters[%d]", i), Reason: "is nil"}
+				return &errdefs.FieldError{Path: fmt.Sprintf("filters[%d]", i), Reason: "is nil"}
 			}
 		}
 		s.filters = append(s.filters, filters...)
@@ -48,7 +49,7 @@ func WithStrategies(strategies ...Strategy) Option {
 	return func(s *options) error {
 		for i, st := range strategies {
 			if st == nil {
-				return &FieldError{Field: fmt.Sprintf("strategies[%d]", i), Reason: "is nil"}
+				return &errdefs.FieldError{Path: fmt.Sprintf("strategies[%d]", i), Reason: "is nil"}
 			}
 		}
 		s.strategies = append([]Strategy(nil), strategies...)

@@ -21,15 +21,19 @@ import (
 	"io"
 	"syscall"
 	"time"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Sentinel errors returned (possibly wrapped) by every Runtime implementation.
-// Test for them with errors.Is.
+// Test for them with errors.Is. ErrNotFound, ErrAlreadyExists,
+// ErrInvalidSpec and ErrInUse match their kinds of package errdefs too;
+// the others have a meaning of their own.
 var (
 	// ErrNotFound means the container, or the image, does not exist.
-	ErrNotFound = errors.New("runtime: not found")
+	ErrNotFound = errdefs.New(errdefs.ErrNotFound, "runtime: not found")
 	// ErrAlreadyExists means a container with that ID already exists.
-	ErrAlreadyExists = errors.New("runtime: already exists")
+	ErrAlreadyExists = errdefs.New(errdefs.ErrAlreadyExists, "runtime: already exists")
 	// ErrNotRunning means the operation needs a running container.
 	ErrNotRunning = errors.New("runtime: container not running")
 	// ErrAlreadyStarted means Start was called on a container that was started before.
@@ -40,10 +44,16 @@ var (
 	// (for example, the executable does not exist in the image).
 	ErrStart = errors.New("runtime: container start failed")
 	// ErrInvalidSpec means the ContainerSpec is incomplete or inconsistent.
-	ErrInvalidSpec = errors.New("runtime: invalid container spec")
+	ErrInvalidSpec = errdefs.New(errdefs.ErrInvalid, "runtime: invalid container spec")
 	// ErrInUse means an image cannot be removed: a container made from it
 	// still exists.
-	ErrInUse = errors.New("runtime: image in use")
+	ErrInUse = errdefs.New(errdefs.ErrInUse, "runtime: image in use")
+	// ErrUnavailable means the engine could not be reached (its daemon is
+	// down or restarting): the call says nothing about the container, whose
+	// processes may well go on running. Callers retry later rather than
+	// count it against the container (a health check that cannot run is
+	// not a failed one).
+	ErrUnavailable = errors.New("runtime: engine unavailable")
 )
 
 // AccessVerifier is implemented by runtimes that can check, without
@@ -65,6 +75,11 @@ type AccessVerifier interface {
 // called at any time after Create and before Delete; the channel it returns
 // receives exactly one ExitStatus when the container's main process exits
 // (or immediately, if it has already exited) and is then closed.
+//
+// Any method may fail with an error wrapping ErrUnavailable while the
+// engine cannot be reached. Containers outlive such an outage, and so do
+// Wait channels: a wait goes on until the engine is back and reports the
+// exit then.
 type Runtime interface {
 	// EnsureImage makes ref available locally, pulling it with auth when it is
 	// missing. auth may be nil. Errors wrap ErrImagePull.
@@ -168,6 +183,13 @@ type ContainerSpec struct {
 	CapDrop []string
 	// Init runs an init process as PID 1 that forwards signals and reaps zombies.
 	Init bool
+	// Privileged runs the container as Docker's --privileged does: every
+	// capability (CapAdd and CapDrop are then ignored), the host's
+	// devices, no seccomp filter, no masked or read-only paths, a
+	// writable /sys and cgroup filesystem, and no no_new_privs flag. The
+	// container owns the host: set it only for a task the task policy
+	// lets do so (package task/policy, level privileged).
+	Privileged bool
 
 	// Stdout and Stderr receive the container's output. Nil discards it.
 	Stdout io.Writer

@@ -7,6 +7,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Request is one secret a task's container needs, and who asks for it.
@@ -33,7 +35,8 @@ type Provider interface {
 var ErrDenied = errors.New("secrets: access denied")
 
 // ErrInvalidGrant is matched by NewScoped's error for a malformed grant.
-var ErrInvalidGrant = errors.New("secrets: invalid grant")
+// It matches errdefs.ErrInvalid.
+var ErrInvalidGrant = errdefs.New(errdefs.ErrInvalid, "secrets: invalid grant")
 
 // Grant allows secrets to the tasks it names.
 //
@@ -51,7 +54,9 @@ var ErrInvalidGrant = errors.New("secrets: invalid grant")
 // container's environment through the same grant.
 type Grant struct {
 	// Secrets are secret names (as Name gives them) or path.Match patterns
-	// over them ("db-*").
+	// over them ("db-*"). An SSM parameter's name is its full path, so
+	// "app/*" grants "/app/password" and "password" grants neither it nor
+	// "/other/password"; a pattern's '*' never crosses a '/'.
 	Secrets []string
 	// ExecutionRoles, Families and Clusters select the tasks.
 	ExecutionRoles []string

@@ -55,6 +55,39 @@ func TestScopedGrants(t *testing.T) {
 	}
 }
 
+// TestScopedSSMPaths: a grant names an SSM parameter by its full path, so
+// parameters of one last name under two paths are two secrets.
+func TestScopedSSMPaths(t *testing.T) {
+	t.Parallel()
+	mem := secrets.NewMemory(map[string]string{"app/password": "app-pw", "other/password": "other-pw", "password": "pw"})
+	s, err := secrets.NewScoped(mem,
+		secrets.Grant{Secrets: []string{"password"}, Families: []string{"plain"}},
+		secrets.Grant{Secrets: []string{"app/*"}, Families: []string{"app"}},
+	)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		family, ref, want string
+	}{
+		{"plain", "password", "pw"},
+		{"plain", "arn:aws:ssm:r:1:parameter/password", "pw"},
+		{"app", "/app/password", "app-pw"},
+		{"app", "arn:aws:ssm:r:1:parameter/app/password", "app-pw"},
+	} {
+		got, err := s.Resolve(context.Background(), secrets.Request{Family: tt.family, ValueFrom: tt.ref})
+		require.NoError(t, err, tt.ref)
+		assert.Equal(t, tt.want, got, tt.ref)
+	}
+	for _, tt := range []struct{ family, ref string }{
+		{"plain", "/app/password"},
+		{"plain", "/other/password"},
+		{"app", "/other/password"},
+		{"app", "password"},
+	} {
+		_, err := s.Resolve(context.Background(), secrets.Request{Family: tt.family, ValueFrom: tt.ref})
+		require.ErrorIs(t, err, secrets.ErrDenied, "%s for family %s", tt.ref, tt.family)
+	}
+}
+
 func TestScopedRefusesGrantsThatGiveToEveryoneByAccident(t *testing.T) {
 	t.Parallel()
 	mem := secrets.NewMemory(nil)

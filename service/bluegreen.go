@@ -175,7 +175,7 @@ func (s *Service) UsesAlternate(id string) bool {
 	return false
 }
 
-func (c DeploymentConfiguration) validateStrategy(v *ValidationError, path string, s SchedulingStrategy) {
+func (c DeploymentConfiguration) validateStrategy(v *validation, path string, s SchedulingStrategy) {
 	switch c.Strategy {
 	case "", StrategyRolling, StrategyBlueGreen, StrategyLinear, StrategyCanary:
 	default:
@@ -234,7 +234,7 @@ func (c DeploymentConfiguration) validateStrategy(v *ValidationError, path strin
 
 // validateBlueGreenLoadBalancers checks that every load balancer of a
 // blue/green service has its advanced configuration.
-func validateBlueGreenLoadBalancers(v *ValidationError, lbs []LoadBalancer) {
+func validateBlueGreenLoadBalancers(v *validation, lbs []LoadBalancer) {
 	if len(lbs) == 0 {
 		v.add("loadBalancers", "are required with the BLUE_GREEN, LINEAR and CANARY strategies")
 	}

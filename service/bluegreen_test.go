@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/health"
 )
 
@@ -499,10 +500,8 @@ func TestBlueGreenValidation(t *testing.T) {
 			tt.change(&s)
 			err := s.Validate()
 			require.ErrorIs(t, err, ErrInvalid)
-			var v *ValidationError
-			require.ErrorAs(t, err, &v)
 			var fields []string
-			for _, f := range v.Fields {
+			for _, f := range errdefs.FieldErrors(err) {
 				fields = append(fields, f.Path)
 			}
 			assert.Contains(t, fields, tt.field)

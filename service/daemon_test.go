@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,10 +14,9 @@ import (
 func fieldPaths(t *testing.T, err error) []string {
 	t.Helper()
 	require.ErrorIs(t, err, ErrInvalid)
-	var v *ValidationError
-	require.ErrorAs(t, err, &v)
-	paths := make([]string, len(v.Fields))
-	for i, f := range v.Fields {
+	fes := errdefs.FieldErrors(err)
+	paths := make([]string, len(fes))
+	for i, f := range fes {
 		paths[i] = f.Path
 	}
 	return paths

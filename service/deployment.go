@@ -2,10 +2,9 @@ package service
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	quotepkg "github.com/stevedore-io/stevedore/internal/quote"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -71,45 +70,22 @@ const (
 	BaseThrottleDelay = 5 * time.Second
 )
 
-// ErrInvalid is matched (errors.Is) by every validation error of this package.
-var ErrInvalid = errors.New("service: invalid")
+// ErrInvalid is matched (errors.Is) by every validation error of this
+// package. It is errdefs.ErrInvalid; errdefs.FieldErrors lists the
+// invalid fields.
+var ErrInvalid = errdefs.ErrInvalid
 
-// FieldError is one invalid field of a service request.
-type FieldError struct {
-	// Path names the field, for example "deploymentConfiguration.maximumPercent".
-	Path string
-	// Rule says what the value must satisfy.
-	Rule string
+// validation collects the invalid fields of a request.
+type validation struct {
+	fields []error
 }
 
-func (e FieldError) Error() string { return e.Path + ": " + e.Rule }
-
-// ValidationError lists every invalid field of a request.
-type ValidationError struct {
-	Fields []FieldError
+func (v *validation) add(path, format string, args ...any) {
+	v.fields = append(v.fields, errdefs.Invalid(path, format, args...))
 }
 
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Error()
-	}
-	return "service: invalid request: " + strings.Join(parts, "; ")
-}
-
-// Unwrap lets errors.Is(err, ErrInvalid) match.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
-
-func (e *ValidationError) add(path, format string, args ...any) {
-	e.Fields = append(e.Fields, FieldError{Path: path, Rule: fmt.Sprintf(format, args...)})
-}
-
-func (e *ValidationError) orNil() error {
-	if e == nil || len(e.Fields) == 0 {
-		return nil
-	}
-	return e
-}
+// err returns the invalid fields joined, nil when there are none.
+func (v *validation) err() error { return errors.Join(v.fields...) }
 
 // quote cuts what validation errors echo (see package internal/quote).
 var quote = quotepkg.Quote
@@ -185,12 +161,12 @@ func (c DeploymentConfiguration) Bounds(s SchedulingStrategy, desired int) (minH
 
 // Validate checks the configuration for strategy s.
 func (c DeploymentConfiguration) Validate(s SchedulingStrategy) error {
-	var v ValidationError
+	var v validation
 	c.validate(&v, "deploymentConfiguration", s)
-	return v.orNil()
+	return v.err()
 }
 
-func (c DeploymentConfiguration) validate(v *ValidationError, path string, s SchedulingStrategy) {
+func (c DeploymentConfiguration) validate(v *validation, path string, s SchedulingStrategy) {
 	minPct, maxPct := c.Percentages(s)
 	if minPct < 0 || minPct > 100 {
 		v.add(path+".minimumHealthyPercent", "must be between 0 and 100, got %d", minPct)

@@ -17,8 +17,8 @@
 // (Input.StopBalance), random choices reproducible under Input.Seed.
 //
 // Validate checks a service's desired configuration as ECS's CreateService
-// and UpdateService do, naming each bad field in a *ValidationError
-// (errors.Is(err, ErrInvalid)); it quotes at most 64 bytes of any name it
+// and UpdateService do, naming each bad field in an *errdefs.FieldError
+// (errors.Is(err, ErrInvalid); errdefs.FieldErrors lists them); it quotes at most 64 bytes of any name it
 // echoes. A DAEMON service takes no desiredCount, no placement strategy and
 // a maximumPercent of 100 only (minimumHealthyPercent 0-100). Unset
 // percentages take the defaults of the scheduling strategy; Effective

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -25,11 +26,10 @@ func TestValidateBoundsDesiredCount(t *testing.T) {
 		s := svc(n)
 		err := s.Validate()
 		require.ErrorIs(t, err, ErrInvalid, "desiredCount %d", n)
-		var v *ValidationError
-		require.ErrorAs(t, err, &v)
-		require.Len(t, v.Fields, 1)
-		assert.Equal(t, "desiredCount", v.Fields[0].Path)
-		assert.Contains(t, v.Fields[0].Error(), "must be between 0 and 10000")
+		fes := errdefs.FieldErrors(err)
+		require.Len(t, fes, 1)
+		assert.Equal(t, "desiredCount", fes[0].Path)
+		assert.Contains(t, fes[0].Reason, "must be between 0 and 10000")
 	}
 	// What the bound protects: the deployment bounds of the largest
 	// count stay exact.
@@ -47,10 +47,9 @@ func TestValidateBoundsLoadBalancers(t *testing.T) {
 	}
 	err := s.Validate()
 	require.ErrorIs(t, err, ErrInvalid)
-	var v *ValidationError
-	require.ErrorAs(t, err, &v)
-	require.Len(t, v.Fields, 1)
-	assert.Equal(t, "loadBalancers", v.Fields[0].Path)
+	fes := errdefs.FieldErrors(err)
+	require.Len(t, fes, 1)
+	assert.Equal(t, "loadBalancers", fes[0].Path)
 	s.LoadBalancers = s.LoadBalancers[:MaxLoadBalancers]
 	require.NoError(t, s.Validate())
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/health"
 )
 
@@ -83,10 +84,8 @@ func TestValidateDeploymentConfiguration(t *testing.T) {
 	err := DeploymentConfiguration{MinimumHealthyPercent: pct(120), MaximumPercent: pct(50),
 		CircuitBreaker: &CircuitBreaker{Rollback: true}}.Validate(Replica)
 	require.ErrorIs(t, err, ErrInvalid)
-	var v *ValidationError
-	require.ErrorAs(t, err, &v)
 	paths := []string{}
-	for _, f := range v.Fields {
+	for _, f := range errdefs.FieldErrors(err) {
 		paths = append(paths, f.Path)
 	}
 	assert.Equal(t, []string{

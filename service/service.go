@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -247,7 +249,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
 // Validate checks the desired configuration of s, naming each bad field.
 func (s *Service) Validate() error {
-	var v ValidationError
+	var v validation
 	if !nameRE.MatchString(s.Name) {
 		v.add("serviceName", "must be 1-255 letters, digits, hyphens and underscores, got %s", quote(s.Name))
 	}
@@ -274,7 +276,12 @@ func (s *Service) Validate() error {
 	}
 	for i, st := range s.PlacementStrategy {
 		if _, err := st.Strategy(); err != nil {
-			v.add(fmt.Sprintf("placementStrategy[%d]", i), "%v", err)
+			// Strategy's paths start with "placementStrategy"; this is
+			// item i of it.
+			item := fmt.Sprintf("placementStrategy[%d]", i)
+			for _, fe := range errdefs.FieldErrors(err) {
+				v.add(item+strings.TrimPrefix(fe.Path, "placementStrategy"), "%s", fe.Reason)
+			}
 		}
 	}
 	if len(s.PlacementConstraints) > 10 {
@@ -298,5 +305,5 @@ func (s *Service) Validate() error {
 	if s.DeploymentConfiguration.Strategy.BlueGreen() {
 		validateBlueGreenLoadBalancers(&v, s.LoadBalancers)
 	}
-	return v.orNil()
+	return v.err()
 }

@@ -203,7 +203,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	t.Cleanup(func() { o.Close() })
 	e := &Env{O: o, Cluster: c.cluster, t: t, ctx: context.Background(), timeout: c.timeout}
-	if _, err := o.CreateCluster(e.ctx, stevedore.CreateClusterInput{ClusterName: c.cluster}); err != nil {
+	if _, err := o.CreateCluster(e.ctx, &stevedore.CreateClusterInput{ClusterName: c.cluster}); err != nil {
 		t.Fatalf("stevedoretest: CreateCluster: %v", err)
 	}
 	for i := range c.instances {
@@ -220,7 +220,7 @@ func (e *Env) AddInstance(zone string, r cluster.Resources, opts ...fake.Option)
 	e.t.Helper()
 	in := &Instance{ID: fmt.Sprintf("i-%017x", len(e.Instances)+1), Zone: zone, Runtime: fake.New(opts...), Network: netfake.New()}
 	e.t.Cleanup(in.Runtime.Close)
-	_, err := e.O.RegisterContainerInstance(e.ctx, stevedore.RegisterInstanceInput{
+	_, err := e.O.RegisterContainerInstance(e.ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster: e.Cluster, InstanceID: in.ID, Resources: r,
 		StateDir:   e.t.TempDir(), // the test's own: removed when it ends
 		Attributes: map[string]string{"ecs.availability-zone": zone},
@@ -241,11 +241,11 @@ func (e *Env) Register(js string) *task.TaskDefinition {
 	if err != nil {
 		e.t.Fatalf("stevedoretest: parse task definition: %v", err)
 	}
-	out, err := e.O.RegisterTaskDefinition(e.ctx, td)
+	out, err := e.O.RegisterTaskDefinition(e.ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	if err != nil {
 		e.t.Fatalf("stevedoretest: register task definition %s: %v", td.Family, err)
 	}
-	return out
+	return out.TaskDefinition
 }
 
 // CreateService creates a service in the Env's cluster (in.Cluster may be
@@ -255,11 +255,11 @@ func (e *Env) CreateService(in stevedore.CreateServiceInput) *service.Service {
 	if in.Cluster == "" {
 		in.Cluster = e.Cluster
 	}
-	svc, err := e.O.CreateService(e.ctx, in)
+	out, err := e.O.CreateService(e.ctx, &in)
 	if err != nil {
 		e.t.Fatalf("stevedoretest: CreateService %s: %v", in.ServiceName, err)
 	}
-	return svc
+	return &out.Service
 }
 
 // UpdateService updates a service of the Env's cluster.
@@ -268,17 +268,17 @@ func (e *Env) UpdateService(in stevedore.UpdateServiceInput) *service.Service {
 	if in.Cluster == "" {
 		in.Cluster = e.Cluster
 	}
-	svc, err := e.O.UpdateService(e.ctx, in)
+	out, err := e.O.UpdateService(e.ctx, &in)
 	if err != nil {
 		e.t.Fatalf("stevedoretest: UpdateService %s: %v", in.Service, err)
 	}
-	return svc
+	return &out.Service
 }
 
 // Service describes a service of the Env's cluster.
 func (e *Env) Service(name string) service.Service {
 	e.t.Helper()
-	out, err := e.O.DescribeServices(e.ctx, stevedore.DescribeServicesInput{Cluster: e.Cluster, Services: []string{name}})
+	out, err := e.O.DescribeServices(e.ctx, &stevedore.DescribeServicesInput{Cluster: e.Cluster, Services: []string{name}})
 	if err != nil {
 		e.t.Fatalf("stevedoretest: DescribeServices %s: %v", name, err)
 	}
@@ -292,7 +292,7 @@ func (e *Env) Service(name string) service.Service {
 // cluster) whose desired status is desired (task.Running or task.Stopped).
 func (e *Env) Tasks(serviceName string, desired task.Status) []*task.Task {
 	e.t.Helper()
-	ids, err := e.O.AllTaskArns(e.ctx, stevedore.ListTasksInput{Cluster: e.Cluster, ServiceName: serviceName, DesiredStatus: desired})
+	ids, err := e.O.AllTaskArns(e.ctx, &stevedore.ListTasksInput{Cluster: e.Cluster, ServiceName: serviceName, DesiredStatus: desired})
 	if err != nil {
 		e.t.Fatalf("stevedoretest: ListTasks: %v", err)
 	}
@@ -301,7 +301,7 @@ func (e *Env) Tasks(serviceName string, desired task.Status) []*task.Task {
 	}
 	var tasks []*task.Task
 	for batch := range slices.Chunk(ids, stevedore.MaxDescribeTasks) {
-		out, err := e.O.DescribeTasks(e.ctx, stevedore.DescribeTasksInput{Cluster: e.Cluster, Tasks: batch})
+		out, err := e.O.DescribeTasks(e.ctx, &stevedore.DescribeTasksInput{Cluster: e.Cluster, Tasks: batch})
 		if err != nil {
 			e.t.Fatalf("stevedoretest: DescribeTasks: %v", err)
 		}
@@ -391,7 +391,7 @@ func (e *Env) CrashTask(taskID string, code int) {
 // DrainInstance sets instance i DRAINING: its service tasks move elsewhere.
 func (e *Env) DrainInstance(i int) {
 	e.t.Helper()
-	if _, err := e.O.UpdateContainerInstancesState(e.ctx, stevedore.UpdateContainerInstancesStateInput{Cluster: e.Cluster, Status: cluster.StatusDraining, ContainerInstances: []string{e.Instances[i].ID}}); err != nil {
+	if _, err := e.O.UpdateContainerInstancesState(e.ctx, &stevedore.UpdateContainerInstancesStateInput{Cluster: e.Cluster, Status: cluster.StatusDraining, ContainerInstances: []string{e.Instances[i].ID}}); err != nil {
 		e.t.Fatalf("stevedoretest: drain %s: %v", e.Instances[i].ID, err)
 	}
 }

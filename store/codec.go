@@ -63,8 +63,9 @@ func (e *SchemaError) Error() string {
 		e.Kind, e.Version, e.Current)
 }
 
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *SchemaError) Is(target error) bool { return target == ErrInvalid }
+// Unwrap returns ErrInvalid, so that errors.Is(err, ErrInvalid) and
+// errors.Is(err, errdefs.ErrInvalid) hold.
+func (e *SchemaError) Unwrap() error { return ErrInvalid }
 
 // JSONCodec encodes objects with encoding/json inside an envelope that holds
 // the schema version and the Meta:

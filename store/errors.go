@@ -3,18 +3,23 @@ package store
 import (
 	"errors"
 	"fmt"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // Sentinel errors returned (wrapped) by every Store implementation. Test for
-// them with errors.Is.
+// them with errors.Is. ErrNotFound, ErrAlreadyExists, ErrConflict, ErrClosed
+// and ErrInvalid match their kinds of package errdefs too
+// (errors.Is(err, errdefs.ErrNotFound)); ErrCompacted and ErrWatcherTooSlow
+// have a meaning of their own.
 var (
 	// ErrNotFound means the object does not exist.
-	ErrNotFound = errors.New("store: not found")
+	ErrNotFound = errdefs.New(errdefs.ErrNotFound, "store: not found")
 	// ErrAlreadyExists means Create found an object with the same kind and ID.
-	ErrAlreadyExists = errors.New("store: already exists")
+	ErrAlreadyExists = errdefs.New(errdefs.ErrAlreadyExists, "store: already exists")
 	// ErrConflict means Update's compare-and-swap failed: the object changed
 	// since the caller read it. The error is a *ConflictError.
-	ErrConflict = errors.New("store: revision conflict")
+	ErrConflict = errdefs.New(errdefs.ErrConflict, "store: revision conflict")
 	// ErrCompacted means a watch asked for history the store no longer
 	// keeps. Read a fresh snapshot and watch from its revision.
 	ErrCompacted = errors.New("store: revision compacted")
@@ -22,11 +27,11 @@ var (
 	// and was ended. Watch again from the last revision handled.
 	ErrWatcherTooSlow = errors.New("store: watcher too slow")
 	// ErrClosed means the store was closed.
-	ErrClosed = errors.New("store: closed")
+	ErrClosed = errdefs.New(errdefs.ErrClosed, "store: closed")
 	// ErrInvalid means an argument is unusable: an empty kind or ID, a nil
 	// object, an object of the wrong type, or an object the store already
 	// holds passed to Update instead of a copy.
-	ErrInvalid = errors.New("store: invalid argument")
+	ErrInvalid = errdefs.New(errdefs.ErrInvalid, "store: invalid argument")
 )
 
 // ConflictError is the error of a failed compare-and-swap. errors.Is(err,
@@ -46,8 +51,9 @@ func (e *ConflictError) Error() string {
 		e.Kind, e.ID, e.Expected, e.Actual)
 }
 
-// Is makes errors.Is(err, ErrConflict) true.
-func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+// Unwrap returns ErrConflict, so that errors.Is(err, ErrConflict) and
+// errors.Is(err, errdefs.ErrConflict) hold.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // NotFoundError returns an error wrapping ErrNotFound that names kind/id.
 // Implementations use it so that messages read the same everywhere.

@@ -1,13 +1,13 @@
 package task_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -146,8 +146,7 @@ func TestStartOrderCycle(t *testing.T) {
 	_, err := td.StartOrder()
 	require.ErrorIs(t, err, task.ErrInvalid)
 	assert.EqualError(t, err, `invalid task definition "loop": containerDefinitions[0].dependsOn: dependency cycle: a -> b -> c -> a`)
-	var verr *task.ValidationError
-	require.True(t, errors.As(err, &verr))
+	require.Len(t, errdefs.FieldErrors(err), 1)
 	_, err = td.StopOrder()
 	require.ErrorIs(t, err, task.ErrInvalid)
 }

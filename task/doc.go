@@ -34,13 +34,10 @@
 // and reports every problem at once:
 //
 //	if err := td.Validate(); err != nil {
-//		var verr *task.ValidationError
-//		if errors.As(err, &verr) {
-//			for _, fe := range verr.Errors {
-//				fmt.Println(fe.Path, fe.Message) // containerDefinitions[1].healthCheck.interval must be between 5 and 300 seconds
-//			}
+//		errors.Is(err, task.ErrInvalid) // true: it is errdefs.ErrInvalid
+//		for _, fe := range errdefs.FieldErrors(err) {
+//			fmt.Println(fe.Path, fe.Reason) // containerDefinitions[1].healthCheck.interval must be between 5 and 300 seconds
 //		}
-//		errors.Is(err, task.ErrInvalid) // true
 //	}
 //
 // The rules cover names, counts, cpu and memory (task level and per

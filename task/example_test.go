@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -61,11 +62,8 @@ func ExampleTaskDefinition_Validate() {
 	}`))
 	err := td.Validate()
 	fmt.Println(errors.Is(err, task.ErrInvalid))
-	var verr *task.ValidationError
-	if errors.As(err, &verr) {
-		for _, fe := range verr.Errors {
-			fmt.Printf("%s: %s\n", fe.Path, fe.Message)
-		}
+	for _, fe := range errdefs.FieldErrors(err) {
+		fmt.Printf("%s: %s\n", fe.Path, fe.Reason)
 	}
 	// Output:
 	// true
@@ -111,7 +109,7 @@ func ExampleParseRef() {
 	// web 0
 	// web 2
 	// web 2
-	// true invalid task definition: taskDefinition: revision of "web:latest" must be a positive number
+	// true taskDefinition: revision of "web:latest" must be a positive number
 }
 
 func ExampleTask() {

@@ -12,7 +12,8 @@ import (
 // TestImportsOnlyStandardLibrary keeps the package pure: it builds on any
 // OS because it depends on nothing outside the standard library but the
 // health-check command parser it shares with package health and the
-// quoting of input in errors it shares with the other pure packages.
+// quoting of input in errors it shares with the other pure packages, and
+// the error kinds of package errdefs.
 func TestImportsOnlyStandardLibrary(t *testing.T) {
 	t.Parallel()
 	goTool, err := exec.LookPath("go")
@@ -25,6 +26,7 @@ func TestImportsOnlyStandardLibrary(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		assert.Equal(t, []string{
+			"github.com/stevedore-io/stevedore/errdefs",
 			"github.com/stevedore-io/stevedore/internal/healthcmd",
 			"github.com/stevedore-io/stevedore/internal/quote",
 			"github.com/stevedore-io/stevedore/task",

@@ -3,12 +3,12 @@ package task
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"strconv"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	quotepkg "github.com/stevedore-io/stevedore/internal/quote"
 )
 
@@ -46,7 +46,8 @@ const (
 
 // ErrTooLarge is matched (errors.Is) by the errors of ParseDefinition and
 // Validate for a definition larger than MaxDefinitionBytes.
-var ErrTooLarge = errors.New("task definition too large")
+// It matches errdefs.ErrInvalid.
+var ErrTooLarge = errdefs.New(errdefs.ErrInvalid, "task definition too large")
 
 // tooLarge states the rule a value of n bytes breaks; n is 0 when the
 // size is only known to be past limit.

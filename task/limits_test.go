@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -31,11 +32,11 @@ func manyEnv(n int) *task.TaskDefinition {
 // fieldErrors returns the "path: message" of each problem of err.
 func fieldErrors(t *testing.T, err error) []string {
 	t.Helper()
-	var ve *task.ValidationError
-	require.ErrorAs(t, err, &ve)
-	out := make([]string, len(ve.Errors))
-	for i, fe := range ve.Errors {
-		out[i] = fe.Error()
+	fes := errdefs.FieldErrors(err)
+	require.NotEmpty(t, fes)
+	out := make([]string, len(fes))
+	for i, fe := range fes {
+		out[i] = fe.Path + ": " + fe.Reason
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package task
 import (
 	"slices"
 	"strings"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // StartOrder returns the task's containers in the order they start:
@@ -12,12 +14,12 @@ import (
 // volumesFrom (Docker needs the latter two to exist first). Names that
 // are not containers of the task are ignored; Validate reports them.
 //
-// A dependency cycle gives a *ValidationError (matching ErrInvalid)
-// naming the cycle.
+// A dependency cycle gives an error matching ErrInvalid whose
+// *errdefs.FieldError names the cycle.
 func (td *TaskDefinition) StartOrder() ([][]string, error) {
 	g := newDependencyGraph(td)
 	if errs := g.cycleErrors(td); len(errs) > 0 {
-		return nil, &ValidationError{Family: td.Family, Errors: errs}
+		return nil, newInvalid(td.Family, errs)
 	}
 	placed := make([]bool, len(td.ContainerDefinitions))
 	var stages [][]string
@@ -126,17 +128,17 @@ func (g *dependencyGraph) cycles() [][]depEdge {
 
 // cycleErrors describes each cycle as a FieldError on the field of its
 // first edge, naming the cycle like "a -> b -> a".
-func (g *dependencyGraph) cycleErrors(td *TaskDefinition) []FieldError {
-	var errs []FieldError
+func (g *dependencyGraph) cycleErrors(td *TaskDefinition) []*errdefs.FieldError {
+	var errs []*errdefs.FieldError
 	for _, cyc := range g.cycles() {
 		names := make([]string, 0, len(cyc)+1)
 		for _, e := range cyc {
 			names = append(names, td.ContainerDefinitions[e.from].Name)
 		}
 		names = append(names, names[0])
-		errs = append(errs, FieldError{
-			Path:    indexPath("containerDefinitions", cyc[0].from) + "." + cyc[0].field,
-			Message: "dependency cycle: " + strings.Join(names, " -> "),
+		errs = append(errs, &errdefs.FieldError{
+			Path:   indexPath("containerDefinitions", cyc[0].from) + "." + cyc[0].field,
+			Reason: "dependency cycle: " + strings.Join(names, " -> "),
 		})
 	}
 	return errs

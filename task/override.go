@@ -1,6 +1,10 @@
 package task
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/stevedore-io/stevedore/errdefs"
+)
 
 // TaskOverride changes a task definition for one task, as the overrides
 // of ECS RunTask.
@@ -29,16 +33,16 @@ type ContainerOverride struct {
 // MaxOverrideBytes of JSON (an error that also matches ErrTooLarge; nothing
 // else is checked then), a name for each container override, and cpu and
 // memory within the bounds Validate sets for a task definition. The error
-// is a *ValidationError (matching ErrInvalid) whose paths start with
-// "overrides".
+// matches ErrInvalid, and the paths of its *errdefs.FieldError values
+// start with "overrides".
 func (o *TaskOverride) Validate() error {
 	if o == nil {
 		return nil
 	}
 	v := &validator{}
 	if n, ok := jsonSize(o, MaxOverrideBytes); !ok {
-		v.errs = append(v.errs, FieldError{Path: "overrides", Message: tooLarge(n, MaxOverrideBytes), Err: ErrTooLarge})
-		return &ValidationError{Errors: v.errs}
+		v.errs = append(v.errs, &errdefs.FieldError{Path: "overrides", Reason: tooLarge(n, MaxOverrideBytes), Err: ErrTooLarge})
+		return newInvalid("", v.errs)
 	}
 	if o.CPU != "" {
 		if n, err := o.CPU.Units(); err != nil {
@@ -68,10 +72,7 @@ func (o *TaskOverride) Validate() error {
 			v.inRange(p+".memoryReservation", *co.MemoryReservation, MinMemoryMiB, MaxInteger, " MiB")
 		}
 	}
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return &ValidationError{Errors: v.errs}
+	return newInvalid("", v.errs)
 }
 
 // Apply returns a copy of td with the overrides applied; td is not

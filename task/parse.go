@@ -3,15 +3,17 @@ package task
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // ErrMalformed is matched (errors.Is) by every error of ParseDefinition:
 // input that is not JSON, or JSON of the wrong shape.
-var ErrMalformed = errors.New("malformed task definition JSON")
+// It matches errdefs.ErrInvalid.
+var ErrMalformed = errdefs.New(errdefs.ErrInvalid, "malformed task definition JSON")
 
 // ParseError is malformed input: a syntax error with its position, or a
 // value of the wrong JSON type with its path.
@@ -36,11 +38,9 @@ func (e *ParseError) Error() string {
 	return e.Err.Error()
 }
 
-// Unwrap returns the underlying error.
-func (e *ParseError) Unwrap() error { return e.Err }
-
-// Is reports whether target is ErrMalformed.
-func (e *ParseError) Is(target error) bool { return target == ErrMalformed }
+// Unwrap returns ErrMalformed (which matches errdefs.ErrInvalid) and the
+// underlying error.
+func (e *ParseError) Unwrap() []error { return []error{ErrMalformed, e.Err} }
 
 // Warning is a problem that does not stop a parse: an unknown field, kept
 // as is, or a member of describe output that is not part of a task

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -178,6 +179,7 @@ func TestParseDefinitionErrors(t *testing.T) {
 			assert.Nil(t, td)
 			assert.Nil(t, warnings)
 			assert.ErrorIs(t, err, task.ErrMalformed)
+			assert.ErrorIs(t, err, errdefs.ErrInvalid, "malformed input is invalid input")
 			var perr *task.ParseError
 			require.True(t, errors.As(err, &perr), "%T", err)
 			assert.Equal(t, tt.line, perr.Line, "line")
@@ -317,11 +319,10 @@ func TestWindowsDefinitionsAreRefusedOnce(t *testing.T) {
 	  "containerDefinitions": [{"name": "iis", "image": "mcr/iis", "memory": 512,
 	    "mountPoints": [{"sourceVolume": "data", "containerPath": "C:/data/"}]}]}`))
 	require.NoError(t, err)
-	var ve *task.ValidationError
-	require.ErrorAs(t, td.Validate(), &ve)
-	require.Len(t, ve.Errors, 1)
-	assert.Equal(t, "runtimePlatform.operatingSystemFamily", ve.Errors[0].Path)
-	assert.Contains(t, ve.Errors[0].Message, "Windows containers are not supported")
+	fes := errdefs.FieldErrors(td.Validate())
+	require.Len(t, fes, 1)
+	assert.Equal(t, "runtimePlatform.operatingSystemFamily", fes[0].Path)
+	assert.Contains(t, fes[0].Reason, "Windows containers are not supported")
 
 	td.RuntimePlatform = nil
 	err = td.Validate()

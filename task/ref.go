@@ -1,17 +1,18 @@
 package task
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // ParseRef parses a reference to a task definition: "family" (its latest
 // ACTIVE revision; revision is then 0), "family:revision", or an ARN that
 // ends in "task-definition/family[:revision]". The family is not checked
 // against the naming rules: a reference to a family that cannot exist
-// simply finds nothing. Errors are a *ValidationError, which matches
-// ErrInvalid, with one FieldError at the path "taskDefinition".
+// simply finds nothing. Errors are an *errdefs.FieldError at the path
+// "taskDefinition", which matches ErrInvalid.
 func ParseRef(ref string) (family string, revision int, err error) {
 	if i := strings.LastIndex(ref, "task-definition/"); i >= 0 {
 		ref = ref[i+len("task-definition/"):]
@@ -31,5 +32,5 @@ func ParseRef(ref string) (family string, revision int, err error) {
 }
 
 func refError(format string, args ...any) error {
-	return &ValidationError{Errors: []FieldError{{Path: "taskDefinition", Message: fmt.Sprintf(format, args...)}}}
+	return errdefs.Invalid("taskDefinition", format, args...)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,7 +41,7 @@ func TestParseRef(t *testing.T) {
 			if tt.wantErr != "" {
 				require.ErrorIs(t, err, task.ErrInvalid)
 				assert.Contains(t, err.Error(), tt.wantErr)
-				var fe task.FieldError
+				var fe *errdefs.FieldError
 				require.True(t, errors.As(err, &fe), "a FieldError names the field")
 				assert.Equal(t, "taskDefinition", fe.Path)
 				assert.Empty(t, family)

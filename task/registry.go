@@ -1,18 +1,19 @@
 package task
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // ErrNotFound is matched (errors.Is) by the errors of Registry methods
 // when a reference names no registered definition.
-var ErrNotFound = errors.New("task definition not found")
+var ErrNotFound = errdefs.New(errdefs.ErrNotFound, "task definition not found")
 
 // Registry is an in-memory store of task definition revisions, the
 // ECS RegisterTaskDefinition family of calls as a plain Go value. It is
@@ -43,7 +44,8 @@ func NewRegistry(now func() time.Time) *Registry {
 // family (revisions count from 1 and are never reused), ACTIVE and
 // stamped with the registration time. Output-only fields of td (from
 // describe output) are replaced. It returns a copy of the stored revision,
-// or a *ValidationError (matching ErrInvalid).
+// or an error matching ErrInvalid that lists every problem as an
+// *errdefs.FieldError.
 func (r *Registry) Register(td *TaskDefinition) (*TaskDefinition, error) {
 	if err := td.Validate(); err != nil {
 		return nil, fmt.Errorf("register task definition: %w", err)

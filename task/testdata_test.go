@@ -2,7 +2,6 @@ package task_test
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -93,10 +93,10 @@ func describeProblems(t *testing.T, data []byte) string {
 	err = td.Validate()
 	require.Error(t, err, "an invalid definition must not validate")
 	require.ErrorIs(t, err, task.ErrInvalid)
-	var verr *task.ValidationError
-	require.True(t, errors.As(err, &verr))
-	for _, fe := range verr.Errors {
-		fmt.Fprintf(&b, "%s\n", fe)
+	fes := errdefs.FieldErrors(err)
+	require.NotEmpty(t, fes)
+	for _, fe := range fes {
+		fmt.Fprintf(&b, "%s: %s\n", fe.Path, fe.Reason)
 	}
 	return b.String()
 }

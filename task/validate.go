@@ -10,65 +10,71 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/healthcmd"
 )
 
 // ErrInvalid is matched (errors.Is) by the error of Validate for a
 // definition that breaks an ECS rule, and by ParseRef's for a malformed
-// reference.
-var ErrInvalid = errors.New("invalid task definition")
+// reference. It is errdefs.ErrInvalid: every invalid input of Stevedore
+// matches it.
+var ErrInvalid = errdefs.ErrInvalid
 
-// FieldError is one broken rule: the JSON path of the field, relative to
-// the task definition, and what is wrong with it.
-type FieldError struct {
-	// Path is like "containerDefinitions[1].healthCheck.interval".
-	Path string
-	// Message states the rule, like "must be between 5 and 300 seconds".
-	Message string
-	// Err, when set, is a sentinel the rule matches, like ErrTooLarge.
-	Err error
+// invalidDefinition lists every rule a task definition breaks, each an
+// *errdefs.FieldError whose path is relative to the task definition
+// ("containerDefinitions[1].healthCheck.interval"); errdefs.FieldErrors
+// lists them.
+type invalidDefinition struct {
+	// family is the definition's family, for the message.
+	family string
+	// errs are in the order of the definition's fields.
+	errs []*errdefs.FieldError
 }
 
-func (e FieldError) Error() string { return e.Path + ": " + e.Message }
-
-// Unwrap returns Err.
-func (e FieldError) Unwrap() error { return e.Err }
-
-// ValidationError lists every rule a task definition breaks.
-type ValidationError struct {
-	// Family is the definition's family, for the message.
-	Family string
-	// Errors are in the order of the definition's fields.
-	Errors []FieldError
+// newInvalid returns the error of errs, nil when there are none.
+func newInvalid(family string, errs []*errdefs.FieldError) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return &invalidDefinition{family: family, errs: errs}
 }
 
-func (e *ValidationError) Error() string {
+// Error returns a message such as
+// `invalid task definition "web": containerDefinitions[0].memory: must be at least 6 MiB`,
+// with one line per problem when there are several.
+func (e *invalidDefinition) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid task definition")
-	if e.Family != "" {
+	if e.family != "" {
 		b.WriteString(" ")
-		b.WriteString(quote(e.Family))
+		b.WriteString(quote(e.family))
 	}
-	if len(e.Errors) == 1 {
+	line := func(fe *errdefs.FieldError) {
+		b.WriteString(fe.Path)
 		b.WriteString(": ")
-		b.WriteString(e.Errors[0].Error())
+		b.WriteString(fe.Reason)
+		if fe.Err != nil && !errors.Is(fe.Err, ErrTooLarge) {
+			b.WriteString(": ")
+			b.WriteString(fe.Err.Error())
+		}
+	}
+	if len(e.errs) == 1 {
+		b.WriteString(": ")
+		line(e.errs[0])
 		return b.String()
 	}
-	fmt.Fprintf(&b, " (%d problems):", len(e.Errors))
-	for _, fe := range e.Errors {
+	fmt.Fprintf(&b, " (%d problems):", len(e.errs))
+	for _, fe := range e.errs {
 		b.WriteString("\n\t")
-		b.WriteString(fe.Error())
+		line(fe)
 	}
 	return b.String()
 }
 
-// Is reports whether target is ErrInvalid.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
-
-// Unwrap returns the field errors, so that errors.As finds a FieldError.
-func (e *ValidationError) Unwrap() []error {
-	errs := make([]error, len(e.Errors))
-	for i, fe := range e.Errors {
+// Unwrap returns the field errors, which match ErrInvalid.
+func (e *invalidDefinition) Unwrap() []error {
+	errs := make([]error, len(e.errs))
+	for i, fe := range e.errs {
 		errs[i] = fe
 	}
 	return errs
@@ -95,7 +101,7 @@ var (
 // Validate checks td against the rules of ECS task definitions (for tasks
 // on EC2 or external instances, plus the Fargate rules when
 // requiresCompatibilities includes FARGATE) and returns a
-// *ValidationError listing every problem, or nil. Output-only fields
+// error listing every problem (errdefs.FieldErrors lists them), or nil. Output-only fields
 // (revision, status, ...) are not checked, but count in the size.
 //
 // A definition whose JSON is larger than MaxDefinitionBytes gets one
@@ -105,12 +111,12 @@ var (
 // Besides the ECS log drivers, logDriver may be LogDriverStevedore.
 func (td *TaskDefinition) Validate() error {
 	if n, ok := jsonSize(td, MaxDefinitionBytes); !ok {
-		return &ValidationError{Family: td.Family, Errors: []FieldError{{Path: "taskDefinition", Message: tooLarge(n, MaxDefinitionBytes), Err: ErrTooLarge}}}
+		return newInvalid(td.Family, []*errdefs.FieldError{{Path: "taskDefinition", Reason: tooLarge(n, MaxDefinitionBytes), Err: ErrTooLarge}})
 	}
 	if rp := td.RuntimePlatform; rp != nil && strings.HasPrefix(rp.OperatingSystemFamily, "WINDOWS") {
 		// Its paths and settings follow Windows' rules: one clear refusal
 		// says more than a problem for each of them.
-		return &ValidationError{Family: td.Family, Errors: []FieldError{errWindows}}
+		return newInvalid(td.Family, []*errdefs.FieldError{errWindows()})
 	}
 	v := &validator{
 		td:         td,
@@ -130,10 +136,7 @@ func (td *TaskDefinition) Validate() error {
 	}
 	v.taskTotals()
 	v.cycles()
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return &ValidationError{Family: td.Family, Errors: v.errs}
+	return newInvalid(td.Family, v.errs)
 }
 
 type validator struct {
@@ -142,11 +145,11 @@ type validator struct {
 	containers map[string]int    // name -> index of its first definition
 	hostPorts  map[string]string // "80/tcp" -> path of the mapping that takes it
 	portNames  map[string]string // port mapping name -> path of its mapping
-	errs       []FieldError
+	errs       []*errdefs.FieldError
 }
 
 func (v *validator) add(path, format string, args ...any) {
-	v.errs = append(v.errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &errdefs.FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
 }
 
 // oneOf checks that value is one of allowed.
@@ -218,8 +221,10 @@ var windowsPath = regexp.MustCompile(`^[A-Za-z]:[/\\]`)
 
 // errWindows is the one problem Validate reports for a definition for
 // Windows containers, which Stevedore (containerd with runc) cannot run.
-var errWindows = FieldError{Path: "runtimePlatform.operatingSystemFamily",
-	Message: "Windows containers are not supported: Stevedore runs Linux containers (containerd and runc)"}
+func errWindows() *errdefs.FieldError {
+	return &errdefs.FieldError{Path: "runtimePlatform.operatingSystemFamily",
+		Reason: "Windows containers are not supported: Stevedore runs Linux containers (containerd and runc)"}
+}
 
 func (v *validator) task() {
 	td := v.td

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -217,11 +218,10 @@ func TestValidate(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var verr *task.ValidationError
-			require.True(t, errors.As(err, &verr), "want a *ValidationError, got %v", err)
+			require.ErrorIs(t, err, task.ErrInvalid)
 			var got []string
-			for _, fe := range verr.Errors {
-				got = append(got, fe.Error())
+			for _, fe := range errdefs.FieldErrors(err) {
+				got = append(got, fe.Path+": "+fe.Reason)
 			}
 			assert.Equal(t, tt.want, got)
 		})
@@ -236,10 +236,11 @@ func TestValidationErrorMatching(t *testing.T) {
 	require.ErrorIs(t, err, task.ErrInvalid)
 	assert.EqualError(t, err, `invalid task definition "web": containerDefinitions[0].healthCheck.interval: must be between 5 and 300 seconds`)
 
-	var fe task.FieldError
+	require.ErrorIs(t, err, errdefs.ErrInvalid)
+	var fe *errdefs.FieldError
 	require.True(t, errors.As(err, &fe), "errors.As finds the field error")
 	assert.Equal(t, "containerDefinitions[0].healthCheck.interval", fe.Path)
-	assert.Equal(t, "must be between 5 and 300 seconds", fe.Message)
+	assert.Equal(t, "must be between 5 and 300 seconds", fe.Reason)
 
 	td.ContainerDefinitions[1].Image = ""
 	assert.EqualError(t, td.Validate(), `invalid task definition "web" (2 problems):

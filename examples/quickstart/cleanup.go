@@ -41,10 +41,10 @@ func (d *demo) cleanup() error {
 			}
 		}
 		for _, id := range d.instances {
-			_, err := d.orc.DeregisterContainerInstance(ctx, stevedore.DeregisterContainerInstanceInput{Cluster: clusterName, ContainerInstance: id})
+			_, err := d.orc.DeregisterContainerInstance(ctx, &stevedore.DeregisterContainerInstanceInput{Cluster: clusterName, ContainerInstance: id})
 			if errors.Is(err, stevedore.ErrInUse) {
 				problem(fmt.Errorf("instance %s still has tasks after the service was deleted: %w", id, err))
-				_, err = d.orc.DeregisterContainerInstance(ctx, stevedore.DeregisterContainerInstanceInput{Cluster: clusterName, ContainerInstance: id, Force: true})
+				_, err = d.orc.DeregisterContainerInstance(ctx, &stevedore.DeregisterContainerInstanceInput{Cluster: clusterName, ContainerInstance: id, Force: true})
 			}
 			if err != nil {
 				problem(fmt.Errorf("deregister instance %s: %w", id, err))
@@ -54,7 +54,7 @@ func (d *demo) cleanup() error {
 			fmt.Fprintf(d.out, "   deregistered instances %s\n", strings.Join(d.instances, ", "))
 		}
 		if d.cluster {
-			if _, err := d.orc.DeleteCluster(ctx, stevedore.DeleteClusterInput{Cluster: clusterName}); err != nil {
+			if _, err := d.orc.DeleteCluster(ctx, &stevedore.DeleteClusterInput{Cluster: clusterName}); err != nil {
 				problem(fmt.Errorf("delete cluster %s: %w", clusterName, err))
 			} else {
 				fmt.Fprintf(d.out, "   deleted cluster %s\n", clusterName)
@@ -142,7 +142,7 @@ func (d *demo) cleanup() error {
 // deleteService deletes the service with force and waits until it is
 // INACTIVE and every one of its tasks STOPPED.
 func (d *demo) deleteService(ctx context.Context) error {
-	if _, err := d.orc.DeleteService(ctx, stevedore.DeleteServiceInput{Cluster: clusterName, Service: serviceName, Force: true}); err != nil {
+	if _, err := d.orc.DeleteService(ctx, &stevedore.DeleteServiceInput{Cluster: clusterName, Service: serviceName, Force: true}); err != nil {
 		return fmt.Errorf("delete service %s: %w", serviceName, err)
 	}
 	fmt.Fprintf(d.out, "   deleted service %s (force): its tasks stop\n", serviceName)
@@ -182,7 +182,7 @@ func (d *demo) serviceRemains(ctx context.Context) (service.Status, []string, er
 	}
 	var ids []string
 	for _, desired := range []task.Status{task.Running, task.Stopped} {
-		more, err := d.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: desired})
+		more, err := d.orc.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: desired})
 		if err != nil {
 			return "", nil, err
 		}

@@ -210,7 +210,7 @@ func (d *demo) diagnose() string {
 			fmt.Fprintf(&b, "     %s %s\n", evs[i].CreatedAt.Format("15:04:05.000"), evs[i].Message)
 		}
 	}
-	ids, err := d.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: task.Stopped})
+	ids, err := d.orc.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName, DesiredStatus: task.Stopped})
 	if err == nil && len(ids) > 0 {
 		tasks, err := d.describeTasks(ctx, ids)
 		if err == nil {

@@ -330,7 +330,7 @@ func (d *demo) startCluster(ctx context.Context) error {
 	}
 	// The demo's tasks run under the strictest task policy: non-root,
 	// no added capability, nothing of the host's.
-	if _, err := d.orc.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: clusterName,
+	if _, err := d.orc.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: clusterName,
 		TaskPolicy: &policy.Policy{Name: "quickstart", Level: policy.Restricted}}); err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func (d *demo) startCluster(ctx context.Context) error {
 	shared := newSharedNetwork(d.nw)
 	for _, zone := range zones {
 		id := "i-" + randomHex(17)
-		inst, err := d.orc.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+		inst, err := d.orc.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 			Cluster:    clusterName,
 			InstanceID: id,
 			// Room for two webapp tasks and then some: a roll-out may run
@@ -359,10 +359,10 @@ func (d *demo) startCluster(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("register the instance of %s: %w", zone, err)
 		}
-		d.instances = append(d.instances, inst.ID)
-		d.zoneOf[inst.ID] = zone
+		d.instances = append(d.instances, inst.ContainerInstance.ID)
+		d.zoneOf[inst.ContainerInstance.ID] = zone
 	}
-	described, err := d.orc.DescribeContainerInstances(ctx, stevedore.DescribeContainerInstancesInput{Cluster: clusterName})
+	described, err := d.orc.DescribeContainerInstances(ctx, &stevedore.DescribeContainerInstancesInput{Cluster: clusterName})
 	if err != nil {
 		return err
 	}
@@ -399,19 +399,19 @@ func (d *demo) registerTaskDefinition(ctx context.Context, version string) (*tas
 		return nil, errors.New("webapp-taskdef.json: no container named web")
 	}
 	web.Image = webappRef(version)
-	reg, err := d.orc.RegisterTaskDefinition(ctx, td)
+	reg, err := d.orc.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	if err != nil {
 		return nil, err
 	}
-	cpu, mem := reg.Requirements()
+	cpu, mem := reg.TaskDefinition.Requirements()
 	hc := web.HealthCheck
 	fmt.Fprintf(d.out, "   registered %s: network mode %s, image %s, %d cpu units, %d MiB\n",
-		reg.Ref(), reg.EffectiveNetworkMode(), web.Image, cpu, mem)
+		reg.TaskDefinition.Ref(), reg.TaskDefinition.EffectiveNetworkMode(), web.Image, cpu, mem)
 	if hc != nil {
 		fmt.Fprintf(d.out, "   health check: %q every %s, %d retries\n",
 			strings.Join(hc.Command[1:], " "), hc.Interval(), hc.Retries())
 	}
-	return reg, nil
+	return reg.TaskDefinition, nil
 }
 
 // createService creates the service, waits for its steady state and sends
@@ -423,7 +423,7 @@ func (d *demo) createService(ctx context.Context, td *task.TaskDefinition) error
 		return err
 	}
 	defer w.stop()
-	_, err = d.orc.CreateService(ctx, stevedore.CreateServiceInput{
+	_, err = d.orc.CreateService(ctx, &stevedore.CreateServiceInput{
 		Cluster:        clusterName,
 		ServiceName:    serviceName,
 		TaskDefinition: td.Ref(),
@@ -479,7 +479,7 @@ func (d *demo) rollOut(ctx context.Context) error {
 	// Clients keep using the load balancer all through the roll-out.
 	s := d.startStream(ctx, int(d.cfg.RolloutTimeout/streamEvery))
 	w.p.traffic = s.summary
-	if _, err := d.orc.UpdateService(ctx, stevedore.UpdateServiceInput{
+	if _, err := d.orc.UpdateService(ctx, &stevedore.UpdateServiceInput{
 		Cluster: clusterName, Service: serviceName, TaskDefinition: &ref,
 	}); err != nil {
 		s.stop()
@@ -531,7 +531,7 @@ func rolledOut(ref string, desired int) func(service.Service) (bool, error) {
 
 // serviceTasks returns the service's tasks desired RUNNING, by zone.
 func (d *demo) serviceTasks(ctx context.Context) ([]*task.Task, error) {
-	ids, err := d.orc.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName})
+	ids, err := d.orc.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: clusterName, ServiceName: serviceName})
 	if err != nil {
 		return nil, err
 	}
@@ -635,7 +635,7 @@ func round(d time.Duration) string {
 
 // describeService describes the demo's service.
 func (d *demo) describeService(ctx context.Context) (service.Service, error) {
-	out, err := d.orc.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: clusterName, Services: []string{serviceName}})
+	out, err := d.orc.DescribeServices(ctx, &stevedore.DescribeServicesInput{Cluster: clusterName, Services: []string{serviceName}})
 	if err != nil {
 		return service.Service{}, err
 	}
@@ -650,7 +650,7 @@ func (d *demo) describeService(ctx context.Context) (service.Service, error) {
 func (d *demo) describeTasks(ctx context.Context, ids []string) ([]*task.Task, error) {
 	var tasks []*task.Task
 	for batch := range slices.Chunk(ids, stevedore.MaxDescribeTasks) {
-		out, err := d.orc.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: clusterName, Tasks: batch})
+		out, err := d.orc.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: clusterName, Tasks: batch})
 		if err != nil {
 			return nil, err
 		}

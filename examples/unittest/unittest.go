@@ -27,7 +27,7 @@ func ScaleToQueue(ctx context.Context, o *stevedore.Orchestrator, cluster, servi
 	}
 	want := (depth + TasksPerMessage - 1) / TasksPerMessage
 	want = max(lo, min(want, hi))
-	if _, err := o.UpdateService(ctx, stevedore.UpdateServiceInput{Cluster: cluster, Service: service, DesiredCount: &want}); err != nil {
+	if _, err := o.UpdateService(ctx, &stevedore.UpdateServiceInput{Cluster: cluster, Service: service, DesiredCount: &want}); err != nil {
 		return 0, err
 	}
 	return want, nil

@@ -40,7 +40,7 @@ func newCluster(t *testing.T, n int, opts ...fake.Option) *stevedore.Orchestrato
 	for i := range n {
 		rt := fake.New(opts...)
 		t.Cleanup(rt.Close)
-		_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 			Cluster:    "c",
 			Resources:  cluster.Resources{CPU: 2048, Memory: 4096},
 			Attributes: map[string]string{"ecs.availability-zone": fmt.Sprintf("az-%d", i)},
@@ -51,7 +51,7 @@ func newCluster(t *testing.T, n int, opts ...fake.Option) *stevedore.Orchestrato
 	}
 	td, _, err := task.ParseDefinition([]byte(workerDef))
 	require.NoError(t, err)
-	_, err = o.RegisterTaskDefinition(ctx, td)
+	_, err = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	require.NoError(t, err)
 	return o
 }
@@ -62,7 +62,7 @@ func newEmptyCluster(t *testing.T) *stevedore.Orchestrator {
 	o, err := stevedore.New()
 	require.NoError(t, err)
 	t.Cleanup(func() { o.Close() })
-	_, err = o.CreateCluster(t.Context(), stevedore.CreateClusterInput{ClusterName: "c"})
+	_, err = o.CreateCluster(t.Context(), &stevedore.CreateClusterInput{ClusterName: "c"})
 	require.NoError(t, err)
 	return o
 }
@@ -74,7 +74,7 @@ func TestScaleToQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
 		o := newCluster(t, 3)
-		_, err := o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "c", ServiceName: "workers", TaskDefinition: "worker", DesiredCount: 1})
+		_, err := o.CreateService(ctx, &stevedore.CreateServiceInput{Cluster: "c", ServiceName: "workers", TaskDefinition: "worker", DesiredCount: 1})
 		require.NoError(t, err)
 
 		got, err := unittest.ScaleToQueue(ctx, o, "c", "workers", 45, 1, 4)
@@ -83,7 +83,7 @@ func TestScaleToQueue(t *testing.T) {
 
 		time.Sleep(2 * time.Minute) // fake time: health checks pass, the service converges
 		synctest.Wait()
-		svc, err := o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: "c", Services: []string{"workers"}})
+		svc, err := o.DescribeServices(ctx, &stevedore.DescribeServicesInput{Cluster: "c", Services: []string{"workers"}})
 		require.NoError(t, err)
 		assert.Equal(t, 4, svc.Services[0].RunningCount)
 		assert.True(t, svc.Services[0].Steady)
@@ -93,7 +93,7 @@ func TestScaleToQueue(t *testing.T) {
 		assert.Equal(t, 1, got)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		svc, err = o.DescribeServices(ctx, stevedore.DescribeServicesInput{Cluster: "c", Services: []string{"workers"}})
+		svc, err = o.DescribeServices(ctx, &stevedore.DescribeServicesInput{Cluster: "c", Services: []string{"workers"}})
 		require.NoError(t, err)
 		assert.Equal(t, 1, svc.Services[0].RunningCount)
 	})
@@ -105,14 +105,14 @@ func TestCrashingWorkersAreReplaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
 		o := newCluster(t, 1, fake.WithImage("worker:1", fake.Behavior{RunFor: 30 * time.Second, ExitCode: 1}))
-		_, err := o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "c", ServiceName: "workers", TaskDefinition: "worker", DesiredCount: 1})
+		_, err := o.CreateService(ctx, &stevedore.CreateServiceInput{Cluster: "c", ServiceName: "workers", TaskDefinition: "worker", DesiredCount: 1})
 		require.NoError(t, err)
 		time.Sleep(100 * time.Second)
 		synctest.Wait()
-		ids, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "workers", DesiredStatus: task.Stopped})
+		ids, err := o.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: "c", ServiceName: "workers", DesiredStatus: task.Stopped})
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, len(ids), 2, "a crashed worker is replaced, again and again")
-		stopped, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids[:1]})
+		stopped, err := o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids[:1]})
 		require.NoError(t, err)
 		assert.Equal(t, task.EssentialContainerExited, stopped.Tasks[0].StopCode)
 		assert.Equal(t, 1, *stopped.Tasks[0].Containers[0].ExitCode)
@@ -128,7 +128,7 @@ func TestHTTPHealthCheck(t *testing.T) {
 		o := newEmptyCluster(t)
 		rt, nw := fake.New(), netfake.New()
 		t.Cleanup(rt.Close)
-		_, err := o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+		_, err := o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 			Cluster: "c", Resources: cluster.Resources{CPU: 2048, Memory: 4096, NetworkSlots: 4}, Runtime: rt, Network: nw,
 		})
 		require.NoError(t, err)
@@ -148,24 +148,24 @@ func TestHTTPHealthCheck(t *testing.T) {
 			"name": "api", "image": "api:1", "memory": 128,
 			"healthCheck": {"command": ["HTTP", "http://localhost:8080/healthz"], "interval": 10, "retries": 2}}]}`))
 		require.NoError(t, err)
-		_, err = o.RegisterTaskDefinition(ctx, td)
+		_, err = o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 		require.NoError(t, err)
-		_, err = o.CreateService(ctx, stevedore.CreateServiceInput{Cluster: "c", ServiceName: "api", TaskDefinition: "api", DesiredCount: 1})
+		_, err = o.CreateService(ctx, &stevedore.CreateServiceInput{Cluster: "c", ServiceName: "api", TaskDefinition: "api", DesiredCount: 1})
 		require.NoError(t, err)
 
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		ids, err := o.AllTaskArns(ctx, stevedore.ListTasksInput{Cluster: "c", ServiceName: "api"})
+		ids, err := o.AllTaskArns(ctx, &stevedore.ListTasksInput{Cluster: "c", ServiceName: "api"})
 		require.NoError(t, err)
 		require.Len(t, ids, 1)
-		tasks, err := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids})
+		tasks, err := o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids})
 		require.NoError(t, err)
 		assert.Equal(t, task.Healthy, tasks.Tasks[0].HealthStatus)
 
 		status.Store(http.StatusServiceUnavailable) // two failed checks: UNHEALTHY
 		time.Sleep(25 * time.Second)
 		synctest.Wait()
-		tasks, err = o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids})
+		tasks, err = o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "c", Tasks: ids})
 		require.NoError(t, err)
 		assert.Equal(t, task.Unhealthy, tasks.Tasks[0].HealthStatus)
 	})
@@ -177,27 +177,27 @@ func Example() {
 	ctx := context.Background()
 	o, _ := stevedore.New()
 	defer o.Close()
-	o.CreateCluster(ctx, stevedore.CreateClusterInput{ClusterName: "c"})
+	o.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: "c"})
 	rt := fake.New()
 	defer rt.Close()
-	o.RegisterContainerInstance(ctx, stevedore.RegisterInstanceInput{
+	o.RegisterContainerInstance(ctx, &stevedore.RegisterContainerInstanceInput{
 		Cluster: "c", InstanceID: "i-1",
 		Resources: cluster.Resources{CPU: 1024, Memory: 2048},
 		Runtime:   rt, Network: netfake.New(),
 	})
 	td, _, _ := task.ParseDefinition([]byte(`{"family":"hello","containerDefinitions":[
 		{"name":"hello","image":"busybox","memory":64,"command":["sleep","infinity"]}]}`))
-	o.RegisterTaskDefinition(ctx, td)
-	out, _ := o.RunTask(ctx, stevedore.RunTaskInput{Cluster: "c", TaskDefinition: "hello"})
+	o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
+	out, _ := o.RunTask(ctx, &stevedore.RunTaskInput{Cluster: "c", TaskDefinition: "hello"})
 	id := out.Tasks[0].ID()
 	for range 200 { // bounded wait
-		ts, _ := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: []string{id}})
+		ts, _ := o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "c", Tasks: []string{id}})
 		if ts.Tasks[0].LastStatus == task.Running {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	ts, _ := o.DescribeTasks(ctx, stevedore.DescribeTasksInput{Cluster: "c", Tasks: []string{id}})
+	ts, _ := o.DescribeTasks(ctx, &stevedore.DescribeTasksInput{Cluster: "c", Tasks: []string{id}})
 	fmt.Println(ts.Tasks[0].TaskDefinitionRef(), ts.Tasks[0].LastStatus, ts.Tasks[0].ContainerInstanceID())
 	fmt.Println(len(rt.CallsTo(fake.MethodStart)), "container started")
 	// Output:

@@ -59,5 +59,7 @@
 // health.ErrInvalidCommand) and status-matcher errors wrap
 // ErrInvalidStatusMatcher. Test for them with errors.Is. A check that
 // fails, or cannot be carried out, is a failed health.Result, not an
-// error.
+// error; an exec check whose engine cannot be reached
+// (runtime.ErrUnavailable) is an inconclusive one, which the state machine
+// does not count.
 package probe

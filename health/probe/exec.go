@@ -18,7 +18,9 @@ type Execer interface {
 
 // Exec runs an ECS health-check command inside a container: exit code 0
 // passes, anything else fails, and so does a command that does not finish
-// before ctx's deadline.
+// before ctx's deadline. A command the engine could not be reached to run
+// (runtime.ErrUnavailable) is an inconclusive result, not a failure: an
+// engine outage says nothing of the container's health.
 type Exec struct {
 	execer      Execer
 	containerID string
@@ -61,6 +63,10 @@ func (p *Exec) Probe(ctx context.Context) health.Result {
 		Output:   string(res.Output),
 	}
 	switch {
+	case errors.Is(err, runtime.ErrUnavailable):
+		r.ExitCode = -1
+		r.Err = fmt.Errorf("exec in container %s: %w", p.containerID, err)
+		r.Inconclusive = true
 	case err != nil:
 		r.ExitCode = -1
 		r.Err = fmt.Errorf("exec in container %s: %w", p.containerID, err)

@@ -103,6 +103,14 @@ func TestExecProber(t *testing.T) {
 			argv:    []string{"check"},
 		},
 		{
+			name:    "engine unavailable",
+			command: []string{"CMD", "check"},
+			execer:  &scriptedExecer{err: fmt.Errorf("exec c1: %w: connection refused", runtime.ErrUnavailable)},
+			want:    health.Result{ExitCode: -1, Inconclusive: true},
+			errIs:   runtime.ErrUnavailable,
+			argv:    []string{"check"},
+		},
+		{
 			name:    "timeout",
 			command: []string{"CMD", "sleep", "100"},
 			execer:  &scriptedExecer{result: runtime.ExecResult{ExitCode: 0}, delay: time.Hour},

@@ -2,12 +2,14 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stevedore-io/stevedore/health"
+	"github.com/stevedore-io/stevedore/runtime"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -318,4 +320,66 @@ func TestNewMonitorErrors(t *testing.T) {
 	require.ErrorContains(t, err, "nil callback")
 	_, err = NewMonitor(health.DefaultConfig(), p, time.Now(), OnStatusChange(nil))
 	require.ErrorContains(t, err, "nil callback")
+}
+
+// TestMonitorEngineOutage runs a HEALTHY container's exec check through an
+// engine outage longer than Retries intervals: the checks that cannot run
+// change nothing (no callback of a status change, no failure counted), the
+// schedule goes on, and the first check after the outage counts again.
+func TestMonitorEngineOutage(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := health.Config{Interval: 10 * time.Second, Timeout: 2 * time.Second, Retries: 2}
+		ex := &outageExecer{}
+		p, err := NewExec(ex, "c1", []string{"CMD", "check"})
+		require.NoError(t, err)
+		rec := &recorder{}
+		started := time.Now()
+		m, err := NewMonitor(cfg, p, started, OnCheck(rec.onCheck), OnStatusChange(rec.onChange))
+		require.NoError(t, err)
+		stop := runMonitor(t, m)
+
+		advance(10 * time.Second) // first check, at 10s: passes
+		require.Equal(t, health.Healthy, m.State().Status)
+
+		ex.setDown(true)
+		advance(50 * time.Second) // checks at 20s..60s: the engine is away
+		s := m.State()
+		assert.Equal(t, health.Healthy, s.Status, "an outage is no failure")
+		assert.Zero(t, s.Failures)
+		assert.Equal(t, started.Add(60*time.Second), s.LastCheck, "the schedule goes on")
+		last, _ := s.Last()
+		assert.True(t, last.Inconclusive)
+		assert.False(t, last.Counted)
+		assert.Contains(t, last.Output, "health check not run")
+
+		ex.setDown(false)
+		ex.setCode(1)
+		advance(10 * time.Second) // 70s: the check runs again, and fails
+		assert.Equal(t, 1, m.State().Failures, "checks that run count again")
+		require.NoError(t, stop())
+
+		checks, changes := rec.got()
+		assert.Len(t, checks, 7)
+		assert.Equal(t, [][2]health.Status{{health.Unknown, health.Healthy}}, changes)
+	})
+}
+
+// outageExecer is an Execer whose engine can be taken away.
+type outageExecer struct {
+	mu   sync.Mutex
+	down bool
+	code int
+}
+
+func (e *outageExecer) setDown(down bool) { e.mu.Lock(); e.down = down; e.mu.Unlock() }
+func (e *outageExecer) setCode(code int)  { e.mu.Lock(); e.code = code; e.mu.Unlock() }
+
+func (e *outageExecer) Exec(context.Context, string, []string) (runtime.ExecResult, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.down {
+		return runtime.ExecResult{}, fmt.Errorf("exec: %w: connection refused", runtime.ErrUnavailable)
+	}
+	return runtime.ExecResult{ExitCode: e.code}, nil
 }

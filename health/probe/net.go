@@ -12,13 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/health"
 	"github.com/stevedore-io/stevedore/internal/healthcmd"
 )
 
 // ErrInvalid is wrapped by the errors NewHTTP, NewTCP and NewNet return
-// for bad arguments or options.
-var ErrInvalid = errors.New("health: invalid prober")
+// for bad arguments or options. It matches errdefs.ErrInvalid.
+var ErrInvalid = errdefs.New(errdefs.ErrInvalid, "health: invalid prober")
 
 // DialFunc opens a network connection, like net.Dialer.DialContext. Agents
 // pass one that dials from inside a task's network namespace.
@@ -279,7 +280,8 @@ func NewNet(c health.Check, opts ...Option) (health.Prober, error) {
 }
 
 // ErrInvalidStatusMatcher is wrapped by the errors ParseStatusMatcher returns.
-var ErrInvalidStatusMatcher = errors.New("health: invalid HTTP status matcher")
+// It matches errdefs.ErrInvalid.
+var ErrInvalidStatusMatcher = errdefs.New(errdefs.ErrInvalid, "health: invalid HTTP status matcher")
 
 // StatusMatcher is a set of HTTP status codes, parsed from a spec such as
 // "200", "200-299" or "200-299,302". The zero StatusMatcher matches nothing.

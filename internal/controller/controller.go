@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/health"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
@@ -789,7 +790,7 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		}
 		created, err := c.cfg.Launcher.Place(tx, l, round, reserved)
 		var noFit *placement.NoFitError
-		var invalid *launch.FieldError
+		var invalid *errdefs.FieldError
 		switch {
 		case errors.As(err, &noFit):
 			unplaced(s, r, now, noCapacityEvent(s.Name, noFit.Explanation))
@@ -797,7 +798,7 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 			// The service's configuration no longer holds (a capacity
 			// provider left the cluster): say so, and try again later
 			// rather than fail the whole write.
-			unplaced(s, r, now, fmt.Sprintf("(service %s) was unable to place a task. Reason: %s: %s.", s.Name, invalid.Field, invalid.Rule))
+			unplaced(s, r, now, fmt.Sprintf("(service %s) was unable to place a task. Reason: %s: %s.", s.Name, invalid.Path, invalid.Reason))
 		case err != nil:
 			return err
 		}

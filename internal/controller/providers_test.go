@@ -20,7 +20,7 @@ import (
 func TestRunTaskRefusesUnassociatedCapacityProvider(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		env := stevedoretest.New(t, stevedoretest.WithDefinitions(webDef))
-		out, err := env.O.RunTask(t.Context(), stevedore.RunTaskInput{Cluster: env.Cluster, TaskDefinition: "web",
+		out, err := env.O.RunTask(t.Context(), &stevedore.RunTaskInput{Cluster: env.Cluster, TaskDefinition: "web",
 			CapacityProviderStrategy: cluster.CapacityProviderStrategy{{CapacityProvider: "spot", Weight: 1}}})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Contains(t, err.Error(), `capacityProviderStrategy[0].capacityProvider: "spot" is not associated with cluster "test"`)
@@ -35,11 +35,11 @@ func TestRunTaskRefusesUnassociatedCapacityProvider(t *testing.T) {
 func TestCreateServiceRefusesUnassociatedCapacityProvider(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		env := stevedoretest.New(t, stevedoretest.WithDefinitions(webDef))
-		_, err := env.O.CreateService(t.Context(), stevedore.CreateServiceInput{Cluster: env.Cluster, ServiceName: "web", TaskDefinition: "web", DesiredCount: 1,
+		_, err := env.O.CreateService(t.Context(), &stevedore.CreateServiceInput{Cluster: env.Cluster, ServiceName: "web", TaskDefinition: "web", DesiredCount: 1,
 			CapacityProviderStrategy: cluster.CapacityProviderStrategy{{CapacityProvider: "spot", Weight: 1}}})
 		require.ErrorIs(t, err, stevedore.ErrInvalid)
 		assert.Contains(t, err.Error(), `capacityProviderStrategy[0].capacityProvider: "spot" is not associated with cluster "test"`)
-		_, err = stevedoretest.ServicesOf(env.O.DescribeServices(t.Context(), stevedore.DescribeServicesInput{Cluster: env.Cluster, Services: []string{"web"}}))
+		_, err = stevedoretest.ServicesOf(env.O.DescribeServices(t.Context(), &stevedore.DescribeServicesInput{Cluster: env.Cluster, Services: []string{"web"}}))
 		assert.ErrorIs(t, err, stevedore.ErrNotFound)
 	})
 }

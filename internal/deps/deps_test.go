@@ -35,7 +35,8 @@ var forbidden = []string{
 	"golang.org/x/sys/unix",
 }
 
-// pure are the packages that must stay pure, as go list patterns relative
+// pure are the packages that must stay pure (and errdefs, the error kinds
+// they use), as go list patterns relative
 // to the module root. A package not written yet is skipped, saying so.
 var pure = []string{
 	"./task/...",
@@ -45,6 +46,7 @@ var pure = []string{
 	"./health/...",
 	"./autoscaling/...",
 	"./internal/healthcmd/...",
+	"./errdefs/...",
 }
 
 // forbiddenIn returns the dependencies that match a forbidden fragment.
@@ -141,6 +143,7 @@ var planners = []string{
 	"./autoscaling/...",
 	"./health",
 	"./internal/healthcmd/...",
+	"./errdefs/...",
 }
 
 // plannerForbidden are the packages, each with the packages under it, that

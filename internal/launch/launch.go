@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/placement"
@@ -29,28 +30,13 @@ import (
 
 // ErrInvalid is matched (errors.Is) by the errors of a launch asked for
 // wrongly: nothing was created, and the caller's API reports an invalid
-// request (ECS's InvalidParameterException).
-var ErrInvalid = errors.New("launch: invalid request")
-
-// FieldError is an invalid field of a launch request. It matches
-// ErrInvalid.
-type FieldError struct {
-	// Field is the field's path, such as
-	// "capacityProviderStrategy[1].capacityProvider".
-	Field string
-	// Rule says what is wrong with it.
-	Rule string
-}
-
-// Error names the field and the rule it broke.
-func (e *FieldError) Error() string { return "launch: invalid request: " + e.Field + ": " + e.Rule }
-
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+// request (ECS's InvalidParameterException). It is errdefs.ErrInvalid,
+// and the errors are *errdefs.FieldError values naming the field.
+var ErrInvalid = errdefs.ErrInvalid
 
 // CheckCapacityProviders checks that every provider of a capacity provider
 // strategy is associated with the cluster, as ECS does before it creates
-// anything: a provider that is not is a *FieldError. An empty strategy is
+// anything: a provider that is not is an *errdefs.FieldError. An empty strategy is
 // fine. Place checks its request's; CreateService and UpdateService check
 // a service's with it.
 func CheckCapacityProviders(tx store.ReadTx, clusterName string, strategy cluster.CapacityProviderStrategy) error {
@@ -63,8 +49,8 @@ func CheckCapacityProviders(tx store.ReadTx, clusterName string, strategy cluste
 	}
 	for i, item := range strategy {
 		if !slices.Contains(c.CapacityProviders, item.CapacityProvider) {
-			return &FieldError{Field: fmt.Sprintf("capacityProviderStrategy[%d].capacityProvider", i),
-				Rule: fmt.Sprintf("%q is not associated with cluster %q", item.CapacityProvider, clusterName)}
+			return errdefs.Invalid(fmt.Sprintf("capacityProviderStrategy[%d].capacityProvider", i),
+				"%q is not associated with cluster %q", item.CapacityProvider, clusterName)
 		}
 	}
 	return nil
@@ -306,7 +292,7 @@ func (ln *Launcher) NewRound(tx store.ReadTx, clusterName string, allowed []stri
 // tasks created; when not all fit, the error is a *placement.NoFitError
 // and the tasks that fit are created all the same. A capacity provider
 // strategy naming a provider not associated with the cluster is a
-// *FieldError (ErrInvalid), and nothing is created. Reserving on the stored
+// *errdefs.FieldError (ErrInvalid), and nothing is created. Reserving on the stored
 // instance never overcommits it: a round that missed a concurrent
 // placement fails there.
 //

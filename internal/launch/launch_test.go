@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
@@ -121,10 +122,10 @@ func TestPlaceRefusesUnassociatedCapacityProvider(t *testing.T) {
 
 	created, err := place("on-demand")
 	require.ErrorIs(t, err, launch.ErrInvalid)
-	var fe *launch.FieldError
+	var fe *errdefs.FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "capacityProviderStrategy[0].capacityProvider", fe.Field)
-	assert.Contains(t, fe.Rule, `"on-demand" is not associated with cluster "test"`)
+	assert.Equal(t, "capacityProviderStrategy[0].capacityProvider", fe.Path)
+	assert.Contains(t, fe.Reason, `"on-demand" is not associated with cluster "test"`)
 	assert.Empty(t, created)
 	require.NoError(t, st.View(t.Context(), func(tx store.ReadTx) error {
 		tasks, err := store.List[*state.Task](tx, state.KindTasks)

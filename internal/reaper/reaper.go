@@ -1,7 +1,8 @@
 // Package reaper is the loop that removes what has had its time: STOPPED
-// tasks past their retention, the samples of tasks that no longer run, and
-// the capacity of interrupted Spot instances whose notice is over
-// (state.Instance.ReclaimAt). Every deadline it acts on is read from the
+// tasks past their retention, the samples of tasks that no longer run, the
+// capacity of interrupted Spot instances whose notice is over
+// (state.Instance.ReclaimAt), and the connection of agents gone silent
+// (state.Instance.HeartbeatAt). Every deadline it acts on is read from the
 // store, so a reaper started after a restart keeps the same appointments.
 package reaper
 
@@ -20,6 +21,10 @@ import (
 
 // Interval is how often stopped tasks past their retention are removed.
 const Interval = time.Minute
+
+// lostRetry is how soon the reaper tries again to record an agent gone
+// silent when the write failed.
+const lostRetry = 5 * time.Second
 
 // SpotStoppedReason is ECS's stoppedReason for tasks on reclaimed Spot
 // capacity.
@@ -60,22 +65,49 @@ func New(cfg Config) (*Reaper, error) {
 }
 
 // Run reaps until ctx ends. It follows the instances for their reclaim
-// times, and sweeps the tasks every Interval.
+// times and their agents' heartbeats, and sweeps the tasks every Interval.
+//
+// An agent's heartbeat deadline counts from the later of its last stored
+// heartbeat and when the reaper last saw it change, or saw the agent start
+// running (for the agents running when the reaper starts, when it
+// started): an instance registered again keeps its previous agent's
+// heartbeat until the new agent writes, a reaper that takes over gives
+// every agent a full timeout, and an agent whose clock is behind the
+// reaper's is not taken for gone for it, so that no live agent is ever
+// taken for gone on a time it had no chance to refresh.
 func (r *Reaper) Run(ctx context.Context) error {
 	reclaims := map[string]time.Time{} // instance ID -> ReclaimAt
-	note := func(inst *state.Instance) {
+	beats := map[string]time.Time{}    // instance ID -> heartbeat deadline
+	seen := map[string]time.Time{}     // instance ID -> when its agent was seen running
+	note := func(inst, prev *state.Instance) {
 		if inst.ReclaimAt.IsZero() || inst.Status == cluster.StatusInactive {
 			delete(reclaims, inst.ID)
-			return
+		} else {
+			reclaims[inst.ID] = inst.ReclaimAt
 		}
-		reclaims[inst.ID] = inst.ReclaimAt
+		switch {
+		case !inst.AgentRuns():
+			delete(seen, inst.ID)
+		case prev == nil || !prev.AgentRuns() || !inst.HeartbeatAt.Equal(prev.HeartbeatAt):
+			// First seen running, or heard from: the deadline
+			// counts from now too, whatever the agent's clock says.
+			seen[inst.ID] = r.cfg.Now()
+		}
+		if at, ok := inst.HeartbeatDeadline(seen[inst.ID]); ok {
+			beats[inst.ID] = at
+		} else {
+			delete(beats, inst.ID)
+		}
 	}
 	f, err := store.Follow(ctx, r.cfg.Store, store.FollowConfig{
 		Snapshot: func(tx store.ReadTx) error {
+			// Every agent running gets a full timeout from now.
 			clear(reclaims)
+			clear(beats)
+			clear(seen)
 			all, err := store.List[*state.Instance](tx, state.KindInstances)
 			for _, inst := range all {
-				note(inst)
+				note(inst, nil)
 			}
 			return err
 		},
@@ -89,16 +121,15 @@ func (r *Reaper) Run(ctx context.Context) error {
 	defer sweep.Stop()
 	reclaim := time.NewTimer(time.Hour)
 	defer reclaim.Stop()
+	lost := time.NewTimer(time.Hour)
+	defer lost.Stop()
 	var buf []store.Event
 	for {
-		var next time.Time
-		for _, at := range reclaims {
-			if next.IsZero() || at.Before(next) {
-				next = at
-			}
-		}
-		if !next.IsZero() {
+		if next := earliest(reclaims); !next.IsZero() {
 			reclaim.Reset(next.Sub(r.cfg.Now()))
+		}
+		if next := earliest(beats); !next.IsZero() {
+			lost.Reset(next.Sub(r.cfg.Now()))
 		}
 		select {
 		case <-ctx.Done():
@@ -110,9 +141,12 @@ func (r *Reaper) Run(ctx context.Context) error {
 			}
 			for _, ev := range evs {
 				if inst, ok := ev.Object.(*state.Instance); ok {
-					note(inst)
+					prev, _ := ev.Prev.(*state.Instance)
+					note(inst, prev)
 				} else {
 					delete(reclaims, ev.ID)
+					delete(beats, ev.ID)
+					delete(seen, ev.ID)
 				}
 			}
 			clear(evs)
@@ -128,12 +162,78 @@ func (r *Reaper) Run(ctx context.Context) error {
 					r.cfg.Logger.Warn("spot interruption: cannot reclaim the instance", "instance", id, "err", err)
 				}
 			}
+		case <-lost.C:
+			now := r.cfg.Now()
+			for id, at := range beats {
+				if at.After(now) {
+					continue
+				}
+				// A heartbeat or the write below brings it back with
+				// its event.
+				delete(beats, id)
+				if err := r.markLost(ctx, id, seen[id]); err != nil && ctx.Err() == nil {
+					r.cfg.Logger.Warn("reaper: cannot record the instance's agent as gone", "instance", id, "err", err)
+					beats[id] = now.Add(lostRetry)
+				}
+			}
 		case <-sweep.C:
 			if err := r.sweep(ctx); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// earliest returns the earliest of times, zero when there is none.
+func earliest(times map[string]time.Time) time.Time {
+	var next time.Time
+	for _, at := range times {
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+// markLost records that the agent of instance id is gone when its
+// heartbeat deadline (counted from seen at the earliest) has passed:
+// AgentConnected false with the AgentLost, and any engine outage its agent
+// recorded cleared (it went with the agent). Its tasks keep their last
+// reported status, as ECS keeps them while an agent is disconnected; its
+// agent, when it writes again, clears it all.
+func (r *Reaper) markLost(ctx context.Context, id string, seen time.Time) error {
+	var lost *cluster.AgentLost
+	err := r.cfg.Store.Update(ctx, func(tx store.Tx) error {
+		lost = nil
+		inst, err := store.Get[*state.Instance](tx, state.KindInstances, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deregistered meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		now := r.cfg.Now()
+		at, ok := inst.HeartbeatDeadline(seen)
+		if !ok || at.After(now) {
+			return nil // heard from meanwhile, or no longer running
+		}
+		last := inst.HeartbeatAt
+		if seen.After(last) {
+			last = seen
+		}
+		reason := fmt.Sprintf("agent silent: no heartbeat for %v (%d times its interval of %v); taken for disconnected",
+			now.Sub(last).Round(time.Second), state.HeartbeatMisses, inst.HeartbeatInterval)
+		next := inst.Copy()
+		next.AgentConnected, next.EngineOutage = false, nil
+		next.AgentLost = &cluster.AgentLost{LastHeartbeat: inst.HeartbeatAt, Reason: reason}
+		lost = next.AgentLost
+		return tx.Update(next)
+	})
+	if err == nil && lost != nil {
+		r.cfg.Logger.Warn("reaper: agent silent; the instance is disconnected until its agent writes again",
+			"instance", id, "lastHeartbeat", lost.LastHeartbeat, "reason", lost.Reason)
+	}
+	return err
 }
 
 // sweep removes STOPPED tasks older than the retention, and the samples of
@@ -196,8 +296,10 @@ func (r *Reaper) reclaimSpot(ctx context.Context, id string) error {
 		if err := state.Deregister(tx, inst, tasks, task.SpotInterruption, SpotStoppedReason, "Spot capacity reclaimed", now); err != nil {
 			return err
 		}
-		if inst.AgentConnected {
-			return nil // its agent stops the tasks, and reports them STOPPED
+		if inst.AgentRuns() {
+			// Its agent runs (cut off from its engine, with an outage):
+			// it stops the tasks, and reports them STOPPED.
+			return nil
 		}
 		// No agent will ever report them: the capacity, and the containers
 		// with it, are gone. ECS shows them STOPPED; so does the reaper.

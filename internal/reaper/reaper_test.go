@@ -153,3 +153,34 @@ func TestANewReaperKeepsTheAppointment(t *testing.T) {
 		}))
 	})
 }
+
+// TestReclaimLeavesTasksToAnAgentCutOffFromItsEngine: an instance whose
+// agent runs but cannot reach its engine shows AgentConnected false with
+// an EngineOutage. Its agent, not the reaper, reports the tasks STOPPED
+// once the engine is back: the containers may be running still.
+func TestReclaimLeavesTasksToAnAgentCutOffFromItsEngine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := start(t, time.Hour)
+		e.update(func(tx store.Tx) error {
+			inst := &state.Instance{ContainerInstance: cluster.ContainerInstance{ID: "i-1", Cluster: "test", Status: cluster.StatusDraining,
+				EngineOutage: &cluster.EngineOutage{Since: time.Now(), Reason: "connection refused"}},
+				ReclaimAt: time.Now().Add(time.Minute)}
+			if err := tx.Create(inst); err != nil {
+				return err
+			}
+			return tx.Create(newTask("t1", "i-1", task.Running))
+		})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		require.NoError(t, e.st.View(t.Context(), func(tx store.ReadTx) error {
+			inst, err := store.Get[*state.Instance](tx, state.KindInstances, "i-1")
+			require.NoError(t, err)
+			assert.Equal(t, cluster.StatusInactive, inst.Status)
+			tk, err := store.Get[*state.Task](tx, state.KindTasks, "t1")
+			require.NoError(t, err)
+			assert.Equal(t, task.Stopped, tk.DesiredStatus, "stopping")
+			assert.Equal(t, task.Running, tk.LastStatus, "its agent reports the stop")
+			return nil
+		}))
+	})
+}

@@ -31,9 +31,19 @@ func (i *Instance) AppendJSON(b []byte) ([]byte, error) {
 	b = appendString(append(b, `,"Status":`...), string(ci.Status))
 	b = appendString(append(b, `,"StatusReason":`...), ci.StatusReason)
 	b = strconv.AppendBool(append(b, `,"AgentConnected":`...), ci.AgentConnected)
+	var err error
+	if ci.EngineOutage != nil {
+		if b, err = appendMarshal(append(b, `,"EngineOutage":`...), ci.EngineOutage); err != nil {
+			return nil, err
+		}
+	}
+	if ci.AgentLost != nil {
+		if b, err = appendMarshal(append(b, `,"AgentLost":`...), ci.AgentLost); err != nil {
+			return nil, err
+		}
+	}
 	b = appendString(append(b, `,"AgentVersion":`...), ci.AgentVersion)
 	b = appendString(append(b, `,"CapacityProvider":`...), ci.CapacityProvider)
-	var err error
 	if b, err = appendTime(append(b, `,"RegisteredAt":`...), ci.RegisteredAt); err != nil {
 		return nil, err
 	}
@@ -74,6 +84,14 @@ func (i *Instance) AppendJSON(b []byte) ([]byte, error) {
 		if b, err = appendTime(append(b, `,"reclaimAt":`...), i.ReclaimAt); err != nil {
 			return nil, err
 		}
+	}
+	if !i.HeartbeatAt.IsZero() {
+		if b, err = appendTime(append(b, `,"heartbeatAt":`...), i.HeartbeatAt); err != nil {
+			return nil, err
+		}
+	}
+	if i.HeartbeatInterval != 0 {
+		b = strconv.AppendInt(append(b, `,"heartbeatInterval":`...), int64(i.HeartbeatInterval), 10)
 	}
 	if len(i.Tags) > 0 {
 		if b, err = appendMarshal(append(b, `,"tags":`...), i.Tags); err != nil {

@@ -27,11 +27,12 @@ func DisconnectAgents(ctx context.Context, s store.Store) error {
 			return err
 		}
 		for _, inst := range all {
-			if !inst.AgentConnected {
+			if !inst.AgentConnected && inst.EngineOutage == nil {
 				continue
 			}
 			next := inst.Copy()
-			next.AgentConnected = false
+			// The outage an agent of that process recorded went with it.
+			next.AgentConnected, next.EngineOutage = false, nil
 			if err := tx.Update(next); err != nil {
 				return err
 			}

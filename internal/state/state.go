@@ -11,7 +11,9 @@
 // or the members of a group that a rule names);
 // the launch writes what the agent needs from the control plane (DNS, the
 // drainers of Drain); the agent of the task's instance writes everything it
-// observes (last status, containers, health, network) and the task samples;
+// observes (last status, containers, health, network), the task samples and
+// its instance's heartbeat (HeartbeatAt), which the reaper watches to take a
+// silent agent for gone (AgentConnected false with AgentLost);
 // the target-group loop writes TargetHealth and, with the discovery loop,
 // the progress of a drain (Drain.Deadline, Drain.Done); InterruptSpotInstance
 // writes an instance's ReclaimAt, which the reaper acts on; a process
@@ -85,9 +87,45 @@ type Instance struct {
 	// away (written by InterruptSpotInstance): the reaper then stops the
 	// tasks still there and deregisters the instance. Zero otherwise.
 	ReclaimAt time.Time `json:"reclaimAt,omitzero"`
+	// HeartbeatAt is when the instance's agent last said it runs, and
+	// HeartbeatInterval how often it says so (written by the agent, with
+	// every write it makes to the instance). The reaper takes an agent
+	// silent for HeartbeatMisses intervals for gone (AgentLost). Zero
+	// for an agent that writes no heartbeat, which is never taken for gone.
+	HeartbeatAt       time.Time     `json:"heartbeatAt,omitzero"`
+	HeartbeatInterval time.Duration `json:"heartbeatInterval,omitzero"`
 	// Tags are the instance's tags (written by the API: TagResource,
 	// UntagResource).
 	Tags []task.Tag `json:"tags,omitempty"`
+}
+
+// HeartbeatMisses is how many heartbeat intervals an agent may miss before
+// the control plane takes it for gone.
+const HeartbeatMisses = 3
+
+// HeartbeatDeadline returns when the instance's agent is taken for gone if
+// it writes no heartbeat before, counting from the later of its last
+// heartbeat and since (when the caller first saw the agent connected: an
+// instance registered again keeps the heartbeat of its previous agent
+// until the new one writes). ok is false when no deadline applies: the
+// instance is INACTIVE, its agent is not running as far as the store
+// knows, or it writes no heartbeat.
+func (i *Instance) HeartbeatDeadline(since time.Time) (deadline time.Time, ok bool) {
+	if i.Status == cluster.StatusInactive || i.HeartbeatInterval <= 0 || !i.AgentRuns() {
+		return time.Time{}, false
+	}
+	from := i.HeartbeatAt
+	if since.After(from) {
+		from = since
+	}
+	return from.Add(HeartbeatMisses * i.HeartbeatInterval), true
+}
+
+// AgentRuns reports whether the instance's agent runs as far as the store
+// knows: it is connected, or it recorded an outage of its engine (it runs,
+// cut off from the engine).
+func (i *Instance) AgentRuns() bool {
+	return i.AgentConnected || i.EngineOutage != nil
 }
 
 // Kind implements store.Object.

@@ -1,6 +1,6 @@
 // Package subscription turns a follower of the store into a channel of API
 // events, for Orchestrator.Subscribe: each store change is translated into
-// the events it means, in order; a subscriber that falls so far behind that
+// the events it means (Translate), in order; a subscriber that falls so far behind that
 // the follower must start over from a snapshot has lost events, and is
 // dropped (its channel closes).
 package subscription

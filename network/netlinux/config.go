@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path/filepath"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/network"
 )
 
@@ -103,10 +104,10 @@ const maxPrefixLen = 7
 // Validate checks a configuration whose defaults are filled in.
 func (c Config) Validate() error {
 	if n := len(c.BridgeName); n == 0 || n > 15 || !validIfaceChars(c.BridgeName) {
-		return &network.FieldError{Field: "bridgeName", Reason: fmt.Sprintf("%q: want 1 to 15 letters, digits, '-', '_' or '.'", c.BridgeName)}
+		return &errdefs.FieldError{Path: "bridgeName", Reason: fmt.Sprintf("%q: want 1 to 15 letters, digits, '-', '_' or '.'", c.BridgeName)}
 	}
 	if n := len(c.NamePrefix); n == 0 || n > maxPrefixLen || !validIfaceChars(c.NamePrefix) {
-		return &network.FieldError{Field: "namePrefix", Reason: fmt.Sprintf("%q: want 1 to %d letters, digits, '-', '_' or '.'", c.NamePrefix, maxPrefixLen)}
+		return &errdefs.FieldError{Path: "namePrefix", Reason: fmt.Sprintf("%q: want 1 to %d letters, digits, '-', '_' or '.'", c.NamePrefix, maxPrefixLen)}
 	}
 	if _, err := network.NewIPAM(c.Subnet, nil); err != nil {
 		return err
@@ -115,13 +116,13 @@ func (c Config) Validate() error {
 		return err
 	}
 	if !filepath.IsAbs(c.StateDir) {
-		return &network.FieldError{Field: "stateDir", Reason: fmt.Sprintf("%q is not an absolute path", c.StateDir)}
+		return &errdefs.FieldError{Path: "stateDir", Reason: fmt.Sprintf("%q is not an absolute path", c.StateDir)}
 	}
 	if !filepath.IsAbs(c.NetNSDir) {
-		return &network.FieldError{Field: "netnsDir", Reason: fmt.Sprintf("%q is not an absolute path", c.NetNSDir)}
+		return &errdefs.FieldError{Path: "netnsDir", Reason: fmt.Sprintf("%q is not an absolute path", c.NetNSDir)}
 	}
 	if c.MTU != 0 && (c.MTU < 576 || c.MTU > 65535) {
-		return &network.FieldError{Field: "mtu", Reason: fmt.Sprintf("%d is not between 576 and 65535", c.MTU)}
+		return &errdefs.FieldError{Path: "mtu", Reason: fmt.Sprintf("%d is not between 576 and 65535", c.MTU)}
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package query
 import (
 	"errors"
 	"fmt"
+
+	"github.com/stevedore-io/stevedore/errdefs"
 )
 
 // MaxLength is the longest expression Parse accepts, in characters (runes),
@@ -13,8 +15,8 @@ const MaxLength = 2000
 // and exactly one of ErrSyntax, ErrSemantic and ErrTooLong.
 var (
 	// ErrInvalid matches every error Parse returns: the expression is not a
-	// valid cluster query.
-	ErrInvalid = errors.New("query: invalid expression")
+	// valid cluster query. It matches errdefs.ErrInvalid.
+	ErrInvalid = errdefs.New(errdefs.ErrInvalid, "query: invalid expression")
 	// ErrSyntax matches a *SyntaxError: the text is not in the grammar.
 	ErrSyntax = errors.New("query: syntax error")
 	// ErrSemantic matches a *SemanticError: the text is in the grammar but
@@ -42,10 +44,11 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("query: at position %d: expected %s, found %s", e.Pos, e.Expected, describeFound(e.Found))
 }
 
-// Is makes errors.Is(err, ErrSyntax) and errors.Is(err, ErrInvalid) true.
-func (e *SyntaxError) Is(target error) bool {
-	return target == ErrSyntax || target == ErrInvalid
-}
+// Is makes errors.Is(err, ErrSyntax) true.
+func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
+
+// Unwrap returns ErrInvalid, which matches errdefs.ErrInvalid.
+func (e *SyntaxError) Unwrap() error { return ErrInvalid }
 
 func describeFound(found string) string {
 	if found == "" {
@@ -82,13 +85,17 @@ func (e *SemanticError) Error() string {
 	return msg
 }
 
-// Is makes errors.Is(err, ErrSemantic) and errors.Is(err, ErrInvalid) true.
-func (e *SemanticError) Is(target error) bool {
-	return target == ErrSemantic || target == ErrInvalid
-}
+// Is makes errors.Is(err, ErrSemantic) true.
+func (e *SemanticError) Is(target error) bool { return target == ErrSemantic }
 
-// Unwrap returns the underlying error, if any.
-func (e *SemanticError) Unwrap() error { return e.Err }
+// Unwrap returns ErrInvalid (which matches errdefs.ErrInvalid) and the
+// underlying error, if any.
+func (e *SemanticError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalid}
+	}
+	return []error{ErrInvalid, e.Err}
+}
 
 // tooLongError is returned for an expression over MaxLength characters.
 type tooLongError struct{ n int }
@@ -97,6 +104,6 @@ func (e *tooLongError) Error() string {
 	return fmt.Sprintf("query: expression is %d characters long, at most %d are allowed", e.n, MaxLength)
 }
 
-func (e *tooLongError) Is(target error) bool {
-	return target == ErrTooLong || target == ErrInvalid
-}
+func (e *tooLongError) Is(target error) bool { return target == ErrTooLong }
+
+func (e *tooLongError) Unwrap() error { return ErrInvalid }

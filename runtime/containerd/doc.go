@@ -70,7 +70,11 @@
 // /proc/keys, /sys/firmware, ...) and read-only paths (/proc/sys, ...) of the
 // default OCI spec, a read-only /sys, private PID, IPC, UTS, mount and
 // network namespaces, and an empty device allow-list beyond the standard
-// /dev nodes. AppArmor and SELinux profiles are not applied.
+// /dev nodes. AppArmor and SELinux profiles are not applied. A Privileged
+// spec gets none of this, as ctr's and Docker's --privileged: every
+// capability, every host device (and a device cgroup allowing all), no
+// seccomp filter or no_new_privs, no masked or read-only paths, writable
+// /sys and cgroups.
 //
 // # Output, exec and stats
 //
@@ -103,11 +107,18 @@
 // Runtime was watching are still in containerd, unless the daemon itself
 // restarted: such containers show as runtime.StateUnknown.
 //
+// The daemon itself may go away under a Runtime (killed, restarted) while
+// the shims keep the containers running. The connection is made again by
+// itself, with back-off; until then every call fails with an error
+// wrapping runtime.ErrUnavailable, and Wait channels stay open: the exit
+// is waited for again once the daemon is back.
+//
 // # Errors
 //
 // Errors wrap the runtime package's sentinels (test with errors.Is):
 // runtime.ErrNotFound, ErrAlreadyExists, ErrNotRunning, ErrAlreadyStarted,
-// ErrStart, ErrInvalidSpec, ErrImagePull; containerd's own error kinds
+// ErrStart, ErrInvalidSpec, ErrImagePull, and ErrUnavailable while the
+// daemon cannot be reached; containerd's own error kinds
 // (errdefs) are kept in the chain as well. New fails with ErrInvalidOption
 // for a bad option.
 //

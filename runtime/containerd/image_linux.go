@@ -48,6 +48,7 @@ func pullErr(ref string, err error) error {
 // WithPlainHTTP. Concurrent calls for the same image and credentials share
 // one pull. Errors wrap runtime.ErrImagePull.
 func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Auth) (err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return err
@@ -108,6 +109,7 @@ func (r *Runtime) ensureImage(ctx context.Context, name string, auth *runtime.Au
 // auth's credentials (a HEAD request: nothing is pulled). It fails when
 // the registry refuses them, or no longer has that content.
 func (r *Runtime) VerifyImageAccess(ctx context.Context, ref string, auth *runtime.Auth) (err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return err
@@ -143,6 +145,7 @@ func (r *Runtime) VerifyImageAccess(ctx context.Context, ref string, auth *runti
 // Runtime's namespace was made from the image. Errors wrap
 // runtime.ErrNotFound or runtime.ErrInUse.
 func (r *Runtime) RemoveImage(ctx context.Context, ref string) (err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"google.golang.org/grpc"
 )
 
@@ -40,7 +41,8 @@ var DefaultInitPaths = []string{
 }
 
 // ErrInvalidOption is returned by New when an option is invalid.
-var ErrInvalidOption = errors.New("containerd: invalid option")
+// It matches errdefs.ErrInvalid.
+var ErrInvalidOption = errdefs.New(errdefs.ErrInvalid, "containerd: invalid option")
 
 // Option configures a Runtime. Options are applied in order by New; the
 // first one that fails makes New fail.

@@ -265,6 +265,22 @@ func (r *Runtime) begin(ctx context.Context) (context.Context, error) {
 	return log.WithLogger(namespaces.WithNamespace(ctx, r.opts.namespace), r.clientLog), nil
 }
 
+// unavailable reports whether err says containerd could not be reached:
+// gRPC's Unavailable (the connection refused, broken or being made again),
+// as the client converts it or raw, or a refused dial.
+func unavailable(err error) bool {
+	return errdefs.IsUnavailable(err) || errdefs.IsUnavailable(errgrpc.ToNative(err)) ||
+		errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// classify adds runtime.ErrUnavailable to *err when it says containerd
+// could not be reached. Every method that talks to containerd defers it.
+func classify(err *error) {
+	if *err != nil && !errors.Is(*err, runtime.ErrUnavailable) && unavailable(*err) {
+		*err = fmt.Errorf("%w: %w", runtime.ErrUnavailable, *err)
+	}
+}
+
 // kindOf maps a containerd error to the runtime's sentinel of the same kind.
 func kindOf(err error) error {
 	switch {
@@ -436,6 +452,7 @@ func (r *Runtime) waitExit(id string, t client.Task, exited <-chan client.ExitSt
 // Create creates the container's writable layer and its OCI spec. The task
 // (runc's container) is made by Start.
 func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return err
@@ -480,6 +497,11 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 		)
 	}
 	c, err := create()
+	if err != nil && errdefs.IsAlreadyExists(err) && r.leftoverSnapshot(ctx, spec.ID) {
+		// A process killed between preparing the snapshot and recording
+		// the container left the snapshot alone: remove it and create.
+		c, err = create()
+	}
 	if err != nil && errdefs.IsNotFound(err) && !errors.Is(err, runtime.ErrInvalidSpec) {
 		// The image is known but not unpacked into our snapshotter (it was
 		// imported by another client, say): unpack and try once more.
@@ -512,6 +534,22 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 	return nil
 }
 
+// leftoverSnapshot removes the writable snapshot named id when no
+// container id exists, and reports whether it did: such a snapshot is left
+// by a Create whose process died after the snapshot was prepared and
+// before the container was recorded (the client's lease keeps it from
+// garbage collection for a day).
+func (r *Runtime) leftoverSnapshot(ctx context.Context, id string) bool {
+	if _, err := r.client.LoadContainer(ctx, id); !errdefs.IsNotFound(err) {
+		return false
+	}
+	if err := r.client.SnapshotService(r.snapshotter).Remove(ctx, id); err != nil {
+		return false
+	}
+	r.log.Warn("removed the snapshot of a container never created", "container", id)
+	return true
+}
+
 // imageConfig returns the image's runtime configuration, cached by the
 // digest of the image's target (content-addressed, so never stale).
 func (r *Runtime) imageConfig(ctx context.Context, img client.Image) (ocispec.ImageConfig, error) {
@@ -530,6 +568,7 @@ func (r *Runtime) imageConfig(ctx context.Context, img client.Image) (ocispec.Im
 // Start creates the container's task (runc create) and starts it. Errors
 // from runc, such as a missing executable, wrap runtime.ErrStart.
 func (r *Runtime) Start(ctx context.Context, id string) (err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return err
@@ -617,7 +656,8 @@ func (r *Runtime) labelStartLocked(ctx context.Context, e *entry, c client.Conta
 
 // Wait returns a channel that receives the container's exit status. If ctx
 // ends first, the channel receives an ExitStatus whose Err is ctx's error.
-func (r *Runtime) Wait(ctx context.Context, id string) (<-chan runtime.ExitStatus, error) {
+func (r *Runtime) Wait(ctx context.Context, id string) (_ <-chan runtime.ExitStatus, err error) {
+	defer classify(&err)
 	nctx, err := r.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -678,6 +718,7 @@ func (r *Runtime) runningTask(ctx context.Context, op, id string) (client.Task, 
 
 // Signal sends sig to the container's main process.
 func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) (err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return err
@@ -707,6 +748,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (_ runtime.
 	if err != nil {
 		return runtime.ExecResult{}, err
 	}
+	defer classify(&err)
 	defer func() { err = contextErr(ctx, err) }()
 	if len(cmd) == 0 {
 		return runtime.ExecResult{}, fmt.Errorf("exec in container %q: %w: empty command", id, runtime.ErrInvalidSpec)
@@ -755,7 +797,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (_ runtime.
 			r.killExec(cctx, proc, exited, id, execID)
 			return runtime.ExecResult{}, wrapErr("exec in", id, nil, ctx.Err())
 		}
-		if code, ok := execFailureCode(err); ok {
+		if code, ok := execFailureCode(err); ok && !unavailable(err) {
 			return runtime.ExecResult{ExitCode: code, Output: []byte(err.Error())}, nil
 		}
 		return runtime.ExecResult{}, r.execErr(nctx, id, err)
@@ -851,6 +893,7 @@ func newExecID() string {
 
 // Inspect returns the container's state from containerd.
 func (r *Runtime) Inspect(ctx context.Context, id string) (_ runtime.ContainerInfo, err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return runtime.ContainerInfo{}, err
@@ -932,6 +975,7 @@ func (r *Runtime) info(c containers.Container, p *apitask.Process) runtime.Conta
 
 // List returns the containers carrying every label of selector, in ID order.
 func (r *Runtime) List(ctx context.Context, selector map[string]string) (_ []runtime.ContainerInfo, err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -977,14 +1021,20 @@ func (r *Runtime) List(ctx context.Context, selector map[string]string) (_ []run
 }
 
 // Delete kills the container if it runs, waits for its exit, and removes its
-// task, FIFOs, container record and writable layer.
+// task, FIFOs, container record and writable layer. When there is no such
+// container it returns ErrNotFound, after removing the writable layer a
+// Create cut short by the death of its process may have left.
 func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return err
 	}
 	e, err := r.entryFor(ctx, id)
 	if err != nil {
+		if errdefs.IsNotFound(err) {
+			r.leftoverSnapshot(ctx, id)
+		}
 		return wrapErr("delete", id, nil, err)
 	}
 	e.op.Lock()

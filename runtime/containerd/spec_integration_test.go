@@ -258,6 +258,39 @@ func TestCapabilitiesAndSecurityDefaults(t *testing.T) {
 		assert.Equal(t, []string{}, capNames(t, procStatus(t, r, runtime.ContainerSpec{User: "1000"}, "CapEff")))
 	})
 
+	t.Run("privileged", func(t *testing.T) {
+		t.Parallel()
+		spec := runtime.ContainerSpec{Privileged: true, CapDrop: []string{"ALL"}}
+		// Every capability this host lets a process hold (those of the
+		// caller, as ctr and Docker give), CapDrop ignored.
+		all, err := cap.Current()
+		require.NoError(t, err)
+		slices.Sort(all)
+		require.Contains(t, all, "CAP_SYS_ADMIN")
+		assert.Equal(t, all, capNames(t, procStatus(t, r, spec, "CapEff")))
+		assert.Equal(t, "0", procStatus(t, r, spec, "NoNewPrivs"))
+		assert.Equal(t, "0", procStatus(t, r, spec, "Seccomp"), "0 is SECCOMP_MODE_DISABLED")
+		hostDevices, err := os.ReadDir("/dev")
+		require.NoError(t, err)
+		var block string
+		for _, d := range hostDevices {
+			if d.Type()&os.ModeDevice != 0 && d.Type()&os.ModeCharDevice == 0 {
+				block = d.Name()
+				break
+			}
+		}
+		if block == "" {
+			t.Skip("the host has no block device to look for")
+		}
+		code, out := runOutput(t, r, runtime.ContainerSpec{Privileged: true, Command: []string{"sh", "-c",
+			"test -b /dev/" + block + " && echo device; (echo 1 > /proc/sys/kernel/domainname) 2>/dev/null && echo sysctl writable"}})
+		require.Equal(t, 0, code, out)
+		assert.Equal(t, "device\nsysctl writable\n", out, "the host's devices, no read-only paths")
+		code, out = runOutput(t, r, runtime.ContainerSpec{Command: []string{"sh", "-c", "test -b /dev/" + block + " || echo no device"}})
+		require.Equal(t, 0, code, out)
+		assert.Equal(t, "no device\n", out)
+	})
+
 	t.Run("unknown capability", func(t *testing.T) {
 		t.Parallel()
 		err := r.Create(testCtx(t), runtime.ContainerSpec{ID: uniqueID(t), Image: testImage, CapAdd: []string{"NET_WIZARD"}})

@@ -317,6 +317,15 @@ func withMemoryReservation(v int64) oci.SpecOpts {
 	}
 }
 
+// withNewPrivileges clears the no_new_privs flag of containerd's default
+// spec, as Docker's --privileged: setuid programs work.
+func withNewPrivileges(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+	if s.Process != nil {
+		s.Process.NoNewPrivileges = false
+	}
+	return nil
+}
+
 // withRlimits replaces the rlimits of the same type and adds the others.
 func withRlimits(limits []specs.POSIXRlimit) oci.SpecOpts {
 	opts := make([]oci.SpecOpts, 0, len(limits))
@@ -412,6 +421,12 @@ func (r *Runtime) specOpts(spec runtime.ContainerSpec, img ocispec.ImageConfig) 
 	caps, err := capabilities(spec.CapAdd, spec.CapDrop)
 	if err != nil {
 		return nil, err
+	}
+	if spec.Privileged {
+		// As runc's callers give a privileged container (ctr
+		// --privileged, Docker): after the mounts, whose cgroup mount it
+		// makes writable.
+		return append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices, withNewPrivileges), nil
 	}
 	// The seccomp profile depends on the capabilities (CAP_SYS_ADMIN allows
 	// mount, ...): it comes after them.

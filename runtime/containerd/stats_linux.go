@@ -22,6 +22,7 @@ const unlimitedMemory = uint64(1) << 62
 // containerd. Memory usage excludes the inactive page cache, as docker stats
 // reports it.
 func (r *Runtime) Stats(ctx context.Context, id string) (_ runtime.Stats, err error) {
+	defer classify(&err)
 	ctx, err = r.begin(ctx)
 	if err != nil {
 		return runtime.Stats{}, err

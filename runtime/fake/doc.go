@@ -104,7 +104,11 @@
 // HealthyAfter cover common health checks; any func(ExecCall) ExecReply works,
 // and ExecCall.Interpret gives the vocabulary's answer to fall back on.
 //
-// To make a running container exit from the test itself, call Exit.
+// To make a running container exit from the test itself, call Exit. To
+// take the engine away, as when containerd is killed under running shims,
+// call SetUnavailable(true): every call then fails with
+// runtime.ErrUnavailable while the containers go on, until
+// SetUnavailable(false).
 //
 // # Assertions
 //

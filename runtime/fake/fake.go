@@ -27,6 +27,8 @@ type Runtime struct {
 	containers map[string]*container
 	calls      []Call
 	nextPID    int
+	// unavailable simulates an engine outage (SetUnavailable).
+	unavailable bool
 }
 
 var (
@@ -177,6 +179,27 @@ func (r *Runtime) CallsTo(method string) []Call {
 	return out
 }
 
+// SetUnavailable simulates an outage of the engine (true) and its end
+// (false), as when containerd is killed and started again under running
+// shims: meanwhile every call fails with an error wrapping
+// runtime.ErrUnavailable, the containers' processes go on, and pending
+// Waits stay pending (an exit during the outage is delivered at once).
+func (r *Runtime) SetUnavailable(down bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unavailable = down
+}
+
+// checkAvailable fails a call with runtime.ErrUnavailable during an outage.
+func (r *Runtime) checkAvailable() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unavailable {
+		return runtime.ErrUnavailable
+	}
+	return nil
+}
+
 // Container returns a snapshot of container id, and false when there is no
 // such container (it was never created, or was deleted).
 func (r *Runtime) Container(id string) (Container, bool) {
@@ -282,6 +305,9 @@ func (r *Runtime) begin(ctx context.Context, call Call, what string) (op, error)
 	if err := ctx.Err(); err != nil {
 		return o, o.fail(err)
 	}
+	if err := r.checkAvailable(); err != nil {
+		return o, o.fail(err)
+	}
 	return o, nil
 }
 
@@ -357,6 +383,9 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
+	if err := r.checkAvailable(); err != nil {
+		return fail(err)
+	}
 	if ref == "" {
 		return fail(fmt.Errorf("empty image reference: %w", runtime.ErrInvalidSpec))
 	}
@@ -400,6 +429,9 @@ func (r *Runtime) VerifyImageAccess(ctx context.Context, ref string, auth *runti
 	o := op{done: r.record(call), what: fmt.Sprintf("verify access to image %q", ref)}
 	fail := func(err error) error { return o.fail(fmt.Errorf("%w: %w", runtime.ErrImagePull, err)) }
 	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := r.checkAvailable(); err != nil {
 		return fail(err)
 	}
 	r.mu.Lock()

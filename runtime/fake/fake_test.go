@@ -864,3 +864,44 @@ func TestPrivateImagesAndVerifyImageAccess(t *testing.T) {
 	assert.NoError(t, r.VerifyImageAccess(ctx, "public:1", nil))
 	assert.Len(t, r.CallsTo(fake.MethodVerifyImageAccess), 4)
 }
+
+// TestSetUnavailable: during a simulated engine outage every call fails
+// with runtime.ErrUnavailable while the container goes on running and its
+// Wait stays pending; once the engine is back, calls succeed again.
+func TestSetUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rt := newRuntime(t)
+	exited := run(t, rt, cmd("web", "sleep", "3600"))
+
+	rt.SetUnavailable(true)
+	_, err := rt.Exec(ctx, "web", []string{"true"})
+	assert.ErrorIs(t, err, runtime.ErrUnavailable, "Exec")
+	_, err = rt.Inspect(ctx, "web")
+	assert.ErrorIs(t, err, runtime.ErrUnavailable, "Inspect")
+	_, err = rt.List(ctx, nil)
+	assert.ErrorIs(t, err, runtime.ErrUnavailable, "List")
+	_, err = rt.Stats(ctx, "web")
+	assert.ErrorIs(t, err, runtime.ErrUnavailable, "Stats")
+	assert.ErrorIs(t, rt.Signal(ctx, "web", syscall.SIGKILL), runtime.ErrUnavailable, "Signal")
+	assert.ErrorIs(t, rt.Delete(ctx, "web"), runtime.ErrUnavailable, "Delete")
+	assert.ErrorIs(t, rt.EnsureImage(ctx, "other:1", nil), runtime.ErrUnavailable, "EnsureImage")
+	assert.ErrorIs(t, rt.Create(ctx, cmd("api", "true")), runtime.ErrUnavailable, "Create")
+	_, err = rt.Wait(ctx, "web")
+	assert.ErrorIs(t, err, runtime.ErrUnavailable, "Wait")
+	c, ok := rt.Container("web")
+	require.True(t, ok)
+	assert.Equal(t, runtime.StateRunning, c.Info.State, "the container outlives the outage")
+	select {
+	case st := <-exited:
+		t.Fatalf("the wait ended during the outage: %+v", st)
+	default:
+	}
+	assert.ErrorIs(t, rt.CallsTo(fake.MethodExec)[0].Err, runtime.ErrUnavailable, "the failed call is recorded")
+
+	rt.SetUnavailable(false)
+	res, err := rt.Exec(ctx, "web", []string{"true"})
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.ExitCode)
+	assert.Equal(t, runtime.StateRunning, state(t, rt, "web"))
+}

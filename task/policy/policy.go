@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stevedore-io/stevedore/errdefs"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -46,8 +47,8 @@ const (
 )
 
 // ErrViolation is matched (errors.Is) by Check's error. The error also
-// matches task.ErrInvalid: a definition that breaks the policy is an
-// invalid request where the policy applies.
+// matches errdefs.ErrInvalid (and task.ErrInvalid, the same): a definition
+// that breaks the policy is an invalid request where the policy applies.
 var ErrViolation = errors.New("task policy violation")
 
 // DefaultCapabilities are the capabilities a container holds without
@@ -129,7 +130,7 @@ func (p Policy) Validate() error {
 }
 
 // ErrInvalidPolicy is matched by Validate's error.
-var ErrInvalidPolicy = errors.New("invalid task policy")
+var ErrInvalidPolicy = errdefs.New(errdefs.ErrInvalid, "invalid task policy")
 
 // String names the policy: its Name, or its level.
 func (p Policy) String() string {
@@ -155,8 +156,8 @@ type ViolationError struct {
 	// Family is the definition's family.
 	Family string
 	// Violations are in the order of the definition's fields; Path is the
-	// field's JSON path and Message the rule.
-	Violations []task.FieldError
+	// field's JSON path and Reason the rule.
+	Violations []*errdefs.FieldError
 }
 
 func (e *ViolationError) Error() string {
@@ -164,19 +165,27 @@ func (e *ViolationError) Error() string {
 	fmt.Fprintf(&b, "task definition %q breaks task policy %q (%s)", e.Family, e.Policy, e.Level)
 	if len(e.Violations) == 1 {
 		b.WriteString(": ")
-		b.WriteString(e.Violations[0].Error())
+		b.WriteString(e.Violations[0].Path + ": " + e.Violations[0].Reason)
 		return b.String()
 	}
 	for _, v := range e.Violations {
 		b.WriteString("\n\t")
-		b.WriteString(v.Error())
+		b.WriteString(v.Path + ": " + v.Reason)
 	}
 	return b.String()
 }
 
-// Is makes errors.Is true for ErrViolation and task.ErrInvalid.
-func (e *ViolationError) Is(target error) bool {
-	return target == ErrViolation || target == task.ErrInvalid
+// Is makes errors.Is true for ErrViolation.
+func (e *ViolationError) Is(target error) bool { return target == ErrViolation }
+
+// Unwrap returns the violations, so that the error matches ErrInvalid and
+// errdefs.FieldErrors lists them.
+func (e *ViolationError) Unwrap() []error {
+	errs := make([]error, len(e.Violations))
+	for i, v := range e.Violations {
+		errs[i] = v
+	}
+	return errs
 }
 
 // Check returns a *ViolationError listing what def does that p forbids, or
@@ -217,11 +226,11 @@ func (p Policy) Check(def *task.TaskDefinition) error {
 type checker struct {
 	p          Policy
 	lvl        Level
-	violations []task.FieldError
+	violations []*errdefs.FieldError
 }
 
 func (c *checker) add(path, rule string) {
-	c.violations = append(c.violations, task.FieldError{Path: path, Message: rule})
+	c.violations = append(c.violations, &errdefs.FieldError{Path: path, Reason: rule})
 }
 
 func (c *checker) container(at string, cd *task.ContainerDefinition) {
