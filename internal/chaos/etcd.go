@@ -128,6 +128,29 @@ type replicas struct {
 	killedAt  time.Time
 	failover  time.Duration   // of the last crash
 	failovers []time.Duration // from each death or pause of a leader to another leading
+	// writes: from each death or pause of a leader to the new leader's
+	// first committed write (issue 11's measure), where one came within
+	// failoverBound of its election.
+	writes []time.Duration
+}
+
+// noteFirstWrite waits, for failoverBound at most, until next logs its
+// term's first committed write after since, and records the time from
+// since; a leader with nothing to write in that time is not counted.
+func (r *replicas) noteFirstWrite(ctx context.Context, next *server, since time.Time) {
+	deadline := time.Now().Add(failoverBound)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if at := next.wrote(); at.After(since) {
+			r.mu.Lock()
+			r.writes = append(r.writes, at.Sub(since))
+			r.mu.Unlock()
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // noteFailover records a failover.
@@ -146,8 +169,14 @@ func (r *replicas) summary() string {
 		return ""
 	}
 	sorted := slices.Sorted(slices.Values(r.failovers))
-	return fmt.Sprintf("leader failover (SIGKILL or SIGSTOP of the leader to another replica leading): p50 %v, max %v over %d",
+	out := fmt.Sprintf("leader failover (SIGKILL or SIGSTOP of the leader to another replica leading): p50 %v, max %v over %d",
 		sorted[(len(sorted)-1)/2].Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond), len(sorted))
+	if len(r.writes) > 0 {
+		w := slices.Sorted(slices.Values(r.writes))
+		out += fmt.Sprintf("; to the new leader's first committed write: p50 %v, max %v over %d",
+			w[(len(w)-1)/2].Round(time.Millisecond), w[len(w)-1].Round(time.Millisecond), len(w))
+	}
+	return out
 }
 
 func (r *replicas) start(ctx context.Context) error {
@@ -230,6 +259,7 @@ func (r *replicas) recover(ctx context.Context) error {
 		return err
 	}
 	r.noteFailover(ledAt.Sub(at))
+	r.noteFirstWrite(ctx, next, at)
 	if ledAt.Sub(at) > failoverBound {
 		return fmt.Errorf("%s led %v after the leader's death, more than %v", replicaName(next), ledAt.Sub(at).Round(time.Millisecond), failoverBound)
 	}
@@ -350,6 +380,7 @@ func (d *driver) leaderPause(ctx context.Context, rng *mrand.Rand) (string, erro
 	next, ledAt, err := r.waitLeader(ctx, old, stopped, 2*failoverBound)
 	if err == nil {
 		r.noteFailover(ledAt.Sub(stopped))
+		r.noteFirstWrite(ctx, next, stopped)
 	}
 	if err == nil && ledAt.Sub(stopped) > failoverBound {
 		err = fmt.Errorf("%s led %v after the pause, more than %v", replicaName(next), ledAt.Sub(stopped).Round(time.Millisecond), failoverBound)

@@ -78,12 +78,15 @@ type server struct {
 	// election, and when it logged that it leads.
 	leading bool
 	ledAt   time.Time
+	// wroteAt: when it logged its term's first committed write.
+	wroteAt time.Time
 }
 
 // leadLine and unleadLine are the leader election's log lines.
 var (
 	leadLine   = regexp.MustCompile(`leader election: this replica leads`)
 	unleadLine = regexp.MustCompile(`leader election: this replica no longer leads`)
+	wroteLine  = regexp.MustCompile(`leader election: the leader's first write committed`)
 )
 
 // start runs the process and waits until it serves the API.
@@ -172,7 +175,17 @@ func (s *server) noteLeader(line string) {
 		s.leading, s.ledAt = true, time.Now()
 	case unleadLine.MatchString(line):
 		s.leading = false
+	case wroteLine.MatchString(line):
+		s.wroteAt = time.Now()
 	}
+}
+
+// wrote returns when the process last logged its term's first committed
+// write.
+func (s *server) wrote() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wroteAt
 }
 
 // leads reports whether the process runs and last logged that it leads,
