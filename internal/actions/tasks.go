@@ -37,7 +37,7 @@ func (a *Actions) RunTask(ctx context.Context, in api.RunTaskInput) (*api.RunTas
 	}
 	strategies := in.PlacementStrategy
 	if len(strategies) == 0 {
-		strategies = []placement.StrategySpec{placement.Random()}
+		strategies = a.launcher.DefaultStrategies(api.DefaultTaskPlacement)
 	}
 	return a.launchTasks(ctx, in.Cluster, in.TaskDefinition, in.Tags, func(def *task.TaskDefinition) *launch.Request {
 		group := in.Group
