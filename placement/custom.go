@@ -25,9 +25,10 @@ type ConstraintBuilder func(expression string) (Filter, error)
 // tasks of a service it places are chosen when some must stop (scale-in,
 // a deployment replacing tasks, a draining instance): as the built-in
 // strategies it returns would choose them, level by level. A custom
-// strategy that does not implement it takes no part in that choice; the
-// levels of the other strategies of the chain decide, and with none left
-// the service's tasks are kept spread over instances.
+// strategy that does not implement it takes no part in that choice: the
+// other strategies of the service's chain decide, and when none is left,
+// ECS's default for services does (spread over availability zones, then
+// over instances).
 type StopBalancer interface {
 	// StopBalance returns built-in strategy specs (binpack, spread,
 	// random); others are ignored.

@@ -635,7 +635,7 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	in.Tasks = c.tsBuf[:0]
 	// The tasks it may stop are chosen to keep the service balanced
 	// under its placement strategy, from where each task sits.
-	levels := stopBalance(s.PlacementStrategy, c.levelBuf)
+	levels := stopBalance(stopSpecs(c.cfg.Launcher.Scheduler(), s.PlacementStrategy), c.levelBuf)
 	c.levelBuf = levels
 	in.StopBalance = c.kindBuf[:0]
 	for _, l := range levels {
