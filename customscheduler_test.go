@@ -12,6 +12,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/placement"
+	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/stevedoretest"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -273,5 +274,20 @@ func TestCustomStrategyIsDeterministicUnderWithSeed(t *testing.T) {
 		first := run()
 		require.Len(t, first, 12)
 		assert.Equal(t, first, run())
+	})
+}
+
+// A DAEMON service leaves out the instances a custom constraint turns
+// down, as it does those a memberOf constraint does, and is steady.
+func TestDaemonServiceHonoursCustomConstraints(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := customEnv(t, stevedore.WithPlacementScheduler(customScheduler(t)))
+		env.CreateService(stevedore.CreateServiceInput{ServiceName: "agent", TaskDefinition: "web", SchedulingStrategy: service.Daemon,
+			PlacementConstraints: []placement.Constraint{{Type: "zoneClosed", Expression: "zone-b"}}})
+		env.WaitSteady("agent")
+		assert.Equal(t, map[string]int{"zone-a": 1, "zone-c": 1}, env.CountByZone(env.Tasks("agent", task.Running)))
+		for _, e := range env.Service("agent").Events {
+			assert.NotContains(t, e.Message, "unable to place")
+		}
 	})
 }

@@ -178,6 +178,19 @@ func (s *Scheduler) customFilter(path string, c Constraint) (Filter, error) {
 	return f, nil
 }
 
+// ConstraintFilters returns the filters that the constraints of custom
+// types among cs stand for, in order (the built-in ones are left out). An
+// error is CheckConstraints'.
+func (s *Scheduler) ConstraintFilters(cs []Constraint) ([]Filter, error) {
+	var p plan
+	for i, c := range cs {
+		if err := s.compileConstraint(&p, fmt.Sprintf("placementConstraints[%d]", i), c); err != nil {
+			return nil, err
+		}
+	}
+	return p.filters, nil
+}
+
 // CheckStrategies checks a placementStrategy against the scheduler: at
 // most MaxStrategies, each a built-in strategy or a registered custom one
 // whose builder accepts its field. The error is an *errdefs.FieldError

@@ -194,3 +194,14 @@ func TestSpecsHaveECSJSONShape(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"Type":"spread","Field":"instanceId"}`), &old))
 	assert.Equal(t, placement.Spread("instanceId"), old)
 }
+
+func TestConstraintFiltersOfCustomTypes(t *testing.T) {
+	t.Parallel()
+	s := customScheduler(t)
+	fs, err := s.ConstraintFilters([]placement.Constraint{{Type: "distinctInstance"}, {Type: "not-disk", Expression: "ssd"}, {Type: "memberOf", Expression: "attribute:a == b"}})
+	require.NoError(t, err)
+	require.Len(t, fs, 1)
+	assert.Equal(t, "not-disk", fs[0].Name())
+	_, err = s.ConstraintFilters([]placement.Constraint{{Type: "nope"}})
+	require.ErrorIs(t, err, placement.ErrInvalid)
+}
