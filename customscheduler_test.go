@@ -215,6 +215,10 @@ func TestDefaultPlacementStrategyOption(t *testing.T) {
 		assert.Equal(t, def, svc.PlacementStrategy, "the service stores the default it runs under")
 		env.WaitSteady("api")
 		assert.Equal(t, map[string]int{"zone-c": 3}, env.CountByZone(env.Tasks("api", task.Running)))
+
+		// A service updated to name no strategy gets the default again.
+		env.UpdateService(stevedore.UpdateServiceInput{Service: "api", PlacementStrategy: &[]placement.StrategySpec{placement.Random()}})
+		assert.Equal(t, def, env.UpdateService(stevedore.UpdateServiceInput{Service: "api", PlacementStrategy: &[]placement.StrategySpec{}}).PlacementStrategy)
 	})
 }
 

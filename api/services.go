@@ -59,8 +59,10 @@ type UpdateServiceInput struct {
 	ForceNewDeployment      bool
 	DeploymentConfiguration *service.DeploymentConfiguration
 	PlacementConstraints    *[]placement.Constraint
-	PlacementStrategy       *[]placement.StrategySpec
-	HealthCheckGracePeriod  *time.Duration
+	// PlacementStrategy replaces the service's; an empty list sets the
+	// default (as CreateService does when it names none).
+	PlacementStrategy      *[]placement.StrategySpec
+	HealthCheckGracePeriod *time.Duration
 	// NetworkConfiguration replaces the service's; one without security
 	// groups takes its tasks out of every group. A change starts a new
 	// deployment.

@@ -141,6 +141,10 @@ func (a *Actions) UpdateService(ctx context.Context, in api.UpdateServiceInput) 
 		}
 		if in.PlacementStrategy != nil {
 			s.PlacementStrategy = slices.Clone(*in.PlacementStrategy)
+			if len(s.PlacementStrategy) == 0 && s.SchedulingStrategy == service.Replica {
+				// No strategy is the default, as at creation.
+				s.PlacementStrategy = a.launcher.DefaultStrategies(api.DefaultServicePlacement)
+			}
 		}
 		if in.HealthCheckGracePeriod != nil {
 			s.HealthCheckGracePeriod = *in.HealthCheckGracePeriod
