@@ -52,7 +52,7 @@ func TestServicePlacementIsCheckedAgainstTheScheduler(t *testing.T) {
 	assert.Equal(t, []placement.StrategySpec{{Type: "first"}}, out.Service.PlacementStrategy)
 
 	for name, in := range map[string]api.CreateServiceInput{
-		"placementStrategy[0].type":         {PlacementStrategy: []placement.StrategySpec{{Type: "last"}}},
+		"placementStrategy[0].type":          {PlacementStrategy: []placement.StrategySpec{{Type: "last"}}},
 		"placementConstraints[0].type":       {PlacementConstraints: []placement.Constraint{{Type: "none"}}},
 		"placementConstraints[0].expression": {PlacementConstraints: []placement.Constraint{{Type: "filterless"}}},
 	} {
