@@ -67,3 +67,26 @@ func TestServicePlacementIsCheckedAgainstTheScheduler(t *testing.T) {
 	require.ErrorIs(t, err, api.ErrInvalid)
 	assert.Equal(t, "placementStrategy[0].type", api.FieldErrors(err)[0].Path)
 }
+
+// RunTask refuses a strategy type the scheduler does not know before it
+// reads anything: the cluster need not exist, nor hold instances.
+func TestRunTaskChecksPlacementFirst(t *testing.T) {
+	t.Parallel()
+	s, err := memory.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	sched, err := placement.New()
+	require.NoError(t, err)
+	l, err := launch.New(launch.Config{Scheduler: sched, ResolveNetwork: actions.ResolveLaunchNetwork})
+	require.NoError(t, err)
+	a, err := actions.New(actions.Config{Store: s, Launcher: l, StartAgent: func(string, string, api.RegisterContainerInstanceInput) error { return nil }})
+	require.NoError(t, err)
+	_, err = a.RunTask(t.Context(), api.RunTaskInput{Cluster: "nowhere", TaskDefinition: "web",
+		PlacementStrategy: []placement.StrategySpec{{Type: "gpu-first"}}})
+	require.ErrorIs(t, err, api.ErrInvalid)
+	assert.Equal(t, "placementStrategy[0].type", api.FieldErrors(err)[0].Path)
+	_, err = a.RunTask(t.Context(), api.RunTaskInput{Cluster: "nowhere", TaskDefinition: "web",
+		PlacementConstraints: []placement.Constraint{{Type: "maintenance"}}})
+	require.ErrorIs(t, err, api.ErrInvalid)
+	assert.Equal(t, "placementConstraints[0].type", api.FieldErrors(err)[0].Path)
+}
