@@ -152,15 +152,11 @@ func TestAWSCLIOnRealContainers(t *testing.T) {
 		}
 	})
 
-	// The image, imported into the server's namespace from an OCI archive.
+	// The image, which the server imports from an OCI archive.
 	var archive bytes.Buffer
 	require.NoError(t, ocitest.BusyboxArchive(&archive, cliImage, nil))
-	rt, err := containerd.New(address, containerd.WithNamespace(namespace))
-	require.NoError(t, err)
-	names, err := rt.ImportArchive(ctx, &archive)
-	require.NoError(t, rt.Close())
-	require.NoError(t, err)
-	require.Equal(t, []string{cliImage}, names)
+	archivePath := filepath.Join(dir, "busybox.tar")
+	require.NoError(t, os.WriteFile(archivePath, archive.Bytes(), 0o600))
 
 	bin := filepath.Join(dir, "stevedore")
 	goBin, err := exec.LookPath("go")
@@ -170,8 +166,8 @@ func TestAWSCLIOnRealContainers(t *testing.T) {
 	require.NoError(t, err, "go build: %s", out)
 
 	endpoint := startServer(t, bin, "-listen", "127.0.0.1:0", "-runtime", "containerd", "-containerd", address,
-		"-namespace", namespace, "-cluster", "cli", "-instance-id", instance, "-state-dir", stateDir,
-		"-bridge", nw.bridge, "-subnet", nw.subnet.String(), "-net-prefix", nw.prefix,
+		"-namespace", namespace, "-image-archive", archivePath, "-cluster", "cli", "-instance-id", instance, "-state-dir", stateDir,
+		"-bridge", nw.bridge, "-subnet", nw.subnet.String(), "-name-prefix", nw.prefix,
 		"-cpu", "2048", "-memory", "1024", "-network-slots", "8",
 		"-region", "us-east-1", "-account", "123456789012", "-log-level", "debug")
 

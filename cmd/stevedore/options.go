@@ -15,7 +15,6 @@ func wireFlags(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.Partition, "partition", cfg.Partition, "partition of the ARNs the API gives out (aws when empty)")
 	fs.StringVar(&cfg.Account, "account", cfg.Account, "account of the ARNs the API gives out ("+stevedore.DefaultARNAccount+" when empty); their region is -region's ("+stevedore.DefaultARNRegion+" when empty)")
 	fs.StringVar(&cfg.SecretsDir, "secrets-dir", cfg.SecretsDir, "directory of the tasks' secrets, a file each (secrets.Dir); none when empty")
-	fs.StringVar(&cfg.NetPrefix, "net-prefix", cfg.NetPrefix, "prefix of the task network's namespaces and veths (sd- when empty)")
 	fs.StringVar(&cfg.LogsDir, "logs-dir", cfg.LogsDir, "directory of the containers' output (<state-dir>/logs with -runtime containerd when empty; none keeps nothing)")
 }
 
