@@ -92,6 +92,42 @@ func (b *limitedBuffer) Bytes() []byte {
 	return append([]byte(nil), b.buf...)
 }
 
+// leftoverFIFOs removes the FIFO directories of container id that no task
+// names any more: those of a process killed after it made them and before
+// containerd had the task (its next Runtime finds no task to name them).
+// Called once the container is gone, when none of its directories is in
+// use. A directory is the container's when its name is id, a dash and
+// os.MkdirTemp's digits: another container's ID may extend id.
+func (r *Runtime) leftoverFIFOs(id string) {
+	entries, err := os.ReadDir(r.opts.fifoDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !isFIFODirOf(e.Name(), id) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(r.opts.fifoDir, e.Name())); err != nil {
+			r.log.Warn("removing FIFOs", "container", id, "error", err)
+		}
+	}
+}
+
+// isFIFODirOf reports whether name is a FIFO directory of container id:
+// id, a dash, then digits only.
+func isFIFODirOf(name, id string) bool {
+	suffix, ok := strings.CutPrefix(name, id+"-")
+	if !ok || suffix == "" {
+		return false
+	}
+	for _, c := range suffix {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // removeFIFODir removes the directory holding a FIFO when it lies inside
 // root (a directory this runtime, or an earlier one, created).
 func removeFIFODir(root, fifo string) error {

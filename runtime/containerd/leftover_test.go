@@ -4,6 +4,8 @@ package containerd
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/containerd/errdefs"
@@ -61,4 +63,49 @@ func TestDeleteAfterAKilledCreate(t *testing.T) {
 	require.NoError(t, err)
 	_, err = r.client.SnapshotService(r.snapshotter).Stat(ctx, id)
 	require.True(t, errdefs.IsNotFound(err), "the snapshot is gone: %v", err)
+}
+
+// leftFIFODir makes a FIFO directory of container id, as outputCreator
+// makes one and as a process killed before containerd had the task leaves
+// it, and returns its path.
+func leftFIFODir(t *testing.T, r *Runtime, name string) string {
+	t.Helper()
+	dir := filepath.Join(r.opts.fifoDir, name)
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// TestDeleteRemovesTheFIFOsAKilledStartLeft: the FIFO directories of a
+// container whose task was never made (its process was killed between the
+// two) go with the container, whether it was created or not; another
+// container's, whose ID extends this one's, stay.
+func TestDeleteRemovesTheFIFOsAKilledStartLeft(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := uniqueID(t)
+	create(t, r, runtime.ContainerSpec{ID: id, Command: []string{"true"}})
+	left := leftFIFODir(t, r, id+"-2709529795")
+	other := leftFIFODir(t, r, id+"-2-1304059185")
+	never := uniqueID(t)
+	leftNever := leftFIFODir(t, r, never+"-42")
+
+	require.NoError(t, r.Delete(testCtx(t), id))
+	require.NoDirExists(t, left)
+	require.DirExists(t, other, "another container's FIFOs")
+	require.ErrorIs(t, r.Delete(testCtx(t), never), runtime.ErrNotFound)
+	require.NoDirExists(t, leftNever, "the FIFOs of a container never created")
+}
+
+func TestIsFIFODirOf(t *testing.T) {
+	for name, want := range map[string]bool{
+		"t1-app-123":   true,
+		"t1-app-":      false,
+		"t1-app":       false,
+		"t1-app-2-123": false,
+		"t1-app-x12":   false,
+		"t1-apple-123": false,
+	} {
+		require.Equal(t, want, isFIFODirOf(name, "t1-app"), name)
+	}
 }

@@ -1034,6 +1034,7 @@ func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 	if err != nil {
 		if errdefs.IsNotFound(err) {
 			r.leftoverSnapshot(ctx, id)
+			r.leftoverFIFOs(id)
 		}
 		return wrapErr("delete", id, nil, err)
 	}
@@ -1068,6 +1069,7 @@ func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 		// Gone either way (deleted behind this Runtime's back, when
 		// NotFound): forget it.
 		r.forget(e)
+		r.leftoverFIFOs(id)
 	}
 	if err != nil {
 		return wrapErr("delete", id, nil, err)
