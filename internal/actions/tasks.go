@@ -131,7 +131,7 @@ func (a *Actions) launchTasks(ctx context.Context, clusterName, ref string, tags
 				}
 				t = next
 			}
-			out.Tasks = append(out.Tasks, a.describeTask(t))
+			out.Tasks = append(out.Tasks, a.DescribeTask(t))
 		}
 		return nil
 	})
@@ -163,7 +163,7 @@ func (a *Actions) StopTask(ctx context.Context, in api.StopTaskInput) (*api.Stop
 				return err
 			}
 		}
-		out = a.describeTask(next)
+		out = a.DescribeTask(next)
 		return nil
 	})
 	if err != nil {
@@ -194,7 +194,7 @@ func (a *Actions) DescribeTasks(ctx context.Context, in api.DescribeTasksInput) 
 			if err != nil {
 				return err
 			}
-			out.Tasks = append(out.Tasks, a.describeTask(t))
+			out.Tasks = append(out.Tasks, a.DescribeTask(t))
 		}
 		return nil
 	})
