@@ -77,6 +77,7 @@ func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.Register
 		case existing.Status == cluster.StatusInactive:
 			// A deregistered instance comes back as new.
 			next := &state.Instance{Meta: existing.Meta, ContainerInstance: inst.Clone()}
+			next.UpdatedAt = inst.RegisteredAt // registered anew
 			return tx.Update(next)
 		default:
 			// The same host registering again (for example after the
@@ -95,6 +96,7 @@ func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.Register
 			next.TaskPolicy = inst.TaskPolicy.Clone()
 			next.AgentConnected = inst.AgentConnected
 			next.AgentVersion = inst.AgentVersion
+			next.DateChange(&existing.ContainerInstance, inst.RegisteredAt)
 			inst = next.Clone()
 			return tx.Update(next)
 		}
@@ -187,6 +189,7 @@ func (a *Actions) UpdateContainerInstancesState(ctx context.Context, in api.Upda
 			if next.Status != in.Status {
 				next.Status = in.Status
 				next.StatusReason = ""
+				next.DateChange(&inst.ContainerInstance, a.now())
 				if err := tx.Update(next); err != nil {
 					return err
 				}

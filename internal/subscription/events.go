@@ -1,9 +1,8 @@
 package subscription
 
 import (
-	"time"
-
 	"github.com/stevedore-io/stevedore/api"
+	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
@@ -64,11 +63,15 @@ func (tr Translator) Translate(ev store.Event) []api.Event {
 		return out
 	case *state.Instance:
 		prev, _ := ev.Prev.(*state.Instance)
-		if prev != nil && prev.Status == obj.Status && prev.AgentConnected == obj.AgentConnected {
-			return nil
+		var before *cluster.ContainerInstance
+		if prev != nil {
+			before = &prev.ContainerInstance
+		}
+		if !obj.StateChanged(before) {
+			return nil // a heartbeat, counts, reservations: no event
 		}
 		inst := obj.Clone()
-		return []api.Event{{Type: api.EventInstanceStateChange, Time: time.Now(), Cluster: obj.Cluster,
+		return []api.Event{{Type: api.EventInstanceStateChange, Time: InstanceTime(&inst), Cluster: obj.Cluster,
 			Revision: ev.Revision, Instance: &inst}}
 	}
 	return nil
