@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"slices"
 	"time"
 
@@ -46,6 +47,9 @@ func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.Register
 	}
 	if _, ok := inst.Attribute(cluster.AttributeOSType); !ok {
 		inst.SetAttribute(cluster.AttributeOSType, "linux")
+	}
+	if _, ok := inst.Attribute(cluster.AttributeCPUArchitecture); !ok {
+		inst.SetAttribute(cluster.AttributeCPUArchitecture, hostArchitecture())
 	}
 	if err := inst.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
@@ -91,6 +95,9 @@ func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.Register
 			next := existing.Copy()
 			for k, v := range in.Attributes {
 				next.SetAttribute(k, v)
+			}
+			if _, ok := next.Attribute(cluster.AttributeCPUArchitecture); !ok {
+				next.SetAttribute(cluster.AttributeCPUArchitecture, hostArchitecture())
 			}
 			next.CapacityProvider = in.CapacityProvider
 			next.TaskPolicy = inst.TaskPolicy.Clone()
@@ -330,4 +337,17 @@ func (t instanceTarget) HasTaskGroup(match func(string) bool) bool {
 		}
 	}
 	return false
+}
+
+// hostArchitecture is the ecs.cpu-architecture an instance registers with
+// when it names none: this host's, in ECS's words (x86_64, arm64), as the
+// agents of this process run on it.
+func hostArchitecture() string {
+	switch goruntime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "arm64"
+	}
+	return goruntime.GOARCH
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/internal/launch"
@@ -115,6 +116,9 @@ func (a *Actions) launchTasks(ctx context.Context, clusterName, ref string, tags
 			reason := "RESOURCE"
 			if len(noFit.Reasons) > 0 {
 				reason = string(noFit.Reasons[0].Reason)
+			}
+			if strings.HasPrefix(reason, "ATTRIBUTE:") {
+				reason = "ATTRIBUTE" // as ECS says it; Detail names the attribute
 			}
 			for range noFit.Requested - noFit.Placed {
 				out.Failures = append(out.Failures, api.Failure{Reason: reason, Detail: noFit.Error()})
