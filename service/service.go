@@ -120,7 +120,31 @@ type Service struct {
 	// Tags are the service's tags (written by the API: CreateService,
 	// TagResource, UntagResource).
 	Tags []task.Tag `json:"tags,omitempty"`
+
+	// AvailabilityZoneRebalancing is ECS's availabilityZoneRebalancing:
+	// ENABLED moves tasks from the availability zones with the most of
+	// them to those with the fewest whenever the service, steady, is not
+	// balanced over its zones (see Input.AZRebalancing). CreateService
+	// defaults it to ENABLED, as ECS does; empty (a service stored
+	// before) is DISABLED.
+	AvailabilityZoneRebalancing AZRebalancing `json:"availabilityZoneRebalancing,omitempty"`
+	// Rebalancing is true while an availability-zone rebalance is in
+	// progress (written by the service controller).
+	Rebalancing bool `json:"rebalancing,omitempty"`
 }
+
+// AZRebalancing says whether a service rebalances its tasks over
+// availability zones.
+type AZRebalancing string
+
+// Values of AZRebalancing.
+const (
+	AZRebalancingEnabled  AZRebalancing = "ENABLED"
+	AZRebalancingDisabled AZRebalancing = "DISABLED"
+)
+
+// Enabled reports whether rebalancing is on: ENABLED only.
+func (r AZRebalancing) Enabled() bool { return r == AZRebalancingEnabled }
 
 // Clone returns a deep copy.
 func (s Service) Clone() Service {
@@ -270,6 +294,11 @@ func (s *Service) Validate() error {
 	}
 	if s.SchedulingStrategy == Daemon && len(s.PlacementStrategy) > 0 {
 		v.add("placementStrategy", "is not supported with the DAEMON scheduling strategy")
+	}
+	switch s.AvailabilityZoneRebalancing {
+	case "", AZRebalancingEnabled, AZRebalancingDisabled:
+	default:
+		v.add("availabilityZoneRebalancing", "must be ENABLED or DISABLED, got %s", quote(string(s.AvailabilityZoneRebalancing)))
 	}
 	if len(s.PlacementStrategy) > placement.MaxStrategies {
 		v.add("placementStrategy", "must have at most %d strategies, got %d", placement.MaxStrategies, len(s.PlacementStrategy))

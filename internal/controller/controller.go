@@ -646,6 +646,15 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	places := c.placeBuf[:0]
 	balanced := len(s.LoadBalancers) > 0
 	choosing := c.maybeStops(s, tasks)
+	if rebalancesOverZones(s, levels) && (s.Steady || s.Rebalancing) {
+		// Watching the balance over zones needs where each task sits.
+		zones, err := c.zones(s)
+		if err != nil {
+			return nil, service.Plan{}, err
+		}
+		in.AZRebalancing, in.Zones, in.Rebalancing = true, zones, s.Rebalancing
+		choosing = true
+	}
 	for _, e := range tasks {
 		ts := e.ts
 		ts.OnDrainingInstance = len(c.inactive) > 0 && c.inactive[ts.InstanceID]
@@ -672,6 +681,7 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	}
 	plan := service.Compute(in)
 	s.Deployments, s.LastCompleted, s.Steady, s.DeploymentSeq = plan.Deployments, plan.LastCompleted, plan.Steady, plan.DeploymentSeq
+	s.Rebalancing = in.AZRebalancing && plan.Rebalancing
 	if p := s.Primary(); p != nil {
 		s.TaskDefinition = p.TaskDefinition // a rollback changes it
 		s.NetworkConfiguration = p.NetworkConfiguration
@@ -725,7 +735,7 @@ func aliveTasks(tasks map[string]cachedTask) int {
 // serviceUnchanged avoids a write (and a watch event) for a no-op pass.
 func serviceUnchanged(a, b *state.Service) bool {
 	x, y := a.Service, b.Service
-	return x.Status == y.Status && x.Steady == y.Steady && x.RunningCount == y.RunningCount &&
+	return x.Status == y.Status && x.Steady == y.Steady && x.Rebalancing == y.Rebalancing && x.RunningCount == y.RunningCount &&
 		x.PendingCount == y.PendingCount && x.EventSeq == y.EventSeq && x.DeploymentSeq == y.DeploymentSeq &&
 		slices.Equal(x.Deployments, y.Deployments) && lastCompletedEqual(x.LastCompleted, y.LastCompleted)
 }
@@ -777,6 +787,11 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 			Providers:   s.CapacityProviders,
 			Network:     deploymentNetwork(s, st.DeploymentID),
 		}
+		if st.Zone != "" {
+			// A rebalance's start: in that zone only.
+			l.Constraints = append(slices.Clone(l.Constraints), placement.Constraint{Type: placement.ConstraintMemberOf,
+				Expression: placement.FieldAttributePrefix + cluster.AttributeAvailabilityZone + " == " + quoteQuery(st.Zone)})
+		}
 		var round *placement.Round
 		if st.InstanceID != "" {
 			l.Instances = []string{st.InstanceID}
@@ -808,7 +823,11 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 				ids[i] = "(task " + t.ID() + ")"
 				r.written = append(r.written, t)
 			}
-			s.AddEvent(now, fmt.Sprintf("(service %s) has started %d tasks: %s.", s.Name, len(created), strings.Join(ids, " ")))
+			if st.Zone != "" {
+				s.AddEvent(now, fmt.Sprintf("(service %s) has started %d tasks in %s to AZ Rebalance: %s.", s.Name, len(created), st.Zone, strings.Join(ids, " ")))
+			} else {
+				s.AddEvent(now, fmt.Sprintf("(service %s) has started %d tasks: %s.", s.Name, len(created), strings.Join(ids, " ")))
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,81 @@
+package controller
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/placement"
+	"github.com/stevedore-io/stevedore/placement/query"
+	"github.com/stevedore-io/stevedore/service"
+)
+
+// rebalancesOverZones reports whether a service rebalances its tasks over
+// availability zones (service.Input.AZRebalancing): availabilityZoneRebalancing
+// ENABLED, a REPLICA service with a rolling deployment, whose placement
+// strategy first spreads over availability zones (the default does).
+func rebalancesOverZones(s *service.Service, levels []balanceLevel) bool {
+	return s.AvailabilityZoneRebalancing.Enabled() && s.SchedulingStrategy == service.Replica &&
+		!s.DeploymentConfiguration.Strategy.BlueGreen() && len(levels) > 0 &&
+		levels[0].kind == service.BalanceSpread && levels[0].attribute == cluster.AttributeAvailabilityZone
+}
+
+// zones lists, sorted, the availability zones that can take a task of s
+// now: those of the cluster's ACTIVE instances with a connected agent
+// that satisfy its memberOf constraints and belong to one of its capacity
+// providers (when it names some).
+func (c *Controller) zones(s *service.Service) ([]string, error) {
+	var exprs []*query.Expr
+	for _, pc := range s.PlacementConstraints {
+		if pc.Type != placement.ConstraintMemberOf {
+			continue
+		}
+		e, err := query.Parse(pc.Expression)
+		if err != nil {
+			return nil, err
+		}
+		exprs = append(exprs, e)
+	}
+	var out []string
+	for _, inst := range c.instances {
+		zone, ok := inst.Attribute(cluster.AttributeAvailabilityZone)
+		if !ok || inst.Cluster != s.Cluster || slices.Contains(out, zone) || !c.takes(s, inst, exprs) {
+			continue
+		}
+		out = append(out, zone)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// takes reports whether inst may take a task of s, as far as its status,
+// agent, capacity provider and s's memberOf constraints say.
+func (c *Controller) takes(s *service.Service, inst *state.Instance, exprs []*query.Expr) bool {
+	if inst.Status != cluster.StatusActive || !inst.AgentConnected {
+		return false
+	}
+	if len(s.CapacityProviders) > 0 && !slices.ContainsFunc(s.CapacityProviders, func(p cluster.CapacityProviderStrategyItem) bool {
+		return p.CapacityProvider == inst.CapacityProvider
+	}) {
+		return false
+	}
+	if len(exprs) == 0 {
+		return true
+	}
+	target := c.cfg.Launcher.Scheduler().NewRound([]cluster.ContainerInstance{inst.ContainerInstance}, 0).Instance(0)
+	for _, e := range exprs {
+		if !e.Eval(target) {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteQuery quotes v as a string of the cluster query language.
+func quoteQuery(v string) string {
+	if strings.Contains(v, "'") {
+		return `"` + v + `"`
+	}
+	return "'" + v + "'"
+}
