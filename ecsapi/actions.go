@@ -281,6 +281,16 @@ type serviceInput struct {
 	PlacementStrategy             *[]wireStrategy              `json:"placementStrategy"`
 	HealthCheckGracePeriodSeconds *int                         `json:"healthCheckGracePeriodSeconds"`
 	NetworkConfiguration          *task.NetworkConfiguration   `json:"networkConfiguration"`
+	AvailabilityZoneRebalancing   *string                      `json:"availabilityZoneRebalancing"`
+}
+
+// azRebalancing is the availabilityZoneRebalancing member, nil when absent.
+func (in *serviceInput) azRebalancing() *service.AZRebalancing {
+	if in.AvailabilityZoneRebalancing == nil {
+		return nil
+	}
+	r := service.AZRebalancing(*in.AvailabilityZoneRebalancing)
+	return &r
 }
 
 func (in *serviceInput) gracePeriod() *time.Duration {
@@ -319,14 +329,15 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 	s, err := h.o.CreateService(ctx, &stevedore.CreateServiceInput{
 		Cluster: in.Cluster, ServiceName: in.ServiceName, TaskDefinition: *in.TaskDefinition,
 		DesiredCount: deref(in.DesiredCount), SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
-		DeploymentConfiguration:  in.DeploymentConfiguration.model(),
-		PlacementConstraints:     constraintsModel(deref(in.PlacementConstraints)),
-		PlacementStrategy:        strategiesModel(deref(in.PlacementStrategy)),
-		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy),
-		HealthCheckGracePeriod:   deref(in.gracePeriod()),
-		LoadBalancers:            in.LoadBalancers,
-		NetworkConfiguration:     in.NetworkConfiguration,
-		Tags:                     in.Tags,
+		DeploymentConfiguration:     in.DeploymentConfiguration.model(),
+		PlacementConstraints:        constraintsModel(deref(in.PlacementConstraints)),
+		PlacementStrategy:           strategiesModel(deref(in.PlacementStrategy)),
+		CapacityProviderStrategy:    providersModel(in.CapacityProviderStrategy),
+		HealthCheckGracePeriod:      deref(in.gracePeriod()),
+		LoadBalancers:               in.LoadBalancers,
+		NetworkConfiguration:        in.NetworkConfiguration,
+		Tags:                        in.Tags,
+		AvailabilityZoneRebalancing: deref(in.azRebalancing()),
 	})
 	if err != nil {
 		return nil, err
@@ -348,7 +359,7 @@ func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any
 	up := stevedore.UpdateServiceInput{
 		Cluster: in.Cluster, Service: in.Service, DesiredCount: in.DesiredCount,
 		ForceNewDeployment: in.ForceNewDeployment, HealthCheckGracePeriod: in.gracePeriod(),
-		NetworkConfiguration: in.NetworkConfiguration,
+		NetworkConfiguration: in.NetworkConfiguration, AvailabilityZoneRebalancing: in.azRebalancing(),
 	}
 	if in.TaskDefinition != nil {
 		ref := *in.TaskDefinition

@@ -146,6 +146,15 @@ const (
 // Enabled reports whether rebalancing is on: ENABLED only.
 func (r AZRebalancing) Enabled() bool { return r == AZRebalancingEnabled }
 
+// Effective is the value in force: empty (a service stored before the
+// property) is DISABLED, as ECS treats a service that never had one.
+func (r AZRebalancing) Effective() AZRebalancing {
+	if r == "" {
+		return AZRebalancingDisabled
+	}
+	return r
+}
+
 // Clone returns a deep copy.
 func (s Service) Clone() Service {
 	out := s
@@ -187,6 +196,7 @@ func (s Service) Clone() Service {
 func (s Service) Effective() Service {
 	out := s.Clone()
 	out.DeploymentConfiguration = s.DeploymentConfiguration.Effective(s.SchedulingStrategy)
+	out.AvailabilityZoneRebalancing = s.AvailabilityZoneRebalancing.Effective()
 	return out
 }
 
