@@ -56,6 +56,12 @@ func (p *planner) rebalance(keep []*TaskState, others, minHealthy, maxTotal int,
 		if len(t.Placement) == 0 {
 			return // where the tasks are is not known
 		}
+		if !p.available(t.Placement[0].Spread) {
+			// A zone that cannot take tasks still holds some (its
+			// agents are away, say): rebalancing waits for it to come
+			// back, or for its tasks to be replaced.
+			return
+		}
 		counts[t.Placement[0].Spread]++
 		if p.healthy(t) {
 			healthy++
@@ -76,16 +82,10 @@ func (p *planner) rebalance(keep []*TaskState, others, minHealthy, maxTotal int,
 	if len(keep) < desired {
 		return
 	}
-	zones := slices.Sorted(func(yield func(string) bool) {
-		for z := range counts {
-			if !yield(z) {
-				return
-			}
-		}
-	})
+	zones := slices.Sorted(slices.Values(p.in.Zones)) // every task is in one of them
 	fewest, most := zones[0], zones[0]
 	for _, z := range zones {
-		if p.available(z) && (!p.available(fewest) || counts[z] < counts[fewest]) {
+		if counts[z] < counts[fewest] {
 			fewest = z
 		}
 		if counts[z] > counts[most] {

@@ -35,6 +35,12 @@ func TestRebalanceStartsInTheZoneWithTheFewest(t *testing.T) {
 	assert.False(t, plan.Rebalancing)
 	in.AZRebalancing, in.Zones = true, []string{"a", "c"}
 	assert.Empty(t, Compute(in).Starts, "zone b cannot take tasks: 3 and 3 are balanced")
+
+	in = rebalancing("a/a1", "a/a1", "a/a1", "a/a1", "b/b1", "c/c1")
+	in.Zones = []string{"a", "c"}
+	plan = Compute(in)
+	assert.Empty(t, plan.Starts, "zone b still holds a task but takes none: wait for it")
+	assert.Empty(t, plan.Stops)
 }
 
 func TestRebalanceStopsFromTheZoneWithTheMostOnceTheNewTaskIsHealthy(t *testing.T) {

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -18,15 +19,18 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// zoneOutage takes zone b's instance (the second) out of service and back:
-// DRAINING moves its tasks to the other zones; ACTIVE again, it is empty.
+// zoneOutage takes zone b's instance (its only one) out of service and
+// back: DRAINING moves its tasks to the other zones; ACTIVE again, it is
+// empty.
 func zoneOutage(t *testing.T, env *stevedoretest.Env, name string) {
 	t.Helper()
-	env.DrainInstance(1)
+	b := slices.IndexFunc(env.Instances, func(in *stevedoretest.Instance) bool { return in.Zone == "b" })
+	require.GreaterOrEqual(t, b, 0)
+	env.DrainInstance(b)
 	env.WaitFor("zone b empty", func() bool { return env.CountByZone(env.Tasks(name, task.Running))["b"] == 0 })
 	env.WaitSteady(name)
 	_, err := env.O.UpdateContainerInstancesState(t.Context(), &stevedore.UpdateContainerInstancesStateInput{Cluster: env.Cluster,
-		Status: cluster.StatusActive, ContainerInstances: []string{env.Instances[1].ID}})
+		Status: cluster.StatusActive, ContainerInstances: []string{env.Instances[b].ID}})
 	require.NoError(t, err)
 }
 
@@ -128,4 +132,30 @@ func TestZoneRebalancingDisabled(t *testing.T) {
 		env.UpdateService(stevedore.UpdateServiceInput{Service: "web", AvailabilityZoneRebalancing: ptr(service.AZRebalancingEnabled)})
 		env.WaitFor("rebalanced", func() bool { return env.CountByZone(env.Tasks("web", task.Running))["b"] == 2 })
 	})
+}
+
+// TestZoneRebalancingIsReproducible: under one seed, a rebalance stops the
+// same tasks and leaves the same placement on every run.
+func TestZoneRebalancingIsReproducible(t *testing.T) {
+	run := func() (string, string) {
+		var placed, events string
+		synctest.Test(t, func(t *testing.T) {
+			env := zonedEnv(t, 2, 1, 2)
+			env.CreateService(stevedore.CreateServiceInput{ServiceName: "web", TaskDefinition: "web", DesiredCount: 7})
+			env.WaitSteady("web")
+			zoneOutage(t, env, "web")
+			env.WaitFor("rebalanced", func() bool {
+				svc := env.Service("web")
+				return svc.Steady && !svc.Rebalancing && env.CountByZone(env.Tasks("web", task.Running))["b"] >= 2
+			})
+			placed, events = where(env.Tasks("web", task.Running)), messages(env.Service("web"))
+		})
+		return placed, events
+	}
+	placed, events := run()
+	for range 3 {
+		p, e := run()
+		require.Equal(t, placed, p)
+		require.Equal(t, events, e)
+	}
 }
