@@ -62,6 +62,11 @@ type Controller struct {
 	// reads drops its cluster's round, and so does a failed write (the
 	// round may hold placements that were not written).
 	rounds map[string]*placement.Round
+	// zoneCache holds, per cluster, the availability zones that can take
+	// tasks (Controller.zones), for the services that narrow them by no
+	// constraint or capacity provider; dropped with the cluster's round
+	// and whenever one of its instances changes status or connection.
+	zoneCache map[string][]string
 	// own holds the instance versions the controller wrote whose events
 	// have not come back yet: those events must not drop the round.
 	own map[*state.Instance]bool
@@ -146,6 +151,7 @@ func (c *Controller) reset() {
 	c.wake = map[string]time.Time{}
 	c.unplaced = map[string]bool{}
 	c.rounds = map[string]*placement.Round{}
+	c.zoneCache = map[string][]string{}
 	c.keys = map[[2]string]string{}
 	c.own = map[*state.Instance]bool{}
 }
@@ -285,7 +291,11 @@ func (c *Controller) observe(obj, prev store.Object) {
 		} else if !ok || !placementSame(p, o) {
 			delete(c.rounds, o.Cluster)
 		}
+		if !ok || !maps.Equal(p.Attributes, o.Attributes) || p.CapacityProvider != o.CapacityProvider {
+			delete(c.zoneCache, o.Cluster)
+		}
 		if !ok || p.Status != o.Status || p.AgentConnected != o.AgentConnected {
+			delete(c.zoneCache, o.Cluster)
 			// A new instance, or one that can take tasks or no
 			// longer can: every plan may change (DAEMON services,
 			// tasks on draining instances, placements).
@@ -360,6 +370,7 @@ func (c *Controller) forget(obj store.Object) {
 		delete(c.instances, o.ID)
 		delete(c.inactive, o.ID)
 		delete(c.rounds, o.Cluster)
+		delete(c.zoneCache, o.Cluster)
 	}
 }
 

@@ -26,6 +26,12 @@ func rebalancesOverZones(s *service.Service, levels []balanceLevel) bool {
 // that satisfy its memberOf constraints and belong to one of its capacity
 // providers (when it names some).
 func (c *Controller) zones(s *service.Service) ([]string, error) {
+	plain := len(s.CapacityProviders) == 0 && !slices.ContainsFunc(s.PlacementConstraints, func(pc placement.Constraint) bool {
+		return pc.Type == placement.ConstraintMemberOf
+	})
+	if zones, ok := c.zoneCache[s.Cluster]; ok && plain {
+		return zones, nil
+	}
 	var exprs []*query.Expr
 	for _, pc := range s.PlacementConstraints {
 		if pc.Type != placement.ConstraintMemberOf {
@@ -46,6 +52,9 @@ func (c *Controller) zones(s *service.Service) ([]string, error) {
 		out = append(out, zone)
 	}
 	slices.Sort(out)
+	if plain {
+		c.zoneCache[s.Cluster] = out
+	}
 	return out, nil
 }
 
