@@ -6,6 +6,9 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 )
 
+// DefaultTaskPlacement is api.DefaultTaskPlacement.
+var DefaultTaskPlacement = api.DefaultTaskPlacement
+
 // RunTaskInput asks for standalone tasks, as ECS RunTask.
 type RunTaskInput = api.RunTaskInput
 

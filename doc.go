@@ -86,6 +86,30 @@
 // tasks in Failures with ECS's reason ("RESOURCE:MEMORY") and the service
 // records an event saying why.
 //
+// # Custom schedulers
+//
+// A placement.Scheduler given with WithPlacementScheduler places every
+// task: RunTask's, StartTask's (its filters only) and the services'. Its
+// filters (placement.WithFilters) apply to every task. Strategy and
+// constraint types registered on it are named in placementStrategy and
+// placementConstraints as ECS's built-in ones are, in Go and on the wire,
+// and WithDefaultPlacementStrategy makes a chain of them the default of
+// the tasks and services that name none (ECS's defaults otherwise: random
+// for RunTask, DefaultServicePlacement for services). A type no one
+// registered is a *FieldError at placementStrategy[i].type. The reason a
+// custom filter turns an instance down with is RunTask's failure reason
+// and is in the service's "unable to place" event. A custom strategy
+// chooses which of a service's tasks to stop (scale-in, deployments) only
+// through placement.StopBalancer; otherwise the rest of the chain does, or
+// the service default. examples/customscheduler runs it end to end.
+//
+//	sched, err := placement.New(placement.WithStrategyType("prefer", func(field string) (placement.Strategy, error) {
+//		return placement.ScoreStrategy(preferAttribute{name: field}), nil
+//	}))
+//	o, err := stevedore.New(stevedore.WithPlacementScheduler(sched))
+//	_, err = o.CreateService(ctx, &stevedore.CreateServiceInput{ServiceName: "train", TaskDefinition: "train", DesiredCount: 12,
+//		PlacementStrategy: []placement.StrategySpec{{Type: "prefer", Field: "gpu"}, placement.Binpack(placement.FieldMemory)}})
+//
 // Instances may belong to capacity providers, ON_DEMAND or SPOT, which
 // tasks and services weigh with a capacity provider strategy.
 // InterruptSpotInstance passes on a Spot interruption notice: the instance

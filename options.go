@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/stevedore-io/stevedore/discovery"
@@ -26,10 +27,12 @@ type options struct {
 	logger    *slog.Logger
 	retention time.Duration
 	scheduler *placement.Scheduler
-	seed      uint64
-	seedSet   bool
-	logs      LogSink
-	discovery *discovery.Config
+	// defaultStrategies is WithDefaultPlacementStrategy's.
+	defaultStrategies []placement.StrategySpec
+	seed              uint64
+	seedSet           bool
+	logs              LogSink
+	discovery         *discovery.Config
 	// dataDir is WithDataDir's: the durable store's directory.
 	dataDir string
 	// taskPolicy is WithTaskPolicy's; nil: DefaultTaskPolicy.
@@ -138,13 +141,40 @@ func WithTaskRetention(d time.Duration) Option {
 }
 
 // WithPlacementScheduler places tasks with s, a placement engine carrying
-// your own filters and strategies (see package placement).
+// your own filters and strategies (see package placement). Its filters
+// (placement.WithFilters) apply to every task; the strategy and
+// constraint types registered on it (placement.WithStrategyType,
+// placement.WithConstraintType) can be named in the placementStrategy and
+// placementConstraints of RunTask, CreateService and UpdateService, and in
+// WithDefaultPlacementStrategy.
 func WithPlacementScheduler(s *placement.Scheduler) Option {
 	return func(o *options) error {
 		if s == nil {
 			return fmt.Errorf("%w: WithPlacementScheduler: nil scheduler", ErrInvalid)
 		}
 		o.scheduler = s
+		return nil
+	}
+}
+
+// WithDefaultPlacementStrategy places the tasks of RunTask calls and the
+// services that name no placement strategy with specs, instead of ECS's
+// defaults (random for RunTask, DefaultServicePlacement for services).
+// specs may name the custom strategy types registered on the placement
+// scheduler (placement.WithStrategyType, with WithPlacementScheduler);
+// New checks them against it. A scheduler with a default chain of its own
+// (placement.WithStrategies) and no WithDefaultPlacementStrategy places
+// such tasks with that chain.
+//
+// A service created without a placement strategy stores the default
+// (DescribeServices shows it); changing the option later leaves existing
+// services as they are.
+func WithDefaultPlacementStrategy(specs ...placement.StrategySpec) Option {
+	return func(o *options) error {
+		if len(specs) == 0 {
+			return fmt.Errorf("%w: WithDefaultPlacementStrategy: no strategy given", ErrInvalid)
+		}
+		o.defaultStrategies = slices.Clone(specs)
 		return nil
 	}
 }

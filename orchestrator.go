@@ -195,6 +195,10 @@ func (o *Orchestrator) wire(opts options) error {
 			return err
 		}
 	}
+	// The default may name the scheduler's custom strategy types.
+	if err := sched.CheckStrategies(opts.defaultStrategies); err != nil {
+		return fmt.Errorf("WithDefaultPlacementStrategy: %w", err)
+	}
 	seed := opts.seed
 	if !opts.seedSet {
 		seed = rand.Uint64()
@@ -217,7 +221,7 @@ func (o *Orchestrator) wire(opts options) error {
 	}
 	var err error
 	o.launcher, err = launch.New(launch.Config{Scheduler: sched, Seed: seed, SeededIDs: opts.seedSet, Now: o.now,
-		ResolveNetwork: actions.ResolveLaunchNetwork, Drainers: drainers, DNS: dns})
+		ResolveNetwork: actions.ResolveLaunchNetwork, Drainers: drainers, DNS: dns, DefaultStrategies: opts.defaultStrategies})
 	if err != nil {
 		return err
 	}

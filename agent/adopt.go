@@ -14,6 +14,7 @@ import (
 // and reconciles them with what the store says.
 func (r *runner) adopt(ctx context.Context) error {
 	t := r.current()
+	r.halfCreated = rank(t.LastStatus) >= rank(task.Pending)
 	var lost []string
 	for _, name := range r.names {
 		c := r.ctrs[name]

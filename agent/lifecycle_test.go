@@ -463,3 +463,22 @@ func TestImageLostBeforeCreateIsPulledAgain(t *testing.T) {
 		assert.Len(t, e.rt.CallsTo(fake.MethodEnsureImage), 2, "pulled again")
 	})
 }
+
+// TestTaskStoppedWhileAnEarlierAgentCreatedIt: a task found PENDING, its
+// container not in the runtime (the earlier agent's process died while it
+// created it) and asked to stop, has its container deleted anyway: the
+// runtime removes what a create cut short left (runtime/containerd: the
+// writable layer).
+func TestTaskStoppedWhileAnEarlierAgentCreatedIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.runTaskWith(e.register(webDef), "t1", func(tk *state.Task) { tk.LastStatus = task.Pending })
+		e.stopTask("t1", "never mind")
+		e.start()
+		advance(time.Second)
+		require.Equal(t, task.Stopped, e.task("t1").LastStatus)
+		deletes := e.rt.CallsTo(fake.MethodDelete)
+		require.Len(t, deletes, 1)
+		assert.Equal(t, "t1-app", deletes[0].ID)
+	})
+}

@@ -64,13 +64,17 @@ type runner struct {
 	helpers   sync.WaitGroup
 
 	// Owned by the run goroutine.
-	adopted   map[string]runtime.ContainerInfo
-	def       *task.TaskDefinition
-	ctrs      map[string]*ctr
-	names     []string // containers in definition order
-	stopOrder [][]string
-	att       *network.Attachment
-	ingress   ingressState // the task's ingress policy in its network (ingress.go)
+	adopted map[string]runtime.ContainerInfo
+	// halfCreated: the task had got as far as PENDING when this agent
+	// found it, so an earlier agent's process may have died creating a
+	// container, leaving its writable layer (cleanup).
+	halfCreated bool
+	def         *task.TaskDefinition
+	ctrs        map[string]*ctr
+	names       []string // containers in definition order
+	stopOrder   [][]string
+	att         *network.Attachment
+	ingress     ingressState // the task's ingress policy in its network (ingress.go)
 	// later holds changes to the task that nobody needs to see on their
 	// own (timestamps, runtime IDs, a container that started while others
 	// are still to start). They go into the store with the runner's next

@@ -211,6 +211,15 @@ func (r *runner) cleanup(ctx context.Context) error {
 	for _, name := range r.names {
 		c := r.ctrs[name]
 		if !c.created {
+			// A create cut short by the death of an earlier agent's
+			// process may have left the container's writable layer:
+			// the runtime removes it (and finds no container).
+			if !r.halfCreated {
+				continue
+			}
+			if err := rt.Delete(ctx, c.id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				r.log.Warn("agent: could not delete what a container never created left", "container", name, "err", err)
+			}
 			continue
 		}
 		err := retry(ctx, func() error {

@@ -11,7 +11,8 @@ import (
 )
 
 // DefaultServicePlacement is the placement strategy of services that name
-// none: balanced across availability zones, then across instances.
+// none: balanced across availability zones, then across instances. An
+// Orchestrator's WithDefaultPlacementStrategy replaces it.
 var DefaultServicePlacement = []placement.StrategySpec{
 	placement.Spread("attribute:" + cluster.AttributeAvailabilityZone),
 	placement.Spread("instanceId"),
@@ -24,9 +25,12 @@ type CreateServiceInput struct {
 	TaskDefinition string
 	DesiredCount   int
 	// SchedulingStrategy defaults to REPLICA.
-	SchedulingStrategy       service.SchedulingStrategy
-	DeploymentConfiguration  service.DeploymentConfiguration
-	PlacementConstraints     []placement.Constraint
+	SchedulingStrategy      service.SchedulingStrategy
+	DeploymentConfiguration service.DeploymentConfiguration
+	PlacementConstraints    []placement.Constraint
+	// PlacementStrategy defaults to DefaultServicePlacement, or to the
+	// Orchestrator's WithDefaultPlacementStrategy. Its types are the
+	// built-in ones or those registered on the placement scheduler.
 	PlacementStrategy        []placement.StrategySpec
 	CapacityProviderStrategy cluster.CapacityProviderStrategy
 	HealthCheckGracePeriod   time.Duration
@@ -60,8 +64,10 @@ type UpdateServiceInput struct {
 	ForceNewDeployment      bool
 	DeploymentConfiguration *service.DeploymentConfiguration
 	PlacementConstraints    *[]placement.Constraint
-	PlacementStrategy       *[]placement.StrategySpec
-	HealthCheckGracePeriod  *time.Duration
+	// PlacementStrategy replaces the service's; an empty list sets the
+	// default (as CreateService does when it names none).
+	PlacementStrategy      *[]placement.StrategySpec
+	HealthCheckGracePeriod *time.Duration
 	// NetworkConfiguration replaces the service's; one without security
 	// groups takes its tasks out of every group. A change starts a new
 	// deployment.

@@ -6,6 +6,11 @@ import (
 	"github.com/stevedore-io/stevedore/task"
 )
 
+// DefaultTaskPlacement is the placement strategy of RunTask calls that
+// name none: random, as in ECS. An Orchestrator's
+// WithDefaultPlacementStrategy replaces it.
+var DefaultTaskPlacement = []placement.StrategySpec{placement.Random()}
+
 // RunTaskInput asks for standalone tasks, as ECS RunTask.
 type RunTaskInput struct {
 	Cluster string
@@ -18,7 +23,9 @@ type RunTaskInput struct {
 	StartedBy string
 	// PlacementConstraints add to the task definition's.
 	PlacementConstraints []placement.Constraint
-	// PlacementStrategy defaults to random.
+	// PlacementStrategy defaults to DefaultTaskPlacement (random), or to
+	// the Orchestrator's WithDefaultPlacementStrategy. Its types are the
+	// built-in ones or those registered on the placement scheduler.
 	PlacementStrategy        []placement.StrategySpec
 	CapacityProviderStrategy cluster.CapacityProviderStrategy
 	Overrides                *task.TaskOverride

@@ -52,6 +52,8 @@
 // previous left. Whatever ties remain go to the instance given first to
 // NewRound. A request without strategies uses the scheduler's default chain
 // (WithStrategies); with none either, the first instance that fits wins.
+// Custom strategy types take part as the built-in ones do (see Custom
+// schedulers).
 // The orchestrator applies ECS's defaults (spread on
 // attribute:ecs.availability-zone for services).
 //
@@ -102,12 +104,37 @@
 // Filter (can this instance take the task? nil *Status for yes,
 // Unfit(reason) for no, Broken(err) when the filter itself failed), Scorer
 // (a score in [MinScore, MaxScore]; ScoreStrategy turns it into a
-// strategy) and Strategy (narrow the candidates to the best ones). Filters
-// are added with WithFilters, a default chain of strategies with
-// WithStrategies; built-in strategies come from StrategySpec.Strategy. See
-// examples/customscheduler for a scheduler that prefers instances with a
-// GPU, then packs by memory. A plug-in that breaks stops placement with a
-// *PluginError (errors.Is(err, ErrPlugin)).
+// strategy) and Strategy (narrow the candidates to the best ones).
+//
+// Plug-ins reach a scheduler in two ways. WithFilters adds filters that
+// run on every request, and WithStrategies sets a default chain for the
+// requests that name no strategy. WithStrategyType and WithConstraintType
+// register custom types that requests name, as they name the built-in
+// ones, in ECS's shape:
+//
+//	s, err := placement.New(
+//		placement.WithStrategyType("prefer", func(field string) (placement.Strategy, error) {
+//			return placement.ScoreStrategy(preferAttribute{name: field}), nil
+//		}),
+//		placement.WithConstraintType("avoid", func(expression string) (placement.Filter, error) {
+//			return avoidAttribute{name: expression}, nil
+//		}))
+//	req.Strategies = []placement.StrategySpec{{Type: "prefer", Field: "gpu"}, placement.Binpack(placement.FieldMemory)}
+//	req.Constraints = []placement.Constraint{{Type: "avoid", Expression: "maintenance"}}
+//
+// The builder makes the plug-in from the spec's field or the constraint's
+// expression; a type the scheduler does not know, or a parameter its
+// builder refuses, is an *errdefs.FieldError at placementStrategy[i].type
+// (or .field, placementConstraints[i].type, .expression).
+// Scheduler.CheckStrategies and CheckConstraints run the same checks
+// without placing, for an API that stores them (a service). A custom
+// filter's Unfit reason is counted by Explain like the built-in ones. A
+// custom strategy may implement StopBalancer to say how a service's tasks
+// are chosen to stop; the Orchestrator's controller otherwise leaves it
+// out of that choice. See examples/customscheduler for a scheduler that
+// prefers instances with a GPU, packs by memory and avoids instances under
+// maintenance, through the Orchestrator. A plug-in that breaks stops
+// placement with a *PluginError (errors.Is(err, ErrPlugin)).
 //
 // # Performance
 //

@@ -127,12 +127,13 @@ const (
 
 // Constraint is a placement constraint, as in ECS's placementConstraints.
 type Constraint struct {
-	// Type is distinctInstance or memberOf.
-	Type ConstraintType
+	// Type is distinctInstance, memberOf, or a custom type registered on
+	// the scheduler (WithConstraintType).
+	Type ConstraintType `json:"type"`
 	// Expression is the cluster query of a memberOf constraint, such as
 	// "attribute:ecs.instance-type =~ m5.*". It must be empty for
-	// distinctInstance.
-	Expression string
+	// distinctInstance; a custom type's builder reads it.
+	Expression string `json:"expression,omitempty"`
 }
 
 // StrategyType is the type of a placement strategy.
@@ -164,9 +165,12 @@ const (
 
 // StrategySpec is a placement strategy as data, as in ECS's
 // placementStrategy: {"type": "spread", "field": "attribute:ecs.availability-zone"}.
+// Type is binpack, spread, random, or a custom strategy type registered
+// on the scheduler (WithStrategyType), whose builder takes Field as its
+// parameter: {"type": "gpu-first", "field": "memory"}.
 type StrategySpec struct {
-	Type  StrategyType
-	Field string
+	Type  StrategyType `json:"type"`
+	Field string       `json:"field,omitempty"`
 }
 
 // Binpack returns the strategy spec binpack on field (FieldCPU or
@@ -303,7 +307,6 @@ func (s *Scheduler) compile(r *Round, req *Request, provider string) (*plan, err
 		provider: provider,
 		cpu:      req.CPU,
 		mem:      req.Memory,
-		filters:  s.filters,
 	}
 	if req.NetworkSlot {
 		p.slots = 1
@@ -320,40 +323,21 @@ func (s *Scheduler) compile(r *Round, req *Request, provider string) (*plan, err
 		}
 	}
 	slices.Sort(p.static)
+	p.filters = s.filters
 	for i, c := range req.Constraints {
-		field := fmt.Sprintf("placementConstraints[%d]", i)
-		switch c.Type {
-		case ConstraintDistinctInstance:
-			if c.Expression != "" {
-				return nil, invalidValue(field+".expression", fmt.Sprintf("%q", c.Expression), "must be empty for distinctInstance")
-			}
-			p.distinct = true
-		case ConstraintMemberOf:
-			if c.Expression == "" {
-				return nil, &errdefs.FieldError{Path: field + ".expression", Reason: "must not be empty for memberOf"}
-			}
-			expr, err := query.Parse(c.Expression)
-			if err != nil {
-				return nil, &errdefs.FieldError{Path: field + ".expression", Reason: "is not a valid cluster query", Err: err}
-			}
-			m := memberOf{expr: expr}
-			if !expr.Dynamic() {
-				m.key = expr.String()
-			}
-			p.memberOf = append(p.memberOf, m)
-		default:
-			return nil, invalidValue(field+".type", fmt.Sprintf("%q", c.Type), "must be distinctInstance or memberOf")
+		if err := s.compileConstraint(p, fmt.Sprintf("placementConstraints[%d]", i), c); err != nil {
+			return nil, err
 		}
 	}
 	if len(req.Strategies) == 0 {
 		p.chain = s.strategies
 	} else {
 		for i, spec := range req.Strategies {
-			b, err := spec.compile()
+			st, err := s.Strategy(spec)
 			if err != nil {
 				return nil, prefixField(fmt.Sprintf("placementStrategy[%d]", i), err)
 			}
-			p.chain = append(p.chain, b)
+			p.chain = append(p.chain, st)
 		}
 	}
 	// random settles every tie: what follows it can never matter.
@@ -365,6 +349,41 @@ func (s *Scheduler) compile(r *Round, req *Request, provider string) (*plan, err
 		}
 	}
 	return p, nil
+}
+
+// compileConstraint checks constraint c, at path, and adds it to plan p:
+// distinctInstance and memberOf are built in, other types are the custom
+// filters registered with WithConstraintType (added after the scheduler's
+// own filters, in the order of the constraints).
+func (s *Scheduler) compileConstraint(p *plan, path string, c Constraint) error {
+	switch c.Type {
+	case ConstraintDistinctInstance:
+		if c.Expression != "" {
+			return invalidValue(path+".expression", fmt.Sprintf("%q", c.Expression), "must be empty for distinctInstance")
+		}
+		p.distinct = true
+	case ConstraintMemberOf:
+		if c.Expression == "" {
+			return &errdefs.FieldError{Path: path + ".expression", Reason: "must not be empty for memberOf"}
+		}
+		expr, err := query.Parse(c.Expression)
+		if err != nil {
+			return &errdefs.FieldError{Path: path + ".expression", Reason: "is not a valid cluster query", Err: err}
+		}
+		m := memberOf{expr: expr}
+		if !expr.Dynamic() {
+			m.key = expr.String()
+		}
+		p.memberOf = append(p.memberOf, m)
+	default:
+		f, err := s.customFilter(path, c)
+		if err != nil {
+			return err
+		}
+		// A copy: the scheduler's filters are shared by every plan.
+		p.filters = append(slices.Clip(p.filters), f)
+	}
+	return nil
 }
 
 // protoIndex maps TCP to 0 and UDP to 1.

@@ -23,6 +23,10 @@ type Option func(*options) error
 type options struct {
 	filters    []Filter
 	strategies []Strategy
+	// strategyTypes and constraintTypes are the custom types a request
+	// may name (WithStrategyType, WithConstraintType).
+	strategyTypes   map[StrategyType]StrategyBuilder
+	constraintTypes map[ConstraintType]ConstraintBuilder
 	// scanOnly turns the index off, so tests can compare both paths.
 	scanOnly bool
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stevedore-io/stevedore/errdefs"
+	"github.com/stevedore-io/stevedore/placement"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -52,4 +53,17 @@ func TestValidateBoundsLoadBalancers(t *testing.T) {
 	assert.Equal(t, "loadBalancers", fes[0].Path)
 	s.LoadBalancers = s.LoadBalancers[:MaxLoadBalancers]
 	require.NoError(t, s.Validate())
+}
+
+// A placement strategy of a custom type is left to the scheduler it is
+// registered on; a built-in one with a bad field is still refused here.
+func TestValidateLeavesCustomStrategyTypesToTheScheduler(t *testing.T) {
+	t.Parallel()
+	s := Service{Name: "web", TaskDefinition: "web:1", SchedulingStrategy: Replica, DesiredCount: 1,
+		PlacementStrategy: []placement.StrategySpec{{Type: "gpu-first", Field: "memory"}}}
+	require.NoError(t, s.Validate())
+	s.PlacementStrategy = append(s.PlacementStrategy, placement.Binpack("gpu"))
+	fes := errdefs.FieldErrors(s.Validate())
+	require.Len(t, fes, 1)
+	assert.Equal(t, "placementStrategy[1].field", fes[0].Path)
 }

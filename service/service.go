@@ -282,6 +282,9 @@ func (s *Service) NewDeployment(taskDefinition string, now time.Time) *Deploymen
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
 // Validate checks the desired configuration of s, naming each bad field.
+// Placement strategies of a custom type (not binpack, spread or random)
+// are left to the placement scheduler they are registered on
+// (placement.Scheduler.CheckStrategies).
 func (s *Service) Validate() error {
 	var v validation
 	if !nameRE.MatchString(s.Name) {
@@ -314,6 +317,11 @@ func (s *Service) Validate() error {
 		v.add("placementStrategy", "must have at most %d strategies, got %d", placement.MaxStrategies, len(s.PlacementStrategy))
 	}
 	for i, st := range s.PlacementStrategy {
+		if !st.IsBuiltin() {
+			// A custom strategy type: only the placement scheduler it is
+			// registered on knows it (the API checks it there).
+			continue
+		}
 		if _, err := st.Strategy(); err != nil {
 			// Strategy's paths start with "placementStrategy"; this is
 			// item i of it.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 )
 
 // Codec turns objects into bytes and back. Implementations that keep state
@@ -130,6 +131,22 @@ func (c *JSONCodec) Version(kind string) (int, bool) {
 
 // Marshal encodes obj, its Meta and its kind's current schema version.
 func (c *JSONCodec) Marshal(obj Object) ([]byte, error) {
+	return c.AppendMarshal(nil, obj)
+}
+
+// JSONAppender is implemented by objects that write their own JSON, faster
+// than encoding/json's reflection would. AppendJSON appends to dst what
+// json.Marshal would produce for the object, but for the order of the keys
+// of maps, which decoding does not need (the implementation's tests
+// compare the two), and JSONCodec uses it instead.
+type JSONAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
+// AppendMarshal is Marshal appending the encoding to dst, which it may
+// grow: a durable store encodes every write into a buffer it reuses rather
+// than into one allocated per object.
+func (c *JSONCodec) AppendMarshal(dst []byte, obj Object) ([]byte, error) {
 	if obj == nil {
 		return nil, invalidf("marshal nil object")
 	}
@@ -145,23 +162,59 @@ func (c *JSONCodec) Marshal(obj Object) ([]byte, error) {
 	if meta == nil {
 		return nil, invalidf("marshal %s/%s: StoreMeta returned nil", kind, id)
 	}
-	body, err := json.Marshal(obj)
+	// The envelope is written by hand: json.Marshal would scan and
+	// compact the body, which it has just produced, all over again.
+	dst = append(dst, `{"schema":`...)
+	dst = strconv.AppendInt(dst, int64(len(s.Migrations)), 10)
+	dst = append(dst, `,"meta":{"createRevision":`...)
+	dst = strconv.AppendInt(dst, meta.CreateRevision, 10)
+	dst = append(dst, `,"modRevision":`...)
+	dst = strconv.AppendInt(dst, meta.ModRevision, 10)
+	dst = append(dst, `},"object":`...)
+	var err error
+	if a, ok := obj.(JSONAppender); ok {
+		dst, err = a.AppendJSON(dst)
+	} else {
+		dst, err = appendJSON(dst, obj)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s/%s: %w", kind, id, err)
 	}
-	// The envelope is written by hand: json.Marshal would scan and
-	// compact body, which it has just produced, all over again.
-	data := make([]byte, 0, len(body)+80)
-	data = append(data, `{"schema":`...)
-	data = strconv.AppendInt(data, int64(len(s.Migrations)), 10)
-	data = append(data, `,"meta":{"createRevision":`...)
-	data = strconv.AppendInt(data, meta.CreateRevision, 10)
-	data = append(data, `,"modRevision":`...)
-	data = strconv.AppendInt(data, meta.ModRevision, 10)
-	data = append(data, `},"object":`...)
-	data = append(data, body...)
-	return append(data, '}'), nil
+	return append(dst, '}'), nil
 }
+
+// appendJSON appends json.Marshal(v) to dst. An Encoder writes from its
+// pooled buffer straight into dst, where json.Marshal would return a copy
+// of its own.
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	w := appendWriters.Get().(*appendWriter)
+	w.b = dst
+	err := w.enc.Encode(v)
+	dst = w.b
+	w.b = nil
+	appendWriters.Put(w)
+	if err != nil {
+		return dst, err
+	}
+	return dst[:len(dst)-1], nil // Encode ends with a newline
+}
+
+// appendWriter is an io.Writer appending to b, with its Encoder.
+type appendWriter struct {
+	b   []byte
+	enc *json.Encoder
+}
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+var appendWriters = sync.Pool{New: func() any {
+	w := new(appendWriter)
+	w.enc = json.NewEncoder(w)
+	return w
+}}
 
 // Unmarshal decodes data into a new object of kind, migrating it from the
 // version it was written at, and checks that the result reports that kind

@@ -31,6 +31,24 @@ func TestJSONCodec(t *testing.T) {
 		assert.NotSame(t, in, out)
 	})
 
+	t.Run("AppendMarshal", func(t *testing.T) {
+		t.Parallel()
+		in := &storetest.Item{Group: storetest.KindA, ID: "a<b>&", Value: 7,
+			Meta: store.Meta{CreateRevision: 3, ModRevision: 9}}
+		want, err := codec.Marshal(in)
+		require.NoError(t, err)
+		body, err := json.Marshal(in)
+		require.NoError(t, err)
+		assert.Contains(t, string(want), `"object":`+string(body)+`}`, "the object as json.Marshal writes it")
+		got, err := codec.AppendMarshal([]byte("prefix"), in)
+		require.NoError(t, err)
+		assert.Equal(t, "prefix"+string(want), string(got), "appended after what dst held")
+
+		got, err = codec.AppendMarshal([]byte("prefix"), &storetest.Item{Group: "nosuchkind", ID: "a"})
+		require.ErrorIs(t, err, store.ErrInvalid)
+		assert.Nil(t, got)
+	})
+
 	tests := []struct {
 		name string
 		kind string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -16,10 +17,15 @@ import (
 const etcdDialTimeout = 5 * time.Second
 
 // storeOptions returns the Orchestrator's options for where it keeps its
-// state (memory without -etcd), and a function that closes what they use,
-// to call once the Orchestrator is closed.
+// state (memory without -etcd or -data-dir), and a function that closes
+// what they use, to call once the Orchestrator is closed.
 func storeOptions(cfg config, log *slog.Logger) ([]stevedore.Option, func(), error) {
-	if cfg.Etcd == "" {
+	switch {
+	case cfg.Etcd != "" && cfg.DataDir != "":
+		return nil, nil, errors.New("data-dir and etcd: give one of them (a data directory is one host's store, etcd the store of several replicas)")
+	case cfg.DataDir != "":
+		return []stevedore.Option{stevedore.WithDataDir(cfg.DataDir)}, func() {}, nil
+	case cfg.Etcd == "":
 		return nil, func() {}, nil
 	}
 	var endpoints []string

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 
@@ -11,6 +12,6 @@ import (
 )
 
 // containerdHost needs Linux: network namespaces, veths and nftables.
-func containerdHost(config, *slog.Logger) (runtime.Runtime, network.Provider, func(), error) {
+func containerdHost(context.Context, config, *slog.Logger) (runtime.Runtime, network.Provider, func(), error) {
 	return nil, nil, nil, errors.New("-runtime containerd needs Linux; use -runtime fake or none")
 }

@@ -17,10 +17,20 @@
 // and STEVEDORE_SECRET_ACCESS_KEY (or the file); it is never logged.
 // SIGINT or SIGTERM shuts the server down gracefully.
 //
-// The state is kept in memory, unless -etcd names an etcd cluster: then
-// several servers with the same -etcd and -etcd-prefix are replicas of one
-// control plane (stevedore.WithEtcd). Each serves the API and runs its
-// host's instance; the elected leader runs the loops that must run once.
+// The state is kept in memory, unless -data-dir names a directory (a
+// durable store, stevedore.WithDataDir: a server restarted on the same
+// directory, with the same -instance-id, finds its services and tasks
+// again and adopts the containers that still run), or -etcd names an etcd
+// cluster: then several servers with the same -etcd and -etcd-prefix are
+// replicas of one control plane (stevedore.WithEtcd). Each serves the API
+// and runs its host's instance; the elected leader runs the loops that
+// must run once.
+//
+// There is no registry here: -image-archive imports the images of an OCI
+// image layout (or docker-save) tar into containerd at start, and may be
+// given several times. -target-group and -listener-rule create target
+// groups (TCP health checks) and weighted forward actions over them, for
+// services' loadBalancers and blue/green deployments.
 package main
 
 import (
@@ -37,6 +47,7 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -77,6 +88,17 @@ type config struct {
 	Memory          int    `json:"memory"`
 	NetworkSlots    int    `json:"network-slots"`
 	LogLevel        string `json:"log-level"`
+	// NamePrefix starts the names of the task network's kernel objects
+	// (network/netlinux's NamePrefix).
+	NamePrefix string `json:"name-prefix"`
+	// DataDir keeps the state on disk (stevedore.WithDataDir).
+	DataDir string `json:"data-dir"`
+	// ImageArchives are imported into containerd at start (images.go).
+	ImageArchives []string `json:"image-archive"`
+	// TargetGroups and ListenerRules ("name=group,group") are the load
+	// balancing that services may name (loadbalancing.go).
+	TargetGroups  []string `json:"target-group"`
+	ListenerRules []string `json:"listener-rule"`
 	// Etcd, EtcdPrefix, ReplicaName and LeaseTTL make this server one
 	// replica of a control plane on etcd (etcd.go).
 	Etcd        string `json:"etcd"`
@@ -90,7 +112,7 @@ func defaults() config {
 		Listen: "127.0.0.1:8080", Cluster: stevedore.DefaultCluster, Zone: "local-1", Runtime: "containerd",
 		Containerd: "/run/containerd/containerd.sock", Namespace: "stevedore", Bridge: "stevedore0",
 		Subnet: "10.77.0.0/16", StateDir: "/var/lib/stevedore", CPU: goruntime.NumCPU() * 1024, Memory: 2048,
-		NetworkSlots: 64, LogLevel: "info",
+		NetworkSlots: 64, LogLevel: "info", NamePrefix: "sd-",
 	}
 }
 
@@ -116,6 +138,22 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&cfg.Memory, "memory", cfg.Memory, "MiB of memory this host offers")
 	fs.IntVar(&cfg.NetworkSlots, "network-slots", cfg.NetworkSlots, "task networks this host offers")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&cfg.NamePrefix, "name-prefix", cfg.NamePrefix, "prefix of the task network's namespaces, veths and nftables tables (1 to 7 characters)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "keep the state in a durable store in this directory (memory when empty)")
+	// The repeatable flags append to cfg's lists: the closures read cfg
+	// when called, so after the -config file they append to its lists.
+	fs.Func("image-archive", "an OCI image archive to import into containerd at start (repeatable)", func(v string) error {
+		cfg.ImageArchives = append(cfg.ImageArchives, v)
+		return nil
+	})
+	fs.Func("target-group", "a target group services may name, with TCP health checks (repeatable)", func(v string) error {
+		cfg.TargetGroups = append(cfg.TargetGroups, v)
+		return nil
+	})
+	fs.Func("listener-rule", "name=group,group: a forward action over target groups, for blue/green services (repeatable)", func(v string) error {
+		cfg.ListenerRules = append(cfg.ListenerRules, v)
+		return nil
+	})
 	fs.StringVar(&cfg.Etcd, "etcd", cfg.Etcd, "etcd endpoints, comma-separated: keep the state there, as one of several replicas")
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "the installation's etcd key prefix (/stevedore when empty)")
 	fs.StringVar(&cfg.ReplicaName, "replica-name", cfg.ReplicaName, "this replica's name in the leader election (host:pid when empty)")
@@ -171,7 +209,12 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 		return err
 	}
 	defer closeStore()
-	orc, err := stevedore.New(append(storeOpts, stevedore.WithLogger(log))...)
+	lbOpts, closeLB, err := loadBalancing(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeLB()
+	orc, err := stevedore.New(slices.Concat(storeOpts, lbOpts, []stevedore.Option{stevedore.WithLogger(log)})...)
 	if err != nil {
 		return err
 	}
@@ -183,7 +226,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 	if _, err := orc.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: cfg.Cluster}); err != nil {
 		return fmt.Errorf("create cluster %s: %w", cfg.Cluster, err)
 	}
-	rt, nw, closeHost, err := hostRuntime(cfg, log)
+	rt, nw, closeHost, err := hostRuntime(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -194,6 +237,8 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 			Resources:  cluster.Resources{CPU: cfg.CPU, Memory: cfg.Memory, NetworkSlots: cfg.NetworkSlots},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: cfg.Zone},
 			Runtime:    rt, Network: nw,
+			// Imported images could not be pulled again.
+			ImageCleanup: stevedore.ImageCleanup{Disabled: len(cfg.ImageArchives) > 0},
 		})
 		if err != nil {
 			return fmt.Errorf("register this host: %w", err)
@@ -242,7 +287,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 
 // hostRuntime builds the runtime and network provider of this host's
 // instance (nil, nil with -runtime none) and a function that closes them.
-func hostRuntime(cfg config, log *slog.Logger) (runtime.Runtime, network.Provider, func(), error) {
+func hostRuntime(ctx context.Context, cfg config, log *slog.Logger) (runtime.Runtime, network.Provider, func(), error) {
 	switch cfg.Runtime {
 	case "none":
 		return nil, nil, func() {}, nil
@@ -250,7 +295,7 @@ func hostRuntime(cfg config, log *slog.Logger) (runtime.Runtime, network.Provide
 		rt := fake.New()
 		return rt, netfake.New(), rt.Close, nil
 	case "containerd":
-		return containerdHost(cfg, log)
+		return containerdHost(ctx, cfg, log)
 	default:
 		return nil, nil, nil, fmt.Errorf("runtime: want containerd, fake or none, got %q", cfg.Runtime)
 	}

@@ -168,42 +168,44 @@ func (a *Actions) DescribeSecurityGroups(ctx context.Context, in api.DescribeSec
 	return &api.DescribeSecurityGroupsOutput{SecurityGroups: out}, nil
 }
 
-// AuthorizeSecurityGroupIngress adds inbound rules to a group.
-// Orchestrator.AuthorizeSecurityGroupIngress documents it.
-func (a *Actions) AuthorizeSecurityGroupIngress(ctx context.Context, in api.AuthorizeSecurityGroupIngressInput) (*api.AuthorizeSecurityGroupIngressOutput, error) {
-	if in.GroupID == "" {
-		return nil, invalid("groupId", "is required")
+// changeRuleList changes the rules of group groupID: resolve names the
+// rules' groups by ID, apply changes the group with them.
+func changeRuleList[R any](ctx context.Context, a *Actions, groupID string, rules []R,
+	resolve func(*groupRefs, []R) ([]R, error), apply func(*network.SecurityGroup, []R) error) (network.SecurityGroup, error) {
+	if groupID == "" {
+		return network.SecurityGroup{}, invalid("groupId", "is required")
 	}
-	g, err := a.changeRules(ctx, in.GroupID, func(refs *groupRefs, g *network.SecurityGroup) error {
-		rules, err := refs.ingress(in.Rules)
+	g, err := a.changeRules(ctx, groupID, func(refs *groupRefs, g *network.SecurityGroup) error {
+		resolved, err := resolve(refs, rules)
 		if err != nil {
 			return err
 		}
-		return g.AuthorizeIngress(rules)
+		return apply(g, resolved)
 	})
+	if err != nil {
+		return network.SecurityGroup{}, err
+	}
+	return *g, nil
+}
+
+// AuthorizeSecurityGroupIngress adds inbound rules to a group.
+// Orchestrator.AuthorizeSecurityGroupIngress documents it.
+func (a *Actions) AuthorizeSecurityGroupIngress(ctx context.Context, in api.AuthorizeSecurityGroupIngressInput) (*api.AuthorizeSecurityGroupIngressOutput, error) {
+	g, err := changeRuleList(ctx, a, in.GroupID, in.Rules, (*groupRefs).ingress, (*network.SecurityGroup).AuthorizeIngress)
 	if err != nil {
 		return nil, err
 	}
-	return &api.AuthorizeSecurityGroupIngressOutput{SecurityGroup: *g}, nil
+	return &api.AuthorizeSecurityGroupIngressOutput{SecurityGroup: g}, nil
 }
 
 // RevokeSecurityGroupIngress removes inbound rules from a group.
 // Orchestrator.RevokeSecurityGroupIngress documents it.
 func (a *Actions) RevokeSecurityGroupIngress(ctx context.Context, in api.RevokeSecurityGroupIngressInput) (*api.RevokeSecurityGroupIngressOutput, error) {
-	if in.GroupID == "" {
-		return nil, invalid("groupId", "is required")
-	}
-	g, err := a.changeRules(ctx, in.GroupID, func(refs *groupRefs, g *network.SecurityGroup) error {
-		rules, err := refs.ingress(in.Rules)
-		if err != nil {
-			return err
-		}
-		return g.RevokeIngress(rules)
-	})
+	g, err := changeRuleList(ctx, a, in.GroupID, in.Rules, (*groupRefs).ingress, (*network.SecurityGroup).RevokeIngress)
 	if err != nil {
 		return nil, err
 	}
-	return &api.RevokeSecurityGroupIngressOutput{SecurityGroup: *g}, nil
+	return &api.RevokeSecurityGroupIngressOutput{SecurityGroup: g}, nil
 }
 
 // AuthorizeSecurityGroupEgress adds outbound rules to a group, as
@@ -212,40 +214,22 @@ func (a *Actions) RevokeSecurityGroupIngress(ctx context.Context, in api.RevokeS
 // "egressRules[1].destinationGroups[0]").
 // Orchestrator.AuthorizeSecurityGroupEgress documents it.
 func (a *Actions) AuthorizeSecurityGroupEgress(ctx context.Context, in api.AuthorizeSecurityGroupEgressInput) (*api.AuthorizeSecurityGroupEgressOutput, error) {
-	if in.GroupID == "" {
-		return nil, invalid("groupId", "is required")
-	}
-	g, err := a.changeRules(ctx, in.GroupID, func(refs *groupRefs, g *network.SecurityGroup) error {
-		rules, err := refs.egress(in.Rules)
-		if err != nil {
-			return err
-		}
-		return g.AuthorizeEgress(rules)
-	})
+	g, err := changeRuleList(ctx, a, in.GroupID, in.Rules, (*groupRefs).egress, (*network.SecurityGroup).AuthorizeEgress)
 	if err != nil {
 		return nil, err
 	}
-	return &api.AuthorizeSecurityGroupEgressOutput{SecurityGroup: *g}, nil
+	return &api.AuthorizeSecurityGroupEgressOutput{SecurityGroup: g}, nil
 }
 
 // RevokeSecurityGroupEgress removes outbound rules from a group, as
 // RevokeSecurityGroupIngress removes inbound ones.
 // Orchestrator.RevokeSecurityGroupEgress documents it.
 func (a *Actions) RevokeSecurityGroupEgress(ctx context.Context, in api.RevokeSecurityGroupEgressInput) (*api.RevokeSecurityGroupEgressOutput, error) {
-	if in.GroupID == "" {
-		return nil, invalid("groupId", "is required")
-	}
-	g, err := a.changeRules(ctx, in.GroupID, func(refs *groupRefs, g *network.SecurityGroup) error {
-		rules, err := refs.egress(in.Rules)
-		if err != nil {
-			return err
-		}
-		return g.RevokeEgress(rules)
-	})
+	g, err := changeRuleList(ctx, a, in.GroupID, in.Rules, (*groupRefs).egress, (*network.SecurityGroup).RevokeEgress)
 	if err != nil {
 		return nil, err
 	}
-	return &api.RevokeSecurityGroupEgressOutput{SecurityGroup: *g}, nil
+	return &api.RevokeSecurityGroupEgressOutput{SecurityGroup: g}, nil
 }
 
 // changeRules applies change to a group and gives the tasks in the group

@@ -9,8 +9,6 @@ import (
 	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
-	"github.com/stevedore-io/stevedore/placement"
-	"github.com/stevedore-io/stevedore/placement/query"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
@@ -51,9 +49,9 @@ func (a *Actions) CreateService(ctx context.Context, in api.CreateServiceInput) 
 		}
 	}
 	if strategy == service.Replica && len(svc.PlacementStrategy) == 0 {
-		svc.PlacementStrategy = slices.Clone(api.DefaultServicePlacement)
+		svc.PlacementStrategy = a.launcher.DefaultStrategies(api.DefaultServicePlacement)
 	}
-	if err := validateService(&svc); err != nil {
+	if err := a.validateService(&svc); err != nil {
 		return nil, err
 	}
 	if err := validTags(in.Tags); err != nil {
@@ -150,6 +148,10 @@ func (a *Actions) UpdateService(ctx context.Context, in api.UpdateServiceInput) 
 		}
 		if in.PlacementStrategy != nil {
 			s.PlacementStrategy = slices.Clone(*in.PlacementStrategy)
+			if len(s.PlacementStrategy) == 0 && s.SchedulingStrategy == service.Replica {
+				// No strategy is the default, as at creation.
+				s.PlacementStrategy = a.launcher.DefaultStrategies(api.DefaultServicePlacement)
+			}
 		}
 		if in.HealthCheckGracePeriod != nil {
 			s.HealthCheckGracePeriod = *in.HealthCheckGracePeriod
@@ -178,7 +180,7 @@ func (a *Actions) UpdateService(ctx context.Context, in api.UpdateServiceInput) 
 		if err != nil {
 			return err
 		}
-		if err := validateService(s); err != nil {
+		if err := a.validateService(s); err != nil {
 			return err
 		}
 		if err := a.checkBlueGreen(s); err != nil {
@@ -381,27 +383,18 @@ func (a *Actions) getService(tx store.ReadTx, clusterName, name string) (*state.
 	return s, err
 }
 
-// validateService checks a service's desired configuration, constraints'
-// query expressions included.
-func validateService(s *service.Service) error {
+// validateService checks a service's desired configuration, and its
+// placement strategy and constraints against the scheduler (built-in
+// types, and the custom types registered on it).
+func (a *Actions) validateService(s *service.Service) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
-	for i, c := range s.PlacementConstraints {
-		switch c.Type {
-		case placement.ConstraintDistinctInstance:
-			if c.Expression != "" {
-				return invalid(fmt.Sprintf("placementConstraints[%d].expression", i), "must be empty for distinctInstance")
-			}
-		case placement.ConstraintMemberOf:
-			if _, err := query.Parse(c.Expression); err != nil {
-				return invalid(fmt.Sprintf("placementConstraints[%d].expression", i), "%v", err)
-			}
-		default:
-			return invalid(fmt.Sprintf("placementConstraints[%d].type", i), "must be distinctInstance or memberOf, got %q", c.Type)
-		}
+	sched := a.launcher.Scheduler()
+	if err := sched.CheckStrategies(s.PlacementStrategy); err != nil {
+		return err
 	}
-	return nil
+	return sched.CheckConstraints(s.PlacementConstraints)
 }
 
 // checkLoadBalancers makes sure the load balancers name a container and port

@@ -36,9 +36,18 @@ func (a *Actions) RunTask(ctx context.Context, in api.RunTaskInput) (*api.RunTas
 	if len(in.PlacementStrategy) > placement.MaxStrategies {
 		return nil, invalid("placementStrategy", "must have at most %d strategies", placement.MaxStrategies)
 	}
+	// Checked against the scheduler (its custom types) before anything
+	// is read: a bad request is refused whatever the cluster holds.
+	sched := a.launcher.Scheduler()
+	if err := sched.CheckStrategies(in.PlacementStrategy); err != nil {
+		return nil, err
+	}
+	if err := sched.CheckConstraints(in.PlacementConstraints); err != nil {
+		return nil, err
+	}
 	strategies := in.PlacementStrategy
 	if len(strategies) == 0 {
-		strategies = []placement.StrategySpec{placement.Random()}
+		strategies = a.launcher.DefaultStrategies(api.DefaultTaskPlacement)
 	}
 	return a.launchTasks(ctx, in.Cluster, in.TaskDefinition, in.Tags, func(def *task.TaskDefinition) *launch.Request {
 		group := in.Group

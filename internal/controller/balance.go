@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/stevedore-io/stevedore/cluster"
@@ -60,6 +61,38 @@ func stopBalance(specs []placement.StrategySpec, buf []balanceLevel) []balanceLe
 			}
 		case placement.StrategyRandom:
 			out = append(out, balanceLevel{kind: service.BalanceRandom})
+		}
+	}
+	return out
+}
+
+// stopSpecs returns the built-in strategies that choose the tasks of a
+// service placed with specs to stop: specs themselves when they are all
+// built in (the usual case, without allocating); a custom strategy type
+// of the scheduler stands for the built-in strategies its
+// placement.StopBalancer returns, or for none when it implements none.
+// When no level is left, stopBalance falls back to ECS's default for
+// services (spread over zones, then instances).
+func stopSpecs(sched *placement.Scheduler, specs []placement.StrategySpec) []placement.StrategySpec {
+	if !slices.ContainsFunc(specs, func(s placement.StrategySpec) bool { return !s.IsBuiltin() }) {
+		return specs
+	}
+	var out []placement.StrategySpec
+	for _, spec := range specs {
+		if spec.IsBuiltin() {
+			out = append(out, spec)
+			continue
+		}
+		st, err := sched.Strategy(spec)
+		if err != nil {
+			continue // the API checked it; a scheduler changed since cannot stop the service
+		}
+		if b, ok := st.(placement.StopBalancer); ok {
+			for _, level := range b.StopBalance() {
+				if level.IsBuiltin() {
+					out = append(out, level)
+				}
+			}
 		}
 	}
 	return out

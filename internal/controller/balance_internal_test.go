@@ -66,3 +66,43 @@ func TestStopBalanceFollowsThePlacementStrategy(t *testing.T) {
 	assert.NotEqual(t, stopSeed(1, "c", "web"), stopSeed(2, "c", "web"))
 	assert.NotEqual(t, stopSeed(1, "c", "web"), stopSeed(1, "c", "api"))
 }
+
+// zonesFirst is a custom strategy that says how to stop its tasks;
+// opaque is one that does not.
+type zonesFirst struct{}
+
+func (zonesFirst) Name() string { return "zones-first" }
+func (zonesFirst) Select(_ *placement.Round, _ *placement.Request, c []*placement.InstanceInfo) ([]*placement.InstanceInfo, *placement.Status) {
+	return c, nil
+}
+func (zonesFirst) StopBalance() []placement.StrategySpec {
+	return []placement.StrategySpec{placement.Spread("attribute:ecs.availability-zone"), {Type: "zones-first"}}
+}
+
+type opaque struct{}
+
+func (opaque) Name() string { return "opaque" }
+func (opaque) Select(_ *placement.Round, _ *placement.Request, c []*placement.InstanceInfo) ([]*placement.InstanceInfo, *placement.Status) {
+	return c, nil
+}
+
+// TestStopSpecsOfCustomStrategies: a custom strategy stands for the
+// built-in levels its StopBalance returns, or for none; with no level
+// left, the service default balances the stops.
+func TestStopSpecsOfCustomStrategies(t *testing.T) {
+	t.Parallel()
+	sched, err := placement.New(
+		placement.WithStrategyType("zones-first", func(string) (placement.Strategy, error) { return zonesFirst{}, nil }),
+		placement.WithStrategyType("opaque", func(string) (placement.Strategy, error) { return opaque{}, nil }))
+	assert.NoError(t, err)
+	builtin := []placement.StrategySpec{placement.Binpack("memory")}
+	assert.Same(t, &builtin[0], &stopSpecs(sched, builtin)[0], "built-in specs are used as they are")
+	assert.Equal(t, []placement.StrategySpec{placement.Spread("attribute:ecs.availability-zone"), placement.Binpack("cpu")},
+		stopSpecs(sched, []placement.StrategySpec{{Type: "opaque"}, {Type: "zones-first"}, placement.Binpack("cpu")}))
+	assert.Empty(t, stopSpecs(sched, []placement.StrategySpec{{Type: "opaque"}, {Type: "unknown"}}))
+	var kinds []service.BalanceKind
+	for _, l := range stopBalance(stopSpecs(sched, []placement.StrategySpec{{Type: "opaque"}}), nil) {
+		kinds = append(kinds, l.kind)
+	}
+	assert.Equal(t, []service.BalanceKind{service.BalanceSpread, service.BalanceSpread}, kinds, "the service default")
+}

@@ -646,7 +646,7 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	in.Tasks = c.tsBuf[:0]
 	// The tasks it may stop are chosen to keep the service balanced
 	// under its placement strategy, from where each task sits.
-	levels := stopBalance(s.PlacementStrategy, c.levelBuf)
+	levels := stopBalance(stopSpecs(c.cfg.Launcher.Scheduler(), s.PlacementStrategy), c.levelBuf)
 	c.levelBuf = levels
 	in.StopBalance = c.kindBuf[:0]
 	for _, l := range levels {
@@ -873,8 +873,13 @@ func noCapacityEvent(serviceName string, e placement.Explanation) string {
 
 // daemonInstances lists the cluster's instances as the DAEMON planner sees
 // them: eligible when ACTIVE, with a connected agent, and satisfying the
-// service's memberOf constraints.
+// service's memberOf constraints and those of custom types (the filters
+// the scheduler registered them with).
 func (c *Controller) daemonInstances(s *service.Service) ([]service.InstanceState, error) {
+	filters, err := c.cfg.Launcher.Scheduler().ConstraintFilters(s.PlacementConstraints)
+	if err != nil {
+		return nil, err
+	}
 	var exprs []*query.Expr
 	for _, pc := range s.PlacementConstraints {
 		if pc.Type != placement.ConstraintMemberOf {
@@ -898,11 +903,23 @@ func (c *Controller) daemonInstances(s *service.Service) ([]service.InstanceStat
 		inst := c.instances[id]
 		st := service.InstanceState{ID: id, Draining: inst.Status == cluster.StatusDraining,
 			Eligible: inst.Status != cluster.StatusRegistering, AgentDisconnected: !inst.AgentConnected}
-		if st.Eligible && len(exprs) > 0 {
+		if st.Eligible && len(exprs)+len(filters) > 0 {
 			round := c.cfg.Launcher.Scheduler().NewRound([]cluster.ContainerInstance{inst.ContainerInstance}, 0)
 			target := round.Instance(0)
 			for _, e := range exprs {
 				st.Eligible = st.Eligible && e.Eval(target)
+			}
+			req := &placement.Request{Task: s.TaskDefinition, Group: "service:" + s.Name}
+			for _, f := range filters {
+				if !st.Eligible {
+					break
+				}
+				switch v := f.Filter(req, target); v.Code() {
+				case placement.CodeUnfit:
+					st.Eligible = false
+				case placement.CodeError:
+					return nil, &placement.PluginError{Plugin: f.Name(), Instance: id, Err: v.Err()}
+				}
 			}
 		}
 		out = append(out, st)

@@ -84,6 +84,10 @@ type Config struct {
 	// DNS returns the resolv.conf of the tasks of a cluster whose
 	// definition names no DNS server; nil leaves them the host's.
 	DNS func(cluster string) network.DNSConfig
+	// DefaultStrategies is the placement strategy of the tasks and
+	// services that name none (see DefaultStrategies); it may name the
+	// Scheduler's custom strategy types. Empty: ECS's defaults.
+	DefaultStrategies []placement.StrategySpec
 }
 
 // Launcher creates tasks. It is safe for concurrent use.
@@ -103,6 +107,10 @@ func New(cfg Config) (*Launcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := cfg.Scheduler.CheckStrategies(cfg.DefaultStrategies); err != nil {
+		return nil, fmt.Errorf("launch: default strategies: %w", err)
+	}
+	cfg.DefaultStrategies = slices.Clone(cfg.DefaultStrategies)
 	seed := cfg.Seed
 	ln := &Launcher{cfg: cfg, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	if cfg.SeededIDs {
@@ -115,6 +123,22 @@ func New(cfg Config) (*Launcher, error) {
 
 // Scheduler is the placement scheduler the launcher places with.
 func (ln *Launcher) Scheduler() *placement.Scheduler { return ln.cfg.Scheduler }
+
+// DefaultStrategies returns the placement strategy of tasks or services
+// that name none, a copy for the caller: Config.DefaultStrategies when
+// set; otherwise none when the scheduler has a default chain of its own
+// (placement.WithStrategies), which then places them; otherwise ecs,
+// ECS's default for them (random for RunTask, spread over availability
+// zones then instances for a service).
+func (ln *Launcher) DefaultStrategies(ecs []placement.StrategySpec) []placement.StrategySpec {
+	switch {
+	case len(ln.cfg.DefaultStrategies) > 0:
+		return slices.Clone(ln.cfg.DefaultStrategies)
+	case ln.cfg.Scheduler.HasDefaultStrategies():
+		return nil
+	}
+	return slices.Clone(ecs)
+}
 
 // Seed is the seed the launcher was configured with (Config.Seed): the
 // service controller derives its own reproducible choices from it.

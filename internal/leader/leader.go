@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -219,8 +220,13 @@ func (e *Elector) term(ctx context.Context) error {
 		return err
 	}
 	e.setLeading(true, rev, "elected")
+	elected := time.Now()
 	fenced := &fencedStore{GuardedStore: guarded, fenced: func(err error) {
 		endTerm(fmt.Errorf("a write was fenced: %w", err))
+	}, committed: func() {
+		// The failover's end as a user sees it: the new leader acts.
+		e.cfg.Logger.Info("leader election: the leader's first write committed",
+			"replica", e.cfg.Name, "term", rev, "after", time.Since(elected).Round(time.Millisecond))
 	}}
 	leadDone := make(chan error, 1)
 	go func() { leadDone <- e.cfg.Lead(tctx, fenced) }()
@@ -344,17 +350,59 @@ func (e *Elector) waitChange(ctx context.Context, rev int64) error {
 }
 
 // fencedStore is the leader's store: a GuardedStore that reports the first
-// fenced write, which ends the term.
+// fenced write, which ends the term, and the term's first committed write.
 type fencedStore struct {
 	*etcd.GuardedStore
-	fenced func(error)
+	fenced    func(error)
+	committed func()
+	wrote     atomic.Bool // a write of the term committed
 }
 
 // Update is the GuardedStore's, ending the term when it is fenced.
 func (s *fencedStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	err := s.GuardedStore.Update(ctx, fn)
+	if s.wrote.Load() {
+		err := s.GuardedStore.Update(ctx, fn)
+		if errors.Is(err, etcd.ErrFenced) {
+			s.fenced(err)
+		}
+		return err
+	}
+	var wrote bool
+	err := s.GuardedStore.Update(ctx, func(tx store.Tx) error {
+		w := &writeSeen{Tx: tx}
+		err := fn(w)
+		wrote = w.wrote
+		return err
+	})
 	if errors.Is(err, etcd.ErrFenced) {
 		s.fenced(err)
 	}
+	if err == nil && wrote && s.wrote.CompareAndSwap(false, true) {
+		s.committed()
+	}
+	return err
+}
+
+// writeSeen is a transaction that notes whether it was written to.
+type writeSeen struct {
+	store.Tx
+	wrote bool
+}
+
+func (t *writeSeen) Create(obj store.Object) error {
+	err := t.Tx.Create(obj)
+	t.wrote = t.wrote || err == nil
+	return err
+}
+
+func (t *writeSeen) Update(obj store.Object) error {
+	err := t.Tx.Update(obj)
+	t.wrote = t.wrote || err == nil
+	return err
+}
+
+func (t *writeSeen) Delete(kind, id string) error {
+	err := t.Tx.Delete(kind, id)
+	t.wrote = t.wrote || err == nil
 	return err
 }

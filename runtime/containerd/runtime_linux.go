@@ -497,6 +497,11 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 		)
 	}
 	c, err := create()
+	if err != nil && errdefs.IsAlreadyExists(err) && r.leftoverSnapshot(ctx, spec.ID) {
+		// A process killed between preparing the snapshot and recording
+		// the container left the snapshot alone: remove it and create.
+		c, err = create()
+	}
 	if err != nil && errdefs.IsNotFound(err) && !errors.Is(err, runtime.ErrInvalidSpec) {
 		// The image is known but not unpacked into our snapshotter (it was
 		// imported by another client, say): unpack and try once more.
@@ -527,6 +532,22 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (err e
 		old.resolve(runtime.ExitStatus{Err: fmt.Errorf("container %q was replaced: %w", spec.ID, runtime.ErrNotFound)})
 	}
 	return nil
+}
+
+// leftoverSnapshot removes the writable snapshot named id when no
+// container id exists, and reports whether it did: such a snapshot is left
+// by a Create whose process died after the snapshot was prepared and
+// before the container was recorded (the client's lease keeps it from
+// garbage collection for a day).
+func (r *Runtime) leftoverSnapshot(ctx context.Context, id string) bool {
+	if _, err := r.client.LoadContainer(ctx, id); !errdefs.IsNotFound(err) {
+		return false
+	}
+	if err := r.client.SnapshotService(r.snapshotter).Remove(ctx, id); err != nil {
+		return false
+	}
+	r.log.Warn("removed the snapshot of a container never created", "container", id)
+	return true
 }
 
 // imageConfig returns the image's runtime configuration, cached by the
@@ -1000,7 +1021,9 @@ func (r *Runtime) List(ctx context.Context, selector map[string]string) (_ []run
 }
 
 // Delete kills the container if it runs, waits for its exit, and removes its
-// task, FIFOs, container record and writable layer.
+// task, FIFOs, container record and writable layer. When there is no such
+// container it returns ErrNotFound, after removing the writable layer a
+// Create cut short by the death of its process may have left.
 func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 	defer classify(&err)
 	ctx, err = r.begin(ctx)
@@ -1009,6 +1032,9 @@ func (r *Runtime) Delete(ctx context.Context, id string) (err error) {
 	}
 	e, err := r.entryFor(ctx, id)
 	if err != nil {
+		if errdefs.IsNotFound(err) {
+			r.leftoverSnapshot(ctx, id)
+		}
 		return wrapErr("delete", id, nil, err)
 	}
 	e.op.Lock()

@@ -28,6 +28,9 @@ const (
 	// DefaultMaxBatch is how many transactions at most share one commit
 	// (and one fsync).
 	DefaultMaxBatch = 1_000
+	// DefaultBatchWindow is how long a commit waits at most for as many
+	// transactions as the last one held (see WithBatchWindow).
+	DefaultBatchWindow = 2 * time.Millisecond
 )
 
 // Option configures Open.
@@ -39,6 +42,7 @@ type options struct {
 	watchBuffer int
 	lockTimeout time.Duration
 	maxBatch    int
+	batchWindow time.Duration
 }
 
 // WithCodec sets how objects are encoded in the file. It is required: the
@@ -105,6 +109,20 @@ func WithMaxBatch(n int) Option {
 	}
 }
 
+// WithBatchWindow sets how long a commit waits at most, once concurrent
+// writers shared the last one, for as many transactions to be queued as
+// that one held, so that they share an fsync rather than split into
+// smaller commits. A lone writer never waits. 0 commits at once.
+func WithBatchWindow(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: batch window %v, want 0 or more", store.ErrInvalid, d)
+		}
+		o.batchWindow = d
+		return nil
+	}
+}
+
 // Store is the durable store.Store, kept in one bbolt file. Create it with
 // Open and close it with Close. It is safe for concurrent use.
 type Store struct {
@@ -121,6 +139,10 @@ type Store struct {
 	// touches it, and lastPending.
 	staged      *snapshot
 	lastPending *pending
+	// scratch is the buffer the writer encodes objects into, reused
+	// from one transaction to the next; marshal encodes with the codec.
+	scratch []byte
+	marshal func(dst []byte, obj store.Object) ([]byte, error)
 	// snap is the newest durable snapshot; readers load it without locks.
 	snap atomic.Pointer[snapshot]
 
@@ -185,7 +207,7 @@ func (s *Store) write(fn func(tx store.Tx) error) (p *pending, err error) {
 	tx := newWriteTx(s.staged)
 	staged := false
 	defer func() {
-		tx.finished = true
+		tx.Finished = true
 		if !staged {
 			tx.rollback()
 		}

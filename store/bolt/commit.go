@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/btree"
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/txn"
 )
 
 // pending is a staged transaction on its way to the file.
@@ -18,7 +20,7 @@ type pending struct {
 	events []store.Event
 	writes []fileWrite // the final version of every object it wrote
 	hist   [][]byte    // its events, encoded for the history bucket
-	saved  []savedMeta // to give objects their Meta back if it fails
+	saved  txn.Saved   // to give objects their Meta back if it fails
 
 	done chan struct{} // closed once err is set
 	err  error
@@ -32,57 +34,43 @@ type fileWrite struct {
 
 // stage encodes tx and turns it into the next snapshot, still private to
 // the writer. The caller holds the writer slot.
+//
+// Each version written is encoded once, into the writer's scratch buffer,
+// and copied once, into its history event; the record keeps the bytes
+// within the event rather than a copy of its own.
 func (s *Store) stage(tx *writeTx) (*pending, error) {
-	encoded := make(map[store.Object][]byte, len(tx.events))
-	dataOf := func(obj store.Object, kind, id string) []byte {
-		if data, ok := encoded[obj]; ok {
-			return data
-		}
-		if r, ok := find(tx.base.kinds[kind], id); ok && r.obj == obj {
-			return r.data
-		}
-		return nil
-	}
-	p := &pending{rev: tx.rev, events: tx.events, saved: tx.saved, done: make(chan struct{})}
+	p := &pending{rev: tx.rev, events: tx.events, saved: tx.Saved(), done: make(chan struct{})}
 	p.hist = make([][]byte, len(tx.events))
-	touched := make(map[objectKey]bool, len(tx.events))
 	for i, ev := range tx.events {
-		var objData, prevData []byte
-		if ev.Object != nil {
-			data, err := s.opts.codec.Marshal(ev.Object)
-			if err != nil {
-				return nil, err
-			}
-			encoded[ev.Object] = data
-			objData = data
-		}
-		if ev.Prev != nil {
-			if prevData = dataOf(ev.Prev, ev.Kind, ev.ID); prevData == nil {
-				// Every version the store holds was encoded when
-				// it was staged or loaded.
-				return nil, fmt.Errorf("bolt: %s/%s: previous version not encoded", ev.Kind, ev.ID)
-			}
-		}
-		p.hist[i] = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
-		k := objectKey{ev.Kind, ev.ID}
 		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
 			// Refused here rather than by bbolt at commit, where it
 			// would fail every transaction sharing the commit.
 			return nil, fmt.Errorf("%w: %s/%.64s...: kind or ID longer than %d bytes",
 				store.ErrInvalid, ev.Kind, ev.ID, bbolt.MaxKeySize)
 		}
-		if !touched[k] {
-			touched[k] = true
-			p.writes = append(p.writes, fileWrite{kind: ev.Kind, id: ev.ID})
+		ch := tx.changes[i]
+		var objData, prevData []byte
+		if ch.rec != nil {
+			var err error
+			if s.scratch, err = s.marshal(s.scratch[:0], ch.rec.obj); err != nil {
+				return nil, err
+			}
+			objData = s.scratch
+		}
+		if ch.old != nil {
+			// Every version the store holds was encoded when it was
+			// staged or loaded, and one this transaction wrote
+			// earlier, above.
+			if prevData = ch.old.data; prevData == nil {
+				return nil, fmt.Errorf("bolt: %s/%s: previous version not encoded", ev.Kind, ev.ID)
+			}
+		}
+		p.hist[i], objData = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
+		if ch.rec != nil {
+			ch.rec.data = objData
 		}
 	}
-	for i := range p.writes {
-		w := &p.writes[i]
-		if r, ok := find(tx.work[w.kind], w.id); ok {
-			r.data = encoded[r.obj]
-			w.data = r.data
-		}
-	}
+	p.writes = finalWrites(tx)
 
 	p.snap = &snapshot{rev: tx.rev, kinds: make(map[string]*btree.BTreeG[*record], len(tx.base.kinds)+len(tx.work))}
 	for k, t := range tx.base.kinds {
@@ -92,6 +80,28 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 		p.snap.kinds[k] = t
 	}
 	return p, nil
+}
+
+// finalWrites returns the final version of every object tx wrote, in the
+// order first written: the bytes of the last record it put in the object's
+// tree, or nil for one it deleted last.
+func finalWrites(tx *writeTx) []fileWrite {
+	writes := make([]fileWrite, 0, len(tx.events))
+	at := make(map[objectKey]int, len(tx.events))
+	for i, ev := range tx.events {
+		k := objectKey{ev.Kind, ev.ID}
+		j, ok := at[k]
+		if !ok {
+			j = len(writes)
+			at[k] = j
+			writes = append(writes, fileWrite{kind: ev.Kind, id: ev.ID})
+		}
+		writes[j].data = nil
+		if r := tx.changes[i].rec; r != nil {
+			writes[j].data = r.data
+		}
+	}
+	return writes
 }
 
 // committer writes staged transactions to the file in order, as many as
@@ -188,6 +198,7 @@ func (c *committer) take() []*pending {
 
 func (c *committer) run() {
 	defer close(c.done)
+	last := 0 // the size of the last batch committed
 	for {
 		select {
 		case <-c.kick:
@@ -197,10 +208,44 @@ func (c *committer) run() {
 			}
 			return
 		}
+		c.gather(last)
 		if batch := c.take(); len(batch) > 0 {
 			c.commit(batch)
+			last = len(batch)
 		}
 	}
+}
+
+// gather waits, for the batch window at most, until as many transactions
+// are queued as the last batch held. A lone writer (a last batch of one)
+// never waits. Concurrent writers each wait for their commit before
+// staging their next transaction, so a commit started as soon as one
+// arrives would take the few staged during the last fsync; waiting for as
+// many as last time keeps batches from shrinking, and every commit's fixed
+// cost (two fsyncs, the meta page, the root and the freelist) is shared
+// by more writers.
+func (c *committer) gather(last int) {
+	window := c.s.opts.batchWindow
+	if window <= 0 || last < 2 || c.queued() >= last {
+		return
+	}
+	timer := time.NewTimer(window)
+	defer timer.Stop()
+	for c.queued() < last {
+		select {
+		case <-c.kick:
+		case <-timer.C:
+			return
+		case <-c.stopped:
+			return
+		}
+	}
+}
+
+func (c *committer) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
 }
 
 // commit writes batch in one bbolt transaction, then publishes it or fails
@@ -366,7 +411,7 @@ func (c *committer) fail(batch []*pending, err error) {
 
 	for i := len(all) - 1; i >= 0; i-- {
 		p := all[i]
-		restore(p.saved)
+		p.saved.Restore()
 		if i < len(batch) {
 			p.err = err
 		} else {

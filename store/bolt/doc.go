@@ -42,6 +42,9 @@
 //     holder of the file before failing with ErrLocked.
 //   - WithMaxBatch(n), default 1,000: how many transactions at most share
 //     one commit. 1 turns group commit off.
+//   - WithBatchWindow(d), default 2 ms: once concurrent writers shared a
+//     commit, how long the next one waits at most for as many transactions
+//     to be staged. A lone writer never waits; 0 commits at once.
 //
 // # How it works
 //
@@ -59,7 +62,10 @@
 // committer goroutine writes staged transactions to the file in order, all
 // those waiting in one bbolt transaction, and so with the fsyncs of one
 // commit (group commit): writers that stage while a commit is on its way
-// to the disk share the next one. Only once the commit is on disk does the committer publish the
+// to the disk share the next one. Writers that each wait for their commit
+// before staging again would otherwise split into ever smaller commits:
+// once a commit was shared, the next waits (for the batch window at most)
+// until as many transactions are staged as it held. Only once the commit is on disk does the committer publish the
 // new snapshot to readers, append the events to the watch history, and
 // let the Updates return. So a committed Update is on disk when it
 // returns, and nothing that readers or watchers have seen can be lost.

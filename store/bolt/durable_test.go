@@ -199,10 +199,10 @@ func TestSecondProcessIsRefused(t *testing.T) {
 
 func TestDamagedFileIsRefused(t *testing.T) {
 	t.Parallel()
-	// good writes a store with some history and returns its bytes.
-	// good writes a store with some history and returns its bytes and
-	// how far its pages reach (the rest of the file is room to grow).
-	good := func(t *testing.T) (string, []byte, int) {
+	// good writes a store with some history and returns its bytes, how
+	// far its pages reach (the rest of the file is room to grow) and its
+	// page size.
+	good := func(t *testing.T) (string, []byte, int, int) {
 		path := filepath.Join(t.TempDir(), "state.db")
 		s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
 		require.NoError(t, err)
@@ -221,31 +221,30 @@ func TestDamagedFileIsRefused(t *testing.T) {
 		defer db.Close()
 		var used int64
 		require.NoError(t, db.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil }))
-		return path, data, int(used)
+		return path, data, int(used), db.Info().PageSize
 	}
-	const page = 4096
 	tests := []struct {
 		name   string
-		damage func(data []byte, used int) []byte
+		damage func(data []byte, used, page int) []byte
 	}{
-		{"Empty", func([]byte, int) []byte { return nil }},
-		{"ShorterThanMetaPages", func(data []byte, _ int) []byte { return data[:100] }},
-		{"TruncatedToHalf", func(data []byte, used int) []byte { return data[:used/2/page*page] }},
-		{"LastUsedPageCut", func(data []byte, used int) []byte { return data[:used-page] }},
-		{"MetaPagesOverwritten", func(data []byte, _ int) []byte {
+		{"Empty", func([]byte, int, int) []byte { return nil }},
+		{"ShorterThanMetaPages", func(data []byte, _, _ int) []byte { return data[:100] }},
+		{"TruncatedToHalf", func(data []byte, used, page int) []byte { return data[:used/2/page*page] }},
+		{"LastUsedPageCut", func(data []byte, used, page int) []byte { return data[:used-page] }},
+		{"MetaPagesOverwritten", func(data []byte, _, page int) []byte {
 			copy(data, make([]byte, 2*page))
 			return data
 		}},
-		{"DataPagesOverwritten", func(data []byte, _ int) []byte {
+		{"DataPagesOverwritten", func(data []byte, _, page int) []byte {
 			for i := 2 * page; i < len(data); i++ {
 				data[i] = byte(i * 7)
 			}
 			return data
 		}},
-		{"ObjectBytesChanged", func(data []byte, _ int) []byte {
+		{"ObjectBytesChanged", func(data []byte, _, _ int) []byte {
 			return bytes.ReplaceAll(data, []byte(`{"schema":0,`), []byte(`{"schema":#,`))
 		}},
-		{"DataPagesZeroed", func(data []byte, _ int) []byte {
+		{"DataPagesZeroed", func(data []byte, _, page int) []byte {
 			clear(data[2*page:])
 			return data
 		}},
@@ -253,8 +252,8 @@ func TestDamagedFileIsRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			path, data, used := good(t)
-			damaged := tt.damage(data, used)
+			path, data, used, page := good(t)
+			damaged := tt.damage(data, used, page)
 			require.NoError(t, os.WriteFile(path, damaged, 0o600))
 
 			_, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
@@ -318,6 +317,20 @@ func TestSchemaMigrationOnOpen(t *testing.T) {
 	assert.Equal(t, 1, schemaErr.Version)
 	assert.Contains(t, err.Error(), path)
 	assert.NotErrorIs(t, err, bolt.ErrCorrupt)
+}
+
+// TestLoneWriterDoesNotWaitForTheBatchWindow: with a batch window of an
+// hour, a writer alone still has each Update committed at once (the
+// window applies only once concurrent writers shared a commit).
+func TestLoneWriterDoesNotWaitForTheBatchWindow(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "state.db"), bolt.WithBatchWindow(time.Hour))
+	for i := range 20 {
+		require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+			return tx.Create(item(storetest.KindA, fmt.Sprint(i), i))
+		}))
+	}
+	assert.Len(t, items(t, s, storetest.KindA), 20)
 }
 
 // TestGroupCommit holds the first commit until many writers have staged,
@@ -405,6 +418,7 @@ func TestOpenOptions(t *testing.T) {
 		{"HistoryNotAboveBuffer", "d.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(5), bolt.WithWatchBuffer(5)}},
 		{"ZeroLockTimeout", "e.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithLockTimeout(0)}},
 		{"ZeroBatch", "f.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithMaxBatch(0)}},
+		{"NegativeBatchWindow", "g.db", []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithBatchWindow(-time.Second)}},
 		{"EmptyPath", "", []bolt.Option{bolt.WithCodec(itemCodec())}},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,18 @@ import (
 // meta/checkpoint replayed on it; compacted <= checkpoint <= revision.
 const formatVersion = 1
 
+// pageSize is the page size of a new file (bbolt keeps it in the file, so
+// an existing file keeps its own). A history event holds an object and its
+// previous version, one to five KiB for Stevedore's objects: in pages of
+// the usual 4 KiB, two rarely fit in one and many overflow into a second
+// page, which bbolt allocates anew for every commit rather than taking
+// from its pool. Larger pages pack events better, but every commit
+// rewrites a few whole pages (the root, the history's last leaf and
+// branch, the freelist) whatever it holds, so small commits write more:
+// 8 KiB allocated the least converging 10,000 tasks (BENCHMARKS.md,
+// session 4).
+const pageSize = 8 << 10
+
 var (
 	bucketMeta    = []byte("meta")
 	bucketObjects = []byte("objects")
@@ -54,15 +66,22 @@ func historyRevision(k []byte) int64 {
 
 // encodeEvent encodes one history event: its type, kind and ID, and the
 // object and previous version as the codec encodes them (either may be
-// empty). Each is length-prefixed with a uvarint.
-func encodeEvent(typ store.EventType, kind, id string, obj, prev []byte) []byte {
+// empty). Each is length-prefixed with a uvarint. It also returns the
+// object's bytes within the event, which the store keeps instead of a copy.
+func encodeEvent(typ store.EventType, kind, id string, obj, prev []byte) (event, objIn []byte) {
 	b := make([]byte, 0, 1+4*binary.MaxVarintLen32+len(kind)+len(id)+len(obj)+len(prev))
 	b = append(b, byte(typ))
-	for _, field := range [][]byte{[]byte(kind), []byte(id), obj, prev} {
-		b = binary.AppendUvarint(b, uint64(len(field)))
-		b = append(b, field...)
-	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(kind)))
+	b = append(b, kind...)
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	b = binary.AppendUvarint(b, uint64(len(obj)))
+	at := len(b)
+	b = append(b, obj...)
+	objIn = b[at:len(b):len(b)]
+	b = binary.AppendUvarint(b, uint64(len(prev)))
+	b = append(b, prev...)
+	return b, objIn
 }
 
 type diskEvent struct {

@@ -37,6 +37,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		watchBuffer: DefaultWatchBuffer,
 		lockTimeout: DefaultLockTimeout,
 		maxBatch:    DefaultMaxBatch,
+		batchWindow: DefaultBatchWindow,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -71,10 +72,25 @@ func Open(path string, opts ...Option) (*Store, error) {
 		staged: st.snap,
 		closed: make(chan struct{}),
 	}
+	s.marshal = appendMarshal(o.codec)
 	s.snap.Store(st.snap)
 	s.hist = history.New(history.Config{WatchBuffer: o.watchBuffer, StoreClosed: s.closed, Compacted: st.compacted, Txns: st.txns})
 	s.c = newCommitter(s, st)
 	return s, nil
+}
+
+// appendMarshal returns the codec's AppendMarshal when it has one (as
+// store.JSONCodec does), and otherwise appends what Marshal returns.
+func appendMarshal(codec store.Codec) func(dst []byte, obj store.Object) ([]byte, error) {
+	if a, ok := codec.(interface {
+		AppendMarshal(dst []byte, obj store.Object) ([]byte, error)
+	}); ok {
+		return a.AppendMarshal
+	}
+	return func(dst []byte, obj store.Object) ([]byte, error) {
+		data, err := codec.Marshal(obj)
+		return append(dst, data...), err
+	}
 }
 
 // ensureFile creates the file at path if there is none. A new file is
@@ -110,7 +126,7 @@ func create(path string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: DefaultLockTimeout})
+	db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: DefaultLockTimeout, PageSize: pageSize})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/txn"
 )
 
 // btreeDegree is the fan-out of the per-kind trees (see store/memory, which
@@ -86,17 +87,20 @@ type writeTx struct {
 
 	work   map[string]*btree.BTreeG[*record]
 	events []store.Event
-	// saved holds the Meta of every object given to Create or Update
+	// changes holds, for each event, the record it put in its tree (nil
+	// for a delete) and the one it replaced (nil for a create), so that
+	// staging finds the bytes of each without searching the trees.
+	changes []change
+	// probe is the search key of lookup, kept here so that the writer's
+	// searches allocate nothing.
+	probe record
+	// Guard keeps the Meta of every object given to Create or Update
 	// before the transaction changed it, to give it back on rollback or
 	// when the commit fails.
-	saved    []savedMeta
-	finished bool
+	txn.Guard
 }
 
-type savedMeta struct {
-	meta *store.Meta
-	was  store.Meta
-}
+type change struct{ rec, old *record }
 
 func newWriteTx(base *snapshot) *writeTx {
 	return &writeTx{base: base, rev: base.rev + 1}
@@ -108,10 +112,20 @@ func (tx *writeTx) Get(kind, id string) (store.Object, error) {
 	if err := store.ValidateKey(kind, id); err != nil {
 		return nil, err
 	}
-	if r, ok := find(tx.readable(kind), id); ok {
+	if r, ok := tx.lookup(kind, id); ok {
 		return r.obj, nil
 	}
 	return nil, store.NotFoundError(kind, id)
+}
+
+// lookup finds kind/id as this transaction sees it.
+func (tx *writeTx) lookup(kind, id string) (*record, bool) {
+	t := tx.readable(kind)
+	if t == nil {
+		return nil, false
+	}
+	tx.probe.id = id
+	return t.Get(&tx.probe)
 }
 
 func (tx *writeTx) List(kind string) ([]store.Object, error) {
@@ -119,15 +133,17 @@ func (tx *writeTx) List(kind string) ([]store.Object, error) {
 }
 
 func (tx *writeTx) Create(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
-	if _, ok := find(tx.readable(kind), id); ok {
+	if _, ok := tx.lookup(kind, id); ok {
 		return store.AlreadyExistsError(kind, id)
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
-	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
+	tx.SetMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
+	r := &record{id: id, obj: obj}
+	tx.writable(kind).ReplaceOrInsert(r)
+	tx.changes = append(tx.changes, change{rec: r})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Created, Kind: kind, ID: id, Object: obj, Revision: tx.rev,
 	})
@@ -135,11 +151,11 @@ func (tx *writeTx) Create(obj store.Object) error {
 }
 
 func (tx *writeTx) Update(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
-	old, ok := find(tx.readable(kind), id)
+	old, ok := tx.lookup(kind, id)
 	if !ok {
 		return store.NotFoundError(kind, id)
 	}
@@ -151,8 +167,10 @@ func (tx *writeTx) Update(obj store.Object) error {
 	if meta.ModRevision != stored.ModRevision {
 		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
-	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
+	tx.SetMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
+	r := &record{id: id, obj: obj}
+	tx.writable(kind).ReplaceOrInsert(r)
+	tx.changes = append(tx.changes, change{rec: r, old: old})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Updated, Kind: kind, ID: id, Object: obj, Prev: old.obj, Revision: tx.rev,
 	})
@@ -160,64 +178,27 @@ func (tx *writeTx) Update(obj store.Object) error {
 }
 
 func (tx *writeTx) Delete(kind, id string) error {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return err
 	}
 	if err := store.ValidateKey(kind, id); err != nil {
 		return err
 	}
-	old, ok := find(tx.readable(kind), id)
+	old, ok := tx.lookup(kind, id)
 	if !ok {
 		return store.NotFoundError(kind, id)
 	}
 	tx.writable(kind).Delete(old)
+	tx.changes = append(tx.changes, change{old: old})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Deleted, Kind: kind, ID: id, Prev: old.obj, Revision: tx.rev,
 	})
 	return nil
 }
 
-// check validates obj for Create and Update.
-func (tx *writeTx) check(obj store.Object) (kind, id string, meta *store.Meta, err error) {
-	if err := tx.usable(); err != nil {
-		return "", "", nil, err
-	}
-	if obj == nil {
-		return "", "", nil, fmt.Errorf("%w: nil object", store.ErrInvalid)
-	}
-	kind, id = obj.Kind(), obj.ObjectID()
-	if err := store.ValidateKey(kind, id); err != nil {
-		return "", "", nil, err
-	}
-	meta = obj.StoreMeta()
-	if meta == nil {
-		return "", "", nil, fmt.Errorf("%w: %s/%s: StoreMeta returned nil", store.ErrInvalid, kind, id)
-	}
-	return kind, id, meta, nil
-}
-
-func (tx *writeTx) usable() error {
-	if tx.finished {
-		return fmt.Errorf("%w: transaction used after its Update returned", store.ErrInvalid)
-	}
-	return nil
-}
-
-func (tx *writeTx) setMeta(m *store.Meta, to store.Meta) {
-	tx.saved = append(tx.saved, savedMeta{meta: m, was: *m})
-	*m = to
-}
-
 func (tx *writeTx) rollback() {
-	restore(tx.saved)
-	tx.saved, tx.work, tx.events = nil, nil, nil
-}
-
-// restore gives objects their Meta back, latest change first.
-func restore(saved []savedMeta) {
-	for i := len(saved) - 1; i >= 0; i-- {
-		*saved[i].meta = saved[i].was
-	}
+	tx.Restore()
+	tx.work, tx.events, tx.changes = nil, nil, nil
 }
 
 // readable returns the tree of kind as this transaction sees it, or nil.

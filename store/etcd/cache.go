@@ -10,9 +10,9 @@ import (
 // WithCacheSize.
 const DefaultCacheSize = 50_000
 
-// decoded keeps objects already decoded, by key and ModRevision: a
-// version of a key never changes, so a reconcile pass that lists 10,000
-// tasks decodes only those that changed since the last pass. The objects
+// decoded keeps the objects the store's commits wrote, by key and
+// ModRevision, until the store's copy (see mirror) takes them in: a version
+// of a key never changes, so the copy need not decode it again. The objects
 // are shared by every reader, as the store contract allows (objects read
 // are read-only).
 type decoded struct {
@@ -31,16 +31,19 @@ func newDecoded(max int) *decoded {
 	return &decoded{max: max, m: make(map[string]version)}
 }
 
-func (d *decoded) get(key string, mod int64) store.Object {
+// take returns the version mod of key if it is kept, and forgets it: the
+// store's copy holds it from then on.
+func (d *decoded) take(key string, mod int64) store.Object {
 	if d.max == 0 {
 		return nil
 	}
-	d.mu.RLock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	v, ok := d.m[key]
-	d.mu.RUnlock()
 	if !ok || v.mod != mod {
 		return nil
 	}
+	delete(d.m, key)
 	return v.obj
 }
 

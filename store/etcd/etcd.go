@@ -2,10 +2,12 @@ package etcd
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,9 +109,10 @@ func WithCompaction(keep int64) Option {
 	}
 }
 
-// WithCacheSize sets how many decoded objects the store keeps to hand out
-// again while their version is current (DefaultCacheSize without it; 0
-// keeps none and decodes every read).
+// WithCacheSize sets how many objects written by the store's own commits
+// it keeps until its copy of the store takes them in without decoding them
+// (DefaultCacheSize without it; 0 keeps none, and the copy decodes every
+// version). Reads always share the copy's objects, whatever the size.
 func WithCacheSize(n int) Option {
 	return func(o *options) error {
 		if n < 0 {
@@ -197,6 +200,17 @@ type Store struct {
 	opts      options
 	log       *slog.Logger
 	decoded   *decoded
+	mirror    *mirror
+	stop      context.CancelFunc // ends the mirror
+	latest    latest
+
+	// seen is the latest store revision this Store committed or read:
+	// Views and Updates read a snapshot at least as recent.
+	seen atomic.Int64
+
+	// name and marks make the marks of commits (see revisionValue).
+	name  string
+	marks atomic.Uint64
 
 	// compacted is the revision this store last compacted etcd to.
 	compacted atomic.Int64
@@ -289,9 +303,20 @@ func newStore(client *clientv3.Client, own bool, o options) (*Store, error) {
 		log:       o.logger,
 		decoded:   newDecoded(o.cacheSize),
 		closed:    make(chan struct{}),
+		name:      rand.Text()[:12],
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.mirror = newMirror(s)
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.latest.ctx = ctx
+	go s.mirror.run(ctx)
 	return s, nil
+}
+
+// newMark returns a mark no other commit has.
+func (s *Store) newMark() string {
+	return s.name + "." + strconv.FormatUint(s.marks.Add(1), 36)
 }
 
 // Client returns the etcd client the store uses.
@@ -324,8 +349,10 @@ func (s *Store) begin(ctx context.Context) (base, error) {
 	return b, nil
 }
 
-// View reads a snapshot: every read of fn is made at the etcd revision of
-// its first request. Each Get and List is one request to etcd.
+// View reads a snapshot of the mirror (the store's copy of its keys, kept
+// by one etcd watch) at the store's latest revision: it asks etcd for that
+// revision, which Views running together share, and waits until the mirror
+// has it. Reading then costs no request to etcd and no decoding.
 func (s *Store) View(ctx context.Context, fn func(tx store.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -333,17 +360,33 @@ func (s *Store) View(ctx context.Context, fn func(tx store.ReadTx) error) error 
 	if s.isClosing() {
 		return store.ErrClosed
 	}
-	b, err := s.begin(ctx)
+	rev, err := s.latest.get(ctx, s)
 	if err != nil {
 		return err
 	}
-	return fn(&readTx{s: s, ctx: ctx, base: b})
+	snap, err := s.mirror.at(ctx, max(rev, s.seen.Load()))
+	if err != nil {
+		return err
+	}
+	s.observe(snap.rev)
+	return fn(&readTx{snap: snap})
 }
 
-// Update runs fn and commits its writes in one etcd transaction that
-// compares the revisions of everything fn read. When one of them changed,
-// the commit fails and fn runs again on fresh reads, until it commits,
-// returns an error, or ctx is done.
+// observe records that this Store read or committed revision rev.
+func (s *Store) observe(rev int64) {
+	for {
+		cur := s.seen.Load()
+		if cur >= rev || s.seen.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+// Update runs fn on a snapshot of the mirror and commits its writes in one
+// etcd transaction that compares the revisions of everything fn read. When
+// one of them changed (the mirror was behind, or another writer was
+// first), the commit fails and fn runs again once the mirror has caught
+// up, until it commits, returns an error, or ctx is done.
 func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	return s.update(ctx, nil, fn)
 }
@@ -356,52 +399,71 @@ func (s *Store) update(ctx context.Context, g *Guard, fn func(tx store.Tx) error
 		return err
 	}
 	defer s.leave()
+	want := s.seen.Load()
 	for attempt := 1; ; attempt++ {
 		if s.isClosing() {
 			return store.ErrClosed
 		}
-		b, err := s.begin(ctx)
+		snap, err := s.mirror.at(ctx, want)
 		if err != nil {
 			return err
 		}
-		tx := newWriteTx(s, ctx, b)
-		committed, err := s.attempt(ctx, tx, g, fn)
-		if err != nil || committed {
+		tx := newWriteTx(s, snap)
+		done, behind, err := s.attempt(ctx, tx, g, fn)
+		if done {
 			return err
 		}
+		want = max(want, behind)
 		level := slog.LevelDebug
 		if attempt%retryWarnEvery == 0 {
 			level = slog.LevelWarn
 		}
 		s.log.Log(ctx, level, "etcd store: a value read changed before commit; running the transaction again",
-			"attempt", attempt, "revision", b.etcdRev)
+			"attempt", attempt, "revision", snap.rev, "latest", behind)
 	}
 }
 
-// attempt runs fn once and tries to commit. It reports false with a nil
-// error when the commit failed on a changed read.
-func (s *Store) attempt(ctx context.Context, tx *writeTx, g *Guard, fn func(tx store.Tx) error) (committed bool, err error) {
+// attempt runs fn once and tries to commit. When a compared read had
+// changed it reports done false and the store's revision at the time, which
+// the mirror must reach before fn runs again.
+//
+// fn's reads come from the mirror, which may be behind etcd. A commit
+// compares them; when fn wrote nothing, or returned an error, which may be
+// the fruit of a stale read (an object another replica created looks
+// absent), a transaction of comparisons only checks them, so that the
+// result stands as if fn had read etcd itself.
+func (s *Store) attempt(ctx context.Context, tx *writeTx, g *Guard, fn func(tx store.Tx) error) (done bool, behind int64, err error) {
+	committed := false
 	defer func() {
-		tx.finished = true
+		tx.Finished = true
 		if !committed {
 			tx.rollback()
 		}
 	}()
-	if err := fn(tx); err != nil {
-		return false, err
+	if ferr := fn(tx); ferr != nil || !tx.wrote() {
+		current, behind, err := tx.verify(ctx)
+		switch {
+		case err != nil && ferr != nil:
+			s.log.Debug("etcd store: could not check the reads of a failed transaction", "error", err)
+			return true, 0, ferr
+		case err != nil:
+			return true, 0, err
+		case !current:
+			return false, behind, nil
+		}
+		committed = ferr == nil
+		return true, 0, ferr
 	}
-	if !tx.wrote() {
-		// fn only read, and its reads were one snapshot.
-		return true, nil
-	}
-	rev, err := tx.commit(ctx, g)
+	rev, behind, err := tx.commit(ctx, g)
 	if err != nil || rev == 0 {
-		return false, err
+		return err != nil, behind, err
 	}
+	committed = true
 	tx.settle(rev)
 	tx.remember(rev)
+	s.observe(rev)
 	s.maybeCompact(ctx, rev)
-	return true, nil
+	return true, 0, nil
 }
 
 // maybeCompact compacts etcd when WithCompaction asks for it.
@@ -437,6 +499,9 @@ func (s *Store) Close() error {
 		s.cond.Wait()
 	}
 	s.mu.Unlock()
+	s.stop()
+	<-s.mirror.done
+	s.latest.close()
 	s.watchers.Wait()
 	if s.ownClient {
 		if err := s.client.Close(); err != nil && !errors.Is(err, context.Canceled) {

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -76,4 +77,28 @@ func decodeJournal(data []byte) (journal, error) {
 		}
 	}
 	return j, nil
+}
+
+// The value of the revision key is the transaction's mark, then its
+// journal if it has one: "~" + mark + "\n" + journal. The mark is unique
+// to the commit (the store's random name and a counter): when etcd fails a
+// commit without saying whether it applied it, the store finds out by
+// looking for its mark in the revisions its mirror has seen. A value not
+// starting with '~' is a journal alone, as stores before marks wrote it.
+const markPrefix = '~'
+
+// revisionValue returns the value of the revision key for a transaction
+// with mark and journal.
+func revisionValue(mark string, journal []byte) string {
+	return string(markPrefix) + mark + "\n" + string(journal)
+}
+
+// splitRevisionValue splits a value of the revision key into its mark and
+// its journal.
+func splitRevisionValue(v []byte) (mark string, journal []byte) {
+	if len(v) == 0 || v[0] != markPrefix {
+		return "", v
+	}
+	m, j, _ := bytes.Cut(v[1:], []byte{'\n'})
+	return string(m), j
 }

@@ -2,12 +2,20 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/stevedore-io/stevedore/store"
+	txnguard "github.com/stevedore-io/stevedore/store/internal/txn"
 )
 
 // maxKeyCompares is how many keys of one kind an Update compares one by
@@ -16,85 +24,28 @@ import (
 // etcd's --max-txn-ops.
 const maxKeyCompares = 16
 
-// readTx reads at one etcd revision.
+// readTx reads one snapshot of the mirror.
 type readTx struct {
-	s    *Store
-	ctx  context.Context
-	base base
+	snap *snapshot
 }
 
-func (tx *readTx) Revision() int64 { return tx.base.storeRev }
+func (tx *readTx) Revision() int64 { return tx.snap.rev }
 
 func (tx *readTx) Get(kind, id string) (store.Object, error) {
 	if err := store.ValidateKey(kind, id); err != nil {
 		return nil, err
 	}
-	obj, _, err := tx.fetch(kind, id)
-	if err != nil {
-		return nil, err
+	if obj := tx.snap.get(kind, id); obj != nil {
+		return obj, nil
 	}
-	if obj == nil {
-		return nil, store.NotFoundError(kind, id)
-	}
-	return obj, nil
+	return nil, store.NotFoundError(kind, id)
 }
 
 func (tx *readTx) List(kind string) ([]store.Object, error) {
 	if err := store.ValidateKind(kind); err != nil {
 		return nil, err
 	}
-	kvs, err := tx.fetchKind(kind)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.Object, len(kvs))
-	for i, kv := range kvs {
-		if out[i], err = tx.s.decodeKey(kv.Key, kind, kv.Value, kv.ModRevision); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// fetch reads kind/id at the transaction's revision. It returns a nil
-// object and a zero revision when there is none.
-func (tx *readTx) fetch(kind, id string) (store.Object, int64, error) {
-	if tx.s.isClosing() {
-		return nil, 0, store.ErrClosed
-	}
-	resp, err := tx.s.client.Get(tx.ctx, tx.s.keys.object(kind, id), clientv3.WithRev(tx.base.etcdRev))
-	if err != nil {
-		return nil, 0, tx.s.rpcError(tx.ctx, "get "+kind+"/"+id, err)
-	}
-	if len(resp.Kvs) == 0 {
-		return nil, 0, nil
-	}
-	kv := resp.Kvs[0]
-	obj, err := tx.s.decodeKey(string(kv.Key), kind, kv.Value, kv.ModRevision)
-	return obj, kv.ModRevision, err
-}
-
-// fetchKind reads every object of kind at the transaction's revision,
-// ordered by ID.
-func (tx *readTx) fetchKind(kind string) ([]*kvPair, error) {
-	if tx.s.isClosing() {
-		return nil, store.ErrClosed
-	}
-	resp, err := tx.s.client.Get(tx.ctx, tx.s.keys.kind(kind), clientv3.WithPrefix(), clientv3.WithRev(tx.base.etcdRev))
-	if err != nil {
-		return nil, tx.s.rpcError(tx.ctx, "list "+kind, err)
-	}
-	out := make([]*kvPair, len(resp.Kvs))
-	for i, kv := range resp.Kvs {
-		out[i] = &kvPair{Key: string(kv.Key), Value: kv.Value, ModRevision: kv.ModRevision}
-	}
-	return out, nil
-}
-
-type kvPair struct {
-	Key         string
-	Value       []byte
-	ModRevision int64
+	return tx.snap.list(kind), nil
 }
 
 // decode turns stored bytes into an object. ModRevision is etcd's; the
@@ -113,18 +64,13 @@ func (s *Store) decode(kind string, data []byte, modRev int64) (store.Object, er
 	return obj, nil
 }
 
-// decodeKey decodes the version of key at modRev, or returns it from the
-// cache of decoded objects.
+// decodeKey decodes the version of key at modRev, or takes the object this
+// store committed as that version.
 func (s *Store) decodeKey(key, kind string, data []byte, modRev int64) (store.Object, error) {
-	if obj := s.decoded.get(key, modRev); obj != nil {
+	if obj := s.decoded.take(key, modRev); obj != nil {
 		return obj, nil
 	}
-	obj, err := s.decode(kind, data, modRev)
-	if err != nil {
-		return nil, err
-	}
-	s.decoded.put(key, modRev, obj)
-	return obj, nil
+	return s.decode(kind, data, modRev)
 }
 
 // encode encodes obj as written by a transaction whose provisional
@@ -141,15 +87,16 @@ func (s *Store) encode(obj store.Object, prov int64) ([]byte, error) {
 	return data, err
 }
 
-// writeTx is one run of an Update's function. It reads at the revision it
-// began at, remembers what it read (to compare at commit) and keeps its
+// writeTx is one run of an Update's function. It reads one snapshot of the
+// mirror, remembers what it read (to compare at commit) and keeps its
 // writes until commit.
 //
-// Objects written get a provisional revision, etcd's revision at begin plus
-// one: no stored object has it, so compare-and-swap within the transaction
-// works, and commit replaces it with the real one.
+// Objects written get a provisional revision, the snapshot's plus one: no
+// object of the snapshot has it, so compare-and-swap within the
+// transaction works, and commit replaces it with the real one.
 type writeTx struct {
 	readTx
+	s    *Store
 	prov int64
 
 	reads   map[string]*read // by key: what the transaction read
@@ -158,16 +105,15 @@ type writeTx struct {
 	writes  map[string]*write
 	order   []string // keys in the order first written
 	journal []journalOp
-	saved   []savedMeta
-
-	finished bool
+	// Guard keeps the Meta of every object given to Create or Update
+	// before the transaction changed it, to give it back on rollback.
+	txnguard.Guard
 }
 
 type read struct {
-	kind, id string
-	obj      store.Object // nil: absent
-	mod      int64        // 0: absent
-	listed   bool         // read by List: the kind guard covers it
+	kind string
+	obj  store.Object // nil: absent
+	mod  int64        // 0: absent
 }
 
 type write struct {
@@ -176,15 +122,11 @@ type write struct {
 	ops      int
 }
 
-type savedMeta struct {
-	meta *store.Meta
-	was  store.Meta
-}
-
-func newWriteTx(s *Store, ctx context.Context, b base) *writeTx {
+func newWriteTx(s *Store, snap *snapshot) *writeTx {
 	return &writeTx{
-		readTx:  readTx{s: s, ctx: ctx, base: b},
-		prov:    b.etcdRev + 1,
+		readTx:  readTx{snap: snap},
+		s:       s,
+		prov:    snap.rev + 1,
 		reads:   map[string]*read{},
 		listed:  map[string]bool{},
 		perKind: map[string]int{},
@@ -193,7 +135,7 @@ func newWriteTx(s *Store, ctx context.Context, b base) *writeTx {
 }
 
 func (tx *writeTx) Get(kind, id string) (store.Object, error) {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return nil, err
 	}
 	if err := store.ValidateKey(kind, id); err != nil {
@@ -210,56 +152,43 @@ func (tx *writeTx) Get(kind, id string) (store.Object, error) {
 }
 
 func (tx *writeTx) List(kind string) ([]store.Object, error) {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return nil, err
 	}
 	if err := store.ValidateKind(kind); err != nil {
 		return nil, err
 	}
-	if !tx.listed[kind] {
-		kvs, err := tx.fetchKind(kind)
-		if err != nil {
-			return nil, err
-		}
-		for _, kv := range kvs {
-			_, id, _ := tx.s.keys.parseObject(kv.Key)
-			if r := tx.reads[kv.Key]; r != nil {
-				r.listed = true
-				continue
-			}
-			obj, err := tx.s.decodeKey(kv.Key, kind, kv.Value, kv.ModRevision)
-			if err != nil {
-				return nil, err
-			}
-			tx.reads[kv.Key] = &read{kind: kind, id: id, obj: obj, mod: kv.ModRevision, listed: true}
-		}
-		tx.listed[kind] = true
-	}
-	byID := map[string]store.Object{}
-	for _, r := range tx.reads {
-		if r.kind == kind && r.obj != nil {
-			byID[r.id] = r.obj
-		}
-	}
+	tx.listed[kind] = true
+	objs := tx.snap.list(kind)
+	var mine map[string]*write // this transaction's writes of kind, by ID
 	for _, w := range tx.writes {
-		if w.kind != kind {
+		if w.kind == kind {
+			if mine == nil {
+				mine = map[string]*write{}
+			}
+			mine[w.id] = w
+		}
+	}
+	if mine == nil {
+		return objs, nil
+	}
+	out := make([]store.Object, 0, len(objs)+len(mine))
+	for _, obj := range objs {
+		if w := mine[obj.ObjectID()]; w != nil {
+			if w.obj != nil {
+				out = append(out, w.obj)
+			}
+			delete(mine, obj.ObjectID())
 			continue
 		}
-		if w.obj == nil {
-			delete(byID, w.id)
-		} else {
-			byID[w.id] = w.obj
+		out = append(out, obj)
+	}
+	for _, w := range mine {
+		if w.obj != nil {
+			out = append(out, w.obj)
 		}
 	}
-	ids := make([]string, 0, len(byID))
-	for id := range byID {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]store.Object, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
+	slices.SortFunc(out, func(a, b store.Object) int { return strings.Compare(a.ObjectID(), b.ObjectID()) })
 	return out, nil
 }
 
@@ -282,24 +211,18 @@ func (tx *writeTx) read(kind, id, key string) (*read, error) {
 	if r := tx.reads[key]; r != nil {
 		return r, nil
 	}
-	if tx.listed[kind] {
-		// The list read every object of the kind: key is absent.
-		r := &read{kind: kind, id: id, listed: true}
-		tx.reads[key] = r
-		return r, nil
+	obj := tx.snap.get(kind, id)
+	r := &read{kind: kind, obj: obj}
+	if obj != nil {
+		r.mod = obj.StoreMeta().ModRevision
 	}
-	obj, mod, err := tx.fetch(kind, id)
-	if err != nil {
-		return nil, err
-	}
-	r := &read{kind: kind, id: id, obj: obj, mod: mod}
 	tx.reads[key] = r
 	tx.perKind[kind]++
 	return r, nil
 }
 
 func (tx *writeTx) Create(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
@@ -310,13 +233,13 @@ func (tx *writeTx) Create(obj store.Object) error {
 	if cur != nil {
 		return store.AlreadyExistsError(kind, id)
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: tx.prov, ModRevision: tx.prov})
+	tx.SetMeta(meta, store.Meta{CreateRevision: tx.prov, ModRevision: tx.prov})
 	tx.write(store.Created, kind, id, obj)
 	return nil
 }
 
 func (tx *writeTx) Update(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
@@ -335,13 +258,13 @@ func (tx *writeTx) Update(obj store.Object) error {
 	if meta.ModRevision != stored.ModRevision {
 		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.prov})
+	tx.SetMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.prov})
 	tx.write(store.Updated, kind, id, obj)
 	return nil
 }
 
 func (tx *writeTx) Delete(kind, id string) error {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return err
 	}
 	if err := store.ValidateKey(kind, id); err != nil {
@@ -371,50 +294,15 @@ func (tx *writeTx) write(typ store.EventType, kind, id string, obj store.Object)
 	tx.journal = append(tx.journal, journalOp{Type: typ, Kind: kind, ID: id, obj: obj})
 }
 
-func (tx *writeTx) check(obj store.Object) (kind, id string, meta *store.Meta, err error) {
-	if err := tx.usable(); err != nil {
-		return "", "", nil, err
-	}
-	if obj == nil {
-		return "", "", nil, fmt.Errorf("%w: nil object", store.ErrInvalid)
-	}
-	kind, id = obj.Kind(), obj.ObjectID()
-	if err := store.ValidateKey(kind, id); err != nil {
-		return "", "", nil, err
-	}
-	meta = obj.StoreMeta()
-	if meta == nil {
-		return "", "", nil, fmt.Errorf("%w: %s/%s: StoreMeta returned nil", store.ErrInvalid, kind, id)
-	}
-	return kind, id, meta, nil
-}
-
-func (tx *writeTx) usable() error {
-	if tx.finished {
-		return fmt.Errorf("%w: transaction used after its Update returned", store.ErrInvalid)
-	}
-	return nil
-}
-
-func (tx *writeTx) setMeta(m *store.Meta, to store.Meta) {
-	tx.saved = append(tx.saved, savedMeta{meta: m, was: *m})
-	*m = to
-}
-
-func (tx *writeTx) rollback() {
-	for i := len(tx.saved) - 1; i >= 0; i-- {
-		*tx.saved[i].meta = tx.saved[i].was
-	}
-	tx.saved = nil
-}
+func (tx *writeTx) rollback() { tx.Restore() }
 
 func (tx *writeTx) wrote() bool { return len(tx.journal) > 0 }
 
 // settle gives every object written the revision the transaction committed
 // at in place of the provisional one.
 func (tx *writeTx) settle(rev int64) {
-	for _, sm := range tx.saved {
-		m := sm.meta
+	for _, c := range tx.Saved() {
+		m := c.Meta
 		if m.CreateRevision == tx.prov {
 			m.CreateRevision = rev
 		}
@@ -428,6 +316,9 @@ func (tx *writeTx) settle(rev int64) {
 // of decoded objects: they belong to the store now, and their Meta is
 // what decoding them would give.
 func (tx *writeTx) remember(rev int64) {
+	if snap := tx.s.mirror.snap.Load(); snap != nil && snap.rev >= rev {
+		return // the copy decoded them already
+	}
 	for key, w := range tx.writes {
 		if w.obj != nil {
 			tx.s.decoded.put(key, rev, w.obj)
@@ -435,10 +326,11 @@ func (tx *writeTx) remember(rev int64) {
 	}
 }
 
-// commit sends the transaction to etcd. It returns the revision it
-// committed at, or 0 when a compared read had changed.
-func (tx *writeTx) commit(ctx context.Context, g *Guard) (int64, error) {
-	s := tx.s
+// compares returns what the transaction's commit compares: every object
+// read must still have the ModRevision it was read at (0: still absent),
+// and every kind listed, or read one by one past maxKeyCompares objects,
+// must not have been written since the snapshot.
+func (tx *writeTx) compares() []clientv3.Cmp {
 	guarded := map[string]bool{}
 	for kind := range tx.listed {
 		guarded[kind] = true
@@ -450,19 +342,57 @@ func (tx *writeTx) commit(ctx context.Context, g *Guard) (int64, error) {
 	}
 	var cmps []clientv3.Cmp
 	for key, r := range tx.reads {
-		if !r.listed && !guarded[r.kind] {
+		if !guarded[r.kind] {
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", r.mod))
 		}
 	}
 	for kind := range guarded {
-		// A guard written after etcdRev means the kind changed since
-		// the transaction read it.
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(s.keys.guard(kind)), "<", tx.base.etcdRev+1))
+		// Every transaction writing kind writes its guard, at the
+		// revision it writes the revision key: a guard written after
+		// the snapshot means the kind changed since.
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(tx.s.keys.guard(kind)), "<", tx.snap.rev+1))
 	}
-	var orElse []clientv3.Op
+	return cmps
+}
+
+// verify checks that what the transaction read is still current, in a
+// transaction of comparisons only (which etcd serves as a linearizable
+// read). When it is not, it returns the store's revision, which the mirror
+// must reach before the function runs again.
+func (tx *writeTx) verify(ctx context.Context) (current bool, behind int64, err error) {
+	cmps := tx.compares()
+	if len(cmps) == 0 {
+		return true, 0, nil
+	}
+	s := tx.s
+	resp, err := s.client.Txn(ctx).If(cmps...).Else(clientv3.OpGet(s.keys.revision, clientv3.WithKeysOnly())).Commit()
+	if err != nil {
+		return false, 0, s.rpcError(ctx, "check reads", err)
+	}
+	if resp.Succeeded {
+		return true, 0, nil
+	}
+	return false, storeRevision(resp.Responses[0]), nil
+}
+
+// storeRevision returns the ModRevision of the revision key that resp read.
+func storeRevision(resp *etcdserverpb.ResponseOp) int64 {
+	if kvs := resp.GetResponseRange().GetKvs(); len(kvs) == 1 {
+		return kvs[0].ModRevision
+	}
+	return 0
+}
+
+// commit sends the transaction to etcd. It returns the revision it
+// committed at, or 0 and the store's current revision when a compared read
+// had changed.
+func (tx *writeTx) commit(ctx context.Context, g *Guard) (rev, behind int64, err error) {
+	s := tx.s
+	cmps := tx.compares()
+	orElse := []clientv3.Op{clientv3.OpGet(s.keys.revision, clientv3.WithKeysOnly())}
 	if g != nil {
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(g.Key), "=", g.CreateRevision))
-		orElse = append(orElse, clientv3.OpGet(g.Key))
+		orElse = append(orElse, clientv3.OpGet(g.Key, clientv3.WithKeysOnly()))
 	}
 
 	ops := make([]clientv3.Op, 0, len(tx.order)+4)
@@ -478,7 +408,7 @@ func (tx *writeTx) commit(ctx context.Context, g *Guard) (int64, error) {
 		case w.obj != nil:
 			data, err := s.encode(w.obj, tx.prov)
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			ops = append(ops, clientv3.OpPut(key, string(data)))
 		case tx.reads[key].obj != nil:
@@ -493,25 +423,85 @@ func (tx *writeTx) commit(ctx context.Context, g *Guard) (int64, error) {
 	}
 	journal, err := tx.encodeJournal()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	ops = append(ops, clientv3.OpPut(s.keys.revision, string(journal)))
+	mark := s.newMark()
+	ops = append(ops, clientv3.OpPut(s.keys.revision, revisionValue(mark, journal)))
+	s.mirror.expect(mark)
+	defer s.mirror.forget(mark)
 
 	resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
+	if err != nil && resendable(ctx, err) && len(ops) > len(kindOrder)+1 {
+		resp, err = tx.resend(ctx, cmps, ops, orElse, err)
+		if err == nil && !resp.Succeeded {
+			// The comparisons fail now, and will ever after
+			// (revisions only grow): the first commit either applied
+			// already, and the mirror saw its mark, or it never will.
+			if _, err := s.mirror.at(ctx, storeRevision(resp.Responses[0])); err != nil {
+				return 0, 0, err
+			}
+			if rev := s.mirror.forget(mark); rev != 0 {
+				return rev, 0, nil
+			}
+		}
+	}
 	if err != nil {
-		return 0, s.rpcError(ctx, "commit", err)
+		return 0, 0, s.rpcError(ctx, "commit", err)
 	}
 	if resp.Succeeded {
-		return resp.Header.Revision, nil
+		return resp.Header.Revision, 0, nil
 	}
 	if g != nil {
 		var actual int64
-		if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) == 1 {
+		if kvs := resp.Responses[1].GetResponseRange().GetKvs(); len(kvs) == 1 {
 			actual = kvs[0].CreateRevision
 		}
 		if actual != g.CreateRevision {
-			return 0, &FencedError{Key: g.Key, Expected: g.CreateRevision, Actual: actual}
+			return 0, 0, &FencedError{Key: g.Key, Expected: g.CreateRevision, Actual: actual}
 		}
 	}
-	return 0, nil
+	return 0, storeRevision(resp.Responses[0]), nil
+}
+
+// maxResends bounds how often commit sends a transaction again after an
+// error that leaves it unknown whether etcd applied it.
+const maxResends = 20
+
+// resendable says whether a commit that failed with err may be sent
+// again: etcd's leader failed or changed, or no member answered.
+func resendable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	for _, e := range []error{rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrNoLeader,
+		rpctypes.ErrLeaderChanged, rpctypes.ErrTimeoutDueToConnectionLost} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return status.Code(err) == codes.Unavailable
+}
+
+// resend sends a commit again after it failed with first, an error that
+// leaves it unknown whether etcd applied it (its leader failed, say). Doing
+// so is safe: the transaction writes keys it compares (an object it read,
+// or the guard of its kind), so at most one of the two sends can apply.
+func (tx *writeTx) resend(ctx context.Context, cmps []clientv3.Cmp, ops, orElse []clientv3.Op, first error) (*clientv3.TxnResponse, error) {
+	s := tx.s
+	err := first
+	for range maxResends {
+		s.log.Debug("etcd store: etcd failed a commit; sending it again", "error", err)
+		select {
+		case <-time.After(rewatchDelay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.closed:
+			return nil, store.ErrClosed
+		}
+		resp, err := s.client.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
+		if err == nil || !resendable(ctx, err) {
+			return resp, err
+		}
+	}
+	return nil, err
 }

@@ -24,14 +24,13 @@ const maxEventChan = 64
 // leader, the connection broke).
 const rewatchDelay = 100 * time.Millisecond
 
-// Watch delivers every change after from. It maps onto one etcd watch of
-// the store's objects and revision key, from etcd revision from+1, with
-// previous values. Revisions between from and the store's first
-// transaction hold nothing of this store, so a watch from before it starts
-// there. It fails with store.ErrCompacted when etcd compacted past that
-// start. A running watch that etcd ends (a member lost quorum, a
-// connection dropped) is re-established from the next revision; one that
-// etcd compacted past ends with store.ErrCompacted.
+// Watch delivers every change after from. Watches are fed by the store's
+// one etcd watch (see mirror): a watch from a revision the mirror's
+// history holds reads it, and one from an older revision gets an etcd
+// watch of its own, from etcd revision from+1 with previous values.
+// Revisions between from and the store's first transaction hold nothing of
+// this store, so a watch from before it starts there. Either way the
+// watch fails with store.ErrCompacted when etcd compacted past that start.
 func (s *Store) Watch(ctx context.Context, from int64, opts ...store.WatchOption) (store.Watcher, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -42,6 +41,66 @@ func (s *Store) Watch(ctx context.Context, from int64, opts ...store.WatchOption
 	if s.isClosing() {
 		return nil, store.ErrClosed
 	}
+	// The history holds this store's own commits before the watch
+	// starts: a transaction it committed before is never counted as
+	// the watcher falling behind.
+	gen, snap, err := s.mirror.current(ctx, s.seen.Load())
+	switch {
+	case err != nil && !permanent(err):
+		return nil, err
+	case err != nil || gen == nil:
+		// The mirror cannot follow etcd: an etcd watch of its own
+		// says why, or ends the same way.
+		return s.watchEtcd(ctx, from, opts)
+	}
+	if snap.first > 0 {
+		if start := max(from+1, snap.first); start <= snap.rev {
+			// Reading at start fails exactly when a watch from it
+			// would.
+			_, err := s.client.Get(ctx, s.keys.revision, clientv3.WithRev(start), clientv3.WithCountOnly(), clientv3.WithSerializable())
+			if err != nil {
+				err = s.rpcError(ctx, fmt.Sprintf("watch from revision %d", from), err)
+				if errors.Is(err, store.ErrCompacted) {
+					return nil, fmt.Errorf("%w (%w)", store.CompactedError(from, start-1), err)
+				}
+				return nil, err
+			}
+		}
+	}
+	if from >= gen.floor {
+		w, err := gen.hist.Watch(ctx, from, store.NewWatchFilter(opts...))
+		if err == nil {
+			return &mirrorWatcher{Watcher: w, gen: gen, s: s}, nil
+		}
+		if !errors.Is(err, store.ErrCompacted) && !errors.Is(err, store.ErrClosed) {
+			return nil, err
+		}
+		// The history dropped from meanwhile, or a new generation
+		// began: etcd still has it.
+	}
+	return s.watchEtcd(ctx, from, opts)
+}
+
+// mirrorWatcher is a watcher of the mirror's history. It ends with
+// store.ErrCompacted when its generation broke.
+type mirrorWatcher struct {
+	store.Watcher
+	gen *generation
+	s   *Store
+}
+
+func (w *mirrorWatcher) Err() error {
+	err := w.Watcher.Err()
+	if errors.Is(err, store.ErrClosed) && w.gen.broken.Load() && !w.s.isClosing() {
+		return fmt.Errorf("%w: etcd store: etcd compacted past the store's watch; read a snapshot and watch again",
+			store.ErrCompacted)
+	}
+	return err
+}
+
+// watchEtcd is a watch of its own on etcd, for a revision older than the
+// mirror's history.
+func (s *Store) watchEtcd(ctx context.Context, from int64, opts []store.WatchOption) (store.Watcher, error) {
 	b, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -254,7 +313,7 @@ func (s *Store) translate(evs []*clientv3.Event, filter store.WatchFilter) ([]tx
 		for j < len(evs) && evs[j].Kv.ModRevision == rev {
 			j++
 		}
-		events, err := s.revisionEvents(rev, evs[i:j])
+		events, err := s.revisionEvents(rev, evs[i:j], s.prevKV)
 		if err != nil {
 			return nil, err
 		}
@@ -272,44 +331,60 @@ func (s *Store) translate(evs []*clientv3.Event, filter store.WatchFilter) ([]tx
 	return out, nil
 }
 
+// prevFunc returns the version of key (kind/id) before the transaction
+// whose etcd event for the key is ev (nil when etcd has none): from ev's
+// previous value for a watch of etcd, from the mirror's trees for the
+// mirror.
+type prevFunc func(key, kind, id string, ev *clientv3.Event) (store.Object, error)
+
+// prevKV is the prevFunc of a watch made with clientv3.WithPrevKV.
+func (s *Store) prevKV(key, kind, _ string, ev *clientv3.Event) (store.Object, error) {
+	if ev == nil || ev.PrevKv == nil {
+		return nil, nil
+	}
+	return s.decodeKey(key, kind, ev.PrevKv.Value, ev.PrevKv.ModRevision)
+}
+
 // revisionEvents returns the store events of the transaction at rev.
-func (s *Store) revisionEvents(rev int64, evs []*clientv3.Event) ([]store.Event, error) {
+func (s *Store) revisionEvents(rev int64, evs []*clientv3.Event, prevOf prevFunc) ([]store.Event, error) {
 	var journalData []byte
 	byKey := make(map[string]*clientv3.Event, len(evs))
 	for _, ev := range evs {
 		key := string(ev.Kv.Key)
 		if key == s.keys.revision {
-			journalData = ev.Kv.Value
+			_, journalData = splitRevisionValue(ev.Kv.Value)
 			continue
 		}
 		byKey[key] = ev
 	}
 	if len(journalData) > 0 {
-		return s.replay(rev, journalData, byKey)
+		return s.replay(rev, journalData, byKey, prevOf)
 	}
 	out := make([]store.Event, 0, len(evs))
 	for _, ev := range evs {
-		kind, id, ok := s.keys.parseObject(string(ev.Kv.Key))
+		key := string(ev.Kv.Key)
+		kind, id, ok := s.keys.parseObject(key)
 		if !ok {
 			continue
 		}
 		sev := store.Event{Kind: kind, ID: id, Revision: rev}
 		var err error
-		if ev.PrevKv != nil {
-			if sev.Prev, err = s.decodeKey(string(ev.Kv.Key), kind, ev.PrevKv.Value, ev.PrevKv.ModRevision); err != nil {
-				return nil, err
-			}
+		if sev.Prev, err = prevOf(key, kind, id, ev); err != nil {
+			return nil, err
 		}
 		switch {
 		case ev.Type == mvccpb.DELETE:
+			if sev.Prev == nil {
+				continue // nothing the store knew of
+			}
 			sev.Type = store.Deleted
-		case ev.PrevKv == nil:
+		case sev.Prev == nil:
 			sev.Type = store.Created
 		default:
 			sev.Type = store.Updated
 		}
 		if ev.Type == mvccpb.PUT {
-			if sev.Object, err = s.decodeKey(string(ev.Kv.Key), kind, ev.Kv.Value, rev); err != nil {
+			if sev.Object, err = s.decodeKey(key, kind, ev.Kv.Value, rev); err != nil {
 				return nil, err
 			}
 		}
@@ -319,7 +394,7 @@ func (s *Store) revisionEvents(rev int64, evs []*clientv3.Event) ([]store.Event,
 }
 
 // replay returns the events of a transaction that kept a journal.
-func (s *Store) replay(rev int64, data []byte, byKey map[string]*clientv3.Event) ([]store.Event, error) {
+func (s *Store) replay(rev int64, data []byte, byKey map[string]*clientv3.Event, prevOf prevFunc) ([]store.Event, error) {
 	j, err := decodeJournal(data)
 	if err != nil {
 		return nil, fmt.Errorf("revision %d: %w", rev, err)
@@ -332,11 +407,11 @@ func (s *Store) replay(rev int64, data []byte, byKey map[string]*clientv3.Event)
 		ev := byKey[key]
 		if !started[key] {
 			started[key] = true
-			if ev != nil && ev.PrevKv != nil {
-				prev, err := s.decodeKey(key, op.Kind, ev.PrevKv.Value, ev.PrevKv.ModRevision)
-				if err != nil {
-					return nil, err
-				}
+			prev, err := prevOf(key, op.Kind, op.ID, ev)
+			if err != nil {
+				return nil, err
+			}
+			if prev != nil {
 				current[key] = prev
 			}
 		}

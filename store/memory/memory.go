@@ -197,7 +197,7 @@ func (s *Store) write(fn func(tx store.Tx) error) (appended bool, err error) {
 	tx := newWriteTx(s.snap.Load(), s.trees)
 	committed := false
 	defer func() {
-		tx.finished = true
+		tx.Finished = true
 		if !committed {
 			tx.rollback()
 		}

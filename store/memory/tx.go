@@ -6,6 +6,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/txn"
 )
 
 // readTx reads one immutable snapshot.
@@ -60,14 +61,12 @@ type writeTx struct {
 
 	work   []kindTree // kinds written so far: usually one or two
 	events []store.Event
-	// saved holds the Meta of every object given to Create or Update before
-	// the transaction changed it, to give it back on rollback.
-	saved    []savedMeta
-	finished bool
-	// Backing arrays for work and saved: most transactions write one or
-	// two objects of one kind, and then these slices allocate nothing.
-	workBuf  [2]kindTree
-	savedBuf [2]savedMeta
+	// Guard keeps the Meta of every object given to Create or Update
+	// before the transaction changed it, to give it back on rollback.
+	txn.Guard
+	// workBuf backs work: most transactions write objects of one kind,
+	// and then work allocates nothing.
+	workBuf [2]kindTree
 	// probe is the search key of lookup, kept here so that searching
 	// allocates nothing (the writer is a single goroutine).
 	probe record
@@ -78,14 +77,9 @@ type kindTree struct {
 	tree *btree.BTreeG[*record]
 }
 
-type savedMeta struct {
-	meta *store.Meta
-	was  store.Meta
-}
-
 func newWriteTx(base *snapshot, trees map[string]*btree.BTreeG[*record]) *writeTx {
 	tx := &writeTx{base: base, trees: trees, rev: base.rev + 1}
-	tx.work, tx.saved = tx.workBuf[:0], tx.savedBuf[:0]
+	tx.work = tx.workBuf[:0]
 	return tx
 }
 
@@ -106,14 +100,14 @@ func (tx *writeTx) List(kind string) ([]store.Object, error) {
 }
 
 func (tx *writeTx) Create(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
 	if _, ok := tx.lookup(kind, id); ok {
 		return store.AlreadyExistsError(kind, id)
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
+	tx.SetMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
 	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Created, Kind: kind, ID: id, Object: obj, Revision: tx.rev,
@@ -122,7 +116,7 @@ func (tx *writeTx) Create(obj store.Object) error {
 }
 
 func (tx *writeTx) Update(obj store.Object) error {
-	kind, id, meta, err := tx.check(obj)
+	kind, id, meta, err := tx.Check(obj)
 	if err != nil {
 		return err
 	}
@@ -140,7 +134,7 @@ func (tx *writeTx) Update(obj store.Object) error {
 	if meta.ModRevision != stored.ModRevision {
 		return &store.ConflictError{Kind: kind, ID: id, Expected: meta.ModRevision, Actual: stored.ModRevision}
 	}
-	tx.setMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
+	tx.SetMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
 	tx.writable(kind).ReplaceOrInsert(&record{id: id, obj: obj})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Updated, Kind: kind, ID: id, Object: obj, Prev: old.obj, Revision: tx.rev,
@@ -149,7 +143,7 @@ func (tx *writeTx) Update(obj store.Object) error {
 }
 
 func (tx *writeTx) Delete(kind, id string) error {
-	if err := tx.usable(); err != nil {
+	if err := tx.Usable(); err != nil {
 		return err
 	}
 	if err := store.ValidateKey(kind, id); err != nil {
@@ -166,42 +160,9 @@ func (tx *writeTx) Delete(kind, id string) error {
 	return nil
 }
 
-// check validates obj for Create and Update.
-func (tx *writeTx) check(obj store.Object) (kind, id string, meta *store.Meta, err error) {
-	if err := tx.usable(); err != nil {
-		return "", "", nil, err
-	}
-	if obj == nil {
-		return "", "", nil, fmt.Errorf("%w: nil object", store.ErrInvalid)
-	}
-	kind, id = obj.Kind(), obj.ObjectID()
-	if err := store.ValidateKey(kind, id); err != nil {
-		return "", "", nil, err
-	}
-	meta = obj.StoreMeta()
-	if meta == nil {
-		return "", "", nil, fmt.Errorf("%w: %s/%s: StoreMeta returned nil", store.ErrInvalid, kind, id)
-	}
-	return kind, id, meta, nil
-}
-
-func (tx *writeTx) usable() error {
-	if tx.finished {
-		return fmt.Errorf("%w: transaction used after its Update returned", store.ErrInvalid)
-	}
-	return nil
-}
-
-func (tx *writeTx) setMeta(m *store.Meta, to store.Meta) {
-	tx.saved = append(tx.saved, savedMeta{meta: m, was: *m})
-	*m = to
-}
-
 func (tx *writeTx) rollback() {
-	for i := len(tx.saved) - 1; i >= 0; i-- {
-		*tx.saved[i].meta = tx.saved[i].was
-	}
-	tx.saved, tx.work, tx.events = nil, nil, nil
+	tx.Restore()
+	tx.work, tx.events = nil, nil
 }
 
 // lookup finds kind/id as this transaction sees it, and leaves tx.probe
