@@ -729,7 +729,11 @@ func (p *planner) account() {
 			others--
 		}
 	}
-	p.plan.Steady = converged && others == 0 && len(p.plan.Stops) == 0 && stopping[0] == 0
+	// A rebalance's start keeps a steady service steady (no zone may be
+	// able to take it), but makes none steady in the middle of a
+	// rebalance.
+	rebalanceStart := len(p.plan.Starts) > 0 && !p.starting()
+	p.plan.Steady = converged && others == 0 && len(p.plan.Stops) == 0 && stopping[0] == 0 && (!rebalanceStart || in.Steady)
 	if p.plan.Steady && !in.Steady {
 		p.event("has reached a steady state.")
 	}
