@@ -15,16 +15,14 @@ import (
 // availability zones (service.Input.AZRebalancing): availabilityZoneRebalancing
 // ENABLED, a REPLICA service with a rolling deployment, whose placement
 // strategy first spreads over availability zones (ECS's default for
-// services does; a custom strategy type never counts, even one that stops
-// tasks as such a spread would), and so does the first level the planner
-// balances on when it stops tasks.
+// services, which CreateService stores, does; a custom strategy type, or
+// a scheduler's own default chain for a service that names none, never
+// counts, even one that stops tasks as such a spread would), and so does
+// the first level the planner balances on when it stops tasks.
 func rebalancesOverZones(s *service.Service, levels []balanceLevel) bool {
-	first := defaultStopBalance[0]
-	if len(s.PlacementStrategy) > 0 {
-		first = s.PlacementStrategy[0]
-	}
 	return s.AvailabilityZoneRebalancing.Enabled() && s.SchedulingStrategy == service.Replica &&
-		!s.DeploymentConfiguration.Strategy.BlueGreen() && first == defaultStopBalance[0] && len(levels) > 0 &&
+		!s.DeploymentConfiguration.Strategy.BlueGreen() && len(s.PlacementStrategy) > 0 &&
+		s.PlacementStrategy[0] == defaultStopBalance[0] && len(levels) > 0 &&
 		levels[0].kind == service.BalanceSpread && levels[0].attribute == cluster.AttributeAvailabilityZone
 }
 
