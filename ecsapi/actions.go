@@ -2,7 +2,9 @@ package ecsapi
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stevedore-io/stevedore"
@@ -45,13 +47,21 @@ var actions = map[string]action{
 	"TagResource":         handle(tagResource),
 	"UntagResource":       handle(untagResource),
 	"ListTagsForResource": handle(listTagsForResource),
+
+	"CreateCapacityProvider":      handle(createCapacityProvider),
+	"PutClusterCapacityProviders": handle(putClusterCapacityProviders),
+	"DescribeCapacityProviders":   handle(describeCapacityProviders),
+	"DeleteCapacityProvider":      handle(deleteCapacityProvider),
 }
 
 // handle serves an action whose request decodes into In.
 func handle[In any](serve func(ctx context.Context, h *Handler, in *In) (any, error)) action {
-	return func(ctx context.Context, h *Handler, body []byte) (any, error) {
+	return func(ctx context.Context, h *Handler, name string, body []byte) (any, error) {
 		in := new(In)
-		if err := decode(body, in); err != nil {
+		if err := decode(name, body, in); err != nil {
+			return nil, err
+		}
+		if err := checkRequired(in); err != nil {
 			return nil, err
 		}
 		return serve(ctx, h, in)
@@ -76,13 +86,21 @@ func param(msg string) error { return clientError("InvalidParameterException", m
 // createClusterInput is the request of CreateCluster.
 type createClusterInput struct {
 	ClusterName                     string                 `json:"clusterName"`
+	CapacityProviders               []string               `json:"capacityProviders"`
 	DefaultCapacityProviderStrategy []wireProviderStrategy `json:"defaultCapacityProviderStrategy"`
 	Tags                            []stevedore.Tag        `json:"tags"`
 }
 
 func createCluster(ctx context.Context, h *Handler, in *createClusterInput) (any, error) {
+	// A provider named here is a new ON_DEMAND one of the cluster
+	// (CreateCapacityProvider declares a SPOT one).
+	var providers []cluster.CapacityProvider
+	for _, name := range in.CapacityProviders {
+		providers = append(providers, cluster.CapacityProvider{Name: name, Kind: cluster.OnDemand, Status: cluster.CapacityProviderActive})
+	}
 	c, err := h.o.CreateCluster(ctx, &stevedore.CreateClusterInput{
-		ClusterName: in.ClusterName, DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy), Tags: in.Tags,
+		ClusterName: in.ClusterName, CapacityProviders: providers,
+		DefaultCapacityProviderStrategy: providersModel(in.DefaultCapacityProviderStrategy), Tags: in.Tags,
 	})
 	if err != nil {
 		return nil, err
@@ -128,13 +146,10 @@ func describeClusters(ctx context.Context, h *Handler, in *describeClustersInput
 
 // deleteClusterInput is the request of DeleteCluster.
 type deleteClusterInput struct {
-	Cluster string `json:"cluster"`
+	Cluster string `json:"cluster" ecs:"required"`
 }
 
 func deleteCluster(ctx context.Context, h *Handler, in *deleteClusterInput) (any, error) {
-	if in.Cluster == "" {
-		return nil, param("cluster is required.")
-	}
 	out, err := h.o.DeleteCluster(ctx, &stevedore.DeleteClusterInput{Cluster: in.Cluster})
 	if err != nil {
 		return nil, err
@@ -171,12 +186,20 @@ func listOutput(member string, arns []string, next string) map[string]any {
 
 // --- task definitions
 
-func registerTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, error) {
-	// The input is a task definition in ECS's JSON; ParseDefinition keeps
-	// what Stevedore does not use and reports it.
-	td, _, err := task.ParseDefinition(body)
+func registerTaskDefinition(ctx context.Context, h *Handler, _ string, body []byte) (any, error) {
+	// The input is a task definition in ECS's JSON. ParseDefinition keeps
+	// and reports the members Stevedore does not use: the ECS fields it
+	// does not act on are accepted (a documented deviation) and logged; a
+	// member that is not ECS's is refused, as every action refuses one.
+	td, warnings, err := task.ParseDefinition(body)
 	if err != nil {
 		return nil, param(err.Error())
+	}
+	for _, w := range warnings {
+		if strings.HasPrefix(w.Message, "unknown field") {
+			return nil, clientError("SerializationException", fmt.Sprintf("Unknown member %s in the request of RegisterTaskDefinition: it is not an ECS member, or one Stevedore does not support.", w.Path))
+		}
+		h.log.Warn("ecsapi: RegisterTaskDefinition: a member is kept but not acted on", "family", td.Family, "member", w.Path, "why", w.Message)
 	}
 	reg, err := h.o.RegisterTaskDefinition(ctx, &stevedore.RegisterTaskDefinitionInput{TaskDefinition: *td})
 	if err != nil {
@@ -192,7 +215,7 @@ func registerTaskDefinition(ctx context.Context, h *Handler, body []byte) (any, 
 // taskDefinitionInput is the request of Describe and
 // DeregisterTaskDefinition.
 type taskDefinitionInput struct {
-	TaskDefinition string `json:"taskDefinition"`
+	TaskDefinition string `json:"taskDefinition" ecs:"required"`
 }
 
 // taskDefinitionAnswer is the answer of Describe and
@@ -210,9 +233,6 @@ func (h *Handler) taskDefinitionAnswer(td *task.TaskDefinition) (any, error) {
 }
 
 func describeTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionInput) (any, error) {
-	if in.TaskDefinition == "" {
-		return nil, param("taskDefinition is required.")
-	}
 	out, err := h.o.DescribeTaskDefinition(ctx, &stevedore.DescribeTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
 	if err != nil {
 		return nil, err
@@ -221,9 +241,6 @@ func describeTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionI
 }
 
 func deregisterTaskDefinition(ctx context.Context, h *Handler, in *taskDefinitionInput) (any, error) {
-	if in.TaskDefinition == "" {
-		return nil, param("taskDefinition is required.")
-	}
 	out, err := h.o.DeregisterTaskDefinition(ctx, &stevedore.DeregisterTaskDefinitionInput{TaskDefinition: in.TaskDefinition})
 	if err != nil {
 		return nil, err
@@ -280,7 +297,7 @@ type serviceInput struct {
 	PlacementConstraints          *[]wireConstraint            `json:"placementConstraints"`
 	PlacementStrategy             *[]wireStrategy              `json:"placementStrategy"`
 	HealthCheckGracePeriodSeconds *int                         `json:"healthCheckGracePeriodSeconds"`
-	NetworkConfiguration          *task.NetworkConfiguration   `json:"networkConfiguration"`
+	NetworkConfiguration          *wireNetworkConfiguration    `json:"networkConfiguration"`
 	AvailabilityZoneRebalancing   *string                      `json:"availabilityZoneRebalancing"`
 }
 
@@ -312,30 +329,39 @@ func deref[T any](p *T) T {
 // createServiceInput is the request of CreateService.
 type createServiceInput struct {
 	serviceInput
-	ServiceName              string                 `json:"serviceName"`
+	ServiceName              string                 `json:"serviceName" ecs:"required"`
 	SchedulingStrategy       string                 `json:"schedulingStrategy"`
+	LaunchType               string                 `json:"launchType"`
 	CapacityProviderStrategy []wireProviderStrategy `json:"capacityProviderStrategy"`
 	LoadBalancers            []service.LoadBalancer `json:"loadBalancers"`
 	Tags                     []stevedore.Tag        `json:"tags"`
 }
 
 func createService(ctx context.Context, h *Handler, in *createServiceInput) (any, error) {
-	if in.ServiceName == "" {
-		return nil, param("serviceName is required.")
-	}
 	if in.TaskDefinition == nil {
 		return nil, param("taskDefinition is required.")
+	}
+	if err := h.checkLaunchType(ctx, in.Cluster, in.LaunchType, in.CapacityProviderStrategy); err != nil {
+		return nil, err
+	}
+	network, err := in.NetworkConfiguration.model()
+	if err != nil {
+		return nil, err
+	}
+	deployment, err := in.DeploymentConfiguration.model()
+	if err != nil {
+		return nil, err
 	}
 	s, err := h.o.CreateService(ctx, &stevedore.CreateServiceInput{
 		Cluster: in.Cluster, ServiceName: in.ServiceName, TaskDefinition: *in.TaskDefinition,
 		DesiredCount: deref(in.DesiredCount), SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
-		DeploymentConfiguration:     in.DeploymentConfiguration.model(),
+		DeploymentConfiguration:     deployment,
 		PlacementConstraints:        constraintsModel(deref(in.PlacementConstraints)),
 		PlacementStrategy:           strategiesModel(deref(in.PlacementStrategy)),
 		CapacityProviderStrategy:    providersModel(in.CapacityProviderStrategy),
 		HealthCheckGracePeriod:      deref(in.gracePeriod()),
 		LoadBalancers:               in.LoadBalancers,
-		NetworkConfiguration:        in.NetworkConfiguration,
+		NetworkConfiguration:        network,
 		Tags:                        in.Tags,
 		AvailabilityZoneRebalancing: deref(in.azRebalancing()),
 	})
@@ -348,25 +374,29 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 // updateServiceInput is the request of UpdateService.
 type updateServiceInput struct {
 	serviceInput
-	Service            string `json:"service"`
+	Service            string `json:"service" ecs:"required"`
 	ForceNewDeployment bool   `json:"forceNewDeployment"`
 }
 
 func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any, error) {
-	if in.Service == "" {
-		return nil, param("service is required.")
+	network, err := in.NetworkConfiguration.model()
+	if err != nil {
+		return nil, err
 	}
 	up := stevedore.UpdateServiceInput{
 		Cluster: in.Cluster, Service: in.Service, DesiredCount: in.DesiredCount,
 		ForceNewDeployment: in.ForceNewDeployment, HealthCheckGracePeriod: in.gracePeriod(),
-		NetworkConfiguration: in.NetworkConfiguration, AvailabilityZoneRebalancing: in.azRebalancing(),
+		NetworkConfiguration: network, AvailabilityZoneRebalancing: in.azRebalancing(),
 	}
 	if in.TaskDefinition != nil {
 		ref := *in.TaskDefinition
 		up.TaskDefinition = &ref
 	}
 	if in.DeploymentConfiguration != nil {
-		dc := in.DeploymentConfiguration.model()
+		dc, err := in.DeploymentConfiguration.model()
+		if err != nil {
+			return nil, err
+		}
 		up.DeploymentConfiguration = &dc
 	}
 	if in.PlacementConstraints != nil {
@@ -428,11 +458,15 @@ func deleteService(ctx context.Context, h *Handler, in *deleteServiceInput) (any
 type listServicesInput struct {
 	Cluster            string `json:"cluster"`
 	SchedulingStrategy string `json:"schedulingStrategy"`
+	LaunchType         string `json:"launchType"`
 	NextToken          string `json:"nextToken"`
 	MaxResults         int    `json:"maxResults"`
 }
 
 func listServices(ctx context.Context, h *Handler, in *listServicesInput) (any, error) {
+	if none, err := noneOfLaunchType(in.LaunchType); none || err != nil {
+		return listOutput("serviceArns", nil, ""), err
+	}
 	out, err := h.o.ListServices(ctx, &stevedore.ListServicesInput{
 		Cluster: in.Cluster, SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
 		NextToken: in.NextToken, MaxResults: in.MaxResults,
@@ -447,28 +481,33 @@ func listServices(ctx context.Context, h *Handler, in *listServicesInput) (any, 
 
 // runTaskInput is the request of RunTask.
 type runTaskInput struct {
-	Cluster                  string                     `json:"cluster"`
-	TaskDefinition           string                     `json:"taskDefinition"`
-	Count                    int                        `json:"count"`
-	Group                    string                     `json:"group"`
-	StartedBy                string                     `json:"startedBy"`
-	PlacementConstraints     []wireConstraint           `json:"placementConstraints"`
-	PlacementStrategy        []wireStrategy             `json:"placementStrategy"`
-	CapacityProviderStrategy []wireProviderStrategy     `json:"capacityProviderStrategy"`
-	Overrides                *task.TaskOverride         `json:"overrides"`
-	NetworkConfiguration     *task.NetworkConfiguration `json:"networkConfiguration"`
-	Tags                     []stevedore.Tag            `json:"tags"`
+	Cluster                  string                    `json:"cluster"`
+	TaskDefinition           string                    `json:"taskDefinition" ecs:"required"`
+	Count                    int                       `json:"count"`
+	Group                    string                    `json:"group"`
+	StartedBy                string                    `json:"startedBy"`
+	LaunchType               string                    `json:"launchType"`
+	PlacementConstraints     []wireConstraint          `json:"placementConstraints"`
+	PlacementStrategy        []wireStrategy            `json:"placementStrategy"`
+	CapacityProviderStrategy []wireProviderStrategy    `json:"capacityProviderStrategy"`
+	Overrides                *task.TaskOverride        `json:"overrides"`
+	NetworkConfiguration     *wireNetworkConfiguration `json:"networkConfiguration"`
+	Tags                     []stevedore.Tag           `json:"tags"`
 }
 
 func runTask(ctx context.Context, h *Handler, in *runTaskInput) (any, error) {
-	if in.TaskDefinition == "" {
-		return nil, param("taskDefinition is required.")
+	if err := h.checkLaunchType(ctx, in.Cluster, in.LaunchType, in.CapacityProviderStrategy); err != nil {
+		return nil, err
+	}
+	network, err := in.NetworkConfiguration.model()
+	if err != nil {
+		return nil, err
 	}
 	out, err := h.o.RunTask(ctx, &stevedore.RunTaskInput{
 		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, Count: in.Count, Group: in.Group, StartedBy: in.StartedBy,
 		PlacementConstraints: constraintsModel(in.PlacementConstraints), PlacementStrategy: strategiesModel(in.PlacementStrategy),
 		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy), Overrides: in.Overrides,
-		NetworkConfiguration: in.NetworkConfiguration, Tags: in.Tags,
+		NetworkConfiguration: network, Tags: in.Tags,
 	})
 	if err != nil {
 		return nil, err
@@ -483,14 +522,11 @@ func runTask(ctx context.Context, h *Handler, in *runTaskInput) (any, error) {
 // stopTaskInput is the request of StopTask.
 type stopTaskInput struct {
 	Cluster string `json:"cluster"`
-	Task    string `json:"task"`
+	Task    string `json:"task" ecs:"required"`
 	Reason  string `json:"reason"`
 }
 
 func stopTask(ctx context.Context, h *Handler, in *stopTaskInput) (any, error) {
-	if in.Task == "" {
-		return nil, param("task is required.")
-	}
 	out, err := h.o.StopTask(ctx, &stevedore.StopTaskInput{Cluster: in.Cluster, Task: in.Task, Reason: in.Reason})
 	if err != nil {
 		return nil, err
@@ -528,11 +564,15 @@ type listTasksInput struct {
 	StartedBy         string `json:"startedBy"`
 	ServiceName       string `json:"serviceName"`
 	DesiredStatus     string `json:"desiredStatus"`
+	LaunchType        string `json:"launchType"`
 	NextToken         string `json:"nextToken"`
 	MaxResults        int    `json:"maxResults"`
 }
 
 func listTasks(ctx context.Context, h *Handler, in *listTasksInput) (any, error) {
+	if none, err := noneOfLaunchType(in.LaunchType); none || err != nil {
+		return listOutput("taskArns", nil, ""), err
+	}
 	out, err := h.o.ListTasks(ctx, &stevedore.ListTasksInput{
 		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Family: in.Family,
 		StartedBy: in.StartedBy, ServiceName: in.ServiceName, DesiredStatus: task.Status(in.DesiredStatus),
@@ -586,14 +626,11 @@ func listContainerInstances(ctx context.Context, h *Handler, in *listContainerIn
 // deregisterContainerInstanceInput is the request of DeregisterContainerInstance.
 type deregisterContainerInstanceInput struct {
 	Cluster           string `json:"cluster"`
-	ContainerInstance string `json:"containerInstance"`
+	ContainerInstance string `json:"containerInstance" ecs:"required"`
 	Force             bool   `json:"force"`
 }
 
 func deregisterContainerInstance(ctx context.Context, h *Handler, in *deregisterContainerInstanceInput) (any, error) {
-	if in.ContainerInstance == "" {
-		return nil, param("containerInstance is required.")
-	}
 	out, err := h.o.DeregisterContainerInstance(ctx, &stevedore.DeregisterContainerInstanceInput{
 		Cluster: in.Cluster, ContainerInstance: in.ContainerInstance, Force: in.Force,
 	})
@@ -695,22 +732,23 @@ func listAttributes(ctx context.Context, h *Handler, in *listAttributesInput) (a
 
 // startTaskInput is the request of StartTask.
 type startTaskInput struct {
-	Cluster              string                     `json:"cluster"`
-	TaskDefinition       string                     `json:"taskDefinition"`
-	ContainerInstances   []string                   `json:"containerInstances"`
-	Group                string                     `json:"group"`
-	StartedBy            string                     `json:"startedBy"`
-	Overrides            *task.TaskOverride         `json:"overrides"`
-	NetworkConfiguration *task.NetworkConfiguration `json:"networkConfiguration"`
+	Cluster              string                    `json:"cluster"`
+	TaskDefinition       string                    `json:"taskDefinition" ecs:"required"`
+	ContainerInstances   []string                  `json:"containerInstances"`
+	Group                string                    `json:"group"`
+	StartedBy            string                    `json:"startedBy"`
+	Overrides            *task.TaskOverride        `json:"overrides"`
+	NetworkConfiguration *wireNetworkConfiguration `json:"networkConfiguration"`
 }
 
 func startTask(ctx context.Context, h *Handler, in *startTaskInput) (any, error) {
-	if in.TaskDefinition == "" {
-		return nil, param("taskDefinition is required.")
+	network, err := in.NetworkConfiguration.model()
+	if err != nil {
+		return nil, err
 	}
 	out, err := h.o.StartTask(ctx, &stevedore.StartTaskInput{
 		Cluster: in.Cluster, TaskDefinition: in.TaskDefinition, ContainerInstances: in.ContainerInstances,
-		Group: in.Group, StartedBy: in.StartedBy, Overrides: in.Overrides, NetworkConfiguration: in.NetworkConfiguration,
+		Group: in.Group, StartedBy: in.StartedBy, Overrides: in.Overrides, NetworkConfiguration: network,
 	})
 	if err != nil {
 		return nil, err

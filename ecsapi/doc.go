@@ -28,8 +28,19 @@
 //	aws ecs --endpoint-url http://127.0.0.1:8080 --region us-east-1 list-clusters
 //
 // The actions served are listed in Actions: clusters, container
-// instances, attributes, task definitions, services, tasks and tags. An
-// action the Handler does not serve is an UnknownOperationException.
+// instances, attributes, task definitions, services, tasks, tags and
+// capacity providers (a cluster's own, shown as Managed Instances
+// providers). An action the Handler does not serve is an
+// UnknownOperationException.
+//
+// No request member is dropped silently. A member Stevedore honours is
+// honoured; an ECS member it cannot honour (launchType FARGATE,
+// enableExecuteCommand, serviceRegistries, assignPublicIp ENABLED, ...) is
+// refused with an InvalidParameterException naming it unless it holds its
+// default value; a member that changes nothing on one host (subnets,
+// clientToken, role) is accepted; and a member that is not ECS's is a
+// SerializationException naming it. Durations are in ECS's units: a Go
+// duration that is not a whole number of minutes shows rounded up.
 // Errors of the Orchestrator become ECS's: a missing cluster a
 // ClusterNotFoundException, a missing service a ServiceNotFoundException
 // (ServiceNotActiveException when UpdateService finds it being deleted), a
@@ -39,7 +50,8 @@
 // another object not found an InvalidParameterException, a task policy's
 // refusal an
 // AccessDeniedException, a cluster still in use a
-// ClusterContains...Exception, and anything else a ServerException (500).
+// ClusterContains...Exception, a capacity provider still in use a
+// ResourceInUseException, and anything else a ServerException (500).
 //
 // A Handler is safe for concurrent use.
 package ecsapi

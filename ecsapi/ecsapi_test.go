@@ -405,8 +405,8 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 func TestUnknownActionIsRefused(t *testing.T) {
 	e := newEnv(t)
 	// Signed by the SDK, for an action the Handler does not serve.
-	_, err := e.client.CreateCapacityProvider(t.Context(), &ecs.CreateCapacityProviderInput{
-		Name: aws.String("cp"), AutoScalingGroupProvider: &types.AutoScalingGroupProvider{AutoScalingGroupArn: aws.String("asg")},
+	_, err := e.client.CreateTaskSet(t.Context(), &ecs.CreateTaskSetInput{
+		Cluster: aws.String("c"), Service: aws.String("s"), TaskDefinition: aws.String("web:1"),
 	})
 	assert.Equal(t, "UnknownOperationException", apiError(err))
 	assert.Contains(t, ecsapi.Actions(), "RunTask")

@@ -78,6 +78,9 @@ func toError(action string, err error) *Error {
 				return clientError("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
 			}
 		}
+		if action == "PutClusterCapacityProviders" || action == "DeleteCapacityProvider" {
+			return clientError("ResourceInUseException", err.Error())
+		}
 		return clientError("ClientException", err.Error())
 	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrAlreadyExists), errors.Is(err, errdefs.ErrNotFound):
 		return clientError("InvalidParameterException", err.Error())

@@ -146,7 +146,7 @@ func NewServer(addr string, h http.Handler) *http.Server {
 
 // action serves one ECS action: it decodes its input from body and returns
 // its output, to be encoded as JSON.
-type action func(ctx context.Context, h *Handler, body []byte) (any, error)
+type action func(ctx context.Context, h *Handler, name string, body []byte) (any, error)
 
 // Actions are the ECS actions the Handler serves, sorted.
 func Actions() []string {
@@ -191,7 +191,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	out, err := act(ctx, h, body)
+	out, err := act(ctx, h, name, body)
 	if err != nil {
 		e := toError(name, err)
 		if e.Status >= 500 {
@@ -216,13 +216,4 @@ func (h *Handler) fail(w http.ResponseWriter, _ string, e *Error) {
 	w.WriteHeader(e.Status)
 	js, _ := json.Marshal(map[string]string{"__type": e.Type, "message": e.Message})
 	_, _ = w.Write(js)
-}
-
-// decode reads an action's input, refusing unknown JSON but not unknown
-// members (clients send members Stevedore does not use).
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return clientError("SerializationException", "Cannot parse the request: "+err.Error())
-	}
-	return nil
 }

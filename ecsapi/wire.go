@@ -2,6 +2,7 @@ package ecsapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -225,48 +226,80 @@ type wireDeploymentConfiguration struct {
 	Alarms                   *service.DeploymentAlarms `json:"alarms,omitempty"`
 }
 
-// wireLinearConfiguration is ECS's LinearConfiguration.
+// wireLinearConfiguration is ECS's LinearConfiguration. An omitted member
+// takes ECS's default: a step of 10% (service.DefaultStepPercent) baking 6
+// minutes (service.DefaultStepBakeTime).
 type wireLinearConfiguration struct {
-	StepPercent           float64 `json:"stepPercent"`
-	StepBakeTimeInMinutes *int    `json:"stepBakeTimeInMinutes,omitempty"`
+	StepPercent           *float64 `json:"stepPercent,omitempty"`
+	StepBakeTimeInMinutes *int     `json:"stepBakeTimeInMinutes,omitempty"`
 }
 
-// wireCanaryConfiguration is ECS's CanaryConfiguration.
+// wireCanaryConfiguration is ECS's CanaryConfiguration. An omitted member
+// takes ECS's default: 5% (service.DefaultCanaryPercent) baking 10 minutes
+// (service.DefaultCanaryBakeTime).
 type wireCanaryConfiguration struct {
-	CanaryPercent           float64 `json:"canaryPercent"`
-	CanaryBakeTimeInMinutes *int    `json:"canaryBakeTimeInMinutes,omitempty"`
+	CanaryPercent           *float64 `json:"canaryPercent,omitempty"`
+	CanaryBakeTimeInMinutes *int     `json:"canaryBakeTimeInMinutes,omitempty"`
 }
 
-func minutes(p *int) time.Duration {
+// minutes is a duration given in minutes; def when it is not given.
+func minutes(p *int, def time.Duration) time.Duration {
 	if p == nil {
-		return 0
+		return def
 	}
 	return time.Duration(*p) * time.Minute
 }
 
+// inMinutes is d in ECS's unit, whole minutes, rounded up: the Go API
+// takes any duration (a test may bake seconds), and the wire never shows
+// a shorter wait than the one kept. Nil for 0.
 func inMinutes(d time.Duration) *int {
 	if d == 0 {
 		return nil
 	}
-	m := int(d / time.Minute)
+	return wholeMinutes(d)
+}
+
+func wholeMinutes(d time.Duration) *int {
+	m := int((d + time.Minute - 1) / time.Minute)
 	return &m
 }
 
-func (c *wireDeploymentConfiguration) model() service.DeploymentConfiguration {
+// percent is a share given on the wire: 0 for one left out (the service's
+// default applies), refused when given as 0, which would read as left out.
+func percent(p *float64, member string) (float64, error) {
+	if p == nil {
+		return 0, nil
+	}
+	if *p == 0 {
+		return 0, param(fmt.Sprintf("deploymentConfiguration.%s: must be a share above 0, got 0.", member))
+	}
+	return *p, nil
+}
+
+func (c *wireDeploymentConfiguration) model() (service.DeploymentConfiguration, error) {
 	if c == nil {
-		return service.DeploymentConfiguration{}
+		return service.DeploymentConfiguration{}, nil
 	}
 	out := service.DeploymentConfiguration{
 		MinimumHealthyPercent: c.MinimumHealthyPercent, MaximumPercent: c.MaximumPercent, CircuitBreaker: c.DeploymentCircuitBreaker,
-		Strategy: service.DeploymentStrategy(c.Strategy), BakeTime: minutes(c.BakeTimeInMinutes), Alarms: c.Alarms,
+		Strategy: service.DeploymentStrategy(c.Strategy), BakeTime: minutes(c.BakeTimeInMinutes, 0), Alarms: c.Alarms,
 	}
 	if l := c.LinearConfiguration; l != nil {
-		out.LinearConfiguration = &service.LinearConfiguration{StepPercent: l.StepPercent, StepBakeTime: minutes(l.StepBakeTimeInMinutes)}
+		pct, err := percent(l.StepPercent, "linearConfiguration.stepPercent")
+		if err != nil {
+			return out, err
+		}
+		out.LinearConfiguration = &service.LinearConfiguration{StepPercent: pct, StepBakeTime: minutes(l.StepBakeTimeInMinutes, service.DefaultStepBakeTime)}
 	}
 	if cc := c.CanaryConfiguration; cc != nil {
-		out.CanaryConfiguration = &service.CanaryConfiguration{CanaryPercent: cc.CanaryPercent, CanaryBakeTime: minutes(cc.CanaryBakeTimeInMinutes)}
+		pct, err := percent(cc.CanaryPercent, "canaryConfiguration.canaryPercent")
+		if err != nil {
+			return out, err
+		}
+		out.CanaryConfiguration = &service.CanaryConfiguration{CanaryPercent: pct, CanaryBakeTime: minutes(cc.CanaryBakeTimeInMinutes, service.DefaultCanaryBakeTime)}
 	}
-	return out
+	return out, nil
 }
 
 func wireDeploymentConfig(c service.DeploymentConfiguration) wireDeploymentConfiguration {
@@ -275,10 +308,12 @@ func wireDeploymentConfig(c service.DeploymentConfiguration) wireDeploymentConfi
 		Strategy: string(c.Strategy), BakeTimeInMinutes: inMinutes(c.BakeTime), Alarms: c.Alarms,
 	}
 	if l := c.LinearConfiguration; l != nil {
-		out.LinearConfiguration = &wireLinearConfiguration{StepPercent: l.StepPercent, StepBakeTimeInMinutes: inMinutes(l.StepBakeTime)}
+		pct := l.Percent()
+		out.LinearConfiguration = &wireLinearConfiguration{StepPercent: &pct, StepBakeTimeInMinutes: wholeMinutes(l.StepBakeTime)}
 	}
 	if cc := c.CanaryConfiguration; cc != nil {
-		out.CanaryConfiguration = &wireCanaryConfiguration{CanaryPercent: cc.CanaryPercent, CanaryBakeTimeInMinutes: inMinutes(cc.CanaryBakeTime)}
+		pct := cc.Percent()
+		out.CanaryConfiguration = &wireCanaryConfiguration{CanaryPercent: &pct, CanaryBakeTimeInMinutes: wholeMinutes(cc.CanaryBakeTime)}
 	}
 	return out
 }

@@ -17,7 +17,8 @@ func TestDeploymentConfigurationInECSUnits(t *testing.T) {
 		`"alarms":{"alarmNames":["errors"],"enable":true,"rollback":true}}`
 	var in wireDeploymentConfiguration
 	require.NoError(t, json.Unmarshal([]byte(js), &in))
-	m := in.model()
+	m, err := in.model()
+	require.NoError(t, err)
 	assert.Equal(t, service.DeploymentStrategy("LINEAR"), m.Strategy)
 	assert.Equal(t, 10*time.Minute, m.BakeTime)
 	require.NotNil(t, m.LinearConfiguration)
@@ -27,6 +28,49 @@ func TestDeploymentConfigurationInECSUnits(t *testing.T) {
 	back, err := json.Marshal(wireDeploymentConfig(m))
 	require.NoError(t, err)
 	assert.JSONEq(t, js, string(back))
+}
+
+// A LINEAR or CANARY configuration left empty takes ECS's defaults (a 10%
+// step baking 6 minutes, a 5% canary baking 10 minutes), an explicit 0
+// bake time stays 0, and a Go bake time under a minute shows rounded up.
+func TestTrafficShiftDefaultsAsInECS(t *testing.T) {
+	decode := func(js string) service.DeploymentConfiguration {
+		t.Helper()
+		var in wireDeploymentConfiguration
+		require.NoError(t, json.Unmarshal([]byte(js), &in))
+		m, err := in.model()
+		require.NoError(t, err)
+		require.NoError(t, m.Validate(service.Replica), "the defaults are valid")
+		return m
+	}
+	linear := decode(`{"strategy":"LINEAR","bakeTimeInMinutes":5,"linearConfiguration":{}}`)
+	assert.Equal(t, service.DefaultStepBakeTime, linear.LinearConfiguration.StepBakeTime)
+	assert.Equal(t, 6*time.Minute, linear.LinearConfiguration.StepBakeTime)
+	back, err := json.Marshal(wireDeploymentConfig(linear.Effective(service.Replica)))
+	require.NoError(t, err)
+	assert.Contains(t, string(back), `"linearConfiguration":{"stepPercent":10,"stepBakeTimeInMinutes":6}`)
+
+	canary := decode(`{"strategy":"CANARY","bakeTimeInMinutes":5,"canaryConfiguration":{}}`)
+	assert.Equal(t, 10*time.Minute, canary.CanaryConfiguration.CanaryBakeTime)
+	back, err = json.Marshal(wireDeploymentConfig(canary))
+	require.NoError(t, err)
+	assert.Contains(t, string(back), `"canaryConfiguration":{"canaryPercent":5,"canaryBakeTimeInMinutes":10}`)
+
+	zero := decode(`{"strategy":"CANARY","bakeTimeInMinutes":5,"canaryConfiguration":{"canaryPercent":20,"canaryBakeTimeInMinutes":0}}`)
+	back, err = json.Marshal(wireDeploymentConfig(zero))
+	require.NoError(t, err)
+	assert.Contains(t, string(back), `"canaryConfiguration":{"canaryPercent":20,"canaryBakeTimeInMinutes":0}`)
+
+	var in wireDeploymentConfiguration
+	require.NoError(t, json.Unmarshal([]byte(`{"strategy":"LINEAR","linearConfiguration":{"stepPercent":0}}`), &in))
+	_, err = in.model()
+	assert.ErrorContains(t, err, "linearConfiguration.stepPercent")
+
+	short := service.DeploymentConfiguration{Strategy: service.StrategyLinear, BakeTime: 90 * time.Second,
+		LinearConfiguration: &service.LinearConfiguration{StepPercent: 50, StepBakeTime: 3 * time.Second}}
+	back, err = json.Marshal(wireDeploymentConfig(short))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"strategy":"LINEAR","bakeTimeInMinutes":2,"linearConfiguration":{"stepPercent":50,"stepBakeTimeInMinutes":1}}`, string(back))
 }
 
 func TestTimestampsAreEpochSeconds(t *testing.T) {

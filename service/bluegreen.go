@@ -50,7 +50,7 @@ const (
 // the next.
 type LinearConfiguration struct {
 	// StepPercent is the share of production traffic each step moves,
-	// 3.0 to 100.0.
+	// 3.0 to 100.0; 0 means DefaultStepPercent (10.0), as in ECS.
 	StepPercent float64 `json:"stepPercent"`
 	// StepBakeTime is the wait after each step, 0 to 1440 minutes (ECS's
 	// stepBakeTimeInMinutes; in JSON a duration in nanoseconds, as every
@@ -63,11 +63,54 @@ type LinearConfiguration struct {
 // moves.
 type CanaryConfiguration struct {
 	// CanaryPercent is the canary's share of production traffic, 0.1 to
-	// 100.0.
+	// 100.0; 0 means DefaultCanaryPercent (5.0), as in ECS.
 	CanaryPercent float64 `json:"canaryPercent"`
 	// CanaryBakeTime is the wait before the rest of the traffic moves, 0
 	// to 1440 minutes (ECS's canaryBakeTimeInMinutes; nanoseconds in JSON).
 	CanaryBakeTime time.Duration `json:"canaryBakeTime,omitempty"`
+}
+
+// ECS's defaults of the traffic shifts. A share left at 0 (not a valid
+// share) is the default one, in Go as on the wire. A bake time of 0 is a
+// valid one, so a time.Duration cannot leave it out: the wire (package
+// ecsapi) applies the default bake time when the member is omitted, and
+// DefaultLinearConfiguration and DefaultCanaryConfiguration give Go
+// callers ECS's defaults in full.
+const (
+	DefaultStepPercent    = 10.0
+	DefaultStepBakeTime   = 6 * time.Minute
+	DefaultCanaryPercent  = 5.0
+	DefaultCanaryBakeTime = 10 * time.Minute
+)
+
+// DefaultLinearConfiguration is ECS's default LINEAR deployment: steps of
+// 10% of production traffic, each baking 6 minutes.
+func DefaultLinearConfiguration() *LinearConfiguration {
+	return &LinearConfiguration{StepPercent: DefaultStepPercent, StepBakeTime: DefaultStepBakeTime}
+}
+
+// DefaultCanaryConfiguration is ECS's default CANARY deployment: 5% of
+// production traffic, baking 10 minutes before the rest moves.
+func DefaultCanaryConfiguration() *CanaryConfiguration {
+	return &CanaryConfiguration{CanaryPercent: DefaultCanaryPercent, CanaryBakeTime: DefaultCanaryBakeTime}
+}
+
+// Percent is the step's share in force: StepPercent, or
+// DefaultStepPercent when it is 0.
+func (l LinearConfiguration) Percent() float64 {
+	if l.StepPercent == 0 {
+		return DefaultStepPercent
+	}
+	return l.StepPercent
+}
+
+// Percent is the canary's share in force: CanaryPercent, or
+// DefaultCanaryPercent when it is 0.
+func (c CanaryConfiguration) Percent() float64 {
+	if c.CanaryPercent == 0 {
+		return DefaultCanaryPercent
+	}
+	return c.CanaryPercent
 }
 
 // DeploymentAlarms are the alarms watched during a deployment: a rolling
@@ -211,12 +254,12 @@ func (c DeploymentConfiguration) validateStrategy(v *validation, path string, s 
 	if c.LinearConfiguration != nil {
 		lc = *c.LinearConfiguration
 	}
-	shift("linearConfiguration", StrategyLinear, c.LinearConfiguration != nil, "stepPercent", lc.StepPercent, MinStepPercent, "stepBakeTimeInMinutes", lc.StepBakeTime)
+	shift("linearConfiguration", StrategyLinear, c.LinearConfiguration != nil, "stepPercent", lc.Percent(), MinStepPercent, "stepBakeTimeInMinutes", lc.StepBakeTime)
 	var cc CanaryConfiguration
 	if c.CanaryConfiguration != nil {
 		cc = *c.CanaryConfiguration
 	}
-	shift("canaryConfiguration", StrategyCanary, c.CanaryConfiguration != nil, "canaryPercent", cc.CanaryPercent, MinCanaryPercent, "canaryBakeTimeInMinutes", cc.CanaryBakeTime)
+	shift("canaryConfiguration", StrategyCanary, c.CanaryConfiguration != nil, "canaryPercent", cc.Percent(), MinCanaryPercent, "canaryBakeTimeInMinutes", cc.CanaryBakeTime)
 	if a := c.Alarms; a != nil {
 		if a.Enable && len(a.AlarmNames) == 0 {
 			v.add(path+".alarms.alarmNames", "must name at least one alarm when enable is true")
@@ -643,9 +686,9 @@ func (p *planner) stepPercent(k int) float64 {
 	switch {
 	case c.Strategy == StrategyLinear && c.LinearConfiguration != nil:
 		// Per-mille precision: what a load balancer's weights can say.
-		return min(100, math.Round(float64(k)*c.LinearConfiguration.StepPercent*10)/10)
+		return min(100, math.Round(float64(k)*c.LinearConfiguration.Percent()*10)/10)
 	case c.Strategy == StrategyCanary && c.CanaryConfiguration != nil && k == 1:
-		return math.Round(c.CanaryConfiguration.CanaryPercent*10) / 10
+		return math.Round(c.CanaryConfiguration.Percent()*10) / 10
 	}
 	return 100
 }

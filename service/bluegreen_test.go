@@ -167,10 +167,15 @@ func TestBlueGreenStrategies(t *testing.T) {
 			LinearConfiguration: &LinearConfiguration{StepPercent: 33.3, StepBakeTime: time.Minute}}, []float64{33.3, 66.6, 99.9, 100}, time.Minute},
 		{"canary", DeploymentConfiguration{Strategy: StrategyCanary, BakeTime: 10 * time.Minute,
 			CanaryConfiguration: &CanaryConfiguration{CanaryPercent: 10, CanaryBakeTime: 15 * time.Minute}}, []float64{10, 100}, 15 * time.Minute},
+		{"linear with ECS's default step", DeploymentConfiguration{Strategy: StrategyLinear, BakeTime: time.Minute,
+			LinearConfiguration: &LinearConfiguration{StepBakeTime: time.Minute}}, []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}, time.Minute},
+		{"canary with ECS's defaults", DeploymentConfiguration{Strategy: StrategyCanary, BakeTime: time.Minute,
+			CanaryConfiguration: DefaultCanaryConfiguration()}, []float64{5, 100}, DefaultCanaryBakeTime},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			require.NoError(t, tt.config.Validate(Replica))
 			s := newBlueGreen(t, 3, tt.config)
 			s.run(3*time.Hour, s.completed)
 			require.True(t, s.completed(), "deployment completes; events: %q", s.events)

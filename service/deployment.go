@@ -140,12 +140,19 @@ func (c DeploymentConfiguration) Percentages(s SchedulingStrategy) (minPct, maxP
 
 // Effective returns a copy of c with the percentages in force filled in
 // for strategy s (the defaults of s where c leaves them unset), as ECS
-// describes a service: REPLICA 100/200, DAEMON 0/100 unless set. c itself
-// is not changed, so that what is stored still says what the user set.
+// describes a service: REPLICA 100/200, DAEMON 0/100 unless set, and the
+// LINEAR step and CANARY shares (10% and 5% unless set). c itself is not
+// changed, so that what is stored still says what the user set.
 func (c DeploymentConfiguration) Effective(s SchedulingStrategy) DeploymentConfiguration {
 	out := c.clone()
 	minPct, maxPct := c.Percentages(s)
 	out.MinimumHealthyPercent, out.MaximumPercent = &minPct, &maxPct
+	if l := out.LinearConfiguration; l != nil {
+		l.StepPercent = l.Percent()
+	}
+	if cc := out.CanaryConfiguration; cc != nil {
+		cc.CanaryPercent = cc.Percent()
+	}
 	return out
 }
 

@@ -105,6 +105,13 @@ type config struct {
 	EtcdPrefix  string `json:"etcd-prefix"`
 	ReplicaName string `json:"replica-name"`
 	LeaseTTL    int    `json:"lease-ttl"` // seconds
+	// Partition, Account (with Region) make the ARNs the API gives out;
+	// SecretsDir resolves the tasks' secrets; LogsDir keeps their output
+	// (options.go).
+	Partition  string `json:"partition"`
+	Account    string `json:"account"`
+	SecretsDir string `json:"secrets-dir"`
+	LogsDir    string `json:"logs-dir"`
 }
 
 func defaults() config {
@@ -158,6 +165,7 @@ func parse(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.EtcdPrefix, "etcd-prefix", cfg.EtcdPrefix, "the installation's etcd key prefix (/stevedore when empty)")
 	fs.StringVar(&cfg.ReplicaName, "replica-name", cfg.ReplicaName, "this replica's name in the leader election (host:pid when empty)")
 	fs.IntVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL, "seconds of the leader's lease (10 when 0)")
+	wireFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -214,7 +222,12 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 		return err
 	}
 	defer closeLB()
-	orc, err := stevedore.New(slices.Concat(storeOpts, lbOpts, []stevedore.Option{stevedore.WithLogger(log)})...)
+	wireOpts, secretsProvider, closeLogs, err := wireOptions(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLogs()
+	orc, err := stevedore.New(slices.Concat(storeOpts, lbOpts, wireOpts, []stevedore.Option{stevedore.WithLogger(log)})...)
 	if err != nil {
 		return err
 	}
@@ -236,7 +249,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, getenv func(strin
 			Cluster: cfg.Cluster, InstanceID: cfg.InstanceID,
 			Resources:  cluster.Resources{CPU: cfg.CPU, Memory: cfg.Memory, NetworkSlots: cfg.NetworkSlots},
 			Attributes: map[string]string{cluster.AttributeAvailabilityZone: cfg.Zone},
-			Runtime:    rt, Network: nw,
+			Runtime:    rt, Network: nw, Secrets: secretsProvider,
 			// Imported images could not be pulled again.
 			ImageCleanup: stevedore.ImageCleanup{Disabled: len(cfg.ImageArchives) > 0},
 		})

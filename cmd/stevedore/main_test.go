@@ -48,6 +48,17 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, "prod", cfg.Cluster, "from the file")
 	assert.Equal(t, 1024, cfg.CPU, "the flag wins over the file")
 
+	require.NoError(t, os.WriteFile(file, []byte(`{"account": "123456789012", "secrets-dir": "/srv/secrets"}`), 0o600))
+	cfg, err = parse([]string{"-config", file, "-partition", "aws-cn"}, keys)
+	require.NoError(t, err)
+	assert.Equal(t, "123456789012", cfg.Account)
+	assert.Equal(t, "aws-cn", cfg.Partition)
+	assert.Equal(t, "/srv/secrets", cfg.SecretsDir)
+	err = run(t.Context(), []string{"-runtime", "none", "-listen", "127.0.0.1:0", "-secrets-dir", filepath.Join(t.TempDir(), "missing")}, io.Discard, keys, nil)
+	assert.ErrorContains(t, err, "secrets-dir")
+	err = run(t.Context(), []string{"-runtime", "none", "-listen", "127.0.0.1:0", "-account", "has:colon"}, io.Discard, keys, nil)
+	assert.ErrorContains(t, err, "account")
+
 	require.NoError(t, os.WriteFile(file, []byte(`{"listn": "x"}`), 0o600))
 	_, err = parse([]string{"-config", file}, keys)
 	assert.ErrorContains(t, err, "unknown field")
@@ -79,8 +90,11 @@ func TestServesTheECSAPIAndShutsDown(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	var logs syncBuffer
+	secretsDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(secretsDir, "db-password"), []byte("hunter2\n"), 0o600))
 	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-runtime", "fake", "-cluster", "local"}, &logs, keys, ready)
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-runtime", "fake", "-cluster", "local",
+			"-region", "us-east-1", "-account", "123456789012", "-secrets-dir", secretsDir}, &logs, keys, ready)
 	}()
 	var addr string
 	select {
@@ -99,15 +113,19 @@ func TestServesTheECSAPIAndShutsDown(t *testing.T) {
 		Family: aws.String("hello"),
 		ContainerDefinitions: []types.ContainerDefinition{{
 			Name: aws.String("hello"), Image: aws.String("busybox"), Memory: aws.Int32(64), Command: []string{"sleep", "infinity"},
+			Secrets: []types.Secret{{Name: aws.String("DB_PASSWORD"), ValueFrom: aws.String("db-password")}},
 		}},
 	})
 	require.NoError(t, err)
 	run, err := client.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("local"), TaskDefinition: aws.String("hello")})
 	require.NoError(t, err)
 	require.Len(t, run.Tasks, 1, "this host is registered in cluster local")
+	assert.True(t, strings.HasPrefix(aws.ToString(run.Tasks[0].TaskArn), "arn:aws:ecs:us-east-1:123456789012:task/"),
+		"ARNs follow -region and -account: %s", aws.ToString(run.Tasks[0].TaskArn))
 	waiter := ecs.NewTasksRunningWaiter(client, func(o *ecs.TasksRunningWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
 	})
+	// The task's secret resolves from -secrets-dir: without it, it fails to start.
 	require.NoError(t, waiter.Wait(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("local"), Tasks: []string{aws.ToString(run.Tasks[0].TaskArn)}}, 30*time.Second))
 
 	cancel()

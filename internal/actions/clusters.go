@@ -208,14 +208,11 @@ func (a *Actions) DeleteCluster(ctx context.Context, in api.DeleteClusterInput) 
 	if err != nil {
 		return nil, err
 	}
-	described, err := a.DescribeClusters(ctx, api.DescribeClustersInput{Clusters: []string{name}})
+	described, err := a.describeCluster(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if len(described.Clusters) == 0 {
-		return nil, notFound("cluster", name)
-	}
-	return &api.DeleteClusterOutput{Cluster: described.Clusters[0]}, nil
+	return &api.DeleteClusterOutput{Cluster: described}, nil
 }
 
 func (a *Actions) getCluster(tx store.ReadTx, name string) (*state.Cluster, error) {
