@@ -818,6 +818,8 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		var noFit *placement.NoFitError
 		var invalid *errdefs.FieldError
 		switch {
+		case errors.As(err, &noFit) && st.Zone != "":
+			unplaced(s, r, now, zoneNoCapacityEvent(s.Name, st.Zone, noFit.Explanation))
 		case errors.As(err, &noFit):
 			unplaced(s, r, now, noCapacityEvent(s.Name, noFit.Explanation))
 		case errors.As(err, &invalid):

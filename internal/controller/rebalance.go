@@ -93,3 +93,18 @@ func quoteQuery(v string) string {
 	}
 	return "'" + v + "'"
 }
+
+// zoneNoCapacityEvent is the event of a rebalance that could not place its
+// task in zone: ECS's words, then Stevedore's account of the instances
+// there.
+func zoneNoCapacityEvent(serviceName, zone string, e placement.Explanation) string {
+	msg := "(service " + serviceName + ") is unable to place a task in " + zone +
+		" because no container instance met all of its requirements."
+	if closest := e.ClosestMatch(); closest != "" {
+		msg += " " + closest
+	}
+	if e.Instances > 0 {
+		msg += " (" + e.String() + ")"
+	}
+	return msg
+}

@@ -168,3 +168,25 @@ func TestZoneRebalancingIsReproducible(t *testing.T) {
 		require.Equal(t, events, e)
 	}
 }
+
+// TestZoneRebalancingThatCannotPlaceSaysSo: zone b's only instance is too
+// small for the service's tasks: the rebalance says, in ECS's words, that
+// it cannot place a task in b, and the service stays steady meanwhile.
+func TestZoneRebalancingThatCannotPlaceSaysSo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := stevedoretest.New(t, stevedoretest.WithInstances(0), stevedoretest.WithDefinitions(webDef))
+		env.AddInstance("a", stevedoretest.DefaultResources)
+		env.AddInstance("c", stevedoretest.DefaultResources)
+		env.CreateService(stevedore.CreateServiceInput{ServiceName: "web", TaskDefinition: "web", DesiredCount: 4})
+		env.WaitSteady("web")
+		env.AddInstance("b", cluster.Resources{CPU: 1024, Memory: 64})
+		env.WaitFor("the placement failure", func() bool {
+			return strings.Contains(messages(env.Service("web")), "(service web) is unable to place a task in b because no container instance met all of its requirements.")
+		})
+		svc := env.Service("web")
+		assert.True(t, svc.Steady, "a rebalance that cannot place keeps the service steady")
+		assert.True(t, svc.Rebalancing)
+		assert.Contains(t, messages(svc), "(service web) is not AZ balanced with 2 tasks in a, 0 in b, and 2 in c. AZ Rebalancing in progress.")
+		assert.Equal(t, map[string]int{"a": 2, "c": 2}, env.CountByZone(env.Tasks("web", task.Running)))
+	})
+}
