@@ -106,6 +106,7 @@ func (o *Orchestrator) setAgentConnected(id string, connected bool) error {
 		}
 		next := inst.Copy()
 		next.AgentConnected = connected
+		next.DateChange(&inst.ContainerInstance, o.now())
 		return tx.Update(next)
 	})
 }

@@ -231,6 +231,10 @@
 //
 // Subscribe delivers task state changes, service events ("(service web) has
 // reached a steady state."), deployment state changes and instance changes.
+// Each event shows its object as the Describe calls do (a task with the
+// API's ARNs, as DescribeTasks) and carries the time its change happened
+// (a task's UpdatedAt, a deployment's, an instance's: when its status or
+// agent connection changed; an agent's heartbeat is no change).
 //
 // # Load balancing
 //

@@ -45,7 +45,7 @@ func (o *Orchestrator) Subscribe(ctx context.Context) (<-chan Event, error) {
 	started := make(chan struct{})
 	h := o.sup.Go("subscriber", supervisor.Func(func(sctx context.Context) error {
 		close(started)
-		subscription.Pump(ctx, sctx, f, subscription.Translate, out)
+		subscription.Pump(ctx, sctx, f, subscription.Translator{DescribeTask: o.actions.DescribeTask}.Translate, out)
 		return nil
 	}), -1)
 	select {

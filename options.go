@@ -106,7 +106,7 @@ func openDataDir(dir string) (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stevedore: data directory: %w", err)
 	}
-	err = state.DisconnectAgents(context.Background(), s)
+	err = state.DisconnectAgents(context.Background(), s, time.Now())
 	if err == nil {
 		err = state.RestartAlarmWatches(context.Background(), s, time.Now())
 	}

@@ -947,7 +947,10 @@ func TestNothingIsPlacedOnAnInstanceWhoseAgentIsNotBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCrashEnv(t, 2, nil)
 		e.register("v1")
-		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2})
+		// Without availability-zone rebalancing: once i-1 is back, 3 tasks
+		// on i-0 and 1 on i-1 would be rebalanced, starting one more.
+		_, err := e.o.CreateService(e.ctx, &stevedore.CreateServiceInput{Cluster: "test", ServiceName: "web", TaskDefinition: "web", DesiredCount: 2,
+			AvailabilityZoneRebalancing: service.AZRebalancingDisabled})
 		require.NoError(t, err)
 		e.waitSteady("web", 5*time.Minute)
 		live := e.liveIDs()

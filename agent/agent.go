@@ -281,10 +281,12 @@ func (a *Agent) setConnected(ctx context.Context, connected bool) {
 		}
 		next := inst.Copy()
 		next.AgentConnected, next.EngineOutage, next.AgentLost = connected, nil, nil
+		now := time.Now()
 		if connected {
-			at = time.Now()
+			at = now
 			a.alive(next, at)
 		}
+		next.DateChange(&inst.ContainerInstance, now)
 		return tx.Update(next)
 	})
 	if err != nil {

@@ -220,6 +220,7 @@ func (a *Agent) recordEngine(ctx context.Context, outage *cluster.EngineOutage) 
 		at = time.Now()
 		a.alive(next, at)
 		next.AgentConnected, next.EngineOutage, next.AgentLost = connected, outage, nil
+		next.DateChange(&inst.ContainerInstance, at)
 		return tx.Update(next)
 	})
 	if err == nil && !at.IsZero() {

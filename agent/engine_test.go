@@ -47,8 +47,10 @@ func TestEngineOutageIsNoFailure(t *testing.T) {
 		require.NotNil(t, inst.EngineOutage)
 		assert.Contains(t, inst.EngineOutage.Reason, runtime.ErrUnavailable.Error())
 		assert.False(t, inst.EngineOutage.Since.Before(down))
+		assert.Equal(t, inst.EngineOutage.Since, inst.UpdatedAt, "the disconnection is dated when the agent recorded it")
 
 		advance(2 * time.Minute) // 24 checks that cannot run
+		assert.Equal(t, inst.UpdatedAt, e.instance().UpdatedAt, "heartbeats meanwhile date nothing")
 		tk := e.task("t1")
 		assert.Equal(t, task.Running, tk.LastStatus)
 		assert.Equal(t, task.Healthy, tk.HealthStatus)
@@ -62,6 +64,7 @@ func TestEngineOutageIsNoFailure(t *testing.T) {
 		inst = e.instance()
 		assert.True(t, inst.AgentConnected, "connected again once the engine answers")
 		assert.Nil(t, inst.EngineOutage)
+		assert.True(t, inst.UpdatedAt.After(down.Add(2*time.Minute)), "the reconnection is dated")
 
 		advance(10 * time.Second)
 		calls := e.rt.CallsTo(fake.MethodExec)

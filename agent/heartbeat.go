@@ -23,8 +23,11 @@ const heartbeatTimeout = 5 * time.Second
 // at now, as written by a running agent: it carries the heartbeat, and when
 // the control plane had taken the agent for gone (AgentLost), the agent is
 // connected again, unless its engine is away (then the outage is recorded
-// again, as watchEngine keeps it).
+// again, as watchEngine keeps it), and that change is dated now. A
+// heartbeat alone dates nothing (cluster.ContainerInstance.UpdatedAt).
 func (a *Agent) alive(next *state.Instance, now time.Time) {
+	before := next.ContainerInstance
+	defer func() { next.DateChange(&before, now) }()
 	if a.heartbeat > 0 {
 		next.HeartbeatAt, next.HeartbeatInterval = now, a.heartbeat
 	} else {

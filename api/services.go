@@ -40,6 +40,11 @@ type CreateServiceInput struct {
 	NetworkConfiguration *task.NetworkConfiguration
 	// Tags are the service's tags (see TagResource).
 	Tags []Tag
+	// AvailabilityZoneRebalancing is ENABLED or DISABLED, as ECS's
+	// availabilityZoneRebalancing; empty means ENABLED for a REPLICA
+	// service, as in ECS, and DISABLED for a DAEMON one (which never
+	// rebalances).
+	AvailabilityZoneRebalancing service.AZRebalancing
 }
 
 // CreateServiceOutput is the service created, as ECS CreateService.
@@ -67,6 +72,9 @@ type UpdateServiceInput struct {
 	// groups takes its tasks out of every group. A change starts a new
 	// deployment.
 	NetworkConfiguration *task.NetworkConfiguration
+	// AvailabilityZoneRebalancing turns availability-zone rebalancing on
+	// (ENABLED) or off (DISABLED). It starts no deployment.
+	AvailabilityZoneRebalancing *service.AZRebalancing
 }
 
 // UpdateServiceOutput is the service as updated, as ECS UpdateService.

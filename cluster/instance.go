@@ -86,6 +86,12 @@ type ContainerInstance struct {
 	CapacityProvider string
 	// RegisteredAt is when the instance registered.
 	RegisteredAt time.Time
+	// UpdatedAt is when the instance's status or agent connection last
+	// changed, or it registered: the time of its state-change event
+	// (Subscribe). Every writer of either dates it (DateChange); a change
+	// of anything else (a heartbeat, its task counts, its reservations)
+	// leaves it.
+	UpdatedAt time.Time `json:",omitzero"`
 	// Attributes are name/value pairs such as ecs.availability-zone, used
 	// by placement constraints and strategies.
 	Attributes map[string]string
@@ -110,6 +116,21 @@ type ContainerInstance struct {
 	// and RemoveTask keep it; placement reads it for distinctInstance,
 	// spread and the task:group query subject.
 	TaskGroups map[string]int
+}
+
+// StateChanged reports whether ci's status or agent connection differ from
+// prev's (prev nil: ci is new): the changes an instance state-change event
+// reports.
+func (ci *ContainerInstance) StateChanged(prev *ContainerInstance) bool {
+	return prev == nil || ci.Status != prev.Status || ci.AgentConnected != prev.AgentConnected
+}
+
+// DateChange sets UpdatedAt to now when ci's state changed from prev's
+// (StateChanged); every writer of an instance calls it before it writes.
+func (ci *ContainerInstance) DateChange(prev *ContainerInstance, now time.Time) {
+	if ci.StateChanged(prev) {
+		ci.UpdatedAt = now
+	}
 }
 
 // EngineOutage is an outage of an instance's container engine, as its
@@ -137,6 +158,7 @@ func NewContainerInstance(id string, registered Resources, registeredAt time.Tim
 		Status:         StatusActive,
 		AgentConnected: true,
 		RegisteredAt:   registeredAt,
+		UpdatedAt:      registeredAt,
 		Attributes:     map[string]string{},
 		Registered:     registered.Clone(),
 		Remaining:      registered.Clone(),

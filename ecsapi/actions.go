@@ -298,6 +298,16 @@ type serviceInput struct {
 	PlacementStrategy             *[]wireStrategy              `json:"placementStrategy"`
 	HealthCheckGracePeriodSeconds *int                         `json:"healthCheckGracePeriodSeconds"`
 	NetworkConfiguration          *wireNetworkConfiguration    `json:"networkConfiguration"`
+	AvailabilityZoneRebalancing   *string                      `json:"availabilityZoneRebalancing"`
+}
+
+// azRebalancing is the availabilityZoneRebalancing member, nil when absent.
+func (in *serviceInput) azRebalancing() *service.AZRebalancing {
+	if in.AvailabilityZoneRebalancing == nil {
+		return nil
+	}
+	r := service.AZRebalancing(*in.AvailabilityZoneRebalancing)
+	return &r
 }
 
 func (in *serviceInput) gracePeriod() *time.Duration {
@@ -345,14 +355,15 @@ func createService(ctx context.Context, h *Handler, in *createServiceInput) (any
 	s, err := h.o.CreateService(ctx, &stevedore.CreateServiceInput{
 		Cluster: in.Cluster, ServiceName: in.ServiceName, TaskDefinition: *in.TaskDefinition,
 		DesiredCount: deref(in.DesiredCount), SchedulingStrategy: service.SchedulingStrategy(in.SchedulingStrategy),
-		DeploymentConfiguration:  deployment,
-		PlacementConstraints:     constraintsModel(deref(in.PlacementConstraints)),
-		PlacementStrategy:        strategiesModel(deref(in.PlacementStrategy)),
-		CapacityProviderStrategy: providersModel(in.CapacityProviderStrategy),
-		HealthCheckGracePeriod:   deref(in.gracePeriod()),
-		LoadBalancers:            in.LoadBalancers,
-		NetworkConfiguration:     network,
-		Tags:                     in.Tags,
+		DeploymentConfiguration:     deployment,
+		PlacementConstraints:        constraintsModel(deref(in.PlacementConstraints)),
+		PlacementStrategy:           strategiesModel(deref(in.PlacementStrategy)),
+		CapacityProviderStrategy:    providersModel(in.CapacityProviderStrategy),
+		HealthCheckGracePeriod:      deref(in.gracePeriod()),
+		LoadBalancers:               in.LoadBalancers,
+		NetworkConfiguration:        network,
+		Tags:                        in.Tags,
+		AvailabilityZoneRebalancing: deref(in.azRebalancing()),
 	})
 	if err != nil {
 		return nil, err
@@ -375,7 +386,7 @@ func updateService(ctx context.Context, h *Handler, in *updateServiceInput) (any
 	up := stevedore.UpdateServiceInput{
 		Cluster: in.Cluster, Service: in.Service, DesiredCount: in.DesiredCount,
 		ForceNewDeployment: in.ForceNewDeployment, HealthCheckGracePeriod: in.gracePeriod(),
-		NetworkConfiguration: network,
+		NetworkConfiguration: network, AvailabilityZoneRebalancing: in.azRebalancing(),
 	}
 	if in.TaskDefinition != nil {
 		ref := *in.TaskDefinition

@@ -49,7 +49,6 @@ var (
 	noLattice        = refusal{reason: "VPC Lattice is not provided by Stevedore"}
 	noGateways       = refusal{reason: "ECS gateways are not provided by Stevedore"}
 	noMonitoring     = refusal{reason: "CloudWatch monitoring is not provided by Stevedore"}
-	noAZRebalancing  = refusal{reason: "availability-zone rebalancing is not provided by Stevedore", accept: []string{`"DISABLED"`}}
 	noController     = refusal{reason: "only the ECS deployment controller is provided by Stevedore", accept: []string{`{"type":"ECS"}`}}
 )
 
@@ -63,7 +62,6 @@ func serviceMembers(extra map[string]refusal) members {
 			"propagateTags": noPropagate, "enableExecuteCommand": noExec, "serviceRegistries": noRegistries,
 			"serviceConnectConfiguration": noServiceConnect, "volumeConfigurations": noVolumeConfigs,
 			"vpcLatticeConfigurations": noLattice, "gatewayConnectors": noGateways, "monitoring": noMonitoring,
-			"availabilityZoneRebalancing":                                             noAZRebalancing,
 			"deploymentConfiguration.lifecycleHooks":                                  {reason: "deployment lifecycle hooks are not provided by Stevedore"},
 			"deploymentConfiguration.earlySuccessCriteria":                            {reason: "early success criteria are not provided by Stevedore"},
 			"deploymentConfiguration.deploymentCircuitBreaker.resetOnHealthyTask":     {reason: "the circuit breaker counts failures as ECS's default does, without reset"},

@@ -364,6 +364,7 @@ type wireService struct {
 	LoadBalancers                 []service.LoadBalancer      `json:"loadBalancers"`
 	NetworkConfiguration          *task.NetworkConfiguration  `json:"networkConfiguration,omitempty"`
 	Tags                          []task.Tag                  `json:"tags,omitempty"`
+	AvailabilityZoneRebalancing   string                      `json:"availabilityZoneRebalancing,omitempty"`
 }
 
 func (h *Handler) wireService(s service.Service) wireService {
@@ -376,6 +377,7 @@ func (h *Handler) wireService(s service.Service) wireService {
 		Deployments:             []wireDeployment{}, Events: []wireEvent{}, CreatedAt: epoch(s.CreatedAt),
 		PlacementConstraints: wireConstraints(s.PlacementConstraints), PlacementStrategy: wireStrategies(s.PlacementStrategy),
 		LoadBalancers: append([]service.LoadBalancer{}, s.LoadBalancers...), NetworkConfiguration: s.NetworkConfiguration,
+		AvailabilityZoneRebalancing: string(s.AvailabilityZoneRebalancing.Effective()),
 	}
 	if len(s.CapacityProviders) > 0 {
 		out.CapacityProviderStrategy = wireProviders(s.CapacityProviders)

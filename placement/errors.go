@@ -85,6 +85,14 @@ const (
 	ReasonMemberOf Reason = "MemberOf"
 )
 
+// AttributeReason is the reason an instance lacks an attribute the task
+// requires (Request.Attributes), such as "ATTRIBUTE:ecs.cpu-architecture",
+// after ECS's ATTRIBUTE failure. It is checked after the task policy.
+func AttributeReason(name string) Reason { return Reason(reasonAttribute + name) }
+
+// reasonAttribute begins every AttributeReason.
+const reasonAttribute = "ATTRIBUTE:"
+
 // ReasonCount is how many instances were turned down for one reason.
 type ReasonCount struct {
 	Reason    Reason
@@ -117,7 +125,8 @@ type InstanceResult struct {
 	// Instance is the instance's ID.
 	Instance string
 	// Failed are the checks it failed, in the order they are made
-	// (status, agent, capacity provider, cpu, memory, network slots,
+	// (status, agent, capacity provider, task policy, attributes, cpu,
+	// memory, network slots,
 	// ports, distinctInstance, memberOf, then the plug-in filters): the
 	// first is the reason Reasons counts it under.
 	Failed []Reason
@@ -152,6 +161,9 @@ func (r Reason) lacking() string {
 		return "is already using a port required by your task"
 	case ReasonMemberOf:
 		return "is missing an attribute required by your task"
+	}
+	if strings.HasPrefix(string(r), reasonAttribute) {
+		return "is missing an attribute required by your task (" + strings.TrimPrefix(string(r), reasonAttribute) + ")"
 	}
 	return `encountered error "` + string(r) + `"`
 }

@@ -69,6 +69,26 @@ type Request struct {
 	// (such as the instance's task policy): a non-empty Reason keeps the
 	// task off it.
 	Refuse func(*cluster.ContainerInstance) Reason
+	// Attributes are instance attributes the task requires, name to
+	// value, besides its constraints: those its definition implies, such
+	// as ecs.cpu-architecture arm64 for runtimePlatform.cpuArchitecture
+	// ARM64. An instance without one of them, or with another value, is
+	// turned down (AttributeReason).
+	Attributes map[string]string
+}
+
+// missingAttribute returns the reason ci lacks an attribute of the
+// request (the first by name), or "".
+func (r *Request) missingAttribute(ci *cluster.ContainerInstance) Reason {
+	if len(r.Attributes) == 0 {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Attributes)) {
+		if v, ok := ci.Attribute(name); !ok || v != r.Attributes[name] {
+			return AttributeReason(name)
+		}
+	}
+	return ""
 }
 
 // name returns the task's name for messages.

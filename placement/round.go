@@ -470,6 +470,9 @@ func (r *Round) check(p *plan, inf *InstanceInfo, full bool) (Reason, error) {
 				return reason, nil
 			}
 		}
+		if reason := p.req.missingAttribute(inf.ci); reason != "" {
+			return reason, nil
+		}
 	}
 	switch {
 	case p.cpu > inf.cpu:
@@ -533,6 +536,9 @@ func (r *Round) failures(p *plan, inf *InstanceInfo, out []Reason) ([]Reason, er
 		if reason := p.req.Refuse(inf.ci); reason != "" {
 			out = append(out, reason)
 		}
+	}
+	if reason := p.req.missingAttribute(inf.ci); reason != "" {
+		out = append(out, reason)
 	}
 	if p.cpu > inf.cpu {
 		out = append(out, ReasonCPU)

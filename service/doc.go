@@ -14,7 +14,12 @@
 // rollback, and steps blue/green, linear and canary deployments. The tasks
 // it stops (scale-in, old deployments, draining instances) are chosen to
 // keep the service balanced under its placement strategy
-// (Input.StopBalance), random choices reproducible under Input.Seed.
+// (Input.StopBalance), random choices reproducible under Input.Seed. With
+// availability-zone rebalancing (Input.AZRebalancing), a steady service
+// whose zones' task counts differ by more than one gets a task started in
+// the zone with the fewest (Start.Zone), then, once it is healthy, one
+// stopped from the zone with the most, within the same bounds, until it is
+// balanced (Plan.Rebalancing holds the episode).
 //
 // Validate checks a service's desired configuration as ECS's CreateService
 // and UpdateService do, naming each bad field in an *errdefs.FieldError

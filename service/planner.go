@@ -112,7 +112,20 @@ type Input struct {
 	// Routing is how the service's listener rules forward, as last
 	// applied (blue/green strategies; nil when never applied).
 	Routing *AppliedRouting
-	Now     time.Time
+	// AZRebalancing is true when the service rebalances its tasks over
+	// availability zones (availabilityZoneRebalancing ENABLED, a REPLICA
+	// service with a rolling deployment whose first level of StopBalance
+	// spreads over availability zones: TaskState.Placement[0].Spread is
+	// a task's zone). See rebalance.
+	AZRebalancing bool
+	// Zones are the availability zones that can take the service's tasks
+	// now (an ACTIVE instance with a connected agent there), which the
+	// rebalance balances the service over.
+	Zones []string
+	// Rebalancing is true while a rebalance is in progress
+	// (Service.Rebalancing, as the last plan left it).
+	Rebalancing bool
+	Now         time.Time
 }
 
 // Start asks for Count new tasks of a deployment. For DAEMON services
@@ -122,6 +135,9 @@ type Start struct {
 	TaskDefinition string
 	InstanceID     string
 	Count          int
+	// Zone, when set, is the availability zone the tasks must go to: the
+	// start of an availability-zone rebalance.
+	Zone string
 }
 
 // Stop asks for one task to be stopped.
@@ -151,6 +167,9 @@ type Plan struct {
 	// RequeueAt is when the plan may change through time alone (a health
 	// grace period ends, a throttle delay passes); zero if never.
 	RequeueAt time.Time
+	// Rebalancing is true while an availability-zone rebalance is in
+	// progress (store it in Service.Rebalancing).
+	Rebalancing bool
 }
 
 // Stop reasons.
@@ -189,6 +208,7 @@ type planner struct {
 // are throttled; the circuit breaker fails (and rolls back) deployments.
 func Compute(in Input) Plan {
 	p := &planner{in: in}
+	p.plan.Rebalancing = in.Rebalancing && in.AZRebalancing
 	p.plan.Deployments = slices.Clone(in.Deployments)
 	p.plan.DeploymentSeq = in.DeploymentSeq
 	if in.LastCompleted != nil {
@@ -437,7 +457,7 @@ func (p *planner) replica() {
 			keep = append(keep, t)
 		}
 	}
-	if len(keep) > desired {
+	if len(keep) > desired && !p.rebalanceHolds(keep, len(unhealthy)+len(surplus)) {
 		// Cheapest to lose first: the first extra ones go, the best stay.
 		extra := len(keep) - desired
 		p.stopOrder(keep, extra)
@@ -506,6 +526,7 @@ func (p *planner) replica() {
 			p.plan.Starts = append(p.plan.Starts, Start{DeploymentID: primary.ID, TaskDefinition: primary.TaskDefinition, Count: n})
 		}
 	}
+	p.rebalance(keep, len(unhealthy)+len(surplus), minHealthy, maxTotal, launch)
 }
 
 func (p *planner) daemon() {
@@ -666,7 +687,7 @@ func (p *planner) account() {
 	}
 	converged := !p.holdCompletion && primary.HealthyCount == primary.DesiredCount &&
 		primary.RunningCount == primary.DesiredCount &&
-		primary.PendingCount == 0 && occupyingOld == 0 && len(p.plan.Starts) == 0
+		primary.PendingCount == 0 && occupyingOld == 0 && !p.starting()
 	if primary.RolloutState == RolloutInProgress {
 		converged = p.alarmsBaked(primary, converged)
 	}
@@ -708,7 +729,11 @@ func (p *planner) account() {
 			others--
 		}
 	}
-	p.plan.Steady = converged && others == 0 && len(p.plan.Stops) == 0 && stopping[0] == 0
+	// A rebalance's start keeps a steady service steady (no zone may be
+	// able to take it), but makes none steady in the middle of a
+	// rebalance.
+	rebalanceStart := len(p.plan.Starts) > 0 && !p.starting()
+	p.plan.Steady = converged && others == 0 && len(p.plan.Stops) == 0 && stopping[0] == 0 && (!rebalanceStart || in.Steady)
 	if p.plan.Steady && !in.Steady {
 		p.event("has reached a steady state.")
 	}

@@ -120,6 +120,39 @@ type Service struct {
 	// Tags are the service's tags (written by the API: CreateService,
 	// TagResource, UntagResource).
 	Tags []task.Tag `json:"tags,omitempty"`
+
+	// AvailabilityZoneRebalancing is ECS's availabilityZoneRebalancing:
+	// ENABLED moves tasks from the availability zones with the most of
+	// them to those with the fewest whenever the service, steady, is not
+	// balanced over its zones (see Input.AZRebalancing). CreateService
+	// defaults it to ENABLED, as ECS does; empty (a service stored
+	// before) is DISABLED.
+	AvailabilityZoneRebalancing AZRebalancing `json:"availabilityZoneRebalancing,omitempty"`
+	// Rebalancing is true while an availability-zone rebalance is in
+	// progress (written by the service controller).
+	Rebalancing bool `json:"rebalancing,omitempty"`
+}
+
+// AZRebalancing says whether a service rebalances its tasks over
+// availability zones.
+type AZRebalancing string
+
+// Values of AZRebalancing.
+const (
+	AZRebalancingEnabled  AZRebalancing = "ENABLED"
+	AZRebalancingDisabled AZRebalancing = "DISABLED"
+)
+
+// Enabled reports whether rebalancing is on: ENABLED only.
+func (r AZRebalancing) Enabled() bool { return r == AZRebalancingEnabled }
+
+// Effective is the value in force: empty (a service stored before the
+// property) is DISABLED, as ECS treats a service that never had one.
+func (r AZRebalancing) Effective() AZRebalancing {
+	if r == "" {
+		return AZRebalancingDisabled
+	}
+	return r
 }
 
 // Clone returns a deep copy.
@@ -163,6 +196,7 @@ func (s Service) Clone() Service {
 func (s Service) Effective() Service {
 	out := s.Clone()
 	out.DeploymentConfiguration = s.DeploymentConfiguration.Effective(s.SchedulingStrategy)
+	out.AvailabilityZoneRebalancing = s.AvailabilityZoneRebalancing.Effective()
 	return out
 }
 
@@ -273,6 +307,11 @@ func (s *Service) Validate() error {
 	}
 	if s.SchedulingStrategy == Daemon && len(s.PlacementStrategy) > 0 {
 		v.add("placementStrategy", "is not supported with the DAEMON scheduling strategy")
+	}
+	switch s.AvailabilityZoneRebalancing {
+	case "", AZRebalancingEnabled, AZRebalancingDisabled:
+	default:
+		v.add("availabilityZoneRebalancing", "must be ENABLED or DISABLED, got %s", quote(string(s.AvailabilityZoneRebalancing)))
 	}
 	if len(s.PlacementStrategy) > placement.MaxStrategies {
 		v.add("placementStrategy", "must have at most %d strategies, got %d", placement.MaxStrategies, len(s.PlacementStrategy))

@@ -366,6 +366,39 @@ type RuntimePlatform struct {
 	Extra                 map[string]json.RawMessage `json:"-"`
 }
 
+// Instance attributes a runtime platform implies, and their values, as ECS
+// sets them on instances.
+const (
+	attributeCPUArchitecture = "ecs.cpu-architecture"
+	attributeOSType          = "ecs.os-type"
+)
+
+// PlatformAttributes are the instance attributes the definition's
+// runtimePlatform requires, name to value, as ECS places such a task only
+// on a matching instance: ecs.cpu-architecture x86_64 or arm64 for
+// cpuArchitecture X86_64 or ARM64, ecs.os-type linux for
+// operatingSystemFamily LINUX. Nil without a runtime platform.
+func (td *TaskDefinition) PlatformAttributes() map[string]string {
+	rp := td.RuntimePlatform
+	if rp == nil {
+		return nil
+	}
+	out := map[string]string{}
+	switch rp.CPUArchitecture {
+	case "X86_64":
+		out[attributeCPUArchitecture] = "x86_64"
+	case "ARM64":
+		out[attributeCPUArchitecture] = "arm64"
+	}
+	if rp.OperatingSystemFamily == "LINUX" {
+		out[attributeOSType] = "linux"
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // Attribute is an instance attribute a task definition requires
 // (describe output's requiresAttributes).
 type Attribute struct {

@@ -37,9 +37,10 @@ func (a *Actions) TaskDefinitionARN(ref string) string {
 	return a.arnPrefix + "task-definition/" + lastSegment(ref)
 }
 
-// describeTask is the task as the API shows it: the stored task with its
-// ARNs in the Orchestrator's form and its network attachment in ECS's.
-func (a *Actions) describeTask(t *state.Task) *task.Task {
+// DescribeTask is the task as the API shows it (DescribeTasks, and
+// Subscribe's task events): the stored task with its ARNs in the
+// Orchestrator's form and its network attachment in ECS's.
+func (a *Actions) DescribeTask(t *state.Task) *task.Task {
 	out := describeTaskNetwork(t)
 	clusterName := t.ClusterName()
 	out.TaskARN = a.TaskARN(clusterName, t.ID())

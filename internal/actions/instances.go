@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"slices"
 	"time"
 
@@ -47,6 +48,9 @@ func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.Register
 	if _, ok := inst.Attribute(cluster.AttributeOSType); !ok {
 		inst.SetAttribute(cluster.AttributeOSType, "linux")
 	}
+	if _, ok := inst.Attribute(cluster.AttributeCPUArchitecture); !ok {
+		inst.SetAttribute(cluster.AttributeCPUArchitecture, hostArchitecture())
+	}
 	if err := inst.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
@@ -77,6 +81,7 @@ func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.Register
 		case existing.Status == cluster.StatusInactive:
 			// A deregistered instance comes back as new.
 			next := &state.Instance{Meta: existing.Meta, ContainerInstance: inst.Clone()}
+			next.UpdatedAt = inst.RegisteredAt // registered anew
 			return tx.Update(next)
 		default:
 			// The same host registering again (for example after the
@@ -91,10 +96,14 @@ func (a *Actions) RegisterContainerInstance(ctx context.Context, in api.Register
 			for k, v := range in.Attributes {
 				next.SetAttribute(k, v)
 			}
+			if _, ok := next.Attribute(cluster.AttributeCPUArchitecture); !ok {
+				next.SetAttribute(cluster.AttributeCPUArchitecture, hostArchitecture())
+			}
 			next.CapacityProvider = in.CapacityProvider
 			next.TaskPolicy = inst.TaskPolicy.Clone()
 			next.AgentConnected = inst.AgentConnected
 			next.AgentVersion = inst.AgentVersion
+			next.DateChange(&existing.ContainerInstance, inst.RegisteredAt)
 			inst = next.Clone()
 			return tx.Update(next)
 		}
@@ -187,6 +196,7 @@ func (a *Actions) UpdateContainerInstancesState(ctx context.Context, in api.Upda
 			if next.Status != in.Status {
 				next.Status = in.Status
 				next.StatusReason = ""
+				next.DateChange(&inst.ContainerInstance, a.now())
 				if err := tx.Update(next); err != nil {
 					return err
 				}
@@ -327,4 +337,17 @@ func (t instanceTarget) HasTaskGroup(match func(string) bool) bool {
 		}
 	}
 	return false
+}
+
+// hostArchitecture is the ecs.cpu-architecture an instance registers with
+// when it names none: this host's, in ECS's words (x86_64, arm64), as the
+// agents of this process run on it.
+func hostArchitecture() string {
+	switch goruntime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "arm64"
+	}
+	return goruntime.GOARCH
 }

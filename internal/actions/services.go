@@ -27,19 +27,26 @@ func (a *Actions) CreateService(ctx context.Context, in api.CreateServiceInput) 
 		strategy = service.Replica
 	}
 	svc := service.Service{
-		Name:                    in.ServiceName,
-		Cluster:                 in.Cluster,
-		Status:                  service.StatusActive,
-		SchedulingStrategy:      strategy,
-		DesiredCount:            in.DesiredCount,
-		DeploymentConfiguration: in.DeploymentConfiguration,
-		PlacementConstraints:    slices.Clone(in.PlacementConstraints),
-		PlacementStrategy:       slices.Clone(in.PlacementStrategy),
-		CapacityProviders:       slices.Clone(in.CapacityProviderStrategy),
-		HealthCheckGracePeriod:  in.HealthCheckGracePeriod,
-		LoadBalancers:           slices.Clone(in.LoadBalancers),
-		TaskDefinition:          in.TaskDefinition,
-		Tags:                    slices.Clone(in.Tags),
+		Name:                        in.ServiceName,
+		Cluster:                     in.Cluster,
+		Status:                      service.StatusActive,
+		SchedulingStrategy:          strategy,
+		DesiredCount:                in.DesiredCount,
+		DeploymentConfiguration:     in.DeploymentConfiguration,
+		PlacementConstraints:        slices.Clone(in.PlacementConstraints),
+		PlacementStrategy:           slices.Clone(in.PlacementStrategy),
+		CapacityProviders:           slices.Clone(in.CapacityProviderStrategy),
+		HealthCheckGracePeriod:      in.HealthCheckGracePeriod,
+		LoadBalancers:               slices.Clone(in.LoadBalancers),
+		TaskDefinition:              in.TaskDefinition,
+		Tags:                        slices.Clone(in.Tags),
+		AvailabilityZoneRebalancing: in.AvailabilityZoneRebalancing,
+	}
+	if svc.AvailabilityZoneRebalancing == "" {
+		svc.AvailabilityZoneRebalancing = service.AZRebalancingDisabled
+		if strategy == service.Replica {
+			svc.AvailabilityZoneRebalancing = service.AZRebalancingEnabled
+		}
 	}
 	if strategy == service.Replica && len(svc.PlacementStrategy) == 0 {
 		svc.PlacementStrategy = a.launcher.DefaultStrategies(api.DefaultServicePlacement)
@@ -148,6 +155,12 @@ func (a *Actions) UpdateService(ctx context.Context, in api.UpdateServiceInput) 
 		}
 		if in.HealthCheckGracePeriod != nil {
 			s.HealthCheckGracePeriod = *in.HealthCheckGracePeriod
+		}
+		if in.AvailabilityZoneRebalancing != nil {
+			if *in.AvailabilityZoneRebalancing == "" {
+				return invalid("availabilityZoneRebalancing", "must be ENABLED or DISABLED, got \"\"")
+			}
+			s.AvailabilityZoneRebalancing = *in.AvailabilityZoneRebalancing
 		}
 		newDef := s.TaskDefinition
 		if in.TaskDefinition != nil {

@@ -52,6 +52,7 @@ func (a *Actions) InterruptSpotInstance(ctx context.Context, in api.InterruptSpo
 		next.Status = cluster.StatusDraining
 		next.StatusReason = "Spot interruption: capacity reclaimed at " + deadline.UTC().Format(time.RFC3339)
 		next.ReclaimAt = deadline
+		next.DateChange(&inst.ContainerInstance, a.now())
 		return tx.Update(next)
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/stevedore-io/stevedore/api"
 	"github.com/stevedore-io/stevedore/internal/launch"
@@ -125,6 +126,9 @@ func (a *Actions) launchTasks(ctx context.Context, clusterName, ref string, tags
 			if len(noFit.Reasons) > 0 {
 				reason = string(noFit.Reasons[0].Reason)
 			}
+			if strings.HasPrefix(reason, "ATTRIBUTE:") {
+				reason = "ATTRIBUTE" // as ECS says it; Detail names the attribute
+			}
 			for range noFit.Requested - noFit.Placed {
 				out.Failures = append(out.Failures, api.Failure{Reason: reason, Detail: noFit.Error()})
 			}
@@ -140,7 +144,7 @@ func (a *Actions) launchTasks(ctx context.Context, clusterName, ref string, tags
 				}
 				t = next
 			}
-			out.Tasks = append(out.Tasks, a.describeTask(t))
+			out.Tasks = append(out.Tasks, a.DescribeTask(t))
 		}
 		return nil
 	})
@@ -172,7 +176,7 @@ func (a *Actions) StopTask(ctx context.Context, in api.StopTaskInput) (*api.Stop
 				return err
 			}
 		}
-		out = a.describeTask(next)
+		out = a.DescribeTask(next)
 		return nil
 	})
 	if err != nil {
@@ -203,7 +207,7 @@ func (a *Actions) DescribeTasks(ctx context.Context, in api.DescribeTasksInput) 
 			if err != nil {
 				return err
 			}
-			out.Tasks = append(out.Tasks, a.describeTask(t))
+			out.Tasks = append(out.Tasks, a.DescribeTask(t))
 		}
 		return nil
 	})

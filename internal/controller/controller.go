@@ -62,6 +62,11 @@ type Controller struct {
 	// reads drops its cluster's round, and so does a failed write (the
 	// round may hold placements that were not written).
 	rounds map[string]*placement.Round
+	// zoneCache holds, per cluster, the availability zones that can take
+	// tasks (Controller.zones), for the services that narrow them by no
+	// constraint or capacity provider; dropped with the cluster's round
+	// and whenever one of its instances changes status or connection.
+	zoneCache map[string][]string
 	// own holds the instance versions the controller wrote whose events
 	// have not come back yet: those events must not drop the round.
 	own map[*state.Instance]bool
@@ -146,6 +151,7 @@ func (c *Controller) reset() {
 	c.wake = map[string]time.Time{}
 	c.unplaced = map[string]bool{}
 	c.rounds = map[string]*placement.Round{}
+	c.zoneCache = map[string][]string{}
 	c.keys = map[[2]string]string{}
 	c.own = map[*state.Instance]bool{}
 }
@@ -285,7 +291,11 @@ func (c *Controller) observe(obj, prev store.Object) {
 		} else if !ok || !placementSame(p, o) {
 			delete(c.rounds, o.Cluster)
 		}
+		if !ok || !maps.Equal(p.Attributes, o.Attributes) || p.CapacityProvider != o.CapacityProvider {
+			delete(c.zoneCache, o.Cluster)
+		}
 		if !ok || p.Status != o.Status || p.AgentConnected != o.AgentConnected {
+			delete(c.zoneCache, o.Cluster)
 			// A new instance, or one that can take tasks or no
 			// longer can: every plan may change (DAEMON services,
 			// tasks on draining instances, placements).
@@ -360,6 +370,7 @@ func (c *Controller) forget(obj store.Object) {
 		delete(c.instances, o.ID)
 		delete(c.inactive, o.ID)
 		delete(c.rounds, o.Cluster)
+		delete(c.zoneCache, o.Cluster)
 	}
 }
 
@@ -646,6 +657,15 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	places := c.placeBuf[:0]
 	balanced := len(s.LoadBalancers) > 0
 	choosing := c.maybeStops(s, tasks)
+	if rebalancesOverZones(s, levels) && (s.Steady || s.Rebalancing) {
+		// Watching the balance over zones needs where each task sits.
+		zones, err := c.zones(s)
+		if err != nil {
+			return nil, service.Plan{}, err
+		}
+		in.AZRebalancing, in.Zones, in.Rebalancing = true, zones, s.Rebalancing
+		choosing = true
+	}
 	for _, e := range tasks {
 		ts := e.ts
 		ts.OnDrainingInstance = len(c.inactive) > 0 && c.inactive[ts.InstanceID]
@@ -672,6 +692,7 @@ func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, se
 	}
 	plan := service.Compute(in)
 	s.Deployments, s.LastCompleted, s.Steady, s.DeploymentSeq = plan.Deployments, plan.LastCompleted, plan.Steady, plan.DeploymentSeq
+	s.Rebalancing = in.AZRebalancing && plan.Rebalancing
 	if p := s.Primary(); p != nil {
 		s.TaskDefinition = p.TaskDefinition // a rollback changes it
 		s.NetworkConfiguration = p.NetworkConfiguration
@@ -725,7 +746,7 @@ func aliveTasks(tasks map[string]cachedTask) int {
 // serviceUnchanged avoids a write (and a watch event) for a no-op pass.
 func serviceUnchanged(a, b *state.Service) bool {
 	x, y := a.Service, b.Service
-	return x.Status == y.Status && x.Steady == y.Steady && x.RunningCount == y.RunningCount &&
+	return x.Status == y.Status && x.Steady == y.Steady && x.Rebalancing == y.Rebalancing && x.RunningCount == y.RunningCount &&
 		x.PendingCount == y.PendingCount && x.EventSeq == y.EventSeq && x.DeploymentSeq == y.DeploymentSeq &&
 		slices.Equal(x.Deployments, y.Deployments) && lastCompletedEqual(x.LastCompleted, y.LastCompleted)
 }
@@ -777,6 +798,11 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 			Providers:   s.CapacityProviders,
 			Network:     deploymentNetwork(s, st.DeploymentID),
 		}
+		if st.Zone != "" {
+			// A rebalance's start: in that zone only.
+			l.Constraints = append(slices.Clone(l.Constraints), placement.Constraint{Type: placement.ConstraintMemberOf,
+				Expression: placement.FieldAttributePrefix + cluster.AttributeAvailabilityZone + " == " + quoteQuery(st.Zone)})
+		}
 		var round *placement.Round
 		if st.InstanceID != "" {
 			l.Instances = []string{st.InstanceID}
@@ -792,6 +818,8 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 		var noFit *placement.NoFitError
 		var invalid *errdefs.FieldError
 		switch {
+		case errors.As(err, &noFit) && st.Zone != "":
+			unplaced(s, r, now, zoneNoCapacityEvent(s.Name, st.Zone, noFit.Explanation))
 		case errors.As(err, &noFit):
 			unplaced(s, r, now, noCapacityEvent(s.Name, noFit.Explanation))
 		case errors.As(err, &invalid):
@@ -808,7 +836,11 @@ func (c *Controller) startTasks(tx store.Tx, s *service.Service, starts []servic
 				ids[i] = "(task " + t.ID() + ")"
 				r.written = append(r.written, t)
 			}
-			s.AddEvent(now, fmt.Sprintf("(service %s) has started %d tasks: %s.", s.Name, len(created), strings.Join(ids, " ")))
+			if st.Zone != "" {
+				s.AddEvent(now, fmt.Sprintf("(service %s) has started %d tasks in %s to AZ Rebalance: %s.", s.Name, len(created), st.Zone, strings.Join(ids, " ")))
+			} else {
+				s.AddEvent(now, fmt.Sprintf("(service %s) has started %d tasks: %s.", s.Name, len(created), strings.Join(ids, " ")))
+			}
 		}
 	}
 	return nil

@@ -263,6 +263,7 @@ func placementRequest(l *Request) (*placement.Request, error) {
 		Strategies:               l.Strategies,
 		CapacityProviderStrategy: l.Providers,
 		Refuse:                   refusedByTaskPolicy(l.Def),
+		Attributes:               l.Def.PlatformAttributes(),
 	}
 	mode := l.Def.EffectiveNetworkMode()
 	req.NetworkSlot = mode == task.NetworkAWSVPC

@@ -87,6 +87,7 @@ func TestReaperTakesSilentAgentsForGone(t *testing.T) {
 		require.NotNil(t, silent.AgentLost)
 		assert.Equal(t, start, silent.AgentLost.LastHeartbeat)
 		assert.Equal(t, "agent silent: no heartbeat for 30s (3 times its interval of 10s); taken for disconnected", silent.AgentLost.Reason)
+		assert.Equal(t, start.Add(state.HeartbeatMisses*every), silent.UpdatedAt, "the disconnection is dated")
 		assert.True(t, e.instance("i-live").AgentConnected)
 		assert.True(t, e.instance("i-off").AgentConnected, "no heartbeat, no timeout")
 		require.NoError(t, e.st.View(t.Context(), func(tx store.ReadTx) error {

@@ -226,6 +226,7 @@ func (r *Reaper) markLost(ctx context.Context, id string, seen time.Time) error 
 		next := inst.Copy()
 		next.AgentConnected, next.EngineOutage = false, nil
 		next.AgentLost = &cluster.AgentLost{LastHeartbeat: inst.HeartbeatAt, Reason: reason}
+		next.DateChange(&inst.ContainerInstance, now)
 		lost = next.AgentLost
 		return tx.Update(next)
 	})

@@ -37,5 +37,6 @@ func Deregister(tx store.Tx, inst *Instance, tasks []*Task, code task.StopCode, 
 	next := inst.Copy()
 	next.Status = cluster.StatusInactive
 	next.StatusReason = instReason
+	next.DateChange(&inst.ContainerInstance, now)
 	return tx.Update(next)
 }

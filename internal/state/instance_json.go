@@ -47,6 +47,11 @@ func (i *Instance) AppendJSON(b []byte) ([]byte, error) {
 	if b, err = appendTime(append(b, `,"RegisteredAt":`...), ci.RegisteredAt); err != nil {
 		return nil, err
 	}
+	if !ci.UpdatedAt.IsZero() {
+		if b, err = appendTime(append(b, `,"UpdatedAt":`...), ci.UpdatedAt); err != nil {
+			return nil, err
+		}
+	}
 	b = append(b, `,"Attributes":`...)
 	if ci.Attributes == nil {
 		b = append(b, "null"...)

@@ -20,7 +20,8 @@ import (
 // is connected again when its instance registers, as an ECS agent coming
 // back. Until then placement keeps new tasks off the instance, rather than
 // leaving them PROVISIONING on a host that may never return.
-func DisconnectAgents(ctx context.Context, s store.Store) error {
+// The change is dated now.
+func DisconnectAgents(ctx context.Context, s store.Store, now time.Time) error {
 	return s.Update(ctx, func(tx store.Tx) error {
 		all, err := store.List[*Instance](tx, KindInstances)
 		if err != nil {
@@ -33,6 +34,7 @@ func DisconnectAgents(ctx context.Context, s store.Store) error {
 			next := inst.Copy()
 			// The outage an agent of that process recorded went with it.
 			next.AgentConnected, next.EngineOutage = false, nil
+			next.DateChange(&inst.ContainerInstance, now)
 			if err := tx.Update(next); err != nil {
 				return err
 			}

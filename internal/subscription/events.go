@@ -1,16 +1,25 @@
 package subscription
 
 import (
-	"time"
-
 	"github.com/stevedore-io/stevedore/api"
+	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/task"
 )
 
+// Translator turns store changes into API events, showing each object as
+// the API's Describe calls show it.
+type Translator struct {
+	// DescribeTask is the task as DescribeTasks shows it (its ARNs in the
+	// API's form, its network attachment in ECS's); the stored task when
+	// nil.
+	DescribeTask func(*state.Task) *task.Task
+}
+
 // Translate turns one store change into API events.
-func Translate(ev store.Event) []api.Event {
+func (tr Translator) Translate(ev store.Event) []api.Event {
 	switch obj := ev.Object.(type) {
 	case *state.Task:
 		prev, _ := ev.Prev.(*state.Task)
@@ -18,8 +27,12 @@ func Translate(ev store.Event) []api.Event {
 			prev.HealthStatus == obj.HealthStatus {
 			return nil
 		}
+		shown := obj.Task.Clone()
+		if tr.DescribeTask != nil {
+			shown = tr.DescribeTask(obj)
+		}
 		return []api.Event{{Type: api.EventTaskStateChange, Time: TaskTime(obj.Task), Cluster: obj.ClusterName(),
-			Revision: ev.Revision, Task: obj.Task.Clone()}}
+			Revision: ev.Revision, Task: shown}}
 	case *state.Service:
 		prev, _ := ev.Prev.(*state.Service)
 		var out []api.Event
@@ -50,11 +63,15 @@ func Translate(ev store.Event) []api.Event {
 		return out
 	case *state.Instance:
 		prev, _ := ev.Prev.(*state.Instance)
-		if prev != nil && prev.Status == obj.Status && prev.AgentConnected == obj.AgentConnected {
-			return nil
+		var before *cluster.ContainerInstance
+		if prev != nil {
+			before = &prev.ContainerInstance
+		}
+		if !obj.StateChanged(before) {
+			return nil // a heartbeat, counts, reservations: no event
 		}
 		inst := obj.Clone()
-		return []api.Event{{Type: api.EventInstanceStateChange, Time: time.Now(), Cluster: obj.Cluster,
+		return []api.Event{{Type: api.EventInstanceStateChange, Time: InstanceTime(&inst), Cluster: obj.Cluster,
 			Revision: ev.Revision, Instance: &inst}}
 	}
 	return nil

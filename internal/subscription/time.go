@@ -3,6 +3,7 @@ package subscription
 import (
 	"time"
 
+	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -23,4 +24,16 @@ func TaskTime(t *task.Task) time.Time {
 		}
 	}
 	return latest
+}
+
+// InstanceTime is the time of the change an instance state-change event
+// reports: when the instance's status or agent connection last changed
+// (cluster.ContainerInstance.UpdatedAt, dated by the writer of the
+// change). An instance stored before instances were dated has none; the
+// time of the translation stands in.
+func InstanceTime(ci *cluster.ContainerInstance) time.Time {
+	if !ci.UpdatedAt.IsZero() {
+		return ci.UpdatedAt
+	}
+	return time.Now()
 }
