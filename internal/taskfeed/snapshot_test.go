@@ -1,0 +1,307 @@
+package taskfeed
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/memory"
+	"github.com/stevedore-io/stevedore/task"
+)
+
+// taskOn returns version v of task id on an instance.
+func taskOn(id, instance, v string) *state.Task {
+	return &state.Task{Task: &task.Task{TaskARN: id, ContainerInstanceARN: instance, StartedBy: v}}
+}
+
+// change returns the event of a task going from prev to next (either nil).
+func change(rev int64, prev, next *state.Task) store.Event {
+	ev := store.Event{Type: store.Updated, Kind: state.KindTasks, Revision: rev}
+	switch {
+	case prev == nil:
+		ev.Type, ev.ID, ev.Object = store.Created, next.ID(), next
+	case next == nil:
+		ev.Type, ev.ID, ev.Prev = store.Deleted, prev.ID(), prev
+	default:
+		ev.ID, ev.Object, ev.Prev = next.ID(), next, prev
+	}
+	return ev
+}
+
+var tasksOnly = store.NewWatchFilter(store.WithKinds(state.KindTasks))
+
+// drain returns what w has received so far; every event it was given fits
+// its channel.
+func drain(w *feedWatcher) []store.Event {
+	var out []store.Event
+	for {
+		select {
+		case ev := <-w.Events():
+			out = append(out, ev)
+		default:
+			return out
+		}
+	}
+}
+
+// byID indexes tasks by ID.
+func byID(tasks []*state.Task) map[string]*state.Task {
+	out := map[string]*state.Task{}
+	for _, t := range tasks {
+		out[t.ID()] = t
+	}
+	return out
+}
+
+// follow applies the events about instance to tasks, checking that each
+// comes after rev and none twice.
+func follow(t require.TestingT, instance string, tasks map[string]*state.Task, rev int64, evs []store.Event) {
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		require.Greater(t, ev.Revision, rev, "event %s after the snapshot", ev.ID)
+		key := fmt.Sprint(ev.Revision, ev.ID)
+		require.False(t, seen[key], "event %s delivered twice", key)
+		seen[key] = true
+		if instanceOf(ev.Object) == instance {
+			tasks[ev.ID] = ev.Object.(*state.Task)
+		} else {
+			delete(tasks, ev.ID)
+		}
+	}
+}
+
+func TestTaskFeedSnapshotTakesBackAnIncompleteTransaction(t *testing.T) {
+	s := newMemoryStore(t)
+	createTasks(t, s, "i-1", "t", 2)
+	f, err := New(t.Context(), s)
+	require.NoError(t, err)
+	base := revision(t, s)
+	v1 := byID(mustSnapshot(t, f, "i-1", base))
+
+	// One transaction changes both tasks; the feed has dispatched the
+	// first event only when the agent takes its snapshot.
+	t0, t1 := taskOn("t-0", "i-1", "v2"), taskOn("t-1", "i-1", "v2")
+	f.dispatch(change(base+1, v1["t-0"], t0))
+	tasks, rev := f.snapshot("i-1")
+	assert.Equal(t, base, rev, "as of before the transaction")
+	assert.Equal(t, v1, byID(tasks), "the transaction's first event taken back")
+	w, ok := f.watch(t.Context(), "i-1", rev, tasksOnly)
+	require.True(t, ok)
+	t.Cleanup(w.Close)
+	f.dispatch(change(base+1, v1["t-1"], t1))
+
+	got := byID(tasks)
+	follow(t, "i-1", got, rev, drain(w))
+	assert.Equal(t, map[string]*state.Task{"t-0": t0, "t-1": t1}, got, "the whole transaction, once")
+}
+
+// mustSnapshot takes a snapshot of an instance's tasks at revision want.
+func mustSnapshot(t *testing.T, f *Feed, instance string, want int64) []*state.Task {
+	t.Helper()
+	tasks, rev := f.snapshot(instance)
+	require.Equal(t, want, rev)
+	return tasks
+}
+
+func TestTaskFeedSnapshotAndWatchSeeEveryChangeOnce(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		s, err := memory.New()
+		require.NoError(rt, err)
+		defer s.Close()
+		f, err := New(context.Background(), s)
+		require.NoError(rt, err)
+		rev := f.seen
+		instances := []string{"i-0", "i-1", "i-2"}
+		model := map[string]*state.Task{}                    // every task, as the store has it
+		history := map[int64]map[string]*state.Task{rev: {}} // model after each transaction
+		on := func(tasks map[string]*state.Task, instance string) map[string]*state.Task {
+			out := map[string]*state.Task{}
+			for id, tk := range tasks {
+				if tk.ContainerInstanceID() == instance {
+					out[id] = tk
+				}
+			}
+			return out
+		}
+
+		type agent struct {
+			instance string
+			tasks    map[string]*state.Task
+			rev      int64
+			wait     int  // events before it subscribes
+			late     bool // subscribes after events
+			w        *feedWatcher
+		}
+		var agents []*agent
+		subscribe := func(a *agent) {
+			w, ok := f.watch(context.Background(), a.instance, a.rev, tasksOnly)
+			if !a.late {
+				require.True(rt, ok, "a watch from the snapshot just taken is served")
+			}
+			if ok {
+				a.w = w
+			}
+		}
+		// At most feedChan events in all, so that every watcher's events
+		// are in its channel.
+		for range rapid.IntRange(1, 7).Draw(rt, "transactions") {
+			rev++
+			touched := map[string]bool{}
+			for range rapid.IntRange(1, 4).Draw(rt, "events") {
+				if rapid.Bool().Draw(rt, "snapshot") {
+					a := &agent{instance: rapid.SampledFrom(instances).Draw(rt, "instance"), wait: rapid.IntRange(0, 3).Draw(rt, "wait")}
+					var tasks []*state.Task
+					a.late = a.wait > 0
+					tasks, a.rev = f.snapshot(a.instance)
+					a.tasks = byID(tasks)
+					require.Contains(rt, history, a.rev, "a revision whose transaction is over")
+					require.Equal(rt, on(history[a.rev], a.instance), a.tasks, "the snapshot of %s at %d", a.instance, a.rev)
+					agents = append(agents, a)
+				}
+				for _, a := range agents {
+					if a.w == nil && a.wait >= 0 {
+						if a.wait == 0 {
+							subscribe(a)
+						}
+						a.wait--
+					}
+				}
+				id := fmt.Sprintf("t%d", rapid.IntRange(0, 5).Draw(rt, "task"))
+				if touched[id] {
+					continue // one event per task and transaction
+				}
+				touched[id] = true
+				prev := model[id]
+				var next *state.Task
+				if prev == nil || !rapid.Bool().Draw(rt, "delete") {
+					inst := rapid.SampledFrom(instances).Draw(rt, "on")
+					if prev != nil && !rapid.Bool().Draw(rt, "moved") {
+						inst = prev.ContainerInstanceID()
+					}
+					next = taskOn(id, inst, fmt.Sprint(rev))
+				}
+				f.dispatch(change(rev, prev, next))
+				if next == nil {
+					delete(model, id)
+				} else {
+					model[id] = next
+				}
+			}
+			history[rev] = maps.Clone(model)
+		}
+		for _, a := range agents {
+			if a.w == nil {
+				continue // refused: the agent watches the store itself
+			}
+			follow(rt, a.instance, a.tasks, a.rev, drain(a.w))
+			require.Equal(rt, on(model, a.instance), a.tasks, "instance %s from revision %d", a.instance, a.rev)
+			a.w.Close()
+		}
+		for _, id := range instances {
+			var got map[string]*state.Task
+			if in := f.instances[id]; in != nil {
+				got = in.tasks
+			}
+			require.ElementsMatch(rt, slices.Collect(maps.Keys(on(model, id))), slices.Collect(maps.Keys(got)), "the feed's tasks of %s", id)
+		}
+	})
+}
+
+func TestTaskFeedServesAnAgentItsTasksThenTheirChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		s := newMemoryStore(t)
+		createTasks(t, s, "i-1", "a", 3)
+		createTasks(t, s, "i-2", "b", 3)
+		f := startFeed(t, s)
+		as := f.Store("i-1").(agentStore)
+
+		// Writers go on while the agent takes its snapshot.
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := range 20 {
+				assert.NoError(t, s.Update(ctx, func(tx store.Tx) error {
+					for _, tk := range []*state.Task{taskOn(fmt.Sprintf("c%d-0", i), "i-1", ""),
+						taskOn(fmt.Sprintf("c%d-1", i), "i-1", ""), taskOn(fmt.Sprintf("d%d-0", i), "i-2", "")} {
+						if err := tx.Create(tk); err != nil {
+							return err
+						}
+					}
+					return nil
+				}))
+				assert.NoError(t, s.Update(ctx, func(tx store.Tx) error {
+					return tx.Delete(state.KindTasks, fmt.Sprintf("c%d-1", i))
+				}))
+			}
+		})
+		tasks, rev, err := as.InstanceTasks(ctx, "i-1")
+		require.NoError(t, err)
+		fol, err := store.Resume(ctx, as, rev, store.FollowConfig{Options: []store.WatchOption{store.WithKinds(state.KindTasks)}})
+		require.NoError(t, err)
+		defer fol.Close()
+		f.mu.Lock()
+		served := len(f.instances["i-1"].subs)
+		f.mu.Unlock()
+		assert.Equal(t, 1, served, "the feed serves the watch")
+		wg.Wait()
+		createTasks(t, s, "i-1", "last", 1)
+
+		got := byID(tasks)
+		var evs []store.Event
+		for got["last-0"] == nil {
+			var resynced bool
+			evs, resynced, err = fol.Next(ctx, evs[:0])
+			require.NoError(t, err)
+			require.False(t, resynced)
+			follow(t, "i-1", got, rev, evs)
+		}
+		var want []*state.Task
+		require.NoError(t, s.View(ctx, func(tx store.ReadTx) error {
+			all, err := store.List[*state.Task](tx, state.KindTasks)
+			for _, tk := range all {
+				if tk.ContainerInstanceID() == "i-1" {
+					want = append(want, tk)
+				}
+			}
+			return err
+		}))
+		assert.Equal(t, byID(want), got)
+		assert.Len(t, got, 3+20+1)
+
+		_, _, err = as.InstanceTasks(ctx, "i-2")
+		assert.Error(t, err, "the store of one instance serves that instance only")
+	})
+}
+
+func TestTaskFeedStartsOverFromASnapshot(t *testing.T) {
+	s := newMemoryStore(t)
+	createTasks(t, s, "i-1", "a", 2)
+	f, err := New(t.Context(), s)
+	require.NoError(t, err)
+	old := revision(t, s)
+	w, ok := f.watch(t.Context(), "i-1", old, tasksOnly)
+	require.True(t, ok)
+	createTasks(t, s, "i-1", "b", 1)
+	createTasks(t, s, "i-2", "c", 1)
+
+	// What Run does when the store no longer holds the changes it needs.
+	require.NoError(t, s.View(t.Context(), f.load))
+	for range w.Events() {
+	}
+	assert.ErrorIs(t, w.Err(), store.ErrCompacted, "its watchers start over too")
+	tasks, rev := f.snapshot("i-1")
+	assert.Equal(t, revision(t, s), rev)
+	assert.Len(t, tasks, 3)
+	_, ok = f.watch(t.Context(), "i-1", old, tasksOnly)
+	assert.False(t, ok, "changes before the snapshot are not the feed's to serve")
+}
