@@ -51,6 +51,8 @@ type Feed struct {
 	// feed no longer holds (its tasks gone and no watcher left): an entry
 	// made again for it starts from there.
 	forgotten int64
+	// replay is the revision whose events a resumed Run gets again.
+	replay int64
 	// idle are instances that may be forgotten once the revision seen is
 	// over (see forgetIdle).
 	idle      []string
@@ -112,7 +114,7 @@ func (f *Feed) load(tx store.ReadTx) error {
 		}
 	}
 	f.instances = instances
-	f.seen, f.base, f.forgotten, f.idle = tx.Revision(), tx.Revision(), 0, nil
+	f.seen, f.base, f.forgotten, f.idle, f.replay = tx.Revision(), tx.Revision(), 0, nil, 0
 	return nil
 }
 
@@ -123,6 +125,13 @@ func (f *Feed) load(tx store.ReadTx) error {
 func (f *Feed) Run(ctx context.Context) error {
 	f.mu.Lock()
 	from := f.seen
+	f.replay = 0
+	if from > f.base {
+		// A Run that ended may have dispatched part of the transaction
+		// of seen: it comes again, and dispatch skips what was given.
+		f.replay = from
+		from--
+	}
 	f.mu.Unlock()
 	fol, err := store.Resume(ctx, f.s, from, store.FollowConfig{
 		Snapshot: f.load,
@@ -188,6 +197,9 @@ func (f *Feed) forgetIdle(id string, in *instanceFeed) {
 func (f *Feed) dispatch(ev store.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.dispatched(ev) {
+		return
+	}
 	if ev.Revision > f.seen {
 		f.seen = ev.Revision
 		idle := f.idle
@@ -215,6 +227,24 @@ func (f *Feed) dispatch(ev store.Event) {
 		}
 		f.forgetIdle(id, in)
 	}
+}
+
+// dispatched reports whether ev, of a transaction Run gets again, was
+// dispatched already; f.mu is held. The events of the last revision dispatched about an instance are
+// in its recent events.
+func (f *Feed) dispatched(ev store.Event) bool {
+	if ev.Revision != f.replay {
+		return false
+	}
+	id := instanceOf(ev.Object)
+	if id == "" {
+		id = instanceOf(ev.Prev)
+	}
+	in := f.instances[id]
+	if in == nil || in.last != ev.Revision {
+		return false
+	}
+	return slices.ContainsFunc(in.recent, func(r store.Event) bool { return r.ID == ev.ID })
 }
 
 // apply takes an event about the tasks of instance id into in.

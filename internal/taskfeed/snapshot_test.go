@@ -305,3 +305,34 @@ func TestTaskFeedStartsOverFromASnapshot(t *testing.T) {
 	_, ok = f.watch(t.Context(), "i-1", old, tasksOnly)
 	assert.False(t, ok, "changes before the snapshot are not the feed's to serve")
 }
+
+// TestTaskFeedRunAgainDispatchesTheRestOfATransaction: a Run that ended
+// between two events of a transaction is run again (as the supervisor
+// does): the watchers get the rest of the transaction, and nothing twice.
+func TestTaskFeedRunAgainDispatchesTheRestOfATransaction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemoryStore(t)
+		f, err := New(t.Context(), s)
+		require.NoError(t, err)
+		base := revision(t, s)
+		w, ok := f.watch(t.Context(), "i-1", base, tasksOnly)
+		require.True(t, ok)
+		defer w.Close()
+		createTasks(t, s, "i-1", "t", 2) // one transaction, two events
+		sw, err := s.Watch(t.Context(), base)
+		require.NoError(t, err)
+		f.dispatch(<-sw.Events()) // where the first Run ended
+		sw.Close()
+
+		runFeed(t, f)
+		synctest.Wait()
+		var got []string
+		for _, ev := range drain(w) {
+			got = append(got, ev.ID)
+		}
+		assert.Equal(t, []string{"t-0", "t-1"}, got)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		assert.Len(t, f.instances["i-1"].tasks, 2)
+	})
+}
