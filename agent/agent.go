@@ -378,13 +378,23 @@ type instanceTasks interface {
 	InstanceTasks(ctx context.Context, instance string) (tasks []*state.Task, rev int64, err error)
 }
 
+// errStartOver ends a follower started from the store's InstanceTasks when
+// it needs a fresh snapshot: the session follows again from InstanceTasks
+// rather than listing every task.
+var errStartOver = errors.New("agent: task watch must start over from the instance's tasks")
+
 // follow reads the instance's tasks into *tasks and follows their
 // changes; after a fresh snapshot (Take's resynced), *tasks holds the
 // instance's tasks anew. It starts from the store's InstanceTasks when the
-// store has it; a fresh snapshot lists every task.
+// store has it, and lists every task otherwise. A follower started from
+// InstanceTasks that needs a fresh snapshot ends with errStartOver instead.
 func (s *session) follow(ctx context.Context, tasks *[]*state.Task) (*store.Follower, error) {
+	fromInstance := false // the follower started from InstanceTasks
 	cfg := store.FollowConfig{
 		Snapshot: func(tx store.ReadTx) error {
+			if fromInstance {
+				return errStartOver
+			}
 			*tasks = (*tasks)[:0]
 			all, err := store.List[*state.Task](tx, state.KindTasks)
 			if err != nil {
@@ -406,7 +416,7 @@ func (s *session) follow(ctx context.Context, tasks *[]*state.Task) (*store.Foll
 			f, err = store.Resume(ctx, s.a.cfg.Store, rev, cfg)
 		}
 		if err == nil {
-			*tasks = own
+			*tasks, fromInstance = own, true
 			return f, nil
 		}
 		if ctx.Err() != nil {
@@ -427,7 +437,7 @@ func (s *session) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
 	if err := s.adopt(ctx, tasks); err != nil {
 		return err
 	}
@@ -477,6 +487,13 @@ func (s *session) run(ctx context.Context) error {
 			}
 		case <-f.Ready():
 			evs, resynced, err := f.Take(buf[:0])
+			if errors.Is(err, errStartOver) {
+				f.Close()
+				var again *store.Follower
+				if again, err = s.follow(ctx, &tasks); err == nil {
+					f, resynced = again, true
+				}
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil

@@ -85,3 +85,58 @@ func TestAgentStartsFromTheTaskFeed(t *testing.T) {
 		assert.Equal(t, task.Provisioning, e.task("other").LastStatus, "another instance's task is not this agent's")
 	})
 }
+
+// instanceStore gives the tasks of an instance as the task feed does (from
+// a store it does not count), and ends the first task watch with
+// ErrCompacted, as a store that no longer holds the history does.
+type instanceStore struct {
+	*listingStore
+	raw       store.Store
+	snapshots atomic.Int32
+	compacted atomic.Bool
+}
+
+func (s *instanceStore) InstanceTasks(ctx context.Context, instance string) (tasks []*state.Task, rev int64, err error) {
+	s.snapshots.Add(1)
+	err = s.raw.View(ctx, func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		all, err := store.List[*state.Task](tx, state.KindTasks)
+		for _, t := range all {
+			if t.ContainerInstanceID() == instance {
+				tasks = append(tasks, t)
+			}
+		}
+		return err
+	})
+	return tasks, rev, err
+}
+
+func (s *instanceStore) Watch(ctx context.Context, from int64, opts ...store.WatchOption) (store.Watcher, error) {
+	if s.compacted.CompareAndSwap(false, true) {
+		return nil, store.ErrCompacted
+	}
+	return s.raw.Watch(ctx, from, opts...)
+}
+
+// TestAgentStartsOverFromItsInstanceTasks: when its watch cannot resume,
+// an agent on a store with InstanceTasks takes its instance's tasks again
+// rather than listing every task, and goes on.
+func TestAgentStartsOverFromItsInstanceTasks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fake.WithImage("web:1", fake.Behavior{RunFor: fake.Forever}))
+		ref := e.register(`{"family": "w", "containerDefinitions": [{"name": "app", "image": "web:1", "memory": 32}]}`)
+		e.runTask(ref, "t1")
+		s := &instanceStore{listingStore: &listingStore{Store: e.store}, raw: e.store}
+		e.cfg.Store = s
+		e.start()
+		advance(time.Minute)
+		assert.Equal(t, int32(2), s.snapshots.Load(), "taken again when the watch could not resume")
+		assert.Zero(t, s.listingStore.lists.Load(), "no listing of every task")
+		assert.Equal(t, task.Running, e.task("t1").LastStatus)
+
+		e.runTask(ref, "t2")
+		advance(time.Minute)
+		assert.Equal(t, task.Running, e.task("t2").LastStatus, "followed after starting over")
+		assert.Len(t, e.rt.CallsTo(fake.MethodCreate), 2, "nothing created twice")
+	})
+}
