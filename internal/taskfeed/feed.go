@@ -22,6 +22,9 @@ import (
 	"github.com/stevedore-io/stevedore/store"
 )
 
+// tasksOnly is the filter of a watcher before a Watch claims it.
+var tasksOnly = store.NewWatchFilter(store.WithKinds(state.KindTasks))
+
 // Sizes of an agent's feed. An agent reads its events from a small
 // channel; what does not fit waits in a queue that grows only while the
 // agent lags. A channel of feedBuffer events for each of a thousand agents
@@ -57,6 +60,11 @@ type Feed struct {
 	// over (see forgetIdle).
 	idle      []string
 	instances map[string]*instanceFeed
+	// moved is closed when seen moves on, if someone waits for it.
+	moved chan struct{}
+	// pending are the watchers registered with a snapshot of an
+	// instance's tasks, until the Watch that follows it claims them.
+	pending map[string]*feedWatcher
 }
 
 // instanceFeed is what the feed holds for one container instance.
@@ -78,7 +86,7 @@ type instanceFeed struct {
 // current revision: call it before any agent subscribes, so that no event
 // after a subscriber's revision is missed. It reads every task once.
 func New(ctx context.Context, s store.Store) (*Feed, error) {
-	f := &Feed{s: s, instances: map[string]*instanceFeed{}}
+	f := &Feed{s: s, instances: map[string]*instanceFeed{}, pending: map[string]*feedWatcher{}}
 	if err := f.s.View(ctx, f.load); err != nil {
 		return nil, err
 	}
@@ -115,6 +123,10 @@ func (f *Feed) load(tx store.ReadTx) error {
 	}
 	f.instances = instances
 	f.seen, f.base, f.forgotten, f.idle, f.replay = tx.Revision(), tx.Revision(), 0, nil, 0
+	if f.moved != nil {
+		close(f.moved)
+		f.moved = nil
+	}
 	return nil
 }
 
@@ -133,10 +145,9 @@ func (f *Feed) Run(ctx context.Context) error {
 		from--
 	}
 	f.mu.Unlock()
-	fol, err := store.Resume(ctx, f.s, from, store.FollowConfig{
-		Snapshot: f.load,
-		Options:  []store.WatchOption{store.WithKinds(state.KindTasks)},
-	})
+	// Every kind, though only tasks are dispatched: the feed then knows
+	// how far it has read the store (see caughtUp).
+	fol, err := store.Resume(ctx, f.s, from, store.FollowConfig{Snapshot: f.load})
 	if err != nil {
 		return err
 	}
@@ -197,19 +208,14 @@ func (f *Feed) forgetIdle(id string, in *instanceFeed) {
 func (f *Feed) dispatch(ev store.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if ev.Kind != state.KindTasks {
+		f.advance(ev.Revision)
+		return
+	}
 	if f.dispatched(ev) {
 		return
 	}
-	if ev.Revision > f.seen {
-		f.seen = ev.Revision
-		idle := f.idle
-		f.idle = nil
-		for _, id := range idle {
-			if in := f.instances[id]; in != nil {
-				f.forgetIdle(id, in)
-			}
-		}
-	}
+	f.advance(ev.Revision)
 	// A task is on one instance; were it moved, the event would be about
 	// both.
 	ids := [2]string{instanceOf(ev.Object), instanceOf(ev.Prev)}
@@ -226,6 +232,56 @@ func (f *Feed) dispatch(ev store.Event) {
 			f.send(w, ev)
 		}
 		f.forgetIdle(id, in)
+	}
+}
+
+// advance notes that the feed has read the store up to revision rev;
+// f.mu is held.
+func (f *Feed) advance(rev int64) {
+	if rev <= f.seen {
+		return
+	}
+	f.seen = rev
+	if f.moved != nil {
+		close(f.moved)
+		f.moved = nil
+	}
+	idle := f.idle
+	f.idle = nil
+	for _, id := range idle {
+		if in := f.instances[id]; in != nil {
+			f.forgetIdle(id, in)
+		}
+	}
+}
+
+// caughtUp waits until the feed has read the store up to its present
+// revision, so that a snapshot it gives is no older than one the store
+// would give.
+func (f *Feed) caughtUp(ctx context.Context) error {
+	var rev int64
+	if err := f.s.View(ctx, func(tx store.ReadTx) error {
+		rev = tx.Revision()
+		return nil
+	}); err != nil {
+		return err
+	}
+	for {
+		f.mu.Lock()
+		if f.seen >= rev {
+			f.mu.Unlock()
+			return nil
+		}
+		if f.moved == nil {
+			f.moved = make(chan struct{})
+		}
+		moved := f.moved
+		f.mu.Unlock()
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -267,32 +323,49 @@ func (in *instanceFeed) set(id, tid string, obj store.Object) {
 	}
 }
 
-// snapshot returns the tasks of instance id as of revision rev, by ID, so
-// that a watch from rev, which the feed can serve (see watch), delivers
-// every change after them. rev is just before the revision of the last
-// event dispatched, whose transaction may not be complete: the events of
-// it that reached the instance are taken back.
-func (f *Feed) snapshot(id string) ([]*state.Task, int64) {
+// snapshot returns the tasks of instance id, by ID, and the revision of
+// the last event dispatched, rev, whose transaction may not be complete.
+// It registers the watcher of the instance's tasks that claim gives the
+// Watch from rev that follows: it gets every event dispatched after the
+// snapshot, the rest of that transaction included, so that the snapshot
+// and the watch never miss or repeat a change. A snapshot of an instance
+// replaces the watcher of the last one, if no Watch claimed it.
+func (f *Feed) snapshot(ctx context.Context, id string) ([]*state.Task, int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rev := f.base
-	if f.seen > f.base {
-		rev = f.seen - 1
+	if old := f.pending[id]; old != nil {
+		f.end(old, store.ErrClosed)
 	}
-	in := f.instances[id]
-	if in == nil {
-		return nil, rev
+	in := f.instance(id)
+	out := slices.SortedFunc(maps.Values(in.tasks), func(a, b *state.Task) int { return strings.Compare(a.ID(), b.ID()) })
+	// Every event dispatched from now on is after the snapshot, whatever
+	// its revision: from is 0.
+	w := f.subscribe(ctx, id, in, 0, tasksOnly)
+	w.snapshot = f.seen
+	f.pending[id] = w
+	return out, f.seen
+}
+
+// claim returns the watcher that the last snapshot of instance id
+// registered, if it was taken at revision from, for a Watch of the
+// instance's tasks from there. It may have ended meanwhile (the feed
+// started over from a snapshot of its own): the watch then ends at once.
+func (f *Feed) claim(ctx context.Context, id string, from int64, filter store.WatchFilter) *feedWatcher {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.pending[id]
+	if w == nil || w.snapshot != from {
+		return nil
 	}
-	tasks := in.tasks
-	if in.last > rev {
-		tasks = maps.Clone(in.tasks)
-		undo := &instanceFeed{tasks: tasks}
-		for i := len(in.recent) - 1; i >= 0; i-- {
-			undo.set(id, in.recent[i].ID, in.recent[i].Prev)
-		}
-	}
-	out := slices.SortedFunc(maps.Values(tasks), func(a, b *state.Task) int { return strings.Compare(a.ID(), b.ID()) })
-	return out, rev
+	delete(f.pending, id)
+	w.stop()
+	w.filter = filter
+	w.stop = context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.end(w, ctx.Err())
+	})
+	return w
 }
 
 // send passes ev to w: into its channel when there is room and nothing is
@@ -390,9 +463,7 @@ func (f *Feed) watch(ctx context.Context, instance string, from int64, filter st
 		f.forgetIdle(instance, in)
 		return nil, false
 	}
-	w := &feedWatcher{f: f, instance: instance, from: from, filter: filter,
-		events: make(chan store.Event, feedChan), quit: make(chan struct{}), closed: make(chan struct{})}
-	in.subs[w] = struct{}{}
+	w := f.subscribe(ctx, instance, in, from, filter)
 	if from < in.last {
 		for _, ev := range in.recent {
 			if filter.Match(ev) {
@@ -400,13 +471,21 @@ func (f *Feed) watch(ctx context.Context, instance string, from int64, filter st
 			}
 		}
 	}
-	stop := context.AfterFunc(ctx, func() {
+	return w, true
+}
+
+// subscribe registers a watcher of the tasks of instance id after revision
+// from, which ends with ctx; f.mu is held.
+func (f *Feed) subscribe(ctx context.Context, id string, in *instanceFeed, from int64, filter store.WatchFilter) *feedWatcher {
+	w := &feedWatcher{f: f, instance: id, from: from, filter: filter,
+		events: make(chan store.Event, feedChan), quit: make(chan struct{}), closed: make(chan struct{})}
+	in.subs[w] = struct{}{}
+	w.stop = context.AfterFunc(ctx, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.end(w, ctx.Err())
 	})
-	w.stop = stop
-	return w, true
+	return w
 }
 
 // feedWatcher is a store.Watcher served by the feed.
@@ -414,6 +493,7 @@ type feedWatcher struct {
 	f        *Feed
 	instance string
 	from     int64
+	snapshot int64 // revision of the snapshot it was registered with, if any
 	filter   store.WatchFilter
 	events   chan store.Event
 	stop     func() bool
@@ -491,6 +571,9 @@ func (s agentStore) Watch(ctx context.Context, from int64, opts ...store.WatchOp
 		opt(&filter)
 	}
 	if slices.Equal(filter.Kinds, []string{state.KindTasks}) {
+		if w := s.feed.claim(ctx, s.instance, from, filter); w != nil {
+			return w, nil
+		}
 		if w, ok := s.feed.watch(ctx, s.instance, from, filter); ok {
 			return w, nil
 		}
@@ -498,17 +581,20 @@ func (s agentStore) Watch(ctx context.Context, from int64, opts ...store.WatchOp
 	return s.Store.Watch(ctx, from, opts...)
 }
 
-// InstanceTasks returns the tasks of the store's instance, sorted by ID, as
-// of revision rev: a Watch of the tasks from rev delivers every change
-// after them. The agent of the instance starts from it instead of listing
+// InstanceTasks returns the tasks of the store's instance, sorted by ID,
+// as of a revision rev no older than the store's when it is called (it
+// waits until the feed has read that far): the Watch of the tasks from rev that follows delivers
+// every change after them (see Feed.snapshot). rev may be that of a
+// transaction only part of which the tasks include: only that Watch may
+// follow from it, not one on the store itself. The agent of the instance starts from it instead of listing
 // every task of the cluster.
 func (s agentStore) InstanceTasks(ctx context.Context, instance string) (tasks []*state.Task, rev int64, err error) {
 	if instance != s.instance {
 		return nil, 0, fmt.Errorf("taskfeed: tasks of instance %q asked of the store of %q", instance, s.instance)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := s.feed.caughtUp(ctx); err != nil {
 		return nil, 0, err
 	}
-	tasks, rev = s.feed.snapshot(instance)
+	tasks, rev = s.feed.snapshot(ctx, instance)
 	return tasks, rev, nil
 }

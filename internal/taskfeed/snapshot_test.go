@@ -8,11 +8,13 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
 
+	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/store/memory"
@@ -38,8 +40,6 @@ func change(rev int64, prev, next *state.Task) store.Event {
 	return ev
 }
 
-var tasksOnly = store.NewWatchFilter(store.WithKinds(state.KindTasks))
-
 // drain returns what w has received so far; every event it was given fits
 // its channel.
 func drain(w *feedWatcher) []store.Event {
@@ -64,14 +64,14 @@ func byID(tasks []*state.Task) map[string]*state.Task {
 }
 
 // follow applies the events about instance to tasks, checking that each
-// comes after rev and none twice.
-func follow(t require.TestingT, instance string, tasks map[string]*state.Task, rev int64, evs []store.Event) {
-	seen := map[string]bool{}
+// comes after the version tasks hold: none missed, none twice.
+func follow(t require.TestingT, instance string, tasks map[string]*state.Task, evs []store.Event) {
 	for _, ev := range evs {
-		require.Greater(t, ev.Revision, rev, "event %s after the snapshot", ev.ID)
-		key := fmt.Sprint(ev.Revision, ev.ID)
-		require.False(t, seen[key], "event %s delivered twice", key)
-		seen[key] = true
+		var prev *state.Task
+		if instanceOf(ev.Prev) == instance {
+			prev = ev.Prev.(*state.Task)
+		}
+		require.Same(t, prev, tasks[ev.ID], "event %s at %d follows the version held", ev.ID, ev.Revision)
 		if instanceOf(ev.Object) == instance {
 			tasks[ev.ID] = ev.Object.(*state.Task)
 		} else {
@@ -80,37 +80,33 @@ func follow(t require.TestingT, instance string, tasks map[string]*state.Task, r
 	}
 }
 
-func TestTaskFeedSnapshotTakesBackAnIncompleteTransaction(t *testing.T) {
+func TestTaskFeedSnapshotInTheMiddleOfATransaction(t *testing.T) {
 	s := newMemoryStore(t)
 	createTasks(t, s, "i-1", "t", 2)
 	f, err := New(t.Context(), s)
 	require.NoError(t, err)
 	base := revision(t, s)
-	v1 := byID(mustSnapshot(t, f, "i-1", base))
+	var v1 map[string]*state.Task
+	f.mu.Lock()
+	v1 = maps.Clone(f.instances["i-1"].tasks)
+	f.mu.Unlock()
 
 	// One transaction changes both tasks; the feed has dispatched the
 	// first event only when the agent takes its snapshot.
 	t0, t1 := taskOn("t-0", "i-1", "v2"), taskOn("t-1", "i-1", "v2")
 	f.dispatch(change(base+1, v1["t-0"], t0))
-	tasks, rev := f.snapshot("i-1")
-	assert.Equal(t, base, rev, "as of before the transaction")
-	assert.Equal(t, v1, byID(tasks), "the transaction's first event taken back")
-	w, ok := f.watch(t.Context(), "i-1", rev, tasksOnly)
-	require.True(t, ok)
-	t.Cleanup(w.Close)
+	tasks, rev := f.snapshot(t.Context(), "i-1")
+	assert.Equal(t, base+1, rev)
+	assert.Equal(t, map[string]*state.Task{"t-0": t0, "t-1": v1["t-1"]}, byID(tasks), "what was dispatched")
 	f.dispatch(change(base+1, v1["t-1"], t1))
+	w := f.claim(t.Context(), "i-1", rev, tasksOnly)
+	require.NotNil(t, w, "the Watch from the snapshot gets the watcher it registered")
+	t.Cleanup(w.Close)
+	assert.Nil(t, f.claim(t.Context(), "i-1", rev, tasksOnly), "once")
 
 	got := byID(tasks)
-	follow(t, "i-1", got, rev, drain(w))
-	assert.Equal(t, map[string]*state.Task{"t-0": t0, "t-1": t1}, got, "the whole transaction, once")
-}
-
-// mustSnapshot takes a snapshot of an instance's tasks at revision want.
-func mustSnapshot(t *testing.T, f *Feed, instance string, want int64) []*state.Task {
-	t.Helper()
-	tasks, rev := f.snapshot(instance)
-	require.Equal(t, want, rev)
-	return tasks
+	follow(t, "i-1", got, drain(w))
+	assert.Equal(t, map[string]*state.Task{"t-0": t0, "t-1": t1}, got, "the rest of the transaction, once")
 }
 
 func TestTaskFeedSnapshotAndWatchSeeEveryChangeOnce(t *testing.T) {
@@ -134,21 +130,26 @@ func TestTaskFeedSnapshotAndWatchSeeEveryChangeOnce(t *testing.T) {
 			return out
 		}
 
+		// An agent takes the feed's snapshot and claims its watcher, or
+		// (resuming) holds its tasks as of a transaction's end and
+		// watches from there.
 		type agent struct {
 			instance string
+			resuming bool
 			tasks    map[string]*state.Task
 			rev      int64
-			wait     int  // events before it subscribes
-			late     bool // subscribes after events
+			wait     int // events before it subscribes
 			w        *feedWatcher
 		}
 		var agents []*agent
+		pending := map[string]*agent{} // the last snapshot of each instance
 		subscribe := func(a *agent) {
-			w, ok := f.watch(context.Background(), a.instance, a.rev, tasksOnly)
-			if !a.late {
-				require.True(rt, ok, "a watch from the snapshot just taken is served")
+			if !a.resuming {
+				a.w = f.claim(context.Background(), a.instance, a.rev, tasksOnly)
+				require.NotNil(rt, a.w, "the watcher of the snapshot")
+				return
 			}
-			if ok {
+			if w, ok := f.watch(context.Background(), a.instance, a.rev, tasksOnly); ok {
 				a.w = w
 			}
 		}
@@ -159,19 +160,29 @@ func TestTaskFeedSnapshotAndWatchSeeEveryChangeOnce(t *testing.T) {
 			touched := map[string]bool{}
 			for range rapid.IntRange(1, 4).Draw(rt, "events") {
 				if rapid.Bool().Draw(rt, "snapshot") {
-					a := &agent{instance: rapid.SampledFrom(instances).Draw(rt, "instance"), wait: rapid.IntRange(0, 3).Draw(rt, "wait")}
-					var tasks []*state.Task
-					a.late = a.wait > 0
-					tasks, a.rev = f.snapshot(a.instance)
-					a.tasks = byID(tasks)
-					require.Contains(rt, history, a.rev, "a revision whose transaction is over")
-					require.Equal(rt, on(history[a.rev], a.instance), a.tasks, "the snapshot of %s at %d", a.instance, a.rev)
+					a := &agent{instance: rapid.SampledFrom(instances).Draw(rt, "instance"), wait: rapid.IntRange(0, 3).Draw(rt, "wait"),
+						resuming: rapid.Bool().Draw(rt, "resuming")}
+					if a.resuming {
+						a.rev = rev - 1 // the last transaction over
+						a.tasks = on(history[a.rev], a.instance)
+					} else {
+						if old := pending[a.instance]; old != nil {
+							old.wait = -1 // replaced before it claimed
+						}
+						pending[a.instance] = a
+						var tasks []*state.Task
+						tasks, a.rev = f.snapshot(context.Background(), a.instance)
+						a.tasks = byID(tasks)
+					}
 					agents = append(agents, a)
 				}
 				for _, a := range agents {
 					if a.w == nil && a.wait >= 0 {
 						if a.wait == 0 {
 							subscribe(a)
+							if pending[a.instance] == a {
+								delete(pending, a.instance)
+							}
 						}
 						a.wait--
 					}
@@ -201,9 +212,9 @@ func TestTaskFeedSnapshotAndWatchSeeEveryChangeOnce(t *testing.T) {
 		}
 		for _, a := range agents {
 			if a.w == nil {
-				continue // refused: the agent watches the store itself
+				continue // refused (the agent watches the store itself), or replaced
 			}
-			follow(rt, a.instance, a.tasks, a.rev, drain(a.w))
+			follow(rt, a.instance, a.tasks, drain(a.w))
 			require.Equal(rt, on(model, a.instance), a.tasks, "instance %s from revision %d", a.instance, a.rev)
 			a.w.Close()
 		}
@@ -263,7 +274,7 @@ func TestTaskFeedServesAnAgentItsTasksThenTheirChanges(t *testing.T) {
 			evs, resynced, err = fol.Next(ctx, evs[:0])
 			require.NoError(t, err)
 			require.False(t, resynced)
-			follow(t, "i-1", got, rev, evs)
+			follow(t, "i-1", got, evs)
 		}
 		var want []*state.Task
 		require.NoError(t, s.View(ctx, func(tx store.ReadTx) error {
@@ -291,6 +302,7 @@ func TestTaskFeedStartsOverFromASnapshot(t *testing.T) {
 	old := revision(t, s)
 	w, ok := f.watch(t.Context(), "i-1", old, tasksOnly)
 	require.True(t, ok)
+	_, pendingRev := f.snapshot(t.Context(), "i-2") // not claimed yet
 	createTasks(t, s, "i-1", "b", 1)
 	createTasks(t, s, "i-2", "c", 1)
 
@@ -299,7 +311,12 @@ func TestTaskFeedStartsOverFromASnapshot(t *testing.T) {
 	for range w.Events() {
 	}
 	assert.ErrorIs(t, w.Err(), store.ErrCompacted, "its watchers start over too")
-	tasks, rev := f.snapshot("i-1")
+	pending := f.claim(t.Context(), "i-2", pendingRev, tasksOnly)
+	require.NotNil(t, pending, "a snapshot's watch is the feed's, ended or not")
+	for range pending.Events() {
+	}
+	assert.ErrorIs(t, pending.Err(), store.ErrCompacted, "and starts over too")
+	tasks, rev := f.snapshot(t.Context(), "i-1")
 	assert.Equal(t, revision(t, s), rev)
 	assert.Len(t, tasks, 3)
 	_, ok = f.watch(t.Context(), "i-1", old, tasksOnly)
@@ -334,5 +351,46 @@ func TestTaskFeedRunAgainDispatchesTheRestOfATransaction(t *testing.T) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		assert.Len(t, f.instances["i-1"].tasks, 2)
+	})
+}
+
+// TestTaskFeedSnapshotIsNoOlderThanTheStore: an agent's snapshot waits
+// until the feed has read every change committed before it was asked,
+// tasks and (to know how far it has read) every other kind.
+func TestTaskFeedSnapshotIsNoOlderThanTheStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newMemoryStore(t)
+		f, err := New(t.Context(), s)
+		require.NoError(t, err)
+		createTasks(t, s, "i-1", "t", 1)
+		ci, err := cluster.NewContainerInstance("i-9", cluster.Resources{CPU: 1024, Memory: 1024}, time.Now())
+		require.NoError(t, err)
+		require.NoError(t, s.Update(t.Context(), func(tx store.Tx) error {
+			return tx.Create(&state.Instance{ContainerInstance: ci})
+		}))
+
+		type snapshot struct {
+			tasks []*state.Task
+			rev   int64
+		}
+		got := make(chan snapshot, 1)
+		go func() {
+			tasks, rev, err := f.Store("i-1").(agentStore).InstanceTasks(t.Context(), "i-1")
+			assert.NoError(t, err)
+			got <- snapshot{tasks, rev}
+		}()
+		synctest.Wait()
+		select {
+		case <-got:
+			t.Fatal("a snapshot older than the store")
+		default:
+		}
+		runFeed(t, f)
+		snap := <-got
+		assert.Len(t, snap.tasks, 1, "the task created before")
+		assert.Equal(t, revision(t, s), snap.rev)
+		w := f.claim(t.Context(), "i-1", snap.rev, tasksOnly)
+		require.NotNil(t, w)
+		w.Close()
 	})
 }
