@@ -373,8 +373,9 @@ func (s *session) mine(ev store.Event) bool {
 // every task of the cluster, which a thousand agents starting at once
 // would each do.
 type instanceTasks interface {
-	// InstanceTasks returns the instance's tasks as of revision rev: a
-	// Watch of the tasks from rev delivers every change after them.
+	// InstanceTasks returns the instance's tasks and a revision rev: the
+	// Watch of the tasks from rev that follows delivers every change
+	// after them.
 	InstanceTasks(ctx context.Context, instance string) (tasks []*state.Task, rev int64, err error)
 }
 

@@ -2,7 +2,10 @@
 // run in the same process, by instance: without it, every agent would watch
 // every task change of the cluster and discard all but its own, and n agents
 // would cost n deliveries per change. With it a change costs one delivery,
-// to the agent concerned.
+// to the agent concerned. It also keeps the tasks of each instance, so that
+// an agent starting takes its own from the feed instead of listing every
+// task of the cluster: a thousand agents starting at once would each list
+// them.
 //
 // New reads the tasks once and fixes the revision the feed starts from;
 // Run dispatches until its context ends; Store gives an agent a
@@ -46,7 +49,7 @@ type Feed struct {
 	s store.Store
 
 	mu   sync.Mutex
-	seen int64 // revision of the last event dispatched, or of the snapshot
+	seen int64 // revision of the last event read (of any kind), or of the snapshot
 	// base is the revision of the feed's snapshot: every task change
 	// after it has been (or is being) dispatched.
 	base int64
@@ -73,10 +76,9 @@ type instanceFeed struct {
 	// ID.
 	tasks map[string]*state.Task
 	// last is the revision of the latest event about the instance's
-	// tasks, and recent the events of that revision dispatched so far:
-	// the feed cannot tell whether that transaction is complete, so a
-	// snapshot is taken as of before it, and its watch is given recent
-	// again. before is the revision of the event before last's.
+	// tasks, recent the events of that revision dispatched so far, and
+	// before the revision of the event before last's: a watch from a
+	// revision between before and last is served, recent first.
 	last, before int64
 	recent       []store.Event
 	subs         map[*feedWatcher]struct{}
