@@ -306,9 +306,6 @@ type session struct {
 	// finished are the tasks whose runner brought them to STOPPED (or saw
 	// them deleted) in this session: late events about them start nothing.
 	finished map[string]bool
-	// elsewhere holds the tasks of other instances that are not STOPPED,
-	// as of the last snapshot: adopt keeps their networks.
-	elsewhere map[string]bool
 	// tasks is the latest version seen of every task of the instance;
 	// set and drop keep running and pending, its counts, up to date.
 	tasks            map[string]*state.Task
@@ -372,32 +369,65 @@ func (s *session) mine(ev store.Event) bool {
 	return false
 }
 
+// instanceTasks is implemented by a Config.Store that serves the tasks of
+// one instance (the store internal/taskfeed gives each agent of a
+// process): the agent then starts from its own tasks instead of listing
+// every task of the cluster, which a thousand agents starting at once
+// would each do.
+type instanceTasks interface {
+	// InstanceTasks returns the instance's tasks and a revision rev: the
+	// Watch of the tasks from rev that follows delivers every change
+	// after them.
+	InstanceTasks(ctx context.Context, instance string) (tasks []*state.Task, rev int64, err error)
+}
+
+// errStartOver ends a follower started from the store's InstanceTasks when
+// it needs a fresh snapshot: the session follows again from InstanceTasks
+// rather than listing every task.
+var errStartOver = errors.New("agent: task watch must start over from the instance's tasks")
+
 // follow reads the instance's tasks into *tasks and follows their
 // changes; after a fresh snapshot (Take's resynced), *tasks holds the
-// instance's tasks anew.
+// instance's tasks anew. It starts from the store's InstanceTasks when the
+// store has it, and lists every task otherwise. A follower started from
+// InstanceTasks that needs a fresh snapshot ends with errStartOver instead.
 func (s *session) follow(ctx context.Context, tasks *[]*state.Task) (*store.Follower, error) {
-	f, err := store.Follow(ctx, s.a.cfg.Store, store.FollowConfig{
+	fromInstance := false // the follower started from InstanceTasks
+	cfg := store.FollowConfig{
 		Snapshot: func(tx store.ReadTx) error {
+			if fromInstance {
+				return errStartOver
+			}
 			*tasks = (*tasks)[:0]
 			all, err := store.List[*state.Task](tx, state.KindTasks)
 			if err != nil {
 				return err
 			}
-			s.elsewhere = map[string]bool{}
 			for _, t := range all {
-				if t.Task == nil {
-					continue
-				}
-				if t.ContainerInstanceID() == s.a.cfg.InstanceID {
+				if t.Task != nil && t.ContainerInstanceID() == s.a.cfg.InstanceID {
 					*tasks = append(*tasks, t)
-				} else if t.LastStatus != task.Stopped {
-					s.elsewhere[t.ID()] = true
 				}
 			}
 			return nil
 		},
 		Options: []store.WatchOption{store.WithKinds(state.KindTasks), store.WithFilter(s.mine)},
-	})
+	}
+	if src, ok := s.a.cfg.Store.(instanceTasks); ok {
+		own, rev, err := src.InstanceTasks(ctx, s.a.cfg.InstanceID)
+		var f *store.Follower
+		if err == nil {
+			f, err = store.Resume(ctx, s.a.cfg.Store, rev, cfg)
+		}
+		if err == nil {
+			*tasks, fromInstance = own, true
+			return f, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("agent: watch tasks: %w", err)
+		}
+		s.a.log.Warn("agent: the store could not give the instance's tasks; listing them", "err", err)
+	}
+	f, err := store.Follow(ctx, s.a.cfg.Store, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("agent: watch tasks: %w", err)
 	}
@@ -410,7 +440,7 @@ func (s *session) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
 	if err := s.adopt(ctx, tasks); err != nil {
 		return err
 	}
@@ -460,6 +490,13 @@ func (s *session) run(ctx context.Context) error {
 			}
 		case <-f.Ready():
 			evs, resynced, err := f.Take(buf[:0])
+			if errors.Is(err, errStartOver) {
+				f.Close()
+				var again *store.Follower
+				if again, err = s.follow(ctx, &tasks); err == nil {
+					f, resynced = again, true
+				}
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -576,8 +613,10 @@ func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
 		byTask[tid][name] = info
 	}
 	// Several instances may share one network provider (several instances
-	// on one host): the tasks live on the others are theirs to keep.
-	err = a.cfg.Network.Reconcile(ctx, func(taskID string) bool { return live[taskID] != nil || s.elsewhere[taskID] })
+	// on one host): the tasks live on the others are theirs to keep. The
+	// provider holds few networks besides this instance's live tasks:
+	// each of those is looked up.
+	err = a.cfg.Network.Reconcile(ctx, func(taskID string) bool { return live[taskID] != nil || s.liveElsewhere(ctx, taskID) })
 	if err != nil {
 		a.log.Warn("agent: network reconcile failed", "err", err)
 	}
@@ -588,6 +627,27 @@ func (s *session) adopt(ctx context.Context, tasks []*state.Task) error {
 		}
 	}
 	return nil
+}
+
+// liveElsewhere reports whether a task is live on another instance, as the
+// store has it now: a network provider shared with that instance's agent
+// then holds the task's network. When the store cannot say, the network
+// is kept: a leftover goes at a later reconcile, but a network torn down
+// would cut a running task off.
+func (s *session) liveElsewhere(ctx context.Context, taskID string) bool {
+	var t *state.Task
+	err := s.a.cfg.Store.View(ctx, func(tx store.ReadTx) (err error) {
+		t, err = store.Get[*state.Task](tx, state.KindTasks, taskID)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false
+	case err != nil:
+		s.a.log.Warn("agent: keeping the network of a task the store could not be asked about", "task", taskID, "err", err)
+		return true
+	}
+	return t.Task != nil && t.LastStatus != task.Stopped && t.ContainerInstanceID() != s.a.cfg.InstanceID
 }
 
 // removeStaleDirs removes the task directories of tasks that are no longer

@@ -33,7 +33,11 @@
 // # Task lifecycle
 //
 // The agent watches the store for the tasks of its instance and drives each
-// with one goroutine, through the ECS statuses:
+// with one goroutine, through the ECS statuses. It starts from a snapshot of
+// every task, keeping its instance's; a store that can give the tasks of one
+// instance itself (the store package stevedore gives each of its agents,
+// served by one watch of every task for all of them) spares it that
+// listing, which a thousand agents starting at once would each make:
 //
 //   - PROVISIONING: the task's network is set up (network.Provider.Setup with
 //     the mode, hostname, port mappings, DNS servers, search domains and extra
@@ -211,9 +215,11 @@
 // from the runtime while the agent was away" (which stops the task when it is
 // essential). Containers of no live task are removed, and
 // network.Provider.Reconcile tears down the networks of tasks that are not
-// live. A task half-way through starting or stopping carries on from where
-// its stored status says it was. Output of adopted containers is not
-// re-attached: the runtime interface has no attach.
+// live: neither on this instance nor, as the store has them when Reconcile
+// asks, on another instance sharing the provider. A task half-way through
+// starting or stopping carries on from where its stored status says it was.
+// Output of adopted containers is not re-attached: the runtime interface has
+// no attach.
 //
 // # Engine outages
 //

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/network"
+	netfake "github.com/stevedore-io/stevedore/network/fake"
 	"github.com/stevedore-io/stevedore/runtime/fake"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
@@ -71,5 +73,44 @@ func TestAdoptionKeepsTheNetworksOfOtherInstancesTasks(t *testing.T) {
 			return err
 		}))
 		assert.Equal(t, task.Provisioning, tk.LastStatus, "not this agent's to run")
+	})
+}
+
+// hookedNetwork runs before ahead of each Reconcile of a shared provider.
+type hookedNetwork struct {
+	*netfake.Provider
+	before func()
+}
+
+func (n hookedNetwork) Reconcile(ctx context.Context, keep func(taskID string) bool) error {
+	n.before()
+	return n.Provider.Reconcile(ctx, keep)
+}
+
+// TestAdoptionKeepsTheNetworkOfATaskPlacedElsewhereMeanwhile: the tasks of
+// other instances are asked of the store when the provider is reconciled,
+// not read with the agent's snapshot: one placed on another instance, and
+// set up by its agent, after that snapshot keeps its network. A stopped
+// one's network goes.
+func TestAdoptionKeepsTheNetworkOfATaskPlacedElsewhereMeanwhile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fake.WithImage("web:1", fake.Behavior{RunFor: fake.Forever}))
+		ref := e.register(`{"family": "w", "networkMode": "awsvpc",
+		  "containerDefinitions": [{"name": "app", "image": "web:1", "memory": 32}]}`)
+		_, err := e.net.Setup(e.ctx, network.Request{TaskID: "stopped", Mode: network.ModeAWSVPC})
+		require.NoError(t, err)
+		e.runTaskWith(ref, "stopped", func(t *state.Task) {
+			t.ContainerInstanceARN = "i-other"
+			t.LastStatus = task.Stopped
+		})
+		e.cfg.Network = hookedNetwork{Provider: e.net, before: func() {
+			e.runTaskWith(ref, "late", func(t *state.Task) { t.ContainerInstanceARN = "i-other" })
+			_, err := e.net.Setup(e.ctx, network.Request{TaskID: "late", Mode: network.ModeAWSVPC})
+			assert.NoError(t, err)
+		}}
+		e.start()
+		advance(time.Second)
+		assert.Contains(t, e.net.TaskIDs(), "late", "a task placed on another instance after the snapshot keeps its network")
+		assert.NotContains(t, e.net.TaskIDs(), "stopped", "a stopped task's network goes")
 	})
 }

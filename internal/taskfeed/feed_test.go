@@ -35,6 +35,13 @@ func startFeed(t *testing.T, s store.Store) *Feed {
 	t.Helper()
 	f, err := New(t.Context(), s)
 	require.NoError(t, err)
+	runFeed(t, f)
+	return f
+}
+
+// runFeed runs f until the test ends.
+func runFeed(t *testing.T, f *Feed) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -45,7 +52,6 @@ func startFeed(t *testing.T, s store.Store) *Feed {
 		cancel()
 		<-done
 	})
-	return f
 }
 
 func newMemoryStore(t *testing.T, opts ...memory.Option) *memory.Store {

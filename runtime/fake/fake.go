@@ -25,8 +25,12 @@ type Runtime struct {
 	onlyLocal  bool
 	pulls      []string
 	containers map[string]*container
-	calls      []Call
-	nextPID    int
+	// labelled indexes containers by each of their labels, so that List
+	// reads only the containers of one of its selector's labels (an
+	// agent's, among a thousand instances sharing the fake).
+	labelled map[label]map[string]*container
+	calls    []Call
+	nextPID  int
 	// unavailable simulates an engine outage (SetUnavailable).
 	unavailable bool
 }
@@ -35,6 +39,9 @@ var (
 	_ runtime.Runtime        = (*Runtime)(nil)
 	_ runtime.AccessVerifier = (*Runtime)(nil)
 )
+
+// label is one label of a container, as the runtime indexes it.
+type label struct{ key, value string }
 
 type script struct {
 	sel Selector
@@ -101,6 +108,7 @@ func New(opts ...Option) *Runtime {
 	r := &Runtime{
 		images:     map[string]bool{},
 		containers: map[string]*container{},
+		labelled:   map[label]map[string]*container{},
 		nextPID:    1000,
 		onlyLocal:  o.onlyLocal,
 	}
@@ -573,6 +581,13 @@ func (r *Runtime) create(s *runtime.ContainerSpec) error {
 	}
 	c.prog = mainProgram(s, &c.behavior, c.env)
 	r.containers[s.ID] = c
+	for k, v := range s.Labels {
+		l := label{k, v}
+		if r.labelled[l] == nil {
+			r.labelled[l] = map[string]*container{}
+		}
+		r.labelled[l][s.ID] = c
+	}
 	return nil
 }
 
@@ -875,8 +890,14 @@ func (r *Runtime) List(ctx context.Context, selector map[string]string) ([]runti
 	}
 	r.mu.Lock()
 	var out []runtime.ContainerInfo
-	for _, id := range slices.Sorted(maps.Keys(r.containers)) {
-		if c := r.containers[id]; hasLabels(c.spec.Labels, selector) {
+	candidates := r.containers
+	for k, v := range selector {
+		if set := r.labelled[label{k, v}]; len(set) < len(candidates) {
+			candidates = set
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(candidates)) {
+		if c := candidates[id]; hasLabels(c.spec.Labels, selector) {
 			out = append(out, c.info())
 		}
 	}
@@ -899,6 +920,13 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 		r.finish(c, 128+int(shell.SigKILL))
 		r.release(c, runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: deleted before it ran: %w", id, runtime.ErrNotFound)})
 		delete(r.containers, id)
+		for k, v := range c.spec.Labels {
+			l := label{k, v}
+			delete(r.labelled[l], id)
+			if len(r.labelled[l]) == 0 {
+				delete(r.labelled, l)
+			}
+		}
 	}
 	r.mu.Unlock()
 	c.seq.Unlock()

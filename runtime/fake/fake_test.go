@@ -905,3 +905,50 @@ func TestSetUnavailable(t *testing.T) {
 	assert.Equal(t, 0, res.ExitCode)
 	assert.Equal(t, runtime.StateRunning, state(t, rt, "web"))
 }
+
+func TestListSelectsByEveryLabel(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t, fake.WithLocalImages(image))
+	create := func(id string, labels map[string]string) {
+		t.Helper()
+		require.NoError(t, rt.Create(ctx, runtime.ContainerSpec{ID: id, Image: image, Command: []string{"true"}, Labels: labels}))
+	}
+	create("c3", map[string]string{"instance": "i-1", "task": "t1"})
+	create("c1", map[string]string{"instance": "i-1", "task": "t2"})
+	create("c2", map[string]string{"instance": "i-2", "task": "t1"})
+	create("c4", nil)
+	require.NoError(t, rt.Delete(ctx, "c3"))
+	create("c5", map[string]string{"instance": "i-1", "task": "t1"})
+
+	ids := func(selector map[string]string) []string {
+		t.Helper()
+		list, err := rt.List(ctx, selector)
+		require.NoError(t, err)
+		var out []string
+		for _, info := range list {
+			out = append(out, info.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		selector map[string]string
+		want     []string
+	}{
+		{"none", nil, []string{"c1", "c2", "c4", "c5"}},
+		{"one label", map[string]string{"instance": "i-1"}, []string{"c1", "c5"}},
+		{"two labels", map[string]string{"instance": "i-1", "task": "t1"}, []string{"c5"}},
+		{"the other instance", map[string]string{"instance": "i-2", "task": "t1"}, []string{"c2"}},
+		{"a value no container has", map[string]string{"instance": "i-3"}, nil},
+		{"a key no container has", map[string]string{"instance": "i-1", "zone": "a"}, nil},
+		{"deleted", map[string]string{"task": "t1", "instance": "i-1"}, []string{"c5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, ids(tt.selector))
+		})
+	}
+	require.NoError(t, rt.Delete(ctx, "c5"))
+	require.NoError(t, rt.Delete(ctx, "c1"))
+	assert.Nil(t, ids(map[string]string{"instance": "i-1"}), "the last container of a label deleted")
+}
