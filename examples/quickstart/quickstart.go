@@ -323,11 +323,16 @@ func (d *demo) startCluster(ctx context.Context) error {
 	dns := discovery.DefaultConfig()
 	dns.Listen = netip.AddrPortFrom(gateway, 53).String()
 	dns.Upstreams = d.cfg.DNSUpstreams
-	d.orc, err = stevedore.New(stevedore.WithLogger(d.cfg.Logger), stevedore.WithServiceDiscovery(dns),
-		stevedore.WithTargetGroups(d.targets))
+	// The durable store (store/bolt), as a real deployment keeps it: a
+	// process started again on this directory finds the cluster, the
+	// service and its tasks, and adopts the containers still running.
+	stateDir := filepath.Join(d.tmpDir, "state")
+	d.orc, err = stevedore.New(stevedore.WithDataDir(stateDir), stevedore.WithLogger(d.cfg.Logger),
+		stevedore.WithServiceDiscovery(dns), stevedore.WithTargetGroups(d.targets))
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(d.out, "   state: durable, in %s\n", filepath.Join(stateDir, "state.db"))
 	// The demo's tasks run under the strictest task policy: non-root,
 	// no added capability, nothing of the host's.
 	if _, err := d.orc.CreateCluster(ctx, &stevedore.CreateClusterInput{ClusterName: clusterName,
