@@ -182,16 +182,8 @@ func (a *Actions) UpdateContainerInstancesState(ctx context.Context, in api.Upda
 		if _, err := a.getCluster(tx, clusterName); err != nil {
 			return err
 		}
-		for _, arg := range in.ContainerInstances {
-			id := lastSegment(arg)
-			inst, err := a.getInstance(tx, clusterName, id)
-			if errors.Is(err, api.ErrNotFound) {
-				out.Failures = append(out.Failures, missing(a.ContainerInstanceARN(clusterName, id)))
-				continue
-			}
-			if err != nil {
-				return err
-			}
+		var err error
+		out.Failures, err = a.eachInstance(tx, clusterName, in.ContainerInstances, func(inst *state.Instance) error {
 			next := inst.Copy()
 			if next.Status != in.Status {
 				next.Status = in.Status
@@ -202,8 +194,9 @@ func (a *Actions) UpdateContainerInstancesState(ctx context.Context, in api.Upda
 				}
 			}
 			out.ContainerInstances = append(out.ContainerInstances, next.Clone())
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -225,19 +218,12 @@ func (a *Actions) DescribeContainerInstances(ctx context.Context, in api.Describ
 			return err
 		}
 		if len(in.ContainerInstances) > 0 {
-			for _, arg := range in.ContainerInstances {
-				id := lastSegment(arg)
-				inst, err := a.getInstance(tx, clusterName, id)
-				if errors.Is(err, api.ErrNotFound) {
-					out.Failures = append(out.Failures, missing(a.ContainerInstanceARN(clusterName, id)))
-					continue
-				}
-				if err != nil {
-					return err
-				}
+			var err error
+			out.Failures, err = a.eachInstance(tx, clusterName, in.ContainerInstances, func(inst *state.Instance) error {
 				out.ContainerInstances = append(out.ContainerInstances, inst.Clone())
-			}
-			return nil
+				return nil
+			})
+			return err
 		}
 		all, err := store.List[*state.Instance](tx, state.KindInstances)
 		if err != nil {
@@ -254,6 +240,28 @@ func (a *Actions) DescribeContainerInstances(ctx context.Context, in api.Describ
 		return nil, err
 	}
 	return out, nil
+}
+
+// eachInstance calls fn with each instance of clusterName that refs name
+// (by ID or ARN), in order, and returns a MISSING failure for each that
+// names none, as ECS's calls on several instances do.
+func (a *Actions) eachInstance(tx store.ReadTx, clusterName string, refs []string, fn func(*state.Instance) error) ([]api.Failure, error) {
+	var failures []api.Failure
+	for _, arg := range refs {
+		id := lastSegment(arg)
+		inst, err := a.getInstance(tx, clusterName, id)
+		if errors.Is(err, api.ErrNotFound) {
+			failures = append(failures, missing(a.ContainerInstanceARN(clusterName, id)))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(inst); err != nil {
+			return nil, err
+		}
+	}
+	return failures, nil
 }
 
 func (a *Actions) getInstance(tx store.ReadTx, clusterName, id string) (*state.Instance, error) {
