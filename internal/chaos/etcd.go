@@ -392,6 +392,7 @@ func (d *driver) leaderPause(ctx context.Context, rng *mrand.Rand) (string, erro
 	if err != nil {
 		return what, err
 	}
+	_, fencedBefore := old.steppedDown()
 	what += fmt.Sprintf(", %s led after %v", replicaName(next), ledAt.Sub(stopped).Round(time.Millisecond))
 	deadline := time.Now().Add(failoverBound)
 	for {
@@ -405,5 +406,19 @@ func (d *driver) leaderPause(ctx context.Context, rng *mrand.Rand) (string, erro
 			return what, err
 		}
 	}
-	return what + ", the old one stepped down", nil
+	// Its term ended while it was stopped: it says why once it runs
+	// again (its lease ran out, or a write it made was fenced off), and
+	// any write its loops made after SIGCONT was refused by the guard
+	// (the store's comparison on the election key), never committed:
+	// the checks after the trial find no task twice and the deployment
+	// as the new leader drove it.
+	reason, fenced := old.steppedDown()
+	if reason == "" {
+		return what, fmt.Errorf("the paused leader %s stepped down without a reason", replicaName(old))
+	}
+	what += fmt.Sprintf(", the old one stepped down (%s)", reason)
+	if n := fenced - fencedBefore; n > 0 {
+		what += fmt.Sprintf(", %d late writes of it refused", n)
+	}
+	return what, nil
 }

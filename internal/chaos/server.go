@@ -80,6 +80,10 @@ type server struct {
 	ledAt   time.Time
 	// wroteAt: when it logged its term's first committed write.
 	wroteAt time.Time
+	// stepDown: the reason of its last "no longer leads" line; fenced:
+	// how many of its log lines told of a write fenced off.
+	stepDown string
+	fenced   int
 }
 
 // leadLine and unleadLine are the leader election's log lines.
@@ -87,6 +91,8 @@ var (
 	leadLine   = regexp.MustCompile(`leader election: this replica leads`)
 	unleadLine = regexp.MustCompile(`leader election: this replica no longer leads`)
 	wroteLine  = regexp.MustCompile(`leader election: the leader's first write committed`)
+	reasonAttr = regexp.MustCompile(`reason="([^"]*)"|reason=(\S+)`)
+	fencedText = regexp.MustCompile(`write fenced off`)
 )
 
 // start runs the process and waits until it serves the API.
@@ -175,9 +181,24 @@ func (s *server) noteLeader(line string) {
 		s.leading, s.ledAt = true, time.Now()
 	case unleadLine.MatchString(line):
 		s.leading = false
+		s.stepDown = ""
+		if m := reasonAttr.FindStringSubmatch(line); m != nil {
+			s.stepDown = m[1] + m[2]
+		}
 	case wroteLine.MatchString(line):
 		s.wroteAt = time.Now()
 	}
+	if fencedText.MatchString(line) {
+		s.fenced++
+	}
+}
+
+// steppedDown returns the reason the process last gave for no longer
+// leading, and how many fenced writes it has logged.
+func (s *server) steppedDown() (reason string, fenced int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stepDown, s.fenced
 }
 
 // wrote returns when the process last logged its term's first committed
