@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/btree"
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/stevedore-io/stevedore/store"
@@ -72,13 +71,12 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 	}
 	p.writes = finalWrites(tx)
 
-	p.snap = &snapshot{rev: tx.rev, kinds: make(map[string]*btree.BTreeG[*record], len(tx.base.kinds)+len(tx.work))}
-	for k, t := range tx.base.kinds {
-		p.snap.kinds[k] = t
+	kinds := make([]kindTree, len(tx.base.kinds), len(tx.base.kinds)+len(tx.work))
+	copy(kinds, tx.base.kinds)
+	for _, w := range tx.work {
+		kinds = withTree(kinds, w.kind, w.tree)
 	}
-	for k, t := range tx.work {
-		p.snap.kinds[k] = t
-	}
+	p.snap = &snapshot{rev: tx.rev, kinds: kinds}
 	return p, nil
 }
 
