@@ -316,22 +316,34 @@ func (c *committer) commit(batch []*pending) {
 
 // trim works out which transactions the history keeps once batch is in:
 // at least the history limit of events, dropping whole transactions,
-// oldest first. compacted is the newest revision dropped, or 0 if none
-// ever was (the history ring keeps its own).
+// oldest first, once there are at least compactionSlack events to drop.
+// compacted is the newest revision dropped, or 0 if none is this time
+// (the history ring keeps its own).
 func (c *committer) trim(batch []*pending) (kept []keptTxn, events int, compacted int64) {
 	kept, events = c.kept, c.keptEvents
 	for _, p := range batch {
 		kept = append(kept, keptTxn{rev: p.rev, events: len(p.events)})
 		events += len(p.events)
 	}
-	drop := 0
-	for events-kept[drop].events >= c.s.opts.history {
-		events -= kept[drop].events
+	drop, dropped := 0, 0
+	for events-dropped-kept[drop].events >= c.s.opts.history {
+		dropped += kept[drop].events
 		compacted = kept[drop].rev
 		drop++
 	}
-	return kept[drop:], events, compacted
+	if dropped < compactionSlack(c.s.opts.history) {
+		// Deleting from the history rewrites its oldest leaf and the
+		// branches above it, on top of the newest ones every commit
+		// rewrites: do it once per slack's worth of events rather than
+		// in every commit.
+		return kept, events, 0
+	}
+	return kept[drop:], events - dropped, compacted
 }
+
+// compactionSlack is how many events beyond its limit the history may
+// keep before dropping the oldest (it keeps at least the limit).
+func compactionSlack(history int) int { return history / 16 }
 
 // write puts batch into the file, and with checkpoint, brings the objects
 // bucket up to date with it.
