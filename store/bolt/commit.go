@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/btree"
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/stevedore-io/stevedore/store"
@@ -72,28 +71,48 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 	}
 	p.writes = finalWrites(tx)
 
-	p.snap = &snapshot{rev: tx.rev, kinds: make(map[string]*btree.BTreeG[*record], len(tx.base.kinds)+len(tx.work))}
-	for k, t := range tx.base.kinds {
-		p.snap.kinds[k] = t
+	kinds := make([]kindTree, len(tx.base.kinds), len(tx.base.kinds)+len(tx.work))
+	copy(kinds, tx.base.kinds)
+	for _, w := range tx.work {
+		kinds = withTree(kinds, w.kind, w.tree)
 	}
-	for k, t := range tx.work {
-		p.snap.kinds[k] = t
-	}
+	p.snap = &snapshot{rev: tx.rev, kinds: kinds}
 	return p, nil
 }
+
+// smallTxn is the most events finalWrites searches without a map.
+const smallTxn = 8
 
 // finalWrites returns the final version of every object tx wrote, in the
 // order first written: the bytes of the last record it put in the object's
 // tree, or nil for one it deleted last.
 func finalWrites(tx *writeTx) []fileWrite {
 	writes := make([]fileWrite, 0, len(tx.events))
-	at := make(map[objectKey]int, len(tx.events))
+	// Most transactions write a few objects: search those rather than
+	// allocate a map.
+	var at map[objectKey]int
+	if len(tx.events) > smallTxn {
+		at = make(map[objectKey]int, len(tx.events))
+	}
 	for i, ev := range tx.events {
-		k := objectKey{ev.Kind, ev.ID}
-		j, ok := at[k]
-		if !ok {
+		j := -1
+		if at != nil {
+			k := objectKey{ev.Kind, ev.ID}
+			var ok bool
+			if j, ok = at[k]; !ok {
+				j = -1
+				at[k] = len(writes)
+			}
+		} else {
+			for w := range writes {
+				if writes[w].id == ev.ID && writes[w].kind == ev.Kind {
+					j = w
+					break
+				}
+			}
+		}
+		if j < 0 {
 			j = len(writes)
-			at[k] = j
 			writes = append(writes, fileWrite{kind: ev.Kind, id: ev.ID})
 		}
 		writes[j].data = nil
@@ -297,22 +316,34 @@ func (c *committer) commit(batch []*pending) {
 
 // trim works out which transactions the history keeps once batch is in:
 // at least the history limit of events, dropping whole transactions,
-// oldest first. compacted is the newest revision dropped, or 0 if none
-// ever was (the history ring keeps its own).
+// oldest first, once there are at least compactionSlack events to drop.
+// compacted is the newest revision dropped, or 0 if none is this time
+// (the history ring keeps its own).
 func (c *committer) trim(batch []*pending) (kept []keptTxn, events int, compacted int64) {
 	kept, events = c.kept, c.keptEvents
 	for _, p := range batch {
 		kept = append(kept, keptTxn{rev: p.rev, events: len(p.events)})
 		events += len(p.events)
 	}
-	drop := 0
-	for events-kept[drop].events >= c.s.opts.history {
-		events -= kept[drop].events
+	drop, dropped := 0, 0
+	for events-dropped-kept[drop].events >= c.s.opts.history {
+		dropped += kept[drop].events
 		compacted = kept[drop].rev
 		drop++
 	}
-	return kept[drop:], events, compacted
+	if dropped < compactionSlack(c.s.opts.history) {
+		// Deleting from the history rewrites its oldest leaf and the
+		// branches above it, on top of the newest ones every commit
+		// rewrites: do it once per slack's worth of events rather than
+		// in every commit.
+		return kept, events, 0
+	}
+	return kept[drop:], events - dropped, compacted
 }
+
+// compactionSlack is how many events beyond its limit the history may
+// keep before dropping the oldest (it keeps at least the limit).
+func compactionSlack(history int) int { return history / 16 }
 
 // write puts batch into the file, and with checkpoint, brings the objects
 // bucket up to date with it.
@@ -325,14 +356,15 @@ func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64, chec
 	if checkpoint {
 		// The batch's own writes go after the older ones they
 		// supersede; bbolt writes only the last Put of a key.
+		ow := objectWriter{objects: objects, kinds: map[string]*bbolt.Bucket{}}
 		for k, data := range c.dirty {
-			if err := putObject(objects, k.kind, k.id, data); err != nil {
+			if err := ow.put(k.kind, k.id, data); err != nil {
 				return err
 			}
 		}
 		for _, p := range batch {
 			for _, w := range p.writes {
-				if err := putObject(objects, w.kind, w.id, w.data); err != nil {
+				if err := ow.put(w.kind, w.id, w.data); err != nil {
 					return err
 				}
 			}
@@ -344,9 +376,12 @@ func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64, chec
 	// History keys only ever grow: pack its pages rather than leave
 	// half of each free for inserts that never come.
 	hist.FillPercent = 0.9
+	// bbolt copies every key it is given (not the values, which must
+	// outlive the transaction and do, in the batch): one buffer serves.
+	var key [12]byte
 	for _, p := range batch {
 		for i, ev := range p.hist {
-			if err := hist.Put(historyKey(p.rev, i), ev); err != nil {
+			if err := hist.Put(appendHistoryKey(key[:0], p.rev, i), ev); err != nil {
 				return fmt.Errorf("history at revision %d: %w", p.rev, err)
 			}
 		}
@@ -373,17 +408,34 @@ func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64, chec
 	return nil
 }
 
-// putObject puts data at kind/id in the objects bucket, or deletes kind/id
-// when data is nil.
-func putObject(objects *bbolt.Bucket, kind, id string, data []byte) error {
-	b, err := objects.CreateBucketIfNotExists([]byte(kind))
-	if err != nil {
-		return fmt.Errorf("bucket of kind %q: %w", kind, err)
+// objectWriter writes objects to the objects bucket during a checkpoint,
+// which writes up to the history limit of them. It looks each kind's
+// bucket up once (bbolt's CreateBucketIfNotExists copies the name and
+// searches for it every time), and passes IDs in one reused buffer, which
+// bbolt copies.
+type objectWriter struct {
+	objects *bbolt.Bucket
+	kinds   map[string]*bbolt.Bucket
+	key     []byte
+}
+
+// put puts data at kind/id in the objects bucket, or deletes kind/id when
+// data is nil.
+func (w *objectWriter) put(kind, id string, data []byte) error {
+	b := w.kinds[kind]
+	if b == nil {
+		var err error
+		if b, err = w.objects.CreateBucketIfNotExists([]byte(kind)); err != nil {
+			return fmt.Errorf("bucket of kind %q: %w", kind, err)
+		}
+		w.kinds[kind] = b
 	}
+	w.key = append(w.key[:0], id...)
+	var err error
 	if data == nil {
-		err = b.Delete([]byte(id))
+		err = b.Delete(w.key)
 	} else {
-		err = b.Put([]byte(id), data)
+		err = b.Put(w.key, data)
 	}
 	if err != nil {
 		return fmt.Errorf("%s/%s: %w", kind, id, err)

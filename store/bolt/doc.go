@@ -148,9 +148,11 @@
 //
 // The state is the objects bucket with the history after the checkpoint
 // replayed on it. Each commit writes its events and the revision, drops
-// the oldest transactions beyond the history bound, and, when that would
-// drop an event after the checkpoint, moves the checkpoint to itself, all
-// in one bbolt transaction. The freelist is written with every commit
+// the oldest transactions beyond the history bound once a sixteenth of
+// the bound can go (rewriting the history's oldest pages in every commit
+// cost as much as its newest), and, when that would drop an event after
+// the checkpoint, moves the checkpoint to itself, all in one bbolt
+// transaction. The freelist is written with every commit
 // rather than rebuilt at Open.
 //
 // In memory, each record keeps its encoded bytes besides the decoded
@@ -161,7 +163,8 @@
 // # History and compaction
 //
 // The store keeps at least WithHistory events (whole transactions, oldest
-// dropped first), the same in the file and in memory. A watch from a
+// dropped first, and up to a sixteenth more), the same in the file and in
+// memory. A watch from a
 // revision whose successors were dropped fails with store.ErrCompacted; a
 // watch from any later revision, in this process or after a restart,
 // delivers every event after it. A reconcile loop that stopped at revision

@@ -51,8 +51,14 @@ var (
 func uint64Bytes(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
 
 func historyKey(rev int64, index int) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 12), uint64(rev))
-	return binary.BigEndian.AppendUint32(k, uint32(index))
+	return appendHistoryKey(make([]byte, 0, 12), rev, index)
+}
+
+// appendHistoryKey appends the history key of event index of revision rev
+// to b.
+func appendHistoryKey(b []byte, rev int64, index int) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(rev))
+	return binary.BigEndian.AppendUint32(b, uint32(index))
 }
 
 // historyRevision returns the revision of a history key, or -1 for a key

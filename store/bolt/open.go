@@ -335,7 +335,7 @@ func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, st *load
 		if err != nil {
 			return err
 		}
-		st.snap.kinds[kind] = t
+		st.snap.setTree(kind, t)
 		return nil
 	})
 }
@@ -373,7 +373,7 @@ func loadHistory(path string, codec store.Codec, hist *bbolt.Bucket, st *loaded)
 		if r, ok := last[objectKey{kind, id}]; ok && bytes.Equal(r.data, data) {
 			return r.obj, nil
 		}
-		if r, ok := find(st.snap.kinds[kind], id); ok && bytes.Equal(r.data, data) {
+		if r, ok := find(st.snap.tree(kind), id); ok && bytes.Equal(r.data, data) {
 			return r.obj, nil
 		}
 		obj, err := codec.Unmarshal(kind, data)
@@ -435,10 +435,10 @@ func loadHistory(path string, codec store.Codec, hist *bbolt.Bucket, st *loaded)
 // replay applies an event after the checkpoint to the state loaded: r is
 // the object's new version, or nil if it was deleted.
 func replay(st *loaded, key objectKey, r *record) {
-	t := st.snap.kinds[key.kind]
+	t := st.snap.tree(key.kind)
 	if t == nil {
 		t = btree.NewG(btreeDegree, lessRecord)
-		st.snap.kinds[key.kind] = t
+		st.snap.setTree(key.kind, t)
 	}
 	if r == nil {
 		t.Delete(&record{id: key.id})

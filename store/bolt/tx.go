@@ -27,13 +27,54 @@ func lessRecord(a, b *record) bool { return a.id < b.id }
 
 // snapshot is an immutable view of the whole store at one revision. Its
 // trees are never written: a transaction clones the ones it changes.
+//
+// kinds holds one tree per kind. A store holds a handful of kinds and
+// every transaction publishes a new snapshot: a slice, copied, costs one
+// allocation where a map cost several, and searching it beats hashing (as
+// store/memory measured).
 type snapshot struct {
 	rev   int64
-	kinds map[string]*btree.BTreeG[*record]
+	kinds []kindTree
+}
+
+type kindTree struct {
+	kind string
+	tree *btree.BTreeG[*record]
 }
 
 func emptySnapshot() *snapshot {
-	return &snapshot{kinds: map[string]*btree.BTreeG[*record]{}}
+	return &snapshot{}
+}
+
+// tree returns the tree of kind, or nil.
+func (s *snapshot) tree(kind string) *btree.BTreeG[*record] {
+	return treeOf(s.kinds, kind)
+}
+
+// setTree sets the tree of kind in place: only for a snapshot no reader
+// holds yet (one being loaded).
+func (s *snapshot) setTree(kind string, t *btree.BTreeG[*record]) {
+	s.kinds = withTree(s.kinds, kind, t)
+}
+
+func treeOf(kinds []kindTree, kind string) *btree.BTreeG[*record] {
+	for i := range kinds {
+		if kinds[i].kind == kind {
+			return kinds[i].tree
+		}
+	}
+	return nil
+}
+
+// withTree sets the tree of kind in kinds, which it may append to.
+func withTree(kinds []kindTree, kind string, t *btree.BTreeG[*record]) []kindTree {
+	for i := range kinds {
+		if kinds[i].kind == kind {
+			kinds[i].tree = t
+			return kinds
+		}
+	}
+	return append(kinds, kindTree{kind: kind, tree: t})
 }
 
 // readTx reads one snapshot.
@@ -47,14 +88,14 @@ func (tx *readTx) Get(kind, id string) (store.Object, error) {
 	if err := store.ValidateKey(kind, id); err != nil {
 		return nil, err
 	}
-	if r, ok := find(tx.snap.kinds[kind], id); ok {
+	if r, ok := find(tx.snap.tree(kind), id); ok {
 		return r.obj, nil
 	}
 	return nil, store.NotFoundError(kind, id)
 }
 
 func (tx *readTx) List(kind string) ([]store.Object, error) {
-	return list(tx.snap.kinds[kind], kind)
+	return list(tx.snap.tree(kind), kind)
 }
 
 func find(t *btree.BTreeG[*record], id string) (*record, bool) {
@@ -85,7 +126,7 @@ type writeTx struct {
 	base *snapshot
 	rev  int64 // the revision this transaction commits as
 
-	work   map[string]*btree.BTreeG[*record]
+	work   []kindTree // the trees it cloned to write
 	events []store.Event
 	// changes holds, for each event, the record it put in its tree (nil
 	// for a delete) and the one it replaced (nil for a create), so that
@@ -203,19 +244,19 @@ func (tx *writeTx) rollback() {
 
 // readable returns the tree of kind as this transaction sees it, or nil.
 func (tx *writeTx) readable(kind string) *btree.BTreeG[*record] {
-	if t, ok := tx.work[kind]; ok {
+	if t := treeOf(tx.work, kind); t != nil {
 		return t
 	}
-	return tx.base.kinds[kind]
+	return tx.base.tree(kind)
 }
 
 // writable returns this transaction's private clone of kind's tree.
 func (tx *writeTx) writable(kind string) *btree.BTreeG[*record] {
-	if t, ok := tx.work[kind]; ok {
+	if t := treeOf(tx.work, kind); t != nil {
 		return t
 	}
 	var t *btree.BTreeG[*record]
-	if base := tx.base.kinds[kind]; base != nil {
+	if base := tx.base.tree(kind); base != nil {
 		// Clone gives both trees new copy-on-write contexts, and so
 		// writes to its receiver: clone a copy of the header, never
 		// the snapshot's tree, which readers hold.
@@ -224,9 +265,6 @@ func (tx *writeTx) writable(kind string) *btree.BTreeG[*record] {
 	} else {
 		t = btree.NewG(btreeDegree, lessRecord)
 	}
-	if tx.work == nil {
-		tx.work = make(map[string]*btree.BTreeG[*record], 2)
-	}
-	tx.work[kind] = t
+	tx.work = append(tx.work, kindTree{kind: kind, tree: t})
 	return t
 }
