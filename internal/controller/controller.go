@@ -49,7 +49,12 @@ type Controller struct {
 	// tasks are on draining instances for the planner.
 	inactive map[string]bool
 	dirty    map[string]bool
-	wake     map[string]time.Time // service key -> requeue time
+	// dirtyClusters are the clusters every service of which the next
+	// pass reconciles (an instance came, went, or can take tasks or no
+	// longer can): reconcileDirty marks their services then, once,
+	// rather than once per instance event.
+	dirtyClusters map[string]bool
+	wake          map[string]time.Time // service key -> requeue time
 	// unplaced are the services that could not place every task they
 	// started in their last reconcile: capacity freed on an instance
 	// concerns them, and only them.
@@ -148,6 +153,7 @@ func (c *Controller) reset() {
 	c.instances = map[string]*state.Instance{}
 	c.inactive = map[string]bool{}
 	c.dirty = map[string]bool{}
+	c.dirtyClusters = map[string]bool{}
 	c.wake = map[string]time.Time{}
 	c.unplaced = map[string]bool{}
 	c.rounds = map[string]*placement.Round{}
@@ -299,11 +305,7 @@ func (c *Controller) observe(obj, prev store.Object) {
 			// A new instance, or one that can take tasks or no
 			// longer can: every plan may change (DAEMON services,
 			// tasks on draining instances, placements).
-			for key, s := range c.services {
-				if s.Cluster == o.Cluster {
-					c.dirty[key] = true
-				}
-			}
+			c.dirtyClusters[o.Cluster] = true
 			return
 		}
 		if freed(p, o) {
@@ -382,6 +384,14 @@ func (c *Controller) forget(obj store.Object) {
 const writeBatch = 64
 
 func (c *Controller) reconcileDirty(ctx context.Context) {
+	if len(c.dirtyClusters) > 0 {
+		for key, s := range c.services {
+			if c.dirtyClusters[s.Cluster] {
+				c.dirty[key] = true
+			}
+		}
+		clear(c.dirtyClusters)
+	}
 	keys := make([]string, 0, len(c.dirty))
 	for key := range c.dirty {
 		keys = append(keys, key)
