@@ -54,7 +54,9 @@ type Controller struct {
 	// longer can): reconcileDirty marks their services then, once,
 	// rather than once per instance event.
 	dirtyClusters map[string]bool
-	wake          map[string]time.Time // service key -> requeue time
+	// checkBuf is check's scratch copy of a planned service.
+	checkBuf *state.Service
+	wake     map[string]time.Time // service key -> requeue time
 	// unplaced are the services that could not place every task they
 	// started in their last reconcile: capacity freed on an instance
 	// concerns them, and only them.
@@ -434,7 +436,12 @@ func (c *Controller) reconcileDirty(ctx context.Context) {
 // looked at again through time alone.
 func (c *Controller) check(key string) (wake time.Time, write bool, err error) {
 	cached := c.services[key]
-	next, plan, err := c.plan(cached, c.cfg.Now())
+	// The planned service is only compared here, never kept: one
+	// scratch copy serves every check.
+	if c.checkBuf == nil {
+		c.checkBuf = new(state.Service)
+	}
+	next, plan, err := c.plan(cached, c.cfg.Now(), c.checkBuf)
 	if err != nil {
 		return time.Time{}, false, err
 	}
@@ -562,7 +569,7 @@ func (c *Controller) applyPlan(tx store.Tx, r *serviceWrite, reserved map[string
 		}
 	}
 	now := c.cfg.Now()
-	next, plan, err := c.plan(cur, now)
+	next, plan, err := c.plan(cur, now, nil)
 	if err != nil {
 		return err
 	}
@@ -631,11 +638,15 @@ func taskState(t *state.Task) service.TaskState {
 }
 
 // plan runs the deployment planner on a service and returns the service as
-// the plan leaves it (a copy) with the plan.
-func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, service.Plan, error) {
+// the plan leaves it (a copy, in into when into is not nil) with the plan.
+func (c *Controller) plan(cur *state.Service, now time.Time, into *state.Service) (*state.Service, service.Plan, error) {
 	// A shallow copy is enough: the planner returns new deployments, and
 	// AddEvent builds a new slice; nothing below changes a shared slice.
-	next := &state.Service{Meta: cur.Meta, Service: cur.Service}
+	next := into
+	if next == nil {
+		next = new(state.Service)
+	}
+	*next = state.Service{Meta: cur.Meta, Service: cur.Service}
 	s := &next.Service
 	tasks := c.tasks[cur.ObjectID()]
 	in := service.Input{
