@@ -265,7 +265,7 @@ func (c *Controller) apply(ev store.Event) {
 func (c *Controller) observe(obj, prev store.Object) {
 	switch o := obj.(type) {
 	case *state.Service:
-		key := o.ObjectID()
+		key := c.serviceKey(o.Cluster, o.Name)
 		if cur := c.services[key]; cur != nil && cur.ModRevision > o.ModRevision {
 			return // the controller's own newer write is cached already
 		}
@@ -648,7 +648,7 @@ func (c *Controller) plan(cur *state.Service, now time.Time, into *state.Service
 	}
 	*next = state.Service{Meta: cur.Meta, Service: cur.Service}
 	s := &next.Service
-	tasks := c.tasks[cur.ObjectID()]
+	tasks := c.tasks[c.serviceKey(cur.Cluster, cur.Name)]
 	in := service.Input{
 		Service:                s.Name,
 		Strategy:               s.SchedulingStrategy,
