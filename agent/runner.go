@@ -167,6 +167,13 @@ func (r *runner) stopWanted() bool {
 // changes kept for later are applied first, in the same transaction. A task
 // that is gone from the store is not written.
 func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task) (bool, error)) error {
+	return r.change(ctx, fn, nil)
+}
+
+// change is update with either fn (which needs the transaction) or taskFn
+// (which needs only the task): modify passes its function as it is, with
+// no closure to wrap it.
+func (r *runner) change(ctx context.Context, fn func(tx store.Tx, t *state.Task) (bool, error), taskFn func(t *state.Task) (bool, error)) error {
 	if r.isGone() {
 		r.later = nil
 		return nil
@@ -184,7 +191,12 @@ func (r *runner) update(ctx context.Context, fn func(tx store.Tx, t *state.Task)
 				return err
 			}
 		}
-		changed, err := fn(tx, next)
+		var changed bool
+		if fn != nil {
+			changed, err = fn(tx, next)
+		} else {
+			changed, err = taskFn(next)
+		}
 		if err != nil || (!changed && len(r.later) == 0) {
 			return err
 		}
@@ -239,7 +251,7 @@ func (r *runner) flush(ctx context.Context) error {
 
 // modify is update for changes that need only the task.
 func (r *runner) modify(ctx context.Context, fn func(t *state.Task) (bool, error)) error {
-	return r.update(ctx, func(_ store.Tx, t *state.Task) (bool, error) { return fn(t) })
+	return r.change(ctx, nil, fn)
 }
 
 // advanceStatus moves t forward to s; a status already reached is kept.

@@ -271,7 +271,13 @@ func (r *runner) create(ctx context.Context) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	volumes, dirs := taskVolumes(r.def, r.taskDir(), r.a.dirs.join("volumes"))
+	// Most tasks have no volumes: their paths are worked out (and
+	// allocated) only for those that do.
+	var volumes map[string]string
+	var dirs []string
+	if len(r.def.Volumes) > 0 {
+		volumes, dirs = taskVolumes(r.def, r.taskDir(), r.a.dirs.join("volumes"))
+	}
 	for _, d := range dirs {
 		if err := r.mkdir(d); err != nil {
 			return failure("", "ResourceInitializationError: task volume: %v", err)

@@ -58,8 +58,20 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // NotFoundError returns an error wrapping ErrNotFound that names kind/id.
 // Implementations use it so that messages read the same everywhere.
 func NotFoundError(kind, id string) error {
-	return fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
+	// One small allocation, not fmt.Errorf's several: a lookup that
+	// misses (a fresh task ID checked for a clash) is common.
+	return &notFoundError{kind: kind, id: id}
 }
+
+// notFoundError reads as fmt.Errorf("%w: %s/%s", ErrNotFound, kind, id)
+// did, and unwraps to ErrNotFound.
+type notFoundError struct{ kind, id string }
+
+func (e *notFoundError) Error() string {
+	return ErrNotFound.Error() + ": " + e.kind + "/" + e.id
+}
+
+func (e *notFoundError) Unwrap() error { return ErrNotFound }
 
 // AlreadyExistsError returns an error wrapping ErrAlreadyExists that names
 // kind/id.

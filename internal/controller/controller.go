@@ -49,6 +49,13 @@ type Controller struct {
 	// tasks are on draining instances for the planner.
 	inactive map[string]bool
 	dirty    map[string]bool
+	// dirtyClusters are the clusters every service of which the next
+	// pass reconciles (an instance came, went, or can take tasks or no
+	// longer can): reconcileDirty marks their services then, once,
+	// rather than once per instance event.
+	dirtyClusters map[string]bool
+	// checkBuf is check's scratch copy of a planned service.
+	checkBuf *state.Service
 	wake     map[string]time.Time // service key -> requeue time
 	// unplaced are the services that could not place every task they
 	// started in their last reconcile: capacity freed on an instance
@@ -148,6 +155,7 @@ func (c *Controller) reset() {
 	c.instances = map[string]*state.Instance{}
 	c.inactive = map[string]bool{}
 	c.dirty = map[string]bool{}
+	c.dirtyClusters = map[string]bool{}
 	c.wake = map[string]time.Time{}
 	c.unplaced = map[string]bool{}
 	c.rounds = map[string]*placement.Round{}
@@ -257,7 +265,7 @@ func (c *Controller) apply(ev store.Event) {
 func (c *Controller) observe(obj, prev store.Object) {
 	switch o := obj.(type) {
 	case *state.Service:
-		key := o.ObjectID()
+		key := c.serviceKey(o.Cluster, o.Name)
 		if cur := c.services[key]; cur != nil && cur.ModRevision > o.ModRevision {
 			return // the controller's own newer write is cached already
 		}
@@ -299,11 +307,7 @@ func (c *Controller) observe(obj, prev store.Object) {
 			// A new instance, or one that can take tasks or no
 			// longer can: every plan may change (DAEMON services,
 			// tasks on draining instances, placements).
-			for key, s := range c.services {
-				if s.Cluster == o.Cluster {
-					c.dirty[key] = true
-				}
-			}
+			c.dirtyClusters[o.Cluster] = true
 			return
 		}
 		if freed(p, o) {
@@ -382,6 +386,14 @@ func (c *Controller) forget(obj store.Object) {
 const writeBatch = 64
 
 func (c *Controller) reconcileDirty(ctx context.Context) {
+	if len(c.dirtyClusters) > 0 {
+		for key, s := range c.services {
+			if c.dirtyClusters[s.Cluster] {
+				c.dirty[key] = true
+			}
+		}
+		clear(c.dirtyClusters)
+	}
 	keys := make([]string, 0, len(c.dirty))
 	for key := range c.dirty {
 		keys = append(keys, key)
@@ -424,7 +436,12 @@ func (c *Controller) reconcileDirty(ctx context.Context) {
 // looked at again through time alone.
 func (c *Controller) check(key string) (wake time.Time, write bool, err error) {
 	cached := c.services[key]
-	next, plan, err := c.plan(cached, c.cfg.Now())
+	// The planned service is only compared here, never kept: one
+	// scratch copy serves every check.
+	if c.checkBuf == nil {
+		c.checkBuf = new(state.Service)
+	}
+	next, plan, err := c.plan(cached, c.cfg.Now(), c.checkBuf)
 	if err != nil {
 		return time.Time{}, false, err
 	}
@@ -552,7 +569,7 @@ func (c *Controller) applyPlan(tx store.Tx, r *serviceWrite, reserved map[string
 		}
 	}
 	now := c.cfg.Now()
-	next, plan, err := c.plan(cur, now)
+	next, plan, err := c.plan(cur, now, nil)
 	if err != nil {
 		return err
 	}
@@ -621,13 +638,17 @@ func taskState(t *state.Task) service.TaskState {
 }
 
 // plan runs the deployment planner on a service and returns the service as
-// the plan leaves it (a copy) with the plan.
-func (c *Controller) plan(cur *state.Service, now time.Time) (*state.Service, service.Plan, error) {
+// the plan leaves it (a copy, in into when into is not nil) with the plan.
+func (c *Controller) plan(cur *state.Service, now time.Time, into *state.Service) (*state.Service, service.Plan, error) {
 	// A shallow copy is enough: the planner returns new deployments, and
 	// AddEvent builds a new slice; nothing below changes a shared slice.
-	next := &state.Service{Meta: cur.Meta, Service: cur.Service}
+	next := into
+	if next == nil {
+		next = new(state.Service)
+	}
+	*next = state.Service{Meta: cur.Meta, Service: cur.Service}
 	s := &next.Service
-	tasks := c.tasks[cur.ObjectID()]
+	tasks := c.tasks[c.serviceKey(cur.Cluster, cur.Name)]
 	in := service.Input{
 		Service:                s.Name,
 		Strategy:               s.SchedulingStrategy,
