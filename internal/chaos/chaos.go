@@ -252,11 +252,13 @@ func newHostNames() hostNames {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	suffix := hex.EncodeToString(b)[:4]
-	// "stvi" starts the names of Stevedore's integration tests, which the
-	// leak check at the end of make test looks for.
-	prefix := "stvi" + suffix[:2] + "-"
+	// "stvc" starts the names of the chaos trials' objects, which the leak
+	// check at the end of make test looks for too; not "stvi": the
+	// integration package's own leak check, running beside these trials
+	// in make test, takes every "stvi" object for its own.
+	prefix := "stvc" + suffix[:2] + "-"
 	return hostNames{
-		namespace: "stevedore-chaos-" + suffix, bridge: "stvichaos" + suffix[:2], prefix: prefix,
+		namespace: "stevedore-chaos-" + suffix, bridge: "stvcchaos" + suffix[:2], prefix: prefix,
 		subnet: fmt.Sprintf("10.231.%d.0/24", b[2]), hostTable: "ip " + prefix + "host",
 	}
 }

@@ -21,8 +21,9 @@ var (
 	DefaultContainerdNamespacePrefix = "stevedore"
 	// DefaultNamePrefixes start the names of the kernel objects of
 	// network/netlinux with its default configuration (bridge "stvd0",
-	// objects "stvd-..."), and of Stevedore's integration tests ("stvi...").
-	DefaultNamePrefixes = []string{"stvd", "stvi"}
+	// objects "stvd-..."), of Stevedore's integration tests ("stvi...")
+	// and of its chaos trials ("stvc...").
+	DefaultNamePrefixes = []string{"stvd", "stvi", "stvc"}
 	// DefaultSnapshotters are searched for writable snapshots when the
 	// daemon cannot list its snapshotters.
 	DefaultSnapshotters = []string{"overlayfs", "native"}

@@ -636,9 +636,10 @@ func (p *Provider) removeObjects(name string, tables taskTables, veth bool) erro
 	return nil
 }
 
-// Teardown removes the task's network; see network.Provider. The namespace
-// is unmounted and the kernel deletes it, with the veth in it, once the
-// task's processes are gone; call Teardown after the containers stopped.
+// Teardown removes the task's network; see network.Provider. The host's end
+// of the veth is deleted (its pair with it), and the namespace is unmounted:
+// the kernel deletes it once the task's processes are gone; call Teardown
+// after the containers stopped.
 func (p *Provider) Teardown(ctx context.Context, taskID string) error {
 	if err := network.ValidateTaskID(taskID); err != nil {
 		return err
@@ -665,7 +666,7 @@ func (p *Provider) teardown(taskID string) error {
 		// the same: remove by name.
 		switch {
 		case rec == nil:
-			if err := p.removeObjects(name, allTablesIfExist, false); err != nil {
+			if err := p.removeObjects(name, allTablesIfExist, true); err != nil {
 				return err
 			}
 		case rec.Mode.HasNamespace():
@@ -676,7 +677,11 @@ func (p *Provider) teardown(taskID string) error {
 			if rec.Mode.HasInterface() {
 				tables.guard = tableDelete
 			}
-			if err := p.removeObjects(name, tables, false); err != nil {
+			// The host's end of the veth is deleted too, not left to the
+			// kernel's destruction of the namespace: that waits for
+			// whatever still holds the namespace, and on a busy host it
+			// outlived the task by more than a minute.
+			if err := p.removeObjects(name, tables, rec.Mode.HasInterface()); err != nil {
 				return err
 			}
 		}
