@@ -24,11 +24,11 @@ import (
 const pollInterval = 250 * time.Millisecond
 
 // hostSettle bounds the wait for the host to match the tasks once the API
-// says they are as intended: the kernel destroys a stopped task's veth
-// once nothing holds its namespace, in a deferred clean-up of namespaces
-// that on a busy machine (make test runs every package's tests at once)
-// took more than 30 s once: a veth outlived its namespace's file by that
-// long, and was gone at the final check.
+// says they are as intended: the kernel destroys a stopped task's
+// namespace in a deferred clean-up that takes seconds on a busy machine
+// (make test runs every package's tests at once). Generous, so that only
+// a real leftover fails a trial (a veth left to that clean-up, before
+// netlinux's Teardown deleted it, outlived its task by over a minute).
 const hostSettle = 90 * time.Second
 
 // converge waits until the cluster is as intended (see converged), and
