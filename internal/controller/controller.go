@@ -23,7 +23,6 @@ import (
 	"github.com/stevedore-io/stevedore/internal/launch"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/placement"
-	"github.com/stevedore-io/stevedore/placement/query"
 	"github.com/stevedore-io/stevedore/service"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
@@ -903,16 +902,9 @@ func (c *Controller) daemonInstances(s *service.Service) ([]service.InstanceStat
 	if err != nil {
 		return nil, err
 	}
-	var exprs []*query.Expr
-	for _, pc := range s.PlacementConstraints {
-		if pc.Type != placement.ConstraintMemberOf {
-			continue
-		}
-		e, err := query.Parse(pc.Expression)
-		if err != nil {
-			return nil, err
-		}
-		exprs = append(exprs, e)
+	exprs, err := memberOfExprs(s.PlacementConstraints)
+	if err != nil {
+		return nil, err
 	}
 	var ids []string
 	for id, inst := range c.instances {

@@ -37,16 +37,9 @@ func (c *Controller) zones(s *service.Service) ([]string, error) {
 	if zones, ok := c.zoneCache[s.Cluster]; ok && plain {
 		return zones, nil
 	}
-	var exprs []*query.Expr
-	for _, pc := range s.PlacementConstraints {
-		if pc.Type != placement.ConstraintMemberOf {
-			continue
-		}
-		e, err := query.Parse(pc.Expression)
-		if err != nil {
-			return nil, err
-		}
-		exprs = append(exprs, e)
+	exprs, err := memberOfExprs(s.PlacementConstraints)
+	if err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, inst := range c.instances {
@@ -84,6 +77,23 @@ func (c *Controller) takes(s *service.Service, inst *state.Instance, exprs []*qu
 		}
 	}
 	return true
+}
+
+// memberOfExprs parses the expressions of the memberOf constraints among
+// constraints, in order.
+func memberOfExprs(constraints []placement.Constraint) ([]*query.Expr, error) {
+	var exprs []*query.Expr
+	for _, pc := range constraints {
+		if pc.Type != placement.ConstraintMemberOf {
+			continue
+		}
+		e, err := query.Parse(pc.Expression)
+		if err != nil {
+			return nil, err
+		}
+		exprs = append(exprs, e)
+	}
+	return exprs, nil
 }
 
 // quoteQuery quotes v as a string of the cluster query language.
