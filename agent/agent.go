@@ -266,33 +266,17 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) setConnected(ctx context.Context, connected bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var at time.Time
-	err := a.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		at = time.Time{}
-		inst, err := store.Get[*state.Instance](tx, state.KindInstances, a.cfg.InstanceID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	err := a.writeInstance(ctx, a.cfg.Store.Update, func(inst *state.Instance, now time.Time) (*state.Instance, bool) {
 		if !connected && !inst.AgentConnected && inst.EngineOutage == nil && inst.AgentLost == nil {
-			return nil
+			return nil, false
 		}
 		next := inst.Copy()
 		next.AgentConnected, next.EngineOutage, next.AgentLost = connected, nil, nil
-		now := time.Now()
-		if connected {
-			at = now
-			a.alive(next, at)
-		}
 		next.DateChange(&inst.ContainerInstance, now)
-		return tx.Update(next)
+		return next, connected
 	})
 	if err != nil {
 		a.log.Warn("agent: could not record agent connection", "connected", connected, "err", err)
-	} else if !at.IsZero() {
-		a.beaten(at)
 	}
 }
 
@@ -703,33 +687,22 @@ func (s *session) updateCounts(ctx context.Context, now bool) {
 			return
 		}
 	}
-	var at time.Time
-	err := s.w.update(ctx, func(tx store.Tx) error {
-		at = time.Time{}
-		inst, err := store.Get[*state.Instance](tx, state.KindInstances, s.a.cfg.InstanceID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil || (inst.RunningTasksCount == running && inst.PendingTasksCount == pending) {
-			return err
+	err := s.a.writeInstance(ctx, s.w.update, func(inst *state.Instance, _ time.Time) (*state.Instance, bool) {
+		if inst.RunningTasksCount == running && inst.PendingTasksCount == pending {
+			return nil, false
 		}
 		// Only the counts change, and the heartbeat they carry: the
 		// copy shares the maps and slices of the stored instance, which
 		// no one changes in place (every writer changes a Copy).
 		next := *inst
 		next.RunningTasksCount, next.PendingTasksCount = running, pending
-		at = time.Now()
-		s.a.alive(&next, at)
-		return tx.Update(&next)
+		return &next, true
 	})
 	if err != nil {
 		if ctx.Err() == nil {
 			s.a.log.Warn("agent: could not update task counts", "err", err)
 		}
 		return
-	}
-	if !at.IsZero() {
-		s.a.beaten(at)
 	}
 	s.written, s.wrote, s.wroteRunning, s.wrotePending = true, time.Now(), running, pending
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/runtime"
-	"github.com/stevedore-io/stevedore/store"
 )
 
 const (
@@ -202,31 +201,16 @@ func (a *Agent) probeEngine(ctx context.Context) {
 // recordEngine writes the engine's state on the instance, with the
 // heartbeat.
 func (a *Agent) recordEngine(ctx context.Context, outage *cluster.EngineOutage) error {
-	var at time.Time
-	err := a.cfg.Store.Update(ctx, func(tx store.Tx) error {
-		at = time.Time{}
-		inst, err := store.Get[*state.Instance](tx, state.KindInstances, a.cfg.InstanceID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return a.writeInstance(ctx, a.cfg.Store.Update, func(inst *state.Instance, now time.Time) (*state.Instance, bool) {
 		connected := outage == nil
 		if inst.AgentConnected == connected && sameOutage(inst.EngineOutage, outage) && inst.AgentLost == nil {
-			return nil
+			return nil, false
 		}
 		next := inst.Copy()
-		at = time.Now()
-		a.alive(next, at)
 		next.AgentConnected, next.EngineOutage, next.AgentLost = connected, outage, nil
-		next.DateChange(&inst.ContainerInstance, at)
-		return tx.Update(next)
+		next.DateChange(&inst.ContainerInstance, now)
+		return next, true
 	})
-	if err == nil && !at.IsZero() {
-		a.beaten(at)
-	}
-	return err
 }
 
 func sameOutage(a, b *cluster.EngineOutage) bool {

@@ -52,6 +52,40 @@ func (a *Agent) beaten(at time.Time) {
 	}
 }
 
+// writeInstance writes the agent's instance through update (the store's
+// Update, or a session's batching writer): change gets the stored instance
+// and the time, and returns what to write (nil: nothing) and whether the
+// write carries the heartbeat (alive, after change), which is noted once
+// it commits. An instance that is gone is left alone.
+func (a *Agent) writeInstance(ctx context.Context, update func(context.Context, func(store.Tx) error) error,
+	change func(inst *state.Instance, now time.Time) (next *state.Instance, beat bool)) error {
+	var at time.Time
+	err := update(ctx, func(tx store.Tx) error {
+		at = time.Time{}
+		inst, err := store.Get[*state.Instance](tx, state.KindInstances, a.cfg.InstanceID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		next, beat := change(inst, now)
+		if next == nil {
+			return nil
+		}
+		if beat {
+			a.alive(next, now)
+			at = now
+		}
+		return tx.Update(next)
+	})
+	if err == nil && !at.IsZero() {
+		a.beaten(at)
+	}
+	return err
+}
+
 // heartbeat writes the agent's heartbeat on its instance every interval
 // until ctx ends. Any write of the instance by the agent carries the
 // heartbeat too (alive), and the loop writes only when none did in the
@@ -80,25 +114,10 @@ func (s *session) heartbeat(ctx context.Context) {
 func (s *session) beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
 	defer cancel()
-	var at time.Time
-	err := s.w.update(ctx, func(tx store.Tx) error {
-		at = time.Time{}
-		inst, err := store.Get[*state.Instance](tx, state.KindInstances, s.a.cfg.InstanceID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return s.a.writeInstance(ctx, s.w.update, func(inst *state.Instance, _ time.Time) (*state.Instance, bool) {
 		// The copy shares the maps and slices of the stored instance,
 		// which no one changes in place (see updateCounts).
 		next := *inst
-		at = time.Now()
-		s.a.alive(&next, at)
-		return tx.Update(&next)
+		return &next, true
 	})
-	if err == nil && !at.IsZero() {
-		s.a.beaten(at)
-	}
-	return err
 }
