@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -13,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/internal/history"
 )
 
 // maxEventChan caps the capacity of a watcher's channel. Events in the
@@ -137,9 +137,7 @@ func (s *Store) watchEtcd(ctx context.Context, from int64, opts []store.WatchOpt
 		filter: store.NewWatchFilter(opts...),
 		head:   b.etcdRev,
 		next:   start,
-		events: make(chan store.Event, min(s.opts.watchBuffer, maxEventChan)),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		Outlet: history.NewOutlet(min(s.opts.watchBuffer, maxEventChan)),
 	}
 	go w.run()
 	return w, nil
@@ -161,39 +159,17 @@ type watcher struct {
 	head int64
 	next int64 // the etcd revision to watch from if the watch must start again
 
-	events chan store.Event
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
-
-	errMu sync.Mutex
-	err   error
+	*history.Outlet
 }
 
 var _ store.Watcher = (*watcher)(nil)
 
-func (w *watcher) Events() <-chan store.Event { return w.events }
-
-func (w *watcher) Err() error {
-	w.errMu.Lock()
-	defer w.errMu.Unlock()
-	return w.err
-}
-
-func (w *watcher) Close() {
-	w.once.Do(func() { close(w.stop) })
-	<-w.done
-}
-
 func (w *watcher) run() {
 	err := w.deliver()
 	w.cancel()
-	w.errMu.Lock()
-	w.err = err
-	w.errMu.Unlock()
-	close(w.events)
+	w.Finish(err)
 	w.s.watchers.Done()
-	close(w.done)
+	w.Done()
 }
 
 func (w *watcher) watch() clientv3.WatchChan {
@@ -225,7 +201,7 @@ func (w *watcher) deliver() error {
 				// Between two transactions: a safe point to end.
 				return store.ErrWatcherTooSlow
 			}
-			out, next = w.events, queue[0].events[sent]
+			out, next = w.Out, queue[0].events[sent]
 		}
 		in := wch
 		if tooSlow || retry != nil {
@@ -269,7 +245,7 @@ func (w *watcher) deliver() error {
 			wch = w.watch()
 		case <-w.ctx.Done():
 			return w.ctx.Err()
-		case <-w.stop:
+		case <-w.Stopped():
 			return nil
 		case <-w.s.closed:
 			return store.ErrClosed
@@ -294,7 +270,7 @@ func (w *watcher) ended(resp clientv3.WatchResponse, ok bool) error {
 		return fmt.Errorf("etcd store: watch from revision %d: %w", w.next, rpctypes.ErrPermissionDenied)
 	}
 	select {
-	case <-w.stop:
+	case <-w.Stopped():
 		return nil
 	default:
 	}

@@ -151,9 +151,7 @@ func (h *History) Watch(ctx context.Context, from int64, filter store.WatchFilte
 		ctx:    ctx,
 		filter: filter,
 		next:   from + 1,
-		events: make(chan store.Event, min(h.watchBuffer, maxEventChan)),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		Outlet: NewOutlet(min(h.watchBuffer, maxEventChan)),
 	}
 	if i := h.find(w.next); i < len(h.txns) {
 		w.pos.Store(h.txns[i].seq)
@@ -221,42 +219,19 @@ type watcher struct {
 	h      *History
 	ctx    context.Context
 	filter store.WatchFilter
-	events chan store.Event
-	stop   chan struct{} // closed by Close
-	done   chan struct{} // closed when run returns
-	once   sync.Once
+	*Outlet
 
 	next    int64        // next revision to deliver; run's goroutine only
 	pos     atomic.Int64 // sequence number of the first event not yet sent
 	tooSlow atomic.Bool  // set by the writer; checked between transactions
-
-	errMu sync.Mutex
-	err   error
 }
 
 var _ store.Watcher = (*watcher)(nil)
 
-func (w *watcher) Events() <-chan store.Event { return w.events }
-
-func (w *watcher) Err() error {
-	w.errMu.Lock()
-	defer w.errMu.Unlock()
-	return w.err
-}
-
-func (w *watcher) Close() {
-	w.once.Do(func() { close(w.stop) })
-	<-w.done
-}
-
 func (w *watcher) run() {
-	err := w.deliver()
-	w.errMu.Lock()
-	w.err = err
-	w.errMu.Unlock()
-	close(w.events)
+	w.Finish(w.deliver())
 	w.h.remove(w)
-	close(w.done)
+	w.Done()
 }
 
 // deliver sends events until the watch ends, and says why it ended.
@@ -274,7 +249,7 @@ func (w *watcher) deliver() error {
 				continue
 			case <-w.ctx.Done():
 				return w.ctx.Err()
-			case <-w.stop:
+			case <-w.Stopped():
 				return nil
 			case <-w.h.storeClosed:
 				return store.ErrClosed
@@ -291,7 +266,7 @@ func (w *watcher) deliver() error {
 					continue
 				}
 				select {
-				case w.events <- ev:
+				case w.Out <- ev:
 					// Counting progress per event, not per
 					// transaction, keeps a consumer that has
 					// read a large transaction from looking
@@ -299,7 +274,7 @@ func (w *watcher) deliver() error {
 					w.pos.Store(t.seq + int64(i) + 1)
 				case <-w.ctx.Done():
 					return w.ctx.Err()
-				case <-w.stop:
+				case <-w.Stopped():
 					return nil
 				case <-w.h.storeClosed:
 					return store.ErrClosed
