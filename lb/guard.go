@@ -38,12 +38,33 @@ func (h *Handler) screen(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "the request target must be a path", http.StatusBadRequest)
 		return true
 	}
+	if zonedHost(r.Host) {
+		// net/http drops an IPv6 zone ("%...") from the Host it sends
+		// on: the target would get another name than the client gave.
+		// A zone means nothing beyond the client's host: refuse it.
+		w.Header().Set("Connection", "close")
+		http.Error(w, "the Host must not carry an IPv6 zone", http.StatusBadRequest)
+		return true
+	}
 	if max := h.limits.MaxBodyBytes; max > 0 && r.ContentLength > max {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return true
 	}
 	return false
+}
+
+// zonedHost reports whether host is an IPv6 literal with a zone
+// ("[fe80::1%eth0]:80"), which http.Request.Write removes.
+func zonedHost(host string) bool {
+	if !strings.HasPrefix(host, "[") {
+		return false
+	}
+	end := strings.IndexByte(host, ']')
+	if end < 0 {
+		end = len(host)
+	}
+	return strings.Contains(host[:end], "%")
 }
 
 // originOrAbsolute reports whether r's target is a path ("/a?b"), an
