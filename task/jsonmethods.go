@@ -1,13 +1,41 @@
 package task
 
+import (
+	"encoding/json"
+	"slices"
+)
+
 // The JSON methods of the definition types. Each UnmarshalJSON matches
 // member names exactly and keeps unknown members in Extra; each MarshalJSON
 // writes them back. See jsonobject.go.
 
-// MarshalJSON encodes td with the members kept in its Extra field.
+// MarshalJSON encodes td with the members kept in its Extra field. When
+// Extra holds a member that would make ParseDefinition read the document
+// as another form (taskDefinition, Type, or a PascalCase Family,
+// ContainerDefinitions or TaskDefinition), "family" is written even when
+// empty, which marks the document as a bare definition.
 func (td TaskDefinition) MarshalJSON() ([]byte, error) {
 	type plain TaskDefinition
-	return marshalObject(plain(td), td.Extra)
+	b, err := marshalObject(plain(td), td.Extra)
+	if err != nil || td.Family != "" || !selectsAnotherForm(td.Extra) {
+		return b, err
+	}
+	if len(b) == 2 { // "{}"
+		return []byte(`{"family":""}`), nil
+	}
+	return slices.Concat([]byte(`{"family":"",`), b[1:]), nil
+}
+
+// selectsAnotherForm reports whether a bare definition's unknown members
+// would make ParseDefinition read it as describe output, a CloudFormation
+// resource or PascalCase if it had no "family" member.
+func selectsAnotherForm(extra map[string]json.RawMessage) bool {
+	for _, k := range []string{"taskDefinition", "Type", "Family", "ContainerDefinitions", "TaskDefinition"} {
+		if _, ok := extra[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // UnmarshalJSON decodes td, keeping unknown members in its Extra field.

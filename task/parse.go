@@ -77,6 +77,12 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 //     and FireLens options, and volume driver options and labels are data
 //     and stay as they are.
 //
+// A document with a top-level "family" member is always read as a bare
+// camelCase task definition, never as describe output, a CloudFormation
+// resource or PascalCase: json.Marshal of a TaskDefinition whose Extra
+// holds a member named like one of those forms writes "family" (even
+// empty) for that reason, so that ParseDefinition reads it back the same.
+//
 // Output-only members of describe output (taskDefinitionArn, revision,
 // status, registeredAt, ...) are kept in their fields. Unknown members, at
 // any depth, are kept in the Extra field of the struct they belong to, so
@@ -114,7 +120,8 @@ func ParseDefinition(data []byte) (*TaskDefinition, []Warning, error) {
 		err := &ParseError{Err: fmt.Errorf("want a JSON object or an array of container definitions, got %s", jsonKind(bytes.TrimSpace(data)))}
 		return nil, nil, fmt.Errorf("parse task definition: %w", err)
 	}
-	if props, ok := cloudFormationProperties(top); ok {
+	_, bare := top["family"]
+	if props, ok := cloudFormationProperties(top); ok && !bare {
 		data = props
 		if err := json.Unmarshal(data, &top); err != nil || top == nil {
 			err := &ParseError{Err: fmt.Errorf("Properties: want a JSON object")}
@@ -136,7 +143,7 @@ func ParseDefinition(data []byte) (*TaskDefinition, []Warning, error) {
 
 	root, body := "", json.RawMessage(data)
 	inner, describeOutput := top["taskDefinition"]
-	describeOutput = describeOutput && jsonKind(inner) == "object"
+	describeOutput = describeOutput && !bare && jsonKind(inner) == "object"
 	if describeOutput {
 		root, body = "taskDefinition", inner
 		for _, k := range sortedKeys(top) {

@@ -54,6 +54,31 @@ func TestParseDefinitionShapesAgree(t *testing.T) {
 	assert.Equal(t, a, b)
 }
 
+// A top-level family marks a bare definition: members named like another
+// form are then unknown members, kept, and json.Marshal writes them so that
+// they read back the same.
+func TestParseDefinitionFamilyMarksBare(t *testing.T) {
+	t.Parallel()
+	for _, data := range []string{
+		`{"family":"web","taskDefinition":{"family":"other"}}`,
+		`{"family":"web","Type":"AWS::ECS::TaskDefinition","Properties":{"family":"other"}}`,
+		`{"family":"web","Family":"other"}`,
+	} {
+		td, warnings, err := task.ParseDefinition([]byte(data))
+		require.NoError(t, err, data)
+		assert.Equal(t, "web", td.Family, data)
+		assert.NotEmpty(t, td.Extra, data)
+		assert.Len(t, warnings, len(td.Extra), data)
+
+		td.Family = "" // json.Marshal must still mark it bare
+		b, err := json.Marshal(td)
+		require.NoError(t, err)
+		again, _, err := task.ParseDefinition(b)
+		require.NoError(t, err)
+		assert.Equal(t, td, again, "round trip through %s", b)
+	}
+}
+
 func TestParseDefinitionDescribeTagsMerge(t *testing.T) {
 	t.Parallel()
 	data := `{"taskDefinition":{"family":"web","tags":[{"key":"env","value":"own"}]},
