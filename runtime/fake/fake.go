@@ -25,12 +25,15 @@ type Runtime struct {
 	onlyLocal  bool
 	pulls      []string
 	containers map[string]*container
-	// labelled indexes containers by each of their labels, so that List
-	// reads only the containers of one of its selector's labels (an
-	// agent's, among a thousand instances sharing the fake).
-	labelled map[label]map[string]*container
-	calls    []Call
-	nextPID  int
+	// indexed holds, for every label key a List selected on, the
+	// containers by that label's value, so that List reads only the
+	// containers of one value (an agent's instance, among a thousand
+	// sharing the fake). Keys no List selects on are not indexed: most of
+	// a container's labels are its task's alone, and an index of each
+	// would hold a map per task for nothing.
+	indexed map[string]map[string]map[string]*container
+	calls   callLog
+	nextPID int
 	// unavailable simulates an engine outage (SetUnavailable).
 	unavailable bool
 }
@@ -41,8 +44,6 @@ var (
 )
 
 // label is one label of a container, as the runtime indexes it.
-type label struct{ key, value string }
-
 type script struct {
 	sel Selector
 	b   Behavior
@@ -108,7 +109,7 @@ func New(opts ...Option) *Runtime {
 	r := &Runtime{
 		images:     map[string]bool{},
 		containers: map[string]*container{},
-		labelled:   map[label]map[string]*container{},
+		indexed:    map[string]map[string]map[string]*container{},
 		nextPID:    1000,
 		onlyLocal:  o.onlyLocal,
 	}
@@ -166,7 +167,7 @@ func (r *Runtime) Pulls() []string {
 func (r *Runtime) Calls() []Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.calls)
+	return r.calls.all()
 }
 
 // CallsTo returns the calls of one method, such as "Start" (see the Method
@@ -179,9 +180,11 @@ func (r *Runtime) CallsTo(method string) []Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []Call
-	for _, c := range r.calls {
-		if c.Method == method {
-			out = append(out, c)
+	for _, chunk := range r.calls.chunks {
+		for _, c := range chunk {
+			if c.Method == method {
+				out = append(out, c)
+			}
 		}
 	}
 	return out
@@ -284,12 +287,11 @@ func (r *Runtime) Close() {
 func (r *Runtime) record(call Call) func(error) error {
 	call.Time = time.Now()
 	r.mu.Lock()
-	i := len(r.calls)
-	r.calls = append(r.calls, call)
+	c := r.calls.add(call)
 	r.mu.Unlock()
 	return func(err error) error {
 		r.mu.Lock()
-		r.calls[i].Err = err
+		c.Err = err
 		r.mu.Unlock()
 		return err
 	}
@@ -539,8 +541,10 @@ func cloneSpec(spec runtime.ContainerSpec) *runtime.ContainerSpec {
 // by EnsureImage or loaded). Errors wrap runtime.ErrInvalidSpec,
 // runtime.ErrAlreadyExists or runtime.ErrNotFound.
 func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error {
+	// One copy serves the call's record and the container: neither is
+	// changed after this.
 	s := cloneSpec(spec)
-	o, err := r.begin(ctx, Call{Method: MethodCreate, ID: spec.ID, Spec: cloneSpec(spec)}, fmt.Sprintf("create container %q", spec.ID))
+	o, err := r.begin(ctx, Call{Method: MethodCreate, ID: spec.ID, Spec: s}, fmt.Sprintf("create container %q", spec.ID))
 	if err != nil {
 		return err
 	}
@@ -581,14 +585,38 @@ func (r *Runtime) create(s *runtime.ContainerSpec) error {
 	}
 	c.prog = mainProgram(s, &c.behavior, c.env)
 	r.containers[s.ID] = c
-	for k, v := range s.Labels {
-		l := label{k, v}
-		if r.labelled[l] == nil {
-			r.labelled[l] = map[string]*container{}
+	for k, byValue := range r.indexed {
+		if v, ok := s.Labels[k]; ok {
+			addIndexed(byValue, v, c)
 		}
-		r.labelled[l][s.ID] = c
 	}
 	return nil
+}
+
+// addIndexed adds c to byValue, an index of one label key, under value v.
+func addIndexed(byValue map[string]map[string]*container, v string, c *container) {
+	set := byValue[v]
+	if set == nil {
+		set = map[string]*container{}
+		byValue[v] = set
+	}
+	set[c.spec.ID] = c
+}
+
+// index returns the index of label key k, built on its first use. Called
+// with mu held.
+func (r *Runtime) index(k string) map[string]map[string]*container {
+	byValue := r.indexed[k]
+	if byValue == nil {
+		byValue = map[string]map[string]*container{}
+		for _, c := range r.containers {
+			if v, ok := c.spec.Labels[k]; ok {
+				addIndexed(byValue, v, c)
+			}
+		}
+		r.indexed[k] = byValue
+	}
+	return byValue
 }
 
 // mainProgram works out the container's main process from its script and
@@ -892,7 +920,7 @@ func (r *Runtime) List(ctx context.Context, selector map[string]string) ([]runti
 	var out []runtime.ContainerInfo
 	candidates := r.containers
 	for k, v := range selector {
-		if set := r.labelled[label{k, v}]; len(set) < len(candidates) {
+		if set := r.index(k)[v]; len(set) < len(candidates) {
 			candidates = set
 		}
 	}
@@ -920,11 +948,12 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 		r.finish(c, 128+int(shell.SigKILL))
 		r.release(c, runtime.ExitStatus{Code: unknownExitCode, Err: fmt.Errorf("fake: wait for container %q: deleted before it ran: %w", id, runtime.ErrNotFound)})
 		delete(r.containers, id)
-		for k, v := range c.spec.Labels {
-			l := label{k, v}
-			delete(r.labelled[l], id)
-			if len(r.labelled[l]) == 0 {
-				delete(r.labelled, l)
+		for k, byValue := range r.indexed {
+			if v, ok := c.spec.Labels[k]; ok {
+				delete(byValue[v], id)
+				if len(byValue[v]) == 0 {
+					delete(byValue, v)
+				}
 			}
 		}
 	}

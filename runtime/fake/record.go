@@ -49,7 +49,8 @@ type Call struct {
 	// String leaves the password out.
 	Auth *runtime.Auth
 	// Spec is a copy of Create's ContainerSpec (its Stdout and Stderr are
-	// the caller's writers).
+	// the caller's writers), shared with the container it created: read
+	// it, do not change it.
 	Spec *runtime.ContainerSpec
 	// Signal is the signal sent by Signal.
 	Signal syscall.Signal
@@ -121,4 +122,39 @@ type Container struct {
 type ReceivedSignal struct {
 	Signal syscall.Signal
 	Time   time.Time
+}
+
+// callLog keeps every call, in order, in chunks of a fixed size: a slice
+// of all of them would copy them all each time it grows, tens of
+// megabytes over ten thousand tasks.
+type callLog struct {
+	chunks [][]Call
+}
+
+const callChunk = 1024
+
+// add appends call and returns where it is kept, which stays put.
+func (l *callLog) add(call Call) *Call {
+	if n := len(l.chunks); n == 0 || len(l.chunks[n-1]) == callChunk {
+		l.chunks = append(l.chunks, make([]Call, 0, callChunk))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, call)
+	return &(*last)[len(*last)-1]
+}
+
+// all returns a copy of every call, in order.
+func (l *callLog) all() []Call {
+	var n int
+	for _, chunk := range l.chunks {
+		n += len(chunk)
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Call, 0, n)
+	for _, chunk := range l.chunks {
+		out = append(out, chunk...)
+	}
+	return out
 }
