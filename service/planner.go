@@ -83,6 +83,11 @@ type Input struct {
 	HealthCheckGracePeriod time.Duration
 	// Deployments of the service, primary first.
 	Deployments []Deployment
+	// DeploymentsBuf, when not nil, is where Plan.Deployments is built if
+	// it has room (its contents are overwritten): a caller that plans
+	// every service on every pass and keeps no plan passes the last one's
+	// Deployments back. It must not share memory with Deployments.
+	DeploymentsBuf []Deployment
 	// LastCompleted is the last deployment that reached COMPLETED, the
 	// rollback target of the circuit breaker (nil if none).
 	LastCompleted *Deployment
@@ -209,7 +214,10 @@ type planner struct {
 func Compute(in Input) Plan {
 	p := &planner{in: in}
 	p.plan.Rebalancing = in.Rebalancing && in.AZRebalancing
-	p.plan.Deployments = slices.Clone(in.Deployments)
+	p.plan.Deployments = append(in.DeploymentsBuf[:0:cap(in.DeploymentsBuf)], in.Deployments...)
+	if len(in.Deployments) == 0 {
+		p.plan.Deployments = slices.Clone(in.Deployments) // nil or empty, as given
+	}
 	p.plan.DeploymentSeq = in.DeploymentSeq
 	if in.LastCompleted != nil {
 		lc := *in.LastCompleted
@@ -442,7 +450,9 @@ func (p *planner) replica() {
 	primary := p.primary
 
 	// Primary tasks that fulfil the desired count, and the rest that must go.
-	var keep, unhealthy, surplus []*TaskState
+	// Most tasks are kept: room for all of them at once.
+	keep := make([]*TaskState, 0, len(in.Tasks))
+	var unhealthy, surplus []*TaskState
 	for i := range in.Tasks {
 		t := &in.Tasks[i]
 		if !p.wanted(t) || p.hold[t.ID] {

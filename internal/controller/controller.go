@@ -53,9 +53,11 @@ type Controller struct {
 	// longer can): reconcileDirty marks their services then, once,
 	// rather than once per instance event.
 	dirtyClusters map[string]bool
-	// checkBuf is check's scratch copy of a planned service.
-	checkBuf *state.Service
-	wake     map[string]time.Time // service key -> requeue time
+	// checkBuf is check's scratch copy of a planned service, and
+	// deploymentsBuf its planned deployments.
+	checkBuf       *state.Service
+	deploymentsBuf []service.Deployment
+	wake           map[string]time.Time // service key -> requeue time
 	// unplaced are the services that could not place every task they
 	// started in their last reconcile: capacity freed on an instance
 	// concerns them, and only them.
@@ -710,7 +712,15 @@ func (c *Controller) plan(cur *state.Service, now time.Time, into *state.Service
 			return nil, service.Plan{}, err
 		}
 	}
+	if into != nil {
+		// A check keeps no plan: the last one's deployments are
+		// overwritten by the next.
+		in.DeploymentsBuf = c.deploymentsBuf
+	}
 	plan := service.Compute(in)
+	if into != nil {
+		c.deploymentsBuf = plan.Deployments
+	}
 	s.Deployments, s.LastCompleted, s.Steady, s.DeploymentSeq = plan.Deployments, plan.LastCompleted, plan.Steady, plan.DeploymentSeq
 	s.Rebalancing = in.AZRebalancing && plan.Rebalancing
 	if p := s.Primary(); p != nil {
