@@ -132,14 +132,27 @@ func (e *engine) wait(ctx context.Context) error {
 func (a *Agent) untilAvailable(ctx context.Context, call func() error) error {
 	for {
 		err := call()
-		if !errors.Is(err, runtime.ErrUnavailable) {
+		if err == nil || !errors.Is(err, runtime.ErrUnavailable) {
 			return err
 		}
-		a.log.Warn("agent: container engine unavailable; waiting for it", "err", err)
-		if werr := a.engine.wait(ctx); werr != nil {
-			return errors.Join(err, werr)
+		if err := a.waitAvailable(ctx, err); err != nil {
+			return err
 		}
 	}
+}
+
+// waitAvailable waits for the engine to be back after a call failed with
+// err, which says it is away; it returns an error if ctx ends first. Not
+// inlined: untilAvailable runs under every runtime call, deep in a task's
+// goroutine, and its frame is kept small.
+//
+//go:noinline
+func (a *Agent) waitAvailable(ctx context.Context, err error) error {
+	a.log.Warn("agent: container engine unavailable; waiting for it", "err", err)
+	if werr := a.engine.wait(ctx); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return nil
 }
 
 // watchEngine records the engine's outages on the instance until ctx

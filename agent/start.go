@@ -221,6 +221,14 @@ func (r *runner) toCreate() []*ctr {
 	return out
 }
 
+// imageAuth returns the credentials c's image is pulled with. Not inlined:
+// its frame would stay on the stack under every pull.
+//
+//go:noinline
+func (r *runner) imageAuth(c *ctr) (*runtime.Auth, error) {
+	return registryAuth(r.startCtx, r.a.cfg.Secrets, r.secretRequest(), c.def)
+}
+
 // pull makes the images of the containers to create available.
 func (r *runner) pull(ctx context.Context) error {
 	todo := r.toCreate()
@@ -232,12 +240,14 @@ func (r *runner) pull(ctx context.Context) error {
 			return err
 		}
 	}
-	pulled := map[string]bool{}
+	// The images pulled so far: a task has a few. (A map here would be
+	// built in this frame, which stays on the stack under every pull.)
+	var pulled []string
 	for _, c := range todo {
-		if pulled[c.def.Image] {
+		if slices.Contains(pulled, c.def.Image) {
 			continue
 		}
-		auth, err := registryAuth(r.startCtx, r.a.cfg.Secrets, r.secretRequest(), c.def)
+		auth, err := r.imageAuth(c)
 		if err != nil {
 			return failure(c.name, "ResourceInitializationError: unable to pull secrets or registry auth: %v", err)
 		}
@@ -251,7 +261,7 @@ func (r *runner) pull(ctx context.Context) error {
 				return failure(c.name, "CannotPullContainerError: the task's credentials cannot pull the image on this host: %v", err)
 			}
 		}
-		pulled[c.def.Image] = true
+		pulled = append(pulled, c.def.Image)
 	}
 	if r.current().PullStoppedAt.IsZero() {
 		now := time.Now()

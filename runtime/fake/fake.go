@@ -7,6 +7,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -235,7 +236,7 @@ func (r *Runtime) Containers() []Container {
 }
 
 func (c *container) snapshot() Container {
-	spec := cloneSpec(c.spec)
+	spec := cloneSpec(&c.spec)
 	return Container{
 		Spec:    *spec,
 		Info:    c.info(),
@@ -284,7 +285,7 @@ func (r *Runtime) Close() {
 
 // record notes the beginning of a call and returns a function that notes its
 // error and returns it.
-func (r *Runtime) record(call Call) func(error) error {
+func (r *Runtime) record(call *Call) func(error) error {
 	call.Time = time.Now()
 	r.mu.Lock()
 	c := r.calls.add(call)
@@ -300,7 +301,28 @@ func (r *Runtime) record(call Call) func(error) error {
 // op is a recorded call under way; fail and ok end it.
 type op struct {
 	done func(error) error
-	what string // what the call does, for its errors: `start container "x"`
+	what callWhat // what the call does, for its errors
+}
+
+// callWhat says what a call does, for its errors: `start container "x"`.
+// It is put together only when the call fails: most calls succeed, and
+// formatting the message of each cost more than the call.
+type callWhat struct {
+	action, subject string
+	plain           bool // action is the whole of it
+}
+
+// about is an action on a subject, quoted: about("start container", "x").
+func about(action, subject string) callWhat { return callWhat{action: action, subject: subject} }
+
+// plainly is a description given whole.
+func plainly(what string) callWhat { return callWhat{action: what, plain: true} }
+
+func (w callWhat) String() string {
+	if w.plain {
+		return w.action
+	}
+	return w.action + " " + strconv.Quote(w.subject)
 }
 
 // fail ends the call with err, prefixed with what the call does.
@@ -310,7 +332,7 @@ func (o op) fail(err error) error { return o.done(fmt.Errorf("fake: %s: %w", o.w
 func (o op) ok() error { return o.done(nil) }
 
 // begin records call and fails it at once when ctx is done.
-func (r *Runtime) begin(ctx context.Context, call Call, what string) (op, error) {
+func (r *Runtime) begin(ctx context.Context, call *Call, what callWhat) (op, error) {
 	o := op{done: r.record(call), what: what}
 	if err := ctx.Err(); err != nil {
 		return o, o.fail(err)
@@ -322,7 +344,7 @@ func (r *Runtime) begin(ctx context.Context, call Call, what string) (op, error)
 }
 
 // beginOn is begin for a call on container call.ID, which it looks up.
-func (r *Runtime) beginOn(ctx context.Context, call Call, what string) (op, *container, error) {
+func (r *Runtime) beginOn(ctx context.Context, call *Call, what callWhat) (op, *container, error) {
 	o, err := r.begin(ctx, call, what)
 	if err != nil {
 		return o, nil, err
@@ -388,43 +410,67 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref string, auth *runtime.Aut
 		a := *auth
 		call.Auth = &a
 	}
-	o := op{done: r.record(call), what: fmt.Sprintf("pull image %q", ref)}
-	fail := func(err error) error { return o.fail(fmt.Errorf("%w: %w", runtime.ErrImagePull, err)) }
+	o := op{done: r.record(&call), what: about("pull image", ref)}
+	r.mu.Lock()
+	local := r.images[ref] && ref != ""
+	r.mu.Unlock()
+	if local && ctx.Err() == nil && r.checkAvailable() == nil {
+		return o.ok()
+	}
+	// The rest is the slow path, in a frame of its own: an agent pulls
+	// deep in a task's goroutine, whose stack this one's frame would grow.
+	return o.pullFailed(r.pull(ctx, ref, auth))
+}
+
+// pullFailed ends an EnsureImage call with err, which it wraps in
+// runtime.ErrImagePull, or without error when err is nil.
+func (o op) pullFailed(err error) error {
+	if err == nil {
+		return o.ok()
+	}
+	return o.fail(fmt.Errorf("%w: %w", runtime.ErrImagePull, err))
+}
+
+// pull makes ref available as its script says, unless ctx is done or the
+// engine is away.
+//
+//go:noinline
+func (r *Runtime) pull(ctx context.Context, ref string, auth *runtime.Auth) error {
 	if err := ctx.Err(); err != nil {
-		return fail(err)
+		return err
 	}
 	if err := r.checkAvailable(); err != nil {
-		return fail(err)
+		return err
 	}
 	if ref == "" {
-		return fail(fmt.Errorf("empty image reference: %w", runtime.ErrInvalidSpec))
+		return fmt.Errorf("empty image reference: %w", runtime.ErrInvalidSpec)
 	}
 	r.mu.Lock()
 	if r.images[ref] {
 		r.mu.Unlock()
-		return o.ok()
+		return nil
 	}
 	b := r.pullBehavior(ref)
 	onlyLocal := r.onlyLocal
 	r.mu.Unlock()
 
 	if onlyLocal {
-		return fail(fmt.Errorf("no registry: %w", runtime.ErrNotFound))
+		return fmt.Errorf("no registry: %w", runtime.ErrNotFound)
 	}
 	if err := sleep(ctx, b.PullDelay); err != nil {
-		return fail(err)
+		return err
 	}
 	if b.PullError != nil {
-		return fail(b.PullError)
+		return b.PullError
 	}
 	if err := b.checkAuth(auth); err != nil {
-		return fail(err)
+		return err
 	}
 	r.mu.Lock()
 	r.images[ref] = true
 	r.pulls = append(r.pulls, ref)
 	r.mu.Unlock()
-	return o.ok()
+	return nil
 }
 
 // VerifyImageAccess implements runtime.AccessVerifier: it fails when ref
@@ -436,7 +482,7 @@ func (r *Runtime) VerifyImageAccess(ctx context.Context, ref string, auth *runti
 		a := *auth
 		call.Auth = &a
 	}
-	o := op{done: r.record(call), what: fmt.Sprintf("verify access to image %q", ref)}
+	o := op{done: r.record(&call), what: about("verify access to image", ref)}
 	fail := func(err error) error { return o.fail(fmt.Errorf("%w: %w", runtime.ErrImagePull, err)) }
 	if err := ctx.Err(); err != nil {
 		return fail(err)
@@ -464,7 +510,7 @@ func (r *Runtime) VerifyImageAccess(ctx context.Context, ref string, auth *runti
 // runtime.ErrNotFound, or runtime.ErrInUse while a container (of any state,
 // until Delete) was made from it.
 func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
-	o, err := r.begin(ctx, Call{Method: MethodRemoveImage, Ref: ref}, fmt.Sprintf("remove image %q", ref))
+	o, err := r.begin(ctx, &Call{Method: MethodRemoveImage, Ref: ref}, about("remove image", ref))
 	if err != nil {
 		return err
 	}
@@ -525,7 +571,20 @@ func validate(spec *runtime.ContainerSpec) error {
 	return nil
 }
 
-func cloneSpec(spec runtime.ContainerSpec) *runtime.ContainerSpec {
+// cloneSpec returns a copy of from with slices and maps of its own.
+func cloneSpec(from *runtime.ContainerSpec) *runtime.ContainerSpec {
+	spec := new(runtime.ContainerSpec)
+	*spec = *from
+	ownSlices(spec)
+	return spec
+}
+
+// ownSlices gives spec copies of its slices and maps. It is called deep in
+// an agent's goroutines (Create): its frame is kept apart from its
+// caller's and small, and so is cloneSpec's.
+//
+//go:noinline
+func ownSlices(spec *runtime.ContainerSpec) {
 	spec.EntryPoint = slices.Clone(spec.EntryPoint)
 	spec.Command = slices.Clone(spec.Command)
 	spec.Env = slices.Clone(spec.Env)
@@ -534,7 +593,6 @@ func cloneSpec(spec runtime.ContainerSpec) *runtime.ContainerSpec {
 	spec.Ulimits = slices.Clone(spec.Ulimits)
 	spec.CapAdd = slices.Clone(spec.CapAdd)
 	spec.CapDrop = slices.Clone(spec.CapDrop)
-	return &spec
 }
 
 // Create creates a container from spec. Its image must be available (pulled
@@ -543,8 +601,8 @@ func cloneSpec(spec runtime.ContainerSpec) *runtime.ContainerSpec {
 func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) error {
 	// One copy serves the call's record and the container: neither is
 	// changed after this.
-	s := cloneSpec(spec)
-	o, err := r.begin(ctx, Call{Method: MethodCreate, ID: spec.ID, Spec: s}, fmt.Sprintf("create container %q", spec.ID))
+	s := cloneSpec(&spec)
+	o, err := r.begin(ctx, &Call{Method: MethodCreate, ID: spec.ID, Spec: s}, about("create container", spec.ID))
 	if err != nil {
 		return err
 	}
@@ -649,7 +707,7 @@ func mainProgram(spec *runtime.ContainerSpec, b *Behavior, env shell.Env) *shell
 // Start starts created container id. Errors wrap runtime.ErrNotFound,
 // runtime.ErrAlreadyStarted or runtime.ErrStart.
 func (r *Runtime) Start(ctx context.Context, id string) error {
-	o, c, err := r.beginOn(ctx, Call{Method: MethodStart, ID: id}, fmt.Sprintf("start container %q", id))
+	o, c, err := r.beginOn(ctx, &Call{Method: MethodStart, ID: id}, about("start container", id))
 	if err != nil {
 		return err
 	}
@@ -693,7 +751,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 // runtime.ErrNotFound or runtime.ErrNotRunning. Errors wrap
 // runtime.ErrNotFound.
 func (r *Runtime) Wait(ctx context.Context, id string) (<-chan runtime.ExitStatus, error) {
-	o, err := r.begin(ctx, Call{Method: MethodWait, ID: id}, fmt.Sprintf("wait for container %q", id))
+	o, err := r.begin(ctx, &Call{Method: MethodWait, ID: id}, about("wait for container", id))
 	if err != nil {
 		return nil, err
 	}
@@ -730,7 +788,7 @@ func (r *Runtime) wait(ctx context.Context, id string) (<-chan runtime.ExitStatu
 // Signal sends sig to container id's main process. Errors wrap
 // runtime.ErrNotFound or runtime.ErrNotRunning.
 func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) error {
-	o, c, err := r.beginOn(ctx, Call{Method: MethodSignal, ID: id, Signal: sig}, fmt.Sprintf("signal container %q with %s", id, shell.SignalName(sig)))
+	o, c, err := r.beginOn(ctx, &Call{Method: MethodSignal, ID: id, Signal: sig}, plainly(fmt.Sprintf("signal container %q with %s", id, shell.SignalName(sig))))
 	if err != nil {
 		return err
 	}
@@ -772,7 +830,7 @@ func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) err
 // the command vocabulary. Errors wrap runtime.ErrNotFound,
 // runtime.ErrNotRunning or the context's error.
 func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (runtime.ExecResult, error) {
-	o, err := r.begin(ctx, Call{Method: MethodExec, ID: id, Cmd: slices.Clone(cmd)}, fmt.Sprintf("exec %q in container %q", cmd, id))
+	o, err := r.begin(ctx, &Call{Method: MethodExec, ID: id, Cmd: slices.Clone(cmd)}, plainly(fmt.Sprintf("exec %q in container %q", cmd, id)))
 	if err != nil {
 		return runtime.ExecResult{}, err
 	}
@@ -850,7 +908,7 @@ func execReply(cmd []string, env shell.Env) (ExecReply, bool) {
 // Stats returns running container id's resource usage: the script's reading,
 // or a default one. Errors wrap runtime.ErrNotFound or runtime.ErrNotRunning.
 func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
-	o, err := r.begin(ctx, Call{Method: MethodStats, ID: id}, fmt.Sprintf("stats of container %q", id))
+	o, err := r.begin(ctx, &Call{Method: MethodStats, ID: id}, about("stats of container", id))
 	if err != nil {
 		return runtime.Stats{}, err
 	}
@@ -893,7 +951,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (runtime.Stats, error) {
 // Inspect returns what the fake knows of container id. Errors wrap
 // runtime.ErrNotFound.
 func (r *Runtime) Inspect(ctx context.Context, id string) (runtime.ContainerInfo, error) {
-	o, err := r.begin(ctx, Call{Method: MethodInspect, ID: id}, fmt.Sprintf("inspect container %q", id))
+	o, err := r.begin(ctx, &Call{Method: MethodInspect, ID: id}, about("inspect container", id))
 	if err != nil {
 		return runtime.ContainerInfo{}, err
 	}
@@ -912,7 +970,7 @@ func (r *Runtime) Inspect(ctx context.Context, id string) (runtime.ContainerInfo
 
 // List returns the containers carrying every label in selector, in ID order.
 func (r *Runtime) List(ctx context.Context, selector map[string]string) ([]runtime.ContainerInfo, error) {
-	o, err := r.begin(ctx, Call{Method: MethodList, Selector: maps.Clone(selector)}, "list containers")
+	o, err := r.begin(ctx, &Call{Method: MethodList, Selector: maps.Clone(selector)}, plainly("list containers"))
 	if err != nil {
 		return nil, err
 	}
@@ -937,7 +995,7 @@ func (r *Runtime) List(ctx context.Context, selector map[string]string) ([]runti
 // 137) when it runs. Waiters of a container that never ran receive a status
 // whose Err wraps runtime.ErrNotFound. Errors wrap runtime.ErrNotFound.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
-	o, c, err := r.beginOn(ctx, Call{Method: MethodDelete, ID: id}, fmt.Sprintf("delete container %q", id))
+	o, c, err := r.beginOn(ctx, &Call{Method: MethodDelete, ID: id}, about("delete container", id))
 	if err != nil {
 		return err
 	}

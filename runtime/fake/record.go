@@ -134,12 +134,12 @@ type callLog struct {
 const callChunk = 1024
 
 // add appends call and returns where it is kept, which stays put.
-func (l *callLog) add(call Call) *Call {
+func (l *callLog) add(call *Call) *Call {
 	if n := len(l.chunks); n == 0 || len(l.chunks[n-1]) == callChunk {
 		l.chunks = append(l.chunks, make([]Call, 0, callChunk))
 	}
 	last := &l.chunks[len(l.chunks)-1]
-	*last = append(*last, call)
+	*last = append(*last, *call)
 	return &(*last)[len(*last)-1]
 }
 
