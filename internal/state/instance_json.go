@@ -62,12 +62,8 @@ func (i *Instance) AppendJSON(b []byte) ([]byte, error) {
 		}
 		b = closeObject(b)
 	}
-	if b, err = appendResources(append(b, `,"Registered":`...), ci.Registered); err != nil {
-		return nil, err
-	}
-	if b, err = appendResources(append(b, `,"Remaining":`...), ci.Remaining); err != nil {
-		return nil, err
-	}
+	b = appendResources(append(b, `,"Registered":`...), ci.Registered)
+	b = appendResources(append(b, `,"Remaining":`...), ci.Remaining)
 	b = strconv.AppendInt(append(b, `,"RunningTasksCount":`...), int64(ci.RunningTasksCount), 10)
 	b = strconv.AppendInt(append(b, `,"PendingTasksCount":`...), int64(ci.PendingTasksCount), 10)
 	if ci.TaskPolicy != nil {
@@ -115,7 +111,9 @@ func closeObject(b []byte) []byte {
 	return append(b, '}')
 }
 
-func appendResources(b []byte, r cluster.Resources) ([]byte, error) {
+func appendResources(b []byte, r cluster.Resources) []byte {
+	// cluster.Resources and cluster.Port have no JSON methods: their
+	// field names are the members.
 	b = strconv.AppendInt(append(b, `{"CPU":`...), int64(r.CPU), 10)
 	b = strconv.AppendInt(append(b, `,"Memory":`...), int64(r.Memory), 10)
 	b = strconv.AppendInt(append(b, `,"NetworkSlots":`...), int64(r.NetworkSlots), 10)
@@ -123,12 +121,18 @@ func appendResources(b []byte, r cluster.Resources) ([]byte, error) {
 	if r.Ports == nil {
 		b = append(b, "null"...)
 	} else {
-		var err error
-		if b, err = appendMarshal(b, r.Ports); err != nil {
-			return nil, err
+		b = append(b, '[')
+		for i, p := range r.Ports {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(append(b, `{"Protocol":`...), string(p.Protocol))
+			b = strconv.AppendUint(append(b, `,"Number":`...), uint64(p.Number), 10)
+			b = append(b, '}')
 		}
+		b = append(b, ']')
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // appendString appends s as encoding/json quotes it: directly when no

@@ -222,6 +222,22 @@ func TestTaskJSONProperty(t *testing.T) {
 				StoppedReason: str.Draw(t, "reason"), CPU: task.CPU(str.Draw(t, "cpu")),
 				CreatedAt: at("created"), StartedAt: at("started"), StoppedAt: at("stopped"),
 				SecurityGroups: rapid.SliceOf(str).Draw(t, "groups"),
+				Containers: rapid.SliceOf(rapid.Custom(func(t *rapid.T) task.Container {
+					c := task.Container{
+						Name: str.Draw(t, "name"), Image: str.Draw(t, "image"), RuntimeID: str.Draw(t, "runtime"),
+						LastStatus: task.ContainerStatus(str.Draw(t, "status")), Reason: str.Draw(t, "reason"),
+						HealthStatus: task.HealthStatus(str.Draw(t, "health")), Essential: rapid.Bool().Draw(t, "essential"),
+						NetworkBindings: rapid.SliceOf(rapid.Custom(func(t *rapid.T) task.NetworkBinding {
+							return task.NetworkBinding{BindIP: str.Draw(t, "ip"), ContainerPort: rapid.Int().Draw(t, "port"),
+								HostPort: rapid.Int().Draw(t, "host"), Protocol: task.Protocol(str.Draw(t, "protocol"))}
+						})).Draw(t, "bindings"),
+					}
+					if rapid.Bool().Draw(t, "exited") {
+						code := rapid.Int().Draw(t, "code")
+						c.ExitCode = &code
+					}
+					return c
+				})).Draw(t, "containers"),
 			},
 			ServiceName: str.Draw(t, "service"), Released: rapid.Bool().Draw(t, "released"),
 			TargetHealth: state.TargetHealth(rapid.IntRange(0, 2).Draw(t, "target")),

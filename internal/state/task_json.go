@@ -3,6 +3,8 @@ package state
 import (
 	"strconv"
 	"time"
+
+	"github.com/stevedore-io/stevedore/task"
 )
 
 // AppendJSON appends the JSON of t for store.JSONCodec: what
@@ -39,7 +41,7 @@ func (t *Task) AppendJSON(b []byte) ([]byte, error) {
 	w.strOmit("stoppedReason", k.StoppedReason)
 	w.strOmit("cpu", string(k.CPU))
 	w.strOmit("memory", string(k.Memory))
-	w.value("containers", k.Containers)
+	w.containers(k.Containers)
 	if k.Overrides != nil {
 		w.value("overrides", k.Overrides)
 	}
@@ -65,9 +67,7 @@ func (t *Task) AppendJSON(b []byte) ([]byte, error) {
 	w.strOmit("serviceName", t.ServiceName)
 	w.strOmit("deploymentId", t.DeploymentID)
 	w.key("reserved")
-	if w.err == nil {
-		w.b, w.err = appendResources(w.b, t.Reserved)
-	}
+	w.b = appendResources(w.b, t.Reserved)
 	w.boolOmit("released", t.Released)
 	if t.Network != nil {
 		w.value("network", t.Network)
@@ -90,6 +90,55 @@ func (t *Task) AppendJSON(b []byte) ([]byte, error) {
 		return nil, w.err
 	}
 	return append(w.b, '}'), nil
+}
+
+// containers appends a task's containers, as encoding/json writes them:
+// every task has some, and each is written with every change of the task.
+func (w *jsonObject) containers(cs []task.Container) {
+	w.key("containers")
+	if cs == nil {
+		w.b = append(w.b, "null"...)
+		return
+	}
+	w.b = append(w.b, '[')
+	for i := range cs {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		c := &cs[i]
+		o := jsonObject{b: append(w.b, '{')}
+		o.str("name", c.Name)
+		o.strOmit("image", c.Image)
+		o.strOmit("imageDigest", c.ImageDigest)
+		o.strOmit("runtimeId", c.RuntimeID)
+		o.str("lastStatus", string(c.LastStatus))
+		if c.ExitCode != nil {
+			o.int("exitCode", int64(*c.ExitCode))
+		}
+		o.strOmit("reason", c.Reason)
+		o.strOmit("healthStatus", string(c.HealthStatus))
+		o.key("essential")
+		o.b = strconv.AppendBool(o.b, c.Essential)
+		o.boolOmit("hasHealthCheck", c.HasHealthCheck)
+		if len(c.NetworkBindings) > 0 {
+			o.key("networkBindings")
+			o.b = append(o.b, '[')
+			for j, nb := range c.NetworkBindings {
+				if j > 0 {
+					o.b = append(o.b, ',')
+				}
+				n := jsonObject{b: append(o.b, '{')}
+				n.strOmit("bindIP", nb.BindIP)
+				n.int("containerPort", int64(nb.ContainerPort))
+				n.int("hostPort", int64(nb.HostPort))
+				n.strOmit("protocol", string(nb.Protocol))
+				o.b = append(n.b, '}')
+			}
+			o.b = append(o.b, ']')
+		}
+		w.b = append(o.b, '}')
+	}
+	w.b = append(w.b, ']')
 }
 
 // jsonObject appends the members of a JSON object, the comma before each
