@@ -108,16 +108,17 @@ func TestRestart(t *testing.T) {
 	})
 }
 
-// TestHistoryAfterRestart checks what the history bucket holds: only the
-// bounded history, and after a restart the history's events share the
-// current versions with the snapshot, as they did before it.
+// TestHistoryAfterRestart checks what the log holds after the checkpoint:
+// only the bounded history (40 events: a checkpoint leaves 8), and after a
+// restart the history's events share the current versions with the
+// snapshot, as they did before it, and have their previous versions.
 func TestHistoryAfterRestart(t *testing.T) {
 	t.Parallel()
 	const history = 8
 	path := filepath.Join(t.TempDir(), "state.db")
 	opts := []bolt.Option{bolt.WithHistory(history), bolt.WithWatchBuffer(4)}
 	s := open(t, path, opts...)
-	for i := range 5 * history {
+	for i := range 5*history - 1 {
 		create(t, s, item(storetest.KindA, fmt.Sprintf("%03d", i), i))
 	}
 	set(t, s, storetest.KindA, "000", 100)
@@ -155,17 +156,11 @@ func mustGet(t testing.TB, s store.Store, kind, id string) store.Object {
 	return obj
 }
 
-// countHistory counts the events in the history bucket of a closed store.
+// countHistory counts the events of a closed store's history, in its log.
 func countHistory(t *testing.T, path string) int {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	n, err := bolt.LogEvents(path)
 	require.NoError(t, err)
-	defer db.Close()
-	n := 0
-	require.NoError(t, db.View(func(tx *bbolt.Tx) error {
-		n = tx.Bucket([]byte("history")).Stats().KeyN
-		return nil
-	}))
 	return n
 }
 
@@ -199,12 +194,12 @@ func TestSecondProcessIsRefused(t *testing.T) {
 
 func TestDamagedFileIsRefused(t *testing.T) {
 	t.Parallel()
-	// good writes a store with some history and returns its bytes, how
-	// far its pages reach (the rest of the file is room to grow) and its
-	// page size.
+	// good writes a store with some history, and objects in the file
+	// (a checkpoint), and returns its bytes, how far its pages reach (the
+	// rest of the file is room to grow) and its page size.
 	good := func(t *testing.T) (string, []byte, int, int) {
 		path := filepath.Join(t.TempDir(), "state.db")
-		s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+		s, err := bolt.Open(path, bolt.WithCodec(itemCodec()), bolt.WithHistory(50), bolt.WithWatchBuffer(10))
 		require.NoError(t, err)
 		for i := range 20 {
 			var objs []store.Object
@@ -664,7 +659,7 @@ func TestNewerFileFormatIsRefused(t *testing.T) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte{0, 0, 0, 0, 0, 0, 0, 2})
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte{0, 0, 0, 0, 0, 0, 0, 3})
 	}))
 	require.NoError(t, db.Close())
 	before, err := os.ReadFile(path)
@@ -672,7 +667,7 @@ func TestNewerFileFormatIsRefused(t *testing.T) {
 
 	_, err = bolt.Open(path, bolt.WithCodec(itemCodec()))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "file format 2")
+	assert.Contains(t, err.Error(), "file format 3")
 	assert.Contains(t, err.Error(), "newer release")
 	assert.NotErrorIs(t, err, bolt.ErrCorrupt)
 	after, err := os.ReadFile(path)
