@@ -738,7 +738,8 @@ func remove(t testing.TB, s store.Store, kind, id string) {
 	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error { return tx.Delete(kind, id) }))
 }
 
-// TestRandomDamageIsRefused damages a real store file at random (bytes
+// TestRandomDamageIsRefused damages a real store file (not its log, which
+// TestDamagedLogIsRefused damages) at random (bytes
 // changed, inserted or cut out; STEVEDORE_DAMAGE_ITERATIONS files, 200 by
 // default, from a printed seed) and opens each: Open returns, never
 // panics, crashes or loops; it either reads the file or refuses it with a
@@ -776,6 +777,7 @@ func TestRandomDamageIsRefused(t *testing.T) {
 		}
 		damaged := filepath.Join(t.TempDir(), "state.db")
 		require.NoError(t, os.WriteFile(damaged, data, 0o600))
+		require.NoError(t, os.CopyFS(damaged+".wal", os.DirFS(path+".wal")))
 		s, err := bolt.Open(damaged, bolt.WithCodec(itemCodec()))
 		if err == nil {
 			require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {

@@ -374,6 +374,8 @@ func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
 		if err := cutTail(seg.path, int64(end)); err != nil {
 			return 0, 0, err
 		}
+	case errors.Is(err, errTorn):
+		return 0, 0, corruptf(seg.path, "the segment ends in a record cut short or damaged at offset %d, and a later segment follows", end)
 	case errors.As(err, &fileErr):
 		return 0, 0, err
 	case err != nil:
