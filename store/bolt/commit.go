@@ -3,6 +3,8 @@ package bolt
 import (
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,6 +97,22 @@ type committer struct {
 	keptEvents int
 	checkpoint int64
 	records    [][]byte // reused: the records of one batch
+	// A checkpoint runs on a goroutine of its own, one at a time, while
+	// commits go on: running is set until it reports on checkpointed.
+	// compacted is a checkpoint the history ring has yet to learn of;
+	// retryAt is how many events the log must hold after the
+	// checkpoint before one is tried again after a failure.
+	running      bool
+	checkpointed chan checkpointResult
+	compacted    int64
+	retryAt      int
+	// readBuf is the checkpoint goroutine's: a segment read back.
+	readBuf []byte
+}
+
+type checkpointResult struct {
+	to  int64
+	err error
 }
 
 type objectKey struct{ kind, id string }
@@ -106,13 +124,14 @@ type keptTxn struct {
 
 func newCommitter(s *Store, st *loaded) *committer {
 	c := &committer{
-		s:          s,
-		kick:       make(chan struct{}, 1),
-		stopped:    make(chan struct{}),
-		done:       make(chan struct{}),
-		wal:        st.wal,
-		kept:       st.kept,
-		checkpoint: st.checkpoint,
+		s:            s,
+		kick:         make(chan struct{}, 1),
+		stopped:      make(chan struct{}),
+		done:         make(chan struct{}),
+		wal:          st.wal,
+		kept:         st.kept,
+		checkpoint:   st.checkpoint,
+		checkpointed: make(chan checkpointResult, 1),
 	}
 	for _, k := range st.kept {
 		c.keptEvents += k.events
@@ -166,9 +185,15 @@ func (c *committer) run() {
 	for {
 		select {
 		case <-c.kick:
+		case r := <-c.checkpointed:
+			c.checkpointDone(r)
+			continue
 		case <-c.stopped:
 			for batch := c.take(); len(batch) > 0; batch = c.take() {
 				c.commit(batch)
+			}
+			if c.running {
+				c.checkpointDone(<-c.checkpointed)
 			}
 			return
 		}
@@ -211,10 +236,9 @@ func (c *committer) queued() int {
 	return len(c.queue)
 }
 
-// commit appends batch to the log, then publishes it or fails it. Once
-// the log holds enough events after the checkpoint, it moves the
-// checkpoint first (see moveCheckpoint), so that the history the batch is
-// published with is the one the files hold.
+// commit appends batch to the log, then publishes it or fails it. It
+// starts a checkpoint once the log holds enough events after the last
+// one (see startCheckpoint).
 func (c *committer) commit(batch []*pending) {
 	var err error
 	if c.beforeCommit != nil {
@@ -242,7 +266,13 @@ func (c *committer) commit(batch []*pending) {
 		c.kept = append(c.kept, keptTxn{rev: p.rev, events: len(p.events)})
 		c.keptEvents += len(p.events)
 	}
-	compacted := c.moveCheckpoint()
+	select {
+	case r := <-c.checkpointed:
+		c.checkpointDone(r)
+	default:
+	}
+	compacted := c.compacted
+	c.compacted = 0
 	for _, p := range batch {
 		c.s.snap.Store(p.snap)
 		c.s.hist.Append(p.rev, p.events, compacted)
@@ -251,26 +281,22 @@ func (c *committer) commit(batch []*pending) {
 	for _, p := range batch {
 		close(p.done)
 	}
+	c.startCheckpoint()
 }
 
-// moveCheckpoint moves the checkpoint once the log holds the history limit and
-// as many again after it: to the newest revision that leaves at least the
-// limit of events after it (whole transactions). It reads the records up
-// to there back from the log's files, and writes the last version of each
-// object they wrote to the objects bucket, with the new checkpoint, in one
-// bbolt transaction; then it removes the segments that hold nothing after
-// it. Waiting for as many events as the limit writes each object once
-// however often it changed meanwhile: rewriting an object's page of the
-// objects bucket on every commit wrote 2.4 times the pages (format 1's
-// BenchmarkConverge). It returns the new checkpoint, or 0 if it did not
-// move.
-//
-// A checkpoint that fails leaves the state as it was: the log still holds
-// every transaction after the old one, and the next commit tries again.
-func (c *committer) moveCheckpoint() int64 {
+// startCheckpoint moves the checkpoint, on a goroutine of its own, once
+// the log holds the history limit and as many again after it: to the
+// newest revision that leaves at least the limit of events after it
+// (whole transactions). Waiting for as many events as the limit writes
+// each object once however often it changed meanwhile: rewriting an
+// object's page of the objects bucket on every commit wrote 2.4 times the
+// pages (format 1's BenchmarkConverge). The checkpoint reads the segments
+// as they are now; commits go on meanwhile, appending to the last one
+// past what it reads, and no segment is removed until it is done.
+func (c *committer) startCheckpoint() {
 	limit := c.s.opts.history
-	if c.keptEvents < limit+checkpointSlack(limit) {
-		return 0
+	if c.running || c.keptEvents < max(limit+checkpointSlack(limit), c.retryAt) {
+		return
 	}
 	drop, dropped := 0, 0
 	for c.keptEvents-dropped-c.kept[drop].events >= limit {
@@ -278,56 +304,143 @@ func (c *committer) moveCheckpoint() int64 {
 		drop++
 	}
 	if drop == 0 {
-		return 0
+		return
 	}
-	to := c.kept[drop-1].rev
-	if err := c.writeCheckpoint(to); err != nil {
-		return 0
+	from, to := c.checkpoint, c.kept[drop-1].rev
+	segs := slices.Clone(c.wal.segs)
+	tail := c.wal.size
+	c.running = true
+	go func() {
+		c.checkpointed <- checkpointResult{to: to, err: c.writeCheckpoint(segs, tail, from, to)}
+	}()
+}
+
+// checkpointDone takes the result of a checkpoint: the history after it
+// drops what it wrote, the history ring learns of it with the next
+// commit, and the segments that hold nothing after it are removed. A
+// checkpoint that failed left the state as it was: the log still holds
+// every transaction after the old one, and the next one is tried once as
+// many events again came.
+func (c *committer) checkpointDone(r checkpointResult) {
+	c.running = false
+	if r.err != nil {
+		c.retryAt = c.keptEvents + checkpointSlack(c.s.opts.history)
+		return
 	}
-	c.checkpoint = to
-	c.kept = c.kept[:copy(c.kept, c.kept[drop:])]
-	c.keptEvents -= dropped
-	// Segments left behind are removed by the next checkpoint, or
+	c.retryAt = 0
+	c.checkpoint, c.compacted = r.to, r.to
+	n, events := 0, 0
+	for n < len(c.kept) && c.kept[n].rev <= r.to {
+		events += c.kept[n].events
+		n++
+	}
+	c.kept = c.kept[:copy(c.kept, c.kept[n:])]
+	c.keptEvents -= events
+	// A segment left behind is removed by the next checkpoint, or
 	// skipped at Open.
-	_ = c.wal.removeThrough(to)
-	return to
+	_ = c.wal.removeThrough(r.to)
 }
 
 // checkpointSlack is how many events beyond its limit the log may hold
 // after the checkpoint before the checkpoint moves.
 func checkpointSlack(history int) int { return history }
 
-// writeCheckpoint brings the objects bucket from the checkpoint up to
-// revision to, from the log.
-func (c *committer) writeCheckpoint(to int64) error {
-	latest := map[objectKey][]byte{}
-	var evs []walEvent
-	err := c.wal.read(c.checkpoint, to, func(_ int64, payload []byte) error {
-		var err error
-		if _, evs, err = decodeRecord(payload, evs[:0]); err != nil {
-			return err
-		}
-		for _, ev := range evs {
-			latest[objectKey{ev.kind, ev.id}] = ev.obj
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+// writeCheckpoint brings the objects bucket from revision from up to
+// revision to, in one bbolt transaction, from the log's records between
+// them: it reads them back from segs (the last of which is tail bytes
+// long), and writes the last version of each object they wrote. It first
+// notes where each last version is, reading one segment at a time into a
+// reused buffer, and then reads those versions alone into one buffer,
+// which bbolt needs until its transaction commits.
+func (c *committer) writeCheckpoint(segs []segment, tail, from, to int64) error {
+	type location struct {
+		seg int
+		at  int64
+		n   int // 0 for a delete
 	}
-	return c.s.db.Update(func(btx *bbolt.Tx) error {
+	latest := map[objectKey]location{}
+	var evs []walEvent
+	for i, seg := range segs {
+		if seg.last <= from {
+			continue
+		}
+		if i > 0 && segs[i-1].last >= to {
+			break
+		}
+		size := int64(-1)
+		if i == len(segs)-1 {
+			size = tail
+		}
+		data, err := readSegment(seg.path, size, &c.readBuf)
+		if err != nil {
+			return &FileError{Path: seg.path, Op: "checkpoint", Err: err}
+		}
+		_, _, err = scanSegment(data, func(rev int64, payload []byte, at int) error {
+			if rev <= from || rev > to {
+				return nil
+			}
+			var err error
+			if _, evs, err = decodeRecord(payload, evs[:0]); err != nil {
+				return err
+			}
+			for _, ev := range evs {
+				latest[objectKey{ev.kind, ev.id}] = location{seg: i, at: int64(at + ev.at), n: len(ev.obj)}
+			}
+			return nil
+		})
+		if err != nil {
+			return corruptf(seg.path, "%v", err)
+		}
+	}
+	total := 0
+	for _, l := range latest {
+		total += l.n
+	}
+	versions := make([]byte, 0, total)
+	data := make(map[objectKey][]byte, len(latest))
+	files := map[int]*os.File{}
+	defer func() {
+		for _, f := range files {
+			_ = f.Close()
+		}
+	}()
+	for k, l := range latest {
+		if l.n == 0 {
+			data[k] = nil
+			continue
+		}
+		f := files[l.seg]
+		if f == nil {
+			var err error
+			if f, err = os.Open(segs[l.seg].path); err != nil {
+				return &FileError{Path: segs[l.seg].path, Op: "checkpoint", Err: err}
+			}
+			files[l.seg] = f
+		}
+		at := len(versions)
+		versions = versions[:at+l.n]
+		if _, err := f.ReadAt(versions[at:], l.at); err != nil {
+			return &FileError{Path: segs[l.seg].path, Op: "checkpoint", Err: err}
+		}
+		data[k] = versions[at:]
+	}
+	err := c.s.db.Update(func(btx *bbolt.Tx) error {
 		objects, meta := btx.Bucket(bucketObjects), btx.Bucket(bucketMeta)
 		if objects == nil || meta == nil {
 			return errors.New("buckets missing")
 		}
 		ow := objectWriter{objects: objects, kinds: map[string]*bbolt.Bucket{}}
-		for k, data := range latest {
-			if err := ow.put(k.kind, k.id, data); err != nil {
+		for k, v := range data {
+			if err := ow.put(k.kind, k.id, v); err != nil {
 				return err
 			}
 		}
 		return meta.Put(keyCheckpoint, uint64Bytes(to))
 	})
+	if err != nil {
+		return &FileError{Path: c.s.path, Op: "checkpoint", Err: err}
+	}
+	return nil
 }
 
 // objectWriter writes objects to the objects bucket during a checkpoint,

@@ -676,7 +676,8 @@ func TestNewerFileFormatIsRefused(t *testing.T) {
 }
 
 // TestSmallerHistoryOnReopen reopens a file with a smaller history bound:
-// the next commit trims the file to it.
+// the next commit starts a checkpoint that trims the log to it (which
+// Close waits for).
 func TestSmallerHistoryOnReopen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.db")
@@ -692,10 +693,16 @@ func TestSmallerHistoryOnReopen(t *testing.T) {
 	recvAll(t, w, 50)
 	w.Close()
 	create(t, s, item(storetest.KindA, "last", 50))
-	_, err = s.Watch(t.Context(), 0)
-	require.ErrorIs(t, err, store.ErrCompacted)
 	require.NoError(t, s.Close())
 	assert.Equal(t, 10, countHistory(t, path))
+
+	s = open(t, path, bolt.WithHistory(10), bolt.WithWatchBuffer(5))
+	_, err = s.Watch(t.Context(), 0)
+	require.ErrorIs(t, err, store.ErrCompacted)
+	w, err = s.Watch(t.Context(), 41)
+	require.NoError(t, err)
+	recvAll(t, w, 10)
+	w.Close()
 }
 
 // TestCheckpointAndReplay covers the two halves of the state in the file,

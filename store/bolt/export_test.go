@@ -83,7 +83,7 @@ func LogEvents(path string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		_, _, err = scanSegment(data, func(rev int64, payload []byte) error {
+		_, _, err = scanSegment(data, func(rev int64, payload []byte, _ int) error {
 			_, evs, err := decodeRecord(payload, nil)
 			if rev > checkpoint {
 				n += len(evs)

@@ -113,7 +113,7 @@ func TestScanSegment(t *testing.T) {
 	good := len(seg)
 	scan := func(data []byte) (int64, []int64, int, error) {
 		var revs []int64
-		prev, end, err := scanSegment(data, func(rev int64, _ []byte) error {
+		prev, end, err := scanSegment(data, func(rev int64, _ []byte, _ int) error {
 			revs = append(revs, rev)
 			return nil
 		})

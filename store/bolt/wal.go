@@ -113,11 +113,12 @@ func finishRecord(b []byte, at int) {
 }
 
 // walEvent is an event as a record holds it. obj is nil for a delete and
-// points into the record.
+// points into the record's payload, at offset at.
 type walEvent struct {
 	typ      byte
 	kind, id string
 	obj      []byte
+	at       int
 }
 
 var errBadRecord = errors.New("malformed log record")
@@ -156,6 +157,7 @@ func decodeRecord(payload []byte, evs []walEvent) (int64, []walEvent, error) {
 		}
 		if n > 0 {
 			ev.obj = b[4 : 4+n : 4+n]
+			ev.at = len(payload) - len(b) + 4
 		}
 		b = b[4+n:]
 		switch {
@@ -184,11 +186,12 @@ type segment struct {
 var errTorn = errors.New("torn record")
 
 // scanSegment checks a segment's header and records, and calls fn with
-// each record's revision and payload. It returns how far the good records
+// each record's revision and payload, and where the payload is in data.
+// It returns how far the good records
 // reach. A record that is cut short, fails its checksum and ends the file,
 // or is zeros to the end of the file is errTorn; anything else wrong is
 // another error.
-func scanSegment(data []byte, fn func(rev int64, payload []byte) error) (prevLast int64, end int, err error) {
+func scanSegment(data []byte, fn func(rev int64, payload []byte, at int) error) (prevLast int64, end int, err error) {
 	if prevLast, err = readSegmentHeader(data); err != nil {
 		return 0, 0, err
 	}
@@ -219,7 +222,7 @@ func scanSegment(data []byte, fn func(rev int64, payload []byte) error) (prevLas
 		if err != nil {
 			return prevLast, end, fmt.Errorf("record at offset %d: %w", end, err)
 		}
-		if err := fn(rev, payload); err != nil {
+		if err := fn(rev, payload, end+recordHeaderSize); err != nil {
 			return prevLast, end, fmt.Errorf("record at offset %d, revision %d: %w", end, rev, err)
 		}
 		end += recordHeaderSize + int(n)
@@ -357,7 +360,7 @@ func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
 	if prevLast >= seg.first {
 		return 0, 0, corruptf(seg.path, "the segment follows revision %d, not below its first revision %d", prevLast, seg.first)
 	}
-	_, end, err := scanSegment(data, func(rev int64, payload []byte) error {
+	_, end, err := scanSegment(data, func(rev int64, payload []byte, _ int) error {
 		if rev <= last || rev < seg.first {
 			return fmt.Errorf("out of order: after revision %d, in the segment of revisions from %d", last, seg.first)
 		}
@@ -514,34 +517,29 @@ func (w *wal) undo() error {
 	return unix.Fdatasync(int(w.f.Fd()))
 }
 
-// read calls fn with the revision and payload of every record after from
-// and up to to, in order, reading them back from the segment files.
-func (w *wal) read(from, to int64, fn func(rev int64, payload []byte) error) error {
-	for i, seg := range w.segs {
-		if seg.last <= from {
-			continue
-		}
-		if i > 0 && w.segs[i-1].last >= to {
-			break
-		}
-		data, err := os.ReadFile(seg.path)
-		if err != nil {
-			return &FileError{Path: seg.path, Op: "checkpoint", Err: err}
-		}
-		if i == len(w.segs)-1 {
-			data = data[:min(int64(len(data)), w.size)]
-		}
-		_, _, err = scanSegment(data, func(rev int64, payload []byte) error {
-			if rev <= from || rev > to {
-				return nil
-			}
-			return fn(rev, payload)
-		})
-		if err != nil {
-			return corruptf(seg.path, "%v", err)
-		}
+// readSegment reads the first size bytes of the segment at path (all of
+// it if size is negative) into *buf, which it grows as needed.
+func readSegment(path string, size int64, buf *[]byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	defer f.Close()
+	if size < 0 {
+		info, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		size = info.Size()
+	}
+	if int64(cap(*buf)) < size {
+		*buf = make([]byte, size)
+	}
+	data := (*buf)[:size]
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // removeThrough removes the segments whose records are all at or before
