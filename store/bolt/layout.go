@@ -39,10 +39,6 @@ const formatVersion = 2
 // leaves of objects it packs as well.
 const pageSize = 8 << 10
 
-// initialMmapSize is how much of the file bbolt maps at Open, room for the
-// file to grow into without being mapped again (see openFile).
-const initialMmapSize = 256 << 20
-
 var (
 	bucketMeta    = []byte("meta")
 	bucketObjects = []byte("objects")

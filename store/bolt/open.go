@@ -243,12 +243,6 @@ func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
 		// the process.
 		PreLoadFreelist: true,
 		FreelistType:    bbolt.FreelistMapType,
-		// Only checkpoints write the file. One that grows it past its
-		// mapping has bbolt map it again, first copying every page it
-		// changed out of the old mapping (50 MB of 510 MB allocated
-		// converging 10,000 tasks on a new file): map room to grow
-		// once, which costs address space only.
-		InitialMmapSize: initialMmapSize,
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			file = f
