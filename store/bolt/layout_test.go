@@ -5,8 +5,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stevedore-io/stevedore/store"
@@ -143,4 +146,29 @@ func TestScanSegment(t *testing.T) {
 	_, _, _, err = scan(flipped)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, errTorn)
+}
+
+// TestBrokenLogFailsLaterWrites: a write whose failure cannot be cut off
+// the log again (here, the segment is open read-only) fails, and so does
+// every later one, naming the segment.
+func TestBrokenLogFailsLaterWrites(t *testing.T) {
+	t.Parallel()
+	w, err := createWAL(filepath.Join(t.TempDir(), "state.db.wal"), 0, defaultSegmentSize)
+	require.NoError(t, err)
+	rec := append(make([]byte, recordHeaderSize), payloadOf(1, walEvent{typ: byte(store.Created), kind: "tasks", id: "a", obj: []byte(`{}`)})...)
+	finishRecord(rec, 0)
+	require.NoError(t, w.append([][]byte{rec}, 1, 1))
+	seg := w.segs[0].path
+	require.NoError(t, w.f.Close())
+	w.f, err = os.Open(seg)
+	require.NoError(t, err)
+	t.Cleanup(func() { w.close() })
+
+	err = w.append([][]byte{rec}, 2, 2)
+	var fileErr *FileError
+	require.ErrorAs(t, err, &fileErr)
+	assert.Equal(t, seg, fileErr.Path)
+	assert.Contains(t, err.Error(), "no more writes")
+	require.ErrorIs(t, w.append([][]byte{rec}, 3, 3), err, "later writes fail too")
+	assert.Equal(t, int64(1), w.last())
 }
