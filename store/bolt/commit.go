@@ -192,7 +192,7 @@ func (c *committer) run() {
 			for batch := c.take(); len(batch) > 0; batch = c.take() {
 				c.commit(batch)
 			}
-			if c.running {
+			for c.running {
 				c.checkpointDone(<-c.checkpointed)
 			}
 			return
@@ -266,6 +266,12 @@ func (c *committer) commit(batch []*pending) {
 		c.kept = append(c.kept, keptTxn{rev: p.rev, events: len(p.events)})
 		c.keptEvents += len(p.events)
 	}
+	if c.running && c.keptEvents >= c.checkpointAt() {
+		// The checkpoint before the one now due is still running:
+		// wait for it, so that the history (in the log and in
+		// memory) stays within its bound however slow checkpoints are.
+		c.checkpointDone(<-c.checkpointed)
+	}
 	select {
 	case r := <-c.checkpointed:
 		c.checkpointDone(r)
@@ -292,10 +298,12 @@ func (c *committer) commit(batch []*pending) {
 // object's page of the objects bucket on every commit wrote 2.4 times the
 // pages (format 1's BenchmarkConverge). The checkpoint reads the segments
 // as they are now; commits go on meanwhile, appending to the last one
-// past what it reads, and no segment is removed until it is done.
+// past what it reads, and no segment is removed until it is done. If the
+// next checkpoint is due before it is done, the commit that finds it so
+// waits for it.
 func (c *committer) startCheckpoint() {
 	limit := c.s.opts.history
-	if c.running || c.keptEvents < max(limit+checkpointSlack(limit), c.retryAt) {
+	if c.running || c.keptEvents < max(c.checkpointAt(), c.retryAt) {
 		return
 	}
 	drop, dropped := 0, 0
@@ -317,7 +325,8 @@ func (c *committer) startCheckpoint() {
 
 // checkpointDone takes the result of a checkpoint: the history after it
 // drops what it wrote, the history ring learns of it with the next
-// commit, and the segments that hold nothing after it are removed. A
+// commit, the segments that hold nothing after it are removed, and the
+// next checkpoint starts if the log already holds enough for one. A
 // checkpoint that failed left the state as it was: the log still holds
 // every transaction after the old one, and the next one is tried once as
 // many events again came.
@@ -339,11 +348,17 @@ func (c *committer) checkpointDone(r checkpointResult) {
 	// A segment left behind is removed by the next checkpoint, or
 	// skipped at Open.
 	_ = c.wal.removeThrough(r.to)
+	c.startCheckpoint()
 }
 
 // checkpointSlack is how many events beyond its limit the log may hold
 // after the checkpoint before the checkpoint moves.
 func checkpointSlack(history int) int { return history }
+
+// checkpointAt is how many events after the checkpoint start the next.
+func (c *committer) checkpointAt() int {
+	return c.s.opts.history + checkpointSlack(c.s.opts.history)
+}
 
 // writeCheckpoint brings the objects bucket from revision from up to
 // revision to, in one bbolt transaction, from the log's records between

@@ -109,7 +109,7 @@ func TestRestart(t *testing.T) {
 }
 
 // TestHistoryAfterRestart checks what the log holds after the checkpoint:
-// only the bounded history (40 events: a checkpoint leaves 8), and after a
+// only the bounded history (at least 8 events, fewer than 16), and after a
 // restart the history's events share the current versions with the
 // snapshot, as they did before it, and have their previous versions.
 func TestHistoryAfterRestart(t *testing.T) {
@@ -123,7 +123,9 @@ func TestHistoryAfterRestart(t *testing.T) {
 	}
 	set(t, s, storetest.KindA, "000", 100)
 	require.NoError(t, s.Close())
-	assert.Equal(t, history, countHistory(t, path), "the file keeps the bounded history only")
+	n := countHistory(t, path)
+	assert.GreaterOrEqual(t, n, history, "the log keeps the history")
+	assert.Less(t, n, 2*history, "and the bounded history only")
 
 	s = open(t, path, opts...)
 	w, err := s.Watch(t.Context(), revision(t, s)-1)
