@@ -243,6 +243,7 @@ func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
 		// the process.
 		PreLoadFreelist: true,
 		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize(),
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			file = f
@@ -252,6 +253,10 @@ func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
 	if err != nil {
 		return nil, nil, &FileError{Path: path, Op: "open", Err: classify(err)}
 	}
+	// Grow the file by what a checkpoint needs, no more: with the
+	// mapping larger than AllocSize, bbolt would grow it by AllocSize (16
+	// MiB) beyond that.
+	db.AllocSize = 0
 	st, err = load(db, path, o)
 	if err != nil {
 		_ = db.Close()

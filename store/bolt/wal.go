@@ -533,7 +533,9 @@ func readSegment(path string, size int64, buf *[]byte) ([]byte, error) {
 		size = info.Size()
 	}
 	if int64(cap(*buf)) < size {
-		*buf = make([]byte, size)
+		// Room for a segment's usual size, which the last one
+		// grows to.
+		*buf = make([]byte, size, max(size, defaultSegmentSize+defaultSegmentSize/4))
 	}
 	data := (*buf)[:size]
 	if _, err := f.ReadAt(data, 0); err != nil {
