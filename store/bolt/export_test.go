@@ -73,7 +73,7 @@ func LogEvents(path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	segs, err := listSegments(walDir(path))
+	segs, err := listSegments(walDir(path), false)
 	if err != nil {
 		return 0, err
 	}
@@ -100,10 +100,20 @@ func LogEvents(path string) (int, error) {
 // LogSegments lists the segment files of the log of the state file at
 // path.
 func LogSegments(path string) ([]string, error) {
-	segs, err := listSegments(walDir(path))
+	segs, err := listSegments(walDir(path), false)
 	var paths []string
 	for _, seg := range segs {
 		paths = append(paths, seg.path)
 	}
 	return paths, err
+}
+
+// SegmentEnd returns where the records of the segment at path end.
+func SegmentEnd(path string) (int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	_, end, err := scanSegment(data, func(int64, []byte, int) error { return nil })
+	return int64(end), err
 }

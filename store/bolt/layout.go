@@ -2,8 +2,8 @@ package bolt
 
 import (
 	"encoding/binary"
-	"runtime"
 	"errors"
+	"runtime"
 
 	"github.com/stevedore-io/stevedore/store"
 )

@@ -130,20 +130,30 @@ func TestScanSegment(t *testing.T) {
 
 	last := good - (good-segmentHeaderSize)/3 // where the last record starts
 	for name, data := range map[string][]byte{
-		"Cut":          seg[:good-3],
-		"HeaderCut":    seg[:last+5],
-		"Zeros":        append(bytes.Clone(seg[:last]), make([]byte, 100)...),
-		"LastFlipped":  append(bytes.Clone(seg[:good-1]), seg[good-1]^1),
-		"LengthTooBig": append(bytes.Clone(seg[:last]), 0, 1, 0, 0, 0, 0, 0, 0, 1),
+		"Cut":              seg[:good-3],
+		"HeaderCut":        seg[:last+5],
+		"LastFlipped":      append(bytes.Clone(seg[:good-1]), seg[good-1]^1),
+		"FlippedThenZeros": append(append(bytes.Clone(seg[:good-1]), seg[good-1]^1), make([]byte, 100)...),
+		"LengthTooBig":     append(bytes.Clone(seg[:last]), 0, 1, 0, 0, 0, 0, 0, 0, 1),
 	} {
 		_, revs, end, err := scan(data)
 		require.ErrorIs(t, err, errTorn, name)
 		require.Equal(t, last, end, name)
 		require.Equal(t, []int64{5, 6}, revs, name)
 	}
+	_, revs, end, err = scan(append(bytes.Clone(seg), make([]byte, 100)...))
+	require.NoError(t, err, "zeros after the records are room to write in")
+	require.Equal(t, good, end)
+	require.Equal(t, []int64{5, 6, 7}, revs)
+
 	flipped := bytes.Clone(seg)
 	flipped[last-1] ^= 1 // in the middle record, the last one follows
 	_, _, _, err = scan(flipped)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, errTorn)
+	garbage := append(bytes.Clone(seg), make([]byte, 100)...)
+	garbage[good+50] = 1 // in the room after the records
+	_, _, _, err = scan(garbage)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, errTorn)
 }

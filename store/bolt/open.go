@@ -167,18 +167,18 @@ func create(path string) error {
 // file was lost, not yet created.
 func newLog(path string) error {
 	dir := walDir(path)
-	segs, err := listSegments(dir)
+	segs, err := listSegments(dir, false)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return err
 	default:
 		for _, seg := range segs {
-			info, err := os.Stat(seg.path)
+			data, err := os.ReadFile(seg.path)
 			if err != nil {
 				return err
 			}
-			if info.Size() > segmentHeaderSize {
+			if !allZero(data[min(len(data), segmentHeaderSize):]) {
 				return fmt.Errorf("%w: the log %s holds records, but its state file is missing: restore the file, or remove the log to start empty",
 					ErrCorrupt, seg.path)
 			}

@@ -187,10 +187,10 @@ var errTorn = errors.New("torn record")
 
 // scanSegment checks a segment's header and records, and calls fn with
 // each record's revision and payload, and where the payload is in data.
-// It returns how far the good records
-// reach. A record that is cut short, fails its checksum and ends the file,
-// or is zeros to the end of the file is errTorn; anything else wrong is
-// another error.
+// It returns how far the good records reach. Zeros from there to the end
+// are room the segment was made with (see prepare). A record that runs
+// past the end, or fails its checksum with nothing but zeros after it, is
+// errTorn; anything else wrong is another error.
 func scanSegment(data []byte, fn func(rev int64, payload []byte, at int) error) (prevLast int64, end int, err error) {
 	if prevLast, err = readSegmentHeader(data); err != nil {
 		return 0, 0, err
@@ -199,21 +199,21 @@ func scanSegment(data []byte, fn func(rev int64, payload []byte, at int) error) 
 	var evs []walEvent
 	for end < len(data) {
 		rest := data[end:]
-		if len(rest) < recordHeaderSize {
-			return prevLast, end, errTorn
+		var n uint64
+		if len(rest) >= recordHeaderSize {
+			n = uint64(binary.BigEndian.Uint32(rest))
 		}
-		n := uint64(binary.BigEndian.Uint32(rest))
 		switch {
 		case n == 0 && allZero(rest):
+			return prevLast, end, nil
+		case len(rest) < recordHeaderSize, n > uint64(len(rest)-recordHeaderSize):
 			return prevLast, end, errTorn
 		case n == 0:
 			return prevLast, end, fmt.Errorf("empty record at offset %d", end)
-		case n > uint64(len(rest)-recordHeaderSize):
-			return prevLast, end, errTorn
 		}
 		payload := rest[recordHeaderSize : recordHeaderSize+n]
 		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(rest[4:]) {
-			if int(recordHeaderSize+n) == len(rest) {
+			if allZero(rest[recordHeaderSize+n:]) {
 				return prevLast, end, errTorn
 			}
 			return prevLast, end, fmt.Errorf("record at offset %d fails its checksum, and more follows", end)
@@ -251,11 +251,19 @@ type wal struct {
 	// broken is set when a failed write could not be undone: the end of
 	// the log is then unknown, and every later write fails with it.
 	broken error
+	// Once preparing is set, the next segment's file is being made
+	// ahead (see prepare), and comes on prepared (nil if that failed).
+	preparing bool
+	prepared  chan *os.File
 }
 
-// listSegments returns the segments in dir, oldest first, and removes
-// the temporary files of segments never finished (they hold no record).
-func listSegments(dir string) ([]segment, error) {
+// preparedName is the file of the next segment while it is made ahead.
+const preparedName = "next" + walSuffix + ".tmp"
+
+// listSegments returns the segments in dir, oldest first. With
+// removeUnfinished, it removes the temporary files of segments never
+// finished (they hold no record).
+func listSegments(dir string, removeUnfinished bool) ([]segment, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -263,8 +271,10 @@ func listSegments(dir string) ([]segment, error) {
 	var segs []segment
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), walSuffix+".tmp") {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return nil, err
+			if removeUnfinished {
+				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+					return nil, err
+				}
 			}
 			continue
 		}
@@ -283,7 +293,7 @@ func listSegments(dir string) ([]segment, error) {
 // record (checkpoint if none is after it).
 func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg string, rev int64, payload []byte) error) (*wal, int64, error) {
 	dir := walDir(path)
-	segs, err := listSegments(dir)
+	segs, err := listSegments(dir, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, corruptf(dir, "the log of %s is missing", path)
 	}
@@ -326,7 +336,7 @@ func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg strin
 	for i := range start {
 		segs[i].last = min(segs[start].first-1, checkpoint)
 	}
-	w := &wal{dir: dir, segs: segs, size: end, segmentSize: segmentSize}
+	w := &wal{dir: dir, segs: segs, size: end, segmentSize: segmentSize, prepared: make(chan *os.File, 1)}
 	tail := segs[len(segs)-1].path
 	if w.f, err = os.OpenFile(tail, os.O_RDWR, 0); err != nil {
 		return nil, 0, &FileError{Path: tail, Op: "open", Err: err}
@@ -426,7 +436,7 @@ func createWAL(dir string, prevLast int64, segmentSize int64) (*wal, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, &FileError{Path: dir, Op: "create", Err: err}
 	}
-	w := &wal{dir: dir, segmentSize: segmentSize}
+	w := &wal{dir: dir, segmentSize: segmentSize, prepared: make(chan *os.File, 1)}
 	if err := w.newSegment(prevLast+1, prevLast); err != nil {
 		return nil, err
 	}
@@ -437,17 +447,24 @@ func createWAL(dir string, prevLast int64, segmentSize int64) (*wal, error) {
 }
 
 // newSegment starts the segment of revisions from first, after the last
-// record at prevLast. It is written whole under a temporary name and
-// renamed into place, so that a segment always has its header.
+// record at prevLast: in the file made ahead if there is one, else in a
+// new empty one. Its header is written under a temporary name, synced, and
+// the file renamed into place, so that a segment always has its header.
 func (w *wal) newSegment(first, prevLast int64) error {
 	path := filepath.Join(w.dir, segmentName(first))
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return &FileError{Path: path, Op: "create", Err: err}
+	tmp := filepath.Join(w.dir, preparedName)
+	var f *os.File
+	if w.preparing {
+		f, w.preparing = <-w.prepared, false
+	}
+	var err error
+	if f == nil {
+		if f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return &FileError{Path: path, Op: "create", Err: err}
+		}
 	}
 	err = func() error {
-		if _, err := f.Write(segmentHeader(prevLast)); err != nil {
+		if _, err := f.WriteAt(segmentHeader(prevLast), 0); err != nil {
 			return err
 		}
 		if err := f.Sync(); err != nil {
@@ -471,25 +488,57 @@ func (w *wal) newSegment(first, prevLast int64) error {
 	return nil
 }
 
+// prepare starts making the next segment's file, on a goroutine of its
+// own: zeros up to the segment size, synced. A commit that overwrites
+// zeros in place leaves the file's size and blocks as they were, so its
+// fdatasync writes the data alone: 100 µs rather than 170 for appending
+// on the development machine's ext4 (blocks merely reserved, by
+// fallocate, took as long as appending). A file that cannot be made (a
+// full disk) is not: the next segment then starts empty.
+func (w *wal) prepare() {
+	w.preparing = true
+	path, size := filepath.Join(w.dir, preparedName), w.segmentSize
+	go func() {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err == nil {
+			zeros := make([]byte, min(size, 1<<20))
+			for at := int64(0); at < size && err == nil; at += int64(len(zeros)) {
+				_, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-at)], at)
+			}
+			if err == nil {
+				err = f.Sync()
+			}
+			if err != nil {
+				_ = f.Close()
+				_ = os.Remove(path)
+				f = nil
+			}
+		}
+		w.prepared <- f
+	}()
+}
+
 // last returns the revision of the newest record written.
 func (w *wal) last() int64 { return w.segs[len(w.segs)-1].last }
 
 // append writes records, the revisions first to last, with one write and
-// one fdatasync, starting a new segment first if the last one is full. A
+// one fdatasync, starting a new segment first if they do not fit in the
+// last one (unless it holds none), and the next segment's file once the
+// last one is half full. A
 // failed write is cut off again; if that fails too, the log is broken and
 // every later append fails.
 func (w *wal) append(records [][]byte, first, last int64) error {
 	if w.broken != nil {
 		return w.broken
 	}
-	if w.size >= w.segmentSize {
-		if err := w.newSegment(first, w.last()); err != nil {
-			return err
-		}
-	}
 	w.buf = w.buf[:0]
 	for _, r := range records {
 		w.buf = append(w.buf, r...)
+	}
+	if w.size > segmentHeaderSize && w.size+int64(len(w.buf)) > w.segmentSize {
+		if err := w.newSegment(first, w.last()); err != nil {
+			return err
+		}
 	}
 	seg := &w.segs[len(w.segs)-1]
 	_, err := w.f.WriteAt(w.buf, w.size)
@@ -506,6 +555,9 @@ func (w *wal) append(records [][]byte, first, last int64) error {
 	}
 	w.size += int64(len(w.buf))
 	seg.last = last
+	if !w.preparing && w.size >= w.segmentSize/2 {
+		w.prepare()
+	}
 	return nil
 }
 
@@ -568,6 +620,13 @@ func (w *wal) removeThrough(rev int64) error {
 }
 
 func (w *wal) close() error {
+	if w.preparing {
+		if f := <-w.prepared; f != nil {
+			_ = f.Close()
+			_ = os.Remove(filepath.Join(w.dir, preparedName))
+		}
+		w.preparing = false
+	}
 	if w.f == nil {
 		return nil
 	}

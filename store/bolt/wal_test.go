@@ -97,19 +97,18 @@ func TestMigrateFormat1(t *testing.T) {
 	assert.Equal(t, int64(19), create(t, s, item(storetest.KindB, "y", 8)), "the revisions go on")
 }
 
-// TestTornTailIsCut appends the start of a record to the log, as a crash
-// during a write leaves it, or zeros, as a file system may after a power
-// loss: Open cuts it off, and every commit is there.
+// TestTornTailIsCut writes the start of a record after the last one in
+// the log, as a crash during a write leaves it: Open cuts it off, and
+// every commit is there. Zeros after the last record are room to write
+// in, and are left.
 func TestTornTailIsCut(t *testing.T) {
 	t.Parallel()
-	for name, tail := range map[string]func(seg []byte) []byte{
-		"HalfARecord": func(seg []byte) []byte { return seg[len(seg)-40 : len(seg)-10] },
-		"WholeRecordBadChecksum": func(seg []byte) []byte {
-			r := bytes.Clone(seg[len(seg)-40:])
-			r[len(r)-1] ^= 0xff
-			return r
-		},
-		"Zeros": func([]byte) []byte { return make([]byte, 4096) },
+	for name, tail := range map[string][]byte{
+		"CutShort":             []byte{0, 0, 1, 0, 1, 2, 3, 4, 5, 6},
+		"HeaderCutShort":       []byte{0, 0, 0},
+		"BadChecksum":          []byte{0, 0, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8},
+		"BadChecksumThenZeros": append([]byte{0, 0, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8}, make([]byte, 100)...),
+		"Zeros":                make([]byte, 4096),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -123,9 +122,17 @@ func TestTornTailIsCut(t *testing.T) {
 			segs, err := bolt.LogSegments(path)
 			require.NoError(t, err)
 			last := segs[len(segs)-1]
+			end, err := bolt.SegmentEnd(last)
+			require.NoError(t, err)
 			good, err := os.ReadFile(last)
 			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(last, append(bytes.Clone(good), tail(good)...), 0o600))
+			f, err := os.OpenFile(last, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt(tail, end)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			torn, err := os.ReadFile(last)
+			require.NoError(t, err)
 
 			s = open(t, path)
 			got := items(t, s, storetest.KindA)
@@ -135,11 +142,17 @@ func TestTornTailIsCut(t *testing.T) {
 			}
 			after, err := os.ReadFile(last)
 			require.NoError(t, err)
-			assert.Equal(t, good, after, "the torn tail is cut off")
+			if allZero(tail) {
+				assert.Equal(t, torn, after, "zeros are left")
+			} else {
+				assert.Equal(t, good[:end], after, "the torn tail is cut off")
+			}
 			assert.Equal(t, want[9]+1, create(t, s, item(storetest.KindA, "next", 0)))
 		})
 	}
 }
+
+func allZero(b []byte) bool { return !bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) }
 
 // TestDamagedLogIsRefused damages the log of a store whose history spans
 // several segments: anything but a torn tail is refused with ErrCorrupt,
@@ -160,7 +173,9 @@ func TestDamagedLogIsRefused(t *testing.T) {
 			return segs[1]
 		}},
 		{"EarlierSegmentCut", func(t *testing.T, segs []string) string {
-			cut(t, segs[1], 5)
+			end, err := bolt.SegmentEnd(segs[1])
+			require.NoError(t, err)
+			require.NoError(t, os.Truncate(segs[1], end-5))
 			return segs[1]
 		}},
 		{"EarlierSegmentHeader", func(t *testing.T, segs []string) string {
@@ -262,13 +277,6 @@ func flip(t *testing.T, path string, at int) {
 	}
 	data[at] ^= 0x40
 	require.NoError(t, os.WriteFile(path, data, 0o600))
-}
-
-func cut(t *testing.T, path string, n int) {
-	t.Helper()
-	info, err := os.Stat(path)
-	require.NoError(t, err)
-	require.NoError(t, os.Truncate(path, info.Size()-int64(n)))
 }
 
 // logFiles returns the contents of the files of a store's log.
