@@ -89,7 +89,9 @@
 // revision that leaves the history limit after it: it reads the records
 // up to there back from the log's files, and writes the last version of
 // each object they wrote (once, however often it changed) with the new
-// revision in one bbolt transaction, while commits go on. Rewriting an
+// revision in one bbolt transaction, while commits go on (a commit that
+// finds the next checkpoint due before the last one is done waits for
+// it). Rewriting an
 // object's page of the objects bucket on every commit wrote 2.4 times the
 // pages (format 1's BenchmarkConverge: 227,000 against 95,000 pages of 4
 // KiB for 80,000 transactions). The committer then removes the segments
@@ -140,10 +142,12 @@
 // all of these before the check). Panics and memory faults while loading
 // are turned into ErrCorrupt as well.
 //
-// The log is checked as it is read at Open: a record that is cut short,
-// fails its checksum or is zeros at the very end of the last segment was
-// being written when the process died, and its Update never returned (its
-// fdatasync did not): Open cuts it off. Anything else wrong with the log (a
+// The log is checked as it is read at Open: a record at the very end of
+// the last segment that runs past the end of the file, or fails its
+// checksum with nothing but zeros after it, was being written when the
+// process died, and its Update never returned (its fdatasync did not):
+// Open cuts it off. Zeros after the last record are room the segment was
+// made with, and are left. Anything else wrong with the log (a
 // damaged record before the end, a damaged or truncated earlier segment, a
 // segment missing, records out of order, a log that ends before the
 // checkpoint or is missing) is ErrCorrupt, in a *FileError naming the
@@ -173,8 +177,8 @@
 //	                         encodes it
 //
 // The log, path + ".wal", is a directory of segment files named by the
-// first revision they may hold (%016x.wal); a new one is started once the
-// last passes 8 MiB (wal.go):
+// first revision they may hold (%016x.wal), of 8 MiB; a commit that does
+// not fit in the last one starts the next (wal.go):
 //
 //	segment   a header: a magic string and the revision of the last
 //	          record before the segment, with a checksum; then records
@@ -182,8 +186,12 @@
 //	          each event: type, kind, ID, and the object's new version as
 //	          the codec encodes it (none for a delete)
 //
-// A segment is written whole under a temporary name with its header,
-// synced and renamed into place, and the directory synced. Open reads the
+// Once the last segment is half full, the next one's file is made ahead on
+// a goroutine of its own, full of zeros and synced: commits then overwrite
+// zeros in place, and their fdatasync writes the data alone, without the
+// file's new size (100 µs rather than 170 on the development machine's
+// ext4). A segment's header is written under a temporary name, synced,
+// and the file renamed into place, and the directory synced. Open reads the
 // objects bucket, then replays every record after the checkpoint, and
 // gives each event the previous version of its object from the state it
 // replays on (nothing for a create): the history after a restart is the

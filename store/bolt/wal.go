@@ -19,8 +19,9 @@ import (
 )
 
 // The write-ahead log: a directory beside the state file, <path>.wal, of
-// segment files named by the first revision they hold (%016x.wal). A
-// segment starts with a header and holds records, one per transaction.
+// segment files named by the first revision they may hold (%016x.wal). A
+// segment starts with a header and holds records, one per transaction,
+// then zeros up to the size it was made with (see prepare).
 //
 //	header   "stvdwal\x02", the revision of the last record before this
 //	         segment (8 bytes big-endian), crc32c of those 16 bytes
