@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -20,11 +19,16 @@ type pending struct {
 	snap   *snapshot // the state after it
 	events []store.Event
 	record *[]byte   // its record of the log, from recordPool
+	objs   []span    // where each event's object is in the record
 	saved  txn.Saved // to give objects their Meta back if it fails
 
 	done chan struct{} // closed once err is set
 	err  error
 }
+
+// span is where an object is in a record: n bytes from at (none for a
+// delete).
+type span struct{ at, n int }
 
 // recordPool holds the buffers records are encoded into: one per staged
 // transaction, given back once the commit wrote it.
@@ -38,8 +42,9 @@ var recordPool = sync.Pool{New: func() any { return new([]byte) }}
 func (s *Store) stage(tx *writeTx) (*pending, error) {
 	p := &pending{rev: tx.rev, events: tx.events, saved: tx.Saved(), done: make(chan struct{})}
 	p.record = recordPool.Get().(*[]byte)
+	p.objs = make([]span, len(tx.events))
 	b := beginRecord((*p.record)[:0], tx.rev)
-	for _, ev := range tx.events {
+	for i, ev := range tx.events {
 		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
 			// Refused here rather than by bbolt at the checkpoint,
 			// where it would fail every checkpoint after it.
@@ -58,6 +63,7 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 			}
 		}
 		endEvent(b, at)
+		p.objs[i] = span{at: at + 4, n: len(b) - at - 4}
 	}
 	finishRecord(b, 0)
 	*p.record = b
@@ -90,11 +96,13 @@ type committer struct {
 	afterEnqueue func()
 
 	// Kept by run alone: the log, the transactions in it after the
-	// checkpoint (oldest first, as the history ring keeps them) and
-	// the checkpoint's revision.
+	// checkpoint (oldest first, as the history ring keeps them), where
+	// the objects they wrote are in the log, and the checkpoint's
+	// revision.
 	wal        *wal
 	kept       []keptTxn
 	keptEvents int
+	logged     []logged
 	checkpoint int64
 	records    [][]byte // reused: the records of one batch
 	// A checkpoint runs on a goroutine of its own, one at a time, while
@@ -106,8 +114,6 @@ type committer struct {
 	checkpointed chan checkpointResult
 	compacted    int64
 	retryAt      int
-	// readBuf is the checkpoint goroutine's: a segment read back.
-	readBuf []byte
 }
 
 type checkpointResult struct {
@@ -122,6 +128,16 @@ type keptTxn struct {
 	events int
 }
 
+// logged is an object version written to the log after the checkpoint:
+// where its bytes are, for a checkpoint to read back (none for a delete).
+type logged struct {
+	rev      int64
+	kind, id string
+	seg      string
+	span     int64
+	n        int
+}
+
 func newCommitter(s *Store, st *loaded) *committer {
 	c := &committer{
 		s:            s,
@@ -130,6 +146,7 @@ func newCommitter(s *Store, st *loaded) *committer {
 		done:         make(chan struct{}),
 		wal:          st.wal,
 		kept:         st.kept,
+		logged:       st.logged,
 		checkpoint:   st.checkpoint,
 		checkpointed: make(chan checkpointResult, 1),
 	}
@@ -251,8 +268,13 @@ func (c *committer) commit(batch []*pending) {
 		for _, p := range batch {
 			c.records = append(c.records, *p.record)
 		}
-		err = c.wal.append(c.records, batch[0].rev, batch[len(batch)-1].rev)
+		var seg string
+		var at int64
+		seg, at, err = c.wal.append(c.records, batch[0].rev, batch[len(batch)-1].rev)
 		clear(c.records)
+		if err == nil {
+			c.log(batch, seg, at)
+		}
 	}
 	for _, p := range batch {
 		recordPool.Put(p.record)
@@ -290,6 +312,18 @@ func (c *committer) commit(batch []*pending) {
 	c.startCheckpoint()
 }
 
+// log notes where the objects batch wrote are: its records were written
+// to the segment seg from offset at.
+func (c *committer) log(batch []*pending, seg string, at int64) {
+	for _, p := range batch {
+		for i, ev := range p.events {
+			o := p.objs[i]
+			c.logged = append(c.logged, logged{rev: p.rev, kind: ev.Kind, id: ev.ID, seg: seg, span: at + int64(o.at), n: o.n})
+		}
+		at += int64(len(*p.record))
+	}
+}
+
 // startCheckpoint moves the checkpoint, on a goroutine of its own, once
 // the log holds the history limit and as many again after it: to the
 // newest revision that leaves at least the limit of events after it
@@ -314,12 +348,17 @@ func (c *committer) startCheckpoint() {
 	if drop == 0 {
 		return
 	}
-	from, to := c.checkpoint, c.kept[drop-1].rev
-	segs := slices.Clone(c.wal.segs)
-	tail := c.wal.size
+	to := c.kept[drop-1].rev
+	// Commits append to c.logged meanwhile, past what the checkpoint
+	// reads; checkpointDone drops it.
+	n := 0
+	for n < len(c.logged) && c.logged[n].rev <= to {
+		n++
+	}
+	objects := c.logged[:n:n]
 	c.running = true
 	go func() {
-		c.checkpointed <- checkpointResult{to: to, err: c.writeCheckpoint(segs, tail, from, to)}
+		c.checkpointed <- checkpointResult{to: to, err: c.writeCheckpoint(objects, to)}
 	}()
 }
 
@@ -345,6 +384,11 @@ func (c *committer) checkpointDone(r checkpointResult) {
 	}
 	c.kept = c.kept[:copy(c.kept, c.kept[n:])]
 	c.keptEvents -= events
+	n = 0
+	for n < len(c.logged) && c.logged[n].rev <= r.to {
+		n++
+	}
+	c.logged = c.logged[:copy(c.logged, c.logged[n:])]
 	// A segment left behind is removed by the next checkpoint, or
 	// skipped at Open.
 	_ = c.wal.removeThrough(r.to)
@@ -360,82 +404,45 @@ func (c *committer) checkpointAt() int {
 	return c.s.opts.history + checkpointSlack(c.s.opts.history)
 }
 
-// writeCheckpoint brings the objects bucket from revision from up to
-// revision to, in one bbolt transaction, from the log's records between
-// them: it reads them back from segs (the last of which is tail bytes
-// long), and writes the last version of each object they wrote. It first
-// notes where each last version is, reading one segment at a time into a
-// reused buffer, and then reads those versions alone into one buffer,
-// which bbolt needs until its transaction commits.
-func (c *committer) writeCheckpoint(segs []segment, tail, from, to int64) error {
-	type location struct {
-		seg int
-		at  int64
-		n   int // 0 for a delete
-	}
-	latest := map[objectKey]location{}
-	var evs []walEvent
-	for i, seg := range segs {
-		if seg.last <= from {
-			continue
-		}
-		if i > 0 && segs[i-1].last >= to {
-			break
-		}
-		size := int64(-1)
-		if i == len(segs)-1 {
-			size = tail
-		}
-		data, err := readSegment(seg.path, size, &c.readBuf)
-		if err != nil {
-			return &FileError{Path: seg.path, Op: "checkpoint", Err: err}
-		}
-		_, _, err = scanSegment(data, func(rev int64, payload []byte, at int) error {
-			if rev <= from || rev > to {
-				return nil
-			}
-			var err error
-			if _, evs, err = decodeRecord(payload, evs[:0]); err != nil {
-				return err
-			}
-			for _, ev := range evs {
-				latest[objectKey{ev.kind, ev.id}] = location{seg: i, at: int64(at + ev.at), n: len(ev.obj)}
-			}
-			return nil
-		})
-		if err != nil {
-			return corruptf(seg.path, "%v", err)
-		}
+// writeCheckpoint brings the objects bucket up to revision to, in one
+// bbolt transaction, from the objects written since the checkpoint up to
+// there: it reads the last version of each back from the log's files, into
+// one buffer, which bbolt needs until its transaction commits.
+func (c *committer) writeCheckpoint(objects []logged, to int64) error {
+	latest := make(map[objectKey]int, len(objects))
+	for i, o := range objects {
+		latest[objectKey{o.kind, o.id}] = i
 	}
 	total := 0
-	for _, l := range latest {
-		total += l.n
+	for _, i := range latest {
+		total += objects[i].n
 	}
 	versions := make([]byte, 0, total)
 	data := make(map[objectKey][]byte, len(latest))
-	files := map[int]*os.File{}
+	files := map[string]*os.File{}
 	defer func() {
 		for _, f := range files {
 			_ = f.Close()
 		}
 	}()
-	for k, l := range latest {
-		if l.n == 0 {
+	for k, i := range latest {
+		o := objects[i]
+		if o.n == 0 {
 			data[k] = nil
 			continue
 		}
-		f := files[l.seg]
+		f := files[o.seg]
 		if f == nil {
 			var err error
-			if f, err = os.Open(segs[l.seg].path); err != nil {
-				return &FileError{Path: segs[l.seg].path, Op: "checkpoint", Err: err}
+			if f, err = os.Open(o.seg); err != nil {
+				return &FileError{Path: o.seg, Op: "checkpoint", Err: err}
 			}
-			files[l.seg] = f
+			files[o.seg] = f
 		}
 		at := len(versions)
-		versions = versions[:at+l.n]
-		if _, err := f.ReadAt(versions[at:], l.at); err != nil {
-			return &FileError{Path: segs[l.seg].path, Op: "checkpoint", Err: err}
+		versions = versions[:at+o.n]
+		if _, err := f.ReadAt(versions[at:], o.span); err != nil {
+			return &FileError{Path: o.seg, Op: "checkpoint", Err: err}
 		}
 		data[k] = versions[at:]
 	}

@@ -167,18 +167,20 @@ func TestBrokenLogFailsLaterWrites(t *testing.T) {
 	require.NoError(t, err)
 	rec := append(make([]byte, recordHeaderSize), payloadOf(1, walEvent{typ: byte(store.Created), kind: "tasks", id: "a", obj: []byte(`{}`)})...)
 	finishRecord(rec, 0)
-	require.NoError(t, w.append([][]byte{rec}, 1, 1))
+	_, _, err = w.append([][]byte{rec}, 1, 1)
+	require.NoError(t, err)
 	seg := w.segs[0].path
 	require.NoError(t, w.f.Close())
 	w.f, err = os.Open(seg)
 	require.NoError(t, err)
 	t.Cleanup(func() { w.close() })
 
-	err = w.append([][]byte{rec}, 2, 2)
+	_, _, err = w.append([][]byte{rec}, 2, 2)
 	var fileErr *FileError
 	require.ErrorAs(t, err, &fileErr)
 	assert.Equal(t, seg, fileErr.Path)
 	assert.Contains(t, err.Error(), "no more writes")
-	require.ErrorIs(t, w.append([][]byte{rec}, 3, 3), err, "later writes fail too")
+	_, _, again := w.append([][]byte{rec}, 3, 3)
+	require.ErrorIs(t, again, err, "later writes fail too")
 	assert.Equal(t, int64(1), w.last())
 }

@@ -181,7 +181,7 @@ func (v *v1File) writeLog(dir string, segmentSize int64) error {
 		if len(records) == 0 {
 			return nil
 		}
-		err := w.append(records, first, last)
+		_, _, err := w.append(records, first, last)
 		records, size = records[:0], 0
 		return err
 	}

@@ -209,6 +209,7 @@ type loaded struct {
 	checkpoint int64
 	txns       []history.Txn // the history, oldest first
 	kept       []keptTxn     // the same, as the committer counts it
+	logged     []logged      // where the objects they wrote are in the log
 	wal        *wal
 }
 
@@ -314,12 +315,19 @@ func load(db *bbolt.DB, path string, o options) (*loaded, error) {
 	}
 	var evs []walEvent
 	var last int64
-	st.wal, last, err = openWAL(path, st.checkpoint, o.segmentSize, func(seg string, rev int64, payload []byte) error {
+	st.wal, last, err = openWAL(path, st.checkpoint, o.segmentSize, func(seg string, rev int64, payload []byte, at int64) error {
 		var err error
 		if _, evs, err = decodeRecord(payload, evs[:0]); err != nil {
 			return err
 		}
-		return st.replay(seg, o.codec, rev, evs)
+		if err := st.replay(seg, o.codec, rev, evs); err != nil {
+			return err
+		}
+		for i, de := range evs {
+			ev := st.txns[len(st.txns)-1].Events[i]
+			st.logged = append(st.logged, logged{rev: rev, kind: ev.Kind, id: ev.ID, seg: seg, span: at + int64(de.at), n: len(de.obj)})
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/stevedore-io/stevedore/store"
 )
 
@@ -261,6 +259,9 @@ type wal struct {
 // preparedName is the file of the next segment while it is made ahead.
 const preparedName = "next" + walSuffix + ".tmp"
 
+// zeros is what prepare writes, a MiB at a time (static: never written).
+var zeros [1 << 20]byte
+
 // listSegments returns the segments in dir, oldest first. With
 // removeUnfinished, it removes the temporary files of segments never
 // finished (they hold no record).
@@ -289,10 +290,10 @@ func listSegments(dir string, removeUnfinished bool) ([]segment, error) {
 
 // openWAL reads the log of the state file at path, whose checkpoint is
 // at revision checkpoint, and calls fn with every record after it, in
-// order. It cuts a torn record off the end of the last segment. It
+// order, with its segment and where its payload is in it. It cuts a torn record off the end of the last segment. It
 // returns the log, ready to append to, and the revision of its last
 // record (checkpoint if none is after it).
-func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg string, rev int64, payload []byte) error) (*wal, int64, error) {
+func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg string, rev int64, payload []byte, at int64) error) (*wal, int64, error) {
 	dir := walDir(path)
 	segs, err := listSegments(dir, true)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -352,7 +353,7 @@ func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg strin
 // revision of the segment's last record (or of the last one before it)
 // and the size of its good records.
 func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
-	fn func(seg string, rev int64, payload []byte) error,
+	fn func(seg string, rev int64, payload []byte, at int64) error,
 ) (int64, int64, error) {
 	data, err := os.ReadFile(seg.path)
 	if err != nil {
@@ -371,7 +372,7 @@ func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
 	if prevLast >= seg.first {
 		return 0, 0, corruptf(seg.path, "the segment follows revision %d, not below its first revision %d", prevLast, seg.first)
 	}
-	_, end, err := scanSegment(data, func(rev int64, payload []byte, _ int) error {
+	_, end, err := scanSegment(data, func(rev int64, payload []byte, at int) error {
 		if rev <= last || rev < seg.first {
 			return fmt.Errorf("out of order: after revision %d, in the segment of revisions from %d", last, seg.first)
 		}
@@ -379,7 +380,7 @@ func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
 		if rev <= checkpoint {
 			return nil
 		}
-		return fn(seg.path, rev, payload)
+		return fn(seg.path, rev, payload, int64(at))
 	})
 	var fileErr *FileError
 	switch {
@@ -425,7 +426,7 @@ func cutTail(path string, size int64) error {
 	if err := f.Truncate(size); err != nil {
 		return &FileError{Path: path, Op: "load", Err: err}
 	}
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+	if err := datasync(f); err != nil {
 		return &FileError{Path: path, Op: "load", Err: err}
 	}
 	return nil
@@ -502,7 +503,6 @@ func (w *wal) prepare() {
 	go func() {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err == nil {
-			zeros := make([]byte, min(size, 1<<20))
 			for at := int64(0); at < size && err == nil; at += int64(len(zeros)) {
 				_, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-at)], at)
 			}
@@ -528,9 +528,9 @@ func (w *wal) last() int64 { return w.segs[len(w.segs)-1].last }
 // last one is half full. A
 // failed write is cut off again; if that fails too, the log is broken and
 // every later append fails.
-func (w *wal) append(records [][]byte, first, last int64) error {
+func (w *wal) append(records [][]byte, first, last int64) (seg string, at int64, err error) {
 	if w.broken != nil {
-		return w.broken
+		return "", 0, w.broken
 	}
 	w.buf = w.buf[:0]
 	for _, r := range records {
@@ -538,28 +538,29 @@ func (w *wal) append(records [][]byte, first, last int64) error {
 	}
 	if w.size > segmentHeaderSize && w.size+int64(len(w.buf)) > w.segmentSize {
 		if err := w.newSegment(first, w.last()); err != nil {
-			return err
+			return "", 0, err
 		}
 	}
-	seg := &w.segs[len(w.segs)-1]
-	_, err := w.f.WriteAt(w.buf, w.size)
+	s := &w.segs[len(w.segs)-1]
+	_, err = w.f.WriteAt(w.buf, w.size)
 	if err == nil {
-		err = unix.Fdatasync(int(w.f.Fd()))
+		err = datasync(w.f)
 	}
 	if err != nil {
 		if uerr := w.undo(); uerr != nil {
-			w.broken = &FileError{Path: seg.path, Op: "commit", Err: fmt.Errorf(
+			w.broken = &FileError{Path: s.path, Op: "commit", Err: fmt.Errorf(
 				"%w; cutting the failed write off failed too (%v): the store takes no more writes until it is opened again", err, uerr)}
-			return w.broken
+			return "", 0, w.broken
 		}
-		return &FileError{Path: seg.path, Op: "commit", Err: err}
+		return "", 0, &FileError{Path: s.path, Op: "commit", Err: err}
 	}
+	at = w.size
 	w.size += int64(len(w.buf))
-	seg.last = last
+	s.last = last
 	if !w.preparing && w.size >= w.segmentSize/2 {
 		w.prepare()
 	}
-	return nil
+	return s.path, at, nil
 }
 
 // undo cuts the last segment back to its size before a failed write.
@@ -567,34 +568,7 @@ func (w *wal) undo() error {
 	if err := w.f.Truncate(w.size); err != nil {
 		return err
 	}
-	return unix.Fdatasync(int(w.f.Fd()))
-}
-
-// readSegment reads the first size bytes of the segment at path (all of
-// it if size is negative) into *buf, which it grows as needed.
-func readSegment(path string, size int64, buf *[]byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if size < 0 {
-		info, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		size = info.Size()
-	}
-	if int64(cap(*buf)) < size {
-		// Room for a segment's usual size, which the last one
-		// grows to.
-		*buf = make([]byte, size, max(size, defaultSegmentSize+defaultSegmentSize/4))
-	}
-	data := (*buf)[:size]
-	if _, err := f.ReadAt(data, 0); err != nil {
-		return nil, err
-	}
-	return data, nil
+	return datasync(w.f)
 }
 
 // removeThrough removes the segments whose records are all at or before
