@@ -330,9 +330,9 @@ func (c *committer) log(batch []*pending, seg string, at int64) {
 // (whole transactions). Waiting for as many events as the limit writes
 // each object once however often it changed meanwhile: rewriting an
 // object's page of the objects bucket on every commit wrote 2.4 times the
-// pages (format 1's BenchmarkConverge). The checkpoint reads the segments
-// as they are now; commits go on meanwhile, appending to the last one
-// past what it reads, and no segment is removed until it is done. If the
+// pages (format 1's BenchmarkConverge). Commits go on meanwhile,
+// appending past what the checkpoint reads, and no segment is removed
+// until it is done. If the
 // next checkpoint is due before it is done, the commit that finds it so
 // waits for it.
 func (c *committer) startCheckpoint() {

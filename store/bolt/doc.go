@@ -86,9 +86,10 @@
 // holds the state at an earlier revision, and the log every transaction
 // after it. Once the log holds the history limit and as many events again
 // after the checkpoint, a checkpoint goroutine moves it to the newest
-// revision that leaves the history limit after it: it reads the records
-// up to there back from the log's files, and writes the last version of
-// each object they wrote (once, however often it changed) with the new
+// revision that leaves the history limit after it: it reads the last
+// version of each object written up to there back from the log's files
+// (the committer notes where each lands, and Open where each replayed one
+// is), and writes them (each once, however often it changed) with the new
 // revision in one bbolt transaction, while commits go on (a commit that
 // finds the next checkpoint due before the last one is done waits for
 // it). Rewriting an
