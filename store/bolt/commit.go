@@ -134,7 +134,7 @@ type logged struct {
 	rev      int64
 	kind, id string
 	seg      string
-	span     int64
+	at       int64
 	n        int
 }
 
@@ -318,7 +318,7 @@ func (c *committer) log(batch []*pending, seg string, at int64) {
 	for _, p := range batch {
 		for i, ev := range p.events {
 			o := p.objs[i]
-			c.logged = append(c.logged, logged{rev: p.rev, kind: ev.Kind, id: ev.ID, seg: seg, span: at + int64(o.at), n: o.n})
+			c.logged = append(c.logged, logged{rev: p.rev, kind: ev.Kind, id: ev.ID, seg: seg, at: at + int64(o.at), n: o.n})
 		}
 		at += int64(len(*p.record))
 	}
@@ -441,7 +441,7 @@ func (c *committer) writeCheckpoint(objects []logged, to int64) error {
 		}
 		at := len(versions)
 		versions = versions[:at+o.n]
-		if _, err := f.ReadAt(versions[at:], o.span); err != nil {
+		if _, err := f.ReadAt(versions[at:], o.at); err != nil {
 			return &FileError{Path: o.seg, Op: "checkpoint", Err: err}
 		}
 		data[k] = versions[at:]

@@ -325,7 +325,7 @@ func load(db *bbolt.DB, path string, o options) (*loaded, error) {
 		}
 		for i, de := range evs {
 			ev := st.txns[len(st.txns)-1].Events[i]
-			st.logged = append(st.logged, logged{rev: rev, kind: ev.Kind, id: ev.ID, seg: seg, span: at + int64(de.at), n: len(de.obj)})
+			st.logged = append(st.logged, logged{rev: rev, kind: ev.Kind, id: ev.ID, seg: seg, at: at + int64(de.at), n: len(de.obj)})
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -284,15 +285,16 @@ func listSegments(dir string, removeUnfinished bool) ([]segment, error) {
 			segs = append(segs, segment{path: filepath.Join(dir, e.Name()), first: first})
 		}
 	}
-	slices.SortFunc(segs, func(a, b segment) int { return int(a.first - b.first) })
+	slices.SortFunc(segs, func(a, b segment) int { return cmp.Compare(a.first, b.first) })
 	return segs, nil
 }
 
 // openWAL reads the log of the state file at path, whose checkpoint is
 // at revision checkpoint, and calls fn with every record after it, in
-// order, with its segment and where its payload is in it. It cuts a torn record off the end of the last segment. It
-// returns the log, ready to append to, and the revision of its last
-// record (checkpoint if none is after it).
+// order, with its segment and where its payload is in it. It cuts a torn
+// record off the end of the last segment. It returns the log, ready to
+// append to, and the revision of its last record (checkpoint if none is
+// after it).
 func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg string, rev int64, payload []byte, at int64) error) (*wal, int64, error) {
 	dir := walDir(path)
 	segs, err := listSegments(dir, true)
@@ -392,7 +394,7 @@ func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
 	case errors.Is(err, errTorn):
 		return 0, 0, corruptf(seg.path, "the segment ends in a record cut short or damaged at offset %d, and a later segment follows", end)
 	case errors.As(err, &fileErr):
-		return 0, 0, err
+		return 0, 0, fileErr
 	case err != nil:
 		return 0, 0, corruptf(seg.path, "%v", err)
 	}
