@@ -184,3 +184,29 @@ func TestBrokenLogFailsLaterWrites(t *testing.T) {
 	require.ErrorIs(t, again, err, "later writes fail too")
 	assert.Equal(t, int64(1), w.last())
 }
+
+// FuzzScanSegment checks that scanning a segment never panics, that the
+// records it accepts end within it, and that it takes for room only zeros.
+func FuzzScanSegment(f *testing.F) {
+	seg := segmentHeader(4)
+	for rev := int64(5); rev < 7; rev++ {
+		p := payloadOf(rev, walEvent{typ: byte(store.Updated), kind: "tasks", id: fmt.Sprint(rev), obj: []byte(`{"a":1}`)})
+		seg = binary.BigEndian.AppendUint32(seg, uint32(len(p)))
+		seg = binary.BigEndian.AppendUint32(seg, crc32.Checksum(p, castagnoli))
+		seg = append(seg, p...)
+	}
+	f.Add(seg)
+	f.Add(append(bytes.Clone(seg), make([]byte, 64)...))
+	f.Add(seg[:len(seg)-3])
+	f.Add(segmentHeader(0))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, end, err := scanSegment(data, func(rev int64, payload []byte, at int) error {
+			require.Equal(t, payload, data[at:at+len(payload)])
+			return nil
+		})
+		require.LessOrEqual(t, end, len(data))
+		if err == nil {
+			require.True(t, allZero(data[end:]), "only zeros follow the records")
+		}
+	})
+}
