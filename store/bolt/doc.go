@@ -153,7 +153,12 @@
 // segment missing, records out of order, a log that ends before the
 // checkpoint or is missing) is ErrCorrupt, in a *FileError naming the
 // segment (or the log's directory). A log cut cleanly at a record's end at
-// its very end cannot be told from a shorter one.
+// its very end cannot be told from a shorter one. A crash of the process
+// leaves the page cache whole, so the write it cut short is a prefix of
+// what it wrote; a power loss during a write may keep some of its pages
+// and lose others before it, and Open then refuses the log rather than
+// guess which records were acknowledged (records carry no mark of the
+// commit they belong to that would tell).
 //
 // A commit that fails (a full disk, an I/O error) fails its Update with a
 // *FileError naming the segment, and every transaction staged after it;
