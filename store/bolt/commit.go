@@ -106,11 +106,13 @@ type committer struct {
 	checkpoint int64
 	records    [][]byte // reused: the records of one batch
 	// A checkpoint runs on a goroutine of its own, one at a time, while
-	// commits go on: running is set until it reports on checkpointed.
-	// compacted is a checkpoint the history ring has yet to learn of;
-	// retryAt is how many events the log must hold after the
+	// commits go on: running is set until it reports on checkpointed,
+	// and dropping is how many of the events after the checkpoint it
+	// covers. compacted is a checkpoint the history ring has yet to
+	// learn of; retryAt is how many events the log must hold after the
 	// checkpoint before one is tried again after a failure.
 	running      bool
+	dropping     int
 	checkpointed chan checkpointResult
 	compacted    int64
 	retryAt      int
@@ -288,7 +290,7 @@ func (c *committer) commit(batch []*pending) {
 		c.kept = append(c.kept, keptTxn{rev: p.rev, events: len(p.events)})
 		c.keptEvents += len(p.events)
 	}
-	if c.running && c.keptEvents >= c.checkpointAt() {
+	if c.running && c.keptEvents-c.dropping >= c.checkpointAt() {
 		// The checkpoint before the one now due is still running:
 		// wait for it, so that the history (in the log and in
 		// memory) stays within its bound however slow checkpoints are.
@@ -356,7 +358,7 @@ func (c *committer) startCheckpoint() {
 		n++
 	}
 	objects := c.logged[:n:n]
-	c.running = true
+	c.running, c.dropping = true, dropped
 	go func() {
 		c.checkpointed <- checkpointResult{to: to, err: c.writeCheckpoint(objects, to)}
 	}()
