@@ -18,7 +18,9 @@
 // Open creates the file if there is none (its directory must exist), and
 // beside it the directory of its log, path + ".wal" (state.db.wal). A new
 // file is built under a temporary name and linked into place, so a file at
-// the path is always whole. Open reads the file and the log entirely:
+// the path is always whole; its log is made by the Open that then holds
+// the file's lock, so that two Opens racing to create the store never
+// touch a log the other uses. Open reads the file and the log entirely:
 // every object is decoded into memory, and so is the history.
 // BenchmarkOpen measures it.
 //

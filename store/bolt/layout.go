@@ -16,6 +16,7 @@ import (
 //	meta/checkpoint  the revision the objects bucket holds the state at,
 //	                 which is also the newest revision dropped from the
 //	                 history: the log holds every transaction after it
+//	meta/nolog       present in a new file until Open made its log
 //	objects/<kind>/<id>   the object at the checkpoint, as the codec
 //	                      encodes it
 //
@@ -60,6 +61,7 @@ var (
 
 	keyFormat     = []byte("format")
 	keyCheckpoint = []byte("checkpoint")
+	keyNoLog      = []byte("nolog")
 	keyRevision   = []byte("revision")  // format 1
 	keyCompacted  = []byte("compacted") // format 1
 )

@@ -141,16 +141,15 @@ func create(path string) error {
 		if err := meta.Put(keyFormat, uint64Bytes(formatVersion)); err != nil {
 			return err
 		}
+		if err := meta.Put(keyNoLog, []byte{1}); err != nil {
+			return err
+		}
 		return meta.Put(keyCheckpoint, uint64Bytes(0))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return err
-	}
-	// The log goes first: a state file of format 2 always has one.
-	if err := newLog(path); err != nil {
 		return err
 	}
 	// Link fails if path appeared meanwhile (another Open won the race):
@@ -161,10 +160,12 @@ func create(path string) error {
 	return syncDir(dir)
 }
 
-// newLog makes the empty log of a new state file at path. A log left
-// without its state file (a crash while creating the file) is replaced
-// if it holds no record; one that holds records is refused: the state
-// file was lost, not yet created.
+// newLog makes the empty log of a new state file at path, holding its
+// lock: a state file is created without its log (marked meta/nolog), so
+// that two Opens racing to create it never touch a log the other uses. A
+// log found there (left by a crash before the mark was cleared) is
+// replaced if it holds no record; one that holds records is refused: it
+// belongs to a state file that was lost.
 func newLog(path string) error {
 	dir := walDir(path)
 	segs, err := listSegments(dir, false)
@@ -179,7 +180,7 @@ func newLog(path string) error {
 				return err
 			}
 			if !allZero(data[min(len(data), segmentHeaderSize):]) {
-				return fmt.Errorf("%w: the log %s holds records, but its state file is missing: restore the file, or remove the log to start empty",
+				return fmt.Errorf("%w: the log %s holds records, but the state file is new (the one the log belongs to was lost): restore it, or remove the log to start empty",
 					ErrCorrupt, seg.path)
 			}
 		}
@@ -294,7 +295,11 @@ func load(db *bbolt.DB, path string, o options) (*loaded, error) {
 		if err := migrate(db, path, o); err != nil {
 			return nil, err
 		}
-	} else if format != formatVersion {
+	} else if format == formatVersion {
+		if err := ensureLog(db, path); err != nil {
+			return nil, err
+		}
+	} else {
 		return nil, &FileError{Path: path, Op: "load", Err: fmt.Errorf(
 			"file format %d, this build reads formats 1 and %d (written by a newer release?)", format, formatVersion)}
 	}
@@ -334,6 +339,26 @@ func load(db *bbolt.DB, path string, o options) (*loaded, error) {
 	}
 	st.snap.rev = max(st.checkpoint, last)
 	return st, nil
+}
+
+// ensureLog makes the log of a state file created without one (marked
+// meta/nolog), then clears the mark.
+func ensureLog(db *bbolt.DB, path string) error {
+	var noLog bool
+	if err := db.View(func(btx *bbolt.Tx) error {
+		noLog = btx.Bucket(bucketMeta).Get(keyNoLog) != nil
+		return nil
+	}); err != nil || !noLog {
+		return err
+	}
+	if err := newLog(path); err != nil {
+		return &FileError{Path: walDir(path), Op: "create", Err: err}
+	}
+	err := db.Update(func(btx *bbolt.Tx) error { return btx.Bucket(bucketMeta).Delete(keyNoLog) })
+	if err != nil {
+		return &FileError{Path: path, Op: "create", Err: err}
+	}
+	return nil
 }
 
 // readFormat reads the file's format version.

@@ -295,3 +295,43 @@ func logFiles(t *testing.T, path string) map[string][]byte {
 	}
 	return files
 }
+
+// TestNewFileGetsItsLogAtOpen: a new state file is made without its log,
+// which the Open holding its lock makes. A crash in between leaves the
+// file marked: the next Open makes the log (replacing one that holds no
+// record), and refuses to replace a log that holds records, which belongs
+// to a state file that was lost.
+func TestNewFileGetsItsLogAtOpen(t *testing.T) {
+	t.Parallel()
+	mark := func(t *testing.T, path string) {
+		t.Helper()
+		db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+		require.NoError(t, err)
+		require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket([]byte("meta")).Put([]byte("nolog"), []byte{1})
+		}))
+		require.NoError(t, db.Close())
+	}
+	t.Run("NoLog", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "state.db")
+		require.NoError(t, open(t, path).Close())
+		mark(t, path)
+		require.NoError(t, os.RemoveAll(path+".wal"))
+		s := open(t, path)
+		create(t, s, item(storetest.KindA, "a", 1))
+		require.NoError(t, s.Close())
+		assert.Equal(t, 1, countHistory(t, path))
+	})
+	t.Run("LogWithRecords", func(t *testing.T) {
+		t.Parallel()
+		path := fileWith(t, item(storetest.KindA, "a", 1))
+		mark(t, path)
+		before := logFiles(t, path)
+		_, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+		t.Log(err)
+		require.ErrorIs(t, err, bolt.ErrCorrupt)
+		assert.Contains(t, err.Error(), path+".wal")
+		assert.Equal(t, before, logFiles(t, path), "the log is left as it was")
+	})
+}
