@@ -3,8 +3,10 @@ package bolt_test
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -334,4 +336,63 @@ func TestNewFileGetsItsLogAtOpen(t *testing.T) {
 		assert.Contains(t, err.Error(), path+".wal")
 		assert.Equal(t, before, logFiles(t, path), "the log is left as it was")
 	})
+}
+
+// TestRandomLogDamage damages a segment of a real store's log at random
+// (bytes changed, inserted or cut out; STEVEDORE_DAMAGE_ITERATIONS logs,
+// 200 by default, from a printed seed) and opens the store: Open returns,
+// never panics; it either reads the store, which then holds only what was
+// written, or refuses it with a *FileError.
+func TestRandomLogDamage(t *testing.T) {
+	t.Parallel()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+
+	path := filepath.Join(t.TempDir(), "state.db")
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(20), bolt.WithWatchBuffer(5), bolt.WithSegmentSize(1 << 10)}
+	s, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	for i := range 30 {
+		create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+	}
+	require.NoError(t, s.Close())
+	state, err := os.ReadFile(path)
+	require.NoError(t, err)
+	segs, err := bolt.LogSegments(path)
+	require.NoError(t, err)
+
+	for i := range envInt("STEVEDORE_DAMAGE_ITERATIONS", 200) {
+		dir := t.TempDir()
+		damaged := filepath.Join(dir, "state.db")
+		require.NoError(t, os.WriteFile(damaged, state, 0o600))
+		require.NoError(t, os.CopyFS(damaged+".wal", os.DirFS(path+".wal")))
+		seg := filepath.Join(damaged+".wal", filepath.Base(segs[rng.IntN(len(segs))]))
+		data, err := os.ReadFile(seg)
+		require.NoError(t, err)
+		switch rng.IntN(3) {
+		case 0:
+			for range 1 + rng.IntN(8) {
+				data[rng.IntN(len(data))] = byte(rng.IntN(256))
+			}
+		case 1:
+			at := rng.IntN(len(data))
+			data = slices.Insert(data, at, make([]byte, 1+rng.IntN(100))...)
+		case 2:
+			at := rng.IntN(len(data))
+			data = slices.Delete(data, at, min(len(data), at+1+rng.IntN(100)))
+		}
+		require.NoError(t, os.WriteFile(seg, data, 0o600))
+		s, err := bolt.Open(damaged, opts...)
+		if err != nil {
+			var fileErr *bolt.FileError
+			require.ErrorAs(t, err, &fileErr, "seed %d log %d", seed, i)
+			continue
+		}
+		got := items(t, s, storetest.KindA)
+		for id, it := range got {
+			assert.Equal(t, id, fmt.Sprint(it.Value), "seed %d log %d", seed, i)
+		}
+		require.NoError(t, s.Close())
+	}
 }
