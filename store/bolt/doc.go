@@ -227,7 +227,10 @@
 // The store keeps at least WithHistory events (whole transactions, oldest
 // dropped first, and up to as many more), the same in the log and in
 // memory: the history ring drops what a checkpoint covers (with the commit
-// after it), and a restart finds the same history. A watch from a
+// after it), and a restart finds the same history. While a checkpoint
+// runs, the ring keeps no more than twice WithHistory on its own, and the
+// log may hold a little more than the ring until the checkpoint is done
+// (a restart then finds those events too). A watch from a
 // revision whose successors were dropped fails with store.ErrCompacted; a
 // watch from any later revision, in this process or after a restart,
 // delivers every event after it. A reconcile loop that stopped at revision

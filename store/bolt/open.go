@@ -74,7 +74,16 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s.marshal = appendMarshal(o.codec)
 	s.snap.Store(st.snap)
-	s.hist = history.New(history.Config{WatchBuffer: o.watchBuffer, StoreClosed: s.closed, Compacted: st.checkpoint, Txns: st.txns})
+	// The ring drops what a checkpoint covers once it is done (see
+	// committer.checkpointDone), and meanwhile keeps no more than the
+	// log may before a checkpoint is due, however long one takes.
+	s.hist = history.New(history.Config{
+		Limit:       o.history + checkpointSlack(o.history),
+		WatchBuffer: o.watchBuffer,
+		StoreClosed: s.closed,
+		Compacted:   st.checkpoint,
+		Txns:        st.txns,
+	})
 	s.c = newCommitter(s, st)
 	return s, nil
 }
