@@ -89,19 +89,18 @@
 // after it. Once the log holds the history limit and as many events again
 // after the checkpoint, a checkpoint goroutine moves it to the newest
 // revision that leaves the history limit after it: it reads the last
-// version of each object written up to there back from the log's files
-// (the committer notes where each lands, and Open where each replayed one
-// is), and writes them (each once, however often it changed) with the new
+// version of each object written up to there back from the log's files (the
+// committer notes where each lands, and Open where each replayed one is),
+// and writes them (each once, however often it changed) with the new
 // revision in one bbolt transaction, while commits go on (a commit that
-// finds the next checkpoint due before the last one is done waits for
-// it). Rewriting an
-// object's page of the objects bucket on every commit wrote 2.4 times the
-// pages (format 1's BenchmarkConverge: 227,000 against 95,000 pages of 4
-// KiB for 80,000 transactions). The committer then removes the segments
-// that hold nothing after the checkpoint, and the history ring drops what
-// it covers with the next commit. A checkpoint that fails changes nothing:
-// the log still holds every transaction after the old one, and the next is
-// tried once as many events again came.
+// finds the next checkpoint due before the last one is done waits for it).
+// Rewriting an object's page of the objects bucket on every commit wrote
+// 2.4 times the pages (format 1's BenchmarkConverge: 227,000 against 95,000
+// pages of 4 KiB for 80,000 transactions). The committer then removes the
+// segments that hold nothing after the checkpoint, and the history ring
+// drops what it covers with the next commit. A checkpoint that fails
+// changes nothing: the log still holds every transaction after the old one,
+// and the next is tried once as many events again came.
 //
 // The log is the store's own rather than etcd's (server/storage/wal): that
 // one is raft's log, of entries with consecutive raft indexes, hard states
@@ -126,7 +125,7 @@
 //	case errors.Is(err, bolt.ErrLocked):
 //		// another process (or another Store here) has the file open
 //	case errors.Is(err, bolt.ErrCorrupt):
-//		// truncated or damaged: restore the file from a copy
+//		// truncated or damaged: restore the file and its log from a copy
 //	case errors.As(err, &schemaErr):
 //		// written by a newer release of Stevedore
 //	}
