@@ -43,6 +43,7 @@ type options struct {
 	lockTimeout time.Duration
 	maxBatch    int
 	batchWindow time.Duration
+	segmentSize int64 // of the log's files; tests make it small
 }
 
 // WithCodec sets how objects are encoded in the file. It is required: the
@@ -139,9 +140,7 @@ type Store struct {
 	// touches it, and lastPending.
 	staged      *snapshot
 	lastPending *pending
-	// scratch is the buffer the writer encodes objects into, reused
-	// from one transaction to the next; marshal encodes with the codec.
-	scratch []byte
+	// marshal encodes with the codec.
 	marshal func(dst []byte, obj store.Object) ([]byte, error)
 	// snap is the newest durable snapshot; readers load it without locks.
 	snap atomic.Pointer[snapshot]
@@ -173,7 +172,7 @@ func (s *Store) View(ctx context.Context, fn func(tx store.ReadTx) error) error 
 }
 
 // Update runs fn as the only writer, stages its transaction and returns
-// once it is in the file and fsynced (or failed). fn runs exactly once.
+// once it is in the log and synced (or failed). fn runs exactly once.
 func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -255,7 +254,10 @@ func (s *Store) Close() error {
 		<-s.writer
 		s.c.stop() // writes what is staged, then returns
 		s.hist.Close()
-		if err := s.db.Close(); err != nil {
+		if err := s.c.wal.close(); err != nil {
+			s.closeErr = &FileError{Path: s.c.wal.dir, Op: "close", Err: err}
+		}
+		if err := s.db.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = &FileError{Path: s.path, Op: "close", Err: err}
 		}
 	})

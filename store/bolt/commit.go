@@ -3,6 +3,7 @@ package bolt
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -17,59 +18,55 @@ type pending struct {
 	rev    int64
 	snap   *snapshot // the state after it
 	events []store.Event
-	writes []fileWrite // the final version of every object it wrote
-	hist   [][]byte    // its events, encoded for the history bucket
-	saved  txn.Saved   // to give objects their Meta back if it fails
+	record *[]byte   // its record of the log, from recordPool
+	objs   []span    // where each event's object is in the record
+	saved  txn.Saved // to give objects their Meta back if it fails
 
 	done chan struct{} // closed once err is set
 	err  error
 }
 
-// fileWrite puts data at kind/id, or deletes kind/id when data is nil.
-type fileWrite struct {
-	kind, id string
-	data     []byte
-}
+// span is where an object is in a record: n bytes from at (none for a
+// delete).
+type span struct{ at, n int }
+
+// recordPool holds the buffers records are encoded into: one per staged
+// transaction, given back once the commit wrote it.
+var recordPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // stage encodes tx and turns it into the next snapshot, still private to
 // the writer. The caller holds the writer slot.
 //
-// Each version written is encoded once, into the writer's scratch buffer,
-// and copied once, into its history event; the record keeps the bytes
-// within the event rather than a copy of its own.
+// Each version written is encoded once, straight into the transaction's
+// record of the log; nothing of it is kept once the record is written.
 func (s *Store) stage(tx *writeTx) (*pending, error) {
 	p := &pending{rev: tx.rev, events: tx.events, saved: tx.Saved(), done: make(chan struct{})}
-	p.hist = make([][]byte, len(tx.events))
+	p.record = recordPool.Get().(*[]byte)
+	p.objs = make([]span, len(tx.events))
+	b := beginRecord((*p.record)[:0], tx.rev)
 	for i, ev := range tx.events {
 		if len(ev.Kind) > bbolt.MaxKeySize || len(ev.ID) > bbolt.MaxKeySize {
-			// Refused here rather than by bbolt at commit, where it
-			// would fail every transaction sharing the commit.
+			// Refused here rather than by bbolt at the checkpoint,
+			// where it would fail every checkpoint after it.
+			recordPool.Put(p.record)
 			return nil, fmt.Errorf("%w: %s/%.64s...: kind or ID longer than %d bytes",
 				store.ErrInvalid, ev.Kind, ev.ID, bbolt.MaxKeySize)
 		}
-		ch := tx.changes[i]
-		var objData, prevData []byte
-		if ch.rec != nil {
+		b = appendEventHead(b, byte(ev.Type), ev.Kind, ev.ID)
+		at := len(b) - 4
+		if ev.Object != nil {
 			var err error
-			if s.scratch, err = s.marshal(s.scratch[:0], ch.rec.obj); err != nil {
+			if b, err = s.marshal(b, ev.Object); err != nil {
+				*p.record = b
+				recordPool.Put(p.record)
 				return nil, err
 			}
-			objData = s.scratch
 		}
-		if ch.old != nil {
-			// Every version the store holds was encoded when it was
-			// staged or loaded, and one this transaction wrote
-			// earlier, above.
-			if prevData = ch.old.data; prevData == nil {
-				return nil, fmt.Errorf("bolt: %s/%s: previous version not encoded", ev.Kind, ev.ID)
-			}
-		}
-		p.hist[i], objData = encodeEvent(ev.Type, ev.Kind, ev.ID, objData, prevData)
-		if ch.rec != nil {
-			ch.rec.data = objData
-		}
+		endEvent(b, at)
+		p.objs[i] = span{at: at + 4, n: len(b) - at - 4}
 	}
-	p.writes = finalWrites(tx)
+	finishRecord(b, 0)
+	*p.record = b
 
 	kinds := make([]kindTree, len(tx.base.kinds), len(tx.base.kinds)+len(tx.work))
 	copy(kinds, tx.base.kinds)
@@ -80,52 +77,9 @@ func (s *Store) stage(tx *writeTx) (*pending, error) {
 	return p, nil
 }
 
-// smallTxn is the most events finalWrites searches without a map.
-const smallTxn = 8
-
-// finalWrites returns the final version of every object tx wrote, in the
-// order first written: the bytes of the last record it put in the object's
-// tree, or nil for one it deleted last.
-func finalWrites(tx *writeTx) []fileWrite {
-	writes := make([]fileWrite, 0, len(tx.events))
-	// Most transactions write a few objects: search those rather than
-	// allocate a map.
-	var at map[objectKey]int
-	if len(tx.events) > smallTxn {
-		at = make(map[objectKey]int, len(tx.events))
-	}
-	for i, ev := range tx.events {
-		j := -1
-		if at != nil {
-			k := objectKey{ev.Kind, ev.ID}
-			var ok bool
-			if j, ok = at[k]; !ok {
-				j = -1
-				at[k] = len(writes)
-			}
-		} else {
-			for w := range writes {
-				if writes[w].id == ev.ID && writes[w].kind == ev.Kind {
-					j = w
-					break
-				}
-			}
-		}
-		if j < 0 {
-			j = len(writes)
-			writes = append(writes, fileWrite{kind: ev.Kind, id: ev.ID})
-		}
-		writes[j].data = nil
-		if r := tx.changes[i].rec; r != nil {
-			writes[j].data = r.data
-		}
-	}
-	return writes
-}
-
-// committer writes staged transactions to the file in order, as many as
-// are waiting in one bbolt transaction: writers that stage while a commit
-// is being fsynced share the next one.
+// committer writes staged transactions to the log in order, as many as
+// are waiting in one write and one fdatasync: writers that stage while a
+// commit is being synced share the next one.
 type committer struct {
 	s *Store
 
@@ -141,15 +95,32 @@ type committer struct {
 	beforeCommit func(n int) error
 	afterEnqueue func()
 
-	// Kept by run alone: the transactions whose events are in the
-	// history bucket, oldest first, as the history ring keeps them.
+	// Kept by run alone: the log, the transactions in it after the
+	// checkpoint (oldest first, as the history ring keeps them), where
+	// the objects they wrote are in the log, and the checkpoint's
+	// revision.
+	wal        *wal
 	kept       []keptTxn
 	keptEvents int
-	// checkpoint is the revision the objects bucket is up to date with;
-	// dirty holds the newest encoding of every object written since (nil
-	// for one deleted), which the next checkpoint writes there.
+	logged     []logged
 	checkpoint int64
-	dirty      map[objectKey][]byte
+	records    [][]byte // reused: the records of one batch
+	// A checkpoint runs on a goroutine of its own, one at a time, while
+	// commits go on: running is set until it reports on checkpointed,
+	// and dropping is how many of the events after the checkpoint it
+	// covers. compacted is a checkpoint the history ring has yet to
+	// learn of; retryAt is how many events the log must hold after the
+	// checkpoint before one is tried again after a failure.
+	running      bool
+	dropping     int
+	checkpointed chan checkpointResult
+	compacted    int64
+	retryAt      int
+}
+
+type checkpointResult struct {
+	to  int64
+	err error
 }
 
 type objectKey struct{ kind, id string }
@@ -159,15 +130,27 @@ type keptTxn struct {
 	events int
 }
 
+// logged is an object version written to the log after the checkpoint:
+// where its bytes are, for a checkpoint to read back (none for a delete).
+type logged struct {
+	rev      int64
+	kind, id string
+	seg      string
+	at       int64
+	n        int
+}
+
 func newCommitter(s *Store, st *loaded) *committer {
 	c := &committer{
-		s:          s,
-		kick:       make(chan struct{}, 1),
-		stopped:    make(chan struct{}),
-		done:       make(chan struct{}),
-		kept:       st.kept,
-		checkpoint: st.checkpoint,
-		dirty:      st.dirty,
+		s:            s,
+		kick:         make(chan struct{}, 1),
+		stopped:      make(chan struct{}),
+		done:         make(chan struct{}),
+		wal:          st.wal,
+		kept:         st.kept,
+		logged:       st.logged,
+		checkpoint:   st.checkpoint,
+		checkpointed: make(chan checkpointResult, 1),
 	}
 	for _, k := range st.kept {
 		c.keptEvents += k.events
@@ -221,9 +204,15 @@ func (c *committer) run() {
 	for {
 		select {
 		case <-c.kick:
+		case r := <-c.checkpointed:
+			c.checkpointDone(r)
+			continue
 		case <-c.stopped:
 			for batch := c.take(); len(batch) > 0; batch = c.take() {
 				c.commit(batch)
+			}
+			for c.running {
+				c.checkpointDone(<-c.checkpointed)
 			}
 			return
 		}
@@ -241,8 +230,7 @@ func (c *committer) run() {
 // staging their next transaction, so a commit started as soon as one
 // arrives would take the few staged during the last fsync; waiting for as
 // many as last time keeps batches from shrinking, and every commit's fixed
-// cost (two fsyncs, the meta page, the root and the freelist) is shared
-// by more writers.
+// cost (a write and an fdatasync) is shared by more writers.
 func (c *committer) gather(last int) {
 	window := c.s.opts.batchWindow
 	if window <= 0 || last < 2 || c.queued() >= last {
@@ -267,43 +255,54 @@ func (c *committer) queued() int {
 	return len(c.queue)
 }
 
-// commit writes batch in one bbolt transaction, then publishes it or fails
-// it.
-//
-// A commit appends the batch's events to the history, which holds every
-// object written, and leaves the objects bucket as it was: rewriting a
-// random leaf page of it per object written, and fsyncing it, cost three
-// times the pages of appending. The history is the log; the objects
-// bucket, a checkpoint of the state at an earlier revision, is brought up
-// to date only when the history is about to drop events after it, from
-// the newest version of each object written since (written once, however
-// often it changed). Open reads the checkpoint and replays the history
-// after it.
+// commit appends batch to the log, then publishes it or fails it. It
+// starts a checkpoint once the log holds enough events after the last
+// one (see startCheckpoint).
 func (c *committer) commit(batch []*pending) {
-	kept, keptEvents, compacted := c.trim(batch)
-	checkpoint := compacted > c.checkpoint
 	var err error
 	if c.beforeCommit != nil {
-		err = c.beforeCommit(len(batch))
-	}
-	if err == nil {
-		err = c.s.db.Update(func(btx *bbolt.Tx) error { return c.write(btx, batch, compacted, checkpoint) })
-	}
-	if err != nil {
-		c.fail(batch, &FileError{Path: c.s.path, Op: "commit", Err: err})
-		return
-	}
-	c.kept, c.keptEvents = kept, keptEvents
-	if checkpoint {
-		c.checkpoint = batch[len(batch)-1].rev
-		clear(c.dirty)
-	} else {
-		for _, p := range batch {
-			for _, w := range p.writes {
-				c.dirty[objectKey{w.kind, w.id}] = w.data
-			}
+		if err = c.beforeCommit(len(batch)); err != nil {
+			err = &FileError{Path: c.s.path, Op: "commit", Err: err}
 		}
 	}
+	if err == nil {
+		c.records = c.records[:0]
+		for _, p := range batch {
+			c.records = append(c.records, *p.record)
+		}
+		var seg string
+		var at int64
+		seg, at, err = c.wal.append(c.records, batch[0].rev, batch[len(batch)-1].rev)
+		clear(c.records)
+		if err == nil {
+			c.log(batch, seg, at)
+		}
+	}
+	for _, p := range batch {
+		recordPool.Put(p.record)
+		p.record = nil
+	}
+	if err != nil {
+		c.fail(batch, err)
+		return
+	}
+	for _, p := range batch {
+		c.kept = append(c.kept, keptTxn{rev: p.rev, events: len(p.events)})
+		c.keptEvents += len(p.events)
+	}
+	if c.running && c.keptEvents-c.dropping >= c.checkpointAt() {
+		// The checkpoint before the one now due is still running:
+		// wait for it, so that the history (in the log and in
+		// memory) stays within its bound however slow checkpoints are.
+		c.checkpointDone(<-c.checkpointed)
+	}
+	select {
+	case r := <-c.checkpointed:
+		c.checkpointDone(r)
+	default:
+	}
+	compacted := c.compacted
+	c.compacted = 0
 	for _, p := range batch {
 		c.s.snap.Store(p.snap)
 		c.s.hist.Append(p.rev, p.events, compacted)
@@ -312,98 +311,158 @@ func (c *committer) commit(batch []*pending) {
 	for _, p := range batch {
 		close(p.done)
 	}
+	c.startCheckpoint()
 }
 
-// trim works out which transactions the history keeps once batch is in:
-// at least the history limit of events, dropping whole transactions,
-// oldest first, once there are at least compactionSlack events to drop.
-// compacted is the newest revision dropped, or 0 if none is this time
-// (the history ring keeps its own).
-func (c *committer) trim(batch []*pending) (kept []keptTxn, events int, compacted int64) {
-	kept, events = c.kept, c.keptEvents
+// log notes where the objects batch wrote are: its records were written
+// to the segment seg from offset at.
+func (c *committer) log(batch []*pending, seg string, at int64) {
 	for _, p := range batch {
-		kept = append(kept, keptTxn{rev: p.rev, events: len(p.events)})
-		events += len(p.events)
+		for i, ev := range p.events {
+			o := p.objs[i]
+			c.logged = append(c.logged, logged{rev: p.rev, kind: ev.Kind, id: ev.ID, seg: seg, at: at + int64(o.at), n: o.n})
+		}
+		at += int64(len(*p.record))
+	}
+}
+
+// startCheckpoint moves the checkpoint, on a goroutine of its own, once
+// the log holds the history limit and as many again after it: to the
+// newest revision that leaves at least the limit of events after it
+// (whole transactions). Waiting for as many events as the limit writes
+// each object once however often it changed meanwhile: rewriting an
+// object's page of the objects bucket on every commit wrote 2.4 times the
+// pages (format 1's BenchmarkConverge). Commits go on meanwhile,
+// appending past what the checkpoint reads, and no segment is removed
+// until it is done. If the
+// next checkpoint is due before it is done, the commit that finds it so
+// waits for it.
+func (c *committer) startCheckpoint() {
+	limit := c.s.opts.history
+	if c.running || c.keptEvents < max(c.checkpointAt(), c.retryAt) {
+		return
 	}
 	drop, dropped := 0, 0
-	for events-dropped-kept[drop].events >= c.s.opts.history {
-		dropped += kept[drop].events
-		compacted = kept[drop].rev
+	for c.keptEvents-dropped-c.kept[drop].events >= limit {
+		dropped += c.kept[drop].events
 		drop++
 	}
-	if dropped < compactionSlack(c.s.opts.history) {
-		// Deleting from the history rewrites its oldest leaf and the
-		// branches above it, on top of the newest ones every commit
-		// rewrites: do it once per slack's worth of events rather than
-		// in every commit.
-		return kept, events, 0
+	if drop == 0 {
+		return
 	}
-	return kept[drop:], events - dropped, compacted
+	to := c.kept[drop-1].rev
+	// Commits append to c.logged meanwhile, past what the checkpoint
+	// reads; checkpointDone drops it.
+	n := 0
+	for n < len(c.logged) && c.logged[n].rev <= to {
+		n++
+	}
+	objects := c.logged[:n:n]
+	c.running, c.dropping = true, dropped
+	go func() {
+		c.checkpointed <- checkpointResult{to: to, err: c.writeCheckpoint(objects, to)}
+	}()
 }
 
-// compactionSlack is how many events beyond its limit the history may
-// keep before dropping the oldest (it keeps at least the limit).
-func compactionSlack(history int) int { return history / 16 }
-
-// write puts batch into the file, and with checkpoint, brings the objects
-// bucket up to date with it.
-func (c *committer) write(btx *bbolt.Tx, batch []*pending, compacted int64, checkpoint bool) error {
-	objects, hist, meta := btx.Bucket(bucketObjects), btx.Bucket(bucketHistory), btx.Bucket(bucketMeta)
-	if objects == nil || hist == nil || meta == nil {
-		return errors.New("buckets missing")
+// checkpointDone takes the result of a checkpoint: the history after it
+// drops what it wrote, the history ring learns of it with the next
+// commit, the segments that hold nothing after it are removed, and the
+// next checkpoint starts if the log already holds enough for one. A
+// checkpoint that failed left the state as it was: the log still holds
+// every transaction after the old one, and the next one is tried once as
+// many events again came.
+func (c *committer) checkpointDone(r checkpointResult) {
+	c.running = false
+	if r.err != nil {
+		c.retryAt = c.keptEvents + checkpointSlack(c.s.opts.history)
+		return
 	}
-	last := batch[len(batch)-1].rev
-	if checkpoint {
-		// The batch's own writes go after the older ones they
-		// supersede; bbolt writes only the last Put of a key.
+	c.retryAt = 0
+	c.checkpoint, c.compacted = r.to, r.to
+	n, events := 0, 0
+	for n < len(c.kept) && c.kept[n].rev <= r.to {
+		events += c.kept[n].events
+		n++
+	}
+	c.kept = c.kept[:copy(c.kept, c.kept[n:])]
+	c.keptEvents -= events
+	n = 0
+	for n < len(c.logged) && c.logged[n].rev <= r.to {
+		n++
+	}
+	c.logged = c.logged[:copy(c.logged, c.logged[n:])]
+	// A segment left behind is removed by the next checkpoint, or
+	// skipped at Open.
+	_ = c.wal.removeThrough(r.to)
+	c.startCheckpoint()
+}
+
+// checkpointSlack is how many events beyond its limit the log may hold
+// after the checkpoint before the checkpoint moves.
+func checkpointSlack(history int) int { return history }
+
+// checkpointAt is how many events after the checkpoint start the next.
+func (c *committer) checkpointAt() int {
+	return c.s.opts.history + checkpointSlack(c.s.opts.history)
+}
+
+// writeCheckpoint brings the objects bucket up to revision to, in one
+// bbolt transaction, from the objects written since the checkpoint up to
+// there: it reads the last version of each back from the log's files, into
+// one buffer, which bbolt needs until its transaction commits.
+func (c *committer) writeCheckpoint(objects []logged, to int64) error {
+	latest := make(map[objectKey]int, len(objects))
+	for i, o := range objects {
+		latest[objectKey{o.kind, o.id}] = i
+	}
+	total := 0
+	for _, i := range latest {
+		total += objects[i].n
+	}
+	versions := make([]byte, 0, total)
+	data := make(map[objectKey][]byte, len(latest))
+	files := map[string]*os.File{}
+	defer func() {
+		for _, f := range files {
+			_ = f.Close()
+		}
+	}()
+	for k, i := range latest {
+		o := objects[i]
+		if o.n == 0 {
+			data[k] = nil
+			continue
+		}
+		f := files[o.seg]
+		if f == nil {
+			var err error
+			if f, err = os.Open(o.seg); err != nil {
+				return &FileError{Path: o.seg, Op: "checkpoint", Err: err}
+			}
+			files[o.seg] = f
+		}
+		at := len(versions)
+		versions = versions[:at+o.n]
+		if _, err := f.ReadAt(versions[at:], o.at); err != nil {
+			return &FileError{Path: o.seg, Op: "checkpoint", Err: err}
+		}
+		data[k] = versions[at:]
+	}
+	err := c.s.db.Update(func(btx *bbolt.Tx) error {
+		objects, meta := btx.Bucket(bucketObjects), btx.Bucket(bucketMeta)
+		if objects == nil || meta == nil {
+			return errors.New("buckets missing")
+		}
 		ow := objectWriter{objects: objects, kinds: map[string]*bbolt.Bucket{}}
-		for k, data := range c.dirty {
-			if err := ow.put(k.kind, k.id, data); err != nil {
+		for k, v := range data {
+			if err := ow.put(k.kind, k.id, v); err != nil {
 				return err
 			}
 		}
-		for _, p := range batch {
-			for _, w := range p.writes {
-				if err := ow.put(w.kind, w.id, w.data); err != nil {
-					return err
-				}
-			}
-		}
-		if err := meta.Put(keyCheckpoint, uint64Bytes(last)); err != nil {
-			return err
-		}
-	}
-	// History keys only ever grow: pack its pages rather than leave
-	// half of each free for inserts that never come.
-	hist.FillPercent = 0.9
-	// bbolt copies every key it is given (not the values, which must
-	// outlive the transaction and do, in the batch): one buffer serves.
-	var key [12]byte
-	for _, p := range batch {
-		for i, ev := range p.hist {
-			if err := hist.Put(appendHistoryKey(key[:0], p.rev, i), ev); err != nil {
-				return fmt.Errorf("history at revision %d: %w", p.rev, err)
-			}
-		}
-	}
-	if err := meta.Put(keyRevision, uint64Bytes(last)); err != nil {
-		return err
-	}
-	if compacted == 0 {
-		return nil
-	}
-	if err := meta.Put(keyCompacted, uint64Bytes(compacted)); err != nil {
-		return err
-	}
-	var drop [][]byte
-	cur := hist.Cursor()
-	for k, _ := cur.First(); k != nil && historyRevision(k) <= compacted; k, _ = cur.Next() {
-		drop = append(drop, k)
-	}
-	for _, k := range drop {
-		if err := hist.Delete(k); err != nil {
-			return err
-		}
+		return meta.Put(keyCheckpoint, uint64Bytes(to))
+	})
+	if err != nil {
+		return &FileError{Path: c.s.path, Op: "checkpoint", Err: err}
 	}
 	return nil
 }
@@ -446,9 +505,9 @@ func (w *objectWriter) put(kind, id string, data []byte) error {
 // fail fails batch and every transaction staged after it (each was built
 // on the state batch left), gives their objects their Meta back, and
 // resets the staged state to the newest durable snapshot. The revisions
-// of the failed transactions are not used again: an I/O error can leave
-// the outcome of a commit unknown (its meta page may have reached the
-// disk), and a restart right after it would then find them in the file.
+// of the failed transactions are not used again while the store is open:
+// the log cut the failed write off, but a later transaction at the same
+// revision would still confuse a watcher that saw the revision fail.
 func (c *committer) fail(batch []*pending, err error) {
 	c.s.writer <- struct{}{}
 	c.mu.Lock()
@@ -464,6 +523,10 @@ func (c *committer) fail(batch []*pending, err error) {
 	for i := len(all) - 1; i >= 0; i-- {
 		p := all[i]
 		p.saved.Restore()
+		if p.record != nil {
+			recordPool.Put(p.record)
+			p.record = nil
+		}
 		if i < len(batch) {
 			p.err = err
 		} else {

@@ -90,13 +90,15 @@ func runChildOpen(path string) int {
 	return 0
 }
 
-// runChildWrite opens the store and has crashWriters goroutines write
+// runChildWrite opens the store, with small segments of the log (so that
+// kills land while segments are started and removed too), and has
+// crashWriters goroutines write
 // until the process is killed. Writer g's n-th transaction creates item
 // g-n and sets counter-g to n, atomically; once Update returns, it prints
 // "ok g n revision".
 func runChildWrite(path string) int {
 	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()), bolt.WithHistory(64), bolt.WithWatchBuffer(8),
-		bolt.WithLockTimeout(30*time.Second))
+		bolt.WithLockTimeout(30*time.Second), bolt.WithSegmentSize(4<<10))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

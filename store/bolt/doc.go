@@ -1,7 +1,8 @@
-// Package bolt is the durable store.Store: Stevedore's state in one file on
-// the local disk, kept with bbolt (go.etcd.io/bbolt), so that it survives a
-// crash, a kill -9 or a reboot. It is the store for one host; store/memory
-// is for tests and demos, and etcd carries the state across hosts.
+// Package bolt is the durable store.Store: Stevedore's state on the local
+// disk, in a write-ahead log and a bbolt (go.etcd.io/bbolt) file, so that
+// it survives a crash, a kill -9 or a reboot. It is the store for one
+// host; store/memory is for tests and demos, and etcd carries the state
+// across hosts.
 //
 // # Opening and closing
 //
@@ -14,16 +15,18 @@
 //	}
 //	defer s.Close()
 //
-// Open creates the file if there is none (its directory must exist). A new
+// Open creates the file if there is none (its directory must exist), and
+// beside it the directory of its log, path + ".wal" (state.db.wal). A new
 // file is built under a temporary name and linked into place, so a file at
-// the path is always whole. Open reads the file entirely: every object is
-// decoded into memory, and so is the history. It takes about 40 ms of CPU
-// for 10,000 small objects and 10,000 events, and 0.4 s for 10,000 of
-// Stevedore's tasks with a history of 10,000 updates (BenchmarkOpen).
+// the path is always whole; its log is made by the Open that then holds
+// the file's lock, so that two Opens racing to create the store never
+// touch a log the other uses. Open reads the file and the log entirely:
+// every object is decoded into memory, and so is the history.
+// BenchmarkOpen measures it.
 //
-// Close lets a running Update finish and reach the file, ends every watch
-// with store.ErrClosed and releases the file; later calls fail with
-// store.ErrClosed.
+// Close lets a running Update finish and reach the log, waits for a
+// running checkpoint, ends every watch with store.ErrClosed and releases
+// the log and the file; later calls fail with store.ErrClosed.
 //
 // The root package's WithDataDir is expected to call exactly the Open
 // above, with the file "state.db" in the data directory, and hand the store
@@ -33,8 +36,9 @@
 // # Options
 //
 //   - WithCodec (required): how objects are encoded; see Schema versions.
-//   - WithHistory(n), default 10,000: events of history kept, in the file
-//     and in memory, for watches that resume from an earlier revision.
+//   - WithHistory(n), default 10,000: events of history kept (at least),
+//     in the log and in memory, for watches that resume from an earlier
+//     revision.
 //   - WithWatchBuffer(n), default 1,000: how far a watcher may fall behind
 //     before it is ended with store.ErrWatcherTooSlow. Must be below the
 //     history.
@@ -56,37 +60,52 @@
 // must wait for readers to grow its memory map).
 //
 // Update runs its function as the only writer, against the newest state
-// staged, and then stages the transaction: its objects are encoded, it
-// takes the next revision and becomes the state the next writer starts
-// from. The writer slot is then free, and Update waits for the commit. A
-// committer goroutine writes staged transactions to the file in order, all
-// those waiting in one bbolt transaction, and so with the fsyncs of one
-// commit (group commit): writers that stage while a commit is on its way
-// to the disk share the next one. Writers that each wait for their commit
-// before staging again would otherwise split into ever smaller commits:
-// once a commit was shared, the next waits (for the batch window at most)
-// until as many transactions are staged as it held. Only once the commit is on disk does the committer publish the
-// new snapshot to readers, append the events to the watch history, and
-// let the Updates return. So a committed Update is on disk when it
-// returns, and nothing that readers or watchers have seen can be lost.
-// BenchmarkUpdate shows the effect. On the shared two-core development
-// machine (load average about 10), one writer made about 2,300 updates/s
-// (one commit each), 16 writers 12,800/s (0.13 commits per update) and 64
-// writers 41,000/s (0.04), while 16 writers with WithMaxBatch(1) made
-// 1,200/s. The figures swing with the machine's load (an fsync took from
-// 0.2 to 10 ms there); the ratios hold.
+// staged, and then stages the transaction: its objects are encoded, once,
+// straight into its record of the log, it takes the next revision and
+// becomes the state the next writer starts from. The writer slot is then
+// free, and Update waits for the commit. A committer goroutine appends
+// staged transactions to the log in order, all those waiting with one
+// write and one fdatasync (group commit): writers that stage while a
+// commit is on its way to the disk share the next one. Writers that each
+// wait for their commit before staging again would otherwise split into
+// ever smaller commits: once a commit was shared, the next waits (for the
+// batch window at most) until as many transactions are staged as it held.
+// Only once the commit is on disk does the committer publish the new
+// snapshot to readers, append the events to the watch history, and let the
+// Updates return. So a committed Update is on disk when it returns, and
+// nothing that readers or watchers have seen can be lost.
+// BenchmarkUpdate shows the effect. With format 1 (one bbolt transaction
+// per commit), on the shared two-core development machine (load average
+// about 10), one writer made about 2,300 updates/s (one commit each), 16
+// writers 12,800/s (0.13 commits per update) and 64 writers 41,000/s
+// (0.04), while 16 writers with WithMaxBatch(1) made 1,200/s. The figures
+// swing with the machine's load (an fsync took from 0.2 to 10 ms there);
+// the ratios hold.
 //
-// A commit appends to the file's history: every event, with the object's
-// new version and its previous one. The history is the log. The objects
-// bucket is a checkpoint: the state at an earlier revision, brought up to
-// date only when the history is about to drop events after it (each
-// object written since is then written once, however often it changed).
+// A record holds the transaction's revision and its events, each with the
+// object's new version, and not its previous one: Open rebuilds those by
+// replaying the log. The bbolt file is a checkpoint: its objects bucket
+// holds the state at an earlier revision, and the log every transaction
+// after it. Once the log holds the history limit and as many events again
+// after the checkpoint, a checkpoint goroutine moves it to the newest
+// revision that leaves the history limit after it: it reads the last
+// version of each object written up to there back from the log's files (the
+// committer notes where each lands, and Open where each replayed one is),
+// and writes them (each once, however often it changed) with the new
+// revision in one bbolt transaction, while commits go on (a commit that
+// finds the next checkpoint due before the last one is done waits for it).
 // Rewriting an object's page of the objects bucket on every commit wrote
-// 2.4 times the pages (BenchmarkConverge: 227,000 against 95,000 pages of
-// 4 KiB for 80,000 transactions). The price is the commit that moves the
-// checkpoint, about once per WithHistory events: it writes every object
-// changed since, and the Updates sharing it wait that much longer. Open
-// reads the checkpoint and replays the history after it.
+// 2.4 times the pages (format 1's BenchmarkConverge: 227,000 against 95,000
+// pages of 4 KiB for 80,000 transactions). The committer then removes the
+// segments that hold nothing after the checkpoint, and the history ring
+// drops what it covers with the next commit. A checkpoint that fails
+// changes nothing: the log still holds every transaction after the old one,
+// and the next is tried once as many events again came.
+//
+// The log is the store's own rather than etcd's (server/storage/wal): that
+// one is raft's log, of entries with consecutive raft indexes, hard states
+// and snapshots, with a segment size shared by the whole process, and read
+// whole once at start.
 //
 // The function given to Update runs once. It sees the transactions staged
 // before it, durable or not; if their commit fails, its transaction fails
@@ -106,7 +125,7 @@
 //	case errors.Is(err, bolt.ErrLocked):
 //		// another process (or another Store here) has the file open
 //	case errors.Is(err, bolt.ErrCorrupt):
-//		// truncated or damaged: restore the file from a copy
+//		// truncated or damaged: restore the file and its log from a copy
 //	case errors.As(err, &schemaErr):
 //		// written by a newer release of Stevedore
 //	}
@@ -115,7 +134,8 @@
 // ErrLocked after the lock timeout; it never hangs. A file that is empty,
 // shorter than the pages it uses, or whose pages or objects do not decode
 // is refused with ErrCorrupt: Open never repairs, truncates or empties a
-// file, and leaves a file it refuses as it was. Before bbolt opens the
+// file (but for a torn record at the end of the log, below), and leaves a
+// file it refuses as it was. Before bbolt opens the
 // file for writing, Open checks its structure with plain reads: the size
 // against the pages in use, the freelist, and every page of the tree of
 // buckets (in range, of the right type, its elements inside it, reached
@@ -124,47 +144,92 @@
 // all of these before the check). Panics and memory faults while loading
 // are turned into ErrCorrupt as well.
 //
+// The log is checked as it is read at Open: a record at the very end of
+// the last segment that runs past the end of the file, or fails its
+// checksum with nothing but zeros after it, was being written when the
+// process died, and its Update never returned (its fdatasync did not):
+// Open cuts it off. Zeros after the last record are room the segment was
+// made with, and are left. Anything else wrong with the log (a
+// damaged record before the end, a damaged or truncated earlier segment, a
+// segment missing, records out of order, a log that ends before the
+// checkpoint or is missing) is ErrCorrupt, in a *FileError naming the
+// segment (or the log's directory). A log cut cleanly at a record's end at
+// its very end cannot be told from a shorter one. A crash of the process
+// leaves the page cache whole, so the write it cut short is a prefix of
+// what it wrote; a power loss during a write may keep some of its pages
+// and lose others before it, and Open then refuses the log rather than
+// guess which records were acknowledged (records carry no mark of the
+// commit they belong to that would tell).
+//
 // A commit that fails (a full disk, an I/O error) fails its Update with a
-// *FileError, and every transaction staged after it; their objects get
-// their Meta back, readers never saw them, and the revisions they took are
-// skipped, not used again: after an I/O error the disk may hold the commit
-// after all, and a crash right then would show it. The store goes on with
-// the next commit.
+// *FileError naming the segment, and every transaction staged after it;
+// their objects get their Meta back and readers never saw them. The
+// committer cuts the failed write off the segment again (and syncs it),
+// and the store goes on with the next commit; the revisions the failed
+// transactions took are skipped while the store is open (after a restart,
+// the next revision follows the last one in the log). If cutting the
+// write off fails too, what the log ends with is unknown: every later
+// Update fails with a *FileError saying so until the store is opened
+// again, and the failed transactions may then be found in the log.
 //
-// # The file
+// # The files
 //
-// One bbolt file with three buckets:
+// The state file is a bbolt file with two buckets (layout.go):
 //
-//	meta/format              the layout version (1); another one is refused
-//	meta/revision            the revision of the last commit
-//	meta/checkpoint          the revision the objects bucket is up to date with
-//	meta/compacted           the newest revision dropped from the history
+//	meta/format              the layout version (2); format 1 is converted,
+//	                         a newer one refused
+//	meta/checkpoint          the revision the objects bucket is at: the
+//	                         newest revision dropped from the history
 //	objects/<kind>/<id>      each object at the checkpoint, as the codec
 //	                         encodes it
-//	history/<rev><index>     the events of the kept history, in order:
-//	                         type, kind, ID, the object and its previous
-//	                         version, each as the codec encodes it; every
-//	                         event after the checkpoint is kept
 //
-// The state is the objects bucket with the history after the checkpoint
-// replayed on it. Each commit writes its events and the revision, drops
-// the oldest transactions beyond the history bound once a sixteenth of
-// the bound can go (rewriting the history's oldest pages in every commit
-// cost as much as its newest), and, when that would drop an event after
-// the checkpoint, moves the checkpoint to itself, all in one bbolt
-// transaction. The freelist is written with every commit
-// rather than rebuilt at Open.
+// The log, path + ".wal", is a directory of segment files named by the
+// first revision they may hold (%016x.wal), of 8 MiB; a commit that does
+// not fit in the last one starts the next (wal.go):
 //
-// In memory, each record keeps its encoded bytes besides the decoded
-// object, so that an update's history event needs no second encoding of
-// the previous version: about the object's encoded size per object more
-// than store/memory.
+//	segment   a header: a magic string and the revision of the last
+//	          record before the segment, with a checksum; then records
+//	record    length, crc32c (Castagnoli) and payload: the revision, then
+//	          each event: type, kind, ID, and the object's new version as
+//	          the codec encodes it (none for a delete)
+//
+// Once the last segment is half full, the next one's file is made ahead on
+// a goroutine of its own, full of zeros and synced: commits then overwrite
+// zeros in place, and their fdatasync writes the data alone, without the
+// file's new size (100 µs rather than 170 on the development machine's
+// ext4). A segment's header is written under a temporary name, synced,
+// and the file renamed into place, and the directory synced. Open reads the
+// objects bucket, then replays every record after the checkpoint, and
+// gives each event the previous version of its object from the state it
+// replays on (nothing for a create): the history after a restart is the
+// one before it, with the same objects shared by the events and the
+// state. Only the holder of the state file's lock (bbolt's flock) touches
+// the log.
+//
+// Format 1 (until this release) kept the history in the state file, every
+// event with its previous version, and wrote every commit as a bbolt
+// transaction. Open converts such a file: it reads it whole as format 1
+// did (refusing it, untouched, as format 1 did), writes its history's
+// transactions as a new log (synced), and then, in one bbolt transaction,
+// sets the objects bucket to the state at the history's compacted revision
+// (undoing the history, newest first, from the state), makes that the
+// checkpoint, deletes the history bucket and sets format 2. A crash before
+// that transaction leaves format 1, and a log found beside a file of
+// format 1 is the leftover of such a crash: it is replaced. An older
+// release refuses a converted file ("file format 2").
+//
+// In memory, records hold the decoded objects only, as in store/memory:
+// no encoded bytes are kept once a commit is written.
 //
 // # History and compaction
 //
 // The store keeps at least WithHistory events (whole transactions, oldest
-// dropped first, and up to a sixteenth more), the same in the file and in
-// memory. A watch from a
+// dropped first, and up to as many more), the same in the log and in
+// memory: the history ring drops what a checkpoint covers (with the commit
+// after it), and a restart finds the same history. While a checkpoint
+// runs, the ring keeps no more than twice WithHistory on its own, and the
+// log may hold a little more than the ring until the checkpoint is done
+// (a restart then finds those events too). A watch from a
 // revision whose successors were dropped fails with store.ErrCompacted; a
 // watch from any later revision, in this process or after a restart,
 // delivers every event after it. A reconcile loop that stopped at revision
@@ -184,11 +249,21 @@
 //
 // # Crash safety
 //
-// TestCrashSafety runs writers in a child process, kills it with SIGKILL at
+// A commit is acknowledged once its records were written and the
+// segment's fdatasync returned; a checkpoint's bbolt transaction holds only
+// what the log already has, and segments are removed only after it
+// committed. A crash at any point therefore leaves the checkpoint and a
+// log that holds every transaction after it, with at most a torn record
+// at its end, which was never acknowledged. A crash while a segment is
+// started leaves a temporary file, removed at Open; one while segments are
+// removed leaves segments that hold only checkpointed records, skipped.
+//
+// TestCrashSafety runs writers in a child process (with small segments, so
+// that segments are started and removed often), kills it with SIGKILL at
 // random points, reopens the file and checks that every acknowledged
 // commit is there, whole, with its revision, and that revisions only
 // increase. It runs 3 kills in go test; set STEVEDORE_CRASH_ITERATIONS (or
 // -bolt.crash-iterations) for long runs and -bolt.crash-seed to replay
 // one. A SIGKILL leaves the page cache intact, so it tests ordering and
-// atomicity; that a commit reaches the platter is bbolt's fsync.
+// atomicity; that a commit reaches the platter is fdatasync's.
 package bolt

@@ -108,21 +108,24 @@ func TestRestart(t *testing.T) {
 	})
 }
 
-// TestHistoryAfterRestart checks what the history bucket holds: only the
-// bounded history, and after a restart the history's events share the
-// current versions with the snapshot, as they did before it.
+// TestHistoryAfterRestart checks what the log holds after the checkpoint:
+// only the bounded history (at least 8 events, fewer than 16), and after a
+// restart the history's events share the current versions with the
+// snapshot, as they did before it, and have their previous versions.
 func TestHistoryAfterRestart(t *testing.T) {
 	t.Parallel()
 	const history = 8
 	path := filepath.Join(t.TempDir(), "state.db")
 	opts := []bolt.Option{bolt.WithHistory(history), bolt.WithWatchBuffer(4)}
 	s := open(t, path, opts...)
-	for i := range 5 * history {
+	for i := range 5*history - 1 {
 		create(t, s, item(storetest.KindA, fmt.Sprintf("%03d", i), i))
 	}
 	set(t, s, storetest.KindA, "000", 100)
 	require.NoError(t, s.Close())
-	assert.Equal(t, history, countHistory(t, path), "the file keeps the bounded history only")
+	n := countHistory(t, path)
+	assert.GreaterOrEqual(t, n, history, "the log keeps the history")
+	assert.Less(t, n, 2*history, "and the bounded history only")
 
 	s = open(t, path, opts...)
 	w, err := s.Watch(t.Context(), revision(t, s)-1)
@@ -155,17 +158,11 @@ func mustGet(t testing.TB, s store.Store, kind, id string) store.Object {
 	return obj
 }
 
-// countHistory counts the events in the history bucket of a closed store.
+// countHistory counts the events of a closed store's history, in its log.
 func countHistory(t *testing.T, path string) int {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	n, err := bolt.LogEvents(path)
 	require.NoError(t, err)
-	defer db.Close()
-	n := 0
-	require.NoError(t, db.View(func(tx *bbolt.Tx) error {
-		n = tx.Bucket([]byte("history")).Stats().KeyN
-		return nil
-	}))
 	return n
 }
 
@@ -199,12 +196,12 @@ func TestSecondProcessIsRefused(t *testing.T) {
 
 func TestDamagedFileIsRefused(t *testing.T) {
 	t.Parallel()
-	// good writes a store with some history and returns its bytes, how
-	// far its pages reach (the rest of the file is room to grow) and its
-	// page size.
+	// good writes a store with some history, and objects in the file
+	// (a checkpoint), and returns its bytes, how far its pages reach (the
+	// rest of the file is room to grow) and its page size.
 	good := func(t *testing.T) (string, []byte, int, int) {
 		path := filepath.Join(t.TempDir(), "state.db")
-		s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+		s, err := bolt.Open(path, bolt.WithCodec(itemCodec()), bolt.WithHistory(50), bolt.WithWatchBuffer(10))
 		require.NoError(t, err)
 		for i := range 20 {
 			var objs []store.Object
@@ -664,7 +661,7 @@ func TestNewerFileFormatIsRefused(t *testing.T) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte{0, 0, 0, 0, 0, 0, 0, 2})
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte{0, 0, 0, 0, 0, 0, 0, 3})
 	}))
 	require.NoError(t, db.Close())
 	before, err := os.ReadFile(path)
@@ -672,7 +669,7 @@ func TestNewerFileFormatIsRefused(t *testing.T) {
 
 	_, err = bolt.Open(path, bolt.WithCodec(itemCodec()))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "file format 2")
+	assert.Contains(t, err.Error(), "file format 3")
 	assert.Contains(t, err.Error(), "newer release")
 	assert.NotErrorIs(t, err, bolt.ErrCorrupt)
 	after, err := os.ReadFile(path)
@@ -681,7 +678,8 @@ func TestNewerFileFormatIsRefused(t *testing.T) {
 }
 
 // TestSmallerHistoryOnReopen reopens a file with a smaller history bound:
-// the next commit trims the file to it.
+// the next commit starts a checkpoint that trims the log to it (which
+// Close waits for).
 func TestSmallerHistoryOnReopen(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.db")
@@ -697,10 +695,16 @@ func TestSmallerHistoryOnReopen(t *testing.T) {
 	recvAll(t, w, 50)
 	w.Close()
 	create(t, s, item(storetest.KindA, "last", 50))
-	_, err = s.Watch(t.Context(), 0)
-	require.ErrorIs(t, err, store.ErrCompacted)
 	require.NoError(t, s.Close())
 	assert.Equal(t, 10, countHistory(t, path))
+
+	s = open(t, path, bolt.WithHistory(10), bolt.WithWatchBuffer(5))
+	_, err = s.Watch(t.Context(), 0)
+	require.ErrorIs(t, err, store.ErrCompacted)
+	w, err = s.Watch(t.Context(), 41)
+	require.NoError(t, err)
+	recvAll(t, w, 10)
+	w.Close()
 }
 
 // TestCheckpointAndReplay covers the two halves of the state in the file,
@@ -743,7 +747,8 @@ func remove(t testing.TB, s store.Store, kind, id string) {
 	require.NoError(t, s.Update(context.Background(), func(tx store.Tx) error { return tx.Delete(kind, id) }))
 }
 
-// TestRandomDamageIsRefused damages a real store file at random (bytes
+// TestRandomDamageIsRefused damages a real store file (not its log, which
+// TestDamagedLogIsRefused damages) at random (bytes
 // changed, inserted or cut out; STEVEDORE_DAMAGE_ITERATIONS files, 200 by
 // default, from a printed seed) and opens each: Open returns, never
 // panics, crashes or loops; it either reads the file or refuses it with a
@@ -781,6 +786,7 @@ func TestRandomDamageIsRefused(t *testing.T) {
 		}
 		damaged := filepath.Join(t.TempDir(), "state.db")
 		require.NoError(t, os.WriteFile(damaged, data, 0o600))
+		require.NoError(t, os.CopyFS(damaged+".wal", os.DirFS(path+".wal")))
 		s, err := bolt.Open(damaged, bolt.WithCodec(itemCodec()))
 		if err == nil {
 			require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {

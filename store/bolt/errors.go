@@ -11,18 +11,21 @@ var (
 	// ErrLocked means another process, or another Store in this one, has
 	// the file open. Open waited WithLockTimeout for it.
 	ErrLocked = errors.New("bolt: file in use by another store")
-	// ErrCorrupt means the file is damaged: truncated, overwritten, or
-	// holding data this store never wrote. The store refuses it and never
-	// changes it; restore it from a copy.
+	// ErrCorrupt means the file or its log is damaged: truncated,
+	// overwritten, or holding data this store never wrote. The store
+	// refuses it and never changes it (but for cutting a torn record off
+	// the end of the log); restore the file and its log from a copy.
 	ErrCorrupt = errors.New("bolt: file corrupt")
 )
 
-// FileError is an error about the store's file. Its message names the file.
+// FileError is an error about the store's file or a file of its log. Its
+// message names the file.
 type FileError struct {
 	// Path is the file.
 	Path string
 	// Op is what the store was doing: "create", "open", "load" (reading
-	// the file's contents), "commit" or "close".
+	// the file's or the log's contents), "migrate" (converting a file of
+	// format 1), "commit" or "close".
 	Op string
 	// Err is the cause. It may wrap ErrLocked, ErrCorrupt, a
 	// *store.SchemaError (a file written by a newer release) or an error

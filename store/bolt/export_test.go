@@ -1,5 +1,12 @@
 package bolt
 
+import (
+	"os"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
 // Hooks are called by the committer; tests use them to hold commits and
 // to see transactions queued.
 type Hooks struct {
@@ -24,4 +31,89 @@ func OpenHooked(path string, hooks Hooks, opts ...Option) (*Store, error) {
 	s.c.beforeCommit, s.c.afterEnqueue = hooks.BeforeCommit, hooks.AfterEnqueue
 	s.c.mu.Unlock()
 	return s, nil
+}
+
+// WithSegmentSize sets the size past which the log starts a new segment.
+func WithSegmentSize(n int64) Option {
+	return func(o *options) error {
+		o.segmentSize = n
+		return nil
+	}
+}
+
+// ResetLog replaces the log of the state file at path with an empty one
+// that follows revision after (the file's checkpoint).
+func ResetLog(path string, after int64) error {
+	dir := walDir(path)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	w, err := createWAL(dir, after, defaultSegmentSize)
+	if err != nil {
+		return err
+	}
+	return w.close()
+}
+
+// LogEvents counts the events of a closed store's history: those in its
+// log after its checkpoint.
+func LogEvents(path string) (int, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return 0, err
+	}
+	var checkpoint int64
+	err = db.View(func(tx *bbolt.Tx) error {
+		checkpoint, _ = readUint64(tx.Bucket(bucketMeta).Get(keyCheckpoint))
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	segs, err := listSegments(walDir(path), false)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, seg := range segs {
+		data, err := os.ReadFile(seg.path)
+		if err != nil {
+			return 0, err
+		}
+		_, _, err = scanSegment(data, func(rev int64, payload []byte, _ int) error {
+			_, evs, err := decodeRecord(payload, nil)
+			if rev > checkpoint {
+				n += len(evs)
+			}
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// LogSegments lists the segment files of the log of the state file at
+// path.
+func LogSegments(path string) ([]string, error) {
+	segs, err := listSegments(walDir(path), false)
+	var paths []string
+	for _, seg := range segs {
+		paths = append(paths, seg.path)
+	}
+	return paths, err
+}
+
+// SegmentEnd returns where the records of the segment at path end.
+func SegmentEnd(path string) (int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	_, end, err := scanSegment(data, func(int64, []byte, int) error { return nil })
+	return int64(end), err
 }

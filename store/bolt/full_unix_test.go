@@ -26,7 +26,8 @@ import (
 // the store's file has (the kernel then refuses to grow it, as on a full
 // disk), writes large objects until a commit fails, and checks that
 // nothing of the failed transaction is visible. It prints "ok id revision"
-// per commit, then "failed: error" and "invisible" or "visible".
+// per commit, then "failed: error", "invisible" or "visible", and "log cut
+// back" if the log is as long as before the failed commit.
 func runChildFull(path string) int {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -50,6 +51,7 @@ func runChildFull(path string) int {
 	for i := range 10_000 {
 		id := fmt.Sprintf("big-%05d-%s", i, big)
 		obj := item(storetest.KindA, id, i)
+		before := logSize(path)
 		err := s.Update(ctx, func(tx store.Tx) error {
 			if err := tx.Create(obj); err != nil {
 				return err
@@ -73,6 +75,9 @@ func runChildFull(path string) int {
 				fmt.Println(err)
 			}
 			fmt.Printf("meta %+v\n", obj.Meta)
+			if logSize(path) == before {
+				fmt.Println("log cut back")
+			}
 			return 0
 		}
 		fmt.Printf("ok %d %d\n", i, obj.ModRevision)
@@ -81,9 +86,28 @@ func runChildFull(path string) int {
 	return 0
 }
 
-// TestDiskFull checks that a commit that cannot grow the file fails with an
-// error naming the file, that nothing of it is visible then or after a
-// restart, and that everything committed before it is kept.
+// logSize is the size of the segments of the log of the state file at
+// path, or -1.
+func logSize(path string) int64 {
+	segs, err := bolt.LogSegments(path)
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, seg := range segs {
+		info, err := os.Stat(seg)
+		if err != nil {
+			return -1
+		}
+		n += info.Size()
+	}
+	return n
+}
+
+// TestDiskFull checks that a commit that cannot grow the log fails with an
+// error naming the file, that the failed write is cut off the log, that
+// nothing of it is visible then or after a restart, and that everything
+// committed before it is kept.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	path := fileWith(t, item(storetest.KindB, "before", 0))
@@ -109,6 +133,7 @@ func TestDiskFull(t *testing.T) {
 	t.Log(failure)
 	assert.Contains(t, failure, path, "the error names the file")
 	assert.Contains(t, string(out), "invisible\n", "nothing of the failed commit is visible")
+	assert.Contains(t, string(out), "log cut back\n", "the failed write was cut off the log")
 	assert.Contains(t, string(out), "meta {CreateRevision:0 ModRevision:0}", "the failed Create gave the object its Meta back")
 
 	s := open(t, path)

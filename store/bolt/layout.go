@@ -3,66 +3,73 @@ package bolt
 import (
 	"encoding/binary"
 	"errors"
+	"runtime"
 
 	"github.com/stevedore-io/stevedore/store"
 )
 
-// The file's layout. Bump formatVersion for any change to it; the schema
-// versions of the objects themselves are the codec's (store.Schema).
+// The state file's layout. Bump formatVersion for any change to it or to
+// the log's (wal.go); the schema versions of the objects themselves are
+// the codec's (store.Schema).
 //
 //	meta/format      formatVersion, 8 bytes big-endian
-//	meta/revision    the revision of the last committed transaction
-//	meta/checkpoint  the revision the objects bucket is up to date with
-//	meta/compacted   the newest revision dropped from the history (absent: none)
-//	objects/<kind>/<id>            the object at the checkpoint, as the codec
-//	                               encodes it
-//	history/<revision><index>      the index-th event of the transaction at
-//	                               revision (8 + 4 bytes big-endian), encoded
-//	                               by encodeEvent; every event after the
-//	                               checkpoint is kept
+//	meta/checkpoint  the revision the objects bucket holds the state at,
+//	                 which is also the newest revision dropped from the
+//	                 history: the log holds every transaction after it
+//	meta/nolog       present in a new file until Open made its log
+//	objects/<kind>/<id>   the object at the checkpoint, as the codec
+//	                      encodes it
 //
-// The state at meta/revision is the objects bucket with the history after
-// meta/checkpoint replayed on it; compacted <= checkpoint <= revision.
-const formatVersion = 1
+// The state is the objects bucket with the log's records after
+// meta/checkpoint replayed on it (wal.go).
+//
+// Format 1 kept the history in the file itself, with each event's previous
+// version, and meta/revision and meta/compacted beside the checkpoint:
+//
+//	history/<revision><index>  the index-th event of the transaction at
+//	                           revision (8 + 4 bytes big-endian), encoded
+//	                           as decodeEvent reads it
+//
+// Open converts such a file to format 2 (migrate.go).
+const formatVersion = 2
 
 // pageSize is the page size of a new file (bbolt keeps it in the file, so
-// an existing file keeps its own). A history event holds an object and its
-// previous version, one to five KiB for Stevedore's objects: in pages of
-// the usual 4 KiB, two rarely fit in one and many overflow into a second
-// page, which bbolt allocates anew for every commit rather than taking
-// from its pool. Larger pages pack events better, but every commit
-// rewrites a few whole pages (the root, the history's last leaf and
-// branch, the freelist) whatever it holds, so small commits write more:
-// 8 KiB allocated the least converging 10,000 tasks (BENCHMARKS.md,
-// session 4).
+// an existing file keeps its own). Stevedore's objects take one to five
+// KiB: in pages of the usual 4 KiB many overflow into a second page. 8 KiB
+// was measured with format 1, whose commits wrote pages of history events
+// (BENCHMARKS.md, session 4); the file now takes only checkpoints, whose
+// leaves of objects it packs as well.
 const pageSize = 8 << 10
+
+// initialMmapSize is how much of the file bbolt maps at Open. Only
+// checkpoints write the file; one that grows it past its mapping has bbolt
+// map it again, and first copy every page the checkpoint changed out of
+// the old mapping (50 MB of the 510 MB allocated converging 10,000 tasks on
+// a new file). Mapping room to grow costs address space only, but on
+// Windows, where mapping grows the file, the file is mapped as it is.
+func initialMmapSize() int {
+	if runtime.GOOS == "windows" {
+		return 0
+	}
+	return 256 << 20
+}
 
 var (
 	bucketMeta    = []byte("meta")
 	bucketObjects = []byte("objects")
-	bucketHistory = []byte("history")
+	bucketHistory = []byte("history") // format 1
 
 	keyFormat     = []byte("format")
-	keyRevision   = []byte("revision")
 	keyCheckpoint = []byte("checkpoint")
-	keyCompacted  = []byte("compacted")
+	keyNoLog      = []byte("nolog")
+	keyRevision   = []byte("revision")  // format 1
+	keyCompacted  = []byte("compacted") // format 1
 )
 
 func uint64Bytes(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
 
-func historyKey(rev int64, index int) []byte {
-	return appendHistoryKey(make([]byte, 0, 12), rev, index)
-}
-
-// appendHistoryKey appends the history key of event index of revision rev
-// to b.
-func appendHistoryKey(b []byte, rev int64, index int) []byte {
-	b = binary.BigEndian.AppendUint64(b, uint64(rev))
-	return binary.BigEndian.AppendUint32(b, uint32(index))
-}
-
-// historyRevision returns the revision of a history key, or -1 for a key
-// of the wrong length.
+// historyRevision returns the revision of a format 1 history key, or -1
+// for a key of the wrong length.
 func historyRevision(k []byte) int64 {
 	if len(k) != 12 {
 		return -1
@@ -70,26 +77,9 @@ func historyRevision(k []byte) int64 {
 	return int64(binary.BigEndian.Uint64(k))
 }
 
-// encodeEvent encodes one history event: its type, kind and ID, and the
-// object and previous version as the codec encodes them (either may be
-// empty). Each is length-prefixed with a uvarint. It also returns the
-// object's bytes within the event, which the store keeps instead of a copy.
-func encodeEvent(typ store.EventType, kind, id string, obj, prev []byte) (event, objIn []byte) {
-	b := make([]byte, 0, 1+4*binary.MaxVarintLen32+len(kind)+len(id)+len(obj)+len(prev))
-	b = append(b, byte(typ))
-	b = binary.AppendUvarint(b, uint64(len(kind)))
-	b = append(b, kind...)
-	b = binary.AppendUvarint(b, uint64(len(id)))
-	b = append(b, id...)
-	b = binary.AppendUvarint(b, uint64(len(obj)))
-	at := len(b)
-	b = append(b, obj...)
-	objIn = b[at:len(b):len(b)]
-	b = binary.AppendUvarint(b, uint64(len(prev)))
-	b = append(b, prev...)
-	return b, objIn
-}
-
+// diskEvent is an event of a format 1 history: its type, kind and ID, and
+// the object and previous version as the codec encodes them (either may be
+// empty), each length-prefixed with a uvarint.
 type diskEvent struct {
 	typ       store.EventType
 	kind, id  string
@@ -97,6 +87,8 @@ type diskEvent struct {
 }
 
 var errBadEvent = errors.New("malformed history event")
+
+// decodeEvent decodes an event of a format 1 history.
 
 func decodeEvent(b []byte) (diskEvent, error) {
 	if len(b) < 1 {

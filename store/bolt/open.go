@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -38,6 +37,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		lockTimeout: DefaultLockTimeout,
 		maxBatch:    DefaultMaxBatch,
 		batchWindow: DefaultBatchWindow,
+		segmentSize: defaultSegmentSize,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -74,7 +74,16 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s.marshal = appendMarshal(o.codec)
 	s.snap.Store(st.snap)
-	s.hist = history.New(history.Config{WatchBuffer: o.watchBuffer, StoreClosed: s.closed, Compacted: st.compacted, Txns: st.txns})
+	// The ring drops what a checkpoint covers once it is done (see
+	// committer.checkpointDone), and meanwhile keeps no more than the
+	// log may before a checkpoint is due, however long one takes.
+	s.hist = history.New(history.Config{
+		Limit:       o.history + checkpointSlack(o.history),
+		WatchBuffer: o.watchBuffer,
+		StoreClosed: s.closed,
+		Compacted:   st.checkpoint,
+		Txns:        st.txns,
+	})
 	s.c = newCommitter(s, st)
 	return s, nil
 }
@@ -131,10 +140,8 @@ func create(path string) error {
 		return err
 	}
 	err = db.Update(func(btx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketObjects, bucketHistory} {
-			if _, err := btx.CreateBucket(name); err != nil {
-				return err
-			}
+		if _, err := btx.CreateBucket(bucketObjects); err != nil {
+			return err
 		}
 		meta, err := btx.CreateBucket(bucketMeta)
 		if err != nil {
@@ -143,10 +150,10 @@ func create(path string) error {
 		if err := meta.Put(keyFormat, uint64Bytes(formatVersion)); err != nil {
 			return err
 		}
-		if err := meta.Put(keyCheckpoint, uint64Bytes(0)); err != nil {
+		if err := meta.Put(keyNoLog, []byte{1}); err != nil {
 			return err
 		}
-		return meta.Put(keyRevision, uint64Bytes(0))
+		return meta.Put(keyCheckpoint, uint64Bytes(0))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
@@ -155,11 +162,46 @@ func create(path string) error {
 		return err
 	}
 	// Link fails if path appeared meanwhile (another Open won the race):
-	// then that file is the store.
+	// then that file is the store, and the log it found is its own.
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// newLog makes the empty log of a new state file at path, holding its
+// lock: a state file is created without its log (marked meta/nolog), so
+// that two Opens racing to create it never touch a log the other uses. A
+// log found there (left by a crash before the mark was cleared) is
+// replaced if it holds no record; one that holds records is refused: it
+// belongs to a state file that was lost.
+func newLog(path string) error {
+	dir := walDir(path)
+	segs, err := listSegments(dir, false)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		for _, seg := range segs {
+			data, err := os.ReadFile(seg.path)
+			if err != nil {
+				return err
+			}
+			if !allZero(data[min(len(data), segmentHeaderSize):]) {
+				return fmt.Errorf("%w: the log %s holds records, but the state file is new (the one the log belongs to was lost): restore it, or remove the log to start empty",
+					ErrCorrupt, seg.path)
+			}
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	w, err := createWAL(dir, 0, defaultSegmentSize)
+	if err != nil {
+		return err
+	}
+	return w.close()
 }
 
 func syncDir(dir string) error {
@@ -171,16 +213,14 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// loaded is the state read from a file.
+// loaded is the state read from a file and its log.
 type loaded struct {
 	snap       *snapshot
-	compacted  int64
 	checkpoint int64
 	txns       []history.Txn // the history, oldest first
 	kept       []keptTxn     // the same, as the committer counts it
-	// dirty holds the newest encoding of every object written after the
-	// checkpoint (nil: deleted), for the committer's next checkpoint.
-	dirty map[objectKey][]byte
+	logged     []logged      // where the objects they wrote are in the log
+	wal        *wal
 }
 
 // openFile opens the bbolt file and reads it whole. bbolt panics on some
@@ -214,6 +254,7 @@ func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
 		// the process.
 		PreLoadFreelist: true,
 		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize(),
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			file = f
@@ -223,7 +264,11 @@ func openFile(path string, o options) (db *bbolt.DB, st *loaded, err error) {
 	if err != nil {
 		return nil, nil, &FileError{Path: path, Op: "open", Err: classify(err)}
 	}
-	st, err = load(db, path, o.codec)
+	// Grow the file by what a checkpoint needs, no more: with the
+	// mapping larger than AllocSize, bbolt would grow it by AllocSize (16
+	// MiB) beyond that.
+	db.AllocSize = 0
+	st, err = load(db, path, o)
 	if err != nil {
 		_ = db.Close()
 		return nil, nil, err
@@ -248,50 +293,148 @@ func corruptf(path, format string, args ...any) error {
 	return &FileError{Path: path, Op: "load", Err: fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))}
 }
 
-// load reads every object and the history.
-func load(db *bbolt.DB, path string, codec store.Codec) (*loaded, error) {
-	st := &loaded{snap: emptySnapshot(), dirty: map[objectKey][]byte{}}
-	err := db.View(func(btx *bbolt.Tx) error {
-		meta, objects, hist := btx.Bucket(bucketMeta), btx.Bucket(bucketObjects), btx.Bucket(bucketHistory)
-		if meta == nil || objects == nil || hist == nil {
+// load reads every object at the checkpoint and replays the log after
+// it. A file of format 1 is converted first.
+func load(db *bbolt.DB, path string, o options) (*loaded, error) {
+	format, err := readFormat(db, path)
+	if err != nil {
+		return nil, err
+	}
+	if format == 1 {
+		if err := migrate(db, path, o); err != nil {
+			return nil, err
+		}
+	} else if format == formatVersion {
+		if err := ensureLog(db, path); err != nil {
+			return nil, err
+		}
+	} else {
+		return nil, &FileError{Path: path, Op: "load", Err: fmt.Errorf(
+			"file format %d, this build reads formats 1 and %d (written by a newer release?)", format, formatVersion)}
+	}
+	st := &loaded{snap: emptySnapshot()}
+	err = db.View(func(btx *bbolt.Tx) error {
+		meta, objects := btx.Bucket(bucketMeta), btx.Bucket(bucketObjects)
+		if meta == nil || objects == nil {
 			return corruptf(path, "not a store file: buckets missing")
 		}
-		format, ok := readUint64(meta.Get(keyFormat))
-		if !ok {
-			return corruptf(path, "not a store file: no format version")
-		}
-		if format != formatVersion {
-			return &FileError{Path: path, Op: "load", Err: fmt.Errorf(
-				"file format %d, this build reads format %d (written by a newer release?)", format, formatVersion)}
-		}
-		rev, ok := readUint64(meta.Get(keyRevision))
-		if !ok {
-			return corruptf(path, "no revision")
-		}
-		st.snap.rev = rev
-		if st.checkpoint, ok = readUint64(meta.Get(keyCheckpoint)); !ok || st.checkpoint > rev {
+		var ok bool
+		if st.checkpoint, ok = readUint64(meta.Get(keyCheckpoint)); !ok {
 			return corruptf(path, "bad checkpoint revision")
 		}
-		if v := meta.Get(keyCompacted); v != nil {
-			if st.compacted, ok = readUint64(v); !ok || st.compacted > st.checkpoint {
-				return corruptf(path, "bad compacted revision")
-			}
-		}
-		if err := loadObjects(path, codec, objects, st); err != nil {
+		return loadObjects(path, o.codec, objects, st.checkpoint, st.snap)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var evs []walEvent
+	var last int64
+	st.wal, last, err = openWAL(path, st.checkpoint, o.segmentSize, func(seg string, rev int64, payload []byte, at int64) error {
+		var err error
+		if _, evs, err = decodeRecord(payload, evs[:0]); err != nil {
 			return err
 		}
-		if err := loadHistory(path, codec, hist, st); err != nil {
+		if err := st.replay(seg, o.codec, rev, evs); err != nil {
 			return err
 		}
-		if n := len(st.txns); rev > st.checkpoint && (n == 0 || st.txns[n-1].Rev != rev) {
-			return corruptf(path, "the history does not reach revision %d", rev)
+		for i, de := range evs {
+			ev := st.txns[len(st.txns)-1].Events[i]
+			st.logged = append(st.logged, logged{rev: rev, kind: ev.Kind, id: ev.ID, seg: seg, at: at + int64(de.at), n: len(de.obj)})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	st.snap.rev = max(st.checkpoint, last)
 	return st, nil
+}
+
+// ensureLog makes the log of a state file created without one (marked
+// meta/nolog), then clears the mark.
+func ensureLog(db *bbolt.DB, path string) error {
+	var noLog bool
+	if err := db.View(func(btx *bbolt.Tx) error {
+		noLog = btx.Bucket(bucketMeta).Get(keyNoLog) != nil
+		return nil
+	}); err != nil || !noLog {
+		return err
+	}
+	if err := newLog(path); err != nil {
+		return &FileError{Path: walDir(path), Op: "create", Err: err}
+	}
+	err := db.Update(func(btx *bbolt.Tx) error { return btx.Bucket(bucketMeta).Delete(keyNoLog) })
+	if err != nil {
+		return &FileError{Path: path, Op: "create", Err: err}
+	}
+	return nil
+}
+
+// readFormat reads the file's format version.
+func readFormat(db *bbolt.DB, path string) (int64, error) {
+	var format int64
+	err := db.View(func(btx *bbolt.Tx) error {
+		meta := btx.Bucket(bucketMeta)
+		if meta == nil {
+			return corruptf(path, "not a store file: buckets missing")
+		}
+		var ok bool
+		if format, ok = readUint64(meta.Get(keyFormat)); !ok {
+			return corruptf(path, "not a store file: no format version")
+		}
+		return nil
+	})
+	return format, err
+}
+
+// replay applies the transaction at rev, read from the segment seg, to the
+// state loaded, and adds it to the history. Each event's previous version
+// is the one it replaces in the state, which the history shares with it.
+func (st *loaded) replay(seg string, codec store.Codec, rev int64, evs []walEvent) error {
+	txn := history.Txn{Rev: rev, Events: make([]store.Event, 0, len(evs))}
+	for _, de := range evs {
+		if store.ValidateKey(de.kind, de.id) != nil {
+			return fmt.Errorf("bad key %q/%q", de.kind, de.id)
+		}
+		if err := knownKind(seg, codec, de.kind); err != nil {
+			return err
+		}
+		ev := store.Event{Type: store.EventType(de.typ), Kind: de.kind, ID: de.id, Revision: rev}
+		t := st.snap.tree(de.kind)
+		if t == nil {
+			t = btree.NewG(btreeDegree, lessRecord)
+			st.snap.setTree(de.kind, t)
+		}
+		old, exists := t.Get(&record{id: de.id})
+		switch {
+		case exists && ev.Type == store.Created:
+			return fmt.Errorf("creates %s/%s, which exists", de.kind, de.id)
+		case !exists && ev.Type != store.Created:
+			return fmt.Errorf("changes %s/%s, which does not exist", de.kind, de.id)
+		case exists:
+			ev.Prev = old.obj
+		}
+		if de.obj == nil {
+			t.Delete(old)
+		} else {
+			obj, err := codec.Unmarshal(de.kind, de.obj)
+			if err != nil {
+				return decodeError(seg, fmt.Sprintf("revision %d, %s/%s", rev, de.kind, de.id), err)
+			}
+			if obj.ObjectID() != de.id {
+				return fmt.Errorf("%s/%s holds an object with ID %q", de.kind, de.id, obj.ObjectID())
+			}
+			if m := obj.StoreMeta(); m.ModRevision != rev || m.CreateRevision < 1 || m.CreateRevision > rev {
+				return fmt.Errorf("%s/%s has revisions %+v", de.kind, de.id, *m)
+			}
+			ev.Object = obj
+			t.ReplaceOrInsert(&record{id: de.id, obj: obj})
+		}
+		txn.Events = append(txn.Events, ev)
+	}
+	st.txns = append(st.txns, txn)
+	st.kept = append(st.kept, keptTxn{rev: rev, events: len(txn.Events)})
+	return nil
 }
 
 func readUint64(v []byte) (int64, bool) {
@@ -302,7 +445,9 @@ func readUint64(v []byte) (int64, bool) {
 	return int64(n), n <= 1<<62
 }
 
-func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, st *loaded) error {
+// loadObjects reads the objects bucket, the state at revision checkpoint,
+// into snap.
+func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, checkpoint int64, snap *snapshot) error {
 	return objects.ForEach(func(kindKey, v []byte) error {
 		kind := string(kindKey)
 		b := objects.Bucket(kindKey)
@@ -326,16 +471,16 @@ func loadObjects(path string, codec store.Codec, objects *bbolt.Bucket, st *load
 				return corruptf(path, "%s/%s holds an object with ID %q", kind, id, obj.ObjectID())
 			}
 			m := obj.StoreMeta()
-			if m.CreateRevision < 1 || m.ModRevision < m.CreateRevision || m.ModRevision > st.checkpoint {
-				return corruptf(path, "%s/%s has revisions %+v, checkpoint at revision %d", kind, id, *m, st.checkpoint)
+			if m.CreateRevision < 1 || m.ModRevision < m.CreateRevision || m.ModRevision > checkpoint {
+				return corruptf(path, "%s/%s has revisions %+v, checkpoint at revision %d", kind, id, *m, checkpoint)
 			}
-			t.ReplaceOrInsert(&record{id: id, obj: obj, data: bytes.Clone(v)})
+			t.ReplaceOrInsert(&record{id: id, obj: obj})
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		st.snap.setTree(kind, t)
+		snap.setTree(kind, t)
 		return nil
 	})
 }
@@ -361,90 +506,4 @@ func decodeError(path, what string, err error) error {
 		return &FileError{Path: path, Op: "load", Err: fmt.Errorf("%s: %w", what, err)}
 	}
 	return corruptf(path, "%s: %v", what, err)
-}
-
-// loadHistory decodes the history and replays the events after the
-// checkpoint on the objects loaded. An event's version of an object that
-// is also the current one, or the one an earlier event carried, is shared
-// rather than decoded again, as it was before the restart.
-func loadHistory(path string, codec store.Codec, hist *bbolt.Bucket, st *loaded) error {
-	last := map[objectKey]*record{}
-	decode := func(kind, id string, data []byte) (store.Object, error) {
-		if r, ok := last[objectKey{kind, id}]; ok && bytes.Equal(r.data, data) {
-			return r.obj, nil
-		}
-		if r, ok := find(st.snap.tree(kind), id); ok && bytes.Equal(r.data, data) {
-			return r.obj, nil
-		}
-		obj, err := codec.Unmarshal(kind, data)
-		if err != nil {
-			return nil, err
-		}
-		if obj.ObjectID() != id {
-			return nil, fmt.Errorf("holds an object with ID %q", obj.ObjectID())
-		}
-		return obj, nil
-	}
-	c := hist.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		rev := historyRevision(k)
-		if rev <= st.compacted || rev > st.snap.rev || v == nil {
-			return corruptf(path, "history key %x out of place (revisions %d to %d kept)", k, st.compacted, st.snap.rev)
-		}
-		de, err := decodeEvent(v)
-		if err != nil {
-			return corruptf(path, "history at revision %d: %v", rev, err)
-		}
-		if store.ValidateKey(de.kind, de.id) != nil {
-			return corruptf(path, "history at revision %d: bad key %q/%q", rev, de.kind, de.id)
-		}
-		if err := knownKind(path, codec, de.kind); err != nil {
-			return err
-		}
-		key := objectKey{de.kind, de.id}
-		ev := store.Event{Type: de.typ, Kind: de.kind, ID: de.id, Revision: rev}
-		var r *record
-		if len(de.obj) > 0 {
-			if ev.Object, err = decode(de.kind, de.id, de.obj); err != nil {
-				return decodeError(path, fmt.Sprintf("history at revision %d, %s/%s", rev, de.kind, de.id), err)
-			}
-			r = &record{id: de.id, obj: ev.Object, data: bytes.Clone(de.obj)}
-			last[key] = r
-		}
-		if len(de.prev) > 0 {
-			if ev.Prev, err = decode(de.kind, de.id, de.prev); err != nil {
-				return decodeError(path, fmt.Sprintf("history at revision %d, %s/%s", rev, de.kind, de.id), err)
-			}
-		}
-		if rev > st.checkpoint {
-			replay(st, key, r)
-		}
-		if n := len(st.txns); n > 0 && st.txns[n-1].Rev == rev {
-			st.txns[n-1].Events = append(st.txns[n-1].Events, ev)
-			st.kept[n-1].events++
-			continue
-		} else if n > 0 && st.txns[n-1].Rev > rev {
-			return corruptf(path, "history out of order at revision %d", rev)
-		}
-		st.txns = append(st.txns, history.Txn{Rev: rev, Events: []store.Event{ev}})
-		st.kept = append(st.kept, keptTxn{rev: rev, events: 1})
-	}
-	return nil
-}
-
-// replay applies an event after the checkpoint to the state loaded: r is
-// the object's new version, or nil if it was deleted.
-func replay(st *loaded, key objectKey, r *record) {
-	t := st.snap.tree(key.kind)
-	if t == nil {
-		t = btree.NewG(btreeDegree, lessRecord)
-		st.snap.setTree(key.kind, t)
-	}
-	if r == nil {
-		t.Delete(&record{id: key.id})
-		st.dirty[key] = nil
-		return
-	}
-	t.ReplaceOrInsert(r)
-	st.dirty[key] = r.data
 }

@@ -13,14 +13,11 @@ import (
 // measured it).
 const btreeDegree = 16
 
-// record is one object in a kind's tree, ordered by ID, with the bytes it
-// is stored as in the file. Records are never modified once in a tree.
-// Keeping the bytes saves encoding the previous version again for the
-// history of every update and delete.
+// record is one object in a kind's tree, ordered by ID. Records are never
+// modified once in a tree.
 type record struct {
-	id   string
-	obj  store.Object
-	data []byte
+	id  string
+	obj store.Object
 }
 
 func lessRecord(a, b *record) bool { return a.id < b.id }
@@ -128,10 +125,6 @@ type writeTx struct {
 
 	work   []kindTree // the trees it cloned to write
 	events []store.Event
-	// changes holds, for each event, the record it put in its tree (nil
-	// for a delete) and the one it replaced (nil for a create), so that
-	// staging finds the bytes of each without searching the trees.
-	changes []change
 	// probe is the search key of lookup, kept here so that the writer's
 	// searches allocate nothing.
 	probe record
@@ -140,8 +133,6 @@ type writeTx struct {
 	// when the commit fails.
 	txn.Guard
 }
-
-type change struct{ rec, old *record }
 
 func newWriteTx(base *snapshot) *writeTx {
 	return &writeTx{base: base, rev: base.rev + 1}
@@ -184,7 +175,6 @@ func (tx *writeTx) Create(obj store.Object) error {
 	tx.SetMeta(meta, store.Meta{CreateRevision: tx.rev, ModRevision: tx.rev})
 	r := &record{id: id, obj: obj}
 	tx.writable(kind).ReplaceOrInsert(r)
-	tx.changes = append(tx.changes, change{rec: r})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Created, Kind: kind, ID: id, Object: obj, Revision: tx.rev,
 	})
@@ -211,7 +201,6 @@ func (tx *writeTx) Update(obj store.Object) error {
 	tx.SetMeta(meta, store.Meta{CreateRevision: stored.CreateRevision, ModRevision: tx.rev})
 	r := &record{id: id, obj: obj}
 	tx.writable(kind).ReplaceOrInsert(r)
-	tx.changes = append(tx.changes, change{rec: r, old: old})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Updated, Kind: kind, ID: id, Object: obj, Prev: old.obj, Revision: tx.rev,
 	})
@@ -230,7 +219,6 @@ func (tx *writeTx) Delete(kind, id string) error {
 		return store.NotFoundError(kind, id)
 	}
 	tx.writable(kind).Delete(old)
-	tx.changes = append(tx.changes, change{old: old})
 	tx.events = append(tx.events, store.Event{
 		Type: store.Deleted, Kind: kind, ID: id, Prev: old.obj, Revision: tx.rev,
 	})
@@ -239,7 +227,7 @@ func (tx *writeTx) Delete(kind, id string) error {
 
 func (tx *writeTx) rollback() {
 	tx.Restore()
-	tx.work, tx.events, tx.changes = nil, nil, nil
+	tx.work, tx.events = nil, nil
 }
 
 // readable returns the tree of kind as this transaction sees it, or nil.

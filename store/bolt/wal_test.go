@@ -1,0 +1,398 @@
+package bolt_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/bolt"
+	"github.com/stevedore-io/stevedore/store/storetest"
+)
+
+// TestMigrateFormat1 opens testdata/format1.db, written by the format 1
+// code (commit db74018) with a history of 8: ten creates of alpha/0 to
+// alpha/9 (revisions 1 to 10), updates of alpha/0 to alpha/4 to 10 to 14,
+// deletes of alpha/5 and alpha/6, and a create of beta/x (revision 18).
+// Open converts it: the objects, the revisions and the history, with each
+// event's previous version, are as they were, before and after a restart;
+// the file is of format 2 and has no history bucket. A log left beside a
+// file of format 1 (a conversion cut short) is replaced.
+func TestMigrateFormat1(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("testdata", "format1.db"))
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "state.db")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	stale := filepath.Join(path+".wal", fmt.Sprintf("%016x.wal", 1))
+	require.NoError(t, os.MkdirAll(filepath.Dir(stale), 0o700))
+	require.NoError(t, os.WriteFile(stale, []byte("left by a conversion cut short"), 0o600))
+
+	check := func(t *testing.T, s store.Store) {
+		t.Helper()
+		assert.Equal(t, int64(18), revision(t, s))
+		a := items(t, s, storetest.KindA)
+		require.Len(t, a, 8)
+		for i := range 10 {
+			id := fmt.Sprint(i)
+			switch {
+			case i < 5:
+				assert.Equal(t, 10+i, a[id].Value, id)
+				assert.Equal(t, store.Meta{CreateRevision: int64(i + 1), ModRevision: int64(11 + i)}, a[id].Meta, id)
+			case i < 7:
+				assert.NotContains(t, a, id)
+			default:
+				assert.Equal(t, i, a[id].Value, id)
+				assert.Equal(t, store.Meta{CreateRevision: int64(i + 1), ModRevision: int64(i + 1)}, a[id].Meta, id)
+			}
+		}
+		assert.Equal(t, 7, items(t, s, storetest.KindB)["x"].Value)
+
+		_, err := s.Watch(t.Context(), 9)
+		require.ErrorIs(t, err, store.ErrCompacted, "the history kept 8 events")
+		w, err := s.Watch(t.Context(), 10)
+		require.NoError(t, err)
+		defer w.Close()
+		evs := recvAll(t, w, 8)
+		for i, ev := range evs[:5] {
+			assert.Equal(t, store.Updated, ev.Type)
+			assert.Equal(t, int64(11+i), ev.Revision)
+			assert.Equal(t, 10+i, ev.Object.(*storetest.Item).Value)
+			assert.Equal(t, i, ev.Prev.(*storetest.Item).Value)
+		}
+		for i, ev := range evs[5:7] {
+			assert.Equal(t, store.Deleted, ev.Type)
+			assert.Equal(t, fmt.Sprint(5+i), ev.ID)
+			assert.Nil(t, ev.Object)
+			assert.Equal(t, 5+i, ev.Prev.(*storetest.Item).Value)
+		}
+		assert.Equal(t, store.Created, evs[7].Type)
+		assert.Equal(t, int64(18), evs[7].Revision)
+		assert.Nil(t, evs[7].Prev)
+	}
+
+	s := open(t, path)
+	check(t, s)
+	require.NoError(t, s.Close())
+
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, db.View(func(tx *bbolt.Tx) error {
+		assert.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 2}, tx.Bucket([]byte("meta")).Get([]byte("format")))
+		assert.Nil(t, tx.Bucket([]byte("history")))
+		return nil
+	}))
+	require.NoError(t, db.Close())
+	assert.Equal(t, 8, countHistory(t, path))
+
+	s = open(t, path)
+	check(t, s)
+	assert.Equal(t, int64(19), create(t, s, item(storetest.KindB, "y", 8)), "the revisions go on")
+}
+
+// TestTornTailIsCut writes the start of a record after the last one in
+// the log, as a crash during a write leaves it: Open cuts it off, and
+// every commit is there. Zeros after the last record are room to write
+// in, and are left.
+func TestTornTailIsCut(t *testing.T) {
+	t.Parallel()
+	for name, tail := range map[string][]byte{
+		"CutShort":             []byte{0, 0, 1, 0, 1, 2, 3, 4, 5, 6},
+		"HeaderCutShort":       []byte{0, 0, 0},
+		"BadChecksum":          []byte{0, 0, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8},
+		"BadChecksumThenZeros": append([]byte{0, 0, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8}, make([]byte, 100)...),
+		"Zeros":                make([]byte, 4096),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "state.db")
+			s := open(t, path)
+			var want []int64
+			for i := range 10 {
+				want = append(want, create(t, s, item(storetest.KindA, fmt.Sprint(i), i)))
+			}
+			require.NoError(t, s.Close())
+			segs, err := bolt.LogSegments(path)
+			require.NoError(t, err)
+			last := segs[len(segs)-1]
+			end, err := bolt.SegmentEnd(last)
+			require.NoError(t, err)
+			good, err := os.ReadFile(last)
+			require.NoError(t, err)
+			f, err := os.OpenFile(last, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt(tail, end)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			torn, err := os.ReadFile(last)
+			require.NoError(t, err)
+
+			s = open(t, path)
+			got := items(t, s, storetest.KindA)
+			require.Len(t, got, 10)
+			for i, rev := range want {
+				assert.Equal(t, rev, got[fmt.Sprint(i)].ModRevision)
+			}
+			after, err := os.ReadFile(last)
+			require.NoError(t, err)
+			if allZero(tail) {
+				assert.Equal(t, torn, after, "zeros are left")
+			} else {
+				assert.Equal(t, good[:end], after, "the torn tail is cut off")
+			}
+			assert.Equal(t, want[9]+1, create(t, s, item(storetest.KindA, "next", 0)))
+		})
+	}
+}
+
+func allZero(b []byte) bool { return !bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) }
+
+// TestDamagedLogIsRefused damages the log of a store whose history spans
+// several segments: anything but a torn tail is refused with ErrCorrupt,
+// naming the segment (or the log's directory), and no file is changed.
+func TestDamagedLogIsRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, segs []string) (named string)
+	}{
+		{"MiddleRecordOfLastSegment", func(t *testing.T, segs []string) string {
+			last := segs[len(segs)-1]
+			flip(t, last, 40) // in the first record; more follow
+			return last
+		}},
+		{"EarlierSegmentFlipped", func(t *testing.T, segs []string) string {
+			flip(t, segs[1], -5)
+			return segs[1]
+		}},
+		{"EarlierSegmentCut", func(t *testing.T, segs []string) string {
+			end, err := bolt.SegmentEnd(segs[1])
+			require.NoError(t, err)
+			require.NoError(t, os.Truncate(segs[1], end-5))
+			return segs[1]
+		}},
+		{"EarlierSegmentHeader", func(t *testing.T, segs []string) string {
+			flip(t, segs[1], 3)
+			return segs[1]
+		}},
+		{"SegmentMissing", func(t *testing.T, segs []string) string {
+			require.NoError(t, os.Remove(segs[1]))
+			return segs[2]
+		}},
+		{"FirstSegmentMissing", func(t *testing.T, segs []string) string {
+			require.NoError(t, os.Remove(segs[0]))
+			return segs[1]
+		}},
+		{"LogMissing", func(t *testing.T, segs []string) string {
+			dir := filepath.Dir(segs[0])
+			require.NoError(t, os.RemoveAll(dir))
+			return dir
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "state.db")
+			opts := []bolt.Option{bolt.WithSegmentSize(1 << 10), bolt.WithHistory(20), bolt.WithWatchBuffer(5)}
+			s := open(t, path, opts...)
+			for i := range 30 {
+				create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+			}
+			require.NoError(t, s.Close())
+			segs, err := bolt.LogSegments(path)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(segs), 3)
+			named := tt.damage(t, segs)
+			before := logFiles(t, path)
+
+			_, err = bolt.Open(path, append(opts, bolt.WithCodec(itemCodec()))...)
+			t.Log(err)
+			require.ErrorIs(t, err, bolt.ErrCorrupt)
+			var fileErr *bolt.FileError
+			require.ErrorAs(t, err, &fileErr)
+			assert.Equal(t, named, fileErr.Path)
+			assert.Equal(t, before, logFiles(t, path), "the log is left as it was")
+		})
+	}
+}
+
+// TestLogSegmentsAreRemoved writes many times the history through small
+// segments: the log keeps a bounded number of them, and after a restart
+// the history holds at least its bound of events, each with the previous
+// version of its object.
+func TestLogSegmentsAreRemoved(t *testing.T) {
+	t.Parallel()
+	const history = 50
+	path := filepath.Join(t.TempDir(), "state.db")
+	opts := []bolt.Option{bolt.WithSegmentSize(2 << 10), bolt.WithHistory(history), bolt.WithWatchBuffer(10)}
+	s := open(t, path, opts...)
+	for i := range 7 {
+		create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+	}
+	most := 0
+	for i := 7; i < 40*history; i++ {
+		set(t, s, storetest.KindA, fmt.Sprint(i%7), i)
+		if i%history == 0 {
+			segs, err := bolt.LogSegments(path)
+			require.NoError(t, err)
+			most = max(most, len(segs))
+		}
+	}
+	require.NoError(t, s.Close())
+	t.Logf("at most %d segments", most)
+	segs, err := bolt.LogSegments(path)
+	require.NoError(t, err)
+	// 2 * history events of about 100 bytes each, in 2 KiB segments.
+	assert.Less(t, most, 15)
+	assert.Less(t, len(segs), 15)
+	n := countHistory(t, path)
+	assert.GreaterOrEqual(t, n, history)
+	assert.Less(t, n, 2*history)
+
+	s = open(t, path, opts...)
+	rev := revision(t, s)
+	w, err := s.Watch(t.Context(), rev-history)
+	require.NoError(t, err)
+	defer w.Close()
+	for _, ev := range recvAll(t, w, history) {
+		obj, prev := ev.Object.(*storetest.Item), ev.Prev.(*storetest.Item)
+		assert.Equal(t, prev.Value+7, obj.Value, "event at revision %d", ev.Revision)
+		assert.Equal(t, ev.Revision, obj.ModRevision)
+	}
+}
+
+func flip(t *testing.T, path string, at int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	if at < 0 {
+		at += len(data)
+	}
+	data[at] ^= 0x40
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+}
+
+// logFiles returns the contents of the files of a store's log.
+func logFiles(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	entries, err := os.ReadDir(path + ".wal")
+	if os.IsNotExist(err) {
+		return files
+	}
+	require.NoError(t, err)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(path+".wal", e.Name()))
+		require.NoError(t, err)
+		files[e.Name()] = data
+	}
+	return files
+}
+
+// TestNewFileGetsItsLogAtOpen: a new state file is made without its log,
+// which the Open holding its lock makes. A crash in between leaves the
+// file marked: the next Open makes the log (replacing one that holds no
+// record), and refuses to replace a log that holds records, which belongs
+// to a state file that was lost.
+func TestNewFileGetsItsLogAtOpen(t *testing.T) {
+	t.Parallel()
+	mark := func(t *testing.T, path string) {
+		t.Helper()
+		db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+		require.NoError(t, err)
+		require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket([]byte("meta")).Put([]byte("nolog"), []byte{1})
+		}))
+		require.NoError(t, db.Close())
+	}
+	t.Run("NoLog", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "state.db")
+		require.NoError(t, open(t, path).Close())
+		mark(t, path)
+		require.NoError(t, os.RemoveAll(path+".wal"))
+		s := open(t, path)
+		create(t, s, item(storetest.KindA, "a", 1))
+		require.NoError(t, s.Close())
+		assert.Equal(t, 1, countHistory(t, path))
+	})
+	t.Run("LogWithRecords", func(t *testing.T) {
+		t.Parallel()
+		path := fileWith(t, item(storetest.KindA, "a", 1))
+		mark(t, path)
+		before := logFiles(t, path)
+		_, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+		t.Log(err)
+		require.ErrorIs(t, err, bolt.ErrCorrupt)
+		assert.Contains(t, err.Error(), path+".wal")
+		assert.Equal(t, before, logFiles(t, path), "the log is left as it was")
+	})
+}
+
+// TestRandomLogDamage damages a segment of a real store's log at random
+// (bytes changed, inserted or cut out; STEVEDORE_DAMAGE_ITERATIONS logs,
+// 200 by default, from a printed seed) and opens the store: Open returns,
+// never panics; it either reads the store, which then holds only what was
+// written, or refuses it with a *FileError.
+func TestRandomLogDamage(t *testing.T) {
+	t.Parallel()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+
+	path := filepath.Join(t.TempDir(), "state.db")
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(20), bolt.WithWatchBuffer(5), bolt.WithSegmentSize(1 << 10)}
+	s, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	for i := range 30 {
+		create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+	}
+	require.NoError(t, s.Close())
+	state, err := os.ReadFile(path)
+	require.NoError(t, err)
+	segs, err := bolt.LogSegments(path)
+	require.NoError(t, err)
+
+	for i := range envInt("STEVEDORE_DAMAGE_ITERATIONS", 200) {
+		dir := t.TempDir()
+		damaged := filepath.Join(dir, "state.db")
+		require.NoError(t, os.WriteFile(damaged, state, 0o600))
+		require.NoError(t, os.CopyFS(damaged+".wal", os.DirFS(path+".wal")))
+		seg := filepath.Join(damaged+".wal", filepath.Base(segs[rng.IntN(len(segs))]))
+		data, err := os.ReadFile(seg)
+		require.NoError(t, err)
+		switch rng.IntN(3) {
+		case 0:
+			for range 1 + rng.IntN(8) {
+				data[rng.IntN(len(data))] = byte(rng.IntN(256))
+			}
+		case 1:
+			at := rng.IntN(len(data))
+			data = slices.Insert(data, at, make([]byte, 1+rng.IntN(100))...)
+		case 2:
+			at := rng.IntN(len(data))
+			data = slices.Delete(data, at, min(len(data), at+1+rng.IntN(100)))
+		}
+		require.NoError(t, os.WriteFile(seg, data, 0o600))
+		s, err := bolt.Open(damaged, opts...)
+		if err != nil {
+			var fileErr *bolt.FileError
+			require.ErrorAs(t, err, &fileErr, "seed %d log %d", seed, i)
+			continue
+		}
+		got := items(t, s, storetest.KindA)
+		for id, it := range got {
+			assert.Equal(t, id, fmt.Sprint(it.Value), "seed %d log %d", seed, i)
+		}
+		require.NoError(t, s.Close())
+	}
+}
