@@ -139,7 +139,7 @@ func appendResources(b []byte, r cluster.Resources) []byte {
 // byte of it needs escaping (the common case), else through json.Marshal.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if notPlain[s[i]] {
 			quoted, _ := json.Marshal(s) // a string always encodes
 			return append(b, quoted...)
 		}
@@ -148,6 +148,17 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// notPlain marks the bytes encoding/json does not copy into a string as
+// they are: control characters, '"', '\\', the HTML characters it escapes,
+// and every byte of a multi-byte character (checked as UTF-8, and U+2028
+// and U+2029 escaped).
+var notPlain = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&'
+	}
+	return t
+}()
 
 // appendTime appends t as time.Time's MarshalJSON does.
 func appendTime(b []byte, t time.Time) ([]byte, error) {

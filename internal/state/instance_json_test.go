@@ -3,6 +3,7 @@ package state_test
 import (
 	"encoding"
 	"encoding/json"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stevedore-io/stevedore/cluster"
 	"github.com/stevedore-io/stevedore/internal/state"
+	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/store"
 	"github.com/stevedore-io/stevedore/task"
 )
@@ -239,6 +241,22 @@ func TestTaskJSONProperty(t *testing.T) {
 					return c
 				})).Draw(t, "containers"),
 			},
+			Network: rapid.Ptr(rapid.Custom(func(t *rapid.T) network.Attachment {
+				a := network.Attachment{
+					TaskID: str.Draw(t, "task"), Mode: rapid.SampledFrom([]network.Mode{network.ModeAWSVPC, network.ModeBridge, network.ModeHost, network.ModeNone}).Draw(t, "mode"),
+					NetNSPath: str.Draw(t, "netns"), MAC: str.Draw(t, "mac"), HostsPath: str.Draw(t, "hosts"),
+					PortBindings: rapid.SliceOf(rapid.Custom(func(t *rapid.T) network.PortBinding {
+						return network.PortBinding{ContainerPort: rapid.Uint16().Draw(t, "port"), HostPort: rapid.Uint16().Draw(t, "host"),
+							Protocol: network.Protocol(str.Draw(t, "protocol"))}
+					})).Draw(t, "bindings"),
+				}
+				if rapid.Bool().Draw(t, "addressed") {
+					ip := netip.AddrFrom4([4]byte(rapid.SliceOfN(rapid.Byte(), 4, 4).Draw(t, "ip")))
+					a.Address = netip.PrefixFrom(ip, rapid.IntRange(0, 32).Draw(t, "bits"))
+					a.Gateway = ip.Next()
+				}
+				return a
+			}), true).Draw(t, "network"),
 			ServiceName: str.Draw(t, "service"), Released: rapid.Bool().Draw(t, "released"),
 			TargetHealth: state.TargetHealth(rapid.IntRange(0, 2).Draw(t, "target")),
 		}

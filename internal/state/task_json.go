@@ -1,9 +1,11 @@
 package state
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 
+	"github.com/stevedore-io/stevedore/network"
 	"github.com/stevedore-io/stevedore/task"
 )
 
@@ -70,7 +72,7 @@ func (t *Task) AppendJSON(b []byte) ([]byte, error) {
 	w.b = appendResources(w.b, t.Reserved)
 	w.boolOmit("released", t.Released)
 	if t.Network != nil {
-		w.value("network", t.Network)
+		w.attachment(t.Network)
 	}
 	w.boolOmit("healthChecked", t.HealthChecked)
 	w.boolOmit("stoppedForHealth", t.StoppedForHealth)
@@ -139,6 +141,55 @@ func (w *jsonObject) containers(cs []task.Container) {
 		w.b = append(o.b, '}')
 	}
 	w.b = append(w.b, ']')
+}
+
+// attachment appends a task's network attachment as encoding/json writes
+// it: most tasks have one, written with every change of the task.
+func (w *jsonObject) attachment(a *network.Attachment) {
+	if w.err != nil {
+		return
+	}
+	if !a.Mode.Valid() {
+		w.value("network", a) // encoding/json's error, naming the mode
+		return
+	}
+	w.key("network")
+	o := jsonObject{b: append(w.b, '{')}
+	o.str("taskId", a.TaskID)
+	o.str("mode", string(a.Mode))
+	o.strOmit("netnsPath", a.NetNSPath)
+	o.strOmit("hostInterface", a.HostInterface)
+	if a.Address != (netip.Prefix{}) {
+		o.key("address")
+		o.b = append(o.b, '"')
+		o.b, _ = a.Address.AppendText(o.b) // never fails
+		o.b = append(o.b, '"')
+	}
+	if a.Gateway != (netip.Addr{}) {
+		o.key("gateway")
+		o.b = append(o.b, '"')
+		o.b, _ = a.Gateway.AppendText(o.b) // never fails
+		o.b = append(o.b, '"')
+	}
+	o.strOmit("mac", a.MAC)
+	if len(a.PortBindings) > 0 {
+		o.key("portBindings")
+		o.b = append(o.b, '[')
+		for i, pb := range a.PortBindings {
+			if i > 0 {
+				o.b = append(o.b, ',')
+			}
+			p := jsonObject{b: append(o.b, '{')}
+			p.int("containerPort", int64(pb.ContainerPort))
+			p.int("hostPort", int64(pb.HostPort))
+			p.str("protocol", string(pb.Protocol))
+			o.b = append(p.b, '}')
+		}
+		o.b = append(o.b, ']')
+	}
+	o.strOmit("hostsPath", a.HostsPath)
+	o.strOmit("resolvConfPath", a.ResolvConfPath)
+	w.b = append(o.b, '}')
 }
 
 // jsonObject appends the members of a JSON object, the comma before each
