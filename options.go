@@ -69,7 +69,8 @@ func WithStore(s store.Store) Option {
 }
 
 // WithDataDir keeps the Orchestrator's state in a durable store in dir
-// (store/bolt, file state.db; the directory is created 0700 if missing),
+// (store/bolt: the file state.db and its write-ahead log, the directory
+// state.db.wal; dir is created 0700 if missing; copy both to back it up),
 // so that it survives a crash or a restart: a new Orchestrator on the same
 // directory finds its clusters, definitions, services and tasks again. A
 // second process on the same directory is refused (the file is locked).
