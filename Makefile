@@ -61,15 +61,15 @@ fuzz:
 # old one must step down); CHAOS_ETCD_TRIALS trials, the same checks.
 # Then it kills a writer of the durable store at random moments
 # (the seed is printed; -bolt.crash-seed replays one) and damages its file
-# at random, CHAOS_ITERATIONS times each: nothing committed may be lost, and
-# a damaged file is refused, never emptied.
+# at random, and its log, CHAOS_ITERATIONS times each: nothing committed
+# may be lost, and a damaged file or log is refused, never emptied.
 chaos:
 	./scripts/with-containerd.sh env GO=$(GO) STEVEDORE_CHAOS_SEED=$(CHAOS_SEED) \
 		$(GO) run ./internal/chaos/cmd/stevedore-chaos -trials $(CHAOS_TRIALS) -trial $(CHAOS_TRIAL)
 	./scripts/with-containerd.sh env GO=$(GO) STEVEDORE_CHAOS_SEED=$(CHAOS_SEED) \
 		$(GO) run ./internal/chaos/cmd/stevedore-chaos -scenario etcd -trials $(CHAOS_ETCD_TRIALS)
 	STEVEDORE_CRASH_ITERATIONS=$(CHAOS_ITERATIONS) STEVEDORE_DAMAGE_ITERATIONS=$$(( $(CHAOS_ITERATIONS) * 50 )) \
-		$(GO) test -count=1 -timeout 60m -run 'TestCrashSafety|TestRandomDamageIsRefused' ./store/bolt/
+		$(GO) test -count=1 -timeout 60m -run 'TestCrashSafety|TestRandomDamageIsRefused|TestRandomLogDamage' ./store/bolt/
 
 demo:
 	./scripts/with-containerd.sh $(GO) run ./examples/quickstart
