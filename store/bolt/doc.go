@@ -167,7 +167,8 @@
 // committer cuts the failed write off the segment again (and syncs it),
 // and the store goes on with the next commit; the revisions the failed
 // transactions took are skipped while the store is open (after a restart,
-// the next revision follows the last one in the log). If cutting the
+// the next revision follows the last one in the log, or the first its last
+// segment is named for, whichever is higher). If cutting the
 // write off fails too, what the log ends with is unknown: every later
 // Update fails with a *FileError saying so until the store is opened
 // again, and the failed transactions may then be found in the log.

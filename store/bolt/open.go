@@ -346,7 +346,13 @@ func load(db *bbolt.DB, path string, o options) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.snap.rev = max(st.checkpoint, last)
+	// The last segment may be named after a revision above its last
+	// record (or the last one before it): a commit that failed took its
+	// revision, and the next one started the segment, then crashed before
+	// its record was written. Its revisions must not be taken again: the
+	// segment holds none below its name.
+	tail := st.wal.segs[len(st.wal.segs)-1]
+	st.snap.rev = max(st.checkpoint, last, tail.first-1)
 	return st, nil
 }
 

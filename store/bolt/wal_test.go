@@ -2,11 +2,14 @@ package bolt_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -395,4 +398,57 @@ func TestRandomLogDamage(t *testing.T) {
 		}
 		require.NoError(t, s.Close())
 	}
+}
+
+// TestSegmentAfterFailedCommitAndCrash: a commit that fails takes its
+// revision for good while the store is open, so the next segment may be
+// named after a revision above the last one in the log. A crash after
+// that segment is made and before its first record is written leaves it
+// empty at the end of the log; the store opened again must not write a
+// revision below the segment's name into it, which the next Open would
+// refuse as out of order.
+func TestSegmentAfterFailedCommitAndCrash(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithSegmentSize(1 << 10)}
+	var failing atomic.Bool
+	s, err := bolt.OpenHooked(path, bolt.Hooks{BeforeCommit: func(int) error {
+		if failing.Load() {
+			return errors.New("injected")
+		}
+		return nil
+	}}, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	big := strings.Repeat("x", 600) // two do not fit in a segment
+	create(t, s, item(storetest.KindA, "a"+big, 1))
+	failing.Store(true)
+	require.Error(t, s.Update(t.Context(), func(tx store.Tx) error {
+		return tx.Create(item(storetest.KindA, "failed", 2))
+	}))
+	failing.Store(false)
+	create(t, s, item(storetest.KindA, "b"+big, 3))
+	require.NoError(t, s.Close())
+
+	// The crash: the last segment was made, its record not written.
+	segs, err := bolt.LogSegments(path)
+	require.NoError(t, err)
+	require.Len(t, segs, 2)
+	end, err := bolt.SegmentEnd(segs[1])
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(segs[1], 20)) // its header alone
+	require.Greater(t, end, int64(20))
+
+	s2, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s2.Close() })
+	c := create(t, s2, item(storetest.KindA, "c", 4))
+	require.NoError(t, s2.Close())
+	s3, err := bolt.Open(path, opts...)
+	require.NoError(t, err, "the log written after the crash opens")
+	t.Cleanup(func() { _ = s3.Close() })
+	got := items(t, s3, storetest.KindA)
+	assert.Contains(t, got, "a"+big)
+	assert.NotContains(t, got, "b"+big)
+	assert.Equal(t, c, got["c"].ModRevision)
 }
