@@ -39,6 +39,10 @@ const (
 // kills land during group commits.
 const crashWriters = 8
 
+// crashHistory is the child's WithHistory: small, so that kills land
+// during checkpoints and the removal of segments too.
+const crashHistory = 64
+
 var (
 	crashIterations = flag.Int("bolt.crash-iterations", envInt("STEVEDORE_CRASH_ITERATIONS", 3),
 		"kills of TestCrashSafety (the environment variable STEVEDORE_CRASH_ITERATIONS sets the default)")
@@ -97,7 +101,7 @@ func runChildOpen(path string) int {
 // g-n and sets counter-g to n, atomically; once Update returns, it prints
 // "ok g n revision".
 func runChildWrite(path string) int {
-	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()), bolt.WithHistory(64), bolt.WithWatchBuffer(8),
+	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()), bolt.WithHistory(crashHistory), bolt.WithWatchBuffer(8),
 		bolt.WithLockTimeout(30*time.Second), bolt.WithSegmentSize(4<<10))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -166,6 +170,7 @@ func TestCrashSafety(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 
 	var lastRev int64
+	events := 0 // acknowledged so far, over every iteration
 	for i := range *crashIterations {
 		killAfter := rng.IntN(200) // acknowledged commits before the kill
 		if rng.IntN(10) == 0 {
@@ -177,9 +182,50 @@ func TestCrashSafety(t *testing.T) {
 		require.NoError(t, err, "seed %d iteration %d: reopening after the kill", seed, i)
 		rev := revision(t, s)
 		require.GreaterOrEqual(t, rev, lastRev, "seed %d iteration %d: the revision went back", seed, i)
-		checkCrash(t, s, acked, lastRev, fmt.Sprintf("seed %d iteration %d", seed, i))
+		where := fmt.Sprintf("seed %d iteration %d", seed, i)
+		checkCrash(t, s, acked, lastRev, where)
 		lastRev = rev
 		require.NoError(t, s.Close())
+		events += 2 * len(acked)
+		checkCrashHistory(t, path, min(events, crashHistory), where)
+	}
+}
+
+// checkCrashHistory checks the history the log holds after a kill: at
+// least want events (the child's history, once it wrote as many), each
+// with the previous version of its object, as a watch from its start
+// delivers them.
+func checkCrashHistory(t *testing.T, path string, want int, where string) {
+	t.Helper()
+	n, err := bolt.LogEvents(path)
+	require.NoError(t, err, where)
+	require.GreaterOrEqual(t, n, want, "%s: the log holds too little history", where)
+	if n == 0 {
+		return
+	}
+	s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
+	require.NoError(t, err, where)
+	defer func() { require.NoError(t, s.Close()) }()
+	// Every transaction wrote two events, at consecutive revisions: the
+	// child never fails a commit, and a restart goes on from the log.
+	rev := revision(t, s)
+	w, err := s.Watch(t.Context(), rev-int64(n/2))
+	require.NoError(t, err, "%s: a watch from the log's first revision", where)
+	defer w.Close()
+	for _, ev := range recvAll(t, w, n) {
+		obj := ev.Object.(*storetest.Item)
+		require.Equal(t, ev.Revision, obj.ModRevision, where)
+		switch {
+		case ev.Type == store.Created:
+			require.Nil(t, ev.Prev, "%s: %+v", where, ev)
+		case ev.Type == store.Updated && ev.Kind == storetest.KindB:
+			prev, ok := ev.Prev.(*storetest.Item)
+			require.True(t, ok, "%s: %+v has no previous version", where, ev)
+			require.Equal(t, obj.Value-1, prev.Value, "%s: %+v", where, ev)
+			require.Less(t, prev.ModRevision, ev.Revision, where)
+		default:
+			require.Failf(t, "unexpected event", "%s: %+v", where, ev)
+		}
 	}
 }
 
