@@ -91,9 +91,13 @@ type committer struct {
 
 	// Set by tests only: beforeCommit is called with every batch's size
 	// before it is written, and an error from it fails the batch;
-	// afterEnqueue is called after every transaction queued.
-	beforeCommit func(n int) error
-	afterEnqueue func()
+	// afterEnqueue is called after every transaction queued;
+	// beforeCheckpoint is called on a checkpoint's goroutine with its
+	// revision before it is written, and an error from it fails the
+	// checkpoint.
+	beforeCommit     func(n int) error
+	afterEnqueue     func()
+	beforeCheckpoint func(to int64) error
 
 	// Kept by run alone: the log, the transactions in it after the
 	// checkpoint (oldest first, as the history ring keeps them), where
@@ -360,7 +364,14 @@ func (c *committer) startCheckpoint() {
 	objects := c.logged[:n:n]
 	c.running, c.dropping = true, dropped
 	go func() {
-		c.checkpointed <- checkpointResult{to: to, err: c.writeCheckpoint(objects, to)}
+		var err error
+		if c.beforeCheckpoint != nil {
+			err = c.beforeCheckpoint(to)
+		}
+		if err == nil {
+			err = c.writeCheckpoint(objects, to)
+		}
+		c.checkpointed <- checkpointResult{to: to, err: err}
 	}()
 }
 

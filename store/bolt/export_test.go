@@ -17,6 +17,10 @@ type Hooks struct {
 	// AfterEnqueue is called after every transaction is queued, on the
 	// writer's goroutine.
 	AfterEnqueue func()
+	// BeforeCheckpoint is called with a checkpoint's revision before it
+	// is written, on the checkpoint's goroutine. An error from it fails
+	// the checkpoint.
+	BeforeCheckpoint func(to int64) error
 }
 
 // OpenHooked opens path like Open, with hooks set.
@@ -29,6 +33,7 @@ func OpenHooked(path string, hooks Hooks, opts ...Option) (*Store, error) {
 	// orders these writes before the first enqueue.
 	s.c.mu.Lock()
 	s.c.beforeCommit, s.c.afterEnqueue = hooks.BeforeCommit, hooks.AfterEnqueue
+	s.c.beforeCheckpoint = hooks.BeforeCheckpoint
 	s.c.mu.Unlock()
 	return s, nil
 }

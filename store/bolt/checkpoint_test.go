@@ -1,0 +1,218 @@
+package bolt_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/stevedore-io/stevedore/store"
+	"github.com/stevedore-io/stevedore/store/bolt"
+	"github.com/stevedore-io/stevedore/store/storetest"
+)
+
+// fileCheckpoint reads the checkpoint revision of a closed store's file.
+func fileCheckpoint(t *testing.T, path string) int64 {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	require.NoError(t, err)
+	defer db.Close()
+	var rev int64
+	require.NoError(t, db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket([]byte("meta")).Get([]byte("checkpoint"))
+		require.Len(t, v, 8)
+		for _, b := range v {
+			rev = rev<<8 | int64(b)
+		}
+		return nil
+	}))
+	return rev
+}
+
+// heldCheckpoint returns hooks whose first checkpoint waits, once started
+// (reported on started with its revision), until release is closed.
+func heldCheckpoint() (hooks bolt.Hooks, started chan int64, release chan struct{}) {
+	started, release = make(chan int64, 1), make(chan struct{})
+	var once sync.Once
+	hooks.BeforeCheckpoint = func(to int64) error {
+		once.Do(func() {
+			started <- to
+			<-release
+		})
+		return nil
+	}
+	return hooks, started, release
+}
+
+// checkHistory checks that a watch from revision from delivers n events,
+// each of an item whose Value is its number in the order written (as
+// the tests below write them) with its previous version.
+func checkHistory(t *testing.T, s store.Store, from int64, n int) {
+	t.Helper()
+	w, err := s.Watch(t.Context(), from)
+	require.NoError(t, err)
+	defer w.Close()
+	for _, ev := range recvAll(t, w, n) {
+		obj := ev.Object.(*storetest.Item)
+		assert.Equal(t, ev.Revision, obj.ModRevision)
+		if ev.Type == store.Updated {
+			require.NotNil(t, ev.Prev, "event at revision %d", ev.Revision)
+			assert.Less(t, ev.Prev.StoreMeta().ModRevision, ev.Revision)
+		}
+	}
+}
+
+// TestCloseWaitsForCheckpoint closes the store while a checkpoint is
+// being written and commits go on: Close waits for it, which is written
+// whole (the file's checkpoint moved, its segments removed), and every
+// commit is there after a restart.
+func TestCloseWaitsForCheckpoint(t *testing.T) {
+	t.Parallel()
+	const history = 4
+	path := filepath.Join(t.TempDir(), "state.db")
+	hooks, started, release := heldCheckpoint()
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(2), bolt.WithSegmentSize(512)}
+	s, err := bolt.OpenHooked(path, hooks, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	for i := range 2 * history { // the last one starts the checkpoint
+		create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+	}
+	to := <-started
+	// Commits go on while it runs, up to the next one due.
+	for i := 2 * history; i < 3*history-1; i++ {
+		create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while the checkpoint ran", err)
+	default:
+	}
+	close(release)
+	require.NoError(t, <-closed)
+
+	assert.Equal(t, to, fileCheckpoint(t, path), "the checkpoint Close waited for was written")
+	n, err := bolt.LogEvents(path)
+	require.NoError(t, err)
+	assert.Equal(t, 3*history-1-int(to), n, "the log holds what follows the checkpoint")
+	s2, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s2.Close() })
+	got := items(t, s2, storetest.KindA)
+	assert.Len(t, got, 3*history-1)
+	checkHistory(t, s2, to, n)
+}
+
+// TestFailedCheckpoint fails every checkpoint for a while: commits go on,
+// the log keeps every transaction after the last checkpoint written (a
+// restart finds all of them, with their previous versions), and once
+// checkpoints succeed again the log is trimmed.
+func TestFailedCheckpoint(t *testing.T) {
+	t.Parallel()
+	const history = 4
+	path := filepath.Join(t.TempDir(), "state.db")
+	var failing atomic.Bool
+	failing.Store(true)
+	var failed atomic.Int32
+	hooks := bolt.Hooks{BeforeCheckpoint: func(int64) error {
+		if failing.Load() {
+			failed.Add(1)
+			return errors.New("injected")
+		}
+		return nil
+	}}
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(2), bolt.WithSegmentSize(512)}
+	s, err := bolt.OpenHooked(path, hooks, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	create(t, s, item(storetest.KindA, "x", 0))
+	const writes = 10 * history
+	for i := 1; i < writes; i++ {
+		set(t, s, storetest.KindA, "x", i)
+	}
+	require.NoError(t, s.Close())
+	assert.Positive(t, failed.Load())
+	assert.Zero(t, fileCheckpoint(t, path))
+	n, err := bolt.LogEvents(path)
+	require.NoError(t, err)
+	assert.Equal(t, writes, n, "the log keeps what no checkpoint covers")
+
+	s2, err := bolt.OpenHooked(path, hooks, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s2.Close() })
+	assert.Equal(t, writes-1, items(t, s2, storetest.KindA)["x"].Value)
+	checkHistory(t, s2, 0, writes)
+	failing.Store(false)
+	for i := writes; i < writes+2*history; i++ {
+		set(t, s2, storetest.KindA, "x", i)
+	}
+	require.NoError(t, s2.Close())
+	n, err = bolt.LogEvents(path)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, n, history)
+	assert.Less(t, n, 3*history, "checkpoints trim the log again")
+
+	s3, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s3.Close() })
+	assert.Equal(t, writes+2*history-1, items(t, s3, storetest.KindA)["x"].Value)
+	checkHistory(t, s3, revision(t, s3)-history, history)
+}
+
+// TestCommitFailsDuringCheckpoint fails a commit while a checkpoint is
+// being written: the commit's Update fails, the checkpoint completes, and
+// a restart finds every other commit, with its previous version.
+func TestCommitFailsDuringCheckpoint(t *testing.T) {
+	t.Parallel()
+	const history = 4
+	path := filepath.Join(t.TempDir(), "state.db")
+	hooks, started, release := heldCheckpoint()
+	var failing atomic.Bool
+	hooks.BeforeCommit = func(int) error {
+		if failing.Load() {
+			return errors.New("injected")
+		}
+		return nil
+	}
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(2), bolt.WithSegmentSize(512)}
+	s, err := bolt.OpenHooked(path, hooks, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	create(t, s, item(storetest.KindA, "x", 0))
+	for i := 1; i < 2*history; i++ {
+		set(t, s, storetest.KindA, "x", i)
+	}
+	<-started
+	failing.Store(true)
+	require.Error(t, s.Update(t.Context(), func(tx store.Tx) error {
+		return tx.Create(item(storetest.KindA, "failed", 0))
+	}))
+	failing.Store(false)
+	set(t, s, storetest.KindA, "x", 2*history)
+	close(release)
+	for i := 2*history + 1; i < 4*history; i++ {
+		set(t, s, storetest.KindA, "x", i)
+	}
+	require.NoError(t, s.Close())
+	n, err := bolt.LogEvents(path)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, n, history)
+	checkpoint := fileCheckpoint(t, path)
+
+	s2, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s2.Close() })
+	got := items(t, s2, storetest.KindA)
+	assert.NotContains(t, got, "failed")
+	assert.Equal(t, 4*history-1, got["x"].Value)
+	checkHistory(t, s2, checkpoint, n)
+}
