@@ -263,10 +263,8 @@ const preparedName = "next" + walSuffix + ".tmp"
 // zeros is what prepare writes, a MiB at a time (static: never written).
 var zeros [1 << 20]byte
 
-// listSegments returns the segments in dir, oldest first. With
-// removeUnfinished, it removes the temporary files of segments never
-// finished (they hold no record).
-func listSegments(dir string, removeUnfinished bool) ([]segment, error) {
+// listSegments returns the segments in dir, oldest first.
+func listSegments(dir string) ([]segment, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -274,11 +272,6 @@ func listSegments(dir string, removeUnfinished bool) ([]segment, error) {
 	var segs []segment
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), walSuffix+".tmp") {
-			if removeUnfinished {
-				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-					return nil, err
-				}
-			}
 			continue
 		}
 		if first, ok := parseSegmentName(e.Name()); ok && e.Type().IsRegular() {
@@ -289,15 +282,34 @@ func listSegments(dir string, removeUnfinished bool) ([]segment, error) {
 	return segs, nil
 }
 
+// removeUnfinished removes the temporary files of segments never finished
+// in dir (they hold no record).
+func removeUnfinished(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), walSuffix+".tmp") {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // openWAL reads the log of the state file at path, whose checkpoint is
 // at revision checkpoint, and calls fn with every record after it, in
-// order, with its segment and where its payload is in it. It cuts a torn
-// record off the end of the last segment. It returns the log, ready to
-// append to, and the revision of its last record (checkpoint if none is
-// after it).
+// order, with its segment and where its payload is in it. Once it found
+// nothing wrong with the log, it cuts a torn record off the end of the
+// last segment and removes the temporary files of unfinished segments: a
+// log it refuses is left as it was. It returns the log, ready to append
+// to, and the revision of its last record (checkpoint if none is after
+// it).
 func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg string, rev int64, payload []byte, at int64) error) (*wal, int64, error) {
 	dir := walDir(path)
-	segs, err := listSegments(dir, true)
+	segs, err := listSegments(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, corruptf(dir, "the log of %s is missing", path)
 	}
@@ -325,23 +337,33 @@ func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg strin
 			"the log's oldest segment follows a revision after the checkpoint at %d: segments are missing", checkpoint)
 	}
 	var last, end int64
+	torn := false
 	for i := start; i < len(segs); i++ {
 		seg := &segs[i]
-		if last, end, err = replaySegment(seg, i == start, i == len(segs)-1, last, checkpoint, fn); err != nil {
+		if last, end, torn, err = replaySegment(seg, i == start, i == len(segs)-1, last, checkpoint, fn); err != nil {
 			return nil, 0, err
 		}
 		seg.last = last
 	}
+	tail := segs[len(segs)-1].path
 	if last < checkpoint {
-		return nil, 0, corruptf(segs[len(segs)-1].path,
+		return nil, 0, corruptf(tail,
 			"the log ends at revision %d, before the checkpoint at %d: segments are missing", last, checkpoint)
+	}
+	if torn {
+		// Never acknowledged: its fdatasync did not return.
+		if err := cutTail(tail, end); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := removeUnfinished(dir); err != nil {
+		return nil, 0, &FileError{Path: dir, Op: "open", Err: err}
 	}
 	// The segments skipped hold records up to the first one read follows.
 	for i := range start {
 		segs[i].last = min(segs[start].first-1, checkpoint)
 	}
 	w := &wal{dir: dir, segs: segs, size: end, segmentSize: segmentSize, prepared: make(chan *os.File, 1)}
-	tail := segs[len(segs)-1].path
 	if w.f, err = os.OpenFile(tail, os.O_RDWR, 0); err != nil {
 		return nil, 0, &FileError{Path: tail, Op: "open", Err: err}
 	}
@@ -350,29 +372,30 @@ func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg strin
 
 // replaySegment checks one segment of the log, which follows the record at
 // revision last (for the first segment read, any revision up to the
-// checkpoint), and calls fn with its records after the checkpoint. A torn
-// record at the end of the last segment is cut off. It returns the
-// revision of the segment's last record (or of the last one before it)
-// and the size of its good records.
+// checkpoint), and calls fn with its records after the checkpoint. It
+// returns the revision of the segment's last record (or of the last one
+// before it), the size of its good records, and whether a torn record
+// follows them (at the end of the last segment only: the caller cuts it
+// off).
 func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
 	fn func(seg string, rev int64, payload []byte, at int64) error,
-) (int64, int64, error) {
+) (_, _ int64, torn bool, _ error) {
 	data, err := os.ReadFile(seg.path)
 	if err != nil {
-		return 0, 0, &FileError{Path: seg.path, Op: "load", Err: err}
+		return 0, 0, false, &FileError{Path: seg.path, Op: "load", Err: err}
 	}
 	prevLast, err := readSegmentHeader(data)
 	switch {
 	case err != nil:
-		return 0, 0, corruptf(seg.path, "%v", err)
+		return 0, 0, false, corruptf(seg.path, "%v", err)
 	case first:
 		last = prevLast
 	case prevLast != last:
-		return 0, 0, corruptf(seg.path,
+		return 0, 0, false, corruptf(seg.path,
 			"the segment follows revision %d, but the log before it ends at %d: a segment is missing or was cut short", prevLast, last)
 	}
 	if prevLast >= seg.first {
-		return 0, 0, corruptf(seg.path, "the segment follows revision %d, not below its first revision %d", prevLast, seg.first)
+		return 0, 0, false, corruptf(seg.path, "the segment follows revision %d, not below its first revision %d", prevLast, seg.first)
 	}
 	_, end, err := scanSegment(data, func(rev int64, payload []byte, at int) error {
 		if rev <= last || rev < seg.first {
@@ -387,18 +410,15 @@ func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
 	var fileErr *FileError
 	switch {
 	case errors.Is(err, errTorn) && tail:
-		// Never acknowledged: its fdatasync did not return.
-		if err := cutTail(seg.path, int64(end)); err != nil {
-			return 0, 0, err
-		}
+		torn = true
 	case errors.Is(err, errTorn):
-		return 0, 0, corruptf(seg.path, "the segment ends in a record cut short or damaged at offset %d, and a later segment follows", end)
+		return 0, 0, false, corruptf(seg.path, "the segment ends in a record cut short or damaged at offset %d, and a later segment follows", end)
 	case errors.As(err, &fileErr):
-		return 0, 0, fileErr
+		return 0, 0, false, fileErr
 	case err != nil:
-		return 0, 0, corruptf(seg.path, "%v", err)
+		return 0, 0, false, corruptf(seg.path, "%v", err)
 	}
-	return last, int64(end), nil
+	return last, int64(end), torn, nil
 }
 
 func readHeaderOf(path string) (int64, error) {

@@ -195,6 +195,28 @@ func TestDamagedLogIsRefused(t *testing.T) {
 			require.NoError(t, os.Remove(segs[0]))
 			return segs[1]
 		}},
+		{"LogEndsBeforeCheckpointWithTornTail", func(t *testing.T, segs []string) string {
+			// A checkpoint after the end of the log, a torn record
+			// at its end and an unfinished segment: refused, and
+			// neither cut off nor removed.
+			last := segs[len(segs)-1]
+			path := strings.TrimSuffix(filepath.Dir(last), ".wal")
+			db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+			require.NoError(t, err)
+			require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
+				return tx.Bucket([]byte("meta")).Put([]byte("checkpoint"), []byte{0, 0, 0, 0, 0, 0, 0, 100})
+			}))
+			require.NoError(t, db.Close())
+			end, err := bolt.SegmentEnd(last)
+			require.NoError(t, err)
+			f, err := os.OpenFile(last, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt([]byte{0, 0, 1, 0, 1, 2, 3}, end)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(last), "next.wal.tmp"), make([]byte, 100), 0o600))
+			return last
+		}},
 		{"LogMissing", func(t *testing.T, segs []string) string {
 			dir := filepath.Dir(segs[0])
 			require.NoError(t, os.RemoveAll(dir))
