@@ -165,7 +165,9 @@
 // *FileError naming the segment, and every transaction staged after it;
 // their objects get their Meta back and readers never saw them. The
 // committer cuts the failed write off the segment again (and syncs it),
-// and the store goes on with the next commit; the revisions the failed
+// or, when it was starting a new segment, has the next commit start one
+// too (the failed one may be in place), and the store goes on with the
+// next commit; the revisions the failed
 // transactions took are skipped while the store is open (after a restart,
 // the next revision follows the last one in the log, or the first its last
 // segment is named for, whichever is higher). If cutting the

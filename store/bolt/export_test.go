@@ -21,6 +21,10 @@ type Hooks struct {
 	// is written, on the checkpoint's goroutine. An error from it fails
 	// the checkpoint.
 	BeforeCheckpoint func(to int64) error
+	// SyncDir, if set, is called instead of syncing the log's
+	// directory when the log starts or removes segments, on the
+	// committer's goroutine.
+	SyncDir func(dir string) error
 }
 
 // OpenHooked opens path like Open, with hooks set.
@@ -34,6 +38,7 @@ func OpenHooked(path string, hooks Hooks, opts ...Option) (*Store, error) {
 	s.c.mu.Lock()
 	s.c.beforeCommit, s.c.afterEnqueue = hooks.BeforeCommit, hooks.AfterEnqueue
 	s.c.beforeCheckpoint = hooks.BeforeCheckpoint
+	s.c.wal.syncDirHook = hooks.SyncDir
 	s.c.mu.Unlock()
 	return s, nil
 }

@@ -255,6 +255,21 @@ type wal struct {
 	// ahead (see prepare), and comes on prepared (nil if that failed).
 	preparing bool
 	prepared  chan *os.File
+	// mustStart is set when starting a new segment failed: the file may
+	// be in place all the same (renamed, its directory not synced), and
+	// following the last record before it, so no record may be
+	// appended to the last segment any more.
+	mustStart bool
+	// syncDirHook, set by tests, replaces syncing dir.
+	syncDirHook func(dir string) error
+}
+
+// syncDir syncs the log's directory.
+func (w *wal) syncDir() error {
+	if w.syncDirHook != nil {
+		return w.syncDirHook(w.dir)
+	}
+	return syncDir(w.dir)
 }
 
 // preparedName is the file of the next segment while it is made ahead.
@@ -497,7 +512,7 @@ func (w *wal) newSegment(first, prevLast int64) error {
 		if err := os.Rename(tmp, path); err != nil {
 			return err
 		}
-		return syncDir(w.dir)
+		return w.syncDir()
 	}()
 	if err != nil {
 		_ = f.Close()
@@ -558,10 +573,12 @@ func (w *wal) append(records [][]byte, first, last int64) (seg string, at int64,
 	for _, r := range records {
 		w.buf = append(w.buf, r...)
 	}
-	if w.size > segmentHeaderSize && w.size+int64(len(w.buf)) > w.segmentSize {
+	if w.size > segmentHeaderSize && (w.mustStart || w.size+int64(len(w.buf)) > w.segmentSize) {
 		if err := w.newSegment(first, w.last()); err != nil {
+			w.mustStart = true
 			return "", 0, err
 		}
+		w.mustStart = false
 	}
 	s := &w.segs[len(w.segs)-1]
 	_, err = w.f.WriteAt(w.buf, w.size)
@@ -610,7 +627,7 @@ func (w *wal) removeThrough(rev int64) error {
 		return err
 	}
 	w.segs = slices.Delete(w.segs, 0, n)
-	if serr := syncDir(w.dir); err == nil {
+	if serr := w.syncDir(); err == nil {
 		err = serr
 	}
 	return err

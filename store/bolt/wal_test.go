@@ -474,3 +474,43 @@ func TestSegmentAfterFailedCommitAndCrash(t *testing.T) {
 	assert.NotContains(t, got, "b"+big)
 	assert.Equal(t, c, got["c"].ModRevision)
 }
+
+// TestSegmentStartFailsAfterRename fails the sync of the log's directory
+// once a new segment's file was renamed into place: the commit that
+// needed the segment fails, and the next commit, small enough to fit in
+// the last segment, must not go there, behind the segment already in
+// place: the log would then hold a segment that follows the wrong
+// revision, and the next Open refuse it.
+func TestSegmentStartFailsAfterRename(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithSegmentSize(2 << 10)}
+	var failing atomic.Bool
+	errSync := errors.New("injected: sync of the log's directory")
+	s, err := bolt.OpenHooked(path, bolt.Hooks{SyncDir: func(string) error {
+		if failing.Load() {
+			return errSync
+		}
+		return nil
+	}}, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	big := strings.Repeat("x", 600) // two do not fit in a segment, one and a small one do
+	create(t, s, item(storetest.KindA, "a"+big, 1))
+	failing.Store(true)
+	err = s.Update(t.Context(), func(tx store.Tx) error {
+		return tx.Create(item(storetest.KindA, "b"+big, 2))
+	})
+	require.ErrorIs(t, err, errSync)
+	failing.Store(false)
+	c := create(t, s, item(storetest.KindA, "c", 3)) // fits in the first segment
+	require.NoError(t, s.Close())
+
+	s2, err := bolt.Open(path, opts...)
+	require.NoError(t, err, "the log opens")
+	t.Cleanup(func() { _ = s2.Close() })
+	got := items(t, s2, storetest.KindA)
+	assert.Contains(t, got, "a"+big)
+	assert.NotContains(t, got, "b"+big)
+	assert.Equal(t, c, got["c"].ModRevision)
+}
