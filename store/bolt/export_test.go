@@ -127,3 +127,7 @@ func SegmentEnd(path string) (int64, error) {
 	_, end, err := scanSegment(data, func(int64, []byte, int) error { return nil })
 	return int64(end), err
 }
+
+// SegmentHeader returns the header of a segment that follows revision
+// prevLast.
+func SegmentHeader(prevLast int64) []byte { return segmentHeader(prevLast) }

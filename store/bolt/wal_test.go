@@ -514,3 +514,57 @@ func TestSegmentStartFailsAfterRename(t *testing.T) {
 	assert.NotContains(t, got, "b"+big)
 	assert.Equal(t, c, got["c"].ModRevision)
 }
+
+// TestSegmentStartCutShort leaves the log as a kill leaves it while the
+// next segment is made ahead or started: Open accepts it, with every
+// commit, removes what was never finished, and the log goes on (and
+// opens again).
+func TestSegmentStartCutShort(t *testing.T) {
+	t.Parallel()
+	for name, leave := range map[string]func(t *testing.T, dir string, last int64){
+		"PreparingHalfMade": func(t *testing.T, dir string, _ int64) {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "next.wal.tmp"), make([]byte, 3000), 0o600))
+		},
+		"PreparedWithHeader": func(t *testing.T, dir string, last int64) {
+			data := append(bolt.SegmentHeader(last), make([]byte, 4<<10)...)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "next.wal.tmp"), data, 0o600))
+		},
+		"StartedEmpty": func(t *testing.T, dir string, last int64) {
+			data := append(bolt.SegmentHeader(last), make([]byte, 4<<10)...)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%016x.wal", last+1)), data, 0o600))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "state.db")
+			opts := []bolt.Option{bolt.WithSegmentSize(4 << 10), bolt.WithHistory(20), bolt.WithWatchBuffer(5)}
+			s, err := bolt.Open(path, append(opts, bolt.WithCodec(itemCodec()))...)
+			require.NoError(t, err)
+			want := map[string]int64{}
+			for i := range 30 {
+				want[fmt.Sprint(i)] = create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+			}
+			last := revision(t, s)
+			require.NoError(t, s.Close())
+			leave(t, path+".wal", last)
+
+			for round := range 2 {
+				s, err := bolt.Open(path, append(opts, bolt.WithCodec(itemCodec()))...)
+				require.NoError(t, err, "round %d", round)
+				got := items(t, s, storetest.KindA)
+				require.Len(t, got, len(want))
+				for id, rev := range want {
+					assert.Equal(t, rev, got[id].ModRevision, id)
+				}
+				checkHistory(t, s, revision(t, s)-20, 20)
+				for i := range 30 {
+					id := fmt.Sprintf("%d-%d", round, i)
+					want[id] = create(t, s, item(storetest.KindA, id, i))
+				}
+				require.NoError(t, s.Close())
+				_, err = os.Stat(filepath.Join(path+".wal", "next.wal.tmp"))
+				assert.ErrorIs(t, err, os.ErrNotExist, "nothing unfinished is left")
+			}
+		})
+	}
+}
