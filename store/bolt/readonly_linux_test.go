@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -145,4 +147,75 @@ func TestFileSystemTurnsReadOnly(t *testing.T) {
 	assert.Contains(t, got, "after")
 	assert.NotContains(t, got, "x", "a failed write is not in the file")
 	assert.NotContains(t, got, "y")
+}
+
+// TestFileSystemFills writes to a store on a small tmpfs until its
+// commits fail with ENOSPC: wherever the space runs out (making the next
+// segment ahead, starting it, writing a commit, writing a checkpoint),
+// the Update that fails says so and leaves nothing visible, and every
+// Update that returned nil is there after a restart, with its history.
+func TestFileSystemFills(t *testing.T) {
+	t.Parallel()
+	dir, _ := tmpfs(t)
+	path := filepath.Join(dir, "state.db")
+	const history = 64
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(8), bolt.WithSegmentSize(256 << 10)}
+	s, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	acked := map[string]int64{}
+	pad := strings.Repeat("x", 8<<10)
+	failures := 0
+	for i := 0; failures < 20 && i < 100_000; i++ {
+		// Many objects, each changed a few times: checkpoints grow the
+		// state file while segments come and go.
+		id := fmt.Sprintf("%05d-%s", i%400, pad[:(i*7919)%len(pad)])
+		obj := item(storetest.KindA, id, i)
+		err := s.Update(t.Context(), func(tx store.Tx) error {
+			cur, err := store.Get[*storetest.Item](tx, storetest.KindA, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return tx.Create(obj)
+			}
+			if err != nil {
+				return err
+			}
+			obj.Meta = cur.Meta
+			return tx.Update(obj)
+		})
+		if err != nil {
+			failures++
+			if failures == 1 {
+				t.Log(err)
+			}
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			var fileErr *bolt.FileError
+			require.ErrorAs(t, err, &fileErr)
+			require.NoError(t, s.View(t.Context(), func(tx store.ReadTx) error {
+				cur, err := store.Get[*storetest.Item](tx, storetest.KindA, id)
+				if err == nil {
+					assert.Less(t, cur.Value, i, "nothing of a failed Update is visible")
+				}
+				return nil
+			}))
+			continue
+		}
+		acked[id] = obj.ModRevision
+	}
+	require.Equal(t, 20, failures, "the file system never filled")
+	require.NoError(t, s.Close())
+	n, err := bolt.LogEvents(path)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, n, history)
+	checkpoint := fileCheckpoint(t, path)
+
+	s2, err := bolt.Open(path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s2.Close() })
+	got := items(t, s2, storetest.KindA)
+	for id, rev := range acked {
+		require.Contains(t, got, id)
+		require.Equal(t, rev, got[id].ModRevision, id)
+	}
+	assert.Len(t, got, len(acked))
+	checkHistory(t, s2, checkpoint, n)
 }
