@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -215,4 +216,59 @@ func TestCommitFailsDuringCheckpoint(t *testing.T) {
 	assert.NotContains(t, got, "failed")
 	assert.Equal(t, 4*history-1, got["x"].Value)
 	checkHistory(t, s2, checkpoint, n)
+}
+
+// TestCheckpointCutShortBeforeSegmentsRemoved leaves the log as a kill
+// leaves it once a checkpoint committed and before it removed the
+// segments it covers: Open skips them, with every commit and the history
+// after the checkpoint, and a later checkpoint removes them.
+func TestCheckpointCutShortBeforeSegmentsRemoved(t *testing.T) {
+	t.Parallel()
+	const history = 8
+	path := filepath.Join(t.TempDir(), "state.db")
+	hooks, started, release := heldCheckpoint()
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(2), bolt.WithSegmentSize(512)}
+	s, err := bolt.OpenHooked(path, hooks, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	want := map[string]int64{}
+	for i := range 2 * history {
+		want[fmt.Sprint(i)] = create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
+	}
+	to := <-started
+	before := logFiles(t, path)
+	close(release)
+	require.NoError(t, s.Close())
+	require.Equal(t, to, fileCheckpoint(t, path))
+	after := logFiles(t, path)
+	restored := 0
+	for name, data := range before {
+		if _, ok := after[name]; !ok {
+			require.NoError(t, os.WriteFile(filepath.Join(path+".wal", name), data, 0o600))
+			restored++
+		}
+	}
+	require.Positive(t, restored, "the checkpoint removed segments")
+
+	for round := range 3 {
+		s, err := bolt.Open(path, opts...)
+		require.NoError(t, err, "round %d", round)
+		got := items(t, s, storetest.KindA)
+		require.Len(t, got, len(want))
+		for id, rev := range want {
+			assert.Equal(t, rev, got[id].ModRevision, id)
+		}
+		checkHistory(t, s, revision(t, s)-history, history)
+		for i := range 2 * history {
+			id := fmt.Sprintf("%d-%d", round, i)
+			want[id] = create(t, s, item(storetest.KindA, id, i))
+		}
+		require.NoError(t, s.Close())
+	}
+	for name := range before {
+		if _, ok := after[name]; !ok {
+			_, err := os.Stat(filepath.Join(path+".wal", name))
+			assert.ErrorIs(t, err, os.ErrNotExist, "%s is removed by a later checkpoint", name)
+		}
+	}
 }
