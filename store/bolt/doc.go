@@ -151,10 +151,12 @@
 // Open cuts it off. Zeros after the last record are room the segment was
 // made with, and are left. Anything else wrong with the log (a
 // damaged record before the end, a damaged or truncated earlier segment, a
-// segment missing, records out of order, a log that ends before the
-// checkpoint or is missing) is ErrCorrupt, in a *FileError naming the
-// segment (or the log's directory). A log cut cleanly at a record's end at
-// its very end cannot be told from a shorter one. A crash of the process
+// segment missing before the last one, records out of order, a log that
+// ends before the checkpoint or is missing) is ErrCorrupt, in a *FileError
+// naming the segment (or the log's directory). A log cut cleanly at a
+// record's end at its very end, or that lost its last segments whole
+// (after the checkpoint), cannot be told from a shorter one: nothing
+// records where the log ends. A crash of the process
 // leaves the page cache whole, so the write it cut short is a prefix of
 // what it wrote; a power loss during a write may keep some of its pages
 // and lose others before it, and Open then refuses the log rather than

@@ -34,7 +34,8 @@ import (
 // log on the checkpoint. Revisions increase from record to record, with
 // gaps where transactions failed to commit; the header of each segment
 // names the last revision before it, so that a missing segment or a
-// segment cut short at a record's end is seen at Open.
+// segment cut short at a record's end is seen at Open (but for the last
+// ones: nothing records where the log ends).
 const (
 	walSuffix          = ".wal"
 	segmentHeaderSize  = 20
