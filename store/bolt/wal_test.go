@@ -595,3 +595,33 @@ func TestLastSegmentMissingIsRefused(t *testing.T) {
 	}
 	require.ErrorIs(t, err, bolt.ErrCorrupt)
 }
+
+// TestCloseWhilePreparingSegment closes the store right after the commit
+// that starts making the next segment ahead: Close waits for it and
+// removes its file, and the store opens again with the commit.
+func TestCloseWhilePreparingSegment(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithSegmentSize(8 << 20)}
+	for round := range 3 {
+		s, err := bolt.Open(path, opts...)
+		require.NoError(t, err)
+		// Past half the segment: the next one is made ahead.
+		var objs []store.Object
+		for i := range 80 {
+			objs = append(objs, item(storetest.KindA, fmt.Sprintf("%d-%d-%s", round, i, strings.Repeat("x", 30_000)), i))
+		}
+		id := objs[0].ObjectID()
+		rev := create(t, s, objs...)
+		require.NoError(t, s.Close())
+		entries, err := os.ReadDir(path + ".wal")
+		require.NoError(t, err)
+		for _, e := range entries {
+			assert.NotContains(t, e.Name(), ".tmp", "Close left the segment made ahead")
+		}
+		s, err = bolt.Open(path, opts...)
+		require.NoError(t, err)
+		assert.Equal(t, rev, items(t, s, storetest.KindA)[id].ModRevision)
+		require.NoError(t, s.Close())
+	}
+}
