@@ -263,11 +263,13 @@
 // started leaves a temporary file, removed at Open; one while segments are
 // removed leaves segments that hold only checkpointed records, skipped.
 //
-// TestCrashSafety runs writers in a child process (with small segments, so
-// that segments are started and removed often), kills it with SIGKILL at
-// random points, reopens the file and checks that every acknowledged
-// commit is there, whole, with its revision, and that revisions only
-// increase. It runs 3 kills in go test; set STEVEDORE_CRASH_ITERATIONS (or
+// TestCrashSafety runs writers in a child process (with small segments and
+// a small history, so that segments are started and removed and
+// checkpoints written often, and one commit in 16 failing), kills it with
+// SIGKILL at random points, reopens the file and checks that every
+// acknowledged commit is there, whole, with its revision, that revisions
+// only increase, and that the log holds the history, each event with its
+// object's previous version. It runs 3 kills in go test; set STEVEDORE_CRASH_ITERATIONS (or
 // -bolt.crash-iterations) for long runs and -bolt.crash-seed to replay
 // one. A SIGKILL leaves the page cache intact, so it tests ordering and
 // atomicity; that a commit reaches the platter is fdatasync's.
