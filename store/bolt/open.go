@@ -74,11 +74,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s.marshal = appendMarshal(o.codec)
 	s.snap.Store(st.snap)
-	// The ring drops what a checkpoint covers once it is done (see
-	// committer.checkpointDone), and meanwhile keeps no more than the
-	// log may before a checkpoint is due, however long one takes.
+	// The ring keeps WithHistory events, as store/memory's does; the log
+	// keeps everything after the checkpoint, up to about twice that, and
+	// a restart puts all of it in the ring (see doc.go, History).
 	s.hist = history.New(history.Config{
-		Limit:       o.history + checkpointSlack(o.history),
+		Limit:       o.history,
 		WatchBuffer: o.watchBuffer,
 		StoreClosed: s.closed,
 		Compacted:   st.checkpoint,
