@@ -49,10 +49,19 @@ containerd --config "$dir/config.toml" --log-level warn >"$dir/containerd.log" 2
 pid=$!
 
 cleanup() {
+	# runc makes a cgroup /<namespace>/<container> in every hierarchy and
+	# leaves the namespace's: note this daemon's namespaces to remove
+	# theirs once it is gone (rmdir removes only the empty ones).
+	namespaces=$(ctr --address "$dir/containerd.sock" namespaces ls -q 2>/dev/null || true)
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	# Shims outlive the daemon; stop the ones of this private instance.
 	for p in $(pgrep -f "containerd-shim.*-address $dir/" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+	for ns in $namespaces; do
+		for h in /sys/fs/cgroup/*/; do
+			if [ -d "$h$ns" ]; then find "$h$ns" -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
+		done
+	done
 	umount -R "$dir/state" 2>/dev/null || true
 	grep " $dir/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$dir" 2>/dev/null || true

@@ -192,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.Failures = append(rep.Failures, "clean-up: "+cleanErr.Error())
 		fmt.Fprintf(cfg.Out, "chaos: clean-up: FAIL: %v\n", cleanErr)
 	} else {
-		fmt.Fprintf(cfg.Out, "chaos: clean-up: services deleted, tasks stopped, the server stopped; no container, snapshot, netns, veth or nftables table of the run is left\n")
+		fmt.Fprintf(cfg.Out, "chaos: clean-up: services deleted, tasks stopped, the server stopped; no container, snapshot, netns, veth or nftables table of the run is left; its cgroups removed\n")
 	}
 	rep.Elapsed = time.Since(start)
 	fmt.Fprintf(cfg.Out, "chaos: %d/%d trials passed (seed %d, %s)\n", rep.Passed, rep.Trials, cfg.Seed, rep.Elapsed.Round(time.Second))

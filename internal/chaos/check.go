@@ -413,8 +413,27 @@ func (d *driver) cleanUp(ctx context.Context) error {
 	if len(found) > 0 {
 		return fmt.Errorf("left once the task network was removed: %v", slices.Sorted(maps.Keys(found)))
 	}
+	d.removeCgroups()
 	d.clean = true
 	return nil
+}
+
+// removeCgroups removes the cgroups of the run's containers, which runc
+// leaves, and kills what is left in them, noting it in the driver's log:
+// a container whose creation a kill cut short can leave its "runc init"
+// behind (see removeCgroups in host_linux.go). Not a failed trial: the
+// server reported that container's task as failed to start and replaced
+// it; the process is the engine's, left once the run's daemon stops.
+func (d *driver) removeCgroups() {
+	for _, h := range d.hosts {
+		killed, err := removeCgroups(h.names.namespace)
+		if killed > 0 {
+			d.logf("killed %d process(es) left in the cgroups of containerd namespace %s", killed, h.names.namespace)
+		}
+		if err != nil {
+			d.logf("remove the cgroups of containerd namespace %s: %v", h.names.namespace, err)
+		}
+	}
 }
 
 // abandon, after a run that did not clean up, kills the server and
@@ -430,4 +449,5 @@ func (d *driver) abandon() {
 		_ = removeContainers(ctx, d.cfg.ContainerdAddress, h.names.namespace)
 		_ = destroyNetwork(ctx, h.names, h.state)
 	}
+	d.removeCgroups()
 }

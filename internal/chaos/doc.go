@@ -43,6 +43,12 @@
 // container, snapshot, netns, veth, nftables table, FIFO directory or
 // agent task directory (the task network's bridge and host table, which a
 // server leaves for its next start, are then removed and checked gone).
+// Last, the cgroups runc made for the run's containers are removed; a
+// process still in one is killed and noted in driver.log: a server killed
+// while containerd created a container can leave that container's "runc
+// init" behind, which containerd no longer knows once its container is
+// deleted (the server reports the task as failed to start and replaces
+// it).
 //
 // Every choice of a trial (the moment of the crash, counts, the tasks
 // stopped) is drawn from the seed, which is printed, and the trial's
