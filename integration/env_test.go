@@ -24,6 +24,7 @@ import (
 
 	"github.com/stevedore-io/stevedore"
 	"github.com/stevedore-io/stevedore/cluster"
+	"github.com/stevedore-io/stevedore/internal/containerdtest"
 	"github.com/stevedore-io/stevedore/internal/state"
 	"github.com/stevedore-io/stevedore/logs"
 	"github.com/stevedore-io/stevedore/network/netlinux"
@@ -216,6 +217,8 @@ func (e *env) cleanup() {
 	}
 	if e.rt != nil {
 		cleanUpRuntime(ctx, t, e.rt)
+		// The namespace is this test's alone: its cgroups can go.
+		containerdtest.RemoveCgroups(e.namespace)
 	}
 	if e.nw != nil {
 		cleanUpNetwork(ctx, t, e.nw)

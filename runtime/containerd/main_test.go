@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/stevedore-io/stevedore/internal/containerdtest"
 	"github.com/stevedore-io/stevedore/internal/ocitest"
 	"github.com/stevedore-io/stevedore/runtime"
 )
@@ -137,6 +138,7 @@ func cleanupNamespace(r *Runtime) {
 	if err := r.client.NamespaceService().Delete(ctx, testNamespace); err != nil {
 		fmt.Fprintln(os.Stderr, "note: namespace", testNamespace, "not removed:", err)
 	}
+	containerdtest.RemoveCgroups(testNamespace)
 }
 
 // needContainerd skips the test with -short, and when containerd is not
