@@ -102,13 +102,7 @@ func (w *jsonObject) containers(cs []task.Container) {
 		w.b = append(w.b, "null"...)
 		return
 	}
-	w.b = append(w.b, '[')
-	for i := range cs {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		c := &cs[i]
-		o := jsonObject{b: append(w.b, '{')}
+	appendObjects(w, cs, func(o *jsonObject, c *task.Container) {
 		o.str("name", c.Name)
 		o.strOmit("image", c.Image)
 		o.strOmit("imageDigest", c.ImageDigest)
@@ -124,20 +118,26 @@ func (w *jsonObject) containers(cs []task.Container) {
 		o.boolOmit("hasHealthCheck", c.HasHealthCheck)
 		if len(c.NetworkBindings) > 0 {
 			o.key("networkBindings")
-			o.b = append(o.b, '[')
-			for j, nb := range c.NetworkBindings {
-				if j > 0 {
-					o.b = append(o.b, ',')
-				}
-				n := jsonObject{b: append(o.b, '{')}
+			appendObjects(o, c.NetworkBindings, func(n *jsonObject, nb *task.NetworkBinding) {
 				n.strOmit("bindIP", nb.BindIP)
 				n.int("containerPort", int64(nb.ContainerPort))
 				n.int("hostPort", int64(nb.HostPort))
 				n.strOmit("protocol", string(nb.Protocol))
-				o.b = append(n.b, '}')
-			}
-			o.b = append(o.b, ']')
+			})
 		}
+	})
+}
+
+// appendObjects appends a JSON array of objects, the members of each
+// written by members.
+func appendObjects[T any](w *jsonObject, items []T, members func(o *jsonObject, item *T)) {
+	w.b = append(w.b, '[')
+	for i := range items {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		o := jsonObject{b: append(w.b, '{')}
+		members(&o, &items[i])
 		w.b = append(o.b, '}')
 	}
 	w.b = append(w.b, ']')
@@ -174,18 +174,11 @@ func (w *jsonObject) attachment(a *network.Attachment) {
 	o.strOmit("mac", a.MAC)
 	if len(a.PortBindings) > 0 {
 		o.key("portBindings")
-		o.b = append(o.b, '[')
-		for i, pb := range a.PortBindings {
-			if i > 0 {
-				o.b = append(o.b, ',')
-			}
-			p := jsonObject{b: append(o.b, '{')}
+		appendObjects(&o, a.PortBindings, func(p *jsonObject, pb *network.PortBinding) {
 			p.int("containerPort", int64(pb.ContainerPort))
 			p.int("hostPort", int64(pb.HostPort))
 			p.str("protocol", string(pb.Protocol))
-			o.b = append(p.b, '}')
-		}
-		o.b = append(o.b, ']')
+		})
 	}
 	o.strOmit("hostsPath", a.HostsPath)
 	o.strOmit("resolvConfPath", a.ResolvConfPath)

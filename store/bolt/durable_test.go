@@ -771,19 +771,7 @@ func TestRandomDamageIsRefused(t *testing.T) {
 	require.NoError(t, err)
 
 	for i := range envInt("STEVEDORE_DAMAGE_ITERATIONS", 200) {
-		data := bytes.Clone(good)
-		switch rng.IntN(3) {
-		case 0:
-			for range 1 + rng.IntN(8) {
-				data[rng.IntN(len(data))] = byte(rng.IntN(256))
-			}
-		case 1:
-			at := rng.IntN(len(data))
-			data = slices.Insert(data, at, make([]byte, 1+rng.IntN(100))...)
-		case 2:
-			at := rng.IntN(len(data))
-			data = slices.Delete(data, at, min(len(data), at+1+rng.IntN(100)))
-		}
+		data := damage(rng, bytes.Clone(good))
 		damaged := filepath.Join(t.TempDir(), "state.db")
 		require.NoError(t, os.WriteFile(damaged, data, 0o600))
 		require.NoError(t, os.CopyFS(damaged+".wal", os.DirFS(path+".wal")))
@@ -802,4 +790,22 @@ func TestRandomDamageIsRefused(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, bytes.Equal(data, after), "seed %d file %d: a refused file is left as it was", seed, i)
 	}
+}
+
+// damage changes data at random, as a bad disk or a stray write might:
+// up to eight bytes changed, up to 100 inserted, or up to 100 cut out.
+func damage(rng *rand.Rand, data []byte) []byte {
+	switch rng.IntN(3) {
+	case 0:
+		for range 1 + rng.IntN(8) {
+			data[rng.IntN(len(data))] = byte(rng.IntN(256))
+		}
+	case 1:
+		at := rng.IntN(len(data))
+		data = slices.Insert(data, at, make([]byte, 1+rng.IntN(100))...)
+	default:
+		at := rng.IntN(len(data))
+		data = slices.Delete(data, at, min(len(data), at+1+rng.IntN(100)))
+	}
+	return data
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -395,19 +394,7 @@ func TestRandomLogDamage(t *testing.T) {
 		seg := filepath.Join(damaged+".wal", filepath.Base(segs[rng.IntN(len(segs))]))
 		data, err := os.ReadFile(seg)
 		require.NoError(t, err)
-		switch rng.IntN(3) {
-		case 0:
-			for range 1 + rng.IntN(8) {
-				data[rng.IntN(len(data))] = byte(rng.IntN(256))
-			}
-		case 1:
-			at := rng.IntN(len(data))
-			data = slices.Insert(data, at, make([]byte, 1+rng.IntN(100))...)
-		case 2:
-			at := rng.IntN(len(data))
-			data = slices.Delete(data, at, min(len(data), at+1+rng.IntN(100)))
-		}
-		require.NoError(t, os.WriteFile(seg, data, 0o600))
+		require.NoError(t, os.WriteFile(seg, damage(rng, data), 0o600))
 		s, err := bolt.Open(damaged, opts...)
 		if err != nil {
 			var fileErr *bolt.FileError
