@@ -52,6 +52,16 @@ func heldCheckpoint() (hooks bolt.Hooks, started chan int64, release chan struct
 	return hooks, started, release
 }
 
+// reopen opens the store at path with hooks, as a new process would, and
+// closes it when the test ends (the test may close it first).
+func reopen(t testing.TB, path string, hooks bolt.Hooks, opts ...bolt.Option) *bolt.Store {
+	t.Helper()
+	s, err := bolt.OpenHooked(path, hooks, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // checkHistory checks that a watch from revision from delivers n events,
 // each of an item whose Value is its number in the order written (as
 // the tests below write them) with its previous version.
@@ -80,9 +90,7 @@ func TestCloseWaitsForCheckpoint(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	hooks, started, release := heldCheckpoint()
 	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(2), bolt.WithSegmentSize(512)}
-	s, err := bolt.OpenHooked(path, hooks, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := reopen(t, path, hooks, opts...)
 	for i := range 2 * history { // the last one starts the checkpoint
 		create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
 	}
@@ -105,9 +113,7 @@ func TestCloseWaitsForCheckpoint(t *testing.T) {
 	n, err := bolt.LogEvents(path)
 	require.NoError(t, err)
 	assert.Equal(t, 3*history-1-int(to), n, "the log holds what follows the checkpoint")
-	s2, err := bolt.Open(path, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s2.Close() })
+	s2 := reopen(t, path, bolt.Hooks{}, opts...)
 	got := items(t, s2, storetest.KindA)
 	assert.Len(t, got, 3*history-1)
 	checkHistory(t, s2, to, n)
@@ -132,9 +138,7 @@ func TestFailedCheckpoint(t *testing.T) {
 		return nil
 	}}
 	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(2), bolt.WithSegmentSize(512)}
-	s, err := bolt.OpenHooked(path, hooks, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := reopen(t, path, hooks, opts...)
 	create(t, s, item(storetest.KindA, "x", 0))
 	const writes = 10 * history
 	for i := 1; i < writes; i++ {
@@ -147,9 +151,7 @@ func TestFailedCheckpoint(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, writes, n, "the log keeps what no checkpoint covers")
 
-	s2, err := bolt.OpenHooked(path, hooks, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s2.Close() })
+	s2 := reopen(t, path, hooks, opts...)
 	assert.Equal(t, writes-1, items(t, s2, storetest.KindA)["x"].Value)
 	checkHistory(t, s2, 0, writes)
 	failing.Store(false)
@@ -162,9 +164,7 @@ func TestFailedCheckpoint(t *testing.T) {
 	assert.GreaterOrEqual(t, n, history)
 	assert.Less(t, n, 3*history, "checkpoints trim the log again")
 
-	s3, err := bolt.Open(path, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s3.Close() })
+	s3 := reopen(t, path, bolt.Hooks{}, opts...)
 	assert.Equal(t, writes+2*history-1, items(t, s3, storetest.KindA)["x"].Value)
 	checkHistory(t, s3, revision(t, s3)-history, history)
 }
@@ -185,9 +185,7 @@ func TestCommitFailsDuringCheckpoint(t *testing.T) {
 		return nil
 	}
 	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(2), bolt.WithSegmentSize(512)}
-	s, err := bolt.OpenHooked(path, hooks, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := reopen(t, path, hooks, opts...)
 	create(t, s, item(storetest.KindA, "x", 0))
 	for i := 1; i < 2*history; i++ {
 		set(t, s, storetest.KindA, "x", i)
@@ -209,9 +207,7 @@ func TestCommitFailsDuringCheckpoint(t *testing.T) {
 	assert.GreaterOrEqual(t, n, history)
 	checkpoint := fileCheckpoint(t, path)
 
-	s2, err := bolt.Open(path, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s2.Close() })
+	s2 := reopen(t, path, bolt.Hooks{}, opts...)
 	got := items(t, s2, storetest.KindA)
 	assert.NotContains(t, got, "failed")
 	assert.Equal(t, 4*history-1, got["x"].Value)
@@ -228,9 +224,7 @@ func TestCheckpointCutShortBeforeSegmentsRemoved(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	hooks, started, release := heldCheckpoint()
 	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(2), bolt.WithSegmentSize(512)}
-	s, err := bolt.OpenHooked(path, hooks, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := reopen(t, path, hooks, opts...)
 	want := map[string]int64{}
 	for i := range 2 * history {
 		want[fmt.Sprint(i)] = create(t, s, item(storetest.KindA, fmt.Sprint(i), i))
@@ -283,9 +277,7 @@ func TestHistorySameAfterRestart(t *testing.T) {
 	const history = 16
 	path := filepath.Join(t.TempDir(), "state.db")
 	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(8), bolt.WithSegmentSize(1 << 10)}
-	s, err := bolt.Open(path, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := reopen(t, path, bolt.Hooks{}, opts...)
 	w, err := s.Watch(t.Context(), 0)
 	require.NoError(t, err)
 	var seen []store.Event
@@ -315,9 +307,7 @@ func TestHistorySameAfterRestart(t *testing.T) {
 	require.GreaterOrEqual(t, n, history)
 	require.Positive(t, checkpoint, "checkpoints were written")
 
-	s2, err := bolt.Open(path, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s2.Close() })
+	s2 := reopen(t, path, bolt.Hooks{}, opts...)
 	w2, err := s2.Watch(t.Context(), checkpoint)
 	require.NoError(t, err)
 	defer w2.Close()

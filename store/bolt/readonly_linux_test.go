@@ -160,9 +160,7 @@ func TestFileSystemFills(t *testing.T) {
 	path := filepath.Join(dir, "state.db")
 	const history = 64
 	opts := []bolt.Option{bolt.WithCodec(itemCodec()), bolt.WithHistory(history), bolt.WithWatchBuffer(8), bolt.WithSegmentSize(256 << 10)}
-	s, err := bolt.Open(path, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s := reopen(t, path, bolt.Hooks{}, opts...)
 	acked := map[string]int64{}
 	pad := strings.Repeat("x", 8<<10)
 	failures := 0
@@ -208,9 +206,7 @@ func TestFileSystemFills(t *testing.T) {
 	assert.GreaterOrEqual(t, n, history)
 	checkpoint := fileCheckpoint(t, path)
 
-	s2, err := bolt.Open(path, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s2.Close() })
+	s2 := reopen(t, path, bolt.Hooks{}, opts...)
 	got := items(t, s2, storetest.KindA)
 	for id, rev := range acked {
 		require.Contains(t, got, id)

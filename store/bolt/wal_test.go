@@ -448,9 +448,7 @@ func TestSegmentAfterFailedCommitAndCrash(t *testing.T) {
 	require.NoError(t, os.Truncate(segs[1], 20)) // its header alone
 	require.Greater(t, end, int64(20))
 
-	s2, err := bolt.Open(path, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s2.Close() })
+	s2 := reopen(t, path, bolt.Hooks{}, opts...)
 	c := create(t, s2, item(storetest.KindA, "c", 4))
 	require.NoError(t, s2.Close())
 	s3, err := bolt.Open(path, opts...)
