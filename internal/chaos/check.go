@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/stevedore-io/stevedore/agent"
+	"github.com/stevedore-io/stevedore/internal/cgroupclean"
 	"github.com/stevedore-io/stevedore/internal/leakcheck"
 )
 
@@ -420,13 +421,14 @@ func (d *driver) cleanUp(ctx context.Context) error {
 
 // removeCgroups removes the cgroups of the run's containers, which runc
 // leaves, and kills what is left in them, noting it in the driver's log:
-// a container whose creation a kill cut short can leave its "runc init"
-// behind (see removeCgroups in host_linux.go). Not a failed trial: the
+// a server killed while containerd created a container can leave that
+// container's "runc init" waiting for a start that never comes, unknown
+// to containerd once the container is deleted. Not a failed trial: the
 // server reported that container's task as failed to start and replaced
-// it; the process is the engine's, left once the run's daemon stops.
+// it; the process is the engine's.
 func (d *driver) removeCgroups() {
 	for _, h := range d.hosts {
-		killed, err := removeCgroups(h.names.namespace)
+		killed, err := cgroupclean.Remove(h.names.namespace, true)
 		if killed > 0 {
 			d.logf("killed %d process(es) left in the cgroups of containerd namespace %s", killed, h.names.namespace)
 		}

@@ -13,5 +13,3 @@ var errLinux = errors.New("chaos: needs Linux")
 func destroyNetwork(context.Context, hostNames, string) error { return errLinux }
 
 func removeContainers(context.Context, string, string) error { return errLinux }
-
-func removeCgroups(string) (int, error) { return 0, errLinux }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stevedore-io/stevedore/internal/cgroupclean"
 )
 
 const (
@@ -170,38 +172,11 @@ func (d *Daemon) cleanup() {
 	}
 }
 
-// RemoveCgroups removes the empty cgroups of a containerd namespace: runc
-// puts a container in /<namespace>/<id> of every cgroup hierarchy and
-// leaves /<namespace> when the container goes. A cgroup that still holds a
-// process is left alone. Call it only once nothing creates containers in
-// the namespace any more, on any daemon: runc would fail to create one in
-// a cgroup removed under it.
-func RemoveCgroups(namespace string) {
-	if namespace == "" || strings.ContainsAny(namespace, "/.") {
-		return
-	}
-	hierarchies, _ := os.ReadDir(cgroupRoot)
-	for _, h := range hierarchies {
-		removeEmptyCgroup(filepath.Join(cgroupRoot, h.Name(), namespace))
-	}
-}
-
-const cgroupRoot = "/sys/fs/cgroup"
-
-// removeEmptyCgroup removes dir and the cgroups below it, deepest first,
-// as far as they are empty.
-func removeEmptyCgroup(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			removeEmptyCgroup(filepath.Join(dir, e.Name()))
-		}
-	}
-	_ = syscall.Rmdir(dir)
-}
+// RemoveCgroups removes the empty cgroups of a containerd namespace, which
+// runc leaves (see internal/cgroupclean); one that still holds a process
+// is left alone. Call it only once nothing creates containers in the
+// namespace any more, on any daemon.
+func RemoveCgroups(namespace string) { _, _ = cgroupclean.Remove(namespace, false) }
 
 // shimsOf lists the processes whose command line names address as their
 // daemon's (containerd-shim-runc-v2 ... -address <address>).
