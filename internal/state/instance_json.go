@@ -121,16 +121,12 @@ func appendResources(b []byte, r cluster.Resources) []byte {
 	if r.Ports == nil {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, '[')
-		for i, p := range r.Ports {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(append(b, `{"Protocol":`...), string(p.Protocol))
-			b = strconv.AppendUint(append(b, `,"Number":`...), uint64(p.Number), 10)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		w := jsonObject{b: b}
+		appendObjects(&w, r.Ports, func(o *jsonObject, p *cluster.Port) {
+			o.str("Protocol", string(p.Protocol))
+			o.int("Number", int64(p.Number))
+		})
+		b = w.b
 	}
 	return append(b, '}')
 }
