@@ -131,6 +131,7 @@ var routeSeeds = []string{
 	"GET a:00 HTTP/1.0\r\n\r\n",
 	"CONNECT admin.test:443 HTTP/1.1\r\nHost: admin.test:443\r\n\r\n",
 	"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET /w HTTP/1.1\r\nHost: [fe80::1%25eth0]:80\r\n\r\n",
 }
 
 // FuzzRouteRequest parses raw bytes as a request, as the listener's
@@ -138,7 +139,7 @@ var routeSeeds = []string{
 // rule that a reference says matches (or the default), and ServeHTTP
 // answers only as documented (404 no rule, 503 no healthy target, 413 too
 // long, 505 prior-knowledge HTTP/2, 405 CONNECT, 400 a target that is not
-// a path, 502 an invalid upgrade), with h2c
+// a path or a Host with an IPv6 zone, 502 an invalid upgrade), with h2c
 // taken out of the Upgrade header. The groups have no targets, so nothing
 // touches the network.
 func FuzzRouteRequest(f *testing.F) {
@@ -225,6 +226,10 @@ func FuzzRouteRequest(f *testing.F) {
 			case !originOrAbsolute(req):
 				if code != http.StatusBadRequest {
 					t.Fatalf("request target %q answered %d", req.RequestURI, code)
+				}
+			case strings.HasPrefix(req.Host, "[") && strings.Contains(strings.SplitN(req.Host, "]", 2)[0], "%"):
+				if code != http.StatusBadRequest {
+					t.Fatalf("Host %q with an IPv6 zone answered %d", req.Host, code)
 				}
 			case tooLong:
 				if code != http.StatusRequestEntityTooLarge {
