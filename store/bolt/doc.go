@@ -133,7 +133,7 @@
 // ErrLocked after the lock timeout; it never hangs. A file that is empty,
 // shorter than the pages it uses, or whose pages or objects do not decode
 // is refused with ErrCorrupt: Open never repairs, truncates or empties a
-// file (but for a torn record at the end of the log, below), and leaves a
+// file (but for a torn commit at the end of the log, below), and leaves a
 // file it refuses as it was. Before bbolt opens the
 // file for writing, Open checks its structure with plain reads: the size
 // against the pages in use, the freelist, and every page of the tree of
@@ -143,24 +143,26 @@
 // all of these before the check). Panics and memory faults while loading
 // are turned into ErrCorrupt as well.
 //
-// The log is checked as it is read at Open: a record at the very end of
-// the last segment that runs past the end of the file, or fails its
-// checksum with nothing but zeros after it, was being written when the
-// process died, and its Update never returned (its fdatasync did not):
-// Open cuts it off. Zeros after the last record are room the segment was
-// made with, and are left. Anything else wrong with the log (a
-// damaged record before the end, a damaged or truncated earlier segment, a
-// segment missing before the last one, records out of order, a log that
-// ends before the checkpoint or is missing) is ErrCorrupt, in a *FileError
-// naming the segment (or the log's directory). A log cut cleanly at a
-// record's end at its very end, or that lost its last segments whole
-// (after the checkpoint), cannot be told from a shorter one: nothing
-// records where the log ends. A crash of the process
-// leaves the page cache whole, so the write it cut short is a prefix of
-// what it wrote; a power loss during a write may keep some of its pages
-// and lose others before it, and Open then refuses the log rather than
-// guess which records were acknowledged (records carry no mark of the
-// commit they belong to that would tell).
+// The log is checked as it is read at Open. Each write of the committer
+// is one commit, with a checksum of its own over the records of the
+// transactions it holds. A commit at the end of the last segment that runs
+// past the end of the file, or fails its checksum with no good commit
+// after it, was being written when the process or the machine died, and
+// its Updates never returned (its fdatasync did not): Open cuts it off.
+// This holds for a power loss too, which may keep some sectors of the
+// write and lose others before them, so that whole records survive behind
+// a lost one: the commit's checksum fails all the same, and no commit can
+// follow one whose fdatasync did not return. Zeros after the last commit
+// are room the segment was made with, and are left. Anything else wrong
+// with the log (a damaged commit that a good one follows, a record that
+// fails its own checksum inside a good commit, a damaged or truncated
+// earlier segment, a segment missing before the last one, records out of
+// order, a log that ends before the checkpoint or is missing) is
+// ErrCorrupt, in a *FileError naming the segment (or the log's
+// directory). A log cut cleanly at a commit's end at its very end, or that
+// lost its last segments whole (after the checkpoint), cannot be told from
+// a shorter one: nothing records where the log ends; nor can damage to the
+// last commit alone be told from a torn write.
 //
 // A commit that fails (a full disk, an I/O error) fails its Update with a
 // *FileError naming the segment, and every transaction staged after it;
@@ -192,7 +194,9 @@
 // not fit in the last one starts the next (wal.go):
 //
 //	segment   a header: a magic string and the revision of the last
-//	          record before the segment, with a checksum; then records
+//	          record before the segment, with a checksum; then commits
+//	commit    the length of its records and their crc32c (from a seed of
+//	          its own), then the records of the transactions it holds
 //	record    length, crc32c (Castagnoli) and payload: the revision, then
 //	          each event: type, kind, ID, and the object's new version as
 //	          the codec encodes it (none for a delete)
@@ -260,7 +264,7 @@
 // segment's fdatasync returned; a checkpoint's bbolt transaction holds only
 // what the log already has, and segments are removed only after it
 // committed. A crash at any point therefore leaves the checkpoint and a
-// log that holds every transaction after it, with at most a torn record
+// log that holds every transaction after it, with at most a torn commit
 // at its end, which was never acknowledged. A crash while a segment is
 // started leaves a temporary file, removed at Open; one while segments are
 // removed leaves segments that hold only checkpointed records, skipped.

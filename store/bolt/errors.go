@@ -13,7 +13,7 @@ var (
 	ErrLocked = errors.New("bolt: file in use by another store")
 	// ErrCorrupt means the file or its log is damaged: truncated,
 	// overwritten, or holding data this store never wrote. The store
-	// refuses it and never changes it (but for cutting a torn record off
+	// refuses it and never changes it (but for cutting a torn commit off
 	// the end of the log); restore the file and its log from a copy.
 	ErrCorrupt = errors.New("bolt: file corrupt")
 )

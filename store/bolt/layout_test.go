@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -104,19 +105,35 @@ func payloadOf(rev int64, evs ...walEvent) []byte {
 	return b[recordHeaderSize:]
 }
 
+// recordOf is a whole record (header and payload) of the revision rev,
+// creating a task whose object is obj.
+func recordOf(rev int64, obj []byte) []byte {
+	p := payloadOf(rev, walEvent{typ: byte(store.Created), kind: "tasks", id: fmt.Sprint(rev), obj: obj})
+	rec := binary.BigEndian.AppendUint32(nil, uint32(len(p)))
+	rec = binary.BigEndian.AppendUint32(rec, crc32.Checksum(p, castagnoli))
+	return append(rec, p...)
+}
+
+// frameOf is a commit holding records, as wal.append writes it.
+func frameOf(records ...[]byte) []byte {
+	recs := bytes.Join(records, nil)
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(recs)))
+	b = binary.BigEndian.AppendUint32(b, crc32.Update(frameSeed, castagnoli, recs))
+	return append(b, recs...)
+}
+
 func TestScanSegment(t *testing.T) {
 	t.Parallel()
 	seg := segmentHeader(4)
-	for rev := int64(5); rev < 8; rev++ {
-		p := payloadOf(rev, walEvent{typ: byte(store.Created), kind: "tasks", id: fmt.Sprint(rev), obj: []byte(`{}`)})
-		seg = binary.BigEndian.AppendUint32(seg, uint32(len(p)))
-		seg = binary.BigEndian.AppendUint32(seg, crc32.Checksum(p, castagnoli))
-		seg = append(seg, p...)
-	}
+	seg = append(seg, frameOf(recordOf(5, []byte(`{}`)))...)
+	seg = append(seg, frameOf(recordOf(6, []byte(`{}`)), recordOf(7, []byte(`{"a":1}`)))...)
+	last := len(seg) // where the last commit starts
+	seg = append(seg, frameOf(recordOf(8, []byte(`{}`)), recordOf(9, []byte(`{}`)))...)
 	good := len(seg)
 	scan := func(data []byte) (int64, []int64, int, error) {
 		var revs []int64
-		prev, end, err := scanSegment(data, func(rev int64, _ []byte, _ int) error {
+		prev, end, err := scanSegment(data, func(rev int64, payload []byte, at int) error {
+			require.Equal(t, rev, int64(binary.BigEndian.Uint64(data[at:])), "where the payload is")
 			revs = append(revs, rev)
 			return nil
 		})
@@ -125,35 +142,54 @@ func TestScanSegment(t *testing.T) {
 	prev, revs, end, err := scan(seg)
 	require.NoError(t, err)
 	require.Equal(t, int64(4), prev)
-	require.Equal(t, []int64{5, 6, 7}, revs)
+	require.Equal(t, []int64{5, 6, 7, 8, 9}, revs)
 	require.Equal(t, good, end)
 
-	last := good - (good-segmentHeaderSize)/3 // where the last record starts
+	lostFirstRecord := bytes.Clone(seg)
+	clear(lostFirstRecord[last+frameHeaderSize : last+frameHeaderSize+10])
+	lostHeader := append(bytes.Clone(seg), make([]byte, 100)...)
+	clear(lostHeader[last : last+frameHeaderSize])
 	for name, data := range map[string][]byte{
 		"Cut":              seg[:good-3],
 		"HeaderCut":        seg[:last+5],
 		"LastFlipped":      append(bytes.Clone(seg[:good-1]), seg[good-1]^1),
 		"FlippedThenZeros": append(append(bytes.Clone(seg[:good-1]), seg[good-1]^1), make([]byte, 100)...),
 		"LengthTooBig":     append(bytes.Clone(seg[:last]), 0, 1, 0, 0, 0, 0, 0, 0, 1),
+		// A power loss: the commit's last record reached the disk, its
+		// first one or its header did not.
+		"FirstRecordLost": lostFirstRecord,
+		"HeaderLost":      lostHeader,
+		// Garbage in the room after the last commit is no commit.
+		"GarbageInRoom": append(append(bytes.Clone(seg[:last]), make([]byte, 50)...), 1),
 	} {
 		_, revs, end, err := scan(data)
 		require.ErrorIs(t, err, errTorn, name)
 		require.Equal(t, last, end, name)
-		require.Equal(t, []int64{5, 6}, revs, name)
+		require.Equal(t, []int64{5, 6, 7}, revs, name)
 	}
 	_, revs, end, err = scan(append(bytes.Clone(seg), make([]byte, 100)...))
-	require.NoError(t, err, "zeros after the records are room to write in")
+	require.NoError(t, err, "zeros after the commits are room to write in")
 	require.Equal(t, good, end)
-	require.Equal(t, []int64{5, 6, 7}, revs)
+	require.Equal(t, []int64{5, 6, 7, 8, 9}, revs)
 
-	flipped := bytes.Clone(seg)
-	flipped[last-1] ^= 1 // in the middle record, the last one follows
-	_, _, _, err = scan(flipped)
-	require.Error(t, err)
-	require.NotErrorIs(t, err, errTorn)
-	garbage := append(bytes.Clone(seg), make([]byte, 100)...)
-	garbage[good+50] = 1 // in the room after the records
-	_, _, _, err = scan(garbage)
+	for name, at := range map[string]int{
+		"MiddleCommitFlipped": last - 1,
+		"FirstCommitLength":   segmentHeaderSize + 3,
+		"FirstCommitRecord":   segmentHeaderSize + frameHeaderSize + 3,
+	} {
+		damaged := bytes.Clone(seg)
+		damaged[at] ^= 0xff
+		_, _, _, err = scan(damaged)
+		require.Error(t, err, name)
+		require.NotErrorIs(t, err, errTorn, name)
+		require.ErrorContains(t, err, "a good one follows", name)
+	}
+
+	// A record that fails its own checksum in a commit whose checksum
+	// holds was written so: refused.
+	bad := recordOf(8, []byte(`{}`))
+	bad[len(bad)-1] ^= 1
+	_, _, _, err = scan(append(bytes.Clone(seg[:last]), frameOf(bad)...))
 	require.Error(t, err)
 	require.NotErrorIs(t, err, errTorn)
 }
@@ -186,15 +222,12 @@ func TestBrokenLogFailsLaterWrites(t *testing.T) {
 }
 
 // FuzzScanSegment checks that scanning a segment never panics, that the
-// records it accepts end within it, and that it takes for room only zeros.
+// records it accepts end within it, that it takes for room only zeros,
+// and that a torn commit has no good one after it.
 func FuzzScanSegment(f *testing.F) {
 	seg := segmentHeader(4)
-	for rev := int64(5); rev < 7; rev++ {
-		p := payloadOf(rev, walEvent{typ: byte(store.Updated), kind: "tasks", id: fmt.Sprint(rev), obj: []byte(`{"a":1}`)})
-		seg = binary.BigEndian.AppendUint32(seg, uint32(len(p)))
-		seg = binary.BigEndian.AppendUint32(seg, crc32.Checksum(p, castagnoli))
-		seg = append(seg, p...)
-	}
+	seg = append(seg, frameOf(recordOf(5, []byte(`{"a":1}`)))...)
+	seg = append(seg, frameOf(recordOf(6, []byte(`{"a":1}`)), recordOf(7, []byte(`{}`)))...)
 	f.Add(seg)
 	f.Add(append(bytes.Clone(seg), make([]byte, 64)...))
 	f.Add(seg[:len(seg)-3])
@@ -205,8 +238,11 @@ func FuzzScanSegment(f *testing.F) {
 			return nil
 		})
 		require.LessOrEqual(t, end, len(data))
-		if err == nil {
-			require.True(t, allZero(data[end:]), "only zeros follow the records")
+		switch {
+		case err == nil:
+			require.True(t, allZero(data[end:]), "only zeros follow the commits")
+		case errors.Is(err, errTorn):
+			require.Equal(t, -1, nextFrame(data, end+1), "a torn commit is the last")
 		}
 	})
 }

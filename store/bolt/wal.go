@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,11 +20,14 @@ import (
 
 // The write-ahead log: a directory beside the state file, <path>.wal, of
 // segment files named by the first revision they may hold (%016x.wal). A
-// segment starts with a header and holds records, one per transaction,
-// then zeros up to the size it was made with (see prepare).
+// segment starts with a header and holds commits, each one write of the
+// committer holding the records of the transactions it commits, one per
+// transaction, then zeros up to the size it was made with (see prepare).
 //
-//	header   "stvdwal\x02", the revision of the last record before this
+//	header   "stvdwal\x03", the revision of the last record before this
 //	         segment (8 bytes big-endian), crc32c of those 16 bytes
+//	commit   length of its records (4 bytes big-endian), their crc32c
+//	         from frameSeed (4 bytes), the records
 //	record   payload length (4 bytes big-endian), crc32c of the payload,
 //	         payload: revision (8 bytes), then each event: type (1 byte),
 //	         kind and ID (each a uvarint length and the bytes), the
@@ -34,17 +38,29 @@ import (
 // log on the checkpoint. Revisions increase from record to record, with
 // gaps where transactions failed to commit; the header of each segment
 // names the last revision before it, so that a missing segment or a
-// segment cut short at a record's end is seen at Open (but for the last
+// segment cut short at a commit's end is seen at Open (but for the last
 // ones: nothing records where the log ends).
+//
+// The commit's own checksum is what tells a torn write from damage: a
+// power loss during a commit's write may keep some of its sectors and lose
+// others before them, so that whole records of it survive behind a lost
+// one. The commit's checksum fails all the same, no later commit can
+// follow it (the next write waits for its fdatasync), and Open cuts it
+// off; a damaged commit that a good one follows was acknowledged, and is
+// refused.
 const (
 	walSuffix          = ".wal"
 	segmentHeaderSize  = 20
+	frameHeaderSize    = 8
 	recordHeaderSize   = 8
 	defaultSegmentSize = 8 << 20
+	// frameSeed starts a commit's checksum, so that a record, whose own
+	// checksum starts from zero, never passes for a commit.
+	frameSeed = 0x5354_4644 // "STFD"
 )
 
 var (
-	segmentMagic = []byte("stvdwal\x02")
+	segmentMagic = []byte("stvdwal\x03")
 	castagnoli   = crc32.MakeTable(crc32.Castagnoli)
 )
 
@@ -183,52 +199,104 @@ type segment struct {
 	last int64
 }
 
-// errTorn marks a record cut off by a crash during its write.
-var errTorn = errors.New("torn record")
+// errTorn marks a commit cut off by a crash during its write.
+var errTorn = errors.New("torn commit")
 
-// scanSegment checks a segment's header and records, and calls fn with
+// scanSegment checks a segment's header and commits, and calls fn with
 // each record's revision and payload, and where the payload is in data.
-// It returns how far the good records reach. Zeros from there to the end
-// are room the segment was made with (see prepare). A record that runs
-// past the end, or fails its checksum with nothing but zeros after it, is
-// errTorn; anything else wrong is another error.
+// It returns how far the good commits reach. Zeros from there to the end
+// are room the segment was made with (see prepare). A commit that is cut
+// short or fails its checksum, with no good commit after it, is errTorn;
+// anything else wrong is another error.
 func scanSegment(data []byte, fn func(rev int64, payload []byte, at int) error) (prevLast int64, end int, err error) {
 	if prevLast, err = readSegmentHeader(data); err != nil {
 		return 0, 0, err
 	}
 	end = segmentHeaderSize
-	var evs []walEvent
 	for end < len(data) {
-		rest := data[end:]
-		var n uint64
-		if len(rest) >= recordHeaderSize {
-			n = uint64(binary.BigEndian.Uint32(rest))
-		}
+		n, ok := frameAt(data, end)
 		switch {
-		case n == 0 && allZero(rest):
+		case n == 0 && allZero(data[end:]):
 			return prevLast, end, nil
-		case len(rest) < recordHeaderSize, n > uint64(len(rest)-recordHeaderSize):
-			return prevLast, end, errTorn
-		case n == 0:
-			return prevLast, end, fmt.Errorf("empty record at offset %d", end)
-		}
-		payload := rest[recordHeaderSize : recordHeaderSize+n]
-		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(rest[4:]) {
-			if allZero(rest[recordHeaderSize+n:]) {
-				return prevLast, end, errTorn
+		case !ok:
+			if next := nextFrame(data, end+1); next >= 0 {
+				return prevLast, end, fmt.Errorf("the commit at offset %d is cut short or damaged, and a good one follows at offset %d", end, next)
 			}
-			return prevLast, end, fmt.Errorf("record at offset %d fails its checksum, and more follows", end)
+			return prevLast, end, errTorn
+		}
+		if err := frameRecords(data, end, n, fn); err != nil {
+			return prevLast, end, err
+		}
+		end += frameHeaderSize + n
+	}
+	return prevLast, end, nil
+}
+
+// frameAt reads the header of the commit at data[at:]: the length of its
+// records (0 if there is no room for a header), and whether they are all
+// there and pass the commit's checksum.
+func frameAt(data []byte, at int) (n int, ok bool) {
+	rest := data[at:]
+	if len(rest) < frameHeaderSize {
+		return 0, false
+	}
+	m := uint64(binary.BigEndian.Uint32(rest))
+	if m == 0 || m > uint64(len(rest)-frameHeaderSize) {
+		return int(min(m, uint64(len(rest)))), false
+	}
+	n = int(m)
+	return n, crc32.Update(frameSeed, castagnoli, rest[frameHeaderSize:frameHeaderSize+n]) == binary.BigEndian.Uint32(rest[4:])
+}
+
+// frameRecords checks the records of the commit at data[at:], whose
+// checksum holds and whose records are n bytes long, and calls fn with
+// each.
+func frameRecords(data []byte, at, n int, fn func(rev int64, payload []byte, at int) error) error {
+	var evs []walEvent
+	for off, end := at+frameHeaderSize, at+frameHeaderSize+n; off < end; {
+		rest := data[off:end]
+		if len(rest) < recordHeaderSize {
+			return fmt.Errorf("record at offset %d: %w", off, errBadRecord)
+		}
+		m := uint64(binary.BigEndian.Uint32(rest))
+		if m == 0 || m > uint64(len(rest)-recordHeaderSize) {
+			return fmt.Errorf("record at offset %d: %w", off, errBadRecord)
+		}
+		payload := rest[recordHeaderSize : recordHeaderSize+m]
+		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(rest[4:]) {
+			return fmt.Errorf("record at offset %d fails its checksum in a good commit", off)
 		}
 		rev, _, err := decodeRecord(payload, evs[:0])
 		if err != nil {
-			return prevLast, end, fmt.Errorf("record at offset %d: %w", end, err)
+			return fmt.Errorf("record at offset %d: %w", off, err)
 		}
-		if err := fn(rev, payload, end+recordHeaderSize); err != nil {
-			return prevLast, end, fmt.Errorf("record at offset %d, revision %d: %w", end, rev, err)
+		if fn != nil {
+			if err := fn(rev, payload, off+recordHeaderSize); err != nil {
+				return fmt.Errorf("record at offset %d, revision %d: %w", off, rev, err)
+			}
 		}
-		end += recordHeaderSize + int(n)
+		off += recordHeaderSize + int(m)
 	}
-	return prevLast, end, nil
+	return nil
+}
+
+// nextFrame returns the offset of the first good commit in data at or
+// after from, or -1. It is looked for only behind a commit that is cut
+// short or damaged, which is then torn if none is found.
+func nextFrame(data []byte, from int) int {
+	for at := from; at+frameHeaderSize+recordHeaderSize < len(data); at++ {
+		n := binary.BigEndian.Uint32(data[at:])
+		if n < recordHeaderSize+8 || uint64(n) > uint64(len(data)-at-frameHeaderSize) {
+			continue
+		}
+		if m := binary.BigEndian.Uint32(data[at+frameHeaderSize:]); m == 0 || m > n-recordHeaderSize {
+			continue // its first record could not be in it
+		}
+		if _, ok := frameAt(data, at); ok && frameRecords(data, at, int(n), nil) == nil {
+			return at
+		}
+	}
+	return -1
 }
 
 func allZero(b []byte) bool {
@@ -318,7 +386,7 @@ func removeUnfinished(dir string) error {
 // openWAL reads the log of the state file at path, whose checkpoint is
 // at revision checkpoint, and calls fn with every record after it, in
 // order, with its segment and where its payload is in it. Once it found
-// nothing wrong with the log, it cuts a torn record off the end of the
+// nothing wrong with the log, it cuts a torn commit off the end of the
 // last segment and removes the temporary files of unfinished segments: a
 // log it refuses is left as it was. It returns the log, ready to append
 // to, and the revision of its last record (checkpoint if none is after
@@ -390,7 +458,7 @@ func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg strin
 // revision last (for the first segment read, any revision up to the
 // checkpoint), and calls fn with its records after the checkpoint. It
 // returns the revision of the segment's last record (or of the last one
-// before it), the size of its good records, and whether a torn record
+// before it), the size of its good records, and whether a torn commit
 // follows them (at the end of the last segment only: the caller cuts it
 // off).
 func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
@@ -560,8 +628,8 @@ func (w *wal) prepare() {
 // last returns the revision of the newest record written.
 func (w *wal) last() int64 { return w.segs[len(w.segs)-1].last }
 
-// append writes records, the revisions first to last, with one write and
-// one fdatasync, starting a new segment first if they do not fit in the
+// append writes records, the revisions first to last, as one commit with
+// one write and one fdatasync, starting a new segment first if they do not fit in the
 // last one (unless it holds none), and the next segment's file once the
 // last one is half full. A
 // failed write is cut off again; if that fails too, the log is broken and
@@ -570,10 +638,16 @@ func (w *wal) append(records [][]byte, first, last int64) (seg string, at int64,
 	if w.broken != nil {
 		return "", 0, w.broken
 	}
-	w.buf = w.buf[:0]
+	w.buf = append(w.buf[:0], make([]byte, frameHeaderSize)...)
 	for _, r := range records {
 		w.buf = append(w.buf, r...)
 	}
+	recs := w.buf[frameHeaderSize:]
+	if uint64(len(recs)) > math.MaxUint32 {
+		return "", 0, &FileError{Path: w.segs[len(w.segs)-1].path, Op: "commit", Err: fmt.Errorf("a commit of %d bytes is over the log's 4 GiB", len(recs))}
+	}
+	binary.BigEndian.PutUint32(w.buf, uint32(len(recs)))
+	binary.BigEndian.PutUint32(w.buf[4:], crc32.Update(frameSeed, castagnoli, recs))
 	if w.size > segmentHeaderSize && (w.mustStart || w.size+int64(len(w.buf)) > w.segmentSize) {
 		if err := w.newSegment(first, w.last()); err != nil {
 			w.mustStart = true
@@ -594,7 +668,7 @@ func (w *wal) append(records [][]byte, first, last int64) (seg string, at int64,
 		}
 		return "", 0, &FileError{Path: s.path, Op: "commit", Err: err}
 	}
-	at = w.size
+	at = w.size + frameHeaderSize
 	w.size += int64(len(w.buf))
 	s.last = last
 	if !w.preparing && w.size >= w.segmentSize/2 {

@@ -156,6 +156,67 @@ func TestTornTailIsCut(t *testing.T) {
 	}
 }
 
+// TestPowerLossDuringCommit: a power loss while a commit is written may
+// keep some of its sectors and lose others before them. Open takes such a
+// commit for torn, whatever part of it survived, cuts it off, and finds
+// every commit before it.
+func TestPowerLossDuringCommit(t *testing.T) {
+	t.Parallel()
+	const sector = 512
+	for name, lose := range map[string]func(start, end int64) (from, to int64){
+		"HeaderLost":      func(start, end int64) (int64, int64) { return start, (start/sector + 1) * sector },
+		"MiddleLost":      func(start, end int64) (int64, int64) { return (start/sector + 1) * sector, (start/sector + 2) * sector },
+		"AllButLastLost":  func(start, end int64) (int64, int64) { return start, (end - 1) / sector * sector },
+		"OnlyFirstKept":   func(start, end int64) (int64, int64) { return (start/sector + 1) * sector, end },
+		"LastSectorsLost": func(start, end int64) (int64, int64) { return (start/sector + 2) * sector, end },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "state.db")
+			s := open(t, path)
+			var want []int64
+			for i := range 5 {
+				want = append(want, create(t, s, item(storetest.KindA, fmt.Sprint(i), i)))
+			}
+			segs, err := bolt.LogSegments(path)
+			require.NoError(t, err)
+			last := segs[len(segs)-1]
+			start, err := bolt.SegmentEnd(last)
+			require.NoError(t, err)
+			// One commit over several sectors: a transaction of
+			// four objects of 600 bytes.
+			var big []store.Object
+			for i := range 4 {
+				big = append(big, item(storetest.KindA, fmt.Sprintf("big-%d-%s", i, strings.Repeat("x", 600)), 100+i))
+			}
+			create(t, s, big...)
+			require.NoError(t, s.Close())
+			end, err := bolt.SegmentEnd(last)
+			require.NoError(t, err)
+			require.Greater(t, end-start, int64(4*sector))
+
+			from, to := lose(start, end)
+			require.Less(t, from, to)
+			f, err := os.OpenFile(last, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt(make([]byte, to-from), from)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+
+			s = open(t, path)
+			got := items(t, s, storetest.KindA)
+			require.Len(t, got, 5, "the torn commit is gone, the ones before are there")
+			for i, rev := range want {
+				assert.Equal(t, rev, got[fmt.Sprint(i)].ModRevision)
+			}
+			after, err := bolt.SegmentEnd(last)
+			require.NoError(t, err)
+			assert.Equal(t, start, after, "the torn commit is cut off")
+			assert.Equal(t, want[4]+1, create(t, s, item(storetest.KindA, "next", 0)))
+		})
+	}
+}
+
 func allZero(b []byte) bool { return !bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) }
 
 // TestDamagedLogIsRefused damages the log of a store whose history spans
@@ -195,7 +256,7 @@ func TestDamagedLogIsRefused(t *testing.T) {
 			return segs[1]
 		}},
 		{"LogEndsBeforeCheckpointWithTornTail", func(t *testing.T, segs []string) string {
-			// A checkpoint after the end of the log, a torn record
+			// A checkpoint after the end of the log, a torn commit
 			// at its end and an unfinished segment: refused, and
 			// neither cut off nor removed.
 			last := segs[len(segs)-1]
