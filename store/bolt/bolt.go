@@ -253,6 +253,7 @@ func (s *Store) Close() error {
 		close(s.closed)
 		<-s.writer
 		s.c.stop() // writes what is staged, then returns
+		s.c.noteLogEnd()
 		s.hist.Close()
 		if err := s.c.wal.close(); err != nil {
 			s.closeErr = &FileError{Path: s.c.wal.dir, Op: "close", Err: err}

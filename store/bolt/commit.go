@@ -362,6 +362,7 @@ func (c *committer) startCheckpoint() {
 		n++
 	}
 	objects := c.logged[:n:n]
+	logEnd := c.wal.last()
 	c.running, c.dropping = true, dropped
 	go func() {
 		var err error
@@ -369,7 +370,7 @@ func (c *committer) startCheckpoint() {
 			err = c.beforeCheckpoint(to)
 		}
 		if err == nil {
-			err = c.writeCheckpoint(objects, to)
+			err = c.writeCheckpoint(objects, to, logEnd)
 		}
 		c.checkpointed <- checkpointResult{to: to, err: err}
 	}()
@@ -408,6 +409,24 @@ func (c *committer) checkpointDone(r checkpointResult) {
 	c.startCheckpoint()
 }
 
+// noteLogEnd records, once the committer stopped, where the log ends, so
+// that the next Open refuses a log that lost its last segments whole. It
+// is best effort: a store that cannot write its file (a full disk) closes
+// all the same, and Open then checks against what the last checkpoint
+// noted.
+func (c *committer) noteLogEnd() {
+	if c.wal.broken != nil {
+		return
+	}
+	_ = c.s.db.Update(func(btx *bbolt.Tx) error {
+		meta := btx.Bucket(bucketMeta)
+		if meta == nil {
+			return errors.New("buckets missing")
+		}
+		return meta.Put(keyLogEnd, uint64Bytes(c.wal.last()))
+	})
+}
+
 // checkpointSlack is how many events beyond its limit the log may hold
 // after the checkpoint before the checkpoint moves.
 func checkpointSlack(history int) int { return history }
@@ -419,9 +438,10 @@ func (c *committer) checkpointAt() int {
 
 // writeCheckpoint brings the objects bucket up to revision to, in one
 // bbolt transaction, from the objects written since the checkpoint up to
-// there: it reads the last version of each back from the log's files, into
+// there, and notes that the log reached revision logEnd, so that Open
+// refuses a log that lost segments it held then: it reads the last version of each back from the log's files, into
 // one buffer, which bbolt needs until its transaction commits.
-func (c *committer) writeCheckpoint(objects []logged, to int64) error {
+func (c *committer) writeCheckpoint(objects []logged, to, logEnd int64) error {
 	latest := make(map[objectKey]int, len(objects))
 	for i, o := range objects {
 		latest[objectKey{o.kind, o.id}] = i
@@ -469,6 +489,9 @@ func (c *committer) writeCheckpoint(objects []logged, to int64) error {
 			if err := ow.put(k.kind, k.id, v); err != nil {
 				return err
 			}
+		}
+		if err := meta.Put(keyLogEnd, uint64Bytes(logEnd)); err != nil {
+			return err
 		}
 		return meta.Put(keyCheckpoint, uint64Bytes(to))
 	})

@@ -159,10 +159,12 @@
 // earlier segment, a segment missing before the last one, records out of
 // order, a log that ends before the checkpoint or is missing) is
 // ErrCorrupt, in a *FileError naming the segment (or the log's
-// directory). A log cut cleanly at a commit's end at its very end, or that
-// lost its last segments whole (after the checkpoint), cannot be told from
-// a shorter one: nothing records where the log ends; nor can damage to the
-// last commit alone be told from a torn write.
+// directory). The state file notes where the log ended when the store was
+// closed, and when each checkpoint was written: a log that ends before
+// that lost segments, and is refused. A log cut cleanly at a commit's end,
+// or that lost its last segments whole, after a crash and past what the
+// last checkpoint saw, cannot be told from a shorter one; nor can damage
+// to the last commit alone be told from a torn write.
 //
 // A commit that fails (a full disk, an I/O error) fails its Update with a
 // *FileError naming the segment, and every transaction staged after it;
@@ -186,6 +188,9 @@
 //	                         a newer one refused
 //	meta/checkpoint          the revision the objects bucket is at: the
 //	                         newest revision dropped from the history
+//	meta/logend              the revision of the last record in the log
+//	                         when the last checkpoint was written, or when
+//	                         the store was last closed (optional)
 //	objects/<kind>/<id>      each object at the checkpoint, as the codec
 //	                         encodes it
 //

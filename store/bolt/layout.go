@@ -61,6 +61,7 @@ var (
 
 	keyFormat     = []byte("format")
 	keyCheckpoint = []byte("checkpoint")
+	keyLogEnd     = []byte("logend") // optional: 0 if absent
 	keyNoLog      = []byte("nolog")
 	keyRevision   = []byte("revision")  // format 1
 	keyCompacted  = []byte("compacted") // format 1

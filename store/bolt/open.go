@@ -217,6 +217,7 @@ func syncDir(dir string) error {
 type loaded struct {
 	snap       *snapshot
 	checkpoint int64
+	logEnd     int64         // the log reached it when the checkpoint was written
 	txns       []history.Txn // the history, oldest first
 	kept       []keptTxn     // the same, as the committer counts it
 	logged     []logged      // where the objects they wrote are in the log
@@ -322,6 +323,11 @@ func load(db *bbolt.DB, path string, o options) (*loaded, error) {
 		if st.checkpoint, ok = readUint64(meta.Get(keyCheckpoint)); !ok {
 			return corruptf(path, "bad checkpoint revision")
 		}
+		if v := meta.Get(keyLogEnd); v != nil {
+			if st.logEnd, ok = readUint64(v); !ok {
+				return corruptf(path, "bad log end revision")
+			}
+		}
 		return loadObjects(path, o.codec, objects, st.checkpoint, st.snap)
 	})
 	if err != nil {
@@ -329,7 +335,7 @@ func load(db *bbolt.DB, path string, o options) (*loaded, error) {
 	}
 	var evs []walEvent
 	var last int64
-	st.wal, last, err = openWAL(path, st.checkpoint, o.segmentSize, func(seg string, rev int64, payload []byte, at int64) error {
+	st.wal, last, err = openWAL(path, st.checkpoint, st.logEnd, o.segmentSize, func(seg string, rev int64, payload []byte, at int64) error {
 		var err error
 		if _, evs, err = decodeRecord(payload, evs[:0]); err != nil {
 			return err

@@ -384,14 +384,15 @@ func removeUnfinished(dir string) error {
 }
 
 // openWAL reads the log of the state file at path, whose checkpoint is
-// at revision checkpoint, and calls fn with every record after it, in
+// at revision checkpoint and was written when the log reached logEnd
+// (0 if unknown), and calls fn with every record after it, in
 // order, with its segment and where its payload is in it. Once it found
 // nothing wrong with the log, it cuts a torn commit off the end of the
 // last segment and removes the temporary files of unfinished segments: a
 // log it refuses is left as it was. It returns the log, ready to append
 // to, and the revision of its last record (checkpoint if none is after
 // it).
-func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg string, rev int64, payload []byte, at int64) error) (*wal, int64, error) {
+func openWAL(path string, checkpoint, logEnd int64, segmentSize int64, fn func(seg string, rev int64, payload []byte, at int64) error) (*wal, int64, error) {
 	dir := walDir(path)
 	segs, err := listSegments(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -433,6 +434,10 @@ func openWAL(path string, checkpoint int64, segmentSize int64, fn func(seg strin
 	if last < checkpoint {
 		return nil, 0, corruptf(tail,
 			"the log ends at revision %d, before the checkpoint at %d: segments are missing", last, checkpoint)
+	}
+	if last < logEnd {
+		return nil, 0, corruptf(tail,
+			"the log ends at revision %d, but reached %d when the checkpoint at %d was written: segments are missing", last, logEnd, checkpoint)
 	}
 	if torn {
 		// Never acknowledged: its fdatasync did not return.
@@ -496,7 +501,7 @@ func replaySegment(seg *segment, first, tail bool, last, checkpoint int64,
 	case errors.Is(err, errTorn) && tail:
 		torn = true
 	case errors.Is(err, errTorn):
-		return 0, 0, false, corruptf(seg.path, "the segment ends in a record cut short or damaged at offset %d, and a later segment follows", end)
+		return 0, 0, false, corruptf(seg.path, "the segment ends in a commit cut short or damaged at offset %d, and a later segment follows", end)
 	case errors.As(err, &fileErr):
 		return 0, 0, false, fileErr
 	case err != nil:
