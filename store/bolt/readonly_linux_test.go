@@ -24,7 +24,10 @@ import (
 // tmpfs mounts a small tmpfs of its own and returns its directory and a
 // function that remounts it read-only (true) or writable again. chmod
 // does not stop root, and root is what mounts: the test is skipped
-// without it. The file system is unmounted at clean-up.
+// without it. The file system is unmounted at clean-up. Tests that mount
+// one do not run in parallel: a child process that a parallel test forks
+// holds a copy of every open file until it execs, and a remount or an
+// unmount in that window fails with "mount point is busy".
 func tmpfs(t *testing.T) (string, func(readOnly bool)) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -56,9 +59,7 @@ func tmpfs(t *testing.T) (string, func(readOnly bool)) {
 // before. Open fails with an error naming the file and its directory,
 // wrapping the system's error, and leaves the file as it was.
 func TestReadOnlyDirectory(t *testing.T) {
-	t.Parallel()
 	t.Run("NoFile", func(t *testing.T) {
-		t.Parallel()
 		dir, remount := tmpfs(t)
 		remount(true)
 		path := filepath.Join(dir, "state.db")
@@ -73,7 +74,6 @@ func TestReadOnlyDirectory(t *testing.T) {
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})
 	t.Run("ExistingFile", func(t *testing.T) {
-		t.Parallel()
 		dir, remount := tmpfs(t)
 		path := filepath.Join(dir, "state.db")
 		s, err := bolt.Open(path, bolt.WithCodec(itemCodec()))
@@ -155,7 +155,6 @@ func TestFileSystemTurnsReadOnly(t *testing.T) {
 // the Update that fails says so and leaves nothing visible, and every
 // Update that returned nil is there after a restart, with its history.
 func TestFileSystemFills(t *testing.T) {
-	t.Parallel()
 	dir, _ := tmpfs(t)
 	path := filepath.Join(dir, "state.db")
 	const history = 64
