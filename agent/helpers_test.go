@@ -92,36 +92,56 @@ func (e *env) runTask(ref, id string) {
 func (e *env) runTaskWith(ref, id string, change func(*state.Task)) {
 	e.t.Helper()
 	require.NoError(e.t, e.store.Update(e.ctx, func(tx store.Tx) error {
-		def, err := store.Get[*state.TaskDefinition](tx, state.KindTaskDefinitions, ref)
-		if err != nil {
-			return err
-		}
-		tk, err := task.NewTask("arn:stevedore:ecs:local:task/test/"+id, def.TaskDefinition, nil, time.Now())
-		if err != nil {
-			return err
-		}
-		tk.ClusterARN = "test"
-		tk.ContainerInstanceARN = instanceID
-		tk.Group = "family:" + def.Family
-		cpu, mem := def.Requirements()
-		reserved := cluster.Resources{CPU: cpu, Memory: mem}
-		inst, err := store.Get[*state.Instance](tx, state.KindInstances, instanceID)
-		if err != nil {
-			return err
-		}
-		next := inst.Copy()
-		if err := next.AddTask(tk.Group, reserved); err != nil {
-			return err
-		}
-		if err := tx.Update(next); err != nil {
-			return err
-		}
-		st := &state.Task{Task: tk, Reserved: reserved}
-		if change != nil {
-			change(st)
-		}
-		return tx.Create(st)
+		return placeTask(tx, ref, id, change)
 	}))
+}
+
+// runTasks places tasks of ref on the instance in one transaction, as a
+// burst arrives.
+func (e *env) runTasks(ref string, ids ...string) {
+	e.t.Helper()
+	require.NoError(e.t, e.store.Update(e.ctx, func(tx store.Tx) error {
+		for _, id := range ids {
+			if err := placeTask(tx, ref, id, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// placeTask writes in tx the task id of ref on the instance, changed by
+// change if it is not nil.
+func placeTask(tx store.Tx, ref, id string, change func(*state.Task)) error {
+	def, err := store.Get[*state.TaskDefinition](tx, state.KindTaskDefinitions, ref)
+	if err != nil {
+		return err
+	}
+	tk, err := task.NewTask("arn:stevedore:ecs:local:task/test/"+id, def.TaskDefinition, nil, time.Now())
+	if err != nil {
+		return err
+	}
+	tk.ClusterARN = "test"
+	tk.ContainerInstanceARN = instanceID
+	tk.Group = "family:" + def.Family
+	cpu, mem := def.Requirements()
+	reserved := cluster.Resources{CPU: cpu, Memory: mem}
+	inst, err := store.Get[*state.Instance](tx, state.KindInstances, instanceID)
+	if err != nil {
+		return err
+	}
+	next := inst.Copy()
+	if err := next.AddTask(tk.Group, reserved); err != nil {
+		return err
+	}
+	if err := tx.Update(next); err != nil {
+		return err
+	}
+	st := &state.Task{Task: tk, Reserved: reserved}
+	if change != nil {
+		change(st)
+	}
+	return tx.Create(st)
 }
 
 // stopTask sets desired STOPPED as the control plane does.
