@@ -118,10 +118,7 @@ func TestTornTailIsCut(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "state.db")
 			s := open(t, path)
-			var want []int64
-			for i := range 10 {
-				want = append(want, create(t, s, item(storetest.KindA, fmt.Sprint(i), i)))
-			}
+			want := createNumbered(t, s, 10)
 			require.NoError(t, s.Close())
 			segs, err := bolt.LogSegments(path)
 			require.NoError(t, err)
@@ -139,11 +136,7 @@ func TestTornTailIsCut(t *testing.T) {
 			require.NoError(t, err)
 
 			s = open(t, path)
-			got := items(t, s, storetest.KindA)
-			require.Len(t, got, 10)
-			for i, rev := range want {
-				assert.Equal(t, rev, got[fmt.Sprint(i)].ModRevision)
-			}
+			checkNumbered(t, s, want)
 			after, err := os.ReadFile(last)
 			require.NoError(t, err)
 			if allZero(tail) {
@@ -174,10 +167,7 @@ func TestPowerLossDuringCommit(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "state.db")
 			s := open(t, path)
-			var want []int64
-			for i := range 5 {
-				want = append(want, create(t, s, item(storetest.KindA, fmt.Sprint(i), i)))
-			}
+			want := createNumbered(t, s, 5)
 			segs, err := bolt.LogSegments(path)
 			require.NoError(t, err)
 			last := segs[len(segs)-1]
@@ -205,16 +195,34 @@ func TestPowerLossDuringCommit(t *testing.T) {
 			require.NoError(t, f.Close())
 
 			s = open(t, path)
-			got := items(t, s, storetest.KindA)
-			require.Len(t, got, 5, "the torn commit is gone, the ones before are there")
-			for i, rev := range want {
-				assert.Equal(t, rev, got[fmt.Sprint(i)].ModRevision)
-			}
+			checkNumbered(t, s, want) // the torn commit is gone, the ones before are there
 			after, err := bolt.SegmentEnd(last)
 			require.NoError(t, err)
 			assert.Equal(t, start, after, "the torn commit is cut off")
 			assert.Equal(t, want[4]+1, create(t, s, item(storetest.KindA, "next", 0)))
 		})
+	}
+}
+
+// createNumbered creates the items 0 to n-1 of KindA, each with its
+// number for value, one transaction each, and returns their revisions.
+func createNumbered(t *testing.T, s *bolt.Store, n int) []int64 {
+	t.Helper()
+	var revs []int64
+	for i := range n {
+		revs = append(revs, create(t, s, item(storetest.KindA, fmt.Sprint(i), i)))
+	}
+	return revs
+}
+
+// checkNumbered checks that s holds exactly the items createNumbered
+// created, at the revisions it returned.
+func checkNumbered(t *testing.T, s *bolt.Store, revs []int64) {
+	t.Helper()
+	got := items(t, s, storetest.KindA)
+	require.Len(t, got, len(revs))
+	for i, rev := range revs {
+		assert.Equal(t, rev, got[fmt.Sprint(i)].ModRevision)
 	}
 }
 
