@@ -229,22 +229,36 @@ func (c *committer) run() {
 }
 
 // gather waits, for the batch window at most, until as many transactions
-// are queued as the last batch held. A lone writer (a last batch of one)
-// never waits. Concurrent writers each wait for their commit before
-// staging their next transaction, so a commit started as soon as one
-// arrives would take the few staged during the last fsync; waiting for as
-// many as last time keeps batches from shrinking, and every commit's fixed
-// cost (a write and an fdatasync) is shared by more writers.
+// are queued as the last batch held, or until none came for batchGap. A
+// lone writer (a last batch of one) never waits. Concurrent writers each
+// wait for their commit before staging their next transaction, so a
+// commit started as soon as one arrives would take the few staged during
+// the last fsync; waiting for as many as last time keeps batches from
+// shrinking, and every commit's fixed cost (a write and an fdatasync) is
+// shared by more writers. Those writers stage their next transactions
+// within microseconds of each other: once none came for batchGap, the
+// rest are not coming soon (writers busy elsewhere, as a control plane's
+// are), and the ones queued, often a client waiting on its request, are
+// not held up for the whole window.
 func (c *committer) gather(last int) {
 	window := c.s.opts.batchWindow
-	if window <= 0 || last < 2 || c.queued() >= last {
+	n := c.queued()
+	if window <= 0 || last < 2 || n >= last {
 		return
 	}
 	timer := time.NewTimer(window)
 	defer timer.Stop()
-	for c.queued() < last {
+	gap := time.NewTimer(min(batchGap, window))
+	defer gap.Stop()
+	for n < last {
 		select {
 		case <-c.kick:
+			if m := c.queued(); m > n {
+				n = m
+				gap.Reset(min(batchGap, window))
+			}
+		case <-gap.C:
+			return
 		case <-timer.C:
 			return
 		case <-c.stopped:
@@ -252,6 +266,9 @@ func (c *committer) gather(last int) {
 		}
 	}
 }
+
+// batchGap is how long gather waits for the next transaction to come.
+const batchGap = 200 * time.Microsecond
 
 func (c *committer) queued() int {
 	c.mu.Lock()

@@ -330,6 +330,58 @@ func TestLoneWriterDoesNotWaitForTheBatchWindow(t *testing.T) {
 	assert.Len(t, items(t, s, storetest.KindA), 20)
 }
 
+// TestStragglerDoesNotWaitForTheBatchWindow: once two writers shared a
+// commit, the next commit waits for as many, within the batch window (an
+// hour here), but only while they keep coming: a writer alone then (a
+// client's request among a control plane's writes) is committed once no
+// other transaction came for a moment, not after the window. In a synctest
+// bubble, time moves only while every goroutine waits.
+func TestStragglerDoesNotWaitForTheBatchWindow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		held, release := make(chan struct{}), make(chan struct{})
+		queued := make(chan struct{}, 8)
+		var once sync.Once
+		s, err := bolt.OpenHooked(path, bolt.Hooks{
+			BeforeCommit: func(int) error {
+				once.Do(func() {
+					close(held)
+					<-release
+				})
+				return nil
+			},
+			AfterEnqueue: func() { queued <- struct{}{} },
+		}, bolt.WithCodec(itemCodec()), bolt.WithBatchWindow(time.Hour))
+		require.NoError(t, err)
+		defer s.Close()
+		write := func(id string) error {
+			return s.Update(t.Context(), func(tx store.Tx) error { return tx.Create(item(storetest.KindA, id, 1)) })
+		}
+
+		// The first commit is held while two more writers queue: they
+		// share the next one.
+		done := make(chan error, 3)
+		go func() { done <- write("a") }()
+		<-held
+		<-queued
+		go func() { done <- write("b") }()
+		go func() { done <- write("c") }()
+		<-queued
+		<-queued
+		close(release)
+		for range 3 {
+			require.NoError(t, <-done)
+		}
+
+		start := time.Now()
+		require.NoError(t, write("alone"))
+		<-queued
+		assert.Less(t, time.Since(start), time.Second, "the lone writer waited for the window")
+		assert.Len(t, items(t, s, storetest.KindA), 4)
+	})
+}
+
 // TestGroupCommit holds the first commit until many writers have staged,
 // and checks that they then share one commit, each Update returning only
 // once its transaction is in the file.
