@@ -6,8 +6,11 @@
 //
 // Run a test inside synctest.Test: the fake runtime's processes, the health
 // checks and the Orchestrator's loops then run on the bubble's fake clock,
-// so minutes of health checks and deployments take milliseconds, and the
-// outcome is the same on every run.
+// so minutes of health checks and deployments take milliseconds, and their
+// timing is the same on every run. Which instance a task lands on may
+// vary with the order the loops' writes arrive in, and with it a zone
+// rebalancing after a deployment (a task more for a while): wait for
+// WaitSteady before counting tasks.
 //
 //	func TestRollsBackWhenV2FailsItsHealthChecks(t *testing.T) {
 //		synctest.Test(t, func(t *testing.T) {

@@ -35,6 +35,10 @@ func TestServiceRollsBackWhenV2FailsItsHealthChecks(t *testing.T) {
 		svc := env.WaitRollout("web", service.RolloutCompleted)
 
 		assert.Equal(t, "web:1", svc.TaskDefinition, "rolled back to v1")
+		// The rollback's tasks were spread while v1's old ones still ran:
+		// once those stop, the service may rebalance over the zones (a
+		// fourth task for a while), as ECS does.
+		env.WaitSteady("web")
 		assert.Len(t, env.Tasks("web", task.Running), 3)
 	})
 }
