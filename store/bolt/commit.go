@@ -248,14 +248,15 @@ func (c *committer) gather(last int) {
 	}
 	timer := time.NewTimer(window)
 	defer timer.Stop()
-	gap := time.NewTimer(min(batchGap, window))
+	idle := min(batchGap, window)
+	gap := time.NewTimer(idle)
 	defer gap.Stop()
 	for n < last {
 		select {
 		case <-c.kick:
 			if m := c.queued(); m > n {
 				n = m
-				gap.Reset(min(batchGap, window))
+				gap.Reset(idle)
 			}
 		case <-gap.C:
 			return
@@ -456,8 +457,9 @@ func (c *committer) checkpointAt() int {
 // writeCheckpoint brings the objects bucket up to revision to, in one
 // bbolt transaction, from the objects written since the checkpoint up to
 // there, and notes that the log reached revision logEnd, so that Open
-// refuses a log that lost segments it held then: it reads the last version of each back from the log's files, into
-// one buffer, which bbolt needs until its transaction commits.
+// refuses a log that lost segments it held then. It reads the last
+// version of each object back from the log's files, into one buffer,
+// which bbolt needs until its transaction commits.
 func (c *committer) writeCheckpoint(objects []logged, to, logEnd int64) error {
 	latest := make(map[objectKey]int, len(objects))
 	for i, o := range objects {

@@ -83,7 +83,7 @@ func LogEvents(path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	segs, err := listSegments(walDir(path))
+	segs, _, err := listSegments(walDir(path))
 	if err != nil {
 		return 0, err
 	}
@@ -110,7 +110,7 @@ func LogEvents(path string) (int, error) {
 // LogSegments lists the segment files of the log of the state file at
 // path.
 func LogSegments(path string) ([]string, error) {
-	segs, err := listSegments(walDir(path))
+	segs, _, err := listSegments(walDir(path))
 	var paths []string
 	for _, seg := range segs {
 		paths = append(paths, seg.path)

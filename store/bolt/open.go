@@ -177,7 +177,7 @@ func create(path string) error {
 // belongs to a state file that was lost.
 func newLog(path string) error {
 	dir := walDir(path)
-	segs, err := listSegments(dir)
+	segs, _, err := listSegments(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:

@@ -213,6 +213,7 @@ func scanSegment(data []byte, fn func(rev int64, payload []byte, at int) error) 
 		return 0, 0, err
 	}
 	end = segmentHeaderSize
+	var evs []walEvent // reused from record to record
 	for end < len(data) {
 		n, ok := frameAt(data, end)
 		switch {
@@ -224,7 +225,7 @@ func scanSegment(data []byte, fn func(rev int64, payload []byte, at int) error) 
 			}
 			return prevLast, end, errTorn
 		}
-		if err := frameRecords(data, end, n, fn); err != nil {
+		if evs, err = frameRecords(data, end, n, evs, fn); err != nil {
 			return prevLast, end, err
 		}
 		end += frameHeaderSize + n
@@ -242,42 +243,43 @@ func frameAt(data []byte, at int) (n int, ok bool) {
 	}
 	m := uint64(binary.BigEndian.Uint32(rest))
 	if m == 0 || m > uint64(len(rest)-frameHeaderSize) {
-		return int(min(m, uint64(len(rest)))), false
+		return int(m), false
 	}
 	n = int(m)
 	return n, crc32.Update(frameSeed, castagnoli, rest[frameHeaderSize:frameHeaderSize+n]) == binary.BigEndian.Uint32(rest[4:])
 }
 
 // frameRecords checks the records of the commit at data[at:], whose
-// checksum holds and whose records are n bytes long, and calls fn with
-// each.
-func frameRecords(data []byte, at, n int, fn func(rev int64, payload []byte, at int) error) error {
-	var evs []walEvent
+// checksum holds and whose records are n bytes long, and calls fn (if
+// not nil) with each. It decodes them into evs, which it returns for the
+// next call.
+func frameRecords(data []byte, at, n int, evs []walEvent, fn func(rev int64, payload []byte, at int) error) ([]walEvent, error) {
 	for off, end := at+frameHeaderSize, at+frameHeaderSize+n; off < end; {
 		rest := data[off:end]
 		if len(rest) < recordHeaderSize {
-			return fmt.Errorf("record at offset %d: %w", off, errBadRecord)
+			return evs, fmt.Errorf("record at offset %d: %w", off, errBadRecord)
 		}
 		m := uint64(binary.BigEndian.Uint32(rest))
 		if m == 0 || m > uint64(len(rest)-recordHeaderSize) {
-			return fmt.Errorf("record at offset %d: %w", off, errBadRecord)
+			return evs, fmt.Errorf("record at offset %d: %w", off, errBadRecord)
 		}
 		payload := rest[recordHeaderSize : recordHeaderSize+m]
 		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(rest[4:]) {
-			return fmt.Errorf("record at offset %d fails its checksum in a good commit", off)
+			return evs, fmt.Errorf("record at offset %d fails its checksum in a good commit", off)
 		}
-		rev, _, err := decodeRecord(payload, evs[:0])
+		rev, decoded, err := decodeRecord(payload, evs[:0])
+		evs = decoded
 		if err != nil {
-			return fmt.Errorf("record at offset %d: %w", off, err)
+			return evs, fmt.Errorf("record at offset %d: %w", off, err)
 		}
 		if fn != nil {
 			if err := fn(rev, payload, off+recordHeaderSize); err != nil {
-				return fmt.Errorf("record at offset %d, revision %d: %w", off, rev, err)
+				return evs, fmt.Errorf("record at offset %d, revision %d: %w", off, rev, err)
 			}
 		}
 		off += recordHeaderSize + int(m)
 	}
-	return nil
+	return evs, nil
 }
 
 // nextFrame returns the offset of the first good commit in data at or
@@ -292,7 +294,10 @@ func nextFrame(data []byte, from int) int {
 		if m := binary.BigEndian.Uint32(data[at+frameHeaderSize:]); m == 0 || m > n-recordHeaderSize {
 			continue // its first record could not be in it
 		}
-		if _, ok := frameAt(data, at); ok && frameRecords(data, at, int(n), nil) == nil {
+		if _, ok := frameAt(data, at); !ok {
+			continue
+		}
+		if _, err := frameRecords(data, at, int(n), nil, nil); err == nil {
 			return at
 		}
 	}
@@ -347,15 +352,16 @@ const preparedName = "next" + walSuffix + ".tmp"
 // zeros is what prepare writes, a MiB at a time (static: never written).
 var zeros [1 << 20]byte
 
-// listSegments returns the segments in dir, oldest first.
-func listSegments(dir string) ([]segment, error) {
+// listSegments returns the segments in dir, oldest first, and the
+// temporary files of segments never finished there (they hold no record).
+func listSegments(dir string) (segs []segment, unfinished []string, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var segs []segment
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), walSuffix+".tmp") {
+			unfinished = append(unfinished, filepath.Join(dir, e.Name()))
 			continue
 		}
 		if first, ok := parseSegmentName(e.Name()); ok && e.Type().IsRegular() {
@@ -363,24 +369,7 @@ func listSegments(dir string) ([]segment, error) {
 		}
 	}
 	slices.SortFunc(segs, func(a, b segment) int { return cmp.Compare(a.first, b.first) })
-	return segs, nil
-}
-
-// removeUnfinished removes the temporary files of segments never finished
-// in dir (they hold no record).
-func removeUnfinished(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), walSuffix+".tmp") {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return segs, unfinished, nil
 }
 
 // openWAL reads the log of the state file at path, whose checkpoint is
@@ -394,7 +383,7 @@ func removeUnfinished(dir string) error {
 // it).
 func openWAL(path string, checkpoint, logEnd int64, segmentSize int64, fn func(seg string, rev int64, payload []byte, at int64) error) (*wal, int64, error) {
 	dir := walDir(path)
-	segs, err := listSegments(dir)
+	segs, unfinished, err := listSegments(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, corruptf(dir, "the log of %s is missing", path)
 	}
@@ -445,8 +434,10 @@ func openWAL(path string, checkpoint, logEnd int64, segmentSize int64, fn func(s
 			return nil, 0, err
 		}
 	}
-	if err := removeUnfinished(dir); err != nil {
-		return nil, 0, &FileError{Path: dir, Op: "open", Err: err}
+	for _, tmp := range unfinished {
+		if err := os.Remove(tmp); err != nil {
+			return nil, 0, &FileError{Path: dir, Op: "open", Err: err}
+		}
 	}
 	// The segments skipped hold records up to the first one read follows.
 	for i := range start {
@@ -634,11 +625,10 @@ func (w *wal) prepare() {
 func (w *wal) last() int64 { return w.segs[len(w.segs)-1].last }
 
 // append writes records, the revisions first to last, as one commit with
-// one write and one fdatasync, starting a new segment first if they do not fit in the
-// last one (unless it holds none), and the next segment's file once the
-// last one is half full. A
-// failed write is cut off again; if that fails too, the log is broken and
-// every later append fails.
+// one write and one fdatasync, starting a new segment first if they do not
+// fit in the last one (unless it holds none), and the next segment's file
+// once the last one is half full. A failed write is cut off again; if that
+// fails too, the log is broken and every later append fails.
 func (w *wal) append(records [][]byte, first, last int64) (seg string, at int64, err error) {
 	if w.broken != nil {
 		return "", 0, w.broken
